@@ -1,0 +1,59 @@
+"""The ``memfit`` command line: a thin shell over the Python API.
+
+Subcommands load lazily (``COMMANDS`` maps a name to ``module:attribute``) so that
+``memfit estimate`` starts fast and heavy extras (web server, plotting) load only when used.
+Every ``MemfitError`` becomes one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from ..errors import MemfitError
+
+__all__ = ["main"]
+
+COMMANDS: dict[str, str] = {
+    "estimate": "memfit.cli.estimate:estimate_cmd",
+    "models": "memfit.cli.models:models_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd: click.Command = getattr(importlib.import_module(module), attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="memfit")
+def cli() -> None:
+    """How much memory does this model need, and will it fit?"""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: runs the CLI, turning memfit errors into one line and exit code 2."""
+    try:
+        return cli.main(args=argv, prog_name="memfit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2 if e.exit_code == 2 else e.exit_code)
+    except MemfitError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)

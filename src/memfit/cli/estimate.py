@@ -1,0 +1,158 @@
+"""``memfit estimate MODEL``: the breakdown table, ``--json`` or ``--explain``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..estimate import estimate
+from ..memory.weights import weights_component
+from ..result import Estimate
+from ..sources.loader import load_model
+from ..units import fmt_bytes, fmt_count
+from ..workload import Workload
+
+WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "int4")
+
+
+def workload_options(f: Any) -> Any:
+    """The Workload fields as CLI options (shared by estimate, fit, plan, plot)."""
+    opts = [
+        click.option("--mode", type=click.Choice(["weights", "inference", "train", "lora", "qlora"]),
+                     default="weights", show_default=True, help="What to estimate."),
+        click.option("--dtype", "-d", default=None, help="Weight precision or format (fp16, bf16, fp8, int8, "
+                     "int4, nf4, q4_k_m, …). Default: the config's own dtype."),
+        click.option("--batch", "-b", type=int, default=1, show_default=True,
+                     help="Sequences (inference) or micro-batch size (training)."),
+        click.option("--context", "-c", type=int, default=2048, show_default=True,
+                     help="Prompt tokens (inference) or sequence length (training)."),
+        click.option("--new-tokens", "-n", type=int, default=0, show_default=True,
+                     help="Tokens generated after the prompt."),
+        click.option("--runtime", "-r", type=click.Choice(["transformers", "vllm", "llamacpp"]),
+                     default="transformers", show_default=True),
+        click.option("--task", type=click.Choice(["generate", "forward", "prefill"]), default="generate",
+                     show_default=True, help="transformers: generate, forward (all-token logits) or prefill."),
+        click.option("--attn", type=click.Choice(["sdpa", "eager", "flash"]), default="sdpa", show_default=True),
+        click.option("--kv-dtype", default=None, help="KV cache dtype (fp16, bf16, fp8, q8_0, q4_0 …)."),
+        click.option("--gpu-memory-utilization", type=float, default=0.9, show_default=True, help="vLLM."),
+        click.option("--max-num-seqs", type=int, default=None, help="vLLM."),
+        click.option("--max-num-batched-tokens", type=int, default=None, help="vLLM."),
+        click.option("--block-size", type=int, default=16, show_default=True, help="vLLM KV block size."),
+        click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=int, default=None,
+                     help="llama.cpp layers on the GPU (default: all)."),
+        click.option("--n-batch", type=int, default=2048, show_default=True, help="llama.cpp -b."),
+        click.option("--n-ubatch", type=int, default=512, show_default=True, help="llama.cpp -ub."),
+        click.option("--flash-attn/--no-flash-attn", default=True, show_default=True, help="llama.cpp -fa."),
+        click.option("--optimizer", "-o", default="adamw", show_default=True,
+                     help="adamw, adamw-fused, adamw-foreach, adamw8bit, paged-adamw8bit, adafactor, lion, sgd, "
+                     "sgd-momentum."),
+        click.option("--mixed-precision/--no-mixed-precision", default=True, show_default=True,
+                     help="fp32 master weights with bf16 autocast, or everything in --dtype."),
+        click.option("--checkpointing", type=click.Choice(["none", "full", "selective"]), default="none",
+                     show_default=True, help="Activation (gradient) checkpointing."),
+        click.option("--grad-accum", type=int, default=1, show_default=True),
+        click.option("--lora-rank", type=int, default=16, show_default=True),
+        click.option("--lora-targets", default=None,
+                     help="Comma-separated module names (default: q,k,v,o,gate,up,down projections)."),
+        click.option("--quant", type=click.Choice(["nf4", "nf4-dq", "fp4", "fp4-dq", "int8"]), default=None,
+                     help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq)."),
+        click.option("--gpus", type=int, default=1, show_default=True),
+        click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True,
+                     help="DeepSpeed ZeRO stage (FSDP FULL_SHARD = 3)."),
+        click.option("--offload", type=click.Choice(["none", "optimizer", "params"]), default="none",
+                     show_default=True, help="ZeRO CPU offload."),
+        click.option("--tp", type=int, default=1, show_default=True, help="Tensor parallel degree."),
+        click.option("--pp", type=int, default=1, show_default=True, help="Pipeline parallel degree."),
+        click.option("--ep", type=int, default=1, show_default=True, help="Expert parallel degree."),
+        click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def workload_from_options(options: dict[str, Any]) -> Workload:
+    """Build a Workload from the parsed CLI options."""
+    kw = {k: v for k, v in options.items() if k in Workload.field_names()}
+    targets = kw.pop("lora_targets", None)
+    if targets:
+        kw["lora_targets"] = tuple(t.strip() for t in str(targets).split(",") if t.strip())
+    return Workload(**kw).validate()
+
+
+@click.command("estimate")
+@click.argument("model")
+@workload_options
+@click.option("json_", "--json", is_flag=True, help="Print one JSON object (the binding contract).")
+@click.option("--explain", is_flag=True, help="Show the arithmetic behind every number.")
+def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None:
+    """Estimate the memory MODEL needs.
+
+    MODEL is a catalog id (memfit models), a config.json or a folder holding one, a Hugging Face
+    repo id (org/name[@revision]), a safetensors or GGUF file, or a parameter count such as 7B.
+    """
+    wl = workload_from_options(options)
+    spec = load_model(model)
+    est = estimate(spec, wl)
+    weights_table = wl.mode == "weights" and options.get("dtype") is None
+    if json_:
+        doc = est.to_json()
+        if weights_table:
+            doc["weights_by_dtype"] = {d: weights_component(spec, d).bytes for d in _table_dtypes(spec.dtype)}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    _render(est, spec.dtype if weights_table else None, spec, explain)
+
+
+def _table_dtypes(config_dtype: str) -> list[str]:
+    out = [config_dtype]
+    out += [d for d in WEIGHT_TABLE_DTYPES if d != config_dtype and not (d == "bfloat16" and config_dtype == "float16")]
+    return out
+
+
+def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    pc = est.parameters
+    head = f"[bold]{est.model}[/bold]: {fmt_count(pc.total)} parameters"
+    if pc.active != pc.total:
+        head += f", {fmt_count(pc.active)} active per token"
+    console.print(head)
+    if pc.by_group and not spec.is_bare:
+        t = Table(title="Parameters")
+        t.add_column("group")
+        t.add_column("parameters", justify="right")
+        t.add_column("share", justify="right")
+        for g, n in pc.by_group.items():
+            t.add_row(g, f"{n:,}", f"{100 * n / pc.total:.1f} %")
+        console.print(t)
+    if table_for is not None:
+        t = Table(title="Weights memory by precision")
+        t.add_column("precision")
+        t.add_column("bytes", justify="right")
+        t.add_column("GB", justify="right")
+        t.add_column("GiB", justify="right")
+        for d in _table_dtypes(table_for):
+            nbytes = weights_component(spec, d).bytes
+            t.add_row(d + (" (config)" if d == table_for else ""), f"{nbytes:,}", f"{nbytes / 1e9:,.2f} GB",
+                      f"{nbytes / 1024**3:,.2f} GiB")
+        console.print(t)
+    else:
+        t = Table(title=f"Memory: {est.mode}, {est.dtype}")
+        t.add_column("component")
+        t.add_column("bytes", justify="right")
+        t.add_column("size", justify="right")
+        for c in est.components:
+            t.add_row(c.name + ("" if c.on_device else " (host RAM)"), f"{c.bytes:,}", fmt_bytes(c.bytes))
+        t.add_row("[bold]total (device)[/bold]", f"[bold]{est.total_bytes:,}[/bold]",
+                  f"[bold]{fmt_bytes(est.total_bytes)}[/bold]")
+        console.print(t)
+    for note in est.notes:
+        console.print(f"note: {note}")
+    if explain:
+        for line in est.explain():
+            console.print(line, markup=False, highlight=False)

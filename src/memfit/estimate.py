@@ -1,0 +1,54 @@
+"""``estimate()``: the one entry point from a model reference and a workload to an ``Estimate``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ConfigError, UnsupportedError
+from .inventory import count_parameters
+from .memory.weights import weights_component
+from .result import Estimate
+from .sources.loader import load_model
+from .spec import ModelSpec
+from .workload import Workload
+
+__all__ = ["estimate"]
+
+ModelRef = str | int | Mapping[str, Any] | ModelSpec
+
+
+def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) -> Estimate:
+    """Estimate the memory ``model`` needs for ``workload``.
+
+    ``model`` is anything ``load_model`` takes: a catalog id (``"llama-3.1-8b"``), a config.json
+    path or dict, a parameter count (``"7B"``, ``11776``) or a ``ModelSpec``. Options are
+    ``Workload`` fields and override ``workload``::
+
+        estimate("llama-3.1-8b", dtype="fp16").total_bytes           # weights only
+        estimate("llama-3.1-8b", mode="inference", batch=8, context=4096, new_tokens=256)
+        estimate("qwen2.5-7b", mode="lora", batch=2, context=2048, checkpointing="full")
+    """
+    unknown = set(options) - set(Workload.field_names())
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; "
+                          f"valid options are the Workload fields: {', '.join(Workload.field_names())}")
+    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    wl.validate()
+    spec = load_model(model)
+    if wl.mode == "weights":
+        dtype = wl.dtype or spec.dtype
+        comp = weights_component(spec, dtype)
+        return Estimate(spec.name, "weights", dtype, count_parameters(spec), (comp,))
+    if spec.is_bare:
+        raise UnsupportedError(
+            f"mode {wl.mode!r} needs the architecture (layers, heads, hidden size), which a bare parameter "
+            "count does not have: pass a catalog id or a config.json instead"
+        )
+    if wl.mode == "inference":
+        from .memory.inference import estimate_inference
+        return estimate_inference(spec, wl)
+    from .memory.training import estimate_training
+
+    result: Estimate = estimate_training(spec, wl)
+    return result

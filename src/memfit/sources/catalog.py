@@ -1,0 +1,75 @@
+"""The bundled catalog of popular models (``data/catalog.toml`` + ``data/models/<id>.json``), offline."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..errors import UnknownModelError
+
+__all__ = ["CatalogEntry", "catalog", "catalog_config", "find_entry"]
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One bundled model: its short id, Hub repo, aliases and where its config.json came from."""
+
+    id: str
+    repo: str
+    aliases: tuple[str, ...]
+    source: str
+    how: str = ""
+    published: str = ""
+    notes: str = ""
+
+
+@cache
+def catalog() -> tuple[CatalogEntry, ...]:
+    """All bundled models, sorted by id."""
+    text = (resources.files("memfit") / "data" / "catalog.toml").read_text(encoding="utf-8")
+    rows = tomllib.loads(text)["model"]
+    return tuple(
+        CatalogEntry(r["id"], r["repo"], tuple(r.get("aliases", ())), r["source"], r.get("how", ""),
+                     r.get("published", ""), r.get("notes", ""))
+        for r in sorted(rows, key=lambda r: r["id"])
+    )
+
+
+@cache
+def _index() -> dict[str, CatalogEntry]:
+    index: dict[str, CatalogEntry] = {}
+    for e in catalog():
+        for key in (e.id, *e.aliases, e.repo.split(" ")[0].lower()):
+            index[key.lower()] = e
+    return index
+
+
+def find_entry(ref: str) -> CatalogEntry | None:
+    """The catalog entry for an id, alias or Hub repo id (case-insensitive), else None."""
+    return _index().get(ref.strip().lower())
+
+
+def suggest(ref: str) -> list[str]:
+    """Close catalog ids for a typo."""
+    ids = [e.id for e in catalog()] + [a for e in catalog() for a in e.aliases]
+    return difflib.get_close_matches(ref.lower(), ids, n=3, cutoff=0.6)
+
+
+def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
+    """The entry and its config.json dict; UnknownModelError with suggestions when not found."""
+    entry = find_entry(ref)
+    if entry is None:
+        hint = suggest(ref)
+        raise UnknownModelError(
+            f"{ref!r} is not in the catalog"
+            + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+            + " Run 'memfit models' for the list, or pass a config.json path or a parameter count like 7B."
+        )
+    text = (resources.files("memfit") / "data" / "models" / f"{entry.id}.json").read_text(encoding="utf-8")
+    cfg: dict[str, Any] = json.loads(text)
+    return entry, cfg

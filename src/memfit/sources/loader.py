@@ -1,0 +1,87 @@
+"""``load_model``: resolve any model reference to a ``ModelSpec``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, UnknownModelError
+from ..spec import ModelSpec
+from ..units import parse_count
+from .catalog import catalog_config, find_entry, suggest
+from .hf_config import spec_from_config
+
+__all__ = ["bare_count", "load_config_file", "load_model"]
+
+MAX_CONFIG_BYTES = 10_000_000
+_COUNT_LIKE = re.compile(r"^\s*[0-9][0-9_,.]*(e[+-]?[0-9]+)?\s*[kmbgt]?\s*$", re.IGNORECASE)
+
+
+def bare_count(n: int, name: str | None = None) -> ModelSpec:
+    """A model known only by its parameter count (weights only; no architecture)."""
+    return ModelSpec(name=name or f"{n:,} parameters", family="bare", hidden_size=0, vocab_size=0, layers=(),
+                     parameters_override=n, dtype="float16", source="parameter count")
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a config.json (or the one inside a folder), with size and JSON checks."""
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is {size:,} bytes; a config.json is at most {MAX_CONFIG_BYTES:,}")
+        with path.open("rb") as f:
+            cfg = json.loads(f.read(MAX_CONFIG_BYTES + 1))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} does not exist: pass a config.json, a folder holding one, or a catalog id"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path} must hold a JSON object (a config.json), not a {type(cfg).__name__}")
+    return cfg
+
+
+def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:
+    """Resolve a model reference: a ModelSpec, a config dict, a parameter count (``7B``, 11776),
+    a catalog id (``llama-3.1-8b``), or a path to a config.json / a folder holding one.
+    """
+    if isinstance(ref, ModelSpec):
+        return ref
+    if isinstance(ref, bool):
+        raise ConfigError(f"{ref!r} is not a model reference")
+    if isinstance(ref, int):
+        return bare_count(parse_count(str(ref)))
+    if isinstance(ref, Mapping):
+        return spec_from_config(ref)
+    if not isinstance(ref, str) or not ref.strip():
+        raise ConfigError("the model reference is empty: pass a catalog id, a config.json path or a count like 7B")
+    text = ref.strip()
+    if _COUNT_LIKE.match(text):
+        return bare_count(parse_count(text))
+    entry = find_entry(text)
+    if entry is not None:
+        entry, cfg = catalog_config(text)
+        return _with_source(spec_from_config(cfg, entry.id), f"catalog:{entry.id}")
+    path = Path(text).expanduser()
+    if path.exists() or text.endswith(".json") or ("/" in text and path.parent.exists()):
+        return _with_source(spec_from_config(load_config_file(path), path.parent.name if path.is_file()
+                                             else path.name), str(path))
+    hint = suggest(text)
+    raise UnknownModelError(
+        f"{text!r} is not a catalog id, a parameter count or an existing path"
+        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+        + " Run 'memfit models' to list the catalog."
+    )
+
+
+def _with_source(spec: ModelSpec, source: str) -> ModelSpec:
+    from dataclasses import replace
+    return replace(spec, source=source)

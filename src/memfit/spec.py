@@ -1,0 +1,178 @@
+"""The model description: one typed, immutable picture of an architecture.
+
+Everything memfit computes starts here. A ``ModelSpec`` is built from a Hugging Face
+``config.json`` (``memfit.sources.hf_config``), a GGUF header, a safetensors header or a bare
+parameter count, and then feeds every formula: parameter counts (via the tensor inventory in
+``memfit.inventory``), weights in any format, KV cache, activations and training states.
+
+Layers may differ from each other (sliding-window and global attention interleaved, dense and
+MoE layers mixed, attention and Mamba mixers in hybrids), so the per-layer facts live in
+``LayerSpec`` and the model holds one per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "AttentionSpec",
+    "LayerSpec",
+    "MLPSpec",
+    "MoESpec",
+    "ModelSpec",
+    "SSMSpec",
+    "VisionSpec",
+]
+
+NormKind = Literal["rms", "layernorm", "layernorm_nobias"]
+MLPKind = Literal["gated", "plain"]
+MixerKind = Literal["attention", "mamba", "mamba2"]
+
+
+@dataclass(frozen=True)
+class AttentionSpec:
+    """One layer's attention.
+
+    ``kind`` is derived: ``mha`` (kv heads = heads), ``gqa``, ``mqa`` (one kv head) or ``mla``
+    (DeepSeek multi-head latent attention, when ``kv_lora_rank`` is set).
+    For MLA, ``head_dim`` is the query/key head size (nope + rope) and ``v_head_dim`` the value's.
+    """
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    v_head_dim: int | None = None  # None: same as head_dim
+    sliding_window: int | None = None  # None: full (global) attention
+    qkv_bias: bool = False
+    o_bias: bool = False
+    qk_norm: Literal["none", "head", "full", "per_head_layernorm"] = "none"
+    sinks: bool = False  # learned per-head attention sinks (gpt-oss)
+    fused_qkv: bool = False  # stored as one tensor (phi3, gpt2, falcon, neox, dbrx)
+    # MLA (DeepSeek-V2/V3); all None for ordinary attention
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    qk_nope_head_dim: int | None = None
+
+    @property
+    def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:
+        if self.kv_lora_rank is not None:
+            return "mla"
+        if self.num_kv_heads == self.num_heads:
+            return "mha"
+        if self.num_kv_heads == 1:
+            return "mqa"
+        return "gqa"
+
+    @property
+    def value_dim(self) -> int:
+        return self.v_head_dim if self.v_head_dim is not None else self.head_dim
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """A dense feed-forward block: ``gated`` = gate/up/down (SwiGLU, GeGLU), ``plain`` = up/down."""
+
+    intermediate_size: int
+    kind: MLPKind = "gated"
+    bias: bool = False
+    activation: str = "silu"
+
+
+@dataclass(frozen=True)
+class MoESpec:
+    """A mixture-of-experts block: ``num_experts`` routed experts, ``top_k`` active per token."""
+
+    num_experts: int
+    top_k: int
+    expert_intermediate_size: int
+    num_shared_experts: int = 0
+    shared_intermediate_size: int = 0  # per shared expert (0: same as expert_intermediate_size)
+    shared_expert_gate: bool = False  # qwen2_moe: a 1-wide sigmoid gate on the shared expert
+    router_bias: bool = False
+    expert_bias: bool = False  # gpt-oss: biases on expert projections
+    score_correction_bias: bool = False  # deepseek-v3 e_score_correction_bias
+    kind: MLPKind = "gated"
+
+
+@dataclass(frozen=True)
+class SSMSpec:
+    """A Mamba (``mamba``) or Mamba-2 (``mamba2``) mixer; its state is constant per sequence."""
+
+    d_inner: int  # intermediate size (expand * hidden)
+    d_state: int
+    d_conv: int
+    dt_rank: int = 0  # mamba1
+    num_heads: int = 0  # mamba2
+    head_dim: int = 0  # mamba2
+    n_groups: int = 1  # mamba2
+    conv_bias: bool = True
+    proj_bias: bool = False
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One decoder block: a mixer (attention or SSM) and a feed-forward part (dense or MoE)."""
+
+    mixer: MixerKind = "attention"
+    attention: AttentionSpec | None = None
+    ssm: SSMSpec | None = None
+    mlp: MLPSpec | None = None
+    moe: MoESpec | None = None
+    norms: int = 2  # hidden-sized norm modules in the block (pre-attn, pre-mlp, post-… )
+
+
+@dataclass(frozen=True)
+class VisionSpec:
+    """A vision tower and projector, counted as parameters; not used by the text-only formulas."""
+
+    parameters: int
+    hidden_size: int = 0
+    num_layers: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An architecture, as memfit needs it. Immutable; build with ``memfit.load_model``.
+
+    ``parameters_override`` is set only for a bare parameter count (``"7B"``), where no
+    architecture is known: then the count is exact and nothing else can be derived.
+    """
+
+    name: str
+    family: str
+    hidden_size: int
+    vocab_size: int
+    layers: tuple[LayerSpec, ...]
+    tie_word_embeddings: bool = False
+    norm: NormKind = "rms"
+    position_embedding: Literal["rope", "learned", "alibi", "none"] = "rope"
+    max_position_embeddings: int = 0
+    lm_head_bias: bool = False
+    final_norm: bool = True
+    embedding_norm: bool = False  # a norm right after the embedding (bloom-style)
+    dtype: str = "bfloat16"  # the config's own dtype
+    vision: VisionSpec | None = None
+    mtp_layers: int = 0  # DeepSeek-V3 multi-token-prediction blocks (not built by transformers)
+    source: str = ""  # where the description came from (catalog id, path, repo)
+    parameters_override: int | None = None
+    extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def is_bare(self) -> bool:
+        """True for a bare parameter count: no architecture behind it."""
+        return self.parameters_override is not None
+
+    @property
+    def attention_layers(self) -> tuple[AttentionSpec, ...]:
+        return tuple(layer.attention for layer in self.layers if layer.attention is not None)
+
+    @property
+    def is_moe(self) -> bool:
+        return any(layer.moe is not None for layer in self.layers)

@@ -1,0 +1,67 @@
+"""Counts and byte sizes: parse "7B" / "1.5b" / "70e9", format bytes as GB and GiB."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import ConfigError
+
+__all__ = ["GB", "GIB", "fmt_bytes", "fmt_count", "parse_bytes", "parse_count"]
+
+GB = 1_000_000_000
+GIB = 1024**3
+MAX_PARAMETERS = 100_000_000_000_000  # 100 T: anything above is a typo, not a model
+
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+_COUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
+_BYTES_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.IGNORECASE)
+_BYTE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+
+
+def parse_count(text: str) -> int:
+    """Parse a parameter count: ``11776``, ``7B``, ``1.5b``, ``70e9``, ``350M``, ``1,234``.
+
+    Raises ConfigError for anything that is not a positive count below 100 T.
+    """
+    m = _COUNT_RE.match(text)
+    if not m:
+        raise ConfigError(
+            f"{text!r} is not a parameter count: write a number with an optional K/M/B/T suffix, "
+            "e.g. 11776, 7B, 1.5b or 70e9"
+        )
+    number, suffix = m.group(1).replace(",", "").replace("_", ""), m.group(2).lower()
+    value = float(number) * _SUFFIX[suffix]
+    if not math.isfinite(value) or value < 1:
+        raise ConfigError(f"parameter count {text!r} must be at least 1")
+    if value > MAX_PARAMETERS:
+        raise ConfigError(f"parameter count {text!r} is above 100T parameters; check the suffix (B = billion)")
+    return round(value)
+
+
+def parse_bytes(text: str) -> int:
+    """Parse a memory size: ``24GB`` (10^9), ``24GiB`` (2^30), ``80e9`` or a plain byte count."""
+    m = _BYTES_RE.match(text)
+    if not m:
+        raise ConfigError(f"{text!r} is not a memory size: write e.g. 24GB, 24GiB or 80000000000")
+    return round(float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()])
+
+
+def fmt_bytes(n: int | float) -> str:
+    """``16.06 GB (14.96 GiB)``: both units, always written; small sizes in MB/MiB or bytes."""
+    if abs(n) >= 10**8:
+        return f"{n / GB:,.2f} GB ({n / GIB:,.2f} GiB)"
+    if abs(n) >= 10**5:
+        return f"{n / 10**6:,.2f} MB ({n / 1024**2:,.2f} MiB)"
+    return f"{int(n):,} bytes"
+
+
+def fmt_count(n: int) -> str:
+    """``8,030,261,248 (8.03B)``."""
+    for div, suf in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if n >= div:
+            return f"{n:,} ({n / div:.2f}{suf})"
+    return f"{n:,}"

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CONFIGS = ROOT / "src" / "memfit" / "data" / "models"
+GROUNDTRUTH = ROOT / "tests" / "data" / "groundtruth"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: the Hub is offline unless a test serves a fake one."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for key in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def load_json(path: Path) -> dict[str, object]:
+    with path.open() as f:
+        data: dict[str, object] = json.load(f)
+    return data
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
