@@ -22,6 +22,7 @@ __all__ = [
     "MoESpec",
     "ModelSpec",
     "SSMSpec",
+    "StoredWeights",
     "VisionSpec",
 ]
 
@@ -134,6 +135,27 @@ class VisionSpec:
 
 
 @dataclass(frozen=True)
+class StoredWeights:
+    """What a checkpoint holds, read from its headers (safetensors, GGUF): exact bytes as stored.
+
+    ``bytes_by_dtype`` maps a stored dtype/type name (``BF16``, ``F8_E4M3``, ``Q4_K``, ``I32`` …) to
+    (elements, bytes). ``logical_parameters`` counts unpacked weights (a GPTQ int32 holding eight
+    4-bit weights counts 8), ``loaded_bytes`` is what the runtime holds after loading (e.g. after
+    dequantizing a format the GPU cannot run natively); equal to ``stored_bytes`` when nothing changes.
+    """
+
+    container: str  # "safetensors" | "gguf"
+    stored_bytes: int
+    loaded_bytes: int
+    logical_parameters: int
+    tensors: int
+    bytes_by_dtype: tuple[tuple[str, int, int], ...] = ()
+    quantization: str | None = None  # gptq, awq, fp8, bitsandbytes, mxfp4, gguf:Q4_K_M, …
+    files: tuple[str, ...] = ()
+    header_bytes_read: int = 0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """An architecture, as memfit needs it. Immutable; build with ``memfit.load_model``.
 
@@ -159,6 +181,7 @@ class ModelSpec:
     source: str = ""  # where the description came from (catalog id, path, repo)
     parameters_override: int | None = None
     extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
+    stored: StoredWeights | None = None  # set when read from a checkpoint's headers
 
     @property
     def num_layers(self) -> int:
