@@ -1,0 +1,40 @@
+"""The public API is the names in memfit.__all__: sorted, complete, importable, documented."""
+
+from __future__ import annotations
+
+import inspect
+
+import memfit
+
+
+def test_all_is_sorted_and_complete() -> None:
+    public = {n for n in vars(memfit) if not n.startswith("_") and not inspect.ismodule(getattr(memfit, n))}
+    assert set(memfit.__all__) == public | {"__version__"}
+    assert list(memfit.__all__) == sorted(memfit.__all__)
+    assert len(memfit.__all__) == len(set(memfit.__all__))
+
+
+def test_every_public_name_is_documented() -> None:
+    for name in memfit.__all__:
+        obj = getattr(memfit, name)
+        if callable(obj):
+            assert obj.__doc__, f"memfit.{name} has no docstring"
+
+
+def test_api_round_trip() -> None:
+    spec = memfit.load_model("llama-3.2-1b")
+    assert memfit.count_parameters(spec).total == 1_235_814_400
+    est = memfit.estimate(spec, dtype="fp32")
+    assert est.total_bytes == 1_235_814_400 * 4
+    doc = est.to_json()
+    assert doc["parameters"] == 1_235_814_400 and doc["components"]["weights"] == est.total_bytes
+    assert memfit.estimate("7B", memfit.Workload(dtype="fp16")).total_bytes == 14_000_000_000
+
+
+def test_unknown_option_is_a_clear_error() -> None:
+    try:
+        memfit.estimate("7B", batchsize=3)
+    except memfit.ConfigError as e:
+        assert "batchsize" in str(e)
+    else:
+        raise AssertionError("expected ConfigError")
