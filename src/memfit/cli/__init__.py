@@ -20,6 +20,8 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "estimate": "memfit.cli.estimate:estimate_cmd",
     "models": "memfit.cli.models:models_cmd",
+    "plot": "memfit.cli.plot:plot_cmd",
+    "serve": "memfit.cli.serve:serve_cmd",
 }
 
 

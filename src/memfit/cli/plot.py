@@ -1,0 +1,47 @@
+"""``memfit plot MODEL --x context|batch --out FILE``: memory against context or batch as a PNG or SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..sources.loader import load_model
+from ..units import fmt_bytes, parse_bytes
+from .estimate import workload_from_options, workload_options
+
+
+def _points(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        pts = [int(p.strip().replace("_", "")) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: write integers separated by commas, e.g. 1024,4096,16384",
+                                 param_hint="--points") from None
+    if not pts or min(pts) < 1:
+        raise click.BadParameter("every point must be an integer ≥ 1", param_hint="--points")
+    return pts
+
+
+@click.command("plot")
+@click.argument("model")
+@workload_options
+@click.option("--x", "x", type=click.Choice(["context", "batch"]), default="context", show_default=True,
+              help="What varies along the horizontal axis.")
+@click.option("--points", default=None, help="Values of --x, comma-separated (default: doubling steps).")
+@click.option("--out", "-O", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Picture to write: .png or .svg.")
+@click.option("--memory", "memory", default=None, help="Draw a GPU memory line, e.g. 80GB or 24GiB.")
+def plot_cmd(model: str, x: str, points: str | None, out: Path, memory: str | None, **options: Any) -> None:
+    """Draw MODEL's memory (stacked components) against context length or batch size."""
+    from ..plot import curve, render_curve
+
+    wl = workload_from_options(options)
+    limit = parse_bytes(memory) if memory else None
+    c = curve(load_model(model), wl, x, _points(points))
+    render_curve(c, out, limit_bytes=limit)
+    top = max(c.total_bytes)
+    click.echo(f"wrote {out}: {c.model}, {c.mode}, {x} {c.points[0]:,} … {c.points[-1]:,}, "
+               f"up to {fmt_bytes(top)}")

@@ -1,0 +1,388 @@
+"""The web calculator: a FastAPI app whose JSON API mirrors the Python API, and the page that uses it.
+
+``create_app()`` builds the app; ``memfit serve`` runs it on uvicorn (127.0.0.1 unless told otherwise).
+
+Safety, by construction:
+
+* every request body is a pydantic model with ``extra="forbid"``, strict types and ranges → 422 with
+  the field, the rule and the value; memfit's own errors → 400 with their message; anything unexpected
+  → a JSON error without a traceback;
+* bodies are capped (``MAX_BODY_BYTES``), on ``Content-Length`` and on the bytes actually received;
+* a model string is a catalog id or a parameter count; a path is read only with ``allow_local_paths``
+  and a Hub repo id is resolved only with ``allow_hub`` (otherwise a clear 400);
+* the ``Host`` header is checked when ``allowed_hosts`` is given (``memfit serve`` passes the loopback
+  names when it binds to loopback), which stops DNS-rebinding pages from talking to it.
+
+Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST /api/estimate``,
+``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit`` and ``POST /api/plan`` (the last three only
+when memfit has its hardware catalog), ``GET /openapi.json`` and ``GET /docs``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import MemfitError, UnknownModelError
+from ..estimate import estimate
+from ..inventory import count_parameters
+from ..plot import MAX_POINTS, curve
+from ..sources.catalog import catalog, catalog_config, find_entry, suggest
+from ..sources.hf_config import spec_from_config
+from ..sources.loader import _COUNT_LIKE, load_model
+from ..spec import ModelSpec
+from ..units import MAX_PARAMETERS
+from ..workload import Workload
+
+__all__ = ["MAX_BODY_BYTES", "CurveRequest", "EstimateRequest", "create_app"]
+
+MAX_BODY_BYTES = 1_000_000
+MAX_TOKENS = 10_000_000
+MAX_BATCH = 1_000_000
+MAX_GPUS = 100_000
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$"  # a dtype, optimizer or module name
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
+_PATH_LIKE = re.compile(r"^(/|\\|~|\.{1,2}[/\\]|[A-Za-z]:[/\\])|[\\]|\.(json|gguf|safetensors|bin|pt|pth)$",
+                        re.IGNORECASE)
+_ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+           "style.css": "text/css; charset=utf-8"}
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+Name = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=_NAME)]
+ModelField = Annotated[
+    StrictStr | Annotated[StrictInt, Field(ge=1, le=MAX_PARAMETERS)] | dict[str, Any],
+    Field(description="A catalog id (GET /api/models), a config.json object, or a parameter count "
+                      "(an integer, or a string such as \"7B\").",
+          examples=["llama-3.1-8b", "7B", 8030261248]),
+]
+
+
+class WorkloadFields(BaseModel):
+    """The ``Workload`` fields (see ``memfit.Workload``), each with its range."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mode: Literal["weights", "inference", "train", "lora", "qlora"] = "weights"
+    dtype: Name | None = Field(default=None, description="Weight precision or format (fp16, bf16, fp8, int4, "
+                               "q4_k_m, …); null: the config's own dtype.")
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH)
+    context: int = Field(default=2048, ge=1, le=MAX_TOKENS)
+    new_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    runtime: Literal["transformers", "vllm", "llamacpp"] = "transformers"
+    task: Literal["generate", "forward", "prefill"] = "generate"
+    attn: Literal["sdpa", "eager", "flash"] = "sdpa"
+    kv_dtype: Name | None = None
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
+    max_num_seqs: int | None = Field(default=None, ge=1, le=MAX_BATCH)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    block_size: int = Field(default=16, ge=1, le=1024)
+    n_gpu_layers: int | None = Field(default=None, ge=0, le=100_000)
+    n_batch: int = Field(default=2048, ge=1, le=MAX_TOKENS)
+    n_ubatch: int = Field(default=512, ge=1, le=MAX_TOKENS)
+    flash_attn: bool = True
+    optimizer: Name = "adamw"
+    mixed_precision: bool = True
+    checkpointing: Literal["none", "full", "selective"] = "none"
+    grad_accum: int = Field(default=1, ge=1, le=1_000_000)
+    lora_rank: int = Field(default=16, ge=1, le=65_536)
+    lora_targets: list[Name] | None = Field(default=None, min_length=1, max_length=64)
+    quant: Literal["nf4", "nf4-dq", "fp4", "fp4-dq", "int8"] | None = None
+    gpus: int = Field(default=1, ge=1, le=MAX_GPUS)
+    zero: int = Field(default=0, ge=0, le=3)
+    offload: Literal["none", "optimizer", "params"] = "none"
+    tp: int = Field(default=1, ge=1, le=4096)
+    pp: int = Field(default=1, ge=1, le=4096)
+    ep: int = Field(default=1, ge=1, le=4096)
+    sequence_parallel: bool = False
+
+    def workload(self) -> Workload:
+        """The ``Workload`` these fields describe (validated)."""
+        kw = self.model_dump(exclude={"model", "x", "points", "gpu", "memory"})
+        targets = kw.pop("lora_targets")
+        if targets is not None:
+            kw["lora_targets"] = tuple(targets)
+        kw = {k: v for k, v in kw.items() if k in Workload.field_names()}
+        return Workload(**kw).validate()
+
+
+class EstimateRequest(WorkloadFields):
+    """``POST /api/estimate``: a model and the workload fields."""
+
+    model: ModelField
+
+
+class CurveRequest(WorkloadFields):
+    """``POST /api/curve``: memory at each point of ``x`` (context or batch), the rest from the workload."""
+
+    model: ModelField
+    x: Literal["context", "batch"] = "context"
+    points: list[Annotated[int, Field(ge=1, le=MAX_TOKENS)]] | None = Field(default=None, min_length=1,
+                                                                            max_length=MAX_POINTS)
+
+
+class _BodyLimit:
+    """ASGI middleware: refuse a body above ``max_bytes`` (413), by its Content-Length and by what arrives."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await _send_json(send, 400, {"error": "the Content-Length header is not a number"})
+                return
+            if size > self.max_bytes:
+                await _send_json(send, 413, _too_large(self.max_bytes, size))
+                return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await _send_json(send, 413, _too_large(self.max_bytes, None))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(limit: int, size: int | None) -> dict[str, Any]:
+    got = f" ({size:,} bytes declared)" if size is not None else ""
+    return {"error": f"request body too large{got}: the limit is {limit:,} bytes; a config.json is far smaller"}
+
+
+async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, doc: dict[str, Any]) -> None:
+    body = json.dumps(doc).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _describe_validation(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            pos = e.get("loc", ("body", "?"))[-1]
+            reason = (e.get("ctx") or {}).get("error", "")
+            out.append({"field": "body", "type": "json_invalid",
+                        "message": f"the body is not valid JSON ({reason} at character {pos})"})
+            continue
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+        item: dict[str, Any] = {"field": ".".join(loc) or "body", "message": str(e.get("msg", "invalid")),
+                                "type": str(e.get("type", ""))}
+        value = e.get("input")
+        if isinstance(value, float) and not math.isfinite(value):
+            item["value"] = str(value)
+        elif isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 80):
+            item["value"] = value
+        out.append(item)
+    return out
+
+
+def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = False,
+                  allow_hub: bool = False) -> ModelSpec:
+    """A web visitor's model reference → ``ModelSpec``, never touching the disk or the network unless allowed.
+
+    Catalog ids, Hub repo ids that the catalog knows, and parameter counts always work; a pasted
+    config.json object is parsed in memory. Anything else is a local path (``allow_local_paths``) or a
+    Hub repo id (``allow_hub``) and is refused with a 400 unless the server was started to allow it.
+    """
+    if isinstance(ref, dict):
+        try:
+            return spec_from_config(ref)
+        except MemfitError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError, RecursionError) as e:
+            raise MemfitError(f"the pasted config.json could not be read ({type(e).__name__}: {e}); "
+                              "paste the config.json of a Hugging Face model, unchanged") from None
+    if isinstance(ref, int):
+        return load_model(ref)
+    text = ref.strip()
+    if not text or len(text) > 200:
+        raise MemfitError("the model is empty or longer than 200 characters: give a catalog id, a parameter "
+                          "count such as 7B, or paste a config.json")
+    if _COUNT_LIKE.match(text) or find_entry(text) is not None:
+        return load_model(text)
+    if _PATH_LIKE.search(text):
+        if allow_local_paths:
+            return load_model(text)
+        raise MemfitError(f"{text!r} looks like a file path; this server does not read local files for "
+                          "visitors (start it with 'memfit serve --allow-local-paths' to allow that), "
+                          "or paste the config.json instead")
+    if _HUB_ID.match(text):
+        if allow_hub:
+            return load_model(text)
+        raise MemfitError(f"{text!r} looks like a Hugging Face repo id; this server does not fetch from the Hub "
+                          "for visitors (start it with 'memfit serve --allow-hub' to allow that), or paste "
+                          "its config.json instead")
+    hint = suggest(text)
+    raise UnknownModelError(
+        f"{text!r} is not a catalog id or a parameter count"
+        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+        + " See the model list (GET /api/models), write a count such as 7B, or paste a config.json."
+    )
+
+
+@cache
+def _models() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for e in catalog():
+        _, cfg = catalog_config(e.id)
+        try:
+            n: int | None = count_parameters(spec_from_config(cfg, e.id)).total
+        except Exception:  # a family whose builder is missing still lists
+            n = None
+        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": cfg.get("model_type"),
+                     "parameters": n, "published": e.published})
+    return rows
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return (resources.files("memfit.web") / "static" / name).read_bytes()
+
+
+def _hardware() -> Any | None:
+    """memfit's hardware/fit/plan API where it is installed, else None (those endpoints stay out)."""
+    try:
+        from .. import hardware  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    return hardware
+
+
+def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
+               allowed_hosts: Sequence[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The web app. ``allowed_hosts``: accepted ``Host`` header names (None: any, for tests and proxies)."""
+    app = FastAPI(title="memfit", version=__version__,
+                  description="How much memory does this model need, and will it fit? The JSON API mirrors "
+                              "memfit's Python API: POST /api/estimate takes a model and Workload fields and "
+                              "answers Estimate.to_json().")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _describe_validation(exc.errors())
+        first = details[0] if details else {"field": "body", "message": "invalid request"}
+        summary = f"{first['field']}: {first['message']}"
+        if "value" in first:
+            summary += f" (got {first['value']!r})"
+        if len(details) > 1:
+            summary += f"; and {len(details) - 1} more problem(s)"
+        return JSONResponse({"error": f"invalid request: {summary}", "detail": details}, status_code=422)
+
+    @app.exception_handler(MemfitError)
+    async def _memfit_error(request: Request, exc: MemfitError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if message == "There was an error parsing the body":
+            message = "the request body is not valid JSON (or is nested too deeply)"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RecursionError):
+            return JSONResponse({"error": "the request is nested too deeply"}, status_code=400)
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); the request was not processed"},
+                            status_code=500)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if allowed_hosts is not None:
+            host = request.headers.get("host", "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.strip("[]") not in {h.strip("[]") for h in allowed_hosts}:
+                return JSONResponse({"error": f"Host {host!r} is not served here; open the address that "
+                                              "'memfit serve' printed"}, status_code=421)
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if response.headers.get("content-type", "").startswith("text/html") and request.url.path != "/docs":
+            response.headers["Content-Security-Policy"] = _CSP
+        return response
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return Response(_asset("index.html"), media_type=_ASSETS["index.html"])
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in _ASSETS:
+            return JSONResponse({"error": f"no asset {name[:80]!r}"}, status_code=404)
+        return Response(_asset(name), media_type=_ASSETS[name], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/index.html", include_in_schema=False)
+    def index_alias() -> Response:
+        return RedirectResponse("/")
+
+    hardware = _hardware()
+
+    @app.get("/api/info", summary="Version, limits and which endpoints this server has")
+    def info() -> dict[str, Any]:
+        return {"version": __version__, "allow_local_paths": allow_local_paths, "allow_hub": allow_hub,
+                "features": {"estimate": True, "curve": True, "models": True, "gpus": hardware is not None,
+                             "fit": hardware is not None, "plan": hardware is not None},
+                "limits": {"max_body_bytes": max_body_bytes, "max_tokens": MAX_TOKENS, "max_batch": MAX_BATCH,
+                           "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
+                "workload_defaults": WorkloadFields().model_dump()}
+
+    @app.get("/api/models", summary="The bundled model catalog (ids, Hub repos, parameter counts)")
+    def models() -> list[dict[str, Any]]:
+        return _models()
+
+    @app.post("/api/estimate", summary="memfit.estimate(model, **workload).to_json()")
+    def estimate_endpoint(req: EstimateRequest) -> dict[str, Any]:
+        spec = resolve_model(req.model, allow_local_paths, allow_hub)
+        doc: dict[str, Any] = estimate(spec, req.workload()).to_json()
+        return doc
+
+    @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")
+    def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
+        spec = resolve_model(req.model, allow_local_paths, allow_hub)
+        return curve(spec, req.workload(), req.x, req.points).to_json()
+
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)  # outermost: before anything reads the body
+    return app
