@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
-from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
+from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
 
-__all__ = ["GROUPS", "ParameterCount", "Tensor", "count_parameters", "inventory", "layer_parameters"]
+__all__ = ["GROUPS", "ParameterCount", "Tensor", "count_parameters", "inventory", "layer_parameters",
+           "vision_tensors"]
 
 Group = Literal["embeddings", "attention", "mlp", "experts", "norms", "lm_head", "ssm", "vision", "other"]
 GROUPS: tuple[Group, ...] = ("embeddings", "attention", "mlp", "experts", "norms", "lm_head", "ssm", "vision",
@@ -53,10 +55,24 @@ class ParameterCount:
         return {"total": self.total, "active": self.active, "by_group": dict(self.by_group)}
 
 
-def _norm(name: str, size: int, norm: str, layer: int | None, kind: str = "norm") -> Iterator[Tensor]:
-    yield Tensor(f"{name}.weight", (size,), kind, "norms", layer)
+# (module name, llama.cpp kind) of a block's hidden-sized norms, by layout and count
+_NORM_NAMES: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {
+    ("pre", 2): (("input_layernorm", "attn_norm"), ("post_attention_layernorm", "ffn_norm")),
+    ("pre", 1): (("input_layernorm", "attn_norm"),),
+    ("parallel", 1): (("input_layernorm", "attn_norm"),),
+    ("parallel", 2): (("ln_attn", "attn_norm"), ("ln_mlp", "attn_norm_2")),
+    ("post", 2): (("post_attention_layernorm", "post_attention_norm"),
+                  ("post_feedforward_layernorm", "post_ffw_norm")),
+    ("sandwich", 4): (("input_layernorm", "attn_norm"), ("post_attention_layernorm", "post_attention_norm"),
+                      ("pre_feedforward_layernorm", "ffn_norm"), ("post_feedforward_layernorm", "post_ffw_norm")),
+}
+
+
+def _norm(name: str, size: int, norm: str, layer: int | None, kind: str = "norm",
+          group: Group = "norms") -> Iterator[Tensor]:
+    yield Tensor(f"{name}.weight", (size,), kind, group, layer)
     if norm == "layernorm":
-        yield Tensor(f"{name}.bias", (size,), kind, "norms", layer, is_bias=True)
+        yield Tensor(f"{name}.bias", (size,), kind, group, layer, is_bias=True)
 
 
 def _linear(name: str, out: int, inp: int, kind: str, group: Group, layer: int | None,
@@ -93,12 +109,13 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield from _linear(f"{p}.k_proj", kv, h, "attn_k", "attention", i, a.qkv_bias)
         yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias)
     yield from _linear(f"{p}.o_proj", h, a.num_heads * a.value_dim, "attn_output", "attention", i, a.o_bias)
+    qk_kind = "layernorm" if a.qk_norm_bias else "rms"
     if a.qk_norm == "head":
-        yield Tensor(f"{p}.q_norm.weight", (a.head_dim,), "attn_q_norm", "attention", i)
-        yield Tensor(f"{p}.k_norm.weight", (a.head_dim,), "attn_k_norm", "attention", i)
+        yield from _norm(f"{p}.q_norm", a.head_dim, qk_kind, i, "attn_q_norm", "attention")
+        yield from _norm(f"{p}.k_norm", a.head_dim, qk_kind, i, "attn_k_norm", "attention")
     elif a.qk_norm == "full":
-        yield Tensor(f"{p}.q_norm.weight", (q,), "attn_q_norm", "attention", i)
-        yield Tensor(f"{p}.k_norm.weight", (kv,), "attn_k_norm", "attention", i)
+        yield from _norm(f"{p}.q_norm", q, qk_kind, i, "attn_q_norm", "attention")
+        yield from _norm(f"{p}.k_norm", kv, qk_kind, i, "attn_k_norm", "attention")
     elif a.qk_norm == "per_head_layernorm":
         yield Tensor(f"{p}.q_layernorm.weight", (a.num_heads, a.head_dim), "attn_q_norm", "attention", i)
         yield Tensor(f"{p}.k_layernorm.weight", (a.num_kv_heads, a.head_dim), "attn_k_norm", "attention", i)
@@ -107,9 +124,14 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
 
 
 def _mlp(m: MLPSpec, h: int, i: int, prefix: str, suffix: str, group: Group) -> Iterator[Tensor]:
-    if m.kind == "gated":
+    if m.kind == "gated" and m.fused_gate_up:
+        yield from _linear(f"{prefix}.gate_up_proj", 2 * m.intermediate_size, h, f"ffn_up{suffix}", group, i,
+                           m.bias)
+    elif m.kind == "gated":
         yield from _linear(f"{prefix}.gate_proj", m.intermediate_size, h, f"ffn_gate{suffix}", group, i, m.bias)
-    yield from _linear(f"{prefix}.up_proj", m.intermediate_size, h, f"ffn_up{suffix}", group, i, m.bias)
+        yield from _linear(f"{prefix}.up_proj", m.intermediate_size, h, f"ffn_up{suffix}", group, i, m.bias)
+    else:
+        yield from _linear(f"{prefix}.up_proj", m.intermediate_size, h, f"ffn_up{suffix}", group, i, m.bias)
     yield from _linear(f"{prefix}.down_proj", h, m.intermediate_size, f"ffn_down{suffix}", group, i, m.bias)
 
 
@@ -117,8 +139,6 @@ def _moe(m: MoESpec, h: int, i: int) -> Iterator[Tensor]:
     p = f"model.layers.{i}.mlp"
     e, inter = m.num_experts, m.expert_intermediate_size
     yield from _linear(f"{p}.gate", e, h, "ffn_gate_inp", "experts", i, m.router_bias)
-    if m.score_correction_bias:
-        yield Tensor(f"{p}.gate.e_score_correction_bias", (e,), "exp_probs_b", "experts", i, is_bias=True)
     if m.kind == "gated":
         yield Tensor(f"{p}.experts.gate_proj", (e, inter, h), "ffn_gate_exps", "experts", i)
         if m.expert_bias:
@@ -130,8 +150,7 @@ def _moe(m: MoESpec, h: int, i: int) -> Iterator[Tensor]:
     if m.expert_bias:
         yield Tensor(f"{p}.experts.down_proj_bias", (e, h), "ffn_down_exps", "experts", i, is_bias=True)
     if m.num_shared_experts:
-        shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
-        yield from _mlp(shared, h, i, f"{p}.shared_experts", "_shexp", "experts")
+        yield from _mlp(MLPSpec(m.shared_size, m.kind), h, i, f"{p}.shared_experts", "_shexp", "experts")
         if m.shared_expert_gate:
             yield Tensor(f"{p}.shared_expert_gate.weight", (1, h), "ffn_gate_inp_shexp", "experts", i)
 
@@ -161,11 +180,18 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
     yield from _linear(f"{p}.out_proj", h, s.d_inner, "ssm_out", "ssm", i, s.proj_bias)
 
 
-def _layer(spec: ModelSpec, layer: LayerSpec, i: int) -> Iterator[Tensor]:
-    h = spec.hidden_size
-    for n in range(layer.norms):
-        yield from _norm(f"model.layers.{i}.norm_{n}", h, spec.norm, i,
-                         "attn_norm" if n == 0 else "ffn_norm" if n == 1 else "norm")
+def _norm_names(layer: LayerSpec) -> tuple[tuple[str, str], ...]:
+    if layer.mixer != "attention" and layer.norms == 1:
+        return (("norm", "attn_norm"),)
+    names = _NORM_NAMES.get((layer.norm_layout, layer.norms))
+    if names is None:
+        return tuple((f"norm_{n}", "attn_norm" if n == 0 else "norm") for n in range(layer.norms))
+    return names
+
+
+def _layer(h: int, norm: str, layer: LayerSpec, i: int) -> Iterator[Tensor]:
+    for module, kind in _norm_names(layer):
+        yield from _norm(f"model.layers.{i}.{module}", h, norm, i, kind)
     if layer.attention is not None:
         yield from _attention(layer.attention, h, i)
     if layer.ssm is not None:
@@ -176,52 +202,108 @@ def _layer(spec: ModelSpec, layer: LayerSpec, i: int) -> Iterator[Tensor]:
         yield from _moe(layer.moe, h, i)
 
 
+def vision_tensors(v: VisionSpec) -> tuple[Tensor, ...]:
+    """The tensors of a SigLIP vision tower and its Gemma-3-style projector (``v.kind == "siglip"``)."""
+    d, inter, p = v.hidden_size, v.intermediate_size, "vision_tower"
+    out: list[Tensor] = [
+        Tensor(f"{p}.embeddings.patch_embedding.weight", (d, v.num_channels, v.patch_size, v.patch_size),
+               "vision", "vision"),
+        Tensor(f"{p}.embeddings.patch_embedding.bias", (d,), "vision", "vision", is_bias=True),
+        Tensor(f"{p}.embeddings.position_embedding.weight", (v.num_patches, d), "vision", "vision"),
+    ]
+    for i in range(v.num_layers):
+        q = f"{p}.encoder.layers.{i}"
+        out.extend(_norm(f"{q}.layer_norm1", d, "layernorm", None, "vision", "vision"))
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            out.extend(_linear(f"{q}.self_attn.{proj}", d, d, "vision", "vision", None, True))
+        out.extend(_norm(f"{q}.layer_norm2", d, "layernorm", None, "vision", "vision"))
+        out.extend(_linear(f"{q}.mlp.fc1", inter, d, "vision", "vision", None, True))
+        out.extend(_linear(f"{q}.mlp.fc2", d, inter, "vision", "vision", None, True))
+    out.extend(_norm(f"{p}.post_layernorm", d, "layernorm", None, "vision", "vision"))
+    if v.projector_dim:
+        out.append(Tensor("multi_modal_projector.mm_input_projection_weight", (d, v.projector_dim), "vision",
+                          "vision"))
+        out.append(Tensor("multi_modal_projector.mm_soft_emb_norm.weight", (d,), "vision", "vision"))
+    return tuple(out)
+
+
+def _head(spec: ModelSpec) -> Iterator[Tensor]:
+    """The tensors before the decoder blocks."""
+    h = spec.hidden_size
+    yield Tensor("model.embed_tokens.weight", (spec.vocab_size, h), "token_embd", "embeddings")
+    if spec.position_embedding == "learned":
+        yield Tensor("model.embed_positions.weight", (spec.max_position_embeddings, h), "pos_embd", "embeddings")
+    if spec.embedding_norm:
+        yield from _norm("model.embed_norm", h, spec.norm, None, "token_embd_norm")
+
+
+def _tail(spec: ModelSpec) -> Iterator[Tensor]:
+    """The tensors after the decoder blocks: final norm, lm_head, extras, vision tower."""
+    h = spec.hidden_size
+    if spec.final_norm:
+        yield from _norm("model.norm", h, spec.norm, None, "output_norm")
+    if not spec.tie_word_embeddings:
+        yield from _linear("lm_head", spec.vocab_size, h, "output", "lm_head", None, spec.lm_head_bias)
+    elif spec.lm_head_bias:
+        yield Tensor("lm_head.bias", (spec.vocab_size,), "output", "lm_head", None, is_bias=True)
+    for name, numel in spec.extra:
+        yield Tensor(name, (numel,), "other", "other")
+    v = spec.vision
+    if v is not None and v.kind == "siglip":
+        yield from vision_tensors(v)
+    elif v is not None and v.parameters:
+        yield Tensor("vision_tower", (v.parameters,), "vision", "vision")
+
+
 def inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
-    """Every parameter tensor of ``spec`` (tied weights once). Empty for a bare count."""
+    """Every parameter tensor of ``spec`` (tied weights once), in model order. Empty for a bare count.
+
+    Buffers (rotary tables, DeepSeek-V3's ``e_score_correction_bias``) are not parameters and are not listed.
+    """
     if spec.is_bare:
         return ()
-    h = spec.hidden_size
-    out: list[Tensor] = [Tensor("model.embed_tokens.weight", (spec.vocab_size, h), "token_embd", "embeddings")]
-    if spec.position_embedding == "learned":
-        out.append(Tensor("model.embed_positions.weight", (spec.max_position_embeddings, h), "pos_embd",
-                          "embeddings"))
-    if spec.embedding_norm:
-        out.extend(_norm("model.embed_norm", h, spec.norm, None, "token_embd_norm"))
+    out = list(_head(spec))
     for i, layer in enumerate(spec.layers):
-        out.extend(_layer(spec, layer, i))
-    if spec.final_norm:
-        out.extend(_norm("model.norm", h, spec.norm, None, "output_norm"))
-    if not spec.tie_word_embeddings:
-        out.extend(_linear("lm_head", spec.vocab_size, h, "output", "lm_head", None, spec.lm_head_bias))
-    elif spec.lm_head_bias:
-        out.append(Tensor("lm_head.bias", (spec.vocab_size,), "output", "lm_head", None, is_bias=True))
-    for name, numel in spec.extra:
-        out.append(Tensor(name, (numel,), "other", "other"))
-    if spec.vision is not None and spec.vision.parameters:
-        out.append(Tensor("vision_tower", (spec.vision.parameters,), "vision", "vision"))
+        out.extend(_layer(spec.hidden_size, spec.norm, layer, i))
+    out.extend(_tail(spec))
     return tuple(out)
 
 
 def layer_parameters(spec: ModelSpec, layer: int) -> int:
     """Parameters of decoder block ``layer``."""
-    return sum(t.numel for t in _layer(spec, spec.layers[layer], layer))
+    return _layer_counts(spec.hidden_size, spec.norm, spec.layers[layer])[0]
+
+
+@lru_cache(maxsize=4096)
+def _layer_counts(h: int, norm: str, layer: LayerSpec) -> tuple[int, tuple[tuple[str, int], ...], int]:
+    """(total, per-group counts, inactive expert parameters) of one block; identical blocks share the work."""
+    by_group: dict[str, int] = {}
+    inactive = 0
+    for t in _layer(h, norm, layer, 0):
+        n = t.numel
+        by_group[t.group] = by_group.get(t.group, 0) + n
+        if t.kind.endswith("_exps") and layer.moe is not None:
+            inactive += n - n * layer.moe.top_k // layer.moe.num_experts
+    return sum(by_group.values()), tuple(by_group.items()), inactive
 
 
 def count_parameters(spec: ModelSpec) -> ParameterCount:
     """Exact parameter count with the breakdown by group; tied weights once.
 
-    ``active`` is what one token touches: routed experts scaled by top_k / num_experts.
+    ``active`` is what one token touches: routed experts scaled by top_k / num_experts (shared experts,
+    routers and everything else count fully).
     """
     if spec.parameters_override is not None:
         n = spec.parameters_override
         return ParameterCount(n, {"other": n}, n)
     by_group: dict[str, int] = {g: 0 for g in GROUPS}
     inactive = 0
-    for t in inventory(spec):
+    for t in (*_head(spec), *_tail(spec)):
         by_group[t.group] += t.numel
-        if t.kind.endswith("_exps") and t.layer is not None:
-            moe = spec.layers[t.layer].moe
-            assert moe is not None
-            inactive += t.numel - t.numel * moe.top_k // moe.num_experts
+    for layer in spec.layers:
+        _, groups, idle = _layer_counts(spec.hidden_size, spec.norm, layer)
+        for g, n in groups:
+            by_group[g] += n
+        inactive += idle
     total = sum(by_group.values())
     return ParameterCount(total, {g: n for g, n in by_group.items() if n}, total - inactive)

@@ -29,6 +29,11 @@ __all__ = [
 NormKind = Literal["rms", "layernorm", "layernorm_nobias"]
 MLPKind = Literal["gated", "plain"]
 MixerKind = Literal["attention", "mamba", "mamba2"]
+QKNorm = Literal["none", "head", "full", "per_head_layernorm"]
+# Where a block's hidden-sized norms sit: ``pre`` (input + post-attention, llama), ``sandwich`` (pre and post
+# around both attention and MLP, gemma2/3), ``post`` (after attention and after the MLP, olmo2),
+# ``parallel`` (one or two norms feeding attention and MLP side by side: gpt-j, phi, falcon, mamba).
+NormLayout = Literal["pre", "sandwich", "post", "parallel"]
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,13 @@ class AttentionSpec:
     sliding_window: int | None = None  # None: full (global) attention
     qkv_bias: bool = False
     o_bias: bool = False
-    qk_norm: Literal["none", "head", "full", "per_head_layernorm"] = "none"
+    # q/k norms: ``head`` = one head_dim-sized weight shared by the heads (qwen3, gemma3), ``full`` = over all
+    # heads (olmo2, olmoe), ``per_head_layernorm`` = one weight per head (stablelm)
+    qk_norm: QKNorm = "none"
+    qk_norm_bias: bool = False  # the q/k norms are LayerNorms with a bias (phi)
     sinks: bool = False  # learned per-head attention sinks (gpt-oss)
     fused_qkv: bool = False  # stored as one tensor (phi3, gpt2, falcon, neox, dbrx)
+    rope_dim: int | None = None  # rotary dimensions per head when partial (phi, gpt-j, neox, stablelm)
     # MLA (DeepSeek-V2/V3); all None for ordinary attention
     q_lora_rank: int | None = None
     kv_lora_rank: int | None = None
@@ -79,6 +88,7 @@ class MLPSpec:
     kind: MLPKind = "gated"
     bias: bool = False
     activation: str = "silu"
+    fused_gate_up: bool = False  # gate and up stored as one (2 × intermediate, hidden) tensor (phi3)
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,16 @@ class MoESpec:
     shared_expert_gate: bool = False  # qwen2_moe: a 1-wide sigmoid gate on the shared expert
     router_bias: bool = False
     expert_bias: bool = False  # gpt-oss: biases on expert projections
-    score_correction_bias: bool = False  # deepseek-v3 e_score_correction_bias
+    score_correction_bias: bool = False  # deepseek-v3 e_score_correction_bias (a buffer, not a parameter)
     kind: MLPKind = "gated"
+    norm_topk_prob: bool = False  # top-k routing weights renormalised to sum to 1
+    num_groups: int = 1  # deepseek-v3 group-limited routing: expert groups …
+    topk_group: int = 1  # … of which this many are searched per token
+
+    @property
+    def shared_size(self) -> int:
+        """Intermediate size of all shared experts together (0 when there are none)."""
+        return self.num_shared_experts * (self.shared_intermediate_size or self.expert_intermediate_size)
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,12 @@ class LayerSpec:
     mlp: MLPSpec | None = None
     moe: MoESpec | None = None
     norms: int = 2  # hidden-sized norm modules in the block (pre-attn, pre-mlp, post-… )
+    norm_layout: NormLayout = "pre"
+
+    @property
+    def sliding_window(self) -> int | None:
+        """The attention window of this layer; None for full attention or an SSM mixer."""
+        return self.attention.sliding_window if self.attention is not None else None
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,19 @@ class VisionSpec:
     hidden_size: int = 0
     num_layers: int = 0
     description: str = ""
+    # Architecture, when known (``kind="siglip"``: the inventory lists its real tensors); else a lump
+    kind: str = ""
+    intermediate_size: int = 0
+    num_heads: int = 0
+    image_size: int = 0
+    patch_size: int = 0
+    num_channels: int = 3
+    projector_dim: int = 0  # the text hidden size the projector maps into
+    tokens_per_image: int = 0
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 if self.patch_size else 0
 
 
 @dataclass(frozen=True)
@@ -177,7 +214,7 @@ class ModelSpec:
     embedding_norm: bool = False  # a norm right after the embedding (bloom-style)
     dtype: str = "bfloat16"  # the config's own dtype
     vision: VisionSpec | None = None
-    mtp_layers: int = 0  # DeepSeek-V3 multi-token-prediction blocks (not built by transformers)
+    mtp_layers: int = 0  # DeepSeek-V3 multi-token-prediction blocks (not built by transformers, not counted)
     source: str = ""  # where the description came from (catalog id, path, repo)
     parameters_override: int | None = None
     extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
@@ -199,3 +236,12 @@ class ModelSpec:
     @property
     def is_moe(self) -> bool:
         return any(layer.moe is not None for layer in self.layers)
+
+    @property
+    def sliding_windows(self) -> tuple[int | None, ...]:
+        """Per layer: the attention window, or None for full attention (and for SSM layers)."""
+        return tuple(layer.sliding_window for layer in self.layers)
+
+    @property
+    def moe_layers(self) -> tuple[MoESpec, ...]:
+        return tuple(layer.moe for layer in self.layers if layer.moe is not None)
