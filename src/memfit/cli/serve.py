@@ -40,7 +40,7 @@ def serve_cmd(host: str, port: int, allow_local_paths: bool, allow_hub: bool) ->
     app = create_app(allow_local_paths=allow_local_paths, allow_hub=allow_hub, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"memfit serving on http://{shown}:{port}/  (Ctrl+C to stop)")
-    click.echo("  API: /api/estimate, /api/curve, /api/models; schema: /openapi.json, /docs")
+    click.echo("  API: /api/estimate, /api/curve, /api/models; schema: /openapi.json")
     if not loopback:
         click.echo(f"  warning: bound to {host}, not loopback: other machines can reach this server", err=True)
     if allow_local_paths or allow_hub:

@@ -15,7 +15,7 @@ Safety, by construction:
 
 Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST /api/estimate``,
 ``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit`` and ``POST /api/plan`` (the last three only
-when memfit has its hardware catalog), ``GET /openapi.json`` and ``GET /docs``.
+when memfit has its hardware catalog) and ``GET /openapi.json`` (no /docs: Swagger UI would load a CDN).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from functools import cache
 from importlib import resources
@@ -38,6 +40,7 @@ from .. import __version__
 from ..errors import MemfitError, UnknownModelError
 from ..estimate import estimate
 from ..inventory import count_parameters
+from ..memory.weights import weights_bytes
 from ..plot import MAX_POINTS, curve
 from ..sources.catalog import catalog, catalog_config, find_entry, suggest
 from ..sources.hf_config import spec_from_config
@@ -46,7 +49,7 @@ from ..spec import ModelSpec
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
-__all__ = ["MAX_BODY_BYTES", "CurveRequest", "EstimateRequest", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "BackgroundServer", "CurveRequest", "EstimateRequest", "create_app", "resolve_model"]
 
 MAX_BODY_BYTES = 1_000_000
 MAX_TOKENS = 10_000_000
@@ -63,7 +66,7 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=_NAME)]
 ModelField = Annotated[
-    StrictStr | Annotated[StrictInt, Field(ge=1, le=MAX_PARAMETERS)] | dict[str, Any],
+    Annotated[StrictStr, Field(max_length=200)] | Annotated[StrictInt, Field(ge=1, le=MAX_PARAMETERS)] | dict[str, Any],
     Field(description="A catalog id (GET /api/models), a config.json object, or a parameter count "
                       "(an integer, or a string such as \"7B\").",
           examples=["llama-3.1-8b", "7B", 8030261248]),
@@ -274,24 +277,35 @@ def _models() -> list[dict[str, Any]]:
     return rows
 
 
+_FORMAT_CANDIDATES = ("float32", "bfloat16", "float16", "fp8", "fp8_e4m3", "int8", "int4", "nf4", "nf4-dq", "fp4",
+                      "mxfp4", "nvfp4", "gptq-int4", "gptq-int8", "awq", "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0",
+                      "q4_k_m", "q4_k_s", "q4_0", "q3_k_m", "q2_k", "iq4_xs", "iq2_xxs")
+
+
+@cache
+def _format_names() -> list[str]:
+    """The common precision names this memfit knows (suggestions for the page's precision field)."""
+    from ..formats import get_format
+
+    names = []
+    for name in _FORMAT_CANDIDATES:
+        try:
+            get_format(name)
+        except (MemfitError, KeyError, ValueError):
+            continue
+        names.append(name)
+    return names
+
+
 @cache
 def _asset(name: str) -> bytes:
     return (resources.files("memfit.web") / "static" / name).read_bytes()
 
 
-def _hardware() -> Any | None:
-    """memfit's hardware/fit/plan API where it is installed, else None (those endpoints stay out)."""
-    try:
-        from .. import hardware  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    return hardware
-
-
 def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
                allowed_hosts: Sequence[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The web app. ``allowed_hosts``: accepted ``Host`` header names (None: any, for tests and proxies)."""
-    app = FastAPI(title="memfit", version=__version__,
+    app = FastAPI(title="memfit", version=__version__, docs_url=None, redoc_url=None,  # those load a CDN
                   description="How much memory does this model need, and will it fit? The JSON API mirrors "
                               "memfit's Python API: POST /api/estimate takes a model and Workload fields and "
                               "answers Estimate.to_json().")
@@ -340,7 +354,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
             response.headers["Content-Security-Policy"] = _CSP
         return response
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> Response:
         return Response(_asset("index.html"), media_type=_ASSETS["index.html"])
 
@@ -358,7 +372,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
     def index_alias() -> Response:
         return RedirectResponse("/")
 
-    hardware = _hardware()
+    hardware = None  # the fit/plan/gpus endpoints arrive with memfit's hardware catalog
 
     @app.get("/api/info", summary="Version, limits and which endpoints this server has")
     def info() -> dict[str, Any]:
@@ -367,7 +381,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
                              "fit": hardware is not None, "plan": hardware is not None},
                 "limits": {"max_body_bytes": max_body_bytes, "max_tokens": MAX_TOKENS, "max_batch": MAX_BATCH,
                            "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
-                "workload_defaults": WorkloadFields().model_dump()}
+                "formats": _format_names(), "workload_defaults": WorkloadFields().model_dump()}
 
     @app.get("/api/models", summary="The bundled model catalog (ids, Hub repos, parameter counts)")
     def models() -> list[dict[str, Any]]:
@@ -377,6 +391,8 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
     def estimate_endpoint(req: EstimateRequest) -> dict[str, Any]:
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
         doc: dict[str, Any] = estimate(spec, req.workload()).to_json()
+        if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
+            doc["weights_by_dtype"] = {name: weights_bytes(spec, name) for name in _format_names()}
         return doc
 
     @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")
@@ -386,3 +402,37 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
 
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)  # outermost: before anything reads the body
     return app
+
+
+class BackgroundServer:
+    """Run an app on uvicorn in a background thread (tests, benchmarks): ``with BackgroundServer(app) as url:``.
+
+    ``port=0`` picks a free port; the URL (``http://127.0.0.1:PORT``) is known once the server listens.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, timeout: float = 20.0) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                     access_log=False, server_header=False))
+        self._host = host
+        self._timeout = timeout
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def __enter__(self) -> str:
+        self._thread = threading.Thread(target=self._server.run, name="memfit-web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self._timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the web server did not start")
+            time.sleep(0.02)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{self._host}:{port}"
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(self._timeout)
