@@ -1,0 +1,198 @@
+"""``fit()``: does this workload fit on these GPUs? Per GPU, with headroom, the component to blame and dtype flags.
+
+The estimate is ``memfit.estimate`` (``total_bytes`` = what ``nvidia-smi`` shows). Multi-GPU numbers come
+from ``Estimate.details["per_gpu"]`` when the estimate provides them; otherwise inference splits only the
+weights over ``tp × pp`` (or over all GPUs, a layer split, when neither is set) and keeps everything else
+whole on every GPU, and training keeps the whole estimate on every GPU (data-parallel replicas). Both are
+upper bounds, and the result says which rule was used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .estimate import ModelRef, estimate
+from .hardware import Device, DtypeCheck, check_dtype, get_device
+from .result import Estimate
+from .units import fmt_bytes
+from .workload import Workload
+
+__all__ = ["FitResult", "fit", "fit_estimate"]
+
+TRAIN_MODES = ("train", "lora", "qlora")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The verdict: ``fits`` when every GPU's bytes are within ``capacity_bytes``."""
+
+    model: str
+    device: Device
+    gpus: int
+    capacity_bytes: int  # the budget per GPU (vLLM: gpu_memory_utilization × capacity)
+    per_gpu_bytes: tuple[int, ...]
+    fits: bool
+    headroom_bytes: int  # capacity − the most loaded GPU (negative: short by that much)
+    blame: str  # the largest component on the most loaded GPU
+    blame_bytes: int
+    split: str  # how the estimate was turned into per-GPU numbers
+    dtype_checks: tuple[DtypeCheck, ...]
+    host_bytes: int  # host RAM besides the GPUs (offload, CPU layers)
+    estimate: Estimate
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def max_gpu_bytes(self) -> int:
+        return max(self.per_gpu_bytes)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Messages for formats that are not native on the device."""
+        return tuple(c.message for c in self.dtype_checks if c.native is False)
+
+    def summary(self) -> str:
+        verdict = "fits" if self.fits else "does not fit"
+        head = (f"{self.model} {verdict} on {self.gpus}× {self.device.name}: "
+                f"{fmt_bytes(self.max_gpu_bytes)} of {fmt_bytes(self.capacity_bytes)} per GPU")
+        if self.fits:
+            return f"{head}, {fmt_bytes(self.headroom_bytes)} free"
+        return f"{head}, short by {fmt_bytes(-self.headroom_bytes)}; largest part: {self.blame} " \
+               f"{fmt_bytes(self.blame_bytes)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "device": self.device.id,
+            "device_name": self.device.name,
+            "gpus": self.gpus,
+            "fits": self.fits,
+            "capacity_bytes": self.capacity_bytes,
+            "capacity_basis": self.device.capacity_basis,
+            "per_gpu_bytes": list(self.per_gpu_bytes),
+            "headroom_bytes": self.headroom_bytes,
+            "blame": {"component": self.blame, "bytes": self.blame_bytes},
+            "split": self.split,
+            "dtype_checks": [c.to_json() for c in self.dtype_checks],
+            "warnings": list(self.warnings),
+            "host_bytes": self.host_bytes,
+            "notes": list(self.notes),
+            "summary": self.summary(),
+            "estimate": self.estimate.to_json(),
+        }
+
+
+def _as_bytes(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return round(v)
+    if isinstance(v, dict):
+        for k in ("total_bytes", "bytes", "total"):
+            if k in v:
+                return _as_bytes(v[k])
+    return None
+
+
+def _from_details(est: Estimate, gpus: int) -> tuple[int, ...] | None:
+    """Per-GPU bytes from ``details["per_gpu"]``: an int (every GPU), a list, or a dict of ranks."""
+    raw = est.details.get("per_gpu")
+    if raw is None:
+        return None
+    one = _as_bytes(raw)
+    if one is not None:
+        return (one,) * gpus
+    values: list[Any]
+    if isinstance(raw, (list, tuple)):
+        values = list(raw)
+    elif isinstance(raw, dict):
+        values = list(raw.values())
+    else:
+        return None
+    out = [b for b in (_as_bytes(v) for v in values) if b is not None]
+    return tuple(out) if out else None
+
+
+def split_per_gpu(est: Estimate, wl: Workload) -> tuple[tuple[int, ...], str, dict[str, int]]:
+    """Per-GPU bytes, the rule used, and the per-GPU components of the most loaded GPU."""
+    comps: dict[str, int] = {}
+    for c in est.components:
+        if c.on_device:
+            comps[c.name] = comps.get(c.name, 0) + c.bytes
+    n = wl.gpus
+    detailed = _from_details(est, n)
+    if detailed is not None:
+        return detailed, "per-GPU bytes from the estimate (details.per_gpu)", comps
+    if n == 1:
+        return (est.total_bytes,), "one GPU", comps
+    if est.mode in TRAIN_MODES:
+        return (est.total_bytes,) * n, ("the estimate has no per-GPU breakdown: every GPU counted with the whole "
+                                        "estimate (data-parallel replicas; an upper bound under ZeRO/TP/PP)"), comps
+    shards = wl.tp * wl.pp if wl.tp * wl.pp > 1 else n
+    w = comps.get("weights", 0)
+    per_w = -(-w // shards)
+    comps["weights"] = per_w
+    per = est.total_bytes - w + per_w
+    how = f"tp × pp = {shards}" if wl.tp * wl.pp > 1 else f"a layer split over {n} GPUs"
+    return (per,) * n, (f"weights divided by {shards} ({how}); KV cache, activations and overheads counted "
+                        "whole on every GPU (an upper bound)"), comps
+
+
+def _formats_to_check(est: Estimate, wl: Workload) -> list[str]:
+    out = [est.dtype]
+    if wl.mode in TRAIN_MODES and wl.mixed_precision and est.dtype.lower() not in ("bfloat16", "bf16"):
+        out.append("bfloat16")
+    if wl.kv_dtype:
+        out.append(wl.kv_dtype)
+    seen: list[str] = []
+    for f in out:
+        if f not in seen:
+            seen.append(f)
+    return seen
+
+
+def budget_bytes(device: Device, wl: Workload) -> tuple[int, str | None]:
+    """The bytes one GPU may use for this workload: vLLM claims ``gpu_memory_utilization`` of the device."""
+    if wl.mode == "inference" and wl.runtime == "vllm":
+        b = math.floor(device.capacity_bytes * wl.gpu_memory_utilization)
+        return b, (f"vLLM may use gpu_memory_utilization = {wl.gpu_memory_utilization} of the device: "
+                   f"{fmt_bytes(b)}")
+    return device.capacity_bytes, None
+
+
+def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
+    """Judge an existing estimate against a device (used by ``fit`` and by the plan searches)."""
+    per_gpu, split, comps = split_per_gpu(est, wl)
+    capacity, budget_note = budget_bytes(device, wl)
+    worst = max(per_gpu)
+    blame, blame_bytes = max(comps.items(), key=lambda kv: kv[1]) if comps else ("weights", 0)
+    notes = list(est.notes)
+    if budget_note:
+        notes.append(budget_note)
+    if device.logical_devices > 1:
+        notes.append(f"{device.name} is {device.logical_devices} logical GPUs; capacity is per logical GPU")
+    return FitResult(
+        model=est.model, device=device, gpus=wl.gpus, capacity_bytes=capacity, per_gpu_bytes=per_gpu,
+        fits=worst <= capacity, headroom_bytes=capacity - worst, blame=blame, blame_bytes=blame_bytes, split=split,
+        dtype_checks=tuple(check_dtype(device, f) for f in _formats_to_check(est, wl)),
+        host_bytes=est.host_bytes, estimate=est, notes=tuple(notes),
+    )
+
+
+def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+        memory: int | str | None = None, **options: Any) -> FitResult:
+    """Does ``model`` with ``workload`` fit on ``gpu``?
+
+    ``gpu`` is a catalog name (``memfit gpus``), ``memory`` overrides its capacity (bytes or "24GiB"),
+    options are Workload fields (``gpus=2, tp=2, mode="inference", context=8192`` …)::
+
+        r = memfit.fit("llama-3.1-8b", "rtx 4090", mode="inference", context=8192)
+        r.fits, r.headroom_bytes, r.blame, r.warnings, r.to_json()
+    """
+    device = get_device(gpu, memory=memory)
+    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    wl.validate()
+    return fit_estimate(estimate(model, wl), device, wl)

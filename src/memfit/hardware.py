@@ -1,0 +1,204 @@
+"""The hardware catalog (``data/gpus.toml``): memory, bandwidth and native dtypes of each device, with sources.
+
+Capacity is what a process can allocate, in bytes:
+
+* ``cuda_total_bytes`` where it was measured (H100 SXM: 85,017,493,504 of its 80 GiB);
+* for unified memory (Apple silicon) the share macOS lets the GPU wire: measured where known, else the
+  default share (75 %), tunable with ``sudo sysctl iogpu.wired_limit_mb`` — pass ``memory=`` then;
+* otherwise the nominal size, read as GiB (DRAM dies are 2^n Gbit; see the data file's header).
+
+``memory=`` overrides the capacity of any device (e.g. a MIG slice, or what ``nvidia-smi`` shows as free);
+the CPU-only device has no capacity until it is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .errors import ConfigError, UnknownModelError
+from .units import GIB, fmt_bytes, parse_bytes
+
+__all__ = ["Device", "DtypeCheck", "check_dtype", "devices", "get_device", "hardware_dtype"]
+
+
+@dataclass(frozen=True)
+class Device:
+    """One accelerator (or the host, for CPU-only runs) as one process sees it."""
+
+    id: str
+    name: str
+    vendor: str  # nvidia | amd | apple | cpu
+    kind: str  # datacenter | workstation | consumer | apple | cpu
+    arch: str
+    memory_gb: float  # as printed by the vendor (read as GiB)
+    memory_bytes: int  # nominal, per logical device: memory_gb × 2^30 / logical_devices
+    capacity_bytes: int  # what one process can allocate on one logical device
+    capacity_basis: str  # where capacity_bytes comes from
+    bandwidth: float | None  # bytes per second per logical device (None: not published)
+    dtypes: tuple[str, ...]  # natively supported by the matrix units
+    source: str
+    dtypes_source: str = ""
+    aliases: tuple[str, ...] = ()
+    logical_devices: int = 1
+    notes: str = ""
+    derived: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "vendor": self.vendor, "kind": self.kind, "arch": self.arch,
+            "memory_gb": self.memory_gb, "memory_bytes": self.memory_bytes, "capacity_bytes": self.capacity_bytes,
+            "capacity_basis": self.capacity_basis,
+            "bandwidth_bytes_per_s": self.bandwidth, "dtypes": list(self.dtypes), "logical_devices":
+                self.logical_devices, "aliases": list(self.aliases), "source": self.source,
+            "dtypes_source": self.dtypes_source, "notes": self.notes, "derived": self.derived,
+        }
+
+
+def _load() -> dict[str, Any]:
+    text = (resources.files("memfit") / "data" / "gpus.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _build(row: dict[str, Any], arches: dict[str, Any], apple: dict[str, Any]) -> Device:
+    logical = int(row.get("logical_devices", 1))
+    nominal = round(float(row["memory_gb"]) * GIB) // logical
+    if "cuda_total_bytes" in row:
+        cap, basis = int(row["cuda_total_bytes"]), f"measured CUDA total: {row['cuda_total_source']}"
+    elif "usable_gib" in row:
+        cap = round(float(row["usable_gib"]) * GIB)
+        basis = f"GPU share of unified memory, measured {row['usable_gib']} GiB: {row['usable_source']}"
+    elif row["kind"] == "apple":
+        share = float(apple["default_gpu_share"])
+        cap = round(nominal * share)
+        basis = (f"default GPU share {share:.0%} of unified memory ({apple['source']}); "
+                 "raise it with `sudo sysctl iogpu.wired_limit_mb=N` and pass --memory")
+    else:
+        cap, basis = nominal, f"nominal {row['memory_gb']} GB read as GiB (CUDA reports slightly less: " \
+                              "H100 80GB shows 79.18 GiB); pass --memory for the exact total"
+        if logical > 1:
+            basis += f"; one of {logical} logical devices"
+    arch = arches[row["arch"]]
+    bw = row.get("bandwidth_gbs")
+    return Device(
+        id=row["id"], name=row["name"], vendor=row["vendor"], kind=row["kind"], arch=row["arch"],
+        memory_gb=float(row["memory_gb"]), memory_bytes=nominal, capacity_bytes=cap, capacity_basis=basis,
+        bandwidth=None if bw is None else float(bw) * 1e9 / logical, dtypes=tuple(arch["dtypes"]),
+        source=row["source"], dtypes_source=arch["source"], aliases=tuple(row.get("aliases", ())),
+        logical_devices=logical, notes=row.get("notes", ""), derived=row.get("derived", ""),
+    )
+
+
+@cache
+def devices() -> tuple[Device, ...]:
+    """Every device in the catalog, in file order (vendor, then generation)."""
+    data = _load()
+    return tuple(_build(r, data["arch"], data["apple"]) for r in data["device"])
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name.strip().lower())
+
+
+@cache
+def _index() -> dict[str, Device]:
+    index: dict[str, Device] = {}
+    for d in devices():
+        for k in (d.id, d.name, *d.aliases):
+            index.setdefault(_key(k), d)
+    return index
+
+
+def get_device(name: str | Device, memory: int | str | None = None, bandwidth: float | None = None) -> Device:
+    """The device called ``name`` (id, name or alias; case, spaces and dashes ignored).
+
+    ``memory`` (bytes or "24GiB") replaces the capacity; ``bandwidth`` (bytes/s) the bandwidth.
+    Raises UnknownModelError with close names for a typo, ConfigError for CPU-only without ``memory``.
+    """
+    if isinstance(name, Device):
+        dev = name
+    else:
+        dev_opt = _index().get(_key(name))
+        if dev_opt is None:
+            keys = sorted({k for d in devices() for k in (d.id, *d.aliases)})
+            close = difflib.get_close_matches(name.strip().lower(), keys, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownModelError(f"unknown GPU {name!r}{hint} (`memfit gpus` lists all "
+                                    f"{len(devices())}; or use --gpu cpu --memory SIZE for any device)")
+        dev = dev_opt
+    if memory is not None:
+        cap = parse_bytes(memory) if isinstance(memory, str) else int(memory)
+        if cap <= 0:
+            raise ConfigError(f"memory = {memory!r} must be a positive size such as 24GiB or 80GB")
+        dev = replace(dev, capacity_bytes=cap, capacity_basis=f"given: {fmt_bytes(cap)}",
+                      memory_bytes=dev.memory_bytes or cap)
+    elif dev.capacity_bytes <= 0:
+        raise ConfigError(f"{dev.name} has no fixed memory: give the host RAM, e.g. --memory 64GiB")
+    if bandwidth is not None:
+        if bandwidth <= 0:
+            raise ConfigError(f"bandwidth = {bandwidth!r} must be positive (bytes per second)")
+        dev = replace(dev, bandwidth=float(bandwidth))
+    return dev
+
+
+# Which hardware dtype a storage/compute format needs to run natively. Formats not listed here are
+# weight-only quantizations (GGUF k-quants, GPTQ, AWQ, bitsandbytes nf4/fp4, int4): kernels dequantize them
+# to the compute dtype, so they need no native support beyond the compute dtype.
+_HW_DTYPE = {
+    "float32": "fp32", "fp32": "fp32", "f32": "fp32", "float": "fp32",
+    "float16": "fp16", "fp16": "fp16", "f16": "fp16", "half": "fp16",
+    "bfloat16": "bf16", "bf16": "bf16",
+    "fp8": "fp8", "float8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "e4m3": "fp8", "e5m2": "fp8",
+    "mxfp8": "fp8",
+    "fp6": "fp6", "mxfp6": "fp6",
+    "nvfp4": "fp4", "mxfp4": "fp4",
+}
+
+
+def hardware_dtype(fmt: str) -> str | None:
+    """The hardware dtype ``fmt`` computes in natively (``bf16`` for bfloat16), or None for weight-only formats."""
+    return _HW_DTYPE.get(fmt.strip().lower())
+
+
+@dataclass(frozen=True)
+class DtypeCheck:
+    """Whether a format is native on a device; ``message`` says what happens if not."""
+
+    format: str
+    hardware_dtype: str | None
+    native: bool | None  # None: not applicable (weight-only format) or unknown (CPU)
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "hardware_dtype": self.hardware_dtype, "native": self.native,
+                "message": self.message}
+
+
+_FALLBACK = {
+    "bf16": "frameworks emulate bf16 or refuse it; use fp16 instead",
+    "fp8": "runtimes fall back to weight-only fp8 (dequantized to fp16/bf16, e.g. vLLM's Marlin kernels) "
+           "or refuse; memory is as estimated, speed is not fp8",
+    "fp4": "runtimes dequantize fp4 weights to 16 bits in the kernel (weight-only), or refuse",
+    "fp6": "runtimes dequantize fp6 weights to 16 bits in the kernel, or refuse",
+    "fp16": "fp16 runs but slower than on a device with fp16 matrix units",
+    "int8": "int8 matmuls are emulated",
+}
+
+
+def check_dtype(device: Device, fmt: str) -> DtypeCheck:
+    """Is ``fmt`` native on ``device``? Flags bf16 on V100/T4, fp8 on A100, fp4 before Blackwell …"""
+    hw = hardware_dtype(fmt)
+    if hw is None:
+        return DtypeCheck(fmt, None, None, f"{fmt}: weight-only format, dequantized to the compute dtype by the "
+                                           "kernel; no native support needed")
+    if not device.dtypes:
+        return DtypeCheck(fmt, hw, None, f"{fmt} on {device.name}: depends on the CPU's instruction set")
+    if hw in device.dtypes:
+        return DtypeCheck(fmt, hw, True, f"{fmt} is native on {device.name} ({device.arch})")
+    return DtypeCheck(fmt, hw, False, f"{fmt} is not native on {device.name} ({device.arch} runs "
+                                      f"{', '.join(device.dtypes)}): {_FALLBACK.get(hw, 'expect emulation')}")

@@ -1,0 +1,324 @@
+"""Inverse questions, each answered by searching the variable with real estimates (never a closed form).
+
+* ``plan_largest(model, gpu, "context")`` — the largest value of any integer Workload field that fits:
+  an exponential probe, then a binary search, assuming more of the variable never needs less memory.
+  The answer ``v`` fits and ``v + 1`` does not (or ``v`` is the search limit, e.g. the model's context).
+* ``plan_context`` / ``plan_batch`` — the longest context, the most sequences (vLLM: concurrent requests).
+* ``plan_gpu_layers`` — llama.cpp ``-ngl``: the most layers on the GPU, and the host RAM the rest needs.
+* ``plan_gpus`` — the fewest GPUs, scanning every count upwards and, at each count, every parallel layout
+  (TP, PP, ZeRO stage) in order of preference; no layout fits on one GPU fewer.
+* ``plan(model, gpu, …)`` — the questions that apply to the workload, as one ``Plan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError, UnsupportedError
+from .estimate import ModelRef, estimate
+from .fit import TRAIN_MODES, FitResult, fit_estimate
+from .hardware import Device, get_device
+from .sources.loader import load_model
+from .spec import ModelSpec
+from .units import fmt_bytes
+from .workload import MAX_BATCH, MAX_TOKENS, Workload
+
+__all__ = ["Plan", "PlanAnswer", "layouts", "plan", "plan_batch", "plan_context", "plan_gpu_layers",
+           "plan_gpus", "plan_largest"]
+
+DEFAULT_CONTEXT_LIMIT = 1 << 20  # models without max_position_embeddings
+DEFAULT_GPU_LIMIT = 64
+MAX_TP = 8  # tensor parallelism stays inside one 8-GPU node
+
+
+@dataclass(frozen=True)
+class PlanAnswer:
+    """One answer: ``value`` of ``variable`` (None: nothing fits, not even ``lowest``)."""
+
+    question: str
+    variable: str
+    value: int | None
+    lowest: int
+    limit: int  # the search stopped here; value == limit means the limit, not memory, decided
+    at_value: FitResult | None  # the fit at the answer
+    beyond: FitResult | None  # the fit one step beyond (None when capped or nothing fits)
+    workload: Workload  # the workload at the answer (or at ``lowest`` when nothing fits)
+    explanation: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        return self.value is not None and self.value >= self.limit
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "variable": self.variable, "value": self.value, "lowest": self.lowest,
+            "limit": self.limit, "capped": self.capped, "explanation": self.explanation,
+            "at_value": None if self.at_value is None else _fit_brief(self.at_value),
+            "beyond": None if self.beyond is None else _fit_brief(self.beyond),
+            "workload": {k: getattr(self.workload, k) for k in Workload.field_names()},
+            **self.extra,
+        }
+
+
+def _fit_brief(r: FitResult) -> dict[str, Any]:
+    return {"fits": r.fits, "per_gpu_bytes": list(r.per_gpu_bytes), "capacity_bytes": r.capacity_bytes,
+            "headroom_bytes": r.headroom_bytes, "host_bytes": r.host_bytes, "gpus": r.gpus,
+            "blame": r.blame}
+
+
+class _Judge:
+    """Estimates a workload once per distinct value and judges it against the device."""
+
+    def __init__(self, spec: ModelSpec, device: Device,
+                 estimator: Callable[..., Any] = estimate) -> None:
+        self.spec, self.device, self.estimator = spec, device, estimator
+        self.cache: dict[Workload, FitResult] = {}
+
+    def __call__(self, wl: Workload) -> FitResult:
+        r = self.cache.get(wl)
+        if r is None:
+            wl.validate()
+            r = fit_estimate(self.estimator(self.spec, wl), self.device, wl)
+            self.cache[wl] = r
+        return r
+
+
+def _largest(judge: _Judge, base: Workload, variable: str, lo: int, hi: int
+             ) -> tuple[int | None, FitResult | None, FitResult | None]:
+    """The largest v in [lo, hi] whose workload fits, with the fits at v and v + 1."""
+
+    def at(v: int) -> FitResult:
+        return judge(base.replace(**{variable: v}))
+
+    first = at(lo)
+    if not first.fits:
+        return None, None, first
+    good, bad = lo, None
+    step = 1
+    while bad is None:
+        v = min(good + step, hi)
+        if v == good:
+            break
+        if at(v).fits:
+            good = v
+            step *= 2
+        else:
+            bad = v
+    if bad is None:  # the limit fits
+        return good, at(good), None
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if at(mid).fits:
+            good = mid
+        else:
+            bad = mid
+    return good, at(good), at(good + 1)
+
+
+def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory: int | str | None,
+           options: dict[str, Any]) -> tuple[ModelSpec, Device, Workload]:
+    spec = model if isinstance(model, ModelSpec) else load_model(model)
+    device = get_device(gpu, memory=memory)
+    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    unknown = set(options) - set(Workload.field_names())
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; use Workload fields")
+    return spec, device, wl.validate()
+
+
+def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Workload | None = None, *,
+                 lowest: int = 1, limit: int | None = None, memory: int | str | None = None,
+                 question: str | None = None, _judge: _Judge | None = None, **options: Any) -> PlanAnswer:
+    """The largest value of the integer Workload field ``variable`` that fits on ``gpu``.
+
+    ``plan_largest("llama-3.1-8b", "rtx 4090", "context", mode="inference")`` → PlanAnswer(value=…).
+    """
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    if variable not in Workload.field_names() or not isinstance(getattr(wl, variable), int | None) \
+            or isinstance(getattr(wl, variable), bool):
+        raise ConfigError(f"{variable!r} is not an integer Workload field")
+    hi = limit if limit is not None else _default_limit(spec, variable)
+    if hi < lowest:
+        raise ConfigError(f"limit {hi} is below the lowest value {lowest}")
+    judge = _judge or _Judge(spec, device)
+    value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+    q = question or f"max_{variable}"
+    if value is None:
+        assert beyond is not None
+        text = (f"nothing fits: even {variable} = {lowest} needs {fmt_bytes(beyond.max_gpu_bytes)} per GPU, "
+                f"more than {fmt_bytes(beyond.capacity_bytes)}; largest part: {beyond.blame}")
+        return PlanAnswer(q, variable, None, lowest, hi, None, beyond, wl.replace(**{variable: lowest}), text)
+    assert at_v is not None
+    if beyond is None:
+        text = f"{variable} = {value:,} fits and is the search limit ({fmt_bytes(at_v.headroom_bytes)} left)"
+    else:
+        text = (f"{variable} = {value:,} fits ({fmt_bytes(at_v.max_gpu_bytes)} of {fmt_bytes(at_v.capacity_bytes)}"
+                f" per GPU); {value + 1:,} needs {fmt_bytes(beyond.max_gpu_bytes)}")
+    return PlanAnswer(q, variable, value, lowest, hi, at_v, beyond, wl.replace(**{variable: value}), text)
+
+
+def _default_limit(spec: ModelSpec, variable: str) -> int:
+    if variable == "context":
+        return spec.max_position_embeddings or DEFAULT_CONTEXT_LIMIT
+    if variable == "n_gpu_layers":
+        return spec.num_layers
+    if variable in ("batch", "max_num_seqs"):
+        return MAX_BATCH
+    if variable in ("gpus", "tp", "pp", "ep"):
+        return DEFAULT_GPU_LIMIT
+    return MAX_TOKENS
+
+
+def _needs_shapes(wl: Workload, what: str) -> None:
+    if wl.mode == "weights":
+        raise UnsupportedError(f"{what} does not change a weights-only estimate: choose --mode inference, train, "
+                               "lora or qlora")
+
+
+def plan_context(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+                 limit: int | None = None, memory: int | str | None = None, **options: Any) -> PlanAnswer:
+    """The longest context (prompt tokens, or training sequence length) that fits; capped at the model's
+    ``max_position_embeddings`` unless ``limit`` is given."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    _needs_shapes(wl, "context")
+    return plan_largest(spec, device, "context", wl, limit=limit, question="max_context")
+
+
+def plan_batch(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+               limit: int | None = None, memory: int | str | None = None, **options: Any) -> PlanAnswer:
+    """The largest batch (inference: concurrent sequences; training: micro-batch) that fits at the context."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    _needs_shapes(wl, "batch")
+    ans = plan_largest(spec, device, "batch", wl, limit=limit, question="max_batch")
+    if ans.at_value is not None:
+        details = ans.at_value.estimate.details
+        for key in ("max_concurrency", "max_num_seqs_fit", "concurrency"):
+            if key in details:
+                ans.extra["engine_" + key] = details[key]
+    return ans
+
+
+def plan_gpu_layers(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+                    memory: int | str | None = None, **options: Any) -> PlanAnswer:
+    """llama.cpp: the most layers on the GPU (``-ngl``) that fit, and the host RAM the rest needs."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    wl = wl.replace(mode="inference", runtime="llamacpp")
+    ans = plan_largest(spec, device, "n_gpu_layers", wl, lowest=0, limit=spec.num_layers,
+                       question="gpu_layers")
+    r = ans.at_value or ans.beyond
+    if r is not None:
+        ans.extra["host_bytes"] = r.host_bytes
+        ans.extra["layers"] = spec.num_layers
+    return ans
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def layouts(spec: ModelSpec, gpus: int, mode: str) -> Iterator[dict[str, int]]:
+    """Parallel layouts for ``gpus`` GPUs, most preferred first: less model parallelism first, TP before PP
+    (TP ≤ 8 and dividing the attention heads, PP ≤ layers), then the lowest ZeRO stage (training only,
+    stages > 0 only with data parallelism)."""
+    attn = spec.attention_layers
+    heads = attn[0].num_heads if attn else 0
+    cands: list[tuple[int, int]] = []
+    for tp in _divisors(gpus):
+        if tp > MAX_TP or (heads and heads % tp):
+            continue
+        for pp in _divisors(gpus // tp):
+            if pp > max(spec.num_layers, 1):
+                continue
+            cands.append((tp, pp))
+    cands.sort(key=lambda c: (c[0] * c[1], c[1], c[0]))
+    for tp, pp in cands:
+        dp = gpus // (tp * pp)
+        stages = range(4) if mode in TRAIN_MODES and dp > 1 else range(1)
+        for z in stages:
+            yield {"gpus": gpus, "tp": tp, "pp": pp, "zero": z}
+
+
+def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+              limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, **options: Any) -> PlanAnswer:
+    """The fewest GPUs that fit, with the first layout (TP, PP, ZeRO stage) that fits at that count."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    judge = _Judge(spec, device)
+    tried = 0
+    last: FitResult | None = None
+    for n in range(1, limit + 1):
+        for lay in layouts(spec, n, wl.mode):
+            cand = wl.replace(**lay)
+            r = judge(cand)
+            tried += 1
+            last = r
+            if r.fits:
+                lay_text = f"tp = {lay['tp']}, pp = {lay['pp']}"
+                if wl.mode in TRAIN_MODES:
+                    lay_text += f", ZeRO-{lay['zero']}"
+                text = (f"{n} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of "
+                        f"{fmt_bytes(r.capacity_bytes)} per GPU")
+                if n > 1:
+                    text += f"; no layout fits on {n - 1}"
+                return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, cand, text,
+                                  {"layout": lay, "layouts_tried": tried})
+    text = f"no layout of up to {limit} GPUs fits"
+    if last is not None:
+        text += f" (at {limit}: {fmt_bytes(last.max_gpu_bytes)} per GPU; largest part {last.blame})"
+    return PlanAnswer("min_gpus", "gpus", None, 1, limit, None, last, wl, text, {"layouts_tried": tried})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """All answers for one model, device and workload."""
+
+    model: str
+    device: Device
+    workload: Workload
+    answers: tuple[PlanAnswer, ...]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self, question: str) -> PlanAnswer:
+        for a in self.answers:
+            if a.question == question:
+                return a
+        raise KeyError(question)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "device": self.device.id, "device_name": self.device.name,
+                "capacity_bytes": self.device.capacity_bytes,
+                "answers": {a.question: a.to_json() for a in self.answers}, **self.extras}
+
+
+QUESTIONS = ("context", "batch", "gpus", "layers")
+
+
+def plan(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
+         questions: tuple[str, ...] | None = None, memory: int | str | None = None, **options: Any) -> Plan:
+    """Answer the inverse questions that apply: context and batch (inference/training), fewest GPUs,
+    and llama.cpp GPU layers (runtime llamacpp). ``questions`` picks from context, batch, gpus, layers."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    if questions is None:
+        qs: list[str] = []
+        if wl.mode != "weights":
+            qs += ["context", "batch"]
+        qs.append("gpus")
+        if wl.runtime == "llamacpp" and wl.mode == "inference":
+            qs.append("layers")
+        questions = tuple(qs)
+    bad = [q for q in questions if q not in QUESTIONS]
+    if bad:
+        raise ConfigError(f"unknown question(s) {', '.join(bad)}; choose from {', '.join(QUESTIONS)}")
+    answers: list[PlanAnswer] = []
+    for q in questions:
+        if q == "context":
+            answers.append(plan_context(spec, device, wl))
+        elif q == "batch":
+            answers.append(plan_batch(spec, device, wl))
+        elif q == "gpus":
+            answers.append(plan_gpus(spec, device, wl))
+        else:
+            answers.append(plan_gpu_layers(spec, device, wl))
+    return Plan(spec.name, device, wl, tuple(answers))
