@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -277,24 +277,45 @@ def _models() -> list[dict[str, Any]]:
     return rows
 
 
-_FORMAT_CANDIDATES = ("float32", "bfloat16", "float16", "fp8", "fp8_e4m3", "int8", "int4", "nf4", "nf4-dq", "fp4",
-                      "mxfp4", "nvfp4", "gptq-int4", "gptq-int8", "awq", "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0",
-                      "q4_k_m", "q4_k_s", "q4_0", "q3_k_m", "q2_k", "iq4_xs", "iq2_xxs")
+_CHART_FORMATS = ("float32", "bfloat16", "float16", "fp8", "int8", "int4", "nf4", "gptq", "awq", "mxfp4", "nvfp4",
+                  "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
 
 
 @cache
 def _format_names() -> list[str]:
-    """The common precision names this memfit knows (suggestions for the page's precision field)."""
+    """The common precisions this memfit knows, for the weights-by-precision chart."""
     from ..formats import get_format
 
     names = []
-    for name in _FORMAT_CANDIDATES:
+    for name in _CHART_FORMATS:
         try:
             get_format(name)
         except (MemfitError, KeyError, ValueError):
             continue
         names.append(name)
     return names
+
+
+def _weights_by_dtype(spec: ModelSpec) -> dict[str, int]:
+    try:
+        return dict(_weights_by_dtype_cached(spec))
+    except TypeError:  # a spec holding something unhashable
+        return {name: weights_bytes(spec, name) for name in _format_names()}
+
+
+@lru_cache(maxsize=256)
+def _weights_by_dtype_cached(spec: ModelSpec) -> tuple[tuple[str, int], ...]:
+    return tuple((name, weights_bytes(spec, name)) for name in _format_names())
+
+
+@cache
+def _format_choices() -> list[dict[str, str]]:
+    """Every named format (not the ``-pure`` GGUF variants), for the page's precision field."""
+    try:
+        from ..formats import list_formats
+    except ImportError:
+        return [{"name": n, "label": n} for n in _format_names()]
+    return [{"name": f.name, "label": f.label} for f in list_formats() if not f.name.endswith("-pure")]
 
 
 @cache
@@ -381,7 +402,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
                              "fit": hardware is not None, "plan": hardware is not None},
                 "limits": {"max_body_bytes": max_body_bytes, "max_tokens": MAX_TOKENS, "max_batch": MAX_BATCH,
                            "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
-                "formats": _format_names(), "workload_defaults": WorkloadFields().model_dump()}
+                "formats": _format_choices(), "workload_defaults": WorkloadFields().model_dump()}
 
     @app.get("/api/models", summary="The bundled model catalog (ids, Hub repos, parameter counts)")
     def models() -> list[dict[str, Any]]:
@@ -392,7 +413,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
         doc: dict[str, Any] = estimate(spec, req.workload()).to_json()
         if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
-            doc["weights_by_dtype"] = {name: weights_bytes(spec, name) for name in _format_names()}
+            doc["weights_by_dtype"] = _weights_by_dtype(spec)
         return doc
 
     @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")

@@ -518,7 +518,7 @@
       info = { features: {}, formats: [] };
     }
     const dl = $("dtype-list");
-    dl.replaceChildren(...(info.formats || []).map((f) => el("option", { value: f })));
+    dl.replaceChildren(...(info.formats || []).map((f) => el("option", { value: f.name }, f.label || f.name)));
     try {
       const models = await api("/api/models");
       window.memfitModels = models;
