@@ -29,6 +29,19 @@ _CONTEXT_FLOOR, _CONTEXT_TOP, _CONTEXT_CAP = 512, 131_072, 10_000_000
 _BATCH_TOP = 256
 
 
+# The page (web/static/app.js) uses the same colours for the same components.
+COLORS = {"weights": "#4e79a7", "kv_cache": "#f28e2b", "activations": "#e15759", "logits": "#76b7b2",
+          "overhead": "#59a14f", "cuda_context": "#edc948", "allocator_reserve": "#b07aa1", "gradients": "#ff9da7",
+          "optimizer_states": "#9c755f", "master_weights": "#bab0ac", "lora_weights": "#86bcb6"}
+_EXTRA = ("#8cd17d", "#b6992d", "#499894", "#f1ce63", "#d4a6c8", "#fabfd2", "#79706e", "#d7b5a6")
+
+
+def _tick(v: int) -> str:
+    if v >= 1024 and v % 1024 == 0:
+        return f"{v // 1024}K"
+    return f"{v:,}"
+
+
 @dataclass(frozen=True)
 class Curve:
     """Estimates at each point of one axis: ``series[name][i]`` is component ``name`` at ``points[i]``."""
@@ -112,19 +125,23 @@ def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str
         xs = list(c.points)
         ys = [[b / 1e9 for b in c.series[n]] for n in device]
         if ys:
-            ax.stackplot(xs, ys, labels=device, alpha=0.85)
+            ax.stackplot(xs, ys, labels=device, alpha=0.85,
+                         colors=[COLORS.get(n, _EXTRA[i % len(_EXTRA)]) for i, n in enumerate(device)])
         ax.plot(xs, [t / 1e9 for t in c.total_bytes], color="black", linewidth=1.2, label="total (device)")
         if limit_bytes:
             ax.axhline(limit_bytes / 1e9, color="crimson", linestyle="--", linewidth=1.2,
                        label=f"GPU memory {limit_bytes / 1e9:,.1f} GB")
         if len(xs) > 1 and xs[-1] / max(xs[0], 1) >= 16:
             ax.set_xscale("log", base=2)
+        shown = xs if len(xs) <= 12 else xs[:: -(-len(xs) // 12)]
+        ax.set_xticks(shown, [_tick(v) for v in shown])
+        ax.minorticks_off()
         ax.set_xlabel("context length (tokens)" if c.x == "context" else "batch (sequences)")
         ax.set_ylabel("memory (GB, 10⁹ bytes)")
         ax.set_title(title or f"{c.model}: {c.mode}, {c.dtype}")
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format=suffix[1:])
