@@ -220,6 +220,15 @@ def vision_tensors(v: VisionSpec) -> tuple[Tensor, ...]:
         out.extend(_linear(f"{q}.mlp.fc1", inter, d, "vision", "vision", None, True))
         out.extend(_linear(f"{q}.mlp.fc2", d, inter, "vision", "vision", None, True))
     out.extend(_norm(f"{p}.post_layernorm", d, "layernorm", None, "vision", "vision"))
+    if v.pooling_head:
+        q = f"{p}.head"
+        out.append(Tensor(f"{q}.probe", (1, 1, d), "vision", "vision"))
+        out.append(Tensor(f"{q}.attention.in_proj_weight", (3 * d, d), "vision", "vision"))
+        out.append(Tensor(f"{q}.attention.in_proj_bias", (3 * d,), "vision", "vision", is_bias=True))
+        out.extend(_linear(f"{q}.attention.out_proj", d, d, "vision", "vision", None, True))
+        out.extend(_norm(f"{q}.layernorm", d, "layernorm", None, "vision", "vision"))
+        out.extend(_linear(f"{q}.mlp.fc1", inter, d, "vision", "vision", None, True))
+        out.extend(_linear(f"{q}.mlp.fc2", d, inter, "vision", "vision", None, True))
     if v.projector_dim:
         out.append(Tensor("multi_modal_projector.mm_input_projection_weight", (d, v.projector_dim), "vision",
                           "vision"))

@@ -164,6 +164,7 @@ class VisionSpec:
     patch_size: int = 0
     num_channels: int = 3
     projector_dim: int = 0  # the text hidden size the projector maps into
+    pooling_head: bool = False  # SigLIP's attention-pooling head (``vision_use_head``)
     tokens_per_image: int = 0
 
     @property

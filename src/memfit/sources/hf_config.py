@@ -296,19 +296,21 @@ def _gemma3_text(cfg: Config, name: str) -> ModelSpec:
 def _siglip(v: Config, text_hidden: int, tokens_per_image: int) -> VisionSpec:
     from ..inventory import vision_tensors
 
+    kind = v.get("model_type", "siglip_vision_model")
+    if kind != "siglip_vision_model":
+        raise ConfigError(f"vision_config model_type {kind!r}: memfit counts Gemma 3's SigLIP tower "
+                          "('siglip_vision_model') only")
     for key in ("image_size", "patch_size"):
         if isinstance(v.get(key), list | tuple):
             raise ConfigError(f"vision_config {key!r} = {v.get(key)!r}: memfit reads a square size (one integer)")
-    if get_bool(v, "vision_use_head", True):
-        raise ConfigError("vision_config 'vision_use_head' is true: memfit counts the Gemma-3 SigLIP tower "
-                          "without a pooling head; set it to false as Gemma 3 does")
     hidden = get_int(v, "hidden_size", 768)
     spec = VisionSpec(parameters=0, hidden_size=hidden, num_layers=get_int(v, "num_hidden_layers", 12),
                       description="SigLIP vision tower + Gemma 3 projector", kind="siglip",
                       intermediate_size=get_int(v, "intermediate_size", 3072),
                       num_heads=get_int(v, "num_attention_heads", 12), image_size=get_int(v, "image_size", 224),
                       patch_size=get_int(v, "patch_size", 16), num_channels=get_int(v, "num_channels", 3),
-                      projector_dim=text_hidden, tokens_per_image=tokens_per_image)
+                      projector_dim=text_hidden, tokens_per_image=tokens_per_image,
+                      pooling_head=get_bool(v, "vision_use_head", True))
     from dataclasses import replace
 
     return replace(spec, parameters=sum(t.numel for t in vision_tensors(spec)))
