@@ -16,6 +16,7 @@ from .inventory import ParameterCount, Tensor, count_parameters, inventory
 from .result import Component, Estimate
 from .sources.catalog import CatalogEntry, catalog
 from .sources.loader import load_model
+from .sources.torch_module import from_module
 from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
 from .workload import Workload
 
@@ -44,6 +45,7 @@ __all__ = [
     "catalog",
     "count_parameters",
     "estimate",
+    "from_module",
     "inventory",
     "load_model",
 ]

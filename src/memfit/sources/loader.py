@@ -71,6 +71,9 @@ def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:
         entry, cfg = catalog_config(text)
         return _with_source(spec_from_config(cfg, entry.id), f"catalog:{entry.id}")
     path = Path(text).expanduser()
+    checkpoint = _checkpoint(path, text)
+    if checkpoint is not None:
+        return checkpoint
     if path.exists() or text.endswith(".json") or ("/" in text and path.parent.exists()):
         return _with_source(spec_from_config(load_config_file(path), path.parent.name if path.is_file()
                                              else path.name), str(path))
@@ -80,6 +83,27 @@ def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:
         + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
         + " Run 'memfit models' to list the catalog."
     )
+
+
+def _checkpoint(path: Path, text: str) -> ModelSpec | None:
+    """Weights files: a .safetensors / .gguf file, a folder of safetensors shards, or a Hub repo id."""
+    if path.is_file() and path.suffix == ".safetensors":
+        from .safetensors_reader import load_safetensors
+        return load_safetensors(path)
+    if path.is_file() and path.suffix == ".gguf":
+        from .gguf_reader import load_gguf
+        return load_gguf(path)
+    if path.is_dir() and ((path / "model.safetensors.index.json").is_file() or any(path.glob("*.safetensors"))):
+        from .safetensors_reader import load_safetensors
+        return load_safetensors(path)
+    if path.is_dir() and not (path / "config.json").is_file() and any(path.glob("*.gguf")):
+        from .gguf_reader import load_gguf_folder
+        return load_gguf_folder(path)
+    if not path.exists():
+        from .hub import is_repo_id, load_hub
+        if is_repo_id(text):
+            return load_hub(text)
+    return None
 
 
 def _with_source(spec: ModelSpec, source: str) -> ModelSpec:
