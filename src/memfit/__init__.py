@@ -8,26 +8,37 @@ The public API (everything else is internal)::
     est = memfit.estimate("llama-3.1-8b", dtype="fp16")
     est.total_bytes, est.components, est.to_json()
     memfit.estimate("llama-3.1-8b", mode="inference", batch=8, context=4096, new_tokens=256)
+    memfit.fit("llama-3.1-8b", "rtx 4090", mode="inference", context=8192)  # fits, headroom, blame
+    memfit.plan_context("llama-3.1-8b", "rtx 4090", mode="inference")      # longest context that fits
+    memfit.advise("llama-3.1-70b", "rtx 4090", gpus=2)  # formats that fit, ranked by published quality
 """
 
+from .advisor import Advice, advise
 from .errors import ConfigError, FormatError, MemfitError, UnknownModelError, UnsupportedError
 from .estimate import estimate
+from .fit import FitResult, fit
+from .hardware import Device, devices, get_device
 from .inventory import ParameterCount, Tensor, count_parameters, inventory
+from .plan import Plan, PlanAnswer, plan, plan_batch, plan_context, plan_gpu_layers, plan_gpus
 from .result import Component, Estimate
 from .sources.catalog import CatalogEntry, catalog
 from .sources.loader import load_model
 from .sources.torch_module import from_module
 from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
+from .speed import SpeedBound, decode_ceiling
 from .workload import Workload
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Advice",
     "AttentionSpec",
     "CatalogEntry",
     "Component",
     "ConfigError",
+    "Device",
     "Estimate",
+    "FitResult",
     "FormatError",
     "LayerSpec",
     "MLPSpec",
@@ -35,17 +46,30 @@ __all__ = [
     "MoESpec",
     "ModelSpec",
     "ParameterCount",
+    "Plan",
+    "PlanAnswer",
     "SSMSpec",
+    "SpeedBound",
     "Tensor",
     "UnknownModelError",
     "UnsupportedError",
     "VisionSpec",
     "Workload",
     "__version__",
+    "advise",
     "catalog",
     "count_parameters",
+    "decode_ceiling",
+    "devices",
     "estimate",
+    "fit",
     "from_module",
+    "get_device",
     "inventory",
     "load_model",
+    "plan",
+    "plan_batch",
+    "plan_context",
+    "plan_gpu_layers",
+    "plan_gpus",
 ]

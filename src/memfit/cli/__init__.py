@@ -19,7 +19,10 @@ __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
     "estimate": "memfit.cli.estimate:estimate_cmd",
+    "fit": "memfit.cli.fit:fit_cmd",
+    "gpus": "memfit.cli.gpus:gpus_cmd",
     "models": "memfit.cli.models:models_cmd",
+    "plan": "memfit.cli.plan:plan_cmd",
     "plot": "memfit.cli.plot:plot_cmd",
     "serve": "memfit.cli.serve:serve_cmd",
 }

@@ -1,0 +1,73 @@
+"""``memfit fit MODEL --gpu NAME``: does it fit, per GPU, with headroom, the part to blame and dtype flags."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..errors import MemfitError
+from ..fit import fit
+from ..sources.loader import load_model
+from ..speed import decode_ceiling
+from ..units import fmt_bytes
+from .estimate import workload_from_options, workload_options
+
+
+@click.command("fit")
+@click.argument("model")
+@click.option("--gpu", "-g", required=True, help="Device name or alias (memfit gpus); 'cpu' with --memory.")
+@click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB or 80GB.")
+@workload_options
+@click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
+@click.option("--check", is_flag=True, help="Exit with status 1 when it does not fit.")
+def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, **options: Any) -> None:
+    """Will MODEL with this workload fit on --gpus × --gpu?"""
+    wl = workload_from_options(options)
+    spec = load_model(model)
+    r = fit(spec, gpu, wl, memory=memory)
+    speed = None
+    if wl.mode in ("weights", "inference") and r.device.bandwidth is not None:
+        try:
+            speed = decode_ceiling(spec, r.device, wl)
+        except MemfitError:
+            speed = None
+    if json_:
+        doc = r.to_json()
+        doc["speed"] = None if speed is None else speed.to_json()
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        _render(r, speed)
+    if check and not r.fits:
+        sys.exit(1)
+
+
+def _render(r: Any, speed: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console()
+    colour = "green" if r.fits else "red"
+    c.print(f"[bold {colour}]{'FITS' if r.fits else 'DOES NOT FIT'}[/bold {colour}]: ", end="")
+    c.print(r.summary(), markup=False, highlight=False)
+    t = Table(title=f"{r.gpus}× {r.device.name}")
+    t.add_column("GPU", justify="right")
+    t.add_column("needs", justify="right")
+    t.add_column("capacity", justify="right")
+    t.add_column("headroom", justify="right")
+    for i, b in enumerate(r.per_gpu_bytes):
+        t.add_row(str(i), fmt_bytes(b), fmt_bytes(r.capacity_bytes), fmt_bytes(r.capacity_bytes - b))
+    c.print(t)
+    c.print(f"largest part: {r.blame} {fmt_bytes(r.blame_bytes)}", markup=False, highlight=False)
+    c.print(f"per-GPU rule: {r.split}", markup=False, highlight=False)
+    c.print(f"capacity: {r.device.capacity_basis}", markup=False, highlight=False)
+    if r.host_bytes:
+        c.print(f"host RAM besides the GPUs: {fmt_bytes(r.host_bytes)}", markup=False, highlight=False)
+    for w in r.warnings:
+        c.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    for n in r.notes:
+        c.print(f"note: {n}", markup=False, highlight=False)
+    if speed is not None:
+        c.print(f"decode speed ceiling: {speed.formula}", markup=False, highlight=False)

@@ -1,0 +1,133 @@
+"""``memfit plan MODEL --gpu NAME``: the inverse questions, each answered by searching real estimates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..advisor import Advice, AdviceRow, advise
+from ..errors import ConfigError, MemfitError
+from ..hardware import get_device
+from ..plan import PlanAnswer, plan_batch, plan_context, plan_gpu_layers, plan_gpus
+from ..sources.loader import load_model
+from ..speed import SpeedBound, decode_ceiling
+from ..units import fmt_bytes
+from .estimate import workload_from_options, workload_options
+
+QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
+
+
+@click.command("plan")
+@click.argument("model")
+@click.option("--gpu", "-g", default=None, help="Device name or alias (memfit gpus).")
+@click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB.")
+@click.option("--budget", default=None, help="A memory budget instead of a GPU (quantization advisor only).")
+@click.option("--question", "-q", "questions", multiple=True, type=click.Choice(QUESTIONS),
+              help="Which questions (repeatable). Default: those that apply to the mode and runtime.")
+@click.option("--formats", default=None, help="Comma-separated formats for the advisor (default: a broad set).")
+@click.option("--limit", type=int, default=None, help="Search limit (context tokens, batch, or GPUs).")
+@workload_options
+@click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
+def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None, questions: tuple[str, ...],
+             formats: str | None, limit: int | None, json_: bool, **options: Any) -> None:
+    """Longest context, largest batch, fewest GPUs and layout, llama.cpp GPU layers, the formats that fit
+    ranked by published quality cost, and the decode speed ceiling."""
+    wl = workload_from_options(options)
+    spec = load_model(model)
+    if gpu is None and budget is None:
+        raise ConfigError("give --gpu NAME (or --budget SIZE for the quantization advisor)")
+    if not questions:
+        if gpu is None:
+            questions = ("quant",)
+        else:
+            qs = ["context", "batch"] if wl.mode != "weights" else []
+            qs.append("gpus")
+            if wl.mode == "inference" and wl.runtime == "llamacpp":
+                qs.append("layers")
+            qs += ["quant"] if wl.mode in ("weights", "inference") else []
+            qs += ["speed"] if wl.mode in ("weights", "inference") else []
+            questions = tuple(qs)
+    if gpu is None and set(questions) - {"quant"}:
+        raise ConfigError("--budget answers only the quant question; give --gpu for the others")
+    device = get_device(gpu, memory=memory) if gpu is not None else None
+    out: dict[str, Any] = {"model": spec.name, "device": None if device is None else device.id, "answers": {}}
+    texts: list[str] = []
+    for q in questions:
+        try:
+            if q == "quant":
+                fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
+                adv = advise(spec, device, wl, budget=budget if device is None else None, formats=fmts)
+                out["answers"]["quant"] = adv.to_json()
+                texts.append(_advice_text(adv))
+                continue
+            assert device is not None
+            if q == "speed":
+                sb = decode_ceiling(spec, device, wl)
+                out["answers"]["speed"] = sb.to_json()
+                texts.append(_speed_text(sb))
+                continue
+            ans: PlanAnswer
+            if q == "context":
+                ans = plan_context(spec, device, wl, limit=limit)
+            elif q == "batch":
+                ans = plan_batch(spec, device, wl, limit=limit)
+            elif q == "gpus":
+                ans = plan_gpus(spec, device, wl, **({"limit": limit} if limit else {}))
+            else:
+                ans = plan_gpu_layers(spec, device, wl)
+            out["answers"][ans.question] = ans.to_json()
+            texts.append(_answer_text(ans))
+        except (MemfitError, ModuleNotFoundError) as e:  # a mode whose model is not built yet
+            out["answers"][q] = {"error": str(e)}
+            texts.append(f"{q}: cannot answer: {e}")
+    if json_:
+        click.echo(json.dumps(out, indent=2))
+        return
+    head = f"{spec.name} on {device.name if device else 'a ' + str(budget) + ' budget'}"
+    if device is not None:
+        head += f" ({fmt_bytes(device.capacity_bytes)} usable)"
+    click.echo(head)
+    for t in texts:
+        click.echo(t)
+
+
+def _answer_text(a: PlanAnswer) -> str:
+    label = {"max_context": "longest context", "max_batch": "largest batch", "min_gpus": "fewest GPUs",
+             "gpu_layers": "llama.cpp GPU layers (-ngl)"}.get(a.question, a.question)
+    line = f"{label}: {'none' if a.value is None else f'{a.value:,}'} — {a.explanation}"
+    if a.question == "gpu_layers" and "host_bytes" in a.extra:
+        line += f"; host RAM for the rest: {fmt_bytes(a.extra['host_bytes'])}"
+    if a.capped:
+        line += " (search limit reached)"
+    return line
+
+
+def _advice_text(adv: Advice) -> str:
+    rec = adv.recommended
+    lines = [f"formats that fit, best first (recommended: {rec.format if rec else 'none with a measurement'}):"]
+    for r in adv.fitting:
+        flag = "" if r.dtype_check is None or r.dtype_check.native is not False else " [not native]"
+        lines.append(f"  {r.format:<10} {fmt_bytes(r.per_gpu_bytes):>26}  {_quality_short(r)}{flag}")
+    miss = [r.format for r in adv.rows if not r.fits or r.error]
+    if miss:
+        lines.append(f"  do not fit: {', '.join(miss)}")
+    return "\n".join(lines)
+
+
+def _quality_short(r: AdviceRow) -> str:
+    if r.quality_pct is None:
+        return "no published measurement"
+    if r.quality_pct == 0 and not r.measurements:
+        return "unquantized (reference)"
+    m = next((m for m in r.measurements if m.relative_pct is not None and f"{m.relative_pct:.2f}" ==
+              f"{r.quality_pct:.2f}"), None)
+    if m is None:
+        return "unquantized (reference)" if r.quality_pct == 0 else f"+{r.quality_pct:.2f} % PPL"
+    kld = f", KLD {m.kld}" if m.kld is not None else ""
+    return f"+{r.quality_pct:.2f} % PPL on {m.model}{' (imatrix)' if m.imatrix else ''}{kld}"
+
+
+def _speed_text(sb: SpeedBound) -> str:
+    return f"decode speed ceiling: {sb.formula}"
