@@ -213,8 +213,9 @@ def _registry() -> tuple[dict[str, Format], dict[str, str]]:
                                                                        f"gguf-{ftype.lower()}")
         typical = row.get("typical_bpw")
         add(Format(name=canonical, kind="gguf", bits=types[default].bits, label=ftype,
-                   description=f"llama.cpp {ftype} mixture: {default} by default, per-tensor rules of llama-quant.cpp",
-                   source=str(row["source"]), aliases=tuple(a for a in [ftype, *aliases] if a.lower() != canonical),
+                   description=f"llama.cpp {ftype} mixture ({default} by default, per-tensor rules)",
+                   source=str(row["source"]),
+                   aliases=tuple(a for a in [ftype, *aliases] if a.lower() != canonical and a.lower() not in names),
                    ftype=ftype, ftype_id=int(row["id"]), default_type=default,
                    typical_bits=float(typical) if typical is not None else None))
     for t in types.values():
@@ -239,7 +240,7 @@ def format_names() -> list[str]:
     return sorted(_registry()[1])
 
 
-_QUANT_SPELLING = re.compile(r"^(gptq|awq)(?:[-_]?(\d+)[-_]?bits?)?(?:[-_]?g(?:roup)?[-_]?(-1|\d+))?$")
+_QUANT_SPELLING = re.compile(r"^(gptq|awq)(?:[-_]?(\d+)[-_]?bits?)?(?:[-_]?g(?:roup)?(-1|[-_]?\d+))?$")
 _GPTQ_BITS = (2, 3, 4, 8)  # AutoGPTQ QuantLinear: bits in [2, 3, 4, 8]
 _AWQ_BITS = (4,)  # AutoAWQ WQLinear_GEMM: only 4-bit
 
@@ -266,7 +267,7 @@ def get_format(name: str) -> Format:
 
 def _grouped_format(base: Format, spelled: str, bits_text: str | None, group_text: str | None) -> Format:
     bits = int(bits_text) if bits_text else base.element_bits
-    group = int(group_text) if group_text else base.block
+    group = (-1 if group_text == "-1" else int(group_text.lstrip("-_"))) if group_text else base.block
     allowed = _GPTQ_BITS if base.kind == "gptq" else _AWQ_BITS
     if bits not in allowed:
         raise ConfigError(f"{spelled!r}: {base.kind.upper()} stores {', '.join(map(str, allowed))}-bit weights, "

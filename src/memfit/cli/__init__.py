@@ -20,6 +20,7 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "estimate": "memfit.cli.estimate:estimate_cmd",
     "fit": "memfit.cli.fit:fit_cmd",
+    "formats": "memfit.cli.formats:formats_cmd",
     "gpus": "memfit.cli.gpus:gpus_cmd",
     "models": "memfit.cli.models:models_cmd",
     "plan": "memfit.cli.plan:plan_cmd",

@@ -14,7 +14,7 @@ from ..sources.loader import load_model
 from ..units import fmt_bytes, fmt_count
 from ..workload import Workload
 
-WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "int4")
+WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "nf4", "q4_k_m")
 
 
 def workload_options(f: Any) -> Any:
@@ -107,8 +107,24 @@ def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None
 
 
 def _table_dtypes(config_dtype: str) -> list[str]:
+    """The config's own dtype first, then the table's formats that differ from it (fp16 and bf16 count once)."""
+    from ..errors import MemfitError
+    from ..formats import get_format
+
+    def canonical(d: str) -> str:
+        try:
+            return get_format(d).name
+        except MemfitError:
+            return d
+
+    seen = {canonical(config_dtype)}
+    if "float16" in seen:
+        seen.add("bfloat16")
     out = [config_dtype]
-    out += [d for d in WEIGHT_TABLE_DTYPES if d != config_dtype and not (d == "bfloat16" and config_dtype == "float16")]
+    for d in WEIGHT_TABLE_DTYPES:
+        if canonical(d) not in seen:
+            seen.add(canonical(d))
+            out.append(d)
     return out
 
 

@@ -119,7 +119,7 @@ def weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
 def _bare(spec: ModelSpec, fmt: Format) -> WeightsBreakdown:
     n = count_parameters(spec).total
     bits = fmt.nominal_bits
-    total = math.ceil(Fraction(n) * Fraction(bits) / 8)
+    total = math.ceil(Fraction(n) * Fraction(repr(bits)) / 8)  # the decimal as written, not its binary float
     if fmt.is_dense:
         formula = f"{n:,} parameters × {_num(bits / 8)} bytes = {fmt_bytes(total)}"
         notes: tuple[str, ...] = ()
