@@ -79,3 +79,60 @@ def raw_safetensors(path: Path, header: bytes | Mapping[str, Any], data: int | b
 
 def write_config(folder: Path, config: Mapping[str, Any]) -> None:
     (folder / "config.json").write_text(json.dumps(config))
+
+
+def gguf_name(t: Any) -> str:
+    """The GGUF name of an inventory tensor: blk.{layer}.{kind}.weight, token_embd.weight, output.weight …"""
+    suffix = "bias" if t.is_bias else "weight"
+    return f"blk.{t.layer}.{t.kind}.{suffix}" if t.layer is not None else f"{t.kind}.{suffix}"
+
+
+def write_gguf(path: Path, spec: ModelSpec, types: Mapping[str, str] | None = None, *, arch: str = "llama",
+               split_max_tensors: int = 0, extra_kv: Mapping[str, Any] | None = None) -> None:
+    """A real GGUF file written by gguf.GGUFWriter from ``inventory(spec)``.
+
+    ``types`` maps a tensor kind (``attn_q``, ``ffn_down`` …) to a ggml type name (``Q8_0``, ``Q4_0`` …);
+    other tensors are F32 (1-D) or F16. Quantized tensors hold zero bytes of the right size.
+    """
+    import gguf
+    import numpy as np
+
+    types = types or {}
+    w = gguf.GGUFWriter(path, arch, split_max_tensors=split_max_tensors)
+    a = spec.layers[0].attention
+    assert a is not None
+    w.add_block_count(spec.num_layers)
+    w.add_context_length(spec.max_position_embeddings)
+    w.add_embedding_length(spec.hidden_size)
+    w.add_head_count(a.num_heads)
+    kv = [layer.attention.num_kv_heads if layer.attention is not None else 0 for layer in spec.layers]
+    w.add_head_count_kv(kv if len(set(kv)) > 1 else kv[0])
+    w.add_key_length(a.head_dim)
+    w.add_value_length(a.value_dim)
+    layer = spec.layers[0]
+    if layer.mlp is not None:
+        w.add_feed_forward_length(layer.mlp.intermediate_size)
+    if layer.moe is not None:
+        w.add_expert_count(layer.moe.num_experts)
+        w.add_expert_used_count(layer.moe.top_k)
+        w.add_expert_feed_forward_length(layer.moe.expert_intermediate_size)
+    if a.sliding_window:
+        w.add_sliding_window(a.sliding_window)
+    for key, value in (extra_kv or {}).items():
+        if isinstance(value, str):
+            w.add_string(key, value)
+        else:
+            w.add_uint32(key, value)
+    for t in inventory(spec):
+        tname = types.get(t.kind, "F32" if len(t.shape) == 1 else "F16")
+        qtype = gguf.GGMLQuantizationType[tname]
+        if tname in ("F32", "F16"):
+            w.add_tensor(gguf_name(t), np.zeros(t.shape, dtype=np.float32 if tname == "F32" else np.float16))
+        else:
+            block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+            row = t.shape[-1] // block * block_bytes
+            w.add_tensor(gguf_name(t), np.zeros((*t.shape[:-1], row), dtype=np.uint8), raw_dtype=qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()

@@ -33,7 +33,6 @@ MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_DEPTH = 3  # arrays of arrays
 KEEP_ARRAY = 65_536  # numeric arrays up to this length are kept (per-layer head counts …)
 KEEP_STRING = 4096
-CHUNK = 1 << 20
 
 # GGUF value types: id -> (name, struct format or None)
 _SCALARS: dict[int, tuple[str, str]] = {
@@ -97,13 +96,15 @@ class GGUFHeader:
 
 
 class _Stream:
-    """Sequential, bounded reads from a file: nothing is read past the file end or into tensor data."""
+    """Sequential, bounded reads from a file: nothing is read past the file end or into tensor data.
+
+    Reads are exact (the file object's own buffer makes small reads cheap); ``bytes_read`` counts
+    the bytes the parser asked for.
+    """
 
     def __init__(self, f: BinaryIO, size: int, file: str) -> None:
         self.f, self.size, self.file = f, size, file
         self.pos = 0
-        self.buf = b""
-        self.buf_start = 0
         self.bytes_read = 0
 
     def need(self, n: int, what: str) -> None:
@@ -113,17 +114,13 @@ class _Stream:
 
     def take(self, n: int, what: str) -> bytes:
         self.need(n, what)
-        rel = self.pos - self.buf_start
-        if rel < 0 or rel + n > len(self.buf):
+        if self.f.tell() != self.pos:
             self.f.seek(self.pos)
-            self.buf = self.f.read(max(n, CHUNK))
-            self.bytes_read += len(self.buf)
-            self.buf_start = self.pos
-            rel = 0
-            if len(self.buf) < n:
-                raise FormatError(f"{self.file}: could not read {what} at offset {self.pos:,} (file changed?)")
-        out = self.buf[rel: rel + n]
+        out = self.f.read(n)
+        if len(out) != n:
+            raise FormatError(f"{self.file}: could not read {what} at offset {self.pos:,} (file changed?)")
         self.pos += n
+        self.bytes_read += n
         return out
 
     def skip(self, n: int, what: str) -> None:
