@@ -387,3 +387,69 @@ def test_real_server_survives_abuse() -> None:
             r = c.post("/api/estimate", json={"model": "llama-3.1-8b"})
             assert r.status_code == 200
             assert r.json()["total_bytes"] == 2 * LLAMA_8B
+
+
+# ---------- gpus, fit, plan, advise ----------
+
+def test_gpus_list(client: TestClient) -> None:
+    rows = client.get("/api/gpus").json()
+    assert len(rows) >= 40
+    assert all(isinstance(r["capacity_bytes"], int) and r["source"] for r in rows)
+    assert any(r["id"] == "rtx-4090" for r in rows)
+
+
+@pytest.mark.parametrize(("memory", "fits"), [(16_000_000_000, False), (17_000_000_000, True), ("17GB", True),
+                                              ("14.9GiB", False)])
+def test_fit_with_a_given_capacity(client: TestClient, memory: int | str, fits: bool) -> None:
+    r = client.post("/api/fit", json={"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": memory})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    cap = memory if isinstance(memory, int) else {"17GB": 17 * 10**9, "14.9GiB": round(14.9 * 2**30)}[memory]
+    assert doc["fits"] is fits
+    assert doc["capacity_bytes"] == cap
+    assert doc["per_gpu_bytes"] == [2 * LLAMA_8B]
+    assert doc["headroom_bytes"] == cap - 2 * LLAMA_8B
+    assert doc["blame"]["component"] == "weights"
+    assert doc["estimate"]["total_bytes"] == 2 * LLAMA_8B
+
+
+def test_plan_fewest_gpus_for_the_weights(client: TestClient) -> None:
+    # 16.06 GB of bf16 weights, 10 GB per GPU: a layer split needs 2 GPUs (8.03 GB each), 1 is too few
+    r = client.post("/api/plan", json={"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": 10**10,
+                                       "questions": ["gpus"]})
+    assert r.status_code == 200, r.text
+    answer = r.json()["answers"]["min_gpus"]
+    assert answer["value"] == 2
+    assert answer["at_value"]["per_gpu_bytes"] == [LLAMA_8B, LLAMA_8B]
+
+
+def test_advise_only_lists_formats_that_fit(client: TestClient) -> None:
+    r = client.post("/api/advise", json={"model": "llama-3.1-70b", "gpu": "rtx 4090", "memory": "24GiB",
+                                         "formats": ["bfloat16", "q4_k_m", "q2_k", "iq2_xxs"]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["fitting"], doc
+    for row in doc["fitting"]:
+        assert row["fits"] and row["per_gpu_bytes"] <= 24 * 2**30
+    assert "bfloat16" in [row["format"] for row in doc["not_fitting"]]
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/api/fit", {"model": "llama-3.1-8b"}, 422),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "../../etc/passwd"}, 422),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "rtx 9090"}, 400),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": -1}, 422),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": "lots"}, 400),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": "0GB"}, 400),
+    ("/api/fit", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": 1.5}, 422),
+    ("/api/fit", {"model": "/etc/passwd", "gpu": "rtx 4090"}, 400),
+    ("/api/plan", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "questions": ["everything"]}, 422),
+    ("/api/plan", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "questions": []}, 422),
+    ("/api/advise", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "formats": ["no-such-format"]}, 200),
+    ("/api/advise", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "formats": ["a b"]}, 422),
+])
+def test_fit_plan_advise_bad_input(client: TestClient, path: str, body: dict[str, Any], status: int) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text
+    if status >= 400:
+        error_of(r)

@@ -14,8 +14,8 @@ Safety, by construction:
   names when it binds to loopback), which stops DNS-rebinding pages from talking to it.
 
 Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST /api/estimate``,
-``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit`` and ``POST /api/plan`` (the last three only
-when memfit has its hardware catalog) and ``GET /openapi.json`` (no /docs: Swagger UI would load a CDN).
+``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit``, ``POST /api/plan``, ``POST /api/advise`` and
+``GET /openapi.json`` (no /docs: Swagger UI would load a CDN).
 """
 
 from __future__ import annotations
@@ -37,10 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..advisor import advise
 from ..errors import MemfitError, UnknownModelError
 from ..estimate import estimate
+from ..fit import fit
+from ..hardware import devices
 from ..inventory import count_parameters
 from ..memory.weights import weights_bytes
+from ..plan import plan
 from ..plot import MAX_POINTS, curve
 from ..sources.catalog import catalog, catalog_config, find_entry, suggest
 from ..sources.hf_config import spec_from_config
@@ -49,7 +53,8 @@ from ..spec import ModelSpec
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
-__all__ = ["MAX_BODY_BYTES", "BackgroundServer", "CurveRequest", "EstimateRequest", "create_app", "resolve_model"]
+__all__ = ["MAX_BODY_BYTES", "AdviseRequest", "BackgroundServer", "CurveRequest", "EstimateRequest", "FitRequest",
+           "PlanRequest", "create_app", "resolve_model"]
 
 MAX_BODY_BYTES = 1_000_000
 MAX_TOKENS = 10_000_000
@@ -113,7 +118,7 @@ class WorkloadFields(BaseModel):
 
     def workload(self) -> Workload:
         """The ``Workload`` these fields describe (validated)."""
-        kw = self.model_dump(exclude={"model", "x", "points", "gpu", "memory"})
+        kw = self.model_dump(exclude={"model", "x", "points", "gpu", "memory", "questions", "formats"})
         targets = kw.pop("lora_targets")
         if targets is not None:
             kw["lora_targets"] = tuple(targets)
@@ -134,6 +139,37 @@ class CurveRequest(WorkloadFields):
     x: Literal["context", "batch"] = "context"
     points: list[Annotated[int, Field(ge=1, le=MAX_TOKENS)]] | None = Field(default=None, min_length=1,
                                                                             max_length=MAX_POINTS)
+
+
+GpuName = Annotated[StrictStr, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.+\-()/]*$",
+                                     description="A GPU id, name or alias from GET /api/gpus.",
+                                     examples=["h100-sxm", "rtx 4090"])]
+MemoryBytes = Annotated[
+    Annotated[StrictInt, Field(ge=1, le=10**15)] | Annotated[StrictStr, Field(min_length=1, max_length=24)],
+    Field(description="Overrides the GPU's capacity: bytes, or a size such as \"24GiB\" or \"80GB\".",
+          examples=[25769803776, "24GiB"]),
+]
+
+
+class FitRequest(WorkloadFields):
+    """``POST /api/fit``: does the model with this workload fit on ``gpus`` × ``gpu``?"""
+
+    model: ModelField
+    gpu: GpuName
+    memory: MemoryBytes | None = None
+
+
+class PlanRequest(FitRequest):
+    """``POST /api/plan``: the longest context, the largest batch, the fewest GPUs (and llama.cpp layers)."""
+
+    questions: list[Literal["context", "batch", "gpus", "layers"]] | None = Field(default=None, min_length=1,
+                                                                                max_length=4)
+
+
+class AdviseRequest(FitRequest):
+    """``POST /api/advise``: every format that fits, ranked by published quality cost."""
+
+    formats: list[Name] | None = Field(default=None, min_length=1, max_length=64)
 
 
 class _BodyLimit:
@@ -393,13 +429,11 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
     def index_alias() -> Response:
         return RedirectResponse("/")
 
-    hardware = None  # the fit/plan/gpus endpoints arrive with memfit's hardware catalog
-
     @app.get("/api/info", summary="Version, limits and which endpoints this server has")
     def info() -> dict[str, Any]:
         return {"version": __version__, "allow_local_paths": allow_local_paths, "allow_hub": allow_hub,
-                "features": {"estimate": True, "curve": True, "models": True, "gpus": hardware is not None,
-                             "fit": hardware is not None, "plan": hardware is not None},
+                "features": {"estimate": True, "curve": True, "models": True, "gpus": True, "fit": True,
+                             "plan": True, "advise": True},
                 "limits": {"max_body_bytes": max_body_bytes, "max_tokens": MAX_TOKENS, "max_batch": MAX_BATCH,
                            "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
                 "formats": _format_choices(), "workload_defaults": WorkloadFields().model_dump()}
@@ -420,6 +454,30 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
     def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
         return curve(spec, req.workload(), req.x, req.points).to_json()
+
+    @app.get("/api/gpus", summary="The hardware catalog: memory, bandwidth and native dtypes, with sources")
+    def gpus() -> list[dict[str, Any]]:
+        return [d.to_json() for d in devices()]
+
+    @app.post("/api/fit", summary="memfit.fit(model, gpu, **workload).to_json(): per GPU, headroom, blame")
+    def fit_endpoint(req: FitRequest) -> dict[str, Any]:
+        spec = resolve_model(req.model, allow_local_paths, allow_hub)
+        doc: dict[str, Any] = fit(spec, req.gpu, req.workload(), memory=req.memory).to_json()
+        return doc
+
+    @app.post("/api/plan", summary="memfit.plan(model, gpu, **workload).to_json(): the inverse questions")
+    def plan_endpoint(req: PlanRequest) -> dict[str, Any]:
+        spec = resolve_model(req.model, allow_local_paths, allow_hub)
+        questions = tuple(req.questions) if req.questions else None
+        doc: dict[str, Any] = plan(spec, req.gpu, req.workload(), questions=questions, memory=req.memory).to_json()
+        return doc
+
+    @app.post("/api/advise", summary="memfit.advise(model, gpu, **workload).to_json(): formats that fit, ranked")
+    def advise_endpoint(req: AdviseRequest) -> dict[str, Any]:
+        spec = resolve_model(req.model, allow_local_paths, allow_hub)
+        formats = tuple(req.formats) if req.formats else None
+        doc: dict[str, Any] = advise(spec, req.gpu, req.workload(), formats=formats, memory=req.memory).to_json()
+        return doc
 
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)  # outermost: before anything reads the body
     return app

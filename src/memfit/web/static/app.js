@@ -33,6 +33,7 @@
   let gpus = [];
   let seq = 0;
   let timer = null;
+  let controller = null;
 
   // ---------- formatting ----------
   const int = (n) => Math.round(n).toLocaleString("en-US");
@@ -94,6 +95,8 @@
       if (node.tagName === "SELECT" && ![...node.options].some((o) => o.value === v)) continue;
       node.value = v;
     }
+    const dev = gpus.find((g) => g.id === $("gpu").value);
+    if (dev && !s.memory) $("memory").value = String(+(dev.capacity_bytes / GB).toFixed(2));
     showSource();
     showModeFields();
   }
@@ -171,9 +174,9 @@
     if (s.gpus !== "" && s.gpus !== "1") body.gpus = Number(s.gpus);
     return body;
   }
-  async function api(path, body) {
+  async function api(path, body, signal) {
     const opts = body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal,
     };
     const r = await fetch(path, opts);
     let doc = null;
@@ -205,47 +208,60 @@
       p += `, ${count(est.active_parameters)} active per token`;
     }
     $("params").textContent = `${p} · ${est.mode}, ${est.dtype}`;
-    renderGauge(total, s);
+    renderLocalFit(total, s);
     renderStack(est, s);
     renderTable(est);
     const notes = $("notes");
     notes.replaceChildren(...(est.notes || []).map((n) => el("li", {}, n)));
     if (est.host_bytes) notes.append(el("li", {}, `host RAM besides the GPU: ${size(est.host_bytes)}`));
   }
-  function renderGauge(total, s) {
-    const box = $("gauge");
-    const verdict = $("verdict");
-    const limit = limitBytes(s);
-    box.replaceChildren();
-    if (!limit) {
-      verdict.hidden = true;
-      return;
-    }
-    const fits = total <= limit;
+  function localLimitText(s) {
     const n = Math.max(1, Number(s.gpus) || 1);
-    const what = `${n > 1 ? `${n} × ` : ""}${Number(s.memory).toLocaleString("en-US")} GB${s.gpu ? ` (${s.gpu})` : ""}`;
-    verdict.hidden = false;
+    return `${n > 1 ? `${n} × ` : ""}${Number(s.memory).toLocaleString("en-US")} GB`;
+  }
+  function renderVerdict(fits, text) {
+    const verdict = $("verdict");
+    verdict.hidden = text === null;
+    if (text === null) return;
     verdict.className = fits ? "fits" : "nofit";
     verdict.dataset.fits = String(fits);
-    verdict.textContent = fits
-      ? `Fits in ${what}: ${shortSize(limit - total)} to spare (${((100 * total) / limit).toFixed(0)} % used)`
-      : `Does not fit in ${what}: ${shortSize(total - limit)} over (${((100 * total) / limit).toFixed(0)} %)`;
+    verdict.textContent = text;
+  }
+  function renderGauge(used, limit, label) {
+    const box = $("gauge");
+    box.replaceChildren();
+    if (!limit) return;
+    const fits = used <= limit;
     const W = 1000, H = 30;
-    const top = Math.max(total, limit);
-    const g = svg("svg", { viewBox: `0 0 ${W} ${H + 18}`, role: "img",
-      "aria-label": `total ${shortSize(total)} against ${shortSize(limit)}` });
+    const top = Math.max(used, limit);
+    const g = svg("svg", { viewBox: `0 0 ${W} ${H + 24}`, role: "img",
+      "aria-label": `${shortSize(used)} against ${shortSize(limit)}` });
     g.append(svg("rect", { x: 0, y: 0, width: W, height: H, fill: "#eef1f5", rx: 4 }));
-    g.append(svg("rect", { x: 0, y: 0, width: (W * Math.min(total, limit)) / top, height: H,
+    g.append(svg("rect", { x: 0, y: 0, width: (W * Math.min(used, limit)) / top, height: H,
       fill: fits ? "#59a14f" : "#e15759", rx: 4 }));
     if (!fits) {
-      g.append(svg("rect", { x: (W * limit) / top, y: 0, width: (W * (total - limit)) / top, height: H,
-        fill: "#a3262a", rx: 0 }));
+      g.append(svg("rect", { x: (W * limit) / top, y: 0, width: (W * (used - limit)) / top, height: H,
+        fill: "#a3262a" }));
     }
-    g.append(svg("line", { x1: (W * limit) / top, x2: (W * limit) / top, y1: -2, y2: H + 4, stroke: "#222",
+    g.append(svg("line", { x1: (W * limit) / top, x2: (W * limit) / top, y1: 0, y2: H + 4, stroke: "#222",
       "stroke-width": 2 }));
-    g.append(svg("text", { x: Math.min((W * limit) / top, W - 4), y: H + 17, "text-anchor": "end",
-      class: "gauge-label" }, `GPU memory ${shortSize(limit)}`));
+    g.append(svg("text", { x: 0, y: H + 20, class: "gauge-label" },
+      `${shortSize(used)} of ${shortSize(limit)}${label} (${((100 * used) / limit).toFixed(0)} %)`));
     box.append(g);
+  }
+  function renderLocalFit(total, s) {
+    const limit = limitBytes(s);
+    if (!limit) {
+      renderVerdict(false, null);
+      renderGauge(0, null, "");
+      return;
+    }
+    const what = localLimitText(s);
+    const pct = ((100 * total) / limit).toFixed(0);
+    renderVerdict(total <= limit, total <= limit
+      ? `Fits in ${what}: ${shortSize(limit - total)} to spare (${pct} % used)`
+      : `Does not fit in ${what}: ${shortSize(total - limit)} over (${pct} %)`);
+    renderGauge(total, limit, ` (${what})`);
   }
   function deviceComponents(est) {
     return Object.entries(est.components).filter(([k]) => !k.startsWith("host_"));
@@ -397,8 +413,9 @@
     }
     box.replaceChildren(g);
   }
-  async function renderCurves(body, s, mine) {
-    const limit = limitBytes(s);
+  async function renderCurves(body, s, mine, signal) {
+    const dev = gpus.find((g) => g.id === s.gpu);
+    const limit = limitBytes(s) || (dev ? dev.capacity_bytes * Math.max(1, Number(s.gpus) || 1) : null);
     const wanted = s.mode === "weights" ? [] : ["context", "batch"];
     for (const x of ["context", "batch"]) {
       const box = $(`chart-${x}`);
@@ -407,7 +424,7 @@
     await Promise.all(wanted.map(async (x) => {
       const box = $(`chart-${x}`);
       try {
-        const c = await api("/api/curve", { ...body, x });
+        const c = await api("/api/curve", { ...body, x }, signal);
         if (mine !== seq) return;
         drawChart(box, c, body[x], limit);
       } catch (e) {
@@ -417,31 +434,73 @@
     }));
   }
 
-  // ---------- fit / plan (when the server has the hardware catalog) ----------
-  async function renderFit(body, s, mine) {
+  // ---------- fit / plan / advise (the hardware catalog) ----------
+  function gpuBody(body, s) {
+    const out = { ...body, gpu: s.gpu };
+    const dev = gpus.find((g) => g.id === s.gpu);
+    const mem = Number(s.memory);
+    if (dev && s.memory && Number.isFinite(mem) && mem > 0
+        && Math.abs(mem * GB - dev.capacity_bytes) > 0.005 * dev.capacity_bytes) {
+      out.memory = Math.round(mem * GB);  // the visitor changed the capacity
+    }
+    return out;
+  }
+  async function renderFit(body, s, mine, signal) {
     const box = $("fit-box");
     if (!info.features.fit || !s.gpu) {
       box.hidden = true;
       return;
     }
+    const req = gpuBody(body, s);
+    box.hidden = false;
+    $("fit").textContent = "checking…";
+    $("fit").className = "";
+    $("plan").replaceChildren();
+    $("advice").replaceChildren();
     try {
-      const fit = await api("/api/fit", { ...body, gpu: s.gpu });
+      const fit = await api("/api/fit", req, signal);
       if (mine !== seq) return;
-      box.hidden = false;
-      $("fit").textContent = fit.summary || (fit.fits ? "fits" : "does not fit");
-      $("fit").className = fit.fits ? "fits" : "nofit";
-      $("fit").dataset.fits = String(!!fit.fits);
-      if (info.features.plan) {
-        const plan = await api("/api/plan", { ...body, gpu: s.gpu });
-        if (mine !== seq) return;
-        const items = (plan.suggestions || []).map((p) => el("li", {}, typeof p === "string" ? p : (p.summary || JSON.stringify(p))));
-        $("plan").replaceChildren(...items);
-      }
+      const worst = Math.max(...fit.per_gpu_bytes);
+      renderVerdict(fit.fits, fit.summary);
+      renderGauge(worst, fit.capacity_bytes, ` per GPU on ${fit.gpus > 1 ? `${fit.gpus} × ` : ""}${fit.device_name}`);
+      const lines = [fit.split, ...(fit.warnings || []), ...(fit.notes || [])].filter(Boolean);
+      $("fit").className = "hint";
+      $("fit").replaceChildren(...lines.map((t) => el("div", {}, t)));
     } catch (e) {
       if (mine !== seq) return;
-      box.hidden = false;
+      $("fit").className = "nofit";
       $("fit").textContent = `fit: ${e.message}`;
-      $("plan").replaceChildren();
+      return;
+    }
+    $("status").textContent = "planning…";
+    const [plan, advice] = await Promise.all([
+      api("/api/plan", req, signal).catch((e) => ({ error: e.message })),
+      api("/api/advise", req, signal).catch((e) => ({ error: e.message })),
+    ]);
+    if (mine !== seq) return;
+    if (plan.error) {
+      $("plan").replaceChildren(el("li", { class: "hint" }, `plan: ${plan.error}`));
+    } else {
+      $("plan").replaceChildren(...Object.values(plan.answers || {}).map((a) => {
+        const li = el("li", { "data-question": a.question });
+        li.append(el("strong", {}, `${a.question.replace(/_/g, " ")}: `),
+          document.createTextNode(a.explanation || String(a.value)));
+        return li;
+      }));
+    }
+    if (advice.error) {
+      $("advice").replaceChildren(el("li", { class: "hint" }, `formats: ${advice.error}`));
+    } else {
+      const rows = (advice.fitting || []).slice(0, 8).map((r) => {
+        const q = r.quality_cost_pct === null || r.quality_cost_pct === undefined
+          ? "no published measurement" : `+${r.quality_cost_pct.toFixed(2)} % perplexity`;
+        const li = el("li", { title: r.quality_basis || "" });
+        li.append(el("strong", {}, r.format), document.createTextNode(
+          ` ${shortSize(r.per_gpu_bytes)} per GPU, ${q}${r.format === advice.recommended ? " (recommended)" : ""}`));
+        return li;
+      });
+      if (!rows.length) rows.push(el("li", {}, "no format fits this GPU with this workload"));
+      $("advice").replaceChildren(...rows);
     }
   }
 
@@ -458,6 +517,9 @@
   async function compute() {
     clearTimeout(timer);
     const mine = ++seq;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
     const s = readForm();
     const hash = toHash(s);
     let body;
@@ -470,7 +532,7 @@
     }
     setState("loading", "estimating…");
     try {
-      const est = await api("/api/estimate", body);
+      const est = await api("/api/estimate", body, signal);
       if (mine !== seq) return;
       showError("");
       renderEstimate(est, s);
@@ -478,7 +540,7 @@
         limitBytes(s));
       $("answer").hidden = false;
       history.replaceState(null, "", `#${hash}`);
-      await Promise.all([renderCurves(body, s, mine), renderFit(body, s, mine)]);
+      await Promise.all([renderCurves(body, s, mine, signal), renderFit(body, s, mine, signal)]);
       if (mine !== seq) return;
       $("result").dataset.rendered = hash;
       setState("done", "");
@@ -531,9 +593,13 @@
       try {
         gpus = await api("/api/gpus");
         const sel = $("gpu");
+        const groups = new Map();
         for (const g of gpus) {
-          sel.append(el("option", { value: g.id, "data-bytes": String(g.memory_bytes || "") }, g.name || g.id));
+          const key = g.kind || "other";
+          if (!groups.has(key)) groups.set(key, el("optgroup", { label: key }));
+          groups.get(key).append(el("option", { value: g.id }, `${g.name} · ${shortSize(g.capacity_bytes)}`));
         }
+        sel.append(...groups.values());
         $("gpu-label").hidden = false;
       } catch (e) { gpus = []; }
     }
@@ -544,9 +610,8 @@
       if (e.target.id === "mode") showModeFields();
       if (e.target.id === "model") modelInfo();
       if (e.target.id === "gpu") {
-        const opt = e.target.selectedOptions[0];
-        const b = opt && Number(opt.dataset.bytes);
-        if (b) $("memory").value = String(+(b / GB).toFixed(2));
+        const dev = gpus.find((g) => g.id === e.target.value);
+        $("memory").value = dev ? String(+(dev.capacity_bytes / GB).toFixed(2)) : "";
       }
       schedule();
     });
