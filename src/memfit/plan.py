@@ -20,6 +20,7 @@ from .errors import ConfigError, UnsupportedError
 from .estimate import ModelRef, estimate
 from .fit import TRAIN_MODES, FitResult, fit_estimate
 from .hardware import Device, get_device
+from .result import Estimate
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .units import fmt_bytes
@@ -69,11 +70,13 @@ def _fit_brief(r: FitResult) -> dict[str, Any]:
             "blame": r.blame}
 
 
+Estimator = Callable[[ModelSpec, Workload], Estimate]
+
+
 class _Judge:
     """Estimates a workload once per distinct value and judges it against the device."""
 
-    def __init__(self, spec: ModelSpec, device: Device,
-                 estimator: Callable[..., Any] = estimate) -> None:
+    def __init__(self, spec: ModelSpec, device: Device, estimator: Estimator = estimate) -> None:
         self.spec, self.device, self.estimator = spec, device, estimator
         self.cache: dict[Workload, FitResult] = {}
 
@@ -131,10 +134,11 @@ def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory
 
 def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Workload | None = None, *,
                  lowest: int = 1, limit: int | None = None, memory: int | str | None = None,
-                 question: str | None = None, _judge: _Judge | None = None, **options: Any) -> PlanAnswer:
+                 question: str | None = None, estimator: Estimator | None = None, **options: Any) -> PlanAnswer:
     """The largest value of the integer Workload field ``variable`` that fits on ``gpu``.
 
     ``plan_largest("llama-3.1-8b", "rtx 4090", "context", mode="inference")`` → PlanAnswer(value=…).
+    ``estimator(spec, workload) -> Estimate`` replaces ``memfit.estimate`` (e.g. a custom memory model).
     """
     spec, device, wl = _setup(model, gpu, workload, memory, options)
     if variable not in Workload.field_names() or not isinstance(getattr(wl, variable), int | None) \
@@ -143,7 +147,7 @@ def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Wo
     hi = limit if limit is not None else _default_limit(spec, variable)
     if hi < lowest:
         raise ConfigError(f"limit {hi} is below the lowest value {lowest}")
-    judge = _judge or _Judge(spec, device)
+    judge = _Judge(spec, device, estimator or estimate)
     value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
     q = question or f"max_{variable}"
     if value is None:
@@ -242,10 +246,11 @@ def layouts(spec: ModelSpec, gpus: int, mode: str) -> Iterator[dict[str, int]]:
 
 
 def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
-              limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, **options: Any) -> PlanAnswer:
+              limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, estimator: Estimator | None = None,
+              **options: Any) -> PlanAnswer:
     """The fewest GPUs that fit, with the first layout (TP, PP, ZeRO stage) that fits at that count."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
-    judge = _Judge(spec, device)
+    judge = _Judge(spec, device, estimator or estimate)
     tried = 0
     last: FitResult | None = None
     for n in range(1, limit + 1):

@@ -74,7 +74,7 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
             elif q == "batch":
                 ans = plan_batch(spec, device, wl, limit=limit)
             elif q == "gpus":
-                ans = plan_gpus(spec, device, wl, **({"limit": limit} if limit else {}))
+                ans = plan_gpus(spec, device, wl, limit=limit) if limit else plan_gpus(spec, device, wl)
             else:
                 ans = plan_gpu_layers(spec, device, wl)
             out["answers"][ans.question] = ans.to_json()

@@ -1,0 +1,178 @@
+"""plan: every answer is verified by re-estimating at the answer (fits) and one step beyond (does not fit).
+
+The search machinery is checked against a synthetic memory model whose answer is known by hand; the real
+modes are checked only through memfit.estimate/memfit.fit at the answer, so these tests do not depend on
+the inference and training formulas, which other modules own and still change.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+import memfit
+from memfit.cli import main
+from memfit.errors import ConfigError, UnsupportedError
+from memfit.hardware import get_device
+from memfit.inventory import ParameterCount
+from memfit.plan import layouts, plan_largest
+from memfit.result import Component, Estimate
+from memfit.spec import ModelSpec
+from memfit.workload import Workload
+
+HAS_INFERENCE = importlib.util.find_spec("memfit.memory.inference") is not None
+HAS_TRAINING = importlib.util.find_spec("memfit.memory.training") is not None
+needs_inference = pytest.mark.skipif(not HAS_INFERENCE, reason="memfit.memory.inference not built yet")
+needs_training = pytest.mark.skipif(not HAS_TRAINING, reason="memfit.memory.training not built yet")
+
+
+def linear(spec: ModelSpec, wl: Workload) -> Estimate:
+    """A synthetic memory model: 1,000 bytes fixed + 37 bytes per token per sequence."""
+    comps = (Component("weights", 1000), Component("kv_cache", 37 * wl.context * wl.batch))
+    return Estimate(spec.name, wl.mode, "bfloat16", ParameterCount(1, {}, 1), comps)
+
+
+def test_search_finds_the_exact_boundary_of_a_known_model() -> None:
+    dev = get_device("cpu", memory=1_000_000)
+    a = plan_largest("llama-3.2-1b", dev, "context", limit=10**7, estimator=linear, mode="inference")
+    # 1000 + 37·c ≤ 1,000,000  ⇔  c ≤ 999,000 / 37 = 27,000 exactly
+    assert a.value == 27_000
+    assert a.at_value is not None and a.at_value.fits and a.at_value.headroom_bytes == 0
+    assert a.beyond is not None and not a.beyond.fits and a.beyond.per_gpu_bytes == (1000 + 37 * 27_001,)
+    b = plan_largest("llama-3.2-1b", dev, "batch", limit=10**6, estimator=linear, mode="inference", context=1000)
+    assert b.value == 27  # 1000 + 37,000·b ≤ 1,000,000 ⇔ b ≤ 26.97
+
+
+@pytest.mark.parametrize("cap", [1037, 1073, 5_000, 123_457, 9_999_999])
+def test_search_is_exact_at_every_capacity(cap: int) -> None:
+    dev = get_device("cpu", memory=cap)
+    a = plan_largest("llama-3.2-1b", dev, "context", limit=10**8, estimator=linear, mode="inference")
+    assert a.value == (cap - 1000) // 37
+
+
+def test_search_reports_the_limit_and_the_impossible() -> None:
+    big = get_device("cpu", memory=10**12)
+    a = plan_largest("llama-3.2-1b", big, "context", limit=4096, estimator=linear, mode="inference")
+    assert a.value == 4096 and a.capped and a.beyond is None
+    tiny = get_device("cpu", memory=999)
+    n = plan_largest("llama-3.2-1b", tiny, "context", estimator=linear, mode="inference")
+    assert n.value is None and n.beyond is not None and not n.beyond.fits and "nothing fits" in n.explanation
+
+
+def test_context_limit_defaults_to_the_model_context() -> None:
+    big = get_device("cpu", memory=10**15)
+    a = plan_largest("llama-3.1-8b", big, "context", estimator=linear, mode="inference")
+    assert a.value == 131_072 and a.capped  # max_position_embeddings of Llama-3.1
+
+
+def test_not_an_integer_field_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        plan_largest("llama-3.2-1b", "h100", "runtime", estimator=linear)
+    with pytest.raises(UnsupportedError, match="weights-only"):
+        memfit.plan_context("llama-3.2-1b", "h100")  # context does not change a weights estimate
+
+
+@pytest.mark.parametrize(("model", "gpu", "dtype"), [
+    ("llama-3.1-70b", "rtx 3090", "bfloat16"),
+    ("llama-3.1-70b", "h100", "bfloat16"),
+    ("llama-3.1-8b", "rtx 4060 ti", "float32"),
+    ("qwen3-30b-a3b", "rtx 3060", "q4_k_m"),
+])
+def test_fewest_gpus_is_verified_by_re_estimating(model: str, gpu: str, dtype: str) -> None:
+    a = memfit.plan_gpus(model, gpu, dtype=dtype)
+    assert a.value is not None
+    lay = a.extra["layout"]
+    # fits at the answer …
+    assert memfit.fit(model, gpu, dtype=dtype, **lay).fits
+    # … and no layout fits on one GPU fewer
+    spec = memfit.load_model(model)
+    if a.value > 1:
+        for lay2 in layouts(spec, a.value - 1, "weights"):
+            assert not memfit.fit(model, gpu, dtype=dtype, **lay2).fits, lay2
+
+
+def test_fewest_gpus_by_hand() -> None:
+    # Llama-3.1-70B bf16 weights: 141,107,412,992 bytes; RTX 3090 24 GiB = 25,769,803,776 bytes;
+    # split over n GPUs: ceil(141,107,412,992 / n) ≤ 25,769,803,776 ⇔ n ≥ 5.48 → 6
+    assert memfit.plan_gpus("llama-3.1-70b", "rtx 3090", dtype="bfloat16").value == 6
+
+
+def test_layouts_respect_heads_and_prefer_less_model_parallelism() -> None:
+    spec = memfit.load_model("llama-3.1-8b")  # 32 heads, 32 layers
+    lays = list(layouts(spec, 8, "train"))
+    assert lays[0] == {"gpus": 8, "tp": 1, "pp": 1, "zero": 0}
+    assert {(lay["tp"], lay["pp"]) for lay in lays} >= {(1, 1), (2, 1), (8, 1), (1, 8), (2, 4)}
+    assert all(lay["tp"] <= 8 and 32 % lay["tp"] == 0 for lay in lays)
+    assert all(lay["zero"] == 0 for lay in lays if lay["tp"] * lay["pp"] == 8)  # no data parallelism, no ZeRO
+    assert [lay["zero"] for lay in layouts(spec, 1, "inference")] == [0]
+
+
+@needs_inference
+@pytest.mark.parametrize(("model", "gpu", "opts"), [
+    ("llama-3.1-8b", "rtx 4090", {}),
+    ("qwen2.5-7b", "l4", {"dtype": "fp8"}),
+    ("llama-3.2-1b", "t4", {"batch": 4}),
+])
+def test_longest_context_is_verified_by_re_estimating(model: str, gpu: str, opts: dict[str, object]) -> None:
+    a = memfit.plan_context(model, gpu, mode="inference", **opts)
+    if a.value is None:
+        assert not memfit.fit(model, gpu, mode="inference", context=1, **opts).fits
+        return
+    assert memfit.fit(model, gpu, mode="inference", context=a.value, **opts).fits
+    if not a.capped:
+        assert not memfit.fit(model, gpu, mode="inference", context=a.value + 1, **opts).fits
+
+
+@needs_inference
+@pytest.mark.parametrize("runtime", ["transformers", "vllm"])
+def test_largest_batch_is_verified_by_re_estimating(runtime: str) -> None:
+    opts: dict[str, object] = {"mode": "inference", "runtime": runtime, "context": 4096, "new_tokens": 256}
+    a = memfit.plan_batch("llama-3.1-8b", "h100", **opts)
+    assert a.value is not None
+    assert memfit.fit("llama-3.1-8b", "h100", batch=a.value, **opts).fits
+    if not a.capped:
+        assert not memfit.fit("llama-3.1-8b", "h100", batch=a.value + 1, **opts).fits
+
+
+@needs_inference
+def test_gpu_layers_are_verified_by_re_estimating() -> None:
+    opts: dict[str, object] = {"mode": "inference", "runtime": "llamacpp", "dtype": "q4_k_m", "context": 8192}
+    a = memfit.plan_gpu_layers("llama-3.1-70b", "rtx 4090", **opts)
+    if a.value is None:
+        assert not memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=0, **opts).fits
+        return
+    at = memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value, **opts)
+    assert at.fits and a.extra["host_bytes"] == at.host_bytes
+    if a.value < 80:
+        assert not memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value + 1, **opts).fits
+
+
+@needs_training
+def test_fewest_gpus_for_training_is_verified_by_re_estimating() -> None:
+    opts: dict[str, object] = {"mode": "train", "batch": 1, "context": 2048, "checkpointing": "full"}
+    a = memfit.plan_gpus("llama-3.1-8b", "a100-40gb", limit=16, **opts)
+    if a.value is None:
+        return
+    assert memfit.fit("llama-3.1-8b", "a100-40gb", **opts, **a.extra["layout"]).fits
+    spec = memfit.load_model("llama-3.1-8b")
+    if a.value > 1:
+        for lay in layouts(spec, a.value - 1, "train"):
+            assert not memfit.fit("llama-3.1-8b", "a100-40gb", **opts, **lay).fits, lay
+
+
+def test_plan_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["plan", "llama-3.1-70b", "--gpu", "rtx 3090", "-d", "bf16", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    gpus = doc["answers"]["min_gpus"]
+    assert gpus["value"] == 6 and gpus["layout"]["tp"] * gpus["layout"]["pp"] in (1, 2, 3, 6)
+    assert gpus["at_value"]["fits"] is True
+    assert doc["answers"]["quant"]["fitting"]
+    assert doc["answers"]["speed"]["label"].startswith("upper bound")
+
+
+def test_plan_cli_budget_only_answers_quant(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["plan", "llama-3.1-8b", "--budget", "6GB"])
+    out = capsys.readouterr().out
+    assert "formats that fit" in out and "q4_k_m" in out
