@@ -122,3 +122,9 @@ def test_fit_with_memory_override(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "cpu", "--memory", "32GiB", "--json"], capsys)
     assert code == 0
     assert json.loads(out)["capacity_bytes"] == 32 * GIB
+
+
+def test_vllm_without_tp_is_replicas() -> None:
+    comps = (Component("weights", 100), Component("kv_cache", 50))
+    per, how, _ = split_per_gpu(_est(comps), Workload(mode="inference", runtime="vllm", gpus=2))
+    assert per == (150, 150) and "replicas" in how

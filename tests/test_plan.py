@@ -176,3 +176,10 @@ def test_plan_cli_budget_only_answers_quant(capsys: pytest.CaptureFixture[str]) 
     main(["plan", "llama-3.1-8b", "--budget", "6GB"])
     out = capsys.readouterr().out
     assert "formats that fit" in out and "q4_k_m" in out
+
+
+def test_vllm_layouts_use_every_gpu_for_the_model() -> None:
+    spec = memfit.load_model("llama-3.1-8b")
+    lays = list(layouts(spec, 4, "inference", "vllm"))
+    assert lays and all(lay["tp"] * lay["pp"] == 4 for lay in lays)
+    assert lays[0]["tp"] == 4  # TP before PP at equal model parallelism

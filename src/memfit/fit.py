@@ -131,6 +131,9 @@ def split_per_gpu(est: Estimate, wl: Workload) -> tuple[tuple[int, ...], str, di
     if est.mode in TRAIN_MODES:
         return (est.total_bytes,) * n, ("the estimate has no per-GPU breakdown: every GPU counted with the whole "
                                         "estimate (data-parallel replicas; an upper bound under ZeRO/TP/PP)"), comps
+    if est.mode == "inference" and wl.runtime == "vllm" and wl.tp * wl.pp == 1:
+        return (est.total_bytes,) * n, (f"vLLM with tp = pp = 1: {n} independent replicas, each holding the whole "
+                                        "estimate"), comps
     shards = wl.tp * wl.pp if wl.tp * wl.pp > 1 else n
     w = comps.get("weights", 0)
     per_w = -(-w // shards)

@@ -223,10 +223,10 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def layouts(spec: ModelSpec, gpus: int, mode: str) -> Iterator[dict[str, int]]:
+def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers") -> Iterator[dict[str, int]]:
     """Parallel layouts for ``gpus`` GPUs, most preferred first: less model parallelism first, TP before PP
     (TP ≤ 8 and dividing the attention heads, PP ≤ layers), then the lowest ZeRO stage (training only,
-    stages > 0 only with data parallelism)."""
+    stages > 0 only with data parallelism). vLLM inference needs tp × pp = gpus (more GPUs are replicas)."""
     attn = spec.attention_layers
     heads = attn[0].num_heads if attn else 0
     cands: list[tuple[int, int]] = []
@@ -235,6 +235,8 @@ def layouts(spec: ModelSpec, gpus: int, mode: str) -> Iterator[dict[str, int]]:
             continue
         for pp in _divisors(gpus // tp):
             if pp > max(spec.num_layers, 1):
+                continue
+            if mode == "inference" and runtime == "vllm" and tp * pp != gpus:
                 continue
             cands.append((tp, pp))
     cands.sort(key=lambda c: (c[0] * c[1], c[1], c[0]))
@@ -254,7 +256,7 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     tried = 0
     last: FitResult | None = None
     for n in range(1, limit + 1):
-        for lay in layouts(spec, n, wl.mode):
+        for lay in layouts(spec, n, wl.mode, wl.runtime):
             cand = wl.replace(**lay)
             r = judge(cand)
             tried += 1
