@@ -105,6 +105,13 @@ def test_ggml_table_against_gguf_package() -> None:
     assert checked >= 30
 
 
+def test_gguf_types_by_id() -> None:
+    from memfit.formats import gguf_types
+
+    table = gguf_types()
+    assert table[12] == ("Q4_K", 256, 144) and table[0] == ("F32", 1, 4) and table[39] == ("MXFP4", 32, 17)
+
+
 def test_ggml_row_must_fill_blocks() -> None:
     assert ggml_type("q4_k").row_bytes(4096) == 16 * 144
     with pytest.raises(ConfigError, match="multiple of Q4_K's block"):

@@ -41,6 +41,7 @@ __all__ = [
     "ggml_type",
     "ggml_types",
     "gguf_tensor_types",
+    "gguf_types",
     "list_formats",
     "quantized_tensor_bytes",
     "quantizes",
@@ -166,6 +167,11 @@ def ggml_types() -> dict[str, GGMLType]:
                      source=str(row["source"]))
         out[t.name] = t
     return out
+
+
+def gguf_types() -> dict[int, tuple[str, int, int]]:
+    """ggml type id → (name, elements per block, bytes per block), for reading GGUF tensor infos."""
+    return {t.id: (t.name, t.block, t.bytes) for t in ggml_types().values()}
 
 
 def ggml_type(name: str) -> GGMLType:
