@@ -309,8 +309,12 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     inactive = 0
     for t in (*_head(spec), *_tail(spec)):
         by_group[t.group] += t.numel
+    known: dict[int, tuple[int, tuple[tuple[str, int], ...], int]] = {}  # by identity: skips re-hashing
     for layer in spec.layers:
-        _, groups, idle = _layer_counts(spec.hidden_size, spec.norm, layer)
+        counts = known.get(id(layer))
+        if counts is None:
+            counts = known[id(layer)] = _layer_counts(spec.hidden_size, spec.norm, layer)
+        _, groups, idle = counts
         for g, n in groups:
             by_group[g] += n
         inactive += idle

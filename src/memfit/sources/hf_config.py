@@ -178,13 +178,17 @@ def _decoder(cfg: Config, name: str, *, qkv_bias: bool = False, o_bias: bool = F
     if windows is None:
         windows = sliding_windows(cfg, n_layers)
     layers = []
+    distinct: dict[tuple[int | None, int], LayerSpec] = {}  # identical blocks share one object
     for i, w in enumerate(windows):
-        attn = AttentionSpec(heads, kv, hd, sliding_window=w, qkv_bias=qkv_bias, o_bias=o_bias,
-                             qk_norm=qk_norm, qk_norm_bias=qk_norm_bias,  # type: ignore[arg-type]
-                             fused_qkv=fused_qkv, rope_dim=rope_dim, sinks=sinks)
         moe = moe_at(i) if moe_at is not None else None
-        layers.append(LayerSpec("attention", attn, mlp=None if moe else mlp, moe=moe, norms=norms,
-                                norm_layout=layout))
+        key = (w, id(moe))
+        if key not in distinct:
+            attn = AttentionSpec(heads, kv, hd, sliding_window=w, qkv_bias=qkv_bias, o_bias=o_bias,
+                                 qk_norm=qk_norm, qk_norm_bias=qk_norm_bias,  # type: ignore[arg-type]
+                                 fused_qkv=fused_qkv, rope_dim=rope_dim, sinks=sinks)
+            distinct[key] = LayerSpec("attention", attn, mlp=None if moe else mlp, moe=moe, norms=norms,
+                                      norm_layout=layout)
+        layers.append(distinct[key])
     return _model(cfg, name, h, layers, tie=tie, norm=norm, **model)
 
 
@@ -500,8 +504,8 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool) -> ModelSpec:
                                                                                          4 if v3 else 1))
     mlp = MLPSpec(get_int(cfg, "intermediate_size"), "gated", get_bool(cfg, "mlp_bias", False) and not v3,
                   _act(cfg))
-    layers = [LayerSpec("attention", attn, mlp=None if i >= first else mlp, moe=moe if i >= first else None)
-              for i in range(n_layers)]
+    dense, sparse = LayerSpec("attention", attn, mlp=mlp), LayerSpec("attention", attn, moe=moe)
+    layers = [sparse if i >= first else dense for i in range(n_layers)]
     mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
     return _model(cfg, name, h, layers, mtp_layers=mtp)
 
