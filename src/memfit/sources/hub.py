@@ -125,9 +125,10 @@ def _load_online(repo: str, rev: str | None) -> ModelSpec:
     for s in info.siblings or []:
         size = s.lfs.size if s.lfs is not None else s.size
         sizes[s.rfilename] = size
-    config = _json(repo, "config.json", commit) if "config.json" in sizes else None
+    ref = rev or "main"  # downloads by ref name, so the cache records the ref and works offline later
+    config = _json(repo, "config.json", ref) if "config.json" in sizes else None
     if "model.safetensors.index.json" in sizes:
-        raw = _download_bytes(repo, "model.safetensors.index.json", commit)
+        raw = _download_bytes(repo, "model.safetensors.index.json", ref)
         shards = index_shards(raw, f"{repo}/model.safetensors.index.json")
         missing = [f for f in shards if f not in sizes]
         if missing:
