@@ -215,6 +215,51 @@ def test_grouped_spellings() -> None:
     assert quantized_tensor_bytes(per_row, (1024, 4096)) == 512 * 1024 * 4 + 1 * 128 * 4 + 1 * 1024 * 2 + 4096 * 4
 
 
+def test_bnb_quant_names() -> None:
+    from memfit.formats import bnb_format
+
+    assert bnb_format("int8").name == "bnb-int8"  # Workload.quant "int8" is LLM.int8
+    assert bnb_format("NF4-DQ").name == "nf4-dq"
+    assert all(bnb_format(q).quantizes == ("linear",) for q in ("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"))
+    with pytest.raises(ConfigError, match="bitsandbytes"):
+        bnb_format("q4_k_m")
+
+
+@pytest.mark.parametrize(
+    ("qc", "name"),
+    [({"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128], "activation_scheme": "dynamic"},
+      "fp8-block"),  # deepseek-ai/DeepSeek-R1 config.json
+     ({"quant_method": "fp8", "activation_scheme": "static"}, "fp8"),
+     ({"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn"]}, "mxfp4"),
+     ({"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False}, "gptq-4bit-g128"),
+     ({"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"}, "awq-4bit-g64"),
+     ({"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+       "bnb_4bit_use_double_quant": True}, "nf4-dq"),
+     ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "bnb-int8"),
+     ({"quant_method": "modelopt", "quant_algo": "NVFP4"}, "nvfp4"),
+     ({"quant_method": "hqq"}, None), (None, None)],
+)
+def test_format_from_quantization_config(qc: dict[str, Any] | None, name: str | None) -> None:
+    from memfit.formats import format_from_quantization_config
+
+    assert format_from_quantization_config(qc) == name
+    if name is not None:
+        get_format(name)  # resolvable
+
+
+def test_deepseek_r1_checkpoint_format() -> None:
+    """DeepSeek-R1 ships block fp8: every block projection, experts included, in e4m3 + fp32 128×128 scales;
+    embeddings, lm_head, norms and routers bf16."""
+    spec = memfit.load_model("deepseek-r1")
+    pairs = [(t, tensor_role(t)) for t in inventory(spec)]
+    fp8 = get_format("fp8-block")
+    expected = sum(quantized_tensor_bytes(fp8, t.shape) if role in ("linear", "experts") else t.numel * 2
+                   for t, role in pairs)
+    assert memfit.memory.weights.weights_bytes(spec, "fp8-block") == expected
+    # ≈ 1 byte per parameter: 671 B parameters in 673 GB
+    assert 1.0 < expected / memfit.count_parameters(spec).total < 1.01
+
+
 @pytest.mark.parametrize("bad", ["gptq-5bit", "awq-8bit", "gptq-4bit-g0"])
 def test_impossible_quant_settings(bad: str) -> None:
     with pytest.raises(ConfigError):

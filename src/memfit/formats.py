@@ -23,6 +23,7 @@ import importlib.resources
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal
@@ -32,10 +33,13 @@ from .inventory import Tensor, inventory
 from .spec import ModelSpec
 
 __all__ = [
+    "BNB_QUANT_FORMATS",
     "KEPT_BYTES",
     "KEPT_LABEL",
     "Format",
     "GGMLType",
+    "bnb_format",
+    "format_from_quantization_config",
     "format_names",
     "get_format",
     "ggml_type",
@@ -234,6 +238,51 @@ def _registry() -> tuple[dict[str, Format], dict[str, str]]:
                    description=f"every quantizable tensor in {t.name} (llama-quantize --pure){note}",
                    source=t.source, aliases=bare_name, default_type=t.name, pure=True))
     return formats, names
+
+
+# Workload.quant (bitsandbytes on-the-fly quantization, QLoRA) → format name: there "int8" means LLM.int8.
+BNB_QUANT_FORMATS = {"nf4": "nf4", "nf4-dq": "nf4-dq", "fp4": "fp4", "fp4-dq": "fp4-dq", "int8": "bnb-int8"}
+
+
+def bnb_format(quant: str) -> Format:
+    """The bitsandbytes format for a ``Workload.quant`` value (``nf4``, ``nf4-dq``, ``fp4``, ``fp4-dq``,
+    ``int8`` = LLM.int8): only nn.Linear weights in the blocks are quantized."""
+    name = BNB_QUANT_FORMATS.get(quant.strip().lower())
+    if name is None:
+        raise ConfigError(f"quant = {quant!r} is not a bitsandbytes quantization; use one of "
+                          f"{', '.join(BNB_QUANT_FORMATS)}")
+    return get_format(name)
+
+
+def format_from_quantization_config(qc: Mapping[str, Any] | None) -> str | None:
+    """The memfit format name for a config.json ``quantization_config`` (None when there is none or
+    memfit has no matching format): fp8 (DeepSeek ``weight_block_size [128, 128]`` → ``fp8-block``),
+    mxfp4, gptq/awq with their bits and group size, bitsandbytes 4/8-bit, modelopt FP8/NVFP4."""
+    if not qc:
+        return None
+    method = str(qc.get("quant_method", "")).lower()
+    if method == "fp8":
+        block = qc.get("weight_block_size")
+        if block is not None:
+            return "fp8-block" if list(block) == [128, 128] else None
+        return "fp8-e5m2" if str(qc.get("fmt", "e4m3")).lower() == "e5m2" else "fp8"
+    if method == "mxfp4":
+        return "mxfp4"
+    if method in ("gptq", "awq"):
+        bits = int(qc.get("bits", qc.get("w_bit", 4)))
+        group = int(qc.get("group_size", qc.get("q_group_size", 128)))
+        return f"{method}-{bits}bit-g{group}"
+    if method == "bitsandbytes":
+        if qc.get("load_in_8bit"):
+            return "bnb-int8"
+        if qc.get("load_in_4bit"):
+            kind = str(qc.get("bnb_4bit_quant_type", "fp4")).lower()
+            return f"{kind}-dq" if qc.get("bnb_4bit_use_double_quant") else kind
+        return None
+    if method == "modelopt":
+        algo = str(qc.get("quant_algo", "")).upper()
+        return {"FP8": "fp8", "NVFP4": "nvfp4"}.get(algo)
+    return None
 
 
 def list_formats() -> list[Format]:
