@@ -128,3 +128,14 @@ def test_vllm_without_tp_is_replicas() -> None:
     comps = (Component("weights", 100), Component("kv_cache", 50))
     per, how, _ = split_per_gpu(_est(comps), Workload(mode="inference", runtime="vllm", gpus=2))
     assert per == (150, 150) and "replicas" in how
+
+
+def test_fit_all_judges_every_device_with_one_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    from memfit.fit import fit_all
+
+    rows = {r.device.id: r for r in fit_all("llama-3.1-8b", dtype="bf16")}
+    assert len(rows) == len(memfit.devices()) - 1  # every device but CPU-only, which has no fixed memory
+    assert rows["h100-sxm"].fits and not rows["rtx-3080"].fits
+    assert rows["t4"].warnings and not rows["a100-80gb"].warnings
+    code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "all", "--json"], capsys)
+    assert code == 0 and len(json.loads(out)) == len(rows)

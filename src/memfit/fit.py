@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .estimate import ModelRef, estimate
-from .hardware import Device, DtypeCheck, check_dtype, get_device
+from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
 from .units import fmt_bytes
 from .workload import Workload
 
-__all__ = ["FitResult", "fit", "fit_estimate"]
+__all__ = ["FitResult", "fit", "fit_all", "fit_estimate"]
 
 TRAIN_MODES = ("train", "lora", "qlora")
 
@@ -199,3 +199,12 @@ def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
     return fit_estimate(estimate(model, wl), device, wl)
+
+
+def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -> list[FitResult]:
+    """``fit`` on every catalog device with a fixed memory (one estimate, judged per device), in catalog order:
+    which GPUs can run this as it is?"""
+    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    wl.validate()
+    est = estimate(model, wl)
+    return [fit_estimate(est, d, wl) for d in devices() if d.capacity_bytes > 0]

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import MemfitError
-from ..fit import fit
+from ..fit import fit, fit_all
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
 from ..units import fmt_bytes
@@ -18,7 +18,8 @@ from .estimate import workload_from_options, workload_options
 
 @click.command("fit")
 @click.argument("model")
-@click.option("--gpu", "-g", required=True, help="Device name or alias (memfit gpus); 'cpu' with --memory.")
+@click.option("--gpu", "-g", required=True,
+              help="Device name or alias (memfit gpus); 'cpu' with --memory; 'all' for every catalog device.")
 @click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB or 80GB.")
 @workload_options
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
@@ -27,6 +28,9 @@ def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, 
     """Will MODEL with this workload fit on --gpus × --gpu?"""
     wl = workload_from_options(options)
     spec = load_model(model)
+    if gpu.strip().lower() == "all":
+        _all(spec, wl, json_)
+        return
     r = fit(spec, gpu, wl, memory=memory)
     speed = None
     if wl.mode in ("weights", "inference") and r.device.bandwidth is not None:
@@ -42,6 +46,27 @@ def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, 
         _render(r, speed)
     if check and not r.fits:
         sys.exit(1)
+
+
+def _all(spec: Any, wl: Any, json_: bool) -> None:
+    rows = fit_all(spec, wl)
+    if json_:
+        click.echo(json.dumps([{"device": r.device.id, "fits": r.fits, "per_gpu_bytes": list(r.per_gpu_bytes),
+                                "capacity_bytes": r.capacity_bytes, "headroom_bytes": r.headroom_bytes,
+                                "warnings": list(r.warnings)} for r in rows], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{spec.name}: {rows[0].estimate.mode if rows else ''} on every device ({wl.gpus} each)")
+    for col in ("device", "fits", "needs per GPU", "capacity", "headroom", "flags"):
+        t.add_column(col, justify="right" if col in ("needs per GPU", "capacity", "headroom") else "left")
+    for r in rows:
+        t.add_row(r.device.id, "yes" if r.fits else "no", fmt_bytes(r.max_gpu_bytes), fmt_bytes(r.capacity_bytes),
+                  fmt_bytes(r.headroom_bytes), "not native: " + ", ".join(c.format for c in r.dtype_checks
+                                                                            if c.native is False)
+                  if r.warnings else "")
+    Console().print(t)
 
 
 def _render(r: Any, speed: Any) -> None:
