@@ -139,3 +139,16 @@ def test_fit_all_judges_every_device_with_one_estimate(capsys: pytest.CaptureFix
     assert rows["t4"].warnings and not rows["a100-80gb"].warnings
     code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "all", "--json"], capsys)
     assert code == 0 and len(json.loads(out)) == len(rows)
+
+
+def test_per_gpu_details_with_components_leave_host_memory_out() -> None:
+    comps = (Component("weights", 100), Component("optimizer_states", 80, on_device=False))
+    ranks = [{"rank": 0, "components": {"weights": 60, "optimizer_states": 80}},
+             {"rank": 1, "components": {"weights": 40, "host_optimizer_states": 80}}]
+    per, _, _ = split_per_gpu(_est(comps, "train", per_gpu=ranks), Workload(mode="train", gpus=2, zero=3))
+    assert per == (60, 40)
+    per, _, _ = split_per_gpu(_est(comps, "train", per_gpu={"components": {"weights": 70}}),
+                              Workload(mode="train", gpus=3, zero=3))
+    assert per == (70, 70, 70)
+    # one GPU: the estimate's own total, whatever the details say
+    assert split_per_gpu(_est(comps, "train", per_gpu=[5]), Workload(mode="train"))[0] == (100,)

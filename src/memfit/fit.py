@@ -83,7 +83,8 @@ class FitResult:
         }
 
 
-def _as_bytes(v: Any) -> int | None:
+def _as_bytes(v: Any, host_names: frozenset[str] = frozenset()) -> int | None:
+    """Device bytes of one GPU's entry: a number, or a dict with a total or with its components."""
     if isinstance(v, bool):
         return None
     if isinstance(v, int):
@@ -91,20 +92,29 @@ def _as_bytes(v: Any) -> int | None:
     if isinstance(v, float) and math.isfinite(v):
         return round(v)
     if isinstance(v, dict):
-        for k in ("total_bytes", "bytes", "total"):
+        for k in ("device_bytes", "total_bytes", "bytes", "total"):
             if k in v:
                 return _as_bytes(v[k])
+        comps = v.get("components")
+        if isinstance(comps, dict):
+            vals = [_as_bytes(b) for name, b in comps.items()
+                    if not str(name).startswith("host_") and name not in host_names]
+            return sum(b for b in vals if b is not None)
     return None
 
 
 def _from_details(est: Estimate, gpus: int) -> tuple[int, ...] | None:
-    """Per-GPU bytes from ``details["per_gpu"]``: an int (every GPU), a list, or a dict of ranks."""
+    """Per-GPU bytes from ``details["per_gpu"]``: an int (every GPU), a list or a dict of ranks, each a number
+    or a dict with ``total_bytes`` or ``components`` (host-only component names are left out)."""
     raw = est.details.get("per_gpu")
     if raw is None:
         return None
-    one = _as_bytes(raw)
-    if one is not None:
-        return (one,) * gpus
+    host_names = frozenset(c.name for c in est.components if not c.on_device) - \
+        frozenset(c.name for c in est.components if c.on_device)
+    if not isinstance(raw, (list, tuple, dict)) or (isinstance(raw, dict) and any(
+            k in raw for k in ("device_bytes", "total_bytes", "bytes", "total", "components"))):
+        one = _as_bytes(raw, host_names)  # one entry for every GPU
+        return None if one is None else (one,) * gpus
     values: list[Any]
     if isinstance(raw, (list, tuple)):
         values = list(raw)
@@ -112,7 +122,7 @@ def _from_details(est: Estimate, gpus: int) -> tuple[int, ...] | None:
         values = list(raw.values())
     else:
         return None
-    out = [b for b in (_as_bytes(v) for v in values) if b is not None]
+    out = [b for b in (_as_bytes(v, host_names) for v in values) if b is not None]
     return tuple(out) if out else None
 
 
@@ -123,11 +133,11 @@ def split_per_gpu(est: Estimate, wl: Workload) -> tuple[tuple[int, ...], str, di
         if c.on_device:
             comps[c.name] = comps.get(c.name, 0) + c.bytes
     n = wl.gpus
+    if n == 1:
+        return (est.total_bytes,), "one GPU", comps
     detailed = _from_details(est, n)
     if detailed is not None:
         return detailed, "per-GPU bytes from the estimate (details.per_gpu)", comps
-    if n == 1:
-        return (est.total_bytes,), "one GPU", comps
     if est.mode in TRAIN_MODES:
         return (est.total_bytes,) * n, ("the estimate has no per-GPU breakdown: every GPU counted with the whole "
                                         "estimate (data-parallel replicas; an upper bound under ZeRO/TP/PP)"), comps
