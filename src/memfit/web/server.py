@@ -393,6 +393,9 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, RecursionError):
             return JSONResponse({"error": "the request is nested too deeply"}, status_code=400)
+        if isinstance(exc, ImportError):  # an optional part of memfit (or a dependency) that is not installed
+            return JSONResponse({"error": f"this request needs a part of memfit that is not installed here "
+                                          f"({exc.name or 'a module'})"}, status_code=501)
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); the request was not processed"},
                             status_code=500)
 
