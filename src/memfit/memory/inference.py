@@ -1,0 +1,36 @@
+"""Inference memory: dispatch to the runtime profile the workload names.
+
+* ``transformers`` — PyTorch eager: the allocator peak of generate / forward / prefill
+  (``memfit.memory.runtimes.transformers``).
+* ``vllm`` — the engine's own budget: weights + profiled activation peak + CUDA graphs + non-torch
+  memory, then a KV pool that fills ``gpu_memory_utilization`` of the device
+  (``memfit.memory.runtimes.vllm``).
+* ``llamacpp`` — weights on the GPU for ``-ngl`` layers (the rest in host RAM), the KV cache of
+  ``n_ctx`` cells in the chosen cache types and the compute buffers (``memfit.memory.runtimes.llamacpp``).
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..result import Estimate
+from ..spec import ModelSpec
+from ..workload import Workload
+
+__all__ = ["estimate_inference"]
+
+
+def estimate_inference(spec: ModelSpec, wl: Workload) -> Estimate:
+    """Memory of ``wl`` (mode ``inference``) on ``spec`` for the runtime ``wl.runtime``."""
+    if wl.runtime == "transformers":
+        from .runtimes.transformers import estimate_transformers
+
+        return estimate_transformers(spec, wl)
+    if wl.runtime == "vllm":
+        from .runtimes.vllm import estimate_vllm
+
+        return estimate_vllm(spec, wl)
+    if wl.runtime == "llamacpp":
+        from .runtimes.llamacpp import estimate_llamacpp
+
+        return estimate_llamacpp(spec, wl)
+    raise ConfigError(f"runtime {wl.runtime!r} is not one of transformers, vllm, llamacpp")

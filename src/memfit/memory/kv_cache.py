@@ -1,0 +1,178 @@
+"""KV cache and recurrent state: what each runtime keeps per token (or per sequence) for every layer.
+
+Per attention layer and token, for one sequence::
+
+    K + V = kv_heads · (head_dim + v_head_dim) · bytes_per_element        (MHA, GQA, MQA)
+
+which for Llama-3.1-8B (32 layers, 8 KV heads, head_dim 128, bf16) is 2 · 32 · 8 · 128 · 2 = 131,072
+bytes per token. What changes between runtimes is *what* is stored and *how many tokens*:
+
+* **MLA** (DeepSeek-V2/V3): vLLM, SGLang and llama.cpp keep the compressed latent
+  ``kv_lora_rank + qk_rope_head_dim`` once per token (one "head", no separate V); transformers keeps
+  the decompressed K (``heads · (nope + rope)``) and V (``heads · v_head_dim``).
+* **Sliding-window layers**: transformers' ``DynamicSlidingWindowLayer`` keeps the last
+  ``window - 1`` tokens once decoding has started (the H100 measurements show exactly that);
+  vLLM's hybrid allocator holds ``cdiv(min(window - 1 + max_num_batched_tokens, max_len), block) + 1``
+  blocks; llama.cpp sizes an SWA cache to ``min(n_ctx, PAD(n_swa · n_seq + n_ubatch, pad))`` cells.
+* **Mamba / Mamba-2**: a constant state per sequence (conv state + SSM state), independent of context.
+
+KV dtypes: any dense dtype (fp32, fp16, bf16, fp8) or a llama.cpp block type (q8_0: 34 bytes per 32
+values, q4_0: 18 bytes per 32 …, from ``memfit.formats.ggml_types``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from ..errors import ConfigError, UnsupportedError
+from ..spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
+
+__all__ = [
+    "KVDtype",
+    "LayerCache",
+    "Runtime",
+    "cache_layers",
+    "kv_bytes_per_token",
+    "kv_cache_bytes",
+    "kv_dtype",
+    "ssm_state_bytes",
+]
+
+Runtime = Literal["transformers", "vllm", "llamacpp"]
+
+_DENSE_BYTES: dict[str, int] = {
+    "float32": 4, "fp32": 4, "f32": 4,
+    "float16": 2, "fp16": 2, "f16": 2, "half": 2,
+    "bfloat16": 2, "bf16": 2,
+    "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "int8": 1,
+}
+
+
+@dataclass(frozen=True)
+class KVDtype:
+    """A cache element type: ``block`` values stored in ``block_bytes`` bytes (dense: 1 value, n bytes)."""
+
+    name: str
+    block: int
+    block_bytes: int
+
+    @property
+    def bytes_per_element(self) -> Fraction:
+        return Fraction(self.block_bytes, self.block)
+
+    def row_bytes(self, n: int) -> int:
+        """Bytes of ``n`` values; a block type needs whole blocks (``ggml_row_size``)."""
+        if n % self.block:
+            raise ConfigError(f"a KV row of {n} values is not a multiple of {self.name}'s block of {self.block}; "
+                              "pick a dense KV dtype (f16, bf16, fp8) for this model")
+        return n // self.block * self.block_bytes
+
+
+def kv_dtype(name: str) -> KVDtype:
+    """The cache element type for a name: ``bf16``, ``fp16``, ``fp8``, ``f32``, ``q8_0``, ``q4_0`` …"""
+    key = name.lower().removeprefix("torch.")
+    if key in _DENSE_BYTES:
+        return KVDtype(key, 1, _DENSE_BYTES[key])
+    from ..formats import ggml_types
+
+    t = ggml_types().get(key.upper())
+    if t is None or t.intermediate:
+        known = ", ".join(["f32", "f16", "bf16", "fp8", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"])
+        raise ConfigError(f"unknown KV cache dtype {name!r}; use one of {known}")
+    return KVDtype(t.name.lower(), t.block, t.bytes)
+
+
+@dataclass(frozen=True)
+class LayerCache:
+    """What one layer keeps: ``per_token`` bytes per cached token and sequence, at most ``window``
+    tokens (None: all), plus ``per_sequence`` bytes of constant state (Mamba)."""
+
+    layer: int
+    kind: Literal["full", "sliding", "mla", "ssm"]
+    per_token: int
+    window: int | None = None
+    per_sequence: int = 0
+
+
+def _attention_row(att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> tuple[int, str]:
+    """Bytes per token of one attention layer's cache, and the arithmetic."""
+    if att.kind == "mla":
+        assert att.kv_lora_rank is not None
+        rope = att.qk_rope_head_dim or 0
+        if runtime == "transformers":  # decompressed K (nope + rope) and V per head
+            k = dt.row_bytes(att.num_heads * att.head_dim)
+            v = dt.row_bytes(att.num_heads * att.value_dim)
+            return k + v, f"{att.num_heads} heads × ({att.head_dim} + {att.value_dim})"
+        latent = att.kv_lora_rank + rope  # one compressed "head", no separate V
+        return dt.row_bytes(latent), f"latent {att.kv_lora_rank} + rope {rope}"
+    k = dt.row_bytes(att.num_kv_heads * att.head_dim)
+    v = dt.row_bytes(att.num_kv_heads * att.value_dim)
+    if att.head_dim == att.value_dim:
+        return k + v, f"2 × {att.num_kv_heads} kv heads × {att.head_dim}"
+    return k + v, f"{att.num_kv_heads} kv heads × ({att.head_dim} + {att.value_dim})"
+
+
+def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int) -> int:
+    """Recurrent state of one Mamba layer for one sequence: conv state + SSM state.
+
+    transformers keeps ``d_conv`` columns of conv state (``MambaCache.conv_states``), vLLM and
+    llama.cpp ``d_conv - 1``; llama.cpp stores both states in f32 whatever the KV type."""
+    cols = ssm.d_conv if runtime == "transformers" else ssm.d_conv - 1
+    if mixer == "mamba2":
+        conv = cols * (ssm.d_inner + 2 * ssm.n_groups * ssm.d_state)
+        state = ssm.num_heads * ssm.head_dim * ssm.d_state
+    else:
+        conv = cols * ssm.d_inner
+        state = ssm.d_inner * ssm.d_state
+    elem = 4 if runtime == "llamacpp" else dtype_bytes
+    return (conv + state) * elem
+
+
+def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str = "bfloat16") -> list[LayerCache]:
+    """Every layer's cache, in order (attention layers and recurrent layers)."""
+    dt = kv_dtype(dtype)
+    out: list[LayerCache] = []
+    for i, layer in enumerate(spec.layers):
+        out.extend(_layer_cache(i, layer, runtime, dt))
+    if not out:
+        raise UnsupportedError(f"{spec.name} has no attention or recurrent layer memfit can size a cache for")
+    return out
+
+
+def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype) -> list[LayerCache]:
+    out: list[LayerCache] = []
+    if layer.attention is not None:
+        att = layer.attention
+        per_token, _ = _attention_row(att, runtime, dt)
+        kind: Literal["full", "sliding", "mla"] = "mla" if att.kind == "mla" else "full"
+        if att.sliding_window is not None and kind == "full":
+            kind = "sliding"
+        out.append(LayerCache(i, kind, per_token, att.sliding_window if kind == "sliding" else None))
+    if layer.ssm is not None:
+        elem = int(dt.bytes_per_element) if dt.block == 1 else 2
+        out.append(LayerCache(i, "ssm", 0, None, ssm_state_bytes(layer.ssm, layer.mixer, runtime, elem)))
+    return out
+
+
+def kv_bytes_per_token(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str = "bfloat16") -> int:
+    """K + V bytes per token and sequence, summed over the attention layers (no window bound)."""
+    return sum(c.per_token for c in cache_layers(spec, runtime, dtype))
+
+
+def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
+                   dtype: str = "bfloat16", *, bound_windows: bool = True) -> int:
+    """Bytes of the cache holding ``tokens`` tokens for each of ``batch`` sequences.
+
+    With ``bound_windows`` a sliding layer keeps ``window - 1`` tokens at most (transformers after
+    its first decoding step); without it every layer keeps all ``tokens`` (transformers right after
+    the prefill, or a runtime that ignores the window). Recurrent state is added once per sequence.
+    """
+    total = 0
+    for c in cache_layers(spec, runtime, dtype):
+        n = tokens
+        if bound_windows and c.window is not None:
+            n = min(tokens, c.window - 1)
+        total += c.per_token * n + c.per_sequence
+    return total * batch

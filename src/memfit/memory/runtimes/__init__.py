@@ -1,0 +1,1 @@
+"""Runtime profiles: one documented model per inference engine (transformers, vLLM, llama.cpp)."""

@@ -1,0 +1,88 @@
+"""llama.cpp: weights per offloaded layer, a KV cache of ``n_ctx`` cells, and compute buffers.
+
+* **Weights**: ``-ngl N`` puts the last N repeating layers on the GPU (and the output layer when
+  ``N`` exceeds the layer count); the rest, and the token embeddings, stay in host RAM.
+* **KV cache**: ``n_ctx = context + new_tokens`` cells per sequence, padded to 256 with flash
+  attention (else 32); K and V rows in their ggml type (``--cache-type-k/-v``, default f16;
+  q8_0 = 34 bytes per 32 values). An SWA layer holds ``min(n_ctx, PAD(n_swa · n_seq + n_ubatch))``
+  cells. Offloaded layers keep their cache on the GPU.
+* **Compute buffer** (GPU): the graph of one micro-batch of ``n_ubatch`` tokens — fp32 logits
+  ``n_ubatch × vocab`` and the widest intermediate activations; without flash attention also
+  the fp32 score matrix ``n_ubatch × n_ctx × heads``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...inventory import count_parameters
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..kv_cache import cache_layers
+from ..overhead import cuda_context_component, overhead_data
+from ..weights import weights_breakdown
+
+__all__ = ["estimate_llamacpp", "kv_cells"]
+
+FP32 = 4
+
+
+def kv_cells(wl: Workload) -> int:
+    """``n_ctx`` as llama.cpp sizes it: context + new tokens per sequence, padded."""
+    data = overhead_data()["llamacpp"]
+    pad = int(data["kv_pad_flash_attn"] if wl.flash_attn else data["kv_pad"])
+    return math.ceil((wl.context + wl.new_tokens) / pad) * pad
+
+
+def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
+    """llama.cpp's device (and host) memory for ``wl``."""
+    fmt = wl.dtype or "f16"
+    n_layers = spec.num_layers
+    ngl = n_layers + 1 if wl.n_gpu_layers is None else min(wl.n_gpu_layers, n_layers + 1)
+    first_gpu = n_layers - min(ngl, n_layers)
+    wb = weights_breakdown(spec, fmt)
+    embed = wb.by_group.get("embeddings", 0)
+    head = wb.by_group.get("lm_head", 0)
+    repeating = wb.total_bytes - embed - head  # split evenly over the repeating layers
+    total_w = wb.total_bytes
+    gpu_w = repeating * min(ngl, n_layers) // n_layers + (head if ngl > n_layers else 0)
+    host_w = total_w - gpu_w
+    cells = kv_cells(wl)
+    pad = int(overhead_data()["llamacpp"]["kv_pad_flash_attn" if wl.flash_attn else "kv_pad"])
+    kv_type = wl.kv_dtype or "f16"
+    gpu_kv = host_kv = 0
+    for c in cache_layers(spec, "llamacpp", kv_type):
+        n = cells
+        if c.window is not None:
+            n = min(cells, math.ceil((c.window * wl.batch + wl.n_ubatch) / pad) * pad)
+        size = (c.per_token * n + c.per_sequence) * (wl.batch if c.window is None else 1)
+        if c.layer >= first_gpu:
+            gpu_kv += size
+        else:
+            host_kv += size
+    h, v = spec.hidden_size, spec.vocab_size
+    ub = min(wl.n_ubatch, wl.n_batch)
+    widest = max(((layer.mlp.intermediate_size if layer.mlp else 0)
+                  + (layer.moe.top_k * layer.moe.expert_intermediate_size if layer.moe else 0)
+                  for layer in spec.layers), default=0)
+    compute = ub * (v + 2 * (h + widest)) * FP32
+    heads = max((a.num_heads for a in spec.attention_layers), default=0)
+    if not wl.flash_attn:
+        compute += ub * cells * heads * FP32
+    comps = [
+        Component("weights", gpu_w, f"{min(ngl, n_layers)}/{n_layers} layers on the GPU in {fmt} = {fmt_bytes(gpu_w)}"),
+        Component("kv_cache", gpu_kv, f"{cells:,} cells × {wl.batch} seq in {kv_type} = {fmt_bytes(gpu_kv)}"),
+        Component("activations", compute, f"compute buffer: {ub} ubatch tokens × ({v:,} vocab + 2·({h} + {widest})) "
+                  f"× 4 B" + ("" if wl.flash_attn else f" + scores {ub}×{cells:,}×{heads}×4 B")),
+        cuda_context_component(),
+    ]
+    if host_w:
+        comps.append(Component("weights", host_w, f"layers kept in host RAM = {fmt_bytes(host_w)}", on_device=False))
+    if host_kv:
+        comps.append(Component("kv_cache", host_kv, f"KV of CPU layers = {fmt_bytes(host_kv)}", on_device=False))
+    details = {"runtime": "llamacpp", "n_ctx": cells, "n_gpu_layers": min(ngl, n_layers + 1),
+               "kv_cache_bytes": gpu_kv + host_kv, "compute_buffer_bytes": compute}
+    return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=None,
+                    details=details)

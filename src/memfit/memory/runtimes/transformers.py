@@ -1,0 +1,279 @@
+"""Hugging Face transformers (PyTorch, CUDA): what ``model.generate`` / ``model(...)`` allocate.
+
+The allocated peak is the largest of a few moments, each a sum of tensors alive together
+(read off the modelling code and checked op by op with a CPU allocation trace and against the
+H100 measurements):
+
+* **prefill, attention of the last layer** — every layer's K/V for the whole prompt (a sliding
+  layer's cache is still a view of the full prompt here), the residual stream tensors (embeddings,
+  layer input, normed input), q, K/V repeated to all heads where needed, the masks, and for
+  ``eager`` the score matrix ``b·heads·s·s``: masked scores, their fp32 copy and the fp32 softmax
+  (bf16: 2 + 4 + 4 bytes per score; fp16 has a fused half→float softmax: 2 + 4 + 2).
+* **prefill, MLP of the last layer** — the K/V, four hidden-sized tensors (embeddings, layer input,
+  residual, normed input; GPT-2 also keeps position embeddings and the attention output), the MLP
+  intermediates (gate, act(gate), up, product: 3 × b·s·I alive; 4 with a fused gate_up; GPT-2's
+  python gelu_new keeps 4 × b·s·4h), an MoE's gathered tokens and expert outputs
+  (4 × b·s·top_k·h), bitsandbytes dequantised weights or LLM.int8 buffers, and with ``eager``
+  the attention probabilities the layer still holds.
+* **after the prefill** (``generate``/``prefill``): the cache plus last-token logits (bf16, fp32 copy,
+  processed scores).
+* **decoding** (``generate``): the cache at prompt + new − 1 tokens, sliding layers bounded to
+  ``window − 1``, plus one layer's K being re-concatenated (``torch.cat`` copies it).
+* **full forward** (``forward``): ``b·s·V`` logits in the model dtype plus the final hidden state.
+
+Inputs (token ids and attention mask, int64) and the rotary cos/sin are added; so is the cuBLAS
+workspace (32 MiB on Hopper), which PyTorch counts as allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import UnsupportedError
+from ...inventory import count_parameters, inventory
+from ...result import Component, Estimate
+from ...spec import AttentionSpec, LayerSpec, ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..kv_cache import kv_cache_bytes, kv_dtype
+from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
+from ..weights import weights_component
+
+__all__ = ["Moment", "estimate_transformers", "peak_moments"]
+
+DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2}
+INT64 = 8
+FP32 = 4
+# Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
+_PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
+# Families whose decoder block keeps the attention output alive during the MLP (GPT-2 style code)
+_KEEPS_ATTN_OUTPUT = ("gpt2",)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One instant of a run: the tensors alive then, by component."""
+
+    name: str
+    kv_cache: int
+    activations: int
+    logits: int = 0
+    formula: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.kv_cache + self.activations + self.logits
+
+
+def _compute_bytes(wl: Workload, spec: ModelSpec) -> int:
+    name = (wl.dtype or "bfloat16").lower().removeprefix("torch.")
+    if name not in DTYPE_BYTES:  # a storage format (quantized): compute runs in bf16
+        return 2
+    return DTYPE_BYTES[name]
+
+
+def _stream_tensors(spec: ModelSpec) -> int:
+    """Hidden-sized tensors alive during a layer's MLP: embeddings, layer input, residual, normed input."""
+    n = 4
+    if spec.position_embedding == "learned":
+        n += 1
+    if spec.family in _KEEPS_ATTN_OUTPUT:
+        n += 1
+    return n
+
+
+def _mask_count(spec: ModelSpec) -> int:
+    """Distinct attention masks built per forward: one per layer type (full, sliding)."""
+    kinds = {layer.attention.sliding_window is not None for layer in spec.layers if layer.attention is not None}
+    return max(1, len(kinds))
+
+
+def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int) -> int:
+    """Masks materialised for the prefill. sdpa skips the mask (is_causal) unless a sliding window is
+    shorter than the prompt; eager always builds an additive mask in the model dtype."""
+    if wl.attn == "eager":
+        return _mask_count(spec) * b * s * s * dt
+    windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
+    if any(w is not None and w < s for w in windows):
+        return b * s * s  # bool mask b×1×s×s for the sliding layers
+    return 0
+
+
+def _needs_repeat_kv(att: AttentionSpec, wl: Workload, masked: bool) -> bool:
+    if att.num_kv_heads == att.num_heads or att.kind == "mla":
+        return False
+    return wl.attn == "eager" or masked  # sdpa uses enable_gqa only without a mask
+
+
+def _dequant_bytes(spec: ModelSpec, layer_idx: int, kinds: tuple[str, ...]) -> int:
+    """Largest bf16 copy of one quantized weight among ``kinds`` in a layer (bnb 4-bit dequantises
+    the whole weight for a multi-token matmul)."""
+    best = 0
+    for t in inventory(spec):
+        if t.layer == layer_idx and t.kind in kinds and not t.is_bias:
+            n = 1
+            for d in t.shape:
+                n *= d
+            best = max(best, n * 2)
+    return best
+
+
+def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, tokens: int, dt: int) -> tuple[int, str]:
+    """Bytes alive inside the feed-forward block at its peak, beyond the residual stream."""
+    h = spec.hidden_size
+    quant = wl.quant
+    if layer.moe is not None:
+        moe = layer.moe
+        k, i_e = moe.top_k, moe.expert_intermediate_size
+        per = k * max(4 * h, h + 4 * i_e) * dt + moe.num_experts * FP32 * 2
+        text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
+        if moe.num_shared_experts:
+            i_s = (moe.shared_intermediate_size or i_e) * moe.num_shared_experts
+            per += h * dt + 3 * i_s * dt
+            text += f" + shared expert 3·{i_s}"
+        return tokens * per, text
+    mlp = layer.mlp
+    if mlp is None:
+        return 0, ""
+    i = mlp.intermediate_size
+    if mlp.kind == "plain":
+        n = 4 if mlp.activation in _PY_GELU else 2
+        return tokens * n * i * dt, f"{n} × {tokens:,} tokens × {i} × {dt} B (fc out, activation temporaries)"
+    n = 4 if mlp.fused_gate_up else 3
+    base = tokens * n * i * dt
+    text = f"{n} × {tokens:,} tokens × {i} × {dt} B (gate, act, up, product)"
+    if quant == "int8":
+        # LLM.int8 (threshold 6.0). Up projection: act(gate) beside the int8 codes of the input, the
+        # int32 product and its fp16 dequantisation: 8·I + h bytes per token. Down projection: its
+        # input act(gate)·up has heavy tails, so (in the measured, randomly initialised models) nearly
+        # every column holds an outlier ≥ 6: bnb copies those weight columns (int8) and dequantises them
+        # in fp32 twice (A·stats, ·1/127) = 9 bytes per weight, beside the input, its int8 codes and subA.
+        up = tokens * (8 * i + h)
+        k = i if tokens >= 100 else max(1, i * tokens // 100)
+        down = tokens * (2 * i + i) + tokens * k * 2 + 9 * h * k
+        if down > up:
+            return down, (f"LLM.int8 down projection with {k:,} outlier columns: {tokens:,} × 3·{i} + subA "
+                          f"{tokens:,}×{k:,}×2 + 9 B × {h}×{k:,} dequantised columns")
+        return up, f"LLM.int8 up projection: {tokens:,} tokens × (8·{i} + {h}) B"
+    if quant and tokens > 1:
+        deq = _dequant_bytes(spec, idx, ("ffn_up", "ffn_gate", "ffn_down", "ffn_up_gate"))
+        alt = tokens * (n - 1) * i * dt + deq
+        if alt > base:
+            return alt, f"{n - 1} × {tokens:,} × {i} × {dt} B + dequantised weight {deq:,} B"
+    return base, text
+
+
+def _attn_transient(spec: ModelSpec, att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
+                    masked: bool) -> tuple[int, str]:
+    """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
+    t = b * s
+    q = t * att.num_heads * att.head_dim * dt
+    out = t * att.num_heads * att.value_dim * dt
+    rep = 0
+    if _needs_repeat_kv(att, wl, masked):
+        rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
+    if wl.attn == "eager":
+        scores = b * att.num_heads * s * s
+        per_score = {4: 8, 2: 10 if dt == 2 and (wl.dtype or "bfloat16") not in ("float16", "fp16") else 8}[dt]
+        return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
+                                              "(masked, fp32 copy, fp32 softmax)")
+    k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
+    return q + k_v + rep + out, "q, k, v, repeated K/V and attention output"
+
+
+def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
+    """Every candidate peak of the run (see the module docstring)."""
+    b, s, new = wl.batch, wl.context, wl.new_tokens
+    dt = _compute_bytes(wl, spec)
+    h, v = spec.hidden_size, spec.vocab_size
+    t = b * s
+    kvd = wl.kv_dtype or ("float16" if dt == 2 and (wl.dtype or "") in ("float16", "fp16") else
+                          "float32" if dt == 4 else "bfloat16")
+    kv_dtype(kvd)
+    use_cache = wl.task != "forward"
+    kv_full = kv_cache_bytes(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else 0
+    masks = _mask_bytes(spec, wl, b, s, dt)
+    masked = masks > 0
+    rot = 0
+    for layer in spec.layers:
+        if layer.attention is not None and spec.position_embedding == "rope":
+            a = layer.attention
+            rot = max(rot, 2 * t * (a.qk_rope_head_dim or a.rope_dim or a.head_dim) * dt)
+    inputs = t * INT64 * (2 if wl.task == "generate" else 1)
+    fixed = masks + rot + inputs
+    stream = _stream_tensors(spec) * t * h * dt
+    moments: list[Moment] = []
+    seen: set[tuple[object, ...]] = set()
+    for idx, layer in enumerate(spec.layers):
+        key = (layer.attention, layer.mlp, layer.moe, layer.ssm)
+        if key in seen:
+            continue
+        seen.add(key)
+        held_probs = 0
+        if layer.attention is not None:
+            att = layer.attention
+            a_bytes, a_text = _attn_transient(spec, att, wl, b, s, dt, masked)
+            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
+            moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
+                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs"))
+            if wl.attn == "eager":
+                held_probs = b * att.num_heads * s * s * dt
+        elif layer.ssm is not None:
+            raise UnsupportedError(f"{spec.name}: the transformers profile does not model Mamba layers' "
+                                   "prefill buffers yet; use --runtime vllm or llamacpp")
+        f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
+        moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
+                              formula=f"{stream:,} stream + {f_text}"
+                              + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
+                              + f" + {fixed:,} masks/rope/inputs"))
+    if wl.task == "forward":
+        logits = t * v * dt
+        moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
+                              formula=f"{t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
+    else:
+        last = b * v * (dt + 2 * FP32)
+        moments.append(Moment("after prefill", kv_full, inputs, last,
+                              formula=f"last-token logits {b}×{v:,} × ({dt} + 4 + 4) B"))
+    if wl.task == "generate" and new > 1:
+        tokens = s + new - 1
+        kv_end = kv_cache_bytes(spec, tokens, b, "transformers", kvd, bound_windows=True)
+        layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
+                       for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
+        moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, b * v * (dt + 2 * FP32),
+                              formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)"))
+    return moments
+
+
+def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
+    from dataclasses import replace
+
+    return replace(spec, layers=(spec.layers[i],))
+
+
+def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
+    """The transformers profile: allocated peak and what nvidia-smi shows."""
+    fmt = wl.quant or wl.dtype or "bfloat16"
+    weights = weights_component(spec, fmt)
+    workspace = cublas_workspace_bytes()
+    moments = peak_moments(spec, wl)
+    peak = max(moments, key=lambda m: m.total)
+    comps: list[Component] = [weights]
+    if peak.kv_cache:
+        comps.append(Component("kv_cache", peak.kv_cache, f"{peak.name}: {fmt_bytes(peak.kv_cache)}"))
+    comps.append(Component("activations", peak.activations, f"{peak.name}: {peak.formula}"))
+    if peak.logits:
+        comps.append(Component("logits", peak.logits, f"{peak.name}: {fmt_bytes(peak.logits)}"))
+    comps.append(Component("overhead", workspace, f"cuBLAS workspace (Hopper) = {fmt_bytes(workspace)}"))
+    allocated = sum(c.bytes for c in comps)
+    comps.append(allocator_reserve_component(peak.total))
+    comps.append(cuda_context_component())
+    details = {
+        "runtime": "transformers",
+        "peak_moment": peak.name,
+        "moments": {m.name: m.total for m in moments},
+        "kv_cache_final_bytes": (kv_cache_bytes(spec, wl.context + max(wl.new_tokens - 1, 0), wl.batch,
+                                                "transformers", wl.kv_dtype or "bfloat16")
+                                 if wl.task != "forward" else 0),
+    }
+    return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
+                    details=details)

@@ -1,0 +1,84 @@
+"""vLLM (V1 engine): the engine budgets the device itself; the KV pool fills what is left.
+
+``requested = ceil(device_total · gpu_memory_utilization)`` (``determine_available_memory``), of which
+the weights, the activation peak of a profiling run and non-torch memory (NCCL, CUDA graphs
+pools, context growth) are taken first; the KV cache pool gets the rest, cut into blocks of
+``block_size`` tokens per layer. The profiling run's peak is the larger of a forward over
+``max_num_batched_tokens`` tokens and the dummy sampler run over ``max_num_seqs`` sequences, which
+holds about ``SAMPLER_COPIES`` fp32 copies of ``max_num_seqs × vocab`` logits (measured on an H100
+for three vocabularies: Llama-3.1-8B, Qwen3-0.6B, gpt-oss-20b; ``data/runtime_overheads.toml``).
+
+From the pool follow ``details["max_concurrent_sequences"]`` (at ``context + new_tokens`` tokens each)
+and ``details["max_context_one_sequence"]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...errors import ConfigError
+from ...inventory import count_parameters
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..kv_cache import cache_layers
+from ..overhead import cuda_context_component, overhead_data
+from ..weights import weights_component
+
+__all__ = ["estimate_vllm", "kv_block_bytes"]
+
+
+def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
+    """Bytes of one block of ``block_size`` tokens across every attention layer (vLLM page size × layers)."""
+    return sum(c.per_token for c in cache_layers(spec, "vllm", kv_dtype)) * block_size
+
+
+def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None) -> Estimate:
+    """vLLM's memory plan on a device of ``device_bytes`` (default: an H100 80GB as CUDA reports it)."""
+    data = overhead_data()["vllm"]
+    total = device_bytes or int(data["default_device_total_bytes"])
+    fmt = wl.quant or wl.dtype or "bfloat16"
+    weights = weights_component(spec, fmt)
+    kvd = wl.kv_dtype or "bfloat16"
+    requested = math.ceil(total * wl.gpu_memory_utilization)
+    seqs = wl.max_num_seqs or int(data["max_num_seqs"])
+    tokens = wl.max_num_batched_tokens or int(data["max_num_batched_tokens"])
+    h, dt = spec.hidden_size, 2
+    widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
+                  layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
+                 for layer in spec.layers)
+    forward = tokens * (4 * h + widest) * dt
+    sampler = round(seqs * spec.vocab_size * 4 * float(data["sampler_copies"]))
+    activation = max(forward, sampler)
+    non_torch = int(data["non_torch_bytes"])
+    pool = requested - weights.bytes - activation - non_torch
+    block = kv_block_bytes(spec, wl.block_size, kvd)
+    blocks = max(0, pool // block) if block else 0
+    if blocks == 0:
+        raise ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(weights.bytes)} + activations "
+                          f"{fmt_bytes(activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}; "
+                          "raise --gpu-memory-utilization, quantize the weights or use a larger GPU")
+    seq_tokens = wl.context + wl.new_tokens
+    per_seq_blocks = math.ceil(seq_tokens / wl.block_size)
+    kv = blocks * block
+    comps = (
+        weights,
+        Component("activations", activation, f"profile run peak: max(forward of {tokens:,} tokens = "
+                  f"{forward:,}, sampler {seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {data['sampler_copies']} "
+                  f"= {sampler:,})"),
+        Component("overhead", non_torch, f"non-torch memory (NCCL, graphs pool) = {fmt_bytes(non_torch)}"),
+        Component("kv_cache", kv, f"{blocks:,} blocks × {block:,} B ({wl.block_size} tokens × all layers) "
+                  f"= {fmt_bytes(kv)}"),
+        cuda_context_component(),
+    )
+    details = {
+        "runtime": "vllm", "device_bytes": total, "requested_bytes": requested,
+        "kv_pool_bytes": kv, "num_gpu_blocks": blocks, "block_bytes": block,
+        "max_concurrent_sequences": blocks // per_seq_blocks,
+        "max_context_one_sequence": blocks * wl.block_size,
+    }
+    return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
+                    notes=(f"vLLM reserves {wl.gpu_memory_utilization:g} of the device up front; the KV pool "
+                           f"holds {details['max_concurrent_sequences']:,} sequences of {seq_tokens:,} tokens",),
+                    details=details)
