@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "plan": "memfit.cli.plan:plan_cmd",
     "plot": "memfit.cli.plot:plot_cmd",
     "serve": "memfit.cli.serve:serve_cmd",
+    "validate": "memfit.cli.validate:validate_cmd",
 }
 
 
