@@ -33,6 +33,7 @@ MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_DEPTH = 3  # arrays of arrays
 KEEP_ARRAY = 65_536  # numeric arrays up to this length are kept (per-layer head counts …)
 KEEP_STRING = 4096
+MAX_LAYERS = 10_000
 
 # GGUF value types: id -> (name, struct format or None)
 _SCALARS: dict[int, tuple[str, str]] = {
@@ -43,23 +44,11 @@ _STRING, _ARRAY = 8, 9
 
 
 def gguf_type_sizes() -> dict[int, tuple[str, int, int]]:
-    """ggml tensor type id -> (name, elements per block, bytes per block).
+    """ggml tensor type id -> (name, elements per block, bytes per block), from memfit's format table
+    (``data/formats.toml``: ggml's ``block_*`` structs and ``type_traits``)."""
+    from ..formats import gguf_types
 
-    From the formats table when it provides one, else from the ``gguf`` package's
-    ``GGML_QUANT_SIZES`` (ggml's ``type_traits``: blck_size, type_size).
-    """
-    try:
-        from ..formats import gguf_types  # type: ignore[attr-defined]
-
-        table: dict[int, tuple[str, int, int]] = gguf_types()
-        return table
-    except (ImportError, AttributeError):
-        pass
-    try:
-        import gguf
-    except ImportError as e:  # pragma: no cover - gguf is in the formats extra
-        raise MemfitError("reading GGUF files needs the gguf package: pip install 'memfit[formats]'") from e
-    return {int(t): (t.name, int(b), int(s)) for t, (b, s) in gguf.GGML_QUANT_SIZES.items()}
+    return gguf_types()
 
 
 @dataclass(frozen=True)
@@ -384,8 +373,8 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
     n = _int(meta, a + "block_count")
     shapes = {t.name: t.dims for t in tensors}
     emb = shapes.get("token_embd.weight")
-    if not n or emb is None or len(emb) != 2:
-        return None
+    if not n or n > min(MAX_LAYERS, len(tensors)) or emb is None or len(emb) != 2:
+        return None  # every block holds at least one tensor
     h, vocab = emb
     heads = _per_layer(meta, a + "attention.head_count", n) or [0] * n
     kv = _per_layer(meta, a + "attention.head_count_kv", n) or heads
@@ -479,7 +468,7 @@ def _spec(headers: Sequence[GGUFHeader], name: str, source: str) -> ModelSpec:
     try:
         spec = spec_from_gguf(headers[0].metadata, tensors, name)
         count = count_parameters(spec).total if spec is not None else -1
-    except (MemfitError, AssertionError, ZeroDivisionError, TypeError, ValueError):
+    except Exception:  # a header that parses but describes no coherent model: the count is still exact
         spec, count = None, -1
     if spec is not None and 0 <= count <= stored.logical_parameters:
         if count < stored.logical_parameters:  # e.g. rope_freqs, extra projections the description lacks

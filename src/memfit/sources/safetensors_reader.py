@@ -420,6 +420,14 @@ def spec_from_tensor_shapes(shapes: Mapping[str, tuple[int, ...]], name: str, lo
     power of two ≤ 128 dividing the q and k rows), which
     changes neither the parameter count nor the KV cache size (both use heads × head_dim).
     """
+    try:
+        return _spec_from_shapes(shapes, name, logical, dtype)
+    except Exception:  # shapes that parse but describe no coherent model
+        return None
+
+
+def _spec_from_shapes(shapes: Mapping[str, tuple[int, ...]], name: str, logical: int,
+                      dtype: str) -> ModelSpec | None:
     from ..inventory import count_parameters
 
     emb = shapes.get("model.embed_tokens.weight")
@@ -456,11 +464,7 @@ def spec_from_tensor_shapes(shapes: Mapping[str, tuple[int, ...]], name: str, lo
     spec = ModelSpec(name=name, family="llama", hidden_size=h, vocab_size=vocab, layers=tuple(built),
                      tie_word_embeddings="lm_head.weight" not in shapes, norm="layernorm" if norm_bias else "rms",
                      final_norm="model.norm.weight" in shapes, lm_head_bias="lm_head.bias" in shapes, dtype=dtype)
-    try:
-        ok = count_parameters(spec).total == logical
-    except (MemfitError, AssertionError, ZeroDivisionError):
-        return None
-    return spec if ok else None
+    return spec if count_parameters(spec).total == logical else None
 
 
 _TORCH_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
