@@ -58,7 +58,6 @@ class ParameterCount:
 # (module name, llama.cpp kind) of a block's hidden-sized norms, by layout and count
 _NORM_NAMES: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {
     ("pre", 2): (("input_layernorm", "attn_norm"), ("post_attention_layernorm", "ffn_norm")),
-    ("pre", 1): (("input_layernorm", "attn_norm"),),
     ("parallel", 1): (("input_layernorm", "attn_norm"),),
     ("parallel", 2): (("ln_attn", "attn_norm"), ("ln_mlp", "attn_norm_2")),
     ("post", 2): (("post_attention_layernorm", "post_attention_norm"),

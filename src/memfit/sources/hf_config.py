@@ -23,7 +23,6 @@ Builder = Callable[[Config, str], ModelSpec]
 
 MAX_DIM = 10_000_000  # no real hidden size, vocab or intermediate size comes near this
 MAX_LAYERS = 10_000
-_MISSING = object()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -372,12 +371,21 @@ def _phi(cfg: Config, name: str) -> ModelSpec:
 # GPT-2 / GPT-J / GPT-NeoX / Falcon / DBRX: other key names, fused projections, LayerNorm with bias
 
 
+def _dims(cfg: Config, hidden: Sequence[str], layers: Sequence[str], heads: Sequence[str]) -> tuple[int, int, int]:
+    """(hidden size, layers, heads) under a family's own key names, heads dividing the hidden size."""
+    h = _int_alias(cfg, hidden)
+    n_layers = _int_alias(cfg, layers, maximum=MAX_LAYERS)
+    n_heads = _int_alias(cfg, heads)
+    if h % n_heads:
+        raise ConfigError(f"config.json {hidden[0]} = {h} is not divisible by {heads[0]} = {n_heads}")
+    return h, n_layers, n_heads
+
+
+_GPT_KEYS = (("n_embd", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"))
+
+
 def _gpt2(cfg: Config, name: str) -> ModelSpec:
-    h = _int_alias(cfg, ("n_embd", "hidden_size"))
-    n_layers = _int_alias(cfg, ("n_layer", "num_hidden_layers"), maximum=MAX_LAYERS)
-    heads = _int_alias(cfg, ("n_head", "num_attention_heads"))
-    if h % heads:
-        raise ConfigError(f"config.json n_embd = {h} is not divisible by n_head = {heads}")
+    h, n_layers, heads = _dims(cfg, *_GPT_KEYS)
     if get_bool(cfg, "add_cross_attention", False):
         raise ConfigError("config.json 'add_cross_attention' is true: memfit models GPT-2 as a decoder only; "
                           "set it to false")
@@ -390,11 +398,7 @@ def _gpt2(cfg: Config, name: str) -> ModelSpec:
 
 
 def _gptj(cfg: Config, name: str) -> ModelSpec:
-    h = _int_alias(cfg, ("n_embd", "hidden_size"))
-    n_layers = _int_alias(cfg, ("n_layer", "num_hidden_layers"), maximum=MAX_LAYERS)
-    heads = _int_alias(cfg, ("n_head", "num_attention_heads"))
-    if h % heads:
-        raise ConfigError(f"config.json n_embd = {h} is not divisible by n_head = {heads}")
+    h, n_layers, heads = _dims(cfg, *_GPT_KEYS)
     attn = AttentionSpec(heads, heads, h // heads, rope_dim=get_opt_int(cfg, "rotary_dim"))
     mlp = MLPSpec(_int_alias(cfg, ("n_inner",), 4 * h), "plain", True, _act(cfg, "gelu_new"))
     layer = LayerSpec("attention", attn, mlp=mlp, norms=1, norm_layout="parallel")
@@ -414,11 +418,8 @@ def _gpt_neox(cfg: Config, name: str) -> ModelSpec:
 
 
 def _falcon(cfg: Config, name: str) -> ModelSpec:
-    h = _int_alias(cfg, ("hidden_size", "n_embed"))
-    n_layers = _int_alias(cfg, ("num_hidden_layers", "n_layer"), maximum=MAX_LAYERS)
-    heads = _int_alias(cfg, ("num_attention_heads", "n_head"))
-    if h % heads:
-        raise ConfigError(f"config.json hidden_size = {h} is not divisible by num_attention_heads = {heads}")
+    h, n_layers, heads = _dims(cfg, ("hidden_size", "n_embed"), ("num_hidden_layers", "n_layer"),
+                               ("num_attention_heads", "n_head"))
     new_arch = get_bool(cfg, "new_decoder_architecture", False)
     # new architecture: grouped kv heads; else multi-query (one kv head) or plain multi-head
     multi_query = get_bool(cfg, "multi_query", True)
@@ -439,13 +440,10 @@ def _falcon(cfg: Config, name: str) -> ModelSpec:
 
 
 def _dbrx(cfg: Config, name: str) -> ModelSpec:
-    h = _int_alias(cfg, ("d_model", "hidden_size"))
-    n_layers = _int_alias(cfg, ("n_layers", "num_hidden_layers"), maximum=MAX_LAYERS)
-    heads = _int_alias(cfg, ("n_heads", "num_attention_heads"))
+    h, n_layers, heads = _dims(cfg, ("d_model", "hidden_size"), ("n_layers", "num_hidden_layers"),
+                               ("n_heads", "num_attention_heads"))
     attn_cfg, ffn_cfg = _sub(cfg, "attn_config"), _sub(cfg, "ffn_config")
     kv = _kv_heads(attn_cfg, heads, "kv_n_heads") if attn_cfg.get("kv_n_heads") is not None else 1
-    if h % heads:
-        raise ConfigError(f"config.json d_model = {h} is not divisible by n_heads = {heads}")
     attn = AttentionSpec(heads, kv, h // heads, fused_qkv=True)
     moe = MoESpec(get_int(ffn_cfg, "moe_num_experts", 4), get_int(ffn_cfg, "moe_top_k", 1),
                   get_int(ffn_cfg, "ffn_hidden_size", 3584), norm_topk_prob=True)
