@@ -22,10 +22,22 @@ from memfit.result import Component, Estimate
 from memfit.spec import ModelSpec
 from memfit.workload import Workload
 
-HAS_INFERENCE = importlib.util.find_spec("memfit.memory.inference") is not None
-HAS_TRAINING = importlib.util.find_spec("memfit.memory.training") is not None
-needs_inference = pytest.mark.skipif(not HAS_INFERENCE, reason="memfit.memory.inference not built yet")
-needs_training = pytest.mark.skipif(not HAS_TRAINING, reason="memfit.memory.training not built yet")
+
+def _built(*modules: str) -> bool:
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+    except ModuleNotFoundError:
+        return False
+
+
+def _needs(*modules: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not _built(*modules), reason=f"{', '.join(modules)} not built yet")
+
+
+needs_inference = _needs("memfit.memory.inference", "memfit.memory.runtimes.transformers")
+needs_vllm = _needs("memfit.memory.inference", "memfit.memory.runtimes.vllm")
+needs_llamacpp = _needs("memfit.memory.inference", "memfit.memory.runtimes.llamacpp")
+needs_parallel_training = _needs("memfit.memory.training", "memfit.memory.parallel")
 
 
 def linear(spec: ModelSpec, wl: Workload) -> Estimate:
@@ -125,8 +137,8 @@ def test_longest_context_is_verified_by_re_estimating(model: str, gpu: str, opts
         assert not memfit.fit(model, gpu, mode="inference", context=a.value + 1, **opts).fits
 
 
-@needs_inference
-@pytest.mark.parametrize("runtime", ["transformers", "vllm"])
+@pytest.mark.parametrize("runtime", [pytest.param("transformers", marks=needs_inference),
+                                     pytest.param("vllm", marks=needs_vllm)])
 def test_largest_batch_is_verified_by_re_estimating(runtime: str) -> None:
     opts: dict[str, object] = {"mode": "inference", "runtime": runtime, "context": 4096, "new_tokens": 256}
     a = memfit.plan_batch("llama-3.1-8b", "h100", **opts)
@@ -136,7 +148,7 @@ def test_largest_batch_is_verified_by_re_estimating(runtime: str) -> None:
         assert not memfit.fit("llama-3.1-8b", "h100", batch=a.value + 1, **opts).fits
 
 
-@needs_inference
+@needs_llamacpp
 def test_gpu_layers_are_verified_by_re_estimating() -> None:
     opts: dict[str, object] = {"mode": "inference", "runtime": "llamacpp", "dtype": "q4_k_m", "context": 8192}
     a = memfit.plan_gpu_layers("llama-3.1-70b", "rtx 4090", **opts)
@@ -145,11 +157,11 @@ def test_gpu_layers_are_verified_by_re_estimating() -> None:
         return
     at = memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value, **opts)
     assert at.fits and a.extra["host_bytes"] == at.host_bytes
-    if a.value < 80:
+    if not a.capped:  # 81 = 80 layers + the output layer: everything on the GPU
         assert not memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value + 1, **opts).fits
 
 
-@needs_training
+@needs_parallel_training
 def test_fewest_gpus_for_training_is_verified_by_re_estimating() -> None:
     opts: dict[str, object] = {"mode": "train", "batch": 1, "context": 2048, "checkpointing": "full"}
     a = memfit.plan_gpus("llama-3.1-8b", "a100-40gb", limit=16, **opts)
@@ -183,3 +195,26 @@ def test_vllm_layouts_use_every_gpu_for_the_model() -> None:
     lays = list(layouts(spec, 4, "inference", "vllm"))
     assert lays and all(lay["tp"] * lay["pp"] == 4 for lay in lays)
     assert lays[0]["tp"] == 4  # TP before PP at equal model parallelism
+
+
+@needs_vllm
+def test_vllm_batch_answer_is_the_engines_own_concurrency() -> None:
+    opts: dict[str, object] = {"mode": "inference", "runtime": "vllm", "context": 4096, "new_tokens": 256}
+    a = memfit.plan_batch("llama-3.1-8b", "h100", **opts)
+    at = memfit.fit("llama-3.1-8b", "h100", batch=1, **opts)
+    assert a.value == at.estimate.details["max_concurrent_sequences"]
+    # the pool is planned from the device's own memory: a smaller card holds fewer sequences
+    small = memfit.plan_batch("llama-3.1-8b", "l40s", **opts)
+    assert small.value is not None and small.value < a.value
+    assert memfit.fit("llama-3.1-8b", "l40s", batch=small.value, **opts).fits
+    assert not memfit.fit("llama-3.1-8b", "l40s", batch=small.value + 1, **opts).fits
+
+
+@needs_vllm
+def test_vllm_longest_context_for_several_sequences() -> None:
+    opts: dict[str, object] = {"mode": "inference", "runtime": "vllm", "batch": 16}
+    a = memfit.plan_context("qwen2.5-7b", "rtx 4090", **opts)
+    assert a.value is not None
+    assert memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value, **opts).fits
+    if not a.capped:
+        assert not memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value + 1, **opts).fits

@@ -13,13 +13,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import MemfitError
 from .estimate import ModelRef, estimate
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
 from .units import fmt_bytes
 from .workload import Workload
 
-__all__ = ["FitResult", "fit", "fit_all", "fit_estimate"]
+__all__ = ["FitResult", "estimate_on", "fit", "fit_all", "fit_estimate"]
 
 TRAIN_MODES = ("train", "lora", "qlora")
 
@@ -167,8 +168,30 @@ def _formats_to_check(est: Estimate, wl: Workload) -> list[str]:
     return seen
 
 
-def budget_bytes(device: Device, wl: Workload) -> tuple[int, str | None]:
-    """The bytes one GPU may use for this workload: vLLM claims ``gpu_memory_utilization`` of the device."""
+def estimate_on(model: ModelRef, wl: Workload, device: Device) -> Estimate:
+    """``memfit.estimate``, except that vLLM plans its KV pool from this device's memory (the engine claims
+    ``gpu_memory_utilization`` of what the device reports, so the estimate depends on the device)."""
+    if wl.mode == "inference" and wl.runtime == "vllm":
+        try:
+            from .memory.runtimes.vllm import estimate_vllm
+        except ImportError:
+            return estimate(model, wl)
+        from .sources.loader import load_model
+        from .spec import ModelSpec
+
+        spec = model if isinstance(model, ModelSpec) else load_model(model)
+        if spec.is_bare:
+            return estimate(spec, wl)  # raises the usual "needs the architecture" error
+        wl.validate()
+        return estimate_vllm(spec, wl, device_bytes=device.capacity_bytes)
+    return estimate(model, wl)
+
+
+def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> tuple[int, str | None]:
+    """The bytes one GPU may use for this workload: vLLM claims ``gpu_memory_utilization`` of the device
+    (when the estimate already planned that, from ``details.device_bytes``, the budget is the device)."""
+    if est is not None and est.details.get("runtime") == "vllm" and "device_bytes" in est.details:
+        return device.capacity_bytes, None
     if wl.mode == "inference" and wl.runtime == "vllm":
         b = math.floor(device.capacity_bytes * wl.gpu_memory_utilization)
         return b, (f"vLLM may use gpu_memory_utilization = {wl.gpu_memory_utilization} of the device: "
@@ -179,17 +202,28 @@ def budget_bytes(device: Device, wl: Workload) -> tuple[int, str | None]:
 def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
     """Judge an existing estimate against a device (used by ``fit`` and by the plan searches)."""
     per_gpu, split, comps = split_per_gpu(est, wl)
-    capacity, budget_note = budget_bytes(device, wl)
+    capacity, budget_note = budget_bytes(device, wl, est)
     worst = max(per_gpu)
     blame, blame_bytes = max(comps.items(), key=lambda kv: kv[1]) if comps else ("weights", 0)
     notes = list(est.notes)
     if budget_note:
         notes.append(budget_note)
+    fits = worst <= capacity
+    concurrent = est.details.get("max_concurrent_sequences")
+    if est.details.get("runtime") == "vllm" and isinstance(concurrent, int):
+        if est.details.get("device_bytes") not in (None, device.capacity_bytes):
+            notes.append(f"the vLLM estimate was planned for a device of {fmt_bytes(est.details['device_bytes'])}, "
+                         f"not {device.name}; use memfit.fit for a device-specific plan")
+        if concurrent < wl.batch:
+            fits = False
+            blame, blame_bytes = "kv_cache", comps.get("kv_cache", 0)
+            notes.append(f"vLLM's KV pool holds {concurrent:,} sequences of {wl.context + wl.new_tokens:,} tokens "
+                         f"at once; batch = {wl.batch:,} needs more")
     if device.logical_devices > 1:
         notes.append(f"{device.name} is {device.logical_devices} logical GPUs; capacity is per logical GPU")
     return FitResult(
         model=est.model, device=device, gpus=wl.gpus, capacity_bytes=capacity, per_gpu_bytes=per_gpu,
-        fits=worst <= capacity, headroom_bytes=capacity - worst, blame=blame, blame_bytes=blame_bytes, split=split,
+        fits=fits, headroom_bytes=capacity - worst, blame=blame, blame_bytes=blame_bytes, split=split,
         dtype_checks=tuple(check_dtype(device, f) for f in _formats_to_check(est, wl)),
         host_bytes=est.host_bytes, estimate=est, notes=tuple(notes),
     )
@@ -208,7 +242,7 @@ def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
     device = get_device(gpu, memory=memory)
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
-    return fit_estimate(estimate(model, wl), device, wl)
+    return fit_estimate(estimate_on(model, wl, device), device, wl)
 
 
 def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -> list[FitResult]:
@@ -216,5 +250,18 @@ def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -
     which GPUs can run this as it is?"""
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
+    devs = [d for d in devices() if d.capacity_bytes > 0]
+    if wl.mode == "inference" and wl.runtime == "vllm":  # the plan depends on the device
+        from .sources.loader import load_model
+        from .spec import ModelSpec
+
+        spec = model if isinstance(model, ModelSpec) else load_model(model)
+        out: list[FitResult] = []
+        for d in devs:
+            try:
+                out.append(fit_estimate(estimate_on(spec, wl, d), d, wl))
+            except MemfitError:
+                continue  # vLLM cannot start on it (no KV blocks): listed as absent
+        return out
     est = estimate(model, wl)
-    return [fit_estimate(est, d, wl) for d in devices() if d.capacity_bytes > 0]
+    return [fit_estimate(est, d, wl) for d in devs]

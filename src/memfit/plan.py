@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError, UnsupportedError
-from .estimate import ModelRef, estimate
-from .fit import TRAIN_MODES, FitResult, fit_estimate
+from .errors import ConfigError, MemfitError, UnsupportedError
+from .estimate import ModelRef
+from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate
 from .hardware import Device, get_device
 from .result import Estimate
 from .sources.loader import load_model
@@ -76,7 +76,7 @@ Estimator = Callable[[ModelSpec, Workload], Estimate]
 class _Judge:
     """Estimates a workload once per distinct value and judges it against the device."""
 
-    def __init__(self, spec: ModelSpec, device: Device, estimator: Estimator = estimate) -> None:
+    def __init__(self, spec: ModelSpec, device: Device, estimator: Estimator | None = None) -> None:
         self.spec, self.device, self.estimator = spec, device, estimator
         self.cache: dict[Workload, FitResult] = {}
 
@@ -84,7 +84,8 @@ class _Judge:
         r = self.cache.get(wl)
         if r is None:
             wl.validate()
-            r = fit_estimate(self.estimator(self.spec, wl), self.device, wl)
+            est = estimate_on(self.spec, wl, self.device) if self.estimator is None else self.estimator(self.spec, wl)
+            r = fit_estimate(est, self.device, wl)
             self.cache[wl] = r
         return r
 
@@ -144,12 +145,16 @@ def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Wo
     if variable not in Workload.field_names() or not isinstance(getattr(wl, variable), int | None) \
             or isinstance(getattr(wl, variable), bool):
         raise ConfigError(f"{variable!r} is not an integer Workload field")
-    hi = limit if limit is not None else _default_limit(spec, variable)
+    hi = limit if limit is not None else _default_limit(spec, variable, wl)
     if hi < lowest:
         raise ConfigError(f"limit {hi} is below the lowest value {lowest}")
-    judge = _Judge(spec, device, estimator or estimate)
-    value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+    judge = _Judge(spec, device, estimator)
     q = question or f"max_{variable}"
+    try:
+        value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+    except MemfitError as e:  # e.g. vLLM has no room for a single KV block on this device
+        return PlanAnswer(q, variable, None, lowest, hi, None, None, wl.replace(**{variable: lowest}),
+                          f"nothing fits: {e}")
     if value is None:
         assert beyond is not None
         text = (f"nothing fits: even {variable} = {lowest} needs {fmt_bytes(beyond.max_gpu_bytes)} per GPU, "
@@ -160,13 +165,18 @@ def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Wo
         text = f"{variable} = {value:,} fits and is the search limit ({fmt_bytes(at_v.headroom_bytes)} left)"
     else:
         text = (f"{variable} = {value:,} fits ({fmt_bytes(at_v.max_gpu_bytes)} of {fmt_bytes(at_v.capacity_bytes)}"
-                f" per GPU); {value + 1:,} needs {fmt_bytes(beyond.max_gpu_bytes)}")
-    return PlanAnswer(q, variable, value, lowest, hi, at_v, beyond, wl.replace(**{variable: value}), text)
+                f" per GPU); ")
+        why = [n for n in beyond.notes if "KV pool holds" in n]
+        text += f"at {value + 1:,}: {why[-1]}" if beyond.max_gpu_bytes <= beyond.capacity_bytes and why else \
+            f"{value + 1:,} needs {fmt_bytes(beyond.max_gpu_bytes)}"
+    extra = {f"engine_{k}": at_v.estimate.details[k] for k in ("max_concurrent_sequences", "max_context_one_sequence")
+             if k in at_v.estimate.details}
+    return PlanAnswer(q, variable, value, lowest, hi, at_v, beyond, wl.replace(**{variable: value}), text, extra)
 
 
-def _default_limit(spec: ModelSpec, variable: str) -> int:
-    if variable == "context":
-        return spec.max_position_embeddings or DEFAULT_CONTEXT_LIMIT
+def _default_limit(spec: ModelSpec, variable: str, wl: Workload) -> int:
+    if variable == "context":  # prompt + generated tokens stay within the model's positions
+        return max(1, (spec.max_position_embeddings or DEFAULT_CONTEXT_LIMIT) - wl.new_tokens)
     if variable == "n_gpu_layers":
         return spec.num_layers
     if variable in ("batch", "max_num_seqs"):
@@ -185,7 +195,7 @@ def _needs_shapes(wl: Workload, what: str) -> None:
 def plan_context(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
                  limit: int | None = None, memory: int | str | None = None, **options: Any) -> PlanAnswer:
     """The longest context (prompt tokens, or training sequence length) that fits; capped at the model's
-    ``max_position_embeddings`` unless ``limit`` is given."""
+    ``max_position_embeddings`` minus ``new_tokens`` unless ``limit`` is given."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
     _needs_shapes(wl, "context")
     return plan_largest(spec, device, "context", wl, limit=limit, question="max_context")
@@ -196,21 +206,16 @@ def plan_batch(model: ModelRef, gpu: str | Device, workload: Workload | None = N
     """The largest batch (inference: concurrent sequences; training: micro-batch) that fits at the context."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
     _needs_shapes(wl, "batch")
-    ans = plan_largest(spec, device, "batch", wl, limit=limit, question="max_batch")
-    if ans.at_value is not None:
-        details = ans.at_value.estimate.details
-        for key in ("max_concurrency", "max_num_seqs_fit", "concurrency"):
-            if key in details:
-                ans.extra["engine_" + key] = details[key]
-    return ans
+    return plan_largest(spec, device, "batch", wl, limit=limit, question="max_batch")
 
 
 def plan_gpu_layers(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
                     memory: int | str | None = None, **options: Any) -> PlanAnswer:
-    """llama.cpp: the most layers on the GPU (``-ngl``) that fit, and the host RAM the rest needs."""
+    """llama.cpp: the most layers on the GPU (``-ngl``) that fit, and the host RAM the rest needs.
+    ``-ngl`` counts the repeating layers and then the output layer: layers + 1 puts everything on the GPU."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
     wl = wl.replace(mode="inference", runtime="llamacpp")
-    ans = plan_largest(spec, device, "n_gpu_layers", wl, lowest=0, limit=spec.num_layers,
+    ans = plan_largest(spec, device, "n_gpu_layers", wl, lowest=0, limit=spec.num_layers + 1,
                        question="gpu_layers")
     r = ans.at_value or ans.beyond
     if r is not None:
@@ -252,13 +257,17 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
               **options: Any) -> PlanAnswer:
     """The fewest GPUs that fit, with the first layout (TP, PP, ZeRO stage) that fits at that count."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
-    judge = _Judge(spec, device, estimator or estimate)
+    judge = _Judge(spec, device, estimator)
     tried = 0
     last: FitResult | None = None
     for n in range(1, limit + 1):
         for lay in layouts(spec, n, wl.mode, wl.runtime):
             cand = wl.replace(**lay)
-            r = judge(cand)
+            try:
+                r = judge(cand)
+            except MemfitError:  # a layout the runtime cannot start (no KV blocks …) does not fit
+                tried += 1
+                continue
             tried += 1
             last = r
             if r.fits:

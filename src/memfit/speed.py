@@ -79,9 +79,14 @@ def decode_ceiling(model: ModelRef, gpu: str | Device, workload: Workload | None
     kv = 0
     if wl.mode == "inference":
         try:
-            kv = estimate(spec, wl).component("kv_cache") // wl.batch
+            est = estimate(spec, wl)
         except MemfitError:
-            kv = 0
+            est = None
+        if est is not None and est.details.get("runtime") == "vllm" and "block_bytes" in est.details:
+            # the pool is preallocated; one sequence reads only its own blocks
+            kv = int(est.details["block_bytes"]) * -(-(wl.context + wl.new_tokens) // wl.block_size)
+        elif est is not None:
+            kv = est.component("kv_cache") // wl.batch
     b = wl.batch if wl.mode == "inference" else 1
     per_step = w + b * kv
     total = b * device.bandwidth / per_step if per_step else 0.0
