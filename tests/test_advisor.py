@@ -114,3 +114,21 @@ def test_decode_ceiling_needs_a_bandwidth() -> None:
         decode_ceiling("llama-3.1-8b", "a10g")
     s = decode_ceiling("llama-3.1-8b", "a10g", bandwidth=600e9, dtype="bfloat16")
     assert s.tokens_per_s_total == pytest.approx(600e9 / (7_504_924_672 * 2))
+
+
+@pytest.mark.parametrize(("gpu", "opts"), [
+    ("rtx 4060 ti", {"mode": "inference", "context": 16384}),
+    ("rtx 3090", {"mode": "inference", "context": 8192, "batch": 4}),
+])
+def test_inference_advice_is_verified_by_fit(gpu: str, opts: dict[str, object]) -> None:
+    try:
+        a = advise("llama-3.1-8b", gpu, **opts)
+    except ModuleNotFoundError:  # pragma: no cover - the inference model is another module's
+        pytest.skip("inference model not built yet")
+    for r in a.rows:
+        if r.error:
+            continue
+        verdict = memfit.fit("llama-3.1-8b", gpu, dtype=r.format, runtime=r.runtime, **opts)
+        assert verdict.fits == r.fits, r.format
+        assert verdict.max_gpu_bytes == r.per_gpu_bytes, r.format
+    assert a.recommended is None or a.recommended.fits

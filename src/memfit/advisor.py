@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import ConfigError, MemfitError
 from .estimate import ModelRef
-from .fit import FitResult, fit_estimate
+from .fit import FitResult, estimate_on, fit_estimate
 from .hardware import Device, DtypeCheck, check_dtype, get_device
 from .sources.loader import load_model
 from .spec import ModelSpec
@@ -178,7 +178,6 @@ def _is_gguf(fmt: str) -> bool:
 
 
 def _row(spec: ModelSpec, device: Device, wl: Workload, fmt: str) -> AdviceRow:
-    from .estimate import estimate
     from .formats import get_format
 
     ms = _for_format(fmt)
@@ -203,7 +202,7 @@ def _row(spec: ModelSpec, device: Device, wl: Workload, fmt: str) -> AdviceRow:
     try:
         bits: float | None = get_format(fmt).bits
         cand = wl.replace(dtype=fmt, runtime=runtime)
-        r: FitResult = fit_estimate(estimate(spec, cand), device, cand)
+        r: FitResult = fit_estimate(estimate_on(spec, cand, device), device, cand)
     except MemfitError as e:
         return AdviceRow(fmt, None, False, 0, 0, q, basis, tuple(ms), None, runtime, error=str(e))
     return AdviceRow(canonical, bits, r.fits, r.max_gpu_bytes, r.headroom_bytes, q, basis, tuple(ms),
