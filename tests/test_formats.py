@@ -178,7 +178,7 @@ def test_nominal_bits_match_exact_layouts_at_4096() -> None:
      ("Q4_K_M", "q4_k_m"), ("q4_k_m", "q4_k_m"), ("Q4_K", "q4_k_m"), ("q5_k", "q5_k_m"), ("Q3_K", "q3_k_m"),
      ("q8_0", "q8_0"), ("Q4_0", "q4_0"), ("iq4_xs", "iq4_xs"), ("IQ2_M", "iq2_m"), ("MXFP4_MOE", "mxfp4_moe"),
      ("gguf-f16", "gguf-f16"), ("gguf-nvfp4", "gguf-nvfp4"), ("q4_k-pure", "q4_k-pure"), ("Q8_K", "q8_k-pure"),
-     ("q2_0", "q2_0-pure")],
+     ("q2_0", "q2_0-pure"), ("gguf:Q4_K_M", "q4_k_m"), ("gguf:F16", "gguf-f16"), ("gguf:NVFP4", "gguf-nvfp4")],
 )
 def test_format_names(spelling: str, canonical: str) -> None:
     assert get_format(spelling).name == canonical
@@ -417,3 +417,19 @@ def test_data_files_have_sources() -> None:
     for fname, table in (("formats.toml", "format"), ("formats.toml", "ggml_type"), ("gguf_mixtures.toml", "ftype")):
         rows = tomllib.loads((data / fname).read_text())[table]
         assert rows and all(str(r.get("source", "")).strip() for r in rows), (fname, table)
+
+
+def test_formats_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from memfit.cli import main
+
+    main(["formats", "--json"])
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["q4_k_m"]["ftype_id"] == 15 and rows["nf4"]["block"] == 64
+    assert "q4_k-pure" not in rows  # pure types only with --pure
+    main(["formats", "q8_0", "--model", "llama-3.1-8b", "--json"])
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["q8_0"]["model_bits_per_weight"] == pytest.approx(8.5008, abs=1e-4)
+    main(["formats", "nf4"])
+    assert "nf4-dq" in capsys.readouterr().out

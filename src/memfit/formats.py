@@ -309,6 +309,8 @@ def get_format(name: str) -> Format:
     """
     formats, names = _registry()
     key = name.strip().lower()
+    if key.startswith("gguf:"):  # StoredWeights.quantization spelling, e.g. gguf:Q4_K_M
+        key = f"gguf-{key[5:]}" if f"gguf-{key[5:]}" in names else key[5:]
     if key in names:
         return formats[names[key]]
     m = _QUANT_SPELLING.match(key)
