@@ -132,3 +132,11 @@ def test_inference_advice_is_verified_by_fit(gpu: str, opts: dict[str, object]) 
         assert verdict.fits == r.fits, r.format
         assert verdict.max_gpu_bytes == r.per_gpu_bytes, r.format
     assert a.recommended is None or a.recommended.fits
+
+
+def test_tensor_parallel_reads_shards_at_once() -> None:
+    one = decode_ceiling("llama-3.1-70b", "h100", dtype="bfloat16")
+    two = decode_ceiling("llama-3.1-70b", "h100", dtype="bfloat16", gpus=2, tp=2)
+    assert two.tokens_per_s_total == pytest.approx(2 * one.tokens_per_s_total)
+    pipe = decode_ceiling("llama-3.1-70b", "h100", dtype="bfloat16", gpus=2, pp=2)
+    assert pipe.tokens_per_s_total == pytest.approx(one.tokens_per_s_total)

@@ -4,8 +4,10 @@ Each decode step reads every weight it multiplies by — the active parameters (
 the input embedding table when the head is untied (a lookup reads one row) — plus each sequence's KV cache
 up to its current length. Tokens per second per sequence ≤ bandwidth / (weight bytes + KV bytes per
 sequence); with B sequences in a batch the weights are read once per step for all of them:
-aggregate ≤ B · bandwidth / (weight bytes + B · KV bytes). Real decoding is slower (kernels reach a share
-of peak bandwidth, compute and overheads add time); this is the ceiling, never a prediction.
+aggregate ≤ B · bandwidth / (weight bytes + B · KV bytes). With tensor parallelism the ``tp`` GPUs read
+their shards at once (bandwidth × tp); pipeline stages run one after another and add nothing. Real decoding
+is slower (kernels reach a share of peak bandwidth, compute and overheads add time); this is the ceiling,
+never a prediction.
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ def decode_ceiling(model: ModelRef, gpu: str | Device, workload: Workload | None
             kv = est.component("kv_cache") // wl.batch
     b = wl.batch if wl.mode == "inference" else 1
     per_step = w + b * kv
-    total = b * device.bandwidth / per_step if per_step else 0.0
+    bw = device.bandwidth * wl.tp  # tensor parallelism reads the shards in parallel; pipeline stages take turns
+    total = b * bw / per_step if per_step else 0.0
     per_seq = total / b if b else 0.0
-    formula = (f"{b} × {device.bandwidth / 1e9:,.0f} GB/s / ({fmt_bytes(w)} weights + {b} × {fmt_bytes(kv)} KV) "
-               f"= {total:,.1f} tokens/s ({per_seq:,.1f} per sequence), {LABEL}")
-    return SpeedBound(device.id, device.bandwidth, w, kv, b, per_seq, total, formula)
+    gpus = f"{wl.tp} × " if wl.tp > 1 else ""
+    formula = (f"{b} × {gpus}{device.bandwidth / 1e9:,.0f} GB/s / ({fmt_bytes(w)} weights + {b} × {fmt_bytes(kv)} "
+               f"KV) = {total:,.1f} tokens/s ({per_seq:,.1f} per sequence), {LABEL}")
+    return SpeedBound(device.id, bw, w, kv, b, per_seq, total, formula)

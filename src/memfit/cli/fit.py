@@ -59,13 +59,19 @@ def _all(spec: Any, wl: Any, json_: bool) -> None:
     from rich.table import Table
 
     t = Table(title=f"{spec.name}: {rows[0].estimate.mode if rows else ''} on every device ({wl.gpus} each)")
-    for col in ("device", "fits", "needs per GPU", "capacity", "headroom", "flags"):
-        t.add_column(col, justify="right" if col in ("needs per GPU", "capacity", "headroom") else "left")
+    speed = wl.mode in ("weights", "inference")
+    cols = ["device", "fits", "needs per GPU", "capacity", "headroom"] + (["decode ≤ tok/s"] if speed else [])
+    for col in [*cols, "flags"]:
+        t.add_column(col, justify="left" if col in ("device", "fits", "flags") else "right")
     for r in rows:
-        t.add_row(r.device.id, "yes" if r.fits else "no", fmt_bytes(r.max_gpu_bytes), fmt_bytes(r.capacity_bytes),
-                  fmt_bytes(r.headroom_bytes), "not native: " + ", ".join(c.format for c in r.dtype_checks
-                                                                            if c.native is False)
-                  if r.warnings else "")
+        cells = [r.device.id, "yes" if r.fits else "no", fmt_bytes(r.max_gpu_bytes), fmt_bytes(r.capacity_bytes),
+                 fmt_bytes(r.headroom_bytes)]
+        if speed:
+            cells.append("?" if r.device.bandwidth is None else
+                         f"{decode_ceiling(spec, r.device, wl).tokens_per_s_per_sequence:,.0f}")
+        cells.append("not native: " + ", ".join(c.format for c in r.dtype_checks if c.native is False)
+                     if r.warnings else "")
+        t.add_row(*cells)
     Console().print(t)
 
 
