@@ -18,6 +18,18 @@ __all__ = ["estimate"]
 ModelRef = str | int | Mapping[str, Any] | ModelSpec
 
 
+def default_format(spec: ModelSpec, mode: str = "weights") -> str:
+    """The weight format used when the user names none: the checkpoint's own quantization
+    (``quantization_config``: fp8-block, mxfp4, gptq …) for weights and inference, else the config's dtype.
+    Training defaults to the config's dtype (bf16 when the config says fp32: nobody trains in fp32 by default
+    with mixed precision off)."""
+    if mode in ("weights", "inference") and spec.quantization:
+        return spec.quantization
+    if mode in ("train", "lora", "qlora") and spec.dtype in ("float32", "fp32"):
+        return "bfloat16"
+    return spec.dtype
+
+
 def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) -> Estimate:
     """Estimate the memory ``model`` needs for ``workload``.
 
@@ -36,6 +48,8 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
     spec = load_model(model)
+    if wl.dtype is None:
+        wl = wl.replace(dtype=default_format(spec, wl.mode))
     if wl.mode == "weights":
         dtype = wl.dtype or spec.dtype
         comp = weights_component(spec, dtype)

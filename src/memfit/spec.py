@@ -220,6 +220,7 @@ class ModelSpec:
     parameters_override: int | None = None
     extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
     stored: StoredWeights | None = None  # set when read from a checkpoint's headers
+    quantization: str | None = None  # the checkpoint's own weight format (fp8-block, mxfp4, gptq-4bit-g128 …)
 
     @property
     def num_layers(self) -> int:

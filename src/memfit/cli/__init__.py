@@ -8,6 +8,7 @@ Every ``MemfitError`` becomes one line on stderr and exit code 2, never a traceb
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -64,3 +65,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # a bug in memfit: one line, the traceback only on request
+        if os.environ.get("MEMFIT_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e} (a memfit bug: please report it; set MEMFIT_DEBUG=1 "
+                   "for the traceback)", err=True)
+        sys.exit(1)

@@ -100,10 +100,10 @@ def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None
     if json_:
         doc = est.to_json()
         if weights_table:
-            doc["weights_by_dtype"] = {d: weights_component(spec, d).bytes for d in _table_dtypes(spec.dtype)}
+            doc["weights_by_dtype"] = {d: weights_component(spec, d).bytes for d in _table_dtypes(est.dtype)}
         click.echo(json.dumps(doc, indent=2))
         return
-    _render(est, spec.dtype if weights_table else None, spec, explain)
+    _render(est, est.dtype if weights_table else None, spec, explain)
 
 
 def _table_dtypes(config_dtype: str) -> list[str]:
@@ -154,7 +154,8 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
         t.add_column("GiB", justify="right")
         for d in _table_dtypes(table_for):
             nbytes = weights_component(spec, d).bytes
-            t.add_row(d + (" (config)" if d == table_for else ""), f"{nbytes:,}", f"{nbytes / 1e9:,.2f} GB",
+            label = (" (checkpoint)" if spec.quantization else " (config)") if d == table_for else ""
+            t.add_row(d + label, f"{nbytes:,}", f"{nbytes / 1e9:,.2f} GB",
                       f"{nbytes / 1024**3:,.2f} GiB")
         console.print(t)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError, UnknownModelError
@@ -584,4 +585,12 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
         raise UnknownModelError(
             f"model_type {model_type!r} is not supported; supported families: {', '.join(SUPPORTED_FAMILIES)}"
         )
-    return builder(cfg, name or str(cfg.get("_name_or_path") or model_type))
+    spec = builder(cfg, name or str(cfg.get("_name_or_path") or model_type))
+    qc = cfg.get("quantization_config")
+    if isinstance(qc, Mapping):
+        from ..formats import format_from_quantization_config
+
+        fmt = format_from_quantization_config(qc)
+        if fmt is not None:
+            spec = replace(spec, quantization=fmt)
+    return spec
