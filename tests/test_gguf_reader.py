@@ -216,3 +216,76 @@ def test_tiny_or_empty_file(tmp_path: Path) -> None:
     f.write_bytes(b"")
     with pytest.raises(FormatError, match="magic"):
         memfit.load_model(str(f))
+
+
+# --- catalog architectures through GGUF metadata + tensor infos (no file needed) ---------------
+
+LLAMA_CPP_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3_moe": "qwen3moe", "gemma2": "gemma2",
+                  "gemma3_text": "gemma3", "mixtral": "llama", "phi3": "phi3", "deepseek_v2": "deepseek2",
+                  "falcon_mamba": "mamba", "gpt_oss": "gpt-oss", "qwen2_moe": "qwen2moe"}
+CATALOG = ["llama-3.1-8b", "qwen2-7b", "qwen3-30b-a3b", "gemma-2-9b", "gemma-3-1b-it", "mixtral-8x7b-v0.1",
+           "phi-3.5-mini-instruct", "deepseek-v2-lite", "falcon-mamba-7b", "gpt-oss-20b", "qwen1.5-moe-a2.7b"]
+
+
+def _metadata(spec: ModelSpec, arch: str) -> dict[str, Any]:
+    """The architecture keys a llama.cpp converter writes for ``spec``."""
+    a = arch + "."
+    meta: dict[str, Any] = {"general.architecture": arch, a + "block_count": spec.num_layers,
+                            a + "context_length": spec.max_position_embeddings,
+                            a + "embedding_length": spec.hidden_size}
+    attn = [layer.attention for layer in spec.layers]
+    first = next((x for x in attn if x is not None), None)
+    if first is not None:
+        heads = [x.num_heads if x else 0 for x in attn]
+        kv = [x.num_kv_heads if x else 0 for x in attn]
+        meta[a + "attention.head_count"] = heads if len(set(heads)) > 1 else heads[0]
+        meta[a + "attention.head_count_kv"] = kv if len(set(kv)) > 1 else kv[0]
+        meta[a + "attention.key_length"] = first.head_dim
+        meta[a + "attention.value_length"] = first.value_dim
+        windows = [x.sliding_window for x in attn if x is not None and x.sliding_window]
+        if windows:
+            meta[a + "attention.sliding_window"] = windows[0]
+        if first.kv_lora_rank:
+            meta[a + "attention.kv_lora_rank"] = first.kv_lora_rank
+            meta[a + "attention.q_lora_rank"] = first.q_lora_rank or 0
+            meta[a + "rope.dimension_count"] = first.qk_rope_head_dim
+    moe = next((layer.moe for layer in spec.layers if layer.moe), None)
+    if moe is not None:
+        meta[a + "expert_count"] = moe.num_experts
+        meta[a + "expert_used_count"] = moe.top_k
+        if moe.num_shared_experts:
+            meta[a + "expert_shared_count"] = moe.num_shared_experts
+    ssm = next((layer.ssm for layer in spec.layers if layer.ssm), None)
+    if ssm is not None:
+        meta.update({a + "ssm.inner_size": ssm.d_inner, a + "ssm.state_size": ssm.d_state,
+                     a + "ssm.conv_kernel": ssm.d_conv, a + "ssm.time_step_rank": ssm.dt_rank or ssm.num_heads})
+    return meta
+
+
+@pytest.mark.parametrize("model", CATALOG)
+def test_catalog_architectures_round_trip_through_gguf(model: str) -> None:
+    from _checkpoint_files import gguf_name
+    from memfit.inventory import inventory
+    from memfit.sources.gguf_reader import GGUFTensor, spec_from_gguf
+
+    spec = memfit.load_model(model)
+    tensors = [GGUFTensor(gguf_name(t), tuple(reversed(t.shape)), 1, "F16", 0, 2 * t.numel)
+               for t in inventory(spec) if t.group != "vision"]
+    assert len({t.name for t in tensors}) == len(tensors)
+    got = spec_from_gguf(_metadata(spec, LLAMA_CPP_ARCH[spec.family]), tensors, model)
+    assert got is not None
+    assert memfit.count_parameters(got).total == sum(t.numel for t in tensors)
+    assert memfit.count_parameters(got).active == memfit.count_parameters(spec).active - (
+        spec.vision.parameters if spec.vision else 0)
+
+    def attn(s: ModelSpec) -> list[Any]:
+        return [(x.num_heads, x.num_kv_heads, x.head_dim, x.value_dim, x.sliding_window, x.kind) if x else None
+                for x in (layer.attention for layer in s.layers)]
+
+    assert attn(got) == attn(spec)
+    assert [layer.mixer for layer in got.layers] == [layer.mixer for layer in spec.layers]
+    assert [(m.num_experts, m.top_k, m.expert_intermediate_size, m.shared_size) if m else None
+            for m in (layer.moe for layer in got.layers)] == \
+        [(m.num_experts, m.top_k, m.expert_intermediate_size, m.shared_size) if m else None
+         for m in (layer.moe for layer in spec.layers)]
+    assert got.tie_word_embeddings == spec.tie_word_embeddings

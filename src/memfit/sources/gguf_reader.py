@@ -357,6 +357,14 @@ def _per_layer(meta: Mapping[str, Any], key: str, n: int) -> list[int] | None:
 # Every n-th layer uses full attention, the others the sliding window (llama.cpp set_swa_pattern).
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gpt-oss": 2, "cohere2": 4, "exaone4": 4}
 _NORM_EXCLUDE = ("attn_q_norm", "attn_k_norm", "attn_q_a_norm", "attn_kv_a_norm", "ssm_norm")
+# Which hidden-sized norms a block holds -> how they are arranged (memfit.spec.NormLayout)
+_LAYOUTS: dict[frozenset[str], str] = {
+    frozenset({"attn_norm", "ffn_norm"}): "pre",
+    frozenset({"attn_norm"}): "parallel",
+    frozenset({"attn_norm", "attn_norm_2"}): "parallel",
+    frozenset({"post_attention_norm", "post_ffw_norm"}): "post",
+    frozenset({"attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"}): "sandwich",
+}
 _DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
@@ -395,9 +403,13 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
         def has(kind: str, suffix: str = "weight", _b: str = b) -> bool:
             return f"{_b}{kind}.{suffix}" in shapes
 
-        def rows(kind: str, _b: str = b) -> int | None:
+        def rows(kind: str, _b: str = b) -> int | None:  # output features (ggml ne1)
             d = shapes.get(f"{_b}{kind}.weight")
             return d[1] if d is not None and len(d) >= 2 else None
+
+        def cols(kind: str, _b: str = b) -> int | None:  # input features (ggml ne0)
+            d = shapes.get(f"{_b}{kind}.weight")
+            return d[0] if d is not None and len(d) >= 2 else None
 
         attn = None
         if heads[i] and (has("attn_q") or has("attn_qkv") or has("attn_q_a") or has("attn_kv_a_mqa")):
@@ -432,20 +444,25 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
                           proj_bias=has("ssm_in", "bias"))
         mlp = moe = None
         if has("ffn_gate_inp"):
-            up = shapes.get(b + "ffn_up_exps.weight")
-            inter = up[1] if up is not None and len(up) == 3 else 0
-            sh = rows("ffn_up_shexp") or 0
+            down = shapes.get(b + "ffn_down_exps.weight")
+            inter = down[0] if down is not None and len(down) == 3 else 0
+            sh = cols("ffn_down_shexp") or 0
             count = (n_shared or 1) if sh else 0
             moe = MoESpec(n_experts, top_k, inter, num_shared_experts=count,
                           shared_intermediate_size=sh // count if count else 0,
                           shared_expert_gate=has("ffn_gate_inp_shexp"), router_bias=has("ffn_gate_inp", "bias"),
-                          expert_bias=has("ffn_up_exps", "bias"), score_correction_bias=has("exp_probs_b", "bias"),
+                          expert_bias=has("ffn_up_exps", "bias"),
                           kind="gated" if has("ffn_gate_exps") else "plain")
-        elif has("ffn_up"):
-            mlp = MLPSpec(rows("ffn_up") or 0, "gated" if has("ffn_gate") else "plain", has("ffn_up", "bias"))
-        norms = sum(1 for key, d in shapes.items() if key.startswith(b) and key.endswith("norm.weight")
-                    and key[len(b):-len(".weight")] not in _NORM_EXCLUDE and d == (h,))
-        layers.append(LayerSpec(mixer, attn, ssm, mlp, moe, norms))  # type: ignore[arg-type]
+        elif has("ffn_down"):
+            inter = cols("ffn_down") or 0
+            fused = not has("ffn_gate") and rows("ffn_up") == 2 * inter  # phi3: gate and up in one tensor
+            mlp = MLPSpec(inter, "gated" if has("ffn_gate") or fused else "plain", has("ffn_down", "bias"),
+                          fused_gate_up=fused)
+        kinds = {key[len(b):-len(".weight")] for key, d in shapes.items()
+                 if key.startswith(b) and key.endswith("norm.weight") and d == (h,)} - set(_NORM_EXCLUDE)
+        layout = _LAYOUTS.get(frozenset(kinds), "pre") if mixer == "attention" else "pre"
+        layers.append(LayerSpec(mixer=mixer, attention=attn, ssm=ssm, mlp=mlp, moe=moe,  # type: ignore[arg-type]
+                                norms=len(kinds), norm_layout=layout))  # type: ignore[arg-type]
     norm_bias = "output_norm.bias" in shapes or "blk.0.attn_norm.bias" in shapes
     out = shapes.get("output.weight")
     ft = meta.get("general.file_type")
