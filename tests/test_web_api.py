@@ -276,6 +276,7 @@ def test_unexpected_errors_are_json_without_traceback(monkeypatch: pytest.Monkey
         raise RuntimeError("secret internals /home/someone/file.py")
 
     monkeypatch.setattr(server, "estimate", boom)
+    server._estimate_json_cached.cache_clear()
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/api/estimate", json={"model": "7B"})
         assert r.status_code == 500

@@ -122,8 +122,14 @@ class WorkloadFields(BaseModel):
         targets = kw.pop("lora_targets")
         if targets is not None:
             kw["lora_targets"] = tuple(targets)
-        kw = {k: v for k, v in kw.items() if k in Workload.field_names()}
+        names = _workload_names()
+        kw = {k: v for k, v in kw.items() if k in names}
         return Workload(**kw).validate()
+
+
+@cache
+def _workload_names() -> frozenset[str]:
+    return frozenset(Workload.field_names())
 
 
 class EstimateRequest(WorkloadFields):
@@ -172,19 +178,45 @@ class AdviseRequest(FitRequest):
     formats: list[Name] | None = Field(default=None, min_length=1, max_length=64)
 
 
-class _BodyLimit:
-    """ASGI middleware: refuse a body above ``max_bytes`` (413), by its Content-Length and by what arrives."""
+class _Guard:
+    """ASGI middleware, outermost: the ``Host`` check, the body cap (413, by Content-Length and by the bytes
+    that arrive) and the security headers on every response."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, allowed_hosts: Sequence[str] | None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.hosts = None if allowed_hosts is None else {h.strip("[]").lower() for h in allowed_hosts}
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
                        send: Callable[[Any], Awaitable[None]]) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        if self.hosts is not None:
+            host = headers.get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.strip("[]").lower() not in self.hosts:
+                await _send_json(send, 421, {"error": f"Host {host[:100]!r} is not served here; open the address "
+                                                      "that 'memfit serve' printed"})
+                return
+
+        started = time.perf_counter()
+
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
+                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                         (b"server-timing", f"app;dur={took:.3f}".encode())]
+                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in message.get("headers", [])):
+                    extra.append((b"content-security-policy", _CSP.encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send_with_headers)
+            return
+        declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 size = int(declared)
@@ -218,7 +250,7 @@ class _BodyLimit:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        await self.app(scope, replay, send_with_headers)
 
 
 def _too_large(limit: int, size: int | None) -> dict[str, Any]:
@@ -230,7 +262,7 @@ async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, doc: d
     body = json.dumps(doc).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -278,7 +310,7 @@ def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = Fal
         raise MemfitError("the model is empty or longer than 200 characters: give a catalog id, a parameter "
                           "count such as 7B, or paste a config.json")
     if _COUNT_LIKE.match(text) or find_entry(text) is not None:
-        return load_model(text)
+        return _load_bundled(text)
     if _PATH_LIKE.search(text):
         if allow_local_paths:
             return load_model(text)
@@ -297,6 +329,12 @@ def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = Fal
         + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
         + " See the model list (GET /api/models), write a count such as 7B, or paste a config.json."
     )
+
+
+@lru_cache(maxsize=1024)
+def _load_bundled(text: str) -> ModelSpec:
+    """A catalog model or a parameter count: nothing on disk but the package's own data, so it is remembered."""
+    return load_model(text)
 
 
 @cache
@@ -342,6 +380,20 @@ def _weights_by_dtype(spec: ModelSpec) -> dict[str, int]:
 @lru_cache(maxsize=256)
 def _weights_by_dtype_cached(spec: ModelSpec) -> tuple[tuple[str, int], ...]:
     return tuple((name, weights_bytes(spec, name)) for name in _format_names())
+
+
+def _estimate_json(spec: ModelSpec, wl: Workload) -> dict[str, Any]:
+    """``estimate(spec, wl).to_json()``, remembered for the last 4,096 distinct requests (both are frozen)."""
+    try:
+        return _estimate_json_cached(spec, wl)
+    except TypeError:  # unhashable: a spec holding a dict or list
+        return estimate(spec, wl).to_json()
+
+
+@lru_cache(maxsize=4096)
+def _estimate_json_cached(spec: ModelSpec, wl: Workload) -> dict[str, Any]:
+    doc: dict[str, Any] = estimate(spec, wl).to_json()
+    return doc
 
 
 @cache
@@ -399,21 +451,6 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); the request was not processed"},
                             status_code=500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if allowed_hosts is not None:
-            host = request.headers.get("host", "")
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.strip("[]") not in {h.strip("[]") for h in allowed_hosts}:
-                return JSONResponse({"error": f"Host {host!r} is not served here; open the address that "
-                                              "'memfit serve' printed"}, status_code=421)
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if response.headers.get("content-type", "").startswith("text/html") and request.url.path != "/docs":
-            response.headers["Content-Security-Policy"] = _CSP
-        return response
-
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> Response:
         return Response(_asset("index.html"), media_type=_ASSETS["index.html"])
@@ -446,12 +483,13 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
         return _models()
 
     @app.post("/api/estimate", summary="memfit.estimate(model, **workload).to_json()")
-    def estimate_endpoint(req: EstimateRequest) -> dict[str, Any]:
+    async def estimate_endpoint(req: EstimateRequest) -> JSONResponse:
+        # async: an estimate takes milliseconds, so it runs on the event loop without a thread hop
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
-        doc: dict[str, Any] = estimate(spec, req.workload()).to_json()
+        doc = dict(_estimate_json(spec, req.workload()))
         if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
             doc["weights_by_dtype"] = _weights_by_dtype(spec)
-        return doc
+        return JSONResponse(doc)
 
     @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")
     def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
@@ -482,7 +520,7 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
         doc: dict[str, Any] = advise(spec, req.gpu, req.workload(), formats=formats, memory=req.memory).to_json()
         return doc
 
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)  # outermost: before anything reads the body
+    app.add_middleware(_Guard, max_bytes=max_body_bytes, allowed_hosts=allowed_hosts)  # outermost
     return app
 
 
