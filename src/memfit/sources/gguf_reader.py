@@ -305,14 +305,12 @@ def split_files(path: Path) -> list[Path]:
 # --- model description ------------------------------------------------------------------------
 
 def _ftype_name(ft: object) -> str | None:
-    if not isinstance(ft, int):
+    """``general.file_type`` (enum llama_ftype) -> its llama-quantize name (``Q4_K_M``), from memfit's table."""
+    if not isinstance(ft, int) or isinstance(ft, bool):
         return None
-    try:
-        import gguf
+    from ..formats import list_formats
 
-        return str(gguf.LlamaFileType(ft).name).removeprefix("MOSTLY_").removeprefix("ALL_")
-    except (ImportError, ValueError):
-        return None
+    return next((f.ftype for f in list_formats() if f.ftype_id == ft and f.ftype), None)
 
 
 def stored_from_gguf(headers: Sequence[GGUFHeader]) -> StoredWeights:

@@ -99,7 +99,7 @@ def _checkpoint(path: Path, text: str) -> ModelSpec | None:
     if path.is_dir() and not (path / "config.json").is_file() and any(path.glob("*.gguf")):
         from .gguf_reader import load_gguf_folder
         return load_gguf_folder(path)
-    if not path.exists():
+    if not path.exists() and not path.parent.is_dir():  # "org/name": not a local path
         from .hub import is_repo_id, load_hub
         if is_repo_id(text):
             return load_hub(text)
