@@ -85,7 +85,10 @@ def test_llamacpp_kv_and_offload() -> None:
     assert half.host_bytes > 0 and half.total_bytes < full.total_bytes
     no_fa = estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", dtype="q4_k_m", context=8192,
                      flash_attn=False)
-    assert no_fa.component("activations") - full.component("activations") == 512 * 8192 * 32 * 4
+    # without flash attention: f32 scores 512 × 8,192 × 32 heads, f32 mask, 4 hidden-sized f32 tensors, logits
+    assert no_fa.component("activations") == 512 * 8192 * 32 * 4 + 8192 * 512 * 4 + 4 * 512 * 4096 * 4 + 128_256 * 4
+    # with it the feed-forward part is the largest: gate and up outputs 2 × 512 × 14,336 f32
+    assert full.component("activations") == 2 * 512 * 14_336 * 4 + 4 * 512 * 4096 * 4 + 128_256 * 4
 
 
 def test_cli_estimate_json_contract() -> None:
@@ -97,3 +100,20 @@ def test_cli_estimate_json_contract() -> None:
     for name in ("weights", "kv_cache", "activations", "overhead", "cuda_context"):
         assert isinstance(doc["components"][name], int)
     assert doc["total_bytes"] == sum(doc["components"].values())
+
+
+@pytest.mark.parametrize("row", tomllib.loads((VECTORS / "llamacpp.toml").read_text())["row"],
+                         ids=lambda r: r["name"][:30])
+def test_llamacpp_vectors(row: dict[str, Any]) -> None:
+    from memfit.memory.runtimes.llamacpp import compute_buffer_bytes
+    from memfit.sources.loader import load_model
+
+    spec = load_model(row["model"])
+    per_seq = row["n_ctx"] // row["n_seq"]
+    wl = Workload(mode="inference", runtime="llamacpp", context=per_seq, batch=row["n_seq"],
+                  n_ubatch=row["n_ubatch"], flash_attn=row["flash_attn"], dtype="f16")
+    e = estimate(spec, wl)
+    mib = 1024**2
+    assert e.details["kv_cache_bytes"] == row["kv_mib"] * mib  # exact
+    compute, _ = compute_buffer_bytes(spec, wl, row["n_ctx"])
+    assert compute / mib == pytest.approx(row["compute_mib"], rel=0.07)

@@ -6,9 +6,10 @@
   attention (else 32); K and V rows in their ggml type (``--cache-type-k/-v``, default f16;
   q8_0 = 34 bytes per 32 values). An SWA layer holds ``min(n_ctx, PAD(n_swa · n_seq + n_ubatch))``
   cells. Offloaded layers keep their cache on the GPU.
-* **Compute buffer** (GPU): the graph of one micro-batch of ``n_ubatch`` tokens — fp32 logits
-  ``n_ubatch × vocab`` and the widest intermediate activations; without flash attention also
-  the fp32 score matrix ``n_ubatch × n_ctx × heads``.
+* **Compute buffer** (GPU): the graph of one micro-batch of ``n_ubatch`` tokens, the larger of its
+  attention part (without flash attention the f32 score matrix ``n_ubatch × n_kv × heads``) and its
+  feed-forward part, plus the output logits (``compute_buffer_bytes``). Checked against the sizes
+  llama.cpp prints (tests/vectors/llamacpp.toml).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..kv_cache import cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_breakdown
 
-__all__ = ["estimate_llamacpp", "kv_cells"]
+__all__ = ["compute_buffer_bytes", "estimate_llamacpp", "kv_cells"]
 
 FP32 = 4
 
@@ -34,6 +35,35 @@ def kv_cells(wl: Workload) -> int:
     data = overhead_data()["llamacpp"]
     pad = int(data["kv_pad_flash_attn"] if wl.flash_attn else data["kv_pad"])
     return math.ceil((wl.context + wl.new_tokens) / pad) * pad
+
+
+def compute_buffer_bytes(spec: ModelSpec, wl: Workload, n_kv: int) -> tuple[int, str]:
+    """The GPU compute buffer ggml-alloc reserves for one micro-batch of ``n_ubatch`` tokens over
+    ``n_kv`` cache cells (all sequences), f32 activations, buffers reused between layers:
+
+    * attention: without flash attention the score matrix ``n_kv × n_ubatch × heads`` (softmax in
+      place) and an f32 mask ``n_kv × n_ubatch``; with it only an f16 mask; plus 4 hidden-sized tensors;
+    * feed-forward: gate and up outputs ``2 × n_ubatch × I`` plus 4 hidden-sized tensors;
+    * the output rows' logits (one per sequence, as llama-server reserves them).
+    """
+    ub = min(wl.n_ubatch, wl.n_batch)
+    h, v = spec.hidden_size, spec.vocab_size
+    heads = max((a.num_heads for a in spec.attention_layers), default=0)
+    widest = max(((layer.mlp.intermediate_size if layer.mlp else 0)
+                  + (layer.moe.top_k * layer.moe.expert_intermediate_size if layer.moe else 0)
+                  for layer in spec.layers), default=0)
+    stream = 4 * ub * h * FP32
+    if wl.flash_attn:
+        attn = n_kv * ub * 2 + stream
+        attn_text = f"f16 mask {n_kv:,}×{ub} + 4 × {ub}×{h} f32"
+    else:
+        attn = ub * n_kv * heads * FP32 + n_kv * ub * FP32 + stream
+        attn_text = f"scores {ub}×{n_kv:,}×{heads} f32 + mask {n_kv:,}×{ub} f32 + 4 × {ub}×{h} f32"
+    ffn = 2 * ub * widest * FP32 + stream
+    outputs = wl.batch * v * FP32
+    if attn >= ffn:
+        return attn + outputs, f"attention: {attn_text} + logits {wl.batch}×{v:,} f32"
+    return ffn + outputs, f"feed-forward: 2 × {ub}×{widest} + 4 × {ub}×{h} f32 + logits {wl.batch}×{v:,} f32"
 
 
 def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
@@ -62,20 +92,11 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
             gpu_kv += size
         else:
             host_kv += size
-    h, v = spec.hidden_size, spec.vocab_size
-    ub = min(wl.n_ubatch, wl.n_batch)
-    widest = max(((layer.mlp.intermediate_size if layer.mlp else 0)
-                  + (layer.moe.top_k * layer.moe.expert_intermediate_size if layer.moe else 0)
-                  for layer in spec.layers), default=0)
-    compute = ub * (v + 2 * (h + widest)) * FP32
-    heads = max((a.num_heads for a in spec.attention_layers), default=0)
-    if not wl.flash_attn:
-        compute += ub * cells * heads * FP32
+    compute, compute_text = compute_buffer_bytes(spec, wl, cells * wl.batch)
     comps = [
         Component("weights", gpu_w, f"{min(ngl, n_layers)}/{n_layers} layers on the GPU in {fmt} = {fmt_bytes(gpu_w)}"),
         Component("kv_cache", gpu_kv, f"{cells:,} cells × {wl.batch} seq in {kv_type} = {fmt_bytes(gpu_kv)}"),
-        Component("activations", compute, f"compute buffer: {ub} ubatch tokens × ({v:,} vocab + 2·({h} + {widest})) "
-                  f"× 4 B" + ("" if wl.flash_attn else f" + scores {ub}×{cells:,}×{heads}×4 B")),
+        Component("activations", compute, f"compute buffer: {compute_text}"),
         cuda_context_component(),
     ]
     if host_w:

@@ -22,7 +22,7 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..kv_cache import cache_layers
+from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 
@@ -32,6 +32,16 @@ __all__ = ["estimate_vllm", "kv_block_bytes"]
 def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
     """Bytes of one block of ``block_size`` tokens across every attention layer (vLLM page size × layers)."""
     return sum(c.per_token for c in cache_layers(spec, "vllm", kv_dtype)) * block_size
+
+
+def _layer_seq_bytes(c: LayerCache, tokens: int, block: int, batched: int) -> int:
+    """What one sequence of ``tokens`` tokens holds in one layer: whole blocks for full attention;
+    ``cdiv(min(window - 1 + max_num_batched_tokens, tokens), block) + 1`` blocks for a sliding layer
+    (``SlidingWindowSpec.max_memory_usage_bytes``); one state for a Mamba layer."""
+    if c.per_sequence:
+        return c.per_sequence
+    n = -(-min(c.window - 1 + batched, tokens) // block) + 1 if c.window is not None else -(-tokens // block)
+    return c.per_token * n * block
 
 
 def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None) -> Estimate:
@@ -54,14 +64,22 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     non_torch = int(data["non_torch_bytes"])
     pool = requested - weights.bytes - activation - non_torch
     block = kv_block_bytes(spec, wl.block_size, kvd)
-    blocks = max(0, pool // block) if block else 0
-    if blocks == 0:
+    if pool <= 0 or pool < block:
         raise ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(weights.bytes)} + activations "
                           f"{fmt_bytes(activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}; "
                           "raise --gpu-memory-utilization, quantize the weights or use a larger GPU")
+    blocks = pool // block if block else 0
+    kv = blocks * block if block else pool  # a recurrent-only model keeps states, no token blocks
     seq_tokens = wl.context + wl.new_tokens
-    per_seq_blocks = math.ceil(seq_tokens / wl.block_size)
-    kv = blocks * block
+    layers = cache_layers(spec, "vllm", kvd)
+    per_seq = sum(_layer_seq_bytes(c, seq_tokens, wl.block_size, tokens) for c in layers)
+    full_per_token = sum(c.per_token for c in layers if c.window is None)
+    fixed = sum(_layer_seq_bytes(c, 10**12, wl.block_size, tokens) for c in layers if c.window is not None or
+                c.per_sequence)
+    if full_per_token:
+        longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size
+    else:  # only sliding / recurrent layers: the pool does not bound one sequence's context
+        longest = None
     comps = (
         weights,
         Component("activations", activation, f"profile run peak: max(forward of {tokens:,} tokens = "
@@ -75,8 +93,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     details = {
         "runtime": "vllm", "device_bytes": total, "requested_bytes": requested,
         "kv_pool_bytes": kv, "num_gpu_blocks": blocks, "block_bytes": block,
-        "max_concurrent_sequences": blocks // per_seq_blocks,
-        "max_context_one_sequence": blocks * wl.block_size,
+        "max_concurrent_sequences": kv // per_seq if per_seq else 0,
+        "max_context_one_sequence": None if longest is None else max(0, longest),
     }
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=(f"vLLM reserves {wl.gpu_memory_utilization:g} of the device up front; the KV pool "
