@@ -322,6 +322,24 @@ def test_hub_ids_are_refused(client: TestClient, ref: str) -> None:
     assert "--allow-hub" in error_of(r)
 
 
+def test_allow_hub_goes_to_the_hub_reader_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a local folder named like a repo id is not read when only the Hub is allowed (HF_HUB_OFFLINE is set)
+    folder = tmp_path / "someorg" / "somemodel"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(llama_config()))
+    monkeypatch.chdir(tmp_path)
+    with TestClient(create_app(allow_hub=True), raise_server_exceptions=False) as c:
+        r = c.post("/api/estimate", json={"model": "someorg/somemodel"})
+        assert r.status_code == 400
+        msg = error_of(r)
+        assert "--allow-hub" not in msg and "HF_HUB_OFFLINE" in msg
+        assert c.post("/api/estimate", json={"model": "./someorg/somemodel"}).status_code == 400
+    with TestClient(create_app(allow_hub=True, allow_local_paths=True), raise_server_exceptions=False) as c:
+        r = c.post("/api/estimate", json={"model": "someorg/somemodel"})
+        assert r.status_code == 200, r.text
+        assert r.json()["parameters"] == LLAMA_8B
+
+
 def test_host_header_is_checked_when_configured() -> None:
     app = create_app(allowed_hosts=["127.0.0.1", "localhost"])
     with TestClient(app, base_url="http://rebound.example", raise_server_exceptions=False) as c:

@@ -32,7 +32,7 @@ _BATCH_TOP = 256
 # The page (web/static/app.js) uses the same colours for the same components.
 COLORS = {"weights": "#4e79a7", "kv_cache": "#f28e2b", "activations": "#e15759", "logits": "#76b7b2",
           "overhead": "#59a14f", "cuda_context": "#edc948", "allocator_reserve": "#b07aa1", "gradients": "#ff9da7",
-          "optimizer_states": "#9c755f", "master_weights": "#bab0ac", "lora_weights": "#86bcb6"}
+          "optimizer_states": "#9c755f", "master_weights": "#bab0ac", "lora_weights": "#d37295"}
 _EXTRA = ("#8cd17d", "#b6992d", "#499894", "#f1ce63", "#d4a6c8", "#fabfd2", "#79706e", "#d7b5a6")
 
 

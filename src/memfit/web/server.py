@@ -318,8 +318,13 @@ def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = Fal
                           "visitors (start it with 'memfit serve --allow-local-paths' to allow that), "
                           "or paste the config.json instead")
     if _HUB_ID.match(text):
-        if allow_hub:
+        if allow_hub and allow_local_paths:
             return load_model(text)
+        if allow_hub:  # straight to the Hub reader: load_model would look for a local folder of that name first
+            from ..sources.hub import is_repo_id, load_hub
+
+            if is_repo_id(text):
+                return load_hub(text)
         raise MemfitError(f"{text!r} looks like a Hugging Face repo id; this server does not fetch from the Hub "
                           "for visitors (start it with 'memfit serve --allow-hub' to allow that), or paste "
                           "its config.json instead")

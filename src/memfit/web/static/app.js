@@ -25,7 +25,7 @@
   const COLORS = {
     weights: "#4e79a7", kv_cache: "#f28e2b", activations: "#e15759", logits: "#76b7b2", overhead: "#59a14f",
     cuda_context: "#edc948", allocator_reserve: "#b07aa1", gradients: "#ff9da7", optimizer_states: "#9c755f",
-    master_weights: "#bab0ac", lora_weights: "#86bcb6", lora_gradients: "#d37295", lora_optimizer_states: "#a0cbe8",
+    master_weights: "#bab0ac", lora_weights: "#d37295", lora_gradients: "#a0cbe8", lora_optimizer_states: "#8cd17d",
   };
   const EXTRA = ["#8cd17d", "#b6992d", "#499894", "#f1ce63", "#d4a6c8", "#fabfd2", "#79706e", "#d7b5a6"];
 
