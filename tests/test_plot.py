@@ -93,12 +93,22 @@ def test_cli_plot_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "batch 1 … 16" in stdout and "16.06 GB" in stdout
 
 
+def test_cli_plot_gpu_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "gpu.svg"
+    code, _, err = run(["plot", "llama-3.1-8b", "--x", "batch", "--points", "1,2", "--gpu", "rtx 4090", "--gpus", "2",
+                        "--memory", "20GB", "--out", str(out)], capsys)
+    assert code == 0, err
+    text = out.read_text()
+    assert "2 × NVIDIA GeForce RTX 4090" in text and "40.0 GB" in text  # 2 × the 20 GB given
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--points", "1,x"], "integers separated by commas"),
     (["--points", "0,4"], "≥ 1"),
     (["--out", "a.jpg"], ".png or a .svg"),
     (["--memory", "lots"], "not a memory size"),
     (["--batch", "-3"], "batch = -3"),
+    (["--gpu", "rtx 9090"], "unknown GPU"),
 ])
 def test_cli_plot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                       message: str) -> None:

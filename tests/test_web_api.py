@@ -518,3 +518,77 @@ def test_in_range_requests_never_5xx(client: TestClient, pair: tuple[str, str], 
         assert doc["total_bytes"] == sum(v for k, v in doc["components"].items() if not k.startswith("host_"))
     else:
         error_of(r)
+
+
+# ---------- memfit serve ----------
+
+def test_serve_binds_loopback_and_checks_the_host(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import uvicorn
+
+    from memfit.cli import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: Any, **kw: Any) -> None:
+        seen.update(kw, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    main(["serve", "--port", "8123"])
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    out = capsys.readouterr()
+    assert "http://127.0.0.1:8123/" in out.out and "warning" not in out.err
+    with TestClient(seen["app"], base_url="http://evil.example:8123", raise_server_exceptions=False) as c:
+        assert c.get("/api/info").status_code == 421
+    with TestClient(seen["app"], base_url="http://localhost:8123") as c:
+        assert c.get("/api/info").json()["allow_local_paths"] is False
+    main(["serve", "--host", "0.0.0.0", "--port", "8124", "--allow-local-paths"])
+    assert seen["host"] == "0.0.0.0"
+    err = capsys.readouterr().err
+    assert "not loopback" in err and "local paths" in err
+    with TestClient(seen["app"], base_url="http://192.0.2.7:8124") as c:  # reachable by name from the network
+        assert c.get("/api/info").json()["allow_local_paths"] is True
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost", "LOCALHOST"])
+def test_loopback_names(host: str) -> None:
+    from memfit.cli.serve import is_loopback
+
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.2", "::", "example.com", ""])
+def test_not_loopback(host: str) -> None:
+    from memfit.cli.serve import is_loopback
+
+    assert not is_loopback(host)
+
+
+def test_memfit_serve_process_answers() -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "memfit", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "memfit serve did not answer"
+                time.sleep(0.1)
+        assert r.status_code == 200 and "memfit" in r.text
+        r = httpx.post(f"http://127.0.0.1:{port}/api/estimate", json={"model": "7B"}, timeout=10)
+        assert r.json()["total_bytes"] == 14_000_000_000
+    finally:
+        proc.terminate()
+        proc.wait(10)

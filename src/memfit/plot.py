@@ -109,8 +109,10 @@ def curve(model: ModelRef, workload: Workload, x: str = "context", points: Seque
                  tuple(int(d["total_bytes"]) for d in docs))
 
 
-def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str | None = None) -> Path:
-    """Draw ``c`` as stacked areas (GB) into ``out`` (.png or .svg); ``limit_bytes`` draws the GPU's memory."""
+def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str | None = None,
+                 limit_label: str | None = None) -> Path:
+    """Draw ``c`` as stacked areas (GB) into ``out`` (.png or .svg); ``limit_bytes`` draws the GPU's memory
+    (``limit_label`` names it, e.g. the GPU)."""
     suffix = out.suffix.lower()
     if suffix not in (".png", ".svg"):
         raise ConfigError(f"{out.name}: the picture must be a .png or a .svg file")
@@ -120,7 +122,7 @@ def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str
     import matplotlib.pyplot as plt
 
     device = [n for n in c.components if not n.startswith("host_")]
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=120)
     try:
         xs = list(c.points)
         ys = [[b / 1e9 for b in c.series[n]] for n in device]
@@ -130,7 +132,7 @@ def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str
         ax.plot(xs, [t / 1e9 for t in c.total_bytes], color="black", linewidth=1.2, label="total (device)")
         if limit_bytes:
             ax.axhline(limit_bytes / 1e9, color="crimson", linestyle="--", linewidth=1.2,
-                       label=f"GPU memory {limit_bytes / 1e9:,.1f} GB")
+                       label=f"{limit_label or 'GPU memory'}: {limit_bytes / 1e9:,.1f} GB")
         if len(xs) > 1 and xs[-1] / max(xs[0], 1) >= 16:
             ax.set_xscale("log", base=2)
         shown = xs if len(xs) <= 12 else xs[:: -(-len(xs) // 12)]
@@ -141,7 +143,7 @@ def render_curve(c: Curve, out: Path, limit_bytes: int | None = None, title: str
         ax.set_title(title or f"{c.model}: {c.mode}, {c.dtype}")
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
-        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format=suffix[1:])

@@ -33,15 +33,27 @@ def _points(text: str | None) -> list[int] | None:
 @click.option("--points", default=None, help="Values of --x, comma-separated (default: doubling steps).")
 @click.option("--out", "-O", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Picture to write: .png or .svg.")
-@click.option("--memory", "memory", default=None, help="Draw a GPU memory line, e.g. 80GB or 24GiB.")
-def plot_cmd(model: str, x: str, points: str | None, out: Path, memory: str | None, **options: Any) -> None:
+@click.option("--gpu", "gpu", default=None, help="Draw this GPU's memory (× --gpus), e.g. h100-sxm or 'rtx 4090'.")
+@click.option("--memory", "memory", default=None,
+              help="Draw a memory line of this size per GPU, e.g. 80GB or 24GiB (overrides --gpu's capacity).")
+def plot_cmd(model: str, x: str, points: str | None, out: Path, gpu: str | None, memory: str | None,
+             **options: Any) -> None:
     """Draw MODEL's memory (stacked components) against context length or batch size."""
     from ..plot import curve, render_curve
 
     wl = workload_from_options(options)
-    limit = parse_bytes(memory) if memory else None
+    per_gpu: int | None = parse_bytes(memory) if memory else None
+    label = None
+    if gpu:
+        from ..hardware import get_device
+
+        device = get_device(gpu, memory=per_gpu)
+        per_gpu, label = device.capacity_bytes, device.name
+    limit = per_gpu * wl.gpus if per_gpu else None
+    if label and wl.gpus > 1:
+        label = f"{wl.gpus} × {label}"
     c = curve(load_model(model), wl, x, _points(points))
-    render_curve(c, out, limit_bytes=limit)
+    render_curve(c, out, limit_bytes=limit, limit_label=label)
     top = max(c.total_bytes)
     click.echo(f"wrote {out}: {c.model}, {c.mode}, {x} {c.points[0]:,} … {c.points[-1]:,}, "
                f"up to {fmt_bytes(top)}")

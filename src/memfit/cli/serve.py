@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Anything but loopback exposes the calculator to your network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--allow-local-paths", is_flag=True,
               help="Let visitors name config.json files and folders on this machine's disk.")
 @click.option("--allow-hub", is_flag=True, help="Let visitors name Hugging Face repos (fetched from the Hub).")

@@ -20,6 +20,7 @@ Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -34,6 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -60,6 +62,7 @@ MAX_BODY_BYTES = 1_000_000
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
 MAX_GPUS = 100_000
+HEAVY_AT_ONCE = 2  # plan/advise requests computed at the same time; more wait their turn
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$"  # a dtype, optimizer or module name
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
 _PATH_LIKE = re.compile(r"^(/|\\|~|\.{1,2}[/\\]|[A-Za-z]:[/\\])|[\\]|\.(json|gguf|safetensors|bin|pt|pth)$",
@@ -511,19 +514,27 @@ def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
         doc: dict[str, Any] = fit(spec, req.gpu, req.workload(), memory=req.memory).to_json()
         return doc
 
+    # plan and advise run many estimates (up to seconds): at most HEAVY_AT_ONCE at a time, in worker threads,
+    # so that they never take every thread from the quick endpoints
+    heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
+
     @app.post("/api/plan", summary="memfit.plan(model, gpu, **workload).to_json(): the inverse questions")
-    def plan_endpoint(req: PlanRequest) -> dict[str, Any]:
+    async def plan_endpoint(req: PlanRequest) -> JSONResponse:
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
         questions = tuple(req.questions) if req.questions else None
-        doc: dict[str, Any] = plan(spec, req.gpu, req.workload(), questions=questions, memory=req.memory).to_json()
-        return doc
+        wl = req.workload()
+        async with heavy:
+            result = await run_in_threadpool(plan, spec, req.gpu, wl, questions=questions, memory=req.memory)
+        return JSONResponse(result.to_json())
 
     @app.post("/api/advise", summary="memfit.advise(model, gpu, **workload).to_json(): formats that fit, ranked")
-    def advise_endpoint(req: AdviseRequest) -> dict[str, Any]:
+    async def advise_endpoint(req: AdviseRequest) -> JSONResponse:
         spec = resolve_model(req.model, allow_local_paths, allow_hub)
         formats = tuple(req.formats) if req.formats else None
-        doc: dict[str, Any] = advise(spec, req.gpu, req.workload(), formats=formats, memory=req.memory).to_json()
-        return doc
+        wl = req.workload()
+        async with heavy:
+            result = await run_in_threadpool(advise, spec, req.gpu, wl, formats=formats, memory=req.memory)
+        return JSONResponse(result.to_json())
 
     app.add_middleware(_Guard, max_bytes=max_body_bytes, allowed_hosts=allowed_hosts)  # outermost
     return app
