@@ -156,6 +156,7 @@ NAMES = ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
          "model.layers.0.self_attn.q_norm.weight", "model.layers.1.mlp.gate_proj.weight",
          "x.qweight", "x.qzeros", "x.scales", "x.g_idx", "x.weight_scale_inv", "x.weight", "x.weight.absmax",
          "x.weight.quant_state.bitsandbytes__fp4", "x.SCB", "e.down_proj_blocks", "e.down_proj_scales",
+         "y.weight_packed", "y.weight_scale", "y.weight_scale_2", "y.input_scale", "y.weight",
          "__metadata__", ""]
 
 

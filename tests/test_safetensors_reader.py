@@ -342,3 +342,41 @@ def test_cli_estimate_reads_a_safetensors_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "past the end" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compressed_tensors_pack_quantized(tmp_path: Path) -> None:
+    tensors = _unquantized_tensors("bfloat16")
+    for i in range(2):
+        for name, (fin, fout) in zip(PROJ, BLOCK_LINEARS, strict=True):
+            p = f"model.layers.{i}.{name}"
+            tensors[p + ".weight_packed"] = ((fout, fin // 8), "int32")  # eight 4-bit values per int32
+            tensors[p + ".weight_scale"] = ((fout, fin // 32), "bfloat16")
+            tensors[p + ".weight_shape"] = ((2,), "int64")
+    save_torch(tmp_path / "model.safetensors", tensors)
+    write_config(tmp_path, dict(TINY_CONFIG, quantization_config={
+        "quant_method": "compressed-tensors", "format": "pack-quantized",
+        "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": 32}}}}))
+    s = memfit.load_model(str(tmp_path)).stored
+    assert s is not None
+    assert s.logical_parameters == TINY_PARAMS
+    assert s.quantization == "compressed-tensors-4bit"
+    quantized = TINY_PARAMS - UNQUANTIZED
+    assert s.stored_bytes == UNQUANTIZED * 2 + quantized // 2 + quantized // 32 * 2 + 14 * 16
+
+
+def test_nvfp4_modelopt_layout(tmp_path: Path) -> None:
+    tensors = _unquantized_tensors("bfloat16")
+    for i in range(2):
+        for name, (fin, fout) in zip(PROJ, BLOCK_LINEARS, strict=True):
+            p = f"model.layers.{i}.{name}"
+            tensors[p + ".weight"] = ((fout, fin // 2), "uint8")
+            tensors[p + ".weight_scale"] = ((fout, fin // 16), "float8_e4m3fn")
+            tensors[p + ".weight_scale_2"] = ((), "float32")
+            tensors[p + ".input_scale"] = ((), "float32")
+    save_torch(tmp_path / "model.safetensors", tensors)
+    s = memfit.load_model(str(tmp_path)).stored
+    assert s is not None
+    assert s.logical_parameters == TINY_PARAMS
+    assert s.quantization == "nvfp4"
+    quantized = TINY_PARAMS - UNQUANTIZED
+    assert s.stored_bytes == UNQUANTIZED * 2 + quantized // 2 + quantized // 16 + 14 * 8  # 4.5 bits + 2 fp32

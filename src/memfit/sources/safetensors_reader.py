@@ -302,6 +302,17 @@ def _config_bits(qcfg: Mapping[str, Any]) -> int | None:
     return bits if _is_int(bits) and bits in (2, 3, 4, 8) else None
 
 
+def _compressed_bits(qcfg: Mapping[str, Any]) -> int | None:
+    groups = qcfg.get("config_groups")
+    if isinstance(groups, Mapping):
+        for group in groups.values():
+            weights = group.get("weights") if isinstance(group, Mapping) else None
+            bits = weights.get("num_bits") if isinstance(weights, Mapping) else None
+            if _is_int(bits) and bits in (2, 4, 8):
+                return int(bits)
+    return None
+
+
 def _analyze(tensors: Sequence[TensorEntry], qcfg: Mapping[str, Any]) -> _Analysis:
     by_name = {t.name: t for t in tensors}
     has_fp8 = any(t.dtype in _FP8 for t in tensors)
@@ -352,6 +363,17 @@ def _analyze(tensors: Sequence[TensorEntry], qcfg: Mapping[str, Any]) -> _Analys
             base = name[: -len(".SCB")]
             aux.update((name, base + ".weight_format"))
             add("bitsandbytes-int8")
+        elif name.endswith(".weight_packed") and t.dtype in ("I32", "U32"):  # compressed-tensors pack-quantized
+            base = name[: -len(".weight_packed")]
+            bits = _compressed_bits(qcfg) or 4
+            logical[name] = t.numel * 32 // bits
+            aux.update(base + s for s in (".weight_scale", ".weight_shape", ".weight_zero_point", ".weight_g_idx"))
+            add(f"compressed-tensors-{bits}bit")
+        elif name.endswith(".weight") and t.dtype == "U8" and name + "_scale_2" in by_name:
+            # NVFP4 (ModelOpt): two FP4 (E2M1) values per byte, an FP8 scale per 16, an fp32 global scale
+            logical[name] = t.numel * 2
+            aux.update((name + "_scale", name + "_scale_2", name[: -len(".weight")] + ".input_scale"))
+            add("nvfp4")
         elif has_fp8 and name.rsplit(".", 1)[-1] in ("weight_scale", "input_scale", "output_scale", "k_scale",
                                                      "v_scale"):
             aux.add(name)
