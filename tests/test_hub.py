@@ -33,6 +33,7 @@ class FakeHub:
     repos: dict[str, dict[str, dict[str, bytes]]] = field(default_factory=dict)
     refs: dict[str, dict[str, str]] = field(default_factory=dict)
     gated: set[str] = field(default_factory=set)
+    private: dict[str, str] = field(default_factory=dict)  # repo -> the token it needs
     served: dict[str, int] = field(default_factory=dict)  # file path -> bytes sent
     full_gets: list[str] = field(default_factory=list)  # GETs without a Range header
     url: str = ""
@@ -59,6 +60,9 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _repo(self, repo: str, rev: str) -> str | None:
+            if repo in hub.private and self.headers.get("Authorization") != f"Bearer {hub.private[repo]}":
+                self._error(401, "RepoNotFound")
+                return None
             if repo not in hub.repos:
                 self._error(404, "RepoNotFound")
                 return None
@@ -184,6 +188,11 @@ def _publish(hub: FakeHub, build: Path) -> None:
     hub.gated.add("org/gated")
     hub.repos["org/pickles"] = {MAIN: {"config.json": config, "pytorch_model.bin": b"\x80\x04not really"}}
     hub.refs["org/pickles"] = {"main": MAIN}
+    hub.repos["org/private"] = {MAIN: dict(hub.repos["org/tiny"][MAIN])}
+    hub.refs["org/private"] = {"main": MAIN}
+    hub.private["org/private"] = "hf_secret"
+    hub.repos["org/gguf-only"] = {MAIN: {"model-Q4_K_M.gguf": b"GGUF", "README.md": b""}}
+    hub.refs["org/gguf-only"] = {"main": MAIN}
     hub.repos["org/bare-pickles"] = {MAIN: {"pytorch_model.bin": b"\x80\x04"}}
     hub.refs["org/bare-pickles"] = {"main": MAIN}
 
@@ -278,3 +287,16 @@ def test_repo_ids() -> None:
     assert parse_repo_ref("Qwen/Qwen2.5-7B") == ("Qwen/Qwen2.5-7B", None)
     for bad in ("noslash", "a/b/c", "org/x.json", "./org/x", "org/x@", "org/../x", "/abs/path"):
         assert not is_repo_id(bad), bad
+
+
+def test_private_repo_uses_hf_token(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UnknownModelError, match="HF_TOKEN"):
+        memfit.load_model("org/private")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    spec = memfit.load_model("org/private")
+    assert spec.stored is not None and spec.stored.logical_parameters == TINY_PARAMS
+
+
+def test_gguf_only_repo_says_what_to_do(hub: FakeHub) -> None:
+    with pytest.raises(UnsupportedError, match=r"model-Q4_K_M\.gguf"):
+        memfit.load_model("org/gguf-only")

@@ -138,6 +138,11 @@ def _load_online(repo: str, rev: str | None) -> ModelSpec:
         shards = sorted(f for f in sizes if f.endswith(".safetensors") and "/" not in f)
     where = f"{repo}@{rev}" if rev else repo
     if not shards:
+        ggufs = sorted(f for f in sizes if f.endswith(".gguf"))
+        if ggufs and config is None:
+            raise UnsupportedError(f"{where} holds GGUF files ({', '.join(ggufs[:3])}{', …' if len(ggufs) > 3 else ''})"
+                                   ": memfit reads GGUF headers from local files; download the one you want "
+                                   "(huggingface-cli download REPO FILE) and pass its path")
         pickles = [f for f in sizes if f.endswith(PICKLE_SUFFIXES)]
         what = (f"only pickle weights ({', '.join(sorted(pickles)[:3])}), which memfit never downloads or unpickles"
                 if pickles else "no safetensors weights")
