@@ -218,3 +218,28 @@ def test_vllm_longest_context_for_several_sequences() -> None:
     assert memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value, **opts).fits
     if not a.capped:
         assert not memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value + 1, **opts).fits
+
+
+needs_training = _needs("memfit.memory.training")
+
+
+@needs_training
+@pytest.mark.parametrize(("mode", "gpu", "opts"), [
+    ("lora", "a100-80gb", {"checkpointing": "full"}),
+    ("qlora", "rtx 4090", {"checkpointing": "full"}),
+    ("train", "h100", {"checkpointing": "full", "dtype": "bfloat16", "model": "qwen2.5-3b"}),
+])
+def test_training_context_and_batch_are_verified_by_re_estimating(mode: str, gpu: str,
+                                                                  opts: dict[str, object]) -> None:
+    opts = dict(opts)
+    model = str(opts.pop("model", "llama-3.1-8b"))
+    c = memfit.plan_context(model, gpu, mode=mode, **opts)
+    assert c.value is not None
+    assert memfit.fit(model, gpu, mode=mode, context=c.value, **opts).fits
+    if not c.capped:
+        assert not memfit.fit(model, gpu, mode=mode, context=c.value + 1, **opts).fits
+    b = memfit.plan_batch(model, gpu, mode=mode, context=2048, limit=4096, **opts)
+    assert b.value is not None
+    assert memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value, **opts).fits
+    if not b.capped:
+        assert not memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value + 1, **opts).fits
