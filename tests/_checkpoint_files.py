@@ -136,3 +136,46 @@ def write_gguf(path: Path, spec: ModelSpec, types: Mapping[str, str] | None = No
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+def write_sparse_gguf(path: Path, spec: ModelSpec, fmt_name: str, *, tokens: int = 0, arch: str = "llama") -> int:
+    """A GGUF file whose tensor types follow llama-quantize's rules for ``fmt_name`` (memfit.formats
+    ``gguf_tensor_types``), with real tensor infos and a sparse (unwritten) data section.
+
+    ``tokens`` adds a tokenizer vocabulary of that many strings, as real files carry. Returns the size.
+    """
+    import gguf
+    import numpy as np
+
+    from memfit.formats import get_format, gguf_tensor_types
+
+    w = gguf.GGUFWriter(path, arch)
+    a = spec.layers[0].attention
+    assert a is not None
+    w.add_block_count(spec.num_layers)
+    w.add_context_length(spec.max_position_embeddings)
+    w.add_embedding_length(spec.hidden_size)
+    w.add_head_count(a.num_heads)
+    w.add_head_count_kv(a.num_kv_heads)
+    fmt = get_format(fmt_name)
+    if fmt.ftype_id is not None:
+        w.add_file_type(fmt.ftype_id)
+    if tokens:
+        w.add_token_list([f"tok{i}" for i in range(tokens)])
+        w.add_token_scores([0.0] * tokens)
+    data = 0
+    for t, type_name in gguf_tensor_types(spec, fmt):
+        qtype = gguf.GGMLQuantizationType[type_name]
+        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+        nbytes = t.numel // block * block_bytes
+        w.add_tensor_info(gguf_name(t), t.shape, np.dtype(np.float32), nbytes, raw_dtype=qtype)
+        data += nbytes + (-nbytes % 32)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    start = path.stat().st_size
+    start += -start % 32
+    with path.open("r+b") as f:
+        f.truncate(start + data)
+    return start + data

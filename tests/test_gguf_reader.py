@@ -289,3 +289,22 @@ def test_catalog_architectures_round_trip_through_gguf(model: str) -> None:
         [(m.num_experts, m.top_k, m.expert_intermediate_size, m.shared_size) if m else None
          for m in (layer.moe for layer in spec.layers)]
     assert got.tie_word_embeddings == spec.tie_word_embeddings
+
+
+@pytest.mark.parametrize("fmt", ["q4_k_m", "q8_0", "q6_k"])
+def test_gguf_mixture_bytes_equal_the_description(tmp_path: Path, fmt: str) -> None:
+    from _checkpoint_files import write_sparse_gguf
+    from memfit.memory.weights import weights_bytes
+
+    attn = AttentionSpec(num_heads=4, num_kv_heads=2, head_dim=64)
+    spec = ModelSpec(name="k", family="llama", hidden_size=256, vocab_size=512,
+                     layers=(LayerSpec("attention", attn, mlp=MLPSpec(768)),) * 4, max_position_embeddings=4096)
+    f = tmp_path / f"k-{fmt}.gguf"
+    size = write_sparse_gguf(f, spec, fmt, tokens=512)
+    assert f.stat().st_size == size
+    got = memfit.load_model(str(f))
+    assert got.stored is not None
+    assert got.stored.logical_parameters == memfit.count_parameters(spec).total
+    assert got.stored.stored_bytes == weights_bytes(spec, fmt)  # llama-quantize's per-tensor types, exactly
+    assert got.stored.quantization == f"gguf:{fmt.upper()}"
+    assert got.stored.header_bytes_read < 16_384  # header only (incl. a 512-token vocabulary)

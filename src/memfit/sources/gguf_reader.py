@@ -34,6 +34,7 @@ MAX_DEPTH = 3  # arrays of arrays
 KEEP_ARRAY = 65_536  # numeric arrays up to this length are kept (per-layer head counts …)
 KEEP_STRING = 4096
 MAX_LAYERS = 10_000
+WINDOW = 64 * 1024  # read-ahead when skipping string arrays
 
 # GGUF value types: id -> (name, struct format or None)
 _SCALARS: dict[int, tuple[str, str]] = {
@@ -112,6 +113,27 @@ class _Stream:
         self.bytes_read += n
         return out
 
+    def skip_strings(self, count: int, what: str) -> None:
+        """Skip ``count`` GGUF strings (a tokenizer vocabulary) reading their lengths in 64 KiB windows."""
+        pos, buf, buf_start = self.pos, b"", self.pos
+        for _ in range(count):
+            if pos + 8 > buf_start + len(buf):
+                self.f.seek(pos)
+                buf, buf_start = self.f.read(min(WINDOW, self.size - pos)), pos
+                if len(buf) < 8:
+                    raise FormatError(f"{self.file}: {what} at offset {pos:,} runs past the end of the "
+                                      f"{self.size:,}-byte file (truncated or corrupt)")
+            (n,) = struct.unpack_from("<Q", buf, pos - buf_start)
+            if n > MAX_STRING:
+                raise FormatError(f"{self.file}: {what} is {n:,} bytes long at offset {pos:,}; the limit is "
+                                  f"{MAX_STRING:,}")
+            pos += 8 + n
+            if pos > self.size:
+                raise FormatError(f"{self.file}: {what} at offset {pos - n - 8:,} runs past the end of the "
+                                  f"{self.size:,}-byte file (truncated or corrupt)")
+        self.bytes_read += pos - self.pos
+        self.pos = pos
+
     def skip(self, n: int, what: str) -> None:
         self.need(n, what)
         self.pos += n
@@ -165,8 +187,7 @@ def _value(s: _Stream, vtype: int, key: str, depth: int = 0) -> Any:
             return list(struct.unpack(f"<{count}{fmt[1]}", raw))
         if etype == _STRING:
             s.need(count * 8, f"array {key!r}")  # each string needs at least its 8-byte length
-            for _ in range(count):
-                s.string(f"an element of {key!r}", MAX_STRING, keep=False)
+            s.skip_strings(count, f"an element of {key!r}")
             return ("array", "str", count)
         if etype == _ARRAY:
             s.need(count * 12, f"array {key!r}")
