@@ -592,3 +592,20 @@ def test_memfit_serve_process_answers() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_load_benchmark_runs_clean() -> None:
+    import asyncio
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_web_load.py"
+    spec = importlib.util.spec_from_file_location("bench_web_load", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with BackgroundServer(create_app()) as url:
+        result = asyncio.run(bench.run_load(url, 60, 6, 30.0, list(bench.REQUESTS)))
+        distinct = asyncio.run(bench.run_load(url, 20, 4, 30.0, ["bare 7B int4"], distinct=True))
+    assert result["errors"] == 0 and result["ok"] == 60, result
+    assert distinct["errors"] == 0 and distinct["ok"] == 20, distinct
+    assert result["latency_ms"]["p50"] > 0 and result["server_time_ms"]["p50"] > 0

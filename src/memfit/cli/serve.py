@@ -47,4 +47,4 @@ def serve_cmd(host: str, port: int, allow_local_paths: bool, allow_hub: bool) ->
         allowed_sources = [n for n, on in (("local paths", allow_local_paths), ("the Hugging Face Hub", allow_hub))
                            if on]
         click.echo(f"  visitors may use: {', '.join(allowed_sources)}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
