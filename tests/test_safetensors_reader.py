@@ -380,3 +380,13 @@ def test_nvfp4_modelopt_layout(tmp_path: Path) -> None:
     assert s.quantization == "nvfp4"
     quantized = TINY_PARAMS - UNQUANTIZED
     assert s.stored_bytes == UNQUANTIZED * 2 + quantized // 2 + quantized // 16 + 14 * 8  # 4.5 bits + 2 fp32
+
+
+def test_unsupported_family_config_falls_back_but_a_broken_config_is_reported(tmp_path: Path) -> None:
+    save_torch(tmp_path / "model.safetensors", {n: (s, "float16") for n, s in hf_llama_shapes().items()})
+    write_config(tmp_path, {"model_type": "no-such-family", "hidden_size": 64})
+    spec = memfit.load_model(str(tmp_path))
+    assert spec.stored is not None and memfit.count_parameters(spec).total == TINY_PARAMS
+    write_config(tmp_path, dict(TINY_CONFIG, hidden_size="sixty-four"))
+    with pytest.raises(memfit.ConfigError, match="hidden_size"):
+        memfit.load_model(str(tmp_path))

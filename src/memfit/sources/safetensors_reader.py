@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, MemfitError
+from ..errors import FormatError, MemfitError, UnknownModelError, UnsupportedError
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, StoredWeights
 
 __all__ = [
@@ -503,8 +503,8 @@ def spec_with_stored(headers: Sequence[SafetensorsHeader], config: Mapping[str, 
     if config is not None:
         try:
             return replace(spec_from_config(config, name), source=source, stored=stored)
-        except MemfitError:
-            pass  # a family memfit cannot describe: fall back to what the headers say
+        except (UnknownModelError, UnsupportedError):
+            pass  # a family memfit cannot describe: fall back to what the headers say (a ConfigError propagates)
     float_dtypes = [(b, d) for d, _, b in stored.bytes_by_dtype if d in _TORCH_DTYPES]
     dtype = _TORCH_DTYPES[max(float_dtypes)[1]] if float_dtypes else "float16"
     shapes = {t.name: t.shape for h in headers for t in h.tensors}
