@@ -50,7 +50,7 @@ from ..plan import plan
 from ..plot import MAX_POINTS, curve
 from ..sources.catalog import catalog, catalog_config, find_entry, suggest
 from ..sources.hf_config import spec_from_config
-from ..sources.loader import _COUNT_LIKE, load_model
+from ..sources.loader import load_model
 from ..spec import ModelSpec
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
@@ -64,6 +64,7 @@ MAX_BATCH = 1_000_000
 MAX_GPUS = 100_000
 HEAVY_AT_ONCE = 2  # plan/advise requests computed at the same time; more wait their turn
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$"  # a dtype, optimizer or module name
+_COUNT_LIKE = re.compile(r"^\s*[0-9][0-9_,.]*(e[+-]?[0-9]+)?\s*[kmbgt]?\s*$", re.IGNORECASE)  # 7B, 1.5b, 70e9
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*(@[A-Za-z0-9_.\-/]+)?$")
 _PATH_LIKE = re.compile(r"^(/|\\|~|\.{1,2}[/\\]|[A-Za-z]:[/\\])|[\\]|\.(json|gguf|safetensors|bin|pt|pth)$",
                         re.IGNORECASE)
@@ -331,6 +332,8 @@ def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = Fal
         raise MemfitError(f"{text!r} looks like a Hugging Face repo id; this server does not fetch from the Hub "
                           "for visitors (start it with 'memfit serve --allow-hub' to allow that), or paste "
                           "its config.json instead")
+    if allow_local_paths:  # a bare folder name such as "my-model"
+        return load_model(text)
     hint = suggest(text)
     raise UnknownModelError(
         f"{text!r} is not a catalog id or a parameter count"
