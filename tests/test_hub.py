@@ -150,6 +150,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("MEMFIT_CACHE", str(tmp_path / "memfit"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     _publish(fake, tmp_path / "build")
     yield fake
@@ -252,13 +253,22 @@ def test_pickle_only_repos(hub: FakeHub) -> None:
         memfit.load_model("org/bare-pickles")
 
 
-def test_offline_uses_the_cache_and_catalog_still_works(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    memfit.load_model("org/tiny")  # caches config.json
+def test_offline_uses_the_cache_and_catalog_still_works(hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    import shutil
+
+    online = memfit.load_model("org/tiny@v1")  # caches config.json, the index and the shard headers
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub.served.clear()
-    spec = memfit.load_model("org/tiny")
-    assert spec.source == "hf-cache:org/tiny" and spec.stored is None
-    assert memfit.count_parameters(spec).total == TINY_PARAMS
+    spec = memfit.load_model("org/tiny@v1")
+    assert spec.source == "hf-cache:org/tiny@v1" and spec.num_layers == 3
+    assert spec.stored is not None and online.stored is not None
+    assert spec.stored.files == online.stored.files
+    assert (spec.stored.logical_parameters, spec.stored.stored_bytes) == (TINY3_PARAMS, 2 * TINY3_PARAMS)
+    assert hub.served == {}
+    shutil.rmtree(tmp_path / "memfit")  # without saved headers: the config alone
+    spec = memfit.load_model("org/tiny@v1")
+    assert spec.stored is None and memfit.count_parameters(spec).total == TINY3_PARAMS
     assert hub.served == {}
     with pytest.raises(MemfitError, match="HF_HUB_OFFLINE"):
         memfit.load_model("org/other")

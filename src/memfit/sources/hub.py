@@ -6,14 +6,19 @@ HTTP range requests (a few kilobytes per shard) and validated by memfit's own he
 Weights are never downloaded, nothing is unpickled and no remote code runs.
 
 Token and endpoint come from the usual environment (``HF_TOKEN``, ``HF_ENDPOINT``, ``HF_HOME``,
-``HF_HUB_CACHE``), read at call time.
+``HF_HUB_CACHE``), read at call time. The header bytes fetched for a commit are kept under
+``$MEMFIT_CACHE`` (default ``~/.cache/memfit``) ``/hub-headers/`` so that a later ``HF_HUB_OFFLINE``
+run still knows the stored bytes; they are re-validated on every use.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +32,7 @@ __all__ = ["is_repo_id", "load_hub", "parse_repo_ref"]
 
 _REPO = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9_.-]{1,96})"
                    r"(?:@(?P<rev>[A-Za-z0-9_./-]{1,256}))?$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 PREFIX_BYTES = 64 * 1024  # first range request: the whole header of almost every checkpoint
 TIMEOUT_S = 20.0
 MAX_JSON_BYTES = 100_000_000
@@ -179,12 +185,72 @@ def _remote_headers(repo: str, commit: str, files: Sequence[str], sizes: dict[st
         size = total[0]
         if size is None:
             raise FormatError(f"{where}: the Hub reported no file size, so the header cannot be checked")
-        return parse_header(prefix, read, size, where)
+        rest: list[bytes] = []
+
+        def read_rest(offset: int, length: int) -> bytes:
+            rest.append(read(offset, length))
+            return rest[-1]
+
+        header = parse_header(prefix, read_rest, size, where)
+        raw = prefix[: 8 + header.header_size] if not rest else prefix[:8] + rest[0]
+        _save_header(repo, commit, filename, size, raw)
+        return header
 
     if len(files) == 1:
-        return [fetch(files[0])]
-    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        return list(pool.map(fetch, files))
+        out = [fetch(files[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+            out = list(pool.map(fetch, files))
+    _save_shards(repo, commit, files)
+    return out
+
+
+# --- header cache: lets HF_HUB_OFFLINE runs see the stored bytes too --------------------------------
+
+def _header_dir(repo: str, commit: str) -> Path:
+    root = os.environ.get("MEMFIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "memfit")
+    return Path(os.path.expanduser(root)) / "hub-headers" / repo.replace("/", "--") / commit
+
+
+def _save_header(repo: str, commit: str, filename: str, size: int, raw: bytes) -> None:
+    """Keep a shard's header bytes (best effort: a read-only cache only loses the offline benefit)."""
+    if not _COMMIT.match(commit) or "/" in filename:
+        return
+    with contextlib.suppress(OSError):
+        folder = _header_dir(repo, commit)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{filename}.header").write_bytes(struct.pack("<Q", size) + raw)
+
+
+def _save_shards(repo: str, commit: str, files: Sequence[str]) -> None:
+    if _COMMIT.match(commit):
+        with contextlib.suppress(OSError):
+            (_header_dir(repo, commit) / "shards.json").write_text(json.dumps(list(files)))
+
+
+def _slicer(raw: bytes) -> Callable[[int, int], bytes]:
+    def read(offset: int, length: int) -> bytes:
+        return raw[offset: offset + length]
+    return read
+
+
+def _cached_headers(repo: str, commit: str) -> tuple[list[SafetensorsHeader], list[str]] | None:
+    """The headers saved by an earlier online run for this commit, re-validated; None if absent."""
+    if not _COMMIT.match(commit):
+        return None
+    folder = _header_dir(repo, commit)
+    try:
+        files = json.loads((folder / "shards.json").read_text())
+        if not isinstance(files, list) or not all(isinstance(f, str) and "/" not in f for f in files):
+            return None
+        out = []
+        for name in files:
+            blob = _read_small(folder / f"{name}.header", str(folder / name))
+            size, raw = int.from_bytes(blob[:8], "little"), blob[8:]
+            out.append(parse_header(raw, _slicer(raw), size, f"{repo}/{name} (cached header)"))
+        return out, files
+    except (OSError, ValueError):
+        return None
 
 
 def _range(session: Any, url: str, headers: dict[str, str], offset: int, length: int, total: list[int | None],
@@ -240,8 +306,6 @@ def _read_small(path: Path, where: str) -> bytes:
 
 
 def _json(repo: str, filename: str, revision: str, local_only: bool = False) -> dict[str, Any]:
-    import json
-
     raw = _download_bytes(repo, filename, revision, local_only)
     try:
         obj = json.loads(raw.decode("utf-8"))
@@ -266,8 +330,6 @@ def _load_offline(repo: str, rev: str | None) -> ModelSpec:
     if cfg_path is None:
         raise MemfitError(f"HF_HUB_OFFLINE is set and {where} is not in the Hugging Face cache ({_cache_dir()}): "
                           "unset HF_HUB_OFFLINE to read it from the Hub, or use a catalog id or a local path")
-    import json
-
     config = json.loads(_read_small(cfg_path, f"{repo}/config.json"))
     files: list[Path] = []
     index = cached("model.safetensors.index.json")
@@ -280,6 +342,9 @@ def _load_offline(repo: str, rev: str | None) -> ModelSpec:
     if files:
         headers = [read_header(f) for f in files]
         return spec_with_stored(headers, config, repo, f"hf-cache:{where}", [f.name for f in files])
+    saved = _cached_headers(repo, cfg_path.parent.name)  # snapshots/<commit>/config.json
+    if saved is not None:
+        return spec_with_stored(saved[0], config, repo, f"hf-cache:{where}", saved[1])
     from .hf_config import spec_from_config
 
     return replace(spec_from_config(config, repo), source=f"hf-cache:{where}")
