@@ -5,6 +5,7 @@ A modest number of examples here; benchmarks/fuzz_readers.py runs ≥ 10,000 inp
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -16,8 +17,9 @@ pytest.importorskip("gguf")
 pytest.importorskip("safetensors")
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from _fuzz_inputs import gguf_inputs, run_gguf, run_safetensors, safetensors_inputs
+from _fuzz_inputs import gguf_inputs, json_value, run_gguf, run_safetensors, safetensors_inputs
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -65,3 +67,18 @@ def test_claimed_huge_arrays_and_counts_are_rejected_without_work() -> None:
     for data in cases:
         _bounded(run_gguf, data)
     _bounded(run_safetensors, struct.pack("<Q", 99_999_999) + b"{}")
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), json_value.map(lambda v: json.dumps(v).encode()),
+                 st.dictionaries(st.text(max_size=8), json_value, max_size=3).map(
+                     lambda d: json.dumps({"weight_map": d}).encode())))
+def test_fuzz_index_json(data: bytes) -> None:
+    from memfit.errors import FormatError
+    from memfit.sources.safetensors_reader import index_shards
+
+    try:
+        files = index_shards(data, "model.safetensors.index.json")
+    except FormatError:
+        return
+    assert all(f.endswith(".safetensors") and "/" not in f for f in files)
