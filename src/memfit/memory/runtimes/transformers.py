@@ -46,8 +46,12 @@ INT64 = 8
 FP32 = 4
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 _PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
-# Families whose decoder block keeps the attention output alive during the MLP (GPT-2 style code)
-_KEEPS_ATTN_OUTPUT = ("gpt2",)
+# Hidden-sized tensors a family's decoder block keeps alive during its MLP beyond the usual four
+# (embeddings, layer input, residual, normed input), read off the modelling code and traced:
+# GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
+_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
+# Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
+_SOFTCAPPED_LOGITS = ("gemma2",)
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,11 @@ def _compute_bytes(wl: Workload, spec: ModelSpec) -> int:
 def _stream_tensors(spec: ModelSpec) -> int:
     """Hidden-sized tensors alive during a layer's MLP: embeddings, layer input, residual, normed input."""
     n = 4
+    if spec.layers and spec.layers[0].norm_layout == "post":  # OLMo-2: no separate normed MLP input
+        n -= 1
     if spec.position_embedding == "learned":
         n += 1
-    if spec.family in _KEEPS_ATTN_OUTPUT:
-        n += 1
-    return n
+    return n + _EXTRA_STREAM.get(spec.family, 0)
 
 
 def _mask_count(spec: ModelSpec) -> int:
@@ -125,12 +129,17 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     if layer.moe is not None:
         moe = layer.moe
         k, i_e = moe.top_k, moe.expert_intermediate_size
+        # routed experts: the gathered tokens and the expert outputs, T·top_k rows each
         per = k * max(4 * h, h + 4 * i_e) * dt + moe.num_experts * FP32 * 2
         text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
         if moe.num_shared_experts:
+            # the shared expert runs first; its output waits beside the routed experts' buffers
             i_s = (moe.shared_intermediate_size or i_e) * moe.num_shared_experts
-            per += h * dt + 3 * i_s * dt
-            text += f" + shared expert 3·{i_s}"
+            per += h * dt
+            shared = 3 * i_s * dt
+            if shared > per:
+                return tokens * shared, f"MoE shared expert: 3 × {tokens:,} tokens × {i_s} × {dt} B"
+            text += " + shared expert output"
         return tokens * per, text
     mlp = layer.mlp
     if mlp is None:
@@ -227,9 +236,11 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                               + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
                               + f" + {fixed:,} masks/rope/inputs"))
     if wl.task == "forward":
-        logits = t * v * dt
+        # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step
+        copies = 2 if spec.family in _SOFTCAPPED_LOGITS else 1
+        logits = copies * t * v * dt
         moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
-                              formula=f"{t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
+                              formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
     else:
         last = b * v * (dt + 2 * FP32)
         moments.append(Moment("after prefill", kv_full, inputs, last,
