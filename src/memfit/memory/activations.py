@@ -1,0 +1,341 @@
+"""Training activations: what PyTorch autograd keeps for backward, layer by layer, in bytes.
+
+The model follows the tensors a Hugging Face transformers forward saves (``ctx.save_for_backward``
+and the derivative formulas' saved inputs), not a textbook constant:
+
+* a Linear saves its input only when its weight trains; under autocast each Linear casts an fp32
+  input to bf16 on its own (autocast caches casts of weights, not of activations), so q, k and v
+  save three bf16 copies; PEFT casts an adapter's input to fp32 (``_cast_input_dtype``);
+* Llama-style RMSNorm saves the fp32 input and, when its weight trains, the normalised tensor;
+  Gemma's saves both in fp32; LayerNorm saves its input (plus per-token mean and rstd);
+* SDPA on Hopper runs flash / memory-efficient kernels: q, k, v, the output and a fp32 log-sum-exp,
+  no ``s × s`` matrix; eager attention keeps the fp32 softmax and the bf16 probabilities
+  (``b·heads·s²`` each), the tanh output when logits are soft-capped, K/V repeated to all heads;
+* a gated MLP keeps gate, act(gate), up and their product (``4·I`` elements per token); GPT-2's
+  ``gelu_new`` is a chain of elementwise ops, five tensors of ``I`` (fp32 under autocast);
+* the loss: transformers upcasts the logits to fp32 and log_softmax keeps ``b·s·V`` fp32.
+
+Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models",
+arXiv 2205.05198, Table 2) give ``sbh(34 + 5as/h)`` per layer for Megatron's fp16 GPT with
+dropout; ``korthikanti_layer_bytes`` reproduces that table for the parallel module. The
+per-model numbers here are what PyTorch actually allocates for the Hugging Face implementation,
+checked against the H100 measurements in the test suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+
+__all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
+
+LOG_SOFTMAX_BYTES = 4  # transformers' ForCausalLMLoss: logits.float() before cross_entropy
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Dtypes and trainability that decide what autograd saves.
+
+    ``amp``: bf16 autocast over fp32 weights. ``weight_bytes``: bytes of a (non-quantized) parameter.
+    ``resid_bytes``: the residual stream. ``full``: base weights train. ``lora_kinds``: adapted tensor
+    kinds (empty without LoRA). ``quantized``: base Linears are bitsandbytes layers (output cast back
+    to the input dtype).
+    """
+
+    amp: bool
+    weight_bytes: int
+    resid_bytes: int
+    full: bool
+    lora_kinds: frozenset[str] = frozenset()
+    lora_rank: int = 0
+    attn: str = "sdpa"
+    dropout: float = 0.0
+    quantized: bool = False
+
+    @property
+    def proj_bytes(self) -> int:
+        """Bytes of a Linear's output: bf16 under autocast, else the input's dtype."""
+        if self.amp:
+            return 2
+        return self.resid_bytes if self.quantized else self.weight_bytes
+
+
+@dataclass(frozen=True)
+class LayerActivations:
+    """One decoder layer for the whole micro-batch, in bytes.
+
+    ``saved``: kept for backward without checkpointing. ``attention_core``: the part of ``saved``
+    selective recomputation drops. ``checkpoint``: kept with full checkpointing (the layer input).
+    ``forward_extra``: transient above ``saved`` at the layer's forward peak. ``backward_extra``:
+    gradient buffers alive while the layer's backward runs. ``weight_casts``: bf16 copies of the
+    layer's weights under autocast.
+    """
+
+    saved: int
+    attention_core: int
+    checkpoint: int
+    forward_extra: int
+    backward_extra: int
+    weight_casts: int
+    replicated: int = 0  # part of ``saved`` tensor parallelism does not split without sequence parallelism
+
+
+@dataclass(frozen=True)
+class ModelActivations:
+    """Per-layer activations plus what lives outside the layers."""
+
+    layers: tuple[LayerActivations, ...]
+    outside: int  # embeddings, final norm, lm_head input (saved)
+    loss_saved: int  # fp32 log_softmax output (+ tanh output with logit soft-capping)
+    loss_forward_extra: int  # logits and their fp32 copy at the cross-entropy, final hidden state
+    loss_backward_extra: int  # fp32 gradient of the logits and log_softmax's backward output
+    head_weight_casts: int  # bf16 copy of the lm_head / embedding under autocast
+    embedding_backward_extra: int  # a dense V×h gradient made by the tied embedding's backward
+
+    @property
+    def saved_total(self) -> int:
+        return sum(la.saved for la in self.layers) + self.outside + self.loss_saved
+
+
+def _inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> tuple[int, int]:
+    """(own, shared) bytes per token saved for Linear layers of ``kinds`` reading one input of ``width``.
+
+    ``own``: copies made per Linear (autocast casts, PEFT fp32 casts, lora_A outputs); ``shared``: the
+    input tensor itself when some Linear keeps it (0 when none does).
+    """
+    own = 0
+    shared = False
+    for kind in kinds:
+        if p.full:
+            if p.amp and in_bytes == 4:
+                own += 2 * width  # autocast casts the fp32 input again for every Linear
+            else:
+                shared = True
+        if kind in p.lora_kinds:
+            if in_bytes == 4:
+                shared = True
+            else:
+                own += 4 * width  # PEFT casts the input to the adapter's fp32
+            own += 4 * p.lora_rank  # lora_A output, fp32
+    return own, (in_bytes * width if shared else 0)
+
+
+def _linear_inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> int:
+    """Bytes per token saved for Linear layers of ``kinds`` reading one input of ``width`` features."""
+    own, shared = _inputs(width, kinds, in_bytes, p)
+    return own + shared
+
+
+def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool) -> tuple[int, int]:
+    """(saved bytes per token, output bytes) of one norm over ``width`` features."""
+    if layernorm:  # native_layer_norm keeps input, mean and rstd; fp32 under autocast
+        return in_bytes * width + 8, (4 if p.amp else in_bytes)
+    if gemma:  # x.float(), normed fp32 × (1 + w), cast back to the input dtype
+        return 4 * width + (4 * width if p.full else 0), in_bytes
+    # Llama: x.to(fp32) (pow and mul keep it), normed cast to the input dtype, × weight
+    normed = in_bytes * width if p.full else 0
+    return 4 * width + normed + 4, max(in_bytes, p.weight_bytes)
+
+
+def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
+               rotary: bool) -> tuple[int, int, int, int]:
+    """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient)."""
+    pb = p.proj_bytes
+    heads, kv, d, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.value_dim
+    att_b = 2 if p.amp else pb  # what the attention kernel gets (autocast casts q, k, v to bf16)
+    saved = 0
+    if a.kind == "mla":  # latent projections: q/kv low-rank inputs are saved like Linear inputs
+        q_lora = a.q_lora_rank or 0
+        saved += (q_lora + (a.kv_lora_rank or 0)) * (pb + 4)
+    kinds = ["attn_qkv"] if a.fused_qkv else ["attn_q", "attn_k", "attn_v"]
+    saved += _linear_inputs(h, kinds, in_bytes, p)
+    if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values
+        saved += (heads + kv) * d * (4 + (pb if p.full else 0))
+    core = 0
+    q, k, v = heads * d * att_b, kv * d * att_b, kv * dv * att_b
+    # SDPA on fp32 inputs cannot use flash; with grouped K/V (enable_gqa) the memory-efficient kernel is
+    # not eligible either and PyTorch falls back to the math path, which materialises the scores
+    math_path = p.attn != "eager" and att_b == 4 and kv < heads
+    if p.attn == "eager" or math_path:
+        rep_k = heads * d * att_b
+        rep_v = heads * dv * att_b
+        core += q + rep_k + rep_v
+        if math_path:
+            probs = 4
+        else:
+            probs = 4 + (att_b if att_b != 4 else 0) + (att_b if softcap else 0) + ((1 + att_b) if p.dropout else 0)
+        sq_saved = b * heads * s * s * probs
+        sq_transient = b * heads * s * s * (att_b + 4)  # scores and the masked fp32 copy before softmax
+        # the output goes through transpose(1, 2).contiguous(): a new tensor that o_proj keeps
+        saved += core + _linear_inputs(heads * dv, ["attn_output"], att_b, p)
+    else:
+        if a.fused_qkv:  # v (and q, k without rotary) are views of the fused projection output
+            core += (heads * d + kv * d + kv * dv) * pb
+            if rotary:
+                core += q + k
+        else:
+            core += q + k + v
+        core += heads * dv * att_b + 4 * heads  # output and fp32 log-sum-exp
+        sq_saved = sq_transient = 0
+        own, _shared = _inputs(heads * dv, ["attn_output"], att_b, p)  # o_proj reads the kernel's output
+        o_in = own
+        saved += core + o_in
+    if p.dropout > 0:
+        saved += h  # residual dropout mask (bool)
+    return saved, core, sq_saved, sq_transient
+
+
+def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
+    """(saved per token, transient per token) of a dense MLP."""
+    pb = p.proj_bytes
+    inter = m.intermediate_size
+    kinds = ["ffn_up"] if m.fused_gate_up or m.kind != "gated" else ["ffn_gate", "ffn_up"]
+    saved = _linear_inputs(h, kinds, in_bytes, p)
+    if m.kind == "gated":
+        saved += 3 * pb * inter  # gate (kept by the activation), act(gate) and up (kept by the product)
+        saved += _linear_inputs(inter, ["ffn_down"], pb, p)
+        transient = 2 * pb * inter
+    elif m.activation == "gelu_new":  # 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))), elementwise ops
+        if p.amp:  # pow runs in fp32 under autocast: x³'s input, tanh, 1 + tanh in fp32; 0.5·x in bf16
+            saved += (4 + 4 + 4 + 2) * inter + _linear_inputs(inter, ["ffn_down"], 4, p)
+        else:
+            saved += 4 * pb * inter + _linear_inputs(inter, ["ffn_down"], pb, p)
+        transient = 3 * 4 * inter
+    else:
+        saved += pb * inter + _linear_inputs(inter, ["ffn_down"], pb, p)
+        transient = 2 * pb * inter
+    if p.dropout > 0:
+        saved += h
+    return saved, transient
+
+
+def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
+    """(saved per token, transient per token) of a routed MoE block (router, top-k experts, shared)."""
+    pb = p.proj_bytes
+    saved = _linear_inputs(h, ["ffn_gate_inp"], in_bytes, p) + 4 * m.num_experts + 16 * m.top_k
+    inter = m.expert_intermediate_size
+    # transformers >= 5 runs fused 3-D expert weights outside autocast's cast list: fp32 under autocast
+    eb = 4 if p.amp else pb
+    per_route = eb * h + (4 if m.kind == "gated" else 2) * eb * inter + eb * h  # gathered input, MLP, output
+    saved += m.top_k * per_route
+    if m.num_shared_experts:
+        shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
+        saved += _mlp(shared, h, in_bytes, p)[0]
+    return saved, 2 * pb * inter * m.top_k
+
+
+def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> LayerActivations:
+    h = spec.hidden_size
+    T = b * s
+    r = p.resid_bytes
+    gemma = spec.family.startswith("gemma")
+    layernorm = spec.norm != "rms"
+    softcap = spec.family == "gemma2"
+    rotary = spec.position_embedding == "rope"
+    per_token = 0
+    extra_token = 0
+    sq_saved = sq_transient = core_token = 0
+    layout = layer.norm_layout
+    n_norm, out_b = _norm(h, r, p, gemma, layernorm)
+    # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
+    feed = r if layout == "post" else out_b
+    norms_saved = n_norm * layer.norms
+    per_token += norms_saved
+    if layer.attention is not None:
+        a_saved, core_token, sq_saved, sq_transient = _attention(layer.attention, h, feed, p, b, s, softcap, rotary)
+        per_token += a_saved
+    elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
+        per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
+    if layer.mlp is not None:
+        m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
+        per_token += m_saved
+        extra_token = max(extra_token, m_tr)
+    if layer.moe is not None:
+        m_saved, m_tr = _moe(layer.moe, h, feed, p)
+        per_token += m_saved
+        extra_token = max(extra_token, m_tr)
+    weights = _layer_linear_params(spec, layer)
+    casts = 2 * weights if (p.amp and p.full) else 0
+    inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
+                (layer.moe.expert_intermediate_size * layer.moe.top_k if layer.moe else 0))
+    backward_token = 2 * r * h + 2 * p.proj_bytes * inter
+    sq_back = 0
+    if sq_saved:
+        sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * (4 + 4 + 2)
+    return LayerActivations(
+        saved=T * per_token + sq_saved,
+        attention_core=T * core_token + sq_saved,
+        checkpoint=T * r * h,
+        forward_extra=max(T * extra_token, sq_transient),
+        backward_extra=T * backward_token + sq_back,
+        weight_casts=casts,
+        replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
+    )
+
+
+def _layer_linear_params(spec: ModelSpec, layer: LayerSpec) -> int:
+    """Parameters of the layer's matrices (what autocast casts to bf16)."""
+    h = spec.hidden_size
+    n = 0
+    a = layer.attention
+    if a is not None:
+        n += h * (a.num_heads * a.head_dim + a.num_kv_heads * (a.head_dim + a.value_dim))
+        n += a.num_heads * a.value_dim * h
+    if layer.mlp is not None:
+        n += (3 if layer.mlp.kind == "gated" else 2) * h * layer.mlp.intermediate_size
+    if layer.moe is not None:
+        m = layer.moe
+        n += h * m.num_experts  # the router; fused experts are not cast by autocast
+        n += 3 * h * m.num_shared_experts * (m.shared_intermediate_size or m.expert_intermediate_size)
+    if layer.ssm is not None:
+        n += 3 * h * layer.ssm.d_inner
+    return n
+
+
+def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> ModelActivations:
+    """Activations of one micro-batch of ``batch`` sequences of ``seq`` tokens, layer by layer."""
+    h, V = spec.hidden_size, spec.vocab_size
+    T = batch * seq
+    layers = tuple(_layer(spec, layer, p, batch, seq) for layer in spec.layers)
+    gemma = spec.family.startswith("gemma")
+    layernorm = spec.norm != "rms"
+    r = p.resid_bytes
+    outside = T * 16  # input ids and shifted labels (int64)
+    if p.dropout > 0:
+        outside += T * h  # embedding dropout mask
+    final_hidden = 0
+    if spec.final_norm:
+        n_saved, out_b = _norm(h, r, p, gemma, layernorm)
+        own, shared = _inputs(h, ["output"], out_b, p)
+        outside += T * (n_saved + own + shared)
+        final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward
+    logit_b = 2 if p.amp else p.weight_bytes
+    TV = T * V
+    loss_saved = LOG_SOFTMAX_BYTES * TV
+    fwd_extra = logit_b * TV + (4 * TV if logit_b != 4 else 0) + final_hidden
+    if spec.family == "gemma2":  # final_logit_softcapping: tanh keeps its output
+        loss_saved += logit_b * TV
+    head_casts = 2 * V * h if (p.amp and p.full) else 0
+    emb_back = 0
+    if p.full:
+        emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
+    return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
+                            loss_backward_extra=8 * TV, head_weight_casts=head_casts,
+                            embedding_backward_extra=emb_back)
+
+
+def korthikanti_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, sequence_parallel: bool = False,
+                            recompute: str = "none") -> int:
+    """Megatron's per-layer activation bytes (Korthikanti et al. 2022, Table 2; 16-bit, 4h MLP, dropout).
+
+    ``recompute``: ``none``, ``selective`` (attention core recomputed) or ``full`` (layer input only).
+    """
+    if recompute == "full":
+        return 2 * s * b * h
+    sbh = s * b * h
+    attn_core = 5 * a * s * s * b  # softmax input/output, dropout mask and output: 5as²b
+    base = 34 * sbh // t if sequence_parallel else 10 * sbh + 24 * sbh // t
+    if recompute == "selective":
+        return base
+    return base + attn_core // t

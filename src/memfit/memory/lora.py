@@ -1,0 +1,70 @@
+"""LoRA / QLoRA: which Linear layers get adapters, and exactly how many parameters they add.
+
+PEFT (``LoraLayer.update_layer``) gives each adapted ``Linear(in, out)`` an ``lora_A`` of shape
+(r, in) and an ``lora_B`` of shape (out, r): ``r·(in + out)`` trainable parameters, kept in fp32
+(``autocast_adapter_dtype=True``). Targets are module names matched by suffix (``q_proj``,
+``down_proj``, ``c_attn`` …) or ``all-linear``; memfit maps them to the inventory's tensor kinds.
+Fused MoE experts (3-D parameters in transformers ≥ 5) are not ``nn.Linear`` and are never targets.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..inventory import Tensor, inventory
+from ..spec import ModelSpec
+
+__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_tensors", "lora_parameters", "target_kinds"]
+
+DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+                        "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "attn_q_a", "attn_q_b",
+                        "attn_kv_a_mqa", "attn_kv_b"})
+
+# module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
+_ALIASES: dict[str, frozenset[str]] = {
+    "q_proj": frozenset({"attn_q"}), "query": frozenset({"attn_q"}),
+    "k_proj": frozenset({"attn_k"}), "key": frozenset({"attn_k"}),
+    "v_proj": frozenset({"attn_v"}), "value": frozenset({"attn_v"}),
+    "o_proj": frozenset({"attn_output"}), "out_proj": frozenset({"attn_output"}),
+    "dense": frozenset({"attn_output"}),
+    "qkv_proj": frozenset({"attn_qkv"}), "c_attn": frozenset({"attn_qkv"}),
+    "query_key_value": frozenset({"attn_qkv"}), "wqkv": frozenset({"attn_qkv"}),
+    "gate_proj": frozenset({"ffn_gate", "ffn_gate_shexp"}), "w1": frozenset({"ffn_gate"}),
+    "up_proj": frozenset({"ffn_up", "ffn_up_shexp"}), "gate_up_proj": frozenset({"ffn_up"}),
+    "c_fc": frozenset({"ffn_up"}), "fc1": frozenset({"ffn_up"}), "w3": frozenset({"ffn_up"}),
+    "dense_h_to_4h": frozenset({"ffn_up"}), "fc_in": frozenset({"ffn_up"}),
+    "down_proj": frozenset({"ffn_down", "ffn_down_shexp"}), "c_proj": frozenset({"attn_output", "ffn_down"}),
+    "fc2": frozenset({"ffn_down"}), "w2": frozenset({"ffn_down"}), "dense_4h_to_h": frozenset({"ffn_down"}),
+    "fc_out": frozenset({"ffn_down"}),
+    "q_a_proj": frozenset({"attn_q_a"}), "q_b_proj": frozenset({"attn_q_b"}),
+    "kv_a_proj_with_mqa": frozenset({"attn_kv_a_mqa"}), "kv_b_proj": frozenset({"attn_kv_b"}),
+    "lm_head": frozenset({"output"}),
+}
+
+
+def target_kinds(targets: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """Inventory tensor kinds denoted by PEFT ``target_modules`` names (or ``all-linear``)."""
+    kinds: set[str] = set()
+    for raw in targets:
+        name = raw.strip().lower().rsplit(".", 1)[-1]
+        if name in ("all-linear", "all_linear", "all"):
+            kinds |= ALL_LINEAR
+        elif name in _ALIASES:
+            kinds |= _ALIASES[name]
+        else:
+            raise ConfigError(f"LoRA target {raw!r} is not a known projection name; use module names such as "
+                              f"{', '.join(DEFAULT_TARGETS)}, c_attn, qkv_proj, gate_up_proj, lm_head or all-linear")
+    return frozenset(kinds)
+
+
+def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tuple[Tensor, ...]:
+    """The weight tensors (shape (out, in)) that get a LoRA adapter."""
+    kinds = target_kinds(targets)
+    return tuple(t for t in inventory(spec)
+                 if not t.is_bias and len(t.shape) == 2 and t.kind in kinds
+                 and (t.layer is not None or t.kind == "output"))
+
+
+def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]) -> int:
+    """Trainable LoRA parameters: ``Σ r·(in + out)`` over the adapted Linear layers."""
+    return sum(rank * (t.shape[0] + t.shape[1]) for t in adapted_tensors(spec, targets))
