@@ -50,6 +50,11 @@ _PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # (embeddings, layer input, residual, normed input), read off the modelling code and traced:
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
+# MoE families whose expert outputs are weighted by fp32 routing scores
+_FP32_ROUTING = ("deepseek_v2", "deepseek_v3")
+# MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
+# gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
+_MOE_ACT_TENSORS = {"gpt_oss": 10}
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
 _SOFTCAPPED_LOGITS = ("gemma2",)
 
@@ -129,8 +134,11 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     if layer.moe is not None:
         moe = layer.moe
         k, i_e = moe.top_k, moe.expert_intermediate_size
-        # routed experts: the gathered tokens and the expert outputs, T·top_k rows each
-        per = k * max(4 * h, h + 4 * i_e) * dt + moe.num_experts * FP32 * 2
+        # routed experts: the gathered tokens and the expert outputs, T·top_k rows each; DeepSeek
+        # weights them with fp32 routing scores, so two of the four are fp32
+        rows = 2 * dt + 2 * FP32 if spec.family in _FP32_ROUTING else 4 * dt
+        act = _MOE_ACT_TENSORS.get(spec.family, 0) * i_e * dt  # activation temporaries (gpt-oss's clamped GLU)
+        per = k * max(rows * h, (h + 4 * i_e) * dt, act) + moe.num_experts * FP32 * 2
         text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
         if moe.num_shared_experts:
             # the shared expert runs first; its output waits beside the routed experts' buffers
@@ -242,17 +250,23 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
                               formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
     else:
-        last = b * v * (dt + 2 * FP32)
+        last = _sampling_bytes(b, v, dt)
         moments.append(Moment("after prefill", kv_full, inputs, last,
-                              formula=f"last-token logits {b}×{v:,} × ({dt} + 4 + 4) B"))
+                              formula=f"last-token logits {b}×{v:,} × ({dt} + 4·4) B + vocab index {v:,} × 9 B"))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
         kv_end = kv_cache_bytes(spec, tokens, b, "transformers", kvd, bound_windows=True)
         layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
                        for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
-        moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, b * v * (dt + 2 * FP32),
+        moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, _sampling_bytes(b, v, dt),
                               formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)"))
     return moments
+
+
+def _sampling_bytes(b: int, v: int, dt: int) -> int:
+    """Greedy-search step on the last-token logits: the logits (model dtype), their fp32 copy, the
+    logits processors' clones/``where`` outputs (fp32), and ``arange(vocab)`` int64 + its ``isin`` mask."""
+    return b * v * (dt + 4 * FP32) + v * (INT64 + 1)
 
 
 def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
