@@ -138,7 +138,10 @@ def split_per_gpu(est: Estimate, wl: Workload) -> tuple[tuple[int, ...], str, di
         return (est.total_bytes,), "one GPU", comps
     detailed = _from_details(est, n)
     if detailed is not None:
-        return detailed, "per-GPU bytes from the estimate (details.per_gpu)", comps
+        how = "per-GPU bytes from the estimate (details.per_gpu)"
+        if len(detailed) != n:
+            how += f": {len(detailed)} distinct GPU{'s' if len(detailed) > 1 else ''} (e.g. one per pipeline stage)"
+        return detailed, how, comps
     if est.mode in TRAIN_MODES:
         return (est.total_bytes,) * n, ("the estimate has no per-GPU breakdown: every GPU counted with the whole "
                                         "estimate (data-parallel replicas; an upper bound under ZeRO/TP/PP)"), comps

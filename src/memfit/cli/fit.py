@@ -84,7 +84,7 @@ def _render(r: Any, speed: Any) -> None:
     c.print(f"[bold {colour}]{'FITS' if r.fits else 'DOES NOT FIT'}[/bold {colour}]: ", end="")
     c.print(r.summary(), markup=False, highlight=False)
     t = Table(title=f"{r.gpus}× {r.device.name}")
-    t.add_column("GPU", justify="right")
+    t.add_column("GPU" if len(r.per_gpu_bytes) == r.gpus else "GPU group", justify="right")
     t.add_column("needs", justify="right")
     t.add_column("capacity", justify="right")
     t.add_column("headroom", justify="right")
