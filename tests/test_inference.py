@@ -30,6 +30,10 @@ def test_transformers_components_add_up() -> None:
     # prefill MLP peak: KV of 4,096 tokens + 4,096 × (3·14,336 + 4·4,096) × 2 B of transients
     assert j["components"]["kv_cache"] == 4096 * 131_072
     assert e.details["peak_moment"].startswith("prefill MLP")
+    # gate, act, up, product (3 × I) + embeddings, layer input, residual, normed input (4 × h), bf16;
+    # rotary cos and sin (2 × s × head_dim, bf16); token ids and attention mask (int64)
+    assert j["components"]["activations"] == 4096 * (3 * 14_336 + 4 * 4096) * 2 + 2 * 4096 * 128 * 2 + 4096 * 16
+    assert j["components"]["overhead"] == 32 * 1024**2  # cuBLAS workspace on Hopper
 
 
 def test_transformers_forward_logits() -> None:
