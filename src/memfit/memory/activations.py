@@ -132,7 +132,7 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
     if layernorm:  # native_layer_norm keeps input, mean and rstd; fp32 under autocast
         return in_bytes * width + 8, (4 if p.amp else in_bytes)
     if gemma:  # x.float(), normed fp32 × (1 + w), cast back to the input dtype
-        return 4 * width + (4 * width if p.full else 0), in_bytes
+        return 4 * width + (4 * width if p.full else 0) + 4, in_bytes
     # Llama: x.to(fp32) (pow and mul keep it), normed cast to the input dtype, × weight
     normed = in_bytes * width if p.full else 0
     return 4 * width + normed + 4, max(in_bytes, p.weight_bytes)
@@ -151,7 +151,7 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
     kinds = ["attn_qkv"] if a.fused_qkv else ["attn_q", "attn_k", "attn_v"]
     saved += _linear_inputs(h, kinds, in_bytes, p)
     if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values
-        saved += (heads + kv) * d * (4 + (pb if p.full else 0))
+        saved += (heads + kv) * (d * (4 + (pb if p.full else 0)) + 4)  # + fp32 rsqrt per head
     core = 0
     q, k, v = heads * d * att_b, kv * d * att_b, kv * dv * att_b
     # SDPA on fp32 inputs cannot use flash; with grouped K/V (enable_gqa) the memory-efficient kernel is
@@ -263,8 +263,9 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     sq_back = 0
     if sq_saved:
         sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * (4 + 4 + 2)
+    constant = layer.norms * 4 * h if (gemma and p.full) else 0  # Gemma norms keep 1 + weight.float()
     return LayerActivations(
-        saved=T * per_token + sq_saved,
+        saved=T * per_token + sq_saved + constant,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
         forward_extra=max(T * extra_token, sq_transient),

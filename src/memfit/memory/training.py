@@ -284,6 +284,8 @@ def _single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
     workspace = _TRAINING_HANDLES * _cublas_workspace()
     components = training_components(spec, wl, states, peak, workspace)
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
+    if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
+        allocated -= states.optimizer.state_bytes
     notes = [f"peak during {peak.phase} of the second step (optimizer states exist from the first step)"]
     if not states.optimizer.on_device:
         notes.append("paged optimizer: states live in CUDA unified memory (not in PyTorch's allocator); "

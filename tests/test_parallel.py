@@ -1,0 +1,127 @@
+"""Training across GPUs: DeepSpeed's and Megatron's own estimators reproduced on their test vectors
+(tests/vectors/deepspeed_zero.json, megatron_memory.json: expected values worked out by hand), and
+memfit's per-rank model (ZeRO stages, offload, tensor/pipeline parallel) checked against the same
+arithmetic done by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memfit import estimate
+from memfit.errors import ConfigError
+from memfit.memory.parallel import (
+    deepspeed_zero2_model_states,
+    deepspeed_zero3_model_states,
+    largest_layer_parameters,
+    megatron_activation_bytes,
+    megatron_weight_and_optimizer_bytes,
+    stage_layers,
+)
+from memfit.sources.loader import load_model
+
+VECTORS = Path(__file__).parent / "vectors"
+DS = json.loads((VECTORS / "deepspeed_zero.json").read_text())
+MEG = json.loads((VECTORS / "megatron_memory.json").read_text())
+P8B = 8_030_261_248  # Llama-3.1-8B
+
+
+@pytest.mark.parametrize("v", DS["zero2"], ids=lambda v: f"{v['total_params']}-{v['num_gpus_per_node']}")
+def test_deepspeed_zero2_vectors(v: dict[str, Any]) -> None:
+    cpu, gpu = deepspeed_zero2_model_states(v["total_params"], v["num_gpus_per_node"], v["num_nodes"], v["cpu_offload"])
+    assert (cpu, gpu) == (v["cpu"], v["gpu"])
+
+
+@pytest.mark.parametrize("v", DS["zero3"], ids=lambda v: f"offload{v['cpu_offload']}-{v['cpu_offload_params']}")
+def test_deepspeed_zero3_vectors(v: dict[str, Any]) -> None:
+    cpu, gpu, llm = deepspeed_zero3_model_states(v["total_params"], v["largest_layer_params"], v["num_gpus_per_node"],
+                                                 v["num_nodes"], v["cpu_offload"], v["cpu_offload_params"],
+                                                 v["zero_init"])
+    assert (cpu, gpu, llm) == (v["cpu"], v["gpu"], v["largest_layer_memory"])
+
+
+@pytest.mark.parametrize("v", MEG["activation"], ids=lambda v: f"L{v['num_layers']}-t{v['tp']}-p{v['pp']}")
+def test_megatron_activation_vectors(v: dict[str, Any]) -> None:
+    kw = {k: v[k] for k in ("seq", "micro_batch", "hidden", "ffn_hidden", "num_layers", "vocab", "tp", "pp")}
+    got = megatron_activation_bytes(**kw, virtual_pp=v.get("virtual_pp"), num_microbatches=v.get("num_microbatches"))
+    assert got == pytest.approx(v["expected"], rel=1e-12)
+
+
+@pytest.mark.parametrize("v", MEG["weights_and_optimizer"], ids=lambda v: f"t{v['tp']}-p{v['pp']}")
+def test_megatron_weight_vectors(v: dict[str, Any]) -> None:
+    kw = {k: v[k] for k in ("tp_sharded_params", "embedding_params", "replicated_params", "tp", "pp",
+                            "untied_output", "bytes_per_param")}
+    assert megatron_weight_and_optimizer_bytes(**kw) == pytest.approx(v["expected"], rel=1e-12)
+
+
+def test_largest_layer_is_the_embedding_of_llama_8b() -> None:
+    assert largest_layer_parameters(load_model("llama-3.1-8b")) == 128_256 * 4096
+
+
+def test_stage_layers_uneven() -> None:
+    assert [list(r) for r in stage_layers(10, 4)] == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    with pytest.raises(ConfigError):
+        stage_layers(2, 4)
+
+
+def test_zero3_states_match_the_zero_paper_and_deepspeed() -> None:
+    """ZeRO-3 on 8 GPUs, AdamW with fp32 master: (2 + 2 + 12)·Ψ/8 per GPU at the optimizer step, plus
+    DeepSpeed's 4 × largest layer for the gathered parameters."""
+    e = estimate("llama-3.1-8b", mode="train", batch=1, context=512, checkpointing="full", gpus=8, zero=3)
+    comps = e.to_json()["components"]
+    largest = 128_256 * 4096
+    assert comps["optimizer_states"] == 12 * P8B // 8
+    assert comps["weights"] == 2 * P8B // 8 + 4 * largest
+    # the same split as DeepSpeed's estimator without offload: its gpu = 4·largest + 18Ψ/N
+    _, ds_gpu, _ = deepspeed_zero3_model_states(P8B, largest, 8, 1, False, False)
+    assert ds_gpu == 4 * largest + 18 * P8B // 8
+
+
+def test_zero2_offload_moves_k_to_host() -> None:
+    e = estimate("llama-3.1-8b", mode="train", batch=1, context=512, checkpointing="full", gpus=8, zero=2,
+                 offload="optimizer")
+    j = e.to_json()
+    assert j["components"]["optimizer_states"] == 0
+    assert j["components"]["host_optimizer_states"] == 12 * P8B // 8
+    assert j["components"]["host_gradients"] == 4 * P8B // 8
+    assert j["components"]["weights"] == 2 * P8B  # ZeRO-2 keeps the 16-bit parameters on every GPU
+    assert e.host_bytes > 0
+
+
+def test_zero_stages_reduce_per_gpu_memory() -> None:
+    totals = [estimate("llama-3.1-8b", mode="train", batch=1, context=1024, checkpointing="full", gpus=8,
+                       zero=z).total_bytes for z in (1, 2, 3)]
+    assert totals[0] > totals[1] > totals[2]
+
+
+def test_tensor_parallel_weights_per_rank() -> None:
+    """tp = 8, Megatron layout (bf16 weights): matrices / 8, norms replicated on every rank."""
+    spec = load_model("llama-3.1-8b")
+    e = estimate(spec, mode="train", batch=1, context=1024, checkpointing="full", gpus=8, tp=8)
+    norms = 65 * 4096
+    matrices = P8B - norms
+    assert e.to_json()["components"]["weights"] == int(2 * (matrices / 8 + norms))
+
+
+def test_pipeline_first_and_last_stages_are_uneven() -> None:
+    e = estimate("llama-3.1-8b", mode="train", batch=1, context=1024, checkpointing="full", gpus=4, pp=4)
+    stages = e.details["per_gpu"]
+    assert [s["layers"] for s in stages] == [[0, 7], [8, 15], [16, 23], [24, 31]]
+    layer = (P8B - 2 * 128_256 * 4096 - 4096) // 32
+    emb = 128_256 * 4096
+    assert stages[0]["parameters"] == 8 * layer + emb
+    assert stages[1]["parameters"] == 8 * layer
+    assert stages[3]["parameters"] == 8 * layer + emb + 4096
+    assert e.total_bytes == max(s["total_bytes"] for s in stages)
+
+
+def test_bad_layouts_are_refused() -> None:
+    with pytest.raises(ConfigError):
+        estimate("llama-3.1-8b", mode="train", gpus=6, tp=4)
+    with pytest.raises(ConfigError):
+        estimate("llama-3.1-8b", mode="train", gpus=8, zero=2, offload="params")
+    with pytest.raises(ConfigError):
+        estimate("llama-3.1-8b", mode="train", gpus=8, ep=2)
