@@ -243,3 +243,11 @@ def test_training_context_and_batch_are_verified_by_re_estimating(mode: str, gpu
     assert memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value, **opts).fits
     if not b.capped:
         assert not memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value + 1, **opts).fits
+
+
+@needs_vllm
+def test_vllm_that_cannot_start_is_a_verdict_not_an_error() -> None:
+    r = memfit.fit("llama-3.1-70b", "rtx 4090", mode="inference", runtime="vllm")
+    assert not r.fits and any("KV cache blocks" in n for n in r.notes)
+    a = memfit.plan_batch("llama-3.1-70b", "rtx 4090", mode="inference", runtime="vllm")
+    assert a.value is None

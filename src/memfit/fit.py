@@ -10,10 +10,10 @@ upper bounds, and the result says which rule was used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import MemfitError
+from .errors import ConfigError
 from .estimate import ModelRef, estimate
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
@@ -245,7 +245,20 @@ def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
     device = get_device(gpu, memory=memory)
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
-    return fit_estimate(estimate_on(model, wl, device), device, wl)
+    return _judge_on(model, wl, device)
+
+
+def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
+    """fit_estimate(estimate_on(...)); a vLLM engine that cannot start on the device (no room for one KV
+    block) is a verdict, not an error: it does not fit, judged on the weights, and says why."""
+    try:
+        return fit_estimate(estimate_on(model, wl, device), device, wl)
+    except ConfigError as e:
+        if not (wl.mode == "inference" and wl.runtime == "vllm" and "KV cache blocks" in str(e)):
+            raise
+        base = estimate(model, wl.replace(mode="weights", dtype=wl.quant or wl.dtype))
+        r = fit_estimate(base, device, wl)
+        return replace(r, fits=False, notes=(*r.notes, str(e)))
 
 
 def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -> list[FitResult]:
@@ -259,12 +272,6 @@ def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -
         from .spec import ModelSpec
 
         spec = model if isinstance(model, ModelSpec) else load_model(model)
-        out: list[FitResult] = []
-        for d in devs:
-            try:
-                out.append(fit_estimate(estimate_on(spec, wl, d), d, wl))
-            except MemfitError:
-                continue  # vLLM cannot start on it (no KV blocks): listed as absent
-        return out
+        return [_judge_on(spec, wl, d) for d in devs]
     est = estimate(model, wl)
     return [fit_estimate(est, d, wl) for d in devs]
