@@ -63,8 +63,12 @@ def test_every_row_names_a_source_that_states_a_figure() -> None:
         if d.kind == "cpu":
             continue
         assert re.search(r"https?://", d.source), d.id
-        # the source text quotes the capacity it read
-        assert f"{d.memory_gb:g}" in d.source.replace(",", "") or d.derived, d.id
+        # the source text quotes the capacity and the bandwidth it read
+        text = d.source.replace(",", "")
+        assert f"{d.memory_gb:g}" in text or d.derived, d.id
+        if d.bandwidth is not None and not d.derived:
+            gbs = d.bandwidth * d.logical_devices / 1e9
+            assert any(f in text for f in (f"{gbs:g}", f"{gbs / 1000:g}", f"{gbs:.1f}")), d.id
 
 
 @pytest.mark.parametrize(("dev_id", "gb", "gbs"), DATASHEET)
