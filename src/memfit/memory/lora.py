@@ -18,14 +18,14 @@ __all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_tensors", "lora_parameters"
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
                         "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "attn_q_a", "attn_q_b",
-                        "attn_kv_a_mqa", "attn_kv_b"})
+                        "attn_kv_a_mqa", "attn_kv_b", "ssm_in", "ssm_x", "ssm_dt", "ssm_out"})
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
     "q_proj": frozenset({"attn_q"}), "query": frozenset({"attn_q"}),
     "k_proj": frozenset({"attn_k"}), "key": frozenset({"attn_k"}),
     "v_proj": frozenset({"attn_v"}), "value": frozenset({"attn_v"}),
-    "o_proj": frozenset({"attn_output"}), "out_proj": frozenset({"attn_output"}),
+    "o_proj": frozenset({"attn_output"}), "out_proj": frozenset({"attn_output", "ssm_out"}),
     "dense": frozenset({"attn_output"}),
     "qkv_proj": frozenset({"attn_qkv"}), "c_attn": frozenset({"attn_qkv"}),
     "query_key_value": frozenset({"attn_qkv"}), "wqkv": frozenset({"attn_qkv"}),
@@ -39,6 +39,7 @@ _ALIASES: dict[str, frozenset[str]] = {
     "q_a_proj": frozenset({"attn_q_a"}), "q_b_proj": frozenset({"attn_q_b"}),
     "kv_a_proj_with_mqa": frozenset({"attn_kv_a_mqa"}), "kv_b_proj": frozenset({"attn_kv_b"}),
     "lm_head": frozenset({"output"}),
+    "in_proj": frozenset({"ssm_in"}), "x_proj": frozenset({"ssm_x"}), "dt_proj": frozenset({"ssm_dt"}),
 }
 
 
