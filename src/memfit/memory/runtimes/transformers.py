@@ -35,7 +35,7 @@ from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..kv_cache import kv_cache_bytes, kv_dtype
+from ..kv_cache import kv_cache_bytes
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 
@@ -74,11 +74,16 @@ class Moment:
         return self.kv_cache + self.activations + self.logits
 
 
-def _compute_bytes(wl: Workload, spec: ModelSpec) -> int:
-    name = (wl.dtype or "bfloat16").lower().removeprefix("torch.")
-    if name not in DTYPE_BYTES:  # a storage format (quantized): compute runs in bf16
-        return 2
-    return DTYPE_BYTES[name]
+def _model_dtype(spec: ModelSpec, wl: Workload) -> str:
+    """The dtype the model runs in: ``wl.dtype`` (bf16 compute under a quantized format), else the config's."""
+    name = (wl.dtype or spec.dtype).lower().removeprefix("torch.")
+    return {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}.get(name, name)
+
+
+def _cache_dtype(spec: ModelSpec, wl: Workload) -> str:
+    """DynamicCache keeps K/V as the attention computes them: the model dtype (bf16 under quantization)."""
+    model_dtype = _model_dtype(spec, wl)
+    return wl.kv_dtype or (model_dtype if model_dtype in DTYPE_BYTES else "bfloat16")
 
 
 def _stream_tensors(spec: ModelSpec) -> int:
@@ -180,8 +185,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     return base, text
 
 
-def _attn_transient(spec: ModelSpec, att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
-                    masked: bool) -> tuple[int, str]:
+def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
+                    half: bool) -> tuple[int, str]:
     """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
     t = b * s
     q = t * att.num_heads * att.head_dim * dt
@@ -191,22 +196,26 @@ def _attn_transient(spec: ModelSpec, att: AttentionSpec, wl: Workload, b: int, s
         rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
     if wl.attn == "eager":
         scores = b * att.num_heads * s * s
-        per_score = {4: 8, 2: 10 if dt == 2 and (wl.dtype or "bfloat16") not in ("float16", "fp16") else 8}[dt]
+        # masked scores (model dtype) + softmax(dtype=float32): bf16 input is first copied to fp32
+        # (2 + 4 + 4 bytes); fp16 takes CUDA's fused half→float softmax and fp32 needs no copy (8)
+        per_score = 10 if dt == 2 and not half else 8
         return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
                                               "(masked, fp32 copy, fp32 softmax)")
     k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
-    return q + k_v + rep + out, "q, k, v, repeated K/V and attention output"
+    # the memory-efficient kernel turns a bool mask into an additive one in the model dtype
+    additive = b * s * s * dt if masked else 0
+    return q + k_v + rep + out + additive, "q, k, v, repeated K/V, attention output" + (
+        " and the additive mask" if additive else "")
 
 
 def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     """Every candidate peak of the run (see the module docstring)."""
     b, s, new = wl.batch, wl.context, wl.new_tokens
-    dt = _compute_bytes(wl, spec)
+    model_dtype = _model_dtype(spec, wl)
+    dt = DTYPE_BYTES.get(model_dtype, 2)  # a storage format (quantized) computes in bf16
     h, v = spec.hidden_size, spec.vocab_size
     t = b * s
-    kvd = wl.kv_dtype or ("float16" if dt == 2 and (wl.dtype or "") in ("float16", "fp16") else
-                          "float32" if dt == 4 else "bfloat16")
-    kv_dtype(kvd)
+    kvd = _cache_dtype(spec, wl)
     use_cache = wl.task != "forward"
     kv_full = kv_cache_bytes(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else 0
     masks = _mask_bytes(spec, wl, b, s, dt)
@@ -229,7 +238,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         held_probs = 0
         if layer.attention is not None:
             att = layer.attention
-            a_bytes, a_text = _attn_transient(spec, att, wl, b, s, dt, masked)
+            a_bytes, a_text = _attn_transient(att, wl, b, s, dt, masked, model_dtype == "float16")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
             moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
                                   formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs"))
@@ -277,7 +286,7 @@ def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
 
 def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
     """The transformers profile: allocated peak and what nvidia-smi shows."""
-    fmt = wl.quant or wl.dtype or "bfloat16"
+    fmt = wl.quant or _model_dtype(spec, wl)
     weights = weights_component(spec, fmt)
     workspace = cublas_workspace_bytes()
     moments = peak_moments(spec, wl)
@@ -297,7 +306,7 @@ def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
         "peak_moment": peak.name,
         "moments": {m.name: m.total for m in moments},
         "kv_cache_final_bytes": (kv_cache_bytes(spec, wl.context + max(wl.new_tokens - 1, 0), wl.batch,
-                                                "transformers", wl.kv_dtype or "bfloat16")
+                                                "transformers", _cache_dtype(spec, wl))
                                  if wl.task != "forward" else 0),
     }
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
