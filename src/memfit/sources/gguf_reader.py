@@ -375,6 +375,7 @@ def _per_layer(meta: Mapping[str, Any], key: str, n: int) -> list[int] | None:
 
 # Every n-th layer uses full attention, the others the sliding window (llama.cpp set_swa_pattern).
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gpt-oss": 2, "cohere2": 4, "exaone4": 4}
+_BLOCK_NORM = re.compile(r"^blk\.(\d{1,5})\.([A-Za-z0-9_]*norm)\.weight$")
 _NORM_EXCLUDE = ("attn_q_norm", "attn_k_norm", "attn_q_a_norm", "attn_kv_a_norm", "ssm_norm")
 # Which hidden-sized norms a block holds -> how they are arranged (memfit.spec.NormLayout)
 _LAYOUTS: dict[frozenset[str], str] = {
@@ -415,6 +416,11 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
     n_experts = _int(meta, a + "expert_count") or 0
     top_k = _int(meta, a + "expert_used_count") or 0
     n_shared = _int(meta, a + "expert_shared_count")
+    norm_kinds: dict[int, list[str]] = {}  # layer -> its *norm.weight kinds, in one pass over the tensors
+    for key in shapes:
+        m = _BLOCK_NORM.match(key)
+        if m:
+            norm_kinds.setdefault(int(m.group(1)), []).append(m.group(2))
     layers: list[LayerSpec] = []
     for i in range(n):
         b = f"blk.{i}."
@@ -477,8 +483,7 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
             fused = not has("ffn_gate") and rows("ffn_up") == 2 * inter  # phi3: gate and up in one tensor
             mlp = MLPSpec(inter, "gated" if has("ffn_gate") or fused else "plain", has("ffn_down", "bias"),
                           fused_gate_up=fused)
-        kinds = {key[len(b):-len(".weight")] for key, d in shapes.items()
-                 if key.startswith(b) and key.endswith("norm.weight") and d == (h,)} - set(_NORM_EXCLUDE)
+        kinds = {k for k in norm_kinds.get(i, ()) if shapes[f"{b}{k}.weight"] == (h,)} - set(_NORM_EXCLUDE)
         layout = _LAYOUTS.get(frozenset(kinds), "pre") if mixer == "attention" else "pre"
         layers.append(LayerSpec(mixer=mixer, attention=attn, ssm=ssm, mlp=mlp, moe=moe,  # type: ignore[arg-type]
                                 norms=len(kinds), norm_layout=layout))  # type: ignore[arg-type]

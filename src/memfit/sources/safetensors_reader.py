@@ -87,11 +87,13 @@ class SafetensorsHeader:
 
 def _no_duplicates(file: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise FormatError(f"{file}: the header names {_short(key)} twice; tensor names must be unique")
-            out[key] = value
+        out = dict(pairs)
+        if len(out) != len(pairs):  # rare: find the name for the message
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise FormatError(f"{file}: the header names {_short(key)} twice; tensor names must be unique")
+                seen.add(key)
         return out
     return hook
 
@@ -187,32 +189,34 @@ def _tensors(obj: dict[str, Any], data_size: int, file: str) -> tuple[TensorEntr
 
 
 def _tensor(name: str, info: object, data_size: int, file: str) -> TensorEntry:
-    where = f"{file}: tensor {_short(name)}"
-    if not isinstance(info, dict):
-        raise FormatError(f"{where} must be an object with dtype, shape and data_offsets, got {_short(info)}")
+    def where() -> str:  # built only for an error: this runs once per tensor
+        return f"{file}: tensor {_short(name)}"
+
+    if type(info) is not dict:
+        raise FormatError(f"{where()} must be an object with dtype, shape and data_offsets, got {_short(info)}")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-        raise FormatError(f"{where} has dtype {_short(dtype)}; valid dtypes are {', '.join(DTYPE_BITS)}")
-    if not isinstance(shape, list) or len(shape) > MAX_RANK:
-        raise FormatError(f"{where} has shape {_short(shape)}; it must be a list of at most {MAX_RANK} integers")
+    if type(dtype) is not str or dtype not in DTYPE_BITS:
+        raise FormatError(f"{where()} has dtype {_short(dtype)}; valid dtypes are {', '.join(DTYPE_BITS)}")
+    if type(shape) is not list or len(shape) > MAX_RANK:
+        raise FormatError(f"{where()} has shape {_short(shape)}; it must be a list of at most {MAX_RANK} integers")
     numel = 1
     limit = data_size * 8  # no tensor can hold more elements than the data section has bits
     for d in shape:
-        if not _is_int(d) or d < 0:
-            raise FormatError(f"{where} has shape {_short(shape)}: dimension {_short(d)} must be an integer ≥ 0")
+        if type(d) is not int or d < 0:  # bool and float are not dimensions
+            raise FormatError(f"{where()} has shape {_short(shape)}: dimension {_short(d)} must be an integer ≥ 0")
         numel *= d
         if numel > limit:
-            raise FormatError(f"{where} has shape {_short(shape)}, more elements than the {data_size:,}-byte data "
-                              "section can hold")
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets)):
-        raise FormatError(f"{where} has data_offsets {_short(offsets)}; it must be [begin, end] integers")
+            raise FormatError(f"{where()} has shape {_short(shape)}, more elements than the {data_size:,}-byte "
+                              "data section can hold")
+    if type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int or type(offsets[1]) is not int:
+        raise FormatError(f"{where()} has data_offsets {_short(offsets)}; it must be [begin, end] integers")
     start, end = offsets
     if not 0 <= start <= end <= data_size:
-        raise FormatError(f"{where} has data_offsets [{start}, {end}] outside the data section [0, {data_size}] "
+        raise FormatError(f"{where()} has data_offsets [{start}, {end}] outside the data section [0, {data_size}] "
                           "(begin ≤ end ≤ data size is required; the file may be truncated)")
     bits = numel * DTYPE_BITS[dtype]
     if bits % 8 or bits // 8 != end - start:
-        raise FormatError(f"{where}: {numel:,} elements of {dtype} need {bits / 8:,g} bytes but data_offsets "
+        raise FormatError(f"{where()}: {numel:,} elements of {dtype} need {bits / 8:,g} bytes but data_offsets "
                           f"[{start}, {end}] span {end - start:,}")
     return TensorEntry(name, dtype, tuple(shape), start, end)
 
@@ -321,6 +325,11 @@ def _analyze(tensors: Sequence[TensorEntry], qcfg: Mapping[str, Any]) -> _Analys
     methods: list[str] = []
     host_only = 0
 
+    quant_states: dict[str, list[str]] = {}  # bitsandbytes: weight name -> its serialized quant_state blobs
+    for name in by_name:
+        if ".quant_state." in name:
+            quant_states.setdefault(name.split(".quant_state.", 1)[0], []).append(name)
+
     def add(method: str) -> None:
         if method not in methods:
             methods.append(method)
@@ -353,11 +362,10 @@ def _analyze(tensors: Sequence[TensorEntry], qcfg: Mapping[str, Any]) -> _Analys
             logical[weight] = by_name[weight].numel * 2  # two 4-bit codes per byte
             aux.update(weight + s for s in (".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map"))
             kind = "4bit"
-            for other in by_name:
-                if other.startswith(weight + ".quant_state."):
-                    aux.add(other)
-                    host_only += by_name[other].nbytes
-                    kind = other.rsplit("__", 1)[-1] if "__" in other else kind
+            for other in quant_states.get(weight, ()):
+                aux.add(other)
+                host_only += by_name[other].nbytes
+                kind = other.rsplit("__", 1)[-1] if "__" in other else kind
             add(f"bitsandbytes-{kind}")
         elif name.endswith(".SCB"):
             base = name[: -len(".SCB")]
