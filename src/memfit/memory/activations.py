@@ -166,7 +166,10 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         else:
             probs = 4 + (att_b if att_b != 4 else 0) + (att_b if softcap else 0) + ((1 + att_b) if p.dropout else 0)
         sq_saved = b * heads * s * s * probs
-        sq_transient = b * heads * s * s * (att_b + 4)  # scores and the masked fp32 copy before softmax
+        # the masked scores (fp32 under autocast, whose mask is fp32) stay alive beside the softmax output,
+        # and the 4-D causal mask beside them
+        masked = 4 if p.amp else att_b
+        sq_transient = b * heads * s * s * masked + b * s * s * masked
         # the output goes through transpose(1, 2).contiguous(): a new tensor that o_proj keeps
         saved += core + _linear_inputs(heads * dv, ["attn_output"], att_b, p)
     else:
@@ -260,19 +263,36 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
                 (layer.moe.expert_intermediate_size * layer.moe.top_k if layer.moe else 0))
     backward_token = 2 * r * h + 2 * p.proj_bytes * inter
+    # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
+    grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
     sq_back = 0
     if sq_saved:
-        sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * (4 + 4 + 2)
+        # fp32 gradient of the probabilities and the softmax backward's output
+        sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * 8
     constant = layer.norms * 4 * h if (gemma and p.full) else 0  # Gemma norms keep 1 + weight.float()
     return LayerActivations(
         saved=T * per_token + sq_saved + constant,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
         forward_extra=max(T * extra_token, sq_transient),
-        backward_extra=T * backward_token + sq_back,
+        backward_extra=T * backward_token + sq_back + grad_cast,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
     )
+
+
+def _largest_matrix(spec: ModelSpec, layer: LayerSpec) -> int:
+    """Elements of the layer's largest weight matrix."""
+    h = spec.hidden_size
+    sizes = [0]
+    a = layer.attention
+    if a is not None:
+        sizes += [h * a.num_heads * a.head_dim, h * a.num_heads * a.value_dim]
+    if layer.mlp is not None:
+        sizes.append(h * layer.mlp.intermediate_size * (2 if layer.mlp.fused_gate_up else 1))
+    if layer.moe is not None:
+        sizes.append(h * layer.moe.expert_intermediate_size)
+    return max(sizes)
 
 
 def _layer_linear_params(spec: ModelSpec, layer: LayerSpec) -> int:
