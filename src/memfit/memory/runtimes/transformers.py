@@ -261,7 +261,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     else:
         last = _sampling_bytes(b, v, dt)
         moments.append(Moment("after prefill", kv_full, inputs, last,
-                              formula=f"last-token logits {b}×{v:,} × ({dt} + 4·4) B + vocab index {v:,} × 9 B"))
+                              formula=f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B"))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
         kv_end = kv_cache_bytes(spec, tokens, b, "transformers", kvd, bound_windows=True)
@@ -274,8 +274,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
 
 def _sampling_bytes(b: int, v: int, dt: int) -> int:
     """Greedy-search step on the last-token logits: the logits (model dtype), their fp32 copy, the
-    logits processors' clones/``where`` outputs (fp32), and ``arange(vocab)`` int64 + its ``isin`` mask."""
-    return b * v * (dt + 4 * FP32) + v * (INT64 + 1)
+    logits processors' clone and ``where`` outputs (fp32, five copies alive in a trace of the
+    min-new-tokens path with a list of EOS ids), and ``arange(vocab)`` int64 + its ``isin`` mask."""
+    return b * v * (dt + 5 * FP32) + v * (INT64 + 1)
 
 
 def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
