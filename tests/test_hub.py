@@ -59,14 +59,14 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _repo(self, repo: str, rev: str) -> str | None:
+        def _repo(self, repo: str, rev: str, resolve: bool = True) -> str | None:
             if repo in hub.private and self.headers.get("Authorization") != f"Bearer {hub.private[repo]}":
                 self._error(401, "RepoNotFound")
                 return None
             if repo not in hub.repos:
                 self._error(404, "RepoNotFound")
                 return None
-            if repo in hub.gated:
+            if repo in hub.gated and resolve:  # like the Hub: model info is public, files are not
                 self._error(403, "GatedRepo")
                 return None
             commit = hub.resolve(repo, rev)
@@ -85,7 +85,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             m = re.match(r"^/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?$", path)
             if m:
                 repo, rev = m.group(1), m.group(2) or "main"
-                commit = self._repo(repo, rev)
+                commit = self._repo(repo, rev, resolve=False)
                 if commit is None:
                     return
                 files = hub.repos[repo][commit]
