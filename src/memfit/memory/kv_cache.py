@@ -9,7 +9,9 @@ bytes per token. What changes between runtimes is *what* is stored and *how many
 
 * **MLA** (DeepSeek-V2/V3): vLLM, SGLang and llama.cpp keep the compressed latent
   ``kv_lora_rank + qk_rope_head_dim`` once per token (one "head", no separate V); transformers keeps
-  the decompressed K (``heads · (nope + rope)``) and V (``heads · v_head_dim``).
+  the decompressed K (``heads · (nope + rope)``) and V (``heads · v_head_dim``). The newest
+  transformers (5.23) caches the latent too; memfit keeps the decompressed layout for transformers,
+  the larger of the two.
 * **Sliding-window layers**: transformers' ``DynamicSlidingWindowLayer`` keeps the last
   ``window - 1`` tokens once decoding has started (the H100 measurements show exactly that);
   vLLM's hybrid allocator holds ``cdiv(min(window - 1 + max_num_batched_tokens, max_len), block) + 1``

@@ -76,10 +76,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     full_per_token = sum(c.per_token for c in layers if c.window is None)
     fixed = sum(_layer_seq_bytes(c, 10**12, wl.block_size, tokens) for c in layers if c.window is not None or
                 c.per_sequence)
-    if full_per_token:
-        longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size
-    else:  # only sliding / recurrent layers: the pool does not bound one sequence's context
-        longest = None
+    # with only sliding / recurrent layers the pool does not bound one sequence's context (None)
+    longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size if full_per_token else None
     comps = (
         weights,
         Component("activations", activation, f"profile run peak: max(forward of {tokens:,} tokens = "
