@@ -10,10 +10,10 @@ Each case is predicted from its own ``config`` (a transformers ``to_dict``) and 
 * ``lora`` → ``mode="qlora"`` with quant else ``"lora"``, lora_rank=r, lora_targets, optimizer.
 
 The prediction compared is ``Estimate.allocated_bytes`` (what ``torch.cuda.max_memory_allocated``
-shows), else ``total_bytes``; the error is signed: ``(predicted - measured) / measured``. For an
-inference case that records ``alloc_before_build`` (what the measuring process already held before
-building the model: one cuBLAS workspace, or two once the process had run a backward pass), that
-starting state replaces the profile's own 32 MiB workspace.
+shows), else ``total_bytes``; the error is signed: ``(predicted - measured) / measured``. Only the case's
+``config`` and ``params`` feed the prediction: no measured field (``alloc_before_build``, ``n_params``,
+``kv_cache_bytes_final`` …) is read, so the comparison is an honest prediction. (A measuring process
+that already ran a backward pass holds a second 32 MiB cuBLAS workspace; memfit predicts a fresh process.)
 """
 
 from __future__ import annotations
@@ -107,12 +107,6 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, str]:
     allocated = est.allocated_bytes
     if allocated is None:
         return int(est.total_bytes), ""
-    baseline = record.get("alloc_before_build")
-    if isinstance(baseline, int) and baseline > 0 and wl.mode == "inference":
-        # The measuring process already held this much before the model was built (the cuBLAS
-        # workspace of its first matmul, plus a second one once a backward pass had run in the same
-        # process): the process's starting state, used in place of the profile's own workspace.
-        return int(allocated) - est.component("overhead") + baseline, ""
     return int(allocated), ""
 
 
