@@ -52,6 +52,9 @@ class Precision:
     attn: str = "sdpa"
     dropout: float = 0.0
     quantized: bool = False
+    # transformers builds a DynamicCache in a training forward unless gradient checkpointing turned
+    # use_cache off: it concatenates K/V into fresh tensors (in the key's dtype) held until the forward returns
+    kv_cache: bool = False
 
     @property
     def proj_bytes(self) -> int:
@@ -79,6 +82,7 @@ class LayerActivations:
     backward_extra: int
     weight_casts: int
     replicated: int = 0  # part of ``saved`` tensor parallelism does not split without sequence parallelism
+    cache: int = 0  # the DynamicCache's K/V copies not saved for backward, alive until the forward returns
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,9 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
 
 
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
-               rotary: bool) -> tuple[int, int, int, int]:
-    """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient)."""
+               rotary: bool) -> tuple[int, int, int, int, int]:
+    """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient,
+    DynamicCache bytes per token alive until the end of the forward and not saved)."""
     pb = p.proj_bytes
     heads, kv, d, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.value_dim
     att_b = 2 if p.amp else pb  # what the attention kernel gets (autocast casts q, k, v to bf16)
@@ -173,7 +178,9 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         # the output goes through transpose(1, 2).contiguous(): a new tensor that o_proj keeps
         saved += core + _linear_inputs(heads * dv, ["attn_output"], att_b, p)
     else:
-        if a.fused_qkv:  # v (and q, k without rotary) are views of the fused projection output
+        if a.fused_qkv and p.kv_cache:  # the cache copies K and V out of the fused output
+            core += (q if rotary else (heads * d + kv * d + kv * dv) * pb) + k + v
+        elif a.fused_qkv:  # v (and q, k without rotary) are views of the fused projection output
             core += (heads * d + kv * d + kv * dv) * pb
             if rotary:
                 core += q + k
@@ -186,7 +193,12 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         saved += core + o_in
     if p.dropout > 0:
         saved += h  # residual dropout mask (bool)
-    return saved, core, sq_saved, sq_transient
+    cache = 0
+    if p.kv_cache:
+        k_b = 4 if (p.amp and rotary) else pb  # rotary runs in fp32 under autocast (fp32 cos/sin)
+        reused = k_b == att_b and (not (p.attn == "eager" or math_path) or kv == heads)
+        cache = 0 if reused else kv * (d + dv) * k_b
+    return saved, core, sq_saved, sq_transient, cache
 
 
 def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
@@ -238,7 +250,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     rotary = spec.position_embedding == "rope"
     per_token = 0
     extra_token = 0
-    sq_saved = sq_transient = core_token = 0
+    sq_saved = sq_transient = core_token = cache_token = 0
     layout = layer.norm_layout
     n_norm, out_b = _norm(h, r, p, gemma, layernorm)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
@@ -246,7 +258,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     norms_saved = n_norm * layer.norms
     per_token += norms_saved
     if layer.attention is not None:
-        a_saved, core_token, sq_saved, sq_transient = _attention(layer.attention, h, feed, p, b, s, softcap, rotary)
+        a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(layer.attention, h, feed, p, b, s,
+                                                                              softcap, rotary)
         per_token += a_saved
     elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
         per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
@@ -278,6 +291,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         backward_extra=T * backward_token + sq_back + grad_cast,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
+        cache=T * cache_token,
     )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -232,13 +232,15 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
     # forward, inside each layer (recomputation of the attention core does not change the forward)
     fwd = 0
     casts = acts.head_weight_casts
+    cache = 0
     for i, la in enumerate(layers):
         casts += la.weight_casts
-        fwd = max(fwd, prefix[i] + la.saved + la.forward_extra + casts)
+        cache += la.cache
+        fwd = max(fwd, prefix[i] + la.saved + la.forward_extra + casts + cache)
     moments["forward"] = (acts.outside + fwd, 0, accum, 0)
     # end of forward: the loss (autocast's weight-cast cache is still alive)
     saved_layers = prefix[n]
-    base_act = saved_layers + acts.outside + casts_all + acts.head_weight_casts
+    base_act = saved_layers + acts.outside + casts_all + acts.head_weight_casts + cache
     moments["forward (loss)"] = (base_act, acts.loss_saved + acts.loss_forward_extra, accum, 0)
     # backward: cross-entropy first; with checkpointing the layer casts left with the autocast cache
     bwd_casts = acts.head_weight_casts + (0 if full else casts_all)
@@ -278,7 +280,7 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
 
 
 def _single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
-    p = states.precision
+    p = replace(states.precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, p, wl.batch, wl.context)
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = _TRAINING_HANDLES * _cublas_workspace()
