@@ -154,8 +154,13 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
         t.add_column("GiB", justify="right")
         for d in _table_dtypes(table_for):
             nbytes = weights_component(spec, d).bytes
-            label = (" (checkpoint)" if spec.quantization else " (config)") if d == table_for else ""
-            t.add_row(d + label, f"{nbytes:,}", f"{nbytes / 1e9:,.2f} GB",
+            label = d
+            if d == table_for:
+                if spec.stored is not None:
+                    label = f"as stored ({spec.stored.quantization or spec.stored.container})"
+                else:
+                    label += " (checkpoint)" if spec.quantization else " (config)"
+            t.add_row(label, f"{nbytes:,}", f"{nbytes / 1e9:,.2f} GB",
                       f"{nbytes / 1024**3:,.2f} GiB")
         console.print(t)
     else:
