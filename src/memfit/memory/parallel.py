@@ -322,6 +322,8 @@ def estimate_parallel(spec: ModelSpec, wl: Workload) -> Estimate:
     if wl.mode == "train" and wl.mixed_precision and (wl.zero or tp > 1 or pp > 1):
         # DeepSpeed / FSDP / Megatron run the model in bf16 (no autocast weight casts)
         precision = replace(precision, amp=False, weight_bytes=2, resid_bytes=2)
+    if tp == 1 and pp == 1:  # a Hugging Face model under DDP / DeepSpeed / FSDP builds its DynamicCache
+        precision = replace(precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, precision, wl.batch, wl.context)
     total_params = count_parameters(spec).total
     shares = _stage_shares(spec, tp, pp, ep)
