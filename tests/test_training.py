@@ -280,3 +280,12 @@ def test_lora_activations_equal_what_autograd_saves(targets: tuple[str, ...]) ->
     p = Precision(amp=False, weight_bytes=2, resid_bytes=2, full=False, lora_kinds=target_kinds(targets),
                   lora_rank=4)
     assert model_activations(spec, p, 1, 64).layers[0].saved == measured
+
+
+def test_training_data_rows_have_sources() -> None:
+    import importlib.resources
+    import tomllib
+    data = tomllib.loads(importlib.resources.files("memfit.data").joinpath("training.toml").read_text())
+    for name, row in data.items():
+        assert row.get("source"), name
+    assert 0 < data["allocator"]["reserve_fraction"] < data["allocator"]["reserve_fraction_checkpointing"] < 1

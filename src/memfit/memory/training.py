@@ -47,12 +47,21 @@ __all__ = ["ModelStates", "StepPeak", "estimate_training", "model_states", "step
 _DTYPE_BYTES = {"float32": 4, "fp32": 4, "float": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2}
 _CUBLAS_WORKSPACE = 33_554_432  # used when runtime_overheads.toml is absent (32 MiB on Hopper)
 _CUDA_CONTEXT = 718_077_952
-# Training keeps two cuBLAS handles with a workspace each: the Python thread's (forward) and the
-# autograd engine's device thread (backward).
-_TRAINING_HANDLES = 2
-# Caching-allocator reserve beyond the allocated peak, as a fraction of the transient part
-# (activations, logits, gradients): 0.02-0.31 on the 14 H100 training cases, median 0.11.
-_TRAIN_RESERVE_FRACTION = 0.11
+
+
+@cache
+def _training_facts() -> dict[str, Any]:
+    """``data/training.toml``: allocator reserve fractions and cuBLAS handles, each with its source."""
+    return tomllib.loads(importlib.resources.files("memfit.data").joinpath("training.toml").read_text())
+
+
+def reserve_fraction(checkpointing: str) -> float:
+    """Caching-allocator reserve as a fraction of the transient bytes at the peak (measured, see the data file)."""
+    row = _training_facts()["allocator"]
+    return float(row["reserve_fraction_checkpointing" if checkpointing == "full" else "reserve_fraction"])
+
+
+_TRAINING_HANDLES = int(_training_facts()["cublas"]["handles"])  # forward thread and autograd thread
 
 
 @cache
@@ -334,17 +343,14 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
                                f"(fp32 log_softmax, its gradient) = {fmt_bytes(peak.logits)}"))
     comps.append(Component("overhead", workspace, f"{_TRAINING_HANDLES} cuBLAS workspaces (forward and autograd "
                            f"threads) × {fmt_bytes(_cublas_workspace())}"))
-    allocated = sum(c.bytes for c in comps if c.on_device)
-    if not opt.on_device:
-        allocated -= 0
     transient = peak.activations + peak.logits + peak.gradients + peak.optimizer_temporary
-    reserve = int(_TRAIN_RESERVE_FRACTION * transient)
+    fraction = reserve_fraction(wl.checkpointing)
+    reserve = int(fraction * transient)
     comps.append(Component("allocator_reserve", reserve,
-                           f"caching-allocator reserve ≈ {_TRAIN_RESERVE_FRACTION} × transient "
-                           f"{fmt_bytes(transient)} = {fmt_bytes(reserve)}"))
+                           f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
+                           f"(measured fraction, data/training.toml) = {fmt_bytes(reserve)}"))
     comps.append(Component("cuda_context", _cuda_context(), f"CUDA context and cuBLAS handles = "
                            f"{fmt_bytes(_cuda_context())}"))
     for c in host or []:
         comps.append(c)
-    _ = allocated
     return comps
