@@ -64,3 +64,13 @@ def test_qlora_base_bytes_by_hand() -> None:
     other = 8_030_261_248 - 32 * sum(o * i for o, i in shapes)
     e = estimate(spec, mode="qlora", batch=1, context=512, checkpointing="full", mixed_precision=False)
     assert e.component("weights") == 32 * per_layer + 4 * other
+
+
+def test_phi3_default_targets_match_module_names_like_peft() -> None:
+    """Phi-3 fuses qkv_proj and gate_up_proj: the default names match only o_proj and down_proj
+    (PEFT matches module-name suffixes, so up_proj does not adapt gate_up_proj)."""
+    spec = load_model("phi-3.5-mini-instruct")
+    per_layer = 16 * ((3072 + 3072) + (8192 + 3072))
+    assert lora_parameters(spec, 16, ALL) == 32 * per_layer
+    fused = 16 * ((3072 + 3 * 3072) + (3072 + 2 * 8192))
+    assert lora_parameters(spec, 16, ("qkv_proj", "gate_up_proj")) == 32 * fused

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..inventory import Tensor, inventory
 from ..spec import ModelSpec
 
-__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_tensors", "lora_parameters", "target_kinds"]
+__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_kinds", "adapted_tensors", "lora_parameters", "target_kinds"]
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
@@ -58,12 +58,37 @@ def target_kinds(targets: tuple[str, ...] | list[str]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# names memfit's inventory itself uses for modules: matched by name, as PEFT matches a module-name suffix
+# (so ``up_proj`` does not adapt Phi-3's fused ``gate_up_proj``); other names go through the aliases
+_INVENTORY_NAMES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj", "gate_proj", "up_proj",
+                              "gate_up_proj", "down_proj", "lm_head"})
+
+
+def _module(t: Tensor) -> str:
+    parts = t.name.split(".")
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
 def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tuple[Tensor, ...]:
     """The weight tensors (shape (out, in)) that get a LoRA adapter."""
-    kinds = target_kinds(targets)
-    return tuple(t for t in inventory(spec)
-                 if not t.is_bias and len(t.shape) == 2 and t.kind in kinds
-                 and (t.layer is not None or t.kind == "output"))
+    target_kinds(targets)  # validates every name
+    names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
+    by_name = names & _INVENTORY_NAMES
+    kinds = target_kinds([n for n in names if n not in _INVENTORY_NAMES])
+    out = []
+    for t in inventory(spec):
+        if t.is_bias or len(t.shape) != 2 or not (t.layer is not None or t.kind == "output"):
+            continue
+        if t.kind not in ALL_LINEAR and t.kind != "output":
+            continue
+        if _module(t) in by_name or t.kind in kinds:
+            out.append(t)
+    return tuple(out)
+
+
+def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """Tensor kinds of the adapted Linear layers of ``spec`` (what the activations model needs)."""
+    return frozenset(t.kind for t in adapted_tensors(spec, targets))
 
 
 def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]) -> int:

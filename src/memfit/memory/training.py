@@ -39,7 +39,7 @@ from ..spec import ModelSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 from .activations import ModelActivations, Precision, model_activations
-from .lora import DEFAULT_TARGETS, adapted_tensors, target_kinds
+from .lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors
 from .optimizers import OptimizerMemory, optimizer_memory
 
 __all__ = ["ModelStates", "StepPeak", "estimate_training", "model_states", "step_peak"]
@@ -119,7 +119,7 @@ def _precision(spec: ModelSpec, wl: Workload) -> Precision:
         return Precision(amp=wl.mixed_precision, weight_bytes=wb, resid_bytes=wb, full=True, attn=wl.attn,
                          dropout=gpt2_dropout)
     targets = wl.lora_targets or DEFAULT_TARGETS
-    kinds = target_kinds(targets)
+    kinds = adapted_kinds(spec, targets)
     if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
                          lora_rank=wl.lora_rank, attn=wl.attn, dropout=gpt2_dropout, quantized=True)
