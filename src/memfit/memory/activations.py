@@ -278,6 +278,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     backward_token = 2 * r * h + 2 * p.proj_bytes * inter
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
     grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
+    # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward
+    dequant = 2 * _largest_matrix(spec, layer) if p.quantized else 0
     sq_back = 0
     if sq_saved:
         # fp32 gradient of the probabilities and the softmax backward's output
@@ -287,8 +289,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         saved=T * per_token + sq_saved + constant,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
-        forward_extra=max(T * extra_token, sq_transient),
-        backward_extra=T * backward_token + sq_back + grad_cast,
+        forward_extra=max(T * extra_token, sq_transient) + dequant,
+        backward_extra=T * backward_token + sq_back + grad_cast + dequant,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
