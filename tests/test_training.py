@@ -289,3 +289,15 @@ def test_training_data_rows_have_sources() -> None:
     for name, row in data.items():
         assert row.get("source"), name
     assert 0 < data["allocator"]["reserve_fraction"] < data["allocator"]["reserve_fraction_checkpointing"] < 1
+
+
+@pytest.mark.skipif(not CASES, reason="tests/data/groundtruth is absent")
+@pytest.mark.parametrize("rec", CASES, ids=lambda r: r["case"])
+def test_groundtruth_forward_peak(rec: dict[str, Any]) -> None:
+    """The end of the second step's forward (logits, their fp32 copy, log_softmax, autocast's cast cache,
+    the DynamicCache) against the measured forward peak."""
+    spec = spec_from_config(rec["config"], rec["model"])
+    est = estimate_training(spec, _workload(rec))
+    base = est.component("weights") + est.component("lora_weights") + est.component("overhead")
+    predicted = max(est.details["phases"]["forward (loss)"], est.details["phases"]["forward"]) + base
+    assert predicted == pytest.approx(rec["phases"][1]["peak_fwd"], rel=0.01)

@@ -161,6 +161,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
     q, k, v = heads * d * att_b, kv * d * att_b, kv * dv * att_b
     # SDPA on fp32 inputs cannot use flash; with grouped K/V (enable_gqa) the memory-efficient kernel is
     # not eligible either and PyTorch falls back to the math path, which materialises the scores
+    # beyond the window transformers passes an explicit mask: no flash kernel, no enable_gqa
+    windowed = p.attn != "eager" and a.sliding_window is not None and s > a.sliding_window
     math_path = p.attn != "eager" and att_b == 4 and kv < heads
     if p.attn == "eager" or math_path:
         rep_k = heads * d * att_b
@@ -184,10 +186,14 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
             core += (heads * d + kv * d + kv * dv) * pb
             if rotary:
                 core += q + k
+        elif windowed and kv < heads:  # a mask turns enable_gqa off: repeat_kv copies K/V to every head
+            core += q + heads * (d + dv) * att_b
         else:
             core += q + k + v
         core += heads * dv * att_b + 4 * heads  # output and fp32 log-sum-exp
         sq_saved = sq_transient = 0
+        if windowed:  # the boolean sliding-window mask becomes a float bias the kernel keeps, in every layer
+            sq_saved = sq_transient = b * s * s * att_b
         own, _shared = _inputs(heads * dv, ["attn_output"], att_b, p)  # o_proj reads the kernel's output
         o_in = own
         saved += core + o_in
@@ -196,7 +202,7 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
     cache = 0
     if p.kv_cache:
         k_b = 4 if (p.amp and rotary) else pb  # rotary runs in fp32 under autocast (fp32 cos/sin)
-        reused = k_b == att_b and (not (p.attn == "eager" or math_path) or kv == heads)
+        reused = k_b == att_b and (not (p.attn == "eager" or math_path or windowed) or kv == heads)
         cache = 0 if reused else kv * (d + dv) * k_b
     return saved, core, sq_saved, sq_transient, cache
 
