@@ -290,7 +290,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     if sq_saved:
         # fp32 gradient of the probabilities and the softmax backward's output
         sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * 8
-    constant = layer.norms * 4 * h if (gemma and p.full) else 0  # Gemma norms keep 1 + weight.float()
+    constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     return LayerActivations(
         saved=T * per_token + sq_saved + constant,
         attention_core=T * core_token + sq_saved,
