@@ -281,22 +281,30 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     casts = 2 * weights if (p.amp and p.full) else 0
     inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
                 (layer.moe.expert_intermediate_size * layer.moe.top_k if layer.moe else 0))
-    backward_token = 2 * r * h + 2 * p.proj_bytes * inter
+    # backward: the residual's gradient (and its sum) stay alive; then either the MLP's gradient buffers
+    # or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
+    mlp_back = T * 2 * p.proj_bytes * inter
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
     grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
     # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward
     dequant = 2 * _largest_matrix(spec, layer) if p.quantized else 0
     sq_back = 0
-    if sq_saved:
-        # fp32 gradient of the probabilities and the softmax backward's output
-        sq_back = b * (layer.attention.num_heads if layer.attention else 0) * s * s * 8
+    a = layer.attention
+    if a is not None:
+        math_path = p.attn != "eager" and (2 if p.amp else p.proj_bytes) == 4 and a.num_kv_heads < a.num_heads
+        if p.attn == "eager" or math_path:
+            # beside the saved probabilities: the gradient of the probabilities in fp32 and the softmax
+            # backward's output (fp32 on the math path and under autocast, the input dtype otherwise),
+            # while the bf16 probabilities kept for the matmul are already released
+            per = 8 if math_path else (6 if p.amp else 4)
+            sq_back = b * a.num_heads * s * s * per
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     return LayerActivations(
         saved=T * per_token + sq_saved + constant,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
         forward_extra=max(T * extra_token, sq_transient) + dequant,
-        backward_extra=T * backward_token + sq_back + grad_cast + dequant,
+        backward_extra=T * 2 * r * h + max(mlp_back, sq_back) + grad_cast + dequant,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
