@@ -41,12 +41,11 @@ from ..workload import Workload
 from .activations import ModelActivations, Precision, model_activations
 from .lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors
 from .optimizers import OptimizerMemory, optimizer_memory
+from .overhead import cublas_workspace_bytes, cuda_context_component
 
 __all__ = ["ModelStates", "StepPeak", "estimate_training", "model_states", "step_peak"]
 
 _DTYPE_BYTES = {"float32": 4, "fp32": 4, "float": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2}
-_CUBLAS_WORKSPACE = 33_554_432  # used when runtime_overheads.toml is absent (32 MiB on Hopper)
-_CUDA_CONTEXT = 718_077_952
 
 
 @cache
@@ -64,21 +63,8 @@ def reserve_fraction(checkpointing: str) -> float:
 _TRAINING_HANDLES = int(_training_facts()["cublas"]["handles"])  # forward thread and autograd thread
 
 
-@cache
-def _overheads() -> dict[str, Any]:
-    try:
-        text = importlib.resources.files("memfit.data").joinpath("runtime_overheads.toml").read_text()
-    except (FileNotFoundError, OSError):
-        return {}
-    return tomllib.loads(text)
-
-
 def _cublas_workspace() -> int:
-    return int(_overheads().get("cuda", {}).get("cublas_workspace_bytes", _CUBLAS_WORKSPACE))
-
-
-def _cuda_context() -> int:
-    return int(_overheads().get("cuda", {}).get("context_bytes", _CUDA_CONTEXT))
+    return cublas_workspace_bytes()
 
 
 def dtype_bytes(name: str) -> int:
@@ -349,8 +335,7 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
     comps.append(Component("allocator_reserve", reserve,
                            f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
                            f"(measured fraction, data/training.toml) = {fmt_bytes(reserve)}"))
-    comps.append(Component("cuda_context", _cuda_context(), f"CUDA context and cuBLAS handles = "
-                           f"{fmt_bytes(_cuda_context())}"))
+    comps.append(cuda_context_component())
     for c in host or []:
         comps.append(c)
     return comps
