@@ -125,3 +125,14 @@ def test_bad_layouts_are_refused() -> None:
         estimate("llama-3.1-8b", mode="train", gpus=8, zero=2, offload="params")
     with pytest.raises(ConfigError):
         estimate("llama-3.1-8b", mode="train", gpus=8, ep=2)
+
+
+def test_fsdp_hybrid_shard_divides_by_the_shard_group() -> None:
+    """16 GPUs, FSDP HYBRID_SHARD over nodes of 8: states sharded 8 ways, replicated across the 2 nodes."""
+    kw: dict[str, Any] = dict(mode="train", batch=1, context=512, checkpointing="full", gpus=16, zero=3)
+    hybrid = estimate("llama-3.1-8b", shard_size=8, **kw).to_json()["components"]
+    full = estimate("llama-3.1-8b", **kw).to_json()["components"]
+    assert hybrid["optimizer_states"] == 12 * P8B // 8
+    assert full["optimizer_states"] == 12 * P8B // 16
+    with pytest.raises(ConfigError):
+        estimate("llama-3.1-8b", shard_size=5, **kw)

@@ -12,7 +12,9 @@ group). Per rank:
   and biases of row-parallel layers are replicated. Activations inside attention and MLP split;
   the norm inputs and dropout masks split only with sequence parallelism (Korthikanti Table 2).
 * **Experts** (``ep``): routed expert weights are split ``ep`` ways (and ``tp`` ways inside).
-* **ZeRO / FSDP** over the ``dp`` replicas, mixed-precision accounting of the ZeRO paper (2 B
+* **ZeRO / FSDP** over the ``dp`` replicas (or over ``shard_size`` of them: FSDP ``HYBRID_SHARD``
+  shards inside a node and replicates across nodes; ``SHARD_GRAD_OP`` = stage 2, ``FULL_SHARD`` = 3),
+  mixed-precision accounting of the ZeRO paper (2 B
   16-bit parameters, 2 B gradients, K = fp32 master + optimizer states): stage 1 shards the K
   bytes, stage 2 also the gradients, stage 3 (FSDP FULL_SHARD) also the parameters, plus the
   gathered largest layer (``4 × largest_layer_params``, DeepSpeed's estimator). CPU offload moves
@@ -254,6 +256,10 @@ def _zero_states(states: ModelStates, wl: Workload, share: float, dp: int, large
     gradients, K = fp32 master + states); Megatron (tp or pp > 1) keeps fp32 main gradients (18 B/param,
     ``6 + 12/d`` with the distributed optimizer, i.e. ZeRO-1).
     """
+    if wl.shard_size is not None and wl.zero:  # FSDP HYBRID_SHARD: shard inside a group, replicate across
+        if dp % min(wl.shard_size, dp):
+            raise ConfigError(f"shard_size = {wl.shard_size} must divide the data-parallel size {dp}")
+        dp = min(wl.shard_size, dp)
     n = states.trainable * share
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     dev: dict[str, float] = {}
