@@ -16,12 +16,14 @@ from memfit.errors import ConfigError
 from memfit.memory.parallel import (
     deepspeed_zero2_model_states,
     deepspeed_zero3_model_states,
+    estimate_parallel,
     largest_layer_parameters,
     megatron_activation_bytes,
     megatron_weight_and_optimizer_bytes,
     stage_layers,
 )
 from memfit.sources.loader import load_model
+from memfit.workload import Workload
 
 VECTORS = Path(__file__).parent / "vectors"
 DS = json.loads((VECTORS / "deepspeed_zero.json").read_text())
@@ -129,10 +131,11 @@ def test_bad_layouts_are_refused() -> None:
 
 def test_fsdp_hybrid_shard_divides_by_the_shard_group() -> None:
     """16 GPUs, FSDP HYBRID_SHARD over nodes of 8: states sharded 8 ways, replicated across the 2 nodes."""
-    kw: dict[str, Any] = dict(mode="train", batch=1, context=512, checkpointing="full", gpus=16, zero=3)
-    hybrid = estimate("llama-3.1-8b", shard_size=8, **kw).to_json()["components"]
-    full = estimate("llama-3.1-8b", **kw).to_json()["components"]
+    spec = load_model("llama-3.1-8b")
+    wl = Workload(mode="train", batch=1, context=512, checkpointing="full", gpus=16, zero=3)
+    hybrid = estimate_parallel(spec, wl, shard_size=8).to_json()["components"]
+    full = estimate_parallel(spec, wl).to_json()["components"]
     assert hybrid["optimizer_states"] == 12 * P8B // 8
     assert full["optimizer_states"] == 12 * P8B // 16
     with pytest.raises(ConfigError):
-        estimate("llama-3.1-8b", shard_size=5, **kw)
+        estimate_parallel(spec, wl, shard_size=5)

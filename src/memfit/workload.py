@@ -70,7 +70,6 @@ class Workload:
     pp: int = 1
     ep: int = 1
     sequence_parallel: bool = False
-    shard_size: int | None = None  # GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: GPUs per node)
 
     def replace(self, **changes: object) -> Workload:
         from dataclasses import replace
@@ -105,9 +104,6 @@ class Workload:
             raise ConfigError(f"offload {self.offload!r} must be none, optimizer or params")
         if self.n_gpu_layers is not None and not 0 <= self.n_gpu_layers <= 100_000:
             raise ConfigError(f"n_gpu_layers = {self.n_gpu_layers} must be from 0 to the layer count")
-        if self.shard_size is not None and (isinstance(self.shard_size, bool) or not isinstance(self.shard_size, int)
-                                            or not 1 <= self.shard_size <= MAX_GPUS):
-            raise ConfigError(f"shard_size = {self.shard_size!r} must be a number of GPUs from 1 to {MAX_GPUS:,}")
         if self.tp * self.pp > self.gpus and self.gpus != 1:
             raise ConfigError(f"tp × pp = {self.tp * self.pp} exceeds gpus = {self.gpus}; raise --gpus")
         return self

@@ -67,8 +67,6 @@ def workload_options(f: Any) -> Any:
         click.option("--pp", type=int, default=1, show_default=True, help="Pipeline parallel degree."),
         click.option("--ep", type=int, default=1, show_default=True, help="Expert parallel degree."),
         click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism."),
-        click.option("--shard-size", type=int, default=None,
-                     help="GPUs a ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: GPUs per node; default: all)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -247,8 +247,8 @@ def _stage_activations(acts: ModelActivations, rng: range, k: int, pp: int, tp: 
     )
 
 
-def _zero_states(states: ModelStates, wl: Workload, share: float, dp: int, largest: int
-                 ) -> tuple[dict[str, float], dict[str, float], list[str]]:
+def _zero_states(states: ModelStates, wl: Workload, share: float, dp: int, largest: int,
+                 shard_size: int | None = None) -> tuple[dict[str, float], dict[str, float], list[str]]:
     """(device bytes, host bytes, notes) of this rank's model states; ``share`` = its fraction of the model.
 
     Plain data parallelism (DDP, ZeRO 0, no tp/pp) keeps the single-GPU layout (fp32 weights and
@@ -256,10 +256,10 @@ def _zero_states(states: ModelStates, wl: Workload, share: float, dp: int, large
     gradients, K = fp32 master + states); Megatron (tp or pp > 1) keeps fp32 main gradients (18 B/param,
     ``6 + 12/d`` with the distributed optimizer, i.e. ZeRO-1).
     """
-    if wl.shard_size is not None and wl.zero:  # FSDP HYBRID_SHARD: shard inside a group, replicate across
-        if dp % min(wl.shard_size, dp):
-            raise ConfigError(f"shard_size = {wl.shard_size} must divide the data-parallel size {dp}")
-        dp = min(wl.shard_size, dp)
+    if shard_size is not None and wl.zero:  # FSDP HYBRID_SHARD: shard inside a group, replicate across
+        if shard_size < 1 or dp % min(shard_size, dp):
+            raise ConfigError(f"shard_size = {shard_size} must divide the data-parallel size {dp}")
+        dp = min(shard_size, dp)
     n = states.trainable * share
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     dev: dict[str, float] = {}
@@ -309,8 +309,12 @@ def _zero_states(states: ModelStates, wl: Workload, share: float, dp: int, large
     return dev, host, notes
 
 
-def estimate_parallel(spec: ModelSpec, wl: Workload) -> Estimate:
-    """Per-GPU training memory on ``wl.gpus`` GPUs; the estimate is the most-loaded rank."""
+def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None = None) -> Estimate:
+    """Per-GPU training memory on ``wl.gpus`` GPUs; the estimate is the most-loaded rank.
+
+    ``shard_size``: GPUs one ZeRO/FSDP shard group spans (FSDP ``HYBRID_SHARD``: the GPUs of a node);
+    None shards over all data-parallel ranks.
+    """
     tp, pp, ep = wl.tp, wl.pp, wl.ep
     gpus = max(wl.gpus, tp * pp)
     if gpus % (tp * pp):
@@ -340,7 +344,7 @@ def estimate_parallel(spec: ModelSpec, wl: Workload) -> Estimate:
         k = share.stage
         last = k == pp - 1
         frac = share.parameters / total_params
-        dev, host, znotes = _zero_states(states, wl, frac, dp, share.largest_layer)
+        dev, host, znotes = _zero_states(states, wl, frac, dp, share.largest_layer, shard_size)
         stage_acts = _stage_activations(acts, share.layers, k, pp, tp, wl.sequence_parallel, wl.checkpointing, last)
         rank_states = _scaled_states(states, frac, dev, spec, share)
         peak = step_peak(rank_states, stage_acts, wl, ckpt=wl.checkpointing)
