@@ -74,3 +74,21 @@ def test_phi3_default_targets_match_module_names_like_peft() -> None:
     assert lora_parameters(spec, 16, ALL) == 32 * per_layer
     fused = 16 * ((3072 + 3 * 3072) + (3072 + 2 * 8192))
     assert lora_parameters(spec, 16, ("qkv_proj", "gate_up_proj")) == 32 * fused
+
+
+def test_moe_experts_adapted_like_peft_param_wrapper() -> None:
+    """OLMoE-1B-7B (h 2048, 64 experts of I 1024, 16 layers), r = 16, default targets: PEFT 0.21 wraps the
+    fused experts: gate_up_proj rank 2r per expert (A 2r·E × h, B 2I × 2r·E), down_proj rank r
+    (A r·E × I, B h × r·E), plus q, k, v, o (2048 → 2048 each)."""
+    from memfit.sources.hf_config import spec_from_config
+    cfg = {"model_type": "olmoe", "hidden_size": 2048, "intermediate_size": 1024, "num_hidden_layers": 16,
+           "num_attention_heads": 16, "num_key_value_heads": 16, "num_experts": 64, "num_experts_per_tok": 8,
+           "vocab_size": 50304, "max_position_embeddings": 4096}
+    spec = spec_from_config(cfg, "olmoe")
+    r, e, h, inter = 16, 64, 2048, 1024
+    attention = 4 * r * (h + h)
+    gate_up = 2 * r * e * h + 2 * inter * 2 * r * e
+    down = r * e * inter + h * r * e
+    assert lora_parameters(spec, r, ALL) == 16 * (attention + gate_up + down) == 188_743_680
+    with pytest.raises(ConfigError):
+        lora_parameters(spec, r, ("q_proj", "gate_proj"))

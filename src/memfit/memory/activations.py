@@ -231,19 +231,41 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
     return saved, transient
 
 
-def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
-    """(saved per token, transient per token) of a routed MoE block (router, top-k experts, shared)."""
+EXPERT_KINDS = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
+
+
+def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int, int]:
+    """(saved per token, transient per token, saved per layer, backward transient per layer) of a routed
+    MoE block: router, top-k experts (``grouped_mm``), shared experts.
+
+    With LoRA on the experts (PEFT ``ParamWrapper``, rank 2r on the fused gate_up, r on down) every
+    forward materialises ``W + B·A`` for all experts in the compute dtype, which the grouped matmul keeps
+    for backward, and the backward makes the full-size gradient of that merged weight.
+    """
     pb = p.proj_bytes
     saved = _linear_inputs(h, ["ffn_gate_inp"], in_bytes, p) + 4 * m.num_experts + 16 * m.top_k
     inter = m.expert_intermediate_size
     # transformers >= 5 runs fused 3-D expert weights outside autocast's cast list: fp32 under autocast
     eb = 4 if p.amp else pb
-    per_route = eb * h + (4 if m.kind == "gated" else 2) * eb * inter + eb * h  # gathered input, MLP, output
+    adapted = [k for k in EXPERT_KINDS if k in p.lora_kinds]
+    trains = p.full or bool(adapted)
+    # gathered input and the down projection's input are kept only when the expert weights train
+    mlp_kept = (4 if m.kind == "gated" else 2) - (0 if trains else 1)
+    per_route = (eb * h if trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × routing weight
     saved += m.top_k * per_route
     if m.num_shared_experts:
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
         saved += _mlp(shared, h, in_bytes, p)[0]
-    return saved, 2 * pb * inter * m.top_k
+    merged = largest = 0
+    for kind in adapted:
+        rows = 2 * inter if (kind == "ffn_up_exps" and m.kind == "gated") else inter
+        if kind == "ffn_gate_exps":
+            continue  # fused with up in gate_up_proj
+        size = m.num_experts * rows * h * pb
+        rank = (2 if rows != inter else 1) * p.lora_rank * m.num_experts  # A: (rank, in), B: (out, rank)
+        merged += size + pb * rank * (rows + h)  # W + B·A, and the per-expert A and B cast for baddbmm
+        largest = max(largest, size)
+    return saved, 2 * pb * inter * m.top_k, merged, largest
 
 
 def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> LayerActivations:
@@ -273,8 +295,9 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
+    moe_layer = moe_back = 0
     if layer.moe is not None:
-        m_saved, m_tr = _moe(layer.moe, h, feed, p)
+        m_saved, m_tr, moe_layer, moe_back = _moe(layer.moe, h, feed, p)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
     weights = _layer_linear_params(spec, layer)
@@ -300,11 +323,11 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             sq_back = b * a.num_heads * s * s * per
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     return LayerActivations(
-        saved=T * per_token + sq_saved + constant,
+        saved=T * per_token + sq_saved + constant + moe_layer,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
         forward_extra=max(T * extra_token, sq_transient) + dequant,
-        backward_extra=T * 2 * r * h + max(mlp_back, sq_back) + grad_cast + dequant,
+        backward_extra=T * 2 * r * h + max(mlp_back, sq_back) + grad_cast + dequant + moe_back,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,

@@ -13,7 +13,8 @@ from ..errors import ConfigError
 from ..inventory import Tensor, inventory
 from ..spec import ModelSpec
 
-__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_kinds", "adapted_tensors", "lora_parameters", "target_kinds"]
+__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_kinds", "adapted_tensors", "expert_adapters", "lora_parameters",
+           "target_kinds"]
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
@@ -87,10 +88,42 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tu
 
 
 def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> frozenset[str]:
-    """Tensor kinds of the adapted Linear layers of ``spec`` (what the activations model needs)."""
-    return frozenset(t.kind for t in adapted_tensors(spec, targets))
+    """Tensor kinds of the adapted Linear layers and fused experts of ``spec`` (what the activations need)."""
+    dense = {t.kind for t in adapted_tensors(spec, targets)}
+    return frozenset(dense | {kind for _, kind, _, _ in expert_adapters(spec, 1, targets)})
+
+
+def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]
+                    ) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]:
+    """LoRA on fused MoE experts (PEFT >= 0.21 ``ParamWrapper``): (layer, kind, lora_A shape, lora_B shape).
+
+    ``gate_proj`` and ``up_proj`` together adapt the fused ``gate_up_proj`` (E, 2I, h) with rank 2r per
+    expert: A (2r·E, h), B (2I, 2r·E); ``down_proj`` adapts ``down_proj`` (E, h, I): A (r·E, I),
+    B (h, r·E). PEFT refuses gate_proj or up_proj alone on fused experts.
+    """
+    names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
+    every = bool(names & {"all-linear", "all_linear", "all"})
+    out: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = []
+    for i, layer in enumerate(spec.layers):
+        m = layer.moe
+        if m is None:
+            continue
+        e, inter, h = m.num_experts, m.expert_intermediate_size, spec.hidden_size
+        gate, up = every or "gate_proj" in names, every or "up_proj" in names
+        if m.kind == "gated" and gate != up:
+            raise ConfigError("PEFT adapts fused MoE experts (gate_up_proj) only when both gate_proj and up_proj "
+                              "are targets: add the other one, or drop both")
+        if m.kind == "gated" and gate:
+            out.append((i, "ffn_up_exps", (2 * rank * e, h), (2 * inter, 2 * rank * e)))
+        elif m.kind != "gated" and up:
+            out.append((i, "ffn_up_exps", (rank * e, h), (inter, rank * e)))
+        if every or "down_proj" in names:
+            out.append((i, "ffn_down_exps", (rank * e, inter), (h, rank * e)))
+    return out
 
 
 def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]) -> int:
-    """Trainable LoRA parameters: ``Σ r·(in + out)`` over the adapted Linear layers."""
-    return sum(rank * (t.shape[0] + t.shape[1]) for t in adapted_tensors(spec, targets))
+    """Trainable LoRA parameters: ``Σ r·(in + out)`` over the adapted Linear layers, plus fused-expert adapters."""
+    dense = sum(rank * (t.shape[0] + t.shape[1]) for t in adapted_tensors(spec, targets))
+    experts = sum(a[0] * a[1] + b[0] * b[1] for _, _, a, b in expert_adapters(spec, rank, targets))
+    return dense + experts

@@ -39,7 +39,7 @@ from ..spec import ModelSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 from .activations import ModelActivations, Precision, model_activations
-from .lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors
+from .lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
 from .optimizers import OptimizerMemory, optimizer_memory
 from .overhead import cublas_workspace_bytes, cuda_context_component
 
@@ -162,7 +162,8 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             weights = n_total * p.weight_bytes
             wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"
         adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS)
-        if not adapted:
+        experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS)
+        if not adapted and not experts:
             raise UnsupportedError(f"none of the LoRA targets {', '.join(wl.lora_targets)} exists in {spec.name}; "
                                    "pick module names the model has (see `memfit params`)")
         r = wl.lora_rank
@@ -175,6 +176,9 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
                 layer_grads[t.layer] += b
             else:
                 head += b
+        for layer_i, _kind, a_shape, b_shape in experts:
+            shapes += [a_shape, b_shape]
+            layer_grads[layer_i] += 4 * (math.prod(a_shape) + math.prod(b_shape))
         trainable = sum(math.prod(s) for s in shapes)
         lora = 4 * trainable
         grad_b = 4
