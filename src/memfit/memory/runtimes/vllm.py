@@ -96,5 +96,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     }
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=(f"vLLM reserves {wl.gpu_memory_utilization:g} of the device up front; the KV pool "
-                           f"holds {details['max_concurrent_sequences']:,} sequences of {seq_tokens:,} tokens",),
+                           f"holds {details['max_concurrent_sequences']:,} sequences of {seq_tokens:,} tokens",
+                           *(() if device_bytes else (
+                               f"device: {fmt_bytes(total)}, an H100 80GB by default; "
+                               "'memfit fit MODEL --gpu NAME --runtime vllm' plans for another device",))),
                     details=details)
