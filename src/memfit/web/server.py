@@ -337,7 +337,7 @@ def resolve_model(ref: str | int | dict[str, Any], allow_local_paths: bool = Fal
     hint = suggest(text)
     raise UnknownModelError(
         f"{text!r} is not a catalog id or a parameter count"
-        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ".")
         + " See the model list (GET /api/models), write a count such as 7B, or paste a config.json."
     )
 
