@@ -164,8 +164,10 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS)
         experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS)
         if not adapted and not experts:
+            have = sorted({t.name.rsplit(".", 2)[-2] for t in inventory(spec)
+                           if t.layer is not None and len(t.shape) == 2 and t.name.endswith(".weight")})
             raise UnsupportedError(f"none of the LoRA targets {', '.join(wl.lora_targets)} exists in {spec.name}; "
-                                   "pick module names the model has (see `memfit params`)")
+                                   f"pick --lora-targets from its linear modules: {', '.join(have)}")
         r = wl.lora_rank
         shapes = []
         head = emb = 0
