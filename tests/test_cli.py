@@ -9,17 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memfit.cli import main
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from _cli import run
 
 
 def test_estimate_json_contract(capsys: pytest.CaptureFixture[str]) -> None:

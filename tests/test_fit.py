@@ -7,7 +7,7 @@ import json
 import pytest
 
 import memfit
-from memfit.cli import main
+from _cli import run
 from memfit.fit import budget_bytes, fit_estimate, split_per_gpu
 from memfit.hardware import get_device
 from memfit.inventory import ParameterCount
@@ -17,16 +17,6 @@ from memfit.workload import Workload
 GIB = 1024**3
 P_8B = 8_030_261_248  # Llama-3.1-8B, published count (formulas.md §6)
 P_70B = 70_553_706_496  # Llama-3.1-70B
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_fits_with_exact_headroom() -> None:

@@ -8,23 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from memfit.cli import main
+from _cli import run
 from memfit.errors import ConfigError
 from memfit.plot import MAX_POINTS, curve, default_points, render_curve
 from memfit.workload import Workload
 
 LLAMA_8B = 8_030_261_248  # derived by hand in test_web_api.py
 KV_BYTES_PER_TOKEN_8B_BF16 = 2 * 32 * 8 * 128 * 2  # K and V × 32 layers × 8 KV heads × 128 dims × 2 bytes
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_default_points_context() -> None:
