@@ -7,9 +7,7 @@ from typing import Any
 
 import click
 
-from ..inventory import count_parameters
-from ..sources.catalog import catalog, catalog_config
-from ..sources.hf_config import spec_from_config
+from ..sources.catalog import catalog_rows
 from ..units import fmt_count
 
 
@@ -18,17 +16,10 @@ from ..units import fmt_count
 @click.argument("query", required=False)
 def models_cmd(json_: bool, query: str | None) -> None:
     """List the bundled models (offline). QUERY filters by substring."""
-    rows: list[dict[str, Any]] = []
-    for e in catalog():
-        if query and query.lower() not in (e.id + " " + e.repo + " " + " ".join(e.aliases)).lower():
-            continue
-        _, cfg = catalog_config(e.id)
-        try:
-            n: int | None = count_parameters(spec_from_config(cfg, e.id)).total
-        except Exception:  # a family whose builder is missing still lists
-            n = None
-        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": cfg.get("model_type"),
-                     "parameters": n, "source": e.source})
+    rows: list[dict[str, Any]] = [
+        dict(r) for r in catalog_rows()
+        if not query or query.lower() in (r["id"] + " " + r["repo"] + " " + " ".join(r["aliases"])).lower()
+    ]
     if json_:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import UnknownModelError
 
-__all__ = ["CatalogEntry", "catalog", "catalog_config", "find_entry"]
+__all__ = ["CatalogEntry", "catalog", "catalog_config", "catalog_rows", "find_entry"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,18 @@ def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
     text = (resources.files("memfit") / "data" / "models" / f"{entry.id}.json").read_text(encoding="utf-8")
     cfg: dict[str, Any] = json.loads(text)
     return entry, cfg
+
+
+@cache
+def catalog_rows() -> tuple[dict[str, Any], ...]:
+    """One row per bundled model for listings (CLI, web): id, repo, aliases, family, exact parameters, source."""
+    from ..inventory import count_parameters
+    from .hf_config import spec_from_config
+
+    rows = []
+    for e in catalog():
+        _, cfg = catalog_config(e.id)
+        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": cfg.get("model_type"),
+                     "parameters": count_parameters(spec_from_config(cfg, e.id)).total,
+                     "published": e.published, "source": e.source})
+    return tuple(rows)

@@ -44,11 +44,10 @@ from ..errors import MemfitError, UnknownModelError
 from ..estimate import estimate
 from ..fit import fit
 from ..hardware import devices
-from ..inventory import count_parameters
 from ..memory.weights import weights_bytes
 from ..plan import plan
 from ..plot import MAX_POINTS, curve
-from ..sources.catalog import catalog, catalog_config, find_entry, suggest
+from ..sources.catalog import catalog_rows, find_entry, suggest
 from ..sources.hf_config import spec_from_config
 from ..sources.loader import load_model
 from ..spec import ModelSpec
@@ -350,16 +349,7 @@ def _load_bundled(text: str) -> ModelSpec:
 
 @cache
 def _models() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for e in catalog():
-        _, cfg = catalog_config(e.id)
-        try:
-            n: int | None = count_parameters(spec_from_config(cfg, e.id)).total
-        except Exception:  # a family whose builder is missing still lists
-            n = None
-        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": cfg.get("model_type"),
-                     "parameters": n, "published": e.published})
-    return rows
+    return [dict(r) for r in catalog_rows()]
 
 
 _CHART_FORMATS = ("float32", "bfloat16", "float16", "fp8", "int8", "int4", "nf4", "gptq", "awq", "mxfp4", "nvfp4",
