@@ -139,3 +139,27 @@ def test_fsdp_hybrid_shard_divides_by_the_shard_group() -> None:
     assert full["optimizer_states"] == 12 * P8B // 16
     with pytest.raises(ConfigError):
         estimate_parallel(spec, wl, shard_size=5)
+
+
+
+def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """FSDP HYBRID_SHARD: sharding ZeRO-3 states over 8 of 16 GPUs keeps more per GPU than over all 16;
+    the Workload field, the CLI option and the function argument agree."""
+    import json
+
+    from _cli import run
+    from memfit import estimate
+    from memfit.memory.parallel import estimate_parallel
+    from memfit.sources.loader import load_model
+    from memfit.workload import Workload
+
+    spec = load_model("llama-3.2-1b")
+    wl = Workload(mode="train", gpus=16, zero=3, checkpointing="full")
+    full = estimate(spec, wl)
+    hybrid = estimate(spec, wl.replace(shard_size=8))
+    assert hybrid.total_bytes > full.total_bytes
+    assert hybrid.total_bytes == estimate_parallel(spec, wl, shard_size=8).total_bytes
+    code, out, _ = run(["estimate", "llama-3.2-1b", "--mode", "train", "--gpus", "16", "--zero", "3",
+                        "--checkpointing", "full", "--shard-size", "8", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["total_bytes"] == hybrid.total_bytes

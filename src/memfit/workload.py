@@ -65,6 +65,7 @@ class Workload:
     # parallelism
     gpus: int = 1
     zero: int = 0  # DeepSpeed ZeRO stage 0-3 (FSDP FULL_SHARD = 3, SHARD_GRAD_OP = 2)
+    shard_size: int | None = None  # GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD); None: all
     offload: str = "none"  # none | optimizer | params (ZeRO-Offload / ZeRO-Infinity to CPU)
     tp: int = 1
     pp: int = 1
@@ -102,6 +103,8 @@ class Workload:
             raise ConfigError(f"checkpointing {self.checkpointing!r} must be none, full or selective")
         if self.offload not in ("none", "optimizer", "params"):
             raise ConfigError(f"offload {self.offload!r} must be none, optimizer or params")
+        if self.shard_size is not None and not 1 <= self.shard_size <= MAX_GPUS:
+            raise ConfigError(f"shard_size = {self.shard_size} must be from 1 to the GPU count")
         if self.n_gpu_layers is not None and not 0 <= self.n_gpu_layers <= 100_000:
             raise ConfigError(f"n_gpu_layers = {self.n_gpu_layers} must be from 0 to the layer count")
         if self.tp * self.pp > self.gpus and self.gpus != 1:

@@ -61,6 +61,8 @@ def workload_options(f: Any) -> Any:
         click.option("--gpus", type=int, default=1, show_default=True),
         click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True,
                      help="DeepSpeed ZeRO stage (FSDP FULL_SHARD = 3)."),
+        click.option("--shard-size", type=int, default=None,
+                     help="GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: the GPUs of a node)."),
         click.option("--offload", type=click.Choice(["none", "optimizer", "params"]), default="none",
                      show_default=True, help="ZeRO CPU offload."),
         click.option("--tp", type=int, default=1, show_default=True, help="Tensor parallel degree."),

@@ -275,7 +275,7 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
         wl = wl.replace(quant="nf4-dq")
     if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:
         from .parallel import estimate_parallel
-        return estimate_parallel(spec, wl)
+        return estimate_parallel(spec, wl, shard_size=wl.shard_size)
     states = model_states(spec, wl)
     return _single_gpu(spec, wl, states)
 

@@ -113,6 +113,7 @@ class WorkloadFields(BaseModel):
     quant: Literal["nf4", "nf4-dq", "fp4", "fp4-dq", "int8"] | None = None
     gpus: int = Field(default=1, ge=1, le=MAX_GPUS)
     zero: int = Field(default=0, ge=0, le=3)
+    shard_size: int | None = Field(default=None, ge=1, le=MAX_GPUS)
     offload: Literal["none", "optimizer", "params"] = "none"
     tp: int = Field(default=1, ge=1, le=4096)
     pp: int = Field(default=1, ge=1, le=4096)
