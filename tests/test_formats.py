@@ -237,7 +237,8 @@ def test_bnb_quant_names() -> None:
        "bnb_4bit_use_double_quant": True}, "nf4-dq"),
      ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "bnb-int8"),
      ({"quant_method": "modelopt", "quant_algo": "NVFP4"}, "nvfp4"),
-     ({"quant_method": "hqq"}, None), (None, None)],
+     ({"quant_method": "hqq"}, None), (None, None),
+     ({"quant_method": "fp8", "weight_block_size": 128}, None)],  # not a [rows, cols] pair: no known layout
 )
 def test_format_from_quantization_config(qc: dict[str, Any] | None, name: str | None) -> None:
     from memfit.formats import format_from_quantization_config

@@ -218,6 +218,12 @@ def test_missing_model_type() -> None:
     ({"num_key_value_heads": 5}, "'num_key_value_heads' = 5 must divide num_attention_heads = 32"),
     ({"head_dim": None, "hidden_size": 4100}, "not divisible"),
     ({"tie_word_embeddings": "yes"}, "'tie_word_embeddings' = 'yes' must be true or false"),
+    ({"hidden_size": float("nan")}, "'hidden_size' = nan must be an integer"),  # json.loads accepts NaN
+    ({"vocab_size": float("inf")}, "'vocab_size' = inf must be an integer"),
+    ({"quantization_config": {"quant_method": "gptq", "bits": "x"}},
+     "quantization_config field 'bits' = 'x' must be an integer"),
+    ({"quantization_config": {"quant_method": "awq", "group_size": 64.5}},
+     "quantization_config field 'group_size' = 64.5 must be an integer"),
 ])
 def test_bad_fields_name_field_value_and_rule(change: dict[str, Any], pattern: str) -> None:
     cfg = {**_config("llama-3.1-8b"), **change}

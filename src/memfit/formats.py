@@ -254,6 +254,19 @@ def bnb_format(quant: str) -> Format:
     return get_format(name)
 
 
+def _qc_int(qc: Mapping[str, Any], keys: tuple[str, ...], default: int) -> int:
+    """An integer field of a ``quantization_config`` (the first of its spellings), checked."""
+    for key in keys:
+        value = qc.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config.json quantization_config field {key!r} = {value!r} must be an integer "
+                              f"(e.g. {default})")
+        return value
+    return default
+
+
 def format_from_quantization_config(qc: Mapping[str, Any] | None) -> str | None:
     """The memfit format name for a config.json ``quantization_config`` (None when there is none or
     memfit has no matching format): fp8 (DeepSeek ``weight_block_size [128, 128]`` → ``fp8-block``),
@@ -264,13 +277,13 @@ def format_from_quantization_config(qc: Mapping[str, Any] | None) -> str | None:
     if method == "fp8":
         block = qc.get("weight_block_size")
         if block is not None:
-            return "fp8-block" if list(block) == [128, 128] else None
+            return "fp8-block" if isinstance(block, list | tuple) and list(block) == [128, 128] else None
         return "fp8-e5m2" if str(qc.get("fmt", "e4m3")).lower() == "e5m2" else "fp8"
     if method == "mxfp4":
         return "mxfp4"
     if method in ("gptq", "awq"):
-        bits = int(qc.get("bits", qc.get("w_bit", 4)))
-        group = int(qc.get("group_size", qc.get("q_group_size", 128)))
+        bits = _qc_int(qc, ("bits", "w_bit"), 4)
+        group = _qc_int(qc, ("group_size", "q_group_size"), 128)
         return f"{method}-{bits}bit-g{group}"
     if method == "bitsandbytes":
         if qc.get("load_in_8bit"):

@@ -38,7 +38,8 @@ def get_int(cfg: Config, key: str, default: int | None = None, *, minimum: int =
         value = default
     if value is None:
         raise ConfigError(f"config.json has no {key!r}: add it (an integer ≥ {minimum}) or pick a catalog model")
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value)) or int(value) != value):
         raise ConfigError(f"config.json field {key!r} = {value!r} must be an integer")
     if not minimum <= int(value) <= maximum:
         raise ConfigError(f"config.json field {key!r} = {value!r} must be between {minimum} and {maximum:,}")
