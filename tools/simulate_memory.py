@@ -1,0 +1,828 @@
+"""Simulate the CUDA caching allocator's peak allocated bytes of the ground-truth workloads, without a GPU.
+
+Developer tool, not part of the memfit package. It runs the real transformers/PEFT/torch.optim code of the
+measurement script (tests/data/groundtruth, kinds generate/forward/prefill/train/lora) on fake tensors
+(torch._subclasses.fake_tensor.FakeTensorMode: shapes, dtypes and strides, no data, no math) and counts the bytes of
+every live tensor storage the way torch.cuda.max_memory_allocated() does: each allocation rounded up to 512 bytes,
+freed when its last reference dies, the peak taken whenever an operator allocates.
+
+A CPU-only torch cannot fake device="cuda" through autograd (autograd asks the CUDA device guard for a stream), so
+the fake tensors live on the CPU device and the differences that matter between that and an H100 are emulated
+explicitly (see docs/simulator.md):
+
+* scaled_dot_product_attention picks the kernel an sm90 GPU picks (flash, memory-efficient or math) and calls that
+  aten kernel, so no score matrix is materialised where the GPU does not materialise one;
+* torch.autocast("cuda") is emulated with a TorchFunctionMode using the CUDA autocast op lists (lower precision for
+  matmul-like ops with the weight-cast cache, fp32 for pow/softmax/layer_norm/losses/...);
+* kernel-internal scratch that the meta kernels do not allocate (flash-attention backward dq accumulator, GQA
+  dk/dv expansion, embedding backward partial sums) is added as a transient at that operator;
+* cuBLAS workspaces (32 MiB per thread on sm90: one for the forward thread, one for the autograd device thread).
+
+Usage:
+  python tools/simulate_memory.py validate [--cases tests/data/groundtruth/h100.jsonl] [--only NAME,...]
+  python tools/simulate_memory.py generate [--out tests/data/simulated/cases.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import gc
+import json
+import statistics
+import sys
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torch.utils.weak
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode, unset_fake_temporarily
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves, tree_map
+
+SIMULATOR_VERSION = "1"
+MIB = 1024**2
+ROUND = 512  # c10/cuda/CUDACachingAllocator.cpp kMinBlockSize: every block is a multiple of 512 bytes
+CUBLAS_WORKSPACE = 32 * MIB  # sm90 default cuBLAS workspace per (thread, device) handle
+REPO = Path(__file__).resolve().parents[1]
+aten = torch.ops.aten
+
+
+def rounded(nbytes: int) -> int:
+    """Bytes the caching allocator accounts for a request of ``nbytes`` (0 allocates nothing)."""
+    return 0 if nbytes <= 0 else -(-nbytes // ROUND) * ROUND
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Allocation tracking
+# --------------------------------------------------------------------------------------------------------------
+
+
+SHADOW_LIMIT = 1 << 22  # elements: small integer/bool tensors (ids, masks, positions) also carry real values
+SHADOW_LIMIT_FLOAT = 64  # float scalars too (optimizer steps); never weights (a weak reference blocks swap_tensors)
+DYNAMIC_SHAPE_OPS = {aten.nonzero.default, aten.masked_select.default,
+                     aten._unique2.default, aten.unique_dim.default, aten.unique_consecutive.default,
+                     aten.repeat_interleave.Tensor, aten.bincount.default}
+
+
+class AllocTracker(TorchDispatchMode):
+    """Counts live storage bytes of fake tensors created by dispatched operators, and their peak.
+
+    Small tensors also carry a real "shadow" value computed on the CPU, so that data-dependent control flow
+    (``.item()``, ``.all()``, ``nonzero``) sees plausible data: token ids, masks of ones, positions. Integer results of
+    computations on fake floats (argmax over logits, top-k routing) get invented values: token id 500 for arg-max/min,
+    a balanced round-robin assignment for top-k indices.
+    """
+
+    def __init__(self, fake: FakeTensorMode) -> None:
+        super().__init__()
+        self.fake = fake
+        self.live = 0
+        self.peak = 0
+        self.blocks: dict[int, int] = {}
+        self.pending: tuple[int, int, int] | None = None
+        self.shadow: Any = torch.utils.weak.WeakIdKeyDictionary()
+        self.transients: dict[Any, Callable[[tuple[Any, ...], dict[str, Any]], int]] = {
+            aten._scaled_dot_product_flash_attention_backward.default: _flash_bwd_scratch,
+            aten._scaled_dot_product_efficient_attention_backward.default: _efficient_bwd_scratch,
+            aten.embedding_dense_backward.default: _embedding_bwd_scratch,
+        }
+
+    def _free(self, key: int) -> None:
+        self.live -= self.blocks.pop(key, 0)
+
+    def register(self, t: torch.Tensor) -> None:
+        """Count the storage of ``t`` once (views share it)."""
+        st = t.untyped_storage()
+        key = st._cdata
+        if key in self.blocks:
+            return
+        nb = rounded(st.nbytes())
+        self.blocks[key] = nb
+        self.live += nb
+        weakref.finalize(st, self._free, key)
+
+    def forget(self, t: torch.Tensor) -> None:
+        """Stop counting ``t``'s storage (a tensor that lives in host memory on the real device)."""
+        self.live -= self.blocks.pop(t.untyped_storage()._cdata, 0)
+
+    def reset_peak(self) -> None:
+        self.flush()
+        self.peak = self.live
+
+    def _real(self, x: Any) -> Any:
+        return self.shadow[x] if isinstance(x, FakeTensor) else x
+
+    def flush(self) -> None:
+        """Settle a pending gradient accumulation (see ``_engine_add``)."""
+        if self.pending is not None:
+            cand, key, out_bytes = self.pending
+            self.pending = None
+            self.peak = max(self.peak, cand - out_bytes if key not in self.blocks else cand)
+
+    @staticmethod
+    def _engine_add(func: Any, args: tuple[Any, ...], out: Any) -> bool:
+        """The autograd engine summing two gradients for one input (InputBuffer::accumulate). On a real device it
+        adds in place when the old buffer is not shared; it never does for tensor subclasses such as FakeTensor."""
+        if func is not aten.add.Tensor or not isinstance(args[0], FakeTensor) or not isinstance(out, FakeTensor):
+            return False
+        if args[0].shape != out.shape or args[0].dtype != out.dtype or not args[0].is_contiguous():
+            return False
+        f = sys._getframe(2)
+        while f is not None and f.f_code.co_filename.endswith(("eval_frame.py", "_compile.py")):
+            f = f.f_back
+        return f is not None and f.f_code.co_name == "_engine_run_backward"
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        self.flush()
+        fakes = [x for x in tree_leaves((args, kwargs)) if isinstance(x, FakeTensor)]
+        shadowed = all(x in self.shadow for x in fakes)
+        if func is aten._local_scalar_dense.default:
+            t = args[0]
+            if t in self.shadow:
+                with unset_fake_temporarily():
+                    return self.shadow[t].item()
+            return False if t.dtype == torch.bool else (0.0 if t.is_floating_point() else 0)
+        if func in DYNAMIC_SHAPE_OPS:
+            if not shadowed:
+                raise NotImplementedError(f"{func} on data the simulator does not know")
+            with unset_fake_temporarily():
+                real = func(*tree_map(self._real, args), **tree_map(self._real, kwargs))
+            out = tree_map(lambda r: self.fake.from_tensor(r) if isinstance(r, torch.Tensor) else r, real)
+            for f, r in zip(tree_leaves(out), tree_leaves(real), strict=True):
+                if isinstance(f, FakeTensor):
+                    self.shadow[f] = r
+        else:
+            out = func(*args, **kwargs)
+        if func._schema.is_mutable:
+            self._mutate(func, args, kwargs, fakes, shadowed)
+        outs = [t for t in tree_leaves(out) if isinstance(t, FakeTensor)]
+        for t in outs:
+            self.register(t)
+        scratch_fn = self.transients.get(func)
+        scratch = scratch_fn(args, kwargs) if scratch_fn else 0
+        if self._engine_add(func, args, out):  # in place if the old buffer dies now: decided at the next op
+            key = args[0].untyped_storage()._cdata
+            self.pending = (self.live + scratch, key, rounded(out.untyped_storage().nbytes()))
+        else:
+            self.peak = max(self.peak, self.live + scratch)
+        if func not in DYNAMIC_SHAPE_OPS and outs and not func._schema.is_mutable:
+            self._propagate(func, args, kwargs, out, outs, shadowed)
+        return out
+
+    def _mutate(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], fakes: list[FakeTensor],
+                shadowed: bool) -> None:
+        """An in-place op: apply it to the shadows too, or forget the shadows it invalidates."""
+        if shadowed and all(x.numel() <= SHADOW_LIMIT for x in fakes):
+            try:
+                with unset_fake_temporarily():
+                    func(*tree_map(self._real, args), **tree_map(self._real, kwargs))
+                return
+            except (NotImplementedError, RuntimeError):
+                pass
+        written = []
+        for i, a in enumerate(func._schema.arguments):
+            if a.alias_info is not None and a.alias_info.is_write:
+                val = kwargs.get(a.name, args[i] if i < len(args) else None)
+                written.extend(x for x in tree_leaves(val) if isinstance(x, FakeTensor))
+        for x in written:
+            self.shadow.pop(x, None)
+
+    def _propagate(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any,
+                   outs: list[FakeTensor], shadowed: bool) -> None:
+        small = all(t.numel() <= (SHADOW_LIMIT_FLOAT if t.is_floating_point() else SHADOW_LIMIT) for t in outs)
+        real: Any = None
+        if shadowed and small:
+            with unset_fake_temporarily(), contextlib.suppress(NotImplementedError, RuntimeError):
+                real = func(*tree_map(self._real, args), **tree_map(self._real, kwargs))
+        if real is not None:
+            for f, r in zip(tree_leaves(out), tree_leaves(real), strict=False):
+                if isinstance(f, FakeTensor) and isinstance(r, torch.Tensor):
+                    self.shadow[f] = r
+            return
+        for t in outs:
+            self.shadow.pop(t, None)
+            if not small or t.is_floating_point() or t.is_complex():
+                continue
+            with unset_fake_temporarily():
+                self.shadow[t] = _invent(func, t, args)
+
+
+def _invent(func: Any, t: torch.Tensor, args: tuple[Any, ...]) -> torch.Tensor:
+    """Plausible integer/bool values for a result computed from unknown (fake) floats."""
+    shape = tuple(int(s) for s in t.shape)
+    if t.dtype == torch.bool:
+        return torch.zeros(shape, dtype=torch.bool)
+    if func in (aten.topk.default, aten.sort.default, aten.argsort.default) and len(shape) >= 1:
+        size = int(args[0].shape[-1])
+        k = shape[-1]
+        rows = int(torch.tensor(shape[:-1]).prod().item()) if len(shape) > 1 else 1
+        vals = (torch.arange(rows)[:, None] * k + torch.arange(k)[None, :]) % max(size, 1)
+        return vals.reshape(shape).to(t.dtype)
+    src = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    upper = int(src.shape[-1]) if src is not None and src.dim() > 0 else 1000
+    return torch.full(shape, min(500, max(upper - 1, 0)), dtype=t.dtype)
+
+
+def _ceil_to(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def _flash_bwd_scratch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """FlashAttention-2 backward scratch: fp32 dq accumulator, softmax_d, and dk/dv expanded to query heads (GQA)."""
+    q, k = args[1], args[2]  # grad_out, query, key, value, ...  (layout b, h, s, d)
+    b, hq, sq, d = q.shape
+    hk, sk = k.shape[1], k.shape[2]
+    extra = rounded(b * _ceil_to(sq, 128) * hq * _ceil_to(d, 32) * 4) + rounded(b * hq * _ceil_to(sq, 128) * 4)
+    if hk != hq:
+        extra += 2 * rounded(b * sk * hq * d * q.element_size())
+    return extra
+
+
+def _efficient_bwd_scratch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Memory-efficient attention backward: fp32 delta (b, h, s)."""
+    q = args[1]
+    b, h, s, _ = q.shape
+    return rounded(b * h * s * 4)
+
+
+def _embedding_bwd_scratch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """CUDA embedding backward with > 3072 indices sorts indices and keeps fp32 partial sums per segment."""
+    grad, indices = args[0], args[1]
+    n = indices.numel()
+    if n <= 3072:
+        return 0
+    dim = grad.shape[-1]
+    return rounded(n * dim * 4) + 4 * rounded(n * 8)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# H100 behaviour emulated on the fake CPU device
+# --------------------------------------------------------------------------------------------------------------
+
+LOW = (torch.float16, torch.bfloat16)
+
+
+def _bool_mask_to_float(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    inv = mask.logical_not()
+    out = torch.where(inv, torch.tensor(float("-inf"), dtype=dtype), torch.tensor(0.0, dtype=dtype))
+    del inv
+    return out
+
+
+def h100_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
+              dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+              enable_gqa: bool = False) -> torch.Tensor:
+    """F.scaled_dot_product_attention with the kernel choice of torch on an sm90 GPU (flash > efficient > math)."""
+    hq, hk = query.shape[-3], key.shape[-3]
+    d, dv = query.shape[-1], value.shape[-1]
+    same = query.dtype == key.dtype == value.dtype
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+    causal_ok = not is_causal or query.shape[-2] == key.shape[-2]
+    gqa = enable_gqa and hq != hk
+    if attn_mask is None and same and query.dtype in LOW and d == dv and d <= 256 and causal_ok and query.dim() == 4:
+        q, k, v = query, key, value
+        if d % 8:
+            pad = 8 - d % 8
+            q, k, v = (F.pad(t, (0, pad)) for t in (q, k, v))
+        out = aten._scaled_dot_product_flash_attention(q, k, v, dropout_p, is_causal, False, scale=scale)[0]
+        return out[..., :d] if d % 8 else out
+    eff_dtype_ok = same and query.dtype in (*LOW, torch.float32)
+    if eff_dtype_ok and not gqa and d % 8 == 0 and dv % 8 == 0 and query.dim() == 4:
+        bias = attn_mask
+        if bias is not None:
+            if bias.dtype == torch.bool:
+                bias = _bool_mask_to_float(bias, query.dtype)
+            last = bias.shape[-1]
+            if last % 16:
+                bias = F.pad(bias, (0, 16 - last % 16))[..., :last]
+            bias = bias.expand(query.shape[0], hq, query.shape[-2], key.shape[-2])
+        return aten._scaled_dot_product_efficient_attention(query, key, value, bias, grad, dropout_p, is_causal,
+                                                            scale=scale)[0]
+    q, k, v = query, key, value
+    if q.dtype in LOW:  # the math backend upcasts half/bf16 to fp32 by default
+        q, k, v = q.float(), k.float(), v.float()
+    mask = attn_mask
+    if mask is not None and mask.dtype == torch.bool:
+        mask = _bool_mask_to_float(mask, q.dtype)
+    out = aten._scaled_dot_product_attention_math(q, k, v, mask, dropout_p, is_causal, None, scale=scale,
+                                                  enable_gqa=enable_gqa)[0]
+    return out.to(query.dtype)
+
+
+# CUDA autocast op lists (aten/src/ATen/autocast_mode.cpp), as the Python callables models reach them through.
+def _fns(*names: str) -> set[Any]:
+    found: set[Any] = set()
+    for name in names:
+        for ns in (torch, torch.Tensor, F, torch.special, torch.linalg):
+            fn = getattr(ns, name, None)
+            if fn is not None:
+                found.add(fn)
+    return found
+
+
+AUTOCAST_LOWER = _fns("linear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "baddbmm", "addbmm",
+                      "addmv", "addr", "mv", "einsum", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                      "conv_transpose2d", "conv_transpose3d", "prelu", "chain_matmul", "multi_dot", "vecdot")
+AUTOCAST_FP32 = _fns("acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p", "reciprocal",
+                     "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "softplus", "layer_norm", "group_norm",
+                     "cosine_similarity", "poisson_nll_loss", "cosine_embedding_loss", "nll_loss",
+                     "hinge_embedding_loss", "kl_div", "l1_loss", "smooth_l1_loss", "huber_loss", "mse_loss",
+                     "margin_ranking_loss", "multilabel_margin_loss", "soft_margin_loss", "triplet_margin_loss",
+                     "multi_margin_loss", "binary_cross_entropy_with_logits", "dist", "pdist", "cdist", "renorm",
+                     "logsumexp", "cross_entropy")
+AUTOCAST_FP32_OPT_DTYPE = _fns("softmax", "log_softmax", "cumsum", "cumprod", "prod", "sum", "vector_norm")
+SDPA_FNS = {F.scaled_dot_product_attention, torch._C._nn.scaled_dot_product_attention}
+DROPOUT_FNS = {F.dropout, torch.dropout, torch.nn.functional.dropout}
+
+
+class H100Mode(TorchFunctionMode):
+    """Routes sdpa to the sm90 kernel choice and, while ``autocast_dtype`` is set, emulates CUDA autocast."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.autocast_dtype: torch.dtype | None = None
+        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.depth = 0
+
+    @contextlib.contextmanager
+    def autocast(self, dtype: torch.dtype | None) -> Iterator[None]:
+        """Emulated ``torch.autocast("cuda", dtype)``; ``None`` is ``enabled=False``."""
+        prev = self.autocast_dtype
+        self.autocast_dtype = dtype
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            self.autocast_dtype = prev
+            if self.depth == 0:  # like torch: the cast cache dies with the outermost autocast context
+                self.cache.clear()
+
+    @contextlib.contextmanager
+    def patch_torch_autocast(self) -> Iterator[None]:
+        """Make torch.autocast / torch.is_autocast_enabled (used by measure-style code, transformers and
+        torch.utils.checkpoint's recomputation) drive the emulated CUDA autocast instead of the CPU one."""
+        mode = self
+
+        class EmulatedAutocast:
+            def __init__(self, device_type: str = "cuda", dtype: torch.dtype | None = None, enabled: bool = True,
+                         cache_enabled: bool | None = None) -> None:
+                self.dtype = (dtype or torch.bfloat16) if enabled else None
+                self.cm: Any = None
+
+            def __enter__(self) -> None:
+                self.cm = mode.autocast(self.dtype)
+                self.cm.__enter__()
+
+            def __exit__(self, *exc: Any) -> None:
+                self.cm.__exit__(*exc)
+
+        def is_enabled(device_type: str | None = None) -> bool:
+            return mode.autocast_dtype is not None
+
+        def get_dtype(device_type: str) -> torch.dtype:
+            return mode.autocast_dtype or torch.bfloat16
+
+        saved = (torch.autocast, torch.amp.autocast, torch.is_autocast_enabled, torch.get_autocast_dtype)
+        torch.autocast = torch.amp.autocast = EmulatedAutocast  # type: ignore[misc,assignment]
+        torch.is_autocast_enabled = is_enabled  # type: ignore[assignment]
+        torch.get_autocast_dtype = get_dtype  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            torch.autocast, torch.amp.autocast, torch.is_autocast_enabled, torch.get_autocast_dtype = saved
+
+    def _cast(self, x: Any, dtype: torch.dtype, use_cache: bool) -> Any:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype == torch.float64:
+            return x
+        if x.dtype == dtype:
+            return x
+        if use_cache and x.dtype == torch.float32 and x.requires_grad and x.is_leaf and not x._is_view():
+            hit = self.cache.get(id(x))
+            if hit is not None and hit[0] is x:
+                return hit[1]
+            y = x.to(dtype)
+            self.cache[id(x)] = (x, y)
+            return y
+        return x.to(dtype)
+
+    def _backward(self, loss: torch.Tensor, gradient: torch.Tensor | None = None, retain_graph: bool | None = None,
+                  create_graph: bool = False, inputs: Any = None) -> None:
+        """``loss.backward()`` as torch.autograd.backward runs it, with this mode pushed again."""
+        from torch.autograd.graph import _engine_run_backward
+
+        grad = gradient if gradient is not None else torch.ones_like(loss, memory_format=torch.preserve_format)
+        with self:
+            _engine_run_backward((loss,), (grad,), bool(retain_graph) or create_graph, create_graph,
+                                 tuple(inputs or ()), allow_unreachable=True, accumulate_grad=True)
+
+    @staticmethod
+    def _dropout(func: Any, input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
+                 **kwargs: Any) -> torch.Tensor:
+        """CUDA dropout is the fused kernel keeping a bool mask; the CPU one keeps a noise tensor of the input dtype."""
+        train = kwargs.get("train", training)
+        if not train or p == 0.0 or p == 1.0 or input.numel() == 0 or inplace:
+            return func(input, p, train, inplace) if func is not torch.dropout else func(input, p, train)
+        return aten.native_dropout(input, p, True)[0]
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        ac = self.autocast_dtype
+        if func in SDPA_FNS:
+            if ac is not None:
+                args = tuple(self._cast(a, ac, False) for a in args)
+                kwargs = {k: self._cast(v, ac, False) if k in ("query", "key", "value") else v
+                          for k, v in kwargs.items()}
+            return h100_sdpa(*args, **kwargs)
+        if func is torch.Tensor.backward:  # keep this mode active for what backward runs (checkpoint recompute)
+            return self._backward(*args, **kwargs)
+        if func in DROPOUT_FNS:
+            return self._dropout(func, *args, **kwargs)
+        if ac is not None:
+            if func in AUTOCAST_LOWER:
+                args = tuple(self._cast(a, ac, True) for a in args)
+                kwargs = {k: self._cast(v, ac, True) for k, v in kwargs.items()}
+            elif func in AUTOCAST_FP32:
+                args = tuple(self._cast(a, torch.float32, False) if _low(a) else a for a in args)
+                kwargs = {k: self._cast(v, torch.float32, False) if _low(v) else v for k, v in kwargs.items()}
+            elif func in AUTOCAST_FP32_OPT_DTYPE and kwargs.get("dtype") is None:
+                first = args[0] if args else None
+                if _low(first):
+                    args = (self._cast(first, torch.float32, False), *args[1:])
+        return func(*args, **kwargs)
+
+
+def _low(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and x.dtype in LOW
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The measured workloads (mirrors the ground-truth measurement script step by step)
+# --------------------------------------------------------------------------------------------------------------
+
+TRAIN_KINDS = ("train", "lora")
+
+
+def config_from_dict(cfg: dict[str, Any]) -> Any:
+    from transformers import AutoConfig
+
+    raw = copy.deepcopy(cfg)
+    raw.pop("quantization_config", None)
+    for key in ("transformers_version", "architectures", "_name_or_path", "torch_dtype", "dtype"):
+        raw.pop(key, None)
+    return AutoConfig.for_model(raw.pop("model_type"), **raw)
+
+
+def cache_bytes(past: Any) -> int:
+    total = 0
+    for layer in getattr(past, "layers", None) or []:
+        for attr in ("keys", "values"):
+            t = getattr(layer, attr, None)
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+    return total
+
+
+def param_stats(model: torch.nn.Module) -> tuple[int, int, int]:
+    seen: set[int] = set()
+    n = nbytes = trainable = 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        n += p.numel()
+        nbytes += p.numel() * p.element_size()
+        trainable += p.numel() if p.requires_grad else 0
+    return n, nbytes, trainable
+
+
+def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded)."""
+    from transformers import AutoModelForCausalLM
+
+    if p.get("quant"):
+        raise NotImplementedError("bitsandbytes quantization is not simulated")
+    cfg = config_from_dict(cfg_dict)
+    amp = bool(p.get("amp", False))
+    dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
+    fake = FakeTensorMode(allow_non_fake_inputs=True)
+    tracker = AllocTracker(fake)
+    h100 = H100Mode()
+    rec: dict[str, Any] = {}
+    gc.collect()
+    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
+        model.eval()
+        n, nbytes, _ = param_stats(model)
+        rec.update(n_params=n, param_bytes=nbytes, tracked_after_build=tracker.live)
+        tracker.reset_peak()
+        b, s = p["batch"], p["seq"]
+        ids = torch.randint(100, 1000, (b, s))
+        if kind == "generate":
+            with torch.no_grad():
+                out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=p["new"],
+                                     min_new_tokens=p["new"], do_sample=False, pad_token_id=0,
+                                     return_dict_in_generate=True, use_cache=True)
+            rec["kv_cache_bytes_final"] = cache_bytes(out.past_key_values)
+            rec["cache_class"] = type(out.past_key_values).__name__
+            del out
+        elif kind in ("forward", "prefill"):
+            with torch.no_grad():
+                if kind == "forward":
+                    out = model(ids, use_cache=False)
+                    rec["logits_bytes"] = out.logits.numel() * out.logits.element_size()
+                else:
+                    out = model(ids, use_cache=True, logits_to_keep=1)
+                    rec["kv_cache_bytes_final"] = cache_bytes(out.past_key_values)
+            rec["cache_class"] = type(out.past_key_values).__name__
+            del out
+        elif kind in TRAIN_KINDS:
+            rec.update(_train(model, kind, p, ids, amp, tracker))
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+        tracker.flush()
+        rec["tracked_peak"] = tracker.peak
+        del model, ids
+        gc.collect()
+    return rec
+
+
+@contextlib.contextmanager
+def _swappable(fake: FakeTensorMode) -> Iterator[None]:
+    """nn.Module.to() swaps fake parameters, which fails while FakeTensorMode's memo holds a weak reference to
+    them (PEFT moves every new adapter); dropping the memo first only loses the reuse of converted tensors."""
+    import torch.utils
+
+    orig = torch.utils.swap_tensors
+
+    def swap(t1: torch.Tensor, t2: torch.Tensor) -> None:
+        fake.fake_tensor_converter.meta_converter.tensor_memo.clear()
+        orig(t1, t2)
+
+    torch.utils.swap_tensors = swap
+    try:
+        yield
+    finally:
+        torch.utils.swap_tensors = orig
+
+
+def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: bool,
+           tracker: AllocTracker) -> dict[str, Any]:
+    model.train()
+    if kind == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        targets = p.get("targets", ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        lcfg = LoraConfig(r=p["r"], lora_alpha=2 * p["r"], lora_dropout=0.0, target_modules=targets)
+        model = get_peft_model(model, lcfg)
+    if p.get("ckpt"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if kind == "lora":
+            model.enable_input_require_grads()
+    _, _, trainable = param_stats(model)
+    params = [q for q in model.parameters() if q.requires_grad]
+    opt_name = p.get("opt", "adamw-fused")
+    opt: torch.optim.Optimizer
+    if opt_name == "adamw-fused":
+        opt = torch.optim.AdamW(params, lr=1e-5, fused=True)
+    elif opt_name == "adamw-foreach":
+        opt = torch.optim.AdamW(params, lr=1e-5, foreach=True)
+    elif opt_name == "sgd":
+        opt = torch.optim.SGD(params, lr=1e-5, momentum=0.0)
+    else:
+        raise NotImplementedError(f"optimizer {opt_name!r} is not simulated")
+    phases = []
+    peak = 0
+    for step in range(2):
+        tracker.reset_peak()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            loss = model(input_ids=ids, labels=ids).loss
+        after_fwd, peak_fwd = tracker.live, tracker.peak
+        loss.backward()
+        tracker.flush()
+        after_bwd, peak_bwd = tracker.live, tracker.peak
+        opt.step()
+        if opt_name == "adamw-foreach":  # non-capturable foreach AdamW keeps its step counters on the host
+            for state in opt.state.values():
+                if isinstance(state.get("step"), torch.Tensor):
+                    tracker.forget(state["step"])
+        opt.zero_grad(set_to_none=True)
+        phases.append(dict(step=step, after_fwd=after_fwd, peak_fwd=peak_fwd, after_bwd=after_bwd,
+                           peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
+        peak = max(peak, tracker.peak)
+        del loss
+    tracker.peak = peak
+    del opt, params
+    return dict(trainable_params=trainable, phases=phases)
+
+
+def workspace_bytes(kind: str, alloc_before_build: int) -> int:
+    """cuBLAS workspaces the run adds on top of ``alloc_before_build``: one per thread that runs matmuls."""
+    needed = 2 if kind in TRAIN_KINDS else 1  # the autograd device thread has its own cuBLAS handle
+    have = alloc_before_build // CUBLAS_WORKSPACE
+    return max(0, needed - have) * CUBLAS_WORKSPACE
+
+
+def default_alloc_before_build(kind: str) -> int:
+    """What a measurement process holds before building the model: the cuBLAS workspace(s) of earlier matmuls."""
+    return (2 if kind in TRAIN_KINDS else 1) * CUBLAS_WORKSPACE
+
+
+def predict_peak(sim: dict[str, Any], kind: str, alloc_before_build: int) -> int:
+    return alloc_before_build + workspace_bytes(kind, alloc_before_build) + int(sim["tracked_peak"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _read_cases(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if "case" in r and "peak_alloc" in r]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    only = set(filter(None, args.only.split(",")))
+    results = []
+    print(f"{'case':52s} {'measured':>15s} {'simulated':>15s} {'err':>8s} {'sec':>6s}")
+    for r in _read_cases(Path(args.cases)):
+        if only and r["case"] not in only and r["model"] not in only:
+            continue
+        if r.get("quant") or r["params"].get("quant") or r["params"].get("opt") == "adamw8bit":
+            print(f"{r['case']:52s} skipped (bitsandbytes)")
+            continue
+        t0 = time.time()
+        sim = simulate(r["config"], r["kind"], r["params"])
+        pred = predict_peak(sim, r["kind"], r["alloc_before_build"])
+        err = (pred - r["peak_alloc"]) / r["peak_alloc"]
+        dt = time.time() - t0
+        print(f"{r['case']:52s} {r['peak_alloc']:15,d} {pred:15,d} {err:+8.2%} {dt:6.1f}", flush=True)
+        if args.verbose and sim.get("phases"):
+            shift = r["alloc_before_build"] + workspace_bytes(r["kind"], r["alloc_before_build"])
+            for ph_m, ph_s in zip(r.get("phases", []), sim["phases"], strict=False):
+                print("    " + "  ".join(f"{k} {ph_m[k] / 2**20:9.1f}/{(ph_s[k] + shift) / 2**20:9.1f}"
+                                         for k in ph_s if k != "step") + "  MiB measured/simulated")
+        results.append(dict(case=r["case"], measured_peak_alloc=r["peak_alloc"], simulated_peak_alloc=pred,
+                            rel_error=round(err, 6), param_bytes_ok=sim["param_bytes"] == r["param_bytes"],
+                            kv_ok=sim.get("kv_cache_bytes_final") == r.get("kv_cache_bytes_final"),
+                            simulator_version=SIMULATOR_VERSION))
+    if results:
+        errs = [abs(x["rel_error"]) for x in results]
+        print(f"cases {len(results)}  median |err| {statistics.median(errs):.2%}  max |err| {max(errs):.2%}")
+        bad = [x["case"] for x in results if not x["param_bytes_ok"] or not x["kv_ok"]]
+        if bad:
+            print("param_bytes or kv_cache_bytes_final differ from the measurement:", ", ".join(bad))
+    if args.json:  # JSON lines, appended: one file can collect several ground-truth files
+        with Path(args.json).open("a") as f:
+            for x in results:
+                f.write(json.dumps(x) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("validate", help="simulate the measured cases and compare")
+    v.add_argument("--cases", default=str(REPO / "tests/data/groundtruth/h100.jsonl"))
+    v.add_argument("--only", default="")
+    v.add_argument("--json", default="", help="append per-case results (JSON lines) to this file")
+    v.add_argument("--verbose", action="store_true", help="per-step phases of training cases")
+    g = sub.add_parser("generate", help="write simulated cases for other models and workloads")
+    g.add_argument("--out", default=str(REPO / "tests/data/simulated/cases.jsonl"))
+    g.add_argument("--only", default="")
+    a = ap.parse_args(argv)
+    if a.cmd == "validate":
+        return cmd_validate(a)
+    return cmd_generate(a)
+
+
+ALL7 = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+# Simulated cases: (name, catalog model, layer override or None, kind, params). Other models and workloads than the
+# measured ones; same knobs as the measurement script. A layer override scales a big model down (fewer layers).
+SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
+    ("qwen3-4b/gen-b4-s4096", "qwen3-4b", None, "generate", dict(batch=4, seq=4096, new=32)),
+    ("mistral-7b-v0.3/gen-b1-s16384-new16", "mistral-7b-v0.3", None, "generate", dict(batch=1, seq=16384, new=16)),
+    ("phi-3.5-mini-instruct/gen-b2-s4096", "phi-3.5-mini-instruct", None, "generate", dict(batch=2, seq=4096, new=32)),
+    ("smollm2-360m/gen-b16-s2048-new64", "smollm2-360m", None, "generate", dict(batch=16, seq=2048, new=64)),
+    ("stablelm-3b/gen-b4-s2048", "stablelm-3b", None, "generate", dict(batch=4, seq=2048, new=32)),
+    ("tinyllama-1.1b-chat-v1.0/gen-eager-b4-s2048", "tinyllama-1.1b-chat-v1.0", None, "generate",
+     dict(batch=4, seq=2048, new=32, attn="eager")),
+    ("llama-3.2-3b/gen-fp16-b8-s2048", "llama-3.2-3b", None, "generate", dict(batch=8, seq=2048, new=32,
+                                                                                dtype="float16")),
+    ("starcoder2-7b/prefill-sdpa-b1-s8192", "starcoder2-7b", None, "prefill", dict(batch=1, seq=8192, attn="sdpa")),
+    ("gemma-2-9b/prefill-eager-b1-s2048", "gemma-2-9b", None, "prefill", dict(batch=1, seq=2048, attn="eager")),
+    ("qwen3-8b/prefill-sdpa-b8-s8192", "qwen3-8b", None, "prefill", dict(batch=8, seq=8192, attn="sdpa")),
+    ("olmo-2-1124-7b/prefill-eager-b2-s4096", "olmo-2-1124-7b", None, "prefill", dict(batch=2, seq=4096,
+                                                                                       attn="eager")),
+    ("qwen2.5-3b/fwd-logits-b2-s4096", "qwen2.5-3b", None, "forward", dict(batch=2, seq=4096)),
+    ("phi-4-mini-instruct/fwd-logits-b1-s16384", "phi-4-mini-instruct", None, "forward", dict(batch=1, seq=16384)),
+    ("gemma-3-1b-it/gen-b4-s4096-new16", "gemma-3-1b-it", None, "generate", dict(batch=4, seq=4096, new=16)),
+    ("qwen3-30b-a3b-l4/prefill-sdpa-b1-s4096", "qwen3-30b-a3b", 4, "prefill", dict(batch=1, seq=4096, attn="sdpa")),
+    ("smollm2-360m/train-amp-adamw-fused-b8-s2048", "smollm2-360m", None, "train",
+     dict(batch=8, seq=2048, opt="adamw-fused", amp=True)),
+    ("qwen3-0.6b/train-amp-adamw-foreach-b4-s2048", "qwen3-0.6b", None, "train",
+     dict(batch=4, seq=2048, opt="adamw-foreach", amp=True)),
+    ("qwen3-1.7b/train-bf16-sgd-b4-s2048", "qwen3-1.7b", None, "train", dict(batch=4, seq=2048, opt="sgd",
+                                                                               amp=False)),
+    ("llama-3.2-3b/train-bf16-adamw-fused-ckpt-b4-s2048", "llama-3.2-3b", None, "train",
+     dict(batch=4, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("tinyllama-1.1b-chat-v1.0/train-amp-adamw-fused-ckpt-b8-s2048", "tinyllama-1.1b-chat-v1.0", None, "train",
+     dict(batch=8, seq=2048, opt="adamw-fused", amp=True, ckpt=True)),
+    ("stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024", "stablelm-2-zephyr-1.6b", None, "train",
+     dict(batch=4, seq=1024, opt="adamw-fused", amp=True)),
+    ("gpt2-medium/train-amp-sgd-b8-s1024", "gpt2-medium", None, "train", dict(batch=8, seq=1024, opt="sgd",
+                                                                                amp=True)),
+    ("smollm2-135m/train-bf16-adamw-foreach-eager-b8-s1024", "smollm2-135m", None, "train",
+     dict(batch=8, seq=1024, opt="adamw-foreach", amp=False, attn="eager")),
+    ("qwen2.5-0.5b-instruct/train-amp-adamw-fused-ckpt-b16-s2048", "qwen2.5-0.5b-instruct", None, "train",
+     dict(batch=16, seq=2048, opt="adamw-fused", amp=True, ckpt=True)),
+    ("qwen3-4b/lora-r64-all-ckpt-b4-s2048", "qwen3-4b", None, "lora", dict(batch=4, seq=2048, r=64, ckpt=True)),
+    ("mistral-7b-v0.3/lora-r8-qv-ckpt-b2-s4096", "mistral-7b-v0.3", None, "lora",
+     dict(batch=2, seq=4096, r=8, ckpt=True, targets=["q_proj", "v_proj"])),
+    ("llama-3.2-3b/lora-r16-all-b2-s2048", "llama-3.2-3b", None, "lora", dict(batch=2, seq=2048, r=16, ckpt=False)),
+    ("phi-3.5-mini-instruct/lora-r32-qkvo-ckpt-b2-s2048", "phi-3.5-mini-instruct", None, "lora",
+     dict(batch=2, seq=2048, r=32, ckpt=True, targets=["qkv_proj", "o_proj"])),
+    ("qwen2.5-7b/lora-r16-all-ckpt-b1-s8192", "qwen2.5-7b", None, "lora", dict(batch=1, seq=8192, r=16, ckpt=True)),
+]
+
+
+def catalog_config(name: str, layers: int | None) -> dict[str, Any]:
+    """The transformers config dict of a bundled catalog model, optionally with fewer layers."""
+    raw: dict[str, Any] = json.loads((REPO / "src/memfit/data/models" / f"{name}.json").read_text())
+    if layers is not None:
+        for key in ("num_hidden_layers", "n_layer"):
+            if key in raw:
+                raw[key] = layers
+        if isinstance(raw.get("layer_types"), list):
+            raw["layer_types"] = raw["layer_types"][:layers]
+    return config_from_dict(raw).to_dict()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    only = set(filter(None, args.only.split(",")))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    start = time.time()
+    for name, model_name, layers, kind, p in SIM_CASES:
+        if only and name not in only and model_name not in only:
+            continue
+        t0 = time.time()
+        cfg = catalog_config(model_name, layers)
+        try:
+            sim = simulate(cfg, kind, p)
+        except Exception as e:  # report and go on: one unsupported model must not lose the rest
+            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
+            continue
+        base = default_alloc_before_build(kind)
+        shift = base + workspace_bytes(kind, base)
+        amp = bool(p.get("amp", False))
+        dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
+        rec: dict[str, Any] = dict(case=name, model=model_name if layers is None else f"{model_name}-l{layers}",
+                                   kind=kind, params=p, alloc_before_build=base, config=cfg,
+                                   param_dtype=str(dtype), n_params=sim["n_params"], param_bytes=sim["param_bytes"],
+                                   alloc_after_build=base + sim["tracked_after_build"])
+        for key in ("kv_cache_bytes_final", "cache_class", "logits_bytes", "trainable_params"):
+            if key in sim:
+                rec[key] = sim[key]
+        if "phases" in sim:
+            rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
+        rec["peak_alloc"] = predict_peak(sim, kind, base)
+        # the simulator models allocated bytes, not the allocator's pool nor the device-wide footprint
+        rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
+        rec["seconds"] = round(time.time() - t0, 2)
+        rec["simulated"] = True
+        rec["simulator_version"] = SIMULATOR_VERSION
+        rows.append(rec)
+        print(f"{name:60s} {rec['peak_alloc']:15,d} {rec['seconds']:6.1f}s", flush=True)
+    env = dict(env=dict(simulated=True, simulator_version=SIMULATOR_VERSION, torch=torch.__version__,
+                        transformers=_version("transformers"), peft=_version("peft"),
+                        note="simulated on fake tensors by tools/simulate_memory.py; see docs/simulator.md"))
+    with out.open("w") as f:
+        f.write(json.dumps(env) + "\n")
+        for rec in rows:
+            f.write(json.dumps(rec) + "\n")
+    print(f"{len(rows)} cases written to {out} in {time.time() - start:.0f} s")
+    return 0
+
+
+def _version(pkg: str) -> str:
+    from importlib.metadata import version
+
+    return version(pkg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
