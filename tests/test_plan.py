@@ -251,3 +251,34 @@ def test_vllm_that_cannot_start_is_a_verdict_not_an_error() -> None:
     assert not r.fits and any("KV cache blocks" in n for n in r.notes)
     a = memfit.plan_batch("llama-3.1-70b", "rtx 4090", mode="inference", runtime="vllm")
     assert a.value is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["plan", "llama-3.1-8b", "--budget", "0"], "--budget '0' must be a positive size"),
+    (["plan", "llama-3.1-8b", "--gpu", "h100", "--mode", "inference", "-q", "context", "--limit", "0"],
+     "--limit 0 must be at least 1"),
+    (["plan", "llama-3.1-8b", "--gpu", "h100", "--mode", "train", "-q", "gpus", "--limit", "-3"],
+     "--limit -3 must be at least 1"),
+])
+def test_plan_cli_bad_limit_or_budget_is_exit_2(args: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from _cli import run
+
+    code, _, err = run(args, capsys)
+    assert code == 2 and message in err
+
+
+@needs_inference
+def test_a_workload_memfit_cannot_estimate_is_an_error_not_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    # transformers has no Mamba prefill model: that is not "nothing fits" on an 80 GB GPU for a 7B model
+    with pytest.raises(UnsupportedError, match="Mamba"):
+        memfit.plan_context("falcon-mamba-7b", "h100", mode="inference")
+    with pytest.raises(UnsupportedError, match="Mamba"):
+        memfit.plan_gpus("falcon-mamba-7b", "h100", mode="inference", limit=2)
+    from _cli import run
+
+    code, out, _ = run(["plan", "falcon-mamba-7b", "--gpu", "h100", "--mode", "inference", "-q", "context"], capsys)
+    assert code == 2 and "context: cannot answer" in out and "nothing fits" not in out
+    code, out, _ = run(["plan", "falcon-mamba-7b", "--gpu", "h100", "--mode", "inference", "-q", "quant",
+                        "--formats", "bfloat16,q4_k_m"], capsys)
+    assert code == 0 and "cannot estimate bfloat16" in out and "do not fit" not in out

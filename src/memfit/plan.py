@@ -152,6 +152,8 @@ def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Wo
     q = question or f"max_{variable}"
     try:
         value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+    except UnsupportedError:  # memfit cannot estimate this workload at all: not a verdict about memory
+        raise
     except MemfitError as e:  # e.g. vLLM has no room for a single KV block on this device
         return PlanAnswer(q, variable, None, lowest, hi, None, None, wl.replace(**{variable: lowest}),
                           f"nothing fits: {e}")
@@ -260,11 +262,16 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     judge = _Judge(spec, device, estimator)
     tried = 0
     last: FitResult | None = None
+    unsupported: UnsupportedError | None = None
     for n in range(1, limit + 1):
         for lay in layouts(spec, n, wl.mode, wl.runtime):
             cand = wl.replace(**lay)
             try:
                 r = judge(cand)
+            except UnsupportedError as e:  # memfit cannot estimate this layout (not a verdict about memory)
+                unsupported = unsupported or e
+                tried += 1
+                continue
             except MemfitError:  # a layout the runtime cannot start (no KV blocks …) does not fit
                 tried += 1
                 continue
@@ -280,6 +287,8 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
                     text += f"; no layout fits on {n - 1}"
                 return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, cand, text,
                                   {"layout": lay, "layouts_tried": tried})
+    if last is None and unsupported is not None:  # no layout could be estimated: say why, not "does not fit"
+        raise unsupported
     text = f"no layout of up to {limit} GPUs fits"
     if last is not None:
         text += f" (at {limit}: {fmt_bytes(last.max_gpu_bytes)} per GPU; largest part {last.blame})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from ..hardware import get_device
 from ..plan import PlanAnswer, plan_batch, plan_context, plan_gpu_layers, plan_gpus
 from ..sources.loader import load_model
 from ..speed import SpeedBound, decode_ceiling
-from ..units import fmt_bytes
+from ..units import fmt_bytes, parse_bytes
 from .estimate import workload_from_options, workload_options
 
 QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
@@ -38,6 +39,10 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     spec = load_model(model)
     if gpu is None and budget is None:
         raise ConfigError("give --gpu NAME (or --budget SIZE for the quantization advisor)")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit} must be at least 1 (the search's upper end: tokens, sequences or GPUs)")
+    if budget is not None and parse_bytes(budget) <= 0:
+        raise ConfigError(f"--budget {budget!r} must be a positive size such as 24GB")
     if not questions:
         if gpu is None:
             questions = ("quant",)
@@ -82,8 +87,11 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
         except (MemfitError, ModuleNotFoundError) as e:  # a mode whose model is not built yet
             out["answers"][q] = {"error": str(e)}
             texts.append(f"{q}: cannot answer: {e}")
+    failed = all("error" in a for a in out["answers"].values())  # nothing answered: exit 2 like any bad input
     if json_:
         click.echo(json.dumps(out, indent=2))
+        if failed:
+            sys.exit(2)
         return
     head = f"{spec.name} on {device.name if device else 'a ' + str(budget) + ' budget'}"
     if device is not None:
@@ -91,6 +99,8 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     click.echo(head)
     for t in texts:
         click.echo(t)
+    if failed:
+        sys.exit(2)
 
 
 def _answer_text(a: PlanAnswer) -> str:
@@ -110,9 +120,15 @@ def _advice_text(adv: Advice) -> str:
     for r in adv.fitting:
         flag = "" if r.dtype_check is None or r.dtype_check.native is not False else " [not native]"
         lines.append(f"  {r.format:<10} {fmt_bytes(r.per_gpu_bytes):>26}  {_quality_short(r)}{flag}")
-    miss = [r.format for r in adv.rows if not r.fits or r.error]
+    miss = [r.format for r in adv.rows if not r.fits and not r.error]
     if miss:
         lines.append(f"  do not fit: {', '.join(miss)}")
+    errors: dict[str, list[str]] = {}  # formats memfit could not estimate here, grouped by the reason
+    for r in adv.rows:
+        if r.error:
+            errors.setdefault(r.error, []).append(r.format)
+    for why, names in errors.items():
+        lines.append(f"  cannot estimate {', '.join(names)}: {why}")
     return "\n".join(lines)
 
 
