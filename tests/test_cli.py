@@ -100,6 +100,18 @@ def test_models_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(r["source"] for r in rows)
 
 
+@pytest.mark.parametrize("width", ["80", "60"])
+def test_models_table_never_cuts_an_id(width: str, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # the id is what a user types next; an 80-column terminal used to show 'deepseek-moe-16b-…'
+    monkeypatch.setenv("COLUMNS", width)
+    code, out, _ = run(["models"], capsys)
+    assert code == 0
+    for model_id in ("deepseek-moe-16b-base", "ministral-8b-instruct-2410", "mamba-codestral-7b-v0.1",
+                     "tinyllama-1.1b-chat-v1.0", "stablelm-2-zephyr-1.6b"):
+        assert f" {model_id} " in out
+
+
 def test_catalog_aliases(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["estimate", "mixtral-8x7b", "--json"], capsys)
     assert code == 0

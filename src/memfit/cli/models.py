@@ -28,7 +28,9 @@ def models_cmd(json_: bool, query: str | None) -> None:
 
     t = Table(title=f"memfit catalog ({len(rows)} models)")
     for col in ("id", "family", "parameters", "Hugging Face repo"):
-        t.add_column(col, justify="right" if col == "parameters" else "left")
+        # the id is what the user types next: never cut it, let the repo column give way
+        t.add_column(col, justify="right" if col == "parameters" else "left", no_wrap=col == "id",
+                     min_width=max((len(str(r["id"])) for r in rows), default=2) if col == "id" else None)
     for r in rows:
         t.add_row(str(r["id"]), str(r["model_type"]), fmt_count(r["parameters"]) if r["parameters"] else "?",
                   str(r["repo"]))
