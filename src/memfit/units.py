@@ -15,7 +15,8 @@ MAX_PARAMETERS = 100_000_000_000_000  # 100 T: anything above is a typo, not a m
 
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 _COUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
-_BYTES_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.IGNORECASE)
+_BYTES_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$",
+                       re.IGNORECASE)
 _BYTE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
     "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
@@ -35,10 +36,12 @@ def parse_count(text: str) -> int:
         )
     number, suffix = m.group(1).replace(",", "").replace("_", ""), m.group(2).lower()
     value = float(number) * _SUFFIX[suffix]
-    if not math.isfinite(value) or value < 1:
+    if math.isfinite(value) and value < 1:
         raise ConfigError(f"parameter count {text!r} must be at least 1")
-    if value > MAX_PARAMETERS:
+    if not math.isfinite(value) or value > MAX_PARAMETERS:
         raise ConfigError(f"parameter count {text!r} is above 100T parameters; check the suffix (B = billion)")
+    if abs(value - round(value)) >= 0.01:  # 1.5 parameters: a typo for 1.5B (1.1b's float error is far smaller)
+        raise ConfigError(f"parameter count {text!r} is not a whole number of parameters; did you mean {text}B?")
     return round(value)
 
 
@@ -47,7 +50,10 @@ def parse_bytes(text: str) -> int:
     m = _BYTES_RE.match(text)
     if not m:
         raise ConfigError(f"{text!r} is not a memory size: write e.g. 24GB, 24GiB or 80000000000")
-    return round(float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()])
+    value = float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()]
+    if not math.isfinite(value) or value > 10**18:
+        raise ConfigError(f"{text!r} is too large for a memory size: write e.g. 24GB, 24GiB or 80e9")
+    return round(value)
 
 
 def fmt_bytes(n: int | float) -> str:

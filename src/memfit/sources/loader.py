@@ -80,7 +80,7 @@ def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:
     hint = suggest(text)
     raise UnknownModelError(
         f"{text!r} is not a catalog id, a parameter count or an existing path"
-        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ".")
         + " Run 'memfit models' to list the catalog."
     )
 
