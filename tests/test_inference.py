@@ -121,3 +121,22 @@ def test_llamacpp_vectors(row: dict[str, Any]) -> None:
     assert e.details["kv_cache_bytes"] == row["kv_mib"] * mib  # exact
     compute, _ = compute_buffer_bytes(spec, wl, row["n_ctx"])
     assert compute / mib == pytest.approx(row["compute_mib"], rel=0.07)
+
+
+def test_kv_cache_explain_shows_its_arithmetic() -> None:
+    # Llama-3.1-8B: 32 layers, 8 KV heads × 128, bf16: 2 × 8 × 128 × 2 = 4,096 B per token and layer;
+    # 8 sequences × 32 × 4,096 tokens × 4,096 B = 4,294,967,296 B (the formula used to be only "4.29 GB")
+    est = estimate("llama-3.1-8b", mode="inference", batch=8, context=4096)
+    assert est.component("kv_cache") == 4_294_967_296
+    text = est.to_json()["explain"]["kv_cache"]
+    assert "8 sequences × 32 layers × 4,096 tokens × 4,096 B (bfloat16) = 4.29 GB" in text
+
+
+def test_kv_cache_explain_groups_sliding_and_global_layers() -> None:
+    # Gemma-2-9B decoding to 100 + 8,000 - 1 = 8,099 tokens: 21 sliding layers keep window - 1 = 4,095 tokens,
+    # 21 global layers all 8,099; 8 KV heads × 256 × 2 (K, V) × 2 B = 8,192 B per token and layer
+    est = estimate("gemma-2-9b", mode="inference", batch=4, context=100, new_tokens=8000)
+    text = est.to_json()["explain"]["kv_cache"]
+    assert "4 sequences × (21 layers × 4,095 tokens × 8,192 B + 21 layers × 8,099 tokens × 8,192 B)" in text
+    assert 4 * 21 * 8192 * (4095 + 8099) == 8_391_032_832
+    assert "= 8.39 GB" in text

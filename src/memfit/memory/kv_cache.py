@@ -38,6 +38,7 @@ __all__ = [
     "cache_layers",
     "kv_bytes_per_token",
     "kv_cache_bytes",
+    "kv_cache_formula",
     "kv_dtype",
     "ssm_state_bytes",
 ]
@@ -178,3 +179,30 @@ def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtim
             n = min(tokens, c.window - 1)
         total += c.per_token * n + c.per_sequence
     return total * batch
+
+
+def kv_cache_formula(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
+                     dtype: str = "bfloat16", *, bound_windows: bool = True) -> str:
+    """The arithmetic of :func:`kv_cache_bytes`, layers with the same row and token count grouped:
+    ``8 sequences × 32 layers × 4,096 tokens × 4,096 B = 4.29 GB (4.00 GiB)``."""
+    from ..units import fmt_bytes
+
+    groups: dict[tuple[int, int, int], int] = {}
+    for c in cache_layers(spec, runtime, dtype):
+        n = tokens
+        if bound_windows and c.window is not None:
+            n = min(tokens, c.window - 1)
+        key = (c.per_token, n if c.per_token else 0, c.per_sequence)
+        groups[key] = groups.get(key, 0) + 1
+    terms = []
+    for (per_token, n, per_seq), layers in groups.items():
+        parts = []
+        if per_token:
+            parts.append(f"{n:,} tokens × {per_token:,} B")
+        if per_seq:
+            parts.append(f"{per_seq:,} B state")
+        terms.append(f"{layers} layer{'s' if layers > 1 else ''} × " + (" + ".join(parts) if len(parts) == 1
+                                                                        else f"({' + '.join(parts)})"))
+    body = terms[0] if len(terms) == 1 else f"({' + '.join(terms)})"
+    total = kv_cache_bytes(spec, tokens, batch, runtime, dtype, bound_windows=bound_windows)
+    return f"{batch} sequence{'s' if batch > 1 else ''} × {body} ({dtype}) = {fmt_bytes(total)}"

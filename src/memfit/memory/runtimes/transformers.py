@@ -35,7 +35,7 @@ from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..kv_cache import kv_cache_bytes
+from ..kv_cache import kv_cache_bytes, kv_cache_formula
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 
@@ -68,6 +68,7 @@ class Moment:
     activations: int
     logits: int = 0
     formula: str = ""
+    kv_formula: str = ""
 
     @property
     def total(self) -> int:
@@ -218,6 +219,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     kvd = _cache_dtype(spec, wl)
     use_cache = wl.task != "forward"
     kv_full = kv_cache_bytes(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else 0
+    kv_text = kv_cache_formula(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else ""
     masks = _mask_bytes(spec, wl, b, s, dt)
     masked = masks > 0
     rot = 0
@@ -241,7 +243,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
             a_bytes, a_text = _attn_transient(att, wl, b, s, dt, masked, model_dtype == "float16")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
             moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
-                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs"))
+                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
+                                  kv_formula=kv_text))
             if wl.attn == "eager":
                 held_probs = b * att.num_heads * s * s * dt
         elif layer.ssm is not None:
@@ -251,7 +254,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
                               formula=f"{stream:,} stream + {f_text}"
                               + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
-                              + f" + {fixed:,} masks/rope/inputs"))
+                              + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
     if wl.task == "forward":
         # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step
         copies = 2 if spec.family in _SOFTCAPPED_LOGITS else 1
@@ -261,14 +264,18 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     else:
         last = _sampling_bytes(b, v, dt)
         moments.append(Moment("after prefill", kv_full, inputs, last,
-                              formula=f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B"))
+                              formula=f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B",
+                              kv_formula=kv_text))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
         kv_end = kv_cache_bytes(spec, tokens, b, "transformers", kvd, bound_windows=True)
         layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
                        for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
+        kv_end_text = kv_cache_formula(spec, tokens, b, "transformers", kvd, bound_windows=True)
         moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, _sampling_bytes(b, v, dt),
-                              formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)"))
+                              formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)",
+                              kv_formula=f"cache at {tokens:,} tokens: {kv_end_text}; + one layer's K "
+                                         f"re-concatenated {layer_k:,} B = {fmt_bytes(kv_end + layer_k)}"))
     return moments
 
 
@@ -294,7 +301,8 @@ def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
     peak = max(moments, key=lambda m: m.total)
     comps: list[Component] = [weights]
     if peak.kv_cache:
-        comps.append(Component("kv_cache", peak.kv_cache, f"{peak.name}: {fmt_bytes(peak.kv_cache)}"))
+        kv_text = peak.kv_formula or fmt_bytes(peak.kv_cache)
+        comps.append(Component("kv_cache", peak.kv_cache, f"{peak.name}: {kv_text}"))
     comps.append(Component("activations", peak.activations, f"{peak.name}: {peak.formula}"))
     if peak.logits:
         comps.append(Component("logits", peak.logits, f"{peak.name}: {fmt_bytes(peak.logits)}"))
