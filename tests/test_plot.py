@@ -115,3 +115,20 @@ def test_heavy_imports_stay_lazy() -> None:
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_plot_json_prints_the_plotted_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "m.svg"
+    code, text, err = run(["plot", "llama-3.1-8b", "--mode", "inference", "--points", "1024,2048",
+                           "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(text)
+    assert out.exists() and doc["out"] == str(out) and doc["points"] == [1024, 2048]
+    # Llama-3.1-8B bf16 KV: 2 × 32 layers × 8 heads × 128 × 2 B = 131,072 B per token
+    assert doc["series"]["kv_cache"] == [1024 * 131_072, 2048 * 131_072]
+    assert doc["series"]["weights"] == [16_060_522_496, 16_060_522_496]
+    for i in range(2):
+        assert doc["total_bytes"][i] == sum(v[i] for v in doc["series"].values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ def _points(text: str | None) -> list[int] | None:
 @click.option("--gpu", "gpu", default=None, help="Draw this GPU's memory (× --gpus), e.g. h100-sxm or 'rtx 4090'.")
 @click.option("--memory", "memory", default=None,
               help="Draw a memory line of this size per GPU, e.g. 80GB or 24GiB (overrides --gpu's capacity).")
+@click.option("json_", "--json", is_flag=True, help="Also print the plotted numbers as one JSON object.")
 def plot_cmd(model: str, x: str, points: str | None, out: Path, gpu: str | None, memory: str | None,
-             **options: Any) -> None:
+             json_: bool, **options: Any) -> None:
     """Draw MODEL's memory (stacked components) against context length or batch size."""
     from ..plot import curve, render_curve
 
@@ -55,5 +57,9 @@ def plot_cmd(model: str, x: str, points: str | None, out: Path, gpu: str | None,
     c = curve(load_model(model), wl, x, _points(points))
     render_curve(c, out, limit_bytes=limit, limit_label=label)
     top = max(c.total_bytes)
+    if json_:
+        doc = {"out": str(out), **c.to_json(), "limit_bytes": limit, "limit_label": label}
+        click.echo(json.dumps(doc, indent=2))
+        return
     click.echo(f"wrote {out}: {c.model}, {c.mode}, {x} {c.points[0]:,} … {c.points[-1]:,}, "
                f"up to {fmt_bytes(top)}")
