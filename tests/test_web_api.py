@@ -609,3 +609,17 @@ def test_load_benchmark_runs_clean() -> None:
     assert result["errors"] == 0 and result["ok"] == 60, result
     assert distinct["errors"] == 0 and distinct["ok"] == 20, distinct
     assert result["latency_ms"]["p50"] > 0 and result["server_time_ms"]["p50"] > 0
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+
+    from _cli import run
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, out, err = run(["serve", "--port", str(port)], capsys)
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use): pick another port" in err
+    assert "serving" not in out  # the banner used to claim the server was up before uvicorn failed (exit 3)

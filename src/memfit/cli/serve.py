@@ -19,6 +19,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early, with one line, when ``host:port`` cannot be bound (in use, no such address) — before
+    the banner says the server is up."""
+    import socket
+
+    from ..errors import ConfigError
+
+    addr = host.strip("[]")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            sock.bind((addr, port))
+    except OSError as e:
+        import errno
+
+        why = e.strerror or str(e)
+        if e.errno == errno.EADDRINUSE:
+            fix = (f"pick another port with --port (e.g. --port {port + 1 if port < 65535 else 8000}) "
+                   "or stop what is using it")
+        else:
+            fix = "check --host: it must be an address of this machine (127.0.0.1 by default)"
+        raise ConfigError(f"cannot listen on {host}:{port} ({why}): {fix}") from None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Anything but loopback exposes the calculator to your network.")
@@ -35,6 +60,7 @@ def serve_cmd(host: str, port: int, allow_local_paths: bool, allow_hub: bool) ->
     except ImportError as e:
         raise click.ClickException(f"the web server needs the 'web' extra ({e.name} is missing): "
                                    "pip install 'memfit[web]'") from None
+    check_port(host, port)
     loopback = is_loopback(host)
     allowed = [*LOOPBACK_NAMES, host] if loopback else None
     app = create_app(allow_local_paths=allow_local_paths, allow_hub=allow_hub, allowed_hosts=allowed)
