@@ -140,3 +140,32 @@ def test_kv_cache_explain_groups_sliding_and_global_layers() -> None:
     assert "4 sequences × (21 layers × 4,095 tokens × 8,192 B + 21 layers × 8,099 tokens × 8,192 B)" in text
     assert 4 * 21 * 8192 * (4095 + 8099) == 8_391_032_832
     assert "= 8.39 GB" in text
+
+
+def test_vllm_tensor_parallel_is_per_gpu() -> None:
+    # Llama-3.1-70B bf16 over tp = 2: 70,553,706,496 params × 2 B ÷ 2 GPUs of weights on each GPU, and
+    # each rank keeps 8 / 2 = 4 KV heads: 80 layers × 2 (K, V) × 4 × 128 × 2 B × 16 tokens = 2,621,440 B
+    # per block. It used to ignore tp: "no KV cache blocks" (141 GB of weights on one GPU) and plan said
+    # no layout of up to 64 H100s could serve it.
+    est = estimate("llama-3.1-70b", mode="inference", runtime="vllm", gpus=2, tp=2)
+    assert est.component("weights") == 70_553_706_496
+    assert est.details["block_bytes"] == 2_621_440
+    assert est.details["per_gpu"] == est.total_bytes
+    # more ranks than KV heads: every rank keeps one head (replicated)
+    est16 = estimate("llama-3.1-70b", mode="inference", runtime="vllm", gpus=16, tp=16)
+    assert est16.details["block_bytes"] == 80 * 2 * 1 * 128 * 2 * 16
+    # pipeline stages: the first of 2 stages holds 16 of Llama-3.1-8B's 32 layers (8 KV heads × 128)
+    est_pp = estimate("llama-3.1-8b", mode="inference", runtime="vllm", gpus=2, pp=2)
+    assert est_pp.details["block_bytes"] == 16 * 2 * 8 * 128 * 2 * 16
+    # MLA: the latent (kv_lora_rank 512 + rope 64) is replicated on every rank: 27 layers × 576 × 2 B × 16
+    est_mla = estimate("deepseek-v2-lite", mode="inference", runtime="vllm", gpus=2, tp=2)
+    assert est_mla.details["block_bytes"] == 27 * 576 * 2 * 16
+
+
+def test_vllm_fit_and_plan_with_tensor_parallel_agree() -> None:
+    import memfit
+
+    r = memfit.fit("llama-3.1-70b", "h100", mode="inference", runtime="vllm", gpus=2, tp=2)
+    assert r.fits and max(r.per_gpu_bytes) <= r.capacity_bytes and r.headroom_bytes >= 0
+    a = memfit.plan_gpus("llama-3.1-70b", "h100", mode="inference", runtime="vllm", limit=4)
+    assert a.value == 2
