@@ -142,3 +142,25 @@ def test_per_gpu_details_with_components_leave_host_memory_out() -> None:
     assert per == (70, 70, 70)
     # one GPU: the estimate's own total, whatever the details say
     assert split_per_gpu(_est(comps, "train", per_gpu=[5]), Workload(mode="train"))[0] == (100,)
+
+
+def test_vllm_that_cannot_start_on_replicas_counts_whole_weights_per_gpu() -> None:
+    # Llama-3.1-70B bf16 = 70,553,706,496 × 2 B on each of 2 data-parallel replicas (tp = 1): each GPU holds
+    # all of it; the verdict used to divide it by the GPU count and print "short by -5.96 GB"
+    import memfit
+
+    r = memfit.fit("llama-3.1-70b", "h100", mode="inference", runtime="vllm", gpus=2)
+    assert not r.fits
+    assert r.per_gpu_bytes == (141_107_412_992, 141_107_412_992)
+    assert r.capacity_bytes == 85_017_493_504 * 9 // 10
+    assert r.headroom_bytes == 85_017_493_504 * 9 // 10 - 141_107_412_992
+    assert "short by 64.59 GB" in r.summary() and r.blame_bytes == 141_107_412_992
+
+
+def test_a_verdict_that_fits_in_bytes_but_not_in_the_runtime_says_why() -> None:
+    import memfit
+
+    r = memfit.fit("llama-3.1-8b", "h100", mode="inference", runtime="vllm", batch=1000, context=8192)
+    assert not r.fits and r.headroom_bytes >= 0
+    assert "short by -" not in r.summary()
+    assert "but vLLM's KV pool holds" in r.summary() and "batch = 1,000 needs more" in r.summary()

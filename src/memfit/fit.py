@@ -59,6 +59,10 @@ class FitResult:
                 f"{fmt_bytes(self.max_gpu_bytes)} of {fmt_bytes(self.capacity_bytes)} per GPU")
         if self.fits:
             return f"{head}, {fmt_bytes(self.headroom_bytes)} free"
+        if self.headroom_bytes >= 0:  # the bytes fit, the runtime does not (vLLM's KV pool, …): say why
+            why = next((n for n in reversed(self.notes) if "KV pool holds" in n or "KV cache blocks" in n),
+                       "the runtime cannot run this workload in that memory")
+            return f"{head}, but {why}"
         return f"{head}, short by {fmt_bytes(-self.headroom_bytes)}; largest part: {self.blame} " \
                f"{fmt_bytes(self.blame_bytes)}"
 
@@ -258,7 +262,12 @@ def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
             raise
         base = estimate(model, wl.replace(mode="weights", dtype=wl.quant or wl.dtype))
         r = fit_estimate(base, device, wl)
-        return replace(r, fits=False, notes=(*r.notes, str(e)))
+        # every GPU holds the weights ÷ tp·pp (data-parallel replicas hold them whole), not ÷ gpus
+        per = -(-base.total_bytes // (wl.tp * wl.pp))
+        return replace(r, fits=False, per_gpu_bytes=(per,) * wl.gpus, headroom_bytes=r.capacity_bytes - per,
+                       blame="weights", blame_bytes=per,
+                       split=f"vLLM: the weights divided by tp × pp = {wl.tp * wl.pp} on each GPU",
+                       notes=(*r.notes, str(e)))
 
 
 def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -> list[FitResult]:
