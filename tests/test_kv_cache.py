@@ -95,3 +95,17 @@ def test_mamba2_state() -> None:
     state = 128 * 64 * 128
     assert ssm_state_bytes(ssm, "mamba2", "vllm", 2) == (conv + state) * 2
     assert ssm_state_bytes(ssm, "mamba2", "llamacpp", 2) == (conv + state) * 4  # llama.cpp: f32 states
+
+
+@pytest.mark.parametrize("name", ["q4_k", "iq2_xxs", "q6_k", "tq1_0"])
+def test_weight_only_ggml_types_are_not_cache_types(name: str) -> None:
+    # llama.cpp's --cache-type-k/-v takes f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 only
+    with pytest.raises(ConfigError, match=f"unknown KV cache dtype '{name}'"):
+        kv_dtype(name)
+
+
+@pytest.mark.parametrize(("name", "block", "nbytes"), [("q4_1", 32, 20), ("q5_0", 32, 22), ("q5_1", 32, 24),
+                                                        ("iq4_nl", 32, 18)])
+def test_llamacpp_cache_types(name: str, block: int, nbytes: int) -> None:
+    t = kv_dtype(name)
+    assert (t.block, t.block_bytes) == (block, nbytes)

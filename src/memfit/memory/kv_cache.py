@@ -53,6 +53,11 @@ _DENSE_BYTES: dict[str, int] = {
 }
 
 
+# The block types llama.cpp accepts for --cache-type-k/-v (common/arg.cpp kv_cache_types: f32, f16, bf16,
+# q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1); the K-quants and i-quants are weight formats, not cache types.
+_GGML_KV_TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
+
+
 @dataclass(frozen=True)
 class KVDtype:
     """A cache element type: ``block`` values stored in ``block_bytes`` bytes (dense: 1 value, n bytes)."""
@@ -80,9 +85,9 @@ def kv_dtype(name: str) -> KVDtype:
         return KVDtype(key, 1, _DENSE_BYTES[key])
     from ..formats import ggml_types
 
-    t = ggml_types().get(key.upper())
+    t = ggml_types().get(key.upper()) if key in _GGML_KV_TYPES else None
     if t is None or t.intermediate:
-        known = ", ".join(["f32", "f16", "bf16", "fp8", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"])
+        known = ", ".join(["f32", "f16", "bf16", "fp8", *_GGML_KV_TYPES])
         raise ConfigError(f"unknown KV cache dtype {name!r}; use one of {known}")
     return KVDtype(t.name.lower(), t.block, t.bytes)
 
