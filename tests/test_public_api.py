@@ -38,3 +38,12 @@ def test_unknown_option_is_a_clear_error() -> None:
         assert "batchsize" in str(e)
     else:
         raise AssertionError("expected ConfigError")
+
+
+def test_zero_vllm_limits_are_refused_not_taken_for_the_default() -> None:
+    # max_num_seqs = 0 used to fall back silently to vLLM's default of 1,024 sequences
+    import pytest
+
+    for field in ("max_num_seqs", "max_num_batched_tokens"):
+        with pytest.raises(memfit.ConfigError, match=f"{field} = 0 must be an integer from 1"):
+            memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", **{field: 0})

@@ -86,6 +86,11 @@ class Workload:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
                 raise ConfigError(f"{name} = {v!r} must be an integer from 1 to {hi:,}")
+        for name, hi in (("max_num_seqs", MAX_BATCH), ("max_num_batched_tokens", MAX_TOKENS)):
+            v = getattr(self, name)  # optional vLLM knobs: None means the engine default, 0 is a mistake
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi):
+                raise ConfigError(f"{name} = {v!r} must be an integer from 1 to {hi:,} (or left out for vLLM's "
+                                  "default)")
         if isinstance(self.new_tokens, bool) or not isinstance(self.new_tokens, int) \
                 or not 0 <= self.new_tokens <= MAX_TOKENS:
             raise ConfigError(f"new_tokens = {self.new_tokens!r} must be an integer from 0 to {MAX_TOKENS:,}")
