@@ -62,3 +62,55 @@ def test_skipped_lines_listed(tmp_path: object) -> None:
     results, summary = validate_file(p)
     assert results == []
     assert summary["not_measured"] == [{"case": "x/y", "reason": "skipped"}, {"case": "a/b", "reason": "oom"}]
+
+
+def _first_case() -> dict[str, object]:
+    gt = Path(__file__).parent / "data" / "groundtruth" / "h100.jsonl"
+    return next(r for r in map(json.loads, gt.read_text().splitlines()) if "peak_alloc" in r)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[1, 2]\n", ":1 is a JSON list; each line must be one object"),
+    ('{"env": 5}\n', ":1: 'env' must be an object"),
+    ("", "holds no cases"),
+    ("\n\n", "holds no cases"),
+])
+def test_malformed_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    from memfit.errors import ConfigError
+
+    p = tmp_path / "gt.jsonl"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        validate_file(p)
+
+
+def test_a_binary_file_is_one_clear_error(tmp_path: Path) -> None:
+    from memfit.errors import ConfigError
+
+    p = tmp_path / "gt.jsonl"
+    p.write_bytes(b"\xf2\x00\xff\xfe" * 100)
+    with pytest.raises(ConfigError, match="is not a text file"):
+        validate_file(p)
+
+
+@pytest.mark.parametrize("peak", ["x", 0, -5, 1.5, True])
+def test_a_bad_measurement_names_the_line(tmp_path: Path, peak: object) -> None:
+    from memfit.errors import ConfigError
+
+    p = tmp_path / "gt.jsonl"
+    p.write_text(json.dumps({**_first_case(), "peak_alloc": peak}) + "\n")
+    with pytest.raises(ConfigError, match=r"gt.jsonl:1: peak_alloc = .* must be a positive integer"):
+        validate_file(p)
+
+
+@pytest.mark.parametrize(("change", "note"), [
+    ({"config": 5}, "no 'config' object"),
+    ({"config": None}, "no 'config' object"),
+    ({"params": [1]}, "'params' must be an object"),
+    ({"kind": None}, "no 'kind'"),
+])
+def test_a_case_memfit_cannot_read_is_null_with_a_note(tmp_path: Path, change: dict[str, object], note: str) -> None:
+    p = tmp_path / "gt.jsonl"
+    p.write_text(json.dumps({**_first_case(), **change}) + "\n")
+    results, _ = validate_file(p)
+    assert len(results) == 1 and results[0].predicted_bytes is None and note in results[0].note

@@ -88,9 +88,16 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
 def _predict(record: dict[str, Any]) -> tuple[int | None, str]:
     from .sources.hf_config import spec_from_config
 
+    config, params = record.get("config"), record.get("params") or {}
+    if not isinstance(config, dict):
+        return None, "the case has no 'config' object (the model's config.json)"
+    if not isinstance(params, dict):
+        return None, f"the case's 'params' must be an object, not {type(params).__name__}"
+    if record.get("kind") is None:
+        return None, "the case has no 'kind' (generate, forward, train, lora …)"
     try:
-        spec = spec_from_config(record["config"], str(record.get("model") or record["case"]))
-        wl = workload_for_case(str(record["kind"]), dict(record.get("params") or {})).validate()
+        spec = spec_from_config(config, str(record.get("model") or record.get("case") or "case"))
+        wl = workload_for_case(str(record["kind"]), dict(params)).validate()
         if wl.mode == "inference":
             from .memory.inference import estimate_inference
 
@@ -115,23 +122,41 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     results: list[CaseResult] = []
     skipped: list[dict[str, str]] = []
     env: dict[str, Any] = {}
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{n} is not JSON ({e.msg}); the file must be JSON lines") from None
-            if "env" in rec:
-                env = dict(rec["env"])
-                continue
-            if "peak_alloc" not in rec:
-                why = "oom" if "oom" in rec else "skipped" if "skipped" in rec else "error" if "error" in rec else "?"
-                skipped.append({"case": str(rec.get("case", f"line {n}")), "reason": why})
-                continue
-            pred, note = _predict(rec)
-            results.append(CaseResult(str(rec["case"]), str(rec.get("kind", "")), int(rec["peak_alloc"]), pred, note))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file (not UTF-8); give a JSON lines file such as the H100 "
+                          "ground truth") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{n} is not JSON ({e.msg}); the file must be JSON lines") from None
+        if not isinstance(rec, dict):
+            raise ConfigError(f"{path}:{n} is a JSON {type(rec).__name__}; each line must be one object "
+                              "(a case, or the env line)")
+        if "env" in rec:
+            if not isinstance(rec["env"], dict):
+                raise ConfigError(f"{path}:{n}: 'env' must be an object")
+            env = dict(rec["env"])
+            continue
+        if "peak_alloc" not in rec:
+            why = "oom" if "oom" in rec else "skipped" if "skipped" in rec else "error" if "error" in rec else "?"
+            skipped.append({"case": str(rec.get("case", f"line {n}")), "reason": why})
+            continue
+        peak = rec["peak_alloc"]
+        if isinstance(peak, bool) or not isinstance(peak, int) or peak < 1:
+            raise ConfigError(f"{path}:{n}: peak_alloc = {peak!r} must be a positive integer (bytes measured)")
+        pred, note = _predict(rec)
+        results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
+                                  note))
+    if not results and not skipped:
+        raise ConfigError(f"{path} holds no cases: each line must be a JSON object with 'case', 'kind', 'config', "
+                          "'params' and 'peak_alloc' (see the ground truth's README)")
     summary = summarize(results)
     summary["not_measured"] = skipped
     if env:
