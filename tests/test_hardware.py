@@ -153,3 +153,14 @@ def test_gpus_cli_table_filters(capsys: pytest.CaptureFixture[str]) -> None:
     main(["gpus", "instinct"])
     out = capsys.readouterr().out
     assert "mi300x" in out and "rtx-4090" not in out
+
+
+def test_gpus_table_never_cuts_an_id(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # an 80-column terminal used to show 'a100-80gb…' and 'rtx-4070-…', ids a user cannot then type
+    monkeypatch.setenv("COLUMNS", "80")
+    main(["gpus"])
+    out = capsys.readouterr().out
+    for device_id in ("rtx-4070-ti-super", "a100-80gb-pcie", "gh200-144gb", "rtx-6000-ada"):
+        if any(d.id == device_id for d in devices()):
+            assert f" {device_id} " in out
+    assert all(f" {d.id} " in out for d in devices())

@@ -26,7 +26,9 @@ def gpus_cmd(json_: bool, sources: bool, query: str | None) -> None:
 
     t = Table(title=f"memfit hardware catalog ({len(rows)} devices)")
     for col in ("id", "name", "memory", "usable", "bandwidth", "native dtypes"):
-        t.add_column(col, justify="right" if col in ("memory", "usable", "bandwidth") else "left")
+        # the id is what the user types next (--gpu ID): never cut it
+        t.add_column(col, justify="right" if col in ("memory", "usable", "bandwidth") else "left",
+                     no_wrap=col == "id", min_width=max((len(d.id) for d in rows), default=2) if col == "id" else None)
     if sources:
         t.add_column("source")
     for d in rows:
