@@ -268,6 +268,21 @@ def inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
 
     Buffers (rotary tables, DeepSeek-V3's ``e_score_correction_bias``) are not parameters and are not listed.
     """
+    try:
+        hash(spec)
+    except TypeError:  # a hand-built spec holding a list: build it every time
+        return _build_inventory(spec)
+    return _cached_inventory(spec)
+
+
+@lru_cache(maxsize=32)
+def _cached_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """inventory(), built once per spec: the plan searches ask for it thousands of times (the result is an
+    immutable tuple of frozen Tensors, so sharing it is safe)."""
+    return _build_inventory(spec)
+
+
+def _build_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
     if spec.is_bare:
         return ()
     out = list(_head(spec))
