@@ -221,6 +221,9 @@ class ModelSpec:
     extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
     stored: StoredWeights | None = None  # set when read from a checkpoint's headers
     quantization: str | None = None  # the checkpoint's own weight format (fp8-block, mxfp4, gptq-4bit-g128 …)
+    # the context the RoPE was trained at (Phi-3 LongRoPE's short/long switch point); 0 when the config has none.
+    # transformers' Phi-3 drops the KV cache and re-runs the whole sequence when generation crosses it.
+    original_max_position_embeddings: int = 0
 
     @property
     def num_layers(self) -> int:

@@ -335,7 +335,9 @@ def _gemma3(cfg: Config, name: str) -> ModelSpec:
 
 def _phi3(cfg: Config, name: str) -> ModelSpec:
     mlp = MLPSpec(get_int(cfg, "intermediate_size"), "gated", False, _act(cfg), fused_gate_up=True)
-    return _decoder(cfg, name, fused_qkv=True, mlp=mlp)
+    # Phi3Config always has original_max_position_embeddings (class default 4096), LongRoPE or not
+    original = get_opt_int(cfg, "original_max_position_embeddings") or 4096
+    return _decoder(cfg, name, fused_qkv=True, mlp=mlp, original_max_position_embeddings=original)
 
 
 def _starcoder2(cfg: Config, name: str) -> ModelSpec:

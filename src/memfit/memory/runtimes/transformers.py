@@ -39,7 +39,7 @@ from ..kv_cache import kv_cache_bytes, kv_cache_formula
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 
-__all__ = ["Moment", "estimate_transformers", "peak_moments"]
+__all__ = ["Moment", "cache_reset_length", "estimate_transformers", "peak_moments"]
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2}
 INT64 = 8
@@ -57,6 +57,10 @@ _FP32_ROUTING = ("deepseek_v2", "deepseek_v3")
 _MOE_ACT_TENSORS = {"gpt_oss": 10}
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
 _SOFTCAPPED_LOGITS = ("gemma2",)
+# Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
+_ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text")
+# Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
+_CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,15 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         per_score = 10 if dt == 2 and not half else 8
         return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
                                               "(masked, fp32 copy, fp32 softmax)")
+    if dt == 4 and not masked and att.num_kv_heads < att.num_heads and att.kind != "mla":
+        # fp32 with grouped K/V (enable_gqa, no mask): neither flash (half types only) nor the memory-efficient
+        # kernel (no GQA) is eligible, so PyTorch runs the math path: q scaled, K and V repeated to every head,
+        # the fp32 scores and the masked scores (is_causal becomes an s×s float bias; its bool tril is gone by then)
+        scores = b * att.num_heads * s * s
+        rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
+        return (2 * q + rep + 2 * scores * dt + s * s * dt,
+                f"q, scaled q, K/V repeated to {att.num_heads} heads + SDPA math path (fp32, grouped K/V): "
+                f"2 × scores {b}×{att.num_heads}×{s}×{s} × {dt} B + causal bias")
     k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
     # the memory-efficient kernel turns a bool mask into an additive one in the model dtype
     additive = b * s * s * dt if masked else 0
@@ -227,6 +240,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         if layer.attention is not None and spec.position_embedding == "rope":
             a = layer.attention
             rot = max(rot, 2 * t * (a.qk_rope_head_dim or a.rope_dim or a.head_dim) * dt)
+    if spec.family in _ROPE_PER_LAYER_TYPE:
+        rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
     fixed = masks + rot + inputs
     stream = _stream_tensors(spec) * t * h * dt
@@ -276,7 +291,46 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                               formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)",
                               kv_formula=f"cache at {tokens:,} tokens: {kv_end_text}; + one layer's K "
                                          f"re-concatenated {layer_k:,} B = {fmt_bytes(kv_end + layer_k)}"))
+    moments += _cache_reset_moments(spec, wl)
     return moments
+
+
+def cache_reset_length(spec: ModelSpec, wl: Workload) -> int | None:
+    """The sequence length at which ``generate`` drops the cache and re-runs the whole sequence, if it does.
+
+    transformers' Phi-3 (and PhiMoE) ``prepare_inputs_for_generation`` sets ``past_key_values = None``
+    when the input reaches ``original_max_position_embeddings + 1`` tokens while the cache holds at most
+    ``original_max_position_embeddings`` (LongRoPE switches from the short to the long factors there, and the
+    cached keys were rotated with the short ones). That happens at one decoding step, with ``L = original + 1``
+    tokens, when the prompt is at most ``original`` and prompt + new − 1 reaches ``L``. A prompt already longer
+    than ``original`` only drops the empty cache of the first call (nothing to hold twice).
+    """
+    original = spec.original_max_position_embeddings
+    if wl.task != "generate" or spec.family not in _CACHE_RESET_FAMILIES or original <= 0:
+        return None
+    length = original + 1
+    if wl.context <= original and wl.context + wl.new_tokens - 1 >= length:
+        return length
+    return None
+
+
+def _cache_reset_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
+    """The re-prefill at the cache reset: ``generate`` still holds the old cache (``original`` tokens) in its
+    model kwargs while the forward builds a new one and runs a full prefill of ``original + 1`` tokens; the old
+    cache is released only when the step's outputs replace it."""
+    from dataclasses import replace
+
+    length = cache_reset_length(spec, wl)
+    if length is None:
+        return []
+    kvd = _cache_dtype(spec, wl)
+    old = kv_cache_bytes(spec, length - 1, wl.batch, "transformers", kvd, bound_windows=True)
+    again = peak_moments(spec, replace(wl, context=length, new_tokens=1))
+    return [Moment(f"cache reset at {length:,} tokens: {m.name}", m.kv_cache + old, m.activations, m.logits,
+                   formula=m.formula,
+                   kv_formula=(f"old cache at {length - 1:,} tokens {fmt_bytes(old)} (still held by generate) + "
+                               f"new cache: {m.kv_formula or fmt_bytes(m.kv_cache)}"))
+            for m in again]
 
 
 def _sampling_bytes(b: int, v: int, dt: int) -> int:
@@ -318,5 +372,10 @@ def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
                                                 "transformers", _cache_dtype(spec, wl))
                                  if wl.task != "forward" else 0),
     }
+    reset = cache_reset_length(spec, wl)
+    notes: tuple[str, ...] = ()
+    if reset is not None:
+        notes = (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
+                 f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
-                    details=details)
+                    notes=notes, details=details)
