@@ -143,9 +143,10 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
 
 
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
-               rotary: bool) -> tuple[int, int, int, int, int]:
+               rotary: bool, q_cat: bool = False) -> tuple[int, int, int, int, int]:
     """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient,
-    DynamicCache bytes per token alive until the end of the forward and not saved)."""
+    DynamicCache bytes per token alive until the end of the forward and not saved). ``q_cat``: the rotated
+    query is assembled by ``torch.cat`` (a fresh contiguous tensor, see ``Q_CAT_FAMILIES``)."""
     pb = p.proj_bytes
     heads, kv, d, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.value_dim
     att_b = 2 if p.amp else pb  # what the attention kernel gets (autocast casts q, k, v to bf16)
@@ -194,8 +195,13 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         sq_saved = sq_transient = 0
         if windowed:  # the boolean sliding-window mask becomes a float bias the kernel keeps, in every layer
             sq_saved = sq_transient = b * s * s * att_b
-        own, _shared = _inputs(heads * dv, ["attn_output"], att_b, p)  # o_proj reads the kernel's output
+        own, shared = _inputs(heads * dv, ["attn_output"], att_b, p)  # o_proj reads the kernel's output
         o_in = own
+        # the flash kernel allocates its output in q's memory layout: q made by torch.cat (rotary on part of
+        # the head) is (b, heads, s, d)-contiguous, so transformers' transpose(1, 2).contiguous() copies the
+        # output, and that copy is what o_proj keeps (the efficient kernel always writes (b, s, heads, d))
+        if q_cat and not windowed and att_b == 2 and max(d, dv) <= 256:
+            o_in += shared
         saved += core + o_in
     if p.dropout > 0:
         saved += h  # residual dropout mask (bool)
@@ -232,6 +238,9 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
 
 
 EXPERT_KINDS = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
+# Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
+# (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
+Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
 
 
 def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int, int]:
@@ -286,8 +295,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     norms_saved = n_norm * layer.norms
     per_token += norms_saved
     if layer.attention is not None:
-        a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(layer.attention, h, feed, p, b, s,
-                                                                              softcap, rotary)
+        a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
+            layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES)
         per_token += a_saved
     elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
         per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
