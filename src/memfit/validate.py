@@ -6,8 +6,9 @@ Each case is predicted from its own ``config`` (a transformers ``to_dict``) and 
 
 * ``generate`` / ``forward`` / ``prefill`` → ``mode="inference"``, ``task=kind``, batch, context=seq,
   new_tokens=new, attn (default sdpa), dtype (default bfloat16), quant;
-* ``train`` → ``mode="train"``, optimizer=opt, mixed_precision=amp, checkpointing full if ckpt;
-* ``lora`` → ``mode="qlora"`` with quant else ``"lora"``, lora_rank=r, lora_targets, optimizer.
+* ``train`` → ``mode="train"``, optimizer=opt, mixed_precision=amp, dtype (default bfloat16; fp32 weights
+  under amp whatever it says), checkpointing full if ckpt;
+* ``lora`` → ``mode="qlora"`` with quant else ``"lora"``, lora_rank=r, lora_targets, optimizer, dtype, amp.
 
 The prediction compared is ``Estimate.allocated_bytes`` (what ``torch.cuda.max_memory_allocated``
 shows), else ``total_bytes``; the error is signed: ``(predicted - measured) / measured``. Only the case's
@@ -72,7 +73,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
-                        dtype="bfloat16", checkpointing="full" if p.get("ckpt") else "none",
+                        dtype=str(p.get("dtype", "bfloat16")), checkpointing="full" if p.get("ckpt") else "none",
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"))
     if kind == "lora":
         targets = p.get("targets")
@@ -80,7 +81,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         lora_rank=int(p.get("r", 16)),
                         lora_targets=tuple(targets) if targets else DEFAULT_LORA_TARGETS, quant=p.get("quant"),
                         checkpointing="full" if p.get("ckpt") else "none",
-                        optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=False, dtype="bfloat16",
+                        optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
+                        dtype=str(p.get("dtype", "bfloat16")),
                         attn=str(p.get("attn", "sdpa")))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
