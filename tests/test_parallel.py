@@ -163,3 +163,18 @@ def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[st
                         "--checkpointing", "full", "--shard-size", "8", "--json"], capsys)
     assert code == 0
     assert json.loads(out)["total_bytes"] == hybrid.total_bytes
+
+
+def test_sharded_explain_adds_up() -> None:
+    # ZeRO-3 over 8 GPUs, Llama-3.1-8B, AdamW under bf16 mixed precision: 2 B of gradients and K = 12 B
+    # (fp32 master 4 + two fp32 states 8) per parameter, each ÷ 8. The text used to say
+    # "8,030,261,248 trainable × 4 B = 2.01 GB" and "2 states × 8,030,261,248 × 4 B = 12.05 GB".
+    est = estimate("llama-3.1-8b", mode="train", gpus=8, zero=3)
+    explain = est.to_json()["explain"]
+    n = 8_030_261_248
+    assert f"{n:,} trainable (this GPU's tp/pp slice) × 2 B ÷ 8 ZeRO-3 ranks = 2.01 GB" in explain["gradients"]
+    assert n * 2 // 8 == 2_007_565_312
+    assert ("adamw-fused states + fp32 master weights (K): "
+            f"{n:,} trainable (this GPU's tp/pp slice) × 12 B ÷ 8 ZeRO-3 ranks = 12.05 GB"
+            ) in explain["optimizer_states"]
+    assert est.component("optimizer_states") == n * 12 // 8

@@ -612,7 +612,6 @@ def test_load_benchmark_runs_clean() -> None:
 
 
 def test_serve_on_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-
     from _cli import run
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:

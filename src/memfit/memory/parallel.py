@@ -350,7 +350,9 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
         peak = step_peak(rank_states, stage_acts, wl, ckpt=wl.checkpointing)
         host_comps = [Component(name, int(b), f"{name} offloaded to host RAM = {fmt_bytes(int(b))}", on_device=False)
                       for name, b in host.items() if b]
+        grad_f, opt_f = _rank_state_formulas(states, wl, frac, dev, dp, shard_size)
         comps = training_components(spec, wl, rank_states, peak, workspace, weights=int(dev["weights"]),
+                                    gradients_formula=grad_f, optimizer_formula=opt_f,
                                     weights_formula=(f"{share.parameters:,.0f} parameters on this rank (stage {k} of "
                                                      f"{pp}, layers {share.layers.start}-{share.layers.stop - 1}, "
                                                      f"tp {tp}, ep {ep})" + (f"; {znotes[0]}" if znotes else "")),
@@ -374,6 +376,30 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
                                "trainable_parameters": states.trainable, "peak_phase": peak.phase}
     return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
                     allocated_bytes=allocated, notes=tuple(notes), details=details)
+
+
+def _rank_state_formulas(states: ModelStates, wl: Workload, frac: float, dev: dict[str, float], dp: int,
+                         shard_size: int | None) -> tuple[str, str]:
+    """The arithmetic of this rank's gradients and optimizer states: its trainable parameters × bytes per
+    parameter, ÷ the ZeRO shard group where that stage partitions them (the single-GPU text would not add up)."""
+    n = states.trainable * frac
+    group = min(shard_size, dp) if shard_size and wl.zero else dp
+    opt = states.optimizer
+
+    def per_rank(name: str, sharded: bool) -> str:
+        b = dev[name]
+        if not n:
+            return fmt_bytes(b)
+        per = b * (group if sharded else 1) / n
+        return (f"{n:,.0f} trainable (this GPU's tp/pp slice) × {per:.4g} B"
+                + (f" ÷ {group} ZeRO-{wl.zero} ranks" if sharded and group > 1 else "") + f" = {fmt_bytes(b)}")
+
+    grads = per_rank("gradients", wl.zero >= 2)
+    master = wl.mode == "train" and wl.mixed_precision and bool(wl.zero or wl.tp > 1 or wl.pp > 1)
+    what = f"{opt.name} states" + (" + fp32 master weights (K)" if master else "")
+    if wl.offload in ("optimizer", "params") and not dev["optimizer_states"]:
+        return grads, f"{what}: 0 bytes on the GPU, offloaded to host RAM (host_optimizer_states)"
+    return grads, f"{what}: " + per_rank("optimizer_states", wl.zero >= 1)
 
 
 def _scaled_states(states: ModelStates, frac: float, dev: dict[str, float], spec: ModelSpec,

@@ -309,8 +309,10 @@ def _single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
 
 def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak: StepPeak, workspace: int,
                         weights: int | None = None, weights_formula: str | None = None,
-                        host: list[Component] | None = None) -> list[Component]:
-    """The components at the peak, in the JSON contract's names."""
+                        host: list[Component] | None = None, gradients_formula: str | None = None,
+                        optimizer_formula: str | None = None) -> list[Component]:
+    """The components at the peak, in the JSON contract's names. ``*_formula`` replace the single-GPU
+    arithmetic of a component (a sharded rank writes its own)."""
     w = states.weights if weights is None else weights
     comps = [Component("weights", w, f"{weights_formula or states.weights_formula} = {fmt_bytes(w)}")]
     if states.lora:
@@ -319,10 +321,12 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
                                f"{fmt_bytes(states.lora)}"))
     comps.append(Component("gradients", peak.gradients,
                            f"gradients alive at the peak ({peak.phase}): {fmt_bytes(peak.gradients)}; all "
-                           f"{states.trainable:,} trainable × {states.grad_bytes} B = {fmt_bytes(states.gradients)}"))
+                           + (gradients_formula or f"{states.trainable:,} trainable × {states.grad_bytes} B = "
+                              f"{fmt_bytes(states.gradients)}")))
     opt = states.optimizer
     comps.append(Component("optimizer_states", peak.optimizer_states if opt.on_device else opt.state_bytes,
-                           f"{opt.name}: {opt.formula} = {fmt_bytes(opt.state_bytes)}", on_device=True))
+                           optimizer_formula or f"{opt.name}: {opt.formula} = {fmt_bytes(opt.state_bytes)}",
+                           on_device=True))
     if peak.optimizer_temporary:
         comps.append(Component("optimizer_temporary", peak.optimizer_temporary,
                                f"{opt.name} step temporaries = {fmt_bytes(peak.optimizer_temporary)}"))
