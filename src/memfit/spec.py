@@ -224,6 +224,11 @@ class ModelSpec:
     # the context the RoPE was trained at (Phi-3 LongRoPE's short/long switch point); 0 when the config has none.
     # transformers' Phi-3 drops the KV cache and re-runs the whole sequence when generation crosses it.
     original_max_position_embeddings: int = 0
+    # training-time dropout probabilities the family's modelling code applies (0 = no dropout op): after the
+    # embeddings, on each residual branch (attention and MLP outputs), on the attention probabilities
+    embedding_dropout: float = 0.0
+    residual_dropout: float = 0.0
+    attention_dropout: float = 0.0
 
     @property
     def num_layers(self) -> int:

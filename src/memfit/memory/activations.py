@@ -50,7 +50,9 @@ class Precision:
     lora_kinds: frozenset[str] = frozenset()
     lora_rank: int = 0
     attn: str = "sdpa"
-    dropout: float = 0.0
+    dropout: float = 0.0  # residual dropout (attention and MLP outputs): a bool mask each
+    attention_dropout: float = 0.0  # on materialised attention probabilities (eager, math path)
+    embedding_dropout: float = 0.0
     quantized: bool = False
     # transformers builds a DynamicCache in a training forward unless gradient checkpointing turned
     # use_cache off: it concatenates K/V into fresh tensors (in the key's dtype) held until the forward returns
@@ -172,7 +174,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         if math_path:
             probs = 4
         else:
-            probs = 4 + (att_b if att_b != 4 else 0) + (att_b if softcap else 0) + ((1 + att_b) if p.dropout else 0)
+            dropped = (1 + att_b) if p.attention_dropout else 0  # dropout mask and output
+            probs = 4 + (att_b if att_b != 4 else 0) + (att_b if softcap else 0) + dropped
         sq_saved = b * heads * s * s * probs
         # the masked scores (fp32 under autocast, whose mask is fp32) stay alive beside the softmax output,
         # and the 4-D causal mask beside them
@@ -385,7 +388,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> Mo
     layernorm = spec.norm != "rms"
     r = p.resid_bytes
     outside = T * 16  # input ids and shifted labels (int64)
-    if p.dropout > 0:
+    if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask
     final_hidden = 0
     if spec.final_norm:

@@ -99,18 +99,21 @@ def _is_quant(wl: Workload) -> bool:
 
 def _precision(spec: ModelSpec, wl: Workload) -> Precision:
     base = dtype_bytes(wl.dtype or "bfloat16")
-    gpt2_dropout = 0.1 if spec.family == "gpt2" else 0.0
+    # the dropout ops the family's modelling code runs in training (GPT-2, StarCoder2, Phi configs set them)
+    drop = spec.residual_dropout, spec.attention_dropout, spec.embedding_dropout
     if wl.mode == "train":
         wb = 4 if wl.mixed_precision else base
         return Precision(amp=wl.mixed_precision, weight_bytes=wb, resid_bytes=wb, full=True, attn=wl.attn,
-                         dropout=gpt2_dropout)
+                         dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     targets = wl.lora_targets or DEFAULT_TARGETS
     kinds = adapted_kinds(spec, targets)
     if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
-                         lora_rank=wl.lora_rank, attn=wl.attn, dropout=gpt2_dropout, quantized=True)
+                         lora_rank=wl.lora_rank, attn=wl.attn, quantized=True,
+                         dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     return Precision(amp=wl.mixed_precision, weight_bytes=base, resid_bytes=base, full=False, lora_kinds=kinds,
-                     lora_rank=wl.lora_rank, attn=wl.attn, dropout=gpt2_dropout)
+                     lora_rank=wl.lora_rank, attn=wl.attn,
+                     dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
 
 
 def _quant_weights(spec: ModelSpec, quant: str) -> tuple[int, str]:

@@ -75,6 +75,21 @@ def get_bool(cfg: Config, key: str, default: bool) -> bool:
     raise ConfigError(f"config.json field {key!r} = {value!r} must be true or false")
 
 
+def _dropouts(cfg: Config, embedding: str, residual: str, attention: str, default: float) -> dict[str, Any]:
+    """The three dropout probabilities under the family's own key names (``default`` when absent)."""
+    out: dict[str, Any] = {}
+    for field_name, key in (("embedding_dropout", embedding), ("residual_dropout", residual),
+                            ("attention_dropout", attention)):
+        value = cfg.get(key)
+        if value is None:
+            out[field_name] = default
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ConfigError(f"config.json field {key!r} = {value!r} must be a probability in [0, 1)")
+        out[field_name] = float(value)
+    return out
+
+
 def _float(cfg: Config, key: str, default: float) -> float:
     value = cfg.get(key)
     if value is None:
@@ -343,7 +358,8 @@ def _phi3(cfg: Config, name: str) -> ModelSpec:
 def _starcoder2(cfg: Config, name: str) -> ModelSpec:
     bias = get_bool(cfg, "use_bias", True)
     mlp = MLPSpec(get_int(cfg, "intermediate_size"), "plain", bias, _act(cfg, "gelu_pytorch_tanh"))
-    return _decoder(cfg, name, qkv_bias=bias, o_bias=bias, mlp=mlp, tie=True, norm="layernorm")
+    return _decoder(cfg, name, qkv_bias=bias, o_bias=bias, mlp=mlp, tie=True, norm="layernorm",
+                    **_dropouts(cfg, "embedding_dropout", "residual_dropout", "attention_dropout", 0.0))
 
 
 def _rope_fraction(cfg: Config, key: str, default: float) -> float:
@@ -368,7 +384,8 @@ def _phi(cfg: Config, name: str) -> ModelSpec:
     mlp = MLPSpec(get_int(cfg, "intermediate_size"), "plain", True, _act(cfg, "gelu_new"))
     qk = get_bool(cfg, "qk_layernorm", False)
     return _decoder(cfg, name, qkv_bias=True, o_bias=True, mlp=mlp, norms=1, layout="parallel", norm="layernorm",
-                    qk_norm="head" if qk else "none", qk_norm_bias=qk, lm_head_bias=True, rope_dim=rope)
+                    qk_norm="head" if qk else "none", qk_norm_bias=qk, lm_head_bias=True, rope_dim=rope,
+                    **_dropouts(cfg, "embd_pdrop", "resid_pdrop", "attention_dropout", 0.0))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -398,7 +415,8 @@ def _gpt2(cfg: Config, name: str) -> ModelSpec:
     mlp = MLPSpec(inner, "plain", True, _act(cfg, "gelu_new"))
     layer = LayerSpec("attention", attn, mlp=mlp, norms=2)
     return _model(cfg, name, h, [layer] * n_layers, tie=True, norm="layernorm", position="learned",
-                  max_pos=_int_alias(cfg, ("n_positions", "max_position_embeddings")))
+                  max_pos=_int_alias(cfg, ("n_positions", "max_position_embeddings")),
+                  **_dropouts(cfg, "embd_pdrop", "resid_pdrop", "attn_pdrop", 0.1))  # GPT2Config defaults 0.1
 
 
 def _gptj(cfg: Config, name: str) -> ModelSpec:
