@@ -123,3 +123,12 @@ def test_python_dash_m() -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["total_bytes"] == 14_000_000_000
+
+
+def test_bare_count_header_says_what_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    # the header used to read "7,000,000,000 parameters: 7,000,000,000 (7.00B) parameters"
+    code, out, _ = run(["estimate", "7B", "--dtype", "fp16"], capsys)
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("a bare count: 7,000,000,000 (7.00B) parameters")
+    assert "14,000,000,000" in out and "14.00 GB (13.04 GiB)" in out

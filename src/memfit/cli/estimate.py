@@ -137,6 +137,9 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
     console = Console()
     pc = est.parameters
     head = f"[bold]{est.model}[/bold]: {fmt_count(pc.total)} parameters"
+    if spec.is_bare:  # the model's name is the count itself: say what it is instead of repeating it
+        head = (f"[bold]a bare count[/bold]: {fmt_count(pc.total)} parameters (weights only; a catalog id or a "
+                "config.json adds the KV cache, activations and training memory)")
     if pc.active != pc.total:
         head += f", {fmt_count(pc.active)} active per token"
     console.print(head)
