@@ -169,3 +169,14 @@ def test_vllm_fit_and_plan_with_tensor_parallel_agree() -> None:
     assert r.fits and max(r.per_gpu_bytes) <= r.capacity_bytes and r.headroom_bytes >= 0
     a = memfit.plan_gpus("llama-3.1-70b", "h100", mode="inference", runtime="vllm", limit=4)
     assert a.value == 2
+
+
+def test_llamacpp_quantized_v_cache_needs_flash_attention() -> None:
+    from memfit.errors import ConfigError
+
+    # llama.cpp: "V cache quantization requires flash_attn"; memfit used to estimate 16.04 GB regardless
+    with pytest.raises(ConfigError, match="quantizes the V cache \\(q8_0\\) only with flash attention"):
+        estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", kv_dtype="q8_0", flash_attn=False)
+    # a dense cache type needs no flash attention: 2 × 32 layers × 8 heads × 128 × 2 B × 2,048 cells
+    ok = estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", kv_dtype="f16", flash_attn=False)
+    assert ok.component("kv_cache") == 2 * 32 * 8 * 128 * 2 * 2048

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 
+from ...errors import ConfigError
 from ...inventory import count_parameters
 from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..kv_cache import cache_layers
+from ..kv_cache import cache_layers, kv_dtype
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_breakdown
 
@@ -82,6 +83,10 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
     cells = kv_cells(wl)
     pad = int(overhead_data()["llamacpp"]["kv_pad_flash_attn" if wl.flash_attn else "kv_pad"])
     kv_type = wl.kv_dtype or "f16"
+    if kv_dtype(kv_type).block > 1 and not wl.flash_attn:
+        # llama.cpp refuses to start: "V cache quantization requires flash_attn" (src/llama-context.cpp)
+        raise ConfigError(f"llama.cpp quantizes the V cache ({kv_type}) only with flash attention: drop "
+                          "--no-flash-attn, or pick --kv-dtype f16, bf16 or f32")
     gpu_kv = host_kv = 0
     for c in cache_layers(spec, "llamacpp", kv_type):
         n = cells
