@@ -282,3 +282,12 @@ def test_a_workload_memfit_cannot_estimate_is_an_error_not_nothing_fits(capsys: 
     code, out, _ = run(["plan", "falcon-mamba-7b", "--gpu", "h100", "--mode", "inference", "-q", "quant",
                         "--formats", "bfloat16,q4_k_m"], capsys)
     assert code == 0 and "cannot estimate bfloat16" in out and "do not fit" not in out
+
+
+def test_plan_formats_list_ignores_empty_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from _cli import run
+
+    code, out, _ = run(["plan", "llama-3.1-8b", "--gpu", "h100", "-q", "quant", "--formats", "q4_k_m,,nf4,"], capsys)
+    assert code == 0 and "cannot estimate" not in out and "q4_k_m" in out and "nf4" in out
+    code, _, err = run(["plan", "llama-3.1-8b", "--gpu", "h100", "-q", "quant", "--formats", ",,"], capsys)
+    assert code == 2 and "--formats ',,' names no format" in err

@@ -39,6 +39,8 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     spec = load_model(model)
     if gpu is None and budget is None:
         raise ConfigError("give --gpu NAME (or --budget SIZE for the quantization advisor)")
+    if formats is not None and not any(f.strip() for f in formats.split(",")):
+        raise ConfigError(f"--formats {formats!r} names no format: write e.g. --formats q4_k_m,nf4,fp8")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit} must be at least 1 (the search's upper end: tokens, sequences or GPUs)")
     if budget is not None and parse_bytes(budget) <= 0:
@@ -62,7 +64,7 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     for q in questions:
         try:
             if q == "quant":
-                fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
+                fmts = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None
                 adv = advise(spec, device, wl, budget=budget if device is None else None, formats=fmts)
                 out["answers"]["quant"] = adv.to_json()
                 texts.append(_advice_text(adv))
