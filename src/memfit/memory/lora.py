@@ -4,7 +4,8 @@ PEFT (``LoraLayer.update_layer``) gives each adapted ``Linear(in, out)`` an ``lo
 (r, in) and an ``lora_B`` of shape (out, r): ``r·(in + out)`` trainable parameters, kept in fp32
 (``autocast_adapter_dtype=True``). Targets are module names matched by suffix (``q_proj``,
 ``down_proj``, ``c_attn`` …) or ``all-linear``; memfit maps them to the inventory's tensor kinds.
-Fused MoE experts (3-D parameters in transformers ≥ 5) are not ``nn.Linear`` and are never targets.
+Fused MoE experts (3-D parameters in transformers ≥ 5) are not ``nn.Linear``; PEFT ≥ 0.21 adapts them only for
+the families whose transformers v4 → v5 conversion it knows, under their v4 projection names (``EXPERT_TARGETS``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from ..errors import ConfigError
 from ..inventory import Tensor, inventory
 from ..spec import ModelSpec
 
-__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "adapted_kinds", "adapted_tensors", "expert_adapters", "lora_parameters",
+__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "EXPERT_TARGETS", "adapted_kinds", "adapted_tensors", "expert_adapters",
+           "lora_parameters",
            "target_kinds"]
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -93,31 +95,47 @@ def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> froz
     return frozenset(dense | {kind for _, kind, _, _ in expert_adapters(spec, 1, targets)})
 
 
+# PEFT 0.21 ``_MOE_TARGET_MODULE_MAPPING`` keyed by transformers' ``_MODEL_TO_CONVERSION_PATTERN``: the v4 names
+# (gate, up, down) that reach the fused experts. Other MoE families (qwen2_moe itself, gpt_oss, dbrx …) have no
+# conversion: their routed experts are never adapted by target_modules.
+_MIXTRAL_STYLE = ("w1", "w3", "w2")
+_QWEN2_MOE_STYLE = ("gate_proj", "up_proj", "down_proj")
+EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
+    "mixtral": _MIXTRAL_STYLE, "qwen3_moe": _QWEN2_MOE_STYLE, "olmoe": _QWEN2_MOE_STYLE,
+    "deepseek_v2": _QWEN2_MOE_STYLE, "deepseek_v3": _QWEN2_MOE_STYLE,
+}
+
+
 def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]
                     ) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]:
     """LoRA on fused MoE experts (PEFT >= 0.21 ``ParamWrapper``): (layer, kind, lora_A shape, lora_B shape).
 
     ``gate_proj`` and ``up_proj`` together adapt the fused ``gate_up_proj`` (E, 2I, h) with rank 2r per
     expert: A (2r·E, h), B (2I, 2r·E); ``down_proj`` adapts ``down_proj`` (E, h, I): A (r·E, I),
-    B (h, r·E). PEFT refuses gate_proj or up_proj alone on fused experts.
+    B (h, r·E). PEFT refuses gate_proj or up_proj alone on fused experts. Mixtral spells them w1, w3, w2;
+    families outside ``EXPERT_TARGETS`` get no expert adapters.
     """
     names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
     every = bool(names & {"all-linear", "all_linear", "all"})
     out: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = []
+    expert_names = EXPERT_TARGETS.get(spec.family)
+    if expert_names is None:
+        return out
+    gate_name, up_name, down_name = expert_names
     for i, layer in enumerate(spec.layers):
         m = layer.moe
         if m is None:
             continue
         e, inter, h = m.num_experts, m.expert_intermediate_size, spec.hidden_size
-        gate, up = every or "gate_proj" in names, every or "up_proj" in names
+        gate, up = every or gate_name in names, every or up_name in names
         if m.kind == "gated" and gate != up:
-            raise ConfigError("PEFT adapts fused MoE experts (gate_up_proj) only when both gate_proj and up_proj "
-                              "are targets: add the other one, or drop both")
+            raise ConfigError(f"PEFT adapts fused MoE experts (gate_up_proj) only when both {gate_name} and "
+                              f"{up_name} are targets: add the other one, or drop both")
         if m.kind == "gated" and gate:
             out.append((i, "ffn_up_exps", (2 * rank * e, h), (2 * inter, 2 * rank * e)))
         elif m.kind != "gated" and up:
             out.append((i, "ffn_up_exps", (rank * e, h), (inter, rank * e)))
-        if every or "down_proj" in names:
+        if every or down_name in names:
             out.append((i, "ffn_down_exps", (rank * e, inter), (h, rank * e)))
     return out
 
