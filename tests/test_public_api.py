@@ -47,3 +47,15 @@ def test_zero_vllm_limits_are_refused_not_taken_for_the_default() -> None:
     for field in ("max_num_seqs", "max_num_batched_tokens"):
         with pytest.raises(memfit.ConfigError, match=f"{field} = 0 must be an integer from 1"):
             memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", **{field: 0})
+
+
+def test_a_sequence_longer_than_the_model_gets_a_note() -> None:
+    # Llama-3.1-8B: max_position_embeddings 131,072; 131,072 + 100,000 new tokens = 231,072
+    long = memfit.estimate("llama-3.1-8b", mode="inference", context=131_072, new_tokens=100_000)
+    assert any("231,072 tokens per sequence exceed llama-3.1-8b's max_position_embeddings of 131,072" in n
+               for n in long.notes)
+    assert not any("max_position_embeddings" in n
+                   for n in memfit.estimate("llama-3.1-8b", mode="inference", context=131_072).notes)
+    # GPT-2's 1,024 learned positions: 2,048 tokens cannot run at all
+    gpt2 = memfit.estimate("gpt2", mode="train", context=2048)
+    assert any("2,048 tokens per sequence exceed gpt2's 1,024 learned positions" in n for n in gpt2.notes)

@@ -61,8 +61,26 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
         )
     if wl.mode == "inference":
         from .memory.inference import estimate_inference
-        return estimate_inference(spec, wl)
+        return _context_note(spec, wl, estimate_inference(spec, wl))
     from .memory.training import estimate_training
 
     result: Estimate = estimate_training(spec, wl)
-    return result
+    return _context_note(spec, wl, result)
+
+
+def _context_note(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
+    """A note when the sequence is longer than the model's ``max_position_embeddings``: the memory is still
+    what the runtime would allocate, but the model was not built for that length."""
+    tokens = wl.context + (wl.new_tokens if wl.mode == "inference" else 0)
+    limit = spec.max_position_embeddings
+    if not limit or tokens <= limit:
+        return est
+    from dataclasses import replace
+
+    if spec.position_embedding == "learned":  # no row of the position table for the extra tokens
+        note = (f"{tokens:,} tokens per sequence exceed {spec.name}'s {limit:,} learned positions: the model cannot "
+                "run that long (the estimate is what it would need)")
+    else:
+        note = (f"{tokens:,} tokens per sequence exceed {spec.name}'s max_position_embeddings of {limit:,}: the "
+                "model was not trained for that length (vLLM refuses it unless told otherwise)")
+    return replace(est, notes=(*est.notes, note))
