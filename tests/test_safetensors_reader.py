@@ -93,6 +93,10 @@ def test_sharded_folder_with_index_and_config(tmp_path: Path) -> None:
     assert spec.stored.logical_parameters == TINY_PARAMS
     assert memfit.count_parameters(spec).total == TINY_PARAMS
     assert spec.stored.stored_bytes == 2 * TINY_PARAMS
+    # the index file itself names the same checkpoint (it used to be read as a config.json: "no 'model_type'")
+    by_index = memfit.load_model(str(tmp_path / "model.safetensors.index.json"))
+    assert by_index.stored is not None and by_index.stored.files == spec.stored.files
+    assert memfit.count_parameters(by_index).total == TINY_PARAMS
 
 
 def test_folder_without_config_is_described_from_llama_names(tmp_path: Path) -> None:

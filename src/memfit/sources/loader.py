@@ -90,6 +90,9 @@ def _checkpoint(path: Path, text: str) -> ModelSpec | None:
     if path.is_file() and path.suffix == ".safetensors":
         from .safetensors_reader import load_safetensors
         return load_safetensors(path)
+    if path.is_file() and path.name.endswith(".safetensors.index.json"):  # the index of a sharded checkpoint
+        from .safetensors_reader import load_safetensors
+        return load_safetensors(path.parent)
     if path.is_file() and path.suffix == ".gguf":
         from .gguf_reader import load_gguf
         return load_gguf(path)
