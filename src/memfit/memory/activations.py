@@ -260,10 +260,10 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int
     # transformers >= 5 runs fused 3-D expert weights outside autocast's cast list: fp32 under autocast
     eb = 4 if p.amp else pb
     adapted = [k for k in EXPERT_KINDS if k in p.lora_kinds]
-    trains = p.full or bool(adapted)
-    # gathered input and the down projection's input are kept only when the expert weights train
-    mlp_kept = (4 if m.kind == "gated" else 2) - (0 if trains else 1)
-    per_route = (eb * h if trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × routing weight
+    # torch._grouped_mm's backward node saves both operands whether or not the expert weights train (one
+    # formula for self and mat2 in derivatives.yaml): the gathered input and the down projection's input stay
+    mlp_kept = 4 if m.kind == "gated" else 2
+    per_route = eb * h + mlp_kept * eb * inter + eb * h  # input, MLP, output × routing weight
     saved += m.top_k * per_route
     if m.num_shared_experts:
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
