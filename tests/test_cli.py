@@ -132,3 +132,10 @@ def test_bare_count_header_says_what_it_is(capsys: pytest.CaptureFixture[str]) -
     first = out.splitlines()[0]
     assert first.startswith("a bare count: 7,000,000,000 (7.00B) parameters")
     assert "14,000,000,000" in out and "14.00 GB (13.04 GiB)" in out
+
+
+def test_mistyped_subcommand_gets_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["estimte", "llama-3.1-8b"], capsys)
+    assert code == 2 and "No such command 'estimte'; did you mean 'estimate'?" in err
+    code, _, err = run(["zzz"], capsys)
+    assert code == 2 and "No such command 'zzz'" in err and "did you mean" not in err
