@@ -755,6 +755,48 @@ SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
     ("phi-3.5-mini-instruct/lora-r32-qkvo-ckpt-b2-s2048", "phi-3.5-mini-instruct", None, "lora",
      dict(batch=2, seq=2048, r=32, ckpt=True, targets=["qkv_proj", "o_proj"])),
     ("qwen2.5-7b/lora-r16-all-ckpt-b1-s8192", "qwen2.5-7b", None, "lora", dict(batch=1, seq=8192, r=16, ckpt=True)),
+    # second batch: the LongRoPE cache reset at another crossing step, a prompt already past the switch point,
+    # fp32 and fp16 models, a 262k-vocabulary model in training, sparse MoE (scaled down), LoRA subsets
+    ("phi-4-mini-instruct/gen-b1-s4090-new16", "phi-4-mini-instruct", None, "generate",
+     dict(batch=1, seq=4090, new=16)),
+    ("phi-3.5-mini-instruct/gen-b1-s6144-new8", "phi-3.5-mini-instruct", None, "generate",
+     dict(batch=1, seq=6144, new=8)),
+    ("qwen2.5-0.5b-instruct/gen-fp32-b4-s2048", "qwen2.5-0.5b-instruct", None, "generate",
+     dict(batch=4, seq=2048, new=16, dtype="float32")),
+    ("gemma-3-1b-it/prefill-eager-b2-s2048", "gemma-3-1b-it", None, "prefill", dict(batch=2, seq=2048, attn="eager")),
+    ("mixtral-8x7b-v0.1-l2/gen-b2-s2048-new8", "mixtral-8x7b-v0.1", 2, "generate", dict(batch=2, seq=2048, new=8)),
+    ("gemma-3-1b-it/train-amp-adamw-fused-b2-s1024", "gemma-3-1b-it", None, "train",
+     dict(batch=2, seq=1024, opt="adamw-fused", amp=True)),
+    ("qwen3-0.6b/train-fp32-sgd-b2-s1024", "qwen3-0.6b", None, "train",
+     dict(batch=2, seq=1024, opt="sgd", amp=False, dtype="float32")),
+    ("olmo-2-1124-7b-l4/train-bf16-adamw-foreach-ckpt-b2-s2048", "olmo-2-1124-7b", 4, "train",
+     dict(batch=2, seq=2048, opt="adamw-foreach", amp=False, ckpt=True)),
+    ("smollm-135m/lora-r8-qv-b8-s1024", "smollm-135m", None, "lora",
+     dict(batch=8, seq=1024, r=8, targets=["q_proj", "v_proj"])),
+    ("starcoder2-7b-l4/lora-r16-cproj-ckpt-b2-s2048", "starcoder2-7b", 4, "lora",
+     dict(batch=2, seq=2048, r=16, ckpt=True, targets=["q_proj", "v_proj", "c_fc", "c_proj"])),
+    # third batch: full fine-tuning of a fused-QKV partial-rotary model, fp32 forward with grouped K/V, MoE
+    # LoRA (scaled down), pure fp16 training, long generation, more families under LoRA. (Not here: Gemma 2 with
+    # sdpa, which transformers 5.23 refuses, and MoE full training under amp: torch._grouped_mm wants bf16
+    # operands, the fp32 expert weights under autocast are not cast, and the run fails as it would on a GPU.)
+    ("phi-4-mini-instruct-l8/train-amp-adamw-fused-b2-s1024", "phi-4-mini-instruct", 8, "train",
+     dict(batch=2, seq=1024, opt="adamw-fused", amp=True)),
+    ("qwen3-1.7b/fwd-fp32-b1-s4096", "qwen3-1.7b", None, "forward", dict(batch=1, seq=4096, dtype="float32")),
+    ("mixtral-8x7b-v0.1-l2/lora-r8-all-ckpt-b1-s4096", "mixtral-8x7b-v0.1", 2, "lora",
+     dict(batch=1, seq=4096, r=8, ckpt=True)),
+    ("stablelm-3b/gen-eager-b2-s2048", "stablelm-3b", None, "generate", dict(batch=2, seq=2048, new=16,
+                                                                           attn="eager")),
+    ("starcoder2-7b/gen-fp16-b2-s4096-new16", "starcoder2-7b", None, "generate",
+     dict(batch=2, seq=4096, new=16, dtype="float16")),
+    ("tinyllama-1.1b-chat-v1.0/gen-b1-s512-new256", "tinyllama-1.1b-chat-v1.0", None, "generate",
+     dict(batch=1, seq=512, new=256)),
+    ("qwen2.5-0.5b-instruct/train-fp16-sgd-b2-s1024", "qwen2.5-0.5b-instruct", None, "train",
+     dict(batch=2, seq=1024, opt="sgd", amp=False, dtype="float16")),
+    ("olmo-2-1124-7b-l4/lora-r16-all-b2-s2048", "olmo-2-1124-7b", 4, "lora", dict(batch=2, seq=2048, r=16)),
+    ("gemma-3-1b-it/lora-r16-all-ckpt-b4-s2048", "gemma-3-1b-it", None, "lora",
+     dict(batch=4, seq=2048, r=16, ckpt=True)),
+    ("mistral-7b-v0.3-l4/train-amp-adamw-foreach-b1-s4096", "mistral-7b-v0.3", 4, "train",
+     dict(batch=1, seq=4096, opt="adamw-foreach", amp=True)),
 ]
 
 
