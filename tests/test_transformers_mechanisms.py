@@ -1,0 +1,139 @@
+"""Mechanisms of transformers / torch that the simulated cases exposed, checked with hand-derived numbers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from conftest import CONFIGS, load_json
+from memfit.errors import ConfigError
+from memfit.memory.activations import model_activations
+from memfit.memory.inference import estimate_inference
+from memfit.memory.lora import expert_adapters, lora_parameters
+from memfit.memory.runtimes.transformers import cache_reset_length
+from memfit.memory.training import _precision
+from memfit.sources.hf_config import spec_from_config
+from memfit.spec import ModelSpec
+from memfit.validate import workload_for_case
+from memfit.workload import Workload
+
+
+def _spec(name: str) -> ModelSpec:
+    return spec_from_config(load_json(CONFIGS / f"{name}.json"), name)
+
+
+def _gen(context: int, new: int, batch: int = 1, task: str = "generate") -> Workload:
+    return Workload(mode="inference", task=task, batch=batch, context=context,
+                    new_tokens=new if task == "generate" else 0).validate()
+
+
+@pytest.mark.parametrize(("context", "new", "task", "expected"), [
+    (4096, 32, "generate", 4097),   # first decoding step has 4097 tokens while the cache holds 4096
+    (4095, 3, "generate", 4097),    # reaches 4097 tokens at the second decoding step
+    (4095, 2, "generate", None),    # the last forward sees 4096 tokens: no crossing
+    (4096, 1, "generate", None),    # no decoding step at all
+    (6144, 8, "generate", None),    # prompt already past the switch: only the empty first cache is dropped
+    (4096, 0, "prefill", None),
+])
+def test_phi3_cache_reset_length(context: int, new: int, task: str, expected: int | None) -> None:
+    assert cache_reset_length(_spec("phi-3.5-mini-instruct"), _gen(context, new, task=task)) == expected
+
+
+def test_cache_reset_only_for_phi3() -> None:
+    assert cache_reset_length(_spec("llama-3.2-1b"), _gen(4096, 32)) is None
+
+
+def test_phi3_config_default_switch_point() -> None:
+    """Phi3Config's class default (4096) applies when config.json has no original_max_position_embeddings."""
+    cfg = dict(load_json(CONFIGS / "phi-3.5-mini-instruct.json"))
+    del cfg["original_max_position_embeddings"]
+    assert spec_from_config(cfg, "phi3").original_max_position_embeddings == 4096
+
+
+def test_phi3_cache_reset_holds_two_caches() -> None:
+    """Phi-3.5-mini: 32 layers × 32 KV heads × 96 dims × (K, V) × 2 B = 393,216 B per token. At the reset
+    generate still holds the old cache (2 sequences × 4096 tokens) while the re-prefill builds 2 × 4097."""
+    est = estimate_inference(_spec("phi-3.5-mini-instruct"), _gen(4096, 32, batch=2))
+    kv = {c.name: c.bytes for c in est.components}["kv_cache"]
+    assert kv == 2 * 4096 * 393_216 + 2 * 4097 * 393_216 == 6_443_237_376
+    assert est.details["peak_moment"].startswith("cache reset at 4,097 tokens")
+    assert est.notes and "original_max_position_embeddings" in est.notes[0]
+
+
+def test_fp32_grouped_kv_runs_sdpa_math_path() -> None:
+    """Qwen2.5-0.5B (h 896, 14 heads, 2 KV heads, d 64, 24 layers) in fp32, prefill of 1 × 1024 tokens: no flash
+    (half types only), no memory-efficient kernel (no GQA) → math path. Attention of layer 0, by hand:
+    cache 24 × 1024 × 2·2·64·4 = 25,165,824; three stream tensors 3 × 1024 × 896 × 4 = 11,010,048;
+    q and scaled q 2 × 1024·14·64·4 = 7,340,032; K/V repeated 1024·14·128·4 = 7,340,032;
+    scores and masked scores 2 × 14·1024²·4 = 117,440,512; causal bias 1024²·4 = 4,194,304;
+    rotary cos/sin 2 × 1024·64·4 = 524,288; input ids 1024 × 8 = 8,192."""
+    wl = Workload(mode="inference", task="prefill", batch=1, context=1024, dtype="float32").validate()
+    est = estimate_inference(_spec("qwen2.5-0.5b-instruct"), wl)
+    expected = 25_165_824 + 11_010_048 + 7_340_032 + 7_340_032 + 117_440_512 + 4_194_304 + 524_288 + 8_192
+    assert est.details["moments"]["prefill attention (layer 0)"] == expected == 173_023_232
+    bf16 = estimate_inference(_spec("qwen2.5-0.5b-instruct"), replace(wl, dtype="bfloat16"))
+    assert bf16.details["moments"]["prefill attention (layer 0)"] < 117_440_512  # flash: no score matrix
+
+
+def test_gemma3_rotary_pair_per_layer_type() -> None:
+    """Gemma 3 computes cos/sin for its local and its global RoPE before the first layer: one more pair of
+    1 × 1024 tokens × 256 dims × 2 B × (cos, sin) = 1,048,576 bytes than a single-RoPE family."""
+    spec = _spec("gemma-3-1b-it")
+    wl = Workload(mode="inference", task="prefill", batch=1, context=1024).validate()
+    two = estimate_inference(spec, wl).details["moments"]["prefill MLP (layer 0)"]
+    one = estimate_inference(replace(spec, family="gemma2"), wl).details["moments"]["prefill MLP (layer 0)"]
+    assert two - one == 1_048_576
+
+
+def test_query_built_by_cat_copies_attention_output() -> None:
+    """StableLM-2-1.6B rotates a quarter of each head and torch.cat's the query: the flash output comes back
+    (b, heads, s, d)-contiguous and transpose().contiguous() copies it for o_proj. 24 layers × 4·1024 tokens ×
+    2048 × 2 B = 402,653,184 more saved than the same architecture without the cat."""
+    spec = _spec("stablelm-2-zephyr-1.6b")
+    wl = workload_for_case("train", {"batch": 4, "seq": 1024, "amp": True}).validate()
+    p = _precision(spec, wl)
+    cat = model_activations(spec, p, 4, 1024).saved_total
+    plain = model_activations(replace(spec, family="llama"), p, 4, 1024).saved_total
+    assert cat - plain == 24 * 4096 * 2048 * 2 == 402_653_184
+
+
+def test_dropout_probabilities_from_config() -> None:
+    star = _spec("starcoder2-7b")
+    assert (star.embedding_dropout, star.residual_dropout, star.attention_dropout) == (0.1, 0.1, 0.1)
+    phi2 = _spec("phi-2")
+    assert (phi2.embedding_dropout, phi2.residual_dropout) == (0.0, 0.1)
+    assert _spec("llama-3.2-1b").residual_dropout == 0.0
+    cfg = dict(load_json(CONFIGS / "gpt2.json"))
+    for key in ("embd_pdrop", "resid_pdrop", "attn_pdrop"):
+        cfg.pop(key)
+    assert spec_from_config(cfg, "gpt2").residual_dropout == 0.1  # GPT2Config's default
+    cfg["resid_pdrop"] = 1.5
+    with pytest.raises(ConfigError, match="resid_pdrop"):
+        spec_from_config(cfg, "gpt2")
+
+
+def test_mixtral_experts_need_their_v4_names() -> None:
+    """Mixtral-8x7B (32 layers, h 4096, 8 KV heads × 128, 8 experts of I 14336), r = 8. PEFT maps only
+    w1/w3/w2 onto the fused experts, so the usual projection names adapt attention alone:
+    q, o 8·(4096 + 4096) and k, v 8·(4096 + 1024) per layer = 212,992 × 32 = 6,815,744.
+    With w1, w3, w2: gate_up A 16·8 × 4096 + B 28672 × 128 = 4,194,304 and down A 64 × 14336 + B 4096 × 64
+    = 1,179,648 more per layer."""
+    spec = _spec("mixtral-8x7b-v0.1")
+    usual = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    assert expert_adapters(spec, 8, usual) == []
+    assert lora_parameters(spec, 8, usual) == 6_815_744
+    v4 = ("q_proj", "k_proj", "v_proj", "o_proj", "w1", "w3", "w2")
+    assert lora_parameters(spec, 8, v4) == 6_815_744 + 32 * (4_194_304 + 1_179_648)
+
+
+def test_qwen2_moe_routed_experts_not_adapted() -> None:
+    """PEFT has no v4 → v5 conversion for qwen2_moe itself: only its shared expert (nn.Linear) is adapted."""
+    assert expert_adapters(_spec("qwen1.5-moe-a2.7b"), 16, ("gate_proj", "up_proj", "down_proj")) == []
+
+
+def test_validate_passes_training_dtype() -> None:
+    wl = workload_for_case("train", {"batch": 1, "seq": 8, "opt": "sgd", "dtype": "float32"})
+    assert wl.dtype == "float32" and not wl.mixed_precision
+    lora = workload_for_case("lora", {"batch": 1, "seq": 8, "r": 4, "amp": True, "dtype": "float16"})
+    assert lora.mixed_precision and lora.dtype == "float16"
