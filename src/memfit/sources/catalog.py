@@ -26,6 +26,8 @@ class CatalogEntry:
     how: str = ""
     published: str = ""
     notes: str = ""
+    overrides: tuple[tuple[str, Any], ...] = ()  # config.json keys merged over the collected copy
+    overrides_source: str = ""
 
 
 @cache
@@ -35,7 +37,8 @@ def catalog() -> tuple[CatalogEntry, ...]:
     rows = tomllib.loads(text)["model"]
     return tuple(
         CatalogEntry(r["id"], r["repo"], tuple(r.get("aliases", ())), r["source"], r.get("how", ""),
-                     r.get("published", ""), r.get("notes", ""))
+                     r.get("published", ""), r.get("notes", ""), tuple(r.get("overrides", {}).items()),
+                     r.get("overrides_source", ""))
         for r in sorted(rows, key=lambda r: r["id"])
     )
 
@@ -72,6 +75,7 @@ def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
         )
     text = (resources.files("memfit") / "data" / "models" / f"{entry.id}.json").read_text(encoding="utf-8")
     cfg: dict[str, Any] = json.loads(text)
+    cfg.update(dict(entry.overrides))
     return entry, cfg
 
 
