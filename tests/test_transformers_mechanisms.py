@@ -137,3 +137,10 @@ def test_validate_passes_training_dtype() -> None:
     assert wl.dtype == "float32" and not wl.mixed_precision
     lora = workload_for_case("lora", {"batch": 1, "seq": 8, "r": 4, "amp": True, "dtype": "float16"})
     assert lora.mixed_precision and lora.dtype == "float16"
+
+
+def test_mla_cache_is_the_latent_in_transformers() -> None:
+    """DeepSeek-V2-Lite (27 layers, kv_lora_rank 512, rope 64): transformers caches the compressed latent,
+    (512 + 64) × 2 B = 1,152 B per token and layer: 1 × 27 × 4,103 tokens × 1,152 B after 4096 + 8 − 1."""
+    est = estimate_inference(_spec("deepseek-v2-lite"), _gen(4096, 8))
+    assert est.details["kv_cache_final_bytes"] == 27 * 4103 * 1152 == 127_619_712

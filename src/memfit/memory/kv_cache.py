@@ -7,11 +7,10 @@ Per attention layer and token, for one sequence::
 which for Llama-3.1-8B (32 layers, 8 KV heads, head_dim 128, bf16) is 2 · 32 · 8 · 128 · 2 = 131,072
 bytes per token. What changes between runtimes is *what* is stored and *how many tokens*:
 
-* **MLA** (DeepSeek-V2/V3): vLLM, SGLang and llama.cpp keep the compressed latent
-  ``kv_lora_rank + qk_rope_head_dim`` once per token (one "head", no separate V); transformers keeps
-  the decompressed K (``heads · (nope + rope)``) and V (``heads · v_head_dim``). The newest
-  transformers (5.23) caches the latent too; memfit keeps the decompressed layout for transformers,
-  the larger of the two.
+* **MLA** (DeepSeek-V2/V3): every runtime keeps the compressed latent ``kv_lora_rank + qk_rope_head_dim``
+  once per token (one "head", no separate V). transformers (5.17, the measured version, and 5.23) updates the
+  cache "while the latent KV is still compressed" and decompresses one layer's K and V per forward
+  (``expand_kv``); that transient is in the transformers runtime profile, not here.
 * **Sliding-window layers**: transformers' ``DynamicSlidingWindowLayer`` keeps the last
   ``window - 1`` tokens once decoding has started (the H100 measurements show exactly that);
   vLLM's hybrid allocator holds ``cdiv(min(window - 1 + max_num_batched_tokens, max_len), block) + 1``
@@ -109,10 +108,6 @@ def _attention_row(att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> tuple[i
     if att.kind == "mla":
         assert att.kv_lora_rank is not None
         rope = att.qk_rope_head_dim or 0
-        if runtime == "transformers":  # decompressed K (nope + rope) and V per head
-            k = dt.row_bytes(att.num_heads * att.head_dim)
-            v = dt.row_bytes(att.num_heads * att.value_dim)
-            return k + v, f"{att.num_heads} heads × ({att.head_dim} + {att.value_dim})"
         latent = att.kv_lora_rank + rope  # one compressed "head", no separate V
         return dt.row_bytes(latent), f"latent {att.kv_lora_rank} + rope {rope}"
     k = dt.row_bytes(att.num_kv_heads * att.head_dim)

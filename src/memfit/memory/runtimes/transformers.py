@@ -196,6 +196,11 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
     t = b * s
     q = t * att.num_heads * att.head_dim * dt
     out = t * att.num_heads * att.value_dim * dt
+    if att.kind == "mla":
+        # the cache holds the latent; expand_kv decompresses this layer's whole sequence: kv_b_proj's output
+        # (nope + v per head, V is a view of it) and a fresh K (nope + rope); q_proj's output and the
+        # torch.cat'ed query; the kernel's output
+        return 2 * q + _mla_expanded(att, t, dt) + out, "q, cat'ed q, decompressed K/V (expand_kv), output"
     rep = 0
     if _needs_repeat_kv(att, wl, masked):
         rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
@@ -206,7 +211,7 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         per_score = 10 if dt == 2 and not half else 8
         return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
                                               "(masked, fp32 copy, fp32 softmax)")
-    if dt == 4 and not masked and att.num_kv_heads < att.num_heads and att.kind != "mla":
+    if dt == 4 and not masked and att.num_kv_heads < att.num_heads:
         # fp32 with grouped K/V (enable_gqa, no mask): neither flash (half types only) nor the memory-efficient
         # kernel (no GQA) is eligible, so PyTorch runs the math path: q scaled, K and V repeated to every head,
         # the fp32 scores and the masked scores (is_causal becomes an s×s float bias; its bool tril is gone by then)
@@ -220,6 +225,12 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
     additive = b * s * s * dt if masked else 0
     return q + k_v + rep + out + additive, "q, k, v, repeated K/V, attention output" + (
         " and the additive mask" if additive else "")
+
+
+def _mla_expanded(att: AttentionSpec, tokens: int, dt: int) -> int:
+    """Bytes of one MLA layer's K and V decompressed from the latent for ``tokens`` tokens."""
+    nope = att.qk_nope_head_dim or (att.head_dim - (att.qk_rope_head_dim or 0))
+    return tokens * att.num_heads * (nope + att.value_dim + att.head_dim) * dt
 
 
 def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
@@ -287,6 +298,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
                        for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
         kv_end_text = kv_cache_formula(spec, tokens, b, "transformers", kvd, bound_windows=True)
+        # MLA: every decoding step decompresses one layer's whole cache into K and V
+        layer_k += max((_mla_expanded(a, b * tokens, DTYPE_BYTES.get(kvd, 2)) for a in spec.attention_layers
+                        if a.kind == "mla"), default=0)
         moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, _sampling_bytes(b, v, dt),
                               formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)",
                               kv_formula=f"cache at {tokens:,} tokens: {kv_end_text}; + one layer's K "
