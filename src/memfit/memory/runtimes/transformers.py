@@ -57,6 +57,8 @@ _FP32_ROUTING = ("deepseek_v2", "deepseek_v3")
 _MOE_ACT_TENSORS = {"gpt_oss": 10}
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
 _SOFTCAPPED_LOGITS = ("gemma2",)
+# Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
+_FP32_QK_EAGER = ("gptj",)
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
 _ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text")
 # Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
@@ -191,7 +193,7 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
 
 
 def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
-                    half: bool) -> tuple[int, str]:
+                    half: bool, family: str = "") -> tuple[int, str]:
     """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
     t = b * s
     q = t * att.num_heads * att.head_dim * dt
@@ -209,8 +211,18 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         # masked scores (model dtype) + softmax(dtype=float32): bf16 input is first copied to fp32
         # (2 + 4 + 4 bytes); fp16 takes CUDA's fused half→float softmax and fp32 needs no copy (8)
         per_score = 10 if dt == 2 and not half else 8
+        what = "masked, fp32 copy, fp32 softmax"
+        if family in _FP32_QK_EAGER:
+            # GPT-J's own _attn: q and k copied to fp32, fp32 scores and their scaled copy, while the block's
+            # output tuple still holds the previous layer's probabilities (model dtype)
+            q += 2 * t * att.num_heads * att.head_dim * FP32
+            per_score, what = 2 * FP32 + dt, "previous layer's probabilities, fp32 scores, scaled"
+        if att.sinks:
+            # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
+            # softmax in the model dtype: three score-sized tensors alive at once
+            per_score, what = 3 * dt, "masked, cat with sinks, max-shifted / softmax, model dtype"
         return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
-                                              "(masked, fp32 copy, fp32 softmax)")
+                                              f"({what})")
     if dt == 4 and not masked and att.num_kv_heads < att.num_heads:
         # fp32 with grouped K/V (enable_gqa, no mask): neither flash (half types only) nor the memory-efficient
         # kernel (no GQA) is eligible, so PyTorch runs the math path: q scaled, K and V repeated to every head,
@@ -266,7 +278,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         held_probs = 0
         if layer.attention is not None:
             att = layer.attention
-            a_bytes, a_text = _attn_transient(att, wl, b, s, dt, masked, model_dtype == "float16")
+            a_bytes, a_text = _attn_transient(att, wl, b, s, dt, masked, model_dtype == "float16", spec.family)
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
             moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
                                   formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
