@@ -144,3 +144,14 @@ def test_mla_cache_is_the_latent_in_transformers() -> None:
     (512 + 64) × 2 B = 1,152 B per token and layer: 1 × 27 × 4,103 tokens × 1,152 B after 4096 + 8 − 1."""
     est = estimate_inference(_spec("deepseek-v2-lite"), _gen(4096, 8))
     assert est.details["kv_cache_final_bytes"] == 27 * 4103 * 1152 == 127_619_712
+
+
+def test_mamba_prefill_scan_on_the_torch_path() -> None:
+    """Falcon-Mamba-7B (64 layers, h 4096, d_inner 8192, d_state 16, d_conv 4), prefill 1 × 1024 tokens, by hand:
+    states 64 × (4·8192 + 8192·16) × 2 B = 20,971,520; exp(A·dt), dt·B, dt·B·u: 3 × 1024·8192·16 × 4 B =
+    1,610,612,736; per (token, channel) 7 × 2 + 2 × 4 = 22 B: 184,549,376; embeddings, fp32 residual and normed
+    input 1024 · 4096 · (2 + 4 + 2) = 33,554,432; input ids 8,192."""
+    wl = Workload(mode="inference", task="prefill", batch=1, context=1024).validate()
+    est = estimate_inference(_spec("falcon-mamba-7b"), wl)
+    expected = 20_971_520 + 1_610_612_736 + 184_549_376 + 33_554_432 + 8_192
+    assert est.details["moments"]["prefill Mamba scan (layer 0)"] == expected == 1_849_696_256

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ...errors import UnsupportedError
 from ...inventory import count_parameters, inventory
 from ...result import Component, Estimate
-from ...spec import AttentionSpec, LayerSpec, ModelSpec
+from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import kv_cache_bytes, kv_cache_formula
@@ -239,6 +239,24 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         " and the additive mask" if additive else "")
 
 
+def _mamba_scan_transient(spec: ModelSpec, ssm: SSMSpec, tokens: int, dt: int) -> tuple[int, str]:
+    """Bytes alive at the end of a Mamba layer's prefill scan on transformers' torch path
+    (``mamba_selective_scan``; the mamba-ssm CUDA kernels are not assumed installed).
+
+    The discretised ``exp(A·dt)``, ``dt·B`` and ``dt·B·u``, each (b, d_inner, s, d_state) fp32; per (b, d_inner, s)
+    element: in_proj's output (x and gate, 2 × dtype), the conv output and its activation (2 × dtype), dt + bias
+    and the D skip in fp32 (2 × 4), softplus(dt), the per-step outputs and their stack (3 × dtype); beside the
+    embeddings, the fp32 residual (``residual_in_fp32``) and the normed input.
+    """
+    x = tokens * ssm.d_inner
+    scan = 3 * x * ssm.d_state * FP32
+    per_x = 7 * dt + 2 * FP32
+    stream = tokens * spec.hidden_size * (2 * dt + FP32)
+    return scan + x * per_x + stream, (f"Mamba scan: 3 × {tokens:,} tokens × {ssm.d_inner} × {ssm.d_state} × 4 B "
+                                       f"(exp(A·dt), dt·B, dt·B·u) + {tokens:,} × {ssm.d_inner} × {per_x} B "
+                                       f"+ stream {stream:,}")
+
+
 def _mla_expanded(att: AttentionSpec, tokens: int, dt: int) -> int:
     """Bytes of one MLA layer's K and V decompressed from the latent for ``tokens`` tokens."""
     nope = att.qk_nope_head_dim or (att.head_dim - (att.qk_rope_head_dim or 0))
@@ -286,8 +304,13 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
             if wl.attn == "eager":
                 held_probs = b * att.num_heads * s * s * dt
         elif layer.ssm is not None:
-            raise UnsupportedError(f"{spec.name}: the transformers profile does not model Mamba layers' "
-                                   "prefill buffers yet; use --runtime vllm or llamacpp")
+            if layer.mixer != "mamba":
+                raise UnsupportedError(f"{spec.name}: the transformers profile does not model Mamba-2 layers' "
+                                       "prefill buffers yet; use --runtime vllm or llamacpp")
+            m_bytes, m_text = _mamba_scan_transient(spec, layer.ssm, t, dt)
+            moments.append(Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
+                                  formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text))
+            continue
         f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
         moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
                               formula=f"{stream:,} stream + {f_text}"
