@@ -66,46 +66,46 @@ __all__ = [
 
 def deepspeed_zero2_model_states(total_params: int, num_gpus_per_node: int = 1, num_nodes: int = 1,
                                  cpu_offload: bool = True, additional_buffer_factor: float = 1.5) -> tuple[int, int]:
-    """DeepSpeed ``estimate_zero2_model_states_mem_needs`` (stage_1_and_2.py, after PR #5099): (cpu, gpu) bytes."""
-    total_gpus = num_nodes * num_gpus_per_node
-    if cpu_offload:
-        gpu_mem = 2 * total_params
-        cpu_mem = total_params * max(4 * total_gpus, 16) * additional_buffer_factor
-    else:
-        # 2 = 16-bit params on every GPU; 18 = 16-bit grads + fp32 grads + fp32 params + 2 fp32 Adam states, sharded
-        gpu_mem = 2 * total_params + int(18 * total_params / total_gpus)
-        cpu_mem = total_params * 4 * num_gpus_per_node * additional_buffer_factor
-    return int(cpu_mem), int(gpu_mem)
+    """DeepSpeed's ZeRO-2 model-states estimate (``estimate_zero2_model_states_mem_needs`` after PR #5099,
+    reference/formulas.md §5.3) on the same inputs: (host, device) bytes.
+
+    Device: the 16-bit weights on every GPU (2 B/param); without offload also 18 B/param sharded over all
+    GPUs (16-bit and fp32 gradients 2 + 4, fp32 master weights 4, Adam's two fp32 moments 8). Host: with
+    offload max(4 · GPUs, 16) B/param, without it 4 B/param per GPU of a node, times the buffer factor.
+    """
+    n, gpus = total_params, num_nodes * num_gpus_per_node
+    device = 2 * n + (0 if cpu_offload else int(18 * n / gpus))
+    host_bytes_per_param = max(4 * gpus, 16) if cpu_offload else 4 * num_gpus_per_node
+    return int(n * host_bytes_per_param * additional_buffer_factor), int(device)
 
 
 def deepspeed_zero3_model_states(total_params: int, largest_layer_params: int, num_gpus_per_node: int = 1,
                                  num_nodes: int = 1, cpu_offload: bool = True, cpu_offload_params: bool = True,
                                  zero_init: bool = True, additional_buffer_factor: float = 1.5
                                  ) -> tuple[int, int, int]:
-    """DeepSpeed ``estimate_zero3_model_states_mem_needs`` (stage3.py): (cpu, gpu, largest_layer_memory) bytes."""
-    total_gpus = num_nodes * num_gpus_per_node
-    gpus_factor = 1 / num_nodes
-    largest_layer_memory = 4 * largest_layer_params
+    """DeepSpeed's ZeRO-3 model-states estimate (``estimate_zero3_model_states_mem_needs``,
+    reference/formulas.md §5.3) on the same inputs: (host, device, gathered largest layer) bytes.
+
+    Every GPU gathers the largest layer's 16-bit weights and gradients (4 B/param of it). Without offload
+    the 18 B/param of model states are sharded over all GPUs; offloading the optimizer leaves the 16-bit
+    weights' shard (2 B/param ÷ GPUs) unless the weights are offloaded too. The host holds 18 (weights
+    offloaded) or 16 B/param per node — at least 4 B/param per GPU of a node without ``zero_init`` — and,
+    without offload, a 4 B/param staging copy per GPU of a node (of the largest layer under ``zero_init``).
+    """
+    n, gpus = total_params, num_nodes * num_gpus_per_node
+    per_node = 1 / num_nodes
+    gathered = 4 * largest_layer_params
     if cpu_offload:
-        if cpu_offload_params:
-            gpu_mem = largest_layer_memory
-            if zero_init:
-                cpu_mem = total_params * 18 * gpus_factor * additional_buffer_factor
-            else:
-                cpu_mem = total_params * max(4 * num_gpus_per_node, 18 * gpus_factor) * additional_buffer_factor
-        else:
-            gpu_mem = largest_layer_memory + int(2 * total_params / total_gpus)
-            if zero_init:
-                cpu_mem = total_params * 16 * gpus_factor * additional_buffer_factor
-            else:
-                cpu_mem = total_params * max(4 * num_gpus_per_node, 16 * gpus_factor) * additional_buffer_factor
-    else:
-        gpu_mem = largest_layer_memory + int(18 * total_params / total_gpus)
+        host_states = 18 if cpu_offload_params else 16
+        device = gathered + (0 if cpu_offload_params else int(2 * n / gpus))
         if zero_init:
-            cpu_mem = largest_layer_params * 4 * num_gpus_per_node * additional_buffer_factor
+            host = n * host_states * per_node * additional_buffer_factor
         else:
-            cpu_mem = total_params * 4 * num_gpus_per_node * additional_buffer_factor
-    return int(cpu_mem), int(gpu_mem), largest_layer_memory
+            host = n * max(4 * num_gpus_per_node, host_states * per_node) * additional_buffer_factor
+    else:
+        device = gathered + int(18 * n / gpus)
+        host = (largest_layer_params if zero_init else n) * 4 * num_gpus_per_node * additional_buffer_factor
+    return int(host), int(device), gathered
 
 
 def megatron_weight_and_optimizer_bytes(*, tp_sharded_params: int, embedding_params: int, replicated_params: int,
