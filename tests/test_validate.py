@@ -32,6 +32,20 @@ def test_inference_targets(path: object) -> None:
     assert summary["training"]["cases"] == sum(1 for r in results if r.group == "training")
 
 
+def test_bundled_copies_cover_the_shared_ground_truth() -> None:
+    """`memfit validate` must cover every file of ../shared/groundtruth: the bundled copies are those files,
+    byte for byte (skipped where the shared folder is not beside the checkout)."""
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "groundtruth"
+    if not shared.is_dir():
+        pytest.skip("../shared/groundtruth is not beside this checkout")
+    for src in sorted(shared.glob("*.jsonl")):
+        copy = GROUNDTRUTH / src.name
+        assert copy.is_file(), f"{src.name} is not bundled in tests/data/groundtruth"
+        assert copy.read_bytes() == src.read_bytes(), f"{src.name} differs from ../shared"
+        results, _ = validate_file(src)
+        assert all(r.predicted_bytes is not None for r in results), src.name
+
+
 def test_cli_json_contract() -> None:
     path = FILES[0]
     r = CliRunner().invoke(cli, ["validate", str(path), "--json"])
