@@ -434,3 +434,17 @@ def test_formats_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows["q8_0"]["model_bits_per_weight"] == pytest.approx(8.5008, abs=1e-4)
     main(["formats", "nf4"])
     assert "nf4-dq" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype"),
+    [("fp32", "float32"), ("float", "float32"), ("torch.float16", "float16"), ("half", "float16"),
+     ("BF16", "bfloat16"), ("bfloat16", "bfloat16"), ("nf4", None), ("q4_k_m", None), ("fp8", None),
+     ("no-such-format", None)],
+)
+def test_compute_dtype_spellings(name: str, dtype: str | None) -> None:
+    from memfit.formats import COMPUTE_DTYPE_BYTES, compute_dtype
+
+    assert compute_dtype(name) == dtype
+    if dtype is not None:
+        assert COMPUTE_DTYPE_BYTES[dtype] == {"float32": 4, "float16": 2, "bfloat16": 2}[dtype]

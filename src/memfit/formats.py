@@ -34,11 +34,13 @@ from .spec import ModelSpec
 
 __all__ = [
     "BNB_QUANT_FORMATS",
+    "COMPUTE_DTYPE_BYTES",
     "KEPT_BYTES",
     "KEPT_LABEL",
     "Format",
     "GGMLType",
     "bnb_format",
+    "compute_dtype",
     "format_from_quantization_config",
     "format_names",
     "get_format",
@@ -311,6 +313,20 @@ def format_names() -> list[str]:
 _QUANT_SPELLING = re.compile(r"^(gptq|awq)(?:[-_]?(\d+)[-_]?bits?)?(?:[-_]?g(?:roup)?(-1|[-_]?\d+))?$")
 _GPTQ_BITS = (2, 3, 4, 8)  # AutoGPTQ QuantLinear: bits in [2, 3, 4, 8]
 _AWQ_BITS = (4,)  # AutoAWQ WQLinear_GEMM: only 4-bit
+
+
+COMPUTE_DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def compute_dtype(name: str) -> str | None:
+    """The PyTorch compute dtype a precision name spells (``float32``, ``float16`` or ``bfloat16``, from any
+    accepted spelling: fp16, bf16, half, torch.float32 …), or None for a storage format (nf4, q4_k_m …)."""
+    key = name.strip().lower().removeprefix("torch.")
+    try:
+        canonical = get_format(key).name
+    except ConfigError:
+        return None
+    return canonical if canonical in COMPUTE_DTYPE_BYTES else None
 
 
 @cache

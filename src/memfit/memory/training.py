@@ -32,7 +32,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import ConfigError, UnsupportedError
-from ..formats import get_format, quantized_tensor_bytes, quantizes, tensor_role
+from ..formats import COMPUTE_DTYPE_BYTES, compute_dtype, get_format, quantized_tensor_bytes, quantizes, tensor_role
 from ..inventory import count_parameters, inventory
 from ..result import Component, Estimate
 from ..spec import ModelSpec
@@ -44,9 +44,6 @@ from .optimizers import OptimizerMemory, optimizer_memory
 from .overhead import cublas_workspace_bytes, cuda_context_component
 
 __all__ = ["ModelStates", "StepPeak", "estimate_training", "model_states", "step_peak"]
-
-_DTYPE_BYTES = {"float32": 4, "fp32": 4, "float": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2, "half": 2}
-
 
 @cache
 def _training_facts() -> dict[str, Any]:
@@ -69,11 +66,11 @@ def _cublas_workspace() -> int:
 
 def dtype_bytes(name: str) -> int:
     """Bytes per element of a dense training dtype."""
-    key = name.lower().removeprefix("torch.")
-    if key not in _DTYPE_BYTES:
+    dtype = compute_dtype(name)
+    if dtype is None:
         raise ConfigError(f"training dtype {name!r} is not supported; use bfloat16, float16 or float32 "
                           "(quantized bases: mode qlora with --quant nf4-dq)")
-    return _DTYPE_BYTES[key]
+    return COMPUTE_DTYPE_BYTES[dtype]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import UnsupportedError
+from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype
 from ...inventory import count_parameters, inventory
 from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
@@ -41,7 +42,6 @@ from ..weights import weights_component
 
 __all__ = ["Moment", "cache_reset_length", "estimate_transformers", "peak_moments"]
 
-DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2}
 INT64 = 8
 FP32 = 4
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
@@ -83,14 +83,14 @@ class Moment:
 
 def _model_dtype(spec: ModelSpec, wl: Workload) -> str:
     """The dtype the model runs in: ``wl.dtype`` (bf16 compute under a quantized format), else the config's."""
-    name = (wl.dtype or spec.dtype).lower().removeprefix("torch.")
-    return {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}.get(name, name)
+    name = wl.dtype or spec.dtype
+    return compute_dtype(name) or name.lower().removeprefix("torch.")
 
 
 def _cache_dtype(spec: ModelSpec, wl: Workload) -> str:
     """DynamicCache keeps K/V as the attention computes them: the model dtype (bf16 under quantization)."""
     model_dtype = _model_dtype(spec, wl)
-    return wl.kv_dtype or (model_dtype if model_dtype in DTYPE_BYTES else "bfloat16")
+    return wl.kv_dtype or (model_dtype if model_dtype in COMPUTE_DTYPE_BYTES else "bfloat16")
 
 
 def _stream_tensors(spec: ModelSpec) -> int:
@@ -267,7 +267,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     """Every candidate peak of the run (see the module docstring)."""
     b, s, new = wl.batch, wl.context, wl.new_tokens
     model_dtype = _model_dtype(spec, wl)
-    dt = DTYPE_BYTES.get(model_dtype, 2)  # a storage format (quantized) computes in bf16
+    dt = COMPUTE_DTYPE_BYTES.get(model_dtype, 2)  # a storage format (quantized) computes in bf16
     h, v = spec.hidden_size, spec.vocab_size
     t = b * s
     kvd = _cache_dtype(spec, wl)
@@ -334,7 +334,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                        for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
         kv_end_text = kv_cache_formula(spec, tokens, b, "transformers", kvd, bound_windows=True)
         # MLA: every decoding step decompresses one layer's whole cache into K and V
-        layer_k += max((_mla_expanded(a, b * tokens, DTYPE_BYTES.get(kvd, 2)) for a in spec.attention_layers
+        kv_el = COMPUTE_DTYPE_BYTES.get(compute_dtype(kvd) or kvd, 2)
+        layer_k += max((_mla_expanded(a, b * tokens, kv_el) for a in spec.attention_layers
                         if a.kind == "mla"), default=0)
         moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, _sampling_bytes(b, v, dt),
                               formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)",
