@@ -87,18 +87,8 @@ def gguf_name(t: Any) -> str:
     return f"blk.{t.layer}.{t.kind}.{suffix}" if t.layer is not None else f"{t.kind}.{suffix}"
 
 
-def write_gguf(path: Path, spec: ModelSpec, types: Mapping[str, str] | None = None, *, arch: str = "llama",
-               split_max_tensors: int = 0, extra_kv: Mapping[str, Any] | None = None) -> None:
-    """A real GGUF file written by gguf.GGUFWriter from ``inventory(spec)``.
-
-    ``types`` maps a tensor kind (``attn_q``, ``ffn_down`` …) to a ggml type name (``Q8_0``, ``Q4_0`` …);
-    other tensors are F32 (1-D) or F16. Quantized tensors hold zero bytes of the right size.
-    """
-    import gguf
-    import numpy as np
-
-    types = types or {}
-    w = gguf.GGUFWriter(path, arch, split_max_tensors=split_max_tensors)
+def _add_architecture(w: Any, spec: ModelSpec) -> None:
+    """The GGUF architecture keys llama.cpp reads, from the description (first layer's attention and MLP)."""
     a = spec.layers[0].attention
     assert a is not None
     w.add_block_count(spec.num_layers)
@@ -118,6 +108,21 @@ def write_gguf(path: Path, spec: ModelSpec, types: Mapping[str, str] | None = No
         w.add_expert_feed_forward_length(layer.moe.expert_intermediate_size)
     if a.sliding_window:
         w.add_sliding_window(a.sliding_window)
+
+
+def write_gguf(path: Path, spec: ModelSpec, types: Mapping[str, str] | None = None, *, arch: str = "llama",
+               split_max_tensors: int = 0, extra_kv: Mapping[str, Any] | None = None) -> None:
+    """A real GGUF file written by gguf.GGUFWriter from ``inventory(spec)``.
+
+    ``types`` maps a tensor kind (``attn_q``, ``ffn_down`` …) to a ggml type name (``Q8_0``, ``Q4_0`` …);
+    other tensors are F32 (1-D) or F16. Quantized tensors hold zero bytes of the right size.
+    """
+    import gguf
+    import numpy as np
+
+    types = types or {}
+    w = gguf.GGUFWriter(path, arch, split_max_tensors=split_max_tensors)
+    _add_architecture(w, spec)
     for key, value in (extra_kv or {}).items():
         if isinstance(value, str):
             w.add_string(key, value)
@@ -150,13 +155,7 @@ def write_sparse_gguf(path: Path, spec: ModelSpec, fmt_name: str, *, tokens: int
     from memfit.formats import get_format, gguf_tensor_types
 
     w = gguf.GGUFWriter(path, arch)
-    a = spec.layers[0].attention
-    assert a is not None
-    w.add_block_count(spec.num_layers)
-    w.add_context_length(spec.max_position_embeddings)
-    w.add_embedding_length(spec.hidden_size)
-    w.add_head_count(a.num_heads)
-    w.add_head_count_kv(a.num_kv_heads)
+    _add_architecture(w, spec)
     fmt = get_format(fmt_name)
     if fmt.ftype_id is not None:
         w.add_file_type(fmt.ftype_id)
