@@ -139,3 +139,10 @@ def test_mistyped_subcommand_gets_did_you_mean(capsys: pytest.CaptureFixture[str
     assert code == 2 and "No such command 'estimte'; did you mean 'estimate'?" in err
     code, _, err = run(["zzz"], capsys)
     assert code == 2 and "No such command 'zzz'" in err and "did you mean" not in err
+
+
+def test_explain_single_component_has_no_echo_total(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["estimate", "11776", "--dtype", "fp16", "--explain"], capsys)
+    assert code == 0
+    assert "weights: 11,776 parameters × 2 bytes = 23,552 bytes" in out
+    assert "total:" not in out

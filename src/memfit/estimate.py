@@ -51,7 +51,7 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     if wl.dtype is None:
         wl = wl.replace(dtype=default_format(spec, wl.mode))
     if wl.mode == "weights":
-        dtype = wl.dtype or spec.dtype
+        dtype = wl.dtype or default_format(spec)
         comp = weights_component(spec, dtype)
         return Estimate(spec.name, "weights", dtype, count_parameters(spec), (comp,))
     if spec.is_bare:

@@ -59,6 +59,8 @@ class Estimate:
     def explain(self) -> list[str]:
         """The arithmetic, one line per component, then the total."""
         lines = [f"{c.name}: {c.formula or fmt_bytes(c.bytes)}" for c in self.components]
+        if len(self.components) == 1:
+            return lines
         lines.append(f"total: {' + '.join(fmt_bytes(c.bytes).split(' (')[0] for c in self.components if c.on_device)}"
                      f" = {fmt_bytes(self.total_bytes)}")
         return lines

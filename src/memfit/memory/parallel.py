@@ -38,11 +38,11 @@ from ..spec import ModelSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 from .activations import ModelActivations, model_activations
+from .overhead import cublas_workspace_bytes
 from .training import (
     _TRAINING_HANDLES,
     ModelStates,
     StepPeak,
-    _cublas_workspace,
     model_states,
     step_peak,
     training_components,
@@ -337,7 +337,7 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
     acts = model_activations(spec, precision, wl.batch, wl.context)
     total_params = count_parameters(spec).total
     shares = _stage_shares(spec, tp, pp, ep)
-    workspace = _TRAINING_HANDLES * _cublas_workspace()
+    workspace = _TRAINING_HANDLES * cublas_workspace_bytes()
     per_gpu: list[dict[str, Any]] = []
     best: tuple[int, list[Component], StepPeak, int] | None = None
     for share in shares:

@@ -60,10 +60,6 @@ def reserve_fraction(checkpointing: str) -> float:
 _TRAINING_HANDLES = int(_training_facts()["cublas"]["handles"])  # forward thread and autograd thread
 
 
-def _cublas_workspace() -> int:
-    return cublas_workspace_bytes()
-
-
 def dtype_bytes(name: str) -> int:
     """Bytes per element of a dense training dtype."""
     dtype = compute_dtype(name)
@@ -284,7 +280,7 @@ def _single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
     p = replace(states.precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, p, wl.batch, wl.context)
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
-    workspace = _TRAINING_HANDLES * _cublas_workspace()
+    workspace = _TRAINING_HANDLES * cublas_workspace_bytes()
     components = training_components(spec, wl, states, peak, workspace)
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
     if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
@@ -338,7 +334,7 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
                                f"logits and cross-entropy over {wl.batch} × {wl.context} × {spec.vocab_size:,} "
                                f"(fp32 log_softmax, its gradient) = {fmt_bytes(peak.logits)}"))
     comps.append(Component("overhead", workspace, f"{_TRAINING_HANDLES} cuBLAS workspaces (forward and autograd "
-                           f"threads) × {fmt_bytes(_cublas_workspace())}"))
+                           f"threads) × {fmt_bytes(cublas_workspace_bytes())}"))
     transient = peak.activations + peak.logits + peak.gradients + peak.optimizer_temporary
     fraction = reserve_fraction(wl.checkpointing)
     reserve = int(fraction * transient)
