@@ -1,0 +1,20 @@
+"""The family builders, one ``config.json`` → ``ModelSpec`` function per ``model_type``, grouped by kind.
+
+Every builder reads the keys transformers reads for that family, with transformers' defaults where a real
+config may leave a key out, so the tensor inventory equals what ``AutoModelForCausalLM.from_config`` builds
+(checked on the meta device by the tests).
+"""
+
+from __future__ import annotations
+
+from . import classic, dense, mla, moe, ssm, vision
+from .common import Builder
+
+__all__ = ["BUILDERS"]
+
+BUILDERS: dict[str, Builder] = {}
+for _module in (dense, moe, classic, mla, ssm, vision):
+    for _key, _builder in _module.BUILDERS.items():
+        if _key in BUILDERS:
+            raise RuntimeError(f"model_type {_key!r} has two builders")  # pragma: no cover - a coding error
+        BUILDERS[_key] = _builder

@@ -1,0 +1,58 @@
+"""DeepSeek: v1 MoE (remote code), v2/v3 with multi-head latent attention."""
+
+from __future__ import annotations
+
+from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+from .common import Builder, Config, act, build_model, decoder, get_bool, get_int, get_opt_int, layer_count
+
+__all__ = ["BUILDERS"]
+
+
+def _deepseek(cfg: Config, name: str) -> ModelSpec:
+    """DeepSeek-MoE (``model_type: deepseek``, remote code ``modeling_deepseek.py``): a layer is MoE when
+    ``n_routed_experts`` is set, its index ≥ ``first_k_dense_replace`` and divisible by ``moe_layer_freq``;
+    shared experts form one MLP of ``n_shared_experts × moe_intermediate_size``; the router is E × hidden."""
+    bias = get_bool(cfg, "attention_bias", False)
+    first = get_int(cfg, "first_k_dense_replace", 0, minimum=0)
+    freq = get_int(cfg, "moe_layer_freq", 1)
+    experts = get_opt_int(cfg, "n_routed_experts")
+    moe = None if experts is None else MoESpec(
+        experts, get_int(cfg, "num_experts_per_tok"), get_int(cfg, "moe_intermediate_size"),
+        num_shared_experts=get_int(cfg, "n_shared_experts", 0, minimum=0),
+        norm_topk_prob=get_bool(cfg, "norm_topk_prob", False))
+    return decoder(cfg, name, qkv_bias=bias, o_bias=bias,
+                    moe_at=lambda i: moe if moe is not None and i >= first and i % freq == 0 else None)
+
+
+def _deepseek_mla(cfg: Config, name: str, v3: bool) -> ModelSpec:
+    h = get_int(cfg, "hidden_size")
+    n_layers = layer_count(cfg)
+    heads = get_int(cfg, "num_attention_heads")
+    bias = get_bool(cfg, "attention_bias", False)
+    nope, rope = get_int(cfg, "qk_nope_head_dim", 128), get_int(cfg, "qk_rope_head_dim", 64)
+    q_lora = cfg.get("q_lora_rank", 1536)  # transformers' default when the key is absent; null = no q LoRA
+    attn = AttentionSpec(heads, heads, nope + rope, v_head_dim=get_int(cfg, "v_head_dim", 128), qkv_bias=bias,
+                         o_bias=bias, q_lora_rank=None if q_lora is None else get_int(cfg, "q_lora_rank", 1536),
+                         kv_lora_rank=get_int(cfg, "kv_lora_rank", 512), qk_rope_head_dim=rope,
+                         qk_nope_head_dim=nope)
+    first = get_int(cfg, "first_k_dense_replace", 3 if v3 else 0, minimum=0)
+    moe = MoESpec(get_int(cfg, "n_routed_experts", 256 if v3 else 64),
+                  get_int(cfg, "num_experts_per_tok", 8 if v3 else None),
+                  get_int(cfg, "moe_intermediate_size", 2048 if v3 else 1407),
+                  num_shared_experts=get_int(cfg, "n_shared_experts", 1 if v3 else 2, minimum=0),
+                  score_correction_bias=v3, norm_topk_prob=get_bool(cfg, "norm_topk_prob", v3),
+                  num_groups=get_int(cfg, "n_group", 8 if v3 else 1), topk_group=get_int(cfg, "topk_group",
+                                                                                         4 if v3 else 1))
+    mlp = MLPSpec(get_int(cfg, "intermediate_size"), "gated", get_bool(cfg, "mlp_bias", False) and not v3,
+                  act(cfg))
+    dense, sparse = LayerSpec("attention", attn, mlp=mlp), LayerSpec("attention", attn, moe=moe)
+    layers = [sparse if i >= first else dense for i in range(n_layers)]
+    mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
+    return build_model(cfg, name, h, layers, mtp_layers=mtp)
+
+
+BUILDERS: dict[str, Builder] = {
+    "deepseek": _deepseek,
+    "deepseek_v2": lambda cfg, name: _deepseek_mla(cfg, name, v3=False),
+    "deepseek_v3": lambda cfg, name: _deepseek_mla(cfg, name, v3=True),
+}
