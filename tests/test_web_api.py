@@ -22,8 +22,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memfit.web import server
-from memfit.web.server import MAX_BODY_BYTES, BackgroundServer, WorkloadFields, create_app
+from _web_server import BackgroundServer
+from memfit.web import results
+from memfit.web.server import MAX_BODY_BYTES, WorkloadFields, create_app
 from memfit.workload import Workload
 
 # Llama 3.1 8B by hand: vocab 128,256, hidden 4,096, 32 layers, 32 heads / 8 KV heads of 128, MLP 14,336, untied.
@@ -141,9 +142,18 @@ def test_page_and_assets_are_bundled_and_offline(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in r.headers["content-security-policy"]
-    assert '/static/app.js' in r.text and '/static/style.css' in r.text
-    for name in ("index.html", "app.js", "style.css"):
-        text = client.get("/" if name == "index.html" else f"/static/{name}").text
+    assert '<script type="module" src="/static/main.js">' in r.text and '/static/style.css' in r.text
+    static = resources.files("memfit.web") / "static"
+    names = sorted(p.name for p in static.iterdir() if p.name.endswith((".js", ".css")))
+    assert len(names) >= 6
+    for name in ["index.html", *names]:
+        got = client.get("/" if name == "index.html" else f"/static/{name}")
+        assert got.status_code == 200, name
+        text = got.text
+        if name.endswith(".js"):  # an ES module: every import is another served module, by a relative path
+            assert got.headers["content-type"].startswith("text/javascript"), name
+            for dep in re.findall(r'^import [^;]*? from "\./([a-z]+\.js)";$', text, re.MULTILINE):
+                assert dep in names, (name, dep)
         assert len(text) > 500
         assert "https://" not in text, name
         # the only http:// is the SVG namespace, which is a name, not a fetch
@@ -275,8 +285,8 @@ def test_unexpected_errors_are_json_without_traceback(monkeypatch: pytest.Monkey
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("secret internals /home/someone/file.py")
 
-    monkeypatch.setattr(server, "estimate", boom)
-    server._estimate_json_cached.cache_clear()
+    monkeypatch.setattr(results, "estimate", boom)
+    results._estimate_json_cached.cache_clear()
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/api/estimate", json={"model": "7B"})
         assert r.status_code == 500

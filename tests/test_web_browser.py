@@ -20,7 +20,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 import httpx
 
-from memfit.web.server import BackgroundServer, create_app
+from _web_server import BackgroundServer
+from memfit.web.server import create_app
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 

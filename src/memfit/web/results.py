@@ -1,0 +1,77 @@
+"""What the routes compute, remembered where the inputs are frozen: the catalog rows, the weights at each common
+precision, and ``estimate(...).to_json()`` for the last 4,096 distinct requests."""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Any
+
+from ..errors import MemfitError
+from ..estimate import estimate
+from ..memory.weights import weights_bytes
+from ..sources.catalog import catalog_rows
+from ..spec import ModelSpec
+from ..workload import Workload
+
+__all__ = ["estimate_json", "format_choices", "models", "weights_by_dtype"]
+
+_CHART_FORMATS = ("float32", "bfloat16", "float16", "fp8", "int8", "int4", "nf4", "gptq", "awq", "mxfp4", "nvfp4",
+                  "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
+
+
+@cache
+def models() -> list[dict[str, Any]]:
+    """The bundled catalog, one row per model."""
+    return [dict(r) for r in catalog_rows()]
+
+
+@cache
+def _format_names() -> list[str]:
+    """The common precisions this memfit knows, for the weights-by-precision chart."""
+    from ..formats import get_format
+
+    names = []
+    for name in _CHART_FORMATS:
+        try:
+            get_format(name)
+        except (MemfitError, KeyError, ValueError):
+            continue
+        names.append(name)
+    return names
+
+
+def weights_by_dtype(spec: ModelSpec) -> dict[str, int]:
+    """The weights' bytes at each common precision."""
+    try:
+        return dict(_weights_by_dtype_cached(spec))
+    except TypeError:  # a spec holding something unhashable
+        return {name: weights_bytes(spec, name) for name in _format_names()}
+
+
+@lru_cache(maxsize=256)
+def _weights_by_dtype_cached(spec: ModelSpec) -> tuple[tuple[str, int], ...]:
+    return tuple((name, weights_bytes(spec, name)) for name in _format_names())
+
+
+def estimate_json(spec: ModelSpec, wl: Workload) -> dict[str, Any]:
+    """``estimate(spec, wl).to_json()``, remembered for the last 4,096 distinct requests (both are frozen)."""
+    try:
+        return _estimate_json_cached(spec, wl)
+    except TypeError:  # unhashable: a spec holding a dict or list
+        return estimate(spec, wl).to_json()
+
+
+@lru_cache(maxsize=4096)
+def _estimate_json_cached(spec: ModelSpec, wl: Workload) -> dict[str, Any]:
+    doc: dict[str, Any] = estimate(spec, wl).to_json()
+    return doc
+
+
+@cache
+def format_choices() -> list[dict[str, str]]:
+    """Every named format (not the ``-pure`` GGUF variants), for the page's precision field."""
+    try:
+        from ..formats import list_formats
+    except ImportError:
+        return [{"name": n, "label": n} for n in _format_names()]
+    return [{"name": f.name, "label": f.label} for f in list_formats() if not f.name.endswith("-pure")]
