@@ -12,76 +12,9 @@ from ..memory.weights import weights_component
 from ..result import Estimate
 from ..sources.loader import load_model
 from ..units import fmt_bytes, fmt_count
-from ..workload import Workload
+from .workload_options import workload_from_options, workload_options
 
 WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "nf4", "q4_k_m")
-
-
-def workload_options(f: Any) -> Any:
-    """The Workload fields as CLI options (shared by estimate, fit, plan, plot)."""
-    opts = [
-        click.option("--mode", type=click.Choice(["weights", "inference", "train", "lora", "qlora"]),
-                     default="weights", show_default=True, help="What to estimate."),
-        click.option("--dtype", "-d", default=None, help="Weight precision or format (fp16, bf16, fp8, int8, "
-                     "int4, nf4, q4_k_m, …). Default: the config's own dtype."),
-        click.option("--batch", "-b", type=int, default=1, show_default=True,
-                     help="Sequences (inference) or micro-batch size (training)."),
-        click.option("--context", "-c", type=int, default=2048, show_default=True,
-                     help="Prompt tokens (inference) or sequence length (training)."),
-        click.option("--new-tokens", "-n", type=int, default=0, show_default=True,
-                     help="Tokens generated after the prompt."),
-        click.option("--runtime", "-r", type=click.Choice(["transformers", "vllm", "llamacpp"]),
-                     default="transformers", show_default=True),
-        click.option("--task", type=click.Choice(["generate", "forward", "prefill"]), default="generate",
-                     show_default=True, help="transformers: generate, forward (all-token logits) or prefill."),
-        click.option("--attn", type=click.Choice(["sdpa", "eager", "flash"]), default="sdpa", show_default=True),
-        click.option("--kv-dtype", default=None, help="KV cache dtype (fp16, bf16, fp8, q8_0, q4_0 …)."),
-        click.option("--gpu-memory-utilization", type=float, default=0.9, show_default=True, help="vLLM."),
-        click.option("--max-num-seqs", type=int, default=None, help="vLLM."),
-        click.option("--max-num-batched-tokens", type=int, default=None, help="vLLM."),
-        click.option("--block-size", type=int, default=16, show_default=True, help="vLLM KV block size."),
-        click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=int, default=None,
-                     help="llama.cpp layers on the GPU (default: all)."),
-        click.option("--n-batch", type=int, default=2048, show_default=True, help="llama.cpp -b."),
-        click.option("--n-ubatch", type=int, default=512, show_default=True, help="llama.cpp -ub."),
-        click.option("--flash-attn/--no-flash-attn", default=True, show_default=True, help="llama.cpp -fa."),
-        click.option("--optimizer", "-o", default="adamw", show_default=True,
-                     help="adamw, adamw-fused, adamw-foreach, adamw8bit, paged-adamw8bit, adafactor, lion, sgd, "
-                     "sgd-momentum."),
-        click.option("--mixed-precision/--no-mixed-precision", default=True, show_default=True,
-                     help="fp32 master weights with bf16 autocast, or everything in --dtype."),
-        click.option("--checkpointing", type=click.Choice(["none", "full", "selective"]), default="none",
-                     show_default=True, help="Activation (gradient) checkpointing."),
-        click.option("--grad-accum", type=int, default=1, show_default=True),
-        click.option("--lora-rank", type=int, default=16, show_default=True),
-        click.option("--lora-targets", default=None,
-                     help="Comma-separated module names (default: q,k,v,o,gate,up,down projections)."),
-        click.option("--quant", type=click.Choice(["nf4", "nf4-dq", "fp4", "fp4-dq", "int8"]), default=None,
-                     help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq)."),
-        click.option("--gpus", type=int, default=1, show_default=True),
-        click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True,
-                     help="DeepSpeed ZeRO stage (FSDP FULL_SHARD = 3)."),
-        click.option("--shard-size", type=int, default=None,
-                     help="GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: the GPUs of a node)."),
-        click.option("--offload", type=click.Choice(["none", "optimizer", "params"]), default="none",
-                     show_default=True, help="ZeRO CPU offload."),
-        click.option("--tp", type=int, default=1, show_default=True, help="Tensor parallel degree."),
-        click.option("--pp", type=int, default=1, show_default=True, help="Pipeline parallel degree."),
-        click.option("--ep", type=int, default=1, show_default=True, help="Expert parallel degree."),
-        click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def workload_from_options(options: dict[str, Any]) -> Workload:
-    """Build a Workload from the parsed CLI options."""
-    kw = {k: v for k, v in options.items() if k in Workload.field_names()}
-    targets = kw.pop("lora_targets", None)
-    if targets:
-        kw["lora_targets"] = tuple(t.strip() for t in str(targets).split(",") if t.strip())
-    return Workload(**kw).validate()
 
 
 @click.command("estimate")

@@ -13,7 +13,7 @@ from ..fit import fit, fit_all
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
 from ..units import fmt_bytes
-from .estimate import workload_from_options, workload_options
+from .workload_options import workload_from_options, workload_options
 
 
 @click.command("fit")

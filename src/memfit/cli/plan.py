@@ -15,7 +15,7 @@ from ..plan import PlanAnswer, plan_batch, plan_context, plan_gpu_layers, plan_g
 from ..sources.loader import load_model
 from ..speed import SpeedBound, decode_ceiling
 from ..units import fmt_bytes, parse_bytes
-from .estimate import workload_from_options, workload_options
+from .workload_options import workload_from_options, workload_options
 
 QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
 

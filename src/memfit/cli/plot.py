@@ -10,7 +10,7 @@ import click
 
 from ..sources.loader import load_model
 from ..units import fmt_bytes, parse_bytes
-from .estimate import workload_from_options, workload_options
+from .workload_options import workload_from_options, workload_options
 
 
 def _points(text: str | None) -> list[int] | None:
