@@ -1,11 +1,18 @@
 """The hardware catalog (``data/gpus.toml``): memory, bandwidth and native dtypes of each device, with sources.
 
-Capacity is what a process can allocate, in bytes:
+Capacity is what a process can allocate, in bytes: the total CUDA reports (``torch.cuda.mem_get_info``), which
+is what vLLM and SGLang budget from:
 
-* ``cuda_total_bytes`` where it was measured (H100 SXM: 85,017,493,504 of its 80 GiB);
+* ``cuda_total_bytes`` / ``cuda_total_gib`` where a public log prints it (H100 SXM: 85,017,493,504 of its 80 GiB;
+  a cloud T4: 14.56 GiB of its 16);
 * for unified memory (Apple silicon) the share macOS lets the GPU wire: measured where known, else the
   default share (75 %), tunable with ``sudo sysctl iogpu.wired_limit_mb`` — pass ``memory=`` then;
-* otherwise the nominal size, read as GiB (DRAM dies are 2^n Gbit; see the data file's header).
+* otherwise derived by the ``[cuda_rule]`` of the data file: the nominal size (read as GiB), less 1/16 for ECC
+  on data-centre GDDR, less the driver's reserve.
+
+Names resolve from the id, the name, the aliases and the names ``nvidia-smi`` / ``rocm-smi`` print
+("NVIDIA GeForce RTX 4090", "NVIDIA H100 80GB HBM3", "Tesla T4"); ``auto`` detects the local device
+(``memfit.detect``).
 
 ``memory=`` overrides the capacity of any device (e.g. a MIG slice, or what ``nvidia-smi`` shows as free);
 the CPU-only device has no capacity until it is given.
@@ -24,7 +31,8 @@ from typing import Any
 from .errors import ConfigError, UnknownModelError
 from .units import GIB, fmt_bytes, parse_bytes
 
-__all__ = ["Device", "DtypeCheck", "check_dtype", "devices", "get_device", "hardware_dtype"]
+__all__ = ["Device", "DtypeCheck", "check_dtype", "cuda_rule_bytes", "devices", "get_device", "hardware_dtype",
+           "resolve_name"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class Device:
     logical_devices: int = 1
     notes: str = ""
     derived: str = ""
+    smi_names: tuple[str, ...] = ()
+    smi_total_mib: int | None = None  # what nvidia-smi prints as the total, where a log shows it
+    capacity_measured: bool = False  # capacity_bytes read from a published log (else a stated rule)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,8 @@ class Device:
             "bandwidth_bytes_per_s": self.bandwidth, "dtypes": list(self.dtypes), "logical_devices":
                 self.logical_devices, "aliases": list(self.aliases), "source": self.source,
             "dtypes_source": self.dtypes_source, "notes": self.notes, "derived": self.derived,
+            "smi_names": list(self.smi_names), "smi_total_mib": self.smi_total_mib,
+            "capacity_measured": self.capacity_measured,
         }
 
 
@@ -65,32 +78,54 @@ def _load() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def _build(row: dict[str, Any], arches: dict[str, Any], apple: dict[str, Any]) -> Device:
+def cuda_rule_bytes(memory_gb: float, ecc: bool, rule: dict[str, Any]) -> int:
+    """The CUDA-visible total of a device no log reports: nominal MiB, less 1/16 with ECC on GDDR, less the
+    driver's reserve (``[cuda_rule]`` of the data file)."""
+    mib = float(memory_gb) * 1024 * (1 - float(rule["ecc_fraction"]) if ecc else 1.0)
+    return int((mib - float(rule["reserve_mib"]) - float(rule["reserve_fraction"]) * mib) * 2**20)
+
+
+def _capacity(row: dict[str, Any], nominal: int, data: dict[str, Any]) -> tuple[int, str, bool]:
+    logical = int(row.get("logical_devices", 1))
+    if "cuda_total_bytes" in row:
+        return int(row["cuda_total_bytes"]), f"measured CUDA total: {row['cuda_total_source']}", True
+    if "cuda_total_gib" in row:
+        return (round(float(row["cuda_total_gib"]) * GIB),
+                f"measured CUDA total {row['cuda_total_gib']} GiB: {row['cuda_total_source']}", True)
+    if "usable_gib" in row:
+        return (round(float(row["usable_gib"]) * GIB),
+                f"GPU share of unified memory, measured {row['usable_gib']} GiB: {row['usable_source']}", True)
+    if row["kind"] == "apple":
+        share = float(data["apple"]["default_gpu_share"])
+        return round(nominal * share), (f"default GPU share {share:.0%} of unified memory ({data['apple']['source']}); "
+                                        "raise it with `sudo sysctl iogpu.wired_limit_mb=N` and pass --memory"), False
+    if row["kind"] == "cpu":
+        return 0, "host RAM: give it with --memory", False
+    ecc = bool(row.get("ecc_default", False))
+    cap = cuda_rule_bytes(float(row["memory_gb"]) / logical, ecc, data["cuda_rule"])
+    rule = data["cuda_rule"]
+    per = f" / {logical} logical devices" if logical > 1 else ""
+    basis = (f"no published CUDA total: derived as {row['memory_gb']} GiB{per}{' less 1/16 for ECC' if ecc else ''}, "
+             f"less {rule['reserve_mib']} MiB + {100 * rule['reserve_fraction']:g} % (the driver's reserve, from the "
+             "measured rows); pass --memory for the exact total")
+    return cap, basis, False
+
+
+def _build(row: dict[str, Any], data: dict[str, Any]) -> Device:
     logical = int(row.get("logical_devices", 1))
     nominal = round(float(row["memory_gb"]) * GIB) // logical
-    if "cuda_total_bytes" in row:
-        cap, basis = int(row["cuda_total_bytes"]), f"measured CUDA total: {row['cuda_total_source']}"
-    elif "usable_gib" in row:
-        cap = round(float(row["usable_gib"]) * GIB)
-        basis = f"GPU share of unified memory, measured {row['usable_gib']} GiB: {row['usable_source']}"
-    elif row["kind"] == "apple":
-        share = float(apple["default_gpu_share"])
-        cap = round(nominal * share)
-        basis = (f"default GPU share {share:.0%} of unified memory ({apple['source']}); "
-                 "raise it with `sudo sysctl iogpu.wired_limit_mb=N` and pass --memory")
-    else:
-        cap, basis = nominal, f"nominal {row['memory_gb']} GB read as GiB (CUDA reports slightly less: " \
-                              "H100 80GB shows 79.18 GiB); pass --memory for the exact total"
-        if logical > 1:
-            basis += f"; one of {logical} logical devices"
-    arch = arches[row["arch"]]
+    cap, basis, measured = _capacity(row, nominal, data)
+    arch = data["arch"][row["arch"]]
     bw = row.get("bandwidth_gbs")
+    smi = row.get("smi_total_mib")
     return Device(
         id=row["id"], name=row["name"], vendor=row["vendor"], kind=row["kind"], arch=row["arch"],
         memory_gb=float(row["memory_gb"]), memory_bytes=nominal, capacity_bytes=cap, capacity_basis=basis,
         bandwidth=None if bw is None else float(bw) * 1e9 / logical, dtypes=tuple(arch["dtypes"]),
         source=row["source"], dtypes_source=arch["source"], aliases=tuple(row.get("aliases", ())),
         logical_devices=logical, notes=row.get("notes", ""), derived=row.get("derived", ""),
+        smi_names=tuple(row.get("smi_names", ())), smi_total_mib=None if smi is None else int(smi),
+        capacity_measured=measured,
     )
 
 
@@ -98,32 +133,54 @@ def _build(row: dict[str, Any], arches: dict[str, Any], apple: dict[str, Any]) -
 def devices() -> tuple[Device, ...]:
     """Every device in the catalog, in file order (vendor, then generation)."""
     data = _load()
-    return tuple(_build(r, data["arch"], data["apple"]) for r in data["device"])
+    return tuple(_build(r, data) for r in data["device"])
 
 
 def _key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", name.strip().lower())
 
 
+# Words vendor tools put around a model name ("NVIDIA GeForce RTX 4090", "Tesla T4", "AMD Radeon RX 7900 XTX").
+_VENDOR_WORDS = re.compile(r"\b(nvidia|geforce|tesla|amd|ati|radeon|instinct|graphics|corporation)\b")
+_MEMORY_SUFFIX = re.compile(r"[\s\-]*(\d+\s*g(i?b)?)?[\s\-]*(hbm\d?e?|gddr\d?x?)?\s*$")
+
+
 @cache
 def _index() -> dict[str, Device]:
     index: dict[str, Device] = {}
     for d in devices():
-        for k in (d.id, d.name, *d.aliases):
+        for k in (d.id, d.name, *d.aliases, *d.smi_names):
             index.setdefault(_key(k), d)
     return index
 
 
+def resolve_name(name: str) -> Device | None:
+    """The catalog device a typed or tool-printed name means, or None: exact key, then without the vendor's
+    words ("NVIDIA GeForce "), then also without a trailing memory size / type ("80GB HBM3")."""
+    index = _index()
+    low = name.strip().lower()
+    bare = re.sub(r"\s+", " ", _VENDOR_WORDS.sub(" ", low)).strip()
+    for cand in (low, bare, _MEMORY_SUFFIX.sub("", bare)):
+        if cand and _key(cand) in index:
+            return index[_key(cand)]
+    return None
+
+
 def get_device(name: str | Device, memory: int | str | None = None, bandwidth: float | None = None) -> Device:
-    """The device called ``name`` (id, name or alias; case, spaces and dashes ignored).
+    """The device called ``name`` (id, name, alias or the name nvidia-smi / rocm-smi prints; case, spaces and
+    dashes ignored); ``"auto"`` detects the local GPU (``memfit.detect``).
 
     ``memory`` (bytes or "24GiB") replaces the capacity; ``bandwidth`` (bytes/s) the bandwidth.
     Raises UnknownModelError with close names for a typo, ConfigError for CPU-only without ``memory``.
     """
     if isinstance(name, Device):
         dev = name
+    elif name.strip().lower() == "auto":
+        from .detect import detect_device
+
+        dev = detect_device()
     else:
-        dev_opt = _index().get(_key(name))
+        dev_opt = resolve_name(name)
         if dev_opt is None:
             keys = sorted({k for d in devices() for k in (d.id, *d.aliases)})
             close = difflib.get_close_matches(name.strip().lower(), keys, n=3, cutoff=0.5)

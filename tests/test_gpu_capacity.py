@@ -1,0 +1,127 @@
+"""Device capacity as CUDA reports it, the names vendor tools print, and ``--gpu auto`` (faked tool output)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from _cli import run
+from memfit.detect import detect, detect_device
+from memfit.errors import UnknownModelError
+from memfit.hardware import devices, get_device
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+def test_every_capacity_is_below_the_marketing_size_and_has_a_source_or_the_rule() -> None:
+    for d in devices():
+        if d.kind == "cpu":
+            continue
+        assert 0 < d.capacity_bytes < d.memory_gb * GIB / d.logical_devices, d.id
+        if d.capacity_measured:
+            assert re.search(r"https?://|ground truth", d.capacity_basis), d.id
+        else:
+            assert "derived" in d.capacity_basis or "default GPU share" in d.capacity_basis, d.id
+
+
+# (id, the figure a public log prints, in GiB) — the same numbers as the rows' sources quote
+MEASURED = [("t4", 14.56), ("l40s", 44.53), ("l40", 44.40), ("rtx-4090", 23.64), ("rtx-3090", 23.58)]
+
+
+@pytest.mark.parametrize(("dev_id", "gib"), MEASURED)
+def test_measured_cuda_totals(dev_id: str, gib: float) -> None:
+    d = get_device(dev_id)
+    assert d.capacity_bytes == round(gib * GIB)
+    assert d.capacity_measured and f"{gib:.2f}" in d.capacity_basis
+
+
+def test_exact_byte_totals() -> None:
+    assert get_device("h100").capacity_bytes == 85_017_493_504  # memfit's own H100 measurement
+    assert get_device("a100-40gb").capacity_bytes == 42_298_834_944  # deviceQuery, A100-SXM4-40GB
+
+
+def test_rule_for_unmeasured_rows() -> None:
+    # L4: 24 GiB GDDR6 with ECC on: 24576 × 15/16 = 23040 MiB, less 400 MiB and 0.55 %
+    assert get_device("l4").capacity_bytes == int((23040 - 400 - 0.0055 * 23040) * MIB)
+    # H200 (HBM, no ECC share): 141 GiB = 144384 MiB
+    assert get_device("h200").capacity_bytes == int((144384 - 400 - 0.0055 * 144384) * MIB)
+
+
+def test_rule_stays_below_every_measured_row() -> None:
+    for d in devices():
+        if d.capacity_measured and d.vendor == "nvidia":
+            m = d.memory_gb * 1024 * (15 / 16 if d.id in ("t4", "l40", "l40s") else 1)
+            assert int((m - 400 - 0.0055 * m) * MIB) <= d.capacity_bytes, d.id
+
+
+def test_t4_nvidia_smi_total_is_15_of_16_gib() -> None:
+    assert get_device("t4").smi_total_mib == 15360 == 16 * 1024 * 15 // 16
+
+
+@pytest.mark.parametrize(("printed", "dev_id"), [
+    ("NVIDIA GeForce RTX 4090", "rtx-4090"), ("NVIDIA H100 80GB HBM3", "h100-sxm"), ("Tesla T4", "t4"),
+    ("NVIDIA A100-SXM4-80GB", "a100-80gb"), ("NVIDIA A100-SXM4-40GB", "a100-40gb"), ("NVIDIA L40S", "l40s"),
+    ("NVIDIA A10G", "a10g"), ("Tesla V100-SXM2-16GB", "v100-16gb"), ("NVIDIA GeForce RTX 3060", "rtx-3060"),
+    ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"), ("AMD Instinct MI300X", "mi300x"),
+    ("AMD Radeon RX 7900 XTX", "rx-7900-xtx"), ("NVIDIA H100 PCIe", "h100-pcie"),
+    ("NVIDIA GeForce RTX 5090", "rtx-5090"),
+])
+def test_names_vendor_tools_print(printed: str, dev_id: str) -> None:
+    assert get_device(printed).id == dev_id
+
+
+def test_unknown_printed_name_is_refused() -> None:
+    with pytest.raises(UnknownModelError, match="unknown GPU"):
+        get_device("NVIDIA GeForce GT 710")
+
+
+def _fake(outputs: dict[str, str]):  # type: ignore[no-untyped-def]
+    def run(cmd: list[str]) -> str | None:
+        return outputs.get(cmd[0] + (" " + cmd[-1] if cmd[0] == "sysctl" else ""))
+    return run
+
+
+def test_auto_nvidia_smi(tmp_path: Path) -> None:
+    run = _fake({"nvidia-smi": "NVIDIA GeForce RTX 4090, 24564\nNVIDIA GeForce RTX 4090, 24564\n"})
+    found = detect(run, tmp_path / "none")
+    assert [f.name for f in found] == ["NVIDIA GeForce RTX 4090"] * 2 and found[0].total_bytes == 24564 * MIB
+    d = detect_device(run, tmp_path / "none")
+    assert d.id == "rtx-4090" and d.capacity_bytes == round(23.64 * GIB)
+    assert "1 of 2 detected" in d.capacity_basis
+
+
+def test_auto_mig_slice_uses_the_reported_total(tmp_path: Path) -> None:
+    d = detect_device(_fake({"nvidia-smi": "NVIDIA A100-SXM4-80GB MIG 3g.40gb, 40192\n"}), tmp_path / "none")
+    assert d.id == "auto" and d.capacity_bytes == int((40192 - 400 - 0.0055 * 40192) * MIB)
+
+
+def test_auto_rocm_smi(tmp_path: Path) -> None:
+    doc = {"card0": {"Card Series": "AMD Instinct MI300X", "VRAM Total Memory (B)": str(205822885888)}}
+    d = detect_device(_fake({"rocm-smi": json.dumps(doc)}), tmp_path / "none")
+    assert d.id == "mi300x"
+
+
+def test_auto_apple_and_cpu(tmp_path: Path) -> None:
+    d = detect_device(_fake({"sysctl machdep.cpu.brand_string": "Apple M4 Max\n",
+                             "sysctl hw.memsize": str(128 * GIB)}), tmp_path / "none")
+    assert d.id == "m4-max-128gb" and d.capacity_bytes == round(107.52 * GIB)
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       65536000 kB\nMemFree: 1 kB\n")
+    d = detect_device(_fake({}), meminfo)
+    assert d.kind == "cpu" and d.capacity_bytes == 65536000 * 1024
+
+
+def test_auto_hostile_output_is_ignored(tmp_path: Path) -> None:
+    run = _fake({"nvidia-smi": "garbage\n,\n" + "x" * 10000, "rocm-smi": "{not json"})
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 1024 kB\n")
+    assert detect_device(run, meminfo).kind == "cpu"
+
+
+def test_cli_accepts_printed_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "NVIDIA GeForce RTX 4090", "-d", "fp16", "--json"], capsys)
+    assert code == 0 and json.loads(out)["device"] == "rtx-4090"
