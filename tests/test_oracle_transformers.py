@@ -103,7 +103,9 @@ def test_default_config_of_each_family_matches_transformers(config_class: str) -
 
 
 def test_every_supported_family_is_checked_against_transformers() -> None:
-    covered = {getattr(transformers, c)().model_type for c in DEFAULT_CONFIGS}
+    from test_families import DEFAULTS as FAMILY_DEFAULTS  # the issue-10 families, checked there
+
+    covered = {getattr(transformers, c)().model_type for c in [*DEFAULT_CONFIGS, *FAMILY_DEFAULTS]}
     assert covered == set(SUPPORTED_FAMILIES) - {"deepseek"}  # deepseek (v1) is remote code only
 
 

@@ -1,0 +1,43 @@
+"""The reference count: the model transformers builds on the meta device (no memory, no weights).
+
+Shared by the family tests: total, parameters per decoder block and the token embedding of the model
+``AutoModelForCausalLM`` (or the family's multimodal class) builds from a config dict or config object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+_BLOCK = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
+
+
+def build_meta(cfg: dict[str, Any] | Any, model_class: str | None = None) -> Any:
+    import torch
+    import transformers
+
+    if isinstance(cfg, dict):
+        cfg = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map")}
+        conf = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+    else:
+        conf = cfg
+    with torch.device("meta"):
+        if model_class is not None:
+            return getattr(transformers, model_class)(conf)
+        return transformers.AutoModelForCausalLM.from_config(conf)
+
+
+def reference_counts(cfg: dict[str, Any] | Any, model_class: str | None = None) -> tuple[int, dict[int, int], int]:
+    """(total, parameters per decoder block, token-embedding numel); tied weights once."""
+    model = build_meta(cfg, model_class)
+    total, per_block, seen = 0, defaultdict(int), set()
+    for name, p in model.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        m = _BLOCK.search(name)
+        if m and "vision" not in name and "visual" not in name:
+            per_block[int(m.group(1))] += p.numel()
+    return total, dict(per_block), model.get_input_embeddings().weight.numel()

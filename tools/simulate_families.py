@@ -1,0 +1,112 @@
+"""Simulated cases for the families added in issue 10 (tests/data/simulated/families.jsonl).
+
+Developer tool, not part of the memfit package: runs ``tools/simulate_memory.py``'s simulator (real transformers
+code on fake tensors under an imitation of the CUDA caching allocator, docs/simulator.md) on scaled-down versions
+of the real configs in tests/data/families/real_configs.json (fewer layers, the real widths), one inference and
+one training workload per family. Output: same JSON-lines format as tests/data/simulated/cases.jsonl, every line
+``"simulated": true``.
+
+Usage:  python tools/simulate_families.py [--only NAME,...] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import simulate_memory as sm  # the simulator beside this file
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO / "tests" / "data" / "families" / "real_configs.json"
+OUT = REPO / "tests" / "data" / "simulated" / "families.jsonl"
+
+# (case name, real config, layers kept, kind, workload parameters)
+CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
+    ("smollm3-3b-l8/gen-b2-s2048-new16", "smollm3-3b", 8, "generate", dict(batch=2, seq=2048, new=16)),
+    ("smollm3-3b-l4/train-amp-adamw-fused-b2-s1024", "smollm3-3b", 4, "train",
+     dict(batch=2, seq=1024, opt="adamw-fused", amp=True)),
+    ("olmo-3-7b-l4/gen-b2-s6144-new8", "olmo-3-7b", 4, "generate", dict(batch=2, seq=6144, new=8)),
+    ("olmo-3-7b-l4/train-bf16-adamw-fused-ckpt-b2-s2048", "olmo-3-7b", 4, "train",
+     dict(batch=2, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("seed-oss-36b-l2/gen-b1-s4096-new8", "seed-oss-36b-instruct", 2, "generate", dict(batch=1, seq=4096, new=8)),
+    ("seed-oss-36b-l2/train-amp-adamw-fused-b1-s1024", "seed-oss-36b-instruct", 2, "train",
+     dict(batch=1, seq=1024, opt="adamw-fused", amp=True)),
+    ("exaone-4.0-32b-l4/gen-b1-s8192-new8", "exaone-4.0-32b", 4, "generate", dict(batch=1, seq=8192, new=8)),
+    ("exaone-4.0-1.2b-l8/lora-r16-all-b2-s2048", "exaone-4.0-1.2b", 8, "lora", dict(batch=2, seq=2048, r=16)),
+    ("command-r7b-l4/gen-b2-s6144-new8", "c4ai-command-r7b-12-2024", 4, "generate", dict(batch=2, seq=6144, new=8)),
+    ("command-r7b-l4/train-amp-adamw-fused-ckpt-b2-s2048", "c4ai-command-r7b-12-2024", 4, "train",
+     dict(batch=2, seq=2048, opt="adamw-fused", amp=True, ckpt=True)),
+]
+
+
+def scaled_config(name: str, layers: int) -> dict[str, Any]:
+    """The transformers config dict of a real config cut to ``layers`` layers (per-layer lists cut too)."""
+    raw: dict[str, Any] = copy.deepcopy(json.loads(REAL.read_text())[name]["config"])
+    text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
+    text["num_hidden_layers"] = layers
+    for key in ("layer_types", "no_rope_layers", "mlp_only_layers"):
+        if isinstance(text.get(key), list) and len(text[key]) > layers:
+            text[key] = text[key][:layers]
+    return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
+
+
+def record(name: str, model: str, kind: str, p: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.time()
+    sim = sm.simulate(cfg, kind, p)
+    base = sm.default_alloc_before_build(kind)
+    shift = base + sm.workspace_bytes(kind, base)
+    rec: dict[str, Any] = dict(case=name, model=model, kind=kind, params=p, alloc_before_build=base, config=cfg,
+                               n_params=sim["n_params"], param_bytes=sim["param_bytes"],
+                               alloc_after_build=base + sim["tracked_after_build"])
+    for key in ("kv_cache_bytes_final", "cache_class", "logits_bytes", "trainable_params"):
+        if key in sim:
+            rec[key] = sim[key]
+    if "phases" in sim:
+        rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
+    rec["peak_alloc"] = sm.predict_peak(sim, kind, base)
+    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None,
+               seconds=round(time.time() - t0, 2), simulated=True, simulator_version=sm.SIMULATOR_VERSION)
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args(argv)
+    only = set(filter(None, a.only.split(",")))
+    out = Path(a.out)
+    old = {}
+    if out.exists():  # keep the cases not re-run
+        old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
+    for name, model, layers, kind, p in CASES:
+        if only and name not in only and model not in only:
+            continue
+        try:
+            old[name] = record(name, f"{model}-l{layers}", kind, p, scaled_config(model, layers))
+        except Exception as e:  # report and go on
+            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
+            continue
+        print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
+    order = [c[0] for c in CASES]
+    env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
+                        transformers=sm._version("transformers"), peft=sm._version("peft"),
+                        note="simulated on fake tensors by tools/simulate_families.py; see docs/simulator.md"))
+    with out.open("w") as f:
+        f.write(json.dumps(env) + "\n")
+        for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
+            f.write(json.dumps(old[case]) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
