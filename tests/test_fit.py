@@ -21,18 +21,18 @@ P_70B = 70_553_706_496  # Llama-3.1-70B
 
 def test_fits_with_exact_headroom() -> None:
     # a cloud T4 reports 14.56 GiB to CUDA (15360 MiB in nvidia-smi, ECC on): 16.06 GB of weights do not fit
-    r = memfit.fit("llama-3.1-8b", "t4", dtype="fp16")
+    r = memfit.fit("llama-3.1-8b", "t4", mode="weights", dtype="fp16")
     assert r.per_gpu_bytes == (P_8B * 2,)
     assert r.capacity_bytes == round(14.56 * GIB)
     assert not r.fits
     assert r.headroom_bytes == round(14.56 * GIB) - P_8B * 2
     assert r.warnings == ()  # fp16 is native on Turing
-    r = memfit.fit("llama-3.1-8b", "rtx 3090", dtype="fp16")  # 23.58 GiB as vLLM printed it
+    r = memfit.fit("llama-3.1-8b", "rtx 3090", mode="weights", dtype="fp16")  # 23.58 GiB as vLLM printed it
     assert r.fits and r.headroom_bytes == round(23.58 * GIB) - P_8B * 2
 
 
 def test_does_not_fit_blames_the_largest_component() -> None:
-    r = memfit.fit("llama-3.1-8b", "rtx 3080", dtype="bf16")  # 10 GiB card
+    r = memfit.fit("llama-3.1-8b", "rtx 3080", mode="weights", dtype="bf16")  # 10 GiB card
     assert not r.fits
     # no published CUDA total for a 3080: 10 GiB less the catalog's rule (400 MiB + 0.55 %)
     assert r.headroom_bytes == int((10240 - 400 - 0.0055 * 10240) * 2**20) - P_8B * 2
@@ -50,11 +50,11 @@ def test_non_native_dtype_is_flagged() -> None:
 
 
 def test_weights_split_over_gpus_without_details() -> None:
-    r = memfit.fit("llama-3.1-70b", "a100", dtype="bf16", gpus=2)
+    r = memfit.fit("llama-3.1-70b", "a100", mode="weights", dtype="bf16", gpus=2)
     assert r.per_gpu_bytes == (P_70B, P_70B)  # 141,107,412,992 / 2
     assert r.fits
     assert "layer split over 2" in r.split
-    one = memfit.fit("llama-3.1-70b", "a100", dtype="bf16")
+    one = memfit.fit("llama-3.1-70b", "a100", mode="weights", dtype="bf16")
     assert not one.fits and one.per_gpu_bytes == (2 * P_70B,)
 
 
@@ -95,7 +95,8 @@ def test_vllm_budget_is_the_utilization_share() -> None:
 
 
 def test_fit_json_and_check_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "rtx 4090", "-d", "fp16", "--json"], capsys)
+    code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "rtx 4090", "--mode", "weights", "-d", "fp16", "--json"],
+                       capsys)
     assert code == 0
     doc = json.loads(out)
     assert doc["fits"] is True and doc["per_gpu_bytes"] == [P_8B * 2]

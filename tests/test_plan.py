@@ -83,7 +83,7 @@ def test_not_an_integer_field_is_refused() -> None:
     with pytest.raises(ConfigError):
         plan_largest("llama-3.2-1b", "h100", "runtime", estimator=linear)
     with pytest.raises(UnsupportedError, match="weights-only"):
-        memfit.plan_context("llama-3.2-1b", "h100")  # context does not change a weights estimate
+        memfit.plan_context("llama-3.2-1b", "h100", mode="weights")  # context does not change a weights estimate
 
 
 @pytest.mark.parametrize(("model", "gpu", "dtype"), [
@@ -93,22 +93,22 @@ def test_not_an_integer_field_is_refused() -> None:
     ("qwen3-30b-a3b", "rtx 3060", "q4_k_m"),
 ])
 def test_fewest_gpus_is_verified_by_re_estimating(model: str, gpu: str, dtype: str) -> None:
-    a = memfit.plan_gpus(model, gpu, dtype=dtype)
+    a = memfit.plan_gpus(model, gpu, mode="weights", dtype=dtype)
     assert a.value is not None
     lay = a.extra["layout"]
     # fits at the answer …
-    assert memfit.fit(model, gpu, dtype=dtype, **lay).fits
+    assert memfit.fit(model, gpu, mode="weights", dtype=dtype, **lay).fits
     # … and no layout fits on one GPU fewer
     spec = memfit.load_model(model)
     if a.value > 1:
         for lay2 in layouts(spec, a.value - 1, "weights"):
-            assert not memfit.fit(model, gpu, dtype=dtype, **lay2).fits, lay2
+            assert not memfit.fit(model, gpu, mode="weights", dtype=dtype, **lay2).fits, lay2
 
 
 def test_fewest_gpus_by_hand() -> None:
     # Llama-3.1-70B bf16 weights: 141,107,412,992 bytes; RTX 3090 24 GiB = 25,769,803,776 bytes;
     # split over n GPUs: ceil(141,107,412,992 / n) ≤ 25,769,803,776 ⇔ n ≥ 5.48 → 6
-    assert memfit.plan_gpus("llama-3.1-70b", "rtx 3090", dtype="bfloat16").value == 6
+    assert memfit.plan_gpus("llama-3.1-70b", "rtx 3090", mode="weights", dtype="bfloat16").value == 6
 
 
 def test_layouts_respect_heads_and_prefer_less_model_parallelism() -> None:
@@ -175,7 +175,7 @@ def test_fewest_gpus_for_training_is_verified_by_re_estimating() -> None:
 
 
 def test_plan_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["plan", "llama-3.1-70b", "--gpu", "rtx 3090", "-d", "bf16", "--json"])
+    main(["plan", "llama-3.1-70b", "--gpu", "rtx 3090", "--mode", "weights", "-d", "bf16", "--json"])
     doc = json.loads(capsys.readouterr().out)
     gpus = doc["answers"]["min_gpus"]
     assert gpus["value"] == 6 and gpus["layout"]["tp"] * gpus["layout"]["pp"] in (1, 2, 3, 6)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import GROUNDTRUTH
 from memfit import estimate
-from memfit.errors import ConfigError
+from memfit.errors import ConfigError, MemfitError
 from memfit.memory.activations import Precision, korthikanti_layer_bytes, model_activations
 from memfit.memory.optimizers import optimizer_memory
 from memfit.memory.training import estimate_training
@@ -131,7 +131,7 @@ def test_paged_optimizer_is_outside_the_allocator() -> None:
 def test_bad_training_input() -> None:
     with pytest.raises(ConfigError):
         estimate("llama-3.2-1b", mode="train", optimizer="nope")
-    with pytest.raises(ConfigError):
+    with pytest.raises(MemfitError, match="training needs float weights"):
         estimate("llama-3.2-1b", mode="train", dtype="q4_k_m")
 
 

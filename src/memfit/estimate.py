@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .errors import ConfigError, UnsupportedError
 from .inventory import count_parameters
 from .memory.weights import weights_component
 from .result import Estimate
+from .rules import check_runnable, resolve
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .workload import Workload
@@ -30,6 +32,17 @@ def default_format(spec: ModelSpec, mode: str = "weights") -> str:
     return spec.dtype
 
 
+def runnable_workload(spec: ModelSpec, wl: Workload) -> Workload:
+    """``wl`` with the checkpoint's own format when no ``dtype`` is named (the same rule in every command),
+    checked against what the runtime can run (``rules.check_runnable``: the rule and the fix otherwise)."""
+    dtype_from = "--dtype"
+    if wl.dtype is None:
+        wl = wl.replace(dtype=default_format(spec, wl.mode))
+        dtype_from = "the checkpoint's format"
+    check_runnable(spec, wl, dtype_from)
+    return wl
+
+
 def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) -> Estimate:
     """Estimate the memory ``model`` needs for ``workload``.
 
@@ -46,10 +59,15 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; "
                           f"valid options are the Workload fields: {', '.join(Workload.field_names())}")
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    implied: tuple[str, ...] = ()
+    if options:  # keyword options mean what the same CLI options mean (runtime, context … imply inference)
+        wl, implied = resolve(wl, options)
     wl.validate()
     spec = load_model(model)
-    if wl.dtype is None:
-        wl = wl.replace(dtype=default_format(spec, wl.mode))
+    wl = runnable_workload(spec, wl)
+    if implied:
+        est = estimate(spec, wl)
+        return replace(est, notes=(*implied, *est.notes))
     if wl.mode == "weights":
         dtype = wl.dtype or default_format(spec)
         comp = weights_component(spec, dtype)
@@ -75,8 +93,6 @@ def _context_note(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
     limit = spec.max_position_embeddings
     if not limit or tokens <= limit:
         return est
-    from dataclasses import replace
-
     if spec.position_embedding == "learned":  # no row of the position table for the extra tokens
         note = (f"{tokens:,} tokens per sequence exceed {spec.name}'s {limit:,} learned positions: the model cannot "
                 "run that long (the estimate is what it would need)")

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError
-from .estimate import ModelRef, estimate
+from .estimate import ModelRef, estimate, runnable_workload
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
+from .rules import resolve
 from .units import fmt_bytes
 from .workload import Workload
 
-__all__ = ["FitResult", "estimate_on", "fit", "fit_all", "fit_estimate"]
+__all__ = ["FitResult", "estimate_on", "fit", "fit_all", "fit_estimate", "meant_workload"]
 
 TRAIN_MODES = ("train", "lora", "qlora")
 
@@ -189,7 +190,7 @@ def estimate_on(model: ModelRef, wl: Workload, device: Device) -> Estimate:
         spec = model if isinstance(model, ModelSpec) else load_model(model)
         if spec.is_bare:
             return estimate(spec, wl)  # raises the usual "needs the architecture" error
-        wl.validate()
+        wl = runnable_workload(spec, wl.validate())  # the checkpoint's own format, as estimate() prices it
         return estimate_vllm(spec, wl, device_bytes=device.capacity_bytes)
     return estimate(model, wl)
 
@@ -247,9 +248,27 @@ def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
         r.fits, r.headroom_bytes, r.blame, r.warnings, r.to_json()
     """
     device = get_device(gpu, memory=memory)
+    wl, implied = meant_workload(workload, options)
+    r = _judge_on(model, wl.validate(), device)
+    return replace(r, notes=(*implied, *r.notes)) if implied else r
+
+
+def meant_workload(workload: Workload | None, options: dict[str, Any]) -> tuple[Workload, tuple[str, ...]]:
+    """The workload a ``fit``/``plan`` call means. A Workload passed alone is taken as it is; keyword options
+    mean what the CLI options mean (``rules.resolve``), and with no mode among them the question is whether
+    the model runs: inference."""
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
-    wl.validate()
-    return _judge_on(model, wl, device)
+    if workload is not None and not options:
+        return wl, ()
+    unknown = set(options) - set(Workload.field_names())
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; use Workload fields")
+    wl, notes = resolve(wl, options)
+    if "mode" not in options and wl.mode == "weights" and workload is None:
+        wl = wl.replace(mode="inference")
+        notes = (*notes, f"no mode given: judged for inference ({wl.runtime}, batch {wl.batch}, context "
+                         f"{wl.context:,}); mode='weights' judges the weights alone")
+    return wl, notes
 
 
 def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
@@ -273,7 +292,7 @@ def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
 def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -> list[FitResult]:
     """``fit`` on every catalog device with a fixed memory (one estimate, judged per device), in catalog order:
     which GPUs can run this as it is?"""
-    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
+    wl, _ = meant_workload(workload, options)
     wl.validate()
     devs = [d for d in devices() if d.capacity_bytes > 0]
     if wl.mode == "inference" and wl.runtime == "vllm":  # the plan depends on the device

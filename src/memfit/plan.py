@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError, MemfitError, UnsupportedError
-from .estimate import ModelRef
-from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate
+from .estimate import ModelRef, runnable_workload
+from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload
 from .hardware import Device, get_device
 from .result import Estimate
+from .rules import tp_problem
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .units import fmt_bytes
@@ -126,11 +127,8 @@ def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory
            options: dict[str, Any]) -> tuple[ModelSpec, Device, Workload]:
     spec = model if isinstance(model, ModelSpec) else load_model(model)
     device = get_device(gpu, memory=memory)
-    wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
-    unknown = set(options) - set(Workload.field_names())
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; use Workload fields")
-    return spec, device, wl.validate()
+    wl, _ = meant_workload(workload, options)
+    return spec, device, runnable_workload(spec, wl.validate())
 
 
 def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Workload | None = None, *,
@@ -234,11 +232,10 @@ def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers"
     """Parallel layouts for ``gpus`` GPUs, most preferred first: less model parallelism first, TP before PP
     (TP ≤ 8 and dividing the attention heads, PP ≤ layers), then the lowest ZeRO stage (training only,
     stages > 0 only with data parallelism). vLLM inference needs tp × pp = gpus (more GPUs are replicas)."""
-    attn = spec.attention_layers
-    heads = attn[0].num_heads if attn else 0
+    engine = "vllm" if mode == "inference" else "megatron"
     cands: list[tuple[int, int]] = []
     for tp in _divisors(gpus):
-        if tp > MAX_TP or (heads and heads % tp):
+        if tp > MAX_TP or tp_problem(spec, tp, engine) or (mode == "inference" and runtime == "llamacpp" and tp > 1):
             continue
         for pp in _divisors(gpus // tp):
             if pp > max(spec.num_layers, 1):

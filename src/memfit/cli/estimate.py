@@ -12,7 +12,7 @@ from ..memory.weights import weights_component
 from ..result import Estimate
 from ..sources.loader import load_model
 from ..units import fmt_bytes, fmt_count
-from .workload_options import workload_from_options, workload_options
+from .workload_options import workload_options
 
 WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "nf4", "q4_k_m")
 
@@ -28,9 +28,15 @@ def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None
     MODEL is a catalog id (memfit models), a config.json or a folder holding one, a Hugging Face
     repo id (org/name[@revision]), a safetensors or GGUF file, or a parameter count such as 7B.
     """
-    wl = workload_from_options(options)
+    from dataclasses import replace
+
+    from .given import workload_meant
+
+    wl, implied = workload_meant(options)
     spec = load_model(model)
     est = estimate(spec, wl)
+    if implied:
+        est = replace(est, notes=(*implied, *est.notes))
     weights_table = wl.mode == "weights" and options.get("dtype") is None
     if json_:
         doc = est.to_json()

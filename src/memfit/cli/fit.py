@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -13,7 +14,8 @@ from ..fit import fit, fit_all
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
 from ..units import fmt_bytes
-from .workload_options import workload_from_options, workload_options
+from .given import workload_meant
+from .workload_options import workload_options
 
 
 @click.command("fit")
@@ -23,15 +25,19 @@ from .workload_options import workload_from_options, workload_options
 @click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB or 80GB.")
 @workload_options
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
-@click.option("--check", is_flag=True, help="Exit with status 1 when it does not fit.")
+@click.option("--check", is_flag=True, help="Exit status 0 when it fits, 1 when it does not (2: bad input).")
 def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, **options: Any) -> None:
     """Will MODEL with this workload fit on --gpus × --gpu?"""
-    wl = workload_from_options(options)
+    wl, implied = workload_meant(options, judge=True)
     spec = load_model(model)
     if gpu.strip().lower() == "all":
+        for n in implied:
+            click.echo(f"note: {n}", err=True)
         _all(spec, wl, json_)
         return
     r = fit(spec, gpu, wl, memory=memory)
+    if implied:
+        r = replace(r, notes=(*implied, *r.notes))
     speed = None
     if wl.mode in ("weights", "inference") and r.device.bandwidth is not None:
         try:

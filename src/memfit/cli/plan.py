@@ -10,12 +10,14 @@ import click
 
 from ..advisor import Advice, AdviceRow, advise
 from ..errors import ConfigError, MemfitError
+from ..estimate import runnable_workload
 from ..hardware import get_device
 from ..plan import PlanAnswer, plan_batch, plan_context, plan_gpu_layers, plan_gpus
 from ..sources.loader import load_model
 from ..speed import SpeedBound, decode_ceiling
 from ..units import fmt_bytes, parse_bytes
-from .workload_options import workload_from_options, workload_options
+from .given import workload_meant
+from .workload_options import workload_options
 
 QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
 
@@ -35,8 +37,9 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
              formats: str | None, limit: int | None, json_: bool, **options: Any) -> None:
     """Longest context, largest batch, fewest GPUs and layout, llama.cpp GPU layers, the formats that fit
     ranked by published quality cost, and the decode speed ceiling."""
-    wl = workload_from_options(options)
+    wl, implied = workload_meant(options, judge=True)
     spec = load_model(model)
+    wl = runnable_workload(spec, wl)  # a runtime that cannot run this refuses once, with the fix
     if gpu is None and budget is None:
         raise ConfigError("give --gpu NAME (or --budget SIZE for the quantization advisor)")
     if formats is not None and not any(f.strip() for f in formats.split(",")):
@@ -59,8 +62,10 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     if gpu is None and set(questions) - {"quant"}:
         raise ConfigError("--budget answers only the quant question; give --gpu for the others")
     device = get_device(gpu, memory=memory) if gpu is not None else None
-    out: dict[str, Any] = {"model": spec.name, "device": None if device is None else device.id, "answers": {}}
-    texts: list[str] = []
+    out: dict[str, Any] = {"model": spec.name, "device": None if device is None else device.id,
+                           "mode": wl.mode, "runtime": wl.runtime if wl.mode == "inference" else None,
+                           "notes": list(implied), "answers": {}}
+    texts: list[str] = [f"note: {n}" for n in implied]
     for q in questions:
         try:
             if q == "quant":
