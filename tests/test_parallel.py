@@ -13,14 +13,12 @@ import pytest
 
 from memfit import estimate
 from memfit.errors import ConfigError
-from memfit.memory.parallel import (
+from memfit.memory.training.parallel import estimate_parallel, largest_layer_parameters, stage_layers
+from memfit.memory.training.reference import (
     deepspeed_zero2_model_states,
     deepspeed_zero3_model_states,
-    estimate_parallel,
-    largest_layer_parameters,
     megatron_activation_bytes,
     megatron_weight_and_optimizer_bytes,
-    stage_layers,
 )
 from memfit.sources.loader import load_model
 from memfit.workload import Workload
@@ -149,7 +147,7 @@ def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[st
 
     from _cli import run
     from memfit import estimate
-    from memfit.memory.parallel import estimate_parallel
+    from memfit.memory.training.parallel import estimate_parallel
     from memfit.sources.loader import load_model
     from memfit.workload import Workload
 

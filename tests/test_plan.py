@@ -37,7 +37,7 @@ def _needs(*modules: str) -> pytest.MarkDecorator:
 needs_inference = _needs("memfit.memory.inference", "memfit.memory.runtimes.transformers")
 needs_vllm = _needs("memfit.memory.inference", "memfit.memory.runtimes.vllm")
 needs_llamacpp = _needs("memfit.memory.inference", "memfit.memory.runtimes.llamacpp")
-needs_parallel_training = _needs("memfit.memory.training", "memfit.memory.parallel")
+needs_parallel_training = _needs("memfit.memory.training", "memfit.memory.training.parallel")
 
 
 def linear(spec: ModelSpec, wl: Workload) -> Estimate:

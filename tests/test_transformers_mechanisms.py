@@ -12,7 +12,7 @@ from memfit.memory.activations import model_activations
 from memfit.memory.inference import estimate_inference
 from memfit.memory.lora import expert_adapters, lora_parameters
 from memfit.memory.runtimes.transformers import cache_reset_length
-from memfit.memory.training import _precision
+from memfit.memory.training.states import training_precision
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import ModelSpec
 from memfit.validate import workload_for_case
@@ -92,7 +92,7 @@ def test_query_built_by_cat_copies_attention_output() -> None:
     2048 × 2 B = 402,653,184 more saved than the same architecture without the cat."""
     spec = _spec("stablelm-2-zephyr-1.6b")
     wl = workload_for_case("train", {"batch": 4, "seq": 1024, "amp": True}).validate()
-    p = _precision(spec, wl)
+    p = training_precision(spec, wl)
     cat = model_activations(spec, p, 4, 1024).saved_total
     plain = model_activations(replace(spec, family="llama"), p, 4, 1024).saved_total
     assert cat - plain == 24 * 4096 * 2048 * 2 == 402_653_184

@@ -1,0 +1,50 @@
+"""Training memory: full fine-tuning, mixed precision, optimizers, checkpointing, LoRA and QLoRA.
+
+``estimate_training(spec, wl)`` predicts ``torch.cuda.max_memory_allocated()`` over training steps
+(``Estimate.allocated_bytes``) by walking one step the way PyTorch runs it, and reports the
+components at the peak plus what ``nvidia-smi`` adds (CUDA context, allocator reserve):
+
+1. model states: weights (fp32 under mixed precision, the model dtype otherwise; QLoRA: NF4 base
+   and the fp32 copies ``prepare_model_for_kbit_training`` makes of every other parameter), LoRA
+   adapters (fp32), gradients (the trainable parameters' dtype), optimizer states (made lazily at
+   the first ``step()``, so the second step runs forward and backward with them);
+2. forward: each layer's saved activations (``memory.activations``) accumulate; at the end the
+   logits, their fp32 copy and log_softmax's fp32 output coexist (bf16 weight casts of autocast
+   stay cached until autocast exits);
+3. backward: the cross-entropy backward first makes two fp32 ``b·s·V`` tensors; then layer by
+   layer activations are freed while gradients appear (with checkpointing each layer is
+   recomputed first); a tied embedding's backward makes a dense ``V·h`` gradient at the end;
+4. optimizer step: gradients + states + the step's temporaries (foreach AdamW: one
+   parameter-sized ``sqrt`` buffer); ``zero_grad(set_to_none=True)`` then frees the gradients.
+
+The peak is the largest of these moments. Across several GPUs ``parallel`` divides the
+model states and activations per rank (ZeRO, FSDP, tensor/pipeline/sequence/expert parallelism)
+and the estimate reports the most-loaded GPU.
+
+Modules: ``states`` (model states of one replica), ``step`` (the single-GPU step and its peak),
+``parallel`` (what each rank holds), ``reference`` (DeepSpeed's and Megatron-LM's own estimators,
+reproduced to check ``parallel`` against). This module dispatches, like ``memory.inference`` over runtimes.
+"""
+
+from __future__ import annotations
+
+from ...errors import ConfigError
+from ...result import Estimate
+from ...spec import ModelSpec
+from ...workload import Workload
+from .parallel import estimate_parallel
+from .states import model_states
+from .step import estimate_single_gpu
+
+__all__ = ["estimate_training"]
+
+
+def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
+    """Training memory for ``wl.mode`` in (train, lora, qlora) on ``wl.gpus`` GPUs (the most-loaded one)."""
+    if wl.mode not in ("train", "lora", "qlora"):
+        raise ConfigError(f"estimate_training needs mode train, lora or qlora, not {wl.mode!r}")
+    if wl.mode == "qlora" and wl.quant is None:
+        wl = wl.replace(quant="nf4-dq")
+    if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:
+        return estimate_parallel(spec, wl, shard_size=wl.shard_size)
+    return estimate_single_gpu(spec, wl, model_states(spec, wl))

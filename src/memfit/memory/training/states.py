@@ -1,0 +1,171 @@
+"""Training model states on one unsharded replica: weights, LoRA adapters, gradients, optimizer states.
+
+Also the facts a training step reads from ``data/training.toml`` (allocator reserve fractions, cuBLAS handles)
+and the ``Precision`` a mode implies (mixed precision, LoRA, QLoRA's kbit preparation).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ...errors import ConfigError, UnsupportedError
+from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype, get_format, quantized_tensor_bytes, quantizes, tensor_role
+from ...inventory import count_parameters, inventory
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..activations import Precision
+from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
+from ..optimizers import OptimizerMemory, optimizer_memory
+
+__all__ = ["TRAINING_HANDLES", "ModelStates", "dtype_bytes", "model_states", "reserve_fraction", "training_precision"]
+
+
+@cache
+def _training_facts() -> dict[str, Any]:
+    """``data/training.toml``: allocator reserve fractions and cuBLAS handles, each with its source."""
+    return tomllib.loads(importlib.resources.files("memfit.data").joinpath("training.toml").read_text())
+
+
+def reserve_fraction(checkpointing: str) -> float:
+    """Caching-allocator reserve as a fraction of the transient bytes at the peak (measured, see the data file)."""
+    row = _training_facts()["allocator"]
+    return float(row["reserve_fraction_checkpointing" if checkpointing == "full" else "reserve_fraction"])
+
+
+TRAINING_HANDLES = int(_training_facts()["cublas"]["handles"])  # forward thread and autograd thread
+
+
+def dtype_bytes(name: str) -> int:
+    """Bytes per element of a dense training dtype."""
+    dtype = compute_dtype(name)
+    if dtype is None:
+        raise ConfigError(f"training dtype {name!r} is not supported; use bfloat16, float16 or float32 "
+                          "(quantized bases: mode qlora with --quant nf4-dq)")
+    return COMPUTE_DTYPE_BYTES[dtype]
+
+
+@dataclass(frozen=True)
+class ModelStates:
+    """Persistent per-GPU bytes (unsharded): weights, adapters, gradients, optimizer states."""
+
+    weights: int
+    weights_formula: str
+    lora: int
+    trainable: int
+    grad_bytes: int  # bytes per gradient element
+    gradients: int
+    optimizer: OptimizerMemory
+    layer_grads: tuple[int, ...]  # gradient bytes of each decoder layer
+    head_grads: int  # lm_head / final norm (and a tied embedding) gradients, made at the start of backward
+    embedding_grads: int  # an untied trainable embedding, made at the very end of backward
+    precision: Precision
+
+
+def _is_quant(wl: Workload) -> bool:
+    return wl.mode == "qlora" or (wl.mode == "lora" and wl.quant is not None)
+
+
+def training_precision(spec: ModelSpec, wl: Workload) -> Precision:
+    base = dtype_bytes(wl.dtype or "bfloat16")
+    # the dropout ops the family's modelling code runs in training (GPT-2, StarCoder2, Phi configs set them)
+    drop = spec.residual_dropout, spec.attention_dropout, spec.embedding_dropout
+    if wl.mode == "train":
+        wb = 4 if wl.mixed_precision else base
+        return Precision(amp=wl.mixed_precision, weight_bytes=wb, resid_bytes=wb, full=True, attn=wl.attn,
+                         dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
+    targets = wl.lora_targets or DEFAULT_TARGETS
+    kinds = adapted_kinds(spec, targets)
+    if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32
+        return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
+                         lora_rank=wl.lora_rank, attn=wl.attn, quantized=True,
+                         dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
+    return Precision(amp=wl.mixed_precision, weight_bytes=base, resid_bytes=base, full=False, lora_kinds=kinds,
+                     lora_rank=wl.lora_rank, attn=wl.attn,
+                     dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
+
+
+def _quant_weights(spec: ModelSpec, quant: str) -> tuple[int, str]:
+    """QLoRA base: bitsandbytes-quantized block Linears + fp32 for everything else (kbit preparation)."""
+    fmt = get_format(quant)
+    qbytes = kept = qparams = 0
+    moe = spec.is_moe
+    for t in inventory(spec):
+        if quantizes(fmt, tensor_role(t), moe):
+            qbytes += quantized_tensor_bytes(fmt, t.shape)
+            qparams += t.numel
+        else:
+            kept += t.numel
+    total = qbytes + 4 * kept
+    return total, (f"{qparams:,} quantized parameters in {fmt.name} = {fmt_bytes(qbytes)} + {kept:,} other "
+                   f"parameters × 4 B (fp32 after prepare_model_for_kbit_training) = {fmt_bytes(total)}")
+
+
+def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
+    """Weights, adapters, gradients and optimizer states on one unsharded replica."""
+    p = training_precision(spec, wl)
+    tensors = inventory(spec)
+    n_total = count_parameters(spec).total
+    layer_grads = [0] * spec.num_layers
+    if wl.mode == "train":
+        wb = p.weight_bytes
+        weights = n_total * wb
+        wformula = f"{n_total:,} parameters × {wb} B{' (fp32 master weights)' if wl.mixed_precision else ''}"
+        shapes = [t.shape for t in tensors]
+        grad_b = wb
+        head = emb = 0
+        for t in tensors:
+            b = t.numel * grad_b
+            if t.layer is not None:
+                layer_grads[t.layer] += b
+            elif t.kind in ("token_embd", "pos_embd") and not spec.tie_word_embeddings:
+                emb += b
+            else:
+                head += b
+        lora = 0
+        trainable = n_total
+        opt = optimizer_memory(_opt_name(wl.optimizer), shapes, wb)
+    else:
+        if _is_quant(wl):
+            if wl.quant is None:
+                wl = wl.replace(quant="nf4-dq")
+            weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq")
+        else:
+            weights = n_total * p.weight_bytes
+            wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"
+        adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS)
+        experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS)
+        if not adapted and not experts:
+            have = sorted({t.name.rsplit(".", 2)[-2] for t in inventory(spec)
+                           if t.layer is not None and len(t.shape) == 2 and t.name.endswith(".weight")})
+            raise UnsupportedError(f"none of the LoRA targets {', '.join(wl.lora_targets)} exists in {spec.name}; "
+                                   f"pick --lora-targets from its linear modules: {', '.join(have)}")
+        r = wl.lora_rank
+        shapes = []
+        head = emb = 0
+        for t in adapted:
+            shapes += [(r, t.shape[1]), (t.shape[0], r)]
+            b = 4 * r * (t.shape[0] + t.shape[1])
+            if t.layer is not None:
+                layer_grads[t.layer] += b
+            else:
+                head += b
+        for layer_i, _kind, a_shape, b_shape in experts:
+            shapes += [a_shape, b_shape]
+            layer_grads[layer_i] += 4 * (math.prod(a_shape) + math.prod(b_shape))
+        trainable = sum(math.prod(s) for s in shapes)
+        lora = 4 * trainable
+        grad_b = 4
+        opt = optimizer_memory(_opt_name(wl.optimizer), shapes, 4)
+    return ModelStates(weights=weights, weights_formula=wformula, lora=lora, trainable=trainable, grad_bytes=grad_b,
+                       gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
+                       embedding_grads=emb, precision=p)
+
+
+def _opt_name(name: str) -> str:
+    return "adamw-fused" if name.lower() in ("adamw", "adam") else name

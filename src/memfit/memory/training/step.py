@@ -1,0 +1,165 @@
+"""One training step on one GPU: walk forward, backward and the optimizer step, find the peak moment.
+
+``step_peak`` is shared with the per-rank model of ``parallel`` (a rank runs the same step on its share);
+``training_components`` names the components at the peak in the JSON contract's terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ...inventory import count_parameters
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..activations import ModelActivations, model_activations
+from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .states import TRAINING_HANDLES, ModelStates, reserve_fraction
+
+__all__ = ["StepPeak", "estimate_single_gpu", "step_peak", "training_components"]
+
+
+@dataclass(frozen=True)
+class StepPeak:
+    """The largest moment of a training step, with what is alive then (bytes, one replica)."""
+
+    phase: str
+    activations: int
+    logits: int
+    gradients: int
+    optimizer_states: int
+    optimizer_temporary: int
+    phases: dict[str, int]
+
+
+def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt: str = "none",
+              states_on_device: bool = True) -> StepPeak:
+    """Walk forward, backward and the optimizer step; return the peak moment (beyond weights)."""
+    S = states.optimizer.state_bytes if (states_on_device and states.optimizer.on_device) else 0
+    G = states.gradients
+    accum = G if wl.grad_accum > 1 else 0  # later micro-batches run with the accumulated gradients
+    layers = acts.layers
+    n = len(layers)
+    full = ckpt == "full"
+
+    def kept(la_index: int) -> int:
+        la = layers[la_index]
+        if full:
+            return la.checkpoint
+        if ckpt == "selective":
+            return la.saved - la.attention_core
+        return la.saved
+
+    prefix = [0] * (n + 1)
+    for i in range(n):
+        prefix[i + 1] = prefix[i] + kept(i)
+    casts_all = sum(la.weight_casts for la in layers)
+    moments: dict[str, tuple[int, int, int, int]] = {}  # phase -> (activations, logits, grads, temp)
+    # forward, inside each layer (recomputation of the attention core does not change the forward)
+    fwd = 0
+    casts = acts.head_weight_casts
+    cache = 0
+    for i, la in enumerate(layers):
+        casts += la.weight_casts
+        cache += la.cache
+        fwd = max(fwd, prefix[i] + la.saved + la.forward_extra + casts + cache)
+    moments["forward"] = (acts.outside + fwd, 0, accum, 0)
+    # end of forward: the loss (autocast's weight-cast cache is still alive)
+    saved_layers = prefix[n]
+    base_act = saved_layers + acts.outside + casts_all + acts.head_weight_casts + cache
+    moments["forward (loss)"] = (base_act, acts.loss_saved + acts.loss_forward_extra, accum, 0)
+    # backward: cross-entropy first; with checkpointing the layer casts left with the autocast cache
+    bwd_casts = acts.head_weight_casts + (0 if full else casts_all)
+    moments["backward (loss)"] = (saved_layers + acts.outside + bwd_casts,
+                                  acts.loss_saved + acts.loss_backward_extra, accum, 0)
+    grads = states.head_grads
+    for i in range(n - 1, -1, -1):
+        la = layers[i]
+        grads += states.layer_grads[i]
+        layer_act = la.saved + la.backward_extra + (la.weight_casts if full else 0)
+        act = prefix[i] + layer_act + (0 if full else sum(x.weight_casts for x in layers[: i + 1]))
+        moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
+    moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
+    moments["optimizer step"] = (0, 0, G, states.optimizer.step_temporary)
+    best_phase, best = "", -1
+    totals: dict[str, int] = {}
+    for phase, (a, lg, g, tmp) in moments.items():
+        total = a + lg + g + tmp + S
+        totals[phase] = total
+        if total > best:
+            best_phase, best = phase, total
+    a, lg, g, tmp = moments[best_phase]
+    return StepPeak(best_phase, a, lg, g, S, tmp, totals)
+
+
+def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
+    p = replace(states.precision, kv_cache=wl.checkpointing != "full")
+    acts = model_activations(spec, p, wl.batch, wl.context)
+    peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
+    workspace = TRAINING_HANDLES * cublas_workspace_bytes()
+    components = training_components(spec, wl, states, peak, workspace)
+    allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
+    if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
+        allocated -= states.optimizer.state_bytes
+    notes = [f"peak during {peak.phase} of the second step (optimizer states exist from the first step)"]
+    if not states.optimizer.on_device:
+        notes.append("paged optimizer: states live in CUDA unified memory (not in PyTorch's allocator); "
+                     "they move to host RAM only under memory pressure")
+    if wl.grad_accum > 1:
+        notes.append(f"gradient accumulation over {wl.grad_accum} micro-batches: activations of one micro-batch "
+                     "of batch × context, gradients kept between them")
+    details: dict[str, Any] = {
+        "trainable_parameters": states.trainable,
+        "peak_phase": peak.phase,
+        "phases": peak.phases,
+        "optimizer": states.optimizer.name,
+        "per_gpu": [{"rank": 0, "components": {c.name: c.bytes for c in components}}],
+    }
+    return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(components),
+                    allocated_bytes=allocated, notes=tuple(notes), details=details)
+
+
+def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak: StepPeak, workspace: int,
+                        weights: int | None = None, weights_formula: str | None = None,
+                        host: list[Component] | None = None, gradients_formula: str | None = None,
+                        optimizer_formula: str | None = None) -> list[Component]:
+    """The components at the peak, in the JSON contract's names. ``*_formula`` replace the single-GPU
+    arithmetic of a component (a sharded rank writes its own)."""
+    w = states.weights if weights is None else weights
+    comps = [Component("weights", w, f"{weights_formula or states.weights_formula} = {fmt_bytes(w)}")]
+    if states.lora:
+        comps.append(Component("lora_weights", states.lora,
+                               f"{states.trainable:,} LoRA parameters (r = {wl.lora_rank}) × 4 B (fp32) = "
+                               f"{fmt_bytes(states.lora)}"))
+    comps.append(Component("gradients", peak.gradients,
+                           f"gradients alive at the peak ({peak.phase}): {fmt_bytes(peak.gradients)}; all "
+                           + (gradients_formula or f"{states.trainable:,} trainable × {states.grad_bytes} B = "
+                              f"{fmt_bytes(states.gradients)}")))
+    opt = states.optimizer
+    comps.append(Component("optimizer_states", peak.optimizer_states if opt.on_device else opt.state_bytes,
+                           optimizer_formula or f"{opt.name}: {opt.formula} = {fmt_bytes(opt.state_bytes)}",
+                           on_device=True))
+    if peak.optimizer_temporary:
+        comps.append(Component("optimizer_temporary", peak.optimizer_temporary,
+                               f"{opt.name} step temporaries = {fmt_bytes(peak.optimizer_temporary)}"))
+    comps.append(Component("activations", peak.activations,
+                           f"saved for backward at the peak ({peak.phase}, batch {wl.batch} × {wl.context} tokens, "
+                           f"checkpointing {wl.checkpointing}, attention {wl.attn}) = {fmt_bytes(peak.activations)}"))
+    if peak.logits:
+        comps.append(Component("logits", peak.logits,
+                               f"logits and cross-entropy over {wl.batch} × {wl.context} × {spec.vocab_size:,} "
+                               f"(fp32 log_softmax, its gradient) = {fmt_bytes(peak.logits)}"))
+    comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces (forward and autograd "
+                           f"threads) × {fmt_bytes(cublas_workspace_bytes())}"))
+    transient = peak.activations + peak.logits + peak.gradients + peak.optimizer_temporary
+    fraction = reserve_fraction(wl.checkpointing)
+    reserve = int(fraction * transient)
+    comps.append(Component("allocator_reserve", reserve,
+                           f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
+                           f"(measured fraction, data/training.toml) = {fmt_bytes(reserve)}"))
+    comps.append(cuda_context_component())
+    for c in host or []:
+        comps.append(c)
+    return comps
