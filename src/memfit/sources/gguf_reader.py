@@ -502,7 +502,7 @@ def spec_from_gguf(meta: Mapping[str, Any], tensors: Sequence[GGUFTensor], name:
 
 def _spec(headers: Sequence[GGUFHeader], name: str, source: str) -> ModelSpec:
     from ..inventory import count_parameters
-    from .loader import bare_count
+    from .basic import bare_count
 
     stored = stored_from_gguf(headers)
     tensors = [t for h in headers for t in h.tensors]

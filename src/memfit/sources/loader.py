@@ -1,8 +1,11 @@
-"""``load_model``: resolve any model reference to a ``ModelSpec``."""
+"""``load_model``: resolve any model reference to a ``ModelSpec``.
+
+The dispatcher sits above every reader (catalog, config files, safetensors, GGUF, the Hub); what the readers
+themselves need (a bare count, reading a config.json) lives below them in ``basic``.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,42 +14,13 @@ from typing import Any
 from ..errors import ConfigError, UnknownModelError
 from ..spec import ModelSpec
 from ..units import parse_count
+from .basic import bare_count, load_config_file
 from .catalog import catalog_config, find_entry, suggest
 from .hf_config import spec_from_config
 
 __all__ = ["bare_count", "load_config_file", "load_model"]
 
-MAX_CONFIG_BYTES = 10_000_000
 _COUNT_LIKE = re.compile(r"^\s*[0-9][0-9_,.]*(e[+-]?[0-9]+)?\s*[kmbgt]?\s*$", re.IGNORECASE)
-
-
-def bare_count(n: int, name: str | None = None) -> ModelSpec:
-    """A model known only by its parameter count (weights only; no architecture)."""
-    return ModelSpec(name=name or f"{n:,} parameters", family="bare", hidden_size=0, vocab_size=0, layers=(),
-                     parameters_override=n, dtype="float16", source="parameter count")
-
-
-def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a config.json (or the one inside a folder), with size and JSON checks."""
-    if path.is_dir():
-        path = path / "config.json"
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path} is {size:,} bytes; a config.json is at most {MAX_CONFIG_BYTES:,}")
-        with path.open("rb") as f:
-            cfg = json.loads(f.read(MAX_CONFIG_BYTES + 1))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path} does not exist: pass a config.json, a folder holding one, or a catalog id"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path} must hold a JSON object (a config.json), not a {type(cfg).__name__}")
-    return cfg
 
 
 def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:

@@ -504,8 +504,8 @@ def spec_with_stored(headers: Sequence[SafetensorsHeader], config: Mapping[str, 
                      source: str, files: Iterable[str] | None = None) -> ModelSpec:
     """The ModelSpec of a checkpoint: from ``config`` when given and supported, else from tensor names,
     else a bare count; ``stored`` always attached."""
+    from .basic import bare_count
     from .hf_config import spec_from_config
-    from .loader import bare_count
 
     stored = stored_weights(headers, config, files)
     if config is not None:
@@ -526,7 +526,7 @@ def _read_config(folder: Path) -> dict[str, Any] | None:
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
         return None
-    from .loader import load_config_file
+    from .basic import load_config_file
     return load_config_file(cfg_path)
 
 

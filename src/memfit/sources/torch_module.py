@@ -70,7 +70,7 @@ def from_module(model: Any, name: str | None = None) -> ModelSpec:
         spec = memfit.from_module(model)
         spec.stored.logical_parameters, spec.stored.bytes_by_dtype
     """
-    from .loader import bare_count
+    from .basic import bare_count
 
     stored = module_weights(model)
     label = name or type(model).__name__
