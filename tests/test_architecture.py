@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "memfit"
 # Lowest first. A module may import from its own layer and from the layers below it, never from above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("memfit.errors", "memfit.units", "memfit.spec", "memfit.options", "memfit.workload")),
-    ("model", ("memfit.inventory", "memfit.formats", "memfit.result", "memfit.hardware")),
+    ("model", ("memfit.inventory", "memfit.formats", "memfit.result", "memfit.hardware", "memfit.detect")),
     ("sources", ("memfit.sources",)),
     ("memory", ("memfit.memory",)),
     ("estimate", ("memfit.estimate", "memfit.validate")),
@@ -56,11 +56,12 @@ def import_graph(src: Path = SRC) -> dict[str, set[str]]:
 
 
 def layer_of(module: str) -> int:
-    """The index of the layer whose longest matching prefix names ``module``."""
+    """The index of the layer whose longest matching prefix names ``module`` (-1: none). The root package
+    ``memfit`` (the public API's facade) names itself only."""
     best, best_len = -1, -1
     for i, (_, prefixes) in enumerate(LAYERS):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best_len:
+            if (module == p or (module.startswith(p + ".") and p != "memfit")) and len(p) > best_len:
                 best, best_len = i, len(p)
     return best
 
@@ -107,6 +108,7 @@ def test_the_checker_finds_a_circle_and_an_upward_import() -> None:
     assert cycles(g) == [["memfit.memory.a", "memfit.memory.b"]]
     assert layer_of("memfit.spec") < layer_of("memfit.fit")
     assert layer_of("memfit.memory.training.parallel") == 3 and layer_of("memfit") == 6
+    assert layer_of("memfit.new_module") == -1  # an unplaced module is reported, not silently put on top
 
 
 def test_graph_is_read_from_the_source() -> None:

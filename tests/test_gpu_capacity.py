@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from _cli import run
-from memfit.detect import detect, detect_device
+from memfit.detect import detect
 from memfit.errors import UnknownModelError
-from memfit.hardware import devices, get_device
+from memfit.hardware import detect_device, devices, get_device
 
 GIB = 1024**3
 MIB = 1024**2

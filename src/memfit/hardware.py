@@ -26,13 +26,15 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from .detect import Detected, Runner, detect, run_tool
 from .errors import ConfigError, UnknownModelError
 from .units import GIB, fmt_bytes, parse_bytes
 
-__all__ = ["Device", "DtypeCheck", "check_dtype", "cuda_rule_bytes", "devices", "get_device", "hardware_dtype",
-           "resolve_name"]
+__all__ = ["Device", "DtypeCheck", "check_dtype", "cuda_rule_bytes", "detect_device", "devices", "get_device",
+           "hardware_dtype", "resolve_name"]
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,6 @@ def get_device(name: str | Device, memory: int | str | None = None, bandwidth: f
     if isinstance(name, Device):
         dev = name
     elif name.strip().lower() == "auto":
-        from .detect import detect_device
-
         dev = detect_device()
     else:
         dev_opt = resolve_name(name)
@@ -259,3 +259,55 @@ def check_dtype(device: Device, fmt: str) -> DtypeCheck:
         return DtypeCheck(fmt, hw, True, f"{fmt} is native on {device.name} ({device.arch})")
     return DtypeCheck(fmt, hw, False, f"{fmt} is not native on {device.name} ({device.arch} runs "
                                       f"{', '.join(device.dtypes)}): {_FALLBACK.get(hw, 'expect emulation')}")
+
+
+def _apple_device(d: Detected) -> Device:
+    data = _load()["apple"]
+    share = float(data["default_gpu_share"])
+    gib = d.total_bytes / GIB
+    same = [x for x in devices() if x.kind == "apple" and abs(x.memory_gb - gib) < 0.5 and
+            x.name.lower().startswith(d.name.lower())]
+    base = same[0] if same else next(x for x in devices() if x.kind == "apple")
+    if same:
+        return replace(base, capacity_basis=f"detected by sysctl: {d.name}, {fmt_bytes(d.total_bytes)}; "
+                       + base.capacity_basis)
+    return replace(base, id="auto", name=f"{d.name} {gib:.0f}GB", memory_gb=round(gib, 2), memory_bytes=d.total_bytes,
+                   capacity_bytes=round(d.total_bytes * share), capacity_measured=False,
+                   capacity_basis=f"detected by sysctl: {d.name} with {fmt_bytes(d.total_bytes)} unified memory; the "
+                   f"default GPU share {share:.0%} (raise it with `sudo sysctl iogpu.wired_limit_mb=N`, pass --memory)")
+
+
+def _gpu_device(d: Detected, count: int) -> Device:
+    known = resolve_name(d.name)
+    mib = d.total_bytes / 2**20
+    many = f" (1 of {count} detected)" if count > 1 else ""
+    if known is not None:
+        nominal_mib = known.memory_gb * 1024 / known.logical_devices
+        if abs(mib - nominal_mib) <= 0.08 * nominal_mib:  # the ECC share and the driver's reserve, at most
+            return replace(known, capacity_basis=f"detected by {d.tool}: {d.name}, {mib:,.0f} MiB{many}; "
+                           + known.capacity_basis)
+    rule = _load()["cuda_rule"]
+    cap = cuda_rule_bytes(mib / 1024, False, rule)  # the tool's total already excludes the ECC share
+    base = known or next(x for x in devices() if x.vendor == ("amd" if d.tool == "rocm-smi" else "nvidia"))
+    return replace(base, id="auto", name=d.name, memory_gb=round(mib / 1024, 2), memory_bytes=d.total_bytes,
+                   capacity_bytes=cap, capacity_measured=False, bandwidth=known.bandwidth if known else None,
+                   dtypes=known.dtypes if known else (), aliases=(), smi_names=(d.name,), smi_total_mib=round(mib),
+                   capacity_basis=f"detected by {d.tool}: {d.name}, {mib:,.0f} MiB{many}"
+                   f"{'' if known else ' (not in the catalog)'}; CUDA total derived by the catalog's rule: less "
+                   f"{rule['reserve_mib']} MiB + {100 * rule['reserve_fraction']:g} %")
+
+
+def detect_device(run: Runner = run_tool, meminfo: Path = Path("/proc/meminfo")) -> Device:
+    """The local device as a catalog ``Device`` (the first GPU when there are several)."""
+    found = detect(run, meminfo)
+    if not found:
+        raise ConfigError("--gpu auto found no GPU (nvidia-smi, rocm-smi, sysctl) and could not read the host RAM: "
+                          "name the GPU (memfit gpus lists them) or give --gpu cpu --memory SIZE")
+    first = found[0]
+    if first.tool == "sysctl" and first.name.startswith("Apple"):
+        return _apple_device(first)
+    if first.tool == "meminfo" or first.name.startswith("CPU only"):
+        cpu = next(x for x in devices() if x.kind == "cpu")
+        return replace(cpu, capacity_bytes=first.total_bytes, memory_bytes=first.total_bytes,
+                       capacity_basis=f"no GPU found: the host RAM, {fmt_bytes(first.total_bytes)} ({first.tool})")
+    return _gpu_device(first, len(found))
