@@ -65,9 +65,16 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     wl.validate()
     spec = load_model(model)
     wl = runnable_workload(spec, wl)
-    if implied:
-        est = estimate(spec, wl)
-        return replace(est, notes=(*implied, *est.notes))
+    est = _estimate(spec, wl)
+    if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
+        from .sources.generic_tensors import generic_label
+
+        details, notes = generic_label(spec)
+        est = replace(est, notes=(*notes, *est.notes), details={**est.details, **details})
+    return replace(est, notes=(*implied, *est.notes)) if implied else est
+
+
+def _estimate(spec: ModelSpec, wl: Workload) -> Estimate:
     if wl.mode == "weights":
         dtype = wl.dtype or default_format(spec)
         comp = weights_component(spec, dtype)

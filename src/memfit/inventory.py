@@ -20,7 +20,7 @@ from typing import Literal
 from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
 
 __all__ = ["GROUPS", "ParameterCount", "Tensor", "count_parameters", "inventory", "layer_parameters",
-           "vision_tensors"]
+           "standard_inventory", "vision_tensors"]
 
 Group = Literal["embeddings", "attention", "mlp", "experts", "norms", "lm_head", "ssm", "vision", "other"]
 GROUPS: tuple[Group, ...] = ("embeddings", "attention", "mlp", "experts", "norms", "lm_head", "ssm", "vision",
@@ -283,6 +283,15 @@ def _cached_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
 
 
 def _build_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
+    if spec.is_generic:  # the tensors transformers builds for the config (memfit.sources.generic_tensors)
+        from .sources.generic_tensors import generic_inventory
+
+        return generic_inventory(spec)
+    return standard_inventory(spec)
+
+
+def standard_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """The tensors the spec's layers imply (what every first-class family builds)."""
     if spec.is_bare:
         return ()
     out = list(_head(spec))
@@ -294,6 +303,8 @@ def _build_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
 
 def layer_parameters(spec: ModelSpec, layer: int) -> int:
     """Parameters of decoder block ``layer``."""
+    if spec.is_generic:
+        return sum(t.numel for t in inventory(spec) if t.layer == layer)
     return _layer_counts(spec.hidden_size, spec.norm, spec.layers[layer])[0]
 
 
@@ -319,6 +330,8 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     if spec.parameters_override is not None:
         n = spec.parameters_override
         return ParameterCount(n, {"other": n}, n)
+    if spec.is_generic:
+        return _count_tensors(spec, inventory(spec))
     by_group: dict[str, int] = {g: 0 for g in GROUPS}
     inactive = 0
     for t in (*_head(spec), *_tail(spec)):
@@ -334,3 +347,16 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         inactive += idle
     total = sum(by_group.values())
     return ParameterCount(total, {g: n for g, n in by_group.items() if n}, total - inactive)
+
+
+def _count_tensors(spec: ModelSpec, tensors: tuple[Tensor, ...]) -> ParameterCount:
+    """Totals over a listed inventory; routed-expert tensors count top_k / num_experts towards ``active``."""
+    by_group: dict[str, int] = {}
+    inactive = 0
+    for t in tensors:
+        by_group[t.group] = by_group.get(t.group, 0) + t.numel
+        moe = spec.layers[t.layer].moe if t.layer is not None and t.layer < len(spec.layers) else None
+        if moe is not None and t.kind.endswith("_exps"):
+            inactive += t.numel - t.numel * moe.top_k // moe.num_experts
+    total = sum(by_group.values())
+    return ParameterCount(total, {g: by_group[g] for g in GROUPS if by_group.get(g)}, total - inactive)

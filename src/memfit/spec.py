@@ -229,10 +229,18 @@ class ModelSpec:
     embedding_dropout: float = 0.0
     residual_dropout: float = 0.0
     attention_dropout: float = 0.0
+    # set by the generic path (a model_type without a first-class builder): the config.json as canonical JSON
+    # text; the parameter tensors then come from transformers' own build of it (memfit.sources.generic)
+    generic_config: str = ""
 
     @property
     def num_layers(self) -> int:
         return len(self.layers)
+
+    @property
+    def is_generic(self) -> bool:
+        """True when the description rests on the generic path (standard config fields, no family builder)."""
+        return bool(self.generic_config)
 
     @property
     def is_bare(self) -> bool:

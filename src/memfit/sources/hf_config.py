@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ..errors import ConfigError, UnknownModelError
+from ..errors import ConfigError
 from ..spec import ModelSpec
 from .families import BUILDERS
 from .families.common import (
@@ -36,7 +36,8 @@ SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(BUILDERS))
 def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     """Build the model description from a config.json dict (a Hub file or transformers' ``to_dict()``).
 
-    Raises UnknownModelError for a ``model_type`` memfit does not know, naming the supported ones, and
+    A ``model_type`` without a builder goes through the generic path (``memfit.sources.generic``), which
+    raises UnknownModelError, naming the supported families, when the config lacks its standard fields;
     ConfigError for a missing or invalid field, naming the field, the value and the fix.
     """
     if not isinstance(cfg, Mapping):
@@ -45,10 +46,10 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     if not model_type:
         raise ConfigError("config.json has no 'model_type': add it (e.g. \"llama\") so memfit knows the family")
     builder = BUILDERS.get(str(model_type))
-    if builder is None:
-        raise UnknownModelError(
-            f"model_type {model_type!r} is not supported; supported families: {', '.join(SUPPORTED_FAMILIES)}"
-        )
+    if builder is None:  # any other causal LM: the generic path (standard fields; transformers counts)
+        from .generic import generic_spec
+
+        builder = generic_spec
     spec = builder(cfg, name or str(cfg.get("_name_or_path") or model_type))
     qc = cfg.get("quantization_config")
     if isinstance(qc, Mapping):

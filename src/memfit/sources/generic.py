@@ -1,0 +1,266 @@
+"""Any causal LM: a ``ModelSpec`` from the standard config fields, for a ``model_type`` without a builder.
+
+The layout (what the KV cache, activations and engine estimates need) comes from the fields most
+transformers configs share, under their usual spellings: hidden size, layers, heads, kv heads, head_dim,
+intermediate size, vocabulary, ``layer_types`` (or ``layers_block_type`` / ``hybrid_override_pattern`` /
+Jamba's attention period), sliding windows, MoE and linear-attention / Mamba fields, in ``text_config``
+for a multimodal model. Linear-attention, Mamba and short-convolution layers are described as a Mamba-2
+mixer whose state has the same size (a recurrent state constant per sequence plus a convolution window).
+
+The parameter tensors come from transformers' own build of the config on the meta device when it is
+installed (exact, ``memfit.sources.meta_build``), else from a checkpoint's headers (exact total), else
+from a catalog row's measured count, else from the standard layout (approximate). Every estimate on such
+a spec carries ``details["architecture"] = "generic"`` and notes saying what could not be known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..errors import UnknownModelError
+from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
+from .families.common import MAX_DIM, MAX_LAYERS, get_int
+from .layer_kinds import layer_kinds
+
+__all__ = ["REFERENCE_KEY", "approximate_modules", "generic_spec", "layout_assumptions"]
+
+Config = Mapping[str, Any]
+REFERENCE_KEY = "_memfit_reference_parameters"  # a catalog row's measured count, carried in the config text
+
+_HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed", "model_dim", "dim", "embed_dim", "emb_dim", "hidden_dim")
+_LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "decoder_layers", "num_decoder_layers")
+_HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads", "attention_heads")
+_KV = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "kv_n_heads", "num_key_value_groups")
+_HEAD_DIM = ("head_dim", "attention_head_dim", "kv_channels", "d_head", "dim_head", "head_size")
+_INTER = ("intermediate_size", "ffn_hidden_size", "n_inner", "d_ff", "ffn_dim", "decoder_ffn_dim", "dim_ff",
+          "dff", "inner_size", "ffn_hidden_dim")
+_VOCAB = ("vocab_size", "n_vocab", "padded_vocab_size")
+_POS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx", "max_sequence_length")
+_EXPERTS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts", "num_routed_experts")
+_TOP_K = ("num_experts_per_tok", "num_experts_per_token", "moe_top_k", "moe_k", "moe_topk", "top_k",
+          "num_selected_experts")
+_EXPERT_INTER = ("moe_intermediate_size", "expert_intermediate_size", "moe_ffn_hidden_size", "expert_ffn_dim")
+_SHARED = ("n_shared_experts", "num_shared_experts", "moe_num_shared_experts")
+_SHARED_INTER = ("shared_expert_intermediate_size", "shared_intermediate_size", "shared_experts_intermediate_size")
+_NESTED = ("text_config", "language_config", "llm_config", "decoder", "decoder_config", "text_decoder",
+           "global_config", "thinker_config")
+
+
+def _first(cfg: Config, keys: Sequence[str]) -> str | None:
+    """The first of ``keys`` that the config sets to a number."""
+    return next((k for k in keys if isinstance(cfg.get(k), int | float) and not isinstance(cfg.get(k), bool)),
+                None)
+
+
+def _int(cfg: Config, keys: Sequence[str], default: int | None = None, *, minimum: int = 1,
+         maximum: int = MAX_DIM) -> int | None:
+    key = _first(cfg, keys)
+    return default if key is None else get_int(cfg, key, minimum=minimum, maximum=maximum)
+
+
+def _flag(cfg: Config, key: str, default: bool) -> bool:
+    value = cfg.get(key)
+    return value if isinstance(value, bool) else default
+
+
+def _text_part(cfg: Config) -> Config:
+    """The part of the config that describes the language model: the config itself, or a nested one."""
+    if _first(cfg, _HIDDEN) and (_first(cfg, _LAYERS) or _listed_layers(cfg)):
+        return cfg
+    for key in _NESTED:
+        sub = cfg.get(key)
+        if isinstance(sub, Mapping):
+            if isinstance(sub.get("text_config"), Mapping):
+                sub = sub["text_config"]
+            if _first(sub, _HIDDEN) and _first(sub, _LAYERS):
+                return sub
+    return cfg
+
+
+def _missing(cfg: Config, keys: Sequence[str]) -> UnknownModelError:
+    from .hf_config import SUPPORTED_FAMILIES
+
+    return UnknownModelError(
+        f"model_type {cfg.get('model_type')!r} has no first-class builder in memfit (supported families: "
+        f"{', '.join(SUPPORTED_FAMILIES)}), and its config.json has no {keys[0]!r} (nor "
+        f"{', '.join(repr(k) for k in keys[1:4])}) for the generic path: add it, or pass the checkpoint's "
+        "safetensors files")
+
+
+def _required(cfg: Config, keys: Sequence[str], maximum: int = MAX_DIM) -> int:
+    value = _int(cfg, keys, maximum=maximum)
+    if value is None:
+        raise _missing(cfg, keys)
+    return value
+
+
+def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | None:
+    heads = _int(cfg, _HEADS)
+    if heads is None:
+        return None
+    if cfg.get("kv_lora_rank") is not None:  # multi-head latent attention (DeepSeek-V2/V3 and descendants)
+        rope, nope = get_int(cfg, "qk_rope_head_dim", 64), get_int(cfg, "qk_nope_head_dim", 128)
+        q_lora = None if cfg.get("q_lora_rank") is None else get_int(cfg, "q_lora_rank")
+        return AttentionSpec(heads, heads, rope + nope, v_head_dim=get_int(cfg, "v_head_dim", 128),
+                             q_lora_rank=q_lora, kv_lora_rank=get_int(cfg, "kv_lora_rank"), qk_rope_head_dim=rope,
+                             qk_nope_head_dim=nope)
+    kv = 1 if cfg.get("multi_query") is True else _int(cfg, _KV)
+    if kv is None:
+        kv = heads
+        notes.append("no key/value head count in the config: assumed one per attention head")
+    dim = _int(cfg, _HEAD_DIM) or max(1, hidden // heads)
+    bias = _flag(cfg, "attention_bias", False) or _flag(cfg, "qkv_bias", False)
+    return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=_flag(cfg, "attention_bias", False))
+
+
+def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:
+    """A non-attention mixer as a Mamba-2 mixer with the same recurrent and convolution state."""
+    nv = _int(cfg, ("linear_num_value_heads", "linear_num_heads"))
+    if nv is not None:  # gated delta-net / linear attention: state heads × k_dim × v_dim, conv over q, k and v
+        vd = _int(cfg, ("linear_value_head_dim", "linear_head_dim"), 128) or 128
+        kd = _int(cfg, ("linear_key_head_dim", "linear_head_dim"), vd) or vd
+        nk = _int(cfg, ("linear_num_key_heads", "linear_num_heads"), nv) or nv
+        conv = _int(cfg, ("linear_conv_kernel_dim", "short_conv_kernel_size", "conv_kernel_size"), 4) or 4
+        return SSMSpec(nv * vd, kd, conv, num_heads=nv, head_dim=vd, n_groups=nk)
+    state = _int(cfg, ("mamba_d_state", "ssm_state_size", "state_size", "d_state"))
+    if state is not None or "mamba" in word:
+        state = state or 128
+        kernel = _int(cfg, ("mamba_d_conv", "conv_kernel", "d_conv", "mamba_conv_kernel"), 4) or 4
+        n_heads = _int(cfg, ("mamba_n_heads", "mamba_num_heads", "ssm_num_heads", "n_mamba_heads"))
+        d_head = _int(cfg, ("mamba_d_head", "mamba_head_dim", "ssm_head_dim"))
+        expand = cfg.get("mamba_expand", cfg.get("expand", 2))
+        inner = _int(cfg, ("mamba_d_ssm",)) or (n_heads * d_head if n_heads and d_head else None) or int(
+            (expand if isinstance(expand, int | float) and 0 < expand <= 64 else 2) * hidden)
+        n_heads = n_heads or max(1, inner // (d_head or 64))
+        groups = _int(cfg, ("mamba_n_groups", "n_groups", "ssm_n_groups"), 1) or 1
+        return SSMSpec(inner, state, kernel, num_heads=n_heads, head_dim=inner // n_heads, n_groups=groups)
+    short = _int(cfg, ("conv_L_cache", "conv_kernel_size", "short_conv_kernel_size", "conv_kernel"))
+    if short is not None or "conv" in word:  # a short convolution (LFM2): a window of inputs, no recurrent state
+        return SSMSpec(hidden, 0, short or 3, num_heads=0, head_dim=0, n_groups=0)
+    heads, dim = (attn.num_heads, attn.head_dim) if attn else (1, hidden)  # plain linear attention: heads × d × d
+    return SSMSpec(heads * dim, dim, 1, num_heads=heads, head_dim=dim, n_groups=0)
+
+
+def _moe(cfg: Config, notes: list[str]) -> MoESpec | None:
+    experts = _int(cfg, _EXPERTS, minimum=0)
+    if not experts or experts < 2 or cfg.get("is_moe") is False:
+        return None
+    top_k = _int(cfg, _TOP_K, minimum=0)
+    if not top_k:
+        top_k = 1
+        notes.append("no experts-per-token field: assumed 1 active expert per token")
+    inter = _int(cfg, _EXPERT_INTER) or _int(cfg, _INTER) or 0
+    shared_inter = _int(cfg, _SHARED_INTER, minimum=0) or 0
+    declared = _int(cfg, _SHARED, minimum=0)
+    shared = (1 if shared_inter else 0) if declared is None else declared
+    return MoESpec(experts, min(top_k, experts), inter, num_shared_experts=shared,
+                   shared_intermediate_size=shared_inter, norm_topk_prob=_flag(cfg, "norm_topk_prob", False))
+
+
+def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
+    """Which layers route through the experts (the others have a dense MLP)."""
+    types = cfg.get("mlp_layer_types")
+    if isinstance(types, list) and len(types) == n:
+        return [str(t).lower() in ("sparse", "moe") for t in types]
+    period, offset = cfg.get("expert_layer_period"), cfg.get("expert_layer_offset", 0)
+    if isinstance(period, int) and isinstance(offset, int) and period > 0:  # Jamba
+        return [i % period == offset for i in range(n)]
+    dense_only = cfg.get("mlp_only_layers")
+    skip = set(dense_only) if isinstance(dense_only, list) else set()
+    first = _int(cfg, ("first_k_dense_replace", "num_dense_layers", "num_dense_blocks", "moe_layer_start_index"),
+                 0, minimum=0) or 0
+    last = _int(cfg, ("moe_layer_end_index",), n - 1, minimum=0)
+    step = _int(cfg, ("moe_layer_freq", "decoder_sparse_step", "interleave_moe_layer_step", "moe_layer_interval"),
+                1) or 1
+    placing = ("mlp_only_layers", "first_k_dense_replace", "num_dense_layers", "num_dense_blocks", "moe_layer_freq",
+               "decoder_sparse_step", "interleave_moe_layer_step", "moe_layer_interval", "moe_layer_start_index")
+    if not any(cfg.get(k) is not None for k in placing):
+        notes.append("no field places the MoE layers: every layer assumed to route through the experts")
+    return [i not in skip and first <= i <= (last if last is not None else n) and (i - first) % step == 0
+            for i in range(n)]
+
+
+def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
+    inter = _int(cfg, _INTER)
+    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None
+    if inter is None:
+        inter, gated = 4 * hidden, False
+    return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),
+                   str(cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")
+                       or "silu"))
+
+
+def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpec]:
+    attn = _attention(cfg, hidden, notes)
+    kinds = layer_kinds(cfg, n, notes, has_attention=attn is not None)
+    moe = _moe(cfg, notes)
+    routed = _moe_layers(cfg, n, notes) if moe else [False] * n
+    dense = _mlp(cfg, hidden)
+    windows = _int(cfg, ("sliding_window", "sliding_window_size", "attention_chunk_size", "window_size",
+                         "local_attention_window_len"), minimum=0)
+    out: list[LayerSpec] = []
+    for i, kind in enumerate(kinds):
+        ffn = None if kind.no_ffn else (moe if routed[i] and not kind.dense_ffn else None)
+        mlp = None if kind.no_ffn or ffn is not None else dense
+        if kind.moe_only and moe is not None:
+            ffn, mlp = moe, None
+        if kind.mixer in ("attention", "parallel") and attn is not None:
+            a = replace(attn, sliding_window=windows if kind.sliding and windows else None)
+            ssm = _recurrent(cfg, hidden, attn, "mamba") if kind.mixer == "parallel" else None
+            out.append(LayerSpec("attention", a, ssm=ssm, mlp=mlp, moe=ffn))
+        elif kind.mixer in ("recurrent", "parallel"):
+            out.append(LayerSpec("mamba2", ssm=_recurrent(cfg, hidden, attn, kind.word), mlp=mlp, moe=ffn))
+        else:
+            out.append(LayerSpec("attention", None, mlp=mlp, moe=ffn))
+    return out
+
+
+def _listed_layers(cfg: Config) -> int | None:
+    """The layer count a per-layer list implies when no count field is set (Nemotron-H)."""
+    for key in ("layer_types", "layers_block_type", "hybrid_override_pattern"):
+        value = cfg.get(key)
+        if isinstance(value, list | str) and 0 < len(value) <= MAX_LAYERS:
+            return len(value)
+    return None
+
+
+def _layout(cfg: Config) -> tuple[Config, int, int, list[LayerSpec], list[str]]:
+    """(text config, hidden size, vocabulary, layers, what had to be assumed)."""
+    text = _text_part(cfg)
+    hidden = _required(text, _HIDDEN)
+    n = _int(text, _LAYERS, maximum=MAX_LAYERS) or _listed_layers(text) or _required(text, _LAYERS, MAX_LAYERS)
+    vocab = _int(text, _VOCAB) or _int(cfg, _VOCAB)
+    if vocab is None:
+        raise _missing(cfg, _VOCAB)
+    notes: list[str] = []
+    layers = _layers(text, hidden, n, notes)
+    return text, hidden, vocab, layers, notes
+
+
+def layout_assumptions(spec: ModelSpec) -> list[str]:
+    """What the generic path had to assume for ``spec``'s layout (empty when every field was declared)."""
+    return _layout(json.loads(spec.generic_config))[4] if spec.generic_config else []
+
+
+def generic_spec(cfg: Config, name: str) -> ModelSpec:
+    """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
+    text, hidden, vocab, layers, _ = _layout(cfg)
+    eps = "rms" if _first(text, ("rms_norm_eps", "norm_eps", "rms_norm_epsilon")) else (
+        "layernorm" if _first(text, ("layer_norm_eps", "layer_norm_epsilon", "layernorm_epsilon")) else "rms")
+    tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True))
+    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or text.get("torch_dtype") or text.get("dtype")
+                or "float32").removeprefix("torch.")
+    return ModelSpec(
+        name=name, family=str(cfg.get("model_type")), hidden_size=hidden, vocab_size=vocab, layers=tuple(layers),
+        tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
+        max_position_embeddings=_int(text, _POS, 0, minimum=0) or 0,
+        dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
+        generic_config=json.dumps(cfg, sort_keys=True, default=str))
+
+
+def approximate_modules(spec: ModelSpec) -> int:
+    """About how many modules transformers would build (bounds the meta build)."""
+    return sum(16 + (layer.moe.num_experts * 3 if layer.moe else 0) for layer in spec.layers)

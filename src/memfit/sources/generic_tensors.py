@@ -1,0 +1,146 @@
+"""The parameter tensors of a generic-path spec, where they came from, and the label every estimate carries.
+
+With transformers installed the tensors are the ones it builds on the meta device (exact names and shapes;
+each is given a llama.cpp-style kind and a breakdown group from its name, so format rules apply). Without
+it they are the standard layout's (``memfit.inventory.standard_inventory``), topped up to an exact total
+when a checkpoint's headers or a catalog row give one, and otherwise labelled approximate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..inventory import Group, Tensor, standard_inventory
+from ..spec import ModelSpec
+from .generic import REFERENCE_KEY, approximate_modules, layout_assumptions
+from .meta_build import MetaBuild, meta_build
+
+__all__ = ["generic_inventory", "generic_label"]
+
+_LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer|decoder_layers)\.(\d+)\.")
+_VISION = ("vision", "visual", "image", "audio", "multi_modal_projector", "mm_projector", "patch_embed", "vqmodel",
+           "speech", "video")
+_SSM = ("linear_attn", "mamba", "mixer", "ssm", "conv", "recurrent", "time_mix", "short_conv", "rwkv")
+_ATTN = ("attn", "attention")
+_MLP = ("mlp", "ffn", "feed_forward", "fc1", "fc2", "c_fc", "dense_h_to_4h", "dense_4h_to_h")
+_ROLE = (  # module-name pieces → (attention kind, mlp kind); checked in order
+    (("qkv", "query_key_value", "c_attn", "wqkv", "in_proj"), ("attn_qkv", "ffn_up")),
+    (("gate_up",), ("attn_other", "ffn_up")),
+    (("q_proj", "query", "wq"), ("attn_q", "ffn_up")),
+    (("k_proj", "key", "wk"), ("attn_k", "ffn_up")),
+    (("v_proj", "value", "wv"), ("attn_v", "ffn_up")),
+    (("gate", "w1"), ("attn_other", "ffn_gate")),
+    (("up", "w3", "fc1", "c_fc", "h_to_4h", "fc_in"), ("attn_other", "ffn_up")),
+    (("o_proj", "out_proj", "dense", "c_proj", "wo", "down", "w2", "fc2", "4h_to_h", "fc_out"),
+     ("attn_output", "ffn_down")),
+)
+
+
+def _role(module: str, attention: bool) -> str:
+    for pieces, (attn_kind, mlp_kind) in _ROLE:
+        if any(p in module for p in pieces):
+            return attn_kind if attention else mlp_kind
+    return "attn_other" if attention else "ffn_other"
+
+
+def _in_layer(low: str, module: str, param: str) -> tuple[str, Group]:
+    """(kind, group) of a tensor inside decoder block."""
+    if "norm" in module or module.startswith("ln"):
+        return ("attn_q_norm" if "q_norm" in module else "attn_k_norm" if "k_norm" in module else "norm"), (
+            "attention" if module in ("q_norm", "k_norm") else "norms")
+    if "shared_expert" in low:
+        return ("ffn_gate_inp_shexp" if module.endswith("gate") and "proj" not in module
+                else _role(module, False) + "_shexp"), "experts"
+    if "expert" in low:
+        return _role(param if module == "experts" else module, False) + "_exps", "experts"
+    if module in ("gate", "router") or "router" in low:
+        return "ffn_gate_inp", "experts"
+    if any(s in low for s in _SSM):
+        kinds = {"a_log": "ssm_a", "d": "ssm_d", "dt_bias": "ssm_dt"}
+        return (kinds.get(param) or ("ssm_conv1d" if "conv" in module else "ssm_in" if "in_proj" in module
+                                     else "ssm_out" if "out_proj" in module else "ssm_other")), "ssm"
+    if any(s in low for s in _ATTN):
+        return _role(module, True), "attention"
+    if any(s in low for s in _MLP):
+        return _role(module, False), "mlp"
+    return "other", "other"
+
+
+def _tensor(name: str, shape: tuple[int, ...]) -> Tensor:
+    """A built parameter as an inventory tensor: kind and group from its name."""
+    low = name.lower()
+    parts = low.split(".")
+    param = parts[-1]
+    module = parts[-2] if len(parts) > 1 else ""
+    is_bias = param == "bias" or param.endswith("_bias")
+    m = _LAYER.search(low)
+    layer = int(m.group(1)) if m else None
+    kind: str
+    group: Group
+    if any(v in low for v in _VISION):
+        kind, group, layer = "vision", "vision", None
+    elif layer is not None:
+        kind, group = _in_layer(low, module, param)
+    elif "norm" in module or module.startswith("ln"):
+        kind, group = "output_norm", "norms"
+    elif low.startswith(("lm_head", "embed_out", "output.")) or module in ("lm_head", "embed_out"):
+        kind, group = "output", "lm_head"
+    elif any(p in low for p in ("position", "wpe", "pos_emb")):
+        kind, group = "pos_embd", "embeddings"
+    elif "emb" in low or module in ("wte", "tok_embeddings"):
+        kind, group = "token_embd", "embeddings"
+    else:
+        kind, group = "other", "other"
+    return Tensor(name, shape, kind, group, layer, is_bias=is_bias)
+
+
+def _reference_total(spec: ModelSpec) -> tuple[int, str] | None:
+    """An exact total from outside transformers: the checkpoint's headers, or a catalog row's measured count."""
+    if spec.stored is not None:
+        return spec.stored.logical_parameters, f"the {spec.stored.container} headers"
+    value = json.loads(spec.generic_config).get(REFERENCE_KEY)
+    if isinstance(value, dict) and isinstance(value.get("parameters"), int):
+        return int(value["parameters"]), str(value.get("source") or "the catalog row")
+    return None
+
+
+def _build(spec: ModelSpec) -> MetaBuild:
+    approx = sum(t.numel for t in standard_inventory(spec))
+    return meta_build(spec.generic_config, approx, approximate_modules(spec))
+
+
+def generic_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """The tensors of a generic-path spec (see the module docstring)."""
+    built = _build(spec)
+    if built.ok:
+        return tuple(_tensor(name, shape) for name, shape in built.tensors)
+    tensors = standard_inventory(spec)
+    reference = _reference_total(spec)
+    missing = reference[0] - sum(t.numel for t in tensors) if reference else 0
+    if missing > 0:
+        return (*tensors, Tensor("unattributed (reference total minus the standard layout)", (missing,), "other",
+                                 "other"))
+    return tensors
+
+
+def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``details`` entries and notes for an estimate of a generic-path spec."""
+    built = _build(spec)
+    reference = _reference_total(spec)
+    layout = standard_inventory(spec)
+    if built.ok:
+        source, exact = f"transformers {built.version} built on the meta device", True
+    elif reference is not None and reference[0] >= sum(t.numel for t in layout):
+        source, exact = f"{reference[1]} (exact total; the split by tensor is the standard layout's)", True
+    else:
+        source, exact = "the standard layout of the config's fields (approximate)", False
+    notes = [f"generic path: memfit has no builder for model_type {spec.family!r}; the layout (KV cache, "
+             "activations) comes from the config's standard fields and cannot know per-layer shapes or "
+             "mechanisms the fields do not declare"]
+    notes += [f"generic path: {a}" for a in layout_assumptions(spec)]
+    notes.append(f"parameters: {source}" + ("" if exact else f"; exact needs transformers ({built.error})"))
+    details: dict[str, Any] = {"architecture": "generic", "model_type": spec.family,
+                               "parameters_source": source, "parameters_exact": exact}
+    return details, tuple(notes)

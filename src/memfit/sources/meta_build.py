@@ -1,0 +1,108 @@
+"""The parameter tensors transformers itself builds for a config, on the meta device (no memory, no weights).
+
+Used by the generic path (``memfit.sources.generic``) for a ``model_type`` memfit has no builder for: the
+config class is looked up in transformers' own table (``CONFIG_MAPPING``; remote code is never run), the
+model is built with ``AutoModelForCausalLM.from_config`` under ``torch.device("meta")`` and its unique
+parameters (``named_parameters()`` yields a tied weight once, as ``num_parameters()`` counts it) are listed.
+transformers and torch are optional: without them, or when the build fails, the result says why in one line.
+Builds are cached per config text and refused before building when the config is absurdly large.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["MAX_BUILD_MODULES", "MAX_BUILD_PARAMETERS", "MetaBuild", "meta_build"]
+
+MAX_BUILD_PARAMETERS = 20_000_000_000_000  # no model comes near 20 T parameters; above that nothing is built
+MAX_BUILD_MODULES = 1_000_000  # layers × (3 × experts + 16): beyond this the build itself would take minutes
+_DROPPED = ("quantization_config", "auto_map")  # not architecture; auto_map would point at remote code
+
+
+@dataclass(frozen=True)
+class MetaBuild:
+    """What the build gave: every unique parameter (name, shape), transformers' version, or why not."""
+
+    tensors: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    version: str = ""
+    error: str = ""  # one line; empty when the build worked
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def total(self) -> int:
+        n = 0
+        for _, shape in self.tensors:
+            size = 1
+            for d in shape:
+                size *= d
+            n += size
+        return n
+
+
+@lru_cache(maxsize=64)
+def meta_build(config_json: str, approx_parameters: int = 0, approx_modules: int = 0) -> MetaBuild:
+    """Build the model of ``config_json`` (a config.json as JSON text) on the meta device and list its
+    parameters. ``approx_parameters`` / ``approx_modules`` (memfit's own estimate) bound what is built."""
+    if approx_parameters > MAX_BUILD_PARAMETERS or approx_modules > MAX_BUILD_MODULES:
+        return MetaBuild(error=f"not built: about {approx_parameters:,} parameters in {approx_modules:,} modules "
+                               "is beyond what memfit builds to count")
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        return MetaBuild(error="transformers and torch are not installed (pip install transformers torch "
+                               "gives the exact count)")
+    version = str(transformers.__version__)
+    cfg: dict[str, Any] = json.loads(config_json)
+    model_type = str(cfg.pop("model_type", ""))
+    for key in _DROPPED:
+        cfg.pop(key, None)
+    cfg = {k: v for k, v in cfg.items() if not k.startswith("_memfit")}
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        return MetaBuild(version=version, error=f"transformers {version} has no model_type {model_type!r} "
+                                                "(memfit never runs a repo's remote code)")
+    try:
+        with _quiet():
+            conf = transformers.AutoConfig.for_model(model_type, **cfg)
+            with torch.device("meta"):
+                model = _from_config(transformers, conf)
+            tensors = tuple((name, tuple(int(d) for d in p.shape)) for name, p in model.named_parameters())
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return MetaBuild(version=version, error=f"transformers {version} could not build {model_type!r} from this "
+                                                f"config ({type(e).__name__}: {first})")
+    return MetaBuild(tensors, version)
+
+
+def _from_config(transformers: Any, conf: Any) -> Any:
+    """The causal LM of ``conf``; a vision-language config whose class is an image-text-to-text model."""
+    try:
+        return transformers.AutoModelForCausalLM.from_config(conf, trust_remote_code=False)
+    except ValueError:
+        return transformers.AutoModelForImageTextToText.from_config(conf, trust_remote_code=False)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence transformers' logging and Python warnings while building (restored afterwards)."""
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)

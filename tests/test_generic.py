@@ -1,0 +1,112 @@
+"""The generic path: any causal-LM config memfit has no builder for becomes a ModelSpec from its standard
+fields, labelled generic in every estimate, with an approximate count (so labelled) when transformers is
+not installed. The comparison with transformers itself is in test_generic_oracle.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests._cli import run
+
+from memfit import estimate, load_model
+from memfit.errors import UnknownModelError
+from memfit.inventory import _cached_inventory
+from memfit.memory.kv_cache import kv_cache_bytes
+from memfit.sources import meta_build
+
+# a hybrid of a kind memfit has never seen: gated-delta-net style linear attention and full attention
+HYBRID: dict[str, Any] = {
+    "model_type": "never_seen_hybrid", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+    "num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 2048, "vocab_size": 1000,
+    "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
+    "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+    "linear_num_value_heads": 8, "linear_num_key_heads": 4, "linear_key_head_dim": 64,
+    "linear_value_head_dim": 96, "linear_conv_kernel_dim": 4,
+}
+
+
+@pytest.fixture
+def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """transformers (and torch) not importable; the build and inventory caches emptied around the test."""
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()
+    yield
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()
+
+
+def test_hybrid_kv_cache_by_hand() -> None:
+    spec = load_model(HYBRID)
+    assert spec.is_generic and [layer.mixer for layer in spec.layers] == ["mamba2"] * 3 + ["attention"]
+    # full-attention layer: K and V, 2 kv heads × 128, bf16, 1000 tokens = 2 × 2 × 128 × 2 × 1000
+    full = 2 * 2 * 128 * 2 * 1000
+    # linear layers (vLLM keeps conv_kernel - 1 columns): state 8 value heads × 96 × 64 key dims, conv window
+    # 3 × (8 × 96 + 2 × 4 × 64) channels (v, then q and k), 2 bytes each, once per sequence
+    linear = 3 * (8 * 96 * 64 + 3 * (8 * 96 + 2 * 4 * 64)) * 2
+    assert kv_cache_bytes(spec, 1000, 1, "vllm", "bfloat16") == full + linear == 1_341_952
+
+
+def test_layer_patterns() -> None:
+    base = {"model_type": "never_seen", "hidden_size": 256, "num_attention_heads": 4, "vocab_size": 100,
+            "intermediate_size": 512}
+    nemo = load_model(base | {"hybrid_override_pattern": "M*-E", "mamba_d_state": 16, "mamba_n_heads": 8,
+                              "mamba_d_head": 64, "num_experts": 4, "num_experts_per_tok": 2})
+    parts = [(layer.mixer, layer.attention is not None, layer.mlp is not None, layer.moe is not None)
+             for layer in nemo.layers]
+    assert parts == [
+        ("mamba2", False, False, False), ("attention", True, False, False), ("attention", False, True, False),
+        ("attention", False, False, True)]
+    jamba = load_model(base | {"num_hidden_layers": 8, "attn_layer_period": 4, "attn_layer_offset": 2,
+                               "mamba_d_state": 16, "num_experts": 4, "num_experts_per_tok": 2,
+                               "expert_layer_period": 2, "expert_layer_offset": 1})
+    assert [layer.mixer for layer in jamba.layers] == ["mamba2", "mamba2", "attention", "mamba2"] * 2
+    assert [layer.moe is not None for layer in jamba.layers] == [False, True] * 4
+    swa = load_model(base | {"num_hidden_layers": 6, "sliding_window": 512, "sliding_window_pattern": 3})
+    assert swa.sliding_windows == (512, 512, None, 512, 512, None)
+    nested = load_model({"model_type": "never_seen_vl", "vision_config": {"hidden_size": 64},
+                         "text_config": base | {"num_hidden_layers": 2, "num_key_value_heads": 1}})
+    assert nested.hidden_size == 256 and nested.layers[0].attention and nested.layers[0].attention.kind == "mqa"
+
+
+def test_missing_fields_name_the_field_and_the_families() -> None:
+    with pytest.raises(UnknownModelError, match=r"'never_seen'.*supported families: dbrx.*'num_hidden_layers'"):
+        load_model({"model_type": "never_seen", "hidden_size": 64})
+
+
+def test_without_transformers_the_count_is_labelled_approximate(no_transformers: Any) -> None:
+    est = estimate(HYBRID)
+    assert est.details["architecture"] == "generic" and est.details["parameters_exact"] is False
+    assert "approximate" in est.details["parameters_source"]
+    assert any("approximate" in n and "transformers" in n for n in est.notes)
+    # the standard layout, by hand: embeddings + lm_head, 4 gated MLPs, 4 × 2 norms + final norm, the full
+    # attention layer (q 8 × 128, k and v 2 × 128, o) and 3 linear layers sized as Mamba-2 mixers
+    attn = 1024 * 1024 + 2 * 1024 * 256 + 1024 * 1024
+    conv = 768 + 2 * 4 * 64
+    ssm = 1024 * (768 + conv + 8) + conv * 4 + conv + 3 * 8 + 768 + 1024 * 768
+    assert est.parameters.total == 2 * 1000 * 1024 + 4 * 3 * 1024 * 2048 + 9 * 1024 + attn + 3 * ssm
+
+
+def test_catalog_reference_count_without_transformers(no_transformers: Any) -> None:
+    cfg = HYBRID | {"_memfit_reference_parameters": {"parameters": 99_000_000, "source": "catalog row"}}
+    est = estimate(cfg)
+    assert est.parameters.total == 99_000_000 and est.details["parameters_exact"] is True
+
+
+def test_cli_json_on_a_never_seen_architecture(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               no_transformers: Any) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(HYBRID))
+    code, out, err = run(["estimate", str(path), "--json", "--mode", "inference", "--runtime", "vllm",
+                          "--context", "1000", "--new-tokens", "0", "--gpu-memory-utilization", "0.5"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["details"]["architecture"] == "generic" and doc["parameters"] > 0 and doc["total_bytes"] > 0
+    assert any(n.startswith("generic path") for n in doc["notes"])
+    code, out, _ = run(["estimate", str(path)], capsys)
+    assert code == 0 and "generic path" in out
