@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from memfit import count_parameters, estimate, load_model
+from memfit.sources.hf_config import SUPPORTED_FAMILIES
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -90,9 +91,10 @@ def test_reach_counts_every_architecture() -> None:
 
 def test_cli_on_a_never_seen_architecture_is_exact_and_labelled(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    conf = transformers.AutoConfig.for_model("smollm3", num_hidden_layers=4)
+    model_type = next(mt for mt in ("helium", "apertus", "arcee") if mt not in SUPPORTED_FAMILIES)
+    conf = transformers.AutoConfig.for_model(model_type, num_hidden_layers=4)
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(conf.to_dict() | {"model_type": "smollm3", "torch_dtype": "bfloat16"}))
+    path.write_text(json.dumps(conf.to_dict() | {"model_type": model_type, "torch_dtype": "bfloat16"}))
     code, out, err = run(["estimate", str(path), "--json"], capsys)
     assert code == 0, err
     doc = json.loads(out)
