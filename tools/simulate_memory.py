@@ -699,8 +699,12 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--json", default="", help="append per-case results (JSON lines) to this file")
     v.add_argument("--verbose", action="store_true", help="per-step phases of training cases")
     g = sub.add_parser("generate", help="write simulated cases for other models and workloads")
-    g.add_argument("--out", default=str(REPO / "tests/data/simulated/cases.jsonl"))
+    g.add_argument("--set", choices=("development", "heldout"), default="development",
+                   help="development: the SIM_CASES below -> cases.jsonl; heldout: the frozen list in "
+                        "tests/data/simulated/heldout-list.jsonl -> heldout.jsonl")
+    g.add_argument("--out", default="", help="output file (default: by --set)")
     g.add_argument("--only", default="")
+    g.add_argument("--append", action="store_true", help="add to the output file instead of rewriting it")
     a = ap.parse_args(argv)
     if a.cmd == "validate":
         return cmd_validate(a)
@@ -822,6 +826,32 @@ SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
      dict(batch=2, seq=2048, opt="adamw-fused", amp=True, ckpt=True, attn="eager")),
     ("falcon-mamba-7b-l4/gen-eager-b2-s1024", "falcon-mamba-7b", 4, "generate", dict(batch=2, seq=1024, new=8,
                                                                                      attn="eager")),
+    # fifth batch (issue 12, development cases for two mechanisms): attention outside the flash kernel in fp32
+    # and fp16 (math path with grouped K/V, memory-efficient path with a padded mask, eager with fp16/fp32 scores),
+    # and LoRA on MoE models with adapters on attention only
+    ("tinyllama-1.1b-chat-v1.0/gen-fp32-b4-s2048-new8", "tinyllama-1.1b-chat-v1.0", None, "generate",
+     dict(batch=4, seq=2048, new=8, dtype="float32")),
+    ("stablelm-2-zephyr-1.6b/gen-fp32-b2-s2048-new8", "stablelm-2-zephyr-1.6b", None, "generate",
+     dict(batch=2, seq=2048, new=8, dtype="float32")),
+    ("gpt2-medium/gen-fp16-b4-s1000-new16", "gpt2-medium", None, "generate",
+     dict(batch=4, seq=1000, new=16, dtype="float16")),
+    ("gpt2-medium/gen-fp32-b2-s1000-new16", "gpt2-medium", None, "generate",
+     dict(batch=2, seq=1000, new=16, dtype="float32")),
+    ("qwen3-0.6b/prefill-eager-fp16-b2-s2048", "qwen3-0.6b", None, "prefill",
+     dict(batch=2, seq=2048, attn="eager", dtype="float16")),
+    ("llama-3.2-3b/prefill-eager-fp32-b1-s2048", "llama-3.2-3b", None, "prefill",
+     dict(batch=1, seq=2048, attn="eager", dtype="float32")),
+    ("qwen2.5-3b/fwd-fp32-b1-s4096", "qwen2.5-3b", None, "forward", dict(batch=1, seq=4096, dtype="float32")),
+    ("smollm2-360m/gen-eager-fp16-b4-s1024-new8", "smollm2-360m", None, "generate",
+     dict(batch=4, seq=1024, new=8, attn="eager", dtype="float16")),
+    ("qwen3-30b-a3b-l2/lora-r16-qkvo-b1-s2048", "qwen3-30b-a3b", 2, "lora",
+     dict(batch=1, seq=2048, r=16, targets=["q_proj", "k_proj", "v_proj", "o_proj"])),
+    ("mixtral-8x7b-v0.1-l2/lora-r8-qv-ckpt-b2-s2048", "mixtral-8x7b-v0.1", 2, "lora",
+     dict(batch=2, seq=2048, r=8, ckpt=True, targets=["q_proj", "v_proj"])),
+    ("qwen3-30b-a3b-l2/lora-r8-qkvo-ckpt-b2-s4096", "qwen3-30b-a3b", 2, "lora",
+     dict(batch=2, seq=4096, r=8, ckpt=True, targets=["q_proj", "k_proj", "v_proj", "o_proj"])),
+    ("mixtral-8x7b-v0.1-l2/lora-r16-qkvo-b1-s4096", "mixtral-8x7b-v0.1", 2, "lora",
+     dict(batch=1, seq=4096, r=16, targets=["q_proj", "k_proj", "v_proj", "o_proj"])),
 ]
 
 
@@ -829,7 +859,7 @@ def catalog_config(name: str, layers: int | None) -> dict[str, Any]:
     """The transformers config dict of a bundled catalog model, optionally with fewer layers."""
     raw: dict[str, Any] = json.loads((REPO / "src/memfit/data/models" / f"{name}.json").read_text())
     if layers is not None:
-        for key in ("num_hidden_layers", "n_layer"):
+        for key in ("num_hidden_layers", "n_layer", "n_layers"):
             if key in raw:
                 raw[key] = layers
         if isinstance(raw.get("layer_types"), list):
@@ -837,51 +867,69 @@ def catalog_config(name: str, layers: int | None) -> dict[str, Any]:
     return config_from_dict(raw).to_dict()
 
 
+HELDOUT_LIST = REPO / "tests/data/simulated/heldout-list.jsonl"
+
+
+def case_list(which: str) -> list[tuple[str, str, int | None, str, dict[str, Any]]]:
+    """The development cases (SIM_CASES) or the frozen held-out list (a data file, see docs/simulator.md)."""
+    if which == "development":
+        return SIM_CASES
+    rows = [json.loads(line) for line in HELDOUT_LIST.read_text().splitlines() if line.strip()]
+    return [(r["case"], r["model"], r["layers"], r["kind"], r["params"]) for r in rows]
+
+
+def simulated_record(name: str, model_name: str, layers: int | None, kind: str, p: dict[str, Any],
+                     which: str) -> dict[str, Any]:
+    """Simulate one case and return its ground-truth-format record."""
+    t0 = time.time()
+    cfg = catalog_config(model_name, layers)
+    sim = simulate(cfg, kind, p)
+    base = default_alloc_before_build(kind)
+    shift = base + workspace_bytes(kind, base)
+    amp = bool(p.get("amp", False))
+    dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
+    rec: dict[str, Any] = dict(case=name, model=model_name if layers is None else f"{model_name}-l{layers}",
+                               kind=kind, params=p, alloc_before_build=base, config=cfg,
+                               param_dtype=str(dtype), n_params=sim["n_params"], param_bytes=sim["param_bytes"],
+                               alloc_after_build=base + sim["tracked_after_build"])
+    for key in ("kv_cache_bytes_final", "cache_class", "logits_bytes", "trainable_params"):
+        if key in sim:
+            rec[key] = sim[key]
+    if "phases" in sim:
+        rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
+    rec["peak_alloc"] = predict_peak(sim, kind, base)
+    # the simulator models allocated bytes, not the allocator's pool nor the device-wide footprint
+    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
+    rec.update(seconds=round(time.time() - t0, 2), simulated=True, simulator_version=SIMULATOR_VERSION, set=which)
+    return rec
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     only = set(filter(None, args.only.split(",")))
-    out = Path(args.out)
+    default = "cases.jsonl" if args.set == "development" else "heldout.jsonl"
+    out = Path(args.out or REPO / "tests/data/simulated" / default)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    start = time.time()
-    for name, model_name, layers, kind, p in SIM_CASES:
-        if only and name not in only and model_name not in only:
-            continue
-        t0 = time.time()
-        cfg = catalog_config(model_name, layers)
-        try:
-            sim = simulate(cfg, kind, p)
-        except Exception as e:  # report and go on: one unsupported model must not lose the rest
-            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
-            continue
-        base = default_alloc_before_build(kind)
-        shift = base + workspace_bytes(kind, base)
-        amp = bool(p.get("amp", False))
-        dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
-        rec: dict[str, Any] = dict(case=name, model=model_name if layers is None else f"{model_name}-l{layers}",
-                                   kind=kind, params=p, alloc_before_build=base, config=cfg,
-                                   param_dtype=str(dtype), n_params=sim["n_params"], param_bytes=sim["param_bytes"],
-                                   alloc_after_build=base + sim["tracked_after_build"])
-        for key in ("kv_cache_bytes_final", "cache_class", "logits_bytes", "trainable_params"):
-            if key in sim:
-                rec[key] = sim[key]
-        if "phases" in sim:
-            rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
-        rec["peak_alloc"] = predict_peak(sim, kind, base)
-        # the simulator models allocated bytes, not the allocator's pool nor the device-wide footprint
-        rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
-        rec["seconds"] = round(time.time() - t0, 2)
-        rec["simulated"] = True
-        rec["simulator_version"] = SIMULATOR_VERSION
-        rows.append(rec)
-        print(f"{name:60s} {rec['peak_alloc']:15,d} {rec['seconds']:6.1f}s", flush=True)
     env = dict(env=dict(simulated=True, simulator_version=SIMULATOR_VERSION, torch=torch.__version__,
                         transformers=_version("transformers"), peft=_version("peft"),
                         note="simulated on fake tensors by tools/simulate_memory.py; see docs/simulator.md"))
-    with out.open("w") as f:
-        f.write(json.dumps(env) + "\n")
-        for rec in rows:
+    append = args.append and out.exists()
+    start, n = time.time(), 0
+    with out.open("a" if append else "w") as f:  # one line per case as it finishes
+        if not append:
+            f.write(json.dumps(env) + "\n")
+        for name, model_name, layers, kind, p in case_list(args.set):
+            if only and name not in only and model_name not in only:
+                continue
+            try:
+                rec = simulated_record(name, model_name, layers, kind, p, args.set)
+            except Exception as e:  # report and go on: one unsupported model must not lose the rest
+                print(f"{name:60s} failed: {e!r}"[:300], flush=True)
+                continue
             f.write(json.dumps(rec) + "\n")
-    print(f"{len(rows)} cases written to {out} in {time.time() - start:.0f} s")
+            f.flush()
+            n += 1
+            print(f"{name:60s} {rec['peak_alloc']:15,d} {rec['seconds']:6.1f}s", flush=True)
+    print(f"{n} cases written to {out} in {time.time() - start:.0f} s")
     return 0
 
 

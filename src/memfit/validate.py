@@ -10,11 +10,20 @@ Each case is predicted from its own ``config`` (a transformers ``to_dict``) and 
   under amp whatever it says), checkpointing full if ckpt;
 * ``lora`` → ``mode="qlora"`` with quant else ``"lora"``, lora_rank=r, lora_targets, optimizer, dtype, amp.
 
-The prediction compared is ``Estimate.allocated_bytes`` (what ``torch.cuda.max_memory_allocated``
-shows), else ``total_bytes``; the error is signed: ``(predicted - measured) / measured``. Only the case's
-``config`` and ``params`` feed the prediction: no measured field (``alloc_before_build``, ``n_params``,
-``kv_cache_bytes_final`` …) is read, so the comparison is an honest prediction. (A measuring process
-that already ran a backward pass holds a second 32 MiB cuBLAS workspace; memfit predicts a fresh process.)
+Two figures are compared per case:
+
+* the allocated peak: ``Estimate.allocated_bytes`` (what ``torch.cuda.max_memory_allocated`` shows) against
+  ``peak_alloc``;
+* the device total: ``Estimate.total_bytes`` (allocated + the allocator's reserve + the CUDA context, what
+  ``nvidia-smi`` shows) against ``peak_reserved`` plus the process's memory outside the pool measured at the
+  end of the case (``device_used_end - reserved_end``), where the file has those fields (simulated cases do not).
+
+Errors are signed: ``(predicted - measured) / measured``. Only the case's ``config`` and ``params`` feed the
+prediction: no measured figure of the model (``n_params``, ``kv_cache_bytes_final`` …) is read. memfit
+predicts a fresh process; the measuring process ran its cases one after another, and what it still held from
+earlier cases before this one was built (``alloc_before_build`` beyond the cuBLAS workspaces a fresh process of
+this kind holds at its peak: a second 32 MiB workspace of the autograd thread after a training case, a few MiB
+of leftovers) is taken off the measured figures before comparing (``prior_bytes``; the raw error is reported too).
 """
 
 from __future__ import annotations
@@ -44,12 +53,31 @@ class CaseResult:
     measured_bytes: int
     predicted_bytes: int | None
     note: str = ""
+    prior_bytes: int = 0  # held by the measuring process from earlier cases (see the module docstring)
+    measured_total: int | None = None  # peak_reserved + memory outside the pool, prior_bytes taken off
+    predicted_total: int | None = None
 
     @property
     def relative_error(self) -> float | None:
+        """Allocated peak: (predicted - measured) / measured, for a fresh process."""
+        fresh = self.measured_bytes - self.prior_bytes
+        if self.predicted_bytes is None or fresh <= 0:
+            return None
+        return (self.predicted_bytes - fresh) / fresh
+
+    @property
+    def raw_relative_error(self) -> float | None:
+        """Allocated peak against the measured figure as recorded (earlier cases' leftovers included)."""
         if self.predicted_bytes is None or not self.measured_bytes:
             return None
         return (self.predicted_bytes - self.measured_bytes) / self.measured_bytes
+
+    @property
+    def total_error(self) -> float | None:
+        """Device total against the measured reserved peak + memory outside the pool."""
+        if self.predicted_total is None or not self.measured_total:
+            return None
+        return (self.predicted_total - self.measured_total) / self.measured_total
 
     @property
     def group(self) -> str:
@@ -57,7 +85,10 @@ class CaseResult:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.case, "kind": self.kind, "predicted_bytes": self.predicted_bytes,
-                               "measured_bytes": self.measured_bytes, "relative_error": self.relative_error}
+                               "measured_bytes": self.measured_bytes, "prior_bytes": self.prior_bytes,
+                               "relative_error": self.relative_error, "raw_relative_error": self.raw_relative_error,
+                               "predicted_total": self.predicted_total, "measured_total": self.measured_total,
+                               "total_error": self.total_error}
         if self.note:
             out["note"] = self.note
         return out
@@ -87,16 +118,16 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
 
-def _predict(record: dict[str, Any]) -> tuple[int | None, str]:
+def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
     from .sources.hf_config import spec_from_config
 
     config, params = record.get("config"), record.get("params") or {}
     if not isinstance(config, dict):
-        return None, "the case has no 'config' object (the model's config.json)"
+        return None, None, "the case has no 'config' object (the model's config.json)"
     if not isinstance(params, dict):
-        return None, f"the case's 'params' must be an object, not {type(params).__name__}"
+        return None, None, f"the case's 'params' must be an object, not {type(params).__name__}"
     if record.get("kind") is None:
-        return None, "the case has no 'kind' (generate, forward, train, lora …)"
+        return None, None, "the case has no 'kind' (generate, forward, train, lora …)"
     try:
         spec = spec_from_config(config, str(record.get("model") or record.get("case") or "case"))
         wl = workload_for_case(str(record["kind"]), dict(params)).validate()
@@ -110,13 +141,39 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, str]:
             training = importlib.import_module("memfit.memory.training")  # built by the training profile
             est = training.estimate_training(spec, wl)
     except ImportError as e:
-        return None, f"not modelled yet: {e}"
+        return None, None, f"not modelled yet: {e}"
     except MemfitError as e:
-        return None, str(e)
+        return None, None, str(e)
     allocated = est.allocated_bytes
-    if allocated is None:
-        return int(est.total_bytes), ""
-    return int(allocated), ""
+    total = int(est.total_bytes)
+    return (total if allocated is None else int(allocated)), total, ""
+
+
+def _int_field(rec: dict[str, Any], key: str) -> int | None:
+    v = rec.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def prior_bytes(rec: dict[str, Any]) -> int:
+    """What the measuring process held before building this case's model beyond what a fresh process of this
+    kind holds at its peak anyway: the cuBLAS workspace of the forward thread, and for training the autograd
+    thread's second one (both 32 MiB on Hopper, allocated through the caching allocator)."""
+    from .memory.overhead import cublas_workspace_bytes
+
+    before = _int_field(rec, "alloc_before_build")
+    if before is None:
+        return 0
+    handles = 2 if rec.get("kind") in TRAINING_KINDS else 1
+    return max(0, before - handles * cublas_workspace_bytes())
+
+
+def measured_total(rec: dict[str, Any], prior: int) -> int | None:
+    """Reserved peak + the process's device memory outside PyTorch's pool (CUDA context, kernels, library
+    handles: ``device_used_end - reserved_end``), earlier cases' allocations taken off."""
+    reserved, used, end = (_int_field(rec, k) for k in ("peak_reserved", "device_used_end", "reserved_end"))
+    if reserved is None or used is None or end is None or used < end:
+        return None
+    return reserved + (used - end) - prior
 
 
 def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
@@ -153,9 +210,10 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         peak = rec["peak_alloc"]
         if isinstance(peak, bool) or not isinstance(peak, int) or peak < 1:
             raise ConfigError(f"{path}:{n}: peak_alloc = {peak!r} must be a positive integer (bytes measured)")
-        pred, note = _predict(rec)
+        pred, total, note = _predict(rec)
+        prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
-                                  note))
+                                  note, prior, measured_total(rec, prior), total))
     if not results and not skipped:
         raise ConfigError(f"{path} holds no cases: each line must be a JSON object with 'case', 'kind', 'config', "
                           "'params' and 'peak_alloc' (see the ground truth's README)")
@@ -167,17 +225,25 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
 
 
 def summarize(results: list[CaseResult]) -> dict[str, Any]:
-    """Median and max |error| per group (inference, training), and the most under-predicted case."""
+    """Median and max |error| per group (inference, training), and the most under-predicted case; the same for
+    the device total (``total``) where the file measured it."""
     out: dict[str, Any] = {"cases": len(results)}
     for group in ("inference", "training"):
         rows = [r for r in results if r.group == group]
-        errs = [(r.relative_error, r.case) for r in rows if r.relative_error is not None]
+        errs = [(e, r.case) for r in rows if (e := r.relative_error) is not None]
         stats: dict[str, Any] = {"cases": len(rows), "predicted": len(errs), "missing": len(rows) - len(errs)}
-        if errs:
-            worst = max(errs, key=lambda e: abs(e[0]))
-            under = min(errs)
-            stats.update({"median_abs_error": statistics.median(abs(e) for e, _ in errs),
-                          "max_abs_error": abs(worst[0]), "worst_case": worst[1],
-                          "most_under": under[0], "most_under_case": under[1]})
+        stats.update(_error_stats(errs))
+        totals = [(e, r.case) for r in rows if (e := r.total_error) is not None]
+        if totals:
+            stats["total"] = {"cases": len(totals), **_error_stats(totals)}
         out[group] = stats
     return out
+
+
+def _error_stats(errs: list[tuple[float, str]]) -> dict[str, Any]:
+    if not errs:
+        return {}
+    worst = max(errs, key=lambda e: abs(e[0]))
+    under = min(errs)
+    return {"median_abs_error": statistics.median(abs(e) for e, _ in errs), "max_abs_error": abs(worst[0]),
+            "worst_case": worst[1], "most_under": under[0], "most_under_case": under[1]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -20,12 +21,16 @@ def validate_cmd(file: str, json_: bool) -> None:
         click.echo(json.dumps({"cases": [r.to_json() for r in results], "summary": summary}, indent=1))
         return
     width = max([len(r.case) for r in results] + [4])
-    click.echo(f"{'case':{width}}  {'predicted':>22}  {'measured':>22}  {'error':>8}")
+    has_total = any(r.measured_total is not None for r in results)
+    head = f"{'case':{width}}  {'allocated':>9}  {'measured':>9}  {'error':>8}"
+    click.echo(head + (f"  {'total':>9}  {'measured':>9}  {'error':>8}" if has_total else ""))
     for r in results:
-        err = r.relative_error
-        pred = fmt_bytes(r.predicted_bytes).split(" (")[0] if r.predicted_bytes is not None else "—"
-        line = (f"{r.case:{width}}  {pred:>22}  {fmt_bytes(r.measured_bytes).split(' (')[0]:>22}  "
-                f"{(f'{100 * err:+.2f} %' if err is not None else 'n/a'):>8}")
+        line = (f"{r.case:{width}}  {_gb(r.predicted_bytes):>9}  {_gb(r.measured_bytes - r.prior_bytes):>9}  "
+                f"{_pct(r.relative_error):>8}")
+        if has_total:
+            line += f"  {_gb(r.predicted_total):>9}  {_gb(r.measured_total):>9}  {_pct(r.total_error):>8}"
+        if r.prior_bytes:
+            line += f"  (measured less {fmt_bytes(r.prior_bytes)} held from earlier cases)"
         if r.note:
             line += f"  ({r.note})"
         click.echo(line)
@@ -34,10 +39,24 @@ def validate_cmd(file: str, json_: bool) -> None:
         if not g["cases"]:
             continue
         if "median_abs_error" in g:
-            click.echo(f"{group}: {g['predicted']}/{g['cases']} predicted; median |error| "
-                       f"{100 * g['median_abs_error']:.2f} %, max |error| {100 * g['max_abs_error']:.2f} % "
-                       f"({g['worst_case']}), most under {100 * g['most_under']:+.2f} %")
+            click.echo(f"{group}: {g['predicted']}/{g['cases']} predicted; allocated peak: {_stats(g)}")
+            if "total" in g:
+                click.echo(f"{group}: device total vs reserved peak + context ({g['total']['cases']} cases): "
+                           f"{_stats(g['total'])}")
         else:
             click.echo(f"{group}: 0/{g['cases']} predicted")
     for s in summary.get("not_measured", []):
         click.echo(f"not measured: {s['case']} ({s['reason']})")
+
+
+def _gb(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1e9:.3f} GB"
+
+
+def _pct(e: float | None) -> str:
+    return "n/a" if e is None else f"{100 * e:+.2f} %"
+
+
+def _stats(g: dict[str, Any]) -> str:
+    return (f"median |error| {100 * g['median_abs_error']:.2f} %, max |error| {100 * g['max_abs_error']:.2f} % "
+            f"({g['worst_case']}), most under {100 * g['most_under']:+.2f} %")
