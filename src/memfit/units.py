@@ -7,7 +7,7 @@ import re
 
 from .errors import ConfigError
 
-__all__ = ["GB", "GIB", "fmt_bytes", "fmt_count", "parse_bytes", "parse_count"]
+__all__ = ["GB", "GIB", "fmt_bytes", "fmt_count", "parse_bytes", "parse_count", "parse_tokens", "size_note"]
 
 GB = 1_000_000_000
 GIB = 1024**3
@@ -46,14 +46,50 @@ def parse_count(text: str) -> int:
 
 
 def parse_bytes(text: str) -> int:
-    """Parse a memory size: ``24GB`` (10^9), ``24GiB`` (2^30), ``80e9`` or a plain byte count."""
-    m = _BYTES_RE.match(text)
+    """Parse a memory size: ``24GB`` (10^9), ``24GiB`` (2^30), ``80e9`` (bytes), or a number without a unit
+    below a million, read as GB (``24`` → 24 GB; ``size_note`` says so). A size above zero but below 1 GB is
+    refused: no accelerator has that little memory, so it is a unit slip (``24`` meant as bytes, ``0.5``)."""
+    m = _BYTES_RE.match(text.replace(",", "").replace("_", ""))
     if not m:
         raise ConfigError(f"{text!r} is not a memory size: write e.g. 24GB, 24GiB or 80000000000")
-    value = float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()]
+    number = float(m.group(1))
+    if m.group(2) is None and math.isfinite(number) and 10**6 <= number < 10**9:
+        raise ConfigError(f"{text!r} has no unit and is neither GB nor a byte count of a GPU: write e.g. 24GB, "
+                          "24GiB or 80000000000")
+    unit = (m.group(2) or ("gb" if number < 10**6 else "b")).lower()
+    value = number * _BYTE_UNITS[unit]
     if not math.isfinite(value) or value > 10**18:
         raise ConfigError(f"{text!r} is too large for a memory size: write e.g. 24GB, 24GiB or 80e9")
+    if 0 < value < GB:
+        raise ConfigError(f"memory size {text!r} is below 1 GB ({round(value):,} bytes): write the unit, e.g. "
+                          "24GB or 24GiB")
     return round(value)
+
+
+def size_note(flag: str, text: str) -> str | None:
+    """The note for a size written without a unit (read as GB), None when it had one or is a byte count."""
+    m = _BYTES_RE.match(text.replace(",", "").replace("_", ""))
+    if m is None or m.group(2) is not None or not 0 < float(m.group(1)) < 10**6:
+        return None
+    return (f"{flag} {text} has no unit: read as {float(m.group(1)):g} GB ({parse_bytes(text):,} bytes); write "
+            f"{text}GiB for GiB")
+
+
+_TOKENS_RE = re.compile(r"^\s*(-?[0-9][0-9_,]*(?:\.[0-9]+)?)\s*([km]?)\s*$", re.IGNORECASE)
+
+
+def parse_tokens(text: str) -> int:
+    """Parse a token or sequence count as people write it: ``8192``, ``8,192``, ``32K``, ``128k`` (k = 1024,
+    as context lengths are quoted: Llama 3.1's "128K" is 131,072 tokens), ``1M`` (1,048,576)."""
+    m = _TOKENS_RE.match(text)
+    if not m:
+        raise ConfigError(f"{text!r} is not a count: write e.g. 8192, 8,192, 32k or 128K (k = 1024)")
+    value = float(m.group(1).replace(",", "").replace("_", "")) * {"": 1, "k": 1024, "m": 1024**2}[m.group(2).lower()]
+    if not math.isfinite(value) or abs(value) > 10**15:
+        raise ConfigError(f"{text!r} is too large for a count")
+    if value != int(value):
+        raise ConfigError(f"{text!r} is not a whole count: write e.g. 1.5k (1,536) or 1536")
+    return int(value)
 
 
 def fmt_bytes(n: int | float) -> str:

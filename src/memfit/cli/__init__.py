@@ -63,18 +63,19 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: runs the CLI, turning memfit errors into one line and exit code 2."""
+    """Console entry point: runs the CLI, turning memfit errors and usage errors into one line on stderr and
+    exit code 2 (with ``--json``, also one JSON object ``{"error": …, "exit_code": 2}`` on stdout)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return cli.main(args=argv, prog_name="memfit", standalone_mode=False)
+        return cli.main(args=args, prog_name="memfit", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
-        sys.exit(2 if e.exit_code == 2 else e.exit_code)
+        code = 2 if e.exit_code == 2 else e.exit_code
+        _fail(f"error: {_usage_line(e)}", code, args)
     except MemfitError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+        _fail(f"error: {e}", 2, args)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -82,6 +83,23 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as e:  # a bug in memfit: one line, the traceback only on request
         if os.environ.get("MEMFIT_DEBUG"):
             raise
-        click.echo(f"internal error: {type(e).__name__}: {e} (a memfit bug: please report it; set MEMFIT_DEBUG=1 "
-                   "for the traceback)", err=True)
-        sys.exit(1)
+        _fail(f"internal error: {type(e).__name__}: {e} (a memfit bug: please report it; set MEMFIT_DEBUG=1 for "
+              "the traceback)", 1, args)
+
+
+def _usage_line(e: click.ClickException) -> str:
+    """Click's message on one line, with where to read the usage (instead of click's usage block)."""
+    msg = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)
+    if isinstance(e, click.UsageError) and ctx is not None:
+        msg += f" (see: {ctx.command_path} --help)"
+    return msg
+
+
+def _fail(line: str, code: int, args: list[str]) -> None:
+    if "--json" in args:
+        import json
+
+        click.echo(json.dumps({"error": line.split(": ", 1)[1], "exit_code": code}))
+    click.echo(line, err=True)
+    sys.exit(code)

@@ -14,7 +14,7 @@ from ..fit import fit, fit_all
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
 from ..units import fmt_bytes
-from .given import workload_meant
+from .given import size_notes, workload_meant
 from .workload_options import workload_options
 
 
@@ -29,6 +29,7 @@ from .workload_options import workload_options
 def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, **options: Any) -> None:
     """Will MODEL with this workload fit on --gpus × --gpu?"""
     wl, implied = workload_meant(options, judge=True)
+    size_notes(memory=memory)
     spec = load_model(model)
     if gpu.strip().lower() == "all":
         for n in implied:

@@ -9,10 +9,11 @@ import click
 from click.core import ParameterSource
 
 from ..rules import resolve
+from ..units import size_note
 from ..workload import Workload
 from .workload_options import workload_from_options
 
-__all__ = ["typed_options", "workload_meant"]
+__all__ = ["size_notes", "typed_options", "workload_meant"]
 
 
 def typed_options(options: dict[str, Any]) -> frozenset[str]:
@@ -35,3 +36,11 @@ def workload_meant(options: dict[str, Any], judge: bool = False) -> tuple[Worklo
         notes = (*notes, f"no --mode given: judged for inference ({wl.runtime}, batch {wl.batch}, context "
                          f"{wl.context:,}); --mode weights judges the weights alone")
     return wl, notes
+
+
+def size_notes(**sizes: str | None) -> None:
+    """Say on stderr how a size written without a unit was read (``--memory 24`` → 24 GB)."""
+    for name, text in sizes.items():
+        note = size_note("--" + name, text) if text else None
+        if note:
+            click.echo(f"note: {note}", err=True)

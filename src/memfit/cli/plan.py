@@ -16,7 +16,7 @@ from ..plan import PlanAnswer, plan_batch, plan_context, plan_gpu_layers, plan_g
 from ..sources.loader import load_model
 from ..speed import SpeedBound, decode_ceiling
 from ..units import fmt_bytes, parse_bytes
-from .given import workload_meant
+from .given import size_notes, workload_meant
 from .workload_options import workload_options
 
 QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
@@ -38,6 +38,7 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
     """Longest context, largest batch, fewest GPUs and layout, llama.cpp GPU layers, the formats that fit
     ranked by published quality cost, and the decode speed ceiling."""
     wl, implied = workload_meant(options, judge=True)
+    size_notes(memory=memory, budget=budget)
     spec = load_model(model)
     wl = runnable_workload(spec, wl)  # a runtime that cannot run this refuses once, with the fix
     if gpu is None and budget is None:

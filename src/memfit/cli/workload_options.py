@@ -9,6 +9,7 @@ import click
 
 from ..options import Option, WorkloadOptions, declared
 from ..workload import Workload
+from .types import COUNT
 
 __all__ = ["click_option", "workload_from_options", "workload_options"]
 
@@ -26,7 +27,7 @@ def click_option(o: Option) -> Callable[[Any], Any]:
     elif o.type == "names":
         kw.update(default=None)
     else:
-        kw["type"] = click.Choice(list(o.choices)) if o.choices else {"int": int, "float": float, "str": str}[o.type]
+        kw["type"] = click.Choice(list(o.choices)) if o.choices else {"int": COUNT, "float": float, "str": str}[o.type]
         kw.update(default=o.default, show_default=o.default is not None)
     return click.option(*decls, **kw)
 
