@@ -67,7 +67,7 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     wl = runnable_workload(spec, wl)
     est = _estimate(spec, wl)
     if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
-        from .sources.generic_tensors import generic_label
+        from .sources.generic import generic_label
 
         details, notes = generic_label(spec)
         est = replace(est, notes=(*notes, *est.notes), details={**est.details, **details})

@@ -283,10 +283,8 @@ def _cached_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
 
 
 def _build_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
-    if spec.is_generic:  # the tensors transformers builds for the config (memfit.sources.generic_tensors)
-        from .sources.generic_tensors import generic_inventory
-
-        return generic_inventory(spec)
+    if spec.tensor_source is not None:  # the generic path: the tensors transformers builds for the config
+        return tuple(spec.tensor_source.tensors(spec))
     return standard_inventory(spec)
 
 

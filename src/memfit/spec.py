@@ -13,7 +13,7 @@ MoE layers mixed, attention and Mamba mixers in hybrids), so the per-layer facts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "AttentionSpec",
@@ -23,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "SSMSpec",
     "StoredWeights",
+    "TensorSource",
     "VisionSpec",
 ]
 
@@ -193,6 +194,13 @@ class StoredWeights:
     header_bytes_read: int = 0
 
 
+class TensorSource(Protocol):
+    """Lists a spec's parameter tensors (``memfit.inventory.Tensor`` objects) when its layers cannot: the
+    generic path's, built lazily by the sources layer and hashable (a spec is a cache key)."""
+
+    def tensors(self, spec: ModelSpec) -> tuple[Any, ...]: ...
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """An architecture, as memfit needs it. Immutable; build with ``memfit.load_model``.
@@ -229,9 +237,9 @@ class ModelSpec:
     embedding_dropout: float = 0.0
     residual_dropout: float = 0.0
     attention_dropout: float = 0.0
-    # set by the generic path (a model_type without a first-class builder): the config.json as canonical JSON
-    # text; the parameter tensors then come from transformers' own build of it (memfit.sources.generic)
-    generic_config: str = ""
+    # set by the generic path (a model_type without a first-class builder): where the parameter tensors come
+    # from instead of the layers (transformers' own build of the config; memfit.sources.generic_tensors)
+    tensor_source: TensorSource | None = None
 
     @property
     def num_layers(self) -> int:
@@ -240,7 +248,7 @@ class ModelSpec:
     @property
     def is_generic(self) -> bool:
         """True when the description rests on the generic path (standard config fields, no family builder)."""
-        return bool(self.generic_config)
+        return self.tensor_source is not None
 
     @property
     def is_bare(self) -> bool:

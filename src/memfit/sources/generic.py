@@ -21,14 +21,15 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import UnknownModelError
+from ..inventory import standard_inventory
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
 from .families.common import MAX_DIM, MAX_LAYERS, get_int
+from .generic_tensors import GenericTensors, build, reference_total
 from .layer_kinds import layer_kinds
 
-__all__ = ["REFERENCE_KEY", "approximate_modules", "generic_spec", "layout_assumptions"]
+__all__ = ["generic_label", "generic_spec", "layout_assumptions"]
 
 Config = Mapping[str, Any]
-REFERENCE_KEY = "_memfit_reference_parameters"  # a catalog row's measured count, carried in the config text
 
 _HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed", "model_dim", "dim", "embed_dim", "emb_dim", "hidden_dim")
 _LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "decoder_layers", "num_decoder_layers")
@@ -81,11 +82,11 @@ def _text_part(cfg: Config) -> Config:
 
 
 def _missing(cfg: Config, keys: Sequence[str]) -> UnknownModelError:
-    from .hf_config import SUPPORTED_FAMILIES
+    from .families import BUILDERS
 
     return UnknownModelError(
         f"model_type {cfg.get('model_type')!r} has no first-class builder in memfit (supported families: "
-        f"{', '.join(SUPPORTED_FAMILIES)}), and its config.json has no {keys[0]!r} (nor "
+        f"{', '.join(sorted(BUILDERS))}), and its config.json has no {keys[0]!r} (nor "
         f"{', '.join(repr(k) for k in keys[1:4])}) for the generic path: add it, or pass the checkpoint's "
         "safetensors files")
 
@@ -242,7 +243,8 @@ def _layout(cfg: Config) -> tuple[Config, int, int, list[LayerSpec], list[str]]:
 
 def layout_assumptions(spec: ModelSpec) -> list[str]:
     """What the generic path had to assume for ``spec``'s layout (empty when every field was declared)."""
-    return _layout(json.loads(spec.generic_config))[4] if spec.generic_config else []
+    source = spec.tensor_source
+    return _layout(source.config)[4] if isinstance(source, GenericTensors) else []
 
 
 def generic_spec(cfg: Config, name: str) -> ModelSpec:
@@ -258,9 +260,25 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
         max_position_embeddings=_int(text, _POS, 0, minimum=0) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
-        generic_config=json.dumps(cfg, sort_keys=True, default=str))
+        tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)))
 
 
-def approximate_modules(spec: ModelSpec) -> int:
-    """About how many modules transformers would build (bounds the meta build)."""
-    return sum(16 + (layer.moe.num_experts * 3 if layer.moe else 0) for layer in spec.layers)
+def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``details`` entries and notes for an estimate of a generic-path spec."""
+    built = build(spec)
+    reference = reference_total(spec)
+    layout = standard_inventory(spec)
+    if built.ok:
+        source, exact = f"transformers {built.version} built on the meta device", True
+    elif reference is not None and reference[0] >= sum(t.numel for t in layout):
+        source, exact = f"{reference[1]} (exact total; the split by tensor is the standard layout's)", True
+    else:
+        source, exact = "the standard layout of the config's fields (approximate)", False
+    notes = [f"generic path: memfit has no builder for model_type {spec.family!r}; the layout (KV cache, "
+             "activations) comes from the config's standard fields and cannot know per-layer shapes or "
+             "mechanisms the fields do not declare"]
+    notes += [f"generic path: {a}" for a in layout_assumptions(spec)]
+    notes.append(f"parameters: {source}" + ("" if exact else f"; exact needs transformers ({built.error})"))
+    details: dict[str, Any] = {"architecture": "generic", "model_type": spec.family,
+                               "parameters_source": source, "parameters_exact": exact}
+    return details, tuple(notes)

@@ -10,14 +10,41 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..inventory import Group, Tensor, standard_inventory
 from ..spec import ModelSpec
-from .generic import REFERENCE_KEY, approximate_modules, layout_assumptions
 from .meta_build import MetaBuild, meta_build
 
-__all__ = ["generic_inventory", "generic_label"]
+__all__ = ["REFERENCE_KEY", "GenericTensors", "build", "reference_total"]
+
+REFERENCE_KEY = "_memfit_reference_parameters"  # a catalog row's measured count, carried in the config text
+
+
+@dataclass(frozen=True)
+class GenericTensors:
+    """A generic-path spec's ``tensor_source``: the config as canonical JSON text, built when first asked."""
+
+    config_json: str
+
+    def tensors(self, spec: ModelSpec) -> tuple[Tensor, ...]:
+        """The tensors transformers builds; else the standard layout's, topped up to a reference total."""
+        built = build(spec)
+        if built.ok:
+            return tuple(_tensor(name, shape) for name, shape in built.tensors)
+        tensors = standard_inventory(spec)
+        reference = reference_total(spec)
+        missing = reference[0] - sum(t.numel for t in tensors) if reference else 0
+        if missing > 0:
+            return (*tensors, Tensor("unattributed (reference total minus the standard layout)", (missing,),
+                                     "other", "other"))
+        return tensors
+
+    @property
+    def config(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.config_json)
+        return value
 
 _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer|decoder_layers)\.(\d+)\.")
 _VISION = ("vision", "visual", "image", "audio", "multi_modal_projector", "mm_projector", "patch_embed", "vqmodel",
@@ -96,51 +123,23 @@ def _tensor(name: str, shape: tuple[int, ...]) -> Tensor:
     return Tensor(name, shape, kind, group, layer, is_bias=is_bias)
 
 
-def _reference_total(spec: ModelSpec) -> tuple[int, str] | None:
+def _config_json(spec: ModelSpec) -> str:
+    source = spec.tensor_source
+    return source.config_json if isinstance(source, GenericTensors) else "{}"
+
+
+def reference_total(spec: ModelSpec) -> tuple[int, str] | None:
     """An exact total from outside transformers: the checkpoint's headers, or a catalog row's measured count."""
     if spec.stored is not None:
         return spec.stored.logical_parameters, f"the {spec.stored.container} headers"
-    value = json.loads(spec.generic_config).get(REFERENCE_KEY)
+    value = json.loads(_config_json(spec)).get(REFERENCE_KEY)
     if isinstance(value, dict) and isinstance(value.get("parameters"), int):
         return int(value["parameters"]), str(value.get("source") or "the catalog row")
     return None
 
 
-def _build(spec: ModelSpec) -> MetaBuild:
+def build(spec: ModelSpec) -> MetaBuild:
+    """transformers' meta-device build of the spec's config (cached), bounded by the standard layout's size."""
     approx = sum(t.numel for t in standard_inventory(spec))
-    return meta_build(spec.generic_config, approx, approximate_modules(spec))
-
-
-def generic_inventory(spec: ModelSpec) -> tuple[Tensor, ...]:
-    """The tensors of a generic-path spec (see the module docstring)."""
-    built = _build(spec)
-    if built.ok:
-        return tuple(_tensor(name, shape) for name, shape in built.tensors)
-    tensors = standard_inventory(spec)
-    reference = _reference_total(spec)
-    missing = reference[0] - sum(t.numel for t in tensors) if reference else 0
-    if missing > 0:
-        return (*tensors, Tensor("unattributed (reference total minus the standard layout)", (missing,), "other",
-                                 "other"))
-    return tensors
-
-
-def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """``details`` entries and notes for an estimate of a generic-path spec."""
-    built = _build(spec)
-    reference = _reference_total(spec)
-    layout = standard_inventory(spec)
-    if built.ok:
-        source, exact = f"transformers {built.version} built on the meta device", True
-    elif reference is not None and reference[0] >= sum(t.numel for t in layout):
-        source, exact = f"{reference[1]} (exact total; the split by tensor is the standard layout's)", True
-    else:
-        source, exact = "the standard layout of the config's fields (approximate)", False
-    notes = [f"generic path: memfit has no builder for model_type {spec.family!r}; the layout (KV cache, "
-             "activations) comes from the config's standard fields and cannot know per-layer shapes or "
-             "mechanisms the fields do not declare"]
-    notes += [f"generic path: {a}" for a in layout_assumptions(spec)]
-    notes.append(f"parameters: {source}" + ("" if exact else f"; exact needs transformers ({built.error})"))
-    details: dict[str, Any] = {"architecture": "generic", "model_type": spec.family,
-                               "parameters_source": source, "parameters_exact": exact}
-    return details, tuple(notes)
+    modules = sum(16 + (layer.moe.num_experts * 3 if layer.moe else 0) for layer in spec.layers)
+    return meta_build(_config_json(spec), approx, modules)
