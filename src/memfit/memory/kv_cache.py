@@ -31,13 +31,14 @@ from ..errors import ConfigError, UnsupportedError
 from ..spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 
 __all__ = [
+    "KVCache",
     "KVDtype",
     "LayerCache",
     "Runtime",
     "cache_layers",
     "kv_bytes_per_token",
+    "kv_cache",
     "kv_cache_bytes",
-    "kv_cache_formula",
     "kv_dtype",
     "ssm_state_bytes",
 ]
@@ -164,36 +165,35 @@ def kv_bytes_per_token(spec: ModelSpec, runtime: Runtime = "transformers", dtype
     return sum(c.per_token for c in cache_layers(spec, runtime, dtype))
 
 
-def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
-                   dtype: str = "bfloat16", *, bound_windows: bool = True) -> int:
-    """Bytes of the cache holding ``tokens`` tokens for each of ``batch`` sequences.
+@dataclass(frozen=True)
+class KVCache:
+    """A cache's bytes and their arithmetic, from one walk over the layers (``kv_cache``)."""
+
+    bytes: int
+    formula: str
+
+
+def kv_cache(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
+             dtype: str = "bfloat16", *, bound_windows: bool = True) -> KVCache:
+    """The cache holding ``tokens`` tokens for each of ``batch`` sequences: its bytes and the arithmetic, layers
+    with the same row and token count grouped (``8 sequences × 32 layers × 4,096 tokens × 4,096 B = 4.29 GB``).
 
     With ``bound_windows`` a sliding layer keeps ``window - 1`` tokens at most (transformers after
     its first decoding step); without it every layer keeps all ``tokens`` (transformers right after
     the prefill, or a runtime that ignores the window). Recurrent state is added once per sequence.
     """
-    total = 0
-    for c in cache_layers(spec, runtime, dtype):
-        n = tokens
-        if bound_windows and c.window is not None:
-            n = min(tokens, c.window - 1)
-        total += c.per_token * n + c.per_sequence
-    return total * batch
-
-
-def kv_cache_formula(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
-                     dtype: str = "bfloat16", *, bound_windows: bool = True) -> str:
-    """The arithmetic of :func:`kv_cache_bytes`, layers with the same row and token count grouped:
-    ``8 sequences × 32 layers × 4,096 tokens × 4,096 B = 4.29 GB (4.00 GiB)``."""
     from ..units import fmt_bytes
 
+    total = 0
     groups: dict[tuple[int, int, int], int] = {}
     for c in cache_layers(spec, runtime, dtype):
         n = tokens
         if bound_windows and c.window is not None:
             n = min(tokens, c.window - 1)
+        total += c.per_token * n + c.per_sequence
         key = (c.per_token, n if c.per_token else 0, c.per_sequence)
         groups[key] = groups.get(key, 0) + 1
+    total *= batch
     terms = []
     for (per_token, n, per_seq), layers in groups.items():
         parts = []
@@ -204,5 +204,11 @@ def kv_cache_formula(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runt
         terms.append(f"{layers} layer{'s' if layers > 1 else ''} × " + (" + ".join(parts) if len(parts) == 1
                                                                         else f"({' + '.join(parts)})"))
     body = terms[0] if len(terms) == 1 else f"({' + '.join(terms)})"
-    total = kv_cache_bytes(spec, tokens, batch, runtime, dtype, bound_windows=bound_windows)
-    return f"{batch} sequence{'s' if batch > 1 else ''} × {body} ({dtype}) = {fmt_bytes(total)}"
+    formula = f"{batch} sequence{'s' if batch > 1 else ''} × {body} ({dtype}) = {fmt_bytes(total)}"
+    return KVCache(total, formula)
+
+
+def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "transformers",
+                   dtype: str = "bfloat16", *, bound_windows: bool = True) -> int:
+    """The bytes of :func:`kv_cache` (for callers that need no formula)."""
+    return kv_cache(spec, tokens, batch, runtime, dtype, bound_windows=bound_windows).bytes

@@ -36,7 +36,7 @@ from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..kv_cache import kv_cache_bytes, kv_cache_formula
+from ..kv_cache import kv_cache, kv_cache_bytes
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 
@@ -272,8 +272,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     t = b * s
     kvd = _cache_dtype(spec, wl)
     use_cache = wl.task != "forward"
-    kv_full = kv_cache_bytes(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else 0
-    kv_text = kv_cache_formula(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else ""
+    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else None
+    kv_full, kv_text = (prefill_kv.bytes, prefill_kv.formula) if prefill_kv else (0, "")
     masks = _mask_bytes(spec, wl, b, s, dt)
     masked = masks > 0
     rot = 0
@@ -329,10 +329,10 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                               kv_formula=kv_text))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
-        kv_end = kv_cache_bytes(spec, tokens, b, "transformers", kvd, bound_windows=True)
+        end = kv_cache(spec, tokens, b, "transformers", kvd, bound_windows=True)
+        kv_end, kv_end_text = end.bytes, end.formula
         layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
                        for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
-        kv_end_text = kv_cache_formula(spec, tokens, b, "transformers", kvd, bound_windows=True)
         # MLA: every decoding step decompresses one layer's whole cache into K and V
         kv_el = COMPUTE_DTYPE_BYTES.get(compute_dtype(kvd) or kvd, 2)
         layer_k += max((_mla_expanded(a, b * tokens, kv_el) for a in spec.attention_layers
