@@ -474,7 +474,7 @@ def test_advise_only_lists_formats_that_fit(client: TestClient) -> None:
     ("/api/fit", {"model": "/etc/passwd", "gpu": "rtx 4090"}, 400),
     ("/api/plan", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "questions": ["everything"]}, 422),
     ("/api/plan", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "questions": []}, 422),
-    ("/api/advise", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "formats": ["no-such-format"]}, 200),
+    ("/api/advise", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "formats": ["no-such-format"]}, 400),  # as estimate
     ("/api/advise", {"model": "llama-3.1-8b", "gpu": "rtx 4090", "formats": ["a b"]}, 422),
 ])
 def test_fit_plan_advise_bad_input(client: TestClient, path: str, body: dict[str, Any], status: int) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -11,15 +13,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..advisor import advise
 from ..fit import fit
+from ..formats import get_format
 from ..hardware import devices
 from ..plan import plan
 from ..plot import MAX_POINTS, curve
 from . import results
+from .budget import DEFAULT_BUDGET_S, OverBudget, T, run_bounded
 from .references import resolve_model
 from .schemas import (
     MAX_BATCH,
@@ -48,6 +51,7 @@ class Settings:
     allow_local_paths: bool = False
     allow_hub: bool = False
     max_body_bytes: int = 1_000_000
+    budget_s: float = DEFAULT_BUDGET_S  # the most time one request may compute
 
 
 @cache
@@ -99,50 +103,85 @@ def _catalog_routes(app: FastAPI, settings: Settings) -> None:
 
 
 def _compute_routes(app: FastAPI, settings: Settings) -> None:
-    local, hub = settings.allow_local_paths, settings.allow_hub
+    local, hub, budget = settings.allow_local_paths, settings.allow_hub, settings.budget_s
+    # plan and advise run many estimates: at most HEAVY_AT_ONCE at a time, so that they never take every worker
+    # thread from the quick endpoints; every computation runs off the event loop under the time budget
+    heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
+
+    async def bounded(what: str, fn: Callable[..., T], *args: Any, is_heavy: bool = False) -> T:
+        deadline = time.monotonic() + budget
+        if not is_heavy:
+            return await run_bounded(fn, *args, deadline=deadline, budget_s=budget, what=what)
+        try:
+            async with asyncio.timeout(budget):
+                await heavy.acquire()
+        except TimeoutError:
+            raise OverBudget(what, budget) from None
+        try:
+            return await run_bounded(fn, *args, deadline=deadline, budget_s=budget, what=what)
+        finally:
+            heavy.release()
 
     @app.post("/api/estimate", summary="memfit.estimate(model, **workload).to_json()")
     async def estimate_endpoint(req: EstimateRequest) -> JSONResponse:
-        # async: an estimate takes milliseconds, so it runs on the event loop without a thread hop
-        spec = resolve_model(req.model, local, hub)
-        doc = dict(results.estimate_json(spec, req.workload()))
-        if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
-            doc["weights_by_dtype"] = results.weights_by_dtype(spec)
-        return JSONResponse(doc)
+        return JSONResponse(await bounded("this estimate", _estimate, req, local, hub))
 
     @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")
-    def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
-        spec = resolve_model(req.model, local, hub)
-        return curve(spec, req.workload(), req.x, req.points).to_json()
+    async def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
+        return await bounded("this curve", _curve, req, local, hub)
 
     @app.get("/api/gpus", summary="The hardware catalog: memory, bandwidth and native dtypes, with sources")
     def gpus() -> list[dict[str, Any]]:
         return [d.to_json() for d in devices()]
 
     @app.post("/api/fit", summary="memfit.fit(model, gpu, **workload).to_json(): per GPU, headroom, blame")
-    def fit_endpoint(req: FitRequest) -> dict[str, Any]:
-        spec = resolve_model(req.model, local, hub)
-        doc: dict[str, Any] = fit(spec, req.gpu, req.workload(), memory=req.memory).to_json()
-        return doc
-
-    # plan and advise run many estimates (up to seconds): at most HEAVY_AT_ONCE at a time, in worker threads,
-    # so that they never take every thread from the quick endpoints
-    heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
+    async def fit_endpoint(req: FitRequest) -> dict[str, Any]:
+        return await bounded("this fit", _fit, req, local, hub)
 
     @app.post("/api/plan", summary="memfit.plan(model, gpu, **workload).to_json(): the inverse questions")
     async def plan_endpoint(req: PlanRequest) -> JSONResponse:
-        spec = resolve_model(req.model, local, hub)
-        questions = tuple(req.questions) if req.questions else None
-        wl = req.workload()
-        async with heavy:
-            result = await run_in_threadpool(plan, spec, req.gpu, wl, questions=questions, memory=req.memory)
-        return JSONResponse(result.to_json())
+        return JSONResponse(await bounded("this plan", _plan, req, local, hub, is_heavy=True))
 
     @app.post("/api/advise", summary="memfit.advise(model, gpu, **workload).to_json(): formats that fit, ranked")
     async def advise_endpoint(req: AdviseRequest) -> JSONResponse:
-        spec = resolve_model(req.model, local, hub)
-        formats = tuple(req.formats) if req.formats else None
-        wl = req.workload()
-        async with heavy:
-            result = await run_in_threadpool(advise, spec, req.gpu, wl, formats=formats, memory=req.memory)
-        return JSONResponse(result.to_json())
+        return JSONResponse(await bounded("this advice", _advise, req, local, hub, is_heavy=True))
+
+
+# the computations, each run in a worker thread under the budget
+
+
+def _estimate(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]:
+    spec = resolve_model(req.model, local, hub)
+    doc = dict(results.estimate_json(spec, req.workload()))
+    if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
+        doc["weights_by_dtype"] = results.weights_by_dtype(spec)
+    return doc
+
+
+def _curve(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
+    spec = resolve_model(req.model, local, hub)
+    return curve(spec, req.workload(), req.x, req.points).to_json()
+
+
+def _fit(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:
+    spec = resolve_model(req.model, local, hub)
+    doc: dict[str, Any] = fit(spec, req.gpu, req.workload(), memory=req.memory).to_json()
+    return doc
+
+
+def _plan(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
+    spec = resolve_model(req.model, local, hub)
+    wl = req.workload()
+    fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate (kv_dtype, dtype …)
+    questions = tuple(req.questions) if req.questions else None
+    return plan(spec, req.gpu, wl, questions=questions, memory=req.memory).to_json()
+
+
+def _advise(req: AdviseRequest, local: bool, hub: bool) -> dict[str, Any]:
+    spec = resolve_model(req.model, local, hub)
+    wl = req.workload()
+    fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate
+    formats = tuple(req.formats) if req.formats else None
+    for name in formats or ():
+        get_format(name)  # an unknown format: the refusal /api/estimate gives for that dtype
+    return advise(spec, req.gpu, wl, formats=formats, memory=req.memory).to_json()

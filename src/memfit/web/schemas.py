@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from ..plot import MAX_POINTS
 from ..units import MAX_PARAMETERS
@@ -68,6 +68,14 @@ class WorkloadFields(BaseModel):
     ep: int = Field(default=1, ge=1, le=4096)
     sequence_parallel: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise ValueError(f"{where} holds a lone UTF-16 surrogate, which is not valid Unicode text; send UTF-8")
+        return data
+
     def workload(self) -> Workload:
         """The ``Workload`` these fields describe (validated)."""
         kw = self.model_dump(exclude={"model", "x", "points", "gpu", "memory", "questions", "formats"})
@@ -77,6 +85,29 @@ class WorkloadFields(BaseModel):
         names = _workload_names()
         kw = {k: v for k, v in kw.items() if k in names}
         return Workload(**kw).validate()
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """Where in a parsed JSON body a string (or key) holds a lone surrogate: 'field model.x', or None."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        items: list[tuple[Any, Any]] = []
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"field {path or 'body'!r}"
+        for key, item in items:
+            name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+            if isinstance(key, str) and name != key:
+                return f"a key in {path or 'the body'!r}"
+            stack.append((f"{path}.{name}" if path else name, item))
+    return None
 
 
 @cache

@@ -2,8 +2,9 @@
 
 ``create_app()`` builds the app; ``memfit serve`` runs it on uvicorn (127.0.0.1 unless told otherwise). The
 parts, one job each: ``schemas`` (the request models), ``guard`` (Host check, body cap, headers),
-``references`` (what a visitor may name as a model), ``results`` (remembered computations), ``routes`` (the
-endpoints) and ``handlers`` (errors as JSON).
+``references`` (what a visitor may name as a model), ``results`` (remembered computations), ``budget``
+(every computation off the event loop, under a time budget), ``routes`` (the endpoints) and ``handlers``
+(errors as JSON).
 
 Safety, by construction:
 
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from .. import __version__
+from .budget import DEFAULT_BUDGET_S
 from .guard import Guard
 from .handlers import add_handlers
 from .references import resolve_model
@@ -41,13 +43,15 @@ MAX_BODY_BYTES = 1_000_000
 
 
 def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
-               allowed_hosts: Sequence[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The web app. ``allowed_hosts``: accepted ``Host`` header names (None: any, for tests and proxies)."""
+               allowed_hosts: Sequence[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+               budget_s: float = DEFAULT_BUDGET_S) -> FastAPI:
+    """The web app. ``allowed_hosts``: accepted ``Host`` header names (None: any, for tests and proxies);
+    ``budget_s``: the most time one request may compute (then a 422 says so)."""
     app = FastAPI(title="memfit", version=__version__, docs_url=None, redoc_url=None,  # those load a CDN
                   description="How much memory does this model need, and will it fit? The JSON API mirrors "
                               "memfit's Python API: POST /api/estimate takes a model and Workload fields and "
                               "answers Estimate.to_json().")
     add_handlers(app)
-    add_routes(app, Settings(allow_local_paths, allow_hub, max_body_bytes))
+    add_routes(app, Settings(allow_local_paths, allow_hub, max_body_bytes, budget_s))
     app.add_middleware(Guard, max_bytes=max_body_bytes, allowed_hosts=allowed_hosts)  # outermost
     return app

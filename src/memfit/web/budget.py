@@ -1,0 +1,75 @@
+"""Every computation a visitor asks for runs in a worker thread, off the event loop, under a time budget.
+
+The budget is counted from the request's arrival (a request that waited its turn has less left). The worker
+thread runs with a trace function (``sys.settrace``, this thread only) that is called at each Python function
+call: once the deadline has passed, the next call into memfit's own code raises ``Interrupted`` (a
+``BaseException``, so memfit's ``except Exception`` handlers do not swallow it), which unwinds the computation
+where it stands; the visitor gets a 422 saying which budget ran out and how to ask for less. Only memfit's
+frames are interrupted, never a garbage-collector callback that happens to run in the thread. Nothing is
+cached from an interrupted computation (``lru_cache`` stores only returned values). The trace costs about
+1.5-2× on the arithmetic (milliseconds for a catalog model).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+__all__ = ["DEFAULT_BUDGET_S", "Interrupted", "OverBudget", "T", "run_bounded"]
+
+DEFAULT_BUDGET_S = 1.0
+T = TypeVar("T")
+
+
+class Interrupted(BaseException):
+    """Raised inside a worker thread whose budget ran out."""
+
+
+class OverBudget(Exception):
+    """The request needed more time than one request may take (answered as a 422)."""
+
+    def __init__(self, what: str, budget_s: float) -> None:
+        super().__init__(
+            f"{what} needs more work than this server gives one request ({budget_s:g} s) and was stopped; "
+            "ask for less (a shorter context, fewer points, questions or formats, a smaller model) or run it "
+            "with the memfit command line, which has no such limit")
+        self.budget_s = budget_s
+
+
+_MEMFIT = str(Path(__file__).resolve().parent.parent) + os.sep
+
+
+def _run_until(deadline: float, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """``fn(*args)`` in this thread, stopped by ``Interrupted`` at the first memfit call after ``deadline``."""
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> None:
+        if time.monotonic() > deadline and frame.f_code.co_filename.startswith(_MEMFIT):
+            raise Interrupted
+        return None  # no line-by-line tracing inside the frame
+
+    if time.monotonic() > deadline:  # the budget ran out while the call waited for a thread
+        raise Interrupted
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        return fn(*args)
+    finally:
+        sys.settrace(previous)
+
+
+async def run_bounded(fn: Callable[..., T], *args: Any, deadline: float, budget_s: float, what: str) -> T:
+    """``fn(*args)`` in a worker thread, interrupted at ``deadline`` (``time.monotonic()``)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise OverBudget(what, budget_s)
+    try:
+        return await run_in_threadpool(_run_until, deadline, fn, args)
+    except Interrupted:
+        raise OverBudget(what, budget_s) from None
