@@ -48,7 +48,7 @@ def test_a_10000_layer_config_is_stopped_by_the_budget(client: TestClient, path:
     assert r.status_code == 422, r.text[:300]
     doc = r.json()
     assert doc["budget_s"] == 0.3
-    assert "needs more work than this server gives one request (0.3 s)" in doc["error"]
+    assert "needs more work than this server gives one request (0.3 s of computing)" in doc["error"]
     assert "memfit command line" in doc["error"]
     assert took < 1.5, took  # unbounded, these took 1 s (estimate), 4 s (curve) and minutes (plan)
 

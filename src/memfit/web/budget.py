@@ -1,8 +1,10 @@
 """Every computation a visitor asks for runs in a worker thread, off the event loop, under a time budget.
 
-The budget is counted from the request's arrival (a request that waited its turn has less left). The worker
-thread runs with a trace function (``sys.settrace``, this thread only) that is called at each Python function
-call: once the deadline has passed, the next call into memfit's own code raises ``Interrupted`` (a
+The budget is work: ``budget_s`` seconds of the worker thread's CPU time, so a busy machine does not turn a
+normal request away; a wall-clock cap of ``WALL_FACTOR × budget_s`` from the request's arrival (waiting for a
+turn included) bounds what a visitor waits. The worker thread runs with a trace function (``sys.settrace``,
+this thread only) that is called at each Python function call: once either runs out, the next call into
+memfit's own code raises ``Interrupted`` (a
 ``BaseException``, so memfit's ``except Exception`` handlers do not swallow it), which unwinds the computation
 where it stands; the visitor gets a 422 saying which budget ran out and how to ask for less. Only memfit's
 frames are interrupted, never a garbage-collector callback that happens to run in the thread. Nothing is
@@ -22,9 +24,10 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-__all__ = ["DEFAULT_BUDGET_S", "Interrupted", "OverBudget", "T", "run_bounded"]
+__all__ = ["DEFAULT_BUDGET_S", "WALL_FACTOR", "Interrupted", "OverBudget", "T", "run_bounded"]
 
 DEFAULT_BUDGET_S = 1.0
+WALL_FACTOR = 1.5
 T = TypeVar("T")
 
 
@@ -37,7 +40,8 @@ class OverBudget(Exception):
 
     def __init__(self, what: str, budget_s: float) -> None:
         super().__init__(
-            f"{what} needs more work than this server gives one request ({budget_s:g} s) and was stopped; "
+            f"{what} needs more work than this server gives one request ({budget_s:g} s of computing) and was "
+            "stopped; "
             "ask for less (a shorter context, fewer points, questions or formats, a smaller model) or run it "
             "with the memfit command line, which has no such limit")
         self.budget_s = budget_s
@@ -46,16 +50,19 @@ class OverBudget(Exception):
 _MEMFIT = str(Path(__file__).resolve().parent.parent) + os.sep
 
 
-def _run_until(deadline: float, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-    """``fn(*args)`` in this thread, stopped by ``Interrupted`` at the first memfit call after ``deadline``."""
+def _run_until(deadline: float, work_s: float, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """``fn(*args)`` in this thread, stopped by ``Interrupted`` at the first memfit call after ``deadline``
+    (``time.monotonic()``) or after ``work_s`` seconds of this thread's CPU time."""
+    if time.monotonic() > deadline:  # the time ran out while the call waited for a thread
+        raise Interrupted
+    cpu_end = time.thread_time() + work_s
 
     def tracer(frame: FrameType, event: str, arg: Any) -> None:
-        if time.monotonic() > deadline and frame.f_code.co_filename.startswith(_MEMFIT):
+        if (time.thread_time() > cpu_end or time.monotonic() > deadline) \
+                and frame.f_code.co_filename.startswith(_MEMFIT):
             raise Interrupted
         return None  # no line-by-line tracing inside the frame
 
-    if time.monotonic() > deadline:  # the budget ran out while the call waited for a thread
-        raise Interrupted
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
@@ -65,11 +72,11 @@ def _run_until(deadline: float, fn: Callable[..., T], args: tuple[Any, ...]) -> 
 
 
 async def run_bounded(fn: Callable[..., T], *args: Any, deadline: float, budget_s: float, what: str) -> T:
-    """``fn(*args)`` in a worker thread, interrupted at ``deadline`` (``time.monotonic()``)."""
-    left = deadline - time.monotonic()
-    if left <= 0:
+    """``fn(*args)`` in a worker thread, interrupted at ``deadline`` (``time.monotonic()``) or after
+    ``budget_s`` of its CPU time."""
+    if deadline <= time.monotonic():
         raise OverBudget(what, budget_s)
     try:
-        return await run_in_threadpool(_run_until, deadline, fn, args)
+        return await run_in_threadpool(_run_until, deadline, budget_s, fn, args)
     except Interrupted:
         raise OverBudget(what, budget_s) from None

@@ -22,7 +22,7 @@ from ..hardware import devices
 from ..plan import plan
 from ..plot import MAX_POINTS, curve
 from . import results
-from .budget import DEFAULT_BUDGET_S, OverBudget, T, run_bounded
+from .budget import DEFAULT_BUDGET_S, WALL_FACTOR, OverBudget, T, run_bounded
 from .references import resolve_model
 from .schemas import (
     MAX_BATCH,
@@ -51,7 +51,7 @@ class Settings:
     allow_local_paths: bool = False
     allow_hub: bool = False
     max_body_bytes: int = 1_000_000
-    budget_s: float = DEFAULT_BUDGET_S  # the most time one request may compute
+    budget_s: float = DEFAULT_BUDGET_S  # the most CPU time one request may compute (see budget.py)
 
 
 @cache
@@ -109,11 +109,11 @@ def _compute_routes(app: FastAPI, settings: Settings) -> None:
     heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
 
     async def bounded(what: str, fn: Callable[..., T], *args: Any, is_heavy: bool = False) -> T:
-        deadline = time.monotonic() + budget
+        deadline = time.monotonic() + WALL_FACTOR * budget
         if not is_heavy:
             return await run_bounded(fn, *args, deadline=deadline, budget_s=budget, what=what)
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(deadline - time.monotonic()):
                 await heavy.acquire()
         except TimeoutError:
             raise OverBudget(what, budget) from None

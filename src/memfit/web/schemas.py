@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model, model_validator
 
+from ..options import MAX_NAME, NAME_PATTERN, request_fields, values_to_kwargs
 from ..plot import MAX_POINTS
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
@@ -18,9 +18,7 @@ __all__ = ["MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "AdviseRequest", "CurveRequest
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
 MAX_GPUS = 100_000
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$"  # a dtype, optimizer or module name
-
-Name = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=_NAME)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
 ModelField = Annotated[
     Annotated[StrictStr, Field(max_length=200)] | Annotated[StrictInt, Field(ge=1, le=MAX_PARAMETERS)] | dict[str, Any],
     Field(description="A catalog id (GET /api/models), a config.json object, or a parameter count "
@@ -29,44 +27,10 @@ ModelField = Annotated[
 ]
 
 
-class WorkloadFields(BaseModel):
-    """The ``Workload`` fields (see ``memfit.Workload``), each with its range."""
+class _WorkloadBase(BaseModel):
+    """What every request model shares: strict and closed, valid Unicode, and ``workload()``."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    mode: Literal["weights", "inference", "train", "lora", "qlora"] = "weights"
-    dtype: Name | None = Field(default=None, description="Weight precision or format (fp16, bf16, fp8, int4, "
-                               "q4_k_m, …); null: the config's own dtype.")
-    batch: int = Field(default=1, ge=1, le=MAX_BATCH)
-    context: int = Field(default=2048, ge=1, le=MAX_TOKENS)
-    new_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
-    runtime: Literal["transformers", "vllm", "llamacpp"] = "transformers"
-    task: Literal["generate", "forward", "prefill"] = "generate"
-    attn: Literal["sdpa", "eager", "flash"] = "sdpa"
-    kv_dtype: Name | None = None
-    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
-    max_num_seqs: int | None = Field(default=None, ge=1, le=MAX_BATCH)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    block_size: int = Field(default=16, ge=1, le=1024)
-    n_gpu_layers: int | None = Field(default=None, ge=0, le=100_000)
-    n_batch: int = Field(default=2048, ge=1, le=MAX_TOKENS)
-    n_ubatch: int = Field(default=512, ge=1, le=MAX_TOKENS)
-    flash_attn: bool = True
-    optimizer: Name = "adamw"
-    mixed_precision: bool = True
-    checkpointing: Literal["none", "full", "selective"] = "none"
-    grad_accum: int = Field(default=1, ge=1, le=1_000_000)
-    lora_rank: int = Field(default=16, ge=1, le=65_536)
-    lora_targets: list[Name] | None = Field(default=None, min_length=1, max_length=64)
-    quant: Literal["nf4", "nf4-dq", "fp4", "fp4-dq", "int8"] | None = None
-    gpus: int = Field(default=1, ge=1, le=MAX_GPUS)
-    zero: int = Field(default=0, ge=0, le=3)
-    shard_size: int | None = Field(default=None, ge=1, le=MAX_GPUS)
-    offload: Literal["none", "optimizer", "params"] = "none"
-    tp: int = Field(default=1, ge=1, le=4096)
-    pp: int = Field(default=1, ge=1, le=4096)
-    ep: int = Field(default=1, ge=1, le=4096)
-    sequence_parallel: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -78,13 +42,17 @@ class WorkloadFields(BaseModel):
 
     def workload(self) -> Workload:
         """The ``Workload`` these fields describe (validated)."""
-        kw = self.model_dump(exclude={"model", "x", "points", "gpu", "memory", "questions", "formats"})
-        targets = kw.pop("lora_targets")
-        if targets is not None:
-            kw["lora_targets"] = tuple(targets)
-        names = _workload_names()
-        kw = {k: v for k, v in kw.items() if k in names}
-        return Workload(**kw).validate()
+        return Workload(**values_to_kwargs(Workload, self.model_dump())).validate()
+
+
+# The web accepts less than the library where a visitor could otherwise ask for hours of arithmetic.
+_TIGHTER: dict[str, float] = {"context": MAX_TOKENS, "new_tokens": MAX_TOKENS, "max_num_batched_tokens": MAX_TOKENS,
+            "n_batch": MAX_TOKENS, "n_ubatch": MAX_TOKENS, "gpus": MAX_GPUS, "shard_size": MAX_GPUS}
+
+# Every workload option, derived from its one declaration in memfit.options (range, choices, default, help).
+WorkloadFields = create_model("WorkloadFields", __base__=_WorkloadBase,
+                              __doc__="The ``Workload`` fields (see ``memfit.Workload``), each with its range.",
+                              **request_fields(tighter=_TIGHTER))
 
 
 def _lone_surrogate(data: Any) -> str | None:
@@ -110,18 +78,13 @@ def _lone_surrogate(data: Any) -> str | None:
     return None
 
 
-@cache
-def _workload_names() -> frozenset[str]:
-    return frozenset(Workload.field_names())
-
-
-class EstimateRequest(WorkloadFields):
+class EstimateRequest(WorkloadFields):  # type: ignore[valid-type,misc]
     """``POST /api/estimate``: a model and the workload fields."""
 
     model: ModelField
 
 
-class CurveRequest(WorkloadFields):
+class CurveRequest(WorkloadFields):  # type: ignore[valid-type,misc]
     """``POST /api/curve``: memory at each point of ``x`` (context or batch), the rest from the workload."""
 
     model: ModelField
@@ -140,7 +103,7 @@ MemoryBytes = Annotated[
 ]
 
 
-class FitRequest(WorkloadFields):
+class FitRequest(WorkloadFields):  # type: ignore[valid-type,misc]
     """``POST /api/fit``: does the model with this workload fit on ``gpus`` × ``gpu``?"""
 
     model: ModelField
