@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import ConfigError, UnsupportedError
+from .hardware import Device
 from .inventory import count_parameters
 from .memory.weights import weights_component
 from .result import Estimate
@@ -43,7 +44,8 @@ def runnable_workload(spec: ModelSpec, wl: Workload) -> Workload:
     return wl
 
 
-def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) -> Estimate:
+def estimate(model: ModelRef, workload: Workload | None = None, *, device: Device | None = None,
+             **options: Any) -> Estimate:
     """Estimate the memory ``model`` needs for ``workload``.
 
     ``model`` is anything ``load_model`` takes: a catalog id (``"llama-3.1-8b"``), a config.json
@@ -53,6 +55,9 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
         estimate("llama-3.1-8b", dtype="fp16").total_bytes           # weights only
         estimate("llama-3.1-8b", mode="inference", batch=8, context=4096, new_tokens=256)
         estimate("qwen2.5-7b", mode="lora", batch=2, context=2048, checkpointing="full")
+
+    ``device`` (a ``hardware.Device``) is the GPU the engines that budget the device themselves (vLLM, SGLang)
+    plan for; without it they plan for their profile's default device and say so.
     """
     unknown = set(options) - set(Workload.field_names())
     if unknown:
@@ -65,7 +70,7 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     wl.validate()
     spec = load_model(model)
     wl = runnable_workload(spec, wl)
-    est = _estimate(spec, wl)
+    est = _estimate(spec, wl, device)
     if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
         from .sources.generic import generic_label
 
@@ -74,7 +79,7 @@ def estimate(model: ModelRef, workload: Workload | None = None, **options: Any) 
     return replace(est, notes=(*implied, *est.notes)) if implied else est
 
 
-def _estimate(spec: ModelSpec, wl: Workload) -> Estimate:
+def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Estimate:
     if wl.mode == "weights":
         dtype = wl.dtype or default_format(spec)
         comp = weights_component(spec, dtype)
@@ -86,7 +91,7 @@ def _estimate(spec: ModelSpec, wl: Workload) -> Estimate:
         )
     if wl.mode == "inference":
         from .memory.inference import estimate_inference
-        return _context_note(spec, wl, estimate_inference(spec, wl))
+        return _context_note(spec, wl, estimate_inference(spec, wl, device))
     from .memory.training import estimate_training
 
     result: Estimate = estimate_training(spec, wl)

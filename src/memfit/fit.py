@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError
-from .estimate import ModelRef, estimate, runnable_workload
+from .estimate import ModelRef, estimate
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
 from .rules import resolve
@@ -61,7 +61,7 @@ class FitResult:
         if self.fits:
             return f"{head}, {fmt_bytes(self.headroom_bytes)} free"
         if self.headroom_bytes >= 0:  # the bytes fit, the runtime does not (vLLM's KV pool, …): say why
-            why = next((n for n in reversed(self.notes) if "KV pool holds" in n or "KV cache blocks" in n),
+            why = next((n for n in reversed(self.notes) if "KV pool holds" in n or "no KV cache" in n),
                        "the runtime cannot run this workload in that memory")
             return f"{head}, but {why}"
         return f"{head}, short by {fmt_bytes(-self.headroom_bytes)}; largest part: {self.blame} " \
@@ -150,7 +150,7 @@ def split_per_gpu(est: Estimate, wl: Workload) -> tuple[tuple[int, ...], str, di
     if est.mode in TRAIN_MODES:
         return (est.total_bytes,) * n, ("the estimate has no per-GPU breakdown: every GPU counted with the whole "
                                         "estimate (data-parallel replicas; an upper bound under ZeRO/TP/PP)"), comps
-    if est.mode == "inference" and wl.runtime == "vllm" and wl.tp * wl.pp == 1:
+    if est.mode == "inference" and wl.runtime in ("vllm", "sglang") and wl.tp * wl.pp == 1:
         return (est.total_bytes,) * n, (f"vLLM with tp = pp = 1: {n} independent replicas, each holding the whole "
                                         "estimate"), comps
     shards = wl.tp * wl.pp if wl.tp * wl.pp > 1 else n
@@ -177,28 +177,15 @@ def _formats_to_check(est: Estimate, wl: Workload) -> list[str]:
 
 
 def estimate_on(model: ModelRef, wl: Workload, device: Device) -> Estimate:
-    """``memfit.estimate``, except that vLLM plans its KV pool from this device's memory (the engine claims
-    ``gpu_memory_utilization`` of what the device reports, so the estimate depends on the device)."""
-    if wl.mode == "inference" and wl.runtime == "vllm":
-        try:
-            from .memory.runtimes.vllm import estimate_vllm
-        except ImportError:
-            return estimate(model, wl)
-        from .sources.loader import load_model
-        from .spec import ModelSpec
-
-        spec = model if isinstance(model, ModelSpec) else load_model(model)
-        if spec.is_bare:
-            return estimate(spec, wl)  # raises the usual "needs the architecture" error
-        wl = runnable_workload(spec, wl.validate())  # the checkpoint's own format, as estimate() prices it
-        return estimate_vllm(spec, wl, device_bytes=device.capacity_bytes)
-    return estimate(model, wl)
+    """``memfit.estimate`` on this device: vLLM and SGLang plan their KV pool from the device's memory (the engine
+    claims a share of what the device reports, so the estimate depends on the device)."""
+    return estimate(model, wl, device=device)
 
 
 def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> tuple[int, str | None]:
     """The bytes one GPU may use for this workload: vLLM claims ``gpu_memory_utilization`` of the device
     (when the estimate already planned that, from ``details.device_bytes``, the budget is the device)."""
-    if est is not None and est.details.get("runtime") == "vllm" and "device_bytes" in est.details:
+    if est is not None and est.details.get("runtime") in ("vllm", "sglang") and "device_bytes" in est.details:
         return device.capacity_bytes, None
     if wl.mode == "inference" and wl.runtime == "vllm":
         b = math.floor(device.capacity_bytes * wl.gpu_memory_utilization)
@@ -218,7 +205,7 @@ def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
         notes.append(budget_note)
     fits = worst <= capacity
     concurrent = est.details.get("max_concurrent_sequences")
-    if est.details.get("runtime") == "vllm" and isinstance(concurrent, int):
+    if est.details.get("runtime") in ("vllm", "sglang") and isinstance(concurrent, int):
         if est.details.get("device_bytes") not in (None, device.capacity_bytes):
             notes.append(f"the vLLM estimate was planned for a device of {fmt_bytes(est.details['device_bytes'])}, "
                          f"not {device.name}; use memfit.fit for a device-specific plan")
@@ -277,7 +264,7 @@ def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
     try:
         return fit_estimate(estimate_on(model, wl, device), device, wl)
     except ConfigError as e:
-        if not (wl.mode == "inference" and wl.runtime == "vllm" and "KV cache blocks" in str(e)):
+        if not (wl.mode == "inference" and wl.runtime in ("vllm", "sglang") and "no KV cache" in str(e)):
             raise
         base = estimate(model, wl.replace(mode="weights", dtype=wl.quant or wl.dtype))
         r = fit_estimate(base, device, wl)
@@ -285,7 +272,7 @@ def _judge_on(model: ModelRef, wl: Workload, device: Device) -> FitResult:
         per = -(-base.total_bytes // (wl.tp * wl.pp))
         return replace(r, fits=False, per_gpu_bytes=(per,) * wl.gpus, headroom_bytes=r.capacity_bytes - per,
                        blame="weights", blame_bytes=per,
-                       split=f"vLLM: the weights divided by tp × pp = {wl.tp * wl.pp} on each GPU",
+                       split=f"{wl.runtime}: the weights divided by tp × pp = {wl.tp * wl.pp} on each GPU",
                        notes=(*r.notes, str(e)))
 
 
@@ -295,7 +282,7 @@ def fit_all(model: ModelRef, workload: Workload | None = None, **options: Any) -
     wl, _ = meant_workload(workload, options)
     wl.validate()
     devs = [d for d in devices() if d.capacity_bytes > 0]
-    if wl.mode == "inference" and wl.runtime == "vllm":  # the plan depends on the device
+    if wl.mode == "inference" and wl.runtime in ("vllm", "sglang"):  # the plan depends on the device
         from .sources.loader import load_model
         from .spec import ModelSpec
 

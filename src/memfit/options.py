@@ -34,7 +34,7 @@ __all__ = ["ALL_MODES", "ATTN", "MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "MODES", 
 T = TypeVar("T")
 
 MODES: tuple[str, ...] = ("weights", "inference", "train", "lora", "qlora")
-RUNTIMES: tuple[str, ...] = ("transformers", "vllm", "llamacpp")
+RUNTIMES: tuple[str, ...] = ("transformers", "vllm", "llamacpp", "sglang")
 TASKS: tuple[str, ...] = ("generate", "forward", "prefill")
 ATTN: tuple[str, ...] = ("sdpa", "eager", "flash")
 MAX_TOKENS = 100_000_000
@@ -186,6 +186,14 @@ class WorkloadOptions:
                                                 none_means="vLLM's default",
                                                 help="vLLM: most tokens in one step (default: the engine's).")
     block_size: int = option(16, low=1, high=1024, modes=INFERENCE, runtimes=("vllm",), help="vLLM KV block size.")
+    vllm_version: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("vllm",),
+                                      none_means="memfit's default vLLM profile",
+                                      help="vLLM version whose defaults and reserves are modelled (0.6 … 0.28).")
+    enforce_eager: bool = option(False, modes=INFERENCE, runtimes=("vllm", "sglang"),
+                                 help="vLLM --enforce-eager / SGLang --disable-cuda-graph: no CUDA graph memory.")
+    mem_fraction_static: float | None = option(None, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,
+                                               runtimes=("sglang",), none_means="SGLang's default for the TP size",
+                                               help="SGLang: the share of free GPU memory for weights and KV pool.")
     n_gpu_layers: int | None = option(None, low=0, high=100_000, flags=("-ngl",), modes=INFERENCE,
                                       runtimes=("llamacpp",), none_means="all layers",
                                       help="llama.cpp layers on the GPU (default: all).")

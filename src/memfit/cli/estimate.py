@@ -20,9 +20,14 @@ WEIGHT_TABLE_DTYPES = ("float32", "bfloat16", "fp8", "int8", "nf4", "q4_k_m")
 @click.command("estimate")
 @click.argument("model")
 @workload_options
+@click.option("--gpu", "-g", default=None,
+              help="Device (memfit gpus; the name nvidia-smi prints; 'auto' detects it): vLLM and SGLang plan for it "
+                   "and the verdict follows it.")
+@click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB or 80GB.")
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object (the binding contract).")
 @click.option("--explain", is_flag=True, help="Show the arithmetic behind every number.")
-def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None:
+def estimate_cmd(model: str, gpu: str | None, memory: str | None, json_: bool, explain: bool,
+                 **options: Any) -> None:
     """Estimate the memory MODEL needs.
 
     MODEL is a catalog id (memfit models), a config.json or a folder holding one, a Hugging Face
@@ -34,17 +39,36 @@ def estimate_cmd(model: str, json_: bool, explain: bool, **options: Any) -> None
 
     wl, implied = workload_meant(options)
     spec = load_model(model)
-    est = estimate(spec, wl)
+    device = None
+    if gpu is not None or memory is not None:
+        from ..hardware import get_device
+
+        device = get_device(gpu or "cpu", memory=memory)
+    est = estimate(spec, wl, device=device)
     if implied:
         est = replace(est, notes=(*implied, *est.notes))
+    verdict = None
+    if device is not None:
+        from ..fit import fit_estimate
+
+        verdict = fit_estimate(est, device, wl)
     weights_table = wl.mode == "weights" and options.get("dtype") is None
     if json_:
         doc = est.to_json()
         if weights_table:
             doc["weights_by_dtype"] = {d: weights_component(spec, d).bytes for d in _table_dtypes(est.dtype)}
+        if verdict is not None:
+            doc["device"] = {"id": verdict.device.id, "name": verdict.device.name,
+                             "capacity_bytes": verdict.device.capacity_bytes,
+                             "capacity_basis": verdict.device.capacity_basis}
+            doc["fit"] = {"fits": verdict.fits, "capacity_bytes": verdict.capacity_bytes,
+                          "headroom_bytes": verdict.headroom_bytes, "per_gpu_bytes": list(verdict.per_gpu_bytes),
+                          "summary": verdict.summary()}
         click.echo(json.dumps(doc, indent=2))
         return
     _render(est, est.dtype if weights_table else None, spec, explain)
+    if verdict is not None:
+        click.echo(("FITS: " if verdict.fits else "DOES NOT FIT: ") + verdict.summary())
 
 
 def _table_dtypes(config_dtype: str) -> list[str]:
@@ -108,7 +132,7 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
                       f"{nbytes / 1024**3:,.2f} GiB")
         console.print(t)
     else:
-        t = Table(title=f"Memory: {est.mode}, {est.dtype}")
+        t = Table(title=f"Memory: {est.mode}, {est.dtype}{_device_title(est)}")
         t.add_column("component")
         t.add_column("bytes", justify="right")
         t.add_column("size", justify="right")
@@ -117,8 +141,39 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
         t.add_row("[bold]total (device)[/bold]", f"[bold]{est.total_bytes:,}[/bold]",
                   f"[bold]{fmt_bytes(est.total_bytes)}[/bold]")
         console.print(t)
+    for line in engine_lines(est):
+        console.print(line, markup=False, highlight=False)
     for note in est.notes:
         console.print(f"note: {note}")
     if explain:
         for line in est.explain():
             console.print(line, markup=False, highlight=False)
+
+
+def _device_title(est: Estimate) -> str:
+    d = est.details
+    if "device_name" not in d:
+        return ""
+    cap = fmt_bytes(int(d["device_total_bytes"])).split(" (")[-1].rstrip(")")
+    assumed = ", assumed: pass --gpu" if d.get("device_assumed") else ""
+    return f" on {d['device_name']} ({cap} as CUDA reports it{assumed})"
+
+
+def engine_lines(est: Estimate) -> list[str]:
+    """What vLLM / SGLang print at start-up, as they print it."""
+    d = est.details
+    if d.get("runtime") == "vllm":
+        return [f"device budgeted: {d['device_name']}, {d['requested_bytes'] / 2**30:.2f} GiB "
+                f"(gpu_memory_utilization × {d['device_total_bytes'] / 2**30:.2f} GiB)",
+                f"Available KV cache memory: {d['kv_pool_bytes'] / 2**30:.2f} GiB",
+                f"# GPU blocks: {d['num_gpu_blocks']:,}",
+                f"GPU KV cache size: {d['kv_cache_tokens']:,} tokens",
+                f"Maximum concurrency for {d['max_model_len']:,} tokens per request: {d['max_concurrency']:.2f}x"]
+    if d.get("runtime") == "sglang":
+        return [f"device budgeted: {d['device_name']}, mem_fraction_static = {d['mem_fraction_static']:g} of "
+                f"{d['free_at_start_bytes'] / 2**30:.2f} GiB free",
+                f"KV Cache is allocated. #tokens: {d['kv_cache_tokens']:,}, K size: "
+                f"{d['kv_pool_bytes'] / 2 / 2**30:.2f} GB, V size: {d['kv_pool_bytes'] / 2 / 2**30:.2f} GB",
+                f"max_total_num_tokens={d['kv_cache_tokens']}",
+                f"Maximum concurrency for {d['max_model_len']:,} tokens per request: {d['max_concurrency']:.2f}x"]
+    return []

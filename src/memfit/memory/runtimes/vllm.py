@@ -1,15 +1,18 @@
-"""vLLM (V1 engine): the engine budgets the device itself; the KV pool fills what is left.
+"""vLLM: the engine budgets the device itself; the KV pool fills what is left.
 
-``requested = ceil(device_total · gpu_memory_utilization)`` (``determine_available_memory``), of which
-the weights, the activation peak of a profiling run and non-torch memory (NCCL, CUDA graphs
-pools, context growth) are taken first; the KV cache pool gets the rest, cut into blocks of
-``block_size`` tokens per layer. The profiling run's peak is the larger of a forward over
-``max_num_batched_tokens`` tokens and the dummy sampler run over ``max_num_seqs`` sequences, which
-holds about ``SAMPLER_COPIES`` fp32 copies of ``max_num_seqs × vocab`` logits (measured on an H100
-for three vocabularies: Llama-3.1-8B, Qwen3-0.6B, gpt-oss-20b; ``data/runtime_overheads.toml``).
+``requested = device_total · gpu_memory_utilization`` (``determine_available_memory``; ``device_total`` is what
+CUDA reports, ``hardware.Device.capacity_bytes``), of which the weights, the activation peak of the profiling run
+and the non-torch memory (cuBLAS handles, kernel modules, NCCL buffers with tensor parallelism) are taken first;
+the KV cache gets the rest (vLLM prints it as ``Available KV cache memory``), cut into blocks of ``block_size``
+tokens per layer. The profiling run's peak is the larger of a forward over ``max_num_batched_tokens`` tokens and
+the dummy sampler run over ``max_num_seqs`` sequences, which holds about ``sampler_copies`` fp32 copies of
+``max_num_seqs × vocab`` logits. Defaults and reserves follow the engine version and the device
+(``engine_profile``). CUDA graphs are captured after the KV cache is allocated (V1), so their memory is on top of
+the budget.
 
-From the pool follow ``details["max_concurrent_sequences"]`` (at ``context + new_tokens`` tokens each)
-and ``details["max_context_one_sequence"]``.
+What vLLM prints, in ``details``: ``kv_pool_bytes`` (Available KV cache memory), ``num_gpu_blocks``,
+``kv_cache_tokens`` (GPU KV cache size: N tokens = blocks × block_size) and ``max_concurrency`` (Maximum
+concurrency for L tokens per request = tokens / L, L = max_model_len = context + new_tokens).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import math
 from dataclasses import replace
 
 from ...errors import ConfigError
+from ...hardware import Device
 from ...inventory import count_parameters
 from ...result import Component, Estimate
 from ...spec import ModelSpec
@@ -26,8 +30,9 @@ from ...workload import Workload
 from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
+from .engine_profile import default_device, vllm_profile
 
-__all__ = ["estimate_vllm", "kv_block_bytes"]
+__all__ = ["estimate_vllm", "kv_block_bytes", "profile_activation_bytes", "sharded_weights"]
 
 
 def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
@@ -60,80 +65,107 @@ def _rank_cache(spec: ModelSpec, c: LayerCache, tp: int) -> LayerCache:
     return replace(c, per_token=c.per_token * -(-kv // tp) // kv)
 
 
-def _stage_caches(spec: ModelSpec, kvd: str, tp: int, pp: int) -> list[LayerCache]:
+def stage_caches(spec: ModelSpec, kvd: str, tp: int, pp: int) -> list[LayerCache]:
     """The caches one GPU holds: the first pipeline stage's layers (``ceil(layers / pp)``, the largest
     stage), each cut to one tensor-parallel rank's share."""
     stage = -(-len(spec.layers) // pp)
     return [_rank_cache(spec, c, tp) for c in cache_layers(spec, "vllm", kvd) if c.layer < stage]
 
 
-def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None) -> Estimate:
-    """vLLM's memory plan on a device of ``device_bytes`` (default: an H100 80GB as CUDA reports it).
-
-    With ``tp × pp`` GPUs every number is one GPU's: the weights divided over the GPUs, that GPU's share
-    of the KV heads and layers, and its own ``gpu_memory_utilization`` budget."""
-    data = overhead_data()["vllm"]
-    total = device_bytes or int(data["default_device_total_bytes"])
-    fmt = wl.quant or wl.dtype or "bfloat16"
+def sharded_weights(spec: ModelSpec, fmt: str, tp: int, pp: int) -> Component:
+    """The weights one GPU holds with ``tp × pp`` GPUs (an even split)."""
     weights = weights_component(spec, fmt)
-    tp, pp = wl.tp, wl.pp
     shards = tp * pp
-    if shards > 1:
-        per_gpu_w = -(-weights.bytes // shards)
-        weights = Component("weights", per_gpu_w, f"{weights.formula} ÷ {shards} GPUs (tp = {tp}, pp = {pp}) = "
-                            f"{fmt_bytes(per_gpu_w)} per GPU")
-    kvd = wl.kv_dtype or "bfloat16"
-    requested = math.ceil(total * wl.gpu_memory_utilization)
-    seqs = wl.max_num_seqs or int(data["max_num_seqs"])
-    tokens = wl.max_num_batched_tokens or int(data["max_num_batched_tokens"])
+    if shards == 1:
+        return weights
+    per_gpu = -(-weights.bytes // shards)
+    return Component("weights", per_gpu, f"{weights.formula} ÷ {shards} GPUs (tp = {tp}, pp = {pp}) = "
+                     f"{fmt_bytes(per_gpu)} per GPU")
+
+
+def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int) -> tuple[int, str]:
+    """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``)."""
+    copies = float(overhead_data()["vllm"]["sampler_copies"])
     h, dt = spec.hidden_size, 2
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
                   layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
                  for layer in spec.layers)
     forward = tokens * (4 * h + -(-widest // tp)) * dt
-    sampler = round(seqs * spec.vocab_size * 4 * float(data["sampler_copies"]))
-    activation = max(forward, sampler)
-    non_torch = int(data["non_torch_bytes"])
+    sampler = round(seqs * spec.vocab_size * 4 * copies)
+    return max(forward, sampler), (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler "
+                                   f"{seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {copies} = {sampler:,})")
+
+
+def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None,
+                  device: Device | None = None) -> Estimate:
+    """vLLM's memory plan on ``device`` (default: ``data/runtime_overheads.toml`` ``default_device``, an H100 SXM);
+    ``device_bytes`` replaces its CUDA total.
+
+    With ``tp × pp`` GPUs every number is one GPU's: the weights divided over the GPUs, that GPU's share
+    of the KV heads and layers, and its own ``gpu_memory_utilization`` budget."""
+    assumed = device is None and device_bytes is None
+    dev = device or default_device()
+    if device_bytes is not None:
+        dev = replace(dev, capacity_bytes=device_bytes)
+    total = dev.capacity_bytes
+    fmt = wl.quant or wl.dtype or "bfloat16"
+    tp, pp = wl.tp, wl.pp
+    weights = sharded_weights(spec, fmt, tp, pp)
+    max_len = wl.context + wl.new_tokens
+    prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens)
+    kvd = wl.kv_dtype or "bfloat16"
+    requested = math.floor(total * wl.gpu_memory_utilization)
+    seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
+    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp)
+    non_torch = prof.non_torch_bytes
     pool = requested - weights.bytes - activation - non_torch
-    layers = _stage_caches(spec, kvd, tp, pp)
+    layers = stage_caches(spec, kvd, tp, pp)
     block = sum(c.per_token for c in layers) * wl.block_size
+    per_gpu = " per GPU" if tp * pp > 1 else ""
     if pool <= 0 or pool < block:
         raise ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(weights.bytes)} + activations "
                           f"{fmt_bytes(activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}"
-                          f"{' per GPU' if shards > 1 else ''}; raise --gpu-memory-utilization, quantize the "
+                          f"{per_gpu} ({dev.name}); raise --gpu-memory-utilization, quantize the "
                           "weights, split the model over more GPUs (--gpus N --tp N) or use a larger GPU")
     blocks = pool // block if block else 0
     kv = blocks * block if block else pool  # a recurrent-only model keeps states, no token blocks
-    seq_tokens = wl.context + wl.new_tokens
-    per_seq = sum(_layer_seq_bytes(c, seq_tokens, wl.block_size, tokens) for c in layers)
+    kv_tokens = blocks * wl.block_size
+    per_seq = sum(_layer_seq_bytes(c, max_len, wl.block_size, tokens) for c in layers)
     full_per_token = sum(c.per_token for c in layers if c.window is None)
     fixed = sum(_layer_seq_bytes(c, 10**12, wl.block_size, tokens) for c in layers if c.window is not None or
                 c.per_sequence)
     # with only sliding / recurrent layers the pool does not bound one sequence's context (None)
     longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size if full_per_token else None
+    graphs = 0 if wl.enforce_eager else prof.cuda_graph_bytes
     comps = (
         weights,
-        Component("activations", activation, f"profile run peak: max(forward of {tokens:,} tokens = "
-                  f"{forward:,}, sampler {seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {data['sampler_copies']} "
-                  f"= {sampler:,})"),
-        Component("overhead", non_torch, f"non-torch memory (NCCL, graphs pool) = {fmt_bytes(non_torch)}"),
+        Component("activations", activation, act_formula),
+        Component("overhead", non_torch, f"non-torch memory (cuBLAS, kernels{', NCCL' if tp > 1 else ''}), vLLM "
+                  f"{prof.engine.upper()} profile {prof.since}+ = {fmt_bytes(non_torch)}"),
         Component("kv_cache", kv, f"{blocks:,} blocks × {block:,} B ({wl.block_size} tokens × all layers) "
                   f"= {fmt_bytes(kv)}"),
+        Component("cuda_graphs", graphs, "--enforce-eager: no CUDA graphs" if wl.enforce_eager else
+                  f"CUDA graph capture after the KV cache is allocated (outside the budget) ≈ {fmt_bytes(graphs)}"),
         cuda_context_component(),
     )
+    concurrency = kv_tokens / max_len if block else 0.0
     details = {
-        "runtime": "vllm", "device_bytes": total, "requested_bytes": requested,
-        "kv_pool_bytes": kv, "num_gpu_blocks": blocks, "block_bytes": block,
+        "runtime": "vllm", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
+        "device_total_bytes": total, "device_bytes": total, "requested_bytes": requested,
+        "kv_pool_bytes": pool, "num_gpu_blocks": blocks, "block_bytes": block, "kv_cache_tokens": kv_tokens,
+        "max_model_len": max_len, "max_concurrency": round(concurrency, 2),
         "max_concurrent_sequences": kv // per_seq if per_seq else 0,
         "max_context_one_sequence": None if longest is None else max(0, longest),
+        "vllm_version": prof.version, "vllm_profile": prof.since, "engine": prof.engine,
+        "max_num_seqs": seqs, "max_num_batched_tokens": tokens, "chunked_prefill": prof.chunked_prefill,
+        "defaults_basis": prof.defaults_basis, "source": prof.source,
     }
-    if shards > 1:  # every number above is one GPU's; each of the tp × pp GPUs holds as much
+    if tp * pp > 1:  # every number above is one GPU's; each of the tp × pp GPUs holds as much
         details["per_gpu"] = sum(c.bytes for c in comps if c.on_device)
         details["tp"], details["pp"] = tp, pp
+    notes = [f"vLLM budgets {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}{per_gpu} ({dev.name}"
+             f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
+             f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
+             prof.defaults_basis]
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
-                    notes=(f"vLLM reserves {wl.gpu_memory_utilization:g} of the device up front; the KV pool "
-                           f"holds {details['max_concurrent_sequences']:,} sequences of {seq_tokens:,} tokens",
-                           *(() if device_bytes else (
-                               f"device: {fmt_bytes(total)}, an H100 80GB by default; "
-                               "'memfit fit MODEL --gpu NAME --runtime vllm' plans for another device",))),
-                    details=details)
+                    notes=tuple(notes), details=details)

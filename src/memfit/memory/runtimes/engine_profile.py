@@ -1,0 +1,104 @@
+"""What a serving engine decides before it allocates: its per-step defaults and fixed reserves, by version and
+device (vLLM) — every figure from ``data/runtime_overheads.toml`` with its source.
+
+vLLM's OpenAI server picks ``max_num_seqs`` / ``max_num_batched_tokens`` from the device: 1024 / 8192 when the
+device reports at least 70 GiB and is not an A100, else 256 / 2048 (V1, 0.8 to 0.27; 0.28 adds 16384 tokens at
+160 GiB and more). V0 (0.6, 0.7) ran 256 sequences and a whole ``max_model_len`` prompt per step unless
+chunked prefill was on (above 32K tokens: 512 per step). The test for 70 GiB reads the total NVML reports
+(``nvidia-smi``'s MiB), which is the ECC-adjusted nominal size where no log gives it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ConfigError
+from ...hardware import Device, get_device
+from ...units import GIB
+from ..overhead import overhead_data
+
+__all__ = ["EngineProfile", "default_device", "nvml_total_bytes", "parse_version", "vllm_profile"]
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """The vLLM engine as memfit models it for one version on one device."""
+
+    version: str  # the version asked for (or the default)
+    since: str  # the profile row that applies
+    engine: str  # v0 | v1
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    chunked_prefill: bool
+    non_torch_bytes: int
+    cuda_graph_bytes: int  # outside the gpu_memory_utilization budget (V1 captures after the KV cache)
+    defaults_basis: str
+    source: str
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"0.10.1.post1"`` → ``(0, 10, 1)``; a clear error for anything else."""
+    m = re.fullmatch(r"\s*v?(\d{1,4})(?:\.(\d{1,4}))?(?:\.(\d{1,4}))?(?:[.+\-]?[A-Za-z0-9.+\-]{0,40})?\s*", text)
+    if m is None:
+        raise ConfigError(f"vllm_version {text!r} is not a version such as 0.10.1 or 0.8; give the version "
+                          "`vllm --version` prints")
+    return tuple(int(g) for g in m.groups() if g is not None)
+
+
+def nvml_total_bytes(device: Device) -> int:
+    """What NVML (nvidia-smi) reports as the device's total: the logged figure, else the nominal size."""
+    if device.smi_total_mib:
+        return device.smi_total_mib * 2**20
+    return max(device.memory_bytes, device.capacity_bytes)
+
+
+def default_device() -> Device:
+    return get_device(str(overhead_data()["vllm"]["default_device"]))
+
+
+def _profile_row(version: str) -> dict[str, Any]:
+    rows = overhead_data()["vllm"]["profile"]
+    want = parse_version(version)
+    fitting = [r for r in rows if parse_version(str(r["since"])) <= want]
+    if not fitting:
+        oldest = min(str(r["since"]) for r in rows)
+        raise ConfigError(f"vllm_version {version!r} is older than memfit's oldest vLLM profile ({oldest}); "
+                          f"give --vllm-version {oldest} or newer")
+    return max(fitting, key=lambda r: parse_version(str(r["since"])))
+
+
+def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: int,
+                 max_num_seqs: int | None, max_num_batched_tokens: int | None) -> EngineProfile:
+    """The engine's defaults and reserves; the user's ``max_num_seqs`` / ``max_num_batched_tokens`` win."""
+    data = overhead_data()["vllm"]
+    ver = version or str(data["default_version"])
+    row = _profile_row(ver)
+    nvml = nvml_total_bytes(device)
+    chunked = True
+    if row["engine"] == "v0":
+        seqs = int(row["max_num_seqs"])
+        chunked = max_model_len > int(row["chunked_above"])
+        tokens = int(row["chunked_tokens"]) if chunked else max(max_model_len, 2048)
+        basis = (f"V0 defaults: {seqs} sequences; " + (f"chunked prefill (max_model_len above "
+                 f"{int(row['chunked_above']):,}) with {tokens} tokens per step" if chunked else
+                 f"no chunked prefill: one step holds max(max_model_len, 2048) = {tokens:,} tokens"))
+    else:
+        tier = "small"
+        if "a100" not in device.name.lower() and nvml >= float(row["large_device_gib"]) * GIB:
+            tier = "large"
+        if row.get("huge_device_gib") and nvml >= float(row["huge_device_gib"]) * GIB:
+            tier = "huge"
+        seqs, tokens = int(row[f"{tier}_max_num_seqs"]), int(row[f"{tier}_max_num_batched_tokens"])
+        basis = (f"V1 server defaults for {device.name} ({nvml / GIB:.1f} GiB reported, "
+                 f"{'an A100, ' if 'a100' in device.name.lower() else ''}{tier} tier): {seqs} sequences, "
+                 f"{tokens:,} batched tokens, chunked prefill on")
+    non_torch = float(row["non_torch_gib"]) + (float(row["non_torch_tp_gib"]) if tp > 1 else 0.0)
+    return EngineProfile(
+        version=ver, since=str(row["since"]), engine=str(row["engine"]),
+        max_num_seqs=max_num_seqs or seqs, max_num_batched_tokens=max_num_batched_tokens or tokens,
+        chunked_prefill=chunked, non_torch_bytes=round(non_torch * GIB),
+        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), defaults_basis=basis,
+        source=f"{row['source']}; {data['defaults_source']}",
+    )

@@ -1,0 +1,101 @@
+"""SGLang: a static share of the free memory holds the weights and the KV token pool; the rest is left to
+activations and CUDA graphs.
+
+At start-up SGLang notes the free memory ``T`` (GiB, what CUDA reports once the process holds its context), loads
+the weights, reads the free memory again (``A``) and sizes the token pool::
+
+    rest = A - T · (1 - mem_fraction_static)
+    max_total_num_tokens = rest · 2^30 // cell_size
+
+``cell_size`` is one token's K and V over every layer of one tensor-parallel rank (an MLA latent once). The
+default ``mem_fraction_static`` is ``(gpu_mem - reserved) / gpu_mem`` with ``reserved`` by device size and
+``tp × pp`` (``data/runtime_overheads.toml``). SGLang prints ``KV Cache is allocated. #tokens: N`` and
+``max_total_num_tokens=N``; memfit reports the same in ``details.kv_cache_tokens`` and the concurrency at
+``context + new_tokens`` tokens per request in ``details.max_concurrency``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...errors import ConfigError
+from ...hardware import Device, get_device
+from ...inventory import count_parameters
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import GIB, fmt_bytes
+from ...workload import Workload
+from ..overhead import cuda_context_component, overhead_data
+from .engine_profile import nvml_total_bytes
+from .vllm import sharded_weights, stage_caches
+
+__all__ = ["default_mem_fraction_static", "estimate_sglang"]
+
+
+def default_mem_fraction_static(device: Device, tp: int, pp: int = 1) -> tuple[float, str]:
+    """SGLang's default share for this device and parallel size (``_handle_gpu_memory_settings``)."""
+    gpu_mem_mib = nvml_total_bytes(device) / 2**20
+    for below_gib, base, per_rank in overhead_data()["sglang"]["reserved_tiers"]:
+        if gpu_mem_mib < float(below_gib) * 1024:
+            reserved = (float(base) + tp * pp * float(per_rank)) * 1024
+            frac = round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
+            return frac, (f"SGLang default: ({gpu_mem_mib:,.0f} MiB - {reserved:,.0f} MiB reserved) / "
+                          f"{gpu_mem_mib:,.0f} MiB = {frac}")
+    raise AssertionError("the last reserved tier covers every size")
+
+
+def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Estimate:
+    """SGLang's memory plan on ``device`` (default: an H100 SXM); every number is one GPU's with ``tp × pp``."""
+    data = overhead_data()["sglang"]
+    assumed = device is None
+    dev = device or get_device(str(data["default_device"]))
+    total = dev.capacity_bytes
+    fmt = wl.quant or wl.dtype or "bfloat16"
+    tp, pp = wl.tp, wl.pp
+    weights = sharded_weights(spec, fmt, tp, pp)
+    if wl.mem_fraction_static is not None:
+        mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
+    else:
+        mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp)
+    init_used = round((float(data["init_used_gib"]) + (float(data["init_used_tp_gib"]) if tp > 1 else 0)) * GIB)
+    free_init = total - init_used
+    free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
+    rest = free_after - free_init * (1 - mfs)
+    layers = [replace(c, window=None) for c in stage_caches(spec, wl.kv_dtype or "bfloat16", tp, pp)]
+    cell = sum(c.per_token for c in layers)
+    if cell == 0:
+        raise ConfigError(f"{spec.name} keeps no per-token KV cache; memfit's SGLang profile models token pools only")
+    tokens = int(rest // cell)
+    if tokens <= 0:
+        raise ConfigError(f"SGLang would have no KV cache: weights {fmt_bytes(weights.bytes)} exceed "
+                          f"{mfs:g} of the {fmt_bytes(free_init)} free on {dev.name}; raise --mem-fraction-static, "
+                          "quantize the weights or add GPUs (--gpus N --tp N)")
+    pool = tokens * cell
+    max_len = wl.context + wl.new_tokens
+    reserve = max(0, free_init - weights.bytes - pool - round(free_init * (1 - mfs)))
+    comps = (
+        weights,
+        Component("kv_cache", pool, f"max_total_num_tokens {tokens:,} × {cell:,} B per token (all layers"
+                  f"{', one TP rank' if tp > 1 else ''}) = {fmt_bytes(pool)}"),
+        Component("activations", round(free_init * (1 - mfs)), f"left to activations and CUDA graphs: (1 - {mfs:g}) × "
+                  f"{fmt_bytes(free_init)} free at start"),
+        Component("overhead", init_used + reserve, f"CUDA context and kernels{' and NCCL' if tp > 1 else ''} before "
+                  f"the weights load ≈ {fmt_bytes(init_used)}"),
+        cuda_context_component(),
+    )
+    details = {
+        "runtime": "sglang", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
+        "device_total_bytes": total, "device_bytes": total, "mem_fraction_static": mfs,
+        "free_at_start_bytes": free_init, "kv_pool_bytes": pool, "kv_cache_tokens": tokens,
+        "max_total_num_tokens": tokens, "cell_size_bytes": cell, "max_model_len": max_len,
+        "max_concurrency": round(tokens / max_len, 2), "max_concurrent_sequences": tokens // max_len,
+        "mem_fraction_basis": mfs_basis, "source": data["source"],
+    }
+    if tp * pp > 1:
+        details["per_gpu"] = sum(c.bytes for c in comps if c.on_device)
+        details["tp"], details["pp"] = tp, pp
+    notes = (f"SGLang keeps {mfs:g} of the {fmt_bytes(free_init)} free on {dev.name}"
+             f"{' (assumed: pass --gpu NAME)' if assumed else ''} for weights and KV: max_total_num_tokens = "
+             f"{tokens:,}; {tokens / max_len:.2f} requests of {max_len:,} tokens at once", mfs_basis)
+    return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None, notes=notes,
+                    details=details)

@@ -1,0 +1,138 @@
+"""vLLM and SGLang: engine defaults by version and device, the KV pool each plans, the binding JSON contract."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import memfit
+from _cli import run
+from memfit.errors import ConfigError
+from memfit.hardware import get_device
+from memfit.memory.runtimes.engine_profile import parse_version, vllm_profile
+
+GIB = 1024**3
+P_8B_BF16 = 16_060_522_496  # Llama-3.1-8B, 8,030,261,248 parameters × 2 B
+KV_8B = 131_072  # Llama-3.1-8B: 32 layers × 8 KV heads × 128 × 2 (K, V) × 2 B per token
+
+
+@pytest.mark.parametrize(("gpu", "seqs", "tokens"), [
+    ("h100", 1024, 8192),  # reports 79.6 GiB, not an A100
+    ("h200", 1024, 8192),
+    ("a100-80gb", 256, 2048),  # >= 70 GiB but named A100 (vLLM PR #17885)
+    ("l40s", 256, 2048),
+    ("rtx-4090", 256, 2048),
+])
+def test_v1_server_defaults_by_device(gpu: str, seqs: int, tokens: int) -> None:
+    p = vllm_profile("0.10.1", get_device(gpu), 1, 8192, None, None)
+    assert (p.max_num_seqs, p.max_num_batched_tokens, p.engine) == (seqs, tokens, "v1")
+
+
+def test_defaults_by_version() -> None:
+    b200 = get_device("b200")
+    assert vllm_profile("0.27.1", b200, 1, 8192, None, None).max_num_batched_tokens == 8192
+    assert vllm_profile("0.28.0", b200, 1, 8192, None, None).max_num_batched_tokens == 16384  # >= 160 GiB tier
+    assert vllm_profile("0.28.0", get_device("h200"), 1, 8192, None, None).max_num_batched_tokens == 8192
+    v0 = vllm_profile("0.6.4.post1", get_device("rtx-3090"), 1, 20000, None, None)
+    assert (v0.engine, v0.max_num_seqs, v0.max_num_batched_tokens, v0.chunked_prefill) == ("v0", 256, 20000, False)
+    v0_long = vllm_profile("0.6.4", get_device("rtx-3090"), 1, 35000, None, None)
+    assert v0_long.chunked_prefill and v0_long.max_num_batched_tokens == 512
+    given = vllm_profile(None, get_device("h100"), 1, 8192, 64, 4096)
+    assert (given.max_num_seqs, given.max_num_batched_tokens) == (64, 4096)
+
+
+def test_version_parsing() -> None:
+    assert parse_version("0.10.1.post1") == (0, 10, 1)
+    assert parse_version("v0.8") == (0, 8)
+    with pytest.raises(ConfigError, match="not a version"):
+        parse_version("latest")
+    with pytest.raises(ConfigError, match="older than"):
+        vllm_profile("0.2", get_device("h100"), 1, 2048, None, None)
+
+
+def test_vllm_pool_on_l40s_by_hand() -> None:
+    e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", context=8192,
+                        device=get_device("l40s"))
+    d = e.details
+    total = round(44.53 * GIB)  # the L40S as CUDA reports it
+    requested = math.floor(total * 0.9)
+    sampler = round(256 * 128_256 * 4 * 9.65)  # 256 sequences on a 44.5 GiB card; larger than the forward
+    assert sampler > 2048 * (4 * 4096 + 3 * 14_336) * 2
+    pool = requested - P_8B_BF16 - sampler - round(0.13 * GIB)
+    assert d["device_total_bytes"] == total and d["kv_pool_bytes"] == pool
+    blocks = pool // (16 * KV_8B)
+    assert d["num_gpu_blocks"] == blocks and d["kv_cache_tokens"] == blocks * 16
+    assert d["max_concurrency"] == round(blocks * 16 / 8192, 2)
+    assert d["device"] == "l40s" and d["device_assumed"] is False
+
+
+def test_tensor_parallel_adds_the_nccl_reserve() -> None:
+    one = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", device=get_device("h100"))
+    two = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", tp=2, gpus=2, device=get_device("h100"))
+    assert two.component("overhead") - one.component("overhead") == round(0.55 * GIB) - round(0.13 * GIB)
+    assert two.component("weights") == P_8B_BF16 // 2
+
+
+def test_enforce_eager_has_no_graph_memory() -> None:
+    e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", enforce_eager=True)
+    assert e.component("cuda_graphs") == 0
+    assert memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm").component("cuda_graphs") > 0
+
+
+def test_sglang_pool_by_hand() -> None:
+    e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", context=8192)
+    d = e.details
+    # default mem_fraction_static on an H100 (nvidia-smi 81559 MiB): (81559 - (9.5 + 1/2) × 1024) / 81559
+    mfs = round((81559 - 10 * 1024) / 81559, 3)
+    assert d["mem_fraction_static"] == mfs == 0.874
+    free = 85_017_493_504 - round(0.5 * GIB)
+    rest = free - P_8B_BF16 - free * (1 - mfs)
+    assert d["kv_cache_tokens"] == int(rest // KV_8B) and d["device_assumed"] is True
+    assert d["kv_pool_bytes"] == d["kv_cache_tokens"] * KV_8B
+    given = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", mem_fraction_static=0.7)
+    assert given.details["kv_cache_tokens"] == int((free - P_8B_BF16 - free * 0.3) // KV_8B)
+
+
+def test_sglang_refuses_when_weights_exceed_the_share() -> None:
+    with pytest.raises(ConfigError, match="mem-fraction-static"):
+        memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", device=get_device("t4"))
+
+
+BINDING = ("kv_pool_bytes", "kv_cache_tokens", "max_concurrency", "device_total_bytes")
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang"])
+def test_estimate_json_contract(runtime: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["estimate", "llama-3.1-8b", "--mode", "inference", "--runtime", runtime, "--gpu", "l40s",
+                        "--context", "8192", "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)["details"]
+    for key in BINDING:
+        assert key in d, key
+    assert isinstance(d["max_concurrency"], float) and isinstance(d["kv_cache_tokens"], int)
+    assert d["device_total_bytes"] == round(44.53 * GIB)
+    if runtime == "vllm":
+        assert d["num_gpu_blocks"] * 16 == d["kv_cache_tokens"]
+    code, out, _ = run(["fit", "llama-3.1-8b", "--mode", "inference", "--runtime", runtime, "--gpu", "l40s",
+                        "--context", "8192", "--json"], capsys)
+    inner = json.loads(out)["estimate"]["details"]
+    assert all(inner[k] == d[k] for k in BINDING)
+
+
+def test_estimate_prints_what_vllm_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["estimate", "llama-3.1-8b", "--runtime", "vllm", "--gpu", "l40s", "--context", "8192"],
+                       capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    assert "NVIDIA L40S" in text and "44.53 GiB" in text
+    assert "GPU KV cache size:" in text and "tokens" in text
+    assert "Maximum concurrency for 8,192 tokens per request:" in text
+    code, out, _ = run(["estimate", "llama-3.1-8b", "--runtime", "vllm"], capsys)
+    assert "assumed" in out
+
+
+def test_t4_does_not_serve_llama_8b() -> None:
+    r = memfit.fit("llama-3.1-8b", "t4", mode="inference", runtime="vllm", dtype="fp16")
+    assert not r.fits
