@@ -12,21 +12,18 @@ Tolerances, and why:
 * the simulation runs transformers 5.23, the measurements 5.17: the sliding-window mask is one ``s × s`` bool in
   5.23 and per sequence in 5.17 (the Mistral H100 case shows the latter, and memfit follows the measurement), which
   alone puts ``gemma-3-1b-it/gen-b4-s4096-new16`` at +1.5 % here;
-* hence, on the development set: median |error| ≤ 0.5 % (the bulk must agree as closely as the simulator agrees
-  with the GPU), every case within ±3 % (simulator error + the version difference + margin), and no case
-  under-predicted by more than 2 % (an estimate that is low makes a workload that does not fit look as if it fits).
+* so a development-set case further than about ±3 % from memfit points at memfit, not at the simulator.
 
-The held-out set (tests/data/simulated/heldout.jsonl, docs/simulator.md "Development and held-out sets") is
-never tuned on. Its thresholds are regression guards at memfit's current figures plus a small margin, not
-targets: they notice a change that makes held-out cases worse, and they are tightened (never loosened) when a
-development-set fix happens to improve them.
+The accuracy bounds themselves (development and held-out sets, current figures + 0.2 percentage points) are in
+tests/test_accuracy.py, with every other ground-truth file. The held-out set (tests/data/simulated/heldout.jsonl,
+docs/simulator.md "Development and held-out sets") is never tuned on: its rows there are regression guards, not
+targets, tightened (never loosened) when a development-set fix happens to improve them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import statistics
 from pathlib import Path
 
 import pytest
@@ -36,15 +33,7 @@ from memfit.validate import validate_file
 SIMULATED = Path(__file__).resolve().parent / "data" / "simulated" / "cases.jsonl"
 HELDOUT = SIMULATED.with_name("heldout.jsonl")
 HELDOUT_LIST = SIMULATED.with_name("heldout-list.jsonl")
-MEDIAN_ABS = 0.005
-MAX_ABS = 0.03
-MAX_UNDER = -0.02
-# held-out guards (current figures + margin): median, worst |error|, most under, cases memfit cannot predict
-HELD_MEDIAN_ABS = 0.001
-HELD_MAX_ABS = 0.19
-HELD_MAX_UNDER = -0.14
 SHARED_MOE_MODELS = {"qwen1.5-moe-a2.7b", "gpt-oss-20b"}
-HELD_UNPREDICTED = {"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"}  # Mamba-2 under transformers
 
 
 def _records() -> list[dict[str, object]]:
@@ -68,15 +57,6 @@ def results() -> list[tuple[str, float]]:
         assert r.relative_error is not None, f"{r.case}: not predicted ({r.note})"
         out.append((r.case, r.relative_error))
     return out
-
-
-def test_median_error(results: list[tuple[str, float]]) -> None:
-    assert statistics.median(abs(e) for _, e in results) <= MEDIAN_ABS
-
-
-def test_every_case_within_tolerance(results: list[tuple[str, float]]) -> None:
-    bad = [(case, f"{100 * e:+.2f} %") for case, e in results if abs(e) > MAX_ABS or e < MAX_UNDER]
-    assert not bad, bad
 
 
 @pytest.mark.parametrize("case", ["phi-3.5-mini-instruct/gen-b2-s4096", "phi-4-mini-instruct/gen-b1-s4090-new16"])
@@ -109,17 +89,3 @@ def test_heldout_is_separate_and_labelled() -> None:
 def _base_model(name: str) -> str:
     """The catalog model of a case (without the ``-lN`` layer cut)."""
     return re.sub(r"-l\d+$", "", name)
-
-
-@pytest.fixture(scope="module")
-def held_results() -> list[tuple[str, float | None]]:
-    rows, _summary = validate_file(HELDOUT)
-    return [(r.case, r.relative_error) for r in rows]
-
-
-def test_heldout_guards(held_results: list[tuple[str, float | None]]) -> None:
-    assert {case for case, e in held_results if e is None} == HELD_UNPREDICTED
-    errs = [e for _, e in held_results if e is not None]
-    assert statistics.median(abs(e) for e in errs) <= HELD_MEDIAN_ABS
-    assert max(abs(e) for e in errs) <= HELD_MAX_ABS
-    assert min(errs) >= HELD_MAX_UNDER

@@ -1,0 +1,110 @@
+"""memfit's accuracy, in one place: every ground-truth file held to its current figures plus a small margin.
+
+``memfit validate`` predicts each case of a file (the peak ``torch.cuda.max_memory_allocated()``) and the error
+is (predicted − measured) / measured. For each file and group (inference, training) the table below holds:
+
+* ``median``: the largest allowed median |error|;
+* ``worst``: the largest allowed |error| of any case;
+* ``under``: the most negative allowed error (an estimate that is low makes a workload that does not fit
+  look as if it fits);
+* ``unpredicted``: the cases memfit cannot predict yet (exactly these).
+
+Each bound is memfit's CURRENT figure (rounded up to 0.01 %) plus a margin: ``MEDIAN_MARGIN`` (0.05 percentage
+points) on medians, ``MARGIN`` (0.2 percentage points) on the worst and the most-under case, so a regression
+fails. When a formula improves a figure, tighten its row (the new figure, rounded up); never loosen a row to
+make a change pass: fix the change, or say in its commit why the old figure was wrong.
+
+The files: tests/data/groundtruth/ are real H100 measurements; tests/data/simulated/ are simulated
+(tools/simulate_memory.py, docs/simulator.md): ``cases.jsonl`` is the development set, ``heldout.jsonl`` the
+held-out set (never tuned on: its rows are regression guards, not targets), ``families.jsonl`` the issue-10
+families. ``validation.jsonl`` (simulator vs measurement) and ``heldout-list.jsonl`` (the frozen list) hold no
+cases to predict.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from memfit.validate import validate_file
+
+DATA = Path(__file__).resolve().parent / "data"
+MARGIN = 0.002  # 0.2 percentage points on the worst and the most-under case
+MEDIAN_MARGIN = 0.0005  # 0.05 percentage points on the median
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Current figures of one file and group, in percent (the margin is added when checking)."""
+
+    median: float  # median |error|, %
+    worst: float  # max |error|, %
+    under: float  # most negative error, % (≤ 0)
+    unpredicted: frozenset[str] = frozenset()
+
+
+# (file under tests/data, group) → memfit's current figures (percent), measured 2026-12-06 by `memfit validate`.
+THRESHOLDS: dict[tuple[str, str], Bound] = {
+    ("groundtruth/h100.jsonl", "inference"): Bound(median=0.02, worst=1.13, under=-1.13),
+    ("groundtruth/h100.jsonl", "training"): Bound(median=0.05, worst=0.17, under=-0.17),
+    ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.05, worst=0.13, under=-0.13),
+    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=0.02, worst=0.08, under=-0.08),
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.65),
+    ("simulated/cases.jsonl", "training"): Bound(median=0.06, worst=1.31, under=-0.81),
+    ("simulated/families.jsonl", "inference"): Bound(median=0.01, worst=0.68, under=-0.01),
+    ("simulated/families.jsonl", "training"): Bound(median=0.05, worst=0.40, under=-0.40),
+    ("simulated/heldout.jsonl", "inference"): Bound(
+        median=0.01, worst=18.77, under=-13.47,
+        unpredicted=frozenset({"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"})),  # Mamba-2 in transformers
+    ("simulated/heldout.jsonl", "training"): Bound(median=0.08, worst=16.25, under=-0.50),
+}
+NOT_CASE_FILES = {"simulated/validation.jsonl", "simulated/heldout-list.jsonl"}
+
+
+@pytest.fixture(scope="module", params=sorted({f for f, _ in THRESHOLDS}))
+def validated(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[tuple[str, float | None]]]]:
+    rows, _ = validate_file(DATA / request.param)
+    by_group: dict[str, list[tuple[str, float | None]]] = {}
+    for r in rows:
+        by_group.setdefault(r.group, []).append((r.case, r.relative_error))
+    return request.param, by_group
+
+
+def test_every_ground_truth_file_is_held() -> None:
+    files = {str(p.relative_to(DATA)) for d in ("groundtruth", "simulated") for p in (DATA / d).glob("*.jsonl")}
+    assert files == {f for f, _ in THRESHOLDS} | NOT_CASE_FILES
+
+
+def test_file_within_its_bounds(validated: tuple[str, dict[str, list[tuple[str, float | None]]]]) -> None:
+    name, by_group = validated
+    assert set(by_group) == {g for f, g in THRESHOLDS if f == name}, "a group without a row in THRESHOLDS"
+    for group, results in by_group.items():
+        bound = THRESHOLDS[(name, group)]
+        assert {case for case, e in results if e is None} == bound.unpredicted, (name, group)
+        errs = {case: e for case, e in results if e is not None}
+        median = statistics.median(abs(e) for e in errs.values())
+        worst_case = max(errs, key=lambda c: abs(errs[c]))
+        under_case = min(errs, key=lambda c: errs[c])
+        figures = (f"{name} {group}: median {100 * median:.3f} %, worst {100 * errs[worst_case]:+.3f} % "
+                   f"({worst_case}), most under {100 * errs[under_case]:+.3f} % ({under_case})")
+        assert median <= bound.median / 100 + MEDIAN_MARGIN, figures
+        assert abs(errs[worst_case]) <= bound.worst / 100 + MARGIN, figures
+        assert errs[under_case] >= bound.under / 100 - MARGIN, figures
+
+
+def test_the_bounds_can_fail() -> None:
+    """The margins are small: shifting every prediction of the real H100 inference cases up by 1 % breaks the
+    median bound, by 1.5 % the worst-case bound, and down by 0.5 % the most-under bound."""
+    bound = THRESHOLDS[("groundtruth/h100.jsonl", "inference")]
+    rows, _ = validate_file(DATA / "groundtruth" / "h100.jsonl")
+    errs = [r.relative_error for r in rows if r.group == "inference" and r.relative_error is not None]
+
+    def shifted(factor: float) -> list[float]:
+        return [(1 + e) * factor - 1 for e in errs]
+
+    assert statistics.median(abs(e) for e in shifted(1.01)) > bound.median / 100 + MEDIAN_MARGIN
+    assert max(abs(e) for e in shifted(1.015)) > bound.worst / 100 + MARGIN
+    assert min(shifted(0.995)) < bound.under / 100 - MARGIN
