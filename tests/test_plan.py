@@ -167,7 +167,7 @@ def test_fewest_gpus_for_training_is_verified_by_re_estimating() -> None:
     a = memfit.plan_gpus("llama-3.1-8b", "a100-40gb", limit=16, **opts)
     if a.value is None:
         return
-    assert memfit.fit("llama-3.1-8b", "a100-40gb", **opts, **a.extra["layout"]).fits
+    assert memfit.fit("llama-3.1-8b", "a100-40gb", **{**opts, **a.extra["layout"]}).fits
     spec = memfit.load_model("llama-3.1-8b")
     if a.value > 1:
         for lay in layouts(spec, a.value - 1, "train"):

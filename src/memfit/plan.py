@@ -20,12 +20,13 @@ from .errors import ConfigError, MemfitError, UnsupportedError
 from .estimate import ModelRef, runnable_workload
 from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload
 from .hardware import Device, get_device
+from .plan_search import min_gpus
 from .result import Estimate
 from .rules import tp_problem
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .units import fmt_bytes
-from .workload import MAX_BATCH, MAX_TOKENS, Workload
+from .workload import MAX_BATCH, MAX_GPUS, MAX_TOKENS, Workload
 
 __all__ = ["Plan", "PlanAnswer", "layouts", "plan", "plan_batch", "plan_context", "plan_gpu_layers",
            "plan_gpus", "plan_largest"]
@@ -254,42 +255,33 @@ def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers"
 def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
               limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, estimator: Estimator | None = None,
               **options: Any) -> PlanAnswer:
-    """The fewest GPUs that fit, with the first layout (TP, PP, ZeRO stage) that fits at that count."""
+    """The fewest GPUs that fit, with the cheapest layout (TP, PP, ZeRO stage, checkpointing, sequence
+    parallelism) that fits at that count; no layout fits on one GPU fewer (``plan_search``)."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
-    judge = _Judge(spec, device, estimator)
-    tried = 0
-    last: FitResult | None = None
-    unsupported: UnsupportedError | None = None
-    for n in range(1, limit + 1):
-        for lay in layouts(spec, n, wl.mode, wl.runtime):
-            cand = wl.replace(**lay)
-            try:
-                r = judge(cand)
-            except UnsupportedError as e:  # memfit cannot estimate this layout (not a verdict about memory)
-                unsupported = unsupported or e
-                tried += 1
-                continue
-            except MemfitError:  # a layout the runtime cannot start (no KV blocks …) does not fit
-                tried += 1
-                continue
-            tried += 1
-            last = r
-            if r.fits:
-                lay_text = f"tp = {lay['tp']}, pp = {lay['pp']}"
-                if wl.mode in TRAIN_MODES:
-                    lay_text += f", ZeRO-{lay['zero']}"
-                text = (f"{n} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of "
-                        f"{fmt_bytes(r.capacity_bytes)} per GPU")
-                if n > 1:
-                    text += f"; no layout fits on {n - 1}"
-                return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, cand, text,
-                                  {"layout": lay, "layouts_tried": tried})
-    if last is None and unsupported is not None:  # no layout could be estimated: say why, not "does not fit"
-        raise unsupported
-    text = f"no layout of up to {limit} GPUs fits"
-    if last is not None:
-        text += f" (at {limit}: {fmt_bytes(last.max_gpu_bytes)} per GPU; largest part {last.blame})"
-    return PlanAnswer("min_gpus", "gpus", None, 1, limit, None, last, wl, text, {"layouts_tried": tried})
+    if not 1 <= limit <= MAX_GPUS:
+        raise ConfigError(f"limit = {limit} must be from 1 to {MAX_GPUS:,} GPUs")
+    f = min_gpus(spec, wl, _Judge(spec, device, estimator), device.capacity_bytes, limit)
+    extra: dict[str, Any] = {"layouts_tried": f.evaluated, "families": f.families}
+    if f.gpus is None or f.workload is None or f.fit is None:
+        if f.last is None and f.unsupported is not None:  # nothing could be estimated: say why
+            raise f.unsupported
+        text = f"no layout of up to {limit:,} GPUs fits"
+        if f.last is not None:
+            text += f" (last tried: {fmt_bytes(f.last.max_gpu_bytes)} per GPU; largest part {f.last.blame})"
+        return PlanAnswer("min_gpus", "gpus", None, 1, limit, None, f.last, wl, text, extra)
+    w, r, n = f.workload, f.fit, f.gpus
+    lay: dict[str, Any] = {"gpus": n, "tp": w.tp, "pp": w.pp}
+    lay_text = f"tp = {w.tp}, pp = {w.pp}"
+    if wl.mode in TRAIN_MODES:
+        lay.update(ep=w.ep, zero=w.zero, checkpointing=w.checkpointing, sequence_parallel=w.sequence_parallel)
+        lay_text += f", dp = {n // (w.tp * w.pp)}" + (f", ep = {w.ep}" if w.ep > 1 else "") + \
+            f", ZeRO-{w.zero}, checkpointing {w.checkpointing}" + \
+            (", sequence parallel" if w.sequence_parallel else "")
+    text = f"{n:,} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of " \
+        f"{fmt_bytes(r.capacity_bytes)} per GPU"
+    if n > 1:
+        text += f"; no layout fits on {n - 1:,}"
+    return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
 
 
 @dataclass(frozen=True)

@@ -88,25 +88,28 @@ class RankShare:
 
 
 def _stage_shares(spec: ModelSpec, tp: int, pp: int, ep: int) -> list[RankShare]:
+    """Per pipeline stage, the parameters one rank holds: the inventory is walked once (per layer, plus what
+    the first stage — embeddings — and the last stage — final norm, head, a tied embedding's copy — hold)."""
     stages = stage_layers(spec.num_layers, pp)
-    shares = []
     largest = largest_layer_parameters(spec)
+    per_layer = [0.0] * spec.num_layers
+    first = last = tied = 0.0
+    for t in inventory(spec):
+        share = t.numel / _tp_divisor(t, tp, ep)
+        if t.layer is not None:
+            per_layer[t.layer] += share
+        elif t.kind in ("token_embd", "pos_embd", "token_embd_norm"):
+            first += share
+            if spec.tie_word_embeddings and t.kind == "token_embd":
+                tied += share  # the last stage keeps its own copy for the head
+        else:
+            last += share
+    shares = []
     for k, rng in enumerate(stages):
-        n = 0.0
-        per_layer = {i: 0.0 for i in rng}
-        for t in inventory(spec):
-            first_only = t.kind in ("token_embd", "pos_embd") or t.kind == "token_embd_norm"
-            last_only = t.layer is None and not first_only
-            tied_copy = spec.tie_word_embeddings and k == pp - 1 and t.kind == "token_embd"
-            if t.layer is not None:
-                if t.layer not in rng:
-                    continue
-            elif (first_only and k != 0 and not tied_copy) or (last_only and k != pp - 1):
-                continue
-            n += t.numel / _tp_divisor(t, tp, ep)
-            if t.layer is not None:
-                per_layer[t.layer] += t.numel / _tp_divisor(t, tp, ep)
-        shares.append(RankShare(k, rng, n, largest, tuple(per_layer[i] for i in rng)))
+        layers = tuple(per_layer[i] for i in rng)
+        n = (first if k == 0 else 0.0) + sum(layers) + (last if k == pp - 1 else 0.0) + \
+            (tied if k == pp - 1 and k != 0 else 0.0)
+        shares.append(RankShare(k, rng, n, largest, layers))
     return shares
 
 

@@ -1,0 +1,94 @@
+"""plan -q gpus as a search (issue 15): every answer fits at the answer, and on one GPU fewer no layout fits with
+any lever the search may use (checked here by brute force over every layout and lever); answers in bounded
+work for up to 100,000 GPUs (the timing target lives in benchmarks/bench_plan.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import memfit
+from memfit.errors import MemfitError
+from memfit.rules import tp_problem
+from memfit.spec import ModelSpec
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def every_layout(spec: ModelSpec, n: int, mode: str, runtime: str) -> Iterator[dict[str, Any]]:
+    """Every layout and lever setting on exactly n GPUs that the engines accept (written independently of
+    plan_search: the divisibility rules, DeepSpeed's ZeRO ≤ 1 with pipeline stages, all checkpointing modes)."""
+    layers = spec.num_layers
+    if mode == "inference" and runtime != "vllm":
+        yield {"gpus": n}
+        return
+    engine = "vllm" if mode == "inference" else "megatron"
+    for tp in (t for t in _divisors(n) if t <= 8 and tp_problem(spec, t, engine) is None):
+        for pp in _divisors(n // tp):
+            if mode == "inference":
+                if tp * pp == n and pp <= layers:
+                    yield {"gpus": n, "tp": tp, "pp": pp}
+                continue
+            if layers % pp:
+                continue
+            dp = n // (tp * pp)
+            experts = spec.moe_layers[0].num_experts if spec.is_moe else 1
+            for ep in (e for e in _divisors(dp) if experts % e == 0):
+                for zero in ((0, 1) if pp > 1 else (0, 1, 2, 3)) if dp > 1 else (0,):
+                    for ckpt in ("none", "selective", "full"):
+                        for sp in ((False, True) if tp > 1 else (False,)):
+                            yield {"gpus": n, "tp": tp, "pp": pp, "ep": ep, "zero": zero, "checkpointing": ckpt,
+                                   "sequence_parallel": sp}
+
+
+def _fits(model: str, gpu: str, opts: dict[str, Any], lay: dict[str, Any]) -> bool:
+    try:
+        return memfit.fit(model, gpu, **{**opts, **lay}).fits
+    except MemfitError:
+        return False
+
+
+@pytest.mark.parametrize(("model", "gpu", "opts", "expected"), [
+    ("llama-3.1-70b", "a100-80gb", {"mode": "train"}, 16),
+    ("llama-3.1-8b", "rtx-4090", {"mode": "train", "context": 1024}, None),
+    ("qwen3-30b-a3b", "h100", {"mode": "train"}, None),
+    ("qwen2.5-7b", "t4", {"mode": "inference", "runtime": "vllm", "context": 8192}, None),
+    ("llama-3.1-70b", "rtx-3090", {"mode": "inference", "context": 4096}, None),
+    ("mixtral-8x7b-v0.1", "rtx-4090", {"mode": "lora"}, None),
+])
+def test_answer_fits_and_one_fewer_does_not(model: str, gpu: str, opts: dict[str, Any], expected: int | None) -> None:
+    a = memfit.plan_gpus(model, gpu, limit=64, **opts)
+    assert a.value is not None, a.explanation
+    if expected is not None:
+        assert a.value == expected
+    assert a.at_value is not None and a.at_value.fits
+    assert memfit.fit(model, gpu, **{**opts, **a.extra["layout"]}).fits
+    spec = memfit.load_model(model)
+    if a.value > 1:
+        below = list(every_layout(spec, a.value - 1, opts["mode"], opts.get("runtime", "transformers")))
+        assert below
+        for lay in below:
+            assert not _fits(model, gpu, opts, lay), lay
+
+
+def test_levers_the_user_set_are_kept() -> None:
+    a = memfit.plan_gpus("llama-3.1-70b", "a100-80gb", mode="train", checkpointing="selective", zero=1, limit=64)
+    assert a.extra["layout"]["checkpointing"] == "selective" and a.extra["layout"]["zero"] == 1
+    b = memfit.plan_gpus("llama-3.1-70b", "a100-80gb", mode="train", limit=64)
+    assert b.value is not None and a.value is not None and b.value <= a.value
+
+
+def test_deepseek_r1_training_on_t4s_is_bounded_work() -> None:
+    # before: a scan of every count and layout (over 10 minutes for --limit 100000); now a few dozen estimates
+    a = memfit.plan_gpus("deepseek-r1", "t4", mode="train", limit=100_000)
+    assert a.value is not None and a.at_value is not None and a.at_value.fits
+    assert a.extra["layouts_tried"] < 200
+    lay = a.extra["layout"]
+    assert lay["gpus"] == a.value and a.value % (lay["tp"] * lay["pp"] * lay["ep"]) == 0
+    assert memfit.fit("deepseek-r1", "t4", mode="train", **lay).fits
+    none = memfit.plan_gpus("deepseek-r1", "t4", mode="train", limit=512)  # 16 bytes × 671 B / 512 > 14.56 GiB
+    assert none.value is None and none.extra["layouts_tried"] == 0
