@@ -20,11 +20,18 @@ from memfit.sources.hf_config import spec_from_config
 REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.json").read_text())
 
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
-NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2"}
+NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
+                "phimoe", "minimax_m2"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
     "SmolLM3Config": None, "Olmo3Config": None, "SeedOssConfig": None, "Exaone4Config": None, "Cohere2Config": None,
+    "Glm4MoeConfig": None, "Ernie4_5_MoeConfig": None, "HunYuanMoEV1Config": None, "PhimoeConfig": None,
+    "MiniMaxM2Config": None,
+}
+# keyword arguments a default config needs before transformers can build it at all
+DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
+    "HunYuanMoEV1Config": {"head_dim": 128},  # its default head_dim is None, which the attention cannot use
 }
 
 
@@ -45,7 +52,7 @@ def _check(cfg: dict[str, Any], reference: Any = None, model_class: str | None =
 @pytest.mark.parametrize("config_class", sorted(DEFAULTS))
 def test_default_config_count_is_exact(config_class: str) -> None:
     transformers = pytest.importorskip("transformers")
-    conf = getattr(transformers, config_class)()
+    conf = getattr(transformers, config_class)(**DEFAULT_KWARGS.get(config_class, {}))
     _check(conf.to_dict(), conf, DEFAULTS[config_class])
 
 
@@ -102,3 +109,61 @@ def test_kv_cohere2_r7b() -> None:
     spec = _spec("c4ai-command-r7b-12-2024")  # 32 layers: 24 sliding (4,096), 8 global; 8 kv heads × 128
     row = 2 * 8 * 128 * 2
     assert kv_cache_bytes(spec, 8192, 4) == 4 * (8 * 8192 * row + 24 * 4095 * row)
+
+
+def test_kv_glm_4_6_and_air() -> None:
+    # GLM-4.6: 92 layers × 8 kv heads × head_dim 128 (not hidden / heads); the MTP layer is not built, not cached
+    assert kv_bytes_per_token(_spec("glm-4.6")) == 2 * 92 * 8 * 128 * 2 == 376_832
+    assert kv_bytes_per_token(_spec("glm-4.5-air")) == 2 * 46 * 8 * 128 * 2 == 188_416
+
+
+def test_kv_ernie_hunyuan_phimoe_minimax() -> None:
+    assert kv_bytes_per_token(_spec("ernie-4.5-21b-a3b")) == 2 * 28 * 4 * 128 * 2 == 57_344  # 2560 / 20 = 128
+    assert kv_bytes_per_token(_spec("hunyuan-a13b-instruct")) == 2 * 32 * 8 * 128 * 2 == 131_072
+    assert kv_bytes_per_token(_spec("phi-3.5-moe-instruct")) == 2 * 32 * 8 * 128 * 2 == 131_072
+    # MiniMax-M2: 62 layers × 8 kv heads × 128; partial RoPE (64 of 128) changes nothing in the cache
+    assert kv_cache_bytes(_spec("minimax-m2"), 196_608, 1) == 196_608 * 2 * 62 * 8 * 128 * 2
+
+
+def test_moe_active_parameters() -> None:
+    # MiniMax-M2: 8 of 256 experts per token; the experts of one layer: 256 × 3 × 3,072 × 1,536
+    spec = _spec("minimax-m2")
+    count = count_parameters(spec)
+    per_layer_experts = 256 * 3 * 3072 * 1536
+    assert count.total - count.active == 62 * (per_layer_experts - per_layer_experts * 8 // 256)
+
+
+# ---- LoRA on MoE families: PEFT adapts the fused experts under their v4 names, and then not the dense MLPs or
+# shared experts of the same names (tiny configs, built on the CPU; trainable counts from PEFT itself)
+_TINY_MOE: dict[str, dict[str, Any]] = {
+    "glm4_moe": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
+                     num_key_value_heads=2, head_dim=16, vocab_size=100, n_routed_experts=8, num_experts_per_tok=2,
+                     moe_intermediate_size=32, first_k_dense_replace=1, n_shared_experts=1),
+    "ernie4_5_moe": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=100, moe_num_experts=8, moe_k=2, moe_intermediate_size=32,
+                         moe_num_shared_experts=1),
+    "hunyuan_v1_moe": dict(hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=16, vocab_size=100, num_experts=8, moe_topk=2),
+    "minimax_m2": dict(hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=16, vocab_size=100, num_local_experts=8, num_experts_per_tok=2,
+                       bos_token_id=1, eos_token_id=2),
+    "deepseek_v3": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
+                        num_key_value_heads=4, vocab_size=100, n_routed_experts=8, num_experts_per_tok=2,
+                        moe_intermediate_size=32, first_k_dense_replace=1, n_shared_experts=1, q_lora_rank=32,
+                        kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=8),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(_TINY_MOE))
+def test_lora_parameters_on_moe_equal_peft(model_type: str) -> None:
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from memfit.memory.lora import DEFAULT_TARGETS, lora_parameters
+
+    conf = transformers.AutoConfig.for_model(model_type, **_TINY_MOE[model_type])
+    model = transformers.AutoModelForCausalLM.from_config(conf)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "w1", "w3", "w2"] if model_type == "minimax_m2" \
+        else list(DEFAULT_TARGETS)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=targets))
+    trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    assert lora_parameters(spec_from_config(conf.to_dict()), 4, targets) == trainable

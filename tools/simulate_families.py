@@ -44,6 +44,21 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("command-r7b-l4/gen-b2-s6144-new8", "c4ai-command-r7b-12-2024", 4, "generate", dict(batch=2, seq=6144, new=8)),
     ("command-r7b-l4/train-amp-adamw-fused-ckpt-b2-s2048", "c4ai-command-r7b-12-2024", 4, "train",
      dict(batch=2, seq=2048, opt="adamw-fused", amp=True, ckpt=True)),
+    ("glm-4.5-air-l3/gen-b2-s4096-new8", "glm-4.5-air", 3, "generate", dict(batch=2, seq=4096, new=8)),
+    ("glm-4.5-air-l3/lora-r16-all-b1-s2048", "glm-4.5-air", 3, "lora", dict(batch=1, seq=2048, r=16)),
+    ("glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048", "glm-4.5-air", 3, "lora", dict(batch=1, seq=2048, r=16, ckpt=True)),
+    ("ernie-4.5-21b-a3b-l4/gen-b4-s2048-new8", "ernie-4.5-21b-a3b", 4, "generate", dict(batch=4, seq=2048, new=8)),
+    ("ernie-4.5-21b-a3b-l4/train-bf16-adamw-fused-b1-s2048", "ernie-4.5-21b-a3b", 4, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False)),
+    ("hunyuan-a13b-l2/gen-b1-s8192-new8", "hunyuan-a13b-instruct", 2, "generate", dict(batch=1, seq=8192, new=8)),
+    # (MoE training under amp fails on the GPU too: torch._grouped_mm wants bf16 operands; see simulate_memory.py)
+    ("hunyuan-a13b-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "hunyuan-a13b-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("phi-3.5-moe-l2/gen-b2-s4096-new8", "phi-3.5-moe-instruct", 2, "generate", dict(batch=2, seq=4096, new=8)),
+    ("phi-3.5-moe-l2/lora-r8-all-b1-s2048", "phi-3.5-moe-instruct", 2, "lora", dict(batch=1, seq=2048, r=8)),
+    ("minimax-m2-l2/gen-b1-s8192-new8", "minimax-m2", 2, "generate", dict(batch=1, seq=8192, new=8)),
+    ("minimax-m2-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "minimax-m2", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
 ]
 
 
@@ -52,7 +67,7 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     raw: dict[str, Any] = copy.deepcopy(json.loads(REAL.read_text())[name]["config"])
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
     text["num_hidden_layers"] = layers
-    for key in ("layer_types", "no_rope_layers", "mlp_only_layers"):
+    for key in ("layer_types", "no_rope_layers", "mlp_only_layers", "moe_topk"):
         if isinstance(text.get(key), list) and len(text[key]) > layers:
             text[key] = text[key][:layers]
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]

@@ -138,6 +138,8 @@ def _moe(m: MoESpec, h: int, i: int) -> Iterator[Tensor]:
     p = f"model.layers.{i}.mlp"
     e, inter = m.num_experts, m.expert_intermediate_size
     yield from _linear(f"{p}.gate", e, h, "ffn_gate_inp", "experts", i, m.router_bias)
+    if m.score_bias_parameter:
+        yield Tensor(f"{p}.gate.moe_statics.e_score_correction_bias", (1, e), "exp_probs_b", "experts", i)
     if m.kind == "gated":
         yield Tensor(f"{p}.experts.gate_proj", (e, inter, h), "ffn_gate_exps", "experts", i)
         if m.expert_bias:
@@ -149,7 +151,8 @@ def _moe(m: MoESpec, h: int, i: int) -> Iterator[Tensor]:
     if m.expert_bias:
         yield Tensor(f"{p}.experts.down_proj_bias", (e, h), "ffn_down_exps", "experts", i, is_bias=True)
     if m.num_shared_experts:
-        yield from _mlp(MLPSpec(m.shared_size, m.kind), h, i, f"{p}.shared_experts", "_shexp", "experts")
+        yield from _mlp(MLPSpec(m.shared_size, m.kind, m.shared_expert_bias), h, i, f"{p}.shared_experts", "_shexp",
+                        "experts")
         if m.shared_expert_gate:
             yield Tensor(f"{p}.shared_expert_gate.weight", (1, h), "ffn_gate_inp_shexp", "experts", i)
 

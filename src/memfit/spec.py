@@ -105,6 +105,8 @@ class MoESpec:
     router_bias: bool = False
     expert_bias: bool = False  # gpt-oss: biases on expert projections
     score_correction_bias: bool = False  # deepseek-v3 e_score_correction_bias (a buffer, not a parameter)
+    score_bias_parameter: bool = False  # ernie 4.5: the correction bias is a (1, experts) parameter, counted
+    shared_expert_bias: bool = False  # the shared expert's projections have biases (ernie 4.5 use_bias)
     kind: MLPKind = "gated"
     norm_topk_prob: bool = False  # top-k routing weights renormalised to sum to 1
     num_groups: int = 1  # deepseek-v3 group-limited routing: expert groups …

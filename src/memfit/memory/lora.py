@@ -76,6 +76,11 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tu
     """The weight tensors (shape (out, in)) that get a LoRA adapter."""
     target_kinds(targets)  # validates every name
     names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
+    if spec.is_moe and spec.family in EXPERT_TARGETS:
+        # PEFT rewrites these names to the fused experts' parameters: the dense MLPs and shared experts of the
+        # same names are then not adapted (GLM-4.5-Air cut to 3 layers: PEFT 0.21 trains 81,231,872, the experts'
+        # adapters and the attention's, none on layer 0's MLP or the shared experts)
+        names -= set(EXPERT_TARGETS[spec.family])
     by_name = names & _INVENTORY_NAMES
     kinds = target_kinds([n for n in names if n not in _INVENTORY_NAMES])
     out = []
@@ -103,6 +108,8 @@ _QWEN2_MOE_STYLE = ("gate_proj", "up_proj", "down_proj")
 EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
     "mixtral": _MIXTRAL_STYLE, "qwen3_moe": _QWEN2_MOE_STYLE, "olmoe": _QWEN2_MOE_STYLE,
     "deepseek_v2": _QWEN2_MOE_STYLE, "deepseek_v3": _QWEN2_MOE_STYLE,
+    "glm4_moe": _QWEN2_MOE_STYLE, "ernie4_5_moe": _QWEN2_MOE_STYLE, "hunyuan_v1_moe": _QWEN2_MOE_STYLE,
+    "minimax_m2": _MIXTRAL_STYLE,  # transformers 5.25 conversion_mapping: minimax_m2 → mixtral, the others → qwen2_moe
 }
 
 

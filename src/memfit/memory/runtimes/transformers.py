@@ -50,8 +50,8 @@ _PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # (embeddings, layer input, residual, normed input), read off the modelling code and traced:
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
-# MoE families whose expert outputs are weighted by fp32 routing scores
-_FP32_ROUTING = ("deepseek_v2", "deepseek_v3")
+# MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
+_FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "glm4_moe", "hunyuan_v1_moe", "minimax_m2")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 _MOE_ACT_TENSORS = {"gpt_oss": 10}
