@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "memfit.rules")),
     ("sources", ("memfit.sources",)),
     ("memory", ("memfit.memory",)),
-    ("estimate", ("memfit.estimate", "memfit.validate")),
+    ("estimate", ("memfit.estimate", "memfit.validate", "memfit.serving_cases")),
     ("verdicts", ("memfit.fit", "memfit.plan", "memfit.plan_search", "memfit.advisor", "memfit.speed", "memfit.plot")),
     ("interfaces", ("memfit.cli", "memfit.web", "memfit.__main__", "memfit")),
 )

@@ -15,7 +15,17 @@ from ..validate import validate_file
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object: {cases: [...], summary: {...}}.")
 def validate_cmd(file: str, json_: bool) -> None:
-    """Predict every case of FILE (JSON lines, the H100 ground-truth format) and print the errors."""
+    """Predict every case of FILE (JSON lines, the H100 ground-truth format) and print the errors.
+
+    A file of vLLM / SGLang start-up logs (tests/data/serving/*.jsonl) is scored on the numbers the engine printed.
+    """
+    from ..serving_cases import is_serving_file
+
+    if is_serving_file(file):
+        from .validate_serving import print_serving
+
+        print_serving(file, json_)
+        return
     results, summary = validate_file(file)
     if json_:
         click.echo(json.dumps({"cases": [r.to_json() for r in results], "summary": summary}, indent=1))

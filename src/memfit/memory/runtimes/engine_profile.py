@@ -34,6 +34,7 @@ class EngineProfile:
     chunked_prefill: bool
     non_torch_bytes: int
     cuda_graph_bytes: int  # outside the gpu_memory_utilization budget (V1 captures after the KV cache)
+    sampler_copies: float  # fp32 copies of max_num_seqs × vocab logits in the profiling run's sampler peak
     defaults_basis: str
     source: str
 
@@ -99,6 +100,7 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         version=ver, since=str(row["since"]), engine=str(row["engine"]),
         max_num_seqs=max_num_seqs or seqs, max_num_batched_tokens=max_num_batched_tokens or tokens,
         chunked_prefill=chunked, non_torch_bytes=round(non_torch * GIB),
-        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), defaults_basis=basis,
+        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), sampler_copies=float(row["sampler_copies"]),
+        defaults_basis=basis,
         source=f"{row['source']}; {data['defaults_source']}",
     )

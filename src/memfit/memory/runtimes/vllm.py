@@ -83,9 +83,10 @@ def sharded_weights(spec: ModelSpec, fmt: str, tp: int, pp: int) -> Component:
                      f"{fmt_bytes(per_gpu)} per GPU")
 
 
-def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int) -> tuple[int, str]:
+def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
+                             copies: float | None = None) -> tuple[int, str]:
     """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``)."""
-    copies = float(overhead_data()["vllm"]["sampler_copies"])
+    copies = float(overhead_data()["vllm"]["sampler_copies"]) if copies is None else copies
     h, dt = spec.hidden_size, 2
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
                   layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
@@ -116,7 +117,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     kvd = wl.kv_dtype or "bfloat16"
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
-    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp)
+    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_copies)
     non_torch = prof.non_torch_bytes
     pool = requested - weights.bytes - activation - non_torch
     layers = stage_caches(spec, kvd, tp, pp)
