@@ -202,6 +202,10 @@ class WorkloadOptions:
     n_ubatch: int = option(512, low=1, high=MAX_TOKENS, modes=INFERENCE, runtimes=("llamacpp",),
                            help="llama.cpp physical batch (-ub).")
     flash_attn: bool = option(True, modes=INFERENCE, runtimes=("llamacpp",), help="llama.cpp flash attention (-fa).")
+    swa_full: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
+                            help="llama.cpp --swa-full: sliding-window layers cache every cell.")
+    kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
+                              help="llama.cpp --kv-unified: one KV stream for all sequences (default: one each).")
     # training
     optimizer: str = option("adamw", name_like=True, flags=("-o",), modes=TRAINING,
                             help="adamw, adamw-fused, adamw-foreach, adamw8bit, paged-adamw8bit, adafactor, lion, "

@@ -176,6 +176,18 @@ def measured_total(rec: dict[str, Any], prior: int) -> int | None:
     return reserved + (used - end) - prior
 
 
+def _llamacpp_result(rec: dict[str, Any], n: int) -> CaseResult:
+    """A llama.cpp record: model + KV + compute + output buffers, measured vs predicted, per buffer in the note."""
+    from .memory.runtimes.llamacpp_cases import BUFFERS, predict_case
+
+    r = predict_case(rec)
+    measured = sum(r.measured.values())
+    predicted = sum(r.predicted.values()) if r.predicted else None
+    parts = [f"{b} {100 * e:+.2f} %" for b in BUFFERS if (e := r.error(b)) is not None]
+    return CaseResult(str(rec.get("case", f"line {n}")), "generate", measured, predicted,
+                      r.note or "llama.cpp buffers: " + ", ".join(parts))
+
+
 def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     """Predict every case of a ground-truth file; returns the per-case results and the summary."""
     results: list[CaseResult] = []
@@ -202,6 +214,12 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
             if not isinstance(rec["env"], dict):
                 raise ConfigError(f"{path}:{n}: 'env' must be an object")
             env = dict(rec["env"])
+            continue
+        if rec.get("runtime") == "llamacpp":  # a llama.cpp buffer record (memory/runtimes/llamacpp_cases.py)
+            if "error" in (rec.get("measured") or {}):
+                skipped.append({"case": str(rec.get("case", f"line {n}")), "reason": "error"})
+                continue
+            results.append(_llamacpp_result(rec, n))
             continue
         if "peak_alloc" not in rec:
             why = "oom" if "oom" in rec else "skipped" if "skipped" in rec else "error" if "error" in rec else "?"

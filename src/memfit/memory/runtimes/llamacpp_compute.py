@@ -1,0 +1,97 @@
+"""llama.cpp's compute buffer: the peak of the graph it reserves before the first decode.
+
+``llama_context::sched_reserve`` (src/llama-context.cpp, build b10605) builds the graph of one
+micro-batch of ``T = min(n_ctx, n_ubatch)`` tokens of ``n_seq`` sequences, every token an output
+(``n_outputs = min(T, n_batch)``), over the whole cache (``n_kv`` = cells of a stream), and
+ggml-alloc places its f32 intermediates in one buffer, reusing a tensor's bytes once its last
+consumer has run (and in place for norms, scales, rope, softmax and unary ops). The buffer is the
+largest set of tensors alive at one node:
+
+* **output**: the last hidden states ``T × n_embd`` and the logits ``T × n_vocab`` (f32);
+* **attention** without flash attention: per stream the scores ``n_kv × T/n_stream × heads``, f32,
+  beside the f32 mask ``n_kv × T`` and the query or the attention output; with flash attention only
+  the f16 mask and the ``T × heads × head_dim`` query and output;
+* **feed-forward**: gate, up and their product, ``3 × T × n_ff`` (MoE: ``× top_k`` per token with
+  ``n_ff_exp``), beside the residual stream;
+
+plus the residual stream ``T × n_embd`` that lives across each layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...spec import ModelSpec
+from ...workload import Workload
+from ..kv_cache import kv_dtype
+from .llamacpp_kv import CacheGeometry, swa_families
+
+__all__ = ["ComputePhases", "compute_phases"]
+
+F32 = 4
+F16 = 2
+I32 = 4
+I64 = 8
+
+
+@dataclass(frozen=True)
+class ComputePhases:
+    """Bytes alive at the peak of each part of the graph; the buffer is the largest."""
+
+    tokens: int
+    output: int
+    attention: int
+    ffn: int
+
+    @property
+    def peak(self) -> int:
+        return max(self.output, self.attention, self.ffn)
+
+    @property
+    def where(self) -> str:
+        return max((self.output, "output logits"), (self.attention, "attention"), (self.ffn, "feed-forward"))[1]
+
+
+def _ffn_width(spec: ModelSpec) -> int:
+    """The widest per-token feed-forward intermediate (dense n_ff, or top_k × n_ff_exp + shared)."""
+    widest = 0
+    for layer in spec.layers:
+        w = layer.mlp.intermediate_size if layer.mlp else 0
+        if layer.moe:
+            w = max(w, layer.moe.top_k * layer.moe.expert_intermediate_size)
+        if layer.ssm:
+            w = max(w, layer.ssm.d_inner * 2)
+        widest = max(widest, w)
+    return widest
+
+
+def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> ComputePhases:
+    """The live bytes at the output, attention and feed-forward peaks of the reserved graph."""
+    t = min(wl.n_ubatch, wl.n_batch, geo.n_ctx)
+    h, v = spec.hidden_size, spec.vocab_size
+    stream = t * h * F32
+    quantized_kv = kv_dtype(wl.kv_dtype or "f16").block > 1
+    # the logits and the last hidden states, beside the residual the last layer gathered by output ids;
+    # a quantized cache rotates q and the attention output (Hadamard), one more hidden-sized tensor
+    # and the i32 output ids (an input alive to the end)
+    # (measured: a recurrent model holds the third too)
+    recurrent = any(layer.ssm is not None for layer in spec.layers)
+    output = t * v * F32 + (3 if quantized_kv or recurrent else 2) * stream + t * I32
+    attention = 0
+    swa = spec.family in swa_families()
+    for layer in spec.layers:
+        a = layer.attention
+        if a is None:
+            continue
+        n_kv = geo.swa_cells if (swa and a.sliding_window is not None and geo.swa_cells) else geo.n_ctx_seq
+        kv_rows = t * a.num_kv_heads * (a.head_dim + a.value_dim) * F32
+        if wl.flash_attn:
+            q = t * a.num_heads * a.head_dim * F32
+            live = stream + n_kv * t * F16 + 2 * q
+        else:
+            scores = n_kv * t * a.num_heads * F32
+            # beside the i64 cache-row indices of K and V and the i32 output ids (inputs)
+            live = scores + n_kv * t * F32 + 5 * stream + kv_rows + t * (2 * I64 + I32)
+        attention = max(attention, live)
+    ffn = stream + 3 * t * _ffn_width(spec) * F32
+    return ComputePhases(t, output, attention, ffn)

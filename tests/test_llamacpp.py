@@ -1,0 +1,127 @@
+"""The llama.cpp profile against real llama.cpp (tests/data/llamacpp/, recorded by tools/measure_llamacpp.py)
+and against hand-derived buffer sizes."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memfit import estimate
+from memfit.memory.runtimes.llamacpp import llamacpp_buffers
+from memfit.memory.runtimes.llamacpp_cases import BufferResult, predict_case, summarize_buffers
+from memfit.memory.runtimes.llamacpp_kv import cache_geometry
+from memfit.sources.loader import load_model
+from memfit.validate import validate_file
+from memfit.workload import Workload
+
+DATA = Path(__file__).parent / "data" / "llamacpp"
+MIB = 1024 * 1024
+
+
+def _cases(split: str) -> list[dict[str, Any]]:
+    path = DATA / f"{split}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, list[BufferResult]]:
+    return {split: [predict_case(rec) for rec in _cases(split)] for split in ("dev", "heldout")}
+
+
+def test_recorded_cases_cover_the_grid() -> None:
+    cases = _cases("dev") + _cases("heldout")
+    assert len(cases) >= 200
+    assert {c["split"] for c in cases} == {"dev", "heldout"}
+    dev_models = {c["model"] for c in _cases("dev")}
+    assert not dev_models & {c["model"] for c in _cases("heldout")}  # split by model, fixed before measuring
+    params = [c["params"] for c in cases]
+    assert {p["type_k"] for p in params} >= {"f16", "q8_0", "q4_0"}
+    assert min(p["n_ubatch"] for p in params) == 64 and max(p["n_ubatch"] for p in params) == 4096
+    assert max(p["n_ctx"] // p["n_seq"] for p in params) == 131072 and max(p["n_seq"] for p in params) == 8
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_kv_model_and_output_buffers_are_exact(results: dict[str, list[BufferResult]], split: str) -> None:
+    rows = results[split]
+    assert rows and all(not r.note for r in rows), [r.note for r in rows if r.note][:3]
+    for r in rows:
+        assert r.predicted["kv"] == r.measured["kv"], r.case
+        assert abs(r.error("model") or 0) <= 0.001, r.case
+        assert r.predicted["output"] == r.measured["output"], r.case  # at the printed 0.01 MiB
+
+
+# Architectures whose graph the compute-buffer formula does not follow yet (fused QKV / gate-up, MLA,
+# attention sinks with MoE biases, learned positions): bounded here, named in docs/llamacpp.md
+OPEN_ARCHS = {"phi3": 0.30, "deepseek2": 0.20, "gpt-oss": 0.10, "gpt2": 0.10}
+
+
+def test_compute_buffer_dev_within_the_stated_tolerance(results: dict[str, list[BufferResult]]) -> None:
+    arch = {rec["case"]: rec["arch"] for rec in _cases("dev")}
+    errs = {r.case: r.error("compute") for r in results["dev"]}
+    values = [e for e in errs.values() if e is not None]
+    assert len(values) == len(errs)
+    assert statistics.median(abs(e) for e in values) <= 0.01
+    for case, e in errs.items():
+        assert e is not None
+        bound = OPEN_ARCHS.get(arch[case], 0.03)
+        assert abs(e) <= bound, (case, e)
+        if arch[case] not in OPEN_ARCHS:
+            assert e >= -0.02, (case, e)  # never under by more than 2 %
+
+
+def test_compute_buffer_heldout_as_reported(results: dict[str, list[BufferResult]]) -> None:
+    """The held-out models as docs/llamacpp.md reports them: the formula was not changed for them; where the
+    peak is the logits (large vocabularies) it holds, where it is attention or feed-forward (32k vocabularies,
+    MoE at long context) it is under by up to about half. This bounds the gap, it does not hide it."""
+    values = [e for r in results["heldout"] if (e := r.error("compute")) is not None]
+    assert len(values) == len(results["heldout"])
+    assert statistics.median(abs(e) for e in values) <= 0.02
+    assert min(values) >= -0.50 and max(values) <= 0.10
+
+
+def test_summary_and_validate_read_the_records() -> None:
+    s = summarize_buffers([predict_case(rec) for rec in _cases("dev")])
+    assert s["kv"]["exact"] == s["kv"]["predicted"] == s["cases"]
+    results, summary = validate_file(DATA / "dev.jsonl")
+    assert len(results) == summary["cases"] == len(_cases("dev"))
+    assert all(r.predicted_bytes is not None and "llama.cpp buffers" in r.note for r in results)
+
+
+def test_cache_geometry_hand_derived() -> None:
+    gemma = load_model("gemma-2-9b")  # window 4096 on every other layer
+    geo = cache_geometry(gemma, Workload(context=8192, batch=2, n_ubatch=512))
+    assert (geo.n_ctx, geo.n_ctx_seq, geo.n_stream) == (16384, 8192, 2)
+    assert geo.swa_cells == 4608  # PAD(min(8192, 4096 + 512), 256)
+    assert cache_geometry(gemma, Workload(context=8192, batch=2, swa_full=True)).swa_cells == 8192
+    # one unified stream: the window holds n_swa × n_seq + n_ubatch cells
+    uni = cache_geometry(gemma, Workload(context=8192, batch=2, kv_unified=True))
+    assert (uni.n_ctx_seq, uni.n_stream, uni.swa_cells) == (16384, 1, 8704)
+    # cells per sequence are padded: 3 × 1000 = 3000 → 3072 → 1024 per stream
+    geo3 = cache_geometry(load_model("llama-3.1-8b"), Workload(context=1000, batch=3))
+    assert (geo3.n_ctx, geo3.n_ctx_seq) == (3072, 1024)
+    # phi3 names a window llama.cpp ignores ("Phi SWA is currently disabled")
+    assert cache_geometry(load_model("phi-3.5-mini-instruct"), Workload(context=4096)).swa_cells == 0
+
+
+def test_kv_bytes_hand_derived() -> None:
+    spec = load_model("llama-3.1-8b")  # 32 layers, 8 kv heads × 128
+    b = llamacpp_buffers(spec, Workload(context=4096, batch=2, kv_dtype="q8_0"))
+    assert b.kv_bytes == 32 * 2 * 4096 * 2 * (1024 // 32 * 34)
+    q4 = llamacpp_buffers(spec, Workload(context=4096, kv_dtype="q4_0"))
+    assert q4.kv_bytes == 32 * 4096 * 2 * (1024 // 32 * 18)
+    assert b.output_bytes == 128_256 * 2 * 4  # one logits row per sequence
+
+
+def test_json_contract() -> None:
+    e = estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", context=4096, batch=2)
+    d = e.details
+    for key in ("kv_cache_bytes", "compute_buffer_bytes", "model_buffer_bytes", "output_buffer_bytes", "host_bytes"):
+        assert isinstance(d[key], int) and d[key] > 0
+    assert d["n_ctx"] == 8192 and d["n_ctx_seq"] == 4096  # -c = batch × context
+    # host RAM: the token embeddings (llama.cpp keeps them on the CPU) and the output buffer
+    on_gpu = e.to_json()["components"]["weights"]
+    assert d["host_bytes"] == d["model_buffer_bytes"] - on_gpu + d["output_buffer_bytes"]
