@@ -229,3 +229,122 @@ def test_bad_input_shows_the_error_and_the_page_recovers(page: Page, server_url:
     page.wait_done("model=llama-3.1-8b")
     assert pg.is_hidden("#error")
     assert page.shown_total() == 2 * LLAMA_8B
+
+
+# ---------- the home user's question first: layout facts at desktop and phone widths ----------
+
+def _box(pg: Any, sel: str) -> dict[str, float]:
+    box = pg.locator(sel).bounding_box()
+    assert box is not None, f"{sel} is not shown"
+    return dict(box)
+
+
+def _fit(server_url: str, **body: Any) -> dict[str, Any]:
+    r = api(server_url, "/api/fit", {"model": "llama-3.1-8b", "mode": "inference", "context": 4096, "batch": 1,
+                                     "new_tokens": 256, **body})
+    assert r.status_code == 200, r.text
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+@pytest.mark.parametrize(("width", "height", "name"), [(1280, 800, "desktop-1280x800"), (390, 844, "phone-390")])
+def test_first_screen_answers_the_question(browser: Any, server_url: str, width: int, height: int,
+                                           name: str) -> None:
+    ctx = browser.new_context(viewport={"width": width, "height": height}, service_workers="block")
+    page = Page(ctx.new_page(), server_url)
+    pg = page.page
+    pg.goto(server_url + "/")  # no hash: the page's own defaults (a consumer card)
+    page.wait_done()
+    pg.wait_for_selector("#change li:not(.hint)", timeout=TIMEOUT_MS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"))  # what is seen without scrolling
+    page.shot(f"{name}-full")
+    # nothing wider than the screen
+    assert pg.evaluate("document.documentElement.scrollWidth") <= width
+    # the verdict, the runtime assumed and what to change are all on the first screen
+    for sel in ("#verdict", "#runtime-assumed", "#change-box"):
+        b = _box(pg, sel)
+        assert b["y"] >= 0 and b["y"] + b["height"] <= height, (sel, b)
+        assert b["x"] >= 0 and b["x"] + b["width"] <= width, (sel, b)
+    # on a consumer card the runtime people use there is assumed, and named
+    assert pg.input_value("#gpu") == "rtx-4090"
+    assert pg.get_attribute("#runtime-assumed", "data-runtime") == "llamacpp"
+    assert "llama.cpp / Ollama" in pg.inner_text("#runtime-assumed")
+    fit = _fit(server_url, gpu="rtx-4090", runtime="llamacpp")
+    assert pg.inner_text("#verdict") == fit["summary"]
+    assert page.shown_total() == fit["estimate"]["total_bytes"]  # the headline is for the verdict's device
+    # the three runtimes side by side, each with /api/fit's per-GPU figure on this GPU
+    rows = {r.get_attribute("data-runtime"): r for r in pg.query_selector_all("#runtimes tbody tr")}
+    assert set(rows) == {"transformers", "vllm", "llamacpp"}
+    for rt, row in rows.items():
+        other = api(server_url, "/api/fit", {"model": "llama-3.1-8b", "mode": "inference", "context": 4096,
+                                            "batch": 1, "new_tokens": 256, "gpu": "rtx-4090", "runtime": rt})
+        if other.status_code == 200:
+            assert int(row.get_attribute("data-bytes")) == max(other.json()["per_gpu_bytes"]), rt
+            assert row.get_attribute("data-fits") == str(other.json()["fits"]).lower(), rt
+    ctx.close()
+    assert not page.outside and not [e for e in page.errors if "400" not in e and "422" not in e], page.errors
+
+
+def test_vllm_on_a_4090_totals_for_the_4090(page: Page, server_url: str) -> None:
+    """The headline used to be vLLM's plan for a default H100 while the verdict below it used the 4090."""
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=inference&runtime=vllm&context=4096&gpu=rtx-4090")
+    page.wait_done("gpu=rtx-4090")
+    fit = _fit(server_url, gpu="rtx-4090", runtime="vllm")
+    assert page.shown_total() == fit["estimate"]["total_bytes"]
+    assert page.shown_components() == fit["estimate"]["components"]
+    default_h100 = api(server_url, "/api/estimate", {"model": "llama-3.1-8b", "mode": "inference", "runtime": "vllm",
+                                                    "context": 4096, "batch": 1, "new_tokens": 256}).json()
+    assert page.shown_total() != default_h100["total_bytes"]
+    assert "vLLM (your choice)" in page.page.inner_text("#runtime-assumed")
+    page.shot("vllm-on-rtx-4090")
+
+
+def test_a_data_centre_card_assumes_vllm_and_formats_are_for_it(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=inference&context=4096&gpu=h100-sxm")
+    page.wait_done("gpu=h100-sxm")
+    pg = page.page
+    pg.wait_for_selector("#advice li", timeout=TIMEOUT_MS)
+    assert pg.get_attribute("#runtime-assumed", "data-runtime") == "vllm"
+    advice = api(server_url, "/api/advise", {"model": "llama-3.1-8b", "mode": "inference", "context": 4096, "batch": 1,
+                                            "new_tokens": 256, "gpu": "h100-sxm", "runtime": "vllm"})
+    if advice.status_code == 200:
+        on_vllm = [r["format"] for r in advice.json()["fitting"] if r["runtime"] in (None, "vllm")][:8]
+        shown = [li.get_attribute("data-format") for li in pg.query_selector_all("#advice li[data-format]")]
+        assert shown == on_vllm and shown  # formats that fit, for the chosen runtime only
+    page.shot("h100-assumes-vllm")
+
+
+def test_several_gpus_charts_compare_per_gpu_with_one_gpu(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "#model=llama-3.1-70b&mode=inference&runtime=transformers&context=4096&gpu=h100-sxm"
+              "&gpus=4")
+    page.wait_done("gpus=4")
+    pg = page.page
+    fit = api(server_url, "/api/fit", {"model": "llama-3.1-70b", "mode": "inference", "runtime": "transformers",
+                                       "context": 4096, "batch": 1, "new_tokens": 256, "gpu": "h100-sxm",
+                                       "gpus": 4}).json()
+    dot = pg.query_selector('#chart-context circle[data-x="4096"]')
+    assert dot is not None and int(dot.get_attribute("data-bytes")) == max(fit["per_gpu_bytes"])
+    assert max(fit["per_gpu_bytes"]) < fit["estimate"]["total_bytes"]  # a per-GPU figure, not the whole
+    assert "one GPU's memory" in pg.inner_text("#chart-context")
+    assert "the most loaded of 4 GPUs" in pg.inner_text("#per-gpu")
+    page.shot("70b-on-4xh100-per-gpu")
+
+
+def test_component_rows_name_their_moment(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=inference&runtime=transformers&context=8192")
+    page.wait_done("context=8192")
+    est = api(server_url, "/api/estimate", {"model": "llama-3.1-8b", "mode": "inference", "runtime": "transformers",
+                                            "context": 8192, "batch": 1, "new_tokens": 256}).json()
+    moment = est["details"]["peak_moment"]
+    kv = page.page.inner_text('#components tr[data-component="kv_cache"] td:first-child')
+    assert kv.strip() == f"KV cache (at the peak: {moment})"
+    assert page.page.inner_text('#components tr[data-component="weights"] td:first-child').strip() == "weights"
+
+
+def test_weights_chart_uses_a_log_scale_when_one_bar_dwarfs_another(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=weights")
+    page.wait_done("mode=weights")
+    bars = [int(b.get_attribute("data-bytes")) for b in page.page.query_selector_all("#chart-dtype rect[data-dtype]")]
+    caption = page.page.inner_text("#chart-dtype >> xpath=.. >> figcaption")
+    assert ("log scale" in caption) == (max(bars) / min(bars) > 20)

@@ -2,8 +2,10 @@
 
 Every endpoint of the OpenAPI schema gets bodies generated from that schema (valid ones that reach the
 arithmetic, ones with a field spoiled: lone UTF-16 surrogates, huge or negative numbers, NaN, wrong types,
-unknown keys) plus raw bytes that are not JSON or not UTF-8. Asserted: no 5xx, every answer within 2 s, and
-``GET /`` answering within 2 s throughout, polled from another thread while the fuzz runs.
+unknown keys) plus raw bytes that are not JSON or not UTF-8. Asserted: no 5xx, every answer within 2 s of the
+server's time (its Server-Timing header: from the request's arrival to the answer; the client's own wall
+clock, which a loaded CI machine stretches, is held to 5 s), and ``GET /`` answering within 2 s throughout,
+polled from another thread while the fuzz runs.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from hypothesis import strategies as st
 
 from _openapi_strategies import Schemas, encode
 
-LIMIT_S = 2.0
+LIMIT_S = 2.0  # the server's time for one request
+CLIENT_LIMIT_S = 5.0  # the client's wall clock, scheduling of a busy machine included
 EXAMPLES = {"/api/estimate": 150, "/api/curve": 80, "/api/fit": 100, "/api/plan": 80, "/api/advise": 60}
 RAW = [b"", b"{", b"\xff\xfe\x00", b'{"model": "\xed\xa0\x80"}', b'{"model": "llama-3.1-8b", "context": 1e999}',
        b"[" * 50_000 + b"]" * 50_000, b'{"model": {"a": ' * 3000 + b"1" + b"}" * 3001, b'"\\ud800"',
@@ -39,6 +42,7 @@ class Run:
     url: str
     sent: int = 0
     slowest: tuple[float, str] = (0.0, "")
+    slowest_client: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
     over_budget: int = 0
     index_polls: list[float] = field(default_factory=list)
@@ -47,15 +51,25 @@ class Run:
     def post(self, client: Any, path: str, raw: bytes) -> None:
         t = time.perf_counter()
         r = client.post(path, content=raw, headers={"content-type": "application/json"})
-        took = time.perf_counter() - t
+        wall = time.perf_counter() - t
+        took = server_time(r, wall)
         self.sent += 1
         self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
+        self.slowest_client = max(self.slowest_client, wall)
         if took > self.slowest[0]:
             self.slowest = (took, f"{path} {raw[:200]!r}")
         assert r.status_code < 500, f"{path} answered {r.status_code} to {raw[:300]!r}: {r.text[:300]}"
         assert took < LIMIT_S, f"{path} took {took:.2f} s for {raw[:300]!r}"
+        assert wall < CLIENT_LIMIT_S, f"{path}: {wall:.2f} s on the client's clock for {raw[:300]!r}"
         assert "Traceback" not in r.text
         self.over_budget += '"budget_s"' in r.text
+
+
+def server_time(r: Any, wall: float) -> float:
+    """Seconds the server spent on the request, from its Server-Timing header (app;dur=MILLISECONDS); the
+    guard's own early refusals (413 and the like) have none: then the client's wall clock."""
+    timing = r.headers.get("server-timing", "")
+    return float(timing.removeprefix("app;dur=")) / 1000 if timing.startswith("app;dur=") else wall
 
 
 def _free_port() -> int:
@@ -88,11 +102,11 @@ def run() -> Iterator[Run]:
         stop.set()
         poller.join(10)
         print(f"\nfuzz: {state.sent} requests, statuses {dict(sorted(state.statuses.items()))} "
-              f"({state.over_budget} stopped by the time budget), slowest "
-              f"{state.slowest[0]:.3f} s ({state.slowest[1][:80]}); GET / polled {len(state.index_polls)} times, "
-              f"slowest {max(state.index_polls, default=0):.3f} s")
+              f"({state.over_budget} stopped by the time budget), slowest {state.slowest[0]:.3f} s on the server "
+              f"({state.slowest[1][:80]}), {state.slowest_client:.3f} s on the client; GET / polled "
+              f"{len(state.index_polls)} times, slowest {max(state.index_polls, default=0):.3f} s")
         assert not state.index_failures, state.index_failures[:5]
-        assert state.index_polls and max(state.index_polls) < LIMIT_S
+        assert state.index_polls and max(state.index_polls) < LIMIT_S  # the event loop was never held
     finally:
         proc.terminate()
         proc.wait(10)

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 __all__ = ["DEFAULT_BUDGET_S", "WALL_FACTOR", "Interrupted", "OverBudget", "T", "run_bounded"]
 
 DEFAULT_BUDGET_S = 1.0
-WALL_FACTOR = 1.5
+WALL_FACTOR = 1.3
 T = TypeVar("T")
 
 

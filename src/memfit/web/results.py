@@ -3,17 +3,19 @@ precision, and ``estimate(...).to_json()`` for the last 4,096 distinct requests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any
 
 from ..errors import MemfitError
 from ..estimate import estimate
+from ..hardware import Device
 from ..memory.weights import weights_bytes
 from ..sources.catalog import catalog_rows
 from ..spec import ModelSpec
 from ..workload import Workload
 
-__all__ = ["estimate_json", "format_choices", "models", "weights_by_dtype"]
+__all__ = ["estimate_json", "format_choices", "models", "per_gpu_curve", "weights_by_dtype"]
 
 _CHART_FORMATS = ("float32", "bfloat16", "float16", "fp8", "int8", "int4", "nf4", "gptq", "awq", "mxfp4", "nvfp4",
                   "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
@@ -75,3 +77,32 @@ def format_choices() -> list[dict[str, str]]:
     except ImportError:
         return [{"name": n, "label": n} for n in _format_names()]
     return [{"name": f.name, "label": f.label} for f in list_formats() if not f.name.endswith("-pure")]
+
+
+def per_gpu_curve(spec: ModelSpec, wl: Workload, x: str, points: Sequence[int] | None, device: Device,
+                  ) -> dict[str, Any]:
+    """Like ``plot.curve(...).to_json()``, but each point is what the most loaded GPU of ``device`` holds, as
+    ``fit`` judges it (vLLM planned for this device; weights split as the layout splits them): the figures the
+    page compares with one GPU's memory."""
+    from ..fit import estimate_on, split_per_gpu
+    from ..plot import MAX_POINTS, default_points
+
+    current = int(getattr(wl, x))
+    pts = tuple(sorted(set(points))) if points else default_points(x, current, spec.max_position_embeddings)
+    pts = pts[:MAX_POINTS]
+    per_point: list[dict[str, int]] = []
+    totals: list[int] = []
+    model = mode = dtype = ""
+    for p in pts:
+        at = wl.replace(**{x: p})
+        est = estimate_on(spec, at, device)
+        per, _, comps = split_per_gpu(est, at)
+        per_point.append(comps)
+        totals.append(max(per))
+        model, mode, dtype = est.model, est.mode, est.dtype
+    names: list[str] = []
+    for comps in per_point:
+        names += [k for k in comps if k not in names]
+    return {"model": model, "mode": mode, "dtype": dtype, "x": x, "points": list(pts), "components": names,
+            "series": {n: [int(c.get(n, 0)) for c in per_point] for n in names}, "total_bytes": totals,
+            "per_gpu": True, "device": device.id, "capacity_bytes": device.capacity_bytes, "gpus": wl.gpus}

@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from .. import __version__
 from ..advisor import advise
+from ..errors import ConfigError
 from ..fit import fit
 from ..formats import get_format
-from ..hardware import devices
+from ..hardware import devices, get_device
+from ..options import form_description
 from ..plan import plan
 from ..plot import MAX_POINTS, curve
 from . import results
@@ -95,7 +97,8 @@ def _catalog_routes(app: FastAPI, settings: Settings) -> None:
                              "plan": True, "advise": True},
                 "limits": {"max_body_bytes": settings.max_body_bytes, "max_tokens": MAX_TOKENS,
                            "max_batch": MAX_BATCH, "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
-                "formats": results.format_choices(), "workload_defaults": WorkloadFields().model_dump()}
+                "formats": results.format_choices(), "workload_defaults": WorkloadFields().model_dump(),
+                "options": form_description()}
 
     @app.get("/api/models", summary="The bundled model catalog (ids, Hub repos, parameter counts)")
     def models() -> list[dict[str, Any]]:
@@ -160,7 +163,14 @@ def _estimate(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]:
 
 def _curve(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    return curve(spec, req.workload(), req.x, req.points).to_json()
+    if req.gpu is None:
+        if req.memory is not None:
+            raise ConfigError("memory overrides a GPU's capacity: give gpu as well")
+        return curve(spec, req.workload(), req.x, req.points).to_json()
+    device = get_device(req.gpu, memory=req.memory)
+    wl = req.workload()
+    fit(spec, device, wl)  # the same refusals as /api/fit
+    return results.per_gpu_curve(spec, wl, req.x, req.points, device)
 
 
 def _fit(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:

@@ -84,15 +84,6 @@ class EstimateRequest(WorkloadFields):  # type: ignore[valid-type,misc]
     model: ModelField
 
 
-class CurveRequest(WorkloadFields):  # type: ignore[valid-type,misc]
-    """``POST /api/curve``: memory at each point of ``x`` (context or batch), the rest from the workload."""
-
-    model: ModelField
-    x: Literal["context", "batch"] = "context"
-    points: list[Annotated[int, Field(ge=1, le=MAX_TOKENS)]] | None = Field(default=None, min_length=1,
-                                                                            max_length=MAX_POINTS)
-
-
 GpuName = Annotated[StrictStr, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.+\-()/]*$",
                                      description="A GPU id, name or alias from GET /api/gpus.",
                                      examples=["h100-sxm", "rtx 4090"])]
@@ -108,6 +99,18 @@ class FitRequest(WorkloadFields):  # type: ignore[valid-type,misc]
 
     model: ModelField
     gpu: GpuName
+    memory: MemoryBytes | None = None
+
+
+class CurveRequest(WorkloadFields):  # type: ignore[valid-type,misc]
+    """``POST /api/curve``: memory at each point of ``x`` (context or batch), the rest from the workload. With
+    ``gpu``, each point is what the most loaded of ``gpus`` × ``gpu`` holds (as /api/fit splits it)."""
+
+    model: ModelField
+    x: Literal["context", "batch"] = "context"
+    points: list[Annotated[int, Field(ge=1, le=MAX_TOKENS)]] | None = Field(default=None, min_length=1,
+                                                                            max_length=MAX_POINTS)
+    gpu: GpuName | None = None
     memory: MemoryBytes | None = None
 
 

@@ -1,7 +1,11 @@
 // The charts, inline SVG: memory against context length or batch size (stacked areas) and the weights at each
 // precision (bars).
+import { gpuBody } from "./fit.js";
 import { limitBytes } from "./render.js";
 import { $, GB, api, color, el, int, shortSize, size, state, svg } from "./util.js";
+
+// a limit far above the data would squash it into the bottom of the chart: clamp, and say so
+const CLAMP = 2.5;
 
 function niceStep(max, n) {
   const raw = max / n;
@@ -28,7 +32,9 @@ export function drawChart(box, c, current, limit) {
   const xs = c.points;
   const names = c.components.filter((n) => !n.startsWith("host_"));
   const totals = c.total_bytes;
-  const ymax = Math.max(...totals, limit || 0) * 1.08 || 1;
+  const top = Math.max(...totals);
+  const clamped = limit && limit > CLAMP * top;
+  const ymax = Math.max(top, clamped ? 0 : limit || 0) * 1.08 || 1;
   const log = xs.length > 1 && xs[xs.length - 1] / Math.max(xs[0], 1) >= 16;
   const fx = log ? Math.log2 : (v) => v;
   const x0 = fx(xs[0]), x1 = fx(xs[xs.length - 1]);
@@ -54,12 +60,15 @@ export function drawChart(box, c, current, limit) {
     dot.append(svg("title", {}, `${c.x} ${int(x)}: ${size(totals[j])}`));
     g.append(dot);
   });
-  if (limit) {
+  const what = c.per_gpu ? `one GPU's memory ${shortSize(limit)}` : `GPU memory ${shortSize(limit)}`;
+  if (limit && !clamped) {
     const y = py(limit);
     g.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#c0392b", "stroke-width": 1.5,
       "stroke-dasharray": "6 4" }));
-    g.append(svg("text", { x: W - R - 4, y: y - 5, "text-anchor": "end", class: "tick limit" },
-      `GPU memory ${shortSize(limit)}`));
+    g.append(svg("text", { x: W - R - 4, y: y - 5, "text-anchor": "end", class: "tick limit" }, what));
+  } else if (limit) {
+    g.append(svg("text", { x: W - R - 4, y: T + 10, "text-anchor": "end", class: "tick limit" },
+      `${what}: above the chart (↑ ${(limit / top).toFixed(1)}× the largest point)`));
   }
   if (current && current >= xs[0] && current <= xs[xs.length - 1]) {
     g.append(svg("line", { x1: px(current), x2: px(current), y1: T, y2: H - B, class: "current" }));
@@ -74,7 +83,7 @@ export function drawChart(box, c, current, limit) {
   g.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
   g.append(svg("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
   g.append(svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", class: "label" },
-    c.x === "context" ? "context length (tokens)" : "batch (sequences)"));
+    `${c.x === "context" ? "context length (tokens)" : "batch (sequences)"}${c.per_gpu ? ", per GPU" : ""}`));
   box.replaceChildren(g);
 }
 export function drawDtypeChart(box, byDtype, current, limit) {
@@ -85,10 +94,15 @@ export function drawDtypeChart(box, byDtype, current, limit) {
   const W = 640, row = 26, L = 90, R = 150, T = 6;
   const H = T + rows.length * row + 6;
   const top = Math.max(...rows.map(([, v]) => v), limit || 0) || 1;
+  const low = Math.min(...rows.map(([, v]) => v).filter((v) => v > 0), limit || Infinity);
+  const log = top / low > 20;  // one bar would dwarf another: a log scale keeps every bar readable
+  const floor = log ? low / 2 : 0;
+  const scale = (v) => (log ? Math.log(Math.max(v, floor) / floor) / Math.log(top / floor) : v / top);
+  fig.querySelector("figcaption").textContent = `Weights at each precision${log ? " (log scale)" : ""}`;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "weights at each precision" });
   rows.forEach(([name, v], i) => {
     const y = T + i * row;
-    const w = ((W - L - R) * v) / top;
+    const w = (W - L - R) * scale(v);
     const over = limit && v > limit;
     g.append(svg("text", { x: L - 8, y: y + 16, "text-anchor": "end",
       class: `tick${name === current ? " strong" : ""}` }, name));
@@ -100,29 +114,30 @@ export function drawDtypeChart(box, byDtype, current, limit) {
     g.append(svg("text", { x: L + w + 6, y: y + 16, class: "tick" }, size(v)));
   });
   if (limit) {
-    const x = L + ((W - L - R) * limit) / top;
+    const x = L + (W - L - R) * scale(limit);
     g.append(svg("line", { x1: x, x2: x, y1: 0, y2: H, stroke: "#c0392b", "stroke-width": 1.5,
       "stroke-dasharray": "6 4" }));
   }
   box.replaceChildren(g);
 }
-export async function renderCurves(body, s, mine, signal) {
-  const dev = state.gpus.find((g) => g.id === s.gpu);
-  const limit = limitBytes(s) || (dev ? dev.capacity_bytes * Math.max(1, Number(s.gpus) || 1) : null);
+// with a GPU chosen, each point is what the most loaded GPU holds, against one GPU's memory
+export async function renderCurves(body, s, mine, signal, fit) {
+  const limit = fit ? fit.capacity_bytes : limitBytes(s);
+  const extra = fit ? gpuBody({}, s) : {};
   const wanted = s.mode === "weights" ? [] : ["context", "batch"];
   for (const x of ["context", "batch"]) {
     const box = $(`chart-${x}`);
     box.closest("figure").hidden = !wanted.includes(x);
   }
-  await Promise.all(wanted.map(async (x) => {
+  for (const x of wanted) {
     const box = $(`chart-${x}`);
     try {
-      const c = await api("/api/curve", { ...body, x }, signal);
+      const c = await api("/api/curve", { ...body, ...extra, x }, signal);
       if (mine !== state.seq) return;
       drawChart(box, c, body[x], limit);
     } catch (e) {
       if (mine !== state.seq) return;
       box.replaceChildren(el("p", { class: "hint" }, `no chart: ${e.message}`));
     }
-  }));
+  }
 }

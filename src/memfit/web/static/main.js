@@ -1,9 +1,9 @@
 // memfit web calculator: vanilla JS modules, no build step, no network beyond this server.
 // This module runs the loop: read the form, ask the server, draw the answer; and wires up the page.
 import { drawDtypeChart, renderCurves } from "./charts.js";
-import { renderFit } from "./fit.js";
+import { fetchFit, hideGpuParts, renderAfterFit } from "./fit.js";
 import {
-  DEFAULTS, fromHash, modelInfo, readForm, requestBody, showModeFields, showSource, toHash, writeForm,
+  DEFAULTS, buildForm, fromHash, modelInfo, readForm, requestBody, showModeFields, showSource, toHash, writeForm,
 } from "./form.js";
 import { limitBytes, renderEstimate } from "./render.js";
 import { $, GB, api, count, el, shortSize, state } from "./util.js";
@@ -19,6 +19,15 @@ function showError(msg) {
   const box = $("error");
   box.textContent = msg;
   box.hidden = !msg;
+}
+// the estimate shown: with a GPU chosen, the one /api/fit judged on that GPU (so the headline total and the
+// verdict are for the same device); weights mode adds the weights at each precision
+async function fetchEstimate(body, s, signal) {
+  if (!s.gpu || !state.info.features.fit) return { est: await api("/api/estimate", body, signal), fit: null };
+  const [fit, plain] = await Promise.all([fetchFit(body, s, signal),
+    s.mode === "weights" ? api("/api/estimate", body, signal) : null]);
+  const est = plain ? { ...fit.estimate, weights_by_dtype: plain.weights_by_dtype } : fit.estimate;
+  return { est, fit };
 }
 async function compute() {
   clearTimeout(timer);
@@ -38,15 +47,19 @@ async function compute() {
   }
   setState("loading", "estimating…");
   try {
-    const est = await api("/api/estimate", body, signal);
+    const { est, fit } = await fetchEstimate(body, s, signal);
     if (mine !== state.seq) return;
     showError("");
-    renderEstimate(est, s);
+    if (!fit) hideGpuParts();
+    renderEstimate(est, s, fit);
     drawDtypeChart($("chart-dtype"), est.mode === "weights" ? est.weights_by_dtype : null, est.dtype,
-      limitBytes(s));
+      fit ? fit.capacity_bytes * fit.gpus : limitBytes(s));
     $("answer").hidden = false;
     history.replaceState(null, "", `#${hash}`);
-    await Promise.all([renderCurves(body, s, mine, signal), renderFit(body, s, mine, signal)]);
+    $("status").textContent = fit ? "planning…" : "";
+    if (fit) await renderAfterFit(fit, body, s, mine, signal);
+    if (mine !== state.seq) return;
+    await renderCurves(body, s, mine, signal, fit);
     if (mine !== state.seq) return;
     $("result").dataset.rendered = hash;
     setState("done", "");
@@ -69,6 +82,7 @@ async function loadCatalogs() {
   } catch (e) {
     state.info = { features: {}, formats: [] };
   }
+  buildForm(state.info.options || []);
   const dl = $("dtype-list");
   dl.replaceChildren(...(state.info.formats || []).map((f) => el("option", { value: f.name }, f.label || f.name)));
   try {
@@ -98,7 +112,7 @@ function wire() {
   form.addEventListener("submit", (e) => { e.preventDefault(); compute(); });
   form.addEventListener("input", (e) => {
     if (e.target.name === "source") showSource();
-    if (e.target.id === "mode") showModeFields();
+    if (["mode", "runtime", "gpu"].includes(e.target.id)) showModeFields();
     if (e.target.id === "model") modelInfo();
     if (e.target.id === "gpu") {
       const dev = state.gpus.find((g) => g.id === e.target.value);
@@ -108,7 +122,7 @@ function wire() {
   });
   form.addEventListener("change", (e) => {
     if (e.target.name === "source") showSource();
-    if (e.target.id === "mode") showModeFields();
+    if (["mode", "runtime", "gpu"].includes(e.target.id)) showModeFields();
   });
   $("share").addEventListener("click", async () => {
     const url = `${location.origin}${location.pathname}#${toHash(readForm())}`;

@@ -8,7 +8,9 @@ export function limitBytes(s) {
   const n = Math.max(1, Number(s.gpus) || 1);
   return per * GB * n;
 }
-export function renderEstimate(est, s) {
+// the estimate; with a GPU chosen, ``fit`` is /api/fit's answer and ``est`` the estimate it judged (the same
+// device, so the headline and the verdict never disagree)
+export function renderEstimate(est, s, fit) {
   const total = est.total_bytes;
   $("total").textContent = size(total);
   const exact = $("total-bytes");
@@ -20,8 +22,14 @@ export function renderEstimate(est, s) {
     p += `, ${count(est.active_parameters)} active per token`;
   }
   $("params").textContent = `${p} · ${est.mode}, ${est.dtype}`;
-  renderLocalFit(total, s);
-  renderStack(est, s);
+  const perGpu = $("per-gpu");
+  perGpu.hidden = !fit || fit.gpus <= 1;
+  if (fit && fit.gpus > 1) {
+    perGpu.textContent = `the most loaded of ${fit.gpus} GPUs holds ${size(Math.max(...fit.per_gpu_bytes))}`;
+  }
+  $("total-label").textContent = fit ? `Total device memory, on ${fit.device_name}` : "Total device memory";
+  if (!fit) renderLocalFit(total, s);
+  renderStack(est, s, fit);
   renderTable(est);
   const notes = $("notes");
   notes.replaceChildren(...(est.notes || []).map((n) => el("li", {}, n)));
@@ -78,11 +86,12 @@ function renderLocalFit(total, s) {
 function deviceComponents(est) {
   return Object.entries(est.components).filter(([k]) => !k.startsWith("host_"));
 }
-function renderStack(est, s) {
+function renderStack(est, s, fit) {
   const box = $("stack");
   const parts = deviceComponents(est).filter(([, v]) => v > 0);
   const total = parts.reduce((a, [, v]) => a + v, 0);
-  const limit = limitBytes(s);
+  // one GPU's memory is compared with one GPU's load; with several GPUs the bar shows the whole, unmarked
+  const limit = fit ? (fit.gpus > 1 ? null : fit.capacity_bytes) : limitBytes(s);
   const top = Math.max(total, limit || 0) || 1;
   const W = 1000, H = 40;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "components of the total" });
@@ -103,10 +112,34 @@ function renderStack(est, s) {
     const li = el("li");
     const sw = el("span", { class: "swatch" });
     sw.style.background = color(name, i);
-    li.append(sw, el("span", {}, `${name} ${shortSize(v)} (${((100 * v) / (total || 1)).toFixed(1)} %)`));
+    li.append(sw, el("span", {}, `${rowLabel(name, est)} ${shortSize(v)} (${((100 * v) / (total || 1)).toFixed(1)} %)`));
     legend.append(li);
   });
   box.replaceChildren(g, legend);
+}
+const NAMES = { weights: "weights", kv_cache: "KV cache", activations: "activations", logits: "logits",
+  overhead: "workspaces", cuda_context: "CUDA context", allocator_reserve: "allocator reserve",
+  gradients: "gradients", optimizer_states: "optimizer states", master_weights: "master weights",
+  lora_weights: "LoRA weights", lora_gradients: "LoRA gradients", lora_optimizer_states: "LoRA optimizer states" };
+const TRANSIENT = new Set(["kv_cache", "activations", "logits", "gradients", "allocator_reserve"]);
+// each row names the moment its bytes belong to: the peak the estimate found, or when the engine allocates it
+export function rowLabel(name, est) {
+  const host = name.startsWith("host_");
+  const base = host ? name.slice(5) : name;
+  const label = NAMES[base] || base.replace(/_/g, " ");
+  if (host) return `${label} (host RAM)`;
+  const d = est.details || {};
+  if (d.runtime === "vllm") {
+    if (base === "kv_cache") return `${label} (the pool vLLM reserves at start-up)`;
+    if (base === "activations") return `${label} (vLLM's profile run at start-up)`;
+  }
+  if (d.runtime === "llamacpp") {
+    if (base === "kv_cache") return `${label} (${(d.n_ctx || 0).toLocaleString("en-US")} cells, allocated at load)`;
+    if (base === "activations") return `${label} (compute buffer, allocated at load)`;
+  }
+  const moment = d.peak_moment || d.peak_phase;
+  if (moment && TRANSIENT.has(base)) return `${label} (at the peak: ${moment})`;
+  return label;
 }
 function renderTable(est) {
   const rows = Object.entries(est.components).map(([name, v], i) => {
@@ -114,7 +147,7 @@ function renderTable(est) {
     const c = el("td");
     const sw = el("span", { class: "swatch" });
     sw.style.background = color(name, i);
-    c.append(sw, document.createTextNode(name.startsWith("host_") ? `${name.slice(5)} (host RAM)` : name));
+    c.append(sw, document.createTextNode(rowLabel(name, est)));
     tr.append(c, el("td", { class: "num" }, int(v)), el("td", { class: "num" }, size(v)),
       el("td", { class: "formula" }, (est.explain || {})[name] || ""));
     return tr;
