@@ -10,10 +10,11 @@ One JSON object per line, one engine start-up each::
                  "max_concurrency": 1.56, ...},
      "split": "dev" | "heldout", "source": "https://github.com/..."}
 
-``device_total_gib`` is the total the log itself prints (vLLM's ``total_gpu_memory``); without it the catalog's
-CUDA total of ``gpu`` is used. Only the inputs feed the prediction; ``printed`` is only compared. Errors are
-signed, ``(predicted - printed) / printed``, for the weights, the KV pool (vLLM's "Available KV cache memory" /
-``kv_cache_size``, SGLang's K + V size), the KV tokens and the concurrency ratio.
+``device_total_gib`` is the total the log itself prints (vLLM's ``total_gpu_memory``); for SGLang,
+``free_at_start_gib`` (its ``Load weight begin. avail mem``) gives the free memory at start instead; without either
+the catalog's CUDA total of ``gpu`` is used. Only the inputs feed the prediction; ``printed`` is only compared.
+Errors are signed, ``(predicted - printed) / printed``, for the weights, the KV pool (vLLM's "Available KV cache
+memory" / ``kv_cache_size``, SGLang's K + V size), the KV tokens and the concurrency ratio.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
     from .hardware import get_device
 
     total = row.get("device_total_gib")
+    if total is None and row.get("free_at_start_gib") is not None:  # SGLang prints the free memory at start
+        from .memory.overhead import overhead_data
+
+        sg = overhead_data()["sglang"]
+        used = float(sg["init_used_gib"]) + (float(sg["init_used_tp_gib"]) if int(row.get("tp", 1)) > 1 else 0.0)
+        total = float(row["free_at_start_gib"]) + used
     device = get_device(str(row["gpu"]), memory=None if total is None else round(float(total) * GIB))
     tp = int(row.get("tp", 1))
     opts: dict[str, Any] = {
