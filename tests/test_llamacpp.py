@@ -34,7 +34,7 @@ def results() -> dict[str, list[BufferResult]]:
 
 def test_recorded_cases_cover_the_grid() -> None:
     cases = _cases("dev") + _cases("heldout")
-    assert len(cases) >= 200
+    assert len(cases) >= 280
     assert {c["split"] for c in cases} == {"dev", "heldout"}
     dev_models = {c["model"] for c in _cases("dev")}
     assert not dev_models & {c["model"] for c in _cases("heldout")}  # split by model, fixed before measuring
@@ -56,7 +56,7 @@ def test_kv_model_and_output_buffers_are_exact(results: dict[str, list[BufferRes
 
 # Architectures whose graph the compute-buffer formula does not follow yet (fused QKV / gate-up, MLA,
 # attention sinks with MoE biases, learned positions): bounded here, named in docs/llamacpp.md
-OPEN_ARCHS = {"phi3": 0.30, "deepseek2": 0.20, "gpt-oss": 0.10, "gpt2": 0.10}
+OPEN_ARCHS = {"phi3": 0.17, "deepseek2": 0.15, "gpt-oss": 0.08}
 
 
 def test_compute_buffer_dev_within_the_stated_tolerance(results: dict[str, list[BufferResult]]) -> None:
@@ -67,20 +67,22 @@ def test_compute_buffer_dev_within_the_stated_tolerance(results: dict[str, list[
     assert statistics.median(abs(e) for e in values) <= 0.01
     for case, e in errs.items():
         assert e is not None
-        bound = OPEN_ARCHS.get(arch[case], 0.03)
-        assert abs(e) <= bound, (case, e)
-        if arch[case] not in OPEN_ARCHS:
-            assert e >= -0.02, (case, e)  # never under by more than 2 %
+        if arch[case] in OPEN_ARCHS:
+            assert abs(e) <= OPEN_ARCHS[arch[case]], (case, e)
+            continue
+        # 3 % except a q4_0 cache at 64k cells and -ub 1024, over by up to 4.6 % (docs/llamacpp.md)
+        assert -0.02 <= e <= (0.05 if case.endswith("q4_0") else 0.03), (case, e)
 
 
 def test_compute_buffer_heldout_as_reported(results: dict[str, list[BufferResult]]) -> None:
-    """The held-out models as docs/llamacpp.md reports them: the formula was not changed for them; where the
-    peak is the logits (large vocabularies) it holds, where it is attention or feed-forward (32k vocabularies,
-    MoE at long context) it is under by up to about half. This bounds the gap, it does not hide it."""
+    """The held-out models as docs/llamacpp.md reports them (the formula was not changed for them): median
+    0.003 %, 93/120 within 3 %; over by up to 16 % (mixtral; quantized caches), under by up to 7.6 %
+    (llama-2-13b and starcoder2). This bounds the gap, it does not hide it."""
     values = [e for r in results["heldout"] if (e := r.error("compute")) is not None]
     assert len(values) == len(results["heldout"])
-    assert statistics.median(abs(e) for e in values) <= 0.02
-    assert min(values) >= -0.50 and max(values) <= 0.10
+    assert statistics.median(abs(e) for e in values) <= 0.01
+    assert sum(abs(e) <= 0.03 for e in values) >= 93
+    assert min(values) >= -0.08 and max(values) <= 0.16
 
 
 def test_summary_and_validate_read_the_records() -> None:

@@ -60,6 +60,17 @@ CONFIG_FIXES: dict[str, dict[str, Any]] = {
     "deepseek-v2-lite": {"q_lora_rank": None},  # huggingface.co/deepseek-ai/DeepSeek-V2-Lite config.json
 }
 
+# Development-only shapes that are not published models: a dev model with a 32k vocabulary (so attention
+# or the feed-forward, not the logits, sets the compute peak) or with all heads as KV heads. They probe
+# the graph's other peaks on development families; no held-out family has one.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "llama-3.1-8b@v32k": ("llama-3.1-8b", {"vocab_size": 32000}),
+    "llama-3.2-1b@v32k-mha": ("llama-3.2-1b", {"vocab_size": 32000, "num_key_value_heads": 32}),
+    "qwen3-30b-a3b@v32k": ("qwen3-30b-a3b", {"vocab_size": 32000}),
+    "qwen2.5-7b@v32k": ("qwen2.5-7b", {"vocab_size": 32000}),
+}
+SPLIT.update({name: "dev" for name in VARIANTS})
+
 # (n_ctx per sequence, n_ubatch, n_seq, flash_attn, type_k, type_v, swa_full); n_batch = max(2048, n_ubatch)
 GRID: list[tuple[int, int, int, bool, str, str, bool]] = [
     (512, 512, 1, False, "f16", "f16", False),
@@ -76,6 +87,19 @@ GRID: list[tuple[int, int, int, bool, str, str, bool]] = [
 
 # the GGUF written (every matrix in one type, 1-D tensors F32) as memfit names the format
 MEMFIT_FORMAT = {"f16": "gguf-f16", "bf16": "gguf-bf16", "q8_0": "q8_0-pure", "q4_0": "q4_0-pure"}
+
+VARIANT_GRID: list[tuple[int, int, int, bool, str, str, bool]] = [
+    (512, 512, 1, True, "f16", "f16", False),
+    (4096, 512, 1, True, "f16", "f16", False),
+    (4096, 512, 1, False, "f16", "f16", False),
+    (32768, 512, 1, True, "f16", "f16", False),
+    (131072, 512, 1, True, "f16", "f16", False),
+    (2048, 2048, 1, True, "f16", "f16", False),
+    (8192, 2048, 1, False, "f16", "f16", False),
+    (4096, 256, 4, True, "q8_0", "q8_0", False),
+    (4096, 1024, 2, False, "f16", "f16", False),
+    (65536, 1024, 1, True, "q4_0", "q4_0", False),
+]
 
 MIB = re.compile(r"(\S+)\s+output buffer size =\s+([\d.]+) MiB")
 MB = re.compile(r"PROBE_MB (\S+) model=(\d+) context=(\d+) compute=(\d+)")
@@ -104,14 +128,15 @@ def run_case(probe: str, gguf_path: str, n_ctx: int, n_batch: int, n_ubatch: int
 
 
 def measure_model(model_id: str, probe: str, build: str, weights: str, tmp: str) -> list[dict[str, Any]]:
-    cfg = {**json.loads((MODELS_DIR / f"{model_id}.json").read_text()), **CONFIG_FIXES.get(model_id, {})}
+    base, changes = VARIANTS.get(model_id, (model_id, {}))
+    cfg = {**json.loads((MODELS_DIR / f"{base}.json").read_text()), **CONFIG_FIXES.get(base, {}), **changes}
     from memfit.sources.hf_config import spec_from_config  # the tie default of the config's class
 
     shape = shape_of(cfg, spec_from_config(cfg, model_id).tie_word_embeddings)
     path = str(Path(tmp) / f"{model_id}.gguf")
     info = write_gguf(path, shape, weights)
     rows = []
-    for n_ctx, ub, n_seq, fa, tk, tv, swa_full in GRID:
+    for n_ctx, ub, n_seq, fa, tk, tv, swa_full in (VARIANT_GRID if model_id in VARIANTS else GRID):
         if tv != "f16" and not fa:
             continue
         n_batch = max(2048, ub)

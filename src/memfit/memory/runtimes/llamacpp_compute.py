@@ -52,17 +52,34 @@ class ComputePhases:
         return max((self.output, "output logits"), (self.attention, "attention"), (self.ffn, "feed-forward"))[1]
 
 
-def _ffn_width(spec: ModelSpec) -> int:
-    """The widest per-token feed-forward intermediate (dense n_ff, or top_k × n_ff_exp + shared)."""
+def _ffn_live(spec: ModelSpec, t: int, h: int) -> int:
+    """The widest feed-forward's live f32 bytes: gated gate, up and their product ``3 × T × n_ff``
+    (``T × n_ff`` plain, the activation in place); MoE ``3 × T × top_k × n_ff_exp`` beside the experts'
+    outputs ``T × top_k × n_embd`` and one more hidden-sized sum; Mamba ``2 × T × d_inner``."""
     widest = 0
     for layer in spec.layers:
-        w = layer.mlp.intermediate_size if layer.mlp else 0
+        live = 0
+        if layer.mlp:
+            live = (1 if layer.mlp.kind == "plain" else 3) * t * layer.mlp.intermediate_size * F32
         if layer.moe:
-            w = max(w, layer.moe.top_k * layer.moe.expert_intermediate_size)
+            k = layer.moe.top_k
+            live = max(live, (3 * t * k * layer.moe.expert_intermediate_size + t * k * h + t * h) * F32)
         if layer.ssm:
-            w = max(w, layer.ssm.d_inner * 2)
-        widest = max(widest, w)
+            live = max(live, 2 * t * layer.ssm.d_inner * F32)
+        widest = max(widest, live)
     return widest
+
+
+def _mask_bytes(spec: ModelSpec, wl: Workload, geo: CacheGeometry, t: int) -> int:
+    """The attention masks (graph inputs alive through every layer): ``n_kv × T`` per cache, f16 with flash
+    attention, else f32; a model with sliding-window layers has a second mask over the window's cells."""
+    elem = F16 if wl.flash_attn else F32
+    attn = [layer.attention for layer in spec.layers if layer.attention is not None]
+    if not attn:
+        return 0
+    swa = spec.family in swa_families() and geo.swa_cells and any(a.sliding_window is not None for a in attn)
+    full = any(a.sliding_window is None for a in attn) or not swa
+    return ((geo.n_ctx_seq * t if full else 0) + (geo.swa_cells * t if swa else 0)) * elem
 
 
 def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> ComputePhases:
@@ -73,25 +90,23 @@ def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Compute
     quantized_kv = kv_dtype(wl.kv_dtype or "f16").block > 1
     # the logits and the last hidden states, beside the residual the last layer gathered by output ids;
     # a quantized cache rotates q and the attention output (Hadamard), one more hidden-sized tensor
-    # and the i32 output ids (an input alive to the end)
-    # (measured: a recurrent model holds the third too)
+    # (measured: a recurrent model holds the third too); and the i32 output ids (an input alive to the end)
     recurrent = any(layer.ssm is not None for layer in spec.layers)
     output = t * v * F32 + (3 if quantized_kv or recurrent else 2) * stream + t * I32
+    mask = _mask_bytes(spec, wl, geo, t)
+    inputs = t * (2 * I64 + I32)  # the i64 cache-row indices of K and V and the i32 output ids
     attention = 0
     swa = spec.family in swa_families()
-    for layer in spec.layers:
-        a = layer.attention
-        if a is None:
-            continue
-        n_kv = geo.swa_cells if (swa and a.sliding_window is not None and geo.swa_cells) else geo.n_ctx_seq
-        kv_rows = t * a.num_kv_heads * (a.head_dim + a.value_dim) * F32
-        if wl.flash_attn:
+    if not wl.flash_attn:
+        for layer in spec.layers:
+            a = layer.attention
+            if a is None:
+                continue
+            n_kv = geo.swa_cells if (swa and a.sliding_window is not None and geo.swa_cells) else geo.n_ctx_seq
+            scores = n_kv * t * a.num_heads * F32  # per stream: n_kv × T/n_stream × heads, n_stream times
             q = t * a.num_heads * a.head_dim * F32
-            live = stream + n_kv * t * F16 + 2 * q
-        else:
-            scores = n_kv * t * a.num_heads * F32
-            # beside the i64 cache-row indices of K and V and the i32 output ids (inputs)
-            live = scores + n_kv * t * F32 + 5 * stream + kv_rows + t * (2 * I64 + I32)
-        attention = max(attention, live)
-    ffn = stream + 3 * t * _ffn_width(spec) * F32
+            kv_rows = t * a.num_kv_heads * (a.head_dim + a.value_dim) * F32
+            attention = max(attention, scores + mask + 3 * stream + 2 * q + kv_rows + inputs)
+    # a layer's feed-forward beside the masks, the residual and three more hidden-sized tensors
+    ffn = mask + _ffn_live(spec, t, h) + 4 * stream + inputs
     return ComputePhases(t, output, attention, ffn)
