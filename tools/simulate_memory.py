@@ -341,6 +341,11 @@ AUTOCAST_FP32 = _fns("acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "l
                      "logsumexp", "cross_entropy")
 AUTOCAST_FP32_OPT_DTYPE = _fns("softmax", "log_softmax", "cumsum", "cumprod", "prod", "sum", "vector_norm")
 SDPA_FNS = {F.scaled_dot_product_attention, torch._C._nn.scaled_dot_product_attention}
+# softmax(x, dim, dtype=float32) on a CUDA fp16 tensor runs the fused half->float kernel (no fp32 copy of x):
+# aten/src/ATen/native/SoftMax.cpp softmax()/log_softmax() test input_.is_cuda() && Half && dtype == Float
+SOFTMAX_FNS = {F.softmax: aten._softmax, torch.softmax: aten._softmax, torch.Tensor.softmax: aten._softmax,
+               F.log_softmax: aten._log_softmax, torch.log_softmax: aten._log_softmax,
+               torch.Tensor.log_softmax: aten._log_softmax}
 DROPOUT_FNS = {F.dropout, torch.dropout, torch.nn.functional.dropout}
 
 
@@ -426,6 +431,17 @@ class H100Mode(TorchFunctionMode):
                                  tuple(inputs or ()), allow_unreachable=True, accumulate_grad=True)
 
     @staticmethod
+    def _half_to_float_softmax(op: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                               dtype_pos: int) -> torch.Tensor | None:
+        """The CUDA fused fp16 -> fp32 (log-)softmax, or None where the call is not that case."""
+        x = args[0] if args else kwargs.get("input")
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        dtype = kwargs.get("dtype", args[dtype_pos] if len(args) > dtype_pos else None)
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.float16 or dtype != torch.float32 or dim is None:
+            return None
+        return op(x, dim, True)  # type: ignore[no-any-return]
+
+    @staticmethod
     def _dropout(func: Any, input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
                  **kwargs: Any) -> torch.Tensor:
         """CUDA dropout is the fused kernel keeping a bool mask; the CPU one keeps a noise tensor of the input dtype."""
@@ -443,6 +459,11 @@ class H100Mode(TorchFunctionMode):
                 kwargs = {k: self._cast(v, ac, False) if k in ("query", "key", "value") else v
                           for k, v in kwargs.items()}
             return h100_sdpa(*args, **kwargs)
+        if func in SOFTMAX_FNS:
+            fused = self._half_to_float_softmax(SOFTMAX_FNS[func], args, kwargs, 3 if func in (F.softmax, F.log_softmax)
+                                                else 2)
+            if fused is not None:
+                return fused
         if func is torch.Tensor.backward:  # keep this mode active for what backward runs (checkpoint recompute)
             return self._backward(*args, **kwargs)
         if func in DROPOUT_FNS:

@@ -260,10 +260,16 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int
     # transformers >= 5 runs fused 3-D expert weights outside autocast's cast list: fp32 under autocast
     eb = 4 if p.amp else pb
     adapted = [k for k in EXPERT_KINDS if k in p.lora_kinds]
-    # torch._grouped_mm's backward node saves both operands whether or not the expert weights train (one
-    # formula for self and mat2 in derivatives.yaml): the gathered input and the down projection's input stay
-    mlp_kept = 4 if m.kind == "gated" else 2
-    per_route = eb * h + mlp_kept * eb * inter + eb * h  # input, MLP, output × routing weight
+    # torch._grouped_mm has one derivative formula per operand (derivatives.yaml, like mm): its node saves the
+    # input only when the expert weight trains (full training, or LoRA on that expert projection), and never
+    # more than the weight itself otherwise. So with frozen experts (LoRA on attention only) neither the
+    # gathered tokens nor the down projection's input are kept; the activation still keeps gate_up's output
+    # (2·I, gate and up are views of it) and act(gate) for the product's backward, and the routing-weight
+    # product keeps the expert outputs.
+    up_trains = p.full or "ffn_up_exps" in adapted or "ffn_gate_exps" in adapted
+    down_trains = p.full or "ffn_down_exps" in adapted
+    mlp_kept = (3 if m.kind == "gated" else 1) + (1 if down_trains else 0)
+    per_route = (eb * h if up_trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × weight
     saved += m.top_k * per_route
     if m.num_shared_experts:
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
@@ -319,6 +325,11 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     # backward: the residual's gradient (and its sum) stay alive; then either the MLP's gradient buffers
     # or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
     mlp_back = T * 2 * p.proj_bytes * inter
+    if layer.moe is not None and layer.moe.kind == "gated":
+        # routed experts: the product's gradient (the down grouped_mm's input gradient) and the two gradients
+        # MulBackward makes from it (of act(gate) and of up) are alive together, T·k·I each
+        m = layer.moe
+        mlp_back = max(mlp_back, T * 3 * p.proj_bytes * m.expert_intermediate_size * m.top_k)
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
     grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
     # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward
