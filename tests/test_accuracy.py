@@ -56,7 +56,7 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/cases.jsonl", "training"): Bound(median=0.09, worst=1.31, under=-0.81),
     ("simulated/families.jsonl", "inference"): Bound(median=0.04, worst=0.68, under=-0.08),
     # worst: glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048 +7.66 %, a known deviation (tests/test_families_simulated.py)
-    ("simulated/families.jsonl", "training"): Bound(median=0.32, worst=7.67, under=-0.40),
+    ("simulated/families.jsonl", "training"): Bound(median=0.32, worst=7.89, under=-0.40),
     ("simulated/heldout.jsonl", "inference"): Bound(
         median=0.01, worst=18.77, under=-0.40,
         unpredicted=frozenset({"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"})),  # Mamba-2 in transformers
