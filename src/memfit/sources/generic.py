@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import UnknownModelError
-from ..inventory import standard_inventory
+from ..inventory import count_parameters
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
 from .families.common import MAX_DIM, MAX_LAYERS, get_int
 from .generic_tensors import GenericTensors, build, reference_total
@@ -31,6 +31,7 @@ __all__ = ["generic_label", "generic_spec", "layout_assumptions"]
 
 Config = Mapping[str, Any]
 
+MAX_POSITIONS = 2**31  # Llama 4 Scout declares 10,485,760 positions; nothing declares billions
 _HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed", "model_dim", "dim", "embed_dim", "emb_dim", "hidden_dim")
 _LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads", "attention_heads")
@@ -186,7 +187,8 @@ def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
 
 def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     inter = _int(cfg, _INTER)
-    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None
+    act = str(cfg.get("mlp_hidden_act") or cfg.get("hidden_act") or "")
+    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and act != "relu2"  # Nemotron-H
     if inter is None:
         inter, gated = 4 * hidden, False
     return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),
@@ -258,7 +260,7 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     return ModelSpec(
         name=name, family=str(cfg.get("model_type")), hidden_size=hidden, vocab_size=vocab, layers=tuple(layers),
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
-        max_position_embeddings=_int(text, _POS, 0, minimum=0) or 0,
+        max_position_embeddings=_int(text, _POS, 0, minimum=0, maximum=MAX_POSITIONS) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
         tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)))
 
@@ -267,11 +269,11 @@ def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
     """``details`` entries and notes for an estimate of a generic-path spec."""
     built = build(spec)
     reference = reference_total(spec)
-    layout = standard_inventory(spec)
     if built.ok:
         source, exact = f"transformers {built.version} built on the meta device", True
-    elif reference is not None and reference[0] >= sum(t.numel for t in layout):
-        source, exact = f"{reference[1]} (exact total; the split by tensor is the standard layout's)", True
+    elif reference is not None and count_parameters(spec).total == reference[0]:
+        source, exact = (f"{reference[1]} (exact total; the split by tensor is the standard layout's, its "
+                         "feed-forward part sized to the total)"), True
     else:
         source, exact = "the standard layout of the config's fields (approximate)", False
     notes = [f"generic path: memfit has no builder for model_type {spec.family!r}; the layout (KV cache, "

@@ -35,11 +35,8 @@ class GenericTensors:
             return tuple(_tensor(name, shape) for name, shape in built.tensors)
         tensors = standard_inventory(spec)
         reference = reference_total(spec)
-        missing = reference[0] - sum(t.numel for t in tensors) if reference else 0
-        if missing > 0:
-            return (*tensors, Tensor("unattributed (reference total minus the standard layout)", (missing,),
-                                     "other", "other"))
-        return tensors
+        fitted = _fit_feed_forward(tensors, reference[0]) if reference else None
+        return tensors if fitted is None else fitted
 
     @property
     def config(self) -> dict[str, Any]:
@@ -121,6 +118,31 @@ def _tensor(name: str, shape: tuple[int, ...]) -> Tensor:
     else:
         kind, group = "other", "other"
     return Tensor(name, shape, kind, group, layer, is_bias=is_bias)
+
+
+def _fit_feed_forward(tensors: tuple[Tensor, ...], total: int) -> tuple[Tensor, ...] | None:
+    """The standard layout with its feed-forward part (dense MLPs and experts, where layouts differ most: latent
+    or ungated experts) resized so the whole equals ``total``: one tensor per layer, shared out in proportion to
+    the layout's own feed-forward sizes. None when the rest alone exceeds ``total`` or there is no FFN."""
+    ffn = [t for t in tensors if t.group in ("mlp", "experts") and t.layer is not None]
+    rest = [t for t in tensors if not (t.group in ("mlp", "experts") and t.layer is not None)]
+    budget = total - sum(t.numel for t in rest)
+    weights: dict[tuple[int, bool], int] = {}
+    for t in ffn:
+        key = (t.layer or 0, t.group == "experts")
+        weights[key] = weights.get(key, 0) + t.numel
+    whole = sum(weights.values())
+    if budget <= 0 or not whole:
+        return None
+    out = list(rest)
+    given = 0
+    for n, ((layer, experts), w) in enumerate(sorted(weights.items())):
+        size = budget - given if n == len(weights) - 1 else budget * w // whole
+        given += size
+        name = f"model.layers.{layer}.{'experts' if experts else 'mlp'} (sized to the reference total)"
+        out.append(Tensor(name, (1, 1, size) if experts else (1, size), "ffn_up_exps" if experts else "ffn_up",
+                          "experts" if experts else "mlp", layer))
+    return tuple(out)
 
 
 def _config_json(spec: ModelSpec) -> str:
