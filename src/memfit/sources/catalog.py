@@ -28,6 +28,9 @@ class CatalogEntry:
     notes: str = ""
     overrides: tuple[tuple[str, Any], ...] = ()  # config.json keys merged over the collected copy
     overrides_source: str = ""
+    config_url: str = ""  # the Hub config.json the collected copy reproduces
+    parameters: int | None = None  # the count transformers builds on the meta device (sourced, for offline use)
+    parameters_source: str = ""
 
 
 @cache
@@ -38,7 +41,8 @@ def catalog() -> tuple[CatalogEntry, ...]:
     return tuple(
         CatalogEntry(r["id"], r["repo"], tuple(r.get("aliases", ())), r["source"], r.get("how", ""),
                      r.get("published", ""), r.get("notes", ""), tuple(r.get("overrides", {}).items()),
-                     r.get("overrides_source", ""))
+                     r.get("overrides_source", ""), r.get("config_url", ""), r.get("parameters"),
+                     r.get("parameters_source", ""))
         for r in sorted(rows, key=lambda r: r["id"])
     )
 
@@ -76,6 +80,10 @@ def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
     text = (resources.files("memfit") / "data" / "models" / f"{entry.id}.json").read_text(encoding="utf-8")
     cfg: dict[str, Any] = json.loads(text)
     cfg.update(dict(entry.overrides))
+    if entry.parameters is not None:  # the generic path's exact total when transformers is not installed
+        from .generic_tensors import REFERENCE_KEY
+
+        cfg[REFERENCE_KEY] = {"parameters": entry.parameters, "source": f"the catalog row ({entry.parameters_source})"}
     return entry, cfg
 
 
@@ -83,12 +91,20 @@ def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
 def catalog_rows() -> tuple[dict[str, Any], ...]:
     """One row per bundled model for listings (CLI, web): id, repo, aliases, family, exact parameters, source."""
     from ..inventory import count_parameters
+    from .families import BUILDERS
     from .hf_config import spec_from_config
 
     rows = []
     for e in catalog():
         _, cfg = catalog_config(e.id)
-        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": cfg.get("model_type"),
-                     "parameters": count_parameters(spec_from_config(cfg, e.id)).total,
-                     "published": e.published, "source": e.source})
+        family = cfg.get("model_type")
+        nested = cfg.get("text_config")
+        text: dict[str, Any] = nested if isinstance(nested, dict) else {}
+        rows.append({"id": e.id, "repo": e.repo, "aliases": list(e.aliases), "model_type": family,
+                     "architecture": "first-class" if family in BUILDERS else "generic",
+                     "parameters": e.parameters if e.parameters is not None
+                     else count_parameters(spec_from_config(cfg, e.id)).total,
+                     "published": e.published, "source": e.source, "config_url": e.config_url,
+                     "transformers_version": str(cfg.get("transformers_version")
+                                                 or text.get("transformers_version") or "")})
     return tuple(rows)

@@ -1,0 +1,91 @@
+"""The catalog past the shared 62: at least 120 models, each row with the Hub config URL its copy reproduces and
+the parameter count transformers builds on the meta device, stored so that a family memfit describes only
+through its generic path has its exact count offline. Offline (transformers not importable) memfit's count
+equals the stored one for every such row; with transformers installed the stored count equals an independent
+meta-device build (a stratified subset by default, every row with ``MEMFIT_FULL_SWEEP=1``), and memfit's own
+count equals it too, whichever path (first-class builder or generic) describes the family by then."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from typing import Any
+
+import pytest
+from tests._cli import run
+
+from memfit import count_parameters, estimate, load_model
+from memfit.inventory import _cached_inventory
+from memfit.sources import meta_build
+from memfit.sources.catalog import catalog, catalog_config
+
+COUNTED = [e for e in catalog() if e.parameters is not None]
+SUBSET = ("qwen3-next-80b-a3b-thinking", "qwen3.5-35b-a3b", "llama-4-scout-17b-16e-instruct", "gemma-4-26b-a4b",
+          "nemotron-3-nano-30b-a3b", "glm-4.7-flash", "qwen3-vl-2b-instruct", "gpt-oss-120b")
+
+
+def test_catalog_size_and_sources() -> None:
+    rows = catalog()
+    assert len(rows) >= 120 and len(COUNTED) >= 58
+    for e in COUNTED:
+        assert e.config_url == f"https://huggingface.co/{e.repo}/blob/main/config.json", e.id
+        assert e.source and "meta device" in e.parameters_source, e.id
+
+
+@pytest.fixture
+def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()
+    yield
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()
+
+
+def test_stored_counts_hold_offline(no_transformers: Any) -> None:
+    for e in COUNTED:
+        spec = load_model(e.id)
+        assert count_parameters(spec).total == e.parameters, e.id
+    est = estimate("qwen3.5-27b")
+    assert est.details["architecture"] == "generic" and est.details["parameters_exact"] is True
+    assert "catalog row" in est.details["parameters_source"]
+
+
+def _independent_count(cfg: dict[str, Any]) -> int:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    cfg = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map") and not k.startswith("_")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conf = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        with torch.device("meta"):
+            try:
+                model = transformers.AutoModelForCausalLM.from_config(conf)
+            except ValueError:
+                model = transformers.AutoModelForImageTextToText.from_config(conf)
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("model_id", [e.id for e in COUNTED
+                                      if os.environ.get("MEMFIT_FULL_SWEEP") == "1" or e.id in SUBSET])
+def test_stored_count_equals_transformers(model_id: str) -> None:
+    entry, cfg = catalog_config(model_id)
+    reference = _independent_count(cfg)
+    assert entry.parameters == reference
+    assert count_parameters(load_model(model_id)).total == reference
+
+
+def test_models_family_and_newest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["models", "--family", "qwen3_5", "--json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and {r["model_type"] for r in rows} == {"qwen3_5", "qwen3_5_moe"}
+    assert {r["id"] for r in rows} >= {"qwen3.5-27b", "qwen3.5-397b-a17b", "qwen3.6-35b-a3b"}
+    code, out, _ = run(["models", "--newest", "--json"], capsys)
+    versions = [r["transformers_version"] for r in json.loads(out)]
+    assert code == 0 and versions[0].startswith("5.") and versions[-1] < "4.4"
+    code, _, err = run(["models", "--family", "no_such"], capsys)
+    assert code == 2 and "no_such" in err and "qwen3_next" in err
