@@ -136,3 +136,11 @@ def test_estimate_prints_what_vllm_prints(capsys: pytest.CaptureFixture[str]) ->
 def test_t4_does_not_serve_llama_8b() -> None:
     r = memfit.fit("llama-3.1-8b", "t4", mode="inference", runtime="vllm", dtype="fp16")
     assert not r.fits
+
+
+def test_sglang_claims_the_device_once() -> None:
+    # context, weights, token pool and the (1 - mem_fraction_static) share left to activations add up to the device
+    e = memfit.estimate("qwen2.5-7b", mode="inference", runtime="sglang", context=32768, device=get_device("rtx-4090"))
+    assert e.total_bytes <= get_device("rtx-4090").capacity_bytes
+    assert get_device("rtx-4090").capacity_bytes - e.total_bytes < e.details["cell_size_bytes"] + 2
+    assert memfit.fit("qwen2.5-7b", "rtx-4090", mode="inference", runtime="sglang", context=32768).fits

@@ -25,7 +25,7 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import GIB, fmt_bytes
 from ...workload import Workload
-from ..overhead import cuda_context_component, overhead_data
+from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes
 from .vllm import sharded_weights, stage_caches
 
@@ -81,7 +81,6 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
                   f"{fmt_bytes(free_init)} free at start"),
         Component("overhead", init_used + reserve, f"CUDA context and kernels{' and NCCL' if tp > 1 else ''} before "
                   f"the weights load ≈ {fmt_bytes(init_used)}"),
-        cuda_context_component(),
     )
     details = {
         "runtime": "sglang", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
