@@ -110,3 +110,29 @@ def test_cli_json_on_a_never_seen_architecture(tmp_path: Path, capsys: pytest.Ca
     assert any(n.startswith("generic path") for n in doc["notes"])
     code, out, _ = run(["estimate", str(path)], capsys)
     assert code == 0 and "generic path" in out
+
+
+def test_safetensors_headers_give_the_exact_total(tmp_path: Path, no_transformers: Any) -> None:
+    """A checkpoint of a never-seen family read from its headers: the total is the headers' count (exact),
+    the feed-forward part of the standard layout sized to it, and labelled so."""
+    from tests._checkpoint_files import raw_safetensors, write_config
+
+    header, offset = {}, 0
+    for name, shape in (("model.embed_tokens.weight", [1000, 1024]), ("lm_head.weight", [1000, 1024]),
+                        ("model.layers.0.block.weight", [30_000_000])):
+        size = 2 * (shape[0] * (shape[1] if len(shape) > 1 else 1))
+        header[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    raw_safetensors(tmp_path / "model.safetensors", header, offset)
+    write_config(tmp_path, HYBRID)
+    spec = load_model(str(tmp_path))
+    total = 2 * 1000 * 1024 + 30_000_000
+    assert spec.is_generic and spec.stored is not None and spec.stored.logical_parameters == total
+    est = estimate(spec)
+    assert est.parameters.total == total and est.details["parameters_exact"] is True
+    assert "safetensors headers" in est.details["parameters_source"]
+    # what is not feed-forward keeps the standard layout's sizes (as in the test above); the MLPs take the rest
+    conv = 768 + 2 * 4 * 64
+    ssm = 3 * (1024 * (768 + conv + 8) + conv * 4 + conv + 3 * 8 + 768 + 1024 * 768)
+    rest = 2 * 1000 * 1024 + 9 * 1024 + (1024 * 1024 + 2 * 1024 * 256 + 1024 * 1024) + ssm
+    assert est.parameters.by_group["mlp"] == total - rest
