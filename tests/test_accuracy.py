@@ -17,8 +17,8 @@ make a change pass: fix the change, or say in its commit why the old figure was 
 The files: tests/data/groundtruth/ are real H100 measurements; tests/data/simulated/ are simulated
 (tools/simulate_memory.py, docs/simulator.md): ``cases.jsonl`` is the development set, ``heldout.jsonl`` the
 held-out set (never tuned on: its rows are regression guards, not targets), ``families.jsonl`` the issue-10
-families. ``validation.jsonl`` (simulator vs measurement) and ``heldout-list.jsonl`` (the frozen list) hold no
-cases to predict.
+families; tests/data/llamacpp/ are real llama.cpp runs (development and held-out). ``NOT_CASE_FILES`` names the
+other JSON-lines files under tests/data and where they are held.
 """
 
 from __future__ import annotations
@@ -61,8 +61,18 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
         median=0.01, worst=18.77, under=-0.40,
         unpredicted=frozenset({"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"})),  # Mamba-2 in transformers
     ("simulated/heldout.jsonl", "training"): Bound(median=0.06, worst=14.77, under=-0.50),
+    # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
+    ("llamacpp/dev.jsonl", "inference"): Bound(median=0.01, worst=1.00, under=-0.71),
+    ("llamacpp/heldout.jsonl", "inference"): Bound(median=0.01, worst=0.83, under=-0.43),
 }
-NOT_CASE_FILES = {"simulated/validation.jsonl", "simulated/heldout-list.jsonl"}
+# *.jsonl files under tests/data that are not peak-memory cases, and where they are held instead
+NOT_CASE_FILES = {
+    "simulated/validation.jsonl": "the simulator against the H100 measurements (docs/simulator.md)",
+    "simulated/heldout-list.jsonl": "the frozen list of held-out cases",
+    "serving/vllm.jsonl": "vLLM start-ups scored per quantity (weights, KV pool, tokens, concurrency), not one "
+                          "peak: tests/test_serving_vectors.py",
+    "serving/sglang.jsonl": "SGLang start-ups scored per quantity, as vllm.jsonl: tests/test_serving_vectors.py",
+}
 
 
 @pytest.fixture(scope="module", params=sorted({f for f, _ in THRESHOLDS}))
@@ -75,8 +85,8 @@ def validated(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[tuple
 
 
 def test_every_ground_truth_file_is_held() -> None:
-    files = {str(p.relative_to(DATA)) for d in ("groundtruth", "simulated") for p in (DATA / d).glob("*.jsonl")}
-    assert files == {f for f, _ in THRESHOLDS} | NOT_CASE_FILES
+    files = {str(p.relative_to(DATA)) for p in DATA.glob("*/*.jsonl")}
+    assert files == {f for f, _ in THRESHOLDS} | set(NOT_CASE_FILES)
 
 
 def test_file_within_its_bounds(validated: tuple[str, dict[str, list[tuple[str, float | None]]]]) -> None:
