@@ -149,7 +149,10 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                   f"CUDA graph capture after the KV cache is allocated (outside the budget) ≈ {fmt_bytes(graphs)}"),
         cuda_context_component(),
     )
-    concurrency = kv_tokens / max_len if block else 0.0
+    # full attention: tokens / max_model_len (vLLM's ratio); with sliding or recurrent layers a request holds less
+    # than max_model_len tokens in those layers, so the ratio is the pool over one request's bytes
+    hybrid = any(c.window is not None or c.per_sequence for c in layers)
+    concurrency = (kv / per_seq if hybrid else kv_tokens / max_len) if block and per_seq else 0.0
     details = {
         "runtime": "vllm", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
         "device_total_bytes": total, "device_bytes": total, "requested_bytes": requested,
