@@ -21,13 +21,13 @@ REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.j
 
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
 NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
-                "phimoe", "minimax_m2"}
+                "phimoe", "minimax_m2", "ministral3", "mistral3"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
     "SmolLM3Config": None, "Olmo3Config": None, "SeedOssConfig": None, "Exaone4Config": None, "Cohere2Config": None,
     "Glm4MoeConfig": None, "Ernie4_5_MoeConfig": None, "HunYuanMoEV1Config": None, "PhimoeConfig": None,
-    "MiniMaxM2Config": None,
+    "MiniMaxM2Config": None, "Ministral3Config": None, "Mistral3Config": "Mistral3ForConditionalGeneration",
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
@@ -63,11 +63,21 @@ def test_each_new_family_has_its_default_config_checked() -> None:
 
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_config_count_is_exact(name: str) -> None:
-    _check(REAL[name]["config"])
+    _check(REAL[name]["config"], model_class=REAL[name].get("model_class"))
 
 
 def test_every_real_config_cites_its_source() -> None:
     assert all(row["source"].startswith("https://huggingface.co/") for row in REAL.values())
+
+
+def test_mistral3_image_tokens_and_kv() -> None:
+    # Pixtral at its largest image, 1,540² px: 1540 / 14 = 110 patches a side, merged 2 × 2 → 55 a side:
+    # 55² = 3,025 image tokens + 55 [IMG_BREAK]/[IMG_END] = 3,080 tokens of context per image
+    spec = _spec("mistral-small-3.1-24b-instruct-2503")
+    assert spec.vision is not None and spec.vision.tokens_per_image == 55 * 55 + 55 == 3080
+    # the text model's cache: 40 layers × 8 kv heads × 128, no window
+    assert kv_bytes_per_token(spec) == 2 * 40 * 8 * 128 * 2 == 163_840
+    assert kv_bytes_per_token(_spec("ministral-3-8b-instruct-2512")) == 2 * 34 * 8 * 128 * 2
 
 
 def _spec(name: str) -> Any:

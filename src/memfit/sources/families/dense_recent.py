@@ -1,4 +1,4 @@
-"""Recent llama-shaped dense families (2025): smollm3, olmo3, seed_oss, exaone4, cohere2.
+"""Recent llama-shaped dense families (2025): smollm3, olmo3, seed_oss, exaone4, cohere2, ministral3.
 
 Each reads the keys its transformers 5.25 config class reads, with that class's defaults where a Hub file leaves
 a key out, and derives ``layer_types`` the way the class's ``__post_init__`` does when the file has none.
@@ -115,8 +115,15 @@ def _cohere2(cfg: Config, name: str) -> ModelSpec:
                    tie=True, windows=windows)
 
 
+def _ministral3(cfg: Config, name: str) -> ModelSpec:
+    """Ministral 3 (text): Mistral blocks with head_dim 128 by default (``Ministral3Config``), no sliding window
+    unless the file sets one; its YaRN / llama-4 attention scaling has no parameters."""
+    return decoder(with_defaults(cfg, {"head_dim": 128}), name)
+
+
 BUILDERS: dict[str, Builder] = {
     "cohere2": _cohere2,
+    "ministral3": _ministral3,
     "exaone4": _exaone4,
     "olmo3": _olmo3,
     "seed_oss": _seed_oss,
