@@ -50,7 +50,9 @@ def test_a_10000_layer_config_is_stopped_by_the_budget(client: TestClient, path:
     assert doc["budget_s"] == 0.3
     assert "needs more work than this server gives one request (0.3 s of computing)" in doc["error"]
     assert "memfit command line" in doc["error"]
-    assert took < 1.5, took  # unbounded, these took 1 s (estimate), 4 s (curve) and minutes (plan)
+    # unbounded, these took 1.1 s (estimate), 4.3 s (curve) and minutes (plan) on an idle machine; stopped at
+    # the 0.39 s wall cap, plus a loaded CI machine's slack
+    assert took < 2.5, took
 
 
 def test_the_stopped_computation_really_stops(monkeypatch: pytest.MonkeyPatch) -> None:

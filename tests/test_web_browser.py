@@ -348,3 +348,49 @@ def test_weights_chart_uses_a_log_scale_when_one_bar_dwarfs_another(page: Page, 
     bars = [int(b.get_attribute("data-bytes")) for b in page.page.query_selector_all("#chart-dtype rect[data-dtype]")]
     caption = page.page.inner_text("#chart-dtype >> xpath=.. >> figcaption")
     assert ("log scale" in caption) == (max(bars) / min(bars) > 20)
+
+
+def test_a_new_option_appears_on_the_page_from_its_declaration(browser: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form is drawn from the declaration (/api/info "options"): one hypothetical entry in memfit.options
+    gives a field with its range, default, help, and the modes and runtimes that read it; no page edit."""
+    from dataclasses import dataclass
+
+    from memfit.options import form_description, option
+    from memfit.web import routes
+    from memfit.workload import Workload
+
+    @dataclass(frozen=True)
+    class WithDraft(Workload):
+        draft_tokens: int = option(4, low=1, high=64, modes=("inference",), runtimes=("vllm",),
+                                   help="vLLM: tokens the draft model proposes per step.")
+
+    monkeypatch.setattr(routes, "form_description", lambda: form_description(WithDraft))
+    with BackgroundServer(create_app()) as url:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
+        page = Page(ctx.new_page(), url)
+        pg = page.page
+        open_page(page, url, "#model=llama-3.1-8b&mode=inference&runtime=vllm")
+        pg.click("#more summary")
+        field = pg.locator("#draft_tokens")
+        assert (field.get_attribute("min"), field.get_attribute("max"), field.input_value()) == ("1", "64", "4")
+        label = pg.locator("label:has(#draft_tokens)")
+        assert label.get_attribute("title") == "vLLM: tokens the draft model proposes per step."
+        assert label.is_visible()
+        pg.select_option("#runtime", "llamacpp")  # read by vLLM only: hidden for llama.cpp
+        assert not label.is_visible()
+        ctx.close()
+
+
+def test_what_runs_on_my_gpu(page: Page, server_url: str) -> None:
+    whatfits = pytest.importorskip("memfit.whatfits")
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=inference&context=8192&gpu=rtx-4090")
+    page.wait_done("gpu=rtx-4090")
+    pg = page.page
+    pg.click("#whatfits-go")
+    pg.wait_for_selector("#whatfits:not([hidden]) tbody tr", timeout=120_000)
+    shown = {r.get_attribute("data-model"): r.get_attribute("data-format")
+             for r in pg.query_selector_all("#whatfits tbody tr")}
+    expected = {m.model: m.format for m in whatfits.models_that_fit("rtx-4090", context=8192, runtime="llamacpp")
+                if m.fits}
+    assert shown == expected
+    page.shot("what-runs-on-rtx-4090")

@@ -31,7 +31,9 @@ from _openapi_strategies import Schemas, encode
 
 LIMIT_S = 2.0  # the server's time for one request
 CLIENT_LIMIT_S = 5.0  # the client's wall clock, scheduling of a busy machine included
-EXAMPLES = {"/api/estimate": 150, "/api/curve": 80, "/api/fit": 100, "/api/plan": 80, "/api/advise": 60}
+EXAMPLES = {"/api/estimate": 150, "/api/curve": 80, "/api/fit": 100, "/api/plan": 80, "/api/advise": 60,
+            "/api/fits": 40}
+OPTIONAL = {"/api/fits"}  # only where memfit has memfit.whatfits
 RAW = [b"", b"{", b"\xff\xfe\x00", b'{"model": "\xed\xa0\x80"}', b'{"model": "llama-3.1-8b", "context": 1e999}',
        b"[" * 50_000 + b"]" * 50_000, b'{"model": {"a": ' * 3000 + b"1" + b"}" * 3001, b'"\\ud800"',
        b'{"model": "llama-3.1-8b", "batch": NaN}', b"null"]
@@ -133,11 +135,13 @@ def schemas(run: Run) -> Schemas:
 
 def test_every_endpoint_is_fuzzed(schemas: Schemas) -> None:
     posts = {p for p, ops in schemas.doc["paths"].items() if "post" in ops}
-    assert posts == set(EXAMPLES), "a new endpoint: give it a number of examples in EXAMPLES"
+    assert set(EXAMPLES) - OPTIONAL <= posts <= set(EXAMPLES), "a new endpoint: give it examples in EXAMPLES"
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES))
 def test_fuzz_post(run: Run, schemas: Schemas, path: str) -> None:
+    if path not in schemas.doc["paths"]:
+        pytest.skip(f"this memfit has no {path}")
     with httpx.Client(base_url=run.url, timeout=30) as client:
 
         @settings(max_examples=EXAMPLES[path], deadline=None, database=None, derandomize=True,

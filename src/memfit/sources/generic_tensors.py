@@ -15,7 +15,7 @@ from typing import Any
 
 from ..inventory import Group, Tensor, standard_inventory
 from ..spec import ModelSpec
-from .meta_build import MetaBuild, meta_build
+from .meta_build import MetaBuild, meta_build, refused
 
 __all__ = ["REFERENCE_KEY", "GenericTensors", "build", "reference_total"]
 
@@ -162,6 +162,8 @@ def reference_total(spec: ModelSpec) -> tuple[int, str] | None:
 
 def build(spec: ModelSpec) -> MetaBuild:
     """transformers' meta-device build of the spec's config (cached), bounded by the standard layout's size."""
+    if refused():
+        return MetaBuild(error=refused())
     approx = sum(t.numel for t in standard_inventory(spec))
     modules = sum(16 + (layer.moe.num_experts * 3 if layer.moe else 0) for layer in spec.layers)
     return meta_build(_config_json(spec), approx, modules)

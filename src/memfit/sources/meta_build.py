@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["MAX_BUILD_MODULES", "MAX_BUILD_PARAMETERS", "MetaBuild", "meta_build"]
+__all__ = ["MAX_BUILD_MODULES", "MAX_BUILD_PARAMETERS", "MetaBuild", "builds_refused", "meta_build", "refused"]
 
 MAX_BUILD_PARAMETERS = 20_000_000_000_000  # no model comes near 20 T parameters; above that nothing is built
 MAX_BUILD_MODULES = 1_000_000  # layers × (3 × experts + 16): beyond this the build itself would take minutes
@@ -47,6 +48,27 @@ class MetaBuild:
                 size *= d
             n += size
         return n
+
+
+_REFUSED = threading.local()
+
+
+@contextmanager
+def builds_refused(why: str) -> Iterator[None]:
+    """Within this block, in this thread, nothing is built and transformers is not imported: ``refused()``
+    says ``why``. The web server computes under it, so that a visitor's pasted config never costs an import
+    of torch and transformers (seconds) inside a request."""
+    before = refused()
+    _REFUSED.why = why
+    try:
+        yield
+    finally:
+        _REFUSED.why = before
+
+
+def refused() -> str:
+    """Why builds are refused in this thread ('' when they are not)."""
+    return str(getattr(_REFUSED, "why", ""))
 
 
 @lru_cache(maxsize=64)

@@ -23,7 +23,8 @@ from ..hardware import devices, get_device
 from ..options import form_description
 from ..plan import plan
 from ..plot import MAX_POINTS, curve
-from . import results
+from ..sources.meta_build import builds_refused
+from . import fits, results
 from .budget import DEFAULT_BUDGET_S, WALL_FACTOR, OverBudget, T, run_bounded
 from .references import resolve_model
 from .schemas import (
@@ -34,6 +35,7 @@ from .schemas import (
     CurveRequest,
     EstimateRequest,
     FitRequest,
+    FitsRequest,
     PlanRequest,
     WorkloadFields,
 )
@@ -43,7 +45,7 @@ __all__ = ["HEAVY_AT_ONCE", "Settings", "add_routes"]
 HEAVY_AT_ONCE = 2  # plan/advise requests computed at the same time; more wait their turn
 _JS = "text/javascript; charset=utf-8"
 ASSETS = {"index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
-          **{f"{m}.js": _JS for m in ("main", "util", "form", "render", "charts", "fit")}}
+          **{f"{m}.js": _JS for m in ("main", "util", "form", "render", "charts", "fit", "whatfits")}}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
     _page_routes(app)
     _catalog_routes(app, settings)
     _compute_routes(app, settings)
+    _fits_routes(app, settings)
 
 
 def _page_routes(app: FastAPI) -> None:
@@ -94,7 +97,7 @@ def _catalog_routes(app: FastAPI, settings: Settings) -> None:
         return {"version": __version__, "allow_local_paths": settings.allow_local_paths,
                 "allow_hub": settings.allow_hub,
                 "features": {"estimate": True, "curve": True, "models": True, "gpus": True, "fit": True,
-                             "plan": True, "advise": True},
+                             "plan": True, "advise": True, "fits": fits.available() is not None},
                 "limits": {"max_body_bytes": settings.max_body_bytes, "max_tokens": MAX_TOKENS,
                            "max_batch": MAX_BATCH, "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
                 "formats": results.format_choices(), "workload_defaults": WorkloadFields().model_dump(),
@@ -113,6 +116,7 @@ def _compute_routes(app: FastAPI, settings: Settings) -> None:
 
     async def bounded(what: str, fn: Callable[..., T], *args: Any, is_heavy: bool = False) -> T:
         deadline = time.monotonic() + WALL_FACTOR * budget
+        fn = _for_a_visitor(fn)
         if not is_heavy:
             return await run_bounded(fn, *args, deadline=deadline, budget_s=budget, what=what)
         try:
@@ -150,7 +154,34 @@ def _compute_routes(app: FastAPI, settings: Settings) -> None:
         return JSONResponse(await bounded("this advice", _advise, req, local, hub, is_heavy=True))
 
 
+def _fits_routes(app: FastAPI, settings: Settings) -> None:
+    compute = fits.available()
+    if compute is None:  # this memfit has no memfit.whatfits: no such endpoint
+        return
+    jobs = fits.FitsJobs(compute)
+
+    @app.post("/api/fits", summary="What runs on this GPU: every catalog model, its best format and longest "
+                                   "context (202 while the list is computed; ask again)")
+    async def fits_endpoint(req: FitsRequest) -> JSONResponse:
+        deadline = time.monotonic() + WALL_FACTOR * settings.budget_s
+        status, doc = await run_bounded(jobs.ask, req.gpu, req.runtime, req.context, req.memory,
+                                        deadline=deadline, budget_s=settings.budget_s, what="this list")
+        return JSONResponse(doc, status_code=status)
+
+
 # the computations, each run in a worker thread under the budget
+
+
+def _for_a_visitor(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` with transformers' meta-device builds refused: a pasted config of an architecture memfit has no
+    builder for is counted from its standard fields (labelled approximate), never by importing torch."""
+
+    def run(*args: Any) -> T:
+        with builds_refused("not built by the web server: a visitor's config never imports torch and transformers "
+                            "here; the memfit command line counts it exactly"):
+            return fn(*args)
+
+    return run
 
 
 def _estimate(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
 __all__ = ["MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "AdviseRequest", "CurveRequest", "EstimateRequest", "FitRequest",
-           "PlanRequest", "WorkloadFields"]
+           "FitsRequest", "PlanRequest", "WorkloadFields"]
 
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
@@ -27,8 +27,8 @@ ModelField = Annotated[
 ]
 
 
-class _WorkloadBase(BaseModel):
-    """What every request model shares: strict and closed, valid Unicode, and ``workload()``."""
+class _Strict(BaseModel):
+    """What every request model shares: strict types, no unknown fields, valid Unicode."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -39,6 +39,10 @@ class _WorkloadBase(BaseModel):
         if where is not None:
             raise ValueError(f"{where} holds a lone UTF-16 surrogate, which is not valid Unicode text; send UTF-8")
         return data
+
+
+class _WorkloadBase(_Strict):
+    """A request with the workload options, and ``workload()``."""
 
     def workload(self) -> Workload:
         """The ``Workload`` these fields describe (validated)."""
@@ -125,3 +129,13 @@ class AdviseRequest(FitRequest):
     """``POST /api/advise``: every format that fits, ranked by published quality cost."""
 
     formats: list[Name] | None = Field(default=None, min_length=1, max_length=64)
+
+
+class FitsRequest(_Strict):
+    """``POST /api/fits``: every catalog model on ``gpu`` (inference with ``runtime``, one sequence of at least
+    ``context`` tokens): the best format that fits and the longest context in it."""
+
+    gpu: GpuName
+    runtime: Literal["transformers", "vllm", "llamacpp"] = "transformers"
+    context: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    memory: MemoryBytes | None = None

@@ -6,6 +6,7 @@ import {
   DEFAULTS, buildForm, fromHash, modelInfo, readForm, requestBody, showModeFields, showSource, toHash, writeForm,
 } from "./form.js";
 import { limitBytes, renderEstimate } from "./render.js";
+import { showWhatFits } from "./whatfits.js";
 import { $, GB, api, count, el, shortSize, state } from "./util.js";
 
 let timer = null;
@@ -51,6 +52,7 @@ async function compute() {
     if (mine !== state.seq) return;
     showError("");
     if (!fit) hideGpuParts();
+    showWhatFits(s);
     renderEstimate(est, s, fit);
     drawDtypeChart($("chart-dtype"), est.mode === "weights" ? est.weights_by_dtype : null, est.dtype,
       fit ? fit.capacity_bytes * fit.gpus : limitBytes(s));
