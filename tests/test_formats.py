@@ -156,7 +156,7 @@ def test_nominal_bits_match_exact_layouts_at_4096() -> None:
     """The nominal bpw in the table is the per-tensor layout's bits at a 4096 × 4096 matrix."""
     n = 4096 * 4096
     for name, slack in (("nf4", 64), ("fp4", 64), ("nf4-dq", 4 + 1024 + 64), ("fp8-block", 0), ("int8", 0),
-                        ("mxfp4", 0), ("awq", 0)):
+                        ("int8-rowwise", 0), ("mxfp4", 0), ("awq", 0)):
         fmt = get_format(name)
         nbytes = quantized_tensor_bytes(fmt, (4096, 4096)) - slack
         assert nbytes * 8 / n == pytest.approx(fmt.bits, rel=1e-12), name
@@ -172,7 +172,8 @@ def test_nominal_bits_match_exact_layouts_at_4096() -> None:
     ("spelling", "canonical"),
     [("fp32", "float32"), ("FLOAT32", "float32"), ("f32", "float32"), ("fp16", "float16"), ("half", "float16"),
      ("bf16", "bfloat16"), ("BFloat16", "bfloat16"), ("fp8", "fp8"), ("fp8_e4m3", "fp8"), ("fp8_e5m2", "fp8-e5m2"),
-     ("fp8-block", "fp8-block"), ("int8", "int8"), ("int4", "int4"), ("nf4", "nf4"), ("NF4-DQ", "nf4-dq"),
+     ("fp8-block", "fp8-block"), ("int8", "int8"), ("int4", "int4"), ("int8-row", "int8-rowwise"),
+     ("w4a16", "int4-rowwise"), ("nf4", "nf4"), ("NF4-DQ", "nf4-dq"),
      ("fp4", "fp4"), ("fp4-dq", "fp4-dq"), ("llm.int8", "bnb-int8"), ("bnb-int8", "bnb-int8"), ("gptq", "gptq"),
      ("gptq-int4", "gptq"), ("gptq-8bit", "gptq-8bit"), ("awq", "awq"), ("mxfp4", "mxfp4"), ("nvfp4", "nvfp4"),
      ("Q4_K_M", "q4_k_m"), ("q4_k_m", "q4_k_m"), ("Q4_K", "q4_k_m"), ("q5_k", "q5_k_m"), ("Q3_K", "q3_k_m"),

@@ -162,3 +162,42 @@ def test_one_verdict_across_commands(model: str, mode: str, runtime: str, fmt: s
     code, out, _ = run(["plan", model, "--gpu", GPU, *args, "-q", "context", "--limit", "4096", "--json"], capsys)
     ans = json.loads(out)["answers"]["max_context"]
     assert (ans["value"] == 4096) == api.fits, ans["explanation"]
+
+
+# ----------------------------------------------------------------------------------------------
+# what runs on my GPU
+
+
+def test_models_fits_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["models", "--fits", "rtx-4090", "--runtime", "llamacpp", "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    rows = {r["model"]: r for r in doc["models"]}
+    assert doc["runtime"] == "llamacpp" and doc["context"] == 2048
+    assert len(rows) == len(memfit.catalog())
+    assert rows["gpt-oss-20b"]["format"] == "mxfp4"  # the checkpoint's own format first
+    assert not rows["deepseek-r1"]["fits"] and "weights alone need" in rows["deepseek-r1"]["reason"]
+    for name, r in rows.items():  # every answer is a verdict fit gives too, and one more token does not fit
+        if r["fits"] and name in ("llama-3.1-8b", "mixtral-8x7b-v0.1", "qwen2.5-32b"):
+            ctx = r["max_context"]
+            assert memfit.fit(name, "rtx-4090", mode="inference", runtime="llamacpp", dtype=r["format"],
+                              context=ctx).fits
+            spec = memfit.load_model(name)
+            if ctx < spec.max_position_embeddings:
+                assert not memfit.fit(name, "rtx-4090", mode="inference", runtime="llamacpp", dtype=r["format"],
+                                      context=ctx + 1).fits
+    mixtral = rows["mixtral-8x7b-v0.1"]
+    assert mixtral["fits"] and mixtral["format"] not in ("bfloat16", "q8_0")  # 46.7 B parameters need < 4 bits
+    code, out, err = run(["models", "--context", "8k"], capsys)
+    assert code == 2 and "--fits" in err
+
+
+def test_seed_arithmetic_for_bare_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    # the seed teaches 1 byte per int8 weight and ½ per int4 weight; scales belong to the named schemes
+    assert memfit.estimate("7B", dtype="int8").total_bytes == 7_000_000_000
+    assert memfit.estimate("7B", dtype="int4").total_bytes == 3_500_000_000
+    assert memfit.estimate("7B", dtype="fp16").total_bytes == 14_000_000_000
+    assert memfit.estimate("7B", dtype="int8-rowwise").total_bytes == 7_006_835_938  # + 4 bytes per 512 weights
+    assert memfit.estimate("7B", dtype="gptq").total_bytes > 3_500_000_000
+    code, out, _ = run(["estimate", "7B", "--dtype", "int8", "--explain"], capsys)
+    assert code == 0 and "7,000,000,000 parameters × 8 bits (int8" in out

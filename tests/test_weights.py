@@ -78,7 +78,9 @@ def test_int8_and_fp8_llama_by_hand() -> None:
     spec = memfit.load_model("llama-3.1-8b")
     rows = 32 * (4096 + 1024 + 1024 + 4096 + 14336 * 2 + 4096)  # output rows of the 224 linears
     kept = (2 * EMBED + NORMS) * 2
-    assert weights_bytes(spec, "int8") == LINEAR + rows * 4 + kept
+    assert weights_bytes(spec, "int8-rowwise") == LINEAR + rows * 4 + kept
+    assert weights_bytes(spec, "int8") == LINEAR + kept  # the rule of thumb: 1 byte per weight, no scales
+    assert weights_bytes(spec, "int4") == LINEAR // 2 + kept
     assert weights_bytes(spec, "bnb-int8") == LINEAR + rows * 4 + kept
     assert weights_bytes(spec, "fp8") == LINEAR + 224 * 4 + kept
     tiles = 32 * (32 * 32 * 2 + 8 * 32 * 2 + 112 * 32 * 2 + 32 * 112)  # ceil(out/128) × ceil(in/128)

@@ -26,6 +26,7 @@ from .sources.loader import load_model
 from .sources.torch_module import from_module
 from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
 from .speed import SpeedBound, decode_ceiling
+from .whatfits import ModelFit, models_that_fit
 from .workload import Workload
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "MLPSpec",
     "MemfitError",
     "MoESpec",
+    "ModelFit",
     "ModelSpec",
     "ParameterCount",
     "Plan",
@@ -67,6 +69,7 @@ __all__ = [
     "get_device",
     "inventory",
     "load_model",
+    "models_that_fit",
     "plan",
     "plan_batch",
     "plan_context",

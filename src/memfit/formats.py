@@ -424,7 +424,7 @@ def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...]) -> int:
     each expert quantized on its own) stored in ``fmt``: codes, scales, zeros and code tables.
 
     * dense: numel × bytes;
-    * scaled ``tensor``: numel·b/8 + 4 per matrix; ``row``: out·ceil(in·b/8) + 4·out;
+    * scaled ``none``: numel·b/8 (codes only); ``tensor``: numel·b/8 + 4 per matrix; ``row``: out·ceil(in·b/8) + 4·out;
       ``block2d`` (DeepSeek fp8): numel + 4·ceil(out/128)·ceil(in/128);
     * bnb4 (block 64, on the flattened tensor): ceil(numel/2) codes + 4·ceil(numel/64) absmax
       + 16·4 code; with double quantization ceil(numel/64) uint8 absmax + 4·ceil(blocks/256)
@@ -448,7 +448,9 @@ def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...]) -> int:
     count, out, inp = _matrices(shape)
     b = fmt.element_bits
     if fmt.kind == "scaled":
-        if fmt.scale == "tensor":
+        if fmt.scale == "none":  # the rule of thumb: codes only
+            per = _ceil(out * inp * b, 8)
+        elif fmt.scale == "tensor":
             per = _ceil(out * inp * b, 8) + 4
         elif fmt.scale == "row":
             per = out * _ceil(inp * b, 8) + 4 * out

@@ -11,6 +11,8 @@ import click
 from ..errors import ConfigError
 from ..sources.catalog import catalog_rows
 from ..units import fmt_count
+from ..whatfits import FORMATS_BY_RUNTIME
+from .types import COUNT
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -42,9 +44,24 @@ def select_rows(query: str | None = None, family: str | None = None, newest: boo
                                             "qwen3_next …).")
 @click.option("--newest", is_flag=True, help="Newest first, by the transformers version that wrote each "
                                              "config.json (its transformers_version: a proxy for the release).")
+@click.option("--fits", "fits_gpu", default=None, metavar="GPU",
+              help="What runs on this GPU: every model with the best format and the longest context that fit.")
+@click.option("--context", "-c", type=COUNT, default=None, help="With --fits: the context each model must reach "
+              "(default 2048; 128k = 131,072).")
+@click.option("--runtime", "-r", type=click.Choice(list(FORMATS_BY_RUNTIME)), default="transformers",
+              show_default=True, help="With --fits: the inference runtime.")
+@click.option("--memory", "-m", default=None, help="With --fits: override the GPU's capacity, e.g. 24GiB.")
 @click.argument("query", required=False)
-def models_cmd(json_: bool, family: str | None, newest: bool, query: str | None) -> None:
+def models_cmd(json_: bool, family: str | None, newest: bool, fits_gpu: str | None, context: int | None,
+               runtime: str, memory: str | None, query: str | None) -> None:
     """List the bundled models (offline). QUERY filters by substring."""
+    if fits_gpu is not None:
+        from .models_fits import fits_listing
+
+        fits_listing(fits_gpu, context, runtime, memory, json_)
+        return
+    if context is not None or memory is not None:
+        raise ConfigError("--context and --memory go with --fits GPU (what runs on that GPU)")
     rows = select_rows(query, family, newest)
     if json_:
         click.echo(json.dumps(rows, indent=2))
