@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...errors import ConfigError
+from ...formats import bnb_format
 from ...hardware import Device, get_device
 from ...inventory import count_parameters
 from ...result import Component, Estimate
@@ -50,7 +51,7 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     assumed = device is None
     dev = device or get_device(str(data["default_device"]))
     total = dev.capacity_bytes
-    fmt = wl.quant or wl.dtype or "bfloat16"
+    fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
     weights = sharded_weights(spec, fmt, tp, pp)
     if wl.mem_fraction_static is not None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import UnsupportedError
-from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype
+from ...formats import COMPUTE_DTYPE_BYTES, bnb_format, compute_dtype
 from ...inventory import count_parameters, inventory
 from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
@@ -398,7 +398,7 @@ def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
 
 def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
     """The transformers profile: allocated peak and what nvidia-smi shows."""
-    fmt = wl.quant or _model_dtype(spec, wl)
+    fmt = bnb_format(wl.quant).name if wl.quant else _model_dtype(spec, wl)
     weights = weights_component(spec, fmt)
     workspace = cublas_workspace_bytes()
     moments = peak_moments(spec, wl)

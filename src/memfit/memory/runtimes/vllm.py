@@ -21,6 +21,7 @@ import math
 from dataclasses import replace
 
 from ...errors import ConfigError
+from ...formats import bnb_format
 from ...hardware import Device
 from ...inventory import count_parameters
 from ...result import Component, Estimate
@@ -109,7 +110,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     if device_bytes is not None:
         dev = replace(dev, capacity_bytes=device_bytes)
     total = dev.capacity_bytes
-    fmt = wl.quant or wl.dtype or "bfloat16"
+    fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
     weights = sharded_weights(spec, fmt, tp, pp)
     max_len = wl.context + wl.new_tokens
