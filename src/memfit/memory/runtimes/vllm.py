@@ -93,9 +93,11 @@ def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
                   layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
                  for layer in spec.layers)
     forward = tokens * (4 * h + -(-widest // tp)) * dt
-    sampler = round(seqs * spec.vocab_size * 4 * copies)
+    ref = int(overhead_data()["vllm"].get("sampler_reference_seqs", 0)) or seqs
+    sampler = round(seqs * spec.vocab_size * 4 * copies * seqs / ref)
+    scale = f" × {seqs}/{ref}" if ref != seqs else ""
     return max(forward, sampler), (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler "
-                                   f"{seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {copies} = {sampler:,})")
+                                   f"{seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {copies}{scale} = {sampler:,})")
 
 
 def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None,
