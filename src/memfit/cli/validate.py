@@ -7,18 +7,20 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError
 from ..units import fmt_bytes
 from ..validate import validate_file
 
 
 @click.command("validate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False))
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object: {cases: [...], summary: {...}}.")
 def validate_cmd(file: str, json_: bool) -> None:
     """Predict every case of FILE (JSON lines, the H100 ground-truth format) and print the errors.
 
     A file of vLLM / SGLang start-up logs (tests/data/serving/*.jsonl) is scored on the numbers the engine printed.
     """
+    _check_file(file)
     from ..serving_cases import is_serving_file
 
     if is_serving_file(file):
@@ -70,3 +72,20 @@ def _pct(e: float | None) -> str:
 def _stats(g: dict[str, Any]) -> str:
     return (f"median |error| {100 * g['median_abs_error']:.2f} %, max |error| {100 * g['max_abs_error']:.2f} % "
             f"({g['worst_case']}), most under {100 * g['most_under']:+.2f} %")
+
+
+def _check_file(file: str) -> None:
+    """A missing FILE is one line naming the copy this repository ships (``tests/data/groundtruth/NAME``), for
+    the README's ``../shared/groundtruth/…`` paths run where that folder is not beside the checkout."""
+    from pathlib import Path
+
+    path = Path(file)
+    if path.is_file():
+        return
+    if path.exists():
+        raise ConfigError(f"{file!r} is not a regular file: give a JSON-lines file of measurements")
+    copy = Path("tests") / "data" / "groundtruth" / path.name
+    hint = (f"; this repository ships a copy: memfit validate {copy}" if copy.is_file() else
+            "; the H100 measurements ship in this repository under tests/data/groundtruth/")
+    raise ConfigError(f"{file!r} does not exist (the shared folder is not beside this checkout){hint}"
+                      if "shared" in path.parts else f"{file!r} does not exist{hint}")
