@@ -127,3 +127,52 @@ def test_json_contract() -> None:
     # host RAM: the token embeddings (llama.cpp keeps them on the CPU) and the output buffer
     on_gpu = e.to_json()["components"]["weights"]
     assert d["host_bytes"] == d["model_buffer_bytes"] - on_gpu + d["output_buffer_bytes"]
+
+
+def test_plan_context_edge_matches_the_measured_reserve() -> None:
+    """`memfit plan llama-3.1-8b --gpu rtx-4090 --runtime llamacpp -q context` (f16 GGUF): the answer and one
+    token more were measured with real llama.cpp; the device bytes built from the measured buffers fit at the
+    answer and not one step beyond (cells pad 71,424 → 71,424 and 71,425 → 71,680)."""
+    from memfit.plan import plan_context
+
+    ans = plan_context("llama-3.1-8b", "rtx-4090", mode="inference", runtime="llamacpp", dtype="f16")
+    context = ans.value
+    measured = {rec["params"]["n_ctx"]: rec["measured"] for rec in _cases("dev")
+                if rec["model"] == "llama-3.1-8b" and rec["params"]["n_ctx"] in (context, context + 1)}
+    assert set(measured) == {context, context + 1}
+    spec = load_model("llama-3.1-8b")
+    for n_ctx, fits in ((context, True), (context + 1, False)):
+        wl = Workload(mode="inference", runtime="llamacpp", context=n_ctx, dtype="f16")
+        est = estimate(spec, wl)
+        b = llamacpp_buffers(spec, wl)
+        m = measured[n_ctx]
+        host_weights = b.model_bytes - b.model_gpu_bytes  # token embeddings stay in host memory
+        device = (m["model_bytes"] - host_weights + m["kv_bytes"] + m["compute_bytes"]
+                  + est.component("cuda_context"))
+        assert device == est.total_bytes  # memfit's device total is the measured buffers'
+        assert (device <= ans.at_value.capacity_bytes) is fits
+
+
+def test_tensor_split_layer_assignment_hand_derived() -> None:
+    from memfit.memory.runtimes.llamacpp_split import CPU, layer_devices
+
+    # llama.cpp: points [0.75, 1.0]; offloaded layer il goes to upper_bound(points, il / 33)
+    d = layer_devices(32, 33, [3, 1])
+    assert d[:25] == [0] * 25 and d[25:] == [1] * 8  # 24/33 = 0.727 < 0.75 ≤ 25/33; output layer on GPU 1
+    # -ngl 20: the last 20 of the 33 layers (the output layer counts) on the GPUs, 10 each
+    d = layer_devices(32, 20, [1, 1])
+    assert d[:13] == [CPU] * 13 and d[13:23] == [0] * 10 and d[23:] == [1] * 10
+    # thirds: 11/33 equals the f32 point 1/3, and upper_bound puts an equal value on the next device
+    d = layer_devices(32, 33, [1, 1, 1])
+    assert (d.count(0), d.count(1), d.count(2)) == (11, 11, 11) and d[11] == 1 and d[22] == 2
+
+
+def test_tensor_split_per_gpu_figures() -> None:
+    e = estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", dtype="q8_0-pure", context=4096, gpus=2,
+                 tensor_split=("3", "1"))
+    devs = e.details["devices"]
+    assert [d["layers"] for d in devs] == [[0, 24], [25, 31]] and devs[1]["output_layer"]
+    assert [d["kv_bytes"] for d in devs] == [25 * 4096 * 2 * 1024 * 2, 7 * 4096 * 2 * 1024 * 2]  # f16 K and V
+    assert sum(d["weights_bytes"] for d in devs) == e.to_json()["components"]["weights"]
+    with pytest.raises(Exception, match="one per GPU"):
+        estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", gpus=3, tensor_split=("3", "1"))

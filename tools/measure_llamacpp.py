@@ -127,7 +127,8 @@ def run_case(probe: str, gguf_path: str, n_ctx: int, n_batch: int, n_ubatch: int
             "kv_caches": [[int(a), int(b)] for a, b in CELLS.findall(log)]}
 
 
-def measure_model(model_id: str, probe: str, build: str, weights: str, tmp: str) -> list[dict[str, Any]]:
+def measure_model(model_id: str, probe: str, build: str, weights: str, tmp: str,
+                  grid: list[tuple[int, int, int, bool, str, str, bool]] | None = None) -> list[dict[str, Any]]:
     base, changes = VARIANTS.get(model_id, (model_id, {}))
     cfg = {**json.loads((MODELS_DIR / f"{base}.json").read_text()), **CONFIG_FIXES.get(base, {}), **changes}
     from memfit.sources.hf_config import spec_from_config  # the tie default of the config's class
@@ -136,7 +137,7 @@ def measure_model(model_id: str, probe: str, build: str, weights: str, tmp: str)
     path = str(Path(tmp) / f"{model_id}.gguf")
     info = write_gguf(path, shape, weights)
     rows = []
-    for n_ctx, ub, n_seq, fa, tk, tv, swa_full in (VARIANT_GRID if model_id in VARIANTS else GRID):
+    for n_ctx, ub, n_seq, fa, tk, tv, swa_full in grid or (VARIANT_GRID if model_id in VARIANTS else GRID):
         if tv != "f16" and not fa:
             continue
         n_batch = max(2048, ub)
@@ -161,13 +162,16 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="folder for dev.jsonl and heldout.jsonl")
     ap.add_argument("--models", nargs="*", default=list(SPLIT))
     ap.add_argument("--weights", nargs="*", default=["f16"])
+    ap.add_argument("--grid", default=None, help='JSON list of [n_ctx per sequence, n_ubatch, n_seq, flash_attn, '
+                    'type_k, type_v, swa_full] rows instead of the built-in grid')
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for model_id in args.models:
             for weights in args.weights:
-                rows = measure_model(model_id, args.probe, args.build, weights, tmp)
+                grid = [tuple(row) for row in json.loads(args.grid)] if args.grid else None
+                rows = measure_model(model_id, args.probe, args.build, weights, tmp, grid)  # type: ignore[arg-type]
                 with (out / f"{SPLIT[model_id]}.jsonl").open("a") as f:
                     for row in rows:
                         if "error" in row["measured"]:

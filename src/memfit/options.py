@@ -112,7 +112,8 @@ class Option:
             text = "must be true or false"
         elif self.type == "names":
             text = (f"must be 1 to {self.max_items} module names of letters, digits and _.+- (e.g. "
-                    f"{','.join(self.default[:2])})")
+                    f"{','.join(self.default[:2])})") if self.default else \
+                f"must be 1 to {self.max_items} comma-separated values of letters, digits and _.+-"
         elif self.choices:
             text = f"must be one of {', '.join(self.choices)}"
         else:
@@ -202,6 +203,10 @@ class WorkloadOptions:
     n_ubatch: int = option(512, low=1, high=MAX_TOKENS, modes=INFERENCE, runtimes=("llamacpp",),
                            help="llama.cpp physical batch (-ub).")
     flash_attn: bool = option(True, modes=INFERENCE, runtimes=("llamacpp",), help="llama.cpp flash attention (-fa).")
+    tensor_split: tuple[str, ...] | None = option(None, modes=INFERENCE, runtimes=("llamacpp",), max_items=16,
+                                                 none_means="equal shares over --gpus",
+                                                 help="llama.cpp --tensor-split: each GPU's share of the layers "
+                                                      "(e.g. 3,1), with --gpus GPUs.")
     swa_full: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
                             help="llama.cpp --swa-full: sliding-window layers cache every cell.")
     kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),

@@ -29,8 +29,9 @@ from ..overhead import cuda_context_component
 from ..weights import weights_breakdown
 from .llamacpp_compute import ComputePhases, compute_phases
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
+from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
 
-__all__ = ["LlamaBuffers", "compute_buffer_bytes", "estimate_llamacpp", "kv_cells", "llamacpp_buffers"]
+__all__ = ["LlamaBuffers", "compute_buffer_bytes", "device_shares", "estimate_llamacpp", "kv_cells", "llamacpp_buffers"]
 
 FP32 = 4
 
@@ -129,10 +130,32 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
     comps.append(Component("output_buffer", b.output_bytes,
                            f"output buffer: logits {spec.vocab_size:,} × {max(1, wl.batch)} seq f32 in host memory",
                            on_device=False))
-    details = {"runtime": "llamacpp", "n_ctx": geo.n_ctx, "n_ctx_seq": geo.n_ctx_seq,
+    details: dict[str, object] = {"runtime": "llamacpp", "n_ctx": geo.n_ctx, "n_ctx_seq": geo.n_ctx_seq,
                "n_gpu_layers": min(b.n_gpu_layers, n_layers + 1),
                "kv_cache_bytes": b.kv_bytes, "compute_buffer_bytes": b.compute_bytes,
                "model_buffer_bytes": b.model_bytes, "output_buffer_bytes": b.output_bytes,
                "host_bytes": b.host_bytes}
+    if wl.gpus > 1 or wl.tensor_split:
+        details["devices"] = [d.to_json() for d in device_shares(spec, wl, b)]
     return Estimate(spec.name, "inference", b.fmt, count_parameters(spec), tuple(comps), allocated_bytes=None,
                     details=details)
+
+
+def device_shares(spec: ModelSpec, wl: Workload, b: LlamaBuffers) -> list[DeviceShare]:
+    """Per GPU under ``--tensor-split`` (equal shares by default): its layers, weights and KV cache."""
+    split = parse_tensor_split(wl.tensor_split, wl.gpus)
+    n_layers = spec.num_layers
+    where = layer_devices(n_layers, b.n_gpu_layers, split)
+    wb = weights_breakdown(spec, b.fmt)
+    head = wb.by_group.get("lm_head", 0)
+    per_layer = (b.model_bytes - wb.by_group.get("embeddings", 0) - head) // max(1, n_layers)
+    kv = {c.layer: 0 for c in kv_layers(spec, wl, b.geometry)}
+    for c in kv_layers(spec, wl, b.geometry):
+        kv[c.layer] += c.bytes
+    out = []
+    for gpu in range(len(split)):
+        layers = tuple(il for il in range(n_layers) if where[il] == gpu)
+        output = where[n_layers] == gpu
+        out.append(DeviceShare(gpu, layers, output, per_layer * len(layers) + (head if output else 0),
+                               sum(kv.get(il, 0) for il in layers)))
+    return out
