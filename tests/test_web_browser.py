@@ -394,3 +394,17 @@ def test_what_runs_on_my_gpu(page: Page, server_url: str) -> None:
                 if m.fits}
     assert shown == expected
     page.shot("what-runs-on-rtx-4090")
+
+
+def test_weights_chart_with_several_gpus_is_per_gpu(page: Page, server_url: str) -> None:
+    open_page(page, server_url, "#model=llama-3.1-70b&mode=weights&gpu=rtx-4090&gpus=2")
+    page.wait_done("gpus=2")
+    pg = page.page
+    caption = pg.inner_text("#chart-dtype >> xpath=.. >> figcaption")
+    assert "per GPU (÷ 2)" in caption
+    fit = api(server_url, "/api/fit", {"model": "llama-3.1-70b", "mode": "weights", "gpu": "rtx-4090",
+                                       "gpus": 2}).json()
+    bar = pg.query_selector(f'#chart-dtype rect[data-dtype="{fit["estimate"]["dtype"]}"]')
+    assert bar is not None
+    # the bar's length is one GPU's share, the same figure /api/fit compares with one GPU's memory
+    assert -(-int(bar.get_attribute("data-bytes")) // 2) == max(fit["per_gpu_bytes"])

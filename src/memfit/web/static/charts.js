@@ -86,8 +86,10 @@ export function drawChart(box, c, current, limit) {
     `${c.x === "context" ? "context length (tokens)" : "batch (sequences)"}${c.per_gpu ? ", per GPU" : ""}`));
   box.replaceChildren(g);
 }
-export function drawDtypeChart(box, byDtype, current, limit) {
-  const rows = Object.entries(byDtype || {});
+// with several GPUs each bar is one GPU's share (the weights split as fit splits them in weights mode) against one
+// GPU's memory; data-bytes keeps the whole model's bytes, as the API gives them
+export function drawDtypeChart(box, byDtype, current, limit, gpus = 1) {
+  const rows = Object.entries(byDtype || {}).map(([name, whole]) => [name, Math.ceil(whole / gpus), whole]);
   const fig = box.closest("figure");
   fig.hidden = rows.length === 0;
   if (!rows.length) return;
@@ -98,9 +100,10 @@ export function drawDtypeChart(box, byDtype, current, limit) {
   const log = top / low > 20;  // one bar would dwarf another: a log scale keeps every bar readable
   const floor = log ? low / 2 : 0;
   const scale = (v) => (log ? Math.log(Math.max(v, floor) / floor) / Math.log(top / floor) : v / top);
-  fig.querySelector("figcaption").textContent = `Weights at each precision${log ? " (log scale)" : ""}`;
+  fig.querySelector("figcaption").textContent = `Weights at each precision${gpus > 1 ? `, per GPU (÷ ${gpus})` : ""}`
+    + `${log ? " (log scale)" : ""}`;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "weights at each precision" });
-  rows.forEach(([name, v], i) => {
+  rows.forEach(([name, v, whole], i) => {
     const y = T + i * row;
     const w = (W - L - R) * scale(v);
     const over = limit && v > limit;
@@ -108,8 +111,8 @@ export function drawDtypeChart(box, byDtype, current, limit) {
       class: `tick${name === current ? " strong" : ""}` }, name));
     const r = svg("rect", { x: L, y: y + 3, width: Math.max(w, 1), height: row - 8,
       fill: over ? "#e15759" : "#4e79a7", opacity: name === current ? 1 : 0.75, "data-dtype": name,
-      "data-bytes": v });
-    r.append(svg("title", {}, `${name}: ${size(v)}`));
+      "data-bytes": whole });
+    r.append(svg("title", {}, `${name}: ${size(whole)}${gpus > 1 ? `, ${size(v)} per GPU` : ""}`));
     g.append(r);
     g.append(svg("text", { x: L + w + 6, y: y + 16, class: "tick" }, size(v)));
   });

@@ -55,7 +55,7 @@ async function compute() {
     showWhatFits(s);
     renderEstimate(est, s, fit);
     drawDtypeChart($("chart-dtype"), est.mode === "weights" ? est.weights_by_dtype : null, est.dtype,
-      fit ? fit.capacity_bytes * fit.gpus : limitBytes(s));
+      fit ? fit.capacity_bytes : limitBytes(s), fit ? fit.gpus : 1);
     $("answer").hidden = false;
     history.replaceState(null, "", `#${hash}`);
     $("status").textContent = fit ? "planning…" : "";
