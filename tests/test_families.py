@@ -21,13 +21,14 @@ REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.j
 
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
 NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
-                "phimoe", "minimax_m2", "ministral3", "mistral3"}
+                "phimoe", "minimax_m2", "ministral3", "mistral3", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
     "SmolLM3Config": None, "Olmo3Config": None, "SeedOssConfig": None, "Exaone4Config": None, "Cohere2Config": None,
     "Glm4MoeConfig": None, "Ernie4_5_MoeConfig": None, "HunYuanMoEV1Config": None, "PhimoeConfig": None,
     "MiniMaxM2Config": None, "Ministral3Config": None, "Mistral3Config": "Mistral3ForConditionalGeneration",
+    "Qwen3NextConfig": None, "Qwen3_5TextConfig": None, "Qwen3_5MoeTextConfig": None,
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
@@ -177,3 +178,35 @@ def test_lora_parameters_on_moe_equal_peft(model_type: str) -> None:
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=targets))
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     assert lora_parameters(spec_from_config(conf.to_dict()), 4, targets) == trainable
+
+
+def test_qwen3_next_state_by_hand() -> None:
+    # 48 layers: 36 gated delta-net (3 of every 4), 12 full attention (2 kv heads × head_dim 256)
+    spec = _spec("qwen3-next-80b-a3b-instruct")
+    conv_dim = 2 * 16 * 128 + 32 * 128  # q and k: 16 heads × 128, v: 32 heads × 128
+    # transformers: 4 conv columns in bf16 + the recurrent state 32 × 128 × 128 in fp32, per layer and sequence
+    state = 4 * conv_dim * 2 + 32 * 128 * 128 * 4
+    assert state == 2_162_688
+    full_row = 2 * 2 * 256 * 2
+    assert kv_cache_bytes(spec, 32_768, 4) == 4 * (36 * state + 12 * 32_768 * full_row)
+    # vLLM: conv_kernel − 1 = 3 columns, the state in the cache dtype (bf16); llama.cpp: 3 columns, both f32
+    assert kv_cache_bytes(spec, 1000, 1, "vllm") == 36 * (3 * conv_dim * 2 + 32 * 128 * 128 * 2) + 12 * 1000 * full_row
+    assert kv_cache_bytes(spec, 1000, 1, "llamacpp", "f16") == (36 * (3 * conv_dim * 4 + 32 * 128 * 128 * 4)
+                                                               + 12 * 1000 * full_row)
+
+
+def test_qwen3_next_estimates_run_on_every_runtime() -> None:
+    from memfit import estimate
+
+    cfg = {**REAL["qwen3-next-80b-a3b-instruct"]["config"], "num_hidden_layers": 4}  # 3 linear + 1 full layer
+    conv_dim = 2 * 16 * 128 + 32 * 128
+    expected = {  # 3 linear layers' state + 1 full layer's K/V at 8,192 tokens (2 kv heads × 256)
+        "transformers": 3 * (4 * conv_dim * 2 + 32 * 128 * 128 * 4) + 8192 * 2 * 2 * 256 * 2,
+        "llamacpp": 3 * (3 * conv_dim * 4 + 32 * 128 * 128 * 4) + 8192 * 2 * 2 * 256 * 2,
+    }
+    for runtime in ("transformers", "vllm", "llamacpp"):
+        est = estimate(cfg, mode="inference", runtime=runtime, context=8192)
+        kv = sum(c.bytes for c in est.components if c.name == "kv_cache")
+        assert kv == expected[runtime] if runtime in expected else kv > 0  # vLLM: the pool fills the device
+    notes = estimate(cfg, mode="inference", runtime="transformers", context=8192).notes
+    assert any("gated delta-net" in n for n in notes)

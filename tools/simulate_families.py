@@ -61,6 +61,10 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=2, seq=2048, opt="adamw-fused", amp=True)),
     # (mistral3 itself is image-text-to-text: AutoModelForCausalLM, which the simulator builds, refuses it; its text
     # model is the ministral3 / mistral above, its vision tower adds weights only to a text workload)
+    ("qwen3-next-80b-a3b-l4/gen-b2-s4096-new8", "qwen3-next-80b-a3b-instruct", 4, "generate",
+     dict(batch=2, seq=4096, new=8)),
+    ("qwen3-next-80b-a3b-l4/train-bf16-adamw-fused-ckpt-b1-s2048", "qwen3-next-80b-a3b-instruct", 4, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
     ("minimax-m2-l2/gen-b1-s8192-new8", "minimax-m2", 2, "generate", dict(batch=1, seq=8192, new=8)),
     ("minimax-m2-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "minimax-m2", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),

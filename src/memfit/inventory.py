@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from .spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
+from .spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
 
 __all__ = ["GROUPS", "ParameterCount", "Tensor", "count_parameters", "inventory", "layer_parameters",
            "standard_inventory", "vision_tensors"]
@@ -101,7 +101,11 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield from _linear(f"{p}.o_proj", h, a.num_heads * a.value_dim, "attn_output", "attention", i, a.o_bias)
         return
     q, kv, v = a.num_heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_kv_heads * a.value_dim
-    if a.fused_qkv:
+    if a.output_gate:  # q_proj emits the queries and their output gate (the gate is not a norm's input)
+        yield from _linear(f"{p}.q_proj", 2 * q, h, "attn_q", "attention", i, a.qkv_bias)
+        yield from _linear(f"{p}.k_proj", kv, h, "attn_k", "attention", i, a.qkv_bias)
+        yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias)
+    elif a.fused_qkv:
         yield from _linear(f"{p}.qkv_proj", q + kv + v, h, "attn_qkv", "attention", i, a.qkv_bias)
     else:
         yield from _linear(f"{p}.q_proj", q, h, "attn_q", "attention", i, a.qkv_bias)
@@ -182,6 +186,20 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
     yield from _linear(f"{p}.out_proj", h, s.d_inner, "ssm_out", "ssm", i, s.proj_bias)
 
 
+def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
+    """Gated delta-net (transformers' Qwen3_5GatedDeltaNet; qwen3-next fuses qkvz and ba, same sizes)."""
+    p = f"model.layers.{i}.linear_attn"
+    yield from _linear(f"{p}.in_proj_qkv", g.conv_dim, h, "ssm_in", "ssm", i, False)
+    yield from _linear(f"{p}.in_proj_z", g.value_dim, h, "ssm_in", "ssm", i, False)
+    yield from _linear(f"{p}.in_proj_b", g.num_v_heads, h, "ssm_ba", "ssm", i, False)
+    yield from _linear(f"{p}.in_proj_a", g.num_v_heads, h, "ssm_ba", "ssm", i, False)
+    yield Tensor(f"{p}.conv1d.weight", (g.conv_dim, 1, g.conv_kernel), "ssm_conv1d", "ssm", i)
+    yield Tensor(f"{p}.dt_bias", (g.num_v_heads,), "ssm_dt", "ssm", i, is_bias=True)
+    yield Tensor(f"{p}.A_log", (g.num_v_heads,), "ssm_a", "ssm", i)
+    yield Tensor(f"{p}.norm.weight", (g.head_v_dim,), "ssm_norm", "ssm", i)
+    yield from _linear(f"{p}.out_proj", h, g.value_dim, "ssm_out", "ssm", i, False)
+
+
 def _norm_names(layer: LayerSpec) -> tuple[tuple[str, str], ...]:
     if layer.mixer != "attention" and layer.norms == 1:
         return (("norm", "attn_norm"),)
@@ -198,6 +216,8 @@ def _layer(h: int, norm: str, layer: LayerSpec, i: int) -> Iterator[Tensor]:
         yield from _attention(layer.attention, h, i)
     if layer.ssm is not None:
         yield from _ssm(layer.ssm, h, i, layer.mixer)
+    if layer.linear is not None:
+        yield from _linear_attention(layer.linear, h, i)
     if layer.mlp is not None:
         yield from _mlp(layer.mlp, h, i, f"model.layers.{i}.mlp", "", "mlp")
     if layer.moe is not None:

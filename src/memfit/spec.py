@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 __all__ = [
     "AttentionSpec",
     "LayerSpec",
+    "LinearAttentionSpec",
     "MLPSpec",
     "MoESpec",
     "ModelSpec",
@@ -29,7 +30,7 @@ __all__ = [
 
 NormKind = Literal["rms", "layernorm", "layernorm_nobias"]
 MLPKind = Literal["gated", "plain"]
-MixerKind = Literal["attention", "mamba", "mamba2"]
+MixerKind = Literal["attention", "mamba", "mamba2", "linear_attention"]
 QKNorm = Literal["none", "head", "full", "per_head_layernorm"]
 # Where a block's hidden-sized norms sit: ``pre`` (input + post-attention, llama), ``sandwich`` (pre and post
 # around both attention and MLP, gemma2/3), ``post`` (after attention and after the MLP, olmo2),
@@ -60,6 +61,7 @@ class AttentionSpec:
     sinks: bool = False  # learned per-head attention sinks (gpt-oss)
     fused_qkv: bool = False  # stored as one tensor (phi3, gpt2, falcon, neox, dbrx)
     rope_dim: int | None = None  # rotary dimensions per head when partial (phi, gpt-j, neox, stablelm)
+    output_gate: bool = False  # q_proj also emits a per-head sigmoid gate on the output (qwen3-next, qwen3.5)
     # MLA (DeepSeek-V2/V3); all None for ordinary attention
     q_lora_rank: int | None = None
     kv_lora_rank: int | None = None
@@ -134,12 +136,38 @@ class SSMSpec:
 
 
 @dataclass(frozen=True)
+class LinearAttentionSpec:
+    """A gated delta-net linear-attention mixer (qwen3-next, qwen3.5): q/k of ``num_k_heads × head_k_dim``,
+    v of ``num_v_heads × head_v_dim``, a causal depthwise convolution over q, k, v of ``conv_kernel`` taps; its
+    state per sequence is constant (conv state + a ``num_v_heads × head_k_dim × head_v_dim`` recurrent state)."""
+
+    num_k_heads: int
+    num_v_heads: int
+    head_k_dim: int
+    head_v_dim: int
+    conv_kernel: int
+
+    @property
+    def key_dim(self) -> int:
+        return self.num_k_heads * self.head_k_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.num_v_heads * self.head_v_dim
+
+    @property
+    def conv_dim(self) -> int:
+        return 2 * self.key_dim + self.value_dim
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """One decoder block: a mixer (attention or SSM) and a feed-forward part (dense or MoE)."""
 
     mixer: MixerKind = "attention"
     attention: AttentionSpec | None = None
     ssm: SSMSpec | None = None
+    linear: LinearAttentionSpec | None = None
     mlp: MLPSpec | None = None
     moe: MoESpec | None = None
     norms: int = 2  # hidden-sized norm modules in the block (pre-attn, pre-mlp, post-… )

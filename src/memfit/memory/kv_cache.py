@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import Literal
 
 from ..errors import ConfigError, UnsupportedError
-from ..spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
+from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, ModelSpec, SSMSpec
 
 __all__ = [
     "KVCache",
@@ -40,6 +40,7 @@ __all__ = [
     "kv_cache",
     "kv_cache_bytes",
     "kv_dtype",
+    "linear_state_bytes",
     "ssm_state_bytes",
 ]
 
@@ -98,7 +99,7 @@ class LayerCache:
     tokens (None: all), plus ``per_sequence`` bytes of constant state (Mamba)."""
 
     layer: int
-    kind: Literal["full", "sliding", "mla", "ssm"]
+    kind: Literal["full", "sliding", "mla", "ssm", "linear"]
     per_token: int
     window: int | None = None
     per_sequence: int = 0
@@ -134,6 +135,19 @@ def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int
     return (conv + state) * elem
 
 
+def linear_state_bytes(g: LinearAttentionSpec, runtime: Runtime, dtype_bytes: int) -> int:
+    """State of one gated delta-net layer for one sequence: conv state over q, k, v + the recurrent state.
+
+    transformers keeps ``conv_kernel`` columns of conv state in the model dtype and the recurrent state
+    (``num_v_heads × head_k_dim × head_v_dim``) in fp32 (its torch chunked delta rule computes in fp32 and caches
+    that result); vLLM keeps ``conv_kernel - 1`` columns and the state in the cache dtype; llama.cpp
+    ``conv_kernel - 1`` columns, both in f32."""
+    cols = g.conv_kernel if runtime == "transformers" else g.conv_kernel - 1
+    conv_elem = 4 if runtime == "llamacpp" else dtype_bytes
+    state_elem = 4 if runtime in ("transformers", "llamacpp") else dtype_bytes
+    return cols * g.conv_dim * conv_elem + g.num_v_heads * g.head_k_dim * g.head_v_dim * state_elem
+
+
 def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str = "bfloat16") -> list[LayerCache]:
     """Every layer's cache, in order (attention layers and recurrent layers)."""
     dt = kv_dtype(dtype)
@@ -157,6 +171,9 @@ def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype) -> lis
     if layer.ssm is not None:
         elem = int(dt.bytes_per_element) if dt.block == 1 else 2
         out.append(LayerCache(i, "ssm", 0, None, ssm_state_bytes(layer.ssm, layer.mixer, runtime, elem)))
+    if layer.linear is not None:
+        elem = int(dt.bytes_per_element) if dt.block == 1 else 2
+        out.append(LayerCache(i, "linear", 0, None, linear_state_bytes(layer.linear, runtime, elem)))
     return out
 
 

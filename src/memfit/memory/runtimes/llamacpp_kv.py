@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ...spec import AttentionSpec, ModelSpec
 from ...workload import Workload
-from ..kv_cache import kv_dtype, ssm_state_bytes
+from ..kv_cache import kv_dtype, linear_state_bytes, ssm_state_bytes
 from ..overhead import overhead_data
 
 __all__ = ["CacheGeometry", "LayerKV", "cache_geometry", "kv_layers", "swa_families"]
@@ -101,5 +101,8 @@ def kv_layers(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> list[LayerKV
             out.append(LayerKV(i, row * cells * geo.n_stream, cells, what))
         if layer.ssm is not None:
             state = ssm_state_bytes(layer.ssm, layer.mixer, "llamacpp", 4)
+            out.append(LayerKV(i, state * max(1, wl.batch), 0, "recurrent state"))
+        if layer.linear is not None:  # gated delta-net (qwen3next): r (conv) and s (state) in the recurrent memory
+            state = linear_state_bytes(layer.linear, "llamacpp", 4)
             out.append(LayerKV(i, state * max(1, wl.batch), 0, "recurrent state"))
     return out

@@ -1,0 +1,97 @@
+"""Hybrids of gated delta-net linear attention and gated full attention: qwen3_next (Qwen3-Next, MoE) and the
+Qwen 3.5 text models (``qwen3_5_text`` dense, ``qwen3_5_moe_text`` MoE).
+
+``layer_types`` says which layers are ``linear_attention`` (default: three of every four, from
+``full_attention_interval``); the full-attention layers have per-head q/k RMSNorm and a q_proj twice as wide (the
+queries and a sigmoid output gate). Every layer has a dense MLP (qwen3_5_text) or a routed-expert block with one
+gated shared expert (qwen3_next: unless in ``mlp_only_layers`` or off ``decoder_sparse_step``; qwen3_5_moe: all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ConfigError
+from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec
+from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count
+from .dense_recent import with_defaults
+
+__all__ = ["BUILDERS"]
+
+_LINEAR_DEFAULTS: dict[str, Any] = {
+    "head_dim": 256, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+    "linear_num_key_heads": 16, "linear_num_value_heads": 32,
+}
+_MOE_DEFAULTS: dict[str, Any] = {"moe_intermediate_size": 512, "shared_expert_intermediate_size": 512}
+
+
+def _layer_types(cfg: Config, n: int) -> list[str]:
+    types = cfg.get("layer_types")
+    if isinstance(types, list):
+        if len(types) != n or set(types) - {"linear_attention", "full_attention"}:
+            raise ConfigError(f"config.json 'layer_types' must list {n} entries of 'linear_attention' or "
+                              "'full_attention'")
+        return [str(t) for t in types]
+    interval = get_int(cfg, "full_attention_interval", 4)
+    return ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(n)]
+
+
+def _hybrid(cfg: Config, name: str, ffn_at: Any) -> ModelSpec:
+    h, n = get_int(cfg, "hidden_size"), layer_count(cfg)
+    heads = get_int(cfg, "num_attention_heads")
+    kv = get_int(cfg, "num_key_value_heads", heads, maximum=heads)
+    bias = get_bool(cfg, "attention_bias", False)
+    attn = AttentionSpec(heads, kv, get_int(cfg, "head_dim"), qkv_bias=bias, o_bias=bias, qk_norm="head",
+                         output_gate=True)
+    linear = LinearAttentionSpec(get_int(cfg, "linear_num_key_heads"), get_int(cfg, "linear_num_value_heads"),
+                                 get_int(cfg, "linear_key_head_dim"), get_int(cfg, "linear_value_head_dim"),
+                                 get_int(cfg, "linear_conv_kernel_dim"))
+    distinct: dict[tuple[str, int], LayerSpec] = {}
+    layers = []
+    for i, kind in enumerate(_layer_types(cfg, n)):
+        mlp, moe = ffn_at(i)
+        key = (kind, id(moe))
+        if key not in distinct:
+            if kind == "linear_attention":
+                distinct[key] = LayerSpec("linear_attention", linear=linear, mlp=mlp, moe=moe)
+            else:
+                distinct[key] = LayerSpec("attention", attn, mlp=mlp, moe=moe)
+        layers.append(distinct[key])
+    return build_model(cfg, name, h, layers)
+
+
+def _routed(cfg: Config) -> MoESpec:
+    return MoESpec(get_int(cfg, "num_experts"), get_int(cfg, "num_experts_per_tok"),
+                   get_int(cfg, "moe_intermediate_size"), num_shared_experts=1,
+                   shared_intermediate_size=get_int(cfg, "shared_expert_intermediate_size"), shared_expert_gate=True,
+                   norm_topk_prob=get_bool(cfg, "norm_topk_prob", True))
+
+
+def _qwen3_next(cfg: Config, name: str) -> ModelSpec:
+    cfg = with_defaults(cfg, {**_LINEAR_DEFAULTS, **_MOE_DEFAULTS, "num_experts": 512, "num_experts_per_tok": 10})
+    moe = _routed(cfg)
+    dense = MLPSpec(get_int(cfg, "intermediate_size"), "gated", False, act(cfg))
+    step = get_int(cfg, "decoder_sparse_step", 1)
+    only = cfg.get("mlp_only_layers") or []
+    if not isinstance(only, list):
+        raise ConfigError(f"config.json field 'mlp_only_layers' = {only!r} must be a list of layer indices")
+    return _hybrid(cfg, name, lambda i: (None, moe) if i not in only and (i + 1) % step == 0 else (dense, None))
+
+
+def _qwen3_5_text(cfg: Config, name: str) -> ModelSpec:
+    cfg = with_defaults(cfg, _LINEAR_DEFAULTS)
+    dense = MLPSpec(get_int(cfg, "intermediate_size"), "gated", False, act(cfg))
+    return _hybrid(cfg, name, lambda i: (dense, None))
+
+
+def _qwen3_5_moe_text(cfg: Config, name: str) -> ModelSpec:
+    cfg = with_defaults(cfg, {**_LINEAR_DEFAULTS, **_MOE_DEFAULTS, "num_experts": 256, "num_experts_per_tok": 8})
+    moe = _routed(cfg)
+    return _hybrid(cfg, name, lambda i: (None, moe))
+
+
+BUILDERS: dict[str, Builder] = {
+    "qwen3_5_moe_text": _qwen3_5_moe_text,
+    "qwen3_5_text": _qwen3_5_text,
+    "qwen3_next": _qwen3_next,
+}
