@@ -136,3 +136,12 @@ def test_safetensors_headers_give_the_exact_total(tmp_path: Path, no_transformer
     ssm = 3 * (1024 * (768 + conv + 8) + conv * 4 + conv + 3 * 8 + 768 + 1024 * 768)
     rest = 2 * 1000 * 1024 + 9 * 1024 + (1024 * 1024 + 2 * 1024 * 256 + 1024 * 1024) + ssm
     assert est.parameters.by_group["mlp"] == total - rest
+
+
+def test_chunked_attention_without_per_layer_types_is_an_upper_bound() -> None:
+    base = {"model_type": "never_seen", "hidden_size": 256, "num_attention_heads": 4, "vocab_size": 100,
+            "num_hidden_layers": 8, "attention_chunk_size": 64}
+    assert load_model(base).sliding_windows == (None,) * 8
+    marked = load_model(base | {"no_rope_layers": [1, 1, 1, 0] * 2})
+    assert marked.sliding_windows == (64, 64, 64, None) * 2
+    assert load_model(base | {"no_rope_layer_interval": 4}).sliding_windows == (64, 64, 64, None) * 2

@@ -70,7 +70,13 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
     wl.validate()
     spec = load_model(model)
     wl = runnable_workload(spec, wl)
-    est = _estimate(spec, wl, device)
+    try:
+        est = _estimate(spec, wl, device)
+    except UnsupportedError as e:
+        if spec.is_generic and "Mamba-2" in str(e):  # the generic path describes recurrent layers as Mamba-2 mixers
+            raise UnsupportedError(f"{e} ({spec.family} is described by the generic path, its non-attention layers "
+                                   "as Mamba-2 mixers holding the same state)") from None
+        raise
     if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
         from .sources.generic import generic_label
 

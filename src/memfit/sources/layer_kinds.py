@@ -104,7 +104,10 @@ def layer_kinds(cfg: Mapping[str, Any], n: int, notes: list[str], *, has_attenti
     if not has_attention:
         notes.append("no attention heads and no per-layer types: every layer assumed to be a recurrent mixer")
         return [LayerKind("recurrent", "recurrent")] * n
-    window = cfg.get("sliding_window") or cfg.get("sliding_window_size") or cfg.get("attention_chunk_size")
+    chunked = _chunked(cfg, n, notes)
+    if chunked is not None:
+        return chunked
+    window = cfg.get("sliding_window") or cfg.get("sliding_window_size")
     if not window or cfg.get("use_sliding_window") is False:
         if not any(k in cfg for k in ("layer_types", "sliding_window", "use_sliding_window")):
             notes.append("no per-layer types in the config: every layer assumed to be full attention")
@@ -115,3 +118,20 @@ def layer_kinds(cfg: Mapping[str, Any], n: int, notes: list[str], *, has_attenti
                 else LayerKind("sliding_attention", "attention", sliding=True) for i in range(n)]
     notes.append("a sliding window and no per-layer types: every layer assumed to use the window")
     return [LayerKind("sliding_attention", "attention", sliding=True)] * n
+
+
+def _chunked(cfg: Mapping[str, Any], n: int, notes: list[str]) -> list[LayerKind] | None:
+    """Chunked local attention (Llama 4): chunked where ``no_rope_layers`` marks a RoPE layer (or all but every
+    ``no_rope_layer_interval``-th); without either, every layer is taken as full attention (an upper bound)."""
+    if not cfg.get("attention_chunk_size"):
+        return None
+    marks, every = cfg.get("no_rope_layers"), cfg.get("no_rope_layer_interval")
+    if isinstance(marks, list) and len(marks) == n:
+        return [LayerKind("chunked_attention", "attention", sliding=True) if m else LayerKind("full", "attention")
+                for m in marks]
+    if isinstance(every, int) and every > 0:
+        return [LayerKind("full", "attention") if (i + 1) % every == 0
+                else LayerKind("chunked_attention", "attention", sliding=True) for i in range(n)]
+    notes.append("attention_chunk_size but no per-layer types: every layer assumed to keep the whole context "
+                 "(an upper bound)")
+    return [LayerKind("full_attention", "attention")] * n
