@@ -176,3 +176,15 @@ def test_tensor_split_per_gpu_figures() -> None:
     assert sum(d["weights_bytes"] for d in devs) == e.to_json()["components"]["weights"]
     with pytest.raises(Exception, match="one per GPU"):
         estimate("llama-3.1-8b", mode="inference", runtime="llamacpp", gpus=3, tensor_split=("3", "1"))
+
+
+def test_n_cpu_moe_moves_the_expert_tensors_to_host() -> None:
+    kw: dict[str, Any] = {"mode": "inference", "runtime": "llamacpp", "dtype": "q8_0-pure", "context": 4096}
+    gpu = estimate("qwen3-30b-a3b", **kw)
+    half = estimate("qwen3-30b-a3b", n_cpu_moe=24, **kw)
+    every = estimate("qwen3-30b-a3b", n_cpu_moe=48, **kw)
+    per_layer = 3 * 128 * 768 * 2048 * 34 // 32  # gate, up and down experts: 128 × 768 × 2048 in q8_0
+    for est, n in ((half, 24), (every, 48)):
+        assert gpu.total_bytes - est.total_bytes == n * per_layer
+        assert est.details["host_bytes"] - gpu.details["host_bytes"] == n * per_layer
+        assert est.details["model_buffer_bytes"] == gpu.details["model_buffer_bytes"]

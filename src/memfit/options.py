@@ -203,6 +203,10 @@ class WorkloadOptions:
     n_ubatch: int = option(512, low=1, high=MAX_TOKENS, modes=INFERENCE, runtimes=("llamacpp",),
                            help="llama.cpp physical batch (-ub).")
     flash_attn: bool = option(True, modes=INFERENCE, runtimes=("llamacpp",), help="llama.cpp flash attention (-fa).")
+    n_cpu_moe: int | None = option(None, low=0, high=100_000, modes=INFERENCE, runtimes=("llamacpp",),
+                                   none_means="no experts kept on the CPU",
+                                   help="llama.cpp --n-cpu-moe N: the MoE expert weights of the first N layers stay in "
+                                        "host RAM (--cpu-moe: all layers).")
     tensor_split: tuple[str, ...] | None = option(None, modes=INFERENCE, runtimes=("llamacpp",), max_items=16,
                                                  none_means="equal shares over --gpus",
                                                  help="llama.cpp --tensor-split: each GPU's share of the layers "

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import ConfigError
+from ...formats import get_format, ggml_types, gguf_tensor_types
 from ...inventory import count_parameters
 from ...result import Component, Estimate
 from ...spec import ModelSpec
@@ -31,7 +32,8 @@ from .llamacpp_compute import ComputePhases, compute_phases
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
 from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
 
-__all__ = ["LlamaBuffers", "compute_buffer_bytes", "device_shares", "estimate_llamacpp", "kv_cells", "llamacpp_buffers"]
+__all__ = ["LlamaBuffers", "compute_buffer_bytes", "cpu_expert_bytes", "device_shares", "estimate_llamacpp",
+           "kv_cells", "llamacpp_buffers"]
 
 FP32 = 4
 
@@ -76,6 +78,18 @@ GGUF_OF_FLOAT = {"f16": "gguf-f16", "fp16": "gguf-f16", "float16": "gguf-f16", "
                  "bfloat16": "gguf-bf16", "f32": "gguf-f32", "fp32": "gguf-f32", "float32": "gguf-f32"}
 
 
+def cpu_expert_bytes(spec: ModelSpec, fmt: str, first_gpu: int, n_cpu_moe: int) -> int:
+    """``--n-cpu-moe N`` (common/arg.cpp: the override ``blk.<i>.ffn_(up|down|gate)_exps`` → CPU for
+    i < N): the expert tensors of the offloaded layers among the first N, in their GGUF types."""
+    f = get_format(fmt)
+    if f.kind != "gguf" or f.default_type is None:
+        raise ConfigError(f"--n-cpu-moe needs a GGUF format (q4_k_m, q8_0, f16 …), not {fmt}")
+    types = ggml_types()
+    return sum(types[name].tensor_bytes(t.shape) for t, name in gguf_tensor_types(spec, f)
+               if t.layer is not None and first_gpu <= t.layer < n_cpu_moe
+               and t.kind in ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"))
+
+
 def llamacpp_buffers(spec: ModelSpec, wl: Workload) -> LlamaBuffers:
     fmt = GGUF_OF_FLOAT.get((wl.dtype or "f16").lower(), wl.dtype or "f16")
     kv_type = wl.kv_dtype or "f16"
@@ -93,6 +107,8 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload) -> LlamaBuffers:
     model_bytes = wb.total_bytes - wb.by_group.get("vision", 0)
     repeating = model_bytes - embed - head  # split evenly over the repeating layers
     gpu_w = repeating * min(ngl, n_layers) // max(1, n_layers) + (head if ngl > n_layers else 0)
+    if wl.n_cpu_moe:
+        gpu_w -= cpu_expert_bytes(spec, fmt, first_gpu, min(wl.n_cpu_moe, n_layers))
     geo = cache_geometry(spec, wl)
     layers = kv_layers(spec, wl, geo)
     kv_total = sum(c.bytes for c in layers)
