@@ -10,6 +10,10 @@ Each case is predicted from its own ``config`` (a transformers ``to_dict``) and 
   under amp whatever it says), checkpointing full if ckpt;
 * ``lora`` → ``mode="qlora"`` with quant else ``"lora"``, lora_rank=r, lora_targets, optimizer, dtype, amp.
 
+A line with ``"runtime": "llamacpp"`` is a llama.cpp buffer record (tests/data/llamacpp/, format in
+memory/runtimes/llamacpp_cases.py and docs/llamacpp.md): the model, KV, compute and output buffers
+llama.cpp reported, compared summed, each buffer's error named in the case's note.
+
 Two figures are compared per case:
 
 * the allocated peak: ``Estimate.allocated_bytes`` (what ``torch.cuda.max_memory_allocated`` shows) against
