@@ -9,9 +9,9 @@ from typing import Any
 from .errors import ConfigError, UnsupportedError
 from .hardware import Device
 from .inventory import count_parameters
-from .memory.weights import weights_component
+from .memory.weights import is_as_stored, weights_component
 from .result import Estimate
-from .rules import check_runnable, resolve
+from .rules import check_runnable, check_spec, resolve
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .workload import Workload
@@ -21,6 +21,9 @@ __all__ = ["estimate"]
 ModelRef = str | int | Mapping[str, Any] | ModelSpec
 
 
+_GGUF_FLOAT = ("F32", "F16", "BF16", "ALL_F32", "MOSTLY_F16", "MOSTLY_BF16")
+
+
 def default_format(spec: ModelSpec, mode: str = "weights") -> str:
     """The weight format used when the user names none: the checkpoint's own quantization
     (``quantization_config``: fp8-block, mxfp4, gptq …) for weights and inference, else the config's dtype.
@@ -28,6 +31,11 @@ def default_format(spec: ModelSpec, mode: str = "weights") -> str:
     with mixed precision off)."""
     if mode in ("weights", "inference") and spec.quantization:
         return spec.quantization
+    stored = spec.stored.quantization if spec.stored is not None else None
+    if mode == "inference" and stored and stored.startswith("gguf:") and stored[5:].upper() not in _GGUF_FLOAT:
+        from .formats import get_format
+
+        return get_format(stored).name  # a GGUF file runs in its own type (q4_0, q4_k_m …), not in its config dtype
     if mode in ("train", "lora", "qlora") and spec.dtype in ("float32", "fp32"):
         return "bfloat16"
     return spec.dtype
@@ -36,6 +44,7 @@ def default_format(spec: ModelSpec, mode: str = "weights") -> str:
 def runnable_workload(spec: ModelSpec, wl: Workload) -> Workload:
     """``wl`` with the checkpoint's own format when no ``dtype`` is named (the same rule in every command),
     checked against what the runtime can run (``rules.check_runnable``: the rule and the fix otherwise)."""
+    check_spec(spec)
     dtype_from = "--dtype"
     if wl.dtype is None:
         wl = wl.replace(dtype=default_format(spec, wl.mode))
@@ -89,6 +98,8 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
     if wl.mode == "weights":
         dtype = wl.dtype or default_format(spec)
         comp = weights_component(spec, dtype)
+        if spec.stored is not None and spec.stored.quantization and is_as_stored(spec, dtype):
+            dtype = spec.stored.quantization  # label the weights as stored (gguf:Q4_0), not by the config's dtype
         return Estimate(spec.name, "weights", dtype, count_parameters(spec), (comp,))
     if spec.is_bare:
         raise UnsupportedError(

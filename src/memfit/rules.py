@@ -22,7 +22,8 @@ from .options import ALL_MODES, declared
 from .spec import ModelSpec
 from .workload import Workload
 
-__all__ = ["check_runnable", "flag", "given_fields", "kv_class", "resolve", "runtime_support", "tp_problem"]
+__all__ = ["check_runnable", "check_spec", "flag", "given_fields", "kv_class", "resolve", "runtime_support",
+           "tp_problem"]
 
 TRAIN = ("train", "lora", "qlora")
 INFER = ("inference",)
@@ -168,6 +169,16 @@ def check_runnable(spec: ModelSpec, wl: Workload, dtype_from: str = "--dtype") -
         if bad:
             raise UnsupportedError(f"--ep {wl.ep} must divide the {bad[0]} experts of {spec.name}: pick a divisor "
                                    f"of {bad[0]}")
+
+
+def check_spec(spec: ModelSpec) -> None:
+    """Refuse a description no model can have: more experts routed per token than the layer has (the active
+    parameters would exceed the total)."""
+    for i, layer in enumerate(spec.layers):
+        moe = layer.moe
+        if moe is not None and not 1 <= moe.top_k <= moe.num_experts:
+            raise ConfigError(f"layer {i} routes num_experts_per_tok = {moe.top_k} of {moe.num_experts} experts: "
+                              f"it must be from 1 to {moe.num_experts}; check the config's num_experts_per_tok")
 
 
 def tp_problem(spec: ModelSpec, tp: int, engine: str = "vllm") -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,11 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "config.json"
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a named pipe or a device would block or never end: never open one
+            raise ConfigError(f"{path} is not a regular file (a named pipe, socket or device): give a config.json "
+                              "file or a folder holding one")
+        size = st.st_size
         if size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path} is {size:,} bytes; a config.json is at most {MAX_CONFIG_BYTES:,}")
         with path.open("rb") as f:
@@ -38,6 +43,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests JSON too deeply to be a config.json (a config is a few levels deep)") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a JSON object (a config.json), not a {type(cfg).__name__}")
     return cfg

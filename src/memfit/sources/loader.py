@@ -62,6 +62,12 @@ def load_model(ref: str | Mapping[str, Any] | ModelSpec | int) -> ModelSpec:
 def _checkpoint(path: Path, text: str) -> ModelSpec | None:
     """Weights files: a .safetensors / .gguf file, a folder of safetensors shards, or a Hub repo id."""
     if path.is_file() and path.suffix == ".safetensors":
+        shard = re.search(r"-(\d+)-of-(\d+)\.safetensors$", path.name)
+        if shard and int(shard.group(2)) > 1:  # one file's bytes would be priced with the whole model's count
+            index = path.parent / "model.safetensors.index.json"
+            use = str(index) if index.is_file() else f"the folder {path.parent}"
+            raise ConfigError(f"{path.name} is shard {int(shard.group(1))} of {int(shard.group(2))} of a sharded "
+                              f"checkpoint: pass {use} so that every shard is read")
         from .safetensors_reader import load_safetensors
         return load_safetensors(path)
     if path.is_file() and path.name.endswith(".safetensors.index.json"):  # the index of a sharded checkpoint
