@@ -297,7 +297,9 @@ def format_from_quantization_config(qc: Mapping[str, Any] | None) -> str | None:
     if method == "modelopt":
         algo = str(qc.get("quant_algo", "")).upper()
         return {"FP8": "fp8", "NVFP4": "nvfp4"}.get(algo)
-    return None
+    from .quant_detect import other_quantization
+
+    return other_quantization(method, qc)
 
 
 def list_formats() -> list[Format]:

@@ -51,7 +51,7 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
 
         builder = generic_spec
     spec = builder(cfg, name or str(cfg.get("_name_or_path") or model_type))
-    qc = cfg.get("quantization_config")
+    qc = cfg.get("quantization_config") or cfg.get("quantization")  # MLX checkpoints: "quantization"
     if isinstance(qc, Mapping):
         from ..formats import format_from_quantization_config
 
