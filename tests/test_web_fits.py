@@ -61,9 +61,9 @@ def ask(client: TestClient, body: dict[str, Any], timeout: float = 120) -> Any:
         t = time.perf_counter()
         r = client.post("/api/fits", json=body)
         assert time.perf_counter() - t < 2.0  # every answer at once, the list or "computing"
-        if r.status_code != 202:
+        if r.status_code not in (202, 429):
             return r
-        assert r.json()["status"] == "computing"
+        assert r.json()["status"] in ("computing", "busy")
         assert time.monotonic() < deadline, "the list never came"
         time.sleep(0.2)
 
@@ -81,6 +81,15 @@ def test_the_list_is_the_functions_and_computed_once(client: TestClient) -> None
     again = client.post("/api/fits", json=body)
     assert again.status_code == 200 and again.json() == doc  # remembered
     assert CALLS.count(("rtx 4090", 8192, "llamacpp", None)) == 1  # one job, however often the page asks
+
+
+def test_one_list_at_a_time_and_no_queue(client: TestClient) -> None:
+    first = client.post("/api/fits", json={"gpu": "rtx-4090", "context": 1111})
+    assert first.status_code == 202
+    other = client.post("/api/fits", json={"gpu": "rtx-4090", "context": 2222})
+    assert other.status_code == 429 and other.json()["status"] == "busy"
+    assert ask(client, {"gpu": "rtx-4090", "context": 1111}).status_code == 200
+    assert ask(client, {"gpu": "rtx-4090", "context": 2222}).status_code == 200  # its turn once the first is done
 
 
 def test_a_refusal_is_said_and_remembered(client: TestClient) -> None:

@@ -3,7 +3,8 @@
 That list takes seconds (every catalog model, every format the runtime reads, the longest context), more than
 one request may compute. So it is a job: the first request for a (GPU, runtime, context, memory) starts it
 and is answered at once with ``202 {"status": "computing"}``; the page asks again until the list is there
-(``200 {"status": "done", "models": [...]}``). One job runs at a time, in its own thread; its work is bounded by
+(``200 {"status": "done", "models": [...]}``). One job runs at a time, in its own thread (a question for another
+list meanwhile gets ``429``: nothing queues behind it); its work is bounded by
 the catalog (every bundled model once, a few seconds), so it runs without the per-request trace, which would
 triple it. Finished lists (and refusals) are remembered for the last ``KEEP`` questions.
 """
@@ -57,6 +58,9 @@ class FitsJobs:
                 doc = self._done[key]
                 return (200 if doc["status"] == "done" else 422), doc
             job = self._running.get(key)
+            if job is None and self._running:  # one list at a time, and no queue of others behind it
+                return 429, {"status": "busy", "retry_after_s": 5,
+                             "error": "another list is being computed on this server; ask again in a few seconds"}
             if job is None:
                 job = self._pool.submit(self._job, gpu, runtime, context, memory)
                 self._running[key] = job

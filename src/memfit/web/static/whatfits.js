@@ -29,8 +29,11 @@ async function list(s) {
     try {
       doc = await api("/api/fits", q);
     } catch (e) {
-      status.textContent = e.message;
-      return;
+      if (e.status !== 429) {
+        status.textContent = e.message;
+        return;
+      }
+      doc = { status: "busy" };  // another list is being computed: wait for our turn
     }
     if (asked !== key) return;
     if (doc.status === "done") {
