@@ -201,3 +201,43 @@ def test_seed_arithmetic_for_bare_counts(capsys: pytest.CaptureFixture[str]) -> 
     assert memfit.estimate("7B", dtype="gptq").total_bytes > 3_500_000_000
     code, out, _ = run(["estimate", "7B", "--dtype", "int8", "--explain"], capsys)
     assert code == 0 and "7,000,000,000 parameters × 8 bits (int8" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# when it does not fit: the cheapest levers that would make it fit
+
+
+@pytest.mark.parametrize("args", [
+    ["llama-3.1-8b", "--gpu", "t4"],
+    ["llama-3.1-70b", "--gpu", "h100", "--gpus", "2", "--tp", "2", "--runtime", "vllm", "--context", "8192"],
+    ["llama-3.1-8b", "--gpu", "rtx-4090", "--mode", "train"],
+    ["qwen2.5-7b", "--gpu", "rtx-4090", "--mode", "train", "--gpus", "2", "--zero", "1"],
+])
+def test_fixes_fit_and_the_original_does_not(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["fit", *args, "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and not doc["fits"] and doc["fixes"]
+    for fix in doc["fixes"]:
+        assert fix["per_gpu_bytes"] <= fix["capacity_bytes"]
+        assert fix["text"].startswith("add ") and ": fits at " in fix["text"]
+        flags: list[str] = []
+        for k, v in fix["change"].items():
+            flags += ["--" + k.replace("_", "-"), str(v)]
+        c2, out2, _ = run(["fit", *_without(args, fix["change"]), *flags, "--json"], capsys)
+        assert c2 == 0 and json.loads(out2)["fits"], (args, fix)
+    code, out, _ = run(["fit", *args], capsys)
+    assert "to make it fit, cheapest first:" in out
+
+
+def _without(args: list[str], change: dict[str, object]) -> list[str]:
+    """args minus the options the change sets (so that the change's value is the one used)."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a.startswith("--") and a[2:].replace("-", "_") in change:
+            skip = True
+            continue
+        out.append(a)
+    return out

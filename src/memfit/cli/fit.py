@@ -11,6 +11,7 @@ import click
 
 from ..errors import MemfitError
 from ..fit import fit, fit_all
+from ..levers import cheapest_fixes
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
 from ..units import fmt_bytes
@@ -45,12 +46,20 @@ def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, 
             speed = decode_ceiling(spec, r.device, wl)
         except MemfitError:
             speed = None
+    fixes = [] if r.fits else cheapest_fixes(wl, lambda w: fit(spec, r.device, w))
     if json_:
         doc = r.to_json()
         doc["speed"] = None if speed is None else speed.to_json()
+        doc["fixes"] = [f.to_json() for f in fixes]
         click.echo(json.dumps(doc, indent=2))
     else:
         _render(r, speed)
+        if not r.fits:
+            click.echo("to make it fit, cheapest first:" if fixes else
+                       "no single change (checkpointing, ZeRO, 8-bit optimizer, LoRA/QLoRA, a smaller format or KV "
+                       "cache) makes it fit: add GPUs (memfit plan -q gpus) or pick a larger one")
+            for f in fixes:
+                click.echo(f"  {f.text}")
     if check and not r.fits:
         sys.exit(1)
 
