@@ -222,6 +222,7 @@ class StoredWeights:
     quantization: str | None = None  # gptq, awq, fp8, bitsandbytes, mxfp4, gguf:Q4_K_M, …
     files: tuple[str, ...] = ()
     header_bytes_read: int = 0
+    file_bytes: int = 0  # the checkpoint files on disk, where the layout is known (GGUF); 0 when not known
 
 
 class TensorSource(Protocol):

@@ -176,4 +176,8 @@ def engine_lines(est: Estimate) -> list[str]:
                 f"{d['kv_pool_bytes'] / 2 / 2**30:.2f} GB, V size: {d['kv_pool_bytes'] / 2 / 2**30:.2f} GB",
                 f"max_total_num_tokens={d['kv_cache_tokens']}",
                 f"Maximum concurrency for {d['max_model_len']:,} tokens per request: {d['max_concurrency']:.2f}x"]
+    if d.get("runtime") == "llamacpp" and "gguf_file_bytes" in d:
+        missing = d.get("gguf_file_not_counted") or []
+        return [f"GGUF file on disk: {d['gguf_file_bytes']:,} bytes ({fmt_bytes(int(d['gguf_file_bytes']))})"
+                + ("" if not missing else "; not counted: " + "; ".join(str(m) for m in missing))]
     return []

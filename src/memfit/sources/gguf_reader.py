@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from ..errors import FormatError, MemfitError
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, StoredWeights
+from .gguf_size import file_bytes
 
 __all__ = ["GGUFHeader", "GGUFTensor", "gguf_type_sizes", "load_gguf", "load_gguf_folder", "parse_gguf",
            "read_gguf", "spec_from_gguf"]
@@ -356,6 +357,7 @@ def stored_from_gguf(headers: Sequence[GGUFHeader]) -> StoredWeights:
         bytes_by_dtype=tuple(sorted(((d, e, b) for d, (e, b) in by_type.items()), key=lambda r: (-r[2], r[0]))),
         quantization=f"gguf:{ftype}" if ftype else None, files=tuple(Path(h.file).name for h in headers),
         header_bytes_read=sum(h.bytes_read for h in headers),
+        file_bytes=sum(file_bytes(h.data_offset, [t.nbytes for t in h.tensors], h.alignment) for h in headers),
     )
 
 

@@ -22,18 +22,19 @@ from ...errors import ConfigError
 from ...formats import get_format, ggml_types, gguf_tensor_types
 from ...inventory import count_parameters
 from ...result import Component, Estimate
+from ...sources.gguf_size import priced_file_size
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import kv_dtype
 from ..overhead import cuda_context_component
-from ..weights import weights_breakdown
+from ..weights import is_as_stored, weights_breakdown
 from .llamacpp_compute import ComputePhases, compute_phases
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
 from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
 
 __all__ = ["LlamaBuffers", "compute_buffer_bytes", "cpu_expert_bytes", "device_shares", "estimate_llamacpp",
-           "kv_cells", "llamacpp_buffers"]
+           "gguf_file_details", "kv_cells", "llamacpp_buffers"]
 
 FP32 = 4
 
@@ -91,7 +92,10 @@ def cpu_expert_bytes(spec: ModelSpec, fmt: str, first_gpu: int, n_cpu_moe: int) 
 
 
 def llamacpp_buffers(spec: ModelSpec, wl: Workload) -> LlamaBuffers:
-    fmt = GGUF_OF_FLOAT.get((wl.dtype or "f16").lower(), wl.dtype or "f16")
+    dtype = wl.dtype or "f16"
+    from_gguf = spec.stored is not None and spec.stored.container == "gguf"
+    # a GGUF file loads as it is stored; a float dtype otherwise means its GGUF conversion
+    fmt = dtype if from_gguf and is_as_stored(spec, dtype) else GGUF_OF_FLOAT.get(dtype.lower(), dtype)
     kv_type = wl.kv_dtype or "f16"
     if kv_dtype(kv_type).block > 1 and not wl.flash_attn:
         # llama.cpp refuses to start: "V cache quantization requires flash_attn" (src/llama-context.cpp)
@@ -151,10 +155,23 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
                "kv_cache_bytes": b.kv_bytes, "compute_buffer_bytes": b.compute_bytes,
                "model_buffer_bytes": b.model_bytes, "output_buffer_bytes": b.output_bytes,
                "host_bytes": b.host_bytes}
+    details.update(gguf_file_details(spec, b.fmt))
     if wl.gpus > 1 or wl.tensor_split:
         details["devices"] = [d.to_json() for d in device_shares(spec, wl, b)]
     return Estimate(spec.name, "inference", b.fmt, count_parameters(spec), tuple(comps), allocated_bytes=None,
                     details=details)
+
+
+def gguf_file_details(spec: ModelSpec, fmt: str) -> dict[str, object]:
+    """The GGUF file's size on disk: exact for a file memfit read (header + aligned tensor data), and for a
+    GGUF format priced for a spec its tensor infos and data, naming the metadata it cannot know."""
+    s = spec.stored
+    if s is not None and s.container == "gguf" and s.file_bytes and is_as_stored(spec, fmt):
+        return {"gguf_file_bytes": s.file_bytes, "gguf_file_not_counted": []}
+    f = get_format(fmt)
+    if f.kind != "gguf" or f.default_type is None or spec.is_bare:
+        return {}
+    return priced_file_size(gguf_tensor_types(spec, f), ggml_types(), spec.vocab_size).to_json()
 
 
 def device_shares(spec: ModelSpec, wl: Workload, b: LlamaBuffers) -> list[DeviceShare]:
