@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from ..errors import UnknownModelError
@@ -246,7 +247,13 @@ def _layout(cfg: Config) -> tuple[Config, int, int, list[LayerSpec], list[str]]:
 def layout_assumptions(spec: ModelSpec) -> list[str]:
     """What the generic path had to assume for ``spec``'s layout (empty when every field was declared)."""
     source = spec.tensor_source
-    return _layout(source.config)[4] if isinstance(source, GenericTensors) else []
+    return list(_assumptions(source.config_json)) if isinstance(source, GenericTensors) else []
+
+
+@lru_cache(maxsize=64)
+def _assumptions(config_json: str) -> tuple[str, ...]:
+    """Once per config: a plan search labels thousands of estimates of the same spec."""
+    return tuple(_layout(json.loads(config_json))[4])
 
 
 def generic_spec(cfg: Config, name: str) -> ModelSpec:

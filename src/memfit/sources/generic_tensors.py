@@ -1,9 +1,9 @@
-"""The parameter tensors of a generic-path spec, where they came from, and the label every estimate carries.
+"""The parameter tensors of a generic-path spec and where they came from (the label is memfit.sources.generic's).
 
 With transformers installed the tensors are the ones it builds on the meta device (exact names and shapes;
 each is given a llama.cpp-style kind and a breakdown group from its name, so format rules apply). Without
-it they are the standard layout's (``memfit.inventory.standard_inventory``), topped up to an exact total
-when a checkpoint's headers or a catalog row give one, and otherwise labelled approximate.
+it they are the standard layout's (``memfit.inventory.standard_inventory``), its feed-forward part sized to
+an exact total when a checkpoint's headers or a catalog row give one, and otherwise labelled approximate.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from ..inventory import Group, Tensor, standard_inventory
 from ..spec import ModelSpec
@@ -29,7 +28,8 @@ class GenericTensors:
     config_json: str
 
     def tensors(self, spec: ModelSpec) -> tuple[Tensor, ...]:
-        """The tensors transformers builds; else the standard layout's, topped up to a reference total."""
+        """The tensors transformers builds; else the standard layout's, its feed-forward part sized to a
+        reference total when the checkpoint or the catalog gives one."""
         built = build(spec)
         if built.ok:
             return tuple(_tensor(name, shape) for name, shape in built.tensors)
@@ -38,10 +38,6 @@ class GenericTensors:
         fitted = _fit_feed_forward(tensors, reference[0]) if reference else None
         return tensors if fitted is None else fitted
 
-    @property
-    def config(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.config_json)
-        return value
 
 _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer|decoder_layers)\.(\d+)\.")
 _VISION = ("vision", "visual", "image", "audio", "multi_modal_projector", "mm_projector", "patch_embed", "vqmodel",
