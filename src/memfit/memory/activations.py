@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+from .korthikanti import korthikanti_layer_bytes
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
 
@@ -145,7 +146,7 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
 
 
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
-               rotary: bool, q_cat: bool = False) -> tuple[int, int, int, int, int]:
+               rotary: bool, q_cat: bool = False, low_softmax: bool = False) -> tuple[int, int, int, int, int]:
     """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient,
     DynamicCache bytes per token alive until the end of the forward and not saved). ``q_cat``: the rotated
     query is assembled by ``torch.cat`` (a fresh contiguous tensor, see ``Q_CAT_FAMILIES``)."""
@@ -176,6 +177,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         else:
             dropped = (1 + att_b) if p.attention_dropout else 0  # dropout mask and output
             probs = 4 + (att_b if att_b != 4 else 0) + (att_b if softcap else 0) + dropped
+            if low_softmax and not p.amp:  # softmax in the model dtype: its output is the probabilities kept
+                probs = att_b + (att_b if softcap else 0) + dropped
         sq_saved = b * heads * s * s * probs
         # the masked scores (fp32 under autocast, whose mask is fp32) stay alive beside the softmax output,
         # and the 4-D causal mask beside them
@@ -240,13 +243,29 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
     return saved, transient
 
 
+# Families whose eager_attention_forward calls softmax in the model dtype (no dtype=float32): transformers 5.25
+# gpt2, codegen, ctrl, biogpt; gpt-oss (softmax over the scores and the sinks with dtype=the scores' dtype)
+MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt")
+
+
+def _low_softmax(spec: ModelSpec, layer: LayerSpec) -> bool:
+    """Eager attention's softmax runs in the model dtype (no fp32 probabilities)."""
+    return spec.family in MODEL_DTYPE_SOFTMAX_EAGER or (layer.attention is not None and layer.attention.sinks)
+
+
 EXPERT_KINDS = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 # Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
 # (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
 Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
 
 
-def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int, int]:
+# Intermediate-sized tensors a routed expert's activation keeps for backward (per routed token, beside the down
+# projection's input): silu-GLU keeps gate_up's output (2·I) and act(gate); gpt-oss's clamped GLU keeps gate_up's
+# output, the clamped gate, sigmoid(α·gate), glu and up + 1 (transformers 5.25 GptOssExperts._apply_gate)
+MOE_ACT_SAVED = {"gpt_oss": 6}
+
+
+def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> tuple[int, int, int, int]:
     """(saved per token, transient per token, saved per layer, backward transient per layer) of a routed
     MoE block: router, top-k experts (``grouped_mm``), shared experts.
 
@@ -268,7 +287,7 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int, int
     # product keeps the expert outputs.
     up_trains = p.full or "ffn_up_exps" in adapted or "ffn_gate_exps" in adapted
     down_trains = p.full or "ffn_down_exps" in adapted
-    mlp_kept = (3 if m.kind == "gated" else 1) + (1 if down_trains else 0)
+    mlp_kept = (MOE_ACT_SAVED.get(family, 3) if m.kind == "gated" else 1) + (1 if down_trains else 0)
     per_route = (eb * h if up_trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × weight
     saved += m.top_k * per_route
     if m.num_shared_experts:
@@ -305,7 +324,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     per_token += norms_saved
     if layer.attention is not None:
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
-            layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES)
+            layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
+            low_softmax=_low_softmax(spec, layer))
         per_token += a_saved
     elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
         per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
@@ -315,7 +335,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         extra_token = max(extra_token, m_tr)
     moe_layer = moe_back = 0
     if layer.moe is not None:
-        m_saved, m_tr, moe_layer, moe_back = _moe(layer.moe, h, feed, p)
+        m_saved, m_tr, moe_layer, moe_back = _moe(layer.moe, h, feed, p, spec.family)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
     weights = _layer_linear_params(spec, layer)
@@ -343,6 +363,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             # backward's output (fp32 on the math path and under autocast, the input dtype otherwise),
             # while the bf16 probabilities kept for the matmul are already released
             per = 8 if math_path else (6 if p.amp else 4)
+            if _low_softmax(spec, layer) and not p.amp and not math_path:
+                per = 2 * p.proj_bytes  # the probabilities' gradient and the softmax backward's, model dtype
             sq_back = b * a.num_heads * s * s * per
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     return LayerActivations(
@@ -420,19 +442,3 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> Mo
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
                             loss_backward_extra=8 * TV, head_weight_casts=head_casts,
                             embedding_backward_extra=emb_back)
-
-
-def korthikanti_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, sequence_parallel: bool = False,
-                            recompute: str = "none") -> int:
-    """Megatron's per-layer activation bytes (Korthikanti et al. 2022, Table 2; 16-bit, 4h MLP, dropout).
-
-    ``recompute``: ``none``, ``selective`` (attention core recomputed) or ``full`` (layer input only).
-    """
-    if recompute == "full":
-        return 2 * s * b * h
-    sbh = s * b * h
-    attn_core = 5 * a * s * s * b  # softmax input/output, dropout mask and output: 5as²b
-    base = 34 * sbh // t if sequence_parallel else 10 * sbh + 24 * sbh // t
-    if recompute == "selective":
-        return base
-    return base + attn_core // t

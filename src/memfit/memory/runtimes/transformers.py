@@ -36,9 +36,11 @@ from ...result import Component, Estimate
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
+from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
+from .int8_outliers import down_projection_bytes, outlier_columns, outlier_range_note
 
 __all__ = ["Moment", "cache_reset_length", "estimate_transformers", "peak_moments"]
 
@@ -178,8 +180,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         # every column holds an outlier ≥ 6: bnb copies those weight columns (int8) and dequantises them
         # in fp32 twice (A·stats, ·1/127) = 9 bytes per weight, beside the input, its int8 codes and subA.
         up = tokens * (8 * i + h)
-        k = i if tokens >= 100 else max(1, i * tokens // 100)
-        down = tokens * (2 * i + i) + tokens * k * 2 + 9 * h * k
+        k = outlier_columns(i, tokens)  # the upper end: every column (see int8_outliers)
+        down = down_projection_bytes(tokens, i, h, k)
         if down > up:
             return down, (f"LLM.int8 down projection with {k:,} outlier columns: {tokens:,} × 3·{i} + subA "
                           f"{tokens:,}×{k:,}×2 + 9 B × {h}×{k:,} dequantised columns")
@@ -217,6 +219,9 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
             # output tuple still holds the previous layer's probabilities (model dtype)
             q += 2 * t * att.num_heads * att.head_dim * FP32
             per_score, what = 2 * FP32 + dt, "previous layer's probabilities, fp32 scores, scaled"
+        if family in MODEL_DTYPE_SOFTMAX_EAGER:
+            # scores × scaling (+ mask) and their softmax, both in the model dtype: two score-sized tensors at a time
+            per_score, what = 2 * dt, "masked scores and softmax, model dtype"
         if att.sinks:
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
@@ -424,8 +429,11 @@ def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
     }
     reset = cache_reset_length(spec, wl)
     notes: tuple[str, ...] = ()
+    inner = max((layer.mlp.intermediate_size for layer in spec.layers if layer.mlp is not None), default=0)
+    if wl.quant == "int8" and inner:
+        notes += (outlier_range_note(wl.batch * wl.context, inner, spec.hidden_size),)
     if reset is not None:
-        notes = (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
-                 f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
+        notes += (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
+                  f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
                     notes=notes, details=details)

@@ -1,0 +1,52 @@
+"""LLM.int8 (bitsandbytes ``Linear8bitLt``, threshold 6.0): how many outlier columns the down projection has.
+
+bitsandbytes splits a matmul's input by column: a column holding any value of magnitude ≥ 6 is an outlier column,
+multiplied in 16-bit (its weight rows copied out of the int8 matrix and dequantised), the rest in int8. The memory
+of that split grows with the number of outlier columns ``k``:
+
+* the down projection's input act(gate)·up (``3·I`` bytes per token with its int8 codes), ``subA`` (the outlier
+  columns of the input, fp16: ``2·k`` bytes per token) and the dequantised weight columns (int8 copy, then fp32
+  twice: ``9·h·k`` bytes).
+
+How many columns are outliers depends on the weights, and memfit cannot see them:
+
+* **all columns** in randomly initialised weights (the H100 measurement ``mistral-7b-v0.1/int8-gen-b1-s2048``: the
+  heavy-tailed product of two random projections exceeds 6 in nearly every column once a prompt has ≥ 100
+  tokens). This is the upper end, and the figure memfit uses: a safe bound.
+* **few** in trained checkpoints: Dettmers et al. 2022, "LLM.int8(): 8-bit Matrix Multiplication for Transformers
+  at Scale" (arXiv 2208.07339): more than 99.9 % of values are multiplied in 8-bit, and at 6.7B the outliers are
+  concentrated in about 6 feature dimensions. The lower end here is 0.1 % of the columns (at least 1).
+"""
+
+from __future__ import annotations
+
+from ...units import fmt_bytes
+
+__all__ = ["down_projection_bytes", "outlier_columns", "outlier_range_note"]
+
+REAL_CHECKPOINT_FRACTION = 0.001  # > 99.9 % of values in 8-bit (arXiv 2208.07339, abstract)
+
+
+def outlier_columns(inner: int, tokens: int, *, trained: bool = False) -> int:
+    """Outlier columns of a down projection with ``inner`` input features over ``tokens`` tokens.
+
+    ``trained=False``: the upper end (random weights: every column once there are ≥ 100 tokens, fewer tokens
+    reach fewer columns); ``trained=True``: the lower end, 0.1 % of the columns."""
+    if trained:
+        return max(1, -(-inner // round(1 / REAL_CHECKPOINT_FRACTION)))
+    return inner if tokens >= 100 else max(1, inner * tokens // 100)
+
+
+def down_projection_bytes(tokens: int, inner: int, hidden: int, k: int) -> int:
+    """Bytes alive in the LLM.int8 down projection with ``k`` outlier columns (see the module docstring)."""
+    return tokens * 3 * inner + tokens * k * 2 + 9 * hidden * k
+
+
+def outlier_range_note(tokens: int, inner: int, hidden: int) -> str:
+    """The note an int8 estimate carries: the range between few and all outlier columns, and which one is used."""
+    k_all, k_few = outlier_columns(inner, tokens), outlier_columns(inner, tokens, trained=True)
+    hi, lo = down_projection_bytes(tokens, inner, hidden, k_all), down_projection_bytes(tokens, inner, hidden, k_few)
+    return (f"LLM.int8 outliers: the down projection's buffers are {fmt_bytes(hi)} with {k_all:,} outlier columns "
+            f"(every column, as in randomly initialised weights: the safe bound, used here) and {fmt_bytes(lo)} with "
+            f"{k_few:,} (0.1 % of the columns, trained checkpoints per the LLM.int8 paper, arXiv 2208.07339); a "
+            f"trained model needs up to {fmt_bytes(hi - lo)} less when that projection is the peak")
