@@ -21,7 +21,8 @@ REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.j
 
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
 NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
-                "phimoe", "minimax_m2", "ministral3", "mistral3", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"}
+                "phimoe", "minimax_m2", "ministral3", "mistral3", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text",
+                "qwen3_5", "qwen3_5_moe"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, str | None] = {
     "Glm4MoeConfig": None, "Ernie4_5_MoeConfig": None, "HunYuanMoEV1Config": None, "PhimoeConfig": None,
     "MiniMaxM2Config": None, "Ministral3Config": None, "Mistral3Config": "Mistral3ForConditionalGeneration",
     "Qwen3NextConfig": None, "Qwen3_5TextConfig": None, "Qwen3_5MoeTextConfig": None,
+    "Qwen3_5Config": "Qwen3_5ForConditionalGeneration", "Qwen3_5MoeConfig": "Qwen3_5MoeForConditionalGeneration",
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
@@ -210,3 +212,14 @@ def test_qwen3_next_estimates_run_on_every_runtime() -> None:
         assert kv == expected[runtime] if runtime in expected else kv > 0  # vLLM: the pool fills the device
     notes = estimate(cfg, mode="inference", runtime="transformers", context=8192).notes
     assert any("gated delta-net" in n for n in notes)
+
+
+def test_qwen3_5_image_tokens() -> None:
+    # one token per 2 × 2 merged 16-px patch, i.e. per 32 × 32 px: a 1,024² image adds 32 × 32 = 1,024 tokens,
+    # a 1,280 × 720 frame 40 × 22.5 → 40 × 22 (the processor resizes to multiples of 32)
+    from memfit.sources.families.hybrid_linear import qwen_vision_tokens
+
+    transformers = pytest.importorskip("transformers")
+    spec = spec_from_config(transformers.Qwen3_5Config().to_dict())
+    assert spec.vision is not None and spec.vision.tokens_per_image == 32 * 32 == 1024
+    assert qwen_vision_tokens(720, 1280, 16, 2) == 22 * 40

@@ -38,9 +38,13 @@ def _build(cfg: dict[str, Any] | Any) -> Any:
     else:
         conf = cfg
     with torch.device("meta"):
-        if conf.model_type == "gemma3":
-            return transformers.Gemma3ForConditionalGeneration(conf)
+        if conf.model_type in _MULTIMODAL:  # the checkpoint holds the vision tower too: memfit counts it
+            return getattr(transformers, _MULTIMODAL[conf.model_type])(conf)
         return transformers.AutoModelForCausalLM.from_config(conf)
+
+
+_MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
+               "qwen3_5": "Qwen3_5ForConditionalGeneration", "qwen3_5_moe": "Qwen3_5MoeForConditionalGeneration"}
 
 
 def _reference(cfg: dict[str, Any] | Any) -> tuple[int, dict[int, int], int]:
@@ -53,7 +57,7 @@ def _reference(cfg: dict[str, Any] | Any) -> tuple[int, dict[int, int], int]:
         seen.add(id(p))
         total += p.numel()
         m = _BLOCK.search(name)
-        if m and "vision" not in name:
+        if m and "vision" not in name and "visual" not in name:
             per_block[int(m.group(1))] += p.numel()
     embed = model.get_input_embeddings().weight.numel()
     return total, dict(per_block), embed

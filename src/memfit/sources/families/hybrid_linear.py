@@ -1,5 +1,6 @@
 """Hybrids of gated delta-net linear attention and gated full attention: qwen3_next (Qwen3-Next, MoE) and the
-Qwen 3.5 text models (``qwen3_5_text`` dense, ``qwen3_5_moe_text`` MoE).
+Qwen 3.5 models (``qwen3_5_text`` dense, ``qwen3_5_moe_text`` MoE, and ``qwen3_5`` / ``qwen3_5_moe`` with their
+vision tower, counted as one lump).
 
 ``layer_types`` says which layers are ``linear_attention`` (default: three of every four, from
 ``full_attention_interval``); the full-attention layers have per-head q/k RMSNorm and a q_proj twice as wide (the
@@ -9,14 +10,15 @@ gated shared expert (qwen3_next: unless in ``mlp_only_layers`` or off ``decoder_
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ...errors import ConfigError
-from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec
-from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count
+from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, VisionSpec
+from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count, sub_config
 from .dense_recent import with_defaults
 
-__all__ = ["BUILDERS"]
+__all__ = ["BUILDERS", "qwen_vision_tokens"]
 
 _LINEAR_DEFAULTS: dict[str, Any] = {
     "head_dim": 256, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
@@ -90,7 +92,50 @@ def _qwen3_5_moe_text(cfg: Config, name: str) -> ModelSpec:
     return _hybrid(cfg, name, lambda i: (None, moe))
 
 
+_VISION_DEFAULTS: dict[str, Any] = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                                    "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2,
+                                    "temporal_patch_size": 2, "out_hidden_size": 3584,
+                                    "num_position_embeddings": 2304}
+
+
+def qwen_vision_tokens(height: int, width: int, patch: int, merge: int) -> int:
+    """Text tokens one image adds: one per merged patch, (H / (patch·merge)) × (W / (patch·merge)), the sides
+    rounded to whole merged patches (Qwen's processor resizes to multiples of patch·merge)."""
+    side = patch * merge
+    return max(1, round(height / side)) * max(1, round(width / side))
+
+
+def _qwen3_5_vision(v: Config) -> VisionSpec:
+    """Qwen 3.5's vision tower (``Qwen3_5VisionModel``): a Conv3d patch embedding with bias, learned position
+    embeddings, ``depth`` blocks (two LayerNorms, fused qkv and proj with biases, an MLP with biases) and the patch
+    merger (LayerNorm, (d·m²)² and (out, d·m²) linears with biases)."""
+    v = with_defaults(v, _VISION_DEFAULTS)
+    d, inter, depth = get_int(v, "hidden_size"), get_int(v, "intermediate_size"), get_int(v, "depth")
+    p, t, c = get_int(v, "patch_size"), get_int(v, "temporal_patch_size"), get_int(v, "in_channels")
+    m, out = get_int(v, "spatial_merge_size"), get_int(v, "out_hidden_size")
+    hs = d * m * m
+    total = (d * c * t * p * p + d + get_int(v, "num_position_embeddings") * d
+             + depth * (4 * d * d + 2 * d * inter + 9 * d + inter) + 2 * d + hs * hs + hs + out * hs + out)
+    return VisionSpec(parameters=total, hidden_size=d, num_layers=depth, intermediate_size=inter,
+                      num_heads=get_int(v, "num_heads"), patch_size=p, num_channels=c, projector_dim=out,
+                      tokens_per_image=qwen_vision_tokens(1024, 1024, p, m),
+                      description=f"Qwen 3.5 vision tower + patch merger; an image of H × W px adds "
+                                  f"(H/{p * m}) × (W/{p * m}) tokens (1,024 × 1,024 px: "
+                                  f"{qwen_vision_tokens(1024, 1024, p, m):,})")
+
+
+def _qwen3_5_multimodal(cfg: Config, name: str, text_builder: Builder, family: str) -> ModelSpec:
+    text = dict(sub_config(cfg, "text_config"))
+    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
+        if cfg.get(key) is not None:
+            text[key] = cfg[key]
+    spec = text_builder(text, name)
+    return replace(spec, family=family, vision=_qwen3_5_vision(sub_config(cfg, "vision_config")))
+
+
 BUILDERS: dict[str, Builder] = {
+    "qwen3_5": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_text, "qwen3_5"),
+    "qwen3_5_moe": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_moe_text, "qwen3_5_moe"),
     "qwen3_5_moe_text": _qwen3_5_moe_text,
     "qwen3_5_text": _qwen3_5_text,
     "qwen3_next": _qwen3_next,
