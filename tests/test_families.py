@@ -30,7 +30,7 @@ DEFAULTS: dict[str, str | None] = {
     "Glm4MoeConfig": None, "Ernie4_5_MoeConfig": None, "HunYuanMoEV1Config": None, "PhimoeConfig": None,
     "MiniMaxM2Config": None, "Ministral3Config": None, "Mistral3Config": "Mistral3ForConditionalGeneration",
     "Qwen3NextConfig": None, "Qwen3_5TextConfig": None, "Qwen3_5MoeTextConfig": None,
-    "Qwen3_5Config": "Qwen3_5ForConditionalGeneration", "Qwen3_5MoeConfig": "Qwen3_5MoeForConditionalGeneration",
+    "Qwen3_5Config": None, "Qwen3_5MoeConfig": None,  # AutoModelForCausalLM: the text model (tower not counted)
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
@@ -222,4 +222,6 @@ def test_qwen3_5_image_tokens() -> None:
     transformers = pytest.importorskip("transformers")
     spec = spec_from_config(transformers.Qwen3_5Config().to_dict())
     assert spec.vision is not None and spec.vision.tokens_per_image == 32 * 32 == 1024
+    # the tower, described but not counted: 453,650,672 parameters in Qwen3_5ForConditionalGeneration's default
+    assert spec.vision.parameters == 0 and "453,650,672 parameters are not counted" in spec.vision.description
     assert qwen_vision_tokens(720, 1280, 16, 2) == 22 * 40

@@ -43,8 +43,7 @@ def _build(cfg: dict[str, Any] | Any) -> Any:
         return transformers.AutoModelForCausalLM.from_config(conf)
 
 
-_MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
-               "qwen3_5": "Qwen3_5ForConditionalGeneration", "qwen3_5_moe": "Qwen3_5MoeForConditionalGeneration"}
+_MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration"}
 
 
 def _reference(cfg: dict[str, Any] | Any) -> tuple[int, dict[int, int], int]:

@@ -1,6 +1,6 @@
 """Hybrids of gated delta-net linear attention and gated full attention: qwen3_next (Qwen3-Next, MoE) and the
-Qwen 3.5 models (``qwen3_5_text`` dense, ``qwen3_5_moe_text`` MoE, and ``qwen3_5`` / ``qwen3_5_moe`` with their
-vision tower, counted as one lump).
+Qwen 3.5 models (``qwen3_5_text`` dense, ``qwen3_5_moe_text`` MoE, and ``qwen3_5`` / ``qwen3_5_moe``: the text
+model, with the vision tower described but, as AutoModelForCausalLM builds it, not counted).
 
 ``layer_types`` says which layers are ``linear_attention`` (default: three of every four, from
 ``full_attention_interval``); the full-attention layers have per-head q/k RMSNorm and a q_proj twice as wide (the
@@ -130,7 +130,12 @@ def _qwen3_5_multimodal(cfg: Config, name: str, text_builder: Builder, family: s
         if cfg.get(key) is not None:
             text[key] = cfg[key]
     spec = text_builder(text, name)
-    return replace(spec, family=family, vision=_qwen3_5_vision(sub_config(cfg, "vision_config")))
+    # transformers' AutoModelForCausalLM (memfit's reference) builds the text model only for qwen3_5 and
+    # qwen3_5_moe: the tower is described (image tokens) but its parameters are not counted
+    vision = _qwen3_5_vision(sub_config(cfg, "vision_config"))
+    note = (f"; its {vision.parameters:,} parameters are not counted (AutoModelForCausalLM builds the text model; "
+            "an image-text-to-text load adds them)")
+    return replace(spec, family=family, vision=replace(vision, parameters=0, description=vision.description + note))
 
 
 BUILDERS: dict[str, Builder] = {
