@@ -5,6 +5,7 @@ The accuracy bounds of every ground-truth file are in tests/test_accuracy.py."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,21 @@ def test_a_case_memfit_cannot_read_is_null_with_a_note(tmp_path: Path, change: d
     p.write_text(json.dumps({**_first_case(), **change}) + "\n")
     results, _ = validate_file(p)
     assert len(results) == 1 and results[0].predicted_bytes is None and note in results[0].note
+
+
+def test_summary_as_recorded_compares_with_peak_alloc_untouched() -> None:
+    """Beside the fresh-process error, the summary keeps the contract's figure: predicted against ``peak_alloc``
+    exactly as the file records it (leftovers of earlier cases included), computed here from the file itself."""
+    path = GROUNDTRUTH / "h100.jsonl"
+    recorded = {}
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if "peak_alloc" in rec:
+            recorded[rec["case"]] = rec["peak_alloc"]
+    results, summary = validate_file(path)
+    raw = [(r.predicted_bytes - recorded[r.case]) / recorded[r.case] for r in results
+           if r.group == "inference" and r.predicted_bytes is not None]
+    got = summary["inference"]["as_recorded"]
+    assert got["median_abs_error"] == statistics.median(abs(e) for e in raw)
+    assert got["most_under"] == min(raw)
+    assert any(r.prior_bytes for r in results)  # the file does hold leftovers, so both figures are shown

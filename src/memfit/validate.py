@@ -247,14 +247,19 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
 
 
 def summarize(results: list[CaseResult]) -> dict[str, Any]:
-    """Median and max |error| per group (inference, training), and the most under-predicted case; the same for
-    the device total (``total``) where the file measured it."""
+    """Median and max |error| per group (inference, training), and the most under-predicted case; the same
+    against the measured figure as recorded (``as_recorded``: earlier cases' leftovers included, the figure the
+    file's contract compares) where any case held leftovers, and for the device total (``total``) where the file
+    measured it."""
     out: dict[str, Any] = {"cases": len(results)}
     for group in ("inference", "training"):
         rows = [r for r in results if r.group == group]
         errs = [(e, r.case) for r in rows if (e := r.relative_error) is not None]
         stats: dict[str, Any] = {"cases": len(rows), "predicted": len(errs), "missing": len(rows) - len(errs)}
         stats.update(_error_stats(errs))
+        if any(r.prior_bytes for r in rows):
+            raw = [(e, r.case) for r in rows if (e := r.raw_relative_error) is not None]
+            stats["as_recorded"] = _error_stats(raw)
         totals = [(e, r.case) for r in rows if (e := r.total_error) is not None]
         if totals:
             stats["total"] = {"cases": len(totals), **_error_stats(totals)}

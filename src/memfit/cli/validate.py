@@ -52,6 +52,9 @@ def validate_cmd(file: str, json_: bool) -> None:
             continue
         if "median_abs_error" in g:
             click.echo(f"{group}: {g['predicted']}/{g['cases']} predicted; allocated peak: {_stats(g)}")
+            if "as_recorded" in g:
+                click.echo(f"{group}: allocated peak against peak_alloc as recorded (earlier cases' leftovers "
+                           f"included): {_stats(g['as_recorded'])}")
             if "total" in g:
                 click.echo(f"{group}: device total vs reserved peak + context ({g['total']['cases']} cases): "
                            f"{_stats(g['total'])}")
