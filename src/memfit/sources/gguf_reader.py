@@ -22,8 +22,8 @@ from ..errors import FormatError, MemfitError
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, StoredWeights
 from .gguf_size import file_bytes
 
-__all__ = ["GGUFHeader", "GGUFTensor", "gguf_type_sizes", "load_gguf", "load_gguf_folder", "parse_gguf",
-           "read_gguf", "spec_from_gguf"]
+__all__ = ["GGUFHeader", "GGUFTensor", "gguf_spec", "gguf_type_sizes", "load_gguf", "load_gguf_folder",
+           "parse_gguf", "read_gguf", "spec_from_gguf"]
 
 MAGIC = b"GGUF"
 MAX_STRING = 64 * 1024 * 1024  # a chat template or a precompiled charsmap can be a few MB
@@ -526,14 +526,18 @@ def load_gguf(path: str | Path) -> ModelSpec:
     p = Path(path)
     files = split_files(p)
     headers = [read_gguf(f) for f in files]
+    m = _SPLIT.match(p.name)
+    return gguf_spec(headers, m.group("stem") if m else p.name.removesuffix(".gguf"), str(p))
+
+
+def gguf_spec(headers: Sequence[GGUFHeader], stem: str, source: str) -> ModelSpec:
+    """The ModelSpec of one GGUF model's headers (all parts of a split), named by ``general.name``."""
     meta = headers[0].metadata
     count = meta.get("split.count")
-    if isinstance(count, int) and count != len(files):
-        raise FormatError(f"{files[0]}: split.count = {count} but {len(files)} file(s) were found")
+    if isinstance(count, int) and count != len(headers):
+        raise FormatError(f"{headers[0].file}: split.count = {count} but {len(headers)} file(s) were found")
     name = meta.get("general.name")
-    m = _SPLIT.match(p.name)
-    stem = m.group("stem") if m else p.name.removesuffix(".gguf")
-    return _spec(headers, name if isinstance(name, str) and name else stem, str(p))
+    return _spec(headers, name if isinstance(name, str) and name else stem, source)
 
 
 def load_gguf_folder(folder: Path) -> ModelSpec:

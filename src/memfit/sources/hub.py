@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import FormatError, MemfitError, UnknownModelError, UnsupportedError
 from ..spec import ModelSpec
+from .hub_gguf import choose_gguf, read_remote_gguf, split_tag
 from .safetensors_reader import SafetensorsHeader, index_shards, parse_header, read_header, spec_with_stored
 
 __all__ = ["is_repo_id", "load_hub", "parse_repo_ref"]
@@ -50,7 +51,7 @@ def parse_repo_ref(text: str) -> tuple[str, str | None]:
 
 def is_repo_id(text: str) -> bool:
     """True when ``text`` looks like ``org/name[@revision]`` (and not like a file name)."""
-    t = text.strip()
+    t = split_tag(text.strip())[0]
     if t.endswith((".json", ".safetensors", ".gguf")) or t.startswith((".", "/", "~")):
         return False
     try:
@@ -81,16 +82,21 @@ def _token() -> str | None:
 
 
 def load_hub(ref: str) -> ModelSpec:
-    """A ModelSpec (with ``stored``) for a Hub repo, from config.json and the safetensors headers."""
+    """A ModelSpec (with ``stored``) for a Hub repo, from config.json and the safetensors headers, or from
+    the header of one GGUF model (``org/name:QUANT``)."""
+    ref, tag = split_tag(ref)
     repo, rev = parse_repo_ref(ref)
     try:
         import huggingface_hub  # noqa: F401
     except ImportError:  # pragma: no cover - hub is an optional extra
         raise UnsupportedError("reading Hub repos needs huggingface_hub: pip install 'memfit[hub]'") from None
     if _offline():
+        if tag is not None:
+            raise MemfitError(f"HF_HUB_OFFLINE is set: reading the GGUF header of {ref}:{tag} needs the Hub; unset "
+                              "HF_HUB_OFFLINE or pass the downloaded .gguf file's path")
         return _load_offline(repo, rev)
     try:
-        return _load_online(repo, rev)
+        return _load_online(repo, rev, tag)
     except MemfitError:
         raise
     except Exception as e:
@@ -121,7 +127,7 @@ def _translate(e: Exception, repo: str, rev: str | None) -> MemfitError:
     return MemfitError(f"reading {where} from the Hub failed: {type(e).__name__}: {str(e)[:200]}")
 
 
-def _load_online(repo: str, rev: str | None) -> ModelSpec:
+def _load_online(repo: str, rev: str | None, tag: str | None = None) -> ModelSpec:
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=_endpoint(), token=_token())
@@ -132,6 +138,10 @@ def _load_online(repo: str, rev: str | None) -> ModelSpec:
         size = s.lfs.size if s.lfs is not None else s.size
         sizes[s.rfilename] = size
     ref = rev or "main"  # downloads by ref name, so the cache records the ref and works offline later
+    where = f"{repo}@{rev}" if rev else repo
+    ggufs = sorted(f for f in sizes if f.endswith(".gguf"))
+    if tag is not None or (ggufs and not any(f.endswith(".safetensors") for f in sizes)):
+        return _load_gguf(repo, commit, choose_gguf(ggufs, tag, where), sizes, where)
     config = _json(repo, "config.json", ref) if "config.json" in sizes else None
     if "model.safetensors.index.json" in sizes:
         raw = _download_bytes(repo, "model.safetensors.index.json", ref)
@@ -142,13 +152,7 @@ def _load_online(repo: str, rev: str | None) -> ModelSpec:
                               "does not have")
     else:
         shards = sorted(f for f in sizes if f.endswith(".safetensors") and "/" not in f)
-    where = f"{repo}@{rev}" if rev else repo
     if not shards:
-        ggufs = sorted(f for f in sizes if f.endswith(".gguf"))
-        if ggufs and config is None:
-            raise UnsupportedError(f"{where} holds GGUF files ({', '.join(ggufs[:3])}{', …' if len(ggufs) > 3 else ''})"
-                                   ": memfit reads GGUF headers from local files; download the one you want "
-                                   "(huggingface-cli download REPO FILE) and pass its path")
         pickles = [f for f in sizes if f.endswith(PICKLE_SUFFIXES)]
         what = (f"only pickle weights ({', '.join(sorted(pickles)[:3])}), which memfit never downloads or unpickles"
                 if pickles else "no safetensors weights")
@@ -163,6 +167,28 @@ def _load_online(repo: str, rev: str | None) -> ModelSpec:
         return replace(spec_from_config(config, repo), source=f"hf:{repo}@{commit}")
     headers = _remote_headers(repo, commit, shards, sizes)
     return spec_with_stored(headers, config, repo, f"hf:{repo}@{commit}", shards)
+
+
+def _load_gguf(repo: str, commit: str, files: Sequence[str], sizes: dict[str, int | None], where: str) -> ModelSpec:
+    """One GGUF model's headers by range requests (gguf_reader's bounded parser over a remote file)."""
+    from huggingface_hub import get_session, hf_hub_url
+    from huggingface_hub.utils._headers import build_hf_headers
+
+    from .gguf_reader import _SPLIT, gguf_spec
+
+    headers = build_hf_headers(token=_token())
+    session = get_session()
+
+    def opener(filename: str) -> Callable[[int, int], bytes]:
+        url = hf_hub_url(repo, filename, revision=commit, endpoint=_endpoint())
+        total: list[int | None] = [sizes.get(filename)]
+        return lambda offset, length: _range(session, url, headers, offset, length, total, f"{repo}/{filename}")
+
+    parsed = read_remote_gguf(files, sizes, opener, where)
+    base = files[0].rsplit("/", 1)[-1]
+    m = _SPLIT.match(base)
+    stem = m.group("stem") if m else base.removesuffix(".gguf")
+    return gguf_spec(parsed, stem, f"hf:{repo}@{commit}:{files[0]}")
 
 
 def _remote_headers(repo: str, commit: str, files: Sequence[str], sizes: dict[str, int | None]
