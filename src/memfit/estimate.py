@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .errors import ConfigError, UnsupportedError
+from .errors import ConfigError, MemfitError, UnsupportedError
 from .hardware import Device
 from .inventory import count_parameters
 from .memory.weights import is_as_stored, weights_component
@@ -86,12 +86,30 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
             raise UnsupportedError(f"{e} ({spec.family} is described by the generic path, its non-attention layers "
                                    "as Mamba-2 mixers holding the same state)") from None
         raise
+    est = _format_notes(spec, wl, est)
     if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
         from .sources.generic import generic_label
 
         details, notes = generic_label(spec)
         est = replace(est, notes=(*notes, *est.notes), details={**est.details, **details})
     return replace(est, notes=(*implied, *est.notes)) if implied else est
+
+
+def _format_notes(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
+    """Keep the notes that explain a surprising weights number (bitsandbytes leaves fused MoE experts in 16
+    bits, a tensor falls back to another GGUF type …): the weights breakdown writes them, every mode shows them."""
+    if spec.is_bare or wl.mode in ("train", "lora"):
+        return est
+    from .formats import bnb_format
+    from .memory.weights import weights_breakdown
+
+    quant = wl.quant or ("nf4-dq" if wl.mode == "qlora" else None)  # QLoRA's default base, as training uses
+    fmt = bnb_format(quant).name if quant else (wl.dtype or default_format(spec, wl.mode))
+    try:
+        extra = [n for n in weights_breakdown(spec, fmt).notes if n not in est.notes]
+    except MemfitError:
+        return est
+    return replace(est, notes=(*est.notes, *extra)) if extra else est
 
 
 def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Estimate:
