@@ -32,10 +32,12 @@ def test_never_recommends_a_format_that_does_not_fit(model: str, budget: str) ->
 
 def test_fitting_formats_are_ranked_by_published_quality_cost() -> None:
     a = advise("llama-3.1-8b", budget="9GB")
-    costs = [r.quality_pct for r in a.fitting if r.quality_pct is not None]
-    assert costs == sorted(costs)
-    measured_then_not = [r.quality_pct is None for r in a.fitting]
-    assert measured_then_not == sorted(measured_then_not)  # unmeasured formats come last
+    costs = [r.quality_pct for r in a.fitting if r.quality_pct is not None and r.compared_on is not None]
+    assert costs == sorted(costs)  # ranked like for like: one base model (issue 15)
+    assert {r.compared_on for r in a.fitting if r.compared_on is not None} <= {"Llama-3-8B"}
+    order = [0 if r.compared_on is not None else 1 if r.quality_pct is not None else 2 for r in a.fitting]
+    assert order == sorted(order)  # then figures on other models, unranked; unmeasured formats last
+    assert all(r.source for r in a.fitting if r.quality_pct and r.compared_on)
     assert a.recommended is not None and a.recommended.format == "q8_0"  # bf16 (16.06 GB) does not fit 9 GB
 
 

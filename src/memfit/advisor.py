@@ -121,12 +121,15 @@ class AdviceRow:
     dtype_check: DtypeCheck | None
     runtime: str
     error: str | None = None
+    compared_on: str | None = None  # the base model of the ranked figure (None: not ranked against the others)
+    source: str | None = None  # where the ranked (or shown) figure comes from
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format, "bits": self.bits, "fits": self.fits, "per_gpu_bytes": self.per_gpu_bytes,
             "headroom_bytes": self.headroom_bytes, "quality_cost_pct": self.quality_pct,
-            "quality_basis": self.quality_basis, "measurements": [m.to_json() for m in self.measurements],
+            "quality_basis": self.quality_basis, "compared_on": self.compared_on, "source": self.source,
+            "measurements": [m.to_json() for m in self.measurements],
             "native": None if self.dtype_check is None else self.dtype_check.native,
             "dtype_message": None if self.dtype_check is None else self.dtype_check.message,
             "runtime": self.runtime, "error": self.error,
@@ -150,7 +153,8 @@ class Advice:
     @property
     def recommended(self) -> AdviceRow | None:
         for r in self.fitting:
-            if r.quality_pct is not None and (r.dtype_check is None or r.dtype_check.native is not False):
+            if r.quality_pct is not None and r.compared_on is not None and \
+                    (r.dtype_check is None or r.dtype_check.native is not False):
                 return r
         return None
 
@@ -161,8 +165,8 @@ class Advice:
             "recommended": None if rec is None else rec.format,
             "fitting": [r.to_json() for r in self.fitting],
             "not_fitting": [r.to_json() for r in self.rows if not r.fits or r.error is not None],
-            "ranking": "relative perplexity increase over 16 bits from published measurements (model named in "
-                       "each row); formats without a published measurement come last",
+            "ranking": "relative perplexity increase over 16 bits, compared only on one base model (compared_on); "
+                       "formats measured on other models follow unranked, formats without a measurement last",
             "notes": list(self.notes),
         }
 
@@ -177,12 +181,27 @@ def _is_gguf(fmt: str) -> bool:
     return getattr(f, "ftype", None) is not None or f.name.startswith(("q", "iq", "tq", "gguf-"))
 
 
-def _row(spec: ModelSpec, device: Device, wl: Workload, fmt: str) -> AdviceRow:
+def common_model(formats: list[str]) -> str | None:
+    """The base model with published figures (same evaluation, same 16-bit reference) for the most of
+    ``formats``: the one set the formats are ranked on, like for like (ties: the preferred set)."""
+    rank: dict[str, int] = {}
+    for i, k in enumerate(PREFERENCE):
+        rank.setdefault(k.split("/")[0], i)
+    count: dict[str, int] = {}
+    for f in formats:
+        for model in {m.model for m in _for_format(f) if m.relative_pct is not None}:
+            count[model] = count.get(model, 0) + 1
+    return min(count, key=lambda k: (-count[k], rank.get(k, len(rank)))) if count else None
+
+
+def _row(spec: ModelSpec, device: Device, wl: Workload, fmt: str, common: str | None = None) -> AdviceRow:
     from .formats import get_format
 
     ms = _for_format(fmt)
     canonical = _canonical(fmt)
-    prim = _primary(ms)
+    prim = _primary([m for m in ms if m.model == common]) or _primary(ms)
+    same = prim is not None and prim.model == common
+    compared = (common or "the 16-bit reference") if canonical in REFERENCE else (common if same else None)
     if canonical in REFERENCE:
         q: float | None = 0.0
         basis = "unquantized: the reference the measurements compare against"
@@ -204,9 +223,11 @@ def _row(spec: ModelSpec, device: Device, wl: Workload, fmt: str) -> AdviceRow:
         cand = wl.replace(dtype=fmt, runtime=runtime)
         r: FitResult = fit_estimate(estimate_on(spec, cand, device), device, cand)
     except MemfitError as e:
-        return AdviceRow(fmt, None, False, 0, 0, q, basis, tuple(ms), None, runtime, error=str(e))
+        return AdviceRow(fmt, None, False, 0, 0, q, basis, tuple(ms), None, runtime, error=str(e),
+                         compared_on=compared, source=None if prim is None else prim.source)
     return AdviceRow(canonical, bits, r.fits, r.max_gpu_bytes, r.headroom_bytes, q, basis, tuple(ms),
-                     check_dtype(device, canonical), runtime)
+                     check_dtype(device, canonical), runtime, compared_on=compared,
+                     source=None if prim is None or canonical in REFERENCE else prim.source)
 
 
 def advise(model: ModelRef, gpu: str | Device | None = None, workload: Workload | None = None, *,
@@ -236,10 +257,14 @@ def advise(model: ModelRef, gpu: str | Device | None = None, workload: Workload 
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     wl.validate()
     names = list(formats) if formats else list(DEFAULT_FORMATS)
-    rows = [_row(spec, device, wl, f) for f in names]
-    measured = sorted((r for r in rows if r.quality_pct is not None),
-                      key=lambda r: (r.quality_pct if r.quality_pct is not None else 0.0, -(r.bits or 0)))
+    common = common_model(names)
+    rows = [_row(spec, device, wl, f, common) for f in names]
+    ranked = sorted((r for r in rows if r.compared_on is not None and r.quality_pct is not None),
+                    key=lambda r: (r.quality_pct if r.quality_pct is not None else 0.0, -(r.bits or 0)))
+    elsewhere = sorted((r for r in rows if r.compared_on is None and r.quality_pct is not None),
+                       key=lambda r: -(r.bits or 0))
     unmeasured = sorted((r for r in rows if r.quality_pct is None), key=lambda r: -(r.bits or 0))
-    notes = ("figures measured on different models are only roughly comparable: Llama-3-8B loses more to "
-             "quantization than Llama-2-7B (q4_K_M ΔPPL 0.175 vs 0.0825, same README)",)
-    return Advice(spec.name, device, wl, tuple(measured + unmeasured), notes)
+    notes = (f"ranked like for like on figures measured on {common} (same base model, same evaluation); formats "
+             "with figures only on other models follow, by bits, not ranked against them (Llama-3-8B loses more "
+             "to quantization than Llama-2-7B: q4_K_M ΔPPL 0.175 vs 0.0825 in the same README)",) if common else ()
+    return Advice(spec.name, device, wl, tuple(ranked + elsewhere + unmeasured), notes)

@@ -125,6 +125,7 @@ def _answer_text(a: PlanAnswer) -> str:
 def _advice_text(adv: Advice) -> str:
     rec = adv.recommended
     lines = [f"formats that fit, best first (recommended: {rec.format if rec else 'none with a measurement'}):"]
+    lines += [f"  ({n})" for n in adv.notes]
     for r in adv.fitting:
         flag = "" if r.dtype_check is None or r.dtype_check.native is not False else " [not native]"
         lines.append(f"  {r.format:<10} {fmt_bytes(r.per_gpu_bytes):>26}  {_quality_short(r)}{flag}")
@@ -150,7 +151,9 @@ def _quality_short(r: AdviceRow) -> str:
     if m is None:
         return "unquantized (reference)" if r.quality_pct == 0 else f"+{r.quality_pct:.2f} % PPL"
     kld = f", KLD {m.kld}" if m.kld is not None else ""
-    return f"+{r.quality_pct:.2f} % PPL on {m.model}{' (imatrix)' if m.imatrix else ''}{kld}"
+    rank = "" if r.compared_on is not None else " (another model: not ranked)"
+    return (f"+{r.quality_pct:.2f} % PPL on {m.model}{' (imatrix)' if m.imatrix else ''}{kld}{rank} "
+            f"[{m.source.split(' ')[0]}]")
 
 
 def _speed_text(sb: SpeedBound) -> str:
