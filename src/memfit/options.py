@@ -34,7 +34,7 @@ __all__ = ["ALL_MODES", "ATTN", "MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "MODES", 
 T = TypeVar("T")
 
 MODES: tuple[str, ...] = ("weights", "inference", "train", "lora", "qlora")
-RUNTIMES: tuple[str, ...] = ("transformers", "vllm", "llamacpp", "sglang")
+RUNTIMES: tuple[str, ...] = ("transformers", "vllm", "llamacpp", "sglang", "ollama")
 TASKS: tuple[str, ...] = ("generate", "forward", "prefill")
 ATTN: tuple[str, ...] = ("sdpa", "eager", "flash")
 MAX_TOKENS = 100_000_000

@@ -9,6 +9,7 @@
   (``memfit.memory.runtimes.sglang``).
 * ``llamacpp`` — weights on the GPU for ``-ngl`` layers (the rest in host RAM), the KV cache of
   ``n_ctx`` cells in the chosen cache types and the compute buffers (``memfit.memory.runtimes.llamacpp``).
+* ``ollama`` — the llama.cpp profile under Ollama's defaults (``memfit.memory.runtimes.ollama``).
 """
 
 from __future__ import annotations
@@ -41,4 +42,8 @@ def estimate_inference(spec: ModelSpec, wl: Workload, device: Device | None = No
         from .runtimes.llamacpp import estimate_llamacpp
 
         return estimate_llamacpp(spec, wl)
-    raise ConfigError(f"runtime {wl.runtime!r} is not one of transformers, vllm, sglang, llamacpp")
+    if wl.runtime == "ollama":
+        from .runtimes.ollama import estimate_ollama
+
+        return estimate_ollama(spec, wl, device)
+    raise ConfigError(f"runtime {wl.runtime!r} is not one of transformers, vllm, sglang, llamacpp, ollama")
