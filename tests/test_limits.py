@@ -26,8 +26,6 @@ PORTS: dict[tuple[str, str], str] = {
 TEMPORARY: dict[tuple[str, str], str] = {
     ("src/memfit/sources/gguf_reader.py", ""): "GGUF header reader; the llamacpp lane splits it",
     ("src/memfit/sources/gguf_reader.py", "spec_from_gguf"): "GGUF metadata → ModelSpec; the llamacpp lane splits it",
-    ("src/memfit/sources/safetensors_reader.py", ""): "safetensors reader and tensor-name inference; to be split "
-                                                      "by its owner",
 }
 
 

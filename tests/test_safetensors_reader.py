@@ -298,7 +298,7 @@ def test_hostile_headers_give_a_clear_format_error(tmp_path: Path, case: str, he
 
 
 def test_too_many_tensors_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import memfit.sources.safetensors_reader as r
+    import memfit.sources.safetensors_header as r
 
     monkeypatch.setattr(r, "MAX_TENSORS", 3)
     header = {f"t{i}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i in range(4)}
