@@ -22,7 +22,7 @@ REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.j
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
 NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
                 "phimoe", "minimax_m2", "ministral3", "mistral3", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text",
-                "qwen3_5", "qwen3_5_moe"}
+                "qwen3_5", "qwen3_5_moe", "lfm2"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str | None] = {
     "MiniMaxM2Config": None, "Ministral3Config": None, "Mistral3Config": "Mistral3ForConditionalGeneration",
     "Qwen3NextConfig": None, "Qwen3_5TextConfig": None, "Qwen3_5MoeTextConfig": None,
     "Qwen3_5Config": None, "Qwen3_5MoeConfig": None,  # AutoModelForCausalLM: the text model (tower not counted)
+    "Lfm2Config": None,
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
@@ -225,3 +226,18 @@ def test_qwen3_5_image_tokens() -> None:
     # the tower, described but not counted: 453,650,672 parameters in Qwen3_5ForConditionalGeneration's default
     assert spec.vision.parameters == 0 and "453,650,672 parameters are not counted" in spec.vision.description
     assert qwen_vision_tokens(720, 1280, 16, 2) == 22 * 40
+
+
+def test_lfm2_state_by_hand_on_every_runtime() -> None:
+    # LFM2-350M: 16 layers, 6 of them GQA (8 kv heads × 1024 / 16 = 64), 10 short convolutions over 1,024 channels
+    # with 3 taps: transformers keeps the last 3 inputs (bf16), vLLM and llama.cpp 2 (llama.cpp in f32)
+    from memfit import estimate
+
+    spec = _spec("lfm2-350m")
+    row = 2 * 8 * 64 * 2
+    assert kv_cache_bytes(spec, 4096, 2) == 2 * (10 * 3 * 1024 * 2 + 6 * 4096 * row)
+    assert kv_cache_bytes(spec, 4096, 1, "vllm") == 10 * 2 * 1024 * 2 + 6 * 4096 * row
+    est = estimate(REAL["lfm2-350m"]["config"], mode="inference", runtime="llamacpp", context=4096)
+    assert sum(c.bytes for c in est.components if c.name == "kv_cache") == 10 * 2 * 1024 * 4 + 6 * 4096 * row
+    for runtime in ("transformers", "vllm"):
+        assert estimate(REAL["lfm2-350m"]["config"], mode="inference", runtime=runtime, context=4096).total_bytes > 0

@@ -65,6 +65,9 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=2, seq=4096, new=8)),
     ("qwen3-next-80b-a3b-l4/train-bf16-adamw-fused-ckpt-b1-s2048", "qwen3-next-80b-a3b-instruct", 4, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("lfm2-350m-l16/gen-b4-s4096-new16", "lfm2-350m", 16, "generate", dict(batch=4, seq=4096, new=16)),
+    ("lfm2-350m-l16/train-amp-adamw-fused-b4-s2048", "lfm2-350m", 16, "train",
+     dict(batch=4, seq=2048, opt="adamw-fused", amp=True)),
     ("minimax-m2-l2/gen-b1-s8192-new8", "minimax-m2", 2, "generate", dict(batch=1, seq=8192, new=8)),
     ("minimax-m2-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "minimax-m2", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
@@ -76,7 +79,7 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     raw: dict[str, Any] = copy.deepcopy(json.loads(REAL.read_text())[name]["config"])
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
     text["num_hidden_layers"] = layers
-    for key in ("layer_types", "no_rope_layers", "mlp_only_layers", "moe_topk"):
+    for key in ("layer_types", "no_rope_layers", "mlp_only_layers", "moe_topk", "full_attn_idxs"):
         if isinstance(text.get(key), list) and len(text[key]) > layers:
             text[key] = text[key][:layers]
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]

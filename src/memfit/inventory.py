@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from .spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec, VisionSpec
+from .spec import (
+    AttentionSpec,
+    LayerSpec,
+    LinearAttentionSpec,
+    MLPSpec,
+    ModelSpec,
+    MoESpec,
+    ShortConvSpec,
+    SSMSpec,
+    VisionSpec,
+)
 
 __all__ = ["GROUPS", "ParameterCount", "Tensor", "count_parameters", "inventory", "layer_parameters",
            "standard_inventory", "vision_tensors"]
@@ -200,6 +210,16 @@ def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor
     yield from _linear(f"{p}.out_proj", h, g.value_dim, "ssm_out", "ssm", i, False)
 
 
+def _short_conv(c: ShortConvSpec, h: int, i: int) -> Iterator[Tensor]:
+    """LFM2's gated short convolution (transformers' Lfm2ShortConv)."""
+    p = f"model.layers.{i}.conv"
+    yield from _linear(f"{p}.in_proj", 3 * h, h, "shortconv_in", "ssm", i, c.bias)
+    yield Tensor(f"{p}.conv.weight", (h, 1, c.kernel), "shortconv_conv", "ssm", i)
+    if c.bias:
+        yield Tensor(f"{p}.conv.bias", (h,), "shortconv_conv", "ssm", i, is_bias=True)
+    yield from _linear(f"{p}.out_proj", h, h, "shortconv_out", "ssm", i, c.bias)
+
+
 def _norm_names(layer: LayerSpec) -> tuple[tuple[str, str], ...]:
     if layer.mixer != "attention" and layer.norms == 1:
         return (("norm", "attn_norm"),)
@@ -218,6 +238,8 @@ def _layer(h: int, norm: str, layer: LayerSpec, i: int) -> Iterator[Tensor]:
         yield from _ssm(layer.ssm, h, i, layer.mixer)
     if layer.linear is not None:
         yield from _linear_attention(layer.linear, h, i)
+    if layer.conv is not None:
+        yield from _short_conv(layer.conv, h, i)
     if layer.mlp is not None:
         yield from _mlp(layer.mlp, h, i, f"model.layers.{i}.mlp", "", "mlp")
     if layer.moe is not None:

@@ -23,6 +23,7 @@ __all__ = [
     "MoESpec",
     "ModelSpec",
     "SSMSpec",
+    "ShortConvSpec",
     "StoredWeights",
     "TensorSource",
     "VisionSpec",
@@ -30,7 +31,7 @@ __all__ = [
 
 NormKind = Literal["rms", "layernorm", "layernorm_nobias"]
 MLPKind = Literal["gated", "plain"]
-MixerKind = Literal["attention", "mamba", "mamba2", "linear_attention"]
+MixerKind = Literal["attention", "mamba", "mamba2", "linear_attention", "short_conv"]
 QKNorm = Literal["none", "head", "full", "per_head_layernorm"]
 # Where a block's hidden-sized norms sit: ``pre`` (input + post-attention, llama), ``sandwich`` (pre and post
 # around both attention and MLP, gemma2/3), ``post`` (after attention and after the MLP, olmo2),
@@ -161,6 +162,15 @@ class LinearAttentionSpec:
 
 
 @dataclass(frozen=True)
+class ShortConvSpec:
+    """A gated short-convolution mixer (LFM2): in_proj to 3 × hidden (B, C, x), a depthwise causal convolution of
+    ``kernel`` taps over hidden channels, out_proj; its state per sequence is the last ``kernel`` inputs."""
+
+    kernel: int
+    bias: bool = False
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """One decoder block: a mixer (attention or SSM) and a feed-forward part (dense or MoE)."""
 
@@ -168,6 +178,7 @@ class LayerSpec:
     attention: AttentionSpec | None = None
     ssm: SSMSpec | None = None
     linear: LinearAttentionSpec | None = None
+    conv: ShortConvSpec | None = None
     mlp: MLPSpec | None = None
     moe: MoESpec | None = None
     norms: int = 2  # hidden-sized norm modules in the block (pre-attn, pre-mlp, post-… )

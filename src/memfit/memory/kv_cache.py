@@ -99,7 +99,7 @@ class LayerCache:
     tokens (None: all), plus ``per_sequence`` bytes of constant state (Mamba)."""
 
     layer: int
-    kind: Literal["full", "sliding", "mla", "ssm", "linear"]
+    kind: Literal["full", "sliding", "mla", "ssm", "linear", "conv"]
     per_token: int
     window: int | None = None
     per_sequence: int = 0
@@ -153,13 +153,13 @@ def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str 
     dt = kv_dtype(dtype)
     out: list[LayerCache] = []
     for i, layer in enumerate(spec.layers):
-        out.extend(_layer_cache(i, layer, runtime, dt))
+        out.extend(_layer_cache(i, layer, runtime, dt, spec.hidden_size))
     if not out:
         raise UnsupportedError(f"{spec.name} has no attention or recurrent layer memfit can size a cache for")
     return out
 
 
-def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype) -> list[LayerCache]:
+def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype, hidden: int) -> list[LayerCache]:
     out: list[LayerCache] = []
     if layer.attention is not None:
         att = layer.attention
@@ -174,6 +174,10 @@ def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype) -> lis
     if layer.linear is not None:
         elem = int(dt.bytes_per_element) if dt.block == 1 else 2
         out.append(LayerCache(i, "linear", 0, None, linear_state_bytes(layer.linear, runtime, elem)))
+    if layer.conv is not None:  # LFM2: the last kernel inputs per channel (transformers), kernel − 1 elsewhere
+        elem = 4 if runtime == "llamacpp" else (int(dt.bytes_per_element) if dt.block == 1 else 2)
+        cols = layer.conv.kernel if runtime == "transformers" else layer.conv.kernel - 1
+        out.append(LayerCache(i, "conv", 0, None, cols * hidden * elem))
     return out
 
 

@@ -105,4 +105,7 @@ def kv_layers(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> list[LayerKV
         if layer.linear is not None:  # gated delta-net (qwen3next): r (conv) and s (state) in the recurrent memory
             state = linear_state_bytes(layer.linear, "llamacpp", 4)
             out.append(LayerKV(i, state * max(1, wl.batch), 0, "recurrent state"))
+        if layer.conv is not None:  # LFM2 short convolution: (kernel − 1) × hidden f32 in the recurrent memory
+            state = (layer.conv.kernel - 1) * spec.hidden_size * 4
+            out.append(LayerKV(i, state * max(1, wl.batch), 0, "recurrent state"))
     return out

@@ -14,7 +14,16 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import ConfigError
-from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, VisionSpec
+from ...spec import (
+    AttentionSpec,
+    LayerSpec,
+    LinearAttentionSpec,
+    MLPSpec,
+    ModelSpec,
+    MoESpec,
+    ShortConvSpec,
+    VisionSpec,
+)
 from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count, sub_config
 from .dense_recent import with_defaults
 
@@ -138,7 +147,43 @@ def _qwen3_5_multimodal(cfg: Config, name: str, text_builder: Builder, family: s
     return replace(spec, family=family, vision=replace(vision, parameters=0, description=vision.description + note))
 
 
+def _lfm2(cfg: Config, name: str) -> ModelSpec:
+    """LFM2: gated short-convolution layers and GQA layers (per-head q/k RMSNorm) from ``layer_types`` (or
+    ``full_attn_idxs``); the feed-forward width is adjusted as ``Lfm2MLP`` does (2/3, the multiplier, rounded up to
+    ``block_multiple_of``); ``block_ff_dim`` and ``tie_embedding`` are the Hub spellings."""
+    cfg = with_defaults(cfg, {"conv_L_cache": 3, "block_multiple_of": 256, "block_ffn_dim_multiplier": 1.0,
+                              "block_auto_adjust_ff_dim": True})
+    if cfg.get("block_ff_dim") is not None:
+        cfg = {**cfg, "intermediate_size": cfg["block_ff_dim"]}
+    if cfg.get("tie_embedding") is not None:
+        cfg = {**cfg, "tie_word_embeddings": cfg["tie_embedding"]}
+    h, n = get_int(cfg, "hidden_size"), layer_count(cfg)
+    inter = get_int(cfg, "intermediate_size")
+    if get_bool(cfg, "block_auto_adjust_ff_dim", True):
+        inter = int(2 * inter / 3)
+        if cfg.get("block_ffn_dim_multiplier") is not None:
+            inter = int(float(cfg["block_ffn_dim_multiplier"]) * inter)
+            step = get_int(cfg, "block_multiple_of")
+            inter = step * ((inter + step - 1) // step)
+    types = cfg.get("layer_types")
+    if not isinstance(types, list):
+        full = cfg.get("full_attn_idxs")
+        full_set = set(full) if isinstance(full, list) else set(range(n))
+        types = ["full_attention" if i in full_set else "conv" for i in range(n)]
+    if len(types) != n:
+        raise ConfigError(f"config.json 'layer_types' lists {len(types)} layers but num_hidden_layers is {n}")
+    heads = get_int(cfg, "num_attention_heads")
+    attn = AttentionSpec(heads, get_int(cfg, "num_key_value_heads", heads, maximum=heads), h // heads, qk_norm="head")
+    mlp = MLPSpec(inter, "gated", False, "silu")
+    conv = LayerSpec("short_conv", conv=ShortConvSpec(get_int(cfg, "conv_L_cache"), get_bool(cfg, "conv_bias", False)),
+                     mlp=mlp)
+    full_layer = LayerSpec("attention", attn, mlp=mlp)
+    layers = [conv if t == "conv" else full_layer for t in types]
+    return build_model(cfg, name, h, layers, tie=True)
+
+
 BUILDERS: dict[str, Builder] = {
+    "lfm2": _lfm2,
     "qwen3_5": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_text, "qwen3_5"),
     "qwen3_5_moe": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_moe_text, "qwen3_5_moe"),
     "qwen3_5_moe_text": _qwen3_5_moe_text,
