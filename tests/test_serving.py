@@ -58,9 +58,10 @@ def test_vllm_pool_on_l40s_by_hand() -> None:
     d = e.details
     total = round(44.53 * GIB)  # the L40S as CUDA reports it
     requested = math.floor(total * 0.9)
-    # 256 sequences on a 44.5 GiB card: 9.65 fp32 copies of the logits at 1024 sequences, scaled by (256 / 1024)
-    # twice (data/runtime_overheads.toml: the sampler term grows with the square of max_num_seqs)
-    sampler = round(256 * 128_256 * 4 * 9.65 * 256 / 1024)
+    # 256 sequences on a 44.5 GiB card: the native sampler sorts 256 rows of 128,256 logits, 38 B alive per element
+    # (bf16 logits 2 + fp32 copy 4 + sorted values 4 + int64 indices 8 + sort's reverse indices 8 + cub's alternate
+    # key/value buffers 12), beside the profile run's hidden states: (2048 tokens + 2 × 256 rows) × 4096 × 2 B
+    sampler = 256 * 128_256 * 38 + (2048 + 2 * 256) * 4096 * 2
     assert sampler > 2048 * (4 * 4096 + 3 * 14_336) * 2
     pool = requested - P_8B_BF16 - sampler - round(0.13 * GIB)
     assert d["device_total_bytes"] == total and d["kv_pool_bytes"] == pool
@@ -68,6 +69,11 @@ def test_vllm_pool_on_l40s_by_hand() -> None:
     assert d["num_gpu_blocks"] == blocks and d["kv_cache_tokens"] == blocks * 16
     assert d["max_concurrency"] == round(blocks * 16 / 8192, 2)
     assert d["device"] == "l40s" and d["device_assumed"] is False
+    assert d["sampler"] == "native"
+    # FlashInfer's top-k/top-p kernel sorts nothing: logits 2 + fp32 copy 4 + masked copy 4 + softmax 4 = 14 B
+    fi = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", context=8192, device=get_device("l40s"),
+                         vllm_sampler="flashinfer")
+    assert fi.details["kv_pool_bytes"] - pool == 256 * 128_256 * (38 - 14)
 
 
 def test_tensor_parallel_adds_the_nccl_reserve() -> None:

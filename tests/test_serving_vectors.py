@@ -34,14 +34,46 @@ def test_development_set_holds() -> None:
     assert statistics.median(pool) <= 0.02
     weights = [abs(e) for r in dev if (e := r.error("weights")) is not None]
     assert statistics.median(weights) <= 0.005
-    # issue 14 asks that no pool be over-predicted by more than 3 %; these development cases are not within it today:
-    # a V0 log on a T4 (its 0.90 GiB sampler peak is not in memfit's V0 profile), an AWQ model on a 16 GiB card
-    # (1.04 GiB of activation where memfit's terms give 0.35) and Qwen3-235B-FP8 on 4 x H100 in vLLM 0.9
-    known_over = {"notes-t4-llama-3.2-3b-2k": 0.07, "wsl-16gib-qwen2.5-7b-awq-32k": 0.10,
-                  "vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.30}
+    # issue 14 asks that no pool be over-predicted by more than 3 %; Qwen3-235B-FP8 on 4 x H100 in vLLM 0.9 (LMCache
+    # configured) is not within it today
+    known_over = {"vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.285}
     for r in dev:
         e = r.error("kv_pool")
         assert e is None or e <= known_over.get(r.case, 0.03), (r.case, e)
+
+
+# Each case's KV-pool error as measured when the sampler term became the sort's bytes (signed, rounded): a case
+# may improve, never grow past |error| + 0.5 pp. Held-out cases are guarded the same way; none was tuned on.
+POOL_CAPS = {
+    "llmd-h100-llama-3.1-8b-16k": +0.001, "llmd-h100-gpt-oss-20b-16k": +0.014, "llmd-h100-qwen3-0.6b-16k": +0.001,
+    "llmd-h100-qwen3-0.6b-32k": +0.001, "llmd-h100-qwen3-32b-16k": +0.012, "llmd-h100-llama-3.3-70b-fp8-tp2": +0.002,
+    "llmd-h100-gpt-oss-120b-16k": -0.092, "vllm10517-rtx3090-llama-3.1-8b-20k": -0.028,
+    "vllm10517-rtx3090-llama-3.1-8b-29k": -0.064, "pr10511-h100-llama-3-8b-tp1": +0.028,
+    "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.040,
+    "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.011,
+    "dennis-a100-80-qwen2-7b-util0.5": -0.003, "dennis-a100-40-qwen2-7b-tp2-util0.5": -0.006,
+    "dennis-a100-80-qwen2-7b-tp2-util0.25": -0.008, "dennis-a100-80-qwen2-7b-tp2-util0.5": -0.004,
+    "blog-rtx4070-8gb-llama-3.2-3b-q8_0-gguf": -0.104, "notes-t4-llama-3.2-3b-2k": -0.098,
+    "notes-24gib-qwen2.5-7b-8k-16seqs": -0.031, "dennis-4xa100-80-gpt-oss-120b-tp4-util0.8": +0.042,
+    "vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": +0.279,
+}
+
+
+def test_every_case_within_its_cap() -> None:
+    results = {r.case: r for r in score_serving_file(FILE)}
+    assert set(POOL_CAPS) <= set(results)
+    for case, cap in POOL_CAPS.items():
+        e = results[case].error("kv_pool")
+        assert e is not None and abs(e) <= abs(cap) + 0.005, (case, e, cap)
+
+
+def test_sampler_backend_is_an_input_of_the_case() -> None:
+    # vLLM 0.10.1.1 logs name the top-k/top-p path: "Using FlashInfer for top-p & top-k sampling" or "FlashInfer is
+    # not available. Falling back to the PyTorch-native implementation"; the case carries it as an input
+    rows = [json.loads(line) for line in FILE.read_text().splitlines() if line.strip()]
+    named = {r["case"]: r["sampler"] for r in rows if "sampler" in r}
+    assert named["dennis-a100-40-qwen2-7b-tp2-util0.5"] == "native"
+    assert named["dennis-a100-80-qwen2-7b-util0.25"] == "flashinfer"
 
 
 def test_tokens_and_concurrency_follow_the_pool() -> None:

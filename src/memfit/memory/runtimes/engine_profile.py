@@ -34,7 +34,8 @@ class EngineProfile:
     chunked_prefill: bool
     non_torch_bytes: int
     cuda_graph_bytes: int  # outside the gpu_memory_utilization budget (V1 captures after the KV cache)
-    sampler_copies: float  # fp32 copies of max_num_seqs × vocab logits in the profiling run's sampler peak
+    sampler: str  # native | flashinfer: the top-k/top-p path of the profiling run's dummy sampler run
+    sampler_bytes: int  # bytes alive per max_num_seqs × vocab logit element at that path's peak
     defaults_basis: str
     source: str
 
@@ -71,8 +72,10 @@ def _profile_row(version: str) -> dict[str, Any]:
 
 
 def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: int,
-                 max_num_seqs: int | None, max_num_batched_tokens: int | None) -> EngineProfile:
-    """The engine's defaults and reserves; the user's ``max_num_seqs`` / ``max_num_batched_tokens`` win."""
+                 max_num_seqs: int | None, max_num_batched_tokens: int | None,
+                 sampler: str | None = None) -> EngineProfile:
+    """The engine's defaults and reserves; the user's ``max_num_seqs`` / ``max_num_batched_tokens`` and sampler
+    backend (``native`` / ``flashinfer``) win."""
     data = overhead_data()["vllm"]
     ver = version or str(data["default_version"])
     row = _profile_row(ver)
@@ -95,12 +98,18 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         basis = (f"V1 server defaults for {device.name} ({nvml / GIB:.1f} GiB reported, "
                  f"{'an A100, ' if 'a100' in device.name.lower() else ''}{tier} tier): {seqs} sequences, "
                  f"{tokens:,} batched tokens, chunked prefill on")
+    path = sampler or str(row["sampler"])
+    per_element = data["sampler_bytes"]
+    if path not in per_element:
+        raise ConfigError(f"vllm_sampler {path!r} is not one of {', '.join(sorted(per_element))}; give the top-k/top-p "
+                          "path vLLM's log names ('Using FlashInfer for top-p & top-k sampling' means flashinfer)")
     non_torch = float(row["non_torch_gib"]) + (float(row["non_torch_tp_gib"]) if tp > 1 else 0.0)
     return EngineProfile(
         version=ver, since=str(row["since"]), engine=str(row["engine"]),
         max_num_seqs=max_num_seqs or seqs, max_num_batched_tokens=max_num_batched_tokens or tokens,
         chunked_prefill=chunked, non_torch_bytes=round(non_torch * GIB),
-        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), sampler_copies=float(row["sampler_copies"]),
+        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), sampler=path,
+        sampler_bytes=int(per_element[path]),
         defaults_basis=basis,
         source=f"{row['source']}; {data['defaults_source']}",
     )

@@ -5,8 +5,10 @@ CUDA reports, ``hardware.Device.capacity_bytes``), of which the weights, the act
 and the non-torch memory (cuBLAS handles, kernel modules, NCCL buffers with tensor parallelism) are taken first;
 the KV cache gets the rest (vLLM prints it as ``Available KV cache memory``), cut into blocks of ``block_size``
 tokens per layer. The profiling run's peak is the larger of a forward over ``max_num_batched_tokens`` tokens and
-the dummy sampler run over ``max_num_seqs`` sequences, which holds about ``sampler_copies`` fp32 copies of
-``max_num_seqs × vocab`` logits. Defaults and reserves follow the engine version and the device
+the dummy sampler run over ``max_num_seqs`` rows of logits, which samples every row with top-k and top-p: the
+native path sorts each row (38 B alive per logit element: the logits, an fp32 copy, sort's values and indices,
+its reverse indices and cub's alternate buffers), FlashInfer's kernel does not (14 B); see
+``runtime_overheads.toml`` ``sampler_bytes``. Defaults and reserves follow the engine version and the device
 (``engine_profile``). CUDA graphs are captured after the KV cache is allocated (V1), so their memory is on top of
 the budget.
 
@@ -85,19 +87,24 @@ def sharded_weights(spec: ModelSpec, fmt: str, tp: int, pp: int) -> Component:
 
 
 def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
-                             copies: float | None = None) -> tuple[int, str]:
-    """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``)."""
-    copies = float(overhead_data()["vllm"]["sampler_copies"]) if copies is None else copies
+                             sampler_bytes: int | None = None) -> tuple[int, str]:
+    """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``).
+
+    The two run one after the other (``profile_run``: ``_dummy_run`` then ``_dummy_sampler_run``), so the peak is
+    the larger. The sampler holds ``seqs × vocab × sampler_bytes`` at its peak (default: the native sort path)."""
+    per = int(overhead_data()["vllm"]["sampler_bytes"]["native"]) if sampler_bytes is None else sampler_bytes
     h, dt = spec.hidden_size, 2
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
                   layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
                  for layer in spec.layers)
     forward = tokens * (4 * h + -(-widest // tp)) * dt
-    ref = int(overhead_data()["vllm"].get("sampler_reference_seqs", 0)) or seqs
-    sampler = round(seqs * spec.vocab_size * 4 * copies * seqs / ref)
-    scale = f" × {seqs}/{ref}" if ref != seqs else ""
+    # while the sampler runs, profile_run still holds _dummy_run's hidden states (tokens × hidden) and the
+    # last-token rows it gathered (seqs × hidden), and _dummy_sampler_run adds their rand_like copy
+    held = (tokens + 2 * seqs) * h * dt
+    sampler = seqs * spec.vocab_size * per + held
     return max(forward, sampler), (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler "
-                                   f"{seqs} seqs × {spec.vocab_size:,} vocab × 4 B × {copies}{scale} = {sampler:,})")
+                                   f"{seqs} rows × {spec.vocab_size:,} vocab × {per} B + hidden states "
+                                   f"{held:,} = {sampler:,})")
 
 
 def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None,
@@ -116,11 +123,12 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     tp, pp = wl.tp, wl.pp
     weights = sharded_weights(spec, fmt, tp, pp)
     max_len = wl.context + wl.new_tokens
-    prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens)
+    prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens,
+                        wl.vllm_sampler)
     kvd = wl.kv_dtype or "bfloat16"
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
-    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_copies)
+    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_bytes)
     non_torch = prof.non_torch_bytes
     pool = requested - weights.bytes - activation - non_torch
     layers = stage_caches(spec, kvd, tp, pp)
@@ -164,7 +172,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
         "max_concurrent_sequences": kv // per_seq if per_seq else 0,
         "max_context_one_sequence": None if longest is None else max(0, longest),
         "vllm_version": prof.version, "vllm_profile": prof.since, "engine": prof.engine,
-        "max_num_seqs": seqs, "max_num_batched_tokens": tokens, "chunked_prefill": prof.chunked_prefill,
+        "max_num_seqs": seqs, "max_num_batched_tokens": tokens, "sampler": prof.sampler,
+        "chunked_prefill": prof.chunked_prefill,
         "defaults_basis": prof.defaults_basis, "source": prof.source,
     }
     if tp * pp > 1:  # every number above is one GPU's; each of the tp × pp GPUs holds as much
