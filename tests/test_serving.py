@@ -152,3 +152,14 @@ def test_sglang_claims_the_device_once() -> None:
     assert e.total_bytes <= get_device("rtx-4090").capacity_bytes
     assert get_device("rtx-4090").capacity_bytes - e.total_bytes < e.details["cell_size_bytes"] + 2
     assert memfit.fit("qwen2.5-7b", "rtx-4090", mode="inference", runtime="sglang", context=32768).fits
+
+
+def test_marlin_pads_mxfp4_experts_below_hopper() -> None:
+    # vLLM's Marlin MXFP4 path (Ampere/Ada) creates the expert weights with the hidden size rounded up to 256 and
+    # each rank's intermediate size to 128: gpt-oss-120b at tp 4 grows 2880 x 720 to 3072 x 768 per matrix, i.e.
+    # 3 x (3072 x 768 - 2880 x 720) x 17/32 B (4-bit values + one e8m0 scale per 32) = 455,328 B per expert, plus
+    # the bf16 biases' padding (2 x 48 + 192) x 2 = 576 B; x 128 experts x 36 layers
+    kw = dict(mode="inference", runtime="vllm", tp=4, gpus=4, context=16384)
+    a100 = memfit.estimate("gpt-oss-120b", device=get_device("a100-80gb"), **kw)  # type: ignore[arg-type]
+    h100 = memfit.estimate("gpt-oss-120b", device=get_device("h100"), **kw)  # type: ignore[arg-type]
+    assert a100.component("weights") - h100.component("weights") == (455_328 + 576) * 128 * 36

@@ -54,7 +54,7 @@ POOL_CAPS = {
     "dennis-a100-80-qwen2-7b-util0.5": -0.003, "dennis-a100-40-qwen2-7b-tp2-util0.5": -0.006,
     "dennis-a100-80-qwen2-7b-tp2-util0.25": -0.008, "dennis-a100-80-qwen2-7b-tp2-util0.5": -0.004,
     "blog-rtx4070-8gb-llama-3.2-3b-q8_0-gguf": -0.104, "notes-t4-llama-3.2-3b-2k": -0.098,
-    "notes-24gib-qwen2.5-7b-8k-16seqs": -0.031, "dennis-4xa100-80-gpt-oss-120b-tp4-util0.8": +0.042,
+    "notes-24gib-qwen2.5-7b-8k-16seqs": -0.031, "dennis-4xa100-80-gpt-oss-120b-tp4-util0.8": -0.002,
     "vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": +0.279,
 }
 

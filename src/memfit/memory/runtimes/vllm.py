@@ -86,6 +86,37 @@ def sharded_weights(spec: ModelSpec, fmt: str, tp: int, pp: int) -> Component:
                      f"{fmt_bytes(per_gpu)} per GPU")
 
 
+# vLLM runs MXFP4 experts through the Marlin kernel below compute capability 9.0 (Ampere, Ada: "Weight-only FP4
+# compression will be used leveraging the Marlin kernel"), whose weights are created padded: "the moe marlin kernel
+# requires that for each linear n % 256 == 0 and k % 128 == 0", so each rank's intermediate size is rounded up to
+# 128 and the hidden size to 256 (vllm/model_executor/layers/quantization/mxfp4.py Mxfp4MoEMethod.create_weights)
+MARLIN_ARCHS = ("ampere", "ada")
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
+    """Bytes one GPU's MXFP4 experts gain from Marlin's padding: packed 4-bit values plus one e8m0 scale per 32
+    (17/32 B per element) over the padded gate_up (2 × I × H) and down (H × I), and the bf16 biases' padding."""
+    h = spec.hidden_size
+    h_pad = _round_up(h, 256)
+    stage = -(-len(spec.layers) // pp)
+    extra = 0
+    for layer in spec.layers[:stage]:
+        moe = layer.moe
+        if moe is None:
+            continue
+        i = moe.expert_intermediate_size // tp
+        i_pad = _round_up(i, 128)
+        grown = 3 * (h_pad * i_pad - h * i) * 17 // 32
+        if moe.expert_bias:
+            grown += (2 * (i_pad - i) + (h_pad - h)) * 2
+        extra += moe.num_experts * grown
+    return extra
+
+
 def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
                              sampler_bytes: int | None = None) -> tuple[int, str]:
     """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``).
@@ -122,6 +153,9 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
     weights = sharded_weights(spec, fmt, tp, pp)
+    if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
+        weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
+                            "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
     max_len = wl.context + wl.new_tokens
     prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens,
                         wl.vllm_sampler)
