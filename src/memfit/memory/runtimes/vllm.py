@@ -117,6 +117,15 @@ def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
     return extra
 
 
+def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device) -> Component:
+    """One GPU's weights as vLLM holds them on ``dev`` (MXFP4 experts padded for Marlin below Hopper)."""
+    weights = sharded_weights(spec, fmt, tp, pp)
+    if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
+        weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
+                            "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
+    return weights
+
+
 def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
                              sampler_bytes: int | None = None) -> tuple[int, str]:
     """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``).
@@ -152,10 +161,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     total = dev.capacity_bytes
     fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
-    weights = sharded_weights(spec, fmt, tp, pp)
-    if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
-        weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
-                            "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
+    weights = _device_weights(spec, fmt, tp, pp, dev)
     max_len = wl.context + wl.new_tokens
     prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens,
                         wl.vllm_sampler)
