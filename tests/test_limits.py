@@ -23,10 +23,7 @@ PORTS: dict[tuple[str, str], str] = {
         "llama.cpp's llama_tensor_get_type_impl (src/llama-quant.cpp): the per-tensor type rules of every GGUF "
         "mixture, in llama.cpp's order, its rules tested one by one (tests/test_formats.py)",
 }
-TEMPORARY: dict[tuple[str, str], str] = {
-    ("src/memfit/sources/gguf_reader.py", ""): "GGUF header reader; the llamacpp lane splits it",
-    ("src/memfit/sources/gguf_reader.py", "spec_from_gguf"): "GGUF metadata → ModelSpec; the llamacpp lane splits it",
-}
+TEMPORARY: dict[tuple[str, str], str] = {}
 
 
 def sizes() -> dict[tuple[str, str], int]:
