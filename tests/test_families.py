@@ -22,7 +22,7 @@ REAL = json.loads((Path(__file__).parent / "data" / "families" / "real_configs.j
 # the model_types added as first-class families (the older ones are listed in test_hf_config)
 NEW_FAMILIES = {"smollm3", "olmo3", "seed_oss", "exaone4", "cohere2", "glm4_moe", "ernie4_5_moe", "hunyuan_v1_moe",
                 "phimoe", "minimax_m2", "ministral3", "mistral3", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text",
-                "qwen3_5", "qwen3_5_moe", "lfm2"}
+                "qwen3_5", "qwen3_5_moe", "lfm2", "llama4_text", "llama4"}
 
 # (config class, model class when not AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str | None] = {
     "Qwen3NextConfig": None, "Qwen3_5TextConfig": None, "Qwen3_5MoeTextConfig": None,
     "Qwen3_5Config": None, "Qwen3_5MoeConfig": None,  # AutoModelForCausalLM: the text model (tower not counted)
     "Lfm2Config": None,
+    "Llama4TextConfig": None, "Llama4Config": None,  # AutoModelForCausalLM: Llama4ForCausalLM on the text config
 }
 # keyword arguments a default config needs before transformers can build it at all
 DEFAULT_KWARGS: dict[str, dict[str, Any]] = {
