@@ -172,7 +172,8 @@ async def run_load(url: str, n: int, concurrency: int, cap_s: float, kinds: list
                 next_i += 1
                 kind = kinds[i % len(kinds)]
                 body = bodies[kind]
-                if distinct:  # a context never asked before: the server computes, nothing is remembered
+                if distinct and REQUESTS[kind].get("mode", "weights") != "weights":  # a context never asked before:
+                    # the server computes, nothing is remembered (the weights alone do not read a context)
                     body = json.dumps({**REQUESTS[kind], "context": 1000 + i}).encode()
                 t0 = time.perf_counter()
                 try:

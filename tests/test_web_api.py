@@ -430,7 +430,7 @@ def test_gpus_list(client: TestClient) -> None:
 @pytest.mark.parametrize(("memory", "fits"), [(16_000_000_000, False), (17_000_000_000, True), ("17GB", True),
                                               ("14.9GiB", False)])
 def test_fit_with_a_given_capacity(client: TestClient, memory: int | str, fits: bool) -> None:
-    r = client.post("/api/fit", json={"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": memory})
+    r = client.post("/api/fit", json={"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": memory, "mode": "weights"})
     assert r.status_code == 200, r.text
     doc = r.json()
     cap = memory if isinstance(memory, int) else {"17GB": 17 * 10**9, "14.9GiB": round(14.9 * 2**30)}[memory]
@@ -445,7 +445,7 @@ def test_fit_with_a_given_capacity(client: TestClient, memory: int | str, fits: 
 def test_plan_fewest_gpus_for_the_weights(client: TestClient) -> None:
     # 16.06 GB of bf16 weights, 10 GB per GPU: a layer split needs 2 GPUs (8.03 GB each), 1 is too few
     r = client.post("/api/plan", json={"model": "llama-3.1-8b", "gpu": "rtx 4090", "memory": 10**10,
-                                       "questions": ["gpus"]})
+                                       "mode": "weights", "questions": ["gpus"]})
     assert r.status_code == 200, r.text
     answer = r.json()["answers"]["min_gpus"]
     assert answer["value"] == 2
@@ -615,7 +615,7 @@ def test_load_benchmark_runs_clean() -> None:
     spec.loader.exec_module(bench)
     with BackgroundServer(create_app()) as url:
         result = asyncio.run(bench.run_load(url, 60, 6, 30.0, list(bench.REQUESTS)))
-        distinct = asyncio.run(bench.run_load(url, 20, 4, 30.0, ["bare 7B int4"], distinct=True))
+        distinct = asyncio.run(bench.run_load(url, 20, 4, 30.0, ["inference llama-3.1-8b 4K"], distinct=True))
     assert result["errors"] == 0 and result["ok"] == 60, result
     assert distinct["errors"] == 0 and distinct["ok"] == 20, distinct
     assert result["latency_ms"]["p50"] > 0 and result["server_time_ms"]["p50"] > 0

@@ -412,3 +412,36 @@ def test_weights_chart_with_several_gpus_is_per_gpu(page: Page, server_url: str)
     assert bar is not None
     # the bar's length is one GPU's share, the same figure /api/fit compares with one GPU's memory
     assert -(-int(bar.get_attribute("data-bytes")) // 2) == max(fit["per_gpu_bytes"])
+
+
+@pytest.mark.parametrize(("hash_", "fits"), [
+    ("#model=llama-3.2-1b&mode=inference&runtime=transformers&context=4096&gpu=rtx-4090", True),
+    ("#model=llama-3.1-70b&mode=inference&runtime=llamacpp&context=4096&gpu=rtx-4090", False),  # 141 GB of bf16
+])
+def test_shared_url_shows_the_verdict_the_api_and_cli_give(page: Page, server_url: str, hash_: str, fits: bool,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """One verdict per question: the page's verdict for a shared URL is /api/fit's for the body the page sent,
+    and that is what `memfit fit` and memfit.fit say for the same options."""
+    import memfit
+    from _cli import run
+
+    sent: list[dict[str, Any]] = []
+    page.page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}"))
+                 if r.url.endswith("/api/fit") and r.method == "POST" else None)
+    open_page(page, server_url, hash_)
+    page.wait_done("gpu=rtx-4090")
+    pg = page.page
+    pg.wait_for_selector('#verdict[data-fits]', state="attached", timeout=TIMEOUT_MS)
+    q = dict(p.split("=", 1) for p in hash_[1:].split("&"))
+    body = next(b for b in sent if b.get("gpu") == "rtx-4090" and b.get("runtime") == q["runtime"])
+    assert (body["model"], body["mode"], body["context"]) == (q["model"], "inference", 4096)
+    doc = api(server_url, "/api/fit", body).json()
+    assert doc["fits"] is fits
+    assert pg.get_attribute("#verdict", "data-fits") == str(fits).lower()
+    assert pg.inner_text("#verdict") == doc["summary"]
+    kw = {k: v for k, v in body.items() if k not in ("model", "gpu")}
+    assert memfit.fit(q["model"], "rtx-4090", **kw).fits is fits
+    flags = [x for k, v in kw.items() for x in ("--" + k.replace("_", "-"), str(v))]
+    code, out, _ = run(["fit", q["model"], "--gpu", "rtx-4090", *flags, "--check"], capsys)
+    assert code == (0 if fits else 1), out
+    page.shot(f"verdict-{q['model']}-{q['runtime']}-rtx-4090")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -186,7 +186,10 @@ def _for_a_visitor(fn: Callable[..., T]) -> Callable[..., T]:
 
 def _estimate(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    doc = dict(results.estimate_json(spec, req.workload()))
+    wl, implied = req.meant()  # the options mean what they mean on the command line (context implies inference)
+    doc = dict(results.estimate_json(spec, wl))
+    if implied:
+        doc["notes"] = [*implied, *doc.get("notes", [])]
     if req.mode == "weights":  # as `memfit estimate --json` does: the weights at each common precision
         doc["weights_by_dtype"] = results.weights_by_dtype(spec)
     return doc
@@ -197,22 +200,24 @@ def _curve(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
     if req.gpu is None:
         if req.memory is not None:
             raise ConfigError("memory overrides a GPU's capacity: give gpu as well")
-        return curve(spec, req.workload(), req.x, req.points).to_json()
+        return curve(spec, req.meant()[0], req.x, req.points).to_json()
     device = get_device(req.gpu, memory=req.memory)
-    wl = req.workload()
+    wl, _ = req.meant(judge=True)
     fit(spec, device, wl)  # the same refusals as /api/fit
     return results.per_gpu_curve(spec, wl, req.x, req.points, device)
 
 
 def _fit(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    doc: dict[str, Any] = fit(spec, req.gpu, req.workload(), memory=req.memory).to_json()
+    wl, implied = req.meant(judge=True)  # one verdict: what `memfit fit` and memfit.fit say for these options
+    r = fit(spec, req.gpu, wl, memory=req.memory)
+    doc: dict[str, Any] = (replace(r, notes=(*implied, *r.notes)) if implied else r).to_json()
     return doc
 
 
 def _plan(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    wl = req.workload()
+    wl, _ = req.meant(judge=True)
     fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate (kv_dtype, dtype …)
     questions = tuple(req.questions) if req.questions else None
     return plan(spec, req.gpu, wl, questions=questions, memory=req.memory).to_json()
@@ -220,7 +225,7 @@ def _plan(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
 
 def _advise(req: AdviseRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    wl = req.workload()
+    wl, _ = req.meant(judge=True)
     fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate
     formats = tuple(req.formats) if req.formats else None
     for name in formats or ():

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_
 
 from ..options import MAX_NAME, NAME_PATTERN, request_fields, values_to_kwargs
 from ..plot import MAX_POINTS
+from ..rules import resolve
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
@@ -47,6 +48,19 @@ class _WorkloadBase(_Strict):
     def workload(self) -> Workload:
         """The ``Workload`` these fields describe (validated)."""
         return Workload(**values_to_kwargs(Workload, self.model_dump())).validate()
+
+    def meant(self, judge: bool = False) -> tuple[Workload, tuple[str, ...]]:
+        """The workload these fields mean, as the same CLI options (or ``memfit.fit``'s keywords) mean it:
+        the fields the request set decide the mode (``rules.resolve``), and with ``judge`` (fit, plan, advise)
+        no mode at all is the question whether the model runs: inference. Returns it and the notes saying so."""
+        from ..fit import meant_workload
+
+        opts = values_to_kwargs(Workload, self.model_dump(include=set(self.model_fields_set)))
+        if judge:
+            wl, notes = meant_workload(None, opts)
+        else:
+            wl, notes = resolve(Workload(**opts), opts)
+        return wl.validate(), notes
 
 
 # The web accepts less than the library where a visitor could otherwise ask for hours of arithmetic.
