@@ -59,8 +59,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048, a known deviation (tests/test_families_simulated.py)
     ("simulated/families.jsonl", "inference"): Bound(median=0.04, worst=2.98, under=-2.98),
     # training under: lfm2-350m-l16/train-amp-adamw-fused-b4-s2048 −5.91 % (new case; short-convolution training
-    # activations not modelled, said in the estimate's notes)
-    ("simulated/families.jsonl", "training"): Bound(median=0.32, worst=7.89, under=-5.92),
+    # activations not modelled, said in the estimate's notes); worst and median since the llama4 cases:
+    # llama-4-maverick-text-l2/train-bf16-adamw-fused-ckpt-b1-s2048 +11.64 % (all-expert dispatch under
+    # checkpointing over-predicted; a known deviation in tests/test_families_simulated.py)
+    ("simulated/families.jsonl", "training"): Bound(median=0.39, worst=11.65, under=-5.92),
     ("simulated/heldout.jsonl", "inference"): Bound(
         median=0.01, worst=1.05, under=-0.53,
         unpredicted=frozenset({"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"})),  # Mamba-2 in transformers

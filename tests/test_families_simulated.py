@@ -22,7 +22,13 @@ MAX_UNDER = -0.02
 # gradient checkpointing in a model whose first layer is dense (GLM-4.5, ERNIE 4.5) is over-predicted by about a
 # third of one MoE layer's expert weights (the same case without checkpointing agrees within 0.2 %; Mixtral and
 # Qwen3-MoE, sparse from layer 0, agree under checkpointing too). Not fixed here: it is in the training model.
-KNOWN_HIGH = {"glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048": 0.10}
+KNOWN_HIGH = {"glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048": 0.10,
+              # Llama 4's Llama4TextMoe runs every token through every expert (MoESpec.dense_dispatch): inference
+              # agrees to 0.01 %, full training with checkpointing is over-predicted (+4.9 % with 16 experts,
+              # +11.6 % with 128): the backward of the all-expert bmm frees its saved E × T tensors earlier than the
+              # training model assumes. Not fixed here: it is in the training model, and no case was tuned.
+              "llama-4-scout-l2/train-bf16-adamw-fused-ckpt-b1-s2048": 0.07,
+              "llama-4-maverick-text-l2/train-bf16-adamw-fused-ckpt-b1-s2048": 0.14}
 # Known low, said in the estimate's notes: the fp32 temporaries of transformers' torch chunked gated delta rule
 # (qwen3-next's linear-attention layers) are not modelled; the recurrent state itself is exact.
 KNOWN_LOW = {"qwen3-next-80b-a3b-l4/gen-b2-s4096-new8": -0.035,

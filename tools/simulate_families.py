@@ -71,6 +71,16 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("minimax-m2-l2/gen-b1-s8192-new8", "minimax-m2", 2, "generate", dict(batch=1, seq=8192, new=8)),
     ("minimax-m2-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "minimax-m2", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # past the 8,192-token chunk: the 3 chunked layers' caches stop at 8,191 tokens, the NoPE layer's does not
+    ("llama-4-scout-l4/gen-b1-s10240-new8", "llama-4-scout-17b-16e-instruct", 4, "generate",
+     dict(batch=1, seq=10240, new=8)),
+    ("llama-4-scout-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "llama-4-scout-17b-16e-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # the text model alone, one dense and one MoE layer (interleave step 2)
+    ("llama-4-maverick-text-l2/gen-b2-s4096-new8", "llama-4-maverick-17b-128e-instruct-text", 2, "generate",
+     dict(batch=2, seq=4096, new=8)),
+    ("llama-4-maverick-text-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "llama-4-maverick-17b-128e-instruct-text", 2,
+     "train", dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
 ]
 
 

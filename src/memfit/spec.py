@@ -114,6 +114,14 @@ class MoESpec:
     norm_topk_prob: bool = False  # top-k routing weights renormalised to sum to 1
     num_groups: int = 1  # deepseek-v3 group-limited routing: expert groups …
     topk_group: int = 1  # … of which this many are searched per token
+    # transformers runs every token through every expert (router scores, 0 for the unselected, scale the inputs):
+    # llama4's Llama4TextMoe. Activations then hold num_experts rows per token; compute and active counts stay top-k
+    dense_dispatch: bool = False
+
+    @property
+    def routed_rows(self) -> int:
+        """Expert rows each token occupies in transformers' activations: top_k, or every expert (dense dispatch)."""
+        return self.num_experts if self.dense_dispatch else self.top_k
 
     @property
     def shared_size(self) -> int:

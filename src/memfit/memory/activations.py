@@ -289,7 +289,7 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> t
     down_trains = p.full or "ffn_down_exps" in adapted
     mlp_kept = (MOE_ACT_SAVED.get(family, 3) if m.kind == "gated" else 1) + (1 if down_trains else 0)
     per_route = (eb * h if up_trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × weight
-    saved += m.top_k * per_route
+    saved += m.routed_rows * per_route
     if m.num_shared_experts:
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
         saved += _mlp(shared, h, in_bytes, p)[0]
@@ -341,7 +341,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     weights = _layer_linear_params(spec, layer)
     casts = 2 * weights if (p.amp and p.full) else 0
     inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
-                (layer.moe.expert_intermediate_size * layer.moe.top_k if layer.moe else 0))
+                (layer.moe.expert_intermediate_size * layer.moe.routed_rows if layer.moe else 0))
     # backward: the residual's gradient (and its sum) stay alive; then either the MLP's gradient buffers
     # or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
     mlp_back = T * 2 * p.proj_bytes * inter
@@ -349,7 +349,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         # routed experts: the product's gradient (the down grouped_mm's input gradient) and the two gradients
         # MulBackward makes from it (of act(gate) and of up) are alive together, T·k·I each
         m = layer.moe
-        mlp_back = max(mlp_back, T * 3 * p.proj_bytes * m.expert_intermediate_size * m.top_k)
+        mlp_back = max(mlp_back, T * 3 * p.proj_bytes * m.expert_intermediate_size * m.routed_rows)
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
     grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
     # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward

@@ -147,7 +147,7 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     quant = wl.quant
     if layer.moe is not None:
         moe = layer.moe
-        k, i_e = moe.top_k, moe.expert_intermediate_size
+        k, i_e = moe.routed_rows, moe.expert_intermediate_size
         # routed experts: the gathered tokens and the expert outputs, T·top_k rows each; DeepSeek
         # weights them with fp32 routing scores, so two of the four are fp32
         rows = 2 * dt + 2 * FP32 if spec.family in _FP32_ROUTING else 4 * dt

@@ -79,7 +79,7 @@ def _llama4_text(cfg: Config, name: str) -> ModelSpec:
         moe_layers = list(range(step - 1, n, step))
     sparse = set(moe_layers)
     moe = MoESpec(get_int(cfg, "num_local_experts"), get_int(cfg, "num_experts_per_tok"),
-                  get_int(cfg, "intermediate_size"), num_shared_experts=1)
+                  get_int(cfg, "intermediate_size"), num_shared_experts=1, dense_dispatch=True)
     bias = get_bool(cfg, "attention_bias", False)
     return decoder(cfg, name, qkv_bias=bias, o_bias=bias, mlp=gated(cfg, "intermediate_size_mlp"),
                    windows=_windows(cfg, n), moe_at=lambda i: moe if i in sparse else None, default_head_dim=128,
