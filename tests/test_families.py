@@ -162,6 +162,11 @@ _TINY_MOE: dict[str, dict[str, Any]] = {
     "minimax_m2": dict(hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
                        num_key_value_heads=2, head_dim=16, vocab_size=100, num_local_experts=8, num_experts_per_tok=2,
                        bos_token_id=1, eos_token_id=2),
+    # llama4: experts are fused nn.Parameters (not modules): the defaults adapt attention, the shared expert and the
+    # dense layers' MLP (interleave step 2: layers 1 and 3 MoE)
+    "llama4_text": dict(hidden_size=64, intermediate_size=32, intermediate_size_mlp=96, num_hidden_layers=4,
+                        num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=100, num_local_experts=4,
+                        interleave_moe_layer_step=2, attention_chunk_size=32),
     "deepseek_v3": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
                         num_key_value_heads=4, vocab_size=100, n_routed_experts=8, num_experts_per_tok=2,
                         moe_intermediate_size=32, first_k_dense_replace=1, n_shared_experts=1, q_lora_rank=32,
