@@ -48,7 +48,7 @@ def test_runtime_ollama_takes_the_context_of_the_vram_tier(gpu: str, context: in
     code, out, err = run(["estimate", "llama-3.1-8b", "--mode", "inference", "--runtime", "ollama", "--gpu", gpu,
                           "--dtype", "q4_k_m", "--context", "8192", "--json"], capsys)
     d = json.loads(out)["details"]
-    assert d["ollama_context"] == 8192 and d["ollama_context_from"] == "--context"
+    assert d["ollama_context"] == 8192 and d["ollama_default_context"] == context
     assert d["kv_cache_bytes"] == 8192 * KV_PER_CELL
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -11,12 +11,12 @@ from .hardware import Device
 from .inventory import count_parameters
 from .memory.weights import is_as_stored, weights_component
 from .result import Estimate
-from .rules import check_runnable, check_spec, resolve
+from .rules import check_runnable, check_spec, given_fields, resolve
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .workload import Workload
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "runtime_context"]
 
 ModelRef = str | int | Mapping[str, Any] | ModelSpec
 
@@ -76,6 +76,8 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
     implied: tuple[str, ...] = ()
     if options:  # keyword options mean what the same CLI options mean (runtime, context … imply inference)
         wl, implied = resolve(wl, options)
+        wl, more = runtime_context(wl, given_fields(wl, options), device)  # Ollama: its context by VRAM
+        implied = (*implied, *more)
     wl.validate()
     spec = load_model(model)
     wl = runnable_workload(spec, wl)
@@ -163,3 +165,19 @@ def _context_note(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
         note = (f"{tokens:,} tokens per sequence exceed {spec.name}'s max_position_embeddings of {limit:,}: the "
                 "model was not trained for that length (vLLM refuses it unless told otherwise)")
     return replace(est, notes=(*est.notes, note))
+
+
+def runtime_context(wl: Workload, given: Iterable[str], device: Device | None) -> tuple[Workload, tuple[str, ...]]:
+    """Ollama picks its context by the GPU's VRAM when the user gives none: ``wl`` with that context when
+    ``context`` is not among the options ``given`` (``given_fields``), and a note saying so. ``--context``
+    given — even at memfit's default, 2,048 — is taken as it is. ``device`` is the GPU (None: none given)."""
+    if wl.mode != "inference" or wl.runtime != "ollama" or "context" in given:
+        return wl, ()
+    if device is None:
+        raise ConfigError("--runtime ollama picks its context by the GPU's VRAM: pass --gpu (e.g. --gpu rtx-4090) "
+                          "or --context N")
+    from .memory.runtimes.ollama import GIB, ollama_context
+
+    context = ollama_context(device.memory_bytes)
+    return wl.replace(context=context), (f"--runtime ollama with no --context: Ollama's default context for "
+                                         f"{device.memory_bytes / GIB:g} GiB of VRAM, {context:,} tokens",)

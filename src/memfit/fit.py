@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError
-from .estimate import ModelRef, estimate
+from .estimate import ModelRef, estimate, runtime_context
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .result import Estimate
-from .rules import resolve
+from .rules import given_fields, resolve
 from .units import fmt_bytes
 from .workload import Workload
 
@@ -235,15 +235,17 @@ def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
         r.fits, r.headroom_bytes, r.blame, r.warnings, r.to_json()
     """
     device = get_device(gpu, memory=memory)
-    wl, implied = meant_workload(workload, options)
+    wl, implied = meant_workload(workload, options, device)
     r = _judge_on(model, wl.validate(), device)
     return replace(r, notes=(*implied, *r.notes)) if implied else r
 
 
-def meant_workload(workload: Workload | None, options: dict[str, Any]) -> tuple[Workload, tuple[str, ...]]:
+def meant_workload(workload: Workload | None, options: dict[str, Any],
+                   device: Device | None = None) -> tuple[Workload, tuple[str, ...]]:
     """The workload a ``fit``/``plan`` call means. A Workload passed alone is taken as it is; keyword options
     mean what the CLI options mean (``rules.resolve``), and with no mode among them the question is whether
-    the model runs: inference."""
+    the model runs: inference. On ``device``, a runtime's own default for an option not given applies
+    (``rules.runtime_context``: Ollama's context by VRAM)."""
     wl = (workload or Workload()).replace(**options) if options else (workload or Workload())
     if workload is not None and not options:
         return wl, ()
@@ -255,6 +257,9 @@ def meant_workload(workload: Workload | None, options: dict[str, Any]) -> tuple[
         wl = wl.replace(mode="inference")
         notes = (*notes, f"no mode given: judged for inference ({wl.runtime}, batch {wl.batch}, context "
                          f"{wl.context:,}); mode='weights' judges the weights alone")
+    if device is not None:
+        wl, more = runtime_context(wl, given_fields(wl, options), device)
+        notes = (*notes, *more)
     return wl, notes
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import MemfitError
 from .fit import TRAIN_MODES, FitResult
-from .rules import flag
+from .rules import flag, on_llamacpp
 from .units import fmt_bytes
 from .workload import Workload
 
@@ -59,7 +59,7 @@ def _candidates(wl: Workload) -> list[dict[str, Any]]:
             out += [{"gpu_memory_utilization": 0.95}] if wl.gpu_memory_utilization < 0.95 else []
             out += [{"kv_dtype": "fp8"}] if wl.kv_dtype is None else []
             out += [{"dtype": "fp8"}, {"dtype": "awq"}]
-        elif wl.runtime == "llamacpp":
+        elif on_llamacpp(wl.runtime):
             out += [{"kv_dtype": "q8_0"}] if wl.kv_dtype is None else []
             out += [{"dtype": d} for d in ("q8_0", "q6_k", "q4_k_m", "q3_k_m")]
         else:

@@ -22,7 +22,7 @@ from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_worklo
 from .hardware import Device, get_device
 from .plan_search import min_gpus
 from .result import Estimate
-from .rules import tp_problem
+from .rules import on_llamacpp, tp_problem
 from .sources.loader import load_model
 from .spec import ModelSpec
 from .units import fmt_bytes
@@ -128,7 +128,7 @@ def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory
            options: dict[str, Any]) -> tuple[ModelSpec, Device, Workload]:
     spec = model if isinstance(model, ModelSpec) else load_model(model)
     device = get_device(gpu, memory=memory)
-    wl, _ = meant_workload(workload, options)
+    wl, _ = meant_workload(workload, options, device)
     return spec, device, runnable_workload(spec, wl.validate())
 
 
@@ -215,7 +215,7 @@ def plan_gpu_layers(model: ModelRef, gpu: str | Device, workload: Workload | Non
     """llama.cpp: the most layers on the GPU (``-ngl``) that fit, and the host RAM the rest needs.
     ``-ngl`` counts the repeating layers and then the output layer: layers + 1 puts everything on the GPU."""
     spec, device, wl = _setup(model, gpu, workload, memory, options)
-    wl = wl.replace(mode="inference", runtime="llamacpp")
+    wl = wl.replace(mode="inference", runtime=wl.runtime if on_llamacpp(wl.runtime) else "llamacpp")
     ans = plan_largest(spec, device, "n_gpu_layers", wl, lowest=0, limit=spec.num_layers + 1,
                        question="gpu_layers")
     r = ans.at_value or ans.beyond
@@ -236,7 +236,7 @@ def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers"
     engine = "vllm" if mode == "inference" else "megatron"
     cands: list[tuple[int, int]] = []
     for tp in _divisors(gpus):
-        if tp > MAX_TP or tp_problem(spec, tp, engine) or (mode == "inference" and runtime == "llamacpp" and tp > 1):
+        if tp > MAX_TP or tp_problem(spec, tp, engine) or (mode == "inference" and on_llamacpp(runtime) and tp > 1):
             continue
         for pp in _divisors(gpus // tp):
             if pp > max(spec.num_layers, 1):
@@ -319,7 +319,7 @@ def plan(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *
         if wl.mode != "weights":
             qs += ["context", "batch"]
         qs.append("gpus")
-        if wl.runtime == "llamacpp" and wl.mode == "inference":
+        if on_llamacpp(wl.runtime) and wl.mode == "inference":
             qs.append("layers")
         questions = tuple(qs)
     bad = [q for q in questions if q not in QUESTIONS]

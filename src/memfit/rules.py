@@ -22,12 +22,20 @@ from .options import ALL_MODES, declared
 from .spec import ModelSpec
 from .workload import Workload
 
-__all__ = ["check_runnable", "check_spec", "flag", "given_fields", "kv_class", "resolve", "runtime_support",
-           "tp_problem"]
+__all__ = ["LLAMACPP_GRAPH", "check_runnable", "check_spec", "flag", "given_fields", "kv_class", "on_llamacpp",
+           "resolve", "runtime_support", "tp_problem"]
 
 TRAIN = ("train", "lora", "qlora")
 INFER = ("inference",)
 DEFAULT = Workload()
+# the runtimes that run llama.cpp's graph: llama.cpp itself and Ollama (a preset over it: its own defaults,
+# llama.cpp's buffers; memory/runtimes/ollama.py); they read llama.cpp's options and follow its rules
+LLAMACPP_GRAPH = ("llamacpp", "ollama")
+
+
+def on_llamacpp(runtime: str) -> bool:
+    """Whether ``runtime`` runs llama.cpp's graph (``llamacpp`` or ``ollama``)."""
+    return runtime in LLAMACPP_GRAPH
 
 # the modes that read each option, from the one declaration of options (memfit.options); dtype, gpus, tp and pp
 # are read in every mode (fit splits even a weights-only estimate over the GPUs)
@@ -94,7 +102,8 @@ def resolve(workload: Workload, given: Iterable[str] = ()) -> tuple[Workload, tu
             raise ConfigError(f"{flag(o)} is not read in --mode {wl.mode}: it applies to {_modes_text(READERS[o])}; "
                               f"drop it or use {fix}")
         rt = RUNTIME_OF.get(o)
-        if wl.mode == "inference" and rt is not None and wl.runtime != rt:
+        if wl.mode == "inference" and rt is not None and wl.runtime != rt and not (
+                rt == "llamacpp" and on_llamacpp(wl.runtime)):
             raise ConfigError(f"{flag(o)} is a {rt} option and --runtime {wl.runtime} does not read it; drop it or "
                               f"use --runtime {rt}")
     return wl, tuple(notes)
@@ -156,7 +165,7 @@ def check_runnable(spec: ModelSpec, wl: Workload, dtype_from: str = "--dtype") -
         if wl.kv_dtype is not None and kv_class(wl.kv_dtype) not in row["kv"]:
             raise UnsupportedError(f"--kv-dtype {wl.kv_dtype} cannot run under --runtime {wl.runtime}: "
                                    f"{row['kv_rule']}; {row['kv_fix']}")
-        if wl.runtime == "llamacpp" and (wl.tp > 1 or wl.pp > 1):
+        if on_llamacpp(wl.runtime) and (wl.tp > 1 or wl.pp > 1):
             raise UnsupportedError("llama.cpp has no --tp/--pp: it splits the layers over the GPUs it sees "
                                    "(--split-mode layer); use --gpus N without --tp/--pp")
     engine = "vllm" if wl.mode == "inference" else "megatron"

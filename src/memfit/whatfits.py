@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import MemfitError
-from .estimate import default_format, estimate
+from .estimate import default_format, estimate, runtime_context
 from .fit import fit_estimate
 from .hardware import Device, get_device
 from .plan import plan_context
@@ -29,6 +29,8 @@ FORMATS_BY_RUNTIME: dict[str, tuple[str, ...]] = {
     "vllm": ("bfloat16", "fp8", "awq"),
     "llamacpp": ("bfloat16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k"),
 }
+FORMATS_BY_RUNTIME["ollama"] = FORMATS_BY_RUNTIME["llamacpp"]  # Ollama runs GGUF files through llama.cpp
+FORMATS_BY_RUNTIME["sglang"] = FORMATS_BY_RUNTIME["vllm"]  # SGLang serves the same checkpoint formats
 
 
 @dataclass(frozen=True)
@@ -87,5 +89,7 @@ def models_that_fit(gpu: str | Device, *, context: int | None = None, runtime: s
     """Every catalog model on ``gpu`` (inference with ``runtime``, one sequence of at least ``context``
     tokens, 2,048 when not given), in catalog order: the best format that fits and the longest context in it."""
     device = get_device(gpu, memory=memory)
-    wl = Workload(mode="inference", runtime=runtime, context=context or 2048).validate()
+    wl, _ = runtime_context(Workload(mode="inference", runtime=runtime, context=context or 2048),
+                            ("context",) if context else (), device)  # Ollama: its context for the VRAM
+    wl = wl.validate()
     return [_one(e.id, device, wl) for e in catalog()]

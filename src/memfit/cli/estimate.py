@@ -37,13 +37,13 @@ def estimate_cmd(model: str, gpu: str | None, memory: str | None, json_: bool, e
 
     from .given import workload_meant
 
-    wl, implied = workload_meant(options)
-    spec = load_model(model)
     device = None
     if gpu is not None or memory is not None:
         from ..hardware import get_device
 
         device = get_device(gpu or "cpu", memory=memory)
+    wl, implied = workload_meant(options, device=device)
+    spec = load_model(model)
     est = estimate(spec, wl, device=device)
     if implied:
         est = replace(est, notes=(*implied, *est.notes))

@@ -11,6 +11,7 @@ import click
 
 from ..errors import MemfitError
 from ..fit import fit, fit_all
+from ..hardware import get_device
 from ..levers import cheapest_fixes
 from ..sources.loader import load_model
 from ..speed import decode_ceiling
@@ -29,7 +30,8 @@ from .workload_options import workload_options
 @click.option("--check", is_flag=True, help="Exit status 0 when it fits, 1 when it does not (2: bad input).")
 def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, **options: Any) -> None:
     """Will MODEL with this workload fit on --gpus × --gpu?"""
-    wl, implied = workload_meant(options, judge=True)
+    device = None if gpu.strip().lower() == "all" else get_device(gpu, memory=memory)
+    wl, implied = workload_meant(options, judge=True, device=device)
     size_notes(memory=memory)
     spec = load_model(model)
     if gpu.strip().lower() == "all":

@@ -8,7 +8,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from ..rules import resolve
+from ..estimate import runtime_context
+from ..hardware import Device
+from ..rules import given_fields, resolve
 from ..units import size_note
 from ..workload import Workload
 from .workload_options import workload_from_options
@@ -26,16 +28,19 @@ def typed_options(options: dict[str, Any]) -> frozenset[str]:
                                                             ParameterSource.DEFAULT_MAP))
 
 
-def workload_meant(options: dict[str, Any], judge: bool = False) -> tuple[Workload, tuple[str, ...]]:
+def workload_meant(options: dict[str, Any], judge: bool = False,
+                   device: Device | None = None) -> tuple[Workload, tuple[str, ...]]:
     """The Workload and the notes saying what was inferred. ``judge`` (fit, plan): with no mode and no option
-    that implies one, the question is whether the model runs, so the mode is inference, and the notes say so."""
+    that implies one, the question is whether the model runs, so the mode is inference, and the notes say so.
+    ``device``: the GPU given (None: none), whose VRAM sets Ollama's context when no --context is typed."""
     given = typed_options(options)
     wl, notes = resolve(workload_from_options(options), given)
     if judge and "mode" not in given and wl.mode == "weights":
         wl = wl.replace(mode="inference")
         notes = (*notes, f"no --mode given: judged for inference ({wl.runtime}, batch {wl.batch}, context "
                          f"{wl.context:,}); --mode weights judges the weights alone")
-    return wl, notes
+    wl, more = runtime_context(wl, given_fields(wl, given), device)
+    return wl, (*notes, *more)
 
 
 def size_notes(**sizes: str | None) -> None:

@@ -37,7 +37,7 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
              formats: str | None, limit: int | None, json_: bool, **options: Any) -> None:
     """Longest context, largest batch, fewest GPUs and layout, llama.cpp GPU layers, the formats that fit
     ranked by published quality cost, and the decode speed ceiling."""
-    wl, implied = workload_meant(options, judge=True)
+    wl, implied = workload_meant(options, judge=True, device=get_device(gpu, memory=memory) if gpu else None)
     size_notes(memory=memory, budget=budget)
     spec = load_model(model)
     wl = runnable_workload(spec, wl)  # a runtime that cannot run this refuses once, with the fix

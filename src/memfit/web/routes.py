@@ -202,14 +202,15 @@ def _curve(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
             raise ConfigError("memory overrides a GPU's capacity: give gpu as well")
         return curve(spec, req.meant()[0], req.x, req.points).to_json()
     device = get_device(req.gpu, memory=req.memory)
-    wl, _ = req.meant(judge=True)
+    wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
     fit(spec, device, wl)  # the same refusals as /api/fit
     return results.per_gpu_curve(spec, wl, req.x, req.points, device)
 
 
 def _fit(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    wl, implied = req.meant(judge=True)  # one verdict: what `memfit fit` and memfit.fit say for these options
+    # one verdict: what `memfit fit` and memfit.fit say for these options
+    wl, implied = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
     r = fit(spec, req.gpu, wl, memory=req.memory)
     doc: dict[str, Any] = (replace(r, notes=(*implied, *r.notes)) if implied else r).to_json()
     return doc
@@ -217,7 +218,7 @@ def _fit(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:
 
 def _plan(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    wl, _ = req.meant(judge=True)
+    wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
     fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate (kv_dtype, dtype …)
     questions = tuple(req.questions) if req.questions else None
     return plan(spec, req.gpu, wl, questions=questions, memory=req.memory).to_json()
@@ -225,7 +226,7 @@ def _plan(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
 
 def _advise(req: AdviseRequest, local: bool, hub: bool) -> dict[str, Any]:
     spec = resolve_model(req.model, local, hub)
-    wl, _ = req.meant(judge=True)
+    wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
     fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate
     formats = tuple(req.formats) if req.formats else None
     for name in formats or ():

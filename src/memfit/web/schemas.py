@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model, model_validator
 
-from ..options import MAX_NAME, NAME_PATTERN, request_fields, values_to_kwargs
+from ..estimate import runtime_context
+from ..options import MAX_NAME, NAME_PATTERN, RUNTIMES, request_fields, values_to_kwargs
 from ..plot import MAX_POINTS
-from ..rules import resolve
+from ..rules import given_fields, resolve
 from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
@@ -49,17 +50,23 @@ class _WorkloadBase(_Strict):
         """The ``Workload`` these fields describe (validated)."""
         return Workload(**values_to_kwargs(Workload, self.model_dump())).validate()
 
-    def meant(self, judge: bool = False) -> tuple[Workload, tuple[str, ...]]:
+    def meant(self, judge: bool = False, gpu: str | None = None,
+              memory: int | str | None = None) -> tuple[Workload, tuple[str, ...]]:
         """The workload these fields mean, as the same CLI options (or ``memfit.fit``'s keywords) mean it:
         the fields the request set decide the mode (``rules.resolve``), and with ``judge`` (fit, plan, advise)
-        no mode at all is the question whether the model runs: inference. Returns it and the notes saying so."""
+        no mode at all is the question whether the model runs: inference. On ``gpu``, Ollama's context is its
+        default for the GPU's VRAM unless the request sets ``context``. Returns it and the notes saying so."""
         from ..fit import meant_workload
+        from ..hardware import get_device
 
         opts = values_to_kwargs(Workload, self.model_dump(include=set(self.model_fields_set)))
+        device = get_device(gpu, memory=memory) if gpu is not None else None
         if judge:
-            wl, notes = meant_workload(None, opts)
+            wl, notes = meant_workload(None, opts, device)
         else:
             wl, notes = resolve(Workload(**opts), opts)
+            wl, more = runtime_context(wl, given_fields(wl, opts), device)
+            notes = (*notes, *more)
         return wl.validate(), notes
 
 
@@ -150,6 +157,6 @@ class FitsRequest(_Strict):
     ``context`` tokens): the best format that fits and the longest context in it."""
 
     gpu: GpuName
-    runtime: Literal["transformers", "vllm", "llamacpp"] = "transformers"
+    runtime: Literal[RUNTIMES] = "transformers"  # type: ignore[valid-type]  # every runtime memfit knows
     context: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     memory: MemoryBytes | None = None

@@ -14,7 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ...errors import ConfigError
 from ...hardware import Device
 from ...result import Estimate
 from ...spec import ModelSpec
@@ -64,18 +63,13 @@ def ollama_defaults(vram_bytes: int) -> OllamaDefaults:
 
 
 def estimate_ollama(spec: ModelSpec, wl: Workload, device: Device | None) -> Estimate:
-    """llama.cpp's buffers under Ollama's defaults on ``device``: ``--context`` left at memfit's default takes
-    Ollama's context for the GPU's VRAM (its nominal size), ``--batch`` is ``OLLAMA_NUM_PARALLEL``,
-    ``--kv-dtype`` unset is Ollama's KV cache type."""
-    if device is None:
-        raise ConfigError("--runtime ollama picks its context by the GPU's VRAM: pass --gpu (e.g. --gpu rtx-4090)")
-    d = ollama_defaults(device.memory_bytes)
-    given_context = wl.context != Workload().context
-    context = wl.context if given_context else d.context
-    run = wl.replace(runtime="llamacpp", context=context, kv_dtype=wl.kv_dtype or d.kv_type)
+    """llama.cpp's buffers under Ollama's defaults: ``--batch`` is ``OLLAMA_NUM_PARALLEL``, ``--kv-dtype`` unset
+    is Ollama's KV cache type. The context is ``wl.context`` as it is: the commands put Ollama's default for the
+    GPU's VRAM there when the user gave no ``--context`` (``rules.runtime_context``)."""
+    d = ollama_defaults(device.memory_bytes if device is not None else 0)
+    run = wl.replace(runtime="llamacpp", kv_dtype=wl.kv_dtype or d.kv_type)
     est = estimate_llamacpp(spec, run)
-    details = {**est.details, "runtime": "ollama", "ollama_context": context,
-               "ollama_context_from": "--context" if given_context else
-               f"Ollama's default for {device.memory_bytes / GIB:g} GiB of VRAM",
+    details = {**est.details, "runtime": "ollama", "ollama_context": wl.context,
+               "ollama_default_context": d.context if device is not None else None,
                "ollama_num_parallel": wl.batch, "ollama_kv_cache_type": run.kv_dtype}
     return replace(est, details=details, notes=(*est.notes, *d.notes))
