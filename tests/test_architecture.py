@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "memfit.detect", "memfit.rules")),
     ("sources", ("memfit.sources",)),
     ("memory", ("memfit.memory",)),
-    ("estimate", ("memfit.estimate", "memfit.validate", "memfit.serving_cases")),
+    ("estimate", ("memfit.estimate", "memfit.estimate_bare", "memfit.validate", "memfit.serving_cases")),
     ("verdicts", ("memfit.fit", "memfit.plan", "memfit.plan_search", "memfit.whatfits", "memfit.levers",
                   "memfit.advisor",
                   "memfit.speed", "memfit.plot")),

@@ -261,7 +261,7 @@ def test_unknown_model_suggests(client: TestClient) -> None:
 
 
 def test_memfit_error_is_400_with_its_message(client: TestClient) -> None:
-    r = client.post("/api/estimate", json={"model": "7B", "mode": "inference"})
+    r = client.post("/api/estimate", json={"model": "7B", "mode": "train"})
     assert r.status_code == 400
     assert "bare parameter count" in error_of(r)
 

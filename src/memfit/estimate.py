@@ -121,6 +121,10 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
         if spec.stored is not None and spec.stored.quantization and is_as_stored(spec, dtype):
             dtype = spec.stored.quantization  # label the weights as stored (gguf:Q4_0), not by the config's dtype
         return Estimate(spec.name, "weights", dtype, count_parameters(spec), (comp,))
+    if spec.is_bare and wl.mode == "inference":  # labelled: the nearest catalog architecture's KV cache and buffers
+        from .estimate_bare import rule_of_thumb
+
+        return rule_of_thumb(spec, wl, device, _estimate)
     if spec.is_bare:
         raise UnsupportedError(
             f"mode {wl.mode!r} needs the architecture (layers, heads, hidden size), which a bare parameter "

@@ -100,7 +100,11 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
     console = Console()
     pc = est.parameters
     head = f"[bold]{est.model}[/bold]: {fmt_count(pc.total)} parameters"
-    if spec.is_bare:  # the model's name is the count itself: say what it is instead of repeating it
+    if "rule_of_thumb" in est.details:  # a bare count under inference: say whose architecture was borrowed
+        head = (f"[bold]a bare count[/bold]: {fmt_count(pc.total)} parameters — [bold]rule of thumb[/bold]: KV cache, "
+                f"activations and buffers of {est.details['rule_of_thumb']['model']} (the catalog's nearest plain "
+                "dense architecture); a catalog id or a config.json gives the real estimate")
+    elif spec.is_bare:  # the model's name is the count itself: say what it is instead of repeating it
         head = (f"[bold]a bare count[/bold]: {fmt_count(pc.total)} parameters (weights only; a catalog id or a "
                 "config.json adds the KV cache, activations and training memory)")
     if pc.active != pc.total:
@@ -132,7 +136,8 @@ def _render(est: Estimate, table_for: str | None, spec: Any, explain: bool) -> N
                       f"{nbytes / 1024**3:,.2f} GiB")
         console.print(t)
     else:
-        t = Table(title=f"Memory: {est.mode}, {est.dtype}{_device_title(est)}")
+        rot = " — rule of thumb (a bare count)" if "rule_of_thumb" in est.details else ""
+        t = Table(title=f"Memory: {est.mode}, {est.dtype}{_device_title(est)}{rot}")
         t.add_column("component")
         t.add_column("bytes", justify="right")
         t.add_column("size", justify="right")
