@@ -100,3 +100,11 @@ def test_ollama_without_a_gpu_needs_a_context(capsys: pytest.CaptureFixture[str]
     assert code == 2 and "pass --gpu" in err and "--context" in err
     est = memfit.estimate("llama-3.1-8b", mode="inference", runtime="ollama", dtype="q4_k_m", context=2048)
     assert est.details["ollama_context"] == 2048 and est.details["kv_cache_bytes"] == 2048 * KV_PER_TOKEN
+
+
+def test_what_runs_listing_asks_ollamas_context() -> None:
+    from memfit.whatfits import asked_context
+
+    dev = memfit.get_device("rtx-4090")
+    assert asked_context(dev, "ollama", None) == OLLAMA_24GIB  # models --fits --runtime ollama: Ollama's own
+    assert asked_context(dev, "ollama", 2048) == 2048 and asked_context(dev, "llamacpp", None) == 2048

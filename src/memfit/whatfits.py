@@ -21,7 +21,7 @@ from .sources.catalog import catalog
 from .sources.loader import load_model
 from .workload import Workload
 
-__all__ = ["FORMATS_BY_RUNTIME", "ModelFit", "models_that_fit"]
+__all__ = ["FORMATS_BY_RUNTIME", "ModelFit", "asked_context", "models_that_fit"]
 
 # best first; the checkpoint's own format is tried before these
 FORMATS_BY_RUNTIME: dict[str, tuple[str, ...]] = {
@@ -84,12 +84,17 @@ def _one(model_id: str, device: Device, wl: Workload) -> ModelFit:
                     "; ".join(reasons[:3]) or "no format to try")
 
 
+def asked_context(device: Device, runtime: str, context: int | None) -> int:
+    """The context the listing asks for: ``context``, else 2,048 (Ollama: its default for the device's VRAM)."""
+    wl, _ = runtime_context(Workload(mode="inference", runtime=runtime, context=context or 2048),
+                            ("context",) if context else (), device)
+    return wl.context
+
+
 def models_that_fit(gpu: str | Device, *, context: int | None = None, runtime: str = "transformers",
                     memory: int | str | None = None) -> list[ModelFit]:
     """Every catalog model on ``gpu`` (inference with ``runtime``, one sequence of at least ``context``
     tokens, 2,048 when not given), in catalog order: the best format that fits and the longest context in it."""
     device = get_device(gpu, memory=memory)
-    wl, _ = runtime_context(Workload(mode="inference", runtime=runtime, context=context or 2048),
-                            ("context",) if context else (), device)  # Ollama: its context for the VRAM
-    wl = wl.validate()
+    wl = Workload(mode="inference", runtime=runtime, context=asked_context(device, runtime, context)).validate()
     return [_one(e.id, device, wl) for e in catalog()]

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..units import fmt_bytes
-from ..whatfits import models_that_fit
+from ..whatfits import asked_context, models_that_fit
 
 __all__ = ["fits_listing"]
 
@@ -17,6 +17,7 @@ def fits_listing(gpu: str, context: int | None, runtime: str, memory: str | None
 
     device = get_device(gpu, memory=memory)
     rows = models_that_fit(device, context=context, runtime=runtime)
+    context = asked_context(device, runtime, context)  # what was asked: Ollama picks its own by the VRAM
     if json_:
         click.echo(json.dumps({"device": device.id, "capacity_bytes": device.capacity_bytes, "runtime": runtime,
                                "context": context or 2048, "models": [r.to_json() for r in rows]}, indent=2))
