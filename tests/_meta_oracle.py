@@ -11,6 +11,8 @@ from collections import defaultdict
 from typing import Any
 
 _BLOCK = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
+# families whose checkpoint holds the vision tower too (memfit counts it): built with their multimodal class
+MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration"}
 
 
 def build_meta(cfg: dict[str, Any] | Any, model_class: str | None = None) -> Any:
@@ -22,6 +24,7 @@ def build_meta(cfg: dict[str, Any] | Any, model_class: str | None = None) -> Any
         conf = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
     else:
         conf = cfg
+    model_class = model_class or MULTIMODAL.get(conf.model_type)
     with torch.device("meta"):
         if model_class is not None:
             return getattr(transformers, model_class)(conf)
@@ -41,3 +44,19 @@ def reference_counts(cfg: dict[str, Any] | Any, model_class: str | None = None) 
         if m and "vision" not in name and "visual" not in name:
             per_block[int(m.group(1))] += p.numel()
     return total, dict(per_block), model.get_input_embeddings().weight.numel()
+
+
+def assert_counts_match(cfg: dict[str, Any], reference: Any = None, model_class: str | None = None) -> None:
+    """memfit on ``cfg`` equals transformers on ``reference`` (default: the same dict): the total, every decoder
+    block, the token embedding, and the groups add up to the total."""
+    from memfit.inventory import count_parameters, inventory, layer_parameters
+    from memfit.sources.hf_config import spec_from_config
+
+    total, per_block, embed = reference_counts(cfg if reference is None else reference, model_class)
+    spec = spec_from_config(cfg)
+    count = count_parameters(spec)
+    assert count.total == total
+    assert {i: layer_parameters(spec, i) for i in range(spec.num_layers)} == per_block
+    (token_embd,) = [t for t in inventory(spec) if t.kind == "token_embd"]
+    assert token_embd.numel == embed
+    assert sum(count.by_group.values()) == count.total

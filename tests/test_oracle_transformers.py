@@ -12,66 +12,26 @@ Skipped when transformers is not installed.
 from __future__ import annotations
 
 import json
-import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from memfit.errors import ConfigError
-from memfit.inventory import count_parameters, inventory, layer_parameters
+from memfit.inventory import count_parameters
 from memfit.sources.hf_config import SUPPORTED_FAMILIES, spec_from_config
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from _meta_oracle import assert_counts_match, build_meta  # noqa: E402
+
 CONFIGS = Path(__file__).parent.parent / "src" / "memfit" / "data" / "models"
-_BLOCK = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
-
-
-def _build(cfg: dict[str, Any] | Any) -> Any:
-    """The model transformers builds for a config dict (or a config object), on the meta device."""
-    if isinstance(cfg, dict):
-        cfg = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map")}
-        conf = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
-    else:
-        conf = cfg
-    with torch.device("meta"):
-        if conf.model_type in _MULTIMODAL:  # the checkpoint holds the vision tower too: memfit counts it
-            return getattr(transformers, _MULTIMODAL[conf.model_type])(conf)
-        return transformers.AutoModelForCausalLM.from_config(conf)
-
-
-_MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration"}
-
-
-def _reference(cfg: dict[str, Any] | Any) -> tuple[int, dict[int, int], int]:
-    """(total, parameters per decoder block, token-embedding numel) of the model transformers builds."""
-    model = _build(cfg)
-    total, per_block, seen = 0, defaultdict(int), set()
-    for name, p in model.named_parameters():  # named_parameters already yields a tied weight once
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += p.numel()
-        m = _BLOCK.search(name)
-        if m and "vision" not in name and "visual" not in name:
-            per_block[int(m.group(1))] += p.numel()
-    embed = model.get_input_embeddings().weight.numel()
-    return total, dict(per_block), embed
 
 
 def _check(cfg: dict[str, Any], reference: Any = None) -> None:
     """memfit on ``cfg`` equals transformers on ``reference`` (default: the same dict)."""
-    total, per_block, embed = _reference(cfg if reference is None else reference)
-    spec = spec_from_config(cfg)
-    count = count_parameters(spec)
-    assert count.total == total
-    assert {i: layer_parameters(spec, i) for i in range(spec.num_layers)} == per_block
-    (token_embd,) = [t for t in inventory(spec) if t.kind == "token_embd"]
-    assert token_embd.numel == embed
-    assert sum(count.by_group.values()) == count.total
+    assert_counts_match(cfg, reference)
 
 
 # the catalog configs of the first-class families (the generic path's rows: tests/test_catalog_counts.py)
@@ -211,7 +171,7 @@ def test_real_shaped_config_matches_transformers(label: str) -> None:
 def test_gemma3_multimodal_vision_is_counted_exactly() -> None:
     """The vision tower + projector of Gemma 3 27B, as transformers builds them."""
     cfg = json.loads((CONFIGS / "gemma-3-27b-it.json").read_text())
-    model = _build(cfg)
+    model = build_meta(cfg)
     vision = sum(p.numel() for n, p in model.named_parameters()
                  if n.startswith(("model.vision_tower.", "model.multi_modal_projector.")))
     spec = spec_from_config(cfg)
