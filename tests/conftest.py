@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,18 @@ def load_json(path: Path) -> dict[str, object]:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+@pytest.fixture
+def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """transformers (and torch) not importable; the meta-build and inventory caches emptied around the test."""
+    from memfit.inventory import _cached_inventory
+    from memfit.sources import meta_build
+
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()
+    yield
+    meta_build.meta_build.cache_clear()
+    _cached_inventory.cache_clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
 from typing import Any
 
@@ -17,8 +16,6 @@ import pytest
 from tests._cli import run
 
 from memfit import count_parameters, estimate, load_model
-from memfit.inventory import _cached_inventory
-from memfit.sources import meta_build
 from memfit.sources.catalog import catalog, catalog_config
 
 COUNTED = [e for e in catalog() if e.parameters is not None]
@@ -32,17 +29,6 @@ def test_catalog_size_and_sources() -> None:
     for e in COUNTED:
         assert e.config_url == f"https://huggingface.co/{e.repo}/blob/main/config.json", e.id
         assert e.source and "meta device" in e.parameters_source, e.id
-
-
-@pytest.fixture
-def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(sys.modules, "transformers", None)
-    monkeypatch.setitem(sys.modules, "torch", None)
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
-    yield
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
 
 
 def test_stored_counts_hold_offline(no_transformers: Any) -> None:

@@ -5,7 +5,6 @@ not installed. The comparison with transformers itself is in test_generic_oracle
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,7 @@ from tests._cli import run
 
 from memfit import estimate, load_model
 from memfit.errors import UnknownModelError
-from memfit.inventory import _cached_inventory
 from memfit.memory.kv_cache import kv_cache_bytes
-from memfit.sources import meta_build
 
 # a hybrid of a kind memfit has never seen: gated-delta-net style linear attention and full attention
 HYBRID: dict[str, Any] = {
@@ -27,18 +24,6 @@ HYBRID: dict[str, Any] = {
     "linear_num_value_heads": 8, "linear_num_key_heads": 4, "linear_key_head_dim": 64,
     "linear_value_head_dim": 96, "linear_conv_kernel_dim": 4,
 }
-
-
-@pytest.fixture
-def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """transformers (and torch) not importable; the build and inventory caches emptied around the test."""
-    monkeypatch.setitem(sys.modules, "transformers", None)
-    monkeypatch.setitem(sys.modules, "torch", None)
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
-    yield
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
 
 
 def test_hybrid_kv_cache_by_hand() -> None:
