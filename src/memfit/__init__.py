@@ -10,6 +10,7 @@ The public API (everything else is internal)::
     memfit.estimate("llama-3.1-8b", mode="inference", batch=8, context=4096, new_tokens=256)
     memfit.fit("llama-3.1-8b", "rtx 4090", mode="inference", context=8192)  # fits, headroom, blame
     memfit.plan_context("llama-3.1-8b", "rtx 4090", mode="inference")      # longest context that fits
+    memfit.fit_matrix("llama-3.1-8b", "rtx 4090")  # precisions × workloads (inference, LoRA, QLoRA, train)
     memfit.advise("llama-3.1-70b", "rtx 4090", gpus=2)  # formats that fit, ranked by published quality
 """
 
@@ -19,6 +20,7 @@ from .estimate import estimate
 from .fit import FitResult, fit
 from .hardware import Device, devices, get_device
 from .inventory import ParameterCount, Tensor, count_parameters, inventory
+from .matrix import FitMatrix, fit_matrix
 from .plan import Plan, PlanAnswer, plan, plan_batch, plan_context, plan_gpu_layers, plan_gpus
 from .result import Component, Estimate
 from .sources.catalog import CatalogEntry, catalog
@@ -39,6 +41,7 @@ __all__ = [
     "ConfigError",
     "Device",
     "Estimate",
+    "FitMatrix",
     "FitResult",
     "FormatError",
     "LayerSpec",
@@ -65,6 +68,7 @@ __all__ = [
     "devices",
     "estimate",
     "fit",
+    "fit_matrix",
     "from_module",
     "get_device",
     "inventory",

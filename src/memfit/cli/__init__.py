@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "fit": "memfit.cli.fit:fit_cmd",
     "formats": "memfit.cli.formats:formats_cmd",
     "gpus": "memfit.cli.gpus:gpus_cmd",
+    "matrix": "memfit.cli.matrix:matrix_cmd",
     "models": "memfit.cli.models:models_cmd",
     "plan": "memfit.cli.plan:plan_cmd",
     "plot": "memfit.cli.plot:plot_cmd",
