@@ -506,7 +506,7 @@ def config_from_dict(cfg: dict[str, Any]) -> Any:
 def cache_bytes(past: Any) -> int:
     total = 0
     for layer in getattr(past, "layers", None) or []:
-        for attr in ("keys", "values"):
+        for attr in ("keys", "values", "indexer_keys"):  # DSA layers keep the indexer keys beside K/V
             t = getattr(layer, attr, None)
             if isinstance(t, torch.Tensor):
                 total += t.numel() * t.element_size()

@@ -68,6 +68,11 @@ class AttentionSpec:
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
     qk_nope_head_dim: int | None = None
+    # DeepSeek sparse attention's lightning indexer (deepseek_v32): ``index_heads`` query heads of
+    # ``index_head_dim`` scoring one cached key of ``index_head_dim`` per token; the ``index_topk`` best kept
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
 
     @property
     def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:

@@ -11,6 +11,8 @@ bytes per token. What changes between runtimes is *what* is stored and *how many
   once per token (one "head", no separate V). transformers (5.17, the measured version, and 5.23) updates the
   cache "while the latent KV is still compressed" and decompresses one layer's K and V per forward
   (``expand_kv``); that transient is in the transformers runtime profile, not here.
+* **DeepSeek sparse attention** (DeepSeek-V3.2): the lightning indexer adds one ``index_head_dim`` key per token
+  and layer beside the latent (``indexer_key_bytes``: model dtype in transformers, fp8 + scales in vLLM/SGLang).
 * **Sliding-window layers**: transformers' ``DynamicSlidingWindowLayer`` keeps the last
   ``window - 1`` tokens once decoding has started (the H100 measurements show exactly that);
   vLLM's hybrid allocator holds ``cdiv(min(window - 1 + max_num_batched_tokens, max_len), block) + 1``
@@ -36,6 +38,7 @@ __all__ = [
     "LayerCache",
     "Runtime",
     "cache_layers",
+    "indexer_key_bytes",
     "kv_bytes_per_token",
     "kv_cache",
     "kv_cache_bytes",
@@ -111,12 +114,29 @@ def _attention_row(att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> tuple[i
         assert att.kv_lora_rank is not None
         rope = att.qk_rope_head_dim or 0
         latent = att.kv_lora_rank + rope  # one compressed "head", no separate V
-        return dt.row_bytes(latent), f"latent {att.kv_lora_rank} + rope {rope}"
+        if not att.index_head_dim:
+            return dt.row_bytes(latent), f"latent {att.kv_lora_rank} + rope {rope}"
+        index = indexer_key_bytes(att.index_head_dim, runtime, dt)
+        return dt.row_bytes(latent) + index, f"latent {att.kv_lora_rank} + rope {rope} + indexer key {index} B"
     k = dt.row_bytes(att.num_kv_heads * att.head_dim)
     v = dt.row_bytes(att.num_kv_heads * att.value_dim)
     if att.head_dim == att.value_dim:
         return k + v, f"2 × {att.num_kv_heads} kv heads × {att.head_dim}"
     return k + v, f"{att.num_kv_heads} kv heads × ({att.head_dim} + {att.value_dim})"
+
+
+# vLLM and SGLang keep DeepSeek sparse attention's indexer keys in fp8 with one fp32 scale per 128 values
+_INDEX_QUANT_BLOCK = 128
+
+
+def indexer_key_bytes(index_head_dim: int, runtime: Runtime, dt: KVDtype) -> int:
+    """Bytes per token of one layer's lightning-indexer key (DeepSeek-V3.2): transformers' ``DynamicIndexedLayer``
+    concatenates the LayerNorm'ed key as the model computes it (the cache dtype); vLLM and SGLang store it as fp8 plus
+    an fp32 scale per 128 values (``index_head_dim + index_head_dim // 128 * 4`` bytes, a uint8 buffer) whatever the
+    KV dtype; llama.cpp: the cache type."""
+    if runtime == "vllm":
+        return index_head_dim + index_head_dim // _INDEX_QUANT_BLOCK * 4
+    return dt.row_bytes(index_head_dim)
 
 
 def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int) -> int:

@@ -21,7 +21,8 @@ __all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "EXPERT_TARGETS", "adapted_kinds", "
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
                         "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "attn_q_a", "attn_q_b",
-                        "attn_kv_a_mqa", "attn_kv_b", "ssm_in", "ssm_x", "ssm_dt", "ssm_out"})
+                        "attn_kv_a_mqa", "attn_kv_b", "ssm_in", "ssm_x", "ssm_dt", "ssm_out",
+                        "attn_index_q", "attn_index_k", "attn_index_w"})
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
@@ -42,6 +43,8 @@ _ALIASES: dict[str, frozenset[str]] = {
     "q_a_proj": frozenset({"attn_q_a"}), "q_b_proj": frozenset({"attn_q_b"}),
     "kv_a_proj_with_mqa": frozenset({"attn_kv_a_mqa"}), "kv_b_proj": frozenset({"attn_kv_b"}),
     "lm_head": frozenset({"output"}),
+    "wq_b": frozenset({"attn_index_q"}), "wk": frozenset({"attn_index_k"}),  # DeepSeek-V3.2's indexer
+    "weights_proj": frozenset({"attn_index_w"}),
     "in_proj": frozenset({"ssm_in"}), "x_proj": frozenset({"ssm_x"}), "dt_proj": frozenset({"ssm_dt"}),
 }
 

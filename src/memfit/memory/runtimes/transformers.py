@@ -39,6 +39,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
+from ..sparse_attention import indexer_transient
 from ..weights import weights_component
 from .int8_outliers import down_projection_bytes, outlier_columns, outlier_range_note
 
@@ -204,7 +205,10 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         # the cache holds the latent; expand_kv decompresses this layer's whole sequence: kv_b_proj's output
         # (nope + v per head, V is a view of it) and a fresh K (nope + rope); q_proj's output and the
         # torch.cat'ed query; the kernel's output
-        return 2 * q + _mla_expanded(att, t, dt) + out, "q, cat'ed q, decompressed K/V (expand_kv), output"
+        # DeepSeek-V3.2: the indexer scores every key after expand_kv and before the kernel (its output)
+        idx, idx_text = indexer_transient(att, b, s, s, dt)
+        return 2 * q + _mla_expanded(att, t, dt) + max(out, idx), ("q, cat'ed q, decompressed K/V (expand_kv), "
+                                                                    + (idx_text if idx > out else "output"))
     rep = 0
     if _needs_repeat_kv(att, wl, masked):
         rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt

@@ -1,7 +1,10 @@
-"""DeepSeek: v1 MoE (remote code), v2/v3 with multi-head latent attention."""
+"""DeepSeek: v1 MoE (remote code), v2/v3 with multi-head latent attention, v3.2 with sparse attention's indexer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ...errors import ConfigError
 from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .common import Builder, Config, act, build_model, decoder, get_bool, get_int, get_opt_int, layer_count
 
@@ -24,7 +27,7 @@ def _deepseek(cfg: Config, name: str) -> ModelSpec:
                     moe_at=lambda i: moe if moe is not None and i >= first and i % freq == 0 else None)
 
 
-def _deepseek_mla(cfg: Config, name: str, v3: bool) -> ModelSpec:
+def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False) -> ModelSpec:
     h = get_int(cfg, "hidden_size")
     n_layers = layer_count(cfg)
     heads = get_int(cfg, "num_attention_heads")
@@ -35,6 +38,9 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool) -> ModelSpec:
                          o_bias=bias, q_lora_rank=None if q_lora is None else get_int(cfg, "q_lora_rank", 1536),
                          kv_lora_rank=get_int(cfg, "kv_lora_rank", 512), qk_rope_head_dim=rope,
                          qk_nope_head_dim=nope)
+    if indexer:
+        attn = replace(attn, index_heads=get_int(cfg, "index_n_heads", 64),
+                       index_head_dim=get_int(cfg, "index_head_dim", 128), index_topk=get_int(cfg, "index_topk", 2048))
     first = get_int(cfg, "first_k_dense_replace", 3 if v3 else 0, minimum=0)
     moe = MoESpec(get_int(cfg, "n_routed_experts", 256 if v3 else 64),
                   get_int(cfg, "num_experts_per_tok", 8 if v3 else None),
@@ -47,12 +53,27 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool) -> ModelSpec:
                   act(cfg))
     dense, sparse = LayerSpec("attention", attn, mlp=mlp), LayerSpec("attention", attn, moe=moe)
     layers = [sparse if i >= first else dense for i in range(n_layers)]
+    if indexer:
+        layers = [sparse if kind == "sparse" else dense for kind in _mlp_layer_types(cfg, n_layers, first)]
     mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
     return build_model(cfg, name, h, layers, mtp_layers=mtp)
+
+
+def _mlp_layer_types(cfg: Config, n_layers: int, first: int) -> list[str]:
+    """``mlp_layer_types`` ("dense" / "sparse" per layer) when given, else ``first_k_dense_replace`` dense layers."""
+    types = cfg.get("mlp_layer_types")
+    if types is None:
+        return ["dense" if i < first else "sparse" for i in range(n_layers)]
+    if not isinstance(types, list) or len(types) != n_layers or not set(types) <= {"dense", "sparse"}:
+        raise ConfigError(f"config.json 'mlp_layer_types' = {str(types)[:80]} must list 'dense' or 'sparse' for each "
+                          f"of the {n_layers} layers")
+    return [str(t) for t in types]
 
 
 BUILDERS: dict[str, Builder] = {
     "deepseek": _deepseek,
     "deepseek_v2": lambda cfg, name: _deepseek_mla(cfg, name, v3=False),
     "deepseek_v3": lambda cfg, name: _deepseek_mla(cfg, name, v3=True),
+    # DeepSeek-V3.2: V3's MLA and MoE with DeepSeek sparse attention's indexer in every layer
+    "deepseek_v32": lambda cfg, name: _deepseek_mla(cfg, name, v3=True, indexer=True),
 }

@@ -1,0 +1,86 @@
+"""Simulated cases for the families made first-class late in issue 10 (tests/data/simulated/families-new.jsonl).
+
+Developer tool, not part of the memfit package: the same simulator and record format as
+``tools/simulate_families.py`` (real transformers code on fake tensors under an imitation of the CUDA caching
+allocator, docs/simulator.md), on scaled-down versions of the real configs in tests/data/families/new_configs.json
+(fewer layers, the real widths). Kept apart from families.jsonl, which is re-simulated on its own.
+
+Usage:  python tools/simulate_families_new.py [--only NAME,...] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import simulate_families as sf  # the record format beside this file
+import simulate_memory as sm
+
+REPO = Path(__file__).resolve().parents[1]
+NEW = REPO / "tests" / "data" / "families" / "new_configs.json"
+OUT = REPO / "tests" / "data" / "simulated" / "families-new.jsonl"
+
+# (case name, real config, layers kept, kind, workload parameters)
+CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
+    # 3 dense layers + 1 MoE layer; every layer has the sparse-attention indexer (fp32 scores over the prompt)
+    ("deepseek-v3.2-l4/gen-b1-s2048-new8", "deepseek-v3.2", 4, "generate", dict(batch=1, seq=2048, new=8)),
+    ("deepseek-v3.2-l3/gen-b2-s3072-new8", "deepseek-v3.2", 3, "generate", dict(batch=2, seq=3072, new=8)),
+    # listed before it was run, after the two above had fixed the indexer model (a blind check)
+    ("deepseek-v3.2-l4/gen-b4-s1536-new8", "deepseek-v3.2", 4, "generate", dict(batch=4, seq=1536, new=8)),
+    ("deepseek-v3.2-l2/train-bf16-adamw-fused-ckpt-b1-s1024", "deepseek-v3.2", 2, "train",
+     dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True)),
+]
+
+
+def scaled_config(name: str, layers: int) -> dict[str, Any]:
+    """The transformers config dict of a real config cut to ``layers`` layers (per-layer lists cut too)."""
+    raw: dict[str, Any] = copy.deepcopy(json.loads(NEW.read_text())[name]["config"])
+    raw.pop("quantization_config", None)  # the simulator builds the bf16 model
+    text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
+    text["num_hidden_layers"] = layers
+    for key in ("layer_types", "mlp_layer_types", "activation_sparsity_pattern"):
+        if isinstance(text.get(key), list) and len(text[key]) > layers:
+            text[key] = text[key][:layers]
+    return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args(argv)
+    only = set(filter(None, a.only.split(",")))
+    out = Path(a.out)
+    old = {}
+    if out.exists():  # keep the cases not re-run
+        old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
+    for name, model, layers, kind, p in CASES:
+        if only and name not in only and model not in only:
+            continue
+        try:
+            old[name] = sf.record(name, f"{model}-l{layers}", kind, p, scaled_config(model, layers))
+        except Exception as e:  # report and go on
+            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
+            continue
+        print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
+    order = [c[0] for c in CASES]
+    env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
+                        transformers=sm._version("transformers"), peft=sm._version("peft"),
+                        note="simulated on fake tensors by tools/simulate_families_new.py; see docs/simulator.md"))
+    with out.open("w") as f:
+        f.write(json.dumps(env) + "\n")
+        for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
+            f.write(json.dumps(old[case]) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
