@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..kv_cache import kv_dtype
+from .llamacpp_graph import build_graph
 from .llamacpp_kv import CacheGeometry, swa_families
 
 __all__ = ["ComputePhases", "compute_phases"]
@@ -42,13 +43,18 @@ class ComputePhases:
     output: int
     attention: int
     ffn: int
+    reserved: int | None = None  # ggml-alloc replayed over the architecture's graph (llamacpp_graph.py)
 
     @property
     def peak(self) -> int:
+        if self.reserved is not None:
+            return self.reserved
         return max(self.output, self.attention, self.ffn)
 
     @property
     def where(self) -> str:
+        if self.reserved is not None:
+            return "ggml-alloc's peak over the reserved graph"
         return max((self.output, "output logits"), (self.attention, "attention"), (self.ffn, "feed-forward"))[1]
 
 
@@ -82,8 +88,9 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, geo: CacheGeometry, t: int) -> in
     return ((geo.n_ctx_seq * t if full else 0) + (geo.swa_cells * t if swa else 0)) * elem
 
 
-def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> ComputePhases:
-    """The live bytes at the output, attention and feed-forward peaks of the reserved graph."""
+def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry, alignment: int = 32) -> ComputePhases:
+    """The compute buffer: ggml-alloc replayed over the reserved graph where the architecture's graph is
+    described (llamacpp_graph.py), else the live bytes at the output, attention and feed-forward peaks."""
     t = min(wl.n_ubatch, wl.n_batch, geo.n_ctx)
     h, v = spec.hidden_size, spec.vocab_size
     stream = t * h * F32
@@ -109,4 +116,5 @@ def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Compute
             attention = max(attention, scores + mask + 3 * stream + 2 * q + kv_rows + inputs)
     # a layer's feed-forward beside the masks, the residual and three more hidden-sized tensors
     ffn = mask + _ffn_live(spec, t, h) + 4 * stream + inputs
-    return ComputePhases(t, output, attention, ffn)
+    graph = build_graph(spec, wl, geo)
+    return ComputePhases(t, output, attention, ffn, None if graph is None else graph.reserve(alignment))

@@ -1,0 +1,280 @@
+"""The graph llama.cpp reserves for its worst-case micro-batch, described per architecture.
+
+``llama_context::sched_reserve`` (src/llama-context.cpp, build b10605) builds the graph of one
+micro-batch of ``T = min(n_ctx, n_ubatch)`` tokens (rounded up to a multiple of the sequences), every
+token an output up to ``n_batch``, over every cell of the cache (``n_kv`` = the cells of a stream), and
+ggml-alloc sizes the compute buffer from it (memory/runtimes/llamacpp_alloc.py). This module writes
+that graph as llama.cpp's builders do (src/llama-graph.cpp: ``build_inp_embd``, ``build_norm``,
+``build_qkv``, ``build_attn`` / ``build_attn_mha``, ``build_ffn``, ``build_moe_ffn``; the per-model
+builders in src/models/*.cpp), op by op with ggml's shapes, the inputs it creates (token ids,
+positions, cache row indices, the attention mask, the output ids, the Hadamard rotations of a quantized
+cache) and the ``ggml_build_forward_expand`` calls that fix the node order. Written from reading the
+llama.cpp source; checked against graphs dumped from the real build (tools/llamacpp_graphdump.cpp).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...spec import AttentionSpec, LayerSpec, ModelSpec
+from ...workload import Workload
+from .llamacpp_ggml import Graph, Tensor
+from .llamacpp_kv import CacheGeometry
+
+__all__ = ["GraphShape", "build_graph", "graph_families", "graph_shape"]
+
+# families whose graph is described here (spec.family -> builder flavour)
+_LLAMA_LIKE = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
+               "qwen3_moe": "qwen3", "qwen2_moe": "qwen2", "phi3": "phi3", "gpt_oss": "gpt_oss"}
+
+
+def graph_families() -> frozenset[str]:
+    return frozenset(_LLAMA_LIKE)
+
+
+@dataclass(frozen=True)
+class GraphShape:
+    """The micro-batch llama.cpp reserves: tokens, sequences (streams), outputs and cells per stream."""
+
+    tokens: int
+    n_stream: int
+    outputs: int
+    n_kv: int
+    swa_kv: int
+    flash_attn: bool
+    type_k: str
+    type_v: str
+
+
+def graph_shape(wl: Workload, geo: CacheGeometry) -> GraphShape:
+    n_seq = max(1, wl.batch)
+    t = min(geo.n_ctx, wl.n_ubatch, wl.n_batch)  # cparams.n_ubatch = min(n_batch, n_ubatch)
+    if t % n_seq:
+        t = -(-t // n_seq) * n_seq  # graph_reserve rounds the tokens up to a multiple of the sequences
+    kv = (wl.kv_dtype or "f16").lower()
+    return GraphShape(t, 1 if wl.kv_unified else n_seq, min(t, wl.n_batch), geo.n_ctx_seq, geo.swa_cells,
+                      bool(wl.flash_attn), kv, kv)
+
+
+def _is_quantized(typ: str) -> bool:
+    return typ.startswith("q") or typ.startswith("iq")
+
+
+class _Attn:
+    """The attention inputs one KV cache adds (``build_attn_inp_kv``) and the cache tensors per layer."""
+
+    def __init__(self, g: Graph, gs: GraphShape, n_kv: int, head_k: int, head_v: int, v_rows: int) -> None:
+        t, ns = gs.tokens, gs.n_stream
+        self.g, self.gs, self.n_kv = g, gs, n_kv
+        self.k_idxs = g.input("i64", t)
+        self.v_idxs = g.input("i64", t if gs.flash_attn else t * v_rows)
+        self.mask = g.input("f16" if gs.flash_attn else "f32", n_kv, t // ns, 1, ns)
+        self.k_rot = self.v_rot = None
+        if _is_quantized(gs.type_k) and head_k % 64 == 0:
+            n = 64
+            while head_k % (n * 2) == 0:
+                n *= 2
+            self.k_rot = g.input("f32", n, n)
+        if _is_quantized(gs.type_v) and head_v % 64 == 0:
+            self.v_rot = g.input("f32", 64, 64)
+
+
+def _hadamard(g: Graph, x: Tensor, rot: Tensor) -> Tensor:
+    """llama_mul_mat_hadamard: rows of ``rot``'s size, rotated by one matrix product, shape restored."""
+    n = rot.ne[0]
+    flat = g.reshape(x, n, x.nelements() // n)
+    return g.reshape(g.mul_mat(rot, flat), *x.ne)
+
+
+def build_attn(g: Graph, inp: _Attn, q: Tensor, k: Tensor, v: Tensor, wo: Tensor | None, sinks: Tensor | None,
+               scores_extra: int = 0) -> Tensor:
+    """``build_attn`` with a KV cache: store K and V, attend (flash or not, per stream), project out.
+
+    ``q``/``k``/``v`` are ``[head_dim, heads, T]``; the cache of this layer is made here (external)."""
+    gs = inp.gs
+    t, ns, n_kv = gs.tokens, gs.n_stream, inp.n_kv
+    hk, nkv = k.ne[0], k.ne[1]
+    hv = v.ne[0]
+    if inp.k_rot is not None:
+        q = _hadamard(g, q, inp.k_rot)
+        k = _hadamard(g, k, inp.k_rot)
+    if inp.v_rot is not None:
+        v = _hadamard(g, v, inp.v_rot)
+    g.expand(q)
+    g.expand(v)
+    g.expand(k)
+    cache_k = g.weight(gs.type_k, hk * nkv, n_kv, ns)
+    cache_v = g.weight(gs.type_v, hv * nkv, n_kv, ns)
+    # cpy_k / cpy_v (src/llama-kv-cache.cpp)
+    k_rows = g.view(k, (hk * nkv, t), (k.nb[0], k.nb[2], k.nb[2] * t, k.nb[2] * t))
+    k_dst = g.reshape(cache_k, hk * nkv, n_kv * ns) if ns > 1 else cache_k
+    g.expand(g.set_rows(k_dst, k_rows, inp.k_idxs))
+    if gs.flash_attn:
+        v_rows = g.view(v, (hv * nkv, t), (v.nb[0], v.nb[2], v.nb[2] * t, v.nb[2] * t))
+        v_dst = g.reshape(cache_v, hv * nkv, n_kv * ns) if ns > 1 else cache_v
+        g.expand(g.set_rows(v_dst, v_rows, inp.v_idxs))
+    else:
+        contiguous = v.nb[2] == v.nb[0] * hv * nkv
+        v2 = g.reshape(v, hv * nkv, t) if contiguous else g.cont(v, hv * nkv, t)
+        v_flat = g.reshape(v2, 1, hv * nkv * t)
+        g.expand(g.set_rows(g.reshape(cache_v, 1, cache_v.nelements()), v_flat, inp.v_idxs))
+    # build_attn_mha
+    qv = g.permute(g.view(q, (q.ne[0], q.ne[1], t // ns, ns)), 0, 2, 1, 3)
+    kv = g.permute(g.view(cache_k, (hk, nkv, n_kv, ns)), 0, 2, 1, 3)
+    if gs.flash_attn:
+        vv = g.permute(g.view(cache_v, (hv, nkv, n_kv, ns)), 0, 2, 1, 3)
+        srcs = (qv, kv, vv, inp.mask) + ((sinks,) if sinks is not None else ())
+        fa = g.new("FLASH_ATTN_EXT", "f32", (hv, q.ne[1], t // ns, ns), *srcs)
+        cur = g.reshape(fa, hv * q.ne[1], t)
+    else:
+        vv = g.permute(g.view(cache_v, (n_kv, nkv, hv, ns)), 0, 2, 1, 3)
+        kq = g.mul_mat(kv, qv)
+        kq = g.same("SOFT_MAX", kq, inp.mask, *((sinks,) if sinks is not None else ()))
+        kqv = g.mul_mat(vv, kq)
+        cur = g.cont(g.permute(kqv, 0, 2, 1, 3), hv * q.ne[1], t)
+    g.expand(cur)
+    if inp.v_rot is not None:
+        cur = _hadamard(g, cur, inp.v_rot)
+    if wo is not None:
+        cur = g.mul_mat(wo, cur)
+    return cur
+
+
+def _norm(g: Graph, x: Tensor, kind: str, bias: bool = False) -> Tensor:
+    h = x.ne[0]
+    cur = g.same("RMS_NORM" if kind == "rms" else "NORM", x)
+    cur = g.same("MUL", cur, g.weight("f32", h))
+    if bias:
+        cur = g.same("ADD", cur, g.weight("f32", h))
+    return cur
+
+
+def _ffn_gated(g: Graph, x: Tensor, n_ff: int, glu: str = "GLU") -> Tensor:
+    """build_ffn with a parallel gate: up, gate, their gated product (one GLU node), down."""
+    h = x.ne[0]
+    up = g.mul_mat(g.weight("f16", h, n_ff), x)
+    gate = g.mul_mat(g.weight("f16", h, n_ff), x)
+    return g.mul_mat(g.weight("f16", n_ff, h), g.glu(gate, up))
+
+
+def _moe(g: Graph, x: Tensor, n_expert: int, k: int, n_ff: int, norm_w: bool) -> Tensor:
+    """build_moe_ffn, softmax gating, separate gate and up experts, SiLU."""
+    h, t = x.ne[0], x.ne[1]
+    logits = g.mul_mat(g.weight("f16", h, n_expert), x)
+    probs = g.same("SOFT_MAX", logits)
+    sel = g.view(g.new("ARGSORT", "i32", probs.ne, probs), (k, t))
+    weights = g.get_rows(g.reshape(probs, 1, n_expert, t), sel)
+    if norm_w:
+        w2 = g.reshape(weights, k, t)
+        total = g.same("CLAMP", g.new("SUM_ROWS", "f32", (1, t, 1, 1), w2))
+        weights = g.reshape(g.same("DIV", w2, total), 1, k, t)
+    g.expand(weights)
+    cur = g.reshape(x, h, 1, t)
+    up = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
+    gate = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
+    act = g.glu(gate, up)
+    experts = g.mul_mat_id(g.weight("f16", n_ff, h, n_expert), act, sel)
+    experts = g.same("MUL", experts, weights)
+    g.expand(experts)
+    nb = (experts.nb[0], experts.nb[2], experts.nb[2] * t, experts.nb[2] * t)
+    views = [g.expand(g.view(experts, (h, t), nb)) for _ in range(k)]  # expert i's rows, offset i × nb[1]
+    out = views[0]
+    for v in views[1:]:
+        out = g.expand(g.same("ADD", out, v))
+    if k == 1:
+        out = g.cont(out)
+    return out
+
+
+def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """build_qkv, the per-head q/k norms of qwen3 and the rotary embedding of q and k."""
+    h, t = x.ne[0], x.ne[1]
+    hd, nh, nkv = a.head_dim, a.num_heads, a.num_kv_heads
+    if a.fused_qkv:
+        qkv = g.mul_mat(g.weight("f16", h, hd * (nh + 2 * nkv)), x)
+        if a.qkv_bias:
+            qkv = g.same("ADD", qkv, g.weight("f32", qkv.ne[0]))
+        nb1 = qkv.nb[1]
+        es = qkv.nb[0]
+        q = g.view(qkv, (hd, nh, t), (es, hd * es, nb1, nb1 * t))
+        k = g.view(qkv, (hd, nkv, t), (es, hd * es, nb1, nb1 * t))
+        v = g.view(qkv, (hd, nkv, t), (es, hd * es, nb1, nb1 * t))
+    else:
+        outs = []
+        for heads in (nh, nkv, nkv):
+            y = g.mul_mat(g.weight("f16", h, hd * heads), x)
+            if a.qkv_bias:
+                y = g.same("ADD", y, g.weight("f32", hd * heads))
+            outs.append(g.reshape(y, hd, heads, t))
+        q, k, v = outs
+    if a.qk_norm == "head" and flavour == "qwen3":
+        q = _norm(g, q, "rms")
+        k = _norm(g, k, "rms")
+    q = g.same("ROPE", q, pos)
+    k = g.same("ROPE", k, pos)
+    if flavour == "phi3":
+        q = g.same("SCALE", q)  # phi3 scales q by 1/sqrt(head_dim) before attention (kq_scale 1)
+    return q, k, v
+
+
+def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | None:
+    """The reserved graph of ``spec`` under ``wl``, or None for an architecture not described here."""
+    flavour = _LLAMA_LIKE.get(spec.family)
+    if flavour is None or any(layer.attention is None for layer in spec.layers):
+        return None
+    if flavour == "gpt_oss":
+        return None
+    gs = graph_shape(wl, geo)
+    g = Graph()
+    t, h = gs.tokens, spec.hidden_size
+    tok_embd = g.weight("f16", h, spec.vocab_size)
+    tokens = g.input("i32", t)
+    inp_l = g.get_rows(tok_embd, tokens)
+    g.expand(inp_l)
+    g.expand(g.input("f32", h, t))  # the embeddings input: a graph leaf beside the token path
+    pos = g.input("i32", t)
+    a0 = spec.layers[0].attention
+    assert a0 is not None
+    inp = _Attn(g, gs, gs.n_kv, a0.head_dim, a0.value_dim, a0.num_kv_heads * a0.value_dim)
+    out_ids = g.input("i32", gs.outputs)
+    n_layers = len(spec.layers)
+    for il, layer in enumerate(spec.layers):
+        inp_l = _layer(g, spec, layer, inp_l, inp, pos, out_ids if il == n_layers - 1 else None, flavour)
+    cur = _norm(g, inp_l, spec.norm)
+    cur.is_output = True
+    logits = g.mul_mat(g.weight("f16", h, spec.vocab_size), cur)
+    logits.is_output = True
+    g.expand(logits)
+    return g
+
+
+def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Attn, pos: Tensor,
+           out_ids: Tensor | None, flavour: str) -> Tensor:
+    a = layer.attention
+    assert a is not None
+    h = spec.hidden_size
+    cur = _norm(g, inp_l, spec.norm)
+    q, k, v = _qkv(g, a, cur, flavour, pos)
+    cur = build_attn(g, inp, q, k, v, g.weight("f16", a.num_heads * a.value_dim, h), None)
+    if a.o_bias:
+        cur = g.same("ADD", cur, g.weight("f32", h))
+    res = inp_l
+    if out_ids is not None:
+        cur = g.get_rows(cur, out_ids)
+        res = g.get_rows(res, out_ids)
+    ffn_inp = g.same("ADD", cur, res)
+    cur = _norm(g, ffn_inp, spec.norm)
+    if layer.moe is not None:
+        m = layer.moe
+        cur = _moe(g, cur, m.num_experts, m.top_k, m.expert_intermediate_size, True)
+    elif layer.mlp is not None and layer.mlp.fused_gate_up:
+        # phi3: one up projection of 2 × n_ff, a single-input SwiGLU halving it, down
+        n_ff = layer.mlp.intermediate_size
+        up = g.mul_mat(g.weight("f16", h, 2 * n_ff), cur)
+        cur = g.mul_mat(g.weight("f16", n_ff, h), g.new("GLU", "f32", (n_ff, up.ne[1], 1, 1), up))
+    else:
+        assert layer.mlp is not None
+        cur = _ffn_gated(g, cur, layer.mlp.intermediate_size)
+    if flavour == "phi3":
+        return g.same("ADD", ffn_inp, cur)  # ggml_add(residual, cur): the residual is the first source
+    return g.same("ADD", cur, ffn_inp)
