@@ -25,7 +25,7 @@ __all__ = ["GraphShape", "build_graph", "graph_families", "graph_shape"]
 
 # families whose graph is described here (spec.family -> builder flavour)
 _LLAMA_LIKE = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
-               "qwen3_moe": "qwen3", "qwen2_moe": "qwen2", "phi3": "phi3", "gpt_oss": "gpt_oss"}
+               "qwen3_moe": "qwen3", "phi3": "phi3", "gpt_oss": "gpt_oss", "deepseek_v2": "deepseek2"}
 
 
 def graph_families() -> frozenset[str]:
@@ -87,10 +87,12 @@ def _hadamard(g: Graph, x: Tensor, rot: Tensor) -> Tensor:
 
 
 def build_attn(g: Graph, inp: _Attn, q: Tensor, k: Tensor, v: Tensor, wo: Tensor | None, sinks: Tensor | None,
-               scores_extra: int = 0) -> Tensor:
+               iswa: bool = False) -> Tensor:
     """``build_attn`` with a KV cache: store K and V, attend (flash or not, per stream), project out.
 
-    ``q``/``k``/``v`` are ``[head_dim, heads, T]``; the cache of this layer is made here (external)."""
+    ``q``/``k``/``v`` are ``[head_dim, heads, T]``; the cache of this layer is made here (external). The
+    plain cache expands q, v, k (so that rope can fuse into the K store); the sliding-window pair of caches
+    (``llm_graph_input_attn_kv_iswa``) expands q, k, v."""
     gs = inp.gs
     t, ns, n_kv = gs.tokens, gs.n_stream, inp.n_kv
     hk, nkv = k.ne[0], k.ne[1]
@@ -100,9 +102,8 @@ def build_attn(g: Graph, inp: _Attn, q: Tensor, k: Tensor, v: Tensor, wo: Tensor
         k = _hadamard(g, k, inp.k_rot)
     if inp.v_rot is not None:
         v = _hadamard(g, v, inp.v_rot)
-    g.expand(q)
-    g.expand(v)
-    g.expand(k)
+    for x in (q, k, v) if iswa else (q, v, k):
+        g.expand(x)
     cache_k = g.weight(gs.type_k, hk * nkv, n_kv, ns)
     cache_v = g.weight(gs.type_v, hv * nkv, n_kv, ns)
     # cpy_k / cpy_v (src/llama-kv-cache.cpp)
@@ -140,6 +141,58 @@ def build_attn(g: Graph, inp: _Attn, q: Tensor, k: Tensor, v: Tensor, wo: Tensor
     return cur
 
 
+def _mla_attn(g: Graph, inp: _Attn, a: AttentionSpec, x: Tensor, pos: Tensor, h: int) -> Tensor:
+    """deepseek2 with MLA (src/models/deepseek2.cpp, ``build_attn`` over a K-only cache): q (one
+    projection without q-LoRA, else down, norm, up), the compressed kv and its rope part from one
+    projection, q's no-rope part absorbed into the latent space; the cache holds ``kv_lora_rank + rope``
+    per token and V is its first ``kv_lora_rank`` values, decompressed per head after attention."""
+    gs = inp.gs
+    t, ns, n_kv = gs.tokens, gs.n_stream, inp.n_kv
+    nh = a.num_heads
+    rank, rope = a.kv_lora_rank or 0, a.qk_rope_head_dim or 0
+    nope = a.qk_nope_head_dim or 0
+    hv = a.value_dim
+    if a.q_lora_rank:
+        q = g.mul_mat(g.weight("f16", h, a.q_lora_rank), x)
+        q = g.mul_mat(g.weight("f16", a.q_lora_rank, nh * (nope + rope)), _norm(g, q, "rms"))
+    else:
+        q = g.mul_mat(g.weight("f16", h, nh * (nope + rope)), x)
+    q = g.reshape(q, nope + rope, nh, t)
+    kv_pe = g.mul_mat(g.weight("f16", h, rank + rope), x)
+    row = kv_pe.nb[1]
+    kv_c = g.view(kv_pe, (rank, t), (4, row, row * t, row * t))
+    k_pe = g.same("ROPE", g.view(kv_pe, (rope, 1, t), (4, row, row, row * t)), pos)
+    kv_c = _norm(g, kv_c, "rms")
+    q_nope = g.permute(g.view(q, (nope, nh, t), (4, q.nb[1], q.nb[2], q.nb[3])), 0, 2, 1, 3)
+    q_pe = g.same("ROPE", g.view(q, (rope, nh, t), (4, q.nb[1], q.nb[2], q.nb[3])), pos)
+    absorbed = g.permute(g.mul_mat(g.weight("f16", nope, rank, nh), q_nope), 0, 2, 1, 3)
+    q_cur = g.new("CONCAT", "f32", (rank + rope, nh, t, 1), absorbed, q_pe)
+    v_cur = g.reshape(kv_c, rank, 1, t)
+    k_cur = g.new("CONCAT", "f32", (rank + rope, 1, t, 1), v_cur, k_pe)
+    for y in (q_cur, v_cur, k_cur):
+        g.expand(y)
+    cache = g.weight(gs.type_k, rank + rope, n_kv, ns)
+    k_rows = g.view(k_cur, (rank + rope, t), (4, k_cur.nb[2], k_cur.nb[2] * t, k_cur.nb[2] * t))
+    g.expand(g.set_rows(g.reshape(cache, rank + rope, n_kv * ns) if ns > 1 else cache, k_rows, inp.k_idxs))
+    kview = g.view(cache, (rank + rope, 1, n_kv, ns))
+    vview = g.view(cache, (rank, 1, n_kv, ns), kview.nb)
+    qv = g.permute(g.view(q_cur, (rank + rope, nh, t // ns, ns)), 0, 2, 1, 3)
+    kp = g.permute(kview, 0, 2, 1, 3)
+    vp = g.permute(vview, 0, 2, 1, 3)
+    wv_b = g.weight("f16", rank, hv, nh)
+    if gs.flash_attn:
+        fa = g.new("FLASH_ATTN_EXT", "f32", (rank, nh, t // ns, ns), qv, kp, vp, inp.mask)
+        cur = g.mul_mat(wv_b, g.permute(fa, 0, 2, 1, 3))
+        cur = g.reshape(g.cont(g.permute(cur, 0, 2, 1, 3)), hv * nh, t)
+    else:
+        kq = g.same("SOFT_MAX", g.mul_mat(kp, qv), inp.mask)
+        v = g.cont(g.transpose(vp))  # V is not stored transposed: one contiguous copy per layer
+        kqv = g.mul_mat(wv_b, g.mul_mat(v, kq))
+        cur = g.cont(g.permute(kqv, 0, 2, 1, 3), hv * nh, t)
+    g.expand(cur)
+    return g.mul_mat(g.weight("f16", hv * nh, h), cur)
+
+
 def _norm(g: Graph, x: Tensor, kind: str, bias: bool = False) -> Tensor:
     h = x.ne[0]
     cur = g.same("RMS_NORM" if kind == "rms" else "NORM", x)
@@ -157,13 +210,16 @@ def _ffn_gated(g: Graph, x: Tensor, n_ff: int, glu: str = "GLU") -> Tensor:
     return g.mul_mat(g.weight("f16", n_ff, h), g.glu(gate, up))
 
 
-def _moe(g: Graph, x: Tensor, n_expert: int, k: int, n_ff: int, norm_w: bool) -> Tensor:
-    """build_moe_ffn, softmax gating, separate gate and up experts, SiLU."""
+def _moe(g: Graph, x: Tensor, n_expert: int, k: int, n_ff: int, norm_w: bool, oai: bool = False) -> Tensor:
+    """build_moe_ffn, separate gate and up experts: softmax gating and SiLU, or (gpt-oss, ``oai``) biased
+    router logits with a softmax over the chosen experts' weights, biased experts and the OAI SwiGLU."""
     h, t = x.ne[0], x.ne[1]
     logits = g.mul_mat(g.weight("f16", h, n_expert), x)
-    probs = g.same("SOFT_MAX", logits)
+    probs = g.same("ADD", logits, g.weight("f32", n_expert)) if oai else g.same("SOFT_MAX", logits)
     sel = g.view(g.new("ARGSORT", "i32", probs.ne, probs), (k, t))
     weights = g.get_rows(g.reshape(probs, 1, n_expert, t), sel)
+    if oai:
+        weights = g.reshape(g.same("SOFT_MAX", g.reshape(weights, k, t)), 1, k, t)
     if norm_w:
         w2 = g.reshape(weights, k, t)
         total = g.same("CLAMP", g.new("SUM_ROWS", "f32", (1, t, 1, 1), w2))
@@ -171,9 +227,15 @@ def _moe(g: Graph, x: Tensor, n_expert: int, k: int, n_ff: int, norm_w: bool) ->
     g.expand(weights)
     cur = g.reshape(x, h, 1, t)
     up = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
+    if oai:
+        up = g.same("ADD_ID", up, g.weight("f32", n_ff, n_expert), sel)
     gate = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
+    if oai:
+        gate = g.same("ADD_ID", gate, g.weight("f32", n_ff, n_expert), sel)
     act = g.glu(gate, up)
     experts = g.mul_mat_id(g.weight("f16", n_ff, h, n_expert), act, sel)
+    if oai:
+        experts = g.same("ADD_ID", experts, g.weight("f32", h, n_expert), sel)
     experts = g.same("MUL", experts, weights)
     g.expand(experts)
     nb = (experts.nb[0], experts.nb[2], experts.nb[2] * t, experts.nb[2] * t)
@@ -222,8 +284,6 @@ def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | No
     flavour = _LLAMA_LIKE.get(spec.family)
     if flavour is None or any(layer.attention is None for layer in spec.layers):
         return None
-    if flavour == "gpt_oss":
-        return None
     gs = graph_shape(wl, geo)
     g = Graph()
     t, h = gs.tokens, spec.hidden_size
@@ -235,11 +295,21 @@ def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | No
     pos = g.input("i32", t)
     a0 = spec.layers[0].attention
     assert a0 is not None
-    inp = _Attn(g, gs, gs.n_kv, a0.head_dim, a0.value_dim, a0.num_kv_heads * a0.value_dim)
+    v_rows = a0.num_kv_heads * a0.value_dim
+    full = _Attn(g, gs, gs.n_kv, a0.head_dim, a0.value_dim, v_rows)
+    # a model whose sliding window llama.cpp applies has a second cache (and its own inputs) for those layers
+    swa = _Attn(g, gs, gs.swa_kv, a0.head_dim, a0.value_dim, v_rows) if gs.swa_kv else None
     out_ids = g.input("i32", gs.outputs)
     n_layers = len(spec.layers)
+    late_ids = flavour == "gpt_oss"  # openai-moe gathers the output rows after the last layer
     for il, layer in enumerate(spec.layers):
-        inp_l = _layer(g, spec, layer, inp_l, inp, pos, out_ids if il == n_layers - 1 else None, flavour)
+        a = layer.attention
+        inp = swa if (swa is not None and a is not None and a.sliding_window is not None) else full
+        ids = out_ids if il == n_layers - 1 and not late_ids else None
+        inp_l = _layer(g, spec, layer, inp_l, inp, pos, ids, flavour, swa is not None)
+    if late_ids:
+        inp_l.is_output = True  # res->t_h_nextn, the last hidden state: a graph output, never freed
+        inp_l = g.get_rows(inp_l, out_ids)
     cur = _norm(g, inp_l, spec.norm)
     cur.is_output = True
     logits = g.mul_mat(g.weight("f16", h, spec.vocab_size), cur)
@@ -249,13 +319,17 @@ def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | No
 
 
 def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Attn, pos: Tensor,
-           out_ids: Tensor | None, flavour: str) -> Tensor:
+           out_ids: Tensor | None, flavour: str, iswa: bool) -> Tensor:
     a = layer.attention
     assert a is not None
     h = spec.hidden_size
     cur = _norm(g, inp_l, spec.norm)
-    q, k, v = _qkv(g, a, cur, flavour, pos)
-    cur = build_attn(g, inp, q, k, v, g.weight("f16", a.num_heads * a.value_dim, h), None)
+    if a.kind == "mla":
+        cur = _mla_attn(g, inp, a, cur, pos, h)
+    else:
+        q, k, v = _qkv(g, a, cur, flavour, pos)
+        sinks = g.weight("f32", a.num_heads) if a.sinks else None
+        cur = build_attn(g, inp, q, k, v, g.weight("f16", a.num_heads * a.value_dim, h), sinks, iswa)
     if a.o_bias:
         cur = g.same("ADD", cur, g.weight("f32", h))
     res = inp_l
@@ -266,7 +340,14 @@ def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Att
     cur = _norm(g, ffn_inp, spec.norm)
     if layer.moe is not None:
         m = layer.moe
-        cur = _moe(g, cur, m.num_experts, m.top_k, m.expert_intermediate_size, True)
+        oai = flavour == "gpt_oss"
+        norm_w = m.norm_topk_prob if flavour == "deepseek2" else not oai
+        moe_out = _moe(g, cur, m.num_experts, m.top_k, m.expert_intermediate_size, norm_w, oai)
+        if m.num_shared_experts:
+            n_sh = (m.shared_intermediate_size or m.expert_intermediate_size) * m.num_shared_experts
+            cur = g.same("ADD", moe_out, _ffn_gated(g, cur, n_sh))
+        else:
+            cur = moe_out
     elif layer.mlp is not None and layer.mlp.fused_gate_up:
         # phi3: one up projection of 2 × n_ff, a single-input SwiGLU halving it, down
         n_ff = layer.mlp.intermediate_size
