@@ -117,10 +117,10 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
         used = float(sg["init_used_gib"]) + (float(sg["init_used_tp_gib"]) if int(row.get("tp", 1)) > 1 else 0.0)
         total = float(row["free_at_start_gib"]) + used
     device = get_device(str(row["gpu"]), memory=None if total is None else round(float(total) * GIB))
-    tp = int(row.get("tp", 1))
+    tp, pp = int(row.get("tp", 1)), int(row.get("pp") or 1)
     opts: dict[str, Any] = {
         "mode": "inference", "runtime": row["engine"], "context": int(row["max_model_len"]),
-        "dtype": row.get("dtype"), "kv_dtype": row.get("kv_dtype"), "tp": tp, "gpus": tp,
+        "dtype": row.get("dtype"), "kv_dtype": row.get("kv_dtype"), "tp": tp, "pp": pp, "gpus": tp * pp,
         "max_num_seqs": row.get("max_num_seqs"), "max_num_batched_tokens": row.get("max_num_batched_tokens"),
         "enforce_eager": bool(row.get("enforce_eager", False)),
     }
