@@ -190,10 +190,10 @@ class WorkloadOptions:
     vllm_version: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("vllm",),
                                       none_means="memfit's default vLLM profile",
                                       help="vLLM version whose defaults and reserves are modelled (0.6 … 0.28).")
-    vllm_sampler: str | None = option(None, choices=("native", "flashinfer"), modes=INFERENCE, runtimes=("vllm",),
-                                      none_means="the version's default (native)",
-                                      help="vLLM top-k/top-p sampler: native (sorts) or flashinfer (when the log "
-                                           "says 'Using FlashInfer for top-p & top-k sampling').")
+    vllm_sampler: str | None = option(None, choices=("native", "flashinfer", "triton"), modes=INFERENCE,
+                                      runtimes=("vllm",), none_means="the version's default (native; triton 0.17+)",
+                                      help="vLLM top-k/top-p sampler: native (sorts), triton or flashinfer "
+                                           "(the log says 'Using FlashInfer for top-p & top-k sampling').")
     enforce_eager: bool = option(False, modes=INFERENCE, runtimes=("vllm", "sglang"),
                                  help="vLLM --enforce-eager / SGLang --disable-cuda-graph: no CUDA graph memory.")
     mem_fraction_static: float | None = option(None, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,

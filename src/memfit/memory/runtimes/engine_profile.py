@@ -33,9 +33,13 @@ class EngineProfile:
     max_num_batched_tokens: int
     chunked_prefill: bool
     non_torch_bytes: int
-    cuda_graph_bytes: int  # outside the gpu_memory_utilization budget (V1 captures after the KV cache)
-    sampler: str  # native | flashinfer: the top-k/top-p path of the profiling run's dummy sampler run
+    cuda_graph_modes: int  # graphs per capture size (0: not modelled, V0)
+    cuda_graph_step: int  # capture sizes every 8 (0.8-0.10) or 16 (0.11+) above 256
+    graphs_in_budget: bool  # 0.21+: the CUDA graph estimate is taken from the budget before the KV cache
+    moe_workspace: bool  # 0.19+: fused-MoE workspaces held through the profile run
+    sampler: str  # native | flashinfer | triton: the top-k/top-p path of the profiling run's dummy sampler run
     sampler_bytes: int  # bytes alive per max_num_seqs × vocab logit element at that path's peak
+    sampler_fixed_bytes: int  # buffers of that path that do not grow with the logits
     defaults_basis: str
     source: str
 
@@ -61,14 +65,22 @@ def default_device() -> Device:
 
 
 def _profile_row(version: str) -> dict[str, Any]:
+    """Every profile row up to ``version``, oldest first, each overriding the fields it names; ``source`` joins
+    the sources of the rows that apply."""
     rows = overhead_data()["vllm"]["profile"]
     want = parse_version(version)
-    fitting = [r for r in rows if parse_version(str(r["since"])) <= want]
+    fitting = sorted((r for r in rows if parse_version(str(r["since"])) <= want),
+                     key=lambda r: parse_version(str(r["since"])))
     if not fitting:
         oldest = min(str(r["since"]) for r in rows)
         raise ConfigError(f"vllm_version {version!r} is older than memfit's oldest vLLM profile ({oldest}); "
                           f"give --vllm-version {oldest} or newer")
-    return max(fitting, key=lambda r: parse_version(str(r["since"])))
+    merged: dict[str, Any] = {}
+    for r in fitting:
+        merged.update(r)
+    start = min(i for i, r in enumerate(fitting) if r.get("engine") == merged["engine"])  # V1 does not cite V0
+    merged["source"] = "; ".join(str(r["source"]) for r in fitting[start:])
+    return merged
 
 
 def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: int,
@@ -108,8 +120,9 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         version=ver, since=str(row["since"]), engine=str(row["engine"]),
         max_num_seqs=max_num_seqs or seqs, max_num_batched_tokens=max_num_batched_tokens or tokens,
         chunked_prefill=chunked, non_torch_bytes=round(non_torch * GIB),
-        cuda_graph_bytes=round(float(row["cuda_graph_gib"]) * GIB), sampler=path,
-        sampler_bytes=int(per_element[path]),
+        cuda_graph_modes=int(row["cuda_graph_modes"]), cuda_graph_step=int(row.get("cuda_graph_step", 16)),
+        graphs_in_budget=bool(row.get("graphs_in_budget", False)), moe_workspace=bool(row.get("moe_workspace", False)),
+        sampler=path, sampler_bytes=int(per_element[path]), sampler_fixed_bytes=int(data["sampler_fixed"][path]),
         defaults_basis=basis,
         source=f"{row['source']}; {data['defaults_source']}",
     )

@@ -33,9 +33,10 @@ from ...workload import Workload
 from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
-from .engine_profile import default_device, vllm_profile
+from .engine_profile import EngineProfile, default_device, vllm_profile
 
-__all__ = ["estimate_vllm", "kv_block_bytes", "profile_activation_bytes", "sharded_weights"]
+__all__ = ["cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes", "profile_activation_bytes",
+           "sharded_weights"]
 
 
 def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
@@ -126,12 +127,26 @@ def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device) ->
     return weights
 
 
+def moe_workspace_bytes(spec: ModelSpec, tokens: int, tp: int) -> int:
+    """The fused-MoE workspaces vLLM 0.19+ keeps from the profile run's forward (``current_workspace_manager``):
+    ``TritonExperts.workspace_shapes`` (M, topk, max(N/2, K)) + (M, topk, max(N, K)) + the output (M, K) in the
+    activation dtype, M = ``tokens``, N = 2 × one rank's expert intermediate size, K = hidden; the largest layer's."""
+    h, most = spec.hidden_size, 0
+    for layer in spec.layers:
+        if layer.moe is not None:
+            i = -(-layer.moe.expert_intermediate_size // tp)
+            most = max(most, tokens * (layer.moe.top_k * (max(i, h) + max(2 * i, h)) + h) * 2)
+    return most
+
+
 def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
-                             sampler_bytes: int | None = None) -> tuple[int, str]:
+                             sampler_bytes: int | None = None, sampler_fixed: int = 0,
+                             moe_workspace: bool = False) -> tuple[int, str]:
     """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``).
 
     The two run one after the other (``profile_run``: ``_dummy_run`` then ``_dummy_sampler_run``), so the peak is
-    the larger. The sampler holds ``seqs × vocab × sampler_bytes`` at its peak (default: the native sort path)."""
+    the larger. The sampler holds ``seqs × vocab × sampler_bytes`` (+ ``sampler_fixed``) at its peak (default: the
+    native sort path); with ``moe_workspace`` the fused-MoE workspaces stay allocated under both."""
     per = int(overhead_data()["vllm"]["sampler_bytes"]["native"]) if sampler_bytes is None else sampler_bytes
     h, dt = spec.hidden_size, 2
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
@@ -141,10 +156,41 @@ def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
     # while the sampler runs, profile_run still holds _dummy_run's hidden states (tokens × hidden) and the
     # last-token rows it gathered (seqs × hidden), and _dummy_sampler_run adds their rand_like copy
     held = (tokens + 2 * seqs) * h * dt
-    sampler = seqs * spec.vocab_size * per + held
-    return max(forward, sampler), (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler "
-                                   f"{seqs} rows × {spec.vocab_size:,} vocab × {per} B + hidden states "
-                                   f"{held:,} = {sampler:,})")
+    sampler = seqs * spec.vocab_size * per + sampler_fixed + held
+    work = moe_workspace_bytes(spec, tokens, tp) if moe_workspace else 0
+    text = (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler {seqs} rows × "
+            f"{spec.vocab_size:,} vocab × {per} B{f' + {sampler_fixed:,}' if sampler_fixed else ''} + hidden states "
+            f"{held:,} = {sampler:,})")
+    if work:
+        text += f" + fused-MoE workspaces {work:,}"
+    return max(forward, sampler) + work, text
+
+
+def capture_sizes(max_num_seqs: int, step: int) -> int:
+    """How many batch sizes vLLM captures: [1, 2, 4] + every 8 below 256 + every ``step`` from 256 to the largest
+    (``min(2 × max_num_seqs, 512)`` from 0.11; 512 before, ``step`` 8)."""
+    top = min(2 * max_num_seqs, 512) if step == 16 else 512
+    small = len([s for s in (1, 2, 4) if s <= top]) + len(range(8, min(256, top + 1), 8))
+    return small + len(range(256, top + 1, step))
+
+
+def cuda_graph_bytes(spec: ModelSpec, modes: int, step: int, seqs: int, pp: int) -> int:
+    """CUDA graph memory as vLLM's estimate totals it: the first capture plus every further graph, each
+    ``cuda_graph_layer_mib`` per decoder layer of the stage (``runtime_overheads.toml``)."""
+    if modes == 0:
+        return 0
+    data = overhead_data()["vllm"]
+    layers = -(-len(spec.layers) // pp)
+    further = modes * capture_sizes(seqs, step) - 1
+    return round((float(data["cuda_graph_first_mib"]) + further * layers * float(data["cuda_graph_layer_mib"])) * 2**20)
+
+
+def _graphs_component(graphs: int, eager: bool, prof: EngineProfile, seqs: int) -> Component:
+    if eager:
+        return Component("cuda_graphs", 0, "--enforce-eager: no CUDA graphs")
+    where = "estimated inside the budget" if prof.graphs_in_budget else "captured after the KV cache"
+    return Component("cuda_graphs", graphs, f"{prof.cuda_graph_modes} × {capture_sizes(seqs, prof.cuda_graph_step)}"
+                     f" graphs ({where}) ≈ {fmt_bytes(graphs)}")
 
 
 def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None,
@@ -168,9 +214,11 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     kvd = wl.kv_dtype or "bfloat16"
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
-    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_bytes)
+    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_bytes,
+                                                       prof.sampler_fixed_bytes, prof.moe_workspace)
     non_torch = prof.non_torch_bytes
-    pool = requested - weights.bytes - activation - non_torch
+    graphs = 0 if wl.enforce_eager else cuda_graph_bytes(spec, prof.cuda_graph_modes, prof.cuda_graph_step, seqs, pp)
+    pool = requested - weights.bytes - activation - non_torch - (graphs if prof.graphs_in_budget else 0)
     layers = stage_caches(spec, kvd, tp, pp)
     block = sum(c.per_token for c in layers) * wl.block_size
     per_gpu = " per GPU" if tp * pp > 1 else ""
@@ -188,7 +236,6 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                 c.per_sequence)
     # with only sliding / recurrent layers the pool does not bound one sequence's context (None)
     longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size if full_per_token else None
-    graphs = 0 if wl.enforce_eager else prof.cuda_graph_bytes
     comps = (
         weights,
         Component("activations", activation, act_formula),
@@ -196,8 +243,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                   f"{prof.engine.upper()} profile {prof.since}+ = {fmt_bytes(non_torch)}"),
         Component("kv_cache", kv, f"{blocks:,} blocks × {block:,} B ({wl.block_size} tokens × all layers) "
                   f"= {fmt_bytes(kv)}"),
-        Component("cuda_graphs", graphs, "--enforce-eager: no CUDA graphs" if wl.enforce_eager else
-                  f"CUDA graph capture after the KV cache is allocated (outside the budget) ≈ {fmt_bytes(graphs)}"),
+        _graphs_component(graphs, wl.enforce_eager, prof, seqs),
         cuda_context_component(),
     )
     # full attention: tokens / max_model_len (vLLM's ratio); with sliding or recurrent layers a request holds less
