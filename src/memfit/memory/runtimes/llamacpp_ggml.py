@@ -38,6 +38,16 @@ class Tensor:
         size, block = TYPE_SIZE[self.type]
         return self.ne[0] * size // block + sum((self.ne[i] - 1) * self.nb[i] for i in range(1, 4))
 
+    def is_contiguous(self) -> bool:
+        """ggml_is_contiguous: rows packed one after another (dimensions of size 1 have any stride)."""
+        size, block = TYPE_SIZE[self.type]
+        expect = size
+        for i in range(4):
+            if self.ne[i] != 1 and self.nb[i] != expect:
+                return False
+            expect = expect * self.ne[i] // (block if i == 0 else 1)
+        return True
+
     def nelements(self) -> int:
         return self.ne[0] * self.ne[1] * self.ne[2] * self.ne[3]
 

@@ -14,36 +14,23 @@ llama.cpp source; checked against graphs dumped from the real build (tools/llama
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...workload import Workload
 from .llamacpp_ggml import Graph, Tensor
+from .llamacpp_graph_ops import Attn, GraphShape, build_attn, ffn_gated, ffn_plain, mla_attn, moe, norm
 from .llamacpp_kv import CacheGeometry
 
 __all__ = ["GraphShape", "build_graph", "graph_families", "graph_shape"]
 
 # families whose graph is described here (spec.family -> builder flavour)
 _LLAMA_LIKE = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
-               "qwen3_moe": "qwen3", "phi3": "phi3", "gpt_oss": "gpt_oss", "deepseek_v2": "deepseek2"}
+               "qwen3_moe": "qwen3", "phi3": "phi3", "gpt_oss": "gpt_oss", "deepseek_v2": "deepseek2",
+               "gemma2": "gemma", "gemma3": "gemma", "gemma3_text": "gemma", "gpt2": "gpt2",
+               "starcoder2": "starcoder2", "stablelm": "stablelm", "olmo2": "olmo2"}
 
 
 def graph_families() -> frozenset[str]:
     return frozenset(_LLAMA_LIKE)
-
-
-@dataclass(frozen=True)
-class GraphShape:
-    """The micro-batch llama.cpp reserves: tokens, sequences (streams), outputs and cells per stream."""
-
-    tokens: int
-    n_stream: int
-    outputs: int
-    n_kv: int
-    swa_kv: int
-    flash_attn: bool
-    type_k: str
-    type_v: str
 
 
 def graph_shape(wl: Workload, geo: CacheGeometry) -> GraphShape:
@@ -54,198 +41,6 @@ def graph_shape(wl: Workload, geo: CacheGeometry) -> GraphShape:
     kv = (wl.kv_dtype or "f16").lower()
     return GraphShape(t, 1 if wl.kv_unified else n_seq, min(t, wl.n_batch), geo.n_ctx_seq, geo.swa_cells,
                       bool(wl.flash_attn), kv, kv)
-
-
-def _is_quantized(typ: str) -> bool:
-    return typ.startswith("q") or typ.startswith("iq")
-
-
-class _Attn:
-    """The attention inputs one KV cache adds (``build_attn_inp_kv``) and the cache tensors per layer."""
-
-    def __init__(self, g: Graph, gs: GraphShape, n_kv: int, head_k: int, head_v: int, v_rows: int) -> None:
-        t, ns = gs.tokens, gs.n_stream
-        self.g, self.gs, self.n_kv = g, gs, n_kv
-        self.k_idxs = g.input("i64", t)
-        self.v_idxs = g.input("i64", t if gs.flash_attn else t * v_rows)
-        self.mask = g.input("f16" if gs.flash_attn else "f32", n_kv, t // ns, 1, ns)
-        self.k_rot = self.v_rot = None
-        if _is_quantized(gs.type_k) and head_k % 64 == 0:
-            n = 64
-            while head_k % (n * 2) == 0:
-                n *= 2
-            self.k_rot = g.input("f32", n, n)
-        if _is_quantized(gs.type_v) and head_v % 64 == 0:
-            self.v_rot = g.input("f32", 64, 64)
-
-
-def _hadamard(g: Graph, x: Tensor, rot: Tensor) -> Tensor:
-    """llama_mul_mat_hadamard: rows of ``rot``'s size, rotated by one matrix product, shape restored."""
-    n = rot.ne[0]
-    flat = g.reshape(x, n, x.nelements() // n)
-    return g.reshape(g.mul_mat(rot, flat), *x.ne)
-
-
-def build_attn(g: Graph, inp: _Attn, q: Tensor, k: Tensor, v: Tensor, wo: Tensor | None, sinks: Tensor | None,
-               iswa: bool = False) -> Tensor:
-    """``build_attn`` with a KV cache: store K and V, attend (flash or not, per stream), project out.
-
-    ``q``/``k``/``v`` are ``[head_dim, heads, T]``; the cache of this layer is made here (external). The
-    plain cache expands q, v, k (so that rope can fuse into the K store); the sliding-window pair of caches
-    (``llm_graph_input_attn_kv_iswa``) expands q, k, v."""
-    gs = inp.gs
-    t, ns, n_kv = gs.tokens, gs.n_stream, inp.n_kv
-    hk, nkv = k.ne[0], k.ne[1]
-    hv = v.ne[0]
-    if inp.k_rot is not None:
-        q = _hadamard(g, q, inp.k_rot)
-        k = _hadamard(g, k, inp.k_rot)
-    if inp.v_rot is not None:
-        v = _hadamard(g, v, inp.v_rot)
-    for x in (q, k, v) if iswa else (q, v, k):
-        g.expand(x)
-    cache_k = g.weight(gs.type_k, hk * nkv, n_kv, ns)
-    cache_v = g.weight(gs.type_v, hv * nkv, n_kv, ns)
-    # cpy_k / cpy_v (src/llama-kv-cache.cpp)
-    k_rows = g.view(k, (hk * nkv, t), (k.nb[0], k.nb[2], k.nb[2] * t, k.nb[2] * t))
-    k_dst = g.reshape(cache_k, hk * nkv, n_kv * ns) if ns > 1 else cache_k
-    g.expand(g.set_rows(k_dst, k_rows, inp.k_idxs))
-    if gs.flash_attn:
-        v_rows = g.view(v, (hv * nkv, t), (v.nb[0], v.nb[2], v.nb[2] * t, v.nb[2] * t))
-        v_dst = g.reshape(cache_v, hv * nkv, n_kv * ns) if ns > 1 else cache_v
-        g.expand(g.set_rows(v_dst, v_rows, inp.v_idxs))
-    else:
-        contiguous = v.nb[2] == v.nb[0] * hv * nkv
-        v2 = g.reshape(v, hv * nkv, t) if contiguous else g.cont(v, hv * nkv, t)
-        v_flat = g.reshape(v2, 1, hv * nkv * t)
-        g.expand(g.set_rows(g.reshape(cache_v, 1, cache_v.nelements()), v_flat, inp.v_idxs))
-    # build_attn_mha
-    qv = g.permute(g.view(q, (q.ne[0], q.ne[1], t // ns, ns)), 0, 2, 1, 3)
-    kv = g.permute(g.view(cache_k, (hk, nkv, n_kv, ns)), 0, 2, 1, 3)
-    if gs.flash_attn:
-        vv = g.permute(g.view(cache_v, (hv, nkv, n_kv, ns)), 0, 2, 1, 3)
-        srcs = (qv, kv, vv, inp.mask) + ((sinks,) if sinks is not None else ())
-        fa = g.new("FLASH_ATTN_EXT", "f32", (hv, q.ne[1], t // ns, ns), *srcs)
-        cur = g.reshape(fa, hv * q.ne[1], t)
-    else:
-        vv = g.permute(g.view(cache_v, (n_kv, nkv, hv, ns)), 0, 2, 1, 3)
-        kq = g.mul_mat(kv, qv)
-        kq = g.same("SOFT_MAX", kq, inp.mask, *((sinks,) if sinks is not None else ()))
-        kqv = g.mul_mat(vv, kq)
-        cur = g.cont(g.permute(kqv, 0, 2, 1, 3), hv * q.ne[1], t)
-    g.expand(cur)
-    if inp.v_rot is not None:
-        cur = _hadamard(g, cur, inp.v_rot)
-    if wo is not None:
-        cur = g.mul_mat(wo, cur)
-    return cur
-
-
-def _mla_attn(g: Graph, inp: _Attn, a: AttentionSpec, x: Tensor, pos: Tensor, h: int) -> Tensor:
-    """deepseek2 with MLA (src/models/deepseek2.cpp, ``build_attn`` over a K-only cache): q (one
-    projection without q-LoRA, else down, norm, up), the compressed kv and its rope part from one
-    projection, q's no-rope part absorbed into the latent space; the cache holds ``kv_lora_rank + rope``
-    per token and V is its first ``kv_lora_rank`` values, decompressed per head after attention."""
-    gs = inp.gs
-    t, ns, n_kv = gs.tokens, gs.n_stream, inp.n_kv
-    nh = a.num_heads
-    rank, rope = a.kv_lora_rank or 0, a.qk_rope_head_dim or 0
-    nope = a.qk_nope_head_dim or 0
-    hv = a.value_dim
-    if a.q_lora_rank:
-        q = g.mul_mat(g.weight("f16", h, a.q_lora_rank), x)
-        q = g.mul_mat(g.weight("f16", a.q_lora_rank, nh * (nope + rope)), _norm(g, q, "rms"))
-    else:
-        q = g.mul_mat(g.weight("f16", h, nh * (nope + rope)), x)
-    q = g.reshape(q, nope + rope, nh, t)
-    kv_pe = g.mul_mat(g.weight("f16", h, rank + rope), x)
-    row = kv_pe.nb[1]
-    kv_c = g.view(kv_pe, (rank, t), (4, row, row * t, row * t))
-    k_pe = g.same("ROPE", g.view(kv_pe, (rope, 1, t), (4, row, row, row * t)), pos)
-    kv_c = _norm(g, kv_c, "rms")
-    q_nope = g.permute(g.view(q, (nope, nh, t), (4, q.nb[1], q.nb[2], q.nb[3])), 0, 2, 1, 3)
-    q_pe = g.same("ROPE", g.view(q, (rope, nh, t), (4, q.nb[1], q.nb[2], q.nb[3])), pos)
-    absorbed = g.permute(g.mul_mat(g.weight("f16", nope, rank, nh), q_nope), 0, 2, 1, 3)
-    q_cur = g.new("CONCAT", "f32", (rank + rope, nh, t, 1), absorbed, q_pe)
-    v_cur = g.reshape(kv_c, rank, 1, t)
-    k_cur = g.new("CONCAT", "f32", (rank + rope, 1, t, 1), v_cur, k_pe)
-    for y in (q_cur, v_cur, k_cur):
-        g.expand(y)
-    cache = g.weight(gs.type_k, rank + rope, n_kv, ns)
-    k_rows = g.view(k_cur, (rank + rope, t), (4, k_cur.nb[2], k_cur.nb[2] * t, k_cur.nb[2] * t))
-    g.expand(g.set_rows(g.reshape(cache, rank + rope, n_kv * ns) if ns > 1 else cache, k_rows, inp.k_idxs))
-    kview = g.view(cache, (rank + rope, 1, n_kv, ns))
-    vview = g.view(cache, (rank, 1, n_kv, ns), kview.nb)
-    qv = g.permute(g.view(q_cur, (rank + rope, nh, t // ns, ns)), 0, 2, 1, 3)
-    kp = g.permute(kview, 0, 2, 1, 3)
-    vp = g.permute(vview, 0, 2, 1, 3)
-    wv_b = g.weight("f16", rank, hv, nh)
-    if gs.flash_attn:
-        fa = g.new("FLASH_ATTN_EXT", "f32", (rank, nh, t // ns, ns), qv, kp, vp, inp.mask)
-        cur = g.mul_mat(wv_b, g.permute(fa, 0, 2, 1, 3))
-        cur = g.reshape(g.cont(g.permute(cur, 0, 2, 1, 3)), hv * nh, t)
-    else:
-        kq = g.same("SOFT_MAX", g.mul_mat(kp, qv), inp.mask)
-        v = g.cont(g.transpose(vp))  # V is not stored transposed: one contiguous copy per layer
-        kqv = g.mul_mat(wv_b, g.mul_mat(v, kq))
-        cur = g.cont(g.permute(kqv, 0, 2, 1, 3), hv * nh, t)
-    g.expand(cur)
-    return g.mul_mat(g.weight("f16", hv * nh, h), cur)
-
-
-def _norm(g: Graph, x: Tensor, kind: str, bias: bool = False) -> Tensor:
-    h = x.ne[0]
-    cur = g.same("RMS_NORM" if kind == "rms" else "NORM", x)
-    cur = g.same("MUL", cur, g.weight("f32", h))
-    if bias:
-        cur = g.same("ADD", cur, g.weight("f32", h))
-    return cur
-
-
-def _ffn_gated(g: Graph, x: Tensor, n_ff: int, glu: str = "GLU") -> Tensor:
-    """build_ffn with a parallel gate: up, gate, their gated product (one GLU node), down."""
-    h = x.ne[0]
-    up = g.mul_mat(g.weight("f16", h, n_ff), x)
-    gate = g.mul_mat(g.weight("f16", h, n_ff), x)
-    return g.mul_mat(g.weight("f16", n_ff, h), g.glu(gate, up))
-
-
-def _moe(g: Graph, x: Tensor, n_expert: int, k: int, n_ff: int, norm_w: bool, oai: bool = False) -> Tensor:
-    """build_moe_ffn, separate gate and up experts: softmax gating and SiLU, or (gpt-oss, ``oai``) biased
-    router logits with a softmax over the chosen experts' weights, biased experts and the OAI SwiGLU."""
-    h, t = x.ne[0], x.ne[1]
-    logits = g.mul_mat(g.weight("f16", h, n_expert), x)
-    probs = g.same("ADD", logits, g.weight("f32", n_expert)) if oai else g.same("SOFT_MAX", logits)
-    sel = g.view(g.new("ARGSORT", "i32", probs.ne, probs), (k, t))
-    weights = g.get_rows(g.reshape(probs, 1, n_expert, t), sel)
-    if oai:
-        weights = g.reshape(g.same("SOFT_MAX", g.reshape(weights, k, t)), 1, k, t)
-    if norm_w:
-        w2 = g.reshape(weights, k, t)
-        total = g.same("CLAMP", g.new("SUM_ROWS", "f32", (1, t, 1, 1), w2))
-        weights = g.reshape(g.same("DIV", w2, total), 1, k, t)
-    g.expand(weights)
-    cur = g.reshape(x, h, 1, t)
-    up = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
-    if oai:
-        up = g.same("ADD_ID", up, g.weight("f32", n_ff, n_expert), sel)
-    gate = g.mul_mat_id(g.weight("f16", h, n_ff, n_expert), cur, sel)
-    if oai:
-        gate = g.same("ADD_ID", gate, g.weight("f32", n_ff, n_expert), sel)
-    act = g.glu(gate, up)
-    experts = g.mul_mat_id(g.weight("f16", n_ff, h, n_expert), act, sel)
-    if oai:
-        experts = g.same("ADD_ID", experts, g.weight("f32", h, n_expert), sel)
-    experts = g.same("MUL", experts, weights)
-    g.expand(experts)
-    nb = (experts.nb[0], experts.nb[2], experts.nb[2] * t, experts.nb[2] * t)
-    views = [g.expand(g.view(experts, (h, t), nb)) for _ in range(k)]  # expert i's rows, offset i × nb[1]
-    out = views[0]
-    for v in views[1:]:
-        out = g.expand(g.same("ADD", out, v))
-    if k == 1:
-        out = g.cont(out)
-    return out
 
 
 def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -267,15 +62,19 @@ def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tu
             y = g.mul_mat(g.weight("f16", h, hd * heads), x)
             if a.qkv_bias:
                 y = g.same("ADD", y, g.weight("f32", hd * heads))
+            if a.qk_norm == "full" and len(outs) < 2:  # olmo2 normalises all of q and of k, then splits heads
+                y = norm(g, y, "rms")
             outs.append(g.reshape(y, hd, heads, t))
         q, k, v = outs
-    if a.qk_norm == "head" and flavour == "qwen3":
-        q = _norm(g, q, "rms")
-        k = _norm(g, k, "rms")
+    if a.qk_norm == "head" and flavour in ("qwen3", "gemma"):
+        q = norm(g, q, "rms")
+        k = norm(g, k, "rms")
+    if flavour == "gpt2":  # learned positions, added to the embeddings: no rotary embedding
+        return q, k, v
     q = g.same("ROPE", q, pos)
     k = g.same("ROPE", k, pos)
-    if flavour == "phi3":
-        q = g.same("SCALE", q)  # phi3 scales q by 1/sqrt(head_dim) before attention (kq_scale 1)
+    if flavour in ("phi3", "gemma"):
+        q = g.same("SCALE", q)  # phi3 and gemma scale q before attention (kq_scale 1)
     return q, k, v
 
 
@@ -292,13 +91,17 @@ def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | No
     inp_l = g.get_rows(tok_embd, tokens)
     g.expand(inp_l)
     g.expand(g.input("f32", h, t))  # the embeddings input: a graph leaf beside the token path
+    if flavour == "gemma":
+        inp_l = g.same("SCALE", inp_l)  # gemma scales the embeddings by sqrt(n_embd)
     pos = g.input("i32", t)
+    if flavour == "gpt2":  # learned position embeddings, gathered by position and added
+        inp_l = g.same("ADD", inp_l, g.get_rows(g.weight("f32", h, spec.max_position_embeddings or 1024), pos))
     a0 = spec.layers[0].attention
     assert a0 is not None
     v_rows = a0.num_kv_heads * a0.value_dim
-    full = _Attn(g, gs, gs.n_kv, a0.head_dim, a0.value_dim, v_rows)
+    full = Attn(g, gs, gs.n_kv, a0.head_dim, a0.value_dim, v_rows)
     # a model whose sliding window llama.cpp applies has a second cache (and its own inputs) for those layers
-    swa = _Attn(g, gs, gs.swa_kv, a0.head_dim, a0.value_dim, v_rows) if gs.swa_kv else None
+    swa = Attn(g, gs, gs.swa_kv, a0.head_dim, a0.value_dim, v_rows) if gs.swa_kv else None
     out_ids = g.input("i32", gs.outputs)
     n_layers = len(spec.layers)
     late_ids = flavour == "gpt_oss"  # openai-moe gathers the output rows after the last layer
@@ -310,26 +113,59 @@ def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | No
     if late_ids:
         inp_l.is_output = True  # res->t_h_nextn, the last hidden state: a graph output, never freed
         inp_l = g.get_rows(inp_l, out_ids)
-    cur = _norm(g, inp_l, spec.norm)
+    cur = norm(g, inp_l, spec.norm, spec.norm == "layernorm")
     cur.is_output = True
     logits = g.mul_mat(g.weight("f16", h, spec.vocab_size), cur)
+    if spec.family == "gemma2":  # final logit soft-capping: scale, tanh, scale
+        logits = g.same("SCALE", g.same("UNARY", g.same("SCALE", logits)))
     logits.is_output = True
     g.expand(logits)
     return g
 
 
-def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Attn, pos: Tensor,
+def _gemma_tail(g: Graph, spec: ModelSpec, layer: LayerSpec, cur: Tensor, inp_l: Tensor,
+                out_ids: Tensor | None) -> Tensor:
+    """gemma2/gemma3 after attention: post-attention norm, residual, norm, GeGLU feed-forward, post-FFN
+    norm, residual (src/models/gemma2.cpp, gemma3.cpp)."""
+    if out_ids is not None:
+        cur = g.get_rows(cur, out_ids)
+        inp_l = g.get_rows(inp_l, out_ids)
+    sa_out = g.same("ADD", norm(g, cur, spec.norm), inp_l)
+    assert layer.mlp is not None
+    cur = norm(g, ffn_gated(g, norm(g, sa_out, spec.norm), layer.mlp.intermediate_size), spec.norm)
+    return g.same("ADD", cur, sa_out)
+
+
+def _olmo2_tail(g: Graph, spec: ModelSpec, layer: LayerSpec, cur: Tensor, inp_l: Tensor,
+                out_ids: Tensor | None) -> Tensor:
+    """olmo2 after attention: post-attention norm, residual, the feed-forward straight on the residual sum,
+    post-FFN norm, residual (src/models/olmo2.cpp)."""
+    if out_ids is not None:
+        cur = g.get_rows(cur, out_ids)
+        inp_l = g.get_rows(inp_l, out_ids)
+    ffn_inp = g.same("ADD", norm(g, cur, spec.norm), inp_l)
+    assert layer.mlp is not None
+    return g.same("ADD", norm(g, ffn_gated(g, ffn_inp, layer.mlp.intermediate_size), spec.norm), ffn_inp)
+
+
+def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: Attn, pos: Tensor,
            out_ids: Tensor | None, flavour: str, iswa: bool) -> Tensor:
     a = layer.attention
     assert a is not None
     h = spec.hidden_size
-    cur = _norm(g, inp_l, spec.norm)
+    bias = spec.norm == "layernorm"  # gpt2, starcoder2, stablelm: LayerNorm with a bias
+    cur = inp_l if flavour == "olmo2" else norm(g, inp_l, spec.norm, bias)
     if a.kind == "mla":
-        cur = _mla_attn(g, inp, a, cur, pos, h)
+        cur = mla_attn(g, inp, a, cur, pos, h)
     else:
         q, k, v = _qkv(g, a, cur, flavour, pos)
         sinks = g.weight("f32", a.num_heads) if a.sinks else None
-        cur = build_attn(g, inp, q, k, v, g.weight("f16", a.num_heads * a.value_dim, h), sinks, iswa)
+        cur = build_attn(g, inp, q, k, v, g.weight("f16", a.num_heads * a.value_dim, h), sinks, iswa,
+                         spec.family == "gemma2")
+    if flavour == "gemma":
+        return _gemma_tail(g, spec, layer, cur, inp_l, out_ids)
+    if flavour == "olmo2":
+        return _olmo2_tail(g, spec, layer, cur, inp_l, out_ids)
     if a.o_bias:
         cur = g.same("ADD", cur, g.weight("f32", h))
     res = inp_l
@@ -337,15 +173,15 @@ def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Att
         cur = g.get_rows(cur, out_ids)
         res = g.get_rows(res, out_ids)
     ffn_inp = g.same("ADD", cur, res)
-    cur = _norm(g, ffn_inp, spec.norm)
+    cur = norm(g, ffn_inp, spec.norm, bias)
     if layer.moe is not None:
         m = layer.moe
         oai = flavour == "gpt_oss"
         norm_w = m.norm_topk_prob if flavour == "deepseek2" else not oai
-        moe_out = _moe(g, cur, m.num_experts, m.top_k, m.expert_intermediate_size, norm_w, oai)
+        moe_out = moe(g, cur, m.num_experts, m.top_k, m.expert_intermediate_size, norm_w, oai)
         if m.num_shared_experts:
             n_sh = (m.shared_intermediate_size or m.expert_intermediate_size) * m.num_shared_experts
-            cur = g.same("ADD", moe_out, _ffn_gated(g, cur, n_sh))
+            cur = g.same("ADD", moe_out, ffn_gated(g, cur, n_sh))
         else:
             cur = moe_out
     elif layer.mlp is not None and layer.mlp.fused_gate_up:
@@ -353,9 +189,11 @@ def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, inp_l: Tensor, inp: _Att
         n_ff = layer.mlp.intermediate_size
         up = g.mul_mat(g.weight("f16", h, 2 * n_ff), cur)
         cur = g.mul_mat(g.weight("f16", n_ff, h), g.new("GLU", "f32", (n_ff, up.ne[1], 1, 1), up))
+    elif layer.mlp is not None and layer.mlp.kind == "plain":
+        cur = ffn_plain(g, cur, layer.mlp.intermediate_size)
     else:
         assert layer.mlp is not None
-        cur = _ffn_gated(g, cur, layer.mlp.intermediate_size)
+        cur = ffn_gated(g, cur, layer.mlp.intermediate_size)
     if flavour == "phi3":
         return g.same("ADD", ffn_inp, cur)  # ggml_add(residual, cur): the residual is the first source
     return g.same("ADD", cur, ffn_inp)
