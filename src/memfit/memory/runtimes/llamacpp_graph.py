@@ -57,7 +57,7 @@ def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tu
         k = g.view(qkv, (hd, nkv, t), (es, hd * es, nb1, nb1 * t))
         v = g.view(qkv, (hd, nkv, t), (es, hd * es, nb1, nb1 * t))
     else:
-        outs = []
+        outs: list[Tensor] = []
         for heads in (nh, nkv, nkv):
             y = g.mul_mat(g.weight("f16", h, hd * heads), x)
             if a.qkv_bias:
