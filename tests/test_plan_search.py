@@ -19,9 +19,21 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def every_layout(spec: ModelSpec, n: int, mode: str, runtime: str) -> Iterator[dict[str, Any]]:
+def every_layout(spec: ModelSpec, n: int, mode: str, runtime: str, offload: bool = False,
+                 batch: int = 1, grad_accum: int = 1) -> Iterator[dict[str, Any]]:
     """Every layout and lever setting on exactly n GPUs that the engines accept (written independently of
-    plan_search: the divisibility rules, DeepSpeed's ZeRO ≤ 1 with pipeline stages, all checkpointing modes)."""
+    plan_search: the divisibility rules, DeepSpeed's ZeRO ≤ 1 with pipeline stages, all checkpointing modes;
+    with ``offload``, DeepSpeed's offload_optimizer (ZeRO ≥ 1) and offload_param (ZeRO-3), on one GPU too;
+    every micro-batch dividing ``batch`` with the same tokens per optimizer step)."""
+    for lay in _layouts(spec, n, mode, runtime, offload):
+        if mode == "inference":
+            yield lay
+            continue
+        for micro in _divisors(batch):
+            yield {**lay, "batch": micro, "grad_accum": grad_accum * batch // micro}
+
+
+def _layouts(spec: ModelSpec, n: int, mode: str, runtime: str, offload: bool) -> Iterator[dict[str, Any]]:
     layers = spec.num_layers
     if mode == "inference" and runtime != "vllm":
         yield {"gpus": n}
@@ -38,16 +50,19 @@ def every_layout(spec: ModelSpec, n: int, mode: str, runtime: str) -> Iterator[d
             dp = n // (tp * pp)
             experts = spec.moe_layers[0].num_experts if spec.is_moe else 1
             for ep in (e for e in _divisors(dp) if experts % e == 0):
-                for zero in ((0, 1) if pp > 1 else (0, 1, 2, 3)) if dp > 1 else (0,):
-                    for ckpt in ("none", "selective", "full"):
-                        for sp in ((False, True) if tp > 1 else (False,)):
-                            yield {"gpus": n, "tp": tp, "pp": pp, "ep": ep, "zero": zero, "checkpointing": ckpt,
-                                   "sequence_parallel": sp}
+                for zero in ((0, 1) if pp > 1 else (0, 1, 2, 3)) if dp > 1 or offload else (0,):
+                    offs = ["none"] + (["optimizer"] if offload and zero >= 1 else []) + \
+                        (["params"] if offload and zero == 3 else [])
+                    for off in offs:
+                        for ckpt in ("none", "selective", "full"):
+                            for sp in ((False, True) if tp > 1 else (False,)):
+                                yield {"gpus": n, "tp": tp, "pp": pp, "ep": ep, "zero": zero, "offload": off,
+                                       "checkpointing": ckpt, "sequence_parallel": sp}
 
 
-def _fits(model: str, gpu: str, opts: dict[str, Any], lay: dict[str, Any]) -> bool:
+def _fits(model: str, gpu: str, opts: dict[str, Any], lay: dict[str, Any], **device: Any) -> bool:
     try:
-        return memfit.fit(model, gpu, **{**opts, **lay}).fits
+        return memfit.fit(model, gpu, **device, **{**opts, **lay}).fits
     except MemfitError:
         return False
 
@@ -73,6 +88,47 @@ def test_answer_fits_and_one_fewer_does_not(model: str, gpu: str, opts: dict[str
         assert below
         for lay in below:
             assert not _fits(model, gpu, opts, lay), lay
+
+
+# all levers allowed: ZeRO-Offload with the host RAM per GPU given, micro-batches with accumulation
+@pytest.mark.parametrize(("model", "gpu", "device", "opts"), [
+    ("llama-3.1-8b", "rtx-4090", {"host_memory": "128GB"}, {"mode": "train"}),
+    ("llama-3.1-8b", "rtx-4090", {"host_memory": "160GB"}, {"mode": "train"}),  # one GPU with offload_param
+    ("llama-3.2-1b", "t4", {"memory": "6GB", "host_memory": "16GB"}, {"mode": "train", "batch": 4, "context": 1024}),
+    ("llama-3.2-1b", "t4", {}, {"mode": "lora", "batch": 6, "context": 2048}),
+    ("qwen2.5-0.5b", "t4", {"memory": "4GB", "host_memory": "4GB"}, {"mode": "train", "batch": 2,
+                                                                   "grad_accum": 2, "context": 1024}),
+    ("llama-3.2-1b", "t4", {"memory": "3GB", "host_memory": "6GB"}, {"mode": "train", "batch": 2, "context": 512}),
+    ("qwen2.5-7b", "rtx-4090", {"host_memory": "64GB"}, {"mode": "train", "batch": 4, "context": 1024}),
+    ("llama-3.1-8b", "t4", {"host_memory": "48GB"}, {"mode": "lora", "batch": 4, "context": 4096}),
+])
+def test_with_offload_and_micro_batch_the_answer_fits_and_one_fewer_does_not(
+        model: str, gpu: str, device: dict[str, str], opts: dict[str, Any]) -> None:
+    a = memfit.plan_gpus(model, gpu, limit=64, **device, **opts)
+    assert a.value is not None, a.explanation
+    lay = a.extra["layout"]
+    r = memfit.fit(model, gpu, **device, **{**opts, **lay})  # an independent fit on the answered layout
+    assert r.fits and r.max_gpu_bytes == a.at_value.max_gpu_bytes  # type: ignore[union-attr]
+    if "host_memory" in device and lay["offload"] != "none":
+        assert 0 < r.host_bytes <= memfit.get_device(gpu, host_memory=device["host_memory"]).host_bytes  # type: ignore[operator]
+    if a.value > 1:
+        spec = memfit.load_model(model)
+        below = list(every_layout(spec, a.value - 1, opts["mode"], "transformers", "host_memory" in device,
+                                  opts.get("batch", 1), opts.get("grad_accum", 1)))
+        assert below
+        for b in below:
+            assert not _fits(model, gpu, opts, b, **device), b
+
+
+def test_offload_needs_the_host_ram_and_zero() -> None:
+    one = memfit.plan_gpus("llama-3.1-8b", "rtx-4090", mode="train", host_memory="160GB", limit=8)
+    assert one.value == 1 and one.extra["layout"]["offload"] == "params" and one.extra["layout"]["zero"] == 3
+    assert 144e9 < one.extra["host_bytes"] <= 160e9  # 8.03 B parameters × 18 B (DeepSpeed's ZeRO-3 offload)
+    short = memfit.plan_gpus("llama-3.1-8b", "rtx-4090", mode="train", host_memory="128GB", limit=8)
+    assert short.value == 2  # 144 GB of states do not fit 128 GB of host RAM on one GPU
+    unknown = memfit.plan_gpus("llama-3.1-8b", "rtx-4090", mode="train", limit=8)
+    assert unknown.extra["offload_searched"] is False and "--host-memory" in unknown.explanation
+    assert unknown.extra["layout"]["offload"] == "none"
 
 
 def test_levers_the_user_set_are_kept() -> None:

@@ -60,8 +60,9 @@ class FitResult:
                 f"{fmt_bytes(self.max_gpu_bytes)} of {fmt_bytes(self.capacity_bytes)} per GPU")
         if self.fits:
             return f"{head}, {fmt_bytes(self.headroom_bytes)} free"
-        if self.headroom_bytes >= 0:  # the bytes fit, the runtime does not (vLLM's KV pool, …): say why
-            why = next((n for n in reversed(self.notes) if "KV pool holds" in n or "no KV cache" in n),
+        if self.headroom_bytes >= 0:  # the bytes fit, the runtime (vLLM's KV pool, …) or the host RAM do not
+            why = next((n for n in reversed(self.notes) if "KV pool holds" in n or "no KV cache" in n
+                        or n.startswith("host RAM")),
                        "the runtime cannot run this workload in that memory")
             return f"{head}, but {why}"
         return f"{head}, short by {fmt_bytes(-self.headroom_bytes)}; largest part: {self.blame} " \
@@ -83,6 +84,7 @@ class FitResult:
             "dtype_checks": [c.to_json() for c in self.dtype_checks],
             "warnings": list(self.warnings),
             "host_bytes": self.host_bytes,
+            **({} if self.device.host_bytes is None else {"host_capacity_bytes": self.device.host_bytes}),
             "notes": list(self.notes),
             "summary": self.summary(),
             "estimate": self.estimate.to_json(),
@@ -214,6 +216,10 @@ def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
             blame, blame_bytes = "kv_cache", comps.get("kv_cache", 0)
             notes.append(f"vLLM's KV pool holds {concurrent:,} sequences of {wl.context + wl.new_tokens:,} tokens "
                          f"at once; batch = {wl.batch:,} needs more")
+    if device.host_bytes is not None and est.host_bytes > device.host_bytes:
+        fits = False
+        notes.append(f"host RAM: {fmt_bytes(est.host_bytes)} per GPU offloaded, more than the "
+                     f"{fmt_bytes(device.host_bytes)} given (--host-memory)")
     if device.logical_devices > 1:
         notes.append(f"{device.name} is {device.logical_devices} logical GPUs; capacity is per logical GPU")
     return FitResult(
@@ -225,16 +231,17 @@ def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
 
 
 def fit(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
-        memory: int | str | None = None, **options: Any) -> FitResult:
+        memory: int | str | None = None, host_memory: int | str | None = None, **options: Any) -> FitResult:
     """Does ``model`` with ``workload`` fit on ``gpu``?
 
     ``gpu`` is a catalog name (``memfit gpus``), ``memory`` overrides its capacity (bytes or "24GiB"),
-    options are Workload fields (``gpus=2, tp=2, mode="inference", context=8192`` …)::
+    ``host_memory`` is the host RAM per GPU that offloaded states may use (judged too when given), options
+    are Workload fields (``gpus=2, tp=2, mode="inference", context=8192`` …)::
 
         r = memfit.fit("llama-3.1-8b", "rtx 4090", mode="inference", context=8192)
         r.fits, r.headroom_bytes, r.blame, r.warnings, r.to_json()
     """
-    device = get_device(gpu, memory=memory)
+    device = get_device(gpu, memory=memory, host_memory=host_memory)
     wl, implied = meant_workload(workload, options, device)
     r = _judge_on(model, wl.validate(), device)
     return replace(r, notes=(*implied, *r.notes)) if implied else r

@@ -61,6 +61,7 @@ class Device:
     smi_names: tuple[str, ...] = ()
     smi_total_mib: int | None = None  # what nvidia-smi prints as the total, where a log shows it
     capacity_measured: bool = False  # capacity_bytes read from a published log (else a stated rule)
+    host_bytes: int | None = None  # host RAM per GPU for offloaded states and CPU layers (None: not given)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class Device:
             "dtypes_source": self.dtypes_source, "notes": self.notes, "derived": self.derived,
             "smi_names": list(self.smi_names), "smi_total_mib": self.smi_total_mib,
             "capacity_measured": self.capacity_measured,
+            **({} if self.host_bytes is None else {"host_bytes": self.host_bytes}),
         }
 
 
@@ -168,11 +170,13 @@ def resolve_name(name: str) -> Device | None:
     return None
 
 
-def get_device(name: str | Device, memory: int | str | None = None, bandwidth: float | None = None) -> Device:
+def get_device(name: str | Device, memory: int | str | None = None, bandwidth: float | None = None,
+               host_memory: int | str | None = None) -> Device:
     """The device called ``name`` (id, name, alias or the name nvidia-smi / rocm-smi prints; case, spaces and
     dashes ignored); ``"auto"`` detects the local GPU (``memfit.detect``).
 
-    ``memory`` (bytes or "24GiB") replaces the capacity; ``bandwidth`` (bytes/s) the bandwidth.
+    ``memory`` (bytes or "24GiB") replaces the capacity; ``bandwidth`` (bytes/s) the bandwidth; ``host_memory``
+    is the host RAM per GPU that offloaded states may use (a node's RAM ÷ its GPUs).
     Raises UnknownModelError with close names for a typo, ConfigError for CPU-only without ``memory``.
     """
     if isinstance(name, Device):
@@ -200,6 +204,12 @@ def get_device(name: str | Device, memory: int | str | None = None, bandwidth: f
         if bandwidth <= 0:
             raise ConfigError(f"bandwidth = {bandwidth!r} must be positive (bytes per second)")
         dev = replace(dev, bandwidth=float(bandwidth))
+    if host_memory is not None:
+        host = parse_bytes(host_memory) if isinstance(host_memory, str) else int(host_memory)
+        if host <= 0:
+            raise ConfigError(f"host_memory = {host_memory!r} must be a positive size such as 256GB (host RAM per "
+                              "GPU)")
+        dev = replace(dev, host_bytes=host)
     return dev
 
 

@@ -34,6 +34,7 @@ __all__ = ["Plan", "PlanAnswer", "layouts", "plan", "plan_batch", "plan_context"
 DEFAULT_CONTEXT_LIMIT = 1 << 20  # models without max_position_embeddings
 DEFAULT_GPU_LIMIT = 64
 MAX_TP = 8  # tensor parallelism stays inside one 8-GPU node
+_OFFLOADED = {"optimizer": "optimizer states", "params": "parameters and optimizer states"}
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,9 @@ def _largest(judge: _Judge, base: Workload, variable: str, lo: int, hi: int
 
 
 def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory: int | str | None,
-           options: dict[str, Any]) -> tuple[ModelSpec, Device, Workload]:
+           options: dict[str, Any], host_memory: int | str | None = None) -> tuple[ModelSpec, Device, Workload]:
     spec = model if isinstance(model, ModelSpec) else load_model(model)
-    device = get_device(gpu, memory=memory)
+    device = get_device(gpu, memory=memory, host_memory=host_memory)
     wl, _ = meant_workload(workload, options, device)
     return spec, device, runnable_workload(spec, wl.validate())
 
@@ -254,18 +255,24 @@ def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers"
 
 def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
               limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, estimator: Estimator | None = None,
-              **options: Any) -> PlanAnswer:
-    """The fewest GPUs that fit, with the cheapest layout (TP, PP, ZeRO stage, checkpointing, sequence
-    parallelism) that fits at that count; no layout fits on one GPU fewer (``plan_search``)."""
-    spec, device, wl = _setup(model, gpu, workload, memory, options)
+              host_memory: int | str | None = None, **options: Any) -> PlanAnswer:
+    """The fewest GPUs that fit, with the cheapest layout (TP, PP, EP, ZeRO stage, ZeRO-Offload, checkpointing,
+    sequence parallelism, micro-batch) that fits at that count; no layout fits on one GPU fewer
+    (``plan_search``). Offload is searched when the host RAM per GPU is known (``host_memory``)."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options, host_memory)
     if not 1 <= limit <= MAX_GPUS:
         raise ConfigError(f"limit = {limit} must be from 1 to {MAX_GPUS:,} GPUs")
-    f = min_gpus(spec, wl, _Judge(spec, device, estimator), device.capacity_bytes, limit)
-    extra: dict[str, Any] = {"layouts_tried": f.evaluated, "families": f.families}
+    f = min_gpus(spec, wl, _Judge(spec, device, estimator), device.capacity_bytes, limit, device.host_bytes)
+    extra: dict[str, Any] = {"layouts_tried": f.evaluated, "estimates": f.estimates, "families": f.families}
+    if wl.mode in TRAIN_MODES and wl.offload == "none" and device.host_bytes is None:
+        extra["offload_searched"] = False
+        extra["offload_note"] = "ZeRO-Offload not searched: give the host RAM per GPU (--host-memory) to allow it"
     if f.gpus is None or f.workload is None or f.fit is None:
         if f.last is None and f.unsupported is not None:  # nothing could be estimated: say why
             raise f.unsupported
         text = f"no layout of up to {limit:,} GPUs fits"
+        if extra.get("offload_searched") is False:
+            text += f" ({extra['offload_note']})"
         if f.last is not None:
             text += f" (last tried: {fmt_bytes(f.last.max_gpu_bytes)} per GPU; largest part {f.last.blame})"
         return PlanAnswer("min_gpus", "gpus", None, 1, limit, None, f.last, wl, text, extra)
@@ -273,14 +280,21 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     lay: dict[str, Any] = {"gpus": n, "tp": w.tp, "pp": w.pp}
     lay_text = f"tp = {w.tp}, pp = {w.pp}"
     if wl.mode in TRAIN_MODES:
-        lay.update(ep=w.ep, zero=w.zero, checkpointing=w.checkpointing, sequence_parallel=w.sequence_parallel)
+        lay.update(ep=w.ep, zero=w.zero, offload=w.offload, checkpointing=w.checkpointing,
+                   sequence_parallel=w.sequence_parallel, batch=w.batch, grad_accum=w.grad_accum)
+        extra["host_bytes"] = r.host_bytes
         lay_text += f", dp = {n // (w.tp * w.pp)}" + (f", ep = {w.ep}" if w.ep > 1 else "") + \
-            f", ZeRO-{w.zero}, checkpointing {w.checkpointing}" + \
-            (", sequence parallel" if w.sequence_parallel else "")
+            f", ZeRO-{w.zero}" + (f" offloading the {_OFFLOADED[w.offload]} to {fmt_bytes(r.host_bytes)} of host "
+                                  "RAM per GPU" if w.offload != "none" else "") + \
+            f", checkpointing {w.checkpointing}" + \
+            (", sequence parallel" if w.sequence_parallel else "") + \
+            (f", micro-batch {w.batch} × {w.grad_accum} accumulation steps" if w.batch != wl.batch else "")
     text = f"{n:,} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of " \
         f"{fmt_bytes(r.capacity_bytes)} per GPU"
     if n > 1:
         text += f"; no layout fits on {n - 1:,}"
+    if extra.get("offload_searched") is False:
+        text += f" ({extra['offload_note']})"
     return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
 
 

@@ -9,10 +9,23 @@ GPUs are replicas). Per-GPU memory never grows with ``m``, so each family has a 
    a family's GPU holds at least its share of them (``tp × pp`` ways, and ``m`` ways for what ZeRO shards) plus
    the CUDA context. That lower bound orders the families and gives each a least ``m`` worth trying.
 2. Each family is searched with the levers that save the most memory (ZeRO-3 without pipeline stages, ZeRO-1
-   with them — DeepSpeed allows no more —, full checkpointing, sequence parallelism), upwards from its bound
-   (galloping, then bisection); a family whose bound is not below the best count so far is skipped.
-3. At the least count, the cheapest levers that fit are chosen: less model parallelism, no checkpointing, the
-   lowest ZeRO stage, sequence parallelism last. Levers the user set are kept as set.
+   with them — DeepSpeed allows no more —, ZeRO-Offload, checkpointing, sequence parallelism, micro-batch),
+   upwards from its bound (galloping, then bisection); a family whose bound is not below the best count so far
+   is skipped.
+3. At the least count, the cheapest levers that fit are chosen: no offload first, then less model parallelism,
+   no checkpointing, the original micro-batch, the lowest ZeRO stage, sequence parallelism last. Levers the
+   user set are kept as set.
+
+The levers, with the engines' rules:
+
+* ZeRO stage 0–3 (DeepSpeed; FSDP FULL_SHARD = 3), at most 1 with pipeline stages.
+* ZeRO-Offload (DeepSpeed ``offload_optimizer``: ZeRO 1–3; ``offload_param``: ZeRO-3 only), also on one GPU.
+  Searched only when the host RAM per GPU is known (``Device.host_bytes``, ``--host-memory``): the states move
+  to host RAM, and an offload that needs more host RAM than given does not fit (less offload is tried).
+* Checkpointing none / selective / full; sequence parallelism with tp > 1.
+* Micro-batch: a batch of ``b`` with ``a`` accumulation steps may run as micro-batch 1 with ``a·b`` steps (the
+  same tokens per optimizer step). Memory is the activations of one micro-batch plus, with accumulation, the
+  gradients held between micro-batches; linear in the micro-batch, so the least is at 1 or at ``b``.
 
 So the answer fits, and on one GPU fewer no layout fits with any lever (each family's memory at a smaller
 ``m`` is larger, and the levers searched were the most saving).
@@ -35,6 +48,7 @@ __all__ = ["Found", "min_gpus"]
 
 MAX_TP = 8  # tensor parallelism stays inside one 8-GPU node
 CKPT = ("none", "selective", "full")
+OFFLOAD = ("none", "optimizer", "params")  # cheapest first; optimizer needs ZeRO ≥ 1, params ZeRO-3
 Judge = Callable[[Workload], FitResult]
 
 
@@ -49,6 +63,7 @@ class Found:
     families: int
     last: FitResult | None
     unsupported: UnsupportedError | None
+    estimates: int = 0  # distinct workloads estimated (``evaluated`` counts repeats, which the judge caches)
 
 
 @dataclass(frozen=True)
@@ -65,16 +80,19 @@ class _Family:
 
 
 class _Search:
-    def __init__(self, spec: ModelSpec, wl: Workload, judge: Judge, capacity: int) -> None:
-        self.spec, self.wl, self.judge, self.capacity = spec, wl, judge, capacity
+    def __init__(self, spec: ModelSpec, wl: Workload, judge: Judge, capacity: int, host: int | None) -> None:
+        self.spec, self.wl, self.judge, self.capacity, self.host = spec, wl, judge, capacity, host
         self.training = wl.mode in TRAIN_MODES
         self.evaluated = 0
         self.gathered = 0.0
-        self.ckpt: dict[_Family, str] = {}  # the checkpointing that needs least memory, per family
+        self.alts: dict[_Family, list[tuple[int, str]]] = {}  # (micro-batch, checkpointing) by memory at the top
         self.last: FitResult | None = None
+        self.used: dict[str, Any] = {}  # the levers of the last fit that fitted
+        self.seen: set[Workload] = set()
         self.unsupported: UnsupportedError | None = None
         self.free = {"zero": wl.zero == 0, "checkpointing": wl.checkpointing == "none",
-                     "sequence_parallel": not wl.sequence_parallel}
+                     "sequence_parallel": not wl.sequence_parallel,
+                     "offload": wl.offload == "none" and host is not None, "micro_batch": wl.batch > 1}
         self.shares = self._reference()
 
     def _reference(self) -> tuple[float, float, float, float]:
@@ -99,27 +117,79 @@ class _Search:
         return c.get("cuda_context", 0.0), c.get("weights", 0.0), c.get("gradients", 0.0), \
             c.get("optimizer_states", 0.0)
 
-    def levers(self, fam: _Family, m: int) -> dict[str, Any]:
-        """The most memory-saving levers the user left free, for ``m`` replicas of the family."""
-        out: dict[str, Any] = {}
+    def micros(self) -> tuple[int, ...]:
+        """Micro-batches to search with: 1, then the user's batch unless the user accumulates already (then 1
+        always needs least): accumulation holds the gradients, which weigh more on fewer GPUs."""
+        if not self.free["micro_batch"]:
+            return (self.wl.batch,)
+        return (1,) if self.wl.grad_accum > 1 else (1, self.wl.batch)
+
+    def alternatives(self, fam: _Family, fixed: dict[str, Any]) -> list[tuple[int, str]]:
+        """(micro-batch, checkpointing) settings to try, least memory at the family's top first; those that do
+        not fit at the top are left out (memory never grows with m, so they fit at no m below it). A fixed
+        micro-batch between 1 and the user's needs at least what 1 needs (memory is linear in it)."""
+        ckpts = ("full", "selective", "none") if self.free["checkpointing"] else (self.wl.checkpointing,)
+        alts = self.alts.get(fam) or [(b, c) for b in self.micros() for c in ckpts]
+        if "batch" in fixed:
+            v = fixed["batch"]
+            alts = [(v, c) for b, c in alts if b == (v if v == self.wl.batch else 1)]
+        if "checkpointing" in fixed:
+            alts = [(b, c) for b, c in alts if c == fixed["checkpointing"]]
+        return alts
+
+    def chain(self, fam: _Family, m: int, fixed: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+        """ZeRO stage and offload settings, most saving of device memory first; each with whether a failure on
+        device memory ends the chain (every later one needs as much) — a failure on host RAM goes on to less
+        offload. DeepSpeed: offload_optimizer needs ZeRO ≥ 1, offload_param ZeRO-3; ZeRO ≤ 1 with pipeline
+        stages; ZeRO on one replica without offload saves nothing (stage 0 then)."""
         if not self.training:
-            return out
-        if self.free["zero"]:
-            out["zero"] = 0 if m == 1 else (3 if fam.pp == 1 else 1)
+            return [({}, True)]
+        zf = self.free["zero"] and "zero" not in fixed
+        z = fixed.get("zero", self.wl.zero)
+        if zf:
+            top = 3 if fam.pp == 1 else 1
+            pairs = [(3, "params", True), (3, "optimizer", True), (1, "optimizer", False), (3, "none", True)] \
+                if top == 3 else [(1, "optimizer", True), (1, "none", True)]
+            pairs = [(0 if o == "none" and m == 1 else zz, o, stop) for zz, o, stop in pairs]
+        else:
+            pairs = [(z, "params", True), (z, "optimizer", True), (z, "none", True)]
+        offs = [fixed["offload"]] if "offload" in fixed else list(OFFLOAD) if self.free["offload"] \
+            else [self.wl.offload]
+        pairs = [(zz, o, stop) for zz, o, stop in pairs if o in offs and
+                 not (o == "optimizer" and zz < 1) and not (o == "params" and zz < 3)]
+        if not pairs and (self.free["zero"] or self.free["offload"]):  # no stage DeepSpeed accepts for it
+            return []
+        if not pairs:  # the user's own combination: the estimate says why it cannot run
+            pairs = [(z, offs[0], True)]
+        return [({**({"zero": zz} if self.free["zero"] else {}),
+                  **({"offload": o} if self.free["offload"] else {})}, stop) for zz, o, stop in pairs]
+
+    def levers(self, fam: _Family, m: int, b: int, states: dict[str, Any], ckpt: str,
+               fixed: dict[str, Any]) -> dict[str, Any]:
+        """The Workload fields of one setting (the user's levers are kept as set)."""
+        if not self.training:
+            return {}
+        out: dict[str, Any] = dict(states)
         if self.free["checkpointing"]:
-            out["checkpointing"] = self.ckpt.get(fam, "full")
+            out["checkpointing"] = ckpt
+        if self.free["micro_batch"]:
+            out.update(batch=b, grad_accum=self.wl.grad_accum * self.wl.batch // b)
         if self.free["sequence_parallel"]:
-            out["sequence_parallel"] = fam.tp > 1
+            out["sequence_parallel"] = fixed.get("sequence_parallel", fam.tp > 1)
         return out
 
-    def lower_bound(self, fam: _Family, m: int, zero: int | None = None) -> float:
+    def lower_bound(self, fam: _Family, m: int, zero: int | None = None, offload: str | None = None) -> float:
         ctx, w, g, o = self.shares
         if not self.training:
             return ctx + w / (fam.per * m)
-        z = self.levers(fam, m).get("zero", self.wl.zero) if zero is None else zero
+        chain = self.chain(fam, m, {})
+        first = chain[0][0] if chain else {}  # the most saving setting: a bound for the others too
+        z = first.get("zero", self.wl.zero) if zero is None else zero
+        off = first.get("offload", self.wl.offload) if offload is None else offload
         e = fam.ep  # expert parallelism splits the experts (a part of w and g) ep ways: dividing all is a bound
-        return ctx + (self.gathered if z >= 3 else 0.0) + \
-            (w / (m if z >= 3 else e) + g / (m if z >= 2 else e) + o / (m if z >= 1 else e)) / fam.per
+        w_on = 0.0 if off == "params" else w / (m if z >= 3 else e)
+        o_on = 0.0 if off in ("optimizer", "params") else o / (m if z >= 1 else e)
+        return ctx + (self.gathered if z >= 3 else 0.0) + (w_on + g / (m if z >= 2 else e) + o_on) / fam.per
 
     def least_m(self, fam: _Family) -> int | None:
         """The least m the bound allows (None: not even at ``fam.mmax``)."""
@@ -137,18 +207,41 @@ class _Search:
     def workload(self, fam: _Family, m: int, levers: dict[str, Any]) -> Workload:
         return self.wl.replace(gpus=fam.per * m, tp=fam.tp, pp=fam.pp, ep=fam.ep, **levers)
 
-    def fits(self, fam: _Family, m: int, levers: dict[str, Any] | None = None) -> FitResult | None:
-        """The fit when it fits, else None (an estimate the runtime refuses does not fit)."""
+    def fits(self, fam: _Family, m: int, fixed: dict[str, Any] | None = None) -> FitResult | None:
+        """The fit of the first setting that fits (``self.used``: its levers), else None (an estimate the
+        runtime refuses does not fit): each micro-batch of ``micros``, the ZeRO/offload ``chain``, each
+        checkpointing of ``ckpts`` while the states leave room; ``fixed`` levers are kept."""
+        fixed = fixed or {}
+        hopeless = False  # the states alone (no checkpointing or micro-batch changes them) are too large
+        chain = self.chain(fam, m, fixed)
+        for b, c in self.alternatives(fam, fixed):
+            for states, stop in chain:
+                lev = self.levers(fam, m, b, states, c, fixed)
+                r = self._judged(fam, m, lev)
+                if r is not None and r.fits:
+                    self.used = lev
+                    return r
+                if states == chain[0][0] and r is not None and _states_bytes(r) > self.capacity:
+                    hopeless = True
+                if stop and (r is None or r.headroom_bytes < 0):  # short of device memory: later ones need more
+                    break
+            if hopeless:
+                break
+        return None
+
+    def _judged(self, fam: _Family, m: int, lev: dict[str, Any]) -> FitResult | None:
         self.evaluated += 1
+        wl = self.workload(fam, m, lev)
+        self.seen.add(wl)
         try:
-            r = self.judge(self.workload(fam, m, self.levers(fam, m) if levers is None else levers))
+            r = self.judge(wl)
         except UnsupportedError as e:
             self.unsupported = self.unsupported or e
             return None
         except MemfitError:
             return None
         self.last = r
-        return r if r.fits else None
+        return r
 
     def search(self, fam: _Family, start: int, top: int) -> int | None:
         """The least multiple of ``fam.step`` in [start, top] that fits (memory never grows with m): ``top``
@@ -156,16 +249,25 @@ class _Search:
         top = top // fam.step * fam.step
         if start > top:
             return None
-        if self.training and self.free["checkpointing"]:
+        if self.training and (self.free["checkpointing"] or len(self.micros()) > 1):
             # full recomputation usually needs least memory, but not always (the allocator's reserve for its
-            # recompute buffers): the family is searched with whichever of full and selective needs less at top
-            sizes = {}
-            for c in ("full", "selective"):
-                self.ckpt[fam] = c
-                self.fits(fam, top)
-                sizes[c] = self.last.max_gpu_bytes if self.last is not None else math.inf
-                self.last = None if math.isinf(sizes[c]) else self.last
-            self.ckpt[fam] = min(sizes, key=lambda k: sizes[k])
+            # recompute buffers; on one GPU the states' moment may decide), and accumulation holds the
+            # gradients: each probe tries the settings in the order of their memory at the family's top, and
+            # only those that fit there
+            chain = self.chain(fam, top, {})
+            sizes: dict[tuple[int, str], float] = {}
+            floor: dict[str, float] = {}  # micro-batch 1's peak less what accumulation adds: a floor for b
+            for b, c in self.alternatives(fam, {}):
+                if floor.get(c, 0.0) > self.capacity:
+                    sizes[(b, c)] = math.inf  # a larger micro-batch without accumulation cannot need less
+                    continue
+                r = self._judged(fam, top, self.levers(fam, top, b, chain[0][0] if chain else {}, c, {}))
+                sizes[(b, c)] = r.max_gpu_bytes if r is not None else math.inf
+                if r is not None and b == 1 and self.wl.grad_accum == 1:
+                    floor[c] = r.max_gpu_bytes - sum(x.bytes for x in r.estimate.components
+                                                     if x.on_device and x.name in ("gradients", "allocator_reserve"))
+            order = sorted(sizes, key=lambda k: (sizes[k], -CKPT.index(k[1]), k[0]))
+            self.alts[fam] = [k for k in order if sizes[k] <= self.capacity] or order[:1]
         if not self.fits(fam, top):
             return None
         good, bad, step = top, start - fam.step, fam.step
@@ -182,6 +284,13 @@ class _Search:
             else:
                 bad = mid
         return good
+
+
+def _states_bytes(r: FitResult) -> int:
+    """The bytes on the most loaded GPU that no checkpointing setting changes: weights, optimizer states and
+    the CUDA context (present at every moment of a step after the first)."""
+    return sum(c.bytes for c in r.estimate.components
+               if c.on_device and c.name in ("weights", "optimizer_states", "cuda_context"))
 
 
 def _families(spec: ModelSpec, wl: Workload, limit: int) -> Iterator[_Family]:
@@ -210,49 +319,64 @@ def _families(spec: ModelSpec, wl: Workload, limit: int) -> Iterator[_Family]:
         yield _Family(1, 1, limit, 1)
 
 
-def _lever_choices(s: _Search, fam: _Family, m: int) -> list[dict[str, Any]]:
-    """Every lever setting for the family at m, cheapest first."""
-    if not s.training:
-        return [{}]
-    zeros = [0, 1, 2, 3] if s.free["zero"] and m > 1 else [s.wl.zero]
-    if fam.pp > 1:
-        zeros = [z for z in zeros if z <= 1] or zeros
-    ckpts = list(CKPT) if s.free["checkpointing"] else [s.wl.checkpointing]
-    sps = [False, True] if s.free["sequence_parallel"] and fam.tp > 1 else [s.wl.sequence_parallel]
-    out = [{"zero": z, "checkpointing": c, "sequence_parallel": p} for c in ckpts for z in zeros for p in sps]
-    return [{k: v for k, v in d.items() if k != "zero" or s.free["zero"]} for d in out]
+def _cheapest(s: _Search, n: int, fams: list[_Family]) -> tuple[_Family, dict[str, Any], FitResult] | None:
+    """The cheapest setting on ``n`` GPUs, chosen lever by lever (each the cheapest value with which some
+    setting of the levers still open fits): no offload, then less offload; the family with least model
+    parallelism; no checkpointing; the largest micro-batch; the lowest ZeRO stage; no sequence parallelism."""
+    fams = sorted((f for f in fams if n % f.per == 0 and (n // f.per) % f.step == 0),
+                  key=lambda f: (f.per, f.pp, f.tp, f.ep))
+    fixed: dict[str, Any] = {}
+    if s.training and s.free["offload"]:
+        for off in OFFLOAD:
+            if any(s.lower_bound(f, n // f.per, offload=off) <= s.capacity and s.fits(f, n // f.per, {"offload": off})
+                   for f in fams):
+                fixed["offload"] = off
+                break
+    fam = next((f for f in fams if s.fits(f, n // f.per, fixed)), None)
+    if fam is None:
+        return None
+    m = n // fam.per
+    if s.training:
+        micros = sorted((b for b in range(1, s.wl.batch + 1) if s.wl.batch % b == 0), reverse=True)
+        for key, values, free in (("checkpointing", CKPT, s.free["checkpointing"]),
+                                  ("batch", micros, s.free["micro_batch"]),
+                                  ("zero", (0, 1, 2, 3), s.free["zero"]),
+                                  ("sequence_parallel", (False, True), s.free["sequence_parallel"] and fam.tp > 1)):
+            for v in values if free else ():
+                if s.fits(fam, m, {**fixed, key: v}):
+                    fixed[key] = v
+                    break
+    r = s.fits(fam, m, fixed)
+    return None if r is None else (fam, s.used, r)
 
 
-def min_gpus(spec: ModelSpec, wl: Workload, judge: Judge, capacity: int, limit: int) -> Found:
-    """The fewest GPUs (≤ ``limit``) on which some layout of ``wl`` fits, with the cheapest levers there."""
-    s = _Search(spec, wl, judge, capacity)
+def min_gpus(spec: ModelSpec, wl: Workload, judge: Judge, capacity: int, limit: int,
+             host: int | None = None) -> Found:
+    """The fewest GPUs (≤ ``limit``) on which some layout of ``wl`` fits, with the cheapest levers there;
+    ``host``: the host RAM per GPU (None: unknown, so offload is not searched)."""
+    s = _Search(spec, wl, judge, capacity, host)
     fams = [(f, m) for f in _families(spec, wl, limit) for m in [s.least_m(f)] if m is not None]
     fams.sort(key=lambda fm: (fm[0].per * fm[1], fm[0].per, fm[0].pp, -fm[0].ep))
     best: tuple[int, _Family] | None = None
-    found: dict[_Family, int] = {}
+    searched: dict[_Family, tuple[int | None, int]] = {}  # the least m that fits (None: none up to the top)
     for fam, m_lb in fams:
         top = fam.mmax if best is None else min(fam.mmax, (best[0] - 1) // fam.per)
         if fam.per * m_lb >= (best[0] if best else math.inf):
             break  # sorted by the bound: no later family can use fewer GPUs
         m = s.search(fam, m_lb, top)
-        if m is not None:
-            found[fam] = m
-            if best is None or fam.per * m < best[0]:
-                best = (fam.per * m, fam)
+        searched[fam] = (m, top)
+        if m is not None and (best is None or fam.per * m < best[0]):
+            best = (fam.per * m, fam)
     if best is None:
-        return Found(None, None, None, s.evaluated, len(fams), s.last, s.unsupported)
+        return Found(None, None, None, s.evaluated, len(fams), s.last, s.unsupported, len(s.seen))
     n = best[0]
-    for fam in sorted((f for f, m in found.items() if n % f.per == 0 and n // f.per >= m),
-                      key=lambda f: (f.per, f.pp, f.tp, f.ep)):
-        m = n // fam.per
-        for lev in _lever_choices(s, fam, m):
-            if s.lower_bound(fam, m, lev.get("zero", wl.zero)) > capacity:
-                continue
-            r = s.fits(fam, m, lev)
-            if r is not None:
-                return Found(n, s.workload(fam, m, lev), r, s.evaluated, len(fams), r, s.unsupported)
-    fam = best[1]  # the most saving levers fit there (found above)
-    r = s.fits(fam, n // fam.per)
-    assert r is not None
-    return Found(n, s.workload(fam, n // fam.per, s.levers(fam, n // fam.per)), r, s.evaluated, len(fams), r,
-                 s.unsupported)
+    # families that may fit on n GPUs: found at or below n // per, or not searched as far as n // per
+    pick = _cheapest(s, n, [f for f, m_lb in fams if f.per * m_lb <= n and (
+        f not in searched or (searched[f][0] or math.inf) <= n // f.per or searched[f][1] < n // f.per)])
+    if pick is None:  # cannot happen (best fits at n), kept as the most saving setting of the best family
+        fam = best[1]
+        r = s.fits(fam, n // fam.per)
+        assert r is not None
+        pick = (fam, s.used, r)
+    fam, lev, r = pick
+    return Found(n, s.workload(fam, n // fam.per, lev), r, s.evaluated, len(fams), r, s.unsupported, len(s.seen))

@@ -25,21 +25,26 @@ from .workload_options import workload_options
 @click.option("--gpu", "-g", required=True,
               help="Device name or alias (memfit gpus); 'cpu' with --memory; 'all' for every catalog device.")
 @click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB or 80GB.")
+@click.option("--host-memory", default=None, metavar="SIZE",
+              help="Host RAM per GPU for ZeRO-Offload, e.g. 256GB (judged when given; plan -q gpus searches "
+                   "offload only with it).")
 @workload_options
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
 @click.option("--check", is_flag=True, help="Exit status 0 when it fits, 1 when it does not (2: bad input).")
-def fit_cmd(model: str, gpu: str, memory: str | None, json_: bool, check: bool, **options: Any) -> None:
+def fit_cmd(model: str, gpu: str, memory: str | None, host_memory: str | None, json_: bool, check: bool,
+            **options: Any) -> None:
     """Will MODEL with this workload fit on --gpus × --gpu?"""
-    device = None if gpu.strip().lower() == "all" else get_device(gpu, memory=memory)
+    device = None if gpu.strip().lower() == "all" else get_device(gpu, memory=memory, host_memory=host_memory)
     wl, implied = workload_meant(options, judge=True, device=device)
-    size_notes(memory=memory)
+    size_notes(memory=memory, host_memory=host_memory)
     spec = load_model(model)
     if gpu.strip().lower() == "all":
         for n in implied:
             click.echo(f"note: {n}", err=True)
         _all(spec, wl, json_)
         return
-    r = fit(spec, gpu, wl, memory=memory)
+    assert device is not None
+    r = fit(spec, device, wl)
     if implied:
         r = replace(r, notes=(*implied, *r.notes))
     speed = None

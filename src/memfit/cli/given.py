@@ -46,6 +46,6 @@ def workload_meant(options: dict[str, Any], judge: bool = False,
 def size_notes(**sizes: str | None) -> None:
     """Say on stderr how a size written without a unit was read (``--memory 24`` → 24 GB)."""
     for name, text in sizes.items():
-        note = size_note("--" + name, text) if text else None
+        note = size_note("--" + name.replace("_", "-"), text) if text else None
         if note:
             click.echo(f"note: {note}", err=True)

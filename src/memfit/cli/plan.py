@@ -26,6 +26,9 @@ QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
 @click.argument("model")
 @click.option("--gpu", "-g", default=None, help="Device name or alias (memfit gpus).")
 @click.option("--memory", "-m", default=None, help="Override the device's capacity, e.g. 24GiB.")
+@click.option("--host-memory", default=None, metavar="SIZE",
+              help="Host RAM per GPU for ZeRO-Offload, e.g. 256GB (judged when given; plan -q gpus searches "
+                   "offload only with it).")
 @click.option("--budget", default=None, help="A memory budget instead of a GPU (quantization advisor only).")
 @click.option("--question", "-q", "questions", multiple=True, type=click.Choice(QUESTIONS),
               help="Which questions (repeatable). Default: those that apply to the mode and runtime.")
@@ -33,12 +36,13 @@ QUESTIONS = ("context", "batch", "gpus", "layers", "quant", "speed")
 @click.option("--limit", type=int, default=None, help="Search limit (context tokens, batch, or GPUs).")
 @workload_options
 @click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
-def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None, questions: tuple[str, ...],
-             formats: str | None, limit: int | None, json_: bool, **options: Any) -> None:
+def plan_cmd(model: str, gpu: str | None, memory: str | None, host_memory: str | None, budget: str | None,
+             questions: tuple[str, ...], formats: str | None, limit: int | None, json_: bool, **options: Any) -> None:
     """Longest context, largest batch, fewest GPUs and layout, llama.cpp GPU layers, the formats that fit
     ranked by published quality cost, and the decode speed ceiling."""
-    wl, implied = workload_meant(options, judge=True, device=get_device(gpu, memory=memory) if gpu else None)
-    size_notes(memory=memory, budget=budget)
+    device = get_device(gpu, memory=memory, host_memory=host_memory) if gpu is not None else None
+    wl, implied = workload_meant(options, judge=True, device=device)
+    size_notes(memory=memory, budget=budget, host_memory=host_memory)
     spec = load_model(model)
     wl = runnable_workload(spec, wl)  # a runtime that cannot run this refuses once, with the fix
     if gpu is None and budget is None:
@@ -62,7 +66,6 @@ def plan_cmd(model: str, gpu: str | None, memory: str | None, budget: str | None
             questions = tuple(qs)
     if gpu is None and set(questions) - {"quant"}:
         raise ConfigError("--budget answers only the quant question; give --gpu for the others")
-    device = get_device(gpu, memory=memory) if gpu is not None else None
     out: dict[str, Any] = {"model": spec.name, "device": None if device is None else device.id,
                            "mode": wl.mode, "runtime": wl.runtime if wl.mode == "inference" else None,
                            "notes": list(implied), "answers": {}}
