@@ -46,9 +46,14 @@ def test_fit_without_a_mode_asks_whether_it_runs(capsys: pytest.CaptureFixture[s
 
 
 def test_checkpoint_format_is_priced_by_every_command(capsys: pytest.CaptureFixture[str]) -> None:
-    est = memfit.estimate("gpt-oss-20b", mode="inference", runtime="vllm")
+    # the checkpoint's bytes (weights mode) are the baseline: vLLM pads them for Marlin on Ada and Ampere and holds
+    # the scales twice on Hopper's Triton path
+    est = memfit.estimate("gpt-oss-20b", mode="weights")
     r = memfit.fit("gpt-oss-20b", "rtx-4090", mode="inference", runtime="vllm")
     assert est.dtype == r.estimate.dtype == "mxfp4"
+    hopper = memfit.estimate("gpt-oss-20b", mode="inference", runtime="vllm")  # the default device, an H100
+    # on Hopper: the scales twice (3 x 2880 x 2880 / 32 B) and fp32 biases (+2 B x (2 x 2880 + 2880)), 768 experts
+    assert hopper.component("weights") == est.component("weights") + (777_600 + 17_280) * 32 * 24
     # the same MXFP4 bytes, plus on the 4090 (Ada) vLLM's Marlin padding of the experts: 2880 x 2880 matrices
     # created as 3072 x 2944, 3 x 749,568 x 17/32 B + (2 x 64 + 192) x 2 B of biases, x 32 experts x 24 layers
     assert r.estimate.component("weights") == est.component("weights") + (1_194_624 + 640) * 32 * 24

@@ -118,12 +118,45 @@ def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
     return extra
 
 
+# On Hopper vLLM runs MXFP4 experts through triton_kernels (Mxfp4Backend.TRITON, vllm/model_executor/layers/
+# quantization/mxfp4.py): create_weights pads each rank's intermediate size to a multiple of 64; process_weights_
+# after_loading turns the bf16 biases into fp32 ("layer.w13_bias.to(torch.float32)") and swizzles values and scales
+# for HopperMXValueLayout / HopperMXScaleLayout, keeping the swizzled scales in the PrecisionConfig while the loaded
+# w13_weight_scale / w2_weight_scale parameters stay registered: the e8m0 scales are held twice.
+TRITON_MXFP4_ARCHS = ("hopper",)
+
+
+def triton_mxfp4_extra(spec: ModelSpec, tp: int, pp: int) -> int:
+    """Bytes one GPU's MXFP4 experts hold beyond the checkpoint's 17/32 B per element on the Hopper Triton path:
+    the intermediate size per rank padded to 64, a second copy of the scales (1/32 B per element) and fp32 biases."""
+    h = spec.hidden_size
+    stage = -(-len(spec.layers) // pp)
+    extra = 0
+    for layer in spec.layers[:stage]:
+        moe = layer.moe
+        if moe is None:
+            continue
+        i = moe.expert_intermediate_size // tp
+        i_pad = _round_up(i, 64)
+        held = 3 * h * i_pad // 2 + 2 * (3 * h * i_pad // 32)
+        stored = 3 * h * i * 17 // 32
+        if moe.expert_bias:
+            held += (2 * i_pad + h) * 4
+            stored += (2 * i + h) * 2
+        extra += moe.num_experts * (held - stored)
+    return extra
+
+
 def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device) -> Component:
-    """One GPU's weights as vLLM holds them on ``dev`` (MXFP4 experts padded for Marlin below Hopper)."""
+    """One GPU's weights as vLLM holds them on ``dev``: MXFP4 experts padded for Marlin below Hopper, with their
+    scales twice and fp32 biases on Hopper's Triton path."""
     weights = sharded_weights(spec, fmt, tp, pp)
     if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
         weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
                             "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
+    elif fmt == "mxfp4" and dev.arch in TRITON_MXFP4_ARCHS and (more := triton_mxfp4_extra(spec, tp, pp)):
+        weights = Component("weights", weights.bytes + more, f"{weights.formula} + {fmt_bytes(more)} on Hopper's "
+                            "Triton MXFP4 path (scales held twice, fp32 biases, intermediate per rank padded to 64)")
     return weights
 
 
