@@ -34,14 +34,21 @@ def env_flag(name: str) -> bool:
 
 @pytest.fixture
 def no_transformers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """transformers (and torch) not importable; the meta-build and inventory caches emptied around the test."""
-    from memfit.inventory import _cached_inventory
-    from memfit.sources import meta_build
-
+    """transformers (and torch) not importable; the meta-build, inventory and weights caches emptied around the
+    test (``clear_model_caches``)."""
     monkeypatch.setitem(sys.modules, "transformers", None)
     monkeypatch.setitem(sys.modules, "torch", None)
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
+    clear_model_caches()
     yield
-    meta_build.meta_build.cache_clear()
-    _cached_inventory.cache_clear()
+    clear_model_caches()
+
+
+def clear_model_caches() -> None:
+    """Empty every cache that holds what a spec's tensors gave (builds, inventories, counts, weights, GGUF types)."""
+    from memfit.formats.gguf_mixtures import _cached_tensor_types
+    from memfit.inventory import _cached_inventory, _count_generic
+    from memfit.memory.weights import _cached_breakdown
+    from memfit.sources import meta_build
+
+    for c in (meta_build.meta_build, _cached_inventory, _count_generic, _cached_breakdown, _cached_tensor_types):
+        c.cache_clear()

@@ -287,7 +287,7 @@ def test_unexpected_errors_are_json_without_traceback(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(results, "estimate", boom)
     results._estimate_json_cached.cache_clear()
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with TestClient(create_app(workers=0), raise_server_exceptions=False) as c:  # computed in this process
         r = c.post("/api/estimate", json={"model": "7B"})
         assert r.status_code == 500
         assert "secret" not in r.text and "/home" not in r.text

@@ -21,6 +21,7 @@ pytest.importorskip("uvicorn")
 import httpx
 
 from _web_server import BackgroundServer
+from memfit.options import RUNTIMES
 from memfit.web.server import create_app
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -269,13 +270,18 @@ def test_first_screen_answers_the_question(browser: Any, server_url: str, width:
     # on a consumer card the runtime people use there is assumed, and named
     assert pg.input_value("#gpu") == "rtx-4090"
     assert pg.get_attribute("#runtime-assumed", "data-runtime") == "llamacpp"
-    assert "llama.cpp / Ollama" in pg.inner_text("#runtime-assumed")
+    assert "llama.cpp" in pg.inner_text("#runtime-assumed")
     fit = _fit(server_url, gpu="rtx-4090", runtime="llamacpp")
     assert pg.inner_text("#verdict") == fit["summary"]
     assert page.shown_total() == fit["estimate"]["total_bytes"]  # the headline is for the verdict's device
-    # the three runtimes side by side, each with /api/fit's per-GPU figure on this GPU
+    # every runtime the server knows side by side (named as /api/info names them), each with /api/fit's
+    # per-GPU figure on this GPU
+    info = httpx.get(server_url + "/api/info").json()
     rows = {r.get_attribute("data-runtime"): r for r in pg.query_selector_all("#runtimes tbody tr")}
-    assert set(rows) == {"transformers", "vllm", "llamacpp"}
+    assert set(rows) == set(RUNTIMES) == {r["name"] for r in info["runtimes"]}
+    for r in info["runtimes"]:
+        assert pg.inner_text(f'#runtimes tr[data-runtime="{r["name"]}"] td').startswith(r["label"])
+    assert {"vLLM", "SGLang", "llama.cpp", "Ollama", "transformers (PyTorch)"} <= {r["label"] for r in info["runtimes"]}
     for rt, row in rows.items():
         other = api(server_url, "/api/fit", {"model": "llama-3.1-8b", "mode": "inference", "context": 4096,
                                             "batch": 1, "new_tokens": 256, "gpu": "rtx-4090", "runtime": rt})

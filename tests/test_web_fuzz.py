@@ -48,6 +48,7 @@ class Run:
     statuses: dict[int, int] = field(default_factory=dict)
     over_budget: int = 0
     index_polls: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # the server's time for each request
     index_failures: list[str] = field(default_factory=list)
 
     def post(self, client: Any, path: str, raw: bytes) -> None:
@@ -56,6 +57,7 @@ class Run:
         wall = time.perf_counter() - t
         took = server_time(r, wall)
         self.sent += 1
+        self.times.append(took)
         self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
         self.slowest_client = max(self.slowest_client, wall)
         if took > self.slowest[0]:
@@ -103,7 +105,10 @@ def run() -> Iterator[Run]:
         yield state
         stop.set()
         poller.join(10)
+        ts = sorted(state.times) or [0.0]
         print(f"\nfuzz: {state.sent} requests, statuses {dict(sorted(state.statuses.items()))} "
+              f"server time median {ts[len(ts) // 2] * 1000:.1f} ms, p95 {ts[int(len(ts) * 0.95)] * 1000:.1f} ms, "
+              f"p99 {ts[int(len(ts) * 0.99)] * 1000:.1f} ms; "
               f"({state.over_budget} stopped by the time budget), slowest {state.slowest[0]:.3f} s on the server "
               f"({state.slowest[1][:80]}), {state.slowest_client:.3f} s on the client; GET / polled "
               f"{len(state.index_polls)} times, slowest {max(state.index_polls, default=0):.3f} s")

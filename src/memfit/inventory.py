@@ -385,7 +385,10 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         n = spec.parameters_override
         return ParameterCount(n, {"other": n}, n)
     if spec.is_generic:
-        return _count_tensors(spec, inventory(spec))
+        try:
+            return _count_generic(spec)
+        except TypeError:  # unhashable
+            return _count_tensors(spec, inventory(spec))
     by_group: dict[str, int] = {g: 0 for g in GROUPS}
     inactive = 0
     for t in (*_head(spec), *_tail(spec)):
@@ -401,6 +404,12 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         inactive += idle
     total = sum(by_group.values())
     return ParameterCount(total, {g: n for g, n in by_group.items() if n}, total - inactive)
+
+
+@lru_cache(maxsize=32)
+def _count_generic(spec: ModelSpec) -> ParameterCount:
+    """A listed inventory's totals, once per spec (a generic spec has thousands of tensors to add up)."""
+    return _count_tensors(spec, inventory(spec))
 
 
 def _count_tensors(spec: ModelSpec, tensors: tuple[Tensor, ...]) -> ParameterCount:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..errors import ConfigError
 from ..inventory import Tensor, inventory
@@ -237,9 +238,24 @@ def gguf_tensor_types(spec: ModelSpec, fmt: Format) -> list[tuple[Tensor, str]]:
     """
     if fmt.kind != "gguf" or fmt.default_type is None:
         raise ConfigError(f"{fmt.name} is not a GGUF format")
+    try:
+        hash(spec)
+    except TypeError:  # a hand-built spec holding a list: worked out every time
+        return list(_tensor_types(spec, fmt))
+    return list(_cached_tensor_types(spec, fmt))
+
+
+@lru_cache(maxsize=256)
+def _cached_tensor_types(spec: ModelSpec, fmt: Format) -> tuple[tuple[Tensor, str], ...]:
+    """gguf_tensor_types, once per (spec, format): every llama.cpp estimate prices the file from it."""
+    return _tensor_types(spec, fmt)
+
+
+def _tensor_types(spec: ModelSpec, fmt: Format) -> tuple[tuple[Tensor, str], ...]:
     tensors = inventory(spec)
     types = ggml_types()
     default = fmt.default_type
+    assert default is not None  # checked by gguf_tensor_types
     state = _gguf_state(spec, fmt, tensors)
     out: list[tuple[Tensor, str]] = []
     for t in tensors:
@@ -251,4 +267,4 @@ def gguf_tensor_types(spec: ModelSpec, fmt: Format) -> list[tuple[Tensor, str]]:
             out.append((t, _fallback(t, default)))
         else:
             out.append((t, _fallback(t, _mixture_type(state, t, default))))
-    return out
+    return tuple(out)

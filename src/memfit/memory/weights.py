@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 from ..formats import (
     KEPT_BYTES,
@@ -69,7 +70,21 @@ def is_as_stored(spec: ModelSpec, fmt_name: str) -> bool:
 
 
 def weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
-    """Bytes of ``spec``'s weights in format ``fmt_name``, per inventory group and per stored type."""
+    """Bytes of ``spec``'s weights in format ``fmt_name``, per inventory group and per stored type (computed once
+    per (spec, format): the plan searches and ``models --fits`` ask for the same weights thousands of times)."""
+    try:
+        hash(spec)
+    except TypeError:  # a hand-built spec holding a list: computed every time
+        return _weights_breakdown(spec, fmt_name)
+    return _cached_breakdown(spec, fmt_name)
+
+
+@lru_cache(maxsize=512)
+def _cached_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
+    return _weights_breakdown(spec, fmt_name)
+
+
+def _weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
     if is_as_stored(spec, fmt_name):
         return _as_stored(spec)
     fmt = get_format(fmt_name)

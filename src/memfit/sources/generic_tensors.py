@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from ..inventory import Group, Tensor, standard_inventory
 from ..spec import ModelSpec
-from .meta_build import MetaBuild, meta_build, refused
+from .meta_build import MetaBuild, config_key, meta_build, refused, shipped
 
-__all__ = ["REFERENCE_KEY", "GenericTensors", "build", "reference_total"]
+__all__ = ["REFERENCE_KEY", "GenericTensors", "build", "build_key", "reference_total"]
 
 REFERENCE_KEY = "_memfit_reference_parameters"  # a catalog row's measured count, carried in the config text
 
@@ -156,10 +156,21 @@ def reference_total(spec: ModelSpec) -> tuple[int, str] | None:
     return None
 
 
-def build(spec: ModelSpec) -> MetaBuild:
-    """transformers' meta-device build of the spec's config (cached), bounded by the standard layout's size."""
-    if refused():
-        return MetaBuild(error=refused())
+def build_key(spec: ModelSpec) -> tuple[str, str, int, int]:
+    """(table key, config text, approximate parameters, approximate modules): what ``meta_build`` is given."""
     approx = sum(t.numel for t in standard_inventory(spec))
     modules = sum(16 + (layer.moe.num_experts * 3 if layer.moe else 0) for layer in spec.layers)
-    return meta_build(_config_json(spec), approx, modules)
+    text = _config_json(spec)
+    return config_key(text), text, approx, modules
+
+
+def build(spec: ModelSpec) -> MetaBuild:
+    """transformers' meta-device build of the spec's config: the shipped one for a catalog model (no torch), else
+    built (cached), bounded by the standard layout's size; refused where the caller refuses builds."""
+    done = shipped(_config_json(spec))
+    if done is not None:
+        return done
+    if refused():
+        return MetaBuild(error=refused())
+    _, text, approx, modules = build_key(spec)
+    return meta_build(text, approx, modules)

@@ -6,10 +6,16 @@ model is built with ``AutoModelForCausalLM.from_config`` under ``torch.device("m
 parameters (``named_parameters()`` yields a tied weight once, as ``num_parameters()`` counts it) are listed.
 transformers and torch are optional: without them, or when the build fails, the result says why in one line.
 Builds are cached per config text and refused before building when the config is absurdly large.
+
+The catalog's own generic-path models are not built at all: their tensors ship in
+``data/catalog_tensors.json.gz`` (written by ``tools/gen_catalog_tensors.py`` from this same build), keyed by the
+SHA-256 of the config text, so listing or pricing them never imports torch (``shipped``).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
 import threading
@@ -17,10 +23,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from typing import Any
 
-__all__ = ["MAX_BUILD_MODULES", "MAX_BUILD_PARAMETERS", "MetaBuild", "builds_refused", "meta_build", "refused"]
+__all__ = ["MAX_BUILD_MODULES", "MAX_BUILD_PARAMETERS", "MetaBuild", "builds_refused", "config_key", "meta_build",
+           "refused", "shipped", "shipped_disabled"]
 
 MAX_BUILD_PARAMETERS = 20_000_000_000_000  # no model comes near 20 T parameters; above that nothing is built
 MAX_BUILD_MODULES = 1_000_000  # layers × (3 × experts + 16): beyond this the build itself would take minutes
@@ -69,6 +77,53 @@ def builds_refused(why: str) -> Iterator[None]:
 def refused() -> str:
     """Why builds are refused in this thread ('' when they are not)."""
     return str(getattr(_REFUSED, "why", ""))
+
+
+_SHIPPED_OFF = threading.local()
+
+
+@contextmanager
+def shipped_disabled() -> Iterator[None]:
+    """Within this block, in this thread, ``shipped`` finds nothing (the generator builds every model anew)."""
+    before = getattr(_SHIPPED_OFF, "off", False)
+    _SHIPPED_OFF.off = True
+    try:
+        yield
+    finally:
+        _SHIPPED_OFF.off = before
+
+
+def config_key(config_json: str) -> str:
+    """The table's key for a config text: its SHA-256, hex."""
+    return hashlib.sha256(config_json.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def _table() -> dict[str, Any]:
+    try:
+        raw = (resources.files("memfit") / "data" / "catalog_tensors.json.gz").read_bytes()
+    except (FileNotFoundError, OSError):
+        return {}
+    doc: dict[str, Any] = json.loads(gzip.decompress(raw))
+    return doc
+
+
+def shipped(config_json: str) -> MetaBuild | None:
+    """The build of ``config_json`` as ``tools/gen_catalog_tensors.py`` recorded it for a catalog model, or None
+    when the table has no such config (any config a visitor or a checkpoint brings)."""
+    if getattr(_SHIPPED_OFF, "off", False):
+        return None
+    table = _table()
+    rows = table.get("builds", {}).get(config_key(config_json))
+    if rows is None:
+        return None
+    return _shipped_build(config_key(config_json), str(table.get("transformers", "")))
+
+
+@lru_cache(maxsize=64)
+def _shipped_build(key: str, version: str) -> MetaBuild:
+    rows = _table()["builds"][key]
+    return MetaBuild(tuple((str(name), tuple(int(d) for d in shape)) for name, shape in rows), version)
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import MemfitError
-from .budget import OverBudget
+from .workers import OverBudget
 
 __all__ = ["add_handlers", "describe_validation"]
 

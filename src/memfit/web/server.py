@@ -2,9 +2,9 @@
 
 ``create_app()`` builds the app; ``memfit serve`` runs it on uvicorn (127.0.0.1 unless told otherwise). The
 parts, one job each: ``schemas`` (the request models), ``guard`` (Host check, body cap, headers),
-``references`` (what a visitor may name as a model), ``results`` (remembered computations), ``budget``
-(every computation off the event loop, under a time budget), ``routes`` (the endpoints) and ``handlers``
-(errors as JSON).
+``references`` (what a visitor may name as a model), ``results`` (remembered computations), ``compute`` (what each
+endpoint computes), ``workers`` (every computation in a worker process, under a wall-clock deadline: a stuck one
+is killed and replaced), ``routes`` (the endpoints) and ``handlers`` (errors as JSON).
 
 Safety, by construction:
 
@@ -24,17 +24,18 @@ Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from .. import __version__
-from .budget import DEFAULT_BUDGET_S
 from .guard import Guard
 from .handlers import add_handlers
 from .references import resolve_model
 from .routes import Settings, add_routes
 from .schemas import AdviseRequest, CurveRequest, EstimateRequest, FitRequest, PlanRequest, WorkloadFields
+from .workers import DEFAULT_BUDGET_S, DEFAULT_WORKERS, WorkerPool
 
 __all__ = ["MAX_BODY_BYTES", "AdviseRequest", "CurveRequest", "EstimateRequest", "FitRequest", "PlanRequest",
            "WorkloadFields", "create_app", "resolve_model"]
@@ -44,14 +45,28 @@ MAX_BODY_BYTES = 1_000_000
 
 def create_app(allow_local_paths: bool = False, allow_hub: bool = False,
                allowed_hosts: Sequence[str] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-               budget_s: float = DEFAULT_BUDGET_S) -> FastAPI:
+               budget_s: float = DEFAULT_BUDGET_S, workers: int = DEFAULT_WORKERS) -> FastAPI:
     """The web app. ``allowed_hosts``: accepted ``Host`` header names (None: any, for tests and proxies);
-    ``budget_s``: the most time one request may compute (then a 422 says so)."""
+    ``budget_s``: the most wall time one request may take, its wait for a worker included (then a 422 says so);
+    ``workers``: the worker processes that compute (0: a thread of the server, for tests that patch memfit)."""
+    pool = WorkerPool(workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool.open()
+        await pool.start()
+        try:
+            yield
+        finally:
+            pool.close()
+
     app = FastAPI(title="memfit", version=__version__, docs_url=None, redoc_url=None,  # those load a CDN
+                  lifespan=lifespan,
                   description="How much memory does this model need, and will it fit? The JSON API mirrors "
                               "memfit's Python API: POST /api/estimate takes a model and Workload fields and "
                               "answers Estimate.to_json().")
     add_handlers(app)
-    add_routes(app, Settings(allow_local_paths, allow_hub, max_body_bytes, budget_s))
+    add_routes(app, Settings(allow_local_paths, allow_hub, max_body_bytes, budget_s, workers), pool)
+    app.state.pool = pool
     app.add_middleware(Guard, max_bytes=max_body_bytes, allowed_hosts=allowed_hosts)  # outermost
     return app

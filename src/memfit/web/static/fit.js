@@ -1,10 +1,9 @@
-// The verdict for the GPU chosen from the hardware catalog, the runtime assumed, the three runtimes side by
-// side, what to change (from plan and the formats that fit on the chosen runtime), and the plan's answers.
+// The verdict for the GPU chosen from the hardware catalog, the runtime assumed, every runtime the server knows
+// side by side, what to change (from plan and the formats that fit on the chosen runtime), and the plan's answers.
 import { effectiveRuntime, usualRuntime } from "./form.js";
 import { renderGauge, renderVerdict } from "./render.js";
-import { $, GB, api, el, shortSize, state } from "./util.js";
+import { $, GB, api, el, runtimeIds, runtimeName, shortSize, state } from "./util.js";
 
-export const RUNTIME_NAMES = { transformers: "transformers (PyTorch)", vllm: "vLLM", llamacpp: "llama.cpp / Ollama" };
 const KIND_NAMES = { consumer: "a consumer card", workstation: "a workstation card", apple: "a Mac",
   cpu: "a CPU", datacenter: "a data-centre card" };
 
@@ -30,7 +29,7 @@ function renderRuntimeAssumed(s) {
   const rt = effectiveRuntime(s);
   const why = s.runtime ? "your choice"
     : `the usual one on ${KIND_NAMES[dev && dev.kind] || "this device"}; pick another under Workload › Runtime`;
-  box.replaceChildren(el("strong", {}, "Runtime assumed: "), document.createTextNode(`${RUNTIME_NAMES[rt]} (${why})`));
+  box.replaceChildren(el("strong", {}, "Runtime assumed: "), document.createTextNode(`${runtimeName(rt)} (${why})`));
   box.dataset.runtime = rt;
 }
 // the verdict for the chosen GPU; returns /api/fit's answer (its estimate is the one on the page)
@@ -50,17 +49,17 @@ async function renderRuntimes(body, s, signal) {
   box.hidden = s.mode !== "inference";
   if (box.hidden) return {};
   const rows = {};
-  await Promise.all(Object.keys(RUNTIME_NAMES).map(async (rt) => {
+  await Promise.all(runtimeIds().map(async (rt) => {
     const req = { ...gpuBody(body, s), runtime: rt };
     for (const k of ["task", "attn", "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens", "block_size",
       "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn"]) delete req[k];  // runtime-specific settings
     try { rows[rt] = await api("/api/fit", req, signal); } catch (e) { rows[rt] = { error: e.message }; }
   }));
   const chosen = effectiveRuntime(s);
-  $("runtimes").querySelector("tbody").replaceChildren(...Object.keys(RUNTIME_NAMES).map((rt) => {
+  $("runtimes").querySelector("tbody").replaceChildren(...runtimeIds().map((rt) => {
     const r = rows[rt];
     const tr = el("tr", { "data-runtime": rt, class: rt === chosen ? "chosen" : "" });
-    const name = `${RUNTIME_NAMES[rt]}${rt === chosen ? " (assumed)" : ""}`;
+    const name = `${runtimeName(rt)}${rt === chosen ? " (assumed)" : ""}`;
     if (r.error) {
       tr.append(el("td", {}, name), el("td", { class: "num" }, "—"), el("td", { class: "hint" }, r.error));
     } else {
@@ -92,7 +91,7 @@ function fittingOnRuntime(advice, rt, mode) {
 function renderAdvice(advice, s) {
   const rt = effectiveRuntime(s);
   $("advice-title").textContent = s.mode === "inference"
-    ? `Formats that fit with ${RUNTIME_NAMES[rt]}, least quality lost first` : "Formats that fit, least quality lost first";
+    ? `Formats that fit with ${runtimeName(rt)}, least quality lost first` : "Formats that fit, least quality lost first";
   if (advice.error) {
     $("advice").replaceChildren(el("li", { class: "hint" }, `formats: ${advice.error}`));
     return;
@@ -115,7 +114,7 @@ function changes(fit, s, plan, advice, runtimes) {
   if (!fit.fits) {
     if (formats.length) out.push(`use ${formats[0].format}: ${shortSize(formats[0].per_gpu_bytes)} per GPU`);
     for (const [name, r] of Object.entries(runtimes)) {
-      if (name !== rt && r.fits) out.push(`or run it with ${RUNTIME_NAMES[name]}: fits in ${shortSize(Math.max(...r.per_gpu_bytes))}`);
+      if (name !== rt && r.fits) out.push(`or run it with ${runtimeName(name)}: fits in ${shortSize(Math.max(...r.per_gpu_bytes))}`);
     }
     if (a.gpu_layers && a.gpu_layers.value !== null && a.gpu_layers.value > 0) {
       out.push(`or keep ${a.gpu_layers.value} of ${a.gpu_layers.layers} layers on the GPU (-ngl ${a.gpu_layers.value}), the rest in RAM`);

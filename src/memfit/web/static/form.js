@@ -1,7 +1,7 @@
 // The form: its workload fields are built from the option declarations the server sends (/api/info
 // "options", from memfit.options), so a new option appears here with no edit. The state is kept in the URL
 // hash (#model=…&mode=…) so that a result can be shared and restored, and turned into the request body.
-import { $, GB, count, el, state } from "./util.js";
+import { $, GB, count, el, runtimeName, state } from "./util.js";
 
 // presentation only: which options sit in the main grid (the rest go under "More options"), their labels,
 // and what this page starts with where it differs from the library's defaults
@@ -28,7 +28,8 @@ function inputFor(o) {
     const sel = el("select", { id: o.name, name: o.name });
     if (o.name === "runtime") sel.append(el("option", { value: "" }, "usual for this GPU"));
     else if (o.optional) sel.append(el("option", { value: "" }, o.none_means || "default"));
-    sel.append(...o.choices.map((c) => el("option", { value: c }, CHOICE_LABELS[c] || c)));
+    const label = (c) => (o.name === "runtime" ? runtimeName(c) : CHOICE_LABELS[c] || c);
+    sel.append(...o.choices.map((c) => el("option", { value: c }, label(c))));
     return sel;
   }
   if (o.type === "bool") return el("input", { id: o.name, name: o.name, type: "checkbox" });

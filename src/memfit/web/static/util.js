@@ -66,3 +66,12 @@ export async function api(path, body, signal) {
   }
   return doc;
 }
+
+// the runtimes this server knows (GET /api/info: memfit.options.RUNTIMES, each with its display name)
+export function runtimeIds() {
+  return ((state.info && state.info.runtimes) || []).map((r) => r.name);
+}
+export function runtimeName(rt) {
+  const r = ((state.info && state.info.runtimes) || []).find((x) => x.name === rt);
+  return r ? r.label : rt;
+}

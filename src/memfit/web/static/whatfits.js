@@ -1,8 +1,8 @@
 // "What runs on my GPU": every catalog model on the chosen GPU with the runtime assumed (POST /api/fits, a job
 // the server computes once; the page asks again every second until the list is there).
-import { RUNTIME_NAMES, gpuBody } from "./fit.js";
+import { gpuBody } from "./fit.js";
 import { effectiveRuntime } from "./form.js";
-import { $, api, el, state } from "./util.js";
+import { $, api, el, runtimeName, state } from "./util.js";
 
 let asked = null;
 
@@ -38,7 +38,7 @@ async function list(s) {
     if (asked !== key) return;
     if (doc.status === "done") {
       const found = rows(doc);
-      status.textContent = `${found.length} of ${doc.models.length} catalog models run with ${RUNTIME_NAMES[q.runtime]}`
+      status.textContent = `${found.length} of ${doc.models.length} catalog models run with ${runtimeName(q.runtime)}`
         + `${q.context ? ` at ${q.context.toLocaleString("en-US")} tokens or more` : ""}`;
       $("whatfits").querySelector("tbody").replaceChildren(...found);
       $("whatfits").hidden = false;
