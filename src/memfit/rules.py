@@ -130,10 +130,15 @@ def kv_class(name: str) -> str:
 def _check_format(fmt_name: str, runtime: str, what: str) -> None:
     from .formats import get_format
 
-    row = runtime_support()[runtime]
+    table = runtime_support()
+    row = table[runtime]
     fmt = get_format(fmt_name)
     if fmt.kind in row["weight_kinds"] or fmt.name in row["weight_names"]:
         return
+    elsewhere = table.get("elsewhere", {}).get(fmt.kind)
+    if elsewhere is not None:  # a format only an engine memfit does not model runs
+        raise UnsupportedError(f"{what} {fmt_name!r} cannot run under --runtime {runtime}: {elsewhere['rule']}; "
+                               f"{elsewhere['fix']}")
     raise UnsupportedError(f"{what} {fmt_name!r} ({fmt.kind}) cannot run under --runtime {runtime}: "
                            f"{row['weight_rule']}; {row['weight_fix']}")
 

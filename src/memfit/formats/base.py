@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError
 
-FormatKind = Literal["dense", "scaled", "bnb4", "gptq", "awq", "microscaled", "gguf"]
+FormatKind = Literal["dense", "scaled", "bnb4", "gptq", "awq", "microscaled", "gguf", "exl2", "exl3"]
 Role = Literal["linear", "experts", "embedding", "lm_head", "router", "vector", "vision", "other"]
 
 KEPT_BYTES = 2  # tensors a quantization format leaves alone stay in the 16-bit compute dtype (bf16/fp16)
@@ -70,6 +70,9 @@ class Format:
     dq_code_entries: int = 0
     code_entries: int = 0
     quantizes: tuple[str, ...] = ()
+    zero_bytes: int = 0  # scaled "row": bytes of one zero point per row, beside its fp32 scale (torchao int8)
+    head_bits: int = 0  # EXL2/EXL3: bits of the output layer (lm_head); 16: left in 16 bits
+    codebook: str = ""  # EXL3: 3inst | mcg | mul1 (mcg and mul1 store one 4-byte multiplier per linear)
     # GGUF
     ftype: str | None = None  # llama.cpp file type (mixture) name, e.g. Q4_K_M
     ftype_id: int | None = None
@@ -106,5 +109,7 @@ class Format:
                        typical_bits=self.typical_bits)
         elif self.block:
             out["block"] = self.block
+        if self.head_bits:
+            out["head_bits"] = self.head_bits
         return out
 

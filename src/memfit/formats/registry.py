@@ -57,6 +57,8 @@ def _format_from_row(row: dict[str, Any]) -> Format:
         tensor_scale_bytes=int(row.get("tensor_scale_bytes", 0)), double_quant=bool(row.get("double_quant", False)),
         dq_block=int(row.get("dq_block", 0)), dq_code_entries=int(row.get("dq_code_entries", 0)),
         code_entries=int(row.get("code_entries", 0)), quantizes=tuple(str(q) for q in row.get("quantizes", ())),
+        zero_bytes=int(row.get("zero_bytes", 0)), head_bits=int(row.get("head_bits", 0)),
+        codebook=str(row.get("codebook", "")),
     )
 
 
@@ -159,6 +161,11 @@ def get_format(name: str) -> Format:
     m = _QUANT_SPELLING.match(key)
     if m:
         return _grouped_format(formats[m.group(1)], name, m.group(2), m.group(3))
+    from .exllama import EXL_SPELLING, exl_format
+
+    m = EXL_SPELLING.match(key)
+    if m:
+        return exl_format(formats[m.group(1)], name, m.group(2), m.group(3), m.group(4))
     close = difflib.get_close_matches(key, list(names), n=4, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise ConfigError(f"unknown weight format {name!r}: {hint}run `memfit formats` for every accepted name "

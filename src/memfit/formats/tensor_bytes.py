@@ -57,19 +57,22 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...]) -> int:
+def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...], role: Role = "linear") -> int:
     """Exact bytes of one weight tensor of PyTorch ``shape`` ((out, in), or (experts, out, in),
-    each expert quantized on its own) stored in ``fmt``: codes, scales, zeros and code tables.
+    each expert quantized on its own) stored in ``fmt``: codes, scales, zeros and code tables. ``role``
+    matters to EXL2/EXL3 only, which store the output layer (``lm_head``) at ``head_bits``.
 
     * dense: numel × bytes;
-    * scaled ``none``: numel·b/8 (codes only); ``tensor``: numel·b/8 + 4 per matrix; ``row``: out·ceil(in·b/8) + 4·out;
+    * scaled ``none``: numel·b/8 (codes only); ``tensor``: numel·b/8 + 4 per matrix; ``row``: out·ceil(in·b/8) + 4·out
+      (+ zero_bytes·out where a zero point is stored per row: torchao int8);
       ``block2d`` (DeepSeek fp8): numel + 4·ceil(out/128)·ceil(in/128);
     * bnb4 (block 64, on the flattened tensor): ceil(numel/2) codes + 4·ceil(numel/64) absmax
       + 16·4 code; with double quantization ceil(numel/64) uint8 absmax + 4·ceil(blocks/256)
       + 4 (offset) + 256·4 (nested code) + 16·4;
     * GPTQ: qweight 4·ceil(in·b/32)·out + qzeros 4·G·ceil(out·b/32) + scales 2·G·out + g_idx 4·in,
       G = ceil(in/g); AWQ: the same without g_idx;
-    * microscaled (MXFP4, NVFP4): out·ceil(in/block)·(block·4/8 + scale) + per-matrix scale.
+    * microscaled (MXFP4, NVFP4): out·ceil(in/block)·(block·4/8 + scale) + per-matrix scale;
+    * EXL2 / EXL3: ``formats.exllama.exl_tensor_bytes``.
     """
     numel = math.prod(shape)
     if fmt.kind == "dense":
@@ -91,7 +94,7 @@ def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...]) -> int:
         elif fmt.scale == "tensor":
             per = _ceil(out * inp * b, 8) + 4
         elif fmt.scale == "row":
-            per = out * _ceil(inp * b, 8) + 4 * out
+            per = out * _ceil(inp * b, 8) + (4 + fmt.zero_bytes) * out
         elif fmt.scale == "block2d":
             per = _ceil(out * inp * b, 8) + 4 * _ceil(out, fmt.block) * _ceil(inp, fmt.block)
         else:
@@ -104,6 +107,10 @@ def quantized_tensor_bytes(fmt: Format, shape: tuple[int, ...]) -> int:
         scales = 2 * groups * out
         g_idx = 4 * inp if fmt.kind == "gptq" else 0
         return count * (qweight + qzeros + scales + g_idx)
+    if fmt.kind in ("exl2", "exl3"):
+        from .exllama import exl_tensor_bytes
+
+        return count * exl_tensor_bytes(fmt, out, inp, role)
     if fmt.kind == "microscaled":
         blocks = _ceil(inp, fmt.block)
         per = out * blocks * (fmt.block * b // 8 + fmt.scale_bytes) + fmt.tensor_scale_bytes

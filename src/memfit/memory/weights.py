@@ -113,16 +113,25 @@ def _weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
     else:
         moe = spec.is_moe
         kept_experts = False
-        for t in inventory(spec):
+        tensors = inventory(spec)
+        for t in tensors:
             role = tensor_role(t)
             if quantizes(fmt, role, moe):
-                add(t.group, fmt.label, t.numel, quantized_tensor_bytes(fmt, t.shape))
+                add(t.group, fmt.label, t.numel, quantized_tensor_bytes(fmt, t.shape, role))
             else:
                 add(t.group, KEPT_LABEL, t.numel, t.numel * KEPT_BYTES)
                 kept_experts |= role == "experts"
+        if fmt.kind in ("exl2", "exl3") and spec.vocab_size and not any(t.kind == "output" for t in tensors):
+            # ExLlamaV2/V3 write an output layer of their own even where the model ties it to the embeddings
+            by_group["lm_head"] = by_group.get("lm_head", 0) + quantized_tensor_bytes(
+                fmt, (spec.vocab_size, spec.hidden_size), "lm_head")
+            by_type[fmt.label] = by_type.get(fmt.label, 0) + by_group["lm_head"]
+            notes.append(f"{fmt.name}: the converter writes the tied output layer as a separate {fmt.head_bits}-bit "
+                         "lm_head (counted; not a parameter of the model)")
         if kept_experts:
+            who = "bitsandbytes" if fmt.kind == "bnb4" or fmt.name.startswith(("bnb", "llm")) else fmt.name
             notes.append(f"{fmt.name}: fused 3-D MoE expert weights are not nn.Linear modules (transformers v5), "
-                         "so bitsandbytes leaves them in 16 bits")
+                         f"so {who} leaves them in 16 bits")
         if not fmt.is_dense and "vision" in by_group:
             notes.append("the vision tower is counted in 16 bits")
     total = sum(by_type.values())
