@@ -11,10 +11,12 @@ The public API (everything else is internal)::
     memfit.fit("llama-3.1-8b", "rtx 4090", mode="inference", context=8192)  # fits, headroom, blame
     memfit.plan_context("llama-3.1-8b", "rtx 4090", mode="inference")      # longest context that fits
     memfit.fit_matrix("llama-3.1-8b", "rtx 4090")  # precisions × workloads (inference, LoRA, QLoRA, train)
+    memfit.plan_device_map("llama-3.1-8b", "0=8GiB,cpu=32GiB")  # device_map="auto": modules per GPU/CPU/disk
     memfit.advise("llama-3.1-70b", "rtx 4090", gpus=2)  # formats that fit, ranked by published quality
 """
 
 from .advisor import Advice, advise
+from .device_map import DeviceMapPlan, plan_device_map
 from .errors import ConfigError, FormatError, MemfitError, UnknownModelError, UnsupportedError
 from .estimate import estimate
 from .fit import FitResult, fit
@@ -40,6 +42,7 @@ __all__ = [
     "Component",
     "ConfigError",
     "Device",
+    "DeviceMapPlan",
     "Estimate",
     "FitMatrix",
     "FitResult",
@@ -77,6 +80,7 @@ __all__ = [
     "plan",
     "plan_batch",
     "plan_context",
+    "plan_device_map",
     "plan_gpu_layers",
     "plan_gpus",
 ]

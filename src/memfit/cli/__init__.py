@@ -19,6 +19,7 @@ from ..errors import MemfitError
 __all__ = ["main"]
 
 COMMANDS: dict[str, str] = {
+    "device-map": "memfit.cli.device_map:device_map_cmd",
     "estimate": "memfit.cli.estimate:estimate_cmd",
     "fit": "memfit.cli.fit:fit_cmd",
     "formats": "memfit.cli.formats:formats_cmd",
