@@ -17,7 +17,7 @@ from .rules import flag, on_llamacpp
 from .units import fmt_bytes
 from .workload import Workload
 
-__all__ = ["Fix", "cheapest_fixes"]
+__all__ = ["Fix", "change_text", "cheapest_fixes", "gpu_count_changes"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ def _candidates(wl: Workload) -> list[dict[str, Any]]:
             out.append({"optimizer": "adamw8bit"})
         if wl.batch > 1:
             out.append({"batch": 1, "grad_accum": wl.grad_accum * wl.batch})
-        if wl.zero >= 1 and wl.offload == "none":
-            out.append({"offload": "optimizer"})
+        if wl.offload == "none":  # DeepSpeed ZeRO-Offload, on one GPU too: optimizer (ZeRO >= 1), params (ZeRO-3)
+            out.append({"offload": "optimizer"} if wl.zero >= 1 else {"zero": 1 if wl.pp > 1 else 3,
+                                                                        "offload": "optimizer"})
+            if wl.pp == 1:
+                out.append({"zero": 3, "offload": "params"})
         if wl.mode == "train":
             out.append({"mode": "lora"})
         if wl.mode in ("train", "lora"):
@@ -71,8 +74,30 @@ def _candidates(wl: Workload) -> list[dict[str, Any]]:
     return out
 
 
+def gpu_count_changes(wl: Workload) -> list[dict[str, Any]]:
+    """Changes that ``plan -q gpus`` does not search, cheapest first, for when no GPU count fits: a smaller
+    optimizer, LoRA, QLoRA (training); a smaller format or KV cache (inference)."""
+    if wl.mode in TRAIN_MODES:
+        keep = ("optimizer", "mode")
+        return [c for c in _candidates(wl) if set(c) - {"quant"} <= set(keep) and "checkpointing" not in c]
+    return [c for c in _candidates(wl) if "batch" not in c and "gpu_memory_utilization" not in c]
+
+
+def change_text(change: dict[str, Any]) -> str:
+    """``{"optimizer": "adamw8bit"}`` → ``--optimizer adamw8bit``."""
+    parts: list[str] = []
+    for k, v in change.items():
+        if k == "mode":
+            parts.append(f"--mode {v}")
+        elif isinstance(v, bool):
+            parts.append(flag(k) if v else f"--no-{k.replace('_', '-')}")
+        else:
+            parts.append(f"{flag(k)} {v}")
+    return " ".join(parts)
+
+
 def _text(change: dict[str, Any], r: FitResult) -> str:
-    parts = []
+    parts: list[str] = []
     for k, v in change.items():
         if k == "mode":
             parts.append(f"--mode {v}")
@@ -82,7 +107,11 @@ def _text(change: dict[str, Any], r: FitResult) -> str:
             parts.append(flag(k) if v else f"--no-{k.replace('_', '-')}")
         else:
             parts.append(f"{flag(k)} {v}")
-    return f"add {' '.join(parts)}: fits at {fmt_bytes(r.max_gpu_bytes)} of {fmt_bytes(r.capacity_bytes)} per GPU"
+    text = f"add {' '.join(parts)}: fits at {fmt_bytes(r.max_gpu_bytes)} of {fmt_bytes(r.capacity_bytes)} per GPU"
+    if r.host_bytes and "offload" in change:
+        text += f", with {fmt_bytes(r.host_bytes)} of host RAM per GPU" + \
+            ("" if r.device.host_bytes is not None else " (give --host-memory to check it)")
+    return text
 
 
 def cheapest_fixes(wl: Workload, judge: Callable[[Workload], FitResult], limit: int = 4) -> list[Fix]:

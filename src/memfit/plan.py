@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, MemfitError, UnsupportedError
 from .estimate import ModelRef, runnable_workload
 from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload
 from .hardware import Device, get_device
+from .levers import change_text, gpu_count_changes
 from .plan_search import min_gpus
 from .result import Estimate
 from .rules import on_llamacpp, tp_problem
@@ -275,6 +276,10 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
             text += f" ({extra['offload_note']})"
         if f.last is not None:
             text += f" (last tried: {fmt_bytes(f.last.max_gpu_bytes)} per GPU; largest part {f.last.blame})"
+        fixes = _gpu_fixes(spec, device, wl, limit, estimator)
+        extra["fixes"] = fixes
+        if fixes:
+            text += "; to make it fit, cheapest first: " + "; ".join(x["text"] for x in fixes)
         return PlanAnswer("min_gpus", "gpus", None, 1, limit, None, f.last, wl, text, extra)
     w, r, n = f.workload, f.fit, f.gpus
     lay: dict[str, Any] = {"gpus": n, "tp": w.tp, "pp": w.pp}
@@ -296,6 +301,41 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     if extra.get("offload_searched") is False:
         text += f" ({extra['offload_note']})"
     return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
+
+
+HOST_UNBOUNDED = 1 << 62  # ZeRO-Offload with as much host RAM as it needs (to say how much that is)
+
+
+def _gpu_fixes(spec: ModelSpec, device: Device, wl: Workload, limit: int, estimator: Estimator | None,
+               most: int = 3) -> list[dict[str, Any]]:
+    """When no count up to ``limit`` fits: the cheapest changes with which one does (``levers``), each with
+    its count; ZeRO-Offload first when the host RAM was not given (with the host RAM it then needs)."""
+    cands: list[tuple[dict[str, Any], int | None]] = []
+    if wl.mode in TRAIN_MODES and wl.offload == "none" and device.host_bytes is None:
+        cands.append(({"host_memory": None}, HOST_UNBOUNDED))
+    cands += [(c, device.host_bytes) for c in gpu_count_changes(wl)]
+    out: list[dict[str, Any]] = []
+    for change, host in cands:
+        fields = {k: v for k, v in change.items() if k != "host_memory"}
+        try:
+            cand = wl.replace(**fields).validate()
+            dev = replace(device, host_bytes=host)
+            f = min_gpus(spec, cand, _Judge(spec, dev, estimator), dev.capacity_bytes, limit, host)
+        except MemfitError:
+            continue
+        if f.gpus is None or f.fit is None or f.workload is None:
+            continue
+        if "host_memory" in change:
+            text = (f"give --host-memory of at least {fmt_bytes(f.fit.host_bytes)} (ZeRO-Offload of the "
+                    f"{_OFFLOADED.get(f.workload.offload, 'states')}): fits on {f.gpus:,} GPUs")
+            change = {"host_memory": f.fit.host_bytes}
+        else:
+            text = f"add {change_text(fields)}: fits on {f.gpus:,} GPUs"
+        out.append({"change": change, "gpus": f.gpus, "per_gpu_bytes": f.fit.max_gpu_bytes,
+                    "host_bytes": f.fit.host_bytes, "text": text})
+        if len(out) >= most:
+            break
+    return out
 
 
 @dataclass(frozen=True)

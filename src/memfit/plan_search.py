@@ -100,7 +100,8 @@ class _Search:
         if self.training:
             ref = self.wl.replace(gpus=1, tp=1, pp=1, ep=1, zero=1, offload="none")
         else:
-            ref = self.wl.replace(mode="weights", gpus=1, tp=1, pp=1)
+            # the weights in the format they run in (a bitsandbytes --quant is the weights' format)
+            ref = self.wl.replace(mode="weights", gpus=1, tp=1, pp=1, dtype=self.wl.quant or self.wl.dtype, quant=None)
         try:
             from .estimate import estimate
 
