@@ -31,7 +31,7 @@ INPLACE_OPS = frozenset({
 })
 
 
-@dataclass
+@dataclass(slots=True)
 class GraphTensor:
     """One tensor of a ggml graph as the allocator sees it."""
 

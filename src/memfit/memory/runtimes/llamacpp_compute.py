@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..kv_cache import kv_dtype
-from .llamacpp_graph import build_graph
+from .llamacpp_graph import graph_shape, reserved_bytes
 from .llamacpp_kv import CacheGeometry, swa_families
 
 __all__ = ["ComputePhases", "compute_phases"]
@@ -116,5 +116,4 @@ def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry, alignment:
             attention = max(attention, scores + mask + 3 * stream + 2 * q + kv_rows + inputs)
     # a layer's feed-forward beside the masks, the residual and three more hidden-sized tensors
     ffn = mask + _ffn_live(spec, t, h) + 4 * stream + inputs
-    graph = build_graph(spec, wl, geo)
-    return ComputePhases(t, output, attention, ffn, None if graph is None else graph.reserve(alignment))
+    return ComputePhases(t, output, attention, ffn, reserved_bytes(spec, graph_shape(wl, geo), alignment))

@@ -20,7 +20,7 @@ TYPE_SIZE = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "i32": (4, 1), "i64":
              "q4_0": (18, 32), "q4_1": (20, 32), "q5_0": (22, 32), "q5_1": (24, 32), "iq4_nl": (18, 32)}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Tensor:
     id: int
     op: str
@@ -161,8 +161,10 @@ class Graph:
 
     def reserve(self, alignment: int = 32) -> int:
         """The compute buffer ggml-alloc reserves for this graph."""
-        table = [GraphTensor(t.op, t.nbytes,
-                             (t.type, t.ne, t.nb), tuple(s.id for s in t.src),
-                             None if t.view_src is None else t.view_src.id, t.is_input, t.is_output, t.external)
-                 for t in self.tensors]
+        table = []
+        for t in self.tensors:
+            plain = not t.external and t.view_src is None  # only these are placed in the buffer
+            table.append(GraphTensor(t.op, t.nbytes if plain else 0, (t.type, t.ne, t.nb) if plain else (),
+                                     tuple(s.id for s in t.src), None if t.view_src is None else t.view_src.id,
+                                     t.is_input, t.is_output, t.external))
         return reserve_bytes(table, [t.id for t in self.leafs], [t.id for t in self.nodes], alignment)

@@ -14,13 +14,15 @@ llama.cpp source; checked against graphs dumped from the real build (tools/llama
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...workload import Workload
 from .llamacpp_ggml import Graph, Tensor
 from .llamacpp_graph_ops import Attn, GraphShape, build_attn, ffn_gated, ffn_plain, mla_attn, moe, norm
 from .llamacpp_kv import CacheGeometry
 
-__all__ = ["GraphShape", "build_graph", "graph_families", "graph_shape"]
+__all__ = ["GraphShape", "build_graph", "graph_families", "graph_for_shape", "graph_shape", "reserved_bytes"]
 
 # families whose graph is described here (spec.family -> builder flavour)
 _LLAMA_LIKE = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
@@ -80,10 +82,21 @@ def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tu
 
 def build_graph(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> Graph | None:
     """The reserved graph of ``spec`` under ``wl``, or None for an architecture not described here."""
+    return graph_for_shape(spec, graph_shape(wl, geo))
+
+
+@lru_cache(maxsize=256)
+def reserved_bytes(spec: ModelSpec, gs: GraphShape, alignment: int = 32) -> int | None:
+    """ggml-alloc's buffer for the graph (None where the architecture is not described); the weights'
+    format does not enter the graph, so listings over formats and sizes reuse it."""
+    g = graph_for_shape(spec, gs)
+    return None if g is None else g.reserve(alignment)
+
+
+def graph_for_shape(spec: ModelSpec, gs: GraphShape) -> Graph | None:
     flavour = _LLAMA_LIKE.get(spec.family)
     if flavour is None or any(layer.attention is None for layer in spec.layers):
         return None
-    gs = graph_shape(wl, geo)
     g = Graph()
     t, h = gs.tokens, spec.hidden_size
     tok_embd = g.weight("f16", h, spec.vocab_size)
