@@ -35,14 +35,14 @@ def graph_families() -> frozenset[str]:
     return frozenset(_LLAMA_LIKE)
 
 
-def graph_shape(wl: Workload, geo: CacheGeometry) -> GraphShape:
+def graph_shape(wl: Workload, geo: CacheGeometry, legacy: bool = False) -> GraphShape:
     n_seq = max(1, wl.batch)
     t = min(geo.n_ctx, wl.n_ubatch, wl.n_batch)  # cparams.n_ubatch = min(n_batch, n_ubatch)
     if t % n_seq:
         t = -(-t // n_seq) * n_seq  # graph_reserve rounds the tokens up to a multiple of the sequences
     kv = (wl.kv_dtype or "f16").lower()
     return GraphShape(t, 1 if wl.kv_unified else n_seq, min(t, wl.n_batch), geo.n_ctx_seq, geo.swa_cells,
-                      bool(wl.flash_attn), kv, kv)
+                      bool(wl.flash_attn), kv, kv, legacy)
 
 
 def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -97,13 +97,14 @@ def graph_for_shape(spec: ModelSpec, gs: GraphShape) -> Graph | None:
     flavour = _LLAMA_LIKE.get(spec.family)
     if flavour is None or any(layer.attention is None for layer in spec.layers):
         return None
-    g = Graph()
+    g = Graph(legacy=gs.legacy)
     t, h = gs.tokens, spec.hidden_size
     tok_embd = g.weight("f16", h, spec.vocab_size)
     tokens = g.input("i32", t)
     inp_l = g.get_rows(tok_embd, tokens)
     g.expand(inp_l)
-    g.expand(g.input("f32", h, t))  # the embeddings input: a graph leaf beside the token path
+    if not gs.legacy:  # the embeddings input, a graph leaf beside the token path (llama.cpp PR 18550, 2026)
+        g.expand(g.input("f32", h, t))
     if flavour == "gemma":
         inp_l = g.same("SCALE", inp_l)  # gemma scales the embeddings by sqrt(n_embd)
     pos = g.input("i32", t)

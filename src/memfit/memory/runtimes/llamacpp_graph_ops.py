@@ -28,6 +28,7 @@ class GraphShape:
     flash_attn: bool
     type_k: str
     type_v: str
+    legacy: bool = False  # the 2024 graph (Graph.legacy): for the published CUDA logs of those builds
 
 
 def _is_quantized(typ: str) -> bool:
