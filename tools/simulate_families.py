@@ -109,7 +109,8 @@ def record(name: str, model: str, kind: str, p: dict[str, Any], cfg: dict[str, A
     if "phases" in sim:
         rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
     rec["peak_alloc"] = sm.predict_peak(sim, kind, base)
-    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None,
+    rec.update(peak_reserved=sim["peak_reserved"], reserved_after_build=sim["reserved_after_build"],
+               reserved_source="emulated", reserved_end=None, device_used_after_build=None, device_used_end=None,
                seconds=round(time.time() - t0, 2), simulated=True, simulator_version=sm.SIMULATOR_VERSION)
     return rec
 

@@ -47,7 +47,10 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-SIMULATOR_VERSION = "1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from memfit.memory.caching_allocator import CachingAllocator
+
+SIMULATOR_VERSION = "2"  # 2: the emulated caching allocator gives peak_reserved
 MIB = 1024**2
 ROUND = 512  # c10/cuda/CUDACachingAllocator.cpp kMinBlockSize: every block is a multiple of 512 bytes
 CUBLAS_WORKSPACE = 32 * MIB  # sm90 default cuBLAS workspace per (thread, device) handle
@@ -65,6 +68,7 @@ def rounded(nbytes: int) -> int:
 # --------------------------------------------------------------------------------------------------------------
 
 
+SCRATCH = "kernel scratch"  # the allocator key of a kernel's transient workspace
 SHADOW_LIMIT = 1 << 22  # elements: small integer/bool tensors (ids, masks, positions) also carry real values
 SHADOW_LIMIT_FLOAT = 64  # float scalars too (optimizer steps); never weights (a weak reference blocks swap_tensors)
 DYNAMIC_SHAPE_OPS = {aten.nonzero.default, aten.masked_select.default,
@@ -81,9 +85,10 @@ class AllocTracker(TorchDispatchMode):
     a balanced round-robin assignment for top-k indices.
     """
 
-    def __init__(self, fake: FakeTensorMode) -> None:
+    def __init__(self, fake: FakeTensorMode, expandable: bool = False) -> None:
         super().__init__()
         self.fake = fake
+        self.pool = CachingAllocator(expandable)  # the caching allocator's segments: the reserved bytes
         self.live = 0
         self.peak = 0
         self.blocks: dict[int, int] = {}
@@ -97,6 +102,7 @@ class AllocTracker(TorchDispatchMode):
 
     def _free(self, key: int) -> None:
         self.live -= self.blocks.pop(key, 0)
+        self.pool.free(key)
 
     def register(self, t: torch.Tensor) -> None:
         """Count the storage of ``t`` once (views share it)."""
@@ -107,15 +113,19 @@ class AllocTracker(TorchDispatchMode):
         nb = rounded(st.nbytes())
         self.blocks[key] = nb
         self.live += nb
+        self.pool.malloc(key, st.nbytes())
         weakref.finalize(st, self._free, key)
 
     def forget(self, t: torch.Tensor) -> None:
         """Stop counting ``t``'s storage (a tensor that lives in host memory on the real device)."""
-        self.live -= self.blocks.pop(t.untyped_storage()._cdata, 0)
+        key = t.untyped_storage()._cdata
+        self.live -= self.blocks.pop(key, 0)
+        self.pool.free(key)
 
     def reset_peak(self) -> None:
         self.flush()
         self.peak = self.live
+        self.pool.reset_peak()
 
     def _real(self, x: Any) -> Any:
         return self.shadow[x] if isinstance(x, FakeTensor) else x
@@ -169,6 +179,9 @@ class AllocTracker(TorchDispatchMode):
             self.register(t)
         scratch_fn = self.transients.get(func)
         scratch = scratch_fn(args, kwargs) if scratch_fn else 0
+        if scratch:  # kernel scratch goes through the caching allocator too, for the kernel's duration
+            self.pool.malloc(SCRATCH, scratch)
+            self.pool.free(SCRATCH)
         if self._engine_add(func, args, out):  # in place if the old buffer dies now: decided at the next op
             key = args[0].untyped_storage()._cdata
             self.pending = (self.live + scratch, key, rounded(out.untyped_storage().nbytes()))
@@ -526,8 +539,11 @@ def param_stats(model: torch.nn.Module) -> tuple[int, int, int]:
     return n, nbytes, trainable
 
 
-def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any]) -> dict[str, Any]:
-    """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded)."""
+def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int | None = None,
+             expandable: bool = False) -> dict[str, Any]:
+    """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded) and the
+    emulated caching allocator's reserved bytes (``before``: what the process holds before the build, default a
+    fresh one's cuBLAS workspaces; ``expandable``: ``expandable_segments:True``)."""
     from transformers import AutoModelForCausalLM
 
     if p.get("quant"):
@@ -536,7 +552,8 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any]) -> dict[str
     amp = bool(p.get("amp", False))
     dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
     fake = FakeTensorMode(allow_non_fake_inputs=True)
-    tracker = AllocTracker(fake)
+    tracker = AllocTracker(fake, expandable)
+    _hold_before_build(tracker, kind, default_alloc_before_build(kind) if before is None else before)
     h100 = H100Mode()
     rec: dict[str, Any] = {}
     gc.collect()
@@ -544,7 +561,8 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any]) -> dict[str
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
         model.eval()
         n, nbytes, _ = param_stats(model)
-        rec.update(n_params=n, param_bytes=nbytes, tracked_after_build=tracker.live)
+        rec.update(n_params=n, param_bytes=nbytes, tracked_after_build=tracker.live,
+                   reserved_after_build=tracker.pool.reserved)
         tracker.reset_peak()
         b, s = p["batch"], p["seq"]
         ids = torch.randint(100, 1000, (b, s))
@@ -572,9 +590,22 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any]) -> dict[str
             raise ValueError(f"unknown kind {kind!r}")
         tracker.flush()
         rec["tracked_peak"] = tracker.peak
+        rec["peak_reserved"] = tracker.pool.peak_reserved
+        rec["pool_peak_allocated"] = tracker.pool.peak_allocated
         del model, ids
         gc.collect()
     return rec
+
+
+def _hold_before_build(tracker: AllocTracker, kind: str, before: int) -> None:
+    """What the process holds before the model is built, in the emulated allocator: one 32 MiB cuBLAS workspace
+    segment per handle already made, and leftovers of earlier cases as one block. A training run whose process
+    has one handle makes the autograd thread's at its first backward (``_train``)."""
+    for i in range(min(before // CUBLAS_WORKSPACE, 2)):
+        tracker.pool.malloc(("cublas workspace", i), CUBLAS_WORKSPACE)
+    rest = before - min(before // CUBLAS_WORKSPACE, 2) * CUBLAS_WORKSPACE
+    if rest > 0:
+        tracker.pool.malloc("earlier cases", rest)
 
 
 @contextlib.contextmanager
@@ -644,6 +675,8 @@ def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: boo
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             loss = model(input_ids=ids, labels=ids).loss
         after_fwd, peak_fwd = tracker.live, tracker.peak
+        if ("cublas workspace", 1) not in tracker.pool.live:  # the autograd thread's handle, first matmul
+            tracker.pool.malloc(("cublas workspace", 1), CUBLAS_WORKSPACE)
         loss.backward()
         tracker.flush()
         after_bwd, peak_bwd = tracker.live, tracker.peak
@@ -691,7 +724,8 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
 def cmd_validate(args: argparse.Namespace) -> int:
     only = set(filter(None, args.only.split(",")))
     results = []
-    print(f"{'case':52s} {'measured':>15s} {'simulated':>15s} {'err':>8s} {'sec':>6s}")
+    print(f"{'case':52s} {'measured':>15s} {'simulated':>15s} {'err':>8s} {'reserved':>15s} {'emulated':>15s} "
+          f"{'err':>8s} {'sec':>6s}")
     for r in _read_cases(Path(args.cases)):
         if only and r["case"] not in only and r["model"] not in only:
             continue
@@ -699,18 +733,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{r['case']:52s} skipped (bitsandbytes)")
             continue
         t0 = time.time()
-        sim = simulate(r["config"], r["kind"], r["params"])
+        sim = simulate(r["config"], r["kind"], r["params"], before=r["alloc_before_build"],
+                       expandable=args.expandable)
         pred = predict_peak(sim, r["kind"], r["alloc_before_build"])
         err = (pred - r["peak_alloc"]) / r["peak_alloc"]
+        res = sim["peak_reserved"]
+        res_err = (res - r["peak_reserved"]) / r["peak_reserved"]
         dt = time.time() - t0
-        print(f"{r['case']:52s} {r['peak_alloc']:15,d} {pred:15,d} {err:+8.2%} {dt:6.1f}", flush=True)
+        print(f"{r['case']:52s} {r['peak_alloc']:15,d} {pred:15,d} {err:+8.2%} {r['peak_reserved']:15,d} {res:15,d} "
+              f"{res_err:+8.2%} {dt:6.1f}", flush=True)
         if args.verbose and sim.get("phases"):
             shift = r["alloc_before_build"] + workspace_bytes(r["kind"], r["alloc_before_build"])
             for ph_m, ph_s in zip(r.get("phases", []), sim["phases"], strict=False):
                 print("    " + "  ".join(f"{k} {ph_m[k] / 2**20:9.1f}/{(ph_s[k] + shift) / 2**20:9.1f}"
                                          for k in ph_s if k != "step") + "  MiB measured/simulated")
         results.append(dict(case=r["case"], measured_peak_alloc=r["peak_alloc"], simulated_peak_alloc=pred,
-                            rel_error=round(err, 6), param_bytes_ok=sim["param_bytes"] == r["param_bytes"],
+                            rel_error=round(err, 6), measured_peak_reserved=r["peak_reserved"],
+                            emulated_peak_reserved=res, reserved_rel_error=round(res_err, 6),
+                            emulated_reserved_after_build=sim["reserved_after_build"],
+                            param_bytes_ok=sim["param_bytes"] == r["param_bytes"],
                             kv_ok=sim.get("kv_cache_bytes_final") == r.get("kv_cache_bytes_final"),
                             simulator_version=SIMULATOR_VERSION))
     if results:
@@ -735,6 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--only", default="")
     v.add_argument("--json", default="", help="append per-case results (JSON lines) to this file")
     v.add_argument("--verbose", action="store_true", help="per-step phases of training cases")
+    v.add_argument("--expandable", action="store_true", help="emulate PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
     g = sub.add_parser("generate", help="write simulated cases for other models and workloads")
     g.add_argument("--set", choices=("development", "heldout"), default="development",
                    help="development: the SIM_CASES below -> cases.jsonl; heldout: the frozen list in "
@@ -941,8 +983,10 @@ def simulated_record(name: str, model_name: str, layers: int | None, kind: str, 
     if "phases" in sim:
         rec["phases"] = [{k: (v + shift if k != "step" else v) for k, v in ph.items()} for ph in sim["phases"]]
     rec["peak_alloc"] = predict_peak(sim, kind, base)
-    # the simulator models allocated bytes, not the allocator's pool nor the device-wide footprint
-    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
+    # the reserved pool comes from the caching-allocator emulation (memory/caching_allocator.py), not a GPU; the
+    # memory outside the pool (CUDA context) is not simulated: memfit validate adds its own context for it
+    rec.update(peak_reserved=sim["peak_reserved"], reserved_after_build=sim["reserved_after_build"],
+               reserved_source="emulated", reserved_end=None, device_used_after_build=None, device_used_end=None)
     rec.update(seconds=round(time.time() - t0, 2), simulated=True, simulator_version=SIMULATOR_VERSION, set=which)
     return rec
 

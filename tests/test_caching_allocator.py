@@ -1,0 +1,93 @@
+"""The caching-allocator emulation (memory/caching_allocator.py) against the rules of PyTorch's
+c10/cuda/CUDACachingAllocator.cpp, each worked out by hand."""
+
+from __future__ import annotations
+
+from memfit.memory.caching_allocator import CachingAllocator, round_size, segment_size
+
+MIB = 1 << 20
+
+
+def test_rounding_and_segment_sizes() -> None:
+    assert round_size(1) == 512 and round_size(512) == 512 and round_size(513) == 1024
+    assert segment_size(512) == 2 * MIB  # small pool: 2 MiB segments
+    assert segment_size(MIB) == 2 * MIB
+    assert segment_size(MIB + 512) == 20 * MIB  # 1 to 10 MiB: a 20 MiB segment to split
+    assert segment_size(10 * MIB - 512) == 20 * MIB
+    assert segment_size(10 * MIB) == 10 * MIB  # from 10 MiB: rounded up to 2 MiB
+    assert segment_size(10 * MIB + 512) == 12 * MIB
+
+
+def test_small_requests_share_a_2_mib_segment() -> None:
+    a = CachingAllocator()
+    assert a.malloc("x", 100) == 512
+    a.malloc("y", 1000)
+    assert (a.allocated, a.reserved) == (512 + 1024, 2 * MIB)
+
+
+def test_medium_requests_split_a_20_mib_segment() -> None:
+    a = CachingAllocator()
+    a.malloc("x", 5 * MIB)
+    a.malloc("y", 5 * MIB)
+    a.malloc("z", 9 * MIB)  # 10 MiB left after x and y: fits, split (1 MiB rest is not > 1 MiB: handed out whole)
+    assert a.reserved == 20 * MIB
+    assert a.allocated == 20 * MIB  # z's block is 10 MiB: the 1 MiB rest was not worth a split
+
+
+def test_large_rest_of_at_most_1_mib_is_not_split() -> None:
+    a = CachingAllocator()
+    assert a.malloc("x", 11 * MIB) == 12 * MIB  # segment 12 MiB, rest 1 MiB: whole block allocated
+    a.free("x")
+    a.malloc("y", 10 * MIB + 512)  # reuses the cached 12 MiB block; rest 2 MiB - 512 > 1 MiB: split
+    assert (a.allocated, a.reserved) == (10 * MIB + 512, 12 * MIB)
+
+
+def test_frees_merge_and_segments_stay_until_empty_cache() -> None:
+    a = CachingAllocator()
+    a.malloc("x", 5 * MIB)
+    a.malloc("y", 5 * MIB)
+    a.free("x")
+    a.free("y")
+    assert (a.allocated, a.reserved) == (0, 20 * MIB)
+    a.malloc("z", 20 * MIB)  # the merged 20 MiB block serves it: no new segment
+    assert a.reserved == 20 * MIB and a.peak_reserved == 20 * MIB
+    a.free("z")
+    a.empty_cache()
+    assert a.reserved == 0
+
+
+def test_best_fit_and_fragmentation() -> None:
+    a = CachingAllocator()
+    a.malloc("big", 30 * MIB)
+    a.malloc("mid", 24 * MIB)
+    a.free("big")
+    a.free("mid")
+    a.malloc("r", 22 * MIB)  # the 24 MiB block is the best fit; its 2 MiB rest is split off
+    a.malloc("s", 26 * MIB)  # the 30 MiB block
+    assert a.reserved == 54 * MIB
+    a.malloc("t", 3 * MIB)  # the 4 MiB rest of the 30 MiB block holds it (its 1 MiB rest is not split off)
+    assert (a.reserved, a.allocated) == (54 * MIB, 22 * MIB + 26 * MIB + 4 * MIB)
+    a.malloc("u", 3 * MIB)  # only the 2 MiB rest is free: a new 20 MiB segment
+    assert a.reserved == 74 * MIB
+
+
+def test_reset_peak() -> None:
+    a = CachingAllocator()
+    a.malloc("x", 40 * MIB)
+    a.free("x")
+    a.reset_peak()
+    assert (a.peak_allocated, a.peak_reserved) == (0, 40 * MIB)
+
+
+def test_expandable_segments_grow_by_pages() -> None:
+    a = CachingAllocator(expandable=True)
+    a.malloc("x", 11 * MIB)  # one 20 MiB page mapped, 9 MiB left at the end
+    assert a.reserved == 20 * MIB
+    a.malloc("y", 11 * MIB)  # 9 MiB free at the end + one more 20 MiB page
+    assert a.reserved == 40 * MIB
+    a.malloc("z", 18 * MIB)  # 18 MiB free at the end: fits without mapping
+    assert (a.allocated, a.reserved) == (40 * MIB, 40 * MIB)
+    b = CachingAllocator()  # the same requests without expandable segments: 12 + 12 + 18 MiB segments
+    for k, n in (("x", 11), ("y", 11), ("z", 18)):
+        b.malloc(k, n * MIB)
+    assert b.reserved == 42 * MIB
