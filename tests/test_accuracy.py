@@ -85,13 +85,33 @@ NOT_CASE_FILES = {
 }
 
 
+# The device total (``Estimate.total_bytes``: allocated + the caching allocator's reserve + the CUDA context) against
+# the measured reserved peak + memory outside the pool (``memfit validate``'s ``total_error``), where a file has it.
+# H100 files: measured; simulated files: the reserved peak of the simulator's caching-allocator emulation plus the
+# H100 context (docs/simulator.md), so those rows hold the reserve only. Same margins as above.
+TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
+    # inference: the reserve from the allocator emulation of the run (memory/runtimes/transformers_pool.py)
+    ("groundtruth/h100.jsonl", "inference"): Bound(median=0.83, worst=3.84, under=-2.19),
+    # training: the reserve is still a fraction fitted to these cases (data/training.toml)
+    ("groundtruth/h100.jsonl", "training"): Bound(median=2.54, worst=11.43, under=-7.66),
+    # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op
+    ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=1.73, worst=7.67, under=-7.67),
+    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=1.23, worst=2.70, under=-1.08),
+}
+
+Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
+
+
 @pytest.fixture(scope="module", params=sorted({f for f, _ in THRESHOLDS}))
-def validated(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[tuple[str, float | None]]]]:
+def validated(request: pytest.FixtureRequest) -> Validated:
     rows, _ = validate_file(DATA / request.param)
     by_group: dict[str, list[tuple[str, float | None]]] = {}
+    totals: dict[str, list[tuple[str, float]]] = {}
     for r in rows:
         by_group.setdefault(r.group, []).append((r.case, r.relative_error))
-    return request.param, by_group
+        if r.total_error is not None:
+            totals.setdefault(r.group, []).append((r.case, r.total_error))
+    return request.param, by_group, totals
 
 
 def test_every_ground_truth_file_is_held() -> None:
@@ -99,21 +119,31 @@ def test_every_ground_truth_file_is_held() -> None:
     assert files == {f for f, _ in THRESHOLDS} | set(NOT_CASE_FILES)
 
 
-def test_file_within_its_bounds(validated: tuple[str, dict[str, list[tuple[str, float | None]]]]) -> None:
-    name, by_group = validated
+def _check(name: str, group: str, errs: dict[str, float], bound: Bound, what: str) -> None:
+    median = statistics.median(abs(e) for e in errs.values())
+    worst_case = max(errs, key=lambda c: abs(errs[c]))
+    under_case = min(errs, key=lambda c: errs[c])
+    figures = (f"{name} {group} {what}: median {100 * median:.3f} %, worst {100 * errs[worst_case]:+.3f} % "
+               f"({worst_case}), most under {100 * errs[under_case]:+.3f} % ({under_case})")
+    assert median <= bound.median / 100 + MEDIAN_MARGIN, figures
+    assert abs(errs[worst_case]) <= bound.worst / 100 + MARGIN, figures
+    assert errs[under_case] >= bound.under / 100 - MARGIN, figures
+
+
+def test_device_total_within_its_bounds(validated: Validated) -> None:
+    name, _, totals = validated
+    assert set(totals) == {g for f, g in TOTAL_THRESHOLDS if f == name}, "a device-total group without a row"
+    for group, results in totals.items():
+        _check(name, group, dict(results), TOTAL_THRESHOLDS[(name, group)], "device total")
+
+
+def test_file_within_its_bounds(validated: Validated) -> None:
+    name, by_group, _ = validated
     assert set(by_group) == {g for f, g in THRESHOLDS if f == name}, "a group without a row in THRESHOLDS"
     for group, results in by_group.items():
         bound = THRESHOLDS[(name, group)]
         assert {case for case, e in results if e is None} == bound.unpredicted, (name, group)
-        errs = {case: e for case, e in results if e is not None}
-        median = statistics.median(abs(e) for e in errs.values())
-        worst_case = max(errs, key=lambda c: abs(errs[c]))
-        under_case = min(errs, key=lambda c: errs[c])
-        figures = (f"{name} {group}: median {100 * median:.3f} %, worst {100 * errs[worst_case]:+.3f} % "
-                   f"({worst_case}), most under {100 * errs[under_case]:+.3f} % ({under_case})")
-        assert median <= bound.median / 100 + MEDIAN_MARGIN, figures
-        assert abs(errs[worst_case]) <= bound.worst / 100 + MARGIN, figures
-        assert errs[under_case] >= bound.under / 100 - MARGIN, figures
+        _check(name, group, {case: e for case, e in results if e is not None}, bound, "allocated peak")
 
 
 def test_the_bounds_can_fail() -> None:

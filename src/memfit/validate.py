@@ -20,7 +20,10 @@ Two figures are compared per case:
   ``peak_alloc``;
 * the device total: ``Estimate.total_bytes`` (allocated + the allocator's reserve + the CUDA context, what
   ``nvidia-smi`` shows) against ``peak_reserved`` plus the process's memory outside the pool measured at the
-  end of the case (``device_used_end - reserved_end``), where the file has those fields (simulated cases do not).
+  end of the case (``device_used_end - reserved_end``), where the file has those fields; an inference case measured
+  after training cases in the same process has the training kernels' memory taken off (``_LoadedModules``). For a
+  simulated case the reserved peak is the emulated caching allocator's and the context is the measured H100
+  figure memfit uses (so only the reserve is tested there).
 
 Errors are signed: ``(predicted - measured) / measured``. Only the case's ``config`` and ``params`` feed the
 prediction: no measured figure of the model (``n_params``, ``kv_cache_bytes_final`` …) is read. memfit
@@ -171,13 +174,42 @@ def prior_bytes(rec: dict[str, Any]) -> int:
     return max(0, before - handles * cublas_workspace_bytes())
 
 
-def measured_total(rec: dict[str, Any], prior: int) -> int | None:
+def measured_total(rec: dict[str, Any], prior: int, modules: int = 0) -> int | None:
     """Reserved peak + the process's device memory outside PyTorch's pool (CUDA context, kernels, library
-    handles: ``device_used_end - reserved_end``), earlier cases' allocations taken off."""
+    handles: ``device_used_end - reserved_end``), earlier cases' allocations (``prior``) and the kernel modules
+    earlier cases of another kind loaded (``modules``) taken off. A simulated case's reserved peak is the
+    emulated caching allocator's (``reserved_source = "emulated"``); it has no memory outside the pool, so the
+    measured H100 context of its kind is added (the same figure memfit adds: that part agrees by construction)."""
     reserved, used, end = (_int_field(rec, k) for k in ("peak_reserved", "device_used_end", "reserved_end"))
+    if reserved is not None and rec.get("reserved_source") == "emulated":
+        from .memory.overhead import cuda_context_bytes
+
+        return reserved + cuda_context_bytes(None, rec.get("kind") in TRAINING_KINDS)[0] - prior
     if reserved is None or used is None or end is None or used < end:
         return None
-    return reserved + (used - end) - prior
+    return reserved + (used - end) - prior - modules
+
+
+class _LoadedModules:
+    """CUDA loads kernels lazily: an inference case measured after training cases in the same process carries
+    the training kernels, which a fresh inference process would not load. The jump in memory outside the pool at
+    the file's first training case (over the case before it) is what those kernels take."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.jump = 0
+        self.trained = False
+
+    def prior(self, rec: dict[str, Any]) -> int:
+        used, end = _int_field(rec, "device_used_end"), _int_field(rec, "reserved_end")
+        if used is None or end is None:
+            return 0
+        training = rec.get("kind") in TRAINING_KINDS
+        if training and not self.trained:
+            self.trained = True
+            self.jump = max(0, used - end - self.last) if self.last is not None else 0
+        self.last = used - end
+        return self.jump if self.trained and not training else 0
 
 
 def _llamacpp_result(rec: dict[str, Any], n: int) -> CaseResult:
@@ -197,6 +229,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     results: list[CaseResult] = []
     skipped: list[dict[str, str]] = []
     env: dict[str, Any] = {}
+    loaded = _LoadedModules()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -235,7 +268,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         pred, total, note = _predict(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
-                                  note, prior, measured_total(rec, prior), total))
+                                  note, prior, measured_total(rec, prior, loaded.prior(rec)), total))
     if not results and not skipped:
         raise ConfigError(f"{path} holds no cases: each line must be a JSON object with 'case', 'kind', 'config', "
                           "'params' and 'peak_alloc' (see the ground truth's README)")

@@ -27,9 +27,9 @@ def estimate_inference(spec: ModelSpec, wl: Workload, device: Device | None = No
     """Memory of ``wl`` (mode ``inference``) on ``spec`` for the runtime ``wl.runtime``; the engines that budget
     the device themselves (vLLM, SGLang) plan for ``device`` (default: the one their profile names)."""
     if wl.runtime == "transformers":
-        from .runtimes.transformers import estimate_transformers
+        from .runtimes.transformers_estimate import estimate_transformers
 
-        return estimate_transformers(spec, wl)
+        return estimate_transformers(spec, wl, device)
     if wl.runtime == "vllm":
         from .runtimes.vllm import estimate_vllm
 

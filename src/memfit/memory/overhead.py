@@ -1,12 +1,14 @@
 """Overheads of a CUDA process beside the model: CUDA context, cuBLAS workspace, allocator reserve.
 
-* ``cuda_context``: device memory the process holds outside PyTorch's pool (driver context,
-  kernels, cuBLAS handles): about 0.72 GB measured on an H100. ``nvidia-smi`` shows it;
-  ``torch.cuda.max_memory_allocated()`` does not.
+* ``cuda_context``: device memory the process holds outside PyTorch's pool (driver context, the kernel modules
+  loaded so far, cuBLAS handles), per GPU architecture and workload (inference or training: lazy module loading
+  makes it grow with the kernels a run uses). ``nvidia-smi`` shows it; ``torch.cuda.max_memory_allocated()``
+  does not. :func:`cuda_context_bytes` is the figure, :func:`cuda_context_component` the component every
+  runtime reports.
 * ``cublas_workspace``: 32 MiB on Hopper, allocated through the caching allocator by the first
   matmul, so it *is* part of the allocated peak.
-* ``allocator_reserve``: what the caching allocator holds beyond the allocated peak (freed blocks
-  kept for reuse, 2 MiB rounding). A heuristic fraction of the transient memory (see the data file).
+* ``allocator_reserve``: what the caching allocator holds beyond the allocated peak (cached blocks no request
+  could reuse, segment rounding), from the allocator emulation of the run (``allocator_trace.py``).
 
 Numbers live in ``data/runtime_overheads.toml`` with their sources.
 """
@@ -21,7 +23,8 @@ from typing import Any
 from ..result import Component
 from ..units import fmt_bytes
 
-__all__ = ["allocator_reserve_component", "cublas_workspace_bytes", "cuda_context_component", "overhead_data"]
+__all__ = ["allocator_reserve_component", "cublas_workspace_bytes", "cuda_context_bytes", "cuda_context_component",
+           "overhead_data"]
 
 
 @cache
@@ -36,16 +39,33 @@ def cublas_workspace_bytes() -> int:
     return int(overhead_data()["cuda"]["cublas_workspace_bytes"])
 
 
-def cuda_context_component() -> Component:
-    """The CUDA context and library handles: outside PyTorch's pool, visible in nvidia-smi."""
-    n = int(overhead_data()["cuda"]["context_bytes"])
-    return Component("cuda_context", n, f"CUDA context + cuBLAS handles measured on an H100 = {fmt_bytes(n)}")
+def _context_row(arch: str | None) -> dict[str, Any]:
+    rows = overhead_data()["cuda_context"]
+    for row in rows:
+        if row["arch"] == (arch or "hopper"):
+            return dict(row)
+    return dict(next(r for r in rows if r["arch"] == "*"))
 
 
-def allocator_reserve_component(transient_bytes: int) -> Component:
-    """What PyTorch's caching allocator reserves beyond the allocated peak (heuristic)."""
-    frac = float(overhead_data()["allocator"]["reserve_fraction_of_transient"])
-    n = round(max(0, transient_bytes) * frac)
-    return Component("allocator_reserve", n,
-                     f"{frac:g} × {transient_bytes:,} bytes above the weights (cached blocks, 2 MiB rounding) "
-                     f"= {fmt_bytes(n)}")
+def cuda_context_bytes(arch: str | None = None, training: bool = False) -> tuple[int, str]:
+    """The CUDA context of a PyTorch process on a GPU of architecture ``arch`` (``gpus.toml``; None: Hopper, the
+    measured one) running inference or training; returns the bytes and where they come from."""
+    row = _context_row(arch)
+    n = int(row["training_bytes" if training else "inference_bytes"])
+    what = "training" if training else "inference"
+    if row["measured"]:
+        return n, f"CUDA context + library handles of a {what} process measured on {arch or 'hopper'} = {fmt_bytes(n)}"
+    return n, (f"CUDA context of a {what} process: no measurement on {arch}, the H100's figure = {fmt_bytes(n)} "
+               "(data/runtime_overheads.toml)")
+
+
+def cuda_context_component(arch: str | None = None, training: bool = False) -> Component:
+    """The CUDA context and library handles: outside PyTorch's pool, visible in nvidia-smi. Called without
+    arguments (as before) it is an inference process on the measured H100."""
+    n, text = cuda_context_bytes(arch, training)
+    return Component("cuda_context", n, text)
+
+
+def allocator_reserve_component(reserve: int, how: str) -> Component:
+    """What PyTorch's caching allocator reserves beyond the allocated peak, and how it was found."""
+    return Component("allocator_reserve", max(0, reserve), f"{how} = {fmt_bytes(max(0, reserve))}")

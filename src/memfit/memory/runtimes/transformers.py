@@ -30,20 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import UnsupportedError
-from ...formats import COMPUTE_DTYPE_BYTES, bnb_format, compute_dtype
-from ...inventory import count_parameters, inventory
-from ...result import Component, Estimate
+from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype
+from ...inventory import inventory
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..kv_cache import kv_cache, kv_cache_bytes
-from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
 from ..sparse_attention import indexer_transient
-from ..weights import weights_component
-from .int8_outliers import down_projection_bytes, outlier_columns, outlier_range_note
+from .int8_outliers import down_projection_bytes, outlier_columns
 
-__all__ = ["Moment", "cache_reset_length", "estimate_transformers", "peak_moments"]
+__all__ = ["Moment", "cache_reset_length", "peak_moments"]
 
 INT64 = 8
 FP32 = 4
@@ -403,41 +400,3 @@ def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:
     from dataclasses import replace
 
     return replace(spec, layers=(spec.layers[i],))
-
-
-def estimate_transformers(spec: ModelSpec, wl: Workload) -> Estimate:
-    """The transformers profile: allocated peak and what nvidia-smi shows."""
-    fmt = bnb_format(wl.quant).name if wl.quant else _model_dtype(spec, wl)
-    weights = weights_component(spec, fmt)
-    workspace = cublas_workspace_bytes()
-    moments = peak_moments(spec, wl)
-    peak = max(moments, key=lambda m: m.total)
-    comps: list[Component] = [weights]
-    if peak.kv_cache:
-        kv_text = peak.kv_formula or fmt_bytes(peak.kv_cache)
-        comps.append(Component("kv_cache", peak.kv_cache, f"{peak.name}: {kv_text}"))
-    comps.append(Component("activations", peak.activations, f"{peak.name}: {peak.formula}"))
-    if peak.logits:
-        comps.append(Component("logits", peak.logits, f"{peak.name}: {fmt_bytes(peak.logits)}"))
-    comps.append(Component("overhead", workspace, f"cuBLAS workspace (Hopper) = {fmt_bytes(workspace)}"))
-    allocated = sum(c.bytes for c in comps)
-    comps.append(allocator_reserve_component(peak.total))
-    comps.append(cuda_context_component())
-    details = {
-        "runtime": "transformers",
-        "peak_moment": peak.name,
-        "moments": {m.name: m.total for m in moments},
-        "kv_cache_final_bytes": (kv_cache_bytes(spec, wl.context + max(wl.new_tokens - 1, 0), wl.batch,
-                                                "transformers", _cache_dtype(spec, wl))
-                                 if wl.task != "forward" else 0),
-    }
-    reset = cache_reset_length(spec, wl)
-    notes: tuple[str, ...] = ()
-    inner = max((layer.mlp.intermediate_size for layer in spec.layers if layer.mlp is not None), default=0)
-    if wl.quant == "int8" and inner:
-        notes += (outlier_range_note(wl.batch * wl.context, inner, spec.hidden_size),)
-    if reset is not None:
-        notes += (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
-                  f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
-    return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
-                    notes=notes, details=details)

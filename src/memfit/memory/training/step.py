@@ -158,8 +158,8 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
     reserve = int(fraction * transient)
     comps.append(Component("allocator_reserve", reserve,
                            f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
-                           f"(measured fraction, data/training.toml) = {fmt_bytes(reserve)}"))
-    comps.append(cuda_context_component())
+                           f"(fraction fitted to the H100 training cases, data/training.toml) = {fmt_bytes(reserve)}"))
+    comps.append(cuda_context_component(None, training=True))
     for c in host or []:
         comps.append(c)
     return comps

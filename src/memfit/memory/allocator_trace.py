@@ -1,0 +1,91 @@
+"""The caching allocator's reserve, derived by emulation: a run described as the sequence of its large tensors'
+allocations and frees, replayed through :class:`~memfit.memory.caching_allocator.CachingAllocator`.
+
+``torch.cuda.max_memory_reserved()`` exceeds ``max_memory_allocated()`` by the cached blocks no request could reuse
+when the pool reached its peak: blocks freed earlier that are too small or split the wrong way (the KV cache of
+each layer landing between freed temporaries, ``torch.cat`` growing it one token at a time), the 2 MiB rounding of
+segments, and what the model build left cached (a tied output embedding allocated, then replaced). A run's
+reserve is the emulated pool's peak minus the emulated allocated peak, both after the build (the measurement
+resets the peaks there); the allocated peak itself stays memfit's own figure.
+
+The tensors that shape the pool are the large ones: on the simulated traces of the H100 cases (docs/simulator.md),
+replaying only the allocations of 1 MiB or more gives the same reserve within a few MiB. A runtime describes its
+run at that grain (transformers inference: ``runtimes/transformers_pool.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..inventory import inventory
+from ..spec import ModelSpec
+from .caching_allocator import CachingAllocator
+
+__all__ = ["PoolFigures", "Trace", "build_weights"]
+
+CUBLAS_WORKSPACE = 32 << 20
+
+
+@dataclass(frozen=True)
+class PoolFigures:
+    """What the emulated pool shows after the build (the peaks restart there)."""
+
+    peak_reserved: int
+    peak_allocated: int
+    reserved_after_build: int
+    allocated_after_build: int
+
+    @property
+    def reserve(self) -> int:
+        """Reserved beyond allocated at the peaks: the bytes ``nvidia-smi`` shows beyond the allocated peak."""
+        return max(0, self.peak_reserved - self.peak_allocated)
+
+
+@dataclass
+class Trace:
+    """A run as allocations and frees, replayed live through the emulated allocator."""
+
+    expandable: bool = False
+    pool: CachingAllocator = field(init=False)
+    _next: int = 0
+    _after_build: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        self.pool = CachingAllocator(self.expandable)
+
+    def alloc(self, nbytes: int) -> int:
+        """Allocate a tensor of ``nbytes``; returns its key (0 for an empty tensor, which allocates nothing)."""
+        if nbytes <= 0:
+            return 0
+        self._next += 1
+        self.pool.malloc(self._next, nbytes)
+        return self._next
+
+    def free(self, *keys: int) -> None:
+        for k in keys:
+            if k:
+                self.pool.free(k)
+
+    def built(self) -> None:
+        """The model is built: ``reset_peak_memory_stats()``."""
+        self._after_build = (self.pool.reserved, self.pool.allocated)
+        self.pool.reset_peak()
+
+    def figures(self) -> PoolFigures:
+        return PoolFigures(self.pool.peak_reserved, self.pool.peak_allocated, *self._after_build)
+
+
+def build_weights(trace: Trace, spec: ModelSpec, weights_bytes: int, workspaces: int = 1,
+                  tied_bytes_each: int | None = None) -> list[int]:
+    """The process before the workload: the cuBLAS workspaces, then every parameter tensor in model order (bytes
+    in proportion to its elements when the format's total is given), then, for tied embeddings, the output
+    projection transformers allocates with the model and frees when it ties it to the input embedding
+    (``tied_bytes_each``: its bytes per element, the model dtype's). Returns the weights' keys."""
+    for _ in range(workspaces):
+        trace.alloc(CUBLAS_WORKSPACE)
+    tensors = inventory(spec)
+    numel = sum(t.numel for t in tensors) or 1
+    keys = [trace.alloc(t.numel * weights_bytes // numel) for t in tensors]
+    if spec.tie_word_embeddings and tied_bytes_each:
+        trace.free(trace.alloc(spec.vocab_size * spec.hidden_size * tied_bytes_each))
+    return keys
