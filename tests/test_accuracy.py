@@ -67,9 +67,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # listed blind after the indexer model was fixed on the other two (−0.47 %)
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.47, worst=0.80, under=-0.80),
     ("simulated/families-new.jsonl", "training"): Bound(median=0.75, worst=0.75, under=0.75),
-    ("simulated/heldout.jsonl", "inference"): Bound(
-        median=0.01, worst=1.05, under=-0.53,
-        unpredicted=frozenset({"mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8"})),  # Mamba-2 in transformers
+    # mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8 predicted since Mamba-2's torch path is modelled: +0.29 %
+    ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
     ("llamacpp/dev.jsonl", "inference"): Bound(median=0.01, worst=1.00, under=-0.71),

@@ -81,13 +81,13 @@ def test_interleaved_local_global() -> None:
 
 def test_mamba_state_constant_per_sequence() -> None:
     ssm = SSMSpec(d_inner=8192, d_state=16, d_conv=4, dt_rank=256)
-    # transformers keeps d_conv columns: (4·8192 + 8192·16) × 2 bytes
-    assert ssm_state_bytes(ssm, "mamba", "transformers", 2) == (4 * 8192 + 8192 * 16) * 2 == 327_680
+    # transformers keeps d_conv columns of conv state in bf16 and the SSM state in fp32: 4·8192 × 2 + 8192·16 × 4
+    assert ssm_state_bytes(ssm, "mamba", "transformers", 2) == 4 * 8192 * 2 + 8192 * 16 * 4 == 589_824
     # vLLM keeps d_conv - 1 columns
     assert ssm_state_bytes(ssm, "mamba", "vllm", 2) == (3 * 8192 + 8192 * 16) * 2 == 311_296
     layer = LayerSpec("mamba", ssm=ssm)
     spec = ModelSpec("m", "mamba", 4096, 65024, (layer,) * 64, position_embedding="none")
-    assert kv_cache_bytes(spec, 1, 1) == kv_cache_bytes(spec, 100_000, 1) == 64 * 327_680
+    assert kv_cache_bytes(spec, 1, 1) == kv_cache_bytes(spec, 100_000, 1) == 64 * 589_824
 
 
 def test_mamba2_state() -> None:

@@ -193,6 +193,9 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
         yield from _linear(f"{p}.dt_proj", s.d_inner, s.dt_rank, "ssm_dt", "ssm", i, True)
         yield Tensor(f"{p}.A_log", (s.d_inner, s.d_state), "ssm_a", "ssm", i)
         yield Tensor(f"{p}.D", (s.d_inner,), "ssm_d", "ssm", i)
+        if s.inner_norms:  # jamba: RMSNorms over the time step and the B and C projections
+            for norm, width in (("dt_layernorm", s.dt_rank), ("b_layernorm", s.d_state), ("c_layernorm", s.d_state)):
+                yield Tensor(f"{p}.{norm}.weight", (width,), "ssm_norm", "ssm", i)
     else:  # mamba2
         conv_dim = s.d_inner + 2 * s.n_groups * s.d_state
         yield from _linear(f"{p}.in_proj", s.d_inner + conv_dim + s.num_heads, h, "ssm_in", "ssm", i,
@@ -203,8 +206,10 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
         yield Tensor(f"{p}.dt_bias", (s.num_heads,), "ssm_dt", "ssm", i, is_bias=True)
         yield Tensor(f"{p}.A_log", (s.num_heads,), "ssm_a", "ssm", i)
         yield Tensor(f"{p}.D", (s.num_heads,), "ssm_d", "ssm", i)
-        yield Tensor(f"{p}.norm.weight", (s.d_inner,), "ssm_norm", "ssm", i)
-    yield from _linear(f"{p}.out_proj", h, s.d_inner, "ssm_out", "ssm", i, s.proj_bias)
+        if s.gated_norm:
+            yield Tensor(f"{p}.norm.weight", (s.d_inner,), "ssm_norm", "ssm", i)
+    yield from _linear(f"{p}.out_proj", h, s.d_inner, "ssm_out", "ssm", i,
+                       s.proj_bias if s.out_bias is None else s.out_bias)
 
 
 def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:

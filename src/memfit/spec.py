@@ -147,6 +147,10 @@ class SSMSpec:
     n_groups: int = 1  # mamba2
     conv_bias: bool = True
     proj_bias: bool = False
+    out_bias: bool | None = None  # out_proj's bias when it differs from in_proj's (falcon_h1 projectors_bias)
+    gated_norm: bool = True  # mamba2: the gated RMSNorm over d_inner before out_proj (falcon_h1 mamba_rms_norm)
+    inner_norms: bool = False  # mamba1: RMSNorms over dt, B and C (jamba's dt/b/c_layernorm)
+    chunk_size: int = 256  # mamba2: the SSD scan's chunk length (transformers' torch path materialises chunk² per head)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .korthikanti import korthikanti_layer_bytes
+from .ssm_activations import mamba2_saved_bytes
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
 
@@ -322,11 +323,15 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms
     per_token += norms_saved
-    if layer.attention is not None:
+    if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
             low_softmax=_low_softmax(spec, layer))
         per_token += a_saved
+    ssm_saved = ssm_back = 0
+    if layer.ssm is not None and layer.mixer == "mamba2":  # the torch path's chunked scan (ssm_activations)
+        ssm_saved, ssm_back = mamba2_saved_bytes(layer.ssm, b, s, p.proj_bytes)
+        per_token += _linear_inputs(h, ["ssm_in"], feed, p) + _linear_inputs(layer.ssm.d_inner, ["ssm_out"], 2, p)
     elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
         per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
     if layer.mlp is not None:
@@ -368,11 +373,11 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             sq_back = b * a.num_heads * s * s * per
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     return LayerActivations(
-        saved=T * per_token + sq_saved + constant + moe_layer,
+        saved=T * per_token + sq_saved + constant + moe_layer + ssm_saved,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h,
         forward_extra=max(T * extra_token, sq_transient) + dequant,
-        backward_extra=T * 2 * r * h + max(mlp_back, sq_back) + grad_cast + dequant + moe_back,
+        backward_extra=T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back,
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
@@ -407,8 +412,9 @@ def _layer_linear_params(spec: ModelSpec, layer: LayerSpec) -> int:
         m = layer.moe
         n += h * m.num_experts  # the router; fused experts are not cast by autocast
         n += 3 * h * m.num_shared_experts * (m.shared_intermediate_size or m.expert_intermediate_size)
-    if layer.ssm is not None:
-        n += 3 * h * layer.ssm.d_inner
+    if layer.ssm is not None:  # in_proj (Mamba-2: gate, x, B, C, dt per head) and out_proj
+        x = layer.ssm
+        n += h * (3 * x.d_inner + (2 * x.n_groups * x.d_state + x.num_heads if layer.mixer == "mamba2" else 0))
     return n
 
 

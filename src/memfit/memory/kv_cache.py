@@ -142,8 +142,10 @@ def indexer_key_bytes(index_head_dim: int, runtime: Runtime, dt: KVDtype) -> int
 def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int) -> int:
     """Recurrent state of one Mamba layer for one sequence: conv state + SSM state.
 
-    transformers keeps ``d_conv`` columns of conv state (``MambaCache.conv_states``), vLLM and
-    llama.cpp ``d_conv - 1``; llama.cpp stores both states in f32 whatever the KV type."""
+    transformers keeps ``d_conv`` columns of conv state in the model dtype (``LinearAttentionLayer.conv_states``)
+    and the SSM state in fp32 (its torch scans compute the state in fp32 and the cache keeps that tensor's dtype;
+    checked on transformers 5.25 for mamba, mamba2, jamba and bamba); vLLM and llama.cpp keep ``d_conv - 1``
+    columns; llama.cpp stores both states in f32 whatever the KV type."""
     cols = ssm.d_conv if runtime == "transformers" else ssm.d_conv - 1
     if mixer == "mamba2":
         conv = cols * (ssm.d_inner + 2 * ssm.n_groups * ssm.d_state)
@@ -152,7 +154,7 @@ def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int
         conv = cols * ssm.d_inner
         state = ssm.d_inner * ssm.d_state
     elem = 4 if runtime == "llamacpp" else dtype_bytes
-    return (conv + state) * elem
+    return conv * elem + state * (4 if runtime == "transformers" else elem)
 
 
 def linear_state_bytes(g: LinearAttentionSpec, runtime: Runtime, dtype_bytes: int) -> int:

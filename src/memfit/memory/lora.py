@@ -46,6 +46,8 @@ _ALIASES: dict[str, frozenset[str]] = {
     "wq_b": frozenset({"attn_index_q"}), "wk": frozenset({"attn_index_k"}),  # DeepSeek-V3.2's indexer
     "weights_proj": frozenset({"attn_index_w"}),
     "in_proj": frozenset({"ssm_in"}), "x_proj": frozenset({"ssm_x"}), "dt_proj": frozenset({"ssm_dt"}),
+    # granitemoehybrid's shared MLP: input_linear (gate and up fused), output_linear
+    "input_linear": frozenset({"ffn_up"}), "output_linear": frozenset({"ffn_down"}),
 }
 
 

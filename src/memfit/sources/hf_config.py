@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ..errors import ConfigError
 from ..spec import ModelSpec
-from .families import BUILDERS
+from .families import BUILDERS, DEFERRED
 from .families.common import (
     Builder,
     Config,
@@ -46,7 +46,8 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     if not model_type:
         raise ConfigError("config.json has no 'model_type': add it (e.g. \"llama\") so memfit knows the family")
     builder = BUILDERS.get(str(model_type))
-    if builder is None:  # any other causal LM: the generic path (standard fields; transformers counts)
+    defer = DEFERRED.get(str(model_type))
+    if builder is None or (defer is not None and defer(cfg)):  # any other causal LM: the generic path
         from .generic import generic_spec
 
         builder = generic_spec

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import UnsupportedError
 from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype
 from ...inventory import inventory
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
@@ -38,6 +37,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
+from ..ssm_activations import mamba2_prefill_bytes, mamba_prefill_bytes
 from .int8_outliers import down_projection_bytes, outlier_columns
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
@@ -245,22 +245,19 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         " and the additive mask" if additive else "")
 
 
-def _mamba_scan_transient(spec: ModelSpec, ssm: SSMSpec, tokens: int, dt: int) -> tuple[int, str]:
-    """Bytes alive at the end of a Mamba layer's prefill scan on transformers' torch path
-    (``mamba_selective_scan``; the mamba-ssm CUDA kernels are not assumed installed).
-
-    The discretised ``exp(A·dt)``, ``dt·B`` and ``dt·B·u``, each (b, d_inner, s, d_state) fp32; per (b, d_inner, s)
-    element: in_proj's output (x and gate, 2 × dtype), the conv output and its activation (2 × dtype), dt + bias
-    and the D skip in fp32 (2 × 4), softplus(dt), the per-step outputs and their stack (3 × dtype); beside the
-    embeddings, the fp32 residual (``residual_in_fp32``) and the normed input.
-    """
-    x = tokens * ssm.d_inner
-    scan = 3 * x * ssm.d_state * FP32
-    per_x = 7 * dt + 2 * FP32
-    stream = tokens * spec.hidden_size * (2 * dt + FP32)
-    return scan + x * per_x + stream, (f"Mamba scan: 3 × {tokens:,} tokens × {ssm.d_inner} × {ssm.d_state} × 4 B "
-                                       f"(exp(A·dt), dt·B, dt·B·u) + {tokens:,} × {ssm.d_inner} × {per_x} B "
-                                       f"+ stream {stream:,}")
+def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: int, dt: int, fixed: int,
+                kv_full: int, kv_text: str) -> Moment:
+    """The prefill of one Mamba / Mamba-2 mixer on transformers' torch path (no mamba-ssm kernels)."""
+    t = b * s
+    if mixer == "mamba":
+        m_bytes, m_text = mamba_prefill_bytes(spec.hidden_size, ssm, t, dt)
+        return Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
+                      formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text)
+    scan, text = mamba2_prefill_bytes(ssm, b, s, dt)
+    # stream: Mamba2Block's embeddings, fp32 residual and normed input; a hybrid's embeddings, layer input, normed
+    stream = t * spec.hidden_size * ((2 * dt + FP32) if spec.family == "mamba2" else (_stream_tensors(spec) - 1) * dt)
+    return Moment(f"prefill Mamba-2 scan (layer {idx})", kv_full, scan + stream + fixed,
+                  formula=f"{stream:,} stream + {text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
 
 
 def _mla_expanded(att: AttentionSpec, tokens: int, dt: int) -> int:
@@ -309,14 +306,10 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                                   kv_formula=kv_text))
             if wl.attn == "eager":
                 held_probs = b * att.num_heads * s * s * dt
-        elif layer.ssm is not None:
-            if layer.mixer != "mamba":
-                raise UnsupportedError(f"{spec.name}: the transformers profile does not model Mamba-2 layers' "
-                                       "prefill buffers yet; use --runtime vllm or llamacpp")
-            m_bytes, m_text = _mamba_scan_transient(spec, layer.ssm, t, dt)
-            moments.append(Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
-                                  formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text))
-            continue
+        if layer.ssm is not None:
+            moments.append(_ssm_moment(spec, layer.ssm, layer.mixer, idx, b, s, dt, fixed, kv_full, kv_text))
+            if layer.mlp is None and layer.moe is None:
+                continue
         f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
         moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
                               formula=f"{stream:,} stream + {f_text}"

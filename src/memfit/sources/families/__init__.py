@@ -7,14 +7,30 @@ config may leave a key out, so the tensor inventory equals what ``AutoModelForCa
 
 from __future__ import annotations
 
-from . import classic, dense, dense_recent, hybrid_linear, llama4, mla, moe, moe_recent, ssm, vision, vision_mistral
+from . import (
+    classic,
+    dense,
+    dense_recent,
+    hybrid_linear,
+    hybrid_ssm,
+    llama4,
+    mla,
+    moe,
+    moe_recent,
+    ssm,
+    vision,
+    vision_mistral,
+)
 from .common import Builder
 
-__all__ = ["BUILDERS"]
+__all__ = ["BUILDERS", "DEFERRED"]
+
+# model_type -> a predicate on the config: true when the family's builder leaves that config to the generic path
+DEFERRED = hybrid_ssm.DEFERRED
 
 BUILDERS: dict[str, Builder] = {}
 for _module in (dense, dense_recent, moe, moe_recent, classic, mla, ssm, vision, vision_mistral, hybrid_linear,
-                llama4):
+                llama4, hybrid_ssm):
     for _key, _builder in _module.BUILDERS.items():
         if _key in BUILDERS:
             raise RuntimeError(f"model_type {_key!r} has two builders")  # pragma: no cover - a coding error

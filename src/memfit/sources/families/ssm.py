@@ -26,7 +26,7 @@ def _mamba2(cfg: Config, name: str) -> ModelSpec:
     ssm = SSMSpec(int(get_float(cfg, "expand", 2) * h), get_int(cfg, "state_size", 128), get_int(cfg, "conv_kernel", 4),
                   num_heads=get_int(cfg, "num_heads", 128), head_dim=get_int(cfg, "head_dim", 64),
                   n_groups=get_int(cfg, "n_groups", 8), conv_bias=get_bool(cfg, "use_conv_bias", True),
-                  proj_bias=get_bool(cfg, "use_bias", False))
+                  proj_bias=get_bool(cfg, "use_bias", False), chunk_size=get_int(cfg, "chunk_size", 256))
     layer = LayerSpec("mamba2", ssm=ssm, norms=1, norm_layout="parallel")
     return build_model(cfg, name, h, [layer] * layer_count(cfg), position="none", max_pos=0)
 
