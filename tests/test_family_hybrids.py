@@ -22,10 +22,10 @@ from memfit.memory.ssm_activations import mamba2_prefill_bytes
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import SSMSpec
 
-HYBRID_FAMILIES = {"nemotron_h", "granitemoehybrid", "bamba", "falcon_h1", "jamba"}
+HYBRID_FAMILIES = {"nemotron_h", "granitemoehybrid", "bamba", "falcon_h1", "jamba", "kimi_linear"}
 REAL = json.loads((Path(__file__).parent / "data" / "families" / "hybrid_configs.json").read_text())
 DEFAULTS = ["NemotronHConfig", "GraniteMoeHybridConfig", "BambaConfig", "FalconH1Config", "JambaConfig",
-            "Mamba2Config"]
+            "Mamba2Config", "KimiLinearConfig"]
 
 
 def _check(cfg: dict[str, Any], reference: Any = None) -> None:
@@ -159,3 +159,21 @@ def test_lora_parameters_equal_peft(model_type: str) -> None:
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=present))
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     assert lora_parameters(spec_from_config(conf.to_dict()), 4, present) == trainable
+
+
+def test_kimi_linear_hub_spelling_and_state_by_hand() -> None:
+    # a config in the Hub file's spelling (linear_attn_config with 1-indexed layer lists, num_experts, …)
+    cfg = {"model_type": "kimi_linear", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+           "num_key_value_heads": 4, "intermediate_size": 512, "moe_intermediate_size": 64, "num_experts": 8,
+           "num_experts_per_token": 2, "num_shared_experts": 1, "moe_renormalize": True, "kv_lora_rank": 64,
+           "q_lora_rank": None, "qk_nope_head_dim": 32, "qk_rope_head_dim": 16, "v_head_dim": 32,
+           "vocab_size": 1000, "pad_token_id": 0, "first_k_dense_replace": 1,
+           "linear_attn_config": {"num_heads": 4, "head_dim": 32, "short_conv_kernel_size": 4,
+                                  "kda_layers": [1, 2, 3], "full_attn_layers": [4]}}
+    _check(cfg)
+    spec = spec_from_config(cfg)
+    assert [layer.mixer for layer in spec.layers] == ["linear_attention"] * 3 + ["attention"]
+    # KDA layers (transformers): 4 conv columns × 3 × 4 heads × 32 in bf16 + the state 4 × 32 × 32 in fp32;
+    # the MLA layer caches the latent (64) + the rope key (16) per token
+    kda = 4 * 3 * 4 * 32 * 2 + 4 * 32 * 32 * 4
+    assert kv_cache_bytes(spec, 1000, 1) == 3 * kda + 1000 * (64 + 16) * 2

@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:60s} failed: {e!r}"[:300], flush=True)
             continue
         print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
+        _write(out, old)  # after every case: a long one (Jamba's sequential Mamba-1 scan) loses nothing
+    return 0
+
+
+def _write(out: Path, old: dict[str, Any]) -> None:
     order = [c[0] for c in CASES]
     env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
                         transformers=sm._version("transformers"), peft=sm._version("peft"),
@@ -109,7 +114,6 @@ def main(argv: list[str] | None = None) -> int:
         f.write(json.dumps(env) + "\n")
         for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
             f.write(json.dumps(old[case]) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -214,6 +214,9 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
 
 def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
     """Gated delta-net (transformers' Qwen3_5GatedDeltaNet; qwen3-next fuses qkvz and ba, same sizes)."""
+    if g.kind == "kda":
+        yield from _kda(g, h, i)
+        return
     p = f"model.layers.{i}.linear_attn"
     yield from _linear(f"{p}.in_proj_qkv", g.conv_dim, h, "ssm_in", "ssm", i, False)
     yield from _linear(f"{p}.in_proj_z", g.value_dim, h, "ssm_in", "ssm", i, False)
@@ -224,6 +227,24 @@ def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor
     yield Tensor(f"{p}.A_log", (g.num_v_heads,), "ssm_a", "ssm", i)
     yield Tensor(f"{p}.norm.weight", (g.head_v_dim,), "ssm_norm", "ssm", i)
     yield from _linear(f"{p}.out_proj", h, g.value_dim, "ssm_out", "ssm", i, False)
+
+
+def _kda(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
+    """Kimi delta attention (transformers' KimiLinearDeltaAttention): q/k/v/o projections named as attention's."""
+    p, d, heads = f"model.layers.{i}.self_attn", g.head_k_dim, g.num_v_heads
+    qkv = heads * d
+    for name, kind in (("q_proj", "attn_q"), ("k_proj", "attn_k"), ("v_proj", "attn_v")):
+        yield from _linear(f"{p}.{name}", qkv, h, kind, "ssm", i, False)
+    yield Tensor(f"{p}.conv1d.weight", (3 * qkv, 1, g.conv_kernel), "ssm_conv1d", "ssm", i)
+    yield from _linear(f"{p}.forget_gate.f_a_proj", d, h, "ssm_ba", "ssm", i, False)
+    yield from _linear(f"{p}.forget_gate.f_b_proj", qkv, d, "ssm_ba", "ssm", i, False)
+    yield Tensor(f"{p}.forget_gate.dt_bias", (qkv,), "ssm_dt", "ssm", i, is_bias=True)
+    yield Tensor(f"{p}.forget_gate.A_log", (1, 1, heads, 1), "ssm_a", "ssm", i)
+    yield from _linear(f"{p}.b_proj", heads, h, "ssm_ba", "ssm", i, False)
+    yield from _linear(f"{p}.g_a_proj", d, h, "ssm_ba", "ssm", i, False)
+    yield from _linear(f"{p}.g_b_proj", qkv, d, "ssm_ba", "ssm", i, False)
+    yield Tensor(f"{p}.o_norm.weight", (d,), "ssm_norm", "ssm", i)
+    yield from _linear(f"{p}.o_proj", h, qkv, "attn_output", "ssm", i, False)
 
 
 def _short_conv(c: ShortConvSpec, h: int, i: int) -> Iterator[Tensor]:

@@ -164,6 +164,9 @@ class LinearAttentionSpec:
     head_k_dim: int
     head_v_dim: int
     conv_kernel: int
+    # ``kda``: Kimi delta attention (kimi_linear): separate q/k/v projections, a per-channel forget gate and an
+    # output gate, each through a low-rank pair of width ``head_k_dim``; same state as the gated delta-net
+    kind: Literal["gated_deltanet", "kda"] = "gated_deltanet"
 
     @property
     def key_dim(self) -> int:
