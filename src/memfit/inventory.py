@@ -236,13 +236,11 @@ def _kda(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
     for name, kind in (("q_proj", "attn_q"), ("k_proj", "attn_k"), ("v_proj", "attn_v")):
         yield from _linear(f"{p}.{name}", qkv, h, kind, "ssm", i, False)
     yield Tensor(f"{p}.conv1d.weight", (3 * qkv, 1, g.conv_kernel), "ssm_conv1d", "ssm", i)
-    yield from _linear(f"{p}.forget_gate.f_a_proj", d, h, "ssm_ba", "ssm", i, False)
-    yield from _linear(f"{p}.forget_gate.f_b_proj", qkv, d, "ssm_ba", "ssm", i, False)
+    for name, rows, cols in (("forget_gate.f_a_proj", d, h), ("forget_gate.f_b_proj", qkv, d), ("b_proj", heads, h),
+                             ("g_a_proj", d, h), ("g_b_proj", qkv, d)):  # low-rank gates and the beta projection
+        yield from _linear(f"{p}.{name}", rows, cols, "ssm_ba", "ssm", i, False)
     yield Tensor(f"{p}.forget_gate.dt_bias", (qkv,), "ssm_dt", "ssm", i, is_bias=True)
     yield Tensor(f"{p}.forget_gate.A_log", (1, 1, heads, 1), "ssm_a", "ssm", i)
-    yield from _linear(f"{p}.b_proj", heads, h, "ssm_ba", "ssm", i, False)
-    yield from _linear(f"{p}.g_a_proj", d, h, "ssm_ba", "ssm", i, False)
-    yield from _linear(f"{p}.g_b_proj", qkv, d, "ssm_ba", "ssm", i, False)
     yield Tensor(f"{p}.o_norm.weight", (d,), "ssm_norm", "ssm", i)
     yield from _linear(f"{p}.o_proj", h, qkv, "attn_output", "ssm", i, False)
 
