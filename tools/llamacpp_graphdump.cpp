@@ -22,8 +22,8 @@ static ggml_type kv_type(const char * s) {
 }
 
 int main(int argc, char ** argv) {
-    if (argc != 11) {
-        fprintf(stderr, "usage: %s MODEL N_CTX N_BATCH N_UBATCH N_SEQ FLASH_ATTN TYPE_K TYPE_V SWA_FULL KV_UNIFIED\n", argv[0]);
+    if (argc != 11 && argc != 12) {
+        fprintf(stderr, "usage: %s MODEL N_CTX N_BATCH N_UBATCH N_SEQ FLASH_ATTN TYPE_K TYPE_V SWA_FULL KV_UNIFIED [N_OUTPUTS_MAX]\n", argv[0]);
         return 2;
     }
     llama_backend_init();
@@ -44,6 +44,7 @@ int main(int argc, char ** argv) {
     cp.type_v = kv_type(argv[8]);
     cp.swa_full = atoi(argv[9]) != 0;
     cp.kv_unified = atoi(argv[10]) != 0;
+    if (argc == 12) cp.n_outputs_max = (uint32_t) atoi(argv[11]);  // a draft context: one output per sequence
     cp.n_threads = 1;
     cp.n_threads_batch = 1;
     llama_context * ctx = llama_init_from_model(model, cp);
@@ -52,7 +53,7 @@ int main(int argc, char ** argv) {
         printf("MB %s %zu %zu %zu\n", ggml_backend_buft_name(buft), mb.model, mb.context, mb.compute);
     }
     const uint32_t n_tokens = std::min(llama_n_ctx(ctx), llama_n_ubatch(ctx));
-    const uint32_t n_outputs = std::min(n_tokens, llama_n_batch(ctx));
+    const uint32_t n_outputs = std::min(n_tokens, argc == 12 ? (uint32_t) atoi(argv[11]) : llama_n_batch(ctx));
     ggml_cgraph * gf = llama_graph_reserve(ctx, n_tokens, cp.n_seq_max, n_outputs);
     std::map<const ggml_tensor *, int> id;
     auto line = [&](const char * kind, const ggml_tensor * t) {

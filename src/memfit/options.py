@@ -222,6 +222,17 @@ class WorkloadOptions:
                             help="llama.cpp --swa-full: sliding-window layers cache every cell.")
     kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
                               help="llama.cpp --kv-unified: one KV stream for all sequences (default: one each).")
+    draft_model: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("llamacpp",),
+                                     none_means="no draft model",
+                                     help="llama.cpp -md: a draft model (catalog id) for speculative decoding, on the "
+                                          "same GPU with its own KV cache (f16, as -ctkd) and compute buffer.")
+    draft_dtype: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("llamacpp",),
+                                     none_means="the model's --dtype",
+                                     help="llama.cpp: the draft model's weight format (e.g. q8_0, q4_k_m).")
+    mmproj: str | None = option(None, choices=("f16", "bf16", "f32"), modes=INFERENCE, runtimes=("llamacpp",),
+                                none_means="no projector loaded",
+                                help="llama.cpp --mmproj: the multimodal projector GGUF in this type (the vision "
+                                     "tower's weights join the GPU).")
     # training
     optimizer: str = option("adamw", name_like=True, flags=("-o",), modes=TRAINING,
                             help="adamw, adamw-fused, adamw-foreach, adamw8bit, paged-adamw8bit, adafactor, lion, "

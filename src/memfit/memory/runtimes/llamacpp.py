@@ -30,6 +30,7 @@ from ..kv_cache import kv_dtype
 from ..overhead import cuda_context_component
 from ..weights import is_as_stored, weights_breakdown
 from .llamacpp_compute import ComputePhases, compute_phases
+from .llamacpp_extra import draft_components, mmproj_component
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
 from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
 
@@ -91,7 +92,7 @@ def cpu_expert_bytes(spec: ModelSpec, fmt: str, first_gpu: int, n_cpu_moe: int) 
                and t.kind in ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"))
 
 
-def llamacpp_buffers(spec: ModelSpec, wl: Workload) -> LlamaBuffers:
+def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = None) -> LlamaBuffers:
     dtype = wl.dtype or "f16"
     from_gguf = spec.stored is not None and spec.stored.container == "gguf"
     # a GGUF file loads as it is stored; a float dtype otherwise means its GGUF conversion
@@ -117,7 +118,8 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload) -> LlamaBuffers:
     layers = kv_layers(spec, wl, geo)
     kv_total = sum(c.bytes for c in layers)
     kv_gpu = sum(c.bytes for c in layers if c.layer >= first_gpu)
-    return LlamaBuffers(geo, ngl, model_bytes, gpu_w, kv_total, kv_gpu, compute_phases(spec, wl, geo),
+    compute = compute_phases(spec, wl, geo, n_outputs_max=n_outputs_max)
+    return LlamaBuffers(geo, ngl, model_bytes, gpu_w, kv_total, kv_gpu, compute,
                         spec.vocab_size * max(1, wl.batch) * FP32, fmt)
 
 
@@ -147,6 +149,10 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
     host_kv = b.kv_bytes - b.kv_gpu_bytes
     if host_kv:
         comps.append(Component("kv_cache", host_kv, f"KV of CPU layers = {fmt_bytes(host_kv)}", on_device=False))
+    if wl.draft_model:
+        comps.extend(draft_components(wl))
+    if wl.mmproj:
+        comps.append(mmproj_component(spec, wl))
     comps.append(Component("output_buffer", b.output_bytes,
                            f"output buffer: logits {spec.vocab_size:,} × {max(1, wl.batch)} seq f32 in host memory",
                            on_device=False))

@@ -88,7 +88,8 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, geo: CacheGeometry, t: int) -> in
     return ((geo.n_ctx_seq * t if full else 0) + (geo.swa_cells * t if swa else 0)) * elem
 
 
-def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry, alignment: int = 32) -> ComputePhases:
+def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry, alignment: int = 32,
+                   n_outputs_max: int | None = None) -> ComputePhases:
     """The compute buffer: ggml-alloc replayed over the reserved graph where the architecture's graph is
     described (llamacpp_graph.py), else the live bytes at the output, attention and feed-forward peaks."""
     t = min(wl.n_ubatch, wl.n_batch, geo.n_ctx)
@@ -116,4 +117,5 @@ def compute_phases(spec: ModelSpec, wl: Workload, geo: CacheGeometry, alignment:
             attention = max(attention, scores + mask + 3 * stream + 2 * q + kv_rows + inputs)
     # a layer's feed-forward beside the masks, the residual and three more hidden-sized tensors
     ffn = mask + _ffn_live(spec, t, h) + 4 * stream + inputs
-    return ComputePhases(t, output, attention, ffn, reserved_bytes(spec, graph_shape(wl, geo), alignment))
+    shape = graph_shape(wl, geo, n_outputs_max=n_outputs_max)
+    return ComputePhases(t, output, attention, ffn, reserved_bytes(spec, shape, alignment))

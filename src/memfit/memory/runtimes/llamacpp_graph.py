@@ -35,13 +35,14 @@ def graph_families() -> frozenset[str]:
     return frozenset(_LLAMA_LIKE)
 
 
-def graph_shape(wl: Workload, geo: CacheGeometry, legacy: bool = False) -> GraphShape:
+def graph_shape(wl: Workload, geo: CacheGeometry, legacy: bool = False, n_outputs_max: int | None = None) -> GraphShape:
     n_seq = max(1, wl.batch)
     t = min(geo.n_ctx, wl.n_ubatch, wl.n_batch)  # cparams.n_ubatch = min(n_batch, n_ubatch)
     if t % n_seq:
         t = -(-t // n_seq) * n_seq  # graph_reserve rounds the tokens up to a multiple of the sequences
     kv = (wl.kv_dtype or "f16").lower()
-    return GraphShape(t, 1 if wl.kv_unified else n_seq, min(t, wl.n_batch), geo.n_ctx_seq, geo.swa_cells,
+    outputs = min(t, wl.n_batch if n_outputs_max is None else n_outputs_max)  # cparams.n_outputs_max
+    return GraphShape(t, 1 if wl.kv_unified else n_seq, outputs, geo.n_ctx_seq, geo.swa_cells,
                       bool(wl.flash_attn), kv, kv, legacy)
 
 
