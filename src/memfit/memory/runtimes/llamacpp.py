@@ -30,7 +30,7 @@ from ..kv_cache import kv_dtype
 from ..overhead import cuda_context_component
 from ..weights import is_as_stored, weights_breakdown
 from .llamacpp_compute import ComputePhases, compute_phases
-from .llamacpp_extra import draft_components, mmproj_component
+from .llamacpp_extra import draft_workload, mmproj_component
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
 from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
 
@@ -121,6 +121,27 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = 
     compute = compute_phases(spec, wl, geo, n_outputs_max=n_outputs_max)
     return LlamaBuffers(geo, ngl, model_bytes, gpu_w, kv_total, kv_gpu, compute,
                         spec.vocab_size * max(1, wl.batch) * FP32, fmt)
+
+
+def draft_components(wl: Workload) -> list[Component]:
+    """The draft model's weights, KV cache and compute buffer on the GPU (its context computes one logits
+    row per sequence: n_outputs_max = the sequences); its embeddings and output buffer in host RAM."""
+    draft, dwl = draft_workload(wl)
+    b = llamacpp_buffers(draft, dwl, n_outputs_max=max(1, wl.batch))
+    name = draft.name
+    return [
+        Component("draft_weights", b.model_gpu_bytes,
+                  f"draft model {name} in {b.fmt} = {fmt_bytes(b.model_gpu_bytes)}"),
+        Component("draft_kv_cache", b.kv_gpu_bytes,
+                  f"draft {name}: {b.geometry.n_ctx_seq:,} cells × {b.geometry.n_stream} stream(s) in f16 "
+                  f"= {fmt_bytes(b.kv_gpu_bytes)}"),
+        Component("draft_activations", b.compute_bytes,
+                  f"draft {name} compute buffer: {b.compute.where}, logits of one row per sequence "
+                  f"= {fmt_bytes(b.compute_bytes)}"),
+        Component("draft_weights", b.model_bytes - b.model_gpu_bytes,
+                  f"draft {name}: token embeddings kept in host RAM", on_device=False),
+        Component("draft_output_buffer", b.output_bytes, f"draft {name} logits in host memory", on_device=False),
+    ]
 
 
 def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:

@@ -20,35 +20,20 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 
-__all__ = ["draft_components", "mmproj_component"]
+__all__ = ["draft_workload", "mmproj_component"]
 
 BYTES = {"f16": 2, "bf16": 2, "f32": 4}
 
 
-def draft_components(wl: Workload) -> list[Component]:
-    """The draft model's weights, KV cache and compute buffer on the GPU, its output buffer in host RAM."""
+def draft_workload(wl: Workload) -> tuple[ModelSpec, Workload]:
+    """The draft model and the workload its context runs: the main one with f16 K/V (-ctkd/-ctvd default),
+    all layers on the GPU and the draft's weight format."""
     from ...sources.loader import load_model
-    from .llamacpp import llamacpp_buffers
 
     assert wl.draft_model is not None
-    draft = load_model(wl.draft_model)
     dwl = wl.replace(draft_model=None, mmproj=None, dtype=wl.draft_dtype or wl.dtype, kv_dtype="f16",
                      n_gpu_layers=None, n_cpu_moe=None, tensor_split=None)
-    b = llamacpp_buffers(draft, dwl, n_outputs_max=max(1, wl.batch))
-    name = draft.name
-    return [
-        Component("draft_weights", b.model_gpu_bytes,
-                  f"draft model {name} in {b.fmt} = {fmt_bytes(b.model_gpu_bytes)}"),
-        Component("draft_kv_cache", b.kv_gpu_bytes,
-                  f"draft {name}: {b.geometry.n_ctx_seq:,} cells × {b.geometry.n_stream} stream(s) in f16 "
-                  f"= {fmt_bytes(b.kv_gpu_bytes)}"),
-        Component("draft_activations", b.compute_bytes,
-                  f"draft {name} compute buffer: {b.compute.where}, logits of one row per sequence "
-                  f"= {fmt_bytes(b.compute_bytes)}"),
-        Component("draft_weights", b.model_bytes - b.model_gpu_bytes,
-                  f"draft {name}: token embeddings kept in host RAM", on_device=False),
-        Component("draft_output_buffer", b.output_bytes, f"draft {name} logits in host memory", on_device=False),
-    ]
+    return load_model(wl.draft_model), dwl
 
 
 def mmproj_component(spec: ModelSpec, wl: Workload) -> Component:
