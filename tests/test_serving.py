@@ -12,6 +12,8 @@ from _cli import run
 from memfit.errors import ConfigError
 from memfit.hardware import get_device
 from memfit.memory.runtimes.engine_profile import parse_version, vllm_profile
+from memfit.memory.runtimes.vllm import sharded_weights
+from memfit.sources.loader import load_model
 
 GIB = 1024**3
 P_8B_BF16 = 16_060_522_496  # Llama-3.1-8B, 8,030,261,248 parameters × 2 B
@@ -162,4 +164,56 @@ def test_marlin_pads_mxfp4_experts_below_hopper() -> None:
     kw = dict(mode="inference", runtime="vllm", tp=4, gpus=4, context=16384)
     a100 = memfit.estimate("gpt-oss-120b", device=get_device("a100-80gb"), **kw)  # type: ignore[arg-type]
     h100 = memfit.estimate("gpt-oss-120b", device=get_device("h100"), **kw)  # type: ignore[arg-type]
-    assert a100.component("weights") - h100.component("weights") == (455_328 + 576) * 128 * 36
+    checkpoint = sharded_weights(load_model("gpt-oss-120b"), "mxfp4", 4, 1).bytes
+    assert a100.component("weights") - checkpoint == (455_328 + 576) * 128 * 36
+    # Hopper's Triton path (mxfp4.py): intermediate 720 -> 768 per rank, the scales twice, fp32 biases:
+    # 3 x 2880 x 768 / 2 + 2 x (3 x 2880 x 768 / 32) + (2 x 768 + 2880) x 4 = 3,750,144 B held per expert against
+    # 3 x 2880 x 720 x 17/32 + (2 x 720 + 2880) x 2 = 3,313,440 B stored
+    assert h100.component("weights") - checkpoint == (3_750_144 - 3_313_440) * 128 * 36
+
+
+def test_profile_rows_inherit_what_changed() -> None:
+    h100 = get_device("h100")
+    p16 = vllm_profile("0.16.0", h100, 2, 8192, None, None)
+    p17 = vllm_profile("0.17.0", h100, 1, 8192, None, None)
+    p19 = vllm_profile("0.19.0", h100, 2, 8192, None, None)
+    p21 = vllm_profile("0.21", h100, 1, 8192, None, None)
+    assert (p16.sampler, p17.sampler) == ("native", "triton")  # vllm#33538 from 0.17
+    assert (p17.sampler_bytes, p17.sampler_fixed_bytes) == (14, 80 * 2**20)
+    assert p17.non_torch_bytes == round(0.13 * GIB) and p16.non_torch_bytes == round((0.13 + 0.42) * GIB)
+    assert p19.non_torch_bytes == round((0.25 + 1.84) * GIB) and p19.moe_workspace and not p17.moe_workspace
+    assert not p19.graphs_in_budget and p21.graphs_in_budget
+    assert (p21.max_num_seqs, p21.max_num_batched_tokens, p21.sampler) == (1024, 8192, "triton")  # inherited
+    assert "vllm#33538" in p21.source and "0.21" in p21.source
+
+
+def test_capture_sizes_by_version() -> None:
+    from memfit.memory.runtimes.vllm import capture_sizes
+
+    # 0.11+: [1, 2, 4] + 8..248 step 8 (31) + 256..512 step 16 (17) = 51, as the v0.19.0 logs print
+    assert capture_sizes(1024, 16) == 51 and capture_sizes(256, 16) == 51
+    assert capture_sizes(16, 16) == 7  # largest 32: 1, 2, 4, 8, 16, 24, 32
+    assert capture_sizes(1024, 8) == 67  # 0.10: [1, 2, 4] + 8..512 step 8, as a v0.10.2 log lists them
+
+
+def test_moe_workspace_by_hand() -> None:
+    from memfit.memory.runtimes.vllm import moe_workspace_bytes
+
+    # Qwen1.5-MoE-A2.7B, 8,192 tokens: top 4, intermediate 1,408, hidden 2,048 -> (8192, 4, max(1408, 2048)) +
+    # (8192, 4, max(2816, 2048)) + (8192, 2048) bf16 = (67,108,864 + 92,274,688 + 16,777,216) x 2 B
+    assert moe_workspace_bytes(load_model("qwen1.5-moe-a2.7b"), 8192, 1) == (67_108_864 + 92_274_688 + 16_777_216) * 2
+    assert moe_workspace_bytes(load_model("llama-3.1-8b"), 8192, 1) == 0
+
+
+def test_v019_pool_by_hand() -> None:
+    # vLLM 0.19 on an H100 (79.19 GiB as its log prints), Llama-3.1-8B, util 0.95: 1,024 rows x 128,256 x 14 B +
+    # 80 MiB (Triton sampler) + hidden states (8192 + 2048) x 4096 x 2 B; non-torch 0.25 GiB
+    total = round(79.19 * GIB)
+    e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", context=8192, vllm_version="0.19.0",
+                        gpu_memory_utilization=0.95, device=get_device("h100", memory=total))
+    act = 1024 * 128_256 * 14 + 80 * 2**20 + (8192 + 2048) * 4096 * 2
+    pool = math.floor(total * 0.95) - P_8B_BF16 - act - round(0.25 * GIB)
+    assert e.details["kv_pool_bytes"] == pool
+    assert e.details["kv_cache_tokens"] == pool // (16 * KV_8B) * 16
+    # the log: 58.11 GiB, 476,016 tokens (llm-d planner v0.19.0)
+    assert pool / GIB == pytest.approx(58.11, rel=0.002)
