@@ -222,6 +222,18 @@ class WorkloadOptions:
                             help="llama.cpp --swa-full: sliding-window layers cache every cell.")
     kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
                               help="llama.cpp --kv-unified: one KV stream for all sequences (default: one each).")
+    override_tensor: str | None = option(None, modes=INFERENCE, runtimes=("llamacpp",), none_means="no overrides",
+                                         help="llama.cpp -ot PATTERN=CPU[,PATTERN=CPU…]: tensors whose GGUF name "
+                                              "matches the regular expression stay in host RAM (exps=CPU: every "
+                                              "MoE expert).")
+    token_embedding_type: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("llamacpp",),
+                                              none_means="the format's own",
+                                              help="GGUF type of token_embd (llama-quantize --token-embedding-type; "
+                                                   "the _L/_XL files keep it higher, e.g. q8_0).")
+    output_tensor_type: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("llamacpp",),
+                                            none_means="the format's own",
+                                            help="GGUF type of the output (lm_head) tensor (llama-quantize "
+                                                 "--output-tensor-type; e.g. q8_0 or f16 in _L/_XL files).")
     draft_model: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("llamacpp",),
                                      none_means="no draft model",
                                      help="llama.cpp -md: a draft model (catalog id) for speculative decoding, on the "

@@ -33,8 +33,9 @@ from .llamacpp_compute import ComputePhases, compute_phases
 from .llamacpp_extra import draft_workload, mmproj_component
 from .llamacpp_kv import CacheGeometry, cache_geometry, kv_layers
 from .llamacpp_split import DeviceShare, layer_devices, parse_tensor_split
+from .llamacpp_tensors import host_tensor_bytes, parse_overrides, retyped_bytes
 
-__all__ = ["LlamaBuffers", "compute_buffer_bytes", "cpu_expert_bytes", "device_shares", "estimate_llamacpp",
+__all__ = ["LlamaBuffers", "compute_buffer_bytes", "device_shares", "estimate_llamacpp",
            "gguf_file_details", "kv_cells", "llamacpp_buffers"]
 
 FP32 = 4
@@ -80,18 +81,6 @@ GGUF_OF_FLOAT = {"f16": "gguf-f16", "fp16": "gguf-f16", "float16": "gguf-f16", "
                  "bfloat16": "gguf-bf16", "f32": "gguf-f32", "fp32": "gguf-f32", "float32": "gguf-f32"}
 
 
-def cpu_expert_bytes(spec: ModelSpec, fmt: str, first_gpu: int, n_cpu_moe: int) -> int:
-    """``--n-cpu-moe N`` (common/arg.cpp: the override ``blk.<i>.ffn_(up|down|gate)_exps`` → CPU for
-    i < N): the expert tensors of the offloaded layers among the first N, in their GGUF types."""
-    f = get_format(fmt)
-    if f.kind != "gguf" or f.default_type is None:
-        raise ConfigError(f"--n-cpu-moe needs a GGUF format (q4_k_m, q8_0, f16 …), not {fmt}")
-    types = ggml_types()
-    return sum(types[name].tensor_bytes(t.shape) for t, name in gguf_tensor_types(spec, f)
-               if t.layer is not None and first_gpu <= t.layer < n_cpu_moe
-               and t.kind in ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"))
-
-
 def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = None) -> LlamaBuffers:
     dtype = wl.dtype or "f16"
     from_gguf = spec.stored is not None and spec.stored.container == "gguf"
@@ -111,9 +100,16 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = 
     # a vision tower lives in the separate mmproj GGUF, not in the model llama.cpp loads
     model_bytes = wb.total_bytes - wb.by_group.get("vision", 0)
     repeating = model_bytes - embed - head  # split evenly over the repeating layers
+    # llama-quantize --token-embedding-type / --output-tensor-type (the _L/_XL files)
+    d_embed = retyped_bytes(spec, fmt, "token_embd", wl.token_embedding_type)
+    d_head = retyped_bytes(spec, fmt, "output", wl.output_tensor_type)
+    model_bytes += d_embed + d_head
+    head += d_head
     gpu_w = repeating * min(ngl, n_layers) // max(1, n_layers) + (head if ngl > n_layers else 0)
-    if wl.n_cpu_moe:
-        gpu_w -= cpu_expert_bytes(spec, fmt, first_gpu, min(wl.n_cpu_moe, n_layers))
+    patterns = parse_overrides(wl.override_tensor)
+    if wl.n_cpu_moe or patterns:
+        gpu_w -= host_tensor_bytes(spec, fmt, first_gpu, ngl > n_layers, min(wl.n_cpu_moe or 0, n_layers),
+                                   patterns)
     geo = cache_geometry(spec, wl)
     layers = kv_layers(spec, wl, geo)
     kv_total = sum(c.bytes for c in layers)
