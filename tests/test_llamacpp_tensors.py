@@ -44,3 +44,9 @@ def test_token_embedding_and_output_types_reprice_two_tensors() -> None:
     assert xl.model_gpu_bytes - base.model_gpu_bytes == 558_170_112 - 430_940_160
     with pytest.raises(ConfigError, match="unknown"):
         _buffers("llama-3.1-8b", output_tensor_type="q9_9")
+
+
+def test_split_mode_row_is_refused_as_llama_cpp_refuses_it_on_cuda() -> None:
+    with pytest.raises(ConfigError, match="split buffers"):
+        _buffers("llama-3.1-8b", split_mode="row", gpus=2)
+    assert _buffers("llama-3.1-8b", split_mode="layer", gpus=2).model_bytes > 0

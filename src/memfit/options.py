@@ -218,6 +218,9 @@ class WorkloadOptions:
                                                  none_means="equal shares over --gpus",
                                                  help="llama.cpp --tensor-split: each GPU's share of the layers "
                                                       "(e.g. 3,1), with --gpus GPUs.")
+    split_mode: str = option("layer", choices=("layer", "row"), modes=INFERENCE, runtimes=("llamacpp",),
+                             help="llama.cpp -sm: layer (layers and their KV per GPU, by --tensor-split) or row "
+                                  "(refused: the CUDA/ROCm backend of build b10605 has no split buffer type).")
     swa_full: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
                             help="llama.cpp --swa-full: sliding-window layers cache every cell.")
     kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),

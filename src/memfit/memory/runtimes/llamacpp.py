@@ -87,6 +87,11 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = 
     # a GGUF file loads as it is stored; a float dtype otherwise means its GGUF conversion
     fmt = dtype if from_gguf and is_as_stored(spec, dtype) else GGUF_OF_FLOAT.get(dtype.lower(), dtype)
     kv_type = wl.kv_dtype or "f16"
+    if wl.split_mode == "row":
+        # make_gpu_buft_list (src/llama-model.cpp) asks the backend for "ggml_backend_split_buffer_type"; the
+        # CUDA (and HIP) backend of b10605 registers none (only SYCL does), so loading stops
+        raise ConfigError("-sm row: llama.cpp (build b10605) stops at load on CUDA/ROCm GPUs ('device CUDA0 does "
+                          "not support split buffers'); use --split-mode layer with --tensor-split")
     if kv_dtype(kv_type).block > 1 and not wl.flash_attn:
         # llama.cpp refuses to start: "V cache quantization requires flash_attn" (src/llama-context.cpp)
         raise ConfigError(f"llama.cpp quantizes the V cache ({kv_type}) only with flash attention: drop "
