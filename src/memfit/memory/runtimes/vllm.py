@@ -185,7 +185,11 @@ def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
                   layer.moe.top_k * max(4 * h, h + 4 * layer.moe.expert_intermediate_size) if layer.moe else 0)
                  for layer in spec.layers)
-    forward = tokens * (4 * h + -(-widest // tp)) * dt
+    # the forward's peak per token is in the MLP: the residual, the attention output and the normed MLP input (3 ×
+    # hidden) beside gate_up (2 × intermediate) and the activation's output (1 ×); vLLM 0.6.4's V0 logs of
+    # Llama-3.1-8B (one 20,000 / 29,000-token prefill) print 2.07 / 2.99 GiB, 110.6 KB per token, (3 × 4096 + 3 ×
+    # 14,336) × 2 B = 110,592
+    forward = tokens * (3 * h + -(-widest // tp)) * dt
     # while the sampler runs, profile_run still holds _dummy_run's hidden states (tokens × hidden) and the
     # last-token rows it gathered (seqs × hidden), and _dummy_sampler_run adds their rand_like copy
     held = (tokens + 2 * seqs) * h * dt
