@@ -22,7 +22,7 @@ NEW = json.loads((DATA / "families" / "new_configs.json").read_text())
 SIMULATED = DATA / "simulated" / "families-new.jsonl"
 
 # config class -> the model class transformers builds it with (None: AutoModelForCausalLM)
-DEFAULTS: dict[str, str | None] = {"DeepseekV32Config": None}
+DEFAULTS: dict[str, str | None] = {"DeepseekV32Config": None, "Gemma3nTextConfig": None}
 
 
 def _check(cfg: dict[str, Any], reference: Any = None, model_class: str | None = None) -> None:
@@ -123,3 +123,63 @@ def test_simulated_cover_inference_and_training_per_family() -> None:
         family = str((r["config"].get("text_config") or r["config"])["model_type"])
         kinds.setdefault(family, set()).add("training" if r["kind"] in ("train", "lora") else "inference")
     assert kinds and all(k == {"inference", "training"} for k in kinds.values()), kinds
+
+
+# ---- Gemma 3n: KV sharing, per-layer embeddings, AltUp ----------------------------------------------------------
+
+
+def test_gemma3n_kv_sharing_by_hand() -> None:
+    # E2B: 30 layers, the last 10 reuse earlier caches: 20 cached, of which layers 4, 9, 14, 19 are global and 16
+    # slide over 512 tokens (DynamicSlidingWindowLayer keeps 511); 2 kv heads × 256, bf16: 2,048 B per token
+    spec = _spec("gemma-3n-e2b-it-text")
+    row = 2 * 2 * 256 * 2
+    assert kv_cache_bytes(spec, 32_768, 1) == 4 * 32_768 * row + 16 * 511 * row == 285_179_904
+    # E4B: 35 layers, 15 shared: again 20 cached (4 global)
+    assert kv_cache_bytes(_spec("gemma-3n-e4b-it-text"), 8192, 2) == 2 * (4 * 8192 * row + 16 * 511 * row)
+    # vLLM shares them too (kv_sharing_target_layer_name): 20 layers' rows per token
+    assert kv_bytes_per_token(spec, "vllm") == 20 * row
+
+
+def test_gemma3n_llamacpp_cache_and_per_layer_embeddings_on_the_host() -> None:
+    from memfit import estimate
+
+    cfg = NEW["gemma-3n-e4b-it-text"]["config"]
+    est = estimate(cfg, mode="inference", runtime="llamacpp", context=32_768, dtype="f16")
+    kv = sum(c.bytes for c in est.components if c.name == "kv_cache")
+    # llama.cpp: 4 global layers keep 32,768 cells; 16 sliding layers PAD(512 + n_ubatch 512, 256) = 1,024 cells
+    assert kv == 4 * 32_768 * 2048 + 16 * 1024 * 2048 == 301_989_888
+    # the per-layer token table (262,144 × 35 × 256, F16) is an input tensor: host memory, with the token table
+    host = sum(c.bytes for c in est.components if c.name == "weights" and not c.on_device)
+    assert host == (262_144 * 35 * 256 + 262_400 * 2048) * 2
+
+
+def test_gemma3n_parameters_by_hand() -> None:
+    from memfit.inventory import count_parameters, layer_parameters
+
+    spec = _spec("gemma-3n-e2b-it-text")
+    h, p, n, r, inter, L = 2048, 256, 4, 64, 8192, 30
+    attn_own = h * 8 * 256 + 2 * h * 2 * 256 + 8 * 256 * h + 2 * 256  # q, k, v, o; q and k norms (v_norm: none)
+    block = (4 * h + 3 * h * inter  # sandwich norms, MLP
+             + h + n * n + n * n * n + h * n + h  # AltUp: output scale, correction, prediction, router, router norm
+             + 2 * h * r + h  # LAuReL
+             + 2 * h * p + h)  # per-layer input gate, projection, post norm
+    assert layer_parameters(spec, 0) == block + attn_own
+    assert layer_parameters(spec, 29) == block + attn_own - 2 * h * 2 * 256 - 256  # shared: no k/v, no k norm
+    model = 262_400 * h + 262_144 * L * p + h * L * p + p + 2 * (n - 1) * h * h + h  # tied head
+    assert count_parameters(spec).total == model + 20 * (block + attn_own) + 10 * (block + attn_own - 2 * h * 512 - 256)
+
+
+def test_lora_on_gemma3n_equals_peft() -> None:
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from memfit.memory.lora import DEFAULT_TARGETS, lora_parameters
+
+    conf = transformers.AutoConfig.for_model(
+        "gemma3n_text", hidden_size=64, intermediate_size=128, num_hidden_layers=5, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, vocab_size=100, vocab_size_per_layer_input=100,
+        hidden_size_per_layer_input=8, num_kv_shared_layers=2, laurel_rank=4,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "full_attention"])
+    model = transformers.AutoModelForCausalLM.from_config(conf)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=list(DEFAULT_TARGETS)))
+    trainable = sum(q.numel() for q in wrapped.parameters() if q.requires_grad)
+    assert lora_parameters(spec_from_config(conf.to_dict()), 4, DEFAULT_TARGETS) == trainable

@@ -34,20 +34,38 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("deepseek-v3.2-l3/gen-b2-s3072-new8", "deepseek-v3.2", 3, "generate", dict(batch=2, seq=3072, new=8)),
     # listed before it was run, after the two above had fixed the indexer model (a blind check)
     ("deepseek-v3.2-l4/gen-b4-s1536-new8", "deepseek-v3.2", 4, "generate", dict(batch=4, seq=1536, new=8)),
+    ("gemma-3n-e2b-it-text-l10/gen-b2-s2048-new8", "gemma-3n-e2b-it-text", 10, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("gemma-3n-e4b-it-text-l10/train-amp-adamw-fused-b1-s2048", "gemma-3n-e4b-it-text", 10, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=True)),
+    ("gemma-3n-e2b-it-text-l10/train-bf16-adamw-fused-ckpt-b2-s2048", "gemma-3n-e2b-it-text", 10, "train",
+     dict(batch=2, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # listed before it was run, after the two training cases above had fixed the AltUp model (a blind check)
+    ("gemma-3n-e2b-it-text-l10/train-bf16-adamw-fused-b1-s2048", "gemma-3n-e2b-it-text", 10, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False)),
     ("deepseek-v3.2-l2/train-bf16-adamw-fused-ckpt-b1-s1024", "deepseek-v3.2", 2, "train",
      dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True)),
 ]
 
 
+# text-config keys set on a scaled config (the real value does not fit fewer layers): the KV-shared tail
+OVERRIDES: dict[str, dict[str, Any]] = {
+    "gemma-3n-e2b-it-text": {"num_kv_shared_layers": 5},  # of 10 layers: 4 sliding + 1 full share their caches
+    "gemma-3n-e4b-it-text": {"num_kv_shared_layers": 5},
+}
+
+
 def scaled_config(name: str, layers: int) -> dict[str, Any]:
-    """The transformers config dict of a real config cut to ``layers`` layers (per-layer lists cut too)."""
+    """The transformers config dict of a real config cut to ``layers`` layers (every per-layer list cut too)."""
     raw: dict[str, Any] = copy.deepcopy(json.loads(NEW.read_text())[name]["config"])
     raw.pop("quantization_config", None)  # the simulator builds the bf16 model
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
+    full = text["num_hidden_layers"]
     text["num_hidden_layers"] = layers
-    for key in ("layer_types", "mlp_layer_types", "activation_sparsity_pattern"):
-        if isinstance(text.get(key), list) and len(text[key]) > layers:
-            text[key] = text[key][:layers]
+    for key, value in list(text.items()):
+        if isinstance(value, list) and len(value) == full:
+            text[key] = value[:layers]
+    text.update(OVERRIDES.get(name, {}))
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
 
 

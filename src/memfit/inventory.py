@@ -121,13 +121,15 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield from _linear(f"{p}.qkv_proj", q + kv + v, h, "attn_qkv", "attention", i, a.qkv_bias)
     else:
         yield from _linear(f"{p}.q_proj", q, h, "attn_q", "attention", i, a.qkv_bias)
-        yield from _linear(f"{p}.k_proj", kv, h, "attn_k", "attention", i, a.qkv_bias)
-        yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias)
+        if not a.kv_shared:
+            yield from _linear(f"{p}.k_proj", kv, h, "attn_k", "attention", i, a.qkv_bias)
+            yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias)
     yield from _linear(f"{p}.o_proj", h, a.num_heads * a.value_dim, "attn_output", "attention", i, a.o_bias)
     qk_kind = "layernorm" if a.qk_norm_bias else "rms"
     if a.qk_norm == "head":
         yield from _norm(f"{p}.q_norm", a.head_dim, qk_kind, i, "attn_q_norm", "attention")
-        yield from _norm(f"{p}.k_norm", a.head_dim, qk_kind, i, "attn_k_norm", "attention")
+        if not a.kv_shared:
+            yield from _norm(f"{p}.k_norm", a.head_dim, qk_kind, i, "attn_k_norm", "attention")
     elif a.qk_norm == "full":
         yield from _norm(f"{p}.q_norm", q, qk_kind, i, "attn_q_norm", "attention")
         yield from _norm(f"{p}.k_norm", kv, qk_kind, i, "attn_k_norm", "attention")
@@ -279,6 +281,8 @@ def _layer(h: int, norm: str, layer: LayerSpec, i: int) -> Iterator[Tensor]:
         yield from _mlp(layer.mlp, h, i, f"model.layers.{i}.mlp", "", "mlp")
     if layer.moe is not None:
         yield from _moe(layer.moe, h, i)
+    for name, shape in layer.extra:
+        yield Tensor(f"model.layers.{i}.{name}", shape, name.rsplit(".", 1)[0].replace(".", "_"), "other", i)
 
 
 def vision_tensors(v: VisionSpec) -> tuple[Tensor, ...]:
@@ -334,8 +338,12 @@ def _tail(spec: ModelSpec) -> Iterator[Tensor]:
         yield from _linear("lm_head", spec.vocab_size, h, "output", "lm_head", None, spec.lm_head_bias)
     elif spec.lm_head_bias:
         yield Tensor("lm_head.bias", (spec.vocab_size,), "output", "lm_head", None, is_bias=True)
-    for name, numel in spec.extra:
-        yield Tensor(name, (numel,), "other", "other")
+    for name, size in spec.extra:
+        shape = size if isinstance(size, tuple) else (size,)
+        if name.endswith("embed_tokens_per_layer.weight"):  # gemma3n's per-layer token table (llama.cpp: host)
+            yield Tensor(name, shape, "per_layer_token_embd", "embeddings")
+        else:
+            yield Tensor(name, shape, "other", "other")
     v = spec.vision
     if v is not None and v.kind == "siglip":
         yield from vision_tensors(v)

@@ -73,6 +73,9 @@ class AttentionSpec:
     index_heads: int = 0
     index_head_dim: int = 0
     index_topk: int = 0
+    # the layer reuses an earlier layer's K/V (gemma3n/gemma4 ``num_kv_shared_layers``): no k/v projections or
+    # k norm, nothing cached
+    kv_shared: bool = False
 
     @property
     def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:
@@ -98,6 +101,8 @@ class MLPSpec:
     bias: bool = False
     activation: str = "silu"
     fused_gate_up: bool = False  # gate and up stored as one (2 × intermediate, hidden) tensor (phi3)
+    # gemma3n's activation sparsity: the gate's output is cut at mean + k·std per token (a gaussian top-k)
+    gaussian_topk: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,9 @@ class LayerSpec:
     moe: MoESpec | None = None
     norms: int = 2  # hidden-sized norm modules in the block (pre-attn, pre-mlp, post-… )
     norm_layout: NormLayout = "pre"
+    # other named parameter tensors of the block, (module path in the block, shape): gemma3n's AltUp, LAuReL and
+    # per-layer-input projections
+    extra: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def sliding_window(self) -> int | None:
@@ -288,7 +296,8 @@ class ModelSpec:
     mtp_layers: int = 0  # DeepSeek-V3 multi-token-prediction blocks (not built by transformers, not counted)
     source: str = ""  # where the description came from (catalog id, path, repo)
     parameters_override: int | None = None
-    extra: tuple[tuple[str, int], ...] = field(default=())  # other named parameter tensors: (name, numel)
+    # other named parameter tensors: (name, numel) or (name, shape)
+    extra: tuple[tuple[str, int | tuple[int, ...]], ...] = field(default=())
     stored: StoredWeights | None = None  # set when read from a checkpoint's headers
     quantization: str | None = None  # the checkpoint's own weight format (fp8-block, mxfp4, gptq-4bit-g128 …)
     # the context the RoPE was trained at (Phi-3 LongRoPE's short/long switch point); 0 when the config has none.

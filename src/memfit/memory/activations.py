@@ -15,11 +15,10 @@ and the derivative formulas' saved inputs), not a textbook constant:
   ``gelu_new`` is a chain of elementwise ops, five tensors of ``I`` (fp32 under autocast);
 * the loss: transformers upcasts the logits to fp32 and log_softmax keeps ``b·s·V`` fp32.
 
-Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models",
-arXiv 2205.05198, Table 2) give ``sbh(34 + 5as/h)`` per layer for Megatron's fp16 GPT with
-dropout; ``korthikanti_layer_bytes`` reproduces that table for the parallel module. The
-per-model numbers here are what PyTorch actually allocates for the Hugging Face implementation,
-checked against the H100 measurements in the test suite.
+Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models", arXiv 2205.05198,
+Table 2) give ``sbh(34 + 5as/h)`` per layer for Megatron's fp16 GPT with dropout; ``korthikanti_layer_bytes``
+reproduces that table for the parallel module. The per-model numbers here are what PyTorch actually allocates for
+the Hugging Face implementation, checked against the H100 measurements in the test suite.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .korthikanti import korthikanti_layer_bytes
+from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
 from .ssm_activations import mamba2_saved_bytes
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
@@ -322,7 +322,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms
-    per_token += norms_saved
+    per_token += norms_saved + altup_saved_per_token(spec, layer, p.amp, r, p.proj_bytes)  # + gemma3n's AltUp …
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
@@ -375,7 +375,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     return LayerActivations(
         saved=T * per_token + sq_saved + constant + moe_layer + ssm_saved,
         attention_core=T * core_token + sq_saved,
-        checkpoint=T * r * h,
+        checkpoint=T * r * h * max(1, altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
         forward_extra=max(T * extra_token, sq_transient) + dequant,
         backward_extra=T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back,
         weight_casts=casts,
@@ -439,7 +439,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> Mo
     TV = T * V
     loss_saved = LOG_SOFTMAX_BYTES * TV
     fwd_extra = logit_b * TV + (4 * TV if logit_b != 4 else 0) + final_hidden
-    if spec.family == "gemma2":  # final_logit_softcapping: tanh keeps its output
+    if spec.family in SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
         loss_saved += logit_b * TV
     head_casts = 2 * V * h if (p.amp and p.full) else 0
     emb_back = 0

@@ -183,7 +183,7 @@ def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str 
 
 def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype, hidden: int) -> list[LayerCache]:
     out: list[LayerCache] = []
-    if layer.attention is not None:
+    if layer.attention is not None and not layer.attention.kv_shared:  # a shared layer reads another's cache
         att = layer.attention
         per_token, _ = _attention_row(att, runtime, dt)
         kind: Literal["full", "sliding", "mla"] = "mla" if att.kind == "mla" else "full"

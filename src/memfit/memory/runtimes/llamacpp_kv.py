@@ -89,7 +89,7 @@ def kv_layers(spec: ModelSpec, wl: Workload, geo: CacheGeometry) -> list[LayerKV
     out: list[LayerKV] = []
     for i, layer in enumerate(spec.layers):
         a = layer.attention
-        if a is not None:
+        if a is not None and not a.kv_shared:  # gemma3n: the shared tail reads the cache of an earlier layer
             cells = geo.swa_cells if (swa and a.sliding_window is not None and geo.swa_cells) else geo.n_ctx_seq
             if a.kind == "mla":
                 assert a.kv_lora_rank is not None

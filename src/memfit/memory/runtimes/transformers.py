@@ -39,30 +39,23 @@ from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import mamba2_prefill_bytes, mamba_prefill_bytes
 from .int8_outliers import down_projection_bytes, outlier_columns
+from .transformers_families import (
+    CACHE_RESET_FAMILIES,
+    FP32_QK_EAGER,
+    FP32_ROUTING,
+    HELD_GATE,
+    MOE_ACT_TENSORS,
+    PY_GELU,
+    ROPE_PER_LAYER_TYPE,
+    SOFTCAPPED_LOGITS,
+    extra_stream_tensors,
+    per_layer_input_bytes,
+)
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
 
 INT64 = 8
 FP32 = 4
-# Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
-_PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
-# Hidden-sized tensors a family's decoder block keeps alive during its MLP beyond the usual four
-# (embeddings, layer input, residual, normed input), read off the modelling code and traced:
-# GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
-_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
-# MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
-_FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "glm4_moe", "hunyuan_v1_moe", "minimax_m2")
-# MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
-# gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
-_MOE_ACT_TENSORS = {"gpt_oss": 10}
-# Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
-_SOFTCAPPED_LOGITS = ("gemma2",)
-# Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
-_FP32_QK_EAGER = ("gptj",)
-# Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
-_ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text")
-# Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
-_CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 
 
 @dataclass(frozen=True)
@@ -100,7 +93,7 @@ def _stream_tensors(spec: ModelSpec) -> int:
         n -= 1
     if spec.position_embedding == "learned":
         n += 1
-    return n + _EXTRA_STREAM.get(spec.family, 0)
+    return n + extra_stream_tensors(spec)
 
 
 def _mask_count(spec: ModelSpec) -> int:
@@ -148,8 +141,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         k, i_e = moe.routed_rows, moe.expert_intermediate_size
         # routed experts: the gathered tokens and the expert outputs, T·top_k rows each; DeepSeek
         # weights them with fp32 routing scores, so two of the four are fp32
-        rows = 2 * dt + 2 * FP32 if spec.family in _FP32_ROUTING else 4 * dt
-        act = _MOE_ACT_TENSORS.get(spec.family, 0) * i_e * dt  # activation temporaries (gpt-oss's clamped GLU)
+        rows = 2 * dt + 2 * FP32 if spec.family in FP32_ROUTING else 4 * dt
+        act = MOE_ACT_TENSORS.get(spec.family, 0) * i_e * dt  # activation temporaries (gpt-oss's clamped GLU)
         per = k * max(rows * h, (h + 4 * i_e) * dt, act) + moe.num_experts * FP32 * 2
         text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
         if moe.num_shared_experts:
@@ -166,9 +159,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         return 0, ""
     i = mlp.intermediate_size
     if mlp.kind == "plain":
-        n = 4 if mlp.activation in _PY_GELU else 2
+        n = 4 if mlp.activation in PY_GELU else 2
         return tokens * n * i * dt, f"{n} × {tokens:,} tokens × {i} × {dt} B (fc out, activation temporaries)"
-    n = 4 if mlp.fused_gate_up else 3
+    n = 4 if mlp.fused_gate_up or spec.family in HELD_GATE else 3
     base = tokens * n * i * dt
     text = f"{n} × {tokens:,} tokens × {i} × {dt} B (gate, act, up, product)"
     if quant == "int8":
@@ -215,7 +208,7 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         # (2 + 4 + 4 bytes); fp16 takes CUDA's fused half→float softmax and fp32 needs no copy (8)
         per_score = 10 if dt == 2 and not half else 8
         what = "masked, fp32 copy, fp32 softmax"
-        if family in _FP32_QK_EAGER:
+        if family in FP32_QK_EAGER:
             # GPT-J's own _attn: q and k copied to fp32, fp32 scores and their scaled copy, while the block's
             # output tuple still holds the previous layer's probabilities (model dtype)
             q += 2 * t * att.num_heads * att.head_dim * FP32
@@ -284,10 +277,10 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         if layer.attention is not None and spec.position_embedding == "rope":
             a = layer.attention
             rot = max(rot, 2 * t * (a.qk_rope_head_dim or a.rope_dim or a.head_dim) * dt)
-    if spec.family in _ROPE_PER_LAYER_TYPE:
+    if spec.family in ROPE_PER_LAYER_TYPE:
         rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
-    fixed = masks + rot + inputs
+    fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt)
     stream = _stream_tensors(spec) * t * h * dt
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
@@ -317,7 +310,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                               + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
     if wl.task == "forward":
         # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step
-        copies = 2 if spec.family in _SOFTCAPPED_LOGITS else 1
+        copies = 2 if spec.family in SOFTCAPPED_LOGITS else 1
         logits = copies * t * v * dt
         moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
                               formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
@@ -331,7 +324,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         end = kv_cache(spec, tokens, b, "transformers", kvd, bound_windows=True)
         kv_end, kv_end_text = end.bytes, end.formula
         layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
-                       for i, layer in enumerate(spec.layers) if layer.attention is not None), default=0)
+                       for i, layer in enumerate(spec.layers) if _caches(layer)), default=0)
         # MLA: every decoding step decompresses one layer's whole cache into K and V
         kv_el = COMPUTE_DTYPE_BYTES.get(compute_dtype(kvd) or kvd, 2)
         layer_k += max((_mla_expanded(a, b * tokens, kv_el) for a in spec.attention_layers
@@ -355,7 +348,7 @@ def cache_reset_length(spec: ModelSpec, wl: Workload) -> int | None:
     than ``original`` only drops the empty cache of the first call (nothing to hold twice).
     """
     original = spec.original_max_position_embeddings
-    if wl.task != "generate" or spec.family not in _CACHE_RESET_FAMILIES or original <= 0:
+    if wl.task != "generate" or spec.family not in CACHE_RESET_FAMILIES or original <= 0:
         return None
     length = original + 1
     if wl.context <= original and wl.context + wl.new_tokens - 1 >= length:
@@ -387,6 +380,10 @@ def _sampling_bytes(b: int, v: int, dt: int) -> int:
     logits processors' clone and ``where`` outputs (fp32, five copies alive in a trace of the
     min-new-tokens path with a list of EOS ids), and ``arange(vocab)`` int64 + its ``isin`` mask."""
     return b * v * (dt + 5 * FP32) + v * (INT64 + 1)
+
+
+def _caches(layer: LayerSpec) -> bool:
+    return layer.attention is not None and not layer.attention.kv_shared
 
 
 def _one_layer(spec: ModelSpec, i: int) -> ModelSpec:

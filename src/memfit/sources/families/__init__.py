@@ -11,6 +11,7 @@ from . import (
     classic,
     dense,
     dense_recent,
+    gemma3n,
     hybrid_linear,
     hybrid_ssm,
     kimi_linear,
@@ -31,7 +32,7 @@ DEFERRED = hybrid_ssm.DEFERRED
 
 BUILDERS: dict[str, Builder] = {}
 for _module in (dense, dense_recent, moe, moe_recent, classic, mla, ssm, vision, vision_mistral, hybrid_linear,
-                llama4, hybrid_ssm, kimi_linear):
+                llama4, hybrid_ssm, kimi_linear, gemma3n):
     for _key, _builder in _module.BUILDERS.items():
         if _key in BUILDERS:
             raise RuntimeError(f"model_type {_key!r} has two builders")  # pragma: no cover - a coding error

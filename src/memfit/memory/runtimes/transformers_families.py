@@ -1,0 +1,90 @@
+"""Family facts of the transformers profile: what a family's modelling code keeps alive beyond the llama-shaped
+block (read off transformers 5.25's modelling files and checked with the simulator, docs/simulator.md).
+
+Gemma 3n (``gemma3n_text``) during a prefill MLP: AltUp keeps the block's input and its predictions as two stacks of
+``n`` hidden-sized copies; the model keeps the embeddings and the ``n − 1`` AltUp projections it stacked; the block
+keeps its normed input, LAuReL output, attention output, the gated and averaged residuals and the normed MLP input
+beside the MLP's output (8); the per-layer inputs ``b·s × layers × hidden_size_per_layer_input`` live for the whole
+forward; and the MLP holds ``gate_proj`` in a local, so four intermediate-sized tensors are alive, not three.
+"""
+
+from __future__ import annotations
+
+from ...spec import LayerSpec, ModelSpec
+
+__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "HELD_GATE", "MOE_ACT_TENSORS", "PY_GELU",
+           "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "altup_saved_per_token", "extra_stream_tensors",
+           "per_layer_input_bytes"]
+
+# Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
+PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
+# Hidden-sized tensors a family's decoder block keeps alive during its MLP beyond the usual four
+# (embeddings, layer input, residual, normed input), read off the modelling code and traced:
+# GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
+_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
+# MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
+FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "glm4_moe", "hunyuan_v1_moe", "minimax_m2")
+# MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
+# gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
+MOE_ACT_TENSORS = {"gpt_oss": 10}
+# Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
+SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text")
+# Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
+FP32_QK_EAGER = ("gptj",)
+# Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
+ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text")
+# Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
+CACHE_RESET_FAMILIES = ("phi3", "phimoe")
+# Families whose gated MLP keeps gate_proj's output in a local until the down projection (4 intermediates alive)
+HELD_GATE = ("gemma3n", "gemma3n_text")
+_ALTUP = ("gemma3n", "gemma3n_text")
+
+
+def altup_copies(spec: ModelSpec) -> int:
+    """AltUp's number of residual copies (``altup_num_inputs``: the model-level projections + 1); 0 without AltUp."""
+    if spec.family not in _ALTUP:
+        return 0
+    return 1 + sum(1 for name, _ in spec.extra if name.startswith("model.altup_projections."))
+
+
+def extra_stream_tensors(spec: ModelSpec) -> int:
+    """Hidden-sized tensors alive during a block's MLP beyond the usual four."""
+    n = altup_copies(spec)
+    if n:
+        return 3 * n + 8 - 4
+    return _EXTRA_STREAM.get(spec.family, 0)
+
+
+def per_layer_input_bytes(spec: ModelSpec, tokens: int, dt: int) -> int:
+    """Gemma 3n's per-layer inputs for ``tokens`` tokens: every layer's slice, alive through the whole forward."""
+    for name, size in spec.extra:
+        if name == "model.per_layer_projection_norm.weight":
+            width = size[0] if isinstance(size, tuple) else size
+            return tokens * spec.num_layers * width * dt
+    return 0
+
+
+def altup_saved_per_token(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int, proj: int) -> int:
+    """Bytes per token a Gemma 3n block saves for backward beyond a Gemma 3 sandwich block (0 for other families),
+    read off ``modeling_gemma3n.py``: AltUp's prediction matmul keeps its input stack (n copies; a bf16 copy under
+    autocast) and ``correct`` keeps the n-fold repeated innovation; the two router RMSNorms, LAuReL's and the
+    per-layer input's post-norms each keep an fp32 copy of their input and the normed product (8 B per element; the
+    routers also their Linear's input); ``correct_output_scale`` keeps the corrected copy, ``per_layer_input_gate`` its
+    input; ``v_norm`` an fp32 copy of V; a gaussian top-k keeps the gate output for its ``std``. Under autocast the
+    fp32 predictions stay alive through the input norm's saved view (n − 1 copies more than a plain stream) and the
+    prediction router's input is a view of the fp32 input stack."""
+    n = altup_copies(spec)
+    if not n:
+        return 0
+    h = spec.hidden_size
+    per_h = (2 * n if amp else resid * n) + resid * n  # prediction matmul's input, correct's repeated innovation
+    per_h += (4 * n + 6 + 10) if amp else 2 * (8 + proj)  # the two router norms and their Linear inputs
+    per_h += 4 * (n - 1) if amp else 0  # the fp32 predictions kept by the input norm's view
+    per_h += 8 + 8 + resid + proj  # LAuReL and per-layer post-norms, correct_output_scale, per_layer_input_gate
+    total = per_h * h
+    a = layer.attention
+    if a is not None and not a.kv_shared:
+        total += 4 * a.num_kv_heads * a.head_dim  # v_norm's fp32 copy of V
+    if layer.mlp is not None and layer.mlp.gaussian_topk:
+        total += proj * layer.mlp.intermediate_size
+    return total
