@@ -21,6 +21,8 @@ DATA = Path(__file__).parent / "data"
 NEW = json.loads((DATA / "families" / "new_configs.json").read_text())
 SIMULATED = DATA / "simulated" / "families-new.jsonl"
 
+# the model_types made first-class here (each default config below; gemma3n's multimodal class needs timm)
+FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n"}
 # config class -> the model class transformers builds it with (None: AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {"DeepseekV32Config": None, "Gemma3nTextConfig": None}
 
@@ -38,6 +40,11 @@ def test_default_config_count_is_exact(config_class: str) -> None:
     transformers = pytest.importorskip("transformers")
     conf = getattr(transformers, config_class)()
     _check(conf.to_dict(), conf, DEFAULTS[config_class])
+
+
+def test_each_family_has_its_default_config_checked() -> None:
+    transformers = pytest.importorskip("transformers")
+    assert {getattr(transformers, c)().model_type for c in DEFAULTS} | {"gemma3n"} == FAMILIES
 
 
 @pytest.mark.parametrize("name", sorted(NEW))
