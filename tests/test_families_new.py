@@ -22,9 +22,13 @@ NEW = json.loads((DATA / "families" / "new_configs.json").read_text())
 SIMULATED = DATA / "simulated" / "families-new.jsonl"
 
 # the model_types made first-class here (each default config below; gemma3n's multimodal class needs timm)
-FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n"}
+FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n", "llava", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "idefics3"}
 # config class -> the model class transformers builds it with (None: AutoModelForCausalLM)
-DEFAULTS: dict[str, str | None] = {"DeepseekV32Config": None, "Gemma3nTextConfig": None}
+DEFAULTS: dict[str, str | None] = {
+    "DeepseekV32Config": None, "Gemma3nTextConfig": None, "LlavaConfig": "LlavaForConditionalGeneration",
+    "Qwen2_5_VLConfig": "Qwen2_5_VLForConditionalGeneration", "Qwen3VLConfig": "Qwen3VLForConditionalGeneration",
+    "Qwen3VLMoeConfig": "Qwen3VLMoeForConditionalGeneration", "Idefics3Config": "Idefics3ForConditionalGeneration",
+}
 
 
 def _check(cfg: dict[str, Any], reference: Any = None, model_class: str | None = None) -> None:
@@ -190,3 +194,36 @@ def test_lora_on_gemma3n_equals_peft() -> None:
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=list(DEFAULT_TARGETS)))
     trainable = sum(q.numel() for q in wrapped.parameters() if q.requires_grad)
     assert lora_parameters(spec_from_config(conf.to_dict()), 4, DEFAULT_TARGETS) == trainable
+
+
+# ---- vision towers: image tokens per image, from the config ----------------------------------------------------
+
+
+def test_image_tokens_per_image_by_hand() -> None:
+    # LLaVA-1.5: CLIP ViT-L/14 at 336 px: (336 / 14)² = 576 patch features, the CLS one dropped ("default")
+    llava = _spec("llava-1.5-7b-hf")
+    assert llava.vision is not None and llava.vision.tokens_per_image == 24 * 24 == 576
+    # Qwen2.5-VL: one token per 2 × 2 merged 14-px patch = 28 px: a 1,024² image is 37 × 37 merged patches
+    qwen = _spec("qwen2.5-vl-7b-instruct")
+    assert qwen.vision is not None and qwen.vision.tokens_per_image == 37 * 37 == 1369
+    from memfit.sources.families.vision_towers import qwen_vision_tokens
+
+    assert qwen_vision_tokens(720, 1280, 14, 2) == 26 * 46  # 720 / 28 = 25.7 -> 26, 1280 / 28 = 45.7 -> 46
+    # Qwen3-VL (catalog): 16-px patches merged 2 × 2 = 32 px: 1,024² px -> 32 × 32
+    vl = spec_from_config(json.loads((Path(__file__).parents[1] / "src/memfit/data/models/qwen3-vl-8b-instruct.json")
+                                     .read_text()))
+    assert vl.vision is not None and vl.vision.tokens_per_image == 32 * 32
+    # Idefics3 (default config: 224-px tiles of 32-px patches, pixel shuffle 2): 49 // 4 = 12 tokens a tile; an image
+    # with a 4 × 224 px longest edge is 4 × 4 tiles + the global one
+    transformers = pytest.importorskip("transformers")
+    ide = spec_from_config(transformers.Idefics3Config().to_dict())
+    assert ide.vision is not None and ide.vision.tokens_per_image == 17 * ((224 // 32) ** 2 // 4)
+
+
+def test_vision_tower_parameters_by_hand() -> None:
+    # LLaVA-1.5-7B's CLIP ViT-L/14-336 and two-layer projector (biases), beside the Llama-2-7B text model
+    d, inter, n = 1024, 4096, 24
+    tower = d + d * 3 * 14 * 14 + 577 * d + 2 * d + n * (4 * d * d + 4 * d + 4 * d + 2 * d * inter + inter + d) + 2 * d
+    projector = d * 4096 + 4096 + 4096 * 4096 + 4096
+    spec = _spec("llava-1.5-7b-hf")
+    assert spec.vision is not None and spec.vision.parameters == tower + projector == 303_507_456 + 20_979_712
