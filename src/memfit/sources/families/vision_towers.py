@@ -14,9 +14,9 @@ with the tokens an image adds to the context (``VisionSpec.tokens_per_image``) f
   LayerNorms, fused qkv/proj and fc1/fc2 with biases, the patch merger (LayerNorm over d) and one "deepstack" merger
   per ``deepstack_visual_indexes`` entry (LayerNorm over d·m²).
 * **Idefics3** (``Idefics3VisionTransformer``, SigLIP-shaped): a patch convolution with bias, position embeddings,
-  blocks (LayerNorm, q/k/v/out with biases, LayerNorm, fc1/fc2 with biases), a post-LayerNorm; the connector pixel-shuffles
-  ``scale_factor``² patches into one token and projects d·s² → text hidden without bias. One (image_size)² tile adds
-  (image_size / patch)² / s² tokens.
+  blocks (LayerNorm, q/k/v/out with biases, LayerNorm, fc1/fc2 with biases), a post-LayerNorm; the connector
+  pixel-shuffles ``scale_factor``² patches into one token and projects d·s² → text hidden without bias. One
+  (image_size)² tile adds (image_size / patch)² / s² tokens.
 """
 
 from __future__ import annotations
