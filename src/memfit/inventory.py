@@ -109,8 +109,12 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield from _linear(f"{p}.kv_b_proj", a.num_heads * (nope + a.value_dim), a.kv_lora_rank, "attn_kv_b",
                            "attention", i, False)
         yield from _linear(f"{p}.o_proj", h, a.num_heads * a.value_dim, "attn_output", "attention", i, a.o_bias)
-        if a.index_heads:
-            yield from _indexer(a, h, i)
+        if a.index_heads:  # DeepSeek-V3.2's lightning indexer: queries from the q latent, one LayerNorm'ed key
+            x, d, n = f"{p}.indexer", a.index_head_dim, a.index_heads
+            yield from _linear(f"{x}.wq_b", n * d, a.q_lora_rank or h, "attn_index_q", "attention", i, False)
+            yield from _linear(f"{x}.wk", d, h, "attn_index_k", "attention", i, False)
+            yield from _norm(f"{x}.k_norm", d, "layernorm", i, "attn_index_k_norm", "attention")
+            yield from _linear(f"{x}.weights_proj", n, h, "attn_index_w", "attention", i, False)
         return
     q, kv, v = a.num_heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_kv_heads * a.value_dim
     if a.output_gate:  # q_proj emits the queries and their output gate (the gate is not a norm's input)
@@ -138,15 +142,6 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield Tensor(f"{p}.k_layernorm.weight", (a.num_kv_heads, a.head_dim), "attn_k_norm", "attention", i)
     if a.sinks:
         yield Tensor(f"{p}.sinks", (a.num_heads,), "attn_sinks", "attention", i)
-
-
-def _indexer(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
-    """DeepSeek-V3.2's lightning indexer: its queries from the q latent, one shared key (LayerNorm'ed), head weights."""
-    p, d = f"model.layers.{i}.self_attn.indexer", a.index_head_dim
-    yield from _linear(f"{p}.wq_b", a.index_heads * d, a.q_lora_rank or h, "attn_index_q", "attention", i, False)
-    yield from _linear(f"{p}.wk", d, h, "attn_index_k", "attention", i, False)
-    yield from _norm(f"{p}.k_norm", d, "layernorm", i, "attn_index_k_norm", "attention")
-    yield from _linear(f"{p}.weights_proj", a.index_heads, h, "attn_index_w", "attention", i, False)
 
 
 def _mlp(m: MLPSpec, h: int, i: int, prefix: str, suffix: str, group: Group) -> Iterator[Tensor]:
@@ -338,12 +333,10 @@ def _tail(spec: ModelSpec) -> Iterator[Tensor]:
         yield from _linear("lm_head", spec.vocab_size, h, "output", "lm_head", None, spec.lm_head_bias)
     elif spec.lm_head_bias:
         yield Tensor("lm_head.bias", (spec.vocab_size,), "output", "lm_head", None, is_bias=True)
-    for name, size in spec.extra:
-        shape = size if isinstance(size, tuple) else (size,)
-        if name.endswith("embed_tokens_per_layer.weight"):  # gemma3n's per-layer token table (llama.cpp: host)
-            yield Tensor(name, shape, "per_layer_token_embd", "embeddings")
-        else:
-            yield Tensor(name, shape, "other", "other")
+    for name, size in spec.extra:  # gemma3n's per-layer token table is an embedding (llama.cpp keeps it on the host)
+        ple = name.endswith("embed_tokens_per_layer.weight")
+        yield Tensor(name, size if isinstance(size, tuple) else (size,), "per_layer_token_embd" if ple else "other",
+                     "embeddings" if ple else "other")
     v = spec.vision
     if v is not None and v.kind == "siglip":
         yield from vision_tensors(v)

@@ -176,7 +176,7 @@ def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str 
     out: list[LayerCache] = []
     for i, layer in enumerate(spec.layers):
         out.extend(_layer_cache(i, layer, runtime, dt, spec.hidden_size))
-    if not out:
+    if not out and not any(layer.attention is not None for layer in spec.layers):  # KV-shared layers cache nothing
         raise UnsupportedError(f"{spec.name} has no attention or recurrent layer memfit can size a cache for")
     return out
 
