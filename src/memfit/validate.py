@@ -112,7 +112,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")), checkpointing="full" if p.get("ckpt") else "none",
-                        attn=str(p.get("attn", "sdpa")), quant=p.get("quant"))
+                        attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), **_parallel_fields(p))
     if kind == "lora":
         targets = p.get("targets")
         return Workload(mode="qlora" if p.get("quant") else "lora", batch=int(p["batch"]), context=int(p["seq"]),
@@ -123,6 +123,17 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         dtype=str(p.get("dtype", "bfloat16")),
                         attn=str(p.get("attn", "sdpa")))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
+
+
+def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
+    """A multi-GPU case (tests/data/parallel/README.md): the layout of the rank measured; absent keys keep one GPU."""
+    out: dict[str, Any] = {}
+    for key, field, conv in (("gpus", "gpus", int), ("tp", "tp", int), ("zero", "zero", int),
+                             ("shard_size", "shard_size", int), ("offload", "offload", str),
+                             ("sp", "sequence_parallel", bool)):
+        if p.get(key) is not None:
+            out[field] = conv(p[key])
+    return out
 
 
 def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:

@@ -1,0 +1,414 @@
+"""Simulate rank 0's allocated peak of a multi-GPU training step (FSDP2, DTensor TP/SP, FSDP2 + TP), without GPUs.
+
+Developer tool, not part of the memfit package; a sibling of tools/simulate_memory.py, whose fake-tensor allocation
+tracker, sm90 attention routing and CUDA autocast emulation it imports. One process plays rank 0 of N through
+PyTorch's fake process group (``torch.testing._internal.distributed.fake_pg``: collectives are no-ops that return
+tensors of the right shape), so PyTorch's own FSDP2 (``fully_shard``) and DTensor tensor-parallel code run as they
+would on rank 0: the all-gathered and resharded parameters, the prefetch, the reduce-scatter buffers, the
+mixed-precision copies, the CPU-offloaded shards and the sharded optimizer states are allocated and freed by that
+code, on fake tensors. See docs/simulator.md, section "Multi-GPU training".
+
+Usage:
+  python tools/simulate_parallel.py generate --set development   # -> tests/data/parallel/dev.jsonl
+  python tools/simulate_parallel.py generate --set heldout       # list tests/data/parallel/heldout-list.jsonl
+  python tools/simulate_parallel.py run CASE_NAME                # one case, printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.distributed.tensor import DTensor
+from torch.utils._pytree import tree_leaves
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import simulate_memory as sm  # the single-GPU simulator: tracker, sm90 modes, configs
+
+PARALLEL_SIMULATOR_VERSION = "1"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests/data/parallel"
+HELDOUT_LIST = DATA / "heldout-list.jsonl"
+
+
+class RankTracker(sm.AllocTracker):
+    """The single-GPU tracker, also counting the local shards of DTensor results (sharded parameters,
+    gradients and optimizer states are DTensors whose local tensor is a fake tensor)."""
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        out = super().__torch_dispatch__(func, types, args, kwargs)
+        dts = [t for t in tree_leaves(out) if isinstance(t, DTensor)]
+        for t in dts:
+            self.register(t._local_tensor)
+        if dts:
+            self.peak = max(self.peak, self.live)
+        return out
+
+    def host(self, t: torch.Tensor) -> None:
+        """``t`` lives in host memory on the real machine (CPU offload): stop counting it."""
+        self.forget(t._local_tensor if isinstance(t, DTensor) else t)
+
+
+@contextlib.contextmanager
+def tracked_resize(tracker: RankTracker) -> Iterator[None]:
+    """FSDP2 allocates and frees unsharded parameters by resizing their storage in place
+    (``_fsdp_common.alloc_storage`` / ``free_storage``: ``untyped_storage().resize_``), which no operator sees."""
+    orig = torch.UntypedStorage.resize_
+
+    def resize(st: Any, size: int) -> Any:
+        key = st._cdata
+        out = orig(st, size)
+        if key in tracker.blocks:
+            nb = sm.rounded(st.nbytes())
+            tracker.live += nb - tracker.blocks[key]
+            tracker.blocks[key] = nb
+            tracker.peak = max(tracker.peak, tracker.live)
+        return out
+
+    torch.UntypedStorage.resize_ = resize  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.UntypedStorage.resize_ = orig  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Layouts
+# --------------------------------------------------------------------------------------------------------------
+
+
+def world_size(p: dict[str, Any]) -> int:
+    return int(p.get("replicate", 1)) * int(p.get("shard", 1)) * int(p.get("tp", 1))
+
+
+@contextlib.contextmanager
+def offloaded_grads(tracker: RankTracker, on: bool) -> Iterator[None]:
+    """CPUOffloadPolicy: ``foreach_reduce`` copies each reduce-scattered gradient shard to the host
+    (``new_sharded_grad.to("cpu")``) and drops the device buffer; on the fake CPU device that copy is a no-op,
+    so the shard handed to ``FSDPParam.to_sharded_dtensor`` is marked as host memory here."""
+    from torch.distributed.fsdp._fully_shard._fsdp_param import FSDPParam
+
+    orig = FSDPParam.to_sharded_dtensor
+
+    def to_sharded(self: Any, tensor: torch.Tensor) -> Any:
+        if self.offload_to_cpu:
+            tracker.host(tensor)
+        return orig(self, tensor)
+
+    if on:
+        FSDPParam.to_sharded_dtensor = to_sharded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FSDPParam.to_sharded_dtensor = orig  # type: ignore[method-assign]
+
+
+def _mesh(p: dict[str, Any]) -> Any:
+    from torch.distributed.device_mesh import init_device_mesh
+
+    rep, shard, tp = int(p.get("replicate", 1)), int(p.get("shard", 1)), int(p.get("tp", 1))
+    return init_device_mesh("cpu", (rep, shard, tp), mesh_dim_names=("replicate", "shard", "tp"))
+
+
+def _tp_plan(model: Any, mesh: Any, sp: bool) -> None:
+    """Megatron-style TP of a llama-like HF model (torchtitan's plan): q/k/v/gate/up column-wise, o/down row-wise,
+    vocabulary-parallel embedding, column-parallel lm_head gathering the logits; with ``sp`` the norms and the
+    residual stream are split over the sequence (SequenceParallel) and gathered before attention and the MLP."""
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        PrepareModuleInput,
+        RowwiseParallel,
+        SequenceParallel,
+        parallelize_module,
+    )
+
+    seq = Shard(1)
+    top = {"model.embed_tokens": RowwiseParallel(input_layouts=Replicate(), output_layouts=seq if sp else Replicate()),
+           "lm_head": ColwiseParallel(input_layouts=seq if sp else Replicate(), output_layouts=Replicate())}
+    if sp:
+        top["model.norm"] = SequenceParallel()
+    parallelize_module(model, mesh, top)
+    if getattr(model.config, "tie_word_embeddings", False):  # both are Shard(0) on the vocabulary: tie them again
+        model.lm_head.weight = model.model.embed_tokens.weight
+    for layer in model.model.layers:
+        plan: dict[str, Any] = {
+            "self_attn.q_proj": ColwiseParallel(), "self_attn.k_proj": ColwiseParallel(),
+            "self_attn.v_proj": ColwiseParallel(),
+            "self_attn.o_proj": RowwiseParallel(output_layouts=seq) if sp else RowwiseParallel(),
+            "mlp.gate_proj": ColwiseParallel(), "mlp.up_proj": ColwiseParallel(),
+            "mlp.down_proj": RowwiseParallel(output_layouts=seq) if sp else RowwiseParallel(),
+        }
+        if sp:
+            plan.update({
+                "input_layernorm": SequenceParallel(), "post_attention_layernorm": SequenceParallel(),
+                "self_attn": PrepareModuleInput(input_kwarg_layouts={"hidden_states": seq},
+                                                desired_input_kwarg_layouts={"hidden_states": Replicate()}),
+                "mlp": PrepareModuleInput(input_layouts=(seq,), desired_input_layouts=(Replicate(),)),
+            })
+        parallelize_module(layer, mesh, plan)
+
+
+def _shard(model: Any, mesh: Any, p: dict[str, Any]) -> None:
+    """fully_shard each decoder layer, then the root (embeddings, final norm, lm_head), as torchtitan does."""
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
+
+    dp = mesh["replicate", "shard"] if int(p.get("replicate", 1)) > 1 else mesh["shard"]
+    kw: dict[str, Any] = {"mesh": dp}
+    if p.get("mp", True):
+        kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    if p.get("offload"):
+        kw["offload_policy"] = CPUOffloadPolicy(pin_memory=False)
+    reshard = bool(p.get("reshard", True))
+    for layer in model.model.layers:
+        fully_shard(layer, reshard_after_forward=reshard, **kw)
+    fully_shard(model, reshard_after_forward=reshard if p.get("reshard_root") else False, **kw)
+
+
+def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    """One layout, two training steps on rank 0; tracked bytes (workspaces excluded) per phase of each step."""
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+    from transformers import AutoModelForCausalLM
+
+    n = world_size(p)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    dist.init_process_group("fake", rank=0, world_size=n, store=FakeStore())
+    try:
+        mesh = _mesh(p)
+        cfg = sm.config_from_dict(cfg_dict)
+        fsdp = int(p.get("shard", 1)) * int(p.get("replicate", 1)) > 1
+        amp = not fsdp and bool(p.get("mp", True))  # TP alone: fp32 parameters under bf16 autocast
+        fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
+        tracker = RankTracker(fake)
+        h100 = sm.H100Mode()
+        gc.collect()
+        with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
+                tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))):
+            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if (fsdp and p.get("mp", True)) or amp
+                                                     else torch.bfloat16, attn_implementation=p.get("attn", "sdpa"))
+            model.train()
+            if p.get("ckpt"):
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if int(p.get("tp", 1)) > 1:
+                _tp_plan(model, mesh["tp"], bool(p.get("sp")))
+            if fsdp:
+                _shard(model, mesh, p)
+            gc.collect()
+            offload = bool(p.get("offload"))
+            if offload:  # CPUOffloadPolicy: the sharded parameters live in host memory
+                for q in model.parameters():
+                    tracker.host(q)
+            rec: dict[str, Any] = {"tracked_after_shard": tracker.live}
+            params = list(model.parameters())  # DTensor and plain (TP-replicated) parameters in separate groups
+            groups = [{"params": g} for g in ([q for q in params if isinstance(q, DTensor)],
+                                               [q for q in params if not isinstance(q, DTensor)]) if g]
+            opt = torch.optim.AdamW(groups, lr=1e-5, foreach=True) if offload else \
+                torch.optim.AdamW(groups, lr=1e-5, fused=True)
+            b, s = int(p["batch"]), int(p["seq"])
+            ids = torch.randint(100, 1000, (b, s))
+            pos = torch.arange(s).unsqueeze(0)  # with SP the embedding output holds s / tp positions; rotary needs s
+            phases, peak = [], 0
+            for step in range(2):
+                tracker.reset_peak()
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    loss = model(input_ids=ids, labels=ids, position_ids=pos).loss
+                after_fwd, peak_fwd = tracker.live, tracker.peak
+                loss.backward()
+                tracker.flush()
+                after_bwd, peak_bwd = tracker.live, tracker.peak
+                if offload:  # the optimizer steps on the CPU: its states and temporaries are host memory
+                    live0 = tracker.live
+                    opt.step()
+                    for st in opt.state.values():
+                        for v in st.values():
+                            if isinstance(v, torch.Tensor):
+                                tracker.host(v)
+                    tracker.peak = max(peak_bwd, live0)
+                else:
+                    opt.step()
+                opt.zero_grad(set_to_none=True)
+                phases.append(dict(step=step, after_fwd=after_fwd, peak_fwd=peak_fwd, after_bwd=after_bwd,
+                                   peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
+                peak = max(peak, tracker.peak)
+                del loss
+            tracker.flush()
+            rec.update(tracked_peak=peak, phases=phases,
+                       n_params=sum(q.numel() for q in model.parameters()))
+            del model, opt, ids, pos, params, groups
+            gc.collect()
+        return rec
+    finally:
+        dist.destroy_process_group()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _c(name: str, model: str, layers: int, **p: Any) -> tuple[str, str, int, dict[str, Any]]:
+    return name, model, layers, p
+
+
+# Development cases: (name, catalog model, layers kept, layout + workload). batch is per rank (the local batch).
+DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
+    # FSDP2 FULL_SHARD, mixed precision bf16/fp32, dense
+    _c("llama-3.2-1b-l4/fsdp8-b2-s2048", "llama-3.2-1b", 4, shard=8, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp2-b2-s2048", "llama-3.2-1b", 4, shard=2, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp32-b1-s4096", "llama-3.2-1b", 4, shard=32, batch=1, seq=4096),
+    _c("llama-3.2-1b-l4/fsdp8-noreshard-b2-s2048", "llama-3.2-1b", 4, shard=8, reshard=False, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp8-bf16-b2-s2048", "llama-3.2-1b", 4, shard=8, mp=False, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp8-ckpt-b4-s2048", "llama-3.2-1b", 4, shard=8, ckpt=True, batch=4, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp8-offload-b2-s2048", "llama-3.2-1b", 4, shard=8, offload=True, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/hsdp2x4-b2-s2048", "llama-3.2-1b", 4, replicate=2, shard=4, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/hsdp8x8-b1-s2048", "llama-3.2-1b", 4, replicate=8, shard=8, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/fsdp16-b1-s4096", "qwen2.5-7b", 4, shard=16, batch=1, seq=4096),
+    _c("qwen2.5-7b-l4/fsdp4-noreshard-b1-s2048", "qwen2.5-7b", 4, shard=4, reshard=False, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/fsdp8-ckpt-b2-s4096", "qwen2.5-7b", 4, shard=8, ckpt=True, batch=2, seq=4096),
+    _c("qwen2.5-7b-l4/hsdp4x4-b1-s2048", "qwen2.5-7b", 4, replicate=4, shard=4, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/fsdp8-offload-b1-s2048", "qwen2.5-7b", 4, shard=8, offload=True, batch=1, seq=2048),
+    _c("mistral-7b-v0.3-l4/fsdp16-b1-s4096", "mistral-7b-v0.3", 4, shard=16, batch=1, seq=4096),
+    _c("mistral-7b-v0.3-l4/fsdp64-b1-s2048", "mistral-7b-v0.3", 4, shard=64, batch=1, seq=2048),
+    _c("mistral-7b-v0.3-l4/fsdp8-bf16-noreshard-b1-s2048", "mistral-7b-v0.3", 4, shard=8, mp=False, reshard=False,
+       batch=1, seq=2048),
+    _c("qwen3-1.7b-l6/fsdp4-b4-s1024", "qwen3-1.7b", 6, shard=4, batch=4, seq=1024),
+    _c("qwen3-1.7b-l6/fsdp2-noreshard-b2-s2048", "qwen3-1.7b", 6, shard=2, reshard=False, batch=2, seq=2048),
+    _c("qwen3-1.7b-l6/fsdp16-ckpt-b8-s2048", "qwen3-1.7b", 6, shard=16, ckpt=True, batch=8, seq=2048),
+    # DTensor TP (fp32 parameters under bf16 autocast) and TP + SP, dense
+    _c("llama-3.2-1b-l4/tp2-b2-s2048", "llama-3.2-1b", 4, tp=2, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/tp4-sp-b2-s2048", "llama-3.2-1b", 4, tp=4, sp=True, batch=2, seq=2048),
+    _c("qwen2.5-7b-l4/tp4-b1-s2048", "qwen2.5-7b", 4, tp=4, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/tp4-sp-b1-s4096", "qwen2.5-7b", 4, tp=4, sp=True, batch=1, seq=4096),
+    _c("mistral-7b-v0.3-l4/tp8-sp-b2-s2048", "mistral-7b-v0.3", 4, tp=8, sp=True, batch=2, seq=2048),
+    # FSDP2 + TP (2-D, torchtitan's layout), dense
+    _c("llama-3.2-1b-l4/fsdp4-tp2-b2-s2048", "llama-3.2-1b", 4, shard=4, tp=2, batch=2, seq=2048),
+    _c("llama-3.2-1b-l4/fsdp4-tp2-sp-b2-s2048", "llama-3.2-1b", 4, shard=4, tp=2, sp=True, batch=2, seq=2048),
+    _c("qwen2.5-7b-l4/fsdp8-tp4-sp-b1-s4096", "qwen2.5-7b", 4, shard=8, tp=4, sp=True, batch=1, seq=4096),
+    _c("qwen2.5-7b-l4/fsdp4-tp4-b2-s2048", "qwen2.5-7b", 4, shard=4, tp=4, batch=2, seq=2048),
+    _c("mistral-7b-v0.3-l4/fsdp8-tp8-sp-b1-s4096", "mistral-7b-v0.3", 4, shard=8, tp=8, sp=True, batch=1, seq=4096),
+    _c("mistral-7b-v0.3-l4/fsdp2-tp4-sp-ckpt-b4-s2048", "mistral-7b-v0.3", 4, shard=2, tp=4, sp=True, ckpt=True,
+       batch=4, seq=2048),
+    # MoE under FSDP2 (experts sharded like any parameter)
+    _c("qwen3-30b-a3b-l2/fsdp8-b1-s2048", "qwen3-30b-a3b", 2, shard=8, batch=1, seq=2048),
+    _c("qwen3-30b-a3b-l2/fsdp32-b2-s2048", "qwen3-30b-a3b", 2, shard=32, batch=2, seq=2048),
+    _c("qwen3-30b-a3b-l2/fsdp8-noreshard-b1-s2048", "qwen3-30b-a3b", 2, shard=8, reshard=False, batch=1, seq=2048),
+    _c("qwen3-30b-a3b-l2/hsdp2x8-b1-s4096", "qwen3-30b-a3b", 2, replicate=2, shard=8, batch=1, seq=4096),
+    _c("qwen3-30b-a3b-l2/fsdp16-ckpt-b4-s2048", "qwen3-30b-a3b", 2, shard=16, ckpt=True, batch=4, seq=2048),
+    _c("mixtral-8x7b-v0.1-l2/fsdp8-b1-s2048", "mixtral-8x7b-v0.1", 2, shard=8, batch=1, seq=2048),
+    _c("mixtral-8x7b-v0.1-l2/fsdp16-noreshard-b1-s4096", "mixtral-8x7b-v0.1", 2, shard=16, reshard=False, batch=1,
+       seq=4096),
+    _c("mixtral-8x7b-v0.1-l2/fsdp64-b2-s2048", "mixtral-8x7b-v0.1", 2, shard=64, batch=2, seq=2048),
+    _c("mixtral-8x7b-v0.1-l2/fsdp8-offload-b1-s2048", "mixtral-8x7b-v0.1", 2, shard=8, offload=True, batch=1,
+       seq=2048),
+]
+
+
+def case_list(which: str) -> list[tuple[str, str, int, dict[str, Any]]]:
+    """The development cases (DEV_CASES) or the frozen held-out list (a data file)."""
+    if which == "development":
+        return DEV_CASES
+    rows = [json.loads(line) for line in HELDOUT_LIST.read_text().splitlines() if line.strip()]
+    return [(r["case"], r["model"], r["layers"], r["params"]) for r in rows]
+
+
+def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
+    """The case's ``params`` in the ground-truth format (``memfit validate``; see tests/data/parallel/README.md)."""
+    rep, shard, tp = int(p.get("replicate", 1)), int(p.get("shard", 1)), int(p.get("tp", 1))
+    fsdp = rep * shard > 1
+    out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
+                               amp=bool(p.get("mp", True)), dtype="bfloat16", ckpt=bool(p.get("ckpt", False)),
+                               gpus=rep * shard * tp, tp=tp, sp=bool(p.get("sp", False)))
+    if fsdp:
+        out["zero"] = 3 if p.get("reshard", True) else 2
+        if rep > 1:
+            out["shard_size"] = shard
+        if p.get("offload"):
+            out["offload"] = "params"
+            out["opt"] = "adamw-foreach"
+    return out
+
+
+def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], which: str) -> dict[str, Any]:
+    t0 = time.time()
+    cfg = sm.catalog_config(model, layers)
+    sim = simulate_rank0(cfg, p)
+    base = sm.default_alloc_before_build("train")  # the forward and autograd threads' cuBLAS workspaces
+    rec: dict[str, Any] = dict(case=name, model=f"{model}-l{layers}", kind="train", params=memfit_params(p),
+                               layout=p, alloc_before_build=base, config=cfg, n_params=sim["n_params"],
+                               alloc_after_shard=base + sim["tracked_after_shard"],
+                               phases=[{k: (v + base if k != "step" else v) for k, v in ph.items()}
+                                       for ph in sim["phases"]],
+                               peak_alloc=base + int(sim["tracked_peak"]))
+    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
+    rec.update(rank=0, world_size=world_size(p), seconds=round(time.time() - t0, 2), simulated=True,
+               simulator="tools/simulate_parallel.py", simulator_version=PARALLEL_SIMULATOR_VERSION, set=which)
+    return rec
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    only = set(filter(None, args.only.split(",")))
+    out = Path(args.out or DATA / ("dev.jsonl" if args.set == "development" else "heldout.jsonl"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(env=dict(simulated=True, simulator_version=PARALLEL_SIMULATOR_VERSION, torch=torch.__version__,
+                        transformers=sm._version("transformers"), rank=0,
+                        note="rank 0 of N on PyTorch's fake process group, FSDP2 / DTensor on fake tensors, by "
+                             "tools/simulate_parallel.py; see docs/simulator.md"))
+    append = args.append and out.exists()
+    start, n = time.time(), 0
+    with out.open("a" if append else "w") as f:
+        if not append:
+            f.write(json.dumps(env) + "\n")
+        for name, model, layers, p in case_list(args.set):
+            if only and name not in only and model not in only:
+                continue
+            try:
+                rec = simulated_record(name, model, layers, p, args.set)
+            except Exception as e:  # report and go on
+                print(f"{name:55s} failed: {e!r}"[:400], flush=True)
+                continue
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            n += 1
+            print(f"{name:55s} {rec['peak_alloc']:15,d} {rec['seconds']:6.1f}s", flush=True)
+    print(f"{n} cases written to {out} in {time.time() - start:.0f} s")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cases = {c[0]: c for c in case_list("development") + case_list("heldout")} if HELDOUT_LIST.exists() else \
+        {c[0]: c for c in case_list("development")}
+    name, model, layers, p = cases[args.case]
+    rec = simulated_record(name, model, layers, p, "run")
+    rec.pop("config")
+    print(json.dumps(rec, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate", help="simulate the cases of a set and write them")
+    g.add_argument("--set", choices=("development", "heldout"), default="development")
+    g.add_argument("--out", default="")
+    g.add_argument("--only", default="")
+    g.add_argument("--append", action="store_true")
+    r = sub.add_parser("run", help="simulate one case and print it")
+    r.add_argument("case")
+    a = ap.parse_args(argv)
+    return cmd_generate(a) if a.cmd == "generate" else cmd_run(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
