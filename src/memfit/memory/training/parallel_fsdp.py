@@ -43,7 +43,7 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .states import TRAINING_HANDLES, dtype_bytes, model_states, reserve_fraction
 
@@ -147,17 +147,34 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
     return RankSizes(tuple(layers), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root)
 
 
-def rank_activations(acts: ModelActivations, lay: FsdpLayout) -> ModelActivations:
-    """Activations on one TP rank: inside attention and the MLP split ``tp`` ways, the norm inputs and residual
-    stream too with sequence parallelism (Korthikanti et al. 2022, Table 2); logits gathered on every rank."""
-    from .parallel import _stage_activations
-
+def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay: FsdpLayout,
+                     batch: int, seq: int) -> ModelActivations:
+    """Activations on one TP rank under DTensor's plan: between a column-wise and a row-wise Linear (attention
+    core, MLP intermediate) split ``tp`` ways; the column-wise Linears' inputs are the gathered full sequence
+    (autograd saves what the matmul read, ``torch/distributed/tensor/parallel/style.py`` ``PrepareModuleInput``
+    gathers before saving), full on every rank with or without sequence parallelism; the norms and the residual
+    stream split only with sequence parallelism. The gathered logits (``ColwiseParallel(output_layouts=
+    Replicate())``) are whole on every rank."""
     if lay.tp == 1:
         return acts
-    split = _stage_activations(acts, range(len(acts.layers)), 0, 1, lay.tp, lay.sp, "none", True)
-    layers = tuple(replace(la, cache=la.cache // lay.tp) for la in split.layers)
-    return replace(split, layers=layers, loss_saved=acts.loss_saved, loss_forward_extra=acts.loss_forward_extra,
-                   loss_backward_extra=acts.loss_backward_extra)
+    tp, T, h = lay.tp, batch * seq, spec.hidden_size
+    layers = []
+    for la, ls in zip(acts.layers, spec.layers, strict=True):
+        feed = max(p.resid_bytes, p.weight_bytes)
+        lin = 0
+        if ls.attention is not None:
+            lin += _linear_inputs(h, ["attn_q", "attn_k", "attn_v"], feed, p)
+        if ls.mlp is not None:
+            lin += _linear_inputs(h, ["ffn_gate", "ffn_up"], feed, p)
+        full = T * lin
+        norms = la.replicated // tp if lay.sp else la.replicated
+        inner = max(0, la.saved - la.replicated - full)
+        layers.append(replace(la, saved=norms + full + inner // tp, attention_core=la.attention_core // tp,
+                              checkpoint=la.checkpoint // tp if lay.sp else la.checkpoint,
+                              forward_extra=la.forward_extra // tp, backward_extra=la.backward_extra // tp,
+                              weight_casts=la.weight_casts // tp, cache=la.cache // tp))
+    return replace(acts, layers=tuple(layers), head_weight_casts=acts.head_weight_casts // tp,
+                   embedding_backward_extra=acts.embedding_backward_extra // tp)
 
 
 @dataclass(frozen=True)
@@ -260,7 +277,8 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     if lay.shard > 1 or wl.zero >= 2:  # FSDP runs the layers in the compute dtype: no autocast casts
         precision = replace(precision, amp=False, weight_bytes=lay.compute_bytes, resid_bytes=lay.compute_bytes)
     precision = replace(precision, kv_cache=wl.checkpointing != "full")
-    acts = rank_activations(model_activations(spec, precision, wl.batch, wl.context), lay)
+    acts = rank_activations(spec, model_activations(spec, precision, wl.batch, wl.context), precision, lay,
+                            wl.batch, wl.context)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     if wl.zero < 2:
         from .step import step_peak, training_components
@@ -268,7 +286,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
         rank_states = _tp_only_states(spec, wl, sizes)
         peak = step_peak(rank_states, acts, wl, ckpt=wl.checkpointing)
         comps = training_components(spec, wl, rank_states, peak, workspace)
-        return _estimate(spec, wl, lay, comps, peak.phase, {k: v for k, v in peak.phases.items()})
+        return _estimate(spec, wl, lay, comps, peak.phase, {k: v + rank_states.weights for k, v in peak.phases.items()})
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     opt_bytes = int(opt_bpp * sizes.sharded)
     weights = sizes.sharded * lay.param_bytes
