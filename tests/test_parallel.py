@@ -67,15 +67,15 @@ def test_stage_layers_uneven() -> None:
         stage_layers(2, 4)
 
 
-def test_zero3_states_match_the_zero_paper_and_deepspeed() -> None:
-    """ZeRO-3 on 8 GPUs, AdamW with fp32 master: (2 + 2 + 12)·Ψ/8 per GPU at the optimizer step, plus
-    DeepSpeed's 4 × largest layer for the gathered parameters."""
+def test_zero3_is_fsdp2_full_shard_states() -> None:
+    """ZeRO-3 = FSDP2 FULL_SHARD on 8 GPUs under MixedPrecisionPolicy: the sharded parameters are the fp32
+    master (4 B), AdamW's two fp32 states 8 B, each ÷ 8 (every Llama-3.1-8B dim 0 divides by 8: no padding);
+    DeepSpeed's own split (2 + 2 + 12 B and 4 × largest layer) stays in ``reference`` for comparison."""
     e = estimate("llama-3.1-8b", mode="train", batch=1, context=512, checkpointing="full", gpus=8, zero=3)
     comps = e.to_json()["components"]
+    assert comps["optimizer_states"] == 8 * P8B // 8
+    assert comps["weights"] == 4 * P8B // 8
     largest = 128_256 * 4096
-    assert comps["optimizer_states"] == 12 * P8B // 8
-    assert comps["weights"] == 2 * P8B // 8 + 4 * largest
-    # the same split as DeepSpeed's estimator without offload: its gpu = 4·largest + 18Ψ/N
     _, ds_gpu, _ = deepspeed_zero3_model_states(P8B, largest, 8, 1, False, False)
     assert ds_gpu == 4 * largest + 18 * P8B // 8
 
@@ -98,12 +98,13 @@ def test_zero_stages_reduce_per_gpu_memory() -> None:
 
 
 def test_tensor_parallel_weights_per_rank() -> None:
-    """tp = 8, Megatron layout (bf16 weights): matrices / 8, norms replicated on every rank."""
+    """tp = 8 (DTensor TP under autocast): fp32 matrices / 8, norms replicated on every rank."""
     spec = load_model("llama-3.1-8b")
     e = estimate(spec, mode="train", batch=1, context=1024, checkpointing="full", gpus=8, tp=8)
     norms = 65 * 4096
     matrices = P8B - norms
-    assert e.to_json()["components"]["weights"] == int(2 * (matrices / 8 + norms))
+    assert e.to_json()["components"]["weights"] == 4 * (matrices // 8 + norms)
+    assert matrices % 8 == 0
 
 
 def test_pipeline_first_and_last_stages_are_uneven() -> None:
@@ -147,7 +148,7 @@ def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[st
 
     from _cli import run
     from memfit import estimate
-    from memfit.memory.training.parallel import estimate_parallel
+    from memfit.memory.training.parallel_fsdp import estimate_fsdp
     from memfit.sources.loader import load_model
     from memfit.workload import Workload
 
@@ -156,7 +157,7 @@ def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[st
     full = estimate(spec, wl)
     hybrid = estimate(spec, wl.replace(shard_size=8))
     assert hybrid.total_bytes > full.total_bytes
-    assert hybrid.total_bytes == estimate_parallel(spec, wl, shard_size=8).total_bytes
+    assert hybrid.total_bytes == estimate_fsdp(spec, wl.replace(shard_size=8)).total_bytes
     code, out, _ = run(["estimate", "llama-3.2-1b", "--mode", "train", "--gpus", "16", "--zero", "3",
                         "--checkpointing", "full", "--shard-size", "8", "--json"], capsys)
     assert code == 0
@@ -164,15 +165,12 @@ def test_hybrid_shard_from_the_workload_and_cli(capsys: pytest.CaptureFixture[st
 
 
 def test_sharded_explain_adds_up() -> None:
-    # ZeRO-3 over 8 GPUs, Llama-3.1-8B, AdamW under bf16 mixed precision: 2 B of gradients and K = 12 B
-    # (fp32 master 4 + two fp32 states 8) per parameter, each ÷ 8. The text used to say
-    # "8,030,261,248 trainable × 4 B = 2.01 GB" and "2 states × 8,030,261,248 × 4 B = 12.05 GB".
+    # ZeRO-3 (FSDP2) over 8 GPUs, Llama-3.1-8B, AdamW under bf16 mixed precision: fp32 sharded parameters and
+    # two fp32 AdamW states, each 8,030,261,248 ÷ 8 = 1,003,782,656 elements (no padding: every dim 0 divides by 8)
     est = estimate("llama-3.1-8b", mode="train", gpus=8, zero=3)
     explain = est.to_json()["explain"]
-    n = 8_030_261_248
-    assert f"{n:,} trainable (this GPU's tp/pp slice) × 2 B ÷ 8 ZeRO-3 ranks = 2.01 GB" in explain["gradients"]
-    assert n * 2 // 8 == 2_007_565_312
-    assert ("adamw-fused states + fp32 master weights (K): "
-            f"{n:,} trainable (this GPU's tp/pp slice) × 12 B ÷ 8 ZeRO-3 ranks = 12.05 GB"
-            ) in explain["optimizer_states"]
-    assert est.component("optimizer_states") == n * 12 // 8
+    n = 8_030_261_248 // 8
+    assert n == 1_003_782_656
+    assert f"{n:,} elements (8,030,261,248 ÷ 8 (shard group, dim 0 padded)) × 4 B = 4.02 GB" in explain["weights"]
+    assert f"{n:,} sharded elements × 8 B = 8.03 GB" in explain["optimizer_states"]
+    assert est.component("optimizer_states") == n * 8

@@ -12,6 +12,7 @@ Usage:
   python tools/simulate_parallel.py generate --set development   # -> tests/data/parallel/dev.jsonl
   python tools/simulate_parallel.py generate --set heldout       # list tests/data/parallel/heldout-list.jsonl
   python tools/simulate_parallel.py run CASE_NAME                # one case, printed
+  python tools/simulate_parallel.py compare CASE_NAME ...        # against PyTorch's FSDPMemTracker
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,17 @@ class RankTracker(sm.AllocTracker):
     """The single-GPU tracker, also counting the local shards of DTensor results (sharded parameters,
     gradients and optimizer states are DTensors whose local tensor is a fake tensor)."""
 
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.on_host: dict[int, Any] = {}  # storage key -> weak reference: host memory, never counted again
+
+    def register(self, t: torch.Tensor) -> None:
+        st = t.untyped_storage()
+        ref = self.on_host.get(st._cdata)
+        if ref is not None and ref() is st:
+            return
+        super().register(t)
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         out = super().__torch_dispatch__(func, types, args, kwargs)
         dts = [t for t in tree_leaves(out) if isinstance(t, DTensor)]
@@ -56,7 +69,10 @@ class RankTracker(sm.AllocTracker):
 
     def host(self, t: torch.Tensor) -> None:
         """``t`` lives in host memory on the real machine (CPU offload): stop counting it."""
-        self.forget(t._local_tensor if isinstance(t, DTensor) else t)
+        local = t._local_tensor if isinstance(t, DTensor) else t
+        st = local.untyped_storage()
+        self.on_host[st._cdata] = weakref.ref(st)
+        self.forget(local)
 
 
 @contextlib.contextmanager
@@ -252,6 +268,62 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         dist.destroy_process_group()
 
 
+def fsdp_mem_tracker_peak(cfg_dict: dict[str, Any], p: dict[str, Any]) -> int:
+    """The same layout and steps under PyTorch's own ``FSDPMemTracker`` (torch/distributed/_tools/
+    fsdp2_mem_tracker.py) instead of this tool's tracker: its peak 'Total' of the second step (no 512-byte
+    rounding on a CPU device, no cuBLAS workspaces). FSDP without TP or offload only."""
+    from torch.distributed._tools.fsdp2_mem_tracker import FSDPMemTracker
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+    from transformers import AutoModelForCausalLM
+
+    if int(p.get("tp", 1)) > 1 or p.get("offload"):
+        raise NotImplementedError("FSDPMemTracker is compared on FSDP-only layouts")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    dist.init_process_group("fake", rank=0, world_size=world_size(p), store=FakeStore())
+    try:
+        mesh = _mesh(p)
+        fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
+        h100 = sm.H100Mode()
+        with fake, h100, h100.patch_torch_autocast(), sm._not_tracing():
+            model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict),
+                                                     dtype=torch.float32 if p.get("mp", True) else torch.bfloat16,
+                                                     attn_implementation=p.get("attn", "sdpa"))
+            model.train()
+            if p.get("ckpt"):
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            _shard(model, mesh, p)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+            ids = torch.randint(100, 1000, (int(p["batch"]), int(p["seq"])))
+            pos = torch.arange(int(p["seq"])).unsqueeze(0)
+            mt = FSDPMemTracker(model, opt)
+            mt.track_inputs((ids,))
+            with mt:
+                for step in range(2):
+                    model(input_ids=ids, labels=ids, position_ids=pos).loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    if step == 0:
+                        mt.reset_mod_stats()
+            snap = mt.get_tracker_snapshot("peak")
+        return int(sum(v["Total"] for v in snap.values()))
+    finally:
+        dist.destroy_process_group()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """This tool's rank-0 peak against FSDPMemTracker's on the same runs."""
+    cases = {c[0]: c for c in case_list("development") + case_list("heldout")}
+    for name in args.cases:
+        _, model, layers, p = cases[name]
+        cfg = sm.catalog_config(model, layers)
+        ours = int(simulate_rank0(cfg, p)["tracked_peak"])
+        theirs = fsdp_mem_tracker_peak(cfg, p)
+        print(f"{name:50s} simulator {ours:15,d}  FSDPMemTracker {theirs:15,d}  "
+              f"{100 * (theirs - ours) / ours:+.4f} %", flush=True)
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Cases
 # --------------------------------------------------------------------------------------------------------------
@@ -406,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--append", action="store_true")
     r = sub.add_parser("run", help="simulate one case and print it")
     r.add_argument("case")
+    c = sub.add_parser("compare", help="this tool's peak against PyTorch's FSDPMemTracker (FSDP-only cases)")
+    c.add_argument("cases", nargs="+")
     a = ap.parse_args(argv)
-    return cmd_generate(a) if a.cmd == "generate" else cmd_run(a)
+    return {"generate": cmd_generate, "run": cmd_run, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":

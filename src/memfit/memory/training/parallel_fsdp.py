@@ -193,6 +193,12 @@ class Moment:
         return self.activations + self.logits + self.gradients + self.gathered + self.grad_buffers + self.temporary
 
 
+def _reduce(unsharded_grads: int, rs_input: int, shard: int) -> int:
+    """One group's ``foreach_reduce``: the reduce-scatter input is filled from the unsharded gradients, which are
+    then dropped (``unsharded_grads.clear()``), before the reduced shard (the new sharded gradient) is made."""
+    return max(unsharded_grads + rs_input, rs_input + shard)
+
+
 def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str) -> dict[str, Moment]:
     """Forward, loss, backward layer by layer (compute, then the reduce-scatter) and the optimizer step."""
     cb, rb = lay.compute_bytes, lay.reduce_bytes
@@ -233,19 +239,22 @@ def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt
         act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0)
         ug_alive = max(0, ug - la.saved)
         held = sizes.layers[i + 1] * rb if i + 1 < n else 0  # the previous group's reduce-scatter input
+        if lay.reshard:  # copy-out of the prefetched all-gather: its output and the parameters it fills coexist
+            out[f"all-gather copy-out (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved, gradients=reduced,
+                                                             gathered=R + 2 * U[i], grad_buffers=head_g + held)
         out[f"backward (layer {i})"] = Moment(act, gradients=reduced, gathered=gathered_bwd(i),
                                               grad_buffers=head_g + held + ug_alive)
         out[f"backward (layer {i})"] = replace(out[f"backward (layer {i})"],
                                                activations=act + la.saved)
         out[f"reduce-scatter (layer {i})"] = Moment(
-            acts.outside + prefix[i], gradients=reduced + sizes.sharded_layers[i] * pb,
+            acts.outside + prefix[i], gradients=reduced,
             gathered=R + ((U[i - 1] if i else 0) if lay.reshard else sum(U[:i])),
-            grad_buffers=head_g + ug + sizes.layers[i] * rb)
+            grad_buffers=head_g + _reduce(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb))
     layers_g = sum(sizes.sharded_layers) * pb
     out["backward (embedding)"] = Moment(acts.embedding_backward_extra, gradients=layers_g, gathered=R,
                                          grad_buffers=sizes.root * cb + (sizes.layers[0] * rb if n else 0))
-    out["reduce-scatter (root)"] = Moment(0, gradients=layers_g + sizes.sharded_root * pb,
-                                          grad_buffers=sizes.root * (cb + rb))
+    out["reduce-scatter (root)"] = Moment(0, gradients=layers_g, grad_buffers=_reduce(
+        sizes.root * cb, sizes.root * rb, sizes.sharded_root * pb))
     out["optimizer step"] = Moment(0, gradients=sizes.sharded * pb)
     return out
 
