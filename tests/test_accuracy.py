@@ -74,11 +74,14 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
     ("llamacpp/dev.jsonl", "inference"): Bound(median=0.01, worst=1.00, under=-0.71),
     ("llamacpp/heldout.jsonl", "inference"): Bound(median=0.01, worst=0.83, under=-0.43),
+    # rank 0 of 2-64 fake ranks under FSDP2 / DTensor TP (tools/simulate_parallel.py): development and held-out
+    ("parallel/dev.jsonl", "training"): Bound(median=0.01, worst=3.18, under=-0.62),
 }
 # *.jsonl files under tests/data that are not peak-memory cases, and where they are held instead
 NOT_CASE_FILES = {
     "simulated/validation.jsonl": "the simulator against the H100 measurements (docs/simulator.md)",
     "simulated/heldout-list.jsonl": "the frozen list of held-out cases",
+    "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
     "serving/vllm.jsonl": "vLLM start-ups scored per quantity (weights, KV pool, tokens, concurrency), not one "
                           "peak: tests/test_serving_vectors.py",
     "serving/sglang.jsonl": "SGLang start-ups scored per quantity, as vllm.jsonl: tests/test_serving_vectors.py",

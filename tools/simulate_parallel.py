@@ -13,6 +13,7 @@ Usage:
   python tools/simulate_parallel.py generate --set heldout       # list tests/data/parallel/heldout-list.jsonl
   python tools/simulate_parallel.py run CASE_NAME                # one case, printed
   python tools/simulate_parallel.py compare CASE_NAME ...        # against PyTorch's FSDPMemTracker
+  python tools/simulate_parallel.py check MODEL --gpus 2 --zero 3 --usable BYTES   # a layout memfit plan proposes
 """
 
 from __future__ import annotations
@@ -324,6 +325,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Simulate rank 0 of a layout memfit proposes (e.g. by ``memfit plan -q gpus``) on the full model and compare
+    with memfit's estimate of it: the allocated peaks, and the device total against the GPU's usable memory."""
+    sys.path.insert(0, str(REPO / "src"))
+    from memfit import estimate
+
+    gpus, tp = args.gpus, args.tp
+    dp = gpus // tp
+    p: dict[str, Any] = dict(shard=dp if args.zero >= 2 else 1, tp=tp, sp=args.sp, batch=args.batch, seq=args.seq,
+                             reshard=args.zero != 2, ckpt=args.checkpointing == "full")
+    if args.shard_size and args.zero >= 2:
+        p.update(shard=args.shard_size, replicate=dp // args.shard_size)
+    sim = simulate_rank0(sm.catalog_config(args.model, None), p)
+    peak = sm.default_alloc_before_build("train") + int(sim["tracked_peak"])
+    est = estimate(args.model, mode="train", gpus=gpus, tp=tp, zero=args.zero, batch=args.batch, context=args.seq,
+                   checkpointing=args.checkpointing, sequence_parallel=args.sp, shard_size=args.shard_size)
+    alloc = int(est.allocated_bytes or 0)
+    outside = est.total_bytes - alloc  # allocator reserve + CUDA context, as memfit counts them
+    print(f"{args.model} gpus {gpus} tp {tp} zero {args.zero} b{args.batch} s{args.seq} ckpt {args.checkpointing}"
+          f"{' (simulated without checkpointing: an upper bound)' if args.checkpointing == 'selective' else ''}: "
+          f"simulated rank-0 allocated peak {peak:,} B; memfit allocated {alloc:,} B "
+          f"({100 * (alloc - peak) / peak:+.2f} %); simulated + memfit's reserve and context = "
+          f"{peak + outside:,} B vs usable {args.usable:,} B: "
+          f"{'fits' if peak + outside <= args.usable else 'DOES NOT FIT'}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Cases
 # --------------------------------------------------------------------------------------------------------------
@@ -478,10 +506,21 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--append", action="store_true")
     r = sub.add_parser("run", help="simulate one case and print it")
     r.add_argument("case")
+    k = sub.add_parser("check", help="simulate a proposed layout on the full model against memfit's estimate")
+    k.add_argument("model")
+    k.add_argument("--gpus", type=int, required=True)
+    k.add_argument("--tp", type=int, default=1)
+    k.add_argument("--sp", action="store_true")
+    k.add_argument("--zero", type=int, default=3)
+    k.add_argument("--shard-size", type=int, default=None)
+    k.add_argument("--batch", type=int, default=1)
+    k.add_argument("--seq", type=int, default=2048)
+    k.add_argument("--checkpointing", default="none", choices=("none", "selective", "full"))
+    k.add_argument("--usable", type=int, required=True, help="the GPU's usable bytes, as memfit plan prints them")
     c = sub.add_parser("compare", help="this tool's peak against PyTorch's FSDPMemTracker (FSDP-only cases)")
     c.add_argument("cases", nargs="+")
     a = ap.parse_args(argv)
-    return {"generate": cmd_generate, "run": cmd_run, "compare": cmd_compare}[a.cmd](a)
+    return {"generate": cmd_generate, "run": cmd_run, "compare": cmd_compare, "check": cmd_check}[a.cmd](a)
 
 
 if __name__ == "__main__":
