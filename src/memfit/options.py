@@ -266,15 +266,21 @@ class WorkloadOptions:
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")
     # parallelism
     gpus: int = option(1, low=1, high=MAX_GPUS, modes=ALL_MODES, help="GPUs (the per-GPU numbers split over them).")
-    zero: int = option(0, low=0, high=3, modes=TRAINING, help="DeepSpeed ZeRO stage (FSDP FULL_SHARD = 3).")
+    zero: int = option(0, low=0, high=3, modes=TRAINING,
+                       help="Sharding: 3 = FSDP2 FULL_SHARD, 2 = FSDP2 with reshard_after_forward=False, "
+                            "1 = ZeRO-1 (optimizer states only).")
     shard_size: int | None = option(None, low=1, high=MAX_GPUS, modes=TRAINING, none_means="all GPUs",
                                     help="GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: the GPUs of a "
                                          "node).")
-    offload: str = option("none", choices=("none", "optimizer", "params"), modes=TRAINING, help="ZeRO CPU offload.")
+    offload: str = option("none", choices=("none", "optimizer", "params"), modes=TRAINING,
+                          help="CPU offload: optimizer (DeepSpeed ZeRO-Offload) or params (FSDP2 CPUOffloadPolicy, "
+                               "--zero 3).")
     tp: int = option(1, low=1, high=4096, modes=("inference", *TRAINING), help="Tensor parallel degree.")
     pp: int = option(1, low=1, high=4096, modes=("inference", *TRAINING), help="Pipeline parallel degree.")
     ep: int = option(1, low=1, high=4096, modes=TRAINING, help="Expert parallel degree.")
-    sequence_parallel: bool = option(False, modes=TRAINING, help="Megatron sequence parallelism.")
+    sequence_parallel: bool = option(False, modes=TRAINING,
+                                     help="Sequence parallelism: norms and the residual stream split over the "
+                                          "tensor-parallel ranks.")
 
 
 _DECLARED: dict[type, tuple[Option, ...]] = {}

@@ -118,6 +118,7 @@ class RankSizes:
     """Elements on one rank: gathered (padded, what the all-gather outputs) per layer and for the root; sharded."""
 
     layers: tuple[int, ...]
+    layers_unpadded: tuple[int, ...]  # the layer's own elements on this TP rank: its unsharded gradients
     root: int
     head: int  # the root's part whose gradient appears at the start of backward (lm_head; a tied embedding)
     sharded: int
@@ -127,8 +128,11 @@ class RankSizes:
 
 def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
     """Per-layer gathered and sharded element counts after TP and FSDP's dim-0 padding (``FSDPParam``: the
-    local tensor is padded so dim 0 divides the shard group, rank 0 keeps the first chunk)."""
+    local tensor is padded so dim 0 divides the shard group, rank 0 keeps the first chunk). The gathered
+    parameter is a view into its padded all-gather output (``init_all_gather_outputs``), so the padding is
+    gathered too: 8 experts over 64 ranks gather 64 rows. The reduce-scatter input is padded the same way."""
     layers = [0] * spec.num_layers
+    own = [0] * spec.num_layers
     sh_layers = [0] * spec.num_layers
     root = head = sh_root = 0
     for t in inventory(spec):
@@ -138,13 +142,14 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
         gathered, sharded = chunk * lay.shard * rest, chunk * rest
         if t.layer is not None:
             layers[t.layer] += gathered
+            own[t.layer] += math.prod(shape)
             sh_layers[t.layer] += sharded
         else:
             root += gathered
             sh_root += sharded
             if t.kind not in ROOT_KINDS or spec.tie_word_embeddings:
                 head += gathered if "norm" not in t.kind else 0
-    return RankSizes(tuple(layers), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root)
+    return RankSizes(tuple(layers), tuple(own), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root)
 
 
 def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay: FsdpLayout,
@@ -222,6 +227,10 @@ def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt
     out: dict[str, Moment] = {}
     cache = 0
     for i, la in enumerate(acts.layers):
+        # copy-out: the previous group's all-gather output is dropped from AllGatherState before, but the local
+        # ``prev_all_gather_state`` of wait_for_unshard keeps it until the copy-out is done
+        out[f"all-gather copy-out (forward, layer {i})"] = Moment(
+            acts.outside + prefix[i] + cache, gathered=gathered_fwd(i) + (U[i - 1] if i else R))
         cache += la.cache
         out[f"forward (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved + la.forward_extra + cache,
                                              gathered=gathered_fwd(i))
@@ -234,7 +243,7 @@ def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
         reduced = sum(sizes.sharded_layers[i + 1:]) * pb
-        ug = sizes.layers[i] * cb
+        ug = sizes.layers_unpadded[i] * cb  # autograd's gradients have the parameters' own shapes
         # the layer's saved activations are freed as its weight gradients appear: the larger of the two
         act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0)
         ug_alive = max(0, ug - la.saved)
