@@ -68,6 +68,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gemma-3n e2b bf16 no-checkpointing training was listed blind after the AltUp model was fixed (−1.17 %)
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.28, worst=0.80, under=-0.80),
     ("simulated/families-new.jsonl", "training"): Bound(median=1.18, worst=1.52, under=-1.52),
+    # the Mamba hybrids (tools/simulate_hybrids.py; Mamba-2 on transformers' torch path, Jamba's Mamba-1 scan)
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.13, worst=0.23, under=0.04),
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.78, worst=1.79, under=-0.79),
     # mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8 predicted since Mamba-2's torch path is modelled: +0.29 %
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),

@@ -113,6 +113,16 @@ def test_mamba2_prefill_scan_by_hand() -> None:
     proj, conv = 4096 * (2048 + 2304 + 32) * 2, 4096 * 2304 * 2
     assert mamba2_prefill_bytes(ssm, 1, 4096, 2)[0] == (3 * chunk2 + 3 * bc + 7 * d + states + proj + conv
                                                         + 6 * 4096 * 32 * 4)
+    # Nemotron-H-56B's mixer (256 heads × 64, state 256, 8 groups, chunk 128), 2 × 4,096 tokens: the large state
+    # puts the peak at the C·states einsum (4 B/C-sized, 4 d-sized, the 32 chunk states twice + the final one)
+    big = SSMSpec(16384, 256, 4, num_heads=256, head_dim=64, n_groups=8, chunk_size=128)
+    t = 2 * 4096
+    chunk2, bc, d = t * 256 * 128 * 4, t * 256 * 256 * 4, t * 16384 * 4
+    one = 2 * 256 * 64 * 256 * 4
+    end, c_states = 3 * bc + 7 * d + 33 * one, 4 * bc + 4 * d + 65 * one
+    assert c_states > end
+    proj, conv = t * (16384 + 20480 + 256) * 2, t * 20480 * 2
+    assert mamba2_prefill_bytes(big, 2, 4096, 2)[0] == 3 * chunk2 + c_states + proj + conv + 6 * t * 256 * 4
 
 
 def test_hybrids_estimate_on_every_runtime() -> None:

@@ -149,6 +149,10 @@ def _linear_note(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
         notes.append("linear-attention (gated delta-net) layers: their recurrent state is exact, the fp32 "
                      "temporaries of transformers' torch chunked delta rule are not modelled (about 3 % low on a "
                      "simulated prefill)")
+    if any(layer.ssm is not None for layer in spec.layers):
+        notes.append("Mamba layers: transformers' PyTorch path (no mamba-ssm / causal-conv1d kernels installed), whose "
+                     "chunked scan materialises chunk × chunk fp32 tensors per head; with the CUDA kernels installed "
+                     "these are not materialised and the run needs less")
     if wl.mode != "inference" and any(layer.conv is not None for layer in spec.layers):
         notes.append("short-convolution (LFM2) layers: what their gated convolution saves for backward is not "
                      "modelled (about 6 % low on a simulated LFM2-350M training step)")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .korthikanti import korthikanti_layer_bytes
 from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
-from .ssm_activations import mamba2_saved_bytes
+from .ssm_activations import ssm_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
 
@@ -329,11 +329,10 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             low_softmax=_low_softmax(spec, layer))
         per_token += a_saved
     ssm_saved = ssm_back = 0
-    if layer.ssm is not None and layer.mixer == "mamba2":  # the torch path's chunked scan (ssm_activations)
-        ssm_saved, ssm_back = mamba2_saved_bytes(layer.ssm, b, s, p.proj_bytes)
-        per_token += _linear_inputs(h, ["ssm_in"], feed, p) + _linear_inputs(layer.ssm.d_inner, ["ssm_out"], 2, p)
-    elif layer.ssm is not None:  # Mamba: in_proj output, conv and scan states, gate: ~ 6·d_inner elements
-        per_token += _linear_inputs(h, ["ssm_in"], feed, p) + 6 * p.proj_bytes * layer.ssm.d_inner
+    if layer.ssm is not None:  # the torch scans (ssm_activations); in_proj's input, and out_proj's for Mamba-2
+        extra, ssm_saved, ssm_back = ssm_training(layer.ssm, layer.mixer, b, s, p.proj_bytes, p.amp)
+        per_token += extra + _linear_inputs(h, ["ssm_in"], feed, p) + (
+            _linear_inputs(layer.ssm.d_inner, ["ssm_out"], 2, p) if layer.mixer == "mamba2" else 0)
     if layer.mlp is not None:
         m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
         per_token += m_saved

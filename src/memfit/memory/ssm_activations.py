@@ -14,9 +14,10 @@ what memfit models. With ``b`` sequences of ``s`` tokens padded to ``S = ceil(s 
 
 Counted op by op on the reference code with a fake-tensor allocation trace (tools/simulate_memory.py's tracker):
 the inference peak is at ``output = (Y_diag + Y_off).contiguous()``, where 3 chunk² tensors, 3 B/C-sized, 7
-d-sized (fp32) tensors, the chunk states, in_proj's output and the conv output (model dtype) are alive; autograd
-keeps 3 chunk² tensors, 5 B/C-sized, 10 d-sized (5 in the scan, 5 in the fp32 gated RMSNorm), two sets of chunk
-states, in_proj's output (the conv's input is a view of it), the conv's padded output, and out_proj's input.
+d-sized (fp32) tensors, the chunk states, in_proj's output and the conv output (model dtype) are alive, or, when the
+state is large (Nemotron-H-56B: N = 256 against P = 64), at the ``C·states`` einsum, where C and the chunk states
+are copied into the batched layout (4 B/C-sized, 4 d-sized, the states twice); what autograd keeps is listed in
+``mamba2_saved_bytes`` (fp32 einsum operands without autocast, bf16 casts under it).
 
 The CUDA kernels (``mamba_chunk_scan_combined``, and in training ``mamba_split_conv1d_scan_combined``) never
 materialise the chunk² tensors nor the fp32 copies: they keep per-chunk states and recompute in the backward, so
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 
 from ..spec import SSMSpec
 
-__all__ = ["ScanSizes", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes", "scan_sizes"]
+__all__ = ["ScanSizes", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token",
+           "scan_sizes", "ssm_training"]
 
 FP32 = 4
 
@@ -64,27 +66,39 @@ def scan_sizes(ssm: SSMSpec, b: int, s: int) -> ScanSizes:
 def mamba2_prefill_bytes(ssm: SSMSpec, b: int, s: int, dt: int) -> tuple[int, str]:
     """Bytes alive at the peak of one Mamba-2 mixer's prefill on the torch path (beyond the residual stream)."""
     z = scan_sizes(ssm, b, s)
-    total = (3 * z.chunk2 + 3 * z.bc + 7 * z.d + z.states + z.state1 + (z.proj_tokens + z.conv_tokens) * dt
-             + 6 * z.heads * FP32)
-    text = (f"Mamba-2 chunked scan (torch path, chunk {ssm.chunk_size}): 3 × {z.chunk2:,} B chunk² (L, G, M) "
-            f"+ 3 × {z.bc:,} B (B, C per head) + 7 × {z.d:,} B (x·dt, outputs) "
-            f"+ chunk states {z.states + z.state1:,} B + in_proj/conv outputs "
-            f"{(z.proj_tokens + z.conv_tokens) * dt:,} B")
-    return total, text
+    base = 3 * z.chunk2 + (z.proj_tokens + z.conv_tokens) * dt + 6 * z.heads * FP32
+    # the end of the scan (the outputs summed and made contiguous) or, with a large state, the C·states einsum
+    # (C and the chunk states copied into its batched layout beside the states it reads)
+    end = 3 * z.bc + 7 * z.d + z.states + z.state1
+    c_states = 4 * z.bc + 4 * z.d + 2 * z.states + z.state1
+    at_end = end >= c_states
+    text = (f"Mamba-2 chunked scan (torch path, chunk {ssm.chunk_size}): 3 × {z.chunk2:,} B chunk² (L, G, M) + "
+            + (f"3 × {z.bc:,} B (B, C per head) + 7 × {z.d:,} B (x·dt, outputs) + chunk states "
+               f"{z.states + z.state1:,} B" if at_end else
+               f"4 × {z.bc:,} B (B, C per head, C copied for C·states) + 4 × {z.d:,} B (x·dt, outputs) + chunk "
+               f"states twice {2 * z.states + z.state1:,} B")
+            + f" + in_proj/conv outputs {(z.proj_tokens + z.conv_tokens) * dt:,} B")
+    return base + max(end, c_states), text
 
 
-def mamba2_saved_bytes(ssm: SSMSpec, b: int, s: int, proj_bytes: int) -> tuple[int, int]:
+def mamba2_saved_bytes(ssm: SSMSpec, b: int, s: int, proj_bytes: int, amp: bool) -> tuple[int, int]:
     """(saved, backward transient) bytes of one Mamba-2 mixer in training, beyond its in_proj/out_proj inputs.
 
-    ``proj_bytes``: the dtype of the projections' outputs (bf16 under autocast). The backward of ``M = G·L`` and
-    its einsum hold the gradients of M, G and L (chunk² each) while their saved inputs are still alive, beside
-    the d-sized gradient of the scan output."""
+    Without autocast the einsums keep fp32 operand copies: 3 chunk² (L, G, M), 5 B/C-sized, 5 d-sized in the scan,
+    the chunk states twice, and in_proj's whole output (the conv's input is a view of it). Under bf16 autocast the
+    einsums run in bf16 and keep bf16 casts (``amp``): L in fp32 and G, M in bf16 (2 chunk² of fp32 in all),
+    3 B/C-sized, 3.5 d-sized and half the states, and the conv keeps its own bf16 input. The fp32 gated RMSNorm
+    keeps 5 d-sized tensors either way (3 for gate · silu alone). The backward's extra is one chunk² tensor
+    (the gradient of M or G while the other is alive), measured below the forward's own transients."""
     z = scan_sizes(ssm, b, s)
-    norm = 5 if ssm.gated_norm else 3  # the fp32 gated RMSNorm's kept tensors (or gate · silu alone)
-    saved = (3 * z.chunk2 + 5 * z.bc + (5 + norm) * z.d + 2 * z.states + z.state1
-             + (z.proj_tokens + z.conv_tokens) * proj_bytes + 12 * z.heads)
-    backward = 2 * z.chunk2 + 2 * z.d
-    return saved, backward
+    norm = 5 if ssm.gated_norm else 3
+    if amp:
+        saved = (2 * z.chunk2 + 3 * z.bc + (7 * z.d) // 2 + (2 * z.states + z.state1) // 2
+                 + 2 * z.conv_tokens * proj_bytes)
+    else:
+        saved = (3 * z.chunk2 + 5 * z.bc + 5 * z.d + 2 * z.states + z.state1
+                 + (z.proj_tokens + z.conv_tokens) * proj_bytes)
+    return saved + norm * z.d + 12 * z.heads, z.chunk2
 
 
 def mamba_prefill_bytes(hidden: int, ssm: SSMSpec, tokens: int, dt: int) -> tuple[int, str]:
@@ -103,3 +117,27 @@ def mamba_prefill_bytes(hidden: int, ssm: SSMSpec, tokens: int, dt: int) -> tupl
     return scan + x * per_x + stream, (f"Mamba scan: 3 × {tokens:,} tokens × {ssm.d_inner} × {ssm.d_state} × 4 B "
                                        f"(exp(A·dt), dt·B, dt·B·u) + {tokens:,} × {ssm.d_inner} × {per_x} B "
                                        f"+ stream {stream:,}")
+
+
+def mamba_saved_per_token(ssm: SSMSpec, proj_bytes: int) -> tuple[int, int]:
+    """(saved, backward transient) bytes per token of a Mamba(-1) mixer on transformers' sequential torch scan
+    (jamba, mamba), beyond in_proj's input; the saved part counted with saved-tensor hooks on transformers 5.25's
+    JambaMambaMixer.
+
+    Per token and channel of d_inner: the discretised exp(A·dt) (fp32, N), dt·B (fp32, N), each step's new state
+    (fp32, N, the loop's ``ssm_state``) and its bf16 copy for the output matmul (N): 14·N bytes; and 12 tensors of
+    the projections' dtype: the conv's input and output, the activation, dt (softplus input, the discretisation),
+    x_proj's and out_proj's inputs, the gate's silu and product, the fp32 input of the B·u product and the skip.
+    The backward holds the fp32 gradients of exp(A·dt) and dt·B·u over the whole sequence, and each step's slice
+    gradient made at full size (``select_backward``) before it is added in: 3 × 4·N bytes per channel."""
+    return ssm.d_inner * (14 * ssm.d_state + 12 * proj_bytes), 3 * FP32 * ssm.d_inner * ssm.d_state
+
+
+def ssm_training(ssm: SSMSpec, mixer: str, b: int, s: int, proj_bytes: int, amp: bool) -> tuple[int, int, int]:
+    """One Mamba / Mamba-2 mixer in training: (saved bytes per token, saved bytes for the whole micro-batch,
+    backward transient bytes), beyond its projections' inputs."""
+    if mixer == "mamba2":
+        saved, back = mamba2_saved_bytes(ssm, b, s, proj_bytes, amp)
+        return 0, saved, back
+    kept, back_per_token = mamba_saved_per_token(ssm, proj_bytes)
+    return kept, 0, b * s * back_per_token

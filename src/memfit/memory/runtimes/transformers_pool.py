@@ -62,7 +62,9 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
     stream = emb
     cache_keys: list[list[int]] = []
     for i in range(len(spec.layers)):
-        kv = kv_cache_bytes(_one_layer(spec, i), s, b, "transformers", kvd, bound_windows=False)
+        lay = spec.layers[i]  # a block with no mixer that caches (Nemotron-H's MLP and MoE blocks) adds nothing
+        cached = any(m is not None for m in (lay.attention, lay.ssm, lay.linear, lay.conv))
+        kv = kv_cache_bytes(_one_layer(spec, i), s, b, "transformers", kvd, bound_windows=False) if cached else 0
         stream, kv_keys = _layer(tr, spec, wl, i, t, dt, kv, masks > 0, stream, emb)
         if use_cache:
             cache_keys.append(kv_keys)
