@@ -18,6 +18,7 @@ from memfit.sources.loader import load_model
 GIB = 1024**3
 P_8B_BF16 = 16_060_522_496  # Llama-3.1-8B, 8,030,261,248 parameters × 2 B
 KV_8B = 131_072  # Llama-3.1-8B: 32 layers × 8 KV heads × 128 × 2 (K, V) × 2 B per token
+ROPE_8B = 131_072 * 128 * 2  # vLLM's rotary cos/sin cache: max_position_embeddings × head_dim in bf16
 
 
 @pytest.mark.parametrize(("gpu", "seqs", "tokens"), [
@@ -65,7 +66,7 @@ def test_vllm_pool_on_l40s_by_hand() -> None:
     # key/value buffers 12), beside the profile run's hidden states: (2048 tokens + 2 × 256 rows) × 4096 × 2 B
     sampler = 256 * 128_256 * 38 + (2048 + 2 * 256) * 4096 * 2
     assert sampler > 2048 * (4 * 4096 + 3 * 14_336) * 2
-    pool = requested - P_8B_BF16 - sampler - round(0.13 * GIB)
+    pool = requested - P_8B_BF16 - ROPE_8B - sampler - round(0.13 * GIB)
     assert d["device_total_bytes"] == total and d["kv_pool_bytes"] == pool
     blocks = pool // (16 * KV_8B)
     assert d["num_gpu_blocks"] == blocks and d["kv_cache_tokens"] == blocks * 16
@@ -82,7 +83,7 @@ def test_tensor_parallel_adds_the_nccl_reserve() -> None:
     one = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", device=get_device("h100"))
     two = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", tp=2, gpus=2, device=get_device("h100"))
     assert two.component("overhead") - one.component("overhead") == round(0.55 * GIB) - round(0.13 * GIB)
-    assert two.component("weights") == P_8B_BF16 // 2
+    assert two.component("weights") == P_8B_BF16 // 2 + ROPE_8B  # the rotary cache is whole on every rank
 
 
 def test_enforce_eager_has_no_graph_memory() -> None:
@@ -164,12 +165,23 @@ def test_marlin_pads_mxfp4_experts_below_hopper() -> None:
     kw = dict(mode="inference", runtime="vllm", tp=4, gpus=4, context=16384)
     a100 = memfit.estimate("gpt-oss-120b", device=get_device("a100-80gb"), **kw)  # type: ignore[arg-type]
     h100 = memfit.estimate("gpt-oss-120b", device=get_device("h100"), **kw)  # type: ignore[arg-type]
-    checkpoint = sharded_weights(load_model("gpt-oss-120b"), "mxfp4", 4, 1).bytes
+    # the checkpoint's share plus vLLM's rotary cache (131,072 positions × 64 × 2 B)
+    checkpoint = sharded_weights(load_model("gpt-oss-120b"), "mxfp4", 4, 1).bytes + 131_072 * 64 * 2
     assert a100.component("weights") - checkpoint == (455_328 + 576) * 128 * 36
     # Hopper's Triton path (mxfp4.py): intermediate 720 -> 768 per rank, the scales twice, fp32 biases:
     # 3 x 2880 x 768 / 2 + 2 x (3 x 2880 x 768 / 32) + (2 x 768 + 2880) x 4 = 3,750,144 B held per expert against
     # 3 x 2880 x 720 x 17/32 + (2 x 720 + 2880) x 2 = 3,313,440 B stored
     assert h100.component("weights") - checkpoint == (3_750_144 - 3_313_440) * 128 * 36
+
+
+def test_rope_cache_is_counted_with_the_weights() -> None:
+    # "Model loading took" includes the rotary cos/sin cache: Llama-4-Scout's 10,485,760 positions × 128 × 2 B =
+    # 2.5 GiB (its v0.19.0 log prints 53.12 GiB of weights per GPU at tp 4; the checkpoint's share is 50.18)
+    from memfit.memory.runtimes.vllm import rope_cache_bytes
+
+    assert rope_cache_bytes(load_model("llama-3.1-8b"), "bfloat16") == ROPE_8B
+    assert rope_cache_bytes(load_model("llama-4-scout-17b-16e-instruct"), "bfloat16") == 10_485_760 * 128 * 2
+    assert rope_cache_bytes(load_model("llama-3.1-8b"), "float32") == 2 * ROPE_8B
 
 
 def test_profile_rows_inherit_what_changed() -> None:
@@ -212,8 +224,9 @@ def test_v019_pool_by_hand() -> None:
     e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="vllm", context=8192, vllm_version="0.19.0",
                         gpu_memory_utilization=0.95, device=get_device("h100", memory=total))
     act = 1024 * 128_256 * 14 + 80 * 2**20 + (8192 + 2048) * 4096 * 2
-    pool = math.floor(total * 0.95) - P_8B_BF16 - act - round(0.25 * GIB)
+    pool = math.floor(total * 0.95) - P_8B_BF16 - ROPE_8B - act - round(0.25 * GIB)
     assert e.details["kv_pool_bytes"] == pool
     assert e.details["kv_cache_tokens"] == pool // (16 * KV_8B) * 16
-    # the log: 58.11 GiB, 476,016 tokens (llm-d planner v0.19.0)
+    # the log: 58.11 GiB, 476,016 tokens, weights 14.99 GiB (llm-d planner v0.19.0)
     assert pool / GIB == pytest.approx(58.11, rel=0.002)
+    assert e.component("weights") / GIB == pytest.approx(14.99, abs=0.005)

@@ -52,11 +52,12 @@ def test_checkpoint_format_is_priced_by_every_command(capsys: pytest.CaptureFixt
     r = memfit.fit("gpt-oss-20b", "rtx-4090", mode="inference", runtime="vllm")
     assert est.dtype == r.estimate.dtype == "mxfp4"
     hopper = memfit.estimate("gpt-oss-20b", mode="inference", runtime="vllm")  # the default device, an H100
+    rope = 131_072 * 64 * 2  # vLLM's rotary cos/sin cache, counted in "Model loading took"
     # on Hopper: the scales twice (3 x 2880 x 2880 / 32 B) and fp32 biases (+2 B x (2 x 2880 + 2880)), 768 experts
-    assert hopper.component("weights") == est.component("weights") + (777_600 + 17_280) * 32 * 24
+    assert hopper.component("weights") == est.component("weights") + (777_600 + 17_280) * 32 * 24 + rope
     # the same MXFP4 bytes, plus on the 4090 (Ada) vLLM's Marlin padding of the experts: 2880 x 2880 matrices
     # created as 3072 x 2944, 3 x 749,568 x 17/32 B + (2 x 64 + 192) x 2 B of biases, x 32 experts x 24 layers
-    assert r.estimate.component("weights") == est.component("weights") + (1_194_624 + 640) * 32 * 24
+    assert r.estimate.component("weights") == est.component("weights") + (1_194_624 + 640) * 32 * 24 + rope
     assert r.fits  # before: 41.83 GB of bf16 weights, no KV cache blocks
     r1 = memfit.fit("deepseek-r1", "h200", mode="inference", runtime="vllm", gpus=8, tp=8)
     assert r1.estimate.dtype == "fp8-block" and r1.fits  # before: priced in bf16, "does not fit"

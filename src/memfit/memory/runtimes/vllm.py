@@ -147,10 +147,23 @@ def triton_mxfp4_extra(spec: ModelSpec, tp: int, pp: int) -> int:
     return extra
 
 
+def rope_cache_bytes(spec: ModelSpec, fmt: str) -> int:
+    """vLLM's rotary ``cos_sin_cache``, a buffer of max_position_embeddings × rotary_dim in the model dtype
+    (``vllm/model_executor/layers/rotary_embedding``: ``_compute_cos_sin_cache`` then ``cache.to(dtype)``), one per
+    distinct rotary size (``get_rope`` shares instances); "Model loading took" counts it with the weights."""
+    if spec.position_embedding != "rope" or not spec.max_position_embeddings:
+        return 0
+    dims = {a.rope_dim or a.head_dim for layer in spec.layers if (a := layer.attention) is not None}
+    return spec.max_position_embeddings * sum(dims) * (4 if fmt == "float32" else 2)
+
+
 def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device) -> Component:
-    """One GPU's weights as vLLM holds them on ``dev``: MXFP4 experts padded for Marlin below Hopper, with their
-    scales twice and fp32 biases on Hopper's Triton path."""
+    """One GPU's weights as vLLM holds them on ``dev`` (with the rotary cache): MXFP4 experts padded for Marlin
+    below Hopper, with their scales twice and fp32 biases on Hopper's Triton path."""
     weights = sharded_weights(spec, fmt, tp, pp)
+    if rope := rope_cache_bytes(spec, fmt):
+        weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the rotary cos/sin cache "
+                            f"{spec.max_position_embeddings:,} positions = {fmt_bytes(rope)}")
     if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
         weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
                             "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
