@@ -28,7 +28,7 @@ from ...units import GIB, fmt_bytes
 from ...workload import Workload
 from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes
-from .vllm import sharded_weights, stage_caches
+from .vllm import rope_cache_bytes, sharded_weights, stage_caches
 
 __all__ = ["default_mem_fraction_static", "estimate_sglang"]
 
@@ -54,6 +54,11 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
     weights = sharded_weights(spec, fmt, tp, pp)
+    # the rotary cos/sin cache stays float32 on CUDA (sgl-kernel's rope reads it so): Llama-3.1-8B's start-up prints
+    # "mem usage=15.02 GB" for 14.96 GiB of weights and 131,072 × 128 × 4 B = 0.0625 GiB of cache
+    if rope := rope_cache_bytes(spec, "float32"):
+        weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the float32 rotary cos/sin cache "
+                            f"{fmt_bytes(rope)}")
     if wl.mem_fraction_static is not None:
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
