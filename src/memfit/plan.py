@@ -304,18 +304,27 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
 
 
 HOST_UNBOUNDED = 1 << 62  # ZeRO-Offload with as much host RAM as it needs (to say how much that is)
+FIX_ESTIMATES = 40  # the estimates the changes listed when nothing fits may take, all together (bounded work)
+
+
+def _gpus_text(n: int) -> str:
+    return f"{n:,} GPU{'s' if n > 1 else ''}"
 
 
 def _gpu_fixes(spec: ModelSpec, device: Device, wl: Workload, limit: int, estimator: Estimator | None,
-               most: int = 3) -> list[dict[str, Any]]:
+               most: int = 3, budget: int = FIX_ESTIMATES) -> list[dict[str, Any]]:
     """When no count up to ``limit`` fits: the cheapest changes with which one does (``levers``), each with
-    its count; ZeRO-Offload first when the host RAM was not given (with the host RAM it then needs)."""
+    its count; ZeRO-Offload first when the host RAM was not given (with the host RAM it then needs). Bounded
+    work: the changes are tried until ``budget`` estimates are spent."""
     cands: list[tuple[dict[str, Any], int | None]] = []
     if wl.mode in TRAIN_MODES and wl.offload == "none" and device.host_bytes is None:
         cands.append(({"host_memory": None}, HOST_UNBOUNDED))
     cands += [(c, device.host_bytes) for c in gpu_count_changes(wl)]
     out: list[dict[str, Any]] = []
+    spent = 0
     for change, host in cands:
+        if spent >= budget:
+            break
         fields = {k: v for k, v in change.items() if k != "host_memory"}
         try:
             cand = wl.replace(**fields).validate()
@@ -323,14 +332,15 @@ def _gpu_fixes(spec: ModelSpec, device: Device, wl: Workload, limit: int, estima
             f = min_gpus(spec, cand, _Judge(spec, dev, estimator), dev.capacity_bytes, limit, host)
         except MemfitError:
             continue
+        spent += f.estimates
         if f.gpus is None or f.fit is None or f.workload is None:
             continue
         if "host_memory" in change:
             text = (f"give --host-memory of at least {fmt_bytes(f.fit.host_bytes)} (ZeRO-Offload of the "
-                    f"{_OFFLOADED.get(f.workload.offload, 'states')}): fits on {f.gpus:,} GPUs")
+                    f"{_OFFLOADED.get(f.workload.offload, 'states')}): fits on {_gpus_text(f.gpus)}")
             change = {"host_memory": f.fit.host_bytes}
         else:
-            text = f"add {change_text(fields)}: fits on {f.gpus:,} GPUs"
+            text = f"add {change_text(fields)}: fits on {_gpus_text(f.gpus)}"
         out.append({"change": change, "gpus": f.gpus, "per_gpu_bytes": f.fit.max_gpu_bytes,
                     "host_bytes": f.fit.host_bytes, "text": text})
         if len(out) >= most:
