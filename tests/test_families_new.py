@@ -227,3 +227,30 @@ def test_vision_tower_parameters_by_hand() -> None:
     projector = d * 4096 + 4096 + 4096 * 4096 + 4096
     spec = _spec("llava-1.5-7b-hf")
     assert spec.vision is not None and spec.vision.parameters == tower + projector == 303_507_456 + 20_979_712
+
+
+# ---- --images: the image tokens join the context, the output says how many ------------------------------------
+
+
+def test_images_add_their_tokens_to_the_context() -> None:
+    from memfit import estimate
+
+    cfg = NEW["llava-1.5-7b-hf"]["config"]
+    est = estimate(cfg, mode="inference", context=1000, images=3, dtype="bf16")
+    kv = sum(c.bytes for c in est.components if c.name == "kv_cache")
+    # 1,000 text tokens + 3 × 576 image tokens, 32 layers × 32 kv heads × 128 × 2 (K, V) × 2 B
+    assert kv == (1000 + 3 * 576) * 32 * 32 * 128 * 2 * 2
+    assert est.details["image_tokens_per_image"] == 576 and est.details["image_tokens"] == 1728
+    assert any("576 tokens per image" in n for n in est.notes)
+    # the tower's encoding moment is stated (CLIP: 576 patches a image, 4 × 1024 + 2 × 4096 per patch token)
+    assert est.details["vision_tower_peak_bytes"] == 3 * 576 * (4 * 1024 + 2 * 4096) * 2 + 3 * 576 * 4096 * 2
+    base = estimate(cfg, mode="inference", context=1000 + 1728, dtype="bf16")
+    assert sum(c.bytes for c in base.components if c.name == "kv_cache") == kv
+
+
+def test_images_on_a_text_model_is_refused_with_the_fix() -> None:
+    from memfit import estimate
+    from memfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no vision tower.*drop --images"):
+        estimate(NEW["deepseek-v3.2"]["config"], mode="inference", images=1)

@@ -81,6 +81,9 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
     wl.validate()
     spec = load_model(model)
     wl = runnable_workload(spec, wl)
+    from .memory.images import apply_tower_moment, with_images
+
+    wl, image_notes, image_details = with_images(spec, wl)
     try:
         est = _estimate(spec, wl, device)
     except UnsupportedError as e:
@@ -89,6 +92,10 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
                                    "as Mamba-2 mixers holding the same state)") from None
         raise
     est = _format_notes(spec, wl, est)
+    if image_notes:
+        if wl.mode == "inference" and wl.runtime == "transformers":
+            est = apply_tower_moment(spec, wl, est, 4 if (wl.dtype or spec.dtype) in ("float32", "fp32") else 2)
+        est = replace(est, notes=(*image_notes, *est.notes), details={**est.details, **image_details})
     if spec.is_generic:  # what rests on the generic path is labelled so (memfit.sources.generic)
         from .sources.generic import generic_label
 

@@ -168,6 +168,9 @@ class WorkloadOptions:
                           help="Prompt tokens (inference) or sequence length (training).")
     new_tokens: int = option(0, low=0, high=MAX_TOKENS, flags=("-n",), modes=INFERENCE,
                              help="Tokens generated after the prompt.")
+    images: int = option(0, low=0, high=4096, modes=SHAPED,
+                         help="Images per sequence (image-text models): each adds the vision tower's tokens per image "
+                              "to the context; the output says how many.")
     # inference
     runtime: str = option("transformers", choices=RUNTIMES, flags=("-r",), modes=INFERENCE,
                           help="The inference engine whose allocations are modelled.")

@@ -1,0 +1,82 @@
+"""Images in the prompt of an image-text model: the tokens they add to the context, and the vision tower's own peak.
+
+Each image becomes ``VisionSpec.tokens_per_image`` text-model tokens (read from the config by the family's builder:
+LLaVA-1.5 576, Qwen2.5-VL one per 28 × 28 px, Qwen3-VL one per 32 × 32 px, Gemma 3 256, Pixtral one per merged
+patch plus row breaks …), so ``--images N`` lengthens every sequence by ``N × tokens_per_image`` and the KV cache,
+activations and logits follow from the longer context.
+
+Before the text prefill, transformers runs the vision tower once over all the images of the batch. At a tower
+block's MLP it holds, per patch token of the tower, the block's input, residual and normed input and the attention
+output (4 × d) and the MLP's intermediates (3 × I gated, 2 × I plain; SDPA keeps no patch × patch matrix), beside
+the image features already projected to the text width. This moment is compared with the text model's peak; it is
+read off the ViT block structure, not checked against a simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import ConfigError
+from ..result import Component, Estimate
+from ..spec import ModelSpec, VisionSpec
+from ..units import fmt_bytes
+from ..workload import Workload
+
+__all__ = ["apply_tower_moment", "tower_moment", "with_images"]
+
+_GATED_TOWERS = ("qwen2_5_vl",)  # towers whose MLP is gate/up/down (three intermediates alive)
+
+
+def with_images(spec: ModelSpec, wl: Workload) -> tuple[Workload, tuple[str, ...], dict[str, object]]:
+    """``wl`` with the image tokens added to its context, the note that says how many, and the JSON details."""
+    if not wl.images:
+        return wl, (), {}
+    v = spec.vision
+    if v is None or not v.tokens_per_image:
+        raise ConfigError(f"--images {wl.images}: {spec.name} has no vision tower whose image tokens memfit knows "
+                          "(a text-only model, or a tower it does not describe); drop --images")
+    added = wl.images * v.tokens_per_image
+    note = (f"{wl.images} image{'s' if wl.images > 1 else ''} per sequence × {v.tokens_per_image:,} tokens per image "
+            f"= {added:,} tokens added to the {wl.context:,}-token context ({v.description})")
+    details: dict[str, object] = {"images": wl.images, "image_tokens_per_image": v.tokens_per_image,
+                                  "image_tokens": added}
+    return wl.replace(context=wl.context + added), (note,), details
+
+
+def _patches_per_image(v: VisionSpec) -> int:
+    """Patch tokens the tower runs per image: its own patches (merged towers: tokens × merge², as the text tokens
+    count merged patches)."""
+    if v.kind in ("qwen2_5_vl", "qwen3_vl"):
+        return v.tokens_per_image * 4
+    return v.num_patches or v.tokens_per_image
+
+
+def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
+    """Bytes the vision tower holds at its peak while encoding the batch's images (0 without images)."""
+    v = spec.vision
+    if not wl.images or v is None or not v.hidden_size:
+        return 0, ""
+    patches = wl.batch * wl.images * _patches_per_image(v)
+    inter = (3 if v.kind in _GATED_TOWERS else 2) * v.intermediate_size
+    features = wl.batch * wl.images * v.tokens_per_image * spec.hidden_size * dt
+    total = patches * (4 * v.hidden_size + inter) * dt + features
+    return total, (f"vision tower: {patches:,} patch tokens × (4 × {v.hidden_size} + {inter}) × {dt} B + image "
+                   f"features {fmt_bytes(features)}")
+
+
+def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) -> Estimate:
+    """The estimate with the tower's moment: a note always, and the difference as a component when the tower's peak
+    is above the text model's (cache + activations at the text peak)."""
+    tower, text = tower_moment(spec, wl, dt)
+    if not tower:
+        return est
+    peak = sum(c.bytes for c in est.components if c.name in ("kv_cache", "activations", "logits") and c.on_device)
+    notes = (*est.notes, f"{text} = {fmt_bytes(tower)} while the images are encoded"
+             + (" (above the text model's peak: the difference is added)" if tower > peak else
+                f" (below the text model's peak, {fmt_bytes(peak)})"))
+    comps = est.components
+    if tower > peak:
+        comps = (*comps, Component("vision_activations", tower - peak, f"{text}: {fmt_bytes(tower)} − text peak "
+                                                                       f"{fmt_bytes(peak)}"))
+    return replace(est, components=comps, notes=notes,
+                   details={**est.details, "vision_tower_peak_bytes": tower})
