@@ -22,10 +22,12 @@ NEW = json.loads((DATA / "families" / "new_configs.json").read_text())
 SIMULATED = DATA / "simulated" / "families-new.jsonl"
 
 # the model_types made first-class here (each default config below; gemma3n's multimodal class needs timm)
-FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n", "llava", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "idefics3"}
+FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n", "gemma4_text", "llava", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe",
+            "idefics3"}
 # config class -> the model class transformers builds it with (None: AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
-    "DeepseekV32Config": None, "Gemma3nTextConfig": None, "LlavaConfig": "LlavaForConditionalGeneration",
+    "DeepseekV32Config": None, "Gemma3nTextConfig": None, "Gemma4TextConfig": None,
+    "LlavaConfig": "LlavaForConditionalGeneration",
     "Qwen2_5_VLConfig": "Qwen2_5_VLForConditionalGeneration", "Qwen3VLConfig": "Qwen3VLForConditionalGeneration",
     "Qwen3VLMoeConfig": "Qwen3VLMoeForConditionalGeneration", "Idefics3Config": "Idefics3ForConditionalGeneration",
 }
@@ -254,3 +256,41 @@ def test_images_on_a_text_model_is_refused_with_the_fix() -> None:
 
     with pytest.raises(ConfigError, match=r"no vision tower.*drop --images"):
         estimate(NEW["deepseek-v3.2"]["config"], mode="inference", images=1)
+
+
+# ---- Gemma 4 text: global layers of their own shape, KV sharing, the MoE block ---------------------------------
+
+
+def test_gemma4_kv_by_hand() -> None:
+    # 26B-A4B: 30 layers, every sixth global; sliding layers 8 kv heads × 256 over 1,024 tokens (1,023 kept), global
+    # layers 2 kv heads × 512 (attention_k_eq_v: V is the normed K, the cache still keeps both)
+    spec = _spec("gemma-4-26b-a4b-text")
+    sliding, full = 2 * 8 * 256 * 2, 2 * 2 * 512 * 2
+    assert kv_cache_bytes(spec, 32_768, 1) == 5 * 32_768 * full + 25 * 1023 * sliding == 880_599_040
+    # 31B: 60 layers; sliding 16 kv × 256, global 4 kv × 512
+    big = _spec("gemma-4-31b-it-text")
+    assert kv_cache_bytes(big, 8192, 2) == 2 * (10 * 8192 * (2 * 4 * 512 * 2) + 50 * 1023 * (2 * 16 * 256 * 2))
+
+
+def test_gemma4_kv_sharing_and_double_wide_mlp() -> None:
+    transformers = pytest.importorskip("transformers")
+    conf = transformers.Gemma4TextConfig(num_kv_shared_layers=12, use_double_wide_mlp=True)
+    spec = spec_from_config(conf.to_dict())
+    # 30 layers, the last 12 shared: 18 cached, of which layers 5, 11, 17 global (4 kv × 512) and 15 sliding (4 × 256)
+    assert kv_cache_bytes(spec, 4096, 1) == 3 * 4096 * (2 * 4 * 512 * 2) + 15 * 511 * (2 * 4 * 256 * 2)
+    assert spec.layers[29].mlp is not None and spec.layers[29].mlp.intermediate_size == 2 * 9216
+
+
+def test_lora_on_gemma4_equals_peft() -> None:
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from memfit.memory.lora import DEFAULT_TARGETS, lora_parameters
+
+    conf = transformers.Gemma4TextConfig(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2,
+        head_dim=16, global_head_dim=32, vocab_size=100, vocab_size_per_layer_input=100, hidden_size_per_layer_input=8,
+        attention_k_eq_v=True, num_global_key_value_heads=1, num_kv_shared_layers=0)
+    model = transformers.AutoModelForCausalLM.from_config(conf)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=list(DEFAULT_TARGETS)))
+    trainable = sum(q.numel() for q in wrapped.parameters() if q.requires_grad)
+    assert lora_parameters(spec_from_config(conf.to_dict()), 4, DEFAULT_TARGETS) == trainable

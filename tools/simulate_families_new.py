@@ -43,6 +43,11 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     # listed before it was run, after the two training cases above had fixed the AltUp model (a blind check)
     ("gemma-3n-e2b-it-text-l10/train-bf16-adamw-fused-b1-s2048", "gemma-3n-e2b-it-text", 10, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False)),
+    # one global layer (k_eq_v, 2 kv heads × 512) among 6; MoE block beside the MLP
+    ("gemma-4-26b-a4b-text-l6/gen-b2-s4096-new8", "gemma-4-26b-a4b-text", 6, "generate",
+     dict(batch=2, seq=4096, new=8)),
+    ("gemma-4-31b-it-text-l6/train-bf16-adamw-fused-ckpt-b1-s2048", "gemma-4-31b-it-text", 6, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
     ("deepseek-v3.2-l2/train-bf16-adamw-fused-ckpt-b1-s1024", "deepseek-v3.2", 2, "train",
      dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True)),
 ]

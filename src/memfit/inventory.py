@@ -127,7 +127,7 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
         yield from _linear(f"{p}.q_proj", q, h, "attn_q", "attention", i, a.qkv_bias)
         if not a.kv_shared:
             yield from _linear(f"{p}.k_proj", kv, h, "attn_k", "attention", i, a.qkv_bias)
-            yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias)
+            yield from _linear(f"{p}.v_proj", v, h, "attn_v", "attention", i, a.qkv_bias) if not a.k_eq_v else ()
     yield from _linear(f"{p}.o_proj", h, a.num_heads * a.value_dim, "attn_output", "attention", i, a.o_bias)
     qk_kind = "layernorm" if a.qk_norm_bias else "rms"
     if a.qk_norm == "head":

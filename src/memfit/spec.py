@@ -76,6 +76,7 @@ class AttentionSpec:
     # the layer reuses an earlier layer's K/V (gemma3n/gemma4 ``num_kv_shared_layers``): no k/v projections or
     # k norm, nothing cached
     kv_shared: bool = False
+    k_eq_v: bool = False  # V is the normed K (gemma4 ``attention_k_eq_v`` global layers): no v projection
 
     @property
     def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:

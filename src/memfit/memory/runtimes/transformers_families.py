@@ -23,16 +23,16 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
-FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "glm4_moe", "hunyuan_v1_moe", "minimax_m2")
+FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "hunyuan_v1_moe", "minimax_m2")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
-SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text")
+SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text")
 # Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
 FP32_QK_EAGER = ("gptj",)
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
-ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text")
+ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4_text")
 # Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
 CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 # Families whose gated MLP keeps gate_proj's output in a local until the down projection (4 intermediates alive)
