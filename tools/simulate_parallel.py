@@ -238,11 +238,13 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
             phases, peak = [], 0
             for step in range(2):
                 tracker.reset_peak()
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                    loss = model(input_ids=ids, labels=ids, position_ids=pos).loss
-                after_fwd, peak_fwd = tracker.live, tracker.peak
-                loss.backward()
-                tracker.flush()
+                for _ in range(int(p.get("accum", 1))):  # micro-batches: FSDP2 reduce-scatters each one
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                        loss = model(input_ids=ids, labels=ids, position_ids=pos).loss
+                    after_fwd, peak_fwd = tracker.live, tracker.peak
+                    loss.backward()
+                    tracker.flush()
+                    del loss
                 after_bwd, peak_bwd = tracker.live, tracker.peak
                 if offload:  # the optimizer steps on the CPU: its states and temporaries are host memory
                     live0 = tracker.live
@@ -258,7 +260,6 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                 phases.append(dict(step=step, after_fwd=after_fwd, peak_fwd=peak_fwd, after_bwd=after_bwd,
                                    peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
                 peak = max(peak, tracker.peak)
-                del loss
             tracker.flush()
             rec.update(tracked_peak=peak, phases=phases,
                        n_params=sum(q.numel() for q in model.parameters()))
@@ -411,6 +412,10 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("mixtral-8x7b-v0.1-l2/fsdp64-b2-s2048", "mixtral-8x7b-v0.1", 2, shard=64, batch=2, seq=2048),
     _c("mixtral-8x7b-v0.1-l2/fsdp8-offload-b1-s2048", "mixtral-8x7b-v0.1", 2, shard=8, offload=True, batch=1,
        seq=2048),
+    # gradient accumulation (added with the model's accumulation term, before its error was seen)
+    _c("qwen2.5-7b-l4/fsdp2-noreshard-accum2-b1-s2048", "qwen2.5-7b", 4, shard=2, reshard=False, accum=2, batch=1,
+       seq=2048),
+    _c("llama-3.2-1b-l4/fsdp8-accum4-b2-s2048", "llama-3.2-1b", 4, shard=8, accum=4, batch=2, seq=2048),
     # moved from the held-out list (it showed that FSDP2 gathers the dim-0 padding: 8 experts over 64 ranks)
     _c("mixtral-8x22b-v0.1-l1/fsdp64-b1-s4096", "mixtral-8x22b-v0.1", 1, shard=64, batch=1, seq=4096),
 ]
@@ -432,6 +437,8 @@ def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
                                amp=bool(p.get("mp", True)), dtype="bfloat16", ckpt=bool(p.get("ckpt", False)),
                                gpus=rep * shard * tp, tp=tp, sp=bool(p.get("sp", False)))
+    if int(p.get("accum", 1)) > 1:
+        out["grad_accum"] = int(p["accum"])
     if fsdp:
         out["zero"] = 3 if p.get("reshard", True) else 2
         if rep > 1:

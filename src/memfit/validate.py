@@ -130,7 +130,7 @@ def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, field, conv in (("gpus", "gpus", int), ("tp", "tp", int), ("zero", "zero", int),
                              ("shard_size", "shard_size", int), ("offload", "offload", str),
-                             ("sp", "sequence_parallel", bool)):
+                             ("sp", "sequence_parallel", bool), ("grad_accum", "grad_accum", int)):
         if p.get(key) is not None:
             out[field] = conv(p[key])
     return out

@@ -204,8 +204,19 @@ def _reduce(unsharded_grads: int, rs_input: int, shard: int) -> int:
     return max(unsharded_grads + rs_input, rs_input + shard)
 
 
-def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str) -> dict[str, Moment]:
-    """Forward, loss, backward layer by layer (compute, then the reduce-scatter) and the optimizer step."""
+def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str,
+                 grad_accum: int = 1) -> dict[str, Moment]:
+    """Forward, loss, backward layer by layer (compute, then the reduce-scatter) and the optimizer step. With
+    gradient accumulation the later micro-batches run with every sharded gradient already there (FSDP2
+    reduce-scatters each micro-batch and adds the shard in place: ``foreach_reduce`` ``to_accumulate_grad``)."""
+    out = _moments(acts, sizes, lay, ckpt)
+    if grad_accum > 1:
+        every = 0 if lay.offload else sizes.sharded * lay.param_bytes
+        out = {k: replace(m, gradients=every) for k, m in out.items()}
+    return out
+
+
+def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str) -> dict[str, Moment]:
     cb, rb = lay.compute_bytes, lay.reduce_bytes
     pb = 0 if lay.offload else lay.param_bytes  # CPUOffloadPolicy copies each reduced shard to the host
     U = [n * cb for n in sizes.layers]
@@ -308,7 +319,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     opt_bytes = int(opt_bpp * sizes.sharded)
     weights = sizes.sharded * lay.param_bytes
-    moments = fsdp_moments(acts, sizes, lay, wl.checkpointing)
+    moments = fsdp_moments(acts, sizes, lay, wl.checkpointing, wl.grad_accum)
     persistent = 0 if lay.offload else weights + opt_bytes
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
