@@ -130,6 +130,24 @@ def offloaded_grads(tracker: RankTracker, on: bool) -> Iterator[None]:
         FSDPParam.to_sharded_dtensor = orig  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def selective_recompute(on: bool) -> Iterator[None]:
+    """Selective activation recomputation (Korthikanti et al. 2022, what memfit's ``--checkpointing selective``
+    means): the attention core runs under non-reentrant ``torch.utils.checkpoint``, so only its inputs are kept
+    and it is recomputed in backward."""
+    orig = sm.h100_sdpa
+
+    def sdpa(*args: Any, **kwargs: Any) -> Any:
+        return torch.utils.checkpoint.checkpoint(orig, *args, use_reentrant=False, **kwargs)
+
+    if on:
+        sm.h100_sdpa = sdpa
+    try:
+        yield
+    finally:
+        sm.h100_sdpa = orig
+
+
 def _mesh(p: dict[str, Any]) -> Any:
     from torch.distributed.device_mesh import init_device_mesh
 
@@ -211,11 +229,12 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         h100 = sm.H100Mode()
         gc.collect()
         with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
-                tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))):
+                tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))), \
+                selective_recompute(p.get("ckpt") == "selective"):
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if (fsdp and p.get("mp", True)) or amp
                                                      else torch.bfloat16, attn_implementation=p.get("attn", "sdpa"))
             model.train()
-            if p.get("ckpt"):
+            if p.get("ckpt") is True:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             if int(p.get("tp", 1)) > 1:
                 _tp_plan(model, mesh["tp"], bool(p.get("sp")))
@@ -335,17 +354,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     gpus, tp = args.gpus, args.tp
     dp = gpus // tp
     p: dict[str, Any] = dict(shard=dp if args.zero >= 2 else 1, tp=tp, sp=args.sp, batch=args.batch, seq=args.seq,
-                             reshard=args.zero != 2, ckpt=args.checkpointing == "full")
+                             reshard=args.zero != 2, accum=args.grad_accum,
+                             ckpt={"full": True, "selective": "selective"}.get(args.checkpointing, False))
     if args.shard_size and args.zero >= 2:
         p.update(shard=args.shard_size, replicate=dp // args.shard_size)
     sim = simulate_rank0(sm.catalog_config(args.model, None), p)
     peak = sm.default_alloc_before_build("train") + int(sim["tracked_peak"])
     est = estimate(args.model, mode="train", gpus=gpus, tp=tp, zero=args.zero, batch=args.batch, context=args.seq,
-                   checkpointing=args.checkpointing, sequence_parallel=args.sp, shard_size=args.shard_size)
+                   checkpointing=args.checkpointing, sequence_parallel=args.sp, shard_size=args.shard_size,
+                   grad_accum=args.grad_accum)
     alloc = int(est.allocated_bytes or 0)
     outside = est.total_bytes - alloc  # allocator reserve + CUDA context, as memfit counts them
     print(f"{args.model} gpus {gpus} tp {tp} zero {args.zero} b{args.batch} s{args.seq} ckpt {args.checkpointing}"
-          f"{' (simulated without checkpointing: an upper bound)' if args.checkpointing == 'selective' else ''}: "
+          f"{f' x {args.grad_accum} micro-batches' if args.grad_accum > 1 else ''}: "
           f"simulated rank-0 allocated peak {peak:,} B; memfit allocated {alloc:,} B "
           f"({100 * (alloc - peak) / peak:+.2f} %); simulated + memfit's reserve and context = "
           f"{peak + outside:,} B vs usable {args.usable:,} B: "
@@ -416,6 +437,9 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("qwen2.5-7b-l4/fsdp2-noreshard-accum2-b1-s2048", "qwen2.5-7b", 4, shard=2, reshard=False, accum=2, batch=1,
        seq=2048),
     _c("llama-3.2-1b-l4/fsdp8-accum4-b2-s2048", "llama-3.2-1b", 4, shard=8, accum=4, batch=2, seq=2048),
+    # selective recomputation of the attention core (added with the plan check, before its error was seen)
+    _c("llama-3.2-1b-l4/fsdp8-selective-b2-s4096", "llama-3.2-1b", 4, shard=8, ckpt="selective", batch=2, seq=4096),
+    _c("qwen2.5-7b-l4/fsdp2-selective-b1-s4096", "qwen2.5-7b", 4, shard=2, ckpt="selective", batch=1, seq=4096),
     # moved from the held-out list (it showed that FSDP2 gathers the dim-0 padding: 8 experts over 64 ranks)
     _c("mixtral-8x22b-v0.1-l1/fsdp64-b1-s4096", "mixtral-8x22b-v0.1", 1, shard=64, batch=1, seq=4096),
 ]
@@ -430,12 +454,16 @@ def case_list(which: str) -> list[tuple[str, str, int, dict[str, Any]]]:
     return [(r["case"], r["model"], r["layers"], r["params"]) for r in rows]
 
 
+def _ckpt(p: dict[str, Any]) -> bool | str:
+    return "selective" if p.get("ckpt") == "selective" else bool(p.get("ckpt", False))
+
+
 def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
     """The case's ``params`` in the ground-truth format (``memfit validate``; see tests/data/parallel/README.md)."""
     rep, shard, tp = int(p.get("replicate", 1)), int(p.get("shard", 1)), int(p.get("tp", 1))
     fsdp = rep * shard > 1
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
-                               amp=bool(p.get("mp", True)), dtype="bfloat16", ckpt=bool(p.get("ckpt", False)),
+                               amp=bool(p.get("mp", True)), dtype="bfloat16", ckpt=_ckpt(p),
                                gpus=rep * shard * tp, tp=tp, sp=bool(p.get("sp", False)))
     if int(p.get("accum", 1)) > 1:
         out["grad_accum"] = int(p["accum"])
@@ -528,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--batch", type=int, default=1)
     k.add_argument("--seq", type=int, default=2048)
     k.add_argument("--checkpointing", default="none", choices=("none", "selective", "full"))
+    k.add_argument("--grad-accum", type=int, default=1)
     k.add_argument("--usable", type=int, required=True, help="the GPU's usable bytes, as memfit plan prints them")
     c = sub.add_parser("compare", help="this tool's peak against PyTorch's FSDPMemTracker (FSDP-only cases)")
     c.add_argument("cases", nargs="+")

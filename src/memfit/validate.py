@@ -111,7 +111,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
-                        dtype=str(p.get("dtype", "bfloat16")), checkpointing="full" if p.get("ckpt") else "none",
+                        dtype=str(p.get("dtype", "bfloat16")),
+                        checkpointing=_checkpointing(p.get("ckpt")),
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), **_parallel_fields(p))
     if kind == "lora":
         targets = p.get("targets")
@@ -123,6 +124,11 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         dtype=str(p.get("dtype", "bfloat16")),
                         attn=str(p.get("attn", "sdpa")))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
+
+
+def _checkpointing(ckpt: Any) -> str:
+    """``ckpt``: true (full checkpointing of every layer), "selective" (the attention core recomputed) or false."""
+    return "selective" if ckpt == "selective" else "full" if ckpt else "none"
 
 
 def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
