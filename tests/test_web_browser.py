@@ -451,3 +451,19 @@ def test_shared_url_shows_the_verdict_the_api_and_cli_give(page: Page, server_ur
     code, out, _ = run(["fit", q["model"], "--gpu", "rtx-4090", *flags, "--check"], capsys)
     assert code == (0 if fits else 1), out
     page.shot(f"verdict-{q['model']}-{q['runtime']}-rtx-4090")
+
+
+def test_precisions_by_workloads_matrix(page: Page, server_url: str) -> None:
+    """The matrix section shows /api/matrix's verdict in every cell, for the GPU and runtime on the page."""
+    open_page(page, server_url, "#model=llama-3.1-8b&mode=inference&runtime=vllm&context=4096&gpu=rtx-4090")
+    page.wait_done("gpu=rtx-4090")
+    pg = page.page
+    pg.wait_for_selector("#matrix-box:not([hidden]) #matrix tbody tr td", timeout=TIMEOUT_MS)
+    doc = api(server_url, "/api/matrix", {"model": "llama-3.1-8b", "gpu": "rtx-4090", "runtime": "vllm",
+                                          "context": 4096}).json()
+    for c in doc["cells"]:
+        td = pg.query_selector(f'#matrix tr[data-precision="{c["precision"]}"] td[data-workload="{c["workload"]}"]')
+        assert td is not None, c
+        assert td.get_attribute("data-fits") == ("null" if c["fits"] is None else str(c["fits"]).lower()), c
+    assert "inference (vllm)" in pg.inner_text("#matrix thead")
+    page.shot("matrix-llama-3.1-8b-rtx-4090")

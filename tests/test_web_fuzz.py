@@ -32,6 +32,7 @@ from _openapi_strategies import Schemas, encode
 LIMIT_S = 2.0  # the server's time for one request
 CLIENT_LIMIT_S = 5.0  # the client's wall clock, scheduling of a busy machine included
 EXAMPLES = {"/api/estimate": 150, "/api/curve": 80, "/api/fit": 100, "/api/plan": 80, "/api/advise": 60,
+            "/api/matrix": 60,
             "/api/fits": 40}
 OPTIONAL = {"/api/fits"}  # only where memfit has memfit.whatfits
 RAW = [b"", b"{", b"\xff\xfe\x00", b'{"model": "\xed\xa0\x80"}', b'{"model": "llama-3.1-8b", "context": 1e999}',

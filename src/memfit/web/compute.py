@@ -13,14 +13,15 @@ from ..errors import ConfigError
 from ..fit import fit
 from ..formats import get_format
 from ..hardware import get_device
+from ..matrix import fit_matrix
 from ..plan import plan
 from ..plot import curve
 from ..sources.meta_build import builds_refused
 from . import results
 from .references import resolve_model
-from .schemas import AdviseRequest, CurveRequest, EstimateRequest, FitRequest, PlanRequest
+from .schemas import AdviseRequest, CurveRequest, EstimateRequest, FitRequest, MatrixRequest, PlanRequest
 
-__all__ = ["advise_doc", "curve_doc", "estimate_doc", "fit_doc", "plan_doc", "warm"]
+__all__ = ["advise_doc", "curve_doc", "estimate_doc", "fit_doc", "matrix_doc", "plan_doc", "warm"]
 
 _REFUSED = ("not built by the web server: a visitor's config never imports torch and transformers here; the "
             "memfit command line counts it exactly")
@@ -90,4 +91,12 @@ def advise_doc(req: AdviseRequest, local: bool, hub: bool) -> dict[str, Any]:
         for name in formats or ():
             get_format(name)  # an unknown format: the refusal /api/estimate gives for that dtype
         doc: dict[str, Any] = advise(spec, req.gpu, wl, formats=formats, memory=req.memory).to_json()
+        return doc
+
+
+def matrix_doc(req: MatrixRequest, local: bool, hub: bool) -> dict[str, Any]:
+    with builds_refused(_REFUSED):
+        spec = resolve_model(req.model, local, hub)
+        doc: dict[str, Any] = fit_matrix(spec, req.gpu, context=req.context, runtime=req.runtime, batch=req.batch,
+                                         memory=req.memory).to_json()
         return doc

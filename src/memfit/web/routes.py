@@ -28,6 +28,7 @@ from .schemas import (
     EstimateRequest,
     FitRequest,
     FitsRequest,
+    MatrixRequest,
     PlanRequest,
     WorkloadFields,
 )
@@ -38,7 +39,7 @@ __all__ = ["HEAVY_AT_ONCE", "RUNTIME_LABELS", "Settings", "add_routes", "runtime
 HEAVY_AT_ONCE = 1  # plan/advise requests computed at the same time (of DEFAULT_WORKERS); more wait their turn
 _JS = "text/javascript; charset=utf-8"
 ASSETS = {"index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
-          **{f"{m}.js": _JS for m in ("main", "util", "form", "render", "charts", "fit", "whatfits")}}
+          **{f"{m}.js": _JS for m in ("main", "util", "form", "render", "charts", "fit", "whatfits", "matrix")}}
 
 
 # how the page names each runtime; a runtime memfit learns later shows under its own name until it gets one here
@@ -102,7 +103,7 @@ def _catalog_routes(app: FastAPI, settings: Settings) -> None:
         return {"version": __version__, "allow_local_paths": settings.allow_local_paths,
                 "allow_hub": settings.allow_hub,
                 "features": {"estimate": True, "curve": True, "models": True, "gpus": True, "fit": True,
-                             "plan": True, "advise": True, "fits": fits.available() is not None},
+                             "plan": True, "advise": True, "matrix": True, "fits": fits.available() is not None},
                 "limits": {"max_body_bytes": settings.max_body_bytes, "max_tokens": MAX_TOKENS,
                            "max_batch": MAX_BATCH, "max_gpus": MAX_GPUS, "max_points": MAX_POINTS},
                 "formats": results.format_choices(), "runtimes": runtimes(),
@@ -157,6 +158,11 @@ def _compute_routes(app: FastAPI, settings: Settings, pool: WorkerPool) -> None:
     @app.post("/api/advise", summary="memfit.advise(model, gpu, **workload).to_json(): formats that fit, ranked")
     async def advise_endpoint(req: AdviseRequest) -> JSONResponse:
         return JSONResponse(await bounded("this advice", compute.advise_doc, req, local, hub, is_heavy=True))
+
+    @app.post("/api/matrix", summary="memfit.fit_matrix(model, gpu, ...).to_json(): precisions × workloads "
+                                     "(inference, LoRA, QLoRA, full fine-tune), a verdict per cell")
+    async def matrix_endpoint(req: MatrixRequest) -> JSONResponse:
+        return JSONResponse(await bounded("this matrix", compute.matrix_doc, req, local, hub, is_heavy=True))
 
 
 def _fits_routes(app: FastAPI, settings: Settings) -> None:

@@ -15,7 +15,7 @@ from ..units import MAX_PARAMETERS
 from ..workload import Workload
 
 __all__ = ["MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "AdviseRequest", "CurveRequest", "EstimateRequest", "FitRequest",
-           "FitsRequest", "PlanRequest", "WorkloadFields"]
+           "FitsRequest", "MatrixRequest", "PlanRequest", "WorkloadFields"]
 
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
@@ -159,4 +159,17 @@ class FitsRequest(_Strict):
     gpu: GpuName
     runtime: Literal[RUNTIMES] = "transformers"  # type: ignore[valid-type]  # every runtime memfit knows
     context: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    memory: MemoryBytes | None = None
+
+
+class MatrixRequest(_Strict):
+    """``POST /api/matrix``: ``memfit.fit_matrix`` — precisions (32/16/8/4-bit) × workloads (inference with
+    ``runtime`` at ``context``, LoRA, QLoRA, full fine-tune) for ``model`` on one ``gpu``, a verdict per cell."""
+
+    model: ModelField
+    gpu: GpuName
+    runtime: Literal[RUNTIMES] = "transformers"  # type: ignore[valid-type]
+    context: int | None = Field(default=None, ge=1, le=MAX_TOKENS,
+                                description="Inference prompt and training sequence length (2,048 when not given).")
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH)
     memory: MemoryBytes | None = None

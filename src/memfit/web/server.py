@@ -18,7 +18,8 @@ Safety, by construction:
   names when it binds to loopback), which stops DNS-rebinding pages from talking to it.
 
 Endpoints: ``GET /`` (the page), ``GET /api/info``, ``GET /api/models``, ``POST /api/estimate``,
-``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit``, ``POST /api/plan``, ``POST /api/advise`` and
+``POST /api/curve``, ``GET /api/gpus``, ``POST /api/fit``, ``POST /api/plan``, ``POST /api/advise``,
+``POST /api/matrix``, ``POST /api/fits`` and
 ``GET /openapi.json`` (no /docs: Swagger UI would load a CDN).
 """
 

@@ -1,6 +1,7 @@
 // The verdict for the GPU chosen from the hardware catalog, the runtime assumed, every runtime the server knows
 // side by side, what to change (from plan and the formats that fit on the chosen runtime), and the plan's answers.
 import { effectiveRuntime, usualRuntime } from "./form.js";
+import { renderMatrix } from "./matrix.js";
 import { renderGauge, renderVerdict } from "./render.js";
 import { $, GB, api, el, runtimeIds, runtimeName, shortSize, state } from "./util.js";
 
@@ -145,8 +146,9 @@ export async function renderAfterFit(fit, body, s, mine, signal) {
   renderPlan(plan);
   renderAdvice(advice, s);
   $("change").replaceChildren(...changes(fit, s, plan, advice, runtimes).map((t) => el("li", {}, t)));
+  await renderMatrix(body, s, signal);
 }
 export function hideGpuParts() {
-  for (const id of ["fit-box", "runtimes-box", "change-box", "runtime-assumed"]) $(id).hidden = true;
+  for (const id of ["fit-box", "runtimes-box", "change-box", "runtime-assumed", "matrix-box"]) $(id).hidden = true;
 }
 export { usualRuntime };
