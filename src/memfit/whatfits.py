@@ -17,7 +17,9 @@ at it and one token beyond and words it. ``tests/test_whatfits.py`` compares the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .errors import MemfitError
@@ -25,6 +27,7 @@ from .estimate import default_format, estimate, runtime_context
 from .fit import FitResult, estimate_on, fit_estimate
 from .hardware import Device, get_device
 from .plan import DEFAULT_CONTEXT_LIMIT, plan_largest
+from .result import Estimate
 from .sources.catalog import catalog
 from .sources.loader import load_model
 from .workload import Workload
@@ -66,52 +69,74 @@ def _formats(spec: Any, runtime: str) -> list[str]:
     return out
 
 
-def _judge(spec: Any, device: Device, w: Workload, context: int) -> FitResult:
+class _Estimates:
+    """One model and format on the device: every estimate made for the list, kept for ``plan_largest`` to reuse
+    (it words the answer from the estimates at it and one token beyond, which the search has already made)."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.done: dict[Workload, Estimate] = {}
+
+    def __call__(self, spec: Any, wl: Workload) -> Estimate:
+        est = self.done.get(wl)
+        if est is None:
+            est = self.done[wl] = estimate_on(spec, wl, self.device)
+        return est
+
+
+def _judge(spec: Any, device: Device, w: Workload, context: int, seen: _Estimates | None = None) -> FitResult:
     at = w.replace(context=context)
-    return fit_estimate(estimate_on(spec, at, device), device, at)
+    return fit_estimate(seen(spec, at) if seen is not None else estimate_on(spec, at, device), device, at)
 
 
-def _guess(good: tuple[int, FitResult], bad: tuple[int, FitResult]) -> int:
-    """Where the bracket (``good`` fits, ``bad`` does not) most likely crosses: the engine's own longest
-    sequence when it says one, else the linear interpolation of the bytes per GPU against the capacity."""
-    (g, rg), (b, rb) = good, bad
-    hint = rg.estimate.details.get("max_context_one_sequence")
-    if isinstance(hint, int) and g < hint < b:
-        return hint
-    span = rb.max_gpu_bytes - rg.max_gpu_bytes
-    if span > 0:
-        return g + (b - g) * max(0, rg.capacity_bytes - rg.max_gpu_bytes) // span
-    return (g + b) // 2
+def _margin(r: FitResult) -> float:
+    return float(r.capacity_bytes - r.max_gpu_bytes)
 
 
-def longest_context(spec: Any, device: Device, w: Workload, lo: int, hi: int, at_lo: FitResult) -> int:
-    """The largest context in [lo, hi] that fits, given that ``lo`` fits (``at_lo``): ``hi`` first, then a
-    bracket narrowed by guesses (each checked with its neighbour), halved whenever a guess does not halve it."""
+def longest_context(judge: Callable[[int], FitResult], lo: int, hi: int, at_lo: FitResult) -> int:
+    """The largest context in [lo, hi] that fits (``judge(context)``), given that ``lo`` fits (``at_lo``): ``hi``
+    first, then the bracket narrowed by regula falsi on the bytes left (the Illinois variant: an end kept twice
+    counts half, so a convex curve cannot pin it), starting from the engine's own longest sequence where it says
+    one (vLLM's pool), with a bisection step whenever two guesses in a row have not halved the bracket (so at most
+    three estimates per halving, whatever the curve)."""
     if hi <= lo:
         return lo
-    at_hi = _judge(spec, device, w, hi)
+    at_hi = judge(hi)
     if at_hi.fits:
         return hi
-    good, bad = (lo, at_lo), (hi, at_hi)
-    while bad[0] - good[0] > 1:
-        width = bad[0] - good[0]
-        v = min(max(_guess(good, bad), good[0] + 1), bad[0] - 1)
-        r = _judge(spec, device, w, v)
-        if r.fits:
-            good = (v, r)
-            if v + 1 < bad[0]:  # the guess is likely the boundary: its neighbour settles it
-                r1 = _judge(spec, device, w, v + 1)
-                good, bad = ((v + 1, r1), bad) if r1.fits else (good, (v + 1, r1))
+    (g, fg), (b, fb) = (lo, _margin(at_lo)), (hi, _margin(at_hi))
+    hint = at_lo.estimate.details.get("max_context_one_sequence")
+    width, slow, kept, stepped = hi - lo, 0, 0, False
+    while b - g > 1:
+        if isinstance(hint, int) and g < hint < b:
+            v, hint = hint, None
+        elif slow >= 2 or fg == fb:  # the guesses are not closing in: halve the bracket
+            v, slow = (g + b) // 2, 0
         else:
-            bad = (v, r)
-            if v - 1 > good[0]:
-                r1 = _judge(spec, device, w, v - 1)
-                good, bad = ((v - 1, r1), bad) if r1.fits else (good, (v - 1, r1))
-        if bad[0] - good[0] > width // 2 and bad[0] - good[0] > 1:  # the guess did not halve it: bisect once
-            mid = (good[0] + bad[0]) // 2
-            r = _judge(spec, device, w, mid)
-            good, bad = ((mid, r), bad) if r.fits else (good, (mid, r))
-    return good[0]
+            v = g + int((b - g) * fg / (fg - fb))
+        v = min(max(v, g + 1), b - 1)
+        r = judge(v)
+        # the same bytes as the end it replaces, on a curve that does grow: a step curve
+        plateau = fg != fb and _margin(r) == (fg if r.fits else fb)
+        if r.fits:
+            g, fg = v, _margin(r)
+            kept = kept + 1 if kept > 0 else 1
+            if kept >= 2:
+                fb /= 2
+        else:
+            b, fb = v, _margin(r)
+            kept = kept - 1 if kept < 0 else -1
+            if kept <= -2:
+                fg /= 2
+        if 2 * (b - g) <= width:
+            width, slow = b - g, 0
+        else:
+            slow += 1
+        if plateau:  # a step curve (llama.cpp pads its cache to 256 cells): from here on only halving helps
+            stepped = True
+        if stepped:
+            slow = 2
+    return g
 
 
 def _context_limit(spec: Any, w: Workload) -> int:
@@ -130,17 +155,18 @@ def _one(model_id: str, device: Device, wl: Workload) -> ModelFit:
                 reasons.append(f"{fmt} weights alone need {weights / 1e9:.1f} GB")
                 continue
             w = wl.replace(dtype=fmt)
-            r = _judge(spec, device, w, wl.context)
+            seen = _Estimates(device)
+            r = _judge(spec, device, w, wl.context, seen)
             if not r.fits:
                 reasons.append(f"{fmt} at {wl.context:,} tokens needs {r.max_gpu_bytes / 1e9:.1f} GB")
                 continue
             hi = _context_limit(spec, w)
             if wl.context > hi:  # asked beyond the model's positions: the full search, as plan_context does
-                ans = plan_largest(spec, device, "context", w, limit=hi, question="max_context")
+                ans = plan_largest(spec, device, "context", w, limit=hi, question="max_context", estimator=seen)
             else:  # plan_largest words the answer from the estimates at it and one token beyond
-                best = longest_context(spec, device, w, wl.context, hi, r)
+                best = longest_context(partial(_judge, spec, device, w, seen=seen), wl.context, hi, r)
                 ans = plan_largest(spec, device, "context", w, lowest=best, limit=min(best + 1, hi),
-                                   question="max_context")
+                                   question="max_context", estimator=seen)
             return ModelFit(spec.name, params, True, fmt, ans.value, r.max_gpu_bytes, device.capacity_bytes,
                             ans.explanation)
         except MemfitError as e:  # the runtime cannot run this format or model: try the next
