@@ -24,10 +24,15 @@ def test_a_config_not_in_the_table_is_not_found() -> None:
     assert mb.shipped('{"model_type": "llama", "hidden_size": 64}') is None
 
 
-@pytest.mark.parametrize("model_id", ["qwen3-vl-2b-instruct", "nemotron-3-nano-30b-a3b", "glm-4.7-flash"])
-def test_shipped_builds_are_what_transformers_builds(model_id: str) -> None:
+def _sample() -> list[str]:
+    """Three generic-path catalog models, the smallest configs first (families gain builders over time)."""
+    return sorted(_generic(), key=lambda m: len(build_key(load_model(m))[1]))[:3]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_shipped_builds_are_what_transformers_builds(index: int) -> None:
     pytest.importorskip("transformers")
-    _key, text, approx, modules = build_key(load_model(model_id))
+    _key, text, approx, modules = build_key(load_model(_sample()[index]))
     shipped = mb.shipped(text)
     with mb.shipped_disabled():
         built = mb.meta_build.__wrapped__(text, approx, modules)

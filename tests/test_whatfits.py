@@ -57,7 +57,25 @@ def test_fast_answers_equal_the_full_search(gpu: str, runtime: str, context: int
     fast = {m.model: m for m in models_that_fit(gpu, runtime=runtime, context=context)}
     for model_id in SAMPLE:
         spec = load_model(model_id)
-        assert fast[spec.name] == _exhaustive(model_id, device, wl), (model_id, gpu, runtime, context)
+        full = _exhaustive(model_id, device, wl)
+        got = fast[spec.name]
+        if got == full:
+            continue
+        # The one allowed difference: where the memory curve is not monotone in the context (a transformers peak
+        # moment that switches, e.g. qwen3-vl-8b on a 4090: 23,978 fits, 23,979 does not, 24,046 fits), two
+        # searches may stop at different edges. Then both answers must be edges (fits, one more does not) and
+        # the curve provably non-monotone between them; everything else is the same.
+        assert (got.fits, got.format, got.bytes_at_context) == (full.fits, full.format, full.bytes_at_context)
+        assert got.format is not None and got.max_context is not None and full.max_context is not None
+        w = wl.replace(dtype=got.format)
+        lo, hi = sorted((got.max_context, full.max_context))
+        edges = [_fits(spec, device, w, c) for c in (lo, lo + 1, hi, hi + 1)]
+        assert edges == [True, False, True, False], (model_id, gpu, runtime, context, lo, hi, edges)
+
+
+def _fits(spec: object, device: Device, w: Workload, context: int) -> bool:
+    at = w.replace(context=context)
+    return fit_estimate(estimate_on(spec, at, device), device, at).fits  # type: ignore[arg-type]
 
 
 def _scan(fits: list[bool]) -> int:

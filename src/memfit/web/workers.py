@@ -180,7 +180,9 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         if self._idle is None or self._loop is not loop:  # first use (or a test client's new loop)
             self._close_workers()
-            self._loop, self._idle = loop, asyncio.Queue()
+            # last in, first out: the worker that just answered takes the next request, so a visitor's requests
+            # about one model (estimate, fit, curves, plan) find its tables and estimates already in that worker
+            self._loop, self._idle = loop, asyncio.LifoQueue()
             for _ in range(self.size):
                 self._spawn_later()
         return self._idle
