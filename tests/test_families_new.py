@@ -23,7 +23,7 @@ SIMULATED = DATA / "simulated" / "families-new.jsonl"
 
 # the model_types made first-class here (each default config below; gemma3n's multimodal class needs timm)
 FAMILIES = {"deepseek_v32", "gemma3n_text", "gemma3n", "gemma4_text", "llava", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe",
-            "idefics3"}
+            "idefics3", "mllama"}
 # config class -> the model class transformers builds it with (None: AutoModelForCausalLM)
 DEFAULTS: dict[str, str | None] = {
     "DeepseekV32Config": None, "Gemma3nTextConfig": None, "Gemma4TextConfig": None,
@@ -50,10 +50,11 @@ def test_default_config_count_is_exact(config_class: str) -> None:
 
 def test_each_family_has_its_default_config_checked() -> None:
     transformers = pytest.importorskip("transformers")
-    assert {getattr(transformers, c)().model_type for c in DEFAULTS} | {"gemma3n"} == FAMILIES
+    # gemma3n's image-audio class needs timm; mllama's token table has 8 rows more than its head (checked below)
+    assert {getattr(transformers, c)().model_type for c in DEFAULTS} | {"gemma3n", "mllama"} == FAMILIES
 
 
-@pytest.mark.parametrize("name", sorted(NEW))
+@pytest.mark.parametrize("name", sorted(n for n in NEW if NEW[n]["config"]["model_type"] != "mllama"))
 def test_real_config_count_is_exact(name: str) -> None:
     _check(NEW[name]["config"], model_class=NEW[name].get("model_class"))
 
@@ -294,3 +295,33 @@ def test_lora_on_gemma4_equals_peft() -> None:
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=list(DEFAULT_TARGETS)))
     trainable = sum(q.numel() for q in wrapped.parameters() if q.requires_grad)
     assert lora_parameters(spec_from_config(conf.to_dict()), 4, DEFAULT_TARGETS) == trainable
+
+
+# ---- Llama 3.2 Vision (mllama): cross-attention layers cache the image tokens, not the text ---------------------
+
+
+def test_mllama_count_every_block() -> None:
+    pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from _meta_oracle import reference_counts
+    from memfit.inventory import count_parameters, layer_parameters
+
+    for cfg in (transformers.MllamaConfig().to_dict(), NEW["llama-3.2-11b-vision"]["config"]):
+        total, per_block, _ = reference_counts(cfg, "MllamaForConditionalGeneration")
+        spec = spec_from_config(cfg)
+        assert count_parameters(spec).total == total
+        assert {i: layer_parameters(spec, i) for i in range(spec.num_layers)} == per_block
+
+
+def test_mllama_kv_by_hand() -> None:
+    from memfit import estimate
+
+    spec = _spec("llama-3.2-11b-vision")
+    # the text cache: the 32 self-attention layers only (8 kv heads × 128, bf16)
+    assert kv_bytes_per_token(spec) == 32 * 2 * 8 * 128 * 2
+    v = spec.vision
+    assert v is not None and v.cross_attention_tokens == 4 * ((560 // 14) ** 2 + 1) == 6404 and v.tokens_per_image == 1
+    est = estimate(NEW["llama-3.2-11b-vision"]["config"], mode="inference", context=1000, images=2, dtype="bf16")
+    kv = sum(c.bytes for c in est.components if c.name == "kv_cache")
+    # 1,000 text tokens + 2 <|image|> tokens in 32 layers; 2 × 6,404 vision tokens in the 8 cross-attention layers
+    assert kv == 1002 * 32 * 4096 + 2 * 6404 * 8 * 4096

@@ -77,6 +77,7 @@ class AttentionSpec:
     # k norm, nothing cached
     kv_shared: bool = False
     k_eq_v: bool = False  # V is the normed K (gemma4 ``attention_k_eq_v`` global layers): no v projection
+    cross_attention: bool = False  # attends to the image tokens (mllama): caches theirs, not the text's
 
     @property
     def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:
@@ -237,6 +238,7 @@ class VisionSpec:
     projector_dim: int = 0  # the text hidden size the projector maps into
     pooling_head: bool = False  # SigLIP's attention-pooling head (``vision_use_head``)
     tokens_per_image: int = 0
+    cross_attention_tokens: int = 0  # vision tokens per image each cross-attention layer caches (mllama)
 
     @property
     def num_patches(self) -> int:

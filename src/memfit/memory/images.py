@@ -22,7 +22,7 @@ from ..spec import ModelSpec, VisionSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 
-__all__ = ["apply_tower_moment", "tower_moment", "with_images"]
+__all__ = ["apply_tower_moment", "cross_attention_cache", "tower_moment", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl",)  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -43,11 +43,25 @@ def with_images(spec: ModelSpec, wl: Workload) -> tuple[Workload, tuple[str, ...
     return wl.replace(context=wl.context + added), (note,), details
 
 
+def cross_attention_cache(spec: ModelSpec, wl: Workload, dtype_bytes: int) -> tuple[int, str]:
+    """Llama 3.2 Vision: each cross-attention layer caches K and V of every image's vision tokens (tiles × (patches +
+    1)) for each sequence, once, for the whole generation; the text tokens are not in these layers' cache."""
+    v = spec.vision
+    if not wl.images or v is None or not v.cross_attention_tokens:
+        return 0, ""
+    rows = [2 * a.num_kv_heads * a.head_dim * dtype_bytes for a in spec.attention_layers if a.cross_attention]
+    tokens = wl.batch * wl.images * v.cross_attention_tokens
+    return tokens * sum(rows), (f"cross-attention K/V: {wl.batch} sequence(s) × {wl.images} image(s) × "
+                                f"{v.cross_attention_tokens:,} vision tokens × {len(rows)} layers × {rows[0]:,} B")
+
+
 def _patches_per_image(v: VisionSpec) -> int:
     """Patch tokens the tower runs per image: its own patches (merged towers: tokens × merge², as the text tokens
     count merged patches)."""
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):
         return v.tokens_per_image * 4
+    if v.cross_attention_tokens:
+        return v.cross_attention_tokens
     return v.num_patches or v.tokens_per_image
 
 
@@ -67,6 +81,10 @@ def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
 def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) -> Estimate:
     """The estimate with the tower's moment: a note always, and the difference as a component when the tower's peak
     is above the text model's (cache + activations at the text peak)."""
+    cross, cross_text = cross_attention_cache(spec, wl, dt)
+    if cross:
+        est = replace(est, components=(*est.components, Component("kv_cache", cross, f"{cross_text} = "
+                                                                                      f"{fmt_bytes(cross)}")))
     tower, text = tower_moment(spec, wl, dt)
     if not tower:
         return est

@@ -183,7 +183,8 @@ def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str 
 
 def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype, hidden: int) -> list[LayerCache]:
     out: list[LayerCache] = []
-    if layer.attention is not None and not layer.attention.kv_shared:  # a shared layer reads another's cache
+    # a shared layer reads another's cache; a cross-attention layer caches the images' tokens (memory.images)
+    if layer.attention is not None and not layer.attention.kv_shared and not layer.attention.cross_attention:
         att = layer.attention
         per_token, _ = _attention_row(att, runtime, dt)
         kind: Literal["full", "sliding", "mla"] = "mla" if att.kind == "mla" else "full"

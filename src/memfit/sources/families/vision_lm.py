@@ -17,7 +17,7 @@ from .dense import BUILDERS as DENSE
 from .dense_recent import BUILDERS as RECENT
 from .dense_recent import with_defaults
 from .moe import BUILDERS as MOE
-from .vision_towers import clip_tower, idefics3_tower, projector_bias, qwen2_5_tower, qwen3_vl_tower
+from .vision_towers import clip_tower, idefics3_tower, mllama_tower, projector_bias, qwen2_5_tower, qwen3_vl_tower
 
 __all__ = ["BUILDERS"]
 
@@ -88,7 +88,36 @@ def _idefics3(cfg: Config, name: str) -> ModelSpec:
     return replace(spec, family="idefics3", vision=tower)
 
 
+# MllamaTextConfig's defaults
+_MLLAMA_TEXT_DEFAULTS: dict[str, Any] = {"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
+                                         "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8,
+                                         "max_position_embeddings": 131072, "cross_attention_layers": [3, 8, 13, 18, 23,
+                                                                                                        28, 33, 38]}
+
+
+def _mllama(cfg: Config, name: str) -> ModelSpec:
+    """Llama 3.2 Vision: a Llama text model whose ``cross_attention_layers`` attend to the image tokens (q/k norms per
+    head, two gate scalars) instead of the text; its token table has 8 rows more than the head."""
+    text = _text(cfg, "llama", _MLLAMA_TEXT_DEFAULTS)
+    cross = text.get("cross_attention_layers") or []
+    if not isinstance(cross, list) or not all(isinstance(i, int) for i in cross):
+        raise ConfigError(f"text_config 'cross_attention_layers' = {str(cross)[:60]} must be a list of layer indices")
+    spec = DENSE["llama"](text, name)
+    layers = list(spec.layers)
+    for i in cross:
+        if not 0 <= i < len(layers):
+            raise ConfigError(f"text_config 'cross_attention_layers' names layer {i} of {len(layers)}")
+        layer = layers[i]
+        assert layer.attention is not None
+        layers[i] = replace(layer, attention=replace(layer.attention, qk_norm="head", cross_attention=True),
+                            extra=(("cross_attn_attn_gate", (1,)), ("cross_attn_mlp_gate", (1,))))
+    tower = mllama_tower(sub_config(cfg, "vision_config"), spec.hidden_size)
+    return replace(spec, family="mllama", layers=tuple(layers), vision=tower,
+                   extra=(*spec.extra, ("model.language_model.embed_tokens.extra_rows", (8, spec.hidden_size))))
+
+
 BUILDERS: dict[str, Builder] = {
+    "mllama": _mllama,
     "llava": _llava,
     "qwen2_5_vl": _qwen2_5_vl,
     "qwen3_vl": lambda cfg, name: _qwen3_vl(cfg, name, moe=False),

@@ -28,7 +28,7 @@ from ...spec import VisionSpec
 from .common import Config, get_bool, get_int
 from .dense_recent import with_defaults
 
-__all__ = ["CLIP_LLAVA_DEFAULTS", "clip_tower", "idefics3_tower", "qwen2_5_tower", "qwen3_vl_tower",
+__all__ = ["CLIP_LLAVA_DEFAULTS", "clip_tower", "idefics3_tower", "mllama_tower", "qwen2_5_tower", "qwen3_vl_tower",
            "qwen_vision_tokens"]
 
 CLIP_LLAVA_DEFAULTS: dict[str, Any] = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
@@ -138,3 +138,33 @@ def idefics3_tower(v: Config, text_hidden: int, scale: int, longest_edge: int) -
 
 def projector_bias(cfg: Config) -> bool:
     return get_bool(cfg, "multimodal_projector_bias", True)
+
+
+def mllama_tower(v: Config, text_hidden: int) -> VisionSpec:
+    """Llama 3.2 Vision's tower (``MllamaVisionModel``) and projector: a bias-free patch convolution, a class embedding,
+    gated position embeddings ((patches + 1) rows, and per aspect ratio a (tiles × (patches + 1), d) tile table),
+    gated pre- and post-tile embeddings (per aspect ratio tiles × d), pre/post LayerNorms, ``num_hidden_layers`` local
+    blocks (bias-free q/k/v/o, fc1/fc2 with biases, two LayerNorms) and ``num_global_layers`` gated ones (two gate
+    scalars more); the projector maps ``vision_output_dim`` to the text width with a bias. Every image is tiles ×
+    (patches + 1) vision tokens, cached by each cross-attention layer; the text context holds one <|image|> token."""
+    d, inter = get_int(v, "hidden_size", 1280), get_int(v, "intermediate_size", 5120)
+    local, glob = get_int(v, "num_hidden_layers", 32), get_int(v, "num_global_layers", 8)
+    v = with_defaults(v, {"patch_size": 14, "image_size": 448})
+    p, c, size = _square(v, "patch_size"), get_int(v, "num_channels", 3), _square(v, "image_size")
+    tiles = get_int(v, "max_num_tiles", 4)
+    ratios = v.get("supported_aspect_ratios") or [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [3, 1], [4, 1]]
+    if not isinstance(ratios, list):
+        raise ConfigError(f"vision_config 'supported_aspect_ratios' = {ratios!r} must be a list of [w, h] pairs")
+    n_ratio = len(ratios) + 1
+    positions = (size // p) ** 2 + 1
+    block = 4 * d * d + 2 * d * inter + inter + d + 4 * d
+    tower = (d * c * p * p + d + 1 + positions * d + n_ratio * tiles * positions * d + 2 * (1 + n_ratio * tiles * d)
+             + 4 * d + local * block + glob * (block + 2))
+    out = get_int(v, "vision_output_dim", 7680)
+    return VisionSpec(parameters=tower + out * text_hidden + text_hidden, hidden_size=d, num_layers=local + glob,
+                      intermediate_size=inter, num_heads=get_int(v, "attention_heads", 16), image_size=size,
+                      patch_size=p, num_channels=c, projector_dim=text_hidden, tokens_per_image=1, kind="mllama",
+                      cross_attention_tokens=tiles * positions,
+                      description=f"Llama 3.2 Vision tower + projector; an image is 1 <|image|> token of context and "
+                                  f"{tiles} tiles × {positions:,} = {tiles * positions:,} vision tokens cached by each "
+                                  "cross-attention layer")
