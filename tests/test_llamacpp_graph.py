@@ -51,6 +51,7 @@ NODES = {
     "gemma-2-9b/f16/c4096-ub512-s1-fa0-f16": 1858,
     "phi-3.5-mini-instruct/f16/c2048-ub64-s4-fa1-f16": 998,
     "qwen3-30b-a3b/f16/c4096-ub512-s1-fa1-f16": 3030,
+    "falcon-mamba-7b/f16/c2048-ub64-s4-fa1-f16": 3272,  # the GGUF with ssm_dt_b_c_rms set, as converted
 }
 
 

@@ -330,6 +330,8 @@ def _hparams(w: gguf.GGUFWriter, s: Shape) -> None:
         w.add_ssm_state_size(int(c.get("state_size", 16)))
         w.add_ssm_time_step_rank(int(c.get("time_step_rank") or -(-s.n_embd // 16)))
         w.add_layer_norm_rms_eps(eps)
+        # conversion/mamba.py: falcon-mamba files set the RMS norms on dt, B and C (classic Mamba does not)
+        w.add_ssm_dt_b_c_rms(c.get("model_type") == "falcon_mamba")
     if a == "deepseek2":
         w.add_leading_dense_block_count(int(c.get("first_k_dense_replace") or 0))
         w.add_expert_shared_count(int(c.get("n_shared_experts") or 0))

@@ -36,6 +36,8 @@ class Tensor:
     @property
     def nbytes(self) -> int:
         size, block = TYPE_SIZE[self.type]
+        if min(self.ne) <= 0:
+            return 0  # ggml_nbytes of an empty tensor
         return self.ne[0] * size // block + sum((self.ne[i] - 1) * self.nb[i] for i in range(1, 4))
 
     def is_contiguous(self) -> bool:

@@ -19,6 +19,7 @@ from functools import lru_cache
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...workload import Workload
 from .llamacpp_ggml import Graph, Tensor
+from .llamacpp_graph_mamba import mamba_graph
 from .llamacpp_graph_ops import Attn, GraphShape, build_attn, ffn_gated, ffn_plain, mla_attn, moe, norm
 from .llamacpp_kv import CacheGeometry
 
@@ -31,8 +32,11 @@ _LLAMA_LIKE = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2"
                "starcoder2": "starcoder2", "stablelm": "stablelm", "olmo2": "olmo2"}
 
 
+_MAMBA = frozenset({"mamba", "falcon_mamba"})
+
+
 def graph_families() -> frozenset[str]:
-    return frozenset(_LLAMA_LIKE)
+    return frozenset(_LLAMA_LIKE) | _MAMBA
 
 
 def graph_shape(wl: Workload, geo: CacheGeometry, legacy: bool = False, n_outputs_max: int | None = None) -> GraphShape:
@@ -95,6 +99,8 @@ def reserved_bytes(spec: ModelSpec, gs: GraphShape, alignment: int = 32) -> int 
 
 
 def graph_for_shape(spec: ModelSpec, gs: GraphShape) -> Graph | None:
+    if spec.family in _MAMBA and all(layer.ssm is not None and layer.mixer == "mamba" for layer in spec.layers):
+        return mamba_graph(spec, gs)
     flavour = _LLAMA_LIKE.get(spec.family)
     if flavour is None or any(layer.attention is None for layer in spec.layers):
         return None
