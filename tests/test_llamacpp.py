@@ -34,7 +34,7 @@ def results() -> dict[str, list[BufferResult]]:
 
 def test_recorded_cases_cover_the_grid() -> None:
     cases = _cases("dev") + _cases("heldout")
-    assert len(cases) >= 280
+    assert len(cases) >= 330
     assert {c["split"] for c in cases} == {"dev", "heldout"}
     dev_models = {c["model"] for c in _cases("dev")}
     assert not dev_models & {c["model"] for c in _cases("heldout")}  # split by model, fixed before measuring

@@ -50,3 +50,10 @@ def test_split_mode_row_is_refused_as_llama_cpp_refuses_it_on_cuda() -> None:
     with pytest.raises(ConfigError, match="split buffers"):
         _buffers("llama-3.1-8b", split_mode="row", gpus=2)
     assert _buffers("llama-3.1-8b", split_mode="layer", gpus=2).model_bytes > 0
+
+
+def test_a_quantized_cache_that_does_not_divide_the_head_is_refused() -> None:
+    # stablelm-3b: head size 2,560 / 32 = 80, and q8_0 blocks hold 32 values: real llama.cpp b10605 stops with
+    # "K cache type q8_0 with block size 32 does not divide n_embd_head_k=80" (found measuring it)
+    with pytest.raises(ConfigError, match="does not divide the head size 80"):
+        llamacpp_buffers(load_model("stablelm-3b"), Workload(mode="inference", runtime="llamacpp", kv_dtype="q8_0"))

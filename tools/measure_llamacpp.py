@@ -52,6 +52,10 @@ SPLIT = {
     "mixtral-8x7b-v0.1": "heldout", "gemma-2-2b": "heldout", "gemma-3-27b-it": "heldout", "olmo-2-1124-7b": "heldout",
     "starcoder2-7b": "heldout", "stablelm-2-zephyr-1.6b": "heldout", "gpt2-medium": "heldout",
     "llama-3.1-70b": "heldout",
+    # added blind after the graph replay was written (never looked at before their first prediction)
+    "llama-3.2-3b": "heldout", "qwen2.5-14b": "heldout", "gemma-2-27b": "heldout", "olmo-2-1124-13b": "heldout",
+    "stablelm-3b": "heldout", "phi-4-mini-instruct": "heldout", "qwen3-4b": "heldout", "gpt-oss-120b": "heldout",
+    "mixtral-8x22b-v0.1": "heldout", "deepseek-v2.5": "heldout",
 }
 
 # keys the catalog copy of a config.json lacks; the published config.json names them (the case records the

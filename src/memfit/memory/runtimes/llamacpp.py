@@ -92,6 +92,12 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = 
         # CUDA (and HIP) backend of b10605 registers none (only SYCL does), so loading stops
         raise ConfigError("-sm row: llama.cpp (build b10605) stops at load on CUDA/ROCm GPUs ('device CUDA0 does "
                           "not support split buffers'); use --split-mode layer with --tensor-split")
+    block = kv_dtype(kv_type).block
+    for a in (layer.attention for layer in spec.layers):
+        # llama_init_from_model refuses a quantized cache whose block does not divide a head (src/llama-context.cpp)
+        if block > 1 and a is not None and a.kind != "mla" and (a.head_dim % block or a.value_dim % block):
+            raise ConfigError(f"llama.cpp refuses --kv-dtype {kv_type} for {spec.name}: its block of {block} values "
+                              f"does not divide the head size {a.head_dim}; pick --kv-dtype f16 or bf16")
     if kv_dtype(kv_type).block > 1 and not wl.flash_attn:
         # llama.cpp refuses to start: "V cache quantization requires flash_attn" (src/llama-context.cpp)
         raise ConfigError(f"llama.cpp quantizes the V cache ({kv_type}) only with flash attention: drop "
