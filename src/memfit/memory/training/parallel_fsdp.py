@@ -124,6 +124,7 @@ class RankSizes:
     sharded: int
     sharded_layers: tuple[int, ...]
     sharded_root: int
+    tied: bool = False  # the embedding is the lm_head: its two gradients are summed at the end of backward
 
 
 def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
@@ -149,7 +150,8 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
             sh_root += sharded
             if t.kind not in ROOT_KINDS or spec.tie_word_embeddings:
                 head += gathered if "norm" not in t.kind else 0
-    return RankSizes(tuple(layers), tuple(own), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root)
+    return RankSizes(tuple(layers), tuple(own), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root,
+                     spec.tie_word_embeddings)
 
 
 def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay: FsdpLayout,
@@ -289,8 +291,11 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
             gathered=R + ((U[i - 1] if i else 0) if lay.reshard else sum(U[:i])),
             grad_buffers=head_g + _reduce(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb))
     layers_g = sum(sizes.sharded_layers) * pb
+    # a tied embedding's gradient is added to the lm_head's out of place: the earlier gradient, the embedding's and
+    # their sum coexist (development cases llama-3.2-1b-l4/fsdp4-ckpt-b1-s1024, qwen2.5-3b-l4/fsdp3-ckpt-b1-s2048)
     out["backward (embedding)"] = Moment(acts.embedding_backward_extra, gradients=layers_g, gathered=R,
-                                         grad_buffers=sizes.root * cb + (sizes.layers[0] * rb if n else 0))
+                                         grad_buffers=sizes.root * cb + (sizes.layers[0] * rb if n else 0)
+                                         + (head_g if sizes.tied else 0))
     out["reduce-scatter (root)"] = Moment(0, gradients=layers_g, grad_buffers=_reduce(
         sizes.root * cb, sizes.root * rb, sizes.sharded_root * pb))
     out["optimizer step"] = Moment(0, gradients=sizes.sharded * pb)
