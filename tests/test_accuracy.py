@@ -54,23 +54,23 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=0.02, worst=0.08, under=-0.08),
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.65),
     ("simulated/cases.jsonl", "training"): Bound(median=0.01, worst=1.31, under=-0.64),
-    # inference worst/under: qwen3-next-80b-a3b-l4/gen-b2-s4096-new8 −2.97 % (new case; the gated delta-net's fp32
-    # chunk temporaries are not modelled, said in the estimate's notes); training worst:
+    # inference: qwen3-next-80b-a3b-l4/gen-b2-s4096-new8 was −2.97 % until the torch chunked gated delta rule's fp32
+    # temporaries were modelled (+0.07 % since); training worst:
     # glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048, a known deviation (tests/test_families_simulated.py)
-    ("simulated/families.jsonl", "inference"): Bound(median=0.04, worst=2.98, under=-2.98),
-    # training under: lfm2-350m-l16/train-amp-adamw-fused-b4-s2048 −5.91 % (new case; short-convolution training
-    # activations not modelled, said in the estimate's notes); worst and median since the llama4 cases:
+    ("simulated/families.jsonl", "inference"): Bound(median=0.02, worst=0.68, under=-0.08),
+    # training under: lfm2-350m-l16/train-amp-adamw-fused-b4-s2048 was −5.91 % until the short convolutions' kept
+    # tensors were modelled (−0.01 % since; most under now qwen3-next −0.63 %); worst since the llama4 cases:
     # llama-4-maverick-text-l2/train-bf16-adamw-fused-ckpt-b1-s2048 +11.64 % (all-expert dispatch under
     # checkpointing over-predicted; a known deviation in tests/test_families_simulated.py)
-    ("simulated/families.jsonl", "training"): Bound(median=0.39, worst=11.65, under=-5.92),
+    ("simulated/families.jsonl", "training"): Bound(median=0.29, worst=11.65, under=-0.64),
     # the families made first-class late in issue 10 (tools/simulate_families_new.py); DeepSeek-V3.2 b4 s1536 was
     # listed blind after the indexer model was fixed on the other two (−0.47 %)
     # gemma-3n e2b bf16 no-checkpointing training was listed blind after the AltUp model was fixed (−1.17 %)
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.46, worst=0.80, under=-0.80),
     ("simulated/families-new.jsonl", "training"): Bound(median=1.17, worst=1.52, under=-1.52),
-    # the Mamba hybrids (tools/simulate_hybrids.py; Mamba-2 on transformers' torch path, Jamba's Mamba-1 scan)
-    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.13, worst=0.23, under=0.04),
-    ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.78, worst=1.79, under=-0.79),
+    # the Mamba hybrids and Kimi Linear (tools/simulate_hybrids.py; the torch paths of Mamba-2, Mamba-1 and KDA)
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.10, worst=0.23, under=0.02),
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.77, worst=1.80, under=-0.79),
     # mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8 predicted since Mamba-2's torch path is modelled: +0.29 %
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
@@ -109,6 +109,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # learnt to: inference from memfit's emulation; training from the fitted reserve fraction, as above
     ("simulated/families-new.jsonl", "inference"): Bound(median=2.18, worst=2.18, under=-2.18),
     ("simulated/families-new.jsonl", "training"): Bound(median=6.99, worst=6.99, under=-6.99),
+    # the hybrids' simulator-version-2 rows (the two Jamba rows are version 1, without a reserved peak): the pool
+    # emulation (transformers_pool.py) does not replay the recurrent mixers' scan tensors, so the reserve is far off
+    # (a regression guard, not a target; the allocated peak above is within 1.8 %)
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=4.52, worst=11.63, under=-11.63),
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=6.31, worst=9.91, under=-7.52),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

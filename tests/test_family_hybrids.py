@@ -128,7 +128,8 @@ def test_mamba2_prefill_scan_by_hand() -> None:
 def test_hybrids_estimate_on_every_runtime() -> None:
     for name, row in REAL.items():
         for runtime in ("transformers", "vllm", "llamacpp"):
-            est = estimate(row["config"], mode="inference", runtime=runtime, context=4096)
+            est = estimate(row["config"], mode="inference", runtime=runtime, context=4096,
+                           **({"gpus": 2, "tp": 2} if runtime == "vllm" else {}))
             assert est.total_bytes > est.components[0].bytes, (name, runtime)
         assert estimate(row["config"], mode="train", context=1024).total_bytes > 0
 
@@ -187,3 +188,12 @@ def test_kimi_linear_hub_spelling_and_state_by_hand() -> None:
     # the MLA layer caches the latent (64) + the rope key (16) per token
     kda = 4 * 3 * 4 * 32 * 2 + 4 * 32 * 32 * 4
     assert kv_cache_bytes(spec, 1000, 1) == 3 * kda + 1000 * (64 + 16) * 2
+
+
+def test_kimi_linear_48b_state_by_hand() -> None:
+    spec = spec_from_config(REAL["kimi-linear-48b-a3b-instruct"]["config"])
+    assert [i for i, layer in enumerate(spec.layers) if layer.attention is not None] == [3, 7, 11, 15, 19, 23, 26]
+    # 20 KDA layers: 4 conv columns × 3 × 32 heads × 128 in bf16 + the 32 × 128 × 128 state in fp32;
+    # 7 MLA layers: the latent 512 + the rope key 64 per token in bf16
+    kda = 4 * 3 * 32 * 128 * 2 + 32 * 128 * 128 * 4
+    assert kv_cache_bytes(spec, 32_768, 1) == 20 * kda + 7 * 32_768 * (512 + 64) * 2 == 308_150_272

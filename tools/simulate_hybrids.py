@@ -53,6 +53,9 @@ CASES: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]] = [
     ("falcon-h1-7b-l4/gen-b2-s4096-new8", "falcon-h1-7b-instruct", {"num_hidden_layers": 4}, "generate", GEN),
     ("falcon-h1-7b-l4/train-bf16-adamw-fused-b1-s2048", "falcon-h1-7b-instruct", {"num_hidden_layers": 4}, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False)),
+    # Kimi Linear's architecture (KimiLinearConfig's defaults: the 48B-A3B widths) at 5 layers: KDA, MLA at 4
+    ("kimi-linear-l5/gen-b2-s4096-new8", "kimi-default", {"num_hidden_layers": 5}, "generate", GEN),
+    ("kimi-linear-l5/train-bf16-adamw-fused-ckpt-b1-s2048", "kimi-default", {"num_hidden_layers": 5}, "train", TRAIN),
     # Jamba v0.1's architecture (JambaConfig's defaults) at 4 layers: attention at 2, MoE at 1 and 3
     ("jamba-v0.1-l4/gen-b2-s4096-new8", "jamba-default",
      {"num_hidden_layers": 4, "attn_layer_period": 4, "attn_layer_offset": 2}, "generate", GEN),
@@ -65,10 +68,14 @@ def base_config(model: str) -> dict[str, Any]:
     if model.startswith("catalog:"):
         raw: dict[str, Any] = json.loads((REPO / "src/memfit/data/models" / f"{model[8:]}.json").read_text())
         return raw
-    if model == "jamba-default":
-        from transformers import JambaConfig
+    if model in ("jamba-default", "kimi-default"):
+        import transformers
 
-        return JambaConfig().to_dict()  # type: ignore[no-any-return]
+        conf = transformers.JambaConfig() if model == "jamba-default" else transformers.KimiLinearConfig()
+        raw = conf.to_dict()
+        raw.pop("layer_types", None)  # derived again from num_hidden_layers
+        raw.pop("mlp_layer_types", None)
+        return raw  # type: ignore[no-any-return]
     return copy.deepcopy(json.loads(REAL.read_text())[model]["config"])  # type: ignore[no-any-return]
 
 

@@ -147,22 +147,21 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
 
 
 def _linear_note(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
-    """Say what is approximate for gated delta-net layers under transformers: their state is exact, the fp32
-    temporaries of the torch chunked delta rule are not modelled (simulated Qwen3-Next prefill: 3 % low)."""
+    """Say which path the recurrent mixers are priced on under transformers: its PyTorch reference (no FLA,
+    mamba-ssm or causal-conv1d kernels), and what is not modelled (a gated delta-net's training tensors)."""
     if wl.runtime != "transformers":
         return est
     notes = []
     if any(layer.linear is not None for layer in spec.layers):
-        notes.append("linear-attention (gated delta-net) layers: their recurrent state is exact, the fp32 "
-                     "temporaries of transformers' torch chunked delta rule are not modelled (about 3 % low on a "
-                     "simulated prefill)")
+        notes.append("linear-attention layers (gated delta-net, KDA): transformers' PyTorch chunked delta rule (no "
+                     "FLA kernels installed), whose fp32 temporaries are priced; the FLA kernels need less")
+        if wl.mode != "inference" and any(x.linear is not None and x.linear.kind != "kda" for x in spec.layers):
+            notes.append("what a gated delta-net keeps for backward is not modelled (a simulated Qwen3-Next training "
+                         "step: 0.6 % low)")
     if any(layer.ssm is not None for layer in spec.layers):
         notes.append("Mamba layers: transformers' PyTorch path (no mamba-ssm / causal-conv1d kernels installed), whose "
                      "chunked scan materialises chunk × chunk fp32 tensors per head; with the CUDA kernels installed "
                      "these are not materialised and the run needs less")
-    if wl.mode != "inference" and any(layer.conv is not None for layer in spec.layers):
-        notes.append("short-convolution (LFM2) layers: what their gated convolution saves for backward is not "
-                     "modelled (about 6 % low on a simulated LFM2-350M training step)")
     return replace(est, notes=(*est.notes, *notes)) if notes else est
 
 

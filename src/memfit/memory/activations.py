@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .korthikanti import korthikanti_layer_bytes
 from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
-from .ssm_activations import ssm_training
+from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
 
@@ -329,10 +329,9 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             low_softmax=_low_softmax(spec, layer))
         per_token += a_saved
     ssm_saved = ssm_back = 0
-    if layer.ssm is not None:  # the torch scans (ssm_activations); in_proj's input, and out_proj's for Mamba-2
-        extra, ssm_saved, ssm_back = ssm_training(layer.ssm, layer.mixer, b, s, p.proj_bytes, p.amp)
-        per_token += extra + _linear_inputs(h, ["ssm_in"], feed, p) + (
-            _linear_inputs(layer.ssm.d_inner, ["ssm_out"], 2, p) if layer.mixer == "mamba2" else 0)
+    if layer.ssm or layer.linear or layer.conv:  # the recurrent mixers' torch paths (ssm_activations)
+        extra, ssm_saved, ssm_back, w_in, w_out = recurrent_training(layer, h, b, s, p.proj_bytes, p.amp)
+        per_token += extra + _linear_inputs(w_in, ["ssm_in"], feed, p) + _linear_inputs(w_out, ["ssm_out"], 2, p)
     if layer.mlp is not None:
         m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
         per_token += m_saved
@@ -414,7 +413,7 @@ def _layer_linear_params(spec: ModelSpec, layer: LayerSpec) -> int:
     if layer.ssm is not None:  # in_proj (Mamba-2: gate, x, B, C, dt per head) and out_proj
         x = layer.ssm
         n += h * (3 * x.d_inner + (2 * x.n_groups * x.d_state + x.num_heads if layer.mixer == "mamba2" else 0))
-    return n
+    return n + (4 * h * h if layer.conv is not None else 0)  # LFM2's short conv: in_proj (B, C, x) and out_proj
 
 
 def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> ModelActivations:

@@ -29,10 +29,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..spec import SSMSpec
+from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
 
-__all__ = ["ScanSizes", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token",
-           "scan_sizes", "ssm_training"]
+__all__ = ["ScanSizes", "gated_delta_prefill_bytes", "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes",
+           "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training", "scan_sizes"]
 
 FP32 = 4
 
@@ -133,11 +133,70 @@ def mamba_saved_per_token(ssm: SSMSpec, proj_bytes: int) -> tuple[int, int]:
     return ssm.d_inner * (14 * ssm.d_state + 12 * proj_bytes), 3 * FP32 * ssm.d_inner * ssm.d_state
 
 
-def ssm_training(ssm: SSMSpec, mixer: str, b: int, s: int, proj_bytes: int, amp: bool) -> tuple[int, int, int]:
-    """One Mamba / Mamba-2 mixer in training: (saved bytes per token, saved bytes for the whole micro-batch,
-    backward transient bytes), beyond its projections' inputs."""
-    if mixer == "mamba2":
+def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int,
+                       amp: bool) -> tuple[int, int, int, int, int]:
+    """A recurrent mixer in training (KDA, LFM2's short conv, Mamba, Mamba-2): (saved bytes per token, saved bytes
+    for the whole micro-batch, backward transient bytes, widths of the input and output projections whose inputs
+    the caller counts as Linear inputs)."""
+    if layer.linear is not None and layer.linear.kind == "kda":  # its projections' inputs are in kda_training
+        saved, back = kda_training(layer.linear, b, s)
+        return 0, saved, back, 0, 0
+    if layer.conv is not None:
+        # LFM2's gated short conv (Lfm2ShortConv, saved-tensor hooks): in_proj's output (B, C, x: 3h, kept by B·x
+        # and C·conv), B·x (the conv's input) and the conv's output, in the projections' dtype; then out_proj's input
+        return 5 * h * proj_bytes, 0, 0, h, h
+    ssm = layer.ssm
+    if ssm is None:  # a gated delta-net: its training tensors are not modelled
+        return 0, 0, 0, 0, 0
+    if layer.mixer == "mamba2":
         saved, back = mamba2_saved_bytes(ssm, b, s, proj_bytes, amp)
-        return 0, saved, back
+        return 0, saved, back, h, ssm.d_inner
     kept, back_per_token = mamba_saved_per_token(ssm, proj_bytes)
-    return kept, 0, b * s * back_per_token
+    return kept, 0, b * s * back_per_token, h, 0
+
+
+KDA_CHUNK = 64  # transformers' chunk_kimi_delta_attention(chunk_size=64), as KimiLinearDeltaAttention calls it
+
+
+def kda_prefill_bytes(g: LinearAttentionSpec, b: int, s: int, dt: int) -> tuple[int, str]:
+    """Bytes alive at the peak of one Kimi delta attention layer's prefill on transformers' torch path
+    (``chunk_kimi_delta_attention``; FLA's kernels are not assumed installed), beyond the residual stream.
+
+    The per-channel decay makes the intra-chunk mask ``(g_i − g_j).exp()`` a (b, H, c, 64, 64, d_k) fp32 tensor;
+    at ``-(k_beta · key · decay_mask).sum(-1)`` it is alive with the two products: 3 such tensors, beside the fp32
+    copies of q, k, v, g, β·k, β·v and the cumulated g (7 × b·H·S·d_k) and the conv output (model dtype)."""
+    c = math.ceil(s / KDA_CHUNK)
+    big = b * g.num_v_heads * c * KDA_CHUNK * KDA_CHUNK * g.head_k_dim * FP32
+    copies = 7 * b * g.num_v_heads * c * KDA_CHUNK * g.head_k_dim * FP32
+    conv = b * s * g.conv_dim * dt
+    return 3 * big + copies + conv, (f"KDA chunked delta rule (torch path, chunk {KDA_CHUNK}): 3 × {big:,} B "
+                                     f"per-channel decay mask and products + {copies:,} B fp32 q/k/v/g copies "
+                                     f"+ conv output {conv:,} B")
+
+
+def kda_training(g: LinearAttentionSpec, b: int, s: int) -> tuple[int, int]:
+    """(saved, backward transient) bytes of one Kimi delta attention layer in training on the torch path, counted
+    with saved-tensor hooks on transformers 5.25's KimiLinearDeltaAttention: the decay mask, the k_β·key product
+    and the per-chunk q·k products (3 of b·H·S·64·d_k fp32), the row products of the intra-chunk solve
+    (b·H·c·64³/3 fp32) and about 33 fp32 tensors of b·H·S·d_k (projections, conv, gates, chunk states, norm).
+    The backward's extra is assumed to be two decay-mask-sized gradients alive at once (not traced; one simulated
+    Kimi Linear training step: +0.39 %)."""
+    c = math.ceil(s / KDA_CHUNK)
+    big = b * g.num_v_heads * c * KDA_CHUNK * KDA_CHUNK * g.head_k_dim * FP32
+    solve = b * g.num_v_heads * c * KDA_CHUNK ** 3 // 3 * FP32
+    d = b * g.num_v_heads * c * KDA_CHUNK * g.head_k_dim * FP32
+    return 3 * big + solve + 33 * d, 2 * big
+
+
+def gated_delta_prefill_bytes(g: LinearAttentionSpec, b: int, s: int, dt: int) -> tuple[int, str]:
+    """Bytes alive at the peak of one gated delta-net layer's prefill on transformers' torch path
+    (``torch_chunk_gated_delta_rule``, chunk 64; qwen3-next, qwen3.5), beyond the residual stream, read off a
+    fake-tensor allocation trace: at the output's reshape, fp32 copies of q, k (repeated to the value heads) and v
+    and the chunked k_β, v_β, values, cumulated decays and outputs (5 of b·H_v·S·d_k and 5 of b·H_v·S·d_v), three
+    b·H_v·S·64 decay / attention matrices, and in the model dtype the projections' outputs and the conv output."""
+    c = math.ceil(s / KDA_CHUNK)
+    big_s = c * KDA_CHUNK
+    fp32 = b * g.num_v_heads * big_s * (5 * g.head_k_dim + 5 * g.head_v_dim + 3 * KDA_CHUNK) * FP32
+    model = b * s * (2 * g.conv_dim + 2 * g.value_dim) * dt
+    return fp32 + model, (f"gated delta rule (torch path, chunk {KDA_CHUNK}): {fp32:,} B fp32 q/k/v copies, chunked "
+                          f"values and decay matrices + {model:,} B projections and conv output")

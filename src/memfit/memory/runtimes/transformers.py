@@ -37,7 +37,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
-from ..ssm_activations import mamba2_prefill_bytes, mamba_prefill_bytes
+from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_families import (
     CACHE_RESET_FAMILIES,
@@ -238,6 +238,23 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         " and the additive mask" if additive else "")
 
 
+def _recurrent_moments(spec: ModelSpec, layer: LayerSpec, idx: int, b: int, s: int, dt: int, fixed: int,
+                       kv_full: int, kv_text: str) -> list[Moment]:
+    """The prefill of a KDA layer or of a Mamba / Mamba-2 mixer on transformers' torch path (no FLA, mamba-ssm or
+    causal-conv1d kernels); none for other layers."""
+    out = []
+    if layer.linear is not None:
+        kda = layer.linear.kind == "kda"
+        k_bytes, k_text = (kda_prefill_bytes if kda else gated_delta_prefill_bytes)(layer.linear, b, s, dt)
+        k_stream = (_stream_tensors(spec) - 1) * b * s * spec.hidden_size * dt
+        out.append(Moment(f"prefill {'KDA' if kda else 'gated delta-net'} (layer {idx})", kv_full,
+                          k_stream + k_bytes + fixed, formula=f"{k_stream:,} stream + {k_text} + {fixed:,} inputs",
+                          kv_formula=kv_text))
+    if layer.ssm is not None:
+        out.append(_ssm_moment(spec, layer.ssm, layer.mixer, idx, b, s, dt, fixed, kv_full, kv_text))
+    return out
+
+
 def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: int, dt: int, fixed: int,
                 kv_full: int, kv_text: str) -> Moment:
     """The prefill of one Mamba / Mamba-2 mixer on transformers' torch path (no mamba-ssm kernels)."""
@@ -285,7 +302,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
     for idx, layer in enumerate(spec.layers):
-        key = (layer.attention, layer.mlp, layer.moe, layer.ssm)
+        key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
         if key in seen:
             continue
         seen.add(key)
@@ -299,10 +316,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
                                   kv_formula=kv_text))
             if wl.attn == "eager":
                 held_probs = b * att.num_heads * s * s * dt
-        if layer.ssm is not None:
-            moments.append(_ssm_moment(spec, layer.ssm, layer.mixer, idx, b, s, dt, fixed, kv_full, kv_text))
-            if layer.mlp is None and layer.moe is None:
-                continue
+        moments += _recurrent_moments(spec, layer, idx, b, s, dt, fixed, kv_full, kv_text)
+        if layer.ssm is not None and layer.mlp is None and layer.moe is None:
+            continue
         f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
         moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
                               formula=f"{stream:,} stream + {f_text}"
