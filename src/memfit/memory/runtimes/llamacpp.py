@@ -130,6 +130,15 @@ def llamacpp_buffers(spec: ModelSpec, wl: Workload, n_outputs_max: int | None = 
                         spec.vocab_size * max(1, wl.batch) * FP32, fmt)
 
 
+def _compute_text(c: ComputePhases) -> str:
+    if c.reserved is not None:
+        return (f"compute buffer: ggml-alloc replayed over the graph llama.cpp reserves for a {c.tokens}-token "
+                f"micro-batch = {fmt_bytes(c.reserved)}")
+    return (f"compute buffer: {c.where} of a {c.tokens}-token micro-batch (output {fmt_bytes(c.output)}, "
+            f"attention {fmt_bytes(c.attention)}, feed-forward {fmt_bytes(c.ffn)}; this architecture's graph "
+            "is not described, so the largest set of live tensors is estimated)")
+
+
 def draft_components(wl: Workload) -> list[Component]:
     """The draft model's weights, KV cache and compute buffer on the GPU (its context computes one logits
     row per sequence: n_outputs_max = the sequences); its embeddings and output buffer in host RAM."""
@@ -165,10 +174,7 @@ def estimate_llamacpp(spec: ModelSpec, wl: Workload) -> Estimate:
                   f"{geo.n_ctx_seq:,} cells × {geo.n_stream} stream(s) in {kv_type}"
                   + (f", sliding-window layers {geo.swa_cells:,} cells" if geo.swa_cells else "")
                   + f" = {fmt_bytes(b.kv_gpu_bytes)}"),
-        Component("activations", b.compute_bytes,
-                  f"compute buffer: {b.compute.where} of a {b.compute.tokens}-token micro-batch "
-                  f"(output {fmt_bytes(b.compute.output)}, attention {fmt_bytes(b.compute.attention)}, "
-                  f"feed-forward {fmt_bytes(b.compute.ffn)})"),
+        Component("activations", b.compute_bytes, _compute_text(b.compute)),
         cuda_context_component(),
     ]
     host_w = b.model_bytes - b.model_gpu_bytes
