@@ -12,7 +12,12 @@ from typing import Any
 
 _BLOCK = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
 # families whose checkpoint holds the vision tower too (memfit counts it): built with their multimodal class
-MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration"}
+MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
+              "llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+              "qwen3_vl": "Qwen3VLForConditionalGeneration", "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration",
+              "idefics3": "Idefics3ForConditionalGeneration", "mllama": "MllamaForConditionalGeneration"}
+# token-table rows beyond the head's vocabulary that memfit lists as a separate tensor (mllama: 8 image-marker rows)
+EXTRA_EMBED_ROWS = {"mllama": 8}
 
 
 def build_meta(cfg: dict[str, Any] | Any, model_class: str | None = None) -> Any:
@@ -58,5 +63,5 @@ def assert_counts_match(cfg: dict[str, Any], reference: Any = None, model_class:
     assert count.total == total
     assert {i: layer_parameters(spec, i) for i in range(spec.num_layers)} == per_block
     (token_embd,) = [t for t in inventory(spec) if t.kind == "token_embd"]
-    assert token_embd.numel == embed
+    assert token_embd.numel + EXTRA_EMBED_ROWS.get(spec.family, 0) * spec.hidden_size == embed
     assert sum(count.by_group.values()) == count.total
