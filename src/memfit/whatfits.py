@@ -106,7 +106,7 @@ def longest_context(judge: Callable[[int], FitResult], lo: int, hi: int, at_lo: 
         return hi
     (g, fg), (b, fb) = (lo, _margin(at_lo)), (hi, _margin(at_hi))
     hint = at_lo.estimate.details.get("max_context_one_sequence")
-    width, slow, kept, stepped = hi - lo, 0, 0, False
+    width, slow, kept = hi - lo, 0, 0
     while b - g > 1:
         if isinstance(hint, int) and g < hint < b:
             v, hint = hint, None
@@ -131,11 +131,7 @@ def longest_context(judge: Callable[[int], FitResult], lo: int, hi: int, at_lo: 
         if 2 * (b - g) <= width:
             width, slow = b - g, 0
         else:
-            slow += 1
-        if plateau:  # a step curve (llama.cpp pads its cache to 256 cells): from here on only halving helps
-            stepped = True
-        if stepped:
-            slow = 2
+            slow = 2 if plateau else slow + 1  # a step (llama.cpp's 256 cells, allocator blocks): halve next
     return g
 
 
