@@ -5,9 +5,7 @@ reserved (dumped with tools/llamacpp_graphdump.cpp for these development cases).
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -65,24 +63,3 @@ def test_graph_has_llama_cpp_s_nodes(case: str) -> None:
     assert g is not None
     assert len(g.nodes) == NODES[case]
     assert g.reserve() == rec["measured"]["compute_bytes"]
-
-
-VECTORS = Path(__file__).parent / "vectors" / "llamacpp.toml"
-
-
-@pytest.mark.parametrize("row", tomllib.loads(VECTORS.read_text())["row"], ids=lambda r: r["name"][:30])
-def test_published_cuda_logs_equal_the_graph_of_their_build(row: dict[str, Any]) -> None:
-    """The 2024 CUDA log lines: the graph of their build (K/V stores by ggml_cpy, in-place silu × up, no
-    embeddings input leaf) replayed with CUDA's 128-byte alignment gives the printed compute buffer."""
-    from memfit.memory.runtimes.llamacpp_graph import graph_for_shape, graph_shape
-    from memfit.sources.loader import load_model
-    from memfit.workload import Workload
-
-    assert row["graph"] == "2024"
-    spec = load_model(row["model"])
-    wl = Workload(mode="inference", runtime="llamacpp", context=row["n_ctx"] // row["n_seq"], batch=row["n_seq"],
-                  n_ubatch=row["n_ubatch"], flash_attn=row["flash_attn"], dtype="f16", kv_unified=row["kv_unified"])
-    g = graph_for_shape(spec, graph_shape(wl, cache_geometry(spec, wl), legacy=True))
-    assert g is not None
-    lo, hi = row["tolerance_2024"]
-    assert lo <= g.reserve(128) / 1024**2 / row["compute_mib"] - 1 <= hi

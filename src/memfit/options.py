@@ -27,8 +27,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 from .errors import ConfigError
 
-__all__ = ["ALL_MODES", "ATTN", "MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "MODES", "NAME_PATTERN", "RUNTIMES",
-           "TASKS", "Option", "WorkloadOptions", "check_options", "declared", "form_description", "option",
+__all__ = ["ALL_MODES", "ATTN", "LLAMACPP_BUILDS", "MAX_BATCH", "MAX_GPUS", "MAX_TOKENS", "MODES", "NAME_PATTERN",
+           "RUNTIMES", "TASKS", "Option", "WorkloadOptions", "check_options", "declared", "form_description", "option",
            "request_fields", "values_to_kwargs"]
 
 T = TypeVar("T")
@@ -37,6 +37,8 @@ MODES: tuple[str, ...] = ("weights", "inference", "train", "lora", "qlora")
 RUNTIMES: tuple[str, ...] = ("transformers", "vllm", "llamacpp", "sglang", "ollama")
 TASKS: tuple[str, ...] = ("generate", "forward", "prefill")
 ATTN: tuple[str, ...] = ("sdpa", "eager", "flash")
+# the rows of data/llamacpp_builds.toml (tests/test_llamacpp_builds.py keeps the two equal)
+LLAMACPP_BUILDS: tuple[str, ...] = ("current", "2024")
 MAX_TOKENS = 100_000_000
 MAX_BATCH = 1_000_000
 MAX_GPUS = 1_000_000
@@ -228,6 +230,10 @@ class WorkloadOptions:
                             help="llama.cpp --swa-full: sliding-window layers cache every cell.")
     kv_unified: bool = option(False, modes=INFERENCE, runtimes=("llamacpp",),
                               help="llama.cpp --kv-unified: one KV stream for all sequences (default: one each).")
+    llamacpp_build: str = option("current", choices=LLAMACPP_BUILDS, modes=INFERENCE, runtimes=("llamacpp", "ollama"),
+                                 help="llama.cpp graph generation: current (b10605 and later) or 2024 (builds before "
+                                      "mid-2025: K/V stores by ggml_cpy, no GLU op, one KV stream, no embeddings "
+                                      "input); sets the compute buffer (data/llamacpp_builds.toml, with each PR).")
     override_tensor: str | None = option(None, modes=INFERENCE, runtimes=("llamacpp",), none_means="no overrides",
                                          help="llama.cpp -ot PATTERN=CPU[,PATTERN=CPU…]: tensors whose GGUF name "
                                               "matches the regular expression stay in host RAM (exps=CPU: every "

@@ -70,10 +70,11 @@ def _ne(*ne: int) -> tuple[int, int, int, int]:
 class Graph:
     """Tensors made so far, and the graph (leafs, nodes) that ``expand`` built from them."""
 
-    # llama.cpp before mid-2025 (the 2024 builds of the published CUDA logs): the K/V stores were ggml_cpy
-    # into views of the cache (no row-index inputs) and a gated unit was silu(gate) × up, both in place,
-    # instead of one GLU node (set_rows and the GLU ops came in 2025)
-    legacy: bool = False
+    # llama.cpp before mid-2025 (--llamacpp-build 2024; data/llamacpp_builds.toml): the K/V stores were
+    # ggml_cpy into views of the cache (no row-index inputs) and a gated unit was silu(gate) × up, both in
+    # place, instead of one GLU node (set_rows and the GLU ops came in 2025)
+    set_rows_op: bool = True
+    glu_op: bool = True
     tensors: list[Tensor] = field(default_factory=list)
     leafs: list[Tensor] = field(default_factory=list)
     nodes: list[Tensor] = field(default_factory=list)
@@ -120,7 +121,7 @@ class Graph:
 
     def glu(self, a: Tensor, b: Tensor) -> Tensor:
         """A split gated unit (swiglu, geglu): a new tensor of ``a``'s shape (GLU is not an in-place op)."""
-        if self.legacy:
+        if not self.glu_op:
             return self.same("MUL", self.same("UNARY", a), b)
         return self.new("GLU", "f32", a.ne, a, b)
 
@@ -146,7 +147,7 @@ class Graph:
         return self.permute(a, 1, 0, 2, 3)
 
     def set_rows(self, dst: Tensor, rows: Tensor, idx: Tensor) -> Tensor:
-        if self.legacy:  # ggml_cpy(rows, view of the cache): a view of the cache, no index input
+        if not self.set_rows_op:  # ggml_cpy(rows, view of the cache): a view of the cache, no index input
             return self._make("CPY", dst.type, dst.ne, (rows, dst), dst.nb, view_of=dst)
         return self._make("SET_ROWS", dst.type, dst.ne, (rows, idx, dst), dst.nb, view_of=dst)
 

@@ -18,9 +18,10 @@ from functools import lru_cache
 
 from ...spec import AttentionSpec, LayerSpec, ModelSpec
 from ...workload import Workload
+from .llamacpp_builds import graph_generation
 from .llamacpp_ggml import Graph, Tensor
 from .llamacpp_graph_mamba import mamba_graph
-from .llamacpp_graph_ops import Attn, GraphShape, build_attn, ffn_gated, ffn_plain, mla_attn, moe, norm
+from .llamacpp_graph_ops import Attn, GraphShape, build_attn, ffn_gated, ffn_plain, mla_attn, moe, new_graph, norm
 from .llamacpp_kv import CacheGeometry
 
 __all__ = ["GraphShape", "build_graph", "graph_families", "graph_for_shape", "graph_shape", "reserved_bytes"]
@@ -39,15 +40,16 @@ def graph_families() -> frozenset[str]:
     return frozenset(_LLAMA_LIKE) | _MAMBA
 
 
-def graph_shape(wl: Workload, geo: CacheGeometry, legacy: bool = False, n_outputs_max: int | None = None) -> GraphShape:
+def graph_shape(wl: Workload, geo: CacheGeometry, n_outputs_max: int | None = None) -> GraphShape:
     n_seq = max(1, wl.batch)
     t = min(geo.n_ctx, wl.n_ubatch, wl.n_batch)  # cparams.n_ubatch = min(n_batch, n_ubatch)
     if t % n_seq:
         t = -(-t // n_seq) * n_seq  # graph_reserve rounds the tokens up to a multiple of the sequences
     kv = (wl.kv_dtype or "f16").lower()
     outputs = min(t, wl.n_batch if n_outputs_max is None else n_outputs_max)  # cparams.n_outputs_max
-    return GraphShape(t, 1 if wl.kv_unified else n_seq, outputs, geo.n_ctx_seq, geo.swa_cells,
-                      bool(wl.flash_attn), kv, kv, legacy)
+    build = graph_generation(wl.llamacpp_build)
+    streams = n_seq if build.kv_streams and not wl.kv_unified else 1
+    return GraphShape(t, streams, outputs, geo.n_ctx_seq, geo.swa_cells, bool(wl.flash_attn), kv, kv, build.name)
 
 
 def _qkv(g: Graph, a: AttentionSpec, x: Tensor, flavour: str, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -104,13 +106,13 @@ def graph_for_shape(spec: ModelSpec, gs: GraphShape) -> Graph | None:
     flavour = _LLAMA_LIKE.get(spec.family)
     if flavour is None or any(layer.attention is None for layer in spec.layers):
         return None
-    g = Graph(legacy=gs.legacy)
+    g, embd_input = new_graph(gs)
     t, h = gs.tokens, spec.hidden_size
     tok_embd = g.weight("f16", h, spec.vocab_size)
     tokens = g.input("i32", t)
     inp_l = g.get_rows(tok_embd, tokens)
     g.expand(inp_l)
-    if not gs.legacy:  # the embeddings input, a graph leaf beside the token path (llama.cpp PR 18550, 2026)
+    if embd_input:  # the embeddings input, a graph leaf beside the token path (llama.cpp PR 18550, 2026)
         g.expand(g.input("f32", h, t))
     if flavour == "gemma":
         inp_l = g.same("SCALE", inp_l)  # gemma scales the embeddings by sqrt(n_embd)

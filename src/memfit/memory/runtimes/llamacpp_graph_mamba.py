@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 from .llamacpp_ggml import Graph, Tensor
-from .llamacpp_graph_ops import GraphShape, norm
+from .llamacpp_graph_ops import GraphShape, new_graph, norm
 
 __all__ = ["mamba_graph"]
 
@@ -85,10 +85,10 @@ def _layer(g: Graph, spec: ModelSpec, layer: LayerSpec, x_in: Tensor, gs: GraphS
 
 
 def mamba_graph(spec: ModelSpec, gs: GraphShape) -> Graph:
-    g = Graph(legacy=gs.legacy)
+    g, embd_input = new_graph(gs)
     t, h = gs.tokens, spec.hidden_size
     inp_l = g.expand(g.get_rows(g.weight("f16", h, spec.vocab_size), g.input("i32", t)))
-    if not gs.legacy:
+    if embd_input:
         g.expand(g.input("f32", h, t))
     s_copy = g.input("i32", gs.n_stream)  # one state per sequence in the reserve (n_rs = sequences)
     main = g.view(s_copy, (gs.n_stream,))

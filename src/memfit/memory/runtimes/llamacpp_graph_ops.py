@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...spec import AttentionSpec
+from .llamacpp_builds import graph_generation
 from .llamacpp_ggml import Graph, Tensor
 
-__all__ = ["Attn", "GraphShape", "build_attn", "ffn_gated", "ffn_plain", "mla_attn", "moe", "norm"]
+__all__ = ["Attn", "GraphShape", "build_attn", "ffn_gated", "ffn_plain", "mla_attn", "moe", "new_graph", "norm"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class GraphShape:
     flash_attn: bool
     type_k: str
     type_v: str
-    legacy: bool = False  # the 2024 graph (Graph.legacy): for the published CUDA logs of those builds
+    build: str = "current"  # the graph generation (--llamacpp-build; data/llamacpp_builds.toml)
+
+
+def new_graph(gs: GraphShape) -> tuple[Graph, bool]:
+    """An empty graph of ``gs``'s build generation, and whether that generation has the embeddings input leaf."""
+    gen = graph_generation(gs.build)
+    return Graph(set_rows_op=gen.set_rows, glu_op=gen.glu_op), gen.embd_input
 
 
 def _is_quantized(typ: str) -> bool:

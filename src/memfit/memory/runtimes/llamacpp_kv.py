@@ -24,6 +24,7 @@ from ...spec import AttentionSpec, ModelSpec
 from ...workload import Workload
 from ..kv_cache import kv_dtype, linear_state_bytes, ssm_state_bytes
 from ..overhead import overhead_data
+from .llamacpp_builds import graph_generation
 
 __all__ = ["CacheGeometry", "LayerKV", "cache_geometry", "kv_layers", "swa_families"]
 
@@ -52,7 +53,8 @@ class CacheGeometry:
 def cache_geometry(spec: ModelSpec, wl: Workload) -> CacheGeometry:
     n_seq = max(1, wl.batch)
     n_ctx = _pad(n_seq * (wl.context + wl.new_tokens))
-    unified = wl.kv_unified
+    # builds before per-sequence streams (--llamacpp-build 2024) keep one stream of n_ctx cells
+    unified = wl.kv_unified or not graph_generation(wl.llamacpp_build).kv_streams
     if unified:
         n_ctx_seq, n_stream = n_ctx, 1
     else:
