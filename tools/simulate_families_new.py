@@ -48,6 +48,14 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=2, seq=4096, new=8)),
     ("gemma-4-31b-it-text-l6/train-bf16-adamw-fused-ckpt-b1-s2048", "gemma-4-31b-it-text", 6, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # image-text models on text-only inputs: the text model runs, the tower's weights are held
+    ("llava-1.5-7b-hf-l4/gen-b2-s2048-new8", "llava-1.5-7b-hf", 4, "generate", dict(batch=2, seq=2048, new=8)),
+    ("llava-1.5-7b-hf-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "llava-1.5-7b-hf", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("qwen2.5-vl-7b-instruct-l4/gen-b2-s2048-new8", "qwen2.5-vl-7b-instruct", 4, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("qwen2.5-vl-7b-instruct-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "qwen2.5-vl-7b-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
     ("deepseek-v3.2-l2/train-bf16-adamw-fused-ckpt-b1-s1024", "deepseek-v3.2", 2, "train",
      dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True)),
 ]
@@ -65,13 +73,32 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     raw: dict[str, Any] = copy.deepcopy(json.loads(NEW.read_text())[name]["config"])
     raw.pop("quantization_config", None)  # the simulator builds the bf16 model
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
-    full = text["num_hidden_layers"]
+    full = text.get("num_hidden_layers", 32)  # (LLaVA's text_config leaves LlamaConfig's 32 layers implicit)
     text["num_hidden_layers"] = layers
     for key, value in list(text.items()):
         if isinstance(value, list) and len(value) == full:
             text[key] = value[:layers]
     text.update(OVERRIDES.get(name, {}))
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
+
+
+# image-text families: the simulator builds AutoModelForCausalLM, which does not map them; their image-text class
+# (*ForConditionalGeneration) is built instead (text-only inputs: the tower's weights are there, it does not run)
+_MULTIMODAL = {"llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+               "mllama": "MllamaForConditionalGeneration"}
+
+
+class _AutoWithImageText:
+    """Stands in for ``transformers.AutoModelForCausalLM`` while a case runs."""
+
+    original: Any = None
+
+    @classmethod
+    def from_config(cls, cfg: Any, **kwargs: Any) -> Any:
+        name = _MULTIMODAL.get(cfg.model_type)
+        if name is None:
+            return cls.original.from_config(cfg, **kwargs)
+        return getattr(__import__('transformers'), name)._from_config(cfg, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     old = {}
     if out.exists():  # keep the cases not re-run
         old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
+    import transformers
+
+    _AutoWithImageText.original = transformers.AutoModelForCausalLM
+    transformers.AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
     for name, model, layers, kind, p in CASES:
         if only and name not in only and model not in only:
             continue

@@ -116,10 +116,14 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         wb = p.weight_bytes
         weights = n_total * wb
         wformula = f"{n_total:,} parameters × {wb} B{' (fp32 master weights)' if wl.mixed_precision else ''}"
-        shapes = [t.shape for t in tensors]
+        # a vision tower that sees no image (no --images) gets no gradient, so AdamW keeps no state for it
+        idle = {t.name for t in tensors if t.group == "vision"} if not wl.images else set()
+        shapes = [t.shape for t in tensors if t.name not in idle]
         grad_b = wb
         head = emb = 0
         for t in tensors:
+            if t.name in idle:
+                continue
             b = t.numel * grad_b
             if t.layer is not None:
                 layer_grads[t.layer] += b
@@ -128,7 +132,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             else:
                 head += b
         lora = 0
-        trainable = n_total
+        trainable = n_total - sum(t.numel for t in tensors if t.name in idle)
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, wb)
     else:
         if _is_quant(wl):
