@@ -167,3 +167,30 @@ def test_the_deadline_counts_the_wait_for_a_turn() -> None:
             t.join()
     assert [c for c, _ in codes] == [422] * len(threads)
     assert max(s for _, s in codes) < 2.0, codes
+
+
+def test_a_slow_per_gpu_curve_answers_with_the_points_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A curve for a GPU starts no new point once PARTIAL_AT of the budget has passed: the visitor gets the points
+    done, marked partial with a note, instead of a 422 (computed in this process so the patch applies)."""
+    import importlib
+
+    from memfit.web.routes import PARTIAL_AT
+
+    fit_module = importlib.import_module("memfit.fit")  # the module (memfit.fit is also the function)
+    real = fit_module.estimate_on
+
+    def slow(*a: Any, **k: Any) -> Any:
+        time.sleep(0.15)
+        return real(*a, **k)
+
+    monkeypatch.setattr(fit_module, "estimate_on", slow)
+    with TestClient(create_app(budget_s=1.5, workers=0), raise_server_exceptions=False) as c:
+        r = c.post("/api/curve", json={"model": "llama-3.1-8b", "mode": "inference", "context": 4096,
+                                       "gpu": "rtx-4090"})
+    assert r.status_code == 200, r.text[:300]
+    doc = r.json()
+    assert doc["partial"] is True and "partial" in doc["note"]
+    assert 1 <= len(doc["points"]) < 9 and doc["points"] == sorted(doc["points"])
+    assert 4096 in doc["points"]  # the workload's own context first: the point the page marks
+    assert len(doc["total_bytes"]) == len(doc["points"])
+    assert len(doc["points"]) <= PARTIAL_AT * 1.5 / 0.15 + 2

@@ -48,7 +48,8 @@ def estimate_doc(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]
         return doc
 
 
-def curve_doc(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
+def curve_doc(req: CurveRequest, local: bool, hub: bool, stop_at: float | None = None) -> dict[str, Any]:
+    """The curve; with a GPU, no new point is started past ``stop_at`` (a partial answer that says so)."""
     with builds_refused(_REFUSED):
         spec = resolve_model(req.model, local, hub)
         if req.gpu is None:
@@ -59,7 +60,7 @@ def curve_doc(req: CurveRequest, local: bool, hub: bool) -> dict[str, Any]:
         device = get_device(req.gpu, memory=req.memory)
         wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
         fit(spec, device, wl)  # the same refusals as /api/fit
-        return results.per_gpu_curve(spec, wl, req.x, req.points, device)
+        return results.per_gpu_curve(spec, wl, req.x, req.points, device, stop_at)
 
 
 def fit_doc(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:

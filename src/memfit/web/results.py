@@ -80,29 +80,45 @@ def format_choices() -> list[dict[str, str]]:
 
 
 def per_gpu_curve(spec: ModelSpec, wl: Workload, x: str, points: Sequence[int] | None, device: Device,
-                  ) -> dict[str, Any]:
+                  stop_at: float | None = None) -> dict[str, Any]:
     """Like ``plot.curve(...).to_json()``, but each point is what the most loaded GPU of ``device`` holds, as
     ``fit`` judges it (vLLM planned for this device; weights split as the layout splits them): the figures the
-    page compares with one GPU's memory."""
+    page compares with one GPU's memory. The workload's own value is computed first; past ``stop_at``
+    (``time.time()``) no further point is started: the answer holds the points done so far (at least that one),
+    ``"partial": true`` and a note saying so."""
+    import time
+
     from ..fit import estimate_on, split_per_gpu
     from ..plot import MAX_POINTS, default_points
 
     current = int(getattr(wl, x))
     pts = tuple(sorted(set(points))) if points else default_points(x, current, spec.max_position_embeddings)
     pts = pts[:MAX_POINTS]
-    per_point: list[dict[str, int]] = []
-    totals: list[int] = []
+    # the workload's own value first (the point the page marks), then the others from the smallest
+    order = sorted(pts, key=lambda p: (p != current, p))
+    found: dict[int, tuple[dict[str, int], int]] = {}
     model = mode = dtype = ""
-    for p in pts:
+    for p in order:
+        if found and stop_at is not None and time.time() > stop_at:
+            break
         at = wl.replace(**{x: p})
         est = estimate_on(spec, at, device)
         per, _, comps = split_per_gpu(est, at)
-        per_point.append(comps)
-        totals.append(max(per))
+        found[p] = (comps, max(per))
         model, mode, dtype = est.model, est.mode, est.dtype
+    done = sorted(found)
+    per_point = [found[p][0] for p in done]
+    totals = [found[p][1] for p in done]
     names: list[str] = []
     for comps in per_point:
         names += [k for k in comps if k not in names]
-    return {"model": model, "mode": mode, "dtype": dtype, "x": x, "points": list(pts), "components": names,
-            "series": {n: [int(c.get(n, 0)) for c in per_point] for n in names}, "total_bytes": totals,
-            "per_gpu": True, "device": device.id, "capacity_bytes": device.capacity_bytes, "gpus": wl.gpus}
+    doc: dict[str, Any] = {
+        "model": model, "mode": mode, "dtype": dtype, "x": x, "points": done, "components": names,
+        "series": {n: [int(c.get(n, 0)) for c in per_point] for n in names}, "total_bytes": totals,
+        "per_gpu": True, "device": device.id, "capacity_bytes": device.capacity_bytes, "gpus": wl.gpus}
+    if len(done) < len(pts):
+        doc["partial"] = True
+        doc["note"] = (f"partial: {len(done)} of {len(pts)} points ({x} = {', '.join(f'{p:,}' for p in done)}); the "
+                       "rest needs more time than this server gives one request (the memfit command line draws them "
+                       "all)")
+    return doc

@@ -34,8 +34,9 @@ from .schemas import (
 )
 from .workers import DEFAULT_BUDGET_S, DEFAULT_WORKERS, OverBudget, T, WorkerPool
 
-__all__ = ["HEAVY_AT_ONCE", "RUNTIME_LABELS", "Settings", "add_routes", "runtimes"]
+__all__ = ["HEAVY_AT_ONCE", "PARTIAL_AT", "RUNTIME_LABELS", "Settings", "add_routes", "runtimes"]
 
+PARTIAL_AT = 0.6  # share of the budget after which a curve starts no new point (it answers with those done)
 HEAVY_AT_ONCE = 1  # plan/advise requests computed at the same time (of DEFAULT_WORKERS); more wait their turn
 _JS = "text/javascript; charset=utf-8"
 ASSETS = {"index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
@@ -141,7 +142,8 @@ def _compute_routes(app: FastAPI, settings: Settings, pool: WorkerPool) -> None:
 
     @app.post("/api/curve", summary="Memory at each context length or batch size (stacked components)")
     async def curve_endpoint(req: CurveRequest) -> dict[str, Any]:
-        return await bounded("this curve", compute.curve_doc, req, local, hub)
+        # points are computed until PARTIAL_AT of the budget has passed, then the curve comes back partial
+        return await bounded("this curve", compute.curve_doc, req, local, hub, time.time() + PARTIAL_AT * budget)
 
     @app.get("/api/gpus", summary="The hardware catalog: memory, bandwidth and native dtypes, with sources")
     def gpus() -> list[dict[str, Any]]:

@@ -138,6 +138,7 @@ export async function renderCurves(body, s, mine, signal, fit) {
       const c = await api("/api/curve", { ...body, ...extra, x }, signal);
       if (mine !== state.seq) return;
       drawChart(box, c, body[x], limit);
+      if (c.partial) box.append(el("p", { class: "hint", "data-partial": "1" }, c.note));
     } catch (e) {
       if (mine !== state.seq) return;
       box.replaceChildren(el("p", { class: "hint" }, `no chart: ${e.message}`));
