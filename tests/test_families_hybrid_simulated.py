@@ -35,9 +35,8 @@ def errors() -> dict[str, float]:
 def test_file_is_labelled_simulated() -> None:
     env, *cases = _records()
     assert env["env"]["simulated"] is True  # type: ignore[index]
-    assert all(c["simulated"] is True for c in cases)
-    # simulator version 2 records the reserved peak of its caching-allocator emulation; version 1 did not
-    assert all((c["peak_reserved"] is None) == (c["simulator_version"] == "1") for c in cases)
+    # simulator version 2 records the reserved peak of its caching-allocator emulation
+    assert all(c["simulated"] is True and c["peak_reserved"] for c in cases)
 
 
 def test_every_case_within_three_percent(errors: dict[str, float]) -> None:

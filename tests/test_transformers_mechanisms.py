@@ -148,10 +148,11 @@ def test_mla_cache_is_the_latent_in_transformers() -> None:
 
 def test_mamba_prefill_scan_on_the_torch_path() -> None:
     """Falcon-Mamba-7B (64 layers, h 4096, d_inner 8192, d_state 16, d_conv 4), prefill 1 × 1024 tokens, by hand:
-    states 64 × (4·8192 + 8192·16) × 2 B = 20,971,520; exp(A·dt), dt·B, dt·B·u: 3 × 1024·8192·16 × 4 B =
+    states 64 × (4·8192 × 2 B + 8192·16 × 4 B) = 37,748,736 (the conv state in bf16, the SSM state in fp32, as
+    transformers 5.25's LinearAttentionLayer keeps them); exp(A·dt), dt·B, dt·B·u: 3 × 1024·8192·16 × 4 B =
     1,610,612,736; per (token, channel) 7 × 2 + 2 × 4 = 22 B: 184,549,376; embeddings, fp32 residual and normed
     input 1024 · 4096 · (2 + 4 + 2) = 33,554,432; input ids 8,192."""
     wl = Workload(mode="inference", task="prefill", batch=1, context=1024).validate()
     est = estimate_inference(_spec("falcon-mamba-7b"), wl)
-    expected = 20_971_520 + 1_610_612_736 + 184_549_376 + 33_554_432 + 8_192
-    assert est.details["moments"]["prefill Mamba scan (layer 0)"] == expected == 1_849_696_256
+    expected = 37_748_736 + 1_610_612_736 + 184_549_376 + 33_554_432 + 8_192
+    assert est.details["moments"]["prefill Mamba scan (layer 0)"] == expected == 1_866_473_472
