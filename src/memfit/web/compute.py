@@ -15,7 +15,6 @@ from ..formats import get_format
 from ..hardware import get_device
 from ..matrix import fit_matrix
 from ..plan import plan
-from ..plot import curve
 from ..sources.meta_build import builds_refused
 from . import results
 from .references import resolve_model
@@ -49,14 +48,13 @@ def estimate_doc(req: EstimateRequest, local: bool, hub: bool) -> dict[str, Any]
 
 
 def curve_doc(req: CurveRequest, local: bool, hub: bool, stop_at: float | None = None) -> dict[str, Any]:
-    """The curve; with a GPU, no new point is started past ``stop_at`` (a partial answer that says so)."""
+    """The curve; no new point is started past ``stop_at`` (a partial answer that says so)."""
     with builds_refused(_REFUSED):
         spec = resolve_model(req.model, local, hub)
         if req.gpu is None:
             if req.memory is not None:
                 raise ConfigError("memory overrides a GPU's capacity: give gpu as well")
-            doc: dict[str, Any] = curve(spec, req.meant()[0], req.x, req.points).to_json()
-            return doc
+            return results.partial_curve(spec, req.meant()[0], req.x, req.points, stop_at)
         device = get_device(req.gpu, memory=req.memory)
         wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
         fit(spec, device, wl)  # the same refusals as /api/fit

@@ -15,7 +15,7 @@ from ..sources.catalog import catalog_rows
 from ..spec import ModelSpec
 from ..workload import Workload
 
-__all__ = ["estimate_json", "format_choices", "models", "per_gpu_curve", "weights_by_dtype"]
+__all__ = ["estimate_json", "format_choices", "models", "partial_curve", "per_gpu_curve", "weights_by_dtype"]
 
 _CHART_FORMATS = ("float32", "bfloat16", "float16", "fp8", "int8", "int4", "nf4", "gptq", "awq", "mxfp4", "nvfp4",
                   "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
@@ -116,6 +116,41 @@ def per_gpu_curve(spec: ModelSpec, wl: Workload, x: str, points: Sequence[int] |
         "model": model, "mode": mode, "dtype": dtype, "x": x, "points": done, "components": names,
         "series": {n: [int(c.get(n, 0)) for c in per_point] for n in names}, "total_bytes": totals,
         "per_gpu": True, "device": device.id, "capacity_bytes": device.capacity_bytes, "gpus": wl.gpus}
+    if len(done) < len(pts):
+        doc["partial"] = True
+        doc["note"] = (f"partial: {len(done)} of {len(pts)} points ({x} = {', '.join(f'{p:,}' for p in done)}); the "
+                       "rest needs more time than this server gives one request (the memfit command line draws them "
+                       "all)")
+    return doc
+
+
+def partial_curve(spec: ModelSpec, wl: Workload, x: str, points: Sequence[int] | None,
+                  stop_at: float | None = None) -> dict[str, Any]:
+    """``plot.curve(spec, wl, x, points).to_json()``, point by point: the workload's own value first, and past
+    ``stop_at`` (``time.time()``) no further point is started; then the answer holds the points done (at least
+    that one), ``"partial": true`` and a note. Complete, it is the same JSON as ``plot.curve``."""
+    import time
+
+    from ..plot import MAX_POINTS, curve, default_points
+
+    current = int(getattr(wl, x))
+    pts = tuple(sorted(set(points))) if points else default_points(x, current, spec.max_position_embeddings)
+    if len(pts) > MAX_POINTS or not pts:  # plot.curve's own refusal
+        return curve(spec, wl, x, pts).to_json()
+    found: dict[int, dict[str, Any]] = {}
+    for p in sorted(pts, key=lambda p: (p != current, p)):
+        if found and stop_at is not None and time.time() > stop_at:
+            break
+        found[p] = curve(spec, wl, x, [p]).to_json()
+    done = sorted(found)
+    first = found[done[0]]
+    names: list[str] = []
+    for p in done:
+        names += [k for k in found[p]["components"] if k not in names]
+    doc: dict[str, Any] = {
+        "model": first["model"], "mode": first["mode"], "dtype": first["dtype"], "x": x, "points": done,
+        "components": names, "series": {n: [found[p]["series"].get(n, [0])[0] for p in done] for n in names},
+        "total_bytes": [found[p]["total_bytes"][0] for p in done]}
     if len(done) < len(pts):
         doc["partial"] = True
         doc["note"] = (f"partial: {len(done)} of {len(pts)} points ({x} = {', '.join(f'{p:,}' for p in done)}); the "
