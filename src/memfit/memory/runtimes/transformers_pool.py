@@ -18,6 +18,7 @@ The figures are the same ones the allocated peak is built from (``transformers.p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from ...formats import COMPUTE_DTYPE_BYTES
@@ -34,6 +35,7 @@ from .transformers import (
     _model_dtype,
     _one_layer,
     _stream_tensors,
+    cache_reset_length,
 )
 
 __all__ = ["transformers_pool"]
@@ -52,6 +54,14 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
     dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)
     build_weights(tr, spec, weights_bytes, 1, dt)
     tr.built()
+    cache_keys = _prefill(tr, spec, wl, dt)
+    if wl.task == "generate":
+        _decode(tr, spec, wl, dt, cache_keys)
+    return tr.figures()
+
+
+def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int]]:
+    """The prompt's forward; returns every layer's cache keys (none for ``forward``)."""
     b, s = wl.batch, wl.context
     t, h = b * s, spec.hidden_size
     kvd = _cache_dtype(spec, wl)
@@ -73,9 +83,7 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
     normed = tr.alloc(t * h * dt)
     logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
     tr.free(logits, normed, stream if stream != emb else 0, emb, *fixed)
-    if wl.task == "generate":
-        _decode(tr, spec, wl, kvd, cache_keys)
-    return tr.figures()
+    return cache_keys
 
 
 def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
@@ -259,10 +267,23 @@ def _add(tr: Trace, nbytes: int, stream: int, emb: int, out: int = 0) -> int:
     return new
 
 
-def _decode(tr: Trace, spec: ModelSpec, wl: Workload, kvd: str, cache_keys: list[list[int]]) -> None:
-    """``torch.cat`` grows every layer's K, then V, by one token a step; the old tensors are freed."""
+def _decode(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, cache_keys: list[list[int]]) -> None:
+    """``torch.cat`` grows every layer's K, then V, by one token a step; the old tensors are freed. Where
+    ``generate`` drops the cache and re-runs the whole sequence (``cache_reset_length``), the old cache stays
+    alive through that prefill."""
     b, s = wl.batch, wl.context
-    for step in range(1, min(wl.new_tokens, DECODE_STEPS + 1)):
+    kvd = _cache_dtype(spec, wl)
+    reset = cache_reset_length(spec, wl)
+    steps = range(1, wl.new_tokens)
+    if len(steps) > DECODE_STEPS:  # the first steps, and the reset step where there is one
+        first = 1 if reset is None else max(1, reset - s - DECODE_STEPS // 2)
+        steps = range(first, min(wl.new_tokens, first + DECODE_STEPS))
+    for step in steps:
+        if reset is not None and s + step == reset:
+            again = _prefill(tr, spec, replace(wl, context=reset, new_tokens=1), dt)
+            tr.free(*(k for keys in cache_keys for k in keys))
+            cache_keys[:] = again
+            continue
         for i, keys in enumerate(cache_keys):
             if len(keys) != 2:
                 continue
