@@ -99,7 +99,10 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
     acts = model_activations(spec, p, wl.batch, wl.context)
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
-    components = training_components(spec, wl, states, peak, workspace)
+    from .pool import training_pool
+
+    pool = training_pool(spec, wl, states, acts)
+    components = training_components(spec, wl, states, peak, workspace, reserve=pool.reserve)
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
     if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
         allocated -= states.optimizer.state_bytes
@@ -124,7 +127,7 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
 def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak: StepPeak, workspace: int,
                         weights: int | None = None, weights_formula: str | None = None,
                         host: list[Component] | None = None, gradients_formula: str | None = None,
-                        optimizer_formula: str | None = None) -> list[Component]:
+                        optimizer_formula: str | None = None, reserve: int | None = None) -> list[Component]:
     """The components at the peak, in the JSON contract's names. ``*_formula`` replace the single-GPU
     arithmetic of a component (a sharded rank writes its own)."""
     w = states.weights if weights is None else weights
@@ -153,12 +156,17 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
                                f"(fp32 log_softmax, its gradient) = {fmt_bytes(peak.logits)}"))
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces (forward and autograd "
                            f"threads) × {fmt_bytes(cublas_workspace_bytes())}"))
-    transient = peak.activations + peak.logits + peak.gradients + peak.optimizer_temporary
-    fraction = reserve_fraction(wl.checkpointing)
-    reserve = int(fraction * transient)
-    comps.append(Component("allocator_reserve", reserve,
-                           f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
-                           f"(fraction fitted to the H100 training cases, data/training.toml) = {fmt_bytes(reserve)}"))
+    if reserve is None:  # a sharded rank (parallel.py): the fraction fitted to the H100 training cases
+        transient = peak.activations + peak.logits + peak.gradients + peak.optimizer_temporary
+        fraction = reserve_fraction(wl.checkpointing)
+        reserve = int(fraction * transient)
+        comps.append(Component("allocator_reserve", reserve,
+                               f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} "
+                               f"(fraction fitted to the H100 training cases, data/training.toml) = "
+                               f"{fmt_bytes(reserve)}"))
+    else:
+        comps.append(Component("allocator_reserve", reserve, "caching allocator emulated over two steps' large "
+                               f"tensors: reserved − allocated peak = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     for c in host or []:
         comps.append(c)
