@@ -154,8 +154,14 @@ _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "g
 def _norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     """The block's input norm; RMSNorm runs in fp32 (a float copy, its square, the scaled copy, back to the
     dtype, times the weight). Returns the normed tensor's key."""
-    if spec.norm != "rms" or dt == 4:
+    if spec.norm != "rms":
         return tr.alloc(n * dt)
+    if dt == 4:  # already fp32: the square, the scaled copy, times the weight
+        tr.free(tr.alloc(n * 4))
+        y = tr.alloc(n * 4)
+        out = tr.alloc(n * 4)
+        tr.free(y)
+        return out
     x = tr.alloc(n * 4)
     tr.free(tr.alloc(n * 4))  # pow(2), reduced by mean at once
     y = tr.alloc(n * 4)
@@ -204,6 +210,9 @@ def _attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         tr.free(soft if probs else 0)
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
         tr.free(probs or soft)
+    elif dt == 4 and not masked and att.num_kv_heads != att.num_heads:
+        out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
+                         t * att.num_heads * att.value_dim * dt)
     else:
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
     tr.free(q, *rep)
@@ -228,6 +237,22 @@ def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
         tr.free(low, g)
     tr.free(x)
     return y
+
+
+def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
+    """SDPA's math path (fp32 with grouped K/V: neither flash nor the memory-efficient kernel runs): the scaled q,
+    K and V repeated to every head, the fp32 scores, the causal bias, the masked scores, the softmax, the output."""
+    scaled = tr.alloc(nq)
+    rk, rv = tr.alloc(nq), tr.alloc(nv)
+    scores = tr.alloc(b * heads * s * s * 4)
+    bias = tr.alloc(s * s * 4)
+    masked = tr.alloc(b * heads * s * s * 4)
+    tr.free(scores)
+    soft = tr.alloc(b * heads * s * s * 4)
+    tr.free(masked)
+    out = tr.alloc(nv)
+    tr.free(soft, bias, rk, rv, scaled)
+    return out
 
 
 def _rope(tr: Trace, x: int, n: int) -> int:
