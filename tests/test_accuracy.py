@@ -101,11 +101,13 @@ NOT_CASE_FILES = {
 TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # inference: the reserve from the allocator emulation of the run (memory/runtimes/transformers_pool.py)
     ("groundtruth/h100.jsonl", "inference"): Bound(median=0.83, worst=3.84, under=-2.19),
-    # training: the reserve is still a fraction fitted to these cases (data/training.toml)
-    ("groundtruth/h100.jsonl", "training"): Bound(median=2.54, worst=11.43, under=-7.66),
+    # training: two steps replayed (memory/training/pool.py); worst gpt2/train-amp-adamw-fused-b8-s1024 (its gap
+    # comes from 1-10 MiB tensors packed in 20 MiB segments, which the replay does not place the same way)
+    ("groundtruth/h100.jsonl", "training"): Bound(median=1.37, worst=5.95, under=-5.95),
     # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op
     ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=1.73, worst=7.67, under=-7.67),
-    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=1.23, worst=2.70, under=-1.08),
+    # training worst: QLoRA +10.96 % (bitsandbytes' dequantised weights are not replayed)
+    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=3.03, worst=10.96, under=0.0),
     # the simulator's own reserved peak (its allocator emulation), recorded for the gemma-4 cases simulated after it
     # learnt to: inference from memfit's emulation; training from the fitted reserve fraction, as above
     ("simulated/families-new.jsonl", "inference"): Bound(median=2.18, worst=2.18, under=-2.18),
