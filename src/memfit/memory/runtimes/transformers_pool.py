@@ -44,8 +44,22 @@ DECODE_STEPS = 64  # decoding steps replayed: the pool's pattern repeats by then
 
 
 def transformers_pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool = False) -> PoolFigures:
-    """The emulated pool of one transformers inference run (peaks after the build)."""
-    return _pool(spec, wl, weights_bytes, expandable)
+    """The emulated pool of one transformers inference run (peaks after the build), replayed at the prompt length
+    rounded up to a grid of four steps per octave (powers of two are on it): the reserve is then constant between
+    grid points, so the device total cannot fall while the context grows inside a step (searches for the
+    longest context that fits rely on that)."""
+    return _pool(spec, replace(wl, context=grid_up(wl.context)), weights_bytes, expandable)
+
+
+def grid_up(n: int) -> int:
+    """``n`` rounded up to the grid 2^k × {1, 1.25, 1.5, 1.75} (k ≥ 3)."""
+    if n <= 8:
+        return 8
+    base = 1 << (n.bit_length() - 1)
+    for step in (base, base * 5 // 4, base * 3 // 2, base * 7 // 4, base * 2):
+        if step >= n:
+            return step
+    return base * 2
 
 
 @cache
