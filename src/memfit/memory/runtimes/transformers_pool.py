@@ -107,12 +107,13 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     h = spec.hidden_size
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
+    probs = 0  # eager attention's probabilities, held by the layer until it returns
     if layer.attention is not None:
         normed = _norm(tr, spec, t * h, dt)
         held = [tr.alloc(t * h * dt) for _ in range(max(0, extra))]
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
-            *kv_keys, out = _attention(tr, spec, wl, i, t, dt, kv, masked)
+            *kv_keys, out, probs = _attention(tr, spec, wl, i, t, dt, kv, masked)
         else:
             kv_keys = _attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
         stream = _add(tr, t * h * dt, stream, emb, out)
@@ -133,6 +134,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         new = tr.alloc(t * h * dt)
         tr.free(out, stream if stream != emb else 0)
         stream = new
+    tr.free(probs)
     return stream, kv_keys
 
 
@@ -212,18 +214,21 @@ def _attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
     rep: list[int] = []
     if (wl.attn == "eager" or masked) and att.num_kv_heads != att.num_heads:  # repeat_kv: K/V for every head
         rep = [tr.alloc(t * att.num_heads * att.head_dim * dt), tr.alloc(t * att.num_heads * att.value_dim * dt)]
+    held = 0
     if wl.attn == "eager":
         scores = b * att.num_heads * s * s
         raw = tr.alloc(scores * dt)
         scaled = tr.alloc(scores * dt)
         tr.free(raw)
+        masked_scores = tr.alloc(scores * dt)  # + the causal mask
+        tr.free(scaled)
         fp32 = tr.alloc(scores * 4) if dt == 2 and _model_dtype(spec, wl) != "float16" else 0
         soft = tr.alloc(scores * 4)
-        tr.free(fp32, scaled)
-        probs = tr.alloc(scores * dt) if dt != 4 else 0
-        tr.free(soft if probs else 0)
+        tr.free(fp32)
+        probs = tr.alloc(scores * dt) if dt != 4 else soft
+        tr.free(soft if probs != soft else 0, masked_scores)
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
-        tr.free(probs or soft)
+        held = probs  # the layer returns the probabilities: they live through its MLP
     elif dt == 4 and not masked and att.num_kv_heads != att.num_heads:
         out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
                          t * att.num_heads * att.value_dim * dt)
@@ -234,7 +239,7 @@ def _attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
     tr.free(out)
     o = tr.alloc(t * spec.hidden_size * dt)
     tr.free(contiguous, fused)
-    return [*kv_keys, o]
+    return [*kv_keys, o, held]
 
 
 def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
