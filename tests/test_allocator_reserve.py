@@ -79,3 +79,18 @@ def test_validate_takes_off_training_kernels_from_a_later_inference_case(tmp_pat
     path.write_text("\n".join(json.dumps(x) for x in lines))
     rows, _ = validate_file(path)
     assert [r.measured_total for r in rows] == [10_100, 10_172, 10_180 - 72]
+
+
+def test_the_replay_runs_on_a_context_grid() -> None:
+    """2^k × {1, 1.25, 1.5, 1.75}: powers of two (the measured prompts) are on it."""
+    from memfit.memory.runtimes.transformers_pool import grid_up
+
+    assert [grid_up(n) for n in (3, 8, 9, 960, 1024, 1025, 1281, 1537, 1793, 5000)] == \
+        [8, 8, 10, 1024, 1024, 1280, 1536, 1792, 2048, 5120]
+
+
+def test_the_device_total_does_not_fall_as_the_context_grows() -> None:
+    spec = spec_from_config(LLAMA_1B, "llama-3.2-1b")
+    totals = [estimate_transformers(spec, workload_for_case("generate", {"batch": 2, "seq": s, "new": 8})
+                                    .validate()).total_bytes for s in range(1500, 2600, 37)]
+    assert totals == sorted(totals)

@@ -15,7 +15,7 @@ from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
 from .transformers import _cache_dtype, _model_dtype, cache_reset_length, peak_moments
-from .transformers_pool import transformers_pool
+from .transformers_pool import grid_down, grid_up, transformers_pool, transformers_reserve
 
 __all__ = ["estimate_transformers"]
 
@@ -37,9 +37,10 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     comps.append(Component("overhead", workspace, f"cuBLAS workspace (Hopper) = {fmt_bytes(workspace)}"))
     allocated = sum(c.bytes for c in comps)
     pool = transformers_pool(spec, wl, weights.bytes, wl.expandable_segments)
+    reserve = transformers_reserve(spec, wl, weights.bytes, wl.expandable_segments)
     comps.append(allocator_reserve_component(
-        pool.reserve, f"caching allocator emulated over the run's large tensors: reserved peak "
-                      f"{fmt_bytes(pool.peak_reserved)} − allocated peak {fmt_bytes(pool.peak_allocated)}"))
+        reserve, f"caching allocator emulated over the run's large tensors (reserved − allocated peak, between "
+                 f"replays at {grid_down(grid_up(wl.context)):,} and {grid_up(wl.context):,} tokens)"))
     comps.append(cuda_context_component(device.arch if device is not None else None))
     details = {
         "runtime": "transformers",

@@ -18,6 +18,7 @@ The figures are the same ones the allocated peak is built from (``transformers.p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 
@@ -38,17 +39,37 @@ from .transformers import (
     cache_reset_length,
 )
 
-__all__ = ["transformers_pool"]
+__all__ = ["grid_down", "grid_up", "interpolated", "transformers_pool", "transformers_reserve"]
 
 DECODE_STEPS = 64  # decoding steps replayed: the pool's pattern repeats by then (said in the docs)
 
 
 def transformers_pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool = False) -> PoolFigures:
-    """The emulated pool of one transformers inference run (peaks after the build), replayed at the prompt length
-    rounded up to a grid of four steps per octave (powers of two are on it): the reserve is then constant between
-    grid points, so the device total cannot fall while the context grows inside a step (searches for the
-    longest context that fits rely on that)."""
+    """The emulated pool of one transformers inference run (peaks after the build) at a grid point."""
     return _pool(spec, replace(wl, context=grid_up(wl.context)), weights_bytes, expandable)
+
+
+def transformers_reserve(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool = False) -> int:
+    """The reserve at the prompt length, interpolated between the replays at the grid points around it: a smooth
+    function of the context (the reserve of one replay jumps as blocks start to fit; searches for the longest
+    context that fits need a total that does not fall as the context grows)."""
+    return interpolated(wl.context, lambda c: _pool(spec, replace(wl, context=c), weights_bytes, expandable).reserve)
+
+
+def interpolated(n: int, reserve: Callable[[int], int]) -> int:
+    """``reserve`` at ``n``: exact on the grid, linear between its two neighbouring points."""
+    hi = grid_up(n)
+    if hi == n:
+        return reserve(n)
+    lo = grid_down(hi)
+    a, b = reserve(lo), reserve(hi)
+    return a + (b - a) * (n - lo) // (hi - lo)
+
+
+def grid_down(g: int) -> int:
+    """The grid point before ``g`` (a grid point)."""
+    base = 1 << (g.bit_length() - 1)
+    return max(1, base * 7 // 8 if g == base else g - base // 4)
 
 
 def grid_up(n: int) -> int:

@@ -99,13 +99,14 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
     acts = model_activations(spec, p, wl.batch, wl.context)
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
-    from ..runtimes.transformers_pool import grid_up
+    from ..runtimes.transformers_pool import interpolated
     from .pool import training_pool
 
-    grid = grid_up(wl.context)  # the reserve is replayed on the context grid (constant between its points)
-    pool = training_pool(spec, replace(wl, context=grid), states,
-                         acts if grid == wl.context else model_activations(spec, p, wl.batch, grid))
-    components = training_components(spec, wl, states, peak, workspace, reserve=pool.reserve)
+    def replayed(c: int) -> int:  # the step replayed at a grid point of the context (see transformers_pool)
+        at = acts if c == wl.context else model_activations(spec, p, wl.batch, c)
+        return training_pool(spec, replace(wl, context=c), states, at).reserve
+
+    components = training_components(spec, wl, states, peak, workspace, reserve=interpolated(wl.context, replayed))
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
     if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
         allocated -= states.optimizer.state_bytes
