@@ -21,7 +21,7 @@ from ..inventory import inventory
 from ..spec import ModelSpec
 from .caching_allocator import CachingAllocator
 
-__all__ = ["PoolFigures", "Trace", "build_weights"]
+__all__ = ["Block", "PoolFigures", "Trace", "build_weights", "parameter_blocks"]
 
 CUBLAS_WORKSPACE = 32 << 20
 
@@ -75,6 +75,28 @@ class Trace:
         return PoolFigures(self.pool.peak_reserved, self.pool.peak_allocated, *self._after_build)
 
 
+@dataclass(frozen=True)
+class Block:
+    """One parameter allocation: its layer (None outside the layers), elements, whether it is a weight matrix."""
+
+    layer: int | None
+    numel: int
+    matrix: bool
+    group: str
+
+
+def parameter_blocks(spec: ModelSpec) -> list[Block]:
+    """The model's parameters as allocations, in model order. Tensors of one kind in one layer's experts are one
+    allocation (transformers keeps a MoE layer's experts as one 3-D tensor per projection)."""
+    blocks: dict[tuple[int | None, str, bool, int], Block] = {}
+    for i, t in enumerate(inventory(spec)):
+        key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
+        old = blocks.get(key)
+        blocks[key] = Block(t.layer, t.numel + (old.numel if old else 0), len(t.shape) >= 2 and not t.is_bias,
+                            t.group)
+    return list(blocks.values())
+
+
 def build_weights(trace: Trace, spec: ModelSpec, weights_bytes: int, workspaces: int = 1,
                   tied_bytes_each: int | None = None) -> list[int]:
     """The process before the workload: the cuBLAS workspaces, then every parameter tensor in model order (bytes
@@ -83,9 +105,9 @@ def build_weights(trace: Trace, spec: ModelSpec, weights_bytes: int, workspaces:
     (``tied_bytes_each``: its bytes per element, the model dtype's). Returns the weights' keys."""
     for _ in range(workspaces):
         trace.alloc(CUBLAS_WORKSPACE)
-    tensors = inventory(spec)
-    numel = sum(t.numel for t in tensors) or 1
-    keys = [trace.alloc(t.numel * weights_bytes // numel) for t in tensors]
+    tensors = parameter_blocks(spec)
+    numel = sum(b.numel for b in tensors) or 1
+    keys = [trace.alloc(b.numel * weights_bytes // numel) for b in tensors]
     if spec.tie_word_embeddings and tied_bytes_each:
         trace.free(trace.alloc(spec.vocab_size * spec.hidden_size * tied_bytes_each))
     return keys

@@ -23,21 +23,22 @@ parameter tensors of the inventory.
 
 from __future__ import annotations
 
-from ...inventory import Tensor, inventory
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..activations import LayerActivations, ModelActivations
-from ..allocator_trace import PoolFigures, Trace, build_weights
+from ..allocator_trace import Block, PoolFigures, Trace, build_weights, parameter_blocks
 from .states import ModelStates
 
 __all__ = ["training_pool"]
+
+MAX_PIECES = 64  # hidden-sized saved tensors a layer is replayed as at most (a MoE layer saves hundreds)
 
 
 def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
     tr = Trace(expandable)
-    tensors = inventory(spec)
+    tensors = parameter_blocks(spec)
     build_weights(tr, spec, states.weights, 2, states.precision.weight_bytes)
     if states.lora:
         tr.alloc(states.lora)
@@ -46,7 +47,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
     ab = 4 if states.precision.weight_bytes == 4 and not states.precision.amp else 2  # activation bytes
     t = wl.batch * wl.context
     trainable = states.lora == 0
-    by_layer: dict[int | None, list[Tensor]] = {}
+    by_layer: dict[int | None, list[Block]] = {}
     for x in tensors:
         by_layer.setdefault(x.layer, []).append(x)
     opt: list[int] = []
@@ -61,7 +62,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
 
 
 def _step_forward_backward(tr: Trace, spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
-                           by_layer: dict[int | None, list[Tensor]], t: int, ab: int, full: bool,
+                           by_layer: dict[int | None, list[Block]], t: int, ab: int, full: bool,
                            trainable: bool) -> list[int]:
     amp = states.precision.amp
     inner = t * _inner(spec) * ab
@@ -123,7 +124,7 @@ def _loss_backward(tr: Trace, spec: ModelSpec, t: int, ab: int, saved: int, trai
     return head
 
 
-def _states(tr: Trace, states: ModelStates, tensors: tuple[Tensor, ...], trainable: bool) -> list[int]:
+def _states(tr: Trace, states: ModelStates, tensors: list[Block], trainable: bool) -> list[int]:
     """The optimizer's states, made at the first step: in parameter order, its bytes split by parameter size."""
     if not trainable:
         return [tr.alloc(states.optimizer.state_bytes)]
@@ -132,8 +133,8 @@ def _states(tr: Trace, states: ModelStates, tensors: tuple[Tensor, ...], trainab
     return [tr.alloc(int(x.numel * per)) for x in tensors]
 
 
-def _linears(tensors: list[Tensor]) -> list[Tensor]:
-    return [x for x in tensors if len(x.shape) == 2 and not x.is_bias]
+def _linears(tensors: list[Block]) -> list[Block]:
+    return [x for x in tensors if x.matrix]
 
 
 def _inner(spec: ModelSpec) -> int:
@@ -146,6 +147,6 @@ def _saved(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> list[int
     n_i = min(4, la.saved // inner) if inner else 0
     keys = [tr.alloc(inner) for _ in range(n_i)]
     rest = la.saved - n_i * inner
-    n_h = max(1, rest // hidden) if hidden else 1
+    n_h = min(MAX_PIECES, max(1, rest // hidden)) if hidden else 1
     keys += [tr.alloc(rest // n_h) for _ in range(n_h)]
     return keys
