@@ -53,7 +53,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.05, worst=0.13, under=-0.13),
     ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=0.02, worst=0.08, under=-0.08),
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.65),
-    ("simulated/cases.jsonl", "training"): Bound(median=0.01, worst=1.31, under=-0.64),
+    # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
+    # transformers 5.25 (simulator 2: the simulated peak fell 2.1 %; memfit unchanged; was 1.31)
+    ("simulated/cases.jsonl", "training"): Bound(median=0.01, worst=2.14, under=-0.64),
     # inference: qwen3-next-80b-a3b-l4/gen-b2-s4096-new8 was −2.97 % until the torch chunked gated delta rule's fp32
     # temporaries were modelled (+0.07 % since); training worst:
     # glm-4.5-air-l3/lora-r16-all-ckpt-b1-s2048, a known deviation (tests/test_families_simulated.py)
@@ -117,6 +119,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the reserve is far off (a regression guard, not a target; the allocated peak above is within 1.8 %)
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=4.09, worst=11.63, under=-11.63),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=7.52, worst=10.27, under=-7.52),
+    # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 52 of 79 and 65 of 65)
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.51, worst=5.55, under=-4.90),
+    # training worst: mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (the replayed step's
+    # coarse saved tensors and per-parameter foreach temporaries)
+    ("simulated/cases.jsonl", "training"): Bound(median=1.96, worst=18.40, under=-12.30),
+    ("simulated/heldout.jsonl", "inference"): Bound(median=0.65, worst=8.10, under=-6.99),
+    ("simulated/heldout.jsonl", "training"): Bound(median=2.61, worst=15.15, under=-5.59),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
