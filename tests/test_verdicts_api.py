@@ -123,3 +123,62 @@ def test_web_notes_say_what_the_options_implied(client: TestClient) -> None:
                                 "-ngl implies --runtime llamacpp"]
     est = client.post("/api/estimate", json={"model": "llama-3.2-1b", "context": 4096}).json()
     assert est["mode"] == "inference" and est["notes"][0].startswith("--context implies --mode inference")
+
+
+# ZeRO-3 offloading llama-3.1-8b's parameters and optimizer states needs 8.03 B parameters x 18 B = 144.5 GB of
+# host RAM per GPU (DeepSpeed's ZeRO-3 offload): 128 GB is too little, 160 GB enough. host_memory is the CLI's
+# --host-memory: judged by fit when given, and the only way plan's gpus question searches offload.
+OFFLOAD = {"mode": "train", "zero": 3, "offload": "params"}
+
+
+@pytest.mark.parametrize(("host", "fits"), [("128GB", False), ("160GB", True), (160_000_000_000, True)])
+def test_host_memory_gives_one_fit_verdict(client: TestClient, host: str | int, fits: bool,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    web = client.post("/api/fit", json={"model": "llama-3.1-8b", "gpu": GPU, "host_memory": host, **OFFLOAD})
+    api = memfit.fit("llama-3.1-8b", GPU, host_memory=host, **OFFLOAD)
+    code, out, err = run(["fit", "llama-3.1-8b", "--gpu", GPU, "--host-memory", str(host), *_flags(OFFLOAD),
+                          "--json"], capsys)
+    assert code == 0 and web.status_code == 200, (err, web.text)
+    doc, w = json.loads(out), web.json()
+    assert doc["fits"] is api.fits is w["fits"] is fits
+    assert doc["per_gpu_bytes"] == list(api.per_gpu_bytes) == w["per_gpu_bytes"]
+    assert 144e9 < api.host_bytes == doc["host_bytes"] == w["host_bytes"] < 160e9  # type: ignore[operator]
+    assert w["notes"] == list(api.notes) == doc["notes"]
+    assert any("more than the 128.00 GB" in n for n in w["notes"]) is not fits
+
+
+def test_host_memory_lets_web_plan_search_offload(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    body = {"model": "llama-3.1-8b", "gpu": GPU, "mode": "train", "questions": ["gpus"]}
+    without = client.post("/api/plan", json=body)
+    web = client.post("/api/plan", json={**body, "host_memory": "160GB"})
+    assert without.status_code == web.status_code == 200, (without.text, web.text)
+    api = memfit.plan("llama-3.1-8b", GPU, mode="train", questions=("gpus",), host_memory="160GB").to_json()
+    code, out, err = run(["plan", "llama-3.1-8b", "--gpu", GPU, "--mode", "train", "-q", "gpus",
+                          "--host-memory", "160GB", "--json"], capsys)
+    assert code == 0, err
+    cli = json.loads(out)["answers"]["min_gpus"]
+    assert web.json() == json.loads(json.dumps(api))  # memfit.plan's answer, as JSON
+    ans = web.json()["answers"]["min_gpus"]
+    assert ans["value"] == cli["value"] == 1 and ans["at_value"] == cli["at_value"]
+    assert 144e9 < ans["at_value"]["host_bytes"] < 160e9
+    assert without.json()["answers"]["min_gpus"]["value"] > 1  # no offload searched without the host RAM
+
+
+@pytest.mark.parametrize(("host", "status"), [(-1, 422), (0, 422), (1.5, 422), ("", 422), ("x" * 25, 422),
+                                              ("lots", 400), ("0GB", 400)])
+@pytest.mark.parametrize("path", ["/api/fit", "/api/plan"])
+def test_bad_host_memory_is_refused_as_the_cli_refuses_it(client: TestClient, path: str, host: Any, status: int,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    r = client.post(path, json={"model": "llama-3.1-8b", "gpu": GPU, "host_memory": host, **OFFLOAD})
+    assert r.status_code == status, r.text
+    if status == 422:  # the wrong type or range: named before any arithmetic
+        assert r.json()["detail"][0]["field"].split(".")[0] == "host_memory", r.text
+        assert r.json()["error"].startswith("invalid request: host_memory")
+    else:  # a size the CLI cannot read: the CLI's line
+        code, _, err = run(["fit", "llama-3.1-8b", "--gpu", GPU, "--host-memory", host, *_flags(OFFLOAD)], capsys)
+        assert code == 2 and err.strip().splitlines()[-1] == f"error: {r.json()['error']}"
+
+
+def test_advise_takes_no_host_memory(client: TestClient) -> None:  # as `memfit advise` has no --host-memory
+    r = client.post("/api/advise", json={"model": "llama-3.1-8b", "gpu": GPU, "host_memory": "64GB"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "host_memory", r.text

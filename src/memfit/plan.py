@@ -374,10 +374,12 @@ QUESTIONS = ("context", "batch", "gpus", "layers")
 
 
 def plan(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
-         questions: tuple[str, ...] | None = None, memory: int | str | None = None, **options: Any) -> Plan:
+         questions: tuple[str, ...] | None = None, memory: int | str | None = None,
+         host_memory: int | str | None = None, **options: Any) -> Plan:
     """Answer the inverse questions that apply: context and batch (inference/training), fewest GPUs,
-    and llama.cpp GPU layers (runtime llamacpp). ``questions`` picks from context, batch, gpus, layers."""
-    spec, device, wl = _setup(model, gpu, workload, memory, options)
+    and llama.cpp GPU layers (runtime llamacpp). ``questions`` picks from context, batch, gpus, layers.
+    ``host_memory`` (host RAM per GPU) is judged by each answer and lets the gpus question search offload."""
+    spec, device, wl = _setup(model, gpu, workload, memory, options, host_memory)
     if questions is None:
         qs: list[str] = []
         if wl.mode != "weights":

@@ -66,7 +66,7 @@ def fit_doc(req: FitRequest, local: bool, hub: bool) -> dict[str, Any]:
         spec = resolve_model(req.model, local, hub)
         # one verdict: what `memfit fit` and memfit.fit say for these options
         wl, implied = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
-        r = fit(spec, req.gpu, wl, memory=req.memory)
+        r = fit(spec, req.gpu, wl, memory=req.memory, host_memory=req.host_memory)
         doc: dict[str, Any] = (replace(r, notes=(*implied, *r.notes)) if implied else r).to_json()
         return doc
 
@@ -75,9 +75,10 @@ def plan_doc(req: PlanRequest, local: bool, hub: bool) -> dict[str, Any]:
     with builds_refused(_REFUSED):
         spec = resolve_model(req.model, local, hub)
         wl, _ = req.meant(judge=True, gpu=req.gpu, memory=req.memory)
-        fit(spec, req.gpu, wl, memory=req.memory)  # the same refusals as /api/fit and /api/estimate
+        fit(spec, req.gpu, wl, memory=req.memory, host_memory=req.host_memory)  # the refusals of /api/fit
         questions = tuple(req.questions) if req.questions else None
-        doc: dict[str, Any] = plan(spec, req.gpu, wl, questions=questions, memory=req.memory).to_json()
+        doc: dict[str, Any] = plan(spec, req.gpu, wl, questions=questions, memory=req.memory,
+                                   host_memory=req.host_memory).to_json()
         return doc
 
 

@@ -119,12 +119,27 @@ MemoryBytes = Annotated[
 ]
 
 
-class FitRequest(WorkloadFields):  # type: ignore[valid-type,misc]
-    """``POST /api/fit``: does the model with this workload fit on ``gpus`` × ``gpu``?"""
+HostBytes = Annotated[
+    Annotated[StrictInt, Field(ge=1, le=10**15)] | Annotated[StrictStr, Field(min_length=1, max_length=24)],
+    Field(description="The host RAM per GPU that ZeRO-Offload may use (the command line's --host-memory): bytes, "
+                      "or a size such as \"256GB\". Judged when given; plan's gpus question searches offload only "
+                      "with it.",
+          examples=[256000000000, "256GB"]),
+]
+
+
+class _OnGpu(WorkloadFields):  # type: ignore[valid-type,misc]
+    """A model and the workload fields on one catalog ``gpu`` (its capacity overridden by ``memory``)."""
 
     model: ModelField
     gpu: GpuName
     memory: MemoryBytes | None = None
+
+
+class FitRequest(_OnGpu):
+    """``POST /api/fit``: does the model with this workload fit on ``gpus`` × ``gpu``?"""
+
+    host_memory: HostBytes | None = None
 
 
 class CurveRequest(WorkloadFields):  # type: ignore[valid-type,misc]
@@ -146,7 +161,7 @@ class PlanRequest(FitRequest):
                                                                                 max_length=4)
 
 
-class AdviseRequest(FitRequest):
+class AdviseRequest(_OnGpu):
     """``POST /api/advise``: every format that fits, ranked by published quality cost."""
 
     formats: list[Name] | None = Field(default=None, min_length=1, max_length=64)
