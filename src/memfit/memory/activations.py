@@ -198,7 +198,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
             core += q + heads * (d + dv) * att_b
         else:
             core += q + k + v
-        core += heads * dv * att_b + 4 * heads  # output and fp32 log-sum-exp
+        saved += core + heads * dv * att_b  # q, k, v (a selective checkpoint's inputs: kept) and the kernel's output
+        core = 4 * heads  # selective recomputation drops the fp32 log-sum-exp, the output only if o_proj keeps no view
         sq_saved = sq_transient = 0
         if windowed:  # the boolean sliding-window mask becomes a float bias the kernel keeps, in every layer
             sq_saved = sq_transient = b * s * s * att_b
@@ -209,7 +210,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         # output, and that copy is what o_proj keeps (the efficient kernel always writes (b, s, heads, d))
         if q_cat and not windowed and att_b == 2 and max(d, dv) <= 256:
             o_in += shared
-        saved += core + o_in
+        core += heads * dv * att_b if shared == 0 or o_in > own else 0
+        saved += 4 * heads + o_in
     if p.dropout > 0:
         saved += h  # residual dropout mask (bool)
     cache = 0

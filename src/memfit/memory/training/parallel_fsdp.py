@@ -184,24 +184,6 @@ def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay:
                    embedding_backward_extra=acts.embedding_backward_extra // tp)
 
 
-def _selective_kernel_only(spec: ModelSpec, acts: ModelActivations, p: Precision, lay: FsdpLayout,
-                           tokens: int) -> ModelActivations:
-    """Selective recomputation of an SDPA (flash / memory-efficient) attention: the recomputed kernel keeps its
-    inputs q, k and v as the checkpoint's inputs, so only its output and fp32 log-sum-exp are dropped
-    (``torch.utils.checkpoint`` saves a region's inputs; measured on the development cases
-    ``*-selective-*``: counting q/k/v as dropped under-predicted by 1–3 %)."""
-    att_b = 2 if p.amp else p.proj_bytes
-    layers = []
-    for la, ls in zip(acts.layers, spec.layers, strict=True):
-        a = ls.attention
-        if a is None:
-            layers.append(la)
-            continue
-        heads = -(-a.num_heads // lay.tp)
-        layers.append(replace(la, attention_core=min(la.attention_core, tokens * heads * (a.value_dim * att_b + 4))))
-    return replace(acts, layers=tuple(layers))
-
-
 @dataclass(frozen=True)
 class Moment:
     """What is alive at one moment of the step beyond the persistent sharded parameters and optimizer states."""
@@ -331,8 +313,6 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     precision = replace(precision, kv_cache=wl.checkpointing != "full")
     acts = rank_activations(spec, model_activations(spec, precision, wl.batch, wl.context), precision, lay,
                             wl.batch, wl.context)
-    if wl.checkpointing == "selective" and wl.attn != "eager":
-        acts = _selective_kernel_only(spec, acts, precision, lay, wl.batch * wl.context)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     if wl.zero < 2:
         from .step import step_peak, training_components
