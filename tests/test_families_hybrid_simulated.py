@@ -8,28 +8,22 @@ kind of block kept); memfit's predicted peak must agree within 3 % (the issue's 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from memfit.validate import validate_file
+from _simulated import records, relative_errors
 
 CASES = Path(__file__).resolve().parent / "data" / "simulated" / "families-hybrid.jsonl"
 
 
 def _records() -> list[dict[str, object]]:
-    return [json.loads(line) for line in CASES.read_text().splitlines() if line.strip()]
+    return records(CASES)
 
 
 @pytest.fixture(scope="module")
 def errors() -> dict[str, float]:
-    rows, _ = validate_file(CASES)
-    out = {}
-    for r in rows:
-        assert r.relative_error is not None, f"{r.case}: not predicted ({r.note})"
-        out[r.case] = r.relative_error
-    return out
+    return dict(relative_errors(CASES))
 
 
 def test_file_is_labelled_simulated() -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from memfit.validate import validate_file
+from _simulated import records, relative_errors
 
 SIMULATED = Path(__file__).resolve().parent / "data" / "simulated" / "cases.jsonl"
 HELDOUT = SIMULATED.with_name("heldout.jsonl")
@@ -40,8 +40,7 @@ SHARED_MODELS = {"qwen1.5-moe-a2.7b", "gpt-oss-20b", "gpt2", "smollm-360m",
 
 
 def _records() -> list[dict[str, object]]:
-    with SIMULATED.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return records(SIMULATED)
 
 
 def test_file_is_labelled_simulated() -> None:
@@ -56,12 +55,7 @@ def test_file_is_labelled_simulated() -> None:
 
 @pytest.fixture(scope="module")
 def results() -> list[tuple[str, float]]:
-    rows, _summary = validate_file(SIMULATED)
-    out = []
-    for r in rows:
-        assert r.relative_error is not None, f"{r.case}: not predicted ({r.note})"
-        out.append((r.case, r.relative_error))
-    return out
+    return relative_errors(SIMULATED)
 
 
 @pytest.mark.parametrize("case", ["phi-3.5-mini-instruct/gen-b2-s4096", "phi-4-mini-instruct/gen-b1-s4090-new16"])
@@ -71,8 +65,7 @@ def test_longrope_cache_reset_cases(results: list[tuple[str, float]], case: str)
 
 
 def _held_records() -> list[dict[str, object]]:
-    with HELDOUT.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return records(HELDOUT)
 
 
 def test_heldout_is_separate_and_labelled() -> None:
