@@ -20,6 +20,7 @@ concurrency for L tokens per request = tokens / L, L = max_model_len = context +
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 
 from ...errors import ConfigError
@@ -27,7 +28,7 @@ from ...formats import bnb_format
 from ...hardware import Device
 from ...inventory import count_parameters
 from ...result import Component, Estimate
-from ...spec import ModelSpec
+from ...spec import ModelSpec, MoESpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import LayerCache, cache_layers
@@ -98,18 +99,22 @@ def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
+def _first_stage_experts(spec: ModelSpec, tp: int, pp: int) -> Iterator[tuple[MoESpec, int]]:
+    """The MoE blocks of the first pipeline stage (the stage whose pool vLLM prints) with each rank's expert
+    intermediate size under tensor parallelism."""
+    stage = -(-len(spec.layers) // pp)
+    for layer in spec.layers[:stage]:
+        if layer.moe is not None:
+            yield layer.moe, layer.moe.expert_intermediate_size // tp
+
+
 def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
     """Bytes one GPU's MXFP4 experts gain from Marlin's padding: packed 4-bit values plus one e8m0 scale per 32
     (17/32 B per element) over the padded gate_up (2 × I × H) and down (H × I), and the bf16 biases' padding."""
     h = spec.hidden_size
     h_pad = _round_up(h, 256)
-    stage = -(-len(spec.layers) // pp)
     extra = 0
-    for layer in spec.layers[:stage]:
-        moe = layer.moe
-        if moe is None:
-            continue
-        i = moe.expert_intermediate_size // tp
+    for moe, i in _first_stage_experts(spec, tp, pp):
         i_pad = _round_up(i, 128)
         grown = 3 * (h_pad * i_pad - h * i) * 17 // 32
         if moe.expert_bias:
@@ -130,13 +135,8 @@ def triton_mxfp4_extra(spec: ModelSpec, tp: int, pp: int) -> int:
     """Bytes one GPU's MXFP4 experts hold beyond the checkpoint's 17/32 B per element on the Hopper Triton path:
     the intermediate size per rank padded to 64, a second copy of the scales (1/32 B per element) and fp32 biases."""
     h = spec.hidden_size
-    stage = -(-len(spec.layers) // pp)
     extra = 0
-    for layer in spec.layers[:stage]:
-        moe = layer.moe
-        if moe is None:
-            continue
-        i = moe.expert_intermediate_size // tp
+    for moe, i in _first_stage_experts(spec, tp, pp):
         i_pad = _round_up(i, 64)
         held = 3 * h * i_pad // 2 + 2 * (3 * h * i_pad // 32)
         stored = 3 * h * i * 17 // 32
