@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,35 +116,57 @@ def record(name: str, model: str, kind: str, p: dict[str, Any], cfg: dict[str, A
     return rec
 
 
-def main(argv: list[str] | None = None) -> int:
+# one case to run: (case name, model label in the record, the name --only also matches, kind, workload, config maker)
+Job = tuple[str, str, str, str, dict[str, Any], Callable[[], dict[str, Any]]]
+
+
+def run_jobs(jobs: list[Job], default_out: Path, tool: str, argv: list[str] | None = None,
+             save_each: bool = False) -> int:
+    """The command line shared by the family simulation tools: run the jobs ``--only`` selects (a case name, a
+    model name or a case-name prefix), keep the cases of ``--out`` not re-run, write the file in job order
+    (after every case with ``save_each``, so a long run loses nothing)."""
     warnings.filterwarnings("ignore")
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="")
-    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--out", default=str(default_out))
     a = ap.parse_args(argv)
     only = set(filter(None, a.only.split(",")))
     out = Path(a.out)
-    old = {}
+    old: dict[str, Any] = {}
     if out.exists():  # keep the cases not re-run
         old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
-    for name, model, layers, kind, p in CASES:
-        if only and name not in only and model not in only:
+    order = [j[0] for j in jobs]
+    for name, label, model, kind, p, make_config in jobs:
+        if only and name not in only and model not in only and not any(name.startswith(o) for o in only):
             continue
         try:
-            old[name] = record(name, f"{model}-l{layers}", kind, p, scaled_config(model, layers))
+            old[name] = record(name, label, kind, p, make_config())
         except Exception as e:  # report and go on
             print(f"{name:60s} failed: {e!r}"[:300], flush=True)
             continue
         print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
-    order = [c[0] for c in CASES]
+        if save_each:
+            _write(out, old, order, tool)
+    _write(out, old, order, tool)
+    return 0
+
+
+def _write(out: Path, old: dict[str, Any], order: list[str], tool: str) -> None:
     env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
                         transformers=sm._version("transformers"), peft=sm._version("peft"),
-                        note="simulated on fake tensors by tools/simulate_families.py; see docs/simulator.md"))
+                        note=f"simulated on fake tensors by tools/{tool}; see docs/simulator.md"))
     with out.open("w") as f:
         f.write(json.dumps(env) + "\n")
         for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
             f.write(json.dumps(old[case]) + "\n")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    jobs: list[Job] = [(name, f"{model}-l{layers}", model, kind, p,
+                        lambda model=model, layers=layers: scaled_config(model, layers))
+                       for name, model, layers, kind, p in CASES]
+    return run_jobs(jobs, OUT, "simulate_families.py", argv)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,9 @@ Usage:  python tools/simulate_families_new.py [--only NAME,...] [--out PATH]
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -102,38 +100,14 @@ class _AutoWithImageText:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore")
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="")
-    ap.add_argument("--out", default=str(OUT))
-    a = ap.parse_args(argv)
-    only = set(filter(None, a.only.split(",")))
-    out = Path(a.out)
-    old = {}
-    if out.exists():  # keep the cases not re-run
-        old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
     import transformers
 
     _AutoWithImageText.original = transformers.AutoModelForCausalLM
     transformers.AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
-    for name, model, layers, kind, p in CASES:
-        if only and name not in only and model not in only:
-            continue
-        try:
-            old[name] = sf.record(name, f"{model}-l{layers}", kind, p, scaled_config(model, layers))
-        except Exception as e:  # report and go on
-            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
-            continue
-        print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
-    order = [c[0] for c in CASES]
-    env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
-                        transformers=sm._version("transformers"), peft=sm._version("peft"),
-                        note="simulated on fake tensors by tools/simulate_families_new.py; see docs/simulator.md"))
-    with out.open("w") as f:
-        f.write(json.dumps(env) + "\n")
-        for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
-            f.write(json.dumps(old[case]) + "\n")
-    return 0
+    jobs: list[sf.Job] = [(name, f"{model}-l{layers}", model, kind, p,
+                           lambda model=model, layers=layers: scaled_config(model, layers))
+                          for name, model, layers, kind, p in CASES]
+    return sf.run_jobs(jobs, OUT, "simulate_families_new.py", argv)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ Usage:  python tools/simulate_hybrids.py [--only NAME,...] [--out PATH]
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -89,38 +87,11 @@ def scaled(model: str, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore")
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="")
-    ap.add_argument("--out", default=str(OUT))
-    a = ap.parse_args(argv)
-    only = set(filter(None, a.only.split(",")))
-    out = Path(a.out)
-    old = {}
-    if out.exists():  # keep the cases not re-run
-        old = {r["case"]: r for r in map(json.loads, out.read_text().splitlines()[1:]) if r}
-    for name, model, overrides, kind, p in CASES:
-        if only and name not in only and not any(name.startswith(o) for o in only):
-            continue
-        try:
-            old[name] = sf.record(name, name.split("/")[0], kind, p, scaled(model, overrides))
-        except Exception as e:  # report and go on
-            print(f"{name:60s} failed: {e!r}"[:300], flush=True)
-            continue
-        print(f"{name:60s} {old[name]['peak_alloc']:15,d} {old[name]['seconds']:6.1f}s", flush=True)
-        _write(out, old)  # after every case: a long one (Jamba's sequential Mamba-1 scan) loses nothing
-    return 0
-
-
-def _write(out: Path, old: dict[str, Any]) -> None:
-    order = [c[0] for c in CASES]
-    env = dict(env=dict(simulated=True, simulator_version=sm.SIMULATOR_VERSION, torch=sm.torch.__version__,
-                        transformers=sm._version("transformers"), peft=sm._version("peft"),
-                        note="simulated on fake tensors by tools/simulate_hybrids.py; see docs/simulator.md"))
-    with out.open("w") as f:
-        f.write(json.dumps(env) + "\n")
-        for case in sorted(old, key=lambda c: order.index(c) if c in order else len(order)):
-            f.write(json.dumps(old[case]) + "\n")
+    jobs: list[sf.Job] = [(name, name.split("/")[0], model, kind, p,
+                           lambda model=model, overrides=overrides: scaled(model, overrides))
+                          for name, model, overrides, kind, p in CASES]
+    # written after every case: a long one (Jamba's sequential Mamba-1 scan) loses nothing
+    return sf.run_jobs(jobs, OUT, "simulate_hybrids.py", argv, save_each=True)
 
 
 if __name__ == "__main__":
