@@ -12,7 +12,8 @@ from _cli import run
 from memfit.errors import ConfigError
 from memfit.hardware import get_device
 from memfit.memory.runtimes.engine_profile import parse_version, vllm_profile
-from memfit.memory.runtimes.vllm import sharded_weights
+from memfit.memory.runtimes.vllm import estimate_vllm, sharded_weights
+from memfit.workload import Workload
 from memfit.sources.loader import load_model
 
 GIB = 1024**3
@@ -231,3 +232,40 @@ def test_v019_pool_by_hand() -> None:
     # the log: 58.11 GiB, 476,016 tokens, weights 14.99 GiB (llm-d planner v0.19.0)
     assert pool / GIB == pytest.approx(58.11, rel=0.002)
     assert e.component("weights") / GIB == pytest.approx(14.99, abs=0.005)
+
+
+def test_vllm_pipeline_partition_is_get_pp_indices() -> None:
+    # vllm/distributed/utils.py get_pp_indices: L // pp each, the remainder one each from the second-to-last backwards
+    from memfit.memory.runtimes.vllm_stages import pp_partition, stage_range
+    assert pp_partition(32, 4) == (8, 8, 8, 8)
+    assert pp_partition(61, 4) == (15, 15, 16, 15)
+    assert pp_partition(80, 3) == (27, 27, 26)
+    assert pp_partition(10, 4) == (2, 3, 3, 2)
+    assert stage_range(61, 4, 2) == range(30, 46)
+
+
+def test_vllm_pipeline_stage_weights_by_hand() -> None:
+    # Llama-3.1-8B bf16 pp 4: a decoder layer is 4096² × 2 (q, o) + 1024 × 4096 × 2 (k, v) + 3 × 4096 × 14,336 (MLP) +
+    # 2 × 4096 (norms) = 218,112,000 parameters; the embedding and lm_head 128,256 × 4096 = 525,336,576 each, the final
+    # norm 4096. First stage: embedding + 8 layers; last: 8 layers + norm + lm_head; middle: 8 layers (× 2 B)
+    from memfit.memory.runtimes.vllm import stage_weights
+    spec = load_model("llama-3.1-8b")
+    got = [stage_weights(spec, "bfloat16", 1, 4, r).bytes for r in range(4)]
+    layer, embed = 218_112_000, 525_336_576
+    assert got == [2 * (embed + 8 * layer), 2 * 8 * layer, 2 * 8 * layer, 2 * (8 * layer + 4096 + embed)]
+    assert sum(got) == 2 * 8_030_261_248
+    # with tp 2 each stage is halved (rounded up)
+    assert stage_weights(spec, "bfloat16", 2, 4, 0).bytes == -(-got[0] // 2)
+
+
+def test_vllm_pipeline_pool_is_the_first_stage_blocks_the_smallest() -> None:
+    # the log prints Worker_PP0's "Available KV cache memory"; get_kv_cache_configs gives every worker the fewest
+    # blocks, here the last stage's (it also runs the sampler and keeps the received hidden states and residual)
+    spec = load_model("llama-3.1-8b")
+    est = estimate_vllm(spec, Workload(context=8192, new_tokens=0, tp=1, pp=4, gpus=4, vllm_version="0.19.0"),
+                        device=get_device("h100-sxm"))
+    d = est.details
+    block = 8 * 2 * 8 * 128 * 2 * 16  # 8 layers of K and V, 8 KV heads × 128 × bf16, 16 tokens
+    assert d["block_bytes"] == block
+    assert d["num_gpu_blocks"] < d["kv_pool_bytes"] // block
+    assert d["kv_cache_tokens"] == d["num_gpu_blocks"] * 16

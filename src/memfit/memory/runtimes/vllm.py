@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ...errors import ConfigError
 from ...formats import bnb_format
@@ -35,9 +35,10 @@ from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile
+from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes", "profile_activation_bytes",
-           "sharded_weights"]
+           "sharded_weights", "stage_weights"]
 
 
 def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
@@ -99,22 +100,21 @@ def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
-def _first_stage_experts(spec: ModelSpec, tp: int, pp: int) -> Iterator[tuple[MoESpec, int]]:
-    """The MoE blocks of the first pipeline stage (the stage whose pool vLLM prints) with each rank's expert
-    intermediate size under tensor parallelism."""
-    stage = -(-len(spec.layers) // pp)
-    for layer in spec.layers[:stage]:
-        if layer.moe is not None:
-            yield layer.moe, layer.moe.expert_intermediate_size // tp
+def _stage_experts(spec: ModelSpec, tp: int, layers: range) -> Iterator[tuple[MoESpec, int]]:
+    """The MoE blocks of one pipeline stage's ``layers`` with each rank's expert intermediate size under tensor
+    parallelism."""
+    for index in layers:
+        if (moe := spec.layers[index].moe) is not None:
+            yield moe, moe.expert_intermediate_size // tp
 
 
-def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
+def marlin_mxfp4_padding(spec: ModelSpec, tp: int, layers: range) -> int:
     """Bytes one GPU's MXFP4 experts gain from Marlin's padding: packed 4-bit values plus one e8m0 scale per 32
     (17/32 B per element) over the padded gate_up (2 × I × H) and down (H × I), and the bf16 biases' padding."""
     h = spec.hidden_size
     h_pad = _round_up(h, 256)
     extra = 0
-    for moe, i in _first_stage_experts(spec, tp, pp):
+    for moe, i in _stage_experts(spec, tp, layers):
         i_pad = _round_up(i, 128)
         grown = 3 * (h_pad * i_pad - h * i) * 17 // 32
         if moe.expert_bias:
@@ -131,12 +131,12 @@ def marlin_mxfp4_padding(spec: ModelSpec, tp: int, pp: int) -> int:
 TRITON_MXFP4_ARCHS = ("hopper",)
 
 
-def triton_mxfp4_extra(spec: ModelSpec, tp: int, pp: int) -> int:
+def triton_mxfp4_extra(spec: ModelSpec, tp: int, layers: range) -> int:
     """Bytes one GPU's MXFP4 experts hold beyond the checkpoint's 17/32 B per element on the Hopper Triton path:
     the intermediate size per rank padded to 64, a second copy of the scales (1/32 B per element) and fp32 biases."""
     h = spec.hidden_size
     extra = 0
-    for moe, i in _first_stage_experts(spec, tp, pp):
+    for moe, i in _stage_experts(spec, tp, layers):
         i_pad = _round_up(i, 64)
         held = 3 * h * i_pad // 2 + 2 * (3 * h * i_pad // 32)
         stored = 3 * h * i * 17 // 32
@@ -157,17 +157,28 @@ def rope_cache_bytes(spec: ModelSpec, fmt: str) -> int:
     return spec.max_position_embeddings * sum(dims) * (4 if fmt == "float32" else 2)
 
 
-def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device) -> Component:
+def stage_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, rank: int = 0) -> Component:
+    """The weights one GPU of pipeline stage ``rank`` holds: its stage's tensors (``vllm_stages``) over ``tp``."""
+    weights = weights_component(spec, fmt)
+    if tp * pp == 1:
+        return weights
+    per_gpu = -(-stage_weight_bytes(spec, fmt, weights.bytes, pp)[rank] // tp)
+    where = f"pipeline stage {rank} of {pp} (layers {stage_range(len(spec.layers), pp, rank)}), " if pp > 1 else ""
+    return Component("weights", per_gpu, f"{weights.formula}: {where}÷ tp {tp} = {fmt_bytes(per_gpu)} per GPU")
+
+
+def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, rank: int = 0) -> Component:
     """One GPU's weights as vLLM holds them on ``dev`` (with the rotary cache): MXFP4 experts padded for Marlin
     below Hopper, with their scales twice and fp32 biases on Hopper's Triton path."""
-    weights = sharded_weights(spec, fmt, tp, pp)
+    weights = stage_weights(spec, fmt, tp, pp, rank)
+    layers = stage_range(len(spec.layers), pp, rank)
     if rope := rope_cache_bytes(spec, fmt):
         weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the rotary cos/sin cache "
                             f"{spec.max_position_embeddings:,} positions = {fmt_bytes(rope)}")
-    if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, pp)):
+    if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, layers)):
         weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
                             "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
-    elif fmt == "mxfp4" and dev.arch in TRITON_MXFP4_ARCHS and (more := triton_mxfp4_extra(spec, tp, pp)):
+    elif fmt == "mxfp4" and dev.arch in TRITON_MXFP4_ARCHS and (more := triton_mxfp4_extra(spec, tp, layers)):
         weights = Component("weights", weights.bytes + more, f"{weights.formula} + {fmt_bytes(more)} on Hopper's "
                             "Triton MXFP4 path (scales held twice, fp32 biases, intermediate per rank padded to 64)")
     return weights
@@ -187,12 +198,16 @@ def moe_workspace_bytes(spec: ModelSpec, tokens: int, tp: int) -> int:
 
 def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
                              sampler_bytes: int | None = None, sampler_fixed: int = 0,
-                             moe_workspace: bool = False) -> tuple[int, str]:
+                             moe_workspace: bool = False, first_stage: bool = True,
+                             last_stage: bool = True) -> tuple[int, str]:
     """The profiling run's torch peak beyond the weights: max(forward over ``tokens``, sampler over ``seqs``).
 
     The two run one after the other (``profile_run``: ``_dummy_run`` then ``_dummy_sampler_run``), so the peak is
     the larger. The sampler holds ``seqs × vocab × sampler_bytes`` (+ ``sampler_fixed``) at its peak (default: the
-    native sort path); with ``moe_workspace`` the fused-MoE workspaces stay allocated under both."""
+    native sort path); with ``moe_workspace`` the fused-MoE workspaces stay allocated under both. With pipeline
+    parallelism only the last stage runs the sampler (``if get_pp_group().is_last_rank``), and every stage but
+    the first keeps the buffers it receives into (``self.intermediate_tensors``: hidden states and residual of
+    ``tokens`` rows, ``make_empty_intermediate_tensors``) from its ``_dummy_run`` on."""
     per = int(overhead_data()["vllm"]["sampler_bytes"]["native"]) if sampler_bytes is None else sampler_bytes
     h, dt = spec.hidden_size, 2
     widest = max((layer.mlp.intermediate_size * (4 if layer.mlp.fused_gate_up else 3) if layer.mlp else
@@ -211,9 +226,16 @@ def profile_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int,
     text = (f"profile run peak: max(forward of {tokens:,} tokens = {forward:,}, sampler {seqs} rows × "
             f"{spec.vocab_size:,} vocab × {per} B{f' + {sampler_fixed:,}' if sampler_fixed else ''} + hidden states "
             f"{held:,} = {sampler:,})")
+    if not last_stage:
+        sampler = 0
+        text = (f"profile run peak (a pipeline stage before the last: no sampler run): forward of {tokens:,} tokens "
+                f"= {forward:,}")
     if work:
         text += f" + fused-MoE workspaces {work:,}"
-    return max(forward, sampler) + work, text
+    received = 0 if first_stage else 2 * tokens * h * dt
+    if received:
+        text += f" + the received hidden states and residual {received:,}"
+    return max(forward, sampler) + work + received, text
 
 
 def capture_sizes(max_num_seqs: int, step: int) -> int:
@@ -224,13 +246,12 @@ def capture_sizes(max_num_seqs: int, step: int) -> int:
     return small + len(range(256, top + 1, step))
 
 
-def cuda_graph_bytes(spec: ModelSpec, modes: int, step: int, seqs: int, pp: int) -> int:
+def cuda_graph_bytes(modes: int, step: int, seqs: int, layers: int) -> int:
     """CUDA graph memory as vLLM's estimate totals it: the first capture plus every further graph, each
-    ``cuda_graph_layer_mib`` per decoder layer of the stage (``runtime_overheads.toml``)."""
+    ``cuda_graph_layer_mib`` per decoder layer of the stage (``layers``; ``runtime_overheads.toml``)."""
     if modes == 0:
         return 0
     data = overhead_data()["vllm"]
-    layers = -(-len(spec.layers) // pp)
     further = modes * capture_sizes(seqs, step) - 1
     return round((float(data["cuda_graph_first_mib"]) + further * layers * float(data["cuda_graph_layer_mib"])) * 2**20)
 
@@ -243,13 +264,53 @@ def _graphs_component(graphs: int, eager: bool, prof: EngineProfile, seqs: int) 
                      f" graphs ({where}) ≈ {fmt_bytes(graphs)}")
 
 
+@dataclass(frozen=True)
+class _Stage:
+    """One pipeline stage's budget (one GPU of it): what ``determine_available_memory`` sees on that worker."""
+
+    weights: Component
+    activation: int
+    act_formula: str
+    graphs: int
+    pool: int
+    layers: list[LayerCache]
+    block: int
+
+
+def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EngineProfile, requested: int,
+           rank: int) -> _Stage:
+    tp, pp = wl.tp, wl.pp
+    weights = _device_weights(spec, fmt, tp, pp, dev, rank)
+    activation, act_formula = profile_activation_bytes(
+        spec, prof.max_num_batched_tokens, prof.max_num_seqs, tp, prof.sampler_bytes, prof.sampler_fixed_bytes,
+        prof.moe_workspace, first_stage=rank == 0, last_stage=rank == pp - 1)
+    span = stage_range(len(spec.layers), pp, rank)
+    graphs = 0 if wl.enforce_eager else cuda_graph_bytes(prof.cuda_graph_modes, prof.cuda_graph_step,
+                                                         prof.max_num_seqs, len(span))
+    pool = requested - weights.bytes - activation - prof.non_torch_bytes - (graphs if prof.graphs_in_budget else 0)
+    layers = [_rank_cache(spec, c, tp) for c in cache_layers(spec, "vllm", wl.kv_dtype or "bfloat16")
+              if c.layer in span]
+    return _Stage(weights, activation, act_formula, graphs, pool, layers,
+                  sum(c.per_token for c in layers) * wl.block_size)
+
+
+def _no_blocks(stage: _Stage, wl: Workload, total: int, dev: Device) -> ConfigError:
+    per_gpu = " per GPU" if wl.tp * wl.pp > 1 else ""
+    return ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(stage.weights.bytes)} + activations "
+                       f"{fmt_bytes(stage.activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}"
+                       f"{per_gpu} ({dev.name}); raise --gpu-memory-utilization, quantize the "
+                       "weights, split the model over more GPUs (--gpus N --tp N) or use a larger GPU")
+
+
 def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None,
                   device: Device | None = None) -> Estimate:
     """vLLM's memory plan on ``device`` (default: ``data/runtime_overheads.toml`` ``default_device``, an H100 SXM);
     ``device_bytes`` replaces its CUDA total.
 
-    With ``tp × pp`` GPUs every number is one GPU's: the weights divided over the GPUs, that GPU's share
-    of the KV heads and layers, and its own ``gpu_memory_utilization`` budget."""
+    With ``tp × pp`` GPUs every number is one GPU's: the first pipeline stage's (the worker whose "Available KV
+    cache memory" the log prints), with its share of the weights, KV heads and layers and its own
+    ``gpu_memory_utilization`` budget; the blocks are the fewest any stage can hold (``get_kv_cache_configs``
+    gives every worker the smallest count)."""
     assumed = device is None and device_bytes is None
     dev = device or default_device()
     if device_bytes is not None:
@@ -257,27 +318,21 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     total = dev.capacity_bytes
     fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
-    weights = _device_weights(spec, fmt, tp, pp, dev)
     max_len = wl.context + wl.new_tokens
     prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens,
                         wl.vllm_sampler)
-    kvd = wl.kv_dtype or "bfloat16"
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
-    activation, act_formula = profile_activation_bytes(spec, tokens, seqs, tp, prof.sampler_bytes,
-                                                       prof.sampler_fixed_bytes, prof.moe_workspace)
+    stages = [_stage(spec, wl, fmt, dev, prof, requested, rank) for rank in range(pp)]
+    for st in stages:
+        if st.pool <= 0 or st.pool < st.block:
+            raise _no_blocks(st, wl, total, dev)
+    first = stages[0]
+    weights, activation, graphs, pool, layers, block = (first.weights, first.activation, first.graphs, first.pool,
+                                                        first.layers, first.block)
     non_torch = prof.non_torch_bytes
-    graphs = 0 if wl.enforce_eager else cuda_graph_bytes(spec, prof.cuda_graph_modes, prof.cuda_graph_step, seqs, pp)
-    pool = requested - weights.bytes - activation - non_torch - (graphs if prof.graphs_in_budget else 0)
-    layers = stage_caches(spec, kvd, tp, pp)
-    block = sum(c.per_token for c in layers) * wl.block_size
     per_gpu = " per GPU" if tp * pp > 1 else ""
-    if pool <= 0 or pool < block:
-        raise ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(weights.bytes)} + activations "
-                          f"{fmt_bytes(activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}"
-                          f"{per_gpu} ({dev.name}); raise --gpu-memory-utilization, quantize the "
-                          "weights, split the model over more GPUs (--gpus N --tp N) or use a larger GPU")
-    blocks = pool // block if block else 0
+    blocks = min(st.pool // st.block for st in stages) if block else 0
     kv = blocks * block if block else pool  # a recurrent-only model keeps states, no token blocks
     kv_tokens = blocks * wl.block_size
     per_seq = sum(_layer_seq_bytes(c, max_len, wl.block_size, tokens) for c in layers)
@@ -288,7 +343,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     longest = (kv - fixed) // (full_per_token * wl.block_size) * wl.block_size if full_per_token else None
     comps = (
         weights,
-        Component("activations", activation, act_formula),
+        Component("activations", activation, first.act_formula),
         Component("overhead", non_torch, f"non-torch memory (cuBLAS, kernels{', NCCL' if tp > 1 else ''}), vLLM "
                   f"{prof.engine.upper()} profile {prof.since}+ = {fmt_bytes(non_torch)}"),
         Component("kv_cache", kv, f"{blocks:,} blocks × {block:,} B ({wl.block_size} tokens × all layers) "
