@@ -13,8 +13,8 @@ from memfit.errors import ConfigError
 from memfit.hardware import get_device
 from memfit.memory.runtimes.engine_profile import parse_version, vllm_profile
 from memfit.memory.runtimes.vllm import estimate_vllm, sharded_weights
-from memfit.workload import Workload
 from memfit.sources.loader import load_model
+from memfit.workload import Workload
 
 GIB = 1024**3
 P_8B_BF16 = 16_060_522_496  # Llama-3.1-8B, 8,030,261,248 parameters × 2 B
