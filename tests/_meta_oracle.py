@@ -15,7 +15,9 @@ _BLOCK = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
 MULTIMODAL = {"gemma3": "Gemma3ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration",
               "llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
               "qwen3_vl": "Qwen3VLForConditionalGeneration", "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration",
-              "idefics3": "Idefics3ForConditionalGeneration", "mllama": "MllamaForConditionalGeneration"}
+              "idefics3": "Idefics3ForConditionalGeneration", "mllama": "MllamaForConditionalGeneration",
+              "llama4": "Llama4ForConditionalGeneration", "gemma4": "Gemma4ForConditionalGeneration",
+              "gemma3n": "Gemma3nForConditionalGeneration"}
 # token-table rows beyond the head's vocabulary that memfit lists as a separate tensor (mllama: 8 image-marker rows)
 EXTRA_EMBED_ROWS = {"mllama": 8}
 

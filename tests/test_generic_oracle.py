@@ -37,12 +37,19 @@ SWEEP = ALL if os.environ.get("MEMFIT_FULL_SWEEP") == "1" else tuple(mt for mt i
 
 
 def _reference(conf: Any) -> int | None:
-    """Unique parameters of the model transformers builds from ``conf`` on the meta device (None: it cannot)."""
+    """Unique parameters of the model transformers builds from ``conf`` on the meta device (None: it cannot): the
+    image-text class for the families whose checkpoint holds the tower (memfit counts it; AutoModelForCausalLM
+    builds only mllama's and llama4's text model)."""
+    from tests._meta_oracle import MULTIMODAL
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             with torch.device("meta"):
-                model = transformers.AutoModelForCausalLM.from_config(conf)
+                if conf.model_type in MULTIMODAL:
+                    model = getattr(transformers, MULTIMODAL[conf.model_type])(conf)
+                else:
+                    model = transformers.AutoModelForCausalLM.from_config(conf)
         except Exception:
             return None
     seen: set[int] = set()

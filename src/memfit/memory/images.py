@@ -24,7 +24,7 @@ from ..workload import Workload
 
 __all__ = ["apply_tower_moment", "cross_attention_cache", "tower_moment", "with_images"]
 
-_GATED_TOWERS = ("qwen2_5_vl",)  # towers whose MLP is gate/up/down (three intermediates alive)
+_GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
 
 def with_images(spec: ModelSpec, wl: Workload) -> tuple[Workload, tuple[str, ...], dict[str, object]]:

@@ -21,8 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import ConfigError
-from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, VisionSpec
+from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec
 from .common import Builder, Config, act, build_model, get_int, kv_heads, layer_count, sliding_windows, sub_config
+from .towers_recent import gemma3n_towers
 
 __all__ = ["BUILDERS", "gemma3n_text"]
 
@@ -98,18 +99,15 @@ def gemma3n_text(cfg: Config, name: str) -> ModelSpec:
 
 
 def _gemma3n(cfg: Config, name: str) -> ModelSpec:
-    """The image-audio-text ``gemma3n`` config: its text model (what the causal-LM head runs on). The MobileNet-V5
-    vision tower (built through timm) and the USM audio encoder are not described."""
+    """The image-audio-text ``gemma3n`` config (``Gemma3nForConditionalGeneration``): its text model, the MobileNet-V5
+    vision tower (built through timm, counted from data) and the USM audio encoder with their embedders."""
     text = {"model_type": "gemma3n_text", **sub_config(cfg, "text_config")}
     for key in ("tie_word_embeddings", "torch_dtype", "dtype"):
         if cfg.get(key) is not None:
             text[key] = cfg[key]
     spec = gemma3n_text(text, name)
     tokens = get_int(cfg, "vision_soft_tokens_per_image", 256)
-    return replace(spec, family="gemma3n", vision=VisionSpec(
-        parameters=0, tokens_per_image=tokens,
-        description=("Gemma 3n's MobileNet-V5 vision tower and USM audio encoder are not counted (transformers builds "
-                     f"the tower through timm); an image adds {tokens} tokens to the context")))
+    return replace(spec, family="gemma3n", vision=gemma3n_towers(cfg, spec.hidden_size, tokens))
 
 
 BUILDERS: dict[str, Builder] = {

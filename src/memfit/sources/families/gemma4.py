@@ -15,12 +15,25 @@ sandwich block (q/k norms per head, ``v_norm`` without weight) with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ...errors import ConfigError
 from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
-from .common import Builder, Config, act, build_model, get_bool, get_int, get_opt_int, kv_heads, sliding_windows
+from .common import (
+    Builder,
+    Config,
+    act,
+    build_model,
+    get_bool,
+    get_int,
+    get_opt_int,
+    kv_heads,
+    sliding_windows,
+    sub_config,
+)
 from .dense_recent import with_defaults
+from .towers_recent import gemma4_towers
 
 __all__ = ["BUILDERS"]
 
@@ -98,6 +111,18 @@ def _gemma4_text(raw: Config, name: str) -> ModelSpec:
                        max_pos=get_opt_int(cfg, "max_position_embeddings") or 0)
 
 
+def _gemma4(cfg: Config, name: str) -> ModelSpec:
+    """The image(-audio)-text ``gemma4`` config (``Gemma4ForConditionalGeneration``): the text model of its
+    ``text_config`` and the vision / audio towers with their embedders (``towers_recent.gemma4_towers``)."""
+    text = {**sub_config(cfg, "text_config"), "model_type": "gemma4_text"}
+    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
+        if cfg.get(key) is not None:
+            text[key] = cfg[key]
+    spec = _gemma4_text(text, name)
+    return replace(spec, family="gemma4", vision=gemma4_towers(cfg, spec.hidden_size))
+
+
 BUILDERS: dict[str, Builder] = {
     "gemma4_text": _gemma4_text,
+    "gemma4": _gemma4,
 }
