@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tests._cli import run
+from tests._meta_oracle import MULTIMODAL
 from tests.conftest import clear_model_caches
 
 from memfit import count_parameters, estimate, load_model
@@ -55,10 +56,12 @@ def _independent_count(cfg: dict[str, Any]) -> int:
     cfg = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map") and not k.startswith("_")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        conf = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        model_type = cfg.pop("model_type")
+        conf = transformers.AutoConfig.for_model(model_type, **cfg)
         with torch.device("meta"):
-            try:
-                model = transformers.AutoModelForCausalLM.from_config(conf)
+            try:  # the checkpoint's class where it holds a vision tower that AutoModelForCausalLM leaves out (llama4)
+                model = (getattr(transformers, MULTIMODAL[model_type])(conf) if model_type in MULTIMODAL
+                         else transformers.AutoModelForCausalLM.from_config(conf))
             except ValueError:
                 model = transformers.AutoModelForImageTextToText.from_config(conf)
     return sum(p.numel() for p in model.parameters())
