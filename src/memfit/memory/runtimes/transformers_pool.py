@@ -38,6 +38,7 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
+from .transformers_pool_mixers import ffn_prefill, mixer_prefill, replays_ffn, replays_mixer
 
 __all__ = ["grid_down", "grid_up", "interpolated", "transformers_pool", "transformers_reserve"]
 
@@ -129,16 +130,24 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
     probs = 0  # eager attention's probabilities, held by the layer until it returns
+    mixer = replays_mixer(layer)  # a recurrent mixer replayed tensor by tensor (transformers_pool_mixers.py)
     if layer.attention is not None:
         normed = _norm(tr, spec, t * h, dt)
         held = [tr.alloc(t * h * dt) for _ in range(max(0, extra))]
+        # Falcon-H1: the Mamba-2 mixer runs first on the same input; its state is in the layer's K/V figure
+        beside = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, 0)[0] if mixer else 0
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
             *kv_keys, out, probs = _attention(tr, spec, wl, i, t, dt, kv, masked)
         else:
             kv_keys = _attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
         stream = _add(tr, t * h * dt, stream, emb, out)
-        tr.free(normed, *held)
+        tr.free(normed, *held, beside)
+    elif mixer:
+        normed = _norm(tr, spec, t * h, dt)
+        out, kv_keys = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, kv)
+        tr.free(normed)  # the block's variable now holds the mixer's output
+        stream = _add(tr, t * h * dt, stream, emb, out)
     elif kv:
         kv_keys = [tr.alloc(kv)]
     f_bytes, _ = _ffn_transient(spec, layer, i, wl, t, dt)
@@ -147,6 +156,8 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         mlp = layer.mlp
         if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
             out = _gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up)
+        elif replays_ffn(layer, spec.family) and not wl.quant:  # MoE's grouped experts path, relu² MLPs
+            out = ffn_prefill(tr, layer, spec.family, t, h, dt)
         else:
             parts = [tr.alloc(f_bytes // 2), tr.alloc(f_bytes - f_bytes // 2)]
             out = tr.alloc(t * h * dt)

@@ -1,0 +1,282 @@
+"""Recurrent mixers of transformers' hybrid models as the caching allocator sees them: the prefill's tensors of a
+Mamba-2 mixer on transformers' PyTorch path, allocation by allocation, for the pool emulation of
+``transformers_pool.py`` (which calls :func:`mixer_prefill` for a layer whose mixer is one of these).
+
+transformers 5.25's Mamba-2 mixers (``mamba2``, ``bamba``, ``granitemoehybrid``, ``nemotron_h``, ``falcon_h1``)
+run, without the ``mamba_ssm`` / ``causal_conv1d`` kernels, ``causal_conv1d_fn`` and ``mamba2_chunk_scan``
+(``modeling_nemotron_h.py`` and its copies). The order below is that code's, each tensor sized as
+``ssm_activations.scan_sizes`` counts it (fp32 in the scan; ``S`` the sequence padded to whole chunks):
+
+* ``in_proj`` (Falcon-H1: its input and output scaled by the µP multipliers first, two more tensors), the
+  depthwise convolution's padded output and its activation;
+* ``dt + dt_bias``, its softplus and clamp (``b·s·H``, the model dtype);
+* the fp32 copy of x, B and C made fp32 and repeated to every head (the group-sized copies freed), the D skip
+  (``D · pad(x)``), ``x·dt`` and ``A·dt``;
+* ``reshape_into_chunks``: x, A, B and C padded (``F.pad`` copies even when nothing is padded);
+* ``segment_sum`` (masked_fill, cumsum, masked_fill) and ``L = exp(·)``: chunk² tensors;
+* the four einsums, each with copies of its operands in the batched layout (``bmm``), the states concatenated
+  with the initial state, ``C·states·decay``, the outputs summed, made contiguous and the skip added;
+* after the scan returns its temporaries go; ``torch.cat`` of the outputs, the cache's copy of the final state;
+* the gated RMSNorm in fp32 (gate·silu, square, normalised, weighted) or, without it, ``y · silu(gate)``; the
+  output cast to the model dtype and ``out_proj``.
+
+Checked against the simulator's allocation trace of the development case
+``nemotron-3-nano-30b-l5/gen-b2-s4096-new8`` (tensors ≥ 1 MiB, one mixer), which this sequence reproduces
+tensor for tensor.
+"""
+
+from __future__ import annotations
+
+from ...spec import LayerSpec, SSMSpec
+from ..allocator_trace import Trace
+from ..ssm_activations import FP32, ScanSizes, scan_sizes
+from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS
+
+__all__ = ["ffn_prefill", "mixer_prefill", "replays_ffn", "replays_mixer"]
+
+
+def replays_mixer(layer: LayerSpec) -> bool:
+    """Whether :func:`mixer_prefill` replays this layer's recurrent mixer (a Mamba-2 one)."""
+    return layer.ssm is not None and layer.mixer == "mamba2"
+
+
+def mixer_prefill(tr: Trace, layer: LayerSpec, family: str, b: int, s: int, hidden: int, dt: int,
+                  state_bytes: int) -> tuple[int, list[int]]:
+    """One recurrent mixer's prefill from its (normed) input to its output projection. Returns the output's key
+    and the keys that stay: the cache's state (``state_bytes``: 0 where the caller holds it with the layer's
+    K/V)."""
+    ssm = layer.ssm
+    assert ssm is not None and replays_mixer(layer)
+    return _mamba2(tr, ssm, family == "falcon_h1", b, s, hidden, dt, state_bytes)
+
+
+def _mamba2(tr: Trace, ssm: SSMSpec, mup: bool, b: int, s: int, hidden: int, dt: int,
+            state_bytes: int) -> tuple[int, list[int]]:
+    z = scan_sizes(ssm, b, s)
+    heads = ssm.num_heads
+    d_u = b * s * ssm.d_inner * FP32  # x-sized fp32 before padding
+    bc_u = b * s * heads * ssm.d_state * FP32
+    grp = b * s * ssm.n_groups * ssm.d_state * FP32
+    h_u, h_p = b * s * heads, z.heads  # per-head scalars, before and after padding
+    conv = z.conv_tokens // (b * s) if b * s else 0
+    x_in = tr.alloc(b * s * hidden * dt) if mup else 0  # Falcon-H1: hidden · ssm_in_multiplier
+    proj = tr.alloc(z.proj_tokens * dt)
+    if mup:  # projected_states · mup_vector replaces in_proj's output
+        scaled = tr.alloc(z.proj_tokens * dt)
+        tr.free(proj)
+        proj = scaled
+    padded = tr.alloc(b * conv * (s + ssm.d_conv - 1) * dt)  # conv1d with padding, sliced back to s
+    act = tr.alloc(z.conv_tokens * dt)
+    tr.free(padded, x_in)
+    dtb = tr.alloc(h_u * dt)  # dt + dt_bias, softplus, clamp
+    soft = tr.alloc(h_u * dt)
+    tr.free(dtb)
+    dtc = tr.alloc(h_u * dt)
+    tr.free(soft)
+    scan = _scan(tr, z, d_u, bc_u, grp, h_u, h_p)
+    tr.free(dtc)
+    out = tr.alloc(d_u)  # torch.cat of the scan's outputs
+    kept = [tr.alloc(state_bytes)] if state_bytes else []  # the cache's copy of the final state
+    tr.free(*scan)
+    y = _gate(tr, d_u, b * s * ssm.d_inner * dt, ssm.gated_norm)
+    tr.free(out)
+    low = tr.alloc(b * s * ssm.d_inner * dt)  # .to(dtype)
+    o = tr.alloc(b * s * hidden * dt)  # out_proj
+    tr.free(low, y, proj, act)
+    if mup:  # · ssm_out_multiplier
+        scaled = tr.alloc(b * s * hidden * dt)
+        tr.free(o)
+        o = scaled
+    return o, kept
+
+
+def _scan(tr: Trace, z: ScanSizes, d_u: int, bc_u: int, grp: int, h_u: int, h_p: int) -> list[int]:
+    """``mamba2_chunk_scan``: returns the keys of its output and the new states (the rest is freed)."""
+    x32 = tr.alloc(d_u)
+    b32 = tr.alloc(grp)
+    b_rep = tr.alloc(bc_u)
+    tr.free(b32)
+    c32 = tr.alloc(grp)
+    c_rep = tr.alloc(bc_u)
+    tr.free(c32)
+    pad = tr.alloc(z.d)
+    d_res = tr.alloc(z.d)  # D · pad(x)
+    tr.free(pad)
+    dtf = tr.alloc(h_u * FP32)
+    xdt = tr.alloc(d_u)
+    tr.free(dtf, x32)
+    dtf = tr.alloc(h_u * FP32)
+    a_dt = tr.alloc(h_u * FP32)
+    tr.free(dtf)
+    xc, ac, bc, cc = tr.alloc(z.d), tr.alloc(h_p * FP32), tr.alloc(z.bc), tr.alloc(z.bc)  # reshape_into_chunks
+    tr.free(xdt, a_dt, b_rep, c_rep)
+    a_cum = tr.alloc(h_p * FP32)
+    ell = _exp_segsum(tr, z.chunk2)
+    ops = [tr.alloc(z.bc), tr.alloc(z.bc)]  # G = C·Bᵀ: both operands copied for bmm
+    g = tr.alloc(z.chunk2)
+    tr.free(*ops)
+    m = tr.alloc(z.chunk2)  # G · L
+    y_diag = _bmm(tr, [z.d], z.d)  # M·x
+    sub = tr.alloc(h_p * FP32)
+    decay = tr.alloc(h_p * FP32)
+    tr.free(sub)
+    b_decay = tr.alloc(z.bc)
+    states = _bmm(tr, [z.d, z.bc], z.states)  # B_decay·x
+    prev = tr.alloc(z.state1)
+    cat = tr.alloc(z.states + z.state1)
+    tr.free(states)
+    new_states = _bmm(tr, [z.states + z.state1], z.states + z.state1)
+    tr.free(cat)
+    decay_out = tr.alloc(h_p * FP32)
+    c_states = _bmm(tr, [z.bc, z.states], z.d)  # C·states
+    y_off = tr.alloc(z.d)
+    total = tr.alloc(z.d)
+    contiguous = tr.alloc(z.d)
+    tr.free(total)
+    output = tr.alloc(z.d)  # + D residual
+    tr.free(contiguous, xc, ac, bc, cc, d_res, a_cum, ell, g, m, y_diag, decay, b_decay, prev, decay_out, c_states,
+            y_off)
+    return [output, new_states]
+
+
+def _exp_segsum(tr: Trace, chunk2: int) -> int:
+    """``exp(segment_sum(A))``: masked_fill, cumsum, masked_fill, exp."""
+    first = tr.alloc(chunk2)
+    cum = tr.alloc(chunk2)
+    second = tr.alloc(chunk2)
+    tr.free(cum, first)
+    ell = tr.alloc(chunk2)
+    tr.free(second)
+    return ell
+
+
+def _bmm(tr: Trace, copies: list[int], out: int) -> int:
+    """An einsum run as bmm: its operands copied into the batched layout, the output, the copies freed."""
+    keys = [tr.alloc(n) for n in copies]
+    o = tr.alloc(out)
+    tr.free(*reversed(keys))
+    return o
+
+
+def _gate(tr: Trace, d_u: int, d_low: int, norm: bool) -> int:
+    """The gate on the scan's fp32 output: the gated RMSNorm (fp32 gate, silu, product, square, normalised,
+    weighted) or ``y · silu(gate)``. Returns the result's key (fp32)."""
+    if not norm:
+        sig = tr.alloc(d_low)
+        y = tr.alloc(d_u)
+        tr.free(sig)
+        return y
+    g32 = tr.alloc(d_u)
+    sig = tr.alloc(d_u)
+    tr.free(g32)
+    prod = tr.alloc(d_u)
+    tr.free(sig)
+    tr.free(tr.alloc(d_u))  # pow(2), reduced at once
+    normed = tr.alloc(d_u)
+    tr.free(prod)
+    y = tr.alloc(d_u)
+    tr.free(normed)
+    return y
+
+
+# MoE blocks whose shared expert runs before the routed experts (its output waits beside them); the others add
+# it after (transformers 5.25: Qwen2MoeSparseMoeBlock, Qwen3NextSparseMoeBlock, Ernie4_5_MoeSparseMoeBlock,
+# HunYuanMoEV1Moe call ``shared_expert`` first; DeepseekV3MoE, Glm4MoeMoE, NemotronHMoE, KimiLinear's and
+# GraniteMoeHybrid's blocks call it on the residual after the experts)
+SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyuan_v1_moe")
+
+
+RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act "relu2"), down
+
+
+def replays_ffn(layer: LayerSpec, family: str) -> bool:
+    """Whether :func:`ffn_prefill` replays this layer's feed-forward block: a MoE block on transformers' grouped
+    experts path (``integrations/moe.py`` ``grouped_mm_experts_forward``; not an every-expert dispatch (llama4)
+    nor an expert activation with temporaries of its own (gpt-oss's clamped GLU)), or a plain relu² MLP."""
+    if layer.moe is not None:
+        return not layer.moe.dense_dispatch and family not in MOE_ACT_TENSORS
+    return layer.mlp is not None and layer.mlp.kind == "plain" and layer.mlp.activation == "relu2"
+
+
+def ffn_prefill(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
+    """The feed-forward block of :func:`replays_ffn` on ``t`` tokens, from its normed input to its output."""
+    if layer.moe is None:
+        assert layer.mlp is not None
+        return _mlp(tr, t, hidden, layer.mlp.intermediate_size, dt, False, True)
+    return _moe(tr, layer, family, t, hidden, dt)
+
+
+def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
+    """A MoE block on ``t`` tokens, from its normed input to its output (returns its key). The grouped experts
+    path with ``S = t·top_k`` rows: the rows gathered per expert (``hidden[perm // k]``), the gate/up grouped
+    matmul (``2·I`` wide when gated), the activation and product, the down grouped matmul, the rows weighted by
+    their routing scores (fp32 where the router keeps fp32 scores, ``fp32_routing``: the weighted rows, their
+    un-permuted copy and the per-token sum are fp32, cast back at the end), the copy in token order, the sum over
+    the k rows; a shared expert before or after it."""
+    moe = layer.moe
+    assert moe is not None
+    fp32_routing, relu2 = family in FP32_ROUTING, family in RELU2_EXPERTS
+    rows, i_e = t * moe.routed_rows, moe.expert_intermediate_size
+    shared = 0
+    first = family in SHARED_FIRST
+    if moe.num_shared_experts and first:
+        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
+    if fp32_routing:
+        tr.free(tr.alloc(t * hidden * FP32))  # the router's fp32 copy of the input
+    w = FP32 if fp32_routing else dt
+    sel = tr.alloc(rows * hidden * dt)
+    if moe.kind == "plain":  # up, the activation (relu² is relu then its square)
+        up = tr.alloc(rows * i_e * dt)
+        act = tr.alloc(rows * i_e * dt)
+        if relu2:
+            sq = tr.alloc(rows * i_e * dt)
+            tr.free(act)
+            act = sq
+        tr.free(up)
+    else:  # gate_up, act(gate), · up
+        gate_up = tr.alloc(2 * rows * i_e * dt)
+        a = tr.alloc(rows * i_e * dt)
+        act = tr.alloc(rows * i_e * dt)
+        tr.free(a, gate_up)
+    down = tr.alloc(rows * hidden * dt)
+    tr.free(act)
+    weighted = tr.alloc(rows * hidden * w)
+    ordered = tr.alloc(rows * hidden * w)
+    tr.free(weighted)
+    out = tr.alloc(t * hidden * w)
+    if w != dt:
+        low = tr.alloc(t * hidden * dt)
+        tr.free(out)
+        out = low
+    tr.free(sel, down, ordered)
+    if moe.num_shared_experts and not first:
+        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
+    if shared:
+        total = tr.alloc(t * hidden * dt)
+        tr.free(out, shared)
+        out = total
+    return out
+
+
+def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2: bool) -> int:
+    """A (shared expert's) MLP: gated (gate, act, up, product) or plain (up, its activation: relu² is relu then
+    its square, the relu freed), then down."""
+    piece = t * inner * dt
+    if gated:
+        gate = tr.alloc(piece)
+        act = tr.alloc(piece)
+        tr.free(gate)
+        up = tr.alloc(piece)
+        prod = tr.alloc(piece)
+        tr.free(act, up)
+    else:
+        up = tr.alloc(piece)
+        prod = tr.alloc(piece)
+        if relu2:
+            sq = tr.alloc(piece)
+            tr.free(prod)
+            prod = sq
+        tr.free(up)
+    out = tr.alloc(t * hidden * dt)
+    tr.free(prod)
+    return out

@@ -1,0 +1,98 @@
+"""The recurrent mixers and grouped MoE blocks replayed through the allocator emulation
+(memory/runtimes/transformers_pool_mixers.py): sizes worked out by hand from transformers 5.25's torch path, no
+tensor left behind, and the device total of the Mamba hybrids against the simulator's reserved peak."""
+
+from __future__ import annotations
+
+import pytest
+
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.runtimes.transformers_pool_mixers import ffn_prefill, mixer_prefill, replays_ffn, replays_mixer
+from memfit.memory.ssm_activations import mamba2_prefill_bytes
+from memfit.spec import LayerSpec, MLPSpec, MoESpec, SSMSpec
+
+# Nemotron 3 Nano's Mamba-2 mixer: d_inner 4,096 = 64 heads × 64, state 128, 8 groups, chunk 128
+NANO = SSMSpec(d_inner=4096, d_state=128, d_conv=4, num_heads=64, head_dim=64, n_groups=8, gated_norm=True,
+               chunk_size=128)
+
+
+def _rounded(n: int) -> int:
+    return -(-n // 512) * 512
+
+
+class Counted(Trace):
+    """A trace that also counts the requested bytes (512-rounded) alive and their peak: the allocator's own
+    allocated figure counts whole blocks (a large block whose rest is ≤ 1 MiB is handed out unsplit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: dict[int, int] = {}
+        self.live = self.peak = 0
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        if key:
+            self.sizes[key] = _rounded(nbytes)
+            self.live += self.sizes[key]
+            self.peak = max(self.peak, self.live)
+        return key
+
+    def free(self, *keys: int) -> None:
+        super().free(*keys)
+        for k in keys:
+            self.live -= self.sizes.pop(k, 0)
+
+
+def test_mamba2_mixer_leaves_only_its_output_and_the_state() -> None:
+    layer = LayerSpec(mixer="mamba2", attention=None, ssm=NANO)
+    assert replays_mixer(layer)
+    tr = Counted()
+    out, kept = mixer_prefill(tr, layer, "nemotron_h", 2, 4096, 2688, 2, 1_000_000)
+    # out_proj's output: 2 × 4,096 tokens × 2,688 × 2 B; the state as given
+    assert tr.live == _rounded(2 * 4096 * 2688 * 2) + _rounded(1_000_000)
+    assert out and len(kept) == 1
+
+
+def test_mamba2_mixer_peak_is_the_scan_formula() -> None:
+    """Two codings of the same code path agree: the replay's live peak (beyond its input) equals
+    ``mamba2_prefill_bytes`` (the allocated-peak formula counted from the simulator's trace) plus the per-head
+    scalars (dt, A·dt, cumsums: 4 fp32 b·S·H tensors) and out_proj's input, which the formula leaves out as small
+    or already freed: within 0.5 % (0.04 % here). At b = 2, s = 4,096: the chunk² tensors are
+    2 × 64 × 4,096 × 128 × 4 B = 268,435,456 B each."""
+    tr = Counted()
+    mixer_prefill(tr, LayerSpec(mixer="mamba2", attention=None, ssm=NANO), "nemotron_h", 2, 4096, 2688, 2, 0)
+    formula, _ = mamba2_prefill_bytes(NANO, 2, 4096, 2)
+    assert abs(tr.peak - formula) / formula < 0.005
+
+
+@pytest.mark.parametrize("family,fp32", [("qwen3_moe", False), ("nemotron_h", True)])
+def test_grouped_moe_block_peak_by_hand(family: str, fp32: bool) -> None:
+    """A gated MoE block, 1,000 tokens, top-8 of 128 experts of 768, hidden 2,048, bf16, no shared expert: at the
+    down projection the gathered rows (8,000 × 2,048 × 2), the product (8,000 × 768 × 2) and the down output
+    (8,000 × 2,048 × 2) are alive; at the weighting, the gathered rows, the down output, the weighted rows and
+    their copy in token order (8,000 × 2,048 × 2 or × 4 with fp32 routing scores) — and the larger is the peak."""
+    layer = LayerSpec(mixer="attention", attention=None, mlp=None,
+                      moe=MoESpec(num_experts=128, top_k=8, expert_intermediate_size=768))
+    assert replays_ffn(layer, family)
+    tr = Counted()
+    out = ffn_prefill(tr, layer, family, 1000, 2048, 2)
+    rows = 8000 * 2048
+    w = 4 if fp32 else 2
+    gate_up = _rounded(2 * 8000 * 768 * 2) + 2 * _rounded(8000 * 768 * 2) + _rounded(rows * 2)
+    weighting = 2 * _rounded(rows * 2) + 2 * _rounded(rows * w)
+    assert tr.peak == max(gate_up, weighting)
+    assert tr.live == _rounded(1000 * 2048 * 2) and out
+
+
+def test_relu2_mlp_and_dense_dispatch() -> None:
+    """A relu² MLP (Nemotron-H) is replayed (up, relu, its square: three t·I tensors at once); llama4's every-expert
+    dispatch and gpt-oss's clamped GLU keep the profile's coarse blocks."""
+    mlp = LayerSpec(mixer="attention", attention=None, mlp=MLPSpec(intermediate_size=1000, kind="plain",
+                                                                   activation="relu2"))
+    assert replays_ffn(mlp, "nemotron_h")
+    tr = Counted()
+    ffn_prefill(tr, mlp, "nemotron_h", 100, 64, 2)
+    assert tr.peak == 3 * _rounded(100 * 1000 * 2)
+    dense = MoESpec(num_experts=16, top_k=1, expert_intermediate_size=8, dense_dispatch=True)
+    assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=dense), "llama4_text")
+    assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=MoESpec(32, 4, 8)), "gpt_oss")
