@@ -81,8 +81,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("llamacpp/dev.jsonl", "inference"): Bound(median=0.01, worst=1.00, under=-0.71),
     ("llamacpp/heldout.jsonl", "inference"): Bound(median=0.01, worst=0.83, under=-0.43),
     # rank 0 of 2-64 fake ranks under FSDP2 / DTensor TP (tools/simulate_parallel.py): development and held-out
-    # dev worst/under: qwen3-8b-l12/fsdp2-tp2-ckpt-b1-s1024 -3.57 %, a known deviation (tests/test_parallel_fsdp.py)
-    ("parallel/dev.jsonl", "training"): Bound(median=0.02, worst=3.58, under=-3.58),
+    # dev worst: mistral-7b-v0.3-l4/fsdp8-tp8-sp-b1-s4096 +3.17 % (SP: the final norm and embedding output)
+    ("parallel/dev.jsonl", "training"): Bound(median=0.02, worst=3.18, under=-0.62),
     ("parallel/heldout.jsonl", "training"): Bound(median=0.02, worst=2.04, under=-0.26),
 }
 # *.jsonl files under tests/data that are not peak-memory cases, and where they are held instead
@@ -136,6 +136,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # dbrx prefill +8.09 %, qwen1.5-moe generate -6.98 % were the held-out MoE misses)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-3.78),
     ("simulated/heldout.jsonl", "training"): Bound(median=2.61, worst=15.15, under=-5.59),
+    # rank 0 of N, the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
+    # fitted one-GPU reserve fraction (two cases recorded so far)
+    ("parallel/dev.jsonl", "training"): Bound(median=20.27, worst=27.11, under=-27.11),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

@@ -38,10 +38,74 @@ from torch.utils._pytree import tree_leaves
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simulate_memory as sm  # the single-GPU simulator: tracker, sm90 modes, configs
 
-PARALLEL_SIMULATOR_VERSION = "1"
+from memfit.memory.caching_allocator import CachingAllocator  # simulate_memory puts src on the path
+
+PARALLEL_SIMULATOR_VERSION = "2"  # 2: emulated reserved bytes, one pool per stream
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/parallel"
 HELDOUT_LIST = DATA / "heldout-list.jsonl"
+
+
+class StreamPools:
+    """CUDACachingAllocator's blocks per stream, wrapping the project's one-stream emulation
+    (``memfit.memory.caching_allocator.CachingAllocator``) once per stream.
+
+    c10/cuda/CUDACachingAllocator.cpp: a block remembers the stream it was allocated on (``Block::stream``), and
+    ``get_free_block`` only hands out a cached block of the requesting stream (the pools are ordered by stream,
+    then size, and a block of another stream ends the search), so a segment made for one stream serves only that
+    stream; a block freed from any stream goes back to its own stream's free list. FSDP2 allocates the all-gather
+    input/output on its all-gather copy-in stream, the reduce-scatter output (and the sharded gradients cast from
+    it) on its reduce-scatter stream, HSDP's all-reduce on its all-reduce stream (``_fsdp_collectives.py``:
+    ``with device_handle.stream(...)``), the rest on the current stream. It keeps cross-stream tensors alive by
+    references and events (``AllGatherState``, ``ReduceScatterState``), never ``record_stream``, so no free is
+    deferred to a stream event. On the fake CPU device ``torch.cpu.stream`` sets ``torch.cpu._current_stream``:
+    the stream of each allocation is read from there. ``reserved`` is the sum over the streams' segments."""
+
+    def __init__(self, expandable: bool = False) -> None:
+        self.expandable = expandable
+        self.pools: dict[int, CachingAllocator] = {}
+        self.names: dict[int, str] = {}
+        self.owner: dict[object, int] = {}
+        self.reserved = self.peak_reserved = self.allocated = self.peak_allocated = 0
+        self.live = self  # ``key in pool.live`` (simulate_memory._train)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.owner
+
+    def _stream(self) -> int:
+        st = torch.cpu.current_stream()
+        sid = 0 if st is torch.cpu._default_cpu_stream else id(st)
+        if sid not in self.pools:
+            self.pools[sid] = CachingAllocator(self.expandable)
+            self.names[sid] = "default" if sid == 0 else f"side stream {len(self.pools) - 1}"
+        return sid
+
+    def _settle(self) -> None:
+        self.reserved = sum(p.reserved for p in self.pools.values())
+        self.allocated = sum(p.allocated for p in self.pools.values())
+        self.peak_reserved = max(self.peak_reserved, self.reserved)
+        self.peak_allocated = max(self.peak_allocated, self.allocated)
+
+    def malloc(self, key: object, nbytes: int) -> int:
+        self.free(key)
+        sid = self._stream()
+        out = self.pools[sid].malloc(key, nbytes)
+        self.owner[key] = sid
+        self._settle()
+        return out
+
+    def free(self, key: object) -> None:
+        sid = self.owner.pop(key, None)
+        if sid is not None:
+            self.pools[sid].free(key)
+            self._settle()
+
+    def reset_peak(self) -> None:
+        self.peak_reserved, self.peak_allocated = self.reserved, self.allocated
+
+    def by_stream(self) -> dict[str, int]:
+        """Reserved bytes per stream (end of the run)."""
+        return {self.names[k]: p.reserved for k, p in self.pools.items()}
 
 
 class RankTracker(sm.AllocTracker):
@@ -50,6 +114,7 @@ class RankTracker(sm.AllocTracker):
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
+        self.pool = StreamPools()  # type: ignore[assignment]
         self.on_host: dict[int, Any] = {}  # storage key -> weak reference: host memory, never counted again
 
     def register(self, t: torch.Tensor) -> None:
@@ -90,6 +155,10 @@ def tracked_resize(tracker: RankTracker) -> Iterator[None]:
             tracker.live += nb - tracker.blocks[key]
             tracker.blocks[key] = nb
             tracker.peak = max(tracker.peak, tracker.live)
+            if size:  # resize_ allocates a new block (on the current stream) and frees the old one
+                tracker.pool.malloc(key, st.nbytes())
+            else:
+                tracker.pool.free(key)
         return out
 
     torch.UntypedStorage.resize_ = resize  # type: ignore[method-assign]
@@ -226,6 +295,7 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         amp = not fsdp and bool(p.get("mp", True))  # TP alone: fp32 parameters under bf16 autocast
         fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
         tracker = RankTracker(fake)
+        sm._hold_before_build(tracker, "train", sm.default_alloc_before_build("train"))  # the cuBLAS workspaces
         h100 = sm.H100Mode()
         gc.collect()
         with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
@@ -254,7 +324,7 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
             b, s = int(p["batch"]), int(p["seq"])
             ids = torch.randint(100, 1000, (b, s))
             pos = torch.arange(s).unsqueeze(0)  # with SP the embedding output holds s / tp positions; rotary needs s
-            phases, peak = [], 0
+            phases, peak, peak_reserved = [], 0, 0
             for step in range(2):
                 tracker.reset_peak()
                 for _ in range(int(p.get("accum", 1))):  # micro-batches: FSDP2 reduce-scatters each one
@@ -279,8 +349,10 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                 phases.append(dict(step=step, after_fwd=after_fwd, peak_fwd=peak_fwd, after_bwd=after_bwd,
                                    peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
                 peak = max(peak, tracker.peak)
+                peak_reserved = max(peak_reserved, tracker.pool.peak_reserved)
             tracker.flush()
-            rec.update(tracked_peak=peak, phases=phases,
+            rec.update(tracked_peak=peak, phases=phases, peak_reserved=peak_reserved,
+                       reserved_by_stream=tracker.pool.by_stream(),
                        n_params=sum(q.numel() for q in model.parameters()))
             del model, opt, ids, pos, params, groups
             gc.collect()
@@ -452,6 +524,11 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("qwen3-8b-l12/fsdp2-tp2-ckpt-b1-s1024", "qwen3-8b", 12, shard=2, tp=2, ckpt=True, batch=1, seq=1024),
     # moved from the held-out list (it showed that FSDP2 gathers the dim-0 padding: 8 experts over 64 ranks)
     _c("mixtral-8x22b-v0.1-l1/fsdp64-b1-s4096", "mixtral-8x22b-v0.1", 1, shard=64, batch=1, seq=4096),
+    # the vocabulary-parallel embedding's gradient is whole on every TP rank (DTensor's embedding backward has no
+    # Shard(0) strategy): TP alone, where the optimizer step is the peak, and FSDP + TP 4, where the root's
+    # post-backward copies the shard out of it (added with that term, before their error was seen)
+    _c("qwen2.5-7b-l2/tp4-ckpt-b1-s512", "qwen2.5-7b", 2, tp=4, ckpt=True, batch=1, seq=512),
+    _c("qwen2.5-7b-l2/fsdp2-tp4-ckpt-b1-s512", "qwen2.5-7b", 2, shard=2, tp=4, ckpt=True, batch=1, seq=512),
 ]
 MOVED_FROM_HELDOUT = {"mixtral-8x22b-v0.1-l1/fsdp64-b1-s4096"}
 
@@ -498,7 +575,10 @@ def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], whic
                                phases=[{k: (v + base if k != "step" else v) for k, v in ph.items()}
                                        for ph in sim["phases"]],
                                peak_alloc=base + int(sim["tracked_peak"]))
-    rec.update(peak_reserved=None, reserved_end=None, device_used_after_build=None, device_used_end=None)
+    # reserved: the caching-allocator emulation, one pool per stream (StreamPools), the workspaces included
+    rec.update(peak_reserved=int(sim["peak_reserved"]), reserved_source="emulated",
+               reserved_by_stream=sim["reserved_by_stream"], reserved_end=None, device_used_after_build=None,
+               device_used_end=None)
     if name in MOVED_FROM_HELDOUT and which == "development":
         rec["moved_from_heldout"] = True
     rec.update(rank=0, world_size=world_size(p), seconds=round(time.time() - t0, 2), simulated=True,

@@ -125,6 +125,10 @@ class RankSizes:
     sharded_layers: tuple[int, ...]
     sharded_root: int
     tied: bool = False  # the embedding is the lm_head: its two gradients are summed at the end of backward
+    last_layers: tuple[int, ...] = ()  # each group's last parameter: its gradient outlives ``foreach_reduce``'s copy-in
+    last_root: int = 0
+    embed_full: int = 0  # TP: the vocabulary-parallel embedding's gradient is whole on every rank (Replicate)
+    embed_local: int = 0  # ... and its local shard, copied out of it in the root's post-backward
 
 
 def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
@@ -135,7 +139,8 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
     layers = [0] * spec.num_layers
     own = [0] * spec.num_layers
     sh_layers = [0] * spec.num_layers
-    root = head = sh_root = 0
+    last = [0] * spec.num_layers
+    root = head = sh_root = last_root = embed_full = embed_local = 0
     for t in inventory(spec):
         shape = _local_shape(t, lay.tp)
         rest = math.prod(shape[1:]) if len(shape) > 1 else 1
@@ -145,13 +150,18 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
             layers[t.layer] += gathered
             own[t.layer] += math.prod(shape)
             sh_layers[t.layer] += sharded
+            if "norm" in t.kind:  # transformers' decoder layers register their hidden-size norms last
+                last[t.layer] = max(last[t.layer], math.prod(shape))
         else:
             root += gathered
             sh_root += sharded
+            last_root = math.prod(shape)  # the ForCausalLM registers the embedding, the final norm, the lm_head
             if t.kind not in ROOT_KINDS or spec.tie_word_embeddings:
                 head += gathered if "norm" not in t.kind else 0
+            if t.kind == "token_embd" and lay.tp > 1 and not spec.tie_word_embeddings:
+                embed_full, embed_local = math.prod(t.shape), math.prod(shape)
     return RankSizes(tuple(layers), tuple(own), root, head, sum(sh_layers) + sh_root, tuple(sh_layers), sh_root,
-                     spec.tie_word_embeddings)
+                     spec.tie_word_embeddings, tuple(last), last_root, embed_full, embed_local)
 
 
 def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay: FsdpLayout,
@@ -200,10 +210,13 @@ class Moment:
         return self.activations + self.logits + self.gradients + self.gathered + self.grad_buffers + self.temporary
 
 
-def _reduce(unsharded_grads: int, rs_input: int, shard: int) -> int:
+def _reduce(unsharded_grads: int, rs_input: int, shard: int, last: int = 0) -> int:
     """One group's ``foreach_reduce``: the reduce-scatter input is filled from the unsharded gradients, which are
-    then dropped (``unsharded_grads.clear()``), before the reduced shard (the new sharded gradient) is made."""
-    return max(unsharded_grads + rs_input, rs_input + shard)
+    then dropped (``unsharded_grads.clear()``), before the reduced shard (the new sharded gradient) is made. The
+    group's last gradient is not dropped: the loop that checks each gradient's shard dim (``for i, (fsdp_param,
+    unsharded_grad) in enumerate(zip(fsdp_params, unsharded_grads))``, run whenever the shard group has more than
+    one rank) leaves it bound to the local ``unsharded_grad`` until ``foreach_reduce`` returns (``last``)."""
+    return max(unsharded_grads + rs_input, rs_input + shard + last)
 
 
 def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str,
@@ -271,15 +284,26 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
         out[f"reduce-scatter (layer {i})"] = Moment(
             acts.outside + prefix[i], gradients=reduced,
             gathered=R + ((U[i - 1] if i else 0) if lay.reshard else sum(U[:i])),
-            grad_buffers=head_g + _reduce(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb))
+            grad_buffers=head_g + _reduce(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb,
+                                          sizes.last_layers[i] * cb if lay.shard > 1 else 0))
     layers_g = sum(sizes.sharded_layers) * pb
     # a tied embedding's gradient is added to the lm_head's out of place: the earlier gradient, the embedding's and
     # their sum coexist (development cases llama-3.2-1b-l4/fsdp4-ckpt-b1-s1024, qwen2.5-3b-l4/fsdp3-ckpt-b1-s2048)
+    # under TP the embedding's weight gradient is whole (DTensor's embedding_dense_backward strategies give it
+    # Replicate or Partial, never Shard(0): torch/distributed/tensor/_ops/_embedding_ops.py); the root's
+    # post-backward copies the local shard out of it (``FSDPParam._get_grad_inner_tensor``: ``redistribute``) and
+    # drops it when it clears ``param.grad``, before the reduce-scatter input is made
+    embed_extra = (sizes.embed_full - sizes.embed_local) * cb
+    held0 = sizes.layers[0] * rb if n else 0
     out["backward (embedding)"] = Moment(acts.embedding_backward_extra, gradients=layers_g, gathered=R,
-                                         grad_buffers=sizes.root * cb + (sizes.layers[0] * rb if n else 0)
+                                         grad_buffers=sizes.root * cb + held0 + embed_extra
                                          + (head_g if sizes.tied else 0))
+    if embed_extra:
+        out["root post-backward (embedding gradient to its TP shard)"] = Moment(
+            0, gradients=layers_g, gathered=R, grad_buffers=sizes.root * cb + held0 + embed_extra
+            + sizes.embed_local * cb)
     out["reduce-scatter (root)"] = Moment(0, gradients=layers_g, grad_buffers=_reduce(
-        sizes.root * cb, sizes.root * rb, sizes.sharded_root * pb))
+        sizes.root * cb, sizes.root * rb, sizes.sharded_root * pb, sizes.last_root * cb if lay.shard > 1 else 0))
     out["optimizer step"] = Moment(0, gradients=sizes.sharded * pb)
     return out
 
@@ -290,9 +314,13 @@ def _tp_only_states(spec: ModelSpec, wl: Workload, sizes: RankSizes) -> Any:
     states = model_states(spec, wl)
     wb = states.precision.weight_bytes
     per_param_opt = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
+    # the vocabulary-parallel embedding's gradient is whole on every rank (see ``_moments``) until zero_grad (the
+    # optimizer's DTensor step reads its Shard(0) part as a view: development case qwen2.5-7b-l2/tp4-ckpt-b1-s512)
+    embed_extra = (sizes.embed_full - sizes.embed_local) * wb
     opt = replace(states.optimizer, state_bytes=int(per_param_opt * sizes.sharded),
                   step_temporary=int(states.optimizer.step_temporary * sizes.sharded / max(1, states.trainable)))
-    return replace(states, weights=sizes.sharded * wb, gradients=sizes.sharded * wb, trainable=sizes.sharded,
+    return replace(states, weights=sizes.sharded * wb, gradients=sizes.sharded * wb + embed_extra,
+                   trainable=sizes.sharded,
                    optimizer=opt, layer_grads=tuple(n * wb for n in sizes.sharded_layers),
                    head_grads=sizes.sharded_root * wb, embedding_grads=0,
                    weights_formula=f"{sizes.sharded:,} parameters on this rank (tp {wl.tp}) × {wb} B")
