@@ -107,7 +107,9 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     if kind in INFERENCE_KINDS:
         return Workload(mode="inference", task=kind, batch=int(p["batch"]), context=int(p["seq"]),
                         new_tokens=int(p.get("new", 0)) if kind == "generate" else 0,
-                        attn=str(p.get("attn", "sdpa")), dtype=str(p.get("dtype", "bfloat16")), quant=p.get("quant"))
+                        attn=str(p.get("attn", "sdpa")), dtype=str(p.get("dtype", "bfloat16")), quant=p.get("quant"),
+                        # recorded models are randomly initialised (groundtruth README): LLM.int8's upper end
+                        int8_outliers=str(p.get("int8_outliers", "all")))
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),

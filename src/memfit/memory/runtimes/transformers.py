@@ -171,7 +171,7 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         # every column holds an outlier ≥ 6: bnb copies those weight columns (int8) and dequantises them
         # in fp32 twice (A·stats, ·1/127) = 9 bytes per weight, beside the input, its int8 codes and subA.
         up = tokens * (8 * i + h)
-        k = outlier_columns(i, tokens)  # the upper end: every column (see int8_outliers)
+        k = outlier_columns(i, tokens, trained=wl.int8_outliers == "trained")  # see int8_outliers
         down = down_projection_bytes(tokens, i, h, k)
         if down > up:
             return down, (f"LLM.int8 down projection with {k:,} outlier columns: {tokens:,} × 3·{i} + subA "

@@ -57,7 +57,7 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     notes: tuple[str, ...] = ()
     inner = max((layer.mlp.intermediate_size for layer in spec.layers if layer.mlp is not None), default=0)
     if wl.quant == "int8" and inner:
-        notes += (outlier_range_note(wl.batch * wl.context, inner, spec.hidden_size),)
+        notes += (outlier_range_note(wl.batch * wl.context, inner, spec.hidden_size, wl.int8_outliers),)
     if reset is not None:
         notes += (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
                   f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
