@@ -121,8 +121,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # llama-4-maverick-text-l2 generate -8.38 % (llama4's every-expert dispatch keeps the coarse blocks); training
     # worst: command-r7b-l4 amp + checkpointing +14.16 % (the replayed step's coarse saved tensors, training/pool.py)
     ("simulated/families.jsonl", "inference"): Bound(median=1.27, worst=8.38, under=-8.38),
-    # training median 3.66 -> 4.32 % with ebe2127 (llama4 counted with its vision tower; these llama4 cases are
-    # simulated text-only, so their allocated rows above fail until validate builds them text-only)
+    # training median 3.66 -> 4.32 % with ebe2127 (llama4 counted with its vision tower) and the two llama-4-scout
+    # cases re-simulated with Llama4ForConditionalGeneration, the class memfit now describes
     ("simulated/families.jsonl", "training"): Bound(median=4.32, worst=14.16, under=-6.80),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step

@@ -162,7 +162,38 @@ def _write(out: Path, old: dict[str, Any], order: list[str], tool: str) -> None:
             f.write(json.dumps(old[case]) + "\n")
 
 
+# image-text families: the simulator builds AutoModelForCausalLM, which does not map them; their image-text class
+# (*ForConditionalGeneration) is built instead (text-only inputs: the tower's weights are there, it does not run)
+_MULTIMODAL = {"llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+               "mllama": "MllamaForConditionalGeneration",
+               "llama4": "Llama4ForConditionalGeneration"}
+
+
+class _AutoWithImageText:
+    """Stands in for ``transformers.AutoModelForCausalLM`` while a case runs."""
+
+    original: Any = None
+
+    @classmethod
+    def from_config(cls, cfg: Any, **kwargs: Any) -> Any:
+        name = _MULTIMODAL.get(cfg.model_type)
+        if name is None:
+            return cls.original.from_config(cfg, **kwargs)
+        return getattr(__import__('transformers'), name)._from_config(cfg, **kwargs)
+
+
+def build_image_text_classes() -> None:
+    """Make the simulator build the image-text class of the families above, as memfit counts them (the class
+    their checkpoints name), instead of the text-only class ``AutoModelForCausalLM`` maps them to or refuses."""
+    import transformers
+
+    if transformers.AutoModelForCausalLM is not _AutoWithImageText:
+        _AutoWithImageText.original = transformers.AutoModelForCausalLM
+        transformers.AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
+    build_image_text_classes()
     jobs: list[Job] = [(name, f"{model}-l{layers}", model, kind, p,
                         lambda model=model, layers=layers: scaled_config(model, layers))
                        for name, model, layers, kind, p in CASES]

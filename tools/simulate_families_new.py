@@ -80,30 +80,8 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
 
 
-# image-text families: the simulator builds AutoModelForCausalLM, which does not map them; their image-text class
-# (*ForConditionalGeneration) is built instead (text-only inputs: the tower's weights are there, it does not run)
-_MULTIMODAL = {"llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
-               "mllama": "MllamaForConditionalGeneration"}
-
-
-class _AutoWithImageText:
-    """Stands in for ``transformers.AutoModelForCausalLM`` while a case runs."""
-
-    original: Any = None
-
-    @classmethod
-    def from_config(cls, cfg: Any, **kwargs: Any) -> Any:
-        name = _MULTIMODAL.get(cfg.model_type)
-        if name is None:
-            return cls.original.from_config(cfg, **kwargs)
-        return getattr(__import__('transformers'), name)._from_config(cfg, **kwargs)
-
-
 def main(argv: list[str] | None = None) -> int:
-    import transformers
-
-    _AutoWithImageText.original = transformers.AutoModelForCausalLM
-    transformers.AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
+    sf.build_image_text_classes()
     jobs: list[sf.Job] = [(name, f"{model}-l{layers}", model, kind, p,
                            lambda model=model, layers=layers: scaled_config(model, layers))
                           for name, model, layers, kind, p in CASES]
