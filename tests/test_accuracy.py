@@ -52,7 +52,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("groundtruth/h100.jsonl", "training"): Bound(median=0.05, worst=0.17, under=-0.17),
     ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.05, worst=0.13, under=-0.13),
     ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=0.02, worst=0.08, under=-0.08),
-    ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.65),
+    # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
     # transformers 5.25 (simulator 2: the simulated peak fell 2.1 %; memfit unchanged; was 1.31)
     ("simulated/cases.jsonl", "training"): Bound(median=0.01, worst=2.14, under=-0.64),
@@ -129,8 +130,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.59, worst=1.67, under=-0.66),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=5.70, worst=7.20, under=-0.83),
-    # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 52 of 79 and 65 of 65)
-    ("simulated/cases.jsonl", "inference"): Bound(median=0.51, worst=5.55, under=-4.90),
+    # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 70 of 79 and 65 of
+    # 65: all 43 development inference cases carry the emulated reserved peak). Inference: gpt-oss-20b-l4 eager
+    # prefill +23.29 % until its sinks softmax was replayed tensor by tensor (-0.11 %); worst gemma-3-1b-it
+    # generate +5.54 %, most under phi-3.5-mini-instruct's LongRoPE-reset generate -4.90 %
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.51, worst=5.55, under=-4.91),
     # training worst: mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (the replayed step's
     # coarse saved tensors and per-parameter foreach temporaries)
     ("simulated/cases.jsonl", "training"): Bound(median=1.96, worst=18.40, under=-12.30),

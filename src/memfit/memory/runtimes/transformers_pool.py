@@ -140,7 +140,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         if spec.family in _DETAILED and layer.attention.kind != "mla":
             *kv_keys, out, probs = _attention(tr, spec, wl, i, t, dt, kv, masked)
         else:
-            kv_keys = _attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
+            kv_keys, probs = _attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
         stream = _add(tr, t * h * dt, stream, emb, out)
         tr.free(normed, *held, beside)
     elif mixer:
@@ -320,8 +320,9 @@ def _rope(tr: Trace, x: int, n: int) -> int:
 
 
 def _attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int,
-                      masked: bool) -> list[int]:
-    """Any other attention at a coarser grain: q, the layer's K/V, the rest of the profile's temporaries."""
+                      masked: bool) -> tuple[list[int], int]:
+    """Any other attention at a coarser grain: q, the layer's K/V, the rest of the profile's temporaries (gpt-oss's
+    eager sinks softmax tensor by tensor). Returns the K/V keys and the probabilities the layer holds (or 0)."""
     att = spec.layers[i].attention
     assert att is not None
     a_bytes, _ = _attn_transient(att, wl, wl.batch, wl.context, dt, masked, _model_dtype(spec, wl) == "float16",
@@ -329,9 +330,33 @@ def _attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, 
     nq = t * att.num_heads * att.head_dim * dt
     q = tr.alloc(min(a_bytes, nq))
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
+    if wl.attn == "eager" and att.sinks:
+        rows = wl.batch * att.num_heads * wl.context
+        rest = tr.alloc(a_bytes - nq - 3 * rows * wl.context * dt)  # repeated K/V
+        probs = _sinks_softmax(tr, rows, wl.context, dt)
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        tr.free(q, rest, out)
+        return kv_keys, probs
     rest = tr.alloc(a_bytes - nq - kv)
     tr.free(q, rest)
-    return kv_keys
+    return kv_keys, 0
+
+
+def _sinks_softmax(tr: Trace, rows: int, s: int, dt: int) -> int:
+    """gpt-oss's eager scores (``rows`` × ``s``, model dtype): q·kᵀ, × scaling, + mask, cat with the sink logits
+    (one more column), minus its row max, softmax; the masked scores and the shifted logits go after the softmax.
+    Returns the probabilities' key (the layer holds them through its MoE)."""
+    raw = tr.alloc(rows * s * dt)
+    scaled = tr.alloc(rows * s * dt)
+    tr.free(raw)
+    masked = tr.alloc(rows * s * dt)
+    tr.free(scaled)
+    cat = tr.alloc(rows * (s + 1) * dt)
+    shifted = tr.alloc(rows * (s + 1) * dt)
+    tr.free(cat)
+    probs = tr.alloc(rows * (s + 1) * dt)
+    tr.free(masked, shifted)
+    return probs
 
 
 def _add(tr: Trace, nbytes: int, stream: int, emb: int, out: int = 0) -> int:
