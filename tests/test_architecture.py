@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "memfit"
 # Lowest first. A module may import from its own layer and from the layers below it, never from above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("memfit.errors", "memfit.units", "memfit.spec", "memfit.options", "memfit.workload")),
-    ("model", ("memfit.inventory", "memfit.formats", "memfit.quant_detect", "memfit.result", "memfit.hardware",
+    ("model", ("memfit.inventory", "memfit.inventory_dsv4", "memfit.formats", "memfit.quant_detect", "memfit.result",
+               "memfit.hardware",
                "memfit.detect", "memfit.rules")),
     ("sources", ("memfit.sources",)),
     ("memory", ("memfit.memory",)),

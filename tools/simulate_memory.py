@@ -557,7 +557,7 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     h100 = H100Mode()
     rec: dict[str, Any] = {}
     gc.collect()
-    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake), _not_tracing():
+    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing():
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
         model.eval()
         n, nbytes, _ = param_stats(model)
@@ -625,15 +625,19 @@ def _not_tracing() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _swappable(fake: FakeTensorMode) -> Iterator[None]:
+def _swappable(fake: FakeTensorMode, tracker: AllocTracker) -> Iterator[None]:
     """nn.Module.to() swaps fake parameters, which fails while FakeTensorMode's memo holds a weak reference to
-    them (PEFT moves every new adapter); dropping the memo first only loses the reuse of converted tensors."""
+    them (PEFT moves every new adapter); dropping the memo first only loses the reuse of converted tensors. A small
+    float parameter (DeepSeek-V4's hyper-connection biases and scales, moved to fp32 in ``__init__``) may also be
+    in the tracker's shadow of real values, a weak reference too: it loses its shadow."""
     import torch.utils
 
     orig = torch.utils.swap_tensors
 
     def swap(t1: torch.Tensor, t2: torch.Tensor) -> None:
         fake.fake_tensor_converter.meta_converter.tensor_memo.clear()
+        tracker.shadow.pop(t1, None)
+        tracker.shadow.pop(t2, None)
         orig(t1, t2)
 
     torch.utils.swap_tensors = swap

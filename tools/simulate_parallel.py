@@ -298,7 +298,7 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         sm._hold_before_build(tracker, "train", sm.default_alloc_before_build("train"))  # the cuBLAS workspaces
         h100 = sm.H100Mode()
         gc.collect()
-        with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
+        with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
                 tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))), \
                 selective_recompute(p.get("ckpt") == "selective"):
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if (fsdp and p.get("mp", True)) or amp

@@ -50,7 +50,19 @@ def runnable_workload(spec: ModelSpec, wl: Workload) -> Workload:
         wl = wl.replace(dtype=default_format(spec, wl.mode))
         dtype_from = "the checkpoint's format"
     check_runnable(spec, wl, dtype_from)
+    if eager_only(spec) and wl.mode == "inference" and wl.runtime != "transformers":
+        raise UnsupportedError(f"{spec.family}'s compressed sparse attention (its cache, its compressors) is described "
+                               f"for --runtime transformers only; memfit does not know {wl.runtime}'s layout for it: "
+                               "use --runtime transformers")
+    if wl.runtime == "transformers" and wl.attn != "eager" and eager_only(spec):
+        wl = wl.replace(attn="eager")
     return wl
+
+
+def eager_only(spec: ModelSpec) -> bool:
+    """DeepSeek-V4's modelling code supports only eager attention (``_supports_sdpa = False``; its compressors
+    extend the keys inside the block): transformers runs it eagerly whatever ``--attn`` asks."""
+    return any(a.single_kv for a in spec.attention_layers)
 
 
 def estimate(model: ModelRef, workload: Workload | None = None, *, device: Device | None = None,
@@ -101,6 +113,9 @@ def estimate(model: ModelRef, workload: Workload | None = None, *, device: Devic
 
         details, notes = generic_label(spec)
         est = replace(est, notes=(*notes, *est.notes), details={**est.details, **details})
+    if eager_only(spec) and wl.mode != "weights" and wl.runtime == "transformers":
+        implied = (*implied, f"{spec.family} runs eager attention under transformers (its modelling code supports no "
+                             "other): --attn eager")
     return replace(est, notes=(*implied, *est.notes)) if implied else est
 
 

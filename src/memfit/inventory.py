@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from .inventory_dsv4 import dsv4_attention
 from .spec import (
     AttentionSpec,
     LayerSpec,
@@ -84,14 +85,16 @@ def _norm(name: str, size: int, norm: str, layer: int | None, kind: str = "norm"
         yield Tensor(f"{name}.bias", (size,), kind, group, layer, is_bias=True)
 
 
-def _linear(name: str, out: int, inp: int, kind: str, group: Group, layer: int | None,
-            bias: bool) -> Iterator[Tensor]:
+def _linear(name: str, out: int, inp: int, kind: str, group: Group, layer: int | None, bias: bool) -> Iterator[Tensor]:
     yield Tensor(f"{name}.weight", (out, inp), kind, group, layer)
     if bias:
         yield Tensor(f"{name}.bias", (out,), kind, group, layer, is_bias=True)
 
 
 def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
+    if a.single_kv:  # DeepSeek-V4
+        yield from (Tensor(n, shape, kind, "attention", i, bias) for n, shape, kind, bias in dsv4_attention(a, h, i))
+        return
     p = f"model.layers.{i}.self_attn"
     if a.kind == "mla":
         assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
@@ -146,8 +149,7 @@ def _attention(a: AttentionSpec, h: int, i: int) -> Iterator[Tensor]:
 
 def _mlp(m: MLPSpec, h: int, i: int, prefix: str, suffix: str, group: Group) -> Iterator[Tensor]:
     if m.kind == "gated" and m.fused_gate_up:
-        yield from _linear(f"{prefix}.gate_up_proj", 2 * m.intermediate_size, h, f"ffn_up{suffix}", group, i,
-                           m.bias)
+        yield from _linear(f"{prefix}.gate_up_proj", 2 * m.intermediate_size, h, f"ffn_up{suffix}", group, i, m.bias)
     elif m.kind == "gated":
         yield from _linear(f"{prefix}.gate_proj", m.intermediate_size, h, f"ffn_gate{suffix}", group, i, m.bias)
         yield from _linear(f"{prefix}.up_proj", m.intermediate_size, h, f"ffn_up{suffix}", group, i, m.bias)
@@ -195,8 +197,7 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
                 yield Tensor(f"{p}.{norm}.weight", (width,), "ssm_norm", "ssm", i)
     else:  # mamba2
         conv_dim = s.d_inner + 2 * s.n_groups * s.d_state
-        yield from _linear(f"{p}.in_proj", s.d_inner + conv_dim + s.num_heads, h, "ssm_in", "ssm", i,
-                           s.proj_bias)
+        yield from _linear(f"{p}.in_proj", s.d_inner + conv_dim + s.num_heads, h, "ssm_in", "ssm", i, s.proj_bias)
         yield Tensor(f"{p}.conv1d.weight", (conv_dim, 1, s.d_conv), "ssm_conv1d", "ssm", i)
         if s.conv_bias:
             yield Tensor(f"{p}.conv1d.bias", (conv_dim,), "ssm_conv1d", "ssm", i, is_bias=True)
@@ -308,8 +309,7 @@ def vision_tensors(v: VisionSpec) -> tuple[Tensor, ...]:
         out.extend(_linear(f"{q}.mlp.fc1", inter, d, "vision", "vision", None, True))
         out.extend(_linear(f"{q}.mlp.fc2", d, inter, "vision", "vision", None, True))
     if v.projector_dim:
-        out.append(Tensor("multi_modal_projector.mm_input_projection_weight", (d, v.projector_dim), "vision",
-                          "vision"))
+        out.append(Tensor("multi_modal_projector.mm_input_projection_weight", (d, v.projector_dim), "vision", "vision"))
         out.append(Tensor("multi_modal_projector.mm_soft_emb_norm.weight", (d,), "vision", "vision"))
     return tuple(out)
 

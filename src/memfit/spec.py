@@ -78,6 +78,13 @@ class AttentionSpec:
     kv_shared: bool = False
     k_eq_v: bool = False  # V is the normed K (gemma4 ``attention_k_eq_v`` global layers): no v projection
     cross_attention: bool = False  # attends to the image tokens (mllama): caches theirs, not the text's
+    # DeepSeek-V4 (deepseek_v4): K and V are one cached tensor (``single_kv``); a compressor pools every
+    # ``compress_rate`` tokens into one more cached entry (4: CSA, with the indexer fields set; 128: HCA; 0: none);
+    # the output projection is grouped (``o_groups`` blocks to ``o_lora_rank`` each, then one linear to hidden)
+    single_kv: bool = False
+    compress_rate: int = 0
+    o_groups: int = 0
+    o_lora_rank: int = 0
 
     @property
     def kind(self) -> Literal["mha", "gqa", "mqa", "mla"]:

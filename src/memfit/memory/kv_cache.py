@@ -102,10 +102,11 @@ class LayerCache:
     tokens (None: all), plus ``per_sequence`` bytes of constant state (Mamba)."""
 
     layer: int
-    kind: Literal["full", "sliding", "mla", "ssm", "linear", "conv"]
+    kind: Literal["full", "sliding", "mla", "ssm", "linear", "conv", "compressed", "compress_buffer"]
     per_token: int
     window: int | None = None
     per_sequence: int = 0
+    rate: int = 1  # one cached entry per ``rate`` tokens (DeepSeek-V4's compressed entries)
 
 
 def _attention_row(att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> tuple[int, str]:
@@ -182,6 +183,8 @@ def cache_layers(spec: ModelSpec, runtime: Runtime = "transformers", dtype: str 
 
 
 def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype, hidden: int) -> list[LayerCache]:
+    if layer.attention is not None and layer.attention.single_kv:
+        return compressed_cache(i, layer.attention, runtime, dt)
     out: list[LayerCache] = []
     # a shared layer reads another's cache; a cross-attention layer caches the images' tokens (memory.images)
     if layer.attention is not None and not layer.attention.kv_shared and not layer.attention.cross_attention:
@@ -201,6 +204,33 @@ def _layer_cache(i: int, layer: LayerSpec, runtime: Runtime, dt: KVDtype, hidden
         elem = 4 if runtime == "llamacpp" else (int(dt.bytes_per_element) if dt.block == 1 else 2)
         cols = layer.conv.kernel if runtime == "transformers" else layer.conv.kernel - 1
         out.append(LayerCache(i, "conv", 0, None, cols * hidden * elem))
+    return out
+
+
+def compressed_cache(i: int, att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> list[LayerCache]:
+    """One DeepSeek-V4 layer's cache under transformers 5.25 (``DeepseekV4HCACache`` / ``DeepseekV4CSACache``).
+
+    * the sliding window: K and V are one tensor (``values = keys``), ``head_dim`` per token;
+    * a compressed layer's entries: one per ``compress_rate`` tokens, ``head_dim`` (+ the indexer's
+      ``index_head_dim`` on a CSA layer), concatenated as they are emitted;
+    * its compressor buffers: the projected ``kv`` and ``gate`` of the tokens not yet pooled. They are views of the
+      last call's projections, so right after a prefill they hold the whole prompt's (HCA: 2 × head_dim per token;
+      CSA: 2 × 2 × head_dim, and 2 × 2 × index_head_dim for the indexer) and, once decoding, at most a window's
+      (``compress_rate`` tokens);
+    * a CSA layer's overlap state: the last window's first series, ``compress_rate`` × (head_dim + index_head_dim) in
+      the model dtype and again in fp32 for the gate (it carries the fp32 position bias).
+    """
+    if runtime != "transformers":
+        raise UnsupportedError(f"DeepSeek-V4's compressed sparse attention cache is sized for --runtime transformers "
+                               f"only; memfit does not describe {runtime}'s layout for it: use --runtime transformers")
+    d, di = att.head_dim, att.index_head_dim if att.index_heads else 0
+    out = [LayerCache(i, "sliding", dt.row_bytes(d), att.sliding_window)]
+    if att.compress_rate:
+        rate, series = att.compress_rate, 2 if di else 1
+        out.append(LayerCache(i, "compressed", dt.row_bytes(d) + (dt.row_bytes(di) if di else 0), rate=rate))
+        state = rate * (d + di) * (int(dt.bytes_per_element) + 4) if di else 0
+        out.append(LayerCache(i, "compress_buffer", 2 * series * (dt.row_bytes(d) + (dt.row_bytes(di) if di else 0)),
+                              rate + 1, per_sequence=state))
     return out
 
 
@@ -234,6 +264,7 @@ def kv_cache(spec: ModelSpec, tokens: int, batch: int = 1, runtime: Runtime = "t
         n = tokens
         if bound_windows and c.window is not None:
             n = min(tokens, c.window - 1)
+        n //= c.rate
         total += c.per_token * n + c.per_sequence
         key = (c.per_token, n if c.per_token else 0, c.per_sequence)
         groups[key] = groups.get(key, 0) + 1

@@ -22,7 +22,10 @@ DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
                         "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "attn_q_a", "attn_q_b",
                         "attn_kv_a_mqa", "attn_kv_b", "ssm_in", "ssm_x", "ssm_dt", "ssm_out",
-                        "attn_index_q", "attn_index_k", "attn_index_w"})
+                        "attn_index_q", "attn_index_k", "attn_index_w",
+                        # DeepSeek-V4: the K=V projection, compressors, grouped output, the indexer's q_b_proj
+                        "attn_kv", "attn_compress_kv", "attn_compress_gate", "attn_output_a", "attn_output_b",
+                        "attn_index_q_b"})
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
@@ -33,18 +36,21 @@ _ALIASES: dict[str, frozenset[str]] = {
     "dense": frozenset({"attn_output"}),
     "qkv_proj": frozenset({"attn_qkv"}), "c_attn": frozenset({"attn_qkv"}),
     "query_key_value": frozenset({"attn_qkv"}), "wqkv": frozenset({"attn_qkv"}),
-    "gate_proj": frozenset({"ffn_gate", "ffn_gate_shexp"}), "w1": frozenset({"ffn_gate"}),
+    "gate_proj": frozenset({"ffn_gate", "ffn_gate_shexp", "attn_compress_gate"}), "w1": frozenset({"ffn_gate"}),
     "up_proj": frozenset({"ffn_up", "ffn_up_shexp"}), "gate_up_proj": frozenset({"ffn_up"}),
     "c_fc": frozenset({"ffn_up"}), "fc1": frozenset({"ffn_up"}), "w3": frozenset({"ffn_up"}),
     "dense_h_to_4h": frozenset({"ffn_up"}), "fc_in": frozenset({"ffn_up"}),
     "down_proj": frozenset({"ffn_down", "ffn_down_shexp"}), "c_proj": frozenset({"attn_output", "ffn_down"}),
     "fc2": frozenset({"ffn_down"}), "w2": frozenset({"ffn_down"}), "dense_4h_to_h": frozenset({"ffn_down"}),
     "fc_out": frozenset({"ffn_down"}),
-    "q_a_proj": frozenset({"attn_q_a"}), "q_b_proj": frozenset({"attn_q_b"}),
+    "q_a_proj": frozenset({"attn_q_a"}), "q_b_proj": frozenset({"attn_q_b", "attn_index_q_b"}),
     "kv_a_proj_with_mqa": frozenset({"attn_kv_a_mqa"}), "kv_b_proj": frozenset({"attn_kv_b"}),
     "lm_head": frozenset({"output"}),
     "wq_b": frozenset({"attn_index_q"}), "wk": frozenset({"attn_index_k"}),  # DeepSeek-V3.2's indexer
     "weights_proj": frozenset({"attn_index_w"}),
+    # DeepSeek-V4: one K=V projection (and its compressors' kv_proj), the grouped output projection
+    "kv_proj": frozenset({"attn_kv", "attn_compress_kv"}), "o_a_proj": frozenset({"attn_output_a"}),
+    "o_b_proj": frozenset({"attn_output_b"}),
     "in_proj": frozenset({"ssm_in"}), "x_proj": frozenset({"ssm_x"}), "dt_proj": frozenset({"ssm_dt"}),
     # granitemoehybrid's shared MLP: input_linear (gate and up fused), output_linear
     "input_linear": frozenset({"ffn_up"}), "output_linear": frozenset({"ffn_down"}),

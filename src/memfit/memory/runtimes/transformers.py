@@ -35,6 +35,7 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
+from ..dsv4_attention import dsv4_attention_transient, hc_stream_bytes
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
@@ -188,6 +189,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
 def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
                     half: bool, family: str = "") -> tuple[int, str]:
     """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
+    if att.single_kv:
+        return dsv4_attention_transient(att, b, s, dt)
     t = b * s
     q = t * att.num_heads * att.head_dim * dt
     out = t * att.num_heads * att.value_dim * dt
@@ -297,7 +300,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     if spec.family in ROPE_PER_LAYER_TYPE:
         rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
-    fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt)
+    fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
     stream = _stream_tensors(spec) * t * h * dt
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
@@ -314,7 +317,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
             moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
                                   formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
                                   kv_formula=kv_text))
-            if wl.attn == "eager":
+            if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
                 held_probs = b * att.num_heads * s * s * dt
         moments += _recurrent_moments(spec, layer, idx, b, s, dt, fixed, kv_full, kv_text)
         if layer.ssm is not None and layer.mlp is None and layer.moe is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import (
     classic,
+    deepseek_v4,
     dense,
     dense_recent,
     gemma3n,
@@ -34,7 +35,7 @@ DEFERRED = hybrid_ssm.DEFERRED
 
 BUILDERS: dict[str, Builder] = {}
 for _module in (dense, dense_recent, moe, moe_recent, classic, mla, ssm, vision, vision_mistral, hybrid_linear,
-                llama4, hybrid_ssm, kimi_linear, gemma3n, gemma4, vision_lm):
+                llama4, hybrid_ssm, kimi_linear, gemma3n, gemma4, vision_lm, deepseek_v4):
     for _key, _builder in _module.BUILDERS.items():
         if _key in BUILDERS:
             raise RuntimeError(f"model_type {_key!r} has two builders")  # pragma: no cover - a coding error
