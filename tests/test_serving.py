@@ -269,3 +269,16 @@ def test_vllm_pipeline_pool_is_the_first_stage_blocks_the_smallest() -> None:
     assert d["block_bytes"] == block
     assert d["num_gpu_blocks"] < d["kv_pool_bytes"] // block
     assert d["kv_cache_tokens"] == d["num_gpu_blocks"] * 16
+
+
+@pytest.mark.parametrize(("gpu", "version", "tp", "gib"), [
+    ("h100-sxm", "0.9.2", 4, 2.04),  # NVLS from 3 ranks on an NVSwitch Hopper (vllm#9699), vllm#21429's log: 2.04 GiB
+    ("h100-sxm", "0.9.2", 2, 0.13 + 0.12),  # two ranks: no NVLS before 0.19
+    ("a100-80gb", "0.9.2", 4, 0.13 + 0.12),  # no SHARP on A100
+    ("h100-sxm", "0.19.0", 2, 2.09),  # the v0.19.0 H100 logs print the NVLS figure at tp 2 too
+    ("h100-pcie", "0.19.0", 2, 0.25 + 0.42),  # no NVSwitch: the plain TP figure
+    ("h100-sxm", "0.19.0", 1, 0.25),
+])
+def test_vllm_non_torch_follows_nvls(gpu: str, version: str, tp: int, gib: float) -> None:
+    prof = vllm_profile(version, get_device(gpu), tp, 8192, None, None)
+    assert prof.non_torch_bytes == round(gib * GIB)

@@ -116,6 +116,8 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         raise ConfigError(f"vllm_sampler {path!r} is not one of {', '.join(sorted(per_element))}; give the top-k/top-p "
                           "path vLLM's log names ('Using FlashInfer for top-p & top-k sampling' means flashinfer)")
     non_torch = float(row["non_torch_gib"]) + (float(row["non_torch_tp_gib"]) if tp > 1 else 0.0)
+    if "non_torch_nvls_gib" in row and device.id in data["nvls_devices"] and tp >= int(row["nvls_min_tp"]):
+        non_torch = float(row["non_torch_nvls_gib"])  # NCCL's NVLink SHARP buffers on an NVSwitch part
     return EngineProfile(
         version=ver, since=str(row["since"]), engine=str(row["engine"]),
         max_num_seqs=max_num_seqs or seqs, max_num_batched_tokens=max_num_batched_tokens or tokens,
