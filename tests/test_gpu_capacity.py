@@ -29,7 +29,7 @@ def test_every_capacity_is_below_the_marketing_size_and_has_a_source_or_the_rule
 
 
 # (id, the figure a public log prints, in GiB) — the same numbers as the rows' sources quote
-MEASURED = [("t4", 14.56), ("l40s", 44.53), ("l40", 44.40), ("rtx-4090", 23.64), ("rtx-3090", 23.58)]
+MEASURED = [("t4", 14.56), ("l40s", 44.53), ("l40", 44.40), ("rtx-4090", 23.64), ("rtx-3090", 23.58), ("h200", 139.72)]
 
 
 @pytest.mark.parametrize(("dev_id", "gib"), MEASURED)
@@ -46,16 +46,21 @@ def test_exact_byte_totals() -> None:
 
 def test_rule_for_unmeasured_rows() -> None:
     # L4: 24 GiB GDDR6 with ECC on: 24576 × 15/16 = 23040 MiB, less 400 MiB and 0.55 %
-    assert get_device("l4").capacity_bytes == int((23040 - 400 - 0.0055 * 23040) * MIB)
-    # H200 (HBM, no ECC share): 141 GiB = 144384 MiB
-    assert get_device("h200").capacity_bytes == int((144384 - 400 - 0.0055 * 144384) * MIB)
+    assert get_device("l4").capacity_bytes == int((23040 - 400 - 0.0065 * 23040) * MIB)
+    # H100 PCIe (HBM, no ECC share): 80 GiB = 81920 MiB
+    assert get_device("h100-pcie").capacity_bytes == int((81920 - 400 - 0.0065 * 81920) * MIB)
 
 
 def test_rule_stays_below_every_measured_row() -> None:
     for d in devices():
         if d.capacity_measured and d.vendor == "nvidia":
             m = d.memory_gb * 1024 * (15 / 16 if d.id in ("t4", "l40", "l40s") else 1)
-            assert int((m - 400 - 0.0055 * m) * MIB) <= d.capacity_bytes, d.id
+            assert int((m - 400 - 0.0065 * m) * MIB) <= d.capacity_bytes, d.id
+
+
+def test_rule_stays_below_the_rtx_pro_6000_log() -> None:
+    # a public blog log prints "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB" (no address to cite, so not a row)
+    assert get_device("rtx-pro-6000").capacity_bytes < round(95.01 * GIB)
 
 
 def test_t4_nvidia_smi_total_is_15_of_16_gib() -> None:
@@ -96,7 +101,7 @@ def test_auto_nvidia_smi(tmp_path: Path) -> None:
 
 def test_auto_mig_slice_uses_the_reported_total(tmp_path: Path) -> None:
     d = detect_device(_fake({"nvidia-smi": "NVIDIA A100-SXM4-80GB MIG 3g.40gb, 40192\n"}), tmp_path / "none")
-    assert d.id == "auto" and d.capacity_bytes == int((40192 - 400 - 0.0055 * 40192) * MIB)
+    assert d.id == "auto" and d.capacity_bytes == int((40192 - 400 - 0.0065 * 40192) * MIB)
 
 
 def test_auto_rocm_smi(tmp_path: Path) -> None:
