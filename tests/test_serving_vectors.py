@@ -53,7 +53,7 @@ POOL_CAPS = {
     "llmd-h100-gpt-oss-120b-16k": -0.092, "vllm10517-rtx3090-llama-3.1-8b-20k": -0.028,
     "vllm10517-rtx3090-llama-3.1-8b-29k": -0.064, "pr10511-h100-llama-3-8b-tp1": +0.028,
     "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.040,
-    "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.011,
+    "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.017,
     "dennis-a100-80-qwen2-7b-util0.5": -0.003, "dennis-a100-40-qwen2-7b-tp2-util0.5": -0.006,
     "dennis-a100-80-qwen2-7b-tp2-util0.25": -0.008, "dennis-a100-80-qwen2-7b-tp2-util0.5": -0.004,
     "blog-rtx4070-8gb-llama-3.2-3b-q8_0-gguf": -0.104, "notes-t4-llama-3.2-3b-2k": -0.098,
