@@ -59,7 +59,7 @@ def test_rule_stays_below_every_measured_row() -> None:
 
 
 def test_rule_stays_below_the_rtx_pro_6000_log() -> None:
-    # a public blog log prints "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB" (no address to cite, so not a row)
+    # a public blog log prints "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB" (no address, so not a row)
     assert get_device("rtx-pro-6000").capacity_bytes < round(95.01 * GIB)
 
 

@@ -35,7 +35,8 @@ def test_development_set_holds() -> None:
     weights = [abs(e) for r in dev if (e := r.error("weights")) is not None]
     assert statistics.median(weights) <= 0.005
     # issue 14 asks that no pool be over-predicted by more than 3 %; Qwen3-235B-FP8 on 4 x H100 in vLLM 0.9 (LMCache
-    # configured: about 0.36 GiB per GPU of connector buffers memfit does not model, see its row) is not within it; Qwen2.5-72B on 2 x H100 (v0.19.0) keeps a 3.04 GiB pool beside 67.8 GiB of
+    # configured: about 0.36 GiB per GPU of connector buffers memfit does not model, see its row) is not within it;
+    # Qwen2.5-72B on 2 x H100 (v0.19.0) keeps a 3.04 GiB pool beside 67.8 GiB of
     # weights, so memfit's 0.09 GiB of weights and 0.03 GiB of activation below the log are +4 % of it
     # gpt-oss-120b on one H100 keeps 3.33 GiB beside 64.38 GiB of MXFP4 weights: 0.2 GiB of weights is +7 % of it
     known_over = {"vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.06, "llmd-h100-gpt-oss-120b-16k": 0.075,
