@@ -42,6 +42,7 @@ def test_supported_families() -> None:
         "gemma3_text", "phi", "phi3", "gpt2", "gptj", "gpt_neox", "falcon", "olmo2", "olmoe", "stablelm",
         "starcoder2", "deepseek", "deepseek_v2", "deepseek_v3", "dbrx", "gpt_oss", "mamba", "mamba2",
         "falcon_mamba",
+        "gemma4", "deepseek_v4",  # first-class since ebe2127 / 8531e82
     }
 
 
