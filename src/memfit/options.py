@@ -263,8 +263,10 @@ class WorkloadOptions:
                                  "sgd, sgd-momentum.")
     mixed_precision: bool = option(True, modes=TRAINING,
                                    help="fp32 master weights with bf16 autocast, or everything in --dtype.")
-    checkpointing: str = option("none", choices=("none", "full", "selective"), modes=TRAINING,
-                                help="Activation (gradient) checkpointing.")
+    checkpointing: str = option("none", choices=("none", "full", "selective", "selective-op"), modes=TRAINING,
+                                help="Activation (gradient) checkpointing. selective: the attention core "
+                                     "recomputed; selective-op: torchtitan's op-level SAC (each layer keeps its "
+                                     "input, every second matmul output and the attention kernel's output).")
     grad_accum: int = option(1, low=1, high=1_000_000, modes=TRAINING, help="Gradient accumulation steps.")
     lora_rank: int = option(16, low=1, high=65536, modes=ADAPTERS, help="LoRA rank r.")
     lora_targets: tuple[str, ...] = option(DEFAULT_LORA_TARGETS, modes=ADAPTERS,
@@ -291,6 +293,13 @@ class WorkloadOptions:
     tp: int = option(1, low=1, high=4096, modes=("inference", *TRAINING), help="Tensor parallel degree.")
     pp: int = option(1, low=1, high=4096, modes=("inference", *TRAINING), help="Pipeline parallel degree.")
     ep: int = option(1, low=1, high=4096, modes=TRAINING, help="Expert parallel degree.")
+    pp_schedule: str = option("1f1b", choices=("1f1b", "gpipe", "interleaved-1f1b"), modes=TRAINING,
+                              help="Pipeline schedule (torch.distributed.pipelining) with --pp: how many "
+                                   "micro-batches (--grad-accum per step) are in flight on each rank.")
+    pp_virtual: int = option(2, low=1, high=64, modes=TRAINING,
+                             help="Stages per pipeline rank under --pp-schedule interleaved-1f1b.")
+    pp_rank: int | None = option(None, low=0, high=4095, modes=TRAINING, none_means="the most-loaded rank",
+                                 help="Report this pipeline rank (0 = the first stage) instead of the most-loaded.")
     sequence_parallel: bool = option(False, modes=TRAINING,
                                      help="Sequence parallelism: norms and the residual stream split over the "
                                           "tensor-parallel ranks.")

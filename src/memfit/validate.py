@@ -129,8 +129,9 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
 
 
 def _checkpointing(ckpt: Any) -> str:
-    """``ckpt``: true (full checkpointing of every layer), "selective" (the attention core recomputed) or false."""
-    return "selective" if ckpt == "selective" else "full" if ckpt else "none"
+    """``ckpt``: true (full checkpointing of every layer), "selective" (the attention core recomputed),
+    "selective-op" (torchtitan's op-level SAC) or false."""
+    return str(ckpt) if ckpt in ("selective", "selective-op") else "full" if ckpt else "none"
 
 
 def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +139,9 @@ def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, field, conv in (("gpus", "gpus", int), ("tp", "tp", int), ("zero", "zero", int),
                              ("shard_size", "shard_size", int), ("offload", "offload", str),
-                             ("sp", "sequence_parallel", bool), ("grad_accum", "grad_accum", int)):
+                             ("sp", "sequence_parallel", bool), ("grad_accum", "grad_accum", int),
+                             ("pp", "pp", int), ("pp_schedule", "pp_schedule", str), ("pp_virtual", "pp_virtual", int),
+                             ("pp_rank", "pp_rank", int)):
         if p.get(key) is not None:
             out[field] = conv(p[key])
     return out

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .korthikanti import korthikanti_layer_bytes
+from .op_sac import op_level_saved
 from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
 from .ssm_activations import recurrent_training
 
@@ -63,9 +64,7 @@ class Precision:
     @property
     def proj_bytes(self) -> int:
         """Bytes of a Linear's output: bf16 under autocast, else the input's dtype."""
-        if self.amp:
-            return 2
-        return self.resid_bytes if self.quantized else self.weight_bytes
+        return 2 if self.amp else (self.resid_bytes if self.quantized else self.weight_bytes)
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ class LayerActivations:
     weight_casts: int
     replicated: int = 0  # part of ``saved`` tensor parallelism does not split without sequence parallelism
     cache: int = 0  # the DynamicCache's K/V copies not saved for backward, alive until the forward returns
+    op_saved: int = 0  # kept under op-level selective checkpointing (``op_level_saved``)
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,9 @@ class ModelActivations:
 
 
 def _inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> tuple[int, int]:
-    """(own, shared) bytes per token saved for Linear layers of ``kinds`` reading one input of ``width``.
-
-    ``own``: copies made per Linear (autocast casts, PEFT fp32 casts, lora_A outputs); ``shared``: the
-    input tensor itself when some Linear keeps it (0 when none does).
-    """
+    """(own, shared) bytes per token saved for Linear layers of ``kinds`` reading one input of ``width``: ``own``,
+    copies made per Linear (autocast casts, PEFT fp32 casts, lora_A outputs); ``shared``, the input tensor itself
+    when some Linear keeps it (0 when none does)."""
     own = 0
     shared = False
     for kind in kinds:
@@ -381,6 +379,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         weight_casts=casts,
         replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
+        op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
     )
 
 

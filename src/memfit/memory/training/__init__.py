@@ -34,6 +34,7 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from .parallel import estimate_parallel
 from .parallel_fsdp import estimate_fsdp, uses_fsdp_model
+from .parallel_pp import estimate_pipeline, uses_pipeline_model
 from .states import model_states
 from .step import estimate_single_gpu
 
@@ -46,6 +47,8 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
         raise ConfigError(f"estimate_training needs mode train, lora or qlora, not {wl.mode!r}")
     if wl.mode == "qlora" and wl.quant is None:
         wl = wl.replace(quant="nf4-dq")
+    if uses_pipeline_model(wl):
+        return estimate_pipeline(spec, wl)
     if (wl.gpus > 1 or wl.tp > 1) and uses_fsdp_model(wl):
         return estimate_fsdp(spec, wl)
     if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:

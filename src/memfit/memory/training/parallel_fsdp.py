@@ -238,8 +238,9 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
     n = len(U)
     R, head_g = sizes.root * cb, sizes.head * cb
     full = ckpt == "full"
-    kept = [la.checkpoint if full else la.saved - (la.attention_core if ckpt == "selective" else 0)
-            for la in acts.layers]
+    recomputed = full or ckpt == "selective-op"  # the layer's input stays beside its recomputed activations
+    kept = [la.checkpoint if full else la.op_saved if ckpt == "selective-op" else
+            la.saved - (la.attention_core if ckpt == "selective" else 0) for la in acts.layers]
     prefix = [0] * (n + 1)
     for i in range(n):
         prefix[i + 1] = prefix[i] + kept[i]
@@ -271,7 +272,7 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
         reduced = sum(sizes.sharded_layers[i + 1:]) * pb
         ug = sizes.layers_unpadded[i] * cb  # autograd's gradients have the parameters' own shapes
         # the layer's saved activations are freed as its weight gradients appear: the larger of the two
-        act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0)
+        act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if recomputed else 0)
         ug_alive = max(0, ug - la.saved)
         held = sizes.layers[i + 1] * rb if i + 1 < n else 0  # the previous group's reduce-scatter input
         if lay.reshard:  # copy-out of the prefetched all-gather: its output and the parameters it fills coexist

@@ -43,11 +43,14 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
     layers = acts.layers
     n = len(layers)
     full = ckpt == "full"
+    op = ckpt == "selective-op"  # recomputes like full checkpointing, keeps op_saved
 
     def kept(la_index: int) -> int:
         la = layers[la_index]
         if full:
             return la.checkpoint
+        if op:
+            return la.op_saved
         if ckpt == "selective":
             return la.saved - la.attention_core
         return la.saved
@@ -71,15 +74,15 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
     base_act = saved_layers + acts.outside + casts_all + acts.head_weight_casts + cache
     moments["forward (loss)"] = (base_act, acts.loss_saved + acts.loss_forward_extra, accum, 0)
     # backward: cross-entropy first; with checkpointing the layer casts left with the autocast cache
-    bwd_casts = acts.head_weight_casts + (0 if full else casts_all)
+    bwd_casts = acts.head_weight_casts + (0 if full or op else casts_all)
     moments["backward (loss)"] = (saved_layers + acts.outside + bwd_casts,
                                   acts.loss_saved + acts.loss_backward_extra, accum, 0)
     grads = states.head_grads
     for i in range(n - 1, -1, -1):
         la = layers[i]
         grads += states.layer_grads[i]
-        layer_act = la.saved + la.backward_extra + (la.weight_casts if full else 0)
-        act = prefix[i] + layer_act + (0 if full else sum(x.weight_casts for x in layers[: i + 1]))
+        layer_act = la.saved + la.backward_extra + (la.weight_casts if full or op else 0) + (la.checkpoint if op else 0)
+        act = prefix[i] + layer_act + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
     moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
     moments["optimizer step"] = (0, 0, G, states.optimizer.step_temporary)

@@ -1,0 +1,284 @@
+"""One rank of a PyTorch pipeline (``torch.distributed.pipelining``), action by action of its schedule.
+
+Layout: ``gpus = dp × pp`` with no tensor parallelism and no ZeRO (plain data parallelism across pipelines). The
+decoder layers are cut into ``pp × v`` stages as evenly as possible (the first stages take the remainder); rank
+``r`` holds stage ``r`` (GPipe, 1F1B) or stages ``r, r + pp, …`` (interleaved 1F1B, ``v`` stages per rank). The
+first stage keeps the token embedding, the last the final norm, the lm_head and the loss; a tied embedding is held
+by both ends. Each stage is the single-GPU model on its share: the parameters in ``--dtype`` (fp32 under
+``--mixed-precision``, the forward under bf16 autocast), gradients of the same dtype, the optimizer's states.
+``--grad-accum`` is the number of micro-batches per step, ``--batch`` the sequences of one micro-batch.
+
+What the rank holds, from PyTorch 2.13 ``torch/distributed/pipelining``:
+
+* the schedule's order of forwards and backwards per micro-batch (``schedules.py``): GPipe runs all forwards, then
+  all backwards; ``Schedule1F1B`` runs ``min(m, pp − r)`` forwards, then alternates one backward and one forward;
+  ``ScheduleInterleaved1F1B`` runs ``(v − 1)·mpr + 2·(pp − 1 − r)`` forwards first (``_get_warmup_ops``, ``mpr`` the
+  micro-batches per round), cycling through its local stages every ``mpr`` operations, then pairs, then the
+  remaining backwards. A micro-batch's activations (and, on the last stage, its loss's fp32 ``log_softmax``) live
+  from its forward to its backward;
+* the stage's output of each micro-batch in flight (``stage.fwd_cache``, kept for backward) and, on the last stage,
+  every micro-batch's output until the step ends (``output_chunks``, with ``return_outputs=True``, the default);
+* receive buffers made once for every micro-batch (``_setup_forward_recv_info``: the activations a non-first stage
+  receives; ``_create_grad_recv_info``: the gradients a non-last stage receives), each the size of one
+  micro-batch's hidden states;
+* gradients appear at a stage's first backward and stay (accumulated over the micro-batches); the optimizer
+  step follows the last backward.
+
+Measured against ``tools/simulate_pipeline.py`` (one rank on PyTorch's fake process group, the real schedules on
+fake tensors): docs/simulator.md, section "Pipeline parallelism".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ...errors import ConfigError
+from ...inventory import count_parameters
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..activations import ModelActivations, model_activations
+from ..overhead import cublas_workspace_bytes
+from .parallel import RankShare, _stage_shares
+from .states import TRAINING_HANDLES, ModelStates, model_states
+from .step import step_peak, training_components
+
+__all__ = ["SCHEDULES", "estimate_pipeline", "rank_actions", "uses_pipeline_model"]
+
+SCHEDULES = ("1f1b", "gpipe", "interleaved-1f1b")
+
+
+def uses_pipeline_model(wl: Workload) -> bool:
+    """Full training over pipeline stages alone (no TP, ZeRO, EP or offload): torch.distributed.pipelining."""
+    return wl.mode == "train" and wl.pp > 1 and wl.tp == 1 and wl.zero == 0 and wl.ep == 1 and wl.offload == "none"
+
+
+def rank_actions(schedule: str, pp: int, rank: int, m: int, v: int = 1) -> list[tuple[str, int, int]]:
+    """The rank's actions in order: ("F" or "B", local stage index, micro-batch)."""
+    if schedule == "gpipe":
+        return [("F", 0, i) for i in range(m)] + [("B", 0, i) for i in range(m)]
+    if schedule == "1f1b":
+        warm = min(m, pp - rank)
+        order = [("F", 0, i) for i in range(warm)]
+        f = warm
+        for b in range(m):
+            order.append(("B", 0, b))
+            if f < m:
+                order.append(("F", 0, f))
+                f += 1
+        return order
+    if schedule != "interleaved-1f1b":
+        raise ConfigError(f"pp_schedule = {schedule!r} is not one of {', '.join(SCHEDULES)}")
+    rounds = max(1, m // pp)
+    if m % rounds:
+        raise ConfigError(f"interleaved 1F1B needs the micro-batches ({m}) to be a multiple of the rounds "
+                          f"({rounds} = micro-batches // pp); pick --grad-accum as a multiple of {rounds}")
+    mpr = m // rounds
+    total = m * v
+    warm = min((v - 1) * mpr + 2 * (pp - 1 - rank), total)
+    fwd_next = [0] * v
+    bwd_next = [0] * v
+    acts: list[tuple[str, int, int]] = []
+
+    def fwd(op: int) -> None:
+        j = (op // mpr) % v
+        acts.append(("F", j, fwd_next[j]))
+        fwd_next[j] += 1
+
+    def bwd(op: int) -> None:
+        j = v - 1 - ((op - warm) // mpr) % v
+        acts.append(("B", j, bwd_next[j]))
+        bwd_next[j] += 1
+
+    for op in range(total):
+        if op < warm:
+            fwd(op)
+        else:
+            fwd(op)
+            bwd(op)
+    for op in range(total, total + warm):
+        bwd(op)
+    return acts
+
+
+@dataclass(frozen=True)
+class _Stage:
+    share: RankShare
+    first: bool
+    last: bool
+    states: ModelStates
+    acts: ModelActivations
+    kept: int  # one micro-batch's activations from its forward to its backward
+    output: int  # the stage's output of one micro-batch (hidden states, or the logits)
+    forward_peak: int  # above what was there before, during one micro-batch's forward
+    backward_peak: tuple[int, int]  # during one backward (its own ``kept`` included): gradients absent / present
+
+
+def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations, share: RankShare,
+           n_stages: int) -> _Stage:
+    k, rng = share.stage, share.layers
+    first, last = k == 0, k == n_stages - 1
+    total = count_parameters(spec).total
+    frac = share.parameters / total if total else 0.0
+    gb = states.grad_bytes
+    layer_grads = tuple(int(n * gb) for n in share.layer_parameters)
+    grads = int(share.parameters * gb)
+    outside = grads - sum(layer_grads)
+    # the first stage's embedding gradient is made at the very end of its backward (tied or not: the head and its
+    # copy of the tied matrix are on the last stage)
+    emb = outside if first and not last else 0
+    opt = replace(states.optimizer, state_bytes=int(states.optimizer.state_bytes * frac),
+                  step_temporary=int(states.optimizer.step_temporary * frac))
+    st = replace(states, weights=int(share.parameters * states.precision.weight_bytes), gradients=grads,
+                 trainable=int(share.parameters), optimizer=opt, layer_grads=layer_grads,
+                 head_grads=outside - emb, embedding_grads=emb)
+    T, h = wl.batch * wl.context, spec.hidden_size
+    r = states.precision.resid_bytes
+    # ``outside`` is the token ids and labels (int64) and the final norm's and lm_head's saved inputs: the ids go
+    # with the first stage, the rest with the last; the embedding's backward makes its input gradient's copy and,
+    # on one GPU, a tied matrix's dense gradient added to the head's — here that gradient is the first stage's own
+    ids = 16 * T
+    emb_back = 2 * r * T * h
+    sa = replace(acts, layers=tuple(acts.layers[i] for i in rng),
+                 outside=(ids if first else 0) + (acts.outside - ids if last else 0),
+                 loss_saved=acts.loss_saved if last else 0, loss_forward_extra=acts.loss_forward_extra if last else 0,
+                 loss_backward_extra=acts.loss_backward_extra if last else 0,
+                 head_weight_casts=acts.head_weight_casts if last else 0,
+                 embedding_backward_extra=(acts.embedding_backward_extra if last else emb_back) if first else 0)
+    ckpt = wl.checkpointing
+    full, op = ckpt == "full", ckpt == "selective-op"
+    amp_casts = 0 if full or op else sum(la.weight_casts for la in sa.layers) + sa.head_weight_casts
+    kept_layers = sum(la.checkpoint if full else la.op_saved if op else
+                      la.saved - (la.attention_core if ckpt == "selective" else 0) for la in sa.layers)
+    kept = kept_layers + sa.outside + sa.loss_saved + amp_casts
+    if not first and r == 4 and not full:  # the first layer's norm keeps its fp32 input as is: the receive buffer
+        kept -= T * h * r
+    output = T * spec.vocab_size * 2 if last else T * h * states.precision.resid_bytes
+    one = replace(wl, grad_accum=1)
+    S = opt.state_bytes
+    fresh = step_peak(st, sa, one, ckpt=ckpt).phases
+    accum = step_peak(st, sa, replace(wl, grad_accum=2), ckpt=ckpt).phases
+    fwd = max(v for p, v in fresh.items() if p.startswith("forward")) - S
+    bwd = [max(v for p, v in ph.items() if p.startswith("backward")) - S for ph in (fresh, accum)]
+    if first and emb:  # a later micro-batch: the embedding's new dense gradient beside .grad, before it is added
+        bwd[1] = max(bwd[1], grads + sa.embedding_backward_extra + emb)
+    return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]))
+
+
+def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]], m: int) -> tuple[int, str, dict[str, int]]:
+    """The rank's largest moment (bytes beyond weights, optimizer states and receive buffers) and its name."""
+    in_flight = [0] * len(stages)
+    has_grads = [False] * len(stages)
+    chunks = 0  # last stage: outputs kept for the step's return value
+    best, where = 0, ""
+    moments: dict[str, int] = {}
+    for kind, j, mb in actions:
+        st = stages[j]
+        grads_other = sum(s.states.gradients for i, s in enumerate(stages) if has_grads[i] and i != j)
+        logits = chunks * sum(s.output for s in stages if s.last)
+        if kind == "B":
+            in_flight[j] -= 1
+        # a micro-batch in flight: its activations and (but on the last stage) its output, kept in fwd_cache
+        other = sum(n * (s.kept + (0 if s.last else s.output)) for n, s in zip(in_flight, stages, strict=True))
+        if kind == "F":
+            now = other + grads_other + (st.states.gradients if has_grads[j] else 0) + st.forward_peak + logits
+            in_flight[j] += 1
+            chunks += 1 if st.last else 0
+        else:
+            now = other + grads_other + st.backward_peak[1 if has_grads[j] else 0] + logits \
+                + (0 if st.last else st.output)
+            has_grads[j] = True
+        name = f"{'forward' if kind == 'F' else 'backward'} (stage {st.share.stage}, micro-batch {mb})"
+        moments[name] = now
+        if now > best:
+            best, where = now, name
+    step = sum(s.states.gradients + s.states.optimizer.step_temporary for s in stages) + \
+        chunks * sum(s.output for s in stages if s.last)
+    moments["optimizer step"] = step
+    if step > best:
+        best, where = step, "optimizer step"
+    return best, where, moments
+
+
+def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
+    """Per-GPU memory of the most-loaded pipeline rank (``wl.pp_schedule``, ``wl.grad_accum`` micro-batches)."""
+    pp, m = wl.pp, max(1, wl.grad_accum)
+    schedule = wl.pp_schedule
+    v = wl.pp_virtual if schedule == "interleaved-1f1b" else 1
+    gpus = max(wl.gpus, pp)
+    if gpus % pp:
+        raise ConfigError(f"gpus = {gpus} is not a multiple of pp = {pp}; pick gpus = dp × pp")
+    n_stages = pp * v
+    if wl.pp_rank is not None and wl.pp_rank >= pp:
+        raise ConfigError(f"pp_rank = {wl.pp_rank} is not a rank of a {pp}-stage pipeline; pick 0 to {pp - 1}")
+    if n_stages > spec.num_layers:
+        raise ConfigError(f"pp × stages per rank = {n_stages} exceeds the {spec.num_layers} layers; lower --pp "
+                          "or --pp-virtual-stages")
+    states = model_states(spec, wl)
+    acts = model_activations(spec, states.precision, wl.batch, wl.context)
+    shares = _stage_shares(spec, 1, n_stages, 1)
+    stages = [_stage(spec, wl, states, acts, s, n_stages) for s in shares]
+    T, h = wl.batch * wl.context, spec.hidden_size
+    hidden = T * h * states.precision.resid_bytes
+    workspace = TRAINING_HANDLES * cublas_workspace_bytes()
+    per_gpu: list[dict[str, Any]] = []
+    best: tuple[int, list[Component], int, str] | None = None
+    for rank in range(pp):
+        mine = [stages[rank + j * pp] for j in range(v)]
+        peak, phase, _ = _walk(mine, rank_actions(schedule, pp, rank, m, v), m)
+        buffers = sum((0 if s.first else m * hidden) + (0 if s.last else m * hidden) for s in mine)
+        weights = sum(s.states.weights for s in mine)
+        opt = sum(s.states.optimizer.state_bytes for s in mine)
+        comps = _components(spec, wl, states, mine, weights, opt, peak, phase, buffers, workspace, m, schedule)
+        total = sum(c.bytes for c in comps if c.on_device)
+        ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
+        per_gpu.append({"rank": rank, "stage": mine[0].share.stage, "stages": [s.share.stage for s in mine],
+                        "layers": ranges[0] if v == 1 else ranges,
+                        "parameters": int(sum(s.share.parameters for s in mine)),
+                        "peak_phase": phase, "components": {c.name: c.bytes for c in comps}, "total_bytes": total})
+        if (wl.pp_rank is None and (best is None or total > best[0])) or wl.pp_rank == rank:
+            best = (total, comps, rank, phase)
+    assert best is not None
+    _, comps, rank, phase = best
+    allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
+    notes = [f"{gpus} GPUs = dp {gpus // pp} × pp {pp}; torch.distributed.pipelining {schedule}"
+             + (f" with {v} stages per rank" if v > 1 else "") + f", {m} micro-batches of {wl.batch} per step",
+             f"{'most-loaded GPU' if wl.pp_rank is None else 'reported GPU'}: pipeline rank {rank}, peak during "
+             f"{phase}"]
+    if schedule == "1f1b" and m < pp:
+        notes.append(f"torch's Schedule1F1B refuses fewer micro-batches ({m}) than stages ({pp}): raise --grad-accum")
+    details: dict[str, Any] = {"per_gpu": per_gpu, "dp": gpus // pp, "tp": 1, "pp": pp, "ep": 1, "zero": 0,
+                               "pp_schedule": schedule, "microbatches": m, "peak_phase": phase,
+                               "trainable_parameters": states.trainable}
+    return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
+                    allocated_bytes=allocated, notes=tuple(notes), details=details)
+
+
+def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_Stage], weights: int, opt: int,
+                peak: int, phase: str, buffers: int, workspace: int, m: int, schedule: str) -> list[Component]:
+    stage_states = replace(states, weights=weights, optimizer=replace(states.optimizer, state_bytes=opt))
+    from .step import StepPeak
+
+    sp = StepPeak(phase, peak, 0, 0, opt, 0, {})
+    params = sum(s.share.parameters for s in mine)
+    layers = ", ".join(f"stage {s.share.stage} (layers {s.share.layers.start}-{s.share.layers.stop - 1})"
+                       for s in mine)
+    comps = training_components(
+        spec, wl, stage_states, sp, workspace, weights=weights,
+        weights_formula=f"{params:,.0f} parameters on this rank: {layers} × {states.precision.weight_bytes} B",
+        gradients_formula=f"gradients and activations of the micro-batches in flight are in 'activations' "
+                          f"({schedule}, {m} micro-batches)",
+        optimizer_formula=f"{states.optimizer.name} states of this rank's {params:,.0f} parameters = {fmt_bytes(opt)}")
+    out = []
+    for c in comps:
+        if c.name == "activations":
+            c = Component("activations", peak, f"at the rank's peak ({phase}): the activations and outputs of the "
+                          f"micro-batches in flight under {schedule}, the stage's gradients present then and the "
+                          f"running micro-batch's own forward/backward buffers = {fmt_bytes(peak)}")
+        out.append(c)
+        if c.name == "optimizer_states" and buffers:
+            out.append(Component("pipeline_buffers", buffers, f"receive buffers for {m} micro-batches (activations "
+                                 f"from the previous stage, gradients from the next) = {fmt_bytes(buffers)}"))
+    return out
