@@ -374,6 +374,10 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
     # the forward's 40 on the fake run, a CheckpointError whose cause was not found)
     _c("qwen2.5-7b-l4/pp2-r0-1f1b-m4-b2-s2048", "qwen2.5-7b", 4, pp=2, rank=0, schedule="1f1b",
        microbatches=4, batch=2, seq=2048),
+    # moved from the held-out list (−5.91 % there: it showed an expert tensor's new gradient beside the accumulated
+    # one); bf16, as the fake grouped_mm refuses fp32 experts
+    _c("qwen3-30b-a3b-l2/pp2-r0-1f1b-bf16-m2-b1-s2048", "qwen3-30b-a3b", 2, pp=2, rank=0, schedule="1f1b",
+       microbatches=2, batch=1, seq=2048, amp=False),
 ]
 # written before memfit's PP model was run on any of them
 PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -389,8 +393,8 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        schedule="interleaved-1f1b", v=2, microbatches=8, batch=1, seq=1024),
     _c("qwen2.5-3b-l4/pp2-r1-gpipe-bf16-m6-b1-s2048", "qwen2.5-3b", 4, pp=2, rank=1, schedule="gpipe",
        microbatches=6, batch=1, seq=2048, amp=False),
-    # bf16: the fake grouped_mm refuses fp32 experts
-    _c("qwen3-30b-a3b-l2/pp2-r0-1f1b-bf16-m2-b1-s2048", "qwen3-30b-a3b", 2, pp=2, rank=0, schedule="1f1b",
+    # listed blind after qwen3-30b-a3b-l2/pp2-r0-1f1b-bf16-m2-b1-s2048 moved to development
+    _c("mixtral-8x7b-v0.1-l2/pp2-r0-1f1b-bf16-m2-b1-s2048", "mixtral-8x7b-v0.1", 2, pp=2, rank=0, schedule="1f1b",
        microbatches=2, batch=1, seq=2048, amp=False),
     _c("qwen3-8b-l6/pp3-r0-1f1b-m6-b2-s4096", "qwen3-8b", 6, pp=3, rank=0, schedule="1f1b",
        microbatches=6, batch=2, seq=4096),

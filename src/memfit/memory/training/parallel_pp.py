@@ -164,6 +164,13 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     bwd = [max(v for p, v in ph.items() if p.startswith("backward")) - S for ph in (fresh, accum)]
     if first and emb:  # a later micro-batch: the embedding's new dense gradient beside .grad, before it is added
         bwd[1] = max(bwd[1], grads + sa.embedding_backward_extra + emb)
+    before = sa.outside
+    for i, la in zip(rng, sa.layers, strict=True):  # a later micro-batch: an expert tensor's whole new gradient
+        moe = spec.layers[i].moe  # (grouped_mm's weight gradient) beside .grad, the layer's activations still kept
+        if moe is not None:
+            rows = (2 if moe.kind == "gated" else 1) * moe.expert_intermediate_size
+            bwd[1] = max(bwd[1], grads + before + la.saved + moe.num_experts * rows * h * gb)
+        before += la.saved
     return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]))
 
 
