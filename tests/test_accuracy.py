@@ -85,6 +85,14 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # dev worst: mistral-7b-v0.3-l4/fsdp8-tp8-sp-b1-s4096 +3.17 % (SP: the final norm and embedding output)
     ("parallel/dev.jsonl", "training"): Bound(median=0.02, worst=3.18, under=-0.62),
     ("parallel/heldout.jsonl", "training"): Bound(median=0.02, worst=2.04, under=-0.26),
+    # one rank of a torch.distributed.pipelining schedule (tools/simulate_pipeline.py): development and held-out;
+    # dev worst: mistral-7b-v0.3-l4/pp2-r0-1f1b-bf16-m2-b1-s2048 +2.35 %; held-out worst: qwen3-1.7b-l6 GPipe middle
+    # stage +5.39 % (both over)
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.12, worst=2.35, under=0.0),
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.86, worst=5.39, under=0.0),
+    # torchtitan's published eager FSDP runs reproduced on the fake group (the simulated allocated peak; the published
+    # reserved figures are held in tests/test_pipeline.py)
+    ("parallel/published.jsonl", "training"): Bound(median=0.01, worst=0.01, under=-0.01),
 }
 # *.jsonl files under tests/data that are not peak-memory cases, and where they are held instead
 NOT_CASE_FILES = {
@@ -142,6 +150,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # dbrx prefill +8.09 %, qwen1.5-moe generate -6.98 % were the held-out MoE misses)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-3.78),
     ("simulated/heldout.jsonl", "training"): Bound(median=2.61, worst=15.15, under=-5.59),
+    # pipeline ranks: memfit's reserve for a rank is the fitted fraction, the emulation's reserved peak is higher
+    # (a regression guard; docs/simulator.md, "Pipeline parallelism")
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=5.95, worst=16.88, under=-16.88),
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=6.79, worst=15.23, under=-15.23),
     # rank 0 of N, the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
     # fitted one-GPU reserve fraction (two cases recorded so far)
     ("parallel/dev.jsonl", "training"): Bound(median=20.27, worst=27.11, under=-27.11),

@@ -17,7 +17,8 @@ group, real PyTorch code on fake tensors. Two kinds of case:
   sends and receives of the fake group move no data.
 
 Both record the allocated peak (``torch.cuda.max_memory_allocated()`` as the tracker counts it, cuBLAS workspaces
-included) and the reserved peak of memfit's caching-allocator emulation. See docs/simulator.md, "Pipeline
+included) and the reserved peak of the caching-allocator emulation, one pool per stream (``StreamPools`` of
+simulate_parallel). See docs/simulator.md, "Pipeline
 parallelism" and "Published runs".
 
 Usage:
@@ -53,33 +54,6 @@ PIPELINE_SIMULATOR_VERSION = "1"
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/parallel"
 aten = torch.ops.aten
-
-
-@contextlib.contextmanager
-def pooled_resize(tracker: Any) -> Iterator[None]:
-    """FSDP2's in-place storage resizes (``alloc_storage`` / ``free_storage``), counted as allocations and frees in
-    both the live bytes and the caching-allocator emulation (a resize to the full size is a ``cudaMalloc``-path
-    allocation of the caching allocator on a GPU; a resize to 0 returns the block)."""
-    orig = torch.UntypedStorage.resize_
-
-    def resize(st: Any, size: int) -> Any:
-        key = st._cdata
-        out = orig(st, size)
-        if key in tracker.blocks:
-            nb = sm.rounded(st.nbytes())
-            tracker.live += nb - tracker.blocks[key]
-            tracker.blocks[key] = nb
-            tracker.pool.free(key)
-            if nb:
-                tracker.pool.malloc(key, st.nbytes())
-            tracker.peak = max(tracker.peak, tracker.live)
-        return out
-
-    torch.UntypedStorage.resize_ = resize  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        torch.UntypedStorage.resize_ = orig  # type: ignore[method-assign]
 
 
 # torchtitan 9dec370 torchtitan/parallelisms/parallelize_llama.py ``_save_list`` (abs / max matter for float8 only);
@@ -143,10 +117,11 @@ def _start(n: int, rank: int = 0) -> None:
 def _fake_world(expandable: bool = False) -> Iterator[Any]:
     fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
     tracker = spar.RankTracker(fake)
+    tracker.pool = spar.StreamPools(expandable)
     h100 = sm.H100Mode()
     gc.collect()
     with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
-            pooled_resize(tracker):
+            spar.tracked_resize(tracker):
         yield tracker
 
 
@@ -168,7 +143,7 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         from torch.distributed.device_mesh import init_device_mesh
 
         mesh = init_device_mesh("cpu", (int(p["shard"]),), mesh_dim_names=("shard",))
-        with _fake_world() as tracker:
+        with _fake_world(bool(p.get("expandable"))) as tracker:
             model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict), dtype=torch.float32,
                                                      attn_implementation="sdpa")
             model.train()
@@ -435,14 +410,16 @@ def pp_record(name: str, model: str, layers: int, p: dict[str, Any], which: str)
 TITAN_SOURCE = ("pytorch/torchtitan benchmarks/llama3_h100_202412_torchtitan.md (torch 1963fc8 2024-12-23, "
                 "torchtitan 9dec370): Llama 3.1 8B, FSDP2, eager (no torch.compile, no Float8), local batch 2, "
                 "selective activation checkpointing (train_configs/llama3_8b.toml of 9dec370: mode 'selective', "
-                "selective_ac_option 'op', seq_len 8192), H100 96 GB. 'Memory(GiB)' is the max_reserved_gib of "
-                "torchtitan's metrics log (torch.cuda.memory_stats 'reserved_bytes.all.peak', reset every log_freq "
-                "= 10 steps), read at step 90")
+                "selective_ac_option 'op', seq_len 8192), launched by run_llama_train.sh with "
+                "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, H100 96 GB. 'Memory(GiB)' is the "
+                "max_reserved_gib of torchtitan's metrics log (torch.cuda.memory_stats 'reserved_bytes.all.peak', "
+                "reset every log_freq = 10 steps), read at step 90")
 TITAN_CASES: list[tuple[str, str, int | None, dict[str, Any], dict[str, Any]]] = [
-    ("torchtitan/llama-3.1-8b-fsdp8-b2-s8192-sac-op", "llama-3.1-8b", None, dict(shard=8, batch=2, seq=8192, ac="op"),
+    ("torchtitan/llama-3.1-8b-fsdp8-b2-s8192-sac-op", "llama-3.1-8b", None,
+     dict(shard=8, batch=2, seq=8192, ac="op", expandable=True),
      dict(memory_gib=82.4, metric="max_reserved", table="Table 1, row FSDP", source=TITAN_SOURCE)),
     ("torchtitan/llama-3.1-8b-fsdp128-b2-s8192-sac-op", "llama-3.1-8b", None,
-     dict(shard=128, batch=2, seq=8192, ac="op"),
+     dict(shard=128, batch=2, seq=8192, ac="op", expandable=True),
      dict(memory_gib=67.0, metric="max_reserved", table="Table 3, row FSDP", source=TITAN_SOURCE)),
 ]
 
