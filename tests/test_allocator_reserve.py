@@ -60,9 +60,24 @@ def test_cuda_context_rows() -> None:
     rows = {r["arch"]: r for r in overhead_data()["cuda_context"]}
     assert cuda_context_bytes("hopper")[0] == rows["hopper"]["inference_bytes"] == 730_660_864
     assert cuda_context_bytes("hopper", training=True)[0] == 799_866_880
-    n, text = cuda_context_bytes("ada")
-    assert n == rows["*"]["inference_bytes"] and "no measurement" in text
-    assert all(r["source"] for r in rows.values())
+    n, text = cuda_context_bytes("blackwell")
+    assert n == rows["*"]["inference_bytes"] and "no published figure for blackwell" in text
+    # every row names its source and the rule it is applied by (to other GPUs of its generation, or to all others)
+    assert all(r["source"] and r["rule"] for r in rows.values())
+
+
+def test_cuda_context_from_a_published_bare_context() -> None:
+    """A generation with a published bare context (a process whose context exists and has run no kernel) takes it
+    plus what the workload's kernels and handles add on the H100: its measured inference and training contexts
+    minus its idle one (the ground truth's env line: 648,871,936 B). RTX 6000 Ada: 426 MiB = 446,693,376 B;
+    RTX 3090: 256 MiB = 268,435,456 B."""
+    env = json.loads((Path(__file__).parent / "data/groundtruth/h100.jsonl").read_text().splitlines()[0])["env"]
+    idle = env["context_bytes_idle"]
+    assert idle == 648_871_936
+    for arch, bare in (("ada", 426 << 20), ("ampere", 256 << 20)):
+        n, text = cuda_context_bytes(arch)
+        assert n == bare + 730_660_864 - idle and "published bare context" in text
+        assert cuda_context_bytes(arch, training=True)[0] == bare + 799_866_880 - idle
 
 
 def test_validate_takes_off_training_kernels_from_a_later_inference_case(tmp_path: Path) -> None:

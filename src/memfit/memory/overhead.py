@@ -49,13 +49,21 @@ def _context_row(arch: str | None) -> dict[str, Any]:
 
 def cuda_context_bytes(arch: str | None = None, training: bool = False) -> tuple[int, str]:
     """The CUDA context of a PyTorch process on a GPU of architecture ``arch`` (``gpus.toml``; None: Hopper, the
-    measured one) running inference or training; returns the bytes and where they come from."""
+    measured one) running inference or training; returns the bytes and where they come from: a measurement, or
+    the rule its data row states (a published bare context + the H100-measured kernels, or the H100's figure)."""
     row = _context_row(arch)
     n = int(row["training_bytes" if training else "inference_bytes"])
     what = "training" if training else "inference"
+    a = f"a {what}" if training else f"an {what}"
+    on = arch or "hopper"
     if row["measured"]:
-        return n, f"CUDA context + library handles of a {what} process measured on {arch or 'hopper'} = {fmt_bytes(n)}"
-    return n, (f"CUDA context of a {what} process: no measurement on {arch}, the H100's figure = {fmt_bytes(n)} "
+        return n, f"CUDA context + library handles of {a} process measured on {on} = {fmt_bytes(n)}"
+    if "bare_bytes" in row:
+        bare = fmt_bytes(int(row["bare_bytes"]))
+        return n, (f"CUDA context of {a} process on {on}: published bare context {bare} + the {what} kernels and "
+                   f"handles measured on the H100 = {fmt_bytes(n)} (no measurement of a workload on this generation; "
+                   "data/runtime_overheads.toml)")
+    return n, (f"CUDA context of {a} process: no published figure for {on}, the H100's figure = {fmt_bytes(n)} "
                "(data/runtime_overheads.toml)")
 
 
