@@ -96,3 +96,29 @@ def test_relu2_mlp_and_dense_dispatch() -> None:
     dense = MoESpec(num_experts=16, top_k=1, expert_intermediate_size=8, dense_dispatch=True)
     assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=dense), "llama4_text")
     assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=MoESpec(32, 4, 8)), "gpt_oss")
+
+
+def test_gated_delta_net_and_sparse_attention_leave_only_output_and_cache() -> None:
+    """Qwen3-Next's gated delta-net (16 key heads, 32 value heads of 128) and DeepSeek-V3.2's attention (MLA with the
+    lightning indexer) on 2 × 1,000 tokens: everything they make is freed but out_proj's / o_proj's output
+    (2,000 × hidden × 2 B) and the cache they are given."""
+    from memfit.memory.runtimes.transformers_pool_mixers import attention_prefill, replays_attention
+    from memfit.spec import AttentionSpec, LinearAttentionSpec
+
+    gdn = LayerSpec(mixer="linear_attention", attention=None,
+                    linear=LinearAttentionSpec(num_k_heads=16, num_v_heads=32, head_k_dim=128, head_v_dim=128,
+                                               conv_kernel=4))
+    assert replays_mixer(gdn)
+    tr = Counted()
+    mixer_prefill(tr, gdn, "qwen3_next", 2, 1000, 2048, 2, 4_000_000)
+    assert tr.live == _rounded(2000 * 2048 * 2) + _rounded(4_000_000)
+    dsa = AttentionSpec(num_heads=16, num_kv_heads=16, head_dim=192, v_head_dim=128, q_lora_rank=256,
+                        kv_lora_rank=128, qk_rope_head_dim=64, qk_nope_head_dim=128, index_heads=8,
+                        index_head_dim=128, index_topk=256)
+    assert replays_attention(dsa)
+    tr = Counted()
+    attention_prefill(tr, dsa, 2, 1000, 1024, 2, 1_000_000)
+    assert tr.live == _rounded(2000 * 1024 * 2) + _rounded(500_000) * 2
+    # with two sequences the indexer's matmul copies the key for every query: 2 × 1,000 × 128 × 1,000 × 4 B
+    # beside the 2 × 1,000 × 8 × 1,000 × 4 B scores
+    assert tr.peak > 2 * 1000 * 128 * 1000 * 4 + 2 * 1000 * 8 * 1000 * 4

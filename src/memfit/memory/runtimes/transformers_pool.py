@@ -38,7 +38,14 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
-from .transformers_pool_mixers import ffn_prefill, mixer_prefill, replays_ffn, replays_mixer
+from .transformers_pool_mixers import (
+    attention_prefill,
+    ffn_prefill,
+    mixer_prefill,
+    replays_attention,
+    replays_ffn,
+    replays_mixer,
+)
 
 __all__ = ["grid_down", "grid_up", "interpolated", "transformers_pool", "transformers_reserve"]
 
@@ -139,6 +146,8 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
             *kv_keys, out, probs = _attention(tr, spec, wl, i, t, dt, kv, masked)
+        elif replays_attention(layer.attention):  # DeepSeek sparse attention: MLA and the indexer, tensor by tensor
+            out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
         else:
             kv_keys, probs = _attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
         stream = _add(tr, t * h * dt, stream, emb, out)

@@ -27,16 +27,18 @@ tensor for tensor.
 
 from __future__ import annotations
 
-from ...spec import LayerSpec, SSMSpec
+from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, SSMSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32, ScanSizes, scan_sizes
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS
 
-__all__ = ["ffn_prefill", "mixer_prefill", "replays_ffn", "replays_mixer"]
+__all__ = ["attention_prefill", "ffn_prefill", "mixer_prefill", "replays_attention", "replays_ffn", "replays_mixer"]
 
 
 def replays_mixer(layer: LayerSpec) -> bool:
-    """Whether :func:`mixer_prefill` replays this layer's recurrent mixer (a Mamba-2 one)."""
+    """Whether :func:`mixer_prefill` replays this layer's recurrent mixer (a Mamba-2 one or a gated delta-net)."""
+    if layer.linear is not None:
+        return layer.linear.kind == "gated_deltanet"
     return layer.ssm is not None and layer.mixer == "mamba2"
 
 
@@ -45,9 +47,11 @@ def mixer_prefill(tr: Trace, layer: LayerSpec, family: str, b: int, s: int, hidd
     """One recurrent mixer's prefill from its (normed) input to its output projection. Returns the output's key
     and the keys that stay: the cache's state (``state_bytes``: 0 where the caller holds it with the layer's
     K/V)."""
-    ssm = layer.ssm
-    assert ssm is not None and replays_mixer(layer)
-    return _mamba2(tr, ssm, family == "falcon_h1", b, s, hidden, dt, state_bytes)
+    assert replays_mixer(layer)
+    if layer.linear is not None:
+        return _gated_delta(tr, layer.linear, b, s, hidden, dt, state_bytes)
+    assert layer.ssm is not None
+    return _mamba2(tr, layer.ssm, family == "falcon_h1", b, s, hidden, dt, state_bytes)
 
 
 def _mamba2(tr: Trace, ssm: SSMSpec, mup: bool, b: int, s: int, hidden: int, dt: int,
@@ -87,6 +91,87 @@ def _mamba2(tr: Trace, ssm: SSMSpec, mup: bool, b: int, s: int, hidden: int, dt:
         scaled = tr.alloc(b * s * hidden * dt)
         tr.free(o)
         o = scaled
+    return o, kept
+
+
+GDN_CHUNK = 64  # torch_chunk_gated_delta_rule(chunk_size=64), as Qwen3NextGatedDeltaNet calls it
+
+
+def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int,
+                 state_bytes: int) -> tuple[int, list[int]]:
+    """A gated delta-net layer on the prompt (transformers 5.25 ``Qwen3NextGatedDeltaNet`` and
+    ``torch_chunk_gated_delta_rule``): in_proj_qkvz's output; value, z, q and k copied out of it by their
+    reshapes; q, k, v concatenated for the depthwise conv (padded output, activation); q and k repeated to the value
+    heads; q, k, v in fp32; the l2 norms (x², x·rsqrt) and q's scaling; q, k, v padded to whole chunks; v·β, k·β;
+    the pairwise decays (difference, masked, exp: chunk² per head), the UT system and the intra-chunk attention
+    (bmm, ·decay), k·β·decay, the two triangular solves, the output buffer and q and k decayed in place of
+    themselves; the output made contiguous and cast; after the rule returns its temporaries go, the outputs are
+    concatenated, the gated RMSNorm (fp32 copy, square, normalised, cast, weighted; fp32 gate, silu, product, cast)
+    and out_proj."""
+    t = b * s
+    kd, vd = g.num_k_heads * g.head_k_dim, g.num_v_heads * g.head_v_dim
+    big_s = -(-s // GDN_CHUNK) * GDN_CHUNK
+    qk_u, v_u = b * g.num_v_heads * s * g.head_k_dim * FP32, t * vd * FP32
+    qk_p, v_p = qk_u // s * big_s, v_u // s * big_s
+    c2 = b * g.num_v_heads * big_s * GDN_CHUNK * FP32
+    conv = 2 * kd + vd
+    proj = tr.alloc(t * (2 * kd + 2 * vd) * dt)
+    value, z, q, k = tr.alloc(t * vd * dt), tr.alloc(t * vd * dt), tr.alloc(t * kd * dt), tr.alloc(t * kd * dt)
+    mixed = tr.alloc(t * conv * dt)
+    padded = tr.alloc(b * conv * (s + g.conv_kernel - 1) * dt)
+    act = tr.alloc(t * conv * dt)
+    tr.free(padded, mixed, q, k, value)
+    rep = [tr.alloc(qk_u // FP32 * dt), tr.alloc(qk_u // FP32 * dt)] if g.num_k_heads != g.num_v_heads else []
+    q32, k32, v32 = tr.alloc(qk_u), tr.alloc(qk_u), tr.alloc(v_u)
+    tr.free(*rep)
+    normed = []
+    for x in (q32, k32):  # l2norm: x·x, then x·rsqrt(Σ)
+        tr.free(tr.alloc(qk_u))
+        normed.append(tr.alloc(qk_u))
+        tr.free(x)
+    scaled = tr.alloc(qk_u)
+    tr.free(normed[0])
+    qp, kp, vp = tr.alloc(qk_p), tr.alloc(qk_p), tr.alloc(v_p)
+    tr.free(scaled, normed[1], v32)
+    v_beta, k_beta = tr.alloc(v_p), tr.alloc(qk_p)
+    diff = tr.alloc(c2)
+    masked = tr.alloc(c2)
+    tr.free(diff)
+    decay = tr.alloc(c2)
+    tr.free(masked)
+    chunk2 = []
+    for _ in range(2):  # k_β·kᵀ and q·kᵀ, each times the decays
+        prod = tr.alloc(c2)
+        chunk2.append(tr.alloc(c2))
+        tr.free(prod)
+    keep = [tr.alloc(qk_p), tr.alloc(v_p), tr.alloc(qk_p), tr.alloc(v_p)]  # k_β·decay, the solves, output buffer
+    q2 = tr.alloc(qk_p)
+    tr.free(qp)
+    k2 = tr.alloc(qk_p)
+    tr.free(kp)
+    contiguous = tr.alloc(v_p)
+    tr.free(keep[3])
+    low = tr.alloc(v_u // FP32 * dt)
+    tr.free(contiguous, q2, k2, vp, v_beta, k_beta, decay, *chunk2, *keep[:3])
+    kept = [tr.alloc(state_bytes)] if state_bytes else []
+    out = tr.alloc(v_u // FP32 * dt)  # torch.cat of the outputs
+    n = v_u // FP32
+    x = tr.alloc(n * FP32)
+    tr.free(tr.alloc(n * FP32))
+    y = tr.alloc(n * FP32)
+    tr.free(x)
+    cast = tr.alloc(n * dt)
+    weighted = tr.alloc(n * dt)
+    tr.free(cast, y)
+    g32 = tr.alloc(n * FP32)
+    sig = tr.alloc(n * FP32)
+    tr.free(g32)
+    prod = tr.alloc(n * FP32)
+    tr.free(sig, weighted)
+    gated = tr.alloc(n * dt)
+    tr.free(prod, out)
+    o = tr.alloc(t * hidden * dt)
+    tr.free(proj, z, gated, act, low)
     return o, kept
 
 
@@ -279,4 +364,98 @@ def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2
         tr.free(up)
     out = tr.alloc(t * hidden * dt)
     tr.free(prod)
+    return out
+
+
+def replays_attention(att: AttentionSpec) -> bool:
+    """Whether :func:`attention_prefill` replays this attention: DeepSeek sparse attention (MLA with the lightning
+    indexer, ``deepseek_v32``)."""
+    return att.kind == "mla" and att.index_heads > 0
+
+
+def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int,
+                      kv: int) -> tuple[int, list[int]]:
+    """DeepSeek-V3.2's attention on the prompt (transformers 5.25 ``DeepseekV32Attention`` / ``DeepseekV32Indexer``),
+    from the normed input to ``o_proj``'s output; returns it and the cache's keys (``kv`` bytes, the latent). q_a
+    and its fp32 RMSNorm, q_b's output, the rotary part rotated by halves (x₁cos − x₂sin, x₁sin + x₂cos, cat), the
+    query concatenated, the cache, kv_b's output, the fresh key, the indexer (below), the sparse mask
+    (``b × s × t`` in the model dtype, from the top-k indices made int64), the kernel's output, ``o_proj``."""
+    t = b * s
+    rope = att.qk_rope_head_dim or 0
+    nope = att.qk_nope_head_dim or (att.head_dim - rope)
+    heads = att.num_heads
+    q_low = 0
+    if att.q_lora_rank:
+        q_a = tr.alloc(t * att.q_lora_rank * dt)
+        q_low = _rms(tr, t * att.q_lora_rank, dt)
+        tr.free(q_a)
+    q = tr.alloc(t * heads * (nope + rope) * dt)
+    tr.free(q_low)
+    half = t * heads * rope * dt // 2
+    x1c, x2s = tr.alloc(half), tr.alloc(half)
+    first = tr.alloc(half)
+    tr.free(x1c, x2s)
+    x1s, x2c = tr.alloc(half), tr.alloc(half)
+    second = tr.alloc(half)
+    tr.free(x1s, x2c)
+    pe = tr.alloc(2 * half)
+    tr.free(first, second)
+    query = tr.alloc(t * heads * (nope + rope) * dt)
+    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
+    kv_b = tr.alloc(t * heads * (nope + att.value_dim) * dt)
+    key = tr.alloc(t * heads * (nope + rope) * dt)
+    picked = _indexer(tr, att, b, s, dt)
+    tr.free(tr.alloc(t * att.index_topk * 8))  # the indices made int64 to build the mask
+    mask = tr.alloc(b * s * s * dt)
+    out = tr.alloc(t * heads * att.value_dim * dt)
+    tr.free(mask)
+    o = tr.alloc(t * hidden * dt)
+    tr.free(out, q, pe, query, key, kv_b, picked)
+    return o, kv_keys
+
+
+def _indexer(tr: Trace, att: AttentionSpec, b: int, s: int, dt: int) -> int:
+    """The lightning indexer over the prompt: wq_b's output, its rotary part by rotate_half (x·cos, the rotated
+    copy, ·sin, the sum) and the concatenated q, q in fp32, with more than one sequence the key expanded to every
+    query (``b × s × d × s`` fp32, the matmul's operand copy), the fp32 scores, scaled, relu'd, the per-token index
+    scores (weighted sum over heads) and their masked copy, top-k values and int64 indices, the indices cast.
+    Returns the kept indices' key."""
+    heads, d, k = att.index_heads, att.index_head_dim, att.index_topk
+    rope = att.qk_rope_head_dim or 0
+    wq = tr.alloc(b * s * heads * d * dt)
+    n = b * s * heads * rope * dt
+    cos = tr.alloc(n)
+    rotated = tr.alloc(n)
+    sin = tr.alloc(n)
+    tr.free(rotated)
+    summed = tr.alloc(n)
+    tr.free(cos, sin)
+    q = tr.alloc(b * s * heads * d * dt)
+    q32 = tr.alloc(b * s * heads * d * FP32)
+    expanded = tr.alloc(b * s * d * s * FP32) if b > 1 else 0
+    scores = tr.alloc(b * s * heads * s * FP32)
+    tr.free(expanded, q32)
+    scaled = tr.alloc(b * s * heads * s * FP32)
+    tr.free(scores)
+    relu = tr.alloc(b * s * heads * s * FP32)
+    tr.free(scaled)
+    index = tr.alloc(b * s * s * FP32)
+    masked = tr.alloc(b * s * s * FP32)
+    tr.free(index)
+    values, indices = tr.alloc(b * s * k * FP32), tr.alloc(b * s * k * 8)
+    tr.free(values)
+    picked = tr.alloc(b * s * k * FP32)
+    tr.free(indices, q, summed, wq, relu, masked)
+    return picked
+
+
+def _rms(tr: Trace, n: int, dt: int) -> int:
+    """An RMSNorm over ``n`` elements in fp32 (the copy, its square, the normalised copy, cast back, weighted)."""
+    x = tr.alloc(n * FP32)
+    tr.free(tr.alloc(n * FP32))
+    y = tr.alloc(n * FP32)
+    tr.free(x)
+    low = tr.alloc(n * dt)
+    out = tr.alloc(n * dt)
+    tr.free(low, y)
     return out
