@@ -85,16 +85,24 @@ def test_grouped_moe_block_peak_by_hand(family: str, fp32: bool) -> None:
 
 
 def test_relu2_mlp_and_dense_dispatch() -> None:
-    """A relu² MLP (Nemotron-H) is replayed (up, relu, its square: three t·I tensors at once); llama4's every-expert
-    dispatch and gpt-oss's clamped GLU keep the profile's coarse blocks."""
+    """A relu² MLP (Nemotron-H) is replayed (up, relu, its square: three t·I tensors at once); so is Llama 4's
+    every-expert dispatch, whose peak (100 tokens × 16 experts = 1,600 rows, hidden 64, expert width 8, bf16) is at
+    the down projection: the scaled input (1,600 × 64 × 2), gate_up (1,600 × 16 × 2), the product (1,600 × 8 × 2)
+    and the down output (1,600 × 64 × 2), beside the output the block returns at the end; gpt-oss's clamped GLU
+    keeps the profile's coarse blocks."""
     mlp = LayerSpec(mixer="attention", attention=None, mlp=MLPSpec(intermediate_size=1000, kind="plain",
                                                                    activation="relu2"))
     assert replays_ffn(mlp, "nemotron_h")
     tr = Counted()
     ffn_prefill(tr, mlp, "nemotron_h", 100, 64, 2)
     assert tr.peak == 3 * _rounded(100 * 1000 * 2)
-    dense = MoESpec(num_experts=16, top_k=1, expert_intermediate_size=8, dense_dispatch=True)
-    assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=dense), "llama4_text")
+    dense = LayerSpec(mixer="attention", attention=None,
+                      moe=MoESpec(num_experts=16, top_k=1, expert_intermediate_size=8, dense_dispatch=True))
+    assert replays_ffn(dense, "llama4_text")
+    tr = Counted()
+    ffn_prefill(tr, dense, "llama4_text", 100, 64, 2)
+    assert tr.peak == 2 * _rounded(1600 * 64 * 2) + _rounded(1600 * 16 * 2) + _rounded(1600 * 8 * 2)
+    assert tr.live == _rounded(100 * 64 * 2)
     assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=MoESpec(32, 4, 8)), "gpt_oss")
 
 

@@ -205,7 +205,7 @@ def _gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
 # eager softmax in fp32, o_proj; gated MLP): their attention is replayed op by op
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
-             "phi", "cohere", "glm", "glm4", "exaone", "internlm2", "deepseek", "yi", "solar", "falcon")
+             "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "internlm2", "deepseek", "yi", "solar", "falcon")
 
 
 def _norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:

@@ -276,10 +276,10 @@ RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act 
 
 def replays_ffn(layer: LayerSpec, family: str) -> bool:
     """Whether :func:`ffn_prefill` replays this layer's feed-forward block: a MoE block on transformers' grouped
-    experts path (``integrations/moe.py`` ``grouped_mm_experts_forward``; not an every-expert dispatch (llama4)
-    nor an expert activation with temporaries of its own (gpt-oss's clamped GLU)), or a plain relu² MLP."""
+    experts path (``integrations/moe.py`` ``grouped_mm_experts_forward``) or Llama 4's every-expert dispatch, not
+    an expert activation with temporaries of its own (gpt-oss's clamped GLU); or a plain relu² MLP."""
     if layer.moe is not None:
-        return not layer.moe.dense_dispatch and family not in MOE_ACT_TENSORS
+        return family not in MOE_ACT_TENSORS
     return layer.mlp is not None and layer.mlp.kind == "plain" and layer.mlp.activation == "relu2"
 
 
@@ -288,7 +288,31 @@ def ffn_prefill(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, d
     if layer.moe is None:
         assert layer.mlp is not None
         return _mlp(tr, t, hidden, layer.mlp.intermediate_size, dt, False, True)
+    if layer.moe.dense_dispatch:
+        return _every_expert(tr, layer, t, hidden, dt)
     return _moe(tr, layer, family, t, hidden, dt)
+
+
+def _every_expert(tr: Trace, layer: LayerSpec, t: int, hidden: int, dt: int) -> int:
+    """Llama 4's ``Llama4TextMoe``: every token through every expert (``E·t`` rows): the input repeated E times and
+    scaled by its router score (the repeat freed), the batched gate_up, act(gate), up·act (the act freed), the
+    batched down (the product and gate_up freed), the shared expert, the sum over the experts added into its
+    output."""
+    moe = layer.moe
+    assert moe is not None
+    rows, i_e = t * moe.num_experts, moe.expert_intermediate_size
+    rep = tr.alloc(rows * hidden * dt)
+    routed_in = tr.alloc(rows * hidden * dt)
+    tr.free(rep)
+    gate_up = tr.alloc(2 * rows * i_e * dt)
+    act = tr.alloc(rows * i_e * dt)
+    prod = tr.alloc(rows * i_e * dt)
+    tr.free(act)
+    down = tr.alloc(rows * hidden * dt)
+    tr.free(prod, gate_up)
+    out = _mlp(tr, t, hidden, moe.shared_size, dt, True, False) if moe.num_shared_experts else tr.alloc(t * hidden * dt)
+    tr.free(tr.alloc(t * hidden * dt), down, routed_in)  # the sum over experts, added in place
+    return out
 
 
 def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
