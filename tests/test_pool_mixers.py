@@ -1,13 +1,15 @@
-"""The recurrent mixers and grouped MoE blocks replayed through the allocator emulation
-(memory/runtimes/transformers_pool_mixers.py): sizes worked out by hand from transformers 5.25's torch path, no
-tensor left behind, and the device total of the Mamba hybrids against the simulator's reserved peak."""
+"""The recurrent mixers, MoE blocks and DeepSeek sparse attention replayed through the allocator emulation
+(memory/runtimes/transformers_pool_mixers.py, transformers_pool_blocks.py): sizes worked out by hand from
+transformers 5.25's torch path, and no tensor left behind. The device totals they give are held in
+tests/test_accuracy.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from memfit.memory.allocator_trace import Trace
-from memfit.memory.runtimes.transformers_pool_mixers import ffn_prefill, mixer_prefill, replays_ffn, replays_mixer
+from memfit.memory.runtimes.transformers_pool_blocks import ffn_prefill, replays_ffn
+from memfit.memory.runtimes.transformers_pool_mixers import mixer_prefill, replays_mixer
 from memfit.memory.ssm_activations import mamba2_prefill_bytes
 from memfit.spec import LayerSpec, MLPSpec, MoESpec, SSMSpec
 
@@ -110,7 +112,7 @@ def test_gated_delta_net_and_sparse_attention_leave_only_output_and_cache() -> N
     """Qwen3-Next's gated delta-net (16 key heads, 32 value heads of 128) and DeepSeek-V3.2's attention (MLA with the
     lightning indexer) on 2 × 1,000 tokens: everything they make is freed but out_proj's / o_proj's output
     (2,000 × hidden × 2 B) and the cache they are given."""
-    from memfit.memory.runtimes.transformers_pool_mixers import attention_prefill, replays_attention
+    from memfit.memory.runtimes.transformers_pool_blocks import attention_prefill, replays_attention
     from memfit.spec import AttentionSpec, LinearAttentionSpec
 
     gdn = LayerSpec(mixer="linear_attention", attention=None,

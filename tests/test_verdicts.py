@@ -11,6 +11,7 @@ import pytest
 import memfit
 from _cli import run
 from memfit.errors import ConfigError, MemfitError, UnsupportedError
+from memfit.hardware import get_device
 from memfit.plan import layouts
 from memfit.rules import resolve, tp_problem
 from memfit.workload import Workload
@@ -164,7 +165,8 @@ def test_one_verdict_across_commands(model: str, mode: str, runtime: str, fmt: s
     doc = json.loads(out)
     assert doc["fits"] == api.fits and doc["per_gpu_bytes"] == list(api.per_gpu_bytes)
     if runtime != "vllm" or mode != "inference":  # vLLM plans its KV pool for the device: estimate has none
-        est = memfit.estimate(model, **kw)  # type: ignore[arg-type]
+        # on the same GPU: the CUDA context is its generation's (data/runtime_overheads.toml)
+        est = memfit.estimate(model, device=get_device(GPU), **kw)  # type: ignore[arg-type]
         assert est.total_bytes == api.estimate.total_bytes
         assert api.fits == (est.total_bytes <= CAP)
     code, out, _ = run(["plan", model, "--gpu", GPU, *args, "-q", "context", "--limit", "4096", "--json"], capsys)

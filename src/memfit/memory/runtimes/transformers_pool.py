@@ -38,14 +38,8 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
-from .transformers_pool_mixers import (
-    attention_prefill,
-    ffn_prefill,
-    mixer_prefill,
-    replays_attention,
-    replays_ffn,
-    replays_mixer,
-)
+from .transformers_pool_blocks import attention_prefill, ffn_prefill, replays_attention, replays_ffn
+from .transformers_pool_mixers import mixer_prefill, replays_mixer
 
 __all__ = ["grid_down", "grid_up", "interpolated", "transformers_pool", "transformers_reserve"]
 

@@ -1,6 +1,7 @@
 """Recurrent mixers of transformers' hybrid models as the caching allocator sees them: the prefill's tensors of a
-Mamba-2 mixer on transformers' PyTorch path, allocation by allocation, for the pool emulation of
-``transformers_pool.py`` (which calls :func:`mixer_prefill` for a layer whose mixer is one of these).
+Mamba-2 mixer or a gated delta-net on transformers' PyTorch path, allocation by allocation, for the pool emulation
+of ``transformers_pool.py`` (which calls :func:`mixer_prefill` for a layer whose mixer is one of these; the
+feed-forward blocks and DeepSeek sparse attention are in ``transformers_pool_blocks.py``).
 
 transformers 5.25's Mamba-2 mixers (``mamba2``, ``bamba``, ``granitemoehybrid``, ``nemotron_h``, ``falcon_h1``)
 run, without the ``mamba_ssm`` / ``causal_conv1d`` kernels, ``causal_conv1d_fn`` and ``mamba2_chunk_scan``
@@ -22,17 +23,16 @@ run, without the ``mamba_ssm`` / ``causal_conv1d`` kernels, ``causal_conv1d_fn``
 
 Checked against the simulator's allocation trace of the development case
 ``nemotron-3-nano-30b-l5/gen-b2-s4096-new8`` (tensors ≥ 1 MiB, one mixer), which this sequence reproduces
-tensor for tensor.
+tensor for tensor. The gated delta-net (``torch_chunk_gated_delta_rule``) is described at :func:`_gated_delta`.
 """
 
 from __future__ import annotations
 
-from ...spec import AttentionSpec, LayerSpec, LinearAttentionSpec, SSMSpec
+from ...spec import LayerSpec, LinearAttentionSpec, SSMSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32, ScanSizes, scan_sizes
-from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS
 
-__all__ = ["attention_prefill", "ffn_prefill", "mixer_prefill", "replays_attention", "replays_ffn", "replays_mixer"]
+__all__ = ["mixer_prefill", "replays_mixer"]
 
 
 def replays_mixer(layer: LayerSpec) -> bool:
@@ -262,224 +262,3 @@ def _gate(tr: Trace, d_u: int, d_low: int, norm: bool) -> int:
     y = tr.alloc(d_u)
     tr.free(normed)
     return y
-
-
-# MoE blocks whose shared expert runs before the routed experts (its output waits beside them); the others add
-# it after (transformers 5.25: Qwen2MoeSparseMoeBlock, Qwen3NextSparseMoeBlock, Ernie4_5_MoeSparseMoeBlock,
-# HunYuanMoEV1Moe call ``shared_expert`` first; DeepseekV3MoE, Glm4MoeMoE, NemotronHMoE, KimiLinear's and
-# GraniteMoeHybrid's blocks call it on the residual after the experts)
-SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyuan_v1_moe")
-
-
-RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act "relu2"), down
-
-
-def replays_ffn(layer: LayerSpec, family: str) -> bool:
-    """Whether :func:`ffn_prefill` replays this layer's feed-forward block: a MoE block on transformers' grouped
-    experts path (``integrations/moe.py`` ``grouped_mm_experts_forward``) or Llama 4's every-expert dispatch, not
-    an expert activation with temporaries of its own (gpt-oss's clamped GLU); or a plain relu² MLP."""
-    if layer.moe is not None:
-        return family not in MOE_ACT_TENSORS
-    return layer.mlp is not None and layer.mlp.kind == "plain" and layer.mlp.activation == "relu2"
-
-
-def ffn_prefill(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
-    """The feed-forward block of :func:`replays_ffn` on ``t`` tokens, from its normed input to its output."""
-    if layer.moe is None:
-        assert layer.mlp is not None
-        return _mlp(tr, t, hidden, layer.mlp.intermediate_size, dt, False, True)
-    if layer.moe.dense_dispatch:
-        return _every_expert(tr, layer, t, hidden, dt)
-    return _moe(tr, layer, family, t, hidden, dt)
-
-
-def _every_expert(tr: Trace, layer: LayerSpec, t: int, hidden: int, dt: int) -> int:
-    """Llama 4's ``Llama4TextMoe``: every token through every expert (``E·t`` rows): the input repeated E times and
-    scaled by its router score (the repeat freed), the batched gate_up, act(gate), up·act (the act freed), the
-    batched down (the product and gate_up freed), the shared expert, the sum over the experts added into its
-    output."""
-    moe = layer.moe
-    assert moe is not None
-    rows, i_e = t * moe.num_experts, moe.expert_intermediate_size
-    rep = tr.alloc(rows * hidden * dt)
-    routed_in = tr.alloc(rows * hidden * dt)
-    tr.free(rep)
-    gate_up = tr.alloc(2 * rows * i_e * dt)
-    act = tr.alloc(rows * i_e * dt)
-    prod = tr.alloc(rows * i_e * dt)
-    tr.free(act)
-    down = tr.alloc(rows * hidden * dt)
-    tr.free(prod, gate_up)
-    out = _mlp(tr, t, hidden, moe.shared_size, dt, True, False) if moe.num_shared_experts else tr.alloc(t * hidden * dt)
-    tr.free(tr.alloc(t * hidden * dt), down, routed_in)  # the sum over experts, added in place
-    return out
-
-
-def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
-    """A MoE block on ``t`` tokens, from its normed input to its output (returns its key). The grouped experts
-    path with ``S = t·top_k`` rows: the rows gathered per expert (``hidden[perm // k]``), the gate/up grouped
-    matmul (``2·I`` wide when gated), the activation and product, the down grouped matmul, the rows weighted by
-    their routing scores (fp32 where the router keeps fp32 scores, ``fp32_routing``: the weighted rows, their
-    un-permuted copy and the per-token sum are fp32, cast back at the end), the copy in token order, the sum over
-    the k rows; a shared expert before or after it."""
-    moe = layer.moe
-    assert moe is not None
-    fp32_routing, relu2 = family in FP32_ROUTING, family in RELU2_EXPERTS
-    rows, i_e = t * moe.routed_rows, moe.expert_intermediate_size
-    shared = 0
-    first = family in SHARED_FIRST
-    if moe.num_shared_experts and first:
-        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
-    if fp32_routing:
-        tr.free(tr.alloc(t * hidden * FP32))  # the router's fp32 copy of the input
-    w = FP32 if fp32_routing else dt
-    sel = tr.alloc(rows * hidden * dt)
-    if moe.kind == "plain":  # up, the activation (relu² is relu then its square)
-        up = tr.alloc(rows * i_e * dt)
-        act = tr.alloc(rows * i_e * dt)
-        if relu2:
-            sq = tr.alloc(rows * i_e * dt)
-            tr.free(act)
-            act = sq
-        tr.free(up)
-    else:  # gate_up, act(gate), · up
-        gate_up = tr.alloc(2 * rows * i_e * dt)
-        a = tr.alloc(rows * i_e * dt)
-        act = tr.alloc(rows * i_e * dt)
-        tr.free(a, gate_up)
-    down = tr.alloc(rows * hidden * dt)
-    tr.free(act)
-    weighted = tr.alloc(rows * hidden * w)
-    ordered = tr.alloc(rows * hidden * w)
-    tr.free(weighted)
-    out = tr.alloc(t * hidden * w)
-    if w != dt:
-        low = tr.alloc(t * hidden * dt)
-        tr.free(out)
-        out = low
-    tr.free(sel, down, ordered)
-    if moe.num_shared_experts and not first:
-        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
-    if shared:
-        total = tr.alloc(t * hidden * dt)
-        tr.free(out, shared)
-        out = total
-    return out
-
-
-def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2: bool) -> int:
-    """A (shared expert's) MLP: gated (gate, act, up, product) or plain (up, its activation: relu² is relu then
-    its square, the relu freed), then down."""
-    piece = t * inner * dt
-    if gated:
-        gate = tr.alloc(piece)
-        act = tr.alloc(piece)
-        tr.free(gate)
-        up = tr.alloc(piece)
-        prod = tr.alloc(piece)
-        tr.free(act, up)
-    else:
-        up = tr.alloc(piece)
-        prod = tr.alloc(piece)
-        if relu2:
-            sq = tr.alloc(piece)
-            tr.free(prod)
-            prod = sq
-        tr.free(up)
-    out = tr.alloc(t * hidden * dt)
-    tr.free(prod)
-    return out
-
-
-def replays_attention(att: AttentionSpec) -> bool:
-    """Whether :func:`attention_prefill` replays this attention: DeepSeek sparse attention (MLA with the lightning
-    indexer, ``deepseek_v32``)."""
-    return att.kind == "mla" and att.index_heads > 0
-
-
-def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int,
-                      kv: int) -> tuple[int, list[int]]:
-    """DeepSeek-V3.2's attention on the prompt (transformers 5.25 ``DeepseekV32Attention`` / ``DeepseekV32Indexer``),
-    from the normed input to ``o_proj``'s output; returns it and the cache's keys (``kv`` bytes, the latent). q_a
-    and its fp32 RMSNorm, q_b's output, the rotary part rotated by halves (x₁cos − x₂sin, x₁sin + x₂cos, cat), the
-    query concatenated, the cache, kv_b's output, the fresh key, the indexer (below), the sparse mask
-    (``b × s × t`` in the model dtype, from the top-k indices made int64), the kernel's output, ``o_proj``."""
-    t = b * s
-    rope = att.qk_rope_head_dim or 0
-    nope = att.qk_nope_head_dim or (att.head_dim - rope)
-    heads = att.num_heads
-    q_low = 0
-    if att.q_lora_rank:
-        q_a = tr.alloc(t * att.q_lora_rank * dt)
-        q_low = _rms(tr, t * att.q_lora_rank, dt)
-        tr.free(q_a)
-    q = tr.alloc(t * heads * (nope + rope) * dt)
-    tr.free(q_low)
-    half = t * heads * rope * dt // 2
-    x1c, x2s = tr.alloc(half), tr.alloc(half)
-    first = tr.alloc(half)
-    tr.free(x1c, x2s)
-    x1s, x2c = tr.alloc(half), tr.alloc(half)
-    second = tr.alloc(half)
-    tr.free(x1s, x2c)
-    pe = tr.alloc(2 * half)
-    tr.free(first, second)
-    query = tr.alloc(t * heads * (nope + rope) * dt)
-    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
-    kv_b = tr.alloc(t * heads * (nope + att.value_dim) * dt)
-    key = tr.alloc(t * heads * (nope + rope) * dt)
-    picked = _indexer(tr, att, b, s, dt)
-    tr.free(tr.alloc(t * att.index_topk * 8))  # the indices made int64 to build the mask
-    mask = tr.alloc(b * s * s * dt)
-    out = tr.alloc(t * heads * att.value_dim * dt)
-    tr.free(mask)
-    o = tr.alloc(t * hidden * dt)
-    tr.free(out, q, pe, query, key, kv_b, picked)
-    return o, kv_keys
-
-
-def _indexer(tr: Trace, att: AttentionSpec, b: int, s: int, dt: int) -> int:
-    """The lightning indexer over the prompt: wq_b's output, its rotary part by rotate_half (x·cos, the rotated
-    copy, ·sin, the sum) and the concatenated q, q in fp32, with more than one sequence the key expanded to every
-    query (``b × s × d × s`` fp32, the matmul's operand copy), the fp32 scores, scaled, relu'd, the per-token index
-    scores (weighted sum over heads) and their masked copy, top-k values and int64 indices, the indices cast.
-    Returns the kept indices' key."""
-    heads, d, k = att.index_heads, att.index_head_dim, att.index_topk
-    rope = att.qk_rope_head_dim or 0
-    wq = tr.alloc(b * s * heads * d * dt)
-    n = b * s * heads * rope * dt
-    cos = tr.alloc(n)
-    rotated = tr.alloc(n)
-    sin = tr.alloc(n)
-    tr.free(rotated)
-    summed = tr.alloc(n)
-    tr.free(cos, sin)
-    q = tr.alloc(b * s * heads * d * dt)
-    q32 = tr.alloc(b * s * heads * d * FP32)
-    expanded = tr.alloc(b * s * d * s * FP32) if b > 1 else 0
-    scores = tr.alloc(b * s * heads * s * FP32)
-    tr.free(expanded, q32)
-    scaled = tr.alloc(b * s * heads * s * FP32)
-    tr.free(scores)
-    relu = tr.alloc(b * s * heads * s * FP32)
-    tr.free(scaled)
-    index = tr.alloc(b * s * s * FP32)
-    masked = tr.alloc(b * s * s * FP32)
-    tr.free(index)
-    values, indices = tr.alloc(b * s * k * FP32), tr.alloc(b * s * k * 8)
-    tr.free(values)
-    picked = tr.alloc(b * s * k * FP32)
-    tr.free(indices, q, summed, wq, relu, masked)
-    return picked
-
-
-def _rms(tr: Trace, n: int, dt: int) -> int:
-    """An RMSNorm over ``n`` elements in fp32 (the copy, its square, the normalised copy, cast back, weighted)."""
-    x = tr.alloc(n * FP32)
-    tr.free(tr.alloc(n * FP32))
-    y = tr.alloc(n * FP32)
-    tr.free(x)
-    low = tr.alloc(n * dt)
-    out = tr.alloc(n * dt)
-    tr.free(low, y)
-    return out
