@@ -120,7 +120,7 @@ def _fake_world(expandable: bool = False) -> Iterator[Any]:
     tracker.pool = spar.StreamPools(expandable)
     h100 = sm.H100Mode()
     gc.collect()
-    with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake), sm._not_tracing(), \
+    with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
             spar.tracked_resize(tracker):
         yield tracker
 
@@ -353,6 +353,12 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
     # one); bf16, as the fake grouped_mm refuses fp32 experts
     _c("qwen3-30b-a3b-l2/pp2-r0-1f1b-bf16-m2-b1-s2048", "qwen3-30b-a3b", 2, pp=2, rank=0, schedule="1f1b",
        microbatches=2, batch=1, seq=2048, amp=False),
+    # a GPipe middle stage (added after the held-out qwen3-1.7b-l6 GPipe middle stage scored +5.39 %, to look for the
+    # mechanism on development cases)
+    _c("llama-3.2-1b-l6/pp3-r1-gpipe-m3-b2-s1024", "llama-3.2-1b", 6, pp=3, rank=1, schedule="gpipe",
+       microbatches=3, batch=2, seq=1024),
+    _c("qwen2.5-7b-l6/pp3-r1-gpipe-m4-b1-s2048", "qwen2.5-7b", 6, pp=3, rank=1, schedule="gpipe",
+       microbatches=4, batch=1, seq=2048),
 ]
 # written before memfit's PP model was run on any of them
 PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -373,6 +379,16 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        microbatches=2, batch=1, seq=2048, amp=False),
     _c("qwen3-8b-l6/pp3-r0-1f1b-m6-b2-s4096", "qwen3-8b", 6, pp=3, rank=0, schedule="1f1b",
        microbatches=6, batch=2, seq=4096),
+    # listed blind after the first-backward model (parallel_pp._first_backward) was fixed on development cases:
+    # the full Llama-3.1-8B cut in 4, and more GPipe / interleaved ranks
+    _c("llama-3.1-8b-l32/pp4-r0-1f1b-m8-b1-s4096", "llama-3.1-8b", 32, pp=4, rank=0, schedule="1f1b",
+       microbatches=8, batch=1, seq=4096),
+    _c("llama-3.1-8b-l32/pp4-r3-1f1b-m8-b1-s4096", "llama-3.1-8b", 32, pp=4, rank=3, schedule="1f1b",
+       microbatches=8, batch=1, seq=4096),
+    _c("qwen3-8b-l8/pp4-r2-gpipe-m4-b1-s2048", "qwen3-8b", 8, pp=4, rank=2, schedule="gpipe", microbatches=4,
+       batch=1, seq=2048),
+    _c("qwen2.5-7b-l8/pp2-r1-interleaved-v2-m4-b1-s2048", "qwen2.5-7b", 8, pp=2, rank=1,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
 ]
 
 

@@ -43,7 +43,7 @@ from ..activations import ModelActivations, model_activations
 from ..overhead import cublas_workspace_bytes
 from .parallel import RankShare, _stage_shares
 from .states import TRAINING_HANDLES, ModelStates, model_states
-from .step import step_peak, training_components
+from .step import StepPeak, step_peak, training_components
 
 __all__ = ["SCHEDULES", "estimate_pipeline", "rank_actions", "uses_pipeline_model"]
 
@@ -162,6 +162,7 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     accum = step_peak(st, sa, replace(wl, grad_accum=2), ckpt=ckpt).phases
     fwd = max(v for p, v in fresh.items() if p.startswith("forward")) - S
     bwd = [max(v for p, v in ph.items() if p.startswith("backward")) - S for ph in (fresh, accum)]
+    bwd[0] = _first_backward(sa, st, ckpt)
     if first and emb:  # a later micro-batch: the embedding's new dense gradient beside .grad, before it is added
         bwd[1] = max(bwd[1], grads + sa.embedding_backward_extra + emb)
     before = sa.outside
@@ -174,12 +175,34 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]))
 
 
-def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]], m: int) -> tuple[int, str, dict[str, int]]:
-    """The rank's largest moment (bytes beyond weights, optimizer states and receive buffers) and its name."""
+def _first_backward(sa: ModelActivations, st: ModelStates, ckpt: str) -> int:
+    """The peak of a stage's backward with no gradient yet (the step's first micro-batch): the loss (last stage),
+    then layer by layer the larger of what the layer's backward frees (its saved activations and, under autocast,
+    the bf16 weight copies its matmuls saved) and its new weight gradients (as in ``parallel_fsdp``), the layer's
+    backward buffers and the gradients already made, then the embedding's."""
+    full, op = ckpt == "full", ckpt == "selective-op"
+    kept = [la.checkpoint if full else la.op_saved if op else la.saved - (la.attention_core if ckpt == "selective"
+            else 0) for la in sa.layers]
+    casts = [0 if full or op else la.weight_casts for la in sa.layers]
+    best = sum(kept) + sum(casts) + sa.outside + sa.head_weight_casts + sa.loss_saved + sa.loss_backward_extra
+    done = st.head_grads
+    for i in range(len(sa.layers) - 1, -1, -1):
+        la = sa.layers[i]
+        recompute = la.checkpoint if full or op else 0
+        frees = la.saved + (la.weight_casts if full or op else casts[i])
+        best = max(best, sum(kept[:i]) + sum(casts[:i]) + sa.outside + sa.head_weight_casts + recompute
+                   + max(frees, st.layer_grads[i]) + la.backward_extra + done)
+        done += st.layer_grads[i]
+    return max(best, sa.embedding_backward_extra + done + st.embedding_grads)
+
+
+def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]]) -> tuple[int, str, int, dict[str, int]]:
+    """The rank's largest moment (bytes beyond weights, optimizer states and receive buffers), its name, and the
+    gradients complete then (a stage's gradients made in the running backward are counted in the moment only)."""
     in_flight = [0] * len(stages)
     has_grads = [False] * len(stages)
     chunks = 0  # last stage: outputs kept for the step's return value
-    best, where = 0, ""
+    best, where, best_grads = 0, "", 0
     moments: dict[str, int] = {}
     for kind, j, mb in actions:
         st = stages[j]
@@ -201,12 +224,13 @@ def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]], m: int) -> 
         moments[name] = now
         if now > best:
             best, where = now, name
+            best_grads = grads_other + (st.states.gradients if has_grads[j] and (kind == "F" or mb) else 0)
     step = sum(s.states.gradients + s.states.optimizer.step_temporary for s in stages) + \
         chunks * sum(s.output for s in stages if s.last)
     moments["optimizer step"] = step
     if step > best:
-        best, where = step, "optimizer step"
-    return best, where, moments
+        best, where, best_grads = step, "optimizer step", sum(s.states.gradients for s in stages)
+    return best, where, best_grads, moments
 
 
 def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
@@ -234,11 +258,12 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     best: tuple[int, list[Component], int, str] | None = None
     for rank in range(pp):
         mine = [stages[rank + j * pp] for j in range(v)]
-        peak, phase, _ = _walk(mine, rank_actions(schedule, pp, rank, m, v), m)
+        peak, phase, grads, _ = _walk(mine, rank_actions(schedule, pp, rank, m, v))
         buffers = sum((0 if s.first else m * hidden) + (0 if s.last else m * hidden) for s in mine)
         weights = sum(s.states.weights for s in mine)
         opt = sum(s.states.optimizer.state_bytes for s in mine)
-        comps = _components(spec, wl, states, mine, weights, opt, peak, phase, buffers, workspace, m, schedule)
+        comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase),
+                            m, schedule)
         total = sum(c.bytes for c in comps if c.on_device)
         ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
         per_gpu.append({"rank": rank, "stage": mine[0].share.stage, "stages": [s.share.stage for s in mine],
@@ -263,27 +288,30 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
                     allocated_bytes=allocated, notes=tuple(notes), details=details)
 
 
-def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_Stage], weights: int, opt: int,
-                peak: int, phase: str, buffers: int, workspace: int, m: int, schedule: str) -> list[Component]:
+def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_Stage],
+                fixed: tuple[int, int, int, int], at: tuple[int, int, str], m: int, schedule: str) -> list[Component]:
+    """The rank's components: ``fixed`` = (weights, optimizer states, receive buffers, cuBLAS workspaces), ``at`` =
+    (the walk's peak beyond those, the complete gradients then, the moment's name)."""
+    weights, opt, buffers, workspace = fixed
+    peak, grads, phase = at
     stage_states = replace(states, weights=weights, optimizer=replace(states.optimizer, state_bytes=opt))
-    from .step import StepPeak
-
-    sp = StepPeak(phase, peak, 0, 0, opt, 0, {})
+    sp = StepPeak(phase, peak - grads, 0, grads, opt, 0, {})
     params = sum(s.share.parameters for s in mine)
     layers = ", ".join(f"stage {s.share.stage} (layers {s.share.layers.start}-{s.share.layers.stop - 1})"
                        for s in mine)
     comps = training_components(
         spec, wl, stage_states, sp, workspace, weights=weights,
         weights_formula=f"{params:,.0f} parameters on this rank: {layers} × {states.precision.weight_bytes} B",
-        gradients_formula=f"gradients and activations of the micro-batches in flight are in 'activations' "
-                          f"({schedule}, {m} micro-batches)",
+        gradients_formula=f"{params:,.0f} × {states.grad_bytes} B = "
+                          f"{fmt_bytes(sum(s.states.gradients for s in mine))} (those of a backward still running "
+                          "are in 'activations')",
         optimizer_formula=f"{states.optimizer.name} states of this rank's {params:,.0f} parameters = {fmt_bytes(opt)}")
     out = []
     for c in comps:
         if c.name == "activations":
-            c = Component("activations", peak, f"at the rank's peak ({phase}): the activations and outputs of the "
-                          f"micro-batches in flight under {schedule}, the stage's gradients present then and the "
-                          f"running micro-batch's own forward/backward buffers = {fmt_bytes(peak)}")
+            c = Component("activations", peak - grads, f"at the rank's peak ({phase}): the activations and outputs "
+                          f"of the micro-batches in flight under {schedule} ({m} micro-batches) and the running "
+                          f"micro-batch's own forward/backward buffers = {fmt_bytes(peak - grads)}")
         out.append(c)
         if c.name == "optimizer_states" and buffers:
             out.append(Component("pipeline_buffers", buffers, f"receive buffers for {m} micro-batches (activations "
