@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
 from .op_sac import op_level_saved
 from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
@@ -307,6 +308,8 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> t
 
 
 def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> LayerActivations:
+    if layer.attention is not None and layer.attention.single_kv:  # DeepSeek-V4: memory.dsv4_attention
+        return LayerActivations(*dsv4_training(spec, layer, p.proj_bytes, b, s), weight_casts=0)
     h = spec.hidden_size
     T = b * s
     r = p.resid_bytes
@@ -370,14 +373,12 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
                 per = 2 * p.proj_bytes  # the probabilities' gradient and the softmax backward's, model dtype
             sq_back = b * a.num_heads * s * s * per
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
-    return LayerActivations(
-        saved=T * per_token + sq_saved + constant + moe_layer + ssm_saved,
+    return LayerActivations(saved=T * per_token + sq_saved + constant + moe_layer + ssm_saved,
         attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h * max(1, altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
         forward_extra=max(T * extra_token, sq_transient) + dequant,
         backward_extra=T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back,
-        weight_casts=casts,
-        replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
+        weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
         op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
     )
@@ -445,5 +446,4 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> Mo
     if p.full:
         emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
-                            loss_backward_extra=8 * TV, head_weight_casts=head_casts,
-                            embedding_backward_extra=emb_back)
+                            loss_backward_extra=8 * TV, head_weight_casts=head_casts, embedding_backward_extra=emb_back)

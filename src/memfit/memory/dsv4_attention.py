@@ -13,9 +13,9 @@ The residual is ``hc_mult`` streams (``b × s × hc_mult × hidden``, the model 
 
 from __future__ import annotations
 
-from ..spec import AttentionSpec, ModelSpec
+from ..spec import AttentionSpec, LayerSpec, ModelSpec
 
-__all__ = ["dsv4_attention_transient", "hc_stream_bytes"]
+__all__ = ["dsv4_attention_transient", "dsv4_training", "hc_stream_bytes"]
 
 FP32 = 4
 
@@ -43,3 +43,59 @@ def hc_stream_bytes(spec: ModelSpec, tokens: int, dt: int) -> int:
             n = shape[0] if isinstance(shape, tuple) else shape
             return tokens * n * spec.hidden_size * dt
     return 0
+
+
+SINKHORN_ITERS = 20  # DeepseekV4Config.hc_sinkhorn_iters (the mHC mixing matrices' normalisation rounds)
+
+
+def _hc(spec: ModelSpec) -> int:
+    for name, shape in spec.extra:
+        if name == "model.hc_head.hc_base":
+            return shape[0] if isinstance(shape, tuple) else shape
+    return 1
+
+
+def dsv4_training(spec: ModelSpec, layer: LayerSpec, dt: int, b: int, s: int) -> tuple[int, int, int, int, int]:
+    """One DeepSeek-V4 decoder layer in a training forward (eager attention, the weights training), read off
+    ``modeling_deepseek_v4.py``: (saved, attention core, checkpoint, forward transient, backward transient) bytes.
+
+    Per token: each hyper-connection keeps the flattened streams in fp32 and their fp32 unweighted-normed copy (the
+    ``fn`` projection's input) and its Sinkhorn rounds' n × n divisions; the layer keeps its input streams and the
+    streams between attention and MoE (n × hidden, model dtype). Each fp32-weight RMSNorm (input, post-attention,
+    q_a, kv) keeps its fp32 input and normed copy, and (but kv's) its model-dtype output. Attention keeps q_b_proj's
+    output and q_b_norm's fp32 copy of it, the rotated q, the attention output rotated back, o_a_proj's and o_b_proj's
+    outputs and the keys (window + compressed entries); per sequence, the fp32 probabilities with the sink column and
+    their model-dtype cast, and with more than one sequence the keys and values expanded to every head (the matmuls
+    cannot fold a broadcast head dimension into their batch). A compressor keeps its pooling weights (fp32 softmax and
+    cast) and the pooled values (CSA: two overlapping series, 2 × head_dim per token); the indexer's scores feed only
+    its top-k and are freed. The MoE
+    keeps, per routed row, the gathered input, gate_up's output, the clamped gate and up, act(gate), their product and
+    the down projection's output (scaled by the routing weight); the shared expert its two projections, their clamps,
+    act and product; the router its logits and scores."""
+    a, m = layer.attention, layer.moe
+    assert a is not None and m is not None
+    h, n, heads, d = spec.hidden_size, _hc(spec), a.num_heads, a.head_dim
+    ql, t = a.q_lora_rank or h, b * s
+    rate = a.compress_rate
+    keys = s + (s // rate if rate else 0)
+    hc = 2 * (2 * n * h * FP32 + (2 * SINKHORN_ITERS + 2) * n * n * FP32) + 2 * n * h * dt
+    norms = 2 * FP32 * (2 * h + ql + d) + dt * (2 * h + ql)
+    attn = heads * d * (3 * dt + FP32) + a.o_groups * a.o_lora_rank * dt + h * dt + d * dt * keys // s
+    comp = 0
+    if rate:
+        series = 2 if a.index_heads else 1
+        comp = series * d * (dt + FP32 + dt) + (0 if a.index_heads else d * dt) + 3 * d * (FP32 + dt) // rate
+    moe = m.top_k * (2 * h * dt + 6 * m.expert_intermediate_size * dt) + 6 * m.expert_intermediate_size * dt \
+        + h * dt + 3 * m.num_experts * dt
+    core = b * heads * s * ((keys + 1) * FP32 + keys * dt)
+    if b > 1:  # the one K=V head broadcast to every head folds into the matmuls only for one sequence: K and V copied
+        core += 2 * b * heads * keys * d * dt
+    saved = t * (hc + norms + attn + comp + moe) + core
+    forward = max(b * heads * s * (keys * dt + (keys + 1) * FP32), t * m.top_k * 2 * m.expert_intermediate_size * dt)
+    # softmax's backward: the probabilities' gradient cast to fp32 and padded by the sink column, and its output,
+    # while the model-dtype probabilities are already released, and so are (backward runs the block in reverse) what
+    # the MoE, its hyper-connection and the post-attention norm saved and the streams between attention and MoE
+    after_ffn = t * (moe + hc // 2 + 2 * FP32 * h + dt * h)  # one hyper-connection and the mid streams: hc // 2
+    backward = t * 2 * n * h * dt + max(b * heads * s * (2 * (keys + 1) * FP32 - keys * dt) - after_ffn,
+                                        t * m.top_k * 3 * m.expert_intermediate_size * dt)
+    return saved, core, t * n * h * dt, forward, backward
