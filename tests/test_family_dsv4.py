@@ -18,6 +18,7 @@ from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
 SIMULATED = Path(__file__).parent / "data" / "simulated" / "families-v4.jsonl"
+FAMILIES = {"deepseek_v4"}  # the model_types whose counts this file checks against transformers
 # DeepSeek-V4-Flash's schedule (https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash): layers 0, 1 sliding only, then
 # ratio 4 (CSA) on even and 128 (HCA) on odd layers; the 44th entry is the MTP layer transformers does not build
 FLASH = {"model_type": "deepseek_v4", "compress_ratios": [0, 0] + [4 if i % 2 == 0 else 128 for i in range(2, 44)]}

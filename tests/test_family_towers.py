@@ -18,6 +18,8 @@ from memfit.sources.families.towers_recent import timm_tower_parameters
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
+FAMILIES = {"gemma4", "llama4"}  # the image-text model_types whose counts this file checks against transformers
+
 
 def _meta_total(conf: Any, model_class: str) -> int:
     torch = pytest.importorskip("torch")

@@ -75,6 +75,10 @@ def test_every_supported_family_is_checked_against_transformers() -> None:
     from test_family_hybrids import HYBRID_FAMILIES  # the Mamba hybrids and kimi_linear, checked there
 
     covered |= {"mllama"} | HYBRID_FAMILIES
+    from test_family_dsv4 import FAMILIES as DSV4  # deepseek_v4, checked there
+    from test_family_towers import FAMILIES as TOWERS  # gemma4 with its towers, checked there
+
+    covered |= DSV4 | TOWERS
     # deepseek (v1) is remote code only; gemma3n's image-audio class needs timm (its text model is checked)
     assert covered == set(SUPPORTED_FAMILIES) - {"deepseek", "gemma3n"}
 
