@@ -73,6 +73,11 @@ def test_op_level_sac_keeps_input_every_second_matmul_and_attention_output() -> 
     spec = load_model("llama-3.1-8b")
     per_token = 2 * (4096 + 4096 + 1024 + 14336 + 4096 + 4096) + 4 * 32
     assert op_level_saved(spec, spec.layers[0], 1000, 2, 2, True, True) == 1000 * per_token
+    # Qwen2.5-7B: q, k, v have biases, so they run addmm (neither counted nor saved); the matmuls are o, gate, up,
+    # down, and the 1st and 3rd are kept: input 3584 + o 3584 + up 18944 + attention output 28 × 128 elements
+    qwen = load_model("qwen2.5-7b")
+    per_token = 2 * (3584 + 3584 + 18944 + 28 * 128) + 4 * 28
+    assert op_level_saved(qwen, qwen.layers[0], 1000, 2, 2, True, True) == 1000 * per_token
 
 
 PUBLISHED = [json.loads(line) for line in (DATA / "published.jsonl").read_text().splitlines()[1:]]

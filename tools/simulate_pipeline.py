@@ -440,6 +440,21 @@ TITAN_CASES: list[tuple[str, str, int | None, dict[str, Any], dict[str, Any]]] =
 ]
 
 
+# torchtitan's recipe (op-level SAC, FSDP2) on cut catalog models: what --checkpointing selective-op keeps, across
+# attention shapes, biased projections (addmm, which the policy does not save) and tied embeddings
+SAC_DEV: list[tuple[str, str, int | None, dict[str, Any], dict[str, Any]]] = [
+    ("sac-op/qwen2.5-7b-l4-fsdp8-b2-s4096", "qwen2.5-7b", 4, dict(shard=8, batch=2, seq=4096, ac="op"), {}),
+    ("sac-op/llama-3.2-1b-l4-fsdp2-b4-s2048", "llama-3.2-1b", 4, dict(shard=2, batch=4, seq=2048, ac="op"), {}),
+]
+SAC_HELDOUT: list[tuple[str, str, int | None, dict[str, Any], dict[str, Any]]] = [
+    ("sac-op/mistral-7b-v0.3-l4-fsdp16-b1-s8192", "mistral-7b-v0.3", 4, dict(shard=16, batch=1, seq=8192, ac="op"),
+     {}),
+    ("sac-op/qwen3-1.7b-l6-fsdp4-b4-s2048", "qwen3-1.7b", 6, dict(shard=4, batch=4, seq=2048, ac="op"), {}),
+    ("sac-op/phi-3.5-mini-instruct-l4-fsdp8-b2-s4096", "phi-3.5-mini-instruct", 4,
+     dict(shard=8, batch=2, seq=4096, ac="op"), {}),
+]
+
+
 def titan_record(name: str, model: str, layers: int | None, p: dict[str, Any], published: dict[str, Any]) -> Any:
     t0 = time.time()
     cfg = sm.catalog_config(model, layers)
@@ -455,10 +470,26 @@ def titan_record(name: str, model: str, layers: int | None, p: dict[str, Any], p
                device_used_after_build=None, device_used_end=None, rank=0, world_size=int(p["shard"]),
                seconds=round(time.time() - t0, 2), simulated=True, simulator="tools/simulate_pipeline.py titan",
                simulator_version=PIPELINE_SIMULATOR_VERSION, set="published (development)")
+    if not published:
+        rec.pop("published")
+        rec["set"] = "op-level SAC"
     return rec
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.set in ("sac-dev", "sac-heldout"):
+        out = Path(args.out or DATA / f"{args.set.replace('sac', 'sac-op')}.jsonl")
+        env = dict(env=dict(simulated=True, simulator_version=PIPELINE_SIMULATOR_VERSION, torch=torch.__version__,
+                            transformers=sm._version("transformers"),
+                            note="torchtitan's FSDP2 recipe with op-level SAC on cut catalog models, rank 0 on the "
+                                 "fake process group (tools/simulate_pipeline.py); see docs/simulator.md"))
+        rows = []
+        for name, model, layers, p, pub in SAC_DEV if args.set == "sac-dev" else SAC_HELDOUT:
+            rec = titan_record(name, model, layers, p, pub)
+            print(f"{name:55s} {rec['peak_alloc']:15,d} {rec['seconds']:6.1f}s", flush=True)
+            rows.append(rec)
+        out.write_text("".join(json.dumps(r) + "\n" for r in [env, *rows]))
+        return 0
     if args.set == "published":
         out = Path(args.out or DATA / "published.jsonl")
         env = dict(env=dict(simulated=True, simulator_version=PIPELINE_SIMULATOR_VERSION, torch=torch.__version__,
@@ -524,7 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--seq", type=int, default=2048)
     q.add_argument("--bf16", action="store_true")
     g = sub.add_parser("generate", help="simulate the pipeline cases of a set and write them")
-    g.add_argument("--set", choices=("development", "heldout", "published"), default="development")
+    g.add_argument("--set", choices=("development", "heldout", "published", "sac-dev", "sac-heldout"),
+                   default="development")
     g.add_argument("--out", default="")
     g.add_argument("--only", default="", help="comma-separated case names (the others are kept as recorded)")
     a = ap.parse_args(argv)

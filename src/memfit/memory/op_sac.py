@@ -19,24 +19,30 @@ __all__ = ["op_level_saved"]
 def _mm_outputs(spec: ModelSpec, layer: LayerSpec) -> list[int]:
     """Output features of the layer's ``aten.mm`` calls per token, in forward order: q, k, v (or fused qkv), o, then
     gate, up (or fused gate_up), down; an MoE layer's router and shared experts (routed experts run grouped
-    matmuls, not ``mm``)."""
+    matmuls, not ``mm``). A Linear with a bias on a 3-D input runs ``aten.addmm`` (``at::linear`` flattens it,
+    ``_flatten_nd_linear``), which is neither counted nor saved by the policy."""
     outs: list[int] = []
     a = layer.attention
     if a is not None and a.kind != "mla":
         q, kv = a.num_heads * a.head_dim, a.num_kv_heads * a.head_dim
         v = a.num_kv_heads * a.value_dim
-        outs += [q + kv + v] if a.fused_qkv else [q, kv, v]
-        outs.append(spec.hidden_size)
-    ffns: list[tuple[int, str, bool]] = []
+        if not a.qkv_bias:
+            outs += [q + kv + v] if a.fused_qkv else [q, kv, v]
+        if not a.o_bias:
+            outs.append(spec.hidden_size)
+    ffns: list[tuple[int, str, bool, bool]] = []
     if layer.mlp is not None:
-        ffns.append((layer.mlp.intermediate_size, layer.mlp.kind, layer.mlp.fused_gate_up))
+        ffns.append((layer.mlp.intermediate_size, layer.mlp.kind, layer.mlp.fused_gate_up, layer.mlp.bias))
     if layer.moe is not None:
         m = layer.moe
-        outs.append(m.num_experts)
+        if not m.router_bias:
+            outs.append(m.num_experts)
         if m.num_shared_experts:
             ffns.append((m.num_shared_experts * (m.shared_intermediate_size or m.expert_intermediate_size), m.kind,
-                         False))
-    for inter, kind, fused in ffns:
+                         False, m.shared_expert_bias))
+    for inter, kind, fused, bias in ffns:
+        if bias:
+            continue
         if kind == "gated":
             outs += [2 * inter] if fused else [inter, inter]
         else:
