@@ -76,6 +76,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
     ("simulated/families-v4.jsonl", "training"): Bound(median=0.74, worst=1.67, under=-0.96),
+    # Gemma 4 and Gemma 3n with their towers held (text inputs; tools/simulate_families_towers.py)
+    ("simulated/families-towers.jsonl", "inference"): Bound(median=0.74, worst=0.82, under=-0.82),
+    ("simulated/families-towers.jsonl", "training"): Bound(median=0.93, worst=1.44, under=-1.44),
     # the Mamba hybrids and Kimi Linear (tools/simulate_hybrids.py; the torch paths of Mamba-2, Mamba-1 and KDA)
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.10, worst=0.23, under=0.02),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.77, worst=1.80, under=-0.79),
@@ -153,6 +156,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.59, worst=1.67, under=-0.66),
+    ("simulated/families-towers.jsonl", "inference"): Bound(median=2.25, worst=4.36, under=0.15),
+    ("simulated/families-towers.jsonl", "training"): Bound(median=5.97, worst=7.69, under=4.25),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.56, worst=0.57, under=-0.57),

@@ -115,6 +115,18 @@ def test_gemma3n_count_is_exact_with_timm() -> None:
     assert count_parameters(spec_from_config(conf.to_dict())).total == total
 
 
+def test_simulated_peaks_within_3_percent() -> None:
+    """tests/data/simulated/families-towers.jsonl: text inputs, the towers' weights held (no gradient, no state)."""
+    from pathlib import Path
+
+    from tests._simulated import relative_errors
+
+    errors = dict(relative_errors(Path(__file__).parent / "data" / "simulated" / "families-towers.jsonl"))
+    assert {c.split("/")[0].split("-")[0] for c in errors} == {"gemma4", "gemma3n"}
+    assert {c.split("/")[1].split("-")[0] for c in errors} == {"gen", "train"}
+    assert all(-0.03 <= e <= 0.03 for e in errors.values()), errors
+
+
 def test_unknown_timm_tower_is_one_clear_line() -> None:
     from memfit.errors import ConfigError
 
