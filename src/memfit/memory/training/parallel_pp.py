@@ -196,14 +196,14 @@ def _first_backward(sa: ModelActivations, st: ModelStates, ckpt: str) -> int:
     return max(best, sa.embedding_backward_extra + done + st.embedding_grads)
 
 
-def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]]) -> tuple[int, str, int, dict[str, int]]:
-    """The rank's largest moment (bytes beyond weights, optimizer states and receive buffers), its name, and the
-    gradients complete then (a stage's gradients made in the running backward are counted in the moment only)."""
+def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]]) -> tuple[int, str, int, int]:
+    """The rank's largest moment (bytes beyond weights, optimizer states and receive buffers), its name, the
+    gradients complete then (a stage's gradients made in the running backward are counted in the moment only) and
+    the other micro-batches in flight then."""
     in_flight = [0] * len(stages)
     has_grads = [False] * len(stages)
     chunks = 0  # last stage: outputs kept for the step's return value
-    best, where, best_grads = 0, "", 0
-    moments: dict[str, int] = {}
+    best, where, best_grads, flight = 0, "", 0, 0
     for kind, j, mb in actions:
         st = stages[j]
         grads_other = sum(s.states.gradients for i, s in enumerate(stages) if has_grads[i] and i != j)
@@ -221,16 +221,14 @@ def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]]) -> tuple[in
                 + (0 if st.last else st.output)
             has_grads[j] = True
         name = f"{'forward' if kind == 'F' else 'backward'} (stage {st.share.stage}, micro-batch {mb})"
-        moments[name] = now
         if now > best:
-            best, where = now, name
+            best, where, flight = now, name, sum(in_flight) - (1 if kind == "F" else 0)
             best_grads = grads_other + (st.states.gradients if has_grads[j] and (kind == "F" or mb) else 0)
     step = sum(s.states.gradients + s.states.optimizer.step_temporary for s in stages) + \
         chunks * sum(s.output for s in stages if s.last)
-    moments["optimizer step"] = step
     if step > best:
-        best, where, best_grads = step, "optimizer step", sum(s.states.gradients for s in stages)
-    return best, where, best_grads, moments
+        best, where, best_grads, flight = step, "optimizer step", sum(s.states.gradients for s in stages), 0
+    return best, where, best_grads, flight
 
 
 def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
@@ -258,11 +256,11 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     best: tuple[int, list[Component], int, str] | None = None
     for rank in range(pp):
         mine = [stages[rank + j * pp] for j in range(v)]
-        peak, phase, grads, _ = _walk(mine, rank_actions(schedule, pp, rank, m, v))
+        peak, phase, grads, flight = _walk(mine, rank_actions(schedule, pp, rank, m, v))
         buffers = sum((0 if s.first else m * hidden) + (0 if s.last else m * hidden) for s in mine)
         weights = sum(s.states.weights for s in mine)
         opt = sum(s.states.optimizer.state_bytes for s in mine)
-        comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase),
+        comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase, flight),
                             m, schedule)
         total = sum(c.bytes for c in comps if c.on_device)
         ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
@@ -289,11 +287,12 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
 
 
 def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_Stage],
-                fixed: tuple[int, int, int, int], at: tuple[int, int, str], m: int, schedule: str) -> list[Component]:
+                fixed: tuple[int, int, int, int], at: tuple[int, int, str, int], m: int,
+                schedule: str) -> list[Component]:
     """The rank's components: ``fixed`` = (weights, optimizer states, receive buffers, cuBLAS workspaces), ``at`` =
-    (the walk's peak beyond those, the complete gradients then, the moment's name)."""
+    (the walk's peak beyond those, the complete gradients then, the moment's name, other micro-batches in flight)."""
     weights, opt, buffers, workspace = fixed
-    peak, grads, phase = at
+    peak, grads, phase, flight = at
     stage_states = replace(states, weights=weights, optimizer=replace(states.optimizer, state_bytes=opt))
     sp = StepPeak(phase, peak - grads, 0, grads, opt, 0, {})
     params = sum(s.share.parameters for s in mine)
@@ -309,9 +308,11 @@ def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_
     out = []
     for c in comps:
         if c.name == "activations":
-            c = Component("activations", peak - grads, f"at the rank's peak ({phase}): the activations and outputs "
-                          f"of the micro-batches in flight under {schedule} ({m} micro-batches) and the running "
-                          f"micro-batch's own forward/backward buffers = {fmt_bytes(peak - grads)}")
+            per = " + ".join(fmt_bytes(s.kept + (0 if s.last else s.output)) for s in mine)
+            c = Component("activations", peak - grads, f"at the rank's peak ({phase}): {flight} other micro-batches "
+                          f"in flight under {schedule} ({m} per step), each keeping {per} (activations and the "
+                          f"stage's output), and the running micro-batch's own forward/backward buffers = "
+                          f"{fmt_bytes(peak - grads)}")
         out.append(c)
         if c.name == "optimizer_states" and buffers:
             out.append(Component("pipeline_buffers", buffers, f"receive buffers for {m} micro-batches (activations "
