@@ -155,9 +155,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
+    # kimi-linear-l5/gen-b1-s8192-new8 (moved here from the families held-out set) -14.80 -> -0.04 % once KDA's torch
+    # path was replayed (its three 8 GiB per-channel decay-mask-sized fp32 tensors a layer); worst now the other
+    # Kimi case, gen-b2-s4096, +1.52 -> +19.11 %: the replay reserves a fourth 8 GiB segment where the simulator does
+    # not (sequences of tensors >= 20 MiB identical; smaller ones differ), a known deviation on the safe side
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.44, worst=19.11, under=-0.66),
     # worst: kimi-linear-l5/gen-b1-s8192-new8 -14.80 %, moved here from the families held-out set (KDA's torch path
     # is not replayed: its 3 per-channel decay-mask-sized fp32 tensors, 8 GiB each, split by smaller ones)
-    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.62, worst=14.80, under=-14.80),
     ("simulated/families-towers.jsonl", "inference"): Bound(median=2.25, worst=4.36, under=0.15),
     ("simulated/families-towers.jsonl", "training"): Bound(median=5.97, worst=7.69, under=4.25),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
@@ -178,8 +182,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # held-out family cases, scored once after the replays were written on the development files: the replayed
     # mixers, MoE blocks and DeepSeek sparse attention within 1.3 %; kimi-linear-l5/gen-b1-s8192-new8 (-14.80 %,
     # KDA's torch path unreplayed) moved to development (families-hybrid.jsonl), kimi-linear-l5/gen-b2-s6144-new8
-    # listed in its place, not yet simulated; worst now glm-4.6-l3 -4.43 % (its allocated peak -5.04 %)
-    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.62, worst=4.43, under=-4.43),
+    # listed in its place and scored once after the KDA replay: -0.01 %; worst glm-4.6-l3 -4.43 % (its allocated
+    # peak -5.04 %)
+    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-4.43),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-3.78),
     ("simulated/heldout.jsonl", "training"): Bound(median=2.61, worst=15.15, under=-5.59),
     # pipeline ranks: memfit's reserve for a rank is the fitted fraction, the emulation's reserved peak is higher

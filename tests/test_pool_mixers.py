@@ -132,3 +132,19 @@ def test_gated_delta_net_and_sparse_attention_leave_only_output_and_cache() -> N
     # with two sequences the indexer's matmul copies the key for every query: 2 × 1,000 × 128 × 1,000 × 4 B
     # beside the 2 × 1,000 × 8 × 1,000 × 4 B scores
     assert tr.peak > 2 * 1000 * 128 * 1000 * 4 + 2 * 1000 * 8 * 1000 * 4
+
+
+def test_kda_leaves_only_output_and_state() -> None:
+    """Kimi delta attention (32 heads of 128, conv 4) on 2 × 1,000 tokens: only o_proj's output and the state stay;
+    its peak holds three per-channel decay-mask-sized fp32 tensors, 2 × 32 × 1,024 × 64 × 128 × 4 B each (the
+    sequence padded to 16 chunks of 64)."""
+    from memfit.spec import LinearAttentionSpec
+
+    kda = LayerSpec(mixer="linear_attention", attention=None,
+                    linear=LinearAttentionSpec(num_k_heads=32, num_v_heads=32, head_k_dim=128, head_v_dim=128,
+                                               conv_kernel=4, kind="kda"))
+    assert replays_mixer(kda)
+    tr = Counted()
+    mixer_prefill(tr, kda, "kimi_linear", 2, 1000, 2304, 2, 3_000_000)
+    assert tr.live == _rounded(2000 * 2304 * 2) + _rounded(3_000_000)
+    assert tr.peak > 3 * 2 * 32 * 1024 * 64 * 128 * 4

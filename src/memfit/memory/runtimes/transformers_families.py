@@ -24,7 +24,7 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "hunyuan_v1_moe", "minimax_m2",
-                "nemotron_h")
+                "nemotron_h", "kimi_linear")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}

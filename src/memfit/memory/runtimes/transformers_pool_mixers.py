@@ -38,7 +38,7 @@ __all__ = ["mixer_prefill", "replays_mixer"]
 def replays_mixer(layer: LayerSpec) -> bool:
     """Whether :func:`mixer_prefill` replays this layer's recurrent mixer (a Mamba-2 one or a gated delta-net)."""
     if layer.linear is not None:
-        return layer.linear.kind == "gated_deltanet"
+        return layer.linear.kind in ("gated_deltanet", "kda")
     return layer.ssm is not None and layer.mixer == "mamba2"
 
 
@@ -48,6 +48,8 @@ def mixer_prefill(tr: Trace, layer: LayerSpec, family: str, b: int, s: int, hidd
     and the keys that stay: the cache's state (``state_bytes``: 0 where the caller holds it with the layer's
     K/V)."""
     assert replays_mixer(layer)
+    if layer.linear is not None and layer.linear.kind == "kda":
+        return _kda(tr, layer.linear, b, s, hidden, dt, state_bytes)
     if layer.linear is not None:
         return _gated_delta(tr, layer.linear, b, s, hidden, dt, state_bytes)
     assert layer.ssm is not None
@@ -172,6 +174,126 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     tr.free(prod, out)
     o = tr.alloc(t * hidden * dt)
     tr.free(proj, z, gated, act, low)
+    return o, kept
+
+
+def _kda(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int,
+         state_bytes: int) -> tuple[int, list[int]]:
+    """A Kimi delta attention layer on the prompt (transformers 5.25 ``KimiLinearDeltaAttention`` and
+    ``chunk_kimi_delta_attention``): q, k, v projected and concatenated for the depthwise conv (padded output,
+    activation); the forget gate in fp32 (the projection cast, + bias, softplus as exp / 1 + / log / where, times
+    −A); q, k, v made contiguous in fp32 and g cloned; the l2 norms (x², x / ‖x‖); q padded and scaled, k, v and g
+    padded; v·β, k·β; g's cumulative sum; the per-channel decay mask ``exp(g_i − g_j)`` masked
+    (b·H·S·64·d_k fp32, three such tensors: difference, masked, exp), then ``k_β·k`` and its product with the mask;
+    the solved values and ``k_β·exp(g)`` with their products, the output buffer, per chunk ``q_i·k_i`` and its
+    product with the chunk's mask (b·H·64·64·d_k fp32 each), the output made contiguous;
+    after the rule returns its temporaries go; the gated RMSNorm in fp32 (copy, square, normalised, weighted; the
+    gate in fp32, its sigmoid, the product) and o_proj."""
+    t = b * s
+    big_s = -(-s // GDN_CHUNK) * GDN_CHUNK
+    qk_u, v_u = t * g.num_v_heads * g.head_k_dim * FP32, t * g.num_v_heads * g.head_v_dim * FP32
+    qk_p, v_p = qk_u // s * big_s, v_u // s * big_s
+    big = b * g.num_v_heads * big_s * GDN_CHUNK * g.head_k_dim * FP32
+    conv = g.conv_dim
+    qkv = [tr.alloc(qk_u // FP32 * dt), tr.alloc(qk_u // FP32 * dt), tr.alloc(v_u // FP32 * dt)]
+    mixed = tr.alloc(t * conv * dt)
+    tr.free(*qkv)
+    padded = tr.alloc(b * conv * (s + g.conv_kernel - 1) * dt)
+    act = tr.alloc(t * conv * dt)
+    tr.free(padded, mixed)
+    f_b = tr.alloc(qk_u // FP32 * dt)  # the forget gate: f_b_proj, in fp32, + bias, softplus, · -A
+    x32 = tr.alloc(qk_u)
+    biased = tr.alloc(qk_u)
+    tr.free(x32)
+    over = tr.alloc(qk_u // FP32)  # softplus's threshold mask (bool)
+    e = tr.alloc(qk_u)
+    one = tr.alloc(qk_u)
+    tr.free(e)
+    log = tr.alloc(qk_u)
+    tr.free(one)
+    soft = tr.alloc(qk_u)
+    tr.free(log, over)
+    gate = tr.alloc(qk_u)
+    tr.free(f_b, biased, soft)
+    fp32 = []
+    for n in (qk_u, qk_u, v_u):  # transpose(1, 2).contiguous() in the model dtype, then .to(float32)
+        copy = tr.alloc(n // FP32 * dt)
+        fp32.append(tr.alloc(n))
+        tr.free(copy)
+    q32, k32, v32 = fp32
+    g32 = tr.alloc(qk_u)  # g is fp32 already: its contiguous copy
+    normed = []
+    for x in (q32, k32):  # l2norm: x·x, then x / ‖x‖
+        tr.free(tr.alloc(qk_u))
+        normed.append(tr.alloc(qk_u))
+        tr.free(x)
+    qp = tr.alloc(qk_p)
+    q = tr.alloc(qk_p)  # · scale
+    tr.free(qp, normed[0])
+    kp = tr.alloc(qk_p)
+    tr.free(normed[1])
+    vp = tr.alloc(v_p)
+    tr.free(v32)
+    gp = tr.alloc(qk_p)
+    tr.free(g32)
+    v_beta, k_beta = tr.alloc(v_p), tr.alloc(qk_p)
+    cum = tr.alloc(qk_p)
+    tr.free(gp)
+    diff = tr.alloc(big)
+    masked = tr.alloc(big)
+    tr.free(diff)
+    decay = tr.alloc(big)
+    tr.free(masked)
+    att = b * g.num_v_heads * big_s * GDN_CHUNK * FP32  # the intra-chunk matrix: summed, masked, negated
+    prod = tr.alloc(big)
+    prod2 = tr.alloc(big)
+    tr.free(prod)
+    summed = tr.alloc(att)
+    tr.free(prod2)
+    masked_att = tr.alloc(att)
+    tr.free(summed)
+    attn = tr.alloc(att)
+    tr.free(masked_att)
+    prev = 0
+    for i in range(1, GDN_CHUNK):  # the intra-chunk solve, row by row: sub = attn[..., :i, :i].clone(), row·sub
+        sub = tr.alloc(b * g.num_v_heads * (big_s // GDN_CHUNK) * i * i * FP32)
+        tr.free(prev)
+        tr.free(tr.alloc(b * g.num_v_heads * (big_s // GDN_CHUNK) * i * i * FP32))
+        prev = sub
+    attn_eye = tr.alloc(att)  # + eye; the last row's copy lives to the end
+    tr.free(attn)
+    values = tr.alloc(v_p)
+    tr.free(vp)
+    ex = tr.alloc(qk_p)
+    kb_ex = tr.alloc(qk_p)
+    tr.free(ex)
+    k_cum = tr.alloc(qk_p)
+    tr.free(kb_ex)
+    out = tr.alloc(v_p)
+    for _ in range(big_s // GDN_CHUNK):  # each chunk's q_i·k_i and its product with the chunk's decay mask
+        first = tr.alloc(big * GDN_CHUNK // big_s)
+        tr.free(first, tr.alloc(big * GDN_CHUNK // big_s))
+    contiguous = tr.alloc(v_u)
+    low = tr.alloc(v_u // FP32 * dt)
+    tr.free(contiguous, out, v_beta, k_beta, decay, k_cum, q, kp, values, cum, attn_eye, prev)
+    kept = [tr.alloc(state_bytes)] if state_bytes else []
+    catted = tr.alloc(v_u // FP32 * dt)  # torch.cat of the outputs
+    g_gate = tr.alloc(v_u // FP32 * dt)  # g_b_proj(g_a_proj(x))
+    x = tr.alloc(v_u)
+    tr.free(tr.alloc(v_u))
+    y = tr.alloc(v_u)
+    tr.free(x)
+    weighted = tr.alloc(v_u)
+    tr.free(y)
+    gf = tr.alloc(v_u)
+    sig = tr.alloc(v_u)
+    tr.free(gf)
+    gated = tr.alloc(v_u)
+    tr.free(sig, weighted)
+    cast = tr.alloc(v_u // FP32 * dt)
+    tr.free(gated)
+    o = tr.alloc(t * hidden * dt)
+    tr.free(low, catted, g_gate, cast, act, gate)
     return o, kept
 
 
