@@ -201,20 +201,7 @@ def _kda(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int
     padded = tr.alloc(b * conv * (s + g.conv_kernel - 1) * dt)
     act = tr.alloc(t * conv * dt)
     tr.free(padded, mixed)
-    f_b = tr.alloc(qk_u // FP32 * dt)  # the forget gate: f_b_proj, in fp32, + bias, softplus, · -A
-    x32 = tr.alloc(qk_u)
-    biased = tr.alloc(qk_u)
-    tr.free(x32)
-    over = tr.alloc(qk_u // FP32)  # softplus's threshold mask (bool)
-    e = tr.alloc(qk_u)
-    one = tr.alloc(qk_u)
-    tr.free(e)
-    log = tr.alloc(qk_u)
-    tr.free(one)
-    soft = tr.alloc(qk_u)
-    tr.free(log, over)
-    gate = tr.alloc(qk_u)
-    tr.free(f_b, biased, soft)
+    gate = _forget_gate(tr, qk_u, dt)
     fp32 = []
     for n in (qk_u, qk_u, v_u):  # transpose(1, 2).contiguous() in the model dtype, then .to(float32)
         copy = tr.alloc(n // FP32 * dt)
@@ -239,29 +226,7 @@ def _kda(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int
     v_beta, k_beta = tr.alloc(v_p), tr.alloc(qk_p)
     cum = tr.alloc(qk_p)
     tr.free(gp)
-    diff = tr.alloc(big)
-    masked = tr.alloc(big)
-    tr.free(diff)
-    decay = tr.alloc(big)
-    tr.free(masked)
-    att = b * g.num_v_heads * big_s * GDN_CHUNK * FP32  # the intra-chunk matrix: summed, masked, negated
-    prod = tr.alloc(big)
-    prod2 = tr.alloc(big)
-    tr.free(prod)
-    summed = tr.alloc(att)
-    tr.free(prod2)
-    masked_att = tr.alloc(att)
-    tr.free(summed)
-    attn = tr.alloc(att)
-    tr.free(masked_att)
-    prev = 0
-    for i in range(1, GDN_CHUNK):  # the intra-chunk solve, row by row: sub = attn[..., :i, :i].clone(), row·sub
-        sub = tr.alloc(b * g.num_v_heads * (big_s // GDN_CHUNK) * i * i * FP32)
-        tr.free(prev)
-        tr.free(tr.alloc(b * g.num_v_heads * (big_s // GDN_CHUNK) * i * i * FP32))
-        prev = sub
-    attn_eye = tr.alloc(att)  # + eye; the last row's copy lives to the end
-    tr.free(attn)
+    decay, attn_eye, prev = _decay_and_solve(tr, b * g.num_v_heads * big_s // GDN_CHUNK, g.head_k_dim)
     values = tr.alloc(v_p)
     tr.free(vp)
     ex = tr.alloc(qk_p)
@@ -277,24 +242,83 @@ def _kda(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int
     low = tr.alloc(v_u // FP32 * dt)
     tr.free(contiguous, out, v_beta, k_beta, decay, k_cum, q, kp, values, cum, attn_eye, prev)
     kept = [tr.alloc(state_bytes)] if state_bytes else []
-    catted = tr.alloc(v_u // FP32 * dt)  # torch.cat of the outputs
-    g_gate = tr.alloc(v_u // FP32 * dt)  # g_b_proj(g_a_proj(x))
-    x = tr.alloc(v_u)
-    tr.free(tr.alloc(v_u))
-    y = tr.alloc(v_u)
-    tr.free(x)
-    weighted = tr.alloc(v_u)
-    tr.free(y)
-    gf = tr.alloc(v_u)
-    sig = tr.alloc(v_u)
-    tr.free(gf)
-    gated = tr.alloc(v_u)
-    tr.free(sig, weighted)
-    cast = tr.alloc(v_u // FP32 * dt)
-    tr.free(gated)
-    o = tr.alloc(t * hidden * dt)
-    tr.free(low, catted, g_gate, cast, act, gate)
+    o = _sigmoid_gated_norm(tr, v_u, t * hidden * dt, dt)
+    tr.free(low, act, gate)
     return o, kept
+
+
+def _decay_and_solve(tr: Trace, chunks: int, d_k: int) -> tuple[int, int, int]:
+    """KDA's intra-chunk part over ``chunks`` (batch × heads × chunks) chunks of 64: the per-channel decay mask
+    (difference, masked, exp: ``chunks·64·64·d_k`` fp32 each), ``k_β·k`` and its product with the mask, the matrix
+    summed, masked and negated, the row-by-row solve (``attn[..., :i, :i]`` copied and multiplied by the row, i² per
+    chunk), + eye. Returns the decay mask's, the matrix's and the last row copy's keys (alive to the end)."""
+    big, att = chunks * GDN_CHUNK * GDN_CHUNK * d_k * FP32, chunks * GDN_CHUNK * GDN_CHUNK * FP32
+    diff = tr.alloc(big)
+    masked = tr.alloc(big)
+    tr.free(diff)
+    decay = tr.alloc(big)
+    tr.free(masked)
+    prod = tr.alloc(big)
+    prod2 = tr.alloc(big)
+    tr.free(prod)
+    summed = tr.alloc(att)
+    tr.free(prod2)
+    masked_att = tr.alloc(att)
+    tr.free(summed)
+    attn = tr.alloc(att)
+    tr.free(masked_att)
+    prev = 0
+    for i in range(1, GDN_CHUNK):
+        sub = tr.alloc(chunks * i * i * FP32)
+        tr.free(prev)
+        tr.free(tr.alloc(chunks * i * i * FP32))
+        prev = sub
+    attn_eye = tr.alloc(att)
+    tr.free(attn)
+    return decay, attn_eye, prev
+
+
+def _forget_gate(tr: Trace, n: int, dt: int) -> int:
+    """KDA's forget gate over ``n`` fp32 bytes: f_b_proj's output, in fp32, + bias, softplus (its threshold mask,
+    exp, 1 +, log, where), · −A. Returns the gate's key."""
+    f_b = tr.alloc(n // FP32 * dt)
+    x32 = tr.alloc(n)
+    biased = tr.alloc(n)
+    tr.free(x32)
+    over = tr.alloc(n // FP32)
+    e = tr.alloc(n)
+    one = tr.alloc(n)
+    tr.free(e)
+    log = tr.alloc(n)
+    tr.free(one)
+    soft = tr.alloc(n)
+    tr.free(log, over)
+    gate = tr.alloc(n)
+    tr.free(f_b, biased, soft)
+    return gate
+
+
+def _sigmoid_gated_norm(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
+    """KDA's output: the outputs concatenated, the gate's projection, the fp32 RMSNorm (copy, square, normalised,
+    weighted), the gate in fp32, its sigmoid and the product, cast back, o_proj. Returns o_proj's key."""
+    catted = tr.alloc(n // FP32 * dt)
+    g_gate = tr.alloc(n // FP32 * dt)
+    x = tr.alloc(n)
+    tr.free(tr.alloc(n))
+    y = tr.alloc(n)
+    tr.free(x)
+    weighted = tr.alloc(n)
+    tr.free(y)
+    gf = tr.alloc(n)
+    sig = tr.alloc(n)
+    tr.free(gf)
+    gated = tr.alloc(n)
+    tr.free(sig, weighted)
+    cast = tr.alloc(n // FP32 * dt)
+    tr.free(gated)
+    o = tr.alloc(out_bytes)
+    tr.free(catted, g_gate, cast)
+    return o
 
 
 def _scan(tr: Trace, z: ScanSizes, d_u: int, bc_u: int, grp: int, h_u: int, h_p: int) -> list[int]:
