@@ -11,7 +11,7 @@ chunked prefill was on (above 32K tokens: 512 per step). The test for 70 GiB rea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...errors import ConfigError
@@ -19,7 +19,7 @@ from ...hardware import Device, get_device
 from ...units import GIB
 from ..overhead import overhead_data
 
-__all__ = ["EngineProfile", "default_device", "nvml_total_bytes", "parse_version", "vllm_profile"]
+__all__ = ["EngineProfile", "default_device", "nvml_total_bytes", "parse_version", "vllm_profile", "with_model_runner"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class EngineProfile:
     sampler_fixed_bytes: int  # buffers of that path that do not grow with the logits
     defaults_basis: str
     source: str
+    mrv2_families: tuple[str, ...] = ()  # families Model Runner V2 is the default runner for (0.22 to 0.27)
+    mrv2_dense: bool = False  # 0.25 to 0.27: MRV2 for every model without MoE layers
+    runner: str = "v1"  # v1 | v2: the model runner whose profile run applies (with_model_runner)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -127,4 +130,18 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         sampler=path, sampler_bytes=int(per_element[path]), sampler_fixed_bytes=int(data["sampler_fixed"][path]),
         defaults_basis=basis,
         source=f"{row['source']}; {data['defaults_source']}",
+        mrv2_families=tuple(str(f) for f in row.get("mrv2_families", ())),
+        mrv2_dense=bool(row.get("mrv2_dense", False)),
     )
+
+
+def with_model_runner(prof: EngineProfile, family: str, dense: bool, sampler: str | None = None) -> EngineProfile:
+    """The profile under the model runner vLLM picks for this model: Model Runner V2 where it is the default (its
+    family in ``mrv2_families``, or a dense model once ``mrv2_dense``), whose profile run samples without top-k/top-p
+    (``sampler_bytes["mrv2"]``) and reserves no CUDA-graph memory (``profile_cudagraph_memory`` returns 0), so the
+    graphs land after the KV cache; else the profile unchanged. A sampler path the user names wins."""
+    if sampler is not None or not (family in prof.mrv2_families or (prof.mrv2_dense and dense)):
+        return prof
+    data = overhead_data()["vllm"]
+    return replace(prof, runner="v2", sampler="mrv2", sampler_bytes=int(data["sampler_bytes"]["mrv2"]),
+                   sampler_fixed_bytes=int(data["sampler_fixed"]["mrv2"]), graphs_in_budget=False)

@@ -34,7 +34,7 @@ from ...workload import Workload
 from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
-from .engine_profile import EngineProfile, default_device, vllm_profile
+from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes", "profile_activation_bytes",
@@ -319,8 +319,9 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     fmt = bnb_format(wl.quant).name if wl.quant else (wl.dtype or "bfloat16")
     tp, pp = wl.tp, wl.pp
     max_len = wl.context + wl.new_tokens
-    prof = vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs, wl.max_num_batched_tokens,
-                        wl.vllm_sampler)
+    prof = with_model_runner(vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs,
+                                          wl.max_num_batched_tokens, wl.vllm_sampler),
+                             spec.family, all(layer.moe is None for layer in spec.layers), wl.vllm_sampler)
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
     stages = [_stage(spec, wl, fmt, dev, prof, requested, rank) for rank in range(pp)]
@@ -345,7 +346,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
         weights,
         Component("activations", activation, first.act_formula),
         Component("overhead", non_torch, f"non-torch memory (cuBLAS, kernels{', NCCL' if tp > 1 else ''}), vLLM "
-                  f"{prof.engine.upper()} profile {prof.since}+ = {fmt_bytes(non_torch)}"),
+                  f"{prof.engine.upper()} profile {prof.since}+{', Model Runner V2' if prof.runner == 'v2' else ''} = "
+                  f"{fmt_bytes(non_torch)}"),
         Component("kv_cache", kv, f"{blocks:,} blocks × {block:,} B ({wl.block_size} tokens × all layers) "
                   f"= {fmt_bytes(kv)}"),
         _graphs_component(graphs, wl.enforce_eager, prof, seqs),
@@ -363,7 +365,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
         "max_concurrent_sequences": kv // per_seq if per_seq else 0,
         "max_context_one_sequence": None if longest is None else max(0, longest),
         "vllm_version": prof.version, "vllm_profile": prof.since, "engine": prof.engine,
-        "max_num_seqs": seqs, "max_num_batched_tokens": tokens, "sampler": prof.sampler,
+        "max_num_seqs": seqs, "max_num_batched_tokens": tokens, "sampler": prof.sampler, "model_runner": prof.runner,
         "chunked_prefill": prof.chunked_prefill,
         "defaults_basis": prof.defaults_basis, "source": prof.source,
     }

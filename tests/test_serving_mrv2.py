@@ -1,0 +1,61 @@
+"""vLLM's Model Runner V2 (the default runner for some dense models from 0.22 to 0.27): which models it runs, and
+the profile run it does (vllm/v1/worker/gpu/model_runner.py: the dummy sampler run without top-k/top-p, no
+CUDA-graph estimate); every expected figure worked out by hand below."""
+
+from __future__ import annotations
+
+import pytest
+
+import memfit
+from memfit.hardware import get_device
+from memfit.memory.runtimes.engine_profile import vllm_profile, with_model_runner
+
+
+@pytest.mark.parametrize(("version", "family", "dense", "runner"), [
+    ("0.21", "qwen3", True, "v1"),     # before MRV2 was anyone's default
+    ("0.22.0", "qwen3", True, "v2"),   # v0.22.0: Qwen3 dense models (#39337)
+    ("0.22.0", "llama", True, "v1"),
+    ("0.23.0", "llama", True, "v2"),   # v0.23.0: Llama and Mistral dense models (#43458)
+    ("0.23.0", "qwen2", True, "v1"),
+    ("0.25.0", "qwen2", True, "v2"),   # v0.25.0: every dense model (#44443)
+    ("0.25.0", "qwen3_moe", False, "v1"),
+    ("0.28.0", "qwen3", True, "v1"),   # from 0.28 memfit does not apply the placeholder profile
+])
+def test_which_models_run_on_mrv2(version: str, family: str, dense: bool, runner: str) -> None:
+    prof = with_model_runner(vllm_profile(version, get_device("h100-sxm"), 1, 8192, None, None), family, dense)
+    assert prof.runner == runner
+    if runner == "v2":
+        assert (prof.sampler, prof.sampler_bytes, prof.sampler_fixed_bytes, prof.graphs_in_budget) == ("mrv2", 6, 0,
+                                                                                                      False)
+
+
+def test_a_named_sampler_path_wins() -> None:
+    prof = vllm_profile("0.27.1", get_device("h100-sxm"), 1, 8192, None, None, "native")
+    assert with_model_runner(prof, "qwen3", True, "native").runner == "v1"
+
+
+def test_mrv2_profile_by_hand() -> None:
+    # Qwen3-32B tp 2 on RTX PRO 6000s (>= 70 GiB, not an A100: 1024 sequences, 8192 tokens), vLLM 0.27.1
+    est = memfit.estimate("qwen3-32b", mode="inference", runtime="vllm", vllm_version="0.27.1", tp=2, gpus=2,
+                          context=32768, new_tokens=0, gpu_memory_utilization=0.426,
+                          device=get_device("rtx-pro-6000"))
+    comps = {c.name: c for c in est.components}
+    # sampler: 1024 × 151,936 logits × (2 B bf16 + 4 B fp32 copy) = 933,494,784; with the forward's hidden states
+    # (8192 + 2 × 1024) × 5120 × 2 B = 104,857,600 -> 1,038,352,384, above the forward's
+    # 8192 × (3 × 5120 + 3 × 25,600 / 2) × 2 B = 880,803,840
+    assert comps["activations"].bytes == 1024 * 151_936 * 6 + (8192 + 2048) * 5120 * 2 == 1_038_352_384
+    assert "captured after the KV cache" in comps["cuda_graphs"].formula
+    assert est.details["model_runner"] == "v2" and est.details["sampler"] == "mrv2"
+    # the graphs are not taken from the budget: pool = requested - weights - activation - non-torch
+    requested = est.details["requested_bytes"]
+    assert est.details["kv_pool_bytes"] == requested - comps["weights"].bytes - comps["activations"].bytes - \
+        comps["overhead"].bytes
+
+
+def test_float32_config_is_served_in_16_bits() -> None:
+    # the catalog's Qwen2.5-0.5B config says float32; vLLM's and SGLang's dtype "auto" serve it in 16 bits
+    for runtime in ("vllm", "sglang"):
+        est = memfit.estimate("qwen2.5-0.5b", mode="inference", runtime=runtime, device=get_device("rtx-4090"))
+        assert est.dtype == "bfloat16", runtime
+        assert {c.name: c for c in est.components}["weights"].bytes >= 494_032_768 * 2
+    assert memfit.estimate("qwen2.5-0.5b", mode="inference", runtime="transformers").dtype == "float32"
