@@ -48,6 +48,11 @@ def runnable_workload(spec: ModelSpec, wl: Workload) -> Workload:
     dtype_from = "--dtype"
     if wl.dtype is None:
         wl = wl.replace(dtype=default_format(spec, wl.mode))
+        if wl.mode == "inference" and wl.runtime in ("vllm", "sglang") and wl.dtype in ("float32", "fp32"):
+            # the engines' dtype "auto" never serves a float32 config in float32: "Following the common practice, we
+            # use float16 for float32 models" (vLLM _get_and_verify_dtype; bfloat16 from 0.10.1; SGLang's ModelConfig
+            # the same), two bytes either way
+            wl = wl.replace(dtype="bfloat16")
         dtype_from = "the checkpoint's format"
     check_runnable(spec, wl, dtype_from)
     if eager_only(spec) and wl.mode == "inference" and wl.runtime != "transformers":
