@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...errors import ConfigError
-from ...formats import bnb_format
+from ...formats import bnb_format, get_format
 from ...hardware import Device, get_device
 from ...inventory import count_parameters
 from ...result import Component, Estimate
@@ -28,6 +28,7 @@ from ...units import GIB, fmt_bytes
 from ...workload import Workload
 from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes
+from .sglang_load import load_reserved_bytes
 from .vllm import rope_cache_bytes, sharded_weights, stage_caches
 
 __all__ = ["default_mem_fraction_static", "estimate_sglang"]
@@ -56,9 +57,17 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     weights = sharded_weights(spec, fmt, tp, pp)
     # the rotary cos/sin cache stays float32 on CUDA (sgl-kernel's rope reads it so): Llama-3.1-8B's start-up prints
     # "mem usage=15.02 GB" for 14.96 GiB of weights and 131,072 × 128 × 4 B = 0.0625 GiB of cache
-    if rope := rope_cache_bytes(spec, "float32"):
+    rope = rope_cache_bytes(spec, "float32")
+    if rope:
         weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the float32 rotary cos/sin cache "
                             f"{fmt_bytes(rope)}")
+    if pp == 1 and get_format(fmt).kind == "dense" and get_format(fmt).bits == 16:
+        # "mem usage" is the fall in free memory: the caching allocator's segments, not the tensor bytes (sglang_load)
+        reserved, tensors = load_reserved_bytes(spec, tp, 2, rope)
+        if reserved > tensors:
+            weights = Component("weights", weights.bytes + reserved - tensors, f"{weights.formula} + "
+                                f"{fmt_bytes(reserved - tensors)} of allocator segments beyond the tensors (each "
+                                "parameter of 10 MiB or more rounded up to 2 MiB)")
     if wl.mem_fraction_static is not None:
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
