@@ -114,7 +114,7 @@ def test_tokens_and_concurrency_follow_the_pool() -> None:
 def test_sglang_file_scores() -> None:
     results = score_serving_file(FILE.with_name("sglang.jsonl"))
     assert results and all(not r.note for r in results)
-    assert all(r.error("kv_tokens") is not None for r in results)
+    assert all(r.error("kv_tokens") is not None or r.error("weights") is not None for r in results)
 
 
 def test_validate_cli_scores_the_file(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -132,13 +132,26 @@ def test_sglang_cases_are_sourced_and_scored() -> None:
     assert len(rows) >= 5 and all(r["engine"] == "sglang" and r["source"] for r in rows)
     results = score_serving_file(sg)
     assert all(not r.note for r in results)
-    # the Llama-3.1-8B start-ups (weights + the float32 rotary cache, the pool by profile_max_num_token) hold within
-    # 1 %; Qwen2.5-32B tp 4 (+8 %) and Qwen3-235B-FP8 tp 4 (+8 %) take more at load than memfit names (known).
-    # Batch 5 (held out, scored once blind): its Qwen start-ups also take 0.07 to 0.18 GiB more at load than weights
-    # and the rotary cache, so their pools are over by the first scoring's figure; guarded there, not tuned
-    held_out_caps = {"sglang-rtx3090-r1-distill-qwen-7b-2025-02": 0.0257, "sglang-wsl-qwen3-0.6b-0.4.6": 0.0420,
-                     "sglang-4x24gib-qwen3-14b-tp4-0.80": 0.0160}
+    # weights + the float32 rotary cache + the allocator segments SGLang's parameter tensors occupy (sglang_load):
+    # every start-up within 1 % but Qwen3-235B-FP8 tp 4 (+8.2 %: an FP8 checkpoint, whose load is not laid out;
+    # it takes about 1.4 GiB more than its weights)
     for r in results:
         e = r.error("kv_tokens")
-        cap = held_out_caps.get(r.case, 0.085 if ("32b" in r.case or "235b" in r.case) else 0.01)
-        assert e is not None and abs(e) <= cap + (0.005 if r.case in held_out_caps else 0), (r.case, e)
+        if e is not None:
+            assert abs(e) <= (0.085 if "235b" in r.case else 0.01), (r.case, e)
+
+
+def test_sglang_load_segments_blind() -> None:
+    # batch 8 (held out, recorded before scoring): Qwen start-ups' load as SGLang prints it ("mem usage", the fall in
+    # free memory). First scoring with the segment rounding: Qwen2.5-0.5B -0.15 % (both logs; -5.3 % without it), the
+    # RTX 4070 Ti SUPER pool's tokens -0.14 % (+3.97 % without); Qwen3-0.6B on an RTX 5080 -5.0 % (-9.6 % without:
+    # that build takes 0.06 GiB more than the 0.4.6 log of the same model, not explained)
+    sg = Path(__file__).parent / "data" / "serving" / "sglang.jsonl"
+    results = {r.case: r for r in score_serving_file(sg)}
+    caps = {"sglang-wsl-4070tis-qwen2.5-0.5b-pd-prefill-0.5.8": 0.005, "sglang-docs-80gb-qwen2.5-0.5b-weights": 0.005,
+            "sglang-rtx5080-qwen3-0.6b-weights": 0.055}
+    for case, cap in caps.items():
+        e = results[case].error("weights")
+        assert results[case].split == "heldout" and e is not None and abs(e) <= cap, (case, e)
+    e = results["sglang-wsl-4070tis-qwen2.5-0.5b-pd-prefill-0.5.8"].error("kv_tokens")
+    assert e is not None and abs(e) <= 0.005
