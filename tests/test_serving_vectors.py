@@ -85,6 +85,16 @@ def test_model_runner_v2_cases_score_blind() -> None:
         case = f"vllm50159-rtxpro6000-qwen2.5-0.5b-v0.26-mrv2-{mode}"
         e = results[case].error("kv_tokens")
         assert results[case].split == "heldout" and e is not None and abs(e) <= 0.02, (case, e)
+    # batch 9 (held out, recorded before scoring, first scoring kept as the guard): three vLLM 0.27.1 servers on one
+    # RTX 4090 under WSL2. Qwen2.5-0.5B +1.9 %; Qwen2.5-7B bf16 +34 % and FP8-dynamic +9.1 % in tokens: the log keeps
+    # 2.34 / 1.63 GiB beside weights and KV where memfit names 0.47 / 0.5; not explained (only the token count is
+    # quoted for those two runs), not tuned
+    first = {"notes-wsl-rtx4090-qwen2.5-0.5b-serve-v0.27.1-util0.85": 0.0186,
+             "notes-wsl-rtx4090-qwen2.5-7b-serve-v0.27.1": 0.3414,
+             "notes-wsl-rtx4090-qwen2.5-7b-fp8dyn-serve-v0.27.1": 0.0911}
+    for case, was in first.items():
+        e = results[case].error("kv_tokens")
+        assert results[case].split == "heldout" and e is not None and abs(e) <= was + 0.005, (case, e)
 
 
 def test_sampler_backend_is_an_input_of_the_case() -> None:
