@@ -29,6 +29,14 @@ def test_which_models_run_on_mrv2(version: str, family: str, dense: bool, runner
                                                                                                       False)
 
 
+@pytest.mark.parametrize(("version", "runner"), [("0.23.0", "v1"), ("0.24.0", "v2")])
+def test_quantized_checkpoints_join_in_0_24(version: str, runner: str) -> None:
+    # v0.25.0's notes: "Building on quantized-model support from the previous release"
+    prof = vllm_profile(version, get_device("h100-sxm"), 1, 8192, None, None)
+    assert with_model_runner(prof, "llama", True, quantized=True).runner == runner
+    assert with_model_runner(prof, "llama", True).runner == "v2"
+
+
 def test_a_named_sampler_path_wins() -> None:
     prof = vllm_profile("0.27.1", get_device("h100-sxm"), 1, 8192, None, None, "native")
     assert with_model_runner(prof, "qwen3", True, "native").runner == "v1"

@@ -44,6 +44,7 @@ class EngineProfile:
     source: str
     mrv2_families: tuple[str, ...] = ()  # families Model Runner V2 is the default runner for (0.22 to 0.27)
     mrv2_dense: bool = False  # 0.25 to 0.27: MRV2 for every model without MoE layers
+    mrv2_quantized: bool = False  # 0.24 to 0.27: quantized checkpoints too (before: the V1 runner)
     runner: str = "v1"  # v1 | v2: the model runner whose profile run applies (with_model_runner)
 
 
@@ -132,15 +133,19 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         source=f"{row['source']}; {data['defaults_source']}",
         mrv2_families=tuple(str(f) for f in row.get("mrv2_families", ())),
         mrv2_dense=bool(row.get("mrv2_dense", False)),
+        mrv2_quantized=bool(row.get("mrv2_quantized", False)),
     )
 
 
-def with_model_runner(prof: EngineProfile, family: str, dense: bool, sampler: str | None = None) -> EngineProfile:
+def with_model_runner(prof: EngineProfile, family: str, dense: bool, sampler: str | None = None,
+                      quantized: bool = False) -> EngineProfile:
     """The profile under the model runner vLLM picks for this model: Model Runner V2 where it is the default (its
-    family in ``mrv2_families``, or a dense model once ``mrv2_dense``), whose profile run samples without top-k/top-p
-    (``sampler_bytes["mrv2"]``) and reserves no CUDA-graph memory (``profile_cudagraph_memory`` returns 0), so the
-    graphs land after the KV cache; else the profile unchanged. A sampler path the user names wins."""
-    if sampler is not None or not (family in prof.mrv2_families or (prof.mrv2_dense and dense)):
+    family in ``mrv2_families``, or a dense model once ``mrv2_dense``; a quantized checkpoint from
+    ``mrv2_quantized``), whose profile run samples without top-k/top-p (``sampler_bytes["mrv2"]``) and reserves no
+    CUDA-graph memory (``profile_cudagraph_memory`` returns 0), so the graphs land after the KV cache; else the profile
+    unchanged. A sampler path the user names wins."""
+    chosen = family in prof.mrv2_families or (prof.mrv2_dense and dense)
+    if sampler is not None or not chosen or (quantized and not prof.mrv2_quantized):
         return prof
     data = overhead_data()["vllm"]
     return replace(prof, runner="v2", sampler="mrv2", sampler_bytes=int(data["sampler_bytes"]["mrv2"]),

@@ -321,7 +321,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     max_len = wl.context + wl.new_tokens
     prof = with_model_runner(vllm_profile(wl.vllm_version, dev, tp, max_len, wl.max_num_seqs,
                                           wl.max_num_batched_tokens, wl.vllm_sampler),
-                             spec.family, all(layer.moe is None for layer in spec.layers), wl.vllm_sampler)
+                             spec.family, all(layer.moe is None for layer in spec.layers), wl.vllm_sampler,
+                             fmt not in ("bfloat16", "float16", "float32"))
     requested = math.floor(total * wl.gpu_memory_utilization)
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
     stages = [_stage(spec, wl, fmt, dev, prof, requested, rank) for rank in range(pp)]
