@@ -18,7 +18,8 @@ from memfit.sources.families.towers_recent import timm_tower_parameters
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
-FAMILIES = {"gemma4", "llama4"}  # the image-text model_types whose counts this file checks against transformers
+# the image-text model_types whose counts this file checks against transformers
+FAMILIES = {"gemma4", "llama4", "gemma4_unified", "gemma4_unified_text"}
 
 
 def _meta_total(conf: Any, model_class: str) -> int:
@@ -50,6 +51,37 @@ def test_gemma4_count_is_exact(sub: dict[str, Any]) -> None:
     conf = _gemma4(**sub)
     total = _meta_total(conf, "Gemma4ForConditionalGeneration")
     assert count_parameters(spec_from_config(conf.to_dict())).total == total
+
+
+@pytest.mark.parametrize("config_class, model_class, kw", [
+    ("Gemma4UnifiedTextConfig", "Gemma4UnifiedForCausalLM", {}),
+    ("Gemma4UnifiedTextConfig", "Gemma4UnifiedForCausalLM",
+     {"num_hidden_layers": 12, "num_kv_shared_layers": 4, "attention_k_eq_v": True, "num_global_key_value_heads": 1,
+      "use_double_wide_mlp": True}),
+    ("Gemma4UnifiedConfig", "Gemma4UnifiedForConditionalGeneration", {}),
+    ("Gemma4UnifiedConfig", "Gemma4UnifiedForConditionalGeneration", {"vision_config": {}, "audio_config": {}}),
+], ids=["text", "text-shared-k_eq_v-wide", "no-embedders", "vision+audio"])
+def test_gemma4_unified_count_is_exact(config_class: str, model_class: str, kw: dict[str, Any]) -> None:
+    transformers = pytest.importorskip("transformers")
+    conf = getattr(transformers, config_class)(**kw)
+    assert count_parameters(spec_from_config(conf.to_dict())).total == _meta_total(conf, model_class)
+
+
+def test_gemma4_unified_by_hand() -> None:
+    """Gemma4UnifiedVisionConfig's defaults: 48-px patches (16 × pooling 3: 6,912 values), mm_embed_dim 3840,
+    1,120 × 2 positions; the text width 2304 (Gemma4UnifiedTextConfig). KV: 25 sliding layers (window 1024, 4 kv
+    heads × 256) and 5 global ones (4 × 512), bf16."""
+    from memfit.memory.kv_cache import kv_cache_bytes
+
+    spec = spec_from_config({"model_type": "gemma4_unified", "text_config": {}, "vision_config": {}})
+    patch, mm = 48 * 48 * 3, 3840
+    assert spec.vision is not None
+    assert spec.vision.parameters == 2 * patch + patch * mm + mm + 2 * mm + 1120 * 2 * mm + 2 * mm + mm * 2304
+    assert spec.vision.tokens_per_image == (768 // 48) ** 2 + 2 == 258
+    assert kv_cache_bytes(spec, 4096, 1) == 25 * 1023 * 2 * 4 * 256 * 2 + 5 * 4096 * 2 * 4 * 512 * 2 == 272_527_360
+    # bidirectional attention over everything: transformers halves the window when it loads the config
+    both = spec_from_config({"model_type": "gemma4_unified_text", "use_bidirectional_attention": "all"})
+    assert kv_cache_bytes(both, 4096, 1) == 25 * 512 * 2 * 4 * 256 * 2 + 5 * 4096 * 2 * 4 * 512 * 2
 
 
 def test_llama4_count_with_the_tower_is_exact() -> None:

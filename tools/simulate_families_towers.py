@@ -1,6 +1,6 @@
 """Simulated cases for the image(-audio)-text families whose towers ``sources/families/towers_recent.py`` counts
-(tests/data/simulated/families-towers.jsonl): Gemma 4 with its vision tower, Gemma 3n with its
-MobileNet-V5 (timm) and audio towers.
+(tests/data/simulated/families-towers.jsonl): Gemma 4 with its vision tower, Gemma 4 unified with its embedders,
+Gemma 3n with its MobileNet-V5 (timm) and audio towers.
 
 Developer tool, not part of the memfit package: the same simulator and record format as
 ``tools/simulate_families.py``. The inputs are text only (the simulator feeds token ids): the text model runs and
@@ -33,6 +33,8 @@ _TRAIN = dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)
 CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("gemma4-vision-l6/gen-b2-s2048-new8", "gemma4", 6, "generate", _GEN),
     ("gemma4-vision-l6/train-bf16-adamw-fused-ckpt-b1-s2048", "gemma4", 6, "train", _TRAIN),
+    ("gemma4-unified-l6/gen-b2-s2048-new8", "gemma4_unified", 6, "generate", _GEN),
+    ("gemma4-unified-l6/train-bf16-adamw-fused-ckpt-b1-s2048", "gemma4_unified", 6, "train", _TRAIN),
     ("gemma3n-l10/gen-b2-s2048-new8", "gemma3n", 10, "generate", _GEN),
     ("gemma3n-l10/train-bf16-adamw-fused-ckpt-b1-s2048", "gemma3n", 10, "train", _TRAIN),
 ]
@@ -47,6 +49,8 @@ def scaled_config(model_type: str, layers: int) -> dict[str, Any]:
         # vision only (the 26B and 31B shape): the audio tower runs eager attention only, and the simulator asks
         # every sub-model for SDPA
         conf = transformers.Gemma4Config(vision_config={}, text_config=text)
+    elif model_type == "gemma4_unified":  # the vision and audio embedders (no towers)
+        conf = transformers.Gemma4UnifiedConfig(vision_config={}, audio_config={}, text_config=text)
     else:  # gemma3n: the KV-shared tail cut with the layers (5 of 10 share the earlier caches)
         full = transformers.Gemma3nTextConfig()
         text.update(num_kv_shared_layers=5, layer_types=full.layer_types[:layers],
