@@ -122,9 +122,9 @@ def test_lora_on_the_indexer_equals_peft_deepseek_v32() -> None:
 # ---- the simulated peaks ---------------------------------------------------------------------------------------
 
 
-# known deviation, on the safe side and said here: LLaVA trained on text only (the tower sees no image, gets no gradient
-# and no optimizer state, which memfit models) is still over-predicted by 3.7 %; not explained yet
-KNOWN_HIGH = {"llava-1.5-7b-hf-l2/train-bf16-adamw-fused-ckpt-b1-s2048": 0.05}
+# no known deviation: LLaVA trained on text only was +3.7 % until a dense layer's backward moments were modelled
+# (memory/backward_moments.py; +0.28 % since)
+KNOWN_HIGH: dict[str, float] = {}
 
 
 def test_simulated_within_three_percent() -> None:
@@ -142,8 +142,9 @@ def test_simulated_cover_inference_and_training_per_family() -> None:
         r = json.loads(line)
         kinds.setdefault(str(r["config"]["model_type"]), set()).add(
             "training" if r["kind"] in ("train", "lora") else "inference")
-    # qwen2_5_vl: inference only so far (the simulator's training run of its image-text class did not build)
-    assert kinds and all(k == {"inference", "training"} for f, k in kinds.items() if f != "qwen2_5_vl"), kinds
+    assert kinds and all(k == {"inference", "training"} for k in kinds.values()), kinds
+    # every image-text family of the issue is simulated (on text-only inputs)
+    assert {"llava", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "mllama", "idefics3"} <= set(kinds), kinds
 
 
 # ---- Gemma 3n: KV sharing, per-layer embeddings, AltUp ----------------------------------------------------------

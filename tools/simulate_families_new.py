@@ -56,6 +56,23 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
     ("deepseek-v3.2-l2/train-bf16-adamw-fused-ckpt-b1-s1024", "deepseek-v3.2", 2, "train",
      dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True)),
+    # the other image-text families on text-only inputs (catalog configs; idefics3: Idefics3Config's defaults)
+    ("qwen3-vl-8b-instruct-l4/gen-b2-s2048-new8", "catalog:qwen3-vl-8b-instruct", 4, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("qwen3-vl-8b-instruct-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3-vl-8b-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("qwen3-vl-30b-a3b-instruct-l2/gen-b2-s2048-new8", "catalog:qwen3-vl-30b-a3b-instruct", 2, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("qwen3-vl-30b-a3b-instruct-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3-vl-30b-a3b-instruct", 2,
+     "train", dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # 5 layers: self-attention at 0-2 and 4, cross-attention at 3 (it has no image states: skipped on text)
+    ("llama-3.2-11b-vision-l5/gen-b2-s2048-new8", "llama-3.2-11b-vision", 5, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("llama-3.2-11b-vision-l5/train-bf16-adamw-fused-ckpt-b1-s2048", "llama-3.2-11b-vision", 5, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("idefics3-default-l4/gen-b2-s2048-new8", "default:idefics3", 4, "generate", dict(batch=2, seq=2048, new=8)),
+    ("idefics3-default-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "default:idefics3", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
 ]
 
 
@@ -66,9 +83,21 @@ OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+def _base_config(name: str) -> dict[str, Any]:
+    """A real config: a key of new_configs.json, ``catalog:<id>`` (a catalog config) or ``default:<model_type>``
+    (transformers' default config of that model type)."""
+    if name.startswith("catalog:"):
+        return json.loads((REPO / "src/memfit/data/models" / f"{name[8:]}.json").read_text())  # type: ignore[no-any-return]
+    if name.startswith("default:"):
+        import transformers
+
+        return transformers.AutoConfig.for_model(name[8:]).to_dict()  # type: ignore[no-any-return]
+    return copy.deepcopy(json.loads(NEW.read_text())[name]["config"])  # type: ignore[no-any-return]
+
+
 def scaled_config(name: str, layers: int) -> dict[str, Any]:
     """The transformers config dict of a real config cut to ``layers`` layers (every per-layer list cut too)."""
-    raw: dict[str, Any] = copy.deepcopy(json.loads(NEW.read_text())[name]["config"])
+    raw = _base_config(name)
     raw.pop("quantization_config", None)  # the simulator builds the bf16 model
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
     full = text.get("num_hidden_layers", 32)  # (LLaVA's text_config leaves LlamaConfig's 32 layers implicit)
@@ -76,13 +105,15 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     for key, value in list(text.items()):
         if isinstance(value, list) and len(value) == full:
             text[key] = value[:layers]
+    if isinstance(text.get("cross_attention_layers"), list):  # mllama: the cross-attention layers kept
+        text["cross_attention_layers"] = [i for i in text["cross_attention_layers"] if i < layers]
     text.update(OVERRIDES.get(name, {}))
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:
     sf.build_image_text_classes()
-    jobs: list[sf.Job] = [(name, f"{model}-l{layers}", model, kind, p,
+    jobs: list[sf.Job] = [(name, f"{model.split(':')[-1]}-l{layers}", model, kind, p,
                            lambda model=model, layers=layers: scaled_config(model, layers))
                           for name, model, layers, kind, p in CASES]
     return sf.run_jobs(jobs, OUT, "simulate_families_new.py", argv)

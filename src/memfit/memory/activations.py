@@ -26,8 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief, expert_backward_relief
 from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
+from .layer_weights import largest_matrix, layer_linear_params
 from .op_sac import op_level_saved
 from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
 from .ssm_activations import recurrent_training
@@ -88,6 +90,7 @@ class LayerActivations:
     replicated: int = 0  # part of ``saved`` tensor parallelism does not split without sequence parallelism
     cache: int = 0  # the DynamicCache's K/V copies not saved for backward, alive until the forward returns
     op_saved: int = 0  # kept under op-level selective checkpointing (``op_level_saved``)
+    backward_relief: int = 0  # of saved + backward_extra + the layer's gradients, never alive together (MoE)
 
 
 @dataclass(frozen=True)
@@ -250,26 +253,23 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
 MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt")
 
 
+def _cross(layer: LayerSpec) -> bool:
+    return layer.attention is not None and layer.attention.cross_attention
+
+
 def _low_softmax(spec: ModelSpec, layer: LayerSpec) -> bool:
     """Eager attention's softmax runs in the model dtype (no fp32 probabilities)."""
     return spec.family in MODEL_DTYPE_SOFTMAX_EAGER or (layer.attention is not None and layer.attention.sinks)
 
 
-EXPERT_KINDS = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 # Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
 # (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
 Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
 
 
-# Intermediate-sized tensors a routed expert's activation keeps for backward (per routed token, beside the down
-# projection's input): silu-GLU keeps gate_up's output (2·I) and act(gate); gpt-oss's clamped GLU keeps gate_up's
-# output, the clamped gate, sigmoid(α·gate), glu and up + 1 (transformers 5.25 GptOssExperts._apply_gate)
-MOE_ACT_SAVED = {"gpt_oss": 6}
-
-
-def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> tuple[int, int, int, int]:
-    """(saved per token, transient per token, saved per layer, backward transient per layer) of a routed
-    MoE block: router, top-k experts (``grouped_mm``), shared experts.
+def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> tuple[int, int, int, int, int]:
+    """(saved per token, transient per token, saved per layer, backward transient per layer, intermediate-sized
+    tensors kept per routed row) of a routed MoE block: router, top-k experts (``grouped_mm``), shared experts.
 
     With LoRA on the experts (PEFT ``ParamWrapper``, rank 2r on the fused gate_up, r on down) every
     forward materialises ``W + B·A`` for all experts in the compute dtype, which the grouped matmul keeps
@@ -296,15 +296,32 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> t
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
         saved += _mlp(shared, h, in_bytes, p)[0]
     merged = largest = 0
-    for kind in adapted:
+    # the backward runs down first: its grouped_mm node frees the merged down weight it saved, so while the
+    # merged gate_up weight's gradient is made the merged down weight is already gone
+    for kind in reversed([k for k in adapted if k != "ffn_gate_exps"]):  # (gate is fused with up in gate_up)
         rows = 2 * inter if (kind == "ffn_up_exps" and m.kind == "gated") else inter
-        if kind == "ffn_gate_exps":
-            continue  # fused with up in gate_up_proj
         size = m.num_experts * rows * h * pb
         rank = (2 if rows != inter else 1) * p.lora_rank * m.num_experts  # A: (rank, in), B: (out, rank)
+        largest = max(largest, size - merged)  # this weight's gradient, less the merged weights already freed
         merged += size + pb * rank * (rows + h)  # W + B·A, and the per-expert A and B cast for baddbmm
-        largest = max(largest, size)
-    return saved, 2 * pb * inter * m.top_k, merged, largest
+    return saved, 2 * pb * inter * m.top_k, merged, largest, mlp_kept
+
+
+def _softmax_backward(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> int:
+    """Bytes a materialised score matrix's backward holds (eager attention, SDPA's math path), else 0."""
+    a = layer.attention
+    if a is None:
+        return 0
+    math_path = p.attn != "eager" and (2 if p.amp else p.proj_bytes) == 4 and a.num_kv_heads < a.num_heads
+    if p.attn != "eager" and not math_path:
+        return 0
+    # beside the saved probabilities: the gradient of the probabilities in fp32 and the softmax backward's output
+    # (fp32 on the math path and under autocast, the input dtype otherwise), while the bf16 probabilities kept for
+    # the matmul are already released
+    per = 8 if math_path else (6 if p.amp else 4)
+    if _low_softmax(spec, layer) and not p.amp and not math_path:
+        per = 2 * p.proj_bytes  # the probabilities' gradient and the softmax backward's, model dtype
+    return b * a.num_heads * s * s * per
 
 
 def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> LayerActivations:
@@ -332,19 +349,21 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
             low_softmax=_low_softmax(spec, layer))
         per_token += a_saved
     ssm_saved = ssm_back = 0
-    if layer.ssm or layer.linear or layer.conv:  # the recurrent mixers' torch paths (ssm_activations)
+    extra_mixer = bool(layer.ssm or layer.linear or layer.conv)
+    if extra_mixer:  # the recurrent mixers' torch paths (ssm_activations)
         extra, ssm_saved, ssm_back, w_in, w_out = recurrent_training(layer, h, b, s, p.proj_bytes, p.amp)
         per_token += extra + _linear_inputs(w_in, ["ssm_in"], feed, p) + _linear_inputs(w_out, ["ssm_out"], 2, p)
+    m_saved = 0
     if layer.mlp is not None:
         m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
-    moe_layer = moe_back = 0
+    moe_layer = moe_back = moe_kept = relief = 0
     if layer.moe is not None:
-        m_saved, m_tr, moe_layer, moe_back = _moe(layer.moe, h, feed, p, spec.family)
+        m_saved, m_tr, moe_layer, moe_back, moe_kept = _moe(layer.moe, h, feed, p, spec.family)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
-    weights = _layer_linear_params(spec, layer)
+    weights = layer_linear_params(spec, layer)
     casts = 2 * weights if (p.amp and p.full) else 0
     inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
                 (layer.moe.expert_intermediate_size * layer.moe.routed_rows if layer.moe else 0))
@@ -356,73 +375,37 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         # MulBackward makes from it (of act(gate) and of up) are alive together, T·k·I each
         m = layer.moe
         mlp_back = max(mlp_back, T * 3 * p.proj_bytes * m.expert_intermediate_size * m.routed_rows)
+        if p.full:
+            relief = expert_backward_relief(m, h, T, 4 if p.amp else p.proj_bytes, p.weight_bytes, moe_kept, mlp_back)
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype
-    grad_cast = 2 * _largest_matrix(spec, layer) if (p.amp and p.full) else 0
+    grad_cast = 2 * largest_matrix(spec, layer) if (p.amp and p.full) else 0
     # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward
-    dequant = 2 * _largest_matrix(spec, layer) if p.quantized else 0
-    sq_back = 0
+    dequant = 2 * largest_matrix(spec, layer) if p.quantized else 0
     a = layer.attention
-    if a is not None:
-        math_path = p.attn != "eager" and (2 if p.amp else p.proj_bytes) == 4 and a.num_kv_heads < a.num_heads
-        if p.attn == "eager" or math_path:
-            # beside the saved probabilities: the gradient of the probabilities in fp32 and the softmax
-            # backward's output (fp32 on the math path and under autocast, the input dtype otherwise),
-            # while the bf16 probabilities kept for the matmul are already released
-            per = 8 if math_path else (6 if p.amp else 4)
-            if _low_softmax(spec, layer) and not p.amp and not math_path:
-                per = 2 * p.proj_bytes  # the probabilities' gradient and the softmax backward's, model dtype
-            sq_back = b * a.num_heads * s * s * per
+    sq_back = _softmax_backward(spec, layer, p, b, s)
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
-    return LayerActivations(saved=T * per_token + sq_saved + constant + moe_layer + ssm_saved,
-        attention_core=T * core_token + sq_saved,
+    saved = T * per_token + sq_saved + constant + moe_layer + ssm_saved
+    back = T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back
+    if p.full and not p.amp and a is not None and layer.mlp is not None and layer.moe is None and not extra_mixer:
+        relief = dense_backward_relief(a, layer.mlp, h, T, p.weight_bytes, p.proj_bytes, weights, m_saved, n_norm,
+                                       saved, back, T * 2 * r * h, mlp_back)
+    return LayerActivations(saved=saved, attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h * max(1, altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
-        forward_extra=max(T * extra_token, sq_transient) + dequant,
-        backward_extra=T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back,
+        forward_extra=max(T * extra_token, sq_transient) + dequant, backward_extra=back,
         weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
         op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
+        backward_relief=relief if mlp_back >= max(sq_back, ssm_back) else 0,
     )
 
 
-def _largest_matrix(spec: ModelSpec, layer: LayerSpec) -> int:
-    """Elements of the layer's largest weight matrix."""
-    h = spec.hidden_size
-    sizes = [0]
-    a = layer.attention
-    if a is not None:
-        sizes += [h * a.num_heads * a.head_dim, h * a.num_heads * a.value_dim]
-    if layer.mlp is not None:
-        sizes.append(h * layer.mlp.intermediate_size * (2 if layer.mlp.fused_gate_up else 1))
-    if layer.moe is not None:
-        sizes.append(h * layer.moe.expert_intermediate_size)
-    return max(sizes)
-
-
-def _layer_linear_params(spec: ModelSpec, layer: LayerSpec) -> int:
-    """Parameters of the layer's matrices (what autocast casts to bf16)."""
-    h = spec.hidden_size
-    n = 0
-    a = layer.attention
-    if a is not None:
-        n += h * (a.num_heads * a.head_dim + a.num_kv_heads * (a.head_dim + a.value_dim))
-        n += a.num_heads * a.value_dim * h
-    if layer.mlp is not None:
-        n += (3 if layer.mlp.kind == "gated" else 2) * h * layer.mlp.intermediate_size
-    if layer.moe is not None:
-        m = layer.moe
-        n += h * m.num_experts  # the router; fused experts are not cast by autocast
-        n += 3 * h * m.num_shared_experts * (m.shared_intermediate_size or m.expert_intermediate_size)
-    if layer.ssm is not None:  # in_proj (Mamba-2: gate, x, B, C, dt per head) and out_proj
-        x = layer.ssm
-        n += h * (3 * x.d_inner + (2 * x.n_groups * x.d_state + x.num_heads if layer.mixer == "mamba2" else 0))
-    return n + (4 * h * h if layer.conv is not None else 0)  # LFM2's short conv: in_proj (B, C, x) and out_proj
-
-
-def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int) -> ModelActivations:
-    """Activations of one micro-batch of ``batch`` sequences of ``seq`` tokens, layer by layer."""
+def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, images: bool = True) -> ModelActivations:
+    """Activations of one micro-batch of ``batch`` sequences of ``seq`` tokens, layer by layer. Without ``images``
+    a cross-attention layer (mllama's) is skipped (MllamaTextModel runs it only with image states): it keeps none."""
     h, V = spec.hidden_size, spec.vocab_size
     T = batch * seq
-    layers = tuple(_layer(spec, layer, p, batch, seq) for layer in spec.layers)
+    layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
+                   _layer(spec, layer, p, batch, seq) for layer in spec.layers)
     gemma = spec.family.startswith("gemma")
     layernorm = spec.norm != "rms"
     r = p.resid_bytes

@@ -133,6 +133,7 @@ def _stage_activations(acts: ModelActivations, rng: range, k: int, pp: int, tp: 
                               checkpoint=(la.checkpoint // tp if sp else la.checkpoint) * in_flight,
                               forward_extra=split(la.forward_extra, 0),
                               backward_extra=split(la.backward_extra, 0),
+                              backward_relief=split(la.backward_relief, 0),
                               weight_casts=la.weight_casts // tp, replicated=la.replicated))
     return ModelActivations(
         layers=tuple(layers),

@@ -116,8 +116,10 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         wb = p.weight_bytes
         weights = n_total * wb
         wformula = f"{n_total:,} parameters × {wb} B{' (fp32 master weights)' if wl.mixed_precision else ''}"
-        # a vision tower that sees no image (no --images) gets no gradient, so AdamW keeps no state for it
-        idle = {t.name for t in tensors if t.group == "vision"} if not wl.images else set()
+        # a vision tower that sees no image (no --images) gets no gradient, so AdamW keeps no state for it; nor do
+        # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
+        cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
+        idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
         shapes = [t.shape for t in tensors if t.name not in idle]
         grad_b = wb
         head = emb = 0

@@ -81,7 +81,9 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
     for i in range(n - 1, -1, -1):
         la = layers[i]
         grads += states.layer_grads[i]
-        layer_act = la.saved + la.backward_extra + (la.weight_casts if full or op else 0) + (la.checkpoint if op else 0)
+        # (an expert block's or dense layer's saved tensors are partly freed before its largest weight gradient)
+        layer_act = (la.saved + la.backward_extra - la.backward_relief + (la.weight_casts if full or op else 0)
+                     + (la.checkpoint if op else 0))
         act = prefix[i] + layer_act + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
     moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
@@ -99,14 +101,14 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
 
 def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
     p = replace(states.precision, kv_cache=wl.checkpointing != "full")
-    acts = model_activations(spec, p, wl.batch, wl.context)
+    acts = model_activations(spec, p, wl.batch, wl.context, images=wl.images > 0)
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     from ..runtimes.transformers_pool import interpolated
     from .pool import training_pool
 
     def replayed(c: int) -> int:  # the step replayed at a grid point of the context (see transformers_pool)
-        at = acts if c == wl.context else model_activations(spec, p, wl.batch, c)
+        at = acts if c == wl.context else model_activations(spec, p, wl.batch, c, images=wl.images > 0)
         return training_pool(spec, replace(wl, context=c), states, at).reserve
 
     components = training_components(spec, wl, states, peak, workspace, reserve=interpolated(wl.context, replayed))
