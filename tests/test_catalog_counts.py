@@ -23,7 +23,8 @@ from memfit.sources.meta_build import shipped_disabled
 
 COUNTED = [e for e in catalog() if e.parameters is not None]
 SUBSET = ("qwen3-next-80b-a3b-thinking", "qwen3.5-35b-a3b", "llama-4-scout-17b-16e-instruct", "gemma-4-26b-a4b",
-          "nemotron-3-nano-30b-a3b", "glm-4.7-flash", "qwen3-vl-2b-instruct", "gpt-oss-120b")
+          "nemotron-3-nano-30b-a3b", "glm-4.7-flash", "qwen3-vl-2b-instruct", "gpt-oss-120b", "nemotron-nano-9b-v2",
+          "ministral-3-8b-instruct-2512")
 
 
 def test_catalog_size_and_sources() -> None:
@@ -75,6 +76,12 @@ def test_stored_count_equals_transformers(model_id: str) -> None:
     reference = _independent_count(cfg)
     assert entry.parameters == reference
     assert count_parameters(load_model(model_id)).total == reference
+
+
+def test_deepseek_v2_lite_has_no_query_lora() -> None:
+    # the published config's q_lora_rank is null (DeepSeek-V2 paper, Appendix B: V2-Lite does not compress the
+    # queries); the checkpoint's index gives total_size 31,412,968,448 bytes of bf16 weights
+    assert count_parameters(load_model("deepseek-v2-lite")).total == 31_412_968_448 // 2
 
 
 def test_models_family_and_newest(capsys: pytest.CaptureFixture[str]) -> None:
