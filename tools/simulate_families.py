@@ -165,7 +165,8 @@ def _write(out: Path, old: dict[str, Any], order: list[str], tool: str) -> None:
 # image-text families: the simulator builds AutoModelForCausalLM, which does not map them; their image-text class
 # (*ForConditionalGeneration) is built instead (text-only inputs: the tower's weights are there, it does not run)
 _MULTIMODAL = {"llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
-               "mllama": "MllamaForConditionalGeneration",
+               "mllama": "MllamaForConditionalGeneration", "qwen3_vl": "Qwen3VLForConditionalGeneration",
+               "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration", "idefics3": "Idefics3ForConditionalGeneration",
                "llama4": "Llama4ForConditionalGeneration"}
 
 
@@ -189,7 +190,19 @@ def build_image_text_classes() -> None:
 
     if transformers.AutoModelForCausalLM is not _AutoWithImageText:
         _AutoWithImageText.original = transformers.AutoModelForCausalLM
-        transformers.AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
+    if getattr(sm.simulate, "image_text", False):
+        return
+    simulate = sm.simulate
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        # set again before every case, on the module object a case imports from: after the first case the name
+        # resolved to transformers' own class again, so a second image-text case in one process was refused
+        # ("Unrecognized configuration class"): why Qwen2.5-VL's training case failed in the last full run
+        sys.modules["transformers"].AutoModelForCausalLM = _AutoWithImageText  # type: ignore[misc,assignment]
+        return simulate(*args, **kwargs)
+
+    patched.image_text = True  # type: ignore[attr-defined]
+    sm.simulate = patched
 
 
 def main(argv: list[str] | None = None) -> int:
