@@ -73,6 +73,19 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("idefics3-default-l4/gen-b2-s2048-new8", "default:idefics3", 4, "generate", dict(batch=2, seq=2048, new=8)),
     ("idefics3-default-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "default:idefics3", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    # with images (tools/simulate_images.py: the prompt carries each image's placeholder tokens; 1,024² px)
+    ("llava-1.5-7b-hf-l4/gen-img1-b2-s2048-new8", "llava-1.5-7b-hf", 4, "generate",
+     dict(batch=2, seq=2048, new=8, images=1)),
+    ("llava-1.5-7b-hf-l2/train-img1-bf16-adamw-fused-ckpt-b1-s2048", "llava-1.5-7b-hf", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True, images=1)),
+    ("qwen2.5-vl-7b-instruct-l4/gen-img1-b2-s2048-new8", "qwen2.5-vl-7b-instruct", 4, "generate",
+     dict(batch=2, seq=2048, new=8, images=1)),
+    ("qwen2.5-vl-7b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s2048", "qwen2.5-vl-7b-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True, images=1)),
+    ("qwen3-vl-8b-instruct-l4/gen-img1-b2-s2048-new8", "catalog:qwen3-vl-8b-instruct", 4, "generate",
+     dict(batch=2, seq=2048, new=8, images=1)),
+    ("qwen3-vl-8b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3-vl-8b-instruct", 2, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True, images=1)),
 ]
 
 

@@ -161,7 +161,15 @@ class AllocTracker(TorchDispatchMode):
                 with unset_fake_temporarily():
                     return self.shadow[t].item()
             return False if t.dtype == torch.bool else (0.0 if t.is_floating_point() else 0)
-        if func in DYNAMIC_SHAPE_OPS:
+        dynamic = func in DYNAMIC_SHAPE_OPS or (func in (aten.index.Tensor, aten.index_put.default,
+                                                          aten.index_put_.default) and any(  # a boolean-mask index
+            isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in tree_leaves(args[1])))
+        if dynamic and not shadowed and func in (aten.index.Tensor, aten.index_put.default, aten.index_put_.default):
+            # fake data indexed by a known boolean mask (Qwen3-VL's deepstack rows): the mask's positions as long
+            # indices, as the CUDA kernel's own nonzero makes them; the shape is then static
+            args = (args[0], [j for i in args[1] for j in self._positions(i)], *args[2:])
+            dynamic = False
+        if dynamic:
             if not shadowed:
                 raise NotImplementedError(f"{func} on data the simulator does not know")
             with unset_fake_temporarily():
@@ -187,8 +195,24 @@ class AllocTracker(TorchDispatchMode):
             self.pending = (self.live + scratch, key, rounded(out.untyped_storage().nbytes()))
         else:
             self.peak = max(self.peak, self.live + scratch)
-        if func not in DYNAMIC_SHAPE_OPS and outs and not func._schema.is_mutable:
+        if not dynamic and outs and not func._schema.is_mutable:
             self._propagate(func, args, kwargs, out, outs, shadowed)
+        return out
+
+    def _positions(self, index: Any) -> list[Any]:
+        """A boolean index whose values are known, as the long index tensors of its True positions (one per
+        dimension it covers, as ``mask.nonzero().unbind(1)``)."""
+        if not (isinstance(index, torch.Tensor) and index.dtype == torch.bool):
+            return [index]
+        if index not in self.shadow:
+            raise NotImplementedError("a boolean index the simulator does not know")
+        out = []
+        with unset_fake_temporarily():
+            reals = [r.contiguous() for r in self.shadow[index].nonzero().unbind(1)]
+        for real in reals:
+            f = self.fake.from_tensor(real)
+            self.shadow[f] = real
+            out.append(f)
         return out
 
     def _mutate(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], fakes: list[FakeTensor],
@@ -557,7 +581,9 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     h100 = H100Mode()
     rec: dict[str, Any] = {}
     gc.collect()
-    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing():
+    from simulate_images import scalar_lists
+
+    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing(), scalar_lists():
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
         model.eval()
         n, nbytes, _ = param_stats(model)
@@ -566,9 +592,14 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
         tracker.reset_peak()
         b, s = p["batch"], p["seq"]
         ids = torch.randint(100, 1000, (b, s))
+        extra: dict[str, Any] = {}
+        if p.get("images"):  # image-text cases: the prompt's image tokens and the pixels (tools/simulate_images.py)
+            from simulate_images import image_inputs
+
+            ids, extra = image_inputs(cfg, b, s, int(p["images"]), dtype)
         if kind == "generate":
             with torch.no_grad():
-                out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=p["new"],
+                out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=p["new"], **extra,
                                      min_new_tokens=p["new"], do_sample=False, pad_token_id=0,
                                      return_dict_in_generate=True, use_cache=True)
             rec["kv_cache_bytes_final"] = cache_bytes(out.past_key_values)
@@ -577,15 +608,15 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
         elif kind in ("forward", "prefill"):
             with torch.no_grad():
                 if kind == "forward":
-                    out = model(ids, use_cache=False)
+                    out = model(ids, use_cache=False, **extra)
                     rec["logits_bytes"] = out.logits.numel() * out.logits.element_size()
                 else:
-                    out = model(ids, use_cache=True, logits_to_keep=1)
+                    out = model(ids, use_cache=True, logits_to_keep=1, **extra)
                     rec["kv_cache_bytes_final"] = cache_bytes(out.past_key_values)
             rec["cache_class"] = type(out.past_key_values).__name__
             del out
         elif kind in TRAIN_KINDS:
-            rec.update(_train(model, kind, p, ids, amp, tracker))
+            rec.update(_train(model, kind, p, ids, amp, tracker, extra))
         else:
             raise ValueError(f"unknown kind {kind!r}")
         tracker.flush()
@@ -648,7 +679,7 @@ def _swappable(fake: FakeTensorMode, tracker: AllocTracker) -> Iterator[None]:
 
 
 def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: bool,
-           tracker: AllocTracker) -> dict[str, Any]:
+           tracker: AllocTracker, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     model.train()
     if kind == "lora":
         from peft import LoraConfig, get_peft_model
@@ -677,7 +708,7 @@ def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: boo
     for step in range(2):
         tracker.reset_peak()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            loss = model(input_ids=ids, labels=ids).loss
+            loss = model(input_ids=ids, labels=ids, **(extra or {})).loss
         after_fwd, peak_fwd = tracker.live, tracker.peak
         if ("cublas workspace", 1) not in tracker.pool.live:  # the autograd thread's handle, first matmul
             tracker.pool.malloc(("cublas workspace", 1), CUBLAS_WORKSPACE)

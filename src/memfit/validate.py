@@ -109,17 +109,18 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         new_tokens=int(p.get("new", 0)) if kind == "generate" else 0,
                         attn=str(p.get("attn", "sdpa")), dtype=str(p.get("dtype", "bfloat16")), quant=p.get("quant"),
                         # recorded models are randomly initialised (groundtruth README): LLM.int8's upper end
-                        int8_outliers=str(p.get("int8_outliers", "all")))
+                        int8_outliers=str(p.get("int8_outliers", "all")), images=int(p.get("images", 0)))
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")),
                         checkpointing=_checkpointing(p.get("ckpt")),
-                        attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), **_parallel_fields(p))
+                        attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), images=int(p.get("images", 0)),
+                        **_parallel_fields(p))
     if kind == "lora":
         targets = p.get("targets")
         return Workload(mode="qlora" if p.get("quant") else "lora", batch=int(p["batch"]), context=int(p["seq"]),
-                        lora_rank=int(p.get("r", 16)),
+                        lora_rank=int(p.get("r", 16)), images=int(p.get("images", 0)),
                         lora_targets=tuple(targets) if targets else DEFAULT_LORA_TARGETS, quant=p.get("quant"),
                         checkpointing="full" if p.get("ckpt") else "none",
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
@@ -160,10 +161,15 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
     try:
         spec = spec_from_config(config, str(record.get("model") or record.get("case") or "case"))
         wl = workload_for_case(str(record["kind"]), dict(params)).validate()
+        from .memory.images import apply_tower_moment, with_images
+
+        wl, _notes, _details = with_images(spec, wl)  # a case's images add their tokens to its context
         if wl.mode == "inference":
             from .memory.inference import estimate_inference
 
             est = estimate_inference(spec, wl)
+            if wl.images:
+                est = apply_tower_moment(spec, wl, est, 4 if (wl.dtype or spec.dtype) in ("float32", "fp32") else 2)
         else:
             import importlib
 
