@@ -86,6 +86,12 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=2, seq=2048, new=8, images=1)),
     ("qwen3-vl-8b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3-vl-8b-instruct", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True, images=1)),
+    # listed before they were run, after the three generate cases above had fixed what the images leave alive while
+    # the text runs (memory/images.held_during_text): a blind check, two images per sequence, the MoE text model
+    ("qwen2.5-vl-7b-instruct-l4/gen-img2-b1-s1024-new8", "qwen2.5-vl-7b-instruct", 4, "generate",
+     dict(batch=1, seq=1024, new=8, images=2)),
+    ("qwen3-vl-30b-a3b-instruct-l2/gen-img2-b1-s1024-new8", "catalog:qwen3-vl-30b-a3b-instruct", 2, "generate",
+     dict(batch=1, seq=1024, new=8, images=2)),
 ]
 
 

@@ -246,6 +246,8 @@ class VisionSpec:
     pooling_head: bool = False  # SigLIP's attention-pooling head (``vision_use_head``)
     tokens_per_image: int = 0
     cross_attention_tokens: int = 0  # vision tokens per image each cross-attention layer caches (mllama)
+    temporal_patch: int = 1  # frames per patch (Qwen-VL's pixel rows carry C × t × p² values)
+    deepstack: int = 0  # Qwen3-VL: mergers whose features are added to the first text layers' hidden states
 
     @property
     def num_patches(self) -> int:

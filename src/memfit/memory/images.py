@@ -10,6 +10,13 @@ block's MLP it holds, per patch token of the tower, the block's input, residual 
 output (4 × d) and the MLP's intermediates (3 × I gated, 2 × I plain; SDPA keeps no patch × patch matrix), beside
 the image features already projected to the text width. This moment is compared with the text model's peak; it is
 read off the ViT block structure, not checked against a simulation.
+
+While the text model then runs, transformers' image-text forward still holds what the images became: the pixel
+tensor (an argument of the forward), the tower's last hidden state (two of its hidden states for LLaVA's
+second-to-last-layer features), and the projected image features twice (the projector's output and the per-image
+copy get_image_features returns; Qwen3-VL: for the main merger and each deepstack merger), and for Qwen3-VL's
+deepstack one more hidden stream (the decoder loop keeps the layer's output beside the copy the features are added
+to). Read off the simulator's live tensors at the prefill peak (LLaVA-1.5, Qwen2.5-VL, Qwen3-VL with one image).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from ..spec import ModelSpec, VisionSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 
-__all__ = ["apply_tower_moment", "cross_attention_cache", "tower_moment", "with_images"]
+__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "tower_moment", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -78,6 +85,29 @@ def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
                    f"features {fmt_bytes(features)}")
 
 
+def held_during_text(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
+    """Bytes the images leave alive while the text model runs (``wl.context`` already counts their tokens)."""
+    v = spec.vision
+    if not wl.images or v is None or not v.hidden_size:
+        return 0, ""
+    images = wl.batch * wl.images
+    patches = images * _patches_per_image(v)
+    if v.kind in ("qwen2_5_vl", "qwen3_vl"):  # rows of C × t × p² values, one per patch
+        pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
+        hidden = patches * v.hidden_size * dt
+    else:
+        side = v.image_size or 0
+        pixels = images * v.num_channels * side * side * dt
+        hidden = (2 if v.kind == "clip" else 1) * images * (v.num_patches + (1 if v.kind == "clip" else 0)) \
+            * v.hidden_size * dt
+    features = 2 * (1 + v.deepstack) * images * v.tokens_per_image * spec.hidden_size * dt
+    stream = wl.batch * wl.context * spec.hidden_size * dt if v.deepstack else 0
+    total = pixels + hidden + features + stream
+    return total, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + tower output {fmt_bytes(hidden)} + "
+                   f"image features ×{2 * (1 + v.deepstack)} {fmt_bytes(features)}"
+                   + (f" + deepstack hidden stream {fmt_bytes(stream)}" if stream else ""))
+
+
 def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) -> Estimate:
     """The estimate with the tower's moment: a note always, and the difference as a component when the tower's peak
     is above the text model's (cache + activations at the text peak)."""
@@ -85,6 +115,11 @@ def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) ->
     if cross:
         est = replace(est, components=(*est.components, Component("kv_cache", cross, f"{cross_text} = "
                                                                                       f"{fmt_bytes(cross)}")))
+    held, held_text = held_during_text(spec, wl, dt)
+    if held:
+        est = replace(est, components=(*est.components, Component("image_inputs", held, f"{held_text} = "
+                                                                                          f"{fmt_bytes(held)}")),
+                      allocated_bytes=None if est.allocated_bytes is None else est.allocated_bytes + held)
     tower, text = tower_moment(spec, wl, dt)
     if not tower:
         return est

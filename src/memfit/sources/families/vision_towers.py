@@ -92,7 +92,7 @@ def qwen2_5_tower(v: Config) -> VisionSpec:
     tokens = qwen_vision_tokens(SAMPLE_SIDE, SAMPLE_SIDE, p, m)
     return VisionSpec(parameters=total, hidden_size=d, num_layers=depth, intermediate_size=inter,
                       num_heads=get_int(v, "num_heads"), image_size=SAMPLE_SIDE, patch_size=p, num_channels=c,
-                      projector_dim=out, tokens_per_image=tokens, kind="qwen2_5_vl",
+                      projector_dim=out, tokens_per_image=tokens, kind="qwen2_5_vl", temporal_patch=t,
                       description=f"Qwen2.5-VL vision tower + patch merger; an H × W px image adds (H/{p * m}) × "
                                   f"(W/{p * m}) tokens ({SAMPLE_SIDE:,}² px: {tokens:,})")
 
@@ -112,7 +112,8 @@ def qwen3_vl_tower(v: Config) -> VisionSpec:
     tokens = qwen_vision_tokens(SAMPLE_SIDE, SAMPLE_SIDE, p, m)
     return VisionSpec(parameters=total, hidden_size=d, num_layers=depth, intermediate_size=inter,
                       num_heads=get_int(v, "num_heads"), image_size=SAMPLE_SIDE, patch_size=p, num_channels=c,
-                      projector_dim=out, tokens_per_image=tokens, kind="qwen3_vl",
+                      projector_dim=out, tokens_per_image=tokens, kind="qwen3_vl", temporal_patch=t,
+                      deepstack=len(deep),
                       description=f"Qwen3-VL vision tower + patch mergers ({len(deep)} deepstack); an H × W px image "
                                   f"adds (H/{p * m}) × (W/{p * m}) tokens ({SAMPLE_SIDE:,}² px: {tokens:,})")
 
