@@ -104,6 +104,7 @@ class ModelActivations:
     loss_backward_extra: int  # fp32 gradient of the logits and log_softmax's backward output
     head_weight_casts: int  # bf16 copy of the lm_head / embedding under autocast
     embedding_backward_extra: int  # a dense V×h gradient made by the tied embedding's backward
+    tower: int = 0  # a training vision tower's saved tensors: alive from before the text layers to after them
 
     @property
     def saved_total(self) -> int:

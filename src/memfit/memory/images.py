@@ -29,7 +29,8 @@ from ..spec import ModelSpec, VisionSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 
-__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "tower_moment", "with_images"]
+__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "tower_moment", "tower_training_saved",
+           "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -106,6 +107,33 @@ def held_during_text(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
     return total, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + tower output {fmt_bytes(hidden)} + "
                    f"image features ×{2 * (1 + v.deepstack)} {fmt_bytes(features)}"
                    + (f" + deepstack hidden stream {fmt_bytes(stream)}" if stream else ""))
+
+
+def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
+    """Bytes the vision tower keeps for backward when it trains on the batch's images (alive from its forward,
+    before the text layers, to its backward, after them). With full checkpointing (what the simulator ran): each
+    block's input, the patch merger's LayerNorm input (fp32) and output, its reordered input, fc1 and GELU outputs
+    (or LLaVA's projector input, linear and GELU outputs), and the pixels. Without: each block's saved tensors read
+    off the ViT block (norms, q/k/v/o inputs, the MLP's intermediates), not simulated."""
+    v = spec.vision
+    if not wl.images or v is None or not v.hidden_size:
+        return 0
+    images = wl.batch * wl.images
+    patches = images * _patches_per_image(v)
+    d, tokens = v.hidden_size, images * v.tokens_per_image
+    if v.kind in ("qwen2_5_vl", "qwen3_vl"):
+        pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
+        projector = patches * d * (4 + dt + 3 * dt) * (1 + v.deepstack)
+    else:
+        patches += images if v.kind == "clip" else 0  # CLIP's class token
+        pixels = images * v.num_channels * (v.image_size or 0) ** 2 * dt
+        projector = tokens * (d + 2 * spec.hidden_size) * dt
+    if wl.checkpointing == "full":
+        blocks = v.num_layers * patches * d * dt
+    else:
+        inter = (3 if v.kind in _GATED_TOWERS else 2) * v.intermediate_size
+        blocks = v.num_layers * patches * (8 * d + inter) * dt
+    return blocks + projector + pixels
 
 
 def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) -> Estimate:

@@ -68,14 +68,14 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
         casts += la.weight_casts
         cache += la.cache
         fwd = max(fwd, prefix[i] + la.saved + la.forward_extra + casts + cache)
-    moments["forward"] = (acts.outside + fwd, 0, accum, 0)
+    moments["forward"] = (acts.outside + acts.tower + fwd, 0, accum, 0)
     # end of forward: the loss (autocast's weight-cast cache is still alive)
     saved_layers = prefix[n]
-    base_act = saved_layers + acts.outside + casts_all + acts.head_weight_casts + cache
+    base_act = saved_layers + acts.outside + acts.tower + casts_all + acts.head_weight_casts + cache
     moments["forward (loss)"] = (base_act, acts.loss_saved + acts.loss_forward_extra, accum, 0)
     # backward: cross-entropy first; with checkpointing the layer casts left with the autocast cache
     bwd_casts = acts.head_weight_casts + (0 if full or op else casts_all)
-    moments["backward (loss)"] = (saved_layers + acts.outside + bwd_casts,
+    moments["backward (loss)"] = (saved_layers + acts.outside + acts.tower + bwd_casts,
                                   acts.loss_saved + acts.loss_backward_extra, accum, 0)
     grads = states.head_grads
     for i in range(n - 1, -1, -1):
@@ -84,7 +84,7 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
         # (an expert block's or dense layer's saved tensors are partly freed before its largest weight gradient)
         layer_act = (la.saved + la.backward_extra - la.backward_relief + (la.weight_casts if full or op else 0)
                      + (la.checkpoint if op else 0))
-        act = prefix[i] + layer_act + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
+        act = prefix[i] + layer_act + acts.tower + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
     moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
     moments["optimizer step"] = (0, 0, G, states.optimizer.step_temporary)
@@ -102,6 +102,10 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
 def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> Estimate:
     p = replace(states.precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, p, wl.batch, wl.context, images=wl.images > 0)
+    if wl.images:  # the vision tower trains on the images: its saved tensors (memory.images)
+        from ..images import tower_training_saved
+
+        acts = replace(acts, tower=tower_training_saved(spec, wl, p.proj_bytes))
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     from ..runtimes.transformers_pool import interpolated
