@@ -63,15 +63,19 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # training under: lfm2-350m-l16/train-amp-adamw-fused-b4-s2048 was −5.91 % until the short convolutions' kept
     # tensors were modelled (−0.01 % since; most under now qwen3-next −0.63 %); worst was llama-4-maverick
     # +11.64 % / glm-4.5-air LoRA+ckpt +7.88 % until an expert block's backward moments were modelled
-    # (memory/backward_moments.py: +0.16 % / +0.71 %, now the worst)
-    ("simulated/families.jsonl", "training"): Bound(median=0.08, worst=0.71, under=-0.64),
+    # (memory/backward_moments.py: +0.16 % / +0.71 %; glm +1.23 % on its simulator-2 record, now the worst); the
+    # llama-4-scout training case re-simulated with its vision tower held (the shared runner's image-text class was
+    # lost after a process's first case, so the recorded training peak was still text-only): +0.39 %
+    ("simulated/families.jsonl", "training"): Bound(median=0.08, worst=1.23, under=-0.64),
     # the families made first-class late in issue 10 (tools/simulate_families_new.py); DeepSeek-V3.2 b4 s1536 was
     # listed blind after the indexer model was fixed on the other two (−0.47 %)
     # gemma-3n e2b bf16 no-checkpointing training was listed blind after the AltUp model was fixed (−1.17 %)
     # training worst was llava-1.5-7b-hf-l2/train-bf16-adamw-fused-ckpt-b1-s2048 +3.73 % until a dense layer's
     # backward moments were modelled (+0.28 %); qwen3-vl, qwen3-vl-moe, mllama and idefics3 added on text-only inputs
+    # + 8 cases with images (memory/images.py): generate -0.00..+0.02 % (two listed blind), training worst
+    # llava-1.5-7b-hf-l2 with one image +2.06 %
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=0.80, under=-0.80),
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=1.52, under=-1.52),
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=2.06, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -142,7 +146,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now
     # gemma-3n-e2b-it-text-l10 generate +3.96 %; gemma-4-26b-a4b-text-l6 -2.18 % -> +2.68 % once its MoE block is
     # replayed on the grouped experts path; training worst: gemma-4-31b-it-text-l6 -9.94 % (generic-grain layers)
-    ("simulated/families-new.jsonl", "inference"): Bound(median=0.63, worst=3.96, under=-1.51),
+    # + the image-text families (text-only and with images): the pool replay does not place the images' tensors
+    # (pixels, tower output, features), most under qwen2.5-vl-7b-instruct-l4 generate with two images -6.99 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=1.25, worst=6.99, under=-6.99),
     ("simulated/families-new.jsonl", "training"): Bound(median=2.44, worst=9.94, under=-9.94),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
@@ -151,8 +157,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +14.16 % (the replayed step's coarse saved tensors, training/pool.py)
     ("simulated/families.jsonl", "inference"): Bound(median=0.78, worst=2.97, under=-2.76),
     # training median 3.66 -> 4.32 % with ebe2127 (llama4 counted with its vision tower) and the two llama-4-scout
-    # cases re-simulated with Llama4ForConditionalGeneration, the class memfit now describes
-    ("simulated/families.jsonl", "training"): Bound(median=4.32, worst=14.16, under=-6.80),
+    # cases re-simulated with Llama4ForConditionalGeneration, the class memfit now describes. Most under -6.80 ->
+    # -13.10 %: llama-4-maverick-text-l2 training, whose allocated peak was over-predicted by 11.6 % until the expert
+    # block's backward moments were modelled; the simulated pool reserves 34.8 GB above its allocated peak (the
+    # every-expert bmm's large blocks), memfit's replay 8.4 GB
+    ("simulated/families.jsonl", "training"): Bound(median=4.32, worst=14.16, under=-13.10),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain

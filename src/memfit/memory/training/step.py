@@ -81,8 +81,10 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
     for i in range(n - 1, -1, -1):
         la = layers[i]
         grads += states.layer_grads[i]
-        # (an expert block's or dense layer's saved tensors are partly freed before its largest weight gradient)
-        layer_act = (la.saved + la.backward_extra - la.backward_relief + (la.weight_casts if full or op else 0)
+        # an expert block's or dense layer's saved tensors are partly freed before its largest weight gradient is
+        # made (backward_moments); with accumulated gradients every .grad is already alive, so nothing is relieved
+        relief = la.backward_relief if wl.grad_accum == 1 else 0
+        layer_act = (la.saved + la.backward_extra - relief + (la.weight_casts if full or op else 0)
                      + (la.checkpoint if op else 0))
         act = prefix[i] + layer_act + acts.tower + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
