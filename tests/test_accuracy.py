@@ -132,13 +132,18 @@ NOT_CASE_FILES = {
 # H100 files: measured; simulated files: the reserved peak of the simulator's caching-allocator emulation plus the
 # H100 context (docs/simulator.md), so those rows hold the reserve only. Same margins as above.
 TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
-    # inference: the reserve from the allocator emulation of the run (memory/runtimes/transformers_pool.py)
-    ("groundtruth/h100.jsonl", "inference"): Bound(median=0.83, worst=3.84, under=-2.66),
+    # inference: the reserve from the allocator emulation of the run (memory/runtimes/transformers_pool.py), since
+    # the replay follows the simulator's allocation stream (median 0.82 -> 0.18 %). Worst: the two Llama-3.2-1B
+    # generates where the simulator's own emulated reserved peak is one 256 MiB block off the measurement (+6.13 %,
+    # -4.03 %, docs/simulator.md): +5.06 % (b1 s16384), -3.76 % (b16 s2048); gpt2-medium -3.02 % (between grid
+    # points, GPT-2 replayed at the coarse grain)
+    ("groundtruth/h100.jsonl", "inference"): Bound(median=0.19, worst=5.07, under=-3.77),
     # training: two steps replayed (memory/training/pool.py); worst gpt2/train-amp-adamw-fused-b8-s1024 (its gap
     # comes from 1-10 MiB tensors packed in 20 MiB segments, which the replay does not place the same way)
     ("groundtruth/h100.jsonl", "training"): Bound(median=1.37, worst=5.95, under=-5.95),
-    # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op
-    ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=1.73, worst=7.67, under=-7.67),
+    # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op (the measured build, which
+    # leaves ~570 MiB cached, and the run's growth are not reproduced: docs/simulator.md)
+    ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.57, worst=8.12, under=-8.12),
     # training worst: QLoRA +10.96 % (bitsandbytes' dequantised weights are not replayed)
     ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=3.03, worst=10.96, under=0.0),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
@@ -148,14 +153,17 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replayed on the grouped experts path; training worst: gemma-4-31b-it-text-l6 -9.94 % (generic-grain layers)
     # + the image-text families (text-only and with images): the pool replay does not place the images' tensors
     # (pixels, tower output, features), most under qwen2.5-vl-7b-instruct-l4 generate with two images -6.99 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=1.25, worst=6.99, under=-6.99),
+    # and with the replay following the simulator's stream: qwen2.5-vl two images -6.99 -> -7.35 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=1.52, worst=7.36, under=-7.36),
     ("simulated/families-new.jsonl", "training"): Bound(median=2.44, worst=9.94, under=-9.94),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
     # attention (glm-4.5-air generate +6.23 -> +0.47 %); training worst: command-r7b-l4 amp + checkpointing
     # +14.16 % (the replayed step's coarse saved tensors, training/pool.py)
-    ("simulated/families.jsonl", "inference"): Bound(median=0.78, worst=2.97, under=-2.76),
+    # (then 0.78 / 2.97 / -2.76; with the replay following the simulator's stream and LFM2's short convolution
+    # replayed: lfm2 -2.76 -> -0.37 %, worst seed-oss -2.36 %)
+    ("simulated/families.jsonl", "inference"): Bound(median=0.38, worst=2.37, under=-2.37),
     # training median 3.66 -> 4.32 % with ebe2127 (llama4 counted with its vision tower) and the two llama-4-scout
     # cases re-simulated with Llama4ForConditionalGeneration, the class memfit now describes. Most under -6.80 ->
     # -13.10 %: llama-4-maverick-text-l2 training, whose allocated peak was over-predicted by 11.6 % until the expert
@@ -172,7 +180,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.44, worst=19.11, under=-0.66),
     # worst: kimi-linear-l5/gen-b1-s8192-new8 -14.80 %, moved here from the families held-out set (KDA's torch path
     # is not replayed: its 3 per-channel decay-mask-sized fp32 tensors, 8 GiB each, split by smaller ones)
-    ("simulated/families-towers.jsonl", "inference"): Bound(median=0.63, worst=4.36, under=0.15),
+    # most under since the replay followed the simulator's stream: gemma4-vision generate -0.28 %
+    ("simulated/families-towers.jsonl", "inference"): Bound(median=0.63, worst=4.36, under=-0.29),
     ("simulated/families-towers.jsonl", "training"): Bound(median=7.65, worst=7.69, under=4.25),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
@@ -182,8 +191,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 70 of 79 and 65 of
     # 65: all 43 development inference cases carry the emulated reserved peak). Inference: gpt-oss-20b-l4 eager
     # prefill +23.29 % until its sinks softmax was replayed tensor by tensor (-0.11 %); worst gemma-3-1b-it
-    # generate +5.54 %, most under phi-3.5-mini-instruct's LongRoPE-reset generate -4.90 %
-    ("simulated/cases.jsonl", "inference"): Bound(median=0.51, worst=5.55, under=-4.91),
+    # generate +5.54 %, most under phi-3.5-mini-instruct's LongRoPE-reset generate -4.90 %, until the replay followed
+    # the simulator's stream (K/V copied into the cache, the layer input held to its end, RoPE tables, Gemma's norm,
+    # partial-rotary cats, the re-run cache kept through the next step): worst stablelm-3b generate +4.45 %
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.40, worst=4.46, under=-2.05),
     # training worst: mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (the replayed step's
     # coarse saved tensors and per-parameter foreach temporaries)
     ("simulated/cases.jsonl", "training"): Bound(median=1.96, worst=18.40, under=-12.30),
@@ -194,8 +205,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # KDA's torch path unreplayed) moved to development (families-hybrid.jsonl), kimi-linear-l5/gen-b2-s6144-new8
     # listed in its place and scored once after the KDA replay: -0.01 %; worst glm-4.6-l3 -4.43 % (its allocated
     # peak -5.04 %)
-    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-4.43),
-    ("simulated/heldout.jsonl", "inference"): Bound(median=0.56, worst=4.43, under=-3.78),
+    # measured after the replay followed the simulator's stream: median 0.41 %, glm-4.6-l3 -4.43 -> -3.72 %
+    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.42, worst=3.73, under=-3.73),
+    # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
+    ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.76),
     ("simulated/heldout.jsonl", "training"): Bound(median=2.61, worst=15.15, under=-5.59),
     # pipeline ranks: memfit's reserve for a rank is the fitted fraction, the emulation's reserved peak is higher
     # (a regression guard; docs/simulator.md, "Pipeline parallelism")

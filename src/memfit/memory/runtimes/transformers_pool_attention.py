@@ -1,0 +1,238 @@
+"""The attention of transformers inference as the caching allocator sees it (``transformers_pool.py`` replays the
+run; this module holds the pieces of a decoder layer's attention): RoPE's cos/sin tables, the RMSNorms (Llama's and
+Gemma's), q/k/v with their per-head norms and RoPE, K and V copied into the DynamicCache, the kernel (flash, the
+memory-efficient kernel with its additive mask, the fp32 math path, eager scores; gpt-oss's sinks softmax), the
+output's layout copy and o_proj.
+
+Each step follows transformers 5.25's modelling code as the simulator's allocation trace shows it
+(``tools/simulate_memory.py``, docs/simulator.md): the replay of a development case's prefill matches the
+simulator's allocations of 20 MiB and more one for one (smollm2-360m, qwen3-8b, phi-3.5-mini-instruct, gemma-2b).
+"""
+
+from __future__ import annotations
+
+from ...spec import ModelSpec
+from ...workload import Workload
+from ..allocator_trace import Trace
+from .transformers import _attn_transient, _model_dtype
+
+__all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rotary"]
+
+def rotary(tr: Trace, spec: ModelSpec, t: int, dt: int) -> list[int]:
+    """RoPE's cos and sin for ``t`` positions, made once per forward and kept to its end: the fp32 frequencies,
+    their cat, cos and sin each times the attention scaling, cast to the model dtype. Returns their keys. (generate
+    passes position ids per sequence, b·s of them; a plain forward one row of s shared by the batch.)"""
+    att = next((layer.attention for layer in spec.layers if layer.attention is not None), None)
+    if spec.position_embedding != "rope" or att is None:
+        return []
+    n = t * (att.rope_dim or att.head_dim)
+    freqs, emb = tr.alloc(n // 2 * 4), tr.alloc(n * 4)
+    out = []
+    for _ in range(2):  # cos, then sin
+        raw = tr.alloc(n * 4)
+        scaled = tr.alloc(n * 4)
+        tr.free(raw)
+        out.append(scaled)
+    if dt != 4:
+        cast = [tr.alloc(n * dt), tr.alloc(n * dt)]
+        tr.free(*out)
+        out = cast
+    tr.free(freqs, emb)
+    return out
+
+
+# Gemma's scaled embedding and RMSNorm (x·(1 + w) in fp32, then cast)
+GEMMA = ("gemma", "gemma2", "gemma3", "gemma3_text")
+
+# families whose apply_rotary_pos_emb concatenates the rotated part with the pass-through part (a new tensor)
+ROPE_CAT = ("phi3", "phi", "stablelm", "glm", "glm4", "glm4_moe")
+
+def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
+    """The block's input norm; RMSNorm runs in fp32 (a float copy, its square, the scaled copy, back to the
+    dtype, times the weight). Returns the normed tensor's key."""
+    if spec.norm != "rms":
+        return tr.alloc(n * dt)
+    if dt == 4:  # already fp32: the square, the scaled copy, times the weight
+        tr.free(tr.alloc(n * 4))
+        y = tr.alloc(n * 4)
+        out = tr.alloc(n * 4)
+        tr.free(y)
+        return out
+    x = tr.alloc(n * 4)
+    tr.free(tr.alloc(n * 4))  # pow(2), reduced by mean at once
+    y = tr.alloc(n * 4)
+    tr.free(x)
+    if spec.family in GEMMA:  # (x·(1 + w)).type_as(x): the product in fp32, then the cast
+        prod = tr.alloc(n * 4)
+        tr.free(y)
+        out = tr.alloc(n * dt)
+        tr.free(prod)
+        return out
+    low = tr.alloc(n * dt)
+    out = tr.alloc(n * dt)
+    tr.free(low, y)
+    return out
+
+
+def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool) -> list[int]:
+    """q/k/v projections, RoPE (q·cos, rotate_half's negated half and cat, ·sin, sum), the cache's K/V, the
+    kernel (SDPA, or eager scores, mask, fp32 softmax and its cast back) and the output projection."""
+    att = spec.layers[i].attention
+    assert att is not None
+    b, s = wl.batch, wl.context
+    nq = t * att.num_heads * att.head_dim * dt
+    nk = kv // 2 if kv else t * att.num_kv_heads * att.head_dim * dt
+    nv = kv - kv // 2 if kv else nk
+    fused = 0
+    if att.fused_qkv:  # one projection; q, k and v are views of it
+        fused = tr.alloc(nq + nk + nv)
+        q = k = v = 0
+    elif att.qk_norm != "none":  # each projection RMS-normed per head in fp32 before the next is made
+        q = _renorm(tr, tr.alloc(nq), nq, dt)
+        k = _renorm(tr, tr.alloc(nk), nk, dt)
+        v = tr.alloc(nv)
+    else:
+        q, k, v = tr.alloc(nq), tr.alloc(nk), tr.alloc(nv)
+    if fused and att.qk_norm != "none":
+        q = _renorm(tr, q, nq, dt)
+        k = _renorm(tr, k, nk, dt)
+    if spec.position_embedding == "rope":
+        part, cat = (att.rope_dim or att.head_dim), spec.family in ROPE_CAT
+        rotated = _rope(tr, nq, nq * part // att.head_dim, cat), _rope(tr, nk, nk * part // att.head_dim, cat)
+        tr.free(q, k)  # apply_rotary_pos_emb returns both; then the unrotated q and k go
+        q, k = rotated
+    kv_keys = [k, v]
+    if kv and wl.task != "forward":  # DynamicLayer.update: torch.cat onto the empty cache copies K and V; the
+        kv_keys = [tr.alloc(nk), tr.alloc(nv)]  # layer's own go at once, the attention reads the cache's
+        tr.free(k, v)
+    rep: list[int] = []
+    if (wl.attn == "eager" or masked) and att.num_kv_heads != att.num_heads:  # repeat_kv: K/V for every head
+        rep = [tr.alloc(t * att.num_heads * att.head_dim * dt), tr.alloc(t * att.num_heads * att.value_dim * dt)]
+    held = 0
+    if wl.attn == "eager":
+        scores = b * att.num_heads * s * s
+        raw = tr.alloc(scores * dt)
+        scaled = tr.alloc(scores * dt)
+        tr.free(raw)
+        masked_scores = tr.alloc(scores * dt)  # + the causal mask
+        tr.free(scaled)
+        fp32 = tr.alloc(scores * 4) if dt == 2 and _model_dtype(spec, wl) != "float16" else 0
+        soft = tr.alloc(scores * 4)
+        tr.free(fp32)
+        probs = tr.alloc(scores * dt) if dt != 4 else soft
+        tr.free(soft if probs != soft else 0, masked_scores)
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        held = probs  # the layer returns the probabilities: they live through its MLP
+    elif dt == 4 and not masked and att.num_kv_heads != att.num_heads:
+        out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
+                         t * att.num_heads * att.value_dim * dt)
+    elif masked:  # the memory-efficient kernel: the bool mask made additive (its logical_not, then where)
+        negated = tr.alloc(b * s * s)
+        additive = tr.alloc(b * s * s * dt)
+        tr.free(negated)
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        tr.free(additive)
+    else:  # flash: its output is laid out (b, s, heads, d), transpose(1, 2).contiguous() copies nothing
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+    tr.free(*rep)
+    # the kernel's output keeps the query's layout: (b, heads, s, d) after eager, the math path or a RoPE that
+    # concatenates (a contiguous query), so transpose(1, 2).contiguous() copies it
+    if wl.attn == "eager" or (dt == 4 and not masked and att.num_kv_heads != att.num_heads) \
+            or spec.family in ROPE_CAT:
+        contiguous = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        tr.free(out)
+        out = contiguous
+    o = tr.alloc(t * spec.hidden_size * dt)
+    tr.free(out, fused, q)  # the query lives until the attention returns
+    return [*kv_keys, o, held]
+
+
+def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
+    """A q/k norm: ``x`` replaced by its normed copy (the fp32 temporaries of :func:`norm`)."""
+    if dt == 4:
+        y = tr.alloc(n)
+    else:
+        f = tr.alloc(n // dt * 4)
+        tr.free(tr.alloc(n // dt * 4))
+        g = tr.alloc(n // dt * 4)
+        tr.free(f)
+        low = tr.alloc(n)
+        y = tr.alloc(n)
+        tr.free(low, g)
+    tr.free(x)
+    return y
+
+
+def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
+    """SDPA's math path (fp32 with grouped K/V: neither flash nor the memory-efficient kernel runs): the scaled q,
+    K and V repeated to every head, the fp32 scores, the causal bias, the masked scores, the softmax, the output."""
+    scaled = tr.alloc(nq)
+    rk, rv = tr.alloc(nq), tr.alloc(nv)
+    scores = tr.alloc(b * heads * s * s * 4)
+    bias = tr.alloc(s * s * 4)
+    masked = tr.alloc(b * heads * s * s * 4)
+    tr.free(scores)
+    soft = tr.alloc(b * heads * s * s * 4)
+    tr.free(masked)
+    out = tr.alloc(nv)
+    tr.free(soft, bias, rk, rv, scaled)
+    return out
+
+
+def _rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
+    """``x·cos + rotate_half(x)·sin`` on the ``rot`` rotary bytes of an ``n``-byte ``x`` (the caller's); with
+    ``cat`` (partial rotary: phi3, phi, stablelm, glm) the result is concatenated with the pass-through part into a
+    new full tensor. Returns the rotated tensor's key."""
+    cos = tr.alloc(rot)
+    neg = tr.alloc(rot // 2)
+    half = tr.alloc(rot)
+    tr.free(neg)
+    sin = tr.alloc(rot)
+    tr.free(half)
+    out = tr.alloc(rot)
+    tr.free(cos, sin)
+    if cat:
+        full = tr.alloc(n)
+        tr.free(out)
+        out = full
+    return out
+
+
+def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int,
+                      masked: bool) -> tuple[list[int], int]:
+    """Any other attention at a coarser grain: q, the layer's K/V, the rest of the profile's temporaries (gpt-oss's
+    eager sinks softmax tensor by tensor). Returns the K/V keys and the probabilities the layer holds (or 0)."""
+    att = spec.layers[i].attention
+    assert att is not None
+    a_bytes, _ = _attn_transient(att, wl, wl.batch, wl.context, dt, masked, _model_dtype(spec, wl) == "float16",
+                                 spec.family)
+    nq = t * att.num_heads * att.head_dim * dt
+    q = tr.alloc(min(a_bytes, nq))
+    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
+    if wl.attn == "eager" and att.sinks:
+        rows = wl.batch * att.num_heads * wl.context
+        rest = tr.alloc(a_bytes - nq - 3 * rows * wl.context * dt)  # repeated K/V
+        probs = _sinks_softmax(tr, rows, wl.context, dt)
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        tr.free(q, rest, out)
+        return kv_keys, probs
+    rest = tr.alloc(a_bytes - nq - kv)
+    tr.free(q, rest)
+    return kv_keys, 0
+
+
+def _sinks_softmax(tr: Trace, rows: int, s: int, dt: int) -> int:
+    """gpt-oss's eager scores (``rows`` × ``s``, model dtype): q·kᵀ, × scaling, + mask, cat with the sink logits
+    (one more column), minus its row max, softmax; the masked scores and the shifted logits go after the softmax.
+    Returns the probabilities' key (the layer holds them through its MoE)."""
+    raw = tr.alloc(rows * s * dt)
+    scaled = tr.alloc(rows * s * dt)
+    tr.free(raw)
+    masked = tr.alloc(rows * s * dt)
+    tr.free(scaled)
+    cat = tr.alloc(rows * (s + 1) * dt)
+    shifted = tr.alloc(rows * (s + 1) * dt)
+    tr.free(cat)
+    probs = tr.alloc(rows * (s + 1) * dt)
+    tr.free(masked, shifted)
+    return probs
