@@ -57,7 +57,7 @@ def cuda_context_bytes(arch: str | None = None, training: bool = False) -> tuple
     a = f"a {what}" if training else f"an {what}"
     on = arch or "hopper"
     if row["measured"]:
-        return n, f"CUDA context + library handles of {a} process measured on {on} = {fmt_bytes(n)}"
+        return n, f"CUDA context + library handles of {a} process measured on the H100 ({on}) = {fmt_bytes(n)}"
     if "bare_bytes" in row:
         bare = fmt_bytes(int(row["bare_bytes"]))
         return n, (f"CUDA context of {a} process on {on}: published bare context {bare} + the {what} kernels and "
