@@ -116,6 +116,9 @@ def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int
         emb = scaled
     stream = emb
     tables = rotary(tr, spec, t if wl.task == "generate" else s, dt)
+    if spec.family == "gpt2":  # learned positions: wpe's output, then their sum is the first layer's input
+        tables = [tr.alloc((t if wl.task == "generate" else s) * h * dt)]
+        stream = tr.alloc(t * h * dt)
     cache_keys: list[list[int]] = []
     for i in range(len(spec.layers)):
         lay = spec.layers[i]  # a block with no mixer that caches (Nemotron-H's MLP and MoE blocks) adds nothing
@@ -138,6 +141,8 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     """One decoder layer of the prefill; returns the new residual stream and this layer's K/V keys."""
     layer = spec.layers[i]
     h = spec.hidden_size
+    if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
+        return _gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream)
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
     probs = 0  # eager attention's probabilities, held by the layer until it returns
@@ -196,6 +201,35 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         stream = new
     tr.free(probs, inp if inp not in (emb, stream) else 0)
     return stream, kv_keys
+
+
+def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv: int,
+                stream: int) -> tuple[int, list[int]]:
+    """GPT-2's block under SDPA, as the simulator's trace of gpt2-medium shows it: ln_1, c_attn (q, k, v as views),
+    K and V copied into the cache, the kernel's output, c_proj (held by the block's output tuple until it returns),
+    the residual; ln_2, c_fc, gelu_new's Python chain (three temporaries, then one made and one dropped per op),
+    c_proj, the residual; the block's input goes when it returns."""
+    ln1 = tr.alloc(t * h * dt)
+    qkv = tr.alloc(3 * t * h * dt)
+    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)] if kv and wl.task != "forward" else []
+    out = tr.alloc(t * h * dt)
+    attn = tr.alloc(t * h * dt)
+    tr.free(out, qkv)
+    mid = tr.alloc(t * h * dt)
+    tr.free(ln1)
+    ln2 = tr.alloc(t * h * dt)
+    fc = tr.alloc(t * inner * dt)
+    alive = [tr.alloc(t * inner * dt) for _ in range(3)]  # pow(x, 3), · 0.044715, x + ·
+    for _ in range(5):  # · sqrt(2/π), tanh, 1 + ·, 0.5 · x, the product
+        tr.free(alive.pop(0))
+        alive.append(tr.alloc(t * inner * dt))
+    tr.free(*alive[:-1])
+    tr.free(fc)
+    mlp = tr.alloc(t * h * dt)
+    tr.free(alive[-1])
+    new = tr.alloc(t * h * dt)
+    tr.free(ln2, mid, attn, mlp, stream)
+    return new, kv_keys
 
 
 def _gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
