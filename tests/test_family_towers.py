@@ -159,6 +159,47 @@ def test_simulated_peaks_within_3_percent() -> None:
     assert all(-0.03 <= e <= 0.03 for e in errors.values()), errors
 
 
+_SMALL_TEXT = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+               "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100}
+
+
+@pytest.mark.parametrize("family, targets", [
+    ("llama4", ("q_proj", "k_proj", "v_proj", "o_proj")), ("llama4", ("fc1", "fc2", "linear_1")),
+    ("gemma4", ("linear",)), ("gemma4", ("all-linear",)),
+    ("gemma4_unified", ("all-linear",)), ("gemma4_unified", ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                            "up_proj", "down_proj")),
+])
+def test_lora_with_the_towers_equals_peft(family: str, targets: tuple[str, ...]) -> None:
+    """PEFT matches a target name against every Linear module, the towers' too."""
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from memfit.memory.lora import lora_parameters
+
+    if family == "llama4":
+        conf = transformers.Llama4Config(
+            text_config={**_SMALL_TEXT, "intermediate_size_mlp": 128, "num_local_experts": 2},
+            vision_config={"hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64, "num_attention_heads": 2,
+                           "vision_output_dim": 32, "projector_input_dim": 32, "projector_output_dim": 32})
+        model = transformers.Llama4ForConditionalGeneration(conf)
+    elif family == "gemma4":
+        conf = transformers.Gemma4Config(
+            text_config={**_SMALL_TEXT, "vocab_size_per_layer_input": 100, "hidden_size_per_layer_input": 0,
+                         "global_head_dim": 32},
+            vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                           "num_key_value_heads": 2, "head_dim": 16},
+            audio_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "output_proj_dims": 48})
+        model = transformers.Gemma4ForConditionalGeneration(conf)
+    else:
+        conf = transformers.Gemma4UnifiedConfig(text_config={**_SMALL_TEXT, "global_head_dim": 32},
+                                                vision_config={"mm_embed_dim": 32, "output_proj_dims": 32},
+                                                audio_config={})
+        model = transformers.Gemma4UnifiedForConditionalGeneration(conf)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(
+        r=4, target_modules="all-linear" if targets == ("all-linear",) else list(targets)))
+    trainable = sum(q.numel() for q in wrapped.parameters() if q.requires_grad)
+    assert lora_parameters(spec_from_config(conf.to_dict()), 4, targets) == trainable
+
+
 def test_unknown_timm_tower_is_one_clear_line() -> None:
     from memfit.errors import ConfigError
 

@@ -248,6 +248,9 @@ class VisionSpec:
     cross_attention_tokens: int = 0  # vision tokens per image each cross-attention layer caches (mllama)
     temporal_patch: int = 1  # frames per patch (Qwen-VL's pixel rows carry C × t × p² values)
     deepstack: int = 0  # Qwen3-VL: mergers whose features are added to the first text layers' hidden states
+    # the tower's nn.Linear modules, where described: (module name, in features, out features, how many); what PEFT
+    # adapts when a LoRA target names them (or all-linear)
+    linears: tuple[tuple[str, int, int, int], ...] = ()
 
     @property
     def num_patches(self) -> int:

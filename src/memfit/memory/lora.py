@@ -85,7 +85,8 @@ def _module(t: Tensor) -> str:
 
 def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tuple[Tensor, ...]:
     """The weight tensors (shape (out, in)) that get a LoRA adapter."""
-    target_kinds(targets)  # validates every name
+    tower = {module for module, *_ in spec.vision.linears} if spec.vision is not None else set()
+    target_kinds([raw for raw in targets if raw.strip().lower().rsplit(".", 1)[-1] not in tower])  # validates them
     names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
     if spec.is_moe and spec.family in EXPERT_TARGETS:
         # PEFT rewrites these names to the fused experts' parameters: the dense MLPs and shared experts of the
@@ -93,7 +94,7 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tu
         # adapters and the attention's, none on layer 0's MLP or the shared experts)
         names -= set(EXPERT_TARGETS[spec.family])
     by_name = names & _INVENTORY_NAMES
-    kinds = target_kinds([n for n in names if n not in _INVENTORY_NAMES])
+    kinds = target_kinds([n for n in names if n not in _INVENTORY_NAMES and (n in _ALIASES or n not in tower)])
     out = []
     for t in inventory(spec):
         if t.is_bias or len(t.shape) != 2 or not (t.layer is not None or t.kind == "output"):
@@ -102,6 +103,10 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tu
             continue
         if _module(t) in by_name or t.kind in kinds:
             out.append(t)
+    every = bool(names & {"all-linear", "all_linear", "all"})
+    for module, fan_in, fan_out, count in spec.vision.linears if spec.vision is not None else ():
+        if every or module in names:  # PEFT matches the towers' Linear modules by the same names
+            out.extend([Tensor(f"vision.{module}.weight", (fan_out, fan_in), "vision_linear", "vision")] * count)
     return tuple(out)
 
 

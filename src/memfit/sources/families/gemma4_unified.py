@@ -53,12 +53,15 @@ def _embedders(cfg: Config, text_hidden: int) -> VisionSpec | None:
         return None
     total, parts = 0, []
     side = patch_px = tokens = 0
+    linears: list[tuple[str, int, int, int]] = []
     if raw_v is not None:
         v = with_defaults(raw_v if isinstance(raw_v, dict) else {}, _VISION)
         p, k, mm = get_int(v, "patch_size"), get_int(v, "pooling_kernel_size"), get_int(v, "mm_embed_dim")
         patch = 3 * (p * k) ** 2
         total += 2 * patch + patch * mm + mm + 2 * mm + get_int(v, "mm_posemb_size") * 2 * mm + 2 * mm
         total += get_int(v, "output_proj_dims") * text_hidden
+        linears += [("patch_dense", patch, mm, 1),
+                    ("embedding_projection", get_int(v, "output_proj_dims"), text_hidden, 1)]
         side = math.isqrt(GEMMA4_MAX_SOFT_TOKENS * (p * k) ** 2) // (k * p) * k * p  # a square image, resized
         soft = (side // (p * k)) ** 2
         patch_px, tokens = p * k, soft + 2
@@ -67,8 +70,10 @@ def _embedders(cfg: Config, text_hidden: int) -> VisionSpec | None:
     if raw_a is not None:
         a = raw_a if isinstance(raw_a, dict) else {}
         total += get_int(a, "audio_embed_dim", 640) * text_hidden
+        linears.append(("embedding_projection", get_int(a, "audio_embed_dim", 640), text_hidden, 1))
         parts.append("audio embedder")
     return VisionSpec(parameters=total, projector_dim=text_hidden, kind="gemma4_unified", image_size=side,
+                      linears=tuple(linears),
                       patch_size=patch_px, tokens_per_image=tokens, description="Gemma 4 unified " + "; ".join(parts))
 
 

@@ -81,7 +81,12 @@ def llama4_tower(v: Config, text_hidden: int) -> VisionSpec:
     projector = get_int(v, "vision_output_dim") * text_hidden
     per_tile = round(patches * ratio * ratio)
     tokens = per_tile + 3
+    pin, pout = get_int(v, "projector_input_dim"), get_int(v, "projector_output_dim")
+    linears = (("q_proj", d, d, n), ("k_proj", d, d, n), ("v_proj", d, d, n), ("o_proj", d, d, n),
+               ("fc1", d, inter, n), ("fc2", inter, d, n), ("linear", c * p * p, d, 1), ("fc1", inter, pin, 1),
+               ("fc2", pout, pout, 1), ("linear_1", get_int(v, "vision_output_dim"), text_hidden, 1))
     return VisionSpec(parameters=tower + projector, hidden_size=d, num_layers=n, intermediate_size=inter,
+                      linears=linears,
                       num_heads=get_int(v, "num_attention_heads"), image_size=size, patch_size=p, num_channels=c,
                       projector_dim=text_hidden, tokens_per_image=tokens, kind="llama4",
                       description=f"Llama 4 vision tower + projector; a {size}² px tile adds {per_tile} tokens, a "
@@ -109,6 +114,7 @@ def gemma4_towers(cfg: Config, text_hidden: int) -> VisionSpec | None:
         return None
     parts, total = [], 0
     spec_kw: dict[str, Any] = {}
+    linears: list[tuple[str, int, int, int]] = []
     if raw_v is not None:
         v = with_defaults(raw_v if isinstance(raw_v, dict) else {}, _GEMMA4_VISION)
         d, inter, n = get_int(v, "hidden_size"), get_int(v, "intermediate_size"), get_int(v, "num_hidden_layers")
@@ -121,6 +127,10 @@ def gemma4_towers(cfg: Config, text_hidden: int) -> VisionSpec | None:
         soft = (side // p) ** 2 // (k * k)
         spec_kw = {"hidden_size": d, "num_layers": n, "intermediate_size": inter, "num_heads": heads,
                    "image_size": side, "patch_size": p, "tokens_per_image": soft + 2}
+        # Gemma4ClippableLinear wraps each projection's nn.Linear as ``.linear``; the embedder's projection is plain
+        linears += [("linear", d, heads * hd, n), ("linear", d, kv * hd, 2 * n), ("linear", heads * hd, d, n),
+                    ("linear", d, inter, 2 * n), ("linear", inter, d, n), ("input_proj", 3 * p * p, d, 1),
+                    ("embedding_projection", d, text_hidden, 1)]
         parts.append(f"vision tower + embedder; a square image is resized to {side}² px and adds {soft} soft tokens "
                      f"+ <boi>/<eoi> = {soft + 2} (at most {max_tokens} soft tokens per image)")
     if raw_a is not None:
@@ -132,7 +142,12 @@ def gemma4_towers(cfg: Config, text_hidden: int) -> VisionSpec | None:
                                                                      get_int(a, "conv_kernel_size"))
         total += sub + layers + h * out + out + out * text_hidden
         parts.append("audio conformer + embedder")
-    return VisionSpec(parameters=total, projector_dim=text_hidden, kind="gemma4",
+        na = get_int(a, "num_hidden_layers")  # two feed-forwards, q/k/v/post, the light conv's start and end
+        linears += [("linear", h, 4 * h, 2 * na), ("linear", 4 * h, h, 2 * na), ("linear", h, h, 5 * na),
+                    ("linear", h, 2 * h, na), ("relative_k_proj", h, h, na),
+                    ("input_proj_linear", (c0 // 4) * c1, h, 1), ("output_proj", h, out, 1),
+                    ("embedding_projection", out, text_hidden, 1)]
+    return VisionSpec(parameters=total, projector_dim=text_hidden, kind="gemma4", linears=tuple(linears),
                       description="Gemma 4 " + "; ".join(parts), **spec_kw)
 
 
