@@ -31,7 +31,7 @@ from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
 from .layer_weights import largest_matrix, layer_linear_params
 from .op_sac import op_level_saved
-from .runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
+from .runtimes.transformers_families import FP32_WEIGHT_NORM, SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
 from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
@@ -142,7 +142,7 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
     """(saved bytes per token, output bytes) of one norm over ``width`` features."""
     if layernorm:  # native_layer_norm keeps input, mean and rstd; fp32 under autocast
         return in_bytes * width + 8, (4 if p.amp else in_bytes)
-    if gemma:  # x.float(), normed fp32 × (1 + w), cast back to the input dtype
+    if gemma:  # x.float(), normed fp32 × (1 + w) (or × w: FP32_WEIGHT_NORM), cast back to the input dtype
         return 4 * width + (4 * width if p.full else 0) + 4, in_bytes
     # Llama: x.to(fp32) (pow and mul keep it), normed cast to the input dtype, × weight
     normed = in_bytes * width if p.full else 0
@@ -163,8 +163,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         saved += (q_lora + (a.kv_lora_rank or 0)) * (pb + 4)
     kinds = ["attn_qkv"] if a.fused_qkv else ["attn_q", "attn_k", "attn_v"]
     saved += _linear_inputs(h, kinds, in_bytes, p)
-    if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values
-        saved += (heads + kv) * (d * (4 + (pb if p.full else 0)) + 4)  # + fp32 rsqrt per head
+    if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values (OLMo-2's whole-width ones: fp32)
+        saved += (heads + kv) * (d * (4 + ((4 if a.qk_norm == "full" else pb) if p.full else 0)) + 4)
     core = 0
     q, k, v = heads * d * att_b, kv * d * att_b, kv * dv * att_b
     # SDPA on fp32 inputs cannot use flash; with grouped K/V (enable_gqa) the memory-efficient kernel is
@@ -339,7 +339,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     extra_token = 0
     sq_saved = sq_transient = core_token = cache_token = 0
     layout = layer.norm_layout
-    n_norm, out_b = _norm(h, r, p, gemma, layernorm)
+    n_norm, out_b = _norm(h, r, p, gemma or spec.family in FP32_WEIGHT_NORM, layernorm)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms
@@ -415,7 +415,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         outside += T * h  # embedding dropout mask
     final_hidden = 0
     if spec.final_norm:
-        n_saved, out_b = _norm(h, r, p, gemma, layernorm)
+        n_saved, out_b = _norm(h, r, p, gemma or spec.family in FP32_WEIGHT_NORM, layernorm)
         own, shared = _inputs(h, ["output"], out_b, p)
         outside += T * (n_saved + own + shared)
         final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "HELD_GATE", "MOE_ACT_TENSORS", "PY_GELU",
-           "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "altup_saved_per_token", "extra_stream_tensors",
-           "per_layer_input_bytes"]
+__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "MOE_ACT_TENSORS",
+           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "altup_saved_per_token",
+           "extra_stream_tensors", "per_layer_input_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -30,6 +30,10 @@ FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "gl
 MOE_ACT_TENSORS = {"gpt_oss": 10}
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
 SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text")
+# Families whose RMSNorm multiplies the fp32 normed values by the weight before casting back
+# (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
+# Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4): autograd keeps the fp32 normed values
+FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4")
 # Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
 FP32_QK_EAGER = ("gptj",)
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front

@@ -49,7 +49,7 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
         wl = wl.replace(quant="nf4-dq")
     if uses_pipeline_model(wl):
         return estimate_pipeline(spec, wl)
-    if (wl.gpus > 1 or wl.tp > 1) and uses_fsdp_model(wl):
+    if (wl.gpus > 1 or wl.tp > 1 or wl.offload == "params") and uses_fsdp_model(wl):
         return estimate_fsdp(spec, wl)
     if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:
         return estimate_parallel(spec, wl, shard_size=wl.shard_size)

@@ -38,18 +38,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...errors import ConfigError, UnsupportedError
-from ...inventory import Tensor, count_parameters, inventory
+from ...inventory import count_parameters, inventory
 from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
-from .states import TRAINING_HANDLES, dtype_bytes, model_states, reserve_fraction
+from .fsdp_pool import ReplayInput, fsdp_pool, local_shape, param_groups
+from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["FsdpLayout", "RankSizes", "estimate_fsdp", "fsdp_layout", "rank_sizes", "uses_fsdp_model"]
 
-ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 ROOT_KINDS = ("token_embd", "pos_embd", "token_embd_norm")
 
 
@@ -102,17 +102,6 @@ def fsdp_layout(wl: Workload) -> FsdpLayout:
                       reduce_bytes=4 if mixed else param_b)
 
 
-def _local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
-    """The tensor on one TP rank: column-wise and vocabulary splits divide dim 0, row-wise dim 1, norms and the
-    row-wise biases are replicated (``torch/distributed/tensor/parallel/style.py``)."""
-    shape = t.shape
-    if tp == 1 or len(shape) == 0 or "norm" in t.kind:
-        return shape
-    if t.kind in ROW_WISE:
-        return shape if t.is_bias or len(shape) < 2 else (shape[0], -(-shape[1] // tp), *shape[2:])
-    return (-(-shape[0] // tp), *shape[1:])
-
-
 @dataclass(frozen=True)
 class RankSizes:
     """Elements on one rank: gathered (padded, what the all-gather outputs) per layer and for the root; sharded."""
@@ -142,7 +131,7 @@ def rank_sizes(spec: ModelSpec, lay: FsdpLayout) -> RankSizes:
     last = [0] * spec.num_layers
     root = head = sh_root = last_root = embed_full = embed_local = 0
     for t in inventory(spec):
-        shape = _local_shape(t, lay.tp)
+        shape = local_shape(t, lay.tp)
         rest = math.prod(shape[1:]) if len(shape) > 1 else 1
         chunk = -(-shape[0] // lay.shard) if shape else 1
         gathered, sharded = chunk * lay.shard * rest, chunk * rest
@@ -348,7 +337,15 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
 
         rank_states = _tp_only_states(spec, wl, sizes)
         peak = step_peak(rank_states, acts, wl, ckpt=wl.checkpointing)
-        comps = training_components(spec, wl, rank_states, peak, workspace)
+        wb = rank_states.precision.weight_bytes
+        replay = _replay(spec, wl, lay, sizes, acts, 2 if precision.amp else wb, wb,
+                         rank_states.optimizer.state_bytes / max(1, sizes.sharded),
+                         wl.checkpointing in ("full", "selective-op"))
+        pool = fsdp_pool(replay)
+        allocated = rank_states.weights + peak.activations + peak.logits + peak.gradients + \
+            peak.optimizer_states + peak.optimizer_temporary + workspace
+        comps = training_components(spec, wl, rank_states, peak, workspace,
+                                    reserve=max(pool.reserve, pool.peak_reserved - allocated))
         return _estimate(spec, wl, lay, comps, peak.phase, {k: v + rank_states.weights for k, v in peak.phases.items()})
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     opt_bytes = int(opt_bpp * sizes.sharded)
@@ -357,12 +354,32 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     persistent = 0 if lay.offload else weights + opt_bytes
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
-    comps = _fsdp_components(spec, wl, lay, sizes, m, phase, weights, opt_bytes, opt_bpp, workspace)
+    replay = _replay(spec, wl, lay, sizes, acts, lay.compute_bytes, 0 if lay.offload else lay.param_bytes,
+                     0.0 if lay.offload else opt_bpp, lay.reshard)
+    # the pool holds what the replayed step reserved, at least the reserve beyond memfit's own allocated peak
+    pool = fsdp_pool(replay)
+    allocated = persistent + m.total + workspace
+    comps = _fsdp_components(spec, wl, lay, sizes, m, phase, weights, opt_bytes, opt_bpp, workspace,
+                             max(pool.reserve, pool.peak_reserved - allocated))
     return _estimate(spec, wl, lay, comps, phase, {k: v.total + persistent for k, v in moments.items()})
 
 
+def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, acts: ModelActivations, cb: int,
+            pb: int, opt_bpp: float, reshard: bool) -> ReplayInput:
+    """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
+    recomputed, so autocast's weight copies are made again in backward)."""
+    inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
+    fsdp = wl.zero >= 2
+    return ReplayInput(param_groups(spec, lay.tp, lay.shard), acts, cb, lay.reduce_bytes, pb, opt_bpp, reshard,
+                       wl.checkpointing in ("full", "selective-op"), wl.batch * wl.context, spec.hidden_size,
+                       spec.vocab_size,
+                       -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied, wl.grad_accum, fsdp,
+                       casts=not fsdp and cb < pb, tp=lay.tp,
+                       kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else ())
+
+
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
-                     weights: int, opt_bytes: int, opt_bpp: float, workspace: int) -> list[Component]:
+                     weights: int, opt_bytes: int, opt_bpp: float, workspace: int, reserve: int) -> list[Component]:
     """The components at the peak moment, each with its arithmetic on this rank."""
     pb, cb = lay.param_bytes, lay.compute_bytes
     group = f"÷ {lay.shard} (shard group, dim 0 padded)"
@@ -398,11 +415,10 @@ def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: Rank
                                f"{fmt_bytes(m.logits)}"))
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
-    transient = m.total - m.gradients
-    fraction = reserve_fraction(wl.checkpointing)
-    comps.append(Component("allocator_reserve", int(fraction * transient),
-                           f"caching-allocator reserve ≈ {fraction} × transient {fmt_bytes(transient)} (fraction "
-                           "measured on one GPU, data/training.toml; not measured under FSDP)"))
+    comps.append(Component("allocator_reserve", reserve, "caching allocator emulated over two steps of this rank, "
+                           "one pool per CUDA stream (default, all-gather copy-in, reduce-scatter: "
+                           f"memory/training/fsdp_pool.py): its reserved peak beyond this allocated peak (at least its "
+                           f"own reserved − allocated) = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     if lay.offload:
         for name, b in (("weights", weights), ("gradients", sizes.sharded * pb), ("optimizer_states", opt_bytes)):

@@ -1,0 +1,311 @@
+"""Rank 0's caching-allocator pool under FSDP2 (``fully_shard``), replayed from the mechanism: the reserve
+``nvidia-smi`` shows beyond the allocated peak, per rank, in place of a fitted fraction.
+
+Two training steps are described as the allocations and frees PyTorch makes, each on the CUDA stream it is made
+on, and replayed through the project's caching-allocator emulation (``memory/caching_allocator.py``), one
+allocator per stream: c10/cuda/CUDACachingAllocator.cpp keeps each block on the stream it was allocated on
+(``Block::stream``; ``get_free_block`` only returns a cached block of the requesting stream), so a segment made for
+one stream never serves another. What goes where (torch 2.13 ``torch/distributed/fsdp/_fully_shard``):
+
+* build: the cuBLAS workspaces, then each parameter's padded local shard (``FSDPParam._init_sharded_param``), as a
+  meta-device build materialises them (``to_empty``), on the default stream;
+* all-gather, per group: its flat output on the all-gather copy-in stream (``foreach_all_gather``: ``with
+  device_handle.stream(all_gather_copy_in_stream)``), then on the default stream one unsharded tensor per parameter
+  (``foreach_all_gather_copy_out``: ``alloc_all_gather_outputs``, a storage ``resize_``); the flat output goes at
+  the next group's copy-out; resharding frees the unsharded tensors;
+* backward, per group: one gradient per parameter in the compute dtype; ``foreach_reduce``'s reduce-scatter input
+  on the default stream, held to the next group's post-backward (``reduce_scatter_states``); its output on the
+  reduce-scatter stream (``with device_handle.stream(reduce_scatter_stream)``): the sharded gradients are views of
+  it and live to ``zero_grad``; the group's last gradient is freed when ``foreach_reduce`` returns;
+* the optimizer's states (AdamW: two per parameter, the shard's size), made at the first step on the default stream.
+
+Activations are replayed at the grain of the one-GPU replay (``pool.py``): the layers' saved tensors, the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ...inventory import Tensor, inventory
+from ...spec import ModelSpec
+from ..activations import ModelActivations
+from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace
+from ..caching_allocator import CachingAllocator
+from .pool import _saved
+
+__all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ROW_WISE", "Param", "ReplayInput", "StreamTrace", "fsdp_pool",
+           "local_shape", "param_groups"]
+
+ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
+DEFAULT, COPY_IN, REDUCE = "default", "all-gather copy-in", "reduce-scatter"
+
+
+def local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
+    """The tensor on one TP rank: column-wise and vocabulary splits divide dim 0, row-wise dim 1, norms and the
+    row-wise biases are replicated (``torch/distributed/tensor/parallel/style.py``)."""
+    shape = t.shape
+    if tp == 1 or len(shape) == 0 or "norm" in t.kind:
+        return shape
+    if t.kind in ROW_WISE:
+        return shape if t.is_bias or len(shape) < 2 else (shape[0], -(-shape[1] // tp), *shape[2:])
+    return (-(-shape[0] // tp), *shape[1:])
+
+
+@dataclass(frozen=True)
+class Param:
+    """One FSDP parameter on this rank: elements gathered (dim 0 padded), its own (the gradient), its shard."""
+
+    gathered: int
+    local: int
+    sharded: int
+
+
+def param_groups(spec: ModelSpec, tp: int, shard: int) -> tuple[tuple[Param, ...], ...]:
+    """The FSDP groups' parameters in model order: one list per decoder layer, then the root's. A MoE layer's
+    experts of one kind are one parameter (transformers keeps them as one 3-D tensor per projection)."""
+    merged: dict[tuple[int | None, str, bool, int], Param] = {}
+    for i, t in enumerate(inventory(spec)):
+        shape = local_shape(t, tp)
+        rest = math.prod(shape[1:]) if len(shape) > 1 else 1
+        chunk = -(-shape[0] // shard) if shape else 1
+        p = Param(chunk * shard * rest, math.prod(shape), chunk * rest)
+        key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
+        old = merged.get(key)
+        merged[key] = p if old is None else Param(old.gathered + p.gathered, old.local + p.local,
+                                                  old.sharded + p.sharded)
+    groups: list[list[Param]] = [[] for _ in range(spec.num_layers + 1)]
+    for (layer, _, _, _), p in merged.items():
+        groups[spec.num_layers if layer is None else layer].append(p)
+    return tuple(tuple(g) for g in groups)
+
+
+@dataclass
+class StreamTrace(Trace):
+    """A :class:`Trace` with one emulated allocator per CUDA stream; reserved and allocated are their sums."""
+
+    pools: dict[str, CachingAllocator] = field(default_factory=dict)
+    owner: dict[int, str] = field(default_factory=dict)
+    stream: str = DEFAULT
+    peak_res: int = 0
+    peak_alloc: int = 0
+    reserved_now: int = 0
+    allocated_now: int = 0
+
+    def alloc(self, nbytes: int) -> int:
+        if nbytes <= 0:
+            return 0
+        self._next += 1
+        pool = self.pools.get(self.stream)
+        if pool is None:
+            pool = self.pools[self.stream] = CachingAllocator(self.expandable)
+        res, alloc = pool.reserved, pool.allocated
+        pool.malloc(self._next, nbytes)
+        self.owner[self._next] = self.stream
+        self._settle(pool.reserved - res, pool.allocated - alloc)
+        return self._next
+
+    def on(self, stream: str, nbytes: int) -> int:
+        saved, self.stream = self.stream, stream
+        try:
+            return self.alloc(nbytes)
+        finally:
+            self.stream = saved
+
+    def free(self, *keys: int) -> None:
+        for k in keys:
+            s = self.owner.pop(k, None)
+            if s is not None:
+                pool = self.pools[s]
+                alloc = pool.allocated
+                pool.free(k)
+                self._settle(0, pool.allocated - alloc)
+
+    def _settle(self, d_reserved: int, d_allocated: int) -> None:
+        self.reserved_now += d_reserved
+        self.allocated_now += d_allocated
+        self.peak_res = max(self.peak_res, self.reserved_now)
+        self.peak_alloc = max(self.peak_alloc, self.allocated_now)
+
+    def built(self) -> None:
+        res, alloc = self.reserved_now, self.allocated_now
+        self._after_build, self.peak_res, self.peak_alloc = (res, alloc), res, alloc
+
+    def figures(self) -> PoolFigures:
+        return PoolFigures(self.peak_res, self.peak_alloc, *self._after_build)
+
+
+@dataclass(frozen=True)
+class ReplayInput:
+    """What the replay needs beyond the groups: bytes per element and the step's shape."""
+
+    groups: tuple[tuple[Param, ...], ...]
+    acts: ModelActivations
+    compute_bytes: int
+    reduce_bytes: int
+    param_bytes: int  # sharded parameters and gradients (0 when CPUOffloadPolicy keeps them on the host)
+    state_bytes_per_param: float  # optimizer states per sharded element (0 on the host)
+    reshard: bool
+    full_ckpt: bool  # each layer recomputed in backward (full checkpointing, torchtitan's op-level SAC)
+    tokens: int
+    hidden: int
+    vocab: int
+    inner: int  # the MLP intermediate per TP rank
+    embed_extra: int  # TP: the whole embedding gradient's elements beyond the local shard
+    tied: bool  # the lm_head is the embedding (the root's first parameter)
+    grad_accum: int = 1
+    fsdp: bool = True  # False: DTensor TP alone (local parameters kept whole, gradients kept to the step)
+    casts: bool = False  # TP alone under autocast: each weight's bf16 copy, kept for backward
+    tp: int = 1
+    kept: tuple[int, ...] = ()  # per layer, what a recomputed layer keeps to its backward (default: its input)
+
+
+@lru_cache(maxsize=256)
+def fsdp_pool(r: ReplayInput) -> PoolFigures:
+    """Two training steps of rank 0 (peaks from the end of the build, as the simulator's second step)."""
+    tr = StreamTrace()
+    tr.alloc(CUBLAS_WORKSPACE)
+    tr.alloc(CUBLAS_WORKSPACE)
+    for g in r.groups:
+        for p in g:
+            tr.alloc((p.sharded if r.fsdp else p.local) * r.param_bytes)
+    tr.built()
+    states: list[int] = []
+    for step in range(2):
+        grads: list[int] = []
+        for _ in range(r.grad_accum):
+            grads = _forward_backward(tr, r, grads)
+        if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per parameter, fp32
+            pieces = max(1, round(r.state_bytes_per_param / 4))
+            each = r.state_bytes_per_param / pieces
+            states = [tr.alloc(int((p.sharded if r.fsdp else p.local) * each)) for g in r.groups for p in g
+                      for _ in range(pieces)]
+        tr.free(*grads)
+    del states
+    return tr.figures()
+
+
+def _gather(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...]) -> tuple[int, list[int]]:
+    """All-gather one group: its flat output (copy-in stream), then its unsharded parameters (default). TP alone:
+    autocast's bf16 copy of each weight matrix (the norms stay fp32)."""
+    if not r.fsdp:
+        return 0, [tr.alloc(p.local * 2) for p in group if r.casts and p.local > r.hidden]
+    flat = tr.on(COPY_IN, sum(p.gathered for p in group) * r.compute_bytes)
+    return flat, [tr.alloc(p.gathered * r.compute_bytes) for p in group]
+
+
+def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: list[int], held: list[int],
+            sharded: list[int] | None) -> int:
+    """A group's post-backward once autograd made its gradients (``grads``, one per parameter): the previous
+    reduce-scatter input dropped, this one made, the gradients dropped but the last, the output on the
+    reduce-scatter stream (the new sharded gradient, kept in ``sharded``; with ``None`` added in place to the one
+    of an earlier micro-batch, or copied to the host), the last gradient dropped when ``foreach_reduce`` returns.
+    Returns the reduce-scatter input's key (held to the next group's post-backward). TP alone: the gradients
+    stay to the step (in ``sharded``)."""
+    if not r.fsdp:
+        if sharded is None:  # added in place into the earlier micro-batches' gradients
+            tr.free(*grads)
+        else:
+            sharded.extend(grads)
+        return 0
+    tr.free(*held)
+    rs_in = tr.alloc(sum(p.gathered for p in group) * r.reduce_bytes)
+    tr.free(*grads[:-1])
+    out = tr.on(REDUCE, sum(p.sharded for p in group) * r.reduce_bytes)
+    if r.param_bytes != r.reduce_bytes and r.param_bytes:
+        cast = tr.on(REDUCE, sum(p.sharded for p in group) * r.param_bytes)
+        tr.free(out)
+        out = cast
+    if sharded is None or not r.param_bytes:
+        tr.free(out)
+    else:
+        sharded.append(out)
+    tr.free(grads[-1])
+    return rs_in
+
+
+def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> None:
+    """Logits, their fp32 copy, the fp32 log-softmax kept; its backward. Under TP the lm_head's local logits
+    (``Shard(-1)``) are gathered to ``Replicate``: an all-gather along dim 0, then the chunks concatenated along the
+    vocabulary (``torch/distributed/tensor/_redistribute.py``); backward takes the local slice of the gradient."""
+    n_logits, cb = r.tokens * r.vocab, r.compute_bytes
+    if r.tp > 1:
+        local = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
+        gathered = tr.alloc(n_logits * cb)
+        logits = tr.alloc(n_logits * cb)
+        tr.free(local, gathered)
+    else:
+        logits = tr.alloc(n_logits * cb)
+    f32 = tr.alloc(n_logits * 4)
+    ls = tr.alloc(n_logits * 4)
+    tr.free(f32, logits, prev)
+    g1, g2 = tr.alloc(n_logits * 4), tr.alloc(n_logits * 4)
+    tr.free(g1, ls)
+    low = tr.alloc(n_logits * cb)
+    tr.free(g2)
+    if r.tp > 1:
+        part = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
+        tr.free(low)
+        low = part
+    tr.free(low)
+
+
+def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
+    """One micro-batch: forward (gathering each layer), the loss, backward (gathering again, reducing). ``grads``:
+    the sharded gradients of earlier micro-batches (accumulated into in place)."""
+    cb, n = r.compute_bytes, len(r.groups) - 1
+    layers, root = r.groups[:n], r.groups[n]
+    sharded: list[int] | None = None if grads else []
+    hid = r.tokens * r.hidden * cb
+    prev, root_params = _gather(tr, r, root)
+    params: list[list[int]] = []
+    kept: list[list[int]] = []
+    for i, la in enumerate(r.acts.layers):
+        flat, ps = _gather(tr, r, layers[i])
+        tr.free(prev)
+        prev = flat
+        saved = _saved(tr, la, r.tokens * r.inner * cb, hid)
+        tr.free(tr.alloc(la.forward_extra))
+        if r.full_ckpt:
+            tr.free(*saved)
+            saved = [tr.alloc(r.kept[i] if r.kept else la.checkpoint)]
+        kept.append(saved)
+        if r.reshard:
+            tr.free(*ps)
+            ps = []
+        params.append(ps)
+    _loss(tr, r, prev)
+    gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
+    head = tr.alloc((root[0] if r.tied else root[-1]).local * gb)  # the lm_head's gradient, first in backward
+    held: list[int] = []
+    for i in range(n - 1, -1, -1):
+        la = r.acts.layers[i]
+        flat = 0
+        if r.reshard:
+            flat, params[i] = _gather(tr, r, layers[i])
+        if r.full_ckpt:
+            kept[i] += _saved(tr, la, r.tokens * r.inner * cb, hid)
+        extra = tr.alloc(la.backward_extra)
+        g = [tr.alloc(p.local * gb) for p in layers[i]]
+        tr.free(extra, *kept[i], flat)
+        tr.free(*params[i])
+        held = [_reduce(tr, r, layers[i], g, held, sharded)]
+    scratch = tr.alloc(r.acts.embedding_backward_extra)
+    embed = tr.alloc((root[0].local + r.embed_extra) * gb)
+    tr.free(scratch)
+    if r.tied:  # added to the lm_head's out of place
+        summed = tr.alloc(root[0].local * gb)
+        tr.free(head, embed)
+        head = embed = summed
+    if r.embed_extra and r.fsdp:  # the root's post-backward copies the TP shard out of the whole gradient
+        local = tr.alloc(root[0].local * cb)
+        tr.free(embed)
+        embed = local
+    tr.free(*root_params)
+    g = [embed, *(tr.alloc(p.local * gb) for p in root[1:-1]), *([] if r.tied else [head])]
+    if r.tied and len(root) > 1:
+        g.append(tr.alloc(root[-1].local * gb))
+    held = [_reduce(tr, r, root, g, held, sharded)]
+    tr.free(*held)  # the final callback clears reduce_scatter_states
+    return grads if sharded is None else sharded
