@@ -150,7 +150,8 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool)
 
 
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
-               rotary: bool, q_cat: bool = False, low_softmax: bool = False) -> tuple[int, int, int, int, int]:
+               rotary: bool, q_cat: bool = False, low_softmax: bool = False,
+               fp32_qk: bool = False) -> tuple[int, int, int, int, int]:
     """(saved per token, of which attention core per token, s² bytes per sequence saved, s² transient,
     DynamicCache bytes per token alive until the end of the forward and not saved). ``q_cat``: the rotated
     query is assembled by ``torch.cat`` (a fresh contiguous tensor, see ``Q_CAT_FAMILIES``)."""
@@ -163,8 +164,8 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
         saved += (q_lora + (a.kv_lora_rank or 0)) * (pb + 4)
     kinds = ["attn_qkv"] if a.fused_qkv else ["attn_q", "attn_k", "attn_v"]
     saved += _linear_inputs(h, kinds, in_bytes, p)
-    if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values (OLMo-2's whole-width ones: fp32)
-        saved += (heads + kv) * (d * (4 + ((4 if a.qk_norm == "full" else pb) if p.full else 0)) + 4)
+    if a.qk_norm != "none":  # q/k norms keep fp32 input and normed values (FP32_WEIGHT_NORM families: fp32)
+        saved += (heads + kv) * (d * (4 + ((4 if fp32_qk else pb) if p.full else 0)) + 4)
     core = 0
     q, k, v = heads * d * att_b, kv * d * att_b, kv * dv * att_b
     # SDPA on fp32 inputs cannot use flash; with grouped K/V (enable_gqa) the memory-efficient kernel is
@@ -347,7 +348,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
-            low_softmax=_low_softmax(spec, layer))
+            low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in FP32_WEIGHT_NORM)
         per_token += a_saved
     ssm_saved = ssm_back = 0
     extra_mixer = bool(layer.ssm or layer.linear or layer.conv)
