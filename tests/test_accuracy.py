@@ -140,14 +140,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -4.03 %, docs/simulator.md): +5.06 % (b1 s16384), -3.76 % (b16 s2048); gpt2 -3.08 % (its replay equals the
     # simulator's reserved peak to the byte; gpt2-medium -3.02 -> -2.03 % once GPT-2's block was replayed)
     ("groundtruth/h100.jsonl", "inference"): Bound(median=0.19, worst=5.07, under=-3.77),
-    # training: two steps replayed (memory/training/pool.py); worst gpt2/train-amp-adamw-fused-b8-s1024 (its gap
-    # comes from 1-10 MiB tensors packed in 20 MiB segments, which the replay does not place the same way)
-    ("groundtruth/h100.jsonl", "training"): Bound(median=1.37, worst=5.95, under=-5.95),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 1.37, worst 5.95
+    ("groundtruth/h100.jsonl", "training"): Bound(median=0.78, worst=2.08, under=-2.08),
     # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op (the measured build, which
     # leaves ~570 MiB cached, and the run's growth are not reproduced: docs/simulator.md)
     ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.57, worst=8.12, under=-8.12),
-    # training worst: QLoRA +10.96 % (bitsandbytes' dequantised weights are not replayed)
-    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=3.03, worst=10.96, under=0.0),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 3.03, worst 10.96
+    ("groundtruth/h100-bnb.jsonl", "training"): Bound(median=0.93, worst=2.11, under=-2.11),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now
@@ -157,7 +156,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (pixels, tower output, features), most under qwen2.5-vl-7b-instruct-l4 generate with two images -6.99 %
     # and with the replay following the simulator's stream: qwen2.5-vl two images -6.99 -> -7.35 %
     ("simulated/families-new.jsonl", "inference"): Bound(median=1.52, worst=7.36, under=-7.36),
-    ("simulated/families-new.jsonl", "training"): Bound(median=2.44, worst=9.94, under=-9.94),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.44, worst 9.94
+    ("simulated/families-new.jsonl", "training"): Bound(median=2.14, worst=11.77, under=-11.77),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -172,7 +172,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # block's backward moments were modelled; the simulated pool reserves 34.8 GB above its allocated peak (the
     # every-expert bmm's large blocks), memfit's replay 8.4 GB
     # median 4.32 -> 4.77 % when OLMo-2/3's fp32-weight norms were counted (their allocated peaks -0.25 -> -0.03 %)
-    ("simulated/families.jsonl", "training"): Bound(median=4.77, worst=14.16, under=-13.10),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 4.77, worst 14.16
+    ("simulated/families.jsonl", "training"): Bound(median=1.29, worst=9.00, under=-9.00),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
@@ -185,12 +186,15 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # is not replayed: its 3 per-channel decay-mask-sized fp32 tensors, 8 GiB each, split by smaller ones)
     # most under since the replay followed the simulator's stream: gemma4-vision generate -0.28 %
     ("simulated/families-towers.jsonl", "inference"): Bound(median=0.63, worst=4.36, under=-0.29),
-    ("simulated/families-towers.jsonl", "training"): Bound(median=7.65, worst=7.69, under=4.25),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 7.65, worst 7.69
+    ("simulated/families-towers.jsonl", "training"): Bound(median=3.14, worst=6.78, under=-6.78),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.56, worst=0.57, under=-0.57),
-    ("simulated/families-v4.jsonl", "training"): Bound(median=3.44, worst=14.64, under=-14.64),
-    ("simulated/families-hybrid.jsonl", "training"): Bound(median=5.70, worst=7.20, under=-0.83),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 3.44, worst 14.64
+    ("simulated/families-v4.jsonl", "training"): Bound(median=3.22, worst=15.48, under=-15.48),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 5.70, worst 7.20
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=3.51, worst=4.81, under=-4.35),
     # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 70 of 79 and 65 of
     # 65: all 43 development inference cases carry the emulated reserved peak). Inference: gpt-oss-20b-l4 eager
     # prefill +23.29 % until its sinks softmax was replayed tensor by tensor (-0.11 %); worst gemma-3-1b-it
@@ -198,9 +202,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the simulator's stream (K/V copied into the cache, the layer input held to its end, RoPE tables, Gemma's norm,
     # partial-rotary cats, the re-run cache kept through the next step): worst stablelm-3b generate +4.45 %
     ("simulated/cases.jsonl", "inference"): Bound(median=0.40, worst=4.46, under=-2.05),
-    # training worst: mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (the replayed step's
-    # coarse saved tensors and per-parameter foreach temporaries)
-    ("simulated/cases.jsonl", "training"): Bound(median=1.96, worst=18.40, under=-12.30),
+    # training worst was mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (coarse replay)
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 1.96, worst 18.40
+    ("simulated/cases.jsonl", "training"): Bound(median=0.45, worst=3.72, under=-2.27),
     # inference: 0.65 / 8.10 / -6.99 until the grouped MoE dispatch was replayed (developed on the families files;
     # dbrx prefill +8.09 %, qwen1.5-moe generate -6.98 % were the held-out MoE misses)
     # held-out family cases, scored once after the replays were written on the development files: the replayed
@@ -213,7 +217,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
-    ("simulated/heldout.jsonl", "training"): Bound(median=2.77, worst=15.15, under=-5.59),
+    # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
+    ("simulated/heldout.jsonl", "training"): Bound(median=0.50, worst=2.64, under=-2.64),
     # pipeline ranks: memfit's reserve for a rank is the fitted fraction, the emulation's reserved peak is higher
     # (a regression guard; docs/simulator.md, "Pipeline parallelism")
     ("parallel/pipeline-dev.jsonl", "training"): Bound(median=5.85, worst=16.88, under=-16.88),

@@ -83,6 +83,7 @@ class Block:
     numel: int
     matrix: bool
     group: str
+    kind: str = ""
 
 
 def parameter_blocks(spec: ModelSpec) -> list[Block]:
@@ -93,7 +94,7 @@ def parameter_blocks(spec: ModelSpec) -> list[Block]:
         key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
         old = blocks.get(key)
         blocks[key] = Block(t.layer, t.numel + (old.numel if old else 0), len(t.shape) >= 2 and not t.is_bias,
-                            t.group)
+                            t.group, t.kind)
     return list(blocks.values())
 
 

@@ -104,20 +104,26 @@ class CachingAllocator:
 
     def malloc(self, key: object, nbytes: int) -> int:
         """Allocate ``nbytes`` under ``key``; returns the block size counted as allocated."""
-        size = round_size(nbytes)
+        size = K_MIN_BLOCK if nbytes < K_MIN_BLOCK else -(-nbytes // K_MIN_BLOCK) * K_MIN_BLOCK  # round_size
         pool = self.pools[size <= K_SMALL_SIZE]
-        block = self._best_fit(pool, size)
-        if block is None:
-            block = self._grow(pool, size) if self.expandable else self._new_segment(pool, size)
-        else:
-            pool.remove(block)
+        if self.expandable:
+            block = self._best_fit(pool, size)
+            if block is None:
+                block = self._grow(pool, size)
+            else:
+                pool.remove(block)
+        else:  # best fit inlined (the hot path)
+            free = pool.free
+            i = bisect.bisect_left(free, (size, -1))
+            block = self._new_segment(pool, size) if i == len(free) else pool.by_addr.pop(free.pop(i)[1])
         rest = block.size - size
         if rest >= K_MIN_BLOCK if (pool.small or self.expandable) else rest > K_SMALL_SIZE:
             self._split(pool, block, size)
         block.allocated = True
         self.live[key] = block
         self.allocated += block.size
-        self.peak_allocated = max(self.peak_allocated, self.allocated)
+        if self.allocated > self.peak_allocated:
+            self.peak_allocated = self.allocated
         return block.size
 
     def free(self, key: object) -> None:
@@ -128,12 +134,13 @@ class CachingAllocator:
         pool = self.pools[block.small]
         block.allocated = False
         self.allocated -= block.size
-        if block.prev is not None and not block.prev.allocated:
-            pool.remove(block.prev)
-            block = self._absorb(pool, block.prev, block)
-        if block.next is not None and not block.next.allocated:
-            pool.remove(block.next)
-            block = self._absorb(pool, block, block.next)
+        prev, nxt = block.prev, block.next
+        if prev is not None and not prev.allocated:
+            pool.remove(prev)
+            block = self._absorb(pool, prev, block)
+        if nxt is not None and not nxt.allocated:
+            pool.remove(nxt)
+            block = self._absorb(pool, block, nxt)
         pool.add(block)
 
     def reset_peak(self) -> None:

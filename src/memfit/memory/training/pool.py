@@ -2,20 +2,28 @@
 (``memory/allocator_trace.py``) to give the reserve ``nvidia-smi`` shows beyond the allocated peak.
 
 Two steps, as the measurement runs them (the optimizer states appear in the first step, the second reuses the
-pool). The tensors that shape the pool in training are the large ones (on the simulated traces of the H100 cases,
-the allocations of 10 MiB or more give the reserve within a few MiB):
+pool), as an ordered stream of the step's tensors at their own sizes:
 
-* forward, per layer: under autocast the bf16 copy of each of the layer's weights (kept for backward unless the
-  layer is recomputed); the tensors saved for backward: the MLP intermediates (``b·s·I`` each: gate, up, the
-  activation and the product of a gated MLP) and hidden-sized ones for the rest of the layer's ``saved``; with full
-  checkpointing only the layer input stays and the rest is made and dropped;
-* the loss (transformers' causal-LM loss): the logits, their fp32 copy, the fp32 log-softmax kept for backward;
-  the logits go when the forward returns; backward: the fp32 gradient, log-softmax's backward, the logits'
-  gradient in their dtype, the output projection's weight gradient;
-* backward from the last layer: with checkpointing the layer's forward again; the MLP's gradient temporaries; the
-  layer's parameter gradients, one tensor per parameter (kept to the step); its saved tensors go;
-* the optimizer step: the states, two fp32 tensors per trainable parameter for AdamW (first step), the step's
-  temporaries; ``zero_grad(set_to_none=True)`` frees the gradients.
+* the build: the cuBLAS workspaces, the parameters one tensor each in model order (LoRA: each adapter's A and B;
+  a MoE layer's experts as transformers >= 5 keeps them, ``gate_up_proj`` and ``down_proj``);
+* forward: the embedding's output, then every decoder layer op by op (``layer_stream.py``: norms, projections with
+  their autocast casts, rotary, the cache copies, the attention kernel, the MLP or MoE block, the residual adds);
+  with full checkpointing each layer runs without keeping its tensors (its input stays) and is run again in
+  backward; autocast's weight casts and the DynamicCache go when the forward returns;
+* the loss (transformers' causal-LM loss): the final norm, the output projection's logits, their fp32 copy, the
+  fp32 log-softmax kept for backward; the logits go when the forward returns;
+* backward: the loss's gradients, the output projection's, then each layer from the last (``layer_stream``): the
+  parameter gradients one tensor each (under autocast made in bf16, then their fp32 copy); the embedding's
+  backward (a dense ``V·h`` gradient for a tied embedding);
+* the optimizer step: the states made at the first step, one tensor per state per parameter in parameter order
+  (AdamW's ``exp_avg`` and ``exp_avg_sq`` are ``zeros_like(param)``); the step's temporaries (foreach AdamW: one
+  ``_foreach_sqrt`` output per parameter, all alive until the update ends); ``zero_grad(set_to_none=True)``
+  frees the gradients.
+
+Only the tensors above 1 MiB are replayed: the smaller ones live in the small pool's own 2 MiB segments, which the
+large tensors never use (on the H100 and simulated training cases leaving them out moves the device total by 0.03 %
+at the median and 1.1 % at most, LoRA's many small adapter tensors the most; it makes the replay a third faster,
+which a plan's search over many contexts needs).
 
 The byte figures are those the step's allocated peak is built from (``activations.py``, ``states.py``) and the
 parameter tensors of the inventory.
@@ -23,127 +31,222 @@ parameter tensors of the inventory.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+from functools import lru_cache
+
 from ...spec import ModelSpec
 from ...workload import Workload
-from ..activations import LayerActivations, ModelActivations
+from ..activations import LayerActivations, ModelActivations, model_activations
 from ..allocator_trace import Block, PoolFigures, Trace, build_weights, parameter_blocks
+from ..caching_allocator import K_SMALL_SIZE
+from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
+from .layer_grads import layer_backward
+from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
 
-__all__ = ["training_pool"]
+__all__ = ["training_pool", "training_reserve"]
 
-MAX_PIECES = 64  # hidden-sized saved tensors a layer is replayed as at most (a MoE layer saves hundreds)
+Param = tuple[int | None, str, int, bool]  # (layer, kind, elements, a weight matrix)
+
+
+@lru_cache(maxsize=256)
+def training_reserve(spec: ModelSpec, wl: Workload, states: ModelStates) -> int:
+    """The reserve of two replayed steps (kept per model, workload and states: a plan's search asks for the same
+    grid points again)."""
+    p = replace(states.precision, kv_cache=wl.checkpointing != "full")
+    acts = model_activations(spec, p, wl.batch, wl.context, images=wl.images > 0)
+    return training_pool(spec, wl, states, acts).reserve
 
 
 def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
-    tr = Trace(expandable)
-    tensors = parameter_blocks(spec)
+    tr = _LargePool(expandable)
     build_weights(tr, spec, states.weights, 2, states.precision.weight_bytes)
+    trainable = _trainable(spec, wl, states)
     if states.lora:
-        tr.alloc(states.lora)
+        for x in trainable:
+            tr.alloc(x[2] * 4)
     tr.built()
-    full = wl.checkpointing == "full"
-    ab = 4 if states.precision.weight_bytes == 4 and not states.precision.amp else 2  # activation bytes
-    t = wl.batch * wl.context
-    trainable = states.lora == 0
-    by_layer: dict[int | None, list[Block]] = {}
-    for x in tensors:
-        by_layer.setdefault(x.layer, []).append(x)
+    c = StepContext(tr, spec, states.precision, wl.batch, wl.context)
     opt: list[int] = []
     for step in range(2):
-        grads = _step_forward_backward(tr, spec, wl, states, acts, by_layer, t, ab, full, trainable)
+        c.grads, c.head_grad = [], 0
+        _forward_backward(c, wl, acts, trainable)
         if step == 0 and states.optimizer.on_device and states.optimizer.state_bytes:
-            opt = _states(tr, states, tensors, trainable)
-        tr.free(tr.alloc(states.optimizer.step_temporary))
-        tr.free(*grads)
+            opt = _states(tr, states, trainable)
+        _step_temporaries(tr, states, trainable)
+        tr.free(*c.grads)
     del opt
     return tr.figures()
 
 
-def _step_forward_backward(tr: Trace, spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
-                           by_layer: dict[int | None, list[Block]], t: int, ab: int, full: bool,
-                           trainable: bool) -> list[int]:
-    amp = states.precision.amp
-    inner = t * _inner(spec) * ab
-    outside = tr.alloc(acts.outside)
-    kept: list[list[int]] = []
-    for i, la in enumerate(acts.layers):
-        casts = [tr.alloc(x.numel * 2) for x in _linears(by_layer.get(i, []))] if amp else []
-        if full:
-            keep = [tr.alloc(la.checkpoint)]
-            tr.free(*_saved(tr, la, inner, t * spec.hidden_size * ab), tr.alloc(la.forward_extra), *casts)
-            kept.append(keep)
+class _LargePool(Trace):
+    """The run's tensors above 1 MiB: smaller ones come from the small pool, whose own 2 MiB segments they pack
+    with little waste and which the large tensors never use; leaving them out keeps the replay fast."""
+
+    def alloc(self, nbytes: int) -> int:
+        return super().alloc(nbytes) if nbytes > K_SMALL_SIZE else 0
+
+
+def _trainable(spec: ModelSpec, wl: Workload, states: ModelStates) -> list[Param]:
+    """The trainable tensors in parameter order."""
+    if states.lora:
+        targets = wl.lora_targets or DEFAULT_TARGETS
+        out: list[Param] = []
+        for t in adapted_tensors(spec, targets):
+            r = wl.lora_rank
+            out += [(t.layer, "lora", r * t.shape[1], False), (t.layer, "lora", t.shape[0] * r, False)]
+        for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets):
+            out += [(layer, "lora", math.prod(a), False), (layer, "lora", math.prod(b), False)]
+        return out
+    blocks: list[Block] = parameter_blocks(spec)
+    if not wl.images:
+        blocks = [x for x in blocks if x.group != "vision"]
+    out = []
+    for x in blocks:  # transformers >= 5 keeps a MoE layer's experts as gate_up_proj (E, 2I, h) and down_proj
+        if x.kind == "ffn_up_exps" and out and out[-1][:2] == (x.layer, "ffn_gate_exps"):
+            out[-1] = (x.layer, x.kind, out[-1][2] + x.numel, True)
         else:
-            kept.append([*casts, *_saved(tr, la, inner, t * spec.hidden_size * ab)])
-            tr.free(tr.alloc(la.forward_extra))
-    saved_loss = _loss_forward(tr, spec, t, ab)
-    grads = _loss_backward(tr, spec, t, ab, saved_loss, trainable)
-    for i in range(len(acts.layers) - 1, -1, -1):
-        la = acts.layers[i]
-        if full:
-            casts = [tr.alloc(x.numel * 2) for x in _linears(by_layer.get(i, []))] if amp else []
-            kept[i] += [*casts, *_saved(tr, la, inner, t * spec.hidden_size * ab)]
-        if inner:  # the MLP's backward: gradients of the intermediates
-            a = tr.alloc(inner)
-            tr.free(a)
-            b, c = tr.alloc(inner), tr.alloc(inner)
-            tr.free(b, c)
-        extra = tr.alloc(la.backward_extra)
-        if trainable:
-            grads += [tr.alloc(x.numel * states.grad_bytes) for x in by_layer.get(i, [])]
-        tr.free(extra, *kept[i])
-    tr.free(tr.alloc(acts.embedding_backward_extra), outside)
-    if trainable:
-        grads += [tr.alloc(x.numel * states.grad_bytes) for x in by_layer.get(None, []) if x.group == "embeddings"]
-    else:
-        grads.append(tr.alloc(states.gradients))
-    return grads
+            out.append((x.layer, x.kind, x.numel, x.matrix))
+    return out
 
 
-def _loss_forward(tr: Trace, spec: ModelSpec, t: int, ab: int) -> int:
-    """Logits, their fp32 copy, the fp32 log-softmax (kept); returns its key."""
-    n = t * spec.vocab_size
-    logits = tr.alloc(n * ab)
-    f = tr.alloc(n * 4) if ab != 4 else 0
-    ls = tr.alloc(n * 4)
+def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trainable: list[Param]) -> None:
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    full = wl.checkpointing == "full"
+    outside = tr.alloc(acts.outside)
+    tower = tr.alloc(acts.tower)  # a training vision tower's saved tensors (with images)
+    x = tr.alloc(t * h * c.r)  # the embedding's output
+    inputs: list[int] = []
+    runs: list[LayerRun] = []
+    casts: list[int] = []
+    for layer, la in zip(c.spec.layers, acts.layers, strict=True):
+        inputs.append(x)
+        run = layer_forward(c, layer, la, x, keep=not full)
+        if not full and not run.input_kept:
+            tr.free(x)
+        x = run.output or x
+        if full:  # checkpointed: nothing kept but the input; autocast's weight casts stay until it exits
+            casts += [lin.weight_cast for lin in run.linears]
+            run = LayerRun()
+        runs.append(run)
+    head = _loss_forward(c, x)
+    tr.free(*casts, *[k for run in runs for k in run.cache])  # autocast exits, the DynamicCache goes
+    by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
+    for layer_i, kind, numel, matrix in trainable:
+        by_layer.setdefault(layer_i, []).append((kind, numel, matrix))
+    grad = _loss_backward(c, head, by_layer.get(None, []))
+    for i in range(len(runs) - 1, -1, -1):
+        run = runs[i]
+        if full:  # recomputed from the kept input
+            run = layer_forward(c, c.spec.layers[i], acts.layers[i], inputs[i])
+        grad = layer_backward(c, run, grad, by_layer.get(i, []))
+        tr.free(run.output if full else 0, inputs[i])
+    tr.free(grad, inputs[0])
+    if c.p.full:
+        _embedding_backward(c, trainable)
+    tr.free(outside, tower)
+
+
+def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
+    """``embedding_dense_backward``: the dense ``V·h`` gradient, and the kernel's fp32 partial sums per token
+    (with more than 3,072 indices it sorts them); a tied embedding's gradient is then added to the output
+    projection's, made at the start of backward (a new tensor, the two old ones freed)."""
+    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    gb = 4 if c.p.amp else c.p.weight_bytes
+    for layer_i, kind, n, _m in trainable:
+        if layer_i is not None or kind not in ("token_embd", "pos_embd"):
+            continue
+        dense = tr.alloc(n * gb)
+        if t > 3072:
+            tr.free(tr.alloc(t * h * 4 + 4 * t * 8))
+        if kind == "token_embd" and c.spec.tie_word_embeddings and c.head_grad:
+            total = tr.alloc(v * h * gb)
+            tr.free(dense, c.head_grad)
+            c.grads[c.grads.index(c.head_grad)] = total
+        else:
+            c.grads.append(dense)
+
+
+def _loss_forward(c: StepContext, x: int) -> list[int]:
+    """Final norm, output projection, logits' fp32 copy, log-softmax (kept); returns the keys backward frees."""
+    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    normed = tr.alloc(t * h * c.r)
+    xin = tr.alloc(t * h * 2) if (c.p.amp and c.r == 4) else 0
+    wcast = tr.alloc(v * h * 2) if (c.p.amp and c.p.full) else 0
+    logits = tr.alloc(t * v * c.pb)
+    f = tr.alloc(t * v * 4) if c.pb != 4 else 0
+    ls = tr.alloc(t * v * 4)
     tr.free(f, logits)
-    return ls
+    return [ls, normed, xin, wcast, x]
 
 
-def _loss_backward(tr: Trace, spec: ModelSpec, t: int, ab: int, saved: int, trainable: bool) -> list[int]:
-    """The loss's backward down to the output projection; returns the head's gradient keys."""
-    n = t * spec.vocab_size
-    g1 = tr.alloc(n * 4)
-    g2 = tr.alloc(n * 4)
-    tr.free(g1, saved)
-    low = tr.alloc(n * ab) if ab != 4 else 0
-    tr.free(g2)
-    head = [tr.alloc(spec.vocab_size * spec.hidden_size * ab)] if trainable else []
-    tr.free(low)
-    return head
+def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, bool]]) -> int:
+    """The loss's backward down to the final norm; returns the stream's gradient."""
+    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    ls, normed, xin, wcast, x = keys
+    g1 = tr.alloc(t * v * 4)
+    g2 = tr.alloc(t * v * 4)
+    tr.free(g1, ls)
+    low = tr.alloc(t * v * c.pb) if c.pb != 4 else 0
+    if low:
+        tr.free(g2)
+    gw = tr.alloc(v * h * c.pb) if c.p.full else 0  # MmBackward: the weight's gradient, then the input's
+    gi = tr.alloc(t * h * c.pb)
+    tr.free(low or g2, wcast, xin)
+    if gw and c.p.amp:  # the weight cast's backward: the fp32 gradient
+        g32 = tr.alloc(v * h * 4)
+        tr.free(gw)
+        gw = g32
+    if xin:
+        g32 = tr.alloc(t * h * 4)
+        tr.free(gi)
+        gi = g32
+    gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
+    tied = c.spec.tie_word_embeddings
+    for kind, numel, _matrix in head:
+        if kind == "output" or (kind == "token_embd" and tied):
+            if gw:
+                c.grads.append(gw)
+                c.head_grad, gw = gw, 0
+        elif kind not in ("token_embd", "pos_embd"):
+            c.grads.append(tr.alloc(numel * gb))
+    tr.free(gw)
+    out = tr.alloc(t * h * c.r)
+    tr.free(gi, normed, x)
+    return out
 
 
-def _states(tr: Trace, states: ModelStates, tensors: list[Block], trainable: bool) -> list[int]:
-    """The optimizer's states, made at the first step: in parameter order, its bytes split by parameter size."""
-    if not trainable:
-        return [tr.alloc(states.optimizer.state_bytes)]
-    numel = sum(x.numel for x in tensors) or 1
-    per = states.optimizer.state_bytes / numel
-    return [tr.alloc(int(x.numel * per)) for x in tensors]
+def _states(tr: Trace, states: ModelStates, tensors: list[Param]) -> list[int]:
+    """The optimizer's states, made at the first step: in parameter order, each parameter's states one tensor
+    each (AdamW's exp_avg and exp_avg_sq: ``zeros_like(param)``), its bytes split by parameter size."""
+    numel = sum(x[2] for x in tensors) or 1
+    n = 2 if states.optimizer.name.startswith(("adam", "paged-adam")) else 1
+    per = states.optimizer.state_bytes / numel / n
+    return [tr.alloc(int(x[2] * per)) for x in tensors for _ in range(n)]
 
 
-def _linears(tensors: list[Block]) -> list[Block]:
-    return [x for x in tensors if x.matrix]
+def _step_temporaries(tr: Trace, states: ModelStates, tensors: list[Param]) -> None:
+    """The step's temporaries: foreach AdamW's ``_foreach_sqrt(exp_avg_sqs)`` is one tensor per parameter, all
+    alive until the update ends; other optimizers' temporary is one tensor at a time."""
+    tmp = states.optimizer.step_temporary
+    if not tmp:
+        return
+    if states.optimizer.name in ("adamw-foreach", "adam-foreach"):
+        numel = sum(x[2] for x in tensors) or 1
+        tr.free(*[tr.alloc(x[2] * tmp // numel) for x in tensors])
+        return
+    tr.free(tr.alloc(tmp))
 
 
-def _inner(spec: ModelSpec) -> int:
-    sizes = [layer.mlp.intermediate_size for layer in spec.layers if layer.mlp is not None and layer.moe is None]
-    return max(sizes, default=0)
+MAX_PIECES = 64  # hidden-sized saved tensors a layer is held as at most (a MoE layer saves hundreds)
 
 
 def _saved(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> list[int]:
-    """The layer's saved tensors: the MLP intermediates (at most four), then hidden-sized ones."""
+    """A layer's saved tensors at a coarse grain (the MLP intermediates, at most four, then hidden-sized ones): the
+    per-rank FSDP replay (``fsdp_pool.py``) holds a layer this way; the one-GPU step replays it op by op."""
     n_i = min(4, la.saved // inner) if inner else 0
     keys = [tr.alloc(inner) for _ in range(n_i)]
     rest = la.saved - n_i * inner

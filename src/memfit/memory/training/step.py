@@ -111,11 +111,10 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     from ..runtimes.transformers_pool import interpolated
-    from .pool import training_pool
+    from .pool import training_reserve
 
     def replayed(c: int) -> int:  # the step replayed at a grid point of the context (see transformers_pool)
-        at = acts if c == wl.context else model_activations(spec, p, wl.batch, c, images=wl.images > 0)
-        return training_pool(spec, replace(wl, context=c), states, at).reserve
+        return training_reserve(spec, replace(wl, context=c), states)
 
     components = training_components(spec, wl, states, peak, workspace, reserve=interpolated(wl.context, replayed))
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)

@@ -1,0 +1,96 @@
+"""One decoder layer's backward as the caching allocator sees it (the forward: ``layer_stream.py``).
+
+The ops run in reverse: each Linear's output gradient cast to bf16 under autocast, PEFT's fp32 adapter gradients,
+the input's gradient and the weight's (bf16; once the matmul's node is done and its saved tensors are freed, the
+weight cast's backward makes its fp32 copy, kept as ``.grad``), the attention kernel's q/k/v gradients and its
+scratch, the MLP's elementwise gradients, each norm's fp32 chain; the tensors the forward kept are freed as the op
+that kept them runs. Linears reading one input add their input gradients into one (the autograd engine accumulates
+in place).
+"""
+
+from __future__ import annotations
+
+from .layer_stream import LayerRun, Linear, StepContext
+
+__all__ = ["layer_backward"]
+
+
+def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tuple[str, int, bool]]) -> int:
+    """The layer's backward from the stream's gradient ``grad``, the ops in reverse: each Linear's input and
+    weight gradients, the attention kernel's and the MLP's gradients, each norm's fp32 chain, the saved tensors
+    freed as the op that kept them runs; appends the parameter gradients (``trainable``: the layer's (kind,
+    elements, a matrix) in parameter order). Returns the gradient of the layer's input."""
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    made: dict[str, int] = {}
+    acc: dict[int, int] = {}  # input key -> its gradient (later Linears on the same input add in place)
+    pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
+    for j in range(len(run.linears), -1, -1):
+        for pos, sizes, scratch in reversed(run.kernels):
+            if pos == j:
+                new = [tr.alloc(n) for n in sizes]
+                tr.free(tr.alloc(scratch), *acc.values(), *pending)
+                acc, pending = {}, new
+        tr.free(*[k for pos, k in run.saved if pos == j])
+        if j in run.norms:
+            _norm_backward(c)
+            tr.free(*acc.values(), *pending)
+            acc, pending = {}, []
+        if j > 0:
+            lin = run.linears[j - 1]
+            gi, gw = _linear_backward(c, lin)
+            if gw:
+                made[lin.kind] = gw
+            if pending:
+                tr.free(pending.pop())
+            if lin.x in acc:
+                tr.free(gi)
+            else:
+                acc[lin.x] = gi
+    tr.free(*acc.values(), *pending)
+    gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
+    for kind, numel, matrix in trainable:  # norms, biases, adapters, other matrices: made as their nodes run
+        c.grads.append((made.pop(kind, 0) if matrix else 0) or tr.alloc(numel * gb))
+    c.grads += made.values()
+    out = tr.alloc(t * h * c.r)
+    tr.free(grad)
+    return out
+
+
+def _norm_backward(c: StepContext) -> None:
+    """RMSNorm's backward in fp32: the normalised input's gradient, the rsqrt chain, the input's gradient cast to
+    the stream's dtype and added into the stream's gradient."""
+    tr, n = c.tr, c.t * c.spec.hidden_size
+    a = tr.alloc(n * 4)
+    b = tr.alloc(n * 4)
+    tr.free(a)
+    g = tr.alloc(n * c.r) if c.r != 4 else 0
+    tr.free(b, g)
+
+
+def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
+    """One Linear's backward; returns (input gradient, weight gradient or 0)."""
+    tr, t = c.tr, c.t
+    gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in ("attn_output", "ffn_down")) else 0
+    if lin.kind in c.p.lora_kinds:  # .to's fp32 gradient, × scaling, lora_B's and lora_A's input gradients
+        r = c.p.lora_rank
+        gs = tr.alloc(t * lin.n_out * 4)
+        gb = tr.alloc(t * lin.n_out * 4)
+        tr.free(gs)
+        ga = tr.alloc(t * r * 4)
+        tr.free(gb)
+        gx = tr.alloc(t * lin.n_in * 4)
+        tr.free(ga)
+        low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != 4 else 0
+        tr.free(gx, low)
+    gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if c.p.full else 0  # the weight's gradient, then the input's
+    gi = tr.alloc(t * lin.n_in * c.pb)
+    tr.free(gcast, *lin.saved, lin.weight_cast)  # the matmul's node is done: its saved tensors go
+    if gw and c.p.amp:  # then the weight cast's backward: the fp32 gradient
+        g32 = tr.alloc(lin.n_in * lin.n_out * 4)
+        tr.free(gw)
+        gw = g32
+    if lin.cast_input:
+        g32 = tr.alloc(t * lin.n_in * 4)
+        tr.free(gi)
+        gi = g32
+    return gi, gw

@@ -1,0 +1,419 @@
+"""One decoder layer's forward in a training step as the caching allocator sees it: the tensors it allocates and
+frees, op by op (replayed by ``training/pool.py``; the backward: ``training/layer_grads.py``).
+
+Written from how transformers' Llama-style layer runs under PyTorch (the simulator's traces, docs/simulator.md,
+show the same stream): the RMSNorm upcasts to fp32 (``pow`` a transient, ``x·rsqrt`` kept), scales by the weight
+and casts back; each Linear under autocast casts its fp32 input to bf16 (kept for the weight's gradient) and its
+weight (the autocast cache, kept until the layer's backward); PEFT's adapter casts its input to fp32; rotary
+embedding builds ``q·cos + rotate_half(q)·sin`` (``neg`` of half the head and ``cat`` are transients; fp32 under
+autocast, whose cos/sin are fp32; partial rotary concatenates the pass-through features after); transformers'
+DynamicCache concatenates K and V into fresh tensors in a training forward unless checkpointing turned the cache
+off; the attention kernel gets bf16 q, k, v and keeps its output and log-sum-exp (FlashAttention-2's backward
+scratch recorded for later); eager attention materialises the scores, the fp32 softmax (the model dtype's for
+GPT-2-style families and attention sinks) and the probabilities; a gated MLP keeps gate, act(gate), up and their
+product; a MoE block runs transformers' grouped-matmul path (routed tokens gathered, gate_up's and down's outputs,
+the routing-weight product gathered back and summed; PEFT's merged expert weights under LoRA on the experts); the
+residual adds make the next stream. A tensor an op saves lives to its backward; under full checkpointing the first
+forward keeps nothing, so each tensor dies with its last Python reference (``LayerRun.keep``).
+
+Sizes are the tensors' own (tokens × features × dtype bytes), so the blocks the allocator splits and reuses are
+the real ones. What the layer keeps beyond the tensors named here (family-specific terms of
+``activations.LayerActivations.saved``) is kept as one more tensor, so the replayed layer holds what memfit's
+allocated peak holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
+from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations, Precision
+from ..allocator_trace import Trace
+from ..backward_moments import MOE_ACT_SAVED
+
+__all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
+
+
+@dataclass
+class StepContext:
+    """What every layer of the step shares: the trace, tokens, dtypes, and the gradients made so far."""
+
+    tr: Trace
+    spec: ModelSpec
+    p: Precision
+    batch: int
+    seq: int
+    grads: list[int] = field(default_factory=list)
+    head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
+
+    @property
+    def t(self) -> int:
+        return self.batch * self.seq
+
+    @property
+    def pb(self) -> int:  # a Linear's output: bf16 under autocast
+        return self.p.proj_bytes
+
+    @property
+    def r(self) -> int:  # the residual stream
+        return self.p.resid_bytes
+
+
+@dataclass
+class Linear:
+    kind: str
+    n_in: int
+    n_out: int
+    x_bytes: int  # the input's bytes per element
+    x: int  # the input's key (the Linears reading one input add their gradients into one)
+    saved: list[int]  # what its backward needs: the input copy (autocast cast), PEFT's fp32 input and lora_A output
+    cast_input: bool  # the input was fp32 and cast to bf16 (its gradient is cast back)
+    weight_cast: int  # key of the autocast weight copy (0: none)
+
+
+@dataclass
+class LayerRun:
+    """What a layer's forward left for its backward. ``keep`` False: a checkpointed layer's first forward, whose
+    saved tensors die with their last Python reference."""
+
+    keep: bool = True
+    saved: list[tuple[int, int]] = field(default_factory=list)  # (linears made before it, key), freed in backward
+    linears: list[Linear] = field(default_factory=list)
+    kernels: list[tuple[int, list[int], int]] = field(default_factory=list)  # attention backward: (position,
+    # gradient bytes of q, k, v, scratch bytes)
+    norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)
+    cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
+    output: int = 0  # the new residual stream (kept by the next layer)
+    input_kept: bool = True  # the norm keeps the layer's input itself (fp32 stream, or LayerNorm)
+
+    def hold(self, tr: Trace, *keys: int) -> None:
+        """Tensors an op saves for backward: kept, or (not keeping) dead now."""
+        for k in keys:
+            if self.keep:
+                self.saved.append((len(self.linears), k))
+            else:
+                tr.free(k)
+
+
+def _norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
+    """RMSNorm (or LayerNorm) over the stream; returns (output key, output bytes per element)."""
+    tr, n = c.tr, c.t * c.spec.hidden_size
+    run.norms.append(len(run.linears))
+    if c.spec.norm != "rms":  # native_layer_norm keeps its input (the stream); fp32 under autocast
+        ob = 4 if c.p.amp else x_bytes
+        return tr.alloc(n * ob), ob
+    x32 = tr.alloc(n * 4) if x_bytes != 4 else 0  # hidden.to(float32), kept by pow and mul
+    tr.free(tr.alloc(n * 4))  # pow(2), reduced to the per-token mean
+    normed = tr.alloc(n * 4)  # x · rsqrt(var + eps)
+    run.hold(tr, x32)
+    out_b = max(x_bytes, c.p.weight_bytes)
+    if x_bytes == 4:
+        out = tr.alloc(n * out_b)  # weight · normed
+        run.hold(tr, normed) if c.p.full else tr.free(normed)
+        return out, out_b
+    low = tr.alloc(n * x_bytes)  # .to(input dtype)
+    out = tr.alloc(n * out_b)  # weight · low
+    run.hold(tr, low) if c.p.full else tr.free(low)
+    tr.free(normed)
+    return out, out_b
+
+
+def _linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int) -> int:
+    """One Linear (and its LoRA adapter); returns the output key (``proj_bytes`` per element)."""
+    tr, t = c.tr, c.t
+    trains = c.p.full
+    cast = c.p.amp and x_bytes == 4
+    xin = tr.alloc(t * n_in * 2) if cast else 0
+    wcast = tr.alloc(n_in * n_out * 2) if (c.p.amp and trains) else 0
+    out = tr.alloc(t * n_out * c.pb)
+    saved: list[int] = []
+    if trains and cast and run.keep:
+        saved.append(xin)
+    else:
+        tr.free(xin)
+    if kind in c.p.lora_kinds:  # PEFT: x → fp32, lora_A, lora_B, × scaling, added to the result, cast back
+        x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
+        a = tr.alloc(t * c.p.lora_rank * 4)
+        bo = tr.alloc(t * n_out * 4)
+        if not run.keep:
+            tr.free(a)
+        sc = tr.alloc(t * n_out * 4)
+        tr.free(bo)
+        s = tr.alloc(t * n_out * 4)
+        tr.free(sc, out)
+        out = tr.alloc(t * n_out * c.pb)
+        tr.free(s)
+        if run.keep:
+            saved += [x32, a]
+        else:
+            tr.free(x32)
+    run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
+    return out
+
+
+def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, keep: bool = True) -> LayerRun:
+    """The layer's forward from the stream ``x``; returns its run (``keep`` False: a checkpointed first forward,
+    which keeps nothing)."""
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    run = LayerRun(keep=keep)
+    start = tr.pool.allocated
+    stream, r = x, c.r
+    keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
+    for part in ("attention", "mlp", "moe"):
+        if getattr(layer, part) is None or (part == "mlp" and layer.moe is not None):
+            continue
+        normed, nb = _norm(c, run, r)
+        if part == "attention":
+            out = _attention(c, run, layer, normed, nb)
+        elif part == "mlp":
+            assert layer.mlp is not None
+            out = _mlp(c, run, layer.mlp.intermediate_size, layer.mlp.kind == "gated", layer.mlp.fused_gate_up,
+                       normed, nb)
+        else:
+            out = _moe(c, run, layer, normed, nb)
+        if c.p.full and not c.p.amp:  # the Linears keep their input, the norm's output
+            run.hold(tr, normed)
+        else:
+            tr.free(normed)
+        new = tr.alloc(t * h * r)
+        tr.free(out)
+        if stream != x:
+            run.hold(tr, stream) if keeps_stream else tr.free(stream)
+        stream = new
+    run.output = stream
+    run.input_kept = keeps_stream
+    if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
+        cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live)
+        rest = la.saved + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
+        if rest - (t * h * r if keeps_stream else 0) > 0:
+            run.hold(tr, tr.alloc(rest - (t * h * r if keeps_stream else 0)))
+    return run
+
+
+def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
+    """A dense MLP (gate, act(gate), up, their product, down); returns the down projection's output."""
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    if gated:
+        gate = _linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter)
+        act = tr.alloc(t * inter * c.pb)
+        if not fused:
+            run.hold(tr, gate)
+        up = 0 if fused else _linear(c, run, "ffn_up", x, xb, h, inter)
+        prod = tr.alloc(t * inter * c.pb)
+        run.hold(tr, act, up)
+        if fused:
+            run.hold(tr, gate)
+        # backward: the product's gradients (of act(gate) and of up), then the activation's
+        run.kernels.append((len(run.linears), [t * inter * c.pb] * 3, 0))
+    else:
+        up = _linear(c, run, "ffn_up", x, xb, h, inter)
+        prod = tr.alloc(t * inter * c.pb)
+        run.hold(tr, up)
+    down = _linear(c, run, "ffn_down", prod, c.pb, inter, h)
+    run.hold(tr, prod)
+    return down
+
+
+def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
+    """A routed MoE block as transformers' grouped-matmul path runs it: the router, the routed tokens gathered
+    (``index``), gate_up's and down's ``grouped_mm`` outputs, the activation and product, the routing-weight
+    product gathered back and summed per token, then the shared experts; returns the block's output."""
+    m = layer.moe
+    assert m is not None
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    logits = _linear(c, run, "ffn_gate_inp", x, xb, h, m.num_experts)
+    probs = tr.alloc(t * m.num_experts * 4)
+    tr.free(logits)
+    eb = 4 if c.p.amp else c.pb  # the fused 3-D experts run outside autocast's cast list
+    rows, inter = t * m.routed_rows, m.expert_intermediate_size
+    kinds = c.p.lora_kinds
+    up_trains = c.p.full or bool(kinds & {"ffn_up_exps", "ffn_gate_exps"})
+    down_trains = c.p.full or "ffn_down_exps" in kinds
+    width_up = (2 if m.kind == "gated" else 1) * inter
+    # PEFT's parametrization makes W + B·A at every read of the weight (from A and B cast to the compute dtype once,
+    # kept by the product): the experts' forward reads down_proj and gate_up_proj once before routing (made and
+    # dropped), then each again for its grouped matmul
+    casts = _expert_casts(c, m, "ffn_down_exps", inter)
+    tr.free(*_merged_experts(c, run, m, "ffn_down_exps", inter, record=False))
+    casts += _expert_casts(c, m, "ffn_up_exps", width_up)
+    tr.free(*_merged_experts(c, run, m, "ffn_up_exps", width_up, record=False))
+    # the experts' forward keeps the gathered rows, the merged weights, down's output and the rows put back in token
+    # order in locals until it returns; the activation's intermediates die as they are consumed
+    gathered = tr.alloc(rows * h * eb)
+    merged_up = _merged_experts(c, run, m, "ffn_up_exps", width_up)
+    bias = tr.alloc(rows * width_up * eb) if m.expert_bias else 0  # the routed rows' biases, gathered
+    gu = tr.alloc(rows * width_up * eb)
+    # the activation's kept intermediates (silu-GLU: act(gate); gpt-oss's clamped GLU: both clamps, the sigmoid,
+    # glu and up + 1, with α·gate a transient), then the product down reads
+    act = [tr.alloc(rows * inter * eb) for _ in range(max(1, MOE_ACT_SAVED.get(c.spec.family, 3) - 2))] \
+        if m.kind == "gated" else []
+    if len(act) > 1:
+        tr.free(tr.alloc(rows * inter * eb))
+    prod = tr.alloc(rows * inter * eb) if m.kind == "gated" else 0
+    run.hold(tr, gu, *act)
+    merged_down = _merged_experts(c, run, m, "ffn_down_exps", inter)
+    tr.free(bias)
+    bias = tr.alloc(rows * h * eb) if m.expert_bias else 0
+    down = tr.alloc(rows * h * eb)
+    tr.free(bias)
+    run.hold(tr, prod) if down_trains else tr.free(prod)
+    weighted = tr.alloc(rows * h * eb)  # × the routing weights, which keeps the experts' outputs
+    back = tr.alloc(rows * h * eb)
+    tr.free(weighted)
+    out = tr.alloc(t * h * eb)
+    tr.free(back)
+    run.hold(tr, *merged_up, *merged_down, down, probs, *casts)
+    run.hold(tr, gathered) if up_trains else tr.free(gathered)
+    run.kernels.append((len(run.linears), [rows * h * eb, rows * 2 * inter * eb, rows * inter * eb], 0))
+    if m.num_shared_experts:
+        shared = _mlp(c, run, m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind == "gated",
+                      False, x, xb)
+        total = tr.alloc(t * h * max(eb, c.pb))
+        tr.free(shared, out)
+        out = total
+    return out
+
+
+def _adapted(c: StepContext, kind: str) -> bool:
+    kinds = c.p.lora_kinds
+    return kind in kinds or (kind == "ffn_up_exps" and "ffn_gate_exps" in kinds)
+
+
+def _expert_casts(c: StepContext, m: MoESpec, kind: str, width: int) -> list[int]:
+    """LoRA on fused experts (PEFT's ParamWrapper): the per-expert A (rank·E, in) and B (out, rank·E) cast to the
+    compute dtype (rank 2r on the fused gate_up); none without adapters on ``kind``."""
+    if not _adapted(c, kind):
+        return []
+    h, inter = c.spec.hidden_size, m.expert_intermediate_size
+    rank = (2 if width != inter else 1) * c.p.lora_rank * m.num_experts
+    n_in, n_out = (h, width) if kind == "ffn_up_exps" else (inter, h)
+    return [c.tr.alloc(rank * n_in * c.pb), c.tr.alloc(n_out * rank * c.pb)]
+
+
+def _merged_experts(c: StepContext, run: LayerRun, m: MoESpec, kind: str, width: int, record: bool = True
+                    ) -> list[int]:
+    """W + B·A for every expert (baddbmm), which the grouped matmul keeps and whose backward makes that weight's
+    gradient. Returns its key (none without adapters on ``kind``)."""
+    if not _adapted(c, kind):
+        return []
+    size = m.num_experts * width * c.spec.hidden_size * c.pb
+    if record:
+        run.kernels.append((len(run.linears), [size], 0))
+    return [c.tr.alloc(size)]
+
+
+def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
+    """Projections, rotary, the cache copies, the kernel (or eager scores) and o_proj; returns o_proj's output."""
+    a = layer.attention
+    assert a is not None
+    tr, t, pb, b, s = c.tr, c.t, c.pb, c.batch, c.seq
+    h, heads = c.spec.hidden_size, a.num_heads
+    nq, nk, nv, no = heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_kv_heads * a.value_dim, heads * a.value_dim
+    if a.fused_qkv:  # q, k and v are views of one output
+        q = k = v = _linear(c, run, "attn_qkv", x, xb, h, nq + nk + nv)
+    else:
+        q = _linear(c, run, "attn_q", x, xb, h, nq)
+        k = _linear(c, run, "attn_k", x, xb, h, nk)
+        v = _linear(c, run, "attn_v", x, xb, h, nv)
+    rope = c.spec.position_embedding == "rope"
+    rb = 4 if (c.p.amp and rope) else pb  # fp32 cos/sin under autocast
+    part = (a.rope_dim or a.head_dim) / a.head_dim
+    qe, ke = (_rotary(c, nq, rb, part), _rotary(c, nk, rb, part)) if rope else (q, k)
+    kb = rb if rope else pb
+    if rope and not a.fused_qkv:
+        tr.free(q, k)
+    kc, vc = ke, v
+    if c.p.kv_cache:  # DynamicCache.update: torch.cat into fresh tensors, which attention then reads
+        kc, vc = tr.alloc(t * nk * kb), tr.alloc(t * nv * pb)
+        tr.free(ke if rope else 0, 0 if a.fused_qkv else v)
+        run.cache += [kc, vc]
+    ab = 2 if c.p.amp else pb
+    qa = tr.alloc(t * nq * ab) if (rope and rb != ab) else qe  # autocast's casts for the kernel
+    ka = tr.alloc(t * nk * ab) if kb != ab else kc
+    math_path = c.p.attn != "eager" and ab == 4 and a.num_kv_heads < heads
+    gq, gk, gv = t * nq * ab, t * nk * ab, t * nv * ab
+    if c.p.attn == "eager" or math_path:
+        oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
+        sq = b * heads * s * s
+        run.kernels.append((len(run.linears), [gq, t * nq * ab, t * no * ab, sq * 4, sq * 4], 0))
+        kept = [qa, rk, rv]
+    else:
+        oc = tr.alloc(t * no * ab)
+        lse = tr.alloc(b * heads * s * 4)
+        run.hold(tr, lse)
+        if rope and c.spec.family in Q_CAT_FAMILIES and ab == 2 and max(a.head_dim, a.value_dim) <= 256:
+            # flash writes its output in q's layout; q made by torch.cat is (b, heads, s, d)-contiguous, so
+            # transformers' transpose(1, 2).contiguous() copies it, and o_proj reads the copy
+            o, oc = oc, tr.alloc(t * no * ab)
+            run.hold(tr, o)
+        scratch = b * -(-s // 128) * 128 * heads * -(-a.head_dim // 32) * 32 * 4 + b * heads * -(-s // 128) * 128 * 4
+        if a.num_kv_heads < heads:  # flash backward expands dk, dv to every query head
+            scratch += 2 * b * s * heads * a.head_dim * ab
+        run.kernels.append((len(run.linears), [gq, gk, gv], scratch))
+        kept = [qa, ka, vc]
+    out = _linear(c, run, "attn_output", oc, ab, no, h)
+    run.hold(tr, oc)
+    kept = list(dict.fromkeys(k_ for k_ in kept if k_))
+    cache = set(run.cache)
+    run.cache = [k_ for k_ in run.cache if k_ not in kept]  # a cache copy the kernel keeps lives to its backward
+    run.hold(tr, *kept)
+    for key in dict.fromkeys((qe, ka, kc, vc, q, k, v)):  # attention returns: the other references die
+        if key and key not in kept and key not in cache:
+            tr.free(key)
+    return out
+
+
+def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, ab: int, math_path: bool
+            ) -> tuple[int, int, int]:
+    """Eager attention (or SDPA's math path): K/V repeated to every head, the scores, scaled and masked, the
+    softmax, the probabilities, their product with V made contiguous; returns (o_proj's input, K and V as kept)."""
+    tr, t, b, s = c.tr, c.t, c.batch, c.seq
+    heads = a.num_heads
+    nq, no = heads * a.head_dim, heads * a.value_dim
+    sq = b * heads * s * s
+    rk, rv = (tr.alloc(t * nq * ab), tr.alloc(t * no * ab)) if a.num_kv_heads < heads else (ka, vc)
+    mm = tr.alloc(sq * ab)
+    scaled = tr.alloc(sq * ab)
+    tr.free(mm)
+    masked = tr.alloc(sq * (4 if c.p.amp else ab))
+    tr.free(scaled)
+    if (a.sinks or c.spec.family in MODEL_DTYPE_SOFTMAX_EAGER) and not c.p.amp and not math_path:
+        # softmax in the model dtype: its output is the probabilities kept; sinks join the scores as one more
+        # column (cat, minus the row max) and are sliced off after
+        wide = b * heads * s * (s + (1 if a.sinks else 0)) * ab
+        shifted = 0
+        if a.sinks:
+            cat = tr.alloc(wide)
+            shifted = tr.alloc(wide)
+            tr.free(cat)
+        sm, probs = tr.alloc(wide), 0
+        tr.free(shifted)
+    else:
+        sm = tr.alloc(sq * 4)
+        probs = tr.alloc(sq * ab) if ab != 4 else 0
+    tr.free(masked)
+    o = tr.alloc(t * no * ab)
+    oc = tr.alloc(t * no * ab)  # transpose(1, 2).contiguous()
+    tr.free(o)
+    run.hold(tr, sm, probs)
+    return oc, rk, rv
+
+
+def _rotary(c: StepContext, n: int, rb: int, part: float) -> int:
+    """``x·cos + rotate_half(x)·sin`` over the rotary share ``part`` of ``n`` features per token (in ``rb`` bytes,
+    fp32 under autocast), then (partial rotary) ``torch.cat`` with the pass-through features; returns its key."""
+    tr, t = c.tr, c.t
+    rot = int(n * part)
+    m1 = tr.alloc(t * rot * rb)
+    neg = tr.alloc(t * rot * c.pb // 2)  # rotate_half runs on q itself (the projection's dtype) …
+    cat = tr.alloc(t * rot * c.pb)  # … and its product with sin upcasts
+    tr.free(neg)
+    m2 = tr.alloc(t * rot * rb)
+    tr.free(cat)
+    out = tr.alloc(t * rot * rb)
+    tr.free(m1, m2)
+    if rot < n:
+        whole = tr.alloc(t * n * rb)
+        tr.free(out)
+        out = whole
+    return out
