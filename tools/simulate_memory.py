@@ -20,6 +20,7 @@ explicitly (see docs/simulator.md):
 
 Usage:
   python tools/simulate_memory.py validate [--cases tests/data/groundtruth/h100.jsonl] [--only NAME,...]
+                                          [--trace FILE]  (each case's allocation stream, for memfit's replays)
   python tools/simulate_memory.py generate [--out tests/data/simulated/cases.jsonl]
 """
 
@@ -76,6 +77,30 @@ DYNAMIC_SHAPE_OPS = {aten.nonzero.default, aten.masked_select.default,
                      aten.repeat_interleave.Tensor, aten.bincount.default}
 
 
+class TracedAllocator(CachingAllocator):
+    """The emulated allocator, recording every allocation and free (``validate --trace``): the stream memfit's
+    replayed runs (memory/training/pool.py, memory/runtimes/transformers_pool.py) are compared with."""
+
+    def __init__(self, expandable: bool = False) -> None:
+        super().__init__(expandable)
+        self.events: list[dict[str, Any]] = []
+        self.op = ""  # the aten operator running (set by the tracker)
+
+    def malloc(self, key: object, nbytes: int) -> int:
+        before = self.reserved
+        size = super().malloc(key, nbytes)
+        self.events.append(dict(ev="malloc", key=str(key), bytes=nbytes, block=size, op=self.op,
+                                new_segment=self.reserved - before, allocated=self.allocated, reserved=self.reserved))
+        return size
+
+    def free(self, key: object) -> None:
+        block = self.live.get(key)
+        super().free(key)
+        if block is not None:
+            self.events.append(dict(ev="free", key=str(key), block=block.size, op=self.op,
+                                    allocated=self.allocated, reserved=self.reserved))
+
+
 class AllocTracker(TorchDispatchMode):
     """Counts live storage bytes of fake tensors created by dispatched operators, and their peak.
 
@@ -85,10 +110,11 @@ class AllocTracker(TorchDispatchMode):
     a balanced round-robin assignment for top-k indices.
     """
 
-    def __init__(self, fake: FakeTensorMode, expandable: bool = False) -> None:
+    def __init__(self, fake: FakeTensorMode, expandable: bool = False, trace: bool = False) -> None:
         super().__init__()
         self.fake = fake
-        self.pool = CachingAllocator(expandable)  # the caching allocator's segments: the reserved bytes
+        # the caching allocator's segments: the reserved bytes (every event recorded with ``trace``)
+        self.pool = TracedAllocator(expandable) if trace else CachingAllocator(expandable)
         self.live = 0
         self.peak = 0
         self.blocks: dict[int, int] = {}
@@ -150,8 +176,15 @@ class AllocTracker(TorchDispatchMode):
             f = f.f_back
         return f is not None and f.f_code.co_name == "_engine_run_backward"
 
+    def mark(self, name: str) -> None:
+        """A phase boundary in the recorded allocation stream (``validate --trace``)."""
+        if isinstance(self.pool, TracedAllocator):
+            self.pool.events.append(dict(ev="mark", name=name))
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
+        if isinstance(self.pool, TracedAllocator):
+            self.pool.op = str(func)
         self.flush()
         fakes = [x for x in tree_leaves((args, kwargs)) if isinstance(x, FakeTensor)]
         shadowed = all(x in self.shadow for x in fakes)
@@ -564,7 +597,7 @@ def param_stats(model: torch.nn.Module) -> tuple[int, int, int]:
 
 
 def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int | None = None,
-             expandable: bool = False) -> dict[str, Any]:
+             expandable: bool = False, trace: bool = False) -> dict[str, Any]:
     """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded) and the
     emulated caching allocator's reserved bytes (``before``: what the process holds before the build, default a
     fresh one's cuBLAS workspaces; ``expandable``: ``expandable_segments:True``)."""
@@ -576,7 +609,7 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     amp = bool(p.get("amp", False))
     dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
     fake = FakeTensorMode(allow_non_fake_inputs=True)
-    tracker = AllocTracker(fake, expandable)
+    tracker = AllocTracker(fake, expandable, trace)
     _hold_before_build(tracker, kind, default_alloc_before_build(kind) if before is None else before)
     h100 = H100Mode()
     rec: dict[str, Any] = {}
@@ -622,6 +655,8 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
         tracker.flush()
         rec["tracked_peak"] = tracker.peak
         rec["peak_reserved"] = tracker.pool.peak_reserved
+        if isinstance(tracker.pool, TracedAllocator):
+            rec["trace"] = tracker.pool.events
         rec["pool_peak_allocated"] = tracker.pool.peak_allocated
         del model, ids
         gc.collect()
@@ -707,14 +742,17 @@ def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: boo
     peak = 0
     for step in range(2):
         tracker.reset_peak()
+        tracker.mark(f"step {step} forward")
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             loss = model(input_ids=ids, labels=ids, **(extra or {})).loss
         after_fwd, peak_fwd = tracker.live, tracker.peak
         if ("cublas workspace", 1) not in tracker.pool.live:  # the autograd thread's handle, first matmul
             tracker.pool.malloc(("cublas workspace", 1), CUBLAS_WORKSPACE)
+        tracker.mark(f"step {step} backward")
         loss.backward()
         tracker.flush()
         after_bwd, peak_bwd = tracker.live, tracker.peak
+        tracker.mark(f"step {step} optimizer")
         opt.step()
         if opt_name == "adamw-foreach":  # non-capturable foreach AdamW keeps its step counters on the host
             for state in opt.state.values():
@@ -769,7 +807,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         t0 = time.time()
         sim = simulate(r["config"], r["kind"], r["params"], before=r["alloc_before_build"],
-                       expandable=args.expandable)
+                       expandable=args.expandable, trace=bool(args.trace))
+        if args.trace:  # the emulated allocator's stream, one JSON line per case
+            with Path(args.trace).open("a") as f:
+                f.write(json.dumps(dict(case=r["case"], events=sim["trace"])) + "\n")
         pred = predict_peak(sim, r["kind"], r["alloc_before_build"])
         err = (pred - r["peak_alloc"]) / r["peak_alloc"]
         res = sim["peak_reserved"]
@@ -812,6 +853,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--json", default="", help="append per-case results (JSON lines) to this file")
     v.add_argument("--verbose", action="store_true", help="per-step phases of training cases")
     v.add_argument("--expandable", action="store_true", help="emulate PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
+    v.add_argument("--trace", default="", help="append each case's allocation stream (every malloc and free of the "
+                   "emulated allocator, its aten operator, phase marks) as one JSON line to this file")
     g = sub.add_parser("generate", help="write simulated cases for other models and workloads")
     g.add_argument("--set", choices=("development", "heldout"), default="development",
                    help="development: the SIM_CASES below -> cases.jsonl; heldout: the frozen list in "
