@@ -73,8 +73,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # training worst was llava-1.5-7b-hf-l2/train-bf16-adamw-fused-ckpt-b1-s2048 +3.73 % until a dense layer's
     # backward moments were modelled (+0.28 %); qwen3-vl, qwen3-vl-moe, mllama and idefics3 added on text-only inputs
     # + 8 cases with images (memory/images.py): generate -0.00..+0.02 % (two listed blind), training worst
-    # llava-1.5-7b-hf-l2 with one image +2.06 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=0.80, under=-0.80),
+    # llava-1.5-7b-hf-l2 with one image +2.06 %; Llama 3.2 Vision with images (the encoders' kept layer outputs,
+    # memory/images._mllama_tower_moment): one image +0.84 %, two images listed blind +0.84 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=0.84, under=-0.80),
     ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=2.06, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case

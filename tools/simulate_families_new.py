@@ -92,6 +92,12 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
      dict(batch=1, seq=1024, new=8, images=2)),
     ("qwen3-vl-30b-a3b-instruct-l2/gen-img2-b1-s1024-new8", "catalog:qwen3-vl-30b-a3b-instruct", 2, "generate",
      dict(batch=1, seq=1024, new=8, images=2)),
+    # Llama 3.2 Vision with one image of 4 tiles: the cross-attention layer (3 of 5) attends to its 4 × 1,601 tokens
+    ("llama-3.2-11b-vision-l5/gen-img1-b2-s2048-new8", "llama-3.2-11b-vision", 5, "generate",
+     dict(batch=2, seq=2048, new=8, images=1)),
+    # listed before it was run, after the case above had fixed the encoder's moment (a blind check): two images
+    ("llama-3.2-11b-vision-l5/gen-img2-b1-s1024-new8", "llama-3.2-11b-vision", 5, "generate",
+     dict(batch=1, seq=1024, new=8, images=2)),
 ]
 
 

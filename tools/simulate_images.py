@@ -62,4 +62,15 @@ def image_inputs(cfg: Any, batch: int, seq: int, images: int, dtype: torch.dtype
             ids[:, start + 1 + per] = cfg.vision_end_token_id
         types = (ids == cfg.image_token_id).to(torch.int32)  # mm_token_type_ids: 1 for image tokens (M-RoPE)
         return ids, {"pixel_values": pixels, "image_grid_thw": grid, "mm_token_type_ids": types}
+    if kind == "mllama":  # each image as 2 × 2 tiles of image_size² px (aspect ratio id 6 of the 4-tile set)
+        v = cfg.vision_config
+        tiles = v.max_num_tiles
+        ids = torch.randint(100, 1000, (batch, seq + images))
+        ids[:, 1:1 + images] = cfg.image_token_index
+        pixels = torch.zeros(batch, images, tiles, 3, v.image_size, v.image_size, dtype=dtype)
+        ratio = torch.full((batch, images), 6, dtype=torch.long)
+        ratio_mask = torch.ones(batch, images, tiles, dtype=torch.long)
+        cross = torch.ones(batch, seq + images, images, tiles, dtype=torch.long)
+        return ids, {"pixel_values": pixels, "aspect_ratio_ids": ratio, "aspect_ratio_mask": ratio_mask,
+                     "cross_attention_mask": cross}
     raise NotImplementedError(f"image inputs for {kind!r} are not simulated")

@@ -78,6 +78,8 @@ def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
     v = spec.vision
     if not wl.images or v is None or not v.hidden_size:
         return 0, ""
+    if v.kind == "mllama" and v.tiles:
+        return _mllama_tower_moment(v, wl.batch * wl.images, dt)
     patches = wl.batch * wl.images * _patches_per_image(v)
     inter = (3 if v.kind in _GATED_TOWERS else 2) * v.intermediate_size
     features = wl.batch * wl.images * v.tokens_per_image * spec.hidden_size * dt
@@ -96,6 +98,11 @@ def held_during_text(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):  # rows of C × t × p² values, one per patch
         pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
         hidden = patches * v.hidden_size * dt
+    elif v.kind == "mllama":  # the tiles' pixels and the projected vision states the cross-attention layers read
+        pixels = images * v.tiles * v.num_channels * v.image_size ** 2 * dt
+        hidden = images * v.cross_attention_tokens * spec.hidden_size * dt
+        return pixels + hidden, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + cross-attention "
+                                 f"states {fmt_bytes(hidden)}")
     else:
         side = v.image_size or 0
         pixels = images * v.num_channels * side * side * dt
@@ -136,6 +143,26 @@ def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
     return blocks + projector + pixels
 
 
+def _mllama_tower_moment(v: VisionSpec, images: int, dt: int) -> tuple[int, str]:
+    """Llama 3.2 Vision's encoders keep every layer's output (their hidden-states tuples, local and global) to the
+    end, beside the tiles' pixels and patch embeddings, the tiles' attention mask (each tile's patches + class token
+    padded to a multiple of 8), the stacked selected intermediate states and their concatenation with the final
+    state (``vision_output_dim``); read off the simulator's live tensors at the encoder's peak (one image of 4
+    tiles)."""
+    positions = v.num_patches + 1
+    padded = -(-positions // 8) * 8
+    tokens = images * v.tiles * padded
+    layers = v.kept_layers * tokens * v.hidden_size * dt
+    mask = images * (v.tiles * padded) ** 2 * dt
+    selected = max(0, v.output_dim // v.hidden_size - 1) * tokens * v.hidden_size * dt
+    concat = images * v.tiles * positions * v.output_dim * dt
+    inputs = images * v.tiles * (v.num_channels * v.image_size ** 2 + v.num_patches * v.hidden_size) * dt
+    total = layers + mask + selected + concat + inputs
+    return total, (f"vision encoder: {v.kept_layers} layers' outputs over {tokens:,} tile tokens "
+                   f"{fmt_bytes(layers)} + tile mask {fmt_bytes(mask)} + selected states {fmt_bytes(selected)} + "
+                   f"concatenated output {fmt_bytes(concat)} + pixels and patch embeddings {fmt_bytes(inputs)}")
+
+
 def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) -> Estimate:
     """The estimate with the tower's moment: a note always, and the difference as a component when the tower's peak
     is above the text model's (cache + activations at the text peak)."""
@@ -156,8 +183,10 @@ def apply_tower_moment(spec: ModelSpec, wl: Workload, est: Estimate, dt: int) ->
              + (" (above the text model's peak: the difference is added)" if tower > peak else
                 f" (below the text model's peak, {fmt_bytes(peak)})"))
     comps = est.components
+    allocated = est.allocated_bytes
     if tower > peak:
         comps = (*comps, Component("vision_activations", tower - peak, f"{text}: {fmt_bytes(tower)} − text peak "
                                                                        f"{fmt_bytes(peak)}"))
-    return replace(est, components=comps, notes=notes,
+        allocated = None if allocated is None else allocated + tower - peak  # the allocator's peak moves too
+    return replace(est, components=comps, notes=notes, allocated_bytes=allocated,
                    details={**est.details, "vision_tower_peak_bytes": tower})

@@ -165,7 +165,7 @@ def mllama_tower(v: Config, text_hidden: int) -> VisionSpec:
     return VisionSpec(parameters=tower + out * text_hidden + text_hidden, hidden_size=d, num_layers=local + glob,
                       intermediate_size=inter, num_heads=get_int(v, "attention_heads", 16), image_size=size,
                       patch_size=p, num_channels=c, projector_dim=text_hidden, tokens_per_image=1, kind="mllama",
-                      cross_attention_tokens=tiles * positions,
+                      cross_attention_tokens=tiles * positions, tiles=tiles, kept_layers=local + glob, output_dim=out,
                       description=f"Llama 3.2 Vision tower + projector; an image is 1 <|image|> token of context and "
                                   f"{tiles} tiles × {positions:,} = {tiles * positions:,} vision tokens cached by each "
                                   "cross-attention layer")
