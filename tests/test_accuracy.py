@@ -120,6 +120,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
 NOT_CASE_FILES = {
     "simulated/validation.jsonl": "the simulator against the H100 measurements (docs/simulator.md)",
     "simulated/heldout-list.jsonl": "the frozen list of held-out cases",
+    "simulated/validation-expandable.jsonl": "the simulator's expandable_segments:True emulation of H100 training "
+                                             "cases: tests/test_allocator_reserve.py",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",

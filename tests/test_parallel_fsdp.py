@@ -171,6 +171,40 @@ def test_stream_pools_do_not_share_cached_blocks() -> None:
     assert other.figures().peak_allocated == 100 * mib
 
 
+def test_expandable_stream_pools_grow_by_pages() -> None:
+    """expandable_segments:True: each stream's large pool is one segment grown by 20 MiB pages. Default stream: 12 MiB
+    (a 20 MiB page), 12 MiB (8 MiB left at the end + one more page: 40 MiB), both freed (they merge), then 24 MiB
+    fits in the 40 MiB; the reduce-scatter stream's 24 MiB maps its own two pages: 80 MiB. Without expandable
+    segments: 12 + 12 MiB segments that cannot merge, a new 24 MiB one, and 24 MiB on the other stream: 72 MiB."""
+    from memfit.memory.training.fsdp_pool import REDUCE, StreamTrace
+
+    mib = 1 << 20
+    reserved = {}
+    for expandable in (True, False):
+        tr = StreamTrace(expandable)
+        tr.free(tr.alloc(12 * mib), tr.alloc(12 * mib))
+        tr.alloc(24 * mib)
+        tr.on(REDUCE, 24 * mib)
+        reserved[expandable] = tr.figures().peak_reserved
+        assert tr.figures().peak_allocated == 48 * mib
+    assert reserved == {True: 80 * mib, False: 72 * mib}
+
+
+def test_validate_reads_expandable_from_the_record() -> None:
+    """A record whose layout says expandable (the run's PYTORCH_CUDA_ALLOC_CONF) is scored with
+    --expandable-segments; the same record without it, without."""
+    from memfit.validate import _predict
+
+    rec = json.loads((DATA / "published.jsonl").read_text().splitlines()[1])
+    p = rec["params"]
+    kw = dict(mode="train", gpus=p["gpus"], zero=p["zero"], batch=p["batch"], context=p["seq"],
+              checkpointing=p["ckpt"], optimizer=p["opt"])
+    _, total, _ = _predict(rec)
+    assert total == int(estimate(rec["model"], **kw, expandable_segments=True).total_bytes)
+    _, plain, _ = _predict({**rec, "layout": {**rec["layout"], "expandable": False}})
+    assert plain == int(estimate(rec["model"], **kw).total_bytes) != total
+
+
 def test_replayed_reserve_replaces_the_fraction() -> None:
     """Under FSDP2 the reserve is the replay's (reserved − allocated peak of the emulated per-stream pools), named so
     in --explain, not the one-GPU fraction."""

@@ -180,9 +180,10 @@ class WorkloadOptions:
                        help="transformers: generate, forward (all-token logits) or prefill.")
     attn: str = option("sdpa", choices=ATTN, modes=("inference", *TRAINING), runtimes=("transformers",),
                        help="Attention implementation (transformers and training).")
-    expandable_segments: bool = option(False, modes=INFERENCE, runtimes=("transformers",),
+    expandable_segments: bool = option(False, modes=("inference", *TRAINING), runtimes=("transformers",),
                                        help="PyTorch's PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: the "
-                                            "caching allocator grows one segment by pages (less reserve).")
+                                            "caching allocator grows one segment per pool and stream by pages "
+                                            "(inference and training).")
     kv_dtype: str | None = option(None, name_like=True, modes=INFERENCE, none_means="the compute dtype",
                                   help="KV cache dtype (fp16, bf16, fp8, q8_0, q4_0 …).")
     gpu_memory_utilization: float = option(0.9, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,

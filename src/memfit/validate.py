@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,11 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
         return None, None, "the case has no 'kind' (generate, forward, train, lora …)"
     try:
         spec = spec_from_config(config, str(record.get("model") or record.get("case") or "case"))
-        wl = workload_for_case(str(record["kind"]), dict(params)).validate()
+        wl = workload_for_case(str(record["kind"]), dict(params))
+        layout = record.get("layout")
+        if isinstance(layout, dict) and layout.get("expandable") is True:  # the run's PYTORCH_CUDA_ALLOC_CONF
+            wl = replace(wl, expandable_segments=True)
+        wl = wl.validate()
         from .memory.images import apply_tower_moment, with_images
 
         wl, _notes, _details = with_images(spec, wl)  # a case's images add their tokens to its context

@@ -159,12 +159,13 @@ class ReplayInput:
     casts: bool = False  # TP alone under autocast: each weight's bf16 copy, kept for backward
     tp: int = 1
     kept: tuple[int, ...] = ()  # per layer, what a recomputed layer keeps to its backward (default: its input)
+    expandable: bool = False  # expandable_segments:True: each stream's pools grow one segment by pages
 
 
 @lru_cache(maxsize=256)
 def fsdp_pool(r: ReplayInput) -> PoolFigures:
     """Two training steps of rank 0 (peaks from the end of the build, as the simulator's second step)."""
-    tr = StreamTrace()
+    tr = StreamTrace(r.expandable)
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
     for g in r.groups:

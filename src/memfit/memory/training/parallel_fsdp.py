@@ -375,7 +375,8 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
                        spec.vocab_size,
                        -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied, wl.grad_accum, fsdp,
                        casts=not fsdp and cb < pb, tp=lay.tp,
-                       kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else ())
+                       kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
+                       expandable=wl.expandable_segments)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,

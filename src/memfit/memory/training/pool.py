@@ -56,7 +56,7 @@ def training_reserve(spec: ModelSpec, wl: Workload, states: ModelStates) -> int:
     grid points again)."""
     p = replace(states.precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, p, wl.batch, wl.context, images=wl.images > 0)
-    return training_pool(spec, wl, states, acts).reserve
+    return training_pool(spec, wl, states, acts, wl.expandable_segments).reserve
 
 
 def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
