@@ -59,9 +59,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/cases.jsonl", "training"): Bound(median=0.01, worst=2.14, under=-0.64),
     # inference: qwen3-next-80b-a3b-l4/gen-b2-s4096-new8 was −2.97 % until the torch chunked gated delta rule's fp32
     # temporaries were modelled (+0.07 % since)
-    # glm-4.6-l3/gen-b1-s8192-new8 -5.04 %, moved here from the families held-out set (an allocated-peak miss of the
-    # glm4_moe profile on an all-dense GLM-4.6 cut)
-    ("simulated/families.jsonl", "inference"): Bound(median=0.02, worst=5.04, under=-5.04),
+    # glm-4.6-l3/gen-b1-s8192-new8 -5.04 %, moved here from the families held-out set, +0.42 % once q's per-head
+    # RMSNorm moment was counted (its two fp32 copies of q, beside k and v in glm4_moe); worst command-r7b +0.67 %
+    ("simulated/families.jsonl", "inference"): Bound(median=0.02, worst=0.68, under=-0.08),
     # training under: lfm2-350m-l16/train-amp-adamw-fused-b4-s2048 was −5.91 % until the short convolutions' kept
     # tensors were modelled (−0.01 % since; most under now qwen3-next −0.63 %); worst was llama-4-maverick
     # +11.64 % / glm-4.5-air LoRA+ckpt +7.88 % until an expert block's backward moments were modelled
@@ -171,8 +171,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +14.16 % (the replayed step's coarse saved tensors, training/pool.py)
     # (then 0.78 / 2.97 / -2.76; with the replay following the simulator's stream and LFM2's short convolution
     # replayed: lfm2 -2.76 -> -0.37 %, worst seed-oss -2.36 %)
-    # glm-4.6-l3/gen-b1-s8192-new8 -3.72 %, moved here from the families held-out set
-    ("simulated/families.jsonl", "inference"): Bound(median=0.37, worst=3.72, under=-3.72),
+    # glm-4.6-l3/gen-b1-s8192-new8 -3.72 %, moved here from the families held-out set; +0.44 % with the q/k-norm
+    # moment and glm4_moe's replay making q, k and v before the norms (worst seed-oss -2.36 % again)
+    ("simulated/families.jsonl", "inference"): Bound(median=0.38, worst=2.37, under=-2.37),
     # training median 3.66 -> 4.32 % with ebe2127 (llama4 counted with its vision tower) and the two llama-4-scout
     # cases re-simulated with Llama4ForConditionalGeneration, the class memfit now describes. Most under -6.80 ->
     # -13.10 %: llama-4-maverick-text-l2 training, whose allocated peak was over-predicted by 11.6 % until the expert
@@ -220,8 +221,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # listed in its place and scored once after the KDA replay: -0.01 %; worst glm-4.6-l3 -4.43 % (its allocated
     # peak -5.04 %)
     # measured after the replay followed the simulator's stream: median 0.41 %, glm-4.6-l3 -4.43 -> -3.72 %
-    # glm-4.6-l3 moved to development, glm-4.6-l4/gen-b2-s4096-new8 listed blind in its place: +0.46 %
-    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.42, worst=1.04, under=-0.89),
+    # glm-4.6-l3 moved to development, glm-4.6-l4/gen-b2-s4096-new8 listed blind in its place: +0.46 %; the q/k-norm
+    # moment moved the coarse replay's minimax-m2 +1.03 -> +0.87 % (worst now deepseek-v3.2 -0.88 %)
+    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.42, worst=0.89, under=-0.89),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)

@@ -156,3 +156,21 @@ def test_mamba_prefill_scan_on_the_torch_path() -> None:
     est = estimate_inference(_spec("falcon-mamba-7b"), wl)
     expected = 37_748_736 + 1_610_612_736 + 184_549_376 + 33_554_432 + 8_192
     assert est.details["moments"]["prefill Mamba scan (layer 0)"] == expected == 1_866_473_472
+
+
+def test_glm4_moe_qk_norm_runs_after_all_three_projections() -> None:
+    """GLM-4.6 (96 heads × d 128 = 12,288-wide q, 8 KV heads, per-head q/k RMSNorm, ``use_qk_norm``), prefill of
+    1 × 8192 tokens in bf16: Glm4MoeAttention makes q, k and v, then norms q in fp32. Alive at that moment, by hand
+    (the simulator's trace of glm-4.6-l3/gen-b1-s8192-new8 shows the same tensors): q 8192·12288·2 = 201,326,592;
+    k and v 2 × 8192·1024·2 = 33,554,432; q's fp32 copy and fp32 normed product 2 × 8192·12288·4 = 805,306,368:
+    1,040,187,392 in all, against q + k + v + the kernel's output (201,326,592 + 33,554,432 + 201,326,592 =
+    436,207,616) without the norm. A family that norms q before it makes k and v (Qwen3) lacks k and v there."""
+    spec = _spec("glm-4.6")
+    wl = Workload(mode="inference", task="prefill", batch=1, context=8192).validate()
+    name = "prefill attention (layer 0)"
+    normed = estimate_inference(spec, wl).details["moments"][name]
+    layers = [replace(x, attention=replace(x.attention, qk_norm="none")) if x.attention else x for x in spec.layers]
+    plain = estimate_inference(replace(spec, layers=type(spec.layers)(layers)), wl).details["moments"][name]
+    assert normed - plain == 1_040_187_392 - 436_207_616 == 603_979_776
+    qwen3 = estimate_inference(replace(spec, family="qwen3_moe"), wl).details["moments"][name]
+    assert normed - qwen3 == 33_554_432

@@ -186,6 +186,23 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     return base, text
 
 
+# families whose attention makes q, k and v before it norms q and k (transformers 5.25's Glm4MoeAttention: the three
+# projections, then ``q_norm`` and ``k_norm``), so q's fp32 norm temporaries sit on top of k and v as well
+QKV_BEFORE_NORM = ("glm4_moe",)
+
+
+def _qk_norm_transient(att: AttentionSpec, t: int, dt: int, family: str) -> int:
+    """Bytes alive while q's per-head RMSNorm runs: q, its fp32 copy and the fp32 normed product (two fp32
+    q-sized tensors at once: the copy with its square, then with the scaled copy), and k and v where the
+    family projects all three first (:data:`QKV_BEFORE_NORM`)."""
+    if att.qk_norm == "none" or att.fused_qkv:
+        return 0
+    q = t * att.num_heads * att.head_dim * dt
+    temps = 2 * (q // dt * FP32) if dt != FP32 else q
+    k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt if family in QKV_BEFORE_NORM else 0
+    return q + temps + k_v
+
+
 def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
                     half: bool, family: str = "") -> tuple[int, str]:
     """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
@@ -237,6 +254,10 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
     k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
     # the memory-efficient kernel turns a bool mask into an additive one in the model dtype
     additive = b * s * s * dt if masked else 0
+    normed = _qk_norm_transient(att, t, dt, family)
+    if normed > q + k_v + rep + out + additive:
+        return normed, "q with its per-head RMSNorm's two fp32 copies" + (
+            " beside k and v" if family in QKV_BEFORE_NORM else "")
     return q + k_v + rep + out + additive, "q, k, v, repeated K/V, attention output" + (
         " and the additive mask" if additive else "")
 

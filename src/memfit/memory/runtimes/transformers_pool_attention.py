@@ -14,7 +14,7 @@ from __future__ import annotations
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
-from .transformers import _attn_transient, _model_dtype
+from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rotary"]
 
@@ -87,6 +87,10 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
     if att.fused_qkv:  # one projection; q, k and v are views of it
         fused = tr.alloc(nq + nk + nv)
         q = k = v = 0
+    elif att.qk_norm != "none" and spec.family in QKV_BEFORE_NORM:
+        q, k, v = tr.alloc(nq), tr.alloc(nk), tr.alloc(nv)
+        q = _renorm(tr, q, nq, dt)
+        k = _renorm(tr, k, nk, dt)
     elif att.qk_norm != "none":  # each projection RMS-normed per head in fp32 before the next is made
         q = _renorm(tr, tr.alloc(nq), nq, dt)
         k = _renorm(tr, tr.alloc(nk), nk, dt)
