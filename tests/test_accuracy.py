@@ -77,8 +77,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + 8 cases with images (memory/images.py): generate -0.00..+0.02 % (two listed blind), training worst
     # llava-1.5-7b-hf-l2 with one image +2.06 %; Llama 3.2 Vision with images (the encoders' kept layer outputs,
     # memory/images._mllama_tower_moment): one image +0.84 %, two images listed blind +0.84 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=0.84, under=-0.80),
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=2.06, under=-1.52),
+    # + qwen3_5, qwen3_5_moe and mistral3 (generate + checkpointed training each, recorded before memfit's error was
+    # looked at): generate +1.49 / +1.08 / -0.00 %, training +0.06 / +0.02 / -0.01 %; training median 0.28 -> 0.09 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=1.49, under=-0.80),
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.09, worst=2.06, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -161,9 +163,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (pixels, tower output, features), most under qwen2.5-vl-7b-instruct-l4 generate with two images -6.99 %
     # and with the replay following the simulator's stream: qwen2.5-vl two images -6.99 -> -7.35 %
     # + Llama 3.2 Vision with images (two cases): median 1.52 -> 1.79 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=1.79, worst=7.36, under=-7.36),
+    # + qwen3_5, qwen3_5_moe, mistral3: generate +3.83 / +1.45 / -0.32 %, median 1.79 -> 1.66 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=1.66, worst=7.36, under=-7.36),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.44, worst 9.94
-    ("simulated/families-new.jsonl", "training"): Bound(median=2.14, worst=11.77, under=-11.77),
+    # + qwen3_5, qwen3_5_moe, mistral3: -1.84 / +4.12 / -0.19 %, median 2.14 -> 1.84 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=1.84, worst=11.77, under=-11.77),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like

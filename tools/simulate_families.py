@@ -63,8 +63,8 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     ("ministral-3-3b-l8/gen-b2-s4096-new16", "ministral-3-3b-text", 8, "generate", dict(batch=2, seq=4096, new=16)),
     ("ministral-3-3b-l4/train-amp-adamw-fused-b2-s2048", "ministral-3-3b-text", 4, "train",
      dict(batch=2, seq=2048, opt="adamw-fused", amp=True)),
-    # (mistral3 itself is image-text-to-text: AutoModelForCausalLM, which the simulator builds, refuses it; its text
-    # model is the ministral3 / mistral above, its vision tower adds weights only to a text workload)
+    # (mistral3 itself is image-text-to-text: built as Mistral3ForConditionalGeneration (_MULTIMODAL below), its
+    # cases are in tools/simulate_families_new.py)
     ("qwen3-next-80b-a3b-l4/gen-b2-s4096-new8", "qwen3-next-80b-a3b-instruct", 4, "generate",
      dict(batch=2, seq=4096, new=8)),
     ("qwen3-next-80b-a3b-l4/train-bf16-adamw-fused-ckpt-b1-s2048", "qwen3-next-80b-a3b-instruct", 4, "train",
@@ -170,7 +170,7 @@ def _write(out: Path, old: dict[str, Any], order: list[str], tool: str) -> None:
 _MULTIMODAL = {"llava": "LlavaForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
                "mllama": "MllamaForConditionalGeneration", "qwen3_vl": "Qwen3VLForConditionalGeneration",
                "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration", "idefics3": "Idefics3ForConditionalGeneration",
-               "llama4": "Llama4ForConditionalGeneration"}
+               "llama4": "Llama4ForConditionalGeneration", "mistral3": "Mistral3ForConditionalGeneration"}
 
 
 class _AutoWithImageText:

@@ -98,6 +98,19 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     # listed before it was run, after the case above had fixed the encoder's moment (a blind check): two images
     ("llama-3.2-11b-vision-l5/gen-img2-b1-s1024-new8", "llama-3.2-11b-vision", 5, "generate",
      dict(batch=1, seq=1024, new=8, images=2)),
+    # Qwen3.5 (3 gated delta-net layers + 1 full-attention layer, as the real schedule starts), its MoE sibling and
+    # Mistral 3 (image-text, text-only inputs): recorded before memfit's error on them was looked at
+    ("qwen3.5-27b-l4/gen-b2-s2048-new8", "catalog:qwen3.5-27b", 4, "generate", dict(batch=2, seq=2048, new=8)),
+    ("qwen3.5-27b-l4/train-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3.5-27b", 4, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("qwen3.5-35b-a3b-l4/gen-b2-s2048-new8", "catalog:qwen3.5-35b-a3b", 4, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("qwen3.5-35b-a3b-l4/train-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3.5-35b-a3b", 4, "train",
+     dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
+    ("ministral-3-8b-instruct-2512-l4/gen-b2-s2048-new8", "catalog:ministral-3-8b-instruct-2512", 4, "generate",
+     dict(batch=2, seq=2048, new=8)),
+    ("ministral-3-8b-instruct-2512-l2/train-bf16-adamw-fused-ckpt-b1-s2048", "catalog:ministral-3-8b-instruct-2512",
+     2, "train", dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True)),
 ]
 
 
