@@ -106,6 +106,17 @@ def sub_config(cfg: Config, key: str) -> Config:
     return value
 
 
+def with_top_level(text: Config, cfg: Config,
+                   keys: tuple[str, ...] = ("tie_word_embeddings", "torch_dtype", "dtype")) -> dict[str, Any]:
+    """The text model's config of an image(-audio)-text ``cfg``, with the fields its top level decides (the head's
+    tying and the dtype) taken from the top level wherever it sets them."""
+    out = dict(text)
+    for key in keys:
+        if cfg.get(key) is not None:
+            out[key] = cfg[key]
+    return out
+
+
 def config_dtype(cfg: Config) -> str:
     """The config's own dtype (``torch_dtype`` in Hub files, ``dtype`` in transformers ≥ 4.56)."""
     d = cfg.get("torch_dtype") or cfg.get("dtype") or "float32"

@@ -22,7 +22,18 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec
-from .common import Builder, Config, act, build_model, get_int, kv_heads, layer_count, sliding_windows, sub_config
+from .common import (
+    Builder,
+    Config,
+    act,
+    build_model,
+    get_int,
+    kv_heads,
+    layer_count,
+    sliding_windows,
+    sub_config,
+    with_top_level,
+)
 from .towers_recent import gemma3n_towers
 
 __all__ = ["BUILDERS", "gemma3n_text"]
@@ -102,9 +113,7 @@ def _gemma3n(cfg: Config, name: str) -> ModelSpec:
     """The image-audio-text ``gemma3n`` config (``Gemma3nForConditionalGeneration``): its text model, the MobileNet-V5
     vision tower (built through timm, counted from data) and the USM audio encoder with their embedders."""
     text = {"model_type": "gemma3n_text", **sub_config(cfg, "text_config")}
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     spec = gemma3n_text(text, name)
     tokens = get_int(cfg, "vision_soft_tokens_per_image", 256)
     return replace(spec, family="gemma3n", vision=gemma3n_towers(cfg, spec.hidden_size, tokens))

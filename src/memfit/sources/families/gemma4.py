@@ -31,6 +31,7 @@ from .common import (
     kv_heads,
     sliding_windows,
     sub_config,
+    with_top_level,
 )
 from .dense_recent import with_defaults
 from .towers_recent import gemma4_towers
@@ -115,9 +116,7 @@ def _gemma4(cfg: Config, name: str) -> ModelSpec:
     """The image(-audio)-text ``gemma4`` config (``Gemma4ForConditionalGeneration``): the text model of its
     ``text_config`` and the vision / audio towers with their embedders (``towers_recent.gemma4_towers``)."""
     text = {**sub_config(cfg, "text_config"), "model_type": "gemma4_text"}
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     spec = _gemma4_text(text, name)
     return replace(spec, family="gemma4", vision=gemma4_towers(cfg, spec.hidden_size))
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...spec import ModelSpec, VisionSpec
-from .common import Builder, Config, get_int, sub_config
+from .common import Builder, Config, get_int, sub_config, with_top_level
 from .dense_recent import with_defaults
 from .gemma4 import BUILDERS as GEMMA4
 from .towers_recent import GEMMA4_MAX_SOFT_TOKENS
@@ -79,9 +79,7 @@ def _embedders(cfg: Config, text_hidden: int) -> VisionSpec | None:
 
 def _gemma4_unified(cfg: Config, name: str) -> ModelSpec:
     text = {**sub_config(cfg, "text_config")}
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     spec = _text(text, name)
     return replace(spec, family="gemma4_unified", vision=_embedders(cfg, spec.hidden_size))
 

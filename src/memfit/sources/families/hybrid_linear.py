@@ -24,7 +24,7 @@ from ...spec import (
     ShortConvSpec,
     VisionSpec,
 )
-from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count, sub_config
+from .common import Builder, Config, act, build_model, get_bool, get_int, layer_count, sub_config, with_top_level
 from .dense_recent import with_defaults
 
 __all__ = ["BUILDERS", "qwen_vision_tokens"]
@@ -135,9 +135,7 @@ def _qwen3_5_vision(v: Config) -> VisionSpec:
 
 def _qwen3_5_multimodal(cfg: Config, name: str, text_builder: Builder, family: str) -> ModelSpec:
     text = dict(sub_config(cfg, "text_config"))
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     spec = text_builder(text, name)
     # transformers' AutoModelForCausalLM (memfit's reference) builds the text model only for qwen3_5 and
     # qwen3_5_moe: the tower is described (image tokens) but its parameters are not counted

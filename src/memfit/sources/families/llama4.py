@@ -22,7 +22,18 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...spec import ModelSpec, MoESpec
-from .common import Builder, Config, decoder, gated, get_bool, get_int, get_opt_int, layer_count, sub_config
+from .common import (
+    Builder,
+    Config,
+    decoder,
+    gated,
+    get_bool,
+    get_int,
+    get_opt_int,
+    layer_count,
+    sub_config,
+    with_top_level,
+)
 from .dense_recent import with_defaults
 from .towers_recent import llama4_tower
 
@@ -92,9 +103,7 @@ def _llama4(cfg: Config, name: str) -> ModelSpec:
     """The image-text config (``Llama4ForConditionalGeneration``): the text model of its ``text_config`` and the
     vision tower + projector (``towers_recent.llama4_tower``)."""
     text = dict(sub_config(cfg, "text_config"))
-    for key in ("torch_dtype", "dtype"):  # the top level decides the dtype
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg, keys=("torch_dtype", "dtype"))  # the top level decides the dtype
     spec = _llama4_text(text, name)
     return replace(spec, family="llama4", vision=llama4_tower(sub_config(cfg, "vision_config"), spec.hidden_size))
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from ...errors import ConfigError
 from ...inventory import vision_tensors
 from ...spec import ModelSpec, VisionSpec
-from .common import Builder, Config, get_bool, get_int, sub_config
+from .common import Builder, Config, get_bool, get_int, sub_config, with_top_level
 from .dense import gemma3_text
 
 __all__ = ["BUILDERS"]
@@ -34,9 +34,7 @@ def _siglip(v: Config, text_hidden: int, tokens_per_image: int) -> VisionSpec:
 
 def _gemma3(cfg: Config, name: str) -> ModelSpec:
     text = {"model_type": "gemma3_text", **sub_config(cfg, "text_config")}
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     spec = gemma3_text(text, name)
     vision = _siglip(sub_config(cfg, "vision_config"), spec.hidden_size, get_int(cfg, "mm_tokens_per_image", 256))
     return replace(spec, family="gemma3", vision=vision)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...spec import ModelSpec
-from .common import Builder, Config, get_int, sub_config
+from .common import Builder, Config, get_int, sub_config, with_top_level
 from .dense import BUILDERS as DENSE
 from .dense_recent import BUILDERS as RECENT
 from .dense_recent import with_defaults
@@ -35,9 +35,7 @@ def _text(cfg: Config, kind: str, defaults: dict[str, Any] | None = None, root_t
         raw = {k: v for k, v in cfg.items() if k not in ("vision_config", "model_type", "architectures")}
     text = with_defaults(raw, defaults or {})
     text["model_type"] = kind
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     return text
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...spec import ModelSpec, VisionSpec
-from .common import Builder, Config, get_bool, get_int, sub_config
+from .common import Builder, Config, get_bool, get_int, sub_config, with_top_level
 from .dense import BUILDERS as DENSE
 from .dense_recent import BUILDERS as RECENT
 from .dense_recent import with_defaults
@@ -65,9 +65,7 @@ def _mistral3(cfg: Config, name: str) -> ModelSpec:
     if builder is None:
         raise ConfigError(f"text_config model_type {kind!r}: memfit builds Mistral 3 around 'mistral' or "
                           "'ministral3' text models")
-    for key in ("tie_word_embeddings", "torch_dtype", "dtype"):  # the top level decides these
-        if cfg.get(key) is not None:
-            text[key] = cfg[key]
+    text = with_top_level(text, cfg)
     text.setdefault("tie_word_embeddings", get_bool(cfg, "tie_word_embeddings", True))
     spec = builder({**text, "model_type": kind}, name)
     raw_vision = sub_config(cfg, "vision_config")
