@@ -30,16 +30,29 @@ from functools import lru_cache
 
 from ...inventory import Tensor, inventory
 from ...spec import ModelSpec
-from ..activations import ModelActivations
+from ..activations import LayerActivations, ModelActivations
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace
 from ..caching_allocator import CachingAllocator
-from .pool import _saved
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ROW_WISE", "Param", "ReplayInput", "StreamTrace", "fsdp_pool",
            "local_shape", "param_groups"]
 
 ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 DEFAULT, COPY_IN, REDUCE = "default", "all-gather copy-in", "reduce-scatter"
+
+
+MAX_PIECES = 64  # hidden-sized saved tensors a layer is held as at most (a MoE layer saves hundreds)
+
+
+def _saved_coarse(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> list[int]:
+    """A layer's saved tensors at a coarse grain (the MLP intermediates, at most four, then hidden-sized ones): the
+    per-rank replay holds a layer this way; the one-GPU step (``pool.py``) replays it op by op."""
+    n_i = min(4, la.saved // inner) if inner else 0
+    keys = [tr.alloc(inner) for _ in range(n_i)]
+    rest = la.saved - n_i * inner
+    n_h = min(MAX_PIECES, max(1, rest // hidden)) if hidden else 1
+    keys += [tr.alloc(rest // n_h) for _ in range(n_h)]
+    return keys
 
 
 def local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
@@ -266,7 +279,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         flat, ps = _gather(tr, r, layers[i])
         tr.free(prev)
         prev = flat
-        saved = _saved(tr, la, r.tokens * r.inner * cb, hid)
+        saved = _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
         tr.free(tr.alloc(la.forward_extra))
         if r.full_ckpt:
             tr.free(*saved)
@@ -286,7 +299,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         if r.reshard:
             flat, params[i] = _gather(tr, r, layers[i])
         if r.full_ckpt:
-            kept[i] += _saved(tr, la, r.tokens * r.inner * cb, hid)
+            kept[i] += _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
         extra = tr.alloc(la.backward_extra)
         g = [tr.alloc(p.local * gb) for p in layers[i]]
         tr.free(extra, *kept[i], flat)

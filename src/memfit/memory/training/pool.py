@@ -37,7 +37,7 @@ from functools import lru_cache
 
 from ...spec import ModelSpec
 from ...workload import Workload
-from ..activations import LayerActivations, ModelActivations, model_activations
+from ..activations import ModelActivations, model_activations
 from ..allocator_trace import Block, PoolFigures, Trace, build_weights, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
@@ -239,17 +239,3 @@ def _step_temporaries(tr: Trace, states: ModelStates, tensors: list[Param]) -> N
         tr.free(*[tr.alloc(x[2] * tmp // numel) for x in tensors])
         return
     tr.free(tr.alloc(tmp))
-
-
-MAX_PIECES = 64  # hidden-sized saved tensors a layer is held as at most (a MoE layer saves hundreds)
-
-
-def _saved(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> list[int]:
-    """A layer's saved tensors at a coarse grain (the MLP intermediates, at most four, then hidden-sized ones): the
-    per-rank FSDP replay (``fsdp_pool.py``) holds a layer this way; the one-GPU step replays it op by op."""
-    n_i = min(4, la.saved // inner) if inner else 0
-    keys = [tr.alloc(inner) for _ in range(n_i)]
-    rest = la.saved - n_i * inner
-    n_h = min(MAX_PIECES, max(1, rest // hidden)) if hidden else 1
-    keys += [tr.alloc(rest // n_h) for _ in range(n_h)]
-    return keys
