@@ -10,9 +10,12 @@ in place).
 
 from __future__ import annotations
 
-from .layer_stream import LayerRun, Linear, StepContext
+from .layer_ops import LayerRun, Linear, StepContext
 
 __all__ = ["layer_backward"]
+
+# the Linears whose output adds into the stream: under autocast their incoming gradient is the fp32 stream's, cast
+OUTPUT_KINDS = ("attn_output", "ffn_down", "shortconv_out")
 
 
 def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tuple[str, int, bool]]) -> int:
@@ -30,6 +33,9 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
                 new = [tr.alloc(n) for n in sizes]
                 tr.free(tr.alloc(scratch), *acc.values(), *pending)
                 acc, pending = {}, new
+        for pos, op in reversed(run.ops):
+            if pos == j:
+                pending, acc = op(c, [*acc.values(), *pending]), {}
         tr.free(*[k for pos, k in run.saved if pos == j])
         if j in run.norms:
             _norm_backward(c)
@@ -70,7 +76,7 @@ def _norm_backward(c: StepContext) -> None:
 def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
     """One Linear's backward; returns (input gradient, weight gradient or 0)."""
     tr, t = c.tr, c.t
-    gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in ("attn_output", "ffn_down")) else 0
+    gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in OUTPUT_KINDS) else 0
     if lin.kind in c.p.lora_kinds:  # .to's fp32 gradient, × scaling, lora_B's and lora_A's input gradients
         r = c.p.lora_rank
         gs = tr.alloc(t * lin.n_out * 4)

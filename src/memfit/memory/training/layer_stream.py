@@ -24,131 +24,13 @@ allocated peak holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
-from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations, Precision
-from ..allocator_trace import Trace
+from ...spec import AttentionSpec, LayerSpec, MoESpec
+from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
+from .layer_mixers import short_conv
+from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 
 __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
-
-
-@dataclass
-class StepContext:
-    """What every layer of the step shares: the trace, tokens, dtypes, and the gradients made so far."""
-
-    tr: Trace
-    spec: ModelSpec
-    p: Precision
-    batch: int
-    seq: int
-    grads: list[int] = field(default_factory=list)
-    head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
-
-    @property
-    def t(self) -> int:
-        return self.batch * self.seq
-
-    @property
-    def pb(self) -> int:  # a Linear's output: bf16 under autocast
-        return self.p.proj_bytes
-
-    @property
-    def r(self) -> int:  # the residual stream
-        return self.p.resid_bytes
-
-
-@dataclass
-class Linear:
-    kind: str
-    n_in: int
-    n_out: int
-    x_bytes: int  # the input's bytes per element
-    x: int  # the input's key (the Linears reading one input add their gradients into one)
-    saved: list[int]  # what its backward needs: the input copy (autocast cast), PEFT's fp32 input and lora_A output
-    cast_input: bool  # the input was fp32 and cast to bf16 (its gradient is cast back)
-    weight_cast: int  # key of the autocast weight copy (0: none)
-
-
-@dataclass
-class LayerRun:
-    """What a layer's forward left for its backward. ``keep`` False: a checkpointed layer's first forward, whose
-    saved tensors die with their last Python reference."""
-
-    keep: bool = True
-    saved: list[tuple[int, int]] = field(default_factory=list)  # (linears made before it, key), freed in backward
-    linears: list[Linear] = field(default_factory=list)
-    kernels: list[tuple[int, list[int], int]] = field(default_factory=list)  # attention backward: (position,
-    # gradient bytes of q, k, v, scratch bytes)
-    norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)
-    cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
-    output: int = 0  # the new residual stream (kept by the next layer)
-    input_kept: bool = True  # the norm keeps the layer's input itself (fp32 stream, or LayerNorm)
-
-    def hold(self, tr: Trace, *keys: int) -> None:
-        """Tensors an op saves for backward: kept, or (not keeping) dead now."""
-        for k in keys:
-            if self.keep:
-                self.saved.append((len(self.linears), k))
-            else:
-                tr.free(k)
-
-
-def _norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
-    """RMSNorm (or LayerNorm) over the stream; returns (output key, output bytes per element)."""
-    tr, n = c.tr, c.t * c.spec.hidden_size
-    run.norms.append(len(run.linears))
-    if c.spec.norm != "rms":  # native_layer_norm keeps its input (the stream); fp32 under autocast
-        ob = 4 if c.p.amp else x_bytes
-        return tr.alloc(n * ob), ob
-    x32 = tr.alloc(n * 4) if x_bytes != 4 else 0  # hidden.to(float32), kept by pow and mul
-    tr.free(tr.alloc(n * 4))  # pow(2), reduced to the per-token mean
-    normed = tr.alloc(n * 4)  # x · rsqrt(var + eps)
-    run.hold(tr, x32)
-    out_b = max(x_bytes, c.p.weight_bytes)
-    if x_bytes == 4:
-        out = tr.alloc(n * out_b)  # weight · normed
-        run.hold(tr, normed) if c.p.full else tr.free(normed)
-        return out, out_b
-    low = tr.alloc(n * x_bytes)  # .to(input dtype)
-    out = tr.alloc(n * out_b)  # weight · low
-    run.hold(tr, low) if c.p.full else tr.free(low)
-    tr.free(normed)
-    return out, out_b
-
-
-def _linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int) -> int:
-    """One Linear (and its LoRA adapter); returns the output key (``proj_bytes`` per element)."""
-    tr, t = c.tr, c.t
-    trains = c.p.full
-    cast = c.p.amp and x_bytes == 4
-    xin = tr.alloc(t * n_in * 2) if cast else 0
-    wcast = tr.alloc(n_in * n_out * 2) if (c.p.amp and trains) else 0
-    out = tr.alloc(t * n_out * c.pb)
-    saved: list[int] = []
-    if trains and cast and run.keep:
-        saved.append(xin)
-    else:
-        tr.free(xin)
-    if kind in c.p.lora_kinds:  # PEFT: x → fp32, lora_A, lora_B, × scaling, added to the result, cast back
-        x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
-        a = tr.alloc(t * c.p.lora_rank * 4)
-        bo = tr.alloc(t * n_out * 4)
-        if not run.keep:
-            tr.free(a)
-        sc = tr.alloc(t * n_out * 4)
-        tr.free(bo)
-        s = tr.alloc(t * n_out * 4)
-        tr.free(sc, out)
-        out = tr.alloc(t * n_out * c.pb)
-        tr.free(s)
-        if run.keep:
-            saved += [x32, a]
-        else:
-            tr.free(x32)
-    run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
-    return out
 
 
 def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, keep: bool = True) -> LayerRun:
@@ -159,12 +41,14 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     start = tr.pool.allocated
     stream, r = x, c.r
     keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
-    for part in ("attention", "mlp", "moe"):
+    for part in ("attention", "conv", "mlp", "moe"):
         if getattr(layer, part) is None or (part == "mlp" and layer.moe is not None):
             continue
-        normed, nb = _norm(c, run, r)
+        normed, nb = norm(c, run, r)
         if part == "attention":
             out = _attention(c, run, layer, normed, nb)
+        elif part == "conv":
+            out = short_conv(c, run, layer, normed, nb)
         elif part == "mlp":
             assert layer.mlp is not None
             out = _mlp(c, run, layer.mlp.intermediate_size, layer.mlp.kind == "gated", layer.mlp.fused_gate_up,
@@ -194,11 +78,11 @@ def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x:
     """A dense MLP (gate, act(gate), up, their product, down); returns the down projection's output."""
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     if gated:
-        gate = _linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter)
+        gate = linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter)
         act = tr.alloc(t * inter * c.pb)
         if not fused:
             run.hold(tr, gate)
-        up = 0 if fused else _linear(c, run, "ffn_up", x, xb, h, inter)
+        up = 0 if fused else linear(c, run, "ffn_up", x, xb, h, inter)
         prod = tr.alloc(t * inter * c.pb)
         run.hold(tr, act, up)
         if fused:
@@ -206,10 +90,10 @@ def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x:
         # backward: the product's gradients (of act(gate) and of up), then the activation's
         run.kernels.append((len(run.linears), [t * inter * c.pb] * 3, 0))
     else:
-        up = _linear(c, run, "ffn_up", x, xb, h, inter)
+        up = linear(c, run, "ffn_up", x, xb, h, inter)
         prod = tr.alloc(t * inter * c.pb)
         run.hold(tr, up)
-    down = _linear(c, run, "ffn_down", prod, c.pb, inter, h)
+    down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
     run.hold(tr, prod)
     return down
 
@@ -221,7 +105,7 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     m = layer.moe
     assert m is not None
     tr, t, h = c.tr, c.t, c.spec.hidden_size
-    logits = _linear(c, run, "ffn_gate_inp", x, xb, h, m.num_experts)
+    logits = linear(c, run, "ffn_gate_inp", x, xb, h, m.num_experts)
     probs = tr.alloc(t * m.num_experts * 4)
     tr.free(logits)
     eb = 4 if c.p.amp else c.pb  # the fused 3-D experts run outside autocast's cast list
@@ -310,11 +194,11 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     h, heads = c.spec.hidden_size, a.num_heads
     nq, nk, nv, no = heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_kv_heads * a.value_dim, heads * a.value_dim
     if a.fused_qkv:  # q, k and v are views of one output
-        q = k = v = _linear(c, run, "attn_qkv", x, xb, h, nq + nk + nv)
+        q = k = v = linear(c, run, "attn_qkv", x, xb, h, nq + nk + nv)
     else:
-        q = _linear(c, run, "attn_q", x, xb, h, nq)
-        k = _linear(c, run, "attn_k", x, xb, h, nk)
-        v = _linear(c, run, "attn_v", x, xb, h, nv)
+        q = linear(c, run, "attn_q", x, xb, h, nq)
+        k = linear(c, run, "attn_k", x, xb, h, nk)
+        v = linear(c, run, "attn_v", x, xb, h, nv)
     rope = c.spec.position_embedding == "rope"
     rb = 4 if (c.p.amp and rope) else pb  # fp32 cos/sin under autocast
     part = (a.rope_dim or a.head_dim) / a.head_dim
@@ -351,7 +235,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
             scratch += 2 * b * s * heads * a.head_dim * ab
         run.kernels.append((len(run.linears), [gq, gk, gv], scratch))
         kept = [qa, ka, vc]
-    out = _linear(c, run, "attn_output", oc, ab, no, h)
+    out = linear(c, run, "attn_output", oc, ab, no, h)
     run.hold(tr, oc)
     kept = list(dict.fromkeys(k_ for k_ in kept if k_))
     cache = set(run.cache)

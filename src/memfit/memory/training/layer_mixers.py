@@ -1,0 +1,69 @@
+"""The token mixers other than attention in a training step, as the caching allocator sees them (replayed by
+``layer_stream.layer_forward``; each leaves its own backward op in the layer's run for ``layer_grads``).
+
+LFM2's gated short convolution (transformers' ``Lfm2ShortConv`` without the ``causal_conv1d`` kernel, its reference
+``causal_conv1d_fn``), checked against the simulator's allocation trace of ``lfm2-350m-l16`` training: ``in_proj``
+makes B, C and x as views of one ``3·h`` output (kept: the products read them); ``B·x`` is cast to the conv
+weight's dtype (fp32 under autocast: a transient, whose autocast cast back to bf16 is what the conv keeps; in the
+weights' dtype the product itself is the conv's input); the depthwise conv's output is padded by ``kernel − 1``
+positions per sequence and sliced; ``C·conv`` is ``out_proj``'s input. Backward: the product's two gradients, the
+slices' gradients (the second at the padded length), the conv's input gradient (cast to fp32 and back under
+autocast), ``B·x``'s two gradients, their ``cat`` into the ``3·h`` gradient of the chunked output and its
+contiguous copy for ``in_proj``.
+"""
+
+from __future__ import annotations
+
+from ...spec import LayerSpec
+from .layer_ops import LayerRun, StepContext, linear
+
+__all__ = ["short_conv"]
+
+
+def short_conv(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
+    """LFM2's short convolution from the normed stream ``x``; returns ``out_proj``'s output."""
+    conv = layer.conv
+    assert conv is not None
+    tr, t, h, pb = c.tr, c.t, c.spec.hidden_size, c.pb
+    n = t * h
+    padded = (t + c.batch * (conv.kernel - 1)) * h * pb
+    bcx = linear(c, run, "shortconv_in", x, xb, h, 3 * h)
+    bx = tr.alloc(n * pb)
+    wb = 4 if c.p.amp else c.p.weight_bytes  # the conv weight's dtype: .to(weight.dtype)
+    cast = tr.alloc(n * wb) if wb != pb else 0
+    cin = tr.alloc(n * pb) if cast else bx  # autocast's bf16 copy for the conv
+    out = tr.alloc(padded)
+    tr.free(cast)
+    if cin != bx:
+        tr.free(bx)
+    y = tr.alloc(n * pb)
+    run.hold(tr, bcx, cin, out)
+    amp = bool(cast)
+
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        trr = cc.tr
+        g_c, g_h = trr.alloc(n * pb), trr.alloc(n * pb)  # C·conv's gradients
+        trr.free(*grads)
+        s1 = trr.alloc(n * pb)  # the slices' gradients: the seq slice, then the padded one
+        trr.free(g_h)
+        s2 = trr.alloc(padded)
+        trr.free(s1)
+        g_in = trr.alloc(n * pb)  # convolution_backward's input gradient
+        trr.free(s2)
+        if amp:  # the autocast cast's gradient in fp32, then .to(fp32)'s cast back
+            g32 = trr.alloc(n * 4)
+            trr.free(g_in)
+            g_in = trr.alloc(n * pb)
+            trr.free(g32)
+        g_b, g_x = trr.alloc(n * pb), trr.alloc(n * pb)  # B·x's gradients
+        trr.free(g_in)
+        whole = trr.alloc(3 * n * pb)  # chunk's backward: cat of the three
+        trr.free(g_b, g_c, g_x)
+        copy = trr.alloc(3 * n * pb)  # the transpose's gradient made contiguous for in_proj's matmul
+        trr.free(whole)
+        return [copy]
+
+    run.ops.append((len(run.linears), backward))
+    out_proj = linear(c, run, "shortconv_out", y, pb, h, h)
+    run.hold(tr, y)
+    return out_proj

@@ -1,0 +1,138 @@
+"""The ops a training step's layers are replayed from (``layer_stream.py``, ``layer_mixers.py``): the step's shared
+context, a Linear's record for its backward, a layer's run, and the RMSNorm and Linear as the caching allocator
+sees them (their allocations and frees, op by op)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...spec import ModelSpec
+from ..activations import Precision
+from ..allocator_trace import Trace
+
+__all__ = ["BackwardOp", "LayerRun", "Linear", "StepContext", "linear", "norm"]
+
+@dataclass
+class StepContext:
+    """What every layer of the step shares: the trace, tokens, dtypes, and the gradients made so far."""
+
+    tr: Trace
+    spec: ModelSpec
+    p: Precision
+    batch: int
+    seq: int
+    grads: list[int] = field(default_factory=list)
+    head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
+
+    @property
+    def t(self) -> int:
+        return self.batch * self.seq
+
+    @property
+    def pb(self) -> int:  # a Linear's output: bf16 under autocast
+        return self.p.proj_bytes
+
+    @property
+    def r(self) -> int:  # the residual stream
+        return self.p.resid_bytes
+
+
+# a mixer's backward between its Linears: given the gradients reaching it (it frees them), returns those it leaves
+# for the Linear before it (``layer_grads.layer_backward``)
+BackwardOp = Callable[["StepContext", list[int]], list[int]]
+
+
+@dataclass
+class Linear:
+    kind: str
+    n_in: int
+    n_out: int
+    x_bytes: int  # the input's bytes per element
+    x: int  # the input's key (the Linears reading one input add their gradients into one)
+    saved: list[int]  # what its backward needs: the input copy (autocast cast), PEFT's fp32 input and lora_A output
+    cast_input: bool  # the input was fp32 and cast to bf16 (its gradient is cast back)
+    weight_cast: int  # key of the autocast weight copy (0: none)
+
+
+@dataclass
+class LayerRun:
+    """What a layer's forward left for its backward. ``keep`` False: a checkpointed layer's first forward, whose
+    saved tensors die with their last Python reference."""
+
+    keep: bool = True
+    saved: list[tuple[int, int]] = field(default_factory=list)  # (linears made before it, key), freed in backward
+    linears: list[Linear] = field(default_factory=list)
+    kernels: list[tuple[int, list[int], int]] = field(default_factory=list)  # attention backward: (position,
+    # gradient bytes of q, k, v, scratch bytes)
+    ops: list[tuple[int, BackwardOp]] = field(default_factory=list)  # a mixer's own backward: (position, op)
+    norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)
+    cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
+    output: int = 0  # the new residual stream (kept by the next layer)
+    input_kept: bool = True  # the norm keeps the layer's input itself (fp32 stream, or LayerNorm)
+
+    def hold(self, tr: Trace, *keys: int) -> None:
+        """Tensors an op saves for backward: kept, or (not keeping) dead now."""
+        for k in keys:
+            if self.keep:
+                self.saved.append((len(self.linears), k))
+            else:
+                tr.free(k)
+
+
+def norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
+    """RMSNorm (or LayerNorm) over the stream; returns (output key, output bytes per element)."""
+    tr, n = c.tr, c.t * c.spec.hidden_size
+    run.norms.append(len(run.linears))
+    if c.spec.norm != "rms":  # native_layer_norm keeps its input (the stream); fp32 under autocast
+        ob = 4 if c.p.amp else x_bytes
+        return tr.alloc(n * ob), ob
+    x32 = tr.alloc(n * 4) if x_bytes != 4 else 0  # hidden.to(float32), kept by pow and mul
+    tr.free(tr.alloc(n * 4))  # pow(2), reduced to the per-token mean
+    normed = tr.alloc(n * 4)  # x · rsqrt(var + eps)
+    run.hold(tr, x32)
+    out_b = max(x_bytes, c.p.weight_bytes)
+    if x_bytes == 4:
+        out = tr.alloc(n * out_b)  # weight · normed
+        run.hold(tr, normed) if c.p.full else tr.free(normed)
+        return out, out_b
+    low = tr.alloc(n * x_bytes)  # .to(input dtype)
+    out = tr.alloc(n * out_b)  # weight · low
+    run.hold(tr, low) if c.p.full else tr.free(low)
+    tr.free(normed)
+    return out, out_b
+
+
+def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int) -> int:
+    """One Linear (and its LoRA adapter); returns the output key (``proj_bytes`` per element)."""
+    tr, t = c.tr, c.t
+    trains = c.p.full
+    cast = c.p.amp and x_bytes == 4
+    xin = tr.alloc(t * n_in * 2) if cast else 0
+    wcast = tr.alloc(n_in * n_out * 2) if (c.p.amp and trains) else 0
+    out = tr.alloc(t * n_out * c.pb)
+    saved: list[int] = []
+    if trains and cast and run.keep:
+        saved.append(xin)
+    else:
+        tr.free(xin)
+    if kind in c.p.lora_kinds:  # PEFT: x → fp32, lora_A, lora_B, × scaling, added to the result, cast back
+        x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
+        a = tr.alloc(t * c.p.lora_rank * 4)
+        bo = tr.alloc(t * n_out * 4)
+        if not run.keep:
+            tr.free(a)
+        sc = tr.alloc(t * n_out * 4)
+        tr.free(bo)
+        s = tr.alloc(t * n_out * 4)
+        tr.free(sc, out)
+        out = tr.alloc(t * n_out * c.pb)
+        tr.free(s)
+        if run.keep:
+            saved += [x32, a]
+        else:
+            tr.free(x32)
+    run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
+    return out
+
+

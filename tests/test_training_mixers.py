@@ -1,0 +1,69 @@
+"""The token mixers other than attention in a replayed training step (memory/training/layer_mixers.py): the
+tensors LFM2's short convolution allocates and frees, sizes worked out by hand from transformers 5.25's
+``Lfm2ShortConv`` and its reference ``causal_conv1d_fn``, and nothing left behind after its backward. The device
+totals they give are held in tests/test_accuracy.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memfit.memory.activations import Precision
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.training.layer_mixers import short_conv
+from memfit.memory.training.layer_ops import LayerRun, StepContext
+from memfit.sources.hf_config import spec_from_config
+
+LFM2 = Path(__file__).resolve().parents[1] / "src" / "memfit" / "data" / "models" / "lfm2-350m.json"
+
+
+class Recorded(Trace):
+    """A trace that records every allocation's size and what is still alive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        if key:
+            self.sizes.append(nbytes)
+        return key
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_short_conv_forward_and_backward(amp: bool) -> None:
+    spec = spec_from_config(json.loads(LFM2.read_text()), "lfm2-350m")
+    layer = next(x for x in spec.layers if x.conv is not None)
+    assert spec.hidden_size == 1024 and layer.conv is not None and layer.conv.kernel == 3
+    tr = Recorded()
+    p = Precision(amp=amp, weight_bytes=4 if amp else 2, resid_bytes=4 if amp else 2, full=True)
+    c = StepContext(tr, spec, p, batch=2, seq=1024)  # 2,048 tokens
+    x = tr.alloc(2048 * 1024 * 2)
+    run = LayerRun()
+    out = short_conv(c, run, layer, x, 2)
+    tok = 2048 * 1024 * 2  # one hidden-wide bf16 tensor over the tokens: 4 MiB
+    padded = (2048 + 2 * 2) * 1024 * 2  # the conv output before the slice: kernel - 1 = 2 more positions a sequence
+    weight_casts = [3 * 1024 * 1024 * 2, 1024 * 1024 * 2]  # autocast's bf16 copies of in_proj and out_proj
+    if amp:
+        # in_proj (weight cast, B·C·x), B·x, .to(fp32), autocast's bf16 copy, conv, C·conv, out_proj
+        assert tr.sizes[1:] == [weight_casts[0], 3 * tok, tok, 2 * tok, tok, padded, tok, weight_casts[1], tok]
+    else:
+        assert tr.sizes[1:] == [3 * tok, tok, padded, tok, tok]
+    kept = tr.pool.allocated
+    # what the backward op leaves for in_proj: the 3·h gradient made contiguous; everything it made is freed
+    (op_pos, op), = run.ops
+    assert op_pos == 1  # between in_proj and out_proj
+    g = tr.alloc(tok)
+    before = tr.pool.allocated
+    left = op(c, [g])
+    assert len(left) == 1 and tr.pool.live[left[0]].size == 3 * tok
+    assert tr.pool.allocated == before - tok + 3 * tok
+    assert max(tr.sizes[-8:]) == 3 * tok and padded in tr.sizes[-12:]
+    tr.free(*left, out, x)
+    tr.free(*[k for _, k in run.saved])
+    for lin in run.linears:
+        tr.free(*lin.saved, lin.weight_cast)
+    assert tr.pool.allocated == 0 and kept > 0
