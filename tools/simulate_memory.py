@@ -199,8 +199,13 @@ class AllocTracker(TorchDispatchMode):
             isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in tree_leaves(args[1])))
         if dynamic and not shadowed and func in (aten.index.Tensor, aten.index_put.default, aten.index_put_.default):
             # fake data indexed by a known boolean mask (Qwen3-VL's deepstack rows): the mask's positions as long
-            # indices, as the CUDA kernel's own nonzero makes them; the shape is then static
-            args = (args[0], [j for i in args[1] for j in self._positions(i)], *args[2:])
+            # indices, as the CUDA kernel's own nonzero makes them; the shape is then static. An unknown mask in
+            # a put keeps the destination's shape and runs on the fake tensors as it is (DTensor's vocabulary-
+            # parallel embedding zeroes its out-of-range rows so: _ops/_mask_buffer.py ``apply_mask``)
+            known = all(i in self.shadow for i in tree_leaves(args[1])
+                        if isinstance(i, torch.Tensor) and i.dtype == torch.bool)
+            if known or func is aten.index.Tensor:
+                args = (args[0], [j for i in args[1] for j in self._positions(i)], *args[2:])
             dynamic = False
         if dynamic:
             if not shadowed:

@@ -11,7 +11,7 @@ code, on fake tensors. See docs/simulator.md, section "Multi-GPU training".
 Usage:
   python tools/simulate_parallel.py generate --set development   # -> tests/data/parallel/dev.jsonl
   python tools/simulate_parallel.py generate --set heldout       # list tests/data/parallel/heldout-list.jsonl
-  python tools/simulate_parallel.py run CASE_NAME                # one case, printed
+  python tools/simulate_parallel.py run CASE_NAME [--trace FILE] # one case, printed (FILE: its allocation stream)
   python tools/simulate_parallel.py compare CASE_NAME ...        # against PyTorch's FSDPMemTracker
   python tools/simulate_parallel.py check MODEL --gpus 2 --zero 3 --usable BYTES   # a layout memfit plan proposes
   python tools/simulate_parallel.py plan MODEL --gpu h100 --batch 1 --seq 4096 --record FILE   # plan, then simulate
@@ -45,6 +45,10 @@ PARALLEL_SIMULATOR_VERSION = "2"  # 2: emulated reserved bytes, one pool per str
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/parallel"
 HELDOUT_LIST = DATA / "heldout-list.jsonl"
+# torch/csrc/distributed/c10d/Functional.cpp ``wait_tensor``: waits on the tensor's work and returns the same tensor
+# (no allocation); under FakeTensorMode the op's fake kernel returns a fresh tensor, a copy no GPU makes (DTensor's
+# redistributions: every TP all-reduce, all-gather and reduce-scatter ends in one)
+WAIT_TENSOR = torch.ops._c10d_functional.wait_tensor.default
 
 
 class StreamPools:
@@ -70,6 +74,8 @@ class StreamPools:
         self.reserved = self.peak_reserved = self.allocated = self.peak_allocated = 0
         self.live = self  # ``key in pool.live`` (simulate_memory._train)
         self.paused = False  # the model build: see ``materialise``
+        self.events: list[dict[str, Any]] | None = None  # ``run --trace``: every malloc and free, per stream
+        self.op = ""  # the aten operator running (set by the tracker)
 
     def __contains__(self, key: object) -> bool:
         return key in self.owner
@@ -102,16 +108,30 @@ class StreamPools:
             return 0
         self.free(key)
         sid = self._stream()
+        before = self.reserved
         out = self.pools[sid].malloc(key, nbytes)
         self.owner[key] = sid
         self._settle()
+        self._record("malloc", key, sid, nbytes, new_segment=self.reserved - before)
         return out
 
     def free(self, key: object) -> None:
         sid = self.owner.pop(key, None)
         if sid is not None:
+            block = self.pools[sid].live.get(key)
             self.pools[sid].free(key)
             self._settle()
+            self._record("free", key, sid, block.size if block is not None else 0)
+
+    def _record(self, ev: str, key: object, sid: int, nbytes: int, **more: int) -> None:
+        if self.events is not None:
+            self.events.append(dict(ev=ev, key=str(key), stream=self.names[sid], bytes=nbytes, op=self.op,
+                                    allocated=self.allocated, reserved=self.reserved, **more))
+
+    def mark(self, name: str) -> None:
+        """A phase boundary in the recorded stream (``run --trace``)."""
+        if self.events is not None:
+            self.events.append(dict(ev="mark", name=name))
 
     def reset_peak(self) -> None:
         self.peak_reserved, self.peak_allocated = self.reserved, self.allocated
@@ -138,6 +158,9 @@ class RankTracker(sm.AllocTracker):
         super().register(t)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        self.pool.op = str(func)
+        if func is WAIT_TENSOR:  # the real op waits and returns its input; the fake kernel returns a new tensor
+            return args[0]
         out = super().__torch_dispatch__(func, types, args, kwargs)
         dts = [t for t in tree_leaves(out) if isinstance(t, DTensor)]
         for t in dts:
@@ -168,6 +191,7 @@ def tracked_resize(tracker: RankTracker) -> Iterator[None]:
             tracker.live += nb - tracker.blocks[key]
             tracker.blocks[key] = nb
             tracker.peak = max(tracker.peak, tracker.live)
+            tracker.pool.op = "storage.resize_"
             if size:  # resize_ allocates a new block (on the current stream) and frees the old one
                 tracker.pool.malloc(key, st.nbytes())
             else:
@@ -292,8 +316,10 @@ def _shard(model: Any, mesh: Any, p: dict[str, Any]) -> None:
     fully_shard(model, reshard_after_forward=reshard if p.get("reshard_root") else False, **kw)
 
 
-def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
-    """One layout, two training steps on rank 0; tracked bytes (workspaces excluded) per phase of each step."""
+def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = False) -> dict[str, Any]:
+    """One layout, two training steps on rank 0; tracked bytes (workspaces excluded) per phase of each step.
+    ``trace``: the record's ``trace`` holds the emulated allocator's stream (every malloc and free, per CUDA
+    stream, with the operator that made it), for memfit's per-rank replay (memory/training/fsdp_pool.py)."""
     from torch.testing._internal.distributed.fake_pg import FakeStore
     from transformers import AutoModelForCausalLM
 
@@ -308,6 +334,8 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
         amp = not fsdp and bool(p.get("mp", True))  # TP alone: fp32 parameters under bf16 autocast
         fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
         tracker = RankTracker(fake)
+        if trace:
+            tracker.pool.events = []
         sm._hold_before_build(tracker, "train", sm.default_alloc_before_build("train"))  # the cuBLAS workspaces
         h100 = sm.H100Mode()
         gc.collect()
@@ -343,13 +371,16 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
             for step in range(2):
                 tracker.reset_peak()
                 for _ in range(int(p.get("accum", 1))):  # micro-batches: FSDP2 reduce-scatters each one
+                    tracker.pool.mark(f"forward {step}")
                     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                         loss = model(input_ids=ids, labels=ids, position_ids=pos).loss
                     after_fwd, peak_fwd = tracker.live, tracker.peak
+                    tracker.pool.mark(f"backward {step}")
                     loss.backward()
                     tracker.flush()
                     del loss
                 after_bwd, peak_bwd = tracker.live, tracker.peak
+                tracker.pool.mark(f"optimizer {step}")
                 if offload:  # the optimizer steps on the CPU: its states and temporaries are host memory
                     live0 = tracker.live
                     opt.step()
@@ -366,6 +397,8 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                 peak = max(peak, tracker.peak)
                 peak_reserved = max(peak_reserved, tracker.pool.peak_reserved)
             tracker.flush()
+            if trace:
+                rec["trace"] = tracker.pool.events
             rec.update(tracked_peak=peak, phases=phases, peak_reserved=peak_reserved,
                        reserved_by_stream=tracker.pool.by_stream(),
                        n_params=sum(q.numel() for q in model.parameters()))
@@ -634,10 +667,11 @@ def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], which: str) -> dict[str, Any]:
+def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], which: str,
+                     trace: bool = False) -> dict[str, Any]:
     t0 = time.time()
     cfg = sm.catalog_config(model, layers)
-    sim = simulate_rank0(cfg, p)
+    sim = simulate_rank0(cfg, p, trace)
     full = sm.catalog_config(model, None).get("num_hidden_layers")
     for k, v in list(cfg.items()):  # per-layer lists of the full model (hunyuan's moe_topk): the layers kept
         if isinstance(v, list) and len(v) == full and full != layers:
@@ -649,6 +683,8 @@ def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], whic
                                phases=[{k: (v + base if k != "step" else v) for k, v in ph.items()}
                                        for ph in sim["phases"]],
                                peak_alloc=base + int(sim["tracked_peak"]))
+    if trace:
+        rec["trace"] = sim["trace"]
     # reserved: the caching-allocator emulation, one pool per stream (StreamPools), the workspaces included
     rec.update(peak_reserved=int(sim["peak_reserved"]), reserved_source="emulated",
                reserved_by_stream=sim["reserved_by_stream"], reserved_end=None, device_used_after_build=None,
@@ -693,8 +729,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cases = {c[0]: c for c in case_list("development") + case_list("heldout")} if HELDOUT_LIST.exists() else \
         {c[0]: c for c in case_list("development")}
     name, model, layers, p = cases[args.case]
-    rec = simulated_record(name, model, layers, p, "run")
+    rec = simulated_record(name, model, layers, p, "run", trace=bool(args.trace))
     rec.pop("config")
+    if args.trace:  # the allocation stream, one JSON line per case; the record without it is printed
+        with Path(args.trace).open("a") as f:
+            f.write(json.dumps(dict(case=name, events=rec.pop("trace"))) + "\n")
     print(json.dumps(rec, indent=1))
     return 0
 
@@ -710,6 +749,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--append", action="store_true")
     r = sub.add_parser("run", help="simulate one case and print it")
     r.add_argument("case")
+    r.add_argument("--trace", default="", help="append the case's allocation stream (every malloc and free of the "
+                   "emulated allocator, per CUDA stream, with its operator) to this JSON-lines file")
     k = sub.add_parser("check", help="simulate a proposed layout on the full model against memfit's estimate")
     k.add_argument("model")
     k.add_argument("--gpus", type=int, required=True)
