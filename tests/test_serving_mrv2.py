@@ -73,10 +73,10 @@ def test_sglang_load_segments_by_hand() -> None:
     # Qwen2.5-7B (hidden 3584, 28 heads / 4 KV heads of 128, intermediate 18,944): per layer the fused qkv weight
     # (3584 + 2 × 512) × 3584 × 2 B = 31.5 MiB -> a 32 MiB segment, o 24.5 -> 26 (the 1.5 MiB rest is split off and
     # stays cached: nothing later fits it), gate_up 259 -> 260 (a 1 MiB rest is not split), down 129.5 -> 130
-    from memfit.memory.runtimes.sglang_load import rank_tensors
+    from memfit.memory.runtimes.sglang_load import Layout, rank_tensors
 
     spec = memfit.load_model("qwen2.5-7b")
-    sizes = rank_tensors(spec, 1, 2, 0)
+    sizes = rank_tensors(spec, 1, Layout(), 0)
     mib = 2**20
     assert sizes[1:6] == [(3584 + 1024) * 3584 * 2, (3584 + 1024) * 2, 3584 * 3584 * 2, 2 * 18_944 * 3584 * 2,
                           3584 * 18_944 * 2]

@@ -142,13 +142,14 @@ def test_sglang_cases_are_sourced_and_scored() -> None:
     assert len(rows) >= 5 and all(r["engine"] == "sglang" and r["source"] for r in rows)
     results = score_serving_file(sg)
     assert all(not r.note for r in results)
-    # weights + the float32 rotary cache + the allocator segments SGLang's parameter tensors occupy (sglang_load):
-    # every start-up within 1 % but Qwen3-235B-FP8 tp 4 (+8.2 %: an FP8 checkpoint, whose load is not laid out;
-    # it takes about 1.4 GiB more than its weights)
+    # weights + the float32 rotary cache + the allocator segments SGLang's parameter tensors occupy (sglang_load),
+    # block-FP8 checkpoints laid out too, and NCCL's init on NVSwitch parts before the free memory at start: every
+    # start-up within 1 % (Qwen3-235B-FP8 tp 4 on H100 SXMs: +8.2 % before the FP8 layout and the NVSwitch init,
+    # +6.6 % with the layout alone, -0.8 % with both)
     for r in results:
         e = r.error("kv_tokens")
         if e is not None:
-            assert abs(e) <= (0.085 if "235b" in r.case else 0.01), (r.case, e)
+            assert abs(e) <= 0.01, (r.case, e)
 
 
 def test_sglang_load_segments_blind() -> None:

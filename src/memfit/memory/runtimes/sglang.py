@@ -28,7 +28,7 @@ from ...units import GIB, fmt_bytes
 from ...workload import Workload
 from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes
-from .sglang_load import load_reserved_bytes
+from .sglang_load import Layout, load_reserved_bytes
 from .vllm import rope_cache_bytes, sharded_weights, stage_caches
 
 __all__ = ["default_mem_fraction_static", "estimate_sglang"]
@@ -46,6 +46,26 @@ def default_mem_fraction_static(device: Device, tp: int, pp: int = 1) -> tuple[f
     raise AssertionError("the last reserved tier covers every size")
 
 
+def _distributed_init_gib(dev: Device, world: int) -> float:
+    """What NCCL's communicators take before SGLang reads the free memory at start: more on NVSwitch parts, where
+    NCCL connects every GPU over NVLink with many channels (``runtime_overheads.toml`` [sglang])."""
+    data = overhead_data()["sglang"]
+    if world == 1:
+        return 0.0
+    key = "init_used_nvswitch_tp_gib" if dev.id in data["nvswitch_devices"] else "init_used_tp_gib"
+    return float(data[key])
+
+
+def _load_layout(fmt: str) -> Layout | None:
+    """SGLang's tensor layout for 16-bit and block-FP8 checkpoints (None: other formats count their tensor bytes)."""
+    f = get_format(fmt)
+    if f.kind == "dense" and f.bits == 16:
+        return Layout()
+    if f.scale == "block2d" and f.element_bits == 8:
+        return Layout(dense=2, weight=1, block=f.block)
+    return None
+
+
 def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Estimate:
     """SGLang's memory plan on ``device`` (default: an H100 SXM); every number is one GPU's with ``tp × pp``."""
     data = overhead_data()["sglang"]
@@ -61,9 +81,9 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     if rope:
         weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the float32 rotary cos/sin cache "
                             f"{fmt_bytes(rope)}")
-    if pp == 1 and get_format(fmt).kind == "dense" and get_format(fmt).bits == 16:
+    if pp == 1 and (layout := _load_layout(fmt)) is not None:
         # "mem usage" is the fall in free memory: the caching allocator's segments, not the tensor bytes (sglang_load)
-        reserved, tensors = load_reserved_bytes(spec, tp, 2, rope)
+        reserved, tensors = load_reserved_bytes(spec, tp, layout, rope)
         if reserved > tensors:
             weights = Component("weights", weights.bytes + reserved - tensors, f"{weights.formula} + "
                                 f"{fmt_bytes(reserved - tensors)} of allocator segments beyond the tensors (each "
@@ -72,7 +92,7 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
         mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp)
-    init_used = round((float(data["init_used_gib"]) + (float(data["init_used_tp_gib"]) if tp > 1 else 0)) * GIB)
+    init_used = round((float(data["init_used_gib"]) + _distributed_init_gib(dev, tp * pp)) * GIB)
     free_init = total - init_used
     free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
     rest = free_after - free_init * (1 - mfs)
@@ -94,8 +114,8 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
                   f"{', one TP rank' if tp > 1 else ''}) = {fmt_bytes(pool)}"),
         Component("activations", round(free_init * (1 - mfs)), f"left to activations and CUDA graphs: (1 - {mfs:g}) × "
                   f"{fmt_bytes(free_init)} free at start"),
-        Component("overhead", init_used + reserve, f"CUDA context and kernels{' and NCCL' if tp > 1 else ''} before "
-                  f"the weights load ≈ {fmt_bytes(init_used)}"),
+        Component("overhead", init_used + reserve, f"CUDA context and kernels{' and NCCL' if tp * pp > 1 else ''} "
+                  f"before the weights load ≈ {fmt_bytes(init_used)}"),
     )
     details = {
         "runtime": "sglang", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
