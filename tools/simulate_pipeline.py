@@ -144,6 +144,7 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
 
         mesh = init_device_mesh("cpu", (int(p["shard"]),), mesh_dim_names=("shard",))
         with _fake_world(bool(p.get("expandable"))) as tracker:
+            tracker.pool.paused = True  # torchtitan builds on the meta device and materialises only the shards
             model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict), dtype=torch.float32,
                                                      attn_implementation="sdpa")
             model.train()
@@ -151,6 +152,7 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
             apply_ac(model.model.layers, p.get("ac", "op"))
             _titan_shard(model, mesh["shard"], pp=False)
             gc.collect()
+            tracker.pool.materialise(tracker.blocks)
             rec: dict[str, Any] = {"tracked_after_shard": tracker.live}
             params = list(model.parameters())
             opt = torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1, foreach=True)
@@ -175,7 +177,7 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                                    peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
                 peak, peak_res = max(peak, tracker.peak), max(peak_res, tracker.pool.peak_reserved)
             rec.update(tracked_peak=peak, tracked_peak_reserved=peak_res, phases=phases,
-                       n_params=sum(q.numel() for q in model.parameters()))
+                       n_params=sum(q.numel() for q in model.parameters()), reserved_by_stream=tracker.pool.by_stream())
             del model, opt, ids, params
             gc.collect()
         return rec
@@ -243,6 +245,32 @@ def static_metadata() -> Iterator[None]:
         cls._warmup_p2p = orig  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def backward_keeps_modes() -> Iterator[None]:
+    """``PipelineStage`` runs its backward by ``torch.autograd.backward``, which is a torch function: the emulating
+    ``TorchFunctionMode`` (simulate_memory.H100Mode) pops itself while it handles the call, so a checkpointed
+    layer's recomputation ran without the emulated autocast (fp32 matmuls: 38 tensors saved against the forward's
+    40, torch's CheckpointError). Here ``torch.autograd.backward`` runs the engine as torch does
+    (``_make_grads``, ``_engine_run_backward``) without going through the mode, which then stays on the stack."""
+    from torch.autograd import _make_grads, _tensor_or_tensors_to_tuple
+    from torch.autograd.graph import _engine_run_backward
+
+    orig = torch.autograd.backward
+
+    def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, grad_variables: Any = None, inputs: Any = None) -> None:
+        outs = (tensors,) if isinstance(tensors, torch.Tensor) else tuple(tensors)
+        grads = _make_grads(outs, _tensor_or_tensors_to_tuple(grad_tensors, len(outs)), is_grads_batched=False)
+        _engine_run_backward(outs, grads, bool(retain_graph) or create_graph, create_graph, tuple(inputs or ()),
+                             allow_unreachable=True, accumulate_grad=True)
+
+    torch.autograd.backward = backward  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.autograd.backward = orig
+
+
 SCHEDULES = {"gpipe": "ScheduleGPipe", "1f1b": "Schedule1F1B", "interleaved-1f1b": "ScheduleInterleaved1F1B"}
 
 
@@ -258,7 +286,7 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     amp = bool(p.get("amp", True))
     _start(pp, rank)
     try:
-        with _fake_world() as tracker, static_metadata():
+        with _fake_world() as tracker, static_metadata(), backward_keeps_modes():
             cfg = sm.config_from_dict(cfg_dict)
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if amp else torch.bfloat16,
                                                      attn_implementation="sdpa")
@@ -345,8 +373,14 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
        schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
     _c("mistral-7b-v0.3-l4/pp2-r0-1f1b-bf16-m2-b1-s2048", "mistral-7b-v0.3", 4, pp=2, rank=0, schedule="1f1b",
        microbatches=2, batch=1, seq=2048, amp=False),
-    # (checkpointed stages are not simulated: the recomputation inside a PipelineStage saved 38 tensors against
-    # the forward's 40 on the fake run, a CheckpointError whose cause was not found)
+    # checkpointed stages (full: torch's non-reentrant checkpoint per decoder layer; "op": torchtitan's op-level
+    # SAC), simulated since the stage's backward keeps the emulation's modes (``backward_keeps_modes``)
+    _c("llama-3.2-1b-l4/pp2-r0-1f1b-ckpt-m4-b1-s1024", "llama-3.2-1b", 4, pp=2, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=1024, ckpt=True),
+    _c("qwen2.5-7b-l4/pp2-r1-1f1b-ckpt-m4-b1-s2048", "qwen2.5-7b", 4, pp=2, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048, ckpt=True),
+    _c("llama-3.2-1b-l4/pp2-r0-gpipe-sacop-m4-b2-s1024", "llama-3.2-1b", 4, pp=2, rank=0, schedule="gpipe",
+       microbatches=4, batch=2, seq=1024, ckpt="op"),
     _c("qwen2.5-7b-l4/pp2-r0-1f1b-m4-b2-s2048", "qwen2.5-7b", 4, pp=2, rank=0, schedule="1f1b",
        microbatches=4, batch=2, seq=2048),
     # moved from the held-out list (−5.91 % there: it showed an expert tensor's new gradient beside the accumulated
@@ -395,7 +429,8 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
 def pp_params(p: dict[str, Any]) -> dict[str, Any]:
     """The case's ``params`` in the ground-truth format (``memfit validate``; tests/data/parallel/README.md)."""
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
-                               amp=bool(p.get("amp", True)), dtype="bfloat16", ckpt=p.get("ckpt", False),
+                               amp=bool(p.get("amp", True)), dtype="bfloat16",
+                               ckpt={"op": "selective-op"}.get(str(p.get("ckpt")), bool(p.get("ckpt", False))),
                                gpus=int(p["pp"]), pp=int(p["pp"]),
                                pp_schedule=p["schedule"], grad_accum=int(p["microbatches"]), pp_rank=int(p["rank"]))
     if p["schedule"] == "interleaved-1f1b":
