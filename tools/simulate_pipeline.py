@@ -423,6 +423,16 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        batch=1, seq=2048),
     _c("qwen2.5-7b-l8/pp2-r1-interleaved-v2-m4-b1-s2048", "qwen2.5-7b", 8, pp=2, rank=1,
        schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
+    # listed blind (2026-12-07, before they were simulated) when checkpointed stages became simulable: full
+    # checkpointing on a first stage at 4,096 tokens, on interleaved stages, and op-level SAC on a GPipe middle stage
+    _c("mistral-7b-v0.3-l4/pp2-r0-1f1b-ckpt-m4-b1-s4096", "mistral-7b-v0.3", 4, pp=2, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=4096, ckpt=True),
+    _c("qwen3-1.7b-l8/pp2-r1-interleaved-v2-ckpt-m4-b1-s2048", "qwen3-1.7b", 8, pp=2, rank=1,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048, ckpt=True),
+    _c("llama-3.2-1b-l6/pp3-r1-gpipe-sacop-m3-b2-s1024", "llama-3.2-1b", 6, pp=3, rank=1, schedule="gpipe",
+       microbatches=3, batch=2, seq=1024, ckpt="op"),
+    _c("qwen3-8b-l6/pp3-r2-1f1b-sacop-m6-b1-s2048", "qwen3-8b", 6, pp=3, rank=2, schedule="1f1b",
+       microbatches=6, batch=1, seq=2048, ckpt="op"),
 ]
 
 
