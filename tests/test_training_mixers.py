@@ -67,3 +67,27 @@ def test_short_conv_forward_and_backward(amp: bool) -> None:
     for lin in run.linears:
         tr.free(*lin.saved, lin.weight_cast)
     assert tr.pool.allocated == 0 and kept > 0
+
+
+@pytest.mark.parametrize(("family", "extra"), [("gemma2", 3), ("cohere2", 1), ("llama", 0)])
+def test_the_heads_logit_ops(family: str, extra: int) -> None:
+    """transformers' heads: Gemma's tanh soft-cap makes logits / cap, tanh (kept for backward) and × cap; Cohere's
+    ``logits * logit_scale`` one more; each the logits' size. The backward adds their gradients and frees them."""
+    from dataclasses import replace
+
+    from memfit.memory.training.pool import _loss_backward, _loss_forward
+
+    spec = replace(spec_from_config(json.loads(LFM2.read_text()), "lfm2-350m"), family=family)
+    tr = Recorded()
+    p = Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True)
+    c = StepContext(tr, spec, p, batch=1, seq=512)
+    x = tr.alloc(512 * 1024 * 2)
+    keys = _loss_forward(c, x)
+    logits = 512 * spec.vocab_size * 2
+    # the final norm's output, then the logits and the head's ops, their fp32 copy and the fp32 log-softmax
+    assert tr.sizes[1:] == [512 * 1024 * 2, logits] + [logits] * extra + [2 * logits, 2 * logits]
+    kept = 2 * logits + 512 * 1024 * 2 * 2 + (logits if family == "gemma2" else 0)  # + the tanh output
+    assert tr.pool.allocated == kept
+    g = _loss_backward(c, keys, [])
+    tr.free(g)
+    assert tr.pool.allocated == 0

@@ -41,11 +41,20 @@ from ..activations import ModelActivations, model_activations
 from ..allocator_trace import Block, PoolFigures, Trace, build_weights, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
+from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
 
 __all__ = ["training_pool", "training_reserve"]
+
+# transformers' causal-LM heads that scale the logits (a new tensor): Cohere's ``logits * logit_scale``, Granite's
+# ``logits / logits_scaling``, Falcon-H1's ``lm_head(...) * lm_head_multiplier`` (modeling_cohere2.py,
+# modeling_granitemoehybrid.py, modeling_falcon_h1.py in transformers 5.25)
+SCALED_LOGITS = ("cohere", "cohere2", "cohere2_moe", "granite", "granitemoe", "granitemoeshared", "granitemoehybrid",
+                 "falcon_h1")
+# heads that return ``lm_head(...).float()`` (modeling_nemotron_h.py)
+FLOAT_LOGITS = ("nemotron_h",)
 
 Param = tuple[int | None, str, int, bool]  # (layer, kind, elements, a weight matrix)
 
@@ -171,28 +180,53 @@ def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
 
 
 def _loss_forward(c: StepContext, x: int) -> list[int]:
-    """Final norm, output projection, logits' fp32 copy, log-softmax (kept); returns the keys backward frees."""
+    """Final norm, output projection (then the family's scale or tanh soft-cap), logits' fp32 copy, log-softmax
+    (kept); returns the keys backward frees."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    n = t * v * c.pb
     normed = tr.alloc(t * h * c.r)
     xin = tr.alloc(t * h * 2) if (c.p.amp and c.r == 4) else 0
     wcast = tr.alloc(v * h * 2) if (c.p.amp and c.p.full) else 0
-    logits = tr.alloc(t * v * c.pb)
+    logits = tr.alloc(n)
+    tanh = 0
+    if c.spec.family in SOFTCAPPED_LOGITS:  # logits / cap, tanh (kept), × cap: each a new tensor
+        d = tr.alloc(n)
+        tr.free(logits)
+        tanh = tr.alloc(n)
+        tr.free(d)
+        logits = tr.alloc(n)
+    elif c.spec.family in SCALED_LOGITS:  # logits × logit_scale (or / logits_scaling): a new tensor
+        scaled = tr.alloc(n)
+        tr.free(logits)
+        logits = scaled
     f = tr.alloc(t * v * 4) if c.pb != 4 else 0
+    if c.spec.family in FLOAT_LOGITS:  # the model's own .float(): the low-precision logits go before the loss
+        tr.free(logits)
     ls = tr.alloc(t * v * 4)
     tr.free(f, logits)
-    return [ls, normed, xin, wcast, x]
+    return [ls, normed, xin, wcast, x, tanh]
 
 
 def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, bool]]) -> int:
     """The loss's backward down to the final norm; returns the stream's gradient."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
-    ls, normed, xin, wcast, x = keys
+    ls, normed, xin, wcast, x, tanh = keys
+    n = t * v * c.pb
     g1 = tr.alloc(t * v * 4)
     g2 = tr.alloc(t * v * 4)
     tr.free(g1, ls)
     low = tr.alloc(t * v * c.pb) if c.pb != 4 else 0
     if low:
         tr.free(g2)
+    if c.spec.family in SOFTCAPPED_LOGITS or c.spec.family in SCALED_LOGITS:  # × cap (or the scale)'s gradient
+        gm = tr.alloc(n)
+        tr.free(low or g2)
+        low = gm
+    if tanh:  # tanh_backward (its output freed), then / cap's gradient
+        gt = tr.alloc(n)
+        tr.free(low, tanh)
+        low = tr.alloc(n)
+        tr.free(gt)
     gw = tr.alloc(v * h * c.pb) if c.p.full else 0  # MmBackward: the weight's gradient, then the input's
     gi = tr.alloc(t * h * c.pb)
     tr.free(low or g2, wcast, xin)
