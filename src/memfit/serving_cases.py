@@ -111,11 +111,10 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
 
     total = row.get("device_total_gib")
     if total is None and row.get("free_at_start_gib") is not None:  # SGLang prints the free memory at start
-        from .memory.overhead import overhead_data
+        from .memory.runtimes.sglang import init_used_gib
 
-        sg = overhead_data()["sglang"]
-        used = float(sg["init_used_gib"]) + (float(sg["init_used_tp_gib"]) if int(row.get("tp", 1)) > 1 else 0.0)
-        total = float(row["free_at_start_gib"]) + used
+        world = int(row.get("tp", 1)) * int(row.get("pp") or 1)
+        total = float(row["free_at_start_gib"]) + init_used_gib(get_device(str(row["gpu"])), world)
     device = get_device(str(row["gpu"]), memory=None if total is None else round(float(total) * GIB))
     tp, pp = int(row.get("tp", 1)), int(row.get("pp") or 1)
     opts: dict[str, Any] = {

@@ -31,7 +31,7 @@ from .engine_profile import nvml_total_bytes
 from .sglang_load import Layout, load_reserved_bytes
 from .vllm import rope_cache_bytes, sharded_weights, stage_caches
 
-__all__ = ["default_mem_fraction_static", "estimate_sglang"]
+__all__ = ["default_mem_fraction_static", "estimate_sglang", "init_used_gib"]
 
 
 def default_mem_fraction_static(device: Device, tp: int, pp: int = 1) -> tuple[float, str]:
@@ -46,14 +46,16 @@ def default_mem_fraction_static(device: Device, tp: int, pp: int = 1) -> tuple[f
     raise AssertionError("the last reserved tier covers every size")
 
 
-def _distributed_init_gib(dev: Device, world: int) -> float:
-    """What NCCL's communicators take before SGLang reads the free memory at start: more on NVSwitch parts, where
-    NCCL connects every GPU over NVLink with many channels (``runtime_overheads.toml`` [sglang])."""
+def init_used_gib(dev: Device, world: int) -> float:
+    """What the process holds when SGLang reads the free memory at start: the CUDA context and, with ``world`` > 1
+    GPUs, NCCL's communicators, more on NVSwitch parts, where NCCL connects every GPU over NVLink with many channels
+    (``runtime_overheads.toml`` [sglang])."""
     data = overhead_data()["sglang"]
-    if world == 1:
-        return 0.0
-    key = "init_used_nvswitch_tp_gib" if dev.id in data["nvswitch_devices"] else "init_used_tp_gib"
-    return float(data[key])
+    used = float(data["init_used_gib"])
+    if world > 1:
+        key = "init_used_nvswitch_tp_gib" if dev.id in data["nvswitch_devices"] else "init_used_tp_gib"
+        used += float(data[key])
+    return used
 
 
 def _load_layout(fmt: str) -> Layout | None:
@@ -92,7 +94,7 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
         mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp)
-    init_used = round((float(data["init_used_gib"]) + _distributed_init_gib(dev, tp * pp)) * GIB)
+    init_used = round(init_used_gib(dev, tp * pp) * GIB)
     free_init = total - init_used
     free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
     rest = free_after - free_init * (1 - mfs)
