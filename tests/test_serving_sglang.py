@@ -38,3 +38,42 @@ def test_nvswitch_distributed_init() -> None:
         assert est.details["free_at_start_bytes"] == dev.capacity_bytes - round((0.5 + nccl) * GIB), gpu
     one = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", device=get_device("h100-sxm"))
     assert one.details["free_at_start_bytes"] == get_device("h100-sxm").capacity_bytes - round(0.5 * GIB)
+
+
+def test_aiter_long_context_fraction() -> None:
+    # SGLang on CDNA3/CDNA4 picks the aiter backend and keeps 0.85 of mem_fraction_static above 8192 tokens of
+    # context: the pool is (free after weights) - free at start x (1 - 0.6 x 0.85) at 40,960 tokens, 0.6 at 8,192
+    dev = get_device("mi355x")
+    long = memfit.estimate("qwen3-0.6b", mode="inference", runtime="sglang", device=dev, mem_fraction_static=0.6,
+                           context=40_960, new_tokens=0)
+    short = memfit.estimate("qwen3-0.6b", mode="inference", runtime="sglang", device=dev, mem_fraction_static=0.6,
+                            context=8_192, new_tokens=0)
+    assert long.details["mem_fraction_static"] == 0.6 * 0.85 and short.details["mem_fraction_static"] == 0.6
+    nv = memfit.estimate("qwen3-0.6b", mode="inference", runtime="sglang", device=get_device("h200"),
+                         mem_fraction_static=0.6, context=40_960, new_tokens=0)
+    assert nv.details["mem_fraction_static"] == 0.6
+
+
+def test_sglang_blind_batch_10() -> None:
+    # batch 10 (recorded before scoring, commits e2b865a / e3c0235); first scoring after the block-FP8 and NVSwitch
+    # changes: Qwen2.5-0.5B on a shared H100 NVL pool +0.09 %, tokens +0.08 %; Qwen3-Reranker-0.6B on an H100 tokens
+    # +0.30 %, weights +0.64 %; MI355X weights -1.86 % (tp 1) and -2.03 % (tp 2): Qwen3-0.6B's load prints 1.18 to
+    # 1.25 GB across builds and cards where memfit has 1.19 (not explained); Qwen3-8B on B200/B300 -0.00 %. The MI355X
+    # tp 1 pool (+17.8 %) named the aiter rule and moved to development; its blind replacement (the MI355X reranker at
+    # 0.5), scored after the rule: pool +0.01 %, tokens +0.02 %
+    from pathlib import Path
+
+    from memfit.serving_cases import score_serving_file
+
+    results = {r.case: r for r in score_serving_file(Path(__file__).parent / "data" / "serving" / "sglang.jsonl")}
+    caps = {("sglang-h100nvl-shared-qwen2.5-0.5b-0.86-0.5.10", "kv_pool"): 0.005,
+            ("sglang-h100nvl-shared-qwen2.5-0.5b-0.86-0.5.10", "kv_tokens"): 0.005,
+            ("sglang-h100-qwen3-reranker-0.6b-0.3", "kv_tokens"): 0.005,
+            ("sglang-mi355x-qwen3-reranker-0.6b-0.5", "kv_pool"): 0.005,
+            ("sglang-mi355x-qwen3-reranker-0.6b-0.5", "kv_tokens"): 0.005,
+            ("sglang-b200-qwen3-8b-weights", "weights"): 0.005, ("sglang-b300-qwen3-8b-weights", "weights"): 0.005,
+            ("sglang-h100-qwen3-reranker-0.6b-0.3", "weights"): 0.01,
+            ("sglang-mi355x-qwen3-0.6b-tp2-weights", "weights"): 0.025}
+    for (case, q), cap in caps.items():
+        e = results[case].error(q)
+        assert results[case].split == "heldout" and e is not None and abs(e) <= cap, (case, q, e)

@@ -58,6 +58,16 @@ def init_used_gib(dev: Device, world: int) -> float:
     return used
 
 
+def _aiter_fraction(dev: Device, context_len: int, mfs: float, basis: str) -> tuple[float, str]:
+    """SGLang's aiter attention backend (the default on CDNA3/CDNA4) keeps 0.85 of the fraction for long contexts."""
+    data = overhead_data()["sglang"]
+    if dev.arch not in data["aiter_archs"] or context_len <= int(data["aiter_long_context"]):
+        return mfs, basis
+    factor = float(data["aiter_fraction_factor"])
+    return mfs * factor, (f"{basis}; × {factor:g} for the aiter attention backend (SGLang's default on {dev.arch}) "
+                          f"at a context over {int(data['aiter_long_context']):,} tokens = {mfs * factor:.4g}")
+
+
 def _load_layout(fmt: str) -> Layout | None:
     """SGLang's tensor layout for 16-bit and block-FP8 checkpoints (None: other formats count their tensor bytes)."""
     f = get_format(fmt)
@@ -94,6 +104,7 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
         mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp)
+    mfs, mfs_basis = _aiter_fraction(dev, wl.context + wl.new_tokens, mfs, mfs_basis)
     init_used = round(init_used_gib(dev, tp * pp) * GIB)
     free_init = total - init_used
     free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
