@@ -30,9 +30,11 @@ from functools import lru_cache
 
 from ...inventory import Tensor, inventory
 from ...spec import ModelSpec
-from ..activations import LayerActivations, ModelActivations
-from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace
+from ..activations import LayerActivations, ModelActivations, Precision
+from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import CachingAllocator
+from .layer_grads import layer_backward
+from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ROW_WISE", "Param", "ReplayInput", "StreamTrace", "fsdp_pool",
            "local_shape", "param_groups"]
@@ -77,14 +79,16 @@ class Param:
 
 def param_groups(spec: ModelSpec, tp: int, shard: int) -> tuple[tuple[Param, ...], ...]:
     """The FSDP groups' parameters in model order: one list per decoder layer, then the root's. A MoE layer's
-    experts of one kind are one parameter (transformers keeps them as one 3-D tensor per projection)."""
+    experts of one kind are one parameter, gate and up one (transformers >= 5 keeps them as 3-D ``gate_up_proj``
+    and ``down_proj``)."""
     merged: dict[tuple[int | None, str, bool, int], Param] = {}
     for i, t in enumerate(inventory(spec)):
         shape = local_shape(t, tp)
         rest = math.prod(shape[1:]) if len(shape) > 1 else 1
         chunk = -(-shape[0] // shard) if shape else 1
         p = Param(chunk * shard * rest, math.prod(shape), chunk * rest)
-        key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
+        kind = "ffn_up_exps" if t.kind == "ffn_gate_exps" else t.kind
+        key = (t.layer, kind, t.is_bias, -1 if t.group == "experts" else i)
         old = merged.get(key)
         merged[key] = p if old is None else Param(old.gathered + p.gathered, old.local + p.local,
                                                   old.sharded + p.sharded)
@@ -105,6 +109,10 @@ class StreamTrace(Trace):
     peak_alloc: int = 0
     reserved_now: int = 0
     allocated_now: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.pools[DEFAULT] = self.pool  # ``pool``: the default stream's, where a layer's tensors are made
 
     def alloc(self, nbytes: int) -> int:
         if nbytes <= 0:
@@ -173,6 +181,10 @@ class ReplayInput:
     tp: int = 1
     kept: tuple[int, ...] = ()  # per layer, what a recomputed layer keeps to its backward (default: its input)
     expandable: bool = False  # expandable_segments:True: each stream's pools grow one segment by pages
+    spec: ModelSpec | None = None  # given: each layer replayed op by op (``layer_stream``), else coarsely
+    precision: Precision | None = None  # the layers' dtypes on this rank (FSDP: the compute dtype, no autocast)
+    batch: int = 0
+    seq: int = 0
 
 
 @lru_cache(maxsize=256)
@@ -189,7 +201,7 @@ def fsdp_pool(r: ReplayInput) -> PoolFigures:
     for step in range(2):
         grads: list[int] = []
         for _ in range(r.grad_accum):
-            grads = _forward_backward(tr, r, grads)
+            grads = _forward_backward_ops(tr, r, grads) if r.spec is not None else _forward_backward(tr, r, grads)
         if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per parameter, fp32
             pieces = max(1, round(r.state_bytes_per_param / 4))
             each = r.state_bytes_per_param / pieces
@@ -305,6 +317,14 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         tr.free(extra, *kept[i], flat)
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
+    return _root_backward(tr, r, root, root_params, head, held, sharded, grads)
+
+
+def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], root_params: list[int], head: int,
+                   held: list[int], sharded: list[int] | None, grads: list[int]) -> list[int]:
+    """The embedding's backward (a tied one added to the lm_head's gradient), the root's reduce-scatter."""
+    cb = r.compute_bytes
+    gb = cb if r.fsdp else r.param_bytes
     scratch = tr.alloc(r.acts.embedding_backward_extra)
     embed = tr.alloc((root[0].local + r.embed_extra) * gb)
     tr.free(scratch)
@@ -323,3 +343,70 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
     held = [_reduce(tr, r, root, g, held, sharded)]
     tr.free(*held)  # the final callback clears reduce_scatter_states
     return grads if sharded is None else sharded
+
+
+def _layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
+    """Each layer's parameters as ``layer_backward`` makes their gradients: (kind, elements, a weight matrix), a
+    MoE layer's experts of one projection as one tensor (transformers >= 5: ``gate_up_proj``, ``down_proj``)."""
+    out: list[list[tuple[str, int, bool]]] = [[] for _ in range(spec.num_layers)]
+    for b in parameter_blocks(spec):
+        if b.layer is None:
+            continue
+        own = out[b.layer]
+        if b.kind == "ffn_up_exps" and own and own[-1][0] == "ffn_gate_exps":
+            own[-1] = (b.kind, own[-1][1] + b.numel, True)
+        else:
+            own.append((b.kind, b.numel, b.matrix))
+    return out
+
+
+def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
+    """One micro-batch with each decoder layer replayed op by op (``layer_stream.layer_forward``, ``layer_grads.
+    layer_backward``: norms, projections, rotary, the attention kernel, the MLP or grouped MoE, each at its own size)
+    between FSDP's gathers and reduce-scatters; full checkpointing keeps each layer's input and runs the layer
+    again in backward. The root (embedding, loss, lm_head) as in ``_forward_backward``."""
+    assert r.spec is not None and r.precision is not None
+    spec, n = r.spec, len(r.groups) - 1
+    layers, root = r.groups[:n], r.groups[n]
+    sharded: list[int] | None = None if grads else []
+    c = StepContext(tr, spec, r.precision, r.batch, r.seq)
+    trainable = _layer_params(spec)
+    prev, root_params = _gather(tr, r, root)
+    x = tr.alloc(r.tokens * r.hidden * c.r)  # the embedding's output
+    inputs: list[int] = []
+    runs: list[LayerRun] = []
+    params: list[list[int]] = []
+    for i, la in enumerate(r.acts.layers):
+        flat, ps = _gather(tr, r, layers[i])
+        tr.free(prev)
+        prev = flat
+        inputs.append(x)
+        run = layer_forward(c, spec.layers[i], la, x, keep=not r.full_ckpt)
+        if not r.full_ckpt and not run.input_kept:
+            tr.free(x)
+        x = run.output or x
+        runs.append(LayerRun() if r.full_ckpt else run)
+        if r.reshard:
+            tr.free(*ps)
+            ps = []
+        params.append(ps)
+    tr.free(*[k for run in runs for k in run.cache])
+    _loss(tr, r, prev)
+    head = tr.alloc((root[0] if r.tied else root[-1]).local * r.compute_bytes)  # the lm_head's gradient
+    grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
+    tr.free(x)
+    held: list[int] = []
+    for i in range(n - 1, -1, -1):
+        flat = 0
+        if r.reshard:
+            flat, params[i] = _gather(tr, r, layers[i])
+        run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[i]) if r.full_ckpt else runs[i]
+        start = len(c.grads)
+        grad = layer_backward(c, run, grad, trainable[i])
+        g = c.grads[start:]
+        del c.grads[start:]
+        tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache)
+        tr.free(*params[i])
+        held = [_reduce(tr, r, layers[i], g, held, sharded)]
+    tr.free(grad)
+    return _root_backward(tr, r, root, root_params, head, held, sharded, grads)

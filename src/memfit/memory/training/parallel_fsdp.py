@@ -355,7 +355,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
     replay = _replay(spec, wl, lay, sizes, acts, lay.compute_bytes, 0 if lay.offload else lay.param_bytes,
-                     0.0 if lay.offload else opt_bpp, lay.reshard)
+                     0.0 if lay.offload else opt_bpp, lay.reshard, precision)
     # the pool holds what the replayed step reserved, at least the reserve beyond memfit's own allocated peak
     pool = fsdp_pool(replay)
     allocated = persistent + m.total + workspace
@@ -365,18 +365,21 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
 
 
 def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, acts: ModelActivations, cb: int,
-            pb: int, opt_bpp: float, reshard: bool) -> ReplayInput:
+            pb: int, opt_bpp: float, reshard: bool, precision: Precision | None = None) -> ReplayInput:
     """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
-    recomputed, so autocast's weight copies are made again in backward)."""
+    recomputed, so autocast's weight copies are made again in backward). ``precision`` given, FSDP without TP
+    replays each layer op by op (TP's split layers and op-level SAC's kept tensors stay coarse)."""
     inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
     fsdp = wl.zero >= 2
+    ops = precision is not None and fsdp and lay.tp == 1 and wl.checkpointing != "selective-op"
     return ReplayInput(param_groups(spec, lay.tp, lay.shard), acts, cb, lay.reduce_bytes, pb, opt_bpp, reshard,
                        wl.checkpointing in ("full", "selective-op"), wl.batch * wl.context, spec.hidden_size,
                        spec.vocab_size,
                        -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied, wl.grad_accum, fsdp,
                        casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
-                       expandable=wl.expandable_segments)
+                       expandable=wl.expandable_segments, spec=spec if ops else None,
+                       precision=precision if ops else None, batch=wl.batch, seq=wl.context)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
