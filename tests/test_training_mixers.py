@@ -12,7 +12,7 @@ import pytest
 
 from memfit.memory.activations import Precision
 from memfit.memory.allocator_trace import Trace
-from memfit.memory.training.layer_mixers import short_conv
+from memfit.memory.training.layer_mixers import dsv4_scores, short_conv
 from memfit.memory.training.layer_ops import LayerRun, StepContext
 from memfit.sources.hf_config import spec_from_config
 
@@ -90,4 +90,30 @@ def test_the_heads_logit_ops(family: str, extra: int) -> None:
     assert tr.pool.allocated == kept
     g = _loss_backward(c, keys, [])
     tr.free(g)
+    assert tr.pool.allocated == 0
+
+
+def test_deepseek_v4_scores() -> None:
+    """DeepSeek-V4's eager attention on a CSA layer (compress rate 4): 2,048 queries score 2,048 + 512 keys; the
+    scores in bf16 (× scaling, + mask), their cat with the fp32 sinks one column wider (cat, minus the max, softmax),
+    the probabilities cast back, the product with V and its contiguous copy; its backward frees what it made and
+    leaves q's, K's and V's gradients (every head's)."""
+    from memfit.spec import AttentionSpec
+
+    spec = spec_from_config(json.loads(LFM2.read_text()), "lfm2-350m")
+    a = AttentionSpec(num_heads=64, num_kv_heads=1, head_dim=512, single_kv=True, compress_rate=4, sinks=True)
+    tr = Recorded()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), batch=1, seq=2048)
+    run = LayerRun()
+    oc = dsv4_scores(c, run, a, 2)
+    scores = 64 * 2048 * 2560 * 2  # 640 MiB
+    wide = 64 * 2048 * 2561 * 4
+    out = 2048 * 64 * 512 * 2
+    assert tr.sizes == [scores, scores, scores, wide, wide, wide, scores, out, out]
+    assert tr.pool.allocated == wide + scores + out  # the softmax and the probabilities kept, o_proj's input
+    (_, op), = run.ops
+    g = tr.alloc(out)
+    left = op(c, [g])
+    assert sorted(tr.pool.live[k].size for k in left) == sorted([64 * 2560 * 512 * 2] * 2 + [out])
+    tr.free(*left, oc)
     assert tr.pool.allocated == 0

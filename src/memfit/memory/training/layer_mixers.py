@@ -14,10 +14,10 @@ contiguous copy for ``in_proj``.
 
 from __future__ import annotations
 
-from ...spec import LayerSpec
+from ...spec import AttentionSpec, LayerSpec
 from .layer_ops import LayerRun, StepContext, linear
 
-__all__ = ["short_conv"]
+__all__ = ["dsv4_scores", "short_conv"]
 
 
 def short_conv(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
@@ -67,3 +67,67 @@ def short_conv(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     out_proj = linear(c, run, "shortconv_out", y, pb, h, h)
     run.hold(tr, y)
     return out_proj
+
+
+def dsv4_scores(c: StepContext, run: LayerRun, a: AttentionSpec, ab: int) -> int:
+    """DeepSeek-V4's ``eager_attention_forward`` over its ``s + s / compress_rate`` keys (the single K=V head
+    broadcast to every head as a view), checked against the simulator's trace of
+    ``deepseek-v4-flash-e16-l4/train-bf16-adamw-fused-b1-s2048``: the scores, × scaling, + the mask (each in the
+    model dtype, the one before freed); their ``cat`` with the fp32 sinks (fp32 by type promotion, one column more),
+    minus the row max (kept in a local until the function returns), the fp32 softmax (kept), the probabilities cast
+    back (kept); their product with V and its contiguous copy (o_proj's input, returned). Backward: V's and the
+    probabilities' gradients, the latter in fp32, through the sink slice and the softmax, the row max's ``neg`` and
+    its ``scatter`` into zeros, their sum, cast back and scaled; then K's and q's gradients (every head's)."""
+    tr, b, s, t = c.tr, c.batch, c.seq, c.t
+    heads = a.num_heads
+    kv = s + (s // a.compress_rate if a.compress_rate else 0)
+    scores = b * heads * s * kv * ab
+    wide = b * heads * s * (kv + 1) * 4
+    out = t * heads * a.value_dim * ab
+    sc = tr.alloc(scores)
+    m = tr.alloc(scores)
+    tr.free(sc)
+    masked = tr.alloc(scores)
+    tr.free(m)
+    cat = tr.alloc(wide)
+    shifted = tr.alloc(wide)
+    tr.free(cat)
+    sm = tr.alloc(wide)
+    probs = tr.alloc(scores) if ab != 4 else 0
+    tr.free(masked)
+    o = tr.alloc(out)
+    oc = tr.alloc(out)  # transpose(1, 2).contiguous()
+    tr.free(o, shifted)
+    if not run.keep:
+        tr.free(sm, probs)
+
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        trr = cc.tr
+        gv = trr.alloc(b * heads * kv * a.value_dim * ab)
+        gp = trr.alloc(scores)
+        trr.free(*grads, probs)
+        if ab != 4:
+            g32 = trr.alloc(b * heads * s * kv * 4)
+            trr.free(gp)
+            gp = g32
+        sl = trr.alloc(wide)  # the sink column's slice
+        trr.free(gp)
+        sb = trr.alloc(wide)  # _softmax_backward_data
+        trr.free(sl, sm)
+        trr.free(trr.alloc(wide))  # neg, reduced
+        zeros = trr.alloc(wide)
+        sc2 = trr.alloc(wide)  # the max's gradient scattered
+        trr.free(zeros)
+        total = trr.alloc(wide)
+        trr.free(sb, sc2)
+        low = trr.alloc(scores)  # the scores' part of the cat, in the model dtype
+        trr.free(total)
+        scaled = trr.alloc(scores)
+        trr.free(low)
+        gk = trr.alloc(b * heads * kv * a.head_dim * ab)
+        gq = trr.alloc(t * heads * a.head_dim * ab)
+        trr.free(scaled)
+        return [gq, gk, gv]
+
+    run.ops.append((len(run.linears), backward))
+    return oc

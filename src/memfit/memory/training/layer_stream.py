@@ -24,10 +24,12 @@ allocated peak holds.
 
 from __future__ import annotations
 
-from ...spec import AttentionSpec, LayerSpec, MoESpec
+from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
-from .layer_mixers import short_conv
+from ..dsv4_attention import hc_stream_bytes
+from ..runtimes.transformers_families import altup_copies
+from .layer_mixers import dsv4_scores, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 
 __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
@@ -69,9 +71,18 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
         cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live)
         rest = la.saved + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
-        if rest - (t * h * r if keeps_stream else 0) > 0:
-            run.hold(tr, tr.alloc(rest - (t * h * r if keeps_stream else 0)))
+        rest -= t * h * r if keeps_stream else 0
+        if rest > 0:
+            # gemma3n's AltUp and DeepSeek-V4's hyper-connections keep several copies of the stream and per-token
+            # tensors of their width: held as stream-sized tensors (at most 64), not as one block
+            n = min(64, max(1, rest // (t * h * r))) if _stream_copies(c.spec) else 1
+            run.hold(tr, *[tr.alloc(rest // n) for _ in range(n)])
     return run
+
+
+def _stream_copies(spec: ModelSpec) -> bool:
+    """The residual is several streams: gemma3n's AltUp copies, DeepSeek-V4's hyper-connection streams."""
+    return altup_copies(spec) > 1 or hc_stream_bytes(spec, 1, 1) > 0
 
 
 def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
@@ -216,7 +227,10 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     ka = tr.alloc(t * nk * ab) if kb != ab else kc
     math_path = c.p.attn != "eager" and ab == 4 and a.num_kv_heads < heads
     gq, gk, gv = t * nq * ab, t * nk * ab, t * nv * ab
-    if c.p.attn == "eager" or math_path:
+    if a.single_kv:  # DeepSeek-V4 (eager only): its own scores, sinks and backward
+        oc = dsv4_scores(c, run, a, ab)
+        kept = [qa, ka, vc]
+    elif c.p.attn == "eager" or math_path:
         oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
         sq = b * heads * s * s
         run.kernels.append((len(run.linears), [gq, t * nq * ab, t * no * ab, sq * 4, sq * 4], 0))
