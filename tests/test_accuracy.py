@@ -151,7 +151,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # simulator's reserved peak to the byte; gpt2-medium -3.02 -> -2.03 % once GPT-2's block was replayed)
     ("groundtruth/h100.jsonl", "inference"): Bound(median=0.19, worst=5.07, under=-3.77),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 1.37, worst 5.95
-    ("groundtruth/h100.jsonl", "training"): Bound(median=0.78, worst=2.08, under=-2.08),
+    # the replay's allocated peak counts the tied embedding's gradient sum as the engine's in-place add, as the
+    # step's allocated peak does (training/pool.py): llama-3.2-3b -2.08 -> +0.49 %, median 0.78 -> 0.56 %
+    ("groundtruth/h100.jsonl", "training"): Bound(median=0.56, worst=1.70, under=-1.70),
     # inference worst: LLM.int8's buffers are replayed as two blocks, not op by op (the measured build, which
     # leaves ~570 MiB cached, and the run's growth are not reproduced: docs/simulator.md)
     ("groundtruth/h100-bnb.jsonl", "inference"): Bound(median=0.57, worst=8.12, under=-8.12),
@@ -175,7 +177,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 1.58 %, worst gemma-3n-e4b amp +7.92 %, most under gemma-4-31b ckpt -6.52 %
     # + AltUp's stream copies held as stream-sized tensors (training/layer_stream.py): gemma-3n-e4b amp +7.92 ->
     # -0.22 %, e2b +1.36 %; median 1.58 -> 1.10 %, worst qwen3-vl-8b with an image +6.73 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=1.10, worst=6.74, under=-6.53),
+    # + the tied embedding's in-place gradient sum: gemma-4-31b ckpt -6.52 -> -0.40 %, most under now qwen2.5-vl with
+    # an image -3.41 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=1.09, worst=6.74, under=-3.42),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -197,7 +201,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 1.29 -> 0.98 %, worst now command-r7b-l4 amp + checkpointing -6.64 %
     # the heads' logit scale / tanh soft-cap / .float() replayed (training/pool.py): command-r7b -6.64 -> -1.93 %,
     # worst now llama-4-maverick-text-l2 -3.96 %
-    ("simulated/families.jsonl", "training"): Bound(median=0.99, worst=3.97, under=-3.97),
+    # + the tied embedding's in-place gradient sum: command-r7b -1.93 -> +0.13 %, ernie-4.5 -3.00 -> -0.95 %,
+    # hunyuan -1.56 -> +0.61 %, median 0.98 -> 0.52 %
+    ("simulated/families.jsonl", "training"): Bound(median=0.53, worst=3.97, under=-3.97),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
@@ -233,7 +239,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/cases.jsonl", "inference"): Bound(median=0.40, worst=4.46, under=-2.05),
     # training worst was mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (coarse replay)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 1.96, worst 18.40
-    ("simulated/cases.jsonl", "training"): Bound(median=0.45, worst=3.72, under=-2.27),
+    # + the tied embedding's in-place gradient sum: phi-4-mini-l8 -0.89 -> -0.34 %, median 0.45 -> 0.43 %
+    ("simulated/cases.jsonl", "training"): Bound(median=0.44, worst=3.72, under=-2.27),
     # inference: 0.65 / 8.10 / -6.99 until the grouped MoE dispatch was replayed (developed on the families files;
     # dbrx prefill +8.09 %, qwen1.5-moe generate -6.98 % were the held-out MoE misses)
     # held-out family cases, scored once after the replays were written on the development files: the replayed

@@ -117,3 +117,18 @@ def test_deepseek_v4_scores() -> None:
     assert sorted(tr.pool.live[k].size for k in left) == sorted([64 * 2560 * 512 * 2] * 2 + [out])
     tr.free(*left, oc)
     assert tr.pool.allocated == 0
+
+
+def test_an_in_place_sum_is_a_new_block_but_not_a_new_peak() -> None:
+    """The tied embedding's two gradients summed: the caching allocator places the sum as a new block (the pool
+    grows), the allocated peak counts it as the autograd engine's in-place add (no third tensor)."""
+    from memfit.memory.training.pool import _LargePool
+
+    mib = 1 << 20
+    tr = _LargePool()
+    tr.built()
+    a, b = tr.alloc(100 * mib), tr.alloc(100 * mib)
+    total = tr.alloc_in_place(100 * mib, a, b)
+    f = tr.figures()
+    assert f.peak_reserved == 300 * mib and f.peak_allocated == 200 * mib
+    assert set(tr.pool.live) == {total}

@@ -93,10 +93,37 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
 
 class _LargePool(Trace):
     """The run's tensors above 1 MiB: smaller ones come from the small pool, whose own 2 MiB segments they pack
-    with little waste and which the large tensors never use; leaving them out keeps the replay fast."""
+    with little waste and which the large tensors never use; leaving them out keeps the replay fast.
+
+    The allocated peak is counted as the step's allocated peak is (``activations.py``): a sum the autograd engine
+    makes in place (``InputBuffer::accumulate``) is a new block to the caching allocator here but not to that
+    peak."""
+
+    def __init__(self, expandable: bool = False) -> None:
+        super().__init__(expandable)
+        self.peak = 0
+        self._in_place = 0
 
     def alloc(self, nbytes: int) -> int:
-        return super().alloc(nbytes) if nbytes > K_SMALL_SIZE else 0
+        key = super().alloc(nbytes) if nbytes > K_SMALL_SIZE else 0
+        self.peak = max(self.peak, self.pool.allocated - self._in_place)
+        return key
+
+    def alloc_in_place(self, nbytes: int, *frees: int) -> int:
+        """A sum made in place into one of ``frees`` (freed after it)."""
+        before = self.pool.allocated
+        key = super().alloc(nbytes) if nbytes > K_SMALL_SIZE else 0
+        self._in_place = self.pool.allocated - before
+        self.free(*frees)
+        self._in_place = 0
+        return key
+
+    def built(self) -> None:
+        super().built()
+        self.peak = self.pool.allocated
+
+    def figures(self) -> PoolFigures:
+        return replace(super().figures(), peak_allocated=self.peak)
 
 
 def _trainable(spec: ModelSpec, wl: Workload, states: ModelStates) -> list[Param]:
@@ -172,8 +199,11 @@ def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
         if t > 3072:
             tr.free(tr.alloc(t * h * 4 + 4 * t * 8))
         if kind == "token_embd" and c.spec.tie_word_embeddings and c.head_grad:
-            total = tr.alloc(v * h * gb)
-            tr.free(dense, c.head_grad)
+            if isinstance(tr, _LargePool):
+                total = tr.alloc_in_place(v * h * gb, dense, c.head_grad)
+            else:
+                total = tr.alloc(v * h * gb)
+                tr.free(dense, c.head_grad)
             c.grads[c.grads.index(c.head_grad)] = total
         else:
             c.grads.append(dense)
