@@ -105,6 +105,20 @@ def _titan_shard(model: Any, mesh: Any, pp: bool) -> None:
     fully_shard(model, reshard_after_forward=None if not pp else False, **kw)
 
 
+def _titan_shard_stage(mod: Any, mesh: Any, amp: bool) -> None:
+    """torchtitan ``apply_fsdp`` under pipeline parallelism: every decoder layer of the stage and the stage itself
+    (its embedding, final norm and lm_head) sharded with ``reshard_after_forward=False`` (the stage's parameters stay
+    gathered while its micro-batches run); bf16 parameters and fp32 reduce under ``amp``."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    kw: dict[str, Any] = {"mesh": mesh, "reshard_after_forward": False}
+    if amp:
+        kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    for layer in mod.layers:
+        fully_shard(layer, **kw)
+    fully_shard(mod, **kw)
+
+
 def _start(n: int, rank: int = 0) -> None:
     from torch.testing._internal.distributed.fake_pg import FakeStore
 
@@ -284,9 +298,16 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     pp, rank, m = int(p["pp"]), int(p.get("rank", 0)), int(p["microbatches"])
     v = int(p.get("v", 1)) if p["schedule"] == "interleaved-1f1b" else 1
     amp = bool(p.get("amp", True))
-    _start(pp, rank)
+    dp = int(p.get("dp", 1))  # FSDP2 over dp ranks inside each stage (torchtitan's PP x FSDP mesh)
+    _start(pp * dp, rank * dp)  # mesh (pp, dp), row-major: rank 0 of the stage's FSDP group
     try:
+        mesh = None
+        if dp > 1:
+            from torch.distributed.device_mesh import init_device_mesh
+
+            mesh = init_device_mesh("cpu", (pp, dp), mesh_dim_names=("pp", "dp"))
         with _fake_world() as tracker, static_metadata(), backward_keeps_modes():
+            tracker.pool.paused = dp > 1  # torchtitan materialises only the local shards of its meta-built stages
             cfg = sm.config_from_dict(cfg_dict)
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if amp else torch.bfloat16,
                                                      attn_implementation="sdpa")
@@ -296,11 +317,18 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
             n_stages = pp * v
             ranges = stage_ranges(cfg.num_hidden_layers, n_stages)
             ids_here = [rank + j * pp for j in range(v)]
-            mods = [StageModule(model, ranges[k], k == 0, k == n_stages - 1, amp) for k in ids_here]
+            # under FSDP the MixedPrecisionPolicy casts the parameters to bf16: no autocast
+            mods = [StageModule(model, ranges[k], k == 0, k == n_stages - 1, amp and dp == 1) for k in ids_here]
             del model
+            if mesh is not None:
+                for mod in mods:
+                    _titan_shard_stage(mod, mesh["dp"], amp)
             gc.collect()
+            if mesh is not None:
+                tracker.pool.materialise(tracker.blocks)
             b, s, h = int(p["batch"]), int(p["seq"]), cfg.hidden_size
-            hid_dtype = torch.float32 if amp else torch.bfloat16  # fp32 residual stream under autocast
+            # fp32 residual stream under autocast; bf16 under FSDP's policy or in a bf16 model
+            hid_dtype = torch.float32 if amp and dp == 1 else torch.bfloat16
             out_dtype = torch.bfloat16  # logits: autocast's bf16 Linear, or the bf16 model's
             stages = []
             for k, mod in zip(ids_here, mods, strict=True):
@@ -309,7 +337,8 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
                 out = torch.empty(b, s, cfg.vocab_size, dtype=out_dtype) if last else \
                     torch.empty(b, s, h, dtype=hid_dtype)
                 stages.append(PipelineStage(mod, k, n_stages, torch.device("cpu"), input_args=(inp,),
-                                            output_args=(out,), output_grads=None if last else (out,)))
+                                            output_args=(out,), output_grads=None if last else (out,),
+                                            group=None if mesh is None else mesh["pp"].get_group()))
                 del inp, out
             gc.collect()
 
@@ -393,6 +422,16 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
        microbatches=3, batch=2, seq=1024),
     _c("qwen2.5-7b-l6/pp3-r1-gpipe-m4-b1-s2048", "qwen2.5-7b", 6, pp=3, rank=1, schedule="gpipe",
        microbatches=4, batch=1, seq=2048),
+    # PP x FSDP (torchtitan's 2D mesh): FSDP2 over ``dp`` ranks inside each stage, reshard_after_forward=False,
+    # bf16 parameters and fp32 reduce; rank 0 of the stage's FSDP group
+    _c("qwen2.5-7b-l4/pp2-dp4-r0-1f1b-m4-b1-s2048", "qwen2.5-7b", 4, pp=2, dp=4, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/pp2-dp4-r1-1f1b-m4-b1-s2048", "qwen2.5-7b", 4, pp=2, dp=4, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048),
+    _c("mistral-7b-v0.3-l4/pp2-dp2-r0-gpipe-m2-b1-s2048", "mistral-7b-v0.3", 4, pp=2, dp=2, rank=0,
+       schedule="gpipe", microbatches=2, batch=1, seq=2048),
+    _c("llama-3.1-8b-l4/pp2-dp8-r1-1f1b-ckpt-m4-b1-s4096", "llama-3.1-8b", 4, pp=2, dp=8, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=4096, ckpt=True),
 ]
 # written before memfit's PP model was run on any of them
 PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -441,10 +480,12 @@ def pp_params(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
                                amp=bool(p.get("amp", True)), dtype="bfloat16",
                                ckpt={"op": "selective-op"}.get(str(p.get("ckpt")), bool(p.get("ckpt", False))),
-                               gpus=int(p["pp"]), pp=int(p["pp"]),
+                               gpus=int(p["pp"]) * int(p.get("dp", 1)), pp=int(p["pp"]),
                                pp_schedule=p["schedule"], grad_accum=int(p["microbatches"]), pp_rank=int(p["rank"]))
     if p["schedule"] == "interleaved-1f1b":
         out["pp_virtual"] = int(p.get("v", 2))
+    if int(p.get("dp", 1)) > 1:  # FSDP2 inside each stage, reshard_after_forward=False (torchtitan under PP)
+        out["zero"] = 2
     return out
 
 

@@ -24,6 +24,16 @@ What the rank holds, from PyTorch 2.13 ``torch/distributed/pipelining``:
 * gradients appear at a stage's first backward and stay (accumulated over the micro-batches); the optimizer
   step follows the last backward.
 
+With ``--zero 2`` or ``3`` each stage is sharded by FSDP2 over the ``dp = gpus / pp`` ranks of its data-parallel
+group as torchtitan does under PP (``apply_fsdp``: ``reshard_after_forward=False`` for every layer and the stage;
+bf16 parameters and fp32 reduce under ``--mixed-precision``). From PyTorch 2.13 ``pipelining/stage.py`` and
+``fsdp/_fully_shard``: every micro-batch's backward runs with ``set_requires_gradient_sync(False)`` and
+``set_reshard_after_backward(False)``, so the stage's parameters stay gathered in bf16 from its first forward to the
+end of the step, and each group's post-backward upcasts its bf16 gradients to an fp32 unsharded accumulator
+(``to_accumulated_grad_if_needed``: both alive for a moment) that later micro-batches add into; the schedule's
+``perform_reduce_grad`` then reshards and reduce-scatters group by group (root first), leaving fp32 gradient shards
+beside the fp32 parameter shards and the optimizer's sharded states.
+
 Measured against ``tools/simulate_pipeline.py`` (one rank on PyTorch's fake process group, the real schedules on
 fake tensors): docs/simulator.md, section "Pipeline parallelism".
 """
@@ -51,8 +61,10 @@ SCHEDULES = ("1f1b", "gpipe", "interleaved-1f1b")
 
 
 def uses_pipeline_model(wl: Workload) -> bool:
-    """Full training over pipeline stages alone (no TP, ZeRO, EP or offload): torch.distributed.pipelining."""
-    return wl.mode == "train" and wl.pp > 1 and wl.tp == 1 and wl.zero == 0 and wl.ep == 1 and wl.offload == "none"
+    """Full training over pipeline stages (no TP, ZeRO-1, EP or offload; FSDP2 inside the stages with ``--zero``
+    2 or 3): torch.distributed.pipelining."""
+    return wl.mode == "train" and wl.pp > 1 and wl.tp == 1 and wl.zero in (0, 2, 3) and wl.ep == 1 \
+        and wl.offload == "none"
 
 
 def rank_actions(schedule: str, pp: int, rank: int, m: int, v: int = 1) -> list[tuple[str, int, int]]:
@@ -114,14 +126,19 @@ class _Stage:
     output: int  # the stage's output of one micro-batch (hidden states, or the logits)
     forward_peak: int  # above what was there before, during one micro-batch's forward
     backward_peak: tuple[int, int]  # during one backward (its own ``kept`` included): gradients absent / present
+    shard_grads: int  # FSDP: the stage's fp32 gradient shards after the reduce-scatter (else ``gradients``)
+    reduce_peak: int  # FSDP: the largest moment of the step-end reduce-scatter, beyond weights and states
 
 
 def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations, share: RankShare,
-           n_stages: int) -> _Stage:
+           n_stages: int, dp: int = 1) -> _Stage:
+    """One stage's terms; ``dp`` > 1: sharded by FSDP2 over ``dp`` ranks (``states.precision`` is then the gathered
+    parameters' (bf16 under mixed precision), ``grad_bytes`` the gradient accumulator's, fp32 there)."""
     k, rng = share.stage, share.layers
     first, last = k == 0, k == n_stages - 1
     total = count_parameters(spec).total
     frac = share.parameters / total if total else 0.0
+    fsdp = dp > 1
     gb = states.grad_bytes
     layer_grads = tuple(int(n * gb) for n in share.layer_parameters)
     grads = int(share.parameters * gb)
@@ -129,8 +146,8 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     # the first stage's embedding gradient is made at the very end of its backward (tied or not: the head and its
     # copy of the tied matrix are on the last stage)
     emb = outside if first and not last else 0
-    opt = replace(states.optimizer, state_bytes=int(states.optimizer.state_bytes * frac),
-                  step_temporary=int(states.optimizer.step_temporary * frac))
+    opt = replace(states.optimizer, state_bytes=int(states.optimizer.state_bytes * frac / dp),
+                  step_temporary=int(states.optimizer.step_temporary * frac / dp))
     st = replace(states, weights=int(share.parameters * states.precision.weight_bytes), gradients=grads,
                  trainable=int(share.parameters), optimizer=opt, layer_grads=layer_grads,
                  head_grads=outside - emb, embedding_grads=emb)
@@ -163,6 +180,23 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     fwd = max(v for p, v in fresh.items() if p.startswith("forward")) - S
     bwd = [max(v for p, v in ph.items() if p.startswith("backward")) - S for ph in (fresh, accum)]
     bwd[0] = _first_backward(sa, st, ckpt)
+    if fsdp:  # FSDP2 without gradient sync: bf16 gradients upcast by each group's post-backward
+        lp = tuple(int(n) for n in share.layer_parameters)
+        total_p = int(share.parameters)
+        root = total_p - sum(lp)
+        head, emb_p = (root, 0) if last else (0, root) if first else (0, 0)
+        bwd = [_fsdp_backward(sa, ckpt, (lp, head, emb_p, gb), later) for later in (False, True)]
+        shard = total_p * gb // dp
+        # the step-end ``perform_reduce_grad``, the root group first, then the layers: each group is resharded
+        # (its gathered copy freed), then its fp32 accumulator is copied into the reduce-scatter input (both alive)
+        # and freed, the shard made beside the earlier groups' shards
+        reduce, left, done, freed = 0, total_p, 0, 0
+        for n in (root, *lp):
+            freed += n * states.precision.weight_bytes
+            done += n
+            reduce = max(reduce, (left + n) * gb + done * gb // dp - freed)
+            left -= n
+        return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]), shard, reduce)
     if first and emb:  # a later micro-batch: the embedding's new dense gradient beside .grad, before it is added
         bwd[1] = max(bwd[1], grads + sa.embedding_backward_extra + emb)
     before = sa.outside
@@ -172,7 +206,36 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
             rows = (2 if moe.kind == "gated" else 1) * moe.expert_intermediate_size
             bwd[1] = max(bwd[1], grads + before + la.saved + moe.num_experts * rows * h * gb)
         before += la.saved
-    return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]))
+    return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]), grads, 0)
+
+
+def _fsdp_backward(sa: ModelActivations, ckpt: str, shapes: tuple[tuple[int, ...], int, int, int],
+                   later: bool) -> int:
+    """A stage's backward under FSDP2 without gradient sync (``FSDPParamGroup.post_backward`` with
+    ``reduce_grads=False``): autograd makes the new gradients in the gathered parameters' bf16 (2 B); each
+    group's post-backward then upcasts them to an fp32 unsharded accumulator (``to_accumulated_grad_if_needed``,
+    both alive for a moment) or, on a later micro-batch, adds them into it
+    (``accumulate_unsharded_grad_if_needed``). A decoder layer's post-backward runs at the end of its own backward;
+    the stage root's (lm_head and final norm, or the embedding) at the end of the whole backward, so the lm_head's
+    bf16 gradient is alive through the layers'. ``shapes`` = (layer parameters, lm_head + norm parameters,
+    embedding parameters, accumulator bytes: 4 under mixed precision, else 2 and nothing is upcast)."""
+    layers, head, emb, acc = shapes
+    full, op = ckpt == "full", ckpt == "selective-op"
+    kept = [la.checkpoint if full else la.op_saved if op else la.saved - (la.attention_core if ckpt == "selective"
+            else 0) for la in sa.layers]
+    up = acc if acc != 2 else 0  # bytes the upcast adds per parameter (0: the bf16 gradients are the accumulators)
+    base = acc * (sum(layers) + head + emb) if later else 0
+    best = sum(kept) + sa.outside + sa.loss_saved + sa.loss_backward_extra + base
+    done = 2 * head
+    for i in range(len(sa.layers) - 1, -1, -1):
+        la, new = sa.layers[i], 2 * layers[i]
+        recompute = la.checkpoint if full or op else 0
+        during = sum(kept[:i]) + sa.outside + recompute + max(la.saved, new) + la.backward_extra
+        end = sum(kept[:i]) + sa.outside + new + (0 if later else up * layers[i])
+        best = max(best, base + done + during, base + done + end)
+        done += 0 if later else (up or 2) * layers[i]
+    best = max(best, base + done + sa.embedding_backward_extra + 2 * emb)
+    return max(best, base + done + 2 * emb + (0 if later else up * (head + emb)))
 
 
 def _first_backward(sa: ModelActivations, st: ModelStates, ckpt: str) -> int:
@@ -224,10 +287,14 @@ def _walk(stages: list[_Stage], actions: list[tuple[str, int, int]]) -> tuple[in
         if now > best:
             best, where, flight = now, name, sum(in_flight) - (1 if kind == "F" else 0)
             best_grads = grads_other + (st.states.gradients if has_grads[j] and (kind == "F" or mb) else 0)
-    step = sum(s.states.gradients + s.states.optimizer.step_temporary for s in stages) + \
-        chunks * sum(s.output for s in stages if s.last)
+    logits = chunks * sum(s.output for s in stages if s.last)
+    reduce = max((s.reduce_peak + sum(o.states.gradients for o in stages if o is not s) for s in stages
+                  if s.reduce_peak), default=0) + logits
+    if reduce > best:
+        best, where, best_grads, flight = reduce, "reduce-scatter (step end)", 0, 0
+    step = sum(s.shard_grads + s.states.optimizer.step_temporary for s in stages) + logits
     if step > best:
-        best, where, best_grads, flight = step, "optimizer step", sum(s.states.gradients for s in stages), 0
+        best, where, best_grads, flight = step, "optimizer step", sum(s.shard_grads for s in stages), 0
     return best, where, best_grads, flight
 
 
@@ -245,10 +312,15 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     if n_stages > spec.num_layers:
         raise ConfigError(f"pp × stages per rank = {n_stages} exceeds the {spec.num_layers} layers; lower --pp "
                           "or --pp-virtual-stages")
+    dp = gpus // pp
+    fsdp = wl.zero >= 2 and dp > 1
     states = model_states(spec, wl)
+    master = states.precision.weight_bytes  # FSDP: the sharded parameters' bytes
+    if fsdp and wl.mixed_precision:  # MixedPrecisionPolicy(bf16, fp32): gathered and computed in bf16
+        states = replace(states, precision=replace(states.precision, amp=False, weight_bytes=2, resid_bytes=2))
     acts = model_activations(spec, states.precision, wl.batch, wl.context)
     shares = _stage_shares(spec, 1, n_stages, 1)
-    stages = [_stage(spec, wl, states, acts, s, n_stages) for s in shares]
+    stages = [_stage(spec, wl, states, acts, s, n_stages, dp if fsdp else 1) for s in shares]
     T, h = wl.batch * wl.context, spec.hidden_size
     hidden = T * h * states.precision.resid_bytes
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
@@ -258,10 +330,10 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
         mine = [stages[rank + j * pp] for j in range(v)]
         peak, phase, grads, flight = _walk(mine, rank_actions(schedule, pp, rank, m, v))
         buffers = sum((0 if s.first else m * hidden) + (0 if s.last else m * hidden) for s in mine)
-        weights = sum(s.states.weights for s in mine)
+        weights = sum(s.states.weights + (int(s.share.parameters) * master // dp if fsdp else 0) for s in mine)
         opt = sum(s.states.optimizer.state_bytes for s in mine)
         comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase, flight),
-                            m, schedule)
+                            m, schedule, (dp if fsdp else 1, master))
         total = sum(c.bytes for c in comps if c.on_device)
         ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
         per_gpu.append({"rank": rank, "stage": mine[0].share.stage, "stages": [s.share.stage for s in mine],
@@ -273,13 +345,15 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     assert best is not None
     _, comps, rank, phase = best
     allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
-    notes = [f"{gpus} GPUs = dp {gpus // pp} × pp {pp}; torch.distributed.pipelining {schedule}"
-             + (f" with {v} stages per rank" if v > 1 else "") + f", {m} micro-batches of {wl.batch} per step",
+    notes = [f"{gpus} GPUs = dp {dp} × pp {pp}; torch.distributed.pipelining {schedule}"
+             + (f" with {v} stages per rank" if v > 1 else "") + f", {m} micro-batches of {wl.batch} per step"
+             + (f"; FSDP2 over the {dp} ranks of each stage (torchtitan: reshard_after_forward=False, no gradient "
+                "sync until the step's last backward)" if fsdp else ""),
              f"{'most-loaded GPU' if wl.pp_rank is None else 'reported GPU'}: pipeline rank {rank}, peak during "
              f"{phase}"]
     if schedule == "1f1b" and m < pp:
         notes.append(f"torch's Schedule1F1B refuses fewer micro-batches ({m}) than stages ({pp}): raise --grad-accum")
-    details: dict[str, Any] = {"per_gpu": per_gpu, "dp": gpus // pp, "tp": 1, "pp": pp, "ep": 1, "zero": 0,
+    details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": 1, "pp": pp, "ep": 1, "zero": wl.zero if fsdp else 0,
                                "pp_schedule": schedule, "microbatches": m, "peak_phase": phase,
                                "trainable_parameters": states.trainable}
     return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
@@ -288,11 +362,13 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
 
 def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_Stage],
                 fixed: tuple[int, int, int, int], at: tuple[int, int, str, int], m: int,
-                schedule: str) -> list[Component]:
+                schedule: str, shard: tuple[int, int] = (1, 4)) -> list[Component]:
     """The rank's components: ``fixed`` = (weights, optimizer states, receive buffers, cuBLAS workspaces), ``at`` =
-    (the walk's peak beyond those, the complete gradients then, the moment's name, other micro-batches in flight)."""
+    (the walk's peak beyond those, the complete gradients then, the moment's name, other micro-batches in flight),
+    ``shard`` = (FSDP ranks per stage, the sharded parameters' bytes)."""
     weights, opt, buffers, workspace = fixed
     peak, grads, phase, flight = at
+    dp, master = shard
     stage_states = replace(states, weights=weights, optimizer=replace(states.optimizer, state_bytes=opt))
     sp = StepPeak(phase, peak - grads, 0, grads, opt, 0, {})
     params = sum(s.share.parameters for s in mine)
@@ -300,11 +376,14 @@ def _components(spec: ModelSpec, wl: Workload, states: ModelStates, mine: list[_
                        for s in mine)
     comps = training_components(
         spec, wl, stage_states, sp, workspace, weights=weights,
-        weights_formula=f"{params:,.0f} parameters on this rank: {layers} × {states.precision.weight_bytes} B",
+        weights_formula=f"{params:,.0f} parameters on this rank: {layers} × {states.precision.weight_bytes} B"
+        + (f" gathered by FSDP for the whole step + their 1/{dp} shard × {master} B" if dp > 1 else ""),
         gradients_formula=f"{params:,.0f} × {states.grad_bytes} B = "
-                          f"{fmt_bytes(sum(s.states.gradients for s in mine))} (those of a backward still running "
-                          "are in 'activations')",
-        optimizer_formula=f"{states.optimizer.name} states of this rank's {params:,.0f} parameters = {fmt_bytes(opt)}")
+                          f"{fmt_bytes(sum(s.states.gradients for s in mine))}"
+                          + (" (FSDP's unsharded accumulators)" if dp > 1 else "") + " (those of a backward still "
+                          "running are in 'activations')",
+        optimizer_formula=f"{states.optimizer.name} states of this rank's {params:,.0f} parameters"
+                          + (f" / {dp} (FSDP shards)" if dp > 1 else "") + f" = {fmt_bytes(opt)}")
     out = []
     for c in comps:
         if c.name == "activations":
