@@ -472,6 +472,16 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        microbatches=3, batch=2, seq=1024, ckpt="op"),
     _c("qwen3-8b-l6/pp3-r2-1f1b-sacop-m6-b1-s2048", "qwen3-8b", 6, pp=3, rank=2, schedule="1f1b",
        microbatches=6, batch=1, seq=2048, ckpt="op"),
+    # listed blind (2026-12-07) when PP x FSDP was modelled on four development cases, before these ran: a middle
+    # stage, an interleaved first rank, a checkpointed GPipe last stage, op-level SAC on a first stage at 16 ranks
+    _c("qwen3-8b-l6/pp3-dp4-r1-1f1b-m6-b1-s2048", "qwen3-8b", 6, pp=3, dp=4, rank=1, schedule="1f1b",
+       microbatches=6, batch=1, seq=2048),
+    _c("mistral-7b-v0.3-l8/pp2-dp8-r0-interleaved-v2-m4-b1-s2048", "mistral-7b-v0.3", 8, pp=2, dp=8, rank=0,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
+    _c("llama-3.1-8b-l4/pp2-dp2-r1-gpipe-ckpt-m4-b2-s1024", "llama-3.1-8b", 4, pp=2, dp=2, rank=1,
+       schedule="gpipe", microbatches=4, batch=2, seq=1024, ckpt=True),
+    _c("qwen2.5-7b-l4/pp2-dp16-r0-1f1b-sacop-m4-b1-s4096", "qwen2.5-7b", 4, pp=2, dp=16, rank=0,
+       schedule="1f1b", microbatches=4, batch=1, seq=4096, ckpt="op"),
 ]
 
 
