@@ -116,7 +116,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +2.84 % (mistral-7b-v0.3-l4 full ckpt, 4,096 tokens), +0.28, +2.94 % (llama-3.2-1b-l6 op-level SAC GPipe middle
     # stage), +0.12 % (held-out worst 1.72 -> 2.94 %, median 0.51 -> 0.50 %)
     ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.17, worst=1.21, under=-0.86),
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.50, worst=2.94, under=0.0),
+    # PP x FSDP held-out (listed blind before they ran): -0.63, -0.11, +0.25, -0.88 % (most under 0.00 -> -0.88 %)
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.50, worst=2.94, under=-0.88),
     # torchtitan's published eager FSDP runs reproduced on the fake group (the simulated allocated peak; the published
     # reserved figures are held in tests/test_pipeline.py)
     ("parallel/published.jsonl", "training"): Bound(median=0.01, worst=0.01, under=-0.01),
@@ -265,7 +266,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the PP x FSDP stages: dev median 6.49 %, worst -35.38 %: FSDP's copy-in and reduce-scatter streams keep
     # their own segments, which the fitted fraction does not see)
     ("parallel/pipeline-dev.jsonl", "training"): Bound(median=6.49, worst=35.38, under=-35.38),
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=7.57, worst=15.23, under=-15.23),
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=10.30, worst=28.23, under=-28.23),
     # rank 0 of N: the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
     # replayed per-stream pool (memory/training/fsdp_pool.py); the one-GPU fitted fraction it replaces gave medians
     # 16.40 % (dev) and 23.75 % (held-out). Worst: MoE experts padded over 64 ranks (over), FSDP+TP and MoE (under).
