@@ -132,3 +132,30 @@ def test_an_in_place_sum_is_a_new_block_but_not_a_new_peak() -> None:
     f = tr.figures()
     assert f.peak_reserved == 300 * mib and f.peak_allocated == 200 * mib
     assert set(tr.pool.live) == {total}
+
+
+def test_llama4_every_expert() -> None:
+    """Llama 4's every-expert block (4 experts × 2,048 intermediate on 1,024 hidden, 512 tokens, bf16): the input
+    repeated and scaled (E·t rows each), gate_up, act, up·act, down; its backward makes both expert weights'
+    gradients (E·I·h and E·h·2I) and leaves the input's (t·h), with everything else it made or kept freed."""
+    from memfit.memory.training.layer_mixers import every_expert
+    from memfit.spec import MoESpec
+
+    spec = spec_from_config(json.loads(LFM2.read_text()), "lfm2-350m")
+    m = MoESpec(num_experts=4, top_k=1, expert_intermediate_size=2048, dense_dispatch=True)
+    tr = Recorded()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), batch=1, seq=512)
+    run = LayerRun()
+    down = every_expert(c, run, m)
+    rows = 4 * 512
+    assert tr.sizes == [rows * 1024 * 2, rows * 1024 * 2, rows * 4096 * 2, rows * 2048 * 2, rows * 2048 * 2,
+                        rows * 1024 * 2]
+    (_, op), = run.ops
+    tr.free(down)
+    g = tr.alloc(512 * 1024 * 2)
+    left = op(c, [g])
+    assert [tr.pool.live[k].size for k in left] == [512 * 1024 * 2]
+    assert {k: tr.pool.live[v].size for k, v in run.made.items()} == {
+        "ffn_down_exps": 4 * 2048 * 1024 * 2, "ffn_up_exps": 4 * 1024 * 4096 * 2}
+    tr.free(*left, *run.made.values())
+    assert tr.pool.allocated == 0

@@ -24,7 +24,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     freed as the op that kept them runs; appends the parameter gradients (``trainable``: the layer's (kind,
     elements, a matrix) in parameter order). Returns the gradient of the layer's input."""
     tr, t, h = c.tr, c.t, c.spec.hidden_size
-    made: dict[str, int] = {}
+    made = run.made  # the weight gradients the Linears and the mixers' ops make, by kind
     acc: dict[int, int] = {}  # input key -> its gradient (later Linears on the same input add in place)
     pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
     for j in range(len(run.linears), -1, -1):

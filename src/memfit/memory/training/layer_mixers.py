@@ -14,10 +14,10 @@ contiguous copy for ``in_proj``.
 
 from __future__ import annotations
 
-from ...spec import AttentionSpec, LayerSpec
+from ...spec import AttentionSpec, LayerSpec, MoESpec
 from .layer_ops import LayerRun, StepContext, linear
 
-__all__ = ["dsv4_scores", "short_conv"]
+__all__ = ["dsv4_scores", "every_expert", "short_conv"]
 
 
 def short_conv(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
@@ -131,3 +131,55 @@ def dsv4_scores(c: StepContext, run: LayerRun, a: AttentionSpec, ab: int) -> int
 
     run.ops.append((len(run.linears), backward))
     return oc
+
+
+def every_expert(c: StepContext, run: LayerRun, m: MoESpec) -> int:
+    """Llama 4's ``Llama4TextMoe`` after its router: every token through every expert (``E·t`` rows), checked
+    against the simulator's trace of ``llama-4-maverick-text-l2`` training: the input repeated E times (kept: the
+    score product's backward reads it) and scaled by the router scores (kept: the batched matmul's input), the
+    batched gate_up (kept: act(gate) reads its view), act(gate) and up·act (kept), the batched down (returned; the
+    caller sums it over the experts). Backward: down's weight gradient and its input's, the product's two gradients,
+    ``silu_backward``, their ``cat`` into gate_up's gradient, gate_up's weight gradient and the scaled input's, the
+    score product's gradients; what each read freed as it runs. Returns down's output."""
+    tr, t, h, pb = c.tr, c.t, c.spec.hidden_size, c.pb
+    rows, inter = t * m.num_experts, m.expert_intermediate_size
+    keep = run.keep  # a checkpointed first forward drops each tensor after its last reader
+    rep = tr.alloc(rows * h * pb)
+    routed = tr.alloc(rows * h * pb)
+    if not keep:
+        tr.free(rep)
+    gate_up = tr.alloc(2 * rows * inter * pb)
+    act = tr.alloc(rows * inter * pb)
+    prod = tr.alloc(rows * inter * pb)
+    if not keep:
+        tr.free(act)
+    down = tr.alloc(rows * h * pb)
+    if not keep:
+        tr.free(prod, gate_up, routed)
+        return down
+    trains = c.p.full
+
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        trr = cc.tr
+        if trains:
+            run.made["ffn_down_exps"] = trr.alloc(m.num_experts * inter * h * pb)
+        g_prod = trr.alloc(rows * inter * pb)
+        trr.free(*grads, prod)
+        g_up, g_act = trr.alloc(rows * inter * pb), trr.alloc(rows * inter * pb)
+        trr.free(g_prod)
+        g_gate = trr.alloc(rows * inter * pb)  # silu_backward
+        trr.free(g_act, act, gate_up)
+        g_gu = trr.alloc(2 * rows * inter * pb)  # cat
+        trr.free(g_gate, g_up)
+        if trains:
+            run.made["ffn_up_exps"] = trr.alloc(m.num_experts * h * 2 * inter * pb)
+        g_in = trr.alloc(rows * h * pb)
+        trr.free(g_gu, routed)
+        g_rep, g_scores = trr.alloc(rows * h * pb), trr.alloc(rows * h * pb)  # × scores: both operands' gradients
+        trr.free(g_in, g_scores, rep)
+        g_x = trr.alloc(t * h * pb)  # repeat's backward: the sum over the experts
+        trr.free(g_rep)
+        return [g_x]
+
+    run.ops.append((len(run.linears), backward))
+    return down

@@ -66,6 +66,7 @@ class LayerRun:
     kernels: list[tuple[int, list[int], int]] = field(default_factory=list)  # attention backward: (position,
     # gradient bytes of q, k, v, scratch bytes)
     ops: list[tuple[int, BackwardOp]] = field(default_factory=list)  # a mixer's own backward: (position, op)
+    made: dict[str, int] = field(default_factory=dict)  # weight gradients those ops made, by kind
     norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)
     cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
     output: int = 0  # the new residual stream (kept by the next layer)

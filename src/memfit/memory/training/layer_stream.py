@@ -29,7 +29,7 @@ from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActiva
 from ..backward_moments import MOE_ACT_SAVED
 from ..dsv4_attention import hc_stream_bytes
 from ..runtimes.transformers_families import altup_copies
-from .layer_mixers import dsv4_scores, short_conv
+from .layer_mixers import dsv4_scores, every_expert, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 
 __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
@@ -119,6 +119,12 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     logits = linear(c, run, "ffn_gate_inp", x, xb, h, m.num_experts)
     probs = tr.alloc(t * m.num_experts * 4)
     tr.free(logits)
+    if m.dense_dispatch and not c.p.lora_kinds:  # Llama 4: every token through every expert
+        down = every_expert(c, run, m)
+        shared = _mlp(c, run, m.shared_size, m.kind == "gated", False, x, xb) if m.num_shared_experts else 0
+        total = tr.alloc(t * h * c.pb)  # the sum over the experts, added into the shared expert's output
+        tr.free(down, total, probs)
+        return shared or tr.alloc(t * h * c.pb)
     eb = 4 if c.p.amp else c.pb  # the fused 3-D experts run outside autocast's cast list
     rows, inter = t * m.routed_rows, m.expert_intermediate_size
     kinds = c.p.lora_kinds
