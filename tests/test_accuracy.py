@@ -80,7 +80,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + qwen3_5, qwen3_5_moe and mistral3 (generate + checkpointed training each, recorded before memfit's error was
     # looked at): generate +1.49 / +1.08 / -0.00 %, training +0.06 / +0.02 / -0.01 %; training median 0.28 -> 0.09 %
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=1.49, under=-0.80),
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.09, worst=2.06, under=-1.52),
+    # + gemma-3n-e4b ckpt s3072, moved here from the families held-out set (issue 12): -1.22 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.19, worst=2.06, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -88,7 +89,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # Gemma 4, Gemma 4 unified and Gemma 3n with their towers / embedders held (text inputs;
     # tools/simulate_families_towers.py)
     ("simulated/families-towers.jsonl", "inference"): Bound(median=0.66, worst=0.82, under=-0.82),
-    ("simulated/families-towers.jsonl", "training"): Bound(median=0.42, worst=1.44, under=-1.44),
+    # + gemma4-vision-l4 b1 s1536, moved here from the families held-out set (issue 12): -1.93 %
+    ("simulated/families-towers.jsonl", "training"): Bound(median=0.93, worst=1.93, under=-1.93),
     # the Mamba hybrids and Kimi Linear (tools/simulate_hybrids.py; the torch paths of Mamba-2, Mamba-1 and KDA)
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.10, worst=0.23, under=0.02),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.77, worst=1.80, under=-0.79),
@@ -99,7 +101,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.08, worst=1.04, under=-1.04),
     # issue 12's fresh blind family training cases (listed in the held-out list before they were simulated, scored
     # once after the replays of layer_mixers.py, the heads' logit ops and the in-place gradient sum)
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.73, worst=1.94, under=-1.94),
+    # gemma-3n-e4b ckpt s3072 and gemma4-vision-l4 (device totals -3.63 / -3.03 %) moved to development, their blind
+    # replacements listed (not yet simulated)
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.36, worst=0.86, under=-0.59),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -185,7 +189,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -0.22 %, e2b +1.36 %; median 1.58 -> 1.10 %, worst qwen3-vl-8b with an image +6.73 %
     # + the tied embedding's in-place gradient sum: gemma-4-31b ckpt -6.52 -> -0.40 %, most under now qwen2.5-vl with
     # an image -3.41 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=1.09, worst=6.74, under=-3.42),
+    # + gemma-3n-e4b ckpt s3072 (-3.63 %), moved here from the families held-out set
+    ("simulated/families-new.jsonl", "training"): Bound(median=1.09, worst=6.74, under=-3.64),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -226,7 +231,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/families-towers.jsonl", "inference"): Bound(median=0.63, worst=4.36, under=-0.29),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 7.65, worst 7.69
     # + the tanh soft-cap of gemma3n's head replayed: gemma3n-l10 +3.14 -> +0.33 %
-    ("simulated/families-towers.jsonl", "training"): Bound(median=1.66, worst=6.78, under=-6.78),
+    # + gemma4-vision-l4 b1 s1536 (-3.03 %), moved here from the families held-out set
+    ("simulated/families-towers.jsonl", "training"): Bound(median=2.35, worst=6.78, under=-6.78),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.56, worst=0.57, under=-0.57),
@@ -263,7 +269,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # issue 12's six fresh blind family training cases, scored once (341f2f2's replay: median 2.26 %, DeepSeek-V4 e8
     # +8.44 %, Maverick without checkpointing -7.37 %): gemma-3n-e4b ckpt s3072 -3.63 % (-0.75 % before),
     # gemma4-vision l4 -3.03 % (unchanged)
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=1.44, worst=3.64, under=-3.64),
+    # then the two under by more than 3 % moved to development by the rule (the other four: median 0.95 %)
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.95, worst=1.49, under=-1.49),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
