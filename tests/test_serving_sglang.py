@@ -77,3 +77,13 @@ def test_sglang_blind_batch_10() -> None:
     for (case, q), cap in caps.items():
         e = results[case].error(q)
         assert results[case].split == "heldout" and e is not None and abs(e) <= cap, (case, q, e)
+
+
+def test_default_fraction_reads_nvidia_smi_total() -> None:
+    # SGLang's default mem_fraction_static is (gpu_mem - reserved) / gpu_mem with gpu_mem nvidia-smi's total in MiB:
+    # an L40S prints 46,068 MiB (ECC takes 1/16 of its 48 GiB), in the 35-90 GiB tier reserved = (9.5 + 1/2) GiB,
+    # so round((46068 - 10240) / 46068, 3) = 0.778 (0.792 when the marketing 49,152 MiB was taken)
+    from memfit.memory.runtimes.sglang import default_mem_fraction_static
+
+    assert default_mem_fraction_static(get_device("l40s"), 1)[0] == 0.778
+    assert default_mem_fraction_static(get_device("h100-sxm"), 1)[0] == round((81559 - 10240) / 81559, 3)
