@@ -291,8 +291,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # by op (layer_stream / layer_grads) and a MoE layer's gate+up experts one parameter: dev 1.11 %, worst +39.75 ->
     # +10.16 % (Mistral tp 8 + SP, TP still coarse), under -10.51 -> -2.23 %; held-out 1.36 %, worst
     # qwen3-235b-a22b-l1/fsdp64 +(-0.65) -> -23.16 %, ERNIE -12.61 %, Gemma-2 eager -6.03 %, TinyLlama +8.52 %
-    ("parallel/dev.jsonl", "training"): Bound(median=1.11, worst=10.16, under=-2.23),
-    ("parallel/heldout.jsonl", "training"): Bound(median=1.36, worst=23.16, under=-23.16),
+    # Those four moved to development (held-out rule), four blind cases listed in their place: dev 1.19 %, worst
+    # -23.16 %; held-out 1.22 %, worst +6.92 % (Llama-2-7B FSDP 4 x TP 2, accumulation), most under -2.70 %
+    ("parallel/dev.jsonl", "training"): Bound(median=1.19, worst=23.16, under=-23.16),
+    ("parallel/heldout.jsonl", "training"): Bound(median=1.22, worst=6.92, under=-2.70),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
