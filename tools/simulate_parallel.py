@@ -112,7 +112,8 @@ class StreamPools:
         out = self.pools[sid].malloc(key, nbytes)
         self.owner[key] = sid
         self._settle()
-        self._record("malloc", key, sid, nbytes, new_segment=self.reserved - before)
+        self._record("malloc", key, sid, nbytes, new_segment=self.reserved - before,
+                     addr=self.pools[sid].live[key].addr)
         return out
 
     def free(self, key: object) -> None:

@@ -251,10 +251,12 @@ def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: li
     return rs_in
 
 
-def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> None:
+def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> int:
     """Logits, their fp32 copy, the fp32 log-softmax kept; its backward. Under TP the lm_head's local logits
     (``Shard(-1)``) are gathered to ``Replicate``: an all-gather along dim 0, then the chunks concatenated along the
-    vocabulary (``torch/distributed/tensor/_redistribute.py``); backward takes the local slice of the gradient."""
+    vocabulary (``torch/distributed/tensor/_redistribute.py``); backward takes the local slice of the gradient.
+    Returns the logits' gradient in the compute dtype: the lm_head's backward reads it while it makes its input's and
+    its weight's gradients (the caller frees it then)."""
     n_logits, cb = r.tokens * r.vocab, r.compute_bytes
     if r.tp > 1:
         local = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
@@ -274,7 +276,7 @@ def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> None:
         part = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
         tr.free(low)
         low = part
-    tr.free(low)
+    return low
 
 
 def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
@@ -301,9 +303,10 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
             tr.free(*ps)
             ps = []
         params.append(ps)
-    _loss(tr, r, prev)
+    low = _loss(tr, r, prev)
     gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
     head = tr.alloc((root[0] if r.tied else root[-1]).local * gb)  # the lm_head's gradient, first in backward
+    tr.free(low)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         la = r.acts.layers[i]
@@ -360,6 +363,18 @@ def _layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
     return out
 
 
+def _backward_order(params: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:
+    """The order autograd makes the gradients ``layer_backward`` does not make op by op: the experts' down
+    projection's before ``gate_up_proj``'s (the grouped MoE backward runs from its last matmul)."""
+    return sorted(params, key=lambda p: p[0] != "ffn_down_exps")
+
+
+def _param_order(grads: list[int], params: list[tuple[str, int, bool]]) -> list[int]:
+    """The gradients back in parameter order (``foreach_reduce`` walks the group's parameters)."""
+    made = dict(zip(_backward_order(params), grads, strict=False))
+    return [made[p] for p in params if p in made] + grads[len(params):]
+
+
 def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
     """One micro-batch with each decoder layer replayed op by op (``layer_stream.layer_forward``, ``layer_grads.
     layer_backward``: norms, projections, rotary, the attention kernel, the MLP or grouped MoE, each at its own size)
@@ -391,10 +406,10 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
             ps = []
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
-    _loss(tr, r, prev)
-    head = tr.alloc((root[0] if r.tied else root[-1]).local * r.compute_bytes)  # the lm_head's gradient
+    low = _loss(tr, r, prev)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
-    tr.free(x)
+    head = tr.alloc((root[0] if r.tied else root[-1]).local * r.compute_bytes)  # the lm_head's gradient
+    tr.free(low, x)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         flat = 0
@@ -402,8 +417,8 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
             flat, params[i] = _gather(tr, r, layers[i])
         run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[i]) if r.full_ckpt else runs[i]
         start = len(c.grads)
-        grad = layer_backward(c, run, grad, trainable[i])
-        g = c.grads[start:]
+        grad = layer_backward(c, run, grad, _backward_order(trainable[i]))
+        g = _param_order(c.grads[start:], trainable[i])
         del c.grads[start:]
         tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache)
         tr.free(*params[i])
