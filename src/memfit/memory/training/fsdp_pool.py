@@ -202,8 +202,8 @@ def fsdp_pool(r: ReplayInput) -> PoolFigures:
         grads: list[int] = []
         for _ in range(r.grad_accum):
             grads = _forward_backward_ops(tr, r, grads) if r.spec is not None else _forward_backward(tr, r, grads)
-        if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per parameter, fp32
-            pieces = max(1, round(r.state_bytes_per_param / 4))
+        if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per parameter, zeros_like(param)
+            pieces = max(1, round(r.state_bytes_per_param / (r.param_bytes or 4)))
             each = r.state_bytes_per_param / pieces
             states = [tr.alloc(int((p.sharded if r.fsdp else p.local) * each)) for g in r.groups for p in g
                       for _ in range(pieces)]
