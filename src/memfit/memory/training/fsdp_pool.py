@@ -305,8 +305,15 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         params.append(ps)
     low = _loss(tr, r, prev)
     gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
-    head = tr.alloc((root[0] if r.tied else root[-1]).local * gb)  # the lm_head's gradient, first in backward
-    tr.free(low)
+    n_head = (root[0] if r.tied else root[-1]).local
+    if r.casts:  # autocast: the matmul makes the bf16 weight copy's gradient, its fp32 .grad once the node is done
+        low_w = tr.alloc(n_head * cb)
+        tr.free(low)
+        head = tr.alloc(n_head * gb)
+        tr.free(low_w)
+    else:
+        head = tr.alloc(n_head * gb)  # the lm_head's gradient, first in backward
+        tr.free(low)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         la = r.acts.layers[i]
