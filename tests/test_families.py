@@ -241,3 +241,15 @@ def test_lfm2_state_by_hand_on_every_runtime() -> None:
     assert sum(c.bytes for c in est.components if c.name == "kv_cache") == 10 * 2 * 1024 * 4 + 6 * 4096 * row
     for runtime in ("transformers", "vllm"):
         assert estimate(REAL["lfm2-350m"]["config"], mode="inference", runtime=runtime, context=4096).total_bytes > 0
+
+
+def test_qwen3_moe_experts_under_the_transformers5_name() -> None:
+    """transformers 5 writes a qwen3_moe config's expert count as ``num_local_experts`` (``num_experts`` null): the
+    catalog's Qwen3-Coder-480B config re-saved that way has 160 experts, not the class default 128."""
+    path = Path(__file__).resolve().parents[1] / "src/memfit/data/models/qwen3-coder-480b-a35b-instruct.json"
+    cfg = json.loads(path.read_text())
+    saved = {**cfg, "num_experts": None, "num_local_experts": cfg["num_experts"]}
+    a, b = spec_from_config(cfg, "a"), spec_from_config(saved, "b")
+    assert cfg["num_experts"] == 160
+    assert {la.moe.num_experts for la in b.layers if la.moe} == {160}
+    assert count_parameters(a).total == count_parameters(b).total

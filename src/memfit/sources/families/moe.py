@@ -21,8 +21,15 @@ def _sparse_at(cfg: Config, moe: MoESpec) -> Callable[[int], MoESpec | None]:
     return lambda i: moe if i not in dense and moe.num_experts > 0 and (i + 1) % step == 0 else None
 
 
+def _experts(cfg: Config, default: int) -> int:
+    """``num_experts``, or ``num_local_experts``: transformers 5 saves a qwen3_moe config under the second name
+    (``Qwen3MoeConfig.attribute_map``: ``num_experts`` is an alias, null in ``to_dict()``)."""
+    key = "num_experts" if cfg.get("num_experts") is not None else "num_local_experts"
+    return get_int(cfg, key, default)
+
+
 def _qwen2_moe(cfg: Config, name: str) -> ModelSpec:
-    moe = MoESpec(get_int(cfg, "num_experts", 60), get_int(cfg, "num_experts_per_tok", 4),
+    moe = MoESpec(_experts(cfg, 60), get_int(cfg, "num_experts_per_tok", 4),
                   get_int(cfg, "moe_intermediate_size", 1408), num_shared_experts=1,
                   shared_intermediate_size=get_int(cfg, "shared_expert_intermediate_size", 5632),
                   shared_expert_gate=True, norm_topk_prob=get_bool(cfg, "norm_topk_prob", False))
@@ -33,7 +40,7 @@ def _qwen2_moe(cfg: Config, name: str) -> ModelSpec:
 
 def _qwen3_moe(cfg: Config, name: str) -> ModelSpec:
     bias = get_bool(cfg, "attention_bias", False)
-    moe = MoESpec(get_int(cfg, "num_experts", 128), get_int(cfg, "num_experts_per_tok", 8),
+    moe = MoESpec(_experts(cfg, 128), get_int(cfg, "num_experts_per_tok", 8),
                   get_int(cfg, "moe_intermediate_size", 768), norm_topk_prob=get_bool(cfg, "norm_topk_prob", False))
     windows = sliding_windows(cfg, layer_count(cfg), from_layer=get_int(cfg, "max_window_layers", 28, minimum=0))
     return decoder(cfg, name, qkv_bias=bias, o_bias=bias, qk_norm="head", windows=windows,
@@ -48,7 +55,7 @@ def _mixtral(cfg: Config, name: str) -> ModelSpec:
 
 def _olmoe(cfg: Config, name: str) -> ModelSpec:
     bias = get_bool(cfg, "attention_bias", False)
-    moe = MoESpec(get_int(cfg, "num_experts", 64), get_int(cfg, "num_experts_per_tok", 8),
+    moe = MoESpec(_experts(cfg, 64), get_int(cfg, "num_experts_per_tok", 8),
                   get_int(cfg, "intermediate_size"), norm_topk_prob=get_bool(cfg, "norm_topk_prob", False))
     return decoder(cfg, name, qkv_bias=bias, o_bias=bias, qk_norm="full", moe_at=lambda i: moe)
 
