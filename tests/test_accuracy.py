@@ -293,8 +293,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # qwen3-235b-a22b-l1/fsdp64 +(-0.65) -> -23.16 %, ERNIE -12.61 %, Gemma-2 eager -6.03 %, TinyLlama +8.52 %
     # Those four moved to development (held-out rule), four blind cases listed in their place: dev 1.19 %, worst
     # -23.16 %; held-out 1.22 %, worst +6.92 % (Llama-2-7B FSDP 4 x TP 2, accumulation), most under -2.70 %
-    ("parallel/dev.jsonl", "training"): Bound(median=1.19, worst=23.16, under=-23.16),
-    ("parallel/heldout.jsonl", "training"): Bound(median=1.22, worst=6.92, under=-2.70),
+    # Then qwen3-coder-480b-l1/fsdp64 (the blind replacement of qwen3-235b: allocated -25.94 %, a transformers-5
+    # config name) and qwen2-7b-l4/tp4-b1-s8192 (+16.98 % after an lm_head-gradient order change) moved too, both
+    # fixed on development; 6 blind replacements in all, scored after the fixes: dev (58) 1.16 %, worst
+    # qwen3-235b-l1/fsdp64 -23.16 %; held-out (50) 1.29 %, worst blind llama-3.1-8b-l4/tp4-b1-s8192 +15.72 %
+    ("parallel/dev.jsonl", "training"): Bound(median=1.16, worst=23.16, under=-23.16),
+    ("parallel/heldout.jsonl", "training"): Bound(median=1.29, worst=15.72, under=-3.69),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
