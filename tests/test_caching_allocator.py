@@ -91,3 +91,20 @@ def test_expandable_segments_grow_by_pages() -> None:
     for k, n in (("x", 11), ("y", 11), ("z", 18)):
         b.malloc(k, n * MIB)
     assert b.reserved == 42 * MIB
+
+
+def test_equal_free_blocks_lowest_address_first() -> None:
+    """BlockComparatorSize orders free blocks by size, then address: of two equal free segments the one at the lower
+    address is reused. New segments rise in address by default and fall with ``descending`` (the driver handing out
+    addresses top-down), so the first-made segment is reused in one order and the last-made in the other."""
+    for descending in (False, True):
+        a = CachingAllocator(descending=descending)
+        a.malloc("x", 100 * MIB)
+        a.malloc("y", 100 * MIB)
+        first, last = a.live["x"], a.live["y"]
+        assert (last.addr < first.addr) == descending
+        a.free("x")
+        a.free("y")
+        a.malloc("z", 60 * MIB)  # fits either: split (rest 40 MiB)
+        assert a.live["z"] is (last if descending else first)
+        assert (a.reserved, a.allocated) == (200 * MIB, 60 * MIB)

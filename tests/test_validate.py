@@ -133,3 +133,21 @@ def test_summary_as_recorded_compares_with_peak_alloc_untouched() -> None:
     assert got["median_abs_error"] == statistics.median(abs(e) for e in raw)
     assert got["most_under"] == min(raw)
     assert any(r.prior_bytes for r in results)  # the file does hold leftovers, so both figures are shown
+
+
+def test_kernel_modules_of_earlier_cases_are_taken_off() -> None:
+    """What earlier cases of the measuring process loaded, beyond the first case's kernels, the first training
+    case's and the case's own growth, is taken off the memory outside the pool (worked by hand, MiB)."""
+    from memfit.validate import _LoadedModules
+
+    mib = 1 << 20
+    loaded = _LoadedModules()
+    cases = [("generate", 100, 0),  # the first case: the base a fresh process has
+             ("generate", 104, 0),  # grew 4 itself: 104 - 100 - 4
+             ("generate", 110, 4),  # grew 6 itself, carries the second case's 4
+             ("train", 180, 10),  # the first training case: grew 70 (the training kernels), carries 10
+             ("train", 182, 10),  # base 100 + training 70 + own 2
+             ("generate", 183, 82)]  # base 100 + own 1
+    for kind, outside, modules in cases:
+        rec = {"kind": kind, "device_used_end": (outside + 1000) * mib, "reserved_end": 1000 * mib}
+        assert loaded.prior(rec) == modules * mib, (kind, outside)

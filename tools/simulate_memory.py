@@ -81,8 +81,8 @@ class TracedAllocator(CachingAllocator):
     """The emulated allocator, recording every allocation and free (``validate --trace``): the stream memfit's
     replayed runs (memory/training/pool.py, memory/runtimes/transformers_pool.py) are compared with."""
 
-    def __init__(self, expandable: bool = False) -> None:
-        super().__init__(expandable)
+    def __init__(self, expandable: bool = False, descending: bool = False) -> None:
+        super().__init__(expandable, descending)
         self.events: list[dict[str, Any]] = []
         self.op = ""  # the aten operator running (set by the tracker)
 
@@ -110,11 +110,12 @@ class AllocTracker(TorchDispatchMode):
     a balanced round-robin assignment for top-k indices.
     """
 
-    def __init__(self, fake: FakeTensorMode, expandable: bool = False, trace: bool = False) -> None:
+    def __init__(self, fake: FakeTensorMode, expandable: bool = False, trace: bool = False,
+                 descending: bool = False) -> None:
         super().__init__()
         self.fake = fake
         # the caching allocator's segments: the reserved bytes (every event recorded with ``trace``)
-        self.pool = TracedAllocator(expandable) if trace else CachingAllocator(expandable)
+        self.pool = (TracedAllocator(expandable, descending) if trace else CachingAllocator(expandable, descending))
         self.live = 0
         self.peak = 0
         self.blocks: dict[int, int] = {}
@@ -602,10 +603,11 @@ def param_stats(model: torch.nn.Module) -> tuple[int, int, int]:
 
 
 def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int | None = None,
-             expandable: bool = False, trace: bool = False) -> dict[str, Any]:
+             expandable: bool = False, trace: bool = False, descending: bool = False) -> dict[str, Any]:
     """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded) and the
     emulated caching allocator's reserved bytes (``before``: what the process holds before the build, default a
-    fresh one's cuBLAS workspaces; ``expandable``: ``expandable_segments:True``)."""
+    fresh one's cuBLAS workspaces; ``expandable``: ``expandable_segments:True``; ``descending``: new segments at
+    falling addresses, see memory/caching_allocator.py)."""
     from transformers import AutoModelForCausalLM
 
     if p.get("quant"):
@@ -614,7 +616,7 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     amp = bool(p.get("amp", False))
     dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
     fake = FakeTensorMode(allow_non_fake_inputs=True)
-    tracker = AllocTracker(fake, expandable, trace)
+    tracker = AllocTracker(fake, expandable, trace, descending)
     _hold_before_build(tracker, kind, default_alloc_before_build(kind) if before is None else before)
     h100 = H100Mode()
     rec: dict[str, Any] = {}
@@ -812,7 +814,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         t0 = time.time()
         sim = simulate(r["config"], r["kind"], r["params"], before=r["alloc_before_build"],
-                       expandable=args.expandable, trace=bool(args.trace))
+                       expandable=args.expandable, trace=bool(args.trace),
+                       descending=args.addresses == "descending")
         if args.trace:  # the emulated allocator's stream, one JSON line per case
             with Path(args.trace).open("a") as f:
                 f.write(json.dumps(dict(case=r["case"], events=sim["trace"])) + "\n")
@@ -858,6 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--json", default="", help="append per-case results (JSON lines) to this file")
     v.add_argument("--verbose", action="store_true", help="per-step phases of training cases")
     v.add_argument("--expandable", action="store_true", help="emulate PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
+    v.add_argument("--addresses", choices=("ascending", "descending"), default="ascending",
+                   help="the order of new segments' addresses (which of equal free blocks is reused first)")
     v.add_argument("--trace", default="", help="append each case's allocation stream (every malloc and free of the "
                    "emulated allocator, its aten operator, phase marks) as one JSON line to this file")
     g = sub.add_parser("generate", help="write simulated cases for other models and workloads")

@@ -20,8 +20,8 @@ Two figures are compared per case:
   ``peak_alloc``;
 * the device total: ``Estimate.total_bytes`` (allocated + the allocator's reserve + the CUDA context, what
   ``nvidia-smi`` shows) against ``peak_reserved`` plus the process's memory outside the pool measured at the
-  end of the case (``device_used_end - reserved_end``), where the file has those fields; an inference case measured
-  after training cases in the same process has the training kernels' memory taken off (``_LoadedModules``). For a
+  end of the case (``device_used_end - reserved_end``), where the file has those fields, less the kernel modules
+  earlier cases of the same process loaded that a fresh process of this case would not (``_LoadedModules``). For a
   simulated case the reserved peak is the emulated caching allocator's and the context is the measured H100
   figure memfit uses (so only the reserve is tested there).
 
@@ -209,7 +209,7 @@ def prior_bytes(rec: dict[str, Any]) -> int:
 def measured_total(rec: dict[str, Any], prior: int, modules: int = 0) -> int | None:
     """Reserved peak + the process's device memory outside PyTorch's pool (CUDA context, kernels, library
     handles: ``device_used_end - reserved_end``), earlier cases' allocations (``prior``) and the kernel modules
-    earlier cases of another kind loaded (``modules``) taken off. A simulated case's reserved peak is the
+    earlier cases loaded (``modules``, ``_LoadedModules``) taken off. A simulated case's reserved peak is the
     emulated caching allocator's (``reserved_source = "emulated"``); it has no memory outside the pool, so the
     measured H100 context of its kind is added (the same figure memfit adds: that part agrees by construction)."""
     reserved, used, end = (_int_field(rec, k) for k in ("peak_reserved", "device_used_end", "reserved_end"))
@@ -223,25 +223,38 @@ def measured_total(rec: dict[str, Any], prior: int, modules: int = 0) -> int | N
 
 
 class _LoadedModules:
-    """CUDA loads kernels lazily: an inference case measured after training cases in the same process carries
-    the training kernels, which a fresh inference process would not load. The jump in memory outside the pool at
-    the file's first training case (over the case before it) is what those kernels take."""
+    """CUDA loads kernel modules lazily (``CUDA_MODULE_LOADING=LAZY``): the measuring process's memory outside the
+    pool grows with every case that runs a kernel no earlier case ran, and a case carries the modules of all the
+    cases before it, which a fresh process of that case would not load. memfit predicts a fresh process (its
+    context is the file's first case's memory outside the pool). So the modules taken off a case are what the
+    earlier cases loaded beyond: the file's first case (the kernels every case of that kind runs), the first case
+    of the other kind (the training kernels: backward, optimizer, loss, or, in a training-first file, the inference
+    ones), and what the case itself loaded (its growth over the case before it). A case that uses a kernel an
+    intermediate case loaded first is credited with less than it would load alone: the measured figure errs low,
+    memfit's error high (the safe side)."""
 
     def __init__(self) -> None:
         self.last: int | None = None
-        self.jump = 0
-        self.trained = False
+        self.first: dict[bool, int] = {}  # by kind (training?): the outside-pool memory of the first case of it
+        self.base_kind: bool | None = None
 
     def prior(self, rec: dict[str, Any]) -> int:
         used, end = _int_field(rec, "device_used_end"), _int_field(rec, "reserved_end")
         if used is None or end is None:
             return 0
         training = rec.get("kind") in TRAINING_KINDS
-        if training and not self.trained:
-            self.trained = True
-            self.jump = max(0, used - end - self.last) if self.last is not None else 0
-        self.last = used - end
-        return self.jump if self.trained and not training else 0
+        outside = used - end
+        growth = max(0, outside - self.last) if self.last is not None else 0
+        self.last = outside
+        if self.base_kind is None:
+            self.base_kind = training
+            self.first[training] = outside
+            return 0
+        base = self.first[self.base_kind]
+        if training not in self.first:  # the first case of the other kind: its growth is that kind's kernels
+            self.first[training] = base + growth
+            return max(0, outside - base - growth)
+        return max(0, outside - self.first[training] - growth)
 
 
 def _llamacpp_result(rec: dict[str, Any], n: int) -> CaseResult:

@@ -14,6 +14,12 @@ Written from the rules of ``c10/cuda/CUDACachingAllocator.cpp`` (torch 2.x), sta
   1 MiB in the large pool (otherwise the whole block is handed out and counted as allocated);
 * a freed block merges with its free neighbours of the same segment and stays cached: segments go back to the
   driver only on ``empty_cache()`` (or an out-of-memory retry, not emulated);
+* equal-size free blocks are told apart by address (``BlockComparatorSize``: stream, size, then pointer; the lowest
+  address wins), so the order of segment addresses, which the CUDA driver picks, decides which of several equal
+  blocks is reused. By default new segments get rising addresses; ``descending=True`` gives each new segment the
+  addresses just below the last one, as the driver was seen to do in a fresh process (published
+  ``torch.cuda.memory_snapshot()`` dumps: a 512 MiB then a 1 GiB ``cudaMalloc`` placed directly below a 20 MiB one,
+  docs/simulator.md). The driver's reuse of address ranges freed by ``empty_cache()`` is not emulated;
 * ``expandable_segments:True``: one segment per pool that grows by pages (2 MiB in the small pool, 20 MiB in
   the large pool) mapped at its end, and every split keeps a rest of 512 bytes or more; best fit prefers a free
   block that is not the growing end of the segment.
@@ -92,13 +98,15 @@ class _Pool:
 class CachingAllocator:
     """Allocated and reserved bytes, and their peaks, of one device and one stream."""
 
-    def __init__(self, expandable: bool = False) -> None:
+    def __init__(self, expandable: bool = False, descending: bool = False) -> None:
         self.expandable = expandable
+        self.descending = descending  # new segments below the earlier ones (the driver's top-down addresses)
         self.pools = {True: _Pool(True), False: _Pool(False)}
         self.live: dict[object, _Block] = {}
         self.allocated = self.reserved = self.peak_allocated = self.peak_reserved = 0
         self.segments: set[_Block] = set()  # first block of each segment
         self._next_addr = 1 << 40
+        self._low = 1 << 46  # descending: the lowest address handed out so far
 
     # -- the public operations ------------------------------------------------------------------------------
 
@@ -176,8 +184,12 @@ class CachingAllocator:
 
     def _new_segment(self, pool: _Pool, size: int) -> _Block:
         seg = segment_size(size)
-        block = _Block(self._next_addr, seg, pool.small)
-        self._next_addr += seg + K_ROUND_LARGE
+        if self.descending:
+            self._low -= seg + K_ROUND_LARGE
+            block = _Block(self._low, seg, pool.small)
+        else:
+            block = _Block(self._next_addr, seg, pool.small)
+            self._next_addr += seg + K_ROUND_LARGE
         self.segments.add(block)
         self._add_reserved(seg)
         return block
