@@ -170,13 +170,14 @@ def test_marlin_pads_mxfp4_experts_below_hopper() -> None:
     kw = dict(mode="inference", runtime="vllm", tp=4, gpus=4, context=16384)
     a100 = memfit.estimate("gpt-oss-120b", device=get_device("a100-80gb"), **kw)  # type: ignore[arg-type]
     h100 = memfit.estimate("gpt-oss-120b", device=get_device("h100"), **kw)  # type: ignore[arg-type]
-    # the checkpoint's share plus vLLM's rotary cache (131,072 positions × 64 × 2 B)
-    checkpoint = sharded_weights(load_model("gpt-oss-120b"), "mxfp4", 4, 1).bytes + 131_072 * 64 * 2
+    # the checkpoint's share plus vLLM's rotary cache, float32 for gpt-oss (131,072 positions × 64 × 4 B)
+    checkpoint = sharded_weights(load_model("gpt-oss-120b"), "mxfp4", 4, 1).bytes + 131_072 * 64 * 4
     assert a100.component("weights") - checkpoint == (455_328 + 576) * 128 * 36
-    # Hopper's Triton path (mxfp4.py): intermediate 720 -> 768 per rank, the scales twice, fp32 biases:
-    # 3 x 2880 x 768 / 2 + 2 x (3 x 2880 x 768 / 32) + (2 x 768 + 2880) x 4 = 3,750,144 B held per expert against
-    # 3 x 2880 x 720 x 17/32 + (2 x 720 + 2880) x 2 = 3,313,440 B stored
-    assert h100.component("weights") - checkpoint == (3_750_144 - 3_313_440) * 128 * 36
+    # Hopper's Triton path (mxfp4.py): intermediate 720 -> 768 per rank, the loaded scales, their swizzled copy with
+    # rows padded to 256 (w13: 1,536 rows x 90 = 138,240 B; w2: 2,880 -> 3,072 rows x 24 = 73,728 B), fp32 biases:
+    # 3 x 2880 x 768 / 2 + 3 x 2880 x 768 / 32 + 138,240 + 73,728 + (2 x 768 + 2880) x 4 = 3,754,752 B held per
+    # expert against 3 x 2880 x 720 x 17/32 + (2 x 720 + 2880) x 2 = 3,313,440 B stored
+    assert h100.component("weights") - checkpoint == (3_754_752 - 3_313_440) * 128 * 36
 
 
 def test_rope_cache_is_counted_with_the_weights() -> None:
@@ -187,6 +188,8 @@ def test_rope_cache_is_counted_with_the_weights() -> None:
     assert rope_cache_bytes(load_model("llama-3.1-8b"), "bfloat16") == ROPE_8B
     assert rope_cache_bytes(load_model("llama-4-scout-17b-16e-instruct"), "bfloat16") == 10_485_760 * 128 * 2
     assert rope_cache_bytes(load_model("llama-3.1-8b"), "float32") == 2 * ROPE_8B
+    # gpt-oss builds its rotary embedding in float32 (vLLM gpt_oss.py: get_rope(..., dtype=torch.float32))
+    assert rope_cache_bytes(load_model("gpt-oss-20b"), "mxfp4") == 131_072 * 64 * 4
 
 
 def test_profile_rows_inherit_what_changed() -> None:

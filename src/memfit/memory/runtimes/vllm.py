@@ -127,24 +127,37 @@ def marlin_mxfp4_padding(spec: ModelSpec, tp: int, layers: range) -> int:
 # quantization/mxfp4.py): create_weights pads each rank's intermediate size to a multiple of 64; process_weights_
 # after_loading turns the bf16 biases into fp32 ("layer.w13_bias.to(torch.float32)") and swizzles values and scales
 # for HopperMXValueLayout / HopperMXScaleLayout, keeping the swizzled scales in the PrecisionConfig while the loaded
-# w13_weight_scale / w2_weight_scale parameters stay registered: the e8m0 scales are held twice.
+# w13_weight_scale / w2_weight_scale parameters stay registered: the e8m0 scales are held twice. The swizzled copy is
+# padded: triton_kernels' HopperMXScaleLayout.swizzle_data pads the scale's rows (w13's 2 × intermediate, w2's hidden)
+# to SWIZZLE_ALIGN_M = 2 × num_warps × 2 × 8 = 256 (vLLM passes num_warps 8) and its columns to an even count
+# (triton-lang/triton python/triton_kernels/triton_kernels/tensor_details/layout.py, the August 2025 layout vLLM 0.10
+# imports); the value layout of that release pads rows to 16 and packed columns to 32, which gpt-oss's sizes already are.
 TRITON_MXFP4_ARCHS = ("hopper",)
+SCALE_SWIZZLE_ROWS = 256
 
 
 def triton_mxfp4_extra(spec: ModelSpec, tp: int, layers: range) -> int:
     """Bytes one GPU's MXFP4 experts hold beyond the checkpoint's 17/32 B per element on the Hopper Triton path:
-    the intermediate size per rank padded to 64, a second copy of the scales (1/32 B per element) and fp32 biases."""
+    the intermediate size per rank padded to 64, a second, swizzled copy of the scales (1/32 B per element, rows
+    padded to 256) and fp32 biases."""
     h = spec.hidden_size
     extra = 0
     for moe, i in _stage_experts(spec, tp, layers):
         i_pad = _round_up(i, 64)
-        held = 3 * h * i_pad // 2 + 2 * (3 * h * i_pad // 32)
+        swizzled = (_round_up(2 * i_pad, SCALE_SWIZZLE_ROWS) * _round_up(h // 32, 2)
+                    + _round_up(h, SCALE_SWIZZLE_ROWS) * _round_up(i_pad // 32, 2))
+        held = 3 * h * i_pad // 2 + 3 * h * i_pad // 32 + swizzled
         stored = 3 * h * i * 17 // 32
         if moe.expert_bias:
             held += (2 * i_pad + h) * 4
             stored += (2 * i + h) * 2
         extra += moe.num_experts * (held - stored)
     return extra
+
+
+# families whose vLLM model builds its rotary embedding in float32 whatever the model dtype: gpt-oss
+# (vllm/model_executor/models/gpt_oss.py OAIAttention: get_rope(..., dtype=torch.float32, rope_scaling yarn))
+FP32_ROPE_FAMILIES = ("gpt_oss",)
 
 
 def rope_cache_bytes(spec: ModelSpec, fmt: str) -> int:
@@ -154,7 +167,8 @@ def rope_cache_bytes(spec: ModelSpec, fmt: str) -> int:
     if spec.position_embedding != "rope" or not spec.max_position_embeddings:
         return 0
     dims = {a.rope_dim or a.head_dim for layer in spec.layers if (a := layer.attention) is not None}
-    return spec.max_position_embeddings * sum(dims) * (4 if fmt == "float32" else 2)
+    fp32 = fmt == "float32" or spec.family in FP32_ROPE_FAMILIES
+    return spec.max_position_embeddings * sum(dims) * (4 if fp32 else 2)
 
 
 def stage_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, rank: int = 0) -> Component:
