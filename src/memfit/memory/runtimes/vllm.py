@@ -35,7 +35,7 @@ from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
-from .vllm_groups import kv_groups
+from .vllm_groups import KVGroups, kv_groups, request_blocks
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
@@ -316,6 +316,20 @@ def auto_kv_dtype(fmt: str) -> str:
     return fmt if fmt in ("float32", "float16", "bfloat16") else "bfloat16"
 
 
+def _pool_blocks(stages: list[_Stage], block_size: int) -> tuple[KVGroups | None, int, int, int]:
+    """The KV groups, the bytes of one pool block, the blocks (the fewest any stage holds) and the printed tokens:
+    one block of every layer, or, with sliding beside full layers, vLLM's group-sized blocks (``vllm_groups``)."""
+    layers = stages[0].layers
+    groups = kv_groups(layers)
+    if groups is None:
+        block = stages[0].block
+        blocks = min(st.pool // st.block for st in stages) if block else 0
+        return None, block, blocks, blocks * block_size
+    block = layers[0].per_token * block_size * groups.size
+    blocks = min(st.pool // block for st in stages)
+    return groups, block, blocks, blocks // groups.count * block_size
+
+
 def _no_blocks(stage: _Stage, wl: Workload, total: int, dev: Device) -> ConfigError:
     per_gpu = " per GPU" if wl.tp * wl.pp > 1 else ""
     return ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(stage.weights.bytes)} + activations "
@@ -356,12 +370,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                                                         first.layers, first.block)
     non_torch = prof.non_torch_bytes
     per_gpu = " per GPU" if tp * pp > 1 else ""
-    groups = kv_groups(layers)
-    if groups is not None:  # sliding beside full layers: vLLM's groups share one pool of group-sized blocks
-        block = layers[0].per_token * wl.block_size * groups.size
-    blocks = min(st.pool // (block if groups else st.block) for st in stages) if block else 0
+    groups, block, blocks, kv_tokens = _pool_blocks(stages, wl.block_size)
     kv = blocks * block if block else pool  # a recurrent-only model keeps states, no token blocks
-    kv_tokens = (blocks // groups.count if groups else blocks) * wl.block_size
     per_seq = sum(_layer_seq_bytes(c, max_len, wl.block_size, tokens) for c in layers)
     full_per_token = sum(c.per_token for c in layers if c.window is None)
     fixed = sum(_layer_seq_bytes(c, 10**12, wl.block_size, tokens) for c in layers if c.window is not None or
@@ -384,9 +394,8 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     hybrid = any(c.window is not None or c.per_sequence for c in layers)
     concurrency = (kv / per_seq if hybrid else kv_tokens / max_len) if block and per_seq else 0.0
     if groups is not None:  # the pool's blocks over the blocks one request takes in every group
-        page = layers[0].per_token * wl.block_size
-        need = sum(n * -(-_layer_seq_bytes(c, max_len, wl.block_size, tokens) // page) for c, n in groups.buckets)
-        concurrency = blocks / need
+        concurrency = blocks / request_blocks(groups, block // groups.size,
+                                              lambda c: _layer_seq_bytes(c, max_len, wl.block_size, tokens))
     details = {
         "runtime": "vllm", "device": dev.id, "device_name": dev.name, "device_assumed": assumed,
         "device_total_bytes": total, "device_bytes": total, "requested_bytes": requested,

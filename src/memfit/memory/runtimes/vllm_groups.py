@@ -14,11 +14,12 @@ and the concurrency as ``num_blocks`` over the blocks one request takes in all g
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..kv_cache import LayerCache
 
-__all__ = ["KVGroups", "kv_groups"]
+__all__ = ["KVGroups", "kv_groups", "request_blocks"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,9 @@ def kv_groups(layers: list[LayerCache]) -> KVGroups | None:
     first = {key: next(c for c in layers if (c.kind, c.window) == key) for key in counts}
     buckets = tuple((first[key], _cdiv(n, size)) for key, n in counts.items())
     return KVGroups(size, sum(g for _, g in buckets), buckets)
+
+
+def request_blocks(groups: KVGroups, page: int, seq_bytes: Callable[[LayerCache], int]) -> int:
+    """The blocks one request takes from the pool: in every group, its layer's bytes for one sequence
+    (``seq_bytes``) in pages of ``page`` bytes, rounded up (``get_max_concurrency_for_kv_cache_config``)."""
+    return sum(n * _cdiv(seq_bytes(c), page) for c, n in groups.buckets)
