@@ -53,9 +53,10 @@ def test_checkpoint_format_is_priced_by_every_command(capsys: pytest.CaptureFixt
     r = memfit.fit("gpt-oss-20b", "rtx-4090", mode="inference", runtime="vllm")
     assert est.dtype == r.estimate.dtype == "mxfp4"
     hopper = memfit.estimate("gpt-oss-20b", mode="inference", runtime="vllm")  # the default device, an H100
-    rope = 131_072 * 64 * 2  # vLLM's rotary cos/sin cache, counted in "Model loading took"
-    # on Hopper: the scales twice (3 x 2880 x 2880 / 32 B) and fp32 biases (+2 B x (2 x 2880 + 2880)), 768 experts
-    assert hopper.component("weights") == est.component("weights") + (777_600 + 17_280) * 32 * 24 + rope
+    rope = 131_072 * 64 * 4  # vLLM's rotary cos/sin cache (float32 for gpt-oss), counted in "Model loading took"
+    # on Hopper: a second, swizzled copy of the scales with rows padded to 256 (w13: 5,888 x 90 B, w2: 3,072 x 90 B
+    # = 806,400 B per expert) and fp32 biases (+2 B x (2 x 2880 + 2880)), 768 experts
+    assert hopper.component("weights") == est.component("weights") + (806_400 + 17_280) * 32 * 24 + rope
     # the same MXFP4 bytes, plus on the 4090 (Ada) vLLM's Marlin padding of the experts: 2880 x 2880 matrices
     # created as 3072 x 2944, 3 x 749,568 x 17/32 B + (2 x 64 + 192) x 2 B of biases, x 32 experts x 24 layers
     assert r.estimate.component("weights") == est.component("weights") + (1_194_624 + 640) * 32 * 24 + rope
