@@ -96,9 +96,12 @@ def test_enforce_eager_has_no_graph_memory() -> None:
 def test_sglang_pool_by_hand() -> None:
     e = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", context=8192)
     d = e.details
-    # default mem_fraction_static on an H100 (nvidia-smi 81559 MiB): (81559 - (9.5 + 1/2) × 1024) / 81559
-    mfs = round((81559 - 10 * 1024) / 81559, 3)
-    assert d["mem_fraction_static"] == mfs == 0.874
+    # default mem_fraction_static on an H100 (nvidia-smi 81559 MiB), SGLang 0.5.3+: chunked prefill 8192 and CUDA graphs
+    # to batch 256 reserve 512 + 8192 × 1.5 + 256 × 2 + 1/8 × 1024 MiB; before 0.5.3: (9.5 + 1/2) GiB
+    mfs = round((81559 - (512 + 8192 * 1.5 + 256 * 2 + 1024 / 8)) / 81559, 3)
+    assert d["mem_fraction_static"] == mfs == 0.835
+    old = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", context=8192, sglang_version="0.4.9")
+    assert old.details["mem_fraction_static"] == round((81559 - 10 * 1024) / 81559, 3) == 0.874
     free = 85_017_493_504 - round(0.5 * GIB)
     rope = 131_072 * 128 * 4  # SGLang keeps the rotary cos/sin cache in float32
     # the load as the allocator holds it (sglang_load): every large tensor of Llama-3.1-8B is a multiple of 2 MiB, the

@@ -81,9 +81,26 @@ def test_sglang_blind_batch_10() -> None:
 
 def test_default_fraction_reads_nvidia_smi_total() -> None:
     # SGLang's default mem_fraction_static is (gpu_mem - reserved) / gpu_mem with gpu_mem nvidia-smi's total in MiB:
-    # an L40S prints 46,068 MiB (ECC takes 1/16 of its 48 GiB), in the 35-90 GiB tier reserved = (9.5 + 1/2) GiB,
-    # so round((46068 - 10240) / 46068, 3) = 0.778 (0.792 when the marketing 49,152 MiB was taken)
+    # an L40S prints 46,068 MiB (ECC takes 1/16 of its 48 GiB). Before 0.5.3, in the 35-90 GiB tier reserved =
+    # (9.5 + 1/2) GiB: round((46068 - 10240) / 46068, 3) = 0.778 (0.792 when the marketing 49,152 MiB was taken);
+    # from 0.5.3 the 35-60 GiB tier sets chunked prefill 4096 and CUDA graphs to batch 32 (tp < 4), 160 (tp >= 4):
+    # 512 + 4096 × 1.5 + 32 × 2 + 1/8 × 1024 = 6,848 MiB -> 0.851; tp 4: 512 + 6,144 + 320 + 512 = 7,488 -> 0.837
     from memfit.memory.runtimes.sglang import default_mem_fraction_static
 
-    assert default_mem_fraction_static(get_device("l40s"), 1)[0] == 0.778
-    assert default_mem_fraction_static(get_device("h100-sxm"), 1)[0] == round((81559 - 10240) / 81559, 3)
+    l40s = get_device("l40s")
+    assert default_mem_fraction_static(l40s, 1, 1, "0.4.9")[0] == 0.778
+    assert default_mem_fraction_static(l40s, 1)[0] == 0.851 == round((46068 - 6848) / 46068, 3)
+    assert default_mem_fraction_static(l40s, 4)[0] == 0.837 == round((46068 - 7488) / 46068, 3)
+    # above 60 GiB the reserve is at least 10 GiB: an H200 (nvidia-smi unknown: 141 GiB nominal) at tp 1 reserves
+    # 13,440 MiB, so the floor does not bind; the pre-0.5.3 tier reserved 12.5 GiB
+    h200 = get_device("h200")
+    assert default_mem_fraction_static(h200, 1)[0] == round((144384 - 13440) / 144384, 3)
+
+
+def test_bad_sglang_version_is_one_line() -> None:
+    import pytest
+
+    from memfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sglang_version 'bad\.\.v' is not a version"):
+        memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", sglang_version="bad..v")

@@ -208,6 +208,10 @@ class WorkloadOptions:
     mem_fraction_static: float | None = option(None, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,
                                                runtimes=("sglang",), none_means="SGLang's default for the TP size",
                                                help="SGLang: the share of free GPU memory for weights and KV pool.")
+    sglang_version: str | None = option(None, name_like=True, modes=INFERENCE, runtimes=("sglang",),
+                                        none_means="the rule of 0.5.3 and later",
+                                        help="SGLang version whose default --mem-fraction-static is modelled "
+                                             "(before 0.5.3: a reserve by GPU size).")
     n_gpu_layers: int | None = option(None, low=0, high=100_000, flags=("-ngl",), modes=INFERENCE,
                                       runtimes=("llamacpp",), none_means="all layers",
                                       help="llama.cpp layers on the GPU (default: all).")

@@ -27,23 +27,44 @@ from ...spec import ModelSpec
 from ...units import GIB, fmt_bytes
 from ...workload import Workload
 from ..overhead import overhead_data
-from .engine_profile import nvml_total_bytes
+from .engine_profile import nvml_total_bytes, parse_version
 from .sglang_load import Layout, load_reserved_bytes
 from .vllm import rope_cache_bytes, sharded_weights, stage_caches
 
 __all__ = ["default_mem_fraction_static", "estimate_sglang", "init_used_gib"]
 
 
-def default_mem_fraction_static(device: Device, tp: int, pp: int = 1) -> tuple[float, str]:
-    """SGLang's default share for this device and parallel size (``_handle_gpu_memory_settings``)."""
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return parse_version(text)
+    except ConfigError:
+        raise ConfigError(f"sglang_version {text!r} is not a version such as 0.5.3 or 0.4.9; give the version "
+                          "`pip show sglang` prints") from None
+
+
+def default_mem_fraction_static(device: Device, tp: int, pp: int = 1, version: str | None = None) -> tuple[float, str]:
+    """SGLang's default share for this device and parallel size (``_handle_gpu_memory_settings``): the reserve from
+    the chunked-prefill size and the CUDA-graph batch the GPU size sets (0.5.3 on, and without ``version``), or by
+    GPU size alone (earlier releases)."""
+    data = overhead_data()["sglang"]
     gpu_mem_mib = nvml_total_bytes(device) / 2**20
-    for below_gib, base, per_rank in overhead_data()["sglang"]["reserved_tiers"]:
-        if gpu_mem_mib < float(below_gib) * 1024:
-            reserved = (float(base) + tp * pp * float(per_rank)) * 1024
-            frac = round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
-            return frac, (f"SGLang default: ({gpu_mem_mib:,.0f} MiB - {reserved:,.0f} MiB reserved) / "
-                          f"{gpu_mem_mib:,.0f} MiB = {frac}")
-    raise AssertionError("the last reserved tier covers every size")
+    if version is not None and _version(version) < parse_version(str(data["reserve_rule_from"])):
+        for below_gib, base, per_rank in data["reserved_tiers"]:
+            if gpu_mem_mib < float(below_gib) * 1024:
+                reserved = (float(base) + tp * pp * float(per_rank)) * 1024
+                frac = round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
+                return frac, (f"SGLang {version} default: ({gpu_mem_mib:,.0f} MiB - {reserved:,.0f} MiB reserved) / "
+                              f"{gpu_mem_mib:,.0f} MiB = {frac}")
+        raise AssertionError("the last reserved tier covers every size")
+    chunk, graph_bs = next((int(c), int(small if tp < 4 else large)) for below, c, small, large in data["reserve_tiers"]
+                           if gpu_mem_mib < float(below) * 1024)
+    reserved = (float(data["reserve_base_mib"]) + max(chunk, 2048) * 1.5 + graph_bs * 2 + tp * pp / 8 * 1024)
+    if gpu_mem_mib > float(data["reserve_floor_above_gib"]) * 1024:
+        reserved = max(reserved, float(data["reserve_floor_gib"]) * 1024)
+    frac = round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)
+    return frac, (f"SGLang default ({data['reserve_rule_from']}+): ({gpu_mem_mib:,.0f} MiB - {reserved:,.0f} MiB "
+                  f"reserved for chunked prefill {chunk:,}, CUDA graphs to batch {graph_bs} and {tp * pp} GPU(s)) / "
+                  f"{gpu_mem_mib:,.0f} MiB = {frac}")
 
 
 def init_used_gib(dev: Device, world: int) -> float:
@@ -103,7 +124,7 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     if wl.mem_fraction_static is not None:
         mfs, mfs_basis = wl.mem_fraction_static, f"mem_fraction_static = {wl.mem_fraction_static} (given)"
     else:
-        mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp)
+        mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp, wl.sglang_version)
     mfs, mfs_basis = _aiter_fraction(dev, wl.context + wl.new_tokens, mfs, mfs_basis)
     init_used = round(init_used_gib(dev, tp * pp) * GIB)
     free_init = total - init_used
