@@ -173,7 +173,7 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
             b, s = int(p["batch"]), int(p["seq"])
             ids = torch.randint(100, 1000, (b, s))
             phases, peak, peak_res = [], 0, 0
-            for step in range(2):
+            for step in range(int(p.get("steps", 2))):
                 tracker.reset_peak()
                 pred = model(input_ids=ids, use_cache=False).logits
                 loss = F.cross_entropy(pred.flatten(0, 1).float(), ids.flatten(0, 1))
@@ -188,7 +188,8 @@ def simulate_titan(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                 opt.zero_grad(set_to_none=True)
                 tracker.flush()
                 phases.append(dict(step=step, after_fwd=after_fwd, peak_fwd=peak_fwd, after_bwd=after_bwd,
-                                   peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
+                                   peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak,
+                                   reserved=tracker.pool.peak_reserved))
                 peak, peak_res = max(peak, tracker.peak), max(peak_res, tracker.pool.peak_reserved)
             rec.update(tracked_peak=peak, tracked_peak_reserved=peak_res, phases=phases,
                        n_params=sum(q.numel() for q in model.parameters()), reserved_by_stream=tracker.pool.by_stream())
