@@ -108,3 +108,23 @@ def test_published_runs_reserved_peak(rec: dict[str, Any]) -> None:
     plain = estimate(rec["model"], **kw)  # not as launched: each stream's segments cached whole
     assert plain.allocated_bytes == est.allocated_bytes
     assert plain.component("allocator_reserve") != est.component("allocator_reserve")
+
+
+def test_pp_fsdp_rank_terms_by_hand() -> None:
+    """PP × FSDP (torchtitan's 2D mesh, FSDP2 inside each stage): Llama-3.1-8B cut in 4 stages of 8 layers, each
+    sharded over 4 ranks. A decoder layer holds q 4096² + k, v 4096 × 1024 + o 4096² = 41,943,040, the MLP
+    3 × 4096 × 14,336 = 176,160,768 and two norms 8,192: 218,112,000 parameters; the middle stage 1 holds 8 of them,
+    1,744,896,000. Its weights: gathered in bf16 for the whole step (2 B) plus the fp32 shard (4 B / 4); AdamW's two
+    fp32 states per parameter, sharded (8 B / 4); at a later micro-batch's backward every fp32 unsharded accumulator
+    (4 B); the receive buffers: 8 micro-batches × (activations in, gradients in) × 2,048 × 4,096 × 2 B (bf16)."""
+    est = estimate("llama-3.1-8b", mode="train", gpus=16, pp=4, zero=3, grad_accum=8, pp_rank=1, context=2048,
+                   batch=1)
+    n = 8 * 218_112_000
+    assert est.component("weights") == 2 * n + 4 * n // 4 == 5_234_688_000
+    assert est.component("optimizer_states") == 8 * n // 4 == 3_489_792_000
+    assert est.details["peak_phase"].startswith("backward (stage 1, micro-batch") and \
+        not est.details["peak_phase"].endswith("micro-batch 0)")
+    assert est.component("gradients") == 4 * n == 6_979_584_000
+    assert est.component("pipeline_buffers") == 8 * 2 * 2048 * 4096 * 2
+    assert est.details["dp"] == 4 and est.details["zero"] == 3
+    assert any("FSDP2 over the 4 ranks of each stage" in note for note in est.notes)

@@ -368,7 +368,8 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
                                    peak_step=tracker.peak))
                 peak, peak_res = max(peak, tracker.peak), max(peak_res, tracker.pool.peak_reserved)
             rec.update(tracked_peak=peak, tracked_peak_reserved=peak_res, phases=phases,
-                       n_params=sum(q.numel() for q in params), stage_ids=ids_here)
+                       n_params=sum(q.numel() for q in params), stage_ids=ids_here,
+                       reserved_by_stream=tracker.pool.by_stream())
             del sched, stages, mods, opt, params, ids
             gc.collect()
         return rec

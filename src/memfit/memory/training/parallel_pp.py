@@ -351,6 +351,10 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
                 "sync until the step's last backward)" if fsdp else ""),
              f"{'most-loaded GPU' if wl.pp_rank is None else 'reported GPU'}: pipeline rank {rank}, peak during "
              f"{phase}"]
+    if fsdp:
+        notes.append("the allocator reserve is the fitted one-GPU fraction: FSDP's all-gather and reduce-scatter "
+                     "streams keep their own cached segments, and on simulated PP × FSDP ranks this total was 11-35 % "
+                     "under the reserved peak + context (docs/simulator.md); leave that headroom")
     if schedule == "1f1b" and m < pp:
         notes.append(f"torch's Schedule1F1B refuses fewer micro-batches ({m}) than stages ({pp}): raise --grad-accum")
     details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": 1, "pp": pp, "ep": 1, "zero": wl.zero if fsdp else 0,
