@@ -104,3 +104,19 @@ def test_bad_sglang_version_is_one_line() -> None:
 
     with pytest.raises(ConfigError, match=r"sglang_version 'bad\.\.v' is not a version"):
         memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", sglang_version="bad..v")
+
+
+def test_sglang_blind_batch_11() -> None:
+    # batch 11 (recorded before scoring, commit d26f1d5), first scoring: Qwen3-30B-A3B-FP8 on one H100 (the block-FP8
+    # MoE layout, 0.11 GiB of segments beyond the tensors) weights +0.03 %, pool +0.00 %, tokens +0.02 %; Qwen3-30B-A3B
+    # bf16 on an RTX PRO 6000 (0.5.13) weights +0.00 %
+    from pathlib import Path
+
+    from memfit.serving_cases import score_serving_file
+
+    results = {r.case: r for r in score_serving_file(Path(__file__).parent / "data" / "serving" / "sglang.jsonl")}
+    fp8 = "sglang-h100-qwen3-30b-a3b-fp8-0.83"
+    for case, q in ((fp8, "weights"), (fp8, "kv_pool"), (fp8, "kv_tokens"),
+                    ("sglang-rtxpro6000ws-qwen3-30b-a3b-weights", "weights")):
+        e = results[case].error(q)
+        assert results[case].split == "heldout" and e is not None and abs(e) <= 0.002, (case, q, e)
