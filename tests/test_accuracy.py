@@ -288,8 +288,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (the checkpointed stages of 2026-12-07: dev median 5.85 -> 5.51 %, held-out 5.08 -> 7.57 %, up to +12.99 %;
     # then the PP x FSDP stages: dev median 6.49 %, worst -35.38 %: FSDP's copy-in and reduce-scatter streams keep
     # their own segments, which the fitted fraction does not see)
-    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=6.49, worst=35.38, under=-35.38),
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=10.30, worst=28.23, under=-28.23),
+    # Plain pipeline ranks (no FSDP inside the stages) then replayed from their allocation stream (training/pp_pool.py:
+    # the whole model built and cut, receive buffers, the schedule's actions with each layer op by op, the lm_head's
+    # autocast copy, the merged output chunks): dev median 6.49 -> 1.76 %, plain-PP worst -16.88 -> +8.27 %;
+    # held-out 10.30 -> 2.09 %, plain-PP worst -15.23 -> +16.53 % (qwen2.5-3b bf16 GPipe, blind); the worst figures
+    # below are the PP x FSDP ranks, which keep the fraction
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=1.76, worst=35.38, under=-35.38),
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=2.09, worst=28.23, under=-28.23),
     # rank 0 of N: the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
     # replayed per-stream pool (memory/training/fsdp_pool.py); the one-GPU fitted fraction it replaces gave medians
     # 16.40 % (dev) and 23.75 % (held-out). Worst: MoE experts padded over 64 ranks (over), FSDP+TP and MoE (under).

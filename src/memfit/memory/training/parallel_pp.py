@@ -52,6 +52,7 @@ from ...workload import Workload
 from ..activations import ModelActivations, model_activations
 from ..overhead import cublas_workspace_bytes
 from .parallel import RankShare, _stage_shares
+from .pp_pool import PipeStage, pipe_rank, with_replayed_reserve
 from .states import TRAINING_HANDLES, ModelStates, model_states
 from .step import StepPeak, step_peak, training_components
 
@@ -334,6 +335,9 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
         opt = sum(s.states.optimizer.state_bytes for s in mine)
         comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase, flight),
                             m, schedule, (dp if fsdp else 1, master))
+        if not fsdp:  # the reserve replayed from the rank's allocation stream (pp_pool.py), not the fraction
+            comps = with_replayed_reserve(comps, pipe_rank(spec, wl, states, acts, tuple(
+                PipeStage(s.share.layers, s.first, s.last) for s in mine), rank_actions(schedule, pp, rank, m, v)))
         total = sum(c.bytes for c in comps if c.on_device)
         ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
         per_gpu.append({"rank": rank, "stage": mine[0].share.stage, "stages": [s.share.stage for s in mine],

@@ -1,0 +1,239 @@
+"""A pipeline rank's caching-allocator pool (``torch.distributed.pipelining``), replayed from the mechanism: the
+reserve ``nvidia-smi`` shows beyond the allocated peak, in place of a fitted fraction.
+
+Two steps of one rank are described as the allocations and frees PyTorch makes, in the order of the rank's
+schedule actions (``parallel_pp.rank_actions``: each micro-batch's forward and backward of each of its stages), and
+replayed through the caching-allocator emulation (``memory/caching_allocator.py``; the point-to-point sends and
+receives run on the default stream). What goes where (torch 2.13 ``torch/distributed/pipelining``):
+
+* the build: the cuBLAS workspaces, then every parameter of the whole model in model order, as
+  ``from_config`` makes them; the parameters of other ranks' stages are freed when the stage modules are cut out
+  (their blocks stay cached);
+* at the first step, ``PipelineStage``'s receive buffers, one per micro-batch: the previous stage's activations
+  (``_prepare_forward_infra``) and the next stage's gradients (``_prepare_backward_infra``), kept;
+* a forward: the first stage's embedding output, or the received activations; each decoder layer op by op
+  (``layer_stream.layer_forward``; full checkpointing keeps the layer's input only); the last stage's logits
+  (kept for the step's output chunks) and the loss's fp32 log-softmax; other stages' outputs are kept in the
+  stage's ``fwd_cache`` until that micro-batch's backward;
+* a backward: the loss's gradients and the lm_head's (last stage), each layer op by op (``layer_grads.
+  layer_backward``, a checkpointed layer run again first), the embedding's gradient (first stage); the first
+  backward of a stage keeps its parameter gradients, a later one's are added in place and freed;
+* the optimizer's states at the first step (AdamW: ``zeros_like`` of each parameter, twice); ``zero_grad`` frees
+  the gradients, and the step's output chunks (the logits) go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ...result import Component
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..activations import ModelActivations, Precision
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
+from .layer_grads import layer_backward
+from .layer_stream import LayerRun, StepContext, layer_forward
+from .states import ModelStates
+
+__all__ = ["PipeRank", "PipeStage", "pipe_rank", "pipeline_pool", "with_replayed_reserve"]
+
+EMBED_KINDS = ("token_embd", "pos_embd")
+
+
+@dataclass(frozen=True)
+class PipeStage:
+    """One stage of the rank: its decoder layers and whether it holds the embedding or the loss."""
+
+    layers: range
+    first: bool
+    last: bool
+
+
+@dataclass(frozen=True)
+class PipeRank:
+    """What the replay needs: the model, the rank's stages and schedule actions, the step's shape."""
+
+    spec: ModelSpec
+    acts: ModelActivations
+    precision: Precision
+    stages: tuple[PipeStage, ...]
+    actions: tuple[tuple[str, int, int], ...]  # ("F" | "B", stage index on this rank, micro-batch)
+    batch: int
+    seq: int
+    microbatches: int
+    full_ckpt: bool  # each layer run again in backward (full checkpointing, op-level SAC)
+    op_saved: tuple[int, ...]  # op-level SAC: per layer (all of the model's), what its policy keeps beyond the input
+    state_pieces: int  # optimizer states per parameter (AdamW: 2)
+    state_bytes_per_param: float
+    expandable: bool = False
+
+
+def _mine(b: Block, st: PipeStage, tied: bool) -> bool:
+    if b.layer is not None:
+        return b.layer in st.layers
+    return (st.first or (tied and st.last)) if b.kind in EMBED_KINDS else st.last
+
+
+@lru_cache(maxsize=128)
+def pipeline_pool(r: PipeRank) -> PoolFigures:
+    """Two steps of the rank (peaks from the end of the build)."""
+    tr = Trace(r.expandable)
+    tr.alloc(CUBLAS_WORKSPACE)
+    tr.alloc(CUBLAS_WORKSPACE)
+    wb = r.precision.weight_bytes
+    params: list[list[tuple[Block, int]]] = [[] for _ in r.stages]
+    others: list[int] = []
+    for b in parameter_blocks(r.spec):
+        key = tr.alloc(b.numel * wb)
+        owner = next((j for j, st in enumerate(r.stages) if _mine(b, st, r.spec.tie_word_embeddings)), None)
+        if owner is None:
+            others.append(key)
+        else:
+            params[owner].append((b, key))
+    if r.spec.tie_word_embeddings:  # transformers makes the lm_head, then ties it to the embedding
+        tr.free(tr.alloc(r.spec.vocab_size * r.spec.hidden_size * wb))
+    tr.free(*others)  # the stage modules are cut out of the built model
+    tr.built()
+    c = StepContext(tr, r.spec, r.precision, r.batch, r.seq)
+    hid = c.t * r.spec.hidden_size * c.r
+    recv = [([tr.alloc(hid) for _ in range(r.microbatches)] if not st.first else [],
+             [tr.alloc(hid) for _ in range(r.microbatches)] if not st.last else []) for st in r.stages]
+    states: list[int] = []
+    for step in range(2):
+        grads: list[list[int]] = [[] for _ in r.stages]
+        outputs = _run_actions(c, r, recv, grads)
+        if outputs:  # the schedule merges the output chunks (torch.cat) for the step's return value
+            tr.free(tr.alloc(sum(tr.pool.live[k].size for k in outputs if k in tr.pool.live)))
+        if step == 0 and r.state_bytes_per_param:
+            each = r.state_bytes_per_param / max(1, r.state_pieces)
+            states = [tr.alloc(int(b.numel * each)) for ps in params for b, _ in ps for _ in range(r.state_pieces)]
+        tr.free(*outputs, *[k for g in grads for k in g])
+    del states
+    return tr.figures()
+
+
+def _trainable(r: PipeRank, i: int) -> list[tuple[str, int, bool]]:
+    """Layer ``i``'s parameters as ``layer_backward`` makes their gradients (the experts' down projection first)."""
+    out: list[tuple[str, int, bool]] = []
+    for b in parameter_blocks(r.spec):
+        if b.layer != i:
+            continue
+        if b.kind == "ffn_up_exps" and out and out[-1][0] == "ffn_gate_exps":
+            out[-1] = (b.kind, out[-1][1] + b.numel, True)
+        else:
+            out.append((b.kind, b.numel, b.matrix))
+    return sorted(out, key=lambda p: p[0] != "ffn_down_exps")
+
+
+def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[int]]],
+                 grads: list[list[int]]) -> list[int]:
+    """The step's actions in the rank's order; returns the last stage's output chunks (kept to the step's end)."""
+    tr, spec = c.tr, r.spec
+    t, h, v = c.t, spec.hidden_size, spec.vocab_size
+    cached: dict[tuple[int, int], tuple[list[int], list[LayerRun], int, int, int]] = {}
+    outputs: list[int] = []
+    for kind, j, mb in r.actions:
+        st = r.stages[j]
+        if kind == "F":
+            x = recv[j][0][mb] if not st.first else tr.alloc(t * h * c.r)
+            inputs, runs, casts = [], [], []
+            for i in st.layers:
+                inputs.append(x)
+                run = layer_forward(c, spec.layers[i], r.acts.layers[i], x, keep=not r.full_ckpt)
+                if not r.full_ckpt and not run.input_kept and x not in recv[j][0]:
+                    tr.free(x)
+                x = run.output or x
+                if r.full_ckpt:  # op-level SAC also keeps the outputs its policy saves, until the layer's backward
+                    casts += [lin.weight_cast for lin in run.linears]
+                    run = LayerRun(saved=[(0, tr.alloc(r.op_saved[i]))] if r.op_saved else [])
+                runs.append(run)
+            tr.free(*casts)  # autocast exits with the stage's forward: its weight-cast cache goes
+            ls = wcast = 0
+            if st.last:  # final norm, lm_head (its autocast weight copy, the bf16 logits kept as the step's output
+                wcast = tr.alloc(v * h * 2) if c.p.amp else 0  # chunk), cross_entropy's fp32 copy, log-softmax
+                logits = tr.alloc(t * v * c.pb)
+                f32 = tr.alloc(t * v * 4)
+                ls = tr.alloc(t * v * 4)
+                tr.free(f32)
+                outputs.append(logits)
+            cached[(j, mb)] = (inputs, runs, x, ls, wcast)
+            continue
+        inputs, runs, out, ls, wcast = cached.pop((j, mb))
+        fresh = not grads[j]
+        if st.last:
+            g1 = tr.alloc(t * v * 4)
+            g2 = tr.alloc(t * v * 4)
+            tr.free(g1, ls)
+            low = tr.alloc(t * v * c.pb)
+            tr.free(g2)
+            grad = tr.alloc(t * h * c.pb)
+            _param_grad(c, grads[j], fresh, v * h, (low, wcast))
+            tr.free(out)
+        else:
+            grad = 0  # the received gradient: its buffer is kept
+        for k in range(len(runs) - 1, -1, -1):
+            i = st.layers[k]
+            run = runs[k]
+            if r.full_ckpt:
+                tr.free(*[key for _, key in run.saved])
+                run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[k])
+            start = len(c.grads)
+            grad = layer_backward(c, run, grad, _trainable(r, i))
+            made = c.grads[start:]
+            del c.grads[start:]
+            grads[j] += made if fresh else []
+            tr.free(*([] if fresh else made), run.output if r.full_ckpt else 0, *run.cache)
+            if inputs[k] not in recv[j][0]:
+                tr.free(inputs[k])
+        if not st.last:
+            tr.free(out)
+        if st.first:  # the embedding's dense gradient (in the weight's dtype: no autocast there)
+            _param_grad(c, grads[j], fresh, v * h, (grad, -1))
+        else:
+            tr.free(grad)  # the gradient sent to the previous stage
+    return outputs
+
+
+def _param_grad(c: StepContext, grads: list[int], fresh: bool, numel: int, keys: tuple[int, int]) -> None:
+    """A big parameter's gradient (lm_head, embedding) while its upstream gradient lives; ``keys`` = (upstream
+    gradient, autocast weight copy or -1 for the embedding): under autocast the matmul makes the copy's bf16
+    gradient, the node's tensors go, then the weight's fp32 ``.grad``; a later micro-batch's is added in place."""
+    tr = c.tr
+    upstream, cast = keys
+    gb = 4 if c.p.amp else c.p.weight_bytes
+    low_w = tr.alloc(numel * 2) if c.p.amp and cast >= 0 else 0
+    tr.free(upstream, max(0, cast))
+    g = tr.alloc(numel * gb)
+    tr.free(low_w)
+    if fresh:
+        grads.append(g)
+    else:
+        tr.free(g)
+
+
+def pipe_rank(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
+              stages: tuple[PipeStage, ...], actions: list[tuple[str, int, int]]) -> PipeRank:
+    """The replay's input for one rank of ``parallel_pp.estimate_pipeline`` (no FSDP inside the stages)."""
+    opt = states.optimizer
+    per_param = opt.state_bytes / states.trainable if states.trainable and opt.on_device else 0.0
+    pieces = max(1, round(per_param / states.precision.weight_bytes)) if per_param else 0
+    op = wl.checkpointing == "selective-op"
+    kept = tuple(max(0, la.op_saved - la.checkpoint) for la in acts.layers) if op else ()
+    return PipeRank(spec, acts, states.precision, stages, tuple(actions), wl.batch, wl.context,
+                    max(1, wl.grad_accum), wl.checkpointing == "full" or op, kept, pieces, per_param,
+                    wl.expandable_segments)
+
+
+def with_replayed_reserve(comps: list[Component], r: PipeRank) -> list[Component]:
+    """The rank's components with the replayed pool's reserve: its reserved peak beyond the rank's allocated peak,
+    at least its own reserved − allocated."""
+    pool = pipeline_pool(r)
+    allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
+    reserve = max(pool.reserve, pool.peak_reserved - allocated)
+    formula = ("caching allocator emulated over two steps of this rank, its schedule's actions in order (the whole "
+               "model built, other stages' parameters freed; receive buffers; each layer op by op: memory/training/"
+               f"pp_pool.py): its reserved peak beyond this allocated peak (at least its own reserved − allocated) = "
+               f"{fmt_bytes(reserve)}")
+    return [Component("allocator_reserve", reserve, formula) if c.name == "allocator_reserve" else c for c in comps]
