@@ -26,6 +26,9 @@ __all__ = ["attention_prefill", "ffn_prefill", "replays_attention", "replays_ffn
 SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyuan_v1_moe")
 
 
+# routers of DeepSeek-V3's kind (sigmoid scores, e_score_correction_bias, group-limited top-k:
+# DeepseekV3MoE.route_tokens_to_experts and its copies), whose t × experts tensors are replayed
+GROUP_ROUTED = ("deepseek_v3", "deepseek_v32", "glm4_moe", "kimi_linear")
 RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act "relu2"), down
 
 
@@ -85,7 +88,10 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
     first = family in SHARED_FIRST
     if moe.num_shared_experts and first:
         shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
-    if fp32_routing:
+    logits = 0
+    if family in GROUP_ROUTED:
+        logits = _group_router(tr, t, hidden, moe.num_experts)
+    elif fp32_routing:
         tr.free(tr.alloc(t * hidden * FP32))  # the router's fp32 copy of the input
     w = FP32 if fp32_routing else dt
     sel = tr.alloc(rows * hidden * dt)
@@ -119,7 +125,25 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
         total = tr.alloc(t * hidden * dt)
         tr.free(out, shared)
         out = total
+    tr.free(logits)
     return out
+
+
+def _group_router(tr: Trace, t: int, hidden: int, experts: int) -> int:
+    """DeepSeek-V3's router on ``t`` tokens (``route_tokens_to_experts``): the input in fp32, its logits (fp32,
+    kept until the block returns), their sigmoid, + the score-correction bias, the group mask made bool and
+    inverted (one byte per logit), the masked scores. Returns the logits' key."""
+    x32 = tr.alloc(t * hidden * FP32)
+    logits = tr.alloc(t * experts * FP32)
+    tr.free(x32)
+    sig = tr.alloc(t * experts * FP32)
+    biased = tr.alloc(t * experts * FP32)
+    mask = tr.alloc(t * experts)
+    inverted = tr.alloc(t * experts)
+    tr.free(mask)
+    chosen = tr.alloc(t * experts * FP32)
+    tr.free(inverted, biased, sig, chosen)
+    return logits
 
 
 def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2: bool) -> int:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from ...spec import LayerSpec, LinearAttentionSpec, SSMSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32, ScanSizes, scan_sizes
+from .transformers_pool_kda import GDN_CHUNK, kda_prefill
 
 __all__ = ["mixer_prefill", "replays_mixer"]
 
@@ -49,7 +50,7 @@ def mixer_prefill(tr: Trace, layer: LayerSpec, family: str, b: int, s: int, hidd
     K/V)."""
     assert replays_mixer(layer)
     if layer.linear is not None and layer.linear.kind == "kda":
-        return _kda(tr, layer.linear, b, s, hidden, dt, state_bytes)
+        return kda_prefill(tr, layer.linear, b, s, hidden, dt, state_bytes)
     if layer.linear is not None:
         return _gated_delta(tr, layer.linear, b, s, hidden, dt, state_bytes)
     assert layer.ssm is not None
@@ -94,9 +95,6 @@ def _mamba2(tr: Trace, ssm: SSMSpec, mup: bool, b: int, s: int, hidden: int, dt:
         tr.free(o)
         o = scaled
     return o, kept
-
-
-GDN_CHUNK = 64  # torch_chunk_gated_delta_rule(chunk_size=64), as Qwen3NextGatedDeltaNet calls it
 
 
 def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int,
@@ -175,150 +173,6 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     o = tr.alloc(t * hidden * dt)
     tr.free(proj, z, gated, act, low)
     return o, kept
-
-
-def _kda(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int,
-         state_bytes: int) -> tuple[int, list[int]]:
-    """A Kimi delta attention layer on the prompt (transformers 5.25 ``KimiLinearDeltaAttention`` and
-    ``chunk_kimi_delta_attention``): q, k, v projected and concatenated for the depthwise conv (padded output,
-    activation); the forget gate in fp32 (the projection cast, + bias, softplus as exp / 1 + / log / where, times
-    −A); q, k, v made contiguous in fp32 and g cloned; the l2 norms (x², x / ‖x‖); q padded and scaled, k, v and g
-    padded; v·β, k·β; g's cumulative sum; the per-channel decay mask ``exp(g_i − g_j)`` masked
-    (b·H·S·64·d_k fp32, three such tensors: difference, masked, exp), then ``k_β·k`` and its product with the mask;
-    the solved values and ``k_β·exp(g)`` with their products, the output buffer, per chunk ``q_i·k_i`` and its
-    product with the chunk's mask (b·H·64·64·d_k fp32 each), the output made contiguous;
-    after the rule returns its temporaries go; the gated RMSNorm in fp32 (copy, square, normalised, weighted; the
-    gate in fp32, its sigmoid, the product) and o_proj."""
-    t = b * s
-    big_s = -(-s // GDN_CHUNK) * GDN_CHUNK
-    qk_u, v_u = t * g.num_v_heads * g.head_k_dim * FP32, t * g.num_v_heads * g.head_v_dim * FP32
-    qk_p, v_p = qk_u // s * big_s, v_u // s * big_s
-    big = b * g.num_v_heads * big_s * GDN_CHUNK * g.head_k_dim * FP32
-    conv = g.conv_dim
-    qkv = [tr.alloc(qk_u // FP32 * dt), tr.alloc(qk_u // FP32 * dt), tr.alloc(v_u // FP32 * dt)]
-    mixed = tr.alloc(t * conv * dt)
-    tr.free(*qkv)
-    padded = tr.alloc(b * conv * (s + g.conv_kernel - 1) * dt)
-    act = tr.alloc(t * conv * dt)
-    tr.free(padded, mixed)
-    gate = _forget_gate(tr, qk_u, dt)
-    fp32 = []
-    for n in (qk_u, qk_u, v_u):  # transpose(1, 2).contiguous() in the model dtype, then .to(float32)
-        copy = tr.alloc(n // FP32 * dt)
-        fp32.append(tr.alloc(n))
-        tr.free(copy)
-    q32, k32, v32 = fp32
-    g32 = tr.alloc(qk_u)  # g is fp32 already: its contiguous copy
-    normed = []
-    for x in (q32, k32):  # l2norm: x·x, then x / ‖x‖
-        tr.free(tr.alloc(qk_u))
-        normed.append(tr.alloc(qk_u))
-        tr.free(x)
-    qp = tr.alloc(qk_p)
-    q = tr.alloc(qk_p)  # · scale
-    tr.free(qp, normed[0])
-    kp = tr.alloc(qk_p)
-    tr.free(normed[1])
-    vp = tr.alloc(v_p)
-    tr.free(v32)
-    gp = tr.alloc(qk_p)
-    tr.free(g32)
-    v_beta, k_beta = tr.alloc(v_p), tr.alloc(qk_p)
-    cum = tr.alloc(qk_p)
-    tr.free(gp)
-    decay, attn_eye, prev = _decay_and_solve(tr, b * g.num_v_heads * big_s // GDN_CHUNK, g.head_k_dim)
-    values = tr.alloc(v_p)
-    tr.free(vp)
-    ex = tr.alloc(qk_p)
-    kb_ex = tr.alloc(qk_p)
-    tr.free(ex)
-    k_cum = tr.alloc(qk_p)
-    tr.free(kb_ex)
-    out = tr.alloc(v_p)
-    for _ in range(big_s // GDN_CHUNK):  # each chunk's q_i·k_i and its product with the chunk's decay mask
-        first = tr.alloc(big * GDN_CHUNK // big_s)
-        tr.free(first, tr.alloc(big * GDN_CHUNK // big_s))
-    contiguous = tr.alloc(v_u)
-    low = tr.alloc(v_u // FP32 * dt)
-    tr.free(contiguous, out, v_beta, k_beta, decay, k_cum, q, kp, values, cum, attn_eye, prev)
-    kept = [tr.alloc(state_bytes)] if state_bytes else []
-    o = _sigmoid_gated_norm(tr, v_u, t * hidden * dt, dt)
-    tr.free(low, act, gate)
-    return o, kept
-
-
-def _decay_and_solve(tr: Trace, chunks: int, d_k: int) -> tuple[int, int, int]:
-    """KDA's intra-chunk part over ``chunks`` (batch × heads × chunks) chunks of 64: the per-channel decay mask
-    (difference, masked, exp: ``chunks·64·64·d_k`` fp32 each), ``k_β·k`` and its product with the mask, the matrix
-    summed, masked and negated, the row-by-row solve (``attn[..., :i, :i]`` copied and multiplied by the row, i² per
-    chunk), + eye. Returns the decay mask's, the matrix's and the last row copy's keys (alive to the end)."""
-    big, att = chunks * GDN_CHUNK * GDN_CHUNK * d_k * FP32, chunks * GDN_CHUNK * GDN_CHUNK * FP32
-    diff = tr.alloc(big)
-    masked = tr.alloc(big)
-    tr.free(diff)
-    decay = tr.alloc(big)
-    tr.free(masked)
-    prod = tr.alloc(big)
-    prod2 = tr.alloc(big)
-    tr.free(prod)
-    summed = tr.alloc(att)
-    tr.free(prod2)
-    masked_att = tr.alloc(att)
-    tr.free(summed)
-    attn = tr.alloc(att)
-    tr.free(masked_att)
-    prev = 0
-    for i in range(1, GDN_CHUNK):
-        sub = tr.alloc(chunks * i * i * FP32)
-        tr.free(prev)
-        tr.free(tr.alloc(chunks * i * i * FP32))
-        prev = sub
-    attn_eye = tr.alloc(att)
-    tr.free(attn)
-    return decay, attn_eye, prev
-
-
-def _forget_gate(tr: Trace, n: int, dt: int) -> int:
-    """KDA's forget gate over ``n`` fp32 bytes: f_b_proj's output, in fp32, + bias, softplus (its threshold mask,
-    exp, 1 +, log, where), · −A. Returns the gate's key."""
-    f_b = tr.alloc(n // FP32 * dt)
-    x32 = tr.alloc(n)
-    biased = tr.alloc(n)
-    tr.free(x32)
-    over = tr.alloc(n // FP32)
-    e = tr.alloc(n)
-    one = tr.alloc(n)
-    tr.free(e)
-    log = tr.alloc(n)
-    tr.free(one)
-    soft = tr.alloc(n)
-    tr.free(log, over)
-    gate = tr.alloc(n)
-    tr.free(f_b, biased, soft)
-    return gate
-
-
-def _sigmoid_gated_norm(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
-    """KDA's output: the outputs concatenated, the gate's projection, the fp32 RMSNorm (copy, square, normalised,
-    weighted), the gate in fp32, its sigmoid and the product, cast back, o_proj. Returns o_proj's key."""
-    catted = tr.alloc(n // FP32 * dt)
-    g_gate = tr.alloc(n // FP32 * dt)
-    x = tr.alloc(n)
-    tr.free(tr.alloc(n))
-    y = tr.alloc(n)
-    tr.free(x)
-    weighted = tr.alloc(n)
-    tr.free(y)
-    gf = tr.alloc(n)
-    sig = tr.alloc(n)
-    tr.free(gf)
-    gated = tr.alloc(n)
-    tr.free(sig, weighted)
-    cast = tr.alloc(n // FP32 * dt)
-    tr.free(gated)
-    o = tr.alloc(out_bytes)
-    tr.free(catted, g_gate, cast)
-    return o
 
 
 def _scan(tr: Trace, z: ScanSizes, d_u: int, bc_u: int, grp: int, h_u: int, h_p: int) -> list[int]:
