@@ -85,8 +85,9 @@ def test_cuda_context_rows() -> None:
     rows = {r["arch"]: r for r in overhead_data()["cuda_context"]}
     assert cuda_context_bytes("hopper")[0] == rows["hopper"]["inference_bytes"] == 730_660_864
     assert cuda_context_bytes("hopper", training=True)[0] == 799_866_880
-    n, text = cuda_context_bytes("blackwell")
-    assert n == rows["*"]["inference_bytes"] and "no published figure for blackwell" in text
+    for arch in ("turing", "volta"):  # none published (the "*" row says where it was looked for)
+        n, text = cuda_context_bytes(arch)
+        assert n == rows["*"]["inference_bytes"] and f"no published figure for {arch}" in text
     # every row names its source and the rule it is applied by (to other GPUs of its generation, or to all others)
     assert all(r["source"] and r["rule"] for r in rows.values())
 
@@ -95,11 +96,11 @@ def test_cuda_context_from_a_published_bare_context() -> None:
     """A generation with a published bare context (a process whose context exists and has run no kernel) takes it
     plus what the workload's kernels and handles add on the H100: its measured inference and training contexts
     minus its idle one (the ground truth's env line: 648,871,936 B). RTX 6000 Ada: 426 MiB = 446,693,376 B;
-    RTX 3090: 256 MiB = 268,435,456 B."""
+    RTX 3090: 256 MiB = 268,435,456 B; RTX PRO 6000 Blackwell: 555 MiB = 581,959,680 B."""
     env = json.loads((Path(__file__).parent / "data/groundtruth/h100.jsonl").read_text().splitlines()[0])["env"]
     idle = env["context_bytes_idle"]
     assert idle == 648_871_936
-    for arch, bare in (("ada", 426 << 20), ("ampere", 256 << 20)):
+    for arch, bare in (("ada", 426 << 20), ("ampere", 256 << 20), ("blackwell", 555 << 20)):
         n, text = cuda_context_bytes(arch)
         assert n == bare + 730_660_864 - idle and "published bare context" in text
         assert cuda_context_bytes(arch, training=True)[0] == bare + 799_866_880 - idle

@@ -527,10 +527,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     sim = simulate_rank0(sm.catalog_config(args.model, None), p)
     sys.path.insert(0, str(REPO / "src"))
     from memfit import estimate
+    from memfit.hardware import get_device
 
     keys = ("gpus", "tp", "zero", "batch", "context", "checkpointing", "sequence_parallel", "shard_size",
-            "grad_accum", "offload")
-    est = estimate(args.model, mode="train", **{k: w[k] for k in keys})
+            "grad_accum", "offload")  # on the GPU asked for: its generation's CUDA context
+    est = estimate(args.model, mode="train", device=get_device(args.gpu), **{k: w[k] for k in keys})
     context = est.component("cuda_context")
     peak = sm.default_alloc_before_build("train") + int(sim["tracked_peak"])
     reserved = int(sim["peak_reserved"])

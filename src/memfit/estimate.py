@@ -157,12 +157,15 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
             f"mode {wl.mode!r} needs the architecture (layers, heads, hidden size), which a bare parameter "
             "count does not have: pass a catalog id or a config.json instead"
         )
+    from .memory.overhead import context_on_device  # the CUDA context of the device's generation, every runtime
+
     if wl.mode == "inference":
         from .memory.inference import estimate_inference
-        return _linear_note(spec, wl, _context_note(spec, wl, estimate_inference(spec, wl, device)))
+        est = context_on_device(estimate_inference(spec, wl, device), device)
+        return _linear_note(spec, wl, _context_note(spec, wl, est))
     from .memory.training import estimate_training
 
-    result: Estimate = estimate_training(spec, wl)
+    result: Estimate = context_on_device(estimate_training(spec, wl), device)
     return _linear_note(spec, wl, _context_note(spec, wl, result))
 
 

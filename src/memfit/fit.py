@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError
 from .estimate import ModelRef, estimate, runtime_context
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
+from .memory.overhead import context_on_device
 from .result import Estimate
 from .rules import given_fields, resolve
 from .units import fmt_bytes
@@ -197,7 +198,9 @@ def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> t
 
 
 def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
-    """Judge an existing estimate against a device (used by ``fit`` and by the plan searches)."""
+    """Judge an existing estimate against a device (used by ``fit`` and by the plan searches); the estimate's
+    CUDA context is the device generation's (``memory.overhead.context_on_device``)."""
+    est = context_on_device(est, device)
     per_gpu, split, comps = split_per_gpu(est, wl)
     capacity, budget_note = budget_bytes(device, wl, est)
     worst = max(per_gpu)

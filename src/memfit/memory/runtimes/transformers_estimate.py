@@ -11,7 +11,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import kv_cache_bytes
-from ..overhead import allocator_reserve_component, cublas_workspace_bytes, cuda_context_component
+from ..overhead import allocator_reserve_component, context_on_device, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
 from .transformers import _cache_dtype, _model_dtype, cache_reset_length, peak_moments
@@ -41,7 +41,7 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     comps.append(allocator_reserve_component(
         reserve, f"caching allocator emulated over the run's large tensors (reserved − allocated peak, between "
                  f"replays at {grid_down(grid_up(wl.context)):,} and {grid_up(wl.context):,} tokens)"))
-    comps.append(cuda_context_component(device.arch if device is not None else None))
+    comps.append(cuda_context_component())  # an H100's; on ``device``, its generation's (context_on_device below)
     details = {
         "runtime": "transformers",
         "peak_moment": peak.name,
@@ -61,5 +61,5 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     if reset is not None:
         notes += (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
                   f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
-    return Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps), allocated_bytes=allocated,
-                    notes=notes, details=details)
+    return context_on_device(Estimate(spec.name, "inference", fmt, count_parameters(spec), tuple(comps),
+                                      allocated_bytes=allocated, notes=notes, details=details), device)
