@@ -6,7 +6,7 @@ Developer tool, not part of the memfit package: each case is built by the config
 tools/simulate_hybrids.py, ``v4``: tools/simulate_families_v4.py, ``towers``: tools/simulate_families_towers.py) and
 simulated as those tools do (docs/simulator.md).
 
-Usage:  python tools/simulate_families_heldout.py [--only NAME,...] [--out PATH]
+Usage:  python tools/simulate_families_heldout.py [--only NAME,...] [--out PATH] [--list PATH]
 """
 
 from __future__ import annotations
@@ -46,11 +46,17 @@ def _maker(row: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = LIST
+    if "--list" in args:  # another frozen list of the same format (e.g. blind-inference-list.jsonl, with --out)
+        i = args.index("--list")
+        path = Path(args[i + 1])
+        del args[i:i + 2]
     sf.build_image_text_classes()  # as tools/simulate_families.py builds the image-text families
-    rows = [r for r in map(json.loads, LIST.read_text().splitlines()) if "case" in r]
+    rows = [r for r in map(json.loads, path.read_text().splitlines()) if "case" in r]
     jobs: list[sf.Job] = [(r["case"], r["case"].split("/")[0], r["model"], r["kind"], r["params"], _maker(r))
                           for r in rows]
-    return sf.run_jobs(jobs, OUT, "simulate_families_heldout.py", argv, save_each=True)
+    return sf.run_jobs(jobs, OUT, "simulate_families_heldout.py", args, save_each=True)
 
 
 if __name__ == "__main__":
