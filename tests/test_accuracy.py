@@ -104,6 +104,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gemma-3n-e4b ckpt s3072 and gemma4-vision-l4 (device totals -3.63 / -3.03 %) moved to development, their blind
     # replacements listed (not yet simulated)
     ("simulated/families-heldout.jsonl", "training"): Bound(median=0.36, worst=0.86, under=-0.59),
+    # issue 12's fresh blind inference set (blind-inference-list.jsonl, listed and committed before it was simulated),
+    # scored once: worst phi-4-mini-instruct-l6 fp16 eager -0.94 %
+    ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.02, worst=0.94, under=-0.94),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -139,6 +142,8 @@ NOT_CASE_FILES = {
     "simulated/heldout-list.jsonl": "the frozen list of held-out cases",
     "simulated/validation-expandable.jsonl": "the simulator's expandable_segments:True emulation of H100 training "
                                              "cases: tests/test_allocator_reserve.py",
+    "simulated/blind-inference-list.jsonl": "the frozen list of issue 12's blind inference cases "
+                                            "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
@@ -280,6 +285,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/families-heldout.jsonl", "training"): Bound(median=0.95, worst=1.49, under=-1.49),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
+    # issue 12's fresh blind inference set, scored once (l12inf): worst qwen3-vl-4b-instruct-l3 two images +2.61 %,
+    # most under granite-4.0-h-small-l4 b1 s6144 -1.44 %
+    ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.46, worst=2.61, under=-1.44),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     ("simulated/heldout.jsonl", "training"): Bound(median=0.50, worst=2.64, under=-2.64),
