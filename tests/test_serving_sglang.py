@@ -55,7 +55,7 @@ def test_aiter_long_context_fraction() -> None:
 
 
 def test_sglang_blind_batch_10() -> None:
-    # batch 10 (recorded before scoring, commits e2b865a / e3c0235); first scoring after the block-FP8 and NVSwitch
+    # batch 10 (recorded before scoring, commits 4d4dfad / e372903); first scoring after the block-FP8 and NVSwitch
     # changes: Qwen2.5-0.5B on a shared H100 NVL pool +0.09 %, tokens +0.08 %; Qwen3-Reranker-0.6B on an H100 tokens
     # +0.30 %, weights +0.64 %; MI355X weights -1.86 % (tp 1) and -2.03 % (tp 2): Qwen3-0.6B's load prints 1.18 to
     # 1.25 GB across builds and cards where memfit has 1.19 (not explained); Qwen3-8B on B200/B300 -0.00 %. The MI355X
@@ -107,7 +107,7 @@ def test_bad_sglang_version_is_one_line() -> None:
 
 
 def test_sglang_blind_batch_11() -> None:
-    # batch 11 (recorded before scoring, commit d26f1d5), first scoring: Qwen3-30B-A3B-FP8 on one H100 (the block-FP8
+    # batch 11 (recorded before scoring, commit e9a964a), first scoring: Qwen3-30B-A3B-FP8 on one H100 (the block-FP8
     # MoE layout, 0.11 GiB of segments beyond the tensors) weights +0.03 %, pool +0.00 %, tokens +0.02 %; Qwen3-30B-A3B
     # bf16 on an RTX PRO 6000 (0.5.13) weights +0.00 %
     from pathlib import Path
