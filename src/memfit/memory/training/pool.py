@@ -53,6 +53,8 @@ __all__ = ["training_pool", "training_reserve"]
 # modeling_granitemoehybrid.py, modeling_falcon_h1.py in transformers 5.25)
 SCALED_LOGITS = ("cohere", "cohere2", "cohere2_moe", "granite", "granitemoe", "granitemoeshared", "granitemoehybrid",
                  "falcon_h1")
+# the embeddings whose gradients ``embedding_dense_backward`` makes at the end of backward
+EMBEDDINGS = ("token_embd", "pos_embd", "per_layer_token_embd")
 # heads that return ``lm_head(...).float()`` (modeling_nemotron_h.py)
 FLOAT_LOGITS = ("nemotron_h",)
 
@@ -192,12 +194,14 @@ def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
     projection's, made at the start of backward (a new tensor, the two old ones freed)."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
     gb = 4 if c.p.amp else c.p.weight_bytes
-    for layer_i, kind, n, _m in trainable:
-        if layer_i is not None or kind not in ("token_embd", "pos_embd"):
+    # gemma3n's per-layer embedding is looked up after the token embedding: its backward runs first
+    for layer_i, kind, n, _m in sorted(trainable, key=lambda x: x[1] != "per_layer_token_embd"):
+        if layer_i is not None or kind not in EMBEDDINGS:
             continue
         dense = tr.alloc(n * gb)
         if t > 3072:
-            tr.free(tr.alloc(t * h * 4 + 4 * t * 8))
+            width = n // v if n % v == 0 else h
+            tr.free(tr.alloc(t * width * 4 + 4 * t * 8))
         if kind == "token_embd" and c.spec.tie_word_embeddings and c.head_grad:
             if isinstance(tr, _LargePool):
                 total = tr.alloc_in_place(v * h * gb, dense, c.head_grad)
@@ -275,7 +279,7 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
             if gw:
                 c.grads.append(gw)
                 c.head_grad, gw = gw, 0
-        elif kind not in ("token_embd", "pos_embd"):
+        elif kind not in EMBEDDINGS:
             c.grads.append(tr.alloc(numel * gb))
     tr.free(gw)
     out = tr.alloc(t * h * c.r)
