@@ -57,3 +57,23 @@ def test_auto_kv_cache_dtype_follows_the_model() -> None:
     e = memfit.estimate("llama-3.1-8b", device=get_device("h100-sxm"), mode="inference", runtime="vllm",
                         context=8192, dtype="float32", vllm_version="0.19.0")
     assert e.details["block_bytes"] == 16 * 262_144
+
+
+def test_allocator_remainders_of_a_16_bit_load() -> None:
+    # vLLM's "Model loading took" is allocated bytes; a tensor of 10 MiB or more takes a segment rounded up to 2 MiB
+    # and keeps a remainder of at most 1 MiB (CUDACachingAllocator should_split). Qwen2.5-72B at tp 2 per rank: qkv
+    # (4,096 + 2 x 512) x 8,192 x 2 B = 80 MiB, o 64 MiB, gate_up 462 MiB, embedding 1,188 MiB are exact; down
+    # 14,784 x 8,192 x 2 B = 231 MiB is counted as 232: 80 layers x 1 MiB
+    from memfit.memory.runtimes.vllm import rope_cache_bytes
+    from memfit.memory.runtimes.vllm_load import allocator_remainder_bytes
+
+    q72 = load_model("qwen2.5-72b")
+    assert allocator_remainder_bytes(q72, "bfloat16", 2, rope_cache_bytes(q72, "bfloat16")) == 80 * 2**20
+    # Qwen2.5-32B at tp 2: qkv (2,560 + 2 x 512) x 5,120 x 2 B = 35 MiB, o 25 MiB and down 135 MiB each end 1 MiB short
+    # of a 2 MiB boundary (+1 MiB each, 64 layers); the 742.5 MiB embedding shards keep 1.5 MiB apart (split off)
+    q32 = load_model("qwen2.5-32b")
+    assert allocator_remainder_bytes(q32, "bfloat16", 2, rope_cache_bytes(q32, "bfloat16")) == 64 * 3 * 2**20
+    # Llama-3.1-8B's tensors are multiples of 2 MiB; quantized formats count their tensor bytes
+    l8 = load_model("llama-3.1-8b")
+    assert allocator_remainder_bytes(l8, "bfloat16", 1, rope_cache_bytes(l8, "bfloat16")) == 0
+    assert allocator_remainder_bytes(q72, "fp8", 2, 0) == 0

@@ -36,6 +36,7 @@ from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
 from .vllm_groups import KVGroups, kv_groups, request_blocks
+from .vllm_load import allocator_remainder_bytes
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
@@ -190,6 +191,9 @@ def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, ra
     if rope := rope_cache_bytes(spec, fmt):
         weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the rotary cos/sin cache "
                             f"{spec.max_position_embeddings:,} positions = {fmt_bytes(rope)}")
+    if pp == 1 and (rest := allocator_remainder_bytes(spec, fmt, tp, rope)):
+        weights = Component("weights", weights.bytes + rest, f"{weights.formula} + {fmt_bytes(rest)} of block "
+                            "remainders the caching allocator counts as allocated (vllm_load)")
     if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, layers)):
         weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
                             "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
