@@ -29,8 +29,8 @@ from ..spec import ModelSpec, VisionSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 
-__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "tower_moment", "tower_training_saved",
-           "with_images"]
+__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "held_parts", "patches_per_image",
+           "tower_moment", "tower_training_saved", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -63,7 +63,7 @@ def cross_attention_cache(spec: ModelSpec, wl: Workload, dtype_bytes: int) -> tu
                                 f"{v.cross_attention_tokens:,} vision tokens × {len(rows)} layers × {rows[0]:,} B")
 
 
-def _patches_per_image(v: VisionSpec) -> int:
+def patches_per_image(v: VisionSpec) -> int:
     """Patch tokens the tower runs per image: its own patches (merged towers: tokens × merge², as the text tokens
     count merged patches)."""
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):
@@ -80,7 +80,7 @@ def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
         return 0, ""
     if v.kind == "mllama" and v.tiles:
         return _mllama_tower_moment(v, wl.batch * wl.images, dt)
-    patches = wl.batch * wl.images * _patches_per_image(v)
+    patches = wl.batch * wl.images * patches_per_image(v)
     inter = (3 if v.kind in _GATED_TOWERS else 2) * v.intermediate_size
     features = wl.batch * wl.images * v.tokens_per_image * spec.hidden_size * dt
     total = patches * (4 * v.hidden_size + inter) * dt + features
@@ -90,29 +90,38 @@ def tower_moment(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
 
 def held_during_text(spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, str]:
     """Bytes the images leave alive while the text model runs (``wl.context`` already counts their tokens)."""
+    parts, text = held_parts(spec, wl, dt)
+    return sum(parts), text
+
+
+def held_parts(spec: ModelSpec, wl: Workload, dt: int) -> tuple[tuple[int, ...], str]:
+    """:func:`held_during_text` tensor by tensor, in the order they are made: the pixels, the tower's output, each
+    copy of the image features, the extra hidden stream (Qwen3-VL's deepstack); for Llama 3.2 Vision the pixels and
+    the cross-attention states. Empty without images."""
     v = spec.vision
     if not wl.images or v is None or not v.hidden_size:
-        return 0, ""
+        return (), ""
     images = wl.batch * wl.images
-    patches = images * _patches_per_image(v)
+    patches = images * patches_per_image(v)
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):  # rows of C × t × p² values, one per patch
         pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
         hidden = patches * v.hidden_size * dt
     elif v.kind == "mllama":  # the tiles' pixels and the projected vision states the cross-attention layers read
         pixels = images * v.tiles * v.num_channels * v.image_size ** 2 * dt
         hidden = images * v.cross_attention_tokens * spec.hidden_size * dt
-        return pixels + hidden, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + cross-attention "
-                                 f"states {fmt_bytes(hidden)}")
+        return (pixels, hidden), (f"images held while the text runs: pixels {fmt_bytes(pixels)} + cross-attention "
+                                  f"states {fmt_bytes(hidden)}")
     else:
         side = v.image_size or 0
         pixels = images * v.num_channels * side * side * dt
         hidden = (2 if v.kind == "clip" else 1) * images * (v.num_patches + (1 if v.kind == "clip" else 0)) \
             * v.hidden_size * dt
-    features = 2 * (1 + v.deepstack) * images * v.tokens_per_image * spec.hidden_size * dt
+    copies = 2 * (1 + v.deepstack)
+    feature = images * v.tokens_per_image * spec.hidden_size * dt
     stream = wl.batch * wl.context * spec.hidden_size * dt if v.deepstack else 0
-    total = pixels + hidden + features + stream
-    return total, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + tower output {fmt_bytes(hidden)} + "
-                   f"image features ×{2 * (1 + v.deepstack)} {fmt_bytes(features)}"
+    parts = (pixels, hidden, *(feature,) * copies) + ((stream,) if stream else ())
+    return parts, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + tower output {fmt_bytes(hidden)} "
+                   f"+ image features ×{copies} {fmt_bytes(copies * feature)}"
                    + (f" + deepstack hidden stream {fmt_bytes(stream)}" if stream else ""))
 
 
@@ -126,7 +135,7 @@ def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
     if not wl.images or v is None or not v.hidden_size:
         return 0
     images = wl.batch * wl.images
-    patches = images * _patches_per_image(v)
+    patches = images * patches_per_image(v)
     d, tokens = v.hidden_size, images * v.tokens_per_image
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):
         pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt

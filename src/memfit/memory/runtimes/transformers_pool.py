@@ -43,6 +43,7 @@ from .transformers import (
 )
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, replays_attention, replays_ffn
+from .transformers_pool_images import image_prefill
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 
 __all__ = ["grid_down", "grid_up", "interpolated", "transformers_pool", "transformers_reserve"]
@@ -95,7 +96,9 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
     dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)
     build_weights(tr, spec, weights_bytes, 1, dt)
     tr.built()
+    images = image_prefill(tr, spec, wl, dt)  # what the images become before the text runs, held through it
     cache_keys = _prefill(tr, spec, wl, dt)
+    tr.free(*images)
     if wl.task == "generate":
         _decode(tr, spec, wl, dt, cache_keys)
     return tr.figures()
