@@ -149,6 +149,7 @@ NOT_CASE_FILES = {
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
     "parallel/plan-checks.jsonl": "plan's answers simulated on the full model: tests/test_parallel_fsdp.py",
+    "parallel/plan-checks-pp.jsonl": "plan's --pp answers, every pipeline rank simulated: tests/test_pipeline.py",
     "serving/vllm.jsonl": "vLLM start-ups scored per quantity (weights, KV pool, tokens, concurrency), not one "
                           "peak: tests/test_serving_vectors.py",
     "serving/sglang.jsonl": "SGLang start-ups scored per quantity, as vllm.jsonl: tests/test_serving_vectors.py",

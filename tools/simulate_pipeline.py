@@ -630,6 +630,50 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``memfit plan -q gpus`` with ``--pp``, then every pipeline rank of its answer simulated on the full model: the
+    answer fits when each rank's emulated reserved peak + the CUDA context is within the GPU's usable memory. torch's
+    Schedule1F1B refuses fewer micro-batches than stages; with one micro-batch it runs what GPipe runs (one forward,
+    then its backward), so GPipe is simulated there."""
+    import memfit
+
+    kw = {"zero": args.zero} if args.zero is not None else {}
+    ans = memfit.plan_gpus(args.model, args.gpu, mode="train", batch=args.batch, context=args.seq, pp=args.pp, **kw)
+    lay, at = ans.extra["layout"], ans.at_value
+    assert at is not None and lay["tp"] == 1 and lay["ep"] == 1 and lay["zero"] in (0, 2, 3), lay
+    m, pp = int(lay["grad_accum"]), int(lay["pp"])
+    dp = int(lay["gpus"]) // pp if lay["zero"] else 1
+    schedule = "gpipe" if m < pp else "1f1b"
+    cfg = sm.catalog_config(args.model, None)
+    base = sm.default_alloc_before_build("train")
+    ranks = []
+    for r in range(pp):
+        p = dict(pp=pp, dp=dp, rank=r, schedule=schedule, microbatches=m, batch=int(lay["batch"]), seq=args.seq,
+                 ckpt={"full": True, "selective-op": "op"}.get(lay["checkpointing"], False))
+        t0 = time.time()
+        sim = simulate_pp(cfg, p)
+        est = memfit.estimate(args.model, mode="train", gpus=int(lay["gpus"]), pp=pp, zero=int(lay["zero"]),
+                              batch=int(lay["batch"]), context=args.seq, grad_accum=m, pp_rank=r,
+                              checkpointing=lay["checkpointing"])
+        ranks.append(dict(rank=r, simulated_peak_alloc=base + int(sim["tracked_peak"]),
+                          simulated_peak_reserved=base + int(sim["tracked_peak_reserved"]),
+                          memfit_allocated=int(est.allocated_bytes or 0), memfit_total=int(at.per_gpu_bytes[r]),
+                          seconds=round(time.time() - t0, 1)))
+        print(json.dumps(ranks[-1]), flush=True)
+    context = at.estimate.component("cuda_context")  # the GPU's, as plan priced it
+    rec = dict(model=args.model, gpu=args.gpu, batch=args.batch, seq=args.seq, pp=args.pp, zero=args.zero,
+               answer=ans.explanation,
+               workload={k: lay[k] for k in ("gpus", "tp", "pp", "zero", "checkpointing", "batch", "grad_accum")},
+               simulated_schedule=schedule, ranks=ranks, usable=int(at.capacity_bytes), cuda_context=int(context),
+               fits=all(x["simulated_peak_reserved"] + context <= at.capacity_bytes for x in ranks),
+               simulator="tools/simulate_pipeline.py plan", simulator_version=PIPELINE_SIMULATOR_VERSION)
+    print(json.dumps(rec))
+    if args.record:
+        with open(args.record, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -657,7 +701,17 @@ def main(argv: list[str] | None = None) -> int:
                    default="development")
     g.add_argument("--out", default="")
     g.add_argument("--only", default="", help="comma-separated case names (the others are kept as recorded)")
+    pl = sub.add_parser("plan", help="memfit plan -q gpus with --pp, every rank of its answer simulated")
+    pl.add_argument("model")
+    pl.add_argument("--gpu", required=True)
+    pl.add_argument("--pp", type=int, required=True)
+    pl.add_argument("--zero", type=int, default=None, help="fix the ZeRO stage (2/3: FSDP2 inside the stages)")
+    pl.add_argument("--batch", type=int, default=1)
+    pl.add_argument("--seq", type=int, default=4096)
+    pl.add_argument("--record", default="", help="append the check to this JSON-lines file")
     a = ap.parse_args(argv)
+    if a.cmd == "plan":
+        return cmd_plan(a)
     if a.cmd == "generate":
         return cmd_generate(a)
     if a.cmd == "pp":
