@@ -29,7 +29,7 @@ from functools import cache
 from ...formats import COMPUTE_DTYPE_BYTES
 from ...spec import ModelSpec
 from ...workload import Workload
-from ..allocator_trace import PoolFigures, Trace, build_weights
+from ..allocator_trace import PoolFigures, Trace
 from ..kv_cache import kv_cache_bytes
 from .transformers import (
     INT64,
@@ -43,6 +43,7 @@ from .transformers import (
 )
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, replays_attention, replays_ffn
+from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 
@@ -94,7 +95,7 @@ def grid_up(n: int) -> int:
 def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -> PoolFigures:
     tr = Trace(expandable)
     dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)
-    build_weights(tr, spec, weights_bytes, 1, dt)
+    build_inference_weights(tr, spec, weights_bytes, dt)
     tr.built()
     images = image_prefill(tr, spec, wl, dt)  # what the images become before the text runs, held through it
     cache_keys = _prefill(tr, spec, wl, dt)

@@ -19,10 +19,8 @@ fp32, three such tensors), then a Python loop over the chunks that carries the r
 The loop's last state lives until the layer returns; the cache keeps its own fp32 copy of it (``zeros_like`` +
 ``copy_``) made after the outputs are concatenated, and the convolution's state, made at the convolution. These
 mid-sized tensors (2 and 4 MiB at the development case's widths) decide which cached blocks later tensors reuse.
-On that case the replay still reserves a fourth 8 GiB segment the simulator does not (+19 % on its device total):
-the first divergence of the two pools is in the build, where the simulator's model holds the router's weight in
-fp32 after the fused gate_up experts tensor, so its small weights leave other free gaps in their 20 MiB segments
-and a 4.5 MiB temporary of the first layer's solve lands elsewhere (docs/simulator.md, "Device total").
+With these and Kimi's build layout (``transformers_pool_build.py``) the replay of that case reserves what the
+simulator does (+19.11 → +0.01 % on its device total; docs/simulator.md, "Device total").
 """
 
 from __future__ import annotations

@@ -1,0 +1,55 @@
+"""The model build of a transformers inference run as the caching allocator sees it, where a family's modelling code
+lays its parameters out otherwise than ``allocator_trace.build_weights`` assumes (the inventory's order, bytes in
+proportion to the elements).
+
+Kimi Linear (transformers 5.25 ``modeling_kimi_linear.py``): ``KimiLinearExperts`` holds the experts' gate and up
+projections as one ``gate_up_proj`` tensor; ``KimiLinearMoE`` registers the experts, then the router
+(``KimiLinearTopkRouter``, whose weight is made in float32 whatever the model dtype), then the shared experts. The
+simulator's allocation trace of ``kimi-linear-l5/gen-b2-s4096-new8`` (development) shows that order and the router's
+2.25 MiB fp32 weight (256 experts × 2,304 × 4 B); where these small weights sit in their 20 MiB segments decides
+where a later 4.5 MiB temporary lands.
+"""
+
+from __future__ import annotations
+
+from ...spec import ModelSpec
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, build_weights, parameter_blocks
+
+__all__ = ["build_inference_weights"]
+
+FP32 = 4
+# families whose MoE layers are laid out as described above: fused gate_up experts, the fp32 router after them
+FUSED_EXPERTS_FP32_ROUTER = ("kimi_linear",)
+_ROUTER = ("ffn_gate_inp", "exp_probs_b")
+
+
+def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: int) -> None:
+    """The cuBLAS workspace and the parameters in the order and sizes the family's modelling code makes them."""
+    if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
+        build_weights(tr, spec, weights_bytes, 1, dt)
+        return
+    tr.alloc(CUBLAS_WORKSPACE)
+    blocks = _laid_out(parameter_blocks(spec))
+    numel = sum(b.numel for b in blocks) or 1
+    for b in blocks:
+        tr.alloc(b.numel * FP32 if b.kind in _ROUTER else b.numel * weights_bytes // numel)
+    if spec.tie_word_embeddings:
+        tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * dt))
+
+
+def _laid_out(blocks: list[Block]) -> list[Block]:
+    """Each layer's experts' gate and up blocks as one, the router right after the experts' down projection."""
+    out: list[Block] = []
+    router: list[Block] = []
+    for b in blocks:
+        if b.kind in _ROUTER:
+            router.append(b)
+            continue
+        if b.kind == "ffn_up_exps" and out and out[-1].kind == "ffn_gate_exps" and out[-1].layer == b.layer:
+            gate = out.pop()
+            b = Block(b.layer, gate.numel + b.numel, b.matrix, b.group, b.kind)
+        out.append(b)
+        if b.kind == "ffn_down_exps":
+            out.extend(r for r in router if r.layer == b.layer)
+            router = [r for r in router if r.layer != b.layer]
+    return out + router
