@@ -147,6 +147,7 @@ NOT_CASE_FILES = {
                                             "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
+    "groundtruth/published.jsonl": "published measurements, listed blind before memfit was run on them (scored next)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
     "parallel/plan-checks.jsonl": "plan's answers simulated on the full model: tests/test_parallel_fsdp.py",
     "parallel/plan-checks-pp.jsonl": "plan's --pp answers, every pipeline rank simulated: tests/test_pipeline.py",
