@@ -151,3 +151,31 @@ def test_kernel_modules_of_earlier_cases_are_taken_off() -> None:
     for kind, outside, modules in cases:
         rec = {"kind": kind, "device_used_end": (outside + 1000) * mib, "reserved_end": 1000 * mib}
         assert loaded.prior(rec) == modules * mib, (kind, outside)
+
+
+def test_a_published_device_peak_is_the_measured_total(tmp_path: Path) -> None:
+    """``device_used_peak`` (a published nvidia-smi peak, groundtruth/published.md) is the measured device total as
+    it stands, less only what earlier cases of the process held; it takes precedence over the reserved fields."""
+    from memfit.validate import prior_bytes
+
+    case = {**_first_case(), "device_used_peak": 5_000_000_000}
+    p = tmp_path / "gt.jsonl"
+    p.write_text(json.dumps(case) + "\n")
+    (r,), _ = validate_file(p)
+    assert r.measured_total == 5_000_000_000 - prior_bytes(case)
+
+
+def test_a_case_gpu_sets_the_context_of_the_predicted_total(tmp_path: Path) -> None:
+    """``gpu`` puts that GPU generation's CUDA context in the predicted total (the allocated peak is unchanged); an
+    unknown GPU is a note naming the value and the fix, not a traceback."""
+    from memfit.memory.overhead import cuda_context_bytes
+
+    case = _first_case()
+    p = tmp_path / "gt.jsonl"
+    p.write_text(json.dumps(case) + "\n" + json.dumps({**case, "gpu": "rtx-4090"}) + "\n"
+                 + json.dumps({**case, "gpu": "tpu-v9"}) + "\n")
+    (h100, ada, unknown), _ = validate_file(p)
+    assert ada.predicted_bytes == h100.predicted_bytes
+    assert h100.predicted_total is not None and ada.predicted_total is not None
+    assert ada.predicted_total - h100.predicted_total == cuda_context_bytes("ada")[0] - cuda_context_bytes()[0] != 0
+    assert unknown.predicted_bytes is None and "'tpu-v9' is not a GPU of data/gpus.toml" in unknown.note

@@ -23,7 +23,9 @@ Two figures are compared per case:
   end of the case (``device_used_end - reserved_end``), where the file has those fields, less the kernel modules
   earlier cases of the same process loaded that a fresh process of this case would not (``_LoadedModules``). For a
   simulated case the reserved peak is the emulated caching allocator's and the context is the measured H100
-  figure memfit uses (so only the reserve is tested there).
+  figure memfit uses (so only the reserve is tested there). A published case (``groundtruth/published.md``) may
+  give instead ``device_used_peak``, the whole device's peak as nvidia-smi showed it, which is the measured total
+  as it stands, and ``gpu`` (a ``gpus.toml`` id), the GPU whose CUDA context the predicted total then carries.
 
 Errors are signed: ``(predicted - measured) / measured``. Only the case's ``config`` and ``params`` feed the
 prediction: no measured figure of the model (``n_params``, ``kv_cache_bytes_final`` …) is read. memfit
@@ -183,6 +185,15 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
         return None, None, f"not modelled yet: {e}"
     except MemfitError as e:
         return None, None, str(e)
+    gpu = record.get("gpu")
+    if gpu is not None:  # the run's GPU: its generation's CUDA context in the device total
+        from .hardware import resolve_name
+        from .memory.overhead import context_on_device
+
+        device = resolve_name(gpu) if isinstance(gpu, str) else None
+        if device is None:
+            return None, None, f"the case's 'gpu' {gpu!r} is not a GPU of data/gpus.toml: give its id (e.g. a100-80gb)"
+        est = context_on_device(est, device)
     allocated = est.allocated_bytes
     total = int(est.total_bytes)
     return (total if allocated is None else int(allocated)), total, ""
@@ -212,6 +223,9 @@ def measured_total(rec: dict[str, Any], prior: int, modules: int = 0) -> int | N
     earlier cases loaded (``modules``, ``_LoadedModules``) taken off. A simulated case's reserved peak is the
     emulated caching allocator's (``reserved_source = "emulated"``); it has no memory outside the pool, so the
     measured H100 context of its kind is added (the same figure memfit adds: that part agrees by construction)."""
+    published = _int_field(rec, "device_used_peak")  # a published nvidia-smi peak of the whole device
+    if published is not None:
+        return published - prior if published > prior else None
     reserved, used, end = (_int_field(rec, k) for k in ("peak_reserved", "device_used_end", "reserved_end"))
     if reserved is not None and rec.get("reserved_source") == "emulated":
         from .memory.overhead import cuda_context_bytes
