@@ -484,6 +484,18 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        schedule="gpipe", microbatches=4, batch=2, seq=1024, ckpt=True),
     _c("qwen2.5-7b-l4/pp2-dp16-r0-1f1b-sacop-m4-b1-s4096", "qwen2.5-7b", 4, pp=2, dp=16, rank=0,
        schedule="1f1b", microbatches=4, batch=1, seq=4096, ckpt="op"),
+    # a fresh blind batch (2026-12-07, listed before any ran): tied embeddings at both ends, a bf16 model under FSDP
+    # (no upcast: the bf16 gradients are the accumulators), fused projections, 8 micro-batches
+    _c("phi-3.5-mini-instruct-l4/pp2-dp4-r0-1f1b-m4-b1-s2048", "phi-3.5-mini-instruct", 4, pp=2, dp=4, rank=0,
+       schedule="1f1b", microbatches=4, batch=1, seq=2048),
+    _c("qwen3-1.7b-l8/pp2-dp2-r1-interleaved-v2-m4-b1-s2048", "qwen3-1.7b", 8, pp=2, dp=2, rank=1,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
+    _c("llama-3.2-3b-l6/pp3-dp2-r2-gpipe-ckpt-m3-b2-s2048", "llama-3.2-3b", 6, pp=3, dp=2, rank=2,
+       schedule="gpipe", microbatches=3, batch=2, seq=2048, ckpt=True),
+    _c("mistral-7b-v0.3-l4/pp2-dp4-r1-1f1b-sacop-m8-b1-s2048", "mistral-7b-v0.3", 4, pp=2, dp=4, rank=1,
+       schedule="1f1b", microbatches=8, batch=1, seq=2048, ckpt="op"),
+    _c("qwen2.5-3b-l4/pp2-dp2-r0-1f1b-bf16-m4-b1-s2048", "qwen2.5-3b", 4, pp=2, dp=2, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048, amp=False),
 ]
 
 
