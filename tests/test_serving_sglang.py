@@ -120,3 +120,15 @@ def test_sglang_blind_batch_11() -> None:
                     ("sglang-rtxpro6000ws-qwen3-30b-a3b-weights", "weights")):
         e = results[case].error(q)
         assert results[case].split == "heldout" and e is not None and abs(e) <= 0.002, (case, q, e)
+
+
+def test_kv_cache_dtype_auto_follows_the_model_dtype() -> None:
+    # SGLang's --kv-cache-dtype auto is the model dtype (ModelRunner.init_memory_pool: kv_cache_dtype = self.dtype):
+    # Llama-3.1-8B served in float32 keeps 2 (K, V) x 32 layers x 8 KV heads x 128 x 4 B = 262,144 B per token
+    f32 = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", dtype="float32", mem_fraction_static=0.9)
+    assert f32.details["cell_size_bytes"] == 2 * 32 * 8 * 128 * 4
+    bf16 = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", mem_fraction_static=0.9)
+    assert bf16.details["cell_size_bytes"] == 2 * 32 * 8 * 128 * 2
+    fp8 = memfit.estimate("llama-3.1-8b", mode="inference", runtime="sglang", kv_dtype="fp8_e4m3",
+                          mem_fraction_static=0.9)
+    assert fp8.details["cell_size_bytes"] == 2 * 32 * 8 * 128

@@ -29,7 +29,7 @@ from ...workload import Workload
 from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes, parse_version
 from .sglang_load import Layout, load_reserved_bytes
-from .vllm import rope_cache_bytes, sharded_weights, stage_caches
+from .vllm import auto_kv_dtype, rope_cache_bytes, sharded_weights, stage_caches
 
 __all__ = ["default_mem_fraction_static", "estimate_sglang", "init_used_gib"]
 
@@ -130,7 +130,10 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     free_init = total - init_used
     free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
     rest = free_after - free_init * (1 - mfs)
-    layers = [replace(c, window=None) for c in stage_caches(spec, wl.kv_dtype or "bfloat16", tp, pp)]
+    # --kv-cache-dtype auto is the model dtype ("if self.server_args.kv_cache_dtype == 'auto': self.kv_cache_dtype =
+    # self.dtype", ModelRunner.init_memory_pool in python/sglang/srt/model_executor/model_runner.py; later releases
+    # take the checkpoint's FP8 kv_cache_quant_algo first, else model_dtype): a float16 model keeps a float16 cache
+    layers = [replace(c, window=None) for c in stage_caches(spec, wl.kv_dtype or auto_kv_dtype(fmt), tp, pp)]
     cell = sum(c.per_token for c in layers)
     if cell == 0:
         raise ConfigError(f"{spec.name} keeps no per-token KV cache; memfit's SGLang profile models token pools only")
