@@ -130,3 +130,14 @@ def test_auto_hostile_output_is_ignored(tmp_path: Path) -> None:
 def test_cli_accepts_printed_names(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["fit", "llama-3.1-8b", "--gpu", "NVIDIA GeForce RTX 4090", "-d", "fp16", "--json"], capsys)
     assert code == 0 and json.loads(out)["device"] == "rtx-4090"
+
+
+def test_ecc_cards_nvidia_smi_totals_are_15_16_of_the_dram() -> None:
+    # data-centre GDDR with ECC on by default shows 15/16 of its DRAM in nvidia-smi, a few MiB less on some boards
+    # (T4 15360 = 16 GiB x 15/16; L4 23034 and A10/A10G 23028 of 23040; A40 and L40S 46068 of 46080)
+    rows = {d.id: d for d in devices() if d.smi_total_mib and d.id in ("t4", "l4", "a10", "a10g", "a40", "l40s")}
+    assert set(rows) == {"t4", "l4", "a10", "a10g", "a40", "l40s"}
+    for d in rows.values():
+        ecc_mib = round(d.memory_gb * 1024 * 15 / 16)
+        assert d.smi_total_mib is not None and ecc_mib - 16 <= d.smi_total_mib <= ecc_mib, d.id
+        assert d.capacity_bytes < d.smi_total_mib * 2**20 < d.memory_bytes, d.id
