@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import gc
 import json
+import subprocess
 import sys
 import time
 import warnings
@@ -300,19 +301,23 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     v = int(p.get("v", 1)) if p["schedule"] == "interleaved-1f1b" else 1
     amp = bool(p.get("amp", True))
     dp = int(p.get("dp", 1))  # FSDP2 over dp ranks inside each stage (torchtitan's PP x FSDP mesh)
-    _start(pp * dp, rank * dp)  # mesh (pp, dp), row-major: rank 0 of the stage's FSDP group
+    tp = int(p.get("tp", 1))  # DTensor TP inside each stage (torchtitan's plan, no sequence parallelism): one case
+    # per process (a second (pp, dp, tp) mesh in the same process failed on the fake group)
+    _start(pp * dp * tp, rank * dp * tp)  # mesh (pp, dp, tp), row-major: rank 0 of the stage's groups
     try:
         mesh = None
-        if dp > 1:
+        if dp * tp > 1:
             from torch.distributed.device_mesh import init_device_mesh
 
-            mesh = init_device_mesh("cpu", (pp, dp), mesh_dim_names=("pp", "dp"))
+            mesh = init_device_mesh("cpu", (pp, dp, tp), mesh_dim_names=("pp", "dp", "tp"))
         with _fake_world() as tracker, static_metadata(), backward_keeps_modes():
             tracker.pool.paused = dp > 1  # torchtitan materialises only the local shards of its meta-built stages
             cfg = sm.config_from_dict(cfg_dict)
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if amp else torch.bfloat16,
                                                      attn_implementation="sdpa")
             model.train()
+            if mesh is not None and tp > 1:
+                spar._tp_plan(model, mesh["tp"], False)
             if p.get("ckpt"):
                 apply_ac(model.model.layers, "full" if p["ckpt"] is True else str(p["ckpt"]))
             n_stages = pp * v
@@ -321,11 +326,11 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
             # under FSDP the MixedPrecisionPolicy casts the parameters to bf16: no autocast
             mods = [StageModule(model, ranges[k], k == 0, k == n_stages - 1, amp and dp == 1) for k in ids_here]
             del model
-            if mesh is not None:
+            if dp > 1:
                 for mod in mods:
                     _titan_shard_stage(mod, mesh["dp"], amp)
             gc.collect()
-            if mesh is not None:
+            if dp > 1:
                 tracker.pool.materialise(tracker.blocks)
             b, s, h = int(p["batch"]), int(p["seq"]), cfg.hidden_size
             # fp32 residual stream under autocast; bf16 under FSDP's policy or in a bf16 model
@@ -349,7 +354,9 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
             cls = getattr(schedules, SCHEDULES[p["schedule"]])
             sched = cls(stages if v > 1 else stages[0], n_microbatches=m, loss_fn=loss_fn)
             params = [q for mod in mods for q in mod.parameters()]
-            opt = torch.optim.AdamW(params, lr=1e-5, fused=True)
+            groups = [{"params": g} for g in ([q for q in params if isinstance(q, DTensor)],
+                                               [q for q in params if not isinstance(q, DTensor)]) if g]
+            opt = torch.optim.AdamW(groups, lr=1e-5, fused=True)  # TP: DTensor and plain (replicated) groups
             rec: dict[str, Any] = {"tracked_after_build": tracker.live}
             ids = torch.randint(100, 1000, (b * m, s))
             first, last = 0 in ids_here, n_stages - 1 in ids_here
@@ -504,12 +511,14 @@ def pp_params(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
                                amp=bool(p.get("amp", True)), dtype="bfloat16",
                                ckpt={"op": "selective-op"}.get(str(p.get("ckpt")), bool(p.get("ckpt", False))),
-                               gpus=int(p["pp"]) * int(p.get("dp", 1)), pp=int(p["pp"]),
+                               gpus=int(p["pp"]) * int(p.get("dp", 1)) * int(p.get("tp", 1)), pp=int(p["pp"]),
                                pp_schedule=p["schedule"], grad_accum=int(p["microbatches"]), pp_rank=int(p["rank"]))
     if p["schedule"] == "interleaved-1f1b":
         out["pp_virtual"] = int(p.get("v", 2))
     if int(p.get("dp", 1)) > 1:  # FSDP2 inside each stage, reshard_after_forward=False (torchtitan under PP)
         out["zero"] = 2
+    if int(p.get("tp", 1)) > 1:  # DTensor TP inside each stage (torchtitan's plan, no sequence parallelism)
+        out["tp"] = int(p["tp"])
     return out
 
 
@@ -652,19 +661,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     kw = {"zero": args.zero} if args.zero is not None else {}
     ans = memfit.plan_gpus(args.model, args.gpu, mode="train", batch=args.batch, context=args.seq, pp=args.pp, **kw)
     lay, at = ans.extra["layout"], ans.at_value
-    assert at is not None and lay["tp"] == 1 and lay["ep"] == 1 and lay["zero"] in (0, 2, 3), lay
-    m, pp = int(lay["grad_accum"]), int(lay["pp"])
-    dp = int(lay["gpus"]) // pp if lay["zero"] else 1
+    assert at is not None and lay["ep"] == 1 and lay["zero"] in (0, 2, 3) and not lay["sequence_parallel"], lay
+    m, pp, tp = int(lay["grad_accum"]), int(lay["pp"]), int(lay["tp"])
+    dp = int(lay["gpus"]) // (pp * tp) if lay["zero"] else 1
     schedule = "gpipe" if m < pp else "1f1b"
-    cfg = sm.catalog_config(args.model, None)
     base = sm.default_alloc_before_build("train")
     ranks = []
     for r in range(pp):
-        p = dict(pp=pp, dp=dp, rank=r, schedule=schedule, microbatches=m, batch=int(lay["batch"]), seq=args.seq,
+        p = dict(pp=pp, dp=dp, tp=tp, rank=r, schedule=schedule, microbatches=m, batch=int(lay["batch"]), seq=args.seq,
                  ckpt={"full": True, "selective-op": "op"}.get(lay["checkpointing"], False))
         t0 = time.time()
-        sim = simulate_pp(cfg, p)
-        est = memfit.estimate(args.model, mode="train", gpus=int(lay["gpus"]), pp=pp, zero=int(lay["zero"]),
+        # each rank in its own process: a second (pp, dp, tp) mesh in one process fails on the fake group
+        run = subprocess.run([sys.executable, __file__, "one", args.model, json.dumps(p)], capture_output=True,
+                             text=True, check=True)
+        sim = json.loads(run.stdout.strip().splitlines()[-1])
+        est = memfit.estimate(args.model, mode="train", gpus=int(lay["gpus"]), pp=pp, tp=tp, zero=int(lay["zero"]),
                               batch=int(lay["batch"]), context=args.seq, grad_accum=m, pp_rank=r,
                               checkpointing=lay["checkpointing"])
         ranks.append(dict(rank=r, simulated_peak_alloc=base + int(sim["tracked_peak"]),
@@ -675,7 +686,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     context = at.estimate.component("cuda_context")  # the GPU's, as plan priced it
     rec = dict(model=args.model, gpu=args.gpu, batch=args.batch, seq=args.seq, pp=args.pp, zero=args.zero,
                answer=ans.explanation,
-               workload={k: lay[k] for k in ("gpus", "tp", "pp", "zero", "checkpointing", "batch", "grad_accum")},
+               workload={k: lay[k] for k in ("gpus", "tp", "pp", "zero", "checkpointing", "sequence_parallel", "batch",
+                                             "grad_accum")},
                simulated_schedule=schedule, ranks=ranks, usable=int(at.capacity_bytes), cuda_context=int(context),
                fits=all(x["simulated_peak_reserved"] + context <= at.capacity_bytes for x in ranks),
                simulator="tools/simulate_pipeline.py plan", simulator_version=PIPELINE_SIMULATOR_VERSION)
@@ -721,7 +733,14 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--batch", type=int, default=1)
     pl.add_argument("--seq", type=int, default=4096)
     pl.add_argument("--record", default="", help="append the check to this JSON-lines file")
+    one = sub.add_parser("one", help="one pipeline rank of a full catalog model (JSON layout), printed as JSON")
+    one.add_argument("model")
+    one.add_argument("layout")
     a = ap.parse_args(argv)
+    if a.cmd == "one":
+        sim = simulate_pp(sm.catalog_config(a.model, None), json.loads(a.layout))
+        print(json.dumps({k: sim[k] for k in ("tracked_peak", "tracked_peak_reserved", "reserved_by_stream")}))
+        return 0
     if a.cmd == "plan":
         return cmd_plan(a)
     if a.cmd == "generate":
