@@ -1,0 +1,39 @@
+"""The published ground truth (tests/data/groundtruth/published.jsonl, published.md) keeps what makes a case usable:
+a source, a quote holding the very figure recorded, the versions and settings as published, and a family memfit
+builds first-class (the selection rule stated in published.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memfit.sources.hf_config import SUPPORTED_FAMILIES
+
+FILE = Path(__file__).parent / "data" / "groundtruth" / "published.jsonl"
+CASES = [r for r in map(json.loads, FILE.read_text().splitlines()) if "case" in r]
+
+
+def test_the_file_holds_both_sources() -> None:
+    assert len(CASES) == 16
+    assert len({r["case"] for r in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("rec", CASES, ids=[r["case"] for r in CASES])
+def test_each_case_quotes_its_figure(rec: dict[str, object]) -> None:
+    pub = rec["published"]
+    assert isinstance(pub, dict)
+    assert str(pub["source"]).startswith("https://")
+    quote = str(pub["quote"])
+    peak = rec["peak_alloc"]
+    assert isinstance(peak, int)
+    if "device_used_peak" in rec:  # fms-acceleration's CSV: bytes, and nvidia-smi MiB
+        used = rec["device_used_peak"]
+        assert isinstance(used, int) and used % (1 << 20) == 0
+        assert f",{peak}," in quote and f",{used >> 20}," in quote
+    else:  # the SDPA tables: MB (10^6 bytes) with up to 6 significant digits
+        assert f" {peak / 1e6:g} " in quote
+    assert pub["versions"] and pub["settings"] and pub["config_source"]
+    config = rec["config"]
+    assert isinstance(config, dict) and config["model_type"] in SUPPORTED_FAMILIES
