@@ -159,3 +159,68 @@ def test_llama4_every_expert() -> None:
         "ffn_down_exps": 4 * 2048 * 1024 * 2, "ffn_up_exps": 4 * 1024 * 4096 * 2}
     tr.free(*left, *run.made.values())
     assert tr.pool.allocated == 0
+
+
+BAMBA = LFM2.parent / "bamba-9b.json"
+MIB = 1 << 20
+
+
+class Requested(Recorded):
+    """Also the bytes each live tensor asked for (the pool's blocks may be larger)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        if key:
+            self.live[key] = nbytes
+        return key
+
+    def free(self, *keys: int) -> None:
+        super().free(*keys)
+        for k in keys:
+            self.live.pop(k, None)
+
+    @property
+    def requested(self) -> int:
+        return sum(self.live.values())
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_mamba2_mixer_keeps_what_autograd_keeps(amp: bool) -> None:
+    """Bamba-9B's Mamba-2 mixer (h 4,096, d_inner 8,192 = 128 heads × 64, state 128, one group, conv 4, chunk 256)
+    on 2,048 tokens, sizes by hand: chunk² tensors 128·2,048·256·4 B = 256 MiB, B/C per head 2,048·128·128·4 B =
+    128 MiB, x-sized 2,048·8,192·4 B = 64 MiB, the 8 chunks' states 32 MiB (+ 4 MiB initial), the conv's channels
+    8,448 (33 MiB in bf16, its padded output 3 positions longer), in_proj's output 16,768 wide (65.5 MiB in bf16).
+    Under autocast the einsums keep bf16 casts: L, G (bf16), M (bf16) = 512 MiB; B chunked + four bf16 operand
+    copies = 384; x fp32, pad(x), three bf16 x-sized operands = 224; the states' cat and copy (bf16) = 34; the conv's
+    input and output = 66; the outputs' cat and the fp32 gated norm's 4 = 320; dt's three fp32 = 3. Without it the
+    operands are fp32: 768 + 640 + 320 + 68, in_proj's output (the conv reads its view) and the conv output
+    98.5, 320, dt 1.5 (bf16). The backward frees all of it and leaves in_proj's output gradient."""
+    from memfit.memory.training.layer_ssm import mamba2_mixer, replays_ssm
+
+    spec = spec_from_config(json.loads(BAMBA.read_text()), "bamba-9b")
+    layer = next(x for x in spec.layers if x.ssm is not None)
+    assert replays_ssm(layer) and layer.ssm is not None and layer.ssm.num_heads == 128
+    tr = Requested()
+    p = Precision(amp=amp, weight_bytes=4 if amp else 2, resid_bytes=4 if amp else 2, full=True)
+    c = StepContext(tr, spec, p, batch=1, seq=2048)
+    xb = 4 if amp else 2
+    x = tr.alloc(2048 * 4096 * xb)
+    run = LayerRun()
+    out = mamba2_mixer(c, run, layer, x, xb)
+    assert tr.live[out] == 2048 * 4096 * 2  # out_proj's bf16 output
+    linear_kept = sum(tr.live[k] for lin in run.linears for k in (*lin.saved, lin.weight_cast) if k)
+    held = sum(tr.live[k] for _, k in run.saved)  # out_proj's bf16 input without autocast
+    mixer = tr.requested - 2048 * 4096 * (xb + 2) - linear_kept - held
+    pad = 3 * 8448 * 2
+    assert mixer == (1543 * MIB + pad if amp else (2216 * MIB + pad))
+    (op_pos, op), = run.ops
+    assert op_pos == 1
+    g = tr.alloc(2048 * 8192 * (4 if amp else 2))  # out_proj's input gradient (fp32 under autocast: its cast's)
+    left = op(c, [g])
+    assert len(left) == 1 and tr.live[left[0]] == 2048 * 16768 * 2
+    assert tr.requested == 2048 * 4096 * (xb + 2) + linear_kept + held + 2048 * 16768 * 2
+    assert max(tr.sizes) == 256 * MIB

@@ -15,7 +15,7 @@ from .layer_ops import LayerRun, Linear, StepContext
 __all__ = ["layer_backward"]
 
 # the Linears whose output adds into the stream: under autocast their incoming gradient is the fp32 stream's, cast
-OUTPUT_KINDS = ("attn_output", "ffn_down", "shortconv_out")
+OUTPUT_KINDS = ("attn_output", "ffn_down", "shortconv_out", "ssm_out")
 
 
 def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tuple[str, int, bool]]) -> int:
