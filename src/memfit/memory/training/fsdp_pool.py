@@ -25,11 +25,11 @@ Activations are replayed at the grain of the one-GPU replay (``pool.py``): the l
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ...inventory import Tensor, inventory
-from ...spec import ModelSpec
+from ...spec import LayerSpec, ModelSpec
 from ..activations import LayerActivations, ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import CachingAllocator
@@ -37,7 +37,7 @@ from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ROW_WISE", "Param", "ReplayInput", "StreamTrace", "fsdp_pool",
-           "local_shape", "param_groups"]
+           "local_shape", "param_groups", "tp_spec"]
 
 ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 DEFAULT, COPY_IN, REDUCE = "default", "all-gather copy-in", "reduce-scatter"
@@ -66,6 +66,21 @@ def local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
     if t.kind in ROW_WISE:
         return shape if t.is_bias or len(shape) < 2 else (shape[0], -(-shape[1] // tp), *shape[2:])
     return (-(-shape[0] // tp), *shape[1:])
+
+
+def tp_spec(spec: ModelSpec, tp: int) -> ModelSpec:
+    """The decoder layers as one TP rank runs them (torchtitan's plan): its share of the attention heads (the K/V
+    heads replicated when fewer than ``tp``) and of the MLP's intermediate features; the hidden size is whole."""
+    if tp == 1:
+        return spec
+
+    def one(la: LayerSpec) -> LayerSpec:
+        a, m = la.attention, la.mlp
+        return replace(la, attention=None if a is None else replace(
+            a, num_heads=max(1, a.num_heads // tp), num_kv_heads=max(1, a.num_kv_heads // tp)),
+            mlp=None if m is None else replace(m, intermediate_size=-(-m.intermediate_size // tp)))
+
+    return replace(spec, layers=tuple(one(la) for la in spec.layers))
 
 
 @dataclass(frozen=True)
@@ -305,15 +320,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         params.append(ps)
     low = _loss(tr, r, prev)
     gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
-    n_head = (root[0] if r.tied else root[-1]).local
-    if r.casts:  # autocast: the matmul makes the bf16 weight copy's gradient, its fp32 .grad once the node is done
-        low_w = tr.alloc(n_head * cb)
-        tr.free(low)
-        head = tr.alloc(n_head * gb)
-        tr.free(low_w)
-    else:
-        head = tr.alloc(n_head * gb)  # the lm_head's gradient, first in backward
-        tr.free(low)
+    head = _head_grad(tr, r, root, low)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         la = r.acts.layers[i]
@@ -328,6 +335,22 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
     return _root_backward(tr, r, root, root_params, head, held, sharded, grads)
+
+
+def _head_grad(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], low: int) -> int:
+    """The lm_head's gradient, made while the logits' gradient ``low`` lives; under autocast (TP alone) the matmul
+    makes the bf16 weight copy's gradient, then the fp32 ``.grad`` once the node is done."""
+    n_head = (root[0] if r.tied else root[-1]).local
+    gb = r.compute_bytes if r.fsdp else r.param_bytes
+    if r.casts:
+        low_w = tr.alloc(n_head * r.compute_bytes)
+        tr.free(low)
+        head = tr.alloc(n_head * gb)
+        tr.free(low_w)
+    else:
+        head = tr.alloc(n_head * gb)
+        tr.free(low)
+    return head
 
 
 def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], root_params: list[int], head: int,
@@ -398,8 +421,9 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     inputs: list[int] = []
     runs: list[LayerRun] = []
     params: list[list[int]] = []
+    casts: list[int] = []
     for i, la in enumerate(r.acts.layers):
-        flat, ps = _gather(tr, r, layers[i])
+        flat, ps = _gather(tr, r, layers[i]) if r.fsdp else (0, [])  # TP alone: layer_forward makes the casts
         tr.free(prev)
         prev = flat
         inputs.append(x)
@@ -407,6 +431,8 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         if not r.full_ckpt and not run.input_kept:
             tr.free(x)
         x = run.output or x
+        if r.full_ckpt:  # autocast's weight copies stay until the forward returns
+            casts += [lin.weight_cast for lin in run.linears]
         runs.append(LayerRun() if r.full_ckpt else run)
         if r.reshard:
             tr.free(*ps)
@@ -414,13 +440,14 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
     low = _loss(tr, r, prev)
+    tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
-    head = tr.alloc((root[0] if r.tied else root[-1]).local * r.compute_bytes)  # the lm_head's gradient
-    tr.free(low, x)
+    head = _head_grad(tr, r, root, low)
+    tr.free(x)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         flat = 0
-        if r.reshard:
+        if r.reshard and r.fsdp:
             flat, params[i] = _gather(tr, r, layers[i])
         run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[i]) if r.full_ckpt else runs[i]
         start = len(c.grads)

@@ -45,7 +45,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
-from .fsdp_pool import ReplayInput, fsdp_pool, local_shape, param_groups
+from .fsdp_pool import ReplayInput, fsdp_pool, local_shape, param_groups, tp_spec
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["FsdpLayout", "RankSizes", "estimate_fsdp", "fsdp_layout", "rank_sizes", "uses_fsdp_model"]
@@ -340,7 +340,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
         wb = rank_states.precision.weight_bytes
         replay = _replay(spec, wl, lay, sizes, acts, 2 if precision.amp else wb, wb,
                          rank_states.optimizer.state_bytes / max(1, sizes.sharded),
-                         wl.checkpointing in ("full", "selective-op"))
+                         wl.checkpointing in ("full", "selective-op"), precision)
         pool = fsdp_pool(replay)
         allocated = rank_states.weights + peak.activations + peak.logits + peak.gradients + \
             peak.optimizer_states + peak.optimizer_temporary + workspace
@@ -367,18 +367,20 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
 def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, acts: ModelActivations, cb: int,
             pb: int, opt_bpp: float, reshard: bool, precision: Precision | None = None) -> ReplayInput:
     """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
-    recomputed, so autocast's weight copies are made again in backward). ``precision`` given, FSDP without TP
-    replays each layer op by op (TP's split layers and op-level SAC's kept tensors stay coarse)."""
+    recomputed, so autocast's weight copies are made again in backward). ``precision`` given, each layer is replayed
+    op by op, under TP with the rank's share of heads and features (``tp_spec``); sequence parallelism (norms over a
+    1/tp of the tokens, gathers between) and op-level SAC's kept tensors stay coarse."""
     inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
     fsdp = wl.zero >= 2
-    ops = precision is not None and fsdp and lay.tp == 1 and wl.checkpointing != "selective-op"
+    ops = precision is not None and wl.checkpointing != "selective-op" and not lay.sp and all(
+        la.mixer == "attention" and la.attention is not None for la in spec.layers)
     return ReplayInput(param_groups(spec, lay.tp, lay.shard), acts, cb, lay.reduce_bytes, pb, opt_bpp, reshard,
                        wl.checkpointing in ("full", "selective-op"), wl.batch * wl.context, spec.hidden_size,
                        spec.vocab_size,
                        -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied, wl.grad_accum, fsdp,
                        casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
-                       expandable=wl.expandable_segments, spec=spec if ops else None,
+                       expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
                        precision=precision if ops else None, batch=wl.batch, seq=wl.context)
 
 
