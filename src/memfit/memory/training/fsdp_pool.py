@@ -200,6 +200,7 @@ class ReplayInput:
     precision: Precision | None = None  # the layers' dtypes on this rank (FSDP: the compute dtype, no autocast)
     batch: int = 0
     seq: int = 0
+    tied_extra: int = 0  # TP, tied: the embedding's whole gradient beyond the local shard, before the tied sum
 
 
 @lru_cache(maxsize=256)
@@ -359,7 +360,7 @@ def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], roo
     cb = r.compute_bytes
     gb = cb if r.fsdp else r.param_bytes
     scratch = tr.alloc(r.acts.embedding_backward_extra)
-    embed = tr.alloc((root[0].local + r.embed_extra) * gb)
+    embed = tr.alloc((root[0].local + r.embed_extra + r.tied_extra) * gb)
     tr.free(scratch)
     if r.tied:  # added to the lm_head's out of place
         summed = tr.alloc(root[0].local * gb)

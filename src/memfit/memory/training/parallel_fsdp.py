@@ -381,7 +381,11 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
                        casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
                        expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
-                       precision=precision if ops else None, batch=wl.batch, seq=wl.context)
+                       precision=precision if ops else None, batch=wl.batch, seq=wl.context,
+                       # DTensor's embedding backward makes the whole gradient under a tied lm_head too (its
+                       # local shard is then added to the lm_head's): dev qwen2.5-3b-l6/tp2's trace
+                       tied_extra=(spec.vocab_size - -(-spec.vocab_size // lay.tp)) * spec.hidden_size
+                       if lay.tp > 1 and sizes.tied else 0)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
