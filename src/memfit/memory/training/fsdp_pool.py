@@ -24,22 +24,19 @@ Activations are replayed at the grain of the one-GPU replay (``pool.py``): the l
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ...inventory import Tensor, inventory
-from ...spec import LayerSpec, ModelSpec
+from ...spec import ModelSpec
 from ..activations import LayerActivations, ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import CachingAllocator
+from .fsdp_params import Param
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 
-__all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ROW_WISE", "Param", "ReplayInput", "StreamTrace", "fsdp_pool",
-           "local_shape", "param_groups", "tp_spec"]
+__all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ReplayInput", "StreamTrace", "fsdp_pool"]
 
-ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 DEFAULT, COPY_IN, REDUCE = "default", "all-gather copy-in", "reduce-scatter"
 
 
@@ -55,62 +52,6 @@ def _saved_coarse(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> l
     n_h = min(MAX_PIECES, max(1, rest // hidden)) if hidden else 1
     keys += [tr.alloc(rest // n_h) for _ in range(n_h)]
     return keys
-
-
-def local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
-    """The tensor on one TP rank: column-wise and vocabulary splits divide dim 0, row-wise dim 1, norms and the
-    row-wise biases are replicated (``torch/distributed/tensor/parallel/style.py``)."""
-    shape = t.shape
-    if tp == 1 or len(shape) == 0 or "norm" in t.kind:
-        return shape
-    if t.kind in ROW_WISE:
-        return shape if t.is_bias or len(shape) < 2 else (shape[0], -(-shape[1] // tp), *shape[2:])
-    return (-(-shape[0] // tp), *shape[1:])
-
-
-def tp_spec(spec: ModelSpec, tp: int) -> ModelSpec:
-    """The decoder layers as one TP rank runs them (torchtitan's plan): its share of the attention heads (the K/V
-    heads replicated when fewer than ``tp``) and of the MLP's intermediate features; the hidden size is whole."""
-    if tp == 1:
-        return spec
-
-    def one(la: LayerSpec) -> LayerSpec:
-        a, m = la.attention, la.mlp
-        return replace(la, attention=None if a is None else replace(
-            a, num_heads=max(1, a.num_heads // tp), num_kv_heads=max(1, a.num_kv_heads // tp)),
-            mlp=None if m is None else replace(m, intermediate_size=-(-m.intermediate_size // tp)))
-
-    return replace(spec, layers=tuple(one(la) for la in spec.layers))
-
-
-@dataclass(frozen=True)
-class Param:
-    """One FSDP parameter on this rank: elements gathered (dim 0 padded), its own (the gradient), its shard."""
-
-    gathered: int
-    local: int
-    sharded: int
-
-
-def param_groups(spec: ModelSpec, tp: int, shard: int) -> tuple[tuple[Param, ...], ...]:
-    """The FSDP groups' parameters in model order: one list per decoder layer, then the root's. A MoE layer's
-    experts of one kind are one parameter, gate and up one (transformers >= 5 keeps them as 3-D ``gate_up_proj``
-    and ``down_proj``)."""
-    merged: dict[tuple[int | None, str, bool, int], Param] = {}
-    for i, t in enumerate(inventory(spec)):
-        shape = local_shape(t, tp)
-        rest = math.prod(shape[1:]) if len(shape) > 1 else 1
-        chunk = -(-shape[0] // shard) if shape else 1
-        p = Param(chunk * shard * rest, math.prod(shape), chunk * rest)
-        kind = "ffn_up_exps" if t.kind == "ffn_gate_exps" else t.kind
-        key = (t.layer, kind, t.is_bias, -1 if t.group == "experts" else i)
-        old = merged.get(key)
-        merged[key] = p if old is None else Param(old.gathered + p.gathered, old.local + p.local,
-                                                  old.sharded + p.sharded)
-    groups: list[list[Param]] = [[] for _ in range(spec.num_layers + 1)]
-    for (layer, _, _, _), p in merged.items():
-        groups[spec.num_layers if layer is None else layer].append(p)
-    return tuple(tuple(g) for g in groups)
 
 
 @dataclass

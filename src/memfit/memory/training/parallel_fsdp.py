@@ -45,7 +45,8 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
-from .fsdp_pool import ReplayInput, fsdp_pool, local_shape, param_groups, tp_spec
+from .fsdp_params import local_shape, param_groups, tp_spec
+from .fsdp_pool import ReplayInput, fsdp_pool
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["FsdpLayout", "RankSizes", "estimate_fsdp", "fsdp_layout", "rank_sizes", "uses_fsdp_model"]
