@@ -141,7 +141,6 @@ class ReplayInput:
     precision: Precision | None = None  # the layers' dtypes on this rank (FSDP: the compute dtype, no autocast)
     batch: int = 0
     seq: int = 0
-    tied_extra: int = 0  # TP, tied: the embedding's whole gradient beyond the local shard, before the tied sum
 
 
 @lru_cache(maxsize=256)
@@ -301,7 +300,10 @@ def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], roo
     cb = r.compute_bytes
     gb = cb if r.fsdp else r.param_bytes
     scratch = tr.alloc(r.acts.embedding_backward_extra)
-    embed = tr.alloc((root[0].local + r.embed_extra + r.tied_extra) * gb)
+    # DTensor's embedding backward makes the whole vocabulary's gradient under a tied lm_head too, before its local
+    # shard is added to the lm_head's (the simulator's trace of dev qwen2.5-3b-l6/tp2-b1-s4096)
+    tied_extra = (r.vocab - -(-r.vocab // r.tp)) * r.hidden if r.tp > 1 and r.tied else 0
+    embed = tr.alloc((root[0].local + r.embed_extra + tied_extra) * gb)
     tr.free(scratch)
     if r.tied:  # added to the lm_head's out of place
         summed = tr.alloc(root[0].local * gb)

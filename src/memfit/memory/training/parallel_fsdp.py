@@ -369,24 +369,18 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
             pb: int, opt_bpp: float, reshard: bool, precision: Precision | None = None) -> ReplayInput:
     """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
     recomputed, so autocast's weight copies are made again in backward). ``precision`` given, each layer is replayed
-    op by op, under TP with the rank's share of heads and features (``tp_spec``); sequence parallelism (norms over a
-    1/tp of the tokens, gathers between) and op-level SAC's kept tensors stay coarse."""
+    op by op (under TP: ``tp_spec``); sequence parallelism and op-level SAC's kept tensors stay coarse."""
     inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
     fsdp = wl.zero >= 2
     ops = precision is not None and wl.checkpointing != "selective-op" and not lay.sp and all(
         la.mixer == "attention" and la.attention is not None for la in spec.layers)
     return ReplayInput(param_groups(spec, lay.tp, lay.shard), acts, cb, lay.reduce_bytes, pb, opt_bpp, reshard,
                        wl.checkpointing in ("full", "selective-op"), wl.batch * wl.context, spec.hidden_size,
-                       spec.vocab_size,
-                       -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied, wl.grad_accum, fsdp,
-                       casts=not fsdp and cb < pb, tp=lay.tp,
+                       spec.vocab_size, -(-inner // lay.tp), sizes.embed_full - sizes.embed_local, sizes.tied,
+                       wl.grad_accum, fsdp, casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
                        expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
-                       precision=precision if ops else None, batch=wl.batch, seq=wl.context,
-                       # DTensor's embedding backward makes the whole gradient under a tied lm_head too (its
-                       # local shard is then added to the lm_head's): dev qwen2.5-3b-l6/tp2's trace
-                       tied_extra=(spec.vocab_size - -(-spec.vocab_size // lay.tp)) * spec.hidden_size
-                       if lay.tp > 1 and sizes.tied else 0)
+                       precision=precision if ops else None, batch=wl.batch, seq=wl.context)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
