@@ -57,7 +57,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # cache rebuilt each step, suspected; most under pythia-410m SDPA b4 s2048 -55.55 %); training = fms-acceleration's
     # A100 runs (transformers 4.48): Mistral-7B full bf16 +0.07 %, LoRA / QLoRA with lora_dropout 0.1 -3.1 .. -6.0 %,
     # worst Mixtral QLoRA +371.45 % (memfit prices transformers 5's fused experts, which bitsandbytes leaves 16-bit)
-    ("groundtruth/published.jsonl", "inference"): Bound(median=13.90, worst=55.55, under=-55.55),
+    # + the second blind batch, optimum-benchmark's Llama-2-7B fp16 on A100 (transformers 4.35.2), scored once: forward
+    # -1.4 / -15.3 / -39.4 % and generate -3.0 / -24.2 / -39.0 % at batch 1 / 16 / 64 (eager and FA2 alike): the runs'
+    # forward kept the cache and fp32 logits (memfit's forward is use_cache=False), their generate the legacy tuple
+    # cache twice over (65.1 GB = weights + 2 x 25.8 GB of KV at b64); median 13.90 -> 15.55 %
+    ("groundtruth/published.jsonl", "inference"): Bound(median=15.55, worst=55.55, under=-55.55),
     ("groundtruth/published.jsonl", "training"): Bound(median=4.59, worst=371.45, under=-5.99),
     # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
