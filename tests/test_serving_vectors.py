@@ -59,7 +59,8 @@ POOL_CAPS = {
     "llmd-h100-qwen3-0.6b-32k": +0.001, "llmd-h100-qwen3-32b-16k": +0.012, "llmd-h100-llama-3.3-70b-fp8-tp2": +0.002,
     "llmd-h100-gpt-oss-120b-16k": -0.092, "vllm10517-rtx3090-llama-3.1-8b-20k": -0.028,
     "vllm10517-rtx3090-llama-3.1-8b-29k": -0.064, "pr10511-h100-llama-3-8b-tp1": +0.028,
-    "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.040,
+    # (2026-12-07) the AWQ row names the served Qwen2.5-7B-Instruct config (32,768 positions): -4.41 -> -4.12 %
+    "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.041,
     # (2026-12-07) the allocator's block remainders made the Qwen2 weights exact (dennis A100 -0.39 -> -0.00 %): the
     # util 0.25 pool, -1.7 % before, is -2.8 % after: the 0.07 GiB its weights had hidden is the profile's
     "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.029,
