@@ -105,7 +105,7 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
         grads: list[list[int]] = [[] for _ in r.stages]
         outputs = _run_actions(c, r, recv, grads)
         if outputs:  # the schedule merges the output chunks (torch.cat) for the step's return value
-            tr.free(tr.alloc(sum(tr.pool.live[k].size for k in outputs if k in tr.pool.live)))
+            tr.free(tr.alloc(len(outputs) * c.t * r.spec.vocab_size * c.pb))
         if step == 0 and r.state_bytes_per_param:
             each = r.state_bytes_per_param / max(1, r.state_pieces)
             states = [tr.alloc(int(b.numel * each)) for ps in params for b, _ in ps for _ in range(r.state_pieces)]
