@@ -66,7 +66,9 @@ POOL_CAPS = {
     "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.029,
     "dennis-a100-80-qwen2-7b-util0.5": -0.003, "dennis-a100-40-qwen2-7b-tp2-util0.5": -0.006,
     "dennis-a100-80-qwen2-7b-tp2-util0.25": -0.008, "dennis-a100-80-qwen2-7b-tp2-util0.5": -0.004,
-    "blog-rtx4070-8gb-llama-3.2-3b-q8_0-gguf": -0.104, "notes-t4-llama-3.2-3b-2k": -0.098,
+    # (2026-12-07) the T4 row takes its log's own arguments (192 sequences, utilization 0.89386, V0 0.8.2): -6.0 ->
+    # -0.42 %, the sort's 38 B per logit element as on the H100 logs
+    "blog-rtx4070-8gb-llama-3.2-3b-q8_0-gguf": -0.104, "notes-t4-llama-3.2-3b-2k": -0.004,
     "notes-24gib-qwen2.5-7b-8k-16seqs": -0.031, "dennis-4xa100-80-gpt-oss-120b-tp4-util0.8": -0.002,
     "vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": +0.058,
     # Model Runner V2 (vLLM 0.22-0.27): the tp 2 start-up that named it, and batch 7's blind logs at their first
