@@ -224,3 +224,27 @@ def test_mamba2_mixer_keeps_what_autograd_keeps(amp: bool) -> None:
     assert len(left) == 1 and tr.live[left[0]] == 2048 * 16768 * 2
     assert tr.requested == 2048 * 4096 * (xb + 2) + linear_kept + held + 2048 * 16768 * 2
     assert max(tr.sizes) == 256 * MIB
+
+
+def test_relu2_mlp() -> None:
+    """Nemotron-H-56B's squared-ReLU MLP (h 8,192, intermediate 32,768) on 512 bf16 tokens: up's output (32 MiB),
+    relu's (kept) and its square (down's input, kept), up's output freed, down's 8 MiB output; the backward's pow
+    chain (three of 32 MiB, two freed at once) and threshold_backward leave one 32 MiB gradient."""
+    from memfit.memory.training.layer_mixers import relu2_mlp
+
+    spec = spec_from_config(json.loads((LFM2.parent / "nemotron-h-56b-base-8k.json").read_text()), "nemotron-h")
+    layer = next(x for x in spec.layers if x.mlp is not None)
+    assert layer.mlp is not None and layer.mlp.activation == "relu2" and layer.mlp.intermediate_size == 32768
+    tr = Requested()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), batch=1, seq=512)
+    x = tr.alloc(512 * 8192 * 2)
+    run = LayerRun()
+    out = relu2_mlp(c, run, 32768, x, 2)
+    assert tr.sizes[1:] == [32 * MIB] * 3 + [8 * MIB]
+    assert tr.requested == 8 * MIB + 8 * MIB + 2 * 32 * MIB and tr.live[out] == 8 * MIB
+    (pos, op), = run.ops
+    assert pos == 1
+    g = tr.alloc(32 * MIB)
+    left = op(c, [g])
+    assert tr.sizes[-4:] == [32 * MIB] * 4 and [tr.live[k] for k in left] == [32 * MIB]
+    assert tr.requested == 8 * MIB + 8 * MIB + 2 * 32 * MIB + 32 * MIB

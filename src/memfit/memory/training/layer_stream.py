@@ -29,7 +29,7 @@ from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActiva
 from ..backward_moments import MOE_ACT_SAVED
 from ..dsv4_attention import hc_stream_bytes
 from ..runtimes.transformers_families import altup_copies
-from .layer_mixers import dsv4_scores, every_expert, short_conv
+from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 from .layer_ssm import mamba2_mixer, replays_ssm
 
@@ -56,6 +56,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             out = mamba2_mixer(c, run, layer, normed, nb)
         elif part == "conv":
             out = short_conv(c, run, layer, normed, nb)
+        elif part == "mlp" and layer.mlp is not None and layer.mlp.activation == "relu2":
+            out = relu2_mlp(c, run, layer.mlp.intermediate_size, normed, nb)
         elif part == "mlp":
             assert layer.mlp is not None
             out = _mlp(c, run, layer.mlp.intermediate_size, layer.mlp.kind == "gated", layer.mlp.fused_gate_up,
