@@ -57,7 +57,7 @@ def test_a_new_option_is_one_entry_and_reaches_the_cli_the_api_and_the_form() ->
     form = {f["name"]: f for f in form_description(WithDraft)}
     assert form["draft_tokens"] == {
         "name": "draft_tokens", "type": "int", "optional": False, "default": 4, "min": 1, "max": 64,
-        "min_exclusive": False, "choices": [], "pattern": None, "max_items": None,
+        "min_exclusive": False, "max_exclusive": False, "choices": [], "pattern": None, "max_items": None,
         "help": "vLLM: tokens the draft model proposes per step.", "none_means": "", "modes": ["inference"],
         "runtimes": ["vllm"], "cli": ["--draft-tokens", "-k"]}
     # ... and the real declaration is untouched

@@ -65,6 +65,7 @@ class Option:
     low: float | None = None
     high: float | None = None
     low_exclusive: bool = False  # low < value instead of low <= value
+    high_exclusive: bool = False  # value < high instead of value <= high
     choices: tuple[str, ...] = ()
     pattern: str | None = None  # a free-form name: checked against NAME_PATTERN, at most MAX_NAME characters
     max_items: int = 64  # tuple options: at most this many names
@@ -107,6 +108,8 @@ class Option:
             what = "an integer" if self.type == "int" else "a number"
             if self.low_exclusive:
                 text = f"must be {what} above {lo:g} and at most {hi:g}"
+            elif self.high_exclusive:
+                text = f"must be {what} from {lo:g} to below {hi:g}"
             else:
                 text = f"must be {what} from {lo:,.0f} to {hi:,.0f}" if self.type == "int" else \
                     f"must be {what} from {lo:g} to {hi:g}"
@@ -125,13 +128,14 @@ class Option:
     def _in_range(self, v: float) -> bool:
         lo = -float("inf") if self.low is None else self.low
         hi = float("inf") if self.high is None else self.high
-        return (lo < v if self.low_exclusive else lo <= v) and v <= hi
+        return (lo < v if self.low_exclusive else lo <= v) and (v < hi if self.high_exclusive else v <= hi)
 
     def to_json(self) -> dict[str, Any]:
         """The plain-JSON description the page builds its form field from."""
         return {"name": self.name, "type": self.type, "optional": self.optional,
                 "default": list(self.default) if isinstance(self.default, tuple) else self.default,
                 "min": self.low, "max": self.high, "min_exclusive": self.low_exclusive,
+                "max_exclusive": self.high_exclusive,
                 "choices": list(self.choices), "pattern": self.pattern,
                 "max_items": self.max_items if self.type == "names" else None, "help": self.help,
                 "none_means": self.none_means, "modes": list(self.modes), "runtimes": list(self.runtimes),
@@ -144,12 +148,12 @@ def _is_name(v: Any) -> bool:
 
 def option(default: T, *, help: str, modes: tuple[str, ...], runtimes: tuple[str, ...] = (),
            low: float | None = None, high: float | None = None, low_exclusive: bool = False,
-           choices: tuple[str, ...] = (), name_like: bool = False, max_items: int = 64,
+           high_exclusive: bool = False, choices: tuple[str, ...] = (), name_like: bool = False, max_items: int = 64,
            flags: tuple[str, ...] = (), none_means: str = "") -> T:
     """Declare one option as a dataclass field of ``WorkloadOptions`` (typed as its default for mypy)."""
     meta = Option(help=help, modes=modes, runtimes=runtimes, low=low, high=high, low_exclusive=low_exclusive,
-                  choices=choices, pattern=NAME_PATTERN if name_like else None, max_items=max_items, flags=flags,
-                  none_means=none_means)
+                  high_exclusive=high_exclusive, choices=choices, pattern=NAME_PATTERN if name_like else None,
+                  max_items=max_items, flags=flags, none_means=none_means)
     f: T = field(default=default, metadata={"option": meta})
     return f
 
@@ -277,6 +281,9 @@ class WorkloadOptions:
     lora_targets: tuple[str, ...] = option(DEFAULT_LORA_TARGETS, modes=ADAPTERS,
                                            help="Comma-separated module names (default: q,k,v,o,gate,up,down "
                                                 "projections).")
+    lora_dropout: float = option(0.0, low=0.0, high=1.0, high_exclusive=True, modes=ADAPTERS,
+                                 help="PEFT LoraConfig lora_dropout: above 0 each adapted Linear runs nn.Dropout on "
+                                      "its (fp32) input, keeping the dropped copy and a bool mask for backward.")
     quant: str | None = option(None, choices=("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"), modes=("inference", *TRAINING),
                                runtimes=("transformers", "vllm"), none_means="no bitsandbytes quantization",
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")
@@ -401,7 +408,7 @@ def request_fields(cls: type[WorkloadOptions] = WorkloadOptions,
         if o.type in ("int", "float"):
             tp = int if o.type == "int" else float
             kw["gt" if o.low_exclusive else "ge"] = o.low
-            kw["le"] = hi
+            kw["lt" if o.high_exclusive else "le"] = hi
             if o.type == "float":
                 kw["allow_inf_nan"] = False
         elif o.type == "bool":

@@ -122,7 +122,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     if kind == "lora":
         targets = p.get("targets")
         return Workload(mode="qlora" if p.get("quant") else "lora", batch=int(p["batch"]), context=int(p["seq"]),
-                        lora_rank=int(p.get("r", 16)), images=int(p.get("images", 0)),
+                        lora_rank=int(p.get("r", 16)), lora_dropout=float(p.get("lora_dropout", 0.0)),
+                        images=int(p.get("images", 0)),
                         lora_targets=tuple(targets) if targets else DEFAULT_LORA_TARGETS, quant=p.get("quant"),
                         checkpointing="full" if p.get("ckpt") else "none",
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),

@@ -30,6 +30,7 @@ from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief
 from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
 from .layer_weights import largest_matrix, layer_linear_params
+from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
 from .runtimes.transformers_families import FP32_WEIGHT_NORM, SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
 from .ssm_activations import recurrent_training
@@ -55,6 +56,7 @@ class Precision:
     full: bool
     lora_kinds: frozenset[str] = frozenset()
     lora_rank: int = 0
+    lora_dropout: float = 0.0  # PEFT's lora_dropout: each adapter keeps its dropped input and a bool mask
     attn: str = "sdpa"
     dropout: float = 0.0  # residual dropout (attention and MLP outputs): a bool mask each
     attention_dropout: float = 0.0  # on materialised attention probabilities (eager, math path)
@@ -123,11 +125,10 @@ def _inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> tuple[
                 own += 2 * width  # autocast casts the fp32 input again for every Linear
             else:
                 shared = True
-        if kind in p.lora_kinds:
-            if in_bytes == 4:
-                shared = True
-            else:
-                own += 4 * width  # PEFT casts the input to the adapter's fp32
+        if kind in p.lora_kinds:  # PEFT casts the input to the adapter's fp32, then its dropout (lora_dropout.py)
+            adapter_own, keeps_input = adapter_input_saved(width, in_bytes, p.lora_dropout)
+            own += adapter_own
+            shared = shared or keeps_input
             own += 4 * p.lora_rank  # lora_A output, fp32
     return own, (in_bytes * width if shared else 0)
 

@@ -10,6 +10,7 @@ in place).
 
 from __future__ import annotations
 
+from ..lora_dropout import dropout_backward
 from .layer_ops import LayerRun, Linear, StepContext
 
 __all__ = ["layer_backward"]
@@ -86,6 +87,8 @@ def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
         tr.free(gb)
         gx = tr.alloc(t * lin.n_in * 4)
         tr.free(ga)
+        if c.p.lora_dropout > 0:  # native_dropout_backward (lora_dropout.py)
+            gx = dropout_backward(tr, gx, t, lin.n_in)
         low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != 4 else 0
         tr.free(gx, low)
     gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if c.p.full else 0  # the weight's gradient, then the input's

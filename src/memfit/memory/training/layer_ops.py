@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ...spec import ModelSpec
 from ..activations import Precision
 from ..allocator_trace import Trace
+from ..lora_dropout import dropout_forward
 
 __all__ = ["BackwardOp", "LayerRun", "Linear", "StepContext", "linear", "norm"]
 
@@ -119,7 +120,10 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
         tr.free(xin)
     if kind in c.p.lora_kinds:  # PEFT: x → fp32, lora_A, lora_B, × scaling, added to the result, cast back
         x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
+        drop = dropout_forward(tr, t, n_in) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
         a = tr.alloc(t * c.p.lora_rank * 4)
+        if not run.keep:  # a checkpointed first forward keeps nothing
+            tr.free(*drop)
         bo = tr.alloc(t * n_out * 4)
         if not run.keep:
             tr.free(a)
@@ -129,10 +133,14 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
         tr.free(sc, out)
         out = tr.alloc(t * n_out * c.pb)
         tr.free(s)
-        if run.keep:
-            saved += [x32, a]
-        else:
+        kept = [x32]
+        if drop[0]:  # the cast input dies with the adapter's forward; the dropped copy and the mask are kept
             tr.free(x32)
+            kept = [*drop] if run.keep else []
+        if run.keep:
+            saved += [*kept, a]
+        else:
+            tr.free(*kept)
     run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
     return out
 

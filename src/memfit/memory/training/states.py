@@ -83,10 +83,10 @@ def training_precision(spec: ModelSpec, wl: Workload) -> Precision:
     kinds = adapted_kinds(spec, targets)
     if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
-                         lora_rank=wl.lora_rank, attn=wl.attn, quantized=True,
+                         lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn, quantized=True,
                          dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     return Precision(amp=wl.mixed_precision, weight_bytes=base, resid_bytes=base, full=False, lora_kinds=kinds,
-                     lora_rank=wl.lora_rank, attn=wl.attn,
+                     lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn,
                      dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
 
 

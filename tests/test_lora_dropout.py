@@ -1,0 +1,112 @@
+"""PEFT's lora_dropout (--lora-dropout): the bytes worked by hand, against what autograd saves in a real PEFT forward,
+and the option's checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from memfit import estimate
+from memfit.errors import ConfigError
+from memfit.memory.activations import Precision, model_activations
+from memfit.memory.lora import adapted_kinds
+from memfit.memory.lora_dropout import adapter_input_saved
+from memfit.sources.hf_config import spec_from_config
+from memfit.workload import Workload
+
+ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# a tiny Llama: hidden 64, 4 heads of 16 (o_proj reads 64), intermediate 160 (down_proj reads 160)
+TINY = dict(model_type="llama", hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, vocab_size=256, max_position_embeddings=128)
+
+
+def test_one_adapter_input_by_hand() -> None:
+    # bf16 input of 64 features: PEFT's fp32 cast 64 x 4 = 256 B; with dropout the dropped fp32 copy (256 B) and
+    # the bool mask (64 B) replace it
+    assert adapter_input_saved(64, 2, 0.0) == (256, False)
+    assert adapter_input_saved(64, 2, 0.1) == (320, False)
+    # an fp32 input (QLoRA's fp32 stream) is the adapter's input itself, shared; with dropout its own copy + mask
+    assert adapter_input_saved(64, 4, 0.0) == (0, True)
+    assert adapter_input_saved(64, 4, 0.05) == (320, False)
+
+
+def _precision(dropout: float, wb: int = 2) -> Precision:
+    spec = spec_from_config(dict(TINY), "llama")
+    return Precision(amp=False, weight_bytes=wb, resid_bytes=wb, full=False, lora_kinds=adapted_kinds(spec, ALL),
+                     lora_rank=4, lora_dropout=dropout, kv_cache=True)
+
+
+def test_one_layer_by_hand() -> None:
+    """bf16 stream, every projection adapted: each adapter adds its mask, 1 B per input feature per token:
+    q, k, v, gate, up read 64, o reads 4 x 16 = 64, down reads 160: 6 x 64 + 160 = 544 B per token;
+    64 tokens: 34,816 B."""
+    spec = spec_from_config(dict(TINY), "llama")
+    off = model_activations(spec, _precision(0.0), 1, 64).layers[0].saved
+    on = model_activations(spec, _precision(0.1), 1, 64).layers[0].saved
+    assert on - off == 34_816
+
+
+def _saved_per_layer(dropout: float, dtype: str, seq: int = 64) -> int:
+    """Bytes autograd saves for one decoder layer of a PEFT model (2 layers − 1 layer), parameters excluded. CUDA
+    runs F.dropout as the fused native_dropout kernel (output + bool mask); the CPU's fallback keeps a noise tensor
+    instead, so dropout is routed to native_dropout here as on the GPU."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+
+    def fused(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
+        return torch.ops.aten.native_dropout(x, p, True)[0] if training and 0 < p < 1 else x
+
+    def run(layers: int) -> int:
+        c = dict(TINY, num_hidden_layers=layers)
+        conf = transformers.AutoConfig.for_model(c.pop("model_type"), **c)
+        torch.manual_seed(0)
+        model = transformers.AutoModelForCausalLM.from_config(conf, dtype=getattr(torch, dtype),
+                                                              attn_implementation="sdpa")
+        model.train()
+        model = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout,
+                                                           target_modules=list(ALL)))
+        params = {q.untyped_storage().data_ptr() for q in model.parameters()}
+        saved: dict[int, int] = {}
+
+        def pack(t: Any) -> Any:
+            s = t.untyped_storage()
+            if s.data_ptr() not in params:
+                saved[s.data_ptr()] = s.nbytes()
+            return t
+
+        ids = torch.randint(3, 200, (1, seq))
+        orig = torch.nn.functional.dropout
+        torch.nn.functional.dropout = fused
+        try:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                model(input_ids=ids, labels=ids)
+        finally:
+            torch.nn.functional.dropout = orig
+        return sum(saved.values())
+
+    return run(2) - run(1)
+
+
+def test_layer_equals_what_autograd_saves() -> None:
+    """bf16 (the CPU's fp32 attention path differs from the H100's kernels, so fp32 is not compared here)."""
+    spec = spec_from_config(dict(TINY), "llama")
+    predicted = model_activations(spec, _precision(0.1), 1, 64).layers[0].saved
+    assert predicted == _saved_per_layer(0.1, "bfloat16")
+
+
+def test_estimate_adds_the_masks() -> None:
+    """Llama-3.2-1B (hidden 2,048, intermediate 8,192, 16 layers), LoRA on every projection, 4 x 1,024 tokens:
+    the masks are 16 x 4,096 x (6 x 2,048 + 8,192) B = 1,342,177,280 B of activations; the peak grows with them."""
+    base = Workload(mode="lora", batch=4, context=1024)
+    off = estimate("llama-3.2-1b", base)
+    on = estimate("llama-3.2-1b", Workload(mode="lora", batch=4, context=1024, lora_dropout=0.1))
+    assert on.component("activations") - off.component("activations") == 1_342_177_280
+    assert on.allocated_bytes > off.allocated_bytes
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5])
+def test_bad_dropout_is_one_clear_line(bad: float) -> None:
+    with pytest.raises(ConfigError, match=r"lora_dropout = .* must be a number from 0 to below 1"):
+        Workload(mode="lora", lora_dropout=bad).validate()
