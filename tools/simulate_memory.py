@@ -727,7 +727,8 @@ def _train(model: Any, kind: str, p: dict[str, Any], ids: torch.Tensor, amp: boo
         from peft import LoraConfig, get_peft_model
 
         targets = p.get("targets", ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-        lcfg = LoraConfig(r=p["r"], lora_alpha=2 * p["r"], lora_dropout=0.0, target_modules=targets)
+        lcfg = LoraConfig(r=p["r"], lora_alpha=2 * p["r"], lora_dropout=float(p.get("lora_dropout", 0.0)),
+                          target_modules=targets)
         model = get_peft_model(model, lcfg)
     if p.get("ckpt"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -1029,6 +1030,13 @@ SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
     # flash kernel's allocations instead of SDPA's math path; replaced there by qwen2-1.5b/gen-fp32-b2-s2048-new8
     ("qwen2-0.5b/gen-fp32-b4-s4096-new16", "qwen2-0.5b", None, "generate",
      dict(batch=4, seq=4096, new=16, dtype="float32")),
+    # PEFT's lora_dropout (issue 12, lane l12drop): each adapter's nn.Dropout keeps its dropped copy and a bool mask
+    ("llama-3.2-1b/lora-r16-all-drop0.1-b2-s1024", "llama-3.2-1b", None, "lora",
+     dict(batch=2, seq=1024, r=16, lora_dropout=0.1)),
+    ("qwen3-0.6b/lora-r16-all-drop0.05-ckpt-b4-s1024", "qwen3-0.6b", None, "lora",
+     dict(batch=4, seq=1024, r=16, ckpt=True, lora_dropout=0.05)),
+    ("llama-3.2-1b/lora-r16-qkvo-drop0.1-amp-b2-s1024", "llama-3.2-1b", None, "lora",
+     dict(batch=2, seq=1024, r=16, amp=True, targets=["q_proj", "k_proj", "v_proj", "o_proj"], lora_dropout=0.1)),
 ]
 
 
