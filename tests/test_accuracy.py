@@ -365,8 +365,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # TP layers (without SP) replayed op by op, a tied TP embedding's whole gradient; qwen2.5-3b-l6/tp2-b1-s4096 moved
     # to development at +14.61 % (smollm3-3b-l6/tp2-b1-s4096 blind in its place, -0.50 %): dev (59) 1.06 %, worst
     # qwen3-235b-l1/fsdp64 -23.16 %; held-out (50) 1.14 %, worst llama-2-7b fsdp4-tp2-accum2 +7.03 %, most under -3.69 %
-    ("parallel/dev.jsonl", "training"): Bound(median=1.06, worst=23.16, under=-23.16),
-    ("parallel/heldout.jsonl", "training"): Bound(median=1.14, worst=7.03, under=-3.69),
+    # The all-gather input's bf16 cast buffer on the copy-in stream (mixed precision, found in the trace of plan-checks
+    # row 6): every copy-in stream now equals the simulator's; dev median 1.06 -> 1.21 %, worst -23.16 -> -22.89 %;
+    # held-out 1.14 -> 1.64 %, worst +7.03 -> +7.83 %, most under -3.69 -> -3.37 % (the short cut models' default
+    # stream was over and is no longer offset by the missing segment)
+    ("parallel/dev.jsonl", "training"): Bound(median=1.21, worst=22.89, under=-22.89),
+    ("parallel/heldout.jsonl", "training"): Bound(median=1.64, worst=7.83, under=-3.37),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
