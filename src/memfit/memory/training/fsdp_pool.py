@@ -33,6 +33,7 @@ from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_bl
 from ..caching_allocator import CachingAllocator
 from .fsdp_params import Param
 from .layer_grads import layer_backward
+from .layer_ops import norm
 from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ReplayInput", "StreamTrace", "fsdp_pool"]
@@ -161,8 +162,11 @@ def fsdp_pool(r: ReplayInput) -> PoolFigures:
         if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per parameter, zeros_like(param)
             pieces = max(1, round(r.state_bytes_per_param / (r.param_bytes or 4)))
             each = r.state_bytes_per_param / pieces
-            states = [tr.alloc(int((p.sharded if r.fsdp else p.local) * each)) for g in r.groups for p in g
-                      for _ in range(pieces)]
+            # in ``model.parameters()`` order (the embedding, the layers, the final norm and lm_head), as
+            # ``_init_group`` walks them: where the states land decides which freed blocks the next step finds
+            root = r.groups[-1]
+            order = [*root[:1], *(p for g in r.groups[:-1] for p in g), *root[1:]]
+            states = [tr.alloc(int((p.sharded if r.fsdp else p.local) * each)) for p in order for _ in range(pieces)]
         tr.free(*grads)
     del states
     return tr.figures()
@@ -328,6 +332,21 @@ def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], roo
     return grads if sharded is None else sharded
 
 
+def _final_norm(c: StepContext, r: ReplayInput, x: int) -> list[int]:
+    """The model's final norm on the last layer's output ``x`` (FSDP alone), op by op as a layer's norm: an RMSNorm
+    on a bf16 stream keeps its fp32 copy and its bf16 result, not ``x``, which dies once the norm has run (the
+    simulator's trace of mistral-7b-v0.3 FSDP 3, full checkpointing: the last layer's output freed before the
+    lm_head). Returns what lives to the lm_head's backward (its input among them)."""
+    if not r.fsdp or r.tp > 1:  # TP: the norm on the sequence shard (SP) is not replayed here yet
+        return [x]
+    run = LayerRun()
+    out, _ = norm(c, run, c.r)
+    keeps = c.spec.norm != "rms" or c.r == 4
+    if not keeps:
+        c.tr.free(x)
+    return [out, *(k for _, k in run.saved), *([x] if keeps else [])]
+
+
 def _layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
     """Each layer's parameters as ``layer_backward`` makes their gradients: (kind, elements, a weight matrix), a
     MoE layer's experts of one projection as one tensor (transformers >= 5: ``gate_up_proj``, ``down_proj``)."""
@@ -389,11 +408,12 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
             ps = []
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
+    final = _final_norm(c, r, x)
     low = _loss(tr, r, prev)
     tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
     head = _head_grad(tr, r, root, low)
-    tr.free(x)
+    tr.free(*final)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         flat = 0
