@@ -141,12 +141,12 @@ def test_levers_the_user_set_are_kept() -> None:
 
 
 def test_deepseek_r1_training_on_t4s_is_bounded_work() -> None:
-    # before: a scan of every count and layout (over 10 minutes for --limit 100000); now a few dozen estimates
+    # before: a scan of every count and layout (over 10 minutes for --limit 100000); now a few dozen estimates.
+    # The layouts that fit 16 GB T4s put tensor and expert parallelism inside pipeline stages (it answered 1,952 GPUs:
+    # tp 8 x pp 61 x ep 2), which plan no longer searches (torch's PP x TP ranks are not modelled): it says so.
     a = memfit.plan_gpus("deepseek-r1", "t4", mode="train", limit=100_000)
-    assert a.value is not None and a.at_value is not None and a.at_value.fits
-    assert a.extra["layouts_tried"] < 200
-    lay = a.extra["layout"]
-    assert lay["gpus"] == a.value and a.value % (lay["tp"] * lay["pp"] * lay["ep"]) == 0
-    assert memfit.fit("deepseek-r1", "t4", mode="train", **lay).fits
+    assert a.value is None and a.extra["layouts_tried"] < 200
+    assert "no layout of up to 100,000 GPUs fits" in a.explanation
+    assert "tensor or expert parallelism inside pipeline stages" in a.explanation
     none = memfit.plan_gpus("deepseek-r1", "t4", mode="train", limit=512)  # 16 bytes × 671 B / 512 > 14.56 GiB
     assert none.value is None and none.extra["layouts_tried"] == 0

@@ -276,6 +276,8 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
             text += f" ({extra['offload_note']})"
         if f.last is not None:
             text += f" (last tried: {fmt_bytes(f.last.max_gpu_bytes)} per GPU; largest part {f.last.blame})"
+        if f.unsupported is not None and "inside pipeline stages" in str(f.unsupported):
+            text += f"; {f.unsupported}"
         fixes = _gpu_fixes(spec, device, wl, limit, estimator)
         extra["fixes"] = fixes
         if fixes:
@@ -294,6 +296,11 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
             f", checkpointing {w.checkpointing}" + \
             (", sequence parallel" if w.sequence_parallel else "") + \
             (f", micro-batch {w.batch} × {w.grad_accum} accumulation steps" if w.batch != wl.batch else "")
+        if w.pp > 1:
+            lay["pp_schedule"] = w.pp_schedule
+            lay_text += f", {_SCHEDULE_TEXT.get(w.pp_schedule, w.pp_schedule)} schedule"
+            if w.pp_schedule != wl.pp_schedule:
+                lay_text += f" (torch's 1F1B needs at least {w.pp} micro-batches; raise --grad-accum to use it)"
     text = f"{n:,} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of " \
         f"{fmt_bytes(r.capacity_bytes)} per GPU"
     if n > 1:
@@ -303,6 +310,7 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
 
 
+_SCHEDULE_TEXT = {"gpipe": "GPipe", "1f1b": "1F1B", "interleaved-1f1b": "interleaved 1F1B"}
 HOST_UNBOUNDED = 1 << 62  # ZeRO-Offload with as much host RAM as it needs (to say how much that is)
 FIX_ESTIMATES = 40  # the estimates the changes listed when nothing fits may take, all together (bounded work)
 

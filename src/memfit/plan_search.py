@@ -152,6 +152,8 @@ class _Search:
             pairs = [(3, "params", True), (3, "optimizer", True), (1, "optimizer", False), (3, "none", True)] \
                 if top == 3 else [(1, "optimizer", True), (1, "none", True)]
             pairs = [(0 if o == "none" and m == 1 else zz, o, stop) for zz, o, stop in pairs]
+            if fam.pp > 1 and self.wl.mode == "train":  # torch.distributed.pipelining as parallel_pp.py models
+                pairs = [(0, "none", True)]  # it has no ZeRO-1 or offload (parallel.py's Megatron sums would price it)
         else:
             pairs = [(z, "params", True), (z, "optimizer", True), (z, "none", True)]
         offs = [fixed["offload"]] if "offload" in fixed else list(OFFLOAD) if self.free["offload"] \
@@ -206,7 +208,11 @@ class _Search:
         return -(-lo // fam.step) * fam.step
 
     def workload(self, fam: _Family, m: int, levers: dict[str, Any]) -> Workload:
-        return self.wl.replace(gpus=fam.per * m, tp=fam.tp, pp=fam.pp, ep=fam.ep, **levers)
+        wl = self.wl.replace(gpus=fam.per * m, tp=fam.tp, pp=fam.pp, ep=fam.ep, **levers)
+        if self.training and wl.pp > 1 and wl.pp_schedule == "1f1b" and wl.grad_accum < wl.pp:
+            # torch's Schedule1F1B refuses fewer micro-batches than stages; GPipe runs them (rank 0 holds the same)
+            wl = wl.replace(pp_schedule="gpipe")
+        return wl
 
     def fits(self, fam: _Family, m: int, fixed: dict[str, Any] | None = None) -> FitResult | None:
         """The fit of the first setting that fits (``self.used``: its levers), else None (an estimate the
@@ -231,7 +237,6 @@ class _Search:
         return None
 
     def _judged(self, fam: _Family, m: int, lev: dict[str, Any]) -> FitResult | None:
-        self.evaluated += 1
         wl = self.workload(fam, m, lev)
         self.seen.add(wl)
         try:
@@ -241,6 +246,13 @@ class _Search:
                 raise UnsupportedError("plan does not search ZeRO-2/3 (FSDP) inside pipeline stages: their "
                                        "allocator reserve is not modelled; drop --zero or --pp, or use memfit "
                                        "estimate (allocated peak modelled) and leave headroom")
+            if wl.mode == "train" and wl.pp > 1 and (wl.tp > 1 or wl.ep > 1):
+                # parallel.py prices these with Megatron's formulas, up to 28.9 % under torch's run of PP x TP
+                # (pipelining + DTensor TP, tools/simulate_pipeline.py) on the last stage (docs/simulator.md)
+                raise UnsupportedError("plan does not search tensor or expert parallelism inside pipeline stages: "
+                                       "torch's ranks there are not modelled (memfit was up to 29 % under a "
+                                       "simulated PP x TP rank); drop --tp/--ep or --pp")
+            self.evaluated += 1  # layouts estimated (a refused one costs nothing)
             r = self.judge(wl)
         except UnsupportedError as e:
             self.unsupported = self.unsupported or e

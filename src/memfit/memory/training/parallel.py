@@ -269,6 +269,10 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
     notes = [f"{gpus} GPUs = dp {dp} × tp {tp} × pp {pp}" + (f", ep {ep}" if ep > 1 else "")
              + (f", ZeRO-{wl.zero}" if wl.zero else "") + (f", offload {wl.offload}" if wl.offload != "none" else ""),
              f"most-loaded GPU: pipeline stage {k}, peak during {peak.phase}"]
+    if wl.mode == "train" and tp > 1 and pp > 1:
+        notes.insert(0, "UNVALIDATED for pipeline x tensor parallelism: Megatron's sums, not torch's run of it "
+                        "(on torch's pipelining + DTensor TP it was up to 29 % under the simulated last stage, "
+                        "docs/simulator.md); leave that headroom")
     if wl.sequence_parallel and tp > 1:
         notes.append("sequence parallelism: norm and dropout activations split across the tensor-parallel ranks")
     details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": tp, "pp": pp, "ep": ep, "zero": wl.zero,
