@@ -146,6 +146,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # PP x FSDP held-out (listed blind before they ran): -0.63, -0.11, +0.25, -0.88 % (most under 0.00 -> -0.88 %);
     # a fresh blind batch of five (7d900e8): -0.60, +0.34, +0.25, +0.21, +0.18 % (median 0.50 -> 0.34 %)
     ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.34, worst=2.94, under=-0.88),
+    # PP x TP (tools/simulate_pipeline.py generate --set tp-dev, each case in its own process): memfit still prices it
+    # with parallel.py's Megatron sums (no per-rank stage: both ranks get the most-loaded one), UNVALIDATED and refused
+    # by plan; recorded to measure the model that replaces them (the bar is 2 / 6 / -3 %)
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=23.94, worst=46.72, under=-46.72),
     # torchtitan's published eager FSDP runs reproduced on the fake group (the simulated allocated peak; the published
     # reserved figures are held in tests/test_pipeline.py)
     ("parallel/published.jsonl", "training"): Bound(median=0.01, worst=0.01, under=-0.01),
@@ -348,6 +352,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("parallel/pipeline-dev.jsonl", "training"): Bound(median=1.47, worst=35.38, under=-35.38),
     # (with the fresh blind batch of five PP x FSDP ranks, fraction: held-out median 2.09 -> 2.36 %, then 2.12 %)
     ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=2.12, worst=28.23, under=-28.23),
+    # PP x TP: parallel.py's Megatron sums and the fitted fraction (UNVALIDATED; plan refuses such layouts)
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=20.37, worst=47.01, under=-47.01),
     # rank 0 of N: the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
     # replayed per-stream pool (memory/training/fsdp_pool.py); the one-GPU fitted fraction it replaces gave medians
     # 16.40 % (dev) and 23.75 % (held-out). Worst: MoE experts padded over 64 ranks (over), FSDP+TP and MoE (under).

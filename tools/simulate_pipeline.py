@@ -442,6 +442,29 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("llama-3.1-8b-l4/pp2-dp8-r1-1f1b-ckpt-m4-b1-s4096", "llama-3.1-8b", 4, pp=2, dp=8, rank=1, schedule="1f1b",
        microbatches=4, batch=1, seq=4096, ckpt=True),
 ]
+# Pipeline x tensor parallelism (DTensor TP inside each stage, torchtitan's plan without sequence parallelism, one
+# rank per process): development cases; memfit prices them with parallel.py's Megatron sums (issue 16)
+PP_TP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
+    _c("llama-3.2-1b-l4/pp2-tp2-r0-1f1b-m2-b1-s1024", "llama-3.2-1b", 4, pp=2, tp=2, rank=0, schedule="1f1b",
+       microbatches=2, batch=1, seq=1024),
+    _c("llama-3.2-1b-l4/pp2-tp2-r1-1f1b-m2-b1-s1024", "llama-3.2-1b", 4, pp=2, tp=2, rank=1, schedule="1f1b",
+       microbatches=2, batch=1, seq=1024),
+    _c("qwen2.5-1.5b-l4/pp2-tp2-r0-gpipe-m2-b2-s1024", "qwen2.5-1.5b", 4, pp=2, tp=2, rank=0, schedule="gpipe",
+       microbatches=2, batch=2, seq=1024),
+    _c("qwen2.5-1.5b-l4/pp2-tp2-r1-gpipe-m2-b2-s1024", "qwen2.5-1.5b", 4, pp=2, tp=2, rank=1, schedule="gpipe",
+       microbatches=2, batch=2, seq=1024),
+]
+# PP x TP held-out: listed (and committed) before any of them was simulated or scored
+PP_TP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
+    _c("mistral-7b-v0.3-l4/pp2-tp2-r0-1f1b-m4-b1-s1024", "mistral-7b-v0.3", 4, pp=2, tp=2, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=1024),
+    _c("mistral-7b-v0.3-l4/pp2-tp2-r1-1f1b-m4-b1-s1024", "mistral-7b-v0.3", 4, pp=2, tp=2, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=1024),
+    _c("llama-3.2-3b-l6/pp3-tp2-r1-gpipe-m3-b1-s2048", "llama-3.2-3b", 6, pp=3, tp=2, rank=1, schedule="gpipe",
+       microbatches=3, batch=1, seq=2048),
+    _c("llama-3.2-3b-l6/pp3-tp2-r2-gpipe-m3-b1-s2048", "llama-3.2-3b", 6, pp=3, tp=2, rank=2, schedule="gpipe",
+       microbatches=3, batch=1, seq=2048),
+]
 # written before memfit's PP model was run on any of them
 PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("mistral-7b-v0.3-l4/pp4-r0-1f1b-m8-b1-s4096", "mistral-7b-v0.3", 4, pp=4, rank=0, schedule="1f1b",
@@ -623,8 +646,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             rows.append(rec)
         out.write_text("".join(json.dumps(r) + "\n" for r in [env, *rows]))
         return 0
-    cases = PP_DEV if args.set == "development" else PP_HELDOUT
-    out = Path(args.out or DATA / ("pipeline-dev.jsonl" if args.set == "development" else "pipeline-heldout.jsonl"))
+    cases = {"development": PP_DEV, "tp-dev": PP_TP_DEV, "tp-heldout": PP_TP_HELDOUT}.get(args.set, PP_HELDOUT)
+    out = Path(args.out or DATA / {"development": "pipeline-dev.jsonl", "tp-dev": "pipeline-tp-dev.jsonl",
+                                   "tp-heldout": "pipeline-tp-heldout.jsonl"}.get(args.set, "pipeline-heldout.jsonl"))
     only = set(filter(None, args.only.split(",")))
     old = {}
     if out.exists():
@@ -721,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--seq", type=int, default=2048)
     q.add_argument("--bf16", action="store_true")
     g = sub.add_parser("generate", help="simulate the pipeline cases of a set and write them")
-    g.add_argument("--set", choices=("development", "heldout", "published", "sac-dev", "sac-heldout"),
+    g.add_argument("--set", choices=("development", "heldout", "published", "sac-dev", "sac-heldout", "tp-dev",
+                                          "tp-heldout"),
                    default="development")
     g.add_argument("--out", default="")
     g.add_argument("--only", default="", help="comma-separated case names (the others are kept as recorded)")

@@ -247,10 +247,10 @@ class _Search:
                                        "allocator reserve is not modelled; drop --zero or --pp, or use memfit "
                                        "estimate (allocated peak modelled) and leave headroom")
             if wl.mode == "train" and wl.pp > 1 and (wl.tp > 1 or wl.ep > 1):
-                # parallel.py prices these with Megatron's formulas, up to 28.9 % under torch's run of PP x TP
-                # (pipelining + DTensor TP, tools/simulate_pipeline.py) on the last stage (docs/simulator.md)
+                # parallel.py prices these with Megatron's formulas, up to 47 % under torch's run of PP x TP
+                # (pipelining + DTensor TP, tools/simulate_pipeline.py) (tests/data/parallel/pipeline-tp-dev.jsonl)
                 raise UnsupportedError("plan does not search tensor or expert parallelism inside pipeline stages: "
-                                       "torch's ranks there are not modelled (memfit was up to 29 % under a "
+                                       "torch's ranks there are not modelled (memfit was up to 47 % under a "
                                        "simulated PP x TP rank); drop --tp/--ep or --pp")
             self.evaluated += 1  # layouts estimated (a refused one costs nothing)
             r = self.judge(wl)

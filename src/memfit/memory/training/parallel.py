@@ -271,8 +271,8 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
              f"most-loaded GPU: pipeline stage {k}, peak during {peak.phase}"]
     if wl.mode == "train" and tp > 1 and pp > 1:
         notes.insert(0, "UNVALIDATED for pipeline x tensor parallelism: Megatron's sums, not torch's run of it "
-                        "(on torch's pipelining + DTensor TP it was up to 29 % under the simulated last stage, "
-                        "docs/simulator.md); leave that headroom")
+                        "(up to 47 % under torch's pipelining + DTensor TP simulated, last stages worst, "
+                        "tests/data/parallel/pipeline-tp-dev.jsonl)")
     if wl.sequence_parallel and tp > 1:
         notes.append("sequence parallelism: norm and dropout activations split across the tensor-parallel ranks")
     details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": tp, "pp": pp, "ep": ep, "zero": wl.zero,
