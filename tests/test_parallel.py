@@ -174,3 +174,12 @@ def test_sharded_explain_adds_up() -> None:
     assert f"{n:,} elements (8,030,261,248 ÷ 8 (shard group, dim 0 padded)) × 4 B = 4.02 GB" in explain["weights"]
     assert f"{n:,} sharded elements × 8 B = 8.03 GB" in explain["optimizer_states"]
     assert est.component("optimizer_states") == n * 8
+
+
+def test_expert_parallelism_says_it_is_unvalidated() -> None:
+    """Expert parallelism is priced by Megatron's sums and was never simulated or measured: the estimate says so,
+    and a layout without it does not."""
+    with_ep = estimate("qwen3-30b-a3b", mode="train", gpus=8, ep=2)
+    assert any(n.startswith("UNVALIDATED for expert parallelism") for n in with_ep.notes)
+    without = estimate("qwen3-30b-a3b", mode="train", gpus=8)
+    assert not any("UNVALIDATED" in n for n in without.notes)

@@ -165,6 +165,9 @@ def test_plan_does_not_search_tensor_parallelism_inside_pipeline_stages() -> Non
     est = estimate("mistral-7b-v0.3", mode="train", gpus=4, tp=2, pp=2, context=4096)
     assert est.notes[0].startswith("UNVALIDATED for pipeline x tensor parallelism")
     assert not any("UNVALIDATED" in n for n in estimate("llama-3.2-1b", mode="train", gpus=2, pp=2).notes)
+    # LoRA under PP x TP was never simulated: the same warning, first
+    lora = estimate("mistral-7b-v0.3", mode="lora", gpus=4, tp=2, pp=2, context=4096)
+    assert lora.notes[0].startswith("UNVALIDATED for pipeline x tensor parallelism")
 
 
 def test_plan_proposes_gpipe_below_pp_micro_batches() -> None:
