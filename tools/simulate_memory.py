@@ -1031,11 +1031,11 @@ SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
     ("qwen2-0.5b/gen-fp32-b4-s4096-new16", "qwen2-0.5b", None, "generate",
      dict(batch=4, seq=4096, new=16, dtype="float32")),
     # PEFT's lora_dropout (issue 12, lane l12drop): each adapter's nn.Dropout keeps its dropped copy and a bool mask
-    ("llama-3.2-1b/lora-r16-all-drop0.1-b2-s1024", "llama-3.2-1b", None, "lora",
+    ("tinyllama-1.1b-chat-v1.0/lora-r16-all-drop0.1-b2-s1024", "tinyllama-1.1b-chat-v1.0", None, "lora",
      dict(batch=2, seq=1024, r=16, lora_dropout=0.1)),
     ("qwen3-0.6b/lora-r16-all-drop0.05-ckpt-b4-s1024", "qwen3-0.6b", None, "lora",
      dict(batch=4, seq=1024, r=16, ckpt=True, lora_dropout=0.05)),
-    ("llama-3.2-1b/lora-r16-qkvo-drop0.1-amp-b2-s1024", "llama-3.2-1b", None, "lora",
+    ("tinyllama-1.1b-chat-v1.0/lora-r16-qkvo-drop0.1-amp-b2-s1024", "tinyllama-1.1b-chat-v1.0", None, "lora",
      dict(batch=2, seq=1024, r=16, amp=True, targets=["q_proj", "k_proj", "v_proj", "o_proj"], lora_dropout=0.1)),
 ]
 
