@@ -69,7 +69,7 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
     # transformers 5.25 (simulator 2: the simulated peak fell 2.1 %; memfit unchanged; was 1.31)
-    # worst since the lora_dropout cases (issue 12, l12drop): tinyllama-1.1b-chat-v1.0/lora-r16-qkvo-drop0.1-amp-b2-s1024
+    # worst since the lora_dropout cases (issue 12): tinyllama-1.1b-chat-v1.0/lora-r16-qkvo-drop0.1-amp-b2-s1024
     # +11.08 %, the autocast LoRA adapter path, over by +11.49 % on the same case simulated without dropout (memfit
     # keeps PEFT's fp32 input cast where autocast has lora_A save a bf16 copy; not yet modelled); dropout itself adds
     # 369 MB in memfit, 356 MB simulated
