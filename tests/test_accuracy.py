@@ -238,7 +238,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the tied embedding's in-place gradient sum: gemma-4-31b ckpt -6.52 -> -0.40 %, most under now qwen2.5-vl with
     # an image -3.41 %
     # + gemma-3n-e4b ckpt s3072 (-3.63 %), moved here from the families held-out set
-    ("simulated/families-new.jsonl", "training"): Bound(median=1.09, worst=6.74, under=-3.64),
+    # + the gated delta-net replayed op by op in training (training/layer_gdn.py): qwen3.5-27b ckpt -1.84 -> +0.60 %,
+    # qwen3.5-35b-a3b ckpt +4.12 -> -4.49 % (most under now; its pool parts from the simulator's where the experts'
+    # weight gradients are made, see docs/simulator.md), median 1.09 -> 0.91 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.92, worst=6.74, under=-4.50),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -264,7 +267,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # hunyuan -1.56 -> +0.61 %, median 0.98 -> 0.52 %
     # + Llama 4's every-expert block replayed op by op (training/layer_mixers.every_expert): maverick -3.96 ->
     # -2.05 %, scout -3.05 -> -1.54 %; worst now qwen3-next-80b-a3b ckpt -3.14 %
-    ("simulated/families.jsonl", "training"): Bound(median=0.53, worst=3.15, under=-3.15),
+    # + the gated delta-net replayed op by op (training/layer_gdn.py): qwen3-next ckpt -3.14 -> -2.05 %; worst now
+    # glm-4.5-air-l3 LoRA -2.87 %
+    ("simulated/families.jsonl", "training"): Bound(median=0.53, worst=2.88, under=-2.88),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain

@@ -29,6 +29,7 @@ from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActiva
 from ..backward_moments import MOE_ACT_SAVED
 from ..dsv4_attention import hc_stream_bytes
 from ..runtimes.transformers_families import altup_copies
+from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 from .layer_ssm import mamba2_mixer, replays_ssm
@@ -44,16 +45,18 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     start = tr.pool.allocated
     stream, r = x, c.r
     keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
-    for part in ("attention", "ssm", "conv", "mlp", "moe"):
+    for part in ("attention", "linear", "ssm", "conv", "mlp", "moe"):
         if getattr(layer, part) is None or (part == "mlp" and layer.moe is not None):
             continue
-        if part == "ssm" and not replays_ssm(layer):
+        if (part == "ssm" and not replays_ssm(layer)) or (part == "linear" and not replays_gdn(layer)):
             continue
         normed, nb = norm(c, run, r)
         if part == "attention":
             out = _attention(c, run, layer, normed, nb)
         elif part == "ssm":
             out = mamba2_mixer(c, run, layer, normed, nb)
+        elif part == "linear":
+            out = gdn_mixer(c, run, layer, normed, nb)
         elif part == "conv":
             out = short_conv(c, run, layer, normed, nb)
         elif part == "mlp" and layer.mlp is not None and layer.mlp.activation == "relu2":

@@ -1,0 +1,84 @@
+"""The gated delta-net's training replay (``training/layer_gdn.py``), sizes worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memfit.memory.activations import Precision
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.training.layer_gdn import gdn_mixer, replays_gdn
+from memfit.memory.training.layer_ops import LayerRun, StepContext
+from memfit.sources.hf_config import spec_from_config
+from memfit.spec import ModelSpec
+
+FAMILIES = Path(__file__).resolve().parent / "data" / "simulated" / "families.jsonl"
+MIB = 1 << 20
+
+
+class Requested(Trace):
+    """A trace that keeps the bytes each live tensor asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        if key:
+            self.live[key] = nbytes
+        return key
+
+    def free(self, *keys: int) -> None:
+        super().free(*keys)
+        for k in keys:
+            self.live.pop(k, None)
+
+
+def _spec() -> ModelSpec:
+    for line in FAMILIES.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("case", "").startswith("qwen3-next-80b-a3b-l4/train"):
+            return spec_from_config(rec["config"], "qwen3-next-l4")
+    raise AssertionError("qwen3-next training case missing")
+
+
+def test_gated_delta_net_keeps_what_autograd_keeps() -> None:
+    """Qwen3-Next-80B-A3B's gated delta-net (h 2,048; 16 q/k heads and 32 v heads of 128; conv 4) on 2,048 bf16
+    tokens (32 chunks of 64): the conv's input (q, k, v: 8,192 channels, 32 MiB) and its padded output
+    (8,192 · 2,051 · 2 B); q and k in fp32 repeated to 32 heads (32 MiB each), the three pads (32 MiB each), k·β
+    (32 MiB); the decays and the UT system's and intra-chunk attention's bmm and product (5 chunk² tensors,
+    32 · 2,048 · 64 · 4 B = 16 MiB); the two solves (32 MiB each); the zero state and the 31 states the loop keeps
+    (32 · 128 · 128 · 4 B = 2 MiB each); q and k decayed (32 MiB each); the gated norm's fp32 input, gate and silu
+    (32 MiB each) and its three bf16 tensors (16 MiB each). 672 MiB + 3·8,192·2 B, as the simulator's trace of
+    the case keeps above 1 MiB. The backward frees them all and leaves in_proj's output gradient (12,288 wide)."""
+    spec = _spec()
+    layer = next(x for x in spec.layers if x.linear is not None)
+    assert replays_gdn(layer)
+    tr = Requested()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), batch=1, seq=2048)
+    x = tr.alloc(2048 * 2048 * 2)
+    run = LayerRun()
+    out = gdn_mixer(c, run, layer, x, 2)
+    assert tr.live[out] == 2048 * 2048 * 2  # out_proj's output
+    linear_kept = sum(tr.live[k] for lin in run.linears for k in (*lin.saved, lin.weight_cast) if k)
+    mixer = sum(tr.live.values()) - 2 * 2048 * 2048 * 2 - linear_kept
+    kept_mib = 32 + 32 + 2 * 32 + 3 * 32  # conv input, padded output (+3 positions), q k, pads
+    kept_mib += 32 + 5 * 16 + 2 * 32 + 2 + 31 * 2 + 2 * 32 + 3 * 32 + 3 * 16  # k·β, chunk², solves, states, norm
+    assert mixer == kept_mib * MIB + 3 * 8192 * 2
+    (pos, op), = run.ops
+    assert pos == 1  # between in_proj and out_proj
+    g = tr.alloc(2048 * 4096 * 2)  # out_proj's input gradient
+    left = op(c, [g])
+    assert [tr.live[k] for k in left] == [2048 * 12288 * 2]
+    assert sum(tr.live.values()) == 2 * 2048 * 2048 * 2 + linear_kept + 2048 * 12288 * 2
+
+
+def test_a_checkpointed_first_forward_keeps_nothing() -> None:
+    spec = _spec()
+    layer = next(x for x in spec.layers if x.linear is not None)
+    tr = Requested()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), batch=1, seq=2048)
+    x = tr.alloc(2048 * 2048 * 2)
+    out = gdn_mixer(c, LayerRun(keep=False), layer, x, 2)
+    assert set(tr.live) == {x, out}
