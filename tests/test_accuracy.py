@@ -389,8 +389,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # The model's final norm replayed op by op (FSDP alone; the last layer's output dies after it): dev 1.21 -> 0.69 %,
     # TinyLlama bf16 no-reshard +8.50 -> -0.31 %; held-out (scored, not tuned on) 1.64 -> 1.52 %, most under -3.37 ->
     # -6.21 % (phi-3.5-mini-instruct-l4 selective, +1.53 before), CodeLlama-34B offload +0.61 -> +3.52 %
-    ("parallel/dev.jsonl", "training"): Bound(median=0.69, worst=22.89, under=-22.89),
-    ("parallel/heldout.jsonl", "training"): Bound(median=1.52, worst=7.83, under=-6.21),
+    # phi-3.5-mini selective then moved to development (held-out rule, not fixed: its loss's fp32 tensors find a freed
+    # block the emulation does not), llama-3.2-3b-l4/fsdp4-selective blind in its place (+0.61 %): dev (60) 0.75 %;
+    # held-out (50) 1.46 %, most under -3.63 % (gemma-2-2b eager)
+    ("parallel/dev.jsonl", "training"): Bound(median=0.75, worst=22.89, under=-22.89),
+    ("parallel/heldout.jsonl", "training"): Bound(median=1.46, worst=7.83, under=-3.63),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
