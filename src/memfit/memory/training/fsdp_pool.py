@@ -31,6 +31,7 @@ from ...spec import ModelSpec
 from ..activations import LayerActivations, ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import CachingAllocator
+from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .fsdp_params import Param
 from .layer_grads import layer_backward
 from .layer_ops import norm
@@ -231,6 +232,14 @@ def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> int:
         tr.free(local, gathered)
     else:
         logits = tr.alloc(n_logits * cb)
+    capped = r.spec is not None and r.spec.family in SOFTCAPPED_LOGITS
+    kept = 0
+    if capped:  # final_logit_softcapping: logits / cap, tanh (its output kept), x cap, each a new tensor
+        div = tr.alloc(n_logits * cb)
+        tr.free(logits)
+        kept = tr.alloc(n_logits * cb)
+        tr.free(div)
+        logits = tr.alloc(n_logits * cb)
     f32 = tr.alloc(n_logits * 4)
     ls = tr.alloc(n_logits * 4)
     tr.free(f32, logits, prev)
@@ -238,6 +247,11 @@ def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> int:
     tr.free(g1, ls)
     low = tr.alloc(n_logits * cb)
     tr.free(g2)
+    if capped:  # x cap's, tanh's and / cap's gradients (the simulator's trace of dev gemma-2-9b-l4/fsdp8-ckpt)
+        for _ in range(3):
+            nxt = tr.alloc(n_logits * cb)
+            tr.free(low, kept)
+            low, kept = nxt, 0
     if r.tp > 1:
         part = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
         tr.free(low)
