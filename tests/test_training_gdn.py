@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _traces import Requested
 from memfit.memory.activations import Precision
-from memfit.memory.allocator_trace import Trace
 from memfit.memory.training.layer_gdn import gdn_mixer, replays_gdn
 from memfit.memory.training.layer_ops import LayerRun, StepContext
 from memfit.sources.hf_config import spec_from_config
@@ -14,25 +14,6 @@ from memfit.spec import ModelSpec
 
 FAMILIES = Path(__file__).resolve().parent / "data" / "simulated" / "families.jsonl"
 MIB = 1 << 20
-
-
-class Requested(Trace):
-    """A trace that keeps the bytes each live tensor asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, int] = {}
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        if key:
-            self.live[key] = nbytes
-        return key
-
-    def free(self, *keys: int) -> None:
-        super().free(*keys)
-        for k in keys:
-            self.live.pop(k, None)
 
 
 def _spec() -> ModelSpec:

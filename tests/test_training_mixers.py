@@ -10,27 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from _traces import Recorded, Requested
 from memfit.memory.activations import Precision
-from memfit.memory.allocator_trace import Trace
 from memfit.memory.training.layer_mixers import dsv4_scores, short_conv
 from memfit.memory.training.layer_ops import LayerRun, StepContext
 from memfit.sources.hf_config import spec_from_config
 
 LFM2 = Path(__file__).resolve().parents[1] / "src" / "memfit" / "data" / "models" / "lfm2-350m.json"
-
-
-class Recorded(Trace):
-    """A trace that records every allocation's size and what is still alive."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[int] = []
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        if key:
-            self.sizes.append(nbytes)
-        return key
 
 
 @pytest.mark.parametrize("amp", [False, True])
@@ -163,29 +149,6 @@ def test_llama4_every_expert() -> None:
 
 BAMBA = LFM2.parent / "bamba-9b.json"
 MIB = 1 << 20
-
-
-class Requested(Recorded):
-    """Also the bytes each live tensor asked for (the pool's blocks may be larger)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, int] = {}
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        if key:
-            self.live[key] = nbytes
-        return key
-
-    def free(self, *keys: int) -> None:
-        super().free(*keys)
-        for k in keys:
-            self.live.pop(k, None)
-
-    @property
-    def requested(self) -> int:
-        return sum(self.live.values())
 
 
 @pytest.mark.parametrize("amp", [False, True])
