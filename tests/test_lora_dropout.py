@@ -31,6 +31,76 @@ def test_one_adapter_input_by_hand() -> None:
     assert adapter_input_saved(64, 4, 0.05) == (320, False)
 
 
+def test_one_adapter_input_by_hand_under_autocast() -> None:
+    # bf16 autocast over fp32 weights: lora_A's F.linear casts its fp32 input (PEFT's cast, or the dropped copy) to
+    # bf16 and keeps that, 64 x 2 = 128 B; the fp32 input is not kept; dropout adds its bool mask, 64 B
+    assert adapter_input_saved(64, 4, 0.0, amp=True) == (128, False)
+    assert adapter_input_saved(64, 4, 0.1, amp=True) == (192, False)
+    assert adapter_input_saved(64, 2, 0.1, amp=True) == (192, False)  # o_proj's bf16 input: PEFT's fp32 copy dies
+
+
+def _amp(dropout: float, lora: bool) -> Precision:
+    spec = spec_from_config(dict(TINY), "llama")
+    kinds = adapted_kinds(spec, ALL) if lora else frozenset()
+    return Precision(amp=True, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds, lora_rank=4,
+                     lora_dropout=dropout, kv_cache=True)
+
+
+def test_one_amp_layer_by_hand() -> None:
+    """fp32 weights under bf16 autocast, every projection adapted (r 4): each adapter keeps lora_A's bf16 input
+    (2 B per input feature) and lora_A's bf16 output (2 x 4 = 8 B) per token: q, k, v, gate, up and o read 64,
+    down reads 160: 6 x (128 + 8) + (320 + 8) = 1,144 B per token, 64 tokens 73,216 B; dropout adds the masks,
+    6 x 64 + 160 = 544 B per token, 34,816 B."""
+    spec = spec_from_config(dict(TINY), "llama")
+    frozen = model_activations(spec, _amp(0.0, False), 1, 64).layers[0].saved
+    off = model_activations(spec, _amp(0.0, True), 1, 64).layers[0].saved
+    on = model_activations(spec, _amp(0.1, True), 1, 64).layers[0].saved
+    assert off - frozen == 73_216
+    assert on - off == 34_816
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_amp_adapter_equals_what_autograd_saves(dropout: float) -> None:
+    """One PEFT-adapted Linear (64 -> 32, r 4) under torch.autocast(bf16) on fp32 weights, 8 tokens: what autograd
+    keeps apart from weights and their casts equals the adapter's bytes (the base Linear keeps only its weight's
+    cast: its frozen weight needs no input). CPU autocast lists F.linear as CUDA's does."""
+    torch = pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+
+    class One(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.q_proj = torch.nn.Linear(64, 32, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            return self.q_proj(x)
+
+    torch.manual_seed(0)
+    model = peft.get_peft_model(One(), peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout,
+                                                       target_modules=["q_proj"]))
+    model.train()
+    saved: list[int] = []
+
+    def pack(t: Any) -> Any:
+        if t.dim() == 2 and t.shape[0] == 8:  # per-token tensors (weights and their casts have no 8-row dim)
+            saved.append(t.untyped_storage().nbytes())
+        return t
+
+    def fused(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
+        return torch.ops.aten.native_dropout(x, p, True)[0] if training and 0 < p < 1 else x
+
+    orig = torch.nn.functional.dropout
+    torch.nn.functional.dropout = fused
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(torch.randn(8, 64, requires_grad=True))
+    finally:
+        torch.nn.functional.dropout = orig
+    own, shared = adapter_input_saved(64, 4, dropout, amp=True)
+    assert not shared
+    assert sum(saved) == 8 * (own + 2 * 4)  # + lora_A's bf16 output, kept by lora_B
+
+
 def _precision(dropout: float, wb: int = 2) -> Precision:
     spec = spec_from_config(dict(TINY), "llama")
     return Precision(amp=False, weight_bytes=wb, resid_bytes=wb, full=False, lora_kinds=adapted_kinds(spec, ALL),

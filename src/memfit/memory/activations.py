@@ -126,10 +126,10 @@ def _inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> tuple[
             else:
                 shared = True
         if kind in p.lora_kinds:  # PEFT casts the input to the adapter's fp32, then its dropout (lora_dropout.py)
-            adapter_own, keeps_input = adapter_input_saved(width, in_bytes, p.lora_dropout)
+            adapter_own, keeps_input = adapter_input_saved(width, in_bytes, p.lora_dropout, p.amp)
             own += adapter_own
             shared = shared or keeps_input
-            own += 4 * p.lora_rank  # lora_A output, fp32
+            own += (2 if p.amp else 4) * p.lora_rank  # lora_A output (kept by lora_B): fp32, bf16 under autocast
     return own, (in_bytes * width if shared else 0)
 
 

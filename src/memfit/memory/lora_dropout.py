@@ -18,6 +18,11 @@ and adapted Linear of input width ``w``:
 
 Under gradient checkpointing the dropout reruns in the recompute (with the saved RNG state), so it adds to the
 recomputed layer the same way. Dropout is not autocast-listed: its output keeps the cast input's dtype.
+
+Under ``torch.autocast`` (bf16 over fp32 weights), ``lora_A``'s ``F.linear`` is autocast-listed: it casts its fp32
+input (the dropped copy, or the cast input) to bf16 and autograd keeps that bf16 copy, not the fp32 one (the cast's
+``_to_copy`` backward keeps nothing). So per token: ``2·w`` (plus the ``1·w`` mask with dropout), and the fp32
+input, dropped copy or not, dies when the adapter's forward returns. lora_A's and lora_B's outputs are bf16.
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ __all__ = ["MASK_BYTES", "adapter_input_saved", "dropout_backward", "dropout_for
 
 MASK_BYTES = 1  # native_dropout's mask: torch.bool
 ADAPTER_BYTES = 4  # PEFT keeps adapters in fp32 (autocast_adapter_dtype) and casts their input to it
+AMP_BYTES = 2  # autocast's bf16: lora_A's cast input and both adapter outputs under torch.autocast
 
 
-def adapter_input_saved(width: int, in_bytes: int, dropout: float) -> tuple[int, bool]:
+def adapter_input_saved(width: int, in_bytes: int, dropout: float, amp: bool = False) -> tuple[int, bool]:
     """(bytes per token this adapter's input path keeps on its own, whether it keeps the shared input itself) for
-    one adapted Linear reading ``width`` features of ``in_bytes`` each."""
+    one adapted Linear reading ``width`` features of ``in_bytes`` each; ``amp``: under bf16 autocast."""
+    if amp:  # lora_A keeps autocast's bf16 cast of its input; the fp32 input (dropped or not) is not kept
+        return (AMP_BYTES + (MASK_BYTES if dropout > 0.0 else 0)) * width, False
     if dropout > 0.0:
         return (ADAPTER_BYTES + MASK_BYTES) * width, False
     if in_bytes == ADAPTER_BYTES:

@@ -10,7 +10,7 @@ in place).
 
 from __future__ import annotations
 
-from ..lora_dropout import dropout_backward
+from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_backward
 from .layer_ops import LayerRun, Linear, StepContext
 
 __all__ = ["layer_backward"]
@@ -79,14 +79,18 @@ def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
     tr, t = c.tr, c.t
     gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in OUTPUT_KINDS) else 0
     if lin.kind in c.p.lora_kinds:  # .to's fp32 gradient, × scaling, lora_B's and lora_A's input gradients
-        r = c.p.lora_rank
-        gs = tr.alloc(t * lin.n_out * 4)
-        gb = tr.alloc(t * lin.n_out * 4)
+        r, ab = c.p.lora_rank, (AMP_BYTES if c.p.amp else ADAPTER_BYTES)  # bf16 adapter outputs under autocast
+        gs = tr.alloc(t * lin.n_out * ab)
+        gb = tr.alloc(t * lin.n_out * ab)
         tr.free(gs)
-        ga = tr.alloc(t * r * 4)
+        ga = tr.alloc(t * r * ab)
         tr.free(gb)
-        gx = tr.alloc(t * lin.n_in * 4)
+        gx = tr.alloc(t * lin.n_in * ab)
         tr.free(ga)
+        if c.p.amp:  # the backward of autocast's cast of lora_A's input: the fp32 gradient
+            g32 = tr.alloc(t * lin.n_in * ADAPTER_BYTES)
+            tr.free(gx)
+            gx = g32
         if c.p.lora_dropout > 0:  # native_dropout_backward (lora_dropout.py)
             gx = dropout_backward(tr, gx, t, lin.n_in)
         low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != 4 else 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ...spec import ModelSpec
 from ..activations import Precision
 from ..allocator_trace import Trace
-from ..lora_dropout import dropout_forward
+from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_forward
 
 __all__ = ["BackwardOp", "LayerRun", "Linear", "StepContext", "linear", "norm"]
 
@@ -118,30 +118,50 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
         saved.append(xin)
     else:
         tr.free(xin)
-    if kind in c.p.lora_kinds:  # PEFT: x → fp32, lora_A, lora_B, × scaling, added to the result, cast back
-        x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
-        drop = dropout_forward(tr, t, n_in) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
-        a = tr.alloc(t * c.p.lora_rank * 4)
-        if not run.keep:  # a checkpointed first forward keeps nothing
-            tr.free(*drop)
-        bo = tr.alloc(t * n_out * 4)
-        if not run.keep:
-            tr.free(a)
-        sc = tr.alloc(t * n_out * 4)
-        tr.free(bo)
-        s = tr.alloc(t * n_out * 4)
-        tr.free(sc, out)
-        out = tr.alloc(t * n_out * c.pb)
-        tr.free(s)
-        kept = [x32]
-        if drop[0]:  # the cast input dies with the adapter's forward; the dropped copy and the mask are kept
-            tr.free(x32)
-            kept = [*drop] if run.keep else []
-        if run.keep:
-            saved += [*kept, a]
-        else:
-            tr.free(*kept)
+    if kind in c.p.lora_kinds:
+        out = _adapter(c, run, out, x_bytes, n_in, n_out, saved)
     run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
     return out
 
 
+
+
+def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n_out: int, saved: list[int]) -> int:
+    """PEFT's adapter on one Linear: x → fp32, dropout, lora_A, lora_B, × scaling, added to the base output ``out``
+    and cast back; appends what autograd keeps to ``saved`` and returns the new output key. Under autocast lora_A
+    casts its input to bf16 and keeps that copy, and the adapter's outputs are bf16 (lora_dropout.py)."""
+    tr, t, amp = c.tr, c.t, c.p.amp
+    ab = AMP_BYTES if amp else ADAPTER_BYTES
+    x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
+    drop = dropout_forward(tr, t, n_in) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
+    xa = tr.alloc(t * n_in * AMP_BYTES) if amp else 0  # autocast's bf16 cast of lora_A's input
+    a = tr.alloc(t * c.p.lora_rank * ab)
+    if not run.keep:  # a checkpointed first forward keeps nothing
+        tr.free(*drop, xa)
+    elif amp:  # the fp32 input lora_A read (dropped copy or cast input) is not kept: its bf16 cast is
+        tr.free(drop[0])
+    bo = tr.alloc(t * n_out * ab)
+    if not run.keep:
+        tr.free(a)
+    sc = tr.alloc(t * n_out * ab)
+    tr.free(bo)
+    s = tr.alloc(t * n_out * (c.pb if amp else 4))  # result + lora: bf16 + bf16 under autocast, else fp32
+    tr.free(sc, out)
+    if amp:  # result.to(result dtype) is a no-op
+        out = s
+    else:
+        out = tr.alloc(t * n_out * c.pb)
+        tr.free(s)
+    if amp:
+        kept = [k for k in (drop[1], xa) if k] if run.keep else []
+        tr.free(x32)
+    else:
+        kept = [x32]
+        if drop[0]:  # the cast input dies with the adapter's forward; the dropped copy and the mask are kept
+            tr.free(x32)
+            kept = [*drop] if run.keep else []
+    if run.keep:
+        saved += [*kept, a]
+    else:
+        tr.free(*kept)
+    return out
