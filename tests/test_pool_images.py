@@ -4,37 +4,11 @@ simulator's allocation traces of the development cases; the device totals they g
 
 from __future__ import annotations
 
-from memfit.memory.allocator_trace import Trace
+from _traces import Counted, rounded
 from memfit.memory.images import with_images
 from memfit.memory.runtimes.transformers_pool_images import image_prefill
 from memfit.sources.loader import load_model
 from memfit.workload import Workload
-
-
-class Counted(Trace):
-    """A trace that also counts the requested bytes alive and their peak."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: dict[int, int] = {}
-        self.live = self.peak = 0
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        if key:
-            self.sizes[key] = -(-nbytes // 512) * 512
-            self.live += self.sizes[key]
-            self.peak = max(self.peak, self.live)
-        return key
-
-    def free(self, *keys: int) -> None:
-        super().free(*keys)
-        for k in keys:
-            self.live -= self.sizes.pop(k, 0)
-
-
-def _r(n: int) -> int:
-    return -(-n // 512) * 512
 
 
 def _run(model: str, **kw: int) -> tuple[Counted, list[int]]:
@@ -51,7 +25,7 @@ def test_qwen2_5_vl_tower_leaves_what_the_text_holds() -> None:
     (2,738 × 3,584 × 2 = 19,625,984 B each); every block is a multiple of 512 B."""
     tr, kept = _run("qwen2.5-vl-7b-instruct", batch=1, context=1024, images=2)
     assert len(kept) == 4
-    assert tr.live == _r(25_759_104) + 28_037_120 + 2 * 19_625_984
+    assert tr.live == rounded(25_759_104) + 28_037_120 + 2 * 19_625_984
 
 
 def test_qwen2_5_vl_tower_peak_is_the_rotation_of_k() -> None:
@@ -61,7 +35,7 @@ def test_qwen2_5_vl_tower_peak_is_the_rotation_of_k() -> None:
     the MLP's moment (3P + 3 × 10,952 × 3,420 × 2 B) is lower."""
     tr, _ = _run("qwen2.5-vl-7b-instruct", batch=1, context=1024, images=2)
     p = 28_037_120
-    assert tr.peak == 17 * p + _r(25_759_104) + 2 * 10_952 * 80 * 4
+    assert tr.peak == 17 * p + rounded(25_759_104) + 2 * 10_952 * 80 * 4
     assert 3 * p + 3 * 10_952 * 3_420 * 2 < 17 * p
 
 
@@ -74,7 +48,7 @@ def test_mllama_encoder_leaves_pixels_states_and_the_cross_attention_mask() -> N
     spec = load_model("llama-3.2-11b-vision")
     context = with_images(spec, Workload(mode="inference", context=1024, images=2))[0].context
     assert len(kept) == 3
-    assert tr.live == 15_052_800 + 104_923_136 + _r(2 * context * 2 * 4 * 1601)
+    assert tr.live == 15_052_800 + 104_923_136 + rounded(2 * context * 2 * 4 * 1601)
     assert tr.peak > 41 * 8 * 1608 * 1280 * 2
 
 

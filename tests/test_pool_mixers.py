@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from memfit.memory.allocator_trace import Trace
+from _traces import Counted, rounded
 from memfit.memory.runtimes.transformers_pool_blocks import ffn_prefill, replays_ffn
 from memfit.memory.runtimes.transformers_pool_mixers import mixer_prefill, replays_mixer
 from memfit.memory.ssm_activations import mamba2_prefill_bytes
@@ -18,40 +18,13 @@ NANO = SSMSpec(d_inner=4096, d_state=128, d_conv=4, num_heads=64, head_dim=64, n
                chunk_size=128)
 
 
-def _rounded(n: int) -> int:
-    return -(-n // 512) * 512
-
-
-class Counted(Trace):
-    """A trace that also counts the requested bytes (512-rounded) alive and their peak: the allocator's own
-    allocated figure counts whole blocks (a large block whose rest is ≤ 1 MiB is handed out unsplit)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: dict[int, int] = {}
-        self.live = self.peak = 0
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        if key:
-            self.sizes[key] = _rounded(nbytes)
-            self.live += self.sizes[key]
-            self.peak = max(self.peak, self.live)
-        return key
-
-    def free(self, *keys: int) -> None:
-        super().free(*keys)
-        for k in keys:
-            self.live -= self.sizes.pop(k, 0)
-
-
 def test_mamba2_mixer_leaves_only_its_output_and_the_state() -> None:
     layer = LayerSpec(mixer="mamba2", attention=None, ssm=NANO)
     assert replays_mixer(layer)
     tr = Counted()
     out, kept = mixer_prefill(tr, layer, "nemotron_h", 2, 4096, 2688, 2, 1_000_000)
     # out_proj's output: 2 × 4,096 tokens × 2,688 × 2 B; the state as given
-    assert tr.live == _rounded(2 * 4096 * 2688 * 2) + _rounded(1_000_000)
+    assert tr.live == rounded(2 * 4096 * 2688 * 2) + rounded(1_000_000)
     assert out and len(kept) == 1
 
 
@@ -80,10 +53,10 @@ def test_grouped_moe_block_peak_by_hand(family: str, fp32: bool) -> None:
     out = ffn_prefill(tr, layer, family, 1000, 2048, 2)
     rows = 8000 * 2048
     w = 4 if fp32 else 2
-    gate_up = _rounded(2 * 8000 * 768 * 2) + 2 * _rounded(8000 * 768 * 2) + _rounded(rows * 2)
-    weighting = 2 * _rounded(rows * 2) + 2 * _rounded(rows * w)
+    gate_up = rounded(2 * 8000 * 768 * 2) + 2 * rounded(8000 * 768 * 2) + rounded(rows * 2)
+    weighting = 2 * rounded(rows * 2) + 2 * rounded(rows * w)
     assert tr.peak == max(gate_up, weighting)
-    assert tr.live == _rounded(1000 * 2048 * 2) and out
+    assert tr.live == rounded(1000 * 2048 * 2) and out
 
 
 def test_relu2_mlp_and_dense_dispatch() -> None:
@@ -97,14 +70,14 @@ def test_relu2_mlp_and_dense_dispatch() -> None:
     assert replays_ffn(mlp, "nemotron_h")
     tr = Counted()
     ffn_prefill(tr, mlp, "nemotron_h", 100, 64, 2)
-    assert tr.peak == 3 * _rounded(100 * 1000 * 2)
+    assert tr.peak == 3 * rounded(100 * 1000 * 2)
     dense = LayerSpec(mixer="attention", attention=None,
                       moe=MoESpec(num_experts=16, top_k=1, expert_intermediate_size=8, dense_dispatch=True))
     assert replays_ffn(dense, "llama4_text")
     tr = Counted()
     ffn_prefill(tr, dense, "llama4_text", 100, 64, 2)
-    assert tr.peak == 2 * _rounded(1600 * 64 * 2) + _rounded(1600 * 16 * 2) + _rounded(1600 * 8 * 2)
-    assert tr.live == _rounded(100 * 64 * 2)
+    assert tr.peak == 2 * rounded(1600 * 64 * 2) + rounded(1600 * 16 * 2) + rounded(1600 * 8 * 2)
+    assert tr.live == rounded(100 * 64 * 2)
     assert not replays_ffn(LayerSpec(mixer="attention", attention=None, moe=MoESpec(32, 4, 8)), "gpt_oss")
 
 
@@ -121,14 +94,14 @@ def test_gated_delta_net_and_sparse_attention_leave_only_output_and_cache() -> N
     assert replays_mixer(gdn)
     tr = Counted()
     mixer_prefill(tr, gdn, "qwen3_next", 2, 1000, 2048, 2, 4_000_000)
-    assert tr.live == _rounded(2000 * 2048 * 2) + _rounded(4_000_000)
+    assert tr.live == rounded(2000 * 2048 * 2) + rounded(4_000_000)
     dsa = AttentionSpec(num_heads=16, num_kv_heads=16, head_dim=192, v_head_dim=128, q_lora_rank=256,
                         kv_lora_rank=128, qk_rope_head_dim=64, qk_nope_head_dim=128, index_heads=8,
                         index_head_dim=128, index_topk=256)
     assert replays_attention(dsa)
     tr = Counted()
     attention_prefill(tr, dsa, 2, 1000, 1024, 2, 1_000_000)
-    assert tr.live == _rounded(2000 * 1024 * 2) + _rounded(500_000) * 2
+    assert tr.live == rounded(2000 * 1024 * 2) + rounded(500_000) * 2
     # with two sequences the indexer's matmul copies the key for every query: 2 × 1,000 × 128 × 1,000 × 4 B
     # beside the 2 × 1,000 × 8 × 1,000 × 4 B scores
     assert tr.peak > 2 * 1000 * 128 * 1000 * 4 + 2 * 1000 * 8 * 1000 * 4
@@ -146,5 +119,5 @@ def test_kda_leaves_only_output_and_state() -> None:
     assert replays_mixer(kda)
     tr = Counted()
     mixer_prefill(tr, kda, "kimi_linear", 2, 1000, 2304, 2, 3_000_000)
-    assert tr.live == _rounded(2000 * 2304 * 2) + _rounded(3_000_000)
+    assert tr.live == rounded(2000 * 2304 * 2) + rounded(3_000_000)
     assert tr.peak > 3 * 2 * 32 * 1024 * 64 * 128 * 4

@@ -16,7 +16,7 @@ from ...workload import Workload
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
 
-__all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rotary"]
+__all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
 def rotary(tr: Trace, spec: ModelSpec, t: int, dt: int) -> list[int]:
     """RoPE's cos and sin for ``t`` positions, made once per forward and kept to its end: the fp32 frequencies,
@@ -102,7 +102,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         k = _renorm(tr, k, nk, dt)
     if spec.position_embedding == "rope":
         part, cat = (att.rope_dim or att.head_dim), spec.family in ROPE_CAT
-        rotated = _rope(tr, nq, nq * part // att.head_dim, cat), _rope(tr, nk, nk * part // att.head_dim, cat)
+        rotated = rope(tr, nq, nq * part // att.head_dim, cat), rope(tr, nk, nk * part // att.head_dim, cat)
         tr.free(q, k)  # apply_rotary_pos_emb returns both; then the unrotated q and k go
         q, k = rotated
     kv_keys = [k, v]
@@ -183,7 +183,7 @@ def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
     return out
 
 
-def _rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
+def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
     """``x·cos + rotate_half(x)·sin`` on the ``rot`` rotary bytes of an ``n``-byte ``x`` (the caller's); with
     ``cat`` (partial rotary: phi3, phi, stablelm, glm) the result is concatenated with the pass-through part into a
     new full tensor. Returns the rotated tensor's key."""

@@ -27,6 +27,7 @@ from ...workload import Workload
 from ..allocator_trace import Trace
 from ..images import held_parts, patches_per_image
 from ..ssm_activations import FP32
+from .transformers_pool_attention import rope
 
 __all__ = ["image_prefill"]
 
@@ -67,8 +68,8 @@ def _qwen2_5_tower(tr: Trace, v: VisionSpec, patches: int, text_hidden: int, tok
         normed = _rms(tr, p, f)
         qkv = tr.alloc(3 * p)
         q32, k32 = tr.alloc(f), tr.alloc(f)
-        q_rot = _rotate(tr, f)
-        k_rot = _rotate(tr, f)
+        q_rot = rope(tr, f, f, cat=False)
+        k_rot = rope(tr, f, f, cat=False)
         q_low = tr.alloc(p)
         tr.free(q_rot)
         k_low = tr.alloc(p)
@@ -111,19 +112,6 @@ def _rms(tr: Trace, p: int, f: int) -> int:
     cast = tr.alloc(p)
     out = tr.alloc(p)
     tr.free(cast, y)
-    return out
-
-
-def _rotate(tr: Trace, f: int) -> int:
-    """``x·cos + rotate_half(x)·sin`` in fp32: x·cos, the negated half, the cat, ·sin, the sum."""
-    cos = tr.alloc(f)
-    neg = tr.alloc(f // 2)
-    cat = tr.alloc(f)
-    tr.free(neg)
-    sin = tr.alloc(f)
-    tr.free(cat)
-    out = tr.alloc(f)
-    tr.free(cos, sin)
     return out
 
 
