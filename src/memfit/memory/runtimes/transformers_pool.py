@@ -42,7 +42,7 @@ from .transformers import (
     cache_reset_length,
 )
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
-from .transformers_pool_blocks import attention_prefill, ffn_prefill, replays_attention, replays_ffn
+from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
@@ -192,7 +192,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         normed = norm(tr, spec, t * h, dt)
         mlp = layer.mlp
         if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
-            out = _gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up)
+            out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up)
         elif replays_ffn(layer, spec.family) and not wl.quant:  # MoE's grouped experts path, relu² MLPs
             out = ffn_prefill(tr, layer, spec.family, t, h, dt)
         else:
@@ -234,28 +234,6 @@ def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv
     new = tr.alloc(t * h * dt)
     tr.free(ln2, mid, attn, mlp, stream)
     return new, kv_keys
-
-
-def _gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
-    """``down(act(gate(x)) * up(x))``: gate, its activation (gate freed), up, the product, the output. A fused
-    gate_up projection (Phi-3) is one tensor whose halves stay alive until the block returns."""
-    if fused:
-        gate_up = tr.alloc(2 * piece)
-        act = tr.alloc(piece)
-        prod = tr.alloc(piece)
-        tr.free(act)
-        out = tr.alloc(out_bytes)
-        tr.free(prod, gate_up)
-        return out
-    gate = tr.alloc(piece)
-    act = tr.alloc(piece)
-    tr.free(gate)
-    up = tr.alloc(piece)
-    prod = tr.alloc(piece)
-    tr.free(act, up)
-    out = tr.alloc(out_bytes)
-    tr.free(prod)
-    return out
 
 
 # families whose decoder layer is the Llama one (RMSNorm in fp32, q/k/v projections, RoPE by rotate_half, SDPA or

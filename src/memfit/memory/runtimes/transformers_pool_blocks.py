@@ -16,7 +16,7 @@ from ..allocator_trace import Trace
 from ..ssm_activations import FP32
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS
 
-__all__ = ["attention_prefill", "ffn_prefill", "replays_attention", "replays_ffn"]
+__all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention", "replays_ffn"]
 
 
 # MoE blocks whose shared expert runs before the routed experts (its output waits beside them); the others add
@@ -151,21 +151,37 @@ def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2
     its square, the relu freed), then down."""
     piece = t * inner * dt
     if gated:
-        gate = tr.alloc(piece)
-        act = tr.alloc(piece)
-        tr.free(gate)
-        up = tr.alloc(piece)
-        prod = tr.alloc(piece)
-        tr.free(act, up)
-    else:
-        up = tr.alloc(piece)
-        prod = tr.alloc(piece)
-        if relu2:
-            sq = tr.alloc(piece)
-            tr.free(prod)
-            prod = sq
-        tr.free(up)
+        return gated_mlp(tr, piece, t * hidden * dt, fused=False)
+    up = tr.alloc(piece)
+    prod = tr.alloc(piece)
+    if relu2:
+        sq = tr.alloc(piece)
+        tr.free(prod)
+        prod = sq
+    tr.free(up)
     out = tr.alloc(t * hidden * dt)
+    tr.free(prod)
+    return out
+
+
+def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
+    """``down(act(gate(x)) * up(x))``: gate, its activation (gate freed), up, the product, the output. A fused
+    gate_up projection (Phi-3) is one tensor whose halves stay alive until the block returns."""
+    if fused:
+        gate_up = tr.alloc(2 * piece)
+        act = tr.alloc(piece)
+        prod = tr.alloc(piece)
+        tr.free(act)
+        out = tr.alloc(out_bytes)
+        tr.free(prod, gate_up)
+        return out
+    gate = tr.alloc(piece)
+    act = tr.alloc(piece)
+    tr.free(gate)
+    up = tr.alloc(piece)
+    prod = tr.alloc(piece)
+    tr.free(act, up)
+    out = tr.alloc(out_bytes)
     tr.free(prod)
     return out
 

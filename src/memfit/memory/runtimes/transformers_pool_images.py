@@ -28,6 +28,7 @@ from ..allocator_trace import Trace
 from ..images import held_parts, patches_per_image
 from ..ssm_activations import FP32
 from .transformers_pool_attention import rope
+from .transformers_pool_blocks import gated_mlp
 
 __all__ = ["image_prefill"]
 
@@ -80,15 +81,8 @@ def _qwen2_5_tower(tr: Trace, v: VisionSpec, patches: int, text_hidden: int, tok
         mid = tr.alloc(p)
         tr.free(proj)
         normed = _rms(tr, p, f)
-        inner = patches * v.intermediate_size * dt
-        gate = tr.alloc(inner)
-        act = tr.alloc(inner)
-        tr.free(gate)
-        up = tr.alloc(inner)
-        prod = tr.alloc(inner)
-        tr.free(act, up)
-        down = tr.alloc(p)
-        tr.free(prod, normed)
+        down = gated_mlp(tr, patches * v.intermediate_size * dt, p, fused=False)
+        tr.free(normed)
         new = tr.alloc(p)
         tr.free(down, mid, x)
         x = new
