@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from _saved import fused_dropout, saved_bytes
 from memfit import estimate
 from memfit.errors import ConfigError
 from memfit.memory.activations import Precision, model_activations
@@ -86,16 +87,9 @@ def test_amp_adapter_equals_what_autograd_saves(dropout: float) -> None:
             saved.append(t.untyped_storage().nbytes())
         return t
 
-    def fused(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
-        return torch.ops.aten.native_dropout(x, p, True)[0] if training and 0 < p < 1 else x
-
-    orig = torch.nn.functional.dropout
-    torch.nn.functional.dropout = fused
-    try:
-        with torch.autocast("cpu", dtype=torch.bfloat16), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(torch.randn(8, 64, requires_grad=True))
-    finally:
-        torch.nn.functional.dropout = orig
+    with fused_dropout(), torch.autocast("cpu", dtype=torch.bfloat16), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.randn(8, 64, requires_grad=True))
     own, shared = adapter_input_saved(64, 4, dropout, amp=True)
     assert not shared
     assert sum(saved) == 8 * (own + 2 * 4)  # + lora_A's bf16 output, kept by lora_B
@@ -125,9 +119,6 @@ def _saved_per_layer(dropout: float, dtype: str, seq: int = 64) -> int:
     transformers = pytest.importorskip("transformers")
     peft = pytest.importorskip("peft")
 
-    def fused(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
-        return torch.ops.aten.native_dropout(x, p, True)[0] if training and 0 < p < 1 else x
-
     def run(layers: int) -> int:
         c = dict(TINY, num_hidden_layers=layers)
         conf = transformers.AutoConfig.for_model(c.pop("model_type"), **c)
@@ -137,24 +128,8 @@ def _saved_per_layer(dropout: float, dtype: str, seq: int = 64) -> int:
         model.train()
         model = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout,
                                                            target_modules=list(ALL)))
-        params = {q.untyped_storage().data_ptr() for q in model.parameters()}
-        saved: dict[int, int] = {}
-
-        def pack(t: Any) -> Any:
-            s = t.untyped_storage()
-            if s.data_ptr() not in params:
-                saved[s.data_ptr()] = s.nbytes()
-            return t
-
-        ids = torch.randint(3, 200, (1, seq))
-        orig = torch.nn.functional.dropout
-        torch.nn.functional.dropout = fused
-        try:
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                model(input_ids=ids, labels=ids)
-        finally:
-            torch.nn.functional.dropout = orig
-        return sum(saved.values())
+        with fused_dropout():
+            return saved_bytes(model, torch.randint(3, 200, (1, seq)))
 
     return run(2) - run(1)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from _saved import saved_bytes
 from conftest import GROUNDTRUTH
 from memfit import estimate
 from memfit.errors import ConfigError, MemfitError
@@ -225,20 +226,7 @@ def _saved_per_layer(cfg: dict[str, Any], amp: bool, attn: str, seq: int,
             peft = pytest.importorskip("peft")
             model = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
                                                                target_modules=list(lora)))
-        params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-        saved: dict[int, int] = {}
-
-        def pack(t: Any) -> Any:
-            s = t.untyped_storage()
-            if s.data_ptr() not in params:
-                saved[s.data_ptr()] = s.nbytes()
-            return t
-
-        ids = torch.randint(3, 200, (1, seq))
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-                torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            model(input_ids=ids, labels=ids)
-        return sum(saved.values())
+        return saved_bytes(model, torch.randint(3, 200, (1, seq)), autocast=amp)
 
     return run(2) - run(1)
 
