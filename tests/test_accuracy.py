@@ -344,7 +344,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.46, worst=1.44, under=-1.44),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
-    ("simulated/heldout.jsonl", "training"): Bound(median=0.50, worst=2.64, under=-2.64),
+    # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
+    # worst -2.64 -> +2.69 % (ernie-4.5-21b-a3b-l3 attention-only LoRA, checkpointed)
+    ("simulated/heldout.jsonl", "training"): Bound(median=0.45, worst=2.69, under=-2.64),
     # pipeline ranks: memfit's reserve for a rank is the fitted fraction, the emulation's reserved peak is higher
     # (a regression guard; docs/simulator.md, "Pipeline parallelism")
     # (the checkpointed stages of 2026-12-07: dev median 5.85 -> 5.51 %, held-out 5.08 -> 7.57 %, up to +12.99 %;
