@@ -303,7 +303,11 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
         sm, probs = tr.alloc(wide), 0
         tr.free(shifted)
     else:
+        # ``softmax(..., dtype=torch.float32)`` on bf16 scores converts them first (``_to_copy``), freed once the
+        # softmax is made (the simulator's trace of dev gemma-2-9b-l4/fsdp8-ckpt-b2-s4096, eager, FSDP's bf16)
+        up = tr.alloc(sq * 4) if ab != 4 and not c.p.amp and not math_path else 0
         sm = tr.alloc(sq * 4)
+        tr.free(up)
         probs = tr.alloc(sq * ab) if ab != 4 else 0
     tr.free(masked)
     o = tr.alloc(t * no * ab)
