@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 
 from ...inventory import Tensor, inventory
 from ...spec import LayerSpec, ModelSpec
+from ..allocator_trace import parameter_blocks
 
-__all__ = ["ROW_WISE", "Param", "local_shape", "param_groups", "tp_spec"]
+__all__ = ["ROW_WISE", "Param", "backward_order", "layer_params", "local_shape", "param_groups", "param_order",
+           "tp_spec"]
 
 ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 
@@ -69,3 +71,30 @@ def param_groups(spec: ModelSpec, tp: int, shard: int) -> tuple[tuple[Param, ...
     for (layer, _, _, _), p in merged.items():
         groups[spec.num_layers if layer is None else layer].append(p)
     return tuple(tuple(g) for g in groups)
+
+
+def layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
+    """Each layer's parameters as ``layer_backward`` makes their gradients: (kind, elements, a weight matrix), a
+    MoE layer's experts of one projection as one tensor (transformers >= 5: ``gate_up_proj``, ``down_proj``)."""
+    out: list[list[tuple[str, int, bool]]] = [[] for _ in range(spec.num_layers)]
+    for b in parameter_blocks(spec):
+        if b.layer is None:
+            continue
+        own = out[b.layer]
+        if b.kind == "ffn_up_exps" and own and own[-1][0] == "ffn_gate_exps":
+            own[-1] = (b.kind, own[-1][1] + b.numel, True)
+        else:
+            own.append((b.kind, b.numel, b.matrix))
+    return out
+
+
+def backward_order(params: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:
+    """The order autograd makes the gradients ``layer_backward`` does not make op by op: the experts' down
+    projection's before ``gate_up_proj``'s (the grouped MoE backward runs from its last matmul)."""
+    return sorted(params, key=lambda p: p[0] != "ffn_down_exps")
+
+
+def param_order(grads: list[int], params: list[tuple[str, int, bool]]) -> list[int]:
+    """The gradients back in parameter order (``foreach_reduce`` walks the group's parameters)."""
+    made = dict(zip(backward_order(params), grads, strict=False))
+    return [made[p] for p in params if p in made] + grads[len(params):]

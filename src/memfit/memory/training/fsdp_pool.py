@@ -29,10 +29,10 @@ from functools import lru_cache
 
 from ...spec import ModelSpec
 from ..activations import LayerActivations, ModelActivations, Precision
-from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace, parameter_blocks
+from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace
 from ..caching_allocator import CachingAllocator
 from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
-from .fsdp_params import Param
+from .fsdp_params import Param, backward_order, layer_params, param_order
 from .layer_grads import layer_backward
 from .layer_ops import norm
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -361,33 +361,6 @@ def _final_norm(c: StepContext, r: ReplayInput, x: int) -> list[int]:
     return [out, *(k for _, k in run.saved), *([x] if keeps else [])]
 
 
-def _layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
-    """Each layer's parameters as ``layer_backward`` makes their gradients: (kind, elements, a weight matrix), a
-    MoE layer's experts of one projection as one tensor (transformers >= 5: ``gate_up_proj``, ``down_proj``)."""
-    out: list[list[tuple[str, int, bool]]] = [[] for _ in range(spec.num_layers)]
-    for b in parameter_blocks(spec):
-        if b.layer is None:
-            continue
-        own = out[b.layer]
-        if b.kind == "ffn_up_exps" and own and own[-1][0] == "ffn_gate_exps":
-            own[-1] = (b.kind, own[-1][1] + b.numel, True)
-        else:
-            own.append((b.kind, b.numel, b.matrix))
-    return out
-
-
-def _backward_order(params: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:
-    """The order autograd makes the gradients ``layer_backward`` does not make op by op: the experts' down
-    projection's before ``gate_up_proj``'s (the grouped MoE backward runs from its last matmul)."""
-    return sorted(params, key=lambda p: p[0] != "ffn_down_exps")
-
-
-def _param_order(grads: list[int], params: list[tuple[str, int, bool]]) -> list[int]:
-    """The gradients back in parameter order (``foreach_reduce`` walks the group's parameters)."""
-    made = dict(zip(_backward_order(params), grads, strict=False))
-    return [made[p] for p in params if p in made] + grads[len(params):]
-
-
 def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
     """One micro-batch with each decoder layer replayed op by op (``layer_stream.layer_forward``, ``layer_grads.
     layer_backward``: norms, projections, rotary, the attention kernel, the MLP or grouped MoE, each at its own size)
@@ -398,7 +371,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     layers, root = r.groups[:n], r.groups[n]
     sharded: list[int] | None = None if grads else []
     c = StepContext(tr, spec, r.precision, r.batch, r.seq)
-    trainable = _layer_params(spec)
+    trainable = layer_params(spec)
     prev, root_params = _gather(tr, r, root)
     x = tr.alloc(r.tokens * r.hidden * c.r)  # the embedding's output
     inputs: list[int] = []
@@ -435,8 +408,8 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
             flat, params[i] = _gather(tr, r, layers[i])
         run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[i]) if r.full_ckpt else runs[i]
         start = len(c.grads)
-        grad = layer_backward(c, run, grad, _backward_order(trainable[i]))
-        g = _param_order(c.grads[start:], trainable[i])
+        grad = layer_backward(c, run, grad, backward_order(trainable[i]))
+        g = param_order(c.grads[start:], trainable[i])
         del c.grads[start:]
         tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache)
         tr.free(*params[i])
