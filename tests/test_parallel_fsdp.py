@@ -236,3 +236,19 @@ def test_plan_answers_fit_when_simulated(rec: dict[str, Any]) -> None:
         assert not rec["fits"] and rec["simulated_peak_reserved"] + rec["cuda_context"] > rec["usable"]
         return
     assert rec["fits"] and rec["simulated_peak_reserved"] + rec["cuda_context"] <= rec["usable"]
+
+
+def test_eager_masks_kept_through_a_checkpointed_step() -> None:
+    """transformers 5 builds one float b × 1 × s × s mask per kind of layer for eager attention; under full
+    checkpointing each lives to the backward of the first layer reading it (memory/training/fsdp_masks.py).
+    Gemma-2-9B alternates sliding (even) and full (odd) layers: the full mask first, read first by layer 1, then the
+    sliding one, by layer 0; b2 s4096 in bf16 is 2·4096·4096·2 B each. Llama has one kind; SDPA and steps without
+    checkpointing keep none to the backward."""
+    from memfit.memory.training.fsdp_masks import eager_masks
+
+    each = 2 * 4096 * 4096 * 2
+    assert eager_masks(load_model("gemma-2-9b"), "eager", "full", 2, 4096, 2) == ((each, 1), (each, 0))
+    llama = load_model("llama-3.2-1b")
+    assert eager_masks(llama, "eager", "full", 1, 1024, 4) == ((1024 * 1024 * 4, 0),)
+    assert eager_masks(llama, "sdpa", "full", 1, 1024, 2) == ()
+    assert eager_masks(llama, "eager", "none", 1, 1024, 2) == ()

@@ -143,6 +143,7 @@ class ReplayInput:
     precision: Precision | None = None  # the layers' dtypes on this rank (FSDP: the compute dtype, no autocast)
     batch: int = 0
     seq: int = 0
+    masks: tuple[tuple[int, int], ...] = ()  # eager + full checkpointing: (bytes, first layer reading it) per mask
 
 
 @lru_cache(maxsize=256)
@@ -267,6 +268,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
     sharded: list[int] | None = None if grads else []
     hid = r.tokens * r.hidden * cb
     prev, root_params = _gather(tr, r, root)
+    masks = {tr.alloc(m): first for m, first in r.masks}
     params: list[list[int]] = []
     kept: list[list[int]] = []
     for i, la in enumerate(r.acts.layers):
@@ -296,7 +298,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
             kept[i] += _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
         extra = tr.alloc(la.backward_extra)
         g = [tr.alloc(p.local * gb) for p in layers[i]]
-        tr.free(extra, *kept[i], flat)
+        tr.free(extra, *kept[i], flat, *(k for k, f in masks.items() if f == i))
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
     return _root_backward(tr, r, root, root_params, head, held, sharded, grads)
@@ -374,6 +376,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     trainable = layer_params(spec)
     prev, root_params = _gather(tr, r, root)
     x = tr.alloc(r.tokens * r.hidden * c.r)  # the embedding's output
+    masks = {tr.alloc(m): first for m, first in r.masks}  # ``fsdp_masks``: kept to that layer's backward
     inputs: list[int] = []
     runs: list[LayerRun] = []
     params: list[list[int]] = []
@@ -411,7 +414,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         grad = layer_backward(c, run, grad, backward_order(trainable[i]))
         g = param_order(c.grads[start:], trainable[i])
         del c.grads[start:]
-        tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache)
+        tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache, *(k for k, f in masks.items() if f == i))
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
     tr.free(grad)

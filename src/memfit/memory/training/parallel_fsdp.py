@@ -45,6 +45,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .fsdp_masks import eager_masks
 from .fsdp_params import local_shape, param_groups, tp_spec
 from .fsdp_pool import ReplayInput, fsdp_pool
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
@@ -332,6 +333,8 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     precision = replace(precision, kv_cache=wl.checkpointing != "full")
     acts = rank_activations(spec, model_activations(spec, precision, wl.batch, wl.context), precision, lay,
                             wl.batch, wl.context)
+    masks = eager_masks(spec, wl.attn, wl.checkpointing, wl.batch, wl.context, precision.resid_bytes)
+    acts = replace(acts, outside=acts.outside + sum(m for m, _ in masks))
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     if wl.zero < 2:
         from .step import step_peak, training_components
@@ -341,7 +344,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
         wb = rank_states.precision.weight_bytes
         replay = _replay(spec, wl, lay, sizes, acts, 2 if precision.amp else wb, wb,
                          rank_states.optimizer.state_bytes / max(1, sizes.sharded),
-                         wl.checkpointing in ("full", "selective-op"), precision)
+                         wl.checkpointing in ("full", "selective-op"), precision, masks)
         pool = fsdp_pool(replay)
         allocated = rank_states.weights + peak.activations + peak.logits + peak.gradients + \
             peak.optimizer_states + peak.optimizer_temporary + workspace
@@ -356,7 +359,7 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
     replay = _replay(spec, wl, lay, sizes, acts, lay.compute_bytes, 0 if lay.offload else lay.param_bytes,
-                     0.0 if lay.offload else opt_bpp, lay.reshard, precision)
+                     0.0 if lay.offload else opt_bpp, lay.reshard, precision, masks)
     # the pool holds what the replayed step reserved, at least the reserve beyond memfit's own allocated peak
     pool = fsdp_pool(replay)
     allocated = persistent + m.total + workspace
@@ -366,7 +369,8 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
 
 
 def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, acts: ModelActivations, cb: int,
-            pb: int, opt_bpp: float, reshard: bool, precision: Precision | None = None) -> ReplayInput:
+            pb: int, opt_bpp: float, reshard: bool, precision: Precision | None = None,
+            masks: tuple[tuple[int, int], ...] = ()) -> ReplayInput:
     """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
     recomputed, so autocast's weight copies are made again in backward). ``precision`` given, each layer is replayed
     op by op (under TP: ``tp_spec``); sequence parallelism and op-level SAC's kept tensors stay coarse."""
@@ -380,7 +384,7 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
                        wl.grad_accum, fsdp, casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
                        expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
-                       precision=precision if ops else None, batch=wl.batch, seq=wl.context)
+                       precision=precision if ops else None, batch=wl.batch, seq=wl.context, masks=masks)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
