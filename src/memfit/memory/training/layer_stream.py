@@ -289,6 +289,13 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
     mm = tr.alloc(sq * ab)
     scaled = tr.alloc(sq * ab)
     tr.free(mm)
+    if c.spec.family == "gemma2":  # attn_logit_softcapping: / cap, tanh (its output kept), × cap, each a new tensor
+        div = tr.alloc(sq * ab)
+        tr.free(scaled)
+        tanh = tr.alloc(sq * ab)
+        tr.free(div)
+        scaled = tr.alloc(sq * ab)
+        run.hold(tr, tanh)
     masked = tr.alloc(sq * (4 if c.p.amp else ab))
     tr.free(scaled)
     if (a.sinks or c.spec.family in MODEL_DTYPE_SOFTMAX_EAGER) and not c.p.amp and not math_path:
