@@ -394,8 +394,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # phi-3.5-mini selective then moved to development (held-out rule, not fixed: its loss's fp32 tensors find a freed
     # block the emulation does not), llama-3.2-3b-l4/fsdp4-selective blind in its place (+0.61 %): dev (60) 0.75 %;
     # held-out (50) 1.46 %, most under -3.63 % (gemma-2-2b eager)
-    ("parallel/dev.jsonl", "training"): Bound(median=0.75, worst=22.89, under=-22.89),
-    ("parallel/heldout.jsonl", "training"): Bound(median=1.46, worst=7.83, under=-3.63),
+    # Eager attention on dev gemma-2-9b-l4/fsdp8-ckpt (-5.92 %): the softmax's fp32 copy of bf16 scores, the masks a
+    # checkpointed step keeps (training/fsdp_masks.py), Gemma-2's attention soft-cap replayed: -5.92 -> +0.76 %, dev
+    # median 0.75 -> 0.72 %; held-out (scored, not tuned on) gemma-2-2b -3.63 -> +0.31 %, median 1.46 -> 1.33 %, most
+    # under now phi-3.5-moe offload -2.70 %
+    ("parallel/dev.jsonl", "training"): Bound(median=0.72, worst=22.89, under=-22.89),
+    ("parallel/heldout.jsonl", "training"): Bound(median=1.33, worst=7.83, under=-2.70),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
