@@ -12,7 +12,7 @@ from ...spec import LayerSpec, ModelSpec
 from ..allocator_trace import parameter_blocks
 
 __all__ = ["ROW_WISE", "Param", "backward_order", "layer_params", "local_shape", "param_groups", "param_order",
-           "tp_spec"]
+           "reduce_peak", "tp_spec"]
 
 ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
 
@@ -98,3 +98,12 @@ def param_order(grads: list[int], params: list[tuple[str, int, bool]]) -> list[i
     """The gradients back in parameter order (``foreach_reduce`` walks the group's parameters)."""
     made = dict(zip(backward_order(params), grads, strict=False))
     return [made[p] for p in params if p in made] + grads[len(params):]
+
+
+def reduce_peak(unsharded_grads: int, rs_input: int, shard: int, last: int = 0) -> int:
+    """One group's ``foreach_reduce``: the reduce-scatter input is filled from the unsharded gradients, which are
+    then dropped (``unsharded_grads.clear()``), before the reduced shard (the new sharded gradient) is made. The
+    group's last gradient is not dropped: the loop that checks each gradient's shard dim (``for i, (fsdp_param,
+    unsharded_grad) in enumerate(zip(fsdp_params, unsharded_grads))``, run whenever the shard group has more than
+    one rank) leaves it bound to the local ``unsharded_grad`` until ``foreach_reduce`` returns (``last``)."""
+    return max(unsharded_grads + rs_input, rs_input + shard + last)

@@ -46,7 +46,7 @@ from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_masks import eager_masks
-from .fsdp_params import local_shape, param_groups, tp_spec
+from .fsdp_params import local_shape, param_groups, reduce_peak, tp_spec
 from .fsdp_pool import ReplayInput, fsdp_pool
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
@@ -201,15 +201,6 @@ class Moment:
         return self.activations + self.logits + self.gradients + self.gathered + self.grad_buffers + self.temporary
 
 
-def _reduce(unsharded_grads: int, rs_input: int, shard: int, last: int = 0) -> int:
-    """One group's ``foreach_reduce``: the reduce-scatter input is filled from the unsharded gradients, which are
-    then dropped (``unsharded_grads.clear()``), before the reduced shard (the new sharded gradient) is made. The
-    group's last gradient is not dropped: the loop that checks each gradient's shard dim (``for i, (fsdp_param,
-    unsharded_grad) in enumerate(zip(fsdp_params, unsharded_grads))``, run whenever the shard group has more than
-    one rank) leaves it bound to the local ``unsharded_grad`` until ``foreach_reduce`` returns (``last``)."""
-    return max(unsharded_grads + rs_input, rs_input + shard + last)
-
-
 def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str,
                  grad_accum: int = 1) -> dict[str, Moment]:
     """Forward, loss, backward layer by layer (compute, then the reduce-scatter) and the optimizer step. With
@@ -276,7 +267,7 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
         out[f"reduce-scatter (layer {i})"] = Moment(
             acts.outside + prefix[i], gradients=reduced,
             gathered=R + ((U[i - 1] if i else 0) if lay.reshard else sum(U[:i])),
-            grad_buffers=head_g + _reduce(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb,
+            grad_buffers=head_g + reduce_peak(ug, sizes.layers[i] * rb, sizes.sharded_layers[i] * pb,
                                           sizes.last_layers[i] * cb if lay.shard > 1 else 0))
     layers_g = sum(sizes.sharded_layers) * pb
     # a tied embedding's gradient is added to the lm_head's out of place: the earlier gradient, the embedding's and
@@ -294,7 +285,7 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
         out["root post-backward (embedding gradient to its TP shard)"] = Moment(
             0, gradients=layers_g, gathered=R, grad_buffers=sizes.root * cb + held0 + embed_extra
             + sizes.embed_local * cb)
-    out["reduce-scatter (root)"] = Moment(0, gradients=layers_g, grad_buffers=_reduce(
+    out["reduce-scatter (root)"] = Moment(0, gradients=layers_g, grad_buffers=reduce_peak(
         sizes.root * cb, sizes.root * rb, sizes.sharded_root * pb, sizes.last_root * cb if lay.shard > 1 else 0))
     out["optimizer step"] = Moment(0, gradients=sizes.sharded * pb)
     return out
