@@ -293,3 +293,19 @@ def test_vllm_pipeline_pool_is_the_first_stage_blocks_the_smallest() -> None:
 def test_vllm_non_torch_follows_nvls(gpu: str, version: str, tp: int, gib: float) -> None:
     prof = vllm_profile(version, get_device(gpu), tp, 8192, None, None)
     assert prof.non_torch_bytes == round(gib * GIB)
+
+
+def test_hopper_mxfp4_values_padded_to_64_from_vllm_0_17() -> None:
+    # vLLM 0.17+ vendors a triton_kernels whose HopperMXValueLayout.swizzle_data pads both dims of each expert's
+    # packed uint8 values to a multiple of 64 ("Pre-pad both matrix dims to multiples of 64"; the 0.16.0 wheel's copy
+    # pads only to its 16 x 32 mma packs). gpt-oss-20b at tp 2: intermediate 1440 -> 1472 per rank (the Triton
+    # backend's round-up to 64); w13 transposed (hidden / 2 = 1440, 2 x 1472 = 2944) -> 1472 x 2944, 32 x 2944 =
+    # 94,208 B more; w2 (1472 / 2 = 736, 2880) -> 768 x 2880, 32 x 2880 = 92,160 B more; x 32 experts x 24 layers
+    kw = dict(mode="inference", runtime="vllm", tp=2, gpus=2, context=8192)
+    old = memfit.estimate("gpt-oss-20b", device=get_device("h100"), vllm_version="0.16.0", **kw)  # type: ignore[arg-type]
+    new = memfit.estimate("gpt-oss-20b", device=get_device("h100"), vllm_version="0.19.0", **kw)  # type: ignore[arg-type]
+    assert new.component("weights") - old.component("weights") == (94_208 + 92_160) * 32 * 24
+    # Ampere runs Marlin, not the Triton layout: no change there
+    a_old = memfit.estimate("gpt-oss-20b", device=get_device("a100-80gb"), vllm_version="0.16.0", **kw)  # type: ignore[arg-type]
+    a_new = memfit.estimate("gpt-oss-20b", device=get_device("a100-80gb"), vllm_version="0.19.0", **kw)  # type: ignore[arg-type]
+    assert a_new.component("weights") == a_old.component("weights")

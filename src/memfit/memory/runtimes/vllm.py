@@ -138,17 +138,23 @@ TRITON_MXFP4_ARCHS = ("hopper",)
 SCALE_SWIZZLE_ROWS = 256
 
 
-def triton_mxfp4_extra(spec: ModelSpec, tp: int, layers: range) -> int:
+def triton_mxfp4_extra(spec: ModelSpec, tp: int, layers: range, value_align: int = 0) -> int:
     """Bytes one GPU's MXFP4 experts hold beyond the checkpoint's 17/32 B per element on the Hopper Triton path:
     the intermediate size per rank padded to 64, a second, swizzled copy of the scales (1/32 B per element, rows
-    padded to 256) and fp32 biases."""
+    padded to 256) and fp32 biases. With ``value_align`` (vLLM 0.17+'s vendored triton_kernels: 64) both dims of
+    each packed value matrix, w13's (hidden / 2, 2 × intermediate) and w2's (intermediate / 2, hidden) as
+    ``_swizzle_mxfp4`` transposes them, are padded to that multiple before the swizzle."""
     h = spec.hidden_size
     extra = 0
     for moe, i in _stage_experts(spec, tp, layers):
         i_pad = _round_up(i, 64)
         swizzled = (_round_up(2 * i_pad, SCALE_SWIZZLE_ROWS) * _round_up(h // 32, 2)
                     + _round_up(h, SCALE_SWIZZLE_ROWS) * _round_up(i_pad // 32, 2))
-        held = 3 * h * i_pad // 2 + 3 * h * i_pad // 32 + swizzled
+        values = 3 * h * i_pad // 2
+        if value_align:
+            a = value_align
+            values = _round_up(h // 2, a) * _round_up(2 * i_pad, a) + _round_up(i_pad // 2, a) * _round_up(h, a)
+        held = values + 3 * h * i_pad // 32 + swizzled
         stored = 3 * h * i * 17 // 32
         if moe.expert_bias:
             held += (2 * i_pad + h) * 4
@@ -183,9 +189,11 @@ def stage_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, rank: int = 0) ->
     return Component("weights", per_gpu, f"{weights.formula}: {where}÷ tp {tp} = {fmt_bytes(per_gpu)} per GPU")
 
 
-def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, rank: int = 0) -> Component:
+def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, rank: int = 0,
+                    value_align: int = 0) -> Component:
     """One GPU's weights as vLLM holds them on ``dev`` (with the rotary cache): MXFP4 experts padded for Marlin
-    below Hopper, with their scales twice and fp32 biases on Hopper's Triton path."""
+    below Hopper, with their scales twice, fp32 biases and (``value_align``) padded values on Hopper's Triton
+    path."""
     weights = stage_weights(spec, fmt, tp, pp, rank)
     layers = stage_range(len(spec.layers), pp, rank)
     if rope := rope_cache_bytes(spec, fmt):
@@ -197,7 +205,8 @@ def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, ra
     if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, layers)):
         weights = Component("weights", weights.bytes + pad, f"{weights.formula} + {fmt_bytes(pad)} of Marlin's "
                             "MXFP4 expert padding (hidden to 256, intermediate per rank to 128)")
-    elif fmt == "mxfp4" and dev.arch in TRITON_MXFP4_ARCHS and (more := triton_mxfp4_extra(spec, tp, layers)):
+    elif fmt == "mxfp4" and dev.arch in TRITON_MXFP4_ARCHS and (
+            more := triton_mxfp4_extra(spec, tp, layers, value_align)):
         weights = Component("weights", weights.bytes + more, f"{weights.formula} + {fmt_bytes(more)} on Hopper's "
                             "Triton MXFP4 path (scales held twice, fp32 biases, intermediate per rank padded to 64)")
     return weights
@@ -299,7 +308,7 @@ class _Stage:
 def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EngineProfile, requested: int,
            rank: int) -> _Stage:
     tp, pp = wl.tp, wl.pp
-    weights = _device_weights(spec, fmt, tp, pp, dev, rank)
+    weights = _device_weights(spec, fmt, tp, pp, dev, rank, prof.mxfp4_value_align)
     activation, act_formula = profile_activation_bytes(
         spec, prof.max_num_batched_tokens, prof.max_num_seqs, tp, prof.sampler_bytes, prof.sampler_fixed_bytes,
         prof.moe_workspace, first_stage=rank == 0, last_stage=rank == pp - 1)
