@@ -170,6 +170,8 @@ NOT_CASE_FILES = {
                                              "cases: tests/test_allocator_reserve.py",
     "simulated/blind-inference-list.jsonl": "the frozen list of issue 12's blind inference cases "
                                             "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind-images-list.jsonl": "the frozen list of issue 12's blind image training cases "
+                                         "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
@@ -240,7 +242,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the gated delta-net replayed op by op in training (training/layer_gdn.py): qwen3.5-27b ckpt -1.84 -> +0.60 %,
     # qwen3.5-35b-a3b ckpt +4.12 -> -4.49 % (most under now; its pool parts from the simulator's where the experts'
     # weight gradients are made, see docs/simulator.md), median 1.09 -> 0.91 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.92, worst=6.74, under=-4.50),
+    # + the vision tower training on the images, replayed (training/tower.py: its parameters one tensor each and
+    # first, its blocks' forward and checkpointed backward, its gradients after the text layers'): qwen3-vl-8b with an
+    # image +6.73 -> +0.55 %, qwen2.5-vl -3.41 -> -0.42 %, llava +2.88 -> +0.94 %, text-only image-text cases within
+    # 0.6 points; median 0.91 -> 0.61 %, worst now qwen3.5-35b-a3b -4.49 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=4.50, under=-4.50),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like

@@ -30,7 +30,7 @@ from ..units import fmt_bytes
 from ..workload import Workload
 
 __all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "held_parts", "patches_per_image",
-           "tower_moment", "tower_training_saved", "with_images"]
+           "tower_moment", "tower_tensors", "tower_training_saved", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -123,6 +123,44 @@ def held_parts(spec: ModelSpec, wl: Workload, dt: int) -> tuple[tuple[int, ...],
     return parts, (f"images held while the text runs: pixels {fmt_bytes(pixels)} + tower output {fmt_bytes(hidden)} "
                    f"+ image features ×{copies} {fmt_bytes(copies * feature)}"
                    + (f" + deepstack hidden stream {fmt_bytes(stream)}" if stream else ""))
+
+
+def tower_tensors(v: VisionSpec, text_hidden: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The tower's parameter tensors (elements) in the order transformers 5.25 makes them, as (before the blocks,
+    one block, after the blocks): Qwen2.5-VL's bias-free Conv3d patch embedding, blocks (RMSNorms, fused qkv and proj,
+    gate/up/down with biases), merger (RMSNorm, two Linears over d·4); Qwen3-VL's Conv3d with bias and position
+    embeddings, blocks (LayerNorms, qkv, proj, fc1/fc2), the merger and the deepstack mergers (LayerNorm over d·4);
+    CLIP's class and patch embeddings, positions and pre-LayerNorm, blocks (k/v/q/out, LayerNorm, fc1/fc2,
+    LayerNorm), post-LayerNorm, then LLaVA's projector (in → text width, text width²). Other towers: one lump.
+    The parts add up to ``v.parameters`` (counted in ``sources/families/vision_towers.py``); where they do not (a
+    tower laid out otherwise), one lump."""
+    d, inter, n, c, p = v.hidden_size, v.intermediate_size, v.num_layers, v.num_channels, v.patch_size
+    lump: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] = ((v.parameters,), (), ())
+    if not d or not n:
+        return lump
+    hs, out = 4 * d, v.projector_dim  # the 2 × 2 spatial merge
+    merger: tuple[int, ...] = (hs * hs, hs, out * hs, out)
+    parts: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+    block: tuple[int, ...]
+    if v.kind == "qwen2_5_vl":
+        parts = ((d * c * v.temporal_patch * p * p,),
+                 (d, d, 3 * d * d, 3 * d, d * d, d, inter * d, inter, inter * d, inter, d * inter, d),
+                 (d, *merger))
+    elif v.kind == "qwen3_vl":
+        block = (d, d, d, d, 3 * d * d, 3 * d, d * d, d, inter * d, inter, d * inter, d)
+        after = (d, d, *merger) + (hs, hs, *merger) * v.deepstack
+        positions = v.parameters - d * c * v.temporal_patch * p * p - d - n * sum(block) - sum(after)
+        parts = ((d * c * v.temporal_patch * p * p, d, positions), block, after)
+    elif v.kind == "clip":
+        block = (d * d, d) * 4 + (d, d, inter * d, inter, d * inter, d, d, d)
+        before = (d, d * c * p * p, (v.num_patches + 1) * d, d, d)
+        projector = v.parameters - sum(before) - n * sum(block) - 2 * d
+        parts = (before, block, (d, d, projector - text_hidden * text_hidden, text_hidden * text_hidden))
+    else:
+        return lump
+    if min(*parts[0], *parts[1], *parts[2]) <= 0 or sum(parts[0]) + n * sum(parts[1]) + sum(parts[2]) != v.parameters:
+        return lump
+    return parts
 
 
 def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:

@@ -38,13 +38,15 @@ from functools import lru_cache
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..activations import ModelActivations, model_activations
-from ..allocator_trace import Block, PoolFigures, Trace, build_weights, parameter_blocks
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
+from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
+from .tower import TowerRun, tower_backward, tower_forward, tower_parameters
 
 __all__ = ["training_pool", "training_reserve"]
 
@@ -67,6 +69,8 @@ def training_reserve(spec: ModelSpec, wl: Workload, states: ModelStates) -> int:
     grid points again)."""
     p = replace(states.precision, kv_cache=wl.checkpointing != "full")
     acts = model_activations(spec, p, wl.batch, wl.context, images=wl.images > 0)
+    if wl.images:  # the vision tower trains on the images (as ``step.estimate_single_gpu`` counts it)
+        acts = replace(acts, tower=tower_training_saved(spec, wl, p.proj_bytes))
     return training_pool(spec, wl, states, acts, wl.expandable_segments).reserve
 
 
@@ -74,13 +78,13 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
     tr = _LargePool(expandable)
-    build_weights(tr, spec, states.weights, 2, states.precision.weight_bytes)
-    trainable = _trainable(spec, wl, states)
+    c = StepContext(tr, spec, states.precision, wl.batch, wl.context)
+    _build(tr, c, states.weights, states.precision.weight_bytes)
+    trainable = _trainable(c, wl, states)
     if states.lora:
         for x in trainable:
             tr.alloc(x[2] * 4)
     tr.built()
-    c = StepContext(tr, spec, states.precision, wl.batch, wl.context)
     opt: list[int] = []
     for step in range(2):
         c.grads, c.head_grad = [], 0
@@ -128,8 +132,36 @@ class _LargePool(Trace):
         return replace(super().figures(), peak_allocated=self.peak)
 
 
-def _trainable(spec: ModelSpec, wl: Workload, states: ModelStates) -> list[Param]:
+def _blocks(c: StepContext) -> list[Block]:
+    """The parameter tensors in the order the model makes them: an image-text model's vision tower first (its first
+    submodule), one tensor per module parameter where its layout is known (``training/tower.py``)."""
+    blocks = parameter_blocks(c.spec)
+    vision = [x for x in blocks if x.group == "vision"]
+    if not vision:
+        return blocks
+    tower = [Block(None, n, True, "vision", "vision") for n in tower_parameters(c)]
+    if sum(x.numel for x in tower) != sum(x.numel for x in vision):
+        tower = vision
+    return tower + [x for x in blocks if x.group != "vision"]
+
+
+def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int) -> None:
+    """The process before the step: two cuBLAS workspaces (forward and autograd threads), every parameter tensor in
+    model order (bytes in proportion to its elements), then for tied embeddings the output projection transformers
+    allocates with the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``)."""
+    tr.alloc(CUBLAS_WORKSPACE)
+    tr.alloc(CUBLAS_WORKSPACE)
+    blocks = _blocks(c)
+    numel = sum(b.numel for b in blocks) or 1
+    for b in blocks:
+        tr.alloc(b.numel * weights_bytes // numel)
+    if c.spec.tie_word_embeddings:
+        tr.free(tr.alloc(c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each))
+
+
+def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]:
     """The trainable tensors in parameter order."""
+    spec = c.spec
     if states.lora:
         targets = wl.lora_targets or DEFAULT_TARGETS
         out: list[Param] = []
@@ -139,7 +171,7 @@ def _trainable(spec: ModelSpec, wl: Workload, states: ModelStates) -> list[Param
         for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets):
             out += [(layer, "lora", math.prod(a), False), (layer, "lora", math.prod(b), False)]
         return out
-    blocks: list[Block] = parameter_blocks(spec)
+    blocks = _blocks(c)
     if not wl.images:
         blocks = [x for x in blocks if x.group != "vision"]
     out = []
@@ -155,8 +187,8 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
     outside = tr.alloc(acts.outside)
-    tower = tr.alloc(acts.tower)  # a training vision tower's saved tensors (with images)
     x = tr.alloc(t * h * c.r)  # the embedding's output
+    tower = tower_forward(c, wl.images, acts.tower, full) if acts.tower else TowerRun()  # runs on the images
     inputs: list[int] = []
     runs: list[LayerRun] = []
     casts: list[int] = []
@@ -175,7 +207,8 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
     for layer_i, kind, numel, matrix in trainable:
         by_layer.setdefault(layer_i, []).append((kind, numel, matrix))
-    grad = _loss_backward(c, head, by_layer.get(None, []))
+    outer = by_layer.get(None, [])
+    grad = _loss_backward(c, head, [x for x in outer if x[0] != "vision"])
     for i in range(len(runs) - 1, -1, -1):
         run = runs[i]
         if full:  # recomputed from the kept input
@@ -183,9 +216,11 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
         tr.free(run.output if full else 0, inputs[i])
     tr.free(grad, inputs[0])
+    gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
+    tower_backward(c, tower, wl.images, full, gb if any(x[0] == "vision" for x in outer) else 0)
     if c.p.full:
         _embedding_backward(c, trainable)
-    tr.free(outside, tower)
+    tr.free(outside)
 
 
 def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:

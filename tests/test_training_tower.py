@@ -1,0 +1,81 @@
+"""A vision tower that trains on the images, in the training replay (``memory/training/tower.py``): its parameter
+tensors as transformers makes them, and what the replayed tower keeps and makes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _traces import Requested
+from memfit.memory.activations import Precision
+from memfit.memory.images import tower_tensors, tower_training_saved
+from memfit.memory.training.layer_ops import StepContext
+from memfit.memory.training.tower import tower_backward, tower_forward
+from memfit.sources.hf_config import spec_from_config
+from memfit.spec import ModelSpec
+from memfit.workload import Workload
+
+DATA = Path(__file__).parent / "data"
+NEW = json.loads((DATA / "families" / "new_configs.json").read_text())
+MODELS = Path(__file__).parents[1] / "src" / "memfit" / "data" / "models"
+
+
+def _config(name: str) -> dict[str, Any]:
+    if name in NEW:
+        cfg: dict[str, Any] = NEW[name]["config"]
+        return cfg
+    raw: dict[str, Any] = json.loads((MODELS / f"{name}.json").read_text())
+    return raw
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-vl-7b-instruct", "qwen3-vl-4b-instruct", "llava-1.5-7b-hf"])
+def test_tower_tensors_are_the_towers_parameters_in_module_order(name: str) -> None:
+    """Exact, against the image-text model transformers builds on the meta device: the tower's (and LLaVA's
+    projector's) parameters, one tensor each, in the order ``named_parameters`` (and the build) makes them."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from _meta_oracle import build_meta
+
+    cfg = _config(name)
+    model = build_meta(cfg)
+    inner = model.model
+    tower = getattr(inner, "visual", None) or inner.vision_tower
+    numels = [p.numel() for p in tower.parameters()]
+    if hasattr(inner, "multi_modal_projector"):
+        numels += [p.numel() for p in inner.multi_modal_projector.parameters()]
+    spec = spec_from_config(cfg, name)
+    assert spec.vision is not None
+    before, block, after = tower_tensors(spec.vision, spec.hidden_size)
+    ours = [*before, *(block * spec.vision.num_layers), *after]
+    if spec.vision.kind == "clip":  # the projector's linear_1 weight and biases are one tensor here (same bytes)
+        assert sum(ours) == sum(numels) and ours[:-2] == numels[:len(ours) - 2]
+    else:
+        assert ours == numels
+
+
+def _spec(name: str) -> ModelSpec:
+    return spec_from_config(_config(name), name)
+
+
+def test_replayed_tower_keeps_what_the_step_counts_and_makes_every_gradient() -> None:
+    """The replayed tower's forward keeps exactly ``images.tower_training_saved`` (each checkpointed block's input,
+    1 × 4,096 patches × 1,152 × 2 B for Qwen3-VL at 1,024² px, and the rest as one tensor); its backward frees it
+    all and makes one gradient per tower tensor above 1 MiB, adding up to the tower's bf16 gradient bytes."""
+    spec = _spec("qwen3-vl-4b-instruct")
+    v = spec.vision
+    assert v is not None
+    wl = Workload(mode="train", batch=1, context=1024 + 1024, images=1, checkpointing="full")
+    saved = tower_training_saved(spec, wl, 2)
+    tr = Requested()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), 1, wl.context)
+    run = tower_forward(c, 1, saved, True)
+    assert tr.requested == saved
+    assert [tr.live[k] for k in run.blocks] == [4096 * v.hidden_size * 2] * v.num_layers
+    tower_backward(c, run, 1, True, 2)
+    before, block, after = tower_tensors(v, spec.hidden_size)
+    big = [n * 2 for n in [*before, *(block * v.num_layers), *after] if n * 2 > 1 << 20]
+    assert sorted(tr.live.values()) == sorted(big)
+    assert sorted(tr.live) == sorted(k for k in c.grads if k)
