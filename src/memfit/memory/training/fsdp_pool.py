@@ -35,6 +35,7 @@ from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .fsdp_params import Param, backward_order, layer_params, param_order
 from .layer_grads import layer_backward
 from .layer_ops import norm
+from .layer_sp import sp_gather, sp_scatter
 from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ReplayInput", "StreamTrace", "fsdp_pool"]
@@ -144,6 +145,7 @@ class ReplayInput:
     batch: int = 0
     seq: int = 0
     masks: tuple[tuple[int, int], ...] = ()  # eager + full checkpointing: (bytes, first layer reading it) per mask
+    sp: bool = False  # sequence parallelism (TP): the stream and the norms hold the rank's sequence shard
 
 
 @lru_cache(maxsize=256)
@@ -219,18 +221,19 @@ def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: li
     return rs_in
 
 
-def _loss(tr: StreamTrace, r: ReplayInput, prev: int) -> int:
+def _loss(tr: StreamTrace, r: ReplayInput, prev: int, read: int = 0) -> int:
     """Logits, their fp32 copy, the fp32 log-softmax kept; its backward. Under TP the lm_head's local logits
     (``Shard(-1)``) are gathered to ``Replicate``: an all-gather along dim 0, then the chunks concatenated along the
     vocabulary (``torch/distributed/tensor/_redistribute.py``); backward takes the local slice of the gradient.
-    Returns the logits' gradient in the compute dtype: the lm_head's backward reads it while it makes its input's and
+    ``read``, the lm_head's input its matmul does not keep (SP under autocast), dies with the gather. Returns the
+    logits' gradient in the compute dtype: the lm_head's backward reads it while it makes its input's and
     its weight's gradients (the caller frees it then)."""
     n_logits, cb = r.tokens * r.vocab, r.compute_bytes
     if r.tp > 1:
         local = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
         gathered = tr.alloc(n_logits * cb)
         logits = tr.alloc(n_logits * cb)
-        tr.free(local, gathered)
+        tr.free(local, gathered, read)  # ``read``: the lm_head's input, when only its autocast cast is kept
     else:
         logits = tr.alloc(n_logits * cb)
     capped = r.spec is not None and r.spec.family in SOFTCAPPED_LOGITS
@@ -321,8 +324,9 @@ def _head_grad(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], low: in
 
 
 def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], root_params: list[int], head: int,
-                   held: list[int], sharded: list[int] | None, grads: list[int]) -> list[int]:
-    """The embedding's backward (a tied one added to the lm_head's gradient), the root's reduce-scatter."""
+                   held: list[int], sharded: list[int] | None, grads: list[int], whole: int = 0) -> list[int]:
+    """The embedding's backward (a tied one added to the lm_head's gradient), the root's reduce-scatter; ``whole``:
+    its output gradient all-gathered (SP), dropped once the embedding's gradient is made."""
     cb = r.compute_bytes
     gb = cb if r.fsdp else r.param_bytes
     scratch = tr.alloc(r.acts.embedding_backward_extra)
@@ -330,7 +334,7 @@ def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], roo
     # shard is added to the lm_head's (the simulator's trace of dev qwen2.5-3b-l6/tp2-b1-s4096)
     tied_extra = (r.vocab - -(-r.vocab // r.tp)) * r.hidden if r.tp > 1 and r.tied else 0
     embed = tr.alloc((root[0].local + r.embed_extra + tied_extra) * gb)
-    tr.free(scratch)
+    tr.free(scratch, whole)
     if r.tied:  # added to the lm_head's out of place
         summed = tr.alloc(root[0].local * gb)
         tr.free(head, embed)
@@ -348,19 +352,25 @@ def _root_backward(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], roo
     return grads if sharded is None else sharded
 
 
-def _final_norm(c: StepContext, r: ReplayInput, x: int) -> list[int]:
+def _final_norm(c: StepContext, r: ReplayInput, x: int) -> tuple[list[int], int]:
     """The model's final norm on the last layer's output ``x`` (FSDP alone), op by op as a layer's norm: an RMSNorm
     on a bf16 stream keeps its fp32 copy and its bf16 result, not ``x``, which dies once the norm has run (the
     simulator's trace of mistral-7b-v0.3 FSDP 3, full checkpointing: the last layer's output freed before the
-    lm_head). Returns what lives to the lm_head's backward (its input among them)."""
-    if not r.fsdp or r.tp > 1:  # TP: the norm on the sequence shard (SP) is not replayed here yet
-        return [x]
+    lm_head). Under SP the norm runs on the sequence shard and the lm_head reads it all-gathered; under autocast its
+    matmul keeps the bf16 cast of that, not the fp32 whole (the simulator's trace of dev mistral-7b-v0.3-l4/tp8-sp).
+    Returns what lives to the lm_head's backward (its input among them), and the input that dies with the logits."""
+    if (not r.fsdp or r.tp > 1) and not r.sp:  # TP without SP: the norm is not replayed here yet
+        return [x], 0
     run = LayerRun()
-    out, _ = norm(c, run, c.r)
+    out, ob = norm(c, run, c.r)
+    whole = sp_gather(c, out, ob)
+    read = 0
+    if whole != out and c.p.amp:
+        read, whole = whole, c.tr.alloc(r.tokens * r.hidden * 2)
     keeps = c.spec.norm != "rms" or c.r == 4
     if not keeps:
         c.tr.free(x)
-    return [out, *(k for _, k in run.saved), *([x] if keeps else [])]
+    return [whole, *([out] if whole != out else []), *(k for _, k in run.saved), *([x] if keeps else [])], read
 
 
 def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
@@ -372,10 +382,10 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     spec, n = r.spec, len(r.groups) - 1
     layers, root = r.groups[:n], r.groups[n]
     sharded: list[int] | None = None if grads else []
-    c = StepContext(tr, spec, r.precision, r.batch, r.seq)
+    c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1)
     trainable = layer_params(spec)
     prev, root_params = _gather(tr, r, root)
-    x = tr.alloc(r.tokens * r.hidden * c.r)  # the embedding's output
+    x = sp_scatter(c, tr.alloc(r.tokens * r.hidden * c.r), c.r)  # the embedding's output (SP: its shard)
     masks = {tr.alloc(m): first for m, first in r.masks}  # ``fsdp_masks``: kept to that layer's backward
     inputs: list[int] = []
     runs: list[LayerRun] = []
@@ -398,12 +408,13 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
             ps = []
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
-    final = _final_norm(c, r, x)
-    low = _loss(tr, r, prev)
+    final, read = _final_norm(c, r, x)
+    low = _loss(tr, r, prev, read)
     tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
     head = _head_grad(tr, r, root, low)
     tr.free(*final)
+    grad = sp_scatter(c, grad, c.r)  # SP: the lm_head's input gradient reduce-scattered to the final norm's shard
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         flat = 0
@@ -417,5 +428,6 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache, *(k for k, f in masks.items() if f == i))
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
+    whole = sp_gather(c, grad, c.r)  # SP: the embedding's backward reads the whole sequence's gradient
     tr.free(grad)
-    return _root_backward(tr, r, root, root_params, head, held, sharded, grads)
+    return _root_backward(tr, r, root, root_params, head, held, sharded, grads, 0 if whole == grad else whole)

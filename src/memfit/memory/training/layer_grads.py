@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_backward
 from .layer_ops import LayerRun, Linear, StepContext
+from .layer_sp import sp_gather, sp_scatter
 
 __all__ = ["layer_backward"]
 
@@ -24,7 +25,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     weight gradients, the attention kernel's and the MLP's gradients, each norm's fp32 chain, the saved tensors
     freed as the op that kept them runs; appends the parameter gradients (``trainable``: the layer's (kind,
     elements, a matrix) in parameter order). Returns the gradient of the layer's input."""
-    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    tr, h = c.tr, c.spec.hidden_size
     made = run.made  # the weight gradients the Linears and the mixers' ops make, by kind
     acc: dict[int, int] = {}  # input key -> its gradient (later Linears on the same input add in place)
     pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
@@ -39,6 +40,10 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
                 pending, acc = op(c, [*acc.values(), *pending]), {}
         tr.free(*[k for pos, k in run.saved if pos == j])
         if j in run.norms:
+            if c.sp > 1:  # the input's gradient, whole, reduce-scattered to the norm's shard (``layer_sp``)
+                whole = [*acc.values(), *pending]
+                acc, pending = {}, [sp_scatter(c, whole[-1], c.r)] if whole else []
+                tr.free(*whole[:-1])
             _norm_backward(c)
             tr.free(*acc.values(), *pending)
             acc, pending = {}, []
@@ -58,7 +63,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     for kind, numel, matrix in trainable:  # norms, biases, adapters, other matrices: made as their nodes run
         c.grads.append((made.pop(kind, 0) if matrix else 0) or tr.alloc(numel * gb))
     c.grads += made.values()
-    out = tr.alloc(t * h * c.r)
+    out = tr.alloc(c.ts * h * c.r)
     tr.free(grad)
     return out
 
@@ -66,7 +71,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
 def _norm_backward(c: StepContext) -> None:
     """RMSNorm's backward in fp32: the normalised input's gradient, the rsqrt chain, the input's gradient cast to
     the stream's dtype and added into the stream's gradient."""
-    tr, n = c.tr, c.t * c.spec.hidden_size
+    tr, n = c.tr, c.ts * c.spec.hidden_size
     a = tr.alloc(n * 4)
     b = tr.alloc(n * 4)
     tr.free(a)
@@ -77,7 +82,11 @@ def _norm_backward(c: StepContext) -> None:
 def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
     """One Linear's backward; returns (input gradient, weight gradient or 0)."""
     tr, t = c.tr, c.t
-    gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in OUTPUT_KINDS) else 0
+    gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in OUTPUT_KINDS and c.sp == 1) else 0
+    if c.sp > 1 and lin.kind in OUTPUT_KINDS:  # the stream's gradient shard (cast under autocast), all-gathered
+        low = tr.alloc(c.ts * lin.n_out * 2) if c.p.amp else 0
+        gcast = sp_gather(c, low, 2 if c.p.amp else c.pb, lin.n_out)
+        tr.free(low)
     if lin.kind in c.p.lora_kinds:  # .to's fp32 gradient, × scaling, lora_B's and lora_A's input gradients
         r, ab = c.p.lora_rank, (AMP_BYTES if c.p.amp else ADAPTER_BYTES)  # bf16 adapter outputs under autocast
         gs = tr.alloc(t * lin.n_out * ab)

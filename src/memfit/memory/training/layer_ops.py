@@ -25,10 +25,15 @@ class StepContext:
     seq: int
     grads: list[int] = field(default_factory=list)
     head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
+    sp: int = 1  # sequence parallelism's ranks: the stream and the norms hold one shard of the sequence
 
     @property
     def t(self) -> int:
         return self.batch * self.seq
+
+    @property
+    def ts(self) -> int:  # the stream's tokens on this rank (``Shard(1)``: the batch times its share of the sequence)
+        return self.batch * -(-self.seq // self.sp)
 
     @property
     def pb(self) -> int:  # a Linear's output: bf16 under autocast
@@ -84,7 +89,7 @@ class LayerRun:
 
 def norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
     """RMSNorm (or LayerNorm) over the stream; returns (output key, output bytes per element)."""
-    tr, n = c.tr, c.t * c.spec.hidden_size
+    tr, n = c.tr, c.ts * c.spec.hidden_size
     run.norms.append(len(run.linears))
     if c.spec.norm != "rms":  # native_layer_norm keeps its input (the stream); fp32 under autocast
         ob = 4 if c.p.amp else x_bytes

@@ -32,6 +32,7 @@ from ..runtimes.transformers_families import altup_copies
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
+from .layer_sp import sp_gather, sp_scatter
 from .layer_ssm import mamba2_mixer, replays_ssm
 
 __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
@@ -40,7 +41,7 @@ __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
 def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, keep: bool = True) -> LayerRun:
     """The layer's forward from the stream ``x``; returns its run (``keep`` False: a checkpointed first forward,
     which keeps nothing)."""
-    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    tr, t, h = c.tr, c.ts, c.spec.hidden_size  # the stream's tokens (its sequence shard under SP: ``layer_sp``)
     run = LayerRun(keep=keep)
     start = tr.pool.allocated
     stream, r = x, c.r
@@ -50,7 +51,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             continue
         if (part == "ssm" and not replays_ssm(layer)) or (part == "linear" and not replays_gdn(layer)):
             continue
-        normed, nb = norm(c, run, r)
+        shard, nb = norm(c, run, r)
+        normed = sp_gather(c, shard, nb)
         if part == "attention":
             out = _attention(c, run, layer, normed, nb)
         elif part == "ssm":
@@ -67,10 +69,13 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
                        normed, nb)
         else:
             out = _moe(c, run, layer, normed, nb)
-        if c.p.full and not c.p.amp:  # the Linears keep their input, the norm's output
+        out = sp_scatter(c, out, c.pb)
+        if c.p.full and not c.p.amp:  # the Linears keep their input, the norm's output (SP: its gathered copy)
             run.hold(tr, normed)
         else:
             tr.free(normed)
+        if shard != normed:
+            tr.free(shard)
         new = tr.alloc(t * h * r)
         tr.free(out)
         if stream != x:

@@ -364,10 +364,10 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
             masks: tuple[tuple[int, int], ...] = ()) -> ReplayInput:
     """The step as ``fsdp_pool`` replays it: FSDP (``reshard``: FULL_SHARD), or TP alone (``reshard``: the layers
     recomputed, so autocast's weight copies are made again in backward). ``precision`` given, each layer is replayed
-    op by op (under TP: ``tp_spec``); sequence parallelism and op-level SAC's kept tensors stay coarse."""
+    op by op (under TP: ``tp_spec``, with SP ``layer_sp``'s redistributions); op-level SAC's kept tensors coarse."""
     inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
     fsdp = wl.zero >= 2
-    ops = precision is not None and wl.checkpointing != "selective-op" and not lay.sp and all(
+    ops = precision is not None and wl.checkpointing != "selective-op" and all(
         la.mixer == "attention" and la.attention is not None for la in spec.layers)
     return ReplayInput(param_groups(spec, lay.tp, lay.shard), acts, cb, lay.reduce_bytes, pb, opt_bpp, reshard,
                        wl.checkpointing in ("full", "selective-op"), wl.batch * wl.context, spec.hidden_size,
@@ -375,7 +375,8 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
                        wl.grad_accum, fsdp, casts=not fsdp and cb < pb, tp=lay.tp,
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
                        expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
-                       precision=precision if ops else None, batch=wl.batch, seq=wl.context, masks=masks)
+                       precision=precision if ops else None, batch=wl.batch, seq=wl.context, masks=masks,
+                       sp=lay.sp)
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,

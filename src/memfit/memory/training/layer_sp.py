@@ -1,0 +1,44 @@
+"""Sequence parallelism's redistributions as the caching allocator sees them, for the op-by-op replay of a TP rank
+(``layer_stream.py``, ``layer_grads.py``, ``fsdp_pool.py``).
+
+Under torchtitan's plan with sequence parallelism the residual stream and the norms hold the rank's shard of the
+sequence (``Shard(1)``); ``PrepareModuleInput`` turns a norm's output into the whole sequence before the column-wise
+Linears, and the row-wise Linears' ``output_layouts=Shard(1)`` turn their partial sums back into the shard. DTensor
+runs both through ``torch/distributed/tensor/_redistribute.py`` on the functional collectives
+(``torch/distributed/_functional_collectives.py``): an all-gather along dim 1 is ``all_gather_tensor`` along dim 0
+(its output, the whole tensor) followed by ``torch.cat`` of its chunks along dim 1 (a second whole tensor) once the
+first is dropped; a reduce-scatter along dim 1 first ``torch.cat``s the chunks along dim 0 (a whole copy), then
+``reduce_scatter_tensor`` makes the shard, and the copy and the partial sums are dropped. The backward of each is
+the other. The simulator's trace of dev mistral-7b-v0.3-l4/tp8-sp-b2-s2048 shows these tensors in this order.
+"""
+
+from __future__ import annotations
+
+from .layer_ops import StepContext
+
+__all__ = ["sp_gather", "sp_scatter"]
+
+
+def sp_gather(c: StepContext, shard: int, nbytes: int, width: int = 0) -> int:
+    """The sequence shard ``shard`` (``width`` features, the hidden size by default; ``nbytes`` per element)
+    all-gathered to the whole sequence; returns the new tensor's key (``shard`` itself without SP). The shard is
+    not freed here."""
+    if c.sp == 1:
+        return shard
+    n = c.t * (width or c.spec.hidden_size) * nbytes
+    gathered = c.tr.alloc(n)
+    whole = c.tr.alloc(n)
+    c.tr.free(gathered)
+    return whole
+
+
+def sp_scatter(c: StepContext, whole: int, nbytes: int) -> int:
+    """The whole sequence's partial sums ``whole`` (hidden-size features, ``nbytes`` per element) reduce-scattered
+    to the rank's shard; ``whole`` is freed; returns the shard's key (``whole`` itself without SP)."""
+    if c.sp == 1:
+        return whole
+    n = c.t * c.spec.hidden_size * nbytes
+    cat = c.tr.alloc(n)
+    shard = c.tr.alloc(c.ts * c.spec.hidden_size * nbytes)
+    c.tr.free(cat, whole)
+    return shard
