@@ -108,3 +108,22 @@ def test_equal_free_blocks_lowest_address_first() -> None:
         a.malloc("z", 60 * MIB)  # fits either: split (rest 40 MiB)
         assert a.live["z"] is (last if descending else first)
         assert (a.reserved, a.allocated) == (200 * MIB, 60 * MIB)
+
+
+def test_place_decides_segment_addresses_and_reuse() -> None:
+    """``place`` gives each new segment its address (a model of the driver's address space): with the second
+    segment placed below the first, the lower one (the second) is reused of two equal free segments; the segments
+    are reported whole after a split and a merge."""
+    given = iter([300 * MIB, 100 * MIB])
+    a = CachingAllocator(place=lambda size: next(given))
+    a.malloc("x", 100 * MIB)
+    a.malloc("y", 100 * MIB)
+    assert (a.live["x"].addr, a.live["y"].addr) == (300 * MIB, 100 * MIB)
+    a.free("x")
+    a.free("y")
+    a.malloc("z", 60 * MIB)  # fits either: the lower address wins, then split (rest 40 MiB)
+    assert a.live["z"].addr == 100 * MIB
+    assert a.segment_ranges() == [(100 * MIB, 100 * MIB), (300 * MIB, 100 * MIB)]
+    a.free("z")
+    a.empty_cache()
+    assert a.segment_ranges() == [] and a.reserved == 0

@@ -19,7 +19,9 @@ Written from the rules of ``c10/cuda/CUDACachingAllocator.cpp`` (torch 2.x), sta
   blocks is reused. By default new segments get rising addresses; ``descending=True`` gives each new segment the
   addresses just below the last one, as the driver was seen to do in a fresh process (published
   ``torch.cuda.memory_snapshot()`` dumps: a 512 MiB then a 1 GiB ``cudaMalloc`` placed directly below a 20 MiB one,
-  docs/simulator.md). The driver's reuse of address ranges freed by ``empty_cache()`` is not emulated;
+  docs/simulator.md). The driver's reuse of address ranges freed by ``empty_cache()`` is not emulated here; ``place``
+  hands the choice to a model of the process's address space (``tools/replay_addresses.py`` tries several: none
+  reproduces every measured case, docs/simulator.md);
 * ``expandable_segments:True``: one segment per pool that grows by pages (2 MiB in the small pool, 20 MiB in
   the large pool) mapped at its end, and every split keeps a rest of 512 bytes or more; best fit prefers a free
   block that is not the growing end of the segment.
@@ -30,6 +32,7 @@ The allocated figure counts block sizes, as the allocator's ``allocated_bytes`` 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -98,9 +101,11 @@ class _Pool:
 class CachingAllocator:
     """Allocated and reserved bytes, and their peaks, of one device and one stream."""
 
-    def __init__(self, expandable: bool = False, descending: bool = False) -> None:
+    def __init__(self, expandable: bool = False, descending: bool = False,
+                 place: Callable[[int], int] | None = None) -> None:
         self.expandable = expandable
         self.descending = descending  # new segments below the earlier ones (the driver's top-down addresses)
+        self.place = place  # where the driver maps a new segment of n bytes (a model of the address space)
         self.pools = {True: _Pool(True), False: _Pool(False)}
         self.live: dict[object, _Block] = {}
         self.allocated = self.reserved = self.peak_allocated = self.peak_reserved = 0
@@ -167,6 +172,18 @@ class CachingAllocator:
             self.reserved -= first.size
             self.segments.discard(first)
 
+    def segment_ranges(self) -> list[tuple[int, int]]:
+        """Every segment as (address, bytes), lowest address first."""
+        out: list[tuple[int, int]] = []
+        for first in self.segments:
+            size = 0
+            nxt: _Block | None = first
+            while nxt is not None:
+                size += nxt.size
+                nxt = nxt.next
+            out.append((first.addr, size))
+        return sorted(out)
+
     def free_bytes(self) -> int:
         """Bytes reserved but not allocated (cached blocks)."""
         return self.reserved - self.allocated
@@ -184,7 +201,9 @@ class CachingAllocator:
 
     def _new_segment(self, pool: _Pool, size: int) -> _Block:
         seg = segment_size(size)
-        if self.descending:
+        if self.place is not None:
+            block = _Block(self.place(seg), seg, pool.small)
+        elif self.descending:
             self._low -= seg + K_ROUND_LARGE
             block = _Block(self._low, seg, pool.small)
         else:
