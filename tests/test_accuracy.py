@@ -97,7 +97,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # looked at): generate +1.49 / +1.08 / -0.00 %, training +0.06 / +0.02 / -0.01 %; training median 0.28 -> 0.09 %
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=1.49, under=-0.80),
     # + gemma-3n-e4b ckpt s3072, moved here from the families held-out set (issue 12): -1.22 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.19, worst=2.06, under=-1.52),
+    # + llama-3.2-11b-vision-l5 with an image (-27.97 %), moved here from the blind image training set (issue 12)
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=27.97, under=-27.97),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -127,7 +128,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # issue 12's fresh blind image training set (blind-images-list.jsonl, listed and committed before it was
     # simulated; l12img), scored once after the tower replay landed: worst llama-3.2-11b-vision-l5 -27.97 % (Llama 3.2
     # Vision's tower training on its tiles is not modelled), llava-1.5 without checkpointing +5.03 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=1.23, worst=27.97, under=-27.97),
+    # llama-3.2-11b-vision-l5 moved to development (families-new.jsonl) before its tower was modelled; its blind
+    # replacement listed (not yet simulated)
+    ("simulated/blind-images.jsonl", "training"): Bound(median=1.16, worst=5.03, under=-0.04),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -250,7 +253,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # first, its blocks' forward and checkpointed backward, its gradients after the text layers'): qwen3-vl-8b with an
     # image +6.73 -> +0.55 %, qwen2.5-vl -3.41 -> -0.42 %, llava +2.88 -> +0.94 %, text-only image-text cases within
     # 0.6 points; median 0.91 -> 0.61 %, worst now qwen3.5-35b-a3b -4.49 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=4.50, under=-4.50),
+    # + llama-3.2-11b-vision-l5 with an image (-25.19 %), moved here from the blind image training set (issue 12)
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=25.19, under=-25.19),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -356,7 +360,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # landed: qwen3-vl-2b -0.30 %, qwen3-vl-32b +6.85 %, qwen2.5-vl two images -0.64 %, llava without checkpointing
     # +2.32 %, qwen3-vl-30b-a3b +0.42 %, llama-3.2-11b-vision -25.19 % (its tower's training not modelled); the code
     # before the tower replay gave +5.40 / +2.81 / -0.75 / +6.16 / -12.70 / -25.97 % (median 5.78 %)
-    ("simulated/blind-images.jsonl", "training"): Bound(median=1.48, worst=25.19, under=-25.19),
+    # llama-3.2-11b-vision-l5 moved to development before its tower was modelled; its blind replacement listed
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.64, worst=6.85, under=-0.64),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
