@@ -97,8 +97,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # looked at): generate +1.49 / +1.08 / -0.00 %, training +0.06 / +0.02 / -0.01 %; training median 0.28 -> 0.09 %
     ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=1.49, under=-0.80),
     # + gemma-3n-e4b ckpt s3072, moved here from the families held-out set (issue 12): -1.22 %
-    # + llama-3.2-11b-vision-l5 with an image (-27.97 %), moved here from the blind image training set (issue 12)
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=27.97, under=-27.97),
+    # + llama-3.2-11b-vision-l5 with an image (-27.97 %), moved here from the blind image training set (issue 12);
+    # +0.99 % once its encoders are known to keep every layer under checkpointing (images.tower_checkpointed)
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=2.06, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -253,8 +254,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # first, its blocks' forward and checkpointed backward, its gradients after the text layers'): qwen3-vl-8b with an
     # image +6.73 -> +0.55 %, qwen2.5-vl -3.41 -> -0.42 %, llava +2.88 -> +0.94 %, text-only image-text cases within
     # 0.6 points; median 0.91 -> 0.61 %, worst now qwen3.5-35b-a3b -4.49 %
-    # + llama-3.2-11b-vision-l5 with an image (-25.19 %), moved here from the blind image training set (issue 12)
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=25.19, under=-25.19),
+    # + llama-3.2-11b-vision-l5 with an image (-25.19 %), moved here from the blind image training set (issue 12);
+    # +1.18 % with its encoders unchecked and its tower's tensors replayed (text-only llama-3.2-11b -0.47 -> +0.33 %)
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=4.50, under=-4.50),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like

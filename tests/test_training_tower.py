@@ -31,7 +31,8 @@ def _config(name: str) -> dict[str, Any]:
     return raw
 
 
-@pytest.mark.parametrize("name", ["qwen2.5-vl-7b-instruct", "qwen3-vl-4b-instruct", "llava-1.5-7b-hf"])
+@pytest.mark.parametrize("name", ["qwen2.5-vl-7b-instruct", "qwen3-vl-4b-instruct", "llava-1.5-7b-hf",
+                                  "llama-3.2-11b-vision"])
 def test_tower_tensors_are_the_towers_parameters_in_module_order(name: str) -> None:
     """Exact, against the image-text model transformers builds on the meta device: the tower's (and LLaVA's
     projector's) parameters, one tensor each, in the order ``named_parameters`` (and the build) makes them."""
@@ -42,7 +43,7 @@ def test_tower_tensors_are_the_towers_parameters_in_module_order(name: str) -> N
     cfg = _config(name)
     model = build_meta(cfg)
     inner = model.model
-    tower = getattr(inner, "visual", None) or inner.vision_tower
+    tower = getattr(inner, "visual", None) or getattr(inner, "vision_model", None) or inner.vision_tower
     numels = [p.numel() for p in tower.parameters()]
     if hasattr(inner, "multi_modal_projector"):
         numels += [p.numel() for p in inner.multi_modal_projector.parameters()]
@@ -52,6 +53,12 @@ def test_tower_tensors_are_the_towers_parameters_in_module_order(name: str) -> N
     ours = [*before, *(block * spec.vision.num_layers), *after]
     if spec.vision.kind == "clip":  # the projector's linear_1 weight and biases are one tensor here (same bytes)
         assert sum(ours) == sum(numels) and ours[:-2] == numels[:len(ours) - 2]
+    elif spec.vision.kind == "mllama":  # the tile tables and gates are one tensor here; every local block exact
+        # (``parameters()`` lists the class embedding, the model's own parameter, before the patch convolution that
+        # ``__init__`` makes first, the order the build allocates them in)
+        assert sum(ours) == sum(numels) and ours[-1] == numels[-2] + numels[-1]  # the projector, bias with it
+        assert sorted(ours[:3]) == sorted([numels[0], numels[1], numels[3]])
+        assert list(block) == [p.numel() for p in tower.transformer.layers[0].parameters()]
     else:
         assert ours == numels
 

@@ -30,7 +30,7 @@ from ..units import fmt_bytes
 from ..workload import Workload
 
 __all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "held_parts", "patches_per_image",
-           "tower_moment", "tower_tensors", "tower_training_saved", "with_images"]
+           "tower_checkpointed", "tower_moment", "tower_tensors", "tower_training_saved", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -131,7 +131,10 @@ def tower_tensors(v: VisionSpec, text_hidden: int) -> tuple[tuple[int, ...], tup
     gate/up/down with biases), merger (RMSNorm, two Linears over d·4); Qwen3-VL's Conv3d with bias and position
     embeddings, blocks (LayerNorms, qkv, proj, fc1/fc2), the merger and the deepstack mergers (LayerNorm over d·4);
     CLIP's class and patch embeddings, positions and pre-LayerNorm, blocks (k/v/q/out, LayerNorm, fc1/fc2,
-    LayerNorm), post-LayerNorm, then LLaVA's projector (in → text width, text width²). Other towers: one lump.
+    LayerNorm), post-LayerNorm, then LLaVA's projector (in → text width, text width²); Llama 3.2 Vision's patch
+    convolution, class and position embeddings, the tile embeddings with their gates (one tensor here), the pre/post
+    LayerNorms, the local and global blocks (bias-free q/k/v/o, fc1/fc2, two LayerNorms; the global blocks' two gate
+    scalars counted with the tile embeddings), then its projector. Other towers: one lump.
     The parts add up to ``v.parameters`` (counted in ``sources/families/vision_towers.py``); where they do not (a
     tower laid out otherwise), one lump."""
     d, inter, n, c, p = v.hidden_size, v.intermediate_size, v.num_layers, v.num_channels, v.patch_size
@@ -156,6 +159,13 @@ def tower_tensors(v: VisionSpec, text_hidden: int) -> tuple[tuple[int, ...], tup
         before = (d, d * c * p * p, (v.num_patches + 1) * d, d, d)
         projector = v.parameters - sum(before) - n * sum(block) - 2 * d
         parts = (before, block, (d, d, projector - text_hidden * text_hidden, text_hidden * text_hidden))
+    elif v.kind == "mllama":  # the tile embeddings (and the pre/post tile tables and gates) as the rest
+        positions = v.num_patches + 1
+        block = (d * d,) * 4 + (inter * d, inter, d * inter, d, d, d, d, d)
+        head = (d * c * p * p, d, positions * d)
+        projector = v.output_dim * text_hidden + text_hidden
+        rest = v.parameters - sum(head) - 4 * d - n * sum(block) - projector
+        parts = ((*head, rest, d, d, d, d), block, (projector,))
     else:
         return lump
     if min(*parts[0], *parts[1], *parts[2]) <= 0 or sum(parts[0]) + n * sum(parts[1]) + sum(parts[2]) != v.parameters:
@@ -163,12 +173,23 @@ def tower_tensors(v: VisionSpec, text_hidden: int) -> tuple[tuple[int, ...], tup
     return parts
 
 
+def tower_checkpointed(v: VisionSpec) -> bool:
+    """Whether gradient checkpointing reaches the tower's blocks: transformers 5.25 checkpoints the blocks that are
+    ``GradientCheckpointingLayer`` s (CLIP's, SigLIP's, Idefics3's, Qwen2.5-VL's and Qwen3-VL's); Llama 3.2 Vision's
+    ``MllamaVisionEncoderLayer`` is a plain ``nn.Module``, so its encoders keep every layer's tensors even under
+    ``gradient_checkpointing_enable()`` (modeling_mllama.py)."""
+    return v.kind != "mllama"
+
+
 def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
     """Bytes the vision tower keeps for backward when it trains on the batch's images (alive from its forward,
     before the text layers, to its backward, after them). With full checkpointing (what the simulator ran): each
     block's input, the patch merger's LayerNorm input (fp32) and output, its reordered input, fc1 and GELU outputs
-    (or LLaVA's projector input, linear and GELU outputs), and the pixels. Without: each block's saved tensors read
-    off the ViT block (norms, q/k/v/o inputs, the MLP's intermediates), not simulated."""
+    (or LLaVA's projector input, linear and GELU outputs), and the pixels. Without (or a tower checkpointing does not
+    reach, :func:`tower_checkpointed`): each block's saved tensors read off the ViT block (norms, q/k/v/o inputs, the
+    MLP's intermediates). Llama 3.2 Vision: its tiles' tokens (each tile's patches + class token padded to a multiple
+    of 8), the tiles' attention mask the kernel saves, the concatenated states and the projector's output, and the
+    tiles' pixels, as the simulator's trace of ``llama-3.2-11b-vision-l5/train-img1-…`` keeps them."""
     v = spec.vision
     if not wl.images or v is None or not v.hidden_size:
         return 0
@@ -178,11 +199,17 @@ def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):
         pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
         projector = patches * d * (4 + dt + 3 * dt) * (1 + v.deepstack)
+    elif v.kind == "mllama" and v.tiles:
+        positions = v.num_patches + 1
+        patches = images * v.tiles * -(-positions // 8) * 8
+        pixels = images * v.tiles * v.num_channels * v.image_size ** 2 * dt
+        mask = images * (patches // images) ** 2 * dt
+        projector = images * v.tiles * positions * (v.output_dim + spec.hidden_size) * dt + mask
     else:
         patches += images if v.kind == "clip" else 0  # CLIP's class token
         pixels = images * v.num_channels * (v.image_size or 0) ** 2 * dt
         projector = tokens * (d + 2 * spec.hidden_size) * dt
-    if wl.checkpointing == "full":
+    if wl.checkpointing == "full" and tower_checkpointed(v):
         blocks = v.num_layers * patches * d * dt
     else:
         inter = (3 if v.kind in _GATED_TOWERS else 2) * v.intermediate_size

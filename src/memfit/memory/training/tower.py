@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..caching_allocator import K_SMALL_SIZE
-from ..images import patches_per_image, tower_tensors
+from ..images import patches_per_image, tower_checkpointed, tower_tensors
 from .layer_ops import StepContext
 
 __all__ = ["TowerRun", "tower_backward", "tower_forward", "tower_parameters"]
@@ -136,6 +136,7 @@ def tower_forward(c: StepContext, images: int, saved: int, full: bool) -> TowerR
     if v is None or not v.hidden_size or not saved:
         return run
     patches = c.batch * images * patches_per_image(v)
+    full = full and tower_checkpointed(v)
     width = v.hidden_size if full else 8 * v.hidden_size + (3 if v.kind in _GATED else 2) * v.intermediate_size
     per_block = min(patches * width * c.pb, saved // max(1, v.num_layers))
     for _ in range(v.num_layers):
@@ -152,6 +153,7 @@ def tower_backward(c: StepContext, run: TowerRun, images: int, full: bool, grad_
     if v is None or not run.blocks:
         return
     tr = c.tr
+    full = full and tower_checkpointed(v)
     before, block, after = tower_tensors(v, c.spec.hidden_size)
     patches = c.batch * images * patches_per_image(v)
     def large(tensors: tuple[int, ...]) -> list[int]:  # the small pool's gradients are not replayed
