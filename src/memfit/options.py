@@ -284,6 +284,14 @@ class WorkloadOptions:
     lora_dropout: float = option(0.0, low=0.0, high=1.0, high_exclusive=True, modes=ADAPTERS,
                                  help="PEFT LoraConfig lora_dropout: above 0 each adapted Linear runs nn.Dropout on "
                                       "its (fp32) input, keeping the dropped copy and a bool mask for backward.")
+    qlora_prep: str = option("peft", choices=("peft", "trl"), modes=ADAPTERS,
+                             help="QLoRA's model preparation: peft (prepare_model_for_kbit_training: every unquantized "
+                                  "parameter fp32) or trl (SFTTrainer with bf16=True: embeddings and lm_head back "
+                                  "in bf16).")
+    transformers_version: str | None = option(None, name_like=True, modes=TRAINING,
+                                              none_means="transformers 4.49 and later (5.x)",
+                                              help="transformers release of the training run (4.40 or later): "
+                                                   "before 4.49 the loss keeps an fp32 copy of the shifted logits.")
     quant: str | None = option(None, choices=("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"), modes=("inference", *TRAINING),
                                runtimes=("transformers", "vllm"), none_means="no bitsandbytes quantization",
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")

@@ -118,7 +118,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         dtype=str(p.get("dtype", "bfloat16")),
                         checkpointing=_checkpointing(p.get("ckpt")),
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), images=int(p.get("images", 0)),
-                        **_parallel_fields(p))
+                        transformers_version=_release(p), **_parallel_fields(p))
     if kind == "lora":
         targets = p.get("targets")
         return Workload(mode="qlora" if p.get("quant") else "lora", batch=int(p["batch"]), context=int(p["seq"]),
@@ -127,9 +127,15 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         lora_targets=tuple(targets) if targets else DEFAULT_LORA_TARGETS, quant=p.get("quant"),
                         checkpointing="full" if p.get("ckpt") else "none",
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
-                        dtype=str(p.get("dtype", "bfloat16")),
-                        attn=str(p.get("attn", "sdpa")))
+                        dtype=str(p.get("dtype", "bfloat16")), transformers_version=_release(p),
+                        qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
+
+
+def _release(p: dict[str, Any]) -> str | None:
+    """A training case's stated transformers release (``params.transformers``), which decides its loss's tensors."""
+    v = p.get("transformers")
+    return None if v is None else str(v)
 
 
 def _checkpointing(ckpt: Any) -> str:
@@ -290,6 +296,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     skipped: list[dict[str, str]] = []
     env: dict[str, Any] = {}
     loaded = _LoadedModules()
+    releases: list[str] = []  # the transformers releases training cases state (params.transformers)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -325,6 +332,9 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         peak = rec["peak_alloc"]
         if isinstance(peak, bool) or not isinstance(peak, int) or peak < 1:
             raise ConfigError(f"{path}:{n}: peak_alloc = {peak!r} must be a positive integer (bytes measured)")
+        params = rec.get("params")
+        if rec.get("kind") in TRAINING_KINDS and isinstance(params, dict) and params.get("transformers") is not None:
+            releases.append(str(params["transformers"]))
         pred, total, note = _predict(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
@@ -334,9 +344,22 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
                           "'params' and 'peak_alloc' (see the ground truth's README)")
     summary = summarize(results)
     summary["not_measured"] = skipped
+    if any(r.kind in INFERENCE_KINDS + TRAINING_KINDS for r in results):
+        summary["transformers"] = _priced_as(releases)
     if env:
         summary["env"] = env
     return results, summary
+
+
+def _priced_as(releases: list[str]) -> str:
+    """Which transformers the predictions describe (published cases ran older releases)."""
+    text = ("memfit prices transformers 5 (inference: DynamicCache, last-position logits in generate; training: the "
+            "loss of 4.49 and later)")
+    if releases:
+        counts = {v: releases.count(v) for v in sorted(set(releases))}
+        text += "; training cases priced as their stated release: " + ", ".join(
+            f"{v} ({n})" for v, n in counts.items())
+    return text
 
 
 def summarize(results: list[CaseResult]) -> dict[str, Any]:

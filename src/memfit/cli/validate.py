@@ -60,6 +60,8 @@ def validate_cmd(file: str, json_: bool) -> None:
                            f"{_stats(g['total'])}")
         else:
             click.echo(f"{group}: 0/{g['cases']} predicted")
+    if "transformers" in summary:
+        click.echo(f"transformers: {summary['transformers']}")
     for s in summary.get("not_measured", []):
         click.echo(f"not measured: {s['case']} ({s['reason']})")
 

@@ -23,7 +23,7 @@ the Hugging Face implementation, checked against the H100 measurements in the te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief, expert_backward_relief
@@ -65,6 +65,9 @@ class Precision:
     # transformers builds a DynamicCache in a training forward unless gradient checkpointing turned
     # use_cache off: it concatenates K/V into fresh tensors (in the key's dtype) held until the forward returns
     kv_cache: bool = False
+    loss_shift_copy: bool = False  # transformers < 4.49: the loss copies the shifted fp32 logits (loss_release.py)
+    model_float_logits: bool = False  # transformers < 4.46: the model's .float() frees the 16-bit logits first
+    embed_out_bytes: int = 0  # the embedding's output (the first layer's input) when not resid_bytes (trl QLoRA)
 
     @property
     def proj_bytes(self) -> int:
@@ -409,6 +412,8 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     T = batch * seq
     layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
+    if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
+        layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
     gemma = spec.family.startswith("gemma")
     layernorm = spec.norm != "rms"
     r = p.resid_bytes
@@ -423,8 +428,15 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward
     logit_b = 2 if p.amp else p.weight_bytes
     TV = T * V
-    loss_saved = LOG_SOFTMAX_BYTES * TV
+    # transformers < 4.49: cross-entropy runs on logits[..., :-1, :].contiguous(), an fp32 copy of b·(s−1) rows alive
+    # while log-softmax writes its output of those rows (loss_release.py); 4.49 on: on all b·s rows, labels padded
+    RV = batch * (seq - 1) * V if p.loss_shift_copy else TV
+    loss_saved = LOG_SOFTMAX_BYTES * RV
     fwd_extra = logit_b * TV + (4 * TV if logit_b != 4 else 0) + final_hidden
+    if p.model_float_logits:  # the model's own .float(): its 16-bit logits are freed before the loss runs
+        fwd_extra = 4 * TV + final_hidden
+    if p.loss_shift_copy:
+        fwd_extra += 4 * RV
     if spec.family in SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
         loss_saved += logit_b * TV
     head_casts = 2 * V * h if (p.amp and p.full) else 0
@@ -432,4 +444,4 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     if p.full:
         emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
-                            loss_backward_extra=8 * TV, head_weight_casts=head_casts, embedding_backward_extra=emb_back)
+                            loss_backward_extra=8 * RV, head_weight_casts=head_casts, embedding_backward_extra=emb_back)

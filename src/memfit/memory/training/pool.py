@@ -187,7 +187,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
     outside = tr.alloc(acts.outside)
-    x = tr.alloc(t * h * c.r)  # the embedding's output
+    x = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's QLoRA casts)
     tower = tower_forward(c, wl.images, acts.tower, full) if acts.tower else TowerRun()  # runs on the images
     inputs: list[int] = []
     runs: list[LayerRun] = []
@@ -271,8 +271,13 @@ def _loss_forward(c: StepContext, x: int) -> list[int]:
     f = tr.alloc(t * v * 4) if c.pb != 4 else 0
     if c.spec.family in FLOAT_LOGITS:  # the model's own .float(): the low-precision logits go before the loss
         tr.free(logits)
-    ls = tr.alloc(t * v * 4)
-    tr.free(f, logits)
+    elif c.p.model_float_logits and f:  # so did every model of transformers < 4.46 (loss_release.py)
+        tr.free(logits)
+        logits = 0
+    rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t  # transformers < 4.49: the shifted fp32 copy
+    shift = tr.alloc(rows * v * 4) if c.p.loss_shift_copy else 0
+    ls = tr.alloc(rows * v * 4)
+    tr.free(f, logits, shift)
     return [ls, normed, xin, wcast, x, tanh]
 
 
@@ -281,9 +286,14 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
     ls, normed, xin, wcast, x, tanh = keys
     n = t * v * c.pb
-    g1 = tr.alloc(t * v * 4)
-    g2 = tr.alloc(t * v * 4)
+    rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t
+    g1 = tr.alloc(rows * v * 4)
+    g2 = tr.alloc(rows * v * 4)
     tr.free(g1, ls)
+    if c.p.loss_shift_copy:  # the shift's slice_backward: a zero-filled fp32 gradient of the unshifted logits
+        full = tr.alloc(t * v * 4)
+        tr.free(g2)
+        g2 = full
     low = tr.alloc(t * v * c.pb) if c.pb != 4 else 0
     if low:
         tr.free(g2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -21,6 +21,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import Precision
 from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
+from ..loss_release import loss_release
 from ..optimizers import OptimizerMemory, optimizer_memory
 
 __all__ = ["TRAINING_HANDLES", "ModelStates", "dtype_bytes", "model_states", "reserve_fraction", "training_precision"]
@@ -75,35 +76,52 @@ def training_precision(spec: ModelSpec, wl: Workload) -> Precision:
     base = dtype_bytes(wl.dtype or "bfloat16")
     # the dropout ops the family's modelling code runs in training (GPT-2, StarCoder2, Phi configs set them)
     drop = spec.residual_dropout, spec.attention_dropout, spec.embedding_dropout
+    rel = loss_release(wl.transformers_version)  # the release's loss: its shifted fp32 copy (loss_release.py)
+    p = _precision(spec, wl, base, drop)
+    return replace(p, loss_shift_copy=rel.shift_copy, model_float_logits=rel.model_float)
+
+
+def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, float, float]) -> Precision:
     if wl.mode == "train":
         wb = 4 if wl.mixed_precision else base
         return Precision(amp=wl.mixed_precision, weight_bytes=wb, resid_bytes=wb, full=True, attn=wl.attn,
                          dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     targets = wl.lora_targets or DEFAULT_TARGETS
     kinds = adapted_kinds(spec, targets)
-    if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32
+    if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32 (trl: see _trl_bf16)
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
                          lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn, quantized=True,
+                         embed_out_bytes=2 if wl.qlora_prep == "trl" else 0,
                          dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     return Precision(amp=wl.mixed_precision, weight_bytes=base, resid_bytes=base, full=False, lora_kinds=kinds,
                      lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn,
                      dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
 
 
-def _quant_weights(spec: ModelSpec, quant: str) -> tuple[int, str]:
-    """QLoRA base: bitsandbytes-quantized block Linears + fp32 for everything else (kbit preparation)."""
+# trl's SFTTrainer with bf16=True (``peft_module_casting_to_bf16``, trl 0.10.1 – 0.13.0 read): after PEFT's
+# prepare_model_for_kbit_training made every unquantized parameter fp32, modules named lm_head, embed_tokens, wte or
+# wpe go back to bf16 (norms stay fp32); the embedding's output, the first layer's input, is then bf16 too
+_TRL_BF16 = frozenset({"token_embd", "pos_embd", "output"})
+
+
+def _quant_weights(spec: ModelSpec, quant: str, trl: bool = False) -> tuple[int, str]:
+    """QLoRA base: bitsandbytes-quantized block Linears + fp32 for everything else (kbit preparation); with
+    ``trl`` the embeddings and the output projection in bf16 (``_TRL_BF16``)."""
     fmt = get_format(quant)
-    qbytes = kept = qparams = 0
+    qbytes = kept = qparams = half = 0
     moe = spec.is_moe
     for t in inventory(spec):
         if quantizes(fmt, tensor_role(t), moe):
             qbytes += quantized_tensor_bytes(fmt, t.shape)
             qparams += t.numel
+        elif trl and t.kind in _TRL_BF16:
+            half += t.numel
         else:
             kept += t.numel
-    total = qbytes + 4 * kept
+    total = qbytes + 4 * kept + 2 * half
+    trl_part = f" + {half:,} embedding / lm_head parameters × 2 B (trl's bf16 cast)" if trl else ""
     return total, (f"{qparams:,} quantized parameters in {fmt.name} = {fmt_bytes(qbytes)} + {kept:,} other "
-                   f"parameters × 4 B (fp32 after prepare_model_for_kbit_training) = {fmt_bytes(total)}")
+                   f"parameters × 4 B (fp32 after prepare_model_for_kbit_training){trl_part} = {fmt_bytes(total)}")
 
 
 def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
@@ -140,7 +158,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         if _is_quant(wl):
             if wl.quant is None:
                 wl = wl.replace(quant="nf4-dq")
-            weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq")
+            weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq", wl.qlora_prep == "trl")
         else:
             weights = n_total * p.weight_bytes
             wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"

@@ -15,6 +15,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, model_activations
+from ..loss_release import loss_note, loss_release
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .states import TRAINING_HANDLES, ModelStates, reserve_fraction
 
@@ -127,6 +128,8 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
     if wl.grad_accum > 1:
         notes.append(f"gradient accumulation over {wl.grad_accum} micro-batches: activations of one micro-batch "
                      "of batch × context, gradients kept between them")
+    if wl.transformers_version is not None:
+        notes.append(loss_note(loss_release(wl.transformers_version)))
     details: dict[str, Any] = {
         "trainable_parameters": states.trainable,
         "peak_phase": peak.phase,
