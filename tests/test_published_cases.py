@@ -12,12 +12,17 @@ import pytest
 from memfit.sources.hf_config import SUPPORTED_FAMILIES
 
 FILE = Path(__file__).parent / "data" / "groundtruth" / "published.jsonl"
-CASES = [r for r in map(json.loads, FILE.read_text().splitlines()) if "case" in r]
+DEV = FILE.with_name("published-dev.jsonl")  # the cases moved to development (published.md)
+BLIND = [r for r in map(json.loads, FILE.read_text().splitlines()) if "case" in r]
+MOVED = [r for r in map(json.loads, DEV.read_text().splitlines()) if "case" in r]
+CASES = BLIND + MOVED
 
 
 def test_the_file_holds_every_listed_case() -> None:
-    assert len(CASES) == 28
+    # 28 listed in two batches, 4 of them moved to development, 10 listed in their place (published.md)
+    assert len(BLIND) == 34 and len(MOVED) == 4
     assert len({r["case"] for r in CASES}) == len(CASES)
+    assert all("moved_to_development" in r["published"] for r in MOVED)
 
 
 @pytest.mark.parametrize("rec", CASES, ids=[r["case"] for r in CASES])
@@ -31,7 +36,9 @@ def test_each_case_quotes_its_figure(rec: dict[str, object]) -> None:
     if "device_used_peak" in rec:  # fms-acceleration's CSV: bytes, and nvidia-smi MiB
         used = rec["device_used_peak"]
         assert isinstance(used, int) and used % (1 << 20) == 0
-        assert f",{peak}," in quote and f",{used >> 20}," in quote
+        # the CSV writes whole numbers, or (the earlier reference runs) with a trailing .0
+        assert any(f",{peak}{end}," in quote for end in ("", ".0"))
+        assert any(f",{used >> 20}{end}," in quote for end in ("", ".0"))
     elif "optimum-benchmark" in str(pub["source"]):  # the report's CSV line: whole MB (bytes x 10^-6, truncated)
         assert peak % 10**6 == 0 and f",{peak // 10**6}," in quote
     else:  # the SDPA tables: MB (10^6 bytes) with up to 6 significant digits
