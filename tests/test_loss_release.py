@@ -161,3 +161,10 @@ def test_trl_qlora_prep_by_hand() -> None:
 def test_bad_release_is_one_line() -> None:
     with pytest.raises(ConfigError, match=r"4\.40 or later"):
         estimate("mistral-7b-v0.3", Workload(mode="lora", transformers_version="4.30.0"))
+
+
+def test_trl_prep_needs_a_quantized_base() -> None:
+    with pytest.raises(ConfigError, match="not quantized"):
+        Workload(mode="lora", qlora_prep="trl").validate()
+    Workload(mode="qlora", qlora_prep="trl").validate()
+    Workload(mode="lora", quant="nf4-dq", qlora_prep="trl").validate()

@@ -37,6 +37,9 @@ class Workload(WorkloadOptions):
         check_options(self)
         if self.tp * self.pp > self.gpus and self.gpus != 1:
             raise ConfigError(f"tp × pp = {self.tp * self.pp} exceeds gpus = {self.gpus}; raise --gpus")
+        if self.qlora_prep == "trl" and self.mode == "lora" and self.quant is None:
+            raise ConfigError("qlora_prep = 'trl' is trl's casts of a 4-bit model; this LoRA base is not quantized: "
+                              "use --mode qlora (or --quant nf4-dq), or drop --qlora-prep")
         return self
 
     @classmethod
