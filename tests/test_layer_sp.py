@@ -8,7 +8,7 @@ from __future__ import annotations
 from _traces import Requested
 from memfit.memory.activations import Precision
 from memfit.memory.training.layer_ops import LayerRun, StepContext, norm
-from memfit.memory.training.layer_sp import sp_gather, sp_scatter
+from memfit.memory.training.layer_sp import sp_gather, sp_scatter, tp_sum, tp_whole
 from memfit.sources.loader import load_model
 
 AMP = Precision(amp=True, weight_bytes=4, resid_bytes=4, full=True)
@@ -46,3 +46,24 @@ def test_norm_runs_on_the_shard() -> None:
     tr, c = _context(8)
     norm(c, LayerRun(), 4)
     assert tr.sizes == [512 * 4096 * 4] * 3
+
+
+def test_tensor_parallel_all_reduce_is_out_of_place() -> None:
+    """TP without SP: the functional all-reduce of a row-wise Linear's bf16 partial sums makes a new whole tensor
+    (4096 tokens × 4096 × 2 B) and the partial one is dropped; two input gradients of one input are added into a
+    third tensor. With SP the same call reduce-scatters to the 512-token shard."""
+    tr = Requested()
+    c = StepContext(tr, load_model("mistral-7b-v0.3"), AMP, batch=2, seq=2048, tp=8)
+    partial = tr.alloc(4096 * 4096 * 2)
+    whole = tp_whole(c, partial, 2)
+    assert tr.sizes == [4096 * 4096 * 2] * 2 and list(tr.live) == [whole]
+    other = tr.alloc(4096 * 4096 * 2)
+    total = tp_sum(c, whole, other, 2)
+    assert tr.sizes[-1] == 4096 * 4096 * 2 and list(tr.live) == [total]
+    tr, c = _context(8)
+    c.tp = 8
+    tp_whole(c, tr.alloc(4096 * 4096 * 2), 2)
+    assert list(tr.live.values()) == [512 * 4096 * 2]
+    one = StepContext(tr, c.spec, AMP, batch=2, seq=2048)  # one GPU: in place, nothing made
+    a, b = tr.alloc(8), tr.alloc(8)
+    assert tp_whole(one, a, 2) == a and tp_sum(one, a, b, 2) == a and b not in tr.live

@@ -35,7 +35,7 @@ from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .fsdp_params import Param, backward_order, layer_params, param_order
 from .layer_grads import layer_backward
 from .layer_ops import norm
-from .layer_sp import sp_gather, sp_scatter
+from .layer_sp import sp_gather, tp_whole
 from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ReplayInput", "StreamTrace", "fsdp_pool"]
@@ -382,10 +382,10 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     spec, n = r.spec, len(r.groups) - 1
     layers, root = r.groups[:n], r.groups[n]
     sharded: list[int] | None = None if grads else []
-    c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1)
+    c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1, tp=r.tp)
     trainable = layer_params(spec)
     prev, root_params = _gather(tr, r, root)
-    x = sp_scatter(c, tr.alloc(r.tokens * r.hidden * c.r), c.r)  # the embedding's output (SP: its shard)
+    x = tp_whole(c, tr.alloc(r.tokens * r.hidden * c.r), c.r)  # the embedding's output (SP: its shard)
     masks = {tr.alloc(m): first for m, first in r.masks}  # ``fsdp_masks``: kept to that layer's backward
     inputs: list[int] = []
     runs: list[LayerRun] = []
@@ -414,7 +414,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
     head = _head_grad(tr, r, root, low)
     tr.free(*final)
-    grad = sp_scatter(c, grad, c.r)  # SP: the lm_head's input gradient reduce-scattered to the final norm's shard
+    grad = tp_whole(c, grad, c.r)  # TP: the lm_head's input gradient made whole (SP: the final norm's shard)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         flat = 0

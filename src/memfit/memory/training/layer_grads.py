@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_backward
 from .layer_ops import LayerRun, Linear, StepContext
-from .layer_sp import sp_gather, sp_scatter
+from .layer_sp import sp_gather, sp_scatter, tp_sum, tp_whole
 
 __all__ = ["layer_backward"]
 
@@ -54,10 +54,10 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
                 made[lin.kind] = gw
             if pending:
                 tr.free(pending.pop())
-            if lin.x in acc:
-                tr.free(gi)
-            else:
-                acc[lin.x] = gi
+            gb = 4 if lin.cast_input else c.pb
+            if c.sp == 1 and lin.kind not in OUTPUT_KINDS:  # TP: a column-wise Linear's input gradient all-reduced
+                gi = tp_whole(c, gi, gb)
+            acc[lin.x] = tp_sum(c, acc[lin.x], gi, gb) if lin.x in acc else gi
     tr.free(*acc.values(), *pending)
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
     for kind, numel, matrix in trainable:  # norms, biases, adapters, other matrices: made as their nodes run

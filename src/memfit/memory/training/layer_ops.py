@@ -26,6 +26,7 @@ class StepContext:
     grads: list[int] = field(default_factory=list)
     head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
     sp: int = 1  # sequence parallelism's ranks: the stream and the norms hold one shard of the sequence
+    tp: int = 1  # tensor parallelism's ranks (``layer_sp``: the collectives that make partial sums whole)
 
     @property
     def t(self) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .layer_ops import StepContext
 
-__all__ = ["sp_gather", "sp_scatter"]
+__all__ = ["sp_gather", "sp_scatter", "tp_sum", "tp_whole"]
 
 
 def sp_gather(c: StepContext, shard: int, nbytes: int, width: int = 0) -> int:
@@ -42,3 +42,29 @@ def sp_scatter(c: StepContext, whole: int, nbytes: int) -> int:
     shard = c.tr.alloc(c.ts * c.spec.hidden_size * nbytes)
     c.tr.free(cat, whole)
     return shard
+
+
+def tp_whole(c: StepContext, partial: int, nbytes: int) -> int:
+    """Partial sums over the TP ranks (a row-wise Linear's output, the vocabulary-parallel embedding's, a column-wise
+    Linear's input gradient: hidden-size features on every token) made whole: with SP reduce-scattered to the shard
+    (``sp_scatter``); without, all-reduced by the functional collective, which is out of place
+    (``torch.ops._c10d_functional.all_reduce`` returns a new tensor; ``partial`` is dropped once it is made: the
+    simulator's trace of dev llama-2-7b-hf-l4/fsdp4-tp2-accum2-b2-s2048). Returns the result's key."""
+    if c.sp > 1:
+        return sp_scatter(c, partial, nbytes)
+    if c.tp == 1:
+        return partial
+    whole = c.tr.alloc(c.t * c.spec.hidden_size * nbytes)
+    c.tr.free(partial)
+    return whole
+
+
+def tp_sum(c: StepContext, first: int, second: int, nbytes: int) -> int:
+    """Two gradients of one input added: in place on one GPU (the autograd engine's accumulation, 0 returned: keep
+    ``first``); under TP the DTensor gradients are added out of place, a new tensor, both dropped."""
+    if c.tp == 1:
+        c.tr.free(second)
+        return first
+    total = c.tr.alloc(c.t * c.spec.hidden_size * nbytes)
+    c.tr.free(first, second)
+    return total

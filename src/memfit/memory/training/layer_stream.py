@@ -32,7 +32,7 @@ from ..runtimes.transformers_families import altup_copies
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
-from .layer_sp import sp_gather, sp_scatter
+from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
 
 __all__ = ["LayerRun", "Linear", "StepContext", "layer_forward"]
@@ -69,7 +69,7 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
                        normed, nb)
         else:
             out = _moe(c, run, layer, normed, nb)
-        out = sp_scatter(c, out, c.pb)
+        out = tp_whole(c, out, c.pb)
         if c.p.full and not c.p.amp:  # the Linears keep their input, the norm's output (SP: its gathered copy)
             run.hold(tr, normed)
         else:
