@@ -24,24 +24,21 @@ Activations are replayed at the grain of the one-GPU replay (``pool.py``): the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from ...spec import ModelSpec
 from ..activations import LayerActivations, ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures, Trace
-from ..caching_allocator import CachingAllocator
 from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .fsdp_params import Param, backward_order, layer_params, param_order
+from .fsdp_streams import COPY_IN, DEFAULT, REDUCE, StreamTrace
 from .layer_grads import layer_backward
 from .layer_ops import norm
 from .layer_sp import sp_gather, tp_whole
 from .layer_stream import LayerRun, StepContext, layer_forward
 
 __all__ = ["COPY_IN", "DEFAULT", "REDUCE", "ReplayInput", "StreamTrace", "fsdp_pool"]
-
-DEFAULT, COPY_IN, REDUCE = "default", "all-gather copy-in", "reduce-scatter"
-
 
 MAX_PIECES = 64  # hidden-sized saved tensors a layer is held as at most (a MoE layer saves hundreds)
 
@@ -55,65 +52,6 @@ def _saved_coarse(tr: Trace, la: LayerActivations, inner: int, hidden: int) -> l
     n_h = min(MAX_PIECES, max(1, rest // hidden)) if hidden else 1
     keys += [tr.alloc(rest // n_h) for _ in range(n_h)]
     return keys
-
-
-@dataclass
-class StreamTrace(Trace):
-    """A :class:`Trace` with one emulated allocator per CUDA stream; reserved and allocated are their sums."""
-
-    pools: dict[str, CachingAllocator] = field(default_factory=dict)
-    owner: dict[int, str] = field(default_factory=dict)
-    stream: str = DEFAULT
-    peak_res: int = 0
-    peak_alloc: int = 0
-    reserved_now: int = 0
-    allocated_now: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.pools[DEFAULT] = self.pool  # ``pool``: the default stream's, where a layer's tensors are made
-
-    def alloc(self, nbytes: int) -> int:
-        if nbytes <= 0:
-            return 0
-        self._next += 1
-        pool = self.pools.get(self.stream)
-        if pool is None:
-            pool = self.pools[self.stream] = CachingAllocator(self.expandable)
-        res, alloc = pool.reserved, pool.allocated
-        pool.malloc(self._next, nbytes)
-        self.owner[self._next] = self.stream
-        self._settle(pool.reserved - res, pool.allocated - alloc)
-        return self._next
-
-    def on(self, stream: str, nbytes: int) -> int:
-        saved, self.stream = self.stream, stream
-        try:
-            return self.alloc(nbytes)
-        finally:
-            self.stream = saved
-
-    def free(self, *keys: int) -> None:
-        for k in keys:
-            s = self.owner.pop(k, None)
-            if s is not None:
-                pool = self.pools[s]
-                alloc = pool.allocated
-                pool.free(k)
-                self._settle(0, pool.allocated - alloc)
-
-    def _settle(self, d_reserved: int, d_allocated: int) -> None:
-        self.reserved_now += d_reserved
-        self.allocated_now += d_allocated
-        self.peak_res = max(self.peak_res, self.reserved_now)
-        self.peak_alloc = max(self.peak_alloc, self.allocated_now)
-
-    def built(self) -> None:
-        res, alloc = self.reserved_now, self.allocated_now
-        self._after_build, self.peak_res, self.peak_alloc = (res, alloc), res, alloc
-
-    def figures(self) -> PoolFigures:
-        return PoolFigures(self.peak_res, self.peak_alloc, *self._after_build)
 
 
 @dataclass(frozen=True)
@@ -184,11 +122,22 @@ def _gather(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...]) -> tuple[
     # mixed precision: ``_get_param_all_gather_inputs``' foreach-copy path casts the group's shards into one flat
     # buffer of the compute dtype first (not when the shards are already in it, nor under CPU offload), freed once
     # copied into the flat output (the simulator's trace of row 6 of plan-checks.jsonl, mistral-7b-v0.3 on 3 L40S)
+    flat = _all_gather(tr, r, group)
+    return flat, [tr.alloc(p.gathered * r.compute_bytes) for p in group]
+
+
+def _all_gather(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...]) -> int:
+    """A group's all-gather on the copy-in stream (its mixed-precision cast buffer, then its flat output); 0 for
+    none. In backward the next group's is prefetched when the current one's pre-backward runs (the root's: before
+    the loss's backward), and freed right after its own copy-out (``FSDPParamGroup.unshard``: outside the forward
+    the result is not kept in ``AllGatherState``; the simulator's trace of dev llama-2-7b-hf-l4/fsdp4-tp2-accum2)."""
+    if not group:
+        return 0
     cast = tr.on(COPY_IN, sum(p.sharded for p in group) * r.compute_bytes) \
         if r.param_bytes and r.param_bytes != r.compute_bytes else 0
     flat = tr.on(COPY_IN, sum(p.gathered for p in group) * r.compute_bytes)
     tr.free(cast)
-    return flat, [tr.alloc(p.gathered * r.compute_bytes) for p in group]
+    return flat
 
 
 def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: list[int], held: list[int],
@@ -221,13 +170,15 @@ def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: li
     return rs_in
 
 
-def _loss(tr: StreamTrace, r: ReplayInput, prev: int, read: int = 0) -> int:
+def _loss(tr: StreamTrace, r: ReplayInput, prev: int, read: int = 0, prefetch: tuple[Param, ...] = ()
+          ) -> tuple[int, int]:
     """Logits, their fp32 copy, the fp32 log-softmax kept; its backward. Under TP the lm_head's local logits
     (``Shard(-1)``) are gathered to ``Replicate``: an all-gather along dim 0, then the chunks concatenated along the
     vocabulary (``torch/distributed/tensor/_redistribute.py``); backward takes the local slice of the gradient.
-    ``read``, the lm_head's input its matmul does not keep (SP under autocast), dies with the gather. Returns the
-    logits' gradient in the compute dtype: the lm_head's backward reads it while it makes its input's and
-    its weight's gradients (the caller frees it then)."""
+    ``read``, the lm_head's input its matmul does not keep (SP under autocast), dies with the gather; ``prefetch``,
+    the group the root's pre-backward all-gathers before the loss's backward. Returns the logits' gradient in the
+    compute dtype (the lm_head's backward reads it while it makes its input's and its weight's gradients; the caller
+    frees it then) and the prefetched all-gather output."""
     n_logits, cb = r.tokens * r.vocab, r.compute_bytes
     if r.tp > 1:
         local = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
@@ -247,6 +198,7 @@ def _loss(tr: StreamTrace, r: ReplayInput, prev: int, read: int = 0) -> int:
     f32 = tr.alloc(n_logits * 4)
     ls = tr.alloc(n_logits * 4)
     tr.free(f32, logits, prev)
+    nxt = _all_gather(tr, r, prefetch)
     g1, g2 = tr.alloc(n_logits * 4), tr.alloc(n_logits * 4)
     tr.free(g1, ls)
     low = tr.alloc(n_logits * cb)
@@ -260,7 +212,7 @@ def _loss(tr: StreamTrace, r: ReplayInput, prev: int, read: int = 0) -> int:
         part = tr.alloc(-(-r.vocab // r.tp) * r.tokens * cb)
         tr.free(low)
         low = part
-    return low
+    return low, nxt
 
 
 def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list[int]:
@@ -288,14 +240,18 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
             tr.free(*ps)
             ps = []
         params.append(ps)
-    low = _loss(tr, r, prev)
+    low, nxt = _loss(tr, r, prev, prefetch=layers[-1] if r.fsdp and r.reshard and n else ())
     gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
     head = _head_grad(tr, r, root, low)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
         la = r.acts.layers[i]
         flat = 0
-        if r.reshard:
+        if r.reshard and r.fsdp:  # copy-out, its all-gather output dropped, the next group's prefetched
+            params[i] = [tr.alloc(p.gathered * cb) for p in layers[i]]
+            tr.free(nxt)
+            nxt = _all_gather(tr, r, layers[i - 1] if i else ())
+        elif r.reshard:
             flat, params[i] = _gather(tr, r, layers[i])
         if r.full_ckpt:
             kept[i] += _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
@@ -409,7 +365,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
     final, read = _final_norm(c, r, x)
-    low = _loss(tr, r, prev, read)
+    low, nxt = _loss(tr, r, prev, read, layers[-1] if r.fsdp and r.reshard and n else ())
     tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
     head = _head_grad(tr, r, root, low)
@@ -417,15 +373,16 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     grad = tp_whole(c, grad, c.r)  # TP: the lm_head's input gradient made whole (SP: the final norm's shard)
     held: list[int] = []
     for i in range(n - 1, -1, -1):
-        flat = 0
-        if r.reshard and r.fsdp:
-            flat, params[i] = _gather(tr, r, layers[i])
+        if r.reshard and r.fsdp:  # copy-out, its all-gather output dropped, the next group's prefetched
+            params[i] = [tr.alloc(p.gathered * r.compute_bytes) for p in layers[i]]
+            tr.free(nxt)
+            nxt = _all_gather(tr, r, layers[i - 1] if i else ())
         run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[i]) if r.full_ckpt else runs[i]
         start = len(c.grads)
         grad = layer_backward(c, run, grad, backward_order(trainable[i]))
         g = param_order(c.grads[start:], trainable[i])
         del c.grads[start:]
-        tr.free(run.output if r.full_ckpt else 0, inputs[i], flat, *run.cache, *(k for k, f in masks.items() if f == i))
+        tr.free(run.output if r.full_ckpt else 0, inputs[i], *run.cache, *(k for k, f in masks.items() if f == i))
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
     whole = sp_gather(c, grad, c.r)  # SP: the embedding's backward reads the whole sequence's gradient
