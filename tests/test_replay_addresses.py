@@ -42,3 +42,19 @@ def test_freed_neighbours_merge_unless_kept_apart() -> None:
         s.give(a, 30 * MIB)
         s.give(b, 30 * MIB)
         assert s.take(50 * MIB) == expect  # merged: the two 30 MiB ranges hold it; apart: a new range
+
+
+def test_replay_of_a_two_case_process() -> None:
+    """Two traced cases replayed as one process: each case's reserved peak is its own segments (the held cuBLAS
+    workspace counted once per case, as the trace allocates it), whatever the address model; random orders of a
+    stream without equal free blocks all give the same figure."""
+    tool = _tool()
+    ws = {"ev": "malloc", "key": "('cublas workspace', 0)", "bytes": 32 * MIB}
+    case_a = [ws, {"ev": "malloc", "key": "a", "bytes": 100 * MIB}, {"ev": "free", "key": "a"},
+              {"ev": "malloc", "key": "b", "bytes": 60 * MIB}]
+    case_b = [ws, {"ev": "malloc", "key": "c", "bytes": 5 * MIB}]
+    rows = [{"case": c, "kind": "generate", "peak_reserved": 0} for c in "AB"]
+    for policy in tool.POLICIES:
+        got = tool.replay_process(rows, {"A": case_a, "B": case_b}, policy)
+        assert got == {"A": 132 * MIB, "B": 52 * MIB}, policy  # B: the workspace and one 20 MiB segment
+    assert tool.random_orders(case_a, 3) == [132 * MIB] * 3
