@@ -11,6 +11,9 @@ model of that process:
 
 * ``rising`` / ``falling``: every case in a fresh address space, new segments above / below the last one (the
   emulation's ``descending=False`` / ``True``);
+* ``measured`` (with ``--measured FILE``, the output of ``tools/gpu_snapshot.py`` on a GPU): each case's new
+  segments at the addresses the GPU gave that case's segments, in order (2 MiB small-pool segments and the others
+  matched apart; a simulated segment beyond the recorded ones goes below all of them);
 * ``reuse-*``: one address space for the whole file. New ranges are taken top-down below everything mapped (the
   published ``memory_snapshot()`` dumps of a fresh process, docs/simulator.md); a range that ``empty_cache()``
   gave back is reused when a new segment fits it, chosen by the policy: ``lowest`` (first fit from the bottom),
@@ -24,6 +27,7 @@ model of that process:
 
 Usage:  python tools/simulate_memory.py validate [--cases FILE] --trace T.jsonl
         python tools/replay_addresses.py T.jsonl [--cases FILE] [--policies rising,falling,reuse-lowest,...]
+                                         [--measured SNAPSHOTS.jsonl.gz]
 Prints, per case, the replayed reserved peak's error against the measured one for each policy, then per policy the
 number of cases within 0.5 % and the worst. ``--random N``: each case also under N random segment orders (fresh
 address space, seeds 0..N-1): how many land within 0.5 % and the distinct errors they take.
@@ -32,6 +36,7 @@ address space, seeds 0..N-1): how many land within 0.5 % and the distinct errors
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import sys
@@ -93,6 +98,26 @@ class AddressSpace:
             self.free = merged
 
 
+class _Measured:
+    """A case's recorded ``segment_alloc`` addresses, handed out in order: 2 MiB (small-pool) segments and the others
+    apart; ``size_mismatches`` counts the simulated segments whose size is not the recorded one."""
+
+    def __init__(self, recorded: list[list[Any]]) -> None:
+        made = [(int(addr), int(n)) for action, addr, n in recorded if action == "segment_alloc"]
+        self.queues = {True: [r for r in made if r[1] == 2 * MIB], False: [r for r in made if r[1] != 2 * MIB]}
+        self.low = min([a for a, _ in made], default=TOP)
+        self.size_mismatches = 0
+
+    def take(self, size: int) -> int:
+        queue = self.queues[size == 2 * MIB]
+        if not queue:
+            self.low -= size
+            return self.low
+        addr, recorded = queue.pop(0)
+        self.size_mismatches += recorded != size
+        return addr
+
+
 class _Fresh:
     """A fresh address space per case: new segments above (``rising``) or below (``falling``) the last one."""
 
@@ -111,8 +136,10 @@ def _held(key: str) -> bool:
     return key.startswith("('cublas workspace'") or key == "earlier cases"
 
 
-def replay_process(rows: list[dict[str, Any]], traces: dict[str, list[dict[str, Any]]], policy: str) -> dict[str, int]:
-    """Each traced case's emulated reserved peak, the cases replayed in the measured order under ``policy``."""
+def replay_process(rows: list[dict[str, Any]], traces: dict[str, list[dict[str, Any]]], policy: str,
+                   measured: dict[str, list[list[Any]]] | None = None) -> dict[str, int]:
+    """Each traced case's emulated reserved peak, the cases replayed in the measured order under ``policy``
+    (``measured``: each case's recorded events, for the ``measured`` policy)."""
     name = policy.removeprefix("reuse-").removesuffix("-apart")
     space = AddressSpace(name, merge=not policy.endswith("-apart"))
     held: dict[str, int] = {}
@@ -131,10 +158,15 @@ def replay_process(rows: list[dict[str, Any]], traces: dict[str, list[dict[str, 
                     held.setdefault("('cublas workspace', 1)", space.take(WORKSPACE))
                 space.give(addr, row["peak_reserved"])
             continue
-        fresh = _Fresh(policy == "falling")
+        fresh: _Fresh | _Measured = _Fresh(policy == "falling")
+        if policy == "measured":
+            fresh = _Measured((measured or {}).get(case, []))
         key = [""]
 
-        def place(size: int, key: list[str] = key, fresh: _Fresh = fresh) -> int:
+        def place(size: int, key: list[str] = key, fresh: _Fresh | _Measured = fresh) -> int:
+            if policy == "measured" and _held(key[0]):
+                held.setdefault(f"{key[0]} {size}", TOP + len(held) * (1 << 36))  # the process's, kept apart
+                return held[f"{key[0]} {size}"]
             if not policy.startswith("reuse-"):
                 return fresh.take(size)
             kept = key[0] if key[0].startswith("('cublas") else f"{key[0]} {size}"  # leftovers: one range a size
@@ -154,6 +186,8 @@ def replay_process(rows: list[dict[str, Any]], traces: dict[str, list[dict[str, 
             elif ev["ev"] == "free":
                 alloc.free(ev["key"])
         out[case] = alloc.peak_reserved
+        if isinstance(fresh, _Measured) and fresh.size_mismatches:
+            print(f"{case}: {fresh.size_mismatches} simulated segments differ in size from the recorded ones")
         if policy.startswith("reuse-"):  # empty_cache() before the next case: all but the held segments go back
             kept = set(held.values())
             for addr, size in alloc.segment_ranges():
@@ -189,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default=str(REPO / "tests/data/groundtruth/h100.jsonl"), help="the measured file")
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--random", type=int, default=0, help="also N random segment orders per case")
+    ap.add_argument("--measured", default="", help="tools/gpu_snapshot.py output: adds the 'measured' policy")
     a = ap.parse_args(argv)
     policies = [p for p in a.policies.split(",") if p]
     bad = [p for p in policies if p not in POLICIES]
@@ -197,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = [r for r in _read(Path(a.cases)) if "case" in r and "peak_reserved" in r]
     traces = {t["case"]: t["events"] for t in _read(Path(a.trace))}
-    res = {p: replay_process(rows, traces, p) for p in policies}
+    recorded: dict[str, list[list[Any]]] = {}
+    if a.measured:
+        with gzip.open(a.measured, "rt") as f:
+            recorded = {r["case"]: r["events"] for r in map(json.loads, f) if r.get("case") != "prologue"}
+        policies.append("measured")
+    res = {p: replay_process(rows, traces, p, recorded) for p in policies}
     measured = {r["case"]: r["peak_reserved"] for r in rows if r["case"] in traces}
     print(f"{'case':50s}" + "".join(f"{p[:14]:>15s}" for p in policies) + "   (reserved peak error, MiB)")
     for case, m in measured.items():
