@@ -51,7 +51,12 @@ def test_mrv2_profile_by_hand() -> None:
     # sampler: 1024 × 151,936 logits × (2 B bf16 + 4 B fp32 copy) = 933,494,784; with the forward's hidden states
     # (8192 + 2 × 1024) × 5120 × 2 B = 104,857,600 -> 1,038,352,384, above the forward's
     # 8192 × (3 × 5120 + 3 × 25,600 / 2) × 2 B = 880,803,840
-    assert comps["activations"].bytes == 1024 * 151_936 * 6 + (8192 + 2048) * 5120 * 2 == 1_038_352_384
+    # + from 0.27 (total_consumed) MRV2's sampler states built in load_model: output_bin_counts 1024 × 151,936 int32,
+    # prompt_bin_mask and grammar_bitmask 1024 × cdiv(151,936, 32) = 4,748 int32 each = 661,225,472
+    states = 1024 * 151_936 * 4 + 2 * 1024 * 4748 * 4
+    assert states == 661_225_472
+    assert comps["activations"].bytes == 1024 * 151_936 * 6 + (8192 + 2048) * 5120 * 2 + states
+    assert comps["overhead"].bytes == round(0.25 * 2**30)  # NCCL's init precedes the snapshot: no TP term
     assert "captured after the KV cache" in comps["cuda_graphs"].formula
     assert est.details["model_runner"] == "v2" and est.details["sampler"] == "mrv2"
     # the graphs are not taken from the budget: pool = requested - weights - activation - non-torch
@@ -81,3 +86,25 @@ def test_sglang_load_segments_by_hand() -> None:
     assert sizes[1:6] == [(3584 + 1024) * 3584 * 2, (3584 + 1024) * 2, 3584 * 3584 * 2, 2 * 18_944 * 3584 * 2,
                           3584 * 18_944 * 2]
     assert [s / mib for s in (sizes[1], sizes[3], sizes[4], sizes[5])] == [31.5, 24.5, 259.0, 129.5]
+
+
+def test_sampler_states_by_hand() -> None:
+    from memfit.memory.runtimes.vllm_mrv2 import sampler_state_bytes
+
+    # Llama 3's 128,256 tokens at 256 sequences: 256 × 128,256 × 4 + 2 × 256 × 4,008 × 4 (cdiv(128,256, 32) = 4,008)
+    assert sampler_state_bytes(128_256, 256) == 131_334_144 + 8_208_384 == 139_542_528
+    # with one speculative token the grammar bitmask covers two logits per request
+    assert sampler_state_bytes(32, 2, decode_query_len=2) == 2 * (32 + 1) * 4 + 4 * 1 * 4
+
+
+@pytest.mark.parametrize(("version", "counted"), [("0.26.0", False), ("0.27.0", True), ("0.27.1", True)])
+def test_sampler_states_count_from_0_27(version: str, counted: bool) -> None:
+    # 0.26.0's profiler counts torch memory as weights + peak increase, so the states allocated after the weights and
+    # before the profile run are not in it; 0.27.0's total_consumed (the fall in free memory) counts them
+    kw = dict(mode="inference", runtime="vllm", context=4096, new_tokens=0, device=get_device("rtx-4090"))
+    est = memfit.estimate("qwen3-8b", vllm_version=version, **kw)
+    act = {c.name: c for c in est.components}["activations"]
+    assert ("MRV2's sampler states" in act.formula) is counted
+    # pipeline stages: only the last one builds the sampler (and prints no pool: the first stage's is printed)
+    first = memfit.estimate("qwen3-8b", vllm_version=version, pp=2, gpus=2, **kw)
+    assert "MRV2's sampler states" not in {c.name: c for c in first.components}["activations"].formula

@@ -67,7 +67,10 @@ POOL_CAPS = {
     "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": +0.086,
     # (2026-12-07) the allocator's block remainders made the Qwen2 weights exact (dennis A100 -0.39 -> -0.00 %): the
     # util 0.25 pool, -1.7 % before, is -2.8 % after: the 0.07 GiB its weights had hidden is the profile's
-    "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.008, "dennis-a100-80-qwen2-7b-util0.25": -0.029,
+    # (2026-12-07) from vLLM 0.11 NCCL's and the custom all-reduce's buffers precede the worker's snapshot
+    # (gpu_worker.py init_device), so the 0.42 GiB TP term is gone off NVSwitch parts: this held-out tp 4 row (the
+    # default 0.11 profile) +0.73 -> +2.50 %, scored once after the change, nothing tuned on it
+    "g6e-4xl40s-qwen3-coder-30b-a3b-tp4-32k": +0.025, "dennis-a100-80-qwen2-7b-util0.25": -0.029,
     "dennis-a100-80-qwen2-7b-util0.5": -0.003, "dennis-a100-40-qwen2-7b-tp2-util0.5": -0.006,
     "dennis-a100-80-qwen2-7b-tp2-util0.25": -0.008, "dennis-a100-80-qwen2-7b-tp2-util0.5": -0.004,
     # (2026-12-07) the T4 row takes its log's own arguments (192 sequences, utilization 0.89386, V0 0.8.2): -6.0 ->
@@ -77,7 +80,9 @@ POOL_CAPS = {
     "vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": +0.058,
     # Model Runner V2 (vLLM 0.22-0.27): the tp 2 start-up that named it, and batch 7's blind logs at their first
     # scoring with the MRV2 profile (before the float32-config dtype rule: -1.66 / -1.54 %)
-    "blog-2xrtxpro6000-qwen3-32b-tp2-v0.27": +0.012,
+    # (2026-12-07) with MRV2's sampler states counted from 0.27 (+0.62 GiB at 1,024 sequences) and no TP term from 0.11
+    # (-0.42 GiB): +0.40 -> -1.99 % (the log's 1.66 GiB beside weights and KV against memfit's 1.83)
+    "blog-2xrtxpro6000-qwen3-32b-tp2-v0.27": -0.020,
     "notes-wsl-rtx4090-qwen2.5-0.5b-llm-v0.27.1": +0.006,
 }
 

@@ -47,6 +47,7 @@ class EngineProfile:
     mrv2_quantized: bool = False  # 0.24 to 0.27: quantized checkpoints too (before: the V1 runner)
     runner: str = "v1"  # v1 | v2: the model runner whose profile run applies (with_model_runner)
     mxfp4_value_align: int = 0  # 0.17+: Hopper MXFP4 expert values padded to this multiple per dim (0: packs only)
+    mrv2_states_counted: bool = False  # 0.27+: the pool counts MRV2's sampler states (vllm_mrv2.sampler_state_bytes)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -136,6 +137,7 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         mrv2_dense=bool(row.get("mrv2_dense", False)),
         mrv2_quantized=bool(row.get("mrv2_quantized", False)),
         mxfp4_value_align=int(row.get("mxfp4_value_align", 0)),
+        mrv2_states_counted=bool(row.get("mrv2_states_counted", False)),
     )
 
 

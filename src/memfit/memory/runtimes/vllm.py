@@ -37,6 +37,7 @@ from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
 from .vllm_groups import KVGroups, kv_groups, request_blocks
 from .vllm_load import allocator_remainder_bytes
+from .vllm_mrv2 import sampler_state_bytes
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
@@ -312,6 +313,10 @@ def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EnginePro
     activation, act_formula = profile_activation_bytes(
         spec, prof.max_num_batched_tokens, prof.max_num_seqs, tp, prof.sampler_bytes, prof.sampler_fixed_bytes,
         prof.moe_workspace, first_stage=rank == 0, last_stage=rank == pp - 1)
+    if prof.runner == "v2" and prof.mrv2_states_counted and rank == pp - 1:
+        states = sampler_state_bytes(spec.vocab_size, prof.max_num_seqs)
+        activation += states
+        act_formula += f" + MRV2's sampler states {states:,} (counted from 0.27: vllm_mrv2)"
     span = stage_range(len(spec.layers), pp, rank)
     graphs = 0 if wl.enforce_eager else cuda_graph_bytes(prof.cuda_graph_modes, prof.cuda_graph_step,
                                                          prof.max_num_seqs, len(span))
