@@ -442,6 +442,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # all-gathers at their prefetch moment (the last layer's before the loss's backward): dev (61) median 0.74 -> 0.24
     # %, llama-2-7b +7.83 -> +5.41 %; held-out (scored, not tuned on) median 1.04 -> 0.31 %, worst codellama-34b
     # offload +4.82 %, most under glm-4.5-air -1.87 %
+    # + the four cases listed blind with the move (llama-3.1-8b fsdp2xtp4 accum -0.47 %, qwen2.5-14b tp4+SP +1.15 %,
+    # llama-3.2-3b fsdp2xtp2+SP ckpt +0.26 %, gemma-2-2b-l4 eager ckpt +0.29 %), scored once: held-out (53) 0.31 %
     ("parallel/dev.jsonl", "training"): Bound(median=0.24, worst=22.85, under=-22.85),
     ("parallel/heldout.jsonl", "training"): Bound(median=0.31, worst=4.82, under=-1.87),
 }
