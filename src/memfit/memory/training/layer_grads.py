@@ -27,8 +27,12 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     elements, a matrix) in parameter order). Returns the gradient of the layer's input."""
     tr, h = c.tr, c.spec.hidden_size
     made = run.made  # the weight gradients the Linears and the mixers' ops make, by kind
+    # the kinds whose weight gradient a replayed Linear makes: a shared expert's Linears are replayed as an MLP's;
+    # a Linear standing in for weights laid out otherwise (DeepSeek-V4's low-rank q and output) makes none there
+    kinds = {k.removesuffix("_shexp") for k, _n, matrix in trainable if matrix}
     acc: dict[int, int] = {}  # input key -> its gradient (later Linears on the same input add in place)
     pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
+    run.streams[:] = [grad, 0]  # the hyper-connections' ops (layer_hc) pass the streams' gradient along
     for j in range(len(run.linears), -1, -1):
         for pos, sizes, scratch in reversed(run.kernels):
             if pos == j:
@@ -49,7 +53,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
             acc, pending = {}, []
         if j > 0:
             lin = run.linears[j - 1]
-            gi, gw = _linear_backward(c, lin)
+            gi, gw = _linear_backward(c, lin, lin.kind in kinds)
             if gw:
                 made[lin.kind] = gw
             if pending:
@@ -61,8 +65,12 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     tr.free(*acc.values(), *pending)
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
     for kind, numel, matrix in trainable:  # norms, biases, adapters, other matrices: made as their nodes run
-        c.grads.append((made.pop(kind, 0) if matrix else 0) or tr.alloc(numel * gb))
+        # (a shared expert's Linears are replayed as an MLP's: ffn_gate for ffn_gate_shexp)
+        made_as = made.pop(kind, 0) or made.pop(kind.removesuffix("_shexp"), 0) if matrix else 0
+        c.grads.append(made_as or tr.alloc(numel * gb))
     c.grads += made.values()
+    if run.streams[0] != grad:  # the hyper-connections freed it and left the layer input's
+        return run.streams[0]
     out = tr.alloc(c.ts * h * c.r)
     tr.free(grad)
     return out
@@ -79,8 +87,8 @@ def _norm_backward(c: StepContext) -> None:
     tr.free(b, g)
 
 
-def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
-    """One Linear's backward; returns (input gradient, weight gradient or 0)."""
+def _linear_backward(c: StepContext, lin: Linear, weight: bool = True) -> tuple[int, int]:
+    """One Linear's backward; returns (input gradient, weight gradient or 0; none unless ``weight``)."""
     tr, t = c.tr, c.t
     gcast = tr.alloc(t * lin.n_out * 2) if (c.p.amp and lin.kind in OUTPUT_KINDS and c.sp == 1) else 0
     if c.sp > 1 and lin.kind in OUTPUT_KINDS:  # the stream's gradient shard (cast under autocast), all-gathered
@@ -104,7 +112,7 @@ def _linear_backward(c: StepContext, lin: Linear) -> tuple[int, int]:
             gx = dropout_backward(tr, gx, t, lin.n_in)
         low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != 4 else 0
         tr.free(gx, low)
-    gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if c.p.full else 0  # the weight's gradient, then the input's
+    gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if (c.p.full and weight) else 0  # the weight's, then the input's
     gi = tr.alloc(t * lin.n_in * c.pb)
     tr.free(gcast, *lin.saved, lin.weight_cast)  # the matmul's node is done: its saved tensors go
     if gw and c.p.amp:  # then the weight cast's backward: the fp32 gradient

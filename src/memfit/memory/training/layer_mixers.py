@@ -84,6 +84,14 @@ def dsv4_scores(c: StepContext, run: LayerRun, a: AttentionSpec, ab: int) -> int
     scores = b * heads * s * kv * ab
     wide = b * heads * s * (kv + 1) * 4
     out = t * heads * a.value_dim * ab
+    if a.index_heads and a.compress_rate:  # the lightning indexer: its fp32 scores over the compressed keys feed
+        # only its top-k (q's fp32 copy, the scores, relu, × the head weights, the weighted copy summed; freed)
+        n = b * s * a.index_heads * (s // a.compress_rate) * 4
+        qi = tr.alloc(t * a.index_heads * a.index_head_dim * 4)
+        bm, relu, w = tr.alloc(n), tr.alloc(n), tr.alloc(n)
+        tr.free(bm)
+        tr.free(tr.alloc(n))
+        tr.free(w, relu, qi)
     sc = tr.alloc(scores)
     m = tr.alloc(scores)
     tr.free(sc)

@@ -78,6 +78,7 @@ class LayerRun:
     cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
     output: int = 0  # the new residual stream (kept by the next layer)
     input_kept: bool = True  # the norm keeps the layer's input itself (fp32 stream, or LayerNorm)
+    streams: list[int] = field(default_factory=list)  # hyper-connections' backward: [streams' grad, comb's grad]
 
     def hold(self, tr: Trace, *keys: int) -> None:
         """Tensors an op saves for backward: kept, or (not keeping) dead now."""

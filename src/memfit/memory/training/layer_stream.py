@@ -27,9 +27,11 @@ from __future__ import annotations
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
-from ..dsv4_attention import hc_stream_bytes
 from ..runtimes.transformers_families import altup_copies
+from ..runtimes.transformers_pool_blocks import SHARED_FIRST
+from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
+from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
 from .layer_sp import sp_gather, tp_whole
@@ -46,12 +48,15 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     start = tr.pool.allocated
     stream, r = x, c.r
     keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
+    hc = hc_streams(c.spec) > 1
     for part in ("attention", "linear", "ssm", "conv", "mlp", "moe"):
         if getattr(layer, part) is None or (part == "mlp" and layer.moe is not None):
             continue
         if (part == "ssm" and not replays_ssm(layer)) or (part == "linear" and not replays_gdn(layer)):
             continue
-        shard, nb = norm(c, run, r)
+        col = hc_pre(c, run, stream, x) if hc else 0  # DeepSeek-V4: the streams collapsed (layer_hc)
+        shard, nb = hc_norm(c, run) if hc else norm(c, run, r)
+        tr.free(col)
         normed = sp_gather(c, shard, nb)
         if part == "attention":
             out = _attention(c, run, layer, normed, nb)
@@ -76,6 +81,9 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             tr.free(normed)
         if shard != normed:
             tr.free(shard)
+        if hc:
+            stream = hc_post(c, run, stream, out, x)
+            continue
         new = tr.alloc(t * h * r)
         tr.free(out)
         if stream != x:
@@ -88,16 +96,17 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         rest = la.saved + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
         rest -= t * h * r if keeps_stream else 0
         if rest > 0:
-            # gemma3n's AltUp and DeepSeek-V4's hyper-connections keep several copies of the stream and per-token
-            # tensors of their width: held as stream-sized tensors (at most 64), not as one block
+            # gemma3n's AltUp keeps several copies of the stream and per-token tensors of their width: held as
+            # stream-sized tensors (at most 64), not as one block
             n = min(64, max(1, rest // (t * h * r))) if _stream_copies(c.spec) else 1
             run.hold(tr, *[tr.alloc(rest // n) for _ in range(n)])
     return run
 
 
 def _stream_copies(spec: ModelSpec) -> bool:
-    """The residual is several streams: gemma3n's AltUp copies, DeepSeek-V4's hyper-connection streams."""
-    return altup_copies(spec) > 1 or hc_stream_bytes(spec, 1, 1) > 0
+    """The residual is several streams: gemma3n's AltUp copies (DeepSeek-V4's hyper-connections are replayed,
+    ``layer_hc``)."""
+    return altup_copies(spec) > 1
 
 
 def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
@@ -131,6 +140,8 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     m = layer.moe
     assert m is not None
     tr, t, h = c.tr, c.t, c.spec.hidden_size
+    first = m.num_shared_experts > 0 and c.spec.family in SHARED_FIRST  # the shared expert runs before the router
+    shared = _shared(c, run, m, x, xb) if first else 0
     logits = linear(c, run, "ffn_gate_inp", x, xb, h, m.num_experts)
     probs = tr.alloc(t * m.num_experts * 4)
     tr.free(logits)
@@ -146,6 +157,10 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     up_trains = c.p.full or bool(kinds & {"ffn_up_exps", "ffn_gate_exps"})
     down_trains = c.p.full or "ffn_down_exps" in kinds
     width_up = (2 if m.kind == "gated" else 1) * inter
+    if m.kind == "gated" and not m.expert_bias and not _experts_adapted(c):  # the grouped path (layer_experts)
+        out = grouped_experts(c, run, m, eb, up_trains, down_trains)
+        run.hold(tr, probs)
+        return _add_shared(c, run, m, x, xb, out, shared, eb)
     # PEFT's parametrization makes W + B·A at every read of the weight (from A and B cast to the compute dtype once,
     # kept by the product): the experts' forward reads down_proj and gate_up_proj once before routing (made and
     # dropped), then each again for its grouped matmul
@@ -181,13 +196,36 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     run.hold(tr, *merged_up, *merged_down, down, probs, *casts)
     run.hold(tr, gathered) if up_trains else tr.free(gathered)
     run.kernels.append((len(run.linears), [rows * h * eb, rows * 2 * inter * eb, rows * inter * eb], 0))
-    if m.num_shared_experts:
-        shared = _mlp(c, run, m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind == "gated",
-                      False, x, xb)
-        total = tr.alloc(t * h * max(eb, c.pb))
-        tr.free(shared, out)
-        out = total
-    return out
+    return _add_shared(c, run, m, x, xb, out, shared, eb)
+
+
+def _shared(c: StepContext, run: LayerRun, m: MoESpec, x: int, xb: int) -> int:
+    """The shared expert's MLP; returns its output."""
+    inter = m.num_shared_experts * (m.shared_intermediate_size or m.expert_intermediate_size)
+    return _mlp(c, run, inter, m.kind == "gated", False, x, xb)
+
+
+def _add_shared(c: StepContext, run: LayerRun, m: MoESpec, x: int, xb: int, out: int, shared: int, eb: int) -> int:
+    """The shared expert added to the routed output ``out`` (run now unless it ran first: ``shared``), after
+    qwen2-style blocks' sigmoid gate on it (its product keeps the shared output); returns the block's output."""
+    if not m.num_shared_experts:
+        return out
+    tr, t, h = c.tr, c.t, c.spec.hidden_size
+    if not shared:
+        shared = _shared(c, run, m, x, xb)
+    elif m.shared_expert_gate:  # sigmoid(shared_expert_gate(x)) · shared
+        linear(c, run, "ffn_gate_inp_shexp", x, xb, h, 1)
+        gated = tr.alloc(t * h * c.pb)
+        run.hold(tr, shared)
+        shared = gated
+    total = tr.alloc(t * h * max(eb, c.pb))
+    tr.free(shared, out)
+    return total
+
+
+def _experts_adapted(c: StepContext) -> bool:
+    """LoRA adapters on the fused experts (PEFT's merged weights)."""
+    return any(_adapted(c, k) for k in ("ffn_up_exps", "ffn_down_exps"))
 
 
 def _adapted(c: StepContext, kind: str) -> bool:
@@ -229,6 +267,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
         q = k = v = linear(c, run, "attn_qkv", x, xb, h, nq + nk + nv)
     else:
         q = linear(c, run, "attn_q", x, xb, h, nq)
+        q = q_norm(c, run, q, nq) if a.single_kv else q  # DeepSeek-V4's q_b_norm (layer_hc)
         k = linear(c, run, "attn_k", x, xb, h, nk)
         v = linear(c, run, "attn_v", x, xb, h, nv)
     rope = c.spec.position_embedding == "rope"
@@ -270,6 +309,8 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
             scratch += 2 * b * s * heads * a.head_dim * ab
         run.kernels.append((len(run.linears), [gq, gk, gv], scratch))
         kept = [qa, ka, vc]
+    if a.single_kv:  # DeepSeek-V4's output path (layer_hc)
+        oc = o_rope(c, run, oc, no, a.o_groups, a.o_lora_rank)
     out = linear(c, run, "attn_output", oc, ab, no, h)
     run.hold(tr, oc)
     kept = list(dict.fromkeys(k_ for k_ in kept if k_))
