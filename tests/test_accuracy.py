@@ -189,6 +189,8 @@ NOT_CASE_FILES = {
                                             "(tools/simulate_families_heldout.py --list)",
     "simulated/blind-images-list.jsonl": "the frozen list of issue 12's blind image training cases "
                                          "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind-moe-list.jsonl": "the frozen list of issue 12's blind MoE and hybrid training cases "
+                                      "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
