@@ -141,6 +141,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # llama-3.2-11b-vision-l5 moved to development (families-new.jsonl) before its tower was modelled; its blind
     # replacement llama-3.2-11b-vision-l4 b1 s1536, scored once after that fix: +1.26 %
     ("simulated/blind-images.jsonl", "training"): Bound(median=1.21, worst=5.03, under=-0.04),
+    # issue 12's fresh blind MoE/hybrid training set (blind-moe-list.jsonl, listed and committed before it was
+    # simulated, l12moe), scored once: worst deepseek-v4-flash-e32-l4 +0.84 %
+    ("simulated/blind-moe.jsonl", "training"): Bound(median=0.20, worst=0.84, under=-0.18),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -405,6 +408,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # llama-3.2-11b-vision-l5 moved to development before its tower was modelled; its blind replacement
     # llama-3.2-11b-vision-l4 b1 s1536, scored once after that fix: +1.78 %
     ("simulated/blind-images.jsonl", "training"): Bound(median=1.21, worst=6.85, under=-0.64),
+    # issue 12's fresh blind MoE/hybrid training set (l12moe: Qwen3.5-122B-A10B, Qwen3-30B-A3B ckpt b2, OLMoE,
+    # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
+    # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %
+    ("simulated/blind-moe.jsonl", "training"): Bound(median=0.22, worst=2.10, under=-2.10),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
