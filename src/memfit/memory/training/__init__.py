@@ -47,7 +47,7 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
         raise ConfigError(f"estimate_training needs mode train, lora or qlora, not {wl.mode!r}")
     if wl.mode == "qlora" and wl.quant is None:
         wl = wl.replace(quant="nf4-dq")
-    if uses_pipeline_model(wl):
+    if uses_pipeline_model(wl, spec.is_moe):
         return estimate_pipeline(spec, wl)
     if (wl.gpus > 1 or wl.tp > 1 or wl.offload == "params") and uses_fsdp_model(wl):
         return estimate_fsdp(spec, wl)

@@ -52,6 +52,7 @@ from ...workload import Workload
 from ..activations import ModelActivations, model_activations
 from ..overhead import cublas_workspace_bytes
 from .parallel import RankShare, _stage_shares
+from .parallel_fsdp import fsdp_layout, rank_activations
 from .pp_pool import PipeStage, pipe_rank, with_replayed_reserve
 from .states import TRAINING_HANDLES, ModelStates, model_states
 from .step import StepPeak, step_peak, training_components
@@ -61,10 +62,11 @@ __all__ = ["SCHEDULES", "estimate_pipeline", "rank_actions", "uses_pipeline_mode
 SCHEDULES = ("1f1b", "gpipe", "interleaved-1f1b")
 
 
-def uses_pipeline_model(wl: Workload) -> bool:
-    """Full training over pipeline stages (no TP, ZeRO-1, EP or offload; FSDP2 inside the stages with ``--zero``
-    2 or 3): torch.distributed.pipelining."""
-    return wl.mode == "train" and wl.pp > 1 and wl.tp == 1 and wl.zero in (0, 2, 3) and wl.ep == 1 \
+def uses_pipeline_model(wl: Workload, moe: bool = False) -> bool:
+    """Full training over pipeline stages (no ZeRO-1, EP or offload; FSDP2 inside the stages with ``--zero`` 2 or
+    3, or DTensor TP inside them without FSDP, sequence parallelism or experts): torch.distributed.pipelining."""
+    tp_ok = wl.tp == 1 or (wl.zero == 0 and not wl.sequence_parallel and not moe)
+    return wl.mode == "train" and wl.pp > 1 and tp_ok and wl.zero in (0, 2, 3) and wl.ep == 1 \
         and wl.offload == "none"
 
 
@@ -132,9 +134,10 @@ class _Stage:
 
 
 def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations, share: RankShare,
-           n_stages: int, dp: int = 1) -> _Stage:
+           n_stages: int, dp: int = 1, tp: int = 1) -> _Stage:
     """One stage's terms; ``dp`` > 1: sharded by FSDP2 over ``dp`` ranks (``states.precision`` is then the gathered
-    parameters' (bf16 under mixed precision), ``grad_bytes`` the gradient accumulator's, fp32 there)."""
+    parameters' (bf16 under mixed precision), ``grad_bytes`` the gradient accumulator's, fp32 there); ``tp`` > 1:
+    DTensor TP inside the stage (``share`` and ``acts`` are one TP rank's)."""
     k, rng = share.stage, share.layers
     first, last = k == 0, k == n_stages - 1
     total = count_parameters(spec).total
@@ -142,7 +145,7 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     fsdp = dp > 1
     gb = states.grad_bytes
     layer_grads = tuple(int(n * gb) for n in share.layer_parameters)
-    grads = int(share.parameters * gb)
+    grads = int(share.parameters * gb) + (_whole_embedding_extra(spec, tp) * gb if first else 0)
     outside = grads - sum(layer_grads)
     # the first stage's embedding gradient is made at the very end of its backward (tied or not: the head and its
     # copy of the tied matrix are on the last stage)
@@ -208,6 +211,16 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
             bwd[1] = max(bwd[1], grads + before + la.saved + moe.num_experts * rows * h * gb)
         before += la.saved
     return _Stage(share, first, last, st, sa, kept, output, fwd, (bwd[0], bwd[1]), grads, 0)
+
+
+def _whole_embedding_extra(spec: ModelSpec, tp: int) -> int:
+    """TP: the vocabulary-parallel embedding's weight gradient is whole on every rank (DTensor's
+    ``embedding_dense_backward`` strategies give it ``Replicate`` or ``Partial``, never ``Shard(0)``:
+    ``torch/distributed/tensor/_ops/_embedding_ops.py``) and stays ``.grad`` until ``zero_grad``; tied or not, the
+    first stage holds only the embedding. Elements beyond the local shard."""
+    if tp == 1:
+        return 0
+    return (spec.vocab_size - -(-spec.vocab_size // tp)) * spec.hidden_size
 
 
 def _fsdp_backward(sa: ModelActivations, ckpt: str, shapes: tuple[tuple[int, ...], int, int, int],
@@ -304,24 +317,27 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     pp, m = wl.pp, max(1, wl.grad_accum)
     schedule = wl.pp_schedule
     v = wl.pp_virtual if schedule == "interleaved-1f1b" else 1
-    gpus = max(wl.gpus, pp)
-    if gpus % pp:
-        raise ConfigError(f"gpus = {gpus} is not a multiple of pp = {pp}; pick gpus = dp × pp")
+    tp = wl.tp
+    gpus = max(wl.gpus, pp * tp)
+    if gpus % (pp * tp):
+        raise ConfigError(f"gpus = {gpus} is not a multiple of pp × tp = {pp * tp}; pick gpus = dp × pp × tp")
     n_stages = pp * v
     if wl.pp_rank is not None and wl.pp_rank >= pp:
         raise ConfigError(f"pp_rank = {wl.pp_rank} is not a rank of a {pp}-stage pipeline; pick 0 to {pp - 1}")
     if n_stages > spec.num_layers:
         raise ConfigError(f"pp × stages per rank = {n_stages} exceeds the {spec.num_layers} layers; lower --pp "
                           "or --pp-virtual-stages")
-    dp = gpus // pp
+    dp = gpus // (pp * tp)
     fsdp = wl.zero >= 2 and dp > 1
     states = model_states(spec, wl)
     master = states.precision.weight_bytes  # FSDP: the sharded parameters' bytes
     if fsdp and wl.mixed_precision:  # MixedPrecisionPolicy(bf16, fp32): gathered and computed in bf16
         states = replace(states, precision=replace(states.precision, amp=False, weight_bytes=2, resid_bytes=2))
     acts = model_activations(spec, states.precision, wl.batch, wl.context)
-    shares = _stage_shares(spec, 1, n_stages, 1)
-    stages = [_stage(spec, wl, states, acts, s, n_stages, dp if fsdp else 1) for s in shares]
+    if tp > 1:  # one TP rank's activations (sharded heads and features, whole column-wise inputs and logits)
+        acts = rank_activations(spec, acts, states.precision, fsdp_layout(wl), wl.batch, wl.context)
+    shares = _stage_shares(spec, tp, n_stages, 1)
+    stages = [_stage(spec, wl, states, acts, s, n_stages, dp if fsdp else 1, tp) for s in shares]
     T, h = wl.batch * wl.context, spec.hidden_size
     hidden = T * h * states.precision.resid_bytes
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()

@@ -24,7 +24,7 @@ receives run on the default stream). What goes where (torch 2.13 ``torch/distrib
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ...result import Component
@@ -33,6 +33,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
+from .fsdp_params import ROW_WISE, tp_spec
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
@@ -68,6 +69,7 @@ class PipeRank:
     state_pieces: int  # optimizer states per parameter (AdamW: 2)
     state_bytes_per_param: float
     expandable: bool = False
+    tp: int = 1  # DTensor TP inside each stage (torchtitan's plan without sequence parallelism)
 
 
 def _mine(b: Block, st: PipeStage, tied: bool) -> bool:
@@ -76,27 +78,67 @@ def _mine(b: Block, st: PipeStage, tied: bool) -> bool:
     return (st.first or (tied and st.last)) if b.kind in EMBED_KINDS else st.last
 
 
+def _local(b: Block, spec: ModelSpec, tp: int) -> Block:
+    """The parameter on one TP rank: the embedding and lm_head split over the vocabulary; the layers' from
+    ``tp_spec`` (the caller's ``local`` block of the same position)."""
+    if tp == 1 or b.layer is not None or "norm" in b.kind:
+        return b
+    return replace(b, numel=-(-spec.vocab_size // tp) * (b.numel // max(1, spec.vocab_size)))
+
+
+def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int]]:
+    """``from_config`` makes every parameter whole in model order (a tied lm_head made, then tied). Under TP,
+    ``parallelize_module`` then replaces each parallelized parameter by its local shard (``distribute_tensor``:
+    ``torch.empty_like`` of the rank's chunk, scattered into; a row-wise split copies every chunk contiguous
+    first), the embedding and lm_head first, then each layer's projections; a tied lm_head is sharded again from
+    the whole matrix, then tied back to the embedding's shard. Returns the rank's blocks with their keys."""
+    wb, spec = r.precision.weight_bytes, r.spec
+    tied = spec.tie_word_embeddings
+    whole = parameter_blocks(spec)
+    keys = [tr.alloc(b.numel * wb) for b in whole]
+    if tied:  # transformers makes the lm_head, then ties it to the embedding
+        tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * wb))
+    blocks = whole
+    if r.tp > 1:
+        local = parameter_blocks(tp_spec(spec, r.tp))
+        blocks = [_local(b, spec, r.tp) if b.layer is None else lb for b, lb in zip(whole, local, strict=True)]
+        order = sorted(range(len(whole)), key=lambda i: (whole[i].layer is not None, whole[i].layer or 0,
+                                                         whole[i].kind not in EMBED_KINDS))
+        for i in order:
+            b, lb = whole[i], blocks[i]
+            if lb.numel == b.numel:
+                continue
+            chunks = [tr.alloc(lb.numel * wb) for _ in range(r.tp)] if b.kind in ROW_WISE else []
+            new = tr.alloc(lb.numel * wb)
+            tr.free(*chunks)
+            if tied and b.kind in EMBED_KINDS:  # the lm_head still holds the whole matrix: sharded again, retied
+                tr.free(tr.alloc(lb.numel * wb))
+            tr.free(keys[i])
+            keys[i] = new
+    mine: list[tuple[Block, int]] = []
+    for b, key in zip(blocks, keys, strict=True):
+        if any(_mine(b, st, tied) for st in r.stages):
+            mine.append((b, key))
+        else:
+            tr.free(key)  # the stage modules are cut out of the built model
+    return mine
+
+
 @lru_cache(maxsize=128)
 def pipeline_pool(r: PipeRank) -> PoolFigures:
     """Two steps of the rank (peaks from the end of the build)."""
     tr = Trace(r.expandable)
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
-    wb = r.precision.weight_bytes
+    tied = r.spec.tie_word_embeddings
     params: list[list[tuple[Block, int]]] = [[] for _ in r.stages]
-    others: list[int] = []
-    for b in parameter_blocks(r.spec):
-        key = tr.alloc(b.numel * wb)
-        owner = next((j for j, st in enumerate(r.stages) if _mine(b, st, r.spec.tie_word_embeddings)), None)
-        if owner is None:
-            others.append(key)
-        else:
-            params[owner].append((b, key))
-    if r.spec.tie_word_embeddings:  # transformers makes the lm_head, then ties it to the embedding
-        tr.free(tr.alloc(r.spec.vocab_size * r.spec.hidden_size * wb))
-    tr.free(*others)  # the stage modules are cut out of the built model
+    for b, key in _build(tr, r):
+        params[next(j for j, st in enumerate(r.stages) if _mine(b, st, tied))].append((b, key))
+    if r.tp > 1:  # the optimizer's groups: DTensor parameters first, then the replicated plain ones (the norms)
+        params = [[p for p in ps if "norm" not in p[0].kind] + [p for p in ps if "norm" in p[0].kind]
+                  for ps in params]
     tr.built()
-    c = StepContext(tr, r.spec, r.precision, r.batch, r.seq)
+    c = StepContext(tr, tp_spec(r.spec, r.tp), r.precision, r.batch, r.seq)
     hid = c.t * r.spec.hidden_size * c.r
     recv = [([tr.alloc(hid) for _ in range(r.microbatches)] if not st.first else [],
              [tr.alloc(hid) for _ in range(r.microbatches)] if not st.last else []) for st in r.stages]
@@ -117,7 +159,7 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
 def _trainable(r: PipeRank, i: int) -> list[tuple[str, int, bool]]:
     """Layer ``i``'s parameters as ``layer_backward`` makes their gradients (the experts' down projection first)."""
     out: list[tuple[str, int, bool]] = []
-    for b in parameter_blocks(r.spec):
+    for b in parameter_blocks(tp_spec(r.spec, r.tp)):
         if b.layer != i:
             continue
         if b.kind == "ffn_up_exps" and out and out[-1][0] == "ffn_gate_exps":
@@ -130,8 +172,9 @@ def _trainable(r: PipeRank, i: int) -> list[tuple[str, int, bool]]:
 def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[int]]],
                  grads: list[list[int]]) -> list[int]:
     """The step's actions in the rank's order; returns the last stage's output chunks (kept to the step's end)."""
-    tr, spec = c.tr, r.spec
+    tr, spec = c.tr, c.spec
     t, h, v = c.t, spec.hidden_size, spec.vocab_size
+    vl = -(-v // r.tp)  # the lm_head's rows on this TP rank
     cached: dict[tuple[int, int], tuple[list[int], list[LayerRun], int, int, int]] = {}
     outputs: list[int] = []
     for kind, j, mb in r.actions:
@@ -152,8 +195,8 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
             tr.free(*casts)  # autocast exits with the stage's forward: its weight-cast cache goes
             ls = wcast = 0
             if st.last:  # final norm, lm_head (its autocast weight copy, the bf16 logits kept as the step's output
-                wcast = tr.alloc(v * h * 2) if c.p.amp else 0  # chunk), cross_entropy's fp32 copy, log-softmax
-                logits = tr.alloc(t * v * c.pb)
+                wcast = tr.alloc(vl * h * 2) if c.p.amp else 0  # chunk), cross_entropy's fp32 copy, log-softmax
+                logits = _logits(tr, t * vl * c.pb, t * v * c.pb, r.tp)
                 f32 = tr.alloc(t * v * 4)
                 ls = tr.alloc(t * v * 4)
                 tr.free(f32)
@@ -168,8 +211,16 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
             tr.free(g1, ls)
             low = tr.alloc(t * v * c.pb)
             tr.free(g2)
+            if r.tp > 1:  # the gather's backward: the local vocabulary slice of the logits' gradient
+                part = tr.alloc(t * vl * c.pb)
+                tr.free(low)
+                low = part
             grad = tr.alloc(t * h * c.pb)
-            _param_grad(c, grads[j], fresh, v * h, (low, wcast))
+            _param_grad(c, grads[j], fresh, vl * h, (low, wcast))
+            if r.tp > 1:  # the lm_head's input gradient is Partial: all-reduced to Replicate (a new tensor)
+                reduced = tr.alloc(t * h * c.pb)
+                tr.free(grad)
+                grad = reduced
             tr.free(out)
         else:
             grad = 0  # the received gradient: its buffer is kept
@@ -194,6 +245,19 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
         else:
             tr.free(grad)  # the gradient sent to the previous stage
     return outputs
+
+
+def _logits(tr: Trace, local: int, whole: int, tp: int) -> int:
+    """The lm_head's output; under TP (``ColwiseParallel(output_layouts=Replicate())``) the local vocabulary slice
+    is all-gathered along dim 0, then the chunks concatenated along the vocabulary (``torch/distributed/tensor/
+    _redistribute.py``), both freed."""
+    if tp == 1:
+        return tr.alloc(whole)
+    first = tr.alloc(local)
+    gathered = tr.alloc(whole)
+    logits = tr.alloc(whole)
+    tr.free(first, gathered)
+    return logits
 
 
 def _param_grad(c: StepContext, grads: list[int], fresh: bool, numel: int, keys: tuple[int, int]) -> None:
@@ -223,7 +287,7 @@ def pipe_rank(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelAct
     kept = tuple(max(0, la.op_saved - la.checkpoint) for la in acts.layers) if op else ()
     return PipeRank(spec, acts, states.precision, stages, tuple(actions), wl.batch, wl.context,
                     max(1, wl.grad_accum), wl.checkpointing == "full" or op, kept, pieces, per_param,
-                    wl.expandable_segments)
+                    wl.expandable_segments, wl.tp)
 
 
 def with_replayed_reserve(comps: list[Component], r: PipeRank) -> list[Component]:
