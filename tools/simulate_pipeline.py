@@ -464,6 +464,25 @@ PP_TP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
        microbatches=3, batch=1, seq=2048),
     _c("llama-3.2-3b-l6/pp3-tp2-r2-gpipe-m3-b1-s2048", "llama-3.2-3b", 6, pp=3, tp=2, rank=2, schedule="gpipe",
        microbatches=3, batch=1, seq=2048),
+    # a fresh blind batch (2026-12-07, listed and committed before any ran or was scored, after memfit's PP x TP
+    # model was built on the four development ranks): tp 4 with one K/V head per rank and biases, full
+    # checkpointing, op-level SAC, a bf16 model, interleaved stages with q/k norms, an untied first stage
+    _c("qwen2.5-7b-l4/pp2-tp4-r1-1f1b-m4-b1-s2048", "qwen2.5-7b", 4, pp=2, tp=4, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048),
+    _c("qwen2.5-7b-l4/pp2-tp4-r0-1f1b-m4-b1-s2048", "qwen2.5-7b", 4, pp=2, tp=4, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048),
+    _c("llama-3.2-1b-l4/pp2-tp2-r0-1f1b-ckpt-m4-b1-s2048", "llama-3.2-1b", 4, pp=2, tp=2, rank=0, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048, ckpt=True),
+    _c("llama-3.1-8b-l4/pp2-tp4-r1-gpipe-sacop-m2-b1-s2048", "llama-3.1-8b", 4, pp=2, tp=4, rank=1,
+       schedule="gpipe", microbatches=2, batch=1, seq=2048, ckpt="op"),
+    _c("mistral-7b-v0.3-l4/pp2-tp2-r1-gpipe-bf16-m2-b1-s2048", "mistral-7b-v0.3", 4, pp=2, tp=2, rank=1,
+       schedule="gpipe", microbatches=2, batch=1, seq=2048, amp=False),
+    _c("qwen3-1.7b-l8/pp2-tp2-r0-interleaved-v2-m4-b1-s1024", "qwen3-1.7b", 8, pp=2, tp=2, rank=0,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=1024),
+    _c("qwen3-1.7b-l8/pp2-tp2-r1-interleaved-v2-m4-b1-s1024", "qwen3-1.7b", 8, pp=2, tp=2, rank=1,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=1024),
+    _c("qwen2.5-3b-l6/pp3-tp2-r0-1f1b-m3-b2-s1024", "qwen2.5-3b", 6, pp=3, tp=2, rank=0, schedule="1f1b",
+       microbatches=3, batch=2, seq=1024),
 ]
 # written before memfit's PP model was run on any of them
 PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
