@@ -51,7 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simulate_memory as sm
 import simulate_parallel as spar
 
-PIPELINE_SIMULATOR_VERSION = "1"
+# 2: under TP (no FSDP) too, the build is left out of the pool and only the rank's local shards are materialised
+# (torchtitan builds its stages on the meta device); version 1 counted the whole fp32 model's build under PP x TP
+PIPELINE_SIMULATOR_VERSION = "2"
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/parallel"
 aten = torch.ops.aten
@@ -311,7 +313,8 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
 
             mesh = init_device_mesh("cpu", (pp, dp, tp), mesh_dim_names=("pp", "dp", "tp"))
         with _fake_world() as tracker, static_metadata(), backward_keeps_modes():
-            tracker.pool.paused = dp > 1  # torchtitan materialises only the local shards of its meta-built stages
+            # torchtitan materialises only the local (FSDP or TP) shards of its meta-built stages
+            tracker.pool.paused = dp * tp > 1
             cfg = sm.config_from_dict(cfg_dict)
             model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if amp else torch.bfloat16,
                                                      attn_implementation="sdpa")
@@ -330,7 +333,7 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
                 for mod in mods:
                     _titan_shard_stage(mod, mesh["dp"], amp)
             gc.collect()
-            if dp > 1:
+            if dp * tp > 1:
                 tracker.pool.materialise(tracker.blocks)
             b, s, h = int(p["batch"]), int(p["seq"]), cfg.hidden_size
             # fp32 residual stream under autocast; bf16 under FSDP's policy or in a bf16 model

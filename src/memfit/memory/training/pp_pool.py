@@ -25,7 +25,7 @@ receives run on the default stream). What goes where (torch 2.13 ``torch/distrib
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ...result import Component
 from ...spec import ModelSpec
@@ -33,7 +33,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
-from .fsdp_params import ROW_WISE, tp_spec
+from .fsdp_params import tp_spec
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
@@ -86,39 +86,30 @@ def _local(b: Block, spec: ModelSpec, tp: int) -> Block:
     return replace(b, numel=-(-spec.vocab_size // tp) * (b.numel // max(1, spec.vocab_size)))
 
 
-def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int]]:
-    """``from_config`` makes every parameter whole in model order (a tied lm_head made, then tied). Under TP,
-    ``parallelize_module`` then replaces each parallelized parameter by its local shard (``distribute_tensor``:
-    ``torch.empty_like`` of the rank's chunk, scattered into; a row-wise split copies every chunk contiguous
-    first), the embedding and lm_head first, then each layer's projections; a tied lm_head is sharded again from
-    the whole matrix, then tied back to the embedding's shard. Returns the rank's blocks with their keys."""
-    wb, spec = r.precision.weight_bytes, r.spec
-    tied = spec.tie_word_embeddings
+def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int, int]]:
+    """The rank's parameters. Without TP, ``from_config`` makes every parameter whole in model order (a tied lm_head
+    made, then tied) and the other stages' are freed when the stage modules are cut out. Under TP the stages are
+    built on the meta device and only this rank's tensors are materialised (torchtitan's route), in the order they
+    were made: the parameters ``parallelize_module`` leaves alone (the norms) first, then each parallelized one's
+    local shard (``distribute_tensor``), the embedding's, an untied lm_head's, then each layer's projections.
+    Returns (block, key, its place in the model) for the rank's parameters."""
+    wb, spec, tied = r.precision.weight_bytes, r.spec, r.spec.tie_word_embeddings
     whole = parameter_blocks(spec)
-    keys = [tr.alloc(b.numel * wb) for b in whole]
-    if tied:  # transformers makes the lm_head, then ties it to the embedding
-        tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * wb))
-    blocks = whole
     if r.tp > 1:
         local = parameter_blocks(tp_spec(spec, r.tp))
         blocks = [_local(b, spec, r.tp) if b.layer is None else lb for b, lb in zip(whole, local, strict=True)]
-        order = sorted(range(len(whole)), key=lambda i: (whole[i].layer is not None, whole[i].layer or 0,
-                                                         whole[i].kind not in EMBED_KINDS))
-        for i in order:
-            b, lb = whole[i], blocks[i]
-            if lb.numel == b.numel:
-                continue
-            chunks = [tr.alloc(lb.numel * wb) for _ in range(r.tp)] if b.kind in ROW_WISE else []
-            new = tr.alloc(lb.numel * wb)
-            tr.free(*chunks)
-            if tied and b.kind in EMBED_KINDS:  # the lm_head still holds the whole matrix: sharded again, retied
-                tr.free(tr.alloc(lb.numel * wb))
-            tr.free(keys[i])
-            keys[i] = new
-    mine: list[tuple[Block, int]] = []
-    for b, key in zip(blocks, keys, strict=True):
+        kept = [(b, i) for i, b in enumerate(blocks) if any(_mine(b, st, tied) for st in r.stages)]
+        order = [p for p in kept if "norm" in p[0].kind] + sorted(
+            (p for p in kept if "norm" not in p[0].kind),
+            key=lambda p: (p[0].layer is not None, p[0].layer or 0, p[0].kind not in EMBED_KINDS))
+        return [(b, tr.alloc(b.numel * wb), i) for b, i in order]
+    keys = [tr.alloc(b.numel * wb) for b in whole]
+    if tied:  # transformers makes the lm_head, then ties it to the embedding
+        tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * wb))
+    mine: list[tuple[Block, int, int]] = []
+    for i, (b, key) in enumerate(zip(whole, keys, strict=True)):
         if any(_mine(b, st, tied) for st in r.stages):
-            mine.append((b, key))
+            mine.append((b, key, i))
         else:
             tr.free(key)  # the stage modules are cut out of the built model
     return mine
@@ -132,14 +123,23 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
     tr.alloc(CUBLAS_WORKSPACE)
     tied = r.spec.tie_word_embeddings
     params: list[list[tuple[Block, int]]] = [[] for _ in r.stages]
-    for b, key in _build(tr, r):
-        params[next(j for j, st in enumerate(r.stages) if _mine(b, st, tied))].append((b, key))
-    if r.tp > 1:  # the optimizer's groups: DTensor parameters first, then the replicated plain ones (the norms)
-        params = [[p for p in ps if "norm" not in p[0].kind] + [p for p in ps if "norm" in p[0].kind]
-                  for ps in params]
+    places: list[list[int]] = [[] for _ in r.stages]
+    for b, key, i in _build(tr, r):
+        j = next(j for j, st in enumerate(r.stages) if _mine(b, st, tied))
+        params[j].append((b, key))
+        places[j].append(i)
+    if r.tp > 1:  # the optimizer's groups in the stage module's order (its embedding, layers, final norm, lm_head
+        # or the tied embedding as the lm_head): DTensor parameters first, then the replicated plain ones (norms)
+        def order(j: int, n: int) -> tuple[bool, int, int]:
+            b = params[j][n][0]
+            return "norm" in b.kind, 0 if b.layer is None and b.kind in EMBED_KINDS and r.stages[j].first else \
+                1 if b.layer is not None else 2, places[j][n]
+        params = [[ps[n] for n in sorted(range(len(ps)), key=partial(order, j))] for j, ps in enumerate(params)]
     tr.built()
     c = StepContext(tr, tp_spec(r.spec, r.tp), r.precision, r.batch, r.seq)
     hid = c.t * r.spec.hidden_size * c.r
+    for st in r.stages:  # ``PipelineStage(input_args=, output_args=)``: an example input and output, made and dropped
+        tr.free(tr.alloc(c.t * 8 if st.first else hid), tr.alloc(c.t * r.spec.vocab_size * c.pb if st.last else hid))
     recv = [([tr.alloc(hid) for _ in range(r.microbatches)] if not st.first else [],
              [tr.alloc(hid) for _ in range(r.microbatches)] if not st.last else []) for st in r.stages]
     states: list[int] = []
@@ -256,7 +256,7 @@ def _logits(tr: Trace, local: int, whole: int, tp: int) -> int:
     first = tr.alloc(local)
     gathered = tr.alloc(whole)
     logits = tr.alloc(whole)
-    tr.free(first, gathered)
+    tr.free(gathered, first)
     return logits
 
 
