@@ -456,6 +456,10 @@ PP_TP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
        microbatches=2, batch=2, seq=1024),
     _c("qwen2.5-1.5b-l4/pp2-tp2-r1-gpipe-m2-b2-s1024", "qwen2.5-1.5b", 4, pp=2, tp=2, rank=1, schedule="gpipe",
        microbatches=2, batch=2, seq=1024),
+    # added on development (not held-out) after plan's llama-3.1-8b on L40S --pp 4 answer (tp 2 x pp 4, full
+    # checkpointing) simulated its middle ranks 3.6-3.8 % under memfit's allocated peak (plan-checks-pp.jsonl)
+    _c("llama-3.1-8b-l8/pp4-tp2-r1-1f1b-ckpt-m4-b1-s4096", "llama-3.1-8b", 8, pp=4, tp=2, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=4096, ckpt=True),
 ]
 # PP x TP held-out: listed (and committed) before any of them was simulated or scored
 PP_TP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [

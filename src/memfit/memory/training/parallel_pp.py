@@ -174,8 +174,8 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
     kept_layers = sum(la.checkpoint if full else la.op_saved if op else
                       la.saved - (la.attention_core if ckpt == "selective" else 0) for la in sa.layers)
     kept = kept_layers + sa.outside + sa.loss_saved + amp_casts
-    if not first and r == 4 and not full:  # the first layer's norm keeps its fp32 input as is: the receive buffer
-        kept -= T * h * r
+    if not first and (r == 4 or full):  # the first layer's norm (fp32 stream) or checkpoint keeps its input as is:
+        kept -= T * h * r  # the receive buffer
     output = T * spec.vocab_size * 2 if last else T * h * states.precision.resid_bytes
     one = replace(wl, grad_accum=1)
     S = opt.state_bytes
