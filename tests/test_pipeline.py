@@ -151,23 +151,46 @@ def test_plan_pipeline_answers_fit_when_simulated(rec: dict[str, Any]) -> None:
     assert rec["fits"]
     for r in rec["ranks"]:
         assert r["simulated_peak_reserved"] + rec["cuda_context"] <= rec["usable"], r
-        assert abs(r["memfit_allocated"] / r["simulated_peak_alloc"] - 1) <= 0.01, r
+        err = r["memfit_allocated"] / r["simulated_peak_alloc"] - 1
+        if rec["workload"]["tp"] == 1:
+            assert abs(err) <= 0.01, r
+        else:  # PP x TP: the issue's bar (llama-3.1-8b tp 2 x pp 4, full checkpointing: middle ranks +3.1 / +3.2 %)
+            assert -0.03 <= err <= 0.06, r
 
 
-def test_plan_does_not_search_tensor_parallelism_inside_pipeline_stages() -> None:
-    """PP x TP keeps parallel.py's Megatron sums, which were up to 29 % under torch's run (pipelining + DTensor TP)
-    on the last stage: plan refuses in one line where only such a layout could fit (mistral-7b on L40S with --pp 2
-    was answered tp 2 x pp 2), and estimate says its figure is unvalidated."""
+def test_pipeline_tensor_parallelism_is_modelled_where_simulated() -> None:
+    """PP x TP of a dense model without ZeRO or sequence parallelism is parallel_pp's (torch's pipelining + DTensor TP
+    simulated: tests/data/parallel/pipeline-tp-*.jsonl): plan searches it (mistral-7b on L40S with --pp 2 is tp 2 x
+    pp 2, simulated in plan-checks-pp.jsonl) and estimate prints it without the UNVALIDATED note; the variants never
+    simulated keep parallel.py's Megatron sums and the note, and plan refuses them in one line."""
     import memfit
 
-    with pytest.raises(memfit.errors.UnsupportedError, match="tensor or expert parallelism inside pipeline"):
-        memfit.plan_gpus("mistral-7b-v0.3", "l40s", mode="train", batch=1, context=4096, pp=2)
+    a = memfit.plan_gpus("mistral-7b-v0.3", "l40s", mode="train", batch=1, context=4096, pp=2)
+    assert a.value == 4 and a.extra["layout"]["tp"] == 2 and not a.extra["layout"]["sequence_parallel"]
     est = estimate("mistral-7b-v0.3", mode="train", gpus=4, tp=2, pp=2, context=4096)
-    assert est.notes[0].startswith("UNVALIDATED for pipeline x tensor parallelism")
+    assert not any("UNVALIDATED" in n for n in est.notes)
+    assert est.details["tp"] == 2 and len(est.details["per_gpu"]) == 2
+    for kw in ({"mode": "lora"}, {"mode": "train", "sequence_parallel": True}, {"mode": "train", "zero": 1}):
+        other = estimate("mistral-7b-v0.3", gpus=4, tp=2, pp=2, context=4096, **kw)
+        assert other.notes[0].startswith("UNVALIDATED for pipeline x tensor parallelism"), kw
     assert not any("UNVALIDATED" in n for n in estimate("llama-3.2-1b", mode="train", gpus=2, pp=2).notes)
-    # LoRA under PP x TP was never simulated: the same warning, first
-    lora = estimate("mistral-7b-v0.3", mode="lora", gpus=4, tp=2, pp=2, context=4096)
-    assert lora.notes[0].startswith("UNVALIDATED for pipeline x tensor parallelism")
+    with pytest.raises(memfit.errors.UnsupportedError, match="tensor or expert parallelism inside pipeline"):
+        memfit.plan_gpus("mistral-7b-v0.3", "l40s", mode="train", batch=1, context=4096, pp=2, tp=2,
+                         sequence_parallel=True)
+
+
+def test_pipeline_tensor_parallel_rank_terms() -> None:
+    """One TP rank of a stage, worked by hand for llama-3.2-1b (vocabulary 128,256, hidden 2,048, 16 layers of
+    60,821,504 parameters; tied embeddings) on 4 GPUs = pp 2 x tp 2: stage 0 holds half the vocabulary-parallel
+    embedding (64,128 rows) and half of each layer's projections (q 1,024 + k 256 + v 256 rows, o 1,024 columns,
+    gate/up 4,096 rows, down 4,096 columns: 30,412,800 per layer with its two whole 2,048 norms); fp32 parameters
+    under autocast, AdamW's two fp32 states."""
+    est = estimate("llama-3.2-1b", mode="train", gpus=4, tp=2, pp=2, context=1024, grad_accum=2, pp_rank=0)
+    per_layer = 2048 * (1024 + 256 + 256) + 1024 * 2048 + 3 * 4096 * 2048 + 2 * 2048
+    assert per_layer == 30_412_800
+    n = 64_128 * 2048 + 8 * per_layer
+    assert est.component("weights") == 4 * n
+    assert est.component("optimizer_states") == 8 * n
 
 
 def test_plan_proposes_gpipe_below_pp_micro_batches() -> None:

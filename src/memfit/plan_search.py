@@ -40,6 +40,7 @@ from typing import Any
 
 from .errors import MemfitError, UnsupportedError
 from .fit import TRAIN_MODES, FitResult
+from .memory.training.parallel_pp import uses_pipeline_model
 from .rules import tp_problem
 from .spec import ModelSpec
 from .workload import MAX_GPUS, Workload
@@ -177,8 +178,8 @@ class _Search:
             out["checkpointing"] = ckpt
         if self.free["micro_batch"]:
             out.update(batch=b, grad_accum=self.wl.grad_accum * self.wl.batch // b)
-        if self.free["sequence_parallel"]:
-            out["sequence_parallel"] = fixed.get("sequence_parallel", fam.tp > 1)
+        if self.free["sequence_parallel"]:  # not inside pipeline stages: torch's PP x TP is modelled without it
+            out["sequence_parallel"] = fixed.get("sequence_parallel", fam.tp > 1 and fam.pp == 1)
         return out
 
     def lower_bound(self, fam: _Family, m: int, zero: int | None = None, offload: str | None = None) -> float:
@@ -246,12 +247,15 @@ class _Search:
                 raise UnsupportedError("plan does not search ZeRO-2/3 (FSDP) inside pipeline stages: their "
                                        "allocator reserve is not modelled; drop --zero or --pp, or use memfit "
                                        "estimate (allocated peak modelled) and leave headroom")
-            if wl.mode == "train" and wl.pp > 1 and (wl.tp > 1 or wl.ep > 1):
-                # parallel.py prices these with Megatron's formulas, up to 47 % under torch's run of PP x TP
-                # (pipelining + DTensor TP, tools/simulate_pipeline.py) (tests/data/parallel/pipeline-tp-dev.jsonl)
-                raise UnsupportedError("plan does not search tensor or expert parallelism inside pipeline stages: "
-                                       "torch's ranks there are not modelled (memfit was up to 47 % under a "
-                                       "simulated PP x TP rank); drop --tp/--ep or --pp")
+            if wl.mode == "train" and wl.pp > 1 and (wl.tp > 1 or wl.ep > 1) and \
+                    not uses_pipeline_model(wl, self.spec.is_moe):
+                # memory/training/parallel_pp.py models PP x TP of a dense model without FSDP or sequence
+                # parallelism (tests/data/parallel/pipeline-tp-*.jsonl); the rest stays with parallel.py's Megatron
+                # sums, up to 47 % under torch's run of PP x TP (pipelining + DTensor TP, tools/simulate_pipeline.py)
+                raise UnsupportedError("plan does not search tensor or expert parallelism inside pipeline stages "
+                                       "with experts, sequence parallelism or ZeRO: torch's ranks there are not "
+                                       "modelled (Megatron's sums were up to 47 % under a simulated PP x TP rank); "
+                                       "drop --tp/--ep or --pp, or --sequence-parallel/--zero")
             self.evaluated += 1  # layouts estimated (a refused one costs nothing)
             r = self.judge(wl)
         except UnsupportedError as e:

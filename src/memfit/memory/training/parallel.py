@@ -269,10 +269,11 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
     notes = [f"{gpus} GPUs = dp {dp} × tp {tp} × pp {pp}" + (f", ep {ep}" if ep > 1 else "")
              + (f", ZeRO-{wl.zero}" if wl.zero else "") + (f", offload {wl.offload}" if wl.offload != "none" else ""),
              f"most-loaded GPU: pipeline stage {k}, peak during {peak.phase}"]
-    if tp > 1 and pp > 1:  # full training simulated (under by up to 47 %); LoRA/QLoRA not simulated at all
-        notes.insert(0, "UNVALIDATED for pipeline x tensor parallelism: Megatron's sums, not torch's run of it "
-                        "(up to 47 % under torch's pipelining + DTensor TP simulated, last stages worst, "
-                        "tests/data/parallel/pipeline-tp-dev.jsonl)")
+    if tp > 1 and pp > 1:  # full dense training without ZeRO or SP is parallel_pp's (simulated); the rest is not
+        notes.insert(0, "UNVALIDATED for pipeline x tensor parallelism with LoRA, experts, ZeRO or sequence "
+                        "parallelism: Megatron's sums, not torch's run of it (on plain PP x TP such sums were up to "
+                        "47 % under torch's pipelining + DTensor TP simulated, tests/data/parallel/pipeline-tp-dev."
+                        "jsonl; memory/training/parallel_pp.py models that layout)")
     if ep > 1:
         notes.append("UNVALIDATED for expert parallelism: Megatron's sums (experts divided by ep), "
                      "never simulated or measured")

@@ -365,20 +365,26 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
     assert best is not None
     _, comps, rank, phase = best
     allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
-    notes = [f"{gpus} GPUs = dp {dp} × pp {pp}; torch.distributed.pipelining {schedule}"
+    notes = [f"{gpus} GPUs = dp {dp} × pp {pp}" + (f" × tp {tp}" if tp > 1 else "")
+             + f"; torch.distributed.pipelining {schedule}"
              + (f" with {v} stages per rank" if v > 1 else "") + f", {m} micro-batches of {wl.batch} per step"
              + (f"; FSDP2 over the {dp} ranks of each stage (torchtitan: reshard_after_forward=False, no gradient "
                 "sync until the step's last backward)" if fsdp else ""),
              f"{'most-loaded GPU' if wl.pp_rank is None else 'reported GPU'}: pipeline rank {rank}, peak during "
              f"{phase}"]
+    if tp > 1:
+        notes.append(f"DTensor TP over {tp} ranks inside each stage (torchtitan's plan): heads and MLP features split, "
+                     "the embedding and lm_head split over the vocabulary, the logits gathered whole and the "
+                     "embedding's gradient whole on every TP rank")
     if fsdp:
         notes.append("the allocator reserve is the fitted one-GPU fraction: FSDP's all-gather and reduce-scatter "
                      "streams keep their own cached segments, and on simulated PP × FSDP ranks this total was 11-35 % "
                      "under the reserved peak + context (docs/simulator.md); leave that headroom")
     if schedule == "1f1b" and m < pp:
         notes.append(f"torch's Schedule1F1B refuses fewer micro-batches ({m}) than stages ({pp}): raise --grad-accum")
-    details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": 1, "pp": pp, "ep": 1, "zero": wl.zero if fsdp else 0,
-                               "pp_schedule": schedule, "microbatches": m, "peak_phase": phase,
+    details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": tp, "pp": pp, "ep": 1,
+                               "zero": wl.zero if fsdp else 0, "pp_schedule": schedule, "microbatches": m,
+                               "peak_phase": phase,
                                "trainable_parameters": states.trainable}
     return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
                     allocated_bytes=allocated, notes=tuple(notes), details=details)
