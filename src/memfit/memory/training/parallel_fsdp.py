@@ -47,7 +47,7 @@ from ..activations import ModelActivations, Precision, _linear_inputs, model_act
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_masks import eager_masks
 from .fsdp_params import local_shape, param_groups, reduce_peak, tp_spec
-from .fsdp_pool import ReplayInput, fsdp_pool
+from .fsdp_pool import ReplayInput, pool_reserve
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["FsdpLayout", "RankSizes", "estimate_fsdp", "fsdp_layout", "rank_sizes", "uses_fsdp_model"]
@@ -336,11 +336,9 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
         replay = _replay(spec, wl, lay, sizes, acts, 2 if precision.amp else wb, wb,
                          rank_states.optimizer.state_bytes / max(1, sizes.sharded),
                          wl.checkpointing in ("full", "selective-op"), precision, masks)
-        pool = fsdp_pool(replay)
         allocated = rank_states.weights + peak.activations + peak.logits + peak.gradients + \
             peak.optimizer_states + peak.optimizer_temporary + workspace
-        comps = training_components(spec, wl, rank_states, peak, workspace,
-                                    reserve=max(pool.reserve, pool.peak_reserved - allocated))
+        comps = training_components(spec, wl, rank_states, peak, workspace, reserve=pool_reserve(replay, allocated))
         return _estimate(spec, wl, lay, comps, peak.phase, {k: v + rank_states.weights for k, v in peak.phases.items()})
     opt_bpp = states.optimizer.state_bytes / states.trainable if states.trainable else 0.0
     opt_bytes = int(opt_bpp * sizes.sharded)
@@ -351,11 +349,9 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     m = moments[phase]
     replay = _replay(spec, wl, lay, sizes, acts, lay.compute_bytes, 0 if lay.offload else lay.param_bytes,
                      0.0 if lay.offload else opt_bpp, lay.reshard, precision, masks)
-    # the pool holds what the replayed step reserved, at least the reserve beyond memfit's own allocated peak
-    pool = fsdp_pool(replay)
     allocated = persistent + m.total + workspace
     comps = _fsdp_components(spec, wl, lay, sizes, m, phase, weights, opt_bytes, opt_bpp, workspace,
-                             max(pool.reserve, pool.peak_reserved - allocated))
+                             pool_reserve(replay, allocated))
     return _estimate(spec, wl, lay, comps, phase, {k: v.total + persistent for k, v in moments.items()})
 
 
@@ -418,8 +414,8 @@ def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: Rank
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
     comps.append(Component("allocator_reserve", reserve, "caching allocator emulated over two steps of this rank, "
                            "one pool per CUDA stream (default, all-gather copy-in, reduce-scatter: "
-                           f"memory/training/fsdp_pool.py): its reserved peak beyond this allocated peak (at least its "
-                           f"own reserved − allocated) = {fmt_bytes(reserve)}"))
+                           f"memory/training/fsdp_pool.py): its reserved peak beyond this allocated peak (a coarse "
+                           f"replay: at least its own reserved − allocated) = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     if lay.offload:
         for name, b in (("weights", weights), ("gradients", sizes.sharded * pb), ("optimizer_states", opt_bytes)):
