@@ -53,6 +53,7 @@ from ..activations import ModelActivations, model_activations
 from ..overhead import cublas_workspace_bytes
 from .parallel import RankShare, _stage_shares
 from .parallel_fsdp import fsdp_layout, rank_activations
+from .pp_fsdp_pool import pipeline_fsdp_pool
 from .pp_pool import PipeStage, pipe_rank, with_replayed_reserve
 from .states import TRAINING_HANDLES, ModelStates, model_states
 from .step import StepPeak, step_peak, training_components
@@ -351,9 +352,11 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
         opt = sum(s.states.optimizer.state_bytes for s in mine)
         comps = _components(spec, wl, states, mine, (weights, opt, buffers, workspace), (peak, grads, phase, flight),
                             m, schedule, (dp if fsdp else 1, master))
-        if not fsdp:  # the reserve replayed from the rank's allocation stream (pp_pool.py), not the fraction
-            comps = with_replayed_reserve(comps, pipe_rank(spec, wl, states, acts, tuple(
-                PipeStage(s.share.layers, s.first, s.last) for s in mine), rank_actions(schedule, pp, rank, m, v)))
+        # the reserve replayed from the rank's allocation stream (pp_pool.py; FSDP's streams: pp_fsdp_pool.py)
+        pr = pipe_rank(spec, wl, states, acts, tuple(PipeStage(s.share.layers, s.first, s.last) for s in mine),
+                       rank_actions(schedule, pp, rank, m, v))
+        comps = with_replayed_reserve(comps, pr, pipeline_fsdp_pool(pr, dp, master, 4 if wl.mixed_precision else
+                                                                    master) if fsdp else None)
         total = sum(c.bytes for c in comps if c.on_device)
         ranges = [[s.share.layers.start, s.share.layers.stop - 1] for s in mine]
         per_gpu.append({"rank": rank, "stage": mine[0].share.stage, "stages": [s.share.stage for s in mine],
@@ -376,10 +379,6 @@ def estimate_pipeline(spec: ModelSpec, wl: Workload) -> Estimate:
         notes.append(f"DTensor TP over {tp} ranks inside each stage (torchtitan's plan): heads and MLP features split, "
                      "the embedding and lm_head split over the vocabulary, the logits gathered whole and the "
                      "embedding's gradient whole on every TP rank")
-    if fsdp:
-        notes.append("the allocator reserve is the fitted one-GPU fraction: FSDP's all-gather and reduce-scatter "
-                     "streams keep their own cached segments, and on simulated PP × FSDP ranks this total was 11-35 % "
-                     "under the reserved peak + context (docs/simulator.md); leave that headroom")
     if schedule == "1f1b" and m < pp:
         notes.append(f"torch's Schedule1F1B refuses fewer micro-batches ({m}) than stages ({pp}): raise --grad-accum")
     details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": tp, "pp": pp, "ep": 1,

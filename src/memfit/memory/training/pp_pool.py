@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
+from typing import Protocol
 
 from ...result import Component
 from ...spec import ModelSpec
@@ -72,7 +73,7 @@ class PipeRank:
     tp: int = 1  # DTensor TP inside each stage (torchtitan's plan without sequence parallelism)
 
 
-def _mine(b: Block, st: PipeStage, tied: bool) -> bool:
+def stage_owns(b: Block, st: PipeStage, tied: bool) -> bool:
     if b.layer is not None:
         return b.layer in st.layers
     return (st.first or (tied and st.last)) if b.kind in EMBED_KINDS else st.last
@@ -98,7 +99,7 @@ def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int, int]]:
     if r.tp > 1:
         local = parameter_blocks(tp_spec(spec, r.tp))
         blocks = [_local(b, spec, r.tp) if b.layer is None else lb for b, lb in zip(whole, local, strict=True)]
-        kept = [(b, i) for i, b in enumerate(blocks) if any(_mine(b, st, tied) for st in r.stages)]
+        kept = [(b, i) for i, b in enumerate(blocks) if any(stage_owns(b, st, tied) for st in r.stages)]
         order = [p for p in kept if "norm" in p[0].kind] + sorted(
             (p for p in kept if "norm" not in p[0].kind),
             key=lambda p: (p[0].layer is not None, p[0].layer or 0, p[0].kind not in EMBED_KINDS))
@@ -108,7 +109,7 @@ def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int, int]]:
         tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * wb))
     mine: list[tuple[Block, int, int]] = []
     for i, (b, key) in enumerate(zip(whole, keys, strict=True)):
-        if any(_mine(b, st, tied) for st in r.stages):
+        if any(stage_owns(b, st, tied) for st in r.stages):
             mine.append((b, key, i))
         else:
             tr.free(key)  # the stage modules are cut out of the built model
@@ -125,7 +126,7 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
     params: list[list[tuple[Block, int]]] = [[] for _ in r.stages]
     places: list[list[int]] = [[] for _ in r.stages]
     for b, key, i in _build(tr, r):
-        j = next(j for j, st in enumerate(r.stages) if _mine(b, st, tied))
+        j = next(j for j, st in enumerate(r.stages) if stage_owns(b, st, tied))
         params[j].append((b, key))
         places[j].append(i)
     if r.tp > 1:  # the optimizer's groups in the stage module's order (its embedding, layers, final norm, lm_head
@@ -145,7 +146,7 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
     states: list[int] = []
     for step in range(2):
         grads: list[list[int]] = [[] for _ in r.stages]
-        outputs = _run_actions(c, r, recv, grads)
+        outputs = run_actions(c, r, recv, grads)
         if outputs:  # the schedule merges the output chunks (torch.cat) for the step's return value
             tr.free(tr.alloc(len(outputs) * c.t * r.spec.vocab_size * c.pb))
         if step == 0 and r.state_bytes_per_param:
@@ -169,8 +170,26 @@ def _trainable(r: PipeRank, i: int) -> list[tuple[str, int, bool]]:
     return sorted(out, key=lambda p: p[0] != "ffn_down_exps")
 
 
-def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[int]]],
-                 grads: list[list[int]]) -> list[int]:
+class StageHooks(Protocol):
+    """FSDP inside the stages (``pp_fsdp_pool.py``): a group gathered before it runs, each gradient kept."""
+
+    def gather(self, stage: int, layer: int | None) -> None: ...  # None: the stage's root group
+
+    def forward_done(self) -> None: ...
+
+    def grads(self, stage: int, layer: int | None, made: list[int], fresh: bool) -> None: ...
+
+
+def _keep(grads: list[int], made: list[int], fresh: bool, tr: Trace) -> None:
+    """Without FSDP: the first backward's gradients are kept, a later one's added in place and freed."""
+    if fresh:
+        grads += made
+    else:
+        tr.free(*made)
+
+
+def run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[int]]],
+                 grads: list[list[int]], hooks: StageHooks | None = None) -> list[int]:
     """The step's actions in the rank's order; returns the last stage's output chunks (kept to the step's end)."""
     tr, spec = c.tr, c.spec
     t, h, v = c.t, spec.hidden_size, spec.vocab_size
@@ -180,9 +199,13 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
     for kind, j, mb in r.actions:
         st = r.stages[j]
         if kind == "F":
+            if hooks:
+                hooks.gather(j, None)
             x = recv[j][0][mb] if not st.first else tr.alloc(t * h * c.r)
             inputs, runs, casts = [], [], []
             for i in st.layers:
+                if hooks:
+                    hooks.gather(j, i)
                 inputs.append(x)
                 run = layer_forward(c, spec.layers[i], r.acts.layers[i], x, keep=not r.full_ckpt)
                 if not r.full_ckpt and not run.input_kept and x not in recv[j][0]:
@@ -193,30 +216,18 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
                     run = LayerRun(saved=[(0, tr.alloc(r.op_saved[i]))] if r.op_saved else [])
                 runs.append(run)
             tr.free(*casts)  # autocast exits with the stage's forward: its weight-cast cache goes
-            ls = wcast = 0
-            if st.last:  # final norm, lm_head (its autocast weight copy, the bf16 logits kept as the step's output
-                wcast = tr.alloc(vl * h * 2) if c.p.amp else 0  # chunk), cross_entropy's fp32 copy, log-softmax
-                logits = _logits(tr, t * vl * c.pb, t * v * c.pb, r.tp)
-                f32 = tr.alloc(t * v * 4)
-                ls = tr.alloc(t * v * 4)
-                tr.free(f32)
-                outputs.append(logits)
+            ls, wcast = _loss_forward(c, r, outputs) if st.last else (0, 0)
+            if hooks:
+                hooks.forward_done()
             cached[(j, mb)] = (inputs, runs, x, ls, wcast)
             continue
         inputs, runs, out, ls, wcast = cached.pop((j, mb))
         fresh = not grads[j]
+        mine: list[int] = []
         if st.last:
-            g1 = tr.alloc(t * v * 4)
-            g2 = tr.alloc(t * v * 4)
-            tr.free(g1, ls)
-            low = tr.alloc(t * v * c.pb)
-            tr.free(g2)
-            if r.tp > 1:  # the gather's backward: the local vocabulary slice of the logits' gradient
-                part = tr.alloc(t * vl * c.pb)
-                tr.free(low)
-                low = part
+            low = _loss_backward(c, r, ls)
             grad = tr.alloc(t * h * c.pb)
-            _param_grad(c, grads[j], fresh, vl * h, (low, wcast))
+            _param_grad(c, mine if hooks else grads[j], fresh or bool(hooks), vl * h, (low, wcast))
             if r.tp > 1:  # the lm_head's input gradient is Partial: all-reduced to Replicate (a new tensor)
                 reduced = tr.alloc(t * h * c.pb)
                 tr.free(grad)
@@ -234,17 +245,52 @@ def _run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[i
             grad = layer_backward(c, run, grad, _trainable(r, i))
             made = c.grads[start:]
             del c.grads[start:]
-            grads[j] += made if fresh else []
-            tr.free(*([] if fresh else made), run.output if r.full_ckpt else 0, *run.cache)
+            if hooks:
+                hooks.grads(j, i, made, fresh)
+            else:
+                _keep(grads[j], made, fresh, tr)
+            tr.free(run.output if r.full_ckpt else 0, *run.cache)
             if inputs[k] not in recv[j][0]:
                 tr.free(inputs[k])
         if not st.last:
             tr.free(out)
         if st.first:  # the embedding's dense gradient (in the weight's dtype: no autocast there)
-            _param_grad(c, grads[j], fresh, v * h, (grad, -1))
+            _param_grad(c, mine if hooks else grads[j], fresh or bool(hooks), v * h, (grad, -1))
         else:
             tr.free(grad)  # the gradient sent to the previous stage
+        if hooks:  # the root's post-backward, at the end of the stage's backward
+            hooks.grads(j, None, mine, fresh)
+            grads[j].append(0)  # the stage has had its first backward
     return outputs
+
+
+def _loss_forward(c: StepContext, r: PipeRank, outputs: list[int]) -> tuple[int, int]:
+    """Final norm, lm_head (its autocast weight copy; the bf16 logits kept as the step's output chunk),
+    cross_entropy's fp32 copy and its kept log-softmax. Returns (log-softmax, weight copy)."""
+    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    vl = -(-v // r.tp)
+    wcast = tr.alloc(vl * h * 2) if c.p.amp else 0
+    outputs.append(_logits(tr, t * vl * c.pb, t * v * c.pb, r.tp))
+    f32 = tr.alloc(t * v * 4)
+    ls = tr.alloc(t * v * 4)
+    tr.free(f32)
+    return ls, wcast
+
+
+def _loss_backward(c: StepContext, r: PipeRank, ls: int) -> int:
+    """The loss's backward down to the logits' gradient in the compute dtype (under TP the local vocabulary slice
+    the gather's backward takes); frees the log-softmax."""
+    tr, t, v = c.tr, c.t, c.spec.vocab_size
+    g1 = tr.alloc(t * v * 4)
+    g2 = tr.alloc(t * v * 4)
+    tr.free(g1, ls)
+    low = tr.alloc(t * v * c.pb)
+    tr.free(g2)
+    if r.tp > 1:
+        part = tr.alloc(t * -(-v // r.tp) * c.pb)
+        tr.free(low)
+        low = part
+    return low
 
 
 def _logits(tr: Trace, local: int, whole: int, tp: int) -> int:
@@ -290,10 +336,10 @@ def pipe_rank(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelAct
                     wl.expandable_segments, wl.tp)
 
 
-def with_replayed_reserve(comps: list[Component], r: PipeRank) -> list[Component]:
-    """The rank's components with the replayed pool's reserve: its reserved peak beyond the rank's allocated peak,
-    at least its own reserved − allocated."""
-    pool = pipeline_pool(r)
+def with_replayed_reserve(comps: list[Component], r: PipeRank, pool: PoolFigures | None = None) -> list[Component]:
+    """The rank's components with the replayed pool's reserve (``pool``, else ``pipeline_pool(r)``): its reserved
+    peak beyond the rank's allocated peak, at least its own reserved − allocated."""
+    pool = pool or pipeline_pool(r)
     allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
     reserve = max(pool.reserve, pool.peak_reserved - allocated)
     formula = ("caching allocator emulated over two steps of this rank, its schedule's actions in order (the whole "
