@@ -282,7 +282,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # block norms, output path and indexer replayed (training/layer_hc.py): qwen3.5-35b-a3b ckpt -4.49 -> -1.87 %,
     # qwen3-vl-30b-a3b -0.96 -> +0.14 %, gemma-3n-e4b amp -0.22 -> +3.86 % (worst now), median 0.61 -> 0.66 %;
     # most under gemma-3n-e4b ckpt s3072 -3.64 -> -3.70 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.66, worst=3.87, under=-3.71),
+    # + the KV-sharing store layers' K and V kept past a checkpointed forward (l12img, layer_ops.kv_store_layers):
+    # gemma-4-31b ckpt -0.66 -> -0.35 %, gemma-3n-e4b ckpt s3072 -3.70 -> -3.63 %, gemma-3n-e2b ckpt +0.08 -> +0.04 %;
+    # median 0.66 -> 0.61 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=3.87, under=-3.64),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -334,7 +337,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 7.65, worst 7.69
     # + the tanh soft-cap of gemma3n's head replayed: gemma3n-l10 +3.14 -> +0.33 %
     # + gemma4-vision-l4 b1 s1536 (-3.03 %), moved here from the families held-out set
-    ("simulated/families-towers.jsonl", "training"): Bound(median=2.35, worst=6.78, under=-6.78),
+    # + the KV-sharing store layers' K and V kept past a checkpointed forward (layer_ops.kv_store_layers):
+    # gemma4-unified -6.78 -> -0.32 %, gemma4-vision-l6 -1.66 -> -0.46 %; median 2.34 -> 0.39 %
+    ("simulated/families-towers.jsonl", "training"): Bound(median=0.40, worst=3.02, under=-3.02),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.56, worst=0.57, under=-0.57),
@@ -394,7 +399,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -1.49 -> -0.59 %, median 1.21 -> 0.82 %
     # then scored after l12moe's expert-gradient order and DeepSeek-V4 replay (developed on the development files,
     # nothing tuned on this one): deepseek-v4-flash-e8-l4 ckpt -1.37 -> +7.66 % (worst), median 0.82 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.83, worst=7.67, under=-2.68),
+    # then after the KV-sharing store layers (l12img, fixed on development gemma4 cases): gemma-3n-e2b ckpt b2 s1536
+    # +1.05 -> +0.99 %, median 0.82 -> 0.79 %
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.80, worst=7.67, under=-2.68),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # issue 12's fresh blind inference set, scored once (l12inf): worst qwen3-vl-4b-instruct-l3 two images +2.61 %,

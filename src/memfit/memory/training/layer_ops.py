@@ -12,7 +12,13 @@ from ..activations import Precision
 from ..allocator_trace import Trace
 from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_forward
 
-__all__ = ["BackwardOp", "LayerRun", "Linear", "StepContext", "linear", "norm"]
+__all__ = ["KV_STORE_FAMILIES", "BackwardOp", "LayerRun", "Linear", "StepContext", "kv_store_layers", "linear", "norm"]
+
+# families whose last non-shared layer of each attention type stores its K and V in the model's ``shared_kv_states``
+# even when no layer reuses them (transformers 5.25 configuration_gemma3n.py / configuration_gemma4.py /
+# configuration_gemma4_unified.py ``kv_sharing_modes``: "The last non-consumer layer of each type stores its KV
+# states, even if no layer reuses them")
+KV_STORE_FAMILIES = ("gemma3n", "gemma3n_text", "gemma4", "gemma4_text", "gemma4_unified")
 
 @dataclass
 class StepContext:
@@ -25,6 +31,8 @@ class StepContext:
     seq: int
     grads: list[int] = field(default_factory=list)
     head_grad: int = 0  # the output projection's gradient (a tied embedding's backward adds to it)
+    kv_stores: frozenset[int] = frozenset()  # the layers that store their K and V for KV sharing (kv_store_layers)
+    layer: int = -1  # the layer being run
     sp: int = 1  # sequence parallelism's ranks: the stream and the norms hold one shard of the sequence
     tp: int = 1  # tensor parallelism's ranks (``layer_sp``: the collectives that make partial sums whole)
 
@@ -76,6 +84,7 @@ class LayerRun:
     made: dict[str, int] = field(default_factory=dict)  # weight gradients those ops made, by kind
     norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)
     cache: list[int] = field(default_factory=list)  # DynamicCache copies, freed when the forward returns
+    stored: list[int] = field(default_factory=list)  # K and V put in the KV-sharing dict (kv_store_layers)
     output: int = 0  # the new residual stream (kept by the next layer)
     input_kept: bool = True  # the norm keeps the layer's input itself (fp32 stream, or LayerNorm)
     streams: list[int] = field(default_factory=list)  # hyper-connections' backward: [streams' grad, comb's grad]
@@ -172,3 +181,17 @@ def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n
     else:
         tr.free(*kept)
     return out
+
+
+def kv_store_layers(spec: ModelSpec) -> frozenset[int]:
+    """The layers that store their K and V for KV sharing: per attention type (sliding or full), the last layer
+    before the shared tail. The dict keeps the pair until the model's forward returns, or, under checkpointing, until
+    the layer's recomputation stores a new pair in its place."""
+    if spec.family not in KV_STORE_FAMILIES:
+        return frozenset()
+    last: dict[bool, int] = {}
+    for i, layer in enumerate(spec.layers):
+        a = layer.attention
+        if a is not None and not a.kv_shared:
+            last[a.sliding_window is None] = i
+    return frozenset(last.values())

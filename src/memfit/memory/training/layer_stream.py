@@ -316,9 +316,11 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     kept = list(dict.fromkeys(k_ for k_ in kept if k_))
     cache = set(run.cache)
     run.cache = [k_ for k_ in run.cache if k_ not in kept]  # a cache copy the kernel keeps lives to its backward
-    run.hold(tr, *kept)
+    if c.layer in c.kv_stores and not run.keep:  # the KV-sharing dict keeps K and V beyond a checkpointed forward
+        run.stored = [k_ for k_ in dict.fromkeys((kc, vc)) if k_ and k_ not in cache]
+    run.hold(tr, *[k_ for k_ in kept if k_ not in run.stored])
     for key in dict.fromkeys((qe, ka, kc, vc, q, k, v)):  # attention returns: the other references die
-        if key and key not in kept and key not in cache:
+        if key and key not in kept and key not in cache and key not in run.stored:
             tr.free(key)
     return out
 

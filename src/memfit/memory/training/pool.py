@@ -44,6 +44,7 @@ from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
 from .layer_grads import layer_backward
+from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
 from .tower import TowerRun, tower_backward, tower_forward, tower_parameters
@@ -78,7 +79,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
     tr = _LargePool(expandable)
-    c = StepContext(tr, spec, states.precision, wl.batch, wl.context)
+    c = StepContext(tr, spec, states.precision, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
     _build(tr, c, states.weights, states.precision.weight_bytes)
     trainable = _trainable(c, wl, states)
     if states.lora:
@@ -192,9 +193,12 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     inputs: list[int] = []
     runs: list[LayerRun] = []
     casts: list[int] = []
-    for layer, la in zip(c.spec.layers, acts.layers, strict=True):
+    stored: list[list[int]] = []  # K and V a checkpointed layer stored for KV sharing, freed at its recomputation
+    for i, (layer, la) in enumerate(zip(c.spec.layers, acts.layers, strict=True)):
         inputs.append(x)
+        c.layer = i
         run = layer_forward(c, layer, la, x, keep=not full)
+        stored.append(run.stored)
         if not full and not run.input_kept:
             tr.free(x)
         x = run.output or x
@@ -211,8 +215,10 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     grad = _loss_backward(c, head, [x for x in outer if x[0] != "vision"])
     for i in range(len(runs) - 1, -1, -1):
         run = runs[i]
-        if full:  # recomputed from the kept input
+        if full:  # recomputed from the kept input (its stored K and V replace the first forward's)
+            c.layer = i
             run = layer_forward(c, c.spec.layers[i], acts.layers[i], inputs[i])
+            tr.free(*stored[i])
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
         tr.free(run.output if full else 0, inputs[i])
     tr.free(grad, inputs[0])
