@@ -128,7 +128,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         checkpointing="full" if p.get("ckpt") else "none",
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")), transformers_version=_release(p),
-                        qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")))
+                        qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")),
+                        **_parallel_fields(p))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
 
