@@ -45,9 +45,28 @@ class _Fsdp:
     cb: int  # gathered parameters' and autograd's gradients' bytes
     rb: int  # reduce (accumulator) bytes
     pb: int  # sharded parameters' bytes
+    multi: int = 0  # a multi-stage schedule's micro-batches per step (0: a one-stage schedule)
     gathered: dict[tuple[int, int | None], list[int]] = field(default_factory=dict)
     acc: dict[tuple[int, int | None], list[int]] = field(default_factory=dict)
+    flats: dict[tuple[int, int | None], int] = field(default_factory=dict)
+    backwards: dict[int, int] = field(default_factory=dict)
+    shards: list[int] = field(default_factory=list)
     flat: int = 0
+
+    def unshard_all(self) -> None:
+        """A multi-stage schedule (``_PipelineScheduleRuntime``'s UNSHARD actions) unshards each local stage at
+        the step's start, ``FSDPModule.unshard(async_op=True)`` on every FSDP module of the stage (its root, then
+        its layers): the all-gathers run on the current (default) stream, each flat output kept to its group's
+        copy-out."""
+        tr = self.tr
+        for j, (_root, layers) in enumerate(self.groups):
+            for g in (None, *sorted(layers)):
+                ps = self.params(j, g)
+                if not ps:
+                    continue
+                cast = tr.alloc(sum(p.sharded for p in ps) * self.cb) if self.pb != self.cb else 0
+                self.flats[(j, g)] = tr.alloc(sum(p.gathered for p in ps) * self.cb)
+                tr.free(cast)
 
     def params(self, stage: int, layer: int | None) -> tuple[Param, ...]:
         root, layers = self.groups[stage]
@@ -57,6 +76,10 @@ class _Fsdp:
         if (stage, layer) in self.gathered:
             return
         ps, tr = self.params(stage, layer), self.tr
+        if self.multi:  # the copy-out of the all-gather issued at the step's start, which then goes
+            self.gathered[(stage, layer)] = [tr.alloc(p.gathered * self.cb) for p in ps]
+            tr.free(self.flats.pop((stage, layer), 0))
+            return
         cast = tr.on(COPY_IN, sum(p.sharded for p in ps) * self.cb) if self.pb != self.cb else 0
         flat = tr.on(COPY_IN, sum(p.gathered for p in ps) * self.cb)
         tr.free(cast)
@@ -69,6 +92,13 @@ class _Fsdp:
         self.flat = 0
 
     def grads(self, stage: int, layer: int | None, made: list[int], fresh: bool) -> None:
+        self._grads(stage, layer, made, fresh)
+        if layer is None and self.multi:  # the stage's backward ended: after its last, its REDUCE_GRAD action
+            self.backwards[stage] = self.backwards.get(stage, 0) + 1
+            if self.backwards[stage] == self.multi:
+                self.shards += self.reduce_stage(stage)
+
+    def _grads(self, stage: int, layer: int | None, made: list[int], fresh: bool) -> None:
         tr = self.tr
         if not fresh:  # added in place into the accumulators
             tr.free(*made)
@@ -84,23 +114,31 @@ class _Fsdp:
         self.acc[(stage, layer)] = self.acc.get((stage, layer), []) + ups
 
     def reduce(self) -> list[int]:
-        """``perform_reduce_grad`` of every stage: returns the sharded gradients."""
+        """``perform_reduce_grad`` of every stage not reduced yet: returns all the sharded gradients."""
+        for j in range(len(self.groups)):
+            if not self.multi:
+                self.shards += self.reduce_stage(j)
+        return self.shards
+
+    def reduce_stage(self, j: int) -> list[int]:
+        """One stage's groups, root first, resharded and reduce-scattered (each stage's FSDP root has its own
+        reduce-scatter stream)."""
         tr, out, held = self.tr, [], 0
-        for j, (_root, layers) in enumerate(self.groups):
-            for g in (None, *sorted(layers)):
-                ps = self.params(j, g)
-                tr.free(*self.gathered.pop((j, g), []))
-                tr.free(held)
-                held = tr.alloc(sum(p.gathered for p in ps) * self.rb)
-                acc = self.acc.pop((j, g), [])
-                tr.free(*acc[:-1])
-                shard = tr.on(REDUCE, sum(p.sharded for p in ps) * self.rb)
-                if self.pb != self.rb:
-                    cast = tr.on(REDUCE, sum(p.sharded for p in ps) * self.pb)
-                    tr.free(shard)
-                    shard = cast
-                out.append(shard)
-                tr.free(*acc[-1:])
+        stream = f"{REDUCE} {j}" if self.multi else REDUCE
+        for g in (None, *sorted(self.groups[j][1])):
+            ps = self.params(j, g)
+            tr.free(*self.gathered.pop((j, g), []))
+            tr.free(held)
+            held = tr.alloc(sum(p.gathered for p in ps) * self.rb)
+            acc = self.acc.pop((j, g), [])
+            tr.free(*acc[:-1])
+            shard = tr.on(stream, sum(p.sharded for p in ps) * self.rb)
+            if self.pb != self.rb:
+                cast = tr.on(stream, sum(p.sharded for p in ps) * self.pb)
+                tr.free(shard)
+                shard = cast
+            out.append(shard)
+            tr.free(*acc[-1:])
         tr.free(held)
         return out
 
@@ -147,7 +185,9 @@ def pipeline_fsdp_pool(r: PipeRank, dp: int, param_bytes: int, reduce_bytes: int
     states: list[int] = []
     pieces = max(1, round(r.state_bytes_per_param / param_bytes)) if r.state_bytes_per_param else 0
     for step in range(2):
-        hooks = _Fsdp(tr, groups, cb, reduce_bytes, param_bytes)
+        hooks = _Fsdp(tr, groups, cb, reduce_bytes, param_bytes, r.microbatches if len(r.stages) > 1 else 0)
+        if hooks.multi:
+            hooks.unshard_all()
         outputs = run_actions(c, r, recv, [[] for _ in r.stages], hooks)
         shards = hooks.reduce()  # inside the schedule's step, before it merges the output chunks (torch.cat)
         if outputs:
