@@ -123,7 +123,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # tools/simulate_families_towers.py)
     ("simulated/families-towers.jsonl", "inference"): Bound(median=0.66, worst=0.82, under=-0.82),
     # + gemma4-vision-l4 b1 s1536, moved here from the families held-out set (issue 12): -1.93 %
-    ("simulated/families-towers.jsonl", "training"): Bound(median=0.93, worst=1.93, under=-1.93),
+    # then K/V repeated for heads wider than 256 (activations.py, transformers' use_gqa_in_sdpa): gemma4-vision-l4
+    # -1.93 -> -1.84 %
+    ("simulated/families-towers.jsonl", "training"): Bound(median=0.93, worst=1.84, under=-1.84),
     # the Mamba hybrids and Kimi Linear (tools/simulate_hybrids.py; the torch paths of Mamba-2, Mamba-1 and KDA)
     ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.10, worst=0.23, under=0.02),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.77, worst=1.80, under=-0.79),
@@ -137,7 +139,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gemma-3n-e4b ckpt s3072 and gemma4-vision-l4 (device totals -3.63 / -3.03 %) moved to development, their blind
     # replacements listed (not yet simulated)
     # + their blind replacements, scored once: gemma-3n-e2b ckpt b2 s1536 -1.33 %, gemma4-vision-l5 b2 s1024 -2.49 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.73, worst=2.50, under=-2.50),
+    # then K/V repeated for heads wider than 256 (l12img, on development gemma4 cases): gemma4-vision-l5 -2.49 ->
+    # -2.39 %
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.73, worst=2.40, under=-2.40),
     # issue 12's fresh blind inference set (blind-inference-list.jsonl, listed and committed before it was simulated),
     # scored once: worst phi-4-mini-instruct-l6 fp16 eager -0.94 %
     ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.02, worst=0.94, under=-0.94),
@@ -348,7 +352,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + gemma4-vision-l4 b1 s1536 (-3.03 %), moved here from the families held-out set
     # + the KV-sharing store layers' K and V kept past a checkpointed forward (layer_ops.kv_store_layers):
     # gemma4-unified -6.78 -> -0.32 %, gemma4-vision-l6 -1.66 -> -0.46 %; median 2.34 -> 0.39 %
-    ("simulated/families-towers.jsonl", "training"): Bound(median=0.40, worst=3.02, under=-3.02),
+    # + K/V repeated for heads wider than 256 (activations.py: transformers 5.25's use_gqa_in_sdpa keeps enable_gqa
+    # off unless there is no mask and the head is at most 256 wide): gemma4-vision-l4 -3.02 -> -2.94 %
+    ("simulated/families-towers.jsonl", "training"): Bound(median=0.40, worst=2.94, under=-2.94),
     # DeepSeek-V4: the emulated reserve; training worst the 16-expert no-checkpointing step -14.64 % (memfit's replayed
     # step does not know V4's saved tensors tensor by tensor: training/pool.py's generic grain)
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.56, worst=0.57, under=-0.57),
@@ -410,7 +416,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # nothing tuned on this one): deepseek-v4-flash-e8-l4 ckpt -1.37 -> +7.66 % (worst), median 0.82 %
     # then after the KV-sharing store layers (l12img, fixed on development gemma4 cases): gemma-3n-e2b ckpt b2 s1536
     # +1.05 -> +0.99 %, median 0.82 -> 0.79 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.80, worst=7.67, under=-2.68),
+    # then K/V repeated for heads wider than 256 (l12img): gemma4-vision-l5 b2 s1024 -2.67 -> -2.59 %
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.80, worst=7.67, under=-2.60),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # issue 12's fresh blind inference set, scored once (l12inf): worst qwen3-vl-4b-instruct-l3 two images +2.61 %,

@@ -202,7 +202,9 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
             core += (heads * d + kv * d + kv * dv) * pb
             if rotary:
                 core += q + k
-        elif windowed and kv < heads:  # a mask turns enable_gqa off: repeat_kv copies K/V to every head
+        elif (windowed or max(d, dv) > 256) and kv < heads:
+            # a mask, or a head wider than 256, turns enable_gqa off (transformers 5.25 use_gqa_in_sdpa: no mask and
+            # head dims <= 256 on CUDA): repeat_kv copies K/V to every head
             core += q + heads * (d + dv) * att_b
         else:
             core += q + k + v
