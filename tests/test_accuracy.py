@@ -118,6 +118,7 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
+    # + deepseek-v4-flash-e8-l4 ckpt b1 s1536, moved here from the families held-out set (issue 12): +0.86 %
     ("simulated/families-v4.jsonl", "training"): Bound(median=0.74, worst=1.67, under=-0.96),
     # Gemma 4, Gemma 4 unified and Gemma 3n with their towers / embedders held (text inputs;
     # tools/simulate_families_towers.py)
@@ -141,7 +142,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + their blind replacements, scored once: gemma-3n-e2b ckpt b2 s1536 -1.33 %, gemma4-vision-l5 b2 s1024 -2.49 %
     # then K/V repeated for heads wider than 256 (l12img, on development gemma4 cases): gemma4-vision-l5 -2.49 ->
     # -2.39 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.73, worst=2.40, under=-2.40),
+    # deepseek-v4-flash-e8-l4 ckpt (device total +7.66 %) moved to development, its blind replacement
+    # deepseek-v4-flash-e12-l5 ckpt b2 s1024 listed (not yet simulated): the other five median 0.73 -> 0.59 %
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.59, worst=2.40, under=-2.40),
     # issue 12's fresh blind inference set (blind-inference-list.jsonl, listed and committed before it was simulated),
     # scored once: worst phi-4-mini-instruct-l6 fp16 eager -0.94 %
     ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.02, worst=0.94, under=-0.94),
@@ -367,7 +370,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gradient for a Linear standing in for weights laid out otherwise, DeepSeek-V4's hyper-connections, q norm,
     # block norms, output path and indexer replayed (training/layer_hc.py): flash-l4 ckpt -3.10 -> +0.12 %,
     # flash-l4 +3.37 %, e16-l4 -0.19 %, e16-l4 ckpt +4.26 % (worst), e16-l6 -0.71 %, e16-l5 ckpt +1.43 %; median 1.07 %
-    ("simulated/families-v4.jsonl", "training"): Bound(median=1.07, worst=4.26, under=-0.72),
+    # + deepseek-v4-flash-e8-l4 ckpt b1 s1536 (+7.66 %, worst), moved here from the families held-out set (issue 12);
+    # median 1.07 -> 1.43 %
+    ("simulated/families-v4.jsonl", "training"): Bound(median=1.43, worst=7.66, under=-0.72),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 5.70, worst 7.20
     # + Falcon-H1's and Granite's logit scale replayed: falcon-h1-7b -4.35 -> -2.41 %, granite-4.0-h -4.17 -> -4.10 %
     # + the Mamba-2 mixer replayed op by op (training/layer_ssm.py, from the simulator's trace of bamba training):
@@ -417,7 +422,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then after the KV-sharing store layers (l12img, fixed on development gemma4 cases): gemma-3n-e2b ckpt b2 s1536
     # +1.05 -> +0.99 %, median 0.82 -> 0.79 %
     # then K/V repeated for heads wider than 256 (l12img): gemma4-vision-l5 b2 s1024 -2.67 -> -2.59 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.80, worst=7.67, under=-2.60),
+    # then deepseek-v4-flash-e8-l4 ckpt (+7.66 %) moved to development by the rule, deepseek-v4-flash-e12-l5 ckpt b2
+    # s1024 listed blind in its place (not yet simulated): the other five median 0.59 %, worst gemma4-vision-l5 -2.59 %
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.59, worst=2.60, under=-2.60),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # issue 12's fresh blind inference set, scored once (l12inf): worst qwen3-vl-4b-instruct-l3 two images +2.61 %,
