@@ -534,7 +534,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # own reserve added again on top (fsdp_pool.pool_reserve; coarse replays keep it): dev 0.24 -> 0.17 %, SP cases
     # within 1.2 %, llama-2-7b +5.41 -> +4.38 %; held-out (scored after) 0.26 -> 0.25 %, worst codellama-34b offload
     # +4.82 -> +3.52 %, most under phi-3.5-moe offload -1.79 -> -2.65 %
-    ("parallel/dev.jsonl", "training"): Bound(median=0.17, worst=6.32, under=-6.32),
+    # + 2 foreach-AdamW dev cases (the step's _foreach_sqrt temporary replayed): mistral-7b-l8 fsdp2 bf16 +0.17 %;
+    # qwen2.5-3b-l6 fsdp4 ckpt +6.60 % (the new worst: its replay reserves 0.63 GB more than the emulation, a miss of
+    # the backward's blocks, not of the step: +6.58 % before the temporary was added)
+    ("parallel/dev.jsonl", "training"): Bound(median=0.17, worst=6.61, under=-6.32),
     ("parallel/heldout.jsonl", "training"): Bound(median=0.25, worst=3.52, under=-2.65),
 }
 

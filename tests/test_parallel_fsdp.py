@@ -252,3 +252,18 @@ def test_eager_masks_kept_through_a_checkpointed_step() -> None:
     assert eager_masks(llama, "eager", "full", 1, 1024, 4) == ((1024 * 1024 * 4, 0),)
     assert eager_masks(llama, "sdpa", "full", 1, 1024, 2) == ()
     assert eager_masks(llama, "eager", "none", 1, 1024, 2) == ()
+
+
+def test_foreach_adamw_step_holds_one_shard_sized_temporary() -> None:
+    """torch/optim/adam.py ``_multi_tensor_adam``: ``_foreach_sqrt(exp_avg_sqs)`` is one new tensor per sharded
+    parameter in the states' dtype, alive at once; Mistral-7B's 7,248,023,552 parameters split evenly over 2 ranks
+    (every dim 0 even), bf16 states: 3,624,011,776 × 2 B. ``fused=True`` makes none; CPU offload steps on the host."""
+    kw: dict[str, Any] = dict(mode="train", gpus=2, zero=3, batch=1, context=512, mixed_precision=False)
+    foreach = estimate("mistral-7b-v0.3", optimizer="adamw-foreach", **kw).to_json()
+    fused = estimate("mistral-7b-v0.3", optimizer="adamw-fused", **kw).to_json()
+    assert foreach["components"]["optimizer_temporary"] == 3_624_011_776 * 2
+    step = "optimizer step"
+    assert foreach["details"]["phases"][step] - fused["details"]["phases"][step] == 3_624_011_776 * 2
+    assert foreach["details"]["peak_phase"] == step
+    off = estimate("mistral-7b-v0.3", optimizer="adamw-foreach", offload="params", **kw).to_json()
+    assert "optimizer_temporary" not in off["components"]

@@ -84,6 +84,7 @@ class ReplayInput:
     seq: int = 0
     masks: tuple[tuple[int, int], ...] = ()  # eager + full checkpointing: (bytes, first layer reading it) per mask
     sp: bool = False  # sequence parallelism (TP): the stream and the norms hold the rank's sequence shard
+    step_bytes_per_param: float = 0.0  # foreach AdamW: _foreach_sqrt's temporary per sharded element, one per tensor
 
 
 @lru_cache(maxsize=256)
@@ -109,6 +110,9 @@ def fsdp_pool(r: ReplayInput) -> PoolFigures:
             root = r.groups[-1]
             order = [*root[:1], *(p for g in r.groups[:-1] for p in g), *root[1:]]
             states = [tr.alloc(int((p.sharded if r.fsdp else p.local) * each)) for p in order for _ in range(pieces)]
+        if r.step_bytes_per_param:  # torch/optim/adam.py _multi_tensor_adam: exp_avg_sq_sqrt, freed after the update
+            tr.free(*[tr.alloc(int((p.sharded if r.fsdp else p.local) * r.step_bytes_per_param))
+                      for g in r.groups for p in g])
         tr.free(*grads)
     del states
     return tr.figures()

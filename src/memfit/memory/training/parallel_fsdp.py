@@ -48,6 +48,7 @@ from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_masks import eager_masks
 from .fsdp_params import local_shape, param_groups, reduce_peak, tp_spec
 from .fsdp_pool import ReplayInput, pool_reserve
+from .fsdp_step import step_temporary, step_temporary_component
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["FsdpLayout", "RankSizes", "estimate_fsdp", "fsdp_layout", "rank_sizes", "uses_fsdp_model"]
@@ -345,10 +346,13 @@ def estimate_fsdp(spec: ModelSpec, wl: Workload) -> Estimate:
     weights = sizes.sharded * lay.param_bytes
     moments = fsdp_moments(acts, sizes, lay, wl.checkpointing, wl.grad_accum)
     persistent = 0 if lay.offload else weights + opt_bytes
-    phase = max(moments, key=lambda k: moments[k].total)
-    m = moments[phase]
     replay = _replay(spec, wl, lay, sizes, acts, lay.compute_bytes, 0 if lay.offload else lay.param_bytes,
                      0.0 if lay.offload else opt_bpp, lay.reshard, precision, masks)
+    tmp, per = step_temporary(states, sizes.sharded, lay.offload)  # foreach AdamW's list (fsdp_step.py)
+    moments["optimizer step"] = replace(moments["optimizer step"], temporary=tmp)
+    replay = replace(replay, step_bytes_per_param=per)
+    phase = max(moments, key=lambda k: moments[k].total)
+    m = moments[phase]
     allocated = persistent + m.total + workspace
     comps = _fsdp_components(spec, wl, lay, sizes, m, phase, weights, opt_bytes, opt_bpp, workspace,
                              pool_reserve(replay, allocated))
@@ -410,6 +414,7 @@ def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: Rank
         comps.append(Component("logits", m.logits, f"logits and cross-entropy over {wl.batch} × {wl.context} × "
                                f"{spec.vocab_size:,}{' (gathered on every TP rank)' if lay.tp > 1 else ''} = "
                                f"{fmt_bytes(m.logits)}"))
+    comps += step_temporary_component(wl.optimizer, sizes.sharded, m.temporary)
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
     comps.append(Component("allocator_reserve", reserve, "caching allocator emulated over two steps of this rank, "
