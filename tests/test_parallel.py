@@ -183,3 +183,12 @@ def test_expert_parallelism_says_it_is_unvalidated() -> None:
     assert any(n.startswith("UNVALIDATED for expert parallelism") for n in with_ep.notes)
     without = estimate("qwen3-30b-a3b", mode="train", gpus=8)
     assert not any("UNVALIDATED" in n for n in without.notes)
+
+
+def test_zero3_lora_weights_say_what_this_gpu_holds() -> None:
+    """ZeRO-3 LoRA: the frozen base is partitioned, so the rank holds half of Mistral-7B's 7,248,023,552 parameters
+    at 2 B (the bytes equal the parameter count on 2 ranks, which the old wording called 'parameters on this rank')."""
+    e = estimate("mistral-7b-v0.3", mode="lora", gpus=2, zero=3, batch=1, context=512)
+    w = next(c for c in e.components if c.name == "weights")
+    assert w.bytes == 3_624_011_776 * 2
+    assert "this GPU holds 3,624,011,776 of them" in w.formula and "on this rank" not in w.formula

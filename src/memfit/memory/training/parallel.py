@@ -252,9 +252,11 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
         grad_f, opt_f = _rank_state_formulas(states, wl, frac, dev, dp, shard_size)
         comps = training_components(spec, wl, rank_states, peak, workspace, weights=int(dev["weights"]),
                                     gradients_formula=grad_f, optimizer_formula=opt_f,
-                                    weights_formula=(f"{share.parameters:,.0f} parameters on this rank (stage {k} of "
-                                                     f"{pp}, layers {share.layers.start}-{share.layers.stop - 1}, "
-                                                     f"tp {tp}, ep {ep})" + (f"; {znotes[0]}" if znotes else "")),
+                                    weights_formula=(f"{share.parameters:,.0f} parameters in this GPU's slice (stage "
+                                                     f"{k} of {pp}, layers {share.layers.start}-"
+                                                     f"{share.layers.stop - 1}, tp {tp}, ep {ep})"
+                                                     + _zero3_words(wl, dp, shard_size, share.parameters)
+                                                     + (f"; {znotes[0]}" if znotes else "")),
                                     host=host_comps)
         device_total = sum(c.bytes for c in comps if c.on_device)
         per_gpu.append({"stage": k, "layers": [share.layers.start, share.layers.stop - 1],
@@ -283,6 +285,15 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
                                "trainable_parameters": states.trainable, "peak_phase": peak.phase}
     return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
                     allocated_bytes=allocated, notes=tuple(notes), details=details)
+
+
+def _zero3_words(wl: Workload, dp: int, shard_size: int | None, params: float) -> str:
+    """ZeRO-3 partitions the parameters: this GPU holds its part of them, not the slice's count."""
+    if wl.zero < 3:
+        return ""
+    group = min(shard_size, dp) if shard_size else dp
+    return (f", partitioned ÷ {group} ZeRO-3 ranks: this GPU holds {params / group:,.0f} of them"
+            + (" + the largest layer's fp16 parameters and gradients gathered" if wl.mode == "train" else ""))
 
 
 def _rank_state_formulas(states: ModelStates, wl: Workload, frac: float, dev: dict[str, float], dp: int,
