@@ -115,8 +115,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + llama-3.2-11b-vision-l5 with an image (-27.97 %), moved here from the blind image training set (issue 12);
     # +0.99 % once its encoders are known to keep every layer under checkpointing (images.tower_checkpointed)
     # + llava-1.5-7b-hf-l2 with an image without checkpointing (+5.03 %), moved here from the blind image training
-    # set (issue 12)
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=5.03, under=-1.52),
+    # set (issue 12); then the tower's gradients made after the text layers' backward (or after the embedding's for
+    # Llama 3.2 Vision, states.tower_grads, step.py): llava no-ckpt +5.03 -> +1.11 %, llava ckpt +2.06 -> +1.21 %,
+    # llama-3.2-11b-vision img +0.99 -> -1.41 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=1.52, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -156,8 +158,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # llama-3.2-11b-vision-l5 moved to development (families-new.jsonl) before its tower was modelled; its blind
     # replacement llama-3.2-11b-vision-l4 b1 s1536, scored once after that fix: +1.26 %
     # llava-1.5-7b-hf-l2 without checkpointing (+5.03 %) moved to development before the tower's gradients were
-    # placed after the text layers' backward; its blind replacement listed (not yet simulated)
-    ("simulated/blind-images.jsonl", "training"): Bound(median=1.16, worst=1.29, under=-0.04),
+    # placed after the text layers' backward; its blind replacement listed (not yet simulated); after that fix
+    # (on development cases) the blind llama-3.2-11b-vision-l4 +1.26 -> -1.46 %, qwen3-vl-30b +1.29 % unchanged
+    ("simulated/blind-images.jsonl", "training"): Bound(median=1.16, worst=1.46, under=-1.46),
     # issue 12's fresh blind MoE/hybrid training set (blind-moe-list.jsonl, listed and committed before it was
     # simulated, l12moe), scored once: worst deepseek-v4-flash-e32-l4 +0.84 %
     ("simulated/blind-moe.jsonl", "training"): Bound(median=0.20, worst=0.84, under=-0.18),
@@ -305,8 +308,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the KV-sharing store layers' K and V kept past a checkpointed forward (l12img, layer_ops.kv_store_layers):
     # gemma-4-31b ckpt -0.66 -> -0.35 %, gemma-3n-e4b ckpt s3072 -3.70 -> -3.63 %, gemma-3n-e2b ckpt +0.08 -> +0.04 %;
     # median 0.66 -> 0.61 %
-    # + llava-1.5-7b-hf-l2 with an image without checkpointing (+2.32 %), moved here from the blind image set
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.74, worst=3.87, under=-3.64),
+    # + llava-1.5-7b-hf-l2 with an image without checkpointing (+2.32 %), moved here from the blind image set;
+    # then the tower's gradients after the text layers' backward: it -1.04 %, llava ckpt +0.94 -> +0.21 %,
+    # llama-3.2-11b-vision img +1.18 -> -1.10 %; median 0.61 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.62, worst=3.87, under=-3.64),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -443,8 +448,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # before the tower replay gave +5.40 / +2.81 / -0.75 / +6.16 / -12.70 / -25.97 % (median 5.78 %)
     # llama-3.2-11b-vision-l5 moved to development before its tower was modelled; its blind replacement
     # llama-3.2-11b-vision-l4 b1 s1536, scored once after that fix: +1.78 %
-    # llava-1.5-7b-hf-l2 without checkpointing (+2.32 %) moved to development; its blind replacement listed
-    ("simulated/blind-images.jsonl", "training"): Bound(median=0.64, worst=6.85, under=-0.64),
+    # llava-1.5-7b-hf-l2 without checkpointing (+2.32 %) moved to development; its blind replacement listed;
+    # after the tower-gradient fix (on development): llama-3.2-11b-vision-l4 +1.78 -> -0.73 %, qwen3-vl-30b +0.42 ->
+    # +0.45 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.64, worst=6.85, under=-0.73),
     # issue 12's fresh blind MoE/hybrid training set (l12moe: Qwen3.5-122B-A10B, Qwen3-30B-A3B ckpt b2, OLMoE,
     # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
     # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %

@@ -86,3 +86,22 @@ def test_replayed_tower_keeps_what_the_step_counts_and_makes_every_gradient() ->
     big = [n * 2 for n in [*before, *(block * v.num_layers), *after] if n * 2 > 1 << 20]
     assert sorted(tr.live.values()) == sorted(big)
     assert sorted(tr.live) == sorted(k for k in c.grads if k)
+
+
+def test_tower_gradients_come_after_the_text_layers() -> None:
+    """A training tower's gradients are made by its backward, after the text layers' (LLaVA embeds the tokens
+    first) or, for Llama 3.2 Vision (tower first), after the embedding's: they are not among the gradients made at
+    the start of backward. LLaVA-1.5's tower + projector, bf16: 2 B per parameter; its untied token table
+    32,064 × 4,096 × 2 B is the rest of the gradients made at the end."""
+    from memfit.memory.images import tower_runs_first
+    from memfit.memory.training.states import model_states
+
+    spec = _spec("llava-1.5-7b-hf")
+    assert spec.vision is not None
+    wl = Workload(mode="train", batch=1, context=1024 + 576, images=1, dtype="bfloat16",
+                  mixed_precision=False).validate()
+    st = model_states(spec, wl)
+    assert st.tower_grads == spec.vision.parameters * 2
+    assert st.embedding_grads - st.tower_grads == 32064 * 4096 * 2
+    assert st.head_grads + sum(st.layer_grads) + st.embedding_grads == st.gradients
+    assert not tower_runs_first(spec) and tower_runs_first(_spec("llama-3.2-11b-vision"))

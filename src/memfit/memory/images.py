@@ -30,7 +30,8 @@ from ..units import fmt_bytes
 from ..workload import Workload
 
 __all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "held_parts", "patches_per_image",
-           "tower_checkpointed", "tower_moment", "tower_tensors", "tower_training_saved", "with_images"]
+           "tower_checkpointed", "tower_moment", "tower_runs_first", "tower_tensors", "tower_training_saved",
+           "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -179,6 +180,14 @@ def tower_checkpointed(v: VisionSpec) -> bool:
     ``MllamaVisionEncoderLayer`` is a plain ``nn.Module``, so its encoders keep every layer's tensors even under
     ``gradient_checkpointing_enable()`` (modeling_mllama.py)."""
     return v.kind != "mllama"
+
+
+def tower_runs_first(spec: ModelSpec) -> bool:
+    """Whether the vision tower runs before the tokens are embedded, so that autograd runs the embedding's backward
+    before the tower's: Llama 3.2 Vision's ``MllamaModel`` runs the vision model and projector before the language
+    model embeds the tokens; LLaVA's and Qwen-VL's models embed the tokens first and scatter the image features in
+    (transformers 5.25; the simulator's traces show the same order)."""
+    return spec.vision is not None and spec.vision.kind == "mllama"
 
 
 def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:

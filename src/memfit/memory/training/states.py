@@ -64,8 +64,9 @@ class ModelStates:
     optimizer: OptimizerMemory
     layer_grads: tuple[int, ...]  # gradient bytes of each decoder layer
     head_grads: int  # lm_head / final norm (and a tied embedding) gradients, made at the start of backward
-    embedding_grads: int  # an untied trainable embedding, made at the very end of backward
+    embedding_grads: int  # an untied trainable embedding (and a training vision tower), made at the end of backward
     precision: Precision
+    tower_grads: int = 0  # the vision tower's share of ``embedding_grads`` (with images)
 
 
 def _is_quant(wl: Workload) -> bool:
@@ -140,14 +141,17 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
         shapes = [t.shape for t in tensors if t.name not in idle]
         grad_b = wb
-        head = emb = 0
+        head = emb = tower = 0
         for t in tensors:
             if t.name in idle:
                 continue
             b = t.numel * grad_b
+            tower += b if t.group == "vision" else 0
             if t.layer is not None:
                 layer_grads[t.layer] += b
-            elif t.kind in ("token_embd", "pos_embd") and not spec.tie_word_embeddings:
+            elif (t.kind in ("token_embd", "pos_embd") and not spec.tie_word_embeddings) or t.group == "vision":
+                # made at the end of backward: the input embedding's, and a vision tower's (it runs before the text
+                # layers in the forward, so its backward comes after theirs)
                 emb += b
             else:
                 head += b
@@ -171,7 +175,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
                                    f"pick --lora-targets from its linear modules: {', '.join(have)}")
         r = wl.lora_rank
         shapes = []
-        head = emb = 0
+        head = emb = tower = 0
         for t in adapted:
             shapes += [(r, t.shape[1]), (t.shape[0], r)]
             b = 4 * r * (t.shape[0] + t.shape[1])
@@ -188,7 +192,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, 4)
     return ModelStates(weights=weights, weights_formula=wformula, lora=lora, trainable=trainable, grad_bytes=grad_b,
                        gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
-                       embedding_grads=emb, precision=p)
+                       embedding_grads=emb, tower_grads=tower, precision=p)
 
 
 def _opt_name(name: str) -> str:

@@ -15,6 +15,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, model_activations
+from ..images import tower_runs_first
 from ..loss_release import loss_note, loss_release
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .states import TRAINING_HANDLES, ModelStates, reserve_fraction
@@ -36,8 +37,9 @@ class StepPeak:
 
 
 def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt: str = "none",
-              states_on_device: bool = True) -> StepPeak:
-    """Walk forward, backward and the optimizer step; return the peak moment (beyond weights)."""
+              states_on_device: bool = True, tower_first: bool = False) -> StepPeak:
+    """Walk forward, backward and the optimizer step; return the peak moment (beyond weights). ``tower_first``: a
+    training vision tower runs before the tokens are embedded (``images.tower_runs_first``)."""
     S = states.optimizer.state_bytes if (states_on_device and states.optimizer.on_device) else 0
     G = states.gradients
     accum = G if wl.grad_accum > 1 else 0  # later micro-batches run with the accumulated gradients
@@ -89,7 +91,16 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
                      + (la.checkpoint if op else 0))
         act = prefix[i] + layer_act + acts.tower + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
-    moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
+    if acts.tower:  # a vision tower training on the images: its backward and the embedding's, in graph order
+        tg = states.tower_grads
+        if tower_first:  # the tokens are embedded after the tower ran: the embedding's backward comes first
+            moments["backward (embedding)"] = (acts.embedding_backward_extra + acts.tower, 0, max(accum, G - tg), 0)
+            moments["backward (vision tower)"] = (0, 0, G, 0)
+        else:  # the tower's backward (its saved tensors alive, none of its gradients yet), then the embedding's
+            moments["backward (vision tower)"] = (acts.tower, 0, max(accum, G - states.embedding_grads), 0)
+            moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
+    else:
+        moments["backward (embedding)"] = (acts.embedding_backward_extra, 0, G, 0)
     moments["optimizer step"] = (0, 0, G, states.optimizer.step_temporary)
     best_phase, best = "", -1
     totals: dict[str, int] = {}
@@ -109,7 +120,7 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
         from ..images import tower_training_saved
 
         acts = replace(acts, tower=tower_training_saved(spec, wl, p.proj_bytes))
-    peak = step_peak(states, acts, wl, ckpt=wl.checkpointing)
+    peak = step_peak(states, acts, wl, ckpt=wl.checkpointing, tower_first=tower_runs_first(spec))
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     from ..runtimes.transformers_pool import interpolated
     from .pool import training_reserve
