@@ -148,7 +148,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -2.39 %
     # deepseek-v4-flash-e8-l4 ckpt (device total +7.66 %) moved to development, its blind replacement
     # deepseek-v4-flash-e12-l5 ckpt b2 s1024 listed (not yet simulated): the other five median 0.73 -> 0.59 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.59, worst=2.40, under=-2.40),
+    # + deepseek-v4-flash-e12-l5 ckpt b2 s1024, simulated then scored once (nothing tuned on it): +2.48 % (worst)
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.96, worst=2.48, under=-2.40),
     # issue 12's fresh blind inference set (blind-inference-list.jsonl, listed and committed before it was simulated),
     # scored once: worst phi-4-mini-instruct-l6 fp16 eager -0.94 %
     ("simulated/blind-inference.jsonl", "inference"): Bound(median=0.02, worst=0.94, under=-0.94),
@@ -435,7 +436,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then K/V repeated for heads wider than 256 (l12img): gemma4-vision-l5 b2 s1024 -2.67 -> -2.59 %
     # then deepseek-v4-flash-e8-l4 ckpt (+7.66 %) moved to development by the rule, deepseek-v4-flash-e12-l5 ckpt b2
     # s1024 listed blind in its place (not yet simulated): the other five median 0.59 %, worst gemma4-vision-l5 -2.59 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.59, worst=2.60, under=-2.60),
+    # + deepseek-v4-flash-e12-l5 ckpt b2 s1024 scored once (l12dsv4, nothing tuned on it): +6.84 %, the same
+    # over-prediction as the e8 case it replaces (DeepSeek-V4's totals swing with its 1-6 MiB tensors,
+    # docs/simulator.md)
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.79, worst=6.84, under=-2.60),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.06, worst=3.55, under=-2.16),
     # issue 12's fresh blind inference set, scored once (l12inf): worst qwen3-vl-4b-instruct-l3 two images +2.61 %,
