@@ -37,10 +37,23 @@ __all__ = ["pipeline_fsdp_pool"]
 
 
 @dataclass
+class _SizedTrace(StreamTrace):
+    """A :class:`StreamTrace` that remembers each tensor's own bytes (a gradient's upcast is made at its size, not
+    its block's)."""
+
+    sizes: dict[int, int] = field(default_factory=dict)
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        self.sizes[key] = nbytes
+        return key
+
+
+@dataclass
 class _Fsdp:
     """The rank's FSDP state through a step: ``groups[j]`` = (root parameters, layer index → parameters)."""
 
-    tr: StreamTrace
+    tr: _SizedTrace
     groups: list[tuple[tuple[Param, ...], dict[int, tuple[Param, ...]]]]
     cb: int  # gathered parameters' and autograd's gradients' bytes
     rb: int  # reduce (accumulator) bytes
@@ -108,8 +121,7 @@ class _Fsdp:
             return
         ups = []
         for k in made:
-            pool = tr.pools[tr.owner[k]]
-            ups.append(tr.alloc(pool.live[k].size * self.rb // self.cb))
+            ups.append(tr.alloc(tr.sizes.get(k, 0) * self.rb // self.cb))
             tr.free(k)
         self.acc[(stage, layer)] = self.acc.get((stage, layer), []) + ups
 
@@ -164,7 +176,7 @@ def _stage_groups(r: PipeRank, dp: int) -> list[tuple[tuple[Param, ...], dict[in
 @lru_cache(maxsize=64)
 def pipeline_fsdp_pool(r: PipeRank, dp: int, param_bytes: int, reduce_bytes: int) -> PoolFigures:
     """Two steps of a PP × FSDP rank (peaks from the end of the build); ``r.precision`` is the gathered dtype's."""
-    tr = StreamTrace(r.expandable)
+    tr = _SizedTrace(r.expandable)
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
     groups = _stage_groups(r, dp)
