@@ -30,7 +30,9 @@ FIRST = {
 def test_batch12_blind_cases_hold_their_first_scoring() -> None:
     results = {r.case: r for r in score_serving_file(FILE)}
     for case, caps in FIRST.items():
-        assert results[case].split == "heldout" and "batch 12" in case_row(case)["collected"], case
+        row = case_row(case)
+        # the two w8a8 logs moved to development on 2026-12-07 (batch 13 replaced them, tests/data/serving/README.md)
+        assert (results[case].split == "heldout") != ("moved_to_dev" in row) and "batch 12" in row["collected"], case
         for q, cap in caps.items():
             e = results[case].error(q)
             assert e is not None and abs(e) <= cap + 0.005, (case, q, e)
