@@ -45,6 +45,26 @@ def test_batch12_pools_are_never_over_by_more_than_three_percent() -> None:
         assert e is None or e <= 0.03, (case, e)
 
 
+# batch 13, the blind replacements for batch 12's two w8a8 logs, at their first scoring (2026-12-07, after the 8-bit
+# block remainders of memory/runtimes/vllm_load.py): |error| rounded up to 0.01 pp
+FIRST_13 = {
+    "llmdplanner-h100-v0.19-w8a8-mistral-small-3.1-24b-tp1": {"weights": 0.0008, "kv_pool": 0.0057,
+                                                              "kv_tokens": 0.0057, "max_concurrency": 0.0057},
+    "llmdplanner-h100-v0.19-w8a8-llama-3.1-8b-fp16": {"weights": 0.0002, "kv_pool": 0.0005, "kv_tokens": 0.0005,
+                                                      "max_concurrency": 0.0004},
+}
+
+
+def test_batch13_blind_cases_hold_their_first_scoring() -> None:
+    results = {r.case: r for r in score_serving_file(FILE)}
+    for case, caps in FIRST_13.items():
+        assert results[case].split == "heldout" and "batch 13" in case_row(case)["collected"], case
+        for q, cap in caps.items():
+            e = results[case].error(q)
+            assert e is not None and abs(e) <= cap + 0.005, (case, q, e)
+        assert results[case].error("kv_pool") <= 0.03, case
+
+
 def case_row(case: str) -> dict[str, str]:
     import json
 

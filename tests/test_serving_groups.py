@@ -73,7 +73,17 @@ def test_allocator_remainders_of_a_16_bit_load() -> None:
     # of a 2 MiB boundary (+1 MiB each, 64 layers); the 742.5 MiB embedding shards keep 1.5 MiB apart (split off)
     q32 = load_model("qwen2.5-32b")
     assert allocator_remainder_bytes(q32, "bfloat16", 2, rope_cache_bytes(q32, "bfloat16")) == 64 * 3 * 2**20
-    # Llama-3.1-8B's tensors are multiples of 2 MiB; quantized formats count their tensor bytes
+    # Llama-3.1-8B's tensors are multiples of 2 MiB
     l8 = load_model("llama-3.1-8b")
     assert allocator_remainder_bytes(l8, "bfloat16", 1, rope_cache_bytes(l8, "bfloat16")) == 0
-    assert allocator_remainder_bytes(q72, "fp8", 2, 0) == 0
+    # 8-bit linear weights (1 B per element, loaded in place; embeddings 16-bit). Qwen2.5-72B fp8 at tp 2 per rank:
+    # qkv 40 MiB and o 32 MiB exact, gate_up 2 x 14,784 x 8,192 B = 231 MiB counted as 232, down 115.5 MiB as 116,
+    # embedding and lm_head 1,188 MiB exact: 80 layers x 1.5 MiB
+    assert allocator_remainder_bytes(q72, "fp8", 2, 0) == 80 * 3 * 2**19
+    # Qwen2.5-7B int8 at tp 1: qkv 4,608 x 3,584 B = 15.75 MiB -> 16, gate_up 37,888 x 3,584 B = 129.5 MiB -> 130
+    # (o 12.25 and down 64.75 MiB keep 1.75 / 1.25 MiB apart, split off): 28 x 0.75 MiB; the 16-bit embedding and
+    # lm_head, 152,064 x 3,584 x 2 B = 1,039.5 MiB each, +0.5 MiB each; the 8 MiB rotary cache is exact
+    q7 = load_model("qwen2.5-7b-instruct")
+    assert allocator_remainder_bytes(q7, "int8", 1, rope_cache_bytes(q7, "bfloat16")) == 22 * 2**20
+    # other quantized formats (AWQ / GPTQ repacked for Marlin, GGUF) count their tensor bytes
+    assert allocator_remainder_bytes(q7, "awq", 1, 0) == 0
