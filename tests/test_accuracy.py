@@ -79,7 +79,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # torchtune's packed Llama 3.2 3B row. Full bf16 -8.68 / -1.36 % (the step's foreach temporary, not in memfit's FSDP
     # step moment), LoRA -4.7 .. -16.94 % (FSDP1's gathered layers: memfit's LoRA under --zero 3 has none), QLoRA +3.7
     # .. +16.3 % (trl skips its casts for sharded QLoRA; recorded as trl), Llama-2-70B QLoRA -3.93 %, torchtune -3.39 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=8.36, worst=16.95, under=-16.95),
+    # then scored once more after l16lora (nothing tuned on them, their model from the mechanism and the parallel dev
+    # cases): foreach AdamW's step temporary on FSDP ranks, full bf16 -8.68 / -1.36 -> +0.14 % (all four); LoRA under
+    # FSDP (fsdp_lora.py: the root and layers gathered, adapters in bf16) Mistral -11.28 .. -16.94 -> -5.11 .. -12.73 %;
+    # Mixtral (MoE, not routed there) and QLoRA unchanged; median 8.35 -> 6.03 %, most under -16.94 -> -12.73 %
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=6.04, worst=16.30, under=-12.74),
     # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
@@ -173,6 +177,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("llamacpp/heldout.jsonl", "inference"): Bound(median=0.01, worst=0.83, under=-0.43),
     # rank 0 of 2-64 fake ranks under FSDP2 / DTensor TP (tools/simulate_parallel.py): development and held-out
     # dev worst: mistral-7b-v0.3-l4/fsdp8-tp8-sp-b1-s4096 +3.17 % (SP: the final norm and embedding output)
+    # (4 LoRA-under-FSDP2 cases added: +0.73, -0.01, +0.30, +0.59 %; was -0.53, -15.32, +2.71, +0.97 % on the
+    # Megatron-style sums)
     ("parallel/dev.jsonl", "training"): Bound(median=0.02, worst=3.18, under=-0.62),
     # held-out: the 31 earlier cases and 19 fresh ones (session 2; worst codellama-34b CPU offload +2.30 %)
     ("parallel/heldout.jsonl", "training"): Bound(median=0.02, worst=2.31, under=-0.80),
@@ -268,7 +274,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the dev rows' device totals after the loss copy and trl's casts: LoRA -2.93 / -1.71 %, QLoRA +4.47 / +7.39 %
     ("groundtruth/published-dev.jsonl", "training"): Bound(median=3.70, worst=7.39, under=-2.93),
     # the published two-GPU fms rows against the mean nvidia-smi peak of both GPUs (published-frameworks.md), blind
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=12.21, worst=18.49, under=-17.59),
+    # after l16lora (scored once): median 12.20 -> 6.84 %, worst +18.48 % (QLoRA, unchanged), most under -15.24 %
+    # (Mixtral LoRA, unchanged)
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=6.85, worst=18.49, under=-15.25),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now
@@ -561,7 +569,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + 2 foreach-AdamW dev cases (the step's _foreach_sqrt temporary replayed): mistral-7b-l8 fsdp2 bf16 +0.17 %;
     # qwen2.5-3b-l6 fsdp4 ckpt +6.60 % (the new worst: its replay reserves 0.63 GB more than the emulation, a miss of
     # the backward's blocks, not of the step: +6.58 % before the temporary was added)
-    ("parallel/dev.jsonl", "training"): Bound(median=0.17, worst=6.61, under=-6.32),
+    # + 4 PEFT LoRA dev cases under FSDP2 (fsdp_lora.py; no per-rank replay, the one-GPU reserve fraction):
+    # mistral-7b-l4 fsdp2 -14.73 % (the new worst), llama-3.2-1b-l4 fsdp4 ckpt +1.14 %, qwen2.5-3b-l4 fsdp2 -9.58 %,
+    # mistral-7b-l4 fsdp4 noreshard -6.91 %; median 0.17 -> 0.22 %
+    ("parallel/dev.jsonl", "training"): Bound(median=0.22, worst=14.74, under=-14.74),
     ("parallel/heldout.jsonl", "training"): Bound(median=0.25, worst=3.52, under=-2.65),
 }
 

@@ -186,9 +186,13 @@ def test_expert_parallelism_says_it_is_unvalidated() -> None:
 
 
 def test_zero3_lora_weights_say_what_this_gpu_holds() -> None:
-    """ZeRO-3 LoRA: the frozen base is partitioned, so the rank holds half of Mistral-7B's 7,248,023,552 parameters
-    at 2 B (the bytes equal the parameter count on 2 ranks, which the old wording called 'parameters on this rank')."""
+    """ZeRO-3 LoRA: the frozen base is partitioned, so a rank of 2 holds half of the parameters at 2 B (the bytes
+    equal the parameter count, which the old wording called 'parameters on this rank'). Mixtral-8x7B (46,702,792,704)
+    stays on the ZeRO sums; dense Mistral-7B (7,248,023,552) is fsdp_lora's."""
+    e = estimate("mixtral-8x7b-v0.1", mode="lora", gpus=2, zero=3, batch=1, context=512)
+    w = next(c for c in e.components if c.name == "weights")
+    assert w.bytes == 23_351_396_352 * 2
+    assert "this GPU holds 23,351,396,352 of them" in w.formula and "on this rank" not in w.formula
     e = estimate("mistral-7b-v0.3", mode="lora", gpus=2, zero=3, batch=1, context=512)
     w = next(c for c in e.components if c.name == "weights")
-    assert w.bytes == 3_624_011_776 * 2
-    assert "this GPU holds 3,624,011,776 of them" in w.formula and "on this rank" not in w.formula
+    assert "sharded: 3,624,011,776 elements" in w.formula and "on this rank" not in w.formula

@@ -312,9 +312,22 @@ def _shard(model: Any, mesh: Any, p: dict[str, Any]) -> None:
     if p.get("offload"):
         kw["offload_policy"] = CPUOffloadPolicy(pin_memory=False)
     reshard = bool(p.get("reshard", True))
-    for layer in model.model.layers:
+    inner = model.base_model.model if p.get("lora") else model  # PeftModel -> LoraModel -> the ForCausalLM
+    for layer in inner.model.layers:
         fully_shard(layer, reshard_after_forward=reshard, **kw)
     fully_shard(model, reshard_after_forward=reshard if p.get("reshard_root") else False, **kw)
+
+
+def _lora(model: Any, p: dict[str, Any]) -> Any:
+    """PEFT LoRA on the bf16 model before sharding (the frozen base and the adapters sharded alike; PEFT keeps the
+    adapters fp32, ``autocast_adapter_dtype``; under ``mp`` FSDP2 gathers every parameter in bf16)."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = p.get("targets", ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    model = get_peft_model(model, LoraConfig(r=int(p["lora"]), lora_alpha=2 * int(p["lora"]), target_modules=targets))
+    if p.get("ckpt"):
+        model.enable_input_require_grads()
+    return model
 
 
 def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = False) -> dict[str, Any]:
@@ -344,13 +357,16 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = Fa
                 tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))), \
                 selective_recompute(p.get("ckpt") == "selective"):
             tracker.pool.paused = True
-            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if (fsdp and p.get("mp", True)) or amp
-                                                     else torch.bfloat16, attn_implementation=p.get("attn", "sdpa"))
+            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32 if ((fsdp and p.get("mp", True)) or amp)
+                                                     and not p.get("lora") else torch.bfloat16,
+                                                     attn_implementation=p.get("attn", "sdpa"))
             model.train()
             if p.get("ckpt") is True:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             if int(p.get("tp", 1)) > 1:
                 _tp_plan(model, mesh["tp"], bool(p.get("sp")))
+            if p.get("lora"):
+                model = _lora(model, p)
             if fsdp:
                 _shard(model, mesh, p)
             gc.collect()
@@ -360,7 +376,8 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = Fa
                     tracker.host(q)
             tracker.pool.materialise(tracker.blocks)
             rec: dict[str, Any] = {"tracked_after_shard": tracker.live}
-            params = list(model.parameters())  # DTensor and plain (TP-replicated) parameters in separate groups
+            params = [q for q in model.parameters() if q.requires_grad]  # DTensor and plain (TP-replicated) ones
+            # in separate groups
             groups = [{"params": g} for g in ([q for q in params if isinstance(q, DTensor)],
                                                [q for q in params if not isinstance(q, DTensor)]) if g]
             opt = torch.optim.AdamW(groups, lr=1e-5, foreach=True) if offload or p.get("foreach") else \
@@ -657,6 +674,15 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
        batch=1, seq=512),
     _c("qwen2.5-3b-l6/fsdp4-foreach-ckpt-b1-s1024", "qwen2.5-3b", 6, shard=4, foreach=True, ckpt=True, batch=1,
        seq=1024),
+    # PEFT LoRA (r 16, q/k/v/o/gate/up/down) on the bf16 model under FSDP2 with bf16 all-gathers: the frozen base
+    # gathered and resharded layer by layer, the adapters' gradients reduce-scattered (added before memfit priced
+    # LoRA under FSDP2; its Megatron-style sums were the baseline)
+    _c("mistral-7b-v0.3-l4/fsdp2-lora16-b4-s512", "mistral-7b-v0.3", 4, shard=2, lora=16, batch=4, seq=512),
+    _c("llama-3.2-1b-l4/fsdp4-lora16-ckpt-b2-s1024", "llama-3.2-1b", 4, shard=4, lora=16, ckpt=True, batch=2,
+       seq=1024),
+    _c("qwen2.5-3b-l4/fsdp2-lora16-b2-s2048", "qwen2.5-3b", 4, shard=2, lora=16, batch=2, seq=2048),
+    _c("mistral-7b-v0.3-l4/fsdp4-noreshard-lora16-b2-s1024", "mistral-7b-v0.3", 4, shard=4, reshard=False, lora=16,
+       batch=2, seq=1024),
 ]
 MOVED_FROM_HELDOUT = {"mixtral-8x22b-v0.1-l1/fsdp64-b1-s4096", "olmo-2-1124-7b-l4/fsdp8-b1-s4096",
                       "qwen3-235b-a22b-l1/fsdp64-b1-s2048", "ernie-4.5-21b-a3b-l2/fsdp8-b1-s4096",
@@ -685,6 +711,8 @@ def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = dict(batch=int(p["batch"]), seq=int(p["seq"]), opt="adamw-fused",
                                amp=bool(p.get("mp", True)), dtype="bfloat16", ckpt=_ckpt(p),
                                gpus=rep * shard * tp, tp=tp, sp=bool(p.get("sp", False)))
+    if p.get("lora"):  # the bf16 model with fp32 adapters (PEFT's default), as a one-GPU LoRA case
+        out.update(r=int(p["lora"]), amp=False)
     if p.get("foreach"):
         out["opt"] = "adamw-foreach"
     if int(p.get("accum", 1)) > 1:
@@ -711,7 +739,8 @@ def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], whic
         if isinstance(v, list) and len(v) == full and full != layers:
             cfg[k] = v[:layers]
     base = sm.default_alloc_before_build("train")  # the forward and autograd threads' cuBLAS workspaces
-    rec: dict[str, Any] = dict(case=name, model=f"{model}-l{layers}", kind="train", params=memfit_params(p),
+    rec: dict[str, Any] = dict(case=name, model=f"{model}-l{layers}",
+                               kind="lora" if p.get("lora") else "train", params=memfit_params(p),
                                layout=p, alloc_before_build=base, config=cfg, n_params=sim["n_params"],
                                alloc_after_shard=base + sim["tracked_after_shard"],
                                phases=[{k: (v + base if k != "step" else v) for k, v in ph.items()}

@@ -68,6 +68,7 @@ class Precision:
     loss_shift_copy: bool = False  # transformers < 4.49: the loss copies the shifted fp32 logits (loss_release.py)
     model_float_logits: bool = False  # transformers < 4.46: the model's .float() frees the 16-bit logits first
     embed_out_bytes: int = 0  # the embedding's output (the first layer's input) when not resid_bytes (trl QLoRA)
+    adapter_bytes: int = 4  # LoRA adapters' compute dtype: PEFT's fp32; bf16 when FSDP's mixed precision gathers them
 
     @property
     def proj_bytes(self) -> int:
@@ -129,10 +130,10 @@ def _inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) -> tuple[
             else:
                 shared = True
         if kind in p.lora_kinds:  # PEFT casts the input to the adapter's fp32, then its dropout (lora_dropout.py)
-            adapter_own, keeps_input = adapter_input_saved(width, in_bytes, p.lora_dropout, p.amp)
+            adapter_own, keeps_input = adapter_input_saved(width, in_bytes, p.lora_dropout, p.amp, p.adapter_bytes)
             own += adapter_own
             shared = shared or keeps_input
-            own += (2 if p.amp else 4) * p.lora_rank  # lora_A output (kept by lora_B): fp32, bf16 under autocast
+            own += (2 if p.amp else p.adapter_bytes) * p.lora_rank  # lora_A output, kept by lora_B
     return own, (in_bytes * width if shared else 0)
 
 

@@ -36,16 +36,18 @@ ADAPTER_BYTES = 4  # PEFT keeps adapters in fp32 (autocast_adapter_dtype) and ca
 AMP_BYTES = 2  # autocast's bf16: lora_A's cast input and both adapter outputs under torch.autocast
 
 
-def adapter_input_saved(width: int, in_bytes: int, dropout: float, amp: bool = False) -> tuple[int, bool]:
+def adapter_input_saved(width: int, in_bytes: int, dropout: float, amp: bool = False,
+                        adapter: int = ADAPTER_BYTES) -> tuple[int, bool]:
     """(bytes per token this adapter's input path keeps on its own, whether it keeps the shared input itself) for
-    one adapted Linear reading ``width`` features of ``in_bytes`` each; ``amp``: under bf16 autocast."""
+    one adapted Linear reading ``width`` features of ``in_bytes`` each; ``amp``: under bf16 autocast; ``adapter``:
+    the adapter weights' bytes (PEFT casts the input to them)."""
     if amp:  # lora_A keeps autocast's bf16 cast of its input; the fp32 input (dropped or not) is not kept
         return (AMP_BYTES + (MASK_BYTES if dropout > 0.0 else 0)) * width, False
     if dropout > 0.0:
-        return (ADAPTER_BYTES + MASK_BYTES) * width, False
-    if in_bytes == ADAPTER_BYTES:
+        return (adapter + MASK_BYTES) * width, False
+    if in_bytes == adapter:
         return 0, True
-    return ADAPTER_BYTES * width, False
+    return adapter * width, False
 
 
 def dropout_forward(tr: Trace, tokens: int, width: int) -> tuple[int, int]:

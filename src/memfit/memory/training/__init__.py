@@ -32,6 +32,7 @@ from ...errors import ConfigError
 from ...result import Estimate
 from ...spec import ModelSpec
 from ...workload import Workload
+from .fsdp_lora import estimate_fsdp_lora, uses_fsdp_lora
 from .parallel import estimate_parallel
 from .parallel_fsdp import estimate_fsdp, uses_fsdp_model
 from .parallel_pp import estimate_pipeline, uses_pipeline_model
@@ -51,6 +52,8 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
         return estimate_pipeline(spec, wl)
     if (wl.gpus > 1 or wl.tp > 1 or wl.offload == "params") and uses_fsdp_model(wl):
         return estimate_fsdp(spec, wl)
+    if wl.gpus > 1 and uses_fsdp_lora(wl, spec.is_moe):
+        return estimate_fsdp_lora(spec, wl)
     if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:
         return estimate_parallel(spec, wl, shard_size=wl.shard_size)
     return estimate_single_gpu(spec, wl, model_states(spec, wl))
