@@ -87,3 +87,28 @@ def test_allocator_remainders_of_a_16_bit_load() -> None:
     assert allocator_remainder_bytes(q7, "int8", 1, rope_cache_bytes(q7, "bfloat16")) == 22 * 2**20
     # other quantized formats (AWQ / GPTQ repacked for Marlin, GGUF) count their tensor bytes
     assert allocator_remainder_bytes(q7, "awq", 1, 0) == 0
+
+
+def test_rope_tables_of_a_linear_scaled_model_with_local_layers() -> None:
+    # vLLM's get_rope keys instances by rotary size and rope parameters: gemma-3's global layers take a linear rope of
+    # factor 8, cached over max_position x factor rows (linear_scaling_rope.py), its sliding layers their own default
+    # rope (gemma3.py, rope_local_base_freq). Gemma-3-27B: 131,072 x 8 x 128 x 2 B = 256 MiB + 131,072 x 128 x 2 B
+    # = 32 MiB, in bfloat16
+    from memfit.memory.runtimes.vllm import rope_cache_bytes
+    from memfit.sources.families.dense import gemma3_text
+
+    g27 = load_model("gemma-3-27b-it")
+    assert (g27.rope_linear_factor, g27.rope_local_base) == (8.0, True)
+    assert rope_cache_bytes(g27, "bfloat16") == 288 * 2**20
+    # a transformers 5 config keys the rope by layer type; no scaling: one table per base, each of max_position rows
+    cfg = {"hidden_size": 1152, "intermediate_size": 6912, "num_hidden_layers": 26, "num_attention_heads": 4,
+           "num_key_value_heads": 1, "head_dim": 256, "max_position_embeddings": 32_768, "sliding_window": 512,
+           "vocab_size": 262_144, "rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 1e6},
+                                                      "sliding_attention": {"rope_type": "default"}}}
+    g1 = gemma3_text(cfg, "gemma-3-1b-like")
+    assert (g1.rope_linear_factor, g1.rope_local_base) == (1.0, True)
+    assert rope_cache_bytes(g1, "bfloat16") == 2 * 32_768 * 256 * 2
+    # Llama-3.1-8B: one table (its llama3 rope is not linear)
+    l8 = load_model("llama-3.1-8b")
+    assert (l8.rope_linear_factor, l8.rope_local_base) == (1.0, False)
+    assert rope_cache_bytes(l8, "bfloat16") == 131_072 * 128 * 2

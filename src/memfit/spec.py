@@ -321,6 +321,12 @@ class ModelSpec:
     # the context the RoPE was trained at (Phi-3 LongRoPE's short/long switch point); 0 when the config has none.
     # transformers' Phi-3 drops the KV cache and re-runs the whole sequence when generation crosses it.
     original_max_position_embeddings: int = 0
+    # RoPE tables the config asks for beyond one of max_position_embeddings rows: the full-attention layers' linear
+    # scaling factor (rope_scaling {"rope_type": "linear", "factor": F}; 1.0: none) and whether the sliding-window
+    # layers keep their own base (gemma-3's rope_local_base_freq). vLLM caches one cos/sin table per distinct rope
+    # (memory/runtimes/vllm.py rope_cache_bytes)
+    rope_linear_factor: float = 1.0
+    rope_local_base: bool = False
     # training-time dropout probabilities the family's modelling code applies (0 = no dropout op): after the
     # embeddings, on each residual branch (attention and MLP outputs), on the attention probabilities
     embedding_dropout: float = 0.0

@@ -172,12 +172,20 @@ FP32_ROPE_FAMILIES = ("gpt_oss",)
 def rope_cache_bytes(spec: ModelSpec, fmt: str) -> int:
     """vLLM's rotary ``cos_sin_cache``, a buffer of max_position_embeddings × rotary_dim in the model dtype
     (``vllm/model_executor/layers/rotary_embedding``: ``_compute_cos_sin_cache`` then ``cache.to(dtype)``), one per
-    distinct rotary size (``get_rope`` shares instances); "Model loading took" counts it with the weights."""
+    distinct rope (``get_rope`` shares instances keyed by rotary size and rope parameters); "Model loading took"
+    counts it with the weights. A linear-scaled rope caches max_position × factor rows
+    (``rotary_embedding/linear_scaling_rope.py``: ``max_len = self.max_position_embeddings * scaling_factor``), and
+    gemma-3's sliding layers get their own unscaled table (``models/gemma3.py``: rope_type default with
+    ``rope_local_base_freq``): Gemma-3-27B's 131,072 × 8 global rows are 256 MiB beside its 32 MiB local table."""
     if spec.position_embedding != "rope" or not spec.max_position_embeddings:
         return 0
     dims = {a.rope_dim or a.head_dim for layer in spec.layers if (a := layer.attention) is not None}
+    sliding = [layer.sliding_window is not None for layer in spec.layers if layer.attention is not None]
+    rows = round(spec.max_position_embeddings * spec.rope_linear_factor)
+    if spec.rope_local_base and any(sliding):
+        rows = (rows if not all(sliding) else 0) + spec.max_position_embeddings
     fp32 = fmt == "float32" or spec.family in FP32_ROPE_FAMILIES
-    return spec.max_position_embeddings * sum(dims) * (4 if fp32 else 2)
+    return rows * sum(dims) * (4 if fp32 else 2)
 
 
 def stage_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, rank: int = 0) -> Component:

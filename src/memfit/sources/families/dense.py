@@ -3,6 +3,7 @@ stablelm."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ...spec import MLPSpec, ModelSpec
@@ -72,8 +73,24 @@ def gemma3_text(cfg: Config, name: str) -> ModelSpec:
     cfg = {**GEMMA3_TEXT_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     bias = get_bool(cfg, "attention_bias", False)
     pattern = get_int(cfg, "sliding_window_pattern", get_int(cfg, "_sliding_window_pattern", 6))
+    factor, local = _gemma3_rope(cfg)
     return decoder(cfg, name, qkv_bias=bias, o_bias=bias, qk_norm="head", tie=True, norms=4, layout="sandwich",
-                    windows=sliding_windows(cfg, layer_count(cfg), pattern=pattern))
+                    windows=sliding_windows(cfg, layer_count(cfg), pattern=pattern), rope_linear_factor=factor,
+                    rope_local_base=local)
+
+
+def _gemma3_rope(cfg: Config) -> tuple[float, bool]:
+    """(linear RoPE factor of the global layers, whether the sliding layers have their own base) from a transformers
+    4 config (rope_scaling, rope_local_base_freq) or a transformers 5 one (rope_parameters keyed by layer type)."""
+    params, scaling = cfg.get("rope_parameters"), cfg.get("rope_scaling")
+    by_type = isinstance(params, Mapping) and "full_attention" in params
+    full = params.get("full_attention") if isinstance(params, Mapping) and by_type else (
+        scaling if isinstance(scaling, Mapping) else params)
+    factor = 1.0
+    if isinstance(full, Mapping) and full.get("rope_type", full.get("type")) == "linear":
+        raw = full.get("factor", 1.0)
+        factor = float(raw) if isinstance(raw, (int, float)) and 1 <= raw <= 1024 else 1.0
+    return factor, by_type or cfg.get("rope_local_base_freq") is not None
 
 
 def _phi3(cfg: Config, name: str) -> ModelSpec:
