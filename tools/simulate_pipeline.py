@@ -453,7 +453,7 @@ PP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
        schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
 ]
 # Pipeline x tensor parallelism (DTensor TP inside each stage, torchtitan's plan without sequence parallelism, one
-# rank per process): development cases; memfit prices them with parallel.py's Megatron sums (issue 16)
+# rank per process): development cases; memfit walks one TP rank of each stage (parallel_pp.py, issue 16)
 PP_TP_DEV: list[tuple[str, str, int, dict[str, Any]]] = [
     _c("llama-3.2-1b-l4/pp2-tp2-r0-1f1b-m2-b1-s1024", "llama-3.2-1b", 4, pp=2, tp=2, rank=0, schedule="1f1b",
        microbatches=2, batch=1, seq=1024),
