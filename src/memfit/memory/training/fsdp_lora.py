@@ -27,12 +27,15 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import model_activations
+from ..activations import ModelActivations, model_activations
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .fsdp_lora_pool import lora_pool_reserve
+from .fsdp_params import Param, param_groups
+from .fsdp_pool import ReplayInput
 from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import FsdpLayout, Moment, fsdp_layout, rank_sizes
-from .states import TRAINING_HANDLES, dtype_bytes, model_states, reserve_fraction
+from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["estimate_fsdp_lora", "uses_fsdp_lora"]
 
@@ -43,6 +46,26 @@ def uses_fsdp_lora(wl: Workload, is_moe: bool) -> bool:
     """Plain LoRA of a dense model under FSDP (``--zero 2/3``) on one pipeline stage, without TP or offload."""
     return (wl.mode == "lora" and wl.quant is None and wl.zero >= 2 and not is_moe and wl.tp == 1 and wl.pp == 1
             and wl.ep == 1 and wl.offload == "none")
+
+
+def adapter_groups(spec: ModelSpec, wl: Workload, shard: int) -> tuple[tuple[Param, ...], ...]:
+    """The adapters as FSDP parameters (lora_A (r, in), lora_B (out, r), dim 0 padded), per layer, then the root's."""
+    groups: list[list[Param]] = [[] for _ in range(spec.num_layers + 1)]
+    r = wl.lora_rank
+    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS):
+        out, inp = t.shape
+        a, b = -(-r // shard), -(-out // shard)
+        groups[spec.num_layers if t.layer is None else t.layer] += [Param(a * shard * inp, r * inp, a * inp),
+                                                                    Param(b * shard * r, out * r, b * r)]
+    return tuple(tuple(g) for g in groups)
+
+
+def _acts(spec: ModelSpec, wl: Workload, cb: int) -> ModelActivations:
+    """The activations as the rank computes them: FSDP's mixed precision runs the layers in the gathered dtype (no
+    autocast), the adapters in it too."""
+    p = replace(model_states(spec, wl).precision, amp=False, weight_bytes=cb, resid_bytes=cb, adapter_bytes=cb,
+                kv_cache=wl.checkpointing != "full")
+    return model_activations(spec, p, wl.batch, wl.context)
 
 
 def _adapters(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int], list[int], list[int], int, int]:
@@ -69,11 +92,7 @@ def lora_moments(spec: ModelSpec, wl: Workload, lay: FsdpLayout) -> tuple[dict[s
     sizes = rank_sizes(spec, lay)
     ad_g, ad_own, ad_s, root_ag, root_as = _adapters(spec, wl, lay.shard)
     cb, rb = lay.compute_bytes, max(lay.reduce_bytes, 4)
-    states = model_states(spec, wl)
-    # FSDP's mixed precision runs the layers in the gathered dtype: no autocast, adapters in it too
-    p = replace(states.precision, amp=False, weight_bytes=cb, resid_bytes=cb, adapter_bytes=cb,
-                kv_cache=wl.checkpointing != "full")
-    acts = model_activations(spec, p, wl.batch, wl.context)
+    acts = _acts(spec, wl, cb)
     U = [(b + a) * cb for b, a in zip(sizes.layers, ad_g, strict=True)]
     R, n = (sizes.root + root_ag) * cb, len(U)
     full = wl.checkpointing == "full"
@@ -114,6 +133,20 @@ def lora_moments(spec: ModelSpec, wl: Workload, lay: FsdpLayout) -> tuple[dict[s
     return out, sizes.sharded, adapters, sum(ad_own)
 
 
+def _reserve(spec: ModelSpec, wl: Workload, lay: FsdpLayout, opt_bpp: float, step_bpp: float, allocated: int) -> int:
+    """The replayed reserve beyond ``allocated`` (``fsdp_lora_pool``)."""
+    cb = lay.compute_bytes
+    base = param_groups(spec, 1, lay.shard)
+    adapters = adapter_groups(spec, wl, lay.shard)
+    groups = tuple(b + a for b, a in zip(base, adapters, strict=True))
+    inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
+    replay = ReplayInput(groups, _acts(spec, wl, cb), cb, max(lay.reduce_bytes, 4), cb, opt_bpp, lay.reshard,
+                         wl.checkpointing == "full", wl.batch * wl.context, spec.hidden_size, spec.vocab_size, inner,
+                         0, spec.tie_word_embeddings, wl.grad_accum, expandable=wl.expandable_segments,
+                         step_bytes_per_param=step_bpp)
+    return lora_pool_reserve(replay, base, adapters, lay.param_bytes, ADAPTER_PARAM_BYTES, allocated)
+
+
 def estimate_fsdp_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     """Rank 0's LoRA training memory under FSDP (``uses_fsdp_lora``)."""
     # the base in --dtype; bf16 all-gathers of base and fp32 adapters (FSDP2 gathers one dtype per group: a bf16
@@ -124,7 +157,7 @@ def estimate_fsdp_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     moments, base, adapters, trainable = lora_moments(spec, wl, lay)
     states = model_states(spec, wl)
     opt_bpp = states.optimizer.state_bytes / max(1, states.trainable)
-    tmp, _ = step_temporary(states, adapters, False)
+    tmp, per = step_temporary(states, adapters, False)
     moments["optimizer step"] = replace(moments["optimizer step"], temporary=tmp)
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
@@ -155,16 +188,13 @@ def estimate_fsdp_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     comps += step_temporary_component(wl.optimizer, adapters, m.temporary)
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
-    # the project's measured one-GPU reserve fraction over the transient bytes (the gathered layers among them:
-    # they come and go on the all-gather stream's own pool); LoRA under FSDP is not replayed (fsdp_pool)
-    transient = m.activations + m.logits + m.gathered + m.grad_buffers + m.gradients + m.temporary
-    fraction = reserve_fraction(wl.checkpointing)
-    comps.append(Component("allocator_reserve", int(fraction * transient), f"caching-allocator reserve ≈ "
-                           f"{fraction} × transient {fmt_bytes(transient)} (the one-GPU measured fraction; not "
-                           f"replayed for LoRA under FSDP) = {fmt_bytes(int(fraction * transient))}"))
-    comps.append(cuda_context_component(None, training=True))
     persistent = weights + lora_w + opt
-    allocated = sum(c.bytes for c in comps if c.name not in ("cuda_context", "allocator_reserve"))
+    allocated = sum(c.bytes for c in comps)
+    reserve = _reserve(spec, wl, lay, opt_bpp, per, allocated)
+    comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: rank 0's step replayed per "
+                           f"CUDA stream (fsdp_lora_pool: the all-gather stream's cached flat outputs, the default "
+                           f"stream's fragmentation) beyond the allocated peak = {fmt_bytes(reserve)}"))
+    comps.append(cuda_context_component(None, training=True))
     kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP (reshard_after_forward=False)"
     notes = (f"{wl.gpus} GPUs: FSDP2 {kind} over {lay.shard} ranks, LoRA on the frozen base, bf16 all-gathers",
              f"rank 0 (the largest shard), peak during {phase} of the second step")
