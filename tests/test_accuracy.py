@@ -581,7 +581,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + 3 fresh blind cases (l16lora, listed before simulating, scored once): LoRA under FSDP2 qwen3-8b-l4 fsdp4
     # -16.35 % and llama-2-7b-l6 fsdp8 ckpt -11.23 % (fsdp_lora.py has the one-GPU reserve fraction, no replay: the
     # known gap of its dev cases), foreach AdamW mistral-7b-l4 fsdp2 bf16 +0.91 %; median 0.25 -> 0.27 %
-    ("parallel/heldout.jsonl", "training"): Bound(median=0.27, worst=16.36, under=-16.36),
+    # then scored once after LoRA's per-stream replay (fsdp_lora_pool.py, l16lorar; nothing tuned on them): qwen3-8b-l4
+    # -16.35 -> +0.39 %, llama-2-7b-l6 fsdp8 ckpt -11.23 -> +7.17 % (the new worst, over: the default stream's
+    # recompute blocks, as dev llama-3.2-1b ckpt's +2.2 % there); most under phi-3.5-moe offload -2.65 %
+    ("parallel/heldout.jsonl", "training"): Bound(median=0.27, worst=7.18, under=-2.66),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]
