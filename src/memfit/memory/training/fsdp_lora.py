@@ -21,6 +21,7 @@ development cases in tests/data/parallel/dev.jsonl (``*-lora16-*``).
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import accumulate
 
 from ...inventory import count_parameters
 from ...result import Component, Estimate
@@ -34,7 +35,7 @@ from .fsdp_lora_pool import lora_pool_reserve
 from .fsdp_params import Param, param_groups
 from .fsdp_pool import ReplayInput
 from .fsdp_step import step_temporary, step_temporary_component
-from .parallel_fsdp import FsdpLayout, Moment, fsdp_layout, rank_sizes
+from .parallel_fsdp import FsdpLayout, Moment, forward_moments, fsdp_layout, rank_sizes
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
 __all__ = ["estimate_fsdp_lora", "uses_fsdp_lora"]
@@ -97,23 +98,8 @@ def lora_moments(spec: ModelSpec, wl: Workload, lay: FsdpLayout) -> tuple[dict[s
     R, n = (sizes.root + root_ag) * cb, len(U)
     full = wl.checkpointing == "full"
     kept = [la.checkpoint if full else la.saved for la in acts.layers]
-    prefix = [0] * (n + 1)
-    for i in range(n):
-        prefix[i + 1] = prefix[i] + kept[i]
-    out: dict[str, Moment] = {}
-    cache = 0
-    for i, la in enumerate(acts.layers):
-        gathered = R + 2 * U[i] + (0 if lay.reshard else sum(U[:i]))
-        out[f"all-gather copy-out (forward, layer {i})"] = Moment(acts.outside + prefix[i] + cache,
-                                                                  gathered=gathered + (U[i - 1] if i else R))
-        cache += la.cache
-        out[f"forward (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved + la.forward_extra + cache,
-                                             gathered=gathered)
-    last = (U[-1] if n else 0) if lay.reshard else sum(U) + (U[-1] if n else 0)
-    base = acts.outside + prefix[n] + cache
-    out["forward (loss)"] = Moment(base, acts.loss_saved + acts.loss_forward_extra, gathered=R + last)
-    out["backward (loss)"] = Moment(base - cache, acts.loss_saved + acts.loss_backward_extra,
-                                    gathered=R + (U[-1] if lay.reshard and n else sum(U)))
+    prefix = [0, *accumulate(kept)]  # the activations kept before each layer
+    out = forward_moments(acts, U, R, lay.reshard, prefix)
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
         reduced = sum(ad_s[i + 1:]) * ADAPTER_PARAM_BYTES

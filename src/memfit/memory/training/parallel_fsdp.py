@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Any
 
 from ...errors import ConfigError, UnsupportedError
@@ -214,6 +215,30 @@ def fsdp_moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt
     return out
 
 
+def forward_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool,
+                    prefix: list[int]) -> dict[str, Moment]:
+    """Each layer's all-gather copy-out and forward, then the loss (U/R: gathered bytes, prefix: kept before)."""
+    n = len(U)
+    out: dict[str, Moment] = {}
+    cache = 0
+    for i, la in enumerate(acts.layers):
+        gathered = R + 2 * U[i] + (0 if reshard else sum(U[:i]))  # its parameters + its all-gather output
+        # copy-out: the previous group's all-gather output is dropped from AllGatherState before, but the local
+        # ``prev_all_gather_state`` of wait_for_unshard keeps it until the copy-out is done
+        out[f"all-gather copy-out (forward, layer {i})"] = Moment(
+            acts.outside + prefix[i] + cache, gathered=gathered + (U[i - 1] if i else R))
+        cache += la.cache
+        out[f"forward (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved + la.forward_extra + cache,
+                                             gathered=gathered)
+    last = (U[-1] if n else 0) if reshard else sum(U) + (U[-1] if n else 0)
+    base = acts.outside + prefix[n] + cache
+    out["forward (loss)"] = Moment(base, acts.loss_saved + acts.loss_forward_extra, gathered=R + last)
+    # the cross-entropy's backward runs before the lm_head's: its gradient is not there yet
+    out["backward (loss)"] = Moment(base - cache, acts.loss_saved + acts.loss_backward_extra,
+                                    gathered=R + (U[-1] if reshard and n else sum(U)))
+    return out
+
+
 def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: str) -> dict[str, Moment]:
     cb, rb = lay.compute_bytes, lay.reduce_bytes
     pb = 0 if lay.offload else lay.param_bytes  # CPUOffloadPolicy copies each reduced shard to the host
@@ -224,32 +249,12 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
     recomputed = full or ckpt == "selective-op"  # the layer's input stays beside its recomputed activations
     kept = [la.checkpoint if full else la.op_saved if ckpt == "selective-op" else
             la.saved - (la.attention_core if ckpt == "selective" else 0) for la in acts.layers]
-    prefix = [0] * (n + 1)
-    for i in range(n):
-        prefix[i + 1] = prefix[i] + kept[i]
-
-    def gathered_fwd(i: int) -> int:  # layer i's parameters + its all-gather output (+ earlier layers kept)
-        return R + 2 * U[i] + (0 if lay.reshard else sum(U[:i]))
+    prefix = [0, *accumulate(kept)]  # the activations kept before each layer
 
     def gathered_bwd(i: int) -> int:  # layer i's parameters + the next one's prefetched all-gather output
         return R + (U[i] + (U[i - 1] if i else 0) if lay.reshard else sum(U[: i + 1]))
 
-    out: dict[str, Moment] = {}
-    cache = 0
-    for i, la in enumerate(acts.layers):
-        # copy-out: the previous group's all-gather output is dropped from AllGatherState before, but the local
-        # ``prev_all_gather_state`` of wait_for_unshard keeps it until the copy-out is done
-        out[f"all-gather copy-out (forward, layer {i})"] = Moment(
-            acts.outside + prefix[i] + cache, gathered=gathered_fwd(i) + (U[i - 1] if i else R))
-        cache += la.cache
-        out[f"forward (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved + la.forward_extra + cache,
-                                             gathered=gathered_fwd(i))
-    last = (U[-1] if n else 0) if lay.reshard else sum(U) + (U[-1] if n else 0)
-    base = acts.outside + prefix[n] + cache
-    out["forward (loss)"] = Moment(base, acts.loss_saved + acts.loss_forward_extra, gathered=R + last)
-    # the cross-entropy's backward runs before the lm_head's: its gradient is not there yet
-    out["backward (loss)"] = Moment(base - cache, acts.loss_saved + acts.loss_backward_extra,
-                                    gathered=R + (U[-1] if lay.reshard and n else sum(U)))
+    out = forward_moments(acts, U, R, lay.reshard, prefix)
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
         reduced = sum(sizes.sharded_layers[i + 1:]) * pb
@@ -261,10 +266,8 @@ def _moments(acts: ModelActivations, sizes: RankSizes, lay: FsdpLayout, ckpt: st
         if lay.reshard:  # copy-out of the prefetched all-gather: its output and the parameters it fills coexist
             out[f"all-gather copy-out (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved, gradients=reduced,
                                                              gathered=R + 2 * U[i], grad_buffers=head_g + held)
-        out[f"backward (layer {i})"] = Moment(act, gradients=reduced, gathered=gathered_bwd(i),
+        out[f"backward (layer {i})"] = Moment(act + la.saved, gradients=reduced, gathered=gathered_bwd(i),
                                               grad_buffers=head_g + held + ug_alive)
-        out[f"backward (layer {i})"] = replace(out[f"backward (layer {i})"],
-                                               activations=act + la.saved)
         out[f"reduce-scatter (layer {i})"] = Moment(
             acts.outside + prefix[i], gradients=reduced,
             gathered=R + ((U[i - 1] if i else 0) if lay.reshard else sum(U[:i])),
