@@ -130,8 +130,15 @@ def test_the_replay_runs_on_a_context_grid() -> None:
         [8, 8, 10, 1024, 1024, 1280, 1536, 1792, 2048, 5120]
 
 
-def test_the_device_total_does_not_fall_as_the_context_grows() -> None:
+def test_the_device_total_does_not_fall_as_the_context_grows_in_plans_search() -> None:
+    """Inside ``interpolating_reserve`` (plan's search) the reserve is interpolated between grid points and the total
+    does not fall as the context grows; outside, the reserve is replayed at the context itself and may."""
+    from memfit.memory.runtimes.transformers_pool import interpolating_reserve
+
     spec = spec_from_config(LLAMA_1B, "llama-3.2-1b")
-    totals = [estimate_transformers(spec, workload_for_case("generate", {"batch": 2, "seq": s, "new": 8})
-                                    .validate()).total_bytes for s in range(1500, 2600, 37)]
+    wls = [workload_for_case("generate", {"batch": 2, "seq": s, "new": 8}).validate() for s in range(1500, 2600, 37)]
+    with interpolating_reserve():
+        totals = [estimate_transformers(spec, wl).total_bytes for wl in wls]
     assert totals == sorted(totals)
+    exact = [estimate_transformers(spec, wl).total_bytes for wl in wls]
+    assert exact != totals

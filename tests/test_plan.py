@@ -64,6 +64,33 @@ def test_search_is_exact_at_every_capacity(cap: int) -> None:
     assert a.value == (cap - 1000) // 37
 
 
+def sawtooth(spec: ModelSpec, wl: Workload) -> Estimate:
+    """A synthetic model with a reserve that jumps by 4,000 bytes every 50 tokens (as one replay's reserve jumps by
+    whole segments), priced as memfit prices the replayed reserve: exact at the context, interpolated between grid
+    points inside plan's search (where 4,000 bytes over ≥ 128 tokens never outweighs 37 bytes a token)."""
+    from memfit.memory.runtimes.transformers_pool import reserve_at
+
+    reserve = reserve_at(wl.context, lambda c: 4000 if c % 100 < 50 else 0)
+    comps = (Component("weights", 1000), Component("kv_cache", 37 * wl.context),
+             Component("allocator_reserve", reserve))
+    return Estimate(spec.name, wl.mode, "bfloat16", ParameterCount(1, {}, 1), comps)
+
+
+@pytest.mark.parametrize("cap", [60_000, 61_234, 75_555, 100_000, 104_321, 140_000])
+def test_context_answer_is_rechecked_with_the_exact_reserve(cap: int) -> None:
+    """The search runs on the interpolated reserve; the answer fits with the exact one and one token more does not,
+    so plan and fit agree at the answer."""
+    dev = get_device("cpu", memory=cap)
+    a = plan_largest("llama-3.2-1b", dev, "context", limit=10**6, estimator=sawtooth, mode="inference")
+
+    def total(c: int) -> int:
+        return 1000 + 37 * c + (4000 if c % 100 < 50 else 0)
+
+    assert a.value is not None and a.at_value is not None and a.beyond is not None
+    assert a.at_value.per_gpu_bytes == (total(a.value),) and total(a.value) <= cap and a.at_value.fits
+    assert a.beyond.per_gpu_bytes == (total(a.value + 1),) and total(a.value + 1) > cap and not a.beyond.fits
+
+
 def test_search_reports_the_limit_and_the_impossible() -> None:
     big = get_device("cpu", memory=10**12)
     a = plan_largest("llama-3.2-1b", big, "context", limit=4096, estimator=linear, mode="inference")

@@ -3,6 +3,8 @@
 * ``plan_largest(model, gpu, "context")`` — the largest value of any integer Workload field that fits:
   an exponential probe, then a binary search, assuming more of the variable never needs less memory.
   The answer ``v`` fits and ``v + 1`` does not (or ``v`` is the search limit, e.g. the model's context).
+  The context is searched with the allocator reserve interpolated between grid points (monotone in the context),
+  then the answer is re-checked with the reserve replayed at each context, as ``fit`` estimates it.
 * ``plan_context`` / ``plan_batch`` — the longest context, the most sequences (vLLM: concurrent requests).
 * ``plan_gpu_layers`` — llama.cpp ``-ngl``: the most layers on the GPU, and the host RAM the rest needs.
 * ``plan_gpus`` — the fewest GPUs, scanning every count upwards and, at each count, every parallel layout
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +24,7 @@ from .estimate import ModelRef, runnable_workload
 from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload
 from .hardware import Device, get_device
 from .levers import change_text, gpu_count_changes
+from .memory.runtimes.transformers_pool import grid_down, grid_up, interpolating_reserve
 from .plan_search import min_gpus
 from .result import Estimate
 from .rules import on_llamacpp, tp_problem
@@ -80,15 +84,19 @@ Estimator = Callable[[ModelSpec, Workload], Estimate]
 class _Judge:
     """Estimates a workload once per distinct value and judges it against the device."""
 
-    def __init__(self, spec: ModelSpec, device: Device, estimator: Estimator | None = None) -> None:
-        self.spec, self.device, self.estimator = spec, device, estimator
+    def __init__(self, spec: ModelSpec, device: Device, estimator: Estimator | None = None,
+                 interpolate: bool = False) -> None:
+        self.spec, self.device, self.estimator, self.interpolate = spec, device, estimator, interpolate
         self.cache: dict[Workload, FitResult] = {}
 
     def __call__(self, wl: Workload) -> FitResult:
         r = self.cache.get(wl)
         if r is None:
             wl.validate()
-            est = estimate_on(self.spec, wl, self.device) if self.estimator is None else self.estimator(self.spec, wl)
+            mode: AbstractContextManager[None] = interpolating_reserve() if self.interpolate else nullcontext()
+            with mode:
+                est = estimate_on(self.spec, wl, self.device) if self.estimator is None else \
+                    self.estimator(self.spec, wl)
             r = fit_estimate(est, self.device, wl)
             self.cache[wl] = r
         return r
@@ -126,6 +134,32 @@ def _largest(judge: _Judge, base: Workload, variable: str, lo: int, hi: int
     return good, at(good), at(good + 1)
 
 
+def _exact_context(judge: _Judge, base: Workload, v: int, lo: int, hi: int
+                   ) -> tuple[int | None, FitResult | None, FitResult | None]:
+    """The search's answer ``v`` (found on the interpolated reserve) re-checked with the exact one: the boundary is
+    moved to where the exact estimate crosses, looked for between the grid points around ``v`` (where both agree)."""
+
+    def at(c: int) -> FitResult:
+        return judge(base.replace(context=c))
+
+    good, bad = v, None
+    while not at(good).fits:  # down, a grid point at a time
+        if good <= lo:
+            return None, None, at(lo)
+        good, bad = max(lo, grid_down(grid_up(good))), good
+    if bad is None:  # v fits exactly: up, a grid point at a time, to the first context that does not
+        c = good + 1
+        while c <= hi and at(c).fits:
+            good, c = c, min(hi + 1, grid_up(c + 1))
+        if c > hi:
+            return good, at(good), None
+        bad = c
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if at(mid).fits else (good, mid)
+    return good, at(good), at(good + 1)
+
+
 def _setup(model: ModelRef, gpu: str | Device, workload: Workload | None, memory: int | str | None,
            options: dict[str, Any], host_memory: int | str | None = None) -> tuple[ModelSpec, Device, Workload]:
     spec = model if isinstance(model, ModelSpec) else load_model(model)
@@ -152,7 +186,11 @@ def plan_largest(model: ModelRef, gpu: str | Device, variable: str, workload: Wo
     judge = _Judge(spec, device, estimator)
     q = question or f"max_{variable}"
     try:
-        value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+        if variable != "context":
+            value, at_v, beyond = _largest(judge, wl, variable, lowest, hi)
+        else:  # searched on the interpolated reserve, then re-checked exactly
+            value = _largest(_Judge(spec, device, estimator, interpolate=True), wl, variable, lowest, hi)[0]
+            value, at_v, beyond = _exact_context(judge, wl, lowest if value is None else value, lowest, hi)
     except UnsupportedError:  # memfit cannot estimate this workload at all: not a verdict about memory
         raise
     except MemfitError as e:  # e.g. vLLM has no room for a single KV block on this device

@@ -15,7 +15,7 @@ from ..overhead import allocator_reserve_component, context_on_device, cublas_wo
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
 from .transformers import _cache_dtype, _model_dtype, cache_reset_length, peak_moments
-from .transformers_pool import grid_down, grid_up, transformers_pool, transformers_reserve
+from .transformers_pool import transformers_pool, transformers_reserve
 
 __all__ = ["estimate_transformers"]
 
@@ -39,8 +39,8 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     pool = transformers_pool(spec, wl, weights.bytes, wl.expandable_segments)
     reserve = transformers_reserve(spec, wl, weights.bytes, wl.expandable_segments)
     comps.append(allocator_reserve_component(
-        reserve, f"caching allocator emulated over the run's large tensors (reserved − allocated peak, between "
-                 f"replays at {grid_down(grid_up(wl.context)):,} and {grid_up(wl.context):,} tokens)"))
+        reserve, f"caching allocator emulated over the run's large tensors (reserved − allocated peak, replayed "
+                 f"at {wl.context:,} tokens)"))
     comps.append(cuda_context_component())  # an H100's; on ``device``, its generation's (context_on_device below)
     details = {
         "runtime": "transformers",

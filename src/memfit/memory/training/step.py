@@ -122,13 +122,13 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
         acts = replace(acts, tower=tower_training_saved(spec, wl, p.proj_bytes))
     peak = step_peak(states, acts, wl, ckpt=wl.checkpointing, tower_first=tower_runs_first(spec))
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
-    from ..runtimes.transformers_pool import interpolated
+    from ..runtimes.transformers_pool import reserve_at
     from .pool import training_reserve
 
-    def replayed(c: int) -> int:  # the step replayed at a grid point of the context (see transformers_pool)
+    def replayed(c: int) -> int:  # the step replayed at a context (see transformers_pool.reserve_at)
         return training_reserve(spec, replace(wl, context=c), states)
 
-    components = training_components(spec, wl, states, peak, workspace, reserve=interpolated(wl.context, replayed))
+    components = training_components(spec, wl, states, peak, workspace, reserve=reserve_at(wl.context, replayed))
     allocated = sum(c.bytes for c in components if c.name not in ("cuda_context", "allocator_reserve") and c.on_device)
     if not states.optimizer.on_device:  # unified memory: not counted by torch.cuda.memory_allocated
         allocated -= states.optimizer.state_bytes
