@@ -160,7 +160,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # issue 12's off-grid held-out set (offgrid-list.jsonl, listed and committed before it was simulated; l12grid):
     # contexts between the reserve replay's grid points (s1000 .. s3000), scored once; allocated within 0.02 %
     # (smollm2-360m-l8 fp16 s1100 moved to development, offgrid-dev.jsonl; two blind replacements listed)
-    ("simulated/offgrid.jsonl", "inference"): Bound(median=0.01, worst=0.01, under=-0.01),
+    # + the two blind replacements, simulated after the reserve change and scored once: qwen3-0.6b-l6 fp16 s1200
+    # -0.01 %, gemma-3-1b-it-l4 s1800 +0.30 % (device total -0.09 / -0.51 %, the same with the interpolated reserve)
+    ("simulated/offgrid.jsonl", "inference"): Bound(median=0.01, worst=0.30, under=-0.01),
     ("simulated/offgrid-dev.jsonl", "inference"): Bound(median=0.02, worst=0.02, under=-0.02),
     ("simulated/offgrid.jsonl", "training"): Bound(median=0.01, worst=0.02, under=-0.02),
     # issue 12's fresh blind image training set (blind-images-list.jsonl, listed and committed before it was
