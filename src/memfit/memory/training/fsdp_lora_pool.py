@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures
 from .fsdp_params import Param
-from .fsdp_pool import ReplayInput, _all_gather, _loss, _saved_coarse
+from .fsdp_pool import ReplayInput, _all_gather, _gather, _loss, _saved_coarse, forward_layers
 from .fsdp_streams import REDUCE, StreamTrace
 
 __all__ = ["lora_pool_reserve"]
@@ -49,25 +49,8 @@ def _micro_batch(tr: StreamTrace, r: ReplayInput, adapters: tuple[tuple[Param, .
     cb, n = r.compute_bytes, len(r.groups) - 1
     layers = r.groups[:n]
     hid = r.tokens * r.hidden * cb
-    prev = _all_gather(tr, r, r.groups[n])
-    root_params = [tr.alloc(p.gathered * cb) for p in r.groups[n]]
-    params: list[list[int]] = []
-    kept: list[list[int]] = []
-    for i, la in enumerate(r.acts.layers):
-        flat = _all_gather(tr, r, layers[i])
-        ps = [tr.alloc(p.gathered * cb) for p in layers[i]]
-        tr.free(prev)
-        prev = flat
-        saved = _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
-        tr.free(tr.alloc(la.forward_extra))
-        if r.full_ckpt:
-            tr.free(*saved)
-            saved = [tr.alloc(la.checkpoint)]
-        kept.append(saved)
-        if r.reshard:
-            tr.free(*ps)
-            ps = []
-        params.append(ps)
+    prev, root_params = _gather(tr, r, r.groups[n])
+    prev, params, kept = forward_layers(tr, r, layers, prev)
     low, nxt = _loss(tr, r, prev, prefetch=layers[-1] if r.reshard and n else ())
     tr.free(low)  # the frozen lm_head: only its input's gradient (the layers' backward extra)
     held = 0

@@ -238,22 +238,7 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
     hid = r.tokens * r.hidden * cb
     prev, root_params = _gather(tr, r, root)
     masks = {tr.alloc(m): first for m, first in r.masks}
-    params: list[list[int]] = []
-    kept: list[list[int]] = []
-    for i, la in enumerate(r.acts.layers):
-        flat, ps = _gather(tr, r, layers[i])
-        tr.free(prev)
-        prev = flat
-        saved = _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
-        tr.free(tr.alloc(la.forward_extra))
-        if r.full_ckpt:
-            tr.free(*saved)
-            saved = [tr.alloc(r.kept[i] if r.kept else la.checkpoint)]
-        kept.append(saved)
-        if r.reshard:
-            tr.free(*ps)
-            ps = []
-        params.append(ps)
+    prev, params, kept = forward_layers(tr, r, layers, prev)
     low, nxt = _loss(tr, r, prev, prefetch=layers[-1] if r.fsdp and r.reshard and n else ())
     gb = cb if r.fsdp else r.param_bytes  # autograd's gradients: the compute dtype, or the fp32 parameters'
     head = _head_grad(tr, r, root, low)
@@ -275,6 +260,31 @@ def _forward_backward(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> list
         tr.free(*params[i])
         held = [_reduce(tr, r, layers[i], g, held, sharded)]
     return _root_backward(tr, r, root, root_params, head, held, sharded, grads)
+
+
+def forward_layers(tr: StreamTrace, r: ReplayInput, layers: tuple[tuple[Param, ...], ...],
+                   prev: int) -> tuple[int, list[list[int]], list[list[int]]]:
+    """The layers' forward: each group gathered (the previous all-gather output freed), its saved activations
+    (a recomputed layer keeps only its input), its parameters freed under reshard-after-forward. Returns the last
+    all-gather output, the parameters kept per layer and the activations kept per layer."""
+    cb, hid = r.compute_bytes, r.tokens * r.hidden * r.compute_bytes
+    params: list[list[int]] = []
+    kept: list[list[int]] = []
+    for i, la in enumerate(r.acts.layers):
+        flat, ps = _gather(tr, r, layers[i])
+        tr.free(prev)
+        prev = flat
+        saved = _saved_coarse(tr, la, r.tokens * r.inner * cb, hid)
+        tr.free(tr.alloc(la.forward_extra))
+        if r.full_ckpt:
+            tr.free(*saved)
+            saved = [tr.alloc(r.kept[i] if r.kept else la.checkpoint)]
+        kept.append(saved)
+        if r.reshard:
+            tr.free(*ps)
+            ps = []
+        params.append(ps)
+    return prev, params, kept
 
 
 def _head_grad(tr: StreamTrace, r: ReplayInput, root: tuple[Param, ...], low: int) -> int:
