@@ -226,7 +226,8 @@ def test_plan_answers_fit_when_simulated(rec: dict[str, Any]) -> None:
     recorded as not fitting (``known_miss``, docs/simulator.md) is held as such until plan's answer changes."""
     import memfit
 
-    ans = memfit.plan_gpus(rec["model"], rec["gpu"], mode="train", batch=rec["batch"], context=rec["seq"])
+    ans = memfit.plan_gpus(rec["model"], rec["gpu"], mode=rec.get("mode", "train"), batch=rec["batch"],
+                           context=rec["seq"])
     lay = ans.extra["layout"]
     assert ans.value == rec["workload"]["gpus"]
     for k in ("tp", "zero", "checkpointing", "sequence_parallel", "batch", "grad_accum"):
@@ -236,6 +237,21 @@ def test_plan_answers_fit_when_simulated(rec: dict[str, Any]) -> None:
         assert not rec["fits"] and rec["simulated_peak_reserved"] + rec["cuda_context"] > rec["usable"]
         return
     assert rec["fits"] and rec["simulated_peak_reserved"] + rec["cuda_context"] <= rec["usable"]
+
+
+def test_plan_refuses_lora_layouts_not_simulated() -> None:
+    """Multi-GPU LoRA is modelled rank by rank only as FSDP2 of a dense model without TP/PP/EP/offload
+    (memory/training/fsdp_lora.py, simulated in plan-checks.jsonl); plan proposed TP 2 for Qwen3-14B LoRA on RTX 4090s
+    and FSDP for Mixtral LoRA (neither ever simulated), so it searches FSDP alone for LoRA and refuses QLoRA and
+    MoE LoRA on more than one GPU with one line."""
+    import memfit
+
+    ans = memfit.plan_gpus("qwen3-14b", "rtx-4090", mode="lora", batch=1, context=2048)
+    assert ans.extra["layout"]["tp"] == 1 and ans.extra["layout"]["zero"] == 3 and ans.value == 3
+    for model, gpu, mode in (("qwen3-14b", "rtx-4090", "qlora"), ("mixtral-8x7b", "a100-40gb", "lora")):
+        ctx = 16384 if mode == "qlora" else 2048
+        with pytest.raises(memfit.MemfitError, match="multi-GPU LoRA only as FSDP"):
+            memfit.plan_gpus(model, gpu, mode=mode, batch=1, context=ctx)
 
 
 def test_eager_masks_kept_through_a_checkpointed_step() -> None:

@@ -525,6 +525,8 @@ def layout_of(w: dict[str, Any]) -> dict[str, Any]:
                              accum=int(w.get("grad_accum") or 1), ckpt=ckpt, offload=w.get("offload") == "params")
     if w.get("shard_size") and zero >= 2:
         p.update(shard=int(w["shard_size"]), replicate=dp // int(w["shard_size"]))
+    if w.get("mode") == "lora":  # PEFT LoRA on the bf16 model, FSDP2 gathering in bf16 (the dev *-lora16-* cases)
+        p.update(lora=int(w["lora_rank"]), targets=list(w["lora_targets"]))
     return p
 
 
@@ -534,25 +536,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     the check as a JSON line)."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "memfit", "plan", args.model, "--gpu", args.gpu, "--mode", "train", "-q", "gpus",
+    cmd = [sys.executable, "-m", "memfit", "plan", args.model, "--gpu", args.gpu, "--mode", args.mode, "-q", "gpus",
            "--batch", str(args.batch), "--context", str(args.seq), "--json"]
     env = {**__import__("os").environ, "PYTHONPATH": str(REPO / "src")}
     ans = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
     a = ans["answers"]["min_gpus"]
     w, usable = a["workload"], int(a["at_value"]["capacity_bytes"])
-    p = layout_of(w)
+    p = layout_of({**w, "mode": args.mode})
     sim = simulate_rank0(sm.catalog_config(args.model, None), p)
     sys.path.insert(0, str(REPO / "src"))
     from memfit import estimate
     from memfit.hardware import get_device
 
     keys = ("gpus", "tp", "zero", "batch", "context", "checkpointing", "sequence_parallel", "shard_size",
-            "grad_accum", "offload")  # on the GPU asked for: its generation's CUDA context
-    est = estimate(args.model, mode="train", device=get_device(args.gpu), **{k: w[k] for k in keys})
+            "grad_accum", "offload") + (("lora_rank",) if args.mode == "lora" else ())  # on the GPU asked
+    # for: its generation's CUDA context
+    est = estimate(args.model, mode=args.mode, device=get_device(args.gpu), **{k: w[k] for k in keys})
     context = est.component("cuda_context")
     peak = sm.default_alloc_before_build("train") + int(sim["tracked_peak"])
     reserved = int(sim["peak_reserved"])
-    rec = dict(model=args.model, gpu=args.gpu, batch=args.batch, seq=args.seq, answer=a["explanation"],
+    rec = dict(model=args.model, gpu=args.gpu, **({"mode": args.mode} if args.mode != "train" else {}),
+               batch=args.batch, seq=args.seq, answer=a["explanation"],
                workload={k: w[k] for k in keys}, layout=p, usable=usable, simulated_peak_alloc=peak,
                simulated_peak_reserved=reserved, cuda_context=context, memfit_allocated=est.allocated_bytes,
                memfit_total=est.total_bytes, fits=reserved + context <= usable,
@@ -832,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--batch", type=int, default=1)
     q.add_argument("--seq", type=int, default=2048)
     q.add_argument("--record", default="")
+    q.add_argument("--mode", default="train", choices=("train", "lora"), help="lora: PEFT LoRA, memfit's default "
+                   "rank and targets (plan refuses other multi-GPU LoRA layouts and QLoRA)")
     c = sub.add_parser("compare", help="this tool's peak against PyTorch's FSDPMemTracker (FSDP-only cases)")
     c.add_argument("cases", nargs="+")
     a = ap.parse_args(argv)

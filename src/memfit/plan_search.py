@@ -40,6 +40,7 @@ from typing import Any
 
 from .errors import MemfitError, UnsupportedError
 from .fit import TRAIN_MODES, FitResult
+from .memory.training.fsdp_lora import uses_fsdp_lora
 from .memory.training.parallel_pp import uses_pipeline_model
 from .rules import tp_problem
 from .spec import ModelSpec
@@ -257,6 +258,12 @@ class _Search:
                                        "with experts, sequence parallelism or ZeRO: torch's ranks there are not "
                                        "modelled (Megatron's sums were up to 47 % under a simulated PP x TP rank); "
                                        "drop --tp/--ep or --pp, or --sequence-parallel/--zero")
+            if wl.mode in ("lora", "qlora") and wl.gpus > 1 and not uses_fsdp_lora(wl, self.spec.is_moe):
+                # only plain LoRA of a dense model under FSDP2 is modelled rank by rank (fsdp_lora.py) and simulated
+                # (tests/data/parallel/dev.jsonl *-lora16-*, plan-checks.jsonl); the rest is parallel.py's sums
+                raise UnsupportedError("plan searches multi-GPU LoRA only as FSDP (ZeRO-2/3) of a dense model "
+                                       "without TP, PP, EP, offload or QLoRA: no other LoRA rank has been checked "
+                                       "in simulation; use memfit estimate for such a layout")
             self.evaluated += 1  # layouts estimated (a refused one costs nothing)
             r = self.judge(wl)
         except UnsupportedError as e:
