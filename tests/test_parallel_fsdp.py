@@ -252,6 +252,15 @@ def test_plan_refuses_lora_layouts_not_simulated() -> None:
         ctx = 16384 if mode == "qlora" else 2048
         with pytest.raises(memfit.MemfitError, match="multi-GPU LoRA only as FSDP"):
             memfit.plan_gpus(model, gpu, mode=mode, batch=1, context=ctx)
+    # was TP 2: QLoRA b2 s4096 on T4s; LoRA b4 s4096 (TP with offload before): FSDP alone leaves the logits whole
+    for mode, b, host in (("qlora", 2, None), ("lora", 4, "48GB")):
+        try:
+            t4 = memfit.plan_gpus("llama-3.1-8b", "t4", mode=mode, batch=b, context=4096, limit=64, host_memory=host)
+            assert t4.value is None
+            why = t4.explanation
+        except memfit.MemfitError as e:
+            why = str(e)
+        assert "multi-GPU LoRA only as FSDP" in why
 
 
 def test_eager_masks_kept_through_a_checkpointed_step() -> None:

@@ -160,6 +160,8 @@ class _Search:
             pairs = [(z, "params", True), (z, "optimizer", True), (z, "none", True)]
         offs = [fixed["offload"]] if "offload" in fixed else list(OFFLOAD) if self.free["offload"] \
             else [self.wl.offload]
+        if self.wl.mode in ("lora", "qlora") and fam.per * m > 1:  # multi-GPU LoRA: FSDP without offload alone
+            offs = [o for o in offs if o == "none"] or offs  # (_judged refuses the rest; a user's offload too)
         pairs = [(zz, o, stop) for zz, o, stop in pairs if o in offs and
                  not (o == "optimizer" and zz < 1) and not (o == "params" and zz < 3)]
         if not pairs and (self.free["zero"] or self.free["offload"]):  # no stage DeepSpeed accepts for it
