@@ -314,8 +314,7 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
             text += f" ({extra['offload_note']})"
         if f.last is not None:
             text += f" (last tried: {fmt_bytes(f.last.max_gpu_bytes)} per GPU; largest part {f.last.blame})"
-        if f.unsupported is not None and any(k in str(f.unsupported) for k in ("inside pipeline stages",
-                                                                               "multi-GPU LoRA")):
+        if f.unsupported is not None and any(k in str(f.unsupported) for k in ("pipeline stages", "multi-GPU LoRA")):
             text += f"; {f.unsupported}"
         fixes = _gpu_fixes(spec, device, wl, limit, estimator)
         extra["fixes"] = fixes
