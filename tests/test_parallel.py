@@ -185,6 +185,18 @@ def test_expert_parallelism_says_it_is_unvalidated() -> None:
     assert not any("UNVALIDATED" in n for n in without.notes)
 
 
+def test_multi_gpu_lora_outside_fsdp_says_it_is_unvalidated() -> None:
+    """LoRA on several GPUs is modelled rank by rank only as FSDP of a dense model (fsdp_lora.py, simulated);
+    under TP, as QLoRA or on experts the estimate is Megatron-style sums and says so, as plan refuses them."""
+    for kw in ({"mode": "lora", "tp": 2}, {"mode": "qlora", "zero": 3}, {"mode": "lora", "zero": 0}):
+        est = estimate("llama-3.1-8b", gpus=2, **kw)
+        assert est.notes[0].startswith("UNVALIDATED for LoRA / QLoRA on several GPUs"), kw
+    mixtral = estimate("mixtral-8x7b", mode="lora", gpus=2, zero=3)
+    assert mixtral.notes[0].startswith("UNVALIDATED for LoRA / QLoRA on several GPUs")
+    for est in (estimate("llama-3.1-8b", mode="lora", gpus=2, zero=3), estimate("llama-3.1-8b", mode="lora")):
+        assert not any("UNVALIDATED" in n for n in est.notes)
+
+
 def test_zero3_lora_weights_say_what_this_gpu_holds() -> None:
     """ZeRO-3 LoRA: the frozen base is partitioned, so a rank of 2 holds half of the parameters at 2 B (the bytes
     equal the parameter count, which the old wording called 'parameters on this rank'). Mixtral-8x7B (46,702,792,704)

@@ -271,20 +271,31 @@ def estimate_parallel(spec: ModelSpec, wl: Workload, *, shard_size: int | None =
     notes = [f"{gpus} GPUs = dp {dp} × tp {tp} × pp {pp}" + (f", ep {ep}" if ep > 1 else "")
              + (f", ZeRO-{wl.zero}" if wl.zero else "") + (f", offload {wl.offload}" if wl.offload != "none" else ""),
              f"most-loaded GPU: pipeline stage {k}, peak during {peak.phase}"]
-    if tp > 1 and pp > 1:  # full dense training without ZeRO or SP is parallel_pp's (simulated); the rest is not
-        notes.insert(0, "UNVALIDATED for pipeline x tensor parallelism with LoRA, experts, ZeRO or sequence "
-                        "parallelism: Megatron's sums, not torch's run of it (on plain PP x TP such sums were up to "
-                        "47 % under torch's pipelining + DTensor TP simulated, tests/data/parallel/pipeline-tp-dev."
-                        "jsonl; memory/training/parallel_pp.py models that layout)")
-    if ep > 1:
-        notes.append("UNVALIDATED for expert parallelism: Megatron's sums (experts divided by ep), "
-                     "never simulated or measured")
+    notes = _unvalidated(wl, gpus, tp, pp) + notes + (
+        ["UNVALIDATED for expert parallelism: Megatron's sums (experts divided by ep), never simulated or measured"]
+        if ep > 1 else [])
     if wl.sequence_parallel and tp > 1:
         notes.append("sequence parallelism: norm and dropout activations split across the tensor-parallel ranks")
     details: dict[str, Any] = {"per_gpu": per_gpu, "dp": dp, "tp": tp, "pp": pp, "ep": ep, "zero": wl.zero,
                                "trainable_parameters": states.trainable, "peak_phase": peak.phase}
     return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
                     allocated_bytes=allocated, notes=tuple(notes), details=details)
+
+
+def _unvalidated(wl: Workload, gpus: int, tp: int, pp: int) -> list[str]:
+    """The layouts this module prices with Megatron-style sums that no simulated or measured rank has checked."""
+    notes = []
+    if tp > 1 and pp > 1:  # full dense training without ZeRO or SP is parallel_pp's (simulated); the rest is not
+        notes.append("UNVALIDATED for pipeline x tensor parallelism with LoRA, experts, ZeRO or sequence "
+                     "parallelism: Megatron's sums, not torch's run of it (on plain PP x TP such sums were up to "
+                     "47 % under torch's pipelining + DTensor TP simulated, tests/data/parallel/pipeline-tp-dev."
+                     "jsonl; memory/training/parallel_pp.py models that layout)")
+    if wl.mode in ("lora", "qlora") and gpus > 1:  # plain LoRA of a dense model under ZeRO-2/3 is fsdp_lora.py's
+        notes.append("UNVALIDATED for LoRA / QLoRA on several GPUs outside FSDP of a dense model (tensor, pipeline "
+                     "or expert parallelism, ZeRO-0/1, offload, QLoRA, experts): Megatron-style sums, never "
+                     "simulated or measured rank by rank (plan refuses these layouts; memory/training/fsdp_lora.py "
+                     "models plain LoRA under --zero 2/3)")
+    return notes
 
 
 def _zero3_words(wl: Workload, dp: int, shard_size: int | None, params: float) -> str:
