@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from _saved import fused_dropout, saved_bytes
+from _saved import fused_dropout, layer_saved_bytes
 from memfit import estimate
 from memfit.errors import ConfigError
 from memfit.memory.activations import Precision, model_activations
@@ -112,26 +112,10 @@ def test_one_layer_by_hand() -> None:
 
 
 def _saved_per_layer(dropout: float, dtype: str, seq: int = 64) -> int:
-    """Bytes autograd saves for one decoder layer of a PEFT model (2 layers − 1 layer), parameters excluded. CUDA
-    runs F.dropout as the fused native_dropout kernel (output + bool mask); the CPU's fallback keeps a noise tensor
-    instead, so dropout is routed to native_dropout here as on the GPU."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    peft = pytest.importorskip("peft")
-
-    def run(layers: int) -> int:
-        c = dict(TINY, num_hidden_layers=layers)
-        conf = transformers.AutoConfig.for_model(c.pop("model_type"), **c)
-        torch.manual_seed(0)
-        model = transformers.AutoModelForCausalLM.from_config(conf, dtype=getattr(torch, dtype),
-                                                              attn_implementation="sdpa")
-        model.train()
-        model = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout,
-                                                           target_modules=list(ALL)))
-        with fused_dropout():
-            return saved_bytes(model, torch.randint(3, 200, (1, seq)))
-
-    return run(2) - run(1)
+    """Bytes autograd saves for one decoder layer of a PEFT model, parameters excluded. CUDA runs F.dropout as the
+    fused native_dropout kernel (output + bool mask); the CPU's fallback keeps a noise tensor instead, so dropout is
+    routed to native_dropout here as on the GPU."""
+    return layer_saved_bytes(TINY, dtype, "sdpa", seq, lora=ALL, lora_dropout=dropout, fused=True)
 
 
 def test_layer_equals_what_autograd_saves() -> None:

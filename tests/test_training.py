@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from _saved import saved_bytes
+from _saved import layer_saved_bytes
 from conftest import GROUNDTRUTH
 from memfit import estimate
 from memfit.errors import ConfigError, MemfitError
@@ -211,24 +211,8 @@ TINY: dict[str, dict[str, Any]] = {
 
 def _saved_per_layer(cfg: dict[str, Any], amp: bool, attn: str, seq: int,
                      lora: tuple[str, ...] | None = None) -> int:
-    """Bytes autograd saves for one decoder layer: (2 layers − 1 layer), unique storages, parameters excluded."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-
-    def run(layers: int) -> int:
-        c = dict(cfg, num_hidden_layers=layers)
-        conf = transformers.AutoConfig.for_model(c.pop("model_type"), **c)
-        torch.manual_seed(0)
-        model = transformers.AutoModelForCausalLM.from_config(
-            conf, dtype=torch.float32 if amp else torch.bfloat16, attn_implementation=attn)
-        model.train()
-        if lora:
-            peft = pytest.importorskip("peft")
-            model = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
-                                                               target_modules=list(lora)))
-        return saved_bytes(model, torch.randint(3, 200, (1, seq)), autocast=amp)
-
-    return run(2) - run(1)
+    """Bytes autograd saves for one decoder layer: fp32 weights under bf16 autocast, or bf16 weights."""
+    return layer_saved_bytes(cfg, "float32" if amp else "bfloat16", attn, seq, autocast=amp, lora=lora)
 
 
 @pytest.mark.parametrize("family,amp,attn", [("llama", False, "sdpa"), ("llama", True, "sdpa"),
