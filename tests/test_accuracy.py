@@ -61,7 +61,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -1.4 / -15.3 / -39.4 % and generate -3.0 / -24.2 / -39.0 % at batch 1 / 16 / 64 (eager and FA2 alike): the runs'
     # forward kept the cache and fp32 logits (memfit's forward is use_cache=False), their generate the legacy tuple
     # cache twice over (65.1 GB = weights + 2 x 25.8 GB of KV at b64); median 13.90 -> 15.55 %
-    ("groundtruth/published.jsonl", "inference"): Bound(median=15.55, worst=55.55, under=-55.55),
+    # then (l12inf) a representative half of the 20 inference rows (both tables' models, eager/SDPA/FA2, forward and
+    # generate, batch 1..64) moved to published-dev.jsonl before any inference release term was written: the 10 left
+    # here stay blind (median 15.55 -> 19.74 %, the same cases' errors)
+    ("groundtruth/published.jsonl", "inference"): Bound(median=19.74, worst=55.55, under=-55.55),
     # the fms LoRA/QLoRA rows now carry their lora_dropout=0.1 (issue 12, l12drop): Mistral's checkpointed allocated
     # peaks unchanged (at the loss, not in a layer), Mixtral QLoRA worst 371.45 -> 373.33 %
     # then (l12pub) the four Mistral LoRA/QLoRA rows moved to published-dev.jsonl and fms-acceleration's transformers
@@ -74,6 +77,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # embeddings (loss_release.py, --qlora-prep trl): LoRA -4.25 / -5.98 -> +0.17 / +0.12 %, QLoRA -3.09 / -4.92 ->
     # +0.09 / +0.05 %
     ("groundtruth/published-dev.jsonl", "training"): Bound(median=0.10, worst=0.17, under=0.05),
+    # the 10 inference rows moved from published.jsonl (l12inf), as scored before the move: priced as transformers 5
+    ("groundtruth/published-dev.jsonl", "inference"): Bound(median=14.49, worst=39.36, under=-39.36),
     # published multi-GPU and framework runs (groundtruth/published-frameworks.md; l16pub, issues 16 / 12), listed blind
     # and scored once, nothing tuned: fms-acceleration's two-GPU FSDP1 rows (transformers 4.44 / 4.45 / 4.48) and
     # torchtune's packed Llama 3.2 3B row. Full bf16 -8.68 / -1.36 % (the step's foreach temporary, not in memfit's FSDP
