@@ -15,6 +15,21 @@ __all__ = ["ROW_WISE", "Param", "backward_order", "layer_params", "local_shape",
            "reduce_peak", "tp_spec"]
 
 ROW_WISE = ("attn_output", "ffn_down", "ffn_down_shexp")  # split along dim 1 by tensor parallelism
+# families whose attention module registers o_proj before its fused qkv_proj (transformers' Phi3Attention.__init__:
+# ``self.o_proj`` then ``self.qkv_proj``): ``named_parameters``, FSDP's group order and the build follow it
+O_PROJ_FIRST = ("phi3",)
+
+
+def _module_order(spec: ModelSpec, tensors: list[Tensor]) -> list[Tensor]:
+    """The parameters in the order the model's modules register them (``O_PROJ_FIRST``: o_proj before qkv_proj)."""
+    if spec.family not in O_PROJ_FIRST:
+        return tensors
+    out = list(tensors)
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        if a.kind == "attn_qkv" and b.kind == "attn_output" and a.layer == b.layer and not a.is_bias:
+            out[i], out[i + 1] = b, a
+    return out
 
 
 def local_shape(t: Tensor, tp: int) -> tuple[int, ...]:
@@ -57,7 +72,7 @@ def param_groups(spec: ModelSpec, tp: int, shard: int) -> tuple[tuple[Param, ...
     experts of one kind are one parameter, gate and up one (transformers >= 5 keeps them as 3-D ``gate_up_proj``
     and ``down_proj``)."""
     merged: dict[tuple[int | None, str, bool, int], Param] = {}
-    for i, t in enumerate(inventory(spec)):
+    for i, t in enumerate(_module_order(spec, list(inventory(spec)))):
         shape = local_shape(t, tp)
         rest = math.prod(shape[1:]) if len(shape) > 1 else 1
         chunk = -(-shape[0] // shard) if shape else 1
@@ -85,7 +100,18 @@ def layer_params(spec: ModelSpec) -> list[list[tuple[str, int, bool]]]:
             own[-1] = (b.kind, own[-1][1] + b.numel, True)
         else:
             own.append((b.kind, b.numel, b.matrix))
+    if spec.family in O_PROJ_FIRST:  # o_proj registered before qkv_proj (``_module_order``)
+        out = [_o_first(own) for own in out]
     return out
+
+
+def _o_first(own: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:
+    """One layer's parameters with o_proj's weight moved before the fused qkv_proj's."""
+    kinds = [k for k, _, _ in own]
+    if "attn_qkv" not in kinds or "attn_output" not in kinds:
+        return own
+    i, j = kinds.index("attn_qkv"), kinds.index("attn_output")
+    return [*own[:i], own[j], *own[i:j], *own[j + 1:]] if j > i else own
 
 
 def backward_order(params: list[tuple[str, int, bool]]) -> list[tuple[str, int, bool]]:

@@ -85,6 +85,7 @@ class ReplayInput:
     masks: tuple[tuple[int, int], ...] = ()  # eager + full checkpointing: (bytes, first layer reading it) per mask
     sp: bool = False  # sequence parallelism (TP): the stream and the norms hold the rank's sequence shard
     step_bytes_per_param: float = 0.0  # foreach AdamW: _foreach_sqrt's temporary per sharded element, one per tensor
+    selective: bool = False  # the attention kernel under torch.utils.checkpoint, run again in backward
 
 
 @lru_cache(maxsize=256)
@@ -369,7 +370,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     spec, n = r.spec, len(r.groups) - 1
     layers, root = r.groups[:n], r.groups[n]
     sharded: list[int] | None = None if grads else []
-    c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1, tp=r.tp)
+    c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1, tp=r.tp, selective=r.selective)
     trainable = layer_params(spec)
     prev, root_params = _gather(tr, r, root)
     x = tp_whole(c, tr.alloc(r.tokens * r.hidden * c.r), c.r)  # the embedding's output (SP: its shard)
@@ -378,14 +379,17 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     runs: list[LayerRun] = []
     params: list[list[int]] = []
     casts: list[int] = []
+    embeds = 0
     for i, la in enumerate(r.acts.layers):
         flat, ps = _gather(tr, r, layers[i]) if r.fsdp else (0, [])  # TP alone: layer_forward makes the casts
         tr.free(prev)
         prev = flat
         inputs.append(x)
         run = layer_forward(c, spec.layers[i], la, x, keep=not r.full_ckpt)
-        if not r.full_ckpt and not run.input_kept:
+        if not r.full_ckpt and not run.input_kept and i:
             tr.free(x)
+        elif not r.full_ckpt and not run.input_kept:  # the embedding's output lives on as the model's
+            embeds = x  # ``inputs_embeds`` (a local of its forward) until the final norm has run
         x = run.output or x
         if r.full_ckpt:  # autocast's weight copies stay until the forward returns
             casts += [lin.weight_cast for lin in run.linears]
@@ -396,6 +400,7 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         params.append(ps)
     tr.free(*[k for run in runs for k in run.cache])
     final, read = _final_norm(c, r, x)
+    tr.free(embeds)  # the model's forward returns: its ``inputs_embeds`` goes
     low, nxt = _loss(tr, r, prev, read, layers[-1] if r.fsdp and r.reshard and n else ())
     tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient

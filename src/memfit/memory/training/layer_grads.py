@@ -36,8 +36,9 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     for j in range(len(run.linears), -1, -1):
         for pos, sizes, scratch in reversed(run.kernels):
             if pos == j:
+                again = [tr.alloc(n) for at, redo in run.redo if at == j for n in redo]
                 new = [tr.alloc(n) for n in sizes]
-                tr.free(tr.alloc(scratch), *acc.values(), *pending)
+                tr.free(tr.alloc(scratch), *again, *acc.values(), *pending)
                 acc, pending = {}, new
         for pos, op in reversed(run.ops):
             if pos == j:

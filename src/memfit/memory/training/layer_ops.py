@@ -35,6 +35,7 @@ class StepContext:
     layer: int = -1  # the layer being run
     sp: int = 1  # sequence parallelism's ranks: the stream and the norms hold one shard of the sequence
     tp: int = 1  # tensor parallelism's ranks (``layer_sp``: the collectives that make partial sums whole)
+    selective: bool = False  # the attention kernel under torch.utils.checkpoint (``--checkpointing selective``)
 
     @property
     def t(self) -> int:
@@ -80,6 +81,8 @@ class LayerRun:
     linears: list[Linear] = field(default_factory=list)
     kernels: list[tuple[int, list[int], int]] = field(default_factory=list)  # attention backward: (position,
     # gradient bytes of q, k, v, scratch bytes)
+    redo: list[tuple[int, list[int]]] = field(default_factory=list)  # a checkpointed kernel run again in
+    # backward: (position, its outputs' bytes), made before its gradients and freed once they are
     ops: list[tuple[int, BackwardOp]] = field(default_factory=list)  # a mixer's own backward: (position, op)
     made: dict[str, int] = field(default_factory=dict)  # weight gradients those ops made, by kind
     norms: list[int] = field(default_factory=list)  # positions of the norms (their fp32 backward chain)

@@ -28,6 +28,7 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
 from ..runtimes.transformers_families import altup_copies
+from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
 from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
@@ -93,7 +94,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     run.input_kept = keeps_stream
     if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
         cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live)
-        rest = la.saved + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
+        kept = la.saved - (la.attention_core if c.selective else 0)  # selective: the kernel's tensors recomputed
+        rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
         rest -= t * h * r if keeps_stream else 0
         if rest > 0:
             # gemma3n's AltUp keeps several copies of the stream and per-token tensors of their width: held as
@@ -298,12 +300,16 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     else:
         oc = tr.alloc(t * no * ab)
         lse = tr.alloc(b * heads * s * 4)
-        run.hold(tr, lse)
+        if c.selective:  # the kernel under torch.utils.checkpoint keeps nothing: run again in backward
+            tr.free(lse)
+            run.redo.append((len(run.linears), [t * no * ab, b * heads * s * 4]))
+        else:
+            run.hold(tr, lse)
         if rope and c.spec.family in Q_CAT_FAMILIES and ab == 2 and max(a.head_dim, a.value_dim) <= 256:
             # flash writes its output in q's layout; q made by torch.cat is (b, heads, s, d)-contiguous, so
             # transformers' transpose(1, 2).contiguous() copies it, and o_proj reads the copy
             o, oc = oc, tr.alloc(t * no * ab)
-            run.hold(tr, o)
+            tr.free(o) if c.selective else run.hold(tr, o)
         scratch = b * -(-s // 128) * 128 * heads * -(-a.head_dim // 32) * 32 * 4 + b * heads * -(-s // 128) * 128 * 4
         if a.num_kv_heads < heads:  # flash backward expands dk, dv to every query head
             scratch += 2 * b * s * heads * a.head_dim * ab
@@ -385,7 +391,7 @@ def _rotary(c: StepContext, n: int, rb: int, part: float) -> int:
     tr.free(cat)
     out = tr.alloc(t * rot * rb)
     tr.free(m1, m2)
-    if rot < n:
+    if rot < n or c.spec.family in ROPE_CAT:  # torch.cat with the pass-through part, even an empty one
         whole = tr.alloc(t * n * rb)
         tr.free(out)
         out = whole

@@ -379,7 +379,7 @@ def _replay(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, ac
                        kept=tuple(la.op_saved for la in acts.layers) if wl.checkpointing == "selective-op" else (),
                        expandable=wl.expandable_segments, spec=tp_spec(spec, lay.tp) if ops else None,
                        precision=precision if ops else None, batch=wl.batch, seq=wl.context, masks=masks,
-                       sp=lay.sp)
+                       sp=lay.sp, selective=wl.checkpointing == "selective")
 
 
 def _fsdp_components(spec: ModelSpec, wl: Workload, lay: FsdpLayout, sizes: RankSizes, m: Moment, phase: str,
