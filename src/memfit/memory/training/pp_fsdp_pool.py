@@ -89,9 +89,11 @@ class _Fsdp:
         if (stage, layer) in self.gathered:
             return
         ps, tr = self.params(stage, layer), self.tr
-        if self.multi:  # the copy-out of the all-gather issued at the step's start, which then goes
-            self.gathered[(stage, layer)] = [tr.alloc(p.gathered * self.cb) for p in ps]
-            tr.free(self.flats.pop((stage, layer), 0))
+        if self.multi:  # the stage's first FORWARD waits on every UNSHARD handle of the stage (``_assert_unsharded``:
+            # root, then layers, in ``modules()`` order), each copy-out freeing its all-gather output at once
+            for g in (None, *sorted(self.groups[stage][1])):
+                self.gathered[(stage, g)] = [tr.alloc(p.gathered * self.cb) for p in self.params(stage, g)]
+                tr.free(self.flats.pop((stage, g), 0))
             return
         cast = tr.on(COPY_IN, sum(p.sharded for p in ps) * self.cb) if self.pb != self.cb else 0
         flat = tr.on(COPY_IN, sum(p.gathered for p in ps) * self.cb)
