@@ -21,8 +21,9 @@ FIRST = {
     "llmdplanner-h100-v0.19-llama-3.1-8b-fp16": {"weights": 0.0001, "kv_pool": 0.0003, "kv_tokens": 0.0003},
     "llmdplanner-h100-v0.19-llama-3.1-8b-32k": {"weights": 0.0001, "kv_pool": 0.0003, "max_concurrency": 0.0001},
     "report-2xa100-80-seed-oss-36b-tp2-v0.11.2": {"weights": 0.0001, "kv_tokens": 0.0049, "max_concurrency": 0.0048},
-    "blog-4x2080ti22g-qwen3-30b-a3b-tp4-v0-131k-yarn": {"weights": 0.003, "kv_pool": 0.0142,
-                                                        "max_concurrency": 0.1075},
+    # its printed concurrency is excluded from scoring since 2026-12-07 (the log's own inconsistency, its row's
+    # "excluded"); it was +10.75 % at the first scoring
+    "blog-4x2080ti22g-qwen3-30b-a3b-tp4-v0-131k-yarn": {"weights": 0.003, "kv_pool": 0.0142},
     "blog-4x2080ti22g-qwen3-30b-a3b-tp4-v0-32k": {"weights": 0.0016, "kv_pool": 0.0184, "max_concurrency": 0.0175},
 }
 
@@ -63,6 +64,39 @@ def test_batch13_blind_cases_hold_their_first_scoring() -> None:
             e = results[case].error(q)
             assert e is not None and abs(e) <= cap + 0.005, (case, q, e)
         assert results[case].error("kv_pool") <= 0.03, case
+
+
+# batch 14 (2026-12-07, listed before scoring): |error| at the first scoring rounded up to 0.01 pp. The RTX 4090 pair is
+# one configuration started with a cold and with a warm torch.compile cache: memfit prices neither exactly (cold +9.1 %
+# pool, warm -9.2 % tokens; docs/serving.md, "The first torch.compile"); a case may improve, never grow past it + 0.5 pp
+FIRST_14 = {
+    "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": {"weights": 0.0002, "kv_pool": 0.0909, "kv_tokens": 0.0917},
+    "recon-rtx4090-qwen3-8b-v0.27.1-warm-compile": {"kv_tokens": 0.0922},
+    "notes-15.55gib-qwen2.5-0.5b-v0.26-async-32k": {"weights": 0.004, "kv_pool": 0.0148, "kv_tokens": 0.0146,
+                                                   "max_concurrency": 0.0145},
+}
+
+
+def test_batch14_blind_cases_hold_their_first_scoring() -> None:
+    results = {r.case: r for r in score_serving_file(FILE)}
+    for case, caps in FIRST_14.items():
+        assert results[case].split == "heldout" and "batch 14" in case_row(case)["collected"], case
+        for q, cap in caps.items():
+            e = results[case].error(q)
+            assert e is not None and abs(e) <= cap + 0.005, (case, q, e)
+
+
+def test_excluded_figures_are_not_scored_and_say_why() -> None:
+    import json
+
+    results = {r.case: r for r in score_serving_file(FILE)}
+    for line in FILE.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        for q in row.get("excluded", {}):
+            if q == "why":
+                continue
+            assert q not in row["printed"] and len(row["excluded"]["why"]) > 40, row["case"]
+            assert results[row["case"]].error(q) is None, row["case"]
 
 
 def case_row(case: str) -> dict[str, str]:
