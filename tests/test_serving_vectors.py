@@ -40,7 +40,8 @@ def test_development_set_holds() -> None:
     # weights, so memfit's 0.09 GiB of weights and 0.03 GiB of activation below the log are +4 % of it
     # (gpt-oss-120b on one H100, +6.7 % before the float32 rotary cache and the swizzled scales' padding, is +2.6 %)
     # Qwen3-32B pp 2 on vLLM 0.27.1 (moved to development with the Model Runner V2 change): its first stage keeps
-    # 3.03 GiB beside weights and KV where MRV2's forward (1.41) and non-torch (0.25) give 1.66; not explained, kept
+    # 3.03 GiB beside weights and KV where MRV2's forward (1.41) and non-torch (0.25) give 1.66; the 1.37 GiB fits a
+    # cold torch.compile inside the profiling run (docs/serving.md), which memfit does not price
     known_over = {"vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.06,
                   "llmdplanner-h100-v0.19-qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192": 0.045,
                   "blog-2xrtxpro6000-qwen3-32b-pp2-v0.27": 0.205,
@@ -48,7 +49,8 @@ def test_development_set_holds() -> None:
                   # above memfit's in the log (the image-text model's load and encoder profile), +3.3 % of 19.5 GiB
                   "llmdplanner-h100-v0.19-gemma-3-27b-it": 0.035,
                   # the AWQ row as its source states it (vLLM 0.26.0, Model Runner V2, RTX 4080): the log prints
-                  # 1.04 GiB of activation where MRV2's profile gives 0.26; not explained, +8.6 % of 8.0 GiB
+                  # 1.04 GiB of activation where MRV2's profile gives 0.26 (most likely a cold compile inside the
+                  # profiling run, docs/serving.md), +8.6 % of 8.0 GiB
                   "wsl-16gib-qwen2.5-7b-awq-32k": 0.09}
     for r in dev:
         e = r.error("kv_pool")

@@ -37,7 +37,7 @@ from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
 from .vllm_groups import KVGroups, kv_groups, request_blocks
 from .vllm_load import allocator_remainder_bytes
-from .vllm_mrv2 import sampler_state_bytes
+from .vllm_mrv2 import compile_notes, sampler_state_bytes
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
@@ -441,5 +441,6 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
              f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
              f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
              prof.defaults_basis]
+    notes.extend(compile_notes(prof.runner, wl.enforce_eager))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=tuple(notes), details=details)
