@@ -66,9 +66,10 @@ def test_batch13_blind_cases_hold_their_first_scoring() -> None:
         assert results[case].error("kv_pool") <= 0.03, case
 
 
-# batch 15 (2026-12-07, listed before scoring; first committed as 'batch 14' on the l14pool branch): |error| at the first scoring rounded up to 0.01 pp. The RTX 4090 pair is
-# one configuration started with a cold and with a warm torch.compile cache: memfit prices neither exactly (cold +9.1 %
-# pool, warm -9.2 % tokens; docs/serving.md, "The first torch.compile"); a case may improve, never grow past it + 0.5 pp
+# batch 15 (2026-12-07, listed before scoring; first committed as 'batch 14' on the l14pool branch): |error| at the
+# first scoring rounded up to 0.01 pp. The RTX 4090 pair is one configuration started with a cold and with a warm
+# torch.compile cache: memfit prices neither exactly (cold +9.1 % pool, warm -9.2 % tokens; docs/serving.md, "The
+# first torch.compile"); a case may improve, never grow past it + 0.5 pp
 FIRST_15 = {
     "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": {"weights": 0.0002, "kv_pool": 0.0909, "kv_tokens": 0.0917},
     "recon-rtx4090-qwen3-8b-v0.27.1-warm-compile": {"kv_tokens": 0.0922},
