@@ -548,7 +548,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # stage's forward runs, each freeing its all-gather output at once (not each layer's just before it runs):
     # llama-3.2-1b-l8 dp4 interleaved -8.35 -> +0.63 %, qwen3-1.7b-l8 dp2 interleaved +0.24 -> +0.26 %; median 0.79
     # -> 0.63 %, worst now plain-PP +4.21 %, most under -3.93 % (qwen2.5-7b-l4 ckpt stage 1)
-    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.63, worst=4.22, under=-3.94),
+    # llama-3.2-3b-l8 dp4 interleaved rank 0 (-5.47 %) then moved here from held-out by the rule (a blind
+    # replacement listed in its place before it ran): median 0.63 -> 0.71 %, worst and most under -5.47 %
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.71, worst=5.48, under=-5.48),
     # (with the fresh blind batch of five PP x FSDP ranks, fraction: held-out median 2.09 -> 2.36 %, then 2.12 %)
     # held-out PP x FSDP scored once after the replay (nothing tuned): -28.2 % worst -> +2.12, +4.53, +0.60, +2.00,
     # -2.23, +6.19 (qwen3-1.7b-l8 dp2 interleaved rank 1), +0.68, -0.75, +1.29 %; held-out median 2.12 -> 1.29 %
@@ -560,7 +562,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then scored once after l16place's stage unshard order (the torch mechanism, found on dev; nothing tuned on
     # these): the interleaved PP x FSDP ranks mistral-7b-l8 dp8 -0.28 -> -1.05 %, llama-3.2-3b-l8 dp4 -5.33 -> -5.47
     # % (worse: loosened by that), qwen2.5-3b-l8 dp2 +0.17 -> +0.14 %; median 1.01 -> 1.15 %
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=1.15, worst=5.68, under=-5.48),
+    # then llama-3.2-3b-l8 dp4 interleaved moved to development (the rule): 25 cases, median 1.05 %, most under -2.36 %
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=1.05, worst=5.68, under=-2.37),
     # PP x TP: was parallel.py's Megatron sums and the fitted fraction (dev 20.37 % median / -47.01 % worst); now the
     # rank's pool replayed (pp_pool.py: the TP build, the gathered logits, the DTensor optimizer group first):
     # dev worst +1.49 % (the full-ckpt middle stage); held-out (12, scored once after dev) median 0.85 %, worst +3.78 %
