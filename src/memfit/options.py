@@ -182,6 +182,9 @@ class WorkloadOptions:
                           help="The inference engine whose allocations are modelled.")
     task: str = option("generate", choices=TASKS, modes=INFERENCE, runtimes=("transformers",),
                        help="transformers: generate, forward (all-token logits) or prefill.")
+    forward_cache: bool = option(False, modes=INFERENCE, runtimes=("transformers",),
+                                 help="transformers --task forward: the call returns the cache (use_cache=True, "
+                                      "what model(...) does when the config says use_cache).")
     attn: str = option("sdpa", choices=ATTN, modes=("inference", *TRAINING), runtimes=("transformers",),
                        help="Attention implementation (transformers and training).")
     expandable_segments: bool = option(False, modes=("inference", *TRAINING), runtimes=("transformers",),
@@ -288,10 +291,13 @@ class WorkloadOptions:
                              help="QLoRA's model preparation: peft (prepare_model_for_kbit_training: every unquantized "
                                   "parameter fp32) or trl (SFTTrainer with bf16=True: embeddings and lm_head back "
                                   "in bf16).")
-    transformers_version: str | None = option(None, name_like=True, modes=TRAINING,
-                                              none_means="transformers 4.49 and later (5.x)",
-                                              help="transformers release of the training run (4.40 or later): "
-                                                   "before 4.49 the loss keeps an fp32 copy of the shifted logits.")
+    transformers_version: str | None = option(None, name_like=True, modes=("inference", *TRAINING),
+                                              runtimes=("transformers",),
+                                              none_means="transformers 5 (training: the loss of 4.49 and later)",
+                                              help="transformers release of the run. Training (4.40 or later): "
+                                                   "before 4.49 the loss keeps an fp32 copy of the shifted logits. "
+                                                   "Inference (4.35 or later): the older releases' tuple cache, "
+                                                   "prompt logits, fp32 logits and per-layer buffers.")
     quant: str | None = option(None, choices=("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"), modes=("inference", *TRAINING),
                                runtimes=("transformers", "vllm"), none_means="no bitsandbytes quantization",
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")

@@ -111,7 +111,9 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         new_tokens=int(p.get("new", 0)) if kind == "generate" else 0,
                         attn=str(p.get("attn", "sdpa")), dtype=str(p.get("dtype", "bfloat16")), quant=p.get("quant"),
                         # recorded models are randomly initialised (groundtruth README): LLM.int8's upper end
-                        int8_outliers=str(p.get("int8_outliers", "all")), images=int(p.get("images", 0)))
+                        int8_outliers=str(p.get("int8_outliers", "all")), images=int(p.get("images", 0)),
+                        transformers_version=_release(p),
+                        forward_cache=kind == "forward" and p.get("use_cache") is True)
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
@@ -134,7 +136,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
 
 
 def _release(p: dict[str, Any]) -> str | None:
-    """A training case's stated transformers release (``params.transformers``), which decides its loss's tensors."""
+    """A case's stated transformers release (``params.transformers``): its loss's tensors (training), its cache,
+    logits and buffers (inference)."""
     v = p.get("transformers")
     return None if v is None else str(v)
 
@@ -297,7 +300,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     skipped: list[dict[str, str]] = []
     env: dict[str, Any] = {}
     loaded = _LoadedModules()
-    releases: list[str] = []  # the transformers releases training cases state (params.transformers)
+    releases: list[str] = []  # the transformers releases the cases state (params.transformers)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -334,7 +337,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         if isinstance(peak, bool) or not isinstance(peak, int) or peak < 1:
             raise ConfigError(f"{path}:{n}: peak_alloc = {peak!r} must be a positive integer (bytes measured)")
         params = rec.get("params")
-        if rec.get("kind") in TRAINING_KINDS and isinstance(params, dict) and params.get("transformers") is not None:
+        if isinstance(params, dict) and params.get("transformers") is not None:
             releases.append(str(params["transformers"]))
         pred, total, note = _predict(rec)
         prior = min(prior_bytes(rec), peak - 1)
@@ -354,11 +357,11 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
 
 def _priced_as(releases: list[str]) -> str:
     """Which transformers the predictions describe (published cases ran older releases)."""
-    text = ("memfit prices transformers 5 (inference: DynamicCache, last-position logits in generate; training: the "
-            "loss of 4.49 and later)")
+    text = ("memfit prices transformers 5 unless a case states its release (inference: DynamicCache, last-position "
+            "logits in generate; training: the loss of 4.49 and later)")
     if releases:
         counts = {v: releases.count(v) for v in sorted(set(releases))}
-        text += "; training cases priced as their stated release: " + ", ".join(
+        text += "; cases priced as their stated release: " + ", ".join(
             f"{v} ({n})" for v, n in counts.items())
     return text
 

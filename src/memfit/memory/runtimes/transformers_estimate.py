@@ -14,8 +14,9 @@ from ..kv_cache import kv_cache_bytes
 from ..overhead import allocator_reserve_component, context_on_device, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
-from .transformers import _cache_dtype, _model_dtype, cache_reset_length, peak_moments
+from .transformers import _cache_dtype, _model_dtype, cache_reset_length
 from .transformers_pool import transformers_pool, transformers_reserve
+from .transformers_release import buffer_bytes, inference_release, release_moments, release_note
 
 __all__ = ["estimate_transformers"]
 
@@ -25,7 +26,7 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     fmt = bnb_format(wl.quant).name if wl.quant else _model_dtype(spec, wl)
     weights = weights_component(spec, fmt)
     workspace = cublas_workspace_bytes()
-    moments = peak_moments(spec, wl)
+    moments = release_moments(spec, wl)  # transformers 5's (peak_moments) unless an older release is given
     peak = max(moments, key=lambda m: m.total)
     comps: list[Component] = [weights]
     if peak.kv_cache:
@@ -34,6 +35,10 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     comps.append(Component("activations", peak.activations, f"{peak.name}: {peak.formula}"))
     if peak.logits:
         comps.append(Component("logits", peak.logits, f"{peak.name}: {fmt_bytes(peak.logits)}"))
+    buffers, buffers_text = buffer_bytes(spec, wl, inference_release(wl.transformers_version, spec.family))
+    if buffers:
+        comps.append(Component("buffers", buffers, f"model buffers of transformers {wl.transformers_version}: "
+                                                   f"{buffers_text}"))
     comps.append(Component("overhead", workspace, f"cuBLAS workspace (Hopper) = {fmt_bytes(workspace)}"))
     allocated = sum(c.bytes for c in comps)
     pool = transformers_pool(spec, wl, weights.bytes, wl.expandable_segments)
@@ -58,6 +63,9 @@ def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None =
     inner = max((layer.mlp.intermediate_size for layer in spec.layers if layer.mlp is not None), default=0)
     if wl.quant == "int8" and inner:
         notes += (outlier_range_note(wl.batch * wl.context, inner, spec.hidden_size, wl.int8_outliers),)
+    note = release_note(spec, wl)
+    if note:
+        notes += (note,)
     if reset is not None:
         notes += (f"generation crosses original_max_position_embeddings ({reset - 1:,}): transformers drops the KV "
                   f"cache and re-runs all {reset:,} tokens, holding the old and the new cache at once",)
