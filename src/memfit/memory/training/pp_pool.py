@@ -215,8 +215,10 @@ def run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[in
                     casts += [lin.weight_cast for lin in run.linears]
                     run = LayerRun(saved=[(0, tr.alloc(r.op_saved[i]))] if r.op_saved else [])
                 runs.append(run)
-            tr.free(*casts)  # autocast exits with the stage's forward: its weight-cast cache goes
-            ls, wcast = _loss_forward(c, r, outputs) if st.last else (0, 0)
+            # autocast exits with the stage's forward, after the lm_head on the last stage: its weight-cast cache goes
+            ls, wcast = _loss_forward(c, r, outputs, casts) if st.last else (0, 0)
+            if not st.last:
+                tr.free(*casts)
             if hooks:
                 hooks.forward_done()
             cached[(j, mb)] = (inputs, runs, x, ls, wcast)
@@ -264,13 +266,15 @@ def run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[in
     return outputs
 
 
-def _loss_forward(c: StepContext, r: PipeRank, outputs: list[int]) -> tuple[int, int]:
-    """Final norm, lm_head (its autocast weight copy; the bf16 logits kept as the step's output chunk),
-    cross_entropy's fp32 copy and its kept log-softmax. Returns (log-softmax, weight copy)."""
+def _loss_forward(c: StepContext, r: PipeRank, outputs: list[int], casts: list[int]) -> tuple[int, int]:
+    """Final norm, lm_head (its autocast weight copy; the bf16 logits kept as the step's output chunk), then the
+    stage's forward returns: autocast's cached weight copies of the layers (``casts``, kept under checkpointing)
+    go before the loss; cross_entropy's fp32 copy and its kept log-softmax. Returns (log-softmax, weight copy)."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
     vl = -(-v // r.tp)
     wcast = tr.alloc(vl * h * 2) if c.p.amp else 0
     outputs.append(_logits(tr, t * vl * c.pb, t * v * c.pb, r.tp))
+    tr.free(*casts)  # the simulator's trace of dev qwen2.5-7b-l4/pp2-r1-1f1b-ckpt: freed after the lm_head's mm
     f32 = tr.alloc(t * v * 4)
     ls = tr.alloc(t * v * 4)
     tr.free(f32)
