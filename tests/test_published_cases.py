@@ -20,8 +20,9 @@ CASES = BLIND + MOVED
 
 def test_the_file_holds_every_listed_case() -> None:
     # 28 listed in two batches, 4 of them moved to development, 10 listed in their place (published.md); then 10 of
-    # the 20 inference rows moved to development (issue 12, l12inf), the other 10 kept blind
-    assert len(BLIND) == 24 and len(MOVED) == 14
+    # the 20 inference rows moved to development (issue 12, l12inf), the other 10 kept blind; then 16 more blind
+    # optimum-benchmark Llama-2-7B rows (the report's remaining batches) listed before memfit was run on them
+    assert len(BLIND) == 40 and len(MOVED) == 14
     assert len({r["case"] for r in CASES}) == len(CASES)
     assert all("moved_to_development" in r["published"] for r in MOVED)
 
