@@ -67,8 +67,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then priced at each row's release (--transformers-version in inference, memory/runtimes/transformers_release.py,
     # written from the 10 development rows and the releases' source): median 19.74 -> 0.18 %, worst -55.55 -> -1.24 %
     # (gpt2-large SDPA b2 s128; the cuBLAS workspace is the H100's 32 MiB, Ampere's is 8 MiB)
-    # + a fifth blind batch (16 optimum-benchmark Llama-2-7B rows at batch 2/4/8/32), listed before it was scored, scored
-    # once: -0.03 .. +0.18 %; the file's 26 inference rows median 0.18 -> 0.16 %
+    # + a fifth blind batch (16 optimum-benchmark Llama-2-7B rows at batch 2/4/8/32), listed before it was scored,
+    # scored once: -0.03 .. +0.18 %; the file's 26 inference rows median 0.18 -> 0.16 %
     ("groundtruth/published.jsonl", "inference"): Bound(median=0.16, worst=1.24, under=-1.24),
     # the fms LoRA/QLoRA rows now carry their lora_dropout=0.1 (issue 12, l12drop): Mistral's checkpointed allocated
     # peaks unchanged (at the loss, not in a layer), Mixtral QLoRA worst 371.45 -> 373.33 %
