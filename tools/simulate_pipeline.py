@@ -571,6 +571,12 @@ PP_HELDOUT: list[tuple[str, str, int, dict[str, Any]]] = [
     # development by the rule), committed before it ran: a tied-embedding first rank of an interleaved PP x FSDP mesh
     _c("qwen2.5-3b-l8/pp2-dp4-r0-interleaved-v2-m4-b1-s2048", "qwen2.5-3b", 8, pp=2, dp=4, rank=0,
        schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
+    # fresh blind (2026-12-07, l16place), listed before they ran, after the stage copy-out order and the checkpointed
+    # last stage's autocast exit were fixed on development: a checkpointed last stage, an interleaved PP x FSDP rank
+    _c("qwen2.5-3b-l4/pp2-r1-1f1b-ckpt-m4-b1-s2048", "qwen2.5-3b", 4, pp=2, rank=1, schedule="1f1b",
+       microbatches=4, batch=1, seq=2048, ckpt=True),
+    _c("qwen3-1.7b-l8/pp2-dp4-r0-interleaved-v2-m4-b1-s2048", "qwen3-1.7b", 8, pp=2, dp=4, rank=0,
+       schedule="interleaved-1f1b", v=2, microbatches=4, batch=1, seq=2048),
 ]
 
 
