@@ -196,6 +196,12 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # issue 12's fresh blind MoE/hybrid training set (blind-moe-list.jsonl, listed and committed before it was
     # simulated, l12moe), scored once: worst deepseek-v4-flash-e32-l4 +0.84 %
     ("simulated/blind-moe.jsonl", "training"): Bound(median=0.20, worst=0.84, under=-0.18),
+    # issue 12's fresh blind set built as an outside grader would (blind-fresh-list.jsonl, l12fresh: 17 cases of
+    # families and sizes no other simulated file has, listed and committed before they were simulated), scored once:
+    # inference worst mimo-v2-flash-l6 eager s12000 +51.52 %, most under apertus-default-l4 fp16 prefill -17.45 %,
+    # glm-4.7-flash-l3 -3.72 %; training worst granite-default-l4 amp SGD +2.27 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.03, worst=51.53, under=-17.46),
+    ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.31, worst=2.28, under=-0.09),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -253,6 +259,8 @@ NOT_CASE_FILES = {
                                     "(tools/simulate_families_heldout.py --list)",
     "simulated/blind-moe-list.jsonl": "the frozen list of issue 12's blind MoE and hybrid training cases "
                                       "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind-fresh-list.jsonl": "the frozen list of issue 12's fresh blind set of other families and sizes "
+                                        "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
@@ -519,6 +527,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
     # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %
     ("simulated/blind-moe.jsonl", "training"): Bound(median=0.22, worst=2.10, under=-2.10),
+    # issue 12's fresh blind set (l12fresh), scored once: inference median 5.22 %, worst mimo-v2-flash-l6 eager
+    # s12000 +102.24 %, most under apertus-default-l4 fp16 prefill -11.19 % (glm-4.7-flash-l3 -10.59 %, codellama-34b
+    # fp32 forward +9.94 %, olmo-2-0325-32b fp16 eager +8.47 %); training median 0.24 %, worst -0.61 % (Mixtral 8x22B
+    # attention-only LoRA)
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=5.23, worst=102.25, under=-11.19),
+    ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.24, worst=0.61, under=-0.61),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
