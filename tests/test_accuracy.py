@@ -200,7 +200,12 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # families and sizes no other simulated file has, listed and committed before they were simulated), scored once:
     # inference worst mimo-v2-flash-l6 eager s12000 +51.52 %, most under apertus-default-l4 fp16 prefill -17.45 %,
     # glm-4.7-flash-l3 -3.72 %; training worst granite-default-l4 amp SGD +2.27 %
-    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.03, worst=51.53, under=-17.46),
+    # the five inference cases outside the bar (olmo-2-0325-32b fp16 eager, codellama-34b fp32 forward, apertus fp16
+    # prefill, glm-4.7-flash, mimo-v2-flash s12000) moved to development (fresh-dev.jsonl) by the held-out rule, five
+    # blind replacements listed (not yet simulated): the other five inference cases median 0.00 %, worst -0.03 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.01, worst=0.03, under=-0.03),
+    # the five moved from blind-fresh.jsonl (development from here on; their first scoring)
+    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=3.72, worst=51.53, under=-17.46),
     ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.31, worst=2.28, under=-0.09),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
@@ -531,7 +536,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # s12000 +102.24 %, most under apertus-default-l4 fp16 prefill -11.19 % (glm-4.7-flash-l3 -10.59 %, codellama-34b
     # fp32 forward +9.94 %, olmo-2-0325-32b fp16 eager +8.47 %); training median 0.24 %, worst -0.61 % (Mixtral 8x22B
     # attention-only LoRA)
-    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=5.23, worst=102.25, under=-11.19),
+    # then the five outside the bar moved to development (fresh-dev.jsonl): the other five median 0.38 %, worst
+    # mistral-small-3.1-24b fp16 generate +1.97 %, most under gemma-3-27b -0.38 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.38, worst=1.98, under=-0.38),
+    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=10.60, worst=102.25, under=-11.19),
     ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.24, worst=0.61, under=-0.61),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
