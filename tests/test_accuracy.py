@@ -240,7 +240,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # torchtitan's meta-device build). Was parallel.py's Megatron sums, 23.94 % median / -46.72 % worst; now
     # parallel_pp's TP rank of each stage (the whole embedding gradient, the gathered logits): +0.18, +0.13, +0.30,
     # +0.11 %, and the dev case added for a plan check, llama-3.1-8b-l8 pp4 x tp2 full-ckpt middle stage, +3.11 %
-    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.18, worst=3.11, under=0.11),
+    # + llama-3.1-8b-l4 pp2 tp4 rank 1 op-level SAC moved here from held-out (l16place, the rule): median 0.18 -> 0.24 %
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.24, worst=3.11, under=0.11),
     # PP x TP held-out (PP_TP_HELDOUT; the first four committed in eb56e98, eight more in e65d78c, each before it was
     # simulated), scored after the model was built on dev, nothing tuned: was 30.32 % median / +103.71 % worst (the
     # Megatron sums ignored --pp-rank); now -0.22 .. +1.51 % (mistral-7b-v0.3-l4 bf16 GPipe last stage)
@@ -609,8 +610,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # rank's pool replayed (pp_pool.py: the TP build, the gathered logits, the DTensor optimizer group first):
     # dev worst +1.49 % (the full-ckpt middle stage); held-out (12, scored once after dev) median 0.85 %, worst +3.78 %
     # (llama-3.2-3b-l6 pp3 GPipe middle stage), most under -3.27 % (llama-3.1-8b-l4 tp4 op-level SAC last stage)
-    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.30, worst=1.49, under=-0.15),
-    ("parallel/pipeline-tp-heldout.jsonl", "training"): Bound(median=0.85, worst=3.78, under=-3.27),
+    # then (l16place) llama-3.1-8b-l4 pp2 tp4 rank 1 GPipe op-level SAC (-3.27 %, under by more than 3 %) moved from
+    # held-out to development by the rule, a blind replacement listed before it ran: dev (6) median 0.30 -> 0.49 %,
+    # worst and most under -3.27 %; held-out (11) median 0.85 -> 0.71 %, most under -2.78 %
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.49, worst=3.28, under=-3.28),
+    ("parallel/pipeline-tp-heldout.jsonl", "training"): Bound(median=0.71, worst=3.78, under=-2.79),
     # rank 0 of N: the simulator's per-stream pool emulation (tools/simulate_parallel.py StreamPools) against memfit's
     # replayed per-stream pool (memory/training/fsdp_pool.py); the one-GPU fitted fraction it replaces gave medians
     # 16.40 % (dev) and 23.75 % (held-out). Worst: MoE experts padded over 64 ranks (over), FSDP+TP and MoE (under).
