@@ -29,6 +29,15 @@ def test_which_models_run_on_mrv2(version: str, family: str, dense: bool, runner
                                                                                                       False)
 
 
+@pytest.mark.parametrize("version", ["0.26.0", "0.27.1"])
+def test_mrv2_dummy_sampler_holds_only_the_logits_from_0_26(version: str) -> None:
+    # read in the 0.26.0 and 0.27.1 source: the dummy batch's requests have no sampling parameters, so the sampler
+    # copies nothing (0.26.0 mutates in place and skips unset ops; 0.27.1 returns the logits unless
+    # _requires_logits_processing): the model-dtype logits, 2 B per element
+    prof = with_model_runner(vllm_profile(version, get_device("h100-sxm"), 1, 8192, None, None), "qwen3", True)
+    assert (prof.runner, prof.sampler, prof.sampler_bytes, prof.sampler_fixed_bytes) == ("v2", "mrv2_logits", 2, 0)
+
+
 @pytest.mark.parametrize(("version", "runner"), [("0.23.0", "v1"), ("0.24.0", "v2")])
 def test_quantized_checkpoints_join_in_0_24(version: str, runner: str) -> None:
     # v0.25.0's notes: "Building on quantized-model support from the previous release"
@@ -48,17 +57,17 @@ def test_mrv2_profile_by_hand() -> None:
                           context=32768, new_tokens=0, gpu_memory_utilization=0.426,
                           device=get_device("rtx-pro-6000"))
     comps = {c.name: c for c in est.components}
-    # sampler: 1024 × 151,936 logits × (2 B bf16 + 4 B fp32 copy) = 933,494,784; with the forward's hidden states
-    # (8192 + 2 × 1024) × 5120 × 2 B = 104,857,600 -> 1,038,352,384, above the forward's
-    # 8192 × (3 × 5120 + 3 × 25,600 / 2) × 2 B = 880,803,840
+    # sampler: 1024 × 151,936 bf16 logits × 2 B = 311,164,928 (no fp32 copy for the dummy batch from 0.26); with the
+    # forward's hidden states (8192 + 2 × 1024) × 5120 × 2 B = 104,857,600 -> 416,022,528, below the forward's
+    # 8192 × (3 × 5120 + 3 × 25,600 / 2) × 2 B = 880,803,840, which is the peak
     # + from 0.27 (total_consumed) MRV2's sampler states built in load_model: output_bin_counts 1024 × 151,936 int32,
     # prompt_bin_mask and grammar_bitmask 1024 × cdiv(151,936, 32) = 4,748 int32 each = 661,225,472
     states = 1024 * 151_936 * 4 + 2 * 1024 * 4748 * 4
     assert states == 661_225_472
-    assert comps["activations"].bytes == 1024 * 151_936 * 6 + (8192 + 2048) * 5120 * 2 + states
+    assert comps["activations"].bytes == 8192 * (3 * 5120 + 3 * 25_600 // 2) * 2 + states
     assert comps["overhead"].bytes == round(0.25 * 2**30)  # NCCL's init precedes the snapshot: no TP term
     assert "captured after the KV cache" in comps["cuda_graphs"].formula
-    assert est.details["model_runner"] == "v2" and est.details["sampler"] == "mrv2"
+    assert est.details["model_runner"] == "v2" and est.details["sampler"] == "mrv2_logits"
     # the graphs are not taken from the budget: pool = requested - weights - activation - non-torch
     requested = est.details["requested_bytes"]
     assert est.details["kv_pool_bytes"] == requested - comps["weights"].bytes - comps["activations"].bytes - \

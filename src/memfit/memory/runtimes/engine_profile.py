@@ -48,6 +48,7 @@ class EngineProfile:
     runner: str = "v1"  # v1 | v2: the model runner whose profile run applies (with_model_runner)
     mxfp4_value_align: int = 0  # 0.17+: Hopper MXFP4 expert values padded to this multiple per dim (0: packs only)
     mrv2_states_counted: bool = False  # 0.27+: the pool counts MRV2's sampler states (vllm_mrv2.sampler_state_bytes)
+    mrv2_sampler: str = "mrv2"  # the sampler_bytes row of MRV2's dummy sampler run (0.26+: mrv2_logits)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -138,6 +139,7 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         mrv2_quantized=bool(row.get("mrv2_quantized", False)),
         mxfp4_value_align=int(row.get("mxfp4_value_align", 0)),
         mrv2_states_counted=bool(row.get("mrv2_states_counted", False)),
+        mrv2_sampler=str(row.get("mrv2_sampler", "mrv2")),
     )
 
 
@@ -145,12 +147,13 @@ def with_model_runner(prof: EngineProfile, family: str, dense: bool, sampler: st
                       quantized: bool = False) -> EngineProfile:
     """The profile under the model runner vLLM picks for this model: Model Runner V2 where it is the default (its
     family in ``mrv2_families``, or a dense model once ``mrv2_dense``; a quantized checkpoint from
-    ``mrv2_quantized``), whose profile run samples without top-k/top-p (``sampler_bytes["mrv2"]``) and reserves no
+    ``mrv2_quantized``), whose profile run samples without top-k/top-p (the row's ``mrv2_sampler``) and reserves no
     CUDA-graph memory (``profile_cudagraph_memory`` returns 0), so the graphs land after the KV cache; else the profile
     unchanged. A sampler path the user names wins."""
     chosen = family in prof.mrv2_families or (prof.mrv2_dense and dense)
     if sampler is not None or not chosen or (quantized and not prof.mrv2_quantized):
         return prof
     data = overhead_data()["vllm"]
-    return replace(prof, runner="v2", sampler="mrv2", sampler_bytes=int(data["sampler_bytes"]["mrv2"]),
-                   sampler_fixed_bytes=int(data["sampler_fixed"]["mrv2"]), graphs_in_budget=False)
+    path = prof.mrv2_sampler
+    return replace(prof, runner="v2", sampler=path, sampler_bytes=int(data["sampler_bytes"][path]),
+                   sampler_fixed_bytes=int(data["sampler_fixed"][path]), graphs_in_budget=False)
