@@ -189,7 +189,8 @@ def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
 def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     inter = _int(cfg, _INTER)
     act = str(cfg.get("mlp_hidden_act") or cfg.get("hidden_act") or "")
-    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and act != "relu2"  # Nemotron-H
+    # relu²: Nemotron-H, Arcee; xIELU: Apertus (ApertusMLP is up, xIELU, down) — up/down MLPs with no gate
+    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and act not in ("relu2", "xielu")
     if inter is None:
         inter, gated = 4 * hidden, False
     return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),

@@ -159,6 +159,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     if mlp is None:
         return 0, ""
     i = mlp.intermediate_size
+    if mlp.kind == "plain" and mlp.activation == "xielu":  # transformers_pool_blocks.xielu_mlp, op by op
+        return tokens * i * (5 * dt + 1), f"{tokens:,} tokens × {i} × (5 × {dt} + 1) B (fc out, xIELU's Python chain)"
     if mlp.kind == "plain":
         n = 4 if mlp.activation in PY_GELU else 2
         return tokens * n * i * dt, f"{n} × {tokens:,} tokens × {i} × {dt} B (fc out, activation temporaries)"

@@ -38,13 +38,15 @@ def replays_ffn(layer: LayerSpec, family: str) -> bool:
     an expert activation with temporaries of its own (gpt-oss's clamped GLU); or a plain relu² MLP."""
     if layer.moe is not None:
         return family not in MOE_ACT_TENSORS
-    return layer.mlp is not None and layer.mlp.kind == "plain" and layer.mlp.activation == "relu2"
+    return layer.mlp is not None and layer.mlp.kind == "plain" and layer.mlp.activation in ("relu2", "xielu")
 
 
 def ffn_prefill(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int) -> int:
     """The feed-forward block of :func:`replays_ffn` on ``t`` tokens, from its normed input to its output."""
     if layer.moe is None:
         assert layer.mlp is not None
+        if layer.mlp.activation == "xielu":
+            return xielu_mlp(tr, t * layer.mlp.intermediate_size, t * hidden * dt, dt)
         return _mlp(tr, t, hidden, layer.mlp.intermediate_size, dt, False, True)
     if layer.moe.dense_dispatch:
         return _every_expert(tr, layer, t, hidden, dt)
@@ -161,6 +163,36 @@ def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2
     tr.free(up)
     out = tr.alloc(t * hidden * dt)
     tr.free(prod)
+    return out
+
+
+def xielu_mlp(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
+    """Apertus's ``down(xielu(up(x)))`` on ``n`` intermediate elements with transformers 5.25's Python xIELU
+    (``XIELUActivation._xielu_python``, used unless the xielu CUDA wheel is installed), in its evaluation order:
+    ``torch.where(x > 0, a_p·x·x + β·x, (expm1(min(x, ε)) − x)·a_n + β·x)``: the bool mask, each product and sum
+    made before the previous operand dies, the two branches alive together with the where's output."""
+    up = tr.alloc(n * dt)
+    mask = tr.alloc(n)
+    ax = tr.alloc(n * dt)
+    axx = tr.alloc(n * dt)
+    tr.free(ax)
+    bx = tr.alloc(n * dt)
+    pos = tr.alloc(n * dt)
+    tr.free(axx, bx)
+    low = tr.alloc(n * dt)
+    em1 = tr.alloc(n * dt)
+    tr.free(low)
+    diff = tr.alloc(n * dt)
+    tr.free(em1)
+    scaled = tr.alloc(n * dt)
+    tr.free(diff)
+    bx = tr.alloc(n * dt)
+    neg = tr.alloc(n * dt)
+    tr.free(scaled, bx)
+    act = tr.alloc(n * dt)
+    tr.free(mask, pos, neg, up)
+    out = tr.alloc(out_bytes)
+    tr.free(act)
     return out
 
 
