@@ -689,7 +689,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # rotary's torch.cat with the (empty) pass-through part, and the embedding's output kept as the model's
     # inputs_embeds until the final norm: phi-3.5-mini selective -6.32 -> -0.03 %, median 0.20 -> 0.11 %, worst now
     # llama-2-7b fsdp4-tp2-accum2 +4.38 -> +4.58 % (over), most under mixtral fsdp8 offload -2.23 -> -2.14 %
-    ("parallel/dev.jsonl", "training"): Bound(median=0.11, worst=4.59, under=-2.15),
+    # + llama-2-7b-l6 fsdp8 LoRA ckpt, moved from held-out at +7.17 % before any fix (the new worst); median 0.11 %
+    ("parallel/dev.jsonl", "training"): Bound(median=0.11, worst=7.18, under=-2.15),
     # + 3 fresh blind cases (l16lora, listed before simulating, scored once): LoRA under FSDP2 qwen3-8b-l4 fsdp4
     # -16.35 % and llama-2-7b-l6 fsdp8 ckpt -11.23 % (fsdp_lora.py has the one-GPU reserve fraction, no replay: the
     # known gap of its dev cases), foreach AdamW mistral-7b-l4 fsdp2 bf16 +0.91 %; median 0.25 -> 0.27 %
@@ -701,7 +702,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + 5 fresh blind cases (l16place, listed in 9a36297 before they ran, scored once): phi-3.5-mini-l4 fsdp8
     # selective s8192 -0.02 %, mistral-7b-l4 fsdp4 selective -0.03 %, qwen2.5-3b-l6 fsdp2 selective +0.00 %,
     # phi-3.5-mini-l4 fsdp4 -0.02 %, llama-3.1-8b-l4 fsdp16 -0.01 %: 61 cases, median 0.21 -> 0.14 %
-    ("parallel/heldout.jsonl", "training"): Bound(median=0.14, worst=7.18, under=-2.66),
+    # then llama-2-7b-l6 fsdp8 LoRA ckpt moved to development (its replacements listed, not yet simulated): 60 cases,
+    # median 0.14 %, worst and most under phi-3.5-moe offload -2.65 %
+    ("parallel/heldout.jsonl", "training"): Bound(median=0.14, worst=2.66, under=-2.66),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

@@ -68,7 +68,7 @@ def test_lora_replay_matches_the_simulated_streams(monkeypatch: pytest.MonkeyPat
     (``reserved_by_stream``) on the LoRA development cases of tests/data/parallel/dev.jsonl: within 1 %."""
     src = Path(__file__).parent / "data" / "parallel" / "dev.jsonl"
     rows = [line for line in src.read_text().splitlines() if '"kind": "lora"' in line]
-    assert len(rows) == 4
+    assert len(rows) == 5
     pools: list[dict[str, int]] = []
     figures = StreamTrace.figures
 
