@@ -50,15 +50,16 @@ def adapter_input_saved(width: int, in_bytes: int, dropout: float, amp: bool = F
     return adapter * width, False
 
 
-def dropout_forward(tr: Trace, tokens: int, width: int) -> tuple[int, int]:
-    """The adapter's dropout in a replayed forward: allocates the dropped copy, then the mask (``native_dropout``'s
-    two outputs, in that order); returns their keys."""
-    out = tr.alloc(tokens * width * ADAPTER_BYTES)
+def dropout_forward(tr: Trace, tokens: int, width: int, nbytes: int = ADAPTER_BYTES) -> tuple[int, int]:
+    """The adapter's dropout in a replayed forward: allocates the dropped copy (the adapter's dtype, ``nbytes``),
+    then the mask (``native_dropout``'s two outputs, in that order); returns their keys."""
+    out = tr.alloc(tokens * width * nbytes)
     return out, tr.alloc(tokens * width * MASK_BYTES)
 
 
-def dropout_backward(tr: Trace, grad: int, tokens: int, width: int) -> int:
-    """``native_dropout_backward``: the input's gradient, a new fp32 tensor; frees the gradient it read."""
-    g = tr.alloc(tokens * width * ADAPTER_BYTES)
+def dropout_backward(tr: Trace, grad: int, tokens: int, width: int, nbytes: int = ADAPTER_BYTES) -> int:
+    """``native_dropout_backward``: the input's gradient, a new tensor in the adapter's dtype (``nbytes``: fp32
+    unless FSDP gathers the adapters in bf16); frees the gradient it read."""
+    g = tr.alloc(tokens * width * nbytes)
     tr.free(grad)
     return g

@@ -28,10 +28,11 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations, Precision, model_activations
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_lora_pool import lora_pool_reserve
+from .fsdp_masks import eager_masks
 from .fsdp_params import Param, param_groups
 from .fsdp_pool import ReplayInput
 from .fsdp_step import step_temporary, step_temporary_component
@@ -61,12 +62,16 @@ def adapter_groups(spec: ModelSpec, wl: Workload, shard: int) -> tuple[tuple[Par
     return tuple(tuple(g) for g in groups)
 
 
+def _precision(spec: ModelSpec, wl: Workload, cb: int) -> Precision:
+    """The dtypes as the rank computes: FSDP's mixed precision runs the layers in the gathered dtype (no autocast),
+    the adapters in it too."""
+    return replace(model_states(spec, wl).precision, amp=False, weight_bytes=cb, resid_bytes=cb, adapter_bytes=cb,
+                   kv_cache=wl.checkpointing != "full")
+
+
 def _acts(spec: ModelSpec, wl: Workload, cb: int) -> ModelActivations:
-    """The activations as the rank computes them: FSDP's mixed precision runs the layers in the gathered dtype (no
-    autocast), the adapters in it too."""
-    p = replace(model_states(spec, wl).precision, amp=False, weight_bytes=cb, resid_bytes=cb, adapter_bytes=cb,
-                kv_cache=wl.checkpointing != "full")
-    return model_activations(spec, p, wl.batch, wl.context)
+    """The activations as the rank computes them (``_precision``)."""
+    return model_activations(spec, _precision(spec, wl, cb), wl.batch, wl.context)
 
 
 def _adapters(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int], list[int], list[int], int, int]:
@@ -126,10 +131,18 @@ def _reserve(spec: ModelSpec, wl: Workload, lay: FsdpLayout, opt_bpp: float, ste
     adapters = adapter_groups(spec, wl, lay.shard)
     groups = tuple(b + a for b, a in zip(base, adapters, strict=True))
     inner = max((la.mlp.intermediate_size for la in spec.layers if la.mlp is not None and la.moe is None), default=0)
-    replay = ReplayInput(groups, _acts(spec, wl, cb), cb, max(lay.reduce_bytes, 4), cb, opt_bpp, lay.reshard,
+    acts = _acts(spec, wl, cb)
+    # every layer an attention layer: replayed op by op with the adapters in the compute dtype (``_acts``), as full
+    # fine-tuning's ranks are (``fsdp_pool._forward_backward_ops``); otherwise at the coarse grain
+    ops = wl.checkpointing != "selective-op" and all(
+        la.mixer == "attention" and la.attention is not None for la in spec.layers)
+    masks = eager_masks(spec, wl.attn, wl.checkpointing, wl.batch, wl.context, cb)
+    replay = ReplayInput(groups, acts, cb, max(lay.reduce_bytes, 4), cb, opt_bpp, lay.reshard,
                          wl.checkpointing == "full", wl.batch * wl.context, spec.hidden_size, spec.vocab_size, inner,
                          0, spec.tie_word_embeddings, wl.grad_accum, expandable=wl.expandable_segments,
-                         step_bytes_per_param=step_bpp)
+                         step_bytes_per_param=step_bpp, spec=spec if ops else None,
+                         precision=_precision(spec, wl, cb) if ops else None, batch=wl.batch, seq=wl.context,
+                         masks=masks if ops else (), adapters=adapters)
     return lora_pool_reserve(replay, base, adapters, lay.param_bytes, ADAPTER_PARAM_BYTES, allocated)
 
 

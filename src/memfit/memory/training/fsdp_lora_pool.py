@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from ..allocator_trace import CUBLAS_WORKSPACE, PoolFigures
 from .fsdp_params import Param
-from .fsdp_pool import ReplayInput, _all_gather, _gather, _loss, _saved_coarse, forward_layers
+from .fsdp_pool import ReplayInput, _all_gather, _forward_backward_ops, _gather, _loss, _saved_coarse, forward_layers
 from .fsdp_streams import REDUCE, StreamTrace
 
 __all__ = ["lora_pool_reserve"]
@@ -91,7 +91,10 @@ def lora_pool(r: ReplayInput, base: tuple[tuple[Param, ...], ...], adapters: tup
     for step in range(2):
         grads: list[int] = []
         for k in range(r.grad_accum):
-            _micro_batch(tr, r, adapters, grads if k == 0 else None)
+            if r.spec is not None:  # op by op (fsdp_pool): the sharded gradients made once, added into after
+                grads = _forward_backward_ops(tr, r, grads)
+            else:
+                _micro_batch(tr, r, adapters, grads if k == 0 else None)
         if step == 0 and r.state_bytes_per_param:  # AdamW: exp_avg, exp_avg_sq per adapter shard
             states = [tr.alloc(int(p.sharded * r.state_bytes_per_param / 2)) for p in order for _ in range(2)]
         if r.step_bytes_per_param:  # foreach AdamW's exp_avg_sq_sqrt list, freed after the update
@@ -106,4 +109,4 @@ def lora_pool_reserve(r: ReplayInput, base: tuple[tuple[Param, ...], ...], adapt
     """What the rank's device total adds to the allocated peak: the replay's reserve beyond its own allocated peak,
     or beyond memfit's allocated peak when the replay's reserved peak is higher (``fsdp_pool.pool_reserve``)."""
     pool = lora_pool(r, base, adapters, base_bytes, adapter_bytes)
-    return max(pool.reserve, pool.peak_reserved - allocated)
+    return max(0 if r.spec is not None else pool.reserve, pool.peak_reserved - allocated)

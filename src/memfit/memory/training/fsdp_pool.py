@@ -86,6 +86,7 @@ class ReplayInput:
     sp: bool = False  # sequence parallelism (TP): the stream and the norms hold the rank's sequence shard
     step_bytes_per_param: float = 0.0  # foreach AdamW: _foreach_sqrt's temporary per sharded element, one per tensor
     selective: bool = False  # the attention kernel under torch.utils.checkpoint, run again in backward
+    adapters: tuple[tuple[Param, ...], ...] = ()  # LoRA (fsdp_lora_pool): the trainable adapters per group, fp32
 
 
 @lru_cache(maxsize=256)
@@ -169,11 +170,13 @@ def _reduce(tr: StreamTrace, r: ReplayInput, group: tuple[Param, ...], grads: li
         else:
             sharded.extend(grads)
         return 0
+    if not group:  # nothing trains in the group (LoRA: no adapter there): no post-backward reduce
+        return held[0] if held else 0
     tr.free(*held)
     rs_in = tr.alloc(sum(p.gathered for p in group) * r.reduce_bytes)
     tr.free(*grads[:-1])
     out = tr.on(REDUCE, sum(p.sharded for p in group) * r.reduce_bytes)
-    if r.param_bytes != r.reduce_bytes and r.param_bytes:
+    if r.param_bytes != r.reduce_bytes and r.param_bytes and not r.adapters:  # fp32 adapters: fp32 shards
         cast = tr.on(REDUCE, sum(p.sharded for p in group) * r.param_bytes)
         tr.free(out)
         out = cast
@@ -371,7 +374,9 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     layers, root = r.groups[:n], r.groups[n]
     sharded: list[int] | None = None if grads else []
     c = StepContext(tr, spec, r.precision, r.batch, r.seq, sp=r.tp if r.sp else 1, tp=r.tp, selective=r.selective)
-    trainable = layer_params(spec)
+    # LoRA: the adapters alone train (lora_A, lora_B per adapted Linear, in parameter order), reduced alone
+    trainable = [[("lora", p.local, False) for p in g] for g in r.adapters[:n]] if r.adapters else layer_params(spec)
+    reduced = r.adapters or r.groups
     prev, root_params = _gather(tr, r, root)
     x = tp_whole(c, tr.alloc(r.tokens * r.hidden * c.r), c.r)  # the embedding's output (SP: its shard)
     masks = {tr.alloc(m): first for m, first in r.masks}  # ``fsdp_masks``: kept to that layer's backward
@@ -404,7 +409,9 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
     low, nxt = _loss(tr, r, prev, read, layers[-1] if r.fsdp and r.reshard and n else ())
     tr.free(*casts)
     grad = tr.alloc(r.tokens * r.hidden * c.r)  # the last layer's output gradient
-    head = _head_grad(tr, r, root, low)
+    if r.adapters:  # LoRA: a frozen lm_head makes no gradient
+        tr.free(low)
+    head = 0 if r.adapters else _head_grad(tr, r, root, low)
     tr.free(*final)
     grad = tp_whole(c, grad, c.r)  # TP: the lm_head's input gradient made whole (SP: the final norm's shard)
     held: list[int] = []
@@ -420,7 +427,12 @@ def _forward_backward_ops(tr: StreamTrace, r: ReplayInput, grads: list[int]) -> 
         del c.grads[start:]
         tr.free(run.output if r.full_ckpt else 0, inputs[i], *run.cache, *(k for k, f in masks.items() if f == i))
         tr.free(*params[i])
-        held = [_reduce(tr, r, layers[i], g, held, sharded)]
+        held = [_reduce(tr, r, reduced[i], g, held, sharded)]
     whole = sp_gather(c, grad, c.r)  # SP: the embedding's backward reads the whole sequence's gradient
     tr.free(grad)
+    if r.adapters:  # a frozen embedding makes no gradient; the root's adapters (an adapted lm_head) are reduced
+        tr.free(*root_params, whole if whole != grad else 0)
+        g = [tr.alloc(p.local * c.p.adapter_bytes) for p in reduced[n]]
+        tr.free(_reduce(tr, r, reduced[n], g, held, sharded))  # the final callback clears reduce_scatter_states
+        return grads if sharded is None else sharded
     return _root_backward(tr, r, root, root_params, head, held, sharded, grads, 0 if whole == grad else whole)

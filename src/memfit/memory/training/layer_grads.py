@@ -10,7 +10,7 @@ in place).
 
 from __future__ import annotations
 
-from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_backward
+from ..lora_dropout import AMP_BYTES, dropout_backward
 from .layer_ops import LayerRun, Linear, StepContext
 from .layer_sp import sp_gather, sp_scatter, tp_sum, tp_whole
 
@@ -64,7 +64,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
                 gi = tp_whole(c, gi, gb)
             acc[lin.x] = tp_sum(c, acc[lin.x], gi, gb) if lin.x in acc else gi
     tr.free(*acc.values(), *pending)
-    gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
+    gb = 4 if c.p.amp else (c.p.weight_bytes if c.p.full else c.p.adapter_bytes)  # LoRA: the adapters' dtype
     for kind, numel, matrix in trainable:  # norms, biases, adapters, other matrices: made as their nodes run
         # (a shared expert's Linears are replayed as an MLP's: ffn_gate for ffn_gate_shexp)
         made_as = made.pop(kind, 0) or made.pop(kind.removesuffix("_shexp"), 0) if matrix else 0
@@ -97,8 +97,10 @@ def _linear_backward(c: StepContext, lin: Linear, weight: bool = True) -> tuple[
         gcast = sp_gather(c, low, 2 if c.p.amp else c.pb, lin.n_out)
         tr.free(low)
     if lin.kind in c.p.lora_kinds:  # .to's fp32 gradient, × scaling, lora_B's and lora_A's input gradients
-        r, ab = c.p.lora_rank, (AMP_BYTES if c.p.amp else ADAPTER_BYTES)  # bf16 adapter outputs under autocast
-        gs = tr.alloc(t * lin.n_out * ab)
+        pa = c.p.adapter_bytes  # the adapters' dtype: fp32, or the layer's when FSDP gathers them in it
+        r, ab = c.p.lora_rank, (AMP_BYTES if c.p.amp else pa)  # bf16 adapter outputs under autocast
+        # no ``.to`` node (its gradient) when the sum already is in the result's dtype (adapters in the layer's)
+        gs = tr.alloc(t * lin.n_out * ab) if c.p.amp or pa != c.pb else 0
         gb = tr.alloc(t * lin.n_out * ab)
         tr.free(gs)
         ga = tr.alloc(t * r * ab)
@@ -106,12 +108,12 @@ def _linear_backward(c: StepContext, lin: Linear, weight: bool = True) -> tuple[
         gx = tr.alloc(t * lin.n_in * ab)
         tr.free(ga)
         if c.p.amp:  # the backward of autocast's cast of lora_A's input: the fp32 gradient
-            g32 = tr.alloc(t * lin.n_in * ADAPTER_BYTES)
+            g32 = tr.alloc(t * lin.n_in * pa)
             tr.free(gx)
             gx = g32
         if c.p.lora_dropout > 0:  # native_dropout_backward (lora_dropout.py)
-            gx = dropout_backward(tr, gx, t, lin.n_in)
-        low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != 4 else 0
+            gx = dropout_backward(tr, gx, t, lin.n_in, pa)
+        low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != pa else 0  # the input cast's backward
         tr.free(gx, low)
     gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if (c.p.full and weight) else 0  # the weight's, then the input's
     gi = tr.alloc(t * lin.n_in * c.pb)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ...spec import ModelSpec
 from ..activations import Precision
 from ..allocator_trace import Trace
-from ..lora_dropout import ADAPTER_BYTES, AMP_BYTES, dropout_forward
+from ..lora_dropout import AMP_BYTES, dropout_forward
 
 __all__ = ["KV_STORE_FAMILIES", "BackwardOp", "LayerRun", "Linear", "StepContext", "kv_store_layers", "linear", "norm"]
 
@@ -148,11 +148,13 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
 def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n_out: int, saved: list[int]) -> int:
     """PEFT's adapter on one Linear: x → fp32, dropout, lora_A, lora_B, × scaling, added to the base output ``out``
     and cast back; appends what autograd keeps to ``saved`` and returns the new output key. Under autocast lora_A
-    casts its input to bf16 and keeps that copy, and the adapter's outputs are bf16 (lora_dropout.py)."""
-    tr, t, amp = c.tr, c.t, c.p.amp
-    ab = AMP_BYTES if amp else ADAPTER_BYTES
-    x32 = tr.alloc(t * n_in * 4) if x_bytes != 4 else 0
-    drop = dropout_forward(tr, t, n_in) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
+    casts its input to bf16 and keeps that copy, and the adapter's outputs are bf16 (lora_dropout.py). Adapters
+    FSDP gathers in the layer's dtype (``Precision.adapter_bytes``) make no cast: lora_A keeps the layer's own input,
+    the sum is in that dtype and ``.to`` the result's dtype is a no-op."""
+    tr, t, amp, pa = c.tr, c.t, c.p.amp, c.p.adapter_bytes
+    ab = AMP_BYTES if amp else pa
+    x32 = tr.alloc(t * n_in * pa) if x_bytes != pa else 0
+    drop = dropout_forward(tr, t, n_in, pa) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
     xa = tr.alloc(t * n_in * AMP_BYTES) if amp else 0  # autocast's bf16 cast of lora_A's input
     a = tr.alloc(t * c.p.lora_rank * ab)
     if not run.keep:  # a checkpointed first forward keeps nothing
@@ -164,9 +166,10 @@ def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n
         tr.free(a)
     sc = tr.alloc(t * n_out * ab)
     tr.free(bo)
-    s = tr.alloc(t * n_out * (c.pb if amp else 4))  # result + lora: bf16 + bf16 under autocast, else fp32
+    sb = c.pb if amp else max(c.pb, pa)  # result + lora: bf16 + bf16 under autocast, else the wider dtype
+    s = tr.alloc(t * n_out * sb)
     tr.free(sc, out)
-    if amp:  # result.to(result dtype) is a no-op
+    if sb == c.pb:  # result.to(result dtype) is a no-op
         out = s
     else:
         out = tr.alloc(t * n_out * c.pb)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
+from ..lora_dropout import adapter_input_saved
 from ..runtimes.transformers_families import altup_copies
 from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
@@ -76,8 +77,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         else:
             out = _moe(c, run, layer, normed, nb)
         out = tp_whole(c, out, c.pb)
-        if c.p.full and not c.p.amp:  # the Linears keep their input, the norm's output (SP: its gathered copy)
-            run.hold(tr, normed)
+        if (c.p.full and not c.p.amp) or _adapter_keeps(c, run, normed, nb):
+            run.hold(tr, normed)  # the Linears keep their input, the norm's output (SP: its gathered copy)
         else:
             tr.free(normed)
         if shard != normed:
@@ -103,6 +104,13 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             n = min(64, max(1, rest // (t * h * r))) if _stream_copies(c.spec) else 1
             run.hold(tr, *[tr.alloc(rest // n) for _ in range(n)])
     return run
+
+
+def _adapter_keeps(c: StepContext, run: LayerRun, x: int, xb: int) -> bool:
+    """An adapter on a Linear reading ``x`` keeps ``x`` itself for lora_A's backward: PEFT's cast of the input to
+    the adapter's dtype is a no-op (adapters FSDP gathers in the layer's dtype), no dropout, no autocast."""
+    return any(lin.x == x and lin.kind in c.p.lora_kinds for lin in run.linears) and \
+        adapter_input_saved(1, xb, c.p.lora_dropout, c.p.amp, c.p.adapter_bytes)[1]
 
 
 def _stream_copies(spec: ModelSpec) -> bool:
