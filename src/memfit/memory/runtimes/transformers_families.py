@@ -23,7 +23,8 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
-FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "hunyuan_v1_moe", "minimax_m2",
+FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
+                "hunyuan_v1_moe", "minimax_m2",
                 "nemotron_h", "kimi_linear")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)

@@ -27,7 +27,7 @@ def _deepseek(cfg: Config, name: str) -> ModelSpec:
                     moe_at=lambda i: moe if moe is not None and i >= first and i % freq == 0 else None)
 
 
-def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False) -> ModelSpec:
+def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False, typed: bool = False) -> ModelSpec:
     h = get_int(cfg, "hidden_size")
     n_layers = layer_count(cfg)
     heads = get_int(cfg, "num_attention_heads")
@@ -53,7 +53,7 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False) -> Mo
                   act(cfg))
     dense, sparse = LayerSpec("attention", attn, mlp=mlp), LayerSpec("attention", attn, moe=moe)
     layers = [sparse if i >= first else dense for i in range(n_layers)]
-    if indexer:
+    if indexer or typed:
         layers = [sparse if kind == "sparse" else dense for kind in _mlp_layer_types(cfg, n_layers, first)]
     mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
     return build_model(cfg, name, h, layers, mtp_layers=mtp)
@@ -76,4 +76,8 @@ BUILDERS: dict[str, Builder] = {
     "deepseek_v3": lambda cfg, name: _deepseek_mla(cfg, name, v3=True),
     # DeepSeek-V3.2: V3's MLA and MoE with DeepSeek sparse attention's indexer in every layer
     "deepseek_v32": lambda cfg, name: _deepseek_mla(cfg, name, v3=True, indexer=True),
+    # GLM-4.7-Flash (transformers 5.25 ``glm4_moe_lite``): DeepSeek-V3's MLA and its MoE (fp32 sigmoid router with
+    # e_score_correction_bias, group-limited top-k, shared experts after the routed ones), dense/sparse per
+    # ``mlp_layer_types``
+    "glm4_moe_lite": lambda cfg, name: _deepseek_mla(cfg, name, v3=True, typed=True),
 }
