@@ -152,7 +152,8 @@ def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
     """A multi-GPU case (tests/data/parallel/README.md): the layout of the rank measured; absent keys keep one GPU."""
     out: dict[str, Any] = {}
     for key, field, conv in (("gpus", "gpus", int), ("tp", "tp", int), ("zero", "zero", int),
-                             ("shard_size", "shard_size", int), ("offload", "offload", str),
+                             ("fsdp", "fsdp_version", int), ("shard_size", "shard_size", int),
+                             ("offload", "offload", str),
                              ("sp", "sequence_parallel", bool), ("grad_accum", "grad_accum", int),
                              ("pp", "pp", int), ("pp_schedule", "pp_schedule", str), ("pp_virtual", "pp_virtual", int),
                              ("pp_rank", "pp_rank", int)):

@@ -28,10 +28,13 @@ reproduced to check ``parallel`` against). This module dispatches, like ``memory
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...errors import ConfigError
 from ...result import Estimate
 from ...spec import ModelSpec
 from ...workload import Workload
+from .fsdp1_lora import estimate_fsdp1_lora, uses_fsdp1_lora
 from .fsdp_lora import estimate_fsdp_lora, uses_fsdp_lora
 from .parallel import estimate_parallel
 from .parallel_fsdp import estimate_fsdp, uses_fsdp_model
@@ -51,7 +54,14 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
     if uses_pipeline_model(wl, spec.is_moe):
         return estimate_pipeline(spec, wl)
     if (wl.gpus > 1 or wl.tp > 1 or wl.offload == "params") and uses_fsdp_model(wl):
-        return estimate_fsdp(spec, wl)
+        est = estimate_fsdp(spec, wl)
+        if wl.fsdp_version == 1 and wl.zero >= 2:  # FSDP1 full fine-tuning: the shards and the step are FSDP2's
+            est = replace(est, notes=(*est.notes, "FSDP1 (--fsdp-version 1) full fine-tuning is priced as FSDP2: "
+                                      "the same shards, gradients and optimizer step; the layers in flight are not "
+                                      "modelled per flat parameter (fsdp1_lora.py does that for LoRA)"))
+        return est
+    if wl.gpus > 1 and uses_fsdp1_lora(wl):
+        return estimate_fsdp1_lora(spec, wl)
     if wl.gpus > 1 and uses_fsdp_lora(wl, spec.is_moe):
         return estimate_fsdp_lora(spec, wl)
     if wl.gpus > 1 or wl.tp > 1 or wl.pp > 1 or wl.ep > 1 or wl.zero > 0:

@@ -1,0 +1,211 @@
+"""One rank of PEFT LoRA under FSDP1 (``torch.distributed.fsdp.FullyShardedDataParallel``, ``--fsdp-version 1``),
+moment by moment: the layout accelerate and the transformers Trainer build (fms-acceleration's published two-GPU
+runs, tests/data/groundtruth/published-frameworks.md).
+
+How the rank is wrapped (the sources of each term):
+
+* the Trainer swaps accelerate's auto-wrap policy for PEFT's (transformers ``Trainer._fsdp_qlora_plugin_updates``,
+  4.39 on: ``fsdp_plugin.auto_wrap_policy = fsdp_auto_wrap_policy(model)``; peft ``utils/other.py``): every leaf
+  module with a trainable weight (each adapter's ``lora_A`` and ``lora_B`` Linear) is its own FSDP unit, each
+  decoder layer (``_no_split_modules``) another, the root (embedding, final norm, lm_head) the last. A decoder
+  layer's flat parameter is all frozen (``requires_grad=False``): it makes no gradient and reshards through
+  ``_register_post_backward_reshard_only_hook``; the adapters' units reduce-scatter only their own gradients;
+* each unit is one ``FlatParameter`` (``_flat_param.py``) padded to a multiple of the shard group; ``unshard``
+  all-gathers it into one padded buffer (``_full_param_padded``) and the parameters are views into it
+  (``_use_unsharded_views``): one copy per gathered unit, where FSDP2 also keeps the all-gather output until the
+  next group's copy-out (``fsdp_lora``);
+* FULL_SHARD (``--zero 3``) frees a layer's buffer at its post-forward (``_post_forward_reshard``) but never the
+  root's; in backward the unit's pre-backward hook gathers it and, with ``BackwardPrefetch.BACKWARD_PRE`` (accelerate's
+  and fms-acceleration's setting), prefetches the next unit in reverse post-forward order (``_runtime_utils.py``
+  ``_pre_backward_hook`` → ``_prefetch_handle``): the root's hook on the loss gathers the last layer before the
+  loss's backward runs, each layer's the one below it; no forward prefetch (``forward_prefetch=False``);
+* no ``MixedPrecision`` (accelerate's ``mixed_precision: 'no'``): the base computes in its own dtype and PEFT's
+  adapters stay fp32 (``autocast_adapter_dtype``), their inputs cast to fp32 as on one GPU; with ``--mixed-precision``
+  (accelerate's bf16: ``MixedPrecision(param_dtype=bfloat16)``) every unit, the adapters' too, is gathered in bf16.
+
+Measured against ``tools/simulate_parallel.py`` with ``fsdp1`` (rank 0 of the fake process group running
+``FullyShardedDataParallel`` with PEFT's policy and reentrant checkpointing): tests/data/parallel/fsdp1-dev.jsonl.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from itertools import accumulate
+
+from ...inventory import count_parameters, inventory
+from ...result import Component, Estimate
+from ...spec import ModelSpec
+from ...units import fmt_bytes
+from ...workload import Workload
+from ..activations import ModelActivations, model_activations
+from ..lora import DEFAULT_TARGETS, adapted_tensors
+from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .fsdp_lora import ADAPTER_PARAM_BYTES
+from .fsdp_step import step_temporary, step_temporary_component
+from .parallel_fsdp import Moment, fsdp_layout
+from .states import TRAINING_HANDLES, dtype_bytes, model_states
+
+__all__ = ["estimate_fsdp1_lora", "uses_fsdp1_lora"]
+
+SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
+
+
+def uses_fsdp1_lora(wl: Workload) -> bool:
+    """Plain LoRA (dense or mixture-of-experts) under FSDP1 on one pipeline stage, without TP, EP or offload."""
+    return (wl.fsdp_version == 1 and wl.mode == "lora" and wl.quant is None and wl.zero >= 2 and wl.tp == 1
+            and wl.pp == 1 and wl.ep == 1 and wl.offload == "none")
+
+
+def flat_units(spec: ModelSpec, shard: int) -> tuple[list[int], int, int]:
+    """Elements of each decoder layer's flat parameter gathered (padded to the shard group), the root's gathered,
+    and the rank's shard of all of them (``FlatParamHandle._get_shard``: the flat parameter padded, then chunked)."""
+    own = [0] * spec.num_layers
+    root = 0
+    for t in inventory(spec):
+        if t.layer is None:
+            root += math.prod(t.shape)
+        else:
+            own[t.layer] += math.prod(t.shape)
+    per = [-(-n // shard) for n in own]
+    root_s = -(-root // shard)
+    return [p * shard for p in per], root_s * shard, sum(per) + root_s
+
+
+def adapter_units(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int], int, int]:
+    """The adapters: per layer their own elements (each lora_A / lora_B its own unit), the root's, and the
+    rank's shard of all of them."""
+    own = [0] * spec.num_layers
+    root = sharded = 0
+    r = wl.lora_rank
+    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS):
+        out, inp = t.shape
+        sharded += -(-r * inp // shard) + -(-out * r // shard)
+        if t.layer is None:
+            root += r * (inp + out)
+        else:
+            own[t.layer] += r * (inp + out)
+    return own, root, sharded
+
+
+def _acts(spec: ModelSpec, wl: Workload) -> ModelActivations:
+    """Without a MixedPrecision policy the rank computes as one GPU does (fp32 adapters); under accelerate's bf16
+    policy every gathered unit is bf16, the adapters too."""
+    p = replace(model_states(spec, wl).precision, kv_cache=wl.checkpointing != "full")
+    if wl.mixed_precision:
+        p = replace(p, amp=False, weight_bytes=2, resid_bytes=2, adapter_bytes=2)
+    return model_activations(spec, p, wl.batch, wl.context)
+
+
+def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, full: bool,
+                  ad_own: list[int], ad_shard: list[int], ab: int) -> dict[str, Moment]:
+    """Forward, loss, backward layer by layer and the step (``U``/``R``: gathered bytes of each layer and the root;
+    ``ad_own``/``ad_shard``: the adapters' unsharded and sharded gradient bytes per layer)."""
+    n = len(U)
+    kept = [la.checkpoint if full else la.saved for la in acts.layers]
+    prefix = [0, *accumulate(kept)]
+    out: dict[str, Moment] = {}
+    cache = 0
+    for i, la in enumerate(acts.layers):
+        cache += la.cache
+        out[f"forward (layer {i})"] = Moment(acts.outside + prefix[i] + la.saved + la.forward_extra + cache,
+                                             gathered=R + (U[i] if reshard else sum(U[: i + 1])))
+    base = acts.outside + prefix[n] + cache
+    out["forward (loss)"] = Moment(base, acts.loss_saved + acts.loss_forward_extra,
+                                   gathered=R + (0 if reshard else sum(U)))
+    # the root's pre-backward hook (on the loss) prefetches the last layer before the cross-entropy's backward
+    out["backward (loss)"] = Moment(base - cache, acts.loss_saved + acts.loss_backward_extra,
+                                    gathered=R + ((U[-1] if n else 0) if reshard else sum(U)))
+    for i in range(n - 1, -1, -1):
+        la = acts.layers[i]
+        act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0) + la.saved
+        gathered = R + (U[i] + (U[i - 1] if i else 0) if reshard else sum(U[: i + 1]))
+        out[f"backward (layer {i})"] = Moment(act, gradients=sum(ad_shard[i + 1:]), gathered=gathered,
+                                              grad_buffers=ad_own[i] * ab)
+    out["optimizer step"] = Moment(0, gradients=sum(ad_shard))
+    return out
+
+
+def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
+    """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
+    only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
+    (``_all_gather_flat_param`` under ``state._unshard_stream``) and frees it there; with FULL_SHARD at most the root
+    and two layers are unsharded at once (the current one and the prefetched one: ``limit_all_gathers``), and that
+    pool keeps them cached: its slack at the peak is what is not gathered then. Everything else (sharded parameters,
+    activations, logits, the adapters' units) lives on the default stream, whose reserve is the one-GPU replay's."""
+    from .step import estimate_single_gpu
+
+    def rounded(n: int) -> int:
+        return -(-n // SEGMENT_ROUND) * SEGMENT_ROUND
+
+    big = sorted((rounded(u) for u in U), reverse=True)
+    pool = rounded(R) + (sum(big[:2]) if reshard else sum(big))
+    slack = max(0, pool - gathered)
+    one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
+    est = estimate_single_gpu(spec, one, model_states(spec, one))
+    return sum(c.bytes for c in est.components if c.name == "allocator_reserve") + slack, slack
+
+
+def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
+    """Rank 0's LoRA training memory under FSDP1 (``uses_fsdp1_lora``)."""
+    pb = dtype_bytes(wl.dtype or "bfloat16")
+    cb = 2 if wl.mixed_precision else pb  # the gathered dtype (MixedPrecision param_dtype) of every unit
+    lay = replace(fsdp_layout(wl), param_bytes=pb, compute_bytes=cb, reduce_bytes=cb)
+    layers, root, base = flat_units(spec, lay.shard)
+    ad_own, ad_root, adapters = adapter_units(spec, wl, lay.shard)
+    ad_shard = [-(-n // lay.shard) * ADAPTER_PARAM_BYTES for n in ad_own]
+    acts = _acts(spec, wl)
+    ab = 2 if wl.mixed_precision else ADAPTER_PARAM_BYTES
+    moments = fsdp1_moments(acts, [n * cb for n in layers], root * cb, lay.reshard, wl.checkpointing == "full",
+                            ad_own, ad_shard, ab)
+    states = model_states(spec, wl)
+    opt_bpp = states.optimizer.state_bytes / max(1, states.trainable)
+    tmp, _ = step_temporary(states, adapters, False)
+    moments["optimizer step"] = replace(moments["optimizer step"], gradients=adapters * ADAPTER_PARAM_BYTES,
+                                        temporary=tmp)
+    phase = max(moments, key=lambda k: moments[k].total)
+    m = moments[phase]
+    weights, lora_w, opt = base * pb, adapters * ADAPTER_PARAM_BYTES, int(opt_bpp * adapters)
+    workspace = TRAINING_HANDLES * cublas_workspace_bytes()
+    group = f"÷ {lay.shard} (each unit's flat parameter padded to the shard group)"
+    comps = [
+        Component("weights", weights, f"frozen base, sharded: {base:,} elements ({count_parameters(spec).total:,} "
+                  f"{group}) × {pb} B = {fmt_bytes(weights)}"),
+        Component("lora_weights", lora_w, f"adapters, sharded (each lora_A / lora_B its own unit): {adapters:,} "
+                  f"elements × {ADAPTER_PARAM_BYTES} B (fp32) = {fmt_bytes(lora_w)}"),
+        Component("gradients", m.gradients, f"the adapters' sharded gradients reduced by the peak ({phase}) = "
+                  f"{fmt_bytes(m.gradients)}"),
+        Component("optimizer_states", opt, f"{wl.optimizer} states: {adapters:,} sharded adapter elements × "
+                  f"{opt_bpp:g} B = {fmt_bytes(opt)}"),
+        Component("fsdp_gathered", m.gathered, f"unsharded flat parameters ({cb} B) at the peak ({phase}): the root "
+                  f"({root:,} elements, gathered from its forward to the end of backward) and the layers in flight "
+                  f"({max(layers, default=0):,} elements each; in backward the current one and the one "
+                  f"BACKWARD_PRE prefetched) = {fmt_bytes(m.gathered)}"),
+        Component("fsdp_grad_buffers", m.grad_buffers, f"the adapters' unsharded gradients in flight = "
+                  f"{fmt_bytes(m.grad_buffers)}"),
+        Component("activations", m.activations, f"saved for backward at the peak ({phase}, batch {wl.batch} × "
+                  f"{wl.context} tokens per rank, checkpointing {wl.checkpointing}) = {fmt_bytes(m.activations)}"),
+    ]
+    if m.logits:
+        comps.append(Component("logits", m.logits, f"logits and cross-entropy over {wl.batch} × {wl.context} × "
+                               f"{spec.vocab_size:,} = {fmt_bytes(m.logits)}"))
+    comps += step_temporary_component(wl.optimizer, adapters, m.temporary)
+    comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
+                           f"{fmt_bytes(cublas_workspace_bytes())}"))
+    allocated = sum(c.bytes for c in comps)
+    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered)
+    comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: the default stream's, as the "
+                           f"same step on one GPU replays it (training.pool), and the unshard stream's cached flat "
+                           f"buffers not in use at the peak ({fmt_bytes(slack)}) = {fmt_bytes(reserve)}"))
+    comps.append(cuda_context_component(None, training=True))
+    kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP"
+    persistent = weights + lora_w + opt
+    notes = (f"{wl.gpus} GPUs: FSDP1 {kind} over {lay.shard} ranks (a flat parameter per decoder layer, per "
+             f"adapter Linear and for the root; BACKWARD_PRE prefetch), LoRA on the frozen base",
+             f"rank 0 (the largest shard), peak during {phase} of the second step")
+    details = {"per_gpu": [{"rank": 0, "peak_phase": phase, "total_bytes": sum(c.bytes for c in comps)}],
+               "dp": lay.dp, "tp": 1, "pp": 1, "shard_group": lay.shard, "zero": wl.zero, "peak_phase": phase,
+               "fsdp_version": 1, "phases": {k: v.total + persistent + workspace for k, v in moments.items()},
+               "trainable_parameters": sum(ad_own) + ad_root}
+    return Estimate(spec.name, wl.mode, wl.dtype or "bfloat16", count_parameters(spec), tuple(comps),
+                    allocated_bytes=allocated, notes=notes, details=details)

@@ -1,0 +1,93 @@
+"""LoRA under FSDP1 (``--fsdp-version 1``, memory/training/fsdp1_lora.py): flat parameters per wrapped unit, the
+moments that hold them, the routing, and the bad value. The simulated FSDP1 ranks (tests/data/parallel/
+fsdp1-dev.jsonl, fsdp1-heldout.jsonl) are held in tests/test_accuracy.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memfit.errors import ConfigError
+from memfit.memory.activations import LayerActivations, ModelActivations
+from memfit.memory.training import estimate_training
+from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments
+from memfit.sources.hf_config import spec_from_config
+from memfit.workload import Workload
+
+CONFIGS = Path(__file__).resolve().parents[1] / "src" / "memfit" / "data" / "models"
+
+
+def _spec(name: str, layers: int | None = None):  # type: ignore[no-untyped-def]
+    cfg = json.loads((CONFIGS / f"{name}.json").read_text())
+    if layers is not None:
+        cfg["num_hidden_layers"] = layers
+    return spec_from_config(cfg, name)
+
+
+def test_flat_units_pad_each_unit_to_the_shard_group() -> None:
+    # Llama-3.2-1B: a decoder layer is q, o (2048 x 2048), k, v (512 x 2048), gate, up, down (2048 x 8192) and two
+    # 2048 norms = 60,821,504 elements; the root the tied 128,256 x 2048 embedding and the final norm = 262,670,336
+    spec = _spec("llama-3.2-1b", 2)
+    layer, root = 2 * 2048 * 2048 + 2 * 512 * 2048 + 3 * 2048 * 8192 + 2 * 2048, 128256 * 2048 + 2048
+    assert (layer, root) == (60_821_504, 262_670_336)
+    assert flat_units(spec, 4) == ([layer, layer], root, 2 * layer // 4 + root // 4)
+    # over 3 ranks each flat parameter is padded to a multiple of 3 before chunking (FlatParamHandle._get_shard)
+    per, root_s = -(-layer // 3), -(-root // 3)
+    assert flat_units(spec, 3) == ([3 * per, 3 * per], 3 * root_s, 2 * per + root_s)
+
+
+def test_adapters_are_their_own_units() -> None:
+    spec = _spec("llama-3.2-1b", 2)
+    wl = Workload(mode="lora", lora_rank=16, lora_targets=("q_proj", "v_proj"), gpus=2, zero=3)
+    own, root, sharded = adapter_units(spec, wl, 2)
+    q, v = 16 * (2048 + 2048), 16 * (2048 + 512)  # lora_A (r, in) + lora_B (out, r)
+    assert own == [q + v, q + v] and root == 0 and sharded == 2 * (q + v) // 2
+
+
+def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
+    """FSDP1's parameters are views into the unit's unsharded flat buffer: forward holds the root and the current
+    layer, the loss only the root (each layer resharded at its post-forward), the loss's backward the last layer too
+    (the root's BACKWARD_PRE prefetch), each layer's backward the one below it as well."""
+    la = LayerActivations(saved=100, attention_core=0, checkpoint=10, forward_extra=5, backward_extra=7, weight_casts=0)
+    acts = ModelActivations(layers=(la, la, la), outside=1, loss_saved=1000, loss_forward_extra=2000,
+                            loss_backward_extra=3000, head_weight_casts=0, embedding_backward_extra=0)
+    U, R = [50_000, 60_000, 70_000], 9_000
+    m = fsdp1_moments(acts, U, R, True, True, [4, 4, 4], [2, 2, 2], 4)
+    assert m["forward (layer 1)"].gathered == R + U[1]
+    assert m["forward (loss)"].gathered == R
+    assert m["backward (loss)"].gathered == R + U[2]
+    assert m["backward (layer 2)"].gathered == R + U[2] + U[1]
+    assert m["backward (layer 0)"].gathered == R + U[0]
+    assert m["backward (layer 1)"].activations == 1 + 10 + 7 + 10 + 100  # two inputs kept below, the recomputed layer
+    assert m["backward (layer 0)"].gradients == 4  # the adapters of layers 1 and 2 reduce-scattered
+    # SHARD_GRAD_OP keeps every layer gathered from its forward to its backward
+    m2 = fsdp1_moments(acts, U, R, False, True, [4, 4, 4], [2, 2, 2], 4)
+    assert m2["forward (loss)"].gathered == R + sum(U)
+
+
+def test_fsdp_version_routes_lora_ranks() -> None:
+    spec = _spec("mistral-7b-v0.3", 4)
+    wl = Workload(mode="lora", batch=1, context=2048, gpus=2, zero=3, dtype="bfloat16", mixed_precision=False,
+                  checkpointing="full")
+    one = estimate_training(spec, wl.replace(fsdp_version=1).validate())
+    two = estimate_training(spec, wl.validate())
+    assert one.notes[0].startswith("2 GPUs: FSDP1 FULL_SHARD") and "FSDP2" in two.notes[0]
+    assert one.details["fsdp_version"] == 1
+    # the FSDP2 rank keeps a layer's all-gather output beside its parameters; FSDP1's parameters are views
+    g1 = next(c.bytes for c in one.components if c.name == "fsdp_gathered")
+    g2 = next(c.bytes for c in two.components if c.name == "fsdp_gathered")
+    assert g1 < g2
+
+
+def test_fsdp1_full_fine_tuning_says_how_it_is_priced() -> None:
+    spec = _spec("llama-3.2-1b", 2)
+    est = estimate_training(spec, Workload(mode="train", batch=1, context=1024, gpus=2, zero=3,
+                                           fsdp_version=1).validate())
+    assert any("priced as FSDP2" in n for n in est.notes)
+
+
+def test_bad_fsdp_version_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="fsdp_version"):
+        Workload(mode="lora", gpus=2, zero=3, fsdp_version=3).validate()
