@@ -310,9 +310,8 @@ class WorkloadOptions:
     zero: int = option(0, low=0, high=3, modes=TRAINING,
                        help="Sharding: 3 = FSDP2 FULL_SHARD, 2 = FSDP2 with reshard_after_forward=False, "
                             "1 = ZeRO-1 (optimizer states only).")
-    fsdp_version: int = option(2, low=1, high=2, modes=TRAINING,
-                               help="FSDP of --zero 2/3: 2 = fully_shard (FSDP2), 1 = FullyShardedDataParallel (FSDP1, "
-                                    "as accelerate runs it: a flat parameter per wrapped unit; LoRA ranks).")
+    fsdp_version: int = option(2, low=1, high=2, modes=TRAINING, help="FSDP of --zero 2/3: 2 = fully_shard, "
+                               "1 = FullyShardedDataParallel (accelerate's FSDP1: a flat parameter per unit; LoRA).")
     shard_size: int | None = option(None, low=1, high=MAX_GPUS, modes=TRAINING, none_means="all GPUs",
                                     help="GPUs one ZeRO/FSDP shard group spans (FSDP HYBRID_SHARD: the GPUs of a "
                                          "node).")
