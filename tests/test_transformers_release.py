@@ -100,3 +100,20 @@ def test_gpt_neox_prompt_cache_holds_the_qkv_output() -> None:
     per_token = 24 * 1024 * 2  # one hidden width per layer, fp16
     # the prompt's cache: K (1 width) and V, a view of the whole qkv output (3 widths); the new cache: K and V
     assert first.kv_cache == 4 * 2048 * per_token * 4 + 4 * 2049 * per_token * 2
+
+
+def test_forward_cache_needs_the_forward_task() -> None:
+    with pytest.raises(ConfigError, match="forward_cache"):
+        _wl(task="generate", forward_cache=True)
+
+
+def test_the_note_names_the_release_and_an_unread_family() -> None:
+    from memfit.memory.runtimes.transformers_release import release_note
+
+    llama = spec_from_config(LLAMA_2_7B, "llama-2-7b")
+    note = release_note(llama, _wl(transformers_version="4.35.2"))
+    assert note is not None and "4.35.2" in note and "tuple cache" in note and "not read" not in note
+    mistral = spec_from_config({**LLAMA_2_7B, "model_type": "mistral", "architectures": ["MistralForCausalLM"]}, "m")
+    note = release_note(mistral, _wl(transformers_version="4.35.2"))
+    assert note is not None and "mistral's code not read" in note
+    assert release_note(llama, _wl()) is None

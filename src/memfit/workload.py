@@ -40,6 +40,9 @@ class Workload(WorkloadOptions):
         if self.qlora_prep == "trl" and self.mode == "lora" and self.quant is None:
             raise ConfigError("qlora_prep = 'trl' is trl's casts of a 4-bit model; this LoRA base is not quantized: "
                               "use --mode qlora (or --quant nf4-dq), or drop --qlora-prep")
+        if self.forward_cache and self.task != "forward":
+            raise ConfigError(f"forward_cache is the cache a forward returns; the task is {self.task!r}: add --task "
+                              "forward or drop --forward-cache")
         return self
 
     @classmethod

@@ -48,6 +48,7 @@ MECHANISMS = ("tuple_cache", "cache_views", "prompt_logits", "held_outputs", "lo
               "rotary_tables", "causal_bias", "dropped_probs", "eager_model_dtype")
 _VERSION = re.compile(r"^(\d{1,3})\.(\d{1,4})(?:\.(\d{1,4}))?(?:[.+\-a-z0-9]*)$")
 OLDEST = (4, 35)  # the oldest release read
+READ_FAMILIES = ("llama", "gpt2", "gpt_neox")  # whose modelling code was read in each release
 
 
 @dataclass(frozen=True)
@@ -209,5 +210,7 @@ def release_note(spec: ModelSpec, wl: Workload) -> str | None:
     if not rel.old:
         return f"transformers {rel.release}: priced as transformers 5 (no older inference mechanism applies)"
     what = [n for n in MECHANISMS if n != "cache_views" and getattr(rel, n)]
+    assumed = "" if spec.family in READ_FAMILIES else f"; {spec.family}'s code not read: Llama's timeline assumed"
     return (f"transformers {rel.release} ({spec.family}): " + ", ".join(w.replace("_", " ") for w in what)
-            + " (data/transformers_inference.toml)")
+            + f" (data/transformers_inference.toml{assumed}); the allocator reserve is replayed as "
+            "transformers 5's run")
