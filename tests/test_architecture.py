@@ -20,8 +20,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sources", ("memfit.sources",)),
     ("memory", ("memfit.memory",)),
     ("estimate", ("memfit.estimate", "memfit.estimate_bare", "memfit.validate", "memfit.serving_cases")),
-    ("verdicts", ("memfit.fit", "memfit.plan", "memfit.plan_search", "memfit.whatfits", "memfit.levers",
-                  "memfit.matrix", "memfit.device_map", "memfit.advisor",
+    ("verdicts", ("memfit.fit", "memfit.plan", "memfit.plan_floor", "memfit.plan_search", "memfit.whatfits",
+                  "memfit.levers", "memfit.matrix", "memfit.device_map", "memfit.advisor",
                   "memfit.speed", "memfit.plot")),
     ("interfaces", ("memfit.cli", "memfit.web", "memfit.__main__", "memfit")),
 )

@@ -25,6 +25,7 @@ from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_worklo
 from .hardware import Device, get_device
 from .levers import change_text, gpu_count_changes
 from .memory.runtimes.transformers_pool import grid_down, grid_up, interpolating_reserve
+from .plan_floor import floor_note
 from .plan_search import min_gpus
 from .result import Estimate
 from .rules import on_llamacpp, tp_problem
@@ -341,10 +342,9 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
                 lay_text += f" (torch's 1F1B needs at least {w.pp} micro-batches; raise --grad-accum to use it)"
     text = f"{n:,} GPU{'s' if n > 1 else ''} ({lay_text}): {fmt_bytes(r.max_gpu_bytes)} of " \
         f"{fmt_bytes(r.capacity_bytes)} per GPU"
-    if n > 1:
-        text += f"; no layout fits on {n - 1:,}"
-    if extra.get("offload_searched") is False:
-        text += f" ({extra['offload_note']})"
+    text += f"; no layout fits on {n - 1:,}" if n > 1 else ""
+    text += f" ({extra['offload_note']})" if extra.get("offload_searched") is False else ""
+    text += floor_note(r, w) if wl.mode in TRAIN_MODES else ""  # the per-rank terms sharding does not shrink
     return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
 
 
