@@ -113,6 +113,9 @@ def test_the_note_names_the_release_and_an_unread_family() -> None:
     llama = spec_from_config(LLAMA_2_7B, "llama-2-7b")
     note = release_note(llama, _wl(transformers_version="4.35.2"))
     assert note is not None and "4.35.2" in note and "tuple cache" in note and "not read" not in note
+    assert "device total is a floor" in note  # a tuple-cache generate: the reserve is not priced
+    note = release_note(llama, _wl(task="forward", transformers_version="4.35.2"))
+    assert note is not None and "floor" not in note
     mistral = spec_from_config({**LLAMA_2_7B, "model_type": "mistral", "architectures": ["MistralForCausalLM"]}, "m")
     note = release_note(mistral, _wl(transformers_version="4.35.2"))
     assert note is not None and "mistral's code not read" in note
