@@ -355,11 +355,16 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # idle flat buffers): Mixtral LoRA -12.77 / -10.63 / -9.55 / -5.50 -> -3.70 / -3.38 / -4.28 / -5.05 %, Mistral
     # LoRA -0.92 .. +1.76 -> -6.62 .. -9.53 % (the allocated miss, no longer hidden by FSDP2's larger reserve);
     # median 5.50 -> 6.10 %, most under -12.77 -> -9.53 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=6.11, worst=18.49, under=-9.54),
+    # then the unshard stream's third layer (freed behind record_stream, fsdp1_lora.unshard_pool), scored once: Mixtral
+    # LoRA -3.70 / -3.38 / -4.28 / -5.05 -> +0.80 / +0.61 / +0.25 / -1.04 %, Mistral LoRA -6.62 .. -9.53 -> -4.20 ..
+    # -7.88 %; median 6.10 -> 4.47 %, most under -9.53 -> -7.88 %
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=4.48, worst=18.49, under=-7.89),
     # the development part (4.48.1): median 3.66 %, worst and most under Mixtral LoRA b2 -15.24 %
     # then FSDP1: Mixtral LoRA -15.24 / -12.37 -> -6.43 / -5.26 %, Mistral LoRA -3.18 / +0.41 -> -13.42 / -12.40 %;
     # median 3.66 -> 6.43 %, worst +15.16 % (QLoRA b4), most under -15.24 -> -13.42 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=6.44, worst=15.17, under=-13.43),
+    # then the unshard stream's third layer: Mixtral LoRA -6.43 / -5.26 -> -2.06 / -1.34 %, Mistral LoRA -13.42 / -12.40
+    # -> -11.19 / -10.82 %; median 6.43 -> 3.66 %, most under -13.42 -> -11.19 %
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=3.67, worst=15.17, under=-11.20),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now
@@ -754,8 +759,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # FSDP1 LoRA ranks: the default stream's reserve as one GPU replays it plus the unshard stream's idle flat buffers
     # (fsdp1_lora._reserve); Mixtral -13.77 % (the grouped experts' 3 GB of cached default-stream blocks), held-out
     # scored once: +3.90 / -1.58 / -0.36 %, Phi-3.5-MoE -6.80 %
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=1.52, worst=13.78, under=-13.78),
-    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=2.75, worst=6.81, under=-6.81),
+    # then LOOSENED on purpose: the unshard stream holds a third layer on a GPU, the one FULL_SHARD freed behind
+    # record_stream while the CPU runs ahead (fsdp1_lora.unshard_pool); the simulator's CPU device skips record_stream,
+    # so its ranks never show it: dev +0.69 / -1.51 / -0.39 / +3.37 -> +5.69 / +4.99 / +0.62 / +6.66 % (Mixtral -13.77 %
+    # unchanged), median 1.51 -> 5.69 %; held-out +3.90 / -0.36 -> +8.85 / +2.01 %, median 2.74 -> 4.40 %. The
+    # published FSDP1 rows, real GPUs, all move toward their nvidia-smi figures (groundtruth rows below)
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=5.70, worst=13.78, under=-13.78),
+    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=4.41, worst=8.86, under=-6.81),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

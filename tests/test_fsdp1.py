@@ -12,7 +12,7 @@ import pytest
 from memfit.errors import ConfigError
 from memfit.memory.activations import LayerActivations, ModelActivations
 from memfit.memory.training import estimate_training
-from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments
+from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments, unshard_pool
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
@@ -65,6 +65,16 @@ def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
     # SHARD_GRAD_OP keeps every layer gathered from its forward to its backward
     m2 = fsdp1_moments(acts, U, R, False, True, [4, 4, 4], [2, 2, 2], 4)
     assert m2["forward (loss)"].gathered == R + sum(U)
+
+
+def test_unshard_stream_keeps_the_root_and_three_layers() -> None:
+    """FULL_SHARD frees a layer's flat buffer behind record_stream, and limit_all_gathers lets the CPU allocate the next
+    one while that free waits for the default stream: root + current + prefetched + the one just freed, each block
+    rounded to 2 MiB (a real GPU; the simulator's CPU device skips record_stream)."""
+    mib = 1 << 20
+    U, R = [10 * mib + 1, 30 * mib, 20 * mib, 40 * mib], 6 * mib
+    assert unshard_pool(U, R, True) == 6 * mib + 40 * mib + 30 * mib + 20 * mib
+    assert unshard_pool(U, R, False) == 6 * mib + 12 * mib + 30 * mib + 20 * mib + 40 * mib
 
 
 def test_fsdp_version_routes_lora_ranks() -> None:

@@ -46,7 +46,7 @@ from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import Moment, fsdp_layout
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
-__all__ = ["estimate_fsdp1_lora", "uses_fsdp1_lora"]
+__all__ = ["estimate_fsdp1_lora", "unshard_pool", "uses_fsdp1_lora"]
 
 SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
 
@@ -126,21 +126,33 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
     return out
 
 
-def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
-    """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
-    only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
-    (``_all_gather_flat_param`` under ``state._unshard_stream``) and frees it there; with FULL_SHARD at most the root
-    and two layers are unsharded at once (the current one and the prefetched one: ``limit_all_gathers``), and that
-    pool keeps them cached: its slack at the peak is what is not gathered then. Everything else (sharded parameters,
-    activations, logits, the adapters' units) lives on the default stream, whose reserve is the one-GPU replay's."""
-    from .step import estimate_single_gpu
-
+def unshard_pool(U: list[int], R: int, reshard: bool) -> int:
+    """Bytes FSDP1's unshard stream keeps reserved (``_reserve``): the root and, under FULL_SHARD, the three largest
+    layers (current, prefetched, freed behind ``record_stream``), each block rounded to 2 MiB; without resharding
+    every layer."""
     def rounded(n: int) -> int:
         return -(-n // SEGMENT_ROUND) * SEGMENT_ROUND
 
     big = sorted((rounded(u) for u in U), reverse=True)
-    pool = rounded(R) + (sum(big[:2]) if reshard else sum(big))
-    slack = max(0, pool - gathered)
+    return rounded(R) + (sum(big[:3]) if reshard else sum(big))
+
+
+def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
+    """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
+    only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
+    (``_all_gather_flat_param`` under ``state._unshard_stream``). FULL_SHARD frees it after use with
+    ``_no_dispatch_record_stream(..., current_stream)`` then ``_free_storage`` (``_flat_param.py``
+    ``_free_unsharded_flat_param``): the block returns to the pool only once the default stream has run past that
+    point. The CPU runs ahead of the GPU until ``limit_all_gathers`` stops it: ``_unshard`` waits on the oldest of the
+    two free events it queues (``_limiter_utils._FreeEventQueue``, capacity 2) before allocating the next buffer, so
+    in backward the pool holds the layer being computed, the one prefetched (BACKWARD_PRE) and the one just freed
+    whose block still waits for the default stream: the root and three layers. On a fake device (the simulator) the
+    events complete at once and only two are held. Its slack at the peak is what is not gathered then. Everything else
+    (sharded parameters, activations, logits, the adapters' units) lives on the default stream, whose reserve is the
+    one-GPU replay's."""
+    from .step import estimate_single_gpu
+
+    slack = max(0, unshard_pool(U, R, reshard) - gathered)
     one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
     est = estimate_single_gpu(spec, one, model_states(spec, one))
     return sum(c.bytes for c in est.components if c.name == "allocator_reserve") + slack, slack
@@ -196,7 +208,8 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered)
     comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: the default stream's, as the "
                            f"same step on one GPU replays it (training.pool), and the unshard stream's cached flat "
-                           f"buffers not in use at the peak ({fmt_bytes(slack)}) = {fmt_bytes(reserve)}"))
+                           f"buffers (root + 3 layers: current, prefetched, freed behind record_stream) not in use at "
+                           f"the peak ({fmt_bytes(slack)}) = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP"
     persistent = weights + lora_w + opt
