@@ -258,8 +258,8 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
 
 
 # Families whose eager_attention_forward calls softmax in the model dtype (no dtype=float32): transformers 5.25
-# gpt2, codegen, ctrl, biogpt; gpt-oss (softmax over the scores and the sinks with dtype=the scores' dtype)
-MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt")
+# gpt2, codegen, ctrl, biogpt, mimo_v2_flash; gpt-oss (softmax over the scores and the sinks in their dtype)
+MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash")
 
 
 def _cross(layer: LayerSpec) -> bool:

@@ -238,7 +238,7 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         if family in MODEL_DTYPE_SOFTMAX_EAGER:
             # scores × scaling (+ mask) and their softmax, both in the model dtype: two score-sized tensors at a time
             per_score, what = 2 * dt, "masked scores and softmax, model dtype"
-        if att.sinks:
+        if att.sinks and family not in MODEL_DTYPE_SOFTMAX_EAGER:
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
             per_score, what = 3 * dt, "masked, cat with sinks, max-shifted / softmax, model dtype"

@@ -24,7 +24,7 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
-                "hunyuan_v1_moe", "minimax_m2",
+                "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
                 "nemotron_h", "kimi_linear")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
@@ -38,7 +38,7 @@ FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "af
 # Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
 FP32_QK_EAGER = ("gptj",)
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
-ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4_text")
+ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4_text", "mimo_v2_flash")
 # Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings
 CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 # Families whose gated MLP keeps gate_proj's output in a local until the down projection (4 intermediates alive)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ...spec import ModelSpec
 from ...workload import Workload
+from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
 
@@ -213,16 +214,49 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
     nq = t * att.num_heads * att.head_dim * dt
     q = tr.alloc(min(a_bytes, nq))
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
-    if wl.attn == "eager" and att.sinks:
+    if wl.attn == "eager" and att.sinks and spec.family not in MODEL_DTYPE_SOFTMAX_EAGER:  # gpt-oss's
         rows = wl.batch * att.num_heads * wl.context
         rest = tr.alloc(a_bytes - nq - 3 * rows * wl.context * dt)  # repeated K/V
         probs = _sinks_softmax(tr, rows, wl.context, dt)
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
         tr.free(q, rest, out)
         return kv_keys, probs
+    if wl.attn == "eager" and spec.family in SHIFTED_EAGER:
+        rows = wl.batch * att.num_heads * wl.context
+        rest = tr.alloc(a_bytes - nq - 2 * rows * wl.context * dt)  # repeated K/V
+        probs = _shifted_softmax(tr, rows, wl.context, dt, att.sinks)
+        out = tr.alloc(t * att.num_heads * att.value_dim * dt)
+        tr.free(q, rest, out)
+        return kv_keys, probs
     rest = tr.alloc(a_bytes - nq - kv)
     tr.free(q, rest)
     return kv_keys, 0
+
+
+# families whose eager_attention_forward rebinds one variable through × scaling, + mask, (cat with the sinks), minus
+# the row max and a softmax in the scores' dtype (transformers 5.25 modeling_mimo_v2_flash.py)
+SHIFTED_EAGER = ("mimo_v2_flash",)
+
+
+def _shifted_softmax(tr: Trace, rows: int, s: int, dt: int, sinks: bool) -> int:
+    """MiMo-V2-Flash's eager scores (``rows`` × ``s``, model dtype): q·kᵀ, × scaling, + mask, the cat with the sink
+    logits on a sliding layer (one more column), minus its row max, softmax; each step frees the one before once
+    made. Returns the probabilities' key (the decoder layer's ``_`` holds them through its MLP)."""
+    raw = tr.alloc(rows * s * dt)
+    scaled = tr.alloc(rows * s * dt)
+    tr.free(raw)
+    cur = tr.alloc(rows * s * dt)
+    tr.free(scaled)
+    width = s + 1 if sinks else s
+    if sinks:
+        cat = tr.alloc(rows * width * dt)
+        tr.free(cur)
+        cur = cat
+    shifted = tr.alloc(rows * width * dt)
+    tr.free(cur)
+    probs = tr.alloc(rows * width * dt)
+    tr.free(shifted)
+    return probs
 
 
 def _sinks_softmax(tr: Trace, rows: int, s: int, dt: int) -> int:

@@ -19,6 +19,7 @@ from . import (
     hybrid_ssm,
     kimi_linear,
     llama4,
+    mimo,
     mla,
     moe,
     moe_recent,
@@ -37,7 +38,7 @@ DEFERRED = hybrid_ssm.DEFERRED
 BUILDERS: dict[str, Builder] = {}
 for _module in (dense, dense_recent, moe, moe_recent, classic, mla, ssm, vision, vision_mistral, hybrid_linear,
                 llama4, hybrid_ssm, kimi_linear, gemma3n, gemma4, vision_lm, deepseek_v4,
-                gemma4_unified):
+                gemma4_unified, mimo):
     for _key, _builder in _module.BUILDERS.items():
         if _key in BUILDERS:
             raise RuntimeError(f"model_type {_key!r} has two builders")  # pragma: no cover - a coding error
