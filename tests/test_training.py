@@ -274,3 +274,24 @@ def test_groundtruth_forward_peak(rec: dict[str, Any]) -> None:
     base = est.component("weights") + est.component("lora_weights") + est.component("overhead")
     predicted = max(est.details["phases"]["forward (loss)"], est.details["phases"]["forward"]) + base
     assert predicted == pytest.approx(rec["phases"][1]["peak_fwd"], rel=0.01)
+
+
+def test_gemma4_per_layer_input_path_saved_bytes() -> None:
+    """Gemma 4's per-layer input path after the MLP (modeling_gemma4.py, Gemma4TextDecoderLayer), worked out by hand
+    for h = 64 and a per-layer width of 16: per_layer_input_gate keeps the stream (bf16: 2·64; under autocast its
+    bf16 cast of the fp32 stream, also 2·64), the GELU, the product and per_layer_projection one 16-wide bf16 tensor
+    each (3·2·16), post_per_layer_input_norm an fp32 copy of its input and the normed product (4·64 + 4·64): 736 B
+    per token. With the weights frozen (LoRA elsewhere) the gate keeps nothing and the norm only its copy: 352 B.
+    Gemma 3 has no such path."""
+    from memfit.memory.runtimes.transformers_families import block_extras_saved
+
+    cfg = dict(model_type="gemma4_text", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+               num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256, sliding_window=64,
+               max_position_embeddings=128, hidden_size_per_layer_input=16, vocab_size_per_layer_input=256)
+    spec = spec_from_config(cfg, "gemma4")
+    layer = spec.layers[0]
+    assert block_extras_saved(spec, layer, False, 2, 2, True) == 736
+    assert block_extras_saved(spec, layer, True, 4, 2, True) == 736
+    assert block_extras_saved(spec, layer, False, 2, 2, False) == 352
+    gemma3 = spec_from_config(dict(TINY["gemma2"], model_type="gemma3_text"), "gemma3")
+    assert block_extras_saved(gemma3, gemma3.layers[0], False, 2, 2, True) == 0

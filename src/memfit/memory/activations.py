@@ -32,7 +32,7 @@ from .korthikanti import korthikanti_layer_bytes
 from .layer_weights import largest_matrix, layer_linear_params
 from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
-from .runtimes.transformers_families import FP32_WEIGHT_NORM, SOFTCAPPED_LOGITS, altup_copies, altup_saved_per_token
+from .runtimes.transformers_families import FP32_WEIGHT_NORM, SOFTCAPPED_LOGITS, altup_copies, block_extras_saved
 from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
@@ -351,7 +351,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms
-    per_token += norms_saved + altup_saved_per_token(spec, layer, p.amp, r, p.proj_bytes)  # + gemma3n's AltUp …
+    per_token += norms_saved + block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,

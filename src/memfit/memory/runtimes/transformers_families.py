@@ -13,7 +13,7 @@ from __future__ import annotations
 from ...spec import LayerSpec, ModelSpec
 
 __all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "MOE_ACT_TENSORS",
-           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "altup_saved_per_token",
+           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "block_extras_saved",
            "extra_stream_tensors", "per_layer_input_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
@@ -44,6 +44,7 @@ CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 # Families whose gated MLP keeps gate_proj's output in a local until the down projection (4 intermediates alive)
 HELD_GATE = ("gemma3n", "gemma3n_text")
 _ALTUP = ("gemma3n", "gemma3n_text")
+_PER_LAYER_PATH = ("gemma4", "gemma4_text")  # Gemma 4: per-layer inputs (block_extras_saved)
 
 
 def altup_copies(spec: ModelSpec) -> int:
@@ -68,6 +69,26 @@ def per_layer_input_bytes(spec: ModelSpec, tokens: int, dt: int) -> int:
             width = size[0] if isinstance(size, tuple) else size
             return tokens * spec.num_layers * width * dt
     return 0
+
+
+def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int, proj: int, full: bool) -> int:
+    """Bytes per token a Gemma 3n or Gemma 4 block saves for backward beyond a Gemma 3 sandwich block (0 for other
+    families): Gemma 3n's AltUp (``altup_saved_per_token``), Gemma 4's per-layer input path.
+
+    Gemma 4 (``modeling_gemma4.py``, ``Gemma4TextDecoderLayer`` after the MLP's residual, with
+    ``hidden_size_per_layer_input``): ``per_layer_input_gate`` keeps its input, the stream (trained weights: the
+    stream itself; under autocast its bf16 cast of the fp32 stream), the GELU the gate's output, the product with
+    the layer's per-layer input the GELU's output, ``per_layer_projection`` the product (three tensors of the
+    per-layer width), ``post_per_layer_input_norm`` (``Gemma4RMSNorm``) an fp32 copy of the projection's output and,
+    with its weight trained, the normed product."""
+    if altup_copies(spec):
+        return altup_saved_per_token(spec, layer, amp, resid, proj)
+    width = next((size[0] for name, size in layer.extra if name == "per_layer_input_gate.weight"), 0)
+    if not width or spec.family not in _PER_LAYER_PATH:
+        return 0
+    h = spec.hidden_size
+    stream = (2 if amp and resid == 4 else resid) * h if full else 0
+    return stream + 3 * proj * width + 4 * h + (4 * h if full else 0)
 
 
 def altup_saved_per_token(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int, proj: int) -> int:

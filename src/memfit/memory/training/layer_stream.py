@@ -77,6 +77,10 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         else:
             out = _moe(c, run, layer, normed, nb)
         out = tp_whole(c, out, c.pb)
+        if layer.norm_layout == "sandwich" and c.sp == 1:  # the block's post-norm (Gemma): fp32 copy and normed kept
+            post, _pb = norm(c, run, c.pb)
+            tr.free(out)
+            out = post
         if (c.p.full and not c.p.amp) or _adapter_keeps(c, run, normed, nb):
             run.hold(tr, normed)  # the Linears keep their input, the norm's output (SP: its gathered copy)
         else:
