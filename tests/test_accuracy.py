@@ -227,12 +227,15 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MiMo-V2-Flash's own builder (per-layer K/V, v_head_dim, sinks, the eager softmax in the model dtype;
     # fixed on the moved s12000 case): the blind mimo-v2-flash-l6 b2 s3000 +9.35 -> -0.01 % (not tuned on it);
     # worst now llama-2-70b-hf-l2 fp16 eager +5.06 % (not explained yet)
-    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.01, worst=5.07, under=-0.04),
+    # then llama-2-70b-hf-l2 fp16 eager (+5.06 %) and glm4-moe-lite-default-l3 prefill (total -5.27 %) moved to
+    # development by the rule, two blind replacements listed (not yet simulated): the other eight 0.01 % / -0.03 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.01, worst=0.04, under=-0.04),
     # the five moved from blind-fresh.jsonl (development from here on; their first scoring)
     # Apertus's up/down MLP and Python xIELU chain (test_xielu.py): apertus-default-l4 fp16 prefill -17.45 -> +0.09 %
     # glm4_moe_lite built as DeepSeek-V3 (mla.py; test_glm4_moe_lite.py): glm-4.7-flash-l3 -3.72 -> +0.53 %
     # MiMo-V2-Flash's builder (families/mimo.py; test_mimo.py): mimo-v2-flash-l6 s12000 +51.52 -> +0.00 %
-    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=0.10, worst=0.53, under=-0.15),
+    # + llama-2-70b-hf-l2 fp16 eager (+5.06 %) and glm4-moe-lite-default-l3 prefill (+0.46 %), moved from blind-fresh
+    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=0.15, worst=5.07, under=-0.15),
     ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.31, worst=2.28, under=-0.09),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
@@ -607,12 +610,15 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # allocated peak now right; the MLA attention's blocks are not replayed for V3 without the indexer)
     # then MiMo-V2-Flash's builder and its eager softmax replayed step by step: the blind mimo-v2-flash-l6 b2 s3000
     # +23.88 -> +2.05 % (not tuned on it); worst now llama-2-70b-hf-l2 fp16 eager +12.91 %
-    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=1.33, worst=12.92, under=-5.27),
+    # then llama-2-70b-hf-l2 fp16 eager (+12.91 %) and glm4-moe-lite-default-l3 prefill (-5.27 %) moved to development
+    # by the rule: the other eight median 0.52 %, worst llama-3.1-405b-l2 fp32 forward +3.23 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.53, worst=3.23, under=-0.38),
     # Apertus's MLP replayed op by op: apertus-default-l4 fp16 prefill -11.19 -> +0.91 %
     # glm4_moe_lite built as DeepSeek-V3: glm-4.7-flash-l3 -10.59 -> -5.79 %
     # MiMo-V2-Flash's builder and eager softmax replay (transformers_pool_attention._shifted_softmax): +102.24 ->
     # -0.15 %; worst now codellama-34b fp32 forward +9.94 %
-    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=5.80, worst=9.94, under=-5.80),
+    # + the two moved from blind-fresh: llama-2-70b-hf-l2 fp16 eager +12.91 % (worst), glm4-moe-lite prefill -5.27 %
+    ("simulated/fresh-dev.jsonl", "inference"): Bound(median=5.80, worst=12.92, under=-5.80),
     ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.24, worst=0.61, under=-0.61),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
