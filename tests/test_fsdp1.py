@@ -49,7 +49,8 @@ def test_adapters_are_their_own_units() -> None:
 def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
     """FSDP1's parameters are views into the unit's unsharded flat buffer: forward holds the root and the current
     layer, the loss only the root (each layer resharded at its post-forward), the loss's backward the last layer too
-    (the root's BACKWARD_PRE prefetch), each layer's backward the one below it as well."""
+    (the root's BACKWARD_PRE prefetch); a layer's backward holds the one below only from its attention's input
+    projections on (peft's wrap policy puts the adapters' units between the layers in post-forward order)."""
     la = LayerActivations(saved=100, attention_core=0, checkpoint=10, forward_extra=5, backward_extra=7, weight_casts=0)
     acts = ModelActivations(layers=(la, la, la), outside=1, loss_saved=1000, loss_forward_extra=2000,
                             loss_backward_extra=3000, head_weight_casts=0, embedding_backward_extra=0)
@@ -58,9 +59,12 @@ def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
     assert m["forward (layer 1)"].gathered == R + U[1]
     assert m["forward (loss)"].gathered == R
     assert m["backward (loss)"].gathered == R + U[2]
-    assert m["backward (layer 2)"].gathered == R + U[2] + U[1]
-    assert m["backward (layer 0)"].gathered == R + U[0]
+    # the layer below is prefetched by the layer's first adapter unit, whose backward (q_proj's) comes last
+    assert m["backward (layer 2)"].gathered == R + U[2]
+    assert m["backward (layer 2, attention inputs)"].gathered == R + U[2] + U[1]
+    assert m["backward (layer 0)"].gathered == R + U[0] and "backward (layer 0, attention inputs)" not in m
     assert m["backward (layer 1)"].activations == 1 + 10 + 7 + 10 + 100  # two inputs kept below, the recomputed layer
+    assert m["backward (layer 1, attention inputs)"].activations == 1 + 10 + 10  # + its attention core (0 here)
     assert m["backward (layer 0)"].gradients == 4  # the adapters of layers 1 and 2 reduce-scattered
     # SHARD_GRAD_OP keeps every layer gathered from its forward to its backward
     m2 = fsdp1_moments(acts, U, R, False, True, [4, 4, 4], [2, 2, 2], 4)

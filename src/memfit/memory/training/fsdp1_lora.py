@@ -16,9 +16,12 @@ How the rank is wrapped (the sources of each term):
   next group's copy-out (``fsdp_lora``);
 * FULL_SHARD (``--zero 3``) frees a layer's buffer at its post-forward (``_post_forward_reshard``) but never the
   root's; in backward the unit's pre-backward hook gathers it and, with ``BackwardPrefetch.BACKWARD_PRE`` (accelerate's
-  and fms-acceleration's setting), prefetches the next unit in reverse post-forward order (``_runtime_utils.py``
+  and fms-acceleration's setting), prefetches the unit before it in post-forward order (``_runtime_utils.py``
   ``_pre_backward_hook`` → ``_prefetch_handle``): the root's hook on the loss gathers the last layer before the
-  loss's backward runs, each layer's the one below it; no forward prefetch (``forward_prefetch=False``);
+  loss's backward runs; a layer's own hook prefetches its last adapter unit (the adapters' units finish their
+  forward inside the layer's), and the layer below is prefetched only by the layer's first adapter unit (q_proj's
+  lora_A), whose backward comes last: the MLP's (or the experts') backward runs with one layer gathered, the
+  attention's input projections with two; no forward prefetch (``forward_prefetch=False``);
 * no ``MixedPrecision`` (accelerate's ``mixed_precision: 'no'``): the base computes in its own dtype and PEFT's
   adapters stay fp32 (``autocast_adapter_dtype``), their inputs cast to fp32 as on one GPU; with ``--mixed-precision``
   (accelerate's bf16: ``MixedPrecision(param_dtype=bfloat16)``) every unit, the adapters' too, is gathered in bf16.
@@ -119,9 +122,13 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
         act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0) + la.saved
-        gathered = R + (U[i] + (U[i - 1] if i else 0) if reshard else sum(U[: i + 1]))
-        out[f"backward (layer {i})"] = Moment(act, gradients=sum(ad_shard[i + 1:]), gathered=gathered,
-                                              grad_buffers=ad_own[i] * ab)
+        gathered = R + (U[i] if reshard else sum(U[: i + 1]))
+        grads = sum(ad_shard[i + 1:])
+        out[f"backward (layer {i})"] = Moment(act, gradients=grads, gathered=gathered, grad_buffers=ad_own[i] * ab)
+        if reshard and i:  # the layer below, prefetched once the first adapter unit's backward starts
+            tail = acts.outside + prefix[i] + (la.checkpoint if full else 0) + la.attention_core
+            out[f"backward (layer {i}, attention inputs)"] = Moment(tail, gradients=grads, gathered=gathered + U[i - 1],
+                                                                    grad_buffers=ad_own[i] * ab)
     out["optimizer step"] = Moment(0, gradients=sum(ad_shard))
     return out
 
