@@ -153,7 +153,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # set (issue 12); then the tower's gradients made after the text layers' backward (or after the embedding's for
     # Llama 3.2 Vision, states.tower_grads, step.py): llava no-ckpt +5.03 -> +1.11 %, llava ckpt +2.06 -> +1.21 %,
     # llama-3.2-11b-vision img +0.99 -> -1.41 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=1.52, under=-1.52),
+    # + qwen3-vl-32b-l2 image ckpt, moved here from the blind image set (l12place): +1.16 %; median 0.28 -> 0.30 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.30, worst=1.52, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -210,7 +211,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # placed after the text layers' backward; its blind replacement listed (not yet simulated); after that fix
     # (on development cases) the blind llama-3.2-11b-vision-l4 +1.26 -> -1.46 %, qwen3-vl-30b +1.29 % unchanged;
     # + the replacement llava-1.5-7b-hf-l2 two images without checkpointing, scored once after it: -1.57 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=1.22, worst=1.57, under=-1.57),
+    # qwen3-vl-32b-l2 image ckpt (device total +6.85 %, allocated +1.16 %) moved to development (l12place) before any
+    # fix; its blind replacement qwen3-vl-4b-instruct-l3 image ckpt s2048 listed (not yet simulated): five cases,
+    # median 1.22 -> 1.29 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=1.29, worst=1.57, under=-1.57),
     # issue 12's fresh blind MoE/hybrid training set (blind-moe-list.jsonl, listed and committed before it was
     # simulated, l12moe), scored once: worst deepseek-v4-flash-e32-l4 +0.84 %
     ("simulated/blind-moe.jsonl", "training"): Bound(median=0.20, worst=0.84, under=-0.18),
@@ -438,7 +442,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gemma-3n-e4b ckpt s3072 -3.63 -> -3.75 % (under bound loosened by 0.12: that case's own simulated reserved peak
     # moves by -4.0 .. 0 % with 1 % of its 1-10 MiB tensors left out, tools/placement_sensitivity.py), gemma-4-31b
     # ckpt -0.35 -> -0.54 %, gemma-3n-e2b +1.36 -> +1.41 %; worst now gemma-3n-e4b ckpt s3072
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.58, worst=3.76, under=-3.76),
+    # + qwen3-vl-32b-l2 image ckpt, moved here from the blind image set before any fix (l12place): +6.85 % (worst),
+    # median 0.58 -> 0.61 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.61, worst=6.85, under=-3.76),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -599,7 +605,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +0.45 %; + the replacement llava-1.5-7b-hf-l2 two images without checkpointing, scored once: -3.23 %
     # then the reserve replayed at the context itself (l12grid, nothing tuned on these): llava-1.5 without
     # checkpointing -3.23 -> -1.46 %, median 0.68 -> 0.65 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=0.65, worst=6.85, under=-1.46),
+    # qwen3-vl-32b-l2 image ckpt (+6.85 %; its own simulated peak stable within 0.3 % with 1 % of its 1-10 MiB
+    # tensors gone, tools/placement_sensitivity.py) moved to development before any fix (l12place); its blind
+    # replacement qwen3-vl-4b-instruct-l3 image ckpt s2048 listed (not yet simulated): five cases, median 0.65 ->
+    # 0.60 %, worst -1.46 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.60, worst=1.47, under=-1.47),
     # issue 12's fresh blind MoE/hybrid training set (l12moe: Qwen3.5-122B-A10B, Qwen3-30B-A3B ckpt b2, OLMoE,
     # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
     # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %
