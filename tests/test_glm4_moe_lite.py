@@ -15,6 +15,7 @@ from memfit.memory.runtimes.transformers_pool_blocks import GROUP_ROUTED
 from memfit.sources.hf_config import spec_from_config
 
 REPO = Path(__file__).resolve().parents[1]
+FAMILIES = {"glm4_moe_lite"}  # checked against transformers here (test_parameter_count_equals_the_meta_model)
 
 
 def _small() -> dict[str, object]:

@@ -44,6 +44,7 @@ def test_supported_families() -> None:
         "starcoder2", "deepseek", "deepseek_v2", "deepseek_v3", "dbrx", "gpt_oss", "mamba", "mamba2",
         "falcon_mamba",
         "gemma4", "deepseek_v4",  # first-class since ebe2127 / 8531e82
+        "glm4_moe_lite", "mimo_v2_flash",  # issue 12's fresh blind set (tests/test_glm4_moe_lite.py, test_mimo.py)
     }
 
 

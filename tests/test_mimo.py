@@ -18,6 +18,7 @@ from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
 REPO = Path(__file__).resolve().parents[1]
+FAMILIES = {"mimo_v2_flash"}  # checked against transformers here (test_parameter_count_equals_the_meta_model)
 
 
 def _small() -> dict[str, object]:
