@@ -77,11 +77,16 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # were written from the dev rows: full +0.07 %, LoRA +0.19 / +0.13 % (4.45) and +0.08 / +0.05 % (4.44, autocast),
     # QLoRA -4.46 / -5.10 % (both releases: a version-independent moment memfit prices ~1 GB low, published.md);
     # Mixtral QLoRA +370.53 %; median 4.59 -> 0.16 %
-    ("groundtruth/published.jsonl", "training"): Bound(median=0.16, worst=370.53, under=-5.10),
+    # then (l12qlora) the Mixtral QLoRA rows (4.48) and the Mistral QLoRA rows of 4.45 / 4.44 moved to development
+    # before any fix from them, their blind replacements listed (published-qlora-blind-list.jsonl, not yet scored):
+    # the 8 left median 0.16 -> 0.07 %, worst +0.19 %, none under
+    ("groundtruth/published.jsonl", "training"): Bound(median=0.07, worst=0.19, under=0.05),
     # moved to development (published-dev.jsonl): transformers 4.48.1's shifted fp32 logits copy and trl's bf16
     # embeddings (loss_release.py, --qlora-prep trl): LoRA -4.25 / -5.98 -> +0.17 / +0.12 %, QLoRA -3.09 / -4.92 ->
     # +0.09 / +0.05 %
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=0.10, worst=0.17, under=0.05),
+    # then (l12qlora) the six QLoRA rows moved here from published.jsonl, as scored there: Mixtral +370.53 / +264.62 %,
+    # Mistral 4.45 / 4.44 -4.46 / -5.10 %: median 0.10 -> 4.46 %
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=4.46, worst=370.53, under=-5.10),
     # the 10 inference rows moved from published.jsonl (l12inf): 14.49 % median, worst -39.36 % as transformers 5;
     # at their releases (tuple cache, prompt and fp32 logits, per-layer buffers, GPT-NeoX's model-dtype eager scores):
     # median 0.17 %, worst +2.31 % (pythia-410m SDPA b2 s128: the H100's 32 MiB cuBLAS workspace on a 1 GB case)
@@ -303,6 +308,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
 # *.jsonl files under tests/data that are not peak-memory cases, and where they are held instead
 NOT_CASE_FILES = {
     "simulated/validation.jsonl": "the simulator against the H100 measurements (docs/simulator.md)",
+    "groundtruth/published-qlora-blind-list.jsonl": "the frozen list of issue 12's blind QLoRA replacement rows "
+                                                    "(groundtruth/published.md, source 6), not yet scored",
     "simulated/heldout-list.jsonl": "the frozen list of held-out cases",
     "simulated/validation-expandable.jsonl": "the simulator's expandable_segments:True emulation of H100 training "
                                              "cases: tests/test_allocator_reserve.py",
@@ -366,9 +373,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12pub) the Mistral LoRA/QLoRA rows moved to development and 10 blind rows of transformers 4.45 / 4.44
     # added: LoRA +2.27 / +2.62 % and +0.23 / -0.14 %, QLoRA +10.06 .. +10.58 %, full b4 -2.23 %, b8 +19.59 %;
     # median 12.04 -> 10.07 %, most under -12.25 -> -2.23 %
-    ("groundtruth/published.jsonl", "training"): Bound(median=10.07, worst=335.73, under=-2.23),
+    # then (l12qlora) the six QLoRA rows moved to development: median 10.07 -> 2.25 %, worst full b8 +19.59 %
+    ("groundtruth/published.jsonl", "training"): Bound(median=2.25, worst=19.59, under=-2.23),
     # the dev rows' device totals after the loss copy and trl's casts: LoRA -2.93 / -1.71 %, QLoRA +4.47 / +7.39 %
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=3.70, worst=7.39, under=-2.93),
+    # then (l12qlora) the six QLoRA rows moved here: median 3.70 -> 10.07 %, worst Mixtral b4 +334.02 %
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=10.07, worst=334.02, under=-2.93),
     # the published two-GPU fms rows against the mean nvidia-smi peak of both GPUs (published-frameworks.md), blind
     # after l16lora (scored once): median 12.20 -> 6.84 %, worst +18.48 % (QLoRA, unchanged), most under -15.24 %
     # (Mixtral LoRA, unchanged); after l16lorar (LoRA's FSDP rank replayed per stream, fsdp_lora_pool.py; scored
