@@ -46,9 +46,17 @@ def test_quantized_checkpoints_join_in_0_24(version: str, runner: str) -> None:
     assert with_model_runner(prof, "llama", True).runner == "v2"
 
 
-def test_a_named_sampler_path_wins() -> None:
-    prof = vllm_profile("0.27.1", get_device("h100-sxm"), 1, 8192, None, None, "native")
-    assert with_model_runner(prof, "qwen3", True, "native").runner == "v1"
+@pytest.mark.parametrize("path", ["native", "flashinfer"])
+def test_a_named_sampler_path_does_not_pick_the_runner(path: str) -> None:
+    # VLLM_USE_FLASHINFER_SAMPLER picks the V1 runner's TopKTopPSampler kernel (v1/sample/ops/topk_topp_sampler.py);
+    # MRV2's Sampler.sample (v1/worker/gpu/sample/sampler.py) calls apply_top_k_top_p itself, and its dummy run skips
+    # top-k/top-p: a Qwen3 dense model on 0.24 stays on MRV2 (6 B per logit element, no graph estimate in the budget)
+    prof = vllm_profile("0.24.0", get_device("rtx-5090"), 1, 32768, None, None, path)
+    v2 = with_model_runner(prof, "qwen3", True, path)
+    assert (v2.runner, v2.sampler, v2.sampler_bytes, v2.graphs_in_budget) == ("v2", "mrv2", 6, False)
+    # a MoE model stays on the V1 runner, whose sampler is the named path: 38 B per element sorted, 14 B FlashInfer
+    v1 = with_model_runner(prof, "qwen3_moe", False, path)
+    assert (v1.runner, v1.sampler, v1.sampler_bytes) == ("v1", path, {"native": 38, "flashinfer": 14}[path])
 
 
 def test_mrv2_profile_by_hand() -> None:

@@ -149,9 +149,13 @@ def with_model_runner(prof: EngineProfile, family: str, dense: bool, sampler: st
     family in ``mrv2_families``, or a dense model once ``mrv2_dense``; a quantized checkpoint from
     ``mrv2_quantized``), whose profile run samples without top-k/top-p (the row's ``mrv2_sampler``) and reserves no
     CUDA-graph memory (``profile_cudagraph_memory`` returns 0), so the graphs land after the KV cache; else the profile
-    unchanged. A sampler path the user names wins."""
+    unchanged. A sampler path the user names (``native`` / ``flashinfer``: ``VLLM_USE_FLASHINFER_SAMPLER``) is the V1
+    runner's top-k/top-p kernel (``TopKTopPSampler``, v1/sample/ops/topk_topp_sampler.py) and does not pick the runner:
+    MRV2's ``Sampler.sample`` (v1/worker/gpu/sample/sampler.py) calls ``apply_top_k_top_p`` itself and never builds a
+    ``TopKTopPSampler``, and its dummy sampler run skips top-k/top-p, so under MRV2 the named path changes nothing."""
+    del sampler  # the V1 runner's kernel only (vllm_profile applies it); kept so callers state what the case named
     chosen = family in prof.mrv2_families or (prof.mrv2_dense and dense)
-    if sampler is not None or not chosen or (quantized and not prof.mrv2_quantized):
+    if not chosen or (quantized and not prof.mrv2_quantized):
         return prof
     data = overhead_data()["vllm"]
     path = prof.mrv2_sampler
