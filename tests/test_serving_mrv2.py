@@ -59,6 +59,19 @@ def test_a_named_sampler_path_does_not_pick_the_runner(path: str) -> None:
     assert (v1.runner, v1.sampler, v1.sampler_bytes) == ("v1", path, {"native": 38, "flashinfer": 14}[path])
 
 
+def test_a_named_sampler_changes_nothing_under_mrv2() -> None:
+    # the RTX 5090 development row's inputs (Qwen3-8B, vLLM 0.24.0, util 0.92, 32,768 tokens): naming the native path
+    # gives the same pool as naming nothing, and the estimate says why
+    kw = dict(mode="inference", runtime="vllm", vllm_version="0.24.0", context=32768, new_tokens=0,
+              gpu_memory_utilization=0.92, device=get_device("rtx-5090"))
+    plain = memfit.estimate("qwen3-8b", **kw)
+    named = memfit.estimate("qwen3-8b", vllm_sampler="native", **kw)
+    assert named.details["model_runner"] == "v2" and named.details["sampler"] == "mrv2"
+    assert named.details["kv_pool_bytes"] == plain.details["kv_pool_bytes"]
+    assert any("V1 runner's top-k/top-p kernel" in n for n in named.notes)
+    assert not any("V1 runner's top-k/top-p kernel" in n for n in plain.notes)
+
+
 def test_mrv2_profile_by_hand() -> None:
     # Qwen3-32B tp 2 on RTX PRO 6000s (>= 70 GiB, not an A100: 1024 sequences, 8192 tokens), vLLM 0.27.1
     est = memfit.estimate("qwen3-32b", mode="inference", runtime="vllm", vllm_version="0.27.1", tp=2, gpus=2,

@@ -441,6 +441,6 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
              f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
              f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
              prof.defaults_basis]
-    notes.extend(compile_notes(prof.runner, wl.enforce_eager))
+    notes.extend(compile_notes(prof.runner, wl.enforce_eager, wl.vllm_sampler))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=tuple(notes), details=details)
