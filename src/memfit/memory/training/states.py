@@ -22,6 +22,7 @@ from ...workload import Workload
 from ..activations import Precision
 from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
 from ..loss_release import loss_release
+from ..moe_release import expert_linears
 from ..optimizers import OptimizerMemory, optimizer_memory
 
 __all__ = ["TRAINING_HANDLES", "ModelStates", "dtype_bytes", "model_states", "reserve_fraction", "training_precision"]
@@ -105,14 +106,20 @@ def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, floa
 _TRL_BF16 = frozenset({"token_embd", "pos_embd", "output"})
 
 
-def _quant_weights(spec: ModelSpec, quant: str, trl: bool = False) -> tuple[int, str]:
+def _quant_weights(spec: ModelSpec, quant: str, trl: bool = False, linears: bool = False) -> tuple[int, str]:
     """QLoRA base: bitsandbytes-quantized block Linears + fp32 for everything else (kbit preparation); with
-    ``trl`` the embeddings and the output projection in bf16 (``_TRL_BF16``)."""
+    ``trl`` the embeddings and the output projection in bf16 (``_TRL_BF16``); with ``linears`` (transformers 4.x's
+    per-expert ``nn.Linear`` experts and router, ``moe_release.py``) each expert's projection quantized on its own
+    (its own absmax, nested statistics and code tables) and the router too."""
     fmt = get_format(quant)
     qbytes = kept = qparams = half = 0
     moe = spec.is_moe
     for t in inventory(spec):
-        if quantizes(fmt, tensor_role(t), moe):
+        role = tensor_role(t)
+        if linears and role == "experts" and not t.is_bias:
+            qbytes += t.shape[0] * quantized_tensor_bytes(fmt, t.shape[1:])
+            qparams += t.numel
+        elif (linears and role == "router") or quantizes(fmt, role, moe):
             qbytes += quantized_tensor_bytes(fmt, t.shape)
             qparams += t.numel
         elif trl and t.kind in _TRL_BF16:
@@ -121,7 +128,8 @@ def _quant_weights(spec: ModelSpec, quant: str, trl: bool = False) -> tuple[int,
             kept += t.numel
     total = qbytes + 4 * kept + 2 * half
     trl_part = f" + {half:,} embedding / lm_head parameters × 2 B (trl's bf16 cast)" if trl else ""
-    return total, (f"{qparams:,} quantized parameters in {fmt.name} = {fmt_bytes(qbytes)} + {kept:,} other "
+    own = " (each expert's nn.Linear and the router on their own: transformers 4.x)" if linears and moe else ""
+    return total, (f"{qparams:,} quantized parameters{own} in {fmt.name} = {fmt_bytes(qbytes)} + {kept:,} other "
                    f"parameters × 4 B (fp32 after prepare_model_for_kbit_training){trl_part} = {fmt_bytes(total)}")
 
 
@@ -162,7 +170,8 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         if _is_quant(wl):
             if wl.quant is None:
                 wl = wl.replace(quant="nf4-dq")
-            weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq", wl.qlora_prep == "trl")
+            weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq", wl.qlora_prep == "trl",
+                                               expert_linears(wl.transformers_version, spec.family))
         else:
             weights = n_total * p.weight_bytes
             wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"

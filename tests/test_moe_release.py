@@ -1,0 +1,78 @@
+"""transformers 4.x's per-expert ``nn.Linear`` experts under bitsandbytes (``--transformers-version``,
+memory/moe_release.py, data/transformers_modules.toml).
+
+Before 5.0 Mixtral's experts are an ``nn.ModuleList`` of ``MixtralBlockSparseTop2MLP`` (w1 / w2 / w3 ``nn.Linear``)
+and its router an ``nn.Linear``: ``replace_with_bnb_linear`` makes each of them a ``Linear4bit`` with its own
+``Params4bit``. transformers 5 fuses the experts into 3-D parameters and the router into its own parameter, which
+bitsandbytes leaves 16-bit (and PEFT's kbit preparation makes fp32). The bytes below are worked out by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memfit import Workload
+from memfit.errors import ConfigError
+from memfit.memory.moe_release import expert_linears
+from memfit.memory.training.states import model_states
+from memfit.sources.hf_config import spec_from_config
+
+MIXTRAL_8X7B = {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 4096,
+                "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+                "num_key_value_heads": 8, "num_local_experts": 8, "num_experts_per_tok": 2,
+                "max_position_embeddings": 32768, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+                "vocab_size": 32000, "torch_dtype": "bfloat16", "tie_word_embeddings": False, "hidden_act": "silu",
+                "output_router_logits": False, "sliding_window": None}
+
+
+def _nf4_dq(numel: int) -> int:
+    """One Params4bit with double quantization, by hand: 2 codes per byte, one uint8 absmax per block of 64, one fp32
+    absmax per 256 of those, the fp32 offset, the 256-entry fp32 nested code and NF4's 16-entry fp32 code."""
+    blocks = numel // 64
+    return numel // 2 + blocks + 4 * -(-blocks // 256) + 4 + 256 * 4 + 16 * 4
+
+
+def _qlora(version: str | None, layers: int = 32) -> int:
+    cfg = dict(MIXTRAL_8X7B, num_hidden_layers=layers)
+    spec = spec_from_config(cfg, "mixtral-8x7b")
+    wl = Workload(mode="qlora", quant="nf4-dq", batch=1, context=512, lora_targets=("q_proj", "k_proj", "v_proj",
+                  "o_proj"), mixed_precision=True, qlora_prep="trl", transformers_version=version).validate()
+    return model_states(spec, wl).weights
+
+
+def test_the_release_fact() -> None:
+    assert expert_linears("4.48.1", "mixtral") and expert_linears("4.44.2", "mixtral")
+    assert expert_linears("4.57.3", "qwen3_moe") and expert_linears("4.45.2", "olmoe")
+    assert not expert_linears("5.0.0", "mixtral") and not expert_linears(None, "mixtral")
+    assert not expert_linears("4.48.1", "dbrx")  # DBRX fused its experts in 4.x (no row: transformers 5's layout)
+    with pytest.raises(ConfigError):
+        expert_linears("four", "mixtral")
+
+
+def test_one_expert_projection_by_hand() -> None:
+    # w1 (14,336 x 4,096 = 58,720,256 weights): 29,360,128 B of codes + 917,504 uint8 absmax + 3,584 fp32 second-level
+    # absmax (14,336 B) + 4 + 1,024 + 64 = 30,293,060 B; the router (8 x 4,096): 16,384 + 512 + 2 x 4 + 1,092
+    assert _nf4_dq(14336 * 4096) == 30_293_060
+    assert _nf4_dq(8 * 4096) == 17_996
+
+
+def test_transformers_4_48_quantizes_every_expert_and_5_does_not() -> None:
+    # per layer, transformers 5: 3 fused (8, 14,336, 4,096) expert tensors and the (8, 4,096) router stay 16-bit and
+    # prepare_model_for_kbit_training makes them fp32: 3 x 8 x 58,720,256 x 4 + 32,768 x 4 = 5,637,275,648 B;
+    # transformers 4.48: 24 Linear4bit of 30,293,060 B and the router's 17,996 B = 727,051,436 B
+    per_layer_5 = 3 * 8 * 58_720_256 * 4 + 32_768 * 4
+    per_layer_4 = 24 * 30_293_060 + 17_996
+    assert per_layer_5 == 5_637_275_648 and per_layer_4 == 727_051_436
+    assert _qlora(None, 2) - _qlora("4.48.1", 2) == 2 * (per_layer_5 - per_layer_4)
+    assert _qlora("5.0.0", 2) == _qlora(None, 2)
+
+
+def test_mixtral_8x7b_qlora_weights_at_4_48() -> None:
+    # the whole model at 4.48.1: per layer the experts and router (727,051,436 B) + q and o (4,096 x 4,096: 8,655,940 B
+    # each) + k and v (1,024 x 4,096: 2,164,804 B each); 65 RMSNorm weights fp32; embed_tokens and lm_head back in bf16
+    # (trl): 32 x 748,692,924 + 65 x 4,096 x 4 + 2 x 32,000 x 4,096 x 2 = 24,483,526,528 B. fms-acceleration's CSV
+    # (published-dev.jsonl) reads 24,665,033,728 B after training: these + 13,631,488 fp32 adapters and their two
+    # AdamW states (163,577,856 B) + 17.9 MB
+    attention = 2 * _nf4_dq(4096 * 4096) + 2 * _nf4_dq(1024 * 4096)
+    assert attention == 21_641_488
+    assert _qlora("4.48.1") == 32 * (727_051_436 + attention) + 65 * 4096 * 4 + 2 * 32000 * 4096 * 2 == 24_483_526_528
