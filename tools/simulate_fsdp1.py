@@ -8,7 +8,9 @@ weight its own unit, each decoder layer another, the root last), FULL_SHARD (SHA
 in ``_writeback_orig_params``), ``BackwardPrefetch.BACKWARD_PRE``, ``limit_all_gathers=True``,
 ``use_orig_params=True`` (what ``accelerate launch`` sets when the config file leaves it out), no MixedPrecision
 (accelerate's ``mixed_precision: 'no'``), transformers' reentrant gradient checkpointing with
-``enable_input_require_grads``, foreach AdamW on the adapters. See docs/simulator.md, "FSDP1".
+``enable_input_require_grads``, foreach AdamW on the adapters. The CUDA caching allocator's ``record_stream``
+semantics, which FSDP1 relies on and the CPU device skips, are emulated (``RecordStreamPools``). See
+docs/simulator.md, "FSDP1".
 
 Usage:
   python tools/simulate_fsdp1.py generate --set development   # -> tests/data/parallel/fsdp1-dev.jsonl
@@ -18,12 +20,14 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import json
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,8 @@ import simulate_parallel as spp
 from memfit.options import DEFAULT_LORA_TARGETS  # simulate_memory puts src on the path
 
 DATA = spp.DATA
+# 3: record_stream emulated (RecordStreamPools: deferred frees released when the CPU knows the stream passed them)
+FSDP1_SIMULATOR_VERSION = "3"
 HELDOUT_LIST = DATA / "fsdp1-heldout-list.jsonl"
 ATTN = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -52,6 +58,150 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     spp._c("qwen2.5-7b-l4/fsdp1-8-lora16-ckpt-b2-s2048", "qwen2.5-7b", 4, shard=8, lora=16, ckpt=True, batch=2,
            seq=2048),
 ]
+
+
+# Operators whose CUDA kernels copy a device result to the host and wait for the current stream
+# (``cudaStreamSynchronize``): nonzero's output size, ``.item()``, masked_select and unique through nonzero.
+HOST_SYNC_OPS = {torch.ops.aten.nonzero.default, torch.ops.aten._local_scalar_dense.default,
+                 torch.ops.aten.masked_select.default, torch.ops.aten._unique2.default,
+                 torch.ops.aten.unique_consecutive.default, torch.ops.aten.unique_dim.default}
+
+
+def _sid(stream: Any) -> int:
+    """The stream's id in ``spp.StreamPools`` (0: the default stream)."""
+    return 0 if stream is None or stream is torch.cpu._default_cpu_stream else id(stream)
+
+
+class RecordStreamPools(spp.StreamPools):
+    """``spp.StreamPools`` with the CUDA caching allocator's ``record_stream`` semantics, which the fake CPU device
+    skips (``_common_utils._no_dispatch_record_stream`` returns early for a cpu tensor).
+
+    c10/cuda/CUDACachingAllocator.cpp: ``recordStream`` adds a stream other than the block's own to
+    ``block->stream_uses``; ``free`` of such a block drops it from the allocated bytes but calls ``insert_events``
+    (one cudaEvent recorded on each used stream) instead of ``free_block``; the block returns to its stream's free
+    list only in ``process_events`` (run at the start of every ``malloc``) once all its events have completed. On a
+    GPU the CPU runs ahead of the streams, so it learns that an event completed only when it waits for it. Each CPU
+    action gets a tick; a deferred free is released once the CPU knows its recorded stream has run past the free's
+    tick: ``Event.synchronize`` on an event recorded on that stream later (FSDP1's ``limit_all_gathers``:
+    ``_runtime_utils._unshard`` synchronizes the oldest of the ``_FreeEventQueue``'s events, each recorded on the
+    default stream right after a ``_reshard``), ``torch.cpu.synchronize``, or an operator that waits for the current
+    stream (``HOST_SYNC_OPS``); ``a.wait_stream(b)`` makes ``b``'s work up to then a prerequisite of ``a``'s. The
+    emulation assumes the GPU never finishes earlier than the CPU can know: the upper bound a busy GPU reaches."""
+
+    def __init__(self, expandable: bool = False) -> None:
+        super().__init__(expandable)
+        self.tick = 0
+        self.uses: dict[object, set[int]] = {}  # storage key -> streams recorded (record_stream)
+        self.deferred: dict[object, tuple[int, list[tuple[int, int]]]] = {}  # -> (own stream, [(stream, tick)])
+        self.done: dict[int, int] = {}  # stream -> the tick up to which the CPU knows it completed
+        self.deps: dict[int, list[tuple[int, int]]] = {}  # stream a -> [(tick, stream b)]: a.wait_stream(b)
+        self.n_deferred = 0
+
+    def record_stream(self, key: object, stream: Any) -> None:
+        sid = _sid(stream)
+        if key in self.owner and self.owner[key] != sid:  # uses on the allocation stream are ignored
+            self.uses.setdefault(key, set()).add(sid)
+
+    def free(self, key: object) -> None:
+        streams = self.uses.pop(key, None)
+        sid = self.owner.get(key)
+        if not streams or sid is None:
+            return super().free(key)
+        self.tick += 1
+        self.owner.pop(key)
+        inner = self.pools[sid]
+        block = inner.live.pop(key)
+        self.n_deferred += 1
+        alias = ("deferred", self.n_deferred)
+        inner.live[alias] = block  # still holding its bytes in the segment, not reusable
+        inner.allocated -= block.size
+        block_bytes = block.size
+        self.deferred[alias] = (sid, [(s, self.tick) for s in streams])
+        self._settle()
+        self._record("free", key, sid, block_bytes, deferred=1)
+
+    def _process_events(self) -> None:
+        for alias, (sid, waits) in list(self.deferred.items()):
+            if all(self.done.get(s, 0) >= t for s, t in waits):
+                del self.deferred[alias]
+                inner = self.pools[sid]
+                inner.allocated += inner.live[alias].size
+                inner.free(alias)
+        self._settle()
+
+    def malloc(self, key: object, nbytes: int) -> int:
+        if self.deferred:
+            self._process_events()
+        return super().malloc(key, nbytes)
+
+    def now(self) -> int:
+        self.tick += 1
+        return self.tick
+
+    def completed(self, sid: int, tick: int) -> None:
+        """The CPU knows stream ``sid`` ran past ``tick``, and every stream it waited for up to then."""
+        if self.done.get(sid, 0) >= tick:
+            return
+        self.done[sid] = tick
+        for t, other in self.deps.get(sid, []):
+            if t <= tick:
+                self.completed(other, t)
+
+    def wait_stream(self, a: Any, b: Any) -> None:
+        self.deps.setdefault(_sid(a), []).append((self.now(), _sid(b)))
+
+
+@contextlib.contextmanager
+def record_streams(tracker: Any) -> Iterator[None]:
+    """FSDP1's record_stream calls, the CPU streams' events and waits, reported to ``RecordStreamPools``."""
+    from torch.distributed.fsdp import _flat_param, _runtime_utils
+
+    pool: RecordStreamPools = tracker.pool
+
+    def record(tensor: torch.Tensor, stream: Any) -> None:
+        pool.record_stream(tensor.untyped_storage()._cdata, stream)
+
+    def ev_record(self: Any, stream: Any = None) -> None:
+        self._memfit_at = (_sid(stream if stream is not None else torch.cpu.current_stream()), pool.now())
+
+    def ev_sync(self: Any) -> None:
+        if hasattr(self, "_memfit_at"):
+            pool.completed(*self._memfit_at)
+
+    def wait_stream(self: Any, stream: Any) -> None:
+        pool.wait_stream(self, stream)
+
+    def synchronize(device: Any = None) -> None:
+        t = pool.now()
+        for sid in list(pool.pools):
+            pool.completed(sid, t)
+
+    saved = [(_flat_param, "_no_dispatch_record_stream", record),
+             (_runtime_utils, "_no_dispatch_record_stream", record),
+             (torch.cpu.Event, "record", ev_record), (torch.cpu.Event, "synchronize", ev_sync),
+             (torch.cpu.Stream, "wait_stream", wait_stream), (torch.cpu, "synchronize", synchronize)]
+    old = [(obj, name, getattr(obj, name)) for obj, name, _ in saved]
+    for obj, name, fn in saved:
+        setattr(obj, name, fn)
+    try:
+        yield
+    finally:
+        for obj, name, fn in old:
+            setattr(obj, name, fn)
+
+
+class Fsdp1Tracker(spp.RankTracker):
+    """``spp.RankTracker`` whose pool honours ``record_stream`` and whose host-synchronizing operators complete the
+    current stream."""
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.pool = RecordStreamPools()  # type: ignore[assignment]
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        if func in HOST_SYNC_OPS:
+            self.pool.completed(_sid(torch.cpu.current_stream()), self.pool.now())
+        return super().__torch_dispatch__(func, types, args, kwargs)
 
 
 def case_list(which: str) -> list[tuple[str, str, int, dict[str, Any]]]:
@@ -101,12 +251,12 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
     dist.init_process_group("fake", rank=0, world_size=int(p["shard"]), store=FakeStore())
     try:
         fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
-        tracker = spp.RankTracker(fake)
+        tracker = Fsdp1Tracker(fake)
         sm._hold_before_build(tracker, "train", sm.default_alloc_before_build("train"))
         h100 = sm.H100Mode()
         gc.collect()
         with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
-                spp.tracked_resize(tracker):
+                spp.tracked_resize(tracker), record_streams(tracker):
             tracker.pool.paused = True
             model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict), dtype=torch.bfloat16,
                                                      attn_implementation=p.get("attn", "sdpa"))
@@ -172,7 +322,7 @@ def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], whic
                reserved_by_stream=sim["reserved_by_stream"], reserved_end=None, device_used_after_build=None,
                device_used_end=None)
     rec.update(rank=0, world_size=int(p["shard"]), seconds=round(time.time() - t0, 2), simulated=True,
-               simulator="tools/simulate_fsdp1.py", simulator_version=spp.PARALLEL_SIMULATOR_VERSION, set=which)
+               simulator="tools/simulate_fsdp1.py", simulator_version=FSDP1_SIMULATOR_VERSION, set=which)
     return rec
 
 
@@ -186,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     out = DATA / ("fsdp1-dev.jsonl" if a.set == "development" else "fsdp1-heldout.jsonl")
     only = set(filter(None, a.only.split(",")))
-    env = dict(env=dict(simulated=True, simulator_version=spp.PARALLEL_SIMULATOR_VERSION, torch=torch.__version__,
+    env = dict(env=dict(simulated=True, simulator_version=FSDP1_SIMULATOR_VERSION, torch=torch.__version__,
                         transformers=sm._version("transformers"), rank=0,
                         note="rank 0 of N on PyTorch's fake process group, FSDP1 (FullyShardedDataParallel) LoRA on "
                              "fake tensors, by tools/simulate_fsdp1.py; see docs/simulator.md"))

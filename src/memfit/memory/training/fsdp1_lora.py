@@ -153,8 +153,11 @@ def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool,
     point. The CPU runs ahead of the GPU until ``limit_all_gathers`` stops it: ``_unshard`` waits on the oldest of the
     two free events it queues (``_limiter_utils._FreeEventQueue``, capacity 2) before allocating the next buffer, so
     in backward the pool holds the layer being computed, the one prefetched (BACKWARD_PRE) and the one just freed
-    whose block still waits for the default stream: the root and three layers. On a fake device (the simulator) the
-    events complete at once and only two are held. Its slack at the peak is what is not gathered then. Everything else
+    whose block still waits for the default stream: the root and three layers. OPEN: tools/simulate_fsdp1.py emulates
+    record_stream (simulator version 3) and its PEFT ranks hold two: each adapter unit's reshard queues an event and
+    its unshard pops one, so the next layer's first adapter unit synchronizes past the freed layer before the layer
+    after it is gathered; the third layer stays because the published runs hold that much more (docs/simulator.md,
+    "FSDP1 LoRA ranks"). Its slack at the peak is what is not gathered then. Everything else
     (sharded parameters, activations, logits, the adapters' units) lives on the default stream, whose reserve is the
     one-GPU replay's."""
     from .step import estimate_single_gpu
