@@ -183,7 +183,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
             *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked)
-        elif replays_attention(layer.attention):  # DeepSeek sparse attention: MLA and the indexer, tensor by tensor
+        elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
             out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
         else:
             kv_keys, probs = attention_blocks(tr, spec, wl, i, t, dt, kv, masked)

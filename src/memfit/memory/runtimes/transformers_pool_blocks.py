@@ -218,10 +218,11 @@ def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
     return out
 
 
-def replays_attention(att: AttentionSpec) -> bool:
+def replays_attention(att: AttentionSpec, eager: bool = False, masked: bool = False) -> bool:
     """Whether :func:`attention_prefill` replays this attention: DeepSeek sparse attention (MLA with the lightning
-    indexer, ``deepseek_v32``)."""
-    return att.kind == "mla" and att.index_heads > 0
+    indexer, ``deepseek_v32``), and MLA without the indexer under SDPA with no mask (the flash or memory-efficient
+    kernel; DeepSeek-V3's line: ``expand_kv`` over the cached latent)."""
+    return att.kind == "mla" and (att.index_heads > 0 or not (eager or masked))
 
 
 def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int,
@@ -230,7 +231,15 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     from the normed input to ``o_proj``'s output; returns it and the cache's keys (``kv`` bytes, the latent). q_a
     and its fp32 RMSNorm, q_b's output, the rotary part rotated by halves (x₁cos − x₂sin, x₁sin + x₂cos, cat), the
     query concatenated, the cache, kv_b's output, the fresh key, the indexer (below), the sparse mask
-    (``b × s × t`` in the model dtype, from the top-k indices made int64), the kernel's output, ``o_proj``."""
+    (``b × s × t`` in the model dtype, from the top-k indices made int64), the kernel's output, ``o_proj``.
+
+    Without the indexer (DeepSeek-V3's line, e.g. ``Glm4MoeLiteAttention.forward`` / ``expand_kv``, checked against
+    the simulator's trace of glm4-moe-lite-default-l3 prefill): ``kv_a_proj_with_mqa``'s output (kept to the end)
+    and ``kv_a_layernorm``'s fp32 chain after q_b, no indexer or mask; the SDPA kernel's output, which the flash
+    kernel lays out as its query (``torch.cat``'s contiguous ``(b, heads, s, d)``: ``mha_fwd`` makes ``out`` with
+    ``empty_like`` of the transposed query), so ``reshape(...).contiguous()`` copies it; flash runs when q, k and
+    v have one head dim of at most 256 in a half type (``sdp_utils.cpp`` ``check_head_dim_size_flash``), else the
+    memory-efficient kernel, whose ``(b, s, heads, d)`` output is copied by nothing."""
     t = b * s
     rope = att.qk_rope_head_dim or 0
     nope = att.qk_nope_head_dim or (att.head_dim - rope)
@@ -242,6 +251,8 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
         tr.free(q_a)
     q = tr.alloc(t * heads * (nope + rope) * dt)
     tr.free(q_low)
+    if not att.index_heads:
+        return _mla_prefill(tr, att, b, s, hidden, dt, kv, q)
     half = t * heads * rope * dt // 2
     x1c, x2s = tr.alloc(half), tr.alloc(half)
     first = tr.alloc(half)
@@ -262,6 +273,40 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     tr.free(mask)
     o = tr.alloc(t * hidden * dt)
     tr.free(out, q, pe, query, key, kv_b, picked)
+    return o, kv_keys
+
+
+def _mla_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int, kv: int,
+                 q: int) -> tuple[int, list[int]]:
+    """MLA without the indexer after q_b's output ``q`` (see :func:`attention_prefill`)."""
+    t = b * s
+    rope = att.qk_rope_head_dim or 0
+    nope = att.qk_nope_head_dim or (att.head_dim - rope)
+    heads = att.num_heads
+    lora = att.kv_lora_rank or 0
+    ckv = tr.alloc(t * (lora + rope) * dt)  # kv_a_proj_with_mqa's output, split into views
+    kv_low = _rms(tr, t * lora, dt)  # kv_a_layernorm
+    half = t * heads * rope * dt // 2  # q's rotary part, rotated by halves and concatenated
+    x1c, x2s = tr.alloc(half), tr.alloc(half)
+    first = tr.alloc(half)
+    tr.free(x1c, x2s)
+    x1s, x2c = tr.alloc(half), tr.alloc(half)
+    second = tr.alloc(half)
+    tr.free(x1s, x2c)
+    pe = tr.alloc(2 * half)
+    tr.free(first, second)
+    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]  # the cache's latent, by torch.cat
+    tr.free(kv_low)
+    query = tr.alloc(t * heads * (nope + rope) * dt)
+    kv_b = tr.alloc(t * heads * (nope + att.value_dim) * dt)  # expand_kv over the cached latent
+    key = tr.alloc(t * heads * (nope + rope) * dt)
+    out = tr.alloc(t * heads * att.value_dim * dt)
+    if dt == 2 and nope + rope == att.value_dim <= 256:  # flash: its output laid out as the query, copied
+        copied = tr.alloc(t * heads * att.value_dim * dt)
+        tr.free(out)
+        out = copied
+    o = tr.alloc(t * hidden * dt)
+    tr.free(out, query, key, pe, ckv, q, kv_b)
     return o, kv_keys
 
 
