@@ -23,6 +23,7 @@ import simulate_memory as sm
 
 REPO = Path(__file__).resolve().parents[1]
 NEW = REPO / "tests" / "data" / "families" / "new_configs.json"
+SWEEP = REPO / "tests" / "data" / "families" / "sweep_configs.json"  # issue 12's blind sweep: published configs
 OUT = REPO / "tests" / "data" / "simulated" / "families-new.jsonl"
 
 # (case name, real config, layers kept, kind, workload parameters)
@@ -135,12 +136,18 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
 OVERRIDES: dict[str, dict[str, Any]] = {
     "gemma-3n-e2b-it-text": {"num_kv_shared_layers": 5},  # of 10 layers: 4 sliding + 1 full share their caches
     "gemma-3n-e4b-it-text": {"num_kv_shared_layers": 5},
+    # GPTNeoConfig's attention_types must expand to num_layers (configuration_gpt_neo.py), which its dict spells
+    # num_layers (not num_hidden_layers): the sweep's 4 layers, global and local alternating as in the checkpoint
+    "default:gpt_neo": {"num_layers": 4, "attention_types": [[["global", "local"], 2]],
+                        "attention_layers": ["global", "local", "global", "local"]},
 }
 
 
 def _base_config(name: str) -> dict[str, Any]:
-    """A real config: a key of new_configs.json, ``catalog:<id>`` (a catalog config) or ``default:<model_type>``
-    (transformers' default config of that model type)."""
+    """A real config: a key of new_configs.json, ``catalog:<id>`` (a catalog config), ``sweep:<name>`` (a key of
+    sweep_configs.json) or ``default:<model_type>`` (transformers' default config of that model type)."""
+    if name.startswith("sweep:"):
+        return copy.deepcopy(json.loads(SWEEP.read_text())[name[6:]]["config"])  # type: ignore[no-any-return]
     if name.startswith("catalog:"):
         return json.loads((REPO / "src/memfit/data/models" / f"{name[8:]}.json").read_text())  # type: ignore[no-any-return]
     if name.startswith("default:"):
