@@ -127,3 +127,34 @@ def test_place_decides_segment_addresses_and_reuse() -> None:
     a.free("z")
     a.empty_cache()
     assert a.segment_ranges() == [] and a.reserved == 0
+
+
+def test_max_split_keeps_a_large_block_whole() -> None:
+    # max_split_size_mb:20 (vLLM 0.21+ while loading): a request of 20 MiB or more is never split, so its 2 MiB
+    # rounding rest counts as allocated even above 1 MiB; unlimited, a rest over 1 MiB is split off
+    request = 32 * MIB + 3 * MIB // 8  # 32.375 MiB: segment 34 MiB, rest 1.625 MiB
+    a = CachingAllocator(max_split=20 * MIB)
+    assert a.malloc("w", request) == 34 * MIB and a.allocated == 34 * MIB
+    b = CachingAllocator()
+    assert b.malloc("w", request) == request and (b.allocated, b.reserved) == (request, 34 * MIB)
+
+
+def test_max_split_refuses_oversized_blocks() -> None:
+    a = CachingAllocator(max_split=20 * MIB)
+    a.malloc("big", 30 * MIB)
+    a.free("big")
+    a.malloc("small", 5 * MIB)  # the cached 30 MiB block is oversized for a request under 20 MiB: new segment
+    assert a.reserved == 50 * MIB
+    b = CachingAllocator()
+    b.malloc("big", 30 * MIB)
+    b.free("big")
+    b.malloc("small", 5 * MIB)  # unlimited: the cached block is split
+    assert b.reserved == 30 * MIB
+    c = CachingAllocator(max_split=20 * MIB)
+    c.malloc("x", 60 * MIB)
+    c.free("x")
+    c.malloc("y", 30 * MIB)  # 60 >= 30 + 20: refused, a 30 MiB segment
+    assert c.reserved == 90 * MIB
+    c.free("y")
+    # the smallest free block holding 45 MiB is x's 60 MiB (60 < 45 + 20): taken whole, not split
+    assert c.malloc("z", 45 * MIB) == 60 * MIB and c.reserved == 90 * MIB

@@ -9,9 +9,14 @@ Written from the rules of ``c10/cuda/CUDACachingAllocator.cpp`` (torch 2.x), sta
   small request, 20 MiB (``kLargeBuffer``) for a request under 10 MiB (``kMinLargeAlloc``), else the request
   rounded up to 2 MiB (``kRoundLarge``);
 * a cached block is found by best fit: the smallest free block of the pool that holds the request (ties by
-  address); with the default ``max_split_size`` (unlimited) any larger block may be used;
+  address); with the default ``max_split_size`` (unlimited) any larger block may be used. With ``max_split``
+  (``PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb``) only that smallest block is looked at (``get_free_block``:
+  ``lower_bound``), and it is refused, so a new segment is made, when the request is under ``max_split`` and the
+  block is not ("Do not return an oversized block for a small request") or the request is at least ``max_split``
+  and the block is 20 MiB or more larger ("... for a large request");
 * the block found is split when the rest is worth keeping: at least 512 bytes in the small pool, more than
-  1 MiB in the large pool (otherwise the whole block is handed out and counted as allocated);
+  1 MiB in the large pool and (with ``max_split``) only for a request under ``max_split`` (``shouldSplit``;
+  otherwise the whole block is handed out and counted as allocated);
 * a freed block merges with its free neighbours of the same segment and stays cached: segments go back to the
   driver only on ``empty_cache()`` (or an out-of-memory retry, not emulated);
 * equal-size free blocks are told apart by address (``BlockComparatorSize``: stream, size, then pointer; the lowest
@@ -102,8 +107,9 @@ class CachingAllocator:
     """Allocated and reserved bytes, and their peaks, of one device and one stream."""
 
     def __init__(self, expandable: bool = False, descending: bool = False,
-                 place: Callable[[int], int] | None = None) -> None:
+                 place: Callable[[int], int] | None = None, max_split: int | None = None) -> None:
         self.expandable = expandable
+        self.max_split = max_split  # max_split_size in bytes (None: unlimited, PyTorch's default)
         self.descending = descending  # new segments below the earlier ones (the driver's top-down addresses)
         self.place = place  # where the driver maps a new segment of n bytes (a model of the address space)
         self.pools = {True: _Pool(True), False: _Pool(False)}
@@ -128,9 +134,13 @@ class CachingAllocator:
         else:  # best fit inlined (the hot path)
             free = pool.free
             i = bisect.bisect_left(free, (size, -1))
+            if i < len(free) and (cap := self.max_split) is not None and (
+                    free[i][0] >= cap > size or (size >= cap and free[i][0] >= size + K_LARGE_BUFFER)):
+                i = len(free)  # an oversized block: refused (get_free_block)
             block = self._new_segment(pool, size) if i == len(free) else pool.by_addr.pop(free.pop(i)[1])
         rest = block.size - size
-        if rest >= K_MIN_BLOCK if (pool.small or self.expandable) else rest > K_SMALL_SIZE:
+        if rest >= K_MIN_BLOCK if (pool.small or self.expandable) else (
+                rest > K_SMALL_SIZE and (self.max_split is None or size < self.max_split)):
             self._split(pool, block, size)
         block.allocated = True
         self.live[key] = block

@@ -49,6 +49,7 @@ class EngineProfile:
     mxfp4_value_align: int = 0  # 0.17+: Hopper MXFP4 expert values padded to this multiple per dim (0: packs only)
     mrv2_states_counted: bool = False  # 0.27+: the pool counts MRV2's sampler states (vllm_mrv2.sampler_state_bytes)
     mrv2_sampler: str = "mrv2"  # the sampler_bytes row of MRV2's dummy sampler run (0.26+: mrv2_logits)
+    load_max_split_mib: int = 0  # 0.21+: the load runs under max_split_size_mb (vllm_load; 0: unlimited)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -140,6 +141,7 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         mxfp4_value_align=int(row.get("mxfp4_value_align", 0)),
         mrv2_states_counted=bool(row.get("mrv2_states_counted", False)),
         mrv2_sampler=str(row.get("mrv2_sampler", "mrv2")),
+        load_max_split_mib=int(row.get("load_max_split_mib", 0)),
     )
 
 

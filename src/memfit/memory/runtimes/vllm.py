@@ -36,7 +36,7 @@ from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
 from .vllm_groups import KVGroups, kv_groups, request_blocks
-from .vllm_load import allocator_remainder_bytes
+from .vllm_load import load_extra_bytes
 from .vllm_mrv2 import compile_notes, sampler_state_bytes
 from .vllm_stages import stage_range, stage_weight_bytes
 
@@ -199,7 +199,7 @@ def stage_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, rank: int = 0) ->
 
 
 def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, rank: int = 0,
-                    value_align: int = 0) -> Component:
+                    value_align: int = 0, max_split_mib: int = 0) -> Component:
     """One GPU's weights as vLLM holds them on ``dev`` (with the rotary cache): MXFP4 experts padded for Marlin
     below Hopper, with their scales twice, fp32 biases and (``value_align``) padded values on Hopper's Triton
     path."""
@@ -208,7 +208,7 @@ def _device_weights(spec: ModelSpec, fmt: str, tp: int, pp: int, dev: Device, ra
     if rope := rope_cache_bytes(spec, fmt):
         weights = Component("weights", weights.bytes + rope, f"{weights.formula} + the rotary cos/sin cache "
                             f"{spec.max_position_embeddings:,} positions = {fmt_bytes(rope)}")
-    if pp == 1 and (rest := allocator_remainder_bytes(spec, fmt, tp, rope)):
+    if pp == 1 and (rest := load_extra_bytes(spec, fmt, tp, rope, max_split_mib if dev.vendor == "nvidia" else 0)):
         weights = Component("weights", weights.bytes + rest, f"{weights.formula} + {fmt_bytes(rest)} of block "
                             "remainders the caching allocator counts as allocated (vllm_load)")
     if fmt == "mxfp4" and dev.arch in MARLIN_ARCHS and (pad := marlin_mxfp4_padding(spec, tp, layers)):
@@ -317,7 +317,7 @@ class _Stage:
 def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EngineProfile, requested: int,
            rank: int) -> _Stage:
     tp, pp = wl.tp, wl.pp
-    weights = _device_weights(spec, fmt, tp, pp, dev, rank, prof.mxfp4_value_align)
+    weights = _device_weights(spec, fmt, tp, pp, dev, rank, prof.mxfp4_value_align, prof.load_max_split_mib)
     activation, act_formula = profile_activation_bytes(
         spec, prof.max_num_batched_tokens, prof.max_num_seqs, tp, prof.sampler_bytes, prof.sampler_fixed_bytes,
         prof.moe_workspace, first_stage=rank == 0, last_stage=rank == pp - 1)
