@@ -76,3 +76,25 @@ def test_mixtral_8x7b_qlora_weights_at_4_48() -> None:
     attention = 2 * _nf4_dq(4096 * 4096) + 2 * _nf4_dq(1024 * 4096)
     assert attention == 21_641_488
     assert _qlora("4.48.1") == 32 * (727_051_436 + attention) + 65 * 4096 * 4 + 2 * 32000 * 4096 * 2 == 24_483_526_528
+
+
+def test_inference_weights_take_the_release() -> None:
+    # --mode inference --quant nf4 (no double quantization, 16-bit kept weights): per layer transformers 5 keeps the
+    # experts and router bf16, 3 x 8 x 58,720,256 x 2 + 32,768 x 2 = 2,818,637,824 B; 4.48 quantizes each of the 24
+    # expert projections (29,360,128 B of codes + 917,504 fp32 absmax x 4 + the 64 B code = 33,030,208 B) and the
+    # router (16,384 + 512 x 4 + 64 = 18,496 B): 792,743,488 B. Over 32 layers: 64,828,618,752 B less
+    from memfit.estimate import estimate
+
+    spec = spec_from_config(MIXTRAL_8X7B, "mixtral-8x7b")
+
+    def weights(version: str | None) -> tuple[int, tuple[str, ...]]:
+        wl = Workload(mode="inference", quant="nf4", batch=1, context=512, new_tokens=8,
+                      transformers_version=version).validate()
+        est = estimate(spec, wl)
+        return next(c.bytes for c in est.components if c.name == "weights"), est.notes
+
+    (w5, notes5), (w4, notes4) = weights(None), weights("4.48.1")
+    assert 3 * 8 * 58_720_256 * 2 + 32_768 * 2 == 2_818_637_824 and 24 * 33_030_208 + 18_496 == 792_743_488
+    assert w5 - w4 == 32 * (2_818_637_824 - 792_743_488) == 64_828_618_752
+    assert any("leaves them in 16 bits" in n for n in notes5) and not any("leaves them in 16 bits" in n for n in notes4)
+    assert any("quantizes one by one" in n for n in notes4)

@@ -134,8 +134,11 @@ def _format_notes(spec: ModelSpec, wl: Workload, est: Estimate) -> Estimate:
 
     quant = wl.quant or ("nf4-dq" if wl.mode == "qlora" else None)  # QLoRA's default base, as training uses
     fmt = bnb_format(quant).name if quant else (wl.dtype or default_format(spec, wl.mode))
+    from .memory.moe_release import expert_linears
+
+    linears = bool(quant) and wl.runtime == "transformers" and expert_linears(wl.transformers_version, spec.family)
     try:
-        extra = [n for n in weights_breakdown(spec, fmt).notes if n not in est.notes]
+        extra = [n for n in weights_breakdown(spec, fmt, linears).notes if n not in est.notes]
     except MemfitError:
         return est
     return replace(est, notes=(*est.notes, *extra)) if extra else est

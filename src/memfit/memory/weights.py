@@ -69,22 +69,24 @@ def is_as_stored(spec: ModelSpec, fmt_name: str) -> bool:
     return spec.stored is not None and fmt_name == spec.dtype
 
 
-def weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
+def weights_breakdown(spec: ModelSpec, fmt_name: str, expert_linears: bool = False) -> WeightsBreakdown:
     """Bytes of ``spec``'s weights in format ``fmt_name``, per inventory group and per stored type (computed once
-    per (spec, format): the plan searches and ``models --fits`` ask for the same weights thousands of times)."""
+    per (spec, format): the plan searches and ``models --fits`` ask for the same weights thousands of times).
+    ``expert_linears``: the release builds the MoE experts and router as ``nn.Linear`` modules (transformers 4.x,
+    ``moe_release.py``), which a bitsandbytes 4-bit format quantizes one by one."""
     try:
         hash(spec)
     except TypeError:  # a hand-built spec holding a list: computed every time
-        return _weights_breakdown(spec, fmt_name)
-    return _cached_breakdown(spec, fmt_name)
+        return _weights_breakdown(spec, fmt_name, expert_linears)
+    return _cached_breakdown(spec, fmt_name, expert_linears)
 
 
 @lru_cache(maxsize=512)
-def _cached_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
-    return _weights_breakdown(spec, fmt_name)
+def _cached_breakdown(spec: ModelSpec, fmt_name: str, expert_linears: bool = False) -> WeightsBreakdown:
+    return _weights_breakdown(spec, fmt_name, expert_linears)
 
 
-def _weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
+def _weights_breakdown(spec: ModelSpec, fmt_name: str, expert_linears: bool = False) -> WeightsBreakdown:
     if is_as_stored(spec, fmt_name):
         return _as_stored(spec)
     fmt = get_format(fmt_name)
@@ -114,9 +116,12 @@ def _weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
         moe = spec.is_moe
         kept_experts = False
         tensors = inventory(spec)
+        linears = expert_linears and fmt.kind == "bnb4"
         for t in tensors:
             role = tensor_role(t)
-            if quantizes(fmt, role, moe):
+            if linears and role == "experts" and not t.is_bias:  # one Params4bit per expert projection
+                add(t.group, fmt.label, t.numel, t.shape[0] * quantized_tensor_bytes(fmt, t.shape[1:]))
+            elif quantizes(fmt, role, moe) or (linears and role == "router"):
                 add(t.group, fmt.label, t.numel, quantized_tensor_bytes(fmt, t.shape, role))
             else:
                 add(t.group, KEPT_LABEL, t.numel, t.numel * KEPT_BYTES)
@@ -128,6 +133,9 @@ def _weights_breakdown(spec: ModelSpec, fmt_name: str) -> WeightsBreakdown:
             by_type[fmt.label] = by_type.get(fmt.label, 0) + by_group["lm_head"]
             notes.append(f"{fmt.name}: the converter writes the tied output layer as a separate {fmt.head_bits}-bit "
                          "lm_head (counted; not a parameter of the model)")
+        if linears and moe:
+            notes.append(f"{fmt.name}: transformers 4.x builds each MoE expert and the router as nn.Linear modules, "
+                         "which bitsandbytes quantizes one by one")
         if kept_experts:
             who = "bitsandbytes" if fmt.kind == "bnb4" or fmt.name.startswith(("bnb", "llm")) else fmt.name
             notes.append(f"{fmt.name}: fused 3-D MoE expert weights are not nn.Linear modules (transformers v5), "
@@ -191,7 +199,7 @@ def weights_bytes(spec: ModelSpec, fmt_name: str) -> int:
     return weights_breakdown(spec, fmt_name).total_bytes
 
 
-def weights_component(spec: ModelSpec, fmt_name: str) -> Component:
-    """The weights as a Component, with the arithmetic written out."""
-    b = weights_breakdown(spec, fmt_name)
+def weights_component(spec: ModelSpec, fmt_name: str, expert_linears: bool = False) -> Component:
+    """The weights as a Component, with the arithmetic written out (``expert_linears``: ``weights_breakdown``)."""
+    b = weights_breakdown(spec, fmt_name, expert_linears)
     return Component("weights", b.total_bytes, b.formula)

@@ -11,6 +11,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import kv_cache_bytes
+from ..moe_release import expert_linears
 from ..overhead import allocator_reserve_component, context_on_device, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
@@ -24,7 +25,8 @@ __all__ = ["estimate_transformers"]
 def estimate_transformers(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Estimate:
     """The transformers profile: allocated peak and what nvidia-smi shows (on ``device``; None: an H100)."""
     fmt = bnb_format(wl.quant).name if wl.quant else _model_dtype(spec, wl)
-    weights = weights_component(spec, fmt)
+    # transformers 4.x's nn.Linear experts, quantized one by one by bitsandbytes (moe_release.py)
+    weights = weights_component(spec, fmt, bool(wl.quant) and expert_linears(wl.transformers_version, spec.family))
     workspace = cublas_workspace_bytes()
     moments = release_moments(spec, wl)  # transformers 5's (peak_moments) unless an older release is given
     peak = max(moments, key=lambda m: m.total)
