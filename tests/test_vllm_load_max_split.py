@@ -50,3 +50,6 @@ def test_awq_log_weights_within_its_printed_figure() -> None:
     assert 5.285 <= w < 5.295, w
     # before 0.21 (no scoped max_split) and off CUDA (the scope is CUDA-only) the tensor bytes stand
     assert abs(estimate("qwen2.5-7b-instruct", vllm_version="0.20", **kw).component("weights") / GIB - 5.196) < 0.001
+    rocm = {**kw, "device": get_device("mi300x")}
+    rocm_weights = estimate("qwen2.5-7b-instruct", vllm_version="0.26.0", **rocm).component("weights")
+    assert abs(rocm_weights / GIB - 5.196) < 0.001
