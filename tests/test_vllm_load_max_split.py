@@ -7,7 +7,7 @@ from __future__ import annotations
 from memfit.estimate import estimate
 from memfit.hardware import get_device
 from memfit.memory.runtimes.vllm import rope_cache_bytes
-from memfit.memory.runtimes.vllm_load import allocator_remainder_bytes, awq_marlin_extra_bytes
+from memfit.memory.runtimes.vllm_load import allocator_remainder_bytes, awq_marlin_extra_bytes, load_extra_bytes
 from memfit.sources.loader import load_model
 
 MIB = 1 << 20
@@ -38,6 +38,8 @@ def test_awq_marlin_replay() -> None:
     assert 80.5 * MIB <= under <= 100.5 * MIB
     # unlimited, both rests are over 1 MiB and split off: the replay leaves a few MiB (an earlier replay: 0.9 to 8)
     assert awq_marlin_extra_bytes(spec, 1, 128, rope, 0) <= 10 * MIB
+    # the format's spelling with its group size goes the same way
+    assert load_extra_bytes(spec, "awq-4bit-g128", 1, rope, 20) == under
 
 
 def test_awq_log_weights_within_its_printed_figure() -> None:

@@ -173,8 +173,11 @@ def awq_marlin_extra_bytes(spec: ModelSpec, tp: int, group: int, rope_bytes: int
 def load_extra_bytes(spec: ModelSpec, fmt: str, tp: int, rope_bytes: int, max_split_mib: int = 0) -> int:
     """What "Model loading took" counts beyond one rank's tensor bytes: the block remainders of 16-bit and 8-bit
     checkpoints and, under the 0.21+ load's ``max_split_size_mb`` (CUDA only), the AWQ Marlin replay."""
-    if max_split_mib and fmt == "awq":
+    if max_split_mib and fmt.startswith("awq"):
         from ...formats import get_format
 
-        return awq_marlin_extra_bytes(spec, tp, get_format(fmt).block, rope_bytes, max_split_mib)
+        f = get_format(fmt)
+        if f.kind == "awq" and f.element_bits == 4 and f.block > 0:  # AutoAWQ: 4-bit only, grouped
+            return awq_marlin_extra_bytes(spec, tp, f.block, rope_bytes, max_split_mib)
+        return 0
     return allocator_remainder_bytes(spec, fmt, tp, rope_bytes, max_split_mib)
