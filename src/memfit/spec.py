@@ -327,6 +327,10 @@ class ModelSpec:
     # (memory/runtimes/vllm.py rope_cache_bytes)
     rope_linear_factor: float = 1.0
     rope_local_base: bool = False
+    # a generation parameter some config.json files carry (MLC's: 2,048): transformers' GenerationConfig
+    # .from_model_config copies it, and generate then runs the prompt in chunks of this many tokens
+    # (generation/utils.py ``_prefill``); 0 when the config has none
+    prefill_chunk_size: int = 0
     # training-time dropout probabilities the family's modelling code applies (0 = no dropout op): after the
     # embeddings, on each residual branch (attention and MLP outputs), on the attention probabilities
     embedding_dropout: float = 0.0

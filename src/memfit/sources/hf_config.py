@@ -52,6 +52,9 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
 
         builder = generic_spec
     spec = builder(cfg, name or str(cfg.get("_name_or_path") or model_type))
+    chunk = _prefill_chunk_size(cfg)
+    if chunk:
+        spec = replace(spec, prefill_chunk_size=chunk)
     qc = cfg.get("quantization_config") or cfg.get("quantization")  # MLX checkpoints: "quantization"
     if isinstance(qc, Mapping):
         from ..formats import format_from_quantization_config
@@ -60,3 +63,13 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
         if fmt is not None:
             spec = replace(spec, quantization=fmt)
     return spec
+
+
+def _prefill_chunk_size(cfg: Config) -> int:
+    """``prefill_chunk_size`` as transformers' ``GenerationConfig.from_model_config`` reads it: the config's own key,
+    else its text (decoder) config's; 0 for none."""
+    for c in (cfg, cfg.get("text_config")):
+        n = c.get("prefill_chunk_size") if isinstance(c, Mapping) else None
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+    return 0

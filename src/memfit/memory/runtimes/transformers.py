@@ -35,7 +35,7 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
-from ..dsv4_attention import dsv4_attention_transient, hc_stream_bytes
+from ..dsv4_attention import dsv4_attention_transient
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
@@ -47,10 +47,8 @@ from .transformers_families import (
     HELD_GATE,
     MOE_ACT_TENSORS,
     PY_GELU,
-    ROPE_PER_LAYER_TYPE,
     SOFTCAPPED_LOGITS,
     extra_stream_tensors,
-    per_layer_input_bytes,
 )
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
@@ -103,14 +101,17 @@ def _mask_count(spec: ModelSpec) -> int:
     return max(1, len(kinds))
 
 
-def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int) -> int:
-    """Masks materialised for the prefill. sdpa skips the mask (is_causal) unless a sliding window is
-    shorter than the prompt; eager always builds an additive mask in the model dtype."""
+def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: int | None = None) -> int:
+    """Masks materialised for the prefill (``s`` queries over ``keys`` keys, default ``s``). sdpa skips the mask
+    (is_causal) unless a sliding window is shorter than the prompt or the queries are a chunk after the first
+    (masking_utils ``_ignore_causal_mask_sdpa``: only one query or as many as keys); eager always builds an
+    additive mask in the model dtype."""
+    k = s if keys is None else keys
     if wl.attn == "eager":
-        return _mask_count(spec) * b * s * s * dt
+        return _mask_count(spec) * b * s * k * dt
     windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
-    if any(w is not None and w < s for w in windows):
-        return b * s * s  # bool mask b×1×s×s for the sliding layers
+    if any(w is not None and w < k for w in windows) or k != s:
+        return b * s * k  # bool mask b×1×s×keys
     return 0
 
 
@@ -206,11 +207,13 @@ def _qk_norm_transient(att: AttentionSpec, t: int, dt: int, family: str) -> int:
 
 
 def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
-                    half: bool, family: str = "") -> tuple[int, str]:
-    """Bytes alive inside attention at its peak (beyond the cache and the stream tensors)."""
+                    half: bool, family: str = "", keys: int | None = None) -> tuple[int, str]:
+    """Bytes alive inside attention at its peak (beyond the cache and the stream tensors): ``s`` queries over
+    ``keys`` keys (default ``s``; fewer queries in a chunk of a chunked prefill)."""
     if att.single_kv:
         return dsv4_attention_transient(att, b, s, dt)
     t = b * s
+    kn = s if keys is None else keys
     q = t * att.num_heads * att.head_dim * dt
     out = t * att.num_heads * att.value_dim * dt
     if att.kind == "mla":
@@ -218,14 +221,14 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         # (nope + v per head, V is a view of it) and a fresh K (nope + rope); q_proj's output and the
         # torch.cat'ed query; the kernel's output
         # DeepSeek-V3.2: the indexer scores every key after expand_kv and before the kernel (its output)
-        idx, idx_text = indexer_transient(att, b, s, s, dt)
-        return 2 * q + _mla_expanded(att, t, dt) + max(out, idx), ("q, cat'ed q, decompressed K/V (expand_kv), "
+        idx, idx_text = indexer_transient(att, b, s, kn, dt)
+        return 2 * q + _mla_expanded(att, b * kn, dt) + max(out, idx), ("q, cat'ed q, decompressed K/V (expand_kv), "
                                                                     + (idx_text if idx > out else "output"))
     rep = 0
     if _needs_repeat_kv(att, wl, masked):
-        rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
+        rep = b * kn * att.num_heads * (att.head_dim + att.value_dim) * dt
     if wl.attn == "eager":
-        scores = b * att.num_heads * s * s
+        scores = b * att.num_heads * s * kn
         # masked scores (model dtype) + softmax(dtype=float32): bf16 input is first copied to fp32
         # (2 + 4 + 4 bytes); fp16 takes CUDA's fused half→float softmax and fp32 needs no copy (8)
         per_score = 10 if dt == 2 and not half else 8
@@ -242,20 +245,20 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
             per_score, what = 3 * dt, "masked, cat with sinks, max-shifted / softmax, model dtype"
-        return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{s} × {per_score} B "
+        return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{kn} × {per_score} B "
                                               f"({what})")
     if dt == 4 and not masked and att.num_kv_heads < att.num_heads:
         # fp32 with grouped K/V (enable_gqa, no mask): neither flash (half types only) nor the memory-efficient
         # kernel (no GQA) is eligible, so PyTorch runs the math path: q scaled, K and V repeated to every head,
         # the fp32 scores and the masked scores (is_causal becomes an s×s float bias; its bool tril is gone by then)
-        scores = b * att.num_heads * s * s
-        rep = t * att.num_heads * (att.head_dim + att.value_dim) * dt
-        return (2 * q + rep + 2 * scores * dt + s * s * dt,
+        scores = b * att.num_heads * s * kn
+        rep = b * kn * att.num_heads * (att.head_dim + att.value_dim) * dt
+        return (2 * q + rep + 2 * scores * dt + s * kn * dt,
                 f"q, scaled q, K/V repeated to {att.num_heads} heads + SDPA math path (fp32, grouped K/V): "
-                f"2 × scores {b}×{att.num_heads}×{s}×{s} × {dt} B + causal bias")
+                f"2 × scores {b}×{att.num_heads}×{s}×{kn} × {dt} B + causal bias")
     k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
     # the memory-efficient kernel turns a bool mask into an additive one in the model dtype
-    additive = b * s * s * dt if masked else 0
+    additive = b * s * kn * dt if masked else 0
     normed = _qk_norm_transient(att, t, dt, family)
     if normed > q + k_v + rep + out + additive:
         return normed, "q with its per-head RMSNorm's two fp32 copies" + (
@@ -305,51 +308,18 @@ def _mla_expanded(att: AttentionSpec, tokens: int, dt: int) -> int:
 def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     """Every candidate peak of the run (see the module docstring)."""
     b, s, new = wl.batch, wl.context, wl.new_tokens
-    model_dtype = _model_dtype(spec, wl)
-    dt = COMPUTE_DTYPE_BYTES.get(model_dtype, 2)  # a storage format (quantized) computes in bf16
+    dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)  # a storage format (quantized) computes in bf16
     h, v = spec.hidden_size, spec.vocab_size
     t = b * s
     kvd = _cache_dtype(spec, wl)
-    use_cache = wl.task != "forward"
-    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if use_cache else None
+    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if wl.task != "forward" else None
     kv_full, kv_text = (prefill_kv.bytes, prefill_kv.formula) if prefill_kv else (0, "")
-    masks = _mask_bytes(spec, wl, b, s, dt)
-    masked = masks > 0
-    rot = 0
-    for layer in spec.layers:
-        if layer.attention is not None and spec.position_embedding == "rope":
-            a = layer.attention
-            rot = max(rot, 2 * t * (a.qk_rope_head_dim or a.rope_dim or a.head_dim) * dt)
-    if spec.family in ROPE_PER_LAYER_TYPE:
-        rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
-    fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
-    stream = _stream_tensors(spec) * t * h * dt
+    from .transformers_prefill import prefill_chunks, prefill_moments  # (it builds on this module's parts)
+
     moments: list[Moment] = []
-    seen: set[tuple[object, ...]] = set()
-    for idx, layer in enumerate(spec.layers):
-        key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
-        if key in seen:
-            continue
-        seen.add(key)
-        held_probs = 0
-        if layer.attention is not None:
-            att = layer.attention
-            a_bytes, a_text = _attn_transient(att, wl, b, s, dt, masked, model_dtype == "float16", spec.family)
-            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
-            moments.append(Moment(f"prefill attention (layer {idx})", kv_full, attn_stream + a_bytes + fixed,
-                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
-                                  kv_formula=kv_text))
-            if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
-                held_probs = b * att.num_heads * s * s * dt
-        moments += _recurrent_moments(spec, layer, idx, b, s, dt, fixed, kv_full, kv_text)
-        if layer.ssm is not None and layer.mlp is None and layer.moe is None:
-            continue
-        f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
-        moments.append(Moment(f"prefill MLP (layer {idx})", kv_full, stream + f_bytes + held_probs + fixed,
-                              formula=f"{stream:,} stream + {f_text}"
-                              + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
-                              + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
+    for queries, keys in prefill_chunks(spec, wl):
+        moments += prefill_moments(spec, wl, queries, keys, dt, inputs)
     if wl.task == "forward":
         # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step
         copies = 2 if spec.family in SOFTCAPPED_LOGITS else 1

@@ -129,13 +129,30 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
 
 
 def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int]]:
-    """The prompt's forward; returns every layer's cache keys (none for ``forward``)."""
+    """The prompt's forward, or its chunks in order (``prefill_chunks``); returns every layer's cache keys (none
+    for ``forward``). The token ids and generate's attention mask cover the whole prompt throughout."""
+    t = wl.batch * wl.context
+    inputs = [tr.alloc(t * INT64), tr.alloc(t * INT64 if wl.task == "generate" else 0)]
+    cache_keys: list[list[int]] = []
+    done = 0
+    while done < wl.context:
+        queries = min(wl.context - done, spec.prefill_chunk_size or wl.context) if wl.task == "generate" \
+            else wl.context
+        cache_keys = _forward(tr, spec, replace(wl, context=queries), dt, done + queries, cache_keys)
+        done += queries
+    tr.free(*inputs)
+    return cache_keys
+
+
+def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
+             cache: list[list[int]]) -> list[list[int]]:
+    """One forward of ``wl.context`` tokens over ``keys`` (more after a first chunk: ``cache`` holds each layer's
+    K/V so far, replaced by ``torch.cat``'s longer copies)."""
     b, s = wl.batch, wl.context
     t, h = b * s, spec.hidden_size
     kvd = _cache_dtype(spec, wl)
     use_cache = wl.task != "forward"
-    masks = _mask_bytes(spec, wl, b, s, dt)
-    fixed = [tr.alloc(t * INT64), tr.alloc(t * INT64 if wl.task == "generate" else 0), tr.alloc(masks)]
+    mask = tr.alloc(_mask_bytes(spec, wl, b, s, dt, keys))
     emb = tr.alloc(t * h * dt)
     if spec.family in GEMMA:  # the embedding times its scale: a new tensor, the unscaled one goes
         scaled = tr.alloc(t * h * dt)
@@ -150,8 +167,9 @@ def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int
     for i in range(len(spec.layers)):
         lay = spec.layers[i]  # a block with no mixer that caches (Nemotron-H's MLP and MoE blocks) adds nothing
         cached = any(m is not None for m in (lay.attention, lay.ssm, lay.linear, lay.conv))
-        kv = kv_cache_bytes(_one_layer(spec, i), s, b, "transformers", kvd, bound_windows=False) if cached else 0
-        stream, kv_keys = _layer(tr, spec, wl, i, t, dt, kv, masks > 0, stream, emb)
+        kv = kv_cache_bytes(_one_layer(spec, i), keys, b, "transformers", kvd, bound_windows=False) if cached else 0
+        old = cache[i] if i < len(cache) else []
+        stream, kv_keys = _layer(tr, spec, wl, i, t, dt, kv, mask > 0, stream, emb, keys, old)
         if use_cache:
             cache_keys.append(kv_keys)
         else:
@@ -159,16 +177,18 @@ def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
     tr.free(stream if stream != emb else 0, emb, *tables)
     logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
-    tr.free(logits, normed, *fixed)
+    tr.free(logits, normed, mask)
     return cache_keys
 
 
 def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
-           stream: int, emb: int) -> tuple[int, list[int]]:
-    """One decoder layer of the prefill; returns the new residual stream and this layer's K/V keys."""
+           stream: int, emb: int, keys: int = 0, old: list[int] | None = None) -> tuple[int, list[int]]:
+    """One decoder layer of the prefill (``keys``: the keys its attention reads, the cache's ``old`` K/V grown
+    into new copies for a chunk after the first); returns the new residual stream and this layer's K/V keys."""
     layer = spec.layers[i]
     h = spec.hidden_size
     if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
+        tr.free(*(old or []))
         return _gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream)
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
@@ -182,11 +202,12 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         beside = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, 0)[0] if mixer else 0
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
-            *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked)
+            *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked, keys, old or [])
+            old = []
         elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
             out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
         else:
-            kv_keys, probs = attention_blocks(tr, spec, wl, i, t, dt, kv, masked)
+            kv_keys, probs = attention_blocks(tr, spec, wl, i, t, dt, kv, masked, keys)
         if not beside:  # the block's variable now holds the attention's output: the normed input goes
             out = out or tr.alloc(t * h * dt)
             tr.free(normed)
@@ -210,6 +231,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         stream = _add(tr, t * h * dt, emb, emb, out)
     elif kv:
         kv_keys = [tr.alloc(kv)]
+    tr.free(*(old or []))  # torch.cat's longer copies replace the cache's K and V
     f_bytes, _ = _ffn_transient(spec, layer, i, wl, t, dt)
     if f_bytes:
         normed = norm(tr, spec, t * h, dt)

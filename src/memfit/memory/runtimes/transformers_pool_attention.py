@@ -75,12 +75,14 @@ def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     return out
 
 
-def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool) -> list[int]:
+def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
+              keys: int = 0, old: list[int] | None = None) -> list[int]:
     """q/k/v projections, RoPE (q·cos, rotate_half's negated half and cat, ·sin, sum), the cache's K/V, the
-    kernel (SDPA, or eager scores, mask, fp32 softmax and its cast back) and the output projection."""
+    kernel (SDPA, or eager scores, mask, fp32 softmax and its cast back) and the output projection. ``keys``: what
+    the queries read (a later chunk: the cache's ``old`` K and V re-made longer by ``torch.cat``, each then freed)."""
     att = spec.layers[i].attention
     assert att is not None
-    b, s = wl.batch, wl.context
+    b, s, keys, old = wl.batch, wl.context, keys or wl.context, old or [0, 0]
     nq = t * att.num_heads * att.head_dim * dt
     nk = kv // 2 if kv else t * att.num_kv_heads * att.head_dim * dt
     nv = kv - kv // 2 if kv else nk
@@ -108,14 +110,16 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         q, k = rotated
     kv_keys = [k, v]
     if kv and wl.task != "forward":  # DynamicLayer.update: torch.cat onto the empty cache copies K and V; the
-        kv_keys = [tr.alloc(nk), tr.alloc(nv)]  # layer's own go at once, the attention reads the cache's
-        tr.free(k, v)
+        kv_keys = [tr.alloc(nk)]  # layer's own go at once, the attention reads the cache's
+        tr.free(old[0])
+        kv_keys.append(tr.alloc(nv))
+        tr.free(old[-1], k, v)
     rep: list[int] = []
     if (wl.attn == "eager" or masked) and att.num_kv_heads != att.num_heads:  # repeat_kv: K/V for every head
-        rep = [tr.alloc(t * att.num_heads * att.head_dim * dt), tr.alloc(t * att.num_heads * att.value_dim * dt)]
+        rep = [tr.alloc(b * keys * att.num_heads * d * dt) for d in (att.head_dim, att.value_dim)]
     held = 0
     if wl.attn == "eager":
-        scores = b * att.num_heads * s * s
+        scores = b * att.num_heads * s * keys
         raw = tr.alloc(scores * dt)
         scaled = tr.alloc(scores * dt)
         tr.free(raw)
@@ -132,8 +136,8 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
                          t * att.num_heads * att.value_dim * dt)
     elif masked:  # the memory-efficient kernel: the bool mask made additive (its logical_not, then where)
-        negated = tr.alloc(b * s * s)
-        additive = tr.alloc(b * s * s * dt)
+        negated = tr.alloc(b * s * keys)
+        additive = tr.alloc(b * s * keys * dt)
         tr.free(negated)
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
         tr.free(additive)
@@ -204,13 +208,13 @@ def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
 
 
 def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int,
-                      masked: bool) -> tuple[list[int], int]:
+                      masked: bool, keys: int = 0) -> tuple[list[int], int]:
     """Any other attention at a coarser grain: q, the layer's K/V, the rest of the profile's temporaries (gpt-oss's
     eager sinks softmax tensor by tensor). Returns the K/V keys and the probabilities the layer holds (or 0)."""
     att = spec.layers[i].attention
     assert att is not None
     a_bytes, _ = _attn_transient(att, wl, wl.batch, wl.context, dt, masked, _model_dtype(spec, wl) == "float16",
-                                 spec.family)
+                                 spec.family, keys or None)
     nq = t * att.num_heads * att.head_dim * dt
     q = tr.alloc(min(a_bytes, nq))
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]

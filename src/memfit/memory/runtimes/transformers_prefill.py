@@ -1,0 +1,89 @@
+"""The prompt's forward in transformers inference, as moments (``transformers.py``): the whole prompt at once, or the
+chunks ``generate`` runs it in when the config carries a ``prefill_chunk_size`` (transformers 5.25
+generation/utils.py ``_prefill``; MLC's config files set 2,048, and ``GenerationConfig.from_model_config`` copies
+it). A chunk of ``q`` tokens attends to the ``k`` tokens cached so far: its scores and masks are ``q × k`` (under
+SDPA a chunk after the first has a bool mask, masking_utils ``_ignore_causal_mask_sdpa``), its activations those of
+``q`` tokens, the cache ``k`` tokens."""
+
+from __future__ import annotations
+
+from ...spec import ModelSpec
+from ...workload import Workload
+from ..dsv4_attention import hc_stream_bytes
+from ..kv_cache import kv_cache
+from .transformers import (
+    Moment,
+    _attn_transient,
+    _cache_dtype,
+    _ffn_transient,
+    _mask_bytes,
+    _mask_count,
+    _model_dtype,
+    _recurrent_moments,
+    _stream_tensors,
+)
+from .transformers_families import ROPE_PER_LAYER_TYPE, per_layer_input_bytes
+
+__all__ = ["prefill_chunks", "prefill_moments"]
+
+
+def prefill_chunks(spec: ModelSpec, wl: Workload) -> list[tuple[int, int]]:
+    """(queries, keys) of the prompt's forwards: the whole prompt at once; under ``generate`` with a config's
+    ``prefill_chunk_size`` below the prompt, chunks of that many tokens, each attending to the cache so far
+    (transformers 5.25 generation/utils.py ``_prefill``: ``torch.split`` of the prompt, one forward per chunk).
+    Of those, the first, the last full one and the rest: a full chunk holds no more than the last full one (the
+    same queries over fewer keys)."""
+    c, s = spec.prefill_chunk_size, wl.context
+    if wl.task != "generate" or not c or c >= s:
+        return [(s, s)]
+    out = [(c, c), (c, s // c * c)] + ([(s % c, s)] if s % c else [])
+    return list(dict.fromkeys(out))
+
+
+def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: int, inputs: int) -> list[Moment]:
+    """The prompt's forward (or one chunk of it: ``queries`` tokens over ``keys`` keys): per distinct layer, its
+    attention and its MLP (see the module docstring)."""
+    b, h = wl.batch, spec.hidden_size
+    t = b * queries
+    half = _model_dtype(spec, wl) == "float16"
+    kv = kv_cache(spec, keys, b, "transformers", _cache_dtype(spec, wl), bound_windows=False) \
+        if wl.task != "forward" else None
+    kv_full, kv_text = (kv.bytes, kv.formula) if kv else (0, "")
+    masks = _mask_bytes(spec, wl, b, queries, dt, keys)
+    masked = masks > 0
+    rot = 0
+    for layer in spec.layers:
+        if layer.attention is not None and spec.position_embedding == "rope":
+            a = layer.attention
+            rot = max(rot, 2 * t * (a.qk_rope_head_dim or a.rope_dim or a.head_dim) * dt)
+    if spec.family in ROPE_PER_LAYER_TYPE:
+        rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
+    fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
+    stream = _stream_tensors(spec) * t * h * dt
+    where = "" if queries == keys == wl.context else f", chunk of {queries:,} tokens over {keys:,}"
+    moments: list[Moment] = []
+    seen: set[tuple[object, ...]] = set()
+    for idx, layer in enumerate(spec.layers):
+        key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
+        if key in seen:
+            continue
+        seen.add(key)
+        held_probs = 0
+        if layer.attention is not None:
+            att = layer.attention
+            a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
+            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
+            moments.append(Moment(f"prefill attention (layer {idx}{where})", kv_full, attn_stream + a_bytes + fixed,
+                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
+                                  kv_formula=kv_text))
+            if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
+                held_probs = b * att.num_heads * queries * keys * dt
+        moments += _recurrent_moments(spec, layer, idx, b, queries, dt, fixed, kv_full, kv_text)
+        if layer.ssm is not None and layer.mlp is None and layer.moe is None:
+            continue
+        f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
+        moments.append(Moment(f"prefill MLP (layer {idx}{where})", kv_full, stream + f_bytes + held_probs + fixed,
+                              formula=f"{stream:,} stream + {f_text}"
+                              + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
+                              + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
+    return moments
