@@ -45,6 +45,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
+from ..op_sac import op_level_saved
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_masks import eager_masks
 from .fsdp_params import local_shape, param_groups, reduce_peak, tp_spec
@@ -164,25 +165,23 @@ def rank_activations(spec: ModelSpec, acts: ModelActivations, p: Precision, lay:
     (autograd saves what the matmul read, ``torch/distributed/tensor/parallel/style.py`` ``PrepareModuleInput``
     gathers before saving), full on every rank with or without sequence parallelism; the norms and the residual
     stream split only with sequence parallelism. The gathered logits (``ColwiseParallel(output_layouts=
-    Replicate())``) are whole on every rank."""
+    Replicate())``) are whole on every rank; what op-level SAC keeps, one rank's share (``op_level_saved``)."""
     if lay.tp == 1:
         return acts
     tp, T, h = lay.tp, batch * seq, spec.hidden_size
     layers = []
     for la, ls in zip(acts.layers, spec.layers, strict=True):
         feed = max(p.resid_bytes, p.weight_bytes)
-        lin = 0
-        if ls.attention is not None:
-            lin += _linear_inputs(h, ["attn_q", "attn_k", "attn_v"], feed, p)
-        if ls.mlp is not None:
-            lin += _linear_inputs(h, ["ffn_gate", "ffn_up"], feed, p)
+        lin = _linear_inputs(h, ["attn_q", "attn_k", "attn_v"], feed, p) if ls.attention is not None else 0
+        lin += _linear_inputs(h, ["ffn_gate", "ffn_up"], feed, p) if ls.mlp is not None else 0
+        sac = op_level_saved(spec, ls, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager", tp, lay.sp)
         full = T * lin
         norms = la.replicated // tp if lay.sp else la.replicated
         inner = max(0, la.saved - la.replicated - full)
         layers.append(replace(la, saved=norms + full + inner // tp, attention_core=la.attention_core // tp,
                               checkpoint=la.checkpoint // tp if lay.sp else la.checkpoint,
                               forward_extra=la.forward_extra // tp, backward_extra=la.backward_extra // tp,
-                              weight_casts=la.weight_casts // tp, cache=la.cache // tp))
+                              weight_casts=la.weight_casts // tp, cache=la.cache // tp, op_saved=sac))
     return replace(acts, layers=tuple(layers), head_weight_casts=acts.head_weight_casts // tp,
                    embedding_backward_extra=acts.embedding_backward_extra // tp)
 

@@ -171,7 +171,9 @@ def _stage(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActiva
                  embedding_backward_extra=(acts.embedding_backward_extra if last else emb_back) if first else 0)
     ckpt = wl.checkpointing
     full, op = ckpt == "full", ckpt == "selective-op"
-    amp_casts = 0 if full or op else sum(la.weight_casts for la in sa.layers) + sa.head_weight_casts
+    # autocast's bf16 weight copies are saved by their matmuls, each micro-batch its own: a checkpointed layer's
+    # none, the lm_head's outside the checkpoints still (dev llama-3.1-8b-l4/pp2-tp4-r1-gpipe-sacop holds two)
+    amp_casts = (0 if full or op else sum(la.weight_casts for la in sa.layers)) + sa.head_weight_casts
     kept_layers = sum(la.checkpoint if full else la.op_saved if op else
                       la.saved - (la.attention_core if ckpt == "selective" else 0) for la in sa.layers)
     kept = kept_layers + sa.outside + sa.loss_saved + amp_casts
