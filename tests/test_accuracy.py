@@ -166,7 +166,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # Llama 3.2 Vision, states.tower_grads, step.py): llava no-ckpt +5.03 -> +1.11 %, llava ckpt +2.06 -> +1.21 %,
     # llama-3.2-11b-vision img +0.99 -> -1.41 %
     # + qwen3-vl-32b-l2 image ckpt, moved here from the blind image set (l12place): +1.16 %; median 0.28 -> 0.30 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.30, worst=1.52, under=-1.52),
+    # then Qwen3-VL's deepstack mergers no text layer reads left without gradient or state (l12v4img, images.py):
+    # qwen3-vl-32b-l2 image +1.16 -> +0.08 %, qwen3-vl-8b-l2 image +1.50 -> +0.37 %; median 0.30 -> 0.28 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.28, worst=1.52, under=-1.52),
     # DeepSeek-V4 (tools/simulate_families_v4.py): generate b2 s3072 and training ckpt b2 s2048 were listed blind
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
@@ -227,7 +229,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fix; its blind replacement qwen3-vl-4b-instruct-l3 image ckpt s2048 listed (not yet simulated): five cases,
     # median 1.22 -> 1.29 %; the replacement qwen3-vl-4b-instruct-l3 image ckpt s2048, simulated then scored once
     # (l12v4img, code unchanged): +0.69 %; six cases, median 1.10 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=1.10, worst=1.57, under=-1.57),
+    # then (fixed on the development Qwen3-VL l2 image cases, l12v4img) the deepstack merger no text layer reads left
+    # without gradient or state: qwen3-vl-30b-a3b-l2 +1.29 -> +0.37 %; median 1.10 -> 0.81 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.81, worst=1.57, under=-1.57),
     # issue 12's fresh blind MoE/hybrid training set (blind-moe-list.jsonl, listed and committed before it was
     # simulated, l12moe), scored once: worst deepseek-v4-flash-e32-l4 +0.84 %
     ("simulated/blind-moe.jsonl", "training"): Bound(median=0.20, worst=0.84, under=-0.18),
@@ -481,7 +485,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # ckpt -0.35 -> -0.54 %, gemma-3n-e2b +1.36 -> +1.41 %; worst now gemma-3n-e4b ckpt s3072
     # + qwen3-vl-32b-l2 image ckpt, moved here from the blind image set before any fix (l12place): +6.85 % (worst),
     # median 0.58 -> 0.61 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.61, worst=6.85, under=-3.76),
+    # then Qwen3-VL's deepstack mergers: no gradient or state for one no text layer reads, and each one's gradients
+    # made before the backward of the block it reads (l12v4img, training/tower.py): qwen3-vl-32b-l2 image
+    # +6.85 -> +5.96 % (worst), qwen3-vl-8b-l2 image +0.55 -> -0.49 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.61, worst=5.96, under=-3.76),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -650,8 +657,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # tensors gone, tools/placement_sensitivity.py) moved to development before any fix (l12place); its blind
     # replacement qwen3-vl-4b-instruct-l3 image ckpt s2048 listed (not yet simulated): five cases, median 0.65 ->
     # 0.60 %, worst -1.46 %; the replacement qwen3-vl-4b-instruct-l3 image ckpt s2048, simulated then scored once
-    # (l12v4img, code unchanged): -0.28 %; six cases, median 0.52 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=0.52, worst=1.47, under=-1.47),
+    # (l12v4img, code unchanged): -0.28 %; six cases, median 0.52 %; then (fixed on development) the deepstack
+    # mergers: qwen3-vl-30b-a3b-l2 +0.45 -> -0.31 %, median 0.52 -> 0.46 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.46, worst=1.47, under=-1.47),
     # issue 12's fresh blind MoE/hybrid training set (l12moe: Qwen3.5-122B-A10B, Qwen3-30B-A3B ckpt b2, OLMoE,
     # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
     # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %

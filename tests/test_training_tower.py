@@ -105,3 +105,54 @@ def test_tower_gradients_come_after_the_text_layers() -> None:
     assert st.embedding_grads - st.tower_grads == 32064 * 4096 * 2
     assert st.head_grads + sum(st.layer_grads) + st.embedding_grads == st.gradients
     assert not tower_runs_first(spec) and tower_runs_first(_spec("llama-3.2-11b-vision"))
+
+
+def _cut(name: str, text_layers: int) -> ModelSpec:
+    cfg = json.loads(json.dumps(_config(name)))
+    cfg["text_config"]["num_hidden_layers"] = text_layers
+    return spec_from_config(cfg, name)
+
+
+def test_deepstack_mergers_no_text_layer_reads_get_no_gradient_nor_state() -> None:
+    """Qwen3-VL adds deepstack merger j's features to text layer j's output only while j < the text layers
+    (``Qwen3VLTextModel.forward``): with two text layers Qwen3-VL-8B's third merger feeds nothing, gets no gradient,
+    and AdamW keeps no state for it. Its parameters, by hand: LayerNorm over 4 · 1,152 = 4,608 (weight, bias), fc1
+    4,608² + 4,608, fc2 4,096 · 4,608 + 4,096 = 40,125,952."""
+    from memfit.inventory import count_parameters
+    from memfit.memory.images import deepstack_used, idle_tower_parameters
+    from memfit.memory.training.states import model_states
+
+    idle = 2 * 4608 + 4608 * 4608 + 4608 + 4096 * 4608 + 4096
+    assert idle == 40_125_952
+    spec = _cut("qwen3-vl-8b-instruct", 2)
+    assert spec.vision is not None and spec.vision.deepstack_indexes == (8, 16, 24)
+    assert deepstack_used(spec) == 2 and idle_tower_parameters(spec) == idle
+    wl = Workload(mode="train", batch=1, context=2048 + 1024, images=1, dtype="bfloat16",
+                  mixed_precision=False, optimizer="adamw-fused").validate()
+    st = model_states(spec, wl)
+    total = count_parameters(spec).total
+    assert st.trainable == total - idle
+    assert st.tower_grads == (spec.vision.parameters - idle) * 2
+    assert st.optimizer.state_bytes == 2 * (total - idle) * 2
+    full = _cut("qwen3-vl-8b-instruct", 3)  # three text layers read all three
+    assert idle_tower_parameters(full) == 0 and model_states(full, wl).trainable == count_parameters(full).total
+    assert model_states(spec, wl.replace(images=0)).tower_grads == 0  # no image: the whole tower idle, as before
+
+
+@pytest.mark.parametrize(("text_layers", "blocks_before"), [(36, [0, 6, 12, 18]), (2, [0, 12, 18])])
+def test_deepstack_merger_gradients_come_before_their_block(text_layers: int, blocks_before: list[int]) -> None:
+    """The tower's backward makes the main merger's gradients first, then deepstack merger j's right before the
+    backward of the block it reads (``deepstack_visual_indexes`` 5, 11, 17 of Qwen3-VL-4B's 24 blocks: after 6, 12
+    and 18 blocks; the 36 text layers read all three), and none for a merger no text layer reads (two text layers:
+    the third, at block 17, idle; the others after 12 and 18 blocks). Merger fc2's gradient is 2,560 · 4,096 × 2 B
+    = 20 MiB (4 · 1,024 features in, the text width out), a block's fused qkv 3 · 1,024² × 2 B = 6 MiB."""
+    spec = _cut("qwen3-vl-4b-instruct", text_layers)
+    wl = Workload(mode="train", batch=1, context=2048, images=1, checkpointing="full")
+    tr = Requested()
+    c = StepContext(tr, spec, Precision(amp=False, weight_bytes=2, resid_bytes=2, full=True), 1, wl.context)
+    run = tower_forward(c, 1, tower_training_saved(spec, wl, 2), True)
+    start = len(tr.sizes)
+    tower_backward(c, run, 1, True, 2)
+    made = tr.sizes[start:]
+    fc2, qkv = 2560 * 4096 * 2, 3 * 1024 * 1024 * 2
+    assert [made[:i].count(qkv) for i, n in enumerate(made) if n == fc2] == blocks_before

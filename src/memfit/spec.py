@@ -248,6 +248,7 @@ class VisionSpec:
     cross_attention_tokens: int = 0  # vision tokens per image each cross-attention layer caches (mllama)
     temporal_patch: int = 1  # frames per patch (Qwen-VL's pixel rows carry C × t × p² values)
     deepstack: int = 0  # Qwen3-VL: mergers whose features are added to the first text layers' hidden states
+    deepstack_indexes: tuple[int, ...] = ()  # Qwen3-VL: the tower block each deepstack merger reads, merger order
     tiles: int = 0  # mllama: tiles per image (each of image_size² px)
     kept_layers: int = 0  # mllama: layers whose outputs the encoders keep to their end (every local and global one)
     output_dim: int = 0  # mllama: the final and selected intermediate hidden states concatenated

@@ -29,9 +29,9 @@ from ..spec import ModelSpec, VisionSpec
 from ..units import fmt_bytes
 from ..workload import Workload
 
-__all__ = ["apply_tower_moment", "cross_attention_cache", "held_during_text", "held_parts", "patches_per_image",
-           "tower_checkpointed", "tower_moment", "tower_runs_first", "tower_tensors", "tower_training_saved",
-           "with_images"]
+__all__ = ["apply_tower_moment", "cross_attention_cache", "deepstack_used", "held_during_text", "held_parts",
+           "idle_tower_parameters", "patches_per_image", "tower_checkpointed", "tower_moment", "tower_runs_first",
+           "tower_tensors", "tower_training_saved", "with_images"]
 
 _GATED_TOWERS = ("qwen2_5_vl", "gemma4")  # towers whose MLP is gate/up/down (three intermediates alive)
 
@@ -174,6 +174,25 @@ def tower_tensors(v: VisionSpec, text_hidden: int) -> tuple[tuple[int, ...], tup
     return parts
 
 
+def deepstack_used(spec: ModelSpec) -> int:
+    """How many of Qwen3-VL's deepstack mergers reach the text model. transformers 5.25's ``Qwen3VLTextModel.forward``
+    adds merger j's features to text layer j's output only ``if layer_idx in range(len(deepstack_visual_embeds))``,
+    so with fewer text layers than mergers the last mergers feed nothing: their output dies with the model's
+    forward, they get no gradient, and AdamW keeps no state for them (``torch.optim.AdamW`` skips a parameter whose
+    ``grad`` is None)."""
+    v = spec.vision
+    return min(v.deepstack, spec.num_layers) if v is not None else 0
+
+
+def idle_tower_parameters(spec: ModelSpec) -> int:
+    """Parameters of the deepstack mergers no text layer reads (:func:`deepstack_used`): no gradient, no state."""
+    v = spec.vision
+    if v is None or v.kind != "qwen3_vl" or v.deepstack <= spec.num_layers:
+        return 0
+    _before, _block, after = tower_tensors(v, spec.hidden_size)
+    return (v.deepstack - deepstack_used(spec)) * sum(after[6:12]) if len(after) == 6 * (1 + v.deepstack) else 0
+
+
 def tower_checkpointed(v: VisionSpec) -> bool:
     """Whether gradient checkpointing reaches the tower's blocks: transformers 5.25 checkpoints the blocks that are
     ``GradientCheckpointingLayer`` s (CLIP's, SigLIP's, Idefics3's, Qwen2.5-VL's and Qwen3-VL's); Llama 3.2 Vision's
@@ -207,7 +226,8 @@ def tower_training_saved(spec: ModelSpec, wl: Workload, dt: int) -> int:
     d, tokens = v.hidden_size, images * v.tokens_per_image
     if v.kind in ("qwen2_5_vl", "qwen3_vl"):
         pixels = patches * v.num_channels * v.temporal_patch * v.patch_size ** 2 * dt
-        projector = patches * d * (4 + dt + 3 * dt) * (1 + v.deepstack)
+        # an idle deepstack merger's tensors die with the model's forward (deepstack_used)
+        projector = patches * d * (4 + dt + 3 * dt) * (1 + deepstack_used(spec))
     elif v.kind == "mllama" and v.tiles:
         positions = v.num_patches + 1
         patches = images * v.tiles * -(-positions // 8) * 8

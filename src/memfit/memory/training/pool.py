@@ -47,7 +47,7 @@ from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .states import ModelStates
-from .tower import TowerRun, tower_backward, tower_forward, tower_parameters
+from .tower import TowerRun, idle_tower_tensors, tower_backward, tower_forward, tower_parameters
 
 __all__ = ["training_pool", "training_reserve"]
 
@@ -175,6 +175,10 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
     blocks = _blocks(c)
     if not wl.images:
         blocks = [x for x in blocks if x.group != "vision"]
+    elif idle := idle_tower_tensors(c):  # Qwen3-VL's deepstack mergers no text layer reads: no gradient, no state
+        vision = [i for i, x in enumerate(blocks) if x.group == "vision"]
+        drop = set(vision[-idle:]) if len(vision) > idle else set()
+        blocks = [x for i, x in enumerate(blocks) if i not in drop]
     out = []
     for x in blocks:  # transformers >= 5 keeps a MoE layer's experts as gate_up_proj (E, 2I, h) and down_proj
         if x.kind == "ffn_up_exps" and out and out[-1][:2] == (x.layer, "ffn_gate_exps"):

@@ -20,6 +20,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import Precision
+from ..images import idle_tower_parameters
 from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
 from ..loss_release import loss_release
 from ..moe_release import expert_linears
@@ -147,13 +148,15 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
         cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
         idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
-        shapes = [t.shape for t in tensors if t.name not in idle]
+        # with images, Qwen3-VL's deepstack mergers that no text layer reads get no gradient either (images.py)
+        unused = idle_tower_parameters(spec) if wl.images else 0
+        shapes = [((t.numel - unused,) if t.name == "vision_tower" else t.shape) for t in tensors if t.name not in idle]
         grad_b = wb
         head = emb = tower = 0
         for t in tensors:
             if t.name in idle:
                 continue
-            b = t.numel * grad_b
+            b = (t.numel - (unused if t.name == "vision_tower" else 0)) * grad_b
             tower += b if t.group == "vision" else 0
             if t.layer is not None:
                 layer_grads[t.layer] += b
@@ -164,7 +167,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             else:
                 head += b
         lora = 0
-        trainable = n_total - sum(t.numel for t in tensors if t.name in idle)
+        trainable = n_total - sum(t.numel for t in tensors if t.name in idle) - unused
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, wb)
     else:
         if _is_quant(wl):

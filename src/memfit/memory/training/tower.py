@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..caching_allocator import K_SMALL_SIZE
-from ..images import patches_per_image, tower_checkpointed, tower_tensors
+from ..images import deepstack_used, patches_per_image, tower_checkpointed, tower_tensors
 from .layer_ops import StepContext
 
-__all__ = ["TowerRun", "tower_backward", "tower_forward", "tower_parameters"]
+__all__ = ["TowerRun", "idle_tower_tensors", "tower_backward", "tower_forward", "tower_parameters"]
 
 _GATED = ("qwen2_5_vl", "gemma4")  # gate/up/down MLPs: three intermediates alive
 _ROTARY = ("qwen2_5_vl", "qwen3_vl")  # q and k rotated in fp32
@@ -47,6 +47,32 @@ def tower_parameters(c: StepContext) -> list[int]:
         return []
     before, block, after = tower_tensors(v, c.spec.hidden_size)
     return [*before, *(block * v.num_layers), *after]
+
+
+def _mergers(c: StepContext) -> tuple[tuple[int, ...], dict[int, tuple[int, ...]]]:
+    """The tensors after the blocks as (the main merger's and whatever else has no block of its own, each deepstack
+    merger a text layer reads by the tower block it reads: ``Qwen3VLVisionModel.forward`` runs merger j right after
+    block ``deepstack_visual_indexes[j]``, so autograd, which runs the ready node made last first, runs its backward
+    after the block above and before that block's)."""
+    v = c.spec.vision
+    assert v is not None
+    _before, _block, after = tower_tensors(v, c.spec.hidden_size)
+    if v.kind != "qwen3_vl" or len(after) != 6 * (1 + v.deepstack):
+        return after, {}
+    used = deepstack_used(c.spec)
+    if len(v.deepstack_indexes) != v.deepstack:  # blocks not known: the mergers' gradients first
+        return after[:6 * (1 + used)], {}
+    return after[:6], {v.deepstack_indexes[j]: after[6 + 6 * j:12 + 6 * j] for j in range(used)}
+
+
+def idle_tower_tensors(c: StepContext) -> int:
+    """How many of the tower's last parameter tensors get no gradient: the deepstack mergers no text layer reads
+    (``images.deepstack_used``), six tensors each."""
+    v = c.spec.vision
+    if v is None or v.kind != "qwen3_vl":
+        return 0
+    _before, _block, after = tower_tensors(v, c.spec.hidden_size)
+    return 6 * (v.deepstack - deepstack_used(c.spec)) if len(after) == 6 * (1 + v.deepstack) else 0
 
 
 def _transients(c: StepContext, patches: int) -> None:
@@ -154,14 +180,17 @@ def tower_backward(c: StepContext, run: TowerRun, images: int, full: bool, grad_
         return
     tr = c.tr
     full = full and tower_checkpointed(v)
-    before, block, after = tower_tensors(v, c.spec.hidden_size)
+    before, block, _after = tower_tensors(v, c.spec.hidden_size)
+    after, deepstack = _mergers(c)
     patches = c.batch * images * patches_per_image(v)
     def large(tensors: tuple[int, ...]) -> list[int]:  # the small pool's gradients are not replayed
         return [n * grad_bytes for n in reversed(tensors) if n * grad_bytes > K_SMALL_SIZE]
 
     c.grads += [tr.alloc(n) for n in large(after)]
     made = large(block)
-    for key in reversed(run.blocks):
+    for i in range(len(run.blocks) - 1, -1, -1):
+        key = run.blocks[i]
+        c.grads += [tr.alloc(n) for n in large(deepstack.get(i, ()))]
         if full:
             _block_backward(c, patches, made)
         else:

@@ -103,7 +103,7 @@ def qwen3_vl_tower(v: Config) -> VisionSpec:
     p, t, c = _square(v, "patch_size"), get_int(v, "temporal_patch_size"), get_int(v, "in_channels")
     m, out = get_int(v, "spatial_merge_size"), get_int(v, "out_hidden_size")
     deep = v.get("deepstack_visual_indexes") or []
-    if not isinstance(deep, list | tuple):
+    if not isinstance(deep, list | tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in deep):
         raise ConfigError(f"vision_config 'deepstack_visual_indexes' = {deep!r} must be a list of block indexes")
     hs = d * m * m
     merger = hs * hs + hs + out * hs + out
@@ -113,7 +113,7 @@ def qwen3_vl_tower(v: Config) -> VisionSpec:
     return VisionSpec(parameters=total, hidden_size=d, num_layers=depth, intermediate_size=inter,
                       num_heads=get_int(v, "num_heads"), image_size=SAMPLE_SIDE, patch_size=p, num_channels=c,
                       projector_dim=out, tokens_per_image=tokens, kind="qwen3_vl", temporal_patch=t,
-                      deepstack=len(deep),
+                      deepstack=len(deep), deepstack_indexes=tuple(deep),
                       description=f"Qwen3-VL vision tower + patch mergers ({len(deep)} deepstack); an H × W px image "
                                   f"adds (H/{p * m}) × (W/{p * m}) tokens ({SAMPLE_SIDE:,}² px: {tokens:,})")
 
