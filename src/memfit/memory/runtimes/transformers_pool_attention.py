@@ -173,18 +173,28 @@ def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
 
 
 def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
-    """SDPA's math path (fp32 with grouped K/V: neither flash nor the memory-efficient kernel runs): the scaled q,
-    K and V repeated to every head, the fp32 scores, the causal bias, the masked scores, the softmax, the output."""
+    """SDPA's math path (fp32 with grouped K/V: neither flash nor the memory-efficient kernel runs), in the order of
+    torch's ``_scaled_dot_product_attention_math`` (aten/src/ATen/native/transformers/attention.cpp): q times
+    √scale; ``is_causal``'s bool ``ones(L, S).tril()`` made a float bias (``convert_boolean_attn_mask``); K and V
+    repeated to every head (``enable_gqa``); the repeated key's transpose times √scale, a copy the scores' matmul
+    reads and drops; the fp32 scores, the bias added in place (``add_``; fake tensors take the out-of-place ``add``,
+    two score-sized blocks either way at the softmax); ``_safe_softmax``'s output beside the scores, then the scores
+    go; the output. The scaled key (found on the development case codellama-34b-hf-l3 fp32 forward: the output
+    lands in its freed block, not in a score-sized one) is what keeps the next layer's scores in the same segments."""
     scaled = tr.alloc(nq)
-    rk, rv = tr.alloc(nq), tr.alloc(nv)
-    scores = tr.alloc(b * heads * s * s * 4)
+    ones = tr.alloc(s * s)
+    tril = tr.alloc(s * s)
+    tr.free(ones)
     bias = tr.alloc(s * s * 4)
-    masked = tr.alloc(b * heads * s * s * 4)
-    tr.free(scores)
+    tr.free(tril)
+    rk, rv = tr.alloc(nq), tr.alloc(nv)
+    key = tr.alloc(nq)
+    scores = tr.alloc(b * heads * s * s * 4)
+    tr.free(key)
     soft = tr.alloc(b * heads * s * s * 4)
-    tr.free(masked)
+    tr.free(scores)
     out = tr.alloc(nv)
-    tr.free(soft, bias, rk, rv, scaled)
+    tr.free(scaled, rk, rv, bias, soft)
     return out
 
 

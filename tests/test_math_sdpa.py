@@ -1,0 +1,47 @@
+"""SDPA's math path in the inference pool replay, in the order of torch's ``_scaled_dot_product_attention_math``
+(aten/src/ATen/native/transformers/attention.cpp): q·√scale, ``ones(L, S).tril()`` made a float bias, K and V repeated
+(``enable_gqa``), the repeated key's transpose times √scale (freed after the scores' matmul), the scores, the bias added
+in place, ``_safe_softmax``'s output, the output. Found on the development case codellama-34b-hf-l3 fp32 forward."""
+
+from __future__ import annotations
+
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.runtimes.transformers_pool_attention import _math_sdpa
+
+
+class Recorder(Trace):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.events: list[tuple[str, int]] = []
+        self.size: dict[int, int] = {}
+
+    def alloc(self, nbytes: int) -> int:
+        key = super().alloc(nbytes)
+        self.size[key] = nbytes
+        self.events.append(("+", nbytes))
+        return key
+
+    def free(self, *keys: int) -> None:
+        self.events += [("-", self.size[k]) for k in keys if k]
+        super().free(*keys)
+
+
+def test_math_path_order() -> None:
+    # CodeLlama-34B's widths: 64 heads of 128, b1 × 2,500 tokens, fp32
+    b, s, heads = 1, 2500, 64
+    n = b * s * heads * 128 * 4  # q (and K, V repeated to every head)
+    scores = b * heads * s * s * 4
+    tr = Recorder()
+    out = _math_sdpa(tr, b, s, heads, n, n)
+    assert out
+    assert tr.events == [
+        ("+", n),  # q·√scale
+        ("+", s * s), ("+", s * s), ("-", s * s),  # ones, tril, the ones go
+        ("+", s * s * 4), ("-", s * s),  # the float bias, the tril goes
+        ("+", n), ("+", n),  # K and V repeated
+        ("+", n),  # the key's transpose·√scale
+        ("+", scores), ("-", n),  # the scores; the scaled key goes
+        ("+", scores), ("-", scores),  # the softmax beside the scores (the bias added in place), then they go
+        ("+", n),  # the output
+        ("-", n), ("-", n), ("-", n), ("-", s * s * 4), ("-", scores),
+    ]
