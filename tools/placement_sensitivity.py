@@ -37,10 +37,14 @@ Event = tuple[bool, str, int]  # (a malloc, the tensor's key, bytes requested; 0
 
 
 def large_events(events: list[dict[str, Any]]) -> list[Event]:
-    """The stream's large-pool requests (above 1 MiB) and their frees, in order (phase marks dropped)."""
+    """The stream's large-pool requests (above 1 MiB) and their frees, in order (phase marks dropped). A per-stream
+    trace (``StreamPools``: FSDP's all-gather and reduce-scatter streams) keeps its default stream's: each other
+    stream has a pool of its own."""
     out: list[Event] = []
     live: set[str] = set()
     for e in events:
+        if e.get("stream", "default") != "default":
+            continue
         if e.get("ev") == "malloc" and e["bytes"] > K_SMALL_SIZE:
             live.add(e["key"])
             out.append((True, e["key"], e["bytes"]))

@@ -25,6 +25,7 @@ Usage:
   python tools/simulate_pipeline.py generate --set development   # -> tests/data/parallel/pipeline-dev.jsonl
   python tools/simulate_pipeline.py generate --set heldout       # -> tests/data/parallel/pipeline-heldout.jsonl
   python tools/simulate_pipeline.py run CASE_NAME
+  python tools/simulate_pipeline.py trace DEV_CASE_NAME FILE     # its allocation stream (placement_sensitivity.py)
 """
 
 from __future__ import annotations
@@ -292,10 +293,11 @@ def backward_keeps_modes() -> Iterator[None]:
 SCHEDULES = {"gpipe": "ScheduleGPipe", "1f1b": "Schedule1F1B", "interleaved-1f1b": "ScheduleInterleaved1F1B"}
 
 
-def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = False) -> dict[str, Any]:
     """Rank ``p['rank']`` of a ``p['pp']``-stage pipeline (``p['v']`` stages per rank for interleaved schedules) running
     ``p['microbatches']`` micro-batches of ``p['batch']`` sequences per step under ``p['schedule']``; AdamW (fused) on
-    the rank's parameters; two steps, the peak of the second."""
+    the rank's parameters; two steps, the peak of the second. ``trace``: the record's ``trace`` holds the emulated
+    allocator's stream (every malloc and free with its stream and aten operator, ``StreamPools.events``)."""
     from torch.distributed.pipelining import PipelineStage, schedules
     from transformers import AutoModelForCausalLM
 
@@ -313,6 +315,8 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
 
             mesh = init_device_mesh("cpu", (pp, dp, tp), mesh_dim_names=("pp", "dp", "tp"))
         with _fake_world() as tracker, static_metadata(), backward_keeps_modes():
+            if trace:
+                tracker.pool.events = []
             # torchtitan materialises only the local (FSDP or TP) shards of its meta-built stages
             tracker.pool.paused = dp * tp > 1
             cfg = sm.config_from_dict(cfg_dict)
@@ -380,6 +384,8 @@ def simulate_pp(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
             rec.update(tracked_peak=peak, tracked_peak_reserved=peak_res, phases=phases,
                        n_params=sum(q.numel() for q in params), stage_ids=ids_here,
                        reserved_by_stream=tracker.pool.by_stream())
+            if trace:
+                rec["trace"] = tracker.pool.events
             del sched, stages, mods, opt, params, ids
             gc.collect()
         return rec
@@ -732,6 +738,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """One development case (``PP_DEV`` or ``PP_TP_DEV``: held-out streams are not looked at) simulated again with its
+    allocation stream, appended to ``args.out`` as ``{"case", "reserved_peak", "events"}`` (placement_sensitivity's
+    input; a PP x TP case needs a process of its own, as ``generate`` runs them)."""
+    case = next((c for c in PP_DEV + PP_TP_DEV if c[0] == args.case), None)
+    if case is None:
+        print(f"{args.case}: not a development case of this tool (PP_DEV, PP_TP_DEV)", file=sys.stderr)
+        return 2
+    name, model, layers, p = case
+    sim = simulate_pp(sm.catalog_config(model, layers), p, trace=True)
+    with Path(args.out).open("a") as f:
+        f.write(json.dumps(dict(case=name, reserved_peak=int(sim["tracked_peak_reserved"]), events=sim["trace"]))
+                + "\n")
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """``memfit plan -q gpus`` with ``--pp``, then every pipeline rank of its answer simulated on the full model: the
     answer fits when each rank's emulated reserved peak + the CUDA context is within the GPU's usable memory. torch's
@@ -815,6 +837,10 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--batch", type=int, default=1)
     pl.add_argument("--seq", type=int, default=4096)
     pl.add_argument("--record", default="", help="append the check to this JSON-lines file")
+    tr = sub.add_parser("trace", help="append a development case's allocation stream to a JSON-lines file "
+                        "(tools/placement_sensitivity.py reads it)")
+    tr.add_argument("case")
+    tr.add_argument("out")
     one = sub.add_parser("one", help="one pipeline rank of a full catalog model (JSON layout), printed as JSON")
     one.add_argument("model")
     one.add_argument("layout")
@@ -825,6 +851,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "plan":
         return cmd_plan(a)
+    if a.cmd == "trace":
+        return cmd_trace(a)
     if a.cmd == "generate":
         return cmd_generate(a)
     if a.cmd == "pp":
