@@ -276,11 +276,17 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the code unchanged: gpt-neox-japanese fp32 eager forward -25.49 %, xglm eager +24.16 %, biogpt fp16 prefill
     # +11.54 %, nanochat fp32 eager -7.30 %, afmoe -3.98 %, recurrent-gemma eager training -2.97 %, minimax +2.72 %,
     # longcat-flash +1.95 %, youtu MLA LoRA -0.44 %, diffllama +0.05 %, cwm -0.00 %, doge -0.00 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.11, worst=25.50, under=-25.50),
-    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.21, worst=2.98, under=-2.98),
+    # then (l12sweep3) the seven of them outside the bar moved to development (sweep-dev.jsonl) by the held-out rule,
+    # seven blind replacements of other types listed (not yet simulated): the other fifteen inference median 0.08 %,
+    # worst minimax +2.72 %, most under minicpm3 -1.10 %; training median 0.17 %, worst granitemoeshared +0.50 %,
+    # most under youtu -0.44 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.09, worst=2.73, under=-1.11),
+    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.18, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=3.33, worst=12.36, under=-12.36),
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=6.17, worst=8.75, under=-8.75),
+    # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
+    # nanochat -7.30, afmoe -3.98 %; recurrent-gemma training -2.97 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=5.64, worst=25.50, under=-25.50),
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=3.59, worst=8.75, under=-8.75),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -711,10 +717,15 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # worst internlm3 fp32 eager +2.06 %; training median 0.30 %, worst olmo fp32 SGD +1.97 %
     # + the twelve blind replacements, scored once: gpt-neox-japanese -16.95 %, doge fp16 forward -9.36 %,
     # recurrent-gemma eager training -9.47 %, nanochat -7.86 %, minimax +4.52 %, afmoe -3.90 %, biogpt +2.72 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.63, worst=16.96, under=-16.96),
-    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.88, worst=9.48, under=-9.48),
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=5.59, worst=11.22, under=-11.22),
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=6.09, worst=7.79, under=-7.79),
+    # then (l12sweep3) the seven outside the bar moved to development: the other fifteen inference median 1.03 %,
+    # worst minimax +4.52 %, most under minicpm3 -1.53 %; training median 0.58 %, worst olmo fp32 SGD +1.97 %, most
+    # under youtu -1.06 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=4.53, under=-1.54),
+    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.59, worst=1.98, under=-1.07),
+    # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
+    # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=5.59, worst=16.96, under=-16.96),
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=7.79, worst=9.48, under=-9.48),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
