@@ -301,10 +301,10 @@ class WorkloadOptions:
     quant: str | None = option(None, choices=("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"), modes=("inference", *TRAINING),
                                runtimes=("transformers", "vllm"), none_means="no bitsandbytes quantization",
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")
-    int8_outliers: str = option("trained", choices=("trained", "all"), modes=INFERENCE, runtimes=("transformers",),
-                                help="LLM.int8 (--quant int8): outlier columns of the down projection's input: "
-                                     "trained (0.1 % of the columns, trained checkpoints per the LLM.int8 paper) or "
-                                     "all (every column, as in randomly initialised weights: the safe bound).")
+    int8_outliers: str = option("trained", choices=("trained", "all", "random"), modes=INFERENCE,
+                                runtimes=("transformers",), help="LLM.int8 (--quant int8): the down projection's "
+                                "outlier columns: trained (0.1 %, per the LLM.int8 paper), all (every column: the safe "
+                                "bound) or random (random weights: computed per layer where memfit can, else all).")
     # parallelism
     gpus: int = option(1, low=1, high=MAX_GPUS, modes=ALL_MODES, help="GPUs (the per-GPU numbers split over them).")
     zero: int = option(0, low=0, high=3, modes=TRAINING,

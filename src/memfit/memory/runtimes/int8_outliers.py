@@ -20,13 +20,32 @@ How many columns are outliers depends on the weights, and memfit cannot see them
   validate`` asks for it, since every recorded case is randomly initialised.
 
 The estimate's note gives both ends and says which one it used.
+
+How many columns a layer has also decides the caching allocator's reserve (``transformers_pool_int8.py``): the
+buffers of the outlier columns (``subA``, the int8 weight columns, two fp32 and one 16-bit dequantisation) are sized
+by ``k``, so a layer whose down projection has more outlier columns than every layer before it (in 2 MiB steps of
+the fp32 buffers: 128 columns at a hidden size of 4,096) cannot reuse their cached blocks and makes new segments.
+A flat count (``trained``, ``all``) makes them once. Randomly initialised weights (``random``, what ``memfit
+validate`` asks for, since every recorded case is randomly initialised) do not have a flat count: the first layers'
+token rows are correlated (a prompt of uniformly drawn token ids repeats ids; causal attention averages the rows), so
+fewer columns hold a value ≥ 6 there. Their counts per layer are a property of the random model and its prompt, not
+of the memory measured: ``tools/int8_outlier_profile.py`` computes them with a CPU forward of the model as
+initialised (``data/int8_outliers_random.toml``, each row with its source); a model without a row there gets every
+column in every layer (``all``).
 """
 
 from __future__ import annotations
 
+import importlib.resources
+import tomllib
+from functools import cache
+from typing import Any
+
+from ...spec import ModelSpec
 from ...units import fmt_bytes
 
-__all__ = ["down_projection_bytes", "outlier_columns", "outlier_range_note"]
+__all__ = ["down_projection_bytes", "layer_outlier_columns", "outlier_columns", "outlier_range_note",
+           "random_profile"]
 
 REAL_CHECKPOINT_FRACTION = 0.001  # > 99.9 % of values in 8-bit (arXiv 2208.07339, abstract)
 
@@ -39,6 +58,36 @@ def outlier_columns(inner: int, tokens: int, *, trained: bool = False) -> int:
     if trained:
         return max(1, -(-inner // round(1 / REAL_CHECKPOINT_FRACTION)))
     return inner if tokens >= 100 else max(1, inner * tokens // 100)
+
+
+def layer_outlier_columns(spec: ModelSpec, tokens: int, mode: str) -> list[int]:
+    """Outlier columns of every layer's down projection (0 for a layer without an MLP) over ``tokens`` tokens:
+    ``trained`` and ``all`` the same in every layer (:func:`outlier_columns`), ``random`` the model's computed
+    profile where ``data/int8_outliers_random.toml`` has one, else every column."""
+    counts = [outlier_columns(lay.mlp.intermediate_size, tokens, trained=mode == "trained") if lay.mlp else 0
+              for lay in spec.layers]
+    if mode == "random":
+        return random_profile(spec, tokens) or counts
+    return counts
+
+
+def random_profile(spec: ModelSpec, tokens: int) -> list[int] | None:
+    """The computed per-layer counts of a randomly initialised model (matched on hidden size, MLP width, layers,
+    vocabulary and tokens), or None."""
+    inner = {lay.mlp.intermediate_size for lay in spec.layers if lay.mlp}
+    key = (spec.hidden_size, inner.pop() if len(inner) == 1 else 0, len(spec.layers), spec.vocab_size, tokens)
+    for row in _profiles():
+        if (row["hidden_size"], row["intermediate_size"], row["num_layers"], row["vocab_size"],
+                row["tokens"]) == key:
+            return [int(k) for k in row["down_proj"]]
+    return None
+
+
+@cache
+def _profiles() -> list[dict[str, Any]]:
+    text = importlib.resources.files("memfit").joinpath("data", "int8_outliers_random.toml").read_text("utf-8")
+    rows: list[dict[str, Any]] = tomllib.loads(text).get("profile", [])
+    return rows
 
 
 def down_projection_bytes(tokens: int, inner: int, hidden: int, k: int) -> int:
@@ -57,5 +106,8 @@ def outlier_range_note(tokens: int, inner: int, hidden: int, used: str = "traine
     if used == "all":
         return (f"LLM.int8 outliers: the down projection's buffers are {every}: the safe bound, used here as asked "
                 f"(--int8-outliers all), and {few}")
+    if used == "random":
+        return (f"LLM.int8 outliers: randomly initialised weights (--int8-outliers random): the layers' computed "
+                f"outlier columns where memfit has the model's profile, else {every}; {few} in a trained checkpoint")
     return (f"LLM.int8 outliers: the down projection's buffers are {few}, used here, and {every}: the safe bound, "
             f"up to {fmt_bytes(hi - lo)} more when that projection is the peak (--int8-outliers all)")

@@ -13,6 +13,8 @@ development cases compared, the replayed prefill matches the simulator's allocat
   normed MLP input, the MLP intermediates, the MLP output and the new stream. The model's loop holds a layer's
   input until the layer returns. Without a cache (``forward``) K and V go with the layer's temporaries;
 * after the layers: the final norm and the logits (every token for ``forward``, the last one otherwise);
+* LLM.int8 (``transformers_pool_int8.py``): its build, and every ``Linear8bitLt`` of the prefill with the buffers
+  bitsandbytes makes and drops, the down projection's with the layer's own count of outlier columns;
 * decoding: each step every layer's K, then V, is re-made one token longer by ``torch.cat`` and the old one freed;
   where generate drops the cache and re-runs the sequence (LongRoPE), the old cache lives through the re-run and
   the next step.
@@ -33,6 +35,7 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import PoolFigures, Trace
 from ..kv_cache import kv_cache_bytes
+from .int8_outliers import layer_outlier_columns
 from .transformers import (
     INT64,
     _cache_dtype,
@@ -47,6 +50,7 @@ from .transformers_pool_attention import GEMMA, attention, attention_blocks, nor
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
+from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_linear
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
@@ -118,7 +122,10 @@ def grid_up(n: int) -> int:
 def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -> PoolFigures:
     tr = Trace(expandable)
     dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)
-    build_inference_weights(tr, spec, weights_bytes, dt)
+    if wl.quant == "int8":  # LLM.int8's build (transformers_pool_int8.py); a random model is made on the device
+        int8_build(tr, spec, dt, on_device=wl.int8_outliers == "random")
+    else:
+        build_inference_weights(tr, spec, weights_bytes, dt)
     tr.built()
     images = image_prefill(tr, spec, wl, dt)  # what the images become before the text runs, held through it
     cache_keys = _prefill(tr, spec, wl, dt)
@@ -202,7 +209,8 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         beside = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, 0)[0] if mixer else 0
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
-            *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked, keys, old or [])
+            *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked, keys, old or [],
+                                             _int8_projection(tr, wl, spec, t, dt))
             old = []
         elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
             out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
@@ -238,6 +246,10 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         mlp = layer.mlp
         if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
             out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up)
+        elif mlp is not None and layer.moe is None and mlp.kind != "plain" and not mlp.fused_gate_up \
+                and wl.quant == "int8":  # LLM.int8's buffers, linear by linear (transformers_pool_int8.py)
+            k = layer_outlier_columns(spec, t, wl.int8_outliers)[i]
+            out = int8_gated_mlp(tr, t, h, mlp.intermediate_size, dt, k, _model_dtype(spec, wl) == "float16")
         elif replays_ffn(layer, spec.family) and not wl.quant:  # MoE's grouped experts path, relu² MLPs
             out = ffn_prefill(tr, layer, spec.family, t, h, dt)
         else:
@@ -250,6 +262,14 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         stream = new
     tr.free(probs, inp if inp not in (emb, stream) else 0)
     return stream, kv_keys
+
+
+def _int8_projection(tr: Trace, wl: Workload, spec: ModelSpec, t: int, dt: int) -> Callable[[int, int], int] | None:
+    """LLM.int8's projection (no outlier column: the attention's inputs are normed, transformers_pool_int8.py)."""
+    if wl.quant != "int8":
+        return None
+    fp16 = _model_dtype(spec, wl) == "float16"
+    return lambda n_in, nbytes: int8_linear(tr, t, n_in, nbytes // (t * dt), dt, 0, fp16)
 
 
 def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv: int,

@@ -11,6 +11,8 @@ simulator's allocations of 20 MiB and more one for one (smollm2-360m, qwen3-8b, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
@@ -75,13 +77,17 @@ def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     return out
 
 
+Projection = Callable[[int, int], int]  # (input features, output bytes) -> the output's key
+
+
 def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
-              keys: int = 0, old: list[int] | None = None) -> list[int]:
-    """q/k/v projections, RoPE (q·cos, rotate_half's negated half and cat, ·sin, sum), the cache's K/V, the
-    kernel (SDPA, or eager scores, mask, fp32 softmax and its cast back) and the output projection. ``keys``: what
-    the queries read (a later chunk: the cache's ``old`` K and V re-made longer by ``torch.cat``, each then freed)."""
+              keys: int = 0, old: list[int] | None = None, linear: Projection | None = None) -> list[int]:
+    """q/k/v projections (``linear``: each with its own buffers, LLM.int8), RoPE (q·cos, rotate_half's negated half
+    and cat, ·sin, sum), the cache's K/V, the kernel (SDPA, or eager scores, mask, fp32 softmax and its cast back), the
+    output projection. ``keys``: what the queries read (a later chunk: the cache's ``old`` K/V re-made, each freed)."""
     att = spec.layers[i].attention
     assert att is not None
+    h, proj = spec.hidden_size, linear or (lambda _n_in, nbytes: tr.alloc(nbytes))
     b, s, keys, old = wl.batch, wl.context, keys or wl.context, old or [0, 0]
     nq = t * att.num_heads * att.head_dim * dt
     nk = kv // 2 if kv else t * att.num_kv_heads * att.head_dim * dt
@@ -91,15 +97,15 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         fused = tr.alloc(nq + nk + nv)
         q = k = v = 0
     elif att.qk_norm != "none" and spec.family in QKV_BEFORE_NORM:
-        q, k, v = tr.alloc(nq), tr.alloc(nk), tr.alloc(nv)
+        q, k, v = proj(h, nq), proj(h, nk), proj(h, nv)
         q = _renorm(tr, q, nq, dt)
         k = _renorm(tr, k, nk, dt)
     elif att.qk_norm != "none":  # each projection RMS-normed per head in fp32 before the next is made
-        q = _renorm(tr, tr.alloc(nq), nq, dt)
-        k = _renorm(tr, tr.alloc(nk), nk, dt)
-        v = tr.alloc(nv)
+        q = _renorm(tr, proj(h, nq), nq, dt)
+        k = _renorm(tr, proj(h, nk), nk, dt)
+        v = proj(h, nv)
     else:
-        q, k, v = tr.alloc(nq), tr.alloc(nk), tr.alloc(nv)
+        q, k, v = proj(h, nq), proj(h, nk), proj(h, nv)
     if fused and att.qk_norm != "none":
         q = _renorm(tr, q, nq, dt)
         k = _renorm(tr, k, nk, dt)
@@ -151,7 +157,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         contiguous = tr.alloc(t * att.num_heads * att.value_dim * dt)
         tr.free(out)
         out = contiguous
-    o = tr.alloc(t * spec.hidden_size * dt)
+    o = proj(att.num_heads * att.value_dim, t * h * dt)
     tr.free(out, fused, q)  # the query lives until the attention returns
     return [*kv_keys, o, held]
 
