@@ -52,6 +52,9 @@ _NESTED = ("text_config", "language_config", "llm_config", "decoder", "decoder_c
            "global_config", "thinker_config")
 
 
+_GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
+
+
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
     """The first of ``keys`` that the config sets to a number."""
     return next((k for k in keys if isinstance(cfg.get(k), int | float) and not isinstance(cfg.get(k), bool)),
@@ -189,8 +192,10 @@ def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
 def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     inter = _int(cfg, _INTER)
     act = str(cfg.get("mlp_hidden_act") or cfg.get("hidden_act") or "")
-    # relu²: Nemotron-H, Arcee; xIELU: Apertus (ApertusMLP is up, xIELU, down) — up/down MLPs with no gate
-    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and act not in ("relu2", "xielu")
+    # relu²: Nemotron-H, Arcee; xIELU: Apertus (ApertusMLP is up, xIELU, down) — up/down MLPs with no gate; BitNet's
+    # relu² MLP is gated (transformers 5.25 modeling_bitnet.py BitNetMLP: down(sub_norm(relu²(gate(x)) · up(x))))
+    gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and (
+        act not in ("relu2", "xielu") or cfg.get("model_type") in _GATED_RELU2)
     if inter is None:
         inter, gated = 4 * hidden, False
     return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),

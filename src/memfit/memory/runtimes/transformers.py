@@ -48,7 +48,9 @@ from .transformers_families import (
     MOE_ACT_TENSORS,
     PY_GELU,
     SOFTCAPPED_LOGITS,
+    SUB_NORMED,
     extra_stream_tensors,
+    sub_norm_bytes,
 )
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
@@ -168,6 +170,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     n = 4 if mlp.fused_gate_up or spec.family in HELD_GATE else 3
     base = tokens * n * i * dt
     text = f"{n} × {tokens:,} tokens × {i} × {dt} B (gate, act, up, product)"
+    if spec.family in SUB_NORMED and dt + sub_norm_bytes(dt) > n * dt:  # the product's RMSNorm before down_proj
+        base = tokens * i * (dt + sub_norm_bytes(dt))
+        text = f"{tokens:,} tokens × {i} × ({dt} + {sub_norm_bytes(dt)}) B (the product and its fp32 sub-norm)"
     if quant == "int8":
         # LLM.int8 (threshold 6.0). Up projection: act(gate) beside the int8 codes of the input, the
         # int32 product and its fp16 dequantisation: 8·I + h bytes per token. Down projection: its

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ...spec import LayerSpec, ModelSpec
 
 __all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "MOE_ACT_TENSORS",
-           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "altup_copies", "block_extras_saved",
-           "extra_stream_tensors", "per_layer_input_bytes"]
+           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
+           "extra_stream_tensors", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -43,6 +43,10 @@ ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemm
 CACHE_RESET_FAMILIES = ("phi3", "phimoe")
 # Families whose gated MLP keeps gate_proj's output in a local until the down projection (4 intermediates alive)
 HELD_GATE = ("gemma3n", "gemma3n_text")
+# Families that RMS-norm the attention's output before o_proj and the MLP's product act(gate)·up before down_proj
+# (transformers 5.25 modeling_bitnet.py: BitNetAttention.forward ``attn_sub_norm``, BitNetMLP.forward
+# ``down_proj(ffn_sub_norm(act_fn(gate_proj(x)) * up_proj(x)))``, BitNetRMSNorm in fp32)
+SUB_NORMED = ("bitnet",)
 _ALTUP = ("gemma3n", "gemma3n_text")
 _PER_LAYER_PATH = ("gemma4", "gemma4_text")  # Gemma 4: per-layer inputs (block_extras_saved)
 
@@ -115,3 +119,12 @@ def altup_saved_per_token(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: i
     if layer.mlp is not None and layer.mlp.gaussian_topk:
         total += proj * layer.mlp.intermediate_size
     return total
+
+
+def sub_norm_bytes(dt: int) -> int:
+    """Bytes per element an RMSNorm (``BitNetRMSNorm.forward``) holds beyond its input, which the caller keeps alive:
+    the fp32 copy (none when the input is fp32: ``.to(float32)`` returns it) beside its square, then beside the
+    normed fp32 values; then the normed values, their cast back (none in fp32) and the weighted output."""
+    copy = 0 if dt == 4 else 4
+    cast = 0 if dt == 4 else dt
+    return max(copy + 4, 4 + cast + dt)

@@ -46,6 +46,7 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
+from .transformers_families import SUB_NORMED
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
@@ -245,7 +246,9 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         normed = norm(tr, spec, t * h, dt)
         mlp = layer.mlp
         if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
-            out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up)
+            sub = (lambda: norm(tr, spec, t * mlp.intermediate_size, dt)) if spec.family in SUB_NORMED else None
+            out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up,
+                            mlp.activation == "relu2", sub)
         elif mlp is not None and layer.moe is None and mlp.kind != "plain" and not mlp.fused_gate_up \
                 and wl.quant == "int8":  # LLM.int8's buffers, linear by linear (transformers_pool_int8.py)
             k = layer_outlier_columns(spec, t, wl.int8_outliers)[i]
@@ -305,7 +308,8 @@ def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv
 # eager softmax in fp32, o_proj; gated MLP): their attention is replayed op by op
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
-             "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "internlm2", "deepseek", "yi", "solar", "falcon")
+             "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "internlm2", "deepseek", "yi", "solar", "falcon",
+             "bitnet")
 
 
 def _add(tr: Trace, nbytes: int, stream: int, emb: int, out: int = 0) -> int:

@@ -18,6 +18,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
+from .transformers_families import SUB_NORMED
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -150,16 +151,27 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
     else:  # flash: its output is laid out (b, s, heads, d), transpose(1, 2).contiguous() copies nothing
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
     tr.free(*rep)
-    # the kernel's output keeps the query's layout: (b, heads, s, d) after eager, the math path or a RoPE that
-    # concatenates (a contiguous query), so transpose(1, 2).contiguous() copies it
-    if wl.attn == "eager" or (dt == 4 and not masked and att.num_kv_heads != att.num_heads) \
-            or spec.family in ROPE_CAT:
-        contiguous = tr.alloc(t * att.num_heads * att.value_dim * dt)
-        tr.free(out)
-        out = contiguous
+    copied = wl.attn == "eager" or (dt == 4 and not masked and att.num_kv_heads != att.num_heads) \
+        or spec.family in ROPE_CAT
+    out = _laid_out(tr, spec, out, t * att.num_heads * att.value_dim, dt, copied)
     o = proj(att.num_heads * att.value_dim, t * h * dt)
     tr.free(out, fused, q)  # the query lives until the attention returns
     return [*kv_keys, o, held]
+
+
+def _laid_out(tr: Trace, spec: ModelSpec, out: int, n: int, dt: int, copied: bool) -> int:
+    """The kernel's output (``n`` elements) as o_proj's input. It keeps the query's layout: (b, heads, s, d) after
+    eager, the math path or a RoPE that concatenates (a contiguous query), so ``transpose(1, 2).contiguous()`` copies
+    it (``copied``); BitNet RMS-norms it (``attn_sub_norm``, :data:`SUB_NORMED`). Each replaces the one before."""
+    if copied:
+        contiguous = tr.alloc(n * dt)
+        tr.free(out)
+        out = contiguous
+    if spec.family in SUB_NORMED:
+        normed = norm(tr, spec, n, dt)
+        tr.free(out)
+        out = normed
+    return out
 
 
 def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:

@@ -11,6 +11,8 @@ cases (docs/simulator.md, "Device total"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...spec import AttentionSpec, LayerSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
@@ -196,9 +198,13 @@ def xielu_mlp(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
     return out
 
 
-def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
+def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool, relu2: bool = False,
+              sub_norm: Callable[[], int] | None = None) -> int:
     """``down(act(gate(x)) * up(x))``: gate, its activation (gate freed), up, the product, the output. A fused
-    gate_up projection (Phi-3) is one tensor whose halves stay alive until the block returns."""
+    gate_up projection (Phi-3) is one tensor whose halves stay alive until the block returns. BitNet's (``relu2``,
+    ``sub_norm``, modeling_bitnet.py ``BitNetMLP``): relu² is relu, then its square (the relu and the gate freed);
+    the product is RMS-normed before down_proj (``sub_norm`` replays the norm and returns its output), the product
+    freed once the norm returns."""
     if fused:
         gate_up = tr.alloc(2 * piece)
         act = tr.alloc(piece)
@@ -209,10 +215,18 @@ def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool) -> int:
         return out
     gate = tr.alloc(piece)
     act = tr.alloc(piece)
+    if relu2:
+        squared = tr.alloc(piece)
+        tr.free(act)
+        act = squared
     tr.free(gate)
     up = tr.alloc(piece)
     prod = tr.alloc(piece)
     tr.free(act, up)
+    if sub_norm is not None:
+        normed = sub_norm()
+        tr.free(prod)
+        prod = normed
     out = tr.alloc(out_bytes)
     tr.free(prod)
     return out
