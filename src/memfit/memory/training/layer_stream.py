@@ -51,11 +51,10 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     stream, r = x, c.r
     keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
     hc = hc_streams(c.spec) > 1
-    for part in ("attention", "linear", "ssm", "conv", "mlp", "moe"):
-        if getattr(layer, part) is None or (part == "mlp" and layer.moe is not None):
-            continue
-        if (part == "ssm" and not replays_ssm(layer)) or (part == "linear" and not replays_gdn(layer)):
-            continue
+    parts = [p for p in ("attention", "linear", "ssm", "conv", "mlp", "moe")
+             if getattr(layer, p) is not None and not (p == "mlp" and layer.moe is not None)
+             and not (p == "ssm" and not replays_ssm(layer)) and not (p == "linear" and not replays_gdn(layer))]
+    for part in parts:
         col = hc_pre(c, run, stream, x) if hc else 0  # DeepSeek-V4: the streams collapsed (layer_hc)
         shard, nb = hc_norm(c, run) if hc else norm(c, run, r)
         tr.free(col)
@@ -90,7 +89,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         if hc:
             stream = hc_post(c, run, stream, out, x)
             continue
-        new = tr.alloc(t * h * r)
+        # Gemma 3n: the layer returns AltUp's corrected copies, one [n, b, s, h] tensor (altup.correct)
+        new = tr.alloc(t * h * r * (max(1, altup_copies(c.spec)) if part == parts[-1] else 1))
         tr.free(out)
         if stream != x:
             run.hold(tr, stream) if keeps_stream else tr.free(stream)
@@ -100,8 +100,10 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
         cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live)
         kept = la.saved - (la.attention_core if c.selective else 0)  # selective: the kernel's tensors recomputed
-        rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + (t * h * r if stream != x else 0)
+        made = t * h * r * max(1, altup_copies(c.spec)) if stream != x else 0  # the new stream (AltUp's copies)
+        rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + made
         rest -= t * h * r if keeps_stream else 0
+        rest -= t * h * r * altup_copies(c.spec)  # Gemma 3n: its saved input stack is the replayed input ``x``
         if rest > 0:
             # gemma3n's AltUp keeps several copies of the stream and per-token tensors of their width: held as
             # stream-sized tensors (at most 64), not as one block

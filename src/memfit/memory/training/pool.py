@@ -42,7 +42,7 @@ from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, param
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
-from ..runtimes.transformers_families import SOFTCAPPED_LOGITS
+from ..runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -192,7 +192,9 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
     outside = tr.alloc(acts.outside)
-    x = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's QLoRA casts)
+    x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
+    if (n := altup_copies(c.spec)) > 1:  # Gemma 3n: the layers take AltUp's n copies stacked (torch.stack); the
+        x = tr.alloc(n * t * h * c.r)  # embedding's output stays, saved by the AltUp projections that read it
     tower = tower_forward(c, wl.images, acts.tower, full) if acts.tower else TowerRun()  # runs on the images
     inputs: list[int] = []
     runs: list[LayerRun] = []
@@ -225,7 +227,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             tr.free(*stored[i])
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
         tr.free(run.output if full else 0, inputs[i])
-    tr.free(grad, inputs[0])
+    tr.free(grad, inputs[0], embedded)
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
     tower_backward(c, tower, wl.images, full, gb if any(x[0] == "vision" for x in outer) else 0)
     if c.p.full:
