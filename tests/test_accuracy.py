@@ -365,6 +365,9 @@ NOT_CASE_FILES = {
                                         "(tools/simulate_families_heldout.py --list)",
     "simulated/blind-sweep-list.jsonl": "the frozen list of issue 12's blind sweep of model types no other file has "
                                         "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind-train-sweep-list.jsonl": "the frozen list of issue 12's blind training sweep of model types no "
+                                              "other file has a training case of "
+                                              "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
                                              "(tools/simulate_families_heldout.py)",
     "parallel/heldout-list.jsonl": "the frozen list of held-out multi-GPU cases (tools/simulate_parallel.py)",
