@@ -11,8 +11,9 @@ import pytest
 
 from memfit.errors import ConfigError
 from memfit.memory.activations import LayerActivations, ModelActivations
+from memfit.memory.loss_release import checkpoint_wraps_call
 from memfit.memory.training import estimate_training
-from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments, unshard_pool
+from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments, held_inputs, unshard_pool
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
@@ -69,6 +70,25 @@ def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
     # SHARD_GRAD_OP keeps every layer gathered from its forward to its backward
     m2 = fsdp1_moments(acts, U, R, False, True, [4, 4, 4], [2, 2, 2], 4)
     assert m2["forward (loss)"].gathered == R + sum(U)
+
+
+def test_checkpoint_around_the_unit_keeps_each_input_and_its_gradient() -> None:
+    """transformers before 4.52 checkpoints around each layer's FSDP1 unit: the reshard-only hook the recompute puts on
+    the detached input keeps that input and its gradient to the end of the backward (fsdp1_lora.held_inputs)."""
+    assert checkpoint_wraps_call("4.48.1") and checkpoint_wraps_call("4.51.3")
+    assert not checkpoint_wraps_call("4.52.0") and not checkpoint_wraps_call("5.0") and not checkpoint_wraps_call(None)
+    la = LayerActivations(saved=100, attention_core=0, checkpoint=10, forward_extra=5, backward_extra=7, weight_casts=0)
+    acts = ModelActivations(layers=(la, la, la, la), outside=1, loss_saved=1000, loss_forward_extra=2000,
+                            loss_backward_extra=3000, head_weight_casts=0, embedding_backward_extra=0)
+    # layer 0's backward: the inputs of layers 1-3 (3 x 10) and the gradients of the inputs of layers 2 and 3 (2 x 10;
+    # layer 1's input gradient is layer 0's output gradient, in its own moment)
+    assert held_inputs(acts, 0) == 50 and held_inputs(acts, 2) == 10 and held_inputs(acts, 3) == 0
+    U, R = [50_000] * 4, 9_000
+    m = fsdp1_moments(acts, U, R, True, True, [4] * 4, [2] * 4, 4, around=True)
+    assert m["backward (layer 0)"].activations == 1 + 0 + 7 + 10 + 100 + 50
+    assert m["backward (layer 1, attention inputs)"].activations == 1 + 10 + 10 + 0 + 30
+    assert m["forward (loss)"].activations == fsdp1_moments(acts, U, R, True, True, [4] * 4, [2] * 4, 4)[
+        "forward (loss)"].activations
 
 
 def test_unshard_stream_keeps_the_root_and_three_layers() -> None:

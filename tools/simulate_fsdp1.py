@@ -57,6 +57,13 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
            targets=ATTN, dropout=0.1, ckpt=True, batch=2, seq=1024),
     spp._c("qwen2.5-7b-l4/fsdp1-8-lora16-ckpt-b2-s2048", "qwen2.5-7b", 4, shard=8, lora=16, ckpt=True, batch=2,
            seq=2048),
+    # transformers 4.48's layout (the published fms rows): its loss, and the checkpoint around each layer's unit
+    spp._c("mistral-7b-v0.3-l8/fsdp1-2-lora16attn-ckpt-b2-s4096-tf4.48.1", "mistral-7b-v0.3", 8, shard=2, lora=16,
+           targets=ATTN, dropout=0.1, ckpt=True, batch=2, seq=4096, transformers="4.48.1"),
+    spp._c("qwen2.5-7b-l6/fsdp1-8-lora16-ckpt-b2-s2048-tf4.48.1", "qwen2.5-7b", 6, shard=8, lora=16, ckpt=True,
+           batch=2, seq=2048, transformers="4.48.1"),
+    spp._c("mistral-7b-v0.3-l32/fsdp1-2-lora16attn-ckpt-b2-s4096-tf4.48.1", "mistral-7b-v0.3", 32, shard=2, lora=16,
+           targets=ATTN, dropout=0.1, ckpt=True, batch=2, seq=4096, transformers="4.48.1"),
 ]
 
 
@@ -211,14 +218,50 @@ def case_list(which: str) -> list[tuple[str, str, int, dict[str, Any]]]:
     return [(r["case"], r["model"], r["layers"], r["params"]) for r in rows]
 
 
+def loss_4_48(logits: torch.Tensor, labels: torch.Tensor, vocab_size: int, num_items_in_batch: Any = None,
+              ignore_index: int = -100, **kwargs: Any) -> torch.Tensor:
+    """transformers 4.46 - 4.48's ``loss/loss_utils.py`` ``ForCausalLMLoss``: fp32 upcast, then the shifted logits
+    copied (``logits[..., :-1, :].contiguous()``), cross-entropy (``fixed_cross_entropy``); memfit's loss_release.py."""
+    logits = logits.float()
+    shift_logits = logits[..., :-1, :].contiguous().view(-1, vocab_size)
+    shift_labels = labels[..., 1:].contiguous().view(-1).to(shift_logits.device)
+    reduction = "sum" if num_items_in_batch is not None else "mean"
+    loss = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=ignore_index,
+                                             reduction=reduction)
+    return loss / num_items_in_batch if reduction == "sum" else loss
+
+
+def _checkpoint_around_units(layers: Any) -> None:
+    """transformers before ``GradientCheckpointingLayer`` (PR #37223, 4.52; PR #38913 the other families, 4.53): the
+    model's layer loop calls ``self._gradient_checkpointing_func(decoder_layer.__call__, hidden_states, ...)`` on the
+    module in ``self.layers``, which under FSDP1's auto-wrap is the layer's FSDP unit, so torch's reentrant checkpoint
+    runs around the unit (its hooks run again in the recompute, on the checkpoint's detached input); transformers 5
+    checkpoints inside the unit (``GradientCheckpointingLayer.__call__``)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.utils.checkpoint import checkpoint
+
+    class CheckpointedUnit(FSDP):  # type: ignore[misc]
+        def __call__(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            return checkpoint(lambda h: FSDP.__call__(self, h, *args, **kwargs), hidden_states, use_reentrant=True)
+
+    for unit in layers:
+        assert isinstance(unit, FSDP)
+        unit.__class__ = CheckpointedUnit
+
+
 def _wrap(model: Any, p: dict[str, Any]) -> Any:
-    """PEFT LoRA, then FullyShardedDataParallel with PEFT's auto-wrap policy (accelerate's FSDP1 settings)."""
+    """PEFT LoRA, then FullyShardedDataParallel with PEFT's auto-wrap policy (accelerate's FSDP1 settings).
+    ``transformers: "4.48.1"``: that release's loss and its checkpoint around each layer's unit."""
     from peft import LoraConfig, get_peft_model
     from torch.distributed.fsdp import BackwardPrefetch, ShardingStrategy
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     from torch.distributed.fsdp.wrap import _or_policy, lambda_auto_wrap_policy, transformer_auto_wrap_policy
 
-    if p.get("ckpt"):
+    old = p.get("transformers") == "4.48.1"
+    if old:
+        model.loss_function = loss_4_48
+        model.config.use_cache = False
+    if p.get("ckpt") and not old:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
     layer_cls = type(model.model.layers[0])
     targets = list(p.get("targets", DEFAULT_LORA_TARGETS))
@@ -236,9 +279,12 @@ def _wrap(model: Any, p: dict[str, Any]) -> Any:
         functools.partial(lambda_auto_wrap_policy, lambda_fn=trainable_leaf),
         functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={layer_cls})])
     strategy = ShardingStrategy.FULL_SHARD if p.get("reshard", True) else ShardingStrategy.SHARD_GRAD_OP
-    return FSDP(model, auto_wrap_policy=policy, sharding_strategy=strategy,
-                backward_prefetch=BackwardPrefetch.BACKWARD_PRE, limit_all_gathers=True, use_orig_params=True,
-                device_id=torch.device("cpu"))
+    wrapped = FSDP(model, auto_wrap_policy=policy, sharding_strategy=strategy,
+                   backward_prefetch=BackwardPrefetch.BACKWARD_PRE, limit_all_gathers=True, use_orig_params=True,
+                   device_id=torch.device("cpu"))
+    if old and p.get("ckpt"):
+        _checkpoint_around_units(model.base_model.model.model.layers)
+    return wrapped
 
 
 def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +348,8 @@ def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
                                zero=3 if p.get("reshard", True) else 2, fsdp=1)
     if p.get("targets"):
         out["targets"] = list(p["targets"])
+    if p.get("transformers"):
+        out["transformers"] = str(p["transformers"])
     if p.get("dropout"):
         out["lora_dropout"] = float(p["dropout"])
     return out

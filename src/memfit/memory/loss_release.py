@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["LossRelease", "loss_note", "loss_release"]
+__all__ = ["LossRelease", "checkpoint_wraps_call", "loss_note", "loss_release"]
 
 _VERSION = re.compile(r"^(\d{1,3})\.(\d{1,4})(?:\.(\d{1,4}))?(?:[.+\-a-z0-9]*)$")
 
@@ -55,6 +55,22 @@ def loss_release(version: str | None) -> LossRelease:
                           "read; give 4.40 or later")
     old = major == 4 and minor < 49
     return LossRelease(shift_copy=old, model_float=major == 4 and minor < 46, release=version.strip())
+
+
+def checkpoint_wraps_call(version: str | None) -> bool:
+    """Whether the release's gradient checkpointing wraps each decoder layer's ``__call__`` from the model's layer loop
+    (``self._gradient_checkpointing_func(decoder_layer.__call__, hidden_states, ...)``, read in 4.48.1's
+    ``modeling_mistral.py``): before ``GradientCheckpointingLayer`` (transformers PR #37223, merged 2025-04-11, first
+    released in 4.52.0; the checkpoint then runs inside the layer's own ``__call__``). Under FSDP1's auto-wrap the
+    module in the loop is the layer's FSDP unit, so the checkpoint runs around the unit (fsdp1_lora). PR #38913 moved
+    the remaining families in 4.53; memfit takes 4.52 for all."""
+    if version is None:
+        return False
+    loss_release(version)  # refuses what is not a release memfit has read
+    m = _VERSION.match(version.strip().lower())
+    assert m is not None
+    major, minor = int(m.group(1)), int(m.group(2))
+    return major == 4 and minor < 52
 
 
 def loss_note(rel: LossRelease) -> str:

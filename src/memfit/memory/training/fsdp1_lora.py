@@ -43,6 +43,7 @@ from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, model_activations
 from ..lora import DEFAULT_TARGETS, adapted_tensors
+from ..loss_release import checkpoint_wraps_call
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_lora import ADAPTER_PARAM_BYTES
 from .fsdp_step import step_temporary, step_temporary_component
@@ -100,10 +101,25 @@ def _acts(spec: ModelSpec, wl: Workload) -> ModelActivations:
     return model_activations(spec, p, wl.batch, wl.context)
 
 
+def held_inputs(acts: ModelActivations, i: int) -> int:
+    """Bytes the backward of layer ``i`` still holds from the layers above it when the reentrant checkpoint runs around
+    each layer's FSDP1 unit (``loss_release.checkpoint_wraps_call``). The recompute calls the unit on the checkpoint's
+    detached input; the unit's flat parameter is frozen (LoRA), so ``_pre_forward`` registers
+    ``_register_post_backward_reshard_only_hook`` (``_runtime_utils.py``) on that input: ``register_multi_grad_hook``
+    keeps ``_get_grad_fn_or_grad_acc(input)``, the leaf's AccumulateGrad node, which holds the input (the
+    checkpoint's storage) and the ``.grad`` that ``CheckpointFunction.backward`` reads back from it; the hook handle
+    lives on the flat parameter until ``_finalize_params`` at the end of the backward. Every layer above ``i`` keeps
+    its input and its input's gradient; layer i+1's input gradient is layer i's output gradient, already in layer i's
+    moment."""
+    above = acts.layers[i + 1:]
+    return sum(la.checkpoint for la in above) + sum(la.checkpoint for la in above[1:])
+
+
 def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, full: bool,
-                  ad_own: list[int], ad_shard: list[int], ab: int) -> dict[str, Moment]:
+                  ad_own: list[int], ad_shard: list[int], ab: int, around: bool = False) -> dict[str, Moment]:
     """Forward, loss, backward layer by layer and the step (``U``/``R``: gathered bytes of each layer and the root;
-    ``ad_own``/``ad_shard``: the adapters' unsharded and sharded gradient bytes per layer)."""
+    ``ad_own``/``ad_shard``: the adapters' unsharded and sharded gradient bytes per layer; ``around``: the checkpoint
+    runs around each layer's unit, ``held_inputs``)."""
     n = len(U)
     kept = [la.checkpoint if full else la.saved for la in acts.layers]
     prefix = [0, *accumulate(kept)]
@@ -121,12 +137,14 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
                                     gathered=R + ((U[-1] if n else 0) if reshard else sum(U)))
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
-        act = acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0) + la.saved
+        act = (acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0) + la.saved
+               + (held_inputs(acts, i) if around and full else 0))
         gathered = R + (U[i] if reshard else sum(U[: i + 1]))
         grads = sum(ad_shard[i + 1:])
         out[f"backward (layer {i})"] = Moment(act, gradients=grads, gathered=gathered, grad_buffers=ad_own[i] * ab)
         if reshard and i:  # the layer below, prefetched once the first adapter unit's backward starts
-            tail = acts.outside + prefix[i] + (la.checkpoint if full else 0) + la.attention_core
+            tail = (acts.outside + prefix[i] + (la.checkpoint if full else 0) + la.attention_core
+                    + (held_inputs(acts, i) if around and full else 0))
             out[f"backward (layer {i}, attention inputs)"] = Moment(tail, gradients=grads, gathered=gathered + U[i - 1],
                                                                     grad_buffers=ad_own[i] * ab)
     out["optimizer step"] = Moment(0, gradients=sum(ad_shard))
@@ -177,9 +195,10 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     ad_own, ad_root, adapters = adapter_units(spec, wl, lay.shard)
     ad_shard = [-(-n // lay.shard) * ADAPTER_PARAM_BYTES for n in ad_own]
     acts = _acts(spec, wl)
+    around = checkpoint_wraps_call(wl.transformers_version)
     ab = 2 if wl.mixed_precision else ADAPTER_PARAM_BYTES
     moments = fsdp1_moments(acts, [n * cb for n in layers], root * cb, lay.reshard, wl.checkpointing == "full",
-                            ad_own, ad_shard, ab)
+                            ad_own, ad_shard, ab, around)
     states = model_states(spec, wl)
     opt_bpp = states.optimizer.state_bytes / max(1, states.trainable)
     tmp, _ = step_temporary(states, adapters, False)
@@ -223,9 +242,13 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     comps.append(cuda_context_component(None, training=True))
     kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP"
     persistent = weights + lora_w + opt
-    notes = (f"{wl.gpus} GPUs: FSDP1 {kind} over {lay.shard} ranks (a flat parameter per decoder layer, per "
-             f"adapter Linear and for the root; BACKWARD_PRE prefetch), LoRA on the frozen base",
-             f"rank 0 (the largest shard), peak during {phase} of the second step")
+    notes: tuple[str, ...] = (
+        f"{wl.gpus} GPUs: FSDP1 {kind} over {lay.shard} ranks (a flat parameter per decoder layer, per adapter Linear "
+        f"and for the root; BACKWARD_PRE prefetch), LoRA on the frozen base",
+        f"rank 0 (the largest shard), peak during {phase} of the second step")
+    if around and wl.checkpointing == "full":
+        notes += (f"transformers {wl.transformers_version}: the checkpoint wraps each layer's FSDP unit, whose "
+                  "reshard-only hook keeps every finished layer's input and its gradient until the backward ends",)
     details = {"per_gpu": [{"rank": 0, "peak_phase": phase, "total_bytes": sum(c.bytes for c in comps)}],
                "dp": lay.dp, "tp": 1, "pp": 1, "shard_group": lay.shard, "zero": wl.zero, "peak_phase": phase,
                "fsdp_version": 1, "phases": {k: v.total + persistent + workspace for k, v in moments.items()},
