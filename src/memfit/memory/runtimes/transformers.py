@@ -45,6 +45,7 @@ from .transformers_families import (
     FP32_QK_EAGER,
     FP32_ROUTING,
     HELD_GATE,
+    KEPT_SCORES_EAGER,
     MOE_ACT_TENSORS,
     PY_GELU,
     SOFTCAPPED_LOGITS,
@@ -246,6 +247,8 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         if family in MODEL_DTYPE_SOFTMAX_EAGER:
             # scores × scaling (+ mask) and their softmax, both in the model dtype: two score-sized tensors at a time
             per_score, what = 2 * dt, "masked scores and softmax, model dtype"
+        if family in KEPT_SCORES_EAGER:  # Bloom: the raw (ALiBi-biased) scores kept beside the masked ones
+            per_score, what = per_score + dt, what + ", raw scores kept"
         if att.sinks and family not in MODEL_DTYPE_SOFTMAX_EAGER:
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once

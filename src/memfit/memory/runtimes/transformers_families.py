@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "MOE_ACT_TENSORS",
-           "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
-           "extra_stream_tensors", "per_layer_input_bytes", "sub_norm_bytes"]
+__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS",
+           "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "SUB_NORMED",
+           "altup_copies", "block_extras_saved", "extra_stream_tensors", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -37,6 +37,16 @@ SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text")
 FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4")
 # Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
 FP32_QK_EAGER = ("gptj",)
+# Families whose model loop binds each block's output tuple (hidden states, attention probabilities) to one variable
+# until the next block returns (``outputs = block(...)``, ``hidden_states = outputs[0]``: transformers 5.25
+# BloomModel, GPTNeoModel, MptModel, FalconModel, GPTNeoXJapaneseModel ``forward``; each block returns its
+# attention's weights whatever ``output_attentions`` says): under eager attention the previous layer's probabilities
+# are alive through the next layer's attention and MLP
+HELD_PREV_PROBS = ("bloom", "gpt_neo", "mpt", "falcon", "gpt_neox_japanese")
+# Families whose eager attention keeps the raw scores under their own name beside the masked ones until it returns
+# (transformers 5.25 ``BloomAttention.forward``: ``attention_scores = alibi.baddbmm(...)``, viewed as ``attn_weights``,
+# then ``attn_weights = attn_weights + attention_mask``: one more score-sized tensor in the model dtype)
+KEPT_SCORES_EAGER = ("bloom",)
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
 ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4_text", "mimo_v2_flash")
 # Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings

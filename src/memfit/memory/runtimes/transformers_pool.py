@@ -46,7 +46,7 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
-from .transformers_families import SUB_NORMED
+from .transformers_families import HELD_PREV_PROBS, SUB_NORMED
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
@@ -172,12 +172,15 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         tables = [tr.alloc((t if wl.task == "generate" else s) * h * dt)]
         stream = tr.alloc(t * h * dt)
     cache_keys: list[list[int]] = []
+    prev = 0  # the previous block's probabilities (HELD_PREV_PROBS: the model loop's ``outputs`` holds them)
     for i in range(len(spec.layers)):
         lay = spec.layers[i]  # a block with no mixer that caches (Nemotron-H's MLP and MoE blocks) adds nothing
         cached = any(m is not None for m in (lay.attention, lay.ssm, lay.linear, lay.conv))
         kv = kv_cache_bytes(_one_layer(spec, i), keys, b, "transformers", kvd, bound_windows=False) if cached else 0
         old = cache[i] if i < len(cache) else []
-        stream, kv_keys = _layer(tr, spec, wl, i, t, dt, kv, mask > 0, stream, emb, keys, old)
+        stream, kv_keys, kept = _layer(tr, spec, wl, i, t, dt, kv, mask > 0, stream, emb, keys, old)
+        tr.free(prev)
+        prev = kept
         if use_cache:
             cache_keys.append(kv_keys)
         else:
@@ -185,19 +188,20 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
     tr.free(stream if stream != emb else 0, emb, *tables)
     logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
-    tr.free(logits, normed, mask)
+    tr.free(logits, normed, mask, prev)
     return cache_keys
 
 
 def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
-           stream: int, emb: int, keys: int = 0, old: list[int] | None = None) -> tuple[int, list[int]]:
+           stream: int, emb: int, keys: int = 0, old: list[int] | None = None) -> tuple[int, list[int], int]:
     """One decoder layer of the prefill (``keys``: the keys its attention reads, the cache's ``old`` K/V grown
-    into new copies for a chunk after the first); returns the new residual stream and this layer's K/V keys."""
+    into new copies for a chunk after the first); returns the new residual stream, this layer's K/V keys and the
+    probabilities the model loop keeps after the layer returns (:data:`HELD_PREV_PROBS`; else 0)."""
     layer = spec.layers[i]
     h = spec.hidden_size
     if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
         tr.free(*(old or []))
-        return _gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream)
+        return (*_gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream), 0)
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
     probs = 0  # eager attention's probabilities, held by the layer until it returns
@@ -263,8 +267,9 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         new = tr.alloc(t * h * dt)
         tr.free(out, stream if stream not in (emb, inp) else 0)
         stream = new
-    tr.free(probs, inp if inp not in (emb, stream) else 0)
-    return stream, kv_keys
+    kept = probs if spec.family in HELD_PREV_PROBS else 0
+    tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0)
+    return stream, kv_keys, kept
 
 
 def _int8_projection(tr: Trace, wl: Workload, spec: ModelSpec, t: int, dt: int) -> Callable[[int, int], int] | None:

@@ -18,7 +18,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
-from .transformers_families import SUB_NORMED
+from .transformers_families import HELD_PREV_PROBS, SUB_NORMED
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -259,6 +259,12 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
         probs = _shifted_softmax(tr, rows, wl.context, dt, att.sinks)
         out = tr.alloc(t * att.num_heads * att.value_dim * dt)
         tr.free(q, rest, out)
+        return kv_keys, probs
+    if wl.attn == "eager" and spec.family in HELD_PREV_PROBS:  # the probabilities outlive the layer
+        held = wl.batch * att.num_heads * wl.context * (keys or wl.context) * dt
+        rest = tr.alloc(a_bytes - nq - kv - held)
+        probs = tr.alloc(held)
+        tr.free(q, rest)
         return kv_keys, probs
     rest = tr.alloc(a_bytes - nq - kv)
     tr.free(q, rest)

@@ -22,7 +22,7 @@ from .transformers import (
     _recurrent_moments,
     _stream_tensors,
 )
-from .transformers_families import ROPE_PER_LAYER_TYPE, per_layer_input_bytes
+from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, per_layer_input_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
 
@@ -63,21 +63,28 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     where = "" if queries == keys == wl.context else f", chunk of {queries:,} tokens over {keys:,}"
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
+    # the previous layer's probabilities, held by the model loop's ``outputs`` (HELD_PREV_PROBS; from layer 1 on)
+    prev_held = wl.attn == "eager" and spec.family in HELD_PREV_PROBS and sum(
+        layer.attention is not None for layer in spec.layers) > 1
     for idx, layer in enumerate(spec.layers):
         key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
         if key in seen:
             continue
         seen.add(key)
-        held_probs = 0
+        held_probs = prev = 0
         if layer.attention is not None:
             att = layer.attention
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
-            moments.append(Moment(f"prefill attention (layer {idx}{where})", kv_full, attn_stream + a_bytes + fixed,
-                                  formula=f"{attn_stream:,} stream + {a_text} + {fixed:,} masks/rope/inputs",
-                                  kv_formula=kv_text))
             if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
                 held_probs = b * att.num_heads * queries * keys * dt
+                prev = held_probs if prev_held else 0
+            moments.append(Moment(f"prefill attention (layer {idx}{where})", kv_full,
+                                  attn_stream + a_bytes + prev + fixed,
+                                  formula=f"{attn_stream:,} stream + {a_text}"
+                                  + (f" + previous layer's probabilities {prev:,}" if prev else "")
+                                  + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
+            held_probs += prev
         moments += _recurrent_moments(spec, layer, idx, b, queries, dt, fixed, kv_full, kv_text)
         if layer.ssm is not None and layer.mlp is None and layer.moe is None:
             continue
