@@ -53,6 +53,7 @@ from .transformers_families import (
     extra_stream_tensors,
     sub_norm_bytes,
 )
+from .transformers_own_attention import own_attention_transient
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
 
@@ -220,6 +221,9 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         return dsv4_attention_transient(att, b, s, dt)
     t = b * s
     kn = s if keys is None else keys
+    own = own_attention_transient(family, att, b, s, kn, dt, wl.task != "forward")
+    if own is not None:  # a family's own attention code (GPT-NeoX-Japanese's _attn)
+        return own
     q = t * att.num_heads * att.head_dim * dt
     out = t * att.num_heads * att.value_dim * dt
     if att.kind == "mla":

@@ -1,0 +1,47 @@
+"""Families whose modelling code writes its own attention instead of transformers' ``eager_attention_forward`` /
+SDPA interface: what the prompt's attention keeps alive at its peak (read off transformers 5.25's modelling files and
+checked against the simulator's allocation trace of a development case).
+
+GPT-NeoX-Japanese (``modeling_gpt_neox_japanese.py``; it has no SDPA path, every attention implementation runs
+``GPTNeoXJapaneseAttention._attn``):
+
+* ``forward`` projects the fused ``query_key_value`` (``t × 3h``) and keeps it: ``value`` is a permuted view of it,
+  ``query`` and ``key`` are ``torch.cat`` copies after the partial rotary embedding (made contiguous);
+* ``_attn`` allocates ``attn_scores = torch.zeros(b·heads, q, k)`` and ``baddbmm``'s output into a new tensor,
+  adds the mask out of place and takes ``softmax`` in the scores' dtype: the zeros, the masked scores and the
+  probabilities are all locals of ``_attn`` until it returns (three score-sized tensors in the model dtype);
+  ``torch.matmul(attn_weights, value)`` copies the permuted ``value`` (contiguous) before its ``bmm``;
+* the layer returns ``(attn_output, attn_weights)`` and ``GPTNeoXJapaneseModel.forward`` keeps that tuple in
+  ``outputs`` until the next layer returns: the previous layer's probabilities are alive through the whole next
+  layer (a fourth score-sized tensor from the second layer on; priced by the prefill moments and the pool replay for
+  every family of ``transformers_families.HELD_PREV_PROBS``, not here).
+
+With a cache (``generate`` / ``prefill``) ``DynamicLayer.update`` stores copies, and ``key`` / ``value`` become the
+cache's tensors: the local ``key`` copy is gone and ``value`` is contiguous (no copy before the ``bmm``).
+"""
+
+from __future__ import annotations
+
+from ...spec import AttentionSpec
+
+__all__ = ["OWN_ATTENTION", "own_attention_transient"]
+
+OWN_ATTENTION = ("gpt_neox_japanese",)
+
+
+def own_attention_transient(family: str, att: AttentionSpec, b: int, s: int, keys: int, dt: int,
+                            cached: bool) -> tuple[int, str] | None:
+    """Bytes alive inside a family's own attention at its peak (beyond the cache, the stream tensors and the
+    masks), ``s`` queries over ``keys`` keys; None for families on transformers' shared attention code."""
+    if family not in OWN_ATTENTION:
+        return None
+    t = b * s
+    width = att.num_heads * att.head_dim * dt  # per token: one of q, k, v (MHA, head_dim = hidden / heads)
+    scores = b * att.num_heads * s * keys * dt
+    # fused qkv output + the cat'ed query + the attention output; without a cache the cat'ed key and the
+    # contiguous copy of the permuted value too
+    vectors = t * width * (3 + 1 + 1 + (0 if cached else 2))
+    # zeros, masked scores, probabilities (the previous layer's: HELD_PREV_PROBS, added by the caller)
+    return vectors + 3 * scores, (f"fused qkv, q{'' if cached else ', k, contiguous v'}, output + 3 × scores "
+                                  f"{b}×{att.num_heads}×{s}×{keys} × {dt} B (zeros, masked, softmax in the model "
+                                  f"dtype)")

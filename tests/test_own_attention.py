@@ -1,0 +1,53 @@
+"""Families that write their own attention (memory/runtimes/transformers_own_attention.py): GPT-NeoX-Japanese's
+``_attn`` (transformers 5.25 modeling_gpt_neox_japanese.py), worked by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memfit.memory.runtimes.transformers import peak_moments
+from memfit.memory.runtimes.transformers_own_attention import own_attention_transient
+from memfit.sources.hf_config import spec_from_config
+from memfit.validate import workload_for_case
+
+DEV = Path(__file__).parent / "data" / "simulated" / "sweep-dev.jsonl"
+CASE = "gpt-neox-japanese-default-l3/fwd-fp32-eager-b2-s1024"
+
+
+def _record() -> dict[str, object]:
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == CASE:
+            return r  # type: ignore[no-any-return]
+    raise AssertionError(CASE)
+
+
+def test_gpt_neox_japanese_attention_by_hand() -> None:
+    r = _record()
+    spec = spec_from_config(r["config"], "gnj")  # type: ignore[arg-type]
+    att = spec.layers[0].attention
+    assert att is not None and (att.num_heads, att.head_dim) == (32, 80)  # hidden 2560
+    # fp32, b 2, s 1024: one of q/k/v is 2,048 tokens × 2,560 × 4 B = 20 MiB; no cache (forward): the fused qkv
+    # (3), the cat'ed q and k, the contiguous copy of v and the output: 7 × 20 MiB
+    vectors = 7 * 2048 * 2560 * 4
+    # scores 2 × 32 × 1024 × 1024 × 4 B = 256 MiB: zeros, masked, softmax
+    scores = 3 * 2 * 32 * 1024 * 1024 * 4
+    got, _ = own_attention_transient("gpt_neox_japanese", att, 2, 1024, 1024, 4, cached=False)
+    assert got == vectors + scores == 952_107_008
+    # with a cache the local key copy is gone and value is the cache's contiguous tensor
+    got, _ = own_attention_transient("gpt_neox_japanese", att, 2, 1024, 1024, 4, cached=True)
+    assert got == 5 * 2048 * 2560 * 4 + scores
+    assert own_attention_transient("llama", att, 2, 1024, 1024, 4, cached=False) is None
+
+
+def test_the_prefill_moment_uses_it() -> None:
+    r = _record()
+    spec = spec_from_config(r["config"], "gnj")  # type: ignore[arg-type]
+    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    attn = [m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention")]
+    # + the previous layer's probabilities (256 MiB, transformers_families.HELD_PREV_PROBS), the stream (embeddings,
+    # layer input, normed input: 3 × 20 MiB), the eager fp32 mask 2 × 1024 × 1024 × 4 B,
+    # the rotary cos/sin as memfit counts them (2 × 2,048 tokens × 80 × 4 B: partial_rotary_factor 1.0) and the
+    # token ids 2,048 × 8 B
+    assert attn[0].activations == 952_107_008 + 268_435_456 + 3 * 20_971_520 + 8_388_608 + 2 * 2048 * 80 * 4 + 2048 * 8
