@@ -329,7 +329,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + three cases of transformers 4.48's layout (l16fsdp1: its loss and the checkpoint around each layer's unit):
     # -0.03 / -0.01 / -0.67 % (mistral l32 b2: -7.71 % before fsdp1_lora.held_inputs); median 0.04 %
     # + the two held-out misses moved here (llama-3.1-8b-l6 b1 +9.71 %, phi-3.5-moe-l3 +25.49 %): median 0.19 %
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.19, worst=25.49, under=-2.04),
+    # then fixed on the development copies (l16fsdp1): a batch of one makes no shifted copy (4.46-4.48's
+    # .contiguous() of an already contiguous slice): llama-3.1-8b-l6 +9.71 -> -0.02 %; with the checkpoint around the
+    # units no layer is prefetched (_needs_pre_backward_unshard is set only under grad mode): phi-3.5-moe-l3
+    # +25.49 -> +0.84 %; median 0.19 -> 0.04 %, worst -2.04 % (Mixtral, 5's layout)
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=2.04, under=-2.04),
     # + three blind cases of transformers 4.48's layout (listed before simulating, scored once after
     # fsdp1_lora.held_inputs): llama-2-7b-hf-l24 b1 -0.26 %; llama-3.1-8b-l6 b1 +9.71 % and phi-3.5-moe-l3 b1
     # +25.49 %: two misses, LOOSENED here to the figures scored (worst 2.61 -> 25.49 %); they move to development next
@@ -470,7 +474,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -> +0.18 / +1.91 / +1.55 / +1.81 %, Mixtral LoRA +0.80 / +0.61 / +0.25 / -1.04 -> +3.96 / +6.19 / +3.42 /
     # +4.55 % (worse: the allocated rise above, under a reserve that still counts the third unshard layer the
     # record_stream emulation does not find); median 4.47 -> 3.99 %, most under -7.88 -> -4.47 % (Mistral full b4)
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=4.00, worst=18.48, under=-4.47),
+    # then (after the development fixes: no layer prefetched with the checkpoint around the units, whose unshard
+    # pool is root + two layers) LoRA rows -2.18 .. +2.19 % (Mixtral b4 4.45 +6.19 -> +2.19 %); median 3.99 -> 2.20 %
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.20, worst=18.48, under=-4.47),
     # the development part (4.48.1): median 3.66 %, worst and most under Mixtral LoRA b2 -15.24 %
     # then FSDP1: Mixtral LoRA -15.24 / -12.37 -> -6.43 / -5.26 %, Mistral LoRA -3.18 / +0.41 -> -13.42 / -12.40 %;
     # median 3.66 -> 6.43 %, worst +15.16 % (QLoRA b4), most under -15.24 -> -13.42 %
@@ -478,7 +484,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -> -11.19 / -10.82 %; median 6.43 -> 3.66 %, most under -13.42 -> -11.19 %
     # then the checkpoint around each layer's unit: Mistral LoRA -11.19 / -10.82 -> -7.49 / -5.67 %, Mixtral LoRA
     # -2.06 / -1.34 -> +1.01 / +4.12 %; median 3.66 -> 4.12 % (worse: the Mixtral rows), most under -11.19 -> -7.49 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=4.12, worst=15.16, under=-7.50),
+    # then the unshard pool of two layers for that layout: Mixtral LoRA +1.01 / +4.12 -> -3.36 / +0.20 %, Mistral LoRA
+    # -7.49 / -5.67 -> -9.73 / -7.26 % (WORSE, most under -7.49 -> -9.73 %: these two runs' nvidia-smi means hold
+    # ~1.5-2 GB more than their allocated peak plus the replayed reserve, the blind 4.44 / 4.45 runs of the same
+    # model do not: -2.18 .. +0.26 %); median 4.12 -> 3.66 %
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=3.66, worst=15.16, under=-9.73),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now
@@ -966,10 +976,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + three cases of transformers 4.48's layout (its loss; the checkpoint around each layer's unit): mistral l8 b2
     # +3.25 %, qwen2.5 l6 +6.64 %, mistral l32 b2 +4.09 %: median 6.62 -> 6.12 %
     # + the two held-out 4.48-layout cases moved here (+4.30 / -0.78 %): median 6.12 -> 4.96 %
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=4.96, worst=21.26, under=-21.26),
+    # then the two fixes and the unshard pool of the checkpoint-around layout, root + two layers (the recompute's
+    # layer freed behind record_stream and the same layer gathered again, no adapter event between): median 4.50 %
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=4.50, worst=21.26, under=-21.26),
     # + the three blind 4.48-layout cases, scored once: +4.30 / -0.78 / +4.73 %: median 5.36 -> 4.30 %
     # then two of them moved to development: 5 cases, median 4.73 %
-    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=4.73, worst=15.94, under=-15.94),
+    # then the pool of two layers for the checkpoint-around layout: llama-2-7b-l24 +4.73 -> +3.35 %: median 3.36 %
+    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=3.36, worst=15.94, under=-15.94),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

@@ -86,7 +86,10 @@ def test_checkpoint_around_the_unit_keeps_each_input_and_its_gradient() -> None:
     U, R = [50_000] * 4, 9_000
     m = fsdp1_moments(acts, U, R, True, True, [4] * 4, [2] * 4, 4, around=True)
     assert m["backward (layer 0)"].activations == 1 + 0 + 7 + 10 + 100 + 50
-    assert m["backward (layer 1, attention inputs)"].activations == 1 + 10 + 10 + 0 + 30
+    # and no layer is prefetched: the checkpoint's forward ran each unit without grad, so no unit has
+    # _needs_pre_backward_unshard until its own recompute (the loss's backward holds only the root)
+    assert m["backward (loss)"].gathered == R and m["backward (layer 1)"].gathered == R + U[1]
+    assert not any("attention inputs" in k for k in m)
     assert m["forward (loss)"].activations == fsdp1_moments(acts, U, R, True, True, [4] * 4, [2] * 4, 4)[
         "forward (loss)"].activations
 
@@ -98,6 +101,8 @@ def test_unshard_stream_keeps_the_root_and_three_layers() -> None:
     mib = 1 << 20
     U, R = [10 * mib + 1, 30 * mib, 20 * mib, 40 * mib], 6 * mib
     assert unshard_pool(U, R, True) == 6 * mib + 40 * mib + 30 * mib + 20 * mib
+    # the checkpoint around the units: the layer freed after its recompute and the same layer gathered again
+    assert unshard_pool(U, R, True, 2) == 6 * mib + 40 * mib + 30 * mib
     assert unshard_pool(U, R, False) == 6 * mib + 12 * mib + 30 * mib + 20 * mib + 40 * mib
 
 

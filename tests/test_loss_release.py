@@ -36,12 +36,12 @@ def test_releases() -> None:
             loss_release(bad)
 
 
-def _extra(version: str | None, amp: bool = False, wb: int = 2) -> int:
+def _extra(version: str | None, amp: bool = False, wb: int = 2, batch: int = 2) -> int:
     spec = spec_from_config(dict(TINY), "llama")
     rel = loss_release(version)
     p = Precision(amp=amp, weight_bytes=wb, resid_bytes=wb, full=False, loss_shift_copy=rel.shift_copy,
                   model_float_logits=rel.model_float)
-    a = model_activations(spec, p, 2, 8)
+    a = model_activations(spec, p, batch, 8)
     return a.loss_saved + a.loss_forward_extra
 
 
@@ -86,7 +86,7 @@ class _Live:
         self.live -= n
 
 
-def _loss_peak(release: str) -> int:
+def _loss_peak(release: str, batch: int = 2) -> int:
     """Peak bytes of the tensors the head and loss make (b 2, s 8, h 64, V 256, bf16), written as each release
     writes them: 5.x / 4.49 ``ForCausalLMLoss`` (fp32 upcast, labels padded), 4.46–4.48 (fp32 upcast, shifted
     contiguous logits), 4.45 (the model's own ``lm_head(...).float()``, then the shifted copy)."""
@@ -103,9 +103,9 @@ def _loss_peak(release: str) -> int:
             return out
 
     torch.manual_seed(0)
-    hidden = torch.randn(2, 8, 64, dtype=torch.bfloat16)
+    hidden = torch.randn(batch, 8, 64, dtype=torch.bfloat16)
     w = torch.randn(256, 64, dtype=torch.bfloat16, requires_grad=True)
-    labels = torch.randint(0, 256, (2, 8))
+    labels = torch.randint(0, 256, (batch, 8))
     with Mode():
         if release == "4.45":
             lf = F.linear(hidden, w).float()
@@ -130,6 +130,15 @@ def test_loss_peaks_of_real_ops_differ_as_priced() -> None:
     base = _loss_peak("5")
     assert _loss_peak("4.48") - base == _extra("4.48.1") - _extra(None)
     assert _loss_peak("4.45") - base == _extra("4.45.2") - _extra(None)
+
+
+def test_a_batch_of_one_makes_no_shifted_copy() -> None:
+    """b 1, s 8 (T·V = 2,048): logits[..., :-1, :] of a (1, 8, V) tensor is already contiguous (size-1 dimensions do
+    not count), so 4.46–4.48's .contiguous() returns it: bf16 logits 4,096 + fp32 copy 8,192 + log-softmax over the 7
+    shifted rows 7,168 = 19,456, + the final norm's output 1,024; the real ops agree."""
+    assert _extra("4.48.1", batch=1) == 19_456 + 1_024
+    pytest.importorskip("torch")
+    assert _loss_peak("4.48", batch=1) - _loss_peak("5", batch=1) == _extra("4.48.1", batch=1) - _extra(None, batch=1)
 
 
 def test_estimate_prices_the_release_and_says_so() -> None:

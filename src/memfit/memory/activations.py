@@ -438,8 +438,8 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     fwd_extra = logit_b * TV + (4 * TV if logit_b != 4 else 0) + final_hidden
     if p.model_float_logits:  # the model's own .float(): its 16-bit logits are freed before the loss runs
         fwd_extra = 4 * TV + final_hidden
-    if p.loss_shift_copy:
-        fwd_extra += 4 * RV
+    if p.loss_shift_copy and batch > 1:  # a batch of one: the slice is already contiguous (c10's compute_contiguous
+        fwd_extra += 4 * RV  # skips size-1 dimensions), so .contiguous() returns it and no copy is made
     if spec.family in SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
         loss_saved += logit_b * TV
     head_casts = 2 * V * h if (p.amp and p.full) else 0

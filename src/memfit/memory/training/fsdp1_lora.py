@@ -132,9 +132,13 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
     base = acts.outside + prefix[n] + cache
     out["forward (loss)"] = Moment(base, acts.loss_saved + acts.loss_forward_extra,
                                    gathered=R + (0 if reshard else sum(U)))
-    # the root's pre-backward hook (on the loss) prefetches the last layer before the cross-entropy's backward
+    # the root's pre-backward hook (on the loss) prefetches the last layer before the cross-entropy's backward; with
+    # the checkpoint around the units no layer is prefetched: ``_get_handle_to_prefetch`` takes a handle only if
+    # ``_needs_pre_backward_unshard``, which ``_register_pre_backward_hooks`` sets only under grad mode, and the
+    # checkpoint's forward runs the unit without it: a layer's hooks exist only from its own recompute on
+    prefetch = reshard and not (around and full)
     out["backward (loss)"] = Moment(base - cache, acts.loss_saved + acts.loss_backward_extra,
-                                    gathered=R + ((U[-1] if n else 0) if reshard else sum(U)))
+                                    gathered=R + ((U[-1] if n and prefetch else 0) if reshard else sum(U)))
     for i in range(n - 1, -1, -1):
         la = acts.layers[i]
         act = (acts.outside + prefix[i] + la.backward_extra + (la.checkpoint if full else 0) + la.saved
@@ -142,7 +146,7 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
         gathered = R + (U[i] if reshard else sum(U[: i + 1]))
         grads = sum(ad_shard[i + 1:])
         out[f"backward (layer {i})"] = Moment(act, gradients=grads, gathered=gathered, grad_buffers=ad_own[i] * ab)
-        if reshard and i:  # the layer below, prefetched once the first adapter unit's backward starts
+        if prefetch and i:  # the layer below, prefetched once the first adapter unit's backward starts
             tail = (acts.outside + prefix[i] + (la.checkpoint if full else 0) + la.attention_core
                     + (held_inputs(acts, i) if around and full else 0))
             out[f"backward (layer {i}, attention inputs)"] = Moment(tail, gradients=grads, gathered=gathered + U[i - 1],
@@ -151,18 +155,19 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
     return out
 
 
-def unshard_pool(U: list[int], R: int, reshard: bool) -> int:
-    """Bytes FSDP1's unshard stream keeps reserved (``_reserve``): the root and, under FULL_SHARD, the three largest
-    layers (current, prefetched, freed behind ``record_stream``), each block rounded to 2 MiB; without resharding
-    every layer."""
+def unshard_pool(U: list[int], R: int, reshard: bool, kept: int = 3) -> int:
+    """Bytes FSDP1's unshard stream keeps reserved (``_reserve``): the root and, under FULL_SHARD, the ``kept``
+    largest layers (three: current, prefetched, freed behind ``record_stream``; two with the checkpoint around the
+    units), each block rounded to 2 MiB; without resharding every layer."""
     def rounded(n: int) -> int:
         return -(-n // SEGMENT_ROUND) * SEGMENT_ROUND
 
     big = sorted((rounded(u) for u in U), reverse=True)
-    return rounded(R) + (sum(big[:3]) if reshard else sum(big))
+    return rounded(R) + (sum(big[:kept]) if reshard else sum(big))
 
 
-def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
+def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int,
+             around: bool = False) -> tuple[int, int]:
     """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
     only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
     (``_all_gather_flat_param`` under ``state._unshard_stream``). FULL_SHARD frees it after use with
@@ -180,7 +185,10 @@ def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool,
     one-GPU replay's."""
     from .step import estimate_single_gpu
 
-    slack = max(0, unshard_pool(U, R, reshard) - gathered)
+    # the checkpoint around the units (transformers < 4.52): no layer is prefetched; the recompute's post-forward frees
+    # the layer behind record_stream and its pre-backward hook gathers it again at once, no adapter unit's free event
+    # in between for the limiter to sync past: that block and the new one, two layers (the simulated trace)
+    slack = max(0, unshard_pool(U, R, reshard, 2 if around else 3) - gathered)
     one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
     est = estimate_single_gpu(spec, one, model_states(spec, one))
     return sum(c.bytes for c in est.components if c.name == "allocator_reserve") + slack, slack
@@ -234,7 +242,8 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
     allocated = sum(c.bytes for c in comps)
-    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered)
+    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered,
+                              around and wl.checkpointing == "full")
     comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: the default stream's, as the "
                            f"same step on one GPU replays it (training.pool), and the unshard stream's cached flat "
                            f"buffers (root + 3 layers: current, prefetched, freed behind record_stream) not in use at "

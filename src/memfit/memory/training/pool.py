@@ -287,7 +287,8 @@ def _loss_forward(c: StepContext, x: int) -> list[int]:
         tr.free(logits)
         logits = 0
     rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t  # transformers < 4.49: the shifted fp32 copy
-    shift = tr.alloc(rows * v * 4) if c.p.loss_shift_copy else 0
+    # a batch of one: logits[..., :-1, :] is already contiguous (c10 compute_contiguous skips size-1 dims): no copy
+    shift = tr.alloc(rows * v * 4) if c.p.loss_shift_copy and c.batch > 1 else 0
     ls = tr.alloc(rows * v * 4)
     tr.free(f, logits, shift)
     return [ls, normed, xin, wcast, x, tanh]
