@@ -51,3 +51,23 @@ def test_the_prefill_moment_uses_it() -> None:
     # the rotary cos/sin as memfit counts them (2 × 2,048 tokens × 80 × 4 B: partial_rotary_factor 1.0) and the
     # token ids 2,048 × 8 B
     assert attn[0].activations == 952_107_008 + 268_435_456 + 3 * 20_971_520 + 8_388_608 + 2 * 2048 * 80 * 4 + 2048 * 8
+
+
+def test_xglm_scores_by_hand() -> None:
+    from memfit.memory.runtimes.transformers_own_attention import own_eager_score
+
+    # bf16: two score-sized tensors in the model dtype (masked -> clamped -> softmax rebinding one variable)
+    assert own_eager_score("xglm", 2, half=False)[0] == 4  # type: ignore[index]
+    # fp16: the clamped scores (2), the fp32 softmax (4) and its fp16 cast (2)
+    assert own_eager_score("xglm", 2, half=True)[0] == 8  # type: ignore[index]
+    assert own_eager_score("xglm", 4, half=False)[0] == 8  # type: ignore[index]
+    assert own_eager_score("llama", 2, half=False) is None
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "xglm-default-l3/gen-eager-b2-s1024-new16":
+            break
+    spec = spec_from_config(r["config"], "xglm")
+    wl = workload_for_case("generate", dict(r["params"])).validate()
+    attn = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
+    # 2 × 16 heads × 1024 × 1024 scores × 4 B = 128 MiB, not the shared path's 10 B (320 MiB)
+    assert "× 4 B" in attn.formula and "2×16×1024×1024" in attn.formula

@@ -53,7 +53,7 @@ from .transformers_families import (
     extra_stream_tensors,
     sub_norm_bytes,
 )
-from .transformers_own_attention import own_attention_transient
+from .transformers_own_attention import own_attention_transient, own_eager_score
 
 __all__ = ["Moment", "cache_reset_length", "peak_moments"]
 
@@ -251,6 +251,7 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
         if family in MODEL_DTYPE_SOFTMAX_EAGER:
             # scores × scaling (+ mask) and their softmax, both in the model dtype: two score-sized tensors at a time
             per_score, what = 2 * dt, "masked scores and softmax, model dtype"
+        per_score, what = own_eager_score(family, dt, half) or (per_score, what)  # XGLM's own attention
         if family in KEPT_SCORES_EAGER:  # Bloom: the raw (ALiBi-biased) scores kept beside the masked ones
             per_score, what = per_score + dt, what + ", raw scores kept"
         if att.sinks and family not in MODEL_DTYPE_SOFTMAX_EAGER:

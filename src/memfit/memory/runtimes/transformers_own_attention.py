@@ -18,15 +18,32 @@ GPT-NeoX-Japanese (``modeling_gpt_neox_japanese.py``; it has no SDPA path, every
 
 With a cache (``generate`` / ``prefill``) ``DynamicLayer.update`` stores copies, and ``key`` / ``value`` become the
 cache's tensors: the local ``key`` copy is gone and ``value`` is contiguous (no copy before the ``bmm``).
+
+XGLM (``modeling_xglm.py``, ``XGLMAttention.forward``, fairseq-style; transformers has no SDPA path for XGLM):
+``bmm`` scores, ``+ attention_mask``, ``torch.max`` with the dtype's minimum, then ``softmax`` — each step rebinds
+``attn_weights``, so two score-sized tensors are alive at a time, all in the model dtype, except that fp16 takes the
+softmax in fp32 and casts it back (``softmax(..., dtype=torch.float32).to(torch.float16)``: the clamped scores, the
+fp32 probabilities and their fp16 cast, 2 + 4 + 2 bytes per score).
 """
 
 from __future__ import annotations
 
 from ...spec import AttentionSpec
 
-__all__ = ["OWN_ATTENTION", "own_attention_transient"]
+__all__ = ["OWN_ATTENTION", "OWN_EAGER_SCORES", "own_attention_transient", "own_eager_score"]
 
 OWN_ATTENTION = ("gpt_neox_japanese",)
+# families whose attention is their own but shaped like eager_attention_forward: only the bytes per score differ
+OWN_EAGER_SCORES = ("xglm",)
+
+
+def own_eager_score(family: str, dt: int, half: bool) -> tuple[int, str] | None:
+    """Bytes per attention score alive at once in a family's own eager-shaped attention (None: the shared path's)."""
+    if family not in OWN_EAGER_SCORES:
+        return None
+    if half:  # fp16: the clamped scores, the fp32 softmax and its fp16 cast
+        return 2 * dt + 4, "clamped scores, fp32 softmax, its fp16 cast"
+    return 2 * dt, "masked / clamped scores and softmax, model dtype"
 
 
 def own_attention_transient(family: str, att: AttentionSpec, b: int, s: int, keys: int, dt: int,
