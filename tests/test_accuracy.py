@@ -340,6 +340,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fsdp1_lora.held_inputs): llama-2-7b-hf-l24 b1 -0.26 %; llama-3.1-8b-l6 b1 +9.71 % and phi-3.5-moe-l3 b1
     # +25.49 %: two misses, LOOSENED here to the figures scored (worst 2.61 -> 25.49 %); they move to development next
     # then those two moved to development (two blind replacements listed): 5 cases, median 0.27 %, worst -2.61 %
+    # + the two blind replacements, simulated after the development fixes and scored once: llama-3.2-3b-l6 b1 -0.03 %,
+    # mixtral-8x7b-l3 b1 +0.73 %: 7 cases, median 0.26 %, worst -2.60 % (phi-3.5-moe-l2, 5's layout)
     ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.27, worst=2.61, under=-2.61),
     # one rank of a torch.distributed.pipelining schedule (tools/simulate_pipeline.py): development and held-out;
     # dev worst: llama-3.2-1b-l6 GPipe middle stage +1.20 %; held-out worst: qwen3-1.7b-l6 GPipe middle stage +1.72 %
@@ -984,6 +986,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the three blind 4.48-layout cases, scored once: +4.30 / -0.78 / +4.73 %: median 5.36 -> 4.30 %
     # then two of them moved to development: 5 cases, median 4.73 %
     # then the pool of two layers for the checkpoint-around layout: llama-2-7b-l24 +4.73 -> +3.35 %: median 3.36 %
+    # + the two blind replacements, scored once: llama-3.2-3b-l6 -0.85 %, mixtral-l3 -12.37 % (the MoE default
+    # stream's grouped-expert blocks, open): 7 cases, median 3.35 %
     ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=3.36, worst=15.94, under=-15.94),
 }
 
