@@ -71,3 +71,21 @@ def test_xglm_scores_by_hand() -> None:
     attn = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
     # 2 × 16 heads × 1024 × 1024 scores × 4 B = 128 MiB, not the shared path's 10 B (320 MiB)
     assert "× 4 B" in attn.formula and "2×16×1024×1024" in attn.formula
+
+
+def test_biogpt_mlp_is_fc1_act_fc2() -> None:
+    # transformers 5.25 BioGptDecoderLayer: fc1 -> activation_fn -> fc2, no gate, although the config names the
+    # width intermediate_size (the generic path's sign of a gated MLP)
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "biogpt-default-l4/prefill-fp16-b4-s2048":
+            break
+    spec = spec_from_config(r["config"], "biogpt")
+    mlp = spec.layers[0].mlp
+    assert mlp is not None and (mlp.kind, mlp.intermediate_size) == ("plain", 4096)
+    wl = workload_for_case("prefill", dict(r["params"])).validate()
+    ffn = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill MLP"))
+    # fp16, b 4 × s 2048 = 8,192 tokens: four hidden-sized stream tensors (4 × 8,192 × 1,024 × 2 B) + fc1's output
+    # and the activation's (2 × 8,192 × 4,096 × 2 B) + masks/rotary/ids as the attention moment counts them
+    fixed = 2_162_688
+    assert ffn.activations == 4 * 8192 * 1024 * 2 + 2 * 8192 * 4096 * 2 + fixed

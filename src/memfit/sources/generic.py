@@ -53,6 +53,9 @@ _NESTED = ("text_config", "language_config", "llm_config", "decoder", "decoder_c
 
 
 _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
+# model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
+# (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
+_PLAIN_FC = ("biogpt",)
 
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
@@ -195,7 +198,8 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     # relu²: Nemotron-H, Arcee; xIELU: Apertus (ApertusMLP is up, xIELU, down) — up/down MLPs with no gate; BitNet's
     # relu² MLP is gated (transformers 5.25 modeling_bitnet.py BitNetMLP: down(sub_norm(relu²(gate(x)) · up(x))))
     gated = _first(cfg, ("intermediate_size", "ffn_hidden_size")) is not None and (
-        act not in ("relu2", "xielu") or cfg.get("model_type") in _GATED_RELU2)
+        act not in ("relu2", "xielu") or cfg.get("model_type") in _GATED_RELU2
+    ) and cfg.get("model_type") not in _PLAIN_FC
     if inter is None:
         inter, gated = 4 * hidden, False
     return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),
