@@ -155,40 +155,34 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
     return out
 
 
-def unshard_pool(U: list[int], R: int, reshard: bool, kept: int = 3) -> int:
-    """Bytes FSDP1's unshard stream keeps reserved (``_reserve``): the root and, under FULL_SHARD, the ``kept``
-    largest layers (three: current, prefetched, freed behind ``record_stream``; two with the checkpoint around the
-    units), each block rounded to 2 MiB; without resharding every layer."""
+def unshard_pool(U: list[int], R: int, reshard: bool) -> int:
+    """Bytes FSDP1's unshard stream keeps reserved (``_reserve``): the root and, under FULL_SHARD, the two largest
+    layers, each block rounded to 2 MiB; without resharding every layer."""
     def rounded(n: int) -> int:
         return -(-n // SEGMENT_ROUND) * SEGMENT_ROUND
 
     big = sorted((rounded(u) for u in U), reverse=True)
-    return rounded(R) + (sum(big[:kept]) if reshard else sum(big))
+    return rounded(R) + (sum(big[:2]) if reshard else sum(big))
 
 
-def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int,
-             around: bool = False) -> tuple[int, int]:
+def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
     """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
     only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
     (``_all_gather_flat_param`` under ``state._unshard_stream``). FULL_SHARD frees it after use with
     ``_no_dispatch_record_stream(..., current_stream)`` then ``_free_storage`` (``_flat_param.py``
-    ``_free_unsharded_flat_param``): the block returns to the pool only once the default stream has run past that
-    point. The CPU runs ahead of the GPU until ``limit_all_gathers`` stops it: ``_unshard`` waits on the oldest of the
-    two free events it queues (``_limiter_utils._FreeEventQueue``, capacity 2) before allocating the next buffer, so
-    in backward the pool holds the layer being computed, the one prefetched (BACKWARD_PRE) and the one just freed
-    whose block still waits for the default stream: the root and three layers. OPEN: tools/simulate_fsdp1.py emulates
-    record_stream (simulator version 3) and its PEFT ranks hold two: each adapter unit's reshard queues an event and
-    its unshard pops one, so the next layer's first adapter unit synchronizes past the freed layer before the layer
-    after it is gathered; the third layer stays because the published runs hold that much more (docs/simulator.md,
-    "FSDP1 LoRA ranks"). Its slack at the peak is what is not gathered then. Everything else
-    (sharded parameters, activations, logits, the adapters' units) lives on the default stream, whose reserve is the
-    one-GPU replay's."""
+    ``_free_unsharded_flat_param``): the block returns to the pool only once the CPU knows the default stream ran past
+    that point, which ``limit_all_gathers`` makes it learn: ``_unshard`` synchronizes the oldest of the free events
+    queued at each reshard (``_limiter_utils._FreeEventQueue``, two) before allocating. Under peft's wrap every adapter
+    unit reshards and unshards too, so the next layer's first adapter unshard syncs past the freed layer before the
+    layer after it is gathered: the pool holds the root and two layers, the one computed and the one prefetched
+    (BACKWARD_PRE); with the checkpoint around the units (transformers < 4.52, no prefetch) the recompute's copy freed
+    behind record_stream and the same layer gathered again at once, no adapter event between: two as well. Both read
+    in tools/simulate_fsdp1.py's record_stream emulation (docs/simulator.md, "FSDP1 LoRA ranks"). Its slack at the peak
+    is what is not gathered then. Everything else (sharded parameters, activations, logits, the adapters' units) lives
+    on the default stream, whose reserve is the one-GPU replay's."""
     from .step import estimate_single_gpu
 
-    # the checkpoint around the units (transformers < 4.52): no layer is prefetched; the recompute's post-forward frees
-    # the layer behind record_stream and its pre-backward hook gathers it again at once, no adapter unit's free event
-    # in between for the limiter to sync past: that block and the new one, two layers (the simulated trace)
-    slack = max(0, unshard_pool(U, R, reshard, 2 if around else 3) - gathered)
+    slack = max(0, unshard_pool(U, R, reshard) - gathered)
     one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
     est = estimate_single_gpu(spec, one, model_states(spec, one))
     return sum(c.bytes for c in est.components if c.name == "allocator_reserve") + slack, slack
@@ -242,11 +236,10 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
     allocated = sum(c.bytes for c in comps)
-    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered,
-                              around and wl.checkpointing == "full")
+    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered)
     comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: the default stream's, as the "
                            f"same step on one GPU replays it (training.pool), and the unshard stream's cached flat "
-                           f"buffers (root + 3 layers: current, prefetched, freed behind record_stream) not in use at "
+                           f"buffers (root + 2 layers) not in use at "
                            f"the peak ({fmt_bytes(slack)}) = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP"
