@@ -45,6 +45,7 @@ def test_supported_families() -> None:
         "falcon_mamba",
         "gemma4", "deepseek_v4",  # first-class since ebe2127 / 8531e82
         "glm4_moe_lite", "mimo_v2_flash",  # issue 12's fresh blind set (tests/test_glm4_moe_lite.py, test_mimo.py)
+        "glm_moe_dsa",  # issue 12's blind sweep, development (tests/test_glm_moe_dsa.py)
     }
 
 

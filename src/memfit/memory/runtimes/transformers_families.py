@@ -23,7 +23,7 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
-FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
+FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa",
                 "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
                 "nemotron_h", "kimi_linear")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's

@@ -55,6 +55,10 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False, typed
     layers = [sparse if i >= first else dense for i in range(n_layers)]
     if indexer or typed:
         layers = [sparse if kind == "sparse" else dense for kind in _mlp_layer_types(cfg, n_layers, first)]
+    if indexer:  # GLM-5's "shared" layers build no indexer and reuse the previous full layer's top-k
+        bare = replace(attn, index_heads=0, index_head_dim=0, index_topk=0)
+        layers = [replace(lay, attention=bare) if kind == "shared" else lay
+                  for lay, kind in zip(layers, _indexer_types(cfg, n_layers), strict=True)]
     mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
     return build_model(cfg, name, h, layers, mtp_layers=mtp)
 
@@ -70,6 +74,35 @@ def _mlp_layer_types(cfg: Config, n_layers: int, first: int) -> list[str]:
     return [str(t) for t in types]
 
 
+def _indexer_types(cfg: Config, n_layers: int) -> list[str]:
+    """GLM-5's per-layer indexer mode, as transformers 5.25 ``GlmMoeDsaConfig.__post_init__`` derives it:
+    ``indexer_types``, else ``index_topk_pattern`` ("F"/"S"), else full where ``max(i - offset + 1, 0) % freq == 0``
+    (``index_topk_freq``, default 1; ``index_skip_topk_offset``, default 2); DeepSeek-V3.2 has no such field: all
+    full."""
+    types = cfg.get("indexer_types")
+    pattern = cfg.get("index_topk_pattern")
+    if types is None and isinstance(pattern, str | list):
+        types = [{"F": "full", "S": "shared"}.get(c, c) for c in pattern]
+    if types is None:
+        freq = max(get_int(cfg, "index_topk_freq", 1), 1)
+        offset = get_int(cfg, "index_skip_topk_offset", 2, minimum=0)
+        types = ["full" if max(i - offset + 1, 0) % freq == 0 else "shared" for i in range(n_layers)]
+    if not isinstance(types, list) or len(types) != n_layers or not set(types) <= {"full", "shared"}:
+        raise ConfigError(f"config.json 'indexer_types' = {str(types)[:80]} must list 'full' or 'shared' for each "
+                          f"of the {n_layers} layers")
+    return [str(t) for t in types]
+
+
+def _glm_moe_dsa(cfg: Config, name: str) -> ModelSpec:
+    """GLM-5 (transformers 5.25 ``glm_moe_dsa``, modular_glm_moe_dsa.py): DeepSeek-V3.2's MLA, indexer and MoE
+    (``GlmMoeDsaConfig(DeepseekV32Config)``, the decoder layer and model V3.2's), with ``GlmMoeDsaConfig``'s defaults
+    (32 indexer heads, one expert group, 3 dense layers then sparse) and cross-layer top-k sharing: a "shared"
+    layer builds no indexer (``GlmMoeDsaAttention.__init__``)."""
+    defaults = {"index_n_heads": 32, "n_group": 1, "topk_group": 1, "first_k_dense_replace": 3}
+    merged = {**cfg, **{k: v for k, v in defaults.items() if cfg.get(k) is None}}
+    return _deepseek_mla(merged, name, v3=True, indexer=True)
+
+
 BUILDERS: dict[str, Builder] = {
     "deepseek": _deepseek,
     "deepseek_v2": lambda cfg, name: _deepseek_mla(cfg, name, v3=False),
@@ -80,4 +113,5 @@ BUILDERS: dict[str, Builder] = {
     # e_score_correction_bias, group-limited top-k, shared experts after the routed ones), dense/sparse per
     # ``mlp_layer_types``
     "glm4_moe_lite": lambda cfg, name: _deepseek_mla(cfg, name, v3=True, typed=True),
+    "glm_moe_dsa": _glm_moe_dsa,
 }
