@@ -197,8 +197,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     """One decoder layer of the prefill (``keys``: the keys its attention reads, the cache's ``old`` K/V grown
     into new copies for a chunk after the first); returns the new residual stream, this layer's K/V keys and the
     probabilities the model loop keeps after the layer returns (:data:`HELD_PREV_PROBS`; else 0)."""
-    layer = spec.layers[i]
-    h = spec.hidden_size
+    layer, h = spec.layers[i], spec.hidden_size
     if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
         tr.free(*(old or []))
         return (*_gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream), 0)
@@ -207,8 +206,9 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     probs = 0  # eager attention's probabilities, held by the layer until it returns
     mixer = replays_mixer(layer)  # a recurrent mixer replayed tensor by tensor (transformers_pool_mixers.py)
     inp = stream  # the model's loop holds the layer's input until the layer returns
+    post = layer.norm_layout == "post"  # OLMo-2/3, EXAONE 4: each sub-block's output normed before its residual add
     if layer.attention is not None:
-        normed = norm(tr, spec, t * h, dt)
+        normed = 0 if post else norm(tr, spec, t * h, dt)
         held = [tr.alloc(t * h * dt) for _ in range(max(0, extra))]
         # Falcon-H1: the Mamba-2 mixer runs first on the same input; its state is in the layer's K/V figure
         beside = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, 0)[0] if mixer else 0
@@ -224,6 +224,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         if not beside:  # the block's variable now holds the attention's output: the normed input goes
             out = out or tr.alloc(t * h * dt)
             tr.free(normed)
+        out = _post_norm(tr, spec, t * h, dt, out) if post else out
         stream = _add(tr, t * h * dt, emb, emb, out)
         tr.free(normed, *held, beside)
     elif mixer:
@@ -247,7 +248,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     tr.free(*(old or []))  # torch.cat's longer copies replace the cache's K and V
     f_bytes, _ = _ffn_transient(spec, layer, i, wl, t, dt)
     if f_bytes:
-        normed = norm(tr, spec, t * h, dt)
+        normed = 0 if post else norm(tr, spec, t * h, dt)
         mlp = layer.mlp
         if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
             sub = (lambda: norm(tr, spec, t * mlp.intermediate_size, dt)) if spec.family in SUB_NORMED else None
@@ -264,6 +265,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
             out = tr.alloc(t * h * dt)
             tr.free(*parts)
         tr.free(normed)
+        out = _post_norm(tr, spec, t * h, dt, out) if post else out
         new = tr.alloc(t * h * dt)
         tr.free(out, stream if stream not in (emb, inp) else 0)
         stream = new
@@ -313,8 +315,16 @@ def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv
 # eager softmax in fp32, o_proj; gated MLP): their attention is replayed op by op
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
-             "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "internlm2", "deepseek", "yi", "solar", "falcon",
-             "bitnet")
+             "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "exaone4", "olmo3", "internlm2", "deepseek", "yi",
+             "solar", "falcon", "bitnet")
+
+
+def _post_norm(tr: Trace, spec: ModelSpec, n: int, dt: int, out: int) -> int:
+    """A sub-block's output replaced by its norm (``post_attention_layernorm`` / ``post_feedforward_layernorm`` of
+    transformers 5.25 ``Olmo2DecoderLayer.forward``: the variable rebinds once the norm returns)."""
+    normed = norm(tr, spec, n, dt)
+    tr.free(out)
+    return normed
 
 
 def _add(tr: Trace, nbytes: int, stream: int, emb: int, out: int = 0) -> int:

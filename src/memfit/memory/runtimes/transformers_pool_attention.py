@@ -18,7 +18,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
-from .transformers_families import HELD_PREV_PROBS, SUB_NORMED
+from .transformers_families import FP32_WEIGHT_NORM, HELD_PREV_PROBS, SUB_NORMED
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -37,7 +37,7 @@ def rotary(tr: Trace, spec: ModelSpec, t: int, dt: int) -> list[int]:
         scaled = tr.alloc(n * 4)
         tr.free(raw)
         out.append(scaled)
-    if dt != 4:
+    if dt != 4 and spec.family not in FP32_ROPE:
         cast = [tr.alloc(n * dt), tr.alloc(n * dt)]
         tr.free(*out)
         out = cast
@@ -50,6 +50,10 @@ GEMMA = ("gemma", "gemma2", "gemma3", "gemma3_text")
 
 # families whose apply_rotary_pos_emb concatenates the rotated part with the pass-through part (a new tensor)
 ROPE_CAT = ("phi3", "phi", "stablelm", "glm", "glm4", "glm4_moe")
+# families whose rotary embedding returns fp32 cos/sin and whose apply_rotary_pos_emb rotates in fp32 and casts back
+# at its return (transformers 5.25 modeling_olmo2.py: ``Olmo2RotaryEmbedding.forward`` has no ``.to(x.dtype)``,
+# ``return q_embed.to(q_type), k_embed.to(k_type)``; the same in olmo, olmo3, flex_olmo, olmo_hybrid)
+FP32_ROPE = ("olmo", "olmo2", "olmo3", "flex_olmo", "olmo_hybrid")
 
 def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     """The block's input norm; RMSNorm runs in fp32 (a float copy, its square, the scaled copy, back to the
@@ -71,6 +75,11 @@ def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
         tr.free(y)
         out = tr.alloc(n * dt)
         tr.free(prod)
+        return out
+    if spec.family in FP32_WEIGHT_NORM:
+        prod = tr.alloc(n * 4)
+        out = tr.alloc(n * dt)
+        tr.free(y, prod)
         return out
     low = tr.alloc(n * dt)
     out = tr.alloc(n * dt)
@@ -99,22 +108,19 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         q = k = v = 0
     elif att.qk_norm != "none" and spec.family in QKV_BEFORE_NORM:
         q, k, v = proj(h, nq), proj(h, nk), proj(h, nv)
-        q = _renorm(tr, q, nq, dt)
-        k = _renorm(tr, k, nk, dt)
+        q = _renorm(tr, q, nq, dt, spec)
+        k = _renorm(tr, k, nk, dt, spec)
     elif att.qk_norm != "none":  # each projection RMS-normed per head in fp32 before the next is made
-        q = _renorm(tr, proj(h, nq), nq, dt)
-        k = _renorm(tr, proj(h, nk), nk, dt)
+        q = _renorm(tr, proj(h, nq), nq, dt, spec)
+        k = _renorm(tr, proj(h, nk), nk, dt, spec)
         v = proj(h, nv)
     else:
         q, k, v = proj(h, nq), proj(h, nk), proj(h, nv)
     if fused and att.qk_norm != "none":
-        q = _renorm(tr, q, nq, dt)
-        k = _renorm(tr, k, nk, dt)
+        q = _renorm(tr, q, nq, dt, spec)
+        k = _renorm(tr, k, nk, dt, spec)
     if spec.position_embedding == "rope":
-        part, cat = (att.rope_dim or att.head_dim), spec.family in ROPE_CAT
-        rotated = rope(tr, nq, nq * part // att.head_dim, cat), rope(tr, nk, nk * part // att.head_dim, cat)
-        tr.free(q, k)  # apply_rotary_pos_emb returns both; then the unrotated q and k go
-        q, k = rotated
+        q, k = _rotate(tr, spec, att.rope_dim or att.head_dim, att.head_dim, (q, k), (nq, nk), dt)
     kv_keys = [k, v]
     if kv and wl.task != "forward":  # DynamicLayer.update: torch.cat onto the empty cache copies K and V; the
         kv_keys = [tr.alloc(nk)]  # layer's own go at once, the attention reads the cache's
@@ -174,7 +180,7 @@ def _laid_out(tr: Trace, spec: ModelSpec, out: int, n: int, dt: int, copied: boo
     return out
 
 
-def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
+def _renorm(tr: Trace, x: int, n: int, dt: int, spec: ModelSpec) -> int:
     """A q/k norm: ``x`` replaced by its normed copy (the fp32 temporaries of :func:`norm`)."""
     if dt == 4:
         y = tr.alloc(n)
@@ -183,7 +189,7 @@ def _renorm(tr: Trace, x: int, n: int, dt: int) -> int:
         tr.free(tr.alloc(n // dt * 4))
         g = tr.alloc(n // dt * 4)
         tr.free(f)
-        low = tr.alloc(n)
+        low = tr.alloc(n // dt * 4 if spec.family in FP32_WEIGHT_NORM else n)  # the weight's product or the cast
         y = tr.alloc(n)
         tr.free(low, g)
     tr.free(x)
@@ -213,6 +219,37 @@ def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
     tr.free(scores)
     out = tr.alloc(nv)
     tr.free(scaled, rk, rv, bias, soft)
+    return out
+
+
+def _rotate(tr: Trace, spec: ModelSpec, part: int, head_dim: int, qk: tuple[int, int], sizes: tuple[int, int],
+            dt: int) -> tuple[int, int]:
+    """apply_rotary_pos_emb on q and k (``sizes`` bytes): both rotated, then the unrotated ones go. :data:`FP32_ROPE`
+    families rotate in fp32 (q·cos and rotate_half(q)·sin fp32 with fp32 tables, rotate_half in q's dtype) and cast
+    both back at the return."""
+    if spec.family in FP32_ROPE and dt != 4:
+        wide = tuple(_rope32(tr, n, dt) for n in sizes)
+        rotated = tr.alloc(sizes[0]), tr.alloc(sizes[1])
+        tr.free(*wide)
+    else:
+        cat = spec.family in ROPE_CAT
+        rotated = rope(tr, sizes[0], sizes[0] * part // head_dim, cat), rope(tr, sizes[1], sizes[1] * part // head_dim,
+                                                                             cat)
+    tr.free(*qk)
+    return rotated
+
+
+def _rope32(tr: Trace, n: int, dt: int) -> int:
+    """``(x·cos) + (rotate_half(x)·sin)`` with fp32 cos/sin on an ``n``-byte half-type ``x``: the products and their
+    sum in fp32, rotate_half's negated half and cat in x's dtype."""
+    cos = tr.alloc(n // dt * 4)
+    neg = tr.alloc(n // 2)
+    half = tr.alloc(n)
+    tr.free(neg)
+    sin = tr.alloc(n // dt * 4)
+    tr.free(half)
+    out = tr.alloc(n // dt * 4)
+    tr.free(cos, sin)
     return out
 
 
