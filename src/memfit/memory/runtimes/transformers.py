@@ -167,7 +167,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     if mlp.kind == "plain" and mlp.activation == "xielu":  # transformers_pool_blocks.xielu_mlp, op by op
         return tokens * i * (5 * dt + 1), f"{tokens:,} tokens × {i} × (5 × {dt} + 1) B (fc out, xIELU's Python chain)"
     if mlp.kind == "plain":
-        n = 4 if mlp.activation in PY_GELU else 2
+        # relu²: transformers 5.25 activations.ReLUSquaredActivation keeps relu's output beside its square while the
+        # caller still holds fc1's output (three intermediates)
+        n = 4 if mlp.activation in PY_GELU else 3 if mlp.activation == "relu2" else 2
         return tokens * n * i * dt, f"{n} × {tokens:,} tokens × {i} × {dt} B (fc out, activation temporaries)"
     n = 4 if mlp.fused_gate_up or spec.family in HELD_GATE else 3
     base = tokens * n * i * dt
