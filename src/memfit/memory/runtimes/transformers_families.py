@@ -22,10 +22,12 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # (embeddings, layer input, residual, normed input), read off the modelling code and traced:
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
-# MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights)
+# MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights; AFMoE:
+# transformers 5.25 modeling_afmoe.py AfmoeTokenChoiceRouter.forward casts the router logits to fp32 and returns the
+# normalised, route_scale'd top scores in fp32)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa",
                 "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
-                "nemotron_h", "kimi_linear")
+                "nemotron_h", "kimi_linear", "afmoe")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}

@@ -1,0 +1,35 @@
+"""AFMoE's fp32 routing weights (transformers 5.25 modeling_afmoe.py ``AfmoeTokenChoiceRouter.forward``: the router
+logits cast to fp32, the top scores normalised and scaled in fp32), so the grouped experts path's weighted rows and
+their re-ordered copy are fp32 (integrations/moe.py ``grouped_mm_experts_forward``: ``proj_out * sample_weights_g``,
+``weighted_out[inv_perm]``); worked by hand on the development case afmoe-default-l3 bf16 generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memfit.memory.runtimes.transformers import peak_moments
+from memfit.memory.runtimes.transformers_families import FP32_ROUTING
+from memfit.sources.hf_config import spec_from_config
+from memfit.validate import workload_for_case
+
+DEV = Path(__file__).parent / "data" / "simulated" / "sweep-dev.jsonl"
+
+
+def test_afmoe_moe_moment_by_hand() -> None:
+    assert "afmoe" in FP32_ROUTING
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "afmoe-default-l3/gen-b2-s2048-new8":
+            break
+    spec = spec_from_config(r["config"], "afmoe")
+    wl = workload_for_case("generate", dict(r["params"])).validate()
+    moe = next(m for m in peak_moments(spec, wl) if m.name == "prefill MLP (layer 1)")
+    # bf16, 4,096 tokens × top-6 routed rows of hidden 2,048: gathered tokens and expert outputs in bf16 (2 × 2 B),
+    # the weighted rows and their re-ordered copy in fp32 (2 × 4 B): 12 B × 2,048 per row (beats the expert MLP's
+    # (2,048 + 4 × 1,408) × 2 B); + the router's 64 experts × 4 B × 2 and the shared experts' output 2,048 × 2 B
+    per_token = 6 * 12 * 2048 + 64 * 4 * 2 + 2048 * 2
+    stream = 4 * 4096 * 2048 * 2
+    att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
+    fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
+    assert moe.activations == stream + 4096 * per_token + fixed
