@@ -89,3 +89,25 @@ def test_biogpt_mlp_is_fc1_act_fc2() -> None:
     # and the activation's (2 × 8,192 × 4,096 × 2 B) + masks/rotary/ids as the attention moment counts them
     fixed = 2_162_688
     assert ffn.activations == 4 * 8192 * 1024 * 2 + 2 * 8192 * 4096 * 2 + fixed
+
+
+def test_doge_dynamic_mask_by_hand() -> None:
+    from memfit.memory.runtimes.transformers_own_attention import dynamic_mask_bytes
+
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "doge-default-l4/fwd-fp16-b2-s1536":
+            break
+    spec = spec_from_config(r["config"], "doge")
+    att = spec.layers[0].attention
+    assert att is not None and (att.num_heads, att.num_kv_heads) == (8, 8)
+    # fp16, b 2, 1,536 queries over 1,536 keys (under the 2,048 window): torch.where's float mask 2 × 1536² × 2 B and
+    # its != 0 (1 B), then dt_states expanded and masked_fill'ed per K/V head, 2 × 8 × 1536² × 2 B (what SDPA reads)
+    causal = 2 * 1536 * 1536 * 3
+    held = 2 * 8 * 1536 * 1536 * 2
+    assert dynamic_mask_bytes("doge", att, 2, 1536, 1536, 2) == (causal + held, held, causal)
+    # past the window (4,096 keys): per row the mask, the active mask, == 0 and the second masked_fill (3 × 2 + 1 B
+    # per key) and 2,048 int64 top-k indices
+    rows = 2 * 8 * 4096
+    assert dynamic_mask_bytes("doge", att, 2, 4096, 4096, 2)[0] == 2 * 4096 * 4096 * 3 + rows * (4096 * 7 + 8 * 2048)
+    assert dynamic_mask_bytes("llama", att, 2, 1536, 1536, 2) == (0, 0, 0)

@@ -24,13 +24,22 @@ XGLM (``modeling_xglm.py``, ``XGLMAttention.forward``, fairseq-style; transforme
 ``attn_weights``, so two score-sized tensors are alive at a time, all in the model dtype, except that fp16 takes the
 softmax in fp32 and casts it back (``softmax(..., dtype=torch.float32).to(torch.float16)``: the clamped scores, the
 fp32 probabilities and their fp16 cast, 2 + 4 + 2 bytes per score).
+
+Doge (``modeling_doge.py``, ``DogeAttention.forward`` / ``prepare_dynamic_mask``, under any attention implementation):
+the dynamic mask is built per K/V head before the kernel: the causal mask turned into the model dtype
+(``torch.where``, ``b × q × k``), its ``!= 0`` (bool), and ``dt_states`` expanded to ``b × kv_heads × q × k`` and
+``masked_fill``'ed (a new tensor in the model dtype), which the kernel reads (``repeat_kv`` copies it to every head
+when K/V heads are grouped). With more keys than ``keep_window_size`` (DogeConfig's default 2048; a config's own value
+is not read) it also keeps ``zeros_like`` / ``scatter``'s active mask, the top-k indices (int64, ``window`` per row),
+their ``== 0`` and a second ``masked_fill``.
 """
 
 from __future__ import annotations
 
 from ...spec import AttentionSpec
 
-__all__ = ["OWN_ATTENTION", "OWN_EAGER_SCORES", "own_attention_transient", "own_eager_score"]
+__all__ = ["DYNAMIC_MASK", "OWN_ATTENTION", "OWN_EAGER_SCORES", "dynamic_mask_bytes", "own_attention_transient",
+           "own_eager_score"]
 
 OWN_ATTENTION = ("gpt_neox_japanese",)
 # families whose attention is their own but shaped like eager_attention_forward: only the bytes per score differ
@@ -62,3 +71,23 @@ def own_attention_transient(family: str, att: AttentionSpec, b: int, s: int, key
     return vectors + 3 * scores, (f"fused qkv, q{'' if cached else ', k, contiguous v'}, output + 3 × scores "
                                   f"{b}×{att.num_heads}×{s}×{keys} × {dt} B (zeros, masked, softmax in the model "
                                   f"dtype)")
+
+
+DYNAMIC_MASK = ("doge",)
+DOGE_KEEP_WINDOW = 2048  # DogeConfig.keep_window_size's default
+
+
+def dynamic_mask_bytes(family: str, att: AttentionSpec, b: int, q: int, k: int, dt: int) -> tuple[int, int, int]:
+    """Doge's dynamic mask for ``q`` queries over ``k`` keys: (bytes at its build's peak, bytes the kernel reads,
+    of those the causal mask's float and bool forms freed before the kernel); zeros for other families."""
+    if family not in DYNAMIC_MASK:
+        return 0, 0, 0
+    rows = b * att.num_kv_heads * q
+    causal = b * q * k * (dt + 1)  # torch.where's float mask and its != 0
+    held = rows * k * dt
+    if att.num_heads > att.num_kv_heads:  # repeat_kv's copy to every head (the grouped one goes after)
+        held = b * att.num_heads * q * k * dt
+    build = causal + rows * k * dt
+    if k > DOGE_KEEP_WINDOW:  # + the active mask, the top-k indices, == 0 and the second masked_fill
+        build = causal + rows * (k * (3 * dt + 1) + 8 * DOGE_KEEP_WINDOW)
+    return max(build, held), held, causal

@@ -19,6 +19,7 @@ from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
 from .transformers_families import FP32_WEIGHT_NORM, HELD_PREV_PROBS, SUB_NORMED
+from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -283,6 +284,20 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
     nq = t * att.num_heads * att.head_dim * dt
     q = tr.alloc(min(a_bytes, nq))
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
+    build, held, causal = dynamic_mask_bytes(spec.family, att, wl.batch, wl.context, keys or wl.context, dt)
+    if held:  # Doge: the causal mask's float and bool forms, the dynamic mask the kernel reads (own_attention)
+        s, k = wl.context, keys or wl.context
+        made = [tr.alloc(wl.batch * s * k * dt), tr.alloc(wl.batch * s * k)]
+        grouped = wl.batch * att.num_kv_heads * s * k * dt
+        mask = tr.alloc(grouped)
+        tr.free(tr.alloc(build - causal - grouped), *made)  # (the top-k path's temporaries past the window)
+        if held != grouped:  # repeat_kv's copy to every head
+            rep = tr.alloc(held)
+            tr.free(mask)
+            mask = rep
+        rest = tr.alloc(a_bytes - nq - kv)
+        tr.free(q, rest, mask)
+        return kv_keys, 0
     if wl.attn == "eager" and att.sinks and spec.family not in MODEL_DTYPE_SOFTMAX_EAGER:  # gpt-oss's
         rows = wl.batch * att.num_heads * wl.context
         rest = tr.alloc(a_bytes - nq - 3 * rows * wl.context * dt)  # repeated K/V

@@ -23,6 +23,7 @@ from .transformers import (
     _stream_tensors,
 )
 from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, per_layer_input_bytes
+from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
 
@@ -75,6 +76,8 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
         if layer.attention is not None:
             att = layer.attention
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
+            dyn = dynamic_mask_bytes(spec.family, att, b, queries, keys, dt)[0]  # Doge's dynamic mask
+            a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
             if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
                 held_probs = b * att.num_heads * queries * keys * dt
