@@ -13,7 +13,14 @@ from memfit.errors import ConfigError
 from memfit.memory.activations import LayerActivations, ModelActivations
 from memfit.memory.loss_release import checkpoint_wraps_call
 from memfit.memory.training import estimate_training
-from memfit.memory.training.fsdp1_lora import adapter_units, flat_units, fsdp1_moments, held_inputs, unshard_pool
+from memfit.memory.training.fsdp1_lora import (
+    adapter_units,
+    flat_units,
+    fsdp1_moments,
+    held_inputs,
+    lazy_init_segments,
+    unshard_pool,
+)
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
@@ -102,6 +109,44 @@ def test_unshard_stream_keeps_the_root_and_two_layers() -> None:
     U, R = [10 * mib + 1, 30 * mib, 20 * mib, 40 * mib], 6 * mib
     assert unshard_pool(U, R, True) == 6 * mib + 40 * mib + 30 * mib
     assert unshard_pool(U, R, False) == 6 * mib + 12 * mib + 30 * mib + 20 * mib + 40 * mib
+
+
+def test_lazy_init_leaves_each_units_buffer_cached_on_the_default_stream() -> None:
+    """init_flat_param_attributes allocates and frees every unit's unsharded buffer on the default stream, the root
+    first, then the layers in order: a new segment whenever no freed block holds the unit (c10 rounding: under
+    10 MiB a 20 MiB segment, else the request rounded to 2 MiB)."""
+    mib = 1 << 20
+    # root 3 Mi elements x 2 B = 6 MiB -> a 20 MiB segment; each layer 15 Mi x 2 B = 30 MiB -> one 30 MiB segment, the
+    # second layer reuses it
+    assert lazy_init_segments([15 * mib, 15 * mib], 3 * mib, 2, 2, 2) == 20 * mib + 30 * mib
+    # a root larger than the layers (40 MiB): the layers reuse its block
+    assert lazy_init_segments([15 * mib, 15 * mib], 20 * mib, 2, 2, 2) == 40 * mib
+    # bf16 MixedPrecision on fp32 parameters: _mp_shard (the shard in bf16), _full_param_padded (bf16), then
+    # _full_prec_full_param_padded (fp32). Root: 3, 6, 12 MiB, all in one 20 MiB segment; a layer: 15 MiB (fits the
+    # 20), 30 MiB (new), 60 MiB (new); the second layer reuses them
+    assert lazy_init_segments([15 * mib, 15 * mib], 3 * mib, 2, 2, 4) == 20 * mib + 30 * mib + 60 * mib
+
+
+def test_lazy_init_blocks_count_where_the_default_stream_needs_less() -> None:
+    """Mixtral-8x7B cut to 2 layers on 2 ranks (b2 s1024, attention adapters): the default stream holds the sharded
+    base (about 3.2 GB) and, from the lazy init, the root's and a layer's unsharded buffers (0.53 + 2.9 GB), more
+    than its activations ever ask; the reserve counts them (the simulated rank's default stream: 6.68 GB)."""
+    spec = _spec("mixtral-8x7b-v0.1", 2)
+    wl = Workload(mode="lora", batch=2, context=1024, gpus=2, zero=3, fsdp_version=1, dtype="bfloat16",
+                  mixed_precision=False, checkpointing="full", optimizer="adamw-foreach",
+                  lora_targets=("q_proj", "k_proj", "v_proj", "o_proj")).validate()
+    est = estimate_training(spec, wl)
+    layers, root, _ = flat_units(spec, 2)
+    segs = lazy_init_segments(layers, root, 2, 2, 2)
+    rnd = 2 << 20
+    assert segs == -(-root * 2 // rnd) * rnd + -(-layers[0] * 2 // rnd) * rnd
+    # the default stream is then what the lazy init left (sharded base, adapters, two cuBLAS workspaces, the init's
+    # segments) and the unshard stream its pool: allocated + reserve is their sum
+    comp = {c.name: c for c in est.components}
+    at_init = comp["weights"].bytes + comp["lora_weights"].bytes + comp["overhead"].bytes + segs
+    assert est.allocated_bytes + comp["allocator_reserve"].bytes == at_init + unshard_pool(
+        [n * 2 for n in layers], root * 2, True)
+    assert "lazy init" in comp["allocator_reserve"].formula
 
 
 def test_fsdp_version_routes_lora_ranks() -> None:

@@ -15,6 +15,7 @@ docs/simulator.md, "FSDP1".
 Usage:
   python tools/simulate_fsdp1.py generate --set development   # -> tests/data/parallel/fsdp1-dev.jsonl
   python tools/simulate_fsdp1.py generate --set heldout       # the list tests/data/parallel/fsdp1-heldout-list.jsonl
+  python tools/simulate_fsdp1.py trace DEV_CASE FILE          # a development case's allocation stream, appended to FILE
 """
 
 from __future__ import annotations
@@ -292,8 +293,10 @@ def _wrap(model: Any, p: dict[str, Any]) -> Any:
     return wrapped
 
 
-def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
-    """Two training steps on rank 0; tracked bytes (workspaces excluded) per phase of each step."""
+def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = False) -> dict[str, Any]:
+    """Two training steps on rank 0; tracked bytes (workspaces excluded) per phase of each step. ``trace``: the
+    record's ``trace`` holds the emulated allocator's stream (every malloc and free per CUDA stream, with its
+    operator; deferred frees marked), as ``simulate_parallel.py run --trace`` writes it."""
     from torch.testing._internal.distributed.fake_pg import FakeStore
     from transformers import AutoModelForCausalLM
 
@@ -303,6 +306,8 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
     try:
         fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
         tracker = Fsdp1Tracker(fake)
+        if trace:
+            tracker.pool.events = []
         sm._hold_before_build(tracker, "train", sm.default_alloc_before_build("train"))
         h100 = sm.H100Mode()
         gc.collect()
@@ -336,6 +341,8 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any]) -> dict[str, Any
                                    peak_bwd=peak_bwd, after_step=tracker.live, peak_step=tracker.peak))
                 peak = max(peak, tracker.peak)
             tracker.flush()
+            if trace:
+                rec["trace"] = tracker.pool.events
             rec.update(tracked_peak=peak, phases=phases, peak_reserved=tracker.pool.peak_reserved,
                        reserved_by_stream=tracker.pool.by_stream(),
                        n_params=sum(q.numel() for q in model.parameters()))
@@ -386,7 +393,17 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("generate", help="simulate the cases of a set and write them")
     g.add_argument("--set", choices=("development", "heldout"), default="development")
     g.add_argument("--only", default="")
+    t = sub.add_parser("trace", help="simulate one development case and append its allocation stream to FILE")
+    t.add_argument("case", choices=[c[0] for c in DEV_CASES])
+    t.add_argument("file")
     a = ap.parse_args(argv)
+    if a.cmd == "trace":  # development cases only: a held-out case's trace is not looked at (the held-out rule)
+        name, model, layers, p = next(c for c in DEV_CASES if c[0] == a.case)
+        sim = simulate_rank0(sm.catalog_config(model, layers), p, trace=True)
+        with Path(a.file).open("a") as f:
+            f.write(json.dumps(dict(case=name, events=sim.pop("trace"))) + "\n")
+        print(json.dumps({k: v for k, v in sim.items() if k != "phases"}))
+        return 0
     out = DATA / ("fsdp1-dev.jsonl" if a.set == "development" else "fsdp1-heldout.jsonl")
     only = set(filter(None, a.only.split(",")))
     env = dict(env=dict(simulated=True, simulator_version=FSDP1_SIMULATOR_VERSION, torch=torch.__version__,

@@ -42,6 +42,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import ModelActivations, model_activations
+from ..caching_allocator import CachingAllocator
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..loss_release import checkpoint_wraps_call
 from ..overhead import cublas_workspace_bytes, cuda_context_component
@@ -50,7 +51,7 @@ from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import Moment, fsdp_layout
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
-__all__ = ["estimate_fsdp1_lora", "unshard_pool", "uses_fsdp1_lora"]
+__all__ = ["estimate_fsdp1_lora", "lazy_init_segments", "unshard_pool", "uses_fsdp1_lora"]
 
 SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
 
@@ -165,7 +166,30 @@ def unshard_pool(U: list[int], R: int, reshard: bool) -> int:
     return rounded(R) + (sum(big[:2]) if reshard else sum(big))
 
 
-def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int) -> tuple[int, int]:
+def lazy_init_segments(U: list[int], R: int, shard: int, cb: int, pb: int) -> int:
+    """Bytes of the default stream's segments that FSDP1's lazy initialisation leaves cached (``U``/``R``: unsharded
+    elements of each layer and of the root, padded to the ``shard`` group; ``cb``/``pb``: the gathered and the
+    parameters' bytes per element). The root's first forward runs ``_lazy_init`` →
+    ``_share_state_and_init_handle_attrs`` (``_runtime_utils.py``), which calls
+    ``FlatParamHandle.init_flat_param_attributes`` (``_flat_param.py``) for the root's handle, then for every other
+    unit in pre-order (the layers in order, each before its adapters), on the current (default) stream: it allocates
+    ``_full_param_padded`` (the unsharded flat parameter, ``cb`` bytes) and frees it at once (``_free_storage``);
+    under a MixedPrecision ``param_dtype`` other than the parameters' it first does the same with ``_mp_shard`` (the
+    shard in ``cb``) and after it with ``_full_prec_full_param_padded`` (unsharded, ``pb``). Each block goes back to
+    the default stream's cache, where the unshard stream never reuses it (c10 ``CUDACachingAllocator``: a cached
+    block serves only its own stream); a unit that no freed block holds makes a new segment (the running largest).
+    The adapters' units are smaller than the root that precedes them and reuse its freed block: they add nothing."""
+    pool = CachingAllocator()
+    for n in [R, *U]:
+        sizes = ([n // shard * cb, n * cb, n * pb] if cb != pb else [n * cb])
+        for k, size in enumerate(sizes):
+            pool.malloc(k, size)
+            pool.free(k)
+    return pool.reserved
+
+
+def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool, gathered: int, allocated: int,
+             at_init: int) -> tuple[int, int, int]:
     """The reserve beyond the allocated peak, per CUDA stream (c10 ``CUDACachingAllocator``: a cached block serves
     only the stream it was made on). FSDP1 allocates each unit's unsharded flat parameter on its unshard stream
     (``_all_gather_flat_param`` under ``state._unshard_stream``). FULL_SHARD frees it after use with
@@ -179,13 +203,18 @@ def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool,
     behind record_stream and the same layer gathered again at once, no adapter event between: two as well. Both read
     in tools/simulate_fsdp1.py's record_stream emulation (docs/simulator.md, "FSDP1 LoRA ranks"). Its slack at the peak
     is what is not gathered then. Everything else (sharded parameters, activations, logits, the adapters' units) lives
-    on the default stream, whose reserve is the one-GPU replay's."""
+    on the default stream, whose reserve is the one-GPU replay's; but that stream already holds, from the lazy init,
+    ``at_init`` (what was allocated then and ``lazy_init_segments``), and a stream's reserve never shrinks: where that
+    is more than the replay's figure (the peak's allocated bytes off the unshard stream plus the replay's reserve), the
+    difference is added (returned third: MoE layers of gigabytes against small activations, simulated Mixtral-l2)."""
     from .step import estimate_single_gpu
 
     slack = max(0, unshard_pool(U, R, reshard) - gathered)
     one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
     est = estimate_single_gpu(spec, one, model_states(spec, one))
-    return sum(c.bytes for c in est.components if c.name == "allocator_reserve") + slack, slack
+    one_gpu = sum(c.bytes for c in est.components if c.name == "allocator_reserve")
+    cached = max(0, at_init - (allocated - gathered + one_gpu))
+    return one_gpu + slack + cached, slack, cached
 
 
 def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
@@ -236,11 +265,15 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     comps.append(Component("overhead", workspace, f"{TRAINING_HANDLES} cuBLAS workspaces × "
                            f"{fmt_bytes(cublas_workspace_bytes())}"))
     allocated = sum(c.bytes for c in comps)
-    reserve, slack = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered)
+    at_init = weights + lora_w + workspace + lazy_init_segments(layers, root, lay.shard, cb, pb)
+    reserve, slack, cached = _reserve(spec, wl, [n * cb for n in layers], root * cb, lay.reshard, m.gathered,
+                                      allocated, at_init)
     comps.append(Component("allocator_reserve", reserve, f"caching-allocator reserve: the default stream's, as the "
                            f"same step on one GPU replays it (training.pool), and the unshard stream's cached flat "
-                           f"buffers (root + 2 layers) not in use at "
-                           f"the peak ({fmt_bytes(slack)}) = {fmt_bytes(reserve)}"))
+                           f"buffers (root + 2 layers) not in use at the peak ({fmt_bytes(slack)})"
+                           + (f", and the default stream's blocks of FSDP1's lazy init (each unit's unsharded buffer "
+                              f"allocated and freed there) beyond that replay ({fmt_bytes(cached)})" if cached else "")
+                           + f" = {fmt_bytes(reserve)}"))
     comps.append(cuda_context_component(None, training=True))
     kind = "FULL_SHARD" if lay.reshard else "SHARD_GRAD_OP"
     persistent = weights + lora_w + opt
