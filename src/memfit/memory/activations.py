@@ -32,7 +32,7 @@ from .korthikanti import korthikanti_layer_bytes
 from .layer_weights import largest_matrix, layer_linear_params
 from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
-from .runtimes.transformers_families import FP32_WEIGHT_NORM, SOFTCAPPED_LOGITS, altup_copies, block_extras_saved
+from .runtimes import transformers_families as fam
 from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
@@ -339,23 +339,23 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     h = spec.hidden_size
     T = b * s
     r = p.resid_bytes
-    gemma = spec.family.startswith("gemma")
+    gemma = fam.gemma_norm(spec.family)
     layernorm = spec.norm != "rms"
-    softcap = spec.family == "gemma2"
+    softcap = spec.family in fam.SOFTCAPPED_ATTENTION
     rotary = spec.position_embedding == "rope"
     per_token = 0
     extra_token = 0
     sq_saved = sq_transient = core_token = cache_token = 0
     layout = layer.norm_layout
-    n_norm, out_b = _norm(h, r, p, gemma or spec.family in FP32_WEIGHT_NORM, layernorm)
+    n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms
-    per_token += norms_saved + block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
+    per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
-            low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in FP32_WEIGHT_NORM)
+            low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in fam.FP32_WEIGHT_NORM)
         per_token += a_saved
     ssm_saved = ssm_back = 0
     extra_mixer = bool(layer.ssm or layer.linear or layer.conv)
@@ -399,7 +399,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         relief = dense_backward_relief(a, layer.mlp, h, T, p.weight_bytes, p.proj_bytes, weights, m_saved, n_norm,
                                        saved, back, T * 2 * r * h, mlp_back)
     return LayerActivations(saved=saved, attention_core=T * core_token + sq_saved,
-        checkpoint=T * r * h * max(1, altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
+        checkpoint=T * r * h * max(1, fam.altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
         forward_extra=max(T * extra_token, sq_transient) + dequant, backward_extra=back,
         weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
@@ -417,7 +417,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
     if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
         layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
-    gemma = spec.family.startswith("gemma")
+    gemma = fam.gemma_norm(spec.family)
     layernorm = spec.norm != "rms"
     r = p.resid_bytes
     outside = T * 16  # input ids and shifted labels (int64)
@@ -425,7 +425,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         outside += T * h  # embedding dropout mask
     final_hidden = 0
     if spec.final_norm:
-        n_saved, out_b = _norm(h, r, p, gemma or spec.family in FP32_WEIGHT_NORM, layernorm)
+        n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
         own, shared = _inputs(h, ["output"], out_b, p)
         outside += T * (n_saved + own + shared)
         final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward
@@ -440,7 +440,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         fwd_extra = 4 * TV + final_hidden
     if p.loss_shift_copy and batch > 1:  # a batch of one: the slice is already contiguous (c10's compute_contiguous
         fwd_extra += 4 * RV  # skips size-1 dimensions), so .contiguous() returns it and no copy is made
-    if spec.family in SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
+    if spec.family in fam.SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
         loss_saved += logit_b * TV
     head_casts = 2 * V * h if (p.amp and p.full) else 0
     emb_back = 0

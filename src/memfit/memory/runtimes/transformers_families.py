@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS",
-           "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_LOGITS", "SUB_NORMED",
-           "altup_copies", "block_extras_saved", "extra_stream_tensors", "per_layer_input_bytes", "sub_norm_bytes"]
+__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE",
+           "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU", "ROPE_PER_LAYER_TYPE",
+           "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
+           "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -31,8 +32,15 @@ FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "gl
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
-# Families whose causal-LM head soft-caps the logits (final_logit_softcapping)
-SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text")
+# Families whose causal-LM head soft-caps the logits (final_logit_softcapping; transformers 5.25
+# VaultGemmaForCausalLM.forward too: logits / cap, tanh, × cap)
+SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text", "vaultgemma")
+# Families whose eager attention soft-caps the scores (attn_logit_softcapping: / cap, tanh, × cap, each a new tensor,
+# autograd keeping tanh's output; Gemma 2's and VaultGemma's eager_attention_forward, which has no SDPA path)
+SOFTCAPPED_ATTENTION = ("gemma2", "vaultgemma")
+# Families with Gemma's RMSNorm (x.float(), normed × (1 + weight.float()) in fp32, cast back) beyond the gemma* names
+# (transformers 5.25 VaultGemmaRMSNorm.forward)
+_GEMMA_NORM = ("vaultgemma",)
 # Families whose RMSNorm multiplies the fp32 normed values by the weight before casting back
 # (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
 # Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4): autograd keeps the fp32 normed values
@@ -140,3 +148,8 @@ def sub_norm_bytes(dt: int) -> int:
     copy = 0 if dt == 4 else 4
     cast = 0 if dt == 4 else dt
     return max(copy + 4, 4 + cast + dt)
+
+
+def gemma_norm(family: str) -> bool:
+    """Whether the family's RMSNorm is Gemma's (fp32 ``x·(1 + w)``, then the cast back)."""
+    return family.startswith("gemma") or family in _GEMMA_NORM

@@ -28,7 +28,7 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
 from ..lora_dropout import adapter_input_saved
-from ..runtimes.transformers_families import altup_copies
+from ..runtimes.transformers_families import SOFTCAPPED_ATTENTION, altup_copies
 from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
 from .layer_experts import grouped_experts
@@ -357,7 +357,7 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
     mm = tr.alloc(sq * ab)
     scaled = tr.alloc(sq * ab)
     tr.free(mm)
-    if c.spec.family == "gemma2":  # attn_logit_softcapping: / cap, tanh (its output kept), × cap, each a new tensor
+    if c.spec.family in SOFTCAPPED_ATTENTION:  # attn_logit_softcapping: / cap, tanh (kept), × cap, each a new tensor
         div = tr.alloc(sq * ab)
         tr.free(scaled)
         tanh = tr.alloc(sq * ab)
