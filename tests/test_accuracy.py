@@ -136,7 +136,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the checkpoint around each layer's unit (fsdp1_lora.held_inputs): Mistral LoRA -8.00 / -9.14 -> -0.34 /
     # -0.69 %, Mixtral LoRA -1.38 / -2.49 -> +2.16 / +3.76 % (worse in size, now over: the grouped experts' backward,
     # see above); median 3.93 -> 2.16 %, most under -9.14 -> -3.93 % (Llama-2-70B QLoRA)
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=2.17, worst=16.29, under=-3.93),
+    # then (l16qlora) QLoRA under FSDP1 priced as trl's sharded path (fsdp1_qlora.py: no kbit preparation, bf16
+    # adapters, the 4-bit weights flattened as bf16 storage and sharded, QuantStates whole): Mistral QLoRA +10.40 /
+    # +16.29 -> +0.12 / -0.56 %, Llama-2-70B QLoRA -3.93 -> +0.12 %; median 2.16 -> 0.34 %, worst +16.29 -> +3.76 %
+    # (Mixtral LoRA b4), most under -3.93 -> -0.69 % (Mistral LoRA b4)
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=0.35, worst=3.77, under=-0.70),
     # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
@@ -511,7 +515,14 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -7.49 / -5.67 -> -9.73 / -7.26 % (WORSE, most under -7.49 -> -9.73 %: these two runs' nvidia-smi means hold
     # ~1.5-2 GB more than their allocated peak plus the replayed reserve, the blind 4.44 / 4.45 runs of the same
     # model do not: -2.18 .. +0.26 %); median 4.12 -> 3.66 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=3.66, worst=15.16, under=-9.73),
+    # then (l16qlora) QLoRA under FSDP1 (fsdp1_qlora.py): Mistral QLoRA +3.66 / +15.16 -> -15.47 / -12.86 %, Llama-2-70B
+    # QLoRA +1.92 -> -6.79 %: LOOSENED (median 3.66 -> 6.79 %, most under -9.73 -> -15.47 %). Their device totals were
+    # near by compensation (allocated +10.4 / +16.3 % over); with the allocated peak right (+0.12 / -0.56 / +0.12 %)
+    # they show the excess these 4.48.1 runs hold beyond the allocated peak and the replayed reserve, as the Mistral
+    # LoRA rows of the same runs do (-9.73 / -7.26 %): ~1.1-1.2 GB more than the 4.45.2 runs of each scenario (full,
+    # LoRA and QLoRA alike), plus ~0.3-0.9 GB the QLoRA rank holds beyond LoRA's that the bf16 replay does not make
+    # (bitsandbytes' dequantized weights replayed per Linear: moved it < 0.7 pt, not kept); published-frameworks.md
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=6.80, worst=15.48, under=-15.48),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now

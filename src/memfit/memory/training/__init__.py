@@ -60,7 +60,7 @@ def estimate_training(spec: ModelSpec, wl: Workload) -> Estimate:
                                       "the same shards, gradients and optimizer step; the layers in flight are not "
                                       "modelled per flat parameter (fsdp1_lora.py does that for LoRA)"))
         return est
-    if wl.gpus > 1 and uses_fsdp1_lora(wl):
+    if wl.gpus > 1 and uses_fsdp1_lora(wl, spec.is_moe):
         return estimate_fsdp1_lora(spec, wl)
     if wl.gpus > 1 and uses_fsdp_lora(wl, spec.is_moe):
         return estimate_fsdp_lora(spec, wl)

@@ -46,6 +46,7 @@ from ..caching_allocator import CachingAllocator
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..loss_release import checkpoint_wraps_call
 from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .fsdp1_qlora import QUANT_STORAGE_BYTES, SHARDED_ADAPTER_BYTES, quant_layout, sharded_precision, uses_fsdp1_qlora
 from .fsdp_lora import ADAPTER_PARAM_BYTES
 from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import Moment, fsdp_layout
@@ -56,22 +57,29 @@ __all__ = ["estimate_fsdp1_lora", "lazy_init_segments", "unshard_pool", "uses_fs
 SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
 
 
-def uses_fsdp1_lora(wl: Workload) -> bool:
-    """Plain LoRA (dense or mixture-of-experts) under FSDP1 on one pipeline stage, without TP, EP or offload."""
-    return (wl.fsdp_version == 1 and wl.mode == "lora" and wl.quant is None and wl.zero >= 2 and wl.tp == 1
-            and wl.pp == 1 and wl.ep == 1 and wl.offload == "none")
+def uses_fsdp1_lora(wl: Workload, moe: bool = False) -> bool:
+    """Plain LoRA (dense or mixture-of-experts), or QLoRA of a dense model (``fsdp1_qlora``), under FSDP1 on one
+    pipeline stage, without TP, EP or offload."""
+    adapters = (wl.mode == "lora" and wl.quant is None) or uses_fsdp1_qlora(wl, moe)
+    return (wl.fsdp_version == 1 and adapters and wl.zero >= 2 and wl.tp == 1 and wl.pp == 1 and wl.ep == 1
+            and wl.offload == "none")
 
 
-def flat_units(spec: ModelSpec, shard: int) -> tuple[list[int], int, int]:
+def flat_units(spec: ModelSpec, shard: int,
+               elements: tuple[list[int], int] | None = None) -> tuple[list[int], int, int]:
     """Elements of each decoder layer's flat parameter gathered (padded to the shard group), the root's gathered,
-    and the rank's shard of all of them (``FlatParamHandle._get_shard``: the flat parameter padded, then chunked)."""
+    and the rank's shard of all of them (``FlatParamHandle._get_shard``: the flat parameter padded, then chunked).
+    ``elements``: each layer's and the root's own elements where they are not the parameters' (QLoRA's packed
+    storage, ``fsdp1_qlora.quant_layout``)."""
     own = [0] * spec.num_layers
     root = 0
-    for t in inventory(spec):
+    for t in inventory(spec) if elements is None else ():
         if t.layer is None:
             root += math.prod(t.shape)
         else:
             own[t.layer] += math.prod(t.shape)
+    if elements is not None:
+        own, root = list(elements[0]), elements[1]
     per = [-(-n // shard) for n in own]
     root_s = -(-root // shard)
     return [p * shard for p in per], root_s * shard, sum(per) + root_s
@@ -97,7 +105,9 @@ def _acts(spec: ModelSpec, wl: Workload) -> ModelActivations:
     """Without a MixedPrecision policy the rank computes as one GPU does (fp32 adapters); under accelerate's bf16
     policy every gathered unit is bf16, the adapters too."""
     p = replace(model_states(spec, wl).precision, kv_cache=wl.checkpointing != "full")
-    if wl.mixed_precision:
+    if uses_fsdp1_qlora(wl, spec.is_moe):
+        p = sharded_precision(p)
+    elif wl.mixed_precision:
         p = replace(p, amp=False, weight_bytes=2, resid_bytes=2, adapter_bytes=2)
     return model_activations(spec, p, wl.batch, wl.context)
 
@@ -211,40 +221,54 @@ def _reserve(spec: ModelSpec, wl: Workload, U: list[int], R: int, reshard: bool,
 
     slack = max(0, unshard_pool(U, R, reshard) - gathered)
     one = wl.replace(gpus=1, zero=0, fsdp_version=2, shard_size=None)
-    est = estimate_single_gpu(spec, one, model_states(spec, one))
+    states = model_states(spec, one)
+    if uses_fsdp1_qlora(wl, spec.is_moe):  # the same step with trl's sharded QLoRA's bf16 stream and adapters
+        states = replace(states, precision=sharded_precision(states.precision))
+    est = estimate_single_gpu(spec, one, states)
     one_gpu = sum(c.bytes for c in est.components if c.name == "allocator_reserve")
     cached = max(0, at_init - (allocated - gathered + one_gpu))
     return one_gpu + slack + cached, slack, cached
 
 
+def _stats_note(qlora: bool, stats: int) -> str:
+    if not qlora:
+        return ""
+    return (f" (the 4-bit weights packed in bf16 storage, fsdp1_qlora) + every QuantState whole on each rank "
+            f"({fmt_bytes(stats)})")
+
+
 def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     """Rank 0's LoRA training memory under FSDP1 (``uses_fsdp1_lora``)."""
-    pb = dtype_bytes(wl.dtype or "bfloat16")
+    qlora = uses_fsdp1_qlora(wl, spec.is_moe)
+    pb = QUANT_STORAGE_BYTES if qlora else dtype_bytes(wl.dtype or "bfloat16")
     cb = 2 if wl.mixed_precision else pb  # the gathered dtype (MixedPrecision param_dtype) of every unit
     lay = replace(fsdp_layout(wl), param_bytes=pb, compute_bytes=cb, reduce_bytes=cb)
-    layers, root, base = flat_units(spec, lay.shard)
+    own, root_own, stats = quant_layout(spec, wl.quant or "nf4-dq") if qlora else ([], 0, 0)
+    layers, root, base = flat_units(spec, lay.shard, (own, root_own) if qlora else None)
     ad_own, ad_root, adapters = adapter_units(spec, wl, lay.shard)
-    ad_shard = [-(-n // lay.shard) * ADAPTER_PARAM_BYTES for n in ad_own]
+    apb = SHARDED_ADAPTER_BYTES if qlora else ADAPTER_PARAM_BYTES  # the adapters' parameter dtype
+    ad_shard = [-(-n // lay.shard) * apb for n in ad_own]
     acts = _acts(spec, wl)
     around = checkpoint_wraps_call(wl.transformers_version)
-    ab = 2 if wl.mixed_precision else ADAPTER_PARAM_BYTES
+    ab = 2 if wl.mixed_precision else apb
     moments = fsdp1_moments(acts, [n * cb for n in layers], root * cb, lay.reshard, wl.checkpointing == "full",
                             ad_own, ad_shard, ab, around)
     states = model_states(spec, wl)
-    opt_bpp = states.optimizer.state_bytes / max(1, states.trainable)
-    tmp, _ = step_temporary(states, adapters, False)
-    moments["optimizer step"] = replace(moments["optimizer step"], gradients=adapters * ADAPTER_PARAM_BYTES,
-                                        temporary=tmp)
+    # torch's optimizers keep their states (and foreach AdamW's sqrt temporary) in the parameter's dtype:
+    # model_states prices fp32 adapters, so bf16 ones (sharded QLoRA) take apb / 4 of it
+    opt_bpp = states.optimizer.state_bytes / max(1, states.trainable) * apb / ADAPTER_PARAM_BYTES
+    tmp = step_temporary(states, adapters, False)[0] * apb // ADAPTER_PARAM_BYTES
+    moments["optimizer step"] = replace(moments["optimizer step"], gradients=adapters * apb, temporary=tmp)
     phase = max(moments, key=lambda k: moments[k].total)
     m = moments[phase]
-    weights, lora_w, opt = base * pb, adapters * ADAPTER_PARAM_BYTES, int(opt_bpp * adapters)
+    weights, lora_w, opt = base * pb + stats, adapters * apb, int(opt_bpp * adapters)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     group = f"÷ {lay.shard} (each unit's flat parameter padded to the shard group)"
     comps = [
         Component("weights", weights, f"frozen base, sharded: {base:,} elements ({count_parameters(spec).total:,} "
-                  f"{group}) × {pb} B = {fmt_bytes(weights)}"),
+                  f"{group}) × {pb} B{_stats_note(qlora, stats)} = {fmt_bytes(weights)}"),
         Component("lora_weights", lora_w, f"adapters, sharded (each lora_A / lora_B its own unit): {adapters:,} "
-                  f"elements × {ADAPTER_PARAM_BYTES} B (fp32) = {fmt_bytes(lora_w)}"),
+                  f"elements × {apb} B ({'bf16' if apb == 2 else 'fp32'}) = {fmt_bytes(lora_w)}"),
         Component("gradients", m.gradients, f"the adapters' sharded gradients reduced by the peak ({phase}) = "
                   f"{fmt_bytes(m.gradients)}"),
         Component("optimizer_states", opt, f"{wl.optimizer} states: {adapters:,} sharded adapter elements × "
@@ -281,6 +305,9 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
         f"{wl.gpus} GPUs: FSDP1 {kind} over {lay.shard} ranks (a flat parameter per decoder layer, per adapter Linear "
         f"and for the root; BACKWARD_PRE prefetch), LoRA on the frozen base",
         f"rank 0 (the largest shard), peak during {phase} of the second step")
+    if qlora:
+        notes += ("QLoRA under FSDP1 (trl's sharded path): no kbit preparation, the stream, norms and adapters bf16, "
+                  "the 4-bit weights flattened as bf16 storage and sharded, each QuantState whole on every rank",)
     if around and wl.checkpointing == "full":
         notes += (f"transformers {wl.transformers_version}: the checkpoint wraps each layer's FSDP unit, whose "
                   "reshard-only hook keeps every finished layer's input and its gradient until the backward ends",)
