@@ -127,7 +127,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +1.04 / +2.59 / +1.05 / +2.63 % (over: transformers 5's grouped experts' backward priced for 4.x's looped
     # nn.Linear experts); median 3.73 -> 2.61 %, worst +8.35 % (QLoRA, unchanged), most under -13.34 -> -3.93 %
     # (Llama-2-70B QLoRA, unchanged)
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.61, worst=8.36, under=-3.93),
+    # then (l16qlora) QLoRA under FSDP1 (fsdp1_qlora.py, written on the development rows), SCORED ONCE, nothing tuned:
+    # Mistral QLoRA 4.45 / 4.44 +3.73 / +8.35 / +3.73 / +8.35 -> -0.94 / -1.80 / -0.94 / -1.80 %, Llama-2-70B QLoRA
+    # -3.93 / -3.93 / -2.99 -> +0.12 / +0.12 / -0.20 %; median 2.61 -> 1.03 %, worst +8.35 -> -3.39 % (torchtune, the
+    # one row under by more than 3 %), most under -3.93 -> -3.39 %
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=1.04, worst=3.40, under=-3.40),
     # the development part: 4.48.1 full +0.14 % (2), Mistral LoRA -5.11 / -7.15 %, Mixtral LoRA -7.64 / -8.35 %,
     # Mistral QLoRA +10.40 / +16.29 %, Llama-2-70B QLoRA -3.93 %
     # then FSDP1 (as above): Mixtral LoRA -7.64 / -8.35 -> +3.66 / +1.99 %, Mistral LoRA -5.11 / -7.15 -> -8.00 /
@@ -503,7 +507,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # record_stream emulation does not find); median 4.47 -> 3.99 %, most under -7.88 -> -4.47 % (Mistral full b4)
     # then (after the development fixes: no layer prefetched with the checkpoint around the units, whose unshard
     # pool is root + two layers) LoRA rows -2.18 .. +2.19 % (Mixtral b4 4.45 +6.19 -> +2.19 %); median 3.99 -> 2.20 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.20, worst=18.48, under=-4.47),
+    # then (l16qlora) QLoRA under FSDP1, SCORED ONCE: Mistral QLoRA 4.45 / 4.44 +6.10 / +13.98 / +8.74 / +18.48 ->
+    # -4.77 / -3.62 / -2.40 / +0.18 %, Llama-2-70B QLoRA +3.99 / +2.75 / +7.21 -> -4.90 / -6.03 / -7.08 %; median
+    # 2.19 -> 2.18 %, worst +18.48 -> -7.08 %, most under LOOSENED -4.47 -> -7.08 % (the allocated peaks are right,
+    # -1.80 .. +0.12 %: the QLoRA rank's reserve beyond the bf16 replay, not identified, published-frameworks.md)
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.19, worst=7.09, under=-7.09),
     # the development part (4.48.1): median 3.66 %, worst and most under Mixtral LoRA b2 -15.24 %
     # then FSDP1: Mixtral LoRA -15.24 / -12.37 -> -6.43 / -5.26 %, Mistral LoRA -3.18 / +0.41 -> -13.42 / -12.40 %;
     # median 3.66 -> 6.43 %, worst +15.16 % (QLoRA b4), most under -15.24 -> -13.42 %
