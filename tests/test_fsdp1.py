@@ -127,6 +127,18 @@ def test_lazy_init_leaves_each_units_buffer_cached_on_the_default_stream() -> No
     assert lazy_init_segments([15 * mib, 15 * mib], 3 * mib, 2, 2, 4) == 20 * mib + 30 * mib + 60 * mib
 
 
+def test_lazy_init_under_mixed_precision_matches_a_traced_rank() -> None:
+    """Mistral-7B cut to 2 layers, fp32 parameters under MixedPrecision(param_dtype=bf16), 2 ranks: the root's
+    268,439,552 elements give a 268,439,552 B bf16 shard (segment 270,532,608), a 536,879,104 B bf16 buffer (a new
+    538,968,064 segment) and a 1,073,758,208 B fp32 one (1,075,838,976); a layer's 218,112,000 elements (436 MB bf16,
+    872 MB fp32) fit the freed blocks. The trace of that rank (tools/simulate_fsdp1.py with the policy added) opened
+    exactly these three default-stream segments before the first layer."""
+    spec = _spec("mistral-7b-v0.3", 2)
+    layers, root, _ = flat_units(spec, 2)
+    assert (root, layers) == (268_439_552, [218_112_000, 218_112_000])
+    assert lazy_init_segments(layers, root, 2, 2, 4) == 270_532_608 + 538_968_064 + 1_075_838_976
+
+
 def test_lazy_init_blocks_count_where_the_default_stream_needs_less() -> None:
     """Mixtral-8x7B cut to 2 layers on 2 ranks (b2 s1024, attention adapters): the default stream holds the sharded
     base (about 3.2 GB) and, from the lazy init, the root's and a layer's unsharded buffers (0.53 + 2.9 GB), more
