@@ -120,9 +120,13 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: in
 
 
 def _needs_repeat_kv(att: AttentionSpec, wl: Workload, masked: bool) -> bool:
+    """transformers' ``repeat_kv`` copies K and V to every head (eager; SDPA with a mask, where ``use_gqa_in_sdpa``
+    refuses ``enable_gqa``), except under SDPA with one K/V head: ``expand`` then ``reshape`` over a size-1 head dim
+    is a view (the simulator's trace of gemma-3-1b-it b4, a sliding layer: no copy before the memory-efficient
+    kernel)."""
     if att.num_kv_heads == att.num_heads or att.kind == "mla":
         return False
-    return wl.attn == "eager" or masked  # sdpa uses enable_gqa only without a mask
+    return wl.attn == "eager" or (masked and att.num_kv_heads > 1)  # sdpa uses enable_gqa only without a mask
 
 
 def _dequant_bytes(spec: ModelSpec, layer_idx: int, kinds: tuple[str, ...]) -> int:

@@ -160,12 +160,14 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     t, h = b * s, spec.hidden_size
     kvd = _cache_dtype(spec, wl)
     use_cache = wl.task != "forward"
-    mask = tr.alloc(_mask_bytes(spec, wl, b, s, dt, keys))
+    mask = _build_mask(tr, spec, wl, dt, keys) if spec.family == "gpt2" else 0
     emb = tr.alloc(t * h * dt)
     if spec.family in GEMMA:  # the embedding times its scale: a new tensor, the unscaled one goes
         scaled = tr.alloc(t * h * dt)
         tr.free(emb)
         emb = scaled
+    # the model's forward embeds the tokens, then makes the masks (create_causal_mask), then RoPE's tables
+    mask = mask or _build_mask(tr, spec, wl, dt, keys)
     stream = emb
     tables = rotary(tr, spec, t if wl.task == "generate" else s, dt)
     if spec.family == "gpt2":  # learned positions: wpe's output, then their sum is the first layer's input
@@ -178,7 +180,8 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         cached = any(m is not None for m in (lay.attention, lay.ssm, lay.linear, lay.conv))
         kv = kv_cache_bytes(_one_layer(spec, i), keys, b, "transformers", kvd, bound_windows=False) if cached else 0
         old = cache[i] if i < len(cache) else []
-        stream, kv_keys, kept = _layer(tr, spec, wl, i, t, dt, kv, mask > 0, stream, emb, keys, old)
+        stream, kv_keys, kept = _layer(tr, spec, wl, i, t, dt, kv, mask > 0 and _masked(spec, wl, i, keys), stream,
+                                       emb, keys, old)
         tr.free(prev)
         prev = kept
         if use_cache:
@@ -190,6 +193,37 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
     tr.free(logits, normed, mask, prev)
     return cache_keys
+
+
+def _build_mask(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int) -> int:
+    """The forward's mask. Eager: the additive mask. SDPA, where a mask is made: masking_utils ``sdpa_mask``
+    broadcasts its mask function over the query and key indices (the batch an expanded view), and ``and_masks``
+    ANDs each function's ``q × kv`` bool output into a new tensor: ``sliding_window_overlay`` (``kv > q − w``) and
+    then the causal ``kv ≤ q``, or the causal one alone (a later chunk). Found on the simulator's traces of
+    exaone-4.0-32b-l4 (three 64 MiB segments at the mask's build) and gemma-3-1b-it b4 (16 MiB: one sequence)."""
+    s = wl.context
+    nbytes = _mask_bytes(spec, wl, wl.batch, s, dt, keys)
+    if not nbytes or wl.attn == "eager":
+        return tr.alloc(nbytes)
+    sliding = any(w is not None and w < keys for w in spec.sliding_windows)
+    result = 0
+    for _ in range(2 if sliding else 1):
+        term = tr.alloc(s * keys)
+        new = tr.alloc(s * keys)
+        tr.free(term, result)
+        result = new
+    return result
+
+
+def _masked(spec: ModelSpec, wl: Workload, i: int, keys: int) -> bool:
+    """Whether layer ``i``'s attention gets the forward's mask: under SDPA a full-attention layer of a model with
+    sliding layers keeps ``is_causal`` (its causal mask is skipped, masking_utils ``_ignore_causal_mask_sdpa``; the
+    simulator's traces run flash there and the memory-efficient kernel on the sliding layers), unless its queries
+    are a chunk after the first."""
+    att = spec.layers[i].attention
+    if wl.attn == "eager" or keys != wl.context or att is None:
+        return True
+    return att.sliding_window is not None and att.sliding_window < keys
 
 
 def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,

@@ -17,8 +17,8 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
-from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype
-from .transformers_families import FP32_WEIGHT_NORM, HELD_PREV_PROBS, SUB_NORMED
+from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype, _needs_repeat_kv
+from .transformers_families import FP32_WEIGHT_NORM, HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, SUB_NORMED
 from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
@@ -31,19 +31,22 @@ def rotary(tr: Trace, spec: ModelSpec, t: int, dt: int) -> list[int]:
     if spec.position_embedding != "rope" or att is None:
         return []
     n = t * (att.rope_dim or att.head_dim)
-    freqs, emb = tr.alloc(n // 2 * 4), tr.alloc(n * 4)
-    out = []
-    for _ in range(2):  # cos, then sin
-        raw = tr.alloc(n * 4)
-        scaled = tr.alloc(n * 4)
-        tr.free(raw)
-        out.append(scaled)
-    if dt != 4 and spec.family not in FP32_ROPE:
-        cast = [tr.alloc(n * dt), tr.alloc(n * dt)]
-        tr.free(*out)
-        out = cast
-    tr.free(freqs, emb)
-    return out
+    tables: list[int] = []
+    for _ in range(2 if spec.family in ROPE_PER_LAYER_TYPE else 1):  # Gemma 3: the global and the local rope
+        freqs, emb = tr.alloc(n // 2 * 4), tr.alloc(n * 4)
+        out = []
+        for _ in range(2):  # cos, then sin
+            raw = tr.alloc(n * 4)
+            scaled = tr.alloc(n * 4)
+            tr.free(raw)
+            out.append(scaled)
+        if dt != 4 and spec.family not in FP32_ROPE:
+            cast = [tr.alloc(n * dt), tr.alloc(n * dt)]
+            tr.free(*out)
+            out = cast
+        tr.free(freqs, emb)
+        tables += out
+    return tables
 
 
 # Gemma's scaled embedding and RMSNorm (x·(1 + w) in fp32, then cast)
@@ -129,7 +132,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         kv_keys.append(tr.alloc(nv))
         tr.free(old[-1], k, v)
     rep: list[int] = []
-    if (wl.attn == "eager" or masked) and att.num_kv_heads != att.num_heads:  # repeat_kv: K/V for every head
+    if _needs_repeat_kv(att, wl, masked):  # repeat_kv: K/V for every head
         rep = [tr.alloc(b * keys * att.num_heads * d * dt) for d in (att.head_dim, att.value_dim)]
     held = 0
     if wl.attn == "eager":
