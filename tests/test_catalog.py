@@ -28,3 +28,15 @@ def test_gpt_oss_defaults_to_its_published_mxfp4_checkpoint() -> None:
     assert est.total_bytes == memfit.estimate("gpt-oss-20b", dtype="mxfp4").total_bytes
     # at most a third of bf16: only the experts (most of the weights) are 4.25-bit
     assert est.total_bytes < memfit.estimate("gpt-oss-20b", dtype="bf16").total_bytes / 3
+
+
+def test_dropped_keys_have_a_source_and_are_gone() -> None:
+    """mlc-ai's presets add prefill_chunk_size, which transformers 5 would honour (generate prefilling in chunks);
+    the Hub checkpoints the rows name carry no such key, so the catalog drops it."""
+    for e in catalog():
+        assert not e.drop or e.drop_source, f"{e.id}: drop without a source"
+        _, cfg = catalog_config(e.id)
+        assert not set(e.drop) & set(cfg), e.id
+    spec = memfit.load_model("llama-2-70b")
+    assert spec.prefill_chunk_size == 0 and spec.max_position_embeddings == 4096
+    assert memfit.load_model("codellama-34b").prefill_chunk_size == 0

@@ -2,7 +2,8 @@
 ``generate`` run the prompt in chunks (5.25 ``GenerationConfig.from_model_config`` copies the key,
 generation/utils.py ``_prefill`` splits the prompt with ``torch.split`` and runs one forward per chunk over the cache
 so far). Found on the development case llama-2-70b-hf-l2/gen-fp16-eager-b1-s2200-new8 (its catalog config has the
-key): the simulator's trace scores 2,048 × 2,048 in the first chunk and 152 × 2,200 in the second."""
+key; the case file keeps it, `memfit estimate llama-2-70b` drops it as the Hub file has none): the simulator's trace
+scores 2,048 × 2,048 in the first chunk and 152 × 2,200 in the second."""
 
 from __future__ import annotations
 

@@ -31,6 +31,8 @@ class CatalogEntry:
     config_url: str = ""  # the Hub config.json the collected copy reproduces
     parameters: int | None = None  # the count transformers builds on the meta device (sourced, for offline use)
     parameters_source: str = ""
+    drop: tuple[str, ...] = ()  # keys the collected copy adds that the Hub config.json does not have
+    drop_source: str = ""
 
 
 @cache
@@ -42,7 +44,7 @@ def catalog() -> tuple[CatalogEntry, ...]:
         CatalogEntry(r["id"], r["repo"], tuple(r.get("aliases", ())), r["source"], r.get("how", ""),
                      r.get("published", ""), r.get("notes", ""), tuple(r.get("overrides", {}).items()),
                      r.get("overrides_source", ""), r.get("config_url", ""), r.get("parameters"),
-                     r.get("parameters_source", ""))
+                     r.get("parameters_source", ""), tuple(r.get("drop", ())), r.get("drop_source", ""))
         for r in sorted(rows, key=lambda r: r["id"])
     )
 
@@ -79,6 +81,8 @@ def catalog_config(ref: str) -> tuple[CatalogEntry, dict[str, Any]]:
         )
     text = (resources.files("memfit") / "data" / "models" / f"{entry.id}.json").read_text(encoding="utf-8")
     cfg: dict[str, Any] = json.loads(text)
+    for key in entry.drop:
+        cfg.pop(key, None)
     cfg.update(dict(entry.overrides))
     if entry.parameters is not None:  # the generic path's exact total when transformers is not installed
         from .generic_tensors import REFERENCE_KEY
