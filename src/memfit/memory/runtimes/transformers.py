@@ -42,6 +42,7 @@ from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamb
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_families import (
     CACHE_RESET_FAMILIES,
+    FORCED_MASK,
     FP32_QK_EAGER,
     FP32_ROUTING,
     HELD_GATE,
@@ -114,7 +115,7 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: in
     if wl.attn == "eager":
         return _mask_count(spec) * b * s * k * dt
     windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
-    if any(w is not None and w < k for w in windows) or k != s:
+    if any(w is not None and w < k for w in windows) or k != s or spec.family in FORCED_MASK:
         return b * s * k  # bool mask b×1×s×keys
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE",
+__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE",
            "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU", "ROPE_PER_LAYER_TYPE",
            "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
            "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
@@ -32,6 +32,10 @@ FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "gl
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
+# Families whose model builds the causal mask even where SDPA could run is_causal (``create_causal_mask(...,
+# allow_is_causal_skip=False)``: transformers 5.25 FalconModel.forward, to add ALiBi onto it), so SDPA gets a bool mask
+# and takes the memory-efficient kernel with the mask made additive
+FORCED_MASK = ("falcon",)
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping; transformers 5.25
 # VaultGemmaForCausalLM.forward too: logits / cap, tanh, × cap)
 SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text", "vaultgemma")

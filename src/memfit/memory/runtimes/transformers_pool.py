@@ -232,9 +232,9 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     into new copies for a chunk after the first); returns the new residual stream, this layer's K/V keys and the
     probabilities the model loop keeps after the layer returns (:data:`HELD_PREV_PROBS`; else 0)."""
     layer, h = spec.layers[i], spec.hidden_size
-    if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
-        tr.free(*(old or []))
-        return (*_gpt2_block(tr, wl, t, h, layer.mlp.intermediate_size, dt, kv, stream), 0)
+    own = _own_block(tr, spec, wl, i, t, dt, kv, masked, stream, emb, keys, old or [])
+    if own is not None:
+        return own
     kv_keys: list[int] = []
     extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
     probs = 0  # eager attention's probabilities, held by the layer until it returns
@@ -314,6 +314,49 @@ def _int8_projection(tr: Trace, wl: Workload, spec: ModelSpec, t: int, dt: int) 
         return None
     fp16 = _model_dtype(spec, wl) == "float16"
     return lambda n_in, nbytes: int8_linear(tr, t, n_in, nbytes // (t * dt), dt, 0, fp16)
+
+
+# parallel blocks whose attention and MLP read one norm of the block's input, the MLP's output taking the attention's
+# in place (transformers 5.25 FalconDecoderLayer.forward: ``mlp_output += attention_output``, then
+# ``dropout_add(mlp_output, residual)``)
+SHARED_NORM_PARALLEL = ("falcon",)
+
+
+def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
+               stream: int, emb: int, keys: int, old: list[int]) -> tuple[int, list[int], int] | None:
+    """GPT-2's block under SDPA or Falcon's parallel block, replayed whole; None for the others."""
+    layer = spec.layers[i]
+    if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
+        tr.free(*old)
+        return (*_gpt2_block(tr, wl, t, spec.hidden_size, layer.mlp.intermediate_size, dt, kv, stream), 0)
+    if spec.family in SHARED_NORM_PARALLEL and layer.norm_layout == "parallel" and layer.norms == 1 \
+            and layer.mlp is not None and layer.mlp.kind == "plain" and not wl.quant:
+        new, block_kv, probs = _falcon_block(tr, spec, wl, i, t, dt, kv, masked, keys, old)
+        kept = probs if spec.family in HELD_PREV_PROBS else 0
+        tr.free(0 if kept else probs, stream if stream != emb else 0)
+        return new, block_kv, kept
+    return None
+
+
+def _falcon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
+                  keys: int, old: list[int]) -> tuple[int, list[int], int]:
+    """Falcon's parallel block with one norm (:data:`SHARED_NORM_PARALLEL`), as the simulator's trace of
+    falcon-default-l3 shows it: the norm, the attention (its output kept), dense_h_to_4h and its activation (the
+    first freed), dense_4h_to_h (the activation freed), the in-place sum, the new residual; then the MLP's output,
+    the attention's and the norm go (the block's input and eager probabilities, returned, in the caller)."""
+    layer, h = spec.layers[i], spec.hidden_size
+    assert layer.mlp is not None
+    normed = norm(tr, spec, t * h, dt)
+    *kv_keys, attn, probs = attention(tr, spec, wl, i, t, dt, kv, masked, keys, old)
+    inner = t * layer.mlp.intermediate_size * dt
+    fc = tr.alloc(inner)
+    act = tr.alloc(inner)
+    tr.free(fc)
+    mlp = tr.alloc(t * h * dt)
+    tr.free(act)
+    new = tr.alloc(t * h * dt)
+    tr.free(mlp, attn, normed)
+    return new, kv_keys, probs
 
 
 def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv: int,
