@@ -73,3 +73,18 @@ def test_qlora_under_fsdp1_is_priced_per_flat_parameter() -> None:
     q, v = 16 * (2048 + 2048), 16 * (2048 + 512)
     assert comp["lora_weights"] == 2 * (2 * (q + v) // 2)
     assert any("sharded path" in n for n in est.notes)
+
+
+def test_transformers_4_experts_are_quantized_one_by_one() -> None:
+    # Mixtral-8x7B, one layer, transformers 4.x: q, o 4096 x 4096, k, v 1024 x 4096, the router 8 x 4096 and each
+    # of the 8 experts' w1, w3 (14336 x 4096) and w2 (4096 x 14336) an nn.Linear that bitsandbytes packs on its own
+    spec = _spec("mixtral-8x7b-v0.1", 1)
+    q, kv, router, expert = 4096 * 4096, 1024 * 4096, 8 * 4096, 14336 * 4096
+    layer = 2 * q // 4 + 2 * kv // 4 + router // 4 + 8 * 3 * (expert // 4) + 2 * 4096
+    own, root, _stats = quant_layout(spec, "nf4-dq", "4.48.1")
+    assert own == [layer] and root == 2 * 32000 * 4096 + 4096
+    # transformers 5: the fused 3-D experts are no nn.Linear and stay 16-bit, the router too
+    own5, _root5, _ = quant_layout(spec, "nf4-dq")
+    assert own5 == [2 * q // 4 + 2 * kv // 4 + router + 8 * 3 * expert + 2 * 4096]
+    wl = Workload(mode="qlora", quant="nf4-dq", gpus=2, zero=3, fsdp_version=1, transformers_version="4.48.1")
+    assert uses_fsdp1_qlora(wl, True) and not uses_fsdp1_qlora(wl.replace(transformers_version=None), True)

@@ -243,7 +243,7 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     pb = QUANT_STORAGE_BYTES if qlora else dtype_bytes(wl.dtype or "bfloat16")
     cb = 2 if wl.mixed_precision else pb  # the gathered dtype (MixedPrecision param_dtype) of every unit
     lay = replace(fsdp_layout(wl), param_bytes=pb, compute_bytes=cb, reduce_bytes=cb)
-    own, root_own, stats = quant_layout(spec, wl.quant or "nf4-dq") if qlora else ([], 0, 0)
+    own, root_own, stats = quant_layout(spec, wl.quant or "nf4-dq", wl.transformers_version) if qlora else ([], 0, 0)
     layers, root, base = flat_units(spec, lay.shard, (own, root_own) if qlora else None)
     ad_own, ad_root, adapters = adapter_units(spec, wl, lay.shard)
     apb = SHARDED_ADAPTER_BYTES if qlora else ADAPTER_PARAM_BYTES  # the adapters' parameter dtype

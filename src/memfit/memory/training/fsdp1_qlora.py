@@ -31,6 +31,7 @@ from ...inventory import inventory
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..activations import Precision
+from ..moe_release import expert_linears
 
 __all__ = ["QUANT_STORAGE_BYTES", "SHARDED_ADAPTER_BYTES", "packed_elements", "quant_layout", "sharded_precision",
            "uses_fsdp1_qlora"]
@@ -40,9 +41,12 @@ SHARDED_ADAPTER_BYTES = 2  # the adapters take the bf16 storage's dtype (peft _m
 
 
 def uses_fsdp1_qlora(wl: Workload, moe: bool) -> bool:
-    """A 4-bit (nf4 / fp4) QLoRA base of a dense model under FSDP1; mixture-of-experts QLoRA stays with the sums."""
+    """A 4-bit (nf4 / fp4) QLoRA base under FSDP1: of a dense model, or of a mixture of experts whose release builds
+    the experts as ``nn.Linear`` modules (transformers 4.x, ``moe_release.expert_linears``: bitsandbytes quantizes each
+    one); transformers 5's fused experts stay with the sums."""
     return (wl.fsdp_version == 1 and wl.mode in ("lora", "qlora") and (wl.quant or "nf4-dq") != "int8"
-            and (wl.mode == "qlora" or wl.quant is not None) and not moe)
+            and (wl.mode == "qlora" or wl.quant is not None)
+            and (not moe or wl.transformers_version is not None))
 
 
 def packed_elements(n: int) -> int:
@@ -51,15 +55,23 @@ def packed_elements(n: int) -> int:
     return (n + 1) // (2 * QUANT_STORAGE_BYTES)
 
 
-def quant_layout(spec: ModelSpec, quant: str) -> tuple[list[int], int, int]:
+def quant_layout(spec: ModelSpec, quant: str, version: str | None = None) -> tuple[list[int], int, int]:
     """Flat-parameter elements per decoder layer (the packed 4-bit weights and the 16-bit norms), the root's, and the
-    bytes of every quantized weight's ``QuantState`` (kept whole on each rank)."""
+    bytes of every quantized weight's ``QuantState`` (kept whole on each rank). Transformers ``version``s that build
+    the experts and router as ``nn.Linear`` modules (4.x, ``moe_release.expert_linears``) quantize each on its own
+    (``states._quant_weights``)."""
     fmt = get_format(quant)
+    linears = expert_linears(version, spec.family)
     own = [0] * spec.num_layers
     root = stats = 0
     for t in inventory(spec):
         n = math.prod(t.shape)
-        if quantizes(fmt, tensor_role(t), spec.is_moe):
+        role = tensor_role(t)
+        if linears and role == "experts" and not t.is_bias:  # one Params4bit per expert
+            one = packed_elements(math.prod(t.shape[1:]))
+            stats += t.shape[0] * (quantized_tensor_bytes(fmt, t.shape[1:]) - one * QUANT_STORAGE_BYTES)
+            n = t.shape[0] * one
+        elif (linears and role == "router") or quantizes(fmt, role, spec.is_moe):
             packed = packed_elements(n)
             stats += quantized_tensor_bytes(fmt, t.shape) - packed * QUANT_STORAGE_BYTES
             n = packed
