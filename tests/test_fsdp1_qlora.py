@@ -73,6 +73,8 @@ def test_qlora_under_fsdp1_is_priced_per_flat_parameter() -> None:
     q, v = 16 * (2048 + 2048), 16 * (2048 + 512)
     assert comp["lora_weights"] == 2 * (2 * (q + v) // 2)
     assert any("sharded path" in n for n in est.notes)
+    # the published two-GPU nvidia-smi peaks sit above the priced total: the estimate says so instead of a verdict
+    assert any(n.startswith("UNVALIDATED device total for QLoRA under FSDP1") for n in est.notes)
 
 
 def test_transformers_4_experts_are_quantized_one_by_one() -> None:
