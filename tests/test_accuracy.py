@@ -330,7 +330,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -2.13 -> +0.01 %; median 0.74 -> 0.28 %, worst now gpt_bigcode fp16 prefill -4.37 %
     # then AFMoE's fp32 routing weights (l12sweep3, FP32_ROUTING): afmoe -3.98 -> +0.08 %; median 0.28 -> 0.14 %
     # then Falcon's forced mask (l12sweep2): falcon -0.18 -> +0.18 % (the attention moment gains the mask)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.15, worst=4.38, under=-4.38),
+    # then (l12sweep) Cohere's fp32 RoPE (FP32_COPY_ROPE) and GPTBigCode's / GPT-Neo's kept attention output
+    # (tests/test_sweep_families.py): cohere -2.17 -> -0.00 %, gpt-bigcode -4.37 -> -0.63 %, gpt-neo -2.34 -> -1.53 %;
+    # median 0.14 -> 0.09 %, worst now mpt fp32 eager -3.70 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=3.71, under=-3.71),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -869,6 +872,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # now codegen fp16 forward -6.70 %
     # then Falcon's forced mask and parallel block (l12sweep2, test_falcon_block.py): falcon -5.70 -> -0.03 %;
     # median 2.42 -> 2.23 %
+    # then (l12sweep) FP32_COPY_ROPE and the kept attention output: gpt-bigcode -5.58 -> -4.48 %, gpt-neo +2.56 ->
+    # +3.15 % (worse, within the bar: the held attention output is real, 17 MB in the simulator's trace; the
+    # replay's reserve for GPT-Neo was already over); median 2.23 % unchanged
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.23, worst=6.71, under=-6.71),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),

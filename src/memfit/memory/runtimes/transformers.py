@@ -43,6 +43,7 @@ from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_families import (
     CACHE_RESET_FAMILIES,
     FORCED_MASK,
+    FP32_COPY_ROPE,
     FP32_QK_EAGER,
     FP32_ROUTING,
     HELD_GATE,
@@ -223,7 +224,26 @@ def _qk_norm_transient(att: AttentionSpec, t: int, dt: int, family: str) -> int:
 def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
                     half: bool, family: str = "", keys: int | None = None) -> tuple[int, str]:
     """Bytes alive inside attention at its peak (beyond the cache and the stream tensors): ``s`` queries over
-    ``keys`` keys (default ``s``; fewer queries in a chunk of a chunked prefill)."""
+    ``keys`` keys (default ``s``; fewer queries in a chunk of a chunked prefill); the larger of the kernel's moment
+    and, for :data:`FP32_COPY_ROPE` families in half precision, the fp32 rotary embedding's."""
+    got, text = _kernel_transient(att, wl, b, s, dt, masked, half, family, keys)
+    if family not in FP32_COPY_ROPE or dt == FP32 or att.kind == "mla":
+        return got, text
+    t = b * s
+    q32, k32 = t * att.num_heads * att.head_dim * FP32, t * att.num_kv_heads * att.head_dim * FP32
+    # q, k, v (with a cache, this layer's k and v are the cache figure's: the moment holds every layer's);
+    # q's fp32 copy and its rotated copy; k's copy, k·cos, rotate_half(k) and its ·sin
+    qkv = t * (att.num_heads * att.head_dim + (0 if wl.task != "forward" else
+                                               att.num_kv_heads * (att.head_dim + att.value_dim))) * dt
+    rope32 = qkv + 2 * q32 + 4 * k32
+    if rope32 > got:
+        return rope32, "q, k, v + fp32 RoPE: q's copy and rotation, k's copy, k·cos, rotate_half(k), its ·sin"
+    return got, text
+
+
+def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, masked: bool,
+                      half: bool, family: str = "", keys: int | None = None) -> tuple[int, str]:
+    """:func:`_attn_transient` without the fp32 rotary embedding: projections, scores, kernel."""
     if att.single_kv:
         return dsv4_attention_transient(att, b, s, dt)
     t = b * s

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_WEIGHT_NORM", "HELD_GATE",
-           "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU", "ROPE_PER_LAYER_TYPE",
-           "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
-           "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
+           "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU",
+           "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
+           "block_extras_saved", "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # Hidden-sized tensors a family's decoder block keeps alive during its MLP beyond the usual four
 # (embeddings, layer input, residual, normed input), read off the modelling code and traced:
 # GPT-2 keeps ``attn_output``; StableLM keeps the input-norm output and ``self_attn_output``.
-_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2}
+# GPTBigCode and GPT-Neo keep ``attn_output`` too (transformers 5.25 GPTBigCodeBlock.forward / GPTNeoBlock.forward:
+# ``hidden_states = attn_output + residual`` leaves the name bound through the MLP)
+_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights; AFMoE:
 # transformers 5.25 modeling_afmoe.py AfmoeTokenChoiceRouter.forward casts the router logits to fp32 and returns the
 # normalised, route_scale'd top scores in fp32)
@@ -61,6 +63,11 @@ HELD_PREV_PROBS = ("bloom", "gpt_neo", "mpt", "falcon", "gpt_neox_japanese")
 # (transformers 5.25 ``BloomAttention.forward``: ``attention_scores = alibi.baddbmm(...)``, viewed as ``attn_weights``,
 # then ``attn_weights = attn_weights + attention_mask``: one more score-sized tensor in the model dtype)
 KEPT_SCORES_EAGER = ("bloom",)
+# Families whose apply_rotary_pos_emb rotates fp32 copies of q and k and casts the results back (transformers 5.25
+# modeling_cohere.py / modeling_cohere2.py ``apply_rotary_pos_emb``: ``q = q.float(); k = k.float()``, ``q_embed =
+# (q * cos) + (rotate_half(q) * sin)``, the same for k, ``.to(dtype)``): in half precision the fp32 copies, q's
+# rotated copy and k's three rotation temporaries are alive beside the model-dtype q, k and v
+FP32_COPY_ROPE = ("cohere", "cohere2", "cohere2_moe")
 # Families that compute a rotary cos/sin pair per layer type (local and global RoPE bases) up front
 ROPE_PER_LAYER_TYPE = ("gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4_text", "mimo_v2_flash")
 # Families whose generate() drops the cache and re-prefills when crossing original_max_position_embeddings

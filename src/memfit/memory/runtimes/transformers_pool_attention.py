@@ -18,7 +18,7 @@ from ...workload import Workload
 from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype, _needs_repeat_kv
-from .transformers_families import FP32_WEIGHT_NORM, HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, SUB_NORMED
+from .transformers_families import FP32_COPY_ROPE, FP32_WEIGHT_NORM, HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, SUB_NORMED
 from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
@@ -231,6 +231,8 @@ def _rotate(tr: Trace, spec: ModelSpec, part: int, head_dim: int, qk: tuple[int,
     """apply_rotary_pos_emb on q and k (``sizes`` bytes): both rotated, then the unrotated ones go. :data:`FP32_ROPE`
     families rotate in fp32 (q·cos and rotate_half(q)·sin fp32 with fp32 tables, rotate_half in q's dtype) and cast
     both back at the return."""
+    if spec.family in FP32_COPY_ROPE and dt != 4:  # Cohere: q.float(), k.float() rotated, cast back
+        return _rope_fp32_copies(tr, qk, sizes, dt)
     if spec.family in FP32_ROPE and dt != 4:
         wide = tuple(_rope32(tr, n, dt) for n in sizes)
         rotated = tr.alloc(sizes[0]), tr.alloc(sizes[1])
@@ -255,6 +257,18 @@ def _rope32(tr: Trace, n: int, dt: int) -> int:
     out = tr.alloc(n // dt * 4)
     tr.free(cos, sin)
     return out
+
+
+def _rope_fp32_copies(tr: Trace, qk: tuple[int, int], sizes: tuple[int, int], dt: int) -> tuple[int, int]:
+    """Cohere's ``apply_rotary_pos_emb`` (:data:`FP32_COPY_ROPE`) on half-type q and k of ``sizes`` bytes: their
+    fp32 copies, each rotated (:func:`rope`), both cast back; the copies, the rotated tensors and the caller's q and k
+    go when it returns. Returns the cast q and k."""
+    nq, nk = sizes
+    q32, k32 = tr.alloc(nq * 4 // dt), tr.alloc(nk * 4 // dt)
+    rotated = rope(tr, nq * 4 // dt, nq * 4 // dt, False), rope(tr, nk * 4 // dt, nk * 4 // dt, False)
+    cast = tr.alloc(nq), tr.alloc(nk)  # q_embed.to(dtype), k_embed.to(dtype)
+    tr.free(q32, k32, *rotated, *qk)
+    return cast
 
 
 def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
