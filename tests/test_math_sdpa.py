@@ -5,25 +5,8 @@ in place, ``_safe_softmax``'s output, the output. Found on the development case 
 
 from __future__ import annotations
 
-from memfit.memory.allocator_trace import Trace
+from _trace_recorder import Recorder
 from memfit.memory.runtimes.transformers_pool_attention import _math_sdpa
-
-
-class Recorder(Trace):
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.events: list[tuple[str, int]] = []
-        self.size: dict[int, int] = {}
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        self.size[key] = nbytes
-        self.events.append(("+", nbytes))
-        return key
-
-    def free(self, *keys: int) -> None:
-        self.events += [("-", self.size[k]) for k in keys if k]
-        super().free(*keys)
 
 
 def test_math_path_order() -> None:

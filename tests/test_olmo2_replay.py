@@ -6,29 +6,12 @@ fp32, then the cast); ``Olmo2DecoderLayer`` norms the attention's and the MLP's 
 
 from __future__ import annotations
 
-from memfit.memory.allocator_trace import Trace
+from _trace_recorder import Recorder
 from memfit.memory.runtimes.transformers_pool import _layer
 from memfit.memory.runtimes.transformers_pool_attention import _rotate, norm
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import ModelSpec
 from memfit.workload import Workload
-
-
-class Recorder(Trace):
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.events: list[tuple[str, int]] = []
-        self.size: dict[int, int] = {}
-
-    def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes)
-        self.size[key] = nbytes
-        self.events.append(("+", nbytes))
-        return key
-
-    def free(self, *keys: int) -> None:
-        self.events += [("-", self.size[k]) for k in keys if k]
-        super().free(*keys)
 
 
 def _spec(model_type: str) -> ModelSpec:
