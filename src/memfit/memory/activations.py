@@ -249,17 +249,14 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
         else:
             saved += 4 * pb * inter + _linear_inputs(inter, ["ffn_down"], pb, p)
         transient = 3 * 4 * inter
-    else:
-        saved += pb * inter + _linear_inputs(inter, ["ffn_down"], pb, p)
+    else:  # relu's derivative reads its output (threshold_backward(grad, result, 0)), which fc2 keeps: fc1's is not
+        own, shared = _inputs(inter, ["ffn_down"], pb, p)
+        saved += pb * inter + own + (0 if m.activation == "relu" else shared)
         transient = 2 * pb * inter
     if p.dropout > 0:
         saved += h
     return saved, transient
 
-
-# Families whose eager_attention_forward calls softmax in the model dtype (no dtype=float32): transformers 5.25
-# gpt2, codegen, ctrl, biogpt, mimo_v2_flash; gpt-oss (softmax over the scores and the sinks in their dtype)
-MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash")
 
 
 def _cross(layer: LayerSpec) -> bool:
@@ -268,12 +265,8 @@ def _cross(layer: LayerSpec) -> bool:
 
 def _low_softmax(spec: ModelSpec, layer: LayerSpec) -> bool:
     """Eager attention's softmax runs in the model dtype (no fp32 probabilities)."""
-    return spec.family in MODEL_DTYPE_SOFTMAX_EAGER or (layer.attention is not None and layer.attention.sinks)
+    return spec.family in fam.MODEL_DTYPE_SOFTMAX_EAGER or (layer.attention is not None and layer.attention.sinks)
 
-
-# Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
-# (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
-Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
 
 
 def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> tuple[int, int, int, int, int]:
@@ -354,7 +347,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
-            layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in Q_CAT_FAMILIES,
+            layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in fam.Q_CAT_FAMILIES,
             low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in fam.FP32_WEIGHT_NORM)
         per_token += a_saved
     ssm_saved = ssm_back = 0

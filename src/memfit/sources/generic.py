@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import UnknownModelError
 from ..inventory import count_parameters
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
-from .families.common import MAX_DIM, MAX_LAYERS, get_int
+from .families.common import MAX_DIM, MAX_LAYERS, dropouts, get_int
 from .generic_tensors import GenericTensors, build, reference_total
 from .layer_kinds import layer_kinds
 
@@ -56,6 +56,15 @@ _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
+
+
+# model types whose blocks use nn.LayerNorm although the config has no eps field (transformers 5.25 modeling_opt.py
+# OPTDecoderLayer: self_attn_layer_norm and final_layer_norm are nn.LayerNorm; OPTConfig declares no eps)
+_LAYERNORM = ("opt",)
+# model types whose modelling code runs dropout in training under these config keys (embedding, residual,
+# attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
+# with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing
+_DROPOUT_KEYS = {"opt": ("", "dropout", "attention_dropout")}
 
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
@@ -270,7 +279,10 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
     text, hidden, vocab, layers, _ = _layout(cfg)
     eps = "rms" if _first(text, ("rms_norm_eps", "norm_eps", "rms_norm_epsilon")) else (
-        "layernorm" if _first(text, ("layer_norm_eps", "layer_norm_epsilon", "layernorm_epsilon")) else "rms")
+        "layernorm" if _first(text, ("layer_norm_eps", "layer_norm_epsilon", "layernorm_epsilon"))
+        or cfg.get("model_type") in _LAYERNORM else "rms")
+    keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))
+    drop = dropouts(text, *keys, 0.0) if keys else {}
     tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True))
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or text.get("torch_dtype") or text.get("dtype")
                 or "float32").removeprefix("torch.")
@@ -279,7 +291,7 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
         max_position_embeddings=_int(text, _POS, 0, minimum=0, maximum=MAX_POSITIONS) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
-        tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)))
+        tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)), **drop)
 
 
 def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:

@@ -34,7 +34,6 @@ from ...inventory import inventory
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..dsv4_attention import dsv4_attention_transient
 from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
@@ -48,6 +47,7 @@ from .transformers_families import (
     FP32_ROUTING,
     HELD_GATE,
     KEPT_SCORES_EAGER,
+    MODEL_DTYPE_SOFTMAX_EAGER,
     MOE_ACT_TENSORS,
     PY_GELU,
     SOFTCAPPED_LOGITS,

@@ -13,9 +13,10 @@ from __future__ import annotations
 from ...spec import LayerSpec, ModelSpec
 
 __all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
-           "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MOE_ACT_TENSORS", "PY_GELU",
-           "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
-           "block_extras_saved", "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+           "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MODEL_DTYPE_SOFTMAX_EAGER",
+           "MOE_ACT_TENSORS", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_ATTENTION",
+           "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved", "extra_stream_tensors",
+           "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -164,3 +165,13 @@ def sub_norm_bytes(dt: int) -> int:
 def gemma_norm(family: str) -> bool:
     """Whether the family's RMSNorm is Gemma's (fp32 ``x·(1 + w)``, then the cast back)."""
     return family.startswith("gemma") or family in _GEMMA_NORM
+
+
+# Families whose eager_attention_forward calls softmax in the model dtype (no dtype=float32): transformers 5.25
+# gpt2, codegen, ctrl, biogpt, mimo_v2_flash; gpt-oss (softmax over the scores and the sinks in their dtype)
+MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash")
+
+
+# Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
+# (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
+Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")

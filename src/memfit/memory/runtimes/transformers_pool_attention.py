@@ -15,10 +15,16 @@ from collections.abc import Callable
 
 from ...spec import ModelSpec
 from ...workload import Workload
-from ..activations import MODEL_DTYPE_SOFTMAX_EAGER
 from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype, _needs_repeat_kv
-from .transformers_families import FP32_COPY_ROPE, FP32_WEIGHT_NORM, HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, SUB_NORMED
+from .transformers_families import (
+    FP32_COPY_ROPE,
+    FP32_WEIGHT_NORM,
+    HELD_PREV_PROBS,
+    MODEL_DTYPE_SOFTMAX_EAGER,
+    ROPE_PER_LAYER_TYPE,
+    SUB_NORMED,
+)
 from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]

@@ -25,10 +25,15 @@ allocated peak holds.
 from __future__ import annotations
 
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
-from ..activations import MODEL_DTYPE_SOFTMAX_EAGER, Q_CAT_FAMILIES, LayerActivations
+from ..activations import LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
 from ..lora_dropout import adapter_input_saved
-from ..runtimes.transformers_families import SOFTCAPPED_ATTENTION, altup_copies
+from ..runtimes.transformers_families import (
+    MODEL_DTYPE_SOFTMAX_EAGER,
+    Q_CAT_FAMILIES,
+    SOFTCAPPED_ATTENTION,
+    altup_copies,
+)
 from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
 from .layer_experts import grouped_experts
