@@ -877,7 +877,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12sweep) FP32_COPY_ROPE and the kept attention output: gpt-bigcode -5.58 -> -4.48 %, gpt-neo +2.56 ->
     # +3.15 % (worse, within the bar: the held attention output is real, 17 MB in the simulator's trace; the
     # replay's reserve for GPT-Neo was already over); median 2.23 % unchanged
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.23, worst=6.71, under=-6.71),
+    # then CodeGen's parallel block replayed (l12sweep2, transformers_pool_parallel.py, test_codegen_block.py):
+    # codegen fp16 forward -6.70 -> +0.30 %; median 2.23 -> 1.90 %, worst now bloom eager -6.02 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=1.91, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt

@@ -53,6 +53,7 @@ from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_linear
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
+from .transformers_pool_parallel import CODEGEN_BLOCK, codegen_block
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -335,6 +336,8 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         kept = probs if spec.family in HELD_PREV_PROBS else 0
         tr.free(0 if kept else probs, stream if stream != emb else 0)
         return new, block_kv, kept
+    if spec.family in CODEGEN_BLOCK and wl.attn == "sdpa" and not masked and layer.mlp is not None and not wl.quant:
+        return (*codegen_block(tr, spec, wl, i, t, dt, kv, stream, emb), 0)
     return None
 
 
