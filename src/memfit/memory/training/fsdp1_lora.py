@@ -237,6 +237,15 @@ def _stats_note(qlora: bool, stats: int) -> str:
             f"({fmt_bytes(stats)})")
 
 
+QLORA_NOTES = (
+    "QLoRA under FSDP1 (trl's sharded path): no kbit preparation, the stream, norms and adapters bf16, the 4-bit "
+    "weights flattened as bf16 storage and sharded, each QuantState whole on every rank",
+    "UNVALIDATED device total for QLoRA under FSDP1: the allocated peak holds against published two-GPU runs "
+    "(-1.8 .. +0.1 % dense), but their nvidia-smi peaks are 2 to 21 % above memfit's total (memory outside the "
+    "modelled allocator reserve, not identified: tests/data/groundtruth/published-frameworks.md); leave that margin",
+)
+
+
 def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     """Rank 0's LoRA training memory under FSDP1 (``uses_fsdp1_lora``)."""
     qlora = uses_fsdp1_qlora(wl, spec.is_moe)
@@ -306,12 +315,7 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
         f"and for the root; BACKWARD_PRE prefetch), LoRA on the frozen base",
         f"rank 0 (the largest shard), peak during {phase} of the second step")
     if qlora:
-        notes += ("QLoRA under FSDP1 (trl's sharded path): no kbit preparation, the stream, norms and adapters bf16, "
-                  "the 4-bit weights flattened as bf16 storage and sharded, each QuantState whole on every rank",
-                  "UNVALIDATED device total for QLoRA under FSDP1: the allocated peak holds against published two-GPU "
-                  "runs (-1.8 .. +0.1 % dense), but their nvidia-smi peaks are 2 to 21 % above memfit's total "
-                  "(memory outside the modelled allocator reserve, not identified: "
-                  "tests/data/groundtruth/published-frameworks.md); leave that margin",)
+        notes += QLORA_NOTES
     if around and wl.checkpointing == "full":
         notes += (f"transformers {wl.transformers_version}: the checkpoint wraps each layer's FSDP unit, whose "
                   "reshard-only hook keeps every finished layer's input and its gradient until the backward ends",)
