@@ -333,7 +333,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12sweep) Cohere's fp32 RoPE (FP32_COPY_ROPE) and GPTBigCode's / GPT-Neo's kept attention output
     # (tests/test_sweep_families.py): cohere -2.17 -> -0.00 %, gpt-bigcode -4.37 -> -0.63 %, gpt-neo -2.34 -> -1.53 %;
     # median 0.14 -> 0.09 %, worst now mpt fp32 eager -3.70 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=3.71, under=-3.71),
+    # then MPT's eager probabilities-times-value moment (l12sweep, PV_KEPT_EAGER): mpt fp32 eager -3.70 -> +0.52 %;
+    # worst now gpt-neo fp32 eager -1.53 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.53, under=-1.53),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -879,6 +881,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replay's reserve for GPT-Neo was already over); median 2.23 % unchanged
     # then CodeGen's parallel block replayed (l12sweep2, transformers_pool_parallel.py, test_codegen_block.py):
     # codegen fp16 forward -6.70 -> +0.30 %; median 2.23 -> 1.90 %, worst now bloom eager -6.02 %
+    # then PV_KEPT_EAGER (l12sweep): mpt -3.31 -> +4.03 % (now over, within the bar: the replay lumps the moment's
+    # tensors into one block); median 1.90 % unchanged
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=1.91, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),

@@ -36,3 +36,16 @@ def test_attention_output_kept_through_the_mlp() -> None:
                               "num_hidden_layers": 2, "intermediate_size": 512, "vocab_size": 1000}, "t")
     assert _stream_tensors(bigcode) == _stream_tensors(llama) + 1
     assert _stream_tensors(neo) == _stream_tensors(llama) + 1
+
+
+def test_mpt_eager_probabilities_times_value() -> None:
+    spec = spec_from_config({"model_type": "mpt", "d_model": 512, "n_heads": 4, "n_layers": 1, "vocab_size": 1000,
+                             "max_seq_len": 2048}, "t")
+    att = spec.layers[0].attention
+    assert att is not None
+    wl = Workload(mode="inference", task="forward", batch=1, context=1024, attn="eager").validate()
+    got, text = _attn_transient(att, wl, 1, 1024, 4, True, False, "mpt")
+    t, scores = 1024, 4 * 1024 * 1024
+    # fp32: Wqkv's fused output (3 × 512 per token), masked scores and probabilities, value's copy, the output
+    assert got == 3 * t * 512 * 4 + 2 * scores * 4 + t * 512 * 4 + t * 512 * 4
+    assert "value copy" in text

@@ -39,6 +39,7 @@ from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
 from .int8_outliers import down_projection_bytes, outlier_columns
+from .transformers_attn_families import PV_KEPT_EAGER, fp32_copy_rope_bytes, pv_kept
 from .transformers_families import (
     CACHE_RESET_FAMILIES,
     FORCED_MASK,
@@ -227,15 +228,11 @@ def _attn_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int, m
     ``keys`` keys (default ``s``; fewer queries in a chunk of a chunked prefill); the larger of the kernel's moment
     and, for :data:`FP32_COPY_ROPE` families in half precision, the fp32 rotary embedding's."""
     got, text = _kernel_transient(att, wl, b, s, dt, masked, half, family, keys)
+    if wl.attn == "eager" and family in PV_KEPT_EAGER:
+        return pv_kept(att, b, s, dt, keys, got, text)
     if family not in FP32_COPY_ROPE or dt == FP32 or att.kind == "mla":
         return got, text
-    t = b * s
-    q32, k32 = t * att.num_heads * att.head_dim * FP32, t * att.num_kv_heads * att.head_dim * FP32
-    # q, k, v (with a cache, this layer's k and v are the cache figure's: the moment holds every layer's);
-    # q's fp32 copy and its rotated copy; k's copy, k·cos, rotate_half(k) and its ·sin
-    qkv = t * (att.num_heads * att.head_dim + (0 if wl.task != "forward" else
-                                               att.num_kv_heads * (att.head_dim + att.value_dim))) * dt
-    rope32 = qkv + 2 * q32 + 4 * k32
+    rope32 = fp32_copy_rope_bytes(att, b * s, dt, wl.task != "forward")
     if rope32 > got:
         return rope32, "q, k, v + fp32 RoPE: q's copy and rotation, k's copy, k·cos, rotate_half(k), its ·sin"
     return got, text
