@@ -839,7 +839,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # on it): llama-3.1-405b-l2 fp32 forward +3.23 -> -0.03 %, median 0.34 -> 0.29 %; worst now mimo-v2-flash +2.05 %
     # re-scored after OLMo-2's block (development fix, not tuned on it): gpt-oss-120b -0.30 -> -0.16 %, median 0.22 %
     # re-scored after the SDPA mask's build (development fix, not tuned on it): gemma-3-27b -0.38 -> -0.40 %
-    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.22, worst=2.06, under=-0.41),
+    # re-scored after the shared eager attention was replayed score by score (l12sweep3, development fix on
+    # nanochat, not tuned on it): cohere2 fp32 eager +0.27 -> -0.02 %, median 0.22 -> 0.14 %
+    ("simulated/blind-fresh.jsonl", "inference"): Bound(median=0.15, worst=2.06, under=-0.41),
     # Apertus's MLP replayed op by op: apertus-default-l4 fp16 prefill -11.19 -> +0.91 %
     # glm4_moe_lite built as DeepSeek-V3: glm-4.7-flash-l3 -10.59 -> -5.79 %
     # MiMo-V2-Flash's builder and eager softmax replay (transformers_pool_attention._shifted_softmax): +102.24 ->
@@ -866,7 +868,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # under youtu -1.06 %
     # + round 3's seven blind replacements (l12sweep3), scored once: granite-swa fp16 eager forward -27.29 %, mellum
     # eager generate +10.39 %, solar-open -3.07 %, hyperclovax +2.17 %, exaone-moe -0.59 %, jais2 +0.31, ctrl +0.19 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.19, worst=27.30, under=-27.30),
+    # re-scored after the shared eager attention was replayed score by score (l12sweep3, development fix on
+    # nanochat, not tuned on these): mellum +10.39 -> -0.67 %, granite-swa -27.29 -> -18.19 %, internlm3 +1.89 ->
+    # -0.34 %, jais2 +0.31 -> -1.35 %; median 1.18 -> 1.03 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=18.20, under=-18.20),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %

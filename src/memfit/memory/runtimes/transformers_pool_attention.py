@@ -19,13 +19,15 @@ from ..allocator_trace import Trace
 from .transformers import QKV_BEFORE_NORM, _attn_transient, _model_dtype, _needs_repeat_kv
 from .transformers_families import (
     FP32_COPY_ROPE,
+    FP32_QK_EAGER,
     FP32_WEIGHT_NORM,
     HELD_PREV_PROBS,
+    KEPT_SCORES_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
     ROPE_PER_LAYER_TYPE,
     SUB_NORMED,
 )
-from .transformers_own_attention import dynamic_mask_bytes
+from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -341,9 +343,37 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
         probs = tr.alloc(held)
         tr.free(q, rest)
         return kv_keys, probs
+    if wl.attn == "eager" and _shared_eager(spec.family):
+        _eager_scores(tr, wl.batch * att.num_heads * wl.context * (keys or wl.context), dt,
+                      _model_dtype(spec, wl) == "float16", a_bytes - nq - kv)
+        tr.free(q)
+        return kv_keys, 0
     rest = tr.alloc(a_bytes - nq - kv)
     tr.free(q, rest)
     return kv_keys, 0
+
+
+def _shared_eager(family: str) -> bool:
+    """Families on transformers' shared ``eager_attention_forward`` with the profile's usual bytes per score."""
+    return family not in (*MODEL_DTYPE_SOFTMAX_EAGER, *FP32_QK_EAGER, *KEPT_SCORES_EAGER, *OWN_EAGER_SCORES,
+                          *OWN_ATTENTION, *SHIFTED_EAGER)
+
+
+def _eager_scores(tr: Trace, scores: int, dt: int, half: bool, total: int) -> None:
+    """transformers 5.25 ``eager_attention_forward`` (e.g. modeling_llama.py) score by score: ``matmul(q, kᵀ)``, its
+    ``* scaling`` (the product freed), ``+ attention_mask`` (the scaled freed), then ``softmax(dtype=float32)`` and its
+    cast back (bf16: the fp32 copy and the fp32 softmax; fp16: the fused fp32 softmax and the fp16 cast; fp32: the
+    softmax), the masked scores freed with them; the rest of the attention's temporaries (``total`` less the
+    scores: repeated K/V, the output) as one block alive throughout."""
+    per = 10 if dt == 2 and not half else 8
+    rest = tr.alloc(total - scores * per)
+    raw = tr.alloc(scores * dt)
+    scaled = tr.alloc(scores * dt)
+    tr.free(raw)
+    masked = tr.alloc(scores * dt)
+    tr.free(scaled)
+    tail = tr.alloc(scores * (per - dt))
+    tr.free(masked, tail, rest)
 
 
 # families whose eager_attention_forward rebinds one variable through × scaling, + mask, (cat with the sinks), minus
