@@ -309,7 +309,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # they were simulated), scored once right away (the round-2 fixes are gated on their own families): granite-swa
     # fp16 eager forward -15.63 %, solar-open -2.86 %, ctrl eager -0.80 %, hyperclovax +0.10 %, exaone-moe training
     # +0.02 %, jais2 fp32 eager -0.00 %, mellum eager -0.00 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=15.64, under=-15.64),
+    # then granite-swa fp16 eager forward (-15.63 %) moved to development by the held-out rule (l12sweep3), its
+    # blind replacement granitemoe-swa listed (not yet simulated): the other fourteen median 0.09 %, worst solar-open
+    # -2.86 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.87, under=-2.87),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -335,7 +338,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.14 -> 0.09 %, worst now mpt fp32 eager -3.70 %
     # then MPT's eager probabilities-times-value moment (l12sweep, PV_KEPT_EAGER): mpt fp32 eager -3.70 -> +0.52 %;
     # worst now gpt-neo fp32 eager -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.53, under=-1.53),
+    # + granite-swa-default-l4 fp16 eager forward (-15.63 %), moved from blind-sweep by the held-out rule (l12sweep3)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=15.64, under=-15.64),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -871,7 +875,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # re-scored after the shared eager attention was replayed score by score (l12sweep3, development fix on
     # nanochat, not tuned on these): mellum +10.39 -> -0.67 %, granite-swa -27.29 -> -18.19 %, internlm3 +1.89 ->
     # -0.34 %, jais2 +0.31 -> -1.35 %; median 1.18 -> 1.03 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=18.20, under=-18.20),
+    # then granite-swa (-18.19 %) moved to development (l12sweep3): the other fourteen median 0.88 %, worst minimax
+    # +4.52 %, most under solar-open -3.07 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-3.08),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
@@ -893,7 +899,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # codegen fp16 forward -6.70 -> +0.30 %; median 2.23 -> 1.90 %, worst now bloom eager -6.02 %
     # then PV_KEPT_EAGER (l12sweep): mpt -3.31 -> +4.03 % (now over, within the bar: the replay lumps the moment's
     # tensors into one block); median 1.90 % unchanged
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=1.91, worst=6.03, under=-6.03),
+    # + granite-swa-default-l4 fp16 eager forward (-18.19 %), moved from blind-sweep (l12sweep3)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.20, worst=18.20, under=-18.20),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
