@@ -63,8 +63,12 @@ _PLAIN_FC = ("biogpt",)
 _LAYERNORM = ("opt",)
 # model types whose modelling code runs dropout in training under these config keys (embedding, residual,
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
-# with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing
-_DROPOUT_KEYS = {"opt": ("", "dropout", "attention_dropout")}
+# with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;
+# modeling_biogpt.py BioGptModel.forward drops the embeddings (positions added) with hidden_dropout_prob, and
+# BioGptDecoderLayer.forward the attention output and fc2's output with it too, the attention its probabilities with
+# attention_probs_dropout_prob
+_DROPOUT_KEYS = {"opt": ("", "dropout", "attention_dropout"),
+                 "biogpt": ("hidden_dropout_prob", "hidden_dropout_prob", "attention_probs_dropout_prob")}
 
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
