@@ -354,13 +354,17 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gpt-neo eager LoRA -1.37 %, biogpt fp32 AdamW -2.33 %, glm autocast ckpt +0.06 % (its device total -6.67 %);
     # then biogpt and glm moved to development by the rule, two blind replacements listed (xglm fp32 eager AdamW,
     # persimmon autocast ckpt; not yet simulated): twelve cases, median 0.07 %, worst dbrx-base-l2 -1.76 %
-    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.08, worst=1.77, under=-1.77),
+    # + round 2's two replacements, scored once (simulated before the BioGPT fix, nothing tuned on them): persimmon
+    # autocast ckpt +0.04 %, xglm fp32 eager AdamW -7.43 %; xglm moved to development, bloom-560m fp32 eager AdamW
+    # listed blind in its place (not yet simulated): thirteen cases, median 0.06 %, worst dbrx-base-l2 -1.76 %
+    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.07, worst=1.77, under=-1.77),
     # the three moved from blind-train-sweep.jsonl (development from here on; their first scoring)
     # then OPT's LayerNorm, dropout and ReLU (l12sweept, tests/test_opt_training.py): opt-default-l4 fp32 +7.20 ->
     # -0.00 %; median 6.80 -> 0.05 %, worst now gpt-j-6b-l2 eager LoRA +6.80 %
     # + biogpt-default-l4 fp32 AdamW (-2.33 %) and glm-default-l2 autocast ckpt (+0.06 %), moved from the blind file
     # then BioGPT's dropouts (embedding, attention output, fc2; l12sweept): biogpt -2.33 -> -1.49 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.07, worst=6.81, under=-1.50),
+    # + xglm-default-l3 fp32 eager AdamW (-7.43 %), moved from the blind file
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.79, worst=7.44, under=-7.44),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -909,11 +913,14 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (train-sweep-dev.jsonl): the other eleven median 0.72 %, worst and most under apertus -2.85 %
     # + the three replacements scored once: gpt-neo -0.76 %, biogpt -2.21 %, glm -6.67 %; glm and biogpt moved to
     # development: twelve cases, median 0.74 %, worst apertus -2.85 %
-    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.75, worst=2.86, under=-2.86),
+    # + round 2's replacements scored once: persimmon +0.01 %, xglm -5.29 % (moved to development): thirteen cases,
+    # median 0.72 %, worst apertus -2.85 %
+    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.73, worst=2.86, under=-2.86),
     # then OPT's LayerNorm, dropout and ReLU: opt-default-l4 +4.39 -> -1.19 %, median 4.39 -> 2.20 %
     # + biogpt -2.21 % and glm -6.67 % (moved from the blind file)
     # then BioGPT's dropouts: biogpt -2.21 -> -1.55 %, median 2.21 -> 2.20 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=2.21, worst=10.66, under=-6.68),
+    # + xglm -5.29 % (moved from the blind file): median 3.75 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=3.76, worst=10.66, under=-6.68),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
