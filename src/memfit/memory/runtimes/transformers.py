@@ -51,6 +51,7 @@ from .transformers_families import (
     MODEL_DTYPE_SOFTMAX_EAGER,
     MOE_ACT_TENSORS,
     PY_GELU,
+    SCALED_LOGITS,
     SOFTCAPPED_LOGITS,
     SUB_NORMED,
     extra_stream_tensors,
@@ -358,8 +359,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     for queries, keys in prefill_chunks(spec, wl):
         moments += prefill_moments(spec, wl, queries, keys, dt, inputs)
     if wl.task == "forward":
-        # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step
-        copies = 2 if spec.family in SOFTCAPPED_LOGITS else 1
+        # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step; Granite's
+        # logits / logits_scaling (and the other SCALED_LOGITS heads) make the second beside the projection's
+        copies = 2 if spec.family in SOFTCAPPED_LOGITS or spec.family in SCALED_LOGITS else 1
         logits = copies * t * v * dt
         moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
                               formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))

@@ -14,9 +14,9 @@ from ...spec import LayerSpec, ModelSpec
 
 __all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
            "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MODEL_DTYPE_SOFTMAX_EAGER",
-           "MOE_ACT_TENSORS", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SOFTCAPPED_ATTENTION",
-           "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved", "extra_stream_tensors",
-           "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+           "MOE_ACT_TENSORS", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS",
+           "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
+           "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -42,6 +42,12 @@ FORCED_MASK = ("falcon",)
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping; transformers 5.25
 # VaultGemmaForCausalLM.forward too: logits / cap, tanh, × cap)
 SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text", "vaultgemma")
+# Families whose causal-LM head scales the logits into a new tensor beside the projection's (transformers 5.25:
+# Granite's ``logits / logits_scaling`` in modeling_granite.py, granitemoe, granitemoeshared, granitemoehybrid,
+# granite_swa, granitemoe_swa; Cohere's ``logits * logit_scale``, cohere2, cohere2_moe; HyperCLOVA X's
+# ``lm_head(...) * logits_scaling``; Falcon-H1's ``* lm_head_multiplier``): two logits tensors at the head
+SCALED_LOGITS = ("granite", "granitemoe", "granitemoeshared", "granitemoehybrid", "granite_swa", "granitemoe_swa",
+                 "cohere", "cohere2", "cohere2_moe", "hyperclovax", "falcon_h1")
 # Families whose eager attention soft-caps the scores (attn_logit_softcapping: / cap, tanh, × cap, each a new tensor,
 # autograd keeping tanh's output; Gemma 2's and VaultGemma's eager_attention_forward, which has no SDPA path)
 SOFTCAPPED_ATTENTION = ("gemma2", "vaultgemma")

@@ -46,7 +46,7 @@ from .transformers import (
     _stream_tensors,
     cache_reset_length,
 )
-from .transformers_families import HELD_PREV_PROBS, SUB_NORMED
+from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
@@ -192,6 +192,10 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
     tr.free(stream if stream != emb else 0, emb, *tables)
     logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
+    if spec.family in SCALED_LOGITS:  # the scaled logits, a new tensor; the projection's go once it is made
+        scaled = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
+        tr.free(logits)
+        logits = scaled
     tr.free(logits, normed, mask, prev)
     return cache_keys
 
