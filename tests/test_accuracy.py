@@ -312,7 +312,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then granite-swa fp16 eager forward (-15.63 %) moved to development by the held-out rule (l12sweep3), its
     # blind replacement granitemoe-swa listed (not yet simulated): the other fourteen median 0.09 %, worst solar-open
     # -2.86 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.87, under=-2.87),
+    # + its replacement granitemoe-swa-default-l3 bf16 eager forward, simulated after it was listed and scored once
+    # after Granite's scaled logits were fixed on development (l12sweep3): -0.55 %; median 0.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=2.87, under=-2.87),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -883,7 +885,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -0.34 %, jais2 +0.31 -> -1.35 %; median 1.18 -> 1.03 %
     # then granite-swa (-18.19 %) moved to development (l12sweep3): the other fourteen median 0.88 %, worst minimax
     # +4.52 %, most under solar-open -3.07 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-3.08),
+    # + granitemoe-swa bf16 eager forward, scored once (l12sweep3): -1.73 %; median 1.03 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=4.53, under=-3.08),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
