@@ -314,7 +314,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -2.86 %
     # + its replacement granitemoe-swa-default-l3 bf16 eager forward, simulated after it was listed and scored once
     # after Granite's scaled logits were fixed on development (l12sweep3): -0.55 %; median 0.10 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=2.87, under=-2.87),
+    # then solar-open (-2.86 %) moved to development by the held-out rule (l12sweep3), minicpm5-moe listed blind in
+    # its place (not yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.73, under=-1.11),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -342,7 +344,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # worst now gpt-neo fp32 eager -1.53 %
     # + granite-swa-default-l4 fp16 eager forward (-15.63 %), moved from blind-sweep by the held-out rule (l12sweep3)
     # then Granite's scaled logits (l12sweep3, SCALED_LOGITS): granite-swa -15.63 -> -0.00 %; worst gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.54, under=-1.54),
+    # + solar-open-default-l3 generate (-2.86 %), moved from blind-sweep by the held-out rule (l12sweep3)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=2.87, under=-2.87),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -886,7 +889,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then granite-swa (-18.19 %) moved to development (l12sweep3): the other fourteen median 0.88 %, worst minimax
     # +4.52 %, most under solar-open -3.07 %
     # + granitemoe-swa bf16 eager forward, scored once (l12sweep3): -1.73 %; median 1.03 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=4.53, under=-3.08),
+    # then solar-open (-3.07 %) moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-1.74),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
@@ -910,7 +914,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # tensors into one block); median 1.90 % unchanged
     # + granite-swa-default-l4 fp16 eager forward (-18.19 %), moved from blind-sweep (l12sweep3)
     # then Granite's scaled logits (l12sweep3): granite-swa -18.19 -> -4.69 %; worst bloom -6.02 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.20, worst=6.03, under=-6.03),
+    # + solar-open-default-l3 generate (-3.07 %), moved from blind-sweep (l12sweep3): median 2.23 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.24, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
