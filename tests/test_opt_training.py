@@ -8,6 +8,8 @@ MLP is fc1 -> ReLU -> fc2; ReLU's derivative reads its output (derivatives.yaml 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from memfit.memory.activations import Precision, model_activations
 from memfit.sources.hf_config import spec_from_config
 
@@ -57,3 +59,22 @@ def test_biogpt_dropouts() -> None:
     t, h = 4 * 1024, 1024
     assert with_masks.layers[0].saved - without.layers[0].saved == 2 * t * h  # two bool masks per layer
     assert with_masks.outside - without.outside == t * h  # the embedding dropout's mask
+
+
+XGLM = {"model_type": "xglm", "d_model": 1024, "num_layers": 2, "attention_heads": 16, "ffn_dim": 4096,
+        "vocab_size": 256008, "max_position_embeddings": 2048, "activation_function": "gelu", "dropout": 0.1,
+        "attention_dropout": 0.1, "activation_dropout": 0.0, "scale_embedding": True}
+
+
+def test_xglm_eager_training_scores() -> None:
+    """transformers 5.25 modeling_xglm.py (found on the development copy xglm-default-l3 fp32 eager AdamW, -7.43 %):
+    XGLMModel drops the embeddings, XGLMDecoderLayer the attention output and fc2's output with config.dropout,
+    XGLMAttention its probabilities with attention_dropout; and XGLMAttention keeps ``attn_weights + attention_mask``
+    (``torch.max`` with the dtype's minimum: maximum's backward reads its inputs), one fp32 score tensor per layer
+    beyond the shared eager path's."""
+    spec = spec_from_config(XGLM, "t")
+    assert (spec.embedding_dropout, spec.residual_dropout, spec.attention_dropout) == (0.1, 0.1, 0.1)
+    p = Precision(amp=False, weight_bytes=4, resid_bytes=4, full=True, attn="eager", dropout=0.1,
+                  attention_dropout=0.1, embedding_dropout=0.1)
+    own, shared = model_activations(spec, p, 2, 1024), model_activations(replace(spec, family="other"), p, 2, 1024)
+    assert own.layers[0].saved - shared.layers[0].saved == 2 * 16 * 1024 * 1024 * 4  # b × heads × s² × fp32

@@ -33,6 +33,7 @@ from .layer_weights import largest_matrix, layer_linear_params
 from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
 from .runtimes import transformers_families as fam
+from .runtimes.transformers_own_attention import OWN_EAGER_SCORES
 from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
@@ -385,6 +386,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     dequant = 2 * largest_matrix(spec, layer) if p.quantized else 0
     a = layer.attention
     sq_back = _softmax_backward(spec, layer, p, b, s)
+    if a is not None and p.attn == "eager" and not p.amp and spec.family in OWN_EAGER_SCORES:  # XGLMAttention's
+        sq_saved += b * a.num_heads * s * s * p.proj_bytes  # torch.max(scores + mask, min): its backward reads them
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)
     saved = T * per_token + sq_saved + constant + moe_layer + ssm_saved
     back = T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back

@@ -67,8 +67,11 @@ _LAYERNORM = ("opt",)
 # modeling_biogpt.py BioGptModel.forward drops the embeddings (positions added) with hidden_dropout_prob, and
 # BioGptDecoderLayer.forward the attention output and fc2's output with it too, the attention its probabilities with
 # attention_probs_dropout_prob
+# modeling_xglm.py: XGLMModel.forward drops the scaled embeddings (positions added) with config.dropout,
+# XGLMDecoderLayer the attention output and fc2's output with it, XGLMAttention its probabilities with attention_dropout
 _DROPOUT_KEYS = {"opt": ("", "dropout", "attention_dropout"),
-                 "biogpt": ("hidden_dropout_prob", "hidden_dropout_prob", "attention_probs_dropout_prob")}
+                 "biogpt": ("hidden_dropout_prob", "hidden_dropout_prob", "attention_probs_dropout_prob"),
+                 "xglm": ("dropout", "dropout", "attention_dropout")}
 
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
