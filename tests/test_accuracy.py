@@ -363,7 +363,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + round 2's two replacements, scored once (simulated before the BioGPT fix, nothing tuned on them): persimmon
     # autocast ckpt +0.04 %, xglm fp32 eager AdamW -7.43 %; xglm moved to development, bloom-560m fp32 eager AdamW
     # listed blind in its place (not yet simulated): thirteen cases, median 0.06 %, worst dbrx-base-l2 -1.76 %
-    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.07, worst=1.77, under=-1.77),
+    # + round 3's replacement bloom-560m-l4 fp32 eager AdamW, scored once (simulated before the XGLM fix, nothing
+    # tuned on it): -0.08 %; fourteen cases, median 0.07 %, worst dbrx-base-l2 -1.76 %
+    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.08, worst=1.77, under=-1.77),
     # the three moved from blind-train-sweep.jsonl (development from here on; their first scoring)
     # then OPT's LayerNorm, dropout and ReLU (l12sweept, tests/test_opt_training.py): opt-default-l4 fp32 +7.20 ->
     # -0.00 %; median 6.80 -> 0.05 %, worst now gpt-j-6b-l2 eager LoRA +6.80 %
@@ -927,7 +929,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # development: twelve cases, median 0.74 %, worst apertus -2.85 %
     # + round 2's replacements scored once: persimmon +0.01 %, xglm -5.29 % (moved to development): thirteen cases,
     # median 0.72 %, worst apertus -2.85 %
-    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.73, worst=2.86, under=-2.86),
+    # + bloom-560m-l4 scored once: -1.10 %; fourteen cases, median 0.74 %, worst apertus -2.85 %
+    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.75, worst=2.86, under=-2.86),
     # then OPT's LayerNorm, dropout and ReLU: opt-default-l4 +4.39 -> -1.19 %, median 4.39 -> 2.20 %
     # + biogpt -2.21 % and glm -6.67 % (moved from the blind file)
     # then BioGPT's dropouts: biogpt -2.21 -> -1.55 %, median 2.21 -> 2.20 %
