@@ -33,3 +33,22 @@ def test_afmoe_moe_moment_by_hand() -> None:
     att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
     fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
     assert moe.activations == stream + 4096 * per_token + fixed
+
+
+def test_solar_open_moe_moment_by_hand() -> None:
+    # transformers 5.25 modeling_solar_open.py SolarOpenTopkRouter.forward: the top-k weights gathered from the fp32
+    # sigmoid scores, so the weighted rows and their re-ordered copy are fp32 (the trace's peak is that index)
+    assert "solar_open" in FP32_ROUTING
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "solar-open-default-l3/gen-b2-s2048-new8":
+            break
+    spec = spec_from_config(r["config"], "solar-open")
+    wl = workload_for_case("generate", dict(r["params"])).validate()
+    moe = next(m for m in peak_moments(spec, wl) if m.name == "prefill MLP (layer 0)")
+    # 4,096 tokens × top-8 rows of hidden 4,096: 2 × 2 B bf16 + 2 × 4 B fp32 = 12 B × 4,096 per row; router 128 × 4 B
+    # × 2; the shared expert's output 4,096 × 2 B; four stream tensors
+    per_token = 8 * 12 * 4096 + 128 * 4 * 2 + 4096 * 2
+    att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
+    fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
+    assert moe.activations == 4 * 4096 * 4096 * 2 + 4096 * per_token + fixed
