@@ -318,7 +318,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # its place (not yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
     # + its replacement minicpm5-moe-default-l3 generate, simulated after it was listed and scored once after Solar
     # Open's fix (l12sweep3): -10.26 %, outside the bar (left blind, nothing tuned on it)
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=10.27, under=-10.27),
+    # then minicpm5-moe moved to development by the held-out rule (l12sweep3), hy-v3 listed blind in its place (not
+    # yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.73, under=-1.11),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -348,7 +350,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Granite's scaled logits (l12sweep3, SCALED_LOGITS): granite-swa -15.63 -> -0.00 %; worst gpt-neo -1.53 %
     # + solar-open-default-l3 generate (-2.86 %), moved from blind-sweep by the held-out rule (l12sweep3)
     # then Solar Open's fp32 routing weights (l12sweep3, FP32_ROUTING): solar-open -2.86 -> +0.18 %; worst gpt-neo
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.54, under=-1.54),
+    # + minicpm5-moe-default-l3 generate (-10.26 %), moved from blind-sweep by the held-out rule (l12sweep3)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=10.27, under=-10.27),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -898,7 +901,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + granitemoe-swa bf16 eager forward, scored once (l12sweep3): -1.73 %; median 1.03 %
     # then solar-open (-3.07 %) moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
     # + minicpm5-moe generate, scored once (l12sweep3): -10.10 %; median 1.03 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=10.11, under=-10.11),
+    # then minicpm5-moe moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-1.74),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
@@ -924,7 +928,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Granite's scaled logits (l12sweep3): granite-swa -18.19 -> -4.69 %; worst bloom -6.02 %
     # + solar-open-default-l3 generate (-3.07 %), moved from blind-sweep (l12sweep3): median 2.23 %
     # then Solar Open's fp32 routing weights (l12sweep3): solar-open -3.07 -> -0.24 %; median 2.23 -> 1.90 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=1.91, worst=6.03, under=-6.03),
+    # + minicpm5-moe-default-l3 generate (-10.10 %), moved from blind-sweep (l12sweep3): median 2.19 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=2.20, worst=10.11, under=-10.11),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
