@@ -53,7 +53,7 @@ from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_linear
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
-from .transformers_pool_parallel import CODEGEN_BLOCK, codegen_block
+from .transformers_pool_persimmon import OWN_BLOCKS
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -329,7 +329,7 @@ SHARED_NORM_PARALLEL = ("falcon",)
 
 def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, masked: bool,
                stream: int, emb: int, keys: int, old: list[int]) -> tuple[int, list[int], int] | None:
-    """GPT-2's block under SDPA or Falcon's parallel block, replayed whole; None for the others."""
+    """GPT-2's, CodeGen's or Persimmon's block under SDPA or Falcon's parallel block, replayed whole; else None."""
     layer = spec.layers[i]
     if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
         tr.free(*old)
@@ -340,8 +340,9 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         kept = probs if spec.family in HELD_PREV_PROBS else 0
         tr.free(0 if kept else probs, stream if stream != emb else 0)
         return new, block_kv, kept
-    if spec.family in CODEGEN_BLOCK and wl.attn == "sdpa" and not masked and layer.mlp is not None and not wl.quant:
-        return (*codegen_block(tr, spec, wl, i, t, dt, kv, stream, emb), 0)
+    block = OWN_BLOCKS.get(spec.family)  # CodeGen's and Persimmon's blocks
+    if block and wl.attn == "sdpa" and not masked and layer.mlp is not None and not wl.quant:
+        return (*block(tr, spec, wl, i, t, dt, kv, stream, emb), 0)
     return None
 
 
