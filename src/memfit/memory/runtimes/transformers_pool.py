@@ -51,7 +51,7 @@ from .transformers_pool_attention import GEMMA, attention, attention_blocks, nor
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
 from .transformers_pool_images import image_prefill
-from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_linear
+from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 from .transformers_pool_persimmon import OWN_BLOCKS
 
@@ -254,7 +254,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         out = 0
         if spec.family in _DETAILED and layer.attention.kind != "mla":
             *kv_keys, out, probs = attention(tr, spec, wl, i, t, dt, kv, masked, keys, old or [],
-                                             _int8_projection(tr, wl, spec, t, dt))
+                                             int8_projection(tr, wl, spec, t, dt))
             old = []
         elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
             out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
@@ -311,14 +311,6 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     kept = probs if spec.family in HELD_PREV_PROBS else 0
     tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0)
     return stream, kv_keys, kept
-
-
-def _int8_projection(tr: Trace, wl: Workload, spec: ModelSpec, t: int, dt: int) -> Callable[[int, int], int] | None:
-    """LLM.int8's projection (no outlier column: the attention's inputs are normed, transformers_pool_int8.py)."""
-    if wl.quant != "int8":
-        return None
-    fp16 = _model_dtype(spec, wl) == "float16"
-    return lambda n_in, nbytes: int8_linear(tr, t, n_in, nbytes // (t * dt), dt, 0, fp16)
 
 
 # parallel blocks whose attention and MLP read one norm of the block's input, the MLP's output taking the attention's

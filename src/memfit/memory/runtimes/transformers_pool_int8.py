@@ -25,10 +25,14 @@ With no outlier column (``k = 0``) step 3 makes only an empty ``subA`` and step 
 
 from __future__ import annotations
 
-from ...spec import ModelSpec
-from ..allocator_trace import CUBLAS_WORKSPACE, Trace, parameter_blocks
+from collections.abc import Callable
 
-__all__ = ["int8_build", "int8_gated_mlp", "int8_linear"]
+from ...spec import ModelSpec
+from ...workload import Workload
+from ..allocator_trace import CUBLAS_WORKSPACE, Trace, parameter_blocks
+from .transformers import _model_dtype
+
+__all__ = ["int8_build", "int8_gated_mlp", "int8_linear", "int8_projection"]
 
 FP16 = 2
 FP32 = 4
@@ -116,3 +120,11 @@ def int8_build(tr: Trace, spec: ModelSpec, dt: int, on_device: bool) -> None:
     if on_device:
         tr.free(*(k for k, q in zip(keys, linear, strict=True) if q))
         tr.pool.empty_cache()
+
+
+def int8_projection(tr: Trace, wl: Workload, spec: ModelSpec, t: int, dt: int) -> Callable[[int, int], int] | None:
+    """LLM.int8's projection of the attention (no outlier column: its inputs are normed); None without LLM.int8."""
+    if wl.quant != "int8":
+        return None
+    fp16 = _model_dtype(spec, wl) == "float16"
+    return lambda n_in, nbytes: int8_linear(tr, t, n_in, nbytes // (t * dt), dt, 0, fp16)
