@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memfit.memory.runtimes.transformers import peak_moments
 from memfit.memory.runtimes.transformers_families import FP32_ROUTING
+from memfit.memory.runtimes.transformers_moments import peak_moments
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import workload_for_case
 

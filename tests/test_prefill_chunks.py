@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memfit.memory.runtimes.transformers import peak_moments
+from memfit.memory.runtimes.transformers_moments import peak_moments
 from memfit.memory.runtimes.transformers_prefill import prefill_chunks
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memfit.memory.runtimes.transformers import peak_moments
+from memfit.memory.runtimes.transformers_moments import peak_moments
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import workload_for_case
 

@@ -11,7 +11,7 @@ from memfit.errors import ConfigError
 from memfit.memory.activations import model_activations
 from memfit.memory.inference import estimate_inference
 from memfit.memory.lora import expert_adapters, lora_parameters
-from memfit.memory.runtimes.transformers import cache_reset_length
+from memfit.memory.runtimes.transformers_moments import cache_reset_length
 from memfit.memory.training.states import training_precision
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import ModelSpec

@@ -10,7 +10,7 @@ import pytest
 
 from memfit import Workload
 from memfit.errors import ConfigError
-from memfit.memory.runtimes.transformers import peak_moments
+from memfit.memory.runtimes.transformers_moments import peak_moments
 from memfit.memory.runtimes.transformers_release import buffer_bytes, inference_release, release_moments
 from memfit.sources.hf_config import spec_from_config
 

@@ -32,16 +32,13 @@ from dataclasses import dataclass
 from ...formats import COMPUTE_DTYPE_BYTES, compute_dtype
 from ...inventory import inventory
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
-from ...units import fmt_bytes
 from ...workload import Workload
 from ..dsv4_attention import dsv4_attention_transient
-from ..kv_cache import kv_cache, kv_cache_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_attn_families import PV_KEPT_EAGER, fp32_copy_rope_bytes, pv_kept
 from .transformers_families import (
-    CACHE_RESET_FAMILIES,
     FORCED_MASK,
     FP32_COPY_ROPE,
     FP32_QK_EAGER,
@@ -51,15 +48,13 @@ from .transformers_families import (
     MODEL_DTYPE_SOFTMAX_EAGER,
     MOE_ACT_TENSORS,
     PY_GELU,
-    SCALED_LOGITS,
-    SOFTCAPPED_LOGITS,
     SUB_NORMED,
     extra_stream_tensors,
     sub_norm_bytes,
 )
 from .transformers_own_attention import own_attention_transient, own_eager_score
 
-__all__ = ["Moment", "cache_reset_length", "peak_moments"]
+__all__ = ["Moment"]
 
 INT64 = 8
 FP32 = 4
@@ -341,89 +336,6 @@ def _mla_expanded(att: AttentionSpec, tokens: int, dt: int) -> int:
     """Bytes of one MLA layer's K and V decompressed from the latent for ``tokens`` tokens."""
     nope = att.qk_nope_head_dim or (att.head_dim - (att.qk_rope_head_dim or 0))
     return tokens * att.num_heads * (nope + att.value_dim + att.head_dim) * dt
-
-
-def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
-    """Every candidate peak of the run (see the module docstring)."""
-    b, s, new = wl.batch, wl.context, wl.new_tokens
-    dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)  # a storage format (quantized) computes in bf16
-    h, v = spec.hidden_size, spec.vocab_size
-    t = b * s
-    kvd = _cache_dtype(spec, wl)
-    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if wl.task != "forward" else None
-    kv_full, kv_text = (prefill_kv.bytes, prefill_kv.formula) if prefill_kv else (0, "")
-    inputs = t * INT64 * (2 if wl.task == "generate" else 1)
-    from .transformers_prefill import prefill_chunks, prefill_moments  # (it builds on this module's parts)
-
-    moments: list[Moment] = []
-    for queries, keys in prefill_chunks(spec, wl):
-        moments += prefill_moments(spec, wl, queries, keys, dt, inputs)
-    if wl.task == "forward":
-        # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step; Granite's
-        # logits / logits_scaling (and the other SCALED_LOGITS heads) make the second beside the projection's
-        copies = 2 if spec.family in SOFTCAPPED_LOGITS or spec.family in SCALED_LOGITS else 1
-        logits = copies * t * v * dt
-        moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
-                              formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
-    else:
-        last = _sampling_bytes(b, v, dt)
-        moments.append(Moment("after prefill", kv_full, inputs, last,
-                              formula=f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B",
-                              kv_formula=kv_text))
-    if wl.task == "generate" and new > 1:
-        tokens = s + new - 1
-        end = kv_cache(spec, tokens, b, "transformers", kvd, bound_windows=True)
-        kv_end, kv_end_text = end.bytes, end.formula
-        layer_k = max((kv_cache_bytes(_one_layer(spec, i), tokens, b, "transformers", kvd) // 2
-                       for i, layer in enumerate(spec.layers) if _caches(layer)), default=0)
-        # MLA: every decoding step decompresses one layer's whole cache into K and V
-        kv_el = COMPUTE_DTYPE_BYTES.get(compute_dtype(kvd) or kvd, 2)
-        layer_k += max((_mla_expanded(a, b * tokens, kv_el) for a in spec.attention_layers
-                        if a.kind == "mla"), default=0)
-        moments.append(Moment("decoding", kv_end + layer_k, b * (s + new) * INT64 * 2, _sampling_bytes(b, v, dt),
-                              formula=f"cache at {tokens:,} tokens + one layer's K re-concatenated ({layer_k:,} B)",
-                              kv_formula=f"cache at {tokens:,} tokens: {kv_end_text}; + one layer's K "
-                                         f"re-concatenated {layer_k:,} B = {fmt_bytes(kv_end + layer_k)}"))
-    moments += _cache_reset_moments(spec, wl)
-    return moments
-
-
-def cache_reset_length(spec: ModelSpec, wl: Workload) -> int | None:
-    """The sequence length at which ``generate`` drops the cache and re-runs the whole sequence, if it does.
-
-    transformers' Phi-3 (and PhiMoE) ``prepare_inputs_for_generation`` sets ``past_key_values = None``
-    when the input reaches ``original_max_position_embeddings + 1`` tokens while the cache holds at most
-    ``original_max_position_embeddings`` (LongRoPE switches from the short to the long factors there, and the
-    cached keys were rotated with the short ones). That happens at one decoding step, with ``L = original + 1``
-    tokens, when the prompt is at most ``original`` and prompt + new − 1 reaches ``L``. A prompt already longer
-    than ``original`` only drops the empty cache of the first call (nothing to hold twice).
-    """
-    original = spec.original_max_position_embeddings
-    if wl.task != "generate" or spec.family not in CACHE_RESET_FAMILIES or original <= 0:
-        return None
-    length = original + 1
-    if wl.context <= original and wl.context + wl.new_tokens - 1 >= length:
-        return length
-    return None
-
-
-def _cache_reset_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
-    """The re-prefill at the cache reset: ``generate`` still holds the old cache (``original`` tokens) in its
-    model kwargs while the forward builds a new one and runs a full prefill of ``original + 1`` tokens; the old
-    cache is released only when the step's outputs replace it."""
-    from dataclasses import replace
-
-    length = cache_reset_length(spec, wl)
-    if length is None:
-        return []
-    kvd = _cache_dtype(spec, wl)
-    old = kv_cache_bytes(spec, length - 1, wl.batch, "transformers", kvd, bound_windows=True)
-    again = peak_moments(spec, replace(wl, context=length, new_tokens=1))
-    return [Moment(f"cache reset at {length:,} tokens: {m.name}", m.kv_cache + old, m.activations, m.logits,
-                   formula=m.formula,
-                   kv_formula=(f"old cache at {length - 1:,} tokens {fmt_bytes(old)} (still held by generate) + "
-                               f"new cache: {m.kv_formula or fmt_bytes(m.kv_cache)}"))
-            for m in again]
 
 
 def _sampling_bytes(b: int, v: int, dt: int) -> int:

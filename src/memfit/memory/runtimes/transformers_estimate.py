@@ -15,7 +15,8 @@ from ..moe_release import expert_linears
 from ..overhead import allocator_reserve_component, context_on_device, cublas_workspace_bytes, cuda_context_component
 from ..weights import weights_component
 from .int8_outliers import outlier_range_note
-from .transformers import _cache_dtype, _model_dtype, cache_reset_length
+from .transformers import _cache_dtype, _model_dtype
+from .transformers_moments import cache_reset_length
 from .transformers_pool import transformers_pool, transformers_reserve
 from .transformers_release import buffer_bytes, inference_release, release_moments, release_note
 

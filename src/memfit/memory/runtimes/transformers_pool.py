@@ -44,9 +44,9 @@ from .transformers import (
     _model_dtype,
     _one_layer,
     _stream_tensors,
-    cache_reset_length,
 )
 from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED
+from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights

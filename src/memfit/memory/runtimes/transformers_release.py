@@ -40,7 +40,8 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..kv_cache import kv_cache
-from .transformers import FP32, INT64, Moment, _cache_dtype, _model_dtype, _sampling_bytes, peak_moments
+from .transformers import FP32, INT64, Moment, _cache_dtype, _model_dtype, _sampling_bytes
+from .transformers_moments import peak_moments
 
 __all__ = ["InferenceRelease", "buffer_bytes", "inference_release", "release_moments", "release_note"]
 
