@@ -52,3 +52,21 @@ def test_solar_open_moe_moment_by_hand() -> None:
     att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
     fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
     assert moe.activations == 4 * 4096 * 4096 * 2 + 4096 * per_token + fixed
+
+
+def test_minicpm5_moe_routes_in_fp32() -> None:
+    # transformers 5.25 modeling_minicpm5_moe.py MiniCPM5MoeTopkRouter.forward: scores.gather of the fp32 sigmoid
+    assert "minicpm5_moe" in FP32_ROUTING
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "minicpm5-moe-default-l3/gen-b2-s2048-new8":
+            break
+    spec = spec_from_config(r["config"], "minicpm5-moe")
+    wl = workload_for_case("generate", dict(r["params"])).validate()
+    moe = next(m for m in peak_moments(spec, wl) if m.name == "prefill MLP (layer 1)")
+    # 4,096 tokens × top-16 rows of hidden 2,048 at 12 B each (bf16 gathered and expert outputs, fp32 weighted and
+    # re-ordered), the router 160 experts × 4 B × 2, the shared expert's output 2,048 × 2 B, four stream tensors
+    per_token = 16 * 12 * 2048 + 160 * 4 * 2 + 2048 * 2
+    att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
+    fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
+    assert moe.activations == 4 * 4096 * 2048 * 2 + 4096 * per_token + fixed
