@@ -320,7 +320,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # Open's fix (l12sweep3): -10.26 %, outside the bar (left blind, nothing tuned on it)
     # then minicpm5-moe moved to development by the held-out rule (l12sweep3), hy-v3 listed blind in its place (not
     # yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.73, under=-1.11),
+    # + its replacement hy-v3-default-l3 generate, simulated after it was listed and scored once after MiniCPM5-MoE's
+    # fix (l12sweep3): -2.63 %, under the bar's -2 % (left blind)
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=2.73, under=-2.64),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -903,7 +905,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then solar-open (-3.07 %) moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
     # + minicpm5-moe generate, scored once (l12sweep3): -10.10 %; median 1.03 %
     # then minicpm5-moe moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-1.74),
+    # + hy-v3 generate, scored once (l12sweep3): -2.65 %; median 1.03 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=4.53, under=-2.66),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
