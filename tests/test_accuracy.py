@@ -322,7 +322,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
     # + its replacement hy-v3-default-l3 generate, simulated after it was listed and scored once after MiniCPM5-MoE's
     # fix (l12sweep3): -2.63 %, under the bar's -2 % (left blind)
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=2.73, under=-2.64),
+    # then hy-v3 moved to development by the held-out rule (l12sweep3), lara-mini listed blind in its place (not yet
+    # simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.73, under=-1.11),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -354,7 +356,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Solar Open's fp32 routing weights (l12sweep3, FP32_ROUTING): solar-open -2.86 -> +0.18 %; worst gpt-neo
     # + minicpm5-moe-default-l3 generate (-10.26 %), moved from blind-sweep by the held-out rule (l12sweep3)
     # then MiniCPM5-MoE's fp32 routing weights (l12sweep3, FP32_ROUTING): -10.26 -> +0.30 %; worst gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=1.54, under=-1.54),
+    # + hy-v3-default-l3 generate (-2.63 %), moved from blind-sweep by the held-out rule (l12sweep3)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.15, worst=2.64, under=-2.64),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -906,7 +909,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + minicpm5-moe generate, scored once (l12sweep3): -10.10 %; median 1.03 %
     # then minicpm5-moe moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
     # + hy-v3 generate, scored once (l12sweep3): -2.65 %; median 1.03 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=4.53, under=-2.66),
+    # then hy-v3 moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-1.74),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
