@@ -50,6 +50,7 @@ from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
+from .transformers_pool_gpt2 import LEARNED_POSITIONS, gpt2_block
 from .transformers_pool_images import image_prefill
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
@@ -171,7 +172,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     mask = mask or _build_mask(tr, spec, wl, dt, keys)
     stream = emb
     tables = rotary(tr, spec, t if wl.task == "generate" else s, dt)
-    if spec.family == "gpt2":  # learned positions: wpe's output, then their sum is the first layer's input
+    if spec.family in LEARNED_POSITIONS:  # wpe's output, then their sum is the first layer's input
         tables = [tr.alloc((t if wl.task == "generate" else s) * h * dt)]
         stream = tr.alloc(t * h * dt)
     cache_keys: list[list[int]] = []
@@ -323,9 +324,12 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
                stream: int, emb: int, keys: int, old: list[int]) -> tuple[int, list[int], int] | None:
     """GPT-2's, CodeGen's or Persimmon's block under SDPA or Falcon's parallel block, replayed whole; else None."""
     layer = spec.layers[i]
-    if spec.family == "gpt2" and wl.attn == "sdpa" and not masked and layer.mlp is not None:
-        tr.free(*old)
-        return (*_gpt2_block(tr, wl, t, spec.hidden_size, layer.mlp.intermediate_size, dt, kv, stream), 0)
+    att = layer.attention
+    if spec.family in LEARNED_POSITIONS and wl.attn == "sdpa" and not masked and layer.mlp is not None and att:
+        tr.free(*old)  # GPT-2's and GPTBigCode's block (transformers_pool_gpt2.py)
+        qkv = att.num_heads * att.head_dim + 2 * att.num_kv_heads * att.head_dim
+        return (*gpt2_block(tr, wl, t, spec.hidden_size, layer.mlp.intermediate_size, dt, kv, stream, qkv,
+                            spec.family == "gpt2"), 0)
     if spec.family in SHARED_NORM_PARALLEL and layer.norm_layout == "parallel" and layer.norms == 1 \
             and layer.mlp is not None and layer.mlp.kind == "plain" and not wl.quant:
         new, block_kv, probs = _falcon_block(tr, spec, wl, i, t, dt, kv, masked, keys, old)
@@ -357,35 +361,6 @@ def _falcon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: 
     new = tr.alloc(t * h * dt)
     tr.free(mlp, attn, normed)
     return new, kv_keys, probs
-
-
-def _gpt2_block(tr: Trace, wl: Workload, t: int, h: int, inner: int, dt: int, kv: int,
-                stream: int) -> tuple[int, list[int]]:
-    """GPT-2's block under SDPA, as the simulator's trace of gpt2-medium shows it: ln_1, c_attn (q, k, v as views),
-    K and V copied into the cache, the kernel's output, c_proj (held by the block's output tuple until it returns),
-    the residual; ln_2, c_fc, gelu_new's Python chain (three temporaries, then one made and one dropped per op),
-    c_proj, the residual; the block's input goes when it returns."""
-    ln1 = tr.alloc(t * h * dt)
-    qkv = tr.alloc(3 * t * h * dt)
-    kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)] if kv and wl.task != "forward" else []
-    out = tr.alloc(t * h * dt)
-    attn = tr.alloc(t * h * dt)
-    tr.free(out, qkv)
-    mid = tr.alloc(t * h * dt)
-    tr.free(ln1)
-    ln2 = tr.alloc(t * h * dt)
-    fc = tr.alloc(t * inner * dt)
-    alive = [tr.alloc(t * inner * dt) for _ in range(3)]  # pow(x, 3), · 0.044715, x + ·
-    for _ in range(5):  # · sqrt(2/π), tanh, 1 + ·, 0.5 · x, the product
-        tr.free(alive.pop(0))
-        alive.append(tr.alloc(t * inner * dt))
-    tr.free(*alive[:-1])
-    tr.free(fc)
-    mlp = tr.alloc(t * h * dt)
-    tr.free(alive[-1])
-    new = tr.alloc(t * h * dt)
-    tr.free(ln2, mid, attn, mlp, stream)
-    return new, kv_keys
 
 
 # families whose decoder layer is the Llama one (RMSNorm in fp32, q/k/v projections, RoPE by rotate_half, SDPA or
