@@ -70,3 +70,8 @@ def test_minicpm5_moe_routes_in_fp32() -> None:
     att = next(m for m in peak_moments(spec, wl) if m.name.startswith("prefill attention"))
     fixed = int(att.formula.split(" + ")[-1].split(" ")[0].replace(",", ""))
     assert moe.activations == 4 * 4096 * 2048 * 2 + 4096 * per_token + fixed
+
+
+def test_hy_v3_routes_in_fp32() -> None:
+    # transformers 5.25 modeling_hy_v3.py HYV3TopKRouter.forward: routing_weights.gather of the fp32 sigmoid
+    assert "hy_v3" in FP32_ROUTING

@@ -29,10 +29,11 @@ _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1}
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights; AFMoE:
 # transformers 5.25 modeling_afmoe.py AfmoeTokenChoiceRouter.forward casts the router logits to fp32 and returns the
 # normalised, route_scale'd top scores in fp32; Solar Open: modeling_solar_open.py SolarOpenTopkRouter.forward gathers
-# the top-k weights from the fp32 sigmoid scores, as modeling_minicpm5_moe.py MiniCPM5MoeTopkRouter.forward does)
+# the top-k weights from the fp32 sigmoid scores, as modeling_minicpm5_moe.py MiniCPM5MoeTopkRouter.forward and
+# modeling_hy_v3.py HYV3TopKRouter.forward do)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa",
                 "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
-                "nemotron_h", "kimi_linear", "afmoe", "solar_open", "minicpm5_moe")
+                "nemotron_h", "kimi_linear", "afmoe", "solar_open", "minicpm5_moe", "hy_v3")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
