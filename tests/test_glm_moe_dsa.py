@@ -18,6 +18,7 @@ from memfit.sources.hf_config import spec_from_config
 from memfit.validate import _predict, measured_total, prior_bytes
 
 REPO = Path(__file__).resolve().parents[1]
+FAMILIES = {"glm_moe_dsa"}  # checked against transformers here (test_parameter_count_equals_the_meta_model)
 
 
 def _config(name: str) -> dict[str, object]:
