@@ -326,7 +326,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
     # + its replacement lara-mini-default-l3 generate, simulated after it was listed and scored once after HY-V3's
     # fix (l12sweep3): +9.84 %, over the bar (left blind, nothing tuned on it)
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.11, worst=9.85, under=-1.11),
+    # then lara-mini moved to development by the held-out rule (l12lara), hunyuan-v1-dense listed blind in its place
+    # (not yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.10, worst=2.73, under=-1.11),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -360,7 +362,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MiniCPM5-MoE's fp32 routing weights (l12sweep3, FP32_ROUTING): -10.26 -> +0.30 %; worst gpt-neo -1.53 %
     # + hy-v3-default-l3 generate (-2.63 %), moved from blind-sweep by the held-out rule (l12sweep3)
     # then HY-V3's fp32 routing weights (l12sweep3, FP32_ROUTING): -2.63 -> +0.17 %; worst gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.14, worst=1.54, under=-1.54),
+    # + lara-mini-default-l3 generate (+9.84 %), moved from blind-sweep by the held-out rule (l12lara): median 0.17 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.18, worst=9.85, under=-1.54),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -914,7 +917,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + hy-v3 generate, scored once (l12sweep3): -2.65 %; median 1.03 %
     # then hy-v3 moved to development (l12sweep3): median 0.88 %, most under granitemoe-swa -1.73 %
     # + lara-mini generate, scored once (l12sweep3): +7.62 %; median 1.03 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=1.04, worst=7.63, under=-1.74),
+    # then lara-mini moved to development (l12lara): median 0.88 %, worst minimax +4.52 %, most under -1.73 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.89, worst=4.53, under=-1.74),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
@@ -949,7 +953,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + hy-v3-default-l3 generate, moved from blind-sweep (l12sweep3): median 1.47 % (twenty cases)
     # + hy-v3 (-2.65 %, moved from blind-sweep), then its fp32 routing weights (l12sweep3): -0.05 %; median 1.47 %
     # (after both: median 0.96 %)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.97, worst=6.03, under=-6.03),
+    # + lara-mini-default-l3 generate (+7.62 %), moved from blind-sweep (l12lara): median 1.34 % (21 cases)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=1.35, worst=7.63, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
