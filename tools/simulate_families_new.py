@@ -140,6 +140,10 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     # num_layers (not num_hidden_layers): the sweep's 4 layers, global and local alternating as in the checkpoint
     "default:gpt_neo": {"num_layers": 4, "attention_types": [[["global", "local"], 2]],
                         "attention_layers": ["global", "local", "global", "local"]},
+    # HunYuanDenseV1Config() leaves head_dim None, which HunYuanDenseV1Attention.__init__ raises to -0.5
+    # (modeling_hunyuan_v1_dense.py): the model cannot be built as is; 128 = hidden_size / num_attention_heads, the
+    # head_dim of the published tencent/Hunyuan-7B-Instruct config.json
+    "default:hunyuan_v1_dense": {"head_dim": 128},
 }
 
 
