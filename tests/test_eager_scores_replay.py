@@ -31,3 +31,18 @@ def test_the_rest_stays_one_block() -> None:
     # rest (20) + matmul (24) + scaled (24) alive, then masked (24, the matmul's block) + the fp32 copy and softmax
     # (96, a new segment) beside the rest: 20 + 24 + 24 + 96 = 164 MiB reserved
     assert tr.pool.peak_reserved == 164 * MIB
+
+
+def test_fp16_softmax_and_its_cast_are_two_tensors() -> None:
+    # fp16: softmax(dtype=float32) is the fused fp32 softmax, then .to(fp16) its cast; the fp32 one freed once the
+    # cast is made (the simulator's trace of granite-swa-default-l4 fp16 eager forward, development)
+    tr = Trace()
+    scores = 12 * MIB  # elements: 24 MiB per fp16 score tensor
+    _eager_scores(tr, scores, 2, True, 8 * scores)  # no rest
+    # matmul (24, segment A) and scaled (24, segment B) alive; masked reuses A; the fp32 softmax (48) opens segment C;
+    # the cast (24) reuses B: 24 + 24 + 48 = 96 MiB reserved (one 72 MiB block for both made 120); allocated at most
+    # masked + softmax + cast = 96 MiB
+    assert tr.pool.peak_reserved == 96 * MIB
+    assert tr.pool.peak_allocated == 96 * MIB
+    tr.alloc(48 * MIB)  # fits the freed softmax's segment
+    assert tr.pool.peak_reserved == 96 * MIB
