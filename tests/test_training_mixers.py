@@ -211,3 +211,33 @@ def test_relu2_mlp() -> None:
     left = op(c, [g])
     assert tr.sizes[-4:] == [32 * MIB] * 4 and [tr.live[k] for k in left] == [32 * MIB]
     assert tr.requested == 8 * MIB + 8 * MIB + 2 * 32 * MIB + 32 * MIB
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_cohere_final_norm_op_by_op(amp: bool) -> None:
+    """CohereLayerNorm (transformers 5.25 modeling_cohere.py) after the last layer: ``x.to(float32)`` (a copy only
+    off an fp32 stream), ``x - mean`` (kept by pow), its square (freed once reduced), ``x - mean`` again (kept by
+    ``* rsqrt``), the product (kept for the weight's gradient), ``weight * ...``, then ``.to(input dtype)`` (a copy
+    only off fp32). The stream dies with its last reference; 512 tokens of 1,024 features."""
+    from dataclasses import replace
+
+    from memfit.memory.training.pool import _op_layer_norm
+
+    spec = replace(spec_from_config(json.loads(LFM2.read_text()), "lfm2-350m"), family="cohere")
+    tr = Recorded()
+    r = 4 if amp else 2
+    c = StepContext(tr, spec, Precision(amp=amp, weight_bytes=4 if amp else 2, resid_bytes=r, full=True),
+                    batch=1, seq=512)
+    n4, n2 = 512 * 1024 * 4, 512 * 1024 * 2
+    x = tr.alloc(512 * 1024 * r)
+    saved: list[int] = []
+    stream, out = _op_layer_norm(c, x, saved)
+    if amp:  # fp32 stream: no cast in, none out
+        assert tr.sizes[1:] == [n4, n4, n4, n4, n4]
+        assert tr.pool.allocated == 4 * n4  # three saved + the output; the stream freed
+    else:
+        assert tr.sizes[1:] == [n4, n4, n4, n4, n4, n4, n2]
+        assert tr.pool.allocated == 3 * n4 + n2
+    assert stream == 0 and len(saved) == 3 and x not in tr.pool.live
+    tr.free(*saved, out)
+    assert tr.pool.allocated == 0

@@ -112,6 +112,7 @@ class ModelActivations:
     head_weight_casts: int  # bf16 copy of the lm_head / embedding under autocast
     embedding_backward_extra: int  # a dense V×h gradient made by the tied embedding's backward
     tower: int = 0  # a training vision tower's saved tensors: alive from before the text layers to after them
+    final_norm: int = 0  # the part of ``outside`` the final norm and the head's input keep: made after the last layer
 
     @property
     def saved_total(self) -> int:
@@ -419,11 +420,12 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     outside = T * 16  # input ids and shifted labels (int64)
     if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask
-    final_hidden = 0
+    final_hidden = final_norm = 0
     if spec.final_norm:
         n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
         own, shared = _inputs(h, ["output"], out_b, p)
-        outside += T * (n_saved + own + shared)
+        final_norm = T * (n_saved + own + shared)
+        outside += final_norm
         final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward
     logit_b = 2 if p.amp else p.weight_bytes
     TV = T * V
@@ -443,4 +445,5 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     if p.full:
         emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
-                            loss_backward_extra=8 * RV, head_weight_casts=head_casts, embedding_backward_extra=emb_back)
+                            loss_backward_extra=8 * RV, head_weight_casts=head_casts, embedding_backward_extra=emb_back,
+                            final_norm=final_norm)

@@ -58,6 +58,9 @@ SCALED_LOGITS = ("cohere", "cohere2", "cohere2_moe", "granite", "granitemoe", "g
                  "falcon_h1")
 # the embeddings whose gradients ``embedding_dense_backward`` makes at the end of backward
 EMBEDDINGS = ("token_embd", "pos_embd", "per_layer_token_embd")
+# final norms written as an op chain, not ``F.layer_norm`` (transformers 5.25 modeling_cohere.py CohereLayerNorm,
+# modeling_cohere2.py Cohere2LayerNorm): each op's output is a new tensor (``_op_layer_norm``)
+OP_LAYER_NORM = ("cohere", "cohere2")
 # heads that return ``lm_head(...).float()`` (modeling_nemotron_h.py)
 FLOAT_LOGITS = ("nemotron_h",)
 
@@ -191,7 +194,8 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
 def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trainable: list[Param]) -> None:
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
-    outside = tr.alloc(acts.outside)
+    own_norm = c.spec.final_norm and c.spec.family in OP_LAYER_NORM
+    outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0))
     x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
     if (n := altup_copies(c.spec)) > 1:  # Gemma 3n: the layers take AltUp's n copies stacked (torch.stack); the
         x = tr.alloc(n * t * h * c.r)  # embedding's output stays, saved by the AltUp projections that read it
@@ -212,13 +216,15 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             casts += [lin.weight_cast for lin in run.linears]
             run = LayerRun()
         runs.append(run)
-    head = _loss_forward(c, x)
+    final: list[int] = []
+    head = _loss_forward(c, *(_op_layer_norm(c, x, final) if own_norm else (x, 0)))
     tr.free(*casts, *[k for run in runs for k in run.cache])  # autocast exits, the DynamicCache goes
     by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
     for layer_i, kind, numel, matrix in trainable:
         by_layer.setdefault(layer_i, []).append((kind, numel, matrix))
     outer = by_layer.get(None, [])
     grad = _loss_backward(c, head, [x for x in outer if x[0] != "vision"])
+    tr.free(*final)  # the final norm's backward has run: its saved tensors go
     for i in range(len(runs) - 1, -1, -1):
         run = runs[i]
         if full:  # recomputed from the kept input (its stored K and V replace the first forward's)
@@ -260,12 +266,34 @@ def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
             c.grads.append(dense)
 
 
-def _loss_forward(c: StepContext, x: int) -> list[int]:
+def _op_layer_norm(c: StepContext, x: int, saved: list[int]) -> tuple[int, int]:
+    """The final CohereLayerNorm after the last layer (CohereModel.forward: ``hidden_states =
+    self.norm(hidden_states)``), op by op: ``h = x.to(float32)``; ``h - mean`` (kept by ``pow``), its square
+    (reduced); ``h - mean`` again (kept by ``* rsqrt``); the product (kept by ``weight *`` when the weight trains);
+    ``weight * ...``, then ``.to(input dtype)``. The stream goes with its last reference (the model's
+    ``hidden_states`` rebound). Appends the saved tensors to ``saved``; returns (stream, the norm's output)."""
+    tr, n = c.tr, c.t * c.spec.hidden_size
+    h32 = tr.alloc(n * 4) if c.r != 4 else 0
+    saved.append(tr.alloc(n * 4))
+    tr.free(tr.alloc(n * 4))
+    saved.append(tr.alloc(n * 4))
+    tr.free(h32, x)
+    m = tr.alloc(n * 4)
+    out = tr.alloc(n * 4)
+    saved.append(m) if c.p.full else tr.free(m)
+    if c.r != 4:
+        low = tr.alloc(n * c.r)
+        tr.free(out)
+        out = low
+    return 0, out
+
+
+def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
     """Final norm, output projection (then the family's scale or tanh soft-cap), logits' fp32 copy, log-softmax
     (kept); returns the keys backward frees."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
     n = t * v * c.pb
-    normed = tr.alloc(t * h * c.r)
+    normed = normed or tr.alloc(t * h * c.r)
     xin = tr.alloc(t * h * 2) if (c.p.amp and c.r == 4) else 0
     wcast = tr.alloc(v * h * 2) if (c.p.amp and c.p.full) else 0
     logits = tr.alloc(n)
