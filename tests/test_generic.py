@@ -14,6 +14,7 @@ from tests._cli import run
 from memfit import estimate, load_model
 from memfit.errors import UnknownModelError
 from memfit.memory.kv_cache import kv_cache_bytes
+from memfit.spec import LinearAttentionSpec
 
 # a hybrid of a kind memfit has never seen: gated-delta-net style linear attention and full attention
 HYBRID: dict[str, Any] = {
@@ -28,7 +29,10 @@ HYBRID: dict[str, Any] = {
 
 def test_hybrid_kv_cache_by_hand() -> None:
     spec = load_model(HYBRID)
-    assert spec.is_generic and [layer.mixer for layer in spec.layers] == ["mamba2"] * 3 + ["attention"]
+    # Qwen3-Next's four linear_* head fields: a gated delta-net (transformers' torch_chunk_gated_delta_rule, as
+    # Qwen3.5's copy LaraMiniGatedDeltaNet runs it in 5.25 modeling_lara_mini.py), not a Mamba-2 scan (l12lara)
+    assert spec.is_generic and [layer.mixer for layer in spec.layers] == ["linear_attention"] * 3 + ["attention"]
+    assert spec.layers[0].linear == LinearAttentionSpec(4, 8, 64, 96, 4)  # k heads, v heads, k dim, v dim, taps
     # full-attention layer: K and V, 2 kv heads × 128, bf16, 1000 tokens = 2 × 2 × 128 × 2 × 1000
     full = 2 * 2 * 128 * 2 * 1000
     # linear layers (vLLM keeps conv_kernel - 1 columns): state 8 value heads × 96 × 64 key dims, conv window
@@ -70,10 +74,12 @@ def test_without_transformers_the_count_is_labelled_approximate(no_transformers:
     assert "approximate" in est.details["parameters_source"]
     assert any("approximate" in n and "transformers" in n for n in est.notes)
     # the standard layout, by hand: embeddings + lm_head, 4 gated MLPs, 4 × 2 norms + final norm, the full
-    # attention layer (q 8 × 128, k and v 2 × 128, o) and 3 linear layers sized as Mamba-2 mixers
+    # attention layer (q 8 × 128, k and v 2 × 128, o) and 3 gated delta-nets (Qwen3.5's layout): in_proj_qkv to the
+    # conv channels (2 × 4 × 64 + 8 × 96), in_proj_z (8 × 96), in_proj_b and _a (8 each), the 4-tap conv, dt_bias
+    # and A_log (8 each), the gated norm (96) and out_proj
     attn = 1024 * 1024 + 2 * 1024 * 256 + 1024 * 1024
     conv = 768 + 2 * 4 * 64
-    ssm = 1024 * (768 + conv + 8) + conv * 4 + conv + 3 * 8 + 768 + 1024 * 768
+    ssm = 1024 * conv + 1024 * 768 + 2 * 1024 * 8 + conv * 4 + 2 * 8 + 96 + 1024 * 768
     assert est.parameters.total == 2 * 1000 * 1024 + 4 * 3 * 1024 * 2048 + 9 * 1024 + attn + 3 * ssm
 
 
@@ -118,7 +124,7 @@ def test_safetensors_headers_give_the_exact_total(tmp_path: Path, no_transformer
     assert "safetensors headers" in est.details["parameters_source"]
     # what is not feed-forward keeps the standard layout's sizes (as in the test above); the MLPs take the rest
     conv = 768 + 2 * 4 * 64
-    ssm = 3 * (1024 * (768 + conv + 8) + conv * 4 + conv + 3 * 8 + 768 + 1024 * 768)
+    ssm = 3 * (1024 * conv + 1024 * 768 + 2 * 1024 * 8 + conv * 4 + 2 * 8 + 96 + 1024 * 768)
     rest = 2 * 1000 * 1024 + 9 * 1024 + (1024 * 1024 + 2 * 1024 * 256 + 1024 * 1024) + ssm
     assert est.parameters.by_group["mlp"] == total - rest
 

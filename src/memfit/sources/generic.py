@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import UnknownModelError
 from ..inventory import count_parameters
-from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
+from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
 from .families.common import MAX_DIM, MAX_LAYERS, dropouts, get_int
 from .generic_tensors import GenericTensors, build, reference_total
 from .layer_kinds import layer_kinds
@@ -141,6 +141,19 @@ def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | No
     return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=_flag(cfg, "attention_bias", False))
 
 
+def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
+    """A gated delta-net's shape where the config spells Qwen3-Next's four ``linear_*`` head fields: transformers'
+    gated delta-nets (``Qwen3NextGatedDeltaNet``, Qwen3.5's and its copies, e.g. 5.25 ``modeling_lara_mini.py``
+    ``LaraMiniGatedDeltaNet``) all run ``torch_chunk_gated_delta_rule`` on the prompt, which the pool replays
+    (``transformers_pool_mixers._gated_delta``); described as a Mamba-2 mixer it was replayed as a Mamba-2 scan."""
+    keys = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim")
+    values = [_int(cfg, (k,)) for k in keys]
+    if any(v is None for v in values):
+        return None
+    nk, nv, kd, vd = (int(v or 0) for v in values)
+    return LinearAttentionSpec(nk, nv, kd, vd, _int(cfg, ("linear_conv_kernel_dim",), 4) or 4)
+
+
 def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:
     """A non-attention mixer as a Mamba-2 mixer with the same recurrent and convolution state."""
     nv = _int(cfg, ("linear_num_value_heads", "linear_num_heads"))
@@ -231,6 +244,7 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
     dense = _mlp(cfg, hidden)
     windows = _int(cfg, ("sliding_window", "sliding_window_size", "attention_chunk_size", "window_size",
                          "local_attention_window_len"), minimum=0)
+    gdn = _gated_deltanet(cfg)
     out: list[LayerSpec] = []
     for i, kind in enumerate(kinds):
         ffn = None if kind.no_ffn else (moe if routed[i] and not kind.dense_ffn else None)
@@ -241,6 +255,8 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
             a = replace(attn, sliding_window=windows if kind.sliding and windows else None)
             ssm = _recurrent(cfg, hidden, attn, "mamba") if kind.mixer == "parallel" else None
             out.append(LayerSpec("attention", a, ssm=ssm, mlp=mlp, moe=ffn))
+        elif kind.mixer == "recurrent" and gdn is not None and "linear" in kind.word:
+            out.append(LayerSpec("linear_attention", linear=gdn, mlp=mlp, moe=ffn))
         elif kind.mixer in ("recurrent", "parallel"):
             out.append(LayerSpec("mamba2", ssm=_recurrent(cfg, hidden, attn, kind.word), mlp=mlp, moe=ffn))
         else:
