@@ -221,6 +221,11 @@ def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
             for i in range(n)]
 
 
+# gate and up as one Linear of 2 x intermediate outputs, chunked (transformers 5.25 modeling_glm.py GlmMLP,
+# modeling_glm4.py Glm4MLP: ``gate_up_proj``, ``up_states.chunk(2, dim=-1)``)
+_FUSED_GATE_UP = ("glm", "glm4")
+
+
 def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     inter = _int(cfg, _INTER)
     act = str(cfg.get("mlp_hidden_act") or cfg.get("hidden_act") or "")
@@ -233,7 +238,7 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
         inter, gated = 4 * hidden, False
     return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),
                    str(cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")
-                       or "silu"))
+                       or "silu"), fused_gate_up=gated and cfg.get("model_type") in _FUSED_GATE_UP)
 
 
 def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpec]:
