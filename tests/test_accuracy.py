@@ -182,7 +182,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # memory/images._mllama_tower_moment): one image +0.84 %, two images listed blind +0.84 %
     # + qwen3_5, qwen3_5_moe and mistral3 (generate + checkpointed training each, recorded before memfit's error was
     # looked at): generate +1.49 / +1.08 / -0.00 %, training +0.06 / +0.02 / -0.01 %; training median 0.28 -> 0.09 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=1.49, under=-0.80),
+    # then Qwen3.5's delta-net projections (l12lara, LinearAttentionSpec.split_proj): qwen3.5-27b gen +1.49 -> +0.10 %,
+    # qwen3.5-35b-a3b gen +1.08 -> +0.04 %; worst now llama-3.2-11b-vision +0.84 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=0.01, worst=0.85, under=-0.80),
     # + gemma-3n-e4b ckpt s3072, moved here from the families held-out set (issue 12): -1.22 %
     # + llama-3.2-11b-vision-l5 with an image (-27.97 %), moved here from the blind image training set (issue 12);
     # +0.99 % once its encoders are known to keep every layer under checkpointing (images.tower_checkpointed)
@@ -366,7 +368,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then HY-V3's fp32 routing weights (l12sweep3, FP32_ROUTING): -2.63 -> +0.17 %; worst gpt-neo -1.53 %
     # + lara-mini-default-l3 generate (+9.84 %), moved from blind-sweep by the held-out rule (l12lara): median 0.17 %
     # then the generic path's gated delta-nets (l12lara, generic._gated_deltanet): lara-mini +9.84 -> +2.43 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.18, worst=2.44, under=-1.54),
+    # then Qwen3.5's delta-net projections (l12lara, split_proj): lara-mini +2.43 -> +0.03 %; median 0.17 -> 0.10 %,
+    # worst gpt-neo -1.53 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=1.54, under=-1.54),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
@@ -610,7 +614,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # through the text for every family, Qwen2.5-VL's tower and Llama 3.2 Vision's encoders and cross-attention mask
     # block by block): qwen2.5-vl -7.21 / -7.35 -> -1.49 / -1.51 %, llama-3.2-11b-vision -3.85 / -3.54 -> -0.91 /
     # -0.89 %, qwen3-vl-30b -2.01 -> -2.14 %, llava +1.28 -> +1.19 %; worst now gemma-3n-e2b-it-text-l10 +3.89 %
-    ("simulated/families-new.jsonl", "inference"): Bound(median=1.45, worst=3.89, under=-2.14),
+    # then Qwen3.5's delta-net projections (l12lara): qwen3.5-27b gen +3.83 -> +1.83 %, qwen3.5-35b-a3b gen +1.45 ->
+    # +0.38 %; median 1.45 -> 1.40 %
+    ("simulated/families-new.jsonl", "inference"): Bound(median=1.41, worst=3.90, under=-2.15),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.44, worst 9.94
     # + qwen3_5, qwen3_5_moe, mistral3: -1.84 / +4.12 / -0.19 %, median 2.14 -> 1.84 %
     # + the heads' tanh soft-cap replayed (training/pool.py): gemma-3n-e2b ckpt -11.77 -> +0.08 %, median 1.84 ->
@@ -962,7 +968,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 1.34 -> 0.59 %
     # then the generic path's gated delta-nets (l12lara): lara-mini +7.62 -> +1.23 %; median 0.59 % unchanged,
     # worst now bloom -6.02 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.60, worst=6.03, under=-6.03),
+    # then Qwen3.5's delta-net projections (l12lara): lara-mini +1.23 -> -0.50 %; median 0.59 -> 0.50 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.51, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt

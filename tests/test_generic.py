@@ -32,7 +32,7 @@ def test_hybrid_kv_cache_by_hand() -> None:
     # Qwen3-Next's four linear_* head fields: a gated delta-net (transformers' torch_chunk_gated_delta_rule, as
     # Qwen3.5's copy LaraMiniGatedDeltaNet runs it in 5.25 modeling_lara_mini.py), not a Mamba-2 scan (l12lara)
     assert spec.is_generic and [layer.mixer for layer in spec.layers] == ["linear_attention"] * 3 + ["attention"]
-    assert spec.layers[0].linear == LinearAttentionSpec(4, 8, 64, 96, 4)  # k heads, v heads, k dim, v dim, taps
+    assert spec.layers[0].linear == LinearAttentionSpec(4, 8, 64, 96, 4, split_proj=True)  # k/v heads, k/v dims, taps
     # full-attention layer: K and V, 2 kv heads × 128, bf16, 1000 tokens = 2 × 2 × 128 × 2 × 1000
     full = 2 * 2 * 128 * 2 * 1000
     # linear layers (vLLM keeps conv_kernel - 1 columns): state 8 value heads × 96 × 64 key dims, conv window
@@ -136,3 +136,19 @@ def test_chunked_attention_without_per_layer_types_is_an_upper_bound() -> None:
     marked = load_model(base | {"no_rope_layers": [1, 1, 1, 0] * 2})
     assert marked.sliding_windows == (64, 64, 64, None) * 2
     assert load_model(base | {"no_rope_layer_interval": 4}).sliding_windows == (64, 64, 64, None) * 2
+
+
+def test_qwen3_5_delta_net_holds_z_and_the_conv_output_only() -> None:
+    """transformers 5.25 Qwen3_5GatedDeltaNet (and LaraMiniGatedDeltaNet) project q, k, v straight into the conv
+    (in_proj_qkv, dead once the conv ran) and z apart (in_proj_z); Qwen3NextGatedDeltaNet's fused in_proj_qkvz output
+    stays to out_proj with z copied out of it (l12lara)."""
+    from memfit.memory.ssm_activations import gated_delta_prefill_bytes
+
+    split = LinearAttentionSpec(4, 8, 64, 96, 4, split_proj=True)
+    fused = LinearAttentionSpec(4, 8, 64, 96, 4)
+    # one 64-token chunk, bf16: fp32 q/k/v copies and chunked values (5 × 64 + 5 × 96 per head) and three 64-wide
+    # decay / attention matrices over 8 value heads; conv channels 2 × 4 × 64 + 8 × 96 = 1280, z 8 × 96 = 768
+    fp32 = 8 * 64 * (5 * 64 + 5 * 96 + 3 * 64) * 4
+    assert gated_delta_prefill_bytes(split, 1, 64, 2)[0] == fp32 + 64 * (1280 + 768) * 2 == 2_293_760
+    assert gated_delta_prefill_bytes(fused, 1, 64, 2)[0] == fp32 + 64 * (2 * 1280 + 2 * 768) * 2
+    assert load_model(HYBRID).layers[0].linear == split

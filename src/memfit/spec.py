@@ -181,6 +181,9 @@ class LinearAttentionSpec:
     # ``kda``: Kimi delta attention (kimi_linear): separate q/k/v projections, a per-channel forget gate and an
     # output gate, each through a low-rank pair of width ``head_k_dim``; same state as the gated delta-net
     kind: Literal["gated_deltanet", "kda"] = "gated_deltanet"
+    # Qwen3.5's layout (transformers 5.25 ``Qwen3_5GatedDeltaNet``): ``in_proj_qkv`` straight to the conv's channels
+    # and ``in_proj_z`` apart, where Qwen3-Next's fused ``in_proj_qkvz`` is split and its q, k, v concatenated back
+    split_proj: bool = False
 
     @property
     def key_dim(self) -> int:

@@ -197,6 +197,8 @@ def gated_delta_prefill_bytes(g: LinearAttentionSpec, b: int, s: int, dt: int) -
     c = math.ceil(s / KDA_CHUNK)
     big_s = c * KDA_CHUNK
     fp32 = b * g.num_v_heads * big_s * (5 * g.head_k_dim + 5 * g.head_v_dim + 3 * KDA_CHUNK) * FP32
-    model = b * s * (2 * g.conv_dim + 2 * g.value_dim) * dt
+    # held in the model dtype: the conv output and z, and Qwen3-Next's fused in_proj_qkvz output (its z a copy out of
+    # it); Qwen3.5's in_proj_qkv output dies at the conv and z is in_proj_z's own (Qwen3_5GatedDeltaNet.forward)
+    model = b * s * ((g.conv_dim + g.value_dim) if g.split_proj else (2 * g.conv_dim + 2 * g.value_dim)) * dt
     return fp32 + model, (f"gated delta rule (torch path, chunk {KDA_CHUNK}): {fp32:,} B fp32 q/k/v copies, chunked "
                           f"values and decay matrices + {model:,} B projections and conv output")

@@ -151,7 +151,7 @@ def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
     if any(v is None for v in values):
         return None
     nk, nv, kd, vd = (int(v or 0) for v in values)
-    return LinearAttentionSpec(nk, nv, kd, vd, _int(cfg, ("linear_conv_kernel_dim",), 4) or 4)
+    return LinearAttentionSpec(nk, nv, kd, vd, _int(cfg, ("linear_conv_kernel_dim",), 4) or 4, split_proj=True)
 
 
 def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:

@@ -115,9 +115,13 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     qk_p, v_p = qk_u // s * big_s, v_u // s * big_s
     c2 = b * g.num_v_heads * big_s * GDN_CHUNK * FP32
     conv = 2 * kd + vd
-    proj = tr.alloc(t * (2 * kd + 2 * vd) * dt)
-    value, z, q, k = tr.alloc(t * vd * dt), tr.alloc(t * vd * dt), tr.alloc(t * kd * dt), tr.alloc(t * kd * dt)
-    mixed = tr.alloc(t * conv * dt)
+    if g.split_proj:  # Qwen3.5: in_proj_qkv is the conv's input, in_proj_z apart (Qwen3_5GatedDeltaNet.forward)
+        proj = value = q = k = 0
+        mixed, z = tr.alloc(t * conv * dt), tr.alloc(t * vd * dt)
+    else:
+        proj = tr.alloc(t * (2 * kd + 2 * vd) * dt)
+        value, z, q, k = tr.alloc(t * vd * dt), tr.alloc(t * vd * dt), tr.alloc(t * kd * dt), tr.alloc(t * kd * dt)
+        mixed = tr.alloc(t * conv * dt)
     padded = tr.alloc(b * conv * (s + g.conv_kernel - 1) * dt)
     act = tr.alloc(t * conv * dt)
     tr.free(padded, mixed, q, k, value)

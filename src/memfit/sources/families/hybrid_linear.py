@@ -47,7 +47,7 @@ def _layer_types(cfg: Config, n: int) -> list[str]:
     return ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(n)]
 
 
-def _hybrid(cfg: Config, name: str, ffn_at: Any) -> ModelSpec:
+def _hybrid(cfg: Config, name: str, ffn_at: Any, split_proj: bool = True) -> ModelSpec:
     h, n = get_int(cfg, "hidden_size"), layer_count(cfg)
     heads = get_int(cfg, "num_attention_heads")
     kv = get_int(cfg, "num_key_value_heads", heads, maximum=heads)
@@ -56,7 +56,7 @@ def _hybrid(cfg: Config, name: str, ffn_at: Any) -> ModelSpec:
                          output_gate=True)
     linear = LinearAttentionSpec(get_int(cfg, "linear_num_key_heads"), get_int(cfg, "linear_num_value_heads"),
                                  get_int(cfg, "linear_key_head_dim"), get_int(cfg, "linear_value_head_dim"),
-                                 get_int(cfg, "linear_conv_kernel_dim"))
+                                 get_int(cfg, "linear_conv_kernel_dim"), split_proj=split_proj)
     distinct: dict[tuple[str, int], LayerSpec] = {}
     layers = []
     for i, kind in enumerate(_layer_types(cfg, n)):
@@ -86,7 +86,8 @@ def _qwen3_next(cfg: Config, name: str) -> ModelSpec:
     only = cfg.get("mlp_only_layers") or []
     if not isinstance(only, list):
         raise ConfigError(f"config.json field 'mlp_only_layers' = {only!r} must be a list of layer indices")
-    return _hybrid(cfg, name, lambda i: (None, moe) if i not in only and (i + 1) % step == 0 else (dense, None))
+    return _hybrid(cfg, name, lambda i: (None, moe) if i not in only and (i + 1) % step == 0 else (dense, None),
+                   split_proj=False)  # Qwen3NextGatedDeltaNet: in_proj_qkvz and in_proj_ba, fused
 
 
 def _qwen3_5_text(cfg: Config, name: str) -> ModelSpec:
