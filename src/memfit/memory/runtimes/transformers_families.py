@@ -183,3 +183,8 @@ MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash
 # Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query
 # (transformers' Phi-3, Phi, StableLM, GPT-NeoX apply_rotary_pos_emb / attention forward)
 Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
+# Families whose RMSNorm has no weight, whose model norms the embeddings before the first layer and whose attention
+# norms q and k per head after RoPE (transformers 5.25 modeling_nanochat.py: NanoChatRMSNorm.forward is
+# ``_norm(x.float()).type_as(x)``; NanoChatModel.forward ``hidden_states = self.norm(hidden_states)`` before the
+# layers, ``inputs_embeds`` still bound; NanoChatAttention.forward applies apply_rotary_pos_emb, then q_norm, k_norm)
+WEIGHTLESS_NORM = ("nanochat",)

@@ -45,7 +45,7 @@ from .transformers import (
     _one_layer,
     _stream_tensors,
 )
-from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED
+from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
@@ -170,8 +170,8 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         emb = scaled
     # the model's forward embeds the tokens, then makes the masks (create_causal_mask), then RoPE's tables
     mask = mask or _build_mask(tr, spec, wl, dt, keys)
-    stream = emb
     tables = rotary(tr, spec, t if wl.task == "generate" else s, dt)
+    stream = norm(tr, spec, t * h, dt) if spec.family in WEIGHTLESS_NORM else emb  # NanoChat's norm before the layers
     if spec.family in LEARNED_POSITIONS:  # wpe's output, then their sum is the first layer's input
         tables = [tr.alloc((t if wl.task == "generate" else s) * h * dt)]
         stream = tr.alloc(t * h * dt)
@@ -368,7 +368,7 @@ def _falcon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: 
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
              "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "exaone4", "olmo3", "internlm2", "deepseek", "yi",
-             "solar", "falcon", "bitnet")
+             "solar", "falcon", "bitnet", "nanochat")
 
 
 def _post_norm(tr: Trace, spec: ModelSpec, n: int, dt: int, out: int) -> int:

@@ -26,6 +26,7 @@ from .transformers_families import (
     MODEL_DTYPE_SOFTMAX_EAGER,
     ROPE_PER_LAYER_TYPE,
     SUB_NORMED,
+    WEIGHTLESS_NORM,
 )
 from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
 
@@ -75,6 +76,8 @@ def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     if dt == 4:  # already fp32: the square, the scaled copy, times the weight
         tr.free(tr.alloc(n * 4))
         y = tr.alloc(n * 4)
+        if spec.family in WEIGHTLESS_NORM:  # no weight: the scaled copy is the output
+            return y
         out = tr.alloc(n * 4)
         tr.free(y)
         return out
@@ -82,6 +85,10 @@ def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     tr.free(tr.alloc(n * 4))  # pow(2), reduced by mean at once
     y = tr.alloc(n * 4)
     tr.free(x)
+    if spec.family in WEIGHTLESS_NORM:  # no weight: the scaled copy cast back
+        out = tr.alloc(n * dt)
+        tr.free(y)
+        return out
     if spec.family in GEMMA:  # (x·(1 + w)).type_as(x): the product in fp32, then the cast
         prod = tr.alloc(n * 4)
         tr.free(y)
@@ -133,6 +140,8 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         k = _renorm(tr, k, nk, dt, spec)
     if spec.position_embedding == "rope":
         q, k = _rotate(tr, spec, att.rope_dim or att.head_dim, att.head_dim, (q, k), (nq, nk), dt)
+    if spec.family in WEIGHTLESS_NORM:  # NanoChat: q and k normed per head after RoPE
+        q, k = norm_rotated(tr, spec, (q, k), (nq, nk), dt)
     kv_keys = [k, v]
     if kv and wl.task != "forward":  # DynamicLayer.update: torch.cat onto the empty cache copies K and V; the
         kv_keys = [tr.alloc(nk)]  # layer's own go at once, the attention reads the cache's
@@ -190,6 +199,16 @@ def _laid_out(tr: Trace, spec: ModelSpec, out: int, n: int, dt: int, copied: boo
         tr.free(out)
         out = normed
     return out
+
+
+def norm_rotated(tr: Trace, spec: ModelSpec, qk: tuple[int, int], sizes: tuple[int, int],
+                 dt: int) -> tuple[int, int]:
+    """NanoChat's weightless q/k norms after RoPE (each :func:`norm`'s temporaries, the rotated input freed)."""
+    out = []
+    for x, n in zip(qk, sizes, strict=True):
+        out.append(norm(tr, spec, n // dt, dt))
+        tr.free(x)
+    return out[0], out[1]
 
 
 def _renorm(tr: Trace, x: int, n: int, dt: int, spec: ModelSpec) -> int:
