@@ -412,11 +412,11 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     T = batch * seq
     layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
+    from .first_layer import first_layer_saved  # (it imports this module)
+    layers = first_layer_saved(spec, p, layers, T)  # a parallel first layer under LoRA: its input needs no grad
     if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
         layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
-    gemma = fam.gemma_norm(spec.family)
-    layernorm = spec.norm != "rms"
-    r = p.resid_bytes
+    gemma, layernorm, r = fam.gemma_norm(spec.family), spec.norm != "rms", p.resid_bytes
     outside = T * 16  # input ids and shifted labels (int64)
     if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask

@@ -36,6 +36,7 @@ class StepContext:
     sp: int = 1  # sequence parallelism's ranks: the stream and the norms hold one shard of the sequence
     tp: int = 1  # tensor parallelism's ranks (``layer_sp``: the collectives that make partial sums whole)
     selective: bool = False  # the attention kernel under torch.utils.checkpoint (``--checkpointing selective``)
+    no_input_grad: bool = False  # the layer's input needs no gradient (``layer_parallel``: LoRA's first layer)
 
     @property
     def t(self) -> int:
@@ -181,7 +182,9 @@ def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n
         kept = [x32]
         if drop[0]:  # the cast input dies with the adapter's forward; the dropped copy and the mask are kept
             tr.free(x32)
-            kept = [*drop] if run.keep else []
+            # native_dropout keeps its mask only for its input's gradient
+            kept = ([drop[0]] if c.no_input_grad else [*drop]) if run.keep else []
+            tr.free(drop[1] if c.no_input_grad else 0)
     if run.keep:
         saved += [*kept, a]
     else:

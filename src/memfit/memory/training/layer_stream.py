@@ -27,8 +27,10 @@ from __future__ import annotations
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
+from ..first_layer import first_layer_no_grad
 from ..lora_dropout import adapter_input_saved
 from ..runtimes.transformers_families import (
+    FP32_QK_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
     Q_CAT_FAMILIES,
     SOFTCAPPED_ATTENTION,
@@ -41,6 +43,7 @@ from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_ops import LayerRun, Linear, StepContext, linear, norm
+from .layer_parallel import first_parallel, gelu_new, gelu_new_chain
 from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
 
@@ -51,6 +54,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     """The layer's forward from the stream ``x``; returns its run (``keep`` False: a checkpointed first forward,
     which keeps nothing)."""
     tr, t, h = c.tr, c.ts, c.spec.hidden_size  # the stream's tokens (its sequence shard under SP: ``layer_sp``)
+    if keep and c.layer == 0 and first_layer_no_grad(c.p, layer, c.spec.norm != "rms", False):
+        return first_parallel(c, layer, la, x, _attention, _adapter_keeps)
     run = LayerRun(keep=keep)
     start = tr.pool.allocated
     stream, r = x, c.r
@@ -147,11 +152,18 @@ def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x:
         run.kernels.append((len(run.linears), [t * inter * c.pb] * 3, 0))
     else:
         up = linear(c, run, "ffn_up", x, xb, h, inter)
+        if gelu_new(c):  # NewGELUActivation's op chain (layer_parallel)
+            keep_act = c.p.full or "ffn_down" in c.p.lora_kinds
+            prod = gelu_new_chain(c, run, up, inter, keep_act)
+            down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
+            tr.free(0 if keep_act else prod)  # (kept: held by the chain)
+            return down
         prod = tr.alloc(t * inter * c.pb)
         run.hold(tr, up)
     down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
     run.hold(tr, prod)
     return down
+
 
 
 def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
@@ -315,7 +327,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
         oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
         sq = b * heads * s * s
         run.kernels.append((len(run.linears), [gq, t * nq * ab, t * no * ab, sq * 4, sq * 4], 0))
-        kept = [qa, rk, rv]
+        kept = [rv] if c.spec.family in FP32_QK_EAGER else [qa, rk, rv]  # (GPT-J: the fp32 copies are kept)
     else:
         oc = tr.alloc(t * no * ab)
         lse = tr.alloc(b * heads * s * 4)
@@ -337,7 +349,10 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     if a.single_kv:  # DeepSeek-V4's output path (layer_hc)
         oc = o_rope(c, run, oc, no, a.o_groups, a.o_lora_rank)
     out = linear(c, run, "attn_output", oc, ab, no, h)
-    run.hold(tr, oc)
+    if c.p.full or "attn_output" in c.p.lora_kinds or c.spec.family not in FP32_QK_EAGER:
+        run.hold(tr, oc)  # o_proj's input, for its weight's (or adapter's) gradient
+    else:  # (GPT-J's frozen out_proj keeps nothing: its input's gradient reads the weight only)
+        tr.free(oc)
     kept = list(dict.fromkeys(k_ for k_ in kept if k_))
     cache = set(run.cache)
     run.cache = [k_ for k_ in run.cache if k_ not in kept]  # a cache copy the kernel keeps lives to its backward
@@ -359,8 +374,14 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
     nq, no = heads * a.head_dim, heads * a.value_dim
     sq = b * heads * s * s
     rk, rv = (tr.alloc(t * nq * ab), tr.alloc(t * no * ab)) if a.num_kv_heads < heads else (ka, vc)
-    mm = tr.alloc(sq * ab)
-    scaled = tr.alloc(sq * ab)
+    # GPT-J (modeling_gptj.py GPTJAttention._attn): query.to(float32), key.to(float32), the scores in fp32
+    sb, qk32 = (4, [tr.alloc(t * nq * 4), tr.alloc(t * nq * 4)]) if c.spec.family in FP32_QK_EAGER else (ab, [])
+    mm = tr.alloc(sq * sb)
+    if qk32:  # matmul keeps the key for the query's gradient, the query only for the key's
+        k_grad = not c.no_input_grad or bool({"attn_k", "attn_qkv"} & c.p.lora_kinds)
+        tr.free(0 if k_grad else qk32[0])
+        run.hold(tr, *(qk32 if k_grad else qk32[1:]))
+    scaled = tr.alloc(sq * sb)
     tr.free(mm)
     if c.spec.family in SOFTCAPPED_ATTENTION:  # attn_logit_softcapping: / cap, tanh (kept), × cap, each a new tensor
         div = tr.alloc(sq * ab)
@@ -369,7 +390,7 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
         tr.free(div)
         scaled = tr.alloc(sq * ab)
         run.hold(tr, tanh)
-    masked = tr.alloc(sq * (4 if c.p.amp else ab))
+    masked = tr.alloc(sq * (4 if c.p.amp else sb))
     tr.free(scaled)
     if (a.sinks or c.spec.family in MODEL_DTYPE_SOFTMAX_EAGER) and not c.p.amp and not math_path:
         # softmax in the model dtype: its output is the probabilities kept; sinks join the scores as one more
@@ -385,7 +406,7 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
     else:
         # ``softmax(..., dtype=torch.float32)`` on bf16 scores converts them first (``_to_copy``), freed once the
         # softmax is made (the simulator's trace of dev gemma-2-9b-l4/fsdp8-ckpt-b2-s4096, eager, FSDP's bf16)
-        up = tr.alloc(sq * 4) if ab != 4 and not c.p.amp and not math_path else 0
+        up = tr.alloc(sq * 4) if sb != 4 and not c.p.amp and not math_path else 0
         sm = tr.alloc(sq * 4)
         tr.free(up)
         probs = tr.alloc(sq * ab) if ab != 4 else 0
