@@ -5,8 +5,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from memfit.memory.activations import model_activations
 from memfit.memory.allocator_trace import Trace
+from memfit.memory.model_activations import model_activations
 from memfit.memory.training.layer_ops import LayerRun, StepContext
 from memfit.memory.training.layer_parallel import gelu_new_chain, no_grad_mlp
 from memfit.memory.training.states import training_precision

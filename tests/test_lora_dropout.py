@@ -10,9 +10,10 @@ import pytest
 from _saved import fused_dropout, layer_saved_bytes
 from memfit import estimate
 from memfit.errors import ConfigError
-from memfit.memory.activations import Precision, model_activations
+from memfit.memory.activations import Precision
 from memfit.memory.lora import adapted_kinds
 from memfit.memory.lora_dropout import adapter_input_saved
+from memfit.memory.model_activations import model_activations
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 

@@ -11,8 +11,9 @@ import pytest
 
 from memfit import estimate
 from memfit.errors import ConfigError
-from memfit.memory.activations import Precision, model_activations
+from memfit.memory.activations import Precision
 from memfit.memory.loss_release import loss_release
+from memfit.memory.model_activations import model_activations
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 

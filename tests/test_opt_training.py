@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from memfit.memory.activations import Precision, model_activations
+from memfit.memory.activations import Precision
+from memfit.memory.model_activations import model_activations
 from memfit.sources.hf_config import spec_from_config
 
 OPT = {"model_type": "opt", "hidden_size": 768, "num_hidden_layers": 2, "num_attention_heads": 12, "ffn_dim": 3072,

@@ -73,7 +73,7 @@ def _precision(spec: object, wl: Workload) -> object:
 
 
 def _acts(spec: object, wl: Workload) -> object:
-    from memfit.memory.activations import model_activations
+    from memfit.memory.model_activations import model_activations
 
     return model_activations(spec, _precision(spec, wl), wl.batch, wl.context)  # type: ignore[arg-type]
 

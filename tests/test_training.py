@@ -12,7 +12,8 @@ from _saved import layer_saved_bytes
 from conftest import GROUNDTRUTH
 from memfit import estimate
 from memfit.errors import ConfigError, MemfitError
-from memfit.memory.activations import Precision, korthikanti_layer_bytes, model_activations
+from memfit.memory.activations import Precision, korthikanti_layer_bytes
+from memfit.memory.model_activations import model_activations
 from memfit.memory.optimizers import optimizer_memory
 from memfit.memory.training import estimate_training
 from memfit.sources.hf_config import spec_from_config

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from _traces import Requested
-from memfit.memory.activations import Precision, model_activations
+from memfit.memory.activations import Precision
+from memfit.memory.model_activations import model_activations
 from memfit.memory.training.layer_ops import StepContext, kv_store_layers
 from memfit.memory.training.layer_stream import layer_forward
 from memfit.sources.hf_config import spec_from_config

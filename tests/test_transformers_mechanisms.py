@@ -8,9 +8,9 @@ import pytest
 
 from conftest import CONFIGS, load_json
 from memfit.errors import ConfigError
-from memfit.memory.activations import model_activations
 from memfit.memory.inference import estimate_inference
 from memfit.memory.lora import expert_adapters, lora_parameters
+from memfit.memory.model_activations import model_activations
 from memfit.memory.runtimes.transformers_moments import cache_reset_length
 from memfit.memory.training.states import training_precision
 from memfit.sources.hf_config import spec_from_config

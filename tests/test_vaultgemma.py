@@ -12,7 +12,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from memfit.memory.activations import Precision, model_activations
+from memfit.memory.activations import Precision
+from memfit.memory.model_activations import model_activations
 from memfit.memory.runtimes.transformers_families import SOFTCAPPED_ATTENTION, SOFTCAPPED_LOGITS, gemma_norm
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import _predict, measured_total, prior_bytes

@@ -23,7 +23,7 @@ the Hugging Face implementation, checked against the H100 measurements in the te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
 from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief, expert_backward_relief
@@ -36,7 +36,7 @@ from .runtimes import transformers_families as fam
 from .runtimes.transformers_own_attention import OWN_EAGER_SCORES
 from .ssm_activations import recurrent_training
 
-__all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes", "model_activations"]
+__all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes"]
 
 LOG_SOFTMAX_BYTES = 4  # transformers' ForCausalLMLoss: logits.float() before cross_entropy
 
@@ -403,47 +403,3 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
         backward_relief=relief if mlp_back >= max(sq_back, ssm_back) else 0,
     )
-
-
-def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, images: bool = True) -> ModelActivations:
-    """Activations of one micro-batch of ``batch`` sequences of ``seq`` tokens, layer by layer. Without ``images``
-    a cross-attention layer (mllama's) is skipped (MllamaTextModel runs it only with image states): it keeps none."""
-    h, V = spec.hidden_size, spec.vocab_size
-    T = batch * seq
-    layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
-                   _layer(spec, layer, p, batch, seq) for layer in spec.layers)
-    from .first_layer import first_layer_saved  # (it imports this module)
-    layers = first_layer_saved(spec, p, layers, T)  # a parallel first layer under LoRA: its input needs no grad
-    if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
-        layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
-    gemma, layernorm, r = fam.gemma_norm(spec.family), spec.norm != "rms", p.resid_bytes
-    outside = T * 16  # input ids and shifted labels (int64)
-    if p.embedding_dropout > 0:
-        outside += T * h  # embedding dropout mask
-    final_hidden = final_norm = 0
-    if spec.final_norm:
-        n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
-        own, shared = _inputs(h, ["output"], out_b, p)
-        final_norm = T * (n_saved + own + shared)
-        outside += final_norm
-        final_hidden = 0 if shared else T * out_b * h  # alive at the loss, freed after the forward
-    logit_b = 2 if p.amp else p.weight_bytes
-    TV = T * V
-    # transformers < 4.49: cross-entropy runs on logits[..., :-1, :].contiguous(), an fp32 copy of b·(s−1) rows alive
-    # while log-softmax writes its output of those rows (loss_release.py); 4.49 on: on all b·s rows, labels padded
-    RV = batch * (seq - 1) * V if p.loss_shift_copy else TV
-    loss_saved = LOG_SOFTMAX_BYTES * RV
-    fwd_extra = logit_b * TV + (4 * TV if logit_b != 4 else 0) + final_hidden
-    if p.model_float_logits:  # the model's own .float(): its 16-bit logits are freed before the loss runs
-        fwd_extra = 4 * TV + final_hidden
-    if p.loss_shift_copy and batch > 1:  # a batch of one: the slice is already contiguous (c10's compute_contiguous
-        fwd_extra += 4 * RV  # skips size-1 dimensions), so .contiguous() returns it and no copy is made
-    if spec.family in fam.SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
-        loss_saved += logit_b * TV
-    head_casts = 2 * V * h if (p.amp and p.full) else 0
-    emb_back = 0
-    if p.full:
-        emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
-    return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
-                            loss_backward_extra=8 * RV, head_weight_casts=head_casts, embedding_backward_extra=emb_back,
-                            final_norm=final_norm)

@@ -41,10 +41,11 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations
 from ..caching_allocator import CachingAllocator
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..loss_release import checkpoint_wraps_call
+from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp1_qlora import QUANT_STORAGE_BYTES, SHARDED_ADAPTER_BYTES, quant_layout, sharded_precision, uses_fsdp1_qlora
 from .fsdp_lora import ADAPTER_PARAM_BYTES

@@ -28,8 +28,9 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, Precision, model_activations
+from ..activations import ModelActivations, Precision
 from ..lora import DEFAULT_TARGETS, adapted_tensors
+from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_lora_pool import lora_pool_reserve
 from .fsdp_masks import eager_masks

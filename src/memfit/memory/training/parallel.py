@@ -34,7 +34,8 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations
+from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes
 from .states import TRAINING_HANDLES, ModelStates, model_states
 from .step import StepPeak, step_peak, training_components

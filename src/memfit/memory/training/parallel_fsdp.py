@@ -44,7 +44,8 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, Precision, _linear_inputs, model_activations
+from ..activations import ModelActivations, Precision, _linear_inputs
+from ..model_activations import model_activations
 from ..op_sac import op_level_saved
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .fsdp_masks import eager_masks

@@ -49,7 +49,8 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations
+from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes
 from .parallel import RankShare, _stage_shares
 from .parallel_fsdp import fsdp_layout, rank_activations

@@ -37,11 +37,12 @@ from functools import lru_cache
 
 from ...spec import ModelSpec
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
+from ..model_activations import model_activations
 from ..runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers

@@ -14,9 +14,10 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations, model_activations
+from ..activations import ModelActivations
 from ..images import tower_runs_first
 from ..loss_release import loss_note, loss_release
+from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
 from .states import TRAINING_HANDLES, ModelStates, reserve_fraction
 
