@@ -21,6 +21,7 @@ import json
 from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
+from ..gelu_chain import new_gelu_no_grad
 
 __all__ = ["CODEGEN_BLOCK", "codegen_block"]
 
@@ -77,16 +78,7 @@ def codegen_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: 
     attn = tr.alloc(n)  # out_proj
     tr.free(out, qkv, query, key, value, k_rot, q_rot, q_low, k_low)
     inner = t * mlp.intermediate_size * dt
-    fc = tr.alloc(inner)
-    half, cube = tr.alloc(inner), tr.alloc(inner)
-    alive = tr.alloc(inner)  # · 0.044715
-    tr.free(cube)
-    for _ in range(4):  # x +, · √(2/π), tanh, 1 +: each made, the one before freed
-        made = tr.alloc(inner)
-        tr.free(alive)
-        alive = made
-    act = tr.alloc(inner)
-    tr.free(alive, half, fc)
+    act = new_gelu_no_grad(tr, tr.alloc(inner), inner)  # fc_in, then NewGELU's chain
     ff = tr.alloc(n)  # fc_out
     tr.free(act)
     partial = tr.alloc(n)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from ...spec import LayerSpec, MLPSpec
 from ..activations import LayerActivations
+from ..gelu_chain import new_gelu_no_grad
 from .layer_ops import LayerRun, StepContext
 
 Attention = Callable[[StepContext, LayerRun, LayerSpec, int, int], int]
@@ -29,15 +30,7 @@ def no_grad_mlp(c: StepContext, mlp: MLPSpec) -> int:
     tr, n, pb = c.tr, c.t * mlp.intermediate_size, c.pb
     fc = tr.alloc(n * pb)
     if mlp.activation == "gelu_new":
-        half, cube = tr.alloc(n * pb), tr.alloc(n * pb)  # 0.5 * input, torch.pow(input, 3.0)
-        alive = tr.alloc(n * pb)  # 0.044715 * ...
-        tr.free(cube)
-        for _ in range(4):  # input + ..., sqrt(2/pi) * ..., tanh, 1.0 + ...: each made, the one before freed
-            made = tr.alloc(n * pb)
-            tr.free(alive)
-            alive = made
-        act = tr.alloc(n * pb)  # half * (1 + tanh(...))
-        tr.free(half, alive, fc)
+        act = new_gelu_no_grad(tr, fc, n * pb)
     else:
         act = tr.alloc(n * pb)
         tr.free(fc)
