@@ -93,7 +93,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then transformers 4.x's per-expert nn.Linear experts and router, quantized by bitsandbytes one by one
     # (memory/moe_release.py, data/transformers_modules.toml, read in 4.48.1 / 4.57.3 / 5.25): Mixtral QLoRA
     # +370.53 / +264.62 -> +3.36 / +5.10 % (weights 182 -> 24.48 GB); median 4.46 -> 3.91 %
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=3.91, worst=5.10, under=-5.10),
+    # then (l16fsdp1q) transformers 4.x's expert loop (activations._expert_rows: one expert's rows at a time in the
+    # Linear4bit output's dtype), written on the development rows: Mixtral QLoRA +3.36 / +5.10 -> -1.58 / -1.88 %;
+    # median 3.91 -> 1.73 %
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=1.74, worst=5.10, under=-5.10),
     # the 10 inference rows moved from published.jsonl (l12inf): 14.49 % median, worst -39.36 % as transformers 5;
     # at their releases (tuple cache, prompt and fp32 logits, per-layer buffers, GPT-NeoX's model-dtype eager scores):
     # median 0.17 %, worst +2.31 % (pythia-410m SDPA b2 s128: the H100's 32 MiB cuBLAS workspace on a 1 GB case)
@@ -134,7 +137,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then four blind Mixtral QLoRA 4.45.2 / 4.44.2 rows (listed by l16qlora before memfit ran on them) SCORED ONCE
     # with FSDP1 QLoRA for 4.x's per-expert experts: +2.55 / +5.76 / +2.55 / +5.76 % (the development rows' excess:
     # transformers 5's grouped experts' backward where 4.x loops); median 1.03 -> 1.32 %, worst -3.39 -> +5.76 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=1.33, worst=5.77, under=-3.40),
+    # then (l16fsdp1q) transformers 4.x's expert loop for the quantized experts (written on the development rows),
+    # SCORED: Mixtral QLoRA 4.45.2 / 4.44.2 +2.55 / +5.76 / +2.55 / +5.76 -> -3.12 / -2.78 / -3.11 / -2.78 % (now under:
+    # these releases measure 0.64 / 0.74 GB above the 4.48.1 twins at one code path, not identified); median 1.32 %,
+    # worst +5.76 -> -3.39 % (torchtune)
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=1.33, worst=3.39, under=-3.40),
     # the development part: 4.48.1 full +0.14 % (2), Mistral LoRA -5.11 / -7.15 %, Mixtral LoRA -7.64 / -8.35 %,
     # Mistral QLoRA +10.40 / +16.29 %, Llama-2-70B QLoRA -3.93 %
     # then FSDP1 (as above): Mixtral LoRA -7.64 / -8.35 -> +3.66 / +1.99 %, Mistral LoRA -5.11 / -7.15 -> -8.00 /
@@ -151,7 +158,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # per-expert quantized experts: +5.65 / +8.53 % (the sums: +5.24 / +13.46 %); the same absolute excess as the
     # Mixtral LoRA rows (+1.2 / +2.4 GB: transformers 5's grouped experts' backward priced, 4.x loops one expert at a
     # time); median 0.34 -> 0.56 %, worst +3.76 -> +8.53 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=0.57, worst=8.54, under=-0.70),
+    # then (l16fsdp1q) transformers 4.x's expert loop for those quantized experts (activations._expert_rows): Mixtral
+    # QLoRA +5.65 / +8.53 -> -0.19 / -0.23 %; median 0.56 -> 0.23 %, worst +8.53 -> +3.76 % (Mixtral LoRA b4: plain
+    # LoRA keeps the grouped path, the simulator's "4.48.1" MoE cases run transformers 5's experts)
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=0.24, worst=3.77, under=-0.70),
     # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
@@ -543,12 +553,18 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12qlora) the six QLoRA rows moved to development: median 10.07 -> 2.25 %, worst full b8 +19.59 %
     # then the six blind replacements, scored once: Mixtral QLoRA +1.56 / +3.02 % (4.45) and +2.78 / +3.23 % (4.44),
     # Mistral fp16 QLoRA +10.04 / +10.51 %; median 2.25 -> 2.70 %
-    ("groundtruth/published.jsonl", "training"): Bound(median=2.70, worst=19.59, under=-2.23),
+    # then (l16fsdp1q) the expert loop (allocated Mixtral QLoRA +1.57 / +3.48 / +1.57 / +3.47 -> -3.29 / -3.39 / -3.29 /
+    # -3.41 %, scored): device totals +1.56 / +3.02 / +2.78 / +3.23 -> -2.99 / -3.34 / -1.83 / -3.14 %; median 2.70 ->
+    # 2.81 %, most under LOOSENED -2.23 -> -3.34 %: the reserve replay is unchanged, the total moves with the allocated
+    # peak, which was over by as much
+    ("groundtruth/published.jsonl", "training"): Bound(median=2.81, worst=19.59, under=-3.34),
     # the dev rows' device totals after the loss copy and trl's casts: LoRA -2.93 / -1.71 %, QLoRA +4.47 / +7.39 %
     # then (l12qlora) the six QLoRA rows moved here: median 3.70 -> 10.07 %, worst Mixtral b4 +334.02 %
     # then the per-expert quantized experts of transformers 4.x: Mixtral +334.02 / +236.86 -> +0.15 / +2.25 %;
     # median 10.07 -> 5.93 %, worst Mistral QLoRA 4.44 b8 +10.58 %
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=5.93, worst=10.58, under=-2.93),
+    # then (l16fsdp1q) the expert loop: Mixtral QLoRA +0.15 / +2.25 -> -4.34 / -4.05 %; median 5.93 %, most under
+    # LOOSENED -2.93 -> -4.34 % (the allocated peak -1.58 / -1.88 % now; the reserve replay unchanged, 2.14 / 4.12 GB)
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=5.93, worst=10.58, under=-4.34),
     # the published two-GPU fms rows against the mean nvidia-smi peak of both GPUs (published-frameworks.md), blind
     # after l16lora (scored once): median 12.20 -> 6.84 %, worst +18.48 % (QLoRA, unchanged), most under -15.24 %
     # (Mixtral LoRA, unchanged); after l16lorar (LoRA's FSDP rank replayed per stream, fsdp_lora_pool.py; scored
@@ -578,7 +594,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the four blind Mixtral QLoRA rows, SCORED ONCE: -20.75 / -6.50 % (4.45.2), +1.79 / +8.21 % (4.44.2): the
     # two releases' nvidia-smi means differ by 6.8 / 5.0 GB at the same allocated peak (30,916 against 24,068 MiB at
     # b2), so no one prediction meets both; median 2.18 -> 2.19 %, worst and most under LOOSENED -7.08 -> -20.75 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.20, worst=20.76, under=-20.76),
+    # then (l16fsdp1q) the expert loop, scored: Mixtral QLoRA -20.75 / -6.50 / +1.79 / +8.21 -> -24.56 / -12.98 /
+    # -3.09 / +0.71 %; median 2.19 %, worst and most under LOOSENED -20.76 -> -24.56 % (the allocated peak was over
+    # by 0.6 / 1.7 GB; the QLoRA rank's excess over reserve is unexplained, UNVALIDATED in the estimate's notes)
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.20, worst=24.56, under=-24.56),
     # the development part (4.48.1): median 3.66 %, worst and most under Mixtral LoRA b2 -15.24 %
     # then FSDP1: Mixtral LoRA -15.24 / -12.37 -> -6.43 / -5.26 %, Mistral LoRA -3.18 / +0.41 -> -13.42 / -12.40 %;
     # median 3.66 -> 6.43 %, worst +15.16 % (QLoRA b4), most under -15.24 -> -13.42 %
@@ -599,7 +618,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (bitsandbytes' dequantized weights replayed per Linear: moved it < 0.7 pt, not kept); published-frameworks.md
     # then the two Mixtral QLoRA 4.48.1 rows listed (FSDP1 QLoRA with 4.x's per-expert experts): -18.25 / -4.25 %;
     # median 6.79 %, worst and most under -15.47 -> -18.25 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=6.80, worst=18.26, under=-18.26),
+    # then (l16fsdp1q) the expert loop (allocated -0.19 / -0.23 %): Mixtral QLoRA -18.25 / -4.25 -> -22.18 / -10.89 %;
+    # median 6.79 -> 7.26 %, worst and most under LOOSENED -18.26 -> -22.18 %: with the allocated peak right, these two
+    # runs' nvidia-smi means hold 10.3 / 9.0 GB above their allocated peak (Mistral QLoRA 4.4 / 6.2 GB), not identified
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=7.27, worst=22.18, under=-22.18),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now

@@ -98,3 +98,41 @@ def test_inference_weights_take_the_release() -> None:
     assert w5 - w4 == 32 * (2_818_637_824 - 792_743_488) == 64_828_618_752
     assert any("leaves them in 16 bits" in n for n in notes5) and not any("leaves them in 16 bits" in n for n in notes4)
     assert any("quantizes one by one" in n for n in notes4)
+
+
+def _layer0(version: str | None, fsdp1: bool = False) -> tuple[bool, int, int]:
+    from memfit.memory.model_activations import model_activations
+    from memfit.memory.training.fsdp1_qlora import sharded_precision
+
+    spec = spec_from_config(dict(MIXTRAL_8X7B, num_hidden_layers=2), "mixtral-8x7b")
+    wl = Workload(mode="qlora", quant="nf4-dq", batch=1, context=512, lora_targets=("q_proj", "k_proj", "v_proj",
+                  "o_proj"), mixed_precision=True, qlora_prep="trl", attn="flash",
+                  transformers_version=version).validate()
+    p = model_states(spec, wl).precision
+    if fsdp1:
+        p = sharded_precision(p)
+    la = model_activations(spec, p, 1, 512).layers[0]
+    return p.expert_loop, la.backward_extra, la.forward_extra
+
+
+def test_the_4x_experts_run_backward_one_at_a_time() -> None:
+    # transformers 4.48.1's MixtralSparseMoeBlock loops over its 8 experts; each is Linear4bit, whose output is cast
+    # back to its input's dtype (out.to(inp_dtype)): fp32 after kbit preparation (the fp32 post-attention norm). The
+    # backward's largest MoE moment, the product's gradient and the two MulBackward makes (3 x I each per row), holds
+    # one expert's rows, 512 x 2 / 8 = 128, in fp32: 3 x 4 x 14,336 x 128 = 22,020,096 B; transformers 5's grouped_mm
+    # holds all 1,024 routed rows in autocast's bf16: 3 x 2 x 14,336 x 1,024 = 88,080,384 B (the rest of the layer's
+    # backward is the same). On trl's sharded FSDP1 path the stream is bf16: 3 x 2 x 14,336 x 128 = 11,010,048 B.
+    loop5, back5, _ = _layer0(None)
+    loop4, back4, _ = _layer0("4.48.1")
+    assert not loop5 and loop4
+    assert back5 - back4 == 3 * 2 * 14336 * 1024 - 3 * 4 * 14336 * 128 == 66_060_288
+    _, back4_fsdp, _ = _layer0("4.48.1", fsdp1=True)
+    _, back5_fsdp, _ = _layer0(None, fsdp1=True)
+    assert back5_fsdp - back4_fsdp == 3 * 2 * 14336 * 1024 - 3 * 2 * 14336 * 128 == 77_070_336
+
+
+def test_unquantized_lora_keeps_the_grouped_experts() -> None:
+    # plain LoRA of 4.48.1 stays on the grouped path (the simulator's "4.48.1" MoE cases run transformers 5's experts)
+    spec = spec_from_config(dict(MIXTRAL_8X7B, num_hidden_layers=2), "mixtral-8x7b")
+    wl = Workload(mode="lora", batch=1, context=512, transformers_version="4.48.1").validate()
+    assert not model_states(spec, wl).precision.expert_loop

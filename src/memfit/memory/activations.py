@@ -70,6 +70,8 @@ class Precision:
     model_float_logits: bool = False  # transformers < 4.46: the model's .float() frees the 16-bit logits first
     embed_out_bytes: int = 0  # the embedding's output (the first layer's input) when not resid_bytes (trl QLoRA)
     adapter_bytes: int = 4  # LoRA adapters' compute dtype: PEFT's fp32; bf16 when FSDP's mixed precision gathers them
+    # transformers 4.x's MoE block loops over its nn.Linear experts (``_expert_rows``); transformers 5: grouped_mm
+    expert_loop: bool = False
 
     @property
     def proj_bytes(self) -> int:
@@ -308,7 +310,19 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> t
         rank = (2 if rows != inter else 1) * p.lora_rank * m.num_experts  # A: (rank, in), B: (out, rank)
         largest = max(largest, size - merged)  # this weight's gradient, less the merged weights already freed
         merged += size + pb * rank * (rows + h)  # W + B·A, and the per-expert A and B cast for baddbmm
-    return saved, 2 * pb * inter * m.top_k, merged, largest, mlp_kept
+    transient = 2 * pb * inter * m.top_k  # per token; the 4.x loop makes one expert's share at a time
+    return saved, -(-transient // m.num_experts) if p.expert_loop else transient, merged, largest, mlp_kept
+
+
+def _expert_rows(m: MoESpec, tokens: int, loop: bool) -> int:
+    """Routed rows whose expert MLP runs (and runs backward) at once. transformers 5 runs every routed row in one
+    ``grouped_mm``; transformers 4.x (the releases ``moe_release.expert_linears`` lists) loops over the experts, each an
+    ``nn.Linear`` module run on its own tokens (4.48.1 ``MixtralSparseMoeBlock.forward``: ``for expert_idx in
+    range(self.num_experts)``, ``current_state = hidden_states[None, top_x]``, ``expert_layer(current_state) *
+    routing_weights[...]``, ``final_hidden_states.index_add_``), so the backward walks the experts one by one: the
+    product's gradient and the two its ``MulBackward`` makes hold one expert's rows, ``tokens · top_k / num_experts``
+    under uniform routing (the expected share; a batch's busiest expert takes more)."""
+    return -(-tokens * m.top_k // m.num_experts) if loop else tokens * m.routed_rows
 
 
 def _softmax_backward(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> int:
@@ -369,16 +383,21 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         extra_token = max(extra_token, m_tr)
     weights = layer_linear_params(spec, layer)
     casts = 2 * weights if (p.amp and p.full) else 0
-    inter = max((layer.mlp.intermediate_size if layer.mlp else 0),
-                (layer.moe.expert_intermediate_size * layer.moe.routed_rows if layer.moe else 0))
+    rows = _expert_rows(layer.moe, T, p.expert_loop) if layer.moe else 0
+    inter = max(T * (layer.mlp.intermediate_size if layer.mlp else 0),
+                (layer.moe.expert_intermediate_size * rows if layer.moe else 0))
     # backward: the residual's gradient (and its sum) stay alive; then either the MLP's gradient buffers
     # or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
-    mlp_back = T * 2 * p.proj_bytes * inter
+    mlp_back = 2 * p.proj_bytes * inter
     if layer.moe is not None and layer.moe.kind == "gated":
         # routed experts: the product's gradient (the down grouped_mm's input gradient) and the two gradients
-        # MulBackward makes from it (of act(gate) and of up) are alive together, T·k·I each
+        # MulBackward makes from it (of act(gate) and of up) are alive together, k·I per token each
         m = layer.moe
-        mlp_back = max(mlp_back, T * 3 * p.proj_bytes * m.expert_intermediate_size * m.routed_rows)
+        # the 4.x experts are bitsandbytes Linear4bit modules, whose forward returns ``out.to(inp_dtype)``
+        # (bitsandbytes 0.43 ``nn/modules.py``): their gradients take the expert input's dtype (fp32 after kbit
+        # preparation's fp32 norms, bf16 on trl's sharded path), not autocast's bf16
+        eb = feed if p.expert_loop else p.proj_bytes
+        mlp_back = max(mlp_back, 3 * eb * m.expert_intermediate_size * rows)
         if p.full:
             relief = expert_backward_relief(m, h, T, 4 if p.amp else p.proj_bytes, p.weight_bytes, moe_kept, mlp_back)
     # under autocast a weight's gradient is made in bf16, then cast to the fp32 parameter's dtype

@@ -242,7 +242,7 @@ QLORA_NOTES = (
     "QLoRA under FSDP1 (trl's sharded path): no kbit preparation, the stream, norms and adapters bf16, the 4-bit "
     "weights flattened as bf16 storage and sharded, each QuantState whole on every rank",
     "UNVALIDATED device total for QLoRA under FSDP1: the allocated peak holds against published two-GPU runs "
-    "(-1.8 .. +0.1 % dense), but their nvidia-smi peaks are 2 to 21 % above memfit's total (memory outside the "
+    "(-3.1 .. +0.1 %), but memfit's total is up to 25 % below their nvidia-smi peaks (memory outside the "
     "modelled allocator reserve, not identified: tests/data/groundtruth/published-frameworks.md); leave that margin",
 )
 
