@@ -383,7 +383,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=1.54, under=-1.54),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=2.98, worst=3.58, under=-2.98),
+    # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
+    # test_recurrent_gemma.py): recurrent-gemma-default-l3 eager training -2.97 -> -0.00 %; median 2.97 -> 0.01 %,
+    # most under now vaultgemma -0.01 %
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.01, worst=3.58, under=-0.01),
     # issue 12's blind TRAINING sweep of model types no other file had a training case of (blind-train-sweep-list.jsonl,
     # l12sweept: 14 cases on 14 types, listed and committed before they were simulated; glm-4.7-flash all-linears with
     # dropout re-listed attention-only before it ran: PEFT's ParamWrapper refuses dropout), scored once: median
@@ -995,7 +998,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -3.38 -> -0.07 %; median 0.50 -> 0.43 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.44, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=4.38, worst=9.48, under=-9.48),
+    # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
+    # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.63, worst=4.38, under=-4.38),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
     # +10.65 %, most under apertus-default-l3 fp32 eager -2.85 %; the three moved to development
     # (train-sweep-dev.jsonl): the other eleven median 0.72 %, worst and most under apertus -2.85 %

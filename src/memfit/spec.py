@@ -165,6 +165,10 @@ class SSMSpec:
     gated_norm: bool = True  # mamba2: the gated RMSNorm over d_inner before out_proj (falcon_h1 mamba_rms_norm)
     inner_norms: bool = False  # mamba1: RMSNorms over dt, B and C (jamba's dt/b/c_layernorm)
     chunk_size: int = 256  # mamba2: the SSD scan's chunk length (transformers' torch path materialises chunk² per head)
+    # RecurrentGemma's RG-LRU (transformers 5.25 modeling_recurrent_gemma.py RecurrentGemmaRecurrentBlock): linear_x
+    # and linear_y of ``d_inner`` (lru_width), a depthwise conv of ``d_conv`` taps, the gated linear recurrence run
+    # as a python loop over time; its state is ``d_inner`` fp32 values (``d_state`` 1) beside the conv's
+    rglru: bool = False
 
 
 @dataclass(frozen=True)

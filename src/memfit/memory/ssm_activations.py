@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
 
 __all__ = ["ScanSizes", "gated_delta_prefill_bytes", "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes",
-           "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training", "scan_sizes"]
+           "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training",
+           "rglru_saved_bytes", "scan_sizes"]
 
 FP32 = 4
 
@@ -133,6 +134,25 @@ def mamba_saved_per_token(ssm: SSMSpec, proj_bytes: int) -> tuple[int, int]:
     return ssm.d_inner * (14 * ssm.d_state + 12 * proj_bytes), 3 * FP32 * ssm.d_inner * ssm.d_state
 
 
+def rglru_saved_bytes(ssm: SSMSpec, b: int, s: int, pb: int) -> tuple[int, int]:
+    """(saved, backward transient) bytes of one RecurrentGemma recurrent block in training, beyond linear_x/linear_y's
+    input and linear_out's; read from transformers 5.25 ``RecurrentGemmaRecurrentBlock.forward`` and
+    ``RecurrentGemmaRglru.forward`` / ``_rnn_scan`` (no cache in training) and checked against the simulator's trace.
+
+    Per token, ``w`` = lru_width values each of 14 tensors of the model dtype (``pb``): linear_y's output (gelu's
+    input) and gelu's (the product's), linear_x's (the conv's input), the conv's output (the gate product reads a
+    view of it), the reshaped input copy both ``baddbmm`` keep, the two sigmoids, ``-8·gate`` (the product with
+    ``softplus(recurrent_param)``), both ``exp`` outputs, ``x·input_gate``, ``1 - a²`` (``SqrtBoundDerivative``),
+    the multiplier and the loop's ``contextualized_states``; and per time step two fp32 tensors of ``w`` (the gate's
+    fp32 slice and the new state, both kept by the next step's product; in fp32 the slice is a view of the whole
+    ``gate·~reset``, kept as well): 8 bytes. The conv's output is ``d_conv - 1`` columns longer per sequence.
+    The backward copies the output's gradient to full size at every step (``CopySlices``) and makes each slice's
+    gradient at full size (``select_backward``) while the two inputs' gradients accumulate: 4 full tensors."""
+    w = ssm.d_inner
+    t = b * s
+    return t * w * (14 * pb + 2 * FP32) + b * w * (ssm.d_conv - 1) * pb, 4 * t * w * pb
+
+
 def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int,
                        amp: bool) -> tuple[int, int, int, int, int]:
     """A recurrent mixer in training (KDA, LFM2's short conv, Mamba, Mamba-2): (saved bytes per token, saved bytes
@@ -148,6 +168,9 @@ def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int
     ssm = layer.ssm
     if ssm is None:  # a gated delta-net: its training tensors are not modelled
         return 0, 0, 0, 0, 0
+    if ssm.rglru:
+        saved, back = rglru_saved_bytes(ssm, b, s, proj_bytes)
+        return 0, saved, back, h, ssm.d_inner
     if layer.mixer == "mamba2":
         saved, back = mamba2_saved_bytes(ssm, b, s, proj_bytes, amp)
         return 0, saved, back, h, ssm.d_inner

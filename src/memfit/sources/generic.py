@@ -56,6 +56,11 @@ _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
+# model types whose gated MLP is half the config's intermediate_size wide, with biases (transformers 5.25
+# modeling_recurrent_gemma.py RecurrentGemmaMlp: ``intermediate_size // 2``, gate/up/down ``bias=True``)
+_HALF_GATED = ("recurrent_gemma",)
+# model types whose o_proj has a bias whatever attention_bias says (RecurrentGemmaAttention: ``bias=True``)
+_O_BIAS = ("recurrent_gemma",)
 
 
 # model types whose blocks use nn.LayerNorm although the config has no eps field (transformers 5.25 modeling_opt.py
@@ -138,7 +143,8 @@ def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | No
         notes.append("no key/value head count in the config: assumed one per attention head")
     dim = _int(cfg, _HEAD_DIM) or max(1, hidden // heads)
     bias = _flag(cfg, "attention_bias", False) or _flag(cfg, "qkv_bias", False)
-    return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=_flag(cfg, "attention_bias", False))
+    o_bias = _flag(cfg, "attention_bias", False) or cfg.get("model_type") in _O_BIAS
+    return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=o_bias)
 
 
 def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
@@ -156,6 +162,11 @@ def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
 
 def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:
     """A non-attention mixer as a Mamba-2 mixer with the same recurrent and convolution state."""
+    lru = _int(cfg, ("lru_width",))
+    if lru is not None:  # RecurrentGemma's RG-LRU block (transformers 5.25 RecurrentGemmaRecurrentBlock, Rglru)
+        heads = _int(cfg, _HEADS, 1) or 1
+        return SSMSpec(lru, 1, _int(cfg, ("conv1d_width",), 4) or 4, num_heads=heads, head_dim=lru // heads,
+                       n_groups=0, conv_bias=True, proj_bias=True, rglru=True)
     nv = _int(cfg, ("linear_num_value_heads", "linear_num_heads"))
     if nv is not None:  # gated delta-net / linear attention: state heads × k_dim × v_dim, conv over q, k and v
         vd = _int(cfg, ("linear_value_head_dim", "linear_head_dim"), 128) or 128
@@ -236,7 +247,8 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     ) and cfg.get("model_type") not in _PLAIN_FC
     if inter is None:
         inter, gated = 4 * hidden, False
-    return MLPSpec(inter, "gated" if gated else "plain", _flag(cfg, "mlp_bias", False),
+    half = cfg.get("model_type") in _HALF_GATED
+    return MLPSpec(inter // 2 if half else inter, "gated" if gated else "plain", half or _flag(cfg, "mlp_bias", False),
                    str(cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")
                        or "silu"), fused_gate_up=gated and cfg.get("model_type") in _FUSED_GATE_UP)
 

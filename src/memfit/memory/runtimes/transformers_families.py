@@ -14,9 +14,9 @@ from ...spec import LayerSpec, ModelSpec
 
 __all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
            "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MODEL_DTYPE_SOFTMAX_EAGER",
-           "MOE_ACT_TENSORS", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS",
-           "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
-           "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE",
+           "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
+           "block_extras_saved", "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -42,8 +42,13 @@ MOE_ACT_TENSORS = {"gpt_oss": 10}
 # and takes the memory-efficient kernel with the mask made additive
 FORCED_MASK = ("falcon",)
 # Families whose causal-LM head soft-caps the logits (final_logit_softcapping; transformers 5.25
-# VaultGemmaForCausalLM.forward too: logits / cap, tanh, × cap)
-SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text", "vaultgemma")
+# VaultGemmaForCausalLM.forward too: logits / cap, tanh, × cap; RecurrentGemmaForCausalLM.forward always, by
+# ``logits_soft_cap``)
+SOFTCAPPED_LOGITS = ("gemma2", "gemma3n", "gemma3n_text", "gemma4_text", "vaultgemma", "recurrent_gemma")
+# Of those, the heads that soft-cap in one expression, ``logits = tanh(logits / cap) * cap``
+# (RecurrentGemmaForCausalLM.forward): the projection's output stays bound to ``logits`` until the product is made,
+# so it, ``logits / cap`` and tanh's output are alive together (Gemma 2's three statements free each as it goes)
+ONE_EXPRESSION_SOFTCAP = ("recurrent_gemma",)
 # Families whose causal-LM head scales the logits into a new tensor beside the projection's (transformers 5.25:
 # Granite's ``logits / logits_scaling`` in modeling_granite.py, granitemoe, granitemoeshared, granitemoehybrid,
 # granite_swa, granitemoe_swa; Cohere's ``logits * logit_scale``, cohere2, cohere2_moe; HyperCLOVA X's
@@ -54,8 +59,8 @@ SCALED_LOGITS = ("granite", "granitemoe", "granitemoeshared", "granitemoehybrid"
 # autograd keeping tanh's output; Gemma 2's and VaultGemma's eager_attention_forward, which has no SDPA path)
 SOFTCAPPED_ATTENTION = ("gemma2", "vaultgemma")
 # Families with Gemma's RMSNorm (x.float(), normed × (1 + weight.float()) in fp32, cast back) beyond the gemma* names
-# (transformers 5.25 VaultGemmaRMSNorm.forward)
-_GEMMA_NORM = ("vaultgemma",)
+# (transformers 5.25 VaultGemmaRMSNorm.forward, RecurrentGemmaRMSNorm.forward)
+_GEMMA_NORM = ("vaultgemma", "recurrent_gemma")
 # Families whose RMSNorm multiplies the fp32 normed values by the weight before casting back
 # (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
 # Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4): autograd keeps the fp32 normed values

@@ -31,7 +31,7 @@ __all__ = ["mamba2_mixer", "replays_ssm"]
 
 def replays_ssm(layer: LayerSpec) -> bool:
     """Whether :func:`mamba2_mixer` replays this layer's mixer (a Mamba-2 one beside no attention)."""
-    return layer.ssm is not None and layer.mixer == "mamba2" and layer.attention is None
+    return layer.ssm is not None and layer.mixer == "mamba2" and layer.attention is None and not layer.ssm.rglru
 
 
 class _Kept(dict[str, int]):

@@ -43,7 +43,7 @@ from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..model_activations import model_activations
-from ..runtimes.transformers_families import SOFTCAPPED_LOGITS, altup_copies
+from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -301,10 +301,13 @@ def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
     tanh = 0
     if c.spec.family in SOFTCAPPED_LOGITS:  # logits / cap, tanh (kept), × cap: each a new tensor
         d = tr.alloc(n)
-        tr.free(logits)
+        one = c.spec.family in ONE_EXPRESSION_SOFTCAP  # the projection's output bound until the product is made
+        tr.free(0 if one else logits)
         tanh = tr.alloc(n)
         tr.free(d)
-        logits = tr.alloc(n)
+        capped = tr.alloc(n)
+        tr.free(logits if one else 0)
+        logits = capped
     elif c.spec.family in SCALED_LOGITS:  # logits × logit_scale (or / logits_scaling): a new tensor
         scaled = tr.alloc(n)
         tr.free(logits)
