@@ -129,6 +129,11 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     # qwen3-vl-4b-instruct-l3/train-img1-bf16-adamw-fused-ckpt-b1-s2048 was listed blind in its place
     ("qwen3-vl-32b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s2048", "catalog:qwen3-vl-32b-instruct", 2, "train",
      dict(batch=1, seq=2048, opt="adamw-fused", amp=False, ckpt=True, images=1)),
+    # moved from the blind image training set (issue 12, l12ckpt: device total -0.31 %, allocated +0.37 % on main;
+    # -6.59 % with the checkpointed recomputation's early stop, before anything was fixed from it);
+    # qwen3-vl-30b-a3b-instruct-l3/train-img1-bf16-adamw-fused-ckpt-b1-s1024 was listed blind in its place
+    ("qwen3-vl-30b-a3b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s1536", "catalog:qwen3-vl-30b-a3b-instruct", 2,
+     "train", dict(batch=1, seq=1536, opt="adamw-fused", amp=False, ckpt=True, images=1)),
 ]
 
 
