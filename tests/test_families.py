@@ -161,6 +161,10 @@ _TINY_MOE: dict[str, dict[str, Any]] = {
     "llama4_text": dict(hidden_size=64, intermediate_size=32, intermediate_size_mlp=96, num_hidden_layers=4,
                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=100, num_local_experts=4,
                         interleave_moe_layer_step=2, attention_chunk_size=32),
+    # qwen2_moe: PEFT 0.22 converts it (experts adapted), 0.21 does not; shared_expert_gate is an nn.Linear(h, 1)
+    "qwen2_moe": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, vocab_size=100, num_experts=8, num_experts_per_tok=2,
+                      moe_intermediate_size=32, shared_expert_intermediate_size=48),
     "deepseek_v3": dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
                         num_key_value_heads=4, vocab_size=100, n_routed_experts=8, num_experts_per_tok=2,
                         moe_intermediate_size=32, first_k_dense_replace=1, n_shared_experts=1, q_lora_rank=32,
@@ -168,19 +172,25 @@ _TINY_MOE: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.parametrize("all_linear", [False, True])
 @pytest.mark.parametrize("model_type", sorted(_TINY_MOE))
-def test_lora_parameters_on_moe_equal_peft(model_type: str) -> None:
+def test_lora_parameters_on_moe_equal_peft(model_type: str, all_linear: bool) -> None:
+    """Against the installed PEFT, priced with that release's layout (0.21: the experts' names leave the dense MLPs
+    and shared experts frozen; 0.22: both adapted, and Qwen2-MoE's experts too; ``all-linear`` adds the routers)."""
     transformers = pytest.importorskip("transformers")
     peft = pytest.importorskip("peft")
     from memfit.memory.lora import DEFAULT_TARGETS, lora_parameters
 
+    release = tuple(int(x) for x in peft.__version__.split(".")[:2])
+    layout = "0.22" if release >= (0, 22) else "0.21"
     conf = transformers.AutoConfig.for_model(model_type, **_TINY_MOE[model_type])
     model = transformers.AutoModelForCausalLM.from_config(conf)
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "w1", "w3", "w2"] if model_type == "minimax_m2" \
         else list(DEFAULT_TARGETS)
-    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=targets))
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules="all-linear" if all_linear else targets))
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
-    assert lora_parameters(spec_from_config(conf.to_dict()), 4, targets) == trainable
+    priced = lora_parameters(spec_from_config(conf.to_dict()), 4, ["all-linear"] if all_linear else targets, layout)
+    assert priced == trainable, (peft.__version__, layout)
 
 
 def test_qwen3_next_state_by_hand() -> None:

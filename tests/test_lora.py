@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from memfit import estimate
@@ -92,3 +95,62 @@ def test_moe_experts_adapted_like_peft_param_wrapper() -> None:
     assert lora_parameters(spec, r, ALL) == 16 * (attention + gate_up + down) == 188_743_680
     with pytest.raises(ConfigError):
         lora_parameters(spec, r, ("q_proj", "gate_proj"))
+
+
+# GLM-4-MoE cut small (transformers' glm4_moe): 3 layers, h 64, 4 heads × 16 (2 KV heads), layer 0 dense (I 160),
+# layers 1-2 MoE: 8 experts of I 32 and one shared expert of I 32
+_TINY_GLM4_MOE = {"model_type": "glm4_moe", "hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 3,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100,
+                  "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                  "first_k_dense_replace": 1, "n_shared_experts": 1}
+
+
+def test_moe_lora_layout_follows_the_peft_release() -> None:
+    """r 4, the default targets. Attention per layer: q 4·(64 + 64), k and v 4·(64 + 32), o 4·(64 + 64) = 1,792.
+    Experts per MoE layer (ParamWrapper): gate_up A (2·4·8, 64) + B (2·32, 2·4·8) = 4,096 + 4,096, down
+    A (4·8, 32) + B (64, 4·8) = 1,024 + 2,048: 11,264. PEFT 0.21 moves gate/up/down_proj to the experts alone:
+    3·1,792 + 2·11,264 = 27,904. PEFT 0.22 keeps them on the Linears too: layer 0's MLP 3·4·(64 + 160) = 2,688 and
+    each shared expert 3·4·(64 + 32) = 1,152: 27,904 + 2,688 + 2·1,152 = 32,896. ``all-linear`` adds each router
+    (ParamWrapper on gate.weight (8, 64)): 4·(64 + 8) = 288 per MoE layer, in both."""
+    from memfit.sources.hf_config import spec_from_config
+
+    spec = spec_from_config(_TINY_GLM4_MOE, "glm4-moe-tiny")
+    attention, experts = 4 * (64 + 64) + 2 * 4 * (64 + 32) + 4 * (64 + 64), 4096 + 4096 + 1024 + 2048
+    assert attention == 1792 and experts == 11_264
+    assert lora_parameters(spec, 4, ALL, "0.21") == 3 * attention + 2 * experts == 27_904
+    assert lora_parameters(spec, 4, ALL, "0.22") == 27_904 + 3 * 4 * (64 + 160) + 2 * 3 * 4 * (64 + 32) == 32_896
+    assert lora_parameters(spec, 4, ALL) == 32_896  # the default: the current release
+    assert lora_parameters(spec, 4, ["all-linear"], "0.21") == 27_904 + 2 * 4 * (64 + 8) == 28_480
+    assert lora_parameters(spec, 4, ["all-linear"], "0.22") == 32_896 + 2 * 4 * (64 + 8) == 33_472
+    # the estimate: adapters, their gradients and AdamW's two moments all in fp32, for the release asked
+    for release, n in (("0.21", 27_904), ("0.22", 32_896)):
+        e = estimate(_TINY_GLM4_MOE, mode="lora", lora_rank=4, batch=1, context=64, peft_version=release)
+        assert e.component("lora_weights") == 4 * n
+    with pytest.raises(ConfigError):
+        lora_parameters(spec, 4, ALL, "0.20")
+
+
+def test_peft_release_of_options_and_case_files(tmp_path: Path) -> None:
+    """--peft-version's choices are the layouts lora.py prices; a case file's PEFT (``params.peft``, else its env
+    line) picks the layout its cases are priced with: the simulated files of peft 0.21.2 keep 0.21's."""
+    from memfit.memory.lora import PEFT_LAYOUTS
+    from memfit.options import declared
+    from memfit.validate import validate_file, workload_for_case
+
+    opt = next(o for o in declared() if o.name == "peft_version")
+    assert opt.choices == PEFT_LAYOUTS and opt.default == PEFT_LAYOUTS[0] == "0.22"
+    base = {"batch": 1, "seq": 8, "r": 4}
+    assert workload_for_case("lora", {**base, "peft": "0.21.2"}).peft_version == "0.21"
+    assert workload_for_case("lora", {**base, "peft": "0.22.0"}).peft_version == "0.22"
+    assert workload_for_case("lora", base).peft_version == "0.22"
+    with pytest.raises(ConfigError):
+        workload_for_case("lora", {**base, "peft": "main"})
+    predicted = {}
+    for name, env, params in (("0.21", "0.21.2", base), ("0.22", "0.22.0", base),
+                              ("stated", "0.22.0", {**base, "peft": "0.21.2"}), ("none", None, base)):
+        case = {"case": "tiny", "model": "tiny", "kind": "lora", "config": _TINY_GLM4_MOE, "params": params,
+                "peak_alloc": 10**9}
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text((json.dumps({"env": {"peft": env}}) + "\n" if env else "") + json.dumps(case) + "\n")
+        predicted[name] = validate_file(path)[0][0].predicted_bytes
+    assert predicted["stated"] == predicted["0.21"] < predicted["0.22"] == predicted["none"]

@@ -127,9 +127,17 @@ def test_mixtral_experts_need_their_v4_names() -> None:
     assert lora_parameters(spec, 8, v4) == 6_815_744 + 32 * (4_194_304 + 1_179_648)
 
 
-def test_qwen2_moe_routed_experts_not_adapted() -> None:
-    """PEFT has no v4 → v5 conversion for qwen2_moe itself: only its shared expert (nn.Linear) is adapted."""
-    assert expert_adapters(_spec("qwen1.5-moe-a2.7b"), 16, ("gate_proj", "up_proj", "down_proj")) == []
+def test_qwen2_moe_routed_experts_adapted_from_peft_0_22() -> None:
+    """PEFT 0.21 has no v4 → v5 conversion for qwen2_moe itself: only its shared expert (nn.Linear) is adapted;
+    0.22 adds it (``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"]``). Qwen1.5-MoE-A2.7B: 24 layers of 60 experts,
+    h 2048, I 1408; r 16: gate_up A (2·16·60 = 1,920, 2,048), B (2·1,408 = 2,816, 1,920); down A (16·60 = 960,
+    1,408), B (2,048, 960)."""
+    spec, mlp = _spec("qwen1.5-moe-a2.7b"), ("gate_proj", "up_proj", "down_proj")
+    assert expert_adapters(spec, 16, mlp, "0.21") == []
+    new = expert_adapters(spec, 16, mlp, "0.22")
+    assert new == [(i, kind, a, b) for i in range(24) for kind, a, b in
+                   (("ffn_up_exps", (1920, 2048), (2816, 1920)), ("ffn_down_exps", (960, 1408), (2048, 960)))]
+    assert expert_adapters(spec, 16, mlp) == new  # the default: the current release
 
 
 def test_validate_passes_training_dtype() -> None:

@@ -135,8 +135,7 @@ class Option:
         return {"name": self.name, "type": self.type, "optional": self.optional,
                 "default": list(self.default) if isinstance(self.default, tuple) else self.default,
                 "min": self.low, "max": self.high, "min_exclusive": self.low_exclusive,
-                "max_exclusive": self.high_exclusive,
-                "choices": list(self.choices), "pattern": self.pattern,
+                "max_exclusive": self.high_exclusive, "choices": list(self.choices), "pattern": self.pattern,
                 "max_items": self.max_items if self.type == "names" else None, "help": self.help,
                 "none_means": self.none_means, "modes": list(self.modes), "runtimes": list(self.runtimes),
                 "cli": [self.flag, *self.flags]}
@@ -154,8 +153,7 @@ def option(default: T, *, help: str, modes: tuple[str, ...], runtimes: tuple[str
     meta = Option(help=help, modes=modes, runtimes=runtimes, low=low, high=high, low_exclusive=low_exclusive,
                   high_exclusive=high_exclusive, choices=choices, pattern=NAME_PATTERN if name_like else None,
                   max_items=max_items, flags=flags, none_means=none_means)
-    f: T = field(default=default, metadata={"option": meta})
-    return f
+    return field(default=default, metadata={"option": meta})
 
 
 @dataclass(frozen=True)
@@ -287,6 +285,8 @@ class WorkloadOptions:
     lora_dropout: float = option(0.0, low=0.0, high=1.0, high_exclusive=True, modes=ADAPTERS,
                                  help="PEFT LoraConfig lora_dropout: above 0 each adapted Linear runs nn.Dropout on "
                                       "its (fp32) input, keeping the dropped copy and a bool mask for backward.")
+    peft_version: str = option("0.22", choices=("0.22", "0.21"), modes=ADAPTERS, help="PEFT release (LoRA on MoE): "
+                               "0.22: experts and the MLPs of their names; 0.21: experts only (memory/lora.py).")
     qlora_prep: str = option("peft", choices=("peft", "trl"), modes=ADAPTERS,
                              help="QLoRA's model preparation: peft (prepare_model_for_kbit_training: every unquantized "
                                   "parameter fp32) or trl (SFTTrainer with bf16=True: embeddings and lm_head back "

@@ -132,7 +132,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")), transformers_version=_release(p),
                         qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")),
-                        **_parallel_fields(p))
+                        peft_version=_peft_layout(p.get("peft")), **_parallel_fields(p))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
 
@@ -141,6 +141,21 @@ def _release(p: dict[str, Any]) -> str | None:
     logits and buffers (inference)."""
     v = p.get("transformers")
     return None if v is None else str(v)
+
+
+def _peft_layout(version: Any) -> str:
+    """The LoRA layout of a case's PEFT release (``params.peft``, else the file's env line): 0.22 and later price
+    as 0.22, earlier ones as 0.21; a case that states none gets the default (the current release)."""
+    from .memory.lora import DEFAULT_PEFT
+
+    if version is None:
+        return DEFAULT_PEFT
+    parts = str(version).split(".")
+    try:
+        newer = (int(parts[0]), int(parts[1])) >= (0, 22)
+    except (ValueError, IndexError):
+        raise ConfigError(f"peft = {version!r} is not a release number such as 0.21.2") from None
+    return "0.22" if newer else "0.21"
 
 
 def _checkpointing(ckpt: Any) -> str:
@@ -341,6 +356,8 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         params = rec.get("params")
         if isinstance(params, dict) and params.get("transformers") is not None:
             releases.append(str(params["transformers"]))
+        if "peft" in env and isinstance(params, dict) and "peft" not in params:  # the run's PEFT (its LoRA layout)
+            rec = {**rec, "params": {**params, "peft": env["peft"]}}
         pred, total, note = _predict(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,

@@ -5,7 +5,18 @@ PEFT (``LoraLayer.update_layer``) gives each adapted ``Linear(in, out)`` an ``lo
 (``autocast_adapter_dtype=True``). Targets are module names matched by suffix (``q_proj``,
 ``down_proj``, ``c_attn`` …) or ``all-linear``; memfit maps them to the inventory's tensor kinds.
 Fused MoE experts (3-D parameters in transformers ≥ 5) are not ``nn.Linear``; PEFT ≥ 0.21 adapts them only for
-the families whose transformers v4 → v5 conversion it knows, under their v4 projection names (``EXPERT_TARGETS``).
+the families whose transformers v4 → v5 conversion it knows, under their v4 projection names (``expert_targets``).
+What else those names adapt follows the PEFT release (``PEFT_LAYOUTS``, option ``--peft-version``):
+
+* 0.21 (``utils/transformers_weight_conversion._convert_peft_config_moe``): a name that maps onto the experts is
+  moved from ``target_modules`` to ``target_parameters``, so the dense MLPs and shared experts of that name are
+  left frozen;
+* 0.22 (same function; peft #3711, #3945): a name every matching module of which is an ``nn.Linear`` stays in
+  ``target_modules`` *and*, where a non-Linear parameter of the mapped name exists (the fused experts), is added to
+  ``target_parameters``: the dense MLPs and shared experts keep their adapters beside the experts' one. 0.22 also
+  adds ``qwen2_moe`` itself to the conversions (``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"]``).
+
+The experts' adapter is built and run the same way in both (``lora.ParamWrapper``, ``_LoraFactorsProxy``).
 """
 
 from __future__ import annotations
@@ -14,10 +25,13 @@ from ..errors import ConfigError
 from ..inventory import Tensor, inventory
 from ..spec import ModelSpec
 
-__all__ = ["ALL_LINEAR", "DEFAULT_TARGETS", "EXPERT_TARGETS", "adapted_kinds", "adapted_tensors", "expert_adapters",
-           "lora_parameters",
-           "target_kinds"]
+__all__ = ["ALL_LINEAR", "DEFAULT_PEFT", "DEFAULT_TARGETS", "EXPERT_TARGETS", "PEFT_LAYOUTS", "adapted_kinds",
+           "adapted_tensors", "expert_adapters", "expert_targets", "lora_parameters", "target_kinds"]
 
+# the PEFT releases whose LoRA layout on MoE models memfit prices (options.py: --peft-version's choices); the first,
+# the current release, is the default
+PEFT_LAYOUTS = ("0.22", "0.21")
+DEFAULT_PEFT = PEFT_LAYOUTS[0]
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
                         "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "attn_q_a", "attn_q_b",
@@ -25,7 +39,13 @@ ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output",
                         "attn_index_q", "attn_index_k", "attn_index_w",
                         # DeepSeek-V4: the K=V projection, compressors, grouped output, the indexer's q_b_proj
                         "attn_kv", "attn_compress_kv", "attn_compress_gate", "attn_output_a", "attn_output_b",
-                        "attn_index_q_b"})
+                        "attn_index_q_b",
+                        # Qwen2-MoE / Qwen3-Next / Qwen3.5-MoE: shared_expert_gate = nn.Linear(hidden, 1)
+                        "ffn_gate_inp_shexp"})
+# MoE routers that are an ``nn.Linear`` (``all-linear`` adapts them): transformers 5.25 ``Llama4Router(nn.Linear)``,
+# ``HunYuanMoEV1Gate.wg``; the routers of the families ``expert_targets`` knows are adapted through PEFT's
+# conversion instead (``expert_adapters``), the others' are custom modules ``all-linear`` skips
+_LINEAR_ROUTERS = frozenset({"llama4", "llama4_text", "hunyuan_v1_moe"})
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
@@ -83,37 +103,56 @@ def _module(t: Tensor) -> str:
     return parts[-2] if len(parts) >= 2 else parts[0]
 
 
-def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> tuple[Tensor, ...]:
-    """The weight tensors (shape (out, in)) that get a LoRA adapter."""
+def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft: str = DEFAULT_PEFT
+                    ) -> tuple[Tensor, ...]:
+    """The weight tensors (shape (out, in)) that get a LoRA adapter under PEFT release ``peft`` (``PEFT_LAYOUTS``)."""
     tower = {module for module, *_ in spec.vision.linears} if spec.vision is not None else set()
     target_kinds([raw for raw in targets if raw.strip().lower().rsplit(".", 1)[-1] not in tower])  # validates them
     names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
-    if spec.is_moe and spec.family in EXPERT_TARGETS:
-        # PEFT rewrites these names to the fused experts' parameters: the dense MLPs and shared experts of the
-        # same names are then not adapted (GLM-4.5-Air cut to 3 layers: PEFT 0.21 trains 81,231,872, the experts'
-        # adapters and the attention's, none on layer 0's MLP or the shared experts)
-        names -= set(EXPERT_TARGETS[spec.family])
+    moved = _moved_to_experts(spec, peft)
+    names -= moved
     by_name = names & _INVENTORY_NAMES
     kinds = target_kinds([n for n in names if n not in _INVENTORY_NAMES and (n in _ALIASES or n not in tower)])
     out = []
+    every = bool(names & {"all-linear", "all_linear", "all"})
+    router = every and spec.family in _LINEAR_ROUTERS
     for t in inventory(spec):
         if t.is_bias or len(t.shape) != 2 or not (t.layer is not None or t.kind == "output"):
             continue
+        if router and t.kind == "ffn_gate_inp":
+            out.append(t)
         if t.kind not in ALL_LINEAR and t.kind != "output":
             continue
-        if _module(t) in by_name or t.kind in kinds:
+        if (_module(t) in by_name or t.kind in kinds) and _module(t) not in moved:
             out.append(t)
-    every = bool(names & {"all-linear", "all_linear", "all"})
     for module, fan_in, fan_out, count in spec.vision.linears if spec.vision is not None else ():
         if every or module in names:  # PEFT matches the towers' Linear modules by the same names
             out.extend([Tensor(f"vision.{module}.weight", (fan_out, fan_in), "vision_linear", "vision")] * count)
     return tuple(out)
 
 
-def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str]) -> frozenset[str]:
+def _moved_to_experts(spec: ModelSpec, peft: str) -> frozenset[str]:
+    """Module names PEFT takes off ``target_modules`` because they now denote the fused experts.
+
+    0.21 moves every mapped name (``all-linear`` resolves to the names of the v4 model's Linears first, so the same
+    holds for it): the dense MLPs and shared experts of those names stay frozen (GLM-4.5-Air cut to 3 layers: PEFT
+    0.21 trains 81,231,872, the experts' adapters and the attention's, none on layer 0's MLP or the shared
+    experts). 0.22 keeps a name that some ``nn.Linear`` of the v5 model still carries: memfit's inventory names
+    those Linears ``gate_proj`` / ``up_proj`` / ``down_proj``, so only Mixtral's ``w1`` / ``w3`` / ``w2`` go.
+    """
+    names = expert_targets(spec, peft)
+    if names is None:
+        return frozenset()
+    return frozenset(names) if peft == "0.21" else frozenset(names) - _INVENTORY_NAMES
+
+
+def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft: str = DEFAULT_PEFT
+                  ) -> frozenset[str]:
     """Tensor kinds of the adapted Linear layers and fused experts of ``spec`` (what the activations need)."""
-    dense = {t.kind for t in adapted_tensors(spec, targets)}
-    return frozenset(dense | {kind for _, kind, _, _ in expert_adapters(spec, 1, targets)})
+    dense = {t.kind for t in adapted_tensors(spec, targets, peft)}
+    # the router's ParamWrapper keeps W + ΔW (E × h) and the router's input, which the layer keeps anyway
+    experts = {kind for _, kind, _, _ in expert_adapters(spec, 1, targets, peft) if kind != "ffn_gate_inp"}
+    return frozenset(dense | experts)
 
 
 # PEFT 0.21 ``_MOE_TARGET_MODULE_MAPPING`` keyed by transformers' ``_MODEL_TO_CONVERSION_PATTERN``: the v4 names
@@ -127,21 +166,34 @@ EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
     "glm4_moe": _QWEN2_MOE_STYLE, "ernie4_5_moe": _QWEN2_MOE_STYLE, "hunyuan_v1_moe": _QWEN2_MOE_STYLE,
     "minimax_m2": _MIXTRAL_STYLE,  # transformers 5.25 conversion_mapping: minimax_m2 → mixtral, the others → qwen2_moe
 }
+# PEFT 0.22 adds ``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"] = "qwen2_moe"``: Qwen1.5-MoE / Qwen2-MoE's routed
+# experts are adapted too (their shared expert, an MLP of Linears, already was)
+_ADDED_IN: dict[str, dict[str, tuple[str, str, str]]] = {"0.22": {"qwen2_moe": _QWEN2_MOE_STYLE}}
 
 
-def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]
+def expert_targets(spec: ModelSpec, peft: str = DEFAULT_PEFT) -> tuple[str, str, str] | None:
+    """The v4 names (gate, up, down) that reach ``spec``'s fused experts under PEFT ``peft``, or None."""
+    if peft not in PEFT_LAYOUTS:
+        raise ConfigError(f"PEFT layout {peft!r} is not one of {', '.join(PEFT_LAYOUTS)}")
+    if not spec.is_moe:
+        return None
+    return EXPERT_TARGETS.get(spec.family) or _ADDED_IN.get(peft, {}).get(spec.family)
+
+
+def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str], peft: str = DEFAULT_PEFT
                     ) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]:
     """LoRA on fused MoE experts (PEFT >= 0.21 ``ParamWrapper``): (layer, kind, lora_A shape, lora_B shape).
 
     ``gate_proj`` and ``up_proj`` together adapt the fused ``gate_up_proj`` (E, 2I, h) with rank 2r per
     expert: A (2r·E, h), B (2I, 2r·E); ``down_proj`` adapts ``down_proj`` (E, h, I): A (r·E, I),
-    B (h, r·E). PEFT refuses gate_proj or up_proj alone on fused experts. Mixtral spells them w1, w3, w2;
-    families outside ``EXPERT_TARGETS`` get no expert adapters.
+    B (h, r·E); with ``all-linear`` the router too (``ffn_gate_inp``: A (r, h), B (E, r)). PEFT refuses gate_proj
+    or up_proj alone on fused experts. Mixtral spells them w1, w3, w2;
+    families ``expert_targets`` does not know for that PEFT release get no expert adapters.
     """
     names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
     every = bool(names & {"all-linear", "all_linear", "all"})
     out: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = []
-    expert_names = EXPERT_TARGETS.get(spec.family)
+    expert_names = expert_targets(spec, peft)
     if expert_names is None:
         return out
     gate_name, up_name, down_name = expert_names
@@ -160,11 +212,16 @@ def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[
             out.append((i, "ffn_up_exps", (rank * e, h), (inter, rank * e)))
         if every or down_name in names:
             out.append((i, "ffn_down_exps", (rank * e, inter), (h, rank * e)))
+        if every and spec.family not in _LINEAR_ROUTERS:
+            # ``all-linear`` also resolves to the mapping's key ``gate`` → target parameter ``gate.weight``: a
+            # ParamWrapper on the 2-D router weight (E, h), one expert's worth: A (r, h), B (E, r)
+            out.append((i, "ffn_gate_inp", (rank, h), (e, rank)))
     return out
 
 
-def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str]) -> int:
+def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str], peft: str = DEFAULT_PEFT
+                    ) -> int:
     """Trainable LoRA parameters: ``Σ r·(in + out)`` over the adapted Linear layers, plus fused-expert adapters."""
-    dense = sum(rank * (t.shape[0] + t.shape[1]) for t in adapted_tensors(spec, targets))
-    experts = sum(a[0] * a[1] + b[0] * b[1] for _, _, a, b in expert_adapters(spec, rank, targets))
+    dense = sum(rank * (t.shape[0] + t.shape[1]) for t in adapted_tensors(spec, targets, peft))
+    experts = sum(a[0] * a[1] + b[0] * b[1] for _, _, a, b in expert_adapters(spec, rank, targets, peft))
     return dense + experts

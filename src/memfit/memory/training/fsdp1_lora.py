@@ -92,7 +92,7 @@ def adapter_units(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int],
     own = [0] * spec.num_layers
     root = sharded = 0
     r = wl.lora_rank
-    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS):
+    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version):
         out, inp = t.shape
         sharded += -(-r * inp // shard) + -(-out * r // shard)
         if t.layer is None:

@@ -55,7 +55,7 @@ def adapter_groups(spec: ModelSpec, wl: Workload, shard: int) -> tuple[tuple[Par
     """The adapters as FSDP parameters (lora_A (r, in), lora_B (out, r), dim 0 padded), per layer, then the root's."""
     groups: list[list[Param]] = [[] for _ in range(spec.num_layers + 1)]
     r = wl.lora_rank
-    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS):
+    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version):
         out, inp = t.shape
         a, b = -(-r // shard), -(-out // shard)
         groups[spec.num_layers if t.layer is None else t.layer] += [Param(a * shard * inp, r * inp, a * inp),
@@ -81,7 +81,7 @@ def _adapters(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int], lis
     gathered, own, sharded = [0] * n, [0] * n, [0] * n
     root_g = root_s = 0
     r = wl.lora_rank
-    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS):
+    for t in adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version):
         out, inp = t.shape
         g = (-(-r // shard) * inp + -(-out // shard) * r) * shard  # lora_A (r, in), lora_B (out, r)
         s = -(-r // shard) * inp + -(-out // shard) * r

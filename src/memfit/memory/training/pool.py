@@ -170,10 +170,10 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
     if states.lora:
         targets = wl.lora_targets or DEFAULT_TARGETS
         out: list[Param] = []
-        for t in adapted_tensors(spec, targets):
+        for t in adapted_tensors(spec, targets, wl.peft_version):
             r = wl.lora_rank
             out += [(t.layer, "lora", r * t.shape[1], False), (t.layer, "lora", t.shape[0] * r, False)]
-        for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets):
+        for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets, wl.peft_version):
             out += [(layer, "lora", math.prod(a), False), (layer, "lora", math.prod(b), False)]
         return out
     blocks = _blocks(c)

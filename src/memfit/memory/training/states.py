@@ -90,7 +90,7 @@ def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, floa
         return Precision(amp=wl.mixed_precision, weight_bytes=wb, resid_bytes=wb, full=True, attn=wl.attn,
                          dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     targets = wl.lora_targets or DEFAULT_TARGETS
-    kinds = adapted_kinds(spec, targets)
+    kinds = adapted_kinds(spec, targets, wl.peft_version)
     if _is_quant(wl):  # prepare_model_for_kbit_training: every 16-bit parameter becomes fp32 (trl: see _trl_bf16)
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
                          lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn, quantized=True,
@@ -182,8 +182,8 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         else:
             weights = n_total * p.weight_bytes
             wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"
-        adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS)
-        experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS)
+        adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version)
+        experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version)
         if not adapted and not experts:
             have = sorted({t.name.rsplit(".", 2)[-2] for t in inventory(spec)
                            if t.layer is not None and len(t.shape) == 2 and t.name.endswith(".weight")})
