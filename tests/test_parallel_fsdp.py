@@ -241,26 +241,26 @@ def test_plan_answers_fit_when_simulated(rec: dict[str, Any]) -> None:
 
 def test_plan_refuses_lora_layouts_not_simulated() -> None:
     """Multi-GPU LoRA is modelled rank by rank only as FSDP2 of a dense model without TP/PP/EP/offload
-    (memory/training/fsdp_lora.py, simulated in plan-checks.jsonl); plan proposed TP 2 for Qwen3-14B LoRA on RTX 4090s
-    and FSDP for Mixtral LoRA (neither ever simulated), so it searches FSDP alone for LoRA and refuses QLoRA and
-    MoE LoRA on more than one GPU with one line."""
+    (memory/training/fsdp_lora.py, simulated in plan-checks.jsonl) and QLoRA as FSDP1's rank (fsdp1_qlora.py); plan
+    proposed TP 2 for Qwen3-14B LoRA on RTX 4090s and FSDP for Mixtral LoRA (neither ever simulated), so it searches
+    FSDP alone for LoRA and refuses MoE LoRA on more than one GPU with one line."""
     import memfit
 
     ans = memfit.plan_gpus("qwen3-14b", "rtx-4090", mode="lora", batch=1, context=2048)
     assert ans.extra["layout"]["tp"] == 1 and ans.extra["layout"]["zero"] == 3 and ans.value == 3
-    for model, gpu, mode in (("qwen3-14b", "rtx-4090", "qlora"), ("mixtral-8x7b", "a100-40gb", "lora")):
-        ctx = 16384 if mode == "qlora" else 2048
-        with pytest.raises(memfit.MemfitError, match="multi-GPU LoRA only as FSDP"):
-            memfit.plan_gpus(model, gpu, mode=mode, batch=1, context=ctx)
-    # was TP 2: QLoRA b2 s4096 on T4s; LoRA b4 s4096 (TP with offload before): FSDP alone leaves the logits whole
-    for mode, b, host in (("qlora", 2, None), ("lora", 4, "48GB")):
-        try:
-            t4 = memfit.plan_gpus("llama-3.1-8b", "t4", mode=mode, batch=b, context=4096, limit=64, host_memory=host)
-            assert t4.value is None
-            why = t4.explanation
-        except memfit.MemfitError as e:
-            why = str(e)
-        assert "multi-GPU LoRA only as FSDP" in why
+    with pytest.raises(memfit.MemfitError, match="multi-GPU LoRA only as FSDP"):
+        memfit.plan_gpus("mixtral-8x7b", "a100-40gb", mode="lora", batch=1, context=2048)
+    # was TP 2: LoRA b4 s4096 (TP with offload before): FSDP alone leaves the logits whole
+    try:
+        t4 = memfit.plan_gpus("llama-3.1-8b", "t4", mode="lora", batch=4, context=4096, limit=64, host_memory="48GB")
+        assert t4.value is None
+        why = t4.explanation
+    except memfit.MemfitError as e:
+        why = str(e)
+    assert "multi-GPU LoRA only as FSDP" in why
+    # QLoRA b2 s4096 on T4s (was TP 2, then refused): FSDP1 over two, no tensor parallelism
+    q = memfit.plan_gpus("llama-3.1-8b", "t4", mode="qlora", batch=2, context=4096, limit=64)
+    assert q.value == 2 and q.extra["layout"]["tp"] == 1 and q.extra["layout"]["fsdp_version"] == 1
 
 
 def test_eager_masks_kept_through_a_checkpointed_step() -> None:

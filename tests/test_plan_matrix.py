@@ -63,7 +63,7 @@ GPUS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("llama-3.1-70b", "rtx-4090", {}, {"mode": "inference", "runtime": "llamacpp", "dtype": "q4_k_m"}),
     ("llama-3.1-8b", "t4", {"host_memory": "64GB"}, {"mode": "train", "batch": 4, "context": 1024}),
     ("qwen2.5-7b", "rtx-4090", {"host_memory": "96GB"}, {"mode": "lora", "batch": 2, "context": 2048}),
-]  # QLoRA on more than one GPU is refused (tests/test_parallel_fsdp.py::test_plan_refuses_lora_layouts_not_simulated)
+]  # QLoRA on more than one GPU is FSDP1 (tests/test_plan_qlora.py), MoE LoRA refused (tests/test_parallel_fsdp.py)
 
 
 @pytest.mark.parametrize(("model", "gpu", "device", "opts"), GPUS,

@@ -26,6 +26,7 @@ from .hardware import Device, get_device
 from .levers import change_text, gpu_count_changes
 from .memory.runtimes.transformers_pool import grid_down, grid_up, interpolating_reserve
 from .plan_floor import floor_note
+from .plan_qlora import qlora_note
 from .plan_search import min_gpus
 from .result import Estimate
 from .rules import on_llamacpp, tp_problem
@@ -296,9 +297,8 @@ def layouts(spec: ModelSpec, gpus: int, mode: str, runtime: str = "transformers"
 def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = None, *,
               limit: int = DEFAULT_GPU_LIMIT, memory: int | str | None = None, estimator: Estimator | None = None,
               host_memory: int | str | None = None, **options: Any) -> PlanAnswer:
-    """The fewest GPUs that fit, with the cheapest layout (TP, PP, EP, ZeRO stage, ZeRO-Offload, checkpointing,
-    sequence parallelism, micro-batch) that fits at that count; no layout fits on one GPU fewer
-    (``plan_search``). Offload is searched when the host RAM per GPU is known (``host_memory``)."""
+    """The fewest GPUs that fit, with the cheapest layout (TP, PP, EP, ZeRO, offload given ``host_memory``,
+    checkpointing, SP, micro-batch; QLoRA as FSDP1) at that count; none fits on one GPU fewer (``plan_search``)."""
     spec, device, wl = _setup(model, gpu, workload, memory, options, host_memory)
     if not 1 <= limit <= MAX_GPUS:
         raise ConfigError(f"limit = {limit} must be from 1 to {MAX_GPUS:,} GPUs")
@@ -326,7 +326,7 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
     lay: dict[str, Any] = {"gpus": n, "tp": w.tp, "pp": w.pp}
     lay_text = f"tp = {w.tp}, pp = {w.pp}"
     if wl.mode in TRAIN_MODES:
-        lay.update(ep=w.ep, zero=w.zero, offload=w.offload, checkpointing=w.checkpointing,
+        lay.update(ep=w.ep, zero=w.zero, fsdp_version=w.fsdp_version, offload=w.offload, checkpointing=w.checkpointing,
                    sequence_parallel=w.sequence_parallel, batch=w.batch, grad_accum=w.grad_accum)
         extra["host_bytes"] = r.host_bytes
         lay_text += f", dp = {n // (w.tp * w.pp)}" + (f", ep = {w.ep}" if w.ep > 1 else "") + \
@@ -344,7 +344,7 @@ def plan_gpus(model: ModelRef, gpu: str | Device, workload: Workload | None = No
         f"{fmt_bytes(r.capacity_bytes)} per GPU"
     text += f"; no layout fits on {n - 1:,}" if n > 1 else ""
     text += f" ({extra['offload_note']})" if extra.get("offload_searched") is False else ""
-    text += floor_note(r, w) if wl.mode in TRAIN_MODES else ""  # the per-rank terms sharding does not shrink
+    text += floor_note(r, w) + qlora_note(w) if wl.mode in TRAIN_MODES else ""  # per-rank floor; FSDP1 QLoRA
     return PlanAnswer("min_gpus", "gpus", n, 1, limit, r, None, w, text, {"layout": lay, **extra})
 
 

@@ -40,6 +40,8 @@ from typing import Any
 
 from .errors import MemfitError, UnsupportedError
 from .fit import TRAIN_MODES, FitResult
+from .memory.training.fsdp1_lora import uses_fsdp1_lora
+from .memory.training.fsdp1_qlora import uses_fsdp1_qlora
 from .memory.training.fsdp_lora import uses_fsdp_lora
 from .memory.training.parallel_pp import uses_pipeline_model
 from .rules import tp_problem
@@ -47,6 +49,18 @@ from .spec import ModelSpec
 from .workload import MAX_GPUS, Workload
 
 __all__ = ["Found", "min_gpus"]
+
+
+def _quantized_lora(wl: Workload) -> bool:
+    return wl.mode == "qlora" or (wl.mode == "lora" and wl.quant is not None)
+
+
+def _lora_rank_modelled(wl: Workload, moe: bool) -> bool:
+    """A multi-GPU LoRA layout whose rank memfit models step by step: plain LoRA of a dense model under FSDP2
+    (``fsdp_lora``), or QLoRA under FSDP1 (``fsdp1_qlora``; ``workload`` sets ``fsdp_version`` 1 for it)."""
+    if _quantized_lora(wl):
+        return wl.fsdp_version == 1 and uses_fsdp1_qlora(wl, moe) and uses_fsdp1_lora(wl, moe)
+    return uses_fsdp_lora(wl, moe)
 
 MAX_TP = 8  # tensor parallelism stays inside one 8-GPU node
 CKPT = ("none", "selective", "full")
@@ -213,6 +227,10 @@ class _Search:
 
     def workload(self, fam: _Family, m: int, levers: dict[str, Any]) -> Workload:
         wl = self.wl.replace(gpus=fam.per * m, tp=fam.tp, pp=fam.pp, ep=fam.ep, **levers)
+        if wl.gpus > 1 and _quantized_lora(wl):
+            # QLoRA on several GPUs: the rank memfit prices is accelerate's FSDP1 (fsdp1_qlora.py: the 4-bit weights
+            # flattened as bf16 storage, the layout the published two-GPU runs used); FSDP2 QLoRA is only the sums
+            wl = wl.replace(fsdp_version=1)
         if self.training and wl.pp > 1 and wl.pp_schedule == "1f1b" and wl.grad_accum < wl.pp:
             # torch's Schedule1F1B refuses fewer micro-batches than stages; GPipe runs them (rank 0 holds the same)
             wl = wl.replace(pp_schedule="gpipe")
@@ -260,12 +278,15 @@ class _Search:
                                        "with experts, sequence parallelism or ZeRO: torch's ranks there are not "
                                        "modelled (Megatron's sums were up to 47 % under a simulated PP x TP rank); "
                                        "drop --tp/--ep or --pp, or --sequence-parallel/--zero")
-            if wl.mode in ("lora", "qlora") and wl.gpus > 1 and not uses_fsdp_lora(wl, self.spec.is_moe):
+            if wl.mode in ("lora", "qlora") and wl.gpus > 1 and not _lora_rank_modelled(wl, self.spec.is_moe):
                 # only plain LoRA of a dense model under FSDP2 is modelled rank by rank (fsdp_lora.py) and simulated
-                # (tests/data/parallel/dev.jsonl *-lora16-*, plan-checks.jsonl); the rest is parallel.py's sums
+                # (tests/data/parallel/dev.jsonl *-lora16-*, plan-checks.jsonl), and QLoRA as FSDP1's rank
+                # (fsdp1_qlora.py, against published two-GPU runs); the rest is parallel.py's sums
                 raise UnsupportedError("plan searches multi-GPU LoRA only as FSDP (ZeRO-2/3) of a dense model "
-                                       "without TP, PP, EP, offload or QLoRA: no other LoRA rank has been checked "
-                                       "in simulation; use memfit estimate for such a layout")
+                                       "without TP, PP, EP or offload, and QLoRA only as accelerate's FSDP1 of a "
+                                       "dense model (or of transformers 4.x's per-expert experts, "
+                                       "--transformers-version): no other LoRA rank has been checked; use memfit "
+                                       "estimate for such a layout")
             self.evaluated += 1  # layouts estimated (a refused one costs nothing)
             r = self.judge(wl)
         except UnsupportedError as e:
