@@ -419,6 +419,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     ("simulated/peft22-dev.jsonl", "training"): Bound(median=0.11, worst=0.11, under=0.10),
+    # the blind LoRA cases under PEFT 0.22.0 (peft22-blind-list.jsonl, committed before simulating), scored once:
+    # qwen1.5-moe-a2.7b-l2 (experts adapted from 0.22) -0.01 %, deepseek-v2-lite-l2 -0.57 %
+    ("simulated/peft22-blind.jsonl", "training"): Bound(median=0.29, worst=0.57, under=-0.57),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1038,6 +1041,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
     ("simulated/peft22-dev.jsonl", "training"): Bound(median=12.13, worst=12.13, under=-12.13),
+    # the blind LoRA cases under PEFT 0.22.0, scored once: qwen1.5-moe +2.01 %, deepseek-v2-lite -1.75 %
+    ("simulated/peft22-blind.jsonl", "training"): Bound(median=1.88, worst=2.01, under=-1.75),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
