@@ -131,8 +131,22 @@ def test_the_4x_experts_run_backward_one_at_a_time() -> None:
     assert back5_fsdp - back4_fsdp == 3 * 2 * 14336 * 1024 - 3 * 2 * 14336 * 128 == 77_070_336
 
 
-def test_unquantized_lora_keeps_the_grouped_experts() -> None:
-    # plain LoRA of 4.48.1 stays on the grouped path (the simulator's "4.48.1" MoE cases run transformers 5's experts)
+def test_lora_loops_at_4x_unless_the_record_says_grouped() -> None:
+    # plain LoRA (bf16 nn.Linear experts) at 4.48.1 loops too: the MoE moment holds 128 rows (one expert) in
+    # bf16, 3 x 2 x 14,336 x 128 = 11,010,048 B, where the grouped experts hold 3 x 2 x 14,336 x 1,024 = 88,080,384 B;
+    # --moe-experts grouped (the simulator's "4.48.1" records, which run transformers 5's experts) keeps the grouped
+    from memfit.memory.model_activations import model_activations
+
     spec = spec_from_config(dict(MIXTRAL_8X7B, num_hidden_layers=2), "mixtral-8x7b")
-    wl = Workload(mode="lora", batch=1, context=512, transformers_version="4.48.1").validate()
-    assert not model_states(spec, wl).precision.expert_loop
+
+    def back(**kw: object) -> tuple[bool, int]:
+        wl = Workload(mode="lora", batch=1, context=512, mixed_precision=False, attn="flash", **kw).validate()
+        p = model_states(spec, wl).precision
+        return p.expert_loop, model_activations(spec, p, 1, 512).layers[0].backward_extra
+
+    (loop4, b4), (loop5, b5) = back(transformers_version="4.48.1"), back()
+    grouped4 = back(transformers_version="4.48.1", moe_experts="grouped")
+    assert loop4 and not loop5 and not grouped4[0]
+    assert b5 - b4 == 3 * 2 * 14336 * 1024 - 3 * 2 * 14336 * 128 == 77_070_336
+    assert grouped4[1] == b5
+    assert back(moe_experts="loop") == (True, b4)

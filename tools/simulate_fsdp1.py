@@ -362,6 +362,7 @@ def memfit_params(p: dict[str, Any]) -> dict[str, Any]:
         out["targets"] = list(p["targets"])
     if p.get("transformers"):
         out["transformers"] = str(p["transformers"])
+        out["experts"] = "grouped"  # the installed transformers 5 runs the experts (4.x: the loss, the checkpoint)
     if p.get("dropout"):
         out["lora_dropout"] = float(p["dropout"])
     return out

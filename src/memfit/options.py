@@ -287,17 +287,17 @@ class WorkloadOptions:
                                       "its (fp32) input, keeping the dropped copy and a bool mask for backward.")
     peft_version: str = option("0.22", choices=("0.22", "0.21"), modes=ADAPTERS, help="PEFT release (LoRA on MoE): "
                                "0.22: experts and the MLPs of their names; 0.21: experts only (memory/lora.py).")
-    qlora_prep: str = option("peft", choices=("peft", "trl"), modes=ADAPTERS,
-                             help="QLoRA's model preparation: peft (prepare_model_for_kbit_training: every unquantized "
-                                  "parameter fp32) or trl (SFTTrainer with bf16=True: embeddings and lm_head back "
-                                  "in bf16).")
-    transformers_version: str | None = option(None, name_like=True, modes=("inference", *TRAINING),
-                                              runtimes=("transformers",),
-                                              none_means="transformers 5 (training: the loss of 4.49 and later)",
-                                              help="transformers release of the run. Training (4.40 or later): "
-                                                   "before 4.49 the loss keeps an fp32 copy of the shifted logits. "
-                                                   "Inference (4.35 or later): the older releases' tuple cache, "
-                                                   "prompt logits, fp32 logits and per-layer buffers.")
+    moe_experts: str | None = option(None, choices=("loop", "grouped"), modes=ADAPTERS, none_means="the release's",
+                                     help="MoE experts run one at a time (loop: transformers 4.x) or grouped (5).")
+    qlora_prep: str = option("peft", choices=("peft", "trl"), modes=ADAPTERS, help="QLoRA's model preparation: peft "
+                             "(prepare_model_for_kbit_training: every unquantized parameter fp32) or trl (SFTTrainer "
+                             "with bf16=True: embeddings and lm_head back in bf16).")
+    transformers_version: str | None = option(
+        None, name_like=True, modes=("inference", *TRAINING), runtimes=("transformers",),
+        none_means="transformers 5 (training: the loss of 4.49 and later)",
+        help="transformers release of the run. Training (4.40 or later): before 4.49 the loss keeps an fp32 copy of "
+             "the shifted logits. Inference (4.35 or later): the older releases' tuple cache, prompt logits, fp32 "
+             "logits and per-layer buffers.")
     quant: str | None = option(None, choices=("nf4", "nf4-dq", "fp4", "fp4-dq", "int8"), modes=("inference", *TRAINING),
                                runtimes=("transformers", "vllm"), none_means="no bitsandbytes quantization",
                                help="bitsandbytes quantization of the linear layers (QLoRA uses nf4-dq).")

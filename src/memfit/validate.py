@@ -132,7 +132,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")), transformers_version=_release(p),
                         qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")),
-                        peft_version=_peft_layout(p.get("peft")), **_parallel_fields(p))
+                        peft_version=_peft_layout(p.get("peft")), moe_experts=p.get("experts"),
+                        **_parallel_fields(p))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
 

@@ -393,10 +393,10 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
         # routed experts: the product's gradient (the down grouped_mm's input gradient) and the two gradients
         # MulBackward makes from it (of act(gate) and of up) are alive together, k·I per token each
         m = layer.moe
-        # the 4.x experts are bitsandbytes Linear4bit modules, whose forward returns ``out.to(inp_dtype)``
+        # 4.x's quantized experts are bitsandbytes Linear4bit modules, whose forward returns ``out.to(inp_dtype)``
         # (bitsandbytes 0.43 ``nn/modules.py``): their gradients take the expert input's dtype (fp32 after kbit
         # preparation's fp32 norms, bf16 on trl's sharded path), not autocast's bf16
-        eb = feed if p.expert_loop else p.proj_bytes
+        eb = feed if p.expert_loop and p.quantized else p.proj_bytes
         mlp_back = max(mlp_back, 3 * eb * m.expert_intermediate_size * rows)
         if p.full:
             relief = expert_backward_relief(m, h, T, 4 if p.amp else p.proj_bytes, p.weight_bytes, moe_kept, mlp_back)

@@ -95,14 +95,24 @@ def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, floa
         return Precision(amp=wl.mixed_precision, weight_bytes=4, resid_bytes=4, full=False, lora_kinds=kinds,
                          lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn, quantized=True,
                          embed_out_bytes=2 if wl.qlora_prep == "trl" else 0,
-                         # the 4.x experts bitsandbytes quantized one by one also run one by one (activations'
-                         # _expert_rows); unquantized LoRA keeps the grouped path: the simulator's "4.48.1" MoE cases
-                         # (tools/simulate_fsdp1.py) run transformers 5's grouped experts with 4.48's loss
-                         expert_loop=spec.is_moe and expert_linears(wl.transformers_version, spec.family),
+                         expert_loop=_expert_loop(spec, wl),
                          dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
     return Precision(amp=wl.mixed_precision, weight_bytes=base, resid_bytes=base, full=False, lora_kinds=kinds,
                      lora_rank=wl.lora_rank, lora_dropout=wl.lora_dropout, attn=wl.attn,
+                     expert_loop=_expert_loop(spec, wl),
                      dropout=drop[0], attention_dropout=drop[1], embedding_dropout=drop[2])
+
+
+def _expert_loop(spec: ModelSpec, wl: Workload) -> bool:
+    """The frozen experts of LoRA / QLoRA run one at a time (activations' ``_expert_rows``): the releases that build
+    them as ``nn.Linear`` modules (transformers 4.x, ``moe_release.expert_linears``) loop over them, unless
+    ``--moe-experts`` says how they ran (the simulator's "4.48.1" records ran transformers 5's grouped experts with
+    4.48's loss and checkpoint layout: ``experts: grouped``)."""
+    if not spec.is_moe:
+        return False
+    if wl.moe_experts is not None:
+        return wl.moe_experts == "loop"
+    return expert_linears(wl.transformers_version, spec.family)
 
 
 # trl's SFTTrainer with bf16=True (``peft_module_casting_to_bf16``, trl 0.10.1 – 0.13.0 read): after PEFT's
