@@ -165,6 +165,9 @@ EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
     "deepseek_v2": _QWEN2_MOE_STYLE, "deepseek_v3": _QWEN2_MOE_STYLE,
     "glm4_moe": _QWEN2_MOE_STYLE, "ernie4_5_moe": _QWEN2_MOE_STYLE, "hunyuan_v1_moe": _QWEN2_MOE_STYLE,
     "minimax_m2": _MIXTRAL_STYLE,  # transformers 5.25 conversion_mapping: minimax_m2 → mixtral, the others → qwen2_moe
+    # the same map's other entries memfit builds (GLM-4.7-Flash, DeepSeek-V3.2, GLM-5, Qwen3-Next): qwen2_moe
+    "glm4_moe_lite": _QWEN2_MOE_STYLE, "deepseek_v32": _QWEN2_MOE_STYLE, "glm_moe_dsa": _QWEN2_MOE_STYLE,
+    "qwen3_next": _QWEN2_MOE_STYLE,
 }
 # PEFT 0.22 adds ``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"] = "qwen2_moe"``: Qwen1.5-MoE / Qwen2-MoE's routed
 # experts are adapted too (their shared expert, an MLP of Linears, already was)
