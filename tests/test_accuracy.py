@@ -520,6 +520,8 @@ NOT_CASE_FILES = {
                                               "(tools/simulate_families_heldout.py --list)",
     "simulated/peft22-dev-list.jsonl": "the list of issue 12's development LoRA case under PEFT 0.22 "
                                        "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind5-list.jsonl": "the frozen list of issue 12's blind round 5 (model types no other file has, "
+                                   "the issue's mechanisms) (tools/simulate_families_heldout.py --list)",
     "simulated/peft22-blind-list.jsonl": "the frozen list of issue 12's blind LoRA cases under PEFT 0.22 "
                                          "(tools/simulate_families_heldout.py --list)",
     "simulated/families-heldout-list.jsonl": "the frozen list of held-out family cases "
