@@ -18,6 +18,12 @@ Usage:  python tools/simulate_memory.py validate --cases FILE --only CASE --trac
    or   python tools/placement_sensitivity.py --cases FILE --only CASE[,CASE...]   (simulates them first)
 Prints per case: the reserved peak, the 1-10 MiB requests, how many each replay leaves out, and the lowest, median
 and highest reserved peak of the replays relative to the full stream's.
+
+        python tools/placement_sensitivity.py --memfit FILE [--fraction 0.01] [--seeds 16]
+does the same to memfit's own replay: ``memfit validate FILE`` once as it is and once per seed with each 1-10 MiB
+request of the emulated allocator dropped with probability ``--fraction`` (one process per run: the replays are
+cached), and prints per case the device total's error as validated, then the lowest / median / highest over the
+seeds (docs/simulator.md, "Placement noise").
 """
 
 from __future__ import annotations
@@ -103,6 +109,40 @@ def _traces(args: argparse.Namespace) -> list[tuple[str, list[dict[str, Any]], i
     return out
 
 
+def _memfit_one(path: str, seed: int, fraction: float) -> dict[str, float | None]:
+    """Each case's device-total error from ``memfit validate``, the allocator dropping each 1-10 MiB request with
+    probability ``fraction`` (none when ``seed`` < 0)."""
+    from memfit.memory import caching_allocator as ca
+    from memfit.validate import validate_file
+
+    rng, malloc = random.Random(seed), ca.CachingAllocator.malloc
+
+    def dropping(self: CachingAllocator, key: object, nbytes: int) -> int:
+        if seed >= 0 and K_SMALL_SIZE < nbytes < K_MIN_LARGE_ALLOC and rng.random() < fraction:
+            return 0  # never made: its free is ignored (an unknown key)
+        return malloc(self, key, nbytes)
+
+    ca.CachingAllocator.malloc = dropping  # type: ignore[method-assign]
+    results, _ = validate_file(path)
+    return {r.case: r.total_error for r in results}
+
+
+def memfit_band(path: str, fraction: float, seeds: int) -> None:
+    import subprocess
+
+    runs = []
+    for seed in range(-1, seeds):
+        out = subprocess.run([sys.executable, __file__, "--memfit-run", path, "--seed", str(seed), "--fraction",
+                              str(fraction)], check=True, capture_output=True, text=True).stdout
+        runs.append(json.loads(out))
+    for case, err in runs[0].items():
+        if err is None:
+            continue
+        band = sorted(100 * r[case] for r in runs[1:])
+        print(f"{case:66s} device total {100 * err:+6.2f} %, with {fraction:.0%} of its 1-10 MiB requests dropped: "
+              f"{band[0]:+6.2f} / {statistics.median(band):+6.2f} / {band[-1]:+6.2f} %", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("trace", nargs="?", default="", help="a file of simulate_memory.py validate --trace")
@@ -111,7 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fraction", type=float, default=0.01, help="share of the 1-10 MiB requests each replay "
                     "leaves out (default 0.01)")
     ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--memfit", default="", help="a case file: memfit's own replay perturbed, per case")
+    ap.add_argument("--memfit-run", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=-1, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.memfit_run:
+        print(json.dumps(_memfit_one(a.memfit_run, a.seed, a.fraction)))
+        return 0
+    if a.memfit:
+        memfit_band(a.memfit, a.fraction, a.seeds)
+        return 0
     if not a.trace and not (a.cases and a.only):
         ap.error("give a trace file, or --cases FILE --only CASE")
     for case, raw, simulated in _traces(a):

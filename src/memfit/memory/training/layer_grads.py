@@ -11,6 +11,7 @@ in place).
 from __future__ import annotations
 
 from ..lora_dropout import AMP_BYTES, dropout_backward
+from .layer_hc import hc_streams
 from .layer_ops import LayerRun, Linear, StepContext
 from .layer_sp import sp_gather, sp_scatter, tp_sum, tp_whole
 
@@ -33,6 +34,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     acc: dict[int, int] = {}  # input key -> its gradient (later Linears on the same input add in place)
     pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
     run.streams[:] = [grad, 0]  # the hyper-connections' ops (layer_hc) pass the streams' gradient along
+    first, replaced = grad, False  # ``replaced``: the input norm's fp32 chain made the layer input's gradient
     for j in range(len(run.linears), -1, -1):
         for pos, sizes, scratch in reversed(run.kernels):
             if pos == j:
@@ -49,8 +51,12 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
                 whole = [*acc.values(), *pending]
                 acc, pending = {}, [sp_scatter(c, whole[-1], c.r)] if whole else []
                 tr.free(*whole[:-1])
-            _norm_backward(c)
-            tr.free(*acc.values(), *pending)
+            if _fp32_rms_chain(c):  # the stream's gradient is a new tensor after the norm's (``rms_backward_fp32``)
+                grad = run.streams[0] = rms_backward_fp32(c, grad, [*acc.values(), *pending])
+                replaced = j == 0
+            else:
+                _norm_backward(c)
+                tr.free(*acc.values(), *pending)
             acc, pending = {}, []
         if j > 0:
             lin = run.linears[j - 1]
@@ -70,10 +76,53 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
         made_as = made.pop(kind, 0) or made.pop(kind.removesuffix("_shexp"), 0) if matrix else 0
         c.grads.append(made_as or tr.alloc(numel * gb))
     c.grads += made.values()
-    if run.streams[0] != grad:  # the hyper-connections freed it and left the layer input's
+    if replaced:
+        return grad
+    if run.streams[0] != first:  # the hyper-connections freed it and left the layer input's
         return run.streams[0]
     out = tr.alloc(c.ts * h * c.r)
     tr.free(grad)
+    return out
+
+
+def _fp32_rms_chain(c: StepContext) -> bool:
+    """Whether a layer norm's backward is replayed as ``rms_backward_fp32``: transformers' pre-norm RMSNorm over an
+    fp32 stream (autocast on fp32 weights, or an fp32 model: ``c.r`` 4), the whole sequence on the rank, one stream
+    (no hyper-connections), the norm's weight and input both needing their gradients (full training: a LoRA model's
+    norm weight is frozen, and autograd's ``MulBackward0`` makes no product for an input that needs no gradient).
+    Not OLMo (1), which the catalog lists as RMS: its ``OlmoLayerNorm`` is ``F.layer_norm`` without a weight
+    (transformers' modeling_olmo.py), one fused kernel."""
+    return c.spec.norm == "rms" and c.spec.family != "olmo" and c.r == 4 and c.sp == 1 and c.p.full and \
+        not c.no_input_grad and hc_streams(c.spec) <= 1 and all(la.norm_layout == "pre" for la in c.spec.layers)
+
+
+def rms_backward_fp32(c: StepContext, stream: int, incoming: list[int]) -> int:
+    """Autograd's backward of transformers' RMSNorm on an fp32 stream, tensor by tensor (``LlamaRMSNorm.forward``:
+    ``variance = x.pow(2).mean(-1, keepdim=True)``, ``x = x * torch.rsqrt(variance + eps)``, ``weight * x``; the
+    formulas of torch's ``tools/autograd/derivatives.yaml``): ``mul``'s two products (the normed input's gradient,
+    grad × weight; the weight's, grad × normed, summed over the tokens), the incoming gradient freed; the second
+    ``mul``'s (x's direct gradient, × rsqrt; rsqrt's, × x, summed); the direct gradient added to the stream's (the
+    autograd engine's input buffer: a new tensor; ``stream`` 0 is a buffer kept elsewhere, as a pipeline stage's
+    received gradient); ``mean``'s backward (``expand`` / n, one tensor), ``pow``'s (``pow(x, 1)``, × 2, × the
+    gradient), added once more. Nine T × h fp32 tensors where ``_norm_backward`` makes two, in the order the
+    simulator's trace of dev llama-3.2-1b-l4/pp2-r1-1f1b (pipeline-dev.jsonl) makes them for every layer norm.
+    Returns the stream's gradient after the norm."""
+    tr, n4 = c.tr, c.ts * c.spec.hidden_size * 4
+    normed_grad = tr.alloc(n4)
+    tr.free(tr.alloc(n4))  # the weight's gradient product, summed over the tokens
+    tr.free(*incoming)
+    via_rsqrt = tr.alloc(n4)  # rsqrt's gradient product (summed)
+    direct = tr.alloc(n4)
+    tr.free(via_rsqrt, normed_grad)
+    summed = tr.alloc(n4)
+    tr.free(stream, direct)
+    mean_back = tr.alloc(n4)
+    powered = tr.alloc(n4)
+    doubled = tr.alloc(n4)
+    pow_back = tr.alloc(n4)
+    tr.free(doubled, powered, mean_back)
+    out = tr.alloc(n4)
+    tr.free(summed, pow_back)
     return out
 
 
