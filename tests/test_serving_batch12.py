@@ -71,10 +71,8 @@ def test_batch13_blind_cases_hold_their_first_scoring() -> None:
 # torch.compile cache: memfit prices neither exactly (cold +9.1 % pool, warm -9.2 % tokens; docs/serving.md, "The
 # first torch.compile"); a case may improve, never grow past it + 0.5 pp
 FIRST_15 = {
-    # the cold start's bound was raised once (2026-12-07, +9.09 -> +10.09 % pool) by the 0.26+ dummy sampler's 2 B per
-    # logit element (read in the 0.26.0 / 0.27.1 source; its warm twin went -9.22 -> -8.36 %): the rest is the
-    # unpriced compile transient
-    "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": {"weights": 0.0002, "kv_pool": 0.1009, "kv_tokens": 0.1019},
+    # the cold start (first scoring +9.09 % pool, +10.09 after the 0.26+ dummy sampler's 2 B per logit element) named
+    # the cold-compile mechanism and moved to development on 2026-12-07 (tests/test_serving_vectors.py guards it)
     "recon-rtx4090-qwen3-8b-v0.27.1-warm-compile": {"kv_tokens": 0.0922},
     "notes-15.55gib-qwen2.5-0.5b-v0.26-async-32k": {"weights": 0.004, "kv_pool": 0.0148, "kv_tokens": 0.0146,
                                                    "max_concurrency": 0.0145},

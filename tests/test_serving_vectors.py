@@ -40,19 +40,18 @@ def test_development_set_holds() -> None:
     # weights, so memfit's 0.09 GiB of weights and 0.03 GiB of activation below the log are +4 % of it
     # (gpt-oss-120b on one H100, +6.7 % before the float32 rotary cache and the swizzled scales' padding, is +2.6 %)
     # Qwen3-32B pp 2 on vLLM 0.27.1 (moved to development with the Model Runner V2 change): its first stage keeps
-    # 3.03 GiB beside weights and KV where MRV2's forward (1.41) and non-torch (0.25) give 1.66; the 1.37 GiB fits a
-    # cold torch.compile inside the profiling run (docs/serving.md), which memfit does not price
+    # 3.03 GiB beside weights and KV where MRV2's forward (1.41) and non-torch (0.25) give 1.66; a cold compile (a fresh
+    # container) adds Inductor's embedding benchmark, 1.53 GiB, 0.12 above the forward: +19.9 -> +18.1 %; its tp 2
+    # sibling (the same cold container) is exact, so the remaining 1.25 GiB is not the compile's (not explained)
     known_over = {"vllm21348-4xh100-qwen3-235b-a22b-fp8-tp4": 0.06,
                   "llmdplanner-h100-v0.19-qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192": 0.045,
-                  "blog-2xrtxpro6000-qwen3-32b-pp2-v0.27": 0.205,
+                  "blog-2xrtxpro6000-qwen3-32b-pp2-v0.27": 0.19,
+                  # the HAMi-limited L40S (batch 17, moved to development): with the cold compile's 0.59 GiB peak
+                  # +12.2 -> +6.0 %; 0.42 GiB of its 1.26 beside weights and KV is not named
+                  "notes-hami16g-l40s-qwen2.5-3b-v0.27.1-seqs1": 0.065,
                   # Gemma-3-27B (batch 10, moved to development): 0.32 GiB of weights and 0.31 GiB of activation
                   # above memfit's in the log (the image-text model's load and encoder profile), +3.3 % of 19.5 GiB
-                  "llmdplanner-h100-v0.19-gemma-3-27b-it": 0.035,
-                  # the AWQ row as its source states it (vLLM 0.26.0, Model Runner V2, RTX 4080): the log prints
-                  # 1.04 GiB of activation where MRV2's profile gives 0.26 (most likely a cold compile inside the
-                  # profiling run, docs/serving.md), +8.6 % of 8.0 GiB; +7.4 % since the load's max_split replay
-                  # (its weights -1.78 -> -0.01 %)
-                  "wsl-16gib-qwen2.5-7b-awq-32k": 0.08}
+                  "llmdplanner-h100-v0.19-gemma-3-27b-it": 0.035}
     for r in dev:
         e = r.error("kv_pool")
         assert e is None or e <= known_over.get(r.case, 0.03), (r.case, e)
@@ -68,8 +67,12 @@ POOL_CAPS = {
     # (2026-12-07) the AWQ row names the served Qwen2.5-7B-Instruct config (32,768 positions): -4.41 -> -4.12 %;
     # then its source's own vLLM 0.26.0 / RTX 4080 (was 0.11 / RTX 4060 Ti): -4.12 -> +8.59 % (MRV2's profile)
     # then the 0.21+ load's max_split_size_mb:20 (vllm_load: the AWQ Marlin replay, weights -1.78 -> -0.01 %):
-    # +8.59 -> +7.42 %
-    "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": +0.075,
+    # +8.59 -> +7.42 %; then its first start's cold compile (vllm_compile: the embedding benchmark, 1.03 GiB against
+    # the 1.04 printed): +7.42 -> -2.22 % (the log's non-torch 0.06 GiB where memfit has 0.25)
+    "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.023,
+    # the RTX 4090 Qwen3-8B cold start (batch 15, moved to development with the cold-compile change): +10.09 -> -9.98 %;
+    # the compile's transient is priced (1.175 GiB, 1.18 printed) and what is left is its warm twin's -8.4 %
+    "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": -0.100,
     # (2026-12-07) the allocator's block remainders made the Qwen2 weights exact (dennis A100 -0.39 -> -0.00 %): the
     # util 0.25 pool, -1.7 % before, is -2.8 % after: the 0.07 GiB its weights had hidden is the profile's
     # (2026-12-07) from vLLM 0.11 NCCL's and the custom all-reduce's buffers precede the worker's snapshot
@@ -111,13 +114,14 @@ def test_model_runner_v2_cases_score_blind() -> None:
     # batch 9 (held out, recorded before scoring, first scoring kept as the guard): three vLLM 0.27.1 servers on one
     # RTX 4090 under WSL2. Qwen2.5-0.5B +1.9 %; Qwen2.5-7B bf16 +34 % and FP8-dynamic +9.1 % in tokens: the log keeps
     # 2.34 / 1.63 GiB beside weights and KV where memfit names 0.47 / 0.5; not explained (only the token count is
-    # quoted for those two runs), not tuned
+    # quoted for those two runs), not tuned. All three moved to development on 2026-12-07 (compared with the
+    # cold-compile mechanism; their compile cache is not stated, so they are priced warm)
     first = {"notes-wsl-rtx4090-qwen2.5-0.5b-serve-v0.27.1-util0.85": 0.0186,
              "notes-wsl-rtx4090-qwen2.5-7b-serve-v0.27.1": 0.3414,
              "notes-wsl-rtx4090-qwen2.5-7b-fp8dyn-serve-v0.27.1": 0.0911}
     for case, was in first.items():
         e = results[case].error("kv_tokens")
-        assert results[case].split == "heldout" and e is not None and abs(e) <= was + 0.005, (case, e)
+        assert results[case].split == "dev" and e is not None and abs(e) <= was + 0.005, (case, e)
 
 
 def test_sampler_backend_is_an_input_of_the_case() -> None:

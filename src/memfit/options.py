@@ -208,6 +208,8 @@ class WorkloadOptions:
                                       runtimes=("vllm",), none_means="the version's default (native; triton 0.17+)",
                                       help="vLLM top-k/top-p sampler: native (sorts), triton or flashinfer "
                                            "(the log says 'Using FlashInfer for top-p & top-k sampling').")
+    vllm_compile_cache: str = option("warm", choices=("warm", "cold"), modes=INFERENCE, runtimes=("vllm",), help=(
+        "vLLM torch.compile cache at start: warm (a restart) or cold (a first start: the embedding benchmark, 0.19+)."))
     enforce_eager: bool = option(False, modes=INFERENCE, runtimes=("vllm", "sglang"),
                                  help="vLLM --enforce-eager / SGLang --disable-cuda-graph: no CUDA graph memory.")
     mem_fraction_static: float | None = option(None, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,
@@ -386,16 +388,11 @@ def values_to_kwargs(cls: type[WorkloadOptions], values: dict[str, Any]) -> dict
     out (None) takes its default."""
     kw: dict[str, Any] = {}
     for o in declared(cls):
-        if o.name not in values:
+        if o.name not in values or (o.type == "names" and values[o.name] is None):
             continue
         v = values[o.name]
-        if o.type == "names":
-            if v is None:
-                continue
-            if isinstance(v, str):
-                v = tuple(t.strip() for t in v.split(",") if t.strip())
-            elif isinstance(v, list):
-                v = tuple(v)
+        if o.type == "names" and isinstance(v, (str, list)):
+            v = tuple(t.strip() for t in v.split(",") if t.strip()) if isinstance(v, str) else tuple(v)
         kw[o.name] = v
     return kw
 

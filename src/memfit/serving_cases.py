@@ -126,6 +126,7 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
     if row["engine"] == "vllm":
         opts.update(gpu_memory_utilization=float(row.get("gpu_memory_utilization", 0.9)),
                     vllm_version=row.get("version"), vllm_sampler=row.get("sampler"),
+                    vllm_compile_cache=row.get("compile_cache"),
                     block_size=int(row.get("block_size", 16)))
     elif row.get("mem_fraction_static") is not None:
         opts["mem_fraction_static"] = float(row["mem_fraction_static"])

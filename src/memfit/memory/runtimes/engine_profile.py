@@ -50,6 +50,7 @@ class EngineProfile:
     mrv2_states_counted: bool = False  # 0.27+: the pool counts MRV2's sampler states (vllm_mrv2.sampler_state_bytes)
     mrv2_sampler: str = "mrv2"  # the sampler_bytes row of MRV2's dummy sampler run (0.26+: mrv2_logits)
     load_max_split_mib: int = 0  # 0.21+: the load runs under max_split_size_mb (vllm_load; 0: unlimited)
+    compile_benchmarks: bool = False  # 0.19+: a cold compile benchmarks Inductor's combo kernels (vllm_compile)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -142,6 +143,7 @@ def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: in
         mrv2_states_counted=bool(row.get("mrv2_states_counted", False)),
         mrv2_sampler=str(row.get("mrv2_sampler", "mrv2")),
         load_max_split_mib=int(row.get("load_max_split_mib", 0)),
+        compile_benchmarks=bool(row.get("compile_benchmarks", False)),
     )
 
 

@@ -35,9 +35,10 @@ from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
 from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
+from .vllm_compile import compile_notes, profile_peak_with_compile
 from .vllm_groups import KVGroups, kv_groups, request_blocks
 from .vllm_load import load_extra_bytes
-from .vllm_mrv2 import compile_notes, sampler_state_bytes
+from .vllm_mrv2 import sampler_state_bytes
 from .vllm_stages import stage_range, stage_weight_bytes
 
 __all__ = ["auto_kv_dtype", "cuda_graph_bytes", "estimate_vllm", "kv_block_bytes", "moe_workspace_bytes",
@@ -321,6 +322,9 @@ def _stage(spec: ModelSpec, wl: Workload, fmt: str, dev: Device, prof: EnginePro
     activation, act_formula = profile_activation_bytes(
         spec, prof.max_num_batched_tokens, prof.max_num_seqs, tp, prof.sampler_bytes, prof.sampler_fixed_bytes,
         prof.moe_workspace, first_stage=rank == 0, last_stage=rank == pp - 1)
+    if rank == 0 and wl.vllm_compile_cache == "cold" and prof.compile_benchmarks and not wl.enforce_eager:
+        activation, act_formula = profile_peak_with_compile(spec, activation, act_formula, prof.max_num_batched_tokens,
+                                                            tp, 4 if fmt == "float32" else 2)
     if prof.runner == "v2" and prof.mrv2_states_counted and rank == pp - 1:
         states = sampler_state_bytes(spec.vocab_size, prof.max_num_seqs)
         activation += states
@@ -441,6 +445,6 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
              f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
              f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
              prof.defaults_basis]
-    notes.extend(compile_notes(prof.runner, wl.enforce_eager, wl.vllm_sampler))
+    notes.extend(compile_notes(prof, wl.enforce_eager, wl.vllm_sampler, wl.vllm_compile_cache == "cold"))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=tuple(notes), details=details)

@@ -18,28 +18,10 @@ fall in free memory since the worker's snapshot, which counts it (``mrv2_states_
 
 from __future__ import annotations
 
-__all__ = ["compile_notes", "sampler_state_bytes"]
+__all__ = ["sampler_state_bytes"]
 
 
 def sampler_state_bytes(vocab: int, max_num_seqs: int, decode_query_len: int = 1) -> int:
     """The bytes of MRV2's vocabulary-wide sampler states on the last pipeline stage (see the module's docstring)."""
     words = -(-vocab // 32)
     return max_num_seqs * (vocab + words) * 4 + max_num_seqs * decode_query_len * words * 4
-
-
-def compile_notes(runner: str, enforce_eager: bool, sampler: str | None = None) -> tuple[str, ...]:
-    """What a Model Runner V2 estimate does not price: with torch >= 2.10 vLLM compiles ahead of time inside the
-    first model call (``vllm/compilation/decorators.py``: ``aot_compile`` then the first run, unless the compile cache
-    holds the artifact), and that call is the profiling run, so a first start's profile peak also holds Inductor's
-    compile (read in the vLLM 0.26.0 and 0.27.1 source; a published cold/warm pair of one RTX 4090 server: 1.18
-    against 0.19 GiB of peak activation, docs/serving.md). memfit prices the warm start. A ``sampler`` path the user
-    named (``VLLM_USE_FLASHINFER_SAMPLER``) configures the V1 runner's ``TopKTopPSampler`` only: MRV2's
-    ``Sampler.sample`` (``v1/worker/gpu/sample/sampler.py``) does not use it, which the notes say."""
-    if runner != "v2":
-        return ()
-    named = (f"the sampler path named ({sampler}) is the V1 runner's top-k/top-p kernel; vLLM runs Model Runner V2 "
-             "for this model, whose sampler does not use it",) if sampler else ()
-    if enforce_eager:
-        return named
-    return ("priced with a warm torch.compile cache: a first start compiles inside the profiling run and keeps about "
-            "1 GiB less KV cache (0.99 GiB in a published cold/warm pair of one server)", *named)
