@@ -20,6 +20,9 @@ FIRST_18 = {
                                                        "max_concurrency": 0.0106},
     "modelling-l40s-exaone-4.0-32b-fp8-eager-v0.11.0-4k": {"weights": 0.0054, "kv_pool": 0.0088, "kv_tokens": 0.0087,
                                                            "max_concurrency": 0.0088},
+    # batch 19, recorded and committed after the change, before its scoring: a cold start on vLLM 0.15.1
+    "runpod-rtx6000ada-llama-3.1-8b-ft-fp16-v0.15.1-128k": {"weights": 0.0001, "kv_pool": 0.0103, "kv_tokens": 0.0102,
+                                                            "max_concurrency": 0.0118},
 }
 
 
@@ -30,7 +33,8 @@ def _rows() -> dict[str, dict[str, object]]:
 def test_batch18_blind_cases_hold_their_first_scoring() -> None:
     results, rows = {r.case: r for r in score_serving_file(FILE)}, _rows()
     for case, caps in FIRST_18.items():
-        assert results[case].split == "heldout" and "batch 18" in str(rows[case]["collected"]), case
+        batch = "batch 19" if "runpod" in case else "batch 18"
+        assert results[case].split == "heldout" and batch in str(rows[case]["collected"]), case
         for q, cap in caps.items():
             e = results[case].error(q)
             assert e is not None and abs(e) <= cap + 0.005, (case, q, e)
