@@ -42,7 +42,7 @@ from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
-from .layer_ops import LayerRun, Linear, StepContext, linear, norm
+from .layer_ops import BackwardOp, LayerRun, Linear, StepContext, linear, norm
 from .layer_parallel import first_parallel, gelu_new, gelu_new_chain
 from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
@@ -226,7 +226,8 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     tr.free(weighted)
     out = tr.alloc(t * h * eb)
     tr.free(back)
-    run.hold(tr, *merged_up, *merged_down, down, probs, *casts)
+    run.hold(tr, down, probs, *casts)
+    tr.free(*(merged_up + merged_down if not run.keep else []))  # kept: freed by their nodes (_merged_backward)
     run.hold(tr, gathered) if up_trains else tr.free(gathered)
     run.kernels.append((len(run.linears), [rows * h * eb, rows * 2 * inter * eb, rows * inter * eb], 0))
     return _add_shared(c, run, m, x, xb, out, shared, eb)
@@ -284,9 +285,20 @@ def _merged_experts(c: StepContext, run: LayerRun, m: MoESpec, kind: str, width:
     if not _adapted(c, kind):
         return []
     size = m.num_experts * width * c.spec.hidden_size * c.pb
-    if record:
-        run.kernels.append((len(run.linears), [size], 0))
-    return [c.tr.alloc(size)]
+    key = c.tr.alloc(size)
+    if record and run.keep:
+        run.ops.append((len(run.linears), _merged_backward(size, key)))
+    return [key]
+
+
+def _merged_backward(size: int, key: int) -> BackwardOp:
+    """The merged weight's gradient, made by its grouped matmul's node (down's runs first) and turned by baddbmm's
+    backward into the small A and B gradients; the node then frees it and the merged weight it saved (the
+    simulator's trace of glm-4.5-air-l2/lora-r8-b1-s1024: the merged down weight is gone before gate_up's gradient)."""
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        cc.tr.free(cc.tr.alloc(size), key)
+        return grads
+    return backward
 
 
 def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
