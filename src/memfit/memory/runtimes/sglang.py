@@ -169,7 +169,8 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
              f"{' (assumed: pass --gpu NAME)' if assumed else ''} for weights and KV: max_total_num_tokens = "
              f"{tokens:,}; {tokens / max_len:.2f} requests of {max_len:,} tokens at once", mfs_basis,
              "SGLang's 'Load weight end ... mem usage' is the fall in free memory: the weights' allocator segments as "
-             "memfit counts them, plus 0 to about 0.1 GiB the CUDA/HIP runtime takes while the load's first kernels "
-             "run, which depends on the build and the card (not counted; docs/serving.md)")
+             "memfit counts them; some builds take the process's fixed 0.06 to 0.09 GiB (most likely at its first "
+             "CUDA kernel) inside the load and print it there too (SGLang's docs CI on one H100: the same free memory "
+             "after the load either way; not counted, docs/serving.md)")
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None, notes=notes,
                     details=details)
