@@ -156,8 +156,8 @@ def adapted_kinds(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft: s
 
 
 # PEFT 0.21 ``_MOE_TARGET_MODULE_MAPPING`` keyed by transformers' ``_MODEL_TO_CONVERSION_PATTERN``: the v4 names
-# (gate, up, down) that reach the fused experts. Other MoE families (qwen2_moe itself, gpt_oss, dbrx …) have no
-# conversion: their routed experts are never adapted by target_modules.
+# (gate, up, down) that reach the fused experts. Other MoE families (gpt_oss, dbrx …; qwen2_moe itself before 0.22)
+# have no conversion: their routed experts are never adapted by target_modules.
 _MIXTRAL_STYLE = ("w1", "w3", "w2")
 _QWEN2_MOE_STYLE = ("gate_proj", "up_proj", "down_proj")
 EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
