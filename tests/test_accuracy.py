@@ -1073,8 +1073,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/peft22-dev.jsonl", "training"): Bound(median=0.08, worst=0.08, under=-0.08),
     # the blind LoRA cases under PEFT 0.22.0, scored once: qwen1.5-moe +2.01 %, deepseek-v2-lite -1.75 %
     ("simulated/peft22-blind.jsonl", "training"): Bound(median=1.88, worst=2.01, under=-1.75),
-    # issue 12's blind round 5 (l12blind5), first scoring: inference median 3.58 %, worst bailing-hybrid -63.24 %, aria-text
-    # eager prefill -14.77 %, emu3 fp32 prefill +9.74 %; training median 2.90 %, worst openai-gpt -15.15 %
+    # issue 12's blind round 5 (l12blind5), first scoring: inference median 3.58 %, worst bailing-hybrid -63.24 %,
+    # aria-text eager prefill -14.77 %, emu3 fp32 prefill +9.74 %; training median 2.90 %, worst openai-gpt -15.15 %
     ("simulated/blind5.jsonl", "inference"): Bound(median=3.59, worst=63.25, under=-63.25),
     ("simulated/blind5.jsonl", "training"): Bound(median=2.91, worst=15.16, under=-15.16),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
