@@ -1005,7 +1005,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then lara-mini moved to development (l12lara): median 0.88 %, worst minimax +4.52 %, most under -1.73 %
     # + hunyuan-v1-dense generate, scored once (l12lara): -0.14 %; median 0.72 %
     ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.73, worst=4.53, under=-1.74),
-    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.98, under=-1.07),
+    # OLMo's weightless fp32 LayerNorm (l12misc, from modeling_olmo.py, not from a case): olmo-l3 fp32 SGD +1.97 ->
+    # +0.98 %; median 0.59 %, worst youtu -1.06 %
+    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.60, worst=1.07, under=-1.07),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
     # BitNet's sub-norms replayed (l12sweep2): bitnet-default-l3 -11.21 -> -0.21 %

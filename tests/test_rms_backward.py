@@ -53,5 +53,5 @@ def test_rms_chain_only_where_the_trace_has_it() -> None:
     rows = (Path(__file__).parent / "data" / "simulated" / "blind-sweep.jsonl").read_text().splitlines()
     olmo = next(json.loads(x) for x in rows if json.loads(x).get("case", "").startswith("olmo-default-l3/"))
     spec = spec_from_config(olmo["config"])
-    assert spec.norm == "rms" and spec.family == "olmo"
+    assert spec.norm == "layernorm_fp32" and spec.family == "olmo"
     assert not _fp32_rms_chain(StepContext(Trace(), spec, AMP_FULL, 1, 1024))

@@ -80,7 +80,7 @@ _NORM_NAMES: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {
 
 def _norm(name: str, size: int, norm: str, layer: int | None, kind: str = "norm",
           group: Group = "norms") -> Iterator[Tensor]:
-    yield Tensor(f"{name}.weight", (size,), kind, group, layer)
+    yield from () if norm == "layernorm_fp32" else (Tensor(f"{name}.weight", (size,), kind, group, layer),)
     if norm == "layernorm":
         yield Tensor(f"{name}.bias", (size,), kind, group, layer, is_bias=True)
 

@@ -29,7 +29,9 @@ __all__ = [
     "VisionSpec",
 ]
 
-NormKind = Literal["rms", "layernorm", "layernorm_nobias"]
+# ``layernorm_fp32``: F.layer_norm with neither weight nor bias on an fp32 copy of its input, cast back (transformers
+# 5.25 modeling_olmo.py ``OlmoLayerNorm.forward``: ``F.layer_norm(x.to(float32), shape, None, None).to(orig_dtype)``)
+NormKind = Literal["rms", "layernorm", "layernorm_nobias", "layernorm_fp32"]
 MLPKind = Literal["gated", "plain"]
 MixerKind = Literal["attention", "mamba", "mamba2", "linear_attention", "short_conv"]
 QKNorm = Literal["none", "head", "full", "per_head_layernorm"]

@@ -147,8 +147,12 @@ def _linear_inputs(width: int, kinds: list[str], in_bytes: int, p: Precision) ->
     return own + shared
 
 
-def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool) -> tuple[int, int]:
-    """(saved bytes per token, output bytes) of one norm over ``width`` features."""
+def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool,
+          fp32_copy: bool = False) -> tuple[int, int]:
+    """(saved bytes per token, output bytes) of one norm over ``width`` features. ``fp32_copy``: OLMo's weightless
+    LayerNorm (spec ``layernorm_fp32``) keeps the fp32 copy it norms, mean and rstd, and returns the input dtype."""
+    if fp32_copy:
+        return 4 * width + 8, in_bytes
     if layernorm:  # native_layer_norm keeps input, mean and rstd; fp32 under autocast
         return in_bytes * width + 8, (4 if p.amp else in_bytes)
     if gemma:  # x.float(), normed fp32 × (1 + w) (or × w: FP32_WEIGHT_NORM), cast back to the input dtype
@@ -349,14 +353,14 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     T = b * s
     r = p.resid_bytes
     gemma = fam.gemma_norm(spec.family)
-    layernorm = spec.norm != "rms"
+    layernorm, ln32 = spec.norm != "rms", spec.norm == "layernorm_fp32"  # ln32: OLMo's weightless fp32 LayerNorm
     softcap = spec.family in fam.SOFTCAPPED_ATTENTION
     rotary = spec.position_embedding == "rope"
     per_token = 0
     extra_token = 0
     sq_saved = sq_transient = core_token = cache_token = 0
     layout = layer.norm_layout
-    n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
+    n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm, ln32)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
     norms_saved = n_norm * layer.norms

@@ -39,7 +39,8 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         outside += T * h  # embedding dropout mask
     final_hidden = final_norm = 0
     if spec.final_norm:
-        n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm)
+        n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm,
+                               spec.norm == "layernorm_fp32")
         own, shared = _inputs(h, ["output"], out_b, p)
         final_norm = T * (n_saved + own + shared)
         outside += final_norm

@@ -66,6 +66,10 @@ _O_BIAS = ("recurrent_gemma",)
 # model types whose blocks use nn.LayerNorm although the config has no eps field (transformers 5.25 modeling_opt.py
 # OPTDecoderLayer: self_attn_layer_norm and final_layer_norm are nn.LayerNorm; OPTConfig declares no eps)
 _LAYERNORM = ("opt",)
+# model types whose norms are a LayerNorm with neither weight nor bias over an fp32 copy of the input, cast back,
+# although the config has no eps field (transformers 5.25 modeling_olmo.py ``OlmoLayerNorm``: ``F.layer_norm(
+# hidden_states.to(torch.float32), self.normalized_shape, None, None, eps=1e-5).to(orig_dtype)``)
+_FP32_LAYERNORM = ("olmo",)
 # model types whose modelling code runs dropout in training under these config keys (embedding, residual,
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
 # with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;
@@ -318,7 +322,8 @@ def _assumptions(config_json: str) -> tuple[str, ...]:
 def generic_spec(cfg: Config, name: str) -> ModelSpec:
     """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
     text, hidden, vocab, layers, _ = _layout(cfg)
-    eps = "rms" if _first(text, ("rms_norm_eps", "norm_eps", "rms_norm_epsilon")) else (
+    eps = "layernorm_fp32" if cfg.get("model_type") in _FP32_LAYERNORM else "rms" if _first(
+        text, ("rms_norm_eps", "norm_eps", "rms_norm_epsilon")) else (
         "layernorm" if _first(text, ("layer_norm_eps", "layer_norm_epsilon", "layernorm_epsilon"))
         or cfg.get("model_type") in _LAYERNORM else "rms")
     keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))

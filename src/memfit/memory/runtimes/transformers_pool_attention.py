@@ -71,21 +71,22 @@ FP32_ROPE = ("olmo", "olmo2", "olmo3", "flex_olmo", "olmo_hybrid")
 def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     """The block's input norm; RMSNorm runs in fp32 (a float copy, its square, the scaled copy, back to the
     dtype, times the weight). Returns the normed tensor's key."""
-    if spec.norm != "rms":
+    if spec.norm in ("layernorm", "layernorm_nobias"):
         return tr.alloc(n * dt)
+    ln = spec.norm == "layernorm_fp32"  # OLMo: F.layer_norm(x.to(fp32)), no weight, cast back; no pow(2) (one kernel)
     if dt == 4:  # already fp32: the square, the scaled copy, times the weight
-        tr.free(tr.alloc(n * 4))
+        tr.free(0 if ln else tr.alloc(n * 4))
         y = tr.alloc(n * 4)
-        if spec.family in WEIGHTLESS_NORM:  # no weight: the scaled copy is the output
+        if spec.family in WEIGHTLESS_NORM or ln:  # no weight: the scaled copy is the output
             return y
         out = tr.alloc(n * 4)
         tr.free(y)
         return out
     x = tr.alloc(n * 4)
-    tr.free(tr.alloc(n * 4))  # pow(2), reduced by mean at once
+    tr.free(0 if ln else tr.alloc(n * 4))  # pow(2), reduced by mean at once
     y = tr.alloc(n * 4)
     tr.free(x)
-    if spec.family in WEIGHTLESS_NORM:  # no weight: the scaled copy cast back
+    if spec.family in WEIGHTLESS_NORM or ln:  # no weight: the scaled copy cast back
         out = tr.alloc(n * dt)
         tr.free(y)
         return out

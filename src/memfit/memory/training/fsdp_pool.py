@@ -358,7 +358,7 @@ def _final_norm(c: StepContext, r: ReplayInput, x: int) -> tuple[list[int], int]
     read = 0
     if whole != out and c.p.amp:
         read, whole = whole, c.tr.alloc(r.tokens * r.hidden * 2)
-    keeps = c.spec.norm != "rms" or c.r == 4
+    keeps = c.spec.norm in ("layernorm", "layernorm_nobias") or c.r == 4  # OLMo's keeps an fp32 copy
     if not keeps:
         c.tr.free(x)
     return [whole, *([out] if whole != out else []), *(k for _, k in run.saved), *([x] if keeps else [])], read

@@ -90,9 +90,8 @@ def _fp32_rms_chain(c: StepContext) -> bool:
     fp32 stream (autocast on fp32 weights, or an fp32 model: ``c.r`` 4), the whole sequence on the rank, one stream
     (no hyper-connections), the norm's weight and input both needing their gradients (full training: a LoRA model's
     norm weight is frozen, and autograd's ``MulBackward0`` makes no product for an input that needs no gradient).
-    Not OLMo (1), which the catalog lists as RMS: its ``OlmoLayerNorm`` is ``F.layer_norm`` without a weight
-    (transformers' modeling_olmo.py), one fused kernel."""
-    return c.spec.norm == "rms" and c.spec.family != "olmo" and c.r == 4 and c.sp == 1 and c.p.full and \
+    Not OLMo (1): its ``OlmoLayerNorm`` is ``F.layer_norm`` without a weight (spec ``layernorm_fp32``), one kernel."""
+    return c.spec.norm == "rms" and c.r == 4 and c.sp == 1 and c.p.full and \
         not c.no_input_grad and hc_streams(c.spec) <= 1 and all(la.norm_layout == "pre" for la in c.spec.layers)
 
 
@@ -128,9 +127,10 @@ def rms_backward_fp32(c: StepContext, stream: int, incoming: list[int]) -> int:
 
 def _norm_backward(c: StepContext) -> None:
     """RMSNorm's backward in fp32: the normalised input's gradient, the rsqrt chain, the input's gradient cast to
-    the stream's dtype and added into the stream's gradient."""
+    the stream's dtype and added into the stream's gradient. OLMo's weightless LayerNorm on an fp32 stream: the one
+    input gradient of ``native_layer_norm_backward`` (no ``.to`` node to upcast the incoming gradient)."""
     tr, n = c.tr, c.ts * c.spec.hidden_size
-    a = tr.alloc(n * 4)
+    a = 0 if c.spec.norm == "layernorm_fp32" and c.r == 4 else tr.alloc(n * 4)
     b = tr.alloc(n * 4)
     tr.free(a)
     g = tr.alloc(n * c.r) if c.r != 4 else 0

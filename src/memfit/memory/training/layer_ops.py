@@ -106,6 +106,8 @@ def norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
     """RMSNorm (or LayerNorm) over the stream; returns (output key, output bytes per element)."""
     tr, n = c.tr, c.ts * c.spec.hidden_size
     run.norms.append(len(run.linears))
+    if c.spec.norm == "layernorm_fp32":  # OLMo: F.layer_norm(x.to(fp32)) keeps the copy, .to(input dtype)
+        return _fp32_layer_norm(c, run, n, x_bytes)
     if c.spec.norm != "rms":  # native_layer_norm keeps its input (the stream); fp32 under autocast
         ob = 4 if c.p.amp else x_bytes
         return tr.alloc(n * ob), ob
@@ -123,6 +125,21 @@ def norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
     run.hold(tr, low) if c.p.full else tr.free(low)
     tr.free(normed)
     return out, out_b
+
+
+def _fp32_layer_norm(c: StepContext, run: LayerRun, n: int, x_bytes: int) -> tuple[int, int]:
+    """OLMo's ``OlmoLayerNorm`` (transformers 5.25 modeling_olmo.py): ``F.layer_norm(x.to(float32), shape, None,
+    None)``, ``.to(orig_dtype)``. The fp32 copy (the stream itself when it is fp32) is what native_layer_norm saves
+    (with the per-token mean and rstd); no weight, so nothing else is kept; its fp32 output goes once cast back."""
+    tr = c.tr
+    x32 = tr.alloc(n * 4) if x_bytes != 4 else 0
+    out = tr.alloc(n * 4)
+    run.hold(tr, x32)
+    if x_bytes == 4:
+        return out, 4
+    low = tr.alloc(n * x_bytes)
+    tr.free(out)
+    return low, x_bytes
 
 
 def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int) -> int:

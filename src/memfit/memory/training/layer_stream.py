@@ -59,7 +59,7 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     run = LayerRun(keep=keep)
     start = tr.pool.allocated
     stream, r = x, c.r
-    keeps_stream = c.spec.norm != "rms" or r == 4  # the norm keeps the stream itself (no fp32 copy of its own)
+    keeps_stream = c.spec.norm in ("layernorm", "layernorm_nobias") or r == 4  # the norm keeps the stream itself
     hc = hc_streams(c.spec) > 1
     parts = [p for p in ("attention", "linear", "ssm", "conv", "mlp", "moe")
              if getattr(layer, p) is not None and not (p == "mlp" and layer.moe is not None)
