@@ -134,6 +134,12 @@ CASES: list[tuple[str, str, int, str, dict[str, Any]]] = [
     # qwen3-vl-30b-a3b-instruct-l3/train-img1-bf16-adamw-fused-ckpt-b1-s1024 was listed blind in its place
     ("qwen3-vl-30b-a3b-instruct-l2/train-img1-bf16-adamw-fused-ckpt-b1-s1536", "catalog:qwen3-vl-30b-a3b-instruct", 2,
      "train", dict(batch=1, seq=1536, opt="adamw-fused", amp=False, ckpt=True, images=1)),
+    # moved from the blind image training set (issue 12, l12ckpt2: device total -0.36 %, allocated -0.02 % on main;
+    # +4.20 % with the checkpointed recomputation's early stop and the Qwen3-VL tower backward replayed tensor by
+    # tensor, before anything was read or fixed from it);
+    # qwen3-vl-30b-a3b-instruct-l4/train-img1-bf16-adamw-fused-ckpt-b1-s1536 was listed blind in its place
+    ("qwen3-vl-30b-a3b-instruct-l3/train-img1-bf16-adamw-fused-ckpt-b1-s1024", "catalog:qwen3-vl-30b-a3b-instruct", 3,
+     "train", dict(batch=1, seq=1024, opt="adamw-fused", amp=False, ckpt=True, images=1)),
 ]
 
 
