@@ -46,6 +46,7 @@ def test_supported_families() -> None:
         "gemma4", "deepseek_v4",  # first-class since ebe2127 / 8531e82
         "glm4_moe_lite", "mimo_v2_flash",  # issue 12's fresh blind set (tests/test_glm4_moe_lite.py, test_mimo.py)
         "glm_moe_dsa",  # issue 12's blind sweep, development (tests/test_glm_moe_dsa.py)
+        "openai-gpt",  # issue 12's blind round 5, development (tests/test_openai_gpt.py)
     }
 
 

@@ -54,6 +54,22 @@ def _gpt2(cfg: Config, name: str) -> ModelSpec:
                   **dropouts(cfg, "embd_pdrop", "resid_pdrop", "attn_pdrop", 0.1))  # GPT2Config defaults 0.1
 
 
+def _openai_gpt(cfg: Config, name: str) -> ModelSpec:
+    """OpenAI GPT (transformers 5.25 ``models/openai/modeling_openai.py``): GPT-2's Conv1D blocks with biases
+    (``c_attn`` fused q/k/v, ``c_proj``, ``c_fc``), but post-norm (``Block.forward``: ``n = self.ln_1(x + a)``,
+    ``h = self.ln_2(n + m)``), no final norm (``OpenAIGPTModel`` has no ``ln_f``), an MLP of 4 × n_embd whose
+    activation is ``ACT_FNS[config.afn]`` (``"gelu"`` is ``gelu_new``), learned positions (``positions_embed``) and
+    the embedding, residual and attention dropouts of ``embd_pdrop`` / ``resid_pdrop`` / ``attn_pdrop``."""
+    h, n_layers, heads = _dims(cfg, *_GPT_KEYS)
+    attn = AttentionSpec(heads, heads, h // heads, qkv_bias=True, o_bias=True, fused_qkv=True)
+    afn = str(cfg.get("afn") or "gelu")
+    mlp = MLPSpec(4 * h, "plain", True, {"gelu": "gelu_new", "swish": "silu"}.get(afn, afn))
+    layer = LayerSpec("attention", attn, mlp=mlp, norms=2, norm_layout="post")
+    return build_model(cfg, name, h, [layer] * n_layers, tie=True, norm="layernorm", position="learned",
+                       max_pos=int_alias(cfg, ("n_positions", "max_position_embeddings")), final_norm=False,
+                       **dropouts(cfg, "embd_pdrop", "resid_pdrop", "attn_pdrop", 0.1))  # OpenAIGPTConfig: 0.1
+
+
 def _gptj(cfg: Config, name: str) -> ModelSpec:
     h, n_layers, heads = _dims(cfg, *_GPT_KEYS)
     attn = AttentionSpec(heads, heads, h // heads, rope_dim=get_opt_int(cfg, "rotary_dim"))
@@ -115,4 +131,5 @@ BUILDERS: dict[str, Builder] = {
     "gpt2": _gpt2,
     "gpt_neox": _gpt_neox,
     "gptj": _gptj,
+    "openai-gpt": _openai_gpt,
 }
