@@ -29,7 +29,8 @@ def test_every_capacity_is_below_the_marketing_size_and_has_a_source_or_the_rule
 
 
 # (id, the figure a public log prints, in GiB) — the same numbers as the rows' sources quote
-MEASURED = [("t4", 14.56), ("l40s", 44.53), ("l40", 44.40), ("rtx-4090", 23.64), ("rtx-3090", 23.58), ("h200", 139.72)]
+MEASURED = [("t4", 14.56), ("l40s", 44.53), ("l40", 44.40), ("rtx-4090", 23.64), ("rtx-3090", 23.58), ("h200", 139.72),
+            ("rtx-5090", 31.36), ("rtx-5080", 15.48)]
 
 
 @pytest.mark.parametrize(("dev_id", "gib"), MEASURED)
@@ -51,11 +52,40 @@ def test_rule_for_unmeasured_rows() -> None:
     assert get_device("h100-pcie").capacity_bytes == int((81920 - 400 - 0.0065 * 81920) * MIB)
 
 
-def test_rule_stays_below_every_measured_row() -> None:
+def test_rule_stays_below_every_measured_row_but_the_gddr7_geforce_cards() -> None:
     for d in devices():
-        if d.capacity_measured and d.vendor == "nvidia":
+        if d.capacity_measured and d.vendor == "nvidia" and d.id not in ("rtx-5090", "rtx-5080"):
             m = d.memory_gb * 1024 * (15 / 16 if d.id in ("t4", "l40", "l40s") else 1)
             assert int((m - 400 - 0.0065 * m) * MIB) <= d.capacity_bytes, d.id
+    # the RTX 5090 (GDDR7, measured 31.36 GiB on Linux) leaves 655 MiB; the rule would take 400 + 0.65 % x 32768 = 613
+    rule_5090 = int((32768 - 400 - 0.0065 * 32768) * MIB)
+    assert 0 < rule_5090 - get_device("rtx-5090").capacity_bytes < 45 * MIB
+    # the RTX 5080 (15.48 GiB measured) by 16384 - 400 - 106.5 = 15877.5 MiB against about 15852
+    assert 0 < int((16384 - 400 - 0.0065 * 16384) * MIB) - get_device("rtx-5080").capacity_bytes < 30 * MIB
+
+
+# Windows / WSL2 (WDDM): CUDA's total is the whole nvidia-smi total; native Linux keeps a few hundred MiB back
+@pytest.mark.parametrize(("dev_id", "smi_mib", "wddm_gib", "linux_gib"), [
+    ("rtx-4090", 24564, 23.99, 23.64), ("rtx-5090", 32607, 31.84, 31.36)])
+def test_wddm_total_is_the_nvidia_smi_total(dev_id: str, smi_mib: int, wddm_gib: float, linux_gib: float) -> None:
+    d = get_device(dev_id)
+    assert d.smi_total_mib == smi_mib and round(smi_mib / 1024, 2) == wddm_gib
+    assert d.wddm_total_bytes == round(wddm_gib * GIB)
+    assert d.capacity_bytes == round(linux_gib * GIB) < d.wddm_total_bytes < d.memory_gb * GIB
+    assert f"WSL2 CUDA reports {wddm_gib} GiB" in d.capacity_basis
+
+
+def test_wsl2_serving_logs_print_the_wddm_total() -> None:
+    seen = 0
+    for name in ("vllm.jsonl", "sglang.jsonl"):
+        for line in (Path(__file__).parent / "data" / "serving" / name).read_text().splitlines():
+            row = json.loads(line)
+            if "WSL2" in row.get("source", "") and row.get("device_total_gib") is not None:
+                wddm = get_device(row["gpu"]).wddm_total_bytes
+                if wddm is not None:
+                    seen += 1
+                    assert round(wddm / GIB, 2) == row["device_total_gib"], row["case"]
+    assert seen >= 5
 
 
 def test_rule_stays_below_the_rtx_pro_6000_log() -> None:

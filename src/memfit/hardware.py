@@ -62,6 +62,7 @@ class Device:
     smi_total_mib: int | None = None  # what nvidia-smi prints as the total, where a log shows it
     capacity_measured: bool = False  # capacity_bytes read from a published log (else a stated rule)
     host_bytes: int | None = None  # host RAM per GPU for offloaded states and CPU layers (None: not given)
+    wddm_total_bytes: int | None = None  # the CUDA total under Windows / WSL2 (WDDM), where a log shows it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class Device:
             "smi_names": list(self.smi_names), "smi_total_mib": self.smi_total_mib,
             "capacity_measured": self.capacity_measured,
             **({} if self.host_bytes is None else {"host_bytes": self.host_bytes}),
+            **({} if self.wddm_total_bytes is None else {"wddm_total_bytes": self.wddm_total_bytes}),
         }
 
 
@@ -94,8 +96,10 @@ def _capacity(row: dict[str, Any], nominal: int, data: dict[str, Any]) -> tuple[
     if "cuda_total_bytes" in row:
         return int(row["cuda_total_bytes"]), f"measured CUDA total: {row['cuda_total_source']}", True
     if "cuda_total_gib" in row:
+        wddm = (f"; native Linux (under Windows / WSL2 CUDA reports {row['wddm_total_gib']} GiB: pass --memory "
+                f"{row['wddm_total_gib']}GiB there)") if "wddm_total_gib" in row else ""
         return (round(float(row["cuda_total_gib"]) * GIB),
-                f"measured CUDA total {row['cuda_total_gib']} GiB: {row['cuda_total_source']}", True)
+                f"measured CUDA total {row['cuda_total_gib']} GiB: {row['cuda_total_source']}{wddm}", True)
     if "usable_gib" in row:
         return (round(float(row["usable_gib"]) * GIB),
                 f"GPU share of unified memory, measured {row['usable_gib']} GiB: {row['usable_source']}", True)
@@ -122,6 +126,7 @@ def _build(row: dict[str, Any], data: dict[str, Any]) -> Device:
     arch = data["arch"][row["arch"]]
     bw = row.get("bandwidth_gbs")
     smi = row.get("smi_total_mib")
+    wddm = row.get("wddm_total_gib")
     return Device(
         id=row["id"], name=row["name"], vendor=row["vendor"], kind=row["kind"], arch=row["arch"],
         memory_gb=float(row["memory_gb"]), memory_bytes=nominal, capacity_bytes=cap, capacity_basis=basis,
@@ -129,7 +134,7 @@ def _build(row: dict[str, Any], data: dict[str, Any]) -> Device:
         source=row["source"], dtypes_source=arch["source"], aliases=tuple(row.get("aliases", ())),
         logical_devices=logical, notes=row.get("notes", ""), derived=row.get("derived", ""),
         smi_names=tuple(row.get("smi_names", ())), smi_total_mib=None if smi is None else int(smi),
-        capacity_measured=measured,
+        capacity_measured=measured, wddm_total_bytes=None if wddm is None else round(float(wddm) * GIB),
     )
 
 
