@@ -67,7 +67,8 @@ def test_rule_stays_below_every_measured_row_but_the_gddr7_geforce_cards() -> No
 # Windows / WSL2 (WDDM): CUDA's total is the whole nvidia-smi total; native Linux keeps a few hundred MiB back
 @pytest.mark.parametrize(("dev_id", "smi_mib", "wddm_gib", "linux_gib"), [
     ("rtx-4090", 24564, 23.99, 23.64), ("rtx-5090", 32607, 31.84, 31.36), ("rtx-pro-6000", 97887, 95.59, None)])
-def test_wddm_total_is_the_nvidia_smi_total(dev_id: str, smi_mib: int, wddm_gib: float, linux_gib: float | None) -> None:
+def test_wddm_total_is_the_nvidia_smi_total(dev_id: str, smi_mib: int, wddm_gib: float,
+                                            linux_gib: float | None) -> None:
     d = get_device(dev_id)
     assert d.smi_total_mib == smi_mib and round(smi_mib / 1024, 2) == wddm_gib
     assert d.wddm_total_bytes == round(wddm_gib * GIB)
