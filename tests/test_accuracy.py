@@ -393,7 +393,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the generic path's gated delta-nets (l12lara, generic._gated_deltanet): lara-mini +9.84 -> +2.43 %
     # then Qwen3.5's delta-net projections (l12lara, split_proj): lara-mini +2.43 -> +0.03 %; median 0.17 -> 0.10 %,
     # worst gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=1.54, under=-1.54),
+    # + sarvam-mla-default-l2 bf16 generate (-3.77 %), moved from blind5.jsonl by the held-out rule (l12blind5); then
+    # read as DeepSeek-V3, the class transformers runs on it (data/model_type_aliases.toml): +0.25 %; median 0.13 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.14, worst=1.54, under=-1.54),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -443,6 +445,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # bailing-hybrid-default-l6 8k generate -59.83 % (its linear attention), 6 beyond 4 %, 7 under by > 2 %; training
     # median 2.69 %, worst openai-gpt-default-l4 fp32 eager SGD -21.70 %, 4 under by > 2 %; modernbert-decoder's LoRA on
     # Wi/Wo is refused by memfit (unknown projection names): a coverage gap, counted unpredicted
+    # then sarvam-mla-default-l2 generate (-3.77 %) moved to development (sweep-dev.jsonl) by the held-out rule, axk1-
+    # default-l2 bf16 generate listed blind in its place, simulated before the alias fix, scored once after it (not
+    # touched by it): -3.39 % (under by more than 2 %: left blind); median 0.10 %, figures otherwise unchanged
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.11, worst=59.84, under=-59.84),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
@@ -1061,7 +1066,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Qwen3.5's delta-net projections (l12lara): lara-mini +1.23 -> -0.50 %; median 0.59 -> 0.50 %
     # then NanoChat's weightless norms, norm before the layers and q/k norms after RoPE (l12nano): nanochat
     # -3.38 -> -0.07 %; median 0.50 -> 0.43 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.44, worst=6.03, under=-6.03),
+    # + sarvam-mla-default-l2 (-3.02 %, moved from blind5.jsonl, l12blind5), +0.58 % read as DeepSeek-V3: median 0.47 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.48, worst=6.03, under=-6.03),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %

@@ -8,8 +8,11 @@ present and in ``null`` for derived values (``head_dim``, ``num_key_value_heads`
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import cache
+from importlib import resources
 
 from ..errors import ConfigError
 from ..spec import ModelSpec
@@ -45,6 +48,10 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     model_type = cfg.get("model_type")
     if not model_type:
         raise ConfigError("config.json has no 'model_type': add it (e.g. \"llama\") so memfit knows the family")
+    family = model_type_aliases().get(str(model_type))
+    if family is not None and str(model_type) not in BUILDERS:  # transformers runs another family's classes on it
+        cfg = {**cfg, "model_type": family}
+        model_type = family
     builder = BUILDERS.get(str(model_type))
     defer = DEFERRED.get(str(model_type))
     if builder is None or (defer is not None and defer(cfg)):  # any other causal LM: the generic path
@@ -63,6 +70,18 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
         if fmt is not None:
             spec = replace(spec, quantization=fmt)
     return spec
+
+
+@cache
+def model_type_aliases() -> dict[str, str]:
+    """``data/model_type_aliases.toml``: model_type -> the family whose causal-LM class transformers builds for it."""
+    text = (resources.files("memfit") / "data" / "model_type_aliases.toml").read_text(encoding="utf-8")
+    out: dict[str, str] = {}
+    for row in tomllib.loads(text)["alias"]:
+        if not str(row.get("source", "")):
+            raise ValueError(f"data/model_type_aliases.toml: row {row.get('model_type')!r} has no source")
+        out[str(row["model_type"])] = str(row["family"])
+    return out
 
 
 def _prefill_chunk_size(cfg: Config) -> int:
