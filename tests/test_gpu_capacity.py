@@ -174,3 +174,15 @@ def test_ecc_cards_nvidia_smi_totals_are_15_16_of_the_dram() -> None:
         ecc_mib = round(d.memory_gb * 1024 * 15 / 16)
         assert d.smi_total_mib is not None and ecc_mib - 16 <= d.smi_total_mib <= ecc_mib, d.id
         assert d.capacity_bytes < d.smi_total_mib * 2**20 < d.memory_bytes, d.id
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang"])
+def test_estimates_name_the_wsl2_total(runtime: str) -> None:
+    import memfit
+
+    kw = dict(mode="inference", runtime=runtime, context=8192)
+    notes = memfit.estimate("qwen2.5-0.5b", device=get_device("rtx-4090"), **kw).notes
+    assert any("under Windows / WSL2 (WDDM) CUDA reports the whole nvidia-smi total, 23.99 GiB" in n for n in notes)
+    given = memfit.estimate("qwen2.5-0.5b", device=get_device("rtx-4090", memory="23.99GiB"), **kw).notes
+    assert not any("WDDM" in n for n in given)
+    assert not any("WDDM" in n for n in memfit.estimate("qwen2.5-0.5b", device=get_device("l40s"), **kw).notes)

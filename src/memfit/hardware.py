@@ -34,7 +34,7 @@ from .errors import ConfigError, UnknownModelError
 from .units import GIB, fmt_bytes, parse_bytes
 
 __all__ = ["Device", "DtypeCheck", "check_dtype", "cuda_rule_bytes", "detect_device", "devices", "get_device",
-           "hardware_dtype", "resolve_name"]
+           "hardware_dtype", "resolve_name", "wddm_notes"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,15 @@ class Device:
             **({} if self.host_bytes is None else {"host_bytes": self.host_bytes}),
             **({} if self.wddm_total_bytes is None else {"wddm_total_bytes": self.wddm_total_bytes}),
         }
+
+
+def wddm_notes(dev: Device, total: int) -> list[str]:
+    """The platform caveat for a catalog total that is native Linux's where Windows / WSL2 (WDDM) report more."""
+    if dev.wddm_total_bytes is None or total != dev.capacity_bytes or dev.capacity_basis.startswith("given"):
+        return []
+    wddm = dev.wddm_total_bytes / 2**30
+    return [f"{dev.name}: {total / 2**30:.2f} GiB is the CUDA total on native Linux; under Windows / WSL2 (WDDM) CUDA "
+            f"reports the whole nvidia-smi total, {wddm:.2f} GiB: pass --memory {wddm:.2f}GiB there"]
 
 
 def _load() -> dict[str, Any]:

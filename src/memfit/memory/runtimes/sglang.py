@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from ...errors import ConfigError
 from ...formats import bnb_format, get_format
-from ...hardware import Device, get_device
+from ...hardware import Device, get_device, wddm_notes
 from ...inventory import count_parameters
 from ...result import Component, Estimate
 from ...spec import ModelSpec
@@ -171,6 +171,6 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
              "SGLang's 'Load weight end ... mem usage' is the fall in free memory: the weights' allocator segments as "
              "memfit counts them; some builds take the process's fixed 0.06 to 0.09 GiB (most likely at its first "
              "CUDA kernel) inside the load and print it there too (SGLang's docs CI on one H100: the same free memory "
-             "after the load either way; not counted, docs/serving.md)")
+             "after the load either way; not counted, docs/serving.md)", *wddm_notes(dev, total))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None, notes=notes,
                     details=details)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from ...errors import ConfigError
 from ...formats import bnb_format
-from ...hardware import Device
+from ...hardware import Device, wddm_notes
 from ...inventory import count_parameters
 from ...result import Component, Estimate
 from ...spec import ModelSpec, MoESpec
@@ -444,7 +444,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     notes = [f"vLLM budgets {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}{per_gpu} ({dev.name}"
              f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
              f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
-             prof.defaults_basis]
+             prof.defaults_basis, *wddm_notes(dev, total)]
     notes.extend(compile_notes(prof, wl.enforce_eager, wl.vllm_sampler, wl.vllm_compile_cache == "cold"))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None,
                     notes=tuple(notes), details=details)
