@@ -196,13 +196,17 @@ def test_a_slow_per_gpu_curve_answers_with_the_points_done(monkeypatch: pytest.M
     assert len(doc["points"]) <= PARTIAL_AT * 1.5 / 0.15 + 2
 
 
-def test_a_complete_curve_is_plot_curves_json(client: TestClient) -> None:
-    """Computed point by point (so that it can stop early), a curve that completes is plot.curve's own JSON."""
+def test_a_complete_curve_is_plot_curves_json() -> None:
+    """Computed point by point (so that it can stop early), a curve that completes is plot.curve's own JSON.
+
+    Its own server with a budget no loaded machine exhausts: under the shared 0.3 s budget a busy CPU cut the curve
+    short (partial) and the comparison failed on a full-suite run beside eight other processes."""
     from memfit import Workload, load_model
     from memfit.plot import curve
 
-    for x in ("context", "batch"):
-        r = client.post("/api/curve", json={"model": "qwen2.5-0.5b", "mode": "inference", "context": 4096, "x": x})
-        assert r.status_code == 200, r.text[:300]
-        wl = Workload(mode="inference", context=4096).validate()
-        assert r.json() == curve(load_model("qwen2.5-0.5b"), wl, x).to_json()
+    with TestClient(create_app(budget_s=120.0), raise_server_exceptions=False) as c:
+        for x in ("context", "batch"):
+            r = c.post("/api/curve", json={"model": "qwen2.5-0.5b", "mode": "inference", "context": 4096, "x": x})
+            assert r.status_code == 200, r.text[:300]
+            wl = Workload(mode="inference", context=4096).validate()
+            assert r.json() == curve(load_model("qwen2.5-0.5b"), wl, x).to_json()
