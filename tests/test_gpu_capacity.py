@@ -186,3 +186,9 @@ def test_estimates_name_the_wsl2_total(runtime: str) -> None:
     given = memfit.estimate("qwen2.5-0.5b", device=get_device("rtx-4090", memory="23.99GiB"), **kw).notes
     assert not any("WDDM" in n for n in given)
     assert not any("WDDM" in n for n in memfit.estimate("qwen2.5-0.5b", device=get_device("l40s"), **kw).notes)
+
+
+def test_rtx_6000_ada_rule_stays_below_its_ecc_off_nvidia_smi_total() -> None:
+    d = get_device("rtx-6000-ada")
+    assert not d.capacity_measured and d.smi_total_mib == 49140
+    assert d.capacity_bytes == int((49152 - 400 - 0.0065 * 49152) * MIB) < 49140 * MIB
