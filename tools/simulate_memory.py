@@ -602,6 +602,31 @@ def param_stats(model: torch.nn.Module) -> tuple[int, int, int]:
     return n, nbytes, trainable
 
 
+def _grouped_mm_any_float() -> None:
+    """Let fake tensors run ``torch._grouped_mm`` on fp16 / fp32 operands, as CUDA runs it. torch's meta kernel
+    (torch/_meta_registrations.py ``_meta_grouped_mm_common``) accepts bf16 only, so transformers' grouped experts
+    (integrations/moe.py ``_grouped_mm`` -> ``torch.nn.functional.grouped_mm``) in fp16 or fp32 stopped the run;
+    CUDA's ``_grouped_mm_cuda`` (aten/src/ATen/native/cuda/GroupedBlas.cpp) makes the output with
+    ``create_grouped_gemm_output_tensor`` and fills it with the bf16 CUTLASS kernel only when both operands are bf16,
+    otherwise with ``_grouped_mm_fallback`` (ATen/native/GroupedMMUtils.h: a loop of ``mm_out`` into slices of that
+    output): one output of the operands' dtype either way, nothing else on the device."""
+    import torch._meta_registrations as meta
+
+    common = meta._meta_grouped_mm_common
+    if getattr(common, "any_float", False):
+        return
+
+    def patched(mat_a: Any, mat_b: Any, scale_a: Any, scale_b: Any, offs: Any = None, bias: Any = None,
+                scale_result: Any = None, out_dtype: Any = None, use_fast_accum: bool = False) -> Any:
+        if (scale_a is None and scale_b is None and mat_a.dtype == mat_b.dtype
+                and mat_a.dtype in (torch.float16, torch.float32)):
+            return meta._create_grouped_mm_output_tensor(mat_a, mat_b, offs, out_dtype)
+        return common(mat_a, mat_b, scale_a, scale_b, offs, bias, scale_result, out_dtype, use_fast_accum)
+
+    patched.any_float = True  # type: ignore[attr-defined]
+    meta._meta_grouped_mm_common = patched
+
+
 def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int | None = None,
              expandable: bool = False, trace: bool = False, descending: bool = False) -> dict[str, Any]:
     """Run one workload on fake tensors; return tracked bytes (weights included, workspaces excluded) and the
@@ -612,6 +637,7 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
 
     if p.get("quant"):
         raise NotImplementedError("bitsandbytes quantization is not simulated")
+    _grouped_mm_any_float()
     cfg = config_from_dict(cfg_dict)
     amp = bool(p.get("amp", False))
     dtype = torch.float32 if (kind == "train" and amp) else getattr(torch, p.get("dtype", "bfloat16"))
