@@ -211,19 +211,19 @@ def _ssm(s: SSMSpec, h: int, i: int, mixer: str) -> Iterator[Tensor]:
 
 
 def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
-    """Gated delta-net (transformers' Qwen3_5GatedDeltaNet; qwen3-next fuses qkvz and ba, same sizes)."""
+    """Gated delta-net (transformers 5.25 ``Qwen3_5GatedDeltaNet``; ``Qwen3NextGatedDeltaNet`` fuses qkvz and ba)."""
     if g.kind == "kda":
-        yield from _kda(g, h, i)
-        return
+        return (yield from _kda(g, h, i))
     p = f"model.layers.{i}.linear_attn"
-    yield from _linear(f"{p}.in_proj_qkv", g.conv_dim, h, "ssm_in", "ssm", i, False)
-    yield from _linear(f"{p}.in_proj_z", g.value_dim, h, "ssm_in", "ssm", i, False)
-    yield from _linear(f"{p}.in_proj_b", g.num_v_heads, h, "ssm_ba", "ssm", i, False)
-    yield from _linear(f"{p}.in_proj_a", g.num_v_heads, h, "ssm_ba", "ssm", i, False)
+    nv = g.num_v_heads  # Qwen3.5: in_proj_qkv, _z, _b, _a; Qwen3NextGatedDeltaNet: in_proj_qkvz and in_proj_ba
+    projections = ((("in_proj_qkv", g.conv_dim, "ssm_in"), ("in_proj_z", g.value_dim, "ssm_in"), ("in_proj_b", nv,
+                    "ssm_ba"), ("in_proj_a", nv, "ssm_ba")) if g.split_proj
+                   else (("in_proj_qkvz", g.conv_dim + g.value_dim, "ssm_in"), ("in_proj_ba", 2 * nv, "ssm_ba")))
+    for name, rows, kind in projections:
+        yield from _linear(f"{p}.{name}", rows, h, kind, "ssm", i, False)
     yield Tensor(f"{p}.conv1d.weight", (g.conv_dim, 1, g.conv_kernel), "ssm_conv1d", "ssm", i)
-    yield Tensor(f"{p}.dt_bias", (g.num_v_heads,), "ssm_dt", "ssm", i, is_bias=True)
-    yield Tensor(f"{p}.A_log", (g.num_v_heads,), "ssm_a", "ssm", i)
-    yield Tensor(f"{p}.norm.weight", (g.head_v_dim,), "ssm_norm", "ssm", i)
+    yield from (Tensor(f"{p}.dt_bias", (nv,), "ssm_dt", "ssm", i, True), Tensor(f"{p}.A_log", (nv,), "ssm_a", "ssm", i),
+                Tensor(f"{p}.norm.weight", (g.head_v_dim,), "ssm_norm", "ssm", i))
     yield from _linear(f"{p}.out_proj", h, g.value_dim, "ssm_out", "ssm", i, False)
 
 

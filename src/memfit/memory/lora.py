@@ -41,11 +41,19 @@ ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output",
                         "attn_kv", "attn_compress_kv", "attn_compress_gate", "attn_output_a", "attn_output_b",
                         "attn_index_q_b",
                         # Qwen2-MoE / Qwen3-Next / Qwen3.5-MoE: shared_expert_gate = nn.Linear(hidden, 1)
-                        "ffn_gate_inp_shexp"})
+                        "ffn_gate_inp_shexp",
+                        # transformers 5.25 nn.Linears: the gated delta-net's in_proj_ba (Qwen3NextGatedDeltaNet) or
+                        # in_proj_b / in_proj_a (Qwen3_5GatedDeltaNet), Kimi delta attention's low-rank gates and
+                        # b_proj (KimiLinearDeltaAttention, KimiLinearForgetGate), LFM2's in_proj / out_proj
+                        # (Lfm2ShortConv)
+                        "ssm_ba", "shortconv_in", "shortconv_out"})
 # MoE routers that are an ``nn.Linear`` (``all-linear`` adapts them): transformers 5.25 ``Llama4Router(nn.Linear)``,
-# ``HunYuanMoEV1Gate.wg``; the routers of the families ``expert_targets`` knows are adapted through PEFT's
-# conversion instead (``expert_adapters``), the others' are custom modules ``all-linear`` skips
-_LINEAR_ROUTERS = frozenset({"llama4", "llama4_text", "hunyuan_v1_moe"})
+# ``HunYuanMoEV1Gate.wg``, ``DbrxRouter.layer``, ``PhimoeTopKRouter(nn.Linear)``. Every other MoE family memfit builds
+# has a router module holding a raw ``nn.Parameter`` (``MixtralTopKRouter``, ``Qwen2MoeTopKRouter``,
+# ``DeepseekV3TopkRouter``, ``GptOssTopKRouter``, ``GraniteMoeTopKRouter``, ``JambaTopKRouter``,
+# ``NemotronHTopkRouter``, ``KimiLinearTopkRouter``, ``DeepseekV4TopKRouter`` …), which ``all-linear`` skips: adapted
+# only through PEFT's conversion where ``expert_targets`` knows the family (``expert_adapters``)
+_LINEAR_ROUTERS = frozenset({"llama4", "llama4_text", "hunyuan_v1_moe", "dbrx", "phimoe"})
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
@@ -74,6 +82,9 @@ _ALIASES: dict[str, frozenset[str]] = {
     "in_proj": frozenset({"ssm_in"}), "x_proj": frozenset({"ssm_x"}), "dt_proj": frozenset({"ssm_dt"}),
     # granitemoehybrid's shared MLP: input_linear (gate and up fused), output_linear
     "input_linear": frozenset({"ffn_up"}), "output_linear": frozenset({"ffn_down"}),
+    # the gated delta-net's input projections (matched by name: _INVENTORY_NAMES)
+    **{name: frozenset({"ssm_in"}) for name in ("in_proj_qkvz", "in_proj_qkv", "in_proj_z")},
+    **{name: frozenset({"ssm_ba"}) for name in ("in_proj_ba", "in_proj_b", "in_proj_a")},
 }
 
 
@@ -92,10 +103,13 @@ def target_kinds(targets: tuple[str, ...] | list[str]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# the gated delta-net's projections: PEFT adapts them by their own names (or all-linear) only; Mamba's ``in_proj``
+# (the kind ``ssm_in`` they share) is a different module name
+_GDN_NAMES = frozenset({"in_proj_qkvz", "in_proj_ba", "in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a"})
 # names memfit's inventory itself uses for modules: matched by name, as PEFT matches a module-name suffix
 # (so ``up_proj`` does not adapt Phi-3's fused ``gate_up_proj``); other names go through the aliases
 _INVENTORY_NAMES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj", "gate_proj", "up_proj",
-                              "gate_up_proj", "down_proj", "lm_head"})
+                              "gate_up_proj", "down_proj", "lm_head", *_GDN_NAMES})
 
 
 def _module(t: Tensor) -> str:
@@ -123,7 +137,8 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
             out.append(t)
         if t.kind not in ALL_LINEAR and t.kind != "output":
             continue
-        if (_module(t) in by_name or t.kind in kinds) and _module(t) not in moved:
+        by_kind = t.kind in kinds and (every or _module(t) not in _GDN_NAMES)
+        if (_module(t) in by_name or by_kind) and _module(t) not in moved:
             out.append(t)
     for module, fan_in, fan_out, count in spec.vision.linears if spec.vision is not None else ():
         if every or module in names:  # PEFT matches the towers' Linear modules by the same names
