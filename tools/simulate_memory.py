@@ -976,7 +976,8 @@ SIM_CASES: list[tuple[str, str, int | None, str, dict[str, Any]]] = [
     # third batch: full fine-tuning of a fused-QKV partial-rotary model, fp32 forward with grouped K/V, MoE
     # LoRA (scaled down), pure fp16 training, long generation, more families under LoRA. (Not here: Gemma 2 with
     # sdpa, which transformers 5.23 refuses, and MoE full training under amp: torch._grouped_mm wants bf16
-    # operands, the fp32 expert weights under autocast are not cast, and the run fails as it would on a GPU.)
+    # operands, the fp32 expert weights under autocast are not cast; l12blind5: the fake run failed where CUDA takes
+    # _grouped_mm_fallback for non-bf16 operands (GroupedBlas.cpp), now emulated by _grouped_mm_any_float.)
     ("phi-4-mini-instruct-l8/train-amp-adamw-fused-b2-s1024", "phi-4-mini-instruct", 8, "train",
      dict(batch=2, seq=1024, opt="adamw-fused", amp=True)),
     ("qwen3-1.7b/fwd-fp32-b1-s4096", "qwen3-1.7b", None, "forward", dict(batch=1, seq=4096, dtype="float32")),
