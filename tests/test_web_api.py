@@ -605,6 +605,8 @@ def test_memfit_serve_process_answers() -> None:
 
 
 def test_load_benchmark_runs_clean() -> None:
+    """The load benchmark's requests all answer. A wide per-request budget: this checks the server stays clean under
+    concurrent load, not its speed (the 1.5 s default failed requests on a CPU shared with eight other processes)."""
     import asyncio
     import importlib.util
 
@@ -613,7 +615,7 @@ def test_load_benchmark_runs_clean() -> None:
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    with BackgroundServer(create_app()) as url:
+    with BackgroundServer(create_app(budget_s=120.0)) as url:
         result = asyncio.run(bench.run_load(url, 60, 6, 30.0, list(bench.REQUESTS)))
         distinct = asyncio.run(bench.run_load(url, 20, 4, 30.0, ["inference llama-3.1-8b 4K"], distinct=True))
     assert result["errors"] == 0 and result["ok"] == 60, result
