@@ -78,6 +78,14 @@ class Precision:
         """Bytes of a Linear's output: bf16 under autocast, else the input's dtype."""
         return 2 if self.amp else (self.resid_bytes if self.quantized else self.weight_bytes)
 
+    @property
+    def mlp_bytes(self) -> int:
+        """Bytes of a dense MLP's Linear outputs and of its activation and product. bitsandbytes' ``Linear4bit``
+        casts its output back to its input's dtype under autocast too (bitsandbytes 0.43 ``nn/modules.py``
+        ``Linear4bit.forward``: ``out = out.to(inp_dtype)``), and the kbit preparation's fp32 norms feed it fp32:
+        gate, up, act(gate) and their product are fp32 there (autocast does not cast silu or mul)."""
+        return max(self.resid_bytes, self.weight_bytes) if self.quantized else self.proj_bytes
+
 
 @dataclass(frozen=True)
 class LayerActivations:
@@ -243,7 +251,7 @@ def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s:
 
 def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
     """(saved per token, transient per token) of a dense MLP."""
-    pb = p.proj_bytes
+    pb = p.mlp_bytes
     inter = m.intermediate_size
     kinds = ["ffn_up"] if m.fused_gate_up or m.kind != "gated" else ["ffn_gate", "ffn_up"]
     saved = _linear_inputs(h, kinds, in_bytes, p)
@@ -265,6 +273,19 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
         saved += h
     return saved, transient
 
+
+def _mul_grads(layer: LayerSpec, p: Precision) -> int:
+    """Intermediate-sized gradients beside a gated MLP's saved tensors when its product's backward runs
+    (``MulBackward0``, torch ``derivatives.yaml`` ``mul.Tensor``: one new tensor per operand): the product's gradient
+    stays alive until the node returns (``torch/csrc/autograd/engine.cpp``: the node's input buffer is its ``apply``'s
+    argument), so three tensors at once. A down projection whose weight trains keeps the product and frees it as its
+    own backward ends, so net two; a frozen down keeps no input (LoRA on attention only, QLoRA: bitsandbytes >= 0.43.2
+    ``MatMul4Bit`` keeps ``(None, B)``), so net three. The simulator (real autograd on fake tensors) agrees on a
+    checkpointed two-layer Mistral-shaped bf16 LoRA step (``tests/test_mlp_backward.py``)."""
+    mlp = layer.mlp
+    if mlp is None or layer.moe is not None or mlp.kind != "gated":  # a MoE block's experts: their own rule below
+        return 2
+    return 2 if p.full or "ffn_down" in p.lora_kinds else 3
 
 
 def _cross(layer: LayerSpec) -> bool:
@@ -391,8 +412,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     inter = max(T * (layer.mlp.intermediate_size if layer.mlp else 0),
                 (layer.moe.expert_intermediate_size * rows if layer.moe else 0))
     # backward: the residual's gradient (and its sum) stay alive; then either the MLP's gradient buffers
-    # or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
-    mlp_back = 2 * p.proj_bytes * inter
+    # (``_mul_grads``) or, for a materialised score matrix, the softmax backward's buffers, whichever is larger
+    mlp_back = _mul_grads(layer, p) * (p.mlp_bytes if layer.moe is None else p.proj_bytes) * inter
     if layer.moe is not None and layer.moe.kind == "gated":
         # routed experts: the product's gradient (the down grouped_mm's input gradient) and the two gradients
         # MulBackward makes from it (of act(gate) and of up) are alive together, k·I per token each

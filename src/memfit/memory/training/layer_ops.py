@@ -142,14 +142,15 @@ def _fp32_layer_norm(c: StepContext, run: LayerRun, n: int, x_bytes: int) -> tup
     return low, x_bytes
 
 
-def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int) -> int:
-    """One Linear (and its LoRA adapter); returns the output key (``proj_bytes`` per element)."""
+def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int,
+           out_bytes: int = 0) -> int:
+    """One Linear (and its LoRA adapter); returns the output key (``out_bytes`` per element, else ``proj_bytes``)."""
     tr, t = c.tr, c.t
     trains = c.p.full
     cast = c.p.amp and x_bytes == 4
     xin = tr.alloc(t * n_in * 2) if cast else 0
     wcast = tr.alloc(n_in * n_out * 2) if (c.p.amp and trains) else 0
-    out = tr.alloc(t * n_out * c.pb)
+    out = tr.alloc(t * n_out * (out_bytes or c.pb))
     saved: list[int] = []
     if trains and cast and run.keep:
         saved.append(xin)

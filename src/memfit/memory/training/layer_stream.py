@@ -138,29 +138,30 @@ def _stream_copies(spec: ModelSpec) -> bool:
 def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
     """A dense MLP (gate, act(gate), up, their product, down); returns the down projection's output."""
     tr, t, h = c.tr, c.t, c.spec.hidden_size
+    mb = c.p.mlp_bytes  # bitsandbytes' Linear4bit returns its input's dtype (``Precision.mlp_bytes``)
     if gated:
-        gate = linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter)
-        act = tr.alloc(t * inter * c.pb)
+        gate = linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter, mb)
+        act = tr.alloc(t * inter * mb)
         if not fused:
             run.hold(tr, gate)
-        up = 0 if fused else linear(c, run, "ffn_up", x, xb, h, inter)
-        prod = tr.alloc(t * inter * c.pb)
+        up = 0 if fused else linear(c, run, "ffn_up", x, xb, h, inter, mb)
+        prod = tr.alloc(t * inter * mb)
         run.hold(tr, act, up)
         if fused:
             run.hold(tr, gate)
         # backward: the product's gradients (of act(gate) and of up), then the activation's
-        run.kernels.append((len(run.linears), [t * inter * c.pb] * 3, 0))
+        run.kernels.append((len(run.linears), [t * inter * mb] * 3, 0))
     else:
-        up = linear(c, run, "ffn_up", x, xb, h, inter)
+        up = linear(c, run, "ffn_up", x, xb, h, inter, mb)
         if gelu_new(c):  # NewGELUActivation's op chain (layer_parallel)
             keep_act = c.p.full or "ffn_down" in c.p.lora_kinds
             prod = gelu_new_chain(c, run, up, inter, keep_act)
             down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
             tr.free(0 if keep_act else prod)  # (kept: held by the chain)
             return down
-        prod = tr.alloc(t * inter * c.pb)
+        prod = tr.alloc(t * inter * mb)
         run.hold(tr, up)
-    down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
+    down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
     run.hold(tr, prod)
     return down
 
