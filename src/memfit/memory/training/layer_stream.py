@@ -137,8 +137,7 @@ def _stream_copies(spec: ModelSpec) -> bool:
 
 def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
     """A dense MLP (gate, act(gate), up, their product, down); returns the down projection's output."""
-    tr, t, h = c.tr, c.t, c.spec.hidden_size
-    mb = c.p.mlp_bytes  # bitsandbytes' Linear4bit returns its input's dtype (``Precision.mlp_bytes``)
+    tr, t, h, mb = c.tr, c.t, c.spec.hidden_size, c.p.mlp_bytes  # mb: bitsandbytes' Linear4bit keeps the input dtype
     if gated:
         gate = linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter, mb)
         act = tr.alloc(t * inter * mb)
