@@ -412,7 +412,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # read as DeepSeek-V3, the class transformers runs on it (data/model_type_aliases.toml): +0.25 %; median 0.13 %
     # + modernbert-decoder-default-l4 fp32 generate (-4.03 %), moved from blind5.jsonl by the held-out rule (l12arch3):
     # 23 cases, median 0.17 %, worst and most under modernbert-decoder -4.03 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.18, worst=4.04, under=-4.04),
+    # + bailing-hybrid-default-l6 bf16 generate (-59.83 %), moved from blind5.jsonl by the held-out rule (l12arch1):
+    # 24 cases, median 0.17 %, worst bailing-hybrid -59.83 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.18, worst=59.84, under=-59.84),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -470,7 +472,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # zaya fp16 generate -4.25 %; 22 cases, median 0.10 %
     # then modernbert-decoder-default-l4 fp32 generate (-4.03 %) moved to development (sweep-dev.jsonl) by the held-out
     # rule, iquestcoder-default-l2 fp32 generate listed blind in its place (l12arch3): 21 cases, median 0.02 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.03, worst=59.84, under=-59.84),
+    # then bailing-hybrid-default-l6 generate (-59.83 %) moved to development (sweep-dev.jsonl) by the held-out rule
+    # (l12arch1), olmo-hybrid-default-l4 generate listed blind in its place: 20 cases, median 0.02 %, worst ergo -17.46
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.03, worst=17.47, under=-17.47),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1107,7 +1111,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + sarvam-mla-default-l2 (-3.02 %, moved from blind5.jsonl, l12blind5), +0.58 % read as DeepSeek-V3: median 0.47 %
     # + modernbert-decoder-default-l4 fp32 generate (-10.28 %, moved from blind5.jsonl, l12arch3): median 0.50 %, worst
     # and most under modernbert-decoder -10.28 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.51, worst=10.29, under=-10.29),
+    # + bailing-hybrid-default-l6 (-63.24 %, moved from blind5.jsonl, l12arch1): median 0.54 %, worst bailing-hybrid
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.55, worst=63.25, under=-63.25),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1145,7 +1150,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the four fp16/fp32 MoE cases (aria-text -2.23 %, cohere2-moe -0.01 %, minimax-m3 fp32 +3.30 %, zaya -0.01 %):
     # median 3.21 %
     # then modernbert-decoder fp32 generate (-10.28 %) moved to development (l12arch3): 21 cases, median 3.16 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=3.17, worst=63.25, under=-63.25),
+    # then bailing-hybrid moved to development (l12arch1): 20 cases, median 2.69 %, worst ergo prefill -31.88 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=2.70, worst=31.89, under=-31.89),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
