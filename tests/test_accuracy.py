@@ -420,7 +420,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
     # test_recurrent_gemma.py): recurrent-gemma-default-l3 eager training -2.97 -> -0.00 %; median 2.97 -> 0.01 %,
     # most under now vaultgemma -0.01 %
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.01, worst=3.58, under=-0.01),
+    # + bitnet-default-l3 bf16 AdamW training (l12misc, development: simulated to check BitNet's sub-norms and gated
+    # relu2 in training; -2.59 % before, -0.22 % after): median 0.01 -> 0.11 %, most under bitnet -0.22 %
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.12, worst=3.58, under=-0.23),
     # issue 12's blind TRAINING sweep of model types no other file had a training case of (blind-train-sweep-list.jsonl,
     # l12sweept: 14 cases on 14 types, listed and committed before they were simulated; glm-4.7-flash all-linears with
     # dropout re-listed attention-only before it ran: PEFT's ParamWrapper refuses dropout), scored once: median
@@ -1116,7 +1118,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
-    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.63, worst=4.38, under=-4.38),
+    # + bitnet-default-l3 bf16 AdamW training (l12misc, development; -2.68 % before, -0.90 % after): median 0.76 %
+    ("simulated/sweep-dev.jsonl", "training"): Bound(median=0.77, worst=4.38, under=-4.38),
     # issue 12's blind training sweep (l12sweept), scored once: median 0.79 %, worst cohere-default-l2 autocast ckpt
     # +10.65 %, most under apertus-default-l3 fp32 eager -2.85 %; the three moved to development
     # (train-sweep-dev.jsonl): the other eleven median 0.72 %, worst and most under apertus -2.85 %

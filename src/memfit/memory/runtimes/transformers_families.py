@@ -132,12 +132,26 @@ def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int,
     with its weight trained, the normed product."""
     if altup_copies(spec):
         return altup_saved_per_token(spec, layer, amp, resid, proj)
+    if spec.family in SUB_NORMED:
+        return _sub_norms_saved(spec, layer, proj, full)
     width = next((size[0] for name, size in layer.extra if name == "per_layer_input_gate.weight"), 0)
     if not width or spec.family not in _PER_LAYER_PATH:
         return 0
     h = spec.hidden_size
     stream = (2 if amp and resid == 4 else resid) * h if full else 0
     return stream + 3 * proj * width + 4 * h + (4 * h if full else 0)
+
+
+def _sub_norms_saved(spec: ModelSpec, layer: LayerSpec, proj: int, full: bool) -> int:
+    """BitNet's two sub-layer norms (transformers 5.25 modeling_bitnet.py: ``attn_sub_norm`` over the attention
+    output, hidden-sized, before o_proj; ``ffn_sub_norm`` over the MLP's product before down_proj; ``BitNetRMSNorm``:
+    ``x.to(float32)``, ``pow(2).mean``, ``x * rsqrt``, ``weight * x.to(input dtype)``): each keeps the fp32 copy
+    (``pow`` and ``mul`` read it; on an fp32 model the input itself, which nothing else keeps) and, when the weight
+    trains, the normed copy cast back (the weight's ``mul``); the weighted result is the next Linear's input, which
+    the block already counts."""
+    widths = [spec.hidden_size] if layer.attention is not None else []
+    widths += [layer.mlp.intermediate_size] if layer.mlp is not None else []
+    return sum(4 * w + (proj * w if full else 0) for w in widths)
 
 
 def altup_saved_per_token(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int, proj: int) -> int:

@@ -193,12 +193,14 @@ def every_expert(c: StepContext, run: LayerRun, m: MoESpec) -> int:
     return down
 
 
-def relu2_mlp(c: StepContext, run: LayerRun, inter: int, x: int, xb: int) -> int:
-    """Nemotron-H's plain MLP with the squared ReLU (``up``, ``relu``, ``pow(2)``, ``down``), checked against the
-    simulator's trace of ``nemotron-h-56b-l9`` training: up's output dies once relu has read it (``threshold``'s
-    backward reads relu's output, kept), the square is down's input (kept). Backward: ``pow``'s gradient chain
-    (``pow``, ``× 2``, ``× grad``: three of the intermediate width, two freed at once), then
-    ``threshold_backward``. Returns down's output."""
+def relu2_mlp(c: StepContext, run: LayerRun, inter: int, x: int, xb: int, gated: bool = False) -> int:
+    """(``gated``: BitNet's, :func:`_gated_relu2`.) Nemotron-H's plain MLP with the squared ReLU (``up``, ``relu``,
+    ``pow(2)``, ``down``), checked against the simulator's trace of ``nemotron-h-56b-l9`` training: up's output dies
+    once relu has read it (``threshold``'s backward reads relu's output, kept), the square is down's input (kept).
+    Backward: ``pow``'s gradient chain (``pow``, ``× 2``, ``× grad``: three of the intermediate width, two freed at
+    once), then ``threshold_backward``. Returns down's output."""
+    if gated:
+        return _gated_relu2(c, run, inter, x, xb)
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     n = t * inter * c.pb
     up = linear(c, run, "ffn_up", x, xb, h, inter)
@@ -218,4 +220,58 @@ def relu2_mlp(c: StepContext, run: LayerRun, inter: int, x: int, xb: int) -> int
     run.ops.append((len(run.linears), backward))
     down = linear(c, run, "ffn_down", sq, c.pb, inter, h)
     run.hold(tr, sq)
+    return down
+
+
+def _gated_relu2(c: StepContext, run: LayerRun, inter: int, x: int, xb: int) -> int:
+    """BitNet's MLP (transformers 5.25 modeling_bitnet.py ``BitNetMLP.forward``: ``down_proj(ffn_sub_norm(
+    act_fn(gate_proj(x)) * up_proj(x)))``; ``activations.ReLUSquaredActivation``: ``relu``, then ``torch.square``;
+    ``BitNetRMSNorm``: ``x.to(float32)``, ``pow(2).mean``, ``x * rsqrt``, ``weight * x.to(input dtype)``). Autograd
+    keeps relu's result once (``threshold_backward`` reads it, and ``square``'s backward reads its input, the same
+    tensor), not gate's output, which dies once relu has read it; the square and up (the product's operands); the
+    product's fp32 copy (the norm's ``pow`` and ``mul``; the product itself dies once copied, or is the copy on an
+    fp32 model); the normed copy cast back (the weight's ``mul``, when the weight trains); the weighted result
+    (down's input). Backward: the weight's product and the normed copy's gradient, its fp32 cast and the input's
+    fp32 gradient, cast back (``_norm_backward``'s pair at the intermediate width), the product's two gradients,
+    ``pow``'s chain (as :func:`relu2_mlp`), ``threshold_backward``. Returns down's output."""
+    tr, t, h, pb = c.tr, c.t, c.spec.hidden_size, c.pb
+    n, n32 = t * inter * pb, t * inter * 4
+    gate = linear(c, run, "ffn_gate", x, xb, h, inter)
+    act = tr.alloc(n)
+    tr.free(gate)
+    sq = tr.alloc(n)
+    up = linear(c, run, "ffn_up", x, xb, h, inter)
+    prod = tr.alloc(n)
+    run.hold(tr, act, sq, up)
+    x32 = tr.alloc(n32) if pb != 4 else prod
+    tr.free(prod if x32 != prod else 0)
+    tr.free(tr.alloc(n32))  # pow(2), reduced to the per-token mean
+    normed = tr.alloc(n32)
+    low = tr.alloc(n) if pb != 4 else normed
+    tr.free(normed if low != normed else 0)
+    out = tr.alloc(n)
+    run.hold(tr, x32)
+    run.hold(tr, low) if c.p.full else tr.free(low)
+
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        trr = cc.tr
+        g_low = trr.alloc(n)  # grad × weight
+        trr.free(trr.alloc(n) if cc.p.full else 0, *grads)  # grad × low, summed into the weight's gradient
+        g32 = trr.alloc(n32) if pb != 4 else 0  # the cast's gradient in fp32
+        trr.free(g_low)
+        g_in = trr.alloc(n32)  # the rsqrt chain: the fp32 input's gradient
+        trr.free(g32)
+        g_prod = trr.alloc(n) if pb != 4 else g_in  # cast back to the product's dtype
+        trr.free(g_in if g_prod != g_in else 0)
+        g_sq, g_up = trr.alloc(n), trr.alloc(n)  # the product's two gradients
+        trr.free(g_prod)
+        p1, p2, p3 = trr.alloc(n), trr.alloc(n), trr.alloc(n)  # pow's: pow(x, 1), × 2, × grad
+        trr.free(p2, p1, g_sq)
+        thr = trr.alloc(n)
+        trr.free(p3)
+        return [thr, g_up]  # up's Linear takes the last, gate's the other
+
+    run.ops.append((len(run.linears), backward))
+    down = linear(c, run, "ffn_down", out, pb, inter, h)
+    run.hold(tr, out)
     return down

@@ -78,7 +78,7 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         elif part == "conv":
             out = short_conv(c, run, layer, normed, nb)
         elif part == "mlp" and layer.mlp is not None and layer.mlp.activation == "relu2":
-            out = relu2_mlp(c, run, layer.mlp.intermediate_size, normed, nb)
+            out = relu2_mlp(c, run, layer.mlp.intermediate_size, normed, nb, layer.mlp.kind == "gated")
         elif part == "mlp":
             assert layer.mlp is not None
             out = _mlp(c, run, layer.mlp.intermediate_size, layer.mlp.kind == "gated", layer.mlp.fused_gate_up,
