@@ -237,7 +237,7 @@ def replays_attention(att: AttentionSpec, eager: bool = False, masked: bool = Fa
     """Whether :func:`attention_prefill` replays this attention: DeepSeek sparse attention (MLA with the lightning
     indexer, ``deepseek_v32``), and MLA without the indexer under SDPA with no mask (the flash or memory-efficient
     kernel; DeepSeek-V3's line: ``expand_kv`` over the cached latent)."""
-    return att.kind == "mla" and (att.index_heads > 0 or not (eager or masked))
+    return att.kind == "mla" and (att.index_topk > 0 or not (eager or masked))
 
 
 def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int,
@@ -266,7 +266,7 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
         tr.free(q_a)
     q = tr.alloc(t * heads * (nope + rope) * dt)
     tr.free(q_low)
-    if not att.index_heads:
+    if not att.index_topk:
         return _mla_prefill(tr, att, b, s, hidden, dt, kv, q)
     half = t * heads * rope * dt // 2
     pe = _rotate_by_halves(tr, half)
@@ -274,7 +274,7 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
     kv_b = tr.alloc(t * heads * (nope + att.value_dim) * dt)
     key = tr.alloc(t * heads * (nope + rope) * dt)
-    picked = _indexer(tr, att, b, s, dt)
+    picked = _indexer(tr, att, b, s, dt) if att.index_heads else 0  # GLM-5's shared layer: the previous top-k
     tr.free(tr.alloc(t * att.index_topk * 8))  # the indices made int64 to build the mask
     mask = tr.alloc(b * s * s * dt)
     out = tr.alloc(t * heads * att.value_dim * dt)

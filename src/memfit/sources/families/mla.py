@@ -55,8 +55,9 @@ def _deepseek_mla(cfg: Config, name: str, v3: bool, indexer: bool = False, typed
     layers = [sparse if i >= first else dense for i in range(n_layers)]
     if indexer or typed:
         layers = [sparse if kind == "sparse" else dense for kind in _mlp_layer_types(cfg, n_layers, first)]
-    if indexer:  # GLM-5's "shared" layers build no indexer and reuse the previous full layer's top-k
-        bare = replace(attn, index_heads=0, index_head_dim=0, index_topk=0)
+    if indexer:  # GLM-5's "shared" layers build no indexer and reuse the previous full layer's top-k (index_topk kept:
+        # they still build the top-k mask from it, GlmMoeDsaAttention.forward's ``index_mask``)
+        bare = replace(attn, index_heads=0, index_head_dim=0)
         layers = [replace(lay, attention=bare) if kind == "shared" else lay
                   for lay, kind in zip(layers, _indexer_types(cfg, n_layers), strict=True)]
     mtp = get_int(cfg, "num_nextn_predict_layers", 0, minimum=0) if v3 else 0
