@@ -170,6 +170,15 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool,
     return 4 * width + normed + 4, max(in_bytes, p.weight_bytes)
 
 
+def _norms_saved(layer: LayerSpec, n_norm: int, stream: int, layernorm: bool) -> int:
+    """Bytes per token the layer's norms keep: ``n_norm`` each, but LayerNorms of a parallel block read one input
+    (transformers 5.25 ``GPTNeoXLayer.forward``: ``input_layernorm`` and ``post_attention_layernorm`` both norm
+    ``hidden_states``; Falcon's ``ln_attn`` / ``ln_mlp``), which ``native_layer_norm`` keeps once for all of them
+    (``stream``: its bytes per token)."""
+    shared = stream * (layer.norms - 1) if layernorm and layer.norm_layout == "parallel" and layer.norms > 1 else 0
+    return n_norm * layer.norms - shared
+
+
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
                rotary: bool, q_cat: bool = False, low_softmax: bool = False,
                fp32_qk: bool = False) -> tuple[int, int, int, int, int]:
@@ -384,7 +393,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm, ln32)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
-    norms_saved = n_norm * layer.norms
+    norms_saved = _norms_saved(layer, n_norm, r * h, layernorm)
     per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(

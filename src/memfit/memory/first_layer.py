@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..spec import LayerSpec, ModelSpec
-from .activations import LayerActivations, Precision, _mlp, _norm
+from .activations import LayerActivations, Precision, _mlp, _norm, _norms_saved
 
 MLP_KINDS = frozenset({"ffn_gate", "ffn_up", "ffn_down"})
 
@@ -36,5 +36,5 @@ def first_layer_saved(spec: ModelSpec, p: Precision, layers: tuple[LayerActivati
     layer, h = spec.layers[0], spec.hidden_size
     assert layer.mlp is not None
     n_saved, out_b = _norm(h, p.resid_bytes, p, False, True)
-    relief = tokens * (n_saved * layer.norms + _mlp(layer.mlp, h, out_b, p)[0])
+    relief = tokens * (_norms_saved(layer, n_saved, p.resid_bytes * h, True) + _mlp(layer.mlp, h, out_b, p)[0])
     return (replace(layers[0], saved=layers[0].saved - relief), *layers[1:])

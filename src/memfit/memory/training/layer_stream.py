@@ -161,7 +161,11 @@ def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x:
         prod = tr.alloc(t * inter * mb)
         run.hold(tr, up)
     down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
-    run.hold(tr, prod)
+    # down's input is kept for its weight's gradient or an adapter reading it uncast; a plain ReLU's backward reads
+    # its output (threshold_backward); otherwise a frozen down_proj's backward reads its weight only
+    mlp = c.spec.layers[c.layer].mlp if 0 <= c.layer < len(c.spec.layers) else None
+    relu = not gated and mlp is not None and mlp.activation == "relu"
+    run.hold(tr, prod) if c.p.full or relu or _adapter_keeps(c, run, prod, mb) else tr.free(prod)
     return down
 
 
@@ -328,6 +332,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
         tr.free(ke if rope else 0, 0 if a.fused_qkv else v)
         run.cache += [kc, vc]
     ab = 2 if c.p.amp else pb
+    copied = False  # o_proj reads a contiguous copy of the kernel's output
     qa = tr.alloc(t * nq * ab) if (rope and rb != ab) else qe  # autocast's casts for the kernel
     ka = tr.alloc(t * nk * ab) if kb != ab else kc
     math_path = c.p.attn != "eager" and ab == 4 and a.num_kv_heads < heads
@@ -353,6 +358,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
             # transformers' transpose(1, 2).contiguous() copies it, and o_proj reads the copy
             o, oc = oc, tr.alloc(t * no * ab)
             tr.free(o) if c.selective else run.hold(tr, o)
+            copied = True
         scratch = b * -(-s // 128) * 128 * heads * -(-a.head_dim // 32) * 32 * 4 + b * heads * -(-s // 128) * 128 * 4
         if a.num_kv_heads < heads:  # flash backward expands dk, dv to every query head
             scratch += 2 * b * s * heads * a.head_dim * ab
@@ -361,7 +367,11 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     if a.single_kv:  # DeepSeek-V4's output path (layer_hc)
         oc = o_rope(c, run, oc, no, a.o_groups, a.o_lora_rank)
     out = linear(c, run, "attn_output", oc, ab, no, h)
-    if c.p.full or "attn_output" in c.p.lora_kinds or c.spec.family not in FP32_QK_EAGER:
+    if copied:  # the contiguous copy: kept only for o_proj's weight gradient or an adapter reading it uncast
+        keep_oc = c.p.full or _adapter_keeps(c, run, oc, ab)
+    else:
+        keep_oc = c.p.full or "attn_output" in c.p.lora_kinds or c.spec.family not in FP32_QK_EAGER
+    if keep_oc:
         run.hold(tr, oc)  # o_proj's input, for its weight's (or adapter's) gradient
     else:  # (GPT-J's frozen out_proj keeps nothing: its input's gradient reads the weight only)
         tr.free(oc)

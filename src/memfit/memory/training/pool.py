@@ -83,7 +83,14 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
     tr = _LargePool(expandable)
-    c = StepContext(tr, spec, states.precision, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
+    # the DynamicCache a forward without full checkpointing builds (``Precision.kv_cache``): K and V copied by
+    # torch.cat, which attention then reads and autograd keeps, replayed where it changes what is kept: a fused
+    # projection (GPT-NeoX's query_key_value) whose K/V views would keep its whole output, which dies when attention
+    # returns (the simulator's trace of gpt-neox-default-l2 LoRA); with separate projections K and V are kept at the
+    # copies' sizes
+    fused = any(x.attention is not None and x.attention.fused_qkv for x in spec.layers)
+    p = replace(states.precision, kv_cache=fused and wl.checkpointing != "full")
+    c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
     _build(tr, c, states.weights, states.precision.weight_bytes)
     trainable = _trainable(c, wl, states)
     if states.lora:

@@ -86,7 +86,10 @@ def _gpt_neox(cfg: Config, name: str) -> ModelSpec:
     rope = int(hd * rope_fraction(cfg, "rotary_pct", 0.25))
     attn = AttentionSpec(heads, heads, hd, qkv_bias=bias, o_bias=bias, fused_qkv=True, rope_dim=rope)
     mlp = MLPSpec(get_int(cfg, "intermediate_size"), "plain", True, act(cfg, "gelu"))
-    layer = LayerSpec("attention", attn, mlp=mlp, norms=2)
+    # GPTNeoXLayer.forward with use_parallel_residual (GPTNeoXConfig's default): attention and MLP each norm the
+    # layer's input with their own LayerNorm, their outputs added to it together (transformers 5.25)
+    layout = "parallel" if get_bool(cfg, "use_parallel_residual", True) else "pre"
+    layer = LayerSpec("attention", attn, mlp=mlp, norms=2, norm_layout=layout)  # type: ignore[arg-type]
     return build_model(cfg, name, h, [layer] * layer_count(cfg), norm="layernorm")
 
 
