@@ -24,8 +24,8 @@ from memfit import validate
 from memfit.memory.activations import Precision
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.model_activations import model_activations
+from memfit.memory.training.layer_mlp import dense_mlp as _mlp
 from memfit.memory.training.layer_ops import LayerRun, StepContext
-from memfit.memory.training.layer_stream import _mlp
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import ModelSpec
 

@@ -28,7 +28,6 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import LayerActivations
 from ..backward_moments import MOE_ACT_SAVED
 from ..first_layer import first_layer_no_grad
-from ..lora_dropout import adapter_input_saved
 from ..runtimes.transformers_families import (
     FP32_QK_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
@@ -42,8 +41,10 @@ from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
+from .layer_mlp import adapter_keeps as _adapter_keeps
+from .layer_mlp import dense_mlp as _mlp
 from .layer_ops import BackwardOp, LayerRun, Linear, StepContext, linear, norm
-from .layer_parallel import first_parallel, gelu_new, gelu_new_chain
+from .layer_parallel import first_parallel
 from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
 
@@ -122,52 +123,10 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     return run
 
 
-def _adapter_keeps(c: StepContext, run: LayerRun, x: int, xb: int) -> bool:
-    """An adapter on a Linear reading ``x`` keeps ``x`` itself for lora_A's backward: PEFT's cast of the input to
-    the adapter's dtype is a no-op (adapters FSDP gathers in the layer's dtype), no dropout, no autocast."""
-    return any(lin.x == x and lin.kind in c.p.lora_kinds for lin in run.linears) and \
-        adapter_input_saved(1, xb, c.p.lora_dropout, c.p.amp, c.p.adapter_bytes)[1]
-
-
 def _stream_copies(spec: ModelSpec) -> bool:
     """The residual is several streams: gemma3n's AltUp copies (DeepSeek-V4's hyper-connections are replayed,
     ``layer_hc``)."""
     return altup_copies(spec) > 1
-
-
-def _mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: bool, x: int, xb: int) -> int:
-    """A dense MLP (gate, act(gate), up, their product, down); returns the down projection's output."""
-    tr, t, h, mb = c.tr, c.t, c.spec.hidden_size, c.p.mlp_bytes  # mb: bitsandbytes' Linear4bit keeps the input dtype
-    if gated:
-        gate = linear(c, run, "ffn_up" if fused else "ffn_gate", x, xb, h, 2 * inter if fused else inter, mb)
-        act = tr.alloc(t * inter * mb)
-        if not fused:
-            run.hold(tr, gate)
-        up = 0 if fused else linear(c, run, "ffn_up", x, xb, h, inter, mb)
-        prod = tr.alloc(t * inter * mb)
-        run.hold(tr, act, up)
-        if fused:
-            run.hold(tr, gate)
-        # backward: the product's gradients (of act(gate) and of up), then the activation's
-        run.kernels.append((len(run.linears), [t * inter * mb] * 3, 0))
-    else:
-        up = linear(c, run, "ffn_up", x, xb, h, inter, mb)
-        if gelu_new(c):  # NewGELUActivation's op chain (layer_parallel)
-            keep_act = c.p.full or "ffn_down" in c.p.lora_kinds
-            prod = gelu_new_chain(c, run, up, inter, keep_act)
-            down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
-            tr.free(0 if keep_act else prod)  # (kept: held by the chain)
-            return down
-        prod = tr.alloc(t * inter * mb)
-        run.hold(tr, up)
-    down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
-    # down's input is kept for its weight's gradient or an adapter reading it uncast; a plain ReLU's backward reads
-    # its output (threshold_backward); otherwise a frozen down_proj's backward reads its weight only
-    mlp = c.spec.layers[c.layer].mlp if 0 <= c.layer < len(c.spec.layers) else None
-    relu = not gated and mlp is not None and mlp.activation == "relu"
-    run.hold(tr, prod) if c.p.full or relu or _adapter_keeps(c, run, prod, mb) else tr.free(prod)
-    return down
-
 
 
 def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> int:
