@@ -34,6 +34,7 @@ from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
 from .runtimes import transformers_families as fam
 from .runtimes.transformers_own_attention import OWN_EAGER_SCORES
+from .shared_norm import shared_norm_input
 from .ssm_activations import recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes"]
@@ -168,15 +169,6 @@ def _norm(width: int, in_bytes: int, p: Precision, gemma: bool, layernorm: bool,
     # Llama: x.to(fp32) (pow and mul keep it), normed cast to the input dtype, × weight
     normed = in_bytes * width if p.full else 0
     return 4 * width + normed + 4, max(in_bytes, p.weight_bytes)
-
-
-def _norms_saved(layer: LayerSpec, n_norm: int, stream: int, layernorm: bool) -> int:
-    """Bytes per token the layer's norms keep: ``n_norm`` each, but LayerNorms of a parallel block read one input
-    (transformers 5.25 ``GPTNeoXLayer.forward``: ``input_layernorm`` and ``post_attention_layernorm`` both norm
-    ``hidden_states``; Falcon's ``ln_attn`` / ``ln_mlp``), which ``native_layer_norm`` keeps once for all of them
-    (``stream``: its bytes per token)."""
-    shared = stream * (layer.norms - 1) if layernorm and layer.norm_layout == "parallel" and layer.norms > 1 else 0
-    return n_norm * layer.norms - shared
 
 
 def _attention(a: AttentionSpec, h: int, in_bytes: int, p: Precision, b: int, s: int, softcap: bool,
@@ -393,7 +385,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm, ln32)
     # input feeding attention / MLP: a norm's output (pre, sandwich, parallel) or the residual (post)
     feed = r if layout == "post" else out_b
-    norms_saved = _norms_saved(layer, n_norm, r * h, layernorm)
+    norms_saved = n_norm * layer.norms - shared_norm_input(layer, r * h, layernorm)
     per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(

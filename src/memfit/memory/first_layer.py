@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..spec import LayerSpec, ModelSpec
-from .activations import LayerActivations, Precision, _mlp, _norm, _norms_saved
+from .activations import LayerActivations, Precision, _mlp, _norm
+from .shared_norm import shared_norm_input
 
 MLP_KINDS = frozenset({"ffn_gate", "ffn_up", "ffn_down"})
 
@@ -36,5 +37,6 @@ def first_layer_saved(spec: ModelSpec, p: Precision, layers: tuple[LayerActivati
     layer, h = spec.layers[0], spec.hidden_size
     assert layer.mlp is not None
     n_saved, out_b = _norm(h, p.resid_bytes, p, False, True)
-    relief = tokens * (_norms_saved(layer, n_saved, p.resid_bytes * h, True) + _mlp(layer.mlp, h, out_b, p)[0])
+    norms = n_saved * layer.norms - shared_norm_input(layer, p.resid_bytes * h, True)
+    relief = tokens * (norms + _mlp(layer.mlp, h, out_b, p)[0])
     return (replace(layers[0], saved=layers[0].saved - relief), *layers[1:])
