@@ -416,7 +416,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 23 cases, median 0.17 %, worst and most under modernbert-decoder -4.03 %
     # + bailing-hybrid-default-l6 bf16 generate (-59.83 %), moved from blind5.jsonl by the held-out rule (l12arch1):
     # 24 cases, median 0.17 %, worst bailing-hybrid -59.83 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.18, worst=59.84, under=-59.84),
+    # Bloom's fused_qkv bound through its eager attention (l12old, test_held_probs.py): bloom-560m-l4 -1.02 -> +0.04 %;
+    # median 0.17 -> 0.13 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.14, worst=59.84, under=-59.84),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,

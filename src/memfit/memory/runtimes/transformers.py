@@ -272,8 +272,10 @@ def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
             # scores × scaling (+ mask) and their softmax, both in the model dtype: two score-sized tensors at a time
             per_score, what = 2 * dt, "masked scores and softmax, model dtype"
         per_score, what = own_eager_score(family, dt, half) or (per_score, what)  # XGLM's own attention
-        if family in KEPT_SCORES_EAGER:  # Bloom: the raw (ALiBi-biased) scores kept beside the masked ones
-            per_score, what = per_score + dt, what + ", raw scores kept"
+        if family in KEPT_SCORES_EAGER:  # Bloom: the raw (ALiBi-biased) scores kept beside the masked ones, and
+            # BloomAttention.forward's fused_qkv (q, k and v) bound beside the query's reshaped copy
+            per_score, what = per_score + dt, what + ", raw scores kept, the fused q/k/v output"
+            q += t * (att.num_heads * att.head_dim + att.num_kv_heads * (att.head_dim + att.value_dim)) * dt
         if att.sinks and family not in MODEL_DTYPE_SOFTMAX_EAGER:
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
