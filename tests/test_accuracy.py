@@ -488,9 +488,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
     # which does not touch it): +0.16 %; 7 predicted, median 0.27 %; + kolibri1 MoE under autocast (fp32 grouped_mm,
     # listed once the simulator ran it), scored once: +0.03 %; 8 predicted, median 0.21 %
-    ("simulated/blind5.jsonl", "training"): Bound(
-        median=0.22, worst=10.23, under=-10.23,
-        unpredicted=frozenset({"modernbert-decoder-default-l4/lora-r16-ckpt-b4-s1200"})),
+    # then LoRA targets read as the model's own module names (l12arch3, lora._module_targets: PEFT's suffix match on
+    # any nn.Linear): modernbert-decoder-default-l4 LoRA on q/k/v/Wi/Wo, unpredicted until then, scored once:
+    # -0.59 %; 9 predicted, median 0.27 % (a new case, not a regression)
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.28, worst=10.23, under=-10.23),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1183,7 +1184,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.83 %
     # + scored after l12old's LoRA pool fixes (nothing tuned on it): axk2 attention LoRA -11.63 -> -11.32 %, sarvam-moe
     # eager LoRA -0.58 -> -0.36 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.84, worst=11.32, under=-11.32),
+    # + modernbert-decoder LoRA on q/k/v/Wi/Wo (l12arch3: the model's own module names as targets), scored once:
+    # -3.04 % (under by more than the bar's 3 %); 9 cases, median 1.06 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=1.07, worst=11.32, under=-11.32),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,

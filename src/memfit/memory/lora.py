@@ -98,7 +98,8 @@ def target_kinds(targets: tuple[str, ...] | list[str]) -> frozenset[str]:
         elif name in _ALIASES:
             kinds |= _ALIASES[name]
         else:
-            raise ConfigError(f"LoRA target {raw!r} is not a known projection name; use module names such as "
+            raise ConfigError(f"LoRA target {raw!r} is neither a known projection name nor a Linear module of this "
+                              "model; use the model's module names (any nn.Linear), or names such as "
                               f"{', '.join(DEFAULT_TARGETS)}, c_attn, qkv_proj, gate_up_proj, lm_head or all-linear")
     return frozenset(kinds)
 
@@ -121,8 +122,10 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
                     ) -> tuple[Tensor, ...]:
     """The weight tensors (shape (out, in)) that get a LoRA adapter under PEFT release ``peft`` (``PEFT_LAYOUTS``)."""
     tower = {module for module, *_ in spec.vision.linears} if spec.vision is not None else set()
-    target_kinds([raw for raw in targets if raw.strip().lower().rsplit(".", 1)[-1] not in tower])  # validates them
-    names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets}
+    own = _module_targets(spec, targets, tower)
+    target_kinds([raw for raw in targets if raw.strip().lower().rsplit(".", 1)[-1] not in tower
+                  and raw.strip().rsplit(".", 1)[-1] not in own])  # validates the others
+    names = {raw.strip().lower().rsplit(".", 1)[-1] for raw in targets if raw.strip().rsplit(".", 1)[-1] not in own}
     moved = _moved_to_experts(spec, peft)
     names -= moved
     by_name = names & _INVENTORY_NAMES
@@ -135,6 +138,9 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
             continue
         if router and t.kind == "ffn_gate_inp":
             out.append(t)
+        if _module(t) in own and _module(t) not in moved:
+            out.append(t)
+            continue
         if t.kind not in ALL_LINEAR and t.kind != "output":
             continue
         by_kind = t.kind in kinds and (every or _module(t) not in _GDN_NAMES)
@@ -144,6 +150,33 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
         if every or module in names:  # PEFT matches the towers' Linear modules by the same names
             out.extend([Tensor(f"vision.{module}.weight", (fan_out, fan_in), "vision_linear", "vision")] * count)
     return tuple(out)
+
+
+def _linear_weights(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """The 2-D weights of the blocks' modules and the output head: the inventory's ``nn.Linear`` weights."""
+    return tuple(t for t in inventory(spec) if not t.is_bias and len(t.shape) == 2
+                 and (t.layer is not None or t.kind == "output"))
+
+
+def _module_targets(spec: ModelSpec, targets: tuple[str, ...] | list[str], tower: set[str]) -> frozenset[str]:
+    """Targets that are none of the known projection names but the name of a module the model has (its inventory's
+    names are transformers' own where the generic path built them on the meta device, e.g. ModernBERT-decoder's
+    ``mlp.Wi`` / ``mlp.Wo`` / ``attn.Wo``). PEFT matches ``target_modules`` against every module's name by suffix,
+    case as written (peft ``tuners/tuners_utils.py`` ``check_target_module_exists``: ``key == target_key`` or
+    ``key.endswith("." + target_key)``), so any nn.Linear of the model is a target; a name no module has is an
+    error there too (``Target modules … not found in the base model``)."""
+    own: set[str] = set()
+    modules: set[str] | None = None
+    for raw in targets:
+        name = raw.strip().rsplit(".", 1)[-1]
+        low = name.lower()
+        if low in _ALIASES or low in ("all-linear", "all_linear", "all") or low in tower:
+            continue
+        if modules is None:
+            modules = {_module(t) for t in _linear_weights(spec)}
+        if name in modules:
+            own.add(name)
+    return frozenset(own)
 
 
 def _moved_to_experts(spec: ModelSpec, peft: str) -> frozenset[str]:
