@@ -667,7 +667,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (Mixtral QLoRA b4, unchanged), most under -4.34 % (unchanged)
     # then (l12cap) the full bf16 b8 rows moved here from published.jsonl as scored there (+19.16 / +19.59 %: memfit's
     # 91.20 GB is more than the A100-80GB holds): median 1.56 -> 2.32 %, worst 4.34 -> 19.59 %
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=2.32, worst=19.59, under=-4.34),
+    # then (l12cap) the reserve capped at the GPU's capacity (memory/allocator_cap.py: the caching allocator frees its
+    # cache and retries at capacity): full bf16 b8 +19.16 / +19.59 -> +10.96 / +11.36 % (84.92 GB, the A100-80GB's
+    # derived CUDA total); median 2.32 % unchanged, worst 19.59 -> 11.36 %
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=2.32, worst=11.36, under=-4.34),
     # the published two-GPU fms rows against the mean nvidia-smi peak of both GPUs (published-frameworks.md), blind
     # after l16lora (scored once): median 12.20 -> 6.84 %, worst +18.48 % (QLoRA, unchanged), most under -15.24 %
     # (Mixtral LoRA, unchanged); after l16lorar (LoRA's FSDP rank replayed per stream, fsdp_lora_pool.py; scored

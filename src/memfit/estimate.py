@@ -160,15 +160,17 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
             f"mode {wl.mode!r} needs the architecture (layers, heads, hidden size), which a bare parameter "
             "count does not have: pass a catalog id or a config.json instead"
         )
+    from .memory.allocator_cap import cap_reserve  # at the device's capacity the allocator empties its cache
     from .memory.overhead import context_on_device  # the CUDA context of the device's generation, every runtime
 
+    capacity = None if device is None else device.capacity_bytes
     if wl.mode == "inference":
         from .memory.inference import estimate_inference
-        est = context_on_device(estimate_inference(spec, wl, device), device)
+        est = cap_reserve(context_on_device(estimate_inference(spec, wl, device), device), capacity)
         return _linear_note(spec, wl, _context_note(spec, wl, est))
     from .memory.training import estimate_training
 
-    result: Estimate = context_on_device(estimate_training(spec, wl), device)
+    result: Estimate = cap_reserve(context_on_device(estimate_training(spec, wl), device), capacity)
     return _linear_note(spec, wl, _context_note(spec, wl, result))
 
 

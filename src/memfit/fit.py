@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError
 from .estimate import ModelRef, estimate, runtime_context
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
+from .memory.allocator_cap import RETRIES_KEY, cap_reserve
 from .memory.overhead import context_on_device
 from .result import Estimate
 from .rules import given_fields, resolve
@@ -59,6 +60,10 @@ class FitResult:
         verdict = "fits" if self.fits else "does not fit"
         head = (f"{self.model} {verdict} on {self.gpus}× {self.device.name}: "
                 f"{fmt_bytes(self.max_gpu_bytes)} of {fmt_bytes(self.capacity_bytes)} per GPU")
+        if self.fits and RETRIES_KEY in self.estimate.details:
+            freed = self.estimate.details[RETRIES_KEY]["freed_bytes"]
+            return (f"{head}, only with allocator retries (slower): PyTorch's caching allocator frees "
+                    f"{fmt_bytes(freed)} of cached segments and retries cudaMalloc at the capacity")
         if self.fits:
             return f"{head}, {fmt_bytes(self.headroom_bytes)} free"
         if self.headroom_bytes >= 0:  # the bytes fit, the runtime (vLLM's KV pool, …) or the host RAM do not
@@ -200,7 +205,7 @@ def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> t
 def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
     """Judge an existing estimate against a device (used by ``fit`` and by the plan searches); the estimate's
     CUDA context is the device generation's (``memory.overhead.context_on_device``)."""
-    est = context_on_device(est, device)
+    est = cap_reserve(context_on_device(est, device), device.capacity_bytes)  # memory.allocator_cap
     per_gpu, split, comps = split_per_gpu(est, wl)
     capacity, budget_note = budget_bytes(device, wl, est)
     worst = max(per_gpu)
