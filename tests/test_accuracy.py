@@ -420,7 +420,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 24 cases, median 0.17 %, worst bailing-hybrid -59.83 %
     # Bloom's fused_qkv bound through its eager attention (l12old, test_held_probs.py): bloom-560m-l4 -1.02 -> +0.04 %;
     # median 0.17 -> 0.13 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.14, worst=59.84, under=-59.84),
+    # + ergo-default-l2 bf16 prefill at 12k (-17.46 %), moved from blind5.jsonl by the held-out rule (l12arch2); then
+    # its fp32-kept parameters, fp32 residual stream and per-route expert norm (tests/test_ergo.py): +0.01 %;
+    # 25 cases, median 0.10 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=59.84, under=-59.84),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -484,7 +487,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # rule, iquestcoder-default-l2 fp32 generate listed blind in its place (l12arch3): 21 cases, median 0.02 %
     # then bailing-hybrid-default-l6 generate (-59.83 %) moved to development (sweep-dev.jsonl) by the held-out rule
     # (l12arch1), olmo-hybrid-default-l4 generate listed blind in its place: 20 cases, median 0.02 %, worst ergo -17.46
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.03, worst=17.47, under=-17.47),
+    # then ergo-default-l2 prefill (-17.46 %) moved to development (sweep-dev.jsonl) by the held-out rule (l12arch2);
+    # its blind replacement (ministral and qwen4_exp_text, listed first, fail in the simulator) cohere2-moe-default-l2
+    # bf16 prefill at 12k, simulated and scored once before the ergo fix (which does not touch it): -0.00 %;
+    # 20 cases, median 0.02 %, worst and most under flint eager generate -13.64 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=13.64, under=-13.64),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1137,7 +1144,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + modernbert-decoder-default-l4 fp32 generate (-10.28 %, moved from blind5.jsonl, l12arch3): median 0.50 %, worst
     # and most under modernbert-decoder -10.28 %
     # + bailing-hybrid-default-l6 (-63.24 %, moved from blind5.jsonl, l12arch1): median 0.54 %, worst bailing-hybrid
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.55, worst=63.25, under=-63.25),
+    # + ergo-default-l2 prefill (-31.88 %, moved from blind5.jsonl, l12arch2); -11.40 % with its fp32-kept parameters,
+    # fp32 stream and its MoE block replayed (transformers_pool_ergo.py); the rest is mostly the simulator's CPU-only
+    # fp32 copy of the 8 GiB lm_head (ErgoLinearWithFP32Output: CUDA takes torch.mm(out_dtype=float32)), which the GPU
+    # does not make (docs/simulator.md); 25 cases, median 0.58 % (a case added, no formula made worse)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.58, worst=63.25, under=-63.25),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1186,7 +1197,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 3.21 %
     # then modernbert-decoder fp32 generate (-10.28 %) moved to development (l12arch3): 21 cases, median 3.16 %
     # then bailing-hybrid moved to development (l12arch1): 20 cases, median 2.69 %, worst ergo prefill -31.88 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=2.70, worst=31.89, under=-31.89),
+    # then ergo moved to development (l12arch2) and its replacement cohere2-moe bf16 prefill at 12k scored once:
+    # +0.00 %; 20 cases, median 1.97 %, worst and most under aria-text eager prefill -14.77 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=1.97, worst=14.77, under=-14.77),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %

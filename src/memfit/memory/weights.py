@@ -29,6 +29,7 @@ from ..inventory import count_parameters, inventory
 from ..result import Component
 from ..spec import ModelSpec
 from ..units import fmt_bytes
+from .fp32_parameters import fp32_kept
 
 __all__ = ["WeightsBreakdown", "is_as_stored", "weights_breakdown", "weights_bytes", "weights_component"]
 
@@ -121,6 +122,8 @@ def _weights_breakdown(spec: ModelSpec, fmt_name: str, expert_linears: bool = Fa
             role = tensor_role(t)
             if linears and role == "experts" and not t.is_bias:  # one Params4bit per expert projection
                 add(t.group, fmt.label, t.numel, t.shape[0] * quantized_tensor_bytes(fmt, t.shape[1:]))
+            elif fmt.kind == "dense" and fmt.bits == 16 and fp32_kept(spec.family, t.name):
+                add(t.group, "F32", t.numel, t.numel * 4)  # kept float32 by the family (data/fp32_parameters.toml)
             elif quantizes(fmt, role, moe) or (linears and role == "router"):
                 add(t.group, fmt.label, t.numel, quantized_tensor_bytes(fmt, t.shape, role))
             else:
@@ -184,8 +187,12 @@ def _num(x: float) -> str:
 
 
 def _formula(fmt: Format, n: int, total: int, by_type: dict[str, int], params_by_type: dict[str, int]) -> str:
-    if fmt.is_dense:
+    if fmt.is_dense and len(by_type) <= 1:
         return f"{n:,} parameters × {_num(fmt.bits / 8)} bytes = {fmt_bytes(total)}"
+    if fmt.is_dense:  # a family keeps some parameters in float32 (data/fp32_parameters.toml)
+        parts = [f"{params_by_type[label]:,} × {nbytes // max(1, params_by_type[label])} B ({label})"
+                 for label, nbytes in sorted(by_type.items(), key=lambda kv: -kv[1])]
+        return f"{' + '.join(parts)} = {fmt_bytes(total)}"
     parts = []
     for label, nbytes in sorted(by_type.items(), key=lambda kv: -kv[1]):
         p = params_by_type[label]

@@ -47,6 +47,7 @@ from .transformers_families import (
     KEPT_SCORES_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
     MOE_ACT_TENSORS,
+    PER_ROUTE_NORM,
     PY_GELU,
     SUB_NORMED,
     extra_stream_tensors,
@@ -154,6 +155,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         act = MOE_ACT_TENSORS.get(spec.family, 0) * i_e * dt  # activation temporaries (gpt-oss's clamped GLU)
         per = k * max(rows * h, (h + 4 * i_e) * dt, act) + moe.num_experts * FP32 * 2
         text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
+        if spec.family in PER_ROUTE_NORM:  # the routes' rows and outputs, their fp32 norm, weights and product
+            per = k * h * (2 * dt + 3 * FP32) + moe.num_experts * FP32 * 2
+            return tokens * per, f"MoE per-route norm: {tokens:,} tokens × top-{k} × {h} × (2·{dt} + 3·4) B + router"
         if moe.num_shared_experts:
             # the shared expert runs first; its output waits beside the routed experts' buffers
             i_s = (moe.shared_intermediate_size or i_e) * moe.num_shared_experts

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
+__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_STREAM",
            "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MODEL_DTYPE_SOFTMAX_EAGER",
-           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE",
-           "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
-           "block_extras_saved", "extra_stream_tensors", "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES",
+           "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED",
+           "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm",
+           "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -26,6 +27,18 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # GPTBigCode and GPT-Neo keep ``attn_output`` too (transformers 5.25 GPTBigCodeBlock.forward / GPTNeoBlock.forward:
 # ``hidden_states = attn_output + residual`` leaves the name bound through the MLP)
 _EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1}
+# MoE families that give every route its own row and normalise it in float32 before the weighted sum (ergo:
+# transformers 5.25 modeling_ergo.py ErgoExperts.forward repeats the tokens top_k times (repeat_interleave), the
+# expert backend returns one output row per route, then ErgoExpertNorm.forward takes F.rms_norm of the rows in
+# float32 and multiplies by the gathered per-expert fp32 weight (weight[expert_ids]); at that product the rows, their
+# outputs (model dtype), the normalised rows, the gathered weights and the product (fp32) are alive together: the
+# simulator's trace of ergo-default-l2/prefill-b1-s12288, sweep-dev.jsonl)
+PER_ROUTE_NORM = ("ergo",)
+# families whose residual stream is float32 whatever the model dtype (ergo: modeling_ergo.py ErgoModel embeds in
+# fp32 (embed_tokens built with dtype=torch.float32), ErgoDecoderLayer.forward norms the branch outputs in fp32
+# (post_attention_layernorm(hidden_states.float())) and ErgoResidualGate mixes them with the fp32 residual; only the
+# normed branch inputs are cast to the branch dtype): the stream's embeddings, layer input and residual take 4 bytes
+FP32_STREAM = ("ergo",)
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights; AFMoE:
 # transformers 5.25 modeling_afmoe.py AfmoeTokenChoiceRouter.forward casts the router logits to fp32 and returns the
 # normalised, route_scale'd top scores in fp32; Solar Open: modeling_solar_open.py SolarOpenTopkRouter.forward gathers
@@ -207,3 +220,8 @@ Q_CAT_FAMILIES = ("phi3", "phi", "stablelm", "gpt_neox")
 # ``_norm(x.float()).type_as(x)``; NanoChatModel.forward ``hidden_states = self.norm(hidden_states)`` before the
 # layers, ``inputs_embeds`` still bound; NanoChatAttention.forward applies apply_rotary_pos_emb, then q_norm, k_norm)
 WEIGHTLESS_NORM = ("nanochat",)
+
+
+def fp32_stream_extra(spec: ModelSpec, tensors: int, elements: int, dt: int) -> int:
+    """Bytes beyond ``dt`` of ``tensors`` stream tensors (``elements`` each) a FP32_STREAM family keeps in float32."""
+    return tensors * elements * (4 - dt) if spec.family in FP32_STREAM and dt < 4 else 0

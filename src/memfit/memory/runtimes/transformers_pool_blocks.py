@@ -16,7 +16,8 @@ from collections.abc import Callable
 from ...spec import AttentionSpec, LayerSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
-from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS
+from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS, PER_ROUTE_NORM
+from .transformers_pool_ergo import ergo_moe
 
 __all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention", "replays_ffn"]
 
@@ -85,6 +86,8 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
     their routing scores (fp32 where the router keeps fp32 scores, ``fp32_routing``: the weighted rows, their
     un-permuted copy and the per-token sum are fp32, cast back at the end), the copy in token order, the sum over
     the k rows; a shared expert before or after it."""
+    if family in PER_ROUTE_NORM:
+        return ergo_moe(tr, layer, t, hidden, dt)
     moe = layer.moe
     assert moe is not None
     fp32_routing, relu2 = family in FP32_ROUTING, family in RELU2_EXPERTS

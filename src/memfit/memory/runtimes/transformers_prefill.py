@@ -22,7 +22,7 @@ from .transformers import (
     _recurrent_moments,
     _stream_tensors,
 )
-from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, per_layer_input_bytes
+from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
 from .transformers_own_attention import dynamic_mask_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
@@ -60,7 +60,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     if spec.family in ROPE_PER_LAYER_TYPE:
         rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
-    stream = _stream_tensors(spec) * t * h * dt
+    stream = _stream_tensors(spec) * t * h * dt + fp32_stream_extra(spec, 3, t * h, dt)  # embeddings, input, residual
     where = "" if queries == keys == wl.context else f", chunk of {queries:,} tokens over {keys:,}"
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
@@ -78,7 +78,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
             dyn = dynamic_mask_bytes(spec.family, att, b, queries, keys, dt)[0]  # Doge's dynamic mask
             a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
-            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt
+            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt)
             if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
                 held_probs = b * att.num_heads * queries * keys * dt
                 prev = held_probs if prev_held else 0
