@@ -22,10 +22,10 @@ from memfit.memory.ssm_activations import mamba2_prefill_bytes
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import SSMSpec
 
-HYBRID_FAMILIES = {"nemotron_h", "granitemoehybrid", "bamba", "falcon_h1", "jamba", "kimi_linear"}
+HYBRID_FAMILIES = {"nemotron_h", "granitemoehybrid", "bamba", "falcon_h1", "jamba", "kimi_linear", "bailing_hybrid"}
 REAL = json.loads((Path(__file__).parent / "data" / "families" / "hybrid_configs.json").read_text())
 DEFAULTS = ["NemotronHConfig", "GraniteMoeHybridConfig", "BambaConfig", "FalconH1Config", "JambaConfig",
-            "Mamba2Config", "KimiLinearConfig"]
+            "Mamba2Config", "KimiLinearConfig", "BailingHybridConfig"]
 
 
 def _check(cfg: dict[str, Any], reference: Any = None) -> None:

@@ -24,10 +24,10 @@ from memfit.memory.lora import lora_parameters
 from memfit.sources.hf_config import SUPPORTED_FAMILIES, spec_from_config
 
 # every family whose default config memfit reads as MoE (test_every_moe_family_is_listed keeps this complete)
-MOE_FAMILIES = ["dbrx", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "ernie4_5_moe", "glm4_moe",
-                "glm4_moe_lite", "glm_moe_dsa", "gpt_oss", "granitemoehybrid", "hunyuan_v1_moe", "jamba", "kimi_linear",
-                "llama4", "llama4_text", "mimo_v2_flash", "minimax_m2", "mixtral", "nemotron_h", "olmoe", "phimoe",
-                "qwen2_moe", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl_moe"]
+MOE_FAMILIES = ["bailing_hybrid", "dbrx", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "ernie4_5_moe",
+                "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt_oss", "granitemoehybrid", "hunyuan_v1_moe", "jamba",
+                "kimi_linear", "llama4", "llama4_text", "mimo_v2_flash", "minimax_m2", "mixtral", "nemotron_h", "olmoe",
+                "phimoe", "qwen2_moe", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl_moe"]
 HYBRIDS = ["qwen3_5", "qwen3_5_text", "lfm2"]
 _OVERRIDES: dict[str, dict[str, Any]] = {
     "dbrx": {"attn_config": {"rope_theta": 10000.0}},  # DbrxConfig() lacks the rope_theta its attention reads

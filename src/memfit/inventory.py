@@ -229,16 +229,16 @@ def _linear_attention(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor
 
 def _kda(g: LinearAttentionSpec, h: int, i: int) -> Iterator[Tensor]:
     """Kimi delta attention (transformers' KimiLinearDeltaAttention): q/k/v/o projections named as attention's."""
-    p, d, heads = f"model.layers.{i}.self_attn", g.head_k_dim, g.num_v_heads
-    qkv = heads * d
+    p, d, heads, qkv = f"model.layers.{i}.self_attn", g.head_k_dim, g.num_v_heads, g.num_v_heads * g.head_k_dim
     for name, kind in (("q_proj", "attn_q"), ("k_proj", "attn_k"), ("v_proj", "attn_v")):
         yield from _linear(f"{p}.{name}", qkv, h, kind, "ssm", i, False)
     yield Tensor(f"{p}.conv1d.weight", (3 * qkv, 1, g.conv_kernel), "ssm_conv1d", "ssm", i)
-    for name, rows, cols in (("forget_gate.f_a_proj", d, h), ("forget_gate.f_b_proj", qkv, d), ("b_proj", heads, h),
-                             ("g_a_proj", d, h), ("g_b_proj", qkv, d)):  # low-rank gates and the beta projection
+    for name, rows, cols in ((("forget_gate.f_proj", qkv, h), ("b_proj", heads, h), ("g_proj", qkv, h)) if
+                             g.full_rank_gates else (("forget_gate.f_a_proj", d, h), ("forget_gate.f_b_proj", qkv, d),
+                             ("b_proj", heads, h), ("g_a_proj", d, h), ("g_b_proj", qkv, d))):  # gates (Kimi: low rank)
         yield from _linear(f"{p}.{name}", rows, cols, "ssm_ba", "ssm", i, False)
     yield Tensor(f"{p}.forget_gate.dt_bias", (qkv,), "ssm_dt", "ssm", i, is_bias=True)
-    yield Tensor(f"{p}.forget_gate.A_log", (1, 1, heads, 1), "ssm_a", "ssm", i)
+    yield Tensor(f"{p}.forget_gate.A_log", (heads,) if g.full_rank_gates else (1, 1, heads, 1), "ssm_a", "ssm", i)
     yield Tensor(f"{p}.o_norm.weight", (d,), "ssm_norm", "ssm", i)
     yield from _linear(f"{p}.o_proj", h, qkv, "attn_output", "ssm", i, False)
 

@@ -46,7 +46,10 @@ ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output",
                         # in_proj_b / in_proj_a (Qwen3_5GatedDeltaNet), Kimi delta attention's low-rank gates and
                         # b_proj (KimiLinearDeltaAttention, KimiLinearForgetGate), LFM2's in_proj / out_proj
                         # (Lfm2ShortConv)
-                        "ssm_ba", "shortconv_in", "shortconv_out"})
+                        "ssm_ba", "shortconv_in", "shortconv_out",
+                        # Ling 3's head-wise MLA output gate (BailingHybridAttention.g_proj = nn.Linear(hidden,
+                        # heads)), a block ``extra`` of bailing_hybrid named self_attn.g_proj
+                        "self_attn_g_proj"})
 # MoE routers that are an ``nn.Linear`` (``all-linear`` adapts them): transformers 5.25 ``Llama4Router(nn.Linear)``,
 # ``HunYuanMoEV1Gate.wg``, ``DbrxRouter.layer``, ``PhimoeTopKRouter(nn.Linear)``. Every other MoE family memfit builds
 # has a router module holding a raw ``nn.Parameter`` (``MixtralTopKRouter``, ``Qwen2MoeTopKRouter``,

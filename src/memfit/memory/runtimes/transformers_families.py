@@ -46,7 +46,7 @@ FP32_STREAM = ("ergo",)
 # modeling_hy_v3.py HYV3TopKRouter.forward do)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa",
                 "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
-                "nemotron_h", "kimi_linear", "afmoe", "solar_open", "minicpm5_moe", "hy_v3")
+                "nemotron_h", "kimi_linear", "bailing_hybrid", "afmoe", "solar_open", "minicpm5_moe", "hy_v3")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}

@@ -19,7 +19,7 @@ __all__ = ["build_inference_weights"]
 
 FP32 = 4
 # families whose MoE layers are laid out as described above: fused gate_up experts, the fp32 router after them
-FUSED_EXPERTS_FP32_ROUTER = ("kimi_linear",)
+FUSED_EXPERTS_FP32_ROUTER = ("kimi_linear", "bailing_hybrid")  # BailingHybridMoE: experts, gate, shared
 _ROUTER = ("ffn_gate_inp", "exp_probs_b")
 
 

@@ -35,6 +35,16 @@ def _types(cfg: Config, key: str, n: int, allowed: set[str], default: list[str])
     return [str(t) for t in raw]
 
 
+# BailingHybridConfig's defaults (transformers 5.25 configuration_bailing_hybrid.py)
+_BAILING_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 157184, "hidden_size": 2560, "intermediate_size": 6144, "moe_intermediate_size": 768,
+    "num_attention_heads": 32, "n_shared_experts": 1, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
+    "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8, "num_local_experts": 512,
+    "linear_head_dim": 128, "linear_num_heads": 32, "linear_conv_kernel_dim": 4, "n_group": 8, "topk_group": 4,
+    "first_k_dense_replace": 2,
+}
+
+
 # the Hub file's spellings -> transformers' names (KimiLinearConfig.attribute_map)
 _ALIASES = (("num_experts", "num_local_experts"), ("num_experts_per_token", "num_experts_per_tok"),
             ("num_shared_experts", "n_shared_experts"), ("moe_renormalize", "norm_topk_prob"),
@@ -42,11 +52,27 @@ _ALIASES = (("num_experts", "num_local_experts"), ("num_experts_per_token", "num
 
 
 def _kimi_linear(cfg: Config, name: str) -> ModelSpec:
-    lin = sub_config(cfg, "linear_attn_config")
+    return _kda_mla_moe(with_defaults({**cfg, **{tf: cfg[hub] for hub, tf in _ALIASES if cfg.get(hub) is not None}},
+                                      _DEFAULTS), name, bailing=False)
+
+
+def _bailing_hybrid(cfg: Config, name: str) -> ModelSpec:
+    """Ling 3 (transformers 5.25 ``modeling_bailing_hybrid.py``): Kimi Linear's layout (KDA and MLA mixers, DeepSeek-
+    routed experts after ``first_k_dense_replace`` dense layers, one shared expert on the residual) with the config's
+    own spellings (``BailingHybridConfig.attribute_map``: num_experts, num_experts_per_token, num_shared_experts,
+    moe_renormalize, num_expert_group), full-rank KDA gates (``BailingHybridForgetGate.f_proj``,
+    ``BailingHybridDeltaAttention.g_proj``) and a head-wise output gate on the MLA layers
+    (``BailingHybridAttention.g_proj``: hidden → heads); its default puts full attention on every sixth layer."""
     cfg = {**cfg, **{tf: cfg[hub] for hub, tf in _ALIASES if cfg.get(hub) is not None}}
-    cfg = with_defaults(cfg, _DEFAULTS)
+    return _kda_mla_moe(with_defaults(cfg, _BAILING_DEFAULTS), name, bailing=True)
+
+
+def _kda_mla_moe(cfg: Config, name: str, bailing: bool) -> ModelSpec:
+    lin = sub_config(cfg, "linear_attn_config")
     h, n = get_int(cfg, "hidden_size"), layer_count(cfg)
-    default = ["full_attention" if i and i % 4 == 0 else "linear_attention" for i in range(n)]
+    every = get_int(cfg, "layer_group_size", 6) if bailing else 4
+    default = ["full_attention" if (i + 1 if bailing else i) % every == 0 and (bailing or i) else "linear_attention"
+               for i in range(n)]
     if cfg.get("layer_types") is None and "kda_layers" in lin and "full_attn_layers" in lin:
         full, kda = lin["full_attn_layers"], lin["kda_layers"]
         if not isinstance(full, list) or not isinstance(kda, list) or sorted([*full, *kda]) != list(range(1, n + 1)):
@@ -59,7 +85,8 @@ def _kimi_linear(cfg: Config, name: str) -> ModelSpec:
     heads = get_int(lin, "num_heads", get_int(cfg, "linear_num_heads"))
     d = get_int(lin, "head_dim", get_int(cfg, "linear_head_dim"))
     kda = LinearAttentionSpec(heads, heads, d, d, get_int(lin, "short_conv_kernel_size",
-                                                          get_int(cfg, "linear_conv_kernel_dim")), kind="kda")
+                                                          get_int(cfg, "linear_conv_kernel_dim")), kind="kda",
+                              full_rank_gates=bailing)
     mla_heads, bias = get_int(cfg, "num_attention_heads"), get_bool(cfg, "attention_bias", False)
     nope, rope = get_int(cfg, "qk_nope_head_dim"), get_int(cfg, "qk_rope_head_dim")
     q_lora = cfg.get("q_lora_rank")
@@ -77,10 +104,11 @@ def _kimi_linear(cfg: Config, name: str) -> ModelSpec:
     for t, f in zip(types, ffn, strict=True):
         if (t, f) not in blocks:
             part: dict[str, Any] = {"moe": moe} if f == "sparse" else {"mlp": mlp}
-            blocks[t, f] = (LayerSpec("attention", mla, **part) if t == "full_attention"
+            gate = (("self_attn.g_proj.weight", (mla_heads, h)),) if bailing else ()
+            blocks[t, f] = (LayerSpec("attention", mla, extra=gate, **part) if t == "full_attention"
                             else LayerSpec("linear_attention", linear=kda, **part))
         layers.append(blocks[t, f])
     return build_model(cfg, name, h, layers, position="none")
 
 
-BUILDERS: dict[str, Builder] = {"kimi_linear": _kimi_linear}
+BUILDERS: dict[str, Builder] = {"kimi_linear": _kimi_linear, "bailing_hybrid": _bailing_hybrid}
