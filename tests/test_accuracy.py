@@ -817,7 +817,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # most under now qwen3.5-35b-a3b ckpt -1.87 %; median 0.61 -> 0.62 %
     # + qwen3-vl-30b-a3b-l3 image ckpt s1024, moved here from the blind image set before anything was read or fixed
     # from it (l12ckpt2): -0.36 %; median 0.62 -> 0.60 %
-    ("simulated/families-new.jsonl", "training"): Bound(median=0.60, worst=5.96, under=-1.87),
+    # then (l12ckpt2) torch.utils.checkpoint's early stop in the replay (training/recompute.py) and Qwen3-VL's tower
+    # backward tensor by tensor (training/tower.py): qwen3-vl-32b-l2 image +5.95 -> -0.37 %, idefics3 +2.70 -> -1.04 %,
+    # qwen3-vl-30b-a3b-l2 image -0.31 -> -0.24 %, qwen3-vl-8b-l2 image -0.49 -> -0.12 %; worse: llava ckpt -0.61 ->
+    # +2.48 %, the moved qwen3-vl-30b-a3b-l3 image s1024 -0.36 -> +4.20 % (worst now); median 0.60 -> 0.37 %
+    ("simulated/families-new.jsonl", "training"): Bound(median=0.37, worst=4.21, under=-1.87),
     # the issue-10 families re-simulated with the allocator emulation (simulator 2, all 31 cases). Inference worst:
     # replayed tensor by tensor since (transformers_pool_mixers.py): qwen3-next's gated delta-net (generate -5.78 ->
     # -0.03 %), llama4's every-expert dispatch (maverick generate -8.38 -> -0.06 %), glm4_moe's Llama-like
@@ -862,7 +866,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.37 -> 0.27 %, worst llama-4-scout +2.65 %, most under qwen3-next -2.51 %
     # + (l12peftmore) Qwen3-Next's delta-net input projections as the model makes them, in_proj_qkvz and in_proj_ba
     # (Qwen3NextGatedDeltaNet.__init__), two weight tensors where four were allocated: qwen3-next -2.51 -> -2.46 %
-    ("simulated/families.jsonl", "training"): Bound(median=0.27, worst=2.65, under=-2.46),
+    # then (l12ckpt2) torch.utils.checkpoint's early stop: llama-4-scout-l2 +2.65 -> -0.88 %; qwen3-next ckpt -2.46 ->
+    # -3.46 % (LOOSENED, worst now, beyond the issue's -3 % bar: its trace opens a 2,048 MiB segment for an expert
+    # gradient in step 1's backward that neither replay opens; main's replay opened a 594 MiB one for the embedding's
+    # gradient instead, which the stop's replay places in a free block; memfit's own figure moves -3.46 .. -2.44 %
+    # with 1 % of its 1-10 MiB requests dropped, the simulator's not at all: tools/placement_sensitivity.py)
+    ("simulated/families.jsonl", "training"): Bound(median=0.27, worst=3.47, under=-3.47),
     # the hybrids: inference replays the Mamba-2 torch path's scan tensors, the grouped MoE dispatch and relu² MLPs
     # (transformers_pool_mixers.py; was 4.09 / 11.63 / -11.63 with the mixers unreplayed); training's replayed step
     # (training/pool.py) holds the scans' saved tensors at a coarse grain
@@ -906,7 +915,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # flash-l4 +3.37 %, e16-l4 -0.19 %, e16-l4 ckpt +4.26 % (worst), e16-l6 -0.71 %, e16-l5 ckpt +1.43 %; median 1.07 %
     # + deepseek-v4-flash-e8-l4 ckpt b1 s1536 (+7.66 %, worst), moved here from the families held-out set (issue 12);
     # median 1.07 -> 1.43 %
-    ("simulated/families-v4.jsonl", "training"): Bound(median=1.43, worst=7.66, under=-0.72),
+    # then (l12ckpt2) torch.utils.checkpoint's early stop: e8-l4 ckpt +7.66 -> +4.74 %; worse: e16-l4 ckpt +4.26 ->
+    # +4.52 %, e16-l5 ckpt +1.43 -> +1.73 %: median 1.43 -> 1.73 % (LOOSENED: the stop removes each layer's last
+    # hyper-connection products, checked op by op on e8's trace; what is left there is not the stop's)
+    ("simulated/families-v4.jsonl", "training"): Bound(median=1.73, worst=4.75, under=-0.72),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 5.70, worst 7.20
     # + Falcon-H1's and Granite's logit scale replayed: falcon-h1-7b -4.35 -> -2.41 %, granite-4.0-h -4.17 -> -4.10 %
     # + the Mamba-2 mixer replayed op by op (training/layer_ssm.py, from the simulator's trace of bamba training):
@@ -917,7 +929,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # gradient for a Linear standing in for weights laid out otherwise, DeepSeek-V4's hyper-connections, q norm,
     # block norms, output path and indexer replayed (training/layer_hc.py): granite-4.0-h +1.99 -> +1.07 %,
     # jamba -0.80 -> -0.24 %, nemotron-3-nano -1.68 -> -1.42 %, kimi-linear -2.26 -> -2.14 %; median 1.99 -> 1.42 %
-    ("simulated/families-hybrid.jsonl", "training"): Bound(median=1.42, worst=4.43, under=-2.42),
+    # then (l12ckpt2) torch.utils.checkpoint's early stop: granite-4.0-h-small-l4 ckpt +1.07 -> -1.68 %: median
+    # 1.42 -> 1.68 % (LOOSENED; its attention and MoE layers stop at their last pack, its Mamba layers run whole)
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=1.68, worst=4.43, under=-2.42),
     # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 70 of 79 and 65 of
     # 65: all 43 development inference cases carry the emulated reserved peak). Inference: gpt-oss-20b-l4 eager
     # prefill +23.29 % until its sinks softmax was replayed tensor by tensor (-0.11 %); worst gemma-3-1b-it
@@ -944,7 +958,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + l12moe's expert-gradient order: qwen3-30b-a3b -1.62 -> -0.40 %, mixtral LoRA -1.02 / -1.05 -> +0.30 / +0.29 %
     # + (l12old, GPT-NeoX's development case) frozen projections keep no input and fused K/V are cache copies in the
     # training pool: LoRA cases' reserves, e.g. smollm-135m qv -0.82 -> -0.38 %; median 0.41 -> 0.40 %
-    ("simulated/cases.jsonl", "training"): Bound(median=0.40, worst=3.72, under=-2.27),
+    # then (l12ckpt2) torch.utils.checkpoint's early stop: tinyllama b8 amp ckpt +0.35 -> +2.04 % (its trace already
+    # differs before any recomputation: a 320 MiB block outside the layers), mixtral LoRA ckpt +0.30 -> +0.63 %:
+    # median 0.40 -> 0.43 % (LOOSENED)
+    ("simulated/cases.jsonl", "training"): Bound(median=0.43, worst=3.72, under=-2.27),
     # inference: 0.65 / 8.10 / -6.99 until the grouped MoE dispatch was replayed (developed on the families files;
     # dbrx prefill +8.09 %, qwen1.5-moe generate -6.98 % were the held-out MoE misses)
     # held-out family cases, scored once after the replays were written on the development files: the replayed
@@ -978,7 +995,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # scored once here): gemma4-vision-l5 -2.59 -> -1.14 %, most under now -1.14 %
     # then Gemma 3n's AltUp copies as one stacked layer input and output (l12v4img, fixed on development gemma-3n
     # cases): gemma-3n-e2b ckpt b2 s1536 +0.99 -> -0.43 %, median 0.79 -> 0.57 %
-    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.57, worst=6.84, under=-1.14),
+    # then scored once after l12ckpt2 (torch.utils.checkpoint's early stop, nothing tuned on these): deepseek-v4 e12
+    # ckpt +6.84 -> +3.59 %, lfm2-350m ckpt +0.53 -> +0.61 %; median 0.57 -> 0.60 % (LOOSENED by lfm2's 0.08)
+    ("simulated/families-heldout.jsonl", "training"): Bound(median=0.60, worst=3.60, under=-1.14),
     # then 0.56 / 4.43 / -3.78 until the replay followed the simulator's stream (measured after, on development)
     # re-scored after the MLA replay made on development (l12fresh; not tuned on these): deepseek-v2.5-l2 generate
     # -2.15 -> -0.26 %, deepseek-r1-l4 prefill -0.45 -> +0.06 %; most under now olmo-2-1124-13b-l8 generate -1.27 %
@@ -1026,7 +1045,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # that replacement (-0.36 % here, +4.20 % with the early stop and the Qwen3-VL tower backward) moved to
     # development before anything was read or fixed from it (l12ckpt2); its blind replacement qwen3-vl-30b-a3b l4
     # image ckpt s1536 listed (not yet simulated): five cases, median 0.48 -> 0.59 %
-    ("simulated/blind-images.jsonl", "training"): Bound(median=0.59, worst=1.47, under=-1.47),
+    # then scored after l12ckpt2 (the early stop, the Qwen3-VL tower backward; nothing tuned on these): median 0.59
+    # -> 0.56 %
+    ("simulated/blind-images.jsonl", "training"): Bound(median=0.56, worst=1.47, under=-1.47),
     # issue 12's fresh blind MoE/hybrid training set (l12moe: Qwen3.5-122B-A10B, Qwen3-30B-A3B ckpt b2, OLMoE,
     # DeepSeek-V4 with 32 experts, Nemotron 3 Nano ME*E, Granite-4.0-H l3), listed before simulating, scored once after
     # the expert-gradient order and the DeepSeek-V4 replay: worst and most under deepseek-v4-flash-e32-l4 -2.10 %
@@ -1070,7 +1091,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # OLMo-2's block as transformers 5.25 runs it (post-norms, fp32 RoPE, fp32 weight product): olmo-2-0325-32b fp16
     # eager +8.47 -> -0.09 %; every fresh-dev case within issue 12's bar, worst apertus-default-l4 prefill +0.91 %
     ("simulated/fresh-dev.jsonl", "inference"): Bound(median=0.16, worst=0.91, under=-0.16),
-    ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.24, worst=0.61, under=-0.61),
+    # then scored after l12ckpt2 (the early stop; nothing tuned on these): mixtral-8x22b LoRA ckpt -0.61 -> -0.42 %,
+    # glm4 ckpt -0.06 -> -0.18 %
+    ("simulated/blind-fresh.jsonl", "training"): Bound(median=0.24, worst=0.43, under=-0.43),
     # issue 12's blind sweep (l12sweep), scored once: inference worst bitnet-default-l3 -11.21 % (codegen fp16 forward
     # -6.70, bloom eager -6.02, falcon -5.70, gpt_bigcode / persimmon fp16 prefill -5.58, mpt -5.16 %); training worst
     # vaultgemma eager -7.78 %, gpt_neox fused-qkv LoRA -4.38 %
@@ -1173,7 +1196,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fused-Wqkv LoRA -0.72 -> -1.26 % (worse: its fused output no longer held to the backward, now the cache's K/V
     # copies; the rest of its reserve not placed), deepseek-v2-lite -2.53 -> -2.47 %, helium -0.64 -> -0.49 %;
     # median 0.74 -> 0.79 %
-    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.80, worst=2.85, under=-2.85),
+    # then scored after l12ckpt2 (the early stop; nothing tuned on these): falcon ckpt -0.76 -> -0.06 %; median
+    # 0.79 -> 0.73 %
+    ("simulated/blind-train-sweep.jsonl", "training"): Bound(median=0.74, worst=2.85, under=-2.85),
     # then OPT's LayerNorm, dropout and ReLU: opt-default-l4 +4.39 -> -1.19 %, median 4.39 -> 2.20 %
     # + biogpt -2.21 % and glm -6.67 % (moved from the blind file)
     # then BioGPT's dropouts: biogpt -2.21 -> -1.55 %, median 2.21 -> 2.20 %
@@ -1195,7 +1220,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the blind LoRA cases under PEFT 0.22.0, scored once: qwen1.5-moe +2.01 %, deepseek-v2-lite -1.75 %
     # + scored after l12old's LoRA pool fixes (nothing tuned on it): deepseek-v2-lite-l2 MLA+MLP LoRA -1.75 -> -1.78 %
     # (worse by 0.03 points: its frozen down projections no longer keep their input); median 1.88 -> 1.89 %
-    ("simulated/peft22-blind.jsonl", "training"): Bound(median=1.90, worst=2.01, under=-1.78),
+    # then scored after l12ckpt2 (the early stop; nothing tuned on these): qwen1.5-moe LoRA ckpt +2.01 -> +2.02 %
+    # (LOOSENED by 0.01); median 1.89 -> 1.90 %
+    ("simulated/peft22-blind.jsonl", "training"): Bound(median=1.90, worst=2.02, under=-1.78),
     # issue 12's blind round 5 (l12blind5), first scoring: inference median 3.58 %, worst bailing-hybrid -63.24 %,
     # aria-text eager prefill -14.77 %, emu3 fp32 prefill +9.74 %; training median 2.90 %, worst openai-gpt -15.15 %
     # + the four fp16/fp32 MoE cases (aria-text -2.23 %, cohere2-moe -0.01 %, minimax-m3 fp32 +3.30 %, zaya -0.01 %):

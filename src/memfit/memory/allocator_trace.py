@@ -66,6 +66,20 @@ class Trace:
             if k:
                 self.pool.free(k)
 
+    def pack(self) -> None:
+        """An op packs the tensors it saves for backward (its autograd node is made): where a checkpointed layer's
+        recomputation stops after the last one (``training/recompute.py``); nothing here."""
+
+    def packed(self, nbytes: int) -> int:
+        """An op's pack, then its output: ``pack()`` and ``alloc(nbytes)``."""
+        self.pack()
+        return self.alloc(nbytes)
+
+    def remainder(self, rest: int) -> int:
+        """A layer's remainder block (what it saves beyond the replayed tensors): ``rest`` bytes here; a stopped
+        recomputation's differ (``training/recompute.py``)."""
+        return rest
+
     def built(self) -> None:
         """The model is built: ``reset_peak_memory_stats()``."""
         self._after_build = (self.pool.reserved, self.pool.allocated)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["LossRelease", "checkpoint_wraps_call", "loss_note", "loss_release"]
+__all__ = ["LossRelease", "checkpoint_reentrant", "checkpoint_wraps_call", "loss_note", "loss_release"]
 
 _VERSION = re.compile(r"^(\d{1,3})\.(\d{1,4})(?:\.(\d{1,4}))?(?:[.+\-a-z0-9]*)$")
 
@@ -71,6 +71,20 @@ def checkpoint_wraps_call(version: str | None) -> bool:
     assert m is not None
     major, minor = int(m.group(1)), int(m.group(2))
     return major == 4 and minor < 52
+
+
+def checkpoint_reentrant(version: str | None) -> bool:
+    """Whether the release's ``gradient_checkpointing_enable()`` without kwargs runs torch's reentrant checkpoint,
+    which recomputes each layer's whole forward in backward (no early stop: ``training/recompute.py``). transformers
+    4.x passes ``{"use_reentrant": True}`` (PR #28538, January 2024, to keep torch's then default explicit); PR
+    #43203 (merged 2026-01-09) made it ``{"use_reentrant": False}``, as 5.25's ``_activation_checkpointing_enable``
+    reads. memfit takes 4.x reentrant and 5.x (its default) not."""
+    if version is None:
+        return False
+    loss_release(version)  # refuses what is not a release memfit has read
+    m = _VERSION.match(version.strip().lower())
+    assert m is not None
+    return int(m.group(1)) == 4
 
 
 def loss_note(rel: LossRelease) -> str:

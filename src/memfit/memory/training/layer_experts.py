@@ -49,7 +49,9 @@ def grouped_experts(c: StepContext, run: LayerRun, m: MoESpec, eb: int, up_train
     if not (keep and down_trains):  # frozen experts: down's backward needs its weight, not its input
         tr.free(prod)
         prod = 0
+    tr.pack()  # × the routing weights saves both
     weighted = tr.alloc(wide)
+    tr.pack()  # ``weighted_out[inv_perm]`` saves the (small) indices: the block's last pack
     back = tr.alloc(wide)
     tr.free(weighted)
     out = tr.alloc(narrow)

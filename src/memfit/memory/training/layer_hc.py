@@ -89,7 +89,9 @@ def hc_post(c: StepContext, run: LayerRun, stream: int, out: int, x: int) -> int
     the layer's input, which the step keeps); returns the new streams' key."""
     tr, t, h, pb = c.tr, c.t, c.spec.hidden_size, c.pb
     wide = t * hc_streams(c.spec) * h * pb
+    tr.pack()
     a = tr.alloc(wide)  # post × output
+    tr.pack()  # the matmul saves comb and the streams: a checkpointed recomputation's last pack (``recompute.py``)
     b = tr.alloc(wide)  # combᵀ @ streams
     new = tr.alloc(wide)
     tr.free(a, b)

@@ -117,10 +117,12 @@ def norm(c: StepContext, run: LayerRun, x_bytes: int) -> tuple[int, int]:
     run.hold(tr, x32)
     out_b = max(x_bytes, c.p.weight_bytes)
     if x_bytes == 4:
+        tr.pack()  # the weight's product saves both operands
         out = tr.alloc(n * out_b)  # weight · normed
         run.hold(tr, normed) if c.p.full else tr.free(normed)
         return out, out_b
     low = tr.alloc(n * x_bytes)  # .to(input dtype)
+    tr.pack()
     out = tr.alloc(n * out_b)  # weight · low
     run.hold(tr, low) if c.p.full else tr.free(low)
     tr.free(normed)
@@ -150,6 +152,7 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
     cast = c.p.amp and x_bytes == 4
     xin = tr.alloc(t * n_in * 2) if cast else 0
     wcast = tr.alloc(n_in * n_out * 2) if (c.p.amp and trains) else 0
+    tr.pack()  # the matmul saves its input and weight, then computes
     out = tr.alloc(t * n_out * (out_bytes or c.pb))
     saved: list[int] = []
     if trains and cast and run.keep:
@@ -175,11 +178,13 @@ def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n
     x32 = tr.alloc(t * n_in * pa) if x_bytes != pa else 0
     drop = dropout_forward(tr, t, n_in, pa) if c.p.lora_dropout > 0 else (0, 0)  # lora_A reads the dropped copy
     xa = tr.alloc(t * n_in * AMP_BYTES) if amp else 0  # autocast's bf16 cast of lora_A's input
+    tr.pack()  # lora_A
     a = tr.alloc(t * c.p.lora_rank * ab)
     if not run.keep:  # a checkpointed first forward keeps nothing
         tr.free(*drop, xa)
     elif amp:  # the fp32 input lora_A read (dropped copy or cast input) is not kept: its bf16 cast is
         tr.free(drop[0])
+    tr.pack()  # lora_B (``× scaling`` and the sum save nothing)
     bo = tr.alloc(t * n_out * ab)
     if not run.keep:
         tr.free(a)

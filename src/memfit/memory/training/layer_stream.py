@@ -113,8 +113,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         kept = la.saved - (la.attention_core if c.selective else 0)  # selective: the kernel's tensors recomputed
         made = t * h * r * max(1, altup_copies(c.spec)) if stream != x else 0  # the new stream (AltUp's copies)
         rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + made
-        rest -= t * h * r if keeps_stream else 0
-        rest -= t * h * r * altup_copies(c.spec)  # Gemma 3n: its saved input stack is the replayed input ``x``
+        rest -= t * h * r * ((1 if keeps_stream else 0) + altup_copies(c.spec))  # Gemma 3n: its saved input stack
+        rest = tr.remainder(rest)  # is the replayed input ``x``; a recomputation stopped early makes these too
         if rest > 0:
             # gemma3n's AltUp keeps several copies of the stream and per-token tensors of their width: held as
             # stream-sized tensors (at most 64), not as one block
@@ -184,8 +184,8 @@ def _moe(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) -> in
     down = tr.alloc(rows * h * eb)
     tr.free(bias)
     run.hold(tr, prod) if down_trains else tr.free(prod)
-    weighted = tr.alloc(rows * h * eb)  # × the routing weights, which keeps the experts' outputs
-    back = tr.alloc(rows * h * eb)
+    weighted = tr.packed(rows * h * eb)  # × the routing weights, which keeps the experts' outputs
+    back = tr.packed(rows * h * eb)  # (the restored order's ``index`` packs its indices first)
     tr.free(weighted)
     out = tr.alloc(t * h * eb)
     tr.free(back)
@@ -212,7 +212,7 @@ def _add_shared(c: StepContext, run: LayerRun, m: MoESpec, x: int, xb: int, out:
         shared = _shared(c, run, m, x, xb)
     elif m.shared_expert_gate:  # sigmoid(shared_expert_gate(x)) · shared
         linear(c, run, "ffn_gate_inp_shexp", x, xb, h, 1)
-        gated = tr.alloc(t * h * c.pb)
+        gated = tr.packed(t * h * c.pb)  # the product packs the sigmoid and the shared output
         run.hold(tr, shared)
         shared = gated
     total = tr.alloc(t * h * max(eb, c.pb))

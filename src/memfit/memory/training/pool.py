@@ -35,18 +35,20 @@ import math
 from dataclasses import replace
 from functools import lru_cache
 
-from ...spec import ModelSpec
+from ...spec import LayerSpec, ModelSpec
 from ...workload import Workload
-from ..activations import ModelActivations
+from ..activations import LayerActivations, ModelActivations
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
+from ..loss_release import checkpoint_reentrant
 from ..model_activations import model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
+from .recompute import Recompute, stops_early
 from .states import ModelStates
 from .tower import TowerRun, idle_tower_tensors, tower_backward, tower_forward, tower_parameters
 
@@ -202,6 +204,7 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
 def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trainable: list[Param]) -> None:
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
+    reentrant = checkpoint_reentrant(wl.transformers_version)
     own_norm = c.spec.final_norm and c.spec.family in OP_LAYER_NORM
     outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0))
     x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
@@ -237,7 +240,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
         run = runs[i]
         if full:  # recomputed from the kept input (its stored K and V replace the first forward's)
             c.layer = i
-            run = layer_forward(c, c.spec.layers[i], acts.layers[i], inputs[i])
+            run = _recompute(c, c.spec.layers[i], acts.layers[i], inputs[i], reentrant)
             tr.free(*stored[i])
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
         tr.free(run.output if full else 0, inputs[i])
@@ -247,6 +250,28 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     if c.p.full:
         _embedding_backward(c, trainable)
     tr.free(outside)
+
+
+def _recompute(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, reentrant: bool = False) -> LayerRun:
+    """A checkpointed layer run again from its kept input ``x``, stopped at its last pack as torch.utils.checkpoint's
+    non-reentrant mode stops it (``recompute.py``): its allocations before that pack counted on a pool of its own,
+    then made on the step's pool, the later ones left out. The reentrant mode runs the whole forward again."""
+    tr = c.tr
+    if reentrant or not stops_early(c, layer):
+        return layer_forward(c, layer, la, x)
+    fresh = _LargePool(tr.expandable) if isinstance(tr, _LargePool) else Trace(tr.expandable)  # (as the step's)
+    counting = Recompute(inner=fresh)
+    stand_in = fresh.alloc(tr.pool.live[x].size) if x in tr.pool.live else 0
+    c.tr = counting
+    try:
+        layer_forward(c, layer, la, stand_in)
+        real = Recompute(inner=tr, limit=counting.last_pack or math.inf, rest=counting.rest)
+        c.tr = real
+        run = layer_forward(c, layer, la, x)
+        real.limit = math.inf  # (a backward op reading the trace it was made with allocates in full)
+    finally:
+        c.tr = tr
+    return run
 
 
 def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
