@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from memfit.inventory import count_parameters
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import validate_file
@@ -22,6 +24,16 @@ GPT1 = {"model_type": "openai-gpt", "vocab_size": 40478, "n_positions": 512, "n_
         "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True}
 DEV = Path(__file__).parent / "data" / "simulated" / "train-sweep-dev.jsonl"
 CASE = "openai-gpt-default-l4/train-fp32-sgd-eager-b3-s500"
+FAMILIES = {"openai-gpt"}  # checked against transformers here (test_oracle_transformers' coverage reads it)
+
+
+def test_default_config_count_matches_transformers() -> None:
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from _meta_oracle import assert_counts_match
+
+    conf = transformers.OpenAIGPTConfig()
+    assert_counts_match(conf.to_dict(), conf)
 
 
 def test_openai_gpt_spec() -> None:
