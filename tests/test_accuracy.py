@@ -427,7 +427,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 25 cases, median 0.10 %
     # then Ling 3 read as its own family (l12arch1, kimi_linear.py _bailing_hybrid): bailing-hybrid -59.83 -> +0.17 %;
     # median 0.10 %, worst modernbert-decoder -4.03 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=4.04, under=-4.04),
+    # then ModernBERT-decoder's LayerNorms, fused Wi and the attention output its block keeps (l12arch3,
+    # test_modernbert_decoder.py): modernbert-decoder -4.03 -> +0.15 %; median 0.10 %, worst gpt-neo -1.53 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.54, under=-1.54),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -506,6 +508,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then LoRA targets read as the model's own module names (l12arch3, lora._module_targets: PEFT's suffix match on
     # any nn.Linear): modernbert-decoder-default-l4 LoRA on q/k/v/Wi/Wo, unpredicted until then, scored once:
     # -0.59 %; 9 predicted, median 0.27 % (a new case, not a regression)
+    # then ModernBERT-decoder's LayerNorms (l12arch3, found on the development generate case; nothing tuned on this
+    # one): modernbert-decoder LoRA -0.59 -> -0.82 % (worse, inside the bar; blind, so not looked into); median 0.27 %
+    # unchanged
     ("simulated/blind5.jsonl", "training"): Bound(median=0.28, worst=10.23, under=-10.23),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
@@ -1180,6 +1185,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fp32 copy of the 8 GiB lm_head (ErgoLinearWithFP32Output: CUDA takes torch.mm(out_dtype=float32)), which the GPU
     # does not make (docs/simulator.md); 25 cases, median 0.58 % (a case added, no formula made worse)
     # then Ling 3 read as its own family (l12arch1): bailing-hybrid -63.24 -> +0.25 %; median 0.50 %, worst ergo -11.40
+    # then ModernBERT-decoder's own blocks (l12arch3): modernbert-decoder -10.28 -> -8.85 % (the sliding layers' float
+    # masks and the segments they open not read yet); median 0.50 % unchanged
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.51, worst=11.41, under=-11.41),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
@@ -1244,6 +1251,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # eager LoRA -0.58 -> -0.36 %
     # + modernbert-decoder LoRA on q/k/v/Wi/Wo (l12arch3: the model's own module names as targets), scored once:
     # -3.04 % (under by more than the bar's 3 %); 9 cases, median 1.06 %
+    # then ModernBERT-decoder's LayerNorms (l12arch3, from the development case): modernbert-decoder LoRA -3.04 ->
+    # -3.40 %; median 1.06 % unchanged
     ("simulated/blind5.jsonl", "training"): Bound(median=1.07, worst=11.32, under=-11.32),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15

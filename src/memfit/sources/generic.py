@@ -70,6 +70,10 @@ _LAYERNORM = ("opt",)
 # although the config has no eps field (transformers 5.25 modeling_olmo.py ``OlmoLayerNorm``: ``F.layer_norm(
 # hidden_states.to(torch.float32), self.normalized_shape, None, None, eps=1e-5).to(orig_dtype)``)
 _FP32_LAYERNORM = ("olmo",)
+# model types whose norms are nn.LayerNorm with a bias only when ``norm_bias`` says so, under an eps field named
+# ``norm_eps`` (transformers 5.25 modeling_modernbert_decoder.py: every norm is ``nn.LayerNorm(hidden, eps=norm_eps,
+# bias=norm_bias)``), which the generic reader would take for an RMSNorm's
+_LAYERNORM_NORM_BIAS = ("modernbert-decoder",)
 # model types whose modelling code runs dropout in training under these config keys (embedding, residual,
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
 # with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;
@@ -237,8 +241,9 @@ def _moe_layers(cfg: Config, n: int, notes: list[str]) -> list[bool]:
 
 
 # gate and up as one Linear of 2 x intermediate outputs, chunked (transformers 5.25 modeling_glm.py GlmMLP,
-# modeling_glm4.py Glm4MLP: ``gate_up_proj``, ``up_states.chunk(2, dim=-1)``)
-_FUSED_GATE_UP = ("glm", "glm4")
+# modeling_glm4.py Glm4MLP: ``gate_up_proj``, ``up_states.chunk(2, dim=-1)``; modeling_modernbert_decoder.py
+# ModernBertDecoderMLP: ``input, gate = self.Wi(hidden_states).chunk(2, dim=-1)``, ``Wo(act(input) * gate)``)
+_FUSED_GATE_UP = ("glm", "glm4", "modernbert-decoder")
 
 
 def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
@@ -319,13 +324,19 @@ def _assumptions(config_json: str) -> tuple[str, ...]:
     return tuple(_layout(json.loads(config_json))[4])
 
 
-def generic_spec(cfg: Config, name: str) -> ModelSpec:
-    """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
-    text, hidden, vocab, layers, _ = _layout(cfg)
-    eps = "layernorm_fp32" if cfg.get("model_type") in _FP32_LAYERNORM else "rms" if _first(
+def _norm_kind(cfg: Config, text: Config) -> str:
+    if cfg.get("model_type") in _LAYERNORM_NORM_BIAS:
+        return "layernorm" if _flag(cfg, "norm_bias", False) else "layernorm_nobias"
+    return "layernorm_fp32" if cfg.get("model_type") in _FP32_LAYERNORM else "rms" if _first(
         text, ("rms_norm_eps", "norm_eps", "rms_norm_epsilon")) else (
         "layernorm" if _first(text, ("layer_norm_eps", "layer_norm_epsilon", "layernorm_epsilon"))
         or cfg.get("model_type") in _LAYERNORM else "rms")
+
+
+def generic_spec(cfg: Config, name: str) -> ModelSpec:
+    """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
+    text, hidden, vocab, layers, _ = _layout(cfg)
+    eps = _norm_kind(cfg, text)
     keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))
     drop = dropouts(text, *keys, 0.0) if keys else {}
     tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True))
