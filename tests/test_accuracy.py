@@ -429,7 +429,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.10 %, worst modernbert-decoder -4.03 %
     # then ModernBERT-decoder's LayerNorms, fused Wi and the attention output its block keeps (l12arch3,
     # test_modernbert_decoder.py): modernbert-decoder -4.03 -> +0.15 %; median 0.10 %, worst gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.10, worst=1.54, under=-1.54),
+    # + inkling2-loop-text-default-l2 eager generate (-10.28 %), moved from blind5.jsonl by the held-out rule
+    # (l12arch3): 26 cases, median 0.12 %, worst and most under inkling2-loop -10.28 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.13, worst=10.29, under=-10.29),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -499,7 +501,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 20 cases, median 0.02 %, worst and most under flint eager generate -13.64 %
     # + olmo-hybrid-default-l4 (bailing-hybrid's replacement, simulated before the bailing_hybrid reader, scored once
     # after it, which does not touch it): +3.91 %; 21 cases, median 0.02 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=13.64, under=-13.64),
+    # then inkling2-loop-text-default-l2 eager generate (-10.28 %) moved to development (sweep-dev.jsonl) by the
+    # held-out rule, sarvam-moe-default-l2 eager generate listed blind in its place (l12arch3): 20 cases, median 0.02 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.03, worst=13.64, under=-13.64),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1187,7 +1191,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Ling 3 read as its own family (l12arch1): bailing-hybrid -63.24 -> +0.25 %; median 0.50 %, worst ergo -11.40
     # then ModernBERT-decoder's own blocks (l12arch3): modernbert-decoder -10.28 -> -8.85 % (the sliding layers' float
     # masks and the segments they open not read yet); median 0.50 % unchanged
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.51, worst=11.41, under=-11.41),
+    # + inkling2-loop-text-default-l2 eager generate (-11.23 %, moved from blind5.jsonl, l12arch3): median 0.54 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.55, worst=11.41, under=-11.41),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1243,7 +1248,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then ergo moved to development (l12arch2) and its replacement cohere2-moe bf16 prefill at 12k scored once:
     # +0.00 %; 20 cases, median 1.97 %, worst and most under aria-text eager prefill -14.77 %
     # + bailing-hybrid's replacement olmo-hybrid-default-l4, scored once (l12arch1): +3.25 %; 21 cases, median 2.23 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=2.24, worst=14.77, under=-14.77),
+    # then inkling2-loop eager generate (-11.23 %) moved to development (l12arch3): 20 cases, median 1.97 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=1.98, worst=14.77, under=-14.77),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
