@@ -69,6 +69,40 @@ def test_all_linear_equals_peft(model_type: str) -> None:
     assert lora_parameters(spec_from_config(conf.to_dict()), 4, ["all-linear"], _layout(peft)) == trainable
 
 
+# MoE model types memfit reads through its generic path that transformers 5.25's conversion_mapping sends to qwen2_moe
+# (PEFT converts their experts like Qwen3-MoE's): the default targets reach the fused experts, all-linear the router;
+# sarvam_mla is read as deepseek_v3; granitemoe(shared) have no conversion
+GENERIC_MOE = ["afmoe", "dots1", "solar_open", "mellum", "beam", "flex_olmo", "sarvam_mla", "exaone_moe", "cohere2_moe",
+               "granitemoe", "granitemoeshared"]
+# Dots1Config() leaves the experts null: dots.llm1's values, 4 layers
+_OVERRIDES["dots1"] = {"n_routed_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 2,
+                       "first_k_dense_replace": 1, "num_hidden_layers": 4}
+
+
+@pytest.mark.parametrize("all_linear", [False, True])
+@pytest.mark.parametrize("model_type", GENERIC_MOE)
+def test_generic_moe_families_equal_peft(model_type: str, all_linear: bool) -> None:
+    pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from _meta_oracle import build_meta, reference_counts
+    from memfit.inventory import count_parameters, inventory
+    from memfit.memory.lora import DEFAULT_TARGETS
+
+    conf = _config(model_type)
+    spec = spec_from_config(conf.to_dict())
+    assert count_parameters(spec).total == reference_counts(conf)[0]  # the generic path counts it exactly
+    targets = "all-linear" if all_linear else list(DEFAULT_TARGETS)
+    wrapped = peft.get_peft_model(build_meta(conf), peft.LoraConfig(r=4, target_modules=targets),
+                                  low_cpu_mem_usage=True)
+    trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    priced = lora_parameters(spec, 4, [targets] if all_linear else list(DEFAULT_TARGETS), _layout(peft))
+    # not priced: under PEFT 0.22 all-linear keeps the attention's output gate (self_attn.gate_proj, an nn.Linear the
+    # generic path writes as attn_other; 0.21 moves the name gate_proj to the experts): r·(in + out) per layer
+    gates = sum(4 * sum(t.shape) for t in inventory(spec)
+                if t.kind == "attn_other" and t.name.endswith("gate_proj.weight"))
+    assert trainable - priced == (gates if all_linear and _layout(peft) == "0.22" else 0)
+
+
 def test_every_moe_family_is_listed() -> None:
     pytest.importorskip("transformers")
     moe = set()

@@ -144,10 +144,13 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
         if _module(t) in own and _module(t) not in moved:
             out.append(t)
             continue
-        if t.kind not in ALL_LINEAR and t.kind != "output":
+        # a 2-D weight of a module PEFT matches by name is that nn.Linear's whatever memfit's kind for it (the generic
+        # path's attention output gate ``self_attn.gate_proj``, kind attn_other: AfMoE, Beam)
+        named = _module(t) in by_name
+        if not named and t.kind not in ALL_LINEAR and t.kind != "output":
             continue
         by_kind = t.kind in kinds and (every or _module(t) not in _GDN_NAMES)
-        if (_module(t) in by_name or by_kind) and _module(t) not in moved:
+        if (named or by_kind) and _module(t) not in moved:
             out.append(t)
     for module, fan_in, fan_out, count in spec.vision.linears if spec.vision is not None else ():
         if every or module in names:  # PEFT matches the towers' Linear modules by the same names
@@ -218,7 +221,10 @@ EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
     "minimax_m2": _MIXTRAL_STYLE,  # transformers 5.25 conversion_mapping: minimax_m2 → mixtral, the others → qwen2_moe
     # the same map's other entries memfit builds (GLM-4.7-Flash, DeepSeek-V3.2, GLM-5, Qwen3-Next): qwen2_moe
     "glm4_moe_lite": _QWEN2_MOE_STYLE, "deepseek_v32": _QWEN2_MOE_STYLE, "glm_moe_dsa": _QWEN2_MOE_STYLE,
-    "qwen3_next": _QWEN2_MOE_STYLE,
+    "qwen3_next": _QWEN2_MOE_STYLE, "minimax": _MIXTRAL_STYLE,
+    # and those memfit reads through its generic path (sources/generic.py)
+    **{family: _QWEN2_MOE_STYLE for family in ("afmoe", "dots1", "solar_open", "mellum", "beam", "flex_olmo",
+                                               "exaone_moe", "cohere2_moe")},
 }
 # PEFT 0.22 adds ``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"] = "qwen2_moe"``: Qwen1.5-MoE / Qwen2-MoE's routed
 # experts are adapted too (their shared expert, an MLP of Linears, already was)
