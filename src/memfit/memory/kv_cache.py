@@ -146,8 +146,13 @@ def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int
     transformers keeps ``d_conv`` columns of conv state in the model dtype (``LinearAttentionLayer.conv_states``)
     and the SSM state in fp32 (its torch scans compute the state in fp32 and the cache keeps that tensor's dtype;
     checked on transformers 5.25 for mamba, mamba2, jamba and bamba); vLLM and llama.cpp keep ``d_conv - 1``
-    columns; llama.cpp stores both states in f32 whatever the KV type."""
-    cols = ssm.d_conv if runtime == "transformers" else ssm.d_conv - 1
+    columns; llama.cpp stores both states in f32 whatever the KV type.
+
+    RecurrentGemma's RG-LRU block (``ssm.rglru``; transformers 5.25 modeling_recurrent_gemma.py
+    ``RecurrentGemmaRecurrentBlock.forward``) keeps ``conv1d_width - 1`` columns of ``lru_width`` in the model dtype
+    (the prefill's ``pad(x_branch, (conv1d_width - seq_len - 1, 0))``, the decode's ``conv_state[:, :, 1:]``) and
+    ``RecurrentGemmaRglru.recurrent_states`` [batch, lru_width] in fp32 (``_rnn_scan``'s ``acc_dtype``)."""
+    cols = ssm.d_conv if runtime == "transformers" and not ssm.rglru else ssm.d_conv - 1
     if mixer == "mamba2":
         conv = cols * (ssm.d_inner + 2 * ssm.n_groups * ssm.d_state)
         state = ssm.num_heads * ssm.head_dim * ssm.d_state

@@ -33,7 +33,7 @@ from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
 
 __all__ = ["ScanSizes", "gated_delta_prefill_bytes", "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes",
            "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training",
-           "rglru_saved_bytes", "scan_sizes"]
+           "rglru_prefill_bytes", "rglru_saved_bytes", "scan_sizes"]
 
 FP32 = 4
 
@@ -151,6 +151,26 @@ def rglru_saved_bytes(ssm: SSMSpec, b: int, s: int, pb: int) -> tuple[int, int]:
     w = ssm.d_inner
     t = b * s
     return t * w * (14 * pb + 2 * FP32) + b * w * (ssm.d_conv - 1) * pb, 4 * t * w * pb
+
+
+def rglru_prefill_bytes(ssm: SSMSpec, b: int, s: int, dt: int) -> tuple[int, str]:
+    """Bytes alive at the peak of one RecurrentGemma recurrent block's prefill (no grad), beyond the residual stream;
+    read from transformers 5.25 modeling_recurrent_gemma.py and checked against the simulator's trace.
+
+    ``RecurrentGemmaRecurrentBlock.forward`` holds gelu(linear_y) and the conv's output (``d_conv - 1`` columns
+    longer, ``[..., :seq_len]`` a view of it; linear_x's output is freed once rebound). ``RecurrentGemmaRglru.forward``
+    keeps every local until it returns: the reshaped input copy, ``res`` (the second ``baddbmm``), both sigmoids
+    (``recurrent_gate`` rebound to its ``exp``), ``log_recurrent_gate``, ``a_square``, ``gated_inputs``, the
+    multiplier and ``normalized_x``; ``_rnn_scan`` adds ``recurrent_gate * ~reset`` and ``contextualized_states``:
+    13 tensors of ``lru_width`` per token in the model dtype, and per time step three fp32 vectors of ``lru_width``
+    (the state, the gate's fp32 slice, their product)."""
+    w, t = ssm.d_inner, b * s
+    one = t * w * dt
+    conv_extra = b * w * (ssm.d_conv - 1) * dt
+    step = 3 * b * w * FP32
+    return 13 * one + conv_extra + step, (f"RG-LRU prefill: 13 × {one:,} B lru-width tensors (gelu(y), conv output, "
+                                          f"the gates and the scan's input/output) + {conv_extra + step:,} B conv "
+                                          f"padding and fp32 scan step")
 
 
 def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int,

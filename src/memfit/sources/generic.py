@@ -268,8 +268,10 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
     moe = _moe(cfg, notes)
     routed = _moe_layers(cfg, n, notes) if moe else [False] * n
     dense = _mlp(cfg, hidden)
+    # attention_window_size: RecurrentGemma's window (transformers 5.25 RecurrentGemmaConfig.attribute_map maps
+    # sliding_window to it; RecurrentGemmaAttention passes it to the attention, DynamicCache keeps a sliding layer)
     windows = _int(cfg, ("sliding_window", "sliding_window_size", "attention_chunk_size", "window_size",
-                         "local_attention_window_len"), minimum=0)
+                         "local_attention_window_len", "attention_window_size"), minimum=0)
     gdn = _gated_deltanet(cfg)
     out: list[LayerSpec] = []
     for i, kind in enumerate(kinds):

@@ -71,10 +71,15 @@ def _from_words(words: list[str], notes: list[str]) -> list[LayerKind]:
 
 def _declared(cfg: Mapping[str, Any], n: int) -> list[str] | None:
     """The per-layer words the config declares, when one of the known fields lists every layer."""
-    for key in ("layer_types", "layers_block_type", "block_types", "layer_block_types"):
+    for key in ("layer_types", "layers_block_type", "layer_block_types"):
         value = cfg.get(key)
         if isinstance(value, list) and len(value) == n and all(isinstance(v, str) for v in value):
             return list(value)
+    blocks = cfg.get("block_types")
+    if isinstance(blocks, list) and blocks and all(isinstance(v, str) for v in blocks):
+        # RecurrentGemma (transformers 5.25 RecurrentGemmaConfig.layers_block_type): the pattern repeated over the
+        # layers, ``(block_types * 100)[:num_hidden_layers]``, its attention blocks always local (sliding window)
+        return ["sliding_attention" if w == "attention" else w for w in (blocks * n)[:n]]
     pattern = cfg.get("hybrid_override_pattern")
     if isinstance(pattern, str) and len(pattern) == n:
         return [{"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}.get(c, c) for c in pattern]

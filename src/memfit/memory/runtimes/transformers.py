@@ -35,7 +35,13 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...workload import Workload
 from ..dsv4_attention import dsv4_attention_transient
 from ..sparse_attention import indexer_transient
-from ..ssm_activations import gated_delta_prefill_bytes, kda_prefill_bytes, mamba2_prefill_bytes, mamba_prefill_bytes
+from ..ssm_activations import (
+    gated_delta_prefill_bytes,
+    kda_prefill_bytes,
+    mamba2_prefill_bytes,
+    mamba_prefill_bytes,
+    rglru_prefill_bytes,
+)
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_attn_families import PV_KEPT_EAGER, fp32_copy_rope_bytes, pv_kept
 from .transformers_families import (
@@ -325,12 +331,18 @@ def _recurrent_moments(spec: ModelSpec, layer: LayerSpec, idx: int, b: int, s: i
 
 def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: int, dt: int, fixed: int,
                 kv_full: int, kv_text: str) -> Moment:
-    """The prefill of one Mamba / Mamba-2 mixer on transformers' torch path (no mamba-ssm kernels)."""
+    """The prefill of one Mamba / Mamba-2 mixer on transformers' torch path (no mamba-ssm kernels), or of
+    RecurrentGemma's RG-LRU block (its own python scan)."""
     t = b * s
     if mixer == "mamba":
         m_bytes, m_text = mamba_prefill_bytes(spec.hidden_size, ssm, t, dt)
         return Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
                       formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text)
+    if ssm.rglru:  # RecurrentGemma: embeddings, layer input and normed input beside the block's tensors
+        r_bytes, r_text = rglru_prefill_bytes(ssm, b, s, dt)
+        stream = (_stream_tensors(spec) - 1) * t * spec.hidden_size * dt
+        return Moment(f"prefill RG-LRU scan (layer {idx})", kv_full, stream + r_bytes + fixed,
+                      formula=f"{stream:,} stream + {r_text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
     scan, text = mamba2_prefill_bytes(ssm, b, s, dt)
     # stream: Mamba2Block's embeddings, fp32 residual and normed input; a hybrid's embeddings, layer input, normed
     stream = t * spec.hidden_size * ((2 * dt + FP32) if spec.family == "mamba2" else (_stream_tensors(spec) - 1) * dt)

@@ -54,6 +54,8 @@ def mixer_prefill(tr: Trace, layer: LayerSpec, family: str, b: int, s: int, hidd
     if layer.linear is not None:
         return _gated_delta(tr, layer.linear, b, s, hidden, dt, state_bytes)
     assert layer.ssm is not None
+    if layer.ssm.rglru:
+        return _rglru(tr, layer.ssm, b, s, hidden, dt, state_bytes)
     return _mamba2(tr, layer.ssm, family == "falcon_h1", b, s, hidden, dt, state_bytes)
 
 
@@ -95,6 +97,58 @@ def _mamba2(tr: Trace, ssm: SSMSpec, mup: bool, b: int, s: int, hidden: int, dt:
         tr.free(o)
         o = scaled
     return o, kept
+
+
+def _rglru(tr: Trace, ssm: SSMSpec, b: int, s: int, hidden: int, dt: int,
+           state_bytes: int) -> tuple[int, list[int]]:
+    """RecurrentGemma's recurrent block on the prompt, in transformers 5.25's order
+    (modeling_recurrent_gemma.py ``RecurrentGemmaRecurrentBlock.forward``, ``RecurrentGemmaRglru.forward``,
+    ``_rnn_scan``): gelu(linear_y) (linear_y's output freed), linear_x, the conv state cut from it by ``pad``, the
+    padded conv (linear_x's output freed once rebound); in the RG-LRU every local lives until it returns: the
+    reshaped input copy, each gate's ``baddbmm`` (the first freed when ``res`` is rebound), its transposed copy and
+    sigmoid, ``-8·gate`` then ``·softplus``, ``exp``, ``2·log`` and ``exp``, the gated input, ``1 - a²`` and its
+    sqrt, ``~reset·m`` and ``reset + …``, the normalised input; the scan's ``gate·~reset`` and its output (the
+    fp32 per-step vectors are small-pool); then ``x·y`` and linear_out."""
+    one = b * s * ssm.d_inner * dt
+    y_lin = tr.alloc(one)
+    y = tr.alloc(one)
+    tr.free(y_lin)
+    x_lin = tr.alloc(one)
+    kept = [tr.alloc(state_bytes)] if state_bytes else []  # conv1d_state (pad) and the fp32 recurrent state
+    conv = tr.alloc(b * ssm.d_inner * (s + ssm.d_conv - 1) * dt)
+    tr.free(x_lin)
+    held = [tr.alloc(one)]  # reshape_act
+    res1, cp = tr.alloc(one), tr.alloc(one)
+    held.append(tr.alloc(one))  # input_gate
+    tr.free(cp)
+    res2 = tr.alloc(one)
+    tr.free(res1)
+    cp = tr.alloc(one)
+    gate = tr.alloc(one)
+    tr.free(cp)
+    m8 = tr.alloc(one)
+    held.append(tr.alloc(one))  # log_recurrent_gate
+    tr.free(m8)
+    a = tr.alloc(one)  # recurrent_gate = exp(log)
+    tr.free(gate)
+    two = tr.alloc(one)
+    held.append(tr.alloc(one))  # a_square
+    tr.free(two)
+    held.append(tr.alloc(one))  # gated_inputs
+    om = tr.alloc(one)
+    sq = tr.alloc(one)
+    tr.free(om)
+    nr = tr.alloc(one)
+    held.append(tr.alloc(one))  # multiplier = reset + ~reset·m
+    tr.free(nr, sq)
+    held.append(tr.alloc(one))  # normalized_x
+    ga = tr.alloc(one)  # _rnn_scan: recurrent_gate · ~reset
+    ctx = tr.alloc(one)  # contextualized_states
+    tr.free(ga, a, res2, *held, conv)
+    prod = tr.alloc(one)  # x_branch · y_branch
+    out = tr.alloc(b * s * hidden * dt)  # linear_out
+    tr.free(prod, ctx, y)
+    return out, kept
 
 
 def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int, dt: int,
