@@ -431,7 +431,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # test_modernbert_decoder.py): modernbert-decoder -4.03 -> +0.15 %; median 0.10 %, worst gpt-neo -1.53 %
     # + inkling2-loop-text-default-l2 eager generate (-10.28 %), moved from blind5.jsonl by the held-out rule
     # (l12arch3): 26 cases, median 0.12 %, worst and most under inkling2-loop -10.28 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.13, worst=10.29, under=-10.29),
+    # + recurrent-gemma-default-l3 bf16 generate (development, l12rginf: +7.05 % with the Mamba-2 formulas, +1.26 %
+    # read as RG-LRU, tests/test_recurrent_gemma_inference.py): 27 cases, median 0.12 -> 0.15 % (a case added)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.16, worst=10.29, under=-10.29),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -1193,7 +1195,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then ModernBERT-decoder's own blocks (l12arch3): modernbert-decoder -10.28 -> -8.85 % (the sliding layers' float
     # masks and the segments they open not read yet); median 0.50 % unchanged
     # + inkling2-loop-text-default-l2 eager generate (-11.23 %, moved from blind5.jsonl, l12arch3): median 0.54 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.55, worst=11.41, under=-11.41),
+    # + recurrent-gemma-default-l3 bf16 generate (development, l12rginf): +0.49 %; 27 cases, median 0.54 -> 0.50 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.51, worst=11.41, under=-11.41),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
