@@ -49,6 +49,7 @@ from .transformers_families import (
     FP32_COPY_ROPE,
     FP32_QK_EAGER,
     FP32_ROUTING,
+    FP32_SINK_EAGER,
     HELD_GATE,
     KEPT_SCORES_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
@@ -290,6 +291,9 @@ def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
             per_score, what = 3 * dt, "masked, cat with sinks, max-shifted / softmax, model dtype"
+        if family in FP32_SINK_EAGER:  # fp32 masked scores, cat with the sinks, softmax (+1 column)
+            q += 2 * b * att.num_heads * s * FP32
+            per_score, what = 3 * FP32, "fp32 masked scores, cat with the sinks, fp32 softmax"
         return q + rep + scores * per_score, (f"q + repeated K/V + scores {b}×{att.num_heads}×{s}×{kn} × {per_score} B "
                                               f"({what})")
     if dt == 4 and not masked and att.num_kv_heads < att.num_heads:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 
-__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING", "FP32_STREAM",
-           "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "MODEL_DTYPE_SOFTMAX_EAGER",
-           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES",
-           "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED",
-           "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm",
-           "per_layer_input_bytes", "sub_norm_bytes"]
+__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
+           "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER",
+           "MODEL_DTYPE_SOFTMAX_EAGER", "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU",
+           "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS",
+           "SUB_NORMED", "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra",
+           "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -80,6 +80,11 @@ _GEMMA_NORM = ("vaultgemma", "recurrent_gemma")
 # (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
 # Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4): autograd keeps the fp32 normed values
 FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4")
+# Families whose eager attention keeps the scores in float32 and softmaxes them with a sink logit per head (flint:
+# transformers 5.25 modeling_flint.py eager_attention_forward: torch.matmul(query.float(), key_states.float()...) *
+# scaling under autocast off, + the mask, torch.cat with the fp32 sinks (one more column), F.softmax, sliced and cast
+# to the value dtype): at the softmax the masked scores, their concatenation and the softmax (fp32) are alive
+FP32_SINK_EAGER = ("flint",)
 # Families whose eager attention computes the scores from fp32 copies of q and k (GPT-J's _attn)
 FP32_QK_EAGER = ("gptj",)
 # Families whose model loop binds each block's output tuple (hidden states, attention probabilities) to one variable
