@@ -62,5 +62,18 @@ def test_ergo_development_case() -> None:
     assert err is not None and abs(err) < 0.002  # allocated: -17.46 % before, +0.01 % now
 
 
+def test_tiny_ergo_bytes_equal_transformers_bf16_build() -> None:
+    """transformers' own bf16 build on the meta device: the same parameters and the same bytes (its fp32 modules)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    conf = transformers.AutoConfig.for_model(**dict(TINY))
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(conf, dtype=torch.bfloat16)
+    params = list(model.parameters())
+    w = weights_breakdown(spec_from_config(dict(TINY), "tiny-ergo"), "bfloat16")
+    assert w.parameters == sum(p.numel() for p in params)
+    assert w.total_bytes == sum(p.numel() * p.element_size() for p in params)
+
+
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([__file__]))

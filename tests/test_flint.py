@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from memfit.memory.runtimes.transformers import _attn_transient
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
@@ -49,3 +51,15 @@ def test_flint_development_case() -> None:
     assert err is not None and abs(err) < 0.006  # allocated: -13.64 % before, -0.41 % now
     assert case.predicted_total is not None and case.measured_total is not None
     assert abs(case.predicted_total / case.measured_total - 1) < 0.012  # device total: -3.88 % before, -0.77 % now
+
+def test_tiny_flint_bytes_equal_transformers_bf16_build() -> None:
+    """transformers' own bf16 build on the meta device: the same parameters and the same bytes (its fp32 modules)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    conf = transformers.AutoConfig.for_model(**dict(TINY))
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(conf, dtype=torch.bfloat16)
+    params = list(model.parameters())
+    w = weights_breakdown(spec_from_config(dict(TINY), "tiny-flint"), "bfloat16")
+    assert w.parameters == sum(p.numel() for p in params)
+    assert w.total_bytes == sum(p.numel() * p.element_size() for p in params)
