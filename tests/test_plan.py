@@ -23,6 +23,12 @@ from memfit.spec import ModelSpec
 from memfit.workload import Workload
 
 
+def fits_as_planned(r: memfit.FitResult) -> bool:
+    """A run plan may answer with: it fits while the caching allocator keeps its cache (one that fits only with the
+    allocator's retries at the capacity is beyond a plan answer: memfit.fit.without_retries)."""
+    return r.fits and not r.needs_retries
+
+
 def _built(*modules: str) -> bool:
     try:
         return all(importlib.util.find_spec(m) is not None for m in modules)
@@ -129,7 +135,7 @@ def test_fewest_gpus_is_verified_by_re_estimating(model: str, gpu: str, dtype: s
     spec = memfit.load_model(model)
     if a.value > 1:
         for lay2 in layouts(spec, a.value - 1, "weights"):
-            assert not memfit.fit(model, gpu, mode="weights", dtype=dtype, **lay2).fits, lay2
+            assert not fits_as_planned(memfit.fit(model, gpu, mode="weights", dtype=dtype, **lay2)), lay2
 
 
 def test_fewest_gpus_by_hand() -> None:
@@ -157,11 +163,11 @@ def test_layouts_respect_heads_and_prefer_less_model_parallelism() -> None:
 def test_longest_context_is_verified_by_re_estimating(model: str, gpu: str, opts: dict[str, object]) -> None:
     a = memfit.plan_context(model, gpu, mode="inference", **opts)
     if a.value is None:
-        assert not memfit.fit(model, gpu, mode="inference", context=1, **opts).fits
+        assert not fits_as_planned(memfit.fit(model, gpu, mode="inference", context=1, **opts))
         return
     assert memfit.fit(model, gpu, mode="inference", context=a.value, **opts).fits
     if not a.capped:
-        assert not memfit.fit(model, gpu, mode="inference", context=a.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit(model, gpu, mode="inference", context=a.value + 1, **opts))
 
 
 @pytest.mark.parametrize("runtime", [pytest.param("transformers", marks=needs_inference),
@@ -172,7 +178,7 @@ def test_largest_batch_is_verified_by_re_estimating(runtime: str) -> None:
     assert a.value is not None
     assert memfit.fit("llama-3.1-8b", "h100", batch=a.value, **opts).fits
     if not a.capped:
-        assert not memfit.fit("llama-3.1-8b", "h100", batch=a.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit("llama-3.1-8b", "h100", batch=a.value + 1, **opts))
 
 
 @needs_llamacpp
@@ -180,12 +186,12 @@ def test_gpu_layers_are_verified_by_re_estimating() -> None:
     opts: dict[str, object] = {"mode": "inference", "runtime": "llamacpp", "dtype": "q4_k_m", "context": 8192}
     a = memfit.plan_gpu_layers("llama-3.1-70b", "rtx 4090", **opts)
     if a.value is None:
-        assert not memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=0, **opts).fits
+        assert not fits_as_planned(memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=0, **opts))
         return
     at = memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value, **opts)
     assert at.fits and a.extra["host_bytes"] == at.host_bytes
     if not a.capped:  # 81 = 80 layers + the output layer: everything on the GPU
-        assert not memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit("llama-3.1-70b", "rtx 4090", n_gpu_layers=a.value + 1, **opts))
 
 
 @needs_parallel_training
@@ -198,7 +204,7 @@ def test_fewest_gpus_for_training_is_verified_by_re_estimating() -> None:
     spec = memfit.load_model("llama-3.1-8b")
     if a.value > 1:
         for lay in layouts(spec, a.value - 1, "train"):
-            assert not memfit.fit("llama-3.1-8b", "a100-40gb", **opts, **lay).fits, lay
+            assert not fits_as_planned(memfit.fit("llama-3.1-8b", "a100-40gb", **opts, **lay)), lay
 
 
 def test_plan_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,7 +240,7 @@ def test_vllm_batch_answer_is_the_engines_own_concurrency() -> None:
     small = memfit.plan_batch("llama-3.1-8b", "l40s", **opts)
     assert small.value is not None and small.value < a.value
     assert memfit.fit("llama-3.1-8b", "l40s", batch=small.value, **opts).fits
-    assert not memfit.fit("llama-3.1-8b", "l40s", batch=small.value + 1, **opts).fits
+    assert not fits_as_planned(memfit.fit("llama-3.1-8b", "l40s", batch=small.value + 1, **opts))
 
 
 @needs_vllm
@@ -244,7 +250,7 @@ def test_vllm_longest_context_for_several_sequences() -> None:
     assert a.value is not None
     assert memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value, **opts).fits
     if not a.capped:
-        assert not memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit("qwen2.5-7b", "rtx 4090", context=a.value + 1, **opts))
 
 
 needs_training = _needs("memfit.memory.training")
@@ -264,12 +270,12 @@ def test_training_context_and_batch_are_verified_by_re_estimating(mode: str, gpu
     assert c.value is not None
     assert memfit.fit(model, gpu, mode=mode, context=c.value, **opts).fits
     if not c.capped:
-        assert not memfit.fit(model, gpu, mode=mode, context=c.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit(model, gpu, mode=mode, context=c.value + 1, **opts))
     b = memfit.plan_batch(model, gpu, mode=mode, context=2048, limit=4096, **opts)
     assert b.value is not None
     assert memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value, **opts).fits
     if not b.capped:
-        assert not memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value + 1, **opts).fits
+        assert not fits_as_planned(memfit.fit(model, gpu, mode=mode, context=2048, batch=b.value + 1, **opts))
 
 
 @needs_vllm

@@ -34,8 +34,10 @@ LARGEST: list[tuple[str, str, str, dict[str, Any]]] = [
 
 
 def _fits(model: str, gpu: str, wl: Workload, **device: Any) -> bool:
+    """Fits as plan answers: without the caching allocator's retries at the capacity (memfit.fit.without_retries)."""
     try:
-        return memfit.fit(model, gpu, wl, **device).fits
+        r = memfit.fit(model, gpu, wl, **device)
+        return r.fits and not r.needs_retries
     except MemfitError:  # a workload the runtime cannot run does not fit
         return False
 

@@ -23,7 +23,7 @@ from .rules import given_fields, resolve
 from .units import fmt_bytes
 from .workload import Workload
 
-__all__ = ["FitResult", "estimate_on", "fit", "fit_all", "fit_estimate", "meant_workload"]
+__all__ = ["FitResult", "estimate_on", "fit", "fit_all", "fit_estimate", "meant_workload", "without_retries"]
 
 TRAIN_MODES = ("train", "lora", "qlora")
 
@@ -55,6 +55,12 @@ class FitResult:
     def warnings(self) -> tuple[str, ...]:
         """Messages for formats that are not native on the device."""
         return tuple(c.message for c in self.dtype_checks if c.native is False)
+
+    @property
+    def needs_retries(self) -> bool:
+        """Fits only because the caching allocator empties its cache at the capacity and retries (slower;
+        ``memory.allocator_cap``); plan's answers are the runs that fit without (``without_retries``)."""
+        return self.fits and RETRIES_KEY in self.estimate.details
 
     def summary(self) -> str:
         verdict = "fits" if self.fits else "does not fit"
@@ -200,6 +206,20 @@ def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> t
         return b, (f"vLLM may use gpu_memory_utilization = {wl.gpu_memory_utilization} of the device: "
                    f"{fmt_bytes(b)}")
     return device.capacity_bytes, None
+
+
+def without_retries(r: FitResult) -> FitResult:
+    """``r`` judged without the caching allocator's retries: plan's searches (longest context, largest batch, fewest
+    GPUs) answer with a run that fits while the allocator keeps its cache, not one that empties it at the capacity on
+    every step (``memory.allocator_cap``: slower, and a run within a segment of its capacity may still fail there).
+    A one-GPU run that fits only with retries does not fit here; its figure is the uncapped device total."""
+    capped = r.estimate.details.get(RETRIES_KEY)
+    if not r.fits or not isinstance(capped, dict) or len(r.per_gpu_bytes) != 1:
+        return r
+    total = int(capped["uncapped_total_bytes"])
+    return replace(r, fits=False, per_gpu_bytes=(total,), headroom_bytes=r.capacity_bytes - total, notes=(
+        *r.notes, f"fits only with allocator retries ({fmt_bytes(total)} with the cache kept): a plan answer "
+                  "must fit without them"))
 
 
 def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:

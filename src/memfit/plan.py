@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ConfigError, MemfitError, UnsupportedError
 from .estimate import ModelRef, runnable_workload
-from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload
+from .fit import TRAIN_MODES, FitResult, estimate_on, fit_estimate, meant_workload, without_retries
 from .hardware import Device, get_device
 from .levers import change_text, gpu_count_changes
 from .memory.runtimes.transformers_pool import grid_down, grid_up, interpolating_reserve
@@ -99,7 +99,7 @@ class _Judge:
             with mode:
                 est = estimate_on(self.spec, wl, self.device) if self.estimator is None else \
                     self.estimator(self.spec, wl)
-            r = fit_estimate(est, self.device, wl)
+            r = without_retries(fit_estimate(est, self.device, wl))  # an answer keeps the allocator's cache
             self.cache[wl] = r
         return r
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import MemfitError
 from .estimate import default_format, estimate, runtime_context
-from .fit import FitResult, estimate_on, fit_estimate
+from .fit import FitResult, estimate_on, fit_estimate, without_retries
 from .hardware import Device, get_device
 from .plan import DEFAULT_CONTEXT_LIMIT, plan_largest
 from .result import Estimate
@@ -86,7 +86,8 @@ class _Estimates:
 
 def _judge(spec: Any, device: Device, w: Workload, context: int, seen: _Estimates | None = None) -> FitResult:
     at = w.replace(context=context)
-    return fit_estimate(seen(spec, at) if seen is not None else estimate_on(spec, at, device), device, at)
+    est = seen(spec, at) if seen is not None else estimate_on(spec, at, device)
+    return without_retries(fit_estimate(est, device, at))  # as plan answers: the allocator keeps its cache
 
 
 def _margin(r: FitResult) -> float:
