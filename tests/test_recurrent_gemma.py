@@ -7,13 +7,12 @@ allocation trace of the case (``tools/simulate_memory.py validate --trace``)."""
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from memfit import validate
+from _simulated import case_line, validate_line
 from memfit.memory.activations import Precision
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.ssm_activations import rglru_saved_bytes
@@ -28,7 +27,7 @@ CASE = "recurrent-gemma-default-l3/train-bf16-adamw-fused-eager-b2-s1024"
 
 
 def _row() -> str:
-    return next(line for line in CASES.read_text().splitlines() if f'"{CASE}"' in line)
+    return case_line(CASES, CASE)
 
 
 def _spec() -> ModelSpec:
@@ -87,10 +86,6 @@ def test_soft_cap_in_one_expression(family: str, together: int) -> None:
 
 def test_case_against_the_simulator() -> None:
     # stated tolerances: allocated within 0.5 % (was -2.97 %), device total within 1 % (was -9.47 %)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        f.write(_row() + "\n")
-    results, _ = validate.validate_file(f.name)
-    Path(f.name).unlink()
-    (r,) = results
+    r = validate_line(_row())
     assert r.relative_error is not None and abs(r.relative_error) < 0.005
     assert r.total_error is not None and abs(r.total_error) < 0.01

@@ -7,10 +7,9 @@ below are worked by hand from the config and the modelling code."""
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
-from memfit import validate
+from _simulated import case_line, validate_line
 from memfit.memory.kv_cache import cache_layers, kv_cache
 from memfit.memory.ssm_activations import rglru_prefill_bytes
 from memfit.sources.generic import generic_spec
@@ -22,7 +21,7 @@ CASE = "recurrent-gemma-default-l3/gen-b2-s1024-new8"
 
 
 def _row() -> str:
-    return next(line for line in CASES.read_text().splitlines() if f'"{CASE}"' in line)
+    return case_line(CASES, CASE)
 
 
 def _spec(**changes: object) -> ModelSpec:
@@ -68,10 +67,6 @@ def test_rglru_prefill_bytes_by_hand() -> None:
 def test_case_against_the_simulator() -> None:
     # stated tolerances: allocated within 1.5 % (was +7.05 %; the prefill moment charges the whole cache), device
     # total within 1 % (+0.50 % before, with the Mamba-2 replay)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        f.write(_row() + "\n")
-    results, _ = validate.validate_file(f.name)
-    Path(f.name).unlink()
-    (r,) = results
+    r = validate_line(_row())
     assert r.relative_error is not None and abs(r.relative_error) < 0.015
     assert r.total_error is not None and abs(r.total_error) < 0.01
