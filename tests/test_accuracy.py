@@ -435,7 +435,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # read as RG-LRU, tests/test_recurrent_gemma_inference.py): 27 cases, median 0.12 -> 0.15 % (a case added)
     # + flint-default-l2 eager generate (-13.64 %), moved from blind5.jsonl by the held-out rule (l12arch2); then its
     # eager fp32 scores with the sink column and its fp32 sinks (tests/test_flint.py): -0.41 %; 28 cases, median 0.16 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.16, worst=10.29, under=-10.29),
+    # + zaya-default-l2 bf16 generate (-4.25 %), moved from blind5.jsonl by the held-out rule (l12zaya): 29 cases,
+    # median 0.16 -> 0.17 % (a case added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.17, worst=10.29, under=-10.29),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -513,7 +515,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then flint eager generate (-13.64 %) moved to development by the held-out rule (l12arch2), its blind replacement
     # sarvam-moe-default-l2 bf16 eager generate b2 s3000 simulated and scored once before the flint fix: -0.01 %;
     # 22 cases, median 0.01 %, worst and most under zaya generate -4.25 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=4.25, under=-4.25),
+    # then zaya-default-l2 bf16 generate (-4.25 %) moved to development (sweep-dev.jsonl) by the held-out rule
+    # (l12zaya), beam-default-l2 bf16 generate listed blind in its place; its fp16 twin stays blind: 21 cases, median
+    # 0.01 %, worst and most under zaya fp16 generate -4.25 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.01, worst=4.25, under=-4.25),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1205,7 +1210,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + recurrent-gemma-default-l3 bf16 generate (development, l12rginf): +0.49 %; 27 cases, median 0.54 -> 0.50 %
     # + flint-default-l2 eager generate (-3.88 %, moved from blind5.jsonl, l12arch2); -0.77 % with its fp32 eager
     # scores replayed (transformers_pool_flint.py); 28 cases, median 0.54 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.55, worst=11.41, under=-11.41),
+    # + zaya-default-l2 bf16 generate (-0.01 %, moved from blind5.jsonl, l12zaya): 29 cases, median 0.54 -> 0.50 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.50, worst=11.41, under=-11.41),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1266,7 +1272,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + recurrent-gemma-default-l3 fp16 generate (l12rginf), scored once: +0.51 %; 22 cases, median 1.51 %
     # then flint moved to development (l12arch2), its replacement sarvam-moe bf16 eager generate b2 s3000 scored once:
     # -0.51 %; 22 cases, median 1.08 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=1.08, worst=14.77, under=-14.77),
+    # then zaya bf16 generate (-0.01 %) moved to development (l12zaya): 21 cases, median 1.08 -> 1.30 % (worse: a case
+    # near 0 % left the file; no formula changed)
+    ("simulated/blind5.jsonl", "inference"): Bound(median=1.30, worst=14.77, under=-14.77),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
