@@ -376,7 +376,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (not yet simulated): the other fourteen median 0.09 %, worst minimax +2.72 %, most under -1.10 %
     # + its replacement hunyuan-v1-dense-default-l3 generate, simulated right after it was listed and scored once
     # after lara-mini's fix (l12lara): -0.00 %; median 0.08 %, worst minimax +2.72 %, most under -1.10 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.09, worst=2.73, under=-1.11),
+    # then longcat-flash (+1.95 %) moved to development by the held-out rule (l12longcat: its experts' width fix moves
+    # it past the under bound), beam listed blind in its place (not yet simulated): the other fourteen
+    # cases median 0.06 %, worst minimax +2.72 %, most under -1.10 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.07, worst=2.73, under=-1.11),
     ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
@@ -437,6 +440,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # eager fp32 scores with the sink column and its fp32 sinks (tests/test_flint.py): -0.41 %; 28 cases, median 0.16 %
     # + zaya-default-l2 bf16 generate (-4.25 %), moved from blind5.jsonl by the held-out rule (l12zaya): 29 cases,
     # median 0.16 -> 0.17 % (a case added, no formula changed)
+    # + longcat-flash-default-l2 generate (+1.95 %), moved from blind-sweep.jsonl by the held-out rule (l12longcat):
+    # 30 cases, median 0.17 % (a case added, no formula made worse)
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.17, worst=10.29, under=-10.29),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -1153,7 +1158,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + lara-mini generate, scored once (l12sweep3): +7.62 %; median 1.03 %
     # then lara-mini moved to development (l12lara): median 0.88 %, worst minimax +4.52 %, most under -1.73 %
     # + hunyuan-v1-dense generate, scored once (l12lara): -0.14 %; median 0.72 %
-    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.73, worst=4.53, under=-1.74),
+    # then longcat-flash (+1.03 %) moved to development (l12longcat): 14 cases, median 0.70 %
+    ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.71, worst=4.53, under=-1.74),
     # OLMo's weightless fp32 LayerNorm (l12misc, from modeling_olmo.py, not from a case): olmo-l3 fp32 SGD +1.97 ->
     # +0.98 %; median 0.59 %, worst youtu -1.06 %
     # + scored after l12old's LoRA pool fixes (developed on gpt-neox-default-l2, nothing tuned on these): youtu MLA
@@ -1216,7 +1222,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + flint-default-l2 eager generate (-3.88 %, moved from blind5.jsonl, l12arch2); -0.77 % with its fp32 eager
     # scores replayed (transformers_pool_flint.py); 28 cases, median 0.54 %
     # + zaya-default-l2 bf16 generate (-0.01 %, moved from blind5.jsonl, l12zaya): 29 cases, median 0.54 -> 0.50 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.50, worst=11.41, under=-11.41),
+    # + longcat-flash-default-l2 generate (+1.03 %, moved from blind-sweep.jsonl, l12longcat): 30 cases, median 0.54 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.54, worst=11.41, under=-11.41),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
