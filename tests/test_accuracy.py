@@ -1223,7 +1223,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # scores replayed (transformers_pool_flint.py); 28 cases, median 0.54 %
     # + zaya-default-l2 bf16 generate (-0.01 %, moved from blind5.jsonl, l12zaya): 29 cases, median 0.54 -> 0.50 %
     # + longcat-flash-default-l2 generate (+1.03 %, moved from blind-sweep.jsonl, l12longcat): 30 cases, median 0.54 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.54, worst=11.41, under=-11.41),
+    # then the simulator takes transformers' CUDA branch of ErgoLinearWithFP32Output (fake tensors answer is_cuda,
+    # l12simgpu; ergo re-simulated, development): ergo -11.40 -> -1.03 %; median 0.54 %, worst inkling2 -11.23 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.54, worst=11.24, under=-11.24),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %

@@ -312,6 +312,7 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = Fa
         h100 = sm.H100Mode()
         gc.collect()
         with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
+                sm._reports_cuda(), \
                 spp.tracked_resize(tracker), record_streams(tracker):
             tracker.pool.paused = True
             model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict), dtype=torch.bfloat16,

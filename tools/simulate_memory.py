@@ -649,7 +649,8 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     gc.collect()
     from simulate_images import scalar_lists
 
-    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing(), scalar_lists():
+    with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing(), \
+            _reports_cuda(), scalar_lists():
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
         model.eval()
         n, nbytes, _ = param_stats(model)
@@ -721,6 +722,32 @@ def _not_tracing() -> Iterator[None]:
         yield
     finally:
         import_utils.is_fake_tensor = orig
+
+
+@contextlib.contextmanager
+def _reports_cuda() -> Iterator[None]:
+    """Fake tensors answer ``is_cuda`` True outside kernels, as on the H100 (their device stays the CPU: see the
+    module docstring). transformers 5.25 branches on it where the memory differs: models/ergo/modeling_ergo.py
+    ``ErgoLinearWithFP32Output.forward`` (lm_head and router) and models/kolibri1/modeling_kolibri1.py /
+    models/kolibri1_1/modeling_kolibri1_1.py ``...TopkRouter.forward`` take ``torch.mm(..., out_dtype=float32)``
+    on CUDA in bf16/fp16 without grad, and ``F.linear(x.float(), w.float())`` (fp32 copies of input and weight)
+    on CPU. Inside a kernel (``in_kernel_invocation``) a fake tensor is on the meta device, as FakeTensor.device
+    says. The branches on ``device.type``, which this does not flip, are listed in docs/simulator.md ("CPU
+    branches")."""
+    had = "is_cuda" in FakeTensor.__dict__
+    orig = FakeTensor.__dict__.get("is_cuda")
+
+    def is_cuda(self: FakeTensor) -> bool:
+        return not self.fake_mode.in_kernel_invocation
+
+    FakeTensor.is_cuda = property(is_cuda)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        if had:
+            FakeTensor.is_cuda = orig  # type: ignore[assignment,method-assign]
+        else:
+            del FakeTensor.is_cuda
 
 
 @contextlib.contextmanager

@@ -354,6 +354,7 @@ def simulate_rank0(cfg_dict: dict[str, Any], p: dict[str, Any], trace: bool = Fa
         h100 = sm.H100Mode()
         gc.collect()
         with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
+                sm._reports_cuda(), \
                 tracked_resize(tracker), offloaded_grads(tracker, bool(p.get("offload"))), \
                 selective_recompute(p.get("ckpt") == "selective"):
             tracker.pool.paused = True
@@ -444,7 +445,7 @@ def fsdp_mem_tracker_peak(cfg_dict: dict[str, Any], p: dict[str, Any]) -> int:
         mesh = _mesh(p)
         fake = sm.FakeTensorMode(allow_non_fake_inputs=True)
         h100 = sm.H100Mode()
-        with fake, h100, h100.patch_torch_autocast(), sm._not_tracing():
+        with fake, h100, h100.patch_torch_autocast(), sm._not_tracing(), sm._reports_cuda():
             model = AutoModelForCausalLM.from_config(sm.config_from_dict(cfg_dict),
                                                      dtype=torch.float32 if p.get("mp", True) else torch.bfloat16,
                                                      attn_implementation=p.get("attn", "sdpa"))

@@ -139,6 +139,7 @@ def _fake_world(expandable: bool = False) -> Iterator[Any]:
     h100 = sm.H100Mode()
     gc.collect()
     with fake, h100, tracker, h100.patch_torch_autocast(), sm._swappable(fake, tracker), sm._not_tracing(), \
+            sm._reports_cuda(), \
             spar.tracked_resize(tracker):
         yield tracker
 
