@@ -380,7 +380,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # it past the under bound), beam listed blind in its place (not yet simulated): the other fourteen
     # cases median 0.06 %, worst minimax +2.72 %, most under -1.10 %
     ("simulated/blind-sweep.jsonl", "inference"): Bound(median=0.07, worst=2.73, under=-1.11),
-    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.45),
+    # LongCat's experts' width and the generic path's MLA projection kinds (l12longcat; not tuned on it): youtu MLA LoRA
+    # -0.44 -> -0.38 % (q_b_proj and kv_b_proj now adapted as PEFT adapts them); median 0.14 %
+    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.15, worst=0.51, under=-0.39),
     # the twelve moved from blind-sweep.jsonl (development from here on; their first scoring)
     # + the seven round-2 misses (l12sweep3): xglm +24.16, gpt-neox-japanese -25.49, biogpt +11.54, doge -0.00,
     # nanochat -7.30, afmoe -3.98 %; recurrent-gemma training -2.97 %
@@ -1164,7 +1166,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +0.98 %; median 0.59 %, worst youtu -1.06 %
     # + scored after l12old's LoRA pool fixes (developed on gpt-neox-default-l2, nothing tuned on these): youtu MLA
     # LoRA -1.06 -> -0.62 %; worst now olmo +0.98 %
-    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.59, worst=0.98, under=-0.62),
+    # then the generic path's MLA projection kinds (l12longcat): youtu -0.62 -> -0.59 %; median 0.58 %
+    ("simulated/blind-sweep.jsonl", "training"): Bound(median=0.59, worst=0.98, under=-0.60),
     # + the seven round-2 misses (l12sweep3): gpt-neox-japanese -16.95, doge -9.36, nanochat -7.86, afmoe -3.90,
     # biogpt +2.72, xglm -1.62 %; recurrent-gemma training -9.47 %
     # BitNet's sub-norms replayed (l12sweep2): bitnet-default-l3 -11.21 -> -0.21 %

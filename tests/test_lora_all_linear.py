@@ -71,12 +71,15 @@ def test_all_linear_equals_peft(model_type: str) -> None:
 
 # MoE model types memfit reads through its generic path that transformers 5.25's conversion_mapping sends to qwen2_moe
 # (PEFT converts their experts like Qwen3-MoE's): the default targets reach the fused experts, all-linear the router;
-# sarvam_mla is read as deepseek_v3; granitemoe(shared) have no conversion
+# sarvam_mla is read as deepseek_v3; granitemoe(shared) have no conversion. longcat_flash (-> qwen2_moe too): experts
+# of expert_ffn_hidden_size (2,048, not ffn_hidden_size), a router over 512 + 256 zero-computation experts, and MLA
+# projections all-linear reaches (failed before l12longcat: 557,056 priced against PEFT 0.21's 58,834,944)
 GENERIC_MOE = ["afmoe", "dots1", "solar_open", "mellum", "beam", "flex_olmo", "sarvam_mla", "exaone_moe", "cohere2_moe",
-               "granitemoe", "granitemoeshared"]
+               "granitemoe", "granitemoeshared", "longcat_flash"]
 # Dots1Config() leaves the experts null: dots.llm1's values, 4 layers
 _OVERRIDES["dots1"] = {"n_routed_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 2,
                        "first_k_dense_replace": 1, "num_hidden_layers": 4}
+_OVERRIDES["longcat_flash"] = {"num_hidden_layers": 2}  # one LongCat block (two attention and MLP sublayers)
 
 
 @pytest.mark.parametrize("all_linear", [False, True])

@@ -224,7 +224,7 @@ EXPERT_TARGETS: dict[str, tuple[str, str, str]] = {
     "qwen3_next": _QWEN2_MOE_STYLE, "minimax": _MIXTRAL_STYLE,
     # and those memfit reads through its generic path (sources/generic.py)
     **{family: _QWEN2_MOE_STYLE for family in ("afmoe", "dots1", "solar_open", "mellum", "beam", "flex_olmo",
-                                               "exaone_moe", "cohere2_moe")},
+                                               "exaone_moe", "cohere2_moe", "longcat_flash")},
 }
 # PEFT 0.22 adds ``_MODEL_TO_CONVERSION_PATTERN["qwen2_moe"] = "qwen2_moe"``: Qwen1.5-MoE / Qwen2-MoE's routed
 # experts are adapted too (their shared expert, an MLP of Linears, already was)
@@ -257,6 +257,7 @@ def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[
     if expert_names is None:
         return out
     gate_name, up_name, down_name = expert_names
+    routers = _router_rows(spec)
     for i, layer in enumerate(spec.layers):
         m = layer.moe
         if m is None:
@@ -275,8 +276,16 @@ def expert_adapters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[
         if every and spec.family not in _LINEAR_ROUTERS:
             # ``all-linear`` also resolves to the mapping's key ``gate`` → target parameter ``gate.weight``: a
             # ParamWrapper on the 2-D router weight (E, h), one expert's worth: A (r, h), B (E, r)
-            out.append((i, "ffn_gate_inp", (rank, h), (e, rank)))
+            out.append((i, "ffn_gate_inp", (rank, h), (routers.get(i, e), rank)))
     return out
+
+
+def _router_rows(spec: ModelSpec) -> dict[int, int]:
+    """Rows of each layer's 2-D router weight where the inventory has one: more than the experts where the router
+    also scores LongCat-Flash's zero-computation experts (transformers 5.25 modeling_longcat_flash.py
+    LongcatFlashTopkRouter: ``n_routed_experts + zero_expert_num`` outputs); the adapter's B is (rows, r)."""
+    return {t.layer: t.shape[0] for t in inventory(spec)
+            if t.kind == "ffn_gate_inp" and t.layer is not None and len(t.shape) == 2 and not t.is_bias}
 
 
 def lora_parameters(spec: ModelSpec, rank: int, targets: tuple[str, ...] | list[str], peft: str = DEFAULT_PEFT

@@ -45,7 +45,10 @@ _POS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "
 _EXPERTS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts", "num_routed_experts")
 _TOP_K = ("num_experts_per_tok", "num_experts_per_token", "moe_top_k", "moe_k", "moe_topk", "top_k",
           "num_selected_experts")
-_EXPERT_INTER = ("moe_intermediate_size", "expert_intermediate_size", "moe_ffn_hidden_size", "expert_ffn_dim")
+# an expert's width; LongCat-Flash names it expert_ffn_hidden_size (transformers 5.25 modeling_longcat_flash.py
+# LongcatFlashExperts: ``intermediate_dim = config.expert_ffn_hidden_size``; its ffn_hidden_size is the dense MLPs')
+_EXPERT_INTER = ("moe_intermediate_size", "expert_intermediate_size", "moe_ffn_hidden_size", "expert_ffn_dim",
+                 "expert_ffn_hidden_size")
 _SHARED = ("n_shared_experts", "num_shared_experts", "moe_num_shared_experts")
 _SHARED_INTER = ("shared_expert_intermediate_size", "shared_intermediate_size", "shared_experts_intermediate_size")
 _NESTED = ("text_config", "language_config", "llm_config", "decoder", "decoder_config", "text_decoder",

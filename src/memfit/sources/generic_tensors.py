@@ -46,6 +46,10 @@ _SSM = ("linear_attn", "mamba", "mixer", "ssm", "conv", "recurrent", "time_mix",
 _ATTN = ("attn", "attention")
 _MLP = ("mlp", "ffn", "feed_forward", "fc1", "fc2", "c_fc", "dense_h_to_4h", "dense_4h_to_h")
 _ROLE = (  # module-name pieces → (attention kind, mlp kind); checked in order
+    # multi-head latent attention's nn.Linears (transformers 5.25 modeling_longcat_flash.py LongcatFlashMLA, as
+    # DeepseekV3Attention): q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj
+    (("q_a_proj",), ("attn_q_a", "ffn_up")), (("q_b_proj",), ("attn_q_b", "ffn_up")),
+    (("kv_a_proj",), ("attn_kv_a_mqa", "ffn_up")), (("kv_b_proj",), ("attn_kv_b", "ffn_up")),
     (("qkv", "query_key_value", "c_attn", "wqkv", "in_proj"), ("attn_qkv", "ffn_up")),
     (("gate_up",), ("attn_other", "ffn_up")),
     (("q_proj", "query", "wq"), ("attn_q", "ffn_up")),
