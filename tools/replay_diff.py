@@ -42,7 +42,9 @@ def trace_events(path: str, case: str) -> list[Event]:
         for line in fh:
             rec: dict[str, Any] = json.loads(line)
             if rec["case"] == case:
-                return [(e["ev"] == "malloc", str(e["key"]), int(e["bytes"]), e.get("op", "")) for e in rec["events"]
+                # simulate_memory.py's free events carry the block's size, not "bytes"
+                return [(e["ev"] == "malloc", str(e["key"]), int(e.get("bytes", e.get("block", 0))), e.get("op", ""))
+                        for e in rec["events"]
                         if e.get("stream", "default") == "default" and e["ev"] in ("malloc", "free")]
     raise SystemExit(f"{case} not in {path}")
 

@@ -77,6 +77,10 @@ _FP32_LAYERNORM = ("olmo",)
 # ``norm_eps`` (transformers 5.25 modeling_modernbert_decoder.py: every norm is ``nn.LayerNorm(hidden, eps=norm_eps,
 # bias=norm_bias)``), which the generic reader would take for an RMSNorm's
 _LAYERNORM_NORM_BIAS = ("modernbert-decoder",)
+# model types whose causal LM never ties its output projection to the embeddings although the config has no
+# tie_word_embeddings field (transformers 5.25 modeling_inkling2_loop.py Inkling2LoopForCausalLM: ``_tied_weights_keys
+# = {}``, "embed and unembed are separate tensors in the checkpoints, never tied"; lm_head has unpadded_vocab_size rows)
+_NEVER_TIED = ("inkling2_loop_text", "inkling2_loop")
 # model types whose modelling code runs dropout in training under these config keys (embedding, residual,
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
 # with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;
@@ -344,7 +348,7 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     eps = _norm_kind(cfg, text)
     keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))
     drop = dropouts(text, *keys, 0.0) if keys else {}
-    tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True))
+    tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", cfg.get("model_type") not in _NEVER_TIED))
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or text.get("torch_dtype") or text.get("dtype")
                 or "float32").removeprefix("torch.")
     return ModelSpec(

@@ -61,6 +61,7 @@ from .transformers_families import (
     sub_norm_bytes,
 )
 from .transformers_own_attention import own_attention_transient, own_eager_score
+from .transformers_pool_inkling import REL_BIAS_SINK_EAGER, rel_bias_sinks_moment, relative_distance_bytes
 
 __all__ = ["Moment"]
 
@@ -108,6 +109,8 @@ def _stream_tensors(spec: ModelSpec) -> int:
 
 def _mask_count(spec: ModelSpec) -> int:
     """Distinct attention masks built per forward: one per layer type (full, sliding)."""
+    if spec.family in REL_BIAS_SINK_EAGER:  # Inkling2LoopTextModel.forward builds both whatever its layer types
+        return 2
     kinds = {layer.attention.sliding_window is not None for layer in spec.layers if layer.attention is not None}
     return max(1, len(kinds))
 
@@ -119,7 +122,7 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: in
     additive mask in the model dtype."""
     k = s if keys is None else keys
     if wl.attn == "eager":
-        return _mask_count(spec) * b * s * k * dt
+        return _mask_count(spec) * b * s * k * dt + relative_distance_bytes(spec, s, k)
     windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
     if any(w is not None and w < k for w in windows) or k != s or spec.family in FORCED_MASK:
         return b * s * k  # bool mask b×1×s×keys
@@ -291,6 +294,8 @@ def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
             # gpt-oss: the masked scores, their concatenation with the sink logits, that minus its row max, and a
             # softmax in the model dtype: three score-sized tensors alive at once
             per_score, what = 3 * dt, "masked, cat with sinks, max-shifted / softmax, model dtype"
+        if family in REL_BIAS_SINK_EAGER:  # Inkling2-Loop: relative position bias, input-dependent sinks
+            return rel_bias_sinks_moment(att, b, s, kn, dt)
         if family in FP32_SINK_EAGER:  # fp32 masked scores, cat with the sinks, softmax (+1 column)
             q += 2 * b * att.num_heads * s * FP32
             per_score, what = 3 * FP32, "fp32 masked scores, cat with the sinks, fp32 softmax"

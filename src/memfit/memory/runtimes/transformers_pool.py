@@ -52,6 +52,7 @@ from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp,
 from .transformers_pool_build import build_inference_weights
 from .transformers_pool_gpt2 import LEARNED_POSITIONS, gpt2_block
 from .transformers_pool_images import image_prefill
+from .transformers_pool_inkling import block_states_bytes
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 from .transformers_pool_persimmon import OWN_BLOCKS
@@ -242,14 +243,14 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     if own is not None:
         return own
     kv_keys: list[int] = []
-    extra = _stream_tensors(spec) - 4  # hidden-sized tensors a family keeps beyond the usual four
     probs = 0  # eager attention's probabilities, held by the layer until it returns
     mixer = replays_mixer(layer)  # a recurrent mixer replayed tensor by tensor (transformers_pool_mixers.py)
     inp = stream  # the model's loop holds the layer's input until the layer returns
     post = layer.norm_layout == "post"  # OLMo-2/3, EXAONE 4: each sub-block's output normed before its residual add
+    blocks, attn_input = (tr.alloc(n) for n in block_states_bytes(spec, i, t, h, dt))  # Inkling2-Loop's (_inkling)
     if layer.attention is not None:
-        normed = 0 if post else norm(tr, spec, t * h, dt)
-        held = [tr.alloc(t * h * dt) for _ in range(max(0, extra))]
+        normed = 0 if post else norm(tr, spec, t * h, dt)  # then the hidden-sized tensors a family keeps beyond four
+        held = [attn_input, *(tr.alloc(t * h * dt) for _ in range(max(0, _stream_tensors(spec) - 4)))]
         # Falcon-H1: the Mamba-2 mixer runs first on the same input; its state is in the layer's K/V figure
         beside = mixer_prefill(tr, layer, spec.family, wl.batch, wl.context, h, dt, 0)[0] if mixer else 0
         out = 0
@@ -310,7 +311,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
         tr.free(out, stream if stream not in (emb, inp) else 0)
         stream = new
     kept = probs if spec.family in HELD_PREV_PROBS else 0
-    tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0)
+    tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0, blocks)
     return stream, kv_keys, kept
 
 

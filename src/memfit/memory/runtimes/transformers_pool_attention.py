@@ -29,7 +29,7 @@ from .transformers_families import (
     WEIGHTLESS_NORM,
 )
 from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
-from .transformers_pool_flint import fp32_sinks_eager
+from .transformers_pool_inkling import own_sinks_eager
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -344,8 +344,8 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
         rest = tr.alloc(a_bytes - nq - kv)
         tr.free(q, rest, mask)
         return kv_keys, 0
-    if (flint := fp32_sinks_eager(tr, spec, wl, keys or wl.context, q, dt)) is not None:  # pool_flint
-        return kv_keys, flint
+    if (own := own_sinks_eager(tr, spec, wl, i, keys or wl.context, q, dt)) is not None:  # pool_flint, _inkling
+        return kv_keys, own
     if wl.attn == "eager" and att.sinks and spec.family not in MODEL_DTYPE_SOFTMAX_EAGER:  # gpt-oss's
         rows = wl.batch * att.num_heads * wl.context
         rest = tr.alloc(a_bytes - nq - 3 * rows * wl.context * dt)  # repeated K/V

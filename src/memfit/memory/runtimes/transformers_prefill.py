@@ -24,6 +24,7 @@ from .transformers import (
 )
 from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
 from .transformers_own_attention import dynamic_mask_bytes
+from .transformers_pool_inkling import block_states_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
 
@@ -68,7 +69,8 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     prev_held = wl.attn == "eager" and spec.family in HELD_PREV_PROBS and sum(
         layer.attention is not None for layer in spec.layers) > 1
     for idx, layer in enumerate(spec.layers):
-        key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
+        blocks, attn_input = block_states_bytes(spec, idx, t, h, dt)  # Inkling2-Loop's block attention residual
+        key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear, blocks, attn_input)
         if key in seen:
             continue
         seen.add(key)
@@ -78,7 +80,8 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
             dyn = dynamic_mask_bytes(spec.family, att, b, queries, keys, dt)[0]  # Doge's dynamic mask
             a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
-            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt)
+            attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt) \
+                + blocks + attn_input
             if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
                 held_probs = b * att.num_heads * queries * keys * dt
                 prev = held_probs if prev_held else 0
@@ -92,8 +95,9 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
         if layer.ssm is not None and layer.mlp is None and layer.moe is None:
             continue
         f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
-        moments.append(Moment(f"prefill MLP (layer {idx}{where})", kv_full, stream + f_bytes + held_probs + fixed,
-                              formula=f"{stream:,} stream + {f_text}"
+        moments.append(Moment(f"prefill MLP (layer {idx}{where})", kv_full,
+                              stream + blocks + f_bytes + held_probs + fixed,
+                              formula=f"{stream + blocks:,} stream + {f_text}"
                               + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
                               + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
     return moments
