@@ -490,7 +490,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # tests/test_openai_gpt.py): openai-gpt -21.70 -> -0.46 %, median 0.43 %, worst biogpt -1.49 % again
     # + hy-v4-default-l2 attention LoRA ckpt (-10.22 %), moved from blind5.jsonl by the held-out rule (l12hyv4):
     # 8 cases, median 0.44 %, worst and most under hy-v4 -10.22 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.44, worst=10.23, under=-10.23),
+    # then HY-V4's float32-kept parameters priced in the frozen weights (l12hyv4, test_hy_v4.py: lm_head, routers,
+    # hyper-connections, indexer weights_proj / k_norm, sinks): hy-v4 -10.22 -> -2.75 %; median 0.44 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.44, worst=2.76, under=-2.76),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -547,7 +549,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then hy-v4-default-l2 attention LoRA ckpt (-10.22 %) moved to development (train-sweep-dev.jsonl) by the
     # held-out rule, dots1-default-l2 attention LoRA ckpt listed blind in its place (l12hyv4): 8 predicted, median
     # 0.21 %, worst and most under lfm3-default-l4 fp32 AdamW -3.86 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.22, worst=3.87, under=-3.87),
+    # + its replacement (dots1 and two mamba listings failed in the simulator or PEFT first) mamba-default-l2 LoRA on
+    # in_proj/x_proj/dt_proj ckpt, simulated before and scored once after the HY-V4 fix (which does not touch it):
+    # -0.40 %; 9 cases, median 0.27 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.28, worst=3.87, under=-3.87),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1269,8 +1274,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then GLM's fused gate_up_proj (l12train2): glm -6.67 -> +0.14 %, median 1.37 -> 1.03 %, worst gpt-j +2.20 %
     # + openai-gpt-default-l4 fp32 eager SGD (-15.15 %), moved from blind5.jsonl (l12blind5): median 1.19 %; then
     # OpenAI GPT's own blocks: openai-gpt -15.15 -> -0.61 %, median 0.86 %, worst gpt-j-6b-l2 LoRA -2.68 %
-    # + hy-v4-default-l2 attention LoRA ckpt (-8.40 %), moved from blind5.jsonl (l12hyv4): median 1.03 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.04, worst=8.41, under=-8.41),
+    # + hy-v4-default-l2 attention LoRA ckpt (-8.40 %), moved from blind5.jsonl (l12hyv4): median 1.03 %; then its
+    # float32-kept parameters (l12hyv4): hy-v4 -8.40 -> -2.66 %, median 1.03 %, worst gpt-j-6b-l2 LoRA -2.68 % again
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.04, worst=2.69, under=-2.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1311,8 +1317,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -3.04 % (under by more than the bar's 3 %); 9 cases, median 1.06 %
     # then ModernBERT-decoder's LayerNorms (l12arch3, from the development case): modernbert-decoder LoRA -3.04 ->
     # -3.40 %; median 1.06 % unchanged
-    # then hy-v4 attention LoRA ckpt (-8.40 %) moved to development (l12hyv4): 8 cases, median 0.84 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.85, worst=11.32, under=-11.32),
+    # then hy-v4 attention LoRA ckpt (-8.40 %) moved to development (l12hyv4): 8 cases, median 0.84 %; + its blind
+    # replacement mamba-default-l2 LoRA ckpt, scored once: +0.37 %; 9 cases, median 0.61 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.62, worst=11.32, under=-11.32),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,

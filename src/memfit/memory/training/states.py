@@ -20,6 +20,7 @@ from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
 from ..activations import Precision
+from ..fp32_parameters import fp32_kept
 from ..images import idle_tower_parameters
 from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapters
 from ..loss_release import loss_release
@@ -190,8 +191,10 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             weights, wformula = _quant_weights(spec, wl.quant or "nf4-dq", wl.qlora_prep == "trl",
                                                expert_linears(wl.transformers_version, spec.family))
         else:
-            weights = n_total * p.weight_bytes
-            wformula = f"{n_total:,} frozen parameters × {p.weight_bytes} B"
+            kept = _fp32_kept_parameters(spec, p.weight_bytes)
+            weights = (n_total - kept) * p.weight_bytes + kept * 4
+            wformula = f"{n_total - kept:,} frozen parameters × {p.weight_bytes} B" + (
+                f" + {kept:,} kept in float32 by the family × 4 B" if kept else "")
         adapted = adapted_tensors(spec, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version)
         experts = expert_adapters(spec, wl.lora_rank, wl.lora_targets or DEFAULT_TARGETS, wl.peft_version)
         if not adapted and not experts:
@@ -219,6 +222,14 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
     return ModelStates(weights=weights, weights_formula=wformula, lora=lora, trainable=trainable, grad_bytes=grad_b,
                        gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
                        embedding_grads=emb, tower_grads=tower, precision=p)
+
+
+def _fp32_kept_parameters(spec: ModelSpec, weight_bytes: int) -> int:
+    """Parameters the family's code keeps in float32 under 16-bit weights (``data/fp32_parameters.toml``: transformers'
+    ``_keep_in_fp32_modules_strict``, e.g. HY-V4's float32 lm_head and hyper-connections); 0 for other weights."""
+    if weight_bytes != 2:
+        return 0
+    return sum(t.numel for t in inventory(spec) if fp32_kept(spec.family, t.name))
 
 
 def _opt_name(name: str) -> str:

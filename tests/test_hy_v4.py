@@ -1,0 +1,58 @@
+"""HY-V4 (transformers 5.25 models/hy_v4/modeling_hy_v4.py), read on the generic path with the parameters its code keeps
+in float32 (issue 12, l12hyv4; development case hy-v4-default-l2/lora-r8-attn-ckpt-b1-s2048 in train-sweep-dev.jsonl,
+moved there from blind round 5 before its trace was read): HYV4PreTrainedModel._keep_in_fp32_modules_strict (router,
+hyper-connections, the indexer's weights_proj and k_norm, the sinks) and HYV4ForCausalLM's float32 lm_head."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _simulated import case_line, meta_bf16_build, validate_line
+from memfit.memory.training.states import model_states
+from memfit.memory.weights import weights_breakdown
+from memfit.sources.hf_config import spec_from_config
+from memfit.validate import workload_for_case
+
+TINY = dict(model_type="hy_v4", vocab_size=100, hidden_size=32, intermediate_size=48, moe_intermediate_size=16,
+            num_hidden_layers=2, num_attention_heads=2, n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1,
+            q_lora_rank=24, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8, index_topk=8,
+            index_head_dim=8, index_n_heads=2, hc_mult=2, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+DEV = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
+CASE = "hy-v4-default-l2/lora-r8-attn-ckpt-b1-s2048"
+
+
+def test_tiny_hy_v4_weights_by_hand() -> None:
+    # bf16: embed 100·32 = 3,200; per layer q_a 24·32 = 768, q_a norm 24, q_b 24·(2 heads·12) = 576, kv_a 32·(16 + 4)
+    # = 640, kv_a norm 16, kv_b 16·(2·(8 + 8)) = 512, o 16·32 = 512, output gate 32·(2·8) = 512, the indexer's wq_b
+    # 24·(2·8) = 384 and wk 32·8 = 256, two norms 64 -> 4,264 (×2); layer 0's dense MLP 3·48·32 = 4,608; layer 1's
+    # experts 4·32·32 + 4·32·16 = 6,144 and shared expert 3·16·32 = 1,536; final norm 32 -> 24,048.
+    # fp32 (_keep_in_fp32_modules_strict): lm_head 100·32 = 3,200; per layer sinks 2, k_norm weight and bias 16,
+    # weights_proj 2·32 = 64, attn_hc and ffn_hc (fn 4·64 + base 4 + scale 2) ×2 = 524 -> 606 (×2); router 4·32 = 128;
+    # hc_head 2·64 + 2 + 1 = 131 -> 4,671.  28,719 parameters, 24,048·2 + 4,671·4 = 66,780 bytes
+    w = weights_breakdown(spec_from_config(dict(TINY), "tiny-hy-v4"), "bfloat16")
+    assert w.parameters == 28_719
+    assert w.params_by_type["F32"] == 4_671
+    assert w.total_bytes == 66_780
+
+
+def test_tiny_hy_v4_bytes_equal_transformers_bf16_build() -> None:
+    w = weights_breakdown(spec_from_config(dict(TINY), "tiny-hy-v4"), "bfloat16")
+    assert (w.parameters, w.total_bytes) == meta_bf16_build(dict(TINY))
+
+
+def test_lora_frozen_weights_keep_the_fp32_modules() -> None:
+    # the development case: 2,558,613,869 parameters, of them lm_head 120,832·2,816 = 340,262,912 and 1,217,133 more
+    # (routers, hyper-connections, indexer weights_proj / k_norm, sinks) in fp32: 341,480,045 × 4 B + 2,217,133,824 ×
+    # 2 B = 5,800,187,828 bytes, the simulator's param_bytes (before: every frozen parameter × 2 B = 5,117,227,738)
+    rec = json.loads(case_line(DEV, CASE))
+    spec = spec_from_config(rec["config"], "hy-v4")
+    states = model_states(spec, workload_for_case("lora", dict(rec["params"])).validate())
+    assert states.weights == 2_217_133_824 * 2 + 341_480_045 * 4 == rec["param_bytes"]
+
+
+def test_hy_v4_development_case() -> None:
+    row = validate_line(case_line(DEV, CASE))
+    assert row.relative_error is not None and abs(row.relative_error) < 0.03  # allocated: -10.22 % before
+    assert row.predicted_total is not None and row.measured_total is not None
+    assert abs(row.predicted_total / row.measured_total - 1) < 0.03  # device total: -8.40 % before
