@@ -11,6 +11,7 @@ forward; and the MLP holds ``gate_proj`` in a local, so four intermediate-sized 
 from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
+from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
 __all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
            "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER",
@@ -39,8 +40,10 @@ PER_ROUTE_NORM = ("ergo",)
 # families whose residual stream is float32 whatever the model dtype (ergo: modeling_ergo.py ErgoModel embeds in
 # fp32 (embed_tokens built with dtype=torch.float32), ErgoDecoderLayer.forward norms the branch outputs in fp32
 # (post_attention_layernorm(hidden_states.float())) and ErgoResidualGate mixes them with the fp32 residual; only the
-# normed branch inputs are cast to the branch dtype): the stream's embeddings, layer input and residual take 4 bytes
-FP32_STREAM = ("ergo",)
+# normed branch inputs are cast to the branch dtype): the stream's embeddings, layer input and residual take 4 bytes;
+# zaya: modeling_zaya.py ZayaModel.forward casts the stream to fp32 after the (model-dtype) embedding, its
+# ZayaResidualScaling adds the branch outputs to the fp32 residual (transformers_zaya.py: its embeddings stay 2 bytes)
+FP32_STREAM = ("ergo", "zaya")
 # MoE families whose expert outputs are weighted by fp32 routing scores (their routers return fp32 weights; AFMoE:
 # transformers 5.25 modeling_afmoe.py AfmoeTokenChoiceRouter.forward casts the router logits to fp32 and returns the
 # normalised, route_scale'd top scores in fp32; Solar Open: modeling_solar_open.py SolarOpenTopkRouter.forward gathers
@@ -232,5 +235,8 @@ WEIGHTLESS_NORM = ("nanochat",)
 
 
 def fp32_stream_extra(spec: ModelSpec, tensors: int, elements: int, dt: int) -> int:
-    """Bytes beyond ``dt`` of ``tensors`` stream tensors (``elements`` each) a FP32_STREAM family keeps in float32."""
-    return tensors * elements * (4 - dt) if spec.family in FP32_STREAM and dt < 4 else 0
+    """Bytes beyond ``dt`` of ``tensors`` stream tensors (``elements`` each; the embeddings first) a FP32_STREAM
+    family keeps in float32 (its embeddings too, unless it embeds in the model dtype: MODEL_DTYPE_EMBEDDINGS)."""
+    if spec.family not in FP32_STREAM or dt >= 4:
+        return 0
+    return (tensors - (spec.family in MODEL_DTYPE_EMBEDDINGS)) * elements * (4 - dt)

@@ -56,6 +56,7 @@ from .transformers_pool_inkling import block_states_bytes
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 from .transformers_pool_persimmon import OWN_BLOCKS
+from .transformers_pool_zaya import zaya_block
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -337,6 +338,10 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         kept = probs if spec.family in HELD_PREV_PROBS else 0
         tr.free(0 if kept else probs, stream if stream != emb else 0)
         return new, block_kv, kept
+    zaya = zaya_block(tr, spec, wl, i, dt, kv, stream, emb)  # ZAYA's fp32 stream, CCA and router (None: others)
+    if zaya is not None:
+        tr.free(*old)
+        return zaya
     block = OWN_BLOCKS.get(spec.family)  # CodeGen's and Persimmon's blocks
     if block and wl.attn == "sdpa" and not masked and layer.mlp is not None and not wl.quant:
         return (*block(tr, spec, wl, i, t, dt, kv, stream, emb), 0)

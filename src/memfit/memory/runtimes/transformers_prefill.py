@@ -25,6 +25,7 @@ from .transformers import (
 from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
+from .transformers_zaya import router_state_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
 
@@ -95,6 +96,8 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
         if layer.ssm is not None and layer.mlp is None and layer.moe is None:
             continue
         f_bytes, f_text = _ffn_transient(spec, layer, idx, wl, t, dt)
+        if layer.moe is not None and (router := router_state_bytes(spec, t, dt)):  # ZAYA's router states
+            f_bytes, f_text = f_bytes + router, f_text + f" + router states {router:,}"
         moments.append(Moment(f"prefill MLP (layer {idx}{where})", kv_full,
                               stream + blocks + f_bytes + held_probs + fixed,
                               formula=f"{stream + blocks:,} stream + {f_text}"
