@@ -1,0 +1,47 @@
+"""tools/replay_diff.py reads the traces ``tools/simulate_memory.py validate --trace`` writes: a free there records
+the freed ``block``, not ``bytes`` (it raised KeyError 'bytes' before; fixed on main by l12inkling, this test keeps
+it so)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def _tool(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_trace_of_simulate_memory_replays(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    sim = _tool("simulate_memory")
+    diff = _tool("replay_diff")
+    pool = sim.TracedAllocator()
+    pool.op = "aten::empty"
+    pool.malloc("a", 3 << 20)
+    pool.malloc("b", 1000)
+    pool.free("a")
+    pool.events.append(dict(ev="mark", name="step"))  # marks are not requests
+    pool.malloc("c", 2 << 20)
+    path = tmp_path / "trace.jsonl"
+    path.write_text(json.dumps(dict(case="x", events=pool.events)) + "\n")
+    events = diff.trace_events(str(path), "x")
+    block = next(e["block"] for e in pool.events if e["ev"] == "free")
+    assert events == [(True, "a", 3 << 20, "aten::empty"), (True, "b", 1000, "aten::empty"),
+                      (False, "a", block, "aten::empty"), (True, "c", 2 << 20, "aten::empty")]
+    seen: list[tuple[int, bool, int]] = []
+    diff.replay(events, lambda i, p, m, key, nb, op, grew: seen.append((i, m, nb)))
+    # the free reports the size its malloc asked for (the replay's own record), not the trace's
+    assert seen == [(0, True, 3 << 20), (1, True, 1000), (2, False, 3 << 20), (3, True, 2 << 20)]
