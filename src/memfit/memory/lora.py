@@ -57,6 +57,11 @@ ALL_LINEAR = frozenset({"attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output",
 # ``NemotronHTopkRouter``, ``KimiLinearTopkRouter``, ``DeepseekV4TopKRouter`` …), which ``all-linear`` skips: adapted
 # only through PEFT's conversion where ``expert_targets`` knows the family (``expert_adapters``)
 _LINEAR_ROUTERS = frozenset({"llama4", "llama4_text", "hunyuan_v1_moe", "dbrx", "phimoe"})
+# PEFT refuses a LoRA on these module names of these model types (peft 0.21 tuners/tuners_utils.py
+# _check_lora_target_modules_mamba, called by BaseTuner._check_target_module_compatiblity for every matched target:
+# ValueError "Module 'out_proj' is incompatible with Mamba-based models"); ``all-linear`` matches the mixers' out_proj
+_PEFT_MAMBA_TYPES = frozenset({"falcon_h1", "mamba", "mamba2", "falcon_mamba", "nemotron_h"})
+_PEFT_MAMBA_REFUSED = ("out_proj", "conv1d")
 
 # module name (as in the Hugging Face model) -> inventory kinds it denotes, across families
 _ALIASES: dict[str, frozenset[str]] = {
@@ -155,7 +160,27 @@ def adapted_tensors(spec: ModelSpec, targets: tuple[str, ...] | list[str], peft:
     for module, fan_in, fan_out, count in spec.vision.linears if spec.vision is not None else ():
         if every or module in names:  # PEFT matches the towers' Linear modules by the same names
             out.extend([Tensor(f"vision.{module}.weight", (fan_out, fan_in), "vision_linear", "vision")] * count)
+    _refuse_mamba(spec, targets, {_module(t) for t in out} | names)
     return tuple(out)
+
+
+def _refuse_mamba(spec: ModelSpec, targets: tuple[str, ...] | list[str], modules: set[str]) -> None:
+    """PEFT's refusal of a LoRA on a Mamba mixer's out_proj / conv1d (``_PEFT_MAMBA_TYPES``), as a clear error."""
+    refused = [m for m in _PEFT_MAMBA_REFUSED if m in modules]
+    if spec.family not in _PEFT_MAMBA_TYPES or not refused:
+        return
+    raise ConfigError(
+        f"LoRA targets {', '.join(targets)!s} adapt {' and '.join(refused)} of a {spec.family} model, which PEFT "
+        f"refuses: LoRA on a module named out_proj or conv1d of model types {', '.join(sorted(_PEFT_MAMBA_TYPES))} "
+        "raises ValueError (peft tuners_utils._check_lora_target_modules_mamba; all-linear includes the Mamba "
+        "mixers' out_proj). Name the targets instead, leaving out out_proj and conv1d, e.g. --lora-targets "
+        + ",".join(_mamba_fix(spec)))
+
+
+def _mamba_fix(spec: ModelSpec) -> list[str]:
+    """The model's own Linear module names PEFT accepts (all-linear less out_proj): the fix the refusal offers."""
+    names = {_module(t) for t in _linear_weights(spec) if t.kind in ALL_LINEAR}
+    return sorted(names - set(_PEFT_MAMBA_REFUSED))
 
 
 def _linear_weights(spec: ModelSpec) -> tuple[Tensor, ...]:
