@@ -41,14 +41,34 @@ def validate_line(line: str) -> Any:
     return row
 
 
-def meta_bf16_build(config: dict[str, Any]) -> tuple[int, int]:
-    """(parameters, bytes) of transformers' own bf16 build of ``config`` on the meta device (its fp32 modules kept)."""
+def meta_bf16_build(config: dict[str, Any] | Any, model_class: str | None = None) -> tuple[int, int]:
+    """(parameters, bytes) of transformers' own bf16 build of ``config`` on the meta device, as ``from_pretrained``
+    loads it: every parameter in the dtype its constructor built it (a module built in float32 stays so:
+    core_model_loading.py keeps ``empty_param.dtype``), those the model's dtype plan names in float32
+    (modeling_utils.py ``_get_dtype_plan``: ``_keep_in_fp32_modules_strict``, matched by core_model_loading.py's
+    ``build_glob_alternation``). A dict or a config object; the model class as memfit's own meta build picks it
+    (``_meta_oracle.MULTIMODAL``, else the causal LM, else the image-text-to-text model)."""
     import pytest
 
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    conf = transformers.AutoConfig.for_model(**config)
+    from transformers.core_model_loading import build_glob_alternation
+
+    from _meta_oracle import MULTIMODAL
+
+    conf = transformers.AutoConfig.for_model(**config) if isinstance(config, dict) else config
+    model_class = model_class or MULTIMODAL.get(conf.model_type)
     with torch.device("meta"):
-        model = transformers.AutoModelForCausalLM.from_config(conf, dtype=torch.bfloat16)
-    params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+        if model_class is not None:
+            model = getattr(transformers, model_class)._from_config(conf, dtype=torch.bfloat16)
+        else:
+            try:
+                model = transformers.AutoModelForCausalLM.from_config(conf, dtype=torch.bfloat16)
+            except ValueError:  # no causal LM for this config class
+                model = transformers.AutoModelForImageTextToText.from_config(conf, dtype=torch.bfloat16)
+    plan = model._get_dtype_plan(torch.bfloat16)
+    fp32 = build_glob_alternation(list(plan))[0] if plan else None
+    params = dict(model.named_parameters())  # a tied weight once
+    nbytes = sum(p.numel() * (4 if fp32 is not None and fp32.search(name) else p.element_size())
+                 for name, p in params.items())
+    return sum(p.numel() for p in params.values()), nbytes

@@ -2,8 +2,9 @@
 
 transformers 5.25 ``modeling_utils.py`` ``PreTrainedModel._get_dtype_plan`` maps every entry of a class's
 ``_keep_in_fp32_modules_strict`` to float32 for fp16 and bf16 loads, and ``core_model_loading.py`` applies the plan to
-each parameter whose name the entries' alternation finds (``re.search``: an entry anywhere in the name). Where the
-weights are 16-bit, those parameters take 4 bytes each, not 2.
+each parameter whose name the entries' alternation finds (``build_glob_alternation``: each entry a regex with ``*`` read
+as ``.*``, its dots unescaped, searched anywhere in the name). Where the weights are 16-bit, those parameters take 4
+bytes each, not 2.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def fp32_modules() -> dict[str, tuple[str, ...]]:
 @cache
 def _pattern(family: str) -> re.Pattern[str] | None:
     modules = fp32_modules().get(family)
-    return re.compile("|".join(re.escape(m) for m in modules)) if modules else None
+    # transformers 5.25 core_model_loading.py build_glob_alternation: body = glob.replace("*", ".*"), not escaped
+    return re.compile("|".join(f"(?:{m.replace('*', '.*')})" for m in modules)) if modules else None
 
 
 def fp32_kept(family: str, name: str) -> bool:
