@@ -24,7 +24,7 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
-from .transformers_pool_attention import norm
+from .transformers_pool_attention import norm, rope
 from .transformers_pool_blocks import ffn_prefill
 from .transformers_zaya import zaya_config
 
@@ -83,23 +83,6 @@ def _cca(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> tuple[int, int, i
     return query, key, value
 
 
-def _rope(tr: Trace, x: int, heads: int, t: int, head_dim: int, rot: int, dt: int) -> int:
-    """``apply_rotary_pos_emb`` on one of q / k (``x`` freed by the caller): ``x·cos + rotate_half(x)·sin`` on the
-    rotary part, then its ``cat`` with the pass-through part."""
-    n = t * heads * rot
-    cos = tr.alloc(n * dt)
-    neg = tr.alloc(n // 2 * dt)
-    half = tr.alloc(n * dt)
-    tr.free(neg)
-    sin = tr.alloc(n * dt)
-    tr.free(half)
-    rotated = tr.alloc(n * dt)
-    tr.free(cos, sin)
-    out = tr.alloc(t * heads * head_dim * dt) if rot < head_dim else rotated
-    tr.free(rotated if out != rotated else 0)
-    return out
-
-
 def _attention(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, kv: int) -> tuple[int, list[int]]:
     """The attention sub-block from the layer's fp32 input to ``o_proj``'s output; returns it and the K/V keys."""
     att = spec.layers[0].attention
@@ -112,8 +95,9 @@ def _attention(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, kv: int) -> tu
     kn = tr.alloc(t * att.num_kv_heads * att.head_dim * dt)  # k scaled, times the temperature
     tr.free(k1, query, key)
     rot = att.rope_dim or att.head_dim
-    qe = _rope(tr, qn, att.num_heads, t, att.head_dim, rot, dt)
-    ke = _rope(tr, kn, att.num_kv_heads, t, att.head_dim, rot, dt)
+    # apply_rotary_pos_emb on the rotary part, then its cat with the pass-through part where rot < head_dim
+    qe = rope(tr, t * att.num_heads * att.head_dim * dt, t * att.num_heads * rot * dt, rot < att.head_dim)
+    ke = rope(tr, t * att.num_kv_heads * att.head_dim * dt, t * att.num_kv_heads * rot * dt, rot < att.head_dim)
     tr.free(qn, kn)
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)] if kv else []  # the cache's torch.cat copies
     tr.free(ke, value)

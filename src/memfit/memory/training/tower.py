@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import deepstack_used, patches_per_image, tower_checkpointed, tower_tensors
+from ..runtimes.transformers_pool_attention import rope
 from .layer_ops import StepContext
 
 __all__ = ["TowerRun", "idle_tower_tensors", "tower_backward", "tower_forward", "tower_parameters"]
@@ -234,7 +235,7 @@ def _qwen3_recompute(c: StepContext, patches: int) -> list[int]:
     inter = patches * v.intermediate_size * c.pb
     n1, qkv = tr.alloc(x), tr.alloc(3 * x)
     q32, k32 = tr.alloc(x32), tr.alloc(x32)
-    qe, ke = _rotary(c, x32), _rotary(c, x32)
+    qe, ke = rope(c.tr, x32, x32, False), rope(c.tr, x32, x32, False)  # on the fp32 copies
     qb = tr.alloc(x)
     tr.free(qe)
     kb = tr.alloc(x)
@@ -245,20 +246,6 @@ def _qwen3_recompute(c: StepContext, patches: int) -> list[int]:
     tr.free(proj)
     n2 = tr.alloc(x)
     return [n1, qkv, qb, kb, attn, cat, h, n2, tr.alloc(inter), tr.alloc(inter)]  # (the early stop at fc2's pack)
-
-
-def _rotary(c: StepContext, x32: int) -> int:
-    """``q * cos + rotate_half(q) * sin`` on the fp32 copy (``rotate_half``'s ``neg`` and ``cat``)."""
-    tr = c.tr
-    a = tr.alloc(x32)
-    n = tr.alloc(x32 // 2)
-    ct = tr.alloc(x32)
-    tr.free(n)
-    b = tr.alloc(x32)
-    tr.free(ct)
-    out = tr.alloc(x32)
-    tr.free(a, b)
-    return out
 
 
 def _rotary_backward(c: StepContext, x32: int, g: int) -> int:
