@@ -453,7 +453,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # routing weights (FP32_ROUTING, tests/test_longcat.py): -0.05 %; median 0.12 %
     # then ZAYA's fp32 stream beside bf16 embeddings and its router states (l12zaya, transformers_zaya.py,
     # test_zaya.py): zaya -4.25 -> +0.14 %; median 0.13 -> 0.12 %, worst and most under gpt-neo fp32 eager -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.12, worst=1.54, under=-1.54),
+    # + aria-text-default-l2 bf16 eager prefill (+0.02 %) and minimax-m3-vl-text-default-l2 bf16 generate (-1.59 %),
+    # moved from blind5.jsonl by the held-out rule (l12total5a): 32 cases, median 0.12 -> 0.11 %, worst and most under
+    # now minimax-m3 -1.59 % (cases added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.11, worst=1.60, under=-1.60),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -499,7 +502,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then HY-V4's float32-kept parameters priced in the frozen weights (l12hyv4, test_hy_v4.py: lm_head, routers,
     # hyper-connections, indexer weights_proj / k_norm, sinks): hy-v4 -10.22 -> -2.75 %; median 0.44 %
     # then l12longcat's fp32 routing weights (not tuned on it): hy-v4 -2.75 -> -2.68 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.44, worst=2.69, under=-2.69),
+    # + axk2-default-l2 attention LoRA (-2.65 %), moved from blind5.jsonl by the held-out rule (l12total5a): 9 cases,
+    # median 0.44 -> 0.46 % (a case added, no formula changed)
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.46, worst=2.69, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -545,6 +550,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # these), scored once: zaya fp16 generate -4.25 -> +0.14 %; + the blind replacement beam-default-l2 bf16 generate
     # (simulated before the zaya change, which does not touch it): -25.94 % (its own layers; blind, not looked into);
     # 22 cases, median 0.01 %, worst and most under beam -25.94 % (worse: a new case, no formula made worse)
+    # then aria-text bf16 eager prefill and minimax-m3 bf16 generate moved to development (sweep-dev.jsonl) by the
+    # held-out rule (l12total5a, device totals -14.77 / -3.27 %): 20 cases, median 0.01 %, worst beam -25.94 %
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.01, worst=25.94, under=-25.94),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
@@ -563,7 +570,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + its replacement (dots1 and two mamba listings failed in the simulator or PEFT first) mamba-default-l2 LoRA on
     # in_proj/x_proj/dt_proj ckpt, simulated before and scored once after the HY-V4 fix (which does not touch it):
     # -0.40 %; 9 cases, median 0.27 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.28, worst=3.87, under=-3.87),
+    # then axk2 attention LoRA (-2.65 %, device total -11.21 %) moved to development (train-sweep-dev.jsonl) by the
+    # held-out rule (l12total5a): 8 cases, median 0.27 -> 0.21 %, worst lfm3 -3.86 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.21, worst=3.87, under=-3.87),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1256,7 +1265,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then LongCat's experts' width and fp32 routing weights (l12longcat): longcat +1.03 -> -1.35 -> -0.05 %; median
     # 0.54 -> 0.50 %
     # then ZAYA's layer replayed op by op (l12zaya, transformers_pool_zaya.py): zaya -0.01 % unchanged; median 0.50 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.50, worst=8.86, under=-8.86),
+    # + aria-text-default-l2 bf16 eager prefill (-14.77 %) and minimax-m3-vl-text-default-l2 bf16 generate (-3.27 %),
+    # moved from blind5.jsonl by the held-out rule (l12total5a): 32 cases, median 0.50 %, worst and most under now
+    # aria-text -14.77 % (cases added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.50, worst=14.78, under=-14.78),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1291,7 +1303,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # OpenAI GPT's own blocks: openai-gpt -15.15 -> -0.61 %, median 0.86 %, worst gpt-j-6b-l2 LoRA -2.68 %
     # + hy-v4-default-l2 attention LoRA ckpt (-8.40 %), moved from blind5.jsonl (l12hyv4): median 1.03 %; then its
     # float32-kept parameters (l12hyv4): hy-v4 -8.40 -> -2.66 %, median 1.03 %, worst gpt-j-6b-l2 LoRA -2.68 % again
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.04, worst=2.69, under=-2.69),
+    # + axk2-default-l2 attention LoRA (-11.21 %), moved from blind5.jsonl by the held-out rule (l12total5a): 9 cases,
+    # median 1.04 -> 1.19 %, worst and most under now axk2 -11.21 % (a case added, no formula changed)
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.19, worst=11.22, under=-11.22),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1325,7 +1339,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then ZAYA's layer replayed (l12zaya; nothing tuned on this file), scored once: zaya fp16 -0.01 % unchanged; + the
     # blind replacement beam-default-l2 bf16 generate: -31.95 % (blind, not looked into); 22 cases, median 1.30 ->
     # 1.51 %, worst and most under beam -31.95 % (worse: a new case, no formula made worse)
-    ("simulated/blind5.jsonl", "inference"): Bound(median=1.51, worst=31.95, under=-31.95),
+    # then aria-text bf16 eager prefill (-14.77 %) and minimax-m3 bf16 generate (-3.27 %) moved to development
+    # (l12total5a): 20 cases, median 1.51 -> 1.08 %, worst and most under beam -31.95 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=1.08, worst=31.95, under=-31.95),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
@@ -1337,7 +1353,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -3.40 %; median 1.06 % unchanged
     # then hy-v4 attention LoRA ckpt (-8.40 %) moved to development (l12hyv4): 8 cases, median 0.84 %; + its blind
     # replacement mamba-default-l2 LoRA ckpt, scored once: +0.37 %; 9 cases, median 0.61 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.62, worst=11.32, under=-11.32),
+    # then axk2 attention LoRA (-11.21 %) moved to development (l12total5a): 8 cases, median 0.61 -> 0.49 %, worst and
+    # most under now modernbert-decoder LoRA ckpt -3.40 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.49, worst=3.41, under=-3.41),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
