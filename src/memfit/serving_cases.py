@@ -112,9 +112,12 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
     total = row.get("device_total_gib")
     if total is None and row.get("free_at_start_gib") is not None:  # SGLang prints the free memory at start
         from .memory.runtimes.sglang import init_used_gib
+        from .memory.runtimes.sglang_first_kernel import first_kernel_in_load
+        from .sources.loader import load_model
 
         world = int(row.get("tp", 1)) * int(row.get("pp") or 1)
-        total = float(row["free_at_start_gib"]) + init_used_gib(get_device(str(row["gpu"])), world)
+        in_load = first_kernel_in_load(row.get("version"), world, load_model(str(row["model"])).is_moe)
+        total = float(row["free_at_start_gib"]) + init_used_gib(get_device(str(row["gpu"])), world, in_load)
     device = get_device(str(row["gpu"]), memory=None if total is None else round(float(total) * GIB))
     tp, pp = int(row.get("tp", 1)), int(row.get("pp") or 1)
     opts: dict[str, Any] = {
@@ -128,8 +131,8 @@ def _predict(row: dict[str, Any]) -> dict[str, float]:
                     vllm_version=row.get("version"), vllm_sampler=row.get("sampler"),
                     vllm_compile_cache=row.get("compile_cache"),
                     block_size=int(row.get("block_size", 16)))
-    elif row.get("mem_fraction_static") is not None:
-        opts["mem_fraction_static"] = float(row["mem_fraction_static"])
+    else:
+        opts.update(mem_fraction_static=row.get("mem_fraction_static"), sglang_version=row.get("version"))
     est = estimate(str(row["model"]), device=device, **{k: v for k, v in opts.items() if v is not None})
     d = est.details
     return {"weights": est.component("weights") / GIB, "kv_pool": int(d["kv_pool_bytes"]) / GIB,

@@ -28,6 +28,7 @@ from ...units import GIB, fmt_bytes
 from ...workload import Workload
 from ..overhead import overhead_data
 from .engine_profile import nvml_total_bytes, parse_version
+from .sglang_first_kernel import first_kernel_bytes, first_kernel_in_load
 from .sglang_load import Layout, load_reserved_bytes
 from .vllm import auto_kv_dtype, rope_cache_bytes, sharded_weights, stage_caches
 
@@ -67,12 +68,13 @@ def default_mem_fraction_static(device: Device, tp: int, pp: int = 1, version: s
                   f"{gpu_mem_mib:,.0f} MiB = {frac}")
 
 
-def init_used_gib(dev: Device, world: int) -> float:
+def init_used_gib(dev: Device, world: int, first_kernel_in_load: bool = False) -> float:
     """What the process holds when SGLang reads the free memory at start: the CUDA context and, with ``world`` > 1
     GPUs, NCCL's communicators, more on NVSwitch parts, where NCCL connects every GPU over NVLink with many channels
-    (``runtime_overheads.toml`` [sglang])."""
+    (``runtime_overheads.toml`` [sglang]); less the first kernel's fixed amount in a build that takes it inside the
+    load (``sglang_first_kernel``)."""
     data = overhead_data()["sglang"]
-    used = float(data["init_used_gib"])
+    used = float(data["init_used_gib"]) - (first_kernel_bytes(dev) / GIB if first_kernel_in_load else 0.0)
     if world > 1:
         key = "init_used_nvswitch_tp_gib" if dev.id in data["nvswitch_devices"] else "init_used_tp_gib"
         used += float(data[key])
@@ -87,6 +89,31 @@ def _aiter_fraction(dev: Device, context_len: int, mfs: float, basis: str) -> tu
     factor = float(data["aiter_fraction_factor"])
     return mfs * factor, (f"{basis}; × {factor:g} for the aiter attention backend (SGLang's default on {dev.arch}) "
                           f"at a context over {int(data['aiter_long_context']):,} tokens = {mfs * factor:.4g}")
+
+
+def _first_kernel(weights: Component, dev: Device, version: str | None, world: int,
+                  moe: bool) -> tuple[Component, bool]:
+    """The printed load with the process's first-kernel amount where this build takes it inside the load."""
+    if not first_kernel_in_load(version, world, moe):
+        return weights, False
+    extra = first_kernel_bytes(dev)
+    if not extra:
+        return weights, True
+    return Component("weights", weights.bytes + extra, f"{weights.formula} + the process's first CUDA kernel "
+                     f"{fmt_bytes(extra)} (SGLang {version} launches it inside the load: sglang_first_kernel)"), True
+
+
+def _load_note(dev: Device, version: str | None, in_load: bool) -> str:
+    head = ("SGLang's 'Load weight end ... mem usage' is the fall in free memory: the weights' allocator segments as "
+            "memfit counts them")
+    if not in_load:
+        return (f"{head}; the process's first CUDA kernel (a fixed amount beside the context) falls before the free "
+                f"memory at start in {'this build' if version else 'the current release'} (sglang_first_kernel; "
+                "builds before 0.5.8 but 0.4.6.post5 to 0.4.9 take it inside the load with one GPU: --sglang-version)")
+    if first_kernel_bytes(dev):
+        return f"{head}, with the process's first CUDA kernel, which SGLang {version} launches inside the load"
+    return (f"{head}; SGLang {version} launches the process's first CUDA kernel inside the load, whose fixed amount "
+            f"is not measured on {dev.name} (0.08 GiB on an H100 SXM): the printed load is larger by it, not counted")
 
 
 def _load_layout(fmt: str) -> Layout | None:
@@ -126,7 +153,8 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     else:
         mfs, mfs_basis = default_mem_fraction_static(dev, tp, pp, wl.sglang_version)
     mfs, mfs_basis = _aiter_fraction(dev, wl.context + wl.new_tokens, mfs, mfs_basis)
-    init_used = round(init_used_gib(dev, tp * pp) * GIB)
+    weights, in_load = _first_kernel(weights, dev, wl.sglang_version, tp * pp, spec.is_moe)
+    init_used = round(init_used_gib(dev, tp * pp, in_load) * GIB)
     free_init = total - init_used
     free_after = free_init - weights.bytes - round(float(data["load_extra_gib"]) * GIB)
     rest = free_after - free_init * (1 - mfs)
@@ -168,9 +196,6 @@ def estimate_sglang(spec: ModelSpec, wl: Workload, device: Device | None = None)
     notes = (f"SGLang keeps {mfs:g} of the {fmt_bytes(free_init)} free on {dev.name}"
              f"{' (assumed: pass --gpu NAME)' if assumed else ''} for weights and KV: max_total_num_tokens = "
              f"{tokens:,}; {tokens / max_len:.2f} requests of {max_len:,} tokens at once", mfs_basis,
-             "SGLang's 'Load weight end ... mem usage' is the fall in free memory: the weights' allocator segments as "
-             "memfit counts them; some builds take the process's fixed 0.06 to 0.09 GiB (most likely at its first "
-             "CUDA kernel) inside the load and print it there too (SGLang's docs CI on one H100: the same free memory "
-             "after the load either way; not counted, docs/serving.md)", *wddm_notes(dev, total))
+             _load_note(dev, wl.sglang_version, in_load), *wddm_notes(dev, total))
     return Estimate(spec.name, "inference", fmt, count_parameters(spec), comps, allocated_bytes=None, notes=notes,
                     details=details)
