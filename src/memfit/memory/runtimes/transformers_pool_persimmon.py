@@ -12,9 +12,16 @@ attention returns through the pass-through views), the rotary part (``rotary_ndi
 partial_rotary_factor``) of q, then of k, rotated by ``apply_rotary_pos_emb`` (``q·cos``, ``rotate_half``'s negated
 half and ``torch.cat``, ``·sin``, the sum), each ``torch.cat``-ed with its pass-through part into a new tensor;
 ``DynamicLayer.update`` copies K and V into the cache with ``torch.cat`` (the concatenated key then goes); SDPA's
-flash kernel keeps the concatenated query's layout, so ``transpose(1, 2).contiguous()`` copies its output; ``dense``.
+flash kernel keeps the concatenated query's layout, so ``transpose(1, 2).contiguous()`` copies its output; in fp32
+(no flash kernel) the memory-efficient kernel writes its output as (b, s, heads, d) and returns its transpose (torch
+``_scaled_dot_product_efficient_attention_cuda``: ``_efficient_attention_forward`` allocates ``{B, M, num_heads,
+Kv}``), so nothing is copied; ``dense``.
 ``PersimmonMLP``: ``dense_h_to_4h``, relu² (``ReLUSquaredActivation``: ``relu``, then ``torch.square``; the relu
 output and the projection go when it returns), ``dense_4h_to_h``.
+
+Fuyu runs this layer (transformers 5.25 ``modeling_fuyu.py``: ``FuyuModel.language_model =
+AutoModel.from_config(config.text_config)``, a ``PersimmonModel`` for Fuyu's default ``text_config``; a text-only
+prompt is embedded by the language model's embeddings and runs through it unchanged), its fields under ``text_config``.
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ __all__ = ["OWN_BLOCKS", "persimmon_block"]
 
 
 def _config(spec: ModelSpec) -> dict[str, Any]:
+    """The Persimmon config: the model's own, or Fuyu's ``text_config``."""
     config_json = getattr(spec.tensor_source, "config_json", None)
     value = json.loads(config_json) if isinstance(config_json, str) else None
-    return value if isinstance(value, dict) else {}
+    text = value.get("text_config") if isinstance(value, dict) and spec.family == "fuyu" else value
+    return text if isinstance(text, dict) else {}
 
 
 def _rotary_ndims(config: dict[str, Any], head_dim: int) -> int:
@@ -58,8 +67,9 @@ def _rotated(tr: Trace, nbytes: int) -> int:
     return out
 
 
-def persimmon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int,
-                    stream: int, emb: int) -> tuple[int, list[int]]:
+def persimmon_block(
+    tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int, stream: int, emb: int
+) -> tuple[int, list[int]]:
     """One Persimmon decoder layer on ``t`` tokens under SDPA without a mask (see the module docstring); returns the
     new residual stream and the layer's K/V keys (the layer's input goes here unless it is the embedding)."""
     layer, h = spec.layers[i], spec.hidden_size
@@ -79,9 +89,11 @@ def persimmon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt
         kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
         tr.free(key)
         key = 0
-    out = tr.alloc(n)  # the kernel's output, in the query's (b, heads, s, d) layout
-    laid_out = tr.alloc(n)  # transpose(1, 2).contiguous()
-    tr.free(out)
+    out = tr.alloc(n)  # flash: the kernel's output in the query's (b, heads, s, d) layout; fp32: (b, s, heads, d)
+    laid_out = out
+    if dt != 4:  # transpose(1, 2).contiguous() copies flash's output
+        laid_out = tr.alloc(n)
+        tr.free(out)
     attn = tr.alloc(n)  # dense
     tr.free(laid_out, fused, query, q_rot, *qk_norms[:1], k_rot, *qk_norms[1:], key, normed)
     mid = tr.alloc(n)  # residual + attention
@@ -101,4 +113,4 @@ def persimmon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt
 
 BlockReplay = Callable[[Trace, ModelSpec, Workload, int, int, int, int, int, int], tuple[int, list[int]]]
 # the families whose whole decoder layer the pool replays under SDPA without a mask (transformers_pool._own_block)
-OWN_BLOCKS: dict[str, BlockReplay] = {"codegen": codegen_block, "persimmon": persimmon_block}
+OWN_BLOCKS: dict[str, BlockReplay] = {"codegen": codegen_block, "persimmon": persimmon_block, "fuyu": persimmon_block}
