@@ -511,7 +511,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.44 -> 0.46 % (a case added, no formula changed)
     # + lfm3-default-l4 fp32 fused AdamW (-3.86 %), moved from blind5.jsonl by the held-out rule (l12alloc5): 10 cases,
     # median 0.46 % (a case added, no formula changed), worst and most under lfm3 -3.86 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.47, worst=3.86, under=-3.86),
+    # then LFM3 read as its code builds it (l12alloc5, test_lfm3.py: short convolutions, not Mamba-2; sandwich norms;
+    # per-head q/k norms; the output gate's saved product and sigmoid): lfm3 -3.86 -> -0.22 %; median 0.44 %, worst
+    # and most under hy-v4 -2.68 % again
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.45, worst=2.69, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -593,7 +596,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then lfm3-default-l4 fp32 fused AdamW (-3.86 %) moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # lfm3-default-l6 fp32 fused AdamW b1 s1800 listed blind in its place (l12alloc5): 7 cases, median 0.21 -> 0.16 %,
     # worst and most under modernbert-decoder LoRA ckpt -0.82 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.16, worst=0.83, under=-0.83),
+    # + the replacement lfm3-default-l6 fp32 fused AdamW b1 s1800, simulated before and scored once after LFM3's
+    # builder (l12alloc5; nothing tuned on it): +1.19 %; 8 cases, median 0.16 -> 0.21 %, worst now lfm3 +1.19 % (a new
+    # case, inside the bar)
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.22, worst=1.20, under=-0.83),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1337,8 +1343,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + axk2-default-l2 attention LoRA (-11.21 %), moved from blind5.jsonl by the held-out rule (l12total5a): 9 cases,
     # median 1.04 -> 1.19 %, worst and most under now axk2 -11.21 % (a case added, no formula changed)
     # + lfm3-default-l4 fp32 fused AdamW (-2.90 %), moved from blind5.jsonl (l12alloc5): 10 cases, median 1.19 ->
-    # 1.37 % (a case added, no formula changed)
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.37, worst=11.22, under=-11.22),
+    # 1.37 % (a case added, no formula changed); then LFM3's builder (l12alloc5): lfm3 -2.90 -> -0.25 %, median 1.03 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.03, worst=11.22, under=-11.22),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1400,8 +1406,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replacement mamba-default-l2 LoRA ckpt, scored once: +0.37 %; 9 cases, median 0.61 %
     # then axk2 attention LoRA (-11.21 %) moved to development (l12total5a): 8 cases, median 0.61 -> 0.49 %, worst and
     # most under now modernbert-decoder LoRA ckpt -3.40 %
-    # then lfm3 fp32 AdamW (-2.90 %) moved to development (l12alloc5): 7 cases, median 0.49 -> 0.37 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.38, worst=3.41, under=-3.41),
+    # then lfm3 fp32 AdamW (-2.90 %) moved to development (l12alloc5): 7 cases, median 0.49 -> 0.37 %; + its blind
+    # replacement lfm3-default-l6 fp32 AdamW, scored once after LFM3's builder: +0.64 %; 8 cases, median 0.49 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.49, worst=3.41, under=-3.41),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,

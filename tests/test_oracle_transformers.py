@@ -79,10 +79,11 @@ def test_every_supported_family_is_checked_against_transformers() -> None:
     from test_family_towers import FAMILIES as TOWERS  # gemma4 with its towers, checked there
     from test_glm4_moe_lite import FAMILIES as GLM4_MOE_LITE  # glm4_moe_lite, checked there
     from test_glm_moe_dsa import FAMILIES as GLM_MOE_DSA  # glm_moe_dsa, checked there
+    from test_lfm3 import FAMILIES as LFM3  # lfm3, checked there
     from test_mimo import FAMILIES as MIMO  # mimo_v2_flash, checked there
     from test_openai_gpt import FAMILIES as OPENAI_GPT  # openai-gpt, checked there
 
-    covered |= DSV4 | TOWERS | GLM4_MOE_LITE | GLM_MOE_DSA | MIMO | OPENAI_GPT
+    covered |= DSV4 | TOWERS | GLM4_MOE_LITE | GLM_MOE_DSA | MIMO | OPENAI_GPT | LFM3
     # deepseek (v1) is remote code only; gemma3n's image-audio class needs timm (its text model is checked)
     assert covered == set(SUPPORTED_FAMILIES) - {"deepseek", "gemma3n"}
 

@@ -155,8 +155,11 @@ def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int,
     the layer's per-layer input the GELU's output, ``per_layer_projection`` the product (three tensors of the
     per-layer width), ``post_per_layer_input_norm`` (``Gemma4RMSNorm``) an fp32 copy of the projection's output and,
     with its weight trained, the normed product."""
+    gate = head_gate_saved(layer, proj)
     if altup_copies(spec):
-        return altup_saved_per_token(spec, layer, amp, resid, proj)
+        return gate + altup_saved_per_token(spec, layer, amp, resid, proj)
+    if gate:
+        return gate
     if spec.family in SUB_NORMED:
         return _sub_norms_saved(spec, layer, proj, full)
     width = next((size[0] for name, size in layer.extra if name == "per_layer_input_gate.weight"), 0)
@@ -165,6 +168,19 @@ def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int,
     h = spec.hidden_size
     stream = (2 if amp and resid == 4 else resid) * h if full else 0
     return stream + 3 * proj * width + 4 * h + (4 * h if full else 0)
+
+
+def head_gate_saved(layer: LayerSpec, proj: int) -> int:
+    """Bytes per token an attention's per-head sigmoid output gate keeps for backward (0 without one). LFM3
+    (transformers 5.25 ``modeling_lfm3.py`` ``Lfm3Attention.forward``, ``use_attention_gate``): ``attn_output *
+    torch.sigmoid(self.g_proj(hidden_states)).unsqueeze(-1)`` after the kernel: ``sigmoid`` keeps its output (one
+    value per head), the product keeps both operands (the kernel's output, which o_proj read before, and the gate),
+    and o_proj now keeps the product: one more tensor of the attention's output width and the gate, in the
+    projections' dtype. ``g_proj``'s input is the normed stream q_proj already keeps."""
+    heads = next((size[0] for name, size in layer.extra if name == "self_attn.g_proj.weight"), 0)
+    if not heads or layer.attention is None:
+        return 0
+    return proj * (layer.attention.num_heads * layer.attention.value_dim + heads)
 
 
 def _sub_norms_saved(spec: ModelSpec, layer: LayerSpec, proj: int, full: bool) -> int:

@@ -181,8 +181,44 @@ def _lfm2(cfg: Config, name: str) -> ModelSpec:
     return build_model(cfg, name, h, layers, tie=True)
 
 
+def _lfm3(cfg: Config, name: str) -> ModelSpec:
+    """LFM3 (transformers 5.25 ``models/lfm3/modeling_lfm3.py``): LFM2's gated short-convolution layers
+    (``Lfm3ShortConv``, ``conv_L_cache`` taps) beside full and sliding-window GQA layers (``layer_types``:
+    ``conv``, ``full_attention``, ``sliding_attention``; ``Lfm3Attention``: per-head q/k RMSNorm and, with
+    ``use_attention_gate``, a ``g_proj`` Linear(hidden, heads) whose sigmoid scales each head's output). Unlike
+    LFM2, ``Lfm3MLP`` is ``intermediate_size`` wide as given, and with ``use_sandwich_norm`` every block has four
+    norms (``operator_norm`` / ``post_operator_norm`` around the mixer, ``ffn_norm`` / ``post_ffn_norm`` around
+    the MLP, ``Lfm3DecoderLayer.forward``)."""
+    h, n = get_int(cfg, "hidden_size"), layer_count(cfg)
+    types = cfg.get("layer_types")
+    if not isinstance(types, list) or len(types) != n:
+        raise ConfigError(f"config.json 'layer_types' must list the {n} layers' types (conv, full_attention, "
+                          "sliding_attention)")
+    heads = get_int(cfg, "num_attention_heads")
+    kv = get_int(cfg, "num_key_value_heads", heads, maximum=heads)
+    hd = get_int(cfg, "head_dim", h // heads)
+    window = get_int(cfg, "sliding_window", 0)
+    sandwich = get_bool(cfg, "use_sandwich_norm", True)
+    norms = {"norms": 4, "norm_layout": "sandwich"} if sandwich else {}
+    gate = (("self_attn.g_proj.weight", (heads, h)),) if get_bool(cfg, "use_attention_gate", True) else ()
+    mlp = MLPSpec(get_int(cfg, "intermediate_size"), "gated", False, "silu")
+    bias = get_bool(cfg, "attention_bias", False)
+    conv = LayerSpec("short_conv", conv=ShortConvSpec(get_int(cfg, "conv_L_cache"), get_bool(cfg, "conv_bias", False)),
+                     mlp=mlp, **norms)  # type: ignore[arg-type]
+    layers = []
+    for t in types:
+        if t == "conv":
+            layers.append(conv)
+            continue
+        attn = AttentionSpec(heads, kv, hd, qkv_bias=bias, o_bias=bias, qk_norm="head",
+                             sliding_window=window if t == "sliding_attention" and window else None)
+        layers.append(LayerSpec("attention", attn, mlp=mlp, extra=gate, **norms))  # type: ignore[arg-type]
+    return build_model(cfg, name, h, layers, tie=True)
+
+
 BUILDERS: dict[str, Builder] = {
     "lfm2": _lfm2,
+    "lfm3": _lfm3,
     "qwen3_5": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_text, "qwen3_5"),
     "qwen3_5_moe": lambda cfg, name: _qwen3_5_multimodal(cfg, name, _qwen3_5_moe_text, "qwen3_5_moe"),
     "qwen3_5_moe_text": _qwen3_5_moe_text,
