@@ -49,9 +49,10 @@ FP32_STREAM = ("ergo", "zaya")
 # normalised, route_scale'd top scores in fp32; Solar Open: modeling_solar_open.py SolarOpenTopkRouter.forward gathers
 # the top-k weights from the fp32 sigmoid scores, as modeling_minicpm5_moe.py MiniCPM5MoeTopkRouter.forward and
 # modeling_hy_v3.py HYV3TopKRouter.forward do; LongCat-Flash: modeling_longcat_flash.py LongcatFlashTopkRouter.forward
-# scores fp32 router logits and returns ``topk_weights.to(router_logits.dtype)``, fp32)
-FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa",
-                "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
+# scores fp32 router logits and returns ``topk_weights.to(router_logits.dtype)``, fp32; A.X-K1: modeling_axk1.py
+# AXK1TopkRouter.forward is DeepseekV3's, top-k weights gathered from the fp32 sigmoid scores)
+FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "axk1", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
+                "glm_moe_dsa", "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
                 "nemotron_h", "kimi_linear", "bailing_hybrid", "afmoe", "solar_open", "minicpm5_moe", "hy_v3",
                 "longcat_flash")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's

@@ -30,8 +30,9 @@ SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyu
 
 
 # routers of DeepSeek-V3's kind (sigmoid scores, e_score_correction_bias, group-limited top-k:
-# DeepseekV3MoE.route_tokens_to_experts and its copies), whose t × experts tensors are replayed
-GROUP_ROUTED = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "kimi_linear",
+# DeepseekV3MoE.route_tokens_to_experts and its copies, A.X-K1's AXK1TopkRouter.forward), whose t × experts tensors
+# are replayed
+GROUP_ROUTED = ("deepseek_v3", "axk1", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "kimi_linear",
                 "mimo_v2_flash", "bailing_hybrid")  # BailingHybridTopkRouter: DeepseekV3's rule
 RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act "relu2"), down
 
