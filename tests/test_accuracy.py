@@ -464,7 +464,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + axk1-default-l2 bf16 generate (-3.38 %), moved from blind5.jsonl by the held-out rule (l12alloc5): 37 cases,
     # median 0.09 % (a case added, no formula changed); then A.X-K1 routed as DeepSeek-V3 (l12alloc5, FP32_ROUTING and
     # GROUP_ROUTED, test_axk1.py): axk1 -3.38 -> +0.23 %; median 0.09 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=25.95, under=-25.95),
+    # + olmo-hybrid-default-l4 bf16 generate (+3.91 %), moved from blind5.jsonl by the held-out rule (l12alloc5): 38
+    # cases, median 0.09 -> 0.12 % (a case added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.12, worst=25.95, under=-25.95),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -581,7 +583,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # olmo-hybrid +3.91 %, most under now cohere2-moe fp16 eager generate -0.20 %; + the replacement axk1-default-l3
     # bf16 generate b1 s3000, simulated before and scored once after A.X-K1's DeepSeek-V3 routing (l12alloc5): +0.10 %;
     # 19 cases, median 0.01 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=3.92, under=-0.21),
+    # then olmo-hybrid-default-l4 bf16 generate (+3.91 %) moved to development (sweep-dev.jsonl) by the held-out rule,
+    # olmo-hybrid-default-l8 bf16 generate b1 s6000 listed blind in its place (l12alloc5): 18 cases, median 0.01 %,
+    # worst now recurrent-gemma fp16 generate +2.28 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=2.29, under=-0.21),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1315,6 +1320,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # generate -4.95 -> +0.14 %; median 0.60 -> 0.47 %
     # + axk1-default-l2 bf16 generate (-2.77 %), moved from blind5.jsonl (l12alloc5): 37 cases, median 0.47 -> 0.49 %;
     # then its DeepSeek-V3 routing (l12alloc5): axk1 -2.77 -> +0.58 %, median 0.49 %
+    # + olmo-hybrid-default-l4 bf16 generate (+3.25 %), moved from blind5.jsonl (l12alloc5): 38 cases, median 0.50 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.50, worst=31.95, under=-31.95),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
@@ -1405,7 +1411,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then axk1 bf16 generate (-2.77 %) moved to development (l12alloc5): 18 cases, median 0.42 -> 0.34 %, most under
     # now aria-text fp16 eager prefill -2.23 %; + the replacement axk1-default-l3 bf16 generate, scored once after
     # A.X-K1's DeepSeek-V3 routing (l12alloc5): +0.12 %; 19 cases, median 0.34 -> 0.26 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.27, worst=6.42, under=-2.23),
+    # then olmo-hybrid bf16 generate (+3.25 %) moved to development (l12alloc5): 18 cases, median 0.26 -> 0.19 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.20, worst=6.42, under=-2.23),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
