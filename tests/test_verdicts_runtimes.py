@@ -12,6 +12,7 @@ import pytest
 
 import memfit
 from _cli import run
+from conftest import WEB_TEST_BUDGET_S
 from memfit.errors import UnsupportedError
 from memfit.levers import cheapest_fixes
 from memfit.options import RUNTIMES
@@ -33,7 +34,7 @@ def client() -> Iterator[Any]:
 
     from memfit.web.server import create_app
 
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with TestClient(create_app(budget_s=WEB_TEST_BUDGET_S), raise_server_exceptions=False) as c:
         yield c
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from conftest import WEB_TEST_BUDGET_S
+
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
@@ -36,7 +38,7 @@ assert LLAMA_8B == 8_030_261_248
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with TestClient(create_app(budget_s=WEB_TEST_BUDGET_S), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -316,7 +318,7 @@ def test_paths_are_refused(client: TestClient, ref: str) -> None:
 def test_existing_config_path_is_not_read_unless_allowed(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(llama_config()))
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with TestClient(create_app(budget_s=WEB_TEST_BUDGET_S), raise_server_exceptions=False) as c:
         r = c.post("/api/estimate", json={"model": str(path)})
         assert r.status_code == 400 and "--allow-local-paths" in error_of(r)
     with TestClient(create_app(allow_local_paths=True), raise_server_exceptions=False) as c:
@@ -400,7 +402,7 @@ def _raw(url: str, data: bytes) -> bytes:
 def test_real_server_survives_abuse() -> None:
     import httpx
 
-    with BackgroundServer(create_app()) as url:
+    with BackgroundServer(create_app(budget_s=WEB_TEST_BUDGET_S)) as url:
         # a huge declared body: refused before it is sent
         head = (b"POST /api/estimate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 5000000000\r\n\r\n")

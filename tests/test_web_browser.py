@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from conftest import WEB_TEST_BUDGET_S
+
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 import httpx
@@ -371,7 +373,7 @@ def test_a_new_option_appears_on_the_page_from_its_declaration(browser: Any, mon
                                    help="vLLM: tokens the draft model proposes per step.")
 
     monkeypatch.setattr(routes, "form_description", lambda: form_description(WithDraft))
-    with BackgroundServer(create_app()) as url:
+    with BackgroundServer(create_app(budget_s=WEB_TEST_BUDGET_S)) as url:
         ctx = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
         page = Page(ctx.new_page(), url)
         pg = page.page

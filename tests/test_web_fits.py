@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from conftest import WEB_TEST_BUDGET_S
+
 pytest.importorskip("fastapi")
 pytest.importorskip("memfit.whatfits")
 from fastapi.testclient import TestClient
@@ -49,7 +51,7 @@ def client() -> Iterator[TestClient]:
     real = fits.available
     fits.available = lambda: stand_in  # type: ignore[assignment]
     try:
-        with TestClient(create_app(), raise_server_exceptions=False) as c:
+        with TestClient(create_app(budget_s=WEB_TEST_BUDGET_S), raise_server_exceptions=False) as c:
             yield c
     finally:
         fits.available = real

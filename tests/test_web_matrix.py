@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from conftest import WEB_TEST_BUDGET_S
+
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
@@ -20,7 +22,7 @@ from memfit.web.server import create_app
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with TestClient(create_app(budget_s=WEB_TEST_BUDGET_S), raise_server_exceptions=False) as c:
         yield c
 
 
