@@ -12,11 +12,15 @@ in that order: a pipeline file's replay also runs other ranks). Three views:
 * ``at``: the segments (over 2 MiB) at the trace's event ``--sim`` and memfit's event ``--mf``: each block,
   ``L`` live or ``f`` free, with its MiB, in address order;
 * ``window``: the events ``--lo`` to ``--hi`` of one stream (``--which sim|mf``) of ``--min`` MiB or more, with
-  the trace's aten op.
+  the trace's aten op;
+* ``where``: the same window with where each request landed (its segment's address and size in MiB, the offset in
+  it, NEW for a new segment) and the large pool's free blocks of ``--hole`` MiB or more left after it: where two
+  streams' holes first differ, the mid-size tensors that decide a later large request's segment part.
 
 Usage:  python tools/replay_diff.py TRACE.jsonl CASE_FILE CASE [--big 700] [--pool N]
         python tools/replay_diff.py TRACE.jsonl CASE_FILE CASE --view at --sim 2642 --mf 1598
         python tools/replay_diff.py TRACE.jsonl CASE_FILE CASE --view window --which sim --lo 2300 --hi 2470
+        python tools/replay_diff.py TRACE.jsonl CASE_FILE CASE --view where --which mf --lo 1300 --hi 1600 --min 12
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ def trace_events(path: str, case: str) -> list[Event]:
             rec: dict[str, Any] = json.loads(line)
             if rec["case"] == case:
                 # simulate_memory.py's free events carry the block's size, not "bytes"
-                return [(e["ev"] == "malloc", str(e["key"]), int(e.get("bytes", e.get("block", 0))), e.get("op", ""))
-                        for e in rec["events"]
-                        if e.get("stream", "default") == "default" and e["ev"] in ("malloc", "free")]
+                return [
+                    (e["ev"] == "malloc", str(e["key"]), int(e.get("bytes", e.get("block", 0))), e.get("op", ""))
+                    for e in rec["events"]
+                    if e.get("stream", "default") == "default" and e["ev"] in ("malloc", "free")
+                ]
     raise SystemExit(f"{case} not in {path}")
 
 
@@ -62,6 +68,7 @@ def memfit_events(case_file: str, case: str, pool: int) -> list[Event]:
     def rec_free(self: ca.CachingAllocator, key: Any) -> Any:
         streams.setdefault(id(self), []).append((False, str(key), 0, ""))
         return free(self, key)
+
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         f.write(lines[0] + "\n")  # the env line
         f.write(next(ln for ln in lines if json.loads(ln).get("case") == case) + "\n")
@@ -103,8 +110,11 @@ def big_view(label: str, events: list[Event], big: float) -> None:
         if m:
             seg = _segment(pool, pool.live[key].addr, order)
             if nb >= big * MB:
-                print(f"{label} #{i:6d} {nb / MB:8.1f} MiB {'NEW  ' if grew else 'reuse'} seg {seg:4d} "
-                      f"reserved {pool.reserved / MB:9.1f} allocated {pool.allocated / MB:9.1f} {op}")
+                print(
+                    f"{label} #{i:6d} {nb / MB:8.1f} MiB {'NEW  ' if grew else 'reuse'} seg {seg:4d} "
+                    f"reserved {pool.reserved / MB:9.1f} allocated {pool.allocated / MB:9.1f} {op}"
+                )
+
     replay(events, each)
 
 
@@ -117,17 +127,46 @@ def at_view(label: str, events: list[Event], at: int) -> None:
         for lo, n in pool.segment_ranges():
             if n > 2 * MB:
                 inside = [b for b in blocks if lo <= b.addr < lo + n]
-                print(f"  seg {lo >> 20:8d} {n / MB:7.0f}: " + " ".join(
-                    f"{'L' if b.allocated else 'f'}{b.size / MB:.1f}" for b in inside))
+                print(
+                    f"  seg {lo >> 20:8d} {n / MB:7.0f}: "
+                    + " ".join(f"{'L' if b.allocated else 'f'}{b.size / MB:.1f}" for b in inside)
+                )
+
     replay(events, each)
 
 
 def window_view(events: list[Event], lo: int, hi: int, least: float) -> None:
     def each(i: int, pool: ca.CachingAllocator, m: bool, key: str, nb: int, op: str, grew: bool) -> None:
         if lo <= i <= hi and nb >= least * MB:
-            print(f"#{i:6d} {'M' if m else 'F'} {nb / MB:8.2f} {'NEW' if grew else '   '} "
-                  f"allocated {pool.allocated / MB:9.1f} {op}")
+            print(
+                f"#{i:6d} {'M' if m else 'F'} {nb / MB:8.2f} {'NEW' if grew else '   '} "
+                f"allocated {pool.allocated / MB:9.1f} {op}"
+            )
+
     replay(events, each)
+
+
+def where_lines(events: list[Event], lo: int, hi: int, least: float, hole: float) -> list[str]:
+    """The ``where`` view's lines: each malloc of ``least`` MiB or more in ``lo``..``hi`` with its segment (address
+    and MiB), its offset there and the free large-pool blocks of ``hole`` MiB or more after it; frees by size."""
+    out: list[str] = []
+
+    def each(i: int, pool: ca.CachingAllocator, m: bool, key: str, nb: int, op: str, grew: bool) -> None:
+        if not lo <= i <= hi or nb < least * MB:
+            return
+        if not m:
+            out.append(f"#{i} F {nb / MB:.1f} {op}")
+            return
+        addr = pool.live[key].addr
+        seg, size = next((a, n) for a, n in pool.segment_ranges() if a <= addr < a + n)
+        holes = sorted(b.size // MB for b in pool.pools[False].by_addr.values() if b.size >= hole * MB)
+        out.append(
+            f"#{i} M {nb / MB:.1f} seg {seg >> 20} ({size >> 20}) +{(addr - seg) >> 20}"
+            f"{' NEW' if grew else ''} holes {holes} {op}"
+        )
+
+    replay(events, each)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("trace")
     ap.add_argument("case_file")
     ap.add_argument("case")
-    ap.add_argument("--view", choices=("big", "at", "window"), default="big")
+    ap.add_argument("--view", choices=("big", "at", "window", "where"), default="big")
     ap.add_argument("--big", type=float, default=700.0, help="MiB: the requests the big view lists")
     ap.add_argument("--pool", type=int, default=0, help="memfit's pools by event count, largest first")
     ap.add_argument("--sim", type=int, default=-1)
@@ -144,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lo", type=int, default=0)
     ap.add_argument("--hi", type=int, default=-1)
     ap.add_argument("--min", type=float, default=1.0, help="MiB: the smallest request the window view lists")
+    ap.add_argument("--hole", type=float, default=4.0, help="MiB: the smallest free block the where view lists")
     a = ap.parse_args(argv)
     sim = trace_events(a.trace, a.case)
     mf = memfit_events(a.case_file, a.case, a.pool)
@@ -153,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     elif a.view == "at":
         at_view("sim", sim, a.sim)
         at_view("mf", mf, a.mf)
+    elif a.view == "where":
+        print(
+            "\n".join(where_lines(sim if a.which == "sim" else mf, a.lo, a.hi if a.hi >= 0 else 10**9, a.min, a.hole))
+        )
     else:
         window_view(sim if a.which == "sim" else mf, a.lo, a.hi if a.hi >= 0 else 10**9, a.min)
     return 0
