@@ -657,24 +657,38 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (2026-12-07, nothing fitted): dev +0.11 / +0.11 / +0.20 % (median 0.16 -> 0.13 %); the four blind held-out ones
     # +2.84 % (mistral-7b-v0.3-l4 full ckpt, 4,096 tokens), +0.28, +2.94 % (llama-3.2-1b-l6 op-level SAC GPipe middle
     # stage), +0.12 % (held-out worst 1.72 -> 2.94 %, median 0.51 -> 0.50 %)
-    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.17, worst=1.21, under=-0.86),
+    # pipeline simulator 3 (l16pp: a later stage's received activation requires grad, so its first layer
+    # backpropagates into it; found on the dev interleaved rank's trace; every pipeline file re-simulated, no formula
+    # changed): the non-first ranks hold their input's gradient, allocated median 0.17 -> 0.10 % (e.g. qwen2.5-7b-l4
+    # pp4 r3 +0.11 -> -0.01 %, qwen2.5-7b-l8 pp4 r1 +0.72 -> +0.51 %)
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.11, worst=1.21, under=-0.86),
     # PP x FSDP held-out (listed blind before they ran): -0.63, -0.11, +0.25, -0.88 % (most under 0.00 -> -0.88 %);
     # a fresh blind batch of five (7d900e8): -0.60, +0.34, +0.25, +0.21, +0.18 % (median 0.50 -> 0.34 %)
     # (qwen3-1.7b-l8 dp2 interleaved rank 1 moved to dev, two blind interleaved PP x FSDP ranks added: +0.39, +0.19 %)
     # (then llama-3.2-1b-l8 dp4 interleaved moved to dev, llama-3.2-3b-l8 dp4 interleaved blind: +0.25 %)
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.25, worst=2.94, under=-0.88),
+    # re-simulated with pipeline simulator 3 (l16pp, the fix found on dev) and scored once, nothing tuned: median 0.22
+    # -> 0.15 %; most under -0.88 -> -2.07 % (qwen3-8b-l6 pp3 dp4 rank 1 -0.63 -> -2.07 %: the corrected reference
+    # holds more than memfit's PP x FSDP rank there; LOOSENED by the reference, not by a formula), mistral-7b-l8 dp8
+    # interleaved rank 0 -0.11 -> -0.66 %, qwen2.5-3b-l8 dp4 interleaved rank 0 +0.00 -> -0.39 %
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.16, worst=2.94, under=-2.08),
     # PP x TP (tools/simulate_pipeline.py generate --set tp-dev, each case in its own process; pipeline simulator 2:
     # torchtitan's meta-device build). Was parallel.py's Megatron sums, 23.94 % median / -46.72 % worst; now
     # parallel_pp's TP rank of each stage (the whole embedding gradient, the gathered logits): +0.18, +0.13, +0.30,
     # +0.11 %, and the dev case added for a plan check, llama-3.1-8b-l8 pp4 x tp2 full-ckpt middle stage, +3.11 %
     # + llama-3.1-8b-l4 pp2 tp4 rank 1 op-level SAC moved here from held-out (l16place, the rule): median 0.18 -> 0.24 %
-    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.24, worst=3.11, under=0.11),
+    # then pipeline simulator 3 (l16pp: a later stage backpropagates into its received activation; re-simulated,
+    # memfit unchanged): llama-3.1-8b-l8 pp4 x tp2 ckpt middle stage +3.11 -> +1.87 %, llama-3.2-1b-l4 tp2 r1 +0.13 ->
+    # -0.01 % (most under +0.11 -> -0.01 %: the corrected reference, not a formula)
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.24, worst=1.88, under=-0.02),
     # PP x TP held-out (PP_TP_HELDOUT; the first four committed in eb56e98, eight more in e65d78c, each before it was
     # simulated), scored after the model was built on dev, nothing tuned: was 30.32 % median / +103.71 % worst (the
     # Megatron sums ignored --pp-rank); now -0.22 .. +1.51 % (mistral-7b-v0.3-l4 bf16 GPipe last stage)
     # then (l16pp, found on the dev op-level SAC last stage: one TP rank's share of what the policy saves, the
     # lm_head's bf16 weight copy kept per micro-batch) scored once: qwen3-8b-l4 tp2 op-level SAC +0.78 -> +0.20 %
-    ("parallel/pipeline-tp-heldout.jsonl", "training"): Bound(median=0.24, worst=1.51, under=-0.22),
+    # then re-simulated with pipeline simulator 3 (l16pp, found on dev) and scored once, nothing tuned: the later
+    # stages' allocated peaks come to memfit's, mistral-7b-v0.3-l4 bf16 GPipe last stage +1.51 -> -0.05 %, qwen2.5-7b-l4
+    # tp4 r1 +0.24 -> -0.02 %; median 0.24 -> 0.10 %, worst now llama-3.2-3b-l6 pp3 tp2 middle stage +0.52 %
+    ("parallel/pipeline-tp-heldout.jsonl", "training"): Bound(median=0.11, worst=0.53, under=-0.23),
     # torchtitan's published eager FSDP runs reproduced on the fake group (the simulated allocated peak; the published
     # reserved figures are held in tests/test_pipeline.py)
     ("parallel/published.jsonl", "training"): Bound(median=0.01, worst=0.01, under=-0.01),
@@ -1478,7 +1492,17 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fp32 stream tensor by tensor (layer_grads.rms_backward_fp32: nine T x h fp32 tensors, was two): qwen2.5-7b-l4 pp4
     # rank 0 +4.21 -> +3.56 %, qwen2.5-7b-l6 pp3 GPipe +1.37 -> -0.14 %; median 0.61 -> 0.55 %; llama-3.2-3b-l8 dp4
     # interleaved rank 0 stays -5.47 % (placement: one 752 MiB segment, docs/simulator.md "Placement noise")
-    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.55, worst=5.48, under=-5.48),
+    # then pipeline simulator 3 (l16pp; the simulator, not memfit, was wrong): versions 1-2 built a later stage's
+    # example input without requires_grad, so torch's static stage (pipelining/stage.py _retrieve_recv_activations)
+    # handed it a received activation that needed no gradient and the stage never backpropagated into its input
+    # (the first layer's input norm saved no fp32 input; no input or residual gradient; nothing sent back), which
+    # memfit's replay (pp_pool.run_actions) does as a training pipeline must. Re-simulated, memfit unchanged:
+    # llama-3.2-3b-l8 dp4 interleaved rank 0 -5.47 -> +0.26 % (its sixteen 0.75-1.5 GiB requests now make a segment
+    # or reuse a block one for one as the replay's; the simulator's own band with 1 % of its 1-10 MiB requests left
+    # out -0.2 / +0.2 / +7.0 %, was -6.7 / -0.1 / +0.0 %), qwen2.5-7b-l6 pp3 GPipe r1 -0.14 -> +1.64 %, qwen2.5-7b-l8
+    # pp4 r1 +1.47 -> +1.22 %, llama-3.2-1b-l8 dp4 interleaved r0 +0.63 -> +0.92 %; median 0.55 %, worst now
+    # qwen2.5-7b-l4 pp4 r0 +3.56 % (a first stage, unchanged), most under -5.47 -> -0.58 %
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.56, worst=3.57, under=-0.59),
     # (with the fresh blind batch of five PP x FSDP ranks, fraction: held-out median 2.09 -> 2.36 %, then 2.12 %)
     # held-out PP x FSDP scored once after the replay (nothing tuned): -28.2 % worst -> +2.12, +4.53, +0.60, +2.00,
     # -2.23, +6.19 (qwen3-1.7b-l8 dp2 interleaved rank 1), +0.68, -0.75, +1.29 %; held-out median 2.12 -> 1.29 %
@@ -1497,7 +1521,13 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # checkpointing +0.18 %, qwen3-1.7b-l8 pp2 dp4 interleaved rank 0 +0.35 %: 28 cases, median 0.91 -> 0.76 %
     # then scored once after l16pp's RMSNorm fp32 chain (found on dev, nothing tuned on these): qwen2.5-7b-l8 pp2
     # interleaved rank 1 +2.12 -> -0.07 %, llama-3.2-1b-l8 pp4 interleaved rank 0 +0.67 -> +1.26 %; median 0.76 %
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.76, worst=5.68, under=-2.37),
+    # then re-simulated with pipeline simulator 3 (l16pp, found on dev, see pipeline-dev above) and scored once,
+    # nothing tuned: qwen2.5-7b-l8 pp2 interleaved rank 1 -0.07 -> -4.92 % (one segment: the corrected reference
+    # keeps a segment memfit's replay does not make; not looked into, held-out), qwen3-8b-l6 pp3 dp4 r1 +2.12 ->
+    # +0.19 %, mistral-7b-v0.3-l8 dp8 interleaved r0 -1.05 -> +1.41 %, mistral-7b-v0.3-l4 dp4 r1 op-level SAC -0.75
+    # -> +1.06 %, qwen2.5-3b-l8 dp4 interleaved r0 -0.10 -> -0.41 %; median 0.76 -> 0.92 %, most under -2.36 ->
+    # -4.92 % (LOOSENED by the corrected reference, not by a formula; outside issue 16's "none under by more than 3 %")
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.93, worst=5.68, under=-4.93),
     # PP x TP: was parallel.py's Megatron sums and the fitted fraction (dev 20.37 % median / -47.01 % worst); now the
     # rank's pool replayed (pp_pool.py: the TP build, the gathered logits, the DTensor optimizer group first):
     # dev worst +1.49 % (the full-ckpt middle stage); held-out (12, scored once after dev) median 0.85 %, worst +3.78 %
@@ -1513,7 +1543,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # of dev llama-3.2-1b-l4 pp2 rank 1): the SAC rank -7.57 -> +1.00 % (its 15 requests of 1,002 MiB now make a
     # segment or reuse a block one for one as the trace's do; the replay still loses that segment in 2 of 16 draws
     # with 1 % of its 1-10 MiB tensors left out), llama-3.1-8b-l8 pp4 tp2 ckpt +1.49 -> +2.85 % (worse, within 3 %)
-    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.49, worst=2.86, under=-0.16),
+    # then pipeline simulator 3 (l16pp, see pipeline-dev): llama-3.1-8b-l8 pp4 x tp2 ckpt +2.85 -> +1.47 %
+    ("parallel/pipeline-tp-dev.jsonl", "training"): Bound(median=0.49, worst=1.48, under=-0.16),
     # + its blind replacement qwen3-8b-l4 pp2 tp2 rank 1 1F1B op-level SAC (listed before it ran), scored once: +0.89 %
     # (allocated +0.78 %); held-out (12) median 0.71 -> 0.80 %
     # then (l16pp, the dev fix above) scored once: qwen3-8b-l4 tp2 op-level SAC +0.89 -> +0.13 %, median 0.80 -> 0.50 %
