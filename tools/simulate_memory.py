@@ -50,6 +50,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from memfit.memory.caching_allocator import CachingAllocator
+from memfit.memory.trunc_normal import redraw_rounds
 
 SIMULATOR_VERSION = "2"  # 2: the emulated caching allocator gives peak_reserved
 MIB = 1024**2
@@ -120,6 +121,7 @@ class AllocTracker(TorchDispatchMode):
         self.peak = 0
         self.blocks: dict[int, int] = {}
         self.pending: tuple[int, int, int] | None = None
+        self.any_true = 0  # ``any()`` answers still true in a trunc_normal_ rejection loop (``_trunc_normal_rounds``)
         self.shadow: Any = torch.utils.weak.WeakIdKeyDictionary()
         self.transients: dict[Any, Callable[[tuple[Any, ...], dict[str, Any]], int]] = {
             aten._scaled_dot_product_flash_attention_backward.default: _flash_bwd_scratch,
@@ -191,6 +193,9 @@ class AllocTracker(TorchDispatchMode):
         shadowed = all(x in self.shadow for x in fakes)
         if func is aten._local_scalar_dense.default:
             t = args[0]
+            if t.dtype == torch.bool and self.any_true > 0:
+                self.any_true -= 1
+                return True
             if t in self.shadow:
                 with unset_fake_temporarily():
                     return self.shadow[t].item()
@@ -650,7 +655,7 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
     from simulate_images import scalar_lists
 
     with fake, h100, tracker, h100.patch_torch_autocast(), _swappable(fake, tracker), _not_tracing(), \
-            _reports_cuda(), scalar_lists():
+            _reports_cuda(), scalar_lists(), _trunc_normal_rounds(tracker):
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=p.get("attn", "sdpa"))
         model.eval()
         n, nbytes, _ = param_stats(model)
@@ -748,6 +753,32 @@ def _reports_cuda() -> Iterator[None]:
             FakeTensor.is_cuda = orig  # type: ignore[assignment,method-assign]
         else:
             del FakeTensor.is_cuda
+
+
+@contextlib.contextmanager
+def _trunc_normal_rounds(tracker: AllocTracker) -> Iterator[None]:
+    """``trunc_normal_``'s rejection loop runs as many rounds as on the GPU. torch 2.12+ ``torch/nn/init.py``
+    ``_no_grad_trunc_normal_`` redraws the out-of-bounds elements ``while mask.any()`` (``pending.any()`` for the
+    uniform proposal), each round a fresh draw and a ``torch.where`` of the tensor's size; fake tensors hold no
+    values, so every ``any()`` read False and the loop never ran. Inside the call the first ``K`` bool reads answer
+    True, ``K`` the median round count of the tensor's elements (memfit/memory/trunc_normal.py
+    ``redraw_rounds``)."""
+    import torch.nn.init as init
+
+    orig = init._no_grad_trunc_normal_
+
+    def rounds(tensor: torch.Tensor, mean: float, std: float, a: float, b: float, generator: Any = None) -> Any:
+        tracker.any_true = 0 if tensor.is_meta else redraw_rounds(tensor.numel(), mean, std, a, b)
+        try:
+            return orig(tensor, mean, std, a, b, generator=generator)
+        finally:
+            tracker.any_true = 0
+
+    init._no_grad_trunc_normal_ = rounds
+    try:
+        yield
+    finally:
+        init._no_grad_trunc_normal_ = orig
 
 
 @contextlib.contextmanager

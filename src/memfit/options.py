@@ -185,6 +185,9 @@ class WorkloadOptions:
                                       "what model(...) does when the config says use_cache).")
     attn: str = option("sdpa", choices=ATTN, modes=("inference", *TRAINING), runtimes=("transformers",),
                        help="Attention implementation (transformers and training).")
+    random_init: bool = option(False, modes=("inference", *TRAINING), runtimes=("transformers",),
+                               help="Random weights made on the GPU (from_config), not loaded: with torch 2.12+ the "
+                                    "weight init's trunc_normal_ leaves its buffers cached (memory/trunc_normal.py).")
     expandable_segments: bool = option(False, modes=("inference", *TRAINING), runtimes=("transformers",),
                                        help="PyTorch's PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: the "
                                             "caching allocator grows one segment per pool and stream by pages "

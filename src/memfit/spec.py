@@ -345,6 +345,8 @@ class ModelSpec:
     # .from_model_config copies it, and generate then runs the prompt in chunks of this many tokens
     # (generation/utils.py ``_prefill``); 0 when the config has none
     prefill_chunk_size: int = 0
+    # the bounds, in stds, of the family's trunc_normal_ weight init (data/trunc_normal_init.toml); 0.0: none listed
+    init_cutoff: float = 0.0
     # training-time dropout probabilities the family's modelling code applies (0 = no dropout op): after the
     # embeddings, on each residual branch (attention and MLP outputs), on the attention probabilities
     embedding_dropout: float = 0.0

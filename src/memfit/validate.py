@@ -113,7 +113,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         # recorded models are randomly initialised (groundtruth README): LLM.int8 with their
                         # computed outlier columns per layer where memfit has the profile, else every column
                         int8_outliers=str(p.get("int8_outliers", "random")), images=int(p.get("images", 0)),
-                        transformers_version=_release(p),
+                        transformers_version=_release(p), random_init=_rejection_init(p.get("torch")),
                         forward_cache=kind == "forward" and p.get("use_cache") is True)
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
@@ -121,7 +121,8 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         dtype=str(p.get("dtype", "bfloat16")),
                         checkpointing=_checkpointing(p.get("ckpt")),
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), images=int(p.get("images", 0)),
-                        transformers_version=_release(p), **_parallel_fields(p))
+                        transformers_version=_release(p), random_init=_rejection_init(p.get("torch")),
+                        **_parallel_fields(p))
     if kind == "lora":
         targets = p.get("targets")
         return Workload(mode="qlora" if p.get("quant") else "lora", batch=int(p["batch"]), context=int(p["seq"]),
@@ -133,7 +134,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
                         dtype=str(p.get("dtype", "bfloat16")), transformers_version=_release(p),
                         qlora_prep=str(p.get("qlora_prep", "peft")), attn=str(p.get("attn", "sdpa")),
                         peft_version=_peft_layout(p.get("peft")), moe_experts=p.get("experts"),
-                        **_parallel_fields(p))
+                        random_init=_rejection_init(p.get("torch")), **_parallel_fields(p))
     raise ConfigError(f"case kind {kind!r} is not one of {', '.join(INFERENCE_KINDS + TRAINING_KINDS)}")
 
 
@@ -157,6 +158,19 @@ def _peft_layout(version: Any) -> str:
     except (ValueError, IndexError):
         raise ConfigError(f"peft = {version!r} is not a release number such as 0.21.2") from None
     return "0.22" if newer else "0.21"
+
+
+def _rejection_init(version: Any) -> bool:
+    """A recorded case's model is made with random weights on the device (measure.py and the simulator:
+    ``from_config`` under the device); its init allocates from torch 2.12 (``memory/trunc_normal.py``): True when the
+    case's torch (``params.torch``, else the file's env line) is 2.12 or later, False for older or unstated."""
+    if version is None:
+        return False
+    parts = str(version).split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= (2, 12)
+    except (ValueError, IndexError):
+        raise ConfigError(f"torch = {version!r} is not a release number such as 2.13.0") from None
 
 
 def _checkpointing(ckpt: Any) -> str:
@@ -360,6 +374,8 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
             releases.append(str(params["transformers"]))
         if "peft" in env and isinstance(params, dict) and "peft" not in params:  # the run's PEFT (its LoRA layout)
             rec = {**rec, "params": {**params, "peft": env["peft"]}}
+        if "torch" in env and isinstance(rec.get("params"), dict) and "torch" not in rec["params"]:  # its init
+            rec = {**rec, "params": {**rec["params"], "torch": env["torch"]}}
         pred, total, note = _predict(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,

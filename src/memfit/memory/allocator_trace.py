@@ -91,13 +91,15 @@ class Trace:
 
 @dataclass(frozen=True)
 class Block:
-    """One parameter allocation: its layer (None outside the layers), elements, whether it is a weight matrix."""
+    """One parameter allocation: its layer (None outside the layers), elements, whether it is a weight matrix, and
+    its (first) tensor's name."""
 
     layer: int | None
     numel: int
     matrix: bool
     group: str
     kind: str = ""
+    name: str = ""
 
 
 def parameter_blocks(spec: ModelSpec) -> list[Block]:
@@ -108,7 +110,7 @@ def parameter_blocks(spec: ModelSpec) -> list[Block]:
         key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
         old = blocks.get(key)
         blocks[key] = Block(t.layer, t.numel + (old.numel if old else 0), len(t.shape) >= 2 and not t.is_bias,
-                            t.group, t.kind)
+                            t.group, t.kind, old.name if old else t.name)
     return list(blocks.values())
 
 

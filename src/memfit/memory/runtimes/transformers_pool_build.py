@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ...spec import ModelSpec
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, build_weights, parameter_blocks
+from ..weight_init import build_initialised
 
 __all__ = ["build_inference_weights"]
 
@@ -23,8 +24,17 @@ FUSED_EXPERTS_FP32_ROUTER = ("kimi_linear", "bailing_hybrid")  # BailingHybridMo
 _ROUTER = ("ffn_gate_inp", "exp_probs_b")
 
 
-def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: int) -> None:
-    """The cuBLAS workspace and the parameters in the order and sizes the family's modelling code makes them."""
+def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: int, random_init: bool = False) -> None:
+    """The cuBLAS workspace and the parameters in the order and sizes the family's modelling code makes them;
+    ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``)."""
+    if random_init and spec.init_cutoff and spec.family not in FUSED_EXPERTS_FP32_ROUTER:
+        tr.alloc(CUBLAS_WORKSPACE)
+        blocks = parameter_blocks(spec)
+        numel = sum(b.numel for b in blocks) or 1
+        tied = (spec.vocab_size * spec.hidden_size, spec.vocab_size * spec.hidden_size * dt)
+        build_initialised(tr, spec.family, spec.init_cutoff, blocks, [b.numel * weights_bytes // numel for b in blocks],
+                          tied if spec.tie_word_embeddings else None)
+        return
     if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
         build_weights(tr, spec, weights_bytes, 1, dt)
         return

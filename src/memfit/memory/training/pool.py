@@ -45,6 +45,7 @@ from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
+from ..weight_init import build_initialised
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -93,7 +94,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
     fused = any(x.attention is not None and x.attention.fused_qkv for x in spec.layers)
     p = replace(states.precision, kv_cache=fused and wl.checkpointing != "full")
     c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
-    _build(tr, c, states.weights, states.precision.weight_bytes)
+    _build(tr, c, states.weights, states.precision.weight_bytes, wl.random_init)
     trainable = _trainable(c, wl, states)
     if states.lora:
         for x in trainable:
@@ -159,14 +160,21 @@ def _blocks(c: StepContext) -> list[Block]:
     return tower + [x for x in blocks if x.group != "vision"]
 
 
-def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int) -> None:
+def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, random_init: bool) -> None:
     """The process before the step: two cuBLAS workspaces (forward and autograd threads), every parameter tensor in
     model order (bytes in proportion to its elements), then for tied embeddings the output projection transformers
-    allocates with the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``)."""
+    allocates with the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``);
+    ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``)."""
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
     blocks = _blocks(c)
     numel = sum(b.numel for b in blocks) or 1
+    if random_init and c.spec.init_cutoff:
+        n_tied = c.spec.vocab_size * c.spec.hidden_size
+        if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, [b.numel * weights_bytes // numel
+                             for b in blocks], (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings
+                             else None) is not None:
+            return
     for b in blocks:
         tr.alloc(b.numel * weights_bytes // numel)
     if c.spec.tie_word_embeddings:
