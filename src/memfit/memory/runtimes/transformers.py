@@ -44,6 +44,7 @@ from ..ssm_activations import (
 )
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_attn_families import PV_KEPT_EAGER, fp32_copy_rope_bytes, pv_kept
+from .transformers_beam import FP32_SWIGLU, fp32_gate_row_bytes, fp32_swiglu_bytes
 from .transformers_families import (
     FORCED_MASK,
     FP32_COPY_ROPE,
@@ -163,6 +164,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         # weights them with fp32 routing scores, so two of the four are fp32
         rows = 2 * dt + 2 * FP32 if spec.family in FP32_ROUTING else 4 * dt
         act = MOE_ACT_TENSORS.get(spec.family, 0) * i_e * dt  # activation temporaries (gpt-oss's clamped GLU)
+        if spec.family in FP32_SWIGLU:  # Beam's fp32 expert gate (BeamExperts._apply_gate)
+            act = fp32_gate_row_bytes(h, i_e, dt)
         per = k * max(rows * h, (h + 4 * i_e) * dt, act) + moe.num_experts * FP32 * 2
         text = f"MoE: {tokens:,} tokens × top-{k} × max(4·{h}, {h} + 4·{i_e}) × {dt} B + router"
         if spec.family in PER_ROUTE_NORM:  # the routes' rows and outputs, their fp32 norm, weights and product
@@ -188,6 +191,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
         # caller still holds fc1's output (three intermediates)
         n = 4 if mlp.activation in PY_GELU else 3 if mlp.activation == "relu2" else 2
         return tokens * n * i * dt, f"{n} × {tokens:,} tokens × {i} × {dt} B (fc out, activation temporaries)"
+    if spec.family in FP32_SWIGLU and not quant:  # Beam: gate and up held, the SwiGLU product in fp32
+        per = fp32_swiglu_bytes(dt)
+        return tokens * i * per, f"{tokens:,} tokens × {i} × {per} B (gate, up; fp32 act, up copy, product)"
     n = 4 if mlp.fused_gate_up or spec.family in HELD_GATE else 3
     base = tokens * n * i * dt
     text = f"{n} × {tokens:,} tokens × {i} × {dt} B (gate, act, up, product)"

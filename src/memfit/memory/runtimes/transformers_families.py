@@ -50,11 +50,12 @@ FP32_STREAM = ("ergo", "zaya")
 # the top-k weights from the fp32 sigmoid scores, as modeling_minicpm5_moe.py MiniCPM5MoeTopkRouter.forward and
 # modeling_hy_v3.py HYV3TopKRouter.forward do; LongCat-Flash: modeling_longcat_flash.py LongcatFlashTopkRouter.forward
 # scores fp32 router logits and returns ``topk_weights.to(router_logits.dtype)``, fp32; A.X-K1: modeling_axk1.py
-# AXK1TopkRouter.forward is DeepseekV3's, top-k weights gathered from the fp32 sigmoid scores)
+# AXK1TopkRouter.forward is DeepseekV3's, top-k weights gathered from the fp32 sigmoid scores; Beam: modeling_beam.py
+# BeamTopKRouter.forward gathers the top-k weights from the sigmoid of fp32 logits)
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "axk1", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
                 "glm_moe_dsa", "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
                 "nemotron_h", "kimi_linear", "bailing_hybrid", "afmoe", "solar_open", "minicpm5_moe", "hy_v3",
-                "longcat_flash")
+                "longcat_flash", "beam")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
@@ -84,8 +85,9 @@ SOFTCAPPED_ATTENTION = ("gemma2", "vaultgemma")
 _GEMMA_NORM = ("vaultgemma", "recurrent_gemma")
 # Families whose RMSNorm multiplies the fp32 normed values by the weight before casting back
 # (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
-# Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4): autograd keeps the fp32 normed values
-FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4")
+# Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4, beam's BeamRMSNorm): autograd keeps the
+# fp32 normed values
+FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4", "beam")
 # Families whose eager attention keeps the scores in float32 and softmaxes them with a sink logit per head (flint:
 # transformers 5.25 modeling_flint.py eager_attention_forward: torch.matmul(query.float(), key_states.float()...) *
 # scaling under autocast off, + the mask, torch.cat with the fp32 sinks (one more column), F.softmax, sliced and cast

@@ -48,6 +48,7 @@ from .transformers import (
 from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
+from .transformers_pool_beam import beam_block
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
 from .transformers_pool_gpt2 import LEARNED_POSITIONS, gpt2_block
@@ -342,6 +343,9 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
     if zaya is not None:
         tr.free(*old)
         return zaya
+    beam = beam_block(tr, spec, wl, i, dt, kv, masked, stream, emb) if keys == wl.context else None
+    if beam is not None:  # Beam's q/k norms, output gate, sandwich norms and fp32 SwiGLU (transformers_pool_beam.py)
+        return beam
     block = OWN_BLOCKS.get(spec.family)  # CodeGen's and Persimmon's blocks
     if block and wl.attn == "sdpa" and not masked and layer.mlp is not None and not wl.quant:
         return (*block(tr, spec, wl, i, t, dt, kv, stream, emb), 0)

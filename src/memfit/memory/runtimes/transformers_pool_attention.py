@@ -66,8 +66,9 @@ GEMMA = ("gemma", "gemma2", "gemma3", "gemma3_text")
 ROPE_CAT = ("phi3", "phi", "stablelm", "glm", "glm4", "glm4_moe")
 # families whose rotary embedding returns fp32 cos/sin and whose apply_rotary_pos_emb rotates in fp32 and casts back
 # at its return (transformers 5.25 modeling_olmo2.py: ``Olmo2RotaryEmbedding.forward`` has no ``.to(x.dtype)``,
-# ``return q_embed.to(q_type), k_embed.to(k_type)``; the same in olmo, olmo3, flex_olmo, olmo_hybrid)
-FP32_ROPE = ("olmo", "olmo2", "olmo3", "flex_olmo", "olmo_hybrid")
+# ``return q_embed.to(q_type), k_embed.to(k_type)``; the same in olmo, olmo3, flex_olmo, olmo_hybrid, and beam:
+# modeling_beam.py BeamRotaryEmbedding.forward "returns cos/sin in fp32 without casting to `x.dtype`")
+FP32_ROPE = ("olmo", "olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "beam")
 
 def norm(tr: Trace, spec: ModelSpec, n: int, dt: int) -> int:
     """The block's input norm; RMSNorm runs in fp32 (a float copy, its square, the scaled copy, back to the

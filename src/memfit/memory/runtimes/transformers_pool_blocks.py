@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ...spec import AttentionSpec, LayerSpec
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
+from .transformers_beam import FP32_SWIGLU, fp32_gate
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS, PER_ROUTE_NORM
 from .transformers_pool_ergo import ergo_moe
 
@@ -33,7 +34,7 @@ SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyu
 # DeepseekV3MoE.route_tokens_to_experts and its copies, A.X-K1's AXK1TopkRouter.forward), whose t × experts tensors
 # are replayed
 GROUP_ROUTED = ("deepseek_v3", "axk1", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "kimi_linear",
-                "mimo_v2_flash", "bailing_hybrid")  # BailingHybridTopkRouter: DeepseekV3's rule
+                "mimo_v2_flash", "bailing_hybrid", "beam")  # BailingHybridTopkRouter, BeamTopKRouter: DeepseekV3's rule
 RELU2_EXPERTS = ("nemotron_h",)  # NemotronHExperts: up, relu² (mlp_hidden_act "relu2"), down
 
 
@@ -112,6 +113,10 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
             tr.free(act)
             act = sq
         tr.free(up)
+    elif family in FP32_SWIGLU:  # gate_up, Beam's fp32 gate on its halves (BeamExperts._apply_gate)
+        gate_up = tr.alloc(2 * rows * i_e * dt)
+        act = fp32_gate(tr, rows * i_e, dt)
+        tr.free(gate_up)
     else:  # gate_up, act(gate), · up
         gate_up = tr.alloc(2 * rows * i_e * dt)
         a = tr.alloc(rows * i_e * dt)
