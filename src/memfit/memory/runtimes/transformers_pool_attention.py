@@ -29,6 +29,7 @@ from .transformers_families import (
     WEIGHTLESS_NORM,
 )
 from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
+from .transformers_pool_eager import held_eager
 from .transformers_pool_inkling import own_sinks_eager
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
@@ -362,11 +363,9 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
         tr.free(q, rest, out)
         return kv_keys, probs
     if wl.attn == "eager" and spec.family in HELD_PREV_PROBS:  # the probabilities outlive the layer
-        held = wl.batch * att.num_heads * wl.context * (keys or wl.context) * dt
-        rest = tr.alloc(a_bytes - nq - kv - held)
-        probs = tr.alloc(held)
-        tr.free(q, rest)
-        return kv_keys, probs
+        return kv_keys, held_eager(tr, spec.family, wl.batch * att.num_heads * wl.context * (keys or wl.context), dt,
+                                   _model_dtype(spec, wl) == "float16", a_bytes - nq - kv,
+                                   spec.position_embedding == "alibi", q)
     if wl.attn == "eager" and _shared_eager(spec.family):
         _eager_scores(tr, wl.batch * att.num_heads * wl.context * (keys or wl.context), dt,
                       _model_dtype(spec, wl) == "float16", a_bytes - nq - kv)
