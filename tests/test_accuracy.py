@@ -688,7 +688,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -> 0.15 %; most under -0.88 -> -2.07 % (qwen3-8b-l6 pp3 dp4 rank 1 -0.63 -> -2.07 %: the corrected reference
     # holds more than memfit's PP x FSDP rank there; LOOSENED by the reference, not by a formula), mistral-7b-l8 dp8
     # interleaved rank 0 -0.11 -> -0.66 %, qwen2.5-3b-l8 dp4 interleaved rank 0 +0.00 -> -0.39 %
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.16, worst=2.94, under=-2.08),
+    # then qwen2.5-7b-l8 pp2 interleaved rank 1 (allocated +0.06 %) moved to development (l16pp2, the rule): 27
+    # cases, median 0.15 -> 0.18 %
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.18, worst=2.94, under=-2.08),
     # PP x TP (tools/simulate_pipeline.py generate --set tp-dev, each case in its own process; pipeline simulator 2:
     # torchtitan's meta-device build). Was parallel.py's Megatron sums, 23.94 % median / -46.72 % worst; now
     # parallel_pp's TP rank of each stage (the whole embedding gradient, the gathered logits): +0.18, +0.13, +0.30,
@@ -1543,7 +1545,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # out -0.2 / +0.2 / +7.0 %, was -6.7 / -0.1 / +0.0 %), qwen2.5-7b-l6 pp3 GPipe r1 -0.14 -> +1.64 %, qwen2.5-7b-l8
     # pp4 r1 +1.47 -> +1.22 %, llama-3.2-1b-l8 dp4 interleaved r0 +0.63 -> +0.92 %; median 0.55 %, worst now
     # qwen2.5-7b-l4 pp4 r0 +3.56 % (a first stage, unchanged), most under -5.47 -> -0.58 %
-    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.56, worst=3.57, under=-0.59),
+    # then qwen2.5-7b-l8 pp2 interleaved rank 1 (-4.92 % under simulator 3) moved here from held-out by the rule
+    # (l16pp2; a blind replacement listed in its place before it ran): median 0.55 -> 0.58 %, worst and most under
+    # -4.92 %
+    ("parallel/pipeline-dev.jsonl", "training"): Bound(median=0.58, worst=4.93, under=-4.93),
     # (with the fresh blind batch of five PP x FSDP ranks, fraction: held-out median 2.09 -> 2.36 %, then 2.12 %)
     # held-out PP x FSDP scored once after the replay (nothing tuned): -28.2 % worst -> +2.12, +4.53, +0.60, +2.00,
     # -2.23, +6.19 (qwen3-1.7b-l8 dp2 interleaved rank 1), +0.68, -0.75, +1.29 %; held-out median 2.12 -> 1.29 %
@@ -1568,7 +1573,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +0.19 %, mistral-7b-v0.3-l8 dp8 interleaved r0 -1.05 -> +1.41 %, mistral-7b-v0.3-l4 dp4 r1 op-level SAC -0.75
     # -> +1.06 %, qwen2.5-3b-l8 dp4 interleaved r0 -0.10 -> -0.41 %; median 0.76 -> 0.92 %, most under -2.36 ->
     # -4.92 % (LOOSENED by the corrected reference, not by a formula; outside issue 16's "none under by more than 3 %")
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.93, worst=5.68, under=-4.93),
+    # then qwen2.5-7b-l8 pp2 interleaved rank 1 moved to development (l16pp2, the rule): 27 cases, median 0.92 ->
+    # 0.78 %, most under -4.92 -> -2.36 % (mistral-7b-v0.3-l4 pp4 r3)
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.78, worst=5.68, under=-2.37),
     # PP x TP: was parallel.py's Megatron sums and the fitted fraction (dev 20.37 % median / -47.01 % worst); now the
     # rank's pool replayed (pp_pool.py: the TP build, the gathered logits, the DTensor optimizer group first):
     # dev worst +1.49 % (the full-ckpt middle stage); held-out (12, scored once after dev) median 0.85 %, worst +3.78 %
