@@ -19,6 +19,10 @@ moved there from blind round 5 before its trace was read) against the simulator'
   ``apply_rotary_pos_emb`` casts the fp32 rotations back (``FP32_ROPE``); ``BeamAttention`` norms q and k per head,
   and gates its output, ``attn_output * sigmoid(gate_proj(x) + gate_bias)``, before ``o_proj``
   (``transformers_pool_beam.py`` replays the layer).
+* **Logits soft-capped in fp32.** ``BeamForCausalLM.forward``: ``logits = logits.float() / cap``, ``torch.tanh``,
+  ``* cap`` ("Softcap in float32"): at the division the projection's model-dtype logits, their fp32 copy and the
+  fp32 quotient are alive (``dt + 8`` bytes per logit; in fp32 ``.float()`` is the tensor itself), then two fp32
+  tensors at each later step (found on the development case beam-default-l2/fwd-b2-s1536, a full forward).
 """
 
 from __future__ import annotations
@@ -26,10 +30,20 @@ from __future__ import annotations
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
 
-__all__ = ["FP32_SWIGLU", "fp32_gate", "fp32_gate_row_bytes", "fp32_swiglu_bytes"]
+__all__ = [
+    "FP32_SOFTCAP",
+    "FP32_SWIGLU",
+    "fp32_gate",
+    "fp32_gate_row_bytes",
+    "fp32_softcap",
+    "fp32_softcap_bytes",
+    "fp32_swiglu_bytes",
+]
 
 # families whose gated MLP (and experts' gate) holds gate and up and multiplies act(gate.float()) by up.float()
 FP32_SWIGLU = ("beam",)
+# families whose causal-LM head soft-caps the logits in fp32 (``logits.float() / cap``, tanh, ``* cap``)
+FP32_SOFTCAP = ("beam",)
 
 
 def fp32_swiglu_bytes(dt: int) -> int:
@@ -64,3 +78,22 @@ def fp32_gate(tr: Trace, n: int, dt: int) -> int:
     low = tr.alloc(n * dt)
     tr.free(prod)
     return low
+
+
+def fp32_softcap_bytes(dt: int) -> int:
+    """Bytes per logit at ``BeamForCausalLM.forward``'s division: the model-dtype logits (``dt``), their fp32 copy
+    (none in fp32) and the fp32 quotient."""
+    return dt + (FP32 if dt < FP32 else 0) + FP32
+
+
+def fp32_softcap(tr: Trace, logits: int, n: int, dt: int) -> int:
+    """The soft-cap on ``n`` logits (the projection's, key ``logits``): the fp32 copy, the quotient (the copy and the
+    projection's logits freed), tanh (the quotient freed), the product (tanh freed). Returns the capped logits."""
+    copy = tr.alloc(n * FP32) if dt < FP32 else 0
+    quotient = tr.alloc(n * FP32)
+    tr.free(copy, logits)
+    tanh = tr.alloc(n * FP32)
+    tr.free(quotient)
+    capped = tr.alloc(n * FP32)
+    tr.free(tanh)
+    return capped

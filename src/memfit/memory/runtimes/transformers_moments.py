@@ -22,6 +22,7 @@ from .transformers import (
     _one_layer,
     _sampling_bytes,
 )
+from .transformers_beam import FP32_SOFTCAP, fp32_softcap_bytes
 from .transformers_families import CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
 
@@ -46,8 +47,11 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         # logits / logits_scaling (and the other SCALED_LOGITS heads) make the second beside the projection's
         copies = 2 if spec.family in SOFTCAPPED_LOGITS or spec.family in SCALED_LOGITS else 1
         logits = copies * t * v * dt
-        moments.append(Moment("logits", 0, t * h * dt + inputs, logits,
-                              formula=f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits + final hidden state"))
+        text = f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits"
+        if spec.family in FP32_SOFTCAP:  # Beam: the logits, their fp32 copy and the fp32 quotient (transformers_beam)
+            logits = t * v * fp32_softcap_bytes(dt)
+            text = f"{t:,} tokens × {v:,} vocab × {fp32_softcap_bytes(dt)} B logits (fp32 soft-cap)"
+        moments.append(Moment("logits", 0, t * h * dt + inputs, logits, formula=f"{text} + final hidden state"))
     else:
         last = _sampling_bytes(b, v, dt)
         moments.append(Moment("after prefill", kv_full, inputs, last,

@@ -45,6 +45,7 @@ from .transformers import (
     _one_layer,
     _stream_tensors,
 )
+from .transformers_beam import FP32_SOFTCAP, fp32_softcap
 from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
@@ -200,6 +201,8 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         scaled = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
         tr.free(logits)
         logits = scaled
+    if spec.family in FP32_SOFTCAP:  # Beam's fp32 soft-cap (transformers_beam.fp32_softcap)
+        logits = fp32_softcap(tr, logits, (t if wl.task == "forward" else b) * spec.vocab_size, dt)
     tr.free(logits, normed, mask, prev)
     return cache_keys
 
