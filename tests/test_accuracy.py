@@ -475,7 +475,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 39 cases, median 0.12 -> 0.09 %, worst olmo-hybrid +3.91 %, most under minimax-m3 -1.59 %
     # + beam-default-l2 bf16 full forward b2 s1536 (development, simulated after the SwiGLU fix): -37.39 %; then Beam's
     # logits soft-capped in fp32 (l12beam, transformers_beam.fp32_softcap_bytes): -0.00 %; 40 cases, median 0.09 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=3.92, under=-1.60),
+    # + plbart-default-l2 bf16 eager forward (+6.46 %) and trocr-default-l2 fp16 eager generate (-11.78 %), moved from
+    # blind6.jsonl by the held-out rule (l12bart): 42 cases, median 0.09 -> 0.12 %, worst and most under trocr
+    # -11.78 % (cases added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.12, worst=11.79, under=-11.79),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -603,7 +606,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
     # 16 cases, median 0.26 %, worst rwkv eager generate +81.72 %, most under zamba-l8 generate -29.62 %;
     # outside the bars also bigbird-pegasus +52.57 %, trocr -11.78 %, plbart +6.46 %, cpmant -5.97 % (not looked into)
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.27, worst=81.72, under=-29.62),
+    # then plbart bf16 eager forward (+6.46 %) and trocr fp16 eager generate (-11.78 %) moved to development
+    # (sweep-dev.jsonl) by the held-out rule, mbart / blenderbot-small eager forwards and trocr-l3 bf16 eager generate
+    # listed blind in their place (l12bart): 14 cases, median 0.26 -> 0.14 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.15, worst=81.72, under=-29.62),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1369,7 +1375,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # worst and most under aria-text -14.77 %
     # + beam-default-l2 full forward b2 s1536 (development, l12beam): -32.12 %, then -0.04 % with the fp32 soft-cap
     # replayed (transformers_beam.fp32_softcap); 40 cases, median 0.39 -> 0.38 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.38, worst=14.77, under=-14.77),
+    # + plbart bf16 eager forward (+8.13 %) and trocr fp16 eager generate (-10.77 %), moved from blind6.jsonl (l12bart):
+    # 42 cases, median 0.38 -> 0.41 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.41, worst=14.77, under=-14.77),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1466,7 +1474,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
     # cpmant -4.80 %, moshi -2.80 % (under by more than 3 %: no), electra +3.91 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=2.00, worst=27.64, under=-27.64),
+    # then plbart (+8.13 %) and trocr (-10.77 %) moved to development (l12bart): 14 cases, median 2.00 -> 1.14 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=1.15, worst=27.64, under=-27.64),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
