@@ -478,7 +478,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + plbart-default-l2 bf16 eager forward (+6.46 %) and trocr-default-l2 fp16 eager generate (-11.78 %), moved from
     # blind6.jsonl by the held-out rule (l12bart): 42 cases, median 0.09 -> 0.12 %, worst and most under trocr
     # -11.78 % (cases added, no formula changed)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.12, worst=11.79, under=-11.79),
+    # + emu3-default-l2 fp32 prefill b2 s1700 (+0.02 %), blind5's replacement, moved from it by the held-out rule for
+    # its device total (l12total5b): 43 cases, median 0.12 -> 0.09 % (a case added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=11.79, under=-11.79),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -601,7 +603,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement inkling-text-default-l2 bf16 generate (listed and simulated before the Beam change,
     # which does not touch it), scored once after it (l12beam): -12.50 % (its own layers; blind, not looked into);
     # 19 cases, median 0.01 %, worst and most under inkling-text -12.50 % (worse: a new case, no formula made worse)
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=12.50, under=-12.50),
+    # then emu3 fp32 prefill b2 s1700 (+0.02 %) moved to development for its device total (l12total5b), emu3 fp32
+    # prefill b3 s1200 listed blind in its place: 18 cases, median 0.01 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.01, worst=12.50, under=-12.50),
     # issue 12's blind round 6 (blind6-list.jsonl, l12blind6: model types no case file had used + five types fixed
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
     # 16 cases, median 0.26 %, worst rwkv eager generate +81.72 %, most under zamba-l8 generate -29.62 %;
@@ -1377,7 +1381,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replayed (transformers_beam.fp32_softcap); 40 cases, median 0.39 -> 0.38 %
     # + plbart bf16 eager forward (+8.13 %) and trocr fp16 eager generate (-10.77 %), moved from blind6.jsonl (l12bart):
     # 42 cases, median 0.38 -> 0.41 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.41, worst=14.77, under=-14.77),
+    # + emu3-default-l2 fp32 prefill b2 s1700 (+6.42 %), blind5's replacement, moved from it by the held-out rule
+    # (l12total5b): 43 cases, median 0.41 -> 0.43 % (a case added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.43, worst=14.77, under=-14.77),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1470,7 +1476,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then olmo-hybrid bf16 generate (+3.25 %) moved to development (l12alloc5): 18 cases, median 0.26 -> 0.19 %
     # + the blind replacement inkling-text-default-l2 bf16 generate, scored once after the Beam change (l12beam):
     # -18.30 % (blind, not looked into); 19 cases, median 0.19 -> 0.26 %, worst and most under inkling-text
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.27, worst=18.31, under=-18.31),
+    # then emu3 fp32 prefill b2 s1700 (+6.42 %) moved to development (l12total5b), emu3 fp32 prefill b3 s1200 listed
+    # blind in its place: 18 cases, median 0.26 -> 0.19 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.20, worst=18.31, under=-18.31),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
     # cpmant -4.80 %, moshi -2.80 % (under by more than 3 %: no), electra +3.91 %
