@@ -605,7 +605,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 19 cases, median 0.01 %, worst and most under inkling-text -12.50 % (worse: a new case, no formula made worse)
     # then emu3 fp32 prefill b2 s1700 (+0.02 %) moved to development for its device total (l12total5b), emu3 fp32
     # prefill b3 s1200 listed blind in its place: 18 cases, median 0.01 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.01, worst=12.50, under=-12.50),
+    # + that replacement, scored once after the query's copy in SDPA's math path (l12total5b): +0.03 %; 19 cases, median
+    # 0.01 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=12.50, under=-12.50),
     # issue 12's blind round 6 (blind6-list.jsonl, l12blind6: model types no case file had used + five types fixed
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
     # 16 cases, median 0.26 %, worst rwkv eager generate +81.72 %, most under zamba-l8 generate -29.62 %;
@@ -1105,7 +1107,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the SDPA mask as masking_utils builds it (after the embedding; one q x kv bool, the batch a view), flash on the
     # full layers, one K/V head not copied, Gemma 3's two ropes: gemma-3-1b-it b4 -0.87 -> -0.11 %, falcon-mamba
     # -0.39 -> -0.12 %; median 0.29 -> 0.12 %
-    ("simulated/cases.jsonl", "inference"): Bound(median=0.13, worst=4.46, under=-1.59),
+    # the query's copy that matmul's reshape makes in SDPA's math path at b > 1 (l12total5b, _math_sdpa): tinyllama fp32
+    # generate b4 -0.58 -> -0.03 %, qwen2-0.5b fp32 generate b4 -0.42 -> -0.02 %; median 0.12 -> 0.05 %
+    ("simulated/cases.jsonl", "inference"): Bound(median=0.06, worst=4.46, under=-1.59),
     # training worst was mistral-7b-v0.3-l4 foreach AdamW +18.4 %, phi-4-mini-instruct-l8 -12.3 % (coarse replay)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 1.96, worst 18.40
     # + the tied embedding's in-place gradient sum: phi-4-mini-l8 -0.89 -> -0.34 %, median 0.45 -> 0.43 %
@@ -1383,7 +1387,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 42 cases, median 0.38 -> 0.41 %
     # + emu3-default-l2 fp32 prefill b2 s1700 (+6.42 %), blind5's replacement, moved from it by the held-out rule
     # (l12total5b): 43 cases, median 0.41 -> 0.43 % (a case added, no formula changed)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.43, worst=14.77, under=-14.77),
+    # then the query's copy that matmul's reshape makes in SDPA's math path at b > 1 (l12total5b, _math_sdpa,
+    # test_math_sdpa.py): emu3 fp32 prefill b2 s1700 +6.42 -> -0.07 %; median 0.43 -> 0.39 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.39, worst=14.77, under=-14.77),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1478,7 +1484,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -18.30 % (blind, not looked into); 19 cases, median 0.19 -> 0.26 %, worst and most under inkling-text
     # then emu3 fp32 prefill b2 s1700 (+6.42 %) moved to development (l12total5b), emu3 fp32 prefill b3 s1200 listed
     # blind in its place: 18 cases, median 0.26 -> 0.19 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.20, worst=18.31, under=-18.31),
+    # then the query's copy in SDPA's math path at b > 1 (l12total5b; found on the development copy, nothing tuned on
+    # this file), scored once: the blind replacement emu3-default-l2 fp32 prefill b3 s1200 (simulated before the
+    # change): +0.01 %; 19 cases, median 0.19 -> 0.12 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.12, worst=18.31, under=-18.31),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
     # cpmant -4.80 %, moshi -2.80 % (under by more than 3 %: no), electra +3.91 %

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool import _layer
 from memfit.sources.hf_config import spec_from_config
@@ -45,14 +47,17 @@ def test_math_path_peak_by_hand() -> None:
     assert tr.pool.peak_allocated == 7 * n + 65_536 + 2 * 262_144 == 1_507_328
 
 
-def test_development_case_against_the_simulator() -> None:
-    rec = next(
-        r
-        for r in map(json.loads, CASES.read_text().splitlines())
-        if r.get("case") == "emu3-default-l2/prefill-fp32-b1-s3000"
-    )
+@pytest.mark.parametrize(
+    "case",
+    [
+        "emu3-default-l2/prefill-fp32-b1-s3000",  # was +9.74 % (the lumped attention)
+        "emu3-default-l2/prefill-fp32-b2-s1700",  # was +6.42 % (then the query's copy at b > 1)
+    ],
+)
+def test_development_cases_against_the_simulator(case: str) -> None:
+    rec = next(r for r in map(json.loads, CASES.read_text().splitlines()) if r.get("case") == case)
     allocated, total, why = _predict(rec)
     measured = measured_total(rec, prior_bytes(rec))
     assert allocated is not None and total is not None and measured is not None, why
     assert abs(allocated / rec["peak_alloc"] - 1) < 0.001
-    assert abs(total / measured - 1) < 0.005  # was +9.74 %
+    assert abs(total / measured - 1) < 0.005

@@ -28,3 +28,25 @@ def test_math_path_order() -> None:
         ("+", n),  # the output
         ("-", n), ("-", n), ("-", n), ("-", s * s * 4), ("-", scores),
     ]
+
+
+def test_laid_out_query_copied_by_matmul() -> None:
+    """b > 1 (l12total5b, found on the development case emu3-default-l2/prefill-fp32-b2-s1700: device total +6.42 %
+    before): the rotated query keeps the projection's (b, s, heads, d) layout, so ``matmul``'s ``reshape`` of it to
+    (b·heads, s, d) (aten/src/ATen/native/LinearAlgebra.cpp ``_matmul_impl``) copies it; the copy lives beside the
+    scaled key until the scores are made. Emu3's widths: 32 heads of 128, b2 × 1,700 tokens, fp32."""
+    b, s, heads = 2, 1700, 32
+    n = b * s * heads * 128 * 4  # 55,705,600 B: q, K and V repeated, the scaled key, the query's copy
+    scores = b * heads * s * s * 4  # 739,840,000 B
+    tr = Recorder()
+    _math_sdpa(tr, b, s, heads, n, n, laid_out_query=True)
+    assert tr.events == [
+        ("+", n),  # q·√scale
+        ("+", s * s), ("+", s * s), ("-", s * s), ("+", s * s * 4), ("-", s * s),  # the causal bias
+        ("+", n), ("+", n),  # K and V repeated
+        ("+", n), ("+", n),  # the key's transpose·√scale, the query's copy
+        ("+", scores), ("-", n), ("-", n),  # the scores; the scaled key and the copy go
+        ("+", scores), ("-", scores),  # the softmax beside the scores, then they go
+        ("+", n),  # the output
+        ("-", n), ("-", n), ("-", n), ("-", s * s * 4), ("-", scores),
+    ]

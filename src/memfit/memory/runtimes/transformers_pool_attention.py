@@ -172,7 +172,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         held = probs  # the layer returns the probabilities: they live through its MLP
     elif dt == 4 and not masked and att.num_kv_heads != att.num_heads:
         out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
-                         t * att.num_heads * att.value_dim * dt)
+                         t * att.num_heads * att.value_dim * dt, b > 1 and spec.family not in ROPE_CAT)
     elif masked:  # the memory-efficient kernel: the bool mask made additive (its logical_not, then where)
         negated = tr.alloc(b * s * keys)
         additive = tr.alloc(b * s * keys * dt)
@@ -231,15 +231,14 @@ def _renorm(tr: Trace, x: int, n: int, dt: int, spec: ModelSpec) -> int:
     return y
 
 
-def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
+def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int, laid_out_query: bool = False) -> int:
     """SDPA's math path (fp32 with grouped K/V: neither flash nor the memory-efficient kernel runs), in the order of
     torch's ``_scaled_dot_product_attention_math`` (aten/src/ATen/native/transformers/attention.cpp): q times
     √scale; ``is_causal``'s bool ``ones(L, S).tril()`` made a float bias (``convert_boolean_attn_mask``); K and V
-    repeated to every head (``enable_gqa``); the repeated key's transpose times √scale, a copy the scores' matmul
-    reads and drops; the fp32 scores, the bias added in place (``add_``; fake tensors take the out-of-place ``add``,
-    two score-sized blocks either way at the softmax); ``_safe_softmax``'s output beside the scores, then the scores
-    go; the output. The scaled key (found on the development case codellama-34b-hf-l3 fp32 forward: the output
-    lands in its freed block, not in a score-sized one) is what keeps the next layer's scores in the same segments."""
+    repeated to every head (``enable_gqa``); the repeated key's transpose times √scale, and (``laid_out_query``: b > 1,
+    a rotated query still laid out (b, s, heads, d)) the query's copy ``matmul``'s ``reshape`` to (b·heads, s, d)
+    makes, both dropped after the fp32 scores; the bias added in place (fake tensors: ``add``, two score-sized blocks
+    either way); ``_safe_softmax``'s output, then the scores go; the output (codellama-34b-hf-l3 fp32 forward)."""
     scaled = tr.alloc(nq)
     ones = tr.alloc(s * s)
     tril = tr.alloc(s * s)
@@ -247,9 +246,9 @@ def _math_sdpa(tr: Trace, b: int, s: int, heads: int, nq: int, nv: int) -> int:
     bias = tr.alloc(s * s * 4)
     tr.free(tril)
     rk, rv = tr.alloc(nq), tr.alloc(nv)
-    key = tr.alloc(nq)
+    key, query = tr.alloc(nq), tr.alloc(nq if laid_out_query else 0)
     scores = tr.alloc(b * heads * s * s * 4)
-    tr.free(key)
+    tr.free(key, query)
     soft = tr.alloc(b * heads * s * s * 4)
     tr.free(scores)
     out = tr.alloc(nv)
