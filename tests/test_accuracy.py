@@ -246,13 +246,16 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -0.76 %, median 0.93 -> 0.60 %, worst now gemma3n-l10 -1.44 %
     ("simulated/families-towers.jsonl", "training"): Bound(median=0.60, worst=1.44, under=-1.44),
     # the Mamba hybrids and Kimi Linear (tools/simulate_hybrids.py; the torch paths of Mamba-2, Mamba-1 and KDA)
-    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.10, worst=0.23, under=0.02),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5): median 0.09 -> 0.04 %, most under now kimi-
+    # linear-l5 b1 s8192 +0.01 -> -0.01 %
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.04, worst=0.23, under=-0.02),
     ("simulated/families-hybrid.jsonl", "training"): Bound(median=0.77, worst=1.80, under=-0.79),
     # mamba-codestral-7b-v0.1-l4/gen-eager-b1-s2048-new8 predicted since Mamba-2's torch path is modelled: +0.29 %
     # held-out family cases (families-heldout-list.jsonl, listed before they were simulated or scored);
     # glm-4.6-l3/gen-b1-s8192-new8 (-5.04 %) moved to development (families.jsonl), glm-4.6-l4/gen-b2-s4096-new8
     # listed and simulated in its place before it was scored: +0.48 %; worst deepseek-v3.2-l2 -1.04 %
-    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.08, worst=1.04, under=-1.04),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5) (held-out, nothing tuned): median 0.08 -> 0.05 %
+    ("simulated/families-heldout.jsonl", "inference"): Bound(median=0.05, worst=1.04, under=-1.04),
     # issue 12's fresh blind family training cases (listed in the held-out list before they were simulated, scored
     # once after the replays of layer_mixers.py, the heads' logit ops and the in-place gradient sum)
     # gemma-3n-e4b ckpt s3072 and gemma4-vision-l4 (device totals -3.63 / -3.03 %) moved to development, their blind
@@ -480,6 +483,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -11.78 % (cases added, no formula changed)
     # + emu3-default-l2 fp32 prefill b2 s1700 (+0.02 %), blind5's replacement, moved from it by the held-out rule for
     # its device total (l12total5b): 43 cases, median 0.12 -> 0.09 % (a case added, no formula changed)
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5): olmo-hybrid +3.91 -> -0.28 %; recurrent-gemma-
+    # default-l3 generate +1.26 -> +0.11 % (RG-LRU layers before the local attention layer); 43 cases, median 0.09 %,
+    # worst trocr -11.78 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=11.79, under=-11.79),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -607,6 +613,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # prefill b3 s1200 listed blind in its place: 18 cases, median 0.01 %
     # + that replacement, scored once after the query's copy in SDPA's math path (l12total5b): +0.03 %; 19 cases, median
     # 0.01 %
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: recurrent-gemma fp16 generate +2.28 ->
+    # +0.85 %; + the replacement olmo-hybrid-default-l8 bf16 generate b1 s6000 (simulated before the change), scored
+    # once: -0.14 %; 20 cases
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=12.50, under=-12.50),
     # issue 12's blind round 6 (blind6-list.jsonl, l12blind6: model types no case file had used + five types fixed
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
@@ -615,7 +624,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then plbart bf16 eager forward (+6.46 %) and trocr fp16 eager generate (-11.78 %) moved to development
     # (sweep-dev.jsonl) by the held-out rule, mbart / blenderbot-small eager forwards and trocr-l3 bf16 eager generate
     # listed blind in their place (l12bart): 14 cases, median 0.26 -> 0.14 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.15, worst=81.72, under=-29.62),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: zamba-default-l8 generate -29.62 ->
+    # -31.14 % (WORSE: its Mamba layers' moments no longer hold the K/V of the attention layers after them, which
+    # DynamicCache has not made yet; zamba's remaining miss is elsewhere, not looked into: blind)
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.15, worst=81.72, under=-31.14),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1040,7 +1052,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then KDA's chunk loop, the DeepSeek-V3-style router and Kimi's build layout replayed (l12inf,
     # transformers_pool_kda.py, transformers_pool_build.py): kimi gen-b2-s4096 +19.11 -> +0.01 %; worst now
     # jamba-v0.1-l4 +1.67 %
-    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.16, worst=1.67, under=-0.59),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5): median 0.16 -> 0.21 %, most under
+    # nemotron-3-nano-30b-l5 -0.66 -> -0.73 % (worse: the allocated peak it carries fell by the K/V of the attention
+    # layer after its last Mamba mixer, 8 MB; its reserve replay unchanged)
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.21, worst=1.67, under=-0.74),
     # worst: kimi-linear-l5/gen-b1-s8192-new8 -14.80 %, moved here from the families held-out set (KDA's torch path
     # is not replayed: its 3 per-channel decay-mask-sized fp32 tensors, 8 GiB each, split by smaller ones)
     # most under since the replay followed the simulator's stream: gemma4-vision generate -0.28 %
@@ -1389,7 +1404,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (l12total5b): 43 cases, median 0.41 -> 0.43 % (a case added, no formula changed)
     # then the query's copy that matmul's reshape makes in SDPA's math path at b > 1 (l12total5b, _math_sdpa,
     # test_math_sdpa.py): emu3 fp32 prefill b2 s1700 +6.42 -> -0.07 %; median 0.43 -> 0.39 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.39, worst=14.77, under=-14.77),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5): olmo-hybrid +3.25 -> -0.22 %; median 0.39 -> 0.31 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.31, worst=14.77, under=-14.77),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1487,12 +1503,16 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the query's copy in SDPA's math path at b > 1 (l12total5b; found on the development copy, nothing tuned on
     # this file), scored once: the blind replacement emu3-default-l2 fp32 prefill b3 s1200 (simulated before the
     # change): +0.01 %; 19 cases, median 0.19 -> 0.12 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.12, worst=18.31, under=-18.31),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: recurrent-gemma fp16 +0.51 -> -0.20 %
+    # and the replacement olmo-hybrid-default-l8 -0.30 %; 20 cases, median 0.12 -> 0.16 % (a case added)
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.16, worst=18.31, under=-18.31),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
     # cpmant -4.80 %, moshi -2.80 % (under by more than 3 %: no), electra +3.91 %
     # then plbart (+8.13 %) and trocr (-10.77 %) moved to development (l12bart): 14 cases, median 2.00 -> 1.14 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=1.15, worst=27.64, under=-27.64),
+    # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: zamba-l8 -27.64 -> -28.84 % (WORSE,
+    # explained in the allocated row)
+    ("simulated/blind6.jsonl", "inference"): Bound(median=1.15, worst=28.85, under=-28.85),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %

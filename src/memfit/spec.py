@@ -190,6 +190,9 @@ class LinearAttentionSpec:
     # Qwen3.5's layout (transformers 5.25 ``Qwen3_5GatedDeltaNet``): ``in_proj_qkv`` straight to the conv's channels
     # and ``in_proj_z`` apart, where Qwen3-Next's fused ``in_proj_qkvz`` is split and its q, k, v concatenated back
     split_proj: bool = False
+    # OLMo Hybrid's layout (transformers 5.25 ``OlmoHybridGatedDeltaNet.forward``): the output gate's ``g_proj`` runs
+    # on the layer's input after ``torch_chunk_gated_delta_rule`` returns, so no gate is alive during the rule
+    late_gate: bool = False
     # Ling 3's KDA (bailing_hybrid; transformers 5.25 ``BailingHybridDeltaAttention``): the forget gate's ``f_proj``
     # and the output gate's ``g_proj`` are single full-rank Linears (not Kimi's low-rank pairs), A_log has one entry
     # per head, and the depthwise conv keeps fp32 weights (``_keep_in_fp32_modules_strict``), so it runs in fp32

@@ -242,6 +242,8 @@ def gated_delta_prefill_bytes(g: LinearAttentionSpec, b: int, s: int, dt: int) -
     fp32 = b * g.num_v_heads * big_s * (5 * g.head_k_dim + 5 * g.head_v_dim + 3 * KDA_CHUNK) * FP32
     # held in the model dtype: the conv output and z, and Qwen3-Next's fused in_proj_qkvz output (its z a copy out of
     # it); Qwen3.5's in_proj_qkv output dies at the conv and z is in_proj_z's own (Qwen3_5GatedDeltaNet.forward)
-    model = b * s * ((g.conv_dim + g.value_dim) if g.split_proj else (2 * g.conv_dim + 2 * g.value_dim)) * dt
+    # (OLMo Hybrid's gate is projected after the rule: not alive then)
+    gate = 0 if g.late_gate else g.value_dim
+    model = b * s * ((g.conv_dim + gate) if g.split_proj else (2 * g.conv_dim + 2 * g.value_dim)) * dt
     return fp32 + model, (f"gated delta rule (torch path, chunk {KDA_CHUNK}): {fp32:,} B fp32 q/k/v copies, chunked "
                           f"values and decay matrices + {model:,} B projections and conv output")

@@ -162,6 +162,11 @@ def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | No
     return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=o_bias)
 
 
+# gated delta-nets whose output gate is projected after the delta rule (transformers 5.25 modeling_olmo_hybrid.py
+# OlmoHybridGatedDeltaNet.forward: ``gate = self.g_proj(hidden_states)`` once the rule and the cache update are done)
+_LATE_GATE = ("olmo_hybrid",)
+
+
 def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
     """A gated delta-net's shape where the config spells Qwen3-Next's four ``linear_*`` head fields: transformers'
     gated delta-nets (``Qwen3NextGatedDeltaNet``, Qwen3.5's and its copies, e.g. 5.25 ``modeling_lara_mini.py``
@@ -172,7 +177,8 @@ def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
     if any(v is None for v in values):
         return None
     nk, nv, kd, vd = (int(v or 0) for v in values)
-    return LinearAttentionSpec(nk, nv, kd, vd, _int(cfg, ("linear_conv_kernel_dim",), 4) or 4, split_proj=True)
+    return LinearAttentionSpec(nk, nv, kd, vd, _int(cfg, ("linear_conv_kernel_dim",), 4) or 4, split_proj=True,
+                               late_gate=cfg.get("model_type") in _LATE_GATE)
 
 
 def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:

@@ -171,7 +171,7 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     conv = 2 * kd + vd
     if g.split_proj:  # Qwen3.5: in_proj_qkv is the conv's input, in_proj_z apart (Qwen3_5GatedDeltaNet.forward)
         proj = value = q = k = 0
-        mixed, z = tr.alloc(t * conv * dt), tr.alloc(t * vd * dt)
+        mixed, z = tr.alloc(t * conv * dt), (0 if g.late_gate else tr.alloc(t * vd * dt))
     else:
         proj = tr.alloc(t * (2 * kd + 2 * vd) * dt)
         value, z, q, k = tr.alloc(t * vd * dt), tr.alloc(t * vd * dt), tr.alloc(t * kd * dt), tr.alloc(t * kd * dt)
@@ -213,6 +213,7 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     tr.free(contiguous, q2, k2, vp, v_beta, k_beta, decay, *chunk2, *keep[:3])
     kept = [tr.alloc(state_bytes)] if state_bytes else []
     out = tr.alloc(v_u // FP32 * dt)  # torch.cat of the outputs
+    z = tr.alloc(t * vd * dt) if g.late_gate else z  # OLMo Hybrid: g_proj once the rule is done
     n = v_u // FP32
     x = tr.alloc(n * FP32)
     tr.free(tr.alloc(n * FP32))

@@ -7,7 +7,9 @@ SDPA a chunk after the first has a bool mask, masking_utils ``_ignore_causal_mas
 
 from __future__ import annotations
 
-from ...spec import ModelSpec
+from dataclasses import replace
+
+from ...spec import LayerSpec, ModelSpec
 from ...workload import Workload
 from ..dsv4_attention import hc_stream_bytes
 from ..kv_cache import kv_cache
@@ -52,6 +54,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     kv = kv_cache(spec, keys, b, "transformers", _cache_dtype(spec, wl), bound_windows=False) \
         if wl.task != "forward" else None
     kv_full, kv_text = (kv.bytes, kv.formula) if kv else (0, "")
+    final = kv_full, kv_text
     masks = _mask_bytes(spec, wl, b, queries, dt, keys)
     masked = masks > 0
     rot = 0
@@ -70,11 +73,13 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     prev_held = wl.attn == "eager" and spec.family in HELD_PREV_PROBS and sum(
         layer.attention is not None for layer in spec.layers) > 1
     for idx, layer in enumerate(spec.layers):
+        kv_full, kv_text = final
         blocks, attn_input = block_states_bytes(spec, idx, t, h, dt)  # Inkling2-Loop's block attention residual
         key = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear, blocks, attn_input)
         if key in seen:
             continue
         seen.add(key)
+        kv_full, kv_text = _cache_so_far(spec, wl, layer, keys, b, final)
         held_probs = prev = 0
         if layer.attention is not None:
             att = layer.attention
@@ -104,3 +109,22 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
                               + (f" + held attention probabilities {held_probs:,}" if held_probs else "")
                               + f" + {fixed:,} masks/rope/inputs", kv_formula=kv_text))
     return moments
+
+
+def _cache_so_far(spec: ModelSpec, wl: Workload, layer: LayerSpec, keys: int, b: int,
+                  final: tuple[int, str]) -> tuple[int, str]:
+    """The cache alive at a recurrent layer's prefill moments: DynamicCache fills layer by layer as the forward
+    reaches it (``cache.update`` / ``update_recurrent_state`` in the layer's own forward), so the last layer of this
+    kind runs beside the caches of the layers up to it, not those of the attention layers after it (OLMo Hybrid's
+    4-layer cut: three gated delta-nets, then the full-attention layer whose K/V is not there yet). Other layers,
+    and a recurrent kind that also ends the stack, keep the final cache."""
+    if final[0] == 0 or (layer.linear is None and layer.ssm is None):
+        return final
+    kind = (layer.attention, layer.mlp, layer.moe, layer.ssm, layer.linear)
+    last = max(i for i, other in enumerate(spec.layers)
+               if (other.attention, other.mlp, other.moe, other.ssm, other.linear) == kind)
+    if last + 1 >= len(spec.layers):
+        return final
+    head = replace(spec, layers=spec.layers[: last + 1])
+    kv = kv_cache(head, keys, b, "transformers", _cache_dtype(spec, wl), bound_windows=False)
+    return kv.bytes, f"layers 0–{last} (the cache so far): {kv.formula}"
