@@ -296,13 +296,14 @@ def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
         if t > 3072:
             width = n // v if n % v == 0 else h
             tr.free(tr.alloc(t * width * 4 + 4 * t * 8))
-        if kind == "token_embd" and c.spec.tie_word_embeddings and c.head_grad:
+        if kind == "token_embd" and n == v * h and c.spec.tie_word_embeddings and c.head_grad:
             if isinstance(tr, _LargePool):
                 total = tr.alloc_in_place(v * h * gb, dense, c.head_grad)
             else:
                 total = tr.alloc(v * h * gb)
                 tr.free(dense, c.head_grad)
             c.grads[c.grads.index(c.head_grad)] = total
+            c.head_grad = 0
         else:
             c.grads.append(dense)
 
@@ -403,18 +404,28 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
         tr.free(gi)
         gi = g32
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
-    tied = c.spec.tie_word_embeddings
-    for kind, numel, _matrix in head:
-        if kind == "output" or (kind == "token_embd" and tied):
+    proj = _projection(c.spec, head)
+    for i, (kind, numel, _matrix) in enumerate(head):
+        if i == proj:
             if gw:
                 c.grads.append(gw)
                 c.head_grad, gw = gw, 0
-        elif kind not in EMBEDDINGS:
+        elif kind not in EMBEDDINGS:  # the head's other tensors (a bias, RobertaLMHead's dense and LayerNorm)
             c.grads.append(tr.alloc(numel * gb))
     tr.free(gw)
     out = tr.alloc(t * h * c.r)
     tr.free(gi, normed, x)
     return out
+
+
+def _projection(spec: ModelSpec, head: list[tuple[str, int, bool]]) -> int | None:
+    """The output projection's weight among the tensors outside the layers: the ``V·h`` one of kind ``output`` (tied:
+    the input embedding), else the first ``output`` matrix; not BERT types' token-type table, RobertaLMHead's bias,
+    dense, layer_norm (transformers 5.25 models/roberta/modeling_roberta.py), XLNet's mask_emb (modeling_xlnet.py)."""
+    kinds = ("output", "token_embd") if spec.tie_word_embeddings else ("output",)
+    size = spec.vocab_size * spec.hidden_size
+    found = [i for i, (k, n, _m) in enumerate(head) if k in kinds and n == size]
+    return next(iter(found or [i for i, (k, _n, m) in enumerate(head) if k == "output" and m]), None)
 
 
 def _states(tr: Trace, states: ModelStates, tensors: list[Param]) -> list[int]:
