@@ -539,7 +539,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then LFM3 read as its code builds it (l12alloc5, test_lfm3.py: short convolutions, not Mamba-2; sandwich norms;
     # per-head q/k norms; the output gate's saved product and sigmoid): lfm3 -3.86 -> -0.22 %; median 0.44 %, worst
     # and most under hy-v4 -2.68 % again
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.45, worst=2.69, under=-2.69),
+    # + roberta-default-l3 mixed-precision fused AdamW and xlnet-default-l2 fp32 eager SGD, moved from blind6-list.jsonl
+    # unscored (memfit raised on both) by the held-out rule, first scored after the training pool's tied-head fix
+    # (l12tied): roberta +2.76 %, xlnet -10.92 % (XLNet's two-stream relative attention, suspected; open): 12 cases,
+    # median 0.46 %, worst and most under now xlnet (cases added, no figure of the other ten moved)
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.47, worst=10.93, under=-10.93),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -656,7 +660,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/blind5.jsonl", "training"): Bound(median=0.22, worst=1.20, under=-0.83),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.64 %, worst mvp eager ckpt training
     # +39.23 %, most under bert LoRA ckpt -1.13 % (roberta amp and xlnet fp32 SGD raise in memfit: case_unscored)
-    ("simulated/blind6.jsonl", "training"): Bound(median=0.65, worst=39.23, under=-1.13),
+    # + their four blind replacements (l12tied: listed, then simulated before the training pool's tied-head fix,
+    # scored once after it, nothing tuned on them): camembert-l3 amp +3.83 %, xlm-roberta-l2 fp32 eager SGD -1.41 %,
+    # data2vec-text-l2 amp +2.46 %, roberta-prelayernorm-l2 fp32 eager SGD +0.20 %: 10 cases, median 0.64 -> 1.05 %,
+    # worst mvp +39.23 %, most under now xlm-roberta -1.41 %
+    ("simulated/blind6.jsonl", "training"): Bound(median=1.06, worst=39.23, under=-1.42),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1444,7 +1452,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 1.04 -> 1.19 %, worst and most under now axk2 -11.21 % (a case added, no formula changed)
     # + lfm3-default-l4 fp32 fused AdamW (-2.90 %), moved from blind5.jsonl (l12alloc5): 10 cases, median 1.19 ->
     # 1.37 % (a case added, no formula changed); then LFM3's builder (l12alloc5): lfm3 -2.90 -> -0.25 %, median 1.03 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.03, worst=11.22, under=-11.22),
+    # + roberta-default-l3 amp (+1.37 %) and xlnet-default-l2 fp32 eager SGD (-6.71 %), moved from blind round 6
+    # unscored (memfit raised on both; l12tied, scored after the tied-head fix): 12 cases, median 1.03 -> 1.28 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=1.29, worst=11.22, under=-11.22),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1535,7 +1545,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     ("simulated/blind5.jsonl", "training"): Bound(median=0.44, worst=1.07, under=-1.07),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.51 %, worst mvp +38.20 %, most under
     # axk1-l3 attention LoRA -1.71 %
-    ("simulated/blind6.jsonl", "training"): Bound(median=0.52, worst=38.20, under=-1.71),
+    # + the four blind replacements of roberta / xlnet (l12tied, scored once after the tied-head fix): camembert
+    # +8.58 %, xlm-roberta -7.07 %, data2vec-text +1.10 %, roberta-prelayernorm -0.71 %: 10 cases, median 0.51 ->
+    # 0.91 %, worst mvp +38.20 %, most under now xlm-roberta fp32 eager SGD -7.07 % (suspected: RobertaLMHead's dense,
+    # gelu and LayerNorm outputs, not replayed in the pool's head; open)
+    ("simulated/blind6.jsonl", "training"): Bound(median=0.91, worst=38.20, under=-7.07),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
