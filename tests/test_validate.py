@@ -179,3 +179,31 @@ def test_a_case_gpu_sets_the_context_of_the_predicted_total(tmp_path: Path) -> N
     assert h100.predicted_total is not None and ada.predicted_total is not None
     assert ada.predicted_total - h100.predicted_total == cuda_context_bytes("ada")[0] - cuda_context_bytes()[0] != 0
     assert unknown.predicted_bytes is None and "'tpu-v9' is not a GPU of data/gpus.toml" in unknown.note
+
+
+def test_a_case_memfit_fails_on_is_one_row_not_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """memfit raising on one case (a bug, as blind round 6's roberta and xlnet training did) is that case's row:
+    its error in the note, counted as failed in the summary and printed; the other cases are still scored."""
+    import memfit.validate as v
+
+    def predict(rec: dict[str, object]) -> tuple[int | None, int | None, str]:
+        if rec["case"] == "breaks":
+            raise ValueError("146 is not in list")
+        return 1_000, None, ""
+
+    monkeypatch.setattr(v, "_predict", predict)
+    monkeypatch.delenv("MEMFIT_DEBUG", raising=False)
+    first = _first_case()
+    p = tmp_path / "gt.jsonl"
+    p.write_text("".join(json.dumps({**first, "case": c, "kind": "train", "peak_alloc": 2_000}) + "\n"
+                         for c in ("breaks", "scores")))
+    results, summary = validate_file(p)
+    assert [(r.case, r.predicted_bytes, r.failed) for r in results] == [
+        ("breaks", None, True), ("scores", 1_000, False)]
+    assert results[0].note == "memfit failed: ValueError: 146 is not in list (a memfit bug: please report it)"
+    assert results[0].to_json()["failed"] is True
+    assert summary["training"]["failed"] == 1 and summary["training"]["missing"] == 1
+    assert summary["training"]["median_abs_error"] == 0.5  # the other case: (1,000 - 2,000) / 2,000
+    r = CliRunner().invoke(cli, ["validate", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "training: memfit failed on 1 case(s)" in r.output and "ValueError: 146 is not in list" in r.output

@@ -38,6 +38,7 @@ of leftovers) is taken off the measured figures before comparing (``prior_bytes`
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +66,7 @@ class CaseResult:
     prior_bytes: int = 0  # held by the measuring process from earlier cases (see the module docstring)
     measured_total: int | None = None  # peak_reserved + memory outside the pool, prior_bytes taken off
     predicted_total: int | None = None
+    failed: bool = False  # memfit raised on the case (its error in ``note``): counted, not fatal to the file
 
     @property
     def relative_error(self) -> float | None:
@@ -100,6 +102,8 @@ class CaseResult:
                                "total_error": self.total_error}
         if self.note:
             out["note"] = self.note
+        if self.failed:
+            out["failed"] = True
         return out
 
 
@@ -191,6 +195,17 @@ def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
         if p.get(key) is not None:
             out[field] = conv(p[key])
     return out
+
+
+def _predict_or_fail(record: dict[str, Any]) -> tuple[int | None, int | None, str, bool]:
+    """``_predict``, with memfit's own failure on one case (a bug) kept in that case's row rather than stopping
+    the file (MEMFIT_DEBUG=1 lets it raise, with its traceback)."""
+    try:
+        return (*_predict(record), False)
+    except Exception as e:
+        if os.environ.get("MEMFIT_DEBUG"):
+            raise
+        return None, None, f"memfit failed: {type(e).__name__}: {e} (a memfit bug: please report it)", True
 
 
 def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
@@ -376,10 +391,10 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
             rec = {**rec, "params": {**params, "peft": env["peft"]}}
         if "torch" in env and isinstance(rec.get("params"), dict) and "torch" not in rec["params"]:  # its init
             rec = {**rec, "params": {**rec["params"], "torch": env["torch"]}}
-        pred, total, note = _predict(rec)
+        pred, total, note, failed = _predict_or_fail(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
-                                  note, prior, measured_total(rec, prior, loaded.prior(rec)), total))
+                                  note, prior, measured_total(rec, prior, loaded.prior(rec)), total, failed))
     if not results and not skipped:
         raise ConfigError(f"{path} holds no cases: each line must be a JSON object with 'case', 'kind', 'config', "
                           "'params' and 'peak_alloc' (see the ground truth's README)")
@@ -412,7 +427,8 @@ def summarize(results: list[CaseResult]) -> dict[str, Any]:
     for group in ("inference", "training"):
         rows = [r for r in results if r.group == group]
         errs = [(e, r.case) for r in rows if (e := r.relative_error) is not None]
-        stats: dict[str, Any] = {"cases": len(rows), "predicted": len(errs), "missing": len(rows) - len(errs)}
+        stats: dict[str, Any] = {"cases": len(rows), "predicted": len(errs), "missing": len(rows) - len(errs),
+                                 "failed": sum(r.failed for r in rows)}
         stats.update(_error_stats(errs))
         if any(r.prior_bytes for r in rows):
             raw = [(e, r.case) for r in rows if (e := r.raw_relative_error) is not None]

@@ -60,6 +60,9 @@ def validate_cmd(file: str, json_: bool) -> None:
                            f"{_stats(g['total'])}")
         else:
             click.echo(f"{group}: 0/{g['cases']} predicted")
+        if g.get("failed"):
+            click.echo(f"{group}: memfit failed on {g['failed']} case(s), each one's error in its row (a memfit bug: "
+                       "please report it)")
     if "transformers" in summary:
         click.echo(f"transformers: {summary['transformers']}")
     for s in summary.get("not_measured", []):
