@@ -723,8 +723,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # holds more than memfit's PP x FSDP rank there; LOOSENED by the reference, not by a formula), mistral-7b-l8 dp8
     # interleaved rank 0 -0.11 -> -0.66 %, qwen2.5-3b-l8 dp4 interleaved rank 0 +0.00 -> -0.39 %
     # then qwen2.5-7b-l8 pp2 interleaved rank 1 (allocated +0.06 %) moved to development (l16pp2, the rule): 27
-    # cases, median 0.15 -> 0.18 %
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.18, worst=2.94, under=-2.08),
+    # cases, median 0.15 -> 0.18 %; + its blind replacement llama-2-7b-hf-l8 pp2 interleaved rank 1 (listed and
+    # simulated before it was scored), scored once with memfit unchanged: +0.17 %; 28 cases, median 0.17 %
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.17, worst=2.94, under=-2.08),
     # PP x TP (tools/simulate_pipeline.py generate --set tp-dev, each case in its own process; pipeline simulator 2:
     # torchtitan's meta-device build). Was parallel.py's Megatron sums, 23.94 % median / -46.72 % worst; now
     # parallel_pp's TP rank of each stage (the whole embedding gradient, the gathered logits): +0.18, +0.13, +0.30,
@@ -1638,8 +1639,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -> +1.06 %, qwen2.5-3b-l8 dp4 interleaved r0 -0.10 -> -0.41 %; median 0.76 -> 0.92 %, most under -2.36 ->
     # -4.92 % (LOOSENED by the corrected reference, not by a formula; outside issue 16's "none under by more than 3 %")
     # then qwen2.5-7b-l8 pp2 interleaved rank 1 moved to development (l16pp2, the rule): 27 cases, median 0.92 ->
-    # 0.78 %, most under -4.92 -> -2.36 % (mistral-7b-v0.3-l4 pp4 r3)
-    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.78, worst=5.68, under=-2.37),
+    # 0.78 %, most under -4.92 -> -2.36 % (mistral-7b-v0.3-l4 pp4 r3); + its blind replacement llama-2-7b-hf-l8 pp2
+    # interleaved rank 1 (listed in PP_HELDOUT and simulated before it was scored), scored once with memfit
+    # unchanged: +1.59 %; 28 cases, median 0.78 -> 0.92 % (a case added above the median, no formula changed)
+    ("parallel/pipeline-heldout.jsonl", "training"): Bound(median=0.92, worst=5.68, under=-2.37),
     # PP x TP: was parallel.py's Megatron sums and the fitted fraction (dev 20.37 % median / -47.01 % worst); now the
     # rank's pool replayed (pp_pool.py: the TP build, the gathered logits, the DTensor optimizer group first):
     # dev worst +1.49 % (the full-ckpt middle stage); held-out (12, scored once after dev) median 0.85 %, worst +3.78 %
