@@ -378,11 +378,12 @@ def _falcon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: 
 
 # families whose decoder layer is the Llama one (RMSNorm in fp32, q/k/v projections, RoPE by rotate_half, SDPA or
 # eager softmax in fp32, o_proj; gated MLP): their attention is replayed op by op. Emu3's text model is that layer
-# (transformers 5.25 modeling_emu3.py Emu3DecoderLayer; its ``self.dropout`` returns its input in eval)
+# (transformers 5.25 modeling_emu3.py Emu3DecoderLayer; its ``self.dropout`` returns its input in eval); Aria's text
+# attention is Llama's line for line (modeling_aria.py AriaTextAttention.forward; its layer an MoE MLP)
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
              "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "exaone4", "olmo3", "internlm2", "deepseek", "yi",
-             "solar", "falcon", "bitnet", "nanochat", "emu3")
+             "solar", "falcon", "bitnet", "nanochat", "emu3", "aria_text")
 
 
 def _post_norm(tr: Trace, spec: ModelSpec, n: int, dt: int, out: int) -> int:

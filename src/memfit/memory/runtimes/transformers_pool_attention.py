@@ -383,13 +383,12 @@ def _shared_eager(family: str) -> bool:
 
 def _eager_scores(tr: Trace, scores: int, dt: int, half: bool, total: int) -> None:
     """transformers 5.25 ``eager_attention_forward`` (e.g. modeling_llama.py) score by score: ``matmul(q, kᵀ)``, its
-    ``* scaling`` (the product freed), ``+ attention_mask`` (the scaled freed), then ``softmax(dtype=float32)`` and its
-    cast back (bf16: the fp32 copy and the fp32 softmax; fp16: the fused fp32 softmax and the fp16 cast; fp32: the
-    softmax), the masked scores freed with them; the rest of the attention's temporaries (``total`` less the
-    scores: repeated K/V, the output) as one block alive throughout. fp16's fused fp32 softmax (``_softmax`` with
-    ``half_to_float``) and its ``.to(query.dtype)`` are two tensors, the fp32 one freed once the cast is made (the
-    simulator's trace of granite-swa-default-l4 fp16 eager forward: a 360 MiB softmax, then the 180 MiB cast into
-    a freed score block, where one 540 MiB block opened its own segment)."""
+    ``* scaling`` (the product freed), ``+ attention_mask`` (the scaled freed), ``softmax(dtype=float32)``, its cast
+    back, the masked scores freed with them; the attention's other temporaries (``total`` less the scores: repeated
+    K/V, the output) one block alive throughout. torch's SoftMax.cpp ``softmax`` fuses the upcast only for Half on
+    CUDA (``_softmax(half_to_float)``: granite-swa-default-l4's fp16 trace); bf16 is ``toType(float)`` then
+    ``_softmax``, two fp32 tensors, the copy freed before the cast (aria-text-default-l2's bf16 trace opens two 977 MiB
+    segments and reuses them: one 1,953 MiB block, before l12total5a, fitted neither); fp32: the softmax alone."""
     per = 10 if dt == 2 and not half else 8
     rest = tr.alloc(total - scores * per)
     raw = tr.alloc(scores * dt)
@@ -397,10 +396,11 @@ def _eager_scores(tr: Trace, scores: int, dt: int, half: bool, total: int) -> No
     tr.free(raw)
     masked = tr.alloc(scores * dt)
     tr.free(scaled)
-    if half:
-        fp32 = tr.alloc(scores * 4)
+    if dt == 2:  # bf16: the float copy, then the fp32 softmax (fp16: the fused fp32 softmax alone); then the cast
+        copy, soft = (0 if half else tr.alloc(scores * 4)), tr.alloc(scores * 4)  # in this order
+        tr.free(copy)
         tail = tr.alloc(scores * dt)
-        tr.free(fp32)
+        tr.free(soft)
     else:
         tail = tr.alloc(scores * (per - dt))
     tr.free(masked, tail, rest)
