@@ -25,6 +25,7 @@ from ...spec import AttentionSpec, ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
+from .transformers_inkling_text import rel_logits_sdpa_pool
 from .transformers_pool_flint import fp32_sinks_eager
 
 __all__ = ["REL_BIAS_SINK_EAGER", "block_states_bytes", "own_sinks_eager", "rel_bias_sinks_moment",
@@ -107,11 +108,14 @@ def _bias(tr: Trace, spec: ModelSpec, att: AttentionSpec, wl: Workload, i: int, 
 
 def own_sinks_eager(tr: Trace, spec: ModelSpec, wl: Workload, i: int, keys: int, q: int, dt: int) -> int | None:
     """Layer ``i``'s eager attention with sinks of a family's own code (Flint's, transformers_pool_flint.py, or
-    this module's) from its (held) q: returns the probabilities' key, which the layer holds, with q freed; None
-    (nothing done) for other families or kernels."""
+    this module's) from its (held) q: returns the probabilities' key, which the layer holds, with q freed; Inkling's
+    SDPA attention with its relative position bias (transformers_inkling_text.py): 0, nothing held; None (nothing
+    done) for other families or kernels."""
     flint = fp32_sinks_eager(tr, spec, wl, keys, q, dt)
     if flint is not None:
         return flint
+    if rel_logits_sdpa_pool(tr, spec, wl, i, keys, q, dt):  # Inkling's relative position bias under SDPA
+        return 0
     att = spec.layers[i].attention
     if wl.attn != "eager" or spec.family not in REL_BIAS_SINK_EAGER or att is None:
         return None

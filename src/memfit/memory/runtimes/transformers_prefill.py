@@ -25,6 +25,7 @@ from .transformers import (
     _stream_tensors,
 )
 from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
+from .transformers_inkling_text import rel_logits_sdpa_moment
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
 from .transformers_zaya import router_state_bytes
@@ -84,6 +85,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
         if layer.attention is not None:
             att = layer.attention
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
+            a_bytes, a_text = rel_logits_sdpa_moment(spec, idx, att, wl, b, queries, keys, dt) or (a_bytes, a_text)
             dyn = dynamic_mask_bytes(spec.family, att, b, queries, keys, dt)[0]  # Doge's dynamic mask
             a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt) \
