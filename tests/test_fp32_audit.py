@@ -50,23 +50,12 @@ def _strict_model_types() -> set[str]:
     return {mt for mt in CONFIG_MAPPING_NAMES if model_type_to_module_name(mt) in strict}
 
 
-# families whose row is held back: with it, device totals of their cases move past their bounds though the allocated
-# peaks stay within theirs. The inference pool spreads the weight bytes evenly over its parameter blocks
-# (transformers_pool_build.py build_weights, build_inference_weights), so a row's float32 bytes widen every block a
-# little and the emulated allocator places them otherwise: kimi-linear-l5 generate's device total went +0.01 ->
-# +19.2 %, bailing-hybrid-default-l6 -> -16.9 %, deepseek-v2-lite-l4 -0.05 -> +0.30 % (cases.jsonl median 0.13 ->
-# 0.25 %); ernie-4.5 (families.jsonl, heldout.jsonl training) and GLM-4.5-Air / GLM-4.7-Flash LoRA (peft22-dev.jsonl
-# device total median 0.07 -> 0.20 %; the training path not examined) past theirs too. Their rows land with a fix.
-HELD_BACK = ("deepseek_v2", "kimi_linear", "bailing_hybrid", "ernie4_5_moe", "glm4_moe", "glm4_moe_lite")
-
-
 def _families() -> list[Any]:
     try:
         strict = _strict_model_types()
     except pytest.skip.Exception:
         strict = set()
-    return [pytest.param(mt, marks=pytest.mark.xfail(strict=True, reason="row held back (HELD_BACK)"))
-            if mt in HELD_BACK else mt for mt in sorted(set(SUPPORTED_FAMILIES) | set(fp32_modules()) | strict)]
+    return sorted(set(SUPPORTED_FAMILIES) | set(fp32_modules()) | strict)
 
 
 @pytest.mark.parametrize("model_type", _families())

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memfit.memory.allocator_trace import Trace, parameter_blocks
+from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
+from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
 
 DATA = Path(__file__).resolve().parent / "data" / "simulated" / "families-hybrid.jsonl"
@@ -33,8 +34,11 @@ def test_kimi_moe_layer_is_built_as_the_simulator_builds_it() -> None:
                if '"kimi-linear-l5/gen-b2-s4096-new8"' in line)
     spec = spec_from_config(rec["config"], "kimi-linear-l5")
     tr = Recorded()
-    bf16 = 2 * sum(b.numel for b in parameter_blocks(spec))  # every parameter in bf16 but the router
-    build_inference_weights(tr, spec, bf16, 2)
+    # the weights with the router and the forget gates' dt_bias in float32 (data/fp32_parameters.toml): the
+    # simulator's param_bytes, each block at its own dtype (allocator_trace.block_bytes)
+    weights = weights_breakdown(spec, "bfloat16").total_bytes
+    assert weights == rec["param_bytes"] == 16_573_353_728
+    build_inference_weights(tr, spec, weights, 2)
     i = tr.sizes.index(2_415_919_104)
     assert tr.sizes[i:i + 5] == [2_415_919_104, 1_207_959_552, 2_359_296, 4_718_592, 4_718_592]
     assert 2_359_296 not in tr.sizes[:i]  # no router before the first layer's experts

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from ..inventory import inventory
 from ..spec import ModelSpec
 from .caching_allocator import CachingAllocator
+from .fp32_parameters import fp32_kept
 
-__all__ = ["Block", "PoolFigures", "Trace", "build_weights", "parameter_blocks"]
+__all__ = ["Block", "PoolFigures", "Trace", "block_bytes", "build_weights", "parameter_blocks"]
 
 CUBLAS_WORKSPACE = 32 << 20
+FP32 = 4
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,9 @@ class Trace:
 
 @dataclass(frozen=True)
 class Block:
-    """One parameter allocation: its layer (None outside the layers), elements, whether it is a weight matrix, and
-    its (first) tensor's name."""
+    """One parameter allocation: its layer (None outside the layers), elements, whether it is a weight matrix, its
+    (first) tensor's name, and whether the family keeps it in float32 under a 16-bit load
+    (``data/fp32_parameters.toml``)."""
 
     layer: int | None
     numel: int
@@ -100,6 +103,7 @@ class Block:
     group: str
     kind: str = ""
     name: str = ""
+    fp32: bool = False
 
 
 def parameter_blocks(spec: ModelSpec) -> list[Block]:
@@ -110,21 +114,35 @@ def parameter_blocks(spec: ModelSpec) -> list[Block]:
         key = (t.layer, t.kind, t.is_bias, -1 if t.group == "experts" else i)
         old = blocks.get(key)
         blocks[key] = Block(t.layer, t.numel + (old.numel if old else 0), len(t.shape) >= 2 and not t.is_bias,
-                            t.group, t.kind, old.name if old else t.name)
+                            t.group, t.kind, old.name if old else t.name, fp32_kept(spec.family, t.name))
     return list(blocks.values())
 
 
+def block_bytes(blocks: list[Block], weights_bytes: int, dense: bool = True) -> list[int]:
+    """Each block's bytes as the load allocates it: one tensor per parameter at its own dtype (transformers 5.25
+    ``core_model_loading.py`` ``convert_and_load_state_dict_in_model``: each checkpoint tensor materialised on its
+    own, ``_materialize_copy`` ``tensor.to(device, dtype)``, the dtype plan's float32 for the entries of
+    ``_keep_in_fp32_modules_strict``; ``from_config`` makes the same tensors in the modules' constructors). Where
+    the weights are ``dense`` (a 16- or 32-bit load, whose bytes count the kept-float32 parameters at 4 B:
+    ``memory/weights.py``), a kept block takes 4 B per element and the rest of ``weights_bytes`` is spread over the
+    others in proportion to their elements (exactly the dtype's bytes each); otherwise (a quantized format) all of
+    ``weights_bytes`` is spread so."""
+    fixed = [b.numel * FP32 if dense and b.fp32 else 0 for b in blocks]
+    rest = sum(b.numel for b, f in zip(blocks, fixed, strict=True) if not f) or 1
+    spread = weights_bytes - sum(fixed)
+    return [f or b.numel * spread // rest for b, f in zip(blocks, fixed, strict=True)]
+
+
 def build_weights(trace: Trace, spec: ModelSpec, weights_bytes: int, workspaces: int = 1,
-                  tied_bytes_each: int | None = None) -> list[int]:
-    """The process before the workload: the cuBLAS workspaces, then every parameter tensor in model order (bytes
-    in proportion to its elements when the format's total is given), then, for tied embeddings, the output
-    projection transformers allocates with the model and frees when it ties it to the input embedding
-    (``tied_bytes_each``: its bytes per element, the model dtype's). Returns the weights' keys."""
+                  tied_bytes_each: int | None = None, dense: bool = True) -> list[int]:
+    """The process before the workload: the cuBLAS workspaces, then every parameter tensor in model order (each at
+    its own size, :func:`block_bytes`), then, for tied embeddings, the output projection transformers allocates
+    with the model and frees when it ties it to the input embedding (``tied_bytes_each``: its bytes per element,
+    the model dtype's). Returns the weights' keys."""
     for _ in range(workspaces):
         trace.alloc(CUBLAS_WORKSPACE)
     tensors = parameter_blocks(spec)
-    numel = sum(b.numel for b in tensors) or 1
-    keys = [trace.alloc(b.numel * weights_bytes // numel) for b in tensors]
+    keys = [trace.alloc(n) for n in block_bytes(tensors, weights_bytes, dense)]
     if spec.tie_word_embeddings and tied_bytes_each:
         trace.free(trace.alloc(spec.vocab_size * spec.hidden_size * tied_bytes_each))
     return keys

@@ -132,7 +132,7 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
     if wl.quant == "int8":  # LLM.int8's build (transformers_pool_int8.py); a random model is made on the device
         int8_build(tr, spec, dt, on_device=wl.int8_outliers == "random")
     else:
-        build_inference_weights(tr, spec, weights_bytes, dt, wl.random_init)
+        build_inference_weights(tr, spec, weights_bytes, dt, wl.random_init, dense=not wl.quant)
     tr.built()
     images = image_prefill(tr, spec, wl, dt)  # what the images become before the text runs, held through it
     cache_keys = _prefill(tr, spec, wl, dt)

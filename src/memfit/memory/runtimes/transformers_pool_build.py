@@ -13,36 +13,34 @@ where a later 4.5 MiB temporary lands.
 from __future__ import annotations
 
 from ...spec import ModelSpec
-from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, build_weights, parameter_blocks
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, block_bytes, build_weights, parameter_blocks
 from ..weight_init import build_initialised
 
 __all__ = ["build_inference_weights"]
 
-FP32 = 4
 # families whose MoE layers are laid out as described above: fused gate_up experts, the fp32 router after them
 FUSED_EXPERTS_FP32_ROUTER = ("kimi_linear", "bailing_hybrid")  # BailingHybridMoE: experts, gate, shared
 _ROUTER = ("ffn_gate_inp", "exp_probs_b")
 
 
-def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: int, random_init: bool = False) -> None:
+def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: int, random_init: bool = False,
+                            dense: bool = True) -> None:
     """The cuBLAS workspace and the parameters in the order and sizes the family's modelling code makes them;
-    ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``)."""
+    ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``); ``dense``: the
+    model's own 16- or 32-bit weights, not a quantized format (``allocator_trace.block_bytes``)."""
     if random_init and spec.init_cutoff and spec.family not in FUSED_EXPERTS_FP32_ROUTER:
         tr.alloc(CUBLAS_WORKSPACE)
         blocks = parameter_blocks(spec)
-        numel = sum(b.numel for b in blocks) or 1
         tied = (spec.vocab_size * spec.hidden_size, spec.vocab_size * spec.hidden_size * dt)
-        build_initialised(tr, spec.family, spec.init_cutoff, blocks, [b.numel * weights_bytes // numel for b in blocks],
+        build_initialised(tr, spec.family, spec.init_cutoff, blocks, block_bytes(blocks, weights_bytes, dense),
                           tied if spec.tie_word_embeddings else None)
         return
     if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
-        build_weights(tr, spec, weights_bytes, 1, dt)
+        build_weights(tr, spec, weights_bytes, 1, dt, dense)
         return
     tr.alloc(CUBLAS_WORKSPACE)
-    blocks = _laid_out(parameter_blocks(spec))
-    numel = sum(b.numel for b in blocks) or 1
-    for b in blocks:
-        tr.alloc(b.numel * FP32 if b.kind in _ROUTER else b.numel * weights_bytes // numel)
+    for n in block_bytes(_laid_out(parameter_blocks(spec)), weights_bytes, dense):
+        tr.alloc(n)
     if spec.tie_word_embeddings:
         tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * dt))
 
@@ -57,7 +55,7 @@ def _laid_out(blocks: list[Block]) -> list[Block]:
             continue
         if b.kind == "ffn_up_exps" and out and out[-1].kind == "ffn_gate_exps" and out[-1].layer == b.layer:
             gate = out.pop()
-            b = Block(b.layer, gate.numel + b.numel, b.matrix, b.group, b.kind)
+            b = Block(b.layer, gate.numel + b.numel, b.matrix, b.group, b.kind, fp32=b.fp32)
         out.append(b)
         if b.kind == "ffn_down_exps":
             out.extend(r for r in router if r.layer == b.layer)

@@ -38,7 +38,7 @@ from functools import lru_cache
 from ...spec import LayerSpec, ModelSpec
 from ...workload import Workload
 from ..activations import LayerActivations, ModelActivations
-from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, parameter_blocks
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, block_bytes, parameter_blocks
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
@@ -94,7 +94,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
     fused = any(x.attention is not None and x.attention.fused_qkv for x in spec.layers)
     p = replace(states.precision, kv_cache=fused and wl.checkpointing != "full")
     c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
-    _build(tr, c, states.weights, states.precision.weight_bytes, wl.random_init)
+    _build(tr, c, states.weights, states.precision.weight_bytes, wl.random_init, states.fp32_kept)
     trainable = _trainable(c, wl, states)
     if states.lora:
         for x in trainable:
@@ -160,23 +160,24 @@ def _blocks(c: StepContext) -> list[Block]:
     return tower + [x for x in blocks if x.group != "vision"]
 
 
-def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, random_init: bool) -> None:
+def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, random_init: bool,
+           fp32_kept: bool = False) -> None:
     """The process before the step: two cuBLAS workspaces (forward and autograd threads), every parameter tensor in
-    model order (bytes in proportion to its elements), then for tied embeddings the output projection transformers
-    allocates with the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``);
+    model order (each at its own size, ``allocator_trace.block_bytes``; ``fp32_kept``: the weights count the
+    family's float32 parameters at 4 B), then for tied embeddings the output projection transformers allocates with
+    the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``);
     ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``)."""
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
     blocks = _blocks(c)
-    numel = sum(b.numel for b in blocks) or 1
+    sizes = block_bytes(blocks, weights_bytes, fp32_kept)
     if random_init and c.spec.init_cutoff:
         n_tied = c.spec.vocab_size * c.spec.hidden_size
-        if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, [b.numel * weights_bytes // numel
-                             for b in blocks], (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings
-                             else None) is not None:
+        if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
+                             (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings else None) is not None:
             return
-    for b in blocks:
-        tr.alloc(b.numel * weights_bytes // numel)
+    for n in sizes:
+        tr.alloc(n)
     if c.spec.tie_word_embeddings:
         tr.free(tr.alloc(c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each))
 

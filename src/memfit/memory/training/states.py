@@ -70,6 +70,7 @@ class ModelStates:
     embedding_grads: int  # an untied trainable embedding (and a training vision tower), made at the end of backward
     precision: Precision
     tower_grads: int = 0  # the vision tower's share of ``embedding_grads`` (with images)
+    fp32_kept: bool = False  # ``weights`` counts the family's kept-float32 parameters at 4 B each
 
 
 def _is_quant(wl: Workload) -> bool:
@@ -221,7 +222,8 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, 4)
     return ModelStates(weights=weights, weights_formula=wformula, lora=lora, trainable=trainable, grad_bytes=grad_b,
                        gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
-                       embedding_grads=emb, tower_grads=tower, precision=p)
+                       embedding_grads=emb, tower_grads=tower, precision=p,
+                       fp32_kept=wl.mode != "train" and not _is_quant(wl) and p.weight_bytes == 2)
 
 
 def _fp32_kept_parameters(spec: ModelSpec, weight_bytes: int) -> int:
