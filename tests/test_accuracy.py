@@ -498,7 +498,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + inkling-text-default-l2 bf16 generate (-12.50 %), moved from blind5.jsonl by the held-out rule (l12inkling),
     # then Inkling's relative position bias under SDPA and its untied lm_head (test_inkling_text.py): -0.02 %;
     # 44 cases, median 0.09 %, worst trocr -11.78 % (unchanged)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=11.79, under=-11.79),
+    # + zamba-default-l8 bf16 generate b2 s1200 (-31.14 %), moved from blind6.jsonl by the held-out rule (l12zamba): 45
+    # cases, median 0.09 %, worst and most under zamba (a case added, no formula changed)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=31.14, under=-31.14),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -650,7 +652,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: zamba-default-l8 generate -29.62 ->
     # -31.14 % (WORSE: its Mamba layers' moments no longer hold the K/V of the attention layers after them, which
     # DynamicCache has not made yet; zamba's remaining miss is elsewhere, not looked into: blind)
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.15, worst=81.72, under=-31.14),
+    # then zamba-l8 bf16 generate (-31.14 %) moved to development (sweep-dev.jsonl) by the held-out rule, zamba-l8 fp16
+    # prefill b3 s700 listed blind in its place (l12zamba): 13 cases, median 0.14 -> 0.11 %, most under cpmant -5.97 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.11, worst=81.72, under=-5.98),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1448,7 +1452,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # +0.22 -> +0.02 %, bailing-hybrid +0.25 -> +0.26 %): median 0.30 -> 0.34 % (WORSE by placement: the
     # build is now the simulator's to the MiB, afmoe's reserved after the build 4,036 -> 4,018 MiB = the trace's; the
     # old spread's segment rounding had hidden a shortfall of the run, docs/simulator.md)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.34, worst=14.40, under=-10.78),
+    # + zamba-default-l8 bf16 generate (-28.84 %), moved from blind6.jsonl (l12zamba): 45 cases, median 0.34 -> 0.37 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.37, worst=28.84, under=-28.84),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1568,7 +1573,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then plbart (+8.13 %) and trocr (-10.77 %) moved to development (l12bart): 14 cases, median 2.00 -> 1.14 %
     # then OLMo Hybrid's late gate and the cache so far (l12alloc5), scored once: zamba-l8 -27.64 -> -28.84 % (WORSE,
     # explained in the allocated row)
-    ("simulated/blind6.jsonl", "inference"): Bound(median=1.15, worst=28.85, under=-28.85),
+    # then zamba-l8 generate (-28.84 %) moved to development (l12zamba): 13 cases, median 1.14 -> 1.08 %, worst
+    # bigbird-pegasus +23.22 %, most under rwkv -9.99 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=1.09, worst=23.22, under=-9.99),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
