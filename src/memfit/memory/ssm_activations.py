@@ -31,11 +31,14 @@ from dataclasses import dataclass
 
 from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
 
-__all__ = ["ScanSizes", "gated_delta_prefill_bytes", "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes",
-           "mamba2_saved_bytes", "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training",
-           "rglru_prefill_bytes", "rglru_saved_bytes", "scan_sizes"]
+__all__ = ["HEADWISE_SELECTIVE_SCAN", "ScanSizes", "gated_delta_prefill_bytes", "headwise_scan_prefill_bytes",
+           "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes",
+           "mamba_saved_per_token", "recurrent_training", "rglru_prefill_bytes", "rglru_saved_bytes", "scan_sizes"]
 
 FP32 = 4
+# model types whose Mamba mixer is Mamba-1's selective scan run head by head: transformers 5.25
+# models/zamba/modeling_zamba.py ZambaMambaMixer.forward calls mamba_selective_scan once per head
+HEADWISE_SELECTIVE_SCAN = frozenset({"zamba"})
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,25 @@ def mamba_prefill_bytes(hidden: int, ssm: SSMSpec, tokens: int, dt: int) -> tupl
     return scan + x * per_x + stream, (f"Mamba scan: 3 × {tokens:,} tokens × {ssm.d_inner} × {ssm.d_state} × 4 B "
                                        f"(exp(A·dt), dt·B, dt·B·u) + {tokens:,} × {ssm.d_inner} × {per_x} B "
                                        f"+ stream {stream:,}")
+
+
+def headwise_scan_prefill_bytes(ssm: SSMSpec, tokens: int, dt: int) -> tuple[int, str]:
+    """Bytes of one multi-head Mamba-1 mixer (Zamba) at its last head's ``deltaB_u`` on transformers' torch path.
+
+    ZambaMambaMixer.forward scans the ``H`` heads of ``P = d_inner / H`` channels one after another with
+    ``mamba_selective_scan`` (the reference scan without mamba-ssm): per head ``discrete_A = exp(A·dt)``,
+    ``discrete_B = dt·B`` and ``deltaB_u = discrete_B · u.float()``, each (b, P, s, N) fp32, beside u's fp32 copy
+    and softplus(dt + bias) in fp32 (b, P, s); the earlier heads' outputs (fp32: ``+ u·D`` with D in fp32); and
+    of the model dtype over all of d_inner: in_proj's output (x and the gate, whose view waits), the reshaped conv
+    output and every head's time step (``dt_proj_weight @ time_step``).
+    """
+    heads = max(1, ssm.num_heads)
+    x = tokens * (ssm.d_inner // heads)
+    scan = 3 * x * ssm.d_state * FP32 + 2 * x * FP32 + (heads - 1) * x * FP32
+    mixer = 4 * tokens * ssm.d_inner * dt
+    return scan + mixer, (f"Mamba-1 scan per head ({heads} heads): 3 × {x:,} × {ssm.d_state} × 4 B (exp(A·dt), dt·B, "
+                          f"dt·B·u) + {2 + heads - 1} × {x:,} × 4 B (u, dt, earlier heads' outputs) + 4 × "
+                          f"{tokens:,} × {ssm.d_inner} × {dt} B (in_proj output, conv output, time steps)")
 
 
 def mamba_saved_per_token(ssm: SSMSpec, proj_bytes: int) -> tuple[int, int]:

@@ -36,7 +36,9 @@ from ...workload import Workload
 from ..dsv4_attention import dsv4_attention_transient
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import (
+    HEADWISE_SELECTIVE_SCAN,
     gated_delta_prefill_bytes,
+    headwise_scan_prefill_bytes,
     kda_prefill_bytes,
     mamba2_prefill_bytes,
     mamba_prefill_bytes,
@@ -358,10 +360,11 @@ def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: 
         stream = (_stream_tensors(spec) - 1) * t * spec.hidden_size * dt
         return Moment(f"prefill RG-LRU scan (layer {idx})", kv_full, stream + r_bytes + fixed,
                       formula=f"{stream:,} stream + {r_text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
-    scan, text = mamba2_prefill_bytes(ssm, b, s, dt)
+    headwise = spec.family in HEADWISE_SELECTIVE_SCAN
+    scan, text = headwise_scan_prefill_bytes(ssm, t, dt) if headwise else mamba2_prefill_bytes(ssm, b, s, dt)
     # stream: Mamba2Block's embeddings, fp32 residual and normed input; a hybrid's embeddings, layer input, normed
     stream = t * spec.hidden_size * ((2 * dt + FP32) if spec.family == "mamba2" else (_stream_tensors(spec) - 1) * dt)
-    return Moment(f"prefill Mamba-2 scan (layer {idx})", kv_full, scan + stream + fixed,
+    return Moment(f"prefill {'Mamba' if headwise else 'Mamba-2'} scan (layer {idx})", kv_full, scan + stream + fixed,
                   formula=f"{stream:,} stream + {text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
 
 
