@@ -37,8 +37,9 @@ def test_supported_families() -> None:
     from test_families_new import FAMILIES as LATE_FAMILIES
     from test_family_hybrids import HYBRID_FAMILIES
     from test_family_towers import FAMILIES as TOWER_FAMILIES  # gemma4, llama4, gemma4_unified(_text)
+    from test_lfm3 import FAMILIES as LFM3  # lfm3
 
-    assert set(SUPPORTED_FAMILIES) == NEW_FAMILIES | HYBRID_FAMILIES | LATE_FAMILIES | TOWER_FAMILIES | {
+    assert set(SUPPORTED_FAMILIES) == NEW_FAMILIES | HYBRID_FAMILIES | LATE_FAMILIES | TOWER_FAMILIES | LFM3 | {
         "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
         "gemma3_text", "phi", "phi3", "gpt2", "gptj", "gpt_neox", "falcon", "olmo2", "olmoe", "stablelm",
         "starcoder2", "deepseek", "deepseek_v2", "deepseek_v3", "dbrx", "gpt_oss", "mamba", "mamba2",

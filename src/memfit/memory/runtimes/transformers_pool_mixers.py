@@ -212,8 +212,7 @@ def _gated_delta(tr: Trace, g: LinearAttentionSpec, b: int, s: int, hidden: int,
     low = tr.alloc(v_u // FP32 * dt)
     tr.free(contiguous, q2, k2, vp, v_beta, k_beta, decay, *chunk2, *keep[:3])
     kept = [tr.alloc(state_bytes)] if state_bytes else []
-    out = tr.alloc(v_u // FP32 * dt)  # torch.cat of the outputs
-    z = tr.alloc(t * vd * dt) if g.late_gate else z  # OLMo Hybrid: g_proj once the rule is done
+    out, z = tr.alloc(v_u // FP32 * dt), (tr.alloc(t * vd * dt) if g.late_gate else z)  # cat; OLMo: g_proj after
     n = v_u // FP32
     x = tr.alloc(n * FP32)
     tr.free(tr.alloc(n * FP32))
