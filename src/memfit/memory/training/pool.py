@@ -22,8 +22,7 @@ pool), as an ordered stream of the step's tensors at their own sizes:
 
 Only the tensors above 1 MiB are replayed: the smaller ones live in the small pool's own 2 MiB segments, which the
 large tensors never use (on the H100 and simulated training cases leaving them out moves the device total by 0.03 %
-at the median and 1.1 % at most, LoRA's many small adapter tensors the most; it makes the replay a third faster,
-which a plan's search over many contexts needs).
+at the median and 1.1 % at most, LoRA's many small adapter tensors the most; it makes the replay a third faster).
 
 The byte figures are those the step's allocated peak is built from (``activations.py``, ``states.py``) and the
 parameter tensors of the inventory.
