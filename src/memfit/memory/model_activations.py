@@ -20,7 +20,13 @@ from .activations import (
 from .first_layer import first_layer_saved
 from .runtimes import transformers_families as fam
 
-__all__ = ["model_activations"]
+__all__ = ["log_softmax_bytes", "model_activations"]
+
+
+def log_softmax_bytes(spec: ModelSpec, p: Precision) -> int:
+    """Bytes per logit of the loss's log-softmax: fp32 (``ForCausalLMLoss``'s ``logits.float()``), or the logits' own
+    dtype where the head calls ``CrossEntropyLoss`` on them (``MODEL_DTYPE_LOSS``; autocast keeps it in fp32)."""
+    return p.proj_bytes if spec.family in fam.MODEL_DTYPE_LOSS and not p.amp else LOG_SOFTMAX_BYTES
 
 
 def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, images: bool = True) -> ModelActivations:
@@ -58,10 +64,14 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         fwd_extra += 4 * RV  # skips size-1 dimensions), so .contiguous() returns it and no copy is made
     if spec.family in fam.SOFTCAPPED_LOGITS:  # final_logit_softcapping: tanh keeps its output
         loss_saved += logit_b * TV
+    loss_back = 8 * RV
+    if log_softmax_bytes(spec, p) != LOG_SOFTMAX_BYTES:  # CrossEntropyLoss on the model-dtype logits: no fp32 copy
+        loss_saved, fwd_extra, loss_back = logit_b * TV, logit_b * TV + final_hidden, 2 * logit_b * TV
     head_casts = 2 * V * h if (p.amp and p.full) else 0
     emb_back = 0
     if p.full:
         emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
-                            loss_backward_extra=8 * RV, head_weight_casts=head_casts, embedding_backward_extra=emb_back,
+                            loss_backward_extra=loss_back, head_weight_casts=head_casts,
+                            embedding_backward_extra=emb_back,
                             final_norm=final_norm)

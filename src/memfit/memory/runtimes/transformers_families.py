@@ -13,12 +13,13 @@ from __future__ import annotations
 from ...spec import LayerSpec, ModelSpec
 from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
-__all__ = ["CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER", "FP32_ROUTING",
-           "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS", "KEPT_SCORES_EAGER",
-           "MODEL_DTYPE_SOFTMAX_EAGER", "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU",
-           "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS",
-           "SUB_NORMED", "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra",
-           "gemma_norm", "per_layer_input_bytes", "sub_norm_bytes"]
+__all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER",
+           "FP32_ROUTING", "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS",
+           "KEPT_SCORES_EAGER", "MODEL_DTYPE_LOSS", "MODEL_DTYPE_SOFTMAX_EAGER", "MOE_ACT_TENSORS",
+           "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE",
+           "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
+           "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm", "per_layer_input_bytes",
+           "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -239,8 +240,29 @@ def gemma_norm(family: str) -> bool:
 
 
 # Families whose eager_attention_forward calls softmax in the model dtype (no dtype=float32): transformers 5.25
-# gpt2, codegen, ctrl, biogpt, mimo_v2_flash; gpt-oss (softmax over the scores and the sinks in their dtype)
-MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash")
+# gpt2, codegen, ctrl, biogpt, mimo_v2_flash; gpt-oss (softmax over the scores and the sinks in their dtype).
+# The BART family (transformers 5.25, each model's own copy of models/bart/modeling_bart.py eager_attention_forward:
+# matmul(q, kᵀ) * scaling, + attention_mask, nn.functional.softmax(attn_weights, dim=-1), no fp32 upcast):
+# modeling_bart.py, modeling_mbart.py, modeling_plbart.py, modeling_blenderbot.py, modeling_blenderbot_small.py,
+# modeling_marian.py, modeling_pegasus.py, modeling_bigbird_pegasus.py (its decoder's full attention),
+# modeling_whisper.py; and two with their own attention class of the same chain (query pre-scaled, torch.bmm,
+# .view + attention_mask, softmax in the input dtype): modeling_mvp.py MvpAttention.forward, modeling_trocr.py
+# TrOCRAttention.forward
+MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash",
+                             "bart", "mbart", "plbart", "blenderbot", "blenderbot-small", "marian", "pegasus",
+                             "bigbird_pegasus", "whisper", "mvp", "trocr")
+# Causal-LM heads whose forward takes no logits_to_keep (transformers 5.25 TrOCRForCausalLM.forward:
+# logits = self.output_projection(outputs[0]); WhisperForCausalLM.forward: logits = self.proj_out(outputs[0])), so
+# generate's prefill projects every prompt position, and outputs.logits stays referenced through the first token's
+# sampling (generation/utils.py _sample: outputs.logits[:, -1].to(copy=True, dtype=torch.float32), del outputs at
+# the end of the step)
+ALL_PROMPT_LOGITS = ("trocr", "whisper")
+# Causal-LM heads whose training loss is nn.CrossEntropyLoss() on the model-dtype logits (transformers 5.25
+# {Bart,BigBirdPegasus,Blenderbot,BlenderbotSmall,Marian,MBart,Mvp,Pegasus,PLBart,TrOCR,Whisper}ForCausalLM.forward:
+# loss_fct(logits.view(-1, vocab_size), labels.view(-1))), not ForCausalLMLoss's logits.float(): log_softmax's output
+# and its backward's gradients are in the model dtype (under autocast log_softmax runs in fp32 as before)
+MODEL_DTYPE_LOSS = ("bart", "bigbird_pegasus", "blenderbot", "blenderbot-small", "marian", "mbart", "mvp", "pegasus",
+                    "plbart", "trocr", "whisper")
 
 
 # Families whose rotary embedding returns ``torch.cat([rotated part, pass-through part])`` for the query

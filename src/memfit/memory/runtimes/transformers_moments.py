@@ -23,7 +23,7 @@ from .transformers import (
     _sampling_bytes,
 )
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap_bytes
-from .transformers_families import CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
+from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
 
 __all__ = ["cache_reset_length", "peak_moments"]
@@ -54,9 +54,14 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         moments.append(Moment("logits", 0, t * h * dt + inputs, logits, formula=f"{text} + final hidden state"))
     else:
         last = _sampling_bytes(b, v, dt)
-        moments.append(Moment("after prefill", kv_full, inputs, last,
-                              formula=f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B",
-                              kv_formula=kv_text))
+        text = f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B"
+        if spec.family in ALL_PROMPT_LOGITS:  # no logits_to_keep: the prompt's logits, held through the sampling
+            moments.append(Moment("logits", kv_full, t * h * dt + inputs, t * v * dt, kv_formula=kv_text,
+                                  formula=f"{t:,} tokens × {v:,} vocab × {dt} B logits (no logits_to_keep) + final "
+                                          "hidden state"))
+            last += (t - b) * v * dt
+            text = f"prompt logits {t:,}×{v:,} × {dt} B (no logits_to_keep) + {b}×{v:,} × 5·4 B + vocab index"
+        moments.append(Moment("after prefill", kv_full, inputs, last, formula=text, kv_formula=kv_text))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
         end = kv_cache(spec, tokens, b, "transformers", kvd, bound_windows=True)

@@ -46,7 +46,7 @@ from .transformers import (
     _stream_tensors,
 )
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap
-from .transformers_families import HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
+from .transformers_families import ALL_PROMPT_LOGITS, HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
 from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
 from .transformers_pool_beam import beam_block
@@ -196,13 +196,14 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
             tr.free(*kv_keys)
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
     tr.free(stream if stream != emb else 0, emb, *tables)
-    logits = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
+    rows = t if wl.task == "forward" or spec.family in ALL_PROMPT_LOGITS else b  # (no logits_to_keep: every token)
+    logits = tr.alloc(rows * spec.vocab_size * dt)
     if spec.family in SCALED_LOGITS:  # the scaled logits, a new tensor; the projection's go once it is made
-        scaled = tr.alloc((t if wl.task == "forward" else b) * spec.vocab_size * dt)
+        scaled = tr.alloc(rows * spec.vocab_size * dt)
         tr.free(logits)
         logits = scaled
     if spec.family in FP32_SOFTCAP:  # Beam's fp32 soft-cap (transformers_beam.fp32_softcap)
-        logits = fp32_softcap(tr, logits, (t if wl.task == "forward" else b) * spec.vocab_size, dt)
+        logits = fp32_softcap(tr, logits, rows * spec.vocab_size, dt)
     tr.free(logits, normed, mask, prev)
     return cache_keys
 

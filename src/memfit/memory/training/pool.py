@@ -42,7 +42,7 @@ from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..loss_release import checkpoint_reentrant
-from ..model_activations import model_activations
+from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from ..weight_init import build_initialised
 from .layer_grads import layer_backward
@@ -353,7 +353,7 @@ def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
         scaled = tr.alloc(n)
         tr.free(logits)
         logits = scaled
-    f = tr.alloc(t * v * 4) if c.pb != 4 else 0
+    f = tr.alloc(t * v * 4) if (lb := log_softmax_bytes(c.spec, c.p)) != c.pb else 0  # none for MODEL_DTYPE_LOSS
     if c.spec.family in FLOAT_LOGITS:  # the model's own .float(): the low-precision logits go before the loss
         tr.free(logits)
     elif c.p.model_float_logits and f:  # so did every model of transformers < 4.46 (loss_release.py)
@@ -362,7 +362,7 @@ def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
     rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t  # transformers < 4.49: the shifted fp32 copy
     # a batch of one: logits[..., :-1, :] is already contiguous (c10 compute_contiguous skips size-1 dims): no copy
     shift = tr.alloc(rows * v * 4) if c.p.loss_shift_copy and c.batch > 1 else 0
-    ls = tr.alloc(rows * v * 4)
+    ls = tr.alloc(rows * v * lb)
     tr.free(f, logits, shift)
     return [ls, normed, xin, wcast, x, tanh]
 
@@ -373,14 +373,14 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
     ls, normed, xin, wcast, x, tanh = keys
     n = t * v * c.pb
     rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t
-    g1 = tr.alloc(rows * v * 4)
-    g2 = tr.alloc(rows * v * 4)
+    g1 = tr.alloc(rows * v * (lb := log_softmax_bytes(c.spec, c.p)))  # nll_loss's and log_softmax's gradients
+    g2 = tr.alloc(rows * v * lb)
     tr.free(g1, ls)
     if c.p.loss_shift_copy:  # the shift's slice_backward: a zero-filled fp32 gradient of the unshifted logits
         full = tr.alloc(t * v * 4)
         tr.free(g2)
         g2 = full
-    low = tr.alloc(t * v * c.pb) if c.pb != 4 else 0
+    low = tr.alloc(t * v * c.pb) if lb != c.pb else 0  # the .float()'s backward: the gradient cast back
     if low:
         tr.free(g2)
     if c.spec.family in SOFTCAPPED_LOGITS or c.spec.family in SCALED_LOGITS:  # × cap (or the scale)'s gradient
