@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
+
+from _tools import load_tool
 
 MIB = 1 << 20
 
 
 def _tool() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "placement_sensitivity.py"
-    spec = importlib.util.spec_from_file_location("placement_sensitivity", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("placement_sensitivity", mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("placement_sensitivity")
 
 
 def _stream() -> list[dict[str, object]]:

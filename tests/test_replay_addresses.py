@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from _tools import load_tool
 
 MIB = 1 << 20
 
 
 def _tool() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "replay_addresses.py"
-    spec = importlib.util.spec_from_file_location("replay_addresses", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("replay_addresses", mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("replay_addresses")
 
 
 def test_new_ranges_top_down_and_reuse_policies() -> None:

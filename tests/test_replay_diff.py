@@ -4,24 +4,19 @@ it so)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from _tools import load_tool
+
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 def _tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool(name)
 
 
 def test_trace_of_simulate_memory_replays(tmp_path: Path) -> None:

@@ -4,26 +4,17 @@ another stream is not reusable until the CPU knows that stream ran past the free
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from _tools import load_tool
 
 MIB = 1 << 20
 
 
 def _tool() -> ModuleType:
-    tools = Path(__file__).resolve().parents[1] / "tools"
-    if str(tools) not in sys.path:
-        sys.path.insert(0, str(tools))
-    spec = importlib.util.spec_from_file_location("simulate_fsdp1", tools / "simulate_fsdp1.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("simulate_fsdp1", mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("simulate_fsdp1")
 
 
 def test_a_recorded_free_waits_for_the_event_after_it() -> None:

@@ -11,24 +11,18 @@ llama-3.2-3b-l8 pp2 x dp4 rank 0: its trace freed stage 2's first fp32 norm inpu
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from _tools import load_tool
+
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 def _tool(name: str) -> ModuleType:
-    sys.path.insert(0, str(TOOLS))
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool(name)
 
 
 def _received(example: object, torch: ModuleType) -> object:

@@ -7,14 +7,13 @@ ergo-default-l2/prefill-b1-s12288, sweep-dev.jsonl, whose device total read -11.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
+from _tools import load_tool
 from memfit.validate import validate_file
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
@@ -26,16 +25,7 @@ TINY = dict(model_type="ergo", vocab_size=100, hidden_size=64, num_hidden_layers
 
 
 def _tool() -> ModuleType:
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
-    if "simulate_memory" in sys.modules:
-        return sys.modules["simulate_memory"]
-    spec = importlib.util.spec_from_file_location("simulate_memory", TOOLS / "simulate_memory.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["simulate_memory"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("simulate_memory")
 
 
 def test_fake_tensors_report_cuda_only_inside_the_context() -> None:

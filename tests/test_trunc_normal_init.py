@@ -4,10 +4,8 @@ ModernBERT-decoder, whose ``_init_weights`` fills every Linear and the embedding
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +13,7 @@ from types import ModuleType
 import pytest
 import torch
 
+from _tools import load_tool
 from memfit import Workload
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
@@ -131,16 +130,7 @@ def test_dev_case_device_total() -> None:
 
 
 def _tool() -> ModuleType:
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
-    if "simulate_memory" in sys.modules:
-        return sys.modules["simulate_memory"]
-    spec = importlib.util.spec_from_file_location("simulate_memory", TOOLS / "simulate_memory.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["simulate_memory"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("simulate_memory")
 
 
 def test_simulator_runs_the_rounds() -> None:
