@@ -78,10 +78,10 @@ class CaseResult:
 
     @property
     def raw_relative_error(self) -> float | None:
-        """Allocated peak against the measured figure as recorded (earlier cases' leftovers included)."""
+        """Allocated peak against the figure as recorded, earlier cases' leftovers on both sides."""
         if self.predicted_bytes is None or not self.measured_bytes:
             return None
-        return (self.predicted_bytes - self.measured_bytes) / self.measured_bytes
+        return (self.predicted_bytes + self.prior_bytes - self.measured_bytes) / self.measured_bytes
 
     @property
     def total_error(self) -> float | None:
@@ -95,11 +95,12 @@ class CaseResult:
         return "inference" if self.kind in INFERENCE_KINDS else "training"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"case": self.case, "kind": self.kind, "predicted_bytes": self.predicted_bytes,
-                               "measured_bytes": self.measured_bytes, "prior_bytes": self.prior_bytes,
-                               "relative_error": self.relative_error, "raw_relative_error": self.raw_relative_error,
-                               "predicted_total": self.predicted_total, "measured_total": self.measured_total,
-                               "total_error": self.total_error}
+        p = self.predicted_bytes  # "predicted_bytes" predicts peak_alloc as recorded: + the process's leftovers
+        out: dict[str, Any] = {"case": self.case, "kind": self.kind, "predicted_bytes": p and p + self.prior_bytes,
+                               "fresh_predicted_bytes": p, "measured_bytes": self.measured_bytes,
+                               "prior_bytes": self.prior_bytes, "relative_error": self.relative_error,
+                               "raw_relative_error": self.raw_relative_error, "predicted_total": self.predicted_total,
+                               "measured_total": self.measured_total, "total_error": self.total_error}
         if self.note:
             out["note"] = self.note
         if self.failed:
