@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from memfit.validate import validate_file
+from memfit.validate import _predict, measured_total, prior_bytes, validate_file
 
 
 def records(path: Path) -> list[dict[str, object]]:
@@ -24,6 +24,15 @@ def relative_errors(path: Path) -> list[tuple[str, float]]:
         assert r.relative_error is not None, f"{r.case}: not predicted ({r.note})"
         out.append((r.case, r.relative_error))
     return out
+
+
+def case_errors(path: Path, case: str) -> tuple[float, float]:
+    """One simulated case's (allocated, device total) relative errors, as ``memfit validate`` scores them."""
+    rec: dict[str, Any] = next(r for r in records(path) if r.get("case") == case)
+    allocated, total, why = _predict(rec)
+    measured = measured_total(rec, prior_bytes(rec))
+    assert allocated is not None and total is not None and measured is not None, why
+    return allocated / rec["peak_alloc"] - 1, total / measured - 1
 
 
 def case_line(path: Path, case: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from memfit.memory.allocator_trace import CUBLAS_WORKSPACE, Block, Trace, block_bytes, parameter_blocks
+from memfit.memory.allocator_trace import CUBLAS_WORKSPACE, Block, block_bytes, parameter_blocks
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
 from memfit.memory.training.layer_stream import StepContext
 from memfit.memory.training.pool import _build
@@ -18,6 +18,7 @@ from memfit.memory.training.states import model_states
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
+from test_pool_build import Recorded
 
 # a tiny GLM-4.5 (glm4_moe): hidden 16, 2 layers (the first dense, intermediate 32), 4 routed experts of width 8
 # and one shared, 2 heads of 8 (1 KV head), vocabulary 64, untied
@@ -70,16 +71,6 @@ TINY_BLOCKS = [
     32,
     2048,
 ]
-
-
-class Recorded(Trace):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[int] = []
-
-    def alloc(self, nbytes: int) -> int:
-        self.sizes.append(nbytes)
-        return super().alloc(nbytes)
 
 
 def test_block_bytes_by_hand() -> None:
