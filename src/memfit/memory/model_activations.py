@@ -18,6 +18,7 @@ from .activations import (
     _norm,
 )
 from .first_layer import first_layer_saved
+from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
 from .runtimes import transformers_families as fam
 
 __all__ = ["log_softmax_bytes", "model_activations"]
@@ -37,6 +38,10 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
     layers = first_layer_saved(spec, p, layers, T)  # a parallel first layer under LoRA: its input needs no grad
+    relative = spec.family in RELATIVE_ATTENTION  # XLNet: relative attention, post-norm, no final norm
+    if relative:
+        layers = tuple(relative_layer(spec, layer, la, p, batch, seq)
+                       for layer, la in zip(spec.layers, layers, strict=True))
     if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
         layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
     gemma, layernorm, r = fam.gemma_norm(spec.family), spec.norm != "rms", p.resid_bytes
@@ -44,6 +49,9 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask
     final_hidden = final_norm = 0
+    if relative:
+        kept, final_norm = relative_outside(spec, p, batch, seq)
+        outside += kept
     if spec.final_norm:
         n_saved, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm,
                                spec.norm == "layernorm_fp32")

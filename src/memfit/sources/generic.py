@@ -39,7 +39,7 @@ _HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_atte
 _KV = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "kv_n_heads", "num_key_value_groups")
 _HEAD_DIM = ("head_dim", "attention_head_dim", "kv_channels", "d_head", "dim_head", "head_size")
 _INTER = ("intermediate_size", "ffn_hidden_size", "n_inner", "d_ff", "ffn_dim", "decoder_ffn_dim", "dim_ff",
-          "dff", "inner_size", "ffn_hidden_dim")
+          "dff", "inner_size", "ffn_hidden_dim", "d_inner")  # d_inner: XLNetConfig's layer_1 width
 _VOCAB = ("vocab_size", "n_vocab", "padded_vocab_size")
 _POS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx", "max_sequence_length")
 _EXPERTS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts", "num_routed_experts")
@@ -90,9 +90,18 @@ _NEVER_TIED = ("inkling2_loop_text", "inkling2_loop", "inkling_text")
 # attention_probs_dropout_prob
 # modeling_xglm.py: XGLMModel.forward drops the scaled embeddings (positions added) with config.dropout,
 # XGLMDecoderLayer the attention output and fc2's output with it, XGLMAttention its probabilities with attention_dropout
+# modeling_xlnet.py: XLNetModel.forward drops the word embeddings (and the relative position embedding) with
+# config.dropout, XLNetRelativeAttention its probabilities (rel_attn_core) and o's output (post_attention),
+# XLNetFeedForward layer_1's activation and layer_2's output, all with the same config.dropout
 _DROPOUT_KEYS = {"opt": ("", "dropout", "attention_dropout"),
                  "biogpt": ("hidden_dropout_prob", "hidden_dropout_prob", "attention_probs_dropout_prob"),
-                 "xglm": ("dropout", "dropout", "attention_dropout")}
+                 "xglm": ("dropout", "dropout", "attention_dropout"),
+                 "xlnet": ("dropout", "dropout", "dropout")}
+# model types whose blocks norm after each residual add, with no final norm and no rotary or learned positions
+# (transformers 5.25 modeling_xlnet.py: XLNetRelativeAttention.post_attention ``layer_norm(attn_out + h)``,
+# XLNetFeedForward ``layer_norm(output + inp)``; XLNetModel has no final norm and adds a relative positional
+# encoding inside attention, memory.relative_attention)
+_POST_NORM_RELATIVE = ("xlnet",)
 
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
@@ -273,7 +282,8 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     half = cfg.get("model_type") in _HALF_GATED
     return MLPSpec(inter // 2 if half else inter, "gated" if gated else "plain", half or _flag(cfg, "mlp_bias", False),
                    str(cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")
-                       or "silu"), fused_gate_up=gated and cfg.get("model_type") in _FUSED_GATE_UP)
+                       or cfg.get("ff_activation") or "silu"),  # ff_activation: XLNetConfig's
+                   fused_gate_up=gated and cfg.get("model_type") in _FUSED_GATE_UP)
 
 
 def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpec]:
@@ -352,6 +362,9 @@ def _norm_kind(cfg: Config, text: Config) -> str:
 def generic_spec(cfg: Config, name: str) -> ModelSpec:
     """The ModelSpec of any causal-LM config from its standard fields (see the module docstring)."""
     text, hidden, vocab, layers, _ = _layout(cfg)
+    post = cfg.get("model_type") in _POST_NORM_RELATIVE
+    if post:
+        layers = [replace(layer, norm_layout="post") for layer in layers]
     eps = _norm_kind(cfg, text)
     keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))
     drop = dropouts(text, *keys, 0.0) if keys else {}
@@ -361,6 +374,7 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     return ModelSpec(
         name=name, family=str(cfg.get("model_type")), hidden_size=hidden, vocab_size=vocab, layers=tuple(layers),
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
+        position_embedding="none" if post else "rope", final_norm=not post,
         max_position_embeddings=_int(text, _POS, 0, minimum=0, maximum=MAX_POSITIONS) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
         tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)), **drop)
