@@ -80,8 +80,9 @@ _LAYERNORM_NORM_BIAS = ("modernbert-decoder",)
 # model types whose causal LM never ties its output projection to the embeddings although the config has no
 # tie_word_embeddings field (transformers 5.25 modeling_inkling2_loop.py Inkling2LoopForCausalLM: ``_tied_weights_keys
 # = {}``, "embed and unembed are separate tensors in the checkpoints, never tied"; lm_head has unpadded_vocab_size rows)
-# and modeling_inkling.py InklingForCausalLM (inkling_text): ``_tied_weights_keys = {}``, the same words
-_NEVER_TIED = ("inkling2_loop_text", "inkling2_loop", "inkling_text")
+# and modeling_inkling.py InklingForCausalLM (inkling_text) and modeling_inkling2.py Inkling2ForCausalLM
+# (inkling2_text): ``_tied_weights_keys = {}``, the same words
+_NEVER_TIED = ("inkling2_loop_text", "inkling2_loop", "inkling_text", "inkling2_text", "inkling2")
 # model types whose modelling code runs dropout in training under these config keys (embedding, residual,
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
 # with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;

@@ -1,5 +1,6 @@
-"""Inkling2-Loop's eager attention (issue 12, l12inkling): its relative position bias and its input-dependent sinks,
-for the moment formula of ``transformers.py`` and the pool emulation of ``transformers_pool_attention.py``. Written
+"""Inkling2-Loop's and Inkling-2's eager attention (issue 12, l12inkling): its relative position bias and its
+input-dependent sinks, for the moment formula of ``transformers.py`` and the pool emulation of
+``transformers_pool_attention.py``. Written
 from transformers 5.25 ``models/inkling2_loop/modeling_inkling2_loop.py`` and checked against the simulator's
 allocation trace of the development case inkling2-loop-text-default-l2/gen-eager-b2-s2048-new8 (sweep-dev.jsonl,
 moved there from blind round 5 before its trace was read).
@@ -32,8 +33,10 @@ __all__ = ["REL_BIAS_SINK_EAGER", "block_states_bytes", "own_sinks_eager", "rel_
            "relative_distance_bytes"]
 
 # Families whose eager attention adds a relative position bias of the scores' shape and softmaxes the fp32
-# concatenation of the scores with input-dependent sink logits (transformers 5.25 modeling_inkling2_loop.py)
-REL_BIAS_SINK_EAGER = ("inkling2_loop_text", "inkling2_loop")
+# concatenation of the scores with input-dependent sink logits (transformers 5.25 modeling_inkling2_loop.py;
+# modeling_inkling2.py has the same Inkling2SlidingAttention / Inkling2FullAttention, RelativePositionBias,
+# eager_attention_forward, BlockAttentionResidual and TextModel.forward masks and distances, without the loop)
+REL_BIAS_SINK_EAGER = ("inkling2_loop_text", "inkling2_loop", "inkling2_text", "inkling2")
 INT64 = 8
 # n_layers_per_attn_res_block: Inkling2LoopTextConfig's default (the spec does not carry the field)
 BLOCK_LAYERS = 6
