@@ -287,6 +287,17 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
                    fused_gate_up=gated and cfg.get("model_type") in _FUSED_GATE_UP)
 
 
+def _swa(cfg: Config, attn: AttentionSpec) -> AttentionSpec:
+    """A sliding layer's heads where the config gives them its own fields (transformers 5.25 modeling_inkling.py
+    InklingAttention.__init__, modeling_inkling2.py / modeling_inkling2_loop.py Inkling2*SlidingAttention.__init__:
+    ``num_heads = config.swa_num_attention_heads if self.is_sliding else config.num_attention_heads``, the same for
+    ``swa_num_key_value_heads`` and ``swa_head_dim``)."""
+    heads = _int(cfg, ("swa_num_attention_heads",)) or attn.num_heads
+    kv = _int(cfg, ("swa_num_key_value_heads",)) or attn.num_kv_heads
+    return replace(attn, num_heads=heads, num_kv_heads=min(kv, heads),
+                   head_dim=_int(cfg, ("swa_head_dim",)) or attn.head_dim)
+
+
 def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpec]:
     attn = _attention(cfg, hidden, notes)
     kinds = layer_kinds(cfg, n, notes, has_attention=attn is not None)
@@ -305,7 +316,8 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
         if kind.moe_only and moe is not None:
             ffn, mlp = moe, None
         if kind.mixer in ("attention", "parallel") and attn is not None:
-            a = replace(attn, sliding_window=windows if kind.sliding and windows else None)
+            a = replace(_swa(cfg, attn) if kind.sliding else attn, sliding_window=windows if kind.sliding and windows
+                        else None)
             ssm = _recurrent(cfg, hidden, attn, "mamba") if kind.mixer == "parallel" else None
             out.append(LayerSpec("attention", a, ssm=ssm, mlp=mlp, moe=ffn))
         elif kind.mixer == "recurrent" and gdn is not None and "linear" in kind.word:

@@ -53,7 +53,9 @@ def rel_logits_sdpa_moment(
     d_rel, extent = _rel_shape(spec, i, att)
     t, heads = b * s, att.num_heads
     q = t * heads * att.head_dim * dt
-    k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt
+    # k and v: with a cache, cache.update's torch.cat copies are the keys and values the attention reads (counted
+    # with the cache: DynamicSlidingWindowLayer.update keeps a view of them) and the projected ones are freed
+    k_v = t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt if wl.task == "forward" else 0
     scores = b * heads * s * keys * dt
     rel = t * heads * d_rel * dt  # relative_states, bound through the attention
     fill = rel + t * heads * extent * dt + 2 * s * keys * INT64 + s * keys  # rel_logits, distance, index, condition
