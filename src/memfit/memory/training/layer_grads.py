@@ -35,6 +35,7 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
     pending: list[int] = []  # gradients an op made, each consumed by the Linear before it
     run.streams[:] = [grad, 0]  # the hyper-connections' ops (layer_hc) pass the streams' gradient along
     first, replaced = grad, False  # ``replaced``: the input norm's fp32 chain made the layer input's gradient
+    start = len(c.grads)
     for j in range(len(run.linears), -1, -1):
         for pos, sizes, scratch in reversed(run.kernels):
             if pos == j:
@@ -61,8 +62,9 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
         if j > 0:
             lin = run.linears[j - 1]
             gi, gw = _linear_backward(c, lin, lin.kind in kinds)
-            if gw:
-                made[lin.kind] = gw
+            if gw:  # a later micro-batch's: AccumulateGrad (run first once ready) adds it into .grad, and it goes
+                made[lin.kind] = -1 if c.added else gw
+                tr.free(gw if c.added else 0)
             if pending:
                 tr.free(pending.pop())
             gb = 4 if lin.cast_input else c.pb
@@ -76,6 +78,9 @@ def layer_backward(c: StepContext, run: LayerRun, grad: int, trainable: list[tup
         made_as = made.pop(kind, 0) or made.pop(kind.removesuffix("_shexp"), 0) if matrix else 0
         c.grads.append(made_as or tr.alloc(numel * gb))
     c.grads += made.values()
+    if c.added:  # each added into its ``.grad`` in place and freed (-1: a Linear's, freed as it was made)
+        tr.free(*[max(0, k) for k in c.grads[start:]])
+        del c.grads[start:]
     if replaced:
         return grad
     if run.streams[0] != first:  # the hyper-connections freed it and left the layer input's
@@ -91,8 +96,15 @@ def _fp32_rms_chain(c: StepContext) -> bool:
     (no hyper-connections), the norm's weight and input both needing their gradients (full training: a LoRA model's
     norm weight is frozen, and autograd's ``MulBackward0`` makes no product for an input that needs no gradient).
     Not OLMo (1): its ``OlmoLayerNorm`` is ``F.layer_norm`` without a weight (spec ``layernorm_fp32``), one kernel."""
-    return c.spec.norm == "rms" and c.r == 4 and c.sp == 1 and c.p.full and \
-        not c.no_input_grad and hc_streams(c.spec) <= 1 and all(la.norm_layout == "pre" for la in c.spec.layers)
+    return (
+        c.spec.norm == "rms"
+        and c.r == 4
+        and c.sp == 1
+        and c.p.full
+        and not c.no_input_grad
+        and hc_streams(c.spec) <= 1
+        and all(la.norm_layout == "pre" for la in c.spec.layers)
+    )
 
 
 def rms_backward_fp32(c: StepContext, stream: int, incoming: list[int]) -> int:

@@ -20,6 +20,7 @@ __all__ = ["KV_STORE_FAMILIES", "BackwardOp", "LayerRun", "Linear", "StepContext
 # states, even if no layer reuses them")
 KV_STORE_FAMILIES = ("gemma3n", "gemma3n_text", "gemma4", "gemma4_text", "gemma4_unified")
 
+
 @dataclass
 class StepContext:
     """What every layer of the step shares: the trace, tokens, dtypes, and the gradients made so far."""
@@ -37,6 +38,8 @@ class StepContext:
     tp: int = 1  # tensor parallelism's ranks (``layer_sp``: the collectives that make partial sums whole)
     selective: bool = False  # the attention kernel under torch.utils.checkpoint (``--checkpointing selective``)
     no_input_grad: bool = False  # the layer's input needs no gradient (``layer_parallel``: LoRA's first layer)
+    added: bool = False  # a later micro-batch without FSDP: each weight gradient is added into the kept ``.grad``
+    # in place and goes as soon as it is made (``layer_grads``: AccumulateGrad)
 
     @property
     def t(self) -> int:
@@ -144,8 +147,9 @@ def _fp32_layer_norm(c: StepContext, run: LayerRun, n: int, x_bytes: int) -> tup
     return low, x_bytes
 
 
-def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int,
-           out_bytes: int = 0) -> int:
+def linear(
+    c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in: int, n_out: int, out_bytes: int = 0
+) -> int:
     """One Linear (and its LoRA adapter); returns the output key (``out_bytes`` per element, else ``proj_bytes``)."""
     tr, t = c.tr, c.t
     trains = c.p.full
@@ -163,8 +167,6 @@ def linear(c: StepContext, run: LayerRun, kind: str, x: int, x_bytes: int, n_in:
         out = _adapter(c, run, out, x_bytes, n_in, n_out, saved)
     run.linears.append(Linear(kind, n_in, n_out, x_bytes, x, saved, cast, wcast))
     return out
-
-
 
 
 def _adapter(c: StepContext, run: LayerRun, out: int, x_bytes: int, n_in: int, n_out: int, saved: list[int]) -> int:

@@ -102,7 +102,8 @@ def _build(tr: Trace, r: PipeRank) -> list[tuple[Block, int, int]]:
         kept = [(b, i) for i, b in enumerate(blocks) if any(stage_owns(b, st, tied) for st in r.stages)]
         order = [p for p in kept if "norm" in p[0].kind] + sorted(
             (p for p in kept if "norm" not in p[0].kind),
-            key=lambda p: (p[0].layer is not None, p[0].layer or 0, p[0].kind not in EMBED_KINDS))
+            key=lambda p: (p[0].layer is not None, p[0].layer or 0, p[0].kind not in EMBED_KINDS),
+        )
         return [(b, tr.alloc(b.numel * wb), i) for b, i in order]
     keys = [tr.alloc(b.numel * wb) for b in whole]
     if tied:  # transformers makes the lm_head, then ties it to the embedding
@@ -133,16 +134,29 @@ def pipeline_pool(r: PipeRank) -> PoolFigures:
         # or the tied embedding as the lm_head): DTensor parameters first, then the replicated plain ones (norms)
         def order(j: int, n: int) -> tuple[bool, int, int]:
             b = params[j][n][0]
-            return "norm" in b.kind, 0 if b.layer is None and b.kind in EMBED_KINDS and r.stages[j].first else \
-                1 if b.layer is not None else 2, places[j][n]
+            return (
+                "norm" in b.kind,
+                0
+                if b.layer is None and b.kind in EMBED_KINDS and r.stages[j].first
+                else 1
+                if b.layer is not None
+                else 2,
+                places[j][n],
+            )
+
         params = [[ps[n] for n in sorted(range(len(ps)), key=partial(order, j))] for j, ps in enumerate(params)]
     tr.built()
     c = StepContext(tr, tp_spec(r.spec, r.tp), r.precision, r.batch, r.seq)
     hid = c.t * r.spec.hidden_size * c.r
     for st in r.stages:  # ``PipelineStage(input_args=, output_args=)``: an example input and output, made and dropped
         tr.free(tr.alloc(c.t * 8 if st.first else hid), tr.alloc(c.t * r.spec.vocab_size * c.pb if st.last else hid))
-    recv = [([tr.alloc(hid) for _ in range(r.microbatches)] if not st.first else [],
-             [tr.alloc(hid) for _ in range(r.microbatches)] if not st.last else []) for st in r.stages]
+    recv = [
+        (
+            [tr.alloc(hid) for _ in range(r.microbatches)] if not st.first else [],
+            [tr.alloc(hid) for _ in range(r.microbatches)] if not st.last else [],
+        )
+        for st in r.stages
+    ]
     states: list[int] = []
     for step in range(2):
         grads: list[list[int]] = [[] for _ in r.stages]
@@ -170,6 +184,9 @@ def _trainable(r: PipeRank, i: int) -> list[tuple[str, int, bool]]:
     return sorted(out, key=lambda p: p[0] != "ffn_down_exps")
 
 
+Buffers = tuple[list[int], list[int]]  # a stage's receive buffers: (activations, gradients), one per micro-batch
+
+
 class StageHooks(Protocol):
     """FSDP inside the stages (``pp_fsdp_pool.py``): a group gathered before it runs, each gradient kept."""
 
@@ -188,8 +205,9 @@ def _keep(grads: list[int], made: list[int], fresh: bool, tr: Trace) -> None:
         tr.free(*made)
 
 
-def run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[int]]],
-                 grads: list[list[int]], hooks: StageHooks | None = None) -> list[int]:
+def run_actions(
+    c: StepContext, r: PipeRank, recv: list[Buffers], grads: list[list[int]], hooks: StageHooks | None = None
+) -> list[int]:
     """The step's actions in the rank's order; returns the last stage's output chunks (kept to the step's end)."""
     tr, spec = c.tr, c.spec
     t, h, v = c.t, spec.hidden_size, spec.vocab_size
@@ -244,7 +262,9 @@ def run_actions(c: StepContext, r: PipeRank, recv: list[tuple[list[int], list[in
                 tr.free(*[key for _, key in run.saved])
                 run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[k])
             start = len(c.grads)
+            c.added = not fresh and not hooks  # FSDP's hooks take the gradients themselves (``pp_fsdp_pool``)
             grad = layer_backward(c, run, grad, _trainable(r, i))
+            c.added = False
             made = c.grads[start:]
             del c.grads[start:]
             if hooks:
@@ -327,17 +347,36 @@ def _param_grad(c: StepContext, grads: list[int], fresh: bool, numel: int, keys:
         tr.free(g)
 
 
-def pipe_rank(spec: ModelSpec, wl: Workload, states: ModelStates, acts: ModelActivations,
-              stages: tuple[PipeStage, ...], actions: list[tuple[str, int, int]]) -> PipeRank:
+def pipe_rank(
+    spec: ModelSpec,
+    wl: Workload,
+    states: ModelStates,
+    acts: ModelActivations,
+    stages: tuple[PipeStage, ...],
+    actions: list[tuple[str, int, int]],
+) -> PipeRank:
     """The replay's input for one rank of ``parallel_pp.estimate_pipeline`` (no FSDP inside the stages)."""
     opt = states.optimizer
     per_param = opt.state_bytes / states.trainable if states.trainable and opt.on_device else 0.0
     pieces = max(1, round(per_param / states.precision.weight_bytes)) if per_param else 0
     op = wl.checkpointing == "selective-op"
     kept = tuple(max(0, la.op_saved - la.checkpoint) for la in acts.layers) if op else ()
-    return PipeRank(spec, acts, states.precision, stages, tuple(actions), wl.batch, wl.context,
-                    max(1, wl.grad_accum), wl.checkpointing == "full" or op, kept, pieces, per_param,
-                    wl.expandable_segments, wl.tp)
+    return PipeRank(
+        spec,
+        acts,
+        states.precision,
+        stages,
+        tuple(actions),
+        wl.batch,
+        wl.context,
+        max(1, wl.grad_accum),
+        wl.checkpointing == "full" or op,
+        kept,
+        pieces,
+        per_param,
+        wl.expandable_segments,
+        wl.tp,
+    )
 
 
 def with_replayed_reserve(comps: list[Component], r: PipeRank, pool: PoolFigures | None = None) -> list[Component]:
@@ -346,8 +385,10 @@ def with_replayed_reserve(comps: list[Component], r: PipeRank, pool: PoolFigures
     pool = pool or pipeline_pool(r)
     allocated = sum(c.bytes for c in comps if c.on_device and c.name not in ("cuda_context", "allocator_reserve"))
     reserve = max(pool.reserve, pool.peak_reserved - allocated)
-    formula = ("caching allocator emulated over two steps of this rank, its schedule's actions in order (the whole "
-               "model built, other stages' parameters freed; receive buffers; each layer op by op: memory/training/"
-               f"pp_pool.py): its reserved peak beyond this allocated peak (at least its own reserved − allocated) = "
-               f"{fmt_bytes(reserve)}")
+    formula = (
+        "caching allocator emulated over two steps of this rank, its schedule's actions in order (the whole "
+        "model built, other stages' parameters freed; receive buffers; each layer op by op: memory/training/"
+        f"pp_pool.py): its reserved peak beyond this allocated peak (at least its own reserved − allocated) = "
+        f"{fmt_bytes(reserve)}"
+    )
     return [Component("allocator_reserve", reserve, formula) if c.name == "allocator_reserve" else c for c in comps]
