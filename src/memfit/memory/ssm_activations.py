@@ -123,23 +123,33 @@ def mamba_prefill_bytes(hidden: int, ssm: SSMSpec, tokens: int, dt: int) -> tupl
                                        f"+ stream {stream:,}")
 
 
-def headwise_scan_prefill_bytes(ssm: SSMSpec, tokens: int, dt: int) -> tuple[int, str]:
-    """Bytes of one multi-head Mamba-1 mixer (Zamba) at its last head's ``deltaB_u`` on transformers' torch path.
+def headwise_scan_prefill_bytes(ssm: SSMSpec, b: int, s: int, dt: int) -> tuple[int, str]:
+    """Bytes of one multi-head Mamba-1 mixer (Zamba) at its peak on transformers' torch path: the last head's
+    ``scan_output + hidden_states * D``.
 
-    ZambaMambaMixer.forward scans the ``H`` heads of ``P = d_inner / H`` channels one after another with
-    ``mamba_selective_scan`` (the reference scan without mamba-ssm): per head ``discrete_A = exp(A·dt)``,
-    ``discrete_B = dt·B`` and ``deltaB_u = discrete_B · u.float()``, each (b, P, s, N) fp32, beside u's fp32 copy
-    and softplus(dt + bias) in fp32 (b, P, s); the earlier heads' outputs (fp32: ``+ u·D`` with D in fp32); and
-    of the model dtype over all of d_inner: in_proj's output (x and the gate, whose view waits), the reshaped conv
-    output and every head's time step (``dt_proj_weight @ time_step``).
+    ZambaMambaMixer.forward (transformers 5.25 models/zamba/modeling_zamba.py) holds, over all of ``d_inner`` in the
+    model dtype, in_proj's output (the gate a view of it), the conv's activated output and the time steps
+    (``dt_proj_weight @ time_step``), and ``x_proj``'s output (``R + 2N`` per head); then scans the ``H`` heads of
+    ``P = d_inner / H`` channels one after another with ``mamba_selective_scan`` (the reference scan without
+    mamba-ssm), each earlier head's fp32 output and final state kept in its lists. In a head, per (b, P, s)
+    element: ``softplus(dt + bias)`` (model dtype), ``discrete_A = exp(A·dt)``, ``discrete_B = dt·B`` and
+    ``deltaB_u`` (each N fp32), the loop's ``scan_outputs`` (one ``(b, P, 1)`` matmul output per step, each
+    rounded to the allocator's 512 B), their ``torch.stack``, ``hidden_states * D`` (D fp32) and the fp32 sum, with
+    the loop's last fp32 state. (At ``deltaB_u`` only u's fp32 copy is there instead: fewer bytes.)
     """
     heads = max(1, ssm.num_heads)
-    x = tokens * (ssm.d_inner // heads)
-    scan = 3 * x * ssm.d_state * FP32 + 2 * x * FP32 + (heads - 1) * x * FP32
-    mixer = 4 * tokens * ssm.d_inner * dt
-    return scan + mixer, (f"Mamba-1 scan per head ({heads} heads): 3 × {x:,} × {ssm.d_state} × 4 B (exp(A·dt), dt·B, "
-                          f"dt·B·u) + {2 + heads - 1} × {x:,} × 4 B (u, dt, earlier heads' outputs) + 4 × "
-                          f"{tokens:,} × {ssm.d_inner} × {dt} B (in_proj output, conv output, time steps)")
+    p = ssm.d_inner // heads
+    x = b * s * p
+    state = b * p * ssm.d_state * FP32
+    step = -(-b * p * dt // 512) * 512
+    mixer = 4 * b * s * ssm.d_inner * dt + b * s * heads * (ssm.dt_rank + 2 * ssm.d_state) * dt
+    earlier = (heads - 1) * (x * FP32 + state)
+    head = 3 * x * ssm.d_state * FP32 + 2 * x * dt + s * step + 2 * x * FP32 + state
+    return mixer + earlier + head, (
+        f"Mamba-1 scan per head ({heads} heads): 3 × {x:,} × {ssm.d_state} × 4 B (exp(A·dt), dt·B, dt·B·u) + "
+        f"{x:,} × (2 × {dt} + 2 × 4) B (dt, stacked outputs, u·D, sum) + {s:,} steps × {step:,} B + "
+        f"{heads - 1} earlier heads' fp32 outputs and states + 4 × {b * s:,} × {ssm.d_inner} × {dt} B (in_proj "
+        f"output, conv output, time steps) + x_proj's output")
 
 
 def mamba_saved_per_token(ssm: SSMSpec, proj_bytes: int) -> tuple[int, int]:

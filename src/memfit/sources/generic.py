@@ -27,6 +27,7 @@ from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, Model
 from .families.common import MAX_DIM, MAX_LAYERS, dropouts, get_int
 from .generic_tensors import GenericTensors, build, reference_total
 from .layer_kinds import layer_kinds
+from .zamba_layers import NO_POSITIONS, zamba_layers
 
 __all__ = ["generic_label", "generic_spec", "layout_assumptions"]
 
@@ -326,7 +327,7 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
             out.append(LayerSpec("mamba2", ssm=_recurrent(cfg, hidden, attn, kind.word), mlp=mlp, moe=ffn))
         else:
             out.append(LayerSpec("attention", None, mlp=mlp, moe=ffn))
-    return out
+    return zamba_layers(cfg, hidden, out) if cfg.get("model_type") == "zamba" else out
 
 
 def _listed_layers(cfg: Config) -> int | None:
@@ -387,7 +388,7 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     return ModelSpec(
         name=name, family=str(cfg.get("model_type")), hidden_size=hidden, vocab_size=vocab, layers=tuple(layers),
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
-        position_embedding="none" if post else "rope", final_norm=not post,
+        position_embedding="none" if post or cfg.get("model_type") in NO_POSITIONS else "rope", final_norm=not post,
         max_position_embeddings=_int(text, _POS, 0, minimum=0, maximum=MAX_POSITIONS) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
         tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)), **drop)

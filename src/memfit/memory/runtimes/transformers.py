@@ -65,6 +65,7 @@ from .transformers_families import (
 )
 from .transformers_own_attention import own_attention_transient, own_eager_score
 from .transformers_pool_inkling import REL_BIAS_SINK_EAGER, rel_bias_sinks_moment, relative_distance_bytes
+from .transformers_zamba import zamba_stream_tensors
 
 __all__ = ["Moment"]
 
@@ -351,7 +352,8 @@ def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: 
     """The prefill of one Mamba / Mamba-2 mixer on transformers' torch path (no mamba-ssm kernels), or of
     RecurrentGemma's RG-LRU block (its own python scan)."""
     t = b * s
-    if mixer == "mamba":
+    headwise = spec.family in HEADWISE_SELECTIVE_SCAN
+    if mixer == "mamba" and not headwise:
         m_bytes, m_text = mamba_prefill_bytes(spec.hidden_size, ssm, t, dt)
         return Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
                       formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text)
@@ -360,10 +362,11 @@ def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: 
         stream = (_stream_tensors(spec) - 1) * t * spec.hidden_size * dt
         return Moment(f"prefill RG-LRU scan (layer {idx})", kv_full, stream + r_bytes + fixed,
                       formula=f"{stream:,} stream + {r_text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
-    headwise = spec.family in HEADWISE_SELECTIVE_SCAN
-    scan, text = headwise_scan_prefill_bytes(ssm, t, dt) if headwise else mamba2_prefill_bytes(ssm, b, s, dt)
-    # stream: Mamba2Block's embeddings, fp32 residual and normed input; a hybrid's embeddings, layer input, normed
-    stream = t * spec.hidden_size * ((2 * dt + FP32) if spec.family == "mamba2" else (_stream_tensors(spec) - 1) * dt)
+    scan, text = headwise_scan_prefill_bytes(ssm, b, s, dt) if headwise else mamba2_prefill_bytes(ssm, b, s, dt)
+    # stream: Mamba2Block's embeddings, fp32 residual and normed input; a hybrid's embeddings, layer input, normed;
+    # Zamba's (transformers_zamba.py)
+    n = zamba_stream_tensors(spec, mixer != "mamba") * dt if headwise else _stream_tensors(spec) * dt - dt
+    stream = t * spec.hidden_size * ((2 * dt + FP32) if spec.family == "mamba2" else n)
     return Moment(f"prefill {'Mamba' if headwise else 'Mamba-2'} scan (layer {idx})", kv_full, scan + stream + fixed,
                   formula=f"{stream:,} stream + {text} + {fixed:,} masks/rope/inputs", kv_formula=kv_text)
 

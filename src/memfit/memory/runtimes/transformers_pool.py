@@ -58,6 +58,7 @@ from .transformers_pool_inkling import block_states_bytes
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 from .transformers_pool_persimmon import OWN_BLOCKS
+from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
@@ -168,6 +169,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     use_cache = wl.task != "forward"
     mask = _build_mask(tr, spec, wl, dt, keys) if spec.family == "gpt2" else 0
     emb = tr.alloc(t * h * dt)
+    clone = tr.alloc(t * h * dt if spec.family in CLONED_EMBEDDINGS else 0)  # kept to the forward's end
     if spec.family in GEMMA:  # the embedding times its scale: a new tensor, the unscaled one goes
         scaled = tr.alloc(t * h * dt)
         tr.free(emb)
@@ -195,7 +197,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         else:
             tr.free(*kv_keys)
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
-    tr.free(stream if stream != emb else 0, emb, *tables)
+    tr.free(stream if stream != emb else 0, emb, clone, *tables)
     rows = t if wl.task == "forward" or spec.family in ALL_PROMPT_LOGITS else b  # (no logits_to_keep: every token)
     logits = tr.alloc(rows * spec.vocab_size * dt)
     if spec.family in SCALED_LOGITS:  # the scaled logits, a new tensor; the projection's go once it is made
@@ -344,6 +346,7 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         tr.free(0 if kept else probs, stream if stream != emb else 0)
         return new, block_kv, kept
     zaya = zaya_block(tr, spec, wl, i, dt, kv, stream, emb)  # ZAYA's fp32 stream, CCA and router (None: others)
+    zaya = zaya or zamba_block(tr, spec, wl, i, dt, kv, stream, emb)  # Zamba's layers (transformers_pool_zamba.py)
     if zaya is not None:
         tr.free(*old)
         return zaya

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ...spec import ModelSpec
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, block_bytes, build_weights, parameter_blocks
 from ..weight_init import build_initialised
+from .transformers_pool_zamba import shared_block_copies
 
 __all__ = ["build_inference_weights"]
 
@@ -36,7 +37,13 @@ def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: 
                           tied if spec.tie_word_embeddings else None)
         return
     if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
-        build_weights(tr, spec, weights_bytes, 1, dt, dense)
+        # Zamba: the later hybrid layers' shared blocks, each weight its own segment, freed by the tie before the
+        # output projection is made and tied
+        copies = shared_block_copies(spec, dt) if dense else []
+        build_weights(tr, spec, weights_bytes, 1, None if copies else dt, dense)
+        if copies:
+            tr.free(*[tr.alloc(n) for n in copies])
+            tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * dt if spec.tie_word_embeddings else 0))
         return
     tr.alloc(CUBLAS_WORKSPACE)
     for n in block_bytes(_laid_out(parameter_blocks(spec)), weights_bytes, dense):
