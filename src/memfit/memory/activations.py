@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
+from .axk2_attention import GATED_MLA, attention_saved
 from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief, expert_backward_relief
 from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
@@ -298,7 +299,6 @@ def _low_softmax(spec: ModelSpec, layer: LayerSpec) -> bool:
     return spec.family in fam.MODEL_DTYPE_SOFTMAX_EAGER or (layer.attention is not None and layer.attention.sinks)
 
 
-
 def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> tuple[int, int, int, int, int]:
     """(saved per token, transient per token, saved per layer, backward transient per layer, intermediate-sized
     tensors kept per routed row) of a routed MoE block: router, top-k experts (``grouped_mm``), shared experts.
@@ -378,8 +378,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     layernorm, ln32 = spec.norm != "rms", spec.norm == "layernorm_fp32"  # ln32: OLMo's weightless fp32 LayerNorm
     softcap = spec.family in fam.SOFTCAPPED_ATTENTION
     rotary = spec.position_embedding == "rope"
-    per_token = 0
-    extra_token = 0
+    per_token = extra_token = 0
     sq_saved = sq_transient = core_token = cache_token = 0
     layout = layer.norm_layout
     n_norm, out_b = _norm(h, r, p, gemma or spec.family in fam.FP32_WEIGHT_NORM, layernorm, ln32)
@@ -388,7 +387,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     norms_saved = n_norm * layer.norms - shared_norm_input(layer, r * h, layernorm)
     per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
-        a_saved, core_token, sq_saved, sq_transient, cache_token = _attention(
+        a_saved, core_token, sq_saved, sq_transient, cache_token = attention_saved(  # A.X-K2 (axk2_attention)
+            layer.attention, h, feed, p, b, s, _linear_inputs, _norm) if spec.family in GATED_MLA else _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in fam.Q_CAT_FAMILIES,
             low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in fam.FP32_WEIGHT_NORM)
         per_token += a_saved

@@ -17,6 +17,7 @@ from .activations import (
     _layer,
     _norm,
 )
+from .axk2_attention import first_norm_relief
 from .first_layer import first_layer_saved
 from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
 from .runtimes import transformers_families as fam
@@ -38,6 +39,8 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
     layers = first_layer_saved(spec, p, layers, T)  # a parallel first layer under LoRA: its input needs no grad
+    if relief := first_norm_relief(spec, p, T):  # A.X-K2's gated input norm under LoRA: the same rule
+        layers = (replace(layers[0], saved=layers[0].saved - relief), *layers[1:])
     relative = spec.family in RELATIVE_ATTENTION  # XLNet: relative attention, post-norm, no final norm
     if relative:
         layers = tuple(relative_layer(spec, layer, la, p, batch, seq)

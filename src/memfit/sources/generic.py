@@ -57,6 +57,9 @@ _NESTED = ("text_config", "language_config", "llm_config", "decoder", "decoder_c
 
 
 _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
+# generic MLA types with DeepSeek sparse attention's indexer in every layer (transformers 5.25 modeling_axk2.py
+# AXK2Attention.__init__: ``self.indexer = AXK2Indexer(config, layer_idx)``, index_n_heads × index_head_dim)
+_INDEXED_MLA = ("axk2",)
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
@@ -161,9 +164,12 @@ def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | No
     if cfg.get("kv_lora_rank") is not None:  # multi-head latent attention (DeepSeek-V2/V3 and descendants)
         rope, nope = get_int(cfg, "qk_rope_head_dim", 64), get_int(cfg, "qk_nope_head_dim", 128)
         q_lora = None if cfg.get("q_lora_rank") is None else get_int(cfg, "q_lora_rank")
+        indexed = cfg.get("model_type") in _INDEXED_MLA  # AXK2Attention builds an AXK2Indexer in every layer
         return AttentionSpec(heads, heads, rope + nope, v_head_dim=get_int(cfg, "v_head_dim", 128),
                              q_lora_rank=q_lora, kv_lora_rank=get_int(cfg, "kv_lora_rank"), qk_rope_head_dim=rope,
-                             qk_nope_head_dim=nope)
+                             qk_nope_head_dim=nope, index_heads=get_int(cfg, "index_n_heads") if indexed else 0,
+                             index_head_dim=get_int(cfg, "index_head_dim") if indexed else 0,
+                             index_topk=get_int(cfg, "index_topk") if indexed else 0)
     kv = 1 if cfg.get("multi_query") is True else _int(cfg, _KV)
     if kv is None:
         kv = heads

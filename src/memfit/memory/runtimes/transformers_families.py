@@ -11,6 +11,7 @@ forward; and the MLP holds ``gate_proj`` in a local, so four intermediate-sized 
 from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
+from ..axk2_attention import gated_norm_saved, gated_norms
 from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
 __all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER",
@@ -158,8 +159,8 @@ def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int,
     stream itself; under autocast its bf16 cast of the fp32 stream), the GELU the gate's output, the product with
     the layer's per-layer input the GELU's output, ``per_layer_projection`` the product (three tensors of the
     per-layer width), ``post_per_layer_input_norm`` (``Gemma4RMSNorm``) an fp32 copy of the projection's output and,
-    with its weight trained, the normed product."""
-    gate = head_gate_saved(layer, proj)
+    with its weight trained, the normed product. A.X-K2's gated norms: ``axk2_attention.gated_norm_saved``."""
+    gate = head_gate_saved(layer, proj) + gated_norms(spec, layer) * gated_norm_saved(spec.hidden_size, proj)
     if altup_copies(spec):
         return gate + altup_saved_per_token(spec, layer, amp, resid, proj)
     if gate:

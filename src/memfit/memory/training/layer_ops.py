@@ -40,6 +40,13 @@ class StepContext:
     no_input_grad: bool = False  # the layer's input needs no gradient (``layer_parallel``: LoRA's first layer)
     added: bool = False  # a later micro-batch without FSDP: each weight gradient is added into the kept ``.grad``
     # in place and goes as soon as it is made (``layer_grads``: AccumulateGrad)
+    # full checkpointing (its enable_input_require_grads gives the first layer's input a gradient); None: read it off
+    # ``p.kv_cache`` (no DynamicCache under full checkpointing), where the step's precision keeps that flag
+    ckpt: bool | None = None
+
+    @property
+    def checkpointed(self) -> bool:
+        return not self.p.kv_cache if self.ckpt is None else self.ckpt
 
     @property
     def t(self) -> int:

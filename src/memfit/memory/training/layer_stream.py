@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import LayerActivations
+from ..axk2_attention import GATED_MLA
 from ..backward_moments import MOE_ACT_SAVED
 from ..first_layer import first_layer_no_grad
 from ..runtimes.transformers_families import (
@@ -37,6 +38,8 @@ from ..runtimes.transformers_families import (
 )
 from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
+from .layer_axk2 import attention as axk2_attention
+from .layer_axk2 import block_norm
 from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
@@ -67,11 +70,11 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
              and not (p == "ssm" and not replays_ssm(layer)) and not (p == "linear" and not replays_gdn(layer))]
     for part in parts:
         col = hc_pre(c, run, stream, x) if hc else 0  # DeepSeek-V4: the streams collapsed (layer_hc)
-        shard, nb = hc_norm(c, run) if hc else norm(c, run, r)
+        shard, nb = hc_norm(c, run) if hc else block_norm(c, run, r, layer, part)  # (A.X-K2's gated norms)
         tr.free(col)
         normed = sp_gather(c, shard, nb)
         if part == "attention":
-            out = _attention(c, run, layer, normed, nb)
+            out = (axk2_attention if c.spec.family in GATED_MLA else _attention)(c, run, layer, normed, nb)
         elif part == "ssm":
             out = mamba2_mixer(c, run, layer, normed, nb)
         elif part == "linear":

@@ -92,7 +92,7 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
     # copies' sizes
     fused = any(x.attention is not None and x.attention.fused_qkv for x in spec.layers)
     p = replace(states.precision, kv_cache=fused and wl.checkpointing != "full")
-    c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec))
+    c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec), ckpt=wl.checkpointing == "full")
     _build(tr, c, states.weights, states.precision.weight_bytes, wl.random_init, states.fp32_kept)
     trainable = _trainable(c, wl, states)
     if states.lora:
