@@ -12,7 +12,7 @@ from pathlib import Path
 from _simulated import case_errors, case_line
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool import _pool
-from memfit.memory.runtimes.transformers_pool_zamba import _mixer, shared_block_copies
+from memfit.memory.runtimes.transformers_pool_zamba import _mixer, shared_block_copies, zamba_block
 from memfit.memory.runtimes.transformers_zamba import zamba_stream_tensors
 from memfit.memory.ssm_activations import headwise_scan_prefill_bytes
 from memfit.sources.hf_config import spec_from_config
@@ -103,3 +103,19 @@ def test_development_case() -> None:
     allocated, total = case_errors(DEV, CASE)
     assert abs(allocated) < 0.001
     assert abs(total) < 0.005
+
+
+def test_forward_keeps_no_mamba_state() -> None:
+    # a Mamba layer of the development spec, 1 sequence of 2 tokens (every tensor a small-pool block): with a cache
+    # (generate) the layer leaves its conv state, 1 × 7,424 × 4 × 2 = 59,392 B, and its recurrent state, 1 × 7,424 ×
+    # 16 × 4 = 475,136 B; a forward has no cache (ZambaMambaMixer.forward: cache None, return_last_state False)
+    spec = _spec()
+    left = []
+    for kind, params in (("generate", {"batch": 1, "seq": 2, "new": 2}), ("forward", {"batch": 1, "seq": 2})):
+        tr = Trace()
+        emb = tr.alloc(2 * 3712 * 2)
+        block = zamba_block(tr, spec, workload_for_case(kind, params).validate(), 0, 2, 1, emb, emb)
+        assert block is not None
+        tr.free(block[0], emb, *block[1])
+        left.append(tr.pool.allocated)
+    assert left == [59_392 + 475_136, 0]

@@ -69,7 +69,7 @@ def zamba_block(
         tr.free(summed)
     else:
         normed = norm(tr, spec, t * h, dt)
-    out = _mixer(tr, layer.ssm, wl.batch, wl.context, h, dt, kv > 0)
+    out = _mixer(tr, layer.ssm, wl.batch, wl.context, h, dt, wl.task != "forward")  # forward: no cache
     tr.free(normed)
     new = tr.alloc(t * h * dt)  # residual + mixer output
     tr.free(out, shared, stream if stream != emb else 0)
@@ -122,7 +122,7 @@ def _mixer(tr: Trace, ssm: SSMSpec, b: int, s: int, h: int, dt: int, cached: boo
     tr.free(e)
     kept: list[int] = []
     for _ in range(heads):
-        kept += _head(tr, ssm, b, s, p, dt)
+        kept += _head(tr, ssm, b, s, p, dt, cached)
     scan = tr.alloc(t * d * FP32)  # torch.cat of the heads' outputs
     final = tr.alloc(b * d * ssm.d_state * FP32 if cached else 0)  # torch.stack of the final states
     tr.alloc(b * d * ssm.d_state * FP32 if cached else 0)  # the cache's recurrent state (zeros_like), kept
@@ -133,8 +133,9 @@ def _mixer(tr: Trace, ssm: SSMSpec, b: int, s: int, h: int, dt: int, cached: boo
     return out
 
 
-def _head(tr: Trace, ssm: SSMSpec, b: int, s: int, p: int, dt: int) -> list[int]:
-    """One head's ``mamba_selective_scan``: returns the keys of its fp32 output and final state."""
+def _head(tr: Trace, ssm: SSMSpec, b: int, s: int, p: int, dt: int, cached: bool) -> list[int]:
+    """One head's ``mamba_selective_scan``: returns the keys of its fp32 output and, with a cache, its final state
+    (``return_last_state``; without one the state dies with the function)."""
     x, n = b * s * p, ssm.d_state
     add = tr.alloc(x * dt)  # dt + delta_bias
     soft = tr.alloc(x * dt)
@@ -156,7 +157,10 @@ def _head(tr: Trace, ssm: SSMSpec, b: int, s: int, p: int, dt: int) -> list[int]
     gate = tr.alloc(x * dt)  # silu(z)
     y = tr.alloc(x * FP32)
     tr.free(gate, summed, soft, d_a, d_b, d_bu, *outs)
-    return [y, state]
+    if cached:  # return_last_state: the final state waits in final_states for the cache
+        return [y, state]
+    tr.free(state)
+    return [y]
 
 
 def _loop(tr: Trace, rows: int, n: int, s: int, dt: int) -> tuple[list[int], int]:
