@@ -69,7 +69,11 @@ def relative_layer(
     o_copy = h * nq * ab  # the permuted copy of o
     mask = t * layer.mlp.intermediate_size if (layer.mlp is not None and p.dropout > 0) else 0  # inner dropout
     sq = b * heads * s * s
-    probs = 4 + (ab if ab != 4 else 0) + ((1 + ab) if p.attention_dropout > 0 else 0)
+    dropped = p.attention_dropout > 0
+    generic = 4 + (ab if ab != 4 else 0) + ((1 + ab) if dropped else 0)  # bytes per score the eager layer priced
+    # the softmax (no dtype: fp32 only under autocast) keeps its output, the dropout its mask; the probabilities'
+    # einsum keeps its input: autocast's bf16 cast, else the dropped probabilities (or the softmax output itself)
+    probs = gb + (1 if dropped else 0) + (2 if p.amp else (gb if dropped else 0))
     # forward: ac, bd and attn_score (locals of rel_attn_core) beside the probabilities, and q_head
     forward = 3 * sq * ab + t * nq * p.proj_bytes
     # backward: d(ac + bd), index_add's output and the slice's gradient, the probabilities already freed
@@ -78,16 +82,25 @@ def relative_layer(
     inter = layer.mlp.intermediate_size if layer.mlp is not None else 0
     mlp_back = 2 * p.mlp_bytes * t * inter
     back = la.backward_extra - max(generic_back, mlp_back) + max(scores_back, mlp_back)
-    saved = la.saved + core + o_copy + mask
+    saved = la.saved + core + o_copy + mask + sq * (probs - generic)
     # what the one-moment backward (saved + backward_extra + the layer's gradients) over-counts at its two largest
     # moments: the position score's backward (only the input, K, the biased queries, k_head_r and the index still
     # kept; the gradients of q, k, v and r not made yet) and layer_2's (only its weight gradient made)
-    kept = t * h * p.resid_bytes + t * 3 * nq * ab + pos * nq * ab + 8 * s + (pos * h * ab if ab != 4 else 0)
+    kept = (
+        t * sum(_inputs(h, ["attn_q", "attn_k", "attn_v"], p.resid_bytes, p))
+        + t * 3 * nq * ab
+        + pos * nq * ab
+        + 8 * s
+        + (pos * h * ab if ab != 4 else 0)
+    )
     wb = p.weight_bytes if p.full else 0
     at_scores = saved - kept - sq * probs + 4 * h * nq * wb
     at_down = back - t * 2 * p.resid_bytes * h - mlp_back + (5 * h * nq + h * inter) * wb
+    # under autocast o's cached bf16 cast is not what its einsum keeps (the permuted copy is): it goes with the cache
+    casts = la.weight_casts - (h * nq * 2 if p.amp and p.full else 0)
     return replace(
         la,
+        weight_casts=casts,
         saved=saved,
         attention_core=la.attention_core + core,
         forward_extra=max(la.forward_extra, forward),
@@ -102,4 +115,5 @@ def relative_outside(spec: ModelSpec, p: Precision, b: int, s: int) -> tuple[int
     h, t = spec.hidden_size, b * s
     own, shared = _inputs(h, ["output"], p.resid_bytes, p)  # lm_loss keeps the permuted copy (its bf16 cast)
     final = (t * h if p.dropout > 0 else 0) + t * (own + shared)
-    return relative_positions(s) * b * h * 4 + final, final
+    pos = relative_positions(s) * b * h * 4 if _score_bytes(p)[0] == 4 else 0  # else each layer keeps its own copy
+    return pos + final, final

@@ -5,6 +5,7 @@ and whether a LoRA adapter keeps its Linear's own input (PEFT's cast to the adap
 from __future__ import annotations
 
 from ..lora_dropout import adapter_input_saved
+from ..relative_attention import RELATIVE_ATTENTION
 from .layer_ops import LayerRun, StepContext, linear
 from .layer_parallel import gelu_new, gelu_new_chain
 
@@ -43,6 +44,11 @@ def dense_mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: boo
             return down
         prod = tr.alloc(t * inter * mb)
         run.hold(tr, up)
+        if c.spec.family in RELATIVE_ATTENTION and c.p.dropout > 0:  # XLNetFeedForward: dropout(activation(...))
+            dropped, mask = tr.alloc(t * inter * mb), tr.alloc(t * inter)  # its output (down's input) and mask
+            tr.free(prod)
+            prod = dropped
+            run.hold(tr, mask)
     down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
     # down's input is kept for its weight's gradient or an adapter reading it uncast; a plain ReLU's backward reads
     # its output (threshold_backward); otherwise a frozen down_proj's backward reads its weight only

@@ -48,6 +48,7 @@ from .layer_mlp import adapter_keeps as _adapter_keeps
 from .layer_mlp import dense_mlp as _mlp
 from .layer_ops import BackwardOp, LayerRun, Linear, StepContext, linear, norm
 from .layer_parallel import first_parallel
+from .layer_relative import relative_eager, relative_scores
 from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
 
@@ -289,7 +290,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     if rope and not a.fused_qkv:
         tr.free(q, k)
     kc, vc = ke, v
-    if c.p.kv_cache:  # DynamicCache.update: torch.cat into fresh tensors, which attention then reads
+    if c.p.kv_cache and not relative_eager(c):  # DynamicCache.update: torch.cat into fresh tensors (not XLNet's)
         kc, vc = tr.alloc(t * nk * kb), tr.alloc(t * nv * pb)
         tr.free(ke if rope else 0, 0 if a.fused_qkv else v)
         run.cache += [kc, vc]
@@ -299,9 +300,9 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     ka = tr.alloc(t * nk * ab) if kb != ab else kc
     math_path = c.p.attn != "eager" and ab == 4 and a.num_kv_heads < heads
     gq, gk, gv = t * nq * ab, t * nk * ab, t * nv * ab
-    if a.single_kv:  # DeepSeek-V4 (eager only): its own scores, sinks and backward
-        oc = dsv4_scores(c, run, a, ab)
-        kept = [qa, ka, vc]
+    if a.single_kv or relative_eager(c):  # DeepSeek-V4 (eager only), XLNet: their own scores and backward
+        oc = dsv4_scores(c, run, a, ab) if a.single_kv else relative_scores(c, run, a, ab)
+        kept = [qa, ka, vc] if a.single_kv else [ka, vc]  # (XLNet's q_head: a local until the forward returns)
     elif c.p.attn == "eager" or math_path:
         oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
         sq = b * heads * s * s
