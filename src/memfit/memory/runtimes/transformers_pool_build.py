@@ -38,8 +38,10 @@ def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: 
         return
     if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
         # Zamba: the later hybrid layers' shared blocks, each weight its own segment, freed by the tie before the
-        # output projection is made and tied
-        copies = shared_block_copies(spec, dt) if dense else []
+        # output projection is made and tied; only a model made from its config on the GPU (``random_init``):
+        # from_pretrained makes the modules on the meta device (transformers 5.25 modeling_utils.py
+        # ``get_init_context``) and ties them before any weight is loaded
+        copies = shared_block_copies(spec, dt) if dense and random_init else []
         build_weights(tr, spec, weights_bytes, 1, None if copies else dt, dense)
         if copies:
             tr.free(*[tr.alloc(n) for n in copies])
