@@ -516,7 +516,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Zamba's own layer structure (l12zamba, test_zamba.py: Mamba layers without an MLP, the hybrid layers' shared
     # block then their own Mamba mixer, the scan's peak at the last head's ``+ x·D``): zamba -3.44 -> +0.01 %; 47
     # cases, median 0.09 % (0.086 -> 0.083), worst and most under cpmant -5.97 % (unchanged)
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.09, worst=5.98, under=-5.98),
+    # then MiniMax-M3's text model read from its code (l12dsa, test_minimax_m3.py: fp32 routing weights, per-head q/k
+    # norms, partial RoPE, the clamped GLU): minimax-m3 -1.59 -> +0.01 %; median 0.083 -> 0.054 %, worst cpmant
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.06, worst=5.98, under=-5.98),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -1529,7 +1531,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # the byte): zamba -6.91 -> -0.23 % (the 2 MiB rounding of its 110 MB weight blocks, counted in the pool's
     # allocated bytes and not in the simulator's); 47 cases, median 0.39 -> 0.37 %, worst and most under now cpmant
     # -4.80 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.37, worst=4.81, under=-4.81),
+    # then MiniMax-M3's text model (l12dsa: its attention op by op with per-head fp32 q/k norms and partial RoPE, the
+    # experts' and shared MLP's clamped GLU, fp32 weighted rows, no fp32 router input): minimax-m3 -3.27 -> -0.17 %;
+    # median 0.37 -> 0.30 %, worst and most under cpmant -4.80 % (unchanged)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=4.81, under=-4.81),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1656,7 +1661,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Inkling-2 and Inkling's sliding heads (l12inkling), scored once: the replacements inkling2-text eager
     # generate b1 s3000 -0.27 %, inkling-text generate b2 s3000 -0.54 %; inkling-text b1 s6144 -0.51 -> -0.56 %;
     # 22 cases, median 0.11 -> 0.16 % (cases added), worst minimax-m3 fp32 prefill +3.30 %, most under apertus -1.71 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.16, worst=3.30, under=-1.72),
+    # then MiniMax-M3's text model read from its code on the development generate (l12dsa), scored ONCE after, nothing
+    # tuned on it: minimax-m3 fp32 prefill +3.30 -> -2.87 % (now under, inside the 3 % bar: the most-under bound
+    # LOOSENED -1.72 -> -2.88 by this held-out case), median 0.16 % unchanged, worst and most under now minimax-m3
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.16, worst=2.88, under=-2.88),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
     # cpmant -4.80 %, moshi -2.80 % (under by more than 3 %: no), electra +3.91 %

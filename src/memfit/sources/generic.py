@@ -60,6 +60,10 @@ _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
 # generic MLA types with DeepSeek sparse attention's indexer in every layer (transformers 5.25 modeling_axk2.py
 # AXK2Attention.__init__: ``self.indexer = AXK2Indexer(config, layer_idx)``, index_n_heads × index_head_dim)
 _INDEXED_MLA = ("axk2",)
+# generic types whose attention norms q and k per head (transformers 5.25 modeling_minimax_m3_vl.py
+# MiniMaxM3VLAttention: ``q_norm`` / ``k_norm`` = MiniMaxM3VLRMSNorm(head_dim) on the projections viewed per head) and
+# rotates ``rotary_dim`` features of each head (``apply_rotary_pos_emb``: q_rot, q_pass, ``torch.cat``)
+_HEAD_QK_NORM = ("minimax_m3_vl_text",)
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
@@ -177,7 +181,9 @@ def _attention(cfg: Config, hidden: int, notes: list[str]) -> AttentionSpec | No
     dim = _int(cfg, _HEAD_DIM) or max(1, hidden // heads)
     bias = _flag(cfg, "attention_bias", False) or _flag(cfg, "qkv_bias", False)
     o_bias = _flag(cfg, "attention_bias", False) or cfg.get("model_type") in _O_BIAS
-    return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=o_bias)
+    own = cfg.get("model_type") in _HEAD_QK_NORM  # q/k RMS-normed per head, RoPE on the first rotary_dim features
+    return AttentionSpec(heads, min(kv, heads), dim, qkv_bias=bias, o_bias=o_bias, qk_norm="head" if own else "none",
+                         rope_dim=_int(cfg, ("rotary_dim",)) if own else None)
 
 
 # gated delta-nets whose output gate is projected after the delta rule (transformers 5.25 modeling_olmo_hybrid.py

@@ -57,7 +57,7 @@ FP32_STREAM = ("ergo", "zaya")
 FP32_ROUTING = ("deepseek_v2", "deepseek_v3", "axk1", "deepseek_v32", "gemma4_text", "glm4_moe", "glm4_moe_lite",
                 "glm_moe_dsa", "hunyuan_v1_moe", "mimo_v2_flash", "minimax_m2",
                 "nemotron_h", "kimi_linear", "bailing_hybrid", "afmoe", "solar_open", "minicpm5_moe", "hy_v3",
-                "longcat_flash", "beam")
+                "longcat_flash", "beam", "minimax_m3_vl_text")
 # MoE families whose expert activation keeps many intermediate-sized temporaries: gpt-oss's
 # gate_up output (2), both clamps, sigmoid-GLU products and (up + 1) (10 in all, traced)
 MOE_ACT_TENSORS = {"gpt_oss": 10}
@@ -89,7 +89,8 @@ _GEMMA_NORM = ("vaultgemma", "recurrent_gemma")
 # (``return (self.weight * hidden_states).to(input_dtype)``, transformers 5.25 modeling_olmo2.py "main diff with
 # Llama", also olmo3, flex_olmo, olmo_hybrid, gpt_oss, afmoe, deepseek_v4, beam's BeamRMSNorm): autograd keeps the
 # fp32 normed values
-FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4", "beam")
+FP32_WEIGHT_NORM = ("olmo2", "olmo3", "flex_olmo", "olmo_hybrid", "gpt_oss", "afmoe", "deepseek_v4", "beam",
+                    "minimax_m3_vl_text")  # MiniMaxM3VLRMSNorm: output * (1.0 + weight.float()), then type_as(x)
 # Families whose eager attention keeps the scores in float32 and softmaxes them with a sink logit per head (flint:
 # transformers 5.25 modeling_flint.py eager_attention_forward: torch.matmul(query.float(), key_states.float()...) *
 # scaling under autocast off, + the mask, torch.cat with the fp32 sinks (one more column), F.softmax, sliced and cast

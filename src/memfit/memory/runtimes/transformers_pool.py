@@ -387,7 +387,7 @@ def _falcon_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: 
 _DETAILED = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo2",
              "olmoe", "qwen2_moe", "qwen3_moe", "mixtral", "granite", "smollm3", "ministral", "starcoder2", "stablelm",
              "phi", "cohere", "glm", "glm4", "glm4_moe", "exaone", "exaone4", "olmo3", "internlm2", "deepseek", "yi",
-             "solar", "falcon", "bitnet", "nanochat", "emu3", "aria_text")
+             "solar", "falcon", "bitnet", "nanochat", "emu3", "aria_text", "minimax_m3_vl_text")
 
 
 def _post_norm(tr: Trace, spec: ModelSpec, n: int, dt: int, out: int) -> int:

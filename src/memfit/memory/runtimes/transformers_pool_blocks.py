@@ -27,7 +27,14 @@ __all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention",
 # it after (transformers 5.25: Qwen2MoeSparseMoeBlock, Qwen3NextSparseMoeBlock, Ernie4_5_MoeSparseMoeBlock,
 # HunYuanMoEV1Moe call ``shared_expert`` first; DeepseekV3MoE, Glm4MoeMoE, NemotronHMoE, KimiLinear's and
 # GraniteMoeHybrid's blocks call it on the residual after the experts)
-SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyuan_v1_moe")
+SHARED_FIRST = ("qwen2_moe", "qwen3_next", "qwen3_5_moe", "ernie4_5_moe", "hunyuan_v1_moe", "minimax_m3_vl_text")
+# experts and shared MLP with a clamped sigmoid GLU (transformers 5.25 modeling_minimax_m3_vl.py
+# MiniMaxM3VLExperts._apply_gate and MiniMaxM3VLDenseMLP.forward: :func:`clamped_glu`)
+CLAMPED_GLU = ("minimax_m3_vl_text",)
+# fp32 routing weights from a router that reads the input in its weight's dtype, the model's (MiniMaxM3VLTopKRouter:
+# ``F.linear(hidden_states.to(self.weight.dtype), self.weight)``, then ``F.sigmoid(router_logits.float())``): no fp32
+# copy of the input
+MODEL_DTYPE_ROUTER = ("minimax_m3_vl_text",)
 
 
 # routers of DeepSeek-V3's kind (sigmoid scores, e_score_correction_bias, group-limited top-k:
@@ -97,11 +104,11 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
     shared = 0
     first = family in SHARED_FIRST
     if moe.num_shared_experts and first:
-        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
+        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2, family in CLAMPED_GLU)
     logits = 0
     if family in GROUP_ROUTED:
         logits = _group_router(tr, t, hidden, moe.num_experts)
-    elif fp32_routing:
+    elif fp32_routing and family not in MODEL_DTYPE_ROUTER:
         tr.free(tr.alloc(t * hidden * FP32))  # the router's fp32 copy of the input
     w = FP32 if fp32_routing else dt
     sel = tr.alloc(rows * hidden * dt)
@@ -113,6 +120,10 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
             tr.free(act)
             act = sq
         tr.free(up)
+    elif family in CLAMPED_GLU:  # gate_up, the clamped GLU on its halves
+        gate_up = tr.alloc(2 * rows * i_e * dt)
+        act = clamped_glu(tr, rows * i_e * dt)
+        tr.free(gate_up)
     elif family in FP32_SWIGLU:  # gate_up, Beam's fp32 gate on its halves (BeamExperts._apply_gate)
         gate_up = tr.alloc(2 * rows * i_e * dt)
         act = fp32_gate(tr, rows * i_e, dt)
@@ -134,7 +145,7 @@ def _moe(tr: Trace, layer: LayerSpec, family: str, t: int, hidden: int, dt: int)
         out = low
     tr.free(sel, down, ordered)
     if moe.num_shared_experts and not first:
-        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2)
+        shared = _mlp(tr, t, hidden, moe.shared_size, dt, moe.kind != "plain", relu2, family in CLAMPED_GLU)
     if shared:
         total = tr.alloc(t * hidden * dt)
         tr.free(out, shared)
@@ -160,10 +171,17 @@ def _group_router(tr: Trace, t: int, hidden: int, experts: int) -> int:
     return logits
 
 
-def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2: bool) -> int:
-    """A (shared expert's) MLP: gated (gate, act, up, product) or plain (up, its activation: relu² is relu then
-    its square, the relu freed), then down."""
+def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2: bool, clamped: bool = False) -> int:
+    """A (shared expert's) MLP: gated (gate, act, up, product; ``clamped``: the fused gate_up and
+    :func:`clamped_glu`) or plain (up, its activation: relu² is relu then its square, the relu freed), then down."""
     piece = t * inner * dt
+    if clamped:
+        gate_up = tr.alloc(2 * piece)
+        prod = clamped_glu(tr, piece)
+        tr.free(gate_up)
+        out = tr.alloc(t * hidden * dt)
+        tr.free(prod)
+        return out
     if gated:
         return gated_mlp(tr, piece, t * hidden * dt, fused=False)
     up = tr.alloc(piece)
@@ -176,6 +194,23 @@ def _mlp(tr: Trace, t: int, hidden: int, inner: int, dt: int, gated: bool, relu2
     out = tr.alloc(t * hidden * dt)
     tr.free(prod)
     return out
+
+
+def clamped_glu(tr: Trace, piece: int) -> int:
+    """MiniMax-M3's GLU on the halves of ``gate_up`` (``piece`` bytes each), in its evaluation order:
+    ``gate.clamp(max=limit)``, ``up.clamp(-limit, limit)``, ``gate * alpha`` and its sigmoid (the product freed),
+    ``glu = gate * sigmoid`` (the sigmoid freed), ``up + 1.0``, their product; the clamps, glu and ``up + 1`` die
+    when ``_apply_gate`` returns. Returns the product."""
+    gate, up = tr.alloc(piece), tr.alloc(piece)
+    scaled = tr.alloc(piece)
+    sig = tr.alloc(piece)
+    tr.free(scaled)
+    glu = tr.alloc(piece)
+    tr.free(sig)
+    up1 = tr.alloc(piece)
+    prod = tr.alloc(piece)
+    tr.free(gate, up, glu, up1)
+    return prod
 
 
 def xielu_mlp(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
