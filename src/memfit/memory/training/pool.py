@@ -24,8 +24,7 @@ Only the tensors above 1 MiB are replayed: the smaller ones live in the small po
 large tensors never use (on the H100 and simulated training cases leaving them out moves the device total by 0.03 %
 at the median and 1.1 % at most, LoRA's many small adapter tensors the most; it makes the replay a third faster).
 
-The byte figures are those the step's allocated peak is built from (``activations.py``, ``states.py``) and the
-parameter tensors of the inventory.
+The byte figures: those of the step's allocated peak (``activations.py``, ``states.py``), the inventory's tensors.
 """
 
 from __future__ import annotations
@@ -59,8 +58,7 @@ __all__ = ["training_pool", "training_reserve"]
 # modeling_granitemoehybrid.py, modeling_falcon_h1.py in transformers 5.25)
 SCALED_LOGITS = ("cohere", "cohere2", "cohere2_moe", "granite", "granitemoe", "granitemoeshared", "granitemoehybrid",
                  "falcon_h1")
-# the embeddings whose gradients ``embedding_dense_backward`` makes at the end of backward
-EMBEDDINGS = ("token_embd", "pos_embd", "per_layer_token_embd")
+EMBEDDINGS = ("token_embd", "pos_embd", "per_layer_token_embd")  # embedding_dense_backward's, at backward's end
 # final norms written as an op chain, not ``F.layer_norm`` (transformers 5.25 modeling_cohere.py CohereLayerNorm,
 # modeling_cohere2.py Cohere2LayerNorm): each op's output is a new tensor (``_op_layer_norm``)
 OP_LAYER_NORM = ("cohere", "cohere2")
@@ -85,11 +83,10 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
                   expandable: bool = False) -> PoolFigures:
     """The emulated pool of two training steps on one GPU (peaks after the build)."""
     tr = _LargePool(expandable)
-    # the DynamicCache a forward without full checkpointing builds (``Precision.kv_cache``): K and V copied by
-    # torch.cat, which attention then reads and autograd keeps, replayed where it changes what is kept: a fused
-    # projection (GPT-NeoX's query_key_value) whose K/V views would keep its whole output, which dies when attention
-    # returns (the simulator's trace of gpt-neox-default-l2 LoRA); with separate projections K and V are kept at the
-    # copies' sizes
+    # the DynamicCache of a forward without full checkpointing (``Precision.kv_cache``): K/V copied by torch.cat, read
+    # by attention and kept by autograd, replayed where that changes what is kept: a fused projection's (GPT-NeoX's
+    # query_key_value) K/V views would keep its whole output, which dies when attention returns (the simulator's
+    # trace of gpt-neox-default-l2 LoRA); with separate projections K and V are kept at the copies' sizes
     fused = any(x.attention is not None and x.attention.fused_qkv for x in spec.layers)
     p = replace(states.precision, kv_cache=fused and wl.checkpointing != "full")
     c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec), ckpt=wl.checkpointing == "full")
@@ -285,18 +282,21 @@ def _recompute(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, r
 def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:
     """``embedding_dense_backward``: the dense ``V·h`` gradient, and the kernel's fp32 partial sums per token
     (with more than 3,072 indices it sorts them); a tied embedding's gradient is then added to the output
-    projection's, made at the start of backward (a new tensor, the two old ones freed)."""
+    projection's, made at the start of backward (a new tensor, the two old ones freed). The tied ``V·h`` tensor is the
+    word embedding whatever its kind (``lm_head.decoder.weight`` where ``lm_head`` is built first, as transformers 5.25
+    modeling_xlm_roberta.py and modeling_camembert.py ``*ForCausalLM.__init__`` do)."""
     tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
     gb = 4 if c.p.amp else c.p.weight_bytes
     # gemma3n's per-layer embedding is looked up after the token embedding: its backward runs first
     for layer_i, kind, n, _m in sorted(trainable, key=lambda x: x[1] != "per_layer_token_embd"):
-        if layer_i is not None or kind not in EMBEDDINGS:
+        word = kind in ("token_embd", "output") and n == v * h and c.spec.tie_word_embeddings
+        if layer_i is not None or (kind not in EMBEDDINGS and not word):
             continue
         dense = tr.alloc(n * gb)
         if t > 3072:
             width = n // v if n % v == 0 else h
             tr.free(tr.alloc(t * width * 4 + 4 * t * 8))
-        if kind == "token_embd" and n == v * h and c.spec.tie_word_embeddings and c.head_grad:
+        if word and c.head_grad:
             if isinstance(tr, _LargePool):
                 total = tr.alloc_in_place(v * h * gb, dense, c.head_grad)
             else:

@@ -1,0 +1,41 @@
+"""What a BERT-family causal LM keeps for backward outside its layers (``sources/bert_family.py``): the embeddings'
+LayerNorm and the head's transform before the decoder.
+
+transformers 5.25 ``models/roberta/modeling_roberta.py``:
+
+* ``RobertaEmbeddings.forward``: ``LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings)``, then
+  dropout; ``native_layer_norm`` keeps its input (the sum, in the weights' dtype: fp32 under autocast, which does
+  not cast embeddings) and its fp32 mean and rstd;
+* ``RobertaLMHead.forward``: ``x = self.dense(features)`` (keeps its input: under autocast the bf16 cast of the fp32
+  stream, else the stream itself), ``x = gelu(x)`` (keeps its input, ``dense``'s output), ``x = self.layer_norm(x)``
+  (keeps its input: autocast runs ``layer_norm`` in fp32, so an fp32 copy of ``gelu``'s output; else the output
+  itself; and its mean and rstd), ``x = self.decoder(x)`` (keeps its input: under autocast the bf16 cast of the
+  norm's fp32 output, else the output itself). BERT's and ERNIE's ``*PredictionHeadTransform`` run the same three
+  ops (``dense``, ``transform_act_fn``, ``LayerNorm``) before ``decoder``.
+
+A frozen Linear (LoRA) keeps no input; ``activations._inputs`` says what each Linear keeps."""
+
+from __future__ import annotations
+
+from ..sources.bert_family import BERT_HEADS, EMBEDDING_LAYERNORM
+from ..spec import ModelSpec
+from .activations import Precision, _inputs
+
+__all__ = ["bert_outside_saved"]
+
+NORM_STATS = 8  # native_layer_norm's fp32 mean and rstd, per token
+
+
+def bert_outside_saved(spec: ModelSpec, p: Precision) -> int:
+    """Bytes per token the embeddings' LayerNorm and the head's transform keep for backward; 0 for other types."""
+    if spec.family not in BERT_HEADS:
+        return 0
+    h, r, pb = spec.hidden_size, p.resid_bytes, p.proj_bytes
+    saved = (r * h + NORM_STATS) if spec.family in EMBEDDING_LAYERNORM else 0
+    own, shared = _inputs(h, ["lm_head.dense"], r, p)  # dense's input: the last layer's output
+    saved += own + shared
+    saved += pb * h  # gelu's input, dense's output
+    norm_in = 4 if p.amp else pb  # layer_norm's input: gelu's output (its fp32 copy under autocast)
+    saved += norm_in * h + NORM_STATS
+    own, shared = _inputs(h, ["output"], norm_in, p)  # the decoder's input: the norm's output
+    return saved + own + shared

@@ -1,0 +1,74 @@
+"""BERT-family encoders run as causal LMs, read as transformers 5.25 builds them, where the generic reader would take
+their config for a Llama-shaped decoder (rotary positions, gated bias-free MLP, pre-norm, a final norm).
+
+Every type here builds the same blocks (transformers 5.25 ``models/bert/modeling_bert.py`` and its copies
+``roberta``, ``camembert``, ``xlm_roberta``, ``data2vec/modeling_data2vec_text.py``, ``ernie``):
+
+* ``*Embeddings.forward``: ``word_embeddings(input_ids) + token_type_embeddings(token_type_ids)``, then
+  ``+ position_embeddings(position_ids)`` (learned absolute positions), ``LayerNorm``, dropout of
+  ``hidden_dropout_prob``;
+* ``*SelfAttention``: ``query`` / ``key`` / ``value`` Linear layers with biases, the attention's probabilities
+  dropped with ``attention_probs_dropout_prob``; ``*SelfOutput.forward``: ``dense`` (bias), dropout,
+  ``LayerNorm(hidden_states + input_tensor)`` — the norm after the residual add (post-norm);
+* ``*Intermediate``: ``dense`` (h → intermediate, bias) and ``ACT2FN[hidden_act]``; ``*Output.forward``: ``dense``
+  (bias), dropout, ``LayerNorm(hidden_states + input_tensor)``; no norm after the last layer;
+* the causal-LM head (``RobertaLMHead.forward``: ``dense``, ``gelu``, ``layer_norm``, ``decoder``; BERT's and
+  ERNIE's ``*PredictionHeadTransform``: ``dense``, ``transform_act_fn``, ``LayerNorm``, then ``decoder``), the
+  decoder tied to ``word_embeddings`` with a bias of its own (``memory/bert_head.py`` prices the transform).
+
+The pre-norm copies (``roberta_prelayernorm``: ``RobertaPreLayerNormAttention`` and ``...Intermediate`` norm their
+input, the model norms ``sequence_output`` once after the encoder; ``xlm_roberta_xl``: the same, the encoder's
+``LayerNorm`` after the last layer, and no ``LayerNorm`` in ``XLMRobertaXLEmbeddings``) keep the rest.
+
+The parameter tensors stay those of transformers' own meta-device build (``generic_tensors``): this module only
+says how the blocks run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..spec import LayerSpec, MLPSpec, ModelSpec
+from .families.common import dropouts
+
+__all__ = ["BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
+
+POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie")
+PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl")
+# the causal LMs whose head is dense -> activation -> LayerNorm -> decoder before the logits
+BERT_HEADS = POST_NORM + PRE_NORM
+# the embeddings end with a LayerNorm (not xlm_roberta_xl's)
+EMBEDDING_LAYERNORM = (*POST_NORM, "roberta-prelayernorm")
+
+
+def _layer(layer: LayerSpec, cfg: Mapping[str, Any], pre: bool) -> LayerSpec:
+    attn = layer.attention
+    mlp = layer.mlp
+    return replace(
+        layer,
+        attention=None if attn is None else replace(attn, qkv_bias=True, o_bias=True),
+        mlp=None
+        if mlp is None
+        else MLPSpec(mlp.intermediate_size, "plain", True, str(cfg.get("hidden_act") or "gelu")),
+        norms=2,
+        norm_layout="pre" if pre else "post",
+    )
+
+
+def bert_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
+    """``spec`` (the generic reader's) with a BERT-family type's blocks as its modelling code runs them; any other
+    type unchanged."""
+    if spec.family not in BERT_HEADS:
+        return spec
+    pre = spec.family in PRE_NORM
+    distinct: dict[int, LayerSpec] = {}
+    layers = tuple(distinct.setdefault(id(x), _layer(x, cfg, pre)) for x in spec.layers)
+    return replace(
+        spec,
+        layers=layers,
+        position_embedding="learned",
+        final_norm=pre,
+        embedding_norm=spec.family in EMBEDDING_LAYERNORM,
+        **dropouts(cfg, "hidden_dropout_prob", "hidden_dropout_prob", "attention_probs_dropout_prob", 0.1),
+    )
