@@ -119,6 +119,19 @@ def test_xlnet_autocast_layer_by_hand() -> None:
     assert acts.outside == 12_800 + 2 * 819_200 + 1_638_400
 
 
+def test_xlnet_forward_moment_by_hand() -> None:
+    """One sequence of 3,000 tokens (the scores 16·3,000² = 144,000,000 per tensor, fp32): at ``attn_vec``'s einsum
+    the layer holds its input 4·1,024·3,000 = 12,288,000, K, V and the two biased queries 4 × 12,288,000,
+    ``k_head_r`` 6,000·4,096 = 24,576,000, the index 24,000, the softmax, mask and dropped probabilities
+    144,000,000·9, ``ac``, ``bd`` and ``attn_score`` 3 × 576,000,000, ``q_head`` and ``attn_vec`` 2 × 12,288,000 and
+    ``word_emb_k`` 12,288,000: above the feed-forward's moment, the layer's forward peak (the simulator's trace of that
+    variant peaks there)."""
+    expected = 5 * 12_288_000 + 24_576_000 + 24_000 + 9 * 144_000_000 + 3 * 576_000_000 + 3 * 12_288_000
+    assert expected == 3_146_904_000
+    layer = _activations(batch=1, seq=3000)[3].layers[1]
+    assert layer.saved + layer.forward_extra == expected
+
+
 def test_xlnet_outside_and_backward_by_hand() -> None:
     """Outside the layers: input ids and labels 16·T = 12,800, the embedding's dropout mask 819,200, ``pos_emb``
     [800, 2, 1,024] float32 = 6,553,600, the last dropout's mask 819,200 and the permuted copy ``lm_loss`` keeps

@@ -74,8 +74,6 @@ def relative_layer(
     # the softmax (no dtype: fp32 only under autocast) keeps its output, the dropout its mask; the probabilities'
     # einsum keeps its input: autocast's bf16 cast, else the dropped probabilities (or the softmax output itself)
     probs = gb + (1 if dropped else 0) + (2 if p.amp else (gb if dropped else 0))
-    # forward: ac, bd and attn_score (locals of rel_attn_core) beside the probabilities, and q_head
-    forward = 3 * sq * ab + t * nq * p.proj_bytes
     # backward: d(ac + bd), index_add's output and the slice's gradient, the probabilities already freed
     scores_back = b * heads * s * (s + 2 * s - 1 + 2 * s) * gb - sq * probs
     generic_back = _softmax_backward(spec, layer, p, b, s)
@@ -83,18 +81,18 @@ def relative_layer(
     mlp_back = 2 * p.mlp_bytes * t * inter
     back = la.backward_extra - max(generic_back, mlp_back) + max(scores_back, mlp_back)
     saved = la.saved + core + o_copy + mask + sq * (probs - generic)
+    # kept before the scores: the layer's input (q, k, v's), K, the biased queries, k_head_r, the index, pos_emb's copy
+    early = t * sum(_inputs(h, ["attn_q", "attn_k", "attn_v"], p.resid_bytes, p)) + t * 3 * nq * ab
+    early += pos * nq * ab + 8 * s + (pos * h * ab if ab != 4 else 0)
+    # forward, at attn_vec's einsum: V and the probabilities kept too; ac, bd, attn_score (and under autocast the fp32
+    # dropped probabilities) locals of rel_attn_core, q_head and attn_vec of forward, word_emb_k of XLNetModel.forward
+    moment = early + t * nq * ab + sq * probs + 3 * sq * ab + (sq * 4 if p.amp and dropped else 0)
+    moment += 2 * t * nq * ab + t * h * p.resid_bytes
     # what the one-moment backward (saved + backward_extra + the layer's gradients) over-counts at its two largest
-    # moments: the position score's backward (only the input, K, the biased queries, k_head_r and the index still
-    # kept; the gradients of q, k, v and r not made yet) and layer_2's (only its weight gradient made)
-    kept = (
-        t * sum(_inputs(h, ["attn_q", "attn_k", "attn_v"], p.resid_bytes, p))
-        + t * 3 * nq * ab
-        + pos * nq * ab
-        + 8 * s
-        + (pos * h * ab if ab != 4 else 0)
-    )
+    # moments: the position score's backward (only what ``early`` counts still kept; the gradients of q, k, v and r
+    # not made yet) and layer_2's (only its weight gradient made)
     wb = p.weight_bytes if p.full else 0
-    at_scores = saved - kept - sq * probs + 4 * h * nq * wb
+    at_scores = saved - early - sq * probs + 4 * h * nq * wb
     at_down = back - t * 2 * p.resid_bytes * h - mlp_back + (5 * h * nq + h * inter) * wb
     # under autocast o's cached bf16 cast is not what its einsum keeps (the permuted copy is): it goes with the cache
     casts = la.weight_casts - (h * nq * 2 if p.amp and p.full else 0)
@@ -103,7 +101,7 @@ def relative_layer(
         weight_casts=casts,
         saved=saved,
         attention_core=la.attention_core + core,
-        forward_extra=max(la.forward_extra, forward),
+        forward_extra=max(mlp_back, moment - saved),  # (the feed-forward's: layer_1's output and the activation's)
         backward_extra=back,
         backward_relief=max(0, min(at_scores, at_down)),
     )
