@@ -518,6 +518,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # cases, median 0.09 % (0.086 -> 0.083), worst and most under cpmant -5.97 % (unchanged)
     # then MiniMax-M3's text model read from its code (l12dsa, test_minimax_m3.py: fp32 routing weights, per-head q/k
     # norms, partial RoPE, the clamped GLU): minimax-m3 -1.59 -> +0.01 %; median 0.083 -> 0.054 %, worst cpmant
+    # + inkling-text-default-l2 bf16 generate b2 s3000 (-2.86 %), moved from blind5.jsonl by the held-out rule
+    # (l12inkling): 48 cases, median 0.09 %, worst and most under cpmant -5.97 % (a case added, no formula changed)
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.06, worst=5.98, under=-5.98),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -589,6 +591,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # post-norm, dense -> gelu -> dense MLP with biases, dropouts, no final norm; the embeddings' LayerNorm and the
     # head's dense / gelu / LayerNorm before the decoder): camembert +3.83 -> -0.10 %, xlm-roberta -1.41 -> -0.00 %,
     # roberta +2.76 -> -0.07 %; median 0.46 -> 0.10 % (after l12dsa)
+    # + inkling-text-default-l2 attention LoRA r16 b2 s1536 (-2.73 %), moved from blind5.jsonl by the held-out rule
+    # (l12inkling): 16 cases, median 0.47 -> 0.94 % (an even count: the mean of the two middle cases; a case added, no
+    # formula changed), most under now inkling-text -2.73 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.10, worst=15.82, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -682,7 +687,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # inkling-text generate b2 s3000 -2.86 % (simulated before any change of the lane; worse: a new case, no formula
     # made worse), inkling-text b1 s6144 new16 -0.03 -> +0.00 %; 22 cases, median 0.01 %, worst and most under
     # inkling-text generate b2 s3000 -2.86 %
-    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=2.87, under=-2.87),
+    # then inkling-text generate b2 s3000 (-2.86 %) moved to development (sweep-dev.jsonl) by the held-out rule,
+    # inkling-text generate b4 s2200 listed blind in its place (l12inkling): 21 cases, median 0.01 %, worst
+    # recurrent-gemma fp16 generate +0.85 %, most under cohere2-moe fp16 eager generate -0.20 %
+    ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=0.86, under=-0.21),
     # issue 12's blind round 6 (blind6-list.jsonl, l12blind6: model types no case file had used + five types fixed
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
     # 16 cases, median 0.26 %, worst rwkv eager generate +81.72 %, most under zamba-l8 generate -29.62 %;
@@ -736,7 +744,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement inkling-text-default-l2 LoRA r16 on q/k/v/o_proj b2 s1536 (l12total5a's, for the moved
     # axk2; simulated before any change of l12inkling), scored once after Inkling's sliding heads (l12inkling): -2.73 %;
     # 9 cases, median 0.21 -> 0.27 %, worst and most under inkling-text LoRA -2.73 % (a new case, no formula made worse)
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.27, worst=2.74, under=-2.74),
+    # then inkling-text LoRA (-2.73 %) moved to development (train-sweep-dev.jsonl) by the held-out rule, inkling-text
+    # LoRA r8 attention b1 s2560 listed blind in its place (l12inkling): 8 cases, median 0.21 %, worst lfm3 +1.19 %,
+    # most under modernbert-decoder LoRA -0.82 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.22, worst=1.20, under=-0.83),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.64 %, worst mvp eager ckpt training
     # +39.23 %, most under bert LoRA ckpt -1.13 % (roberta amp and xlnet fp32 SGD raise in memfit: case_unscored)
     # + their four blind replacements (l12tied: listed, then simulated before the training pool's tied-head fix,
@@ -1542,6 +1553,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MiniMax-M3's text model (l12dsa: its attention op by op with per-head fp32 q/k norms and partial RoPE, the
     # experts' and shared MLP's clamped GLU, fp32 weighted rows, no fp32 router input): minimax-m3 -3.27 -> -0.17 %;
     # median 0.37 -> 0.30 %, worst and most under cpmant -4.80 % (unchanged)
+    # + inkling-text-default-l2 bf16 generate b2 s3000 (-0.54 %, moved from blind5.jsonl, l12inkling): 48 cases,
+    # median 0.39 -> 0.40 % (a case added, no formula changed)
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=4.81, under=-4.81),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
@@ -1599,6 +1612,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # camembert +8.58 -> -1.03 %, xlm-roberta -7.07 -> -5.72 % (the simulator's second step opens a fresh 90 MiB
     # segment for the tied gradients' sum: placement, open), roberta +1.37 -> -0.76 %; median 1.19 -> 0.86 % (after
     # l12dsa and l12xlnet), worst now mvp +8.01 %, most under xlm-roberta -5.72 %
+    # + inkling-text-default-l2 attention LoRA (-2.72 %, moved from blind5.jsonl, l12inkling): 16 cases, median 1.55
+    # -> 1.97 % (an even count; a case added, no formula changed)
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.87, worst=8.02, under=-5.73),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
@@ -1676,6 +1691,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MiniMax-M3's text model read from its code on the development generate (l12dsa), scored ONCE after, nothing
     # tuned on it: minimax-m3 fp32 prefill +3.30 -> -2.87 % (now under, inside the 3 % bar: the most-under bound
     # LOOSENED -1.72 -> -2.88 by this held-out case), median 0.16 % unchanged, worst and most under now minimax-m3
+    # then inkling-text generate b2 s3000 (-0.54 %) moved to development (l12inkling): 21 cases, median 0.16 -> 0.11 %
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.16, worst=2.88, under=-2.88),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
@@ -1715,7 +1731,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -1.06 %
     # + the blind replacement inkling-text-default-l2 LoRA r16 attention b2 s1536 (l12inkling), scored once: -2.72 %;
     # 9 cases, median 0.44 -> 0.51 %, worst and most under inkling-text LoRA -2.72 % (a new case)
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.51, worst=2.73, under=-2.73),
+    # then inkling-text LoRA (-2.72 %) moved to development (l12inkling): 8 cases, median 0.44 %, worst emu3 -1.06 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.44, worst=1.07, under=-1.07),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.51 %, worst mvp +38.20 %, most under
     # axk1-l3 attention LoRA -1.71 %
     # + the four blind replacements of roberta / xlnet (l12tied, scored once after the tied-head fix): camembert
