@@ -520,6 +520,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # norms, partial RoPE, the clamped GLU): minimax-m3 -1.59 -> +0.01 %; median 0.083 -> 0.054 %, worst cpmant
     # + inkling-text-default-l2 bf16 generate b2 s3000 (-2.86 %), moved from blind5.jsonl by the held-out rule
     # (l12inkling): 48 cases, median 0.09 %, worst and most under cpmant -5.97 % (a case added, no formula changed)
+    # then inkling-text b2 s3000 re-simulated with torch's preprocess_mask (l12inkling, the simulator had padded its
+    # aligned 4-D mask of 3,000 keys to 3,008): -2.86 -> +0.02 %; median 0.09 % (0.087 -> 0.084)
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.06, worst=5.98, under=-5.98),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -1555,6 +1557,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.37 -> 0.30 %, worst and most under cpmant -4.80 % (unchanged)
     # + inkling-text-default-l2 bf16 generate b2 s3000 (-0.54 %, moved from blind5.jsonl, l12inkling): 48 cases,
     # median 0.39 -> 0.40 % (a case added, no formula changed)
+    # then inkling-text b2 s3000 re-simulated with torch's preprocess_mask (l12inkling): -0.54 -> +2.72 % (WORSE: the
+    # replay places q in the 376 MiB segment the trace keeps for rel_logits, whose fp32 q/k-norm copies it does not
+    # replay, and opens a segment more); median 0.40 % unchanged
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=4.81, under=-4.81),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps

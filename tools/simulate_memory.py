@@ -359,6 +359,22 @@ def _bool_mask_to_float(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return out
 
 
+MEM_EFF_ALIGNMENT = 8
+
+
+def _preprocess_mask(mask: torch.Tensor) -> torch.Tensor:
+    """torch's ``preprocess_mask`` (aten/src/ATen/native/transformers/attention.cpp) before the memory-efficient kernel:
+    a mask whose strides but the last are not all multiples of ``mem_eff_alignment`` (8), or whose last stride is not
+    1 (``aligned_tensor``), is copied padded by ``8 - last % 8`` columns and sliced back (``pad_bias``); an aligned
+    one passes as it is; the caller then expands it to 4-D. (Torch 2.0 padded every mask whose last dim was not a
+    multiple of 16 after expanding it; torch/_inductor/lowering.py of the installed torch names 8 as this alignment.)"""
+    strides = mask.stride()
+    if all(st % MEM_EFF_ALIGNMENT == 0 for st in strides[:-1]) and strides[-1] == 1:
+        return mask
+    last = mask.shape[-1]
+    return F.pad(mask, (0, MEM_EFF_ALIGNMENT - last % MEM_EFF_ALIGNMENT))[..., :last]
+
+
 def h100_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
               dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
               enable_gqa: bool = False) -> torch.Tensor:
@@ -382,9 +398,7 @@ def h100_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_
         if bias is not None:
             if bias.dtype == torch.bool:
                 bias = _bool_mask_to_float(bias, query.dtype)
-            last = bias.shape[-1]
-            if last % 16:
-                bias = F.pad(bias, (0, 16 - last % 16))[..., :last]
+            bias = _preprocess_mask(bias)
             bias = bias.expand(query.shape[0], hq, query.shape[-2], key.shape[-2])
         return aten._scaled_dot_product_efficient_attention(query, key, value, bias, grad, dropout_p, is_causal,
                                                             scale=scale)[0]
