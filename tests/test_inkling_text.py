@@ -6,10 +6,11 @@ layers' own head counts (swa_num_attention_heads, swa_num_key_value_heads, swa_h
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
-from _simulated import case_line, validate_line
+from _simulated import case_errors, case_line, validate_line
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.inference import estimate_inference
 from memfit.memory.kv_cache import kv_cache
@@ -126,3 +127,32 @@ def test_inkling_text_development_case() -> None:
     assert row.relative_error is not None and abs(row.relative_error) < 0.002  # allocated: -12.50 % before, +0.05 %
     assert row.predicted_total is not None and row.measured_total is not None
     assert abs(row.predicted_total / row.measured_total - 1) < 0.015  # device total: -18.30 % before, -0.85 % now
+
+
+TRAIN_DEV = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
+LORA = "inkling-text-default-l2/lora-r16-attn-b2-s1536"
+
+
+def test_lora_keeps_the_bias_mask_by_hand() -> None:
+    # training under SDPA: the memory-efficient kernel's node keeps its attn_bias, torch.where's mask of the scores'
+    # shape: 2 sequences × 64 heads × 1,536² × 2 B = 603,979,776 B a layer, where activations.py counted the sliding
+    # window's 2 × 1,536² × 2 = 9,437,184 B float mask: 594,542,592 B more a layer; within the window (500 tokens, no
+    # window mask) the whole 2·64·500²·2 = 64,000,000 B; eager: nothing here
+    from memfit.memory.runtimes.transformers_inkling_text import rel_bias_saved_bytes
+
+    spec = spec_from_config(json.loads(case_line(TRAIN_DEV, LORA))["config"], "dev")
+    att = spec.layers[1].attention
+    assert rel_bias_saved_bytes(spec, att, "sdpa", 2, 1536, 2) == 594_542_592
+    assert rel_bias_saved_bytes(spec, att, "sdpa", 2, 500, 2) == 64_000_000
+    assert rel_bias_saved_bytes(spec, att, "eager", 2, 1536, 2) == 0
+    # the dev case's saved activations at the loss's backward: 2,822,418,432 B before + 2 layers × 594,542,592
+    wl = workload_for_case("lora", json.loads(case_line(TRAIN_DEV, LORA))["params"]).validate()
+    training = importlib.import_module("memfit.memory.training")
+    act = next(c for c in training.estimate_training(spec, wl).components if c.name == "activations")
+    assert act.bytes == 4_011_503_616
+
+
+def test_inkling_text_lora_development_case() -> None:
+    allocated, total = case_errors(TRAIN_DEV, LORA)
+    assert abs(allocated) < 0.015  # -2.73 % before, -1.17 % now (fp32 q/k-norm and short-convolution copies open)
+    assert abs(total) < 0.015  # -2.72 % before, -1.10 % now

@@ -24,7 +24,7 @@ from ...spec import AttentionSpec, ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
 
-__all__ = ["REL_LOGITS_BIAS", "rel_logits_sdpa_moment", "rel_logits_sdpa_pool"]
+__all__ = ["REL_LOGITS_BIAS", "rel_bias_saved_bytes", "rel_logits_sdpa_moment", "rel_logits_sdpa_pool"]
 
 # model types whose attention adds InklingRelativeLogits' bias of the scores' shape (transformers 5.25
 # modeling_inkling.py InklingAttention.forward; InklingForCausalLM is the inkling_text causal LM)
@@ -97,3 +97,16 @@ def rel_logits_sdpa_pool(tr: Trace, spec: ModelSpec, wl: Workload, i: int, keys:
     out = tr.alloc(t * heads * att.value_dim * dt)
     tr.free(mask, *rep, bias, rel, out, q)
     return True
+
+
+def rel_bias_saved_bytes(spec: ModelSpec, att: AttentionSpec | None, attn: str, b: int, s: int, dt: int) -> int:
+    """Training under SDPA: the mask ``sdpa_attention_forward`` hands the memory-efficient kernel is
+    ``create_position_bias_mask``'s ``torch.where(attention_mask, position_bias, min_dtype)``, of the scores' shape
+    (``b × heads × s × s``), and the kernel's autograd node keeps its ``attn_bias`` for the backward
+    (``_scaled_dot_product_efficient_attention_backward`` reads it) whenever q needs a gradient: every layer of a
+    LoRA on q. ``activations.py`` counts a windowed layer's ``b × s × s`` float mask instead, which Inkling's kernel
+    never gets: the difference; 0 for other families and for eager."""
+    if spec.family not in REL_LOGITS_BIAS or attn == "eager" or att is None:
+        return 0
+    windowed = att.sliding_window is not None and s > att.sliding_window
+    return b * att.num_heads * s * s * dt - (b * s * s * dt if windowed else 0)
