@@ -694,6 +694,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then inkling-text generate b2 s3000 (-2.86 %) moved to development (sweep-dev.jsonl) by the held-out rule,
     # inkling-text generate b4 s2200 listed blind in its place (l12inkling): 21 cases, median 0.01 %, worst
     # recurrent-gemma fp16 generate +0.85 %, most under cohere2-moe fp16 eager generate -0.20 %
+    # + its replacement (re-simulated with torch's preprocess_mask before it was scored), scored once: +0.03 %; 22
+    # cases, median 0.01 %, worst and most under unchanged
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.02, worst=0.86, under=-0.21),
     # issue 12's blind round 6 (blind6-list.jsonl, l12blind6: model types no case file had used + five types fixed
     # this session in a new kind), listed before simulating, scored ONCE on main 138bd3d, no formula changed:
@@ -751,7 +753,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then inkling-text LoRA (-2.73 %) moved to development (train-sweep-dev.jsonl) by the held-out rule, inkling-text
     # LoRA r8 attention b1 s2560 listed blind in its place (l12inkling): 8 cases, median 0.21 %, worst lfm3 +1.19 %,
     # most under modernbert-decoder LoRA -0.82 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.22, worst=1.20, under=-0.83),
+    # + its replacement, scored once after Inkling's bias mask kept for the backward (l12inkling): -1.06 %; 9 cases,
+    # median 0.21 -> 0.27 %, most under now inkling-text LoRA r8 b1 s2560 -1.06 % (a new case, no formula made worse)
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.27, worst=1.20, under=-1.06),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.64 %, worst mvp eager ckpt training
     # +39.23 %, most under bert LoRA ckpt -1.13 % (roberta amp and xlnet fp32 SGD raise in memfit: case_unscored)
     # + their four blind replacements (l12tied: listed, then simulated before the training pool's tied-head fix,
@@ -1701,6 +1705,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # tuned on it: minimax-m3 fp32 prefill +3.30 -> -2.87 % (now under, inside the 3 % bar: the most-under bound
     # LOOSENED -1.72 -> -2.88 by this held-out case), median 0.16 % unchanged, worst and most under now minimax-m3
     # then inkling-text generate b2 s3000 (-0.54 %) moved to development (l12inkling): 21 cases, median 0.16 -> 0.11 %
+    # + its replacement inkling-text generate b4 s2200, scored once: -1.02 %; 22 cases, median 0.11 -> 0.16 %
     ("simulated/blind5.jsonl", "inference"): Bound(median=0.16, worst=2.88, under=-2.88),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 16 cases, median 2.00 %, worst and most under zamba-l8
     # generate -27.64 %; outside the bars also bigbird-pegasus +23.22 %, trocr -10.77 %, rwkv -9.99 %, plbart +8.13 %,
@@ -1741,7 +1746,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement inkling-text-default-l2 LoRA r16 attention b2 s1536 (l12inkling), scored once: -2.72 %;
     # 9 cases, median 0.44 -> 0.51 %, worst and most under inkling-text LoRA -2.72 % (a new case)
     # then inkling-text LoRA (-2.72 %) moved to development (l12inkling): 8 cases, median 0.44 %, worst emu3 -1.06 %
-    ("simulated/blind5.jsonl", "training"): Bound(median=0.44, worst=1.07, under=-1.07),
+    # + its replacement inkling-text LoRA r8 b1 s2560, scored once: -0.96 %; 9 cases, median 0.44 -> 0.51 %
+    ("simulated/blind5.jsonl", "training"): Bound(median=0.51, worst=1.07, under=-1.07),
     # blind round 6 (l12blind6), scored once on main 138bd3d: 6 cases, median 0.51 %, worst mvp +38.20 %, most under
     # axk1-l3 attention LoRA -1.71 %
     # + the four blind replacements of roberta / xlnet (l12tied, scored once after the tied-head fix): camembert
