@@ -522,6 +522,7 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (l12inkling): 48 cases, median 0.09 %, worst and most under cpmant -5.97 % (a case added, no formula changed)
     # then inkling-text b2 s3000 re-simulated with torch's preprocess_mask (l12inkling, the simulator had padded its
     # aligned 4-D mask of 3,000 keys to 3,008): -2.86 -> +0.02 %; median 0.09 % (0.087 -> 0.084)
+    # after l12inkling's rebase on l12zamba and l12dsa: 48 cases, median 0.07 %, worst and most under cpmant -5.97 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.06, worst=5.98, under=-5.98),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -598,6 +599,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # formula changed), most under now inkling-text -2.73 %
     # then Inkling's bias mask kept by the memory-efficient kernel for the backward (l12inkling, test_inkling_text.py):
     # inkling-text LoRA -2.73 -> -1.17 %; median 0.94 -> 0.82 %, most under again hy-v4 -2.68 %
+    # after l12inkling's rebase on l12dsa (axk2 -0.01 %): 16 cases, median 0.46 -> 0.47 % (0.462), worst mvp +15.81 %,
+    # most under hy-v4 -2.68 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.10, worst=15.82, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -1566,6 +1569,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then inkling-text b2 s3000 re-simulated with torch's preprocess_mask (l12inkling): -0.54 -> +2.72 % (WORSE: the
     # replay places q in the 376 MiB segment the trace keeps for rel_logits, whose fp32 q/k-norm copies it does not
     # replay, and opens a segment more); median 0.40 % unchanged
+    # after l12inkling's rebase on l12zamba: 48 cases, median 0.37 -> 0.38 % (the two Inkling cases added: +2.72 %,
+    # +0.28 -> -0.42 %), worst and most under cpmant -4.80 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=4.81, under=-4.81),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
@@ -1627,6 +1632,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -> 1.97 % (an even count; a case added, no formula changed)
     # then Inkling's bias mask kept for the backward (l12inkling): inkling-text LoRA -2.72 -> -1.10 %; median 1.97 ->
     # 1.47 %
+    # after l12inkling's rebase on l12dsa and l12xlnet: 16 cases, median 1.19 -> 1.15 % (1.141; the inkling-text LoRA
+    # -1.10 % added), worst camembert amp +8.58 %, most under xlm-roberta -7.07 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.87, worst=8.02, under=-5.73),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,

@@ -34,7 +34,6 @@ from .layer_weights import largest_matrix, layer_linear_params
 from .lora_dropout import adapter_input_saved
 from .op_sac import op_level_saved
 from .runtimes import transformers_families as fam
-from .runtimes.transformers_inkling_text import rel_bias_saved_bytes as rb  # Inkling's bias mask
 from .runtimes.transformers_own_attention import OWN_EAGER_SCORES
 from .shared_norm import shared_norm_input
 from .ssm_activations import recurrent_training
@@ -431,8 +430,8 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     grad_cast = 2 * largest_matrix(spec, layer) if (p.amp and p.full) else 0
     # bitsandbytes dequantizes each 4-bit weight to bf16 for its matmul, forward and backward
     dequant = 2 * largest_matrix(spec, layer) if p.quantized else 0
-    a = layer.attention
-    sq_back, sq_saved = _softmax_backward(spec, layer, p, b, s), sq_saved + rb(spec, a, p.attn, b, s, p.proj_bytes)
+    a, sq_back = layer.attention, _softmax_backward(spec, layer, p, b, s)
+    sq_saved += fam.rel_bias_saved_bytes(spec, a, p.attn, b, s, p.proj_bytes)  # Inkling's bias mask
     if a is not None and p.attn == "eager" and not p.amp and spec.family in OWN_EAGER_SCORES:  # XGLMAttention's
         sq_saved += b * a.num_heads * s * s * p.proj_bytes  # torch.max(scores + mask, min): its backward reads them
     constant = layer.norms * 4 * h if gemma else 0  # Gemma norms keep 1 + weight.float() (fp32, per layer)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ...spec import LayerSpec, ModelSpec
 from ..axk2_attention import gated_norm_saved, gated_norms
+from .transformers_inkling_text import rel_bias_saved_bytes
 from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
 __all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER",
@@ -20,7 +21,7 @@ __all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COP
            "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE",
            "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
            "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm", "per_layer_input_bytes",
-           "sub_norm_bytes"]
+           "rel_bias_saved_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
