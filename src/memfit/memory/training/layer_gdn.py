@@ -16,12 +16,15 @@ Written from the simulator's allocation trace of ``qwen3-next-80b-a3b-l4/train-b
 * backward: the gated norm's fp32 chain; the chunk loop in reverse, where each chunk's slices of the intra-chunk
   attention, the new values, the decayed keys and q and k get a ``select_backward`` gradient at full size, added
   into the running sum (a new tensor each time: the sum, the slice's gradient and the old sum are alive at once);
-  the solves', decays' and pads' gradients, the l2 norms', the casts back, the conv's, and in_proj's output gradient.
+  the solves', decays' and pads' gradients, the l2 norms', the casts back, the conv's, and in_proj's output gradient;
+* a checkpointed layer's first forward (``_first_forward``), where autograd saves nothing: each tensor goes with its
+  last Python reference, as the same trace's first forward frees it.
 """
 
 from __future__ import annotations
 
 from ...spec import LayerSpec, LinearAttentionSpec
+from ..allocator_trace import Trace
 from ..ssm_activations import FP32
 from .layer_ops import BackwardOp, LayerRun, StepContext, linear
 
@@ -49,6 +52,8 @@ class _Sizes:
         self.qk_p, self.v_p = self.qk_u // s * big, self.v_u // s * big  # padded to whole chunks
         self.c2 = b * g.num_v_heads * big * CHUNK * FP32  # chunk² per head
         self.state = b * g.num_v_heads * g.head_k_dim * g.head_v_dim * FP32
+        self.cv = b * g.num_v_heads * CHUNK * g.head_v_dim * FP32  # one chunk's values per head
+        self.kernel = g.conv_kernel
         self.low_v, self.low_qk = t * self.vd * pb, self.qk_u // FP32 * pb
 
 
@@ -58,8 +63,10 @@ def gdn_mixer(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     assert g is not None
     tr, h, pb, t = c.tr, c.spec.hidden_size, c.pb, c.t
     z = _Sizes(g, c.batch, c.seq, pb)
-    kept: list[int] = []
     fused = c.spec.family == "qwen3_next"
+    if not run.keep:
+        return _first_forward(c, run, z, x, xb, fused)
+    kept: list[int] = []
     if fused:  # in_proj_qkvz: its reshapes copy value, z, q, k out; q, k, v concatenated for the conv
         proj = linear(c, run, "ssm_in", x, xb, h, z.conv + z.vd)
         parts = [tr.alloc(z.low_v), tr.alloc(t * z.kd * pb), tr.alloc(t * z.kd * pb)]
@@ -114,13 +121,109 @@ def gdn_mixer(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     gated = tr.alloc(z.low_v)
     tr.free(prod, flat)
     norm = [n32, cast, weighted, g32, sig, gated]
-    if not run.keep:  # a checkpointed first forward: out_proj's input lives until out_proj has run
-        tr.free(*kept, *states, *norm[:5])
-        kept, states, norm = [], [], []
     run.ops.append((len(run.linears), _backward(z, kept, states, norm, fused)))
     o = linear(c, run, "ssm_out", gated, pb, z.vd, h)
-    tr.free(*ends, act, low, 0 if run.keep else gated)
+    tr.free(*ends, act, low)
     return o
+
+
+def _first_forward(c: StepContext, run: LayerRun, z: _Sizes, x: int, xb: int, fused: bool) -> int:
+    """A checkpointed layer's first forward, where autograd saves nothing: each tensor dies with its last Python
+    reference (``Qwen3NextGatedDeltaNet.forward`` / ``Qwen3_5GatedDeltaNet.forward``; the rule's locals when
+    :func:`_rule_first` returns, the mixer's own when it returns: in_proj's output, z, the gated output, the conv's
+    activation that q, k, v view, the rule's output)."""
+    tr, h, pb, t = c.tr, c.spec.hidden_size, c.pb, c.t
+    if fused:  # fix_query_key_value_ordering's reshapes copy value and z, forward's reshape(.., -1) query and key
+        proj = linear(c, run, "ssm_in", x, xb, h, z.conv + z.vd)
+        parts = [tr.alloc(z.low_v), tr.alloc(z.low_v), tr.alloc(t * z.kd * pb), tr.alloc(t * z.kd * pb)]
+        zz = parts.pop(1)
+        mixed = tr.alloc(t * z.conv * pb)  # torch.cat((query, key, value))
+    else:
+        proj, parts = 0, []
+        mixed = linear(c, run, "ssm_in", x, xb, h, z.conv)
+        zz = linear(c, run, "ssm_in", x, xb, h, z.vd)
+    padded = tr.alloc(c.batch * z.conv * (c.seq + z.kernel - 1) * pb)  # causal_conv1d_forward: conv1d, silu
+    act = tr.alloc(t * z.conv * pb)
+    tr.free(padded)
+    tr.free(mixed, *parts[1:], parts[0] if parts else 0)  # mixed_qkv rebound; query, key, value rebound
+    low = _rule_first(tr, z)
+    flat = tr.alloc(z.low_v)  # torch.cat(all_outputs)
+    n32 = tr.alloc(z.v_u)  # Qwen3NextRMSNormGated: fp32 input, pow, x·rsqrt, cast, ·weight; fp32 gate, silu, product
+    tr.free(tr.alloc(z.v_u))
+    m = tr.alloc(z.v_u)
+    tr.free(n32)
+    cast = tr.alloc(z.low_v)
+    weighted = tr.alloc(z.low_v)
+    tr.free(cast, m)
+    g32 = tr.alloc(z.v_u)
+    sig = tr.alloc(z.v_u)
+    tr.free(g32)
+    prod = tr.alloc(z.v_u)
+    tr.free(sig, weighted)
+    gated = tr.alloc(z.low_v)
+    tr.free(prod, flat)
+    run.ops.append((len(run.linears), _backward(z, [], [], [], fused)))
+    o = linear(c, run, "ssm_out", gated, pb, z.vd, h)
+    tr.free(proj, zz, gated, act, low)
+    return o
+
+
+def _rule_first(tr: Trace, z: _Sizes) -> int:
+    """``torch_chunk_gated_delta_rule`` keeping nothing for backward; returns its output (cast back)."""
+    rep = [tr.alloc(z.low_qk), tr.alloc(z.low_qk)] if z.rep else []  # repeat_interleave to the value heads
+    q32, k32, v32 = tr.alloc(z.qk_u), tr.alloc(z.qk_u), tr.alloc(z.v_u)
+    tr.free(*rep)
+    tr.free(tr.alloc(z.qk_u))  # l2norm: x·x, then x·rsqrt; the fp32 input goes when query is rebound
+    qn = tr.alloc(z.qk_u)
+    tr.free(q32)
+    tr.free(tr.alloc(z.qk_u))
+    kn = tr.alloc(z.qk_u)
+    tr.free(k32)
+    qs = tr.alloc(z.qk_u)  # query * scaling
+    tr.free(qn)
+    pads = [tr.alloc(z.qk_p), tr.alloc(z.qk_p), tr.alloc(z.v_p)]  # F.pad copies even with no padding
+    tr.free(qs, kn, v32)
+    betas = [tr.alloc(z.v_p), tr.alloc(z.qk_p)]  # v·β, k·β
+    diff = tr.alloc(z.c2)
+    masked = tr.alloc(z.c2)
+    tr.free(diff)
+    c2 = [tr.alloc(z.c2)]  # the pairwise decays
+    tr.free(masked)
+    for _ in range(2):  # k_β·kᵀ and q·kᵀ, each × the decays
+        mm = tr.alloc(z.c2)
+        c2.append(tr.alloc(z.c2))
+        tr.free(mm)
+    late = [tr.alloc(z.qk_p), tr.alloc(z.v_p), tr.alloc(z.qk_p)]  # k_β·exp(cum_decay); the two solves
+    state = tr.alloc(z.state)
+    core = tr.alloc(z.v_p)  # zeros_like(new_values)
+    for i in range(2):  # query, key decayed; the padded copies go as they are rebound
+        new = tr.alloc(z.qk_p)
+        tr.free(pads[i])
+        pads[i] = new
+    v_new = inter = 0
+    for _ in range(z.chunks):  # the scan: v_new, the state's read, the chunk's output (copied in), the new state
+        mm = tr.alloc(z.cv)
+        new = tr.alloc(z.cv)
+        tr.free(mm, v_new)
+        v_new = new
+        new = tr.alloc(z.cv)
+        tr.free(inter)
+        inter = new
+        mm = tr.alloc(z.cv)
+        tr.free(mm, tr.alloc(z.cv))
+        a, b = tr.alloc(z.state), tr.alloc(z.state)
+        new = tr.alloc(z.state)
+        tr.free(a, b, state)
+        state = new
+    tr.free(state)  # output_final_state False
+    # core_attn_out.reshape copies: zeros_like kept the solve's column-major strides (linalg_solve_triangular's
+    # output is F-contiguous, aten/src/ATen/native/BatchLinearAlgebra.cpp)
+    whole = tr.alloc(z.v_p)
+    tr.free(core)
+    low = tr.alloc(z.low_v)  # .to(initial dtype)
+    tr.free(whole)
+    tr.free(*pads, *betas, *c2, *late, v_new, inter)  # the locals, in their order, as the function returns
+    return low
 
 
 def _backward(z: _Sizes, kept: list[int], states: list[int], norm: list[int], fused: bool) -> BackwardOp:
