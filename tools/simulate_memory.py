@@ -699,7 +699,9 @@ def simulate(cfg_dict: dict[str, Any], kind: str, p: dict[str, Any], before: int
                 else:
                     out = model(ids, use_cache=True, logits_to_keep=1, **extra)
                     rec["kv_cache_bytes_final"] = cache_bytes(out.past_key_values)
-            rec["cache_class"] = type(out.past_key_values).__name__
+            # transformers 5.25 utils/generic.py ModelOutput.past_key_values returns self.cache, a field RWKV's
+            # RwkvCausalLMOutput lacks (its recurrent state is `state`): read the field itself
+            rec["cache_class"] = type(getattr(out, "cache", None)).__name__
             del out
         elif kind in TRAIN_KINDS:
             rec.update(_train(model, kind, p, ids, amp, tracker, extra))
