@@ -171,6 +171,10 @@ class SSMSpec:
     # and linear_y of ``d_inner`` (lru_width), a depthwise conv of ``d_conv`` taps, the gated linear recurrence run
     # as a python loop over time; its state is ``d_inner`` fp32 values (``d_state`` 1) beside the conv's
     rglru: bool = False
+    # RWKV's time mixing (transformers 5.25 models/rwkv/modeling_rwkv.py RwkvSelfAttention): key, value, receptance and
+    # output projections of ``d_inner`` (hidden), the WKV recurrence as a python loop over time without the CUDA kernel;
+    # its state is two shift vectors (model dtype) and num / den / max (fp32) of ``d_inner`` (memory/rwkv.py)
+    rwkv: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Literal
 
 from ..errors import ConfigError, UnsupportedError
 from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, ModelSpec, SSMSpec
+from .rwkv import rwkv_state_bytes
 
 __all__ = [
     "KVCache",
@@ -152,6 +153,8 @@ def ssm_state_bytes(ssm: SSMSpec, mixer: str, runtime: Runtime, dtype_bytes: int
     ``RecurrentGemmaRecurrentBlock.forward``) keeps ``conv1d_width - 1`` columns of ``lru_width`` in the model dtype
     (the prefill's ``pad(x_branch, (conv1d_width - seq_len - 1, 0))``, the decode's ``conv_state[:, :, 1:]``) and
     ``RecurrentGemmaRglru.recurrent_states`` [batch, lru_width] in fp32 (``_rnn_scan``'s ``acc_dtype``)."""
+    if ssm.rwkv:  # RwkvModel's state (memory/rwkv.py): two shift vectors in the model dtype, num/den/max in fp32
+        return rwkv_state_bytes(ssm, dtype_bytes)
     cols = ssm.d_conv if runtime == "transformers" and not ssm.rglru else ssm.d_conv - 1
     if mixer == "mamba2":
         conv = cols * (ssm.d_inner + 2 * ssm.n_groups * ssm.d_state)

@@ -208,6 +208,8 @@ def _gated_deltanet(cfg: Config) -> LinearAttentionSpec | None:
 
 def _recurrent(cfg: Config, hidden: int, attn: AttentionSpec | None, word: str) -> SSMSpec:
     """A non-attention mixer as a Mamba-2 mixer with the same recurrent and convolution state."""
+    if cfg.get("model_type") == "rwkv":  # RWKV's time mixing (memory/rwkv.py): hidden-wide, no convolution
+        return SSMSpec(hidden, 1, 1, num_heads=1, head_dim=hidden, n_groups=0, gated_norm=False, rwkv=True)
     lru = _int(cfg, ("lru_width",))
     if lru is not None:  # RecurrentGemma's RG-LRU block (transformers 5.25 RecurrentGemmaRecurrentBlock, Rglru)
         heads = _int(cfg, _HEADS, 1) or 1
@@ -294,6 +296,8 @@ def _mlp(cfg: Config, hidden: int) -> MLPSpec | None:
     ) and cfg.get("model_type") not in _PLAIN_FC
     if inter is None:
         inter, gated = 4 * hidden, False
+    if cfg.get("model_type") == "rwkv":  # RwkvFeedForward: value(square(relu(key(x)))), no gate (memory/rwkv.py)
+        return MLPSpec(inter, "plain", False, "relu2")
     half = cfg.get("model_type") in _HALF_GATED
     return MLPSpec(inter // 2 if half else inter, "gated" if gated else "plain", half or _flag(cfg, "mlp_bias", False),
                    str(cfg.get("hidden_act") or cfg.get("hidden_activation") or cfg.get("activation_function")

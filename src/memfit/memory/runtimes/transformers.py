@@ -34,6 +34,7 @@ from ...inventory import inventory
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...workload import Workload
 from ..dsv4_attention import dsv4_attention_transient
+from ..rwkv import channel_mix_bytes, time_mix_bytes
 from ..sparse_attention import indexer_transient
 from ..ssm_activations import (
     HEADWISE_SELECTIVE_SCAN,
@@ -125,6 +126,10 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: in
     (masking_utils ``_ignore_causal_mask_sdpa``: only one query or as many as keys); eager always builds an
     additive mask in the model dtype."""
     k = s if keys is None else keys
+    if not any(layer.attention is not None for layer in spec.layers):
+        # no attention layer, no mask (transformers 5.25 RwkvModel / MambaModel / Mamba2Model.forward never call
+        # create_causal_mask: the attention_mask argument is unused)
+        return 0
     if wl.attn == "eager":
         return _mask_count(spec) * b * s * k * dt + relative_distance_bytes(spec, s, k)
     windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
@@ -187,6 +192,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     if mlp is None:
         return 0, ""
     i = mlp.intermediate_size
+    if layer.ssm is not None and layer.ssm.rwkv:  # RwkvFeedForward beside the block's held time-mixing output
+        return channel_mix_bytes(h, i, tokens, dt)
     if mlp.kind == "plain" and mlp.activation == "xielu":  # transformers_pool_blocks.xielu_mlp, op by op
         return tokens * i * (5 * dt + 1), f"{tokens:,} tokens × {i} × (5 × {dt} + 1) B (fc out, xIELU's Python chain)"
     if mlp.kind == "plain":
@@ -357,6 +364,11 @@ def _ssm_moment(spec: ModelSpec, ssm: SSMSpec, mixer: str, idx: int, b: int, s: 
         m_bytes, m_text = mamba_prefill_bytes(spec.hidden_size, ssm, t, dt)
         return Moment(f"prefill Mamba scan (layer {idx})", kv_full, m_bytes + fixed,
                       formula=f"{m_text} + {fixed:,} inputs", kv_formula=kv_text)
+    if ssm.rwkv:  # RWKV's time mixing: embeddings, layer input and normed input beside the block's tensors
+        w_bytes, w_text = time_mix_bytes(ssm, b, s, dt)
+        stream = (_stream_tensors(spec) - 1) * t * spec.hidden_size * dt
+        return Moment(f"prefill RWKV time mixing (layer {idx})", kv_full, stream + w_bytes + fixed,
+                      formula=f"{stream:,} stream + {w_text} + {fixed:,} inputs", kv_formula=kv_text)
     if ssm.rglru:  # RecurrentGemma: embeddings, layer input and normed input beside the block's tensors
         r_bytes, r_text = rglru_prefill_bytes(ssm, b, s, dt)
         stream = (_stream_tensors(spec) - 1) * t * spec.hidden_size * dt

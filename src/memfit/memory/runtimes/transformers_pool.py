@@ -58,6 +58,7 @@ from .transformers_pool_inkling import block_states_bytes
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
 from .transformers_pool_persimmon import OWN_BLOCKS
+from .transformers_pool_rwkv import rwkv_block
 from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
 
@@ -345,6 +346,8 @@ def _own_block(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int
         kept = probs if spec.family in HELD_PREV_PROBS else 0
         tr.free(0 if kept else probs, stream if stream != emb else 0)
         return new, block_kv, kept
+    if layer.ssm is not None and layer.ssm.rwkv:  # RWKV's time and channel mixing (transformers_pool_rwkv.py)
+        return (*rwkv_block(tr, spec, i, t, dt, kv, stream, emb), 0)
     zaya = zaya_block(tr, spec, wl, i, dt, kv, stream, emb)  # ZAYA's fp32 stream, CCA and router (None: others)
     zaya = zaya or zamba_block(tr, spec, wl, i, dt, kv, stream, emb)  # Zamba's layers (transformers_pool_zamba.py)
     if zaya is not None:

@@ -1,0 +1,101 @@
+"""RWKV (transformers 5.25 models/rwkv/modeling_rwkv.py) on the PyTorch path: the WKV recurrence as
+rwkv_linear_attention_cpu's loop over time (no chunked scan), the channel mixing's relu², the five-tensor state and the
+orthogonal_ init's QR buffers in the build (memory/rwkv.py, memory/orthogonal_init.py)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _simulated import case_line, records
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.kv_cache import kv_cache_bytes
+from memfit.memory.orthogonal_init import replay_orthogonal
+from memfit.memory.runtimes.transformers import _mask_bytes
+from memfit.memory.rwkv import channel_mix_bytes, time_mix_bytes
+from memfit.sources.hf_config import spec_from_config
+from memfit.spec import ModelSpec
+from memfit.validate import validate_file, workload_for_case
+
+DEV = Path(__file__).parent / "data" / "simulated" / "sweep-dev.jsonl"
+CASE = "rwkv-default-l2/gen-eager-b2-s900-new8"
+T = 2 * 900 * 4096 * 2  # one b × s × hidden bf16 tensor: 14,745,600 B
+
+
+def _record() -> dict[str, Any]:
+    return next(r for r in records(DEV) if r.get("case") == CASE)
+
+
+def _spec() -> ModelSpec:
+    rec = _record()
+    return spec_from_config(rec["config"], str(rec["model"]))
+
+
+def test_layout_read_from_the_config() -> None:
+    layer = _spec().layers[0]
+    assert layer.ssm is not None and layer.ssm.rwkv and layer.ssm.d_inner == 4096
+    assert layer.mlp is not None and (layer.mlp.kind, layer.mlp.activation) == ("plain", "relu2")
+    assert layer.mlp.intermediate_size == 16384
+
+
+def test_state_by_hand() -> None:
+    # RwkvModel.forward's state: 5 tensors (b, hidden, layers), two bf16 and three fp32:
+    # 2 × 4096 × 2 × (2 × 2 + 3 × 4) = 262,144 B (the trace's 2 × 32,768 + 3 × 65,536)
+    assert kv_cache_bytes(_spec(), 900, 2, "transformers", "bfloat16") == 262_144
+
+
+def test_time_mixing_by_hand() -> None:
+    # receptance, key, value, the loop's output, r·wkv, output projection: 6 × 14,745,600 = 88,473,600;
+    # the loop's last num / den / max: 3 × 2 × 4096 × 4 = 98,304
+    layer = _spec().layers[0]
+    assert layer.ssm is not None
+    assert time_mix_bytes(layer.ssm, 2, 900, 2)[0] == 88_571_904
+
+
+def test_channel_mixing_by_hand() -> None:
+    # held attention output, shift, key and receptance mixes: 4 × 4096; key's projection and its relu: 2 × 16384;
+    # 1,800 tokens × (16,384 + 32,768) × 2 B = 176,947,200
+    assert channel_mix_bytes(4096, 16384, 1800, 2)[0] == 176_947_200
+
+
+def test_no_attention_no_mask() -> None:
+    # RwkvModel.forward never builds a causal mask (the eager additive one was 2 × 900 × 900 × 2 = 3,240,000 B)
+    wl = workload_for_case("generate", {"batch": 2, "seq": 900, "new": 8, "attn": "eager"}).validate()
+    assert _mask_bytes(_spec(), wl, 2, 900, 2) == 0
+
+
+def test_orthogonal_init_buffers() -> None:
+    # the 50,277 × 4,096 bf16 embedding: the fp32 copy, the normal draw and q (823,738,368 B each, 824,180,736 as the
+    # allocator rounds them to 2 MiB: the simulator's blocks), r 4096² × 4
+    tr = Trace()
+    replay_orthogonal(tr, (50277, 4096), 2)
+    assert tr.figures().peak_allocated == 3 * 824_180_736 + 67_108_864
+    # a wide fp32 matrix (4096 × 16384): no copy; flattened and q of 268,435,456 B, r 4096² × 4
+    tr = Trace()
+    replay_orthogonal(tr, (4096, 16384), 4)
+    assert tr.figures().peak_allocated == 2 * 268_435_456 + 67_108_864
+
+
+def test_development_case() -> None:
+    # moved from blind round 6 (l12rwkv): +81.72 % allocated, -9.99 % device total as a Mamba-2 chunked scan; scored
+    # as the file scores it (its env line's torch 2.13: the model made with random weights on the device)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "case.jsonl"
+        path.write_text(DEV.read_text().splitlines()[0] + "\n" + case_line(DEV, CASE) + "\n")
+        (row,), _ = validate_file(path)
+    assert abs(row.relative_error) < 0.0005
+    assert abs(row.total_error) < 0.005
+
+
+def test_prefill_peak_by_hand() -> None:
+    # the channel mixing of the last layer: embeddings, layer input, residual, normed input (4 T) + 176,947,200 +
+    # token ids and attention mask (2 × 1,800 × 8) + the state 262,144 = 236,220,544 (the trace: 236,191,744 beyond
+    # the build, the ids and mask made before it)
+    from memfit.memory.inference import estimate_inference
+
+    rec = _record()
+    wl = workload_for_case("generate", dict(rec["params"])).validate()
+    moments = estimate_inference(_spec(), wl).details["moments"]
+    assert moments["prefill MLP (layer 0)"] == 4 * T + 176_947_200 + 28_800 + 262_144
+    assert moments["prefill RWKV time mixing (layer 0)"] == 3 * T + 88_571_904 + 28_800 + 262_144
