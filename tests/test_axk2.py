@@ -50,9 +50,10 @@ def test_attention_saved_per_token_by_hand() -> None:
     32 × 96 × 2 = 12,288), kv_b's whole output (32 × 128 × 2 = 8,192: value is its view), its output (32 × 64 × 2 =
     4,096) and log-sum-exp (4 × 32 = 128); the gate's fp32 sigmoid 4 × 32 × 64 = 8,192; o_proj's adapter 8,256:
     60,296 B. The additive mask b × s × s × 2 = 9,437,184 B per layer; the cache (128 + 32 + 128) × 2 = 576 B."""
-    a = spec_from_config(_config(), "axk2-l2").layers[0].attention
+    spec = spec_from_config(_config(), "axk2-l2")
+    a = spec.layers[0].attention
     assert a is not None
-    assert attention_saved(a, 2048, 2, LORA, 2, 1536, _linear_inputs, _norm) == (60_296, 128, 9_437_184, 9_437_184, 576)
+    assert attention_saved(a, spec, 2, LORA, 2, 1536, _linear_inputs, _norm) == (60_296, 128, 9_437_184, 9_437_184, 576)
 
 
 def test_gated_norm_and_first_layer_by_hand() -> None:
@@ -84,5 +85,38 @@ def test_indexer_replay_peak_by_hand() -> None:
 def test_development_case() -> None:
     """Before: allocated -2.65 %, device total -11.29 % (no indexer, generic MLA, plain norms)."""
     allocated, total = case_errors(DEV, CASE)
+    assert abs(allocated) < 0.002
+    assert abs(total) < 0.005
+
+
+PEFT22 = Path(__file__).parent / "data" / "simulated" / "peft22-dev.jsonl"
+V32 = "deepseek-v3.2-l2/lora-r16-attn-b2-s1536"
+
+
+def test_deepseek_v32_attention_saved_per_token_by_hand() -> None:
+    """DeepseekV32Attention is AXK2's with q_b_proj(q_resid) and no gate. Per token, the dev case's LoRA r 16 on
+    q_a, q_b, kv_a, kv_b and o (hidden 7,168, 128 heads of 128 + 64, q latent 1,536, kv latent 512): q_a's adapter
+    4 × 7,168 + 64 = 28,736 B, q_a_layernorm 4 × 1,536 + 4 = 6,148, q_b's adapter 4 × 1,536 + 64 = 6,208, kv_a's
+    28,736, kv_a_layernorm 2,052, kv_b's 4 × 512 + 64 = 2,112; the kernel's q and key 2 × 128 × 192 × 2 = 98,304,
+    kv_b's output 128 × 256 × 2 = 65,536, its output 32,768 and log-sum-exp 512; o_proj's adapter 4 × 16,384 + 64 =
+    65,600: 336,712 B. The cache (512 + 64 + 128) × 2 = 1,408 B."""
+    config = next(r for r in records(PEFT22) if r.get("case") == V32)["config"]
+    assert isinstance(config, dict)
+    spec = spec_from_config(config, "deepseek-v3.2-l2")
+    a = spec.layers[0].attention
+    assert a is not None
+    lora = replace(LORA, lora_kinds=LORA.lora_kinds | {"attn_q_b"})
+    assert attention_saved(a, spec, 2, lora, 2, 1536, _linear_inputs, _norm) == (
+        336_712,
+        512,
+        9_437_184,
+        9_437_184,
+        1_408,
+    )
+
+
+def test_deepseek_v32_development_case() -> None:
+    """Before: allocated -3.63 %, device total -7.29 % (the generic MLA replay, no indexer in training)."""
+    allocated, total = case_errors(PEFT22, V32)
     assert abs(allocated) < 0.002
     assert abs(total) < 0.005

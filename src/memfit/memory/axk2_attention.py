@@ -26,7 +26,15 @@ from typing import Protocol
 
 from ..spec import AttentionSpec, LayerSpec, ModelSpec
 
-__all__ = ["GATED_MLA", "attention_saved", "first_norm_no_grad", "first_norm_relief", "gated_norm_saved", "gated_norms"]
+__all__ = [
+    "GATED_MLA",
+    "INDEXED_MLA",
+    "attention_saved",
+    "first_norm_no_grad",
+    "first_norm_relief",
+    "gated_norm_saved",
+    "gated_norms",
+]
 
 
 class Precision(Protocol):
@@ -49,6 +57,10 @@ class Precision(Protocol):
 
 
 GATED_MLA = ("axk2",)  # model types whose layers run AXK2Attention and AXK2GatedRMSNorm
+# model types whose every layer runs DeepSeek sparse attention's MLA as ``AXK2Attention`` does, with or without its
+# gate: ``DeepseekV32Attention.forward`` (transformers 5.25 modeling_deepseek_v32.py) is it with ``q_b_proj(q_resid)``
+# for the query and no output gate, and ``DeepseekV32Indexer`` is ``AXK2Indexer`` line for line
+INDEXED_MLA = (*GATED_MLA, "deepseek_v32")
 
 
 def gated_norms(spec: ModelSpec, layer: LayerSpec) -> int:
@@ -74,12 +86,12 @@ def first_norm_no_grad(p: Precision, checkpointed: bool) -> bool:
 
 
 def first_norm_relief(spec: ModelSpec, p: Precision, tokens: int) -> int:
-    """Bytes the first layer's gated input norm does not keep where its input needs no gradient (else 0): the
-    RMSNorm's fp32 copy, ``y`` and the sigmoid."""
-    if spec.family not in GATED_MLA or not spec.layers or not first_norm_no_grad(p, not p.kv_cache):
+    """Bytes the first layer's input norm does not keep where its input needs no gradient (else 0): the RMSNorm's
+    fp32 copy, and a gated norm's ``y`` and sigmoid."""
+    if spec.family not in INDEXED_MLA or not spec.layers or not first_norm_no_grad(p, not p.kv_cache):
         return 0
     h = spec.hidden_size
-    return tokens * (4 * h + 4 + gated_norm_saved(h, p.proj_bytes))
+    return tokens * (4 * h + 4 + (gated_norm_saved(h, p.proj_bytes) if spec.family in GATED_MLA else 0))
 
 
 def gated_norm_saved(h: int, proj: int) -> int:
@@ -90,7 +102,7 @@ def gated_norm_saved(h: int, proj: int) -> int:
 
 def attention_saved(
     a: AttentionSpec,
-    h: int,
+    spec: ModelSpec,
     in_bytes: int,
     p: Precision,
     b: int,
@@ -99,19 +111,22 @@ def attention_saved(
     norm: Callable[..., tuple[int, int]],
 ) -> tuple[int, int, int, int, int]:
     """(saved per token, of which attention core per token, s² bytes saved per sequence, s² transient, DynamicCache
-    bytes per token alive until the forward returns) of ``AXK2Attention`` under SDPA, as ``activations._attention``
-    gives them; ``linear_inputs`` and ``norm`` are activations' Linear-input and RMSNorm rules."""
+    bytes per token alive until the forward returns) of ``AXK2Attention`` (``DeepseekV32Attention`` for a family outside
+    ``GATED_MLA``) under SDPA, as ``activations._attention`` gives them; ``linear_inputs`` and ``norm`` are
+    activations' Linear-input and RMSNorm rules."""
+    gated, h = spec.family in GATED_MLA, spec.hidden_size
     pb = p.proj_bytes
     heads, d, dv = a.num_heads, a.head_dim, a.value_dim
     ql, kl, rope, nope = a.q_lora_rank or 0, a.kv_lora_rank or 0, a.qk_rope_head_dim or 0, a.qk_nope_head_dim or 0
     saved = linear_inputs(h, ["attn_q_a"], in_bytes, p) + norm(ql, pb, p, False, False)[0]  # q_a, q_a_layernorm
-    saved += linear_inputs(2 * ql, ["attn_q_b"], pb, p)  # q_gate_proj reads cat([q_resid, q_compressed])
+    # q_gate_proj reads cat([q_resid, q_compressed]); V3.2's q_b_proj reads q_resid
+    saved += linear_inputs(2 * ql if gated else ql, ["attn_q_b"], pb, p)
     saved += linear_inputs(h, ["attn_kv_a_mqa"], in_bytes, p) + norm(kl, pb, p, False, False)[0]
     saved += linear_inputs(kl, ["attn_kv_b"], pb, p)
     # the kernel's q, key_states, kv_b's whole output (value is its view), its output and log-sum-exp
     saved += heads * d * pb * 2 + heads * (nope + dv) * pb + heads * dv * pb + 4 * heads
-    saved += 4 * heads * dv  # the gate's fp32 sigmoid
-    saved += linear_inputs(heads * dv, ["attn_output"], pb, p)  # o_proj reads the gated output cast back
+    saved += 4 * heads * dv if gated else 0  # the gate's fp32 sigmoid
+    saved += linear_inputs(heads * dv, ["attn_output"], pb, p)  # o_proj reads the (gated) output
     bias = b * s * s * pb  # the additive mask the efficient kernel saves
     cache = (kl + rope + a.index_head_dim) * pb  # DynamicCache: latent, rotary key, indexer key (update_indexer)
     return saved, 4 * heads, bias, bias, cache

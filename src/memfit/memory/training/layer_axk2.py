@@ -23,7 +23,7 @@ keeps is ``memory.axk2_attention``'s.
 from __future__ import annotations
 
 from ...spec import AttentionSpec, LayerSpec
-from ..axk2_attention import first_norm_no_grad, gated_norms
+from ..axk2_attention import GATED_MLA, INDEXED_MLA, first_norm_no_grad, gated_norms
 from .layer_ops import LayerRun, StepContext, linear, norm
 
 __all__ = ["attention", "block_norm"]
@@ -32,14 +32,18 @@ BOOL, FP32, INT64 = 1, 4, 8
 
 
 def block_norm(c: StepContext, run: LayerRun, x_bytes: int, layer: LayerSpec, part: str) -> tuple[int, int]:
-    """The norm before ``part``: ``AXK2GatedRMSNorm`` for the attention and a sparse layer's MoE, else ``norm``;
+    """The norm before ``part``: ``AXK2GatedRMSNorm`` for the attention and a sparse layer's MoE, else ``norm``
+    (which keeps nothing for the first layer's attention of ``INDEXED_MLA`` where its input needs no gradient);
     returns (output key, output bytes per element)."""
-    if not gated_norms(c.spec, layer) or (part != "attention" and layer.moe is None):
+    if c.spec.family not in INDEXED_MLA:
         return norm(c, run, x_bytes)
-    tr, n = c.tr, c.ts * c.spec.hidden_size
     keep = run.keep
     run.keep = keep and not (c.layer == 0 and part == "attention" and first_norm_no_grad(c.p, c.checkpointed))
     y, yb = norm(c, run, x_bytes)
+    if not gated_norms(c.spec, layer) or (part != "attention" and layer.moe is None):
+        run.keep = keep
+        return y, yb
+    tr, n = c.tr, c.ts * c.spec.hidden_size
     g = tr.alloc(n * yb)  # fc2(silu(fc1(y)))
     g32 = tr.alloc(n * FP32)  # .float()
     tr.free(g)
@@ -61,12 +65,20 @@ def attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     heads, d, dv, ql, kl = a.num_heads, a.head_dim, a.value_dim, a.q_lora_rank or 0, a.kv_lora_rank or 0
     rope, nope = a.qk_rope_head_dim or 0, a.qk_nope_head_dim or 0
     weights_train = c.p.full and not c.p.amp  # a Linear whose weight trains keeps its input
+    gated = c.spec.family in GATED_MLA
     qc = linear(c, run, "attn_q_a", x, xb, h, ql)
     qr = _rms(c, run, ql)
-    cat = tr.alloc(t * 2 * ql * pb)
-    qg = linear(c, run, "attn_q_b", cat, pb, 2 * ql, heads * (d + dv))
-    run.hold(tr, cat) if weights_train else tr.free(cat)
-    gate = tr.alloc(t * heads * dv * pb)  # gate_states.reshape: a copy of the strided half
+    gate = 0
+    if gated:
+        cat = tr.alloc(t * 2 * ql * pb)
+        qg = linear(c, run, "attn_q_b", cat, pb, 2 * ql, heads * (d + dv))
+        run.hold(tr, cat) if weights_train else tr.free(cat)
+        gate = tr.alloc(t * heads * dv * pb)  # gate_states.reshape: a copy of the strided half
+    else:  # DeepseekV32Attention: q_resid = q_a_layernorm(q_a_proj(x)) (q_a's output goes), q_b_proj(q_resid)
+        tr.free(qc)
+        qc = 0
+        qg = linear(c, run, "attn_q_b", qr, pb, ql, heads * d)
+        run.hold(tr, qr) if weights_train else None
     ckv = linear(c, run, "attn_kv_a_mqa", x, xb, h, kl + rope)
     kp = _rms(c, run, kl)
     half = t * heads * rope // 2 * pb  # apply_rotary_pos_emb_interleave on q_rot: q1·cos - q2·sin, q2·cos + q1·sin
@@ -87,17 +99,26 @@ def attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     bias, masks = _sparse_mask(c, a)
     out, lse = tr.alloc(t * heads * dv * pb), tr.alloc(b * heads * s * FP32)
     run.kernels.append((len(run.linears), [t * heads * d * pb, t * heads * d * pb, t * heads * dv * pb], 0))
-    g32 = tr.alloc(t * heads * dv * FP32)  # gate_states.float()
-    sig = tr.alloc(t * heads * dv * FP32)
-    tr.free(g32)
-    prod = tr.alloc(t * heads * dv * FP32)
-    o_in = tr.alloc(t * heads * dv * pb)
-    tr.free(prod)
+    sig, o_in = _gate(c, t * heads * dv) if gated else (0, out)
     o = linear(c, run, "attn_output", o_in, pb, heads * dv, h)
-    run.hold(tr, query, key, kv, bias, out, lse, sig)
-    run.hold(tr, o_in) if weights_train else tr.free(o_in)
-    tr.free(qc, qr, qg, gate, ckv, q_rot, picked, *masks)  # the forward's locals
+    run.hold(tr, *[k for k in (query, key, kv, bias, out, lse, sig) if k])
+    if o_in != out:
+        run.hold(tr, o_in) if weights_train else tr.free(o_in)
+    tr.free(qc, 0 if (weights_train and not gated) else qr, qg, gate, ckv, q_rot, picked, *masks)  # the locals
     return o
+
+
+def _gate(c: StepContext, n: int) -> tuple[int, int]:
+    """``(attn_output * torch.sigmoid(gate_states.float())).to(dtype)`` on ``n`` elements: the gate's fp32 copy,
+    its sigmoid (kept), the fp32 product, its cast back (o_proj's input). Returns (sigmoid, cast)."""
+    tr = c.tr
+    g32 = tr.alloc(n * FP32)
+    sig = tr.alloc(n * FP32)
+    tr.free(g32)
+    prod = tr.alloc(n * FP32)
+    o_in = tr.alloc(n * c.pb)
+    tr.free(prod)
+    return sig, o_in
 
 
 def _rms(c: StepContext, run: LayerRun, width: int) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec, LayerSpec, ModelSpec, MoESpec
 from ..activations import LayerActivations
-from ..axk2_attention import GATED_MLA
+from ..axk2_attention import INDEXED_MLA
 from ..backward_moments import MOE_ACT_SAVED
 from ..first_layer import first_layer_no_grad
 from ..runtimes.transformers_families import (
@@ -75,7 +75,7 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         tr.free(col)
         normed = sp_gather(c, shard, nb)
         if part == "attention":
-            out = (axk2_attention if c.spec.family in GATED_MLA else _attention)(c, run, layer, normed, nb)
+            out = (axk2_attention if c.spec.family in INDEXED_MLA else _attention)(c, run, layer, normed, nb)
         elif part == "ssm":
             out = mamba2_mixer(c, run, layer, normed, nb)
         elif part == "linear":
