@@ -610,6 +610,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # most under hy-v4 -2.68 %
     # on the branch rebased on l12roberta (main 0.10 %): 16 cases, median 0.16 % (the inkling-text LoRA's -1.17 %
     # added; an even count), worst mvp +15.81 %, most under hy-v4 -2.68 %
+    # then MVP's cross-attention without a gradient or an AdamW state (l12mvp, test_mvp.py): mvp +15.81 -> +1.11 %;
+    # median 0.10 %, worst and most under now hy-v4 -2.68 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.17, worst=15.82, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -1671,6 +1673,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -1.10 % added), worst camembert amp +8.58 %, most under xlm-roberta -7.07 %
     # on the branch rebased on l12roberta (main 0.86 %): 16 cases, median 0.95 % (the inkling-text LoRA's -1.10 %
     # added), worst mvp +8.01 %, most under xlm-roberta -5.72 %
+    # then MVP's cross-attention without a gradient or an AdamW state (l12mvp): mvp +8.01 -> -2.71 %; median 0.86 %,
+    # worst and most under xlm-roberta -5.72 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.95, worst=8.02, under=-5.73),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,

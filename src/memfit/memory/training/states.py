@@ -164,6 +164,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
         cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
         idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
+        idle |= {t.name for t in tensors if encoder_attention(t.name)}
         # with images, Qwen3-VL's deepstack mergers that no text layer reads get no gradient either (images.py)
         unused = idle_tower_parameters(spec) if wl.images else 0
         shapes = [((t.numel - unused,) if t.name == "vision_tower" else t.shape) for t in tensors if t.name not in idle]
@@ -224,6 +225,17 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
                        gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
                        embedding_grads=emb, tower_grads=tower, precision=p,
                        fp32_kept=wl.mode != "train" and not _is_quant(wl) and p.weight_bytes == 2)
+
+
+def encoder_attention(name: str) -> bool:
+    """Whether the parameter belongs to a decoder layer's attention to an encoder's output, which a causal LM run on
+    text alone never calls, so it gets no gradient and AdamW no state for it (torch/optim/adam.py ``_init_group``
+    takes only parameters whose ``.grad`` is not None). transformers 5.25: every ``*DecoderLayer`` with an
+    ``encoder_attn`` and its ``encoder_attn_layer_norm`` (models/bart/modeling_bart.py BartDecoderLayer.forward,
+    ``if encoder_hidden_states is not None:``; the same block in mbart, plbart, blenderbot, blenderbot_small, marian,
+    pegasus, bigbird_pegasus, whisper, mvp, trocr and xglm), whose ``*ForCausalLM.forward`` passes the
+    ``encoder_hidden_states`` it is given, None for text."""
+    return any(part in ("encoder_attn", "encoder_attn_layer_norm") for part in name.split("."))
 
 
 def _fp32_kept_parameters(spec: ModelSpec, weight_bytes: int) -> int:

@@ -1,0 +1,63 @@
+"""MVP (issue 12, l12mvp; development case mvp-default-l2/train-bf16-adamw-fused-ckpt-eager-b2-s1000 in
+train-sweep-dev.jsonl, moved there from blind round 6 before its trace was read). transformers 5.25
+models/mvp/modeling_mvp.py: ``MvpDecoderLayer`` builds a cross-attention (``encoder_attn`` and its
+``encoder_attn_layer_norm``) that its forward runs only ``if encoder_hidden_states is not None``, and
+``MvpForCausalLM`` trained on text passes none: those parameters get no gradient and AdamW no state for them
+(torch/optim/adam.py ``_init_group`` takes only parameters whose ``.grad`` is not None)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _simulated import case_errors
+from memfit.inventory import count_parameters
+from memfit.memory.training.states import encoder_attention, model_states
+from memfit.sources.hf_config import spec_from_config
+from memfit.workload import Workload
+
+DEV = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
+CASE = "mvp-default-l2/train-bf16-adamw-fused-ckpt-eager-b2-s1000"
+TINY_MVP = dict(
+    model_type="mvp",
+    vocab_size=100,
+    d_model=64,
+    decoder_layers=2,
+    decoder_attention_heads=4,
+    decoder_ffn_dim=128,
+    encoder_layers=2,
+    encoder_attention_heads=4,
+    encoder_ffn_dim=128,
+    max_position_embeddings=64,
+)
+
+
+def _train() -> Workload:
+    return Workload(
+        mode="train", context=16, batch=1, optimizer="adamw-fused", dtype="bfloat16", mixed_precision=False
+    ).validate()
+
+
+def test_encoder_attention_names() -> None:
+    assert encoder_attention("model.decoder.layers.0.encoder_attn.k_proj.weight")
+    assert encoder_attention("model.decoder.layers.11.encoder_attn_layer_norm.bias")
+    assert not encoder_attention("model.decoder.layers.0.self_attn.k_proj.weight")
+    assert not encoder_attention("model.decoder.layers.0.self_attn_layer_norm.weight")
+    assert not encoder_attention("model.encoder_attn_proj.weight")  # a name part, not a prefix
+
+
+def test_mvp_cross_attention_gets_no_gradient_nor_state_by_hand() -> None:
+    spec = spec_from_config(dict(TINY_MVP), "tiny-mvp")
+    total = count_parameters(spec).total
+    # per decoder layer: encoder_attn's q/k/v/out 4 x (64 x 64 + 64) = 16,640 and its LayerNorm 2 x 64 = 128:
+    # 16,768; two layers 33,536 parameters without a gradient
+    st = model_states(spec, _train())
+    assert st.trainable == total - 33_536
+    assert st.gradients == 2 * (total - 33_536)  # bf16 gradients
+    # fused AdamW: exp_avg and exp_avg_sq in bf16, 4 B per trained parameter
+    assert st.optimizer.state_bytes == 4 * (total - 33_536)
+
+
+def test_mvp_dev_case() -> None:
+    allocated, total = case_errors(DEV, CASE)  # +15.81 % / +8.01 % before
+    assert abs(allocated) < 0.015
+    assert abs(total) < 0.03
