@@ -1675,6 +1675,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # added), worst mvp +8.01 %, most under xlm-roberta -5.72 %
     # then MVP's cross-attention without a gradient or an AdamW state (l12mvp): mvp +8.01 -> -2.71 %; median 0.86 %,
     # worst and most under xlm-roberta -5.72 %
+    # then the model-dtype softmax's backward in the training pool (l12mvp): mvp -2.71 -> +1.36 %; median 0.86 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.95, worst=8.02, under=-5.73),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from _simulated import case_errors
 from memfit.inventory import count_parameters
-from memfit.memory.training.states import encoder_attention, model_states
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.training.layer_ops import LayerRun, StepContext
+from memfit.memory.training.layer_stream import _attention
+from memfit.memory.training.states import encoder_attention, model_states, training_precision
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
 
@@ -61,3 +64,36 @@ def test_mvp_dev_case() -> None:
     allocated, total = case_errors(DEV, CASE)  # +15.81 % / +8.01 % before
     assert abs(allocated) < 0.015
     assert abs(total) < 0.03
+
+
+TINY_LLAMA = dict(
+    model_type="llama",
+    vocab_size=100,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    max_position_embeddings=64,
+)
+
+
+def _attention_kernel(model_type: str) -> list[int]:
+    """The eager attention backward's buffers the training pool replays for one layer of a tiny model, bf16."""
+    cfg = dict(TINY_LLAMA) if model_type == "llama" else dict(TINY_MVP, model_type=model_type)
+    spec = spec_from_config(cfg, f"tiny-{model_type}")
+    wl = Workload(mode="train", context=16, batch=1, dtype="bfloat16", attn="eager", mixed_precision=False).validate()
+    c = StepContext(Trace(), spec, training_precision(spec, wl), 1, 16)
+    c.layer = 0
+    run = LayerRun()
+    _attention(c, run, spec.layers[0], c.tr.alloc(16 * 64 * 2), 2)
+    return run.kernels[-1][1]
+
+
+def test_mvp_eager_softmax_backward_in_bf16_by_hand() -> None:
+    # 16 tokens, 4 heads: 4 x 16 x 16 = 1,024 scores; the probabilities' gradient (bmm) and _softmax_backward_data's
+    # output in bf16, 2,048 B each (MvpAttention.forward: nn.functional.softmax(attn_weights, dim=-1) on bf16 scores),
+    # beside dq (16 x 64 x 2 = 2,048 B) and the attention output's and value's gradients
+    assert _attention_kernel("mvp") == [2_048, 2_048, 2_048, 2_048, 2_048]
+    # BART, whose eager_attention_forward softmaxes in the model dtype too; Llama's fp32 softmax: 4,096 B each
+    assert _attention_kernel("bart") == [2_048, 2_048, 2_048, 2_048, 2_048]
+    assert _attention_kernel("llama") == [2_048, 2_048, 2_048, 4_096, 4_096]

@@ -305,8 +305,6 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
         kept = [qa, ka, vc] if a.single_kv else [ka, vc]  # (XLNet's q_head: a local until the forward returns)
     elif c.p.attn == "eager" or math_path:
         oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
-        sq = b * heads * s * s
-        run.kernels.append((len(run.linears), [gq, t * nq * ab, t * no * ab, sq * 4, sq * 4], 0))
         kept = [rv] if c.spec.family in FP32_QK_EAGER else [qa, rk, rv]  # (GPT-J: the fp32 copies are kept)
     else:
         oc = tr.alloc(t * no * ab)
@@ -400,6 +398,10 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
     oc = tr.alloc(t * no * ab)  # transpose(1, 2).contiguous()
     tr.free(o)
     run.hold(tr, sm, probs)
+    # its backward: dq, the output's and V's gradients, the probabilities' and _softmax_backward_data's (in the
+    # model dtype where the softmax ran in it, Llama's fp32 otherwise)
+    gs = ab if c.spec.family in MODEL_DTYPE_SOFTMAX_EAGER and not c.p.amp and not math_path else 4
+    run.kernels.append((len(run.linears), [t * nq * ab, t * nq * ab, t * no * ab, sq * gs, sq * gs], 0))
     return oc, rk, rv
 
 
