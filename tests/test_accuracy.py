@@ -612,6 +612,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # added; an even count), worst mvp +15.81 %, most under hy-v4 -2.68 %
     # then MVP's cross-attention without a gradient or an AdamW state (l12mvp, test_mvp.py): mvp +15.81 -> +1.11 %;
     # median 0.10 %, worst and most under now hy-v4 -2.68 %
+    # then eager attention's softmax-backward moment relieved of the MLP's saved tensors and q/k/v's gradients
+    # (l12mvp, backward_moments.dense_backward_relief): mvp +1.11 -> +0.10 %; median 0.10 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.17, worst=15.82, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -1676,6 +1678,7 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MVP's cross-attention without a gradient or an AdamW state (l12mvp): mvp +8.01 -> -2.71 %; median 0.86 %,
     # worst and most under xlm-roberta -5.72 %
     # then the model-dtype softmax's backward in the training pool (l12mvp): mvp -2.71 -> +1.36 %; median 0.86 %
+    # then eager attention's softmax-backward moment (l12mvp): mvp +1.36 -> +0.73 %; median 0.86 -> 0.79 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.95, worst=8.02, under=-5.73),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,

@@ -439,12 +439,12 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     back = T * 2 * r * h + max(mlp_back, sq_back, ssm_back) + grad_cast + dequant + moe_back
     if p.full and not p.amp and a is not None and layer.mlp is not None and layer.moe is None and not extra_mixer:
         relief = dense_backward_relief(a, layer.mlp, h, T, p.weight_bytes, p.proj_bytes, weights, m_saved, n_norm,
-                                       saved, back, T * 2 * r * h, mlp_back)
+                                       saved, back, T * 2 * r * h, mlp_back, sq_back)
     return LayerActivations(saved=saved, attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h * max(1, fam.altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
         forward_extra=max(T * extra_token, sq_transient) + dequant, backward_extra=back,
         weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
         cache=T * cache_token,
         op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
-        backward_relief=relief if mlp_back >= max(sq_back, ssm_back) else 0,
+        backward_relief=relief if layer.moe is None or mlp_back >= max(sq_back, ssm_back) else 0,
     )
