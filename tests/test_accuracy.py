@@ -1213,7 +1213,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then OLMo Hybrid's late gate and the cache so far (l12alloc5): median 0.16 -> 0.21 %, most under
     # nemotron-3-nano-30b-l5 -0.66 -> -0.73 % (worse: the allocated peak it carries fell by the K/V of the attention
     # layer after its last Mamba mixer, 8 MB; its reserve replay unchanged)
-    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.21, worst=1.67, under=-0.74),
+    # then (l12totals) Nemotron-H's random-init build makes each Mamba mixer's rescaled out_proj out of place
+    # (memory/weight_init.rescale_out_proj; the simulator's reserved_after_build to the byte): nemotron-h-56b-l9
+    # -0.39 -> +0.01 %, nemotron-3-nano-30b-l5 -0.65 -> -0.46 %; median 0.21 -> 0.02 %
+    ("simulated/families-hybrid.jsonl", "inference"): Bound(median=0.03, worst=1.67, under=-0.47),
     # worst: kimi-linear-l5/gen-b1-s8192-new8 -14.80 %, moved here from the families held-out set (KDA's torch path
     # is not replayed: its 3 per-channel decay-mask-sized fp32 tensors, 8 GiB each, split by smaller ones)
     # most under since the replay followed the simulator's stream: gemma4-vision generate -0.28 %
@@ -1262,7 +1265,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # jamba -0.80 -> -0.24 %, nemotron-3-nano -1.68 -> -1.42 %, kimi-linear -2.26 -> -2.14 %; median 1.99 -> 1.42 %
     # then (l12ckpt2) torch.utils.checkpoint's early stop: granite-4.0-h-small-l4 ckpt +1.07 -> -1.68 %: median
     # 1.42 -> 1.68 % (LOOSENED; its attention and MoE layers stop at their last pack, its Mamba layers run whole)
-    ("simulated/families-hybrid.jsonl", "training"): Bound(median=1.68, worst=4.43, under=-2.42),
+    # then (l12totals) Nemotron-H's out_proj rescale in the random-init build (memory/weight_init.rescale_out_proj):
+    # nemotron-h-56b-l9 ckpt +4.42 -> +3.23 % (still the worst: its step-1 embedding gradient takes a new 2 GiB
+    # segment the trace's finds free), nemotron-3-nano ckpt -1.43 % unchanged
+    ("simulated/families-hybrid.jsonl", "training"): Bound(median=1.68, worst=3.24, under=-2.42),
     # the development and held-out cases re-simulated with the allocator emulation (simulator 2; 70 of 79 and 65 of
     # 65: all 43 development inference cases carry the emulated reserved peak). Inference: gpt-oss-20b-l4 eager
     # prefill +23.29 % until its sinks softmax was replayed tensor by tensor (-0.11 %); worst gemma-3-1b-it

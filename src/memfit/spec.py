@@ -354,6 +354,9 @@ class ModelSpec:
     prefill_chunk_size: int = 0
     # the bounds, in stds, of the family's trunc_normal_ weight init (data/trunc_normal_init.toml); 0.0: none listed
     init_cutoff: float = 0.0
+    # the family's weight init rescales each Mamba mixer's out_proj out of place (``init_rows.RESCALED_OUT_PROJ``):
+    # one transient of that weight's size per mixer in a random-init build (``memory/weight_init.py``)
+    init_rescaled_out_proj: bool = False
     # training-time dropout probabilities the family's modelling code applies (0 = no dropout op): after the
     # embeddings, on each residual branch (attention and MLP outputs), on the attention probabilities
     embedding_dropout: float = 0.0

@@ -18,7 +18,7 @@ from typing import Protocol
 from ..sources.init_rows import init_rows
 from .trunc_normal import TruncNormal, replay_trunc_normal
 
-__all__ = ["build_initialised"]
+__all__ = ["build_initialised", "build_plain", "rescale_out_proj"]
 
 
 class _Trace(Protocol):
@@ -60,3 +60,22 @@ def build_initialised(
                 replay_trunc_normal(tr, tied[0], tied[1], init)
             tr.free(copy)
     return keys
+
+
+def build_plain(tr: _Trace, blocks: Sequence[_Block], sizes: Sequence[int], rescaled: bool = False) -> list[int]:
+    """The parameters made one tensor each in model order (a family without a ``trunc_normal_`` row), then with
+    ``rescaled`` :func:`rescale_out_proj`'s transients. Returns the parameters' keys."""
+    keys = [tr.alloc(n) for n in sizes]
+    if rescaled:
+        rescale_out_proj(tr, blocks, sizes)
+    return keys
+
+
+def rescale_out_proj(tr: _Trace, blocks: Sequence[_Block], sizes: Sequence[int]) -> None:
+    """A random-init build's out-of-place rescale of each Mamba mixer's out_proj (``ModelSpec.init_rescaled_out_proj``,
+    Nemotron-H): ``p / sqrt(num_hidden_layers)`` made and freed by ``init.copy_``, one mixer at a time, in the base
+    model's ``post_init``, before the causal LM's head is made. Replayed after the whole build: no cached block can
+    hold it then or before the head, so it opens one segment of its size either way."""
+    for b, n in zip(blocks, sizes, strict=True):
+        if b.name.endswith("mixer.out_proj.weight"):
+            tr.free(tr.alloc(n))

@@ -29,7 +29,7 @@ from .families.common import (
     sliding_windows,
     sub_config,
 )
-from .init_rows import init_cutoff
+from .init_rows import init_cutoff, rescales_out_proj
 
 __all__ = ["BUILDERS", "SUPPORTED_FAMILIES", "Builder", "Config", "config_dtype", "get_bool", "get_float", "get_int",
            "get_opt_int", "head_dim", "sliding_windows", "spec_from_config", "sub_config"]
@@ -66,6 +66,8 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     cutoff = init_cutoff(spec.family, cfg)
     if cutoff:
         spec = replace(spec, init_cutoff=cutoff)
+    if rescales_out_proj(spec.family, cfg):
+        spec = replace(spec, init_rescaled_out_proj=True)
     qc = cfg.get("quantization_config") or cfg.get("quantization")  # MLX checkpoints: "quantization"
     if isinstance(qc, Mapping):
         from ..formats import format_from_quantization_config

@@ -11,7 +11,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["InitRow", "init_cutoff", "init_rows"]
+__all__ = ["RESCALED_OUT_PROJ", "InitRow", "init_cutoff", "init_rows", "rescales_out_proj"]
+
+# families whose ``_init_weights`` rescales each Mamba mixer's out_proj out of place when the config's
+# rescale_prenorm_residual is set (transformers 5.25 models/nemotron_h/modeling_nemotron_h.py
+# NemotronHPreTrainedModel._init_weights: ``p_new = p / math.sqrt(num_hidden_layers)``, ``init.copy_(p, p_new)``;
+# configuration_nemotron_h.py default True; Mamba / Mamba-2 / FalconMamba divide in place, ``p /= ...``, default False)
+RESCALED_OUT_PROJ = ("nemotron_h",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,12 @@ def init_rows() -> dict[str, InitRow]:
             str(row["base"]),
         )
     return out
+
+
+def rescales_out_proj(model_type: str, cfg: Mapping[str, Any]) -> bool:
+    """Whether the family's weight init makes a transient copy of each Mamba mixer's out_proj
+    (``RESCALED_OUT_PROJ`` and the config's rescale_prenorm_residual, True where absent)."""
+    return model_type in RESCALED_OUT_PROJ and cfg.get("rescale_prenorm_residual", True) is not False
 
 
 def init_cutoff(model_type: str, cfg: Mapping[str, Any]) -> float:

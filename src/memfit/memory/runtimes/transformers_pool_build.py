@@ -16,7 +16,7 @@ from ...inventory import inventory
 from ...spec import ModelSpec
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, block_bytes, build_weights, parameter_blocks
 from ..orthogonal_init import ORTHOGONAL_INIT, build_orthogonal
-from ..weight_init import build_initialised
+from ..weight_init import build_initialised, rescale_out_proj
 from .transformers_pool_zamba import shared_block_copies
 
 __all__ = ["build_inference_weights"]
@@ -53,6 +53,9 @@ def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: 
         # ``get_init_context``) and ties them before any weight is loaded
         copies = shared_block_copies(spec, dt) if dense and random_init else []
         build_weights(tr, spec, weights_bytes, 1, None if copies else dt, dense)
+        if random_init and dense and spec.init_rescaled_out_proj:  # Nemotron-H's out_proj rescale (weight_init.py)
+            blocks = parameter_blocks(spec)
+            rescale_out_proj(tr, blocks, block_bytes(blocks, weights_bytes, dense))
         if copies:
             tr.free(*[tr.alloc(n) for n in copies])
             tr.free(tr.alloc(spec.vocab_size * spec.hidden_size * dt if spec.tie_word_embeddings else 0))

@@ -43,7 +43,7 @@ from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
-from ..weight_init import build_initialised
+from ..weight_init import build_initialised, build_plain
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -172,8 +172,7 @@ def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, 
         if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
                              (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings else None) is not None:
             return
-    for n in sizes:
-        tr.alloc(n)
+    build_plain(tr, blocks, sizes, random_init and c.spec.init_rescaled_out_proj)
     if c.spec.tie_word_embeddings:
         tr.free(tr.alloc(c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each))
 
