@@ -20,9 +20,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["ORTHOGONAL_INIT", "build_orthogonal"]
+from ..inventory import inventory
+
+if TYPE_CHECKING:
+    from ..spec import ModelSpec
+    from .allocator_trace import Block
+
+__all__ = ["ORTHOGONAL_INIT", "build_orthogonal", "orthogonal_build"]
 
 FP32 = 4
 # model_type -> (the parameters orthogonal_ fills, the base model's prefix)
@@ -81,3 +87,16 @@ def build_orthogonal(
             replay_orthogonal(tr, emb[0], dt)
         tr.free(head)
     return keys
+
+
+def orthogonal_build(tr: _Trace, spec: ModelSpec, blocks: Sequence[Block], sizes: Sequence[int], dt: int) -> bool:
+    """:func:`build_orthogonal` for a family in :data:`ORTHOGONAL_INIT` (``blocks`` in model order, each of
+    ``sizes`` bytes; ``dt`` the parameters' bytes per element); False, nothing made, for another family."""
+    if spec.family not in ORTHOGONAL_INIT:
+        return False
+    shapes = {t.name: t.shape for t in inventory(spec)}
+    tied = spec.vocab_size * spec.hidden_size * dt if spec.tie_word_embeddings else None
+    build_orthogonal(
+        tr, spec.family, [b.name for b in blocks], [shapes.get(b.name, ()) for b in blocks], sizes, dt, tied
+    )
+    return True

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..sources.init_rows import init_rows
+from .orthogonal_init import orthogonal_build
 from .trunc_normal import TruncNormal, replay_trunc_normal
 
-__all__ = ["build_initialised", "build_plain", "rescale_out_proj"]
+__all__ = ["build_initialised", "build_plain", "orthogonal_build", "rescale_out_proj"]
 
 
 class _Trace(Protocol):

@@ -12,10 +12,9 @@ where a later 4.5 MiB temporary lands.
 
 from __future__ import annotations
 
-from ...inventory import inventory
 from ...spec import ModelSpec
 from ..allocator_trace import CUBLAS_WORKSPACE, Block, Trace, block_bytes, build_weights, parameter_blocks
-from ..orthogonal_init import ORTHOGONAL_INIT, build_orthogonal
+from ..orthogonal_init import ORTHOGONAL_INIT, orthogonal_build
 from ..weight_init import build_initialised, rescale_out_proj
 from .transformers_pool_zamba import shared_block_copies
 
@@ -41,10 +40,7 @@ def build_inference_weights(tr: Trace, spec: ModelSpec, weights_bytes: int, dt: 
     if random_init and spec.family in ORTHOGONAL_INIT and dense:  # RWKV's orthogonal_ init (memory/orthogonal_init.py)
         tr.alloc(CUBLAS_WORKSPACE)
         blocks = parameter_blocks(spec)
-        shapes = {t.name: t.shape for t in inventory(spec)}
-        tied_head = spec.vocab_size * spec.hidden_size * dt if spec.tie_word_embeddings else None
-        build_orthogonal(tr, spec.family, [b.name for b in blocks], [shapes.get(b.name, ()) for b in blocks],
-                         block_bytes(blocks, weights_bytes, dense), dt, tied_head)
+        orthogonal_build(tr, spec, blocks, block_bytes(blocks, weights_bytes, dense), dt)
         return
     if spec.family not in FUSED_EXPERTS_FP32_ROUTER:
         # Zamba: the later hybrid layers' shared blocks, each weight its own segment, freed by the tie before the

@@ -43,7 +43,7 @@ from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
-from ..weight_init import build_initialised, build_plain
+from ..weight_init import build_initialised, build_plain, orthogonal_build
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
@@ -158,15 +158,15 @@ def _blocks(c: StepContext) -> list[Block]:
 
 def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, random_init: bool,
            fp32_kept: bool = False) -> None:
-    """The process before the step: two cuBLAS workspaces (forward and autograd threads), every parameter tensor in
-    model order (each at its own size, ``allocator_trace.block_bytes``; ``fp32_kept``: the weights count the
-    family's float32 parameters at 4 B), then for tied embeddings the output projection transformers allocates with
-    the model and frees when it ties it to the input embedding (as ``allocator_trace.build_weights``);
-    ``random_init``: made on the device with the family's weight init (``memory/weight_init.py``)."""
+    """The process before the step: two cuBLAS workspaces (forward and autograd threads), every parameter in model
+    order (``allocator_trace.block_bytes``; ``fp32_kept``: float32 parameters at 4 B), a tied output projection made
+    and freed (as ``build_weights``); ``random_init``: with the family's init (``weight_init``, ``orthogonal_init``)."""
     tr.alloc(CUBLAS_WORKSPACE)
     tr.alloc(CUBLAS_WORKSPACE)
     blocks = _blocks(c)
     sizes = block_bytes(blocks, weights_bytes, fp32_kept)
+    if random_init and orthogonal_build(tr, c.spec, blocks, sizes, tied_bytes_each):  # RWKV's orthogonal_ init
+        return
     if random_init and c.spec.init_cutoff:
         n_tied = c.spec.vocab_size * c.spec.hidden_size
         if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
