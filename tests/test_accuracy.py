@@ -237,7 +237,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (-0.05 %, +1.67 %); training b2 s1536 missed blind at -4.79 % and became a development case
     ("simulated/families-v4.jsonl", "inference"): Bound(median=0.05, worst=0.05, under=-0.05),
     # + deepseek-v4-flash-e8-l4 ckpt b1 s1536, moved here from the families held-out set (issue 12): +0.86 %
-    ("simulated/families-v4.jsonl", "training"): Bound(median=0.74, worst=1.67, under=-0.96),
+    # then (l12small) full bf16 training keeps the family's float32 parameters, their gradients and AdamW states in
+    # float32 (training/states.py): the weights now equal the simulator's param_bytes; LOOSENED 0.74 -> 0.80 /
+    # 1.67 -> 1.77 %: memfit gives states to the ~21 MB of parameters the simulator's step leaves without a gradient
+    # (after_step - after_build = 2 x 6,435,349,248 B, not 2 x param_bytes), some of them float32
+    ("simulated/families-v4.jsonl", "training"): Bound(median=0.80, worst=1.77, under=-0.87),
     # Gemma 4, Gemma 4 unified and Gemma 3n with their towers / embedders held (text inputs;
     # tools/simulate_families_towers.py)
     ("simulated/families-towers.jsonl", "inference"): Bound(median=0.66, worst=0.82, under=-0.82),
@@ -1254,7 +1258,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12ckpt2) torch.utils.checkpoint's early stop: e8-l4 ckpt +7.66 -> +4.74 %; worse: e16-l4 ckpt +4.26 ->
     # +4.52 %, e16-l5 ckpt +1.43 -> +1.73 %: median 1.43 -> 1.73 % (LOOSENED: the stop removes each layer's last
     # hyper-connection products, checked op by op on e8's trace; what is left there is not the stop's)
-    ("simulated/families-v4.jsonl", "training"): Bound(median=1.73, worst=4.75, under=-0.72),
+    # then (l12small) the float32 parameters of full bf16 training built, differentiated and stepped at 4 B (the
+    # build now the simulator's but for the fused gate_up_proj split in halves): LOOSENED by placement, median 1.73
+    # -> 3.03 %, e16-l4 ckpt +4.52 -> +8.79 %, e16-l4 -0.19 -> -4.51 %, e8-l4 ckpt +4.74 -> +3.03 %, flash-l4 +3.37 ->
+    # +3.36 %: the first backward's gradients ~20 MiB larger, a 1,280.5 MiB slice_backward no longer fits the freed
+    # segment it reused (tools/replay_diff.py on e16-l4 ckpt's trace: replay event 1066, a new segment, +1.26 GiB)
+    ("simulated/families-v4.jsonl", "training"): Bound(median=3.04, worst=8.79, under=-4.51),
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 5.70, worst 7.20
     # + Falcon-H1's and Granite's logit scale replayed: falcon-h1-7b -4.35 -> -2.41 %, granite-4.0-h -4.17 -> -4.10 %
     # + the Mamba-2 mixer replayed op by op (training/layer_ssm.py, from the simulator's trace of bamba training):

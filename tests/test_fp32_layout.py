@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from memfit.memory.allocator_trace import CUBLAS_WORKSPACE, Block, block_bytes, parameter_blocks
+from memfit.memory.allocator_trace import CUBLAS_WORKSPACE, Block, block_bytes
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
 from memfit.memory.training.layer_stream import StepContext
-from memfit.memory.training.pool import _build
+from memfit.memory.training.pool import _build, _states, _trainable
 from memfit.memory.training.states import model_states
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
@@ -109,9 +109,8 @@ def test_sizes_are_transformers_own() -> None:
     assert sorted(sizes) == sorted(TINY_BLOCKS)
 
 
-def test_training_build_lora_at_dtype_full_spread() -> None:
-    """LoRA's frozen bf16 weights count the router at 4 B (training/states.py), so its build lays it out at 4 B;
-    full bf16 training prices every weight at the training dtype (7,184 × 2 B), spread evenly as before."""
+def test_training_build_lora_at_dtype() -> None:
+    """LoRA's frozen bf16 weights count the router at 4 B (training/states.py), so its build lays it out at 4 B."""
     spec = spec_from_config(TINY)
     lora = Workload(mode="lora", batch=1, context=8)
     states = model_states(spec, lora)
@@ -119,8 +118,32 @@ def test_training_build_lora_at_dtype_full_spread() -> None:
     tr = Recorded()
     _build(tr, StepContext(tr, spec, states.precision, 1, 8), states.weights, 2, False, fp32_kept=states.fp32_kept)
     assert tr.sizes == [CUBLAS_WORKSPACE, CUBLAS_WORKSPACE, *TINY_BLOCKS]
-    full = model_states(spec, Workload(mode="train", batch=1, context=8, mixed_precision=False))
-    assert (full.weights, full.fp32_kept) == (14_368, False)
+
+
+def test_full_bf16_training_keeps_the_router_float32() -> None:
+    """Full bf16 training: the router stays float32 (Glm4MoeTopkRouter builds it so; from_config and from_pretrained
+    keep it), its gradient is float32 (AccumulateGrad: ``.grad`` takes the parameter's dtype) and so are AdamW's two
+    states (torch 2.13 optim/adamw.py ``_init_group``: ``torch.zeros_like(p)``). By hand: weights 7,120 × 2 + 64 × 4 =
+    14,496 B, gradients the same, AdamW 2 × 14,496 = 28,992 B; layer 0's gradients 2 × 32 + 512 + 2 × 256 + 512 +
+    3 × 1,024 = 4,672 B, layer 1's 2 × 32 + 512 + 2 × 256 + 512 + 256 (the router) + 3 × 1,024 + 3 × 256 = 5,696 B,
+    the head's final norm 32 + lm_head 2,048, the embedding's 2,048. The old code priced every one at 2 B: weights
+    and gradients 14,368 B, AdamW 28,736 B, layer 1's gradients 5,568 B."""
+    spec = spec_from_config(TINY)
+    wl = Workload(mode="train", batch=1, context=8, mixed_precision=False)
+    full = model_states(spec, wl)
+    assert (full.weights, full.fp32_kept, full.gradients, full.optimizer.state_bytes) == (14_496, True, 14_496, 28_992)
+    assert (full.layer_grads, full.head_grads, full.embedding_grads) == ((4_672, 5_696), 2_080, 2_048)
     tr = Recorded()
-    _build(tr, StepContext(tr, spec, full.precision, 1, 8), full.weights, 2, False, fp32_kept=full.fp32_kept)
-    assert tr.sizes[2:] == [2 * b.numel for b in parameter_blocks(spec)]
+    c = StepContext(tr, spec, full.precision, 1, 8)
+    _build(tr, c, full.weights, 2, False, fp32_kept=full.fp32_kept)
+    assert tr.sizes == [CUBLAS_WORKSPACE, CUBLAS_WORKSPACE, *TINY_BLOCKS]
+    # the pool's states, one per parameter and moment: the router's 64 float32 elements take 256 B each
+    params = _trainable(c, wl, full)
+    assert [x[2] for x in params if x[1] == "ffn_gate_inp"] == [128]
+    tr = Recorded()
+    _states(tr, full, params)
+    assert sum(tr.sizes) == 28_992
+    assert tr.sizes[2 * [x[1] for x in params].index("ffn_gate_inp") :][:2] == [256, 256]
+    # mixed precision: every parameter float32 already (master weights), nothing more
+    amp = model_states(spec, Workload(mode="train", batch=1, context=8, mixed_precision=True))
+    assert (amp.weights, amp.gradients, amp.optimizer.state_bytes) == (28_736, 28_736, 57_472)

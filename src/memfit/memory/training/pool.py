@@ -178,7 +178,7 @@ def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, 
 
 
 def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]:
-    """The trainable tensors in parameter order."""
+    """The trainable tensors in parameter order (16-bit full training: a kept-float32 one in 2-B units, see wide)."""
     spec = c.spec
     if states.lora:
         targets = wl.lora_targets or DEFAULT_TARGETS
@@ -196,12 +196,12 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
         vision = [i for i, x in enumerate(blocks) if x.group == "vision"]
         drop = set(vision[-idle:]) if len(vision) > idle else set()
         blocks = [x for i, x in enumerate(blocks) if i not in drop]
-    out = []
+    out, wide = [], (4 // c.p.weight_bytes if states.fp32_kept else 1)  # its grad and AdamW states fp32 (states.py)
     for x in blocks:  # transformers >= 5 keeps a MoE layer's experts as gate_up_proj (E, 2I, h) and down_proj
         if x.kind == "ffn_up_exps" and out and out[-1][:2] == (x.layer, "ffn_gate_exps"):
             out[-1] = (x.layer, x.kind, out[-1][2] + x.numel, True)
         else:
-            out.append((x.layer, x.kind, x.numel, x.matrix))
+            out.append((x.layer, x.kind, x.numel * (wide if x.fp32 and x.kind not in EMBEDDINGS else 1), x.matrix))
     return out
 
 

@@ -153,39 +153,11 @@ def _quant_weights(spec: ModelSpec, quant: str, trl: bool = False, linears: bool
 def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
     """Weights, adapters, gradients and optimizer states on one unsharded replica."""
     p = training_precision(spec, wl)
-    tensors = inventory(spec)
     n_total = count_parameters(spec).total
     layer_grads = [0] * spec.num_layers
     if wl.mode == "train":
-        wb = p.weight_bytes
-        weights = n_total * wb
-        wformula = f"{n_total:,} parameters × {wb} B{' (fp32 master weights)' if wl.mixed_precision else ''}"
-        # a vision tower that sees no image (no --images) gets no gradient, so AdamW keeps no state for it; nor do
-        # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
-        cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
-        idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
-        idle |= {t.name for t in tensors if encoder_attention(t.name)}
-        # with images, Qwen3-VL's deepstack mergers that no text layer reads get no gradient either (images.py)
-        unused = idle_tower_parameters(spec) if wl.images else 0
-        shapes = [((t.numel - unused,) if t.name == "vision_tower" else t.shape) for t in tensors if t.name not in idle]
-        grad_b = wb
-        head = emb = tower = 0
-        for t in tensors:
-            if t.name in idle:
-                continue
-            b = (t.numel - (unused if t.name == "vision_tower" else 0)) * grad_b
-            tower += b if t.group == "vision" else 0
-            if t.layer is not None:
-                layer_grads[t.layer] += b
-            elif (t.kind in ("token_embd", "pos_embd") and not spec.tie_word_embeddings) or t.group == "vision":
-                # made at the end of backward: the input embedding's, and a vision tower's (it runs before the text
-                # layers in the forward, so its backward comes after theirs)
-                emb += b
-            else:
-                head += b
-        lora = 0
-        trainable = n_total - sum(t.numel for t in tensors if t.name in idle) - unused
-        opt = optimizer_memory(_opt_name(wl.optimizer), shapes, wb)
+        weights, wformula, trainable, opt, (head, emb, tower, gradients) = _full(spec, wl, p, layer_grads)
+        lora, grad_b = 0, p.weight_bytes
     else:
         if _is_quant(wl):
             if wl.quant is None:
@@ -205,7 +177,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             raise UnsupportedError(f"none of the LoRA targets {', '.join(wl.lora_targets)} exists in {spec.name}; "
                                    f"pick --lora-targets from its linear modules: {', '.join(have)}")
         r = wl.lora_rank
-        shapes = []
+        shapes: list[tuple[int, ...]] = []
         head = emb = tower = 0
         for t in adapted:
             shapes += [(r, t.shape[1]), (t.shape[0], r)]
@@ -220,11 +192,61 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         trainable = sum(math.prod(s) for s in shapes)
         lora = 4 * trainable
         grad_b = 4
+        gradients = trainable * grad_b
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, 4)
     return ModelStates(weights=weights, weights_formula=wformula, lora=lora, trainable=trainable, grad_bytes=grad_b,
-                       gradients=trainable * grad_b, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
+                       gradients=gradients, optimizer=opt, layer_grads=tuple(layer_grads), head_grads=head,
                        embedding_grads=emb, tower_grads=tower, precision=p,
-                       fp32_kept=wl.mode != "train" and not _is_quant(wl) and p.weight_bytes == 2)
+                       fp32_kept=not _is_quant(wl) and p.weight_bytes == 2)
+
+
+def _full(spec: ModelSpec, wl: Workload, p: Precision, layer_grads: list[int]
+          ) -> tuple[int, str, int, OptimizerMemory, tuple[int, int, int, int]]:
+    """Full training: weights, trainable parameters, optimizer states and the head / embedding / vision-tower /
+    all gradients (``layer_grads`` filled per layer). Under 16-bit weights (no mixed precision)
+    the family's kept-float32 parameters (``data/fp32_parameters.toml``) stay float32, so do their gradients (torch
+    AccumulateGrad: ``.grad`` takes the parameter's dtype) and AdamW's states (torch 2.13 optim/adamw.py
+    ``_init_group``: ``torch.zeros_like(p, memory_format=torch.preserve_format)``; the fused kernel groups the
+    tensors by dtype, ``Optimizer._group_tensors_by_device_and_dtype``)."""
+    tensors = inventory(spec)
+    n_total = count_parameters(spec).total
+    wb = p.weight_bytes
+    kept = _fp32_kept_parameters(spec, wb)
+    weights = (n_total - kept) * wb + kept * 4
+    wformula = f"{n_total - kept:,} parameters × {wb} B{' (fp32 master weights)' if wl.mixed_precision else ''}" + (
+        f" + {kept:,} kept in float32 by the family × 4 B" if kept else "")
+    # a vision tower that sees no image (no --images) gets no gradient, so AdamW keeps no state for it; nor do
+    # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
+    cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
+    idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
+    idle |= {t.name for t in tensors if encoder_attention(t.name)}
+    # with images, Qwen3-VL's deepstack mergers that no text layer reads get no gradient either (images.py)
+    unused = idle_tower_parameters(spec) if wl.images else 0
+    wide = {t.name for t in tensors if kept and fp32_kept(spec.family, t.name)}
+    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
+    head = emb = tower = 0
+    for t in tensors:
+        if t.name in idle:
+            continue
+        shapes[t.name in wide].append((t.numel - unused,) if t.name == "vision_tower" else t.shape)
+        b = (t.numel - (unused if t.name == "vision_tower" else 0)) * (4 if t.name in wide else wb)
+        tower += b if t.group == "vision" else 0
+        if t.layer is not None:
+            layer_grads[t.layer] += b
+        elif (t.kind in ("token_embd", "pos_embd") and not spec.tie_word_embeddings) or t.group == "vision":
+            # made at the end of backward: the input embedding's, and a vision tower's (it runs before the text
+            # layers in the forward, so its backward comes after theirs)
+            emb += b
+        else:
+            head += b
+    trainable = n_total - sum(t.numel for t in tensors if t.name in idle) - unused
+    opt = optimizer_memory(_opt_name(wl.optimizer), shapes[0], wb)
+    if shapes[1]:  # the float32 group's states: the step's temporaries run one dtype group at a time
+        wide_opt = optimizer_memory(_opt_name(wl.optimizer), shapes[1], 4)
+        opt = replace(opt, state_bytes=opt.state_bytes + wide_opt.state_bytes, formula=f"{opt.formula} + "
+                      f"{wide_opt.formula}", step_temporary=max(opt.step_temporary, wide_opt.step_temporary))
+    gradients = trainable * wb + sum(math.prod(x) for x in shapes[1]) * (4 - wb)
+    return weights, wformula, trainable, opt, (head, emb, tower, gradients)
 
 
 def encoder_attention(name: str) -> bool:

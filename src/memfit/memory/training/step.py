@@ -168,8 +168,10 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
                                f"{fmt_bytes(states.lora)}"))
     comps.append(Component("gradients", peak.gradients,
                            f"gradients alive at the peak ({peak.phase}): {fmt_bytes(peak.gradients)}; all "
-                           + (gradients_formula or f"{states.trainable:,} trainable × {states.grad_bytes} B = "
-                              f"{fmt_bytes(states.gradients)}")))
+                           + (gradients_formula or f"{states.trainable:,} trainable × {states.grad_bytes} B"
+                              + (" (the family's kept-float32 parameters' at 4 B)"
+                                 if states.gradients != states.trainable * states.grad_bytes else "")
+                              + f" = {fmt_bytes(states.gradients)}")))
     opt = states.optimizer
     comps.append(Component("optimizer_states", peak.optimizer_states if opt.on_device else opt.state_bytes,
                            optimizer_formula or f"{opt.name}: {opt.formula} = {fmt_bytes(opt.state_bytes)}",
