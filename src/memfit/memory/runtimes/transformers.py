@@ -48,6 +48,7 @@ from ..ssm_activations import (
 from .int8_outliers import down_projection_bytes, outlier_columns
 from .transformers_attn_families import PV_KEPT_EAGER, fp32_copy_rope_bytes, pv_kept
 from .transformers_beam import FP32_SWIGLU, fp32_gate_row_bytes, fp32_swiglu_bytes
+from .transformers_cpmant import segment_bias_attention
 from .transformers_families import (
     FORCED_MASK,
     FP32_COPY_ROPE,
@@ -272,6 +273,7 @@ def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
     t = b * s
     kn = s if keys is None else keys
     own = own_attention_transient(family, att, b, s, kn, dt, wl.task != "forward")
+    own = own or segment_bias_attention(family, att, b, s, kn, dt)  # CPM-Ant's (transformers_cpmant)
     if own is not None:  # a family's own attention code (GPT-NeoX-Japanese's _attn)
         return own
     q = t * att.num_heads * att.head_dim * dt

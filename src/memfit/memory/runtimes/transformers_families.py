@@ -32,7 +32,8 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # ``hidden_states = attn_output + residual`` leaves the name bound through the MLP). ModernBERT-decoder keeps its
 # attention's output (transformers 5.25 ModernBertDecoderLayer.forward: ``attn_outputs = self.attn(...)``, a tuple
 # bound to that name until the block returns, ``hidden_states = attn_outputs[0]`` then ``residual + hidden_states``)
-_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1, "modernbert-decoder": 1}
+# CPM-Ant keeps ``segment_states`` (CpmAntModel.forward binds it until it returns; transformers_cpmant)
+_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1, "modernbert-decoder": 1, "cpmant": 1}
 # MoE families that give every route its own row and normalise it in float32 before the weighted sum (ergo:
 # transformers 5.25 modeling_ergo.py ErgoExperts.forward repeats the tokens top_k times (repeat_interleave), the
 # expert backend returns one output row per route, then ErgoExpertNorm.forward takes F.rms_norm of the rows in

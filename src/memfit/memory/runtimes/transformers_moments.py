@@ -23,6 +23,7 @@ from .transformers import (
     _sampling_bytes,
 )
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap_bytes
+from .transformers_cpmant import prompt_tokens
 from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
 
@@ -40,8 +41,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     kv_full, kv_text = (prefill_kv.bytes, prefill_kv.formula) if prefill_kv else (0, "")
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
     moments: list[Moment] = []
+    pt = prompt_tokens(spec)  # CPM-Ant's layers run on its prompt too; its logits leave it out
     for queries, keys in prefill_chunks(spec, wl):
-        moments += prefill_moments(spec, wl, queries, keys, dt, inputs)
+        moments += prefill_moments(spec, wl, queries + pt, keys + pt, dt, inputs)
     if wl.task == "forward":
         # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step; Granite's
         # logits / logits_scaling (and the other SCALED_LOGITS heads) make the second beside the projection's

@@ -24,6 +24,7 @@ from .transformers import (
     _recurrent_moments,
     _stream_tensors,
 )
+from .transformers_cpmant import position_bias_bytes, prompt_tokens
 from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
 from .transformers_inkling_text import rel_logits_sdpa_moment
 from .transformers_own_attention import dynamic_mask_bytes
@@ -66,8 +67,10 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     if spec.family in ROPE_PER_LAYER_TYPE:
         rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
+    fixed += position_bias_bytes(spec, b, queries, keys, dt)  # CPM-Ant's, through every layer
     stream = _stream_tensors(spec) * t * h * dt + fp32_stream_extra(spec, 3, t * h, dt)  # embeddings, input, residual
-    where = "" if queries == keys == wl.context else f", chunk of {queries:,} tokens over {keys:,}"
+    whole = queries == keys == wl.context + prompt_tokens(spec)  # (CPM-Ant's prompt tokens included)
+    where = "" if whole else f", chunk of {queries:,} tokens over {keys:,}"
     moments: list[Moment] = []
     seen: set[tuple[object, ...]] = set()
     # the previous layer's probabilities, held by the model loop's ``outputs`` (HELD_PREV_PROBS; from layer 1 on)
