@@ -263,8 +263,14 @@ MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash
 # logits = self.output_projection(outputs[0]); WhisperForCausalLM.forward: logits = self.proj_out(outputs[0])), so
 # generate's prefill projects every prompt position, and outputs.logits stays referenced through the first token's
 # sampling (generation/utils.py _sample: outputs.logits[:, -1].to(copy=True, dtype=torch.float32), del outputs at
-# the end of the step)
-ALL_PROMPT_LOGITS = ("trocr", "whisper")
+# the end of the step). Also (l12small, read in transformers 5.25, none takes logits_to_keep):
+# MusicgenForCausalLM.forward and MusicgenMelodyForCausalLM.forward (models/musicgen/modeling_musicgen.py,
+# models/musicgen_melody/modeling_musicgen_melody.py: torch.stack([head(hidden_states) for head in self.lm_heads],
+# dim=1)), ProphetNetForCausalLM.forward (models/prophetnet/modeling_prophetnet.py: self.lm_head(predicting_streams))
+# and xLSTMForCausalLM.forward (models/xlstm/modeling_xlstm.py: self.lm_head(hidden_states...).float()); what they do
+# beyond every position's logits (MusicGen's per-codebook heads and stack, ProphetNet's n-gram streams, xLSTM's
+# float32 logits and soft-cap) is not priced
+ALL_PROMPT_LOGITS = ("trocr", "whisper", "musicgen", "musicgen_melody", "prophetnet", "xlstm")
 # Causal-LM heads whose training loss is nn.CrossEntropyLoss() on the model-dtype logits (transformers 5.25
 # {Bart,BigBirdPegasus,Blenderbot,BlenderbotSmall,Marian,MBart,Mvp,Pegasus,PLBart,TrOCR,Whisper}ForCausalLM.forward:
 # loss_fct(logits.view(-1, vocab_size), labels.view(-1))), not ForCausalLMLoss's logits.float(): log_softmax's output
