@@ -63,8 +63,9 @@ _GATED_RELU2 = ("bitnet",)  # model types whose relu² MLP has a gate projection
 _INDEXED_MLA = ("axk2",)
 # generic types whose attention norms q and k per head (transformers 5.25 modeling_minimax_m3_vl.py
 # MiniMaxM3VLAttention: ``q_norm`` / ``k_norm`` = MiniMaxM3VLRMSNorm(head_dim) on the projections viewed per head) and
-# rotates ``rotary_dim`` features of each head (``apply_rotary_pos_emb``: q_rot, q_pass, ``torch.cat``)
-_HEAD_QK_NORM = ("minimax_m3_vl_text",)
+# rotates ``rotary_dim`` features of each head (``apply_rotary_pos_emb``: q_rot, q_pass, ``torch.cat``); and
+# modeling_inkling.py InklingAttention (inkling_text): ``q_norm`` / ``k_norm`` = InklingRMSNorm(head_dim), fp32 inside
+_HEAD_QK_NORM = ("minimax_m3_vl_text", "inkling_text")
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
