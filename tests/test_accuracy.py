@@ -1719,7 +1719,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # as a Mamba-2 mixer and a relu² MLP); 18 cases, median 0.87 %, worst and most under now rwkv -9.15 %
     # then Inkling's per-head q/k norms (l12inkling, generic _HEAD_QK_NORM): inkling-text LoRA -1.10 -> -0.77 %; 18
     # cases, median 0.87 -> 0.83 %, worst and most under rwkv -9.15 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.83, worst=9.15, under=-9.15),
+    # then eager attention's dropout on the probabilities replayed (l12place, test_attention_dropout_pool.py: its
+    # output and bool mask kept): xglm +0.86 -> +0.19 %, openai-gpt -0.67 -> -0.06 %, xlm-roberta -5.72 -> -5.68 %;
+    # 18 cases, median 0.83 -> 0.78 %, worst and most under rwkv -9.15 % (unchanged)
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.79, worst=9.15, under=-9.15),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1867,7 +1870,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.54 %, worst axk1 -1.81 %
     # + the mvp-l3 fp32 SGD ckpt replacement, scored ONCE after the MVP changes (l12mvp): -1.95 %; 10 cases, median
     # 0.54 -> 0.62 %, worst and most under now mvp-l3 (WORSE by a case added, inside the bar; nothing tuned on it)
-    ("simulated/blind6.jsonl", "training"): Bound(median=0.63, worst=1.95, under=-1.95),
+    # then eager attention's dropout replayed in the training pool (l12place, from the development cases; held out
+    # here): roberta-prelayernorm fp32 eager SGD -0.71 -> -0.78 %, xlm-roberta-xl -0.30 -> -0.29 %; median 0.62 ->
+    # 0.66 % (WORSE: the median moved with roberta-prelayernorm's placement; nothing tuned on this file)
+    ("simulated/blind6.jsonl", "training"): Bound(median=0.67, worst=1.95, under=-1.95),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,

@@ -10,7 +10,8 @@ autocast, whose cos/sin are fp32; partial rotary concatenates the pass-through f
 DynamicCache concatenates K and V into fresh tensors in a training forward unless checkpointing turned the cache
 off; the attention kernel gets bf16 q, k, v and keeps its output and log-sum-exp (FlashAttention-2's backward
 scratch recorded for later); eager attention materialises the scores, the fp32 softmax (the model dtype's for
-GPT-2-style families and attention sinks) and the probabilities; a gated MLP keeps gate, act(gate), up and their
+GPT-2-style families and attention sinks), the probabilities and, with attention dropout, dropout's output and
+mask; a gated MLP keeps gate, act(gate), up and their
 product; a MoE block runs transformers' grouped-matmul path (routed tokens gathered, gate_up's and down's outputs,
 the routing-weight product gathered back and summed; PEFT's merged expert weights under LoRA on the experts); the
 residual adds make the next stream. A tensor an op saves lives to its backward; under full checkpointing the first
@@ -394,10 +395,14 @@ def _scores(c: StepContext, run: LayerRun, a: AttentionSpec, ka: int, vc: int, a
         tr.free(up)
         probs = tr.alloc(sq * ab) if ab != 4 else 0
     tr.free(masked)
+    # ``nn.functional.dropout(attn_weights, p=dropout, training=self.training)`` on the probabilities (transformers
+    # 5.25 eager_attention_forward of modeling_roberta.py, modeling_gpt2.py, ...; torch's native_dropout): its output
+    # (kept by the product with V) and its bool mask (kept by its backward), as ``activations.py`` counts them
+    dropped = [tr.alloc(sq * ab), tr.alloc(sq)] if c.p.attention_dropout > 0 and not math_path else []
     o = tr.alloc(t * no * ab)
     oc = tr.alloc(t * no * ab)  # transpose(1, 2).contiguous()
     tr.free(o)
-    run.hold(tr, sm, probs)
+    run.hold(tr, sm, probs, *dropped)
     # its backward: dq, the output's and V's gradients, the probabilities' and _softmax_backward_data's (in the
     # model dtype where the softmax ran in it, Llama's fp32 otherwise)
     gs = ab if c.spec.family in MODEL_DTYPE_SOFTMAX_EAGER and not c.p.amp and not math_path else 4
