@@ -133,9 +133,16 @@ def _mask_bytes(spec: ModelSpec, wl: Workload, b: int, s: int, dt: int, keys: in
         return 0
     if wl.attn == "eager":
         return _mask_count(spec) * b * s * k * dt + relative_distance_bytes(spec, s, k)
-    windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
-    if any(w is not None and w < k for w in windows) or k != s or spec.family in FORCED_MASK:
+    if spec.family in FORCED_MASK:
         return b * s * k  # bool mask b×1×s×keys
+    windows = {layer.attention.sliding_window for layer in spec.layers if layer.attention is not None}
+    if any(w is not None and w < k for w in windows) or k != s:
+        # one sequence's s×keys bool, the batch an expanded view: masking_utils sdpa_mask evaluates the index-based
+        # mask function on (1, 1, s, keys) indices and .expand(batch_size, ...) (_non_vmap_expansion_sdpa); only a
+        # 2D padding mask (padding_mask_function) would index the batch, and there is none: generate drops an
+        # all-ones attention_mask (generation/utils.py, "We can drop the mask altogether if it's all 1s"), forward
+        # and prefill pass none
+        return s * k
     return 0
 
 
