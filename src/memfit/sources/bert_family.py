@@ -18,7 +18,10 @@ Every type here builds the same blocks (transformers 5.25 ``models/bert/modeling
 
 The pre-norm copies (``roberta_prelayernorm``: ``RobertaPreLayerNormAttention`` and ``...Intermediate`` norm their
 input, the model norms ``sequence_output`` once after the encoder; ``xlm_roberta_xl``: the same, the encoder's
-``LayerNorm`` after the last layer, and no ``LayerNorm`` in ``XLMRobertaXLEmbeddings``) keep the rest.
+``LayerNorm`` after the last layer, and no ``LayerNorm`` in ``XLMRobertaXLEmbeddings``; ``megatron_bert``:
+``MegatronBertAttention.forward`` and ``MegatronBertLayer.feed_forward_chunk`` norm their input with ``ln``,
+``MegatronBertEncoder`` ends with ``ln``, ``MegatronBertEmbeddings`` has no ``LayerNorm`` — "In Megatron, layer-norm
+is applied after the 1st dropout" — and ``MegatronBertLMPredictionHead`` is BERT's) keep the rest.
 
 The parameter tensors stay those of transformers' own meta-device build (``generic_tensors``): this module only
 says how the blocks run."""
@@ -35,7 +38,7 @@ from .families.common import dropouts
 __all__ = ["BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
 
 POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie")
-PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl")
+PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert")
 # the causal LMs whose head is dense -> activation -> LayerNorm -> decoder before the logits
 BERT_HEADS = POST_NORM + PRE_NORM
 # the embeddings end with a LayerNorm (not xlm_roberta_xl's)
