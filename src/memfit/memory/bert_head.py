@@ -13,10 +13,16 @@ transformers 5.25 ``models/roberta/modeling_roberta.py``:
   norm's fp32 output, else the output itself). BERT's and ERNIE's ``*PredictionHeadTransform`` run the same three
   ops (``dense``, ``transform_act_fn``, ``LayerNorm``) before ``decoder``.
 
+ELECTRA (``models/electra/modeling_electra.py``) runs the same at ``embedding_size`` (``e``, the word embeddings'
+width): ``ElectraEmbeddings.LayerNorm`` over ``e``, then ``ElectraModel.embeddings_project`` (``Linear(e, h)``, built
+when ``e != h``; keeps its input), and ``ElectraGeneratorPredictions`` (``dense`` h → e, ``gelu``, ``LayerNorm(e)``)
+before ``generator_lm_head`` (``Linear(e, V)``): every tensor after the head's ``dense`` is ``e`` wide.
+
 A frozen Linear (LoRA) keeps no input; ``activations._inputs`` says what each Linear keeps."""
 
 from __future__ import annotations
 
+from ..inventory import inventory
 from ..sources.bert_family import BERT_HEADS, EMBEDDING_LAYERNORM
 from ..spec import ModelSpec
 from .activations import Precision, _inputs
@@ -26,16 +32,26 @@ __all__ = ["bert_outside_saved"]
 NORM_STATS = 8  # native_layer_norm's fp32 mean and rstd, per token
 
 
+def embedding_width(spec: ModelSpec) -> int:
+    """The word embeddings' width as transformers builds them (ELECTRA's ``embedding_size``); else ``hidden_size``."""
+    widths = [t.shape[1] for t in inventory(spec) if t.name.endswith("word_embeddings.weight") and len(t.shape) == 2]
+    return widths[0] if widths else spec.hidden_size
+
+
 def bert_outside_saved(spec: ModelSpec, p: Precision) -> int:
     """Bytes per token the embeddings' LayerNorm and the head's transform keep for backward; 0 for other types."""
     if spec.family not in BERT_HEADS:
         return 0
     h, r, pb = spec.hidden_size, p.resid_bytes, p.proj_bytes
-    saved = (r * h + NORM_STATS) if spec.family in EMBEDDING_LAYERNORM else 0
+    e = embedding_width(spec)
+    saved = (r * e + NORM_STATS) if spec.family in EMBEDDING_LAYERNORM else 0
+    if e != h:  # ELECTRA's embeddings_project keeps its input, the embeddings' output
+        own, shared = _inputs(e, ["embeddings_project"], r, p)
+        saved += own + shared
     own, shared = _inputs(h, ["lm_head.dense"], r, p)  # dense's input: the last layer's output
     saved += own + shared
-    saved += pb * h  # gelu's input, dense's output
+    saved += pb * e  # gelu's input, dense's output
     norm_in = 4 if p.amp else pb  # layer_norm's input: gelu's output (its fp32 copy under autocast)
-    saved += norm_in * h + NORM_STATS
-    own, shared = _inputs(h, ["output"], norm_in, p)  # the decoder's input: the norm's output
+    saved += norm_in * e + NORM_STATS
+    own, shared = _inputs(e, ["output"], norm_in, p)  # the decoder's input: the norm's output
     return saved + own + shared
