@@ -639,6 +639,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.10 %
     # + rembert-default-l2 amp fused AdamW eager (l12bert2, development, still on the generic reading; open): -2.44 %;
     # 21 cases, median 0.10 %
+    # then the BART family read as its code runs it (l12bart2): xglm fp32 AdamW +0.43 -> -0.07 %, mvp +0.10 -> -0.20 %
+    # (the final norm it has not, priced before, had hidden part of what is still missing); 21 cases, median 0.10 %
+    # (unchanged), worst and most under hy-v4 -2.68 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.10, worst=2.69, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -773,7 +776,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # development copy, nothing tuned on this file): -0.00 %; 16 cases, median 0.020 -> 0.016 %
     # + the cpmant-l3 bf16 eager forward replacement, simulated before and scored ONCE after CPM-Ant's reading (l12mvp;
     # found on the development copy, nothing tuned on this file): -0.09 %; 17 cases, median 0.016 -> 0.020 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.03, worst=1.65, under=-1.10),
+    # then the BART family read as its code runs it (l12bart2; held out, scored once after, nothing tuned):
+    # bigbird-pegasus eager forward -1.10 -> -0.76 %, blenderbot -0.01 -> +0.01 %; median 0.01 %, worst rembert
+    # +1.65 %, most under now bigbird-pegasus -0.76 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.03, worst=1.65, under=-0.77),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -833,7 +839,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + that replacement, simulated before and scored ONCE after MVP's cross-attention without gradients or states,
     # the model-dtype softmax backward and the softmax-backward moment (l12mvp; found on the development copy, nothing
     # tuned on this file): +0.05 %; 10 cases, median 0.12 -> 0.11 %
-    ("simulated/blind6.jsonl", "training"): Bound(median=0.11, worst=0.98, under=-0.98),
+    # then the BART family read as its code runs it (l12bart2; held out, scored once after, nothing tuned): mvp-l3
+    # fp32 SGD ckpt +0.05 -> -0.19 % (WORSE, as its development copy: the final norm MVP has not, priced before, had
+    # hidden part of what is still missing); 10 cases, median 0.11 -> 0.15 %, worst and most under axk1 LoRA -0.97 %
+    ("simulated/blind6.jsonl", "training"): Bound(median=0.15, worst=0.98, under=-0.98),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1743,7 +1752,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # added e-wide tensors is suspected); 20 cases, median 0.77 -> 0.78 %
     # + rembert-default-l2 amp fused AdamW eager (l12bert2, development, generic reading; open): -3.60 %; 21 cases,
     # median 0.78 -> 0.79 % (a case added, no formula changed)
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.79, worst=9.15, under=-9.15),
+    # then the BART family read as its code runs it (l12bart2, sources/bart_family.py, memory/bart_head.py): xglm fp32
+    # AdamW +0.19 -> -0.19 %; mvp +0.73 -> +1.16 % (WORSE: with nn.LayerNorm in place of RMSNorm the replay opens one
+    # more 61 MiB segment in the second step's forward than the simulator, tools/replay_diff.py; placement, open);
+    # 21 cases (after l12bert2's electra and rembert), median 0.79 -> 0.88 % (WORSE: mvp now the middle case), worst
+    # and most under rwkv -9.15 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.88, worst=9.15, under=-9.15),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -1851,7 +1865,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then ELECTRA read as its code runs it (l12bert2, found on the development case electra-l3 fp32 training; this
     # file scored ONCE after, nothing tuned): electra-l4 fp16 eager forward +3.91 -> +0.37 %; 17 cases, median 0.85
     # -> 0.37 %, worst now bigbird-pegasus +3.53 %, most under moshi -2.80 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.38, worst=3.54, under=-2.80),
+    # then the BART family read as its code runs it (l12bart2; held out, scored once after, nothing tuned):
+    # bigbird-pegasus +3.53 -> +3.38 %, mbart -0.85 -> -0.88 %, pegasus -1.04 -> -1.05 %, blenderbot -0.11 -> -0.09 %;
+    # after l12bert2's ELECTRA: median 0.37 % (unchanged), worst still bigbird-pegasus +3.38 %, most under moshi -2.80 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.38, worst=3.39, under=-2.80),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
@@ -1897,7 +1914,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then eager attention's dropout replayed in the training pool (l12place, from the development cases; held out
     # here): roberta-prelayernorm fp32 eager SGD -0.71 -> -0.78 %, xlm-roberta-xl -0.30 -> -0.29 %; median 0.62 ->
     # 0.66 % (WORSE: the median moved with roberta-prelayernorm's placement; nothing tuned on this file)
-    ("simulated/blind6.jsonl", "training"): Bound(median=0.67, worst=1.95, under=-1.95),
+    # then the BART family read as its code runs it (l12bart2; held out, scored once after): mvp-l3 -1.95 -> -1.73 %;
+    # median 0.66 %, worst and most under now axk1 LoRA -1.81 %
+    ("simulated/blind6.jsonl", "training"): Bound(median=0.67, worst=1.82, under=-1.82),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,

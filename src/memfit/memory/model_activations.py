@@ -18,6 +18,7 @@ from .activations import (
     _norm,
 )
 from .axk2_attention import first_norm_relief
+from .bart_head import bart_outside_saved
 from .bert_head import bert_outside_saved
 from .first_layer import first_layer_saved
 from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
@@ -53,6 +54,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask
     outside += T * bert_outside_saved(spec, p)  # a BERT-family embedding LayerNorm and head transform
+    outside += T * bart_outside_saved(spec, p)  # a BART-family embedding LayerNorm, a post-norm head's input
     final_hidden = final_norm = 0
     if relative:
         kept, final_norm = relative_outside(spec, p, batch, seq)

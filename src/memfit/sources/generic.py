@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import UnknownModelError
 from ..inventory import count_parameters
 from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
+from .bart_family import bart_layout
 from .bert_family import bert_layout
 from .families.common import MAX_DIM, MAX_LAYERS, dropouts, get_int
 from .generic_tensors import GenericTensors, build, reference_total
@@ -403,13 +404,13 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
     tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", cfg.get("model_type") not in _NEVER_TIED))
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or text.get("torch_dtype") or text.get("dtype")
                 or "float32").removeprefix("torch.")
-    return bert_layout(cfg, ModelSpec(
+    return bart_layout(cfg, bert_layout(cfg, ModelSpec(
         name=name, family=str(cfg.get("model_type")), hidden_size=hidden, vocab_size=vocab, layers=tuple(layers),
         tie_word_embeddings=tie is not False, norm=eps,  # type: ignore[arg-type]
         position_embedding="none" if post or cfg.get("model_type") in NO_POSITIONS else "rope", final_norm=not post,
         max_position_embeddings=_int(text, _POS, 0, minimum=0, maximum=MAX_POSITIONS) or 0,
         dtype=dtype if dtype in ("float32", "float16", "bfloat16") else "float32",
-        tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)), **drop))
+        tensor_source=GenericTensors(json.dumps(cfg, sort_keys=True, default=str)), **drop)))
 
 
 def generic_label(spec: ModelSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
