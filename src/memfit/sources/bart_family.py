@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..spec import LayerSpec, MLPSpec, ModelSpec
+from ..spec import ModelSpec
+from .bert_family import relaid_layers
 from .families.common import dropouts
 
 __all__ = ["BART_FAMILY", "bart_layout"]
@@ -44,28 +45,13 @@ BART_FAMILY = POST_NORM + PRE_NORM
 _EMBEDDING_LAYERNORM = ("bart", "mbart", "plbart", "blenderbot-small", "mvp")
 
 
-def _layer(layer: LayerSpec, cfg: Mapping[str, Any], pre: bool) -> LayerSpec:
-    attn = layer.attention
-    mlp = layer.mlp
-    return replace(
-        layer,
-        attention=None if attn is None else replace(attn, qkv_bias=True, o_bias=True),
-        mlp=None
-        if mlp is None
-        else MLPSpec(mlp.intermediate_size, "plain", True, str(cfg.get("activation_function") or "gelu")),
-        norms=2,
-        norm_layout="pre" if pre else "post",
-    )
-
-
 def bart_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
     """``spec`` (the generic reader's) with a BART-family type's decoder as its modelling code runs it; any other
     type unchanged."""
     if spec.family not in BART_FAMILY:
         return spec
     pre = spec.family in PRE_NORM
-    distinct: dict[int, LayerSpec] = {}
-    layers = tuple(distinct.setdefault(id(x), _layer(x, cfg, pre)) for x in spec.layers)
+    layers = relaid_layers(spec, str(cfg.get("activation_function") or "gelu"), pre)
     emb_norm = spec.family in _EMBEDDING_LAYERNORM or (
         spec.family == "trocr" and cfg.get("layernorm_embedding", True) is not False
     )

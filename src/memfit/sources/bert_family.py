@@ -46,18 +46,24 @@ BERT_HEADS = POST_NORM + PRE_NORM
 EMBEDDING_LAYERNORM = (*POST_NORM, "roberta-prelayernorm")
 
 
-def _layer(layer: LayerSpec, cfg: Mapping[str, Any], pre: bool) -> LayerSpec:
+def biased_plain_layer(layer: LayerSpec, act: str, pre: bool) -> LayerSpec:
+    """``layer`` as the BERT and BART families build theirs: biased q/k/v/o, a plain biased fc1 -> ``act`` -> fc2 MLP,
+    two LayerNorms before (``pre``) or after each residual add."""
     attn = layer.attention
     mlp = layer.mlp
     return replace(
         layer,
         attention=None if attn is None else replace(attn, qkv_bias=True, o_bias=True),
-        mlp=None
-        if mlp is None
-        else MLPSpec(mlp.intermediate_size, "plain", True, str(cfg.get("hidden_act") or "gelu")),
+        mlp=None if mlp is None else MLPSpec(mlp.intermediate_size, "plain", True, act),
         norms=2,
         norm_layout="pre" if pre else "post",
     )
+
+
+def relaid_layers(spec: ModelSpec, act: str, pre: bool) -> tuple[LayerSpec, ...]:
+    """``spec``'s layers through ``biased_plain_layer``, a layer object shared by several positions kept shared."""
+    distinct: dict[int, LayerSpec] = {}
+    return tuple(distinct.setdefault(id(x), biased_plain_layer(x, act, pre)) for x in spec.layers)
 
 
 def bert_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
@@ -66,8 +72,7 @@ def bert_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
     if spec.family not in BERT_HEADS:
         return spec
     pre = spec.family in PRE_NORM
-    distinct: dict[int, LayerSpec] = {}
-    layers = tuple(distinct.setdefault(id(x), _layer(x, cfg, pre)) for x in spec.layers)
+    layers = relaid_layers(spec, str(cfg.get("hidden_act") or "gelu"), pre)
     return replace(
         spec,
         layers=layers,
