@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from _simulated import case_line, meta_bf16_build, validate_line
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers import _attn_transient, _mask_bytes
@@ -45,16 +47,18 @@ def test_tiny_inkling2_loop_weights_by_hand() -> None:
     assert meta_bf16_build(dict(TINY)) == (26_128, 57_376)  # transformers' own bf16 build says the same
 
 
-def test_eager_moment_by_hand() -> None:
+@pytest.mark.parametrize("model_type", ["inkling2_loop_text", "inkling2_text"])
+def test_eager_moment_by_hand(model_type: str) -> None:
     # 1 sequence of 10 tokens, 2 heads of 8, 1 K/V head, bf16, eager: q 20 rows · 8 · 2 = 320; K and V repeated to
     # every head 2·10·(8 + 8)·2 = 640; the sink logits 20·2 = 40; per score the bias and the masked scores (2 + 2),
     # the fp32 cat and its softmax (4 + 4) and the probabilities (2): 14 · 2·10·10 = 2,800; the sink column of the
-    # cat and the softmax 2·20·4 = 160 -> 3,960
-    spec = spec_from_config(dict(TINY), "tiny-inkling2-loop")
+    # cat and the softmax 2·20·4 = 160 -> 3,960 (the generic bf16 eager reading: 10 B a score). Inkling-2
+    # (inkling2_text, test_inkling2_text.py) runs the same layers and TextModel.forward masks without the loop
+    spec = spec_from_config({**TINY, "model_type": model_type}, f"tiny-{model_type}")
     att = spec.layers[1].attention
     assert att is not None
     wl = Workload(mode="inference", context=10, batch=1, attn="eager")
-    got, _ = _attn_transient(att, wl, 1, 10, 2, True, False, "inkling2_loop_text")
+    got, _ = _attn_transient(att, wl, 1, 10, 2, True, False, model_type)
     assert got == 3_960
     # both masks (full and sliding, built whatever the layer types) 2 · 10·10·2 = 400 and both int64 relative
     # distances 2 · 10·10·8 = 1,600

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from _simulated import case_errors, case_line, meta_bf16_build
 from memfit.memory.allocator_trace import Trace
-from memfit.memory.runtimes.transformers import _attn_transient, _mask_bytes
-from memfit.memory.runtimes.transformers_pool_inkling import block_states_bytes, own_sinks_eager
+from memfit.memory.runtimes.transformers_pool_inkling import own_sinks_eager
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
 from memfit.workload import Workload
@@ -54,25 +53,6 @@ def test_tiny_inkling2_text_weights_by_hand() -> None:
     assert w.params_by_type["F32"] == 1_024
     assert w.total_bytes == 51_232
     assert meta_bf16_build(dict(TINY)) == (24_592, 51_232)  # transformers' own bf16 build says the same
-
-
-def test_eager_moment_masks_and_blocks_by_hand() -> None:
-    # 1 sequence of 10 tokens, 2 heads of 8, 1 K/V head, bf16, eager: q 20 rows·8·2 = 320; K and V repeated to every
-    # head 2·10·(8 + 8)·2 = 640; the sink logits 20·2 = 40; per score the relative position bias and the masked scores
-    # (2 + 2), the fp32 cat with the sinks and its softmax (4 + 4), the probabilities (2): 14·2·10·10 = 2,800; the
-    # sink column of the cat and the softmax 2·20·4 = 160 -> 3,960 (the generic bf16 eager reading: 10 B a score)
-    spec = spec_from_config(dict(TINY), "tiny-inkling2-text")
-    att = spec.layers[1].attention
-    assert att is not None
-    wl = Workload(mode="inference", context=10, batch=1, attn="eager")
-    got, _ = _attn_transient(att, wl, 1, 10, 2, True, False, "inkling2_text")
-    assert got == 3_960
-    # Inkling2TextModel.forward: the full and the sliding masks (whatever the layer types) 2·10·10·2 = 400 and both
-    # int64 relative distances (get_relative_distance) 2·10·10·8 = 1,600 (one 200 B mask before)
-    assert _mask_bytes(spec, wl, 1, 10, 2) == 2_000
-    # layer 1 reads its attention input (fp32 10·32·4 = 1,280) from the one block before it (10·32·2 = 640)
-    assert block_states_bytes(spec, 1, 10, 32, 2) == (640, 1_280)
-    assert block_states_bytes(spec, 0, 10, 32, 2) == (0, 0)
 
 
 def test_dev_case_attention_replay_by_hand() -> None:
