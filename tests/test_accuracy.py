@@ -1761,7 +1761,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # and most under rwkv -9.15 %
     # + trocr-default-l2 bf16 fused AdamW eager b4 s1024 (l12bart2, development): +1.94 % on the code before, -0.63 %
     # after; 22 cases, median 0.88 -> 0.83 %, worst and most under rwkv -9.15 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.83, worst=9.15, under=-9.15),
+    # then RWKV's time mixing replayed as its own (l12rwkv2, training/layer_rwkv.py: the WKV loop's 12 fp32 vectors a
+    # step kept, small-pool blocks): rwkv b2 s512 -9.15 -> -4.44 %, rwkv b1 s256 -0.88 -> -1.30 % (WORSE, explained in
+    # tests/test_rwkv.py); median 0.83 -> 0.92 %, worst and most under now xlm-roberta -5.69 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.92, worst=5.69, under=-5.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)

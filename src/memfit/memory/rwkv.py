@@ -29,11 +29,30 @@ from __future__ import annotations
 
 from ..spec import SSMSpec
 
-__all__ = ["RWKV_SHIFT_STATES", "RWKV_WKV_STATES", "channel_mix_bytes", "rwkv_state_bytes", "time_mix_bytes"]
+__all__ = [
+    "RWKV_LOOP_SAVED",
+    "RWKV_SHIFT_STATES",
+    "RWKV_TIME_MIX_BACKWARD",
+    "RWKV_TIME_MIX_SAVED",
+    "RWKV_WKV_STATES",
+    "channel_mix_bytes",
+    "loop_saved_bytes",
+    "rwkv_state_bytes",
+    "time_mix_bytes",
+    "time_mix_training",
+]
 
 FP32 = 4
 RWKV_SHIFT_STATES = 2  # state[0], state[1]: the channel and time mixing's previous token, model dtype
 RWKV_WKV_STATES = 3  # state[2..4]: num, den, max of the WKV recurrence, fp32
+# rwkv_linear_attention_cpu's loop, one time step, in training: the fp32 ``(b, hidden)`` tensors autograd keeps (torch
+# derivatives.yaml: ``maximum`` keeps both inputs, ``exp`` its result, ``mul`` and ``div`` both operands): the key's
+# ``.float()`` copy and ``key + time_first`` (the first ``maximum``'s), ``e1`` and ``e2`` (exp), ``numerator`` and
+# ``denominator`` (div), ``max_state + time_decay`` and ``max_for_state`` (the second ``maximum``'s; the next step's
+# ``max_state``), the state update's ``e1`` and ``e2`` (exp), ``num_state`` and ``den_state`` (the next step's
+# ``e1 * num_state`` / ``e1 * den_state``): 6 adds, 4 exps, the copy, a maximum. (The first step keeps the zero
+# initial states in place of what the last step leaves unread.)
+RWKV_LOOP_SAVED = 12
 
 
 def rwkv_state_bytes(ssm: SSMSpec, dtype_bytes: int) -> int:
@@ -61,3 +80,24 @@ def channel_mix_bytes(hidden: int, intermediate: int, tokens: int, dt: int) -> t
         f"RWKV channel mixing: {tokens:,} tokens × (4 × {hidden} + 2 × {intermediate}) × {dt} B (held time-mixing "
         f"output, shift, key/receptance mixes; key's projection and its relu)"
     )
+
+
+def loop_saved_bytes(ssm: SSMSpec, b: int, s: int) -> int:
+    """Bytes the WKV loop leaves for one layer's backward in training: :data:`RWKV_LOOP_SAVED` fp32 ``(b, hidden)``
+    tensors per time step, each its own (small-pool) block."""
+    return RWKV_LOOP_SAVED * s * b * ssm.d_inner * FP32
+
+
+RWKV_TIME_MIX_SAVED = 7  # the shift, the key / value / receptance mixes, value, sigmoid(receptance), the loop's output
+RWKV_TIME_MIX_BACKWARD = 5  # g(r·wkv)'s two gradients, receptance's pre-sigmoid, key's and value's, CopySlices' clone
+
+
+def time_mix_training(ssm: SSMSpec, b: int, s: int, dt: int) -> tuple[int, int]:
+    """(saved, backward transient) bytes of ``RwkvSelfAttention`` in a training step beyond its normed input and the
+    output projection's input (``receptance * rwkv``), which the caller counts as Linear inputs. Saved: the shift
+    (``shifted * (1 - μ)``'s), the three mixes (key's, value's and receptance's Linear inputs), ``value`` (the loop's
+    ``e2 * current_value`` keeps its slices), ``sigmoid`` 's output and the loop's ``output`` (``receptance * rwkv``
+    keeps both): :data:`RWKV_TIME_MIX_SAVED` ``b × s × hidden`` tensors, and the loop's per-step vectors
+    (:func:`loop_saved_bytes`)."""
+    one = b * s * ssm.d_inner * dt
+    return RWKV_TIME_MIX_SAVED * one + loop_saved_bytes(ssm, b, s), RWKV_TIME_MIX_BACKWARD * one

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
+from .rwkv import time_mix_training
 
 __all__ = ["HEADWISE_SELECTIVE_SCAN", "ScanSizes", "gated_delta_prefill_bytes", "headwise_scan_prefill_bytes",
            "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes",
@@ -222,6 +223,9 @@ def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int
         return 0, 0, 0, 0, 0
     if ssm.rglru:
         saved, back = rglru_saved_bytes(ssm, b, s, proj_bytes)
+        return 0, saved, back, h, ssm.d_inner
+    if ssm.rwkv:  # RwkvSelfAttention with rwkv_linear_attention_cpu's loop (memory/rwkv.py)
+        saved, back = time_mix_training(ssm, b, s, proj_bytes)
         return 0, saved, back, h, ssm.d_inner
     if layer.mixer == "mamba2":
         saved, back = mamba2_saved_bytes(ssm, b, s, proj_bytes, amp)

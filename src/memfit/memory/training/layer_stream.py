@@ -50,6 +50,7 @@ from .layer_mlp import dense_mlp as _mlp
 from .layer_ops import BackwardOp, LayerRun, Linear, StepContext, linear, norm
 from .layer_parallel import first_parallel
 from .layer_relative import relative_eager, relative_scores
+from .layer_rwkv import rwkv_time_mix
 from .layer_sp import sp_gather, tp_whole
 from .layer_ssm import mamba2_mixer, replays_ssm
 
@@ -77,8 +78,9 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
         normed = sp_gather(c, shard, nb)
         if part == "attention":
             out = (axk2_attention if c.spec.family in INDEXED_MLA else _attention)(c, run, layer, normed, nb)
-        elif part == "ssm":
-            out = mamba2_mixer(c, run, layer, normed, nb)
+        elif part == "ssm":  # (RWKV's time mixing: layer_rwkv)
+            rwkv = layer.ssm is not None and layer.ssm.rwkv
+            out = (rwkv_time_mix if rwkv else mamba2_mixer)(c, run, layer, normed, nb)
         elif part == "linear":
             out = gdn_mixer(c, run, layer, normed, nb)
         elif part == "conv":
