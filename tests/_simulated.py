@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from memfit.validate import _predict, measured_total, prior_bytes, validate_file
+import pytest
+
+from memfit.memory.allocator_trace import Trace
+from memfit.memory.model_activations import model_activations
+from memfit.memory.training import model_states, pool
+from memfit.spec import ModelSpec
+from memfit.validate import _predict, measured_total, prior_bytes, validate_file, workload_for_case
 
 
 def records(path: Path) -> list[dict[str, object]]:
@@ -78,6 +86,25 @@ def meta_bf16_build(config: dict[str, Any] | Any, model_class: str | None = None
     plan = model._get_dtype_plan(torch.bfloat16)
     fp32 = build_glob_alternation(list(plan))[0] if plan else None
     params = dict(model.named_parameters())  # a tied weight once
-    nbytes = sum(p.numel() * (4 if fp32 is not None and fp32.search(name) else p.element_size())
-                 for name, p in params.items())
+    nbytes = sum(
+        p.numel() * (4 if fp32 is not None and fp32.search(name) else p.element_size()) for name, p in params.items()
+    )
     return sum(p.numel() for p in params.values()), nbytes
+
+
+def training_pool_requests(monkeypatch: pytest.MonkeyPatch, spec: ModelSpec, record: dict[str, Any]) -> Counter[int]:
+    """How many times memfit's training pool asks the allocator for each size, for ``spec`` at the workload of the
+    case ``record`` (its kind and params)."""
+    wl = workload_for_case(str(record["kind"]), dict(record["params"])).validate()
+    states = model_states(spec, wl)
+    acts = model_activations(spec, replace(states.precision, kv_cache=True), wl.batch, wl.context)
+    asked: Counter[int] = Counter()
+    alloc = Trace.alloc
+
+    def counting(tr: Trace, nbytes: int) -> int:
+        asked[nbytes] += 1
+        return alloc(tr, nbytes)
+
+    monkeypatch.setattr(Trace, "alloc", counting)
+    pool.training_pool(spec, wl, states, acts)
+    return asked

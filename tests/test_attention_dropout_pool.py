@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from memfit.memory.allocator_trace import Trace
-from memfit.memory.model_activations import model_activations
-from memfit.memory.training import model_states, pool
+from _simulated import training_pool_requests
 from memfit.sources.hf_config import spec_from_config
-from memfit.validate import workload_for_case
 
 DATA = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
 XLMR = "xlm-roberta-default-l2/train-fp32-sgd-eager-b2-s400"
@@ -30,19 +27,7 @@ def _asked(monkeypatch: pytest.MonkeyPatch, dropout: float | None = None) -> Cou
     spec = spec_from_config(rec["config"], str(rec["model"]))
     if dropout is not None:
         spec = replace(spec, attention_dropout=dropout)
-    wl = workload_for_case(str(rec["kind"]), dict(rec["params"])).validate()
-    states = model_states(spec, wl)
-    acts = model_activations(spec, replace(states.precision, kv_cache=True), wl.batch, wl.context)
-    asked: Counter[int] = Counter()
-    alloc = Trace.alloc
-
-    def counting(tr: Trace, nbytes: int) -> int:
-        asked[nbytes] += 1
-        return alloc(tr, nbytes)
-
-    monkeypatch.setattr(Trace, "alloc", counting)
-    pool.training_pool(spec, wl, states, acts)
-    return asked
+    return training_pool_requests(monkeypatch, spec, rec)
 
 
 def test_dropout_output_and_mask_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:

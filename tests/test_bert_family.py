@@ -5,22 +5,17 @@ development cases moved from blind round 6 (train-sweep-dev.jsonl)."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from _simulated import case_errors
+from _simulated import case_errors, training_pool_requests
 from memfit.memory.activations import Precision
-from memfit.memory.allocator_trace import Trace
 from memfit.memory.bert_head import bert_outside_saved
-from memfit.memory.model_activations import model_activations
 from memfit.memory.runtimes.transformers import _kernel_transient
-from memfit.memory.training import model_states, pool
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import MLPSpec
-from memfit.validate import workload_for_case
 from memfit.workload import Workload
 
 DATA = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
@@ -73,18 +68,7 @@ def test_tied_embedding_backward_when_the_head_is_built_first(monkeypatch: pytes
     their sum: 2 + 2 × 3 = 8 (4 before: no embedding backward)."""
     rec = _record(XLMR)
     spec = _spec(XLMR)
-    wl = workload_for_case(str(rec["kind"]), dict(rec["params"])).validate()  # type: ignore[arg-type]
-    states = model_states(spec, wl)
-    acts = model_activations(spec, replace(states.precision, kv_cache=True), wl.batch, wl.context)
-    asked: Counter[int] = Counter()
-    alloc = Trace.alloc
-
-    def counting(tr: Trace, nbytes: int) -> int:
-        asked[nbytes] += 1
-        return alloc(tr, nbytes)
-
-    monkeypatch.setattr(Trace, "alloc", counting)
-    pool.training_pool(spec, wl, states, acts)
+    asked = training_pool_requests(monkeypatch, spec, rec)
     assert asked[30_522 * 768 * 4] == 8
 
 
