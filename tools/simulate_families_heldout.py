@@ -35,7 +35,7 @@ def _maker(row: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     if source == "hybrids":
         return lambda: sh.scaled(model, row["overrides"])
     if source == "families-new":
-        return lambda: sfn.scaled_config(model, int(row["layers"]))
+        return lambda: sfn.scaled_config(model, int(row["layers"]), row.get("overrides"))
     if source == "families":
         return lambda: sf.scaled_config(model, int(row["layers"]))
     if source == "v4":

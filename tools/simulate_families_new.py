@@ -172,8 +172,10 @@ def _base_config(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads(NEW.read_text())[name]["config"])  # type: ignore[no-any-return]
 
 
-def scaled_config(name: str, layers: int) -> dict[str, Any]:
-    """The transformers config dict of a real config cut to ``layers`` layers (every per-layer list cut too)."""
+def scaled_config(name: str, layers: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The transformers config dict of a real config cut to ``layers`` layers (every per-layer list cut too);
+    ``overrides`` (a list row's own text-config keys, set last; a key set to None is dropped) edits a default config
+    that does not build cut."""
     raw = _base_config(name)
     raw.pop("quantization_config", None)  # the simulator builds the bf16 model
     text = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
@@ -185,6 +187,9 @@ def scaled_config(name: str, layers: int) -> dict[str, Any]:
     if isinstance(text.get("cross_attention_layers"), list):  # mllama: the cross-attention layers kept
         text["cross_attention_layers"] = [i for i in text["cross_attention_layers"] if i < layers]
     text.update(OVERRIDES.get(name, {}))
+    text.update(overrides or {})
+    for key in [k for k, v in (overrides or {}).items() if v is None]:  # e.g. a config that refuses the key
+        del text[key]
     return sm.config_from_dict(raw).to_dict()  # type: ignore[no-any-return]
 
 
