@@ -955,6 +955,8 @@ NOT_CASE_FILES = {
                                               "(tools/simulate_families_heldout.py --list)",
     "simulated/peft22-dev-list.jsonl": "the list of issue 12's development LoRA case under PEFT 0.22 "
                                        "(tools/simulate_families_heldout.py --list)",
+    "simulated/blind7-list.jsonl": "the frozen list of issue 12's blind round 7 (model types no other file had, six "
+                                   "fixed types in a new kind) (tools/simulate_families_heldout.py --list)",
     "simulated/blind6-list.jsonl": "the frozen list of issue 12's blind round 6 (model types no other file had, five "
                                    "fixed types in a new kind) (tools/simulate_families_heldout.py --list)",
     "simulated/blind5-list.jsonl": "the frozen list of issue 12's blind round 5 (model types no other file has, "
