@@ -59,8 +59,9 @@ class Precision(Protocol):
 GATED_MLA = ("axk2",)  # model types whose layers run AXK2Attention and AXK2GatedRMSNorm
 # model types whose every layer runs DeepSeek sparse attention's MLA as ``AXK2Attention`` does, with or without its
 # gate: ``DeepseekV32Attention.forward`` (transformers 5.25 modeling_deepseek_v32.py) is it with ``q_b_proj(q_resid)``
-# for the query and no output gate, and ``DeepseekV32Indexer`` is ``AXK2Indexer`` line for line
-INDEXED_MLA = (*GATED_MLA, "deepseek_v32")
+# for the query and no output gate, and ``DeepseekV32Indexer`` is ``AXK2Indexer`` line for line; GLM-5's
+# ``GlmMoeDsaAttention`` (modeling_glm_moe_dsa.py) is V3.2's with cross-layer top-k sharing (training/layer_axk2.py)
+INDEXED_MLA = (*GATED_MLA, "deepseek_v32", "glm_moe_dsa")
 
 
 def gated_norms(spec: ModelSpec, layer: LayerSpec) -> int:

@@ -18,6 +18,15 @@ keeps is ``memory.axk2_attention``'s.
   than one sequence expands the key to every query (``b × s × d × t`` fp32, ``aten.clone``) beside the fp32 scores
   (``b × s × heads × t``), then ``* softmax_scale`` and ``relu``; the weighted sum over heads (``b × s × t`` fp32),
   the causal ``masked_fill``, ``topk`` (values and int64 indices) and the int32 indices it returns.
+* GLM-5 (``glm_moe_dsa``, transformers 5.25 ``models/glm_moe_dsa/modeling_glm_moe_dsa.py``) is DeepSeek-V3.2's layer
+  with three differences (``SHARED_TOPK``): ``GlmMoeDsaIndexer.forward`` rotates the query's rotary part (its first
+  ``qk_rope_head_dim`` features) with ``apply_rotary_pos_emb_interleave`` (four half-width products, ``sub``,
+  ``add``, ``cat``) instead of ``rotate_half``; a ``"shared"`` layer builds no indexer (``GlmMoeDsaAttention.__init__``)
+  and masks with the previous layer's top-k; and ``GlmMoeDsaModel.forward`` passes each layer's top-k to the next
+  (``hidden_states, topk_indices = decoder_layer(..., prev_topk_indices=topk_indices)``), so a full layer's int32
+  top-k lives until the next layer returns, the last one until the model returns (:func:`drop_topk`). Under full
+  checkpointing the loop's top-k is not replayed (the checkpoint's ``partial`` keeps a layer's ``prev_topk_indices``
+  to its backward; open).
 """
 
 from __future__ import annotations
@@ -26,9 +35,10 @@ from ...spec import AttentionSpec, LayerSpec
 from ..axk2_attention import GATED_MLA, INDEXED_MLA, first_norm_no_grad, gated_norms
 from .layer_ops import LayerRun, StepContext, linear, norm
 
-__all__ = ["attention", "block_norm"]
+__all__ = ["SHARED_TOPK", "attention", "block_norm", "drop_topk", "made_topk"]
 
 BOOL, FP32, INT64 = 1, 4, 8
+SHARED_TOPK = ("glm_moe_dsa",)  # top-k handed from layer to layer, "shared" layers, interleaved indexer RoPE
 
 
 def block_norm(c: StepContext, run: LayerRun, x_bytes: int, layer: LayerSpec, part: str) -> tuple[int, int]:
@@ -95,7 +105,11 @@ def attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     kv = linear(c, run, "attn_kv_b", kp, pb, kl, heads * (nope + dv))
     run.hold(tr, kp) if weights_train else tr.free(kp)
     key = tr.alloc(t * heads * d * pb)  # expand_kv's new_empty, k_nope and k_rot copied in
-    picked = _indexer(c, run, a)
+    carry = c.spec.family in SHARED_TOPK and not c.checkpointed
+    prev = c.topk[-1] if carry and c.topk else 0  # the previous layer's top-k, alive in the model's loop
+    picked = _indexer(c, run, a) if a.index_heads else prev  # a "shared" layer reuses it
+    if carry:
+        c.topk = [k for k in (prev, picked) if k] if picked != prev else [picked]
     bias, masks = _sparse_mask(c, a)
     out, lse = tr.alloc(t * heads * dv * pb), tr.alloc(b * heads * s * FP32)
     run.kernels.append((len(run.linears), [t * heads * d * pb, t * heads * d * pb, t * heads * dv * pb], 0))
@@ -104,8 +118,21 @@ def attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     run.hold(tr, *[k for k in (query, key, kv, bias, out, lse, sig) if k])
     if o_in != out:
         run.hold(tr, o_in) if weights_train else tr.free(o_in)
-    tr.free(qc, 0 if (weights_train and not gated) else qr, qg, gate, ckv, q_rot, picked, *masks)  # the locals
-    return o
+    tr.free(qc, 0 if (weights_train and not gated) else qr, qg, gate, ckv, q_rot, 0 if carry else picked, *masks)
+    return o  # (the forward's locals freed above)
+
+
+def drop_topk(c: StepContext, last: bool) -> None:
+    """The layer has returned: ``GlmMoeDsaModel.forward``'s loop rebinds ``topk_indices``, so the previous layer's
+    top-k goes (after the last layer, at the model's return, this one too)."""
+    c.tr.free(*c.topk[:-1], *(c.topk[-1:] if last else []))
+    c.topk = [] if last else c.topk[-1:]
+
+
+def made_topk(c: StepContext) -> int:
+    """Bytes of the top-k this layer made and the model's loop still holds (not a tensor autograd keeps)."""
+    live = c.tr.pool.live
+    return live[c.topk[-1]].size if len(c.topk) == 2 and c.topk[-1] in live else 0
 
 
 def _gate(c: StepContext, n: int) -> tuple[int, int]:
@@ -146,14 +173,23 @@ def _indexer(c: StepContext, run: LayerRun, a: AttentionSpec) -> int:
     wk = tr.alloc(t * d * pb)
     k = tr.alloc(t * d * pb)  # k_norm (LayerNorm)
     tr.free(wk)
-    rot = t * heads * rope * pb  # rotate_half RoPE on the query's rotary part
-    m1, neg = tr.alloc(rot), tr.alloc(rot // 2)
-    cat = tr.alloc(rot)
-    tr.free(neg)
-    m2 = tr.alloc(rot)
-    tr.free(cat)
-    q_rot = tr.alloc(rot)
-    tr.free(m1, m2)
+    rot = t * heads * rope * pb
+    if c.spec.family in SHARED_TOPK:  # apply_rotary_pos_emb_interleave: q1·cos - q2·sin, q2·cos + q1·sin, cat
+        halves = []
+        for _ in range(2):
+            m1, m2 = tr.alloc(rot // 2), tr.alloc(rot // 2)
+            halves.append(tr.alloc(rot // 2))
+            tr.free(m1, m2)
+        q_rot = tr.alloc(rot)
+        tr.free(*halves)
+    else:  # rotate_half RoPE on the query's rotary part
+        m1, neg = tr.alloc(rot), tr.alloc(rot // 2)
+        cat = tr.alloc(rot)
+        tr.free(neg)
+        m2 = tr.alloc(rot)
+        tr.free(cat)
+        q_rot = tr.alloc(rot)
+        tr.free(m1, m2)
     q = tr.alloc(t * heads * d * pb)  # torch.cat([q_rot, q_pass])
     kc = tr.alloc(t * d * pb)
     if not c.checkpointed:  # cache.update_indexer: torch.cat into the layer's indexer keys

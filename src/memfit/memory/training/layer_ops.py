@@ -43,6 +43,7 @@ class StepContext:
     # full checkpointing (its enable_input_require_grads gives the first layer's input a gradient); None: read it off
     # ``p.kv_cache`` (no DynamicCache under full checkpointing), where the step's precision keeps that flag
     ckpt: bool | None = None
+    topk: list[int] = field(default_factory=list)  # GLM-5: the top-k the model's loop holds (``layer_axk2``)
 
     @property
     def checkpointed(self) -> bool:

@@ -40,7 +40,7 @@ from ..runtimes.transformers_families import (
 from ..runtimes.transformers_pool_attention import ROPE_CAT
 from ..runtimes.transformers_pool_blocks import SHARED_FIRST
 from .layer_axk2 import attention as axk2_attention
-from .layer_axk2 import block_norm
+from .layer_axk2 import block_norm, drop_topk, made_topk
 from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
@@ -116,7 +116,7 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     run.output = stream
     run.input_kept = keeps_stream
     if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
-        cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live)
+        cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live) + made_topk(c)  # (GLM-5's top-k)
         kept = la.saved - (la.attention_core if c.selective else 0)  # selective: the kernel's tensors recomputed
         made = t * h * r * max(1, altup_copies(c.spec)) if stream != x else 0  # the new stream (AltUp's copies)
         rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + made
@@ -127,6 +127,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             # stream-sized tensors (at most 64), not as one block
             n = min(64, max(1, rest // (t * h * r))) if _stream_copies(c.spec) else 1
             run.hold(tr, *[tr.alloc(rest // n) for _ in range(n)])
+    if c.topk:  # GLM-5: the model's loop drops the previous layer's top-k as this one returns
+        drop_topk(c, c.layer == len(c.spec.layers) - 1)
     return run
 
 
