@@ -72,6 +72,74 @@ def test_tied_embedding_backward_when_the_head_is_built_first(monkeypatch: pytes
     assert asked[30_522 * 768 * 4] == 8
 
 
+def test_head_built_first_frees_the_first_tied_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """XLMRobertaForCausalLM.__init__ (transformers 5.25) makes ``lm_head`` (dense, layer_norm, ``decoder`` =
+    Linear(h, V), bias) before ``roberta`` (word_embeddings first), and ``tie_weights`` sets the decoder's weight to
+    the word embeddings' (``_tied_weights_keys``), freeing the decoder's own: the build asks for V·h·4 = 93,763,584 B
+    twice back to back and frees the first of the two after the last layer (the simulator's trace of the
+    development case: seg 4 then seg 5, seg 4 freed). Before: one V·h made there and kept, the other made after
+    every layer and freed at once."""
+    from memfit.memory.allocator_trace import Trace
+
+    events: list[tuple[str, int, int]] = []
+    alloc, free = Trace.alloc, Trace.free
+
+    def rec_alloc(tr: Trace, nbytes: int) -> int:
+        key = alloc(tr, nbytes)
+        events.append(("M", key, nbytes))
+        return key
+
+    def rec_free(tr: Trace, *keys: int) -> None:
+        events.extend(("F", k, 0) for k in keys if k)
+        free(tr, *keys)
+
+    def stop(tr: Trace) -> None:
+        raise StopIteration  # the build is over
+
+    monkeypatch.setattr(Trace, "alloc", rec_alloc)
+    monkeypatch.setattr(Trace, "free", rec_free)
+    monkeypatch.setattr(Trace, "built", stop)
+    with pytest.raises(StopIteration):
+        training_pool_requests(monkeypatch, _spec(XLMR), _record(XLMR))
+    vh = [i for i, (m, _k, n) in enumerate(events) if m == "M" and n == 30_522 * 768 * 4]
+    assert len(vh) == 2 and vh[1] == vh[0] + 1
+    assert events[-1] == ("F", events[vh[0]][1], 0)
+
+
+def test_tied_head_at_by_hand() -> None:
+    """The shared V·h tensor listed under the head's name before every layer's tensor: XLM-R's index 5 (lm_head.bias,
+    dense.weight, dense.bias, layer_norm.weight, layer_norm.bias, decoder.weight); RoBERTa's head is made after the
+    model (listed as word_embeddings): None; so is an untied spec."""
+    from memfit.memory.allocator_trace import parameter_blocks, tied_head_at
+    from memfit.memory.weight_init import build_plain
+
+    spec = _spec(XLMR)
+    assert tied_head_at(spec, parameter_blocks(spec)) == 5
+    roberta = _spec("roberta-default-l3/train-amp-adamw-fused-b4-s300")
+    assert tied_head_at(roberta, parameter_blocks(roberta)) is None
+    assert tied_head_at(replace(spec, tie_word_embeddings=False), parameter_blocks(spec)) is None
+
+    class Rec:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, int]] = []
+            self.n = 0
+
+        def alloc(self, nbytes: int) -> int:
+            self.n += 1
+            self.events.append(("M", nbytes))
+            return self.n
+
+        def free(self, *keys: int) -> None:
+            self.events.extend(("F", k) for k in keys)
+
+    blocks = parameter_blocks(spec)[:3]
+    first, last = Rec(), Rec()
+    build_plain(first, blocks, [10, 100, 20], tied=100, head_first=1)
+    assert first.events == [("M", 10), ("M", 100), ("M", 100), ("M", 20), ("F", 2)]
+    build_plain(last, blocks, [10, 100, 20], tied=100)
+    assert last.events == [("M", 10), ("M", 100), ("M", 20), ("M", 100), ("F", 4)]
+
+
 @pytest.mark.parametrize(("case", "allocated", "total"), [(CAMEMBERT, 0.005, 0.015), (XLMR, 0.005, 0.06)])
 def test_development_cases(case: str, allocated: float, total: float) -> None:
     """camembert +3.83 % allocated / +8.58 % device total before, xlm-roberta -1.41 % / -7.07 % (the rest of

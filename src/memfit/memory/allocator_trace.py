@@ -22,7 +22,7 @@ from ..spec import ModelSpec
 from .caching_allocator import CachingAllocator
 from .fp32_parameters import fp32_kept
 
-__all__ = ["Block", "PoolFigures", "Trace", "block_bytes", "build_weights", "parameter_blocks"]
+__all__ = ["Block", "PoolFigures", "Trace", "block_bytes", "build_weights", "parameter_blocks", "tied_head_at"]
 
 CUBLAS_WORKSPACE = 32 << 20
 FP32 = 4
@@ -116,6 +116,21 @@ def parameter_blocks(spec: ModelSpec) -> list[Block]:
         blocks[key] = Block(t.layer, t.numel + (old.numel if old else 0), len(t.shape) >= 2 and not t.is_bias,
                             t.group, t.kind, old.name if old else t.name, fp32_kept(spec.family, t.name))
     return list(blocks.values())
+
+
+def tied_head_at(spec: ModelSpec, blocks: list[Block]) -> int | None:
+    """The index of a tied ``V x h`` output projection listed before every layer's tensor (None otherwise): a causal
+    LM whose ``__init__`` makes its head before its base model (transformers 5.25 ``XLMRobertaForCausalLM`` and
+    ``CamembertForCausalLM``: ``self.lm_head = ...LMHead(config)``, then ``self.roberta = ...Model(config)``), so
+    that ``named_parameters`` (the meta build's order) lists the shared tensor under the head's name. The head's own
+    ``decoder.weight`` is made there, the base model's ``word_embeddings.weight`` right after the head's other
+    tensors; ``tie_weights`` (modeling_utils.py, ``_tied_weights_keys``: the decoder's weight is the target) then
+    frees the decoder's, the first of the two."""
+    if not spec.tie_word_embeddings:
+        return None
+    first_layer = next((i for i, b in enumerate(blocks) if b.layer is not None), len(blocks))
+    n = spec.vocab_size * spec.hidden_size
+    return next((i for i, b in enumerate(blocks[:first_layer]) if b.kind == "output" and b.numel == n), None)
 
 
 def block_bytes(blocks: list[Block], weights_bytes: int, dense: bool = True) -> list[int]:

@@ -63,12 +63,28 @@ def build_initialised(
     return keys
 
 
-def build_plain(tr: _Trace, blocks: Sequence[_Block], sizes: Sequence[int], rescaled: bool = False) -> list[int]:
+def build_plain(
+    tr: _Trace,
+    blocks: Sequence[_Block],
+    sizes: Sequence[int],
+    rescaled: bool = False,
+    tied: int = 0,
+    head_first: int | None = None,
+) -> list[int]:
     """The parameters made one tensor each in model order (a family without a ``trunc_normal_`` row), then with
-    ``rescaled`` :func:`rescale_out_proj`'s transients. Returns the parameters' keys."""
-    keys = [tr.alloc(n) for n in sizes]
+    ``rescaled`` :func:`rescale_out_proj`'s transients, then a tied output projection of ``tied`` bytes freed by
+    ``tie_weights``: made after the rest (the head made last) or, ``head_first`` (``allocator_trace.tied_head_at``:
+    the index of the shared tensor, listed under the head's name), just before the input embedding it is tied to.
+    Returns the parameters' keys."""
+    keys, copy = [], 0
+    for i, n in enumerate(sizes):
+        if i == head_first and tied:
+            copy = tr.alloc(tied)
+        keys.append(tr.alloc(n))
     if rescaled:
         rescale_out_proj(tr, blocks, sizes)
+    if tied:
+        tr.free(copy or tr.alloc(tied))
     return keys
 
 

@@ -36,7 +36,7 @@ from functools import lru_cache
 from ...spec import LayerSpec, ModelSpec
 from ...workload import Workload
 from ..activations import LayerActivations, ModelActivations
-from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, block_bytes, parameter_blocks
+from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, block_bytes, parameter_blocks, tied_head_at
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
@@ -172,9 +172,8 @@ def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, 
         if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
                              (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings else None) is not None:
             return
-    build_plain(tr, blocks, sizes, random_init and c.spec.init_rescaled_out_proj)
-    if c.spec.tie_word_embeddings:
-        tr.free(tr.alloc(c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each))
+    tied = c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each if c.spec.tie_word_embeddings else 0
+    build_plain(tr, blocks, sizes, random_init and c.spec.init_rescaled_out_proj, tied, tied_head_at(c.spec, blocks))
 
 
 def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]:
