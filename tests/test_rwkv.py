@@ -121,8 +121,8 @@ def test_training_build_replays_orthogonal_init() -> None:
 def test_training_development_case() -> None:
     # bf16 fused AdamW at b1 s256: the peak is the optimizer step (the loop's per-step vectors are small-pool);
     # allocated +0.03 %, device total +1.16 % without the orthogonal_ build in training (-0.88 % with it; -1.30 % with
-    # the time mixing replayed as RWKV's own, l12rwkv2: the Mamba-2 reading's larger blocks had covered the reserve the
-    # channel mixing's unreplayed tensors leave open, see test_second_training_development_case)
+    # the time mixing replayed as RWKV's own, l12rwkv2, while the step's pool left the loop's small blocks out: the
+    # Mamba-2 reading's larger blocks had covered part of their 25 segments; +0.01 % with them replayed, l12rwkv3)
     path = DEV.parent / "train-sweep-dev.jsonl"
     with tempfile.TemporaryDirectory() as d:
         one = Path(d) / "case.jsonl"
@@ -130,7 +130,7 @@ def test_training_development_case() -> None:
         one.write_text(path.read_text().splitlines()[0] + "\n" + case_line(path, case) + "\n")
         (row,), _ = validate_file(one)
     assert abs(row.relative_error) < 0.001
-    assert abs(row.total_error) < 0.014
+    assert abs(row.total_error) < 0.001
 
 
 def test_training_time_mixing_saved_by_hand() -> None:
@@ -156,10 +156,57 @@ def test_training_loop_replay_keeps_twelve_vectors_a_step() -> None:
     assert tr.pool.reserved == 2 * 2**20
 
 
+def test_training_loop_blocks_reach_the_step_pool() -> None:
+    # the step's pool replays only tensors above 1 MiB (training/pool.py _LargePool) but the loop's (alloc_small): its
+    # 2 MiB small-pool segments stay reserved after backward frees the vectors. 4 steps of 32 KiB: 48 kept,
+    # 1,572,864 B in one segment, at most 53 alive (at the last step's num_state: the 3 zero states, 3 x 12, the step's
+    # 10 before it, max_for_output, the two products and their sum: 1,736,704 B); b1 s256 (16 KiB vectors): 3,072
+    # kept = 50,331,648 B = 24 segments of 128, but at the last step the 3 zero states and 12 x 256 vectors (3,075)
+    # are alive at once: a 25th, 52,428,800 B reserved.
+    # (Before, the pool left them all out: 0 B.) A plain small request is still left out.
+    from memfit.memory.training.layer_rwkv import loop_replay
+    from memfit.memory.training.pool import _LargePool
+    from memfit.memory.training.recompute import Recompute
+
+    tr = _LargePool()
+    assert len(loop_replay(tr, 32_768, 4)) == 48
+    assert (tr.pool.allocated, tr.pool.reserved, tr.figures().peak_allocated) == (1_572_864, 2 * 2**20, 1_736_704)
+    assert tr.alloc(32_768) == 0 and tr.pool.allocated == 1_572_864
+    tr = _LargePool()
+    assert len(loop_replay(tr, 16_384, 256)) == 3_072
+    assert (tr.pool.allocated, tr.pool.reserved) == (50_331_648, 52_428_800)
+    # a checkpointed layer's recomputation passes them on up to its stop (training/recompute.py)
+    inner = _LargePool()
+    rc = Recompute(inner=inner, limit=1)
+    assert rc.alloc_small(32_768) != 0 and rc.alloc_small(32_768) == 0
+    assert (rc.count, inner.pool.allocated) == (2, 32_768)
+
+
+def test_second_training_pool_reserves_the_simulators_peak() -> None:
+    # rwkv-default-l2 bf16 fused AdamW b2 s512: the simulator's pool peaks at 7,769,948,160 B (7,410 MiB, the second
+    # step's embedding backward): 7,024 MiB of large segments + 193 small-pool segments, 96 a layer for the loop's
+    # 6,144 kept 32 KiB vectors and one for its transients (and the build's 8 KiB parameters, which the replay leaves
+    # out). The replay's peak is the same to the byte (7,024 MiB before: the loop's blocks were left out).
+    from dataclasses import replace
+
+    from memfit.memory.model_activations import model_activations
+    from memfit.memory.training.pool import training_pool
+    from memfit.memory.training.states import model_states
+
+    rec = next(r for r in records(DEV.parent / "train-sweep-dev.jsonl") if str(r.get("case")).endswith("b2-s512"))
+    assert rec["peak_reserved"] == 7_769_948_160
+    wl = replace(workload_for_case(str(rec["kind"]), dict(rec["params"])), random_init=True).validate()
+    spec = spec_from_config(rec["config"], str(rec["model"]))
+    states = model_states(spec, wl)
+    acts = model_activations(spec, replace(states.precision, kv_cache=True), wl.batch, wl.context)
+    assert training_pool(spec, wl, states, acts).peak_reserved == 7_769_948_160
+
+
 def test_second_training_development_case() -> None:
     # bf16 fused AdamW at b2 s512: with the time mixing read as a Mamba-2 mixer, allocated +0.12 %, device total
-    # -9.15 %; with the loop's per-step vectors replayed (small-pool segments that stay reserved) -4.44 %: the rest
-    # open (not traced: the channel mixing still read as a plain relu² MLP)
+    # -9.15 %; with the loop's per-step vectors replayed in the layer but left out of the step's large-only pool
+    # -4.44 %; with them in the pool (l12rwkv3, test_training_loop_blocks_reach_the_step_pool) +0.29 % (allocated
+    # +0.48 %: the analytic peak's own, not the pool's)
     path = DEV.parent / "train-sweep-dev.jsonl"
     with tempfile.TemporaryDirectory() as d:
         one = Path(d) / "case.jsonl"
@@ -167,4 +214,4 @@ def test_second_training_development_case() -> None:
         one.write_text(path.read_text().splitlines()[0] + "\n" + case_line(path, case) + "\n")
         (row,), _ = validate_file(one)
     assert abs(row.relative_error) < 0.006
-    assert abs(row.total_error) < 0.05
+    assert abs(row.total_error) < 0.004

@@ -63,6 +63,12 @@ class Trace:
         self.pool.malloc(self._next, nbytes)
         return self._next
 
+    def alloc_small(self, nbytes: int) -> int:
+        """A small-pool tensor (1 MiB or less) a run keeps in numbers: replayed even where the run leaves the small
+        ones out (``training/pool.py``), since the 2 MiB segments it fills stay reserved once it is freed (RWKV's WKV
+        loop in training, ``training/layer_rwkv.py``: 12 vectors a token a layer); here as any other."""
+        return self.alloc(nbytes)
+
     def free(self, *keys: int) -> None:
         for k in keys:
             if k:

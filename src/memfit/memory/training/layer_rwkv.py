@@ -8,9 +8,9 @@ Forward: the shift (``ZeroPad2d``), for key, value and receptance ``x·μ``, ``s
 sum (the Linear's input, kept); ``key``, ``value`` and ``sigmoid(receptance(·))`` (``value`` and the sigmoid kept);
 the loop's ``zeros_like(key)`` output (kept by ``receptance * rwkv``); per time step the loop's
 :data:`~memfit.memory.rwkv.RWKV_LOOP_SAVED` fp32 ``(b, hidden)`` vectors autograd keeps, each its own small-pool
-block, held to the layer's backward (the loop's unkept transients, the same size, reuse freed blocks: not
-replayed); ``receptance * rwkv`` (the output projection's input) and the projection. ``key`` dies when the function
-returns.
+block, held to the layer's backward, and the loop's unkept transients, all through ``Trace.alloc_small`` (the step's
+pool replays them: their 2 MiB segments, 12 vectors a token a layer, stay reserved); ``receptance * rwkv`` (the
+output projection's input) and the projection. ``key`` dies when the function returns.
 
 Backward (one op at the output projection's input gradient): ``receptance * rwkv``'s two gradients, sigmoid's, the
 loop's (``CopySlices``' clone of the output's gradient; key's and value's gradients summed over the steps' slices);
@@ -68,26 +68,26 @@ def loop_replay(tr: Trace, f: int, seq: int) -> list[int]:
     (``max_for_output`` in the next step); returns the keys autograd keeps (the zero initial states among them, the
     last step's unread states freed on return)."""
     kept: list[int] = []
-    num, den = tr.alloc(f), tr.alloc(f)
-    zeros = tr.alloc(f)
-    mx = tr.alloc(f)  # zeros - 1e38
+    num, den = tr.alloc_small(f), tr.alloc_small(f)
+    zeros = tr.alloc_small(f)
+    mx = tr.alloc_small(f)  # zeros - 1e38
     tr.free(zeros)
     kept += [num, den, mx]
     mfo = 0
     for _ in range(seq):
-        ck = tr.alloc(f)  # key[:, i].float()
-        a1 = tr.alloc(f)  # current_key + time_first (maximum keeps it)
-        new = tr.alloc(f)  # max_for_output
+        ck = tr.alloc_small(f)  # key[:, i].float()
+        a1 = tr.alloc_small(f)  # current_key + time_first (maximum keeps it)
+        new = tr.alloc_small(f)  # max_for_output
         tr.free(mfo)
         mfo = new
         e1 = _exp(tr, f, 1)  # exp(max_state - max_for_output)
         e2 = _exp(tr, f, 2)  # exp(current_key + time_first - max_for_output)
         numer = _sum(tr, f, 2)  # e1 * num_state + e2 * current_value
         denom = _sum(tr, f, 1)  # e1 * den_state + e2
-        q = tr.alloc(f)
-        tr.free(tr.alloc(f // 2), q)  # (numerator / denominator).to(output.dtype), copied into output[:, i]
-        a3 = tr.alloc(f)  # max_state + time_decay (maximum keeps it)
-        mfs = tr.alloc(f)  # max_for_state
+        q = tr.alloc_small(f)
+        tr.free(tr.alloc_small(f // 2), q)  # (numerator / denominator).to(output.dtype), copied into output[:, i]
+        a3 = tr.alloc_small(f)  # max_state + time_decay (maximum keeps it)
+        mfs = tr.alloc_small(f)  # max_for_state
         e1b = _exp(tr, f, 2)  # exp(max_state + time_decay - max_for_state)
         e2b = _exp(tr, f, 1)  # exp(current_key - max_for_state)
         num, den = _sum(tr, f, 2), _sum(tr, f, 1)
@@ -99,20 +99,20 @@ def loop_replay(tr: Trace, f: int, seq: int) -> list[int]:
 
 def _exp(tr: Trace, f: int, n: int) -> int:
     """``exp`` of an expression of ``n`` unnamed temporaries (each freed once the next is made); the result kept."""
-    t = tr.alloc(f)
+    t = tr.alloc_small(f)
     for _ in range(n - 1):
-        nxt = tr.alloc(f)
+        nxt = tr.alloc_small(f)
         tr.free(t)
         t = nxt
-    out = tr.alloc(f)
+    out = tr.alloc_small(f)
     tr.free(t)
     return out
 
 
 def _sum(tr: Trace, f: int, n: int) -> int:
     """``a * b + c * d`` (``n`` = 2) or ``a * b + c`` (1): the products die once the sum is made."""
-    temps = [tr.alloc(f) for _ in range(n)]
-    out = tr.alloc(f)
+    temps = [tr.alloc_small(f) for _ in range(n)]
+    out = tr.alloc_small(f)
     tr.free(*temps)
     return out
 

@@ -20,9 +20,10 @@ pool), as an ordered stream of the step's tensors at their own sizes:
   ``_foreach_sqrt`` output per parameter, all alive until the update ends); ``zero_grad(set_to_none=True)``
   frees the gradients.
 
-Only the tensors above 1 MiB are replayed: the smaller ones live in the small pool's own 2 MiB segments, which the
-large tensors never use (on the H100 and simulated training cases leaving them out moves the device total by 0.03 %
-at the median and 1.1 % at most, LoRA's many small adapter tensors the most; it makes the replay a third faster).
+Only the tensors above 1 MiB are replayed, and the small ones a run keeps in numbers (``Trace.alloc_small``: RWKV's
+WKV loop): the others live in the small pool's own 2 MiB segments, which the large tensors never use (leaving them
+out moves the device total of the H100 and simulated training cases by 0.03 % at the median and 1.1 % at most,
+LoRA's many small adapter tensors the most; it makes the replay a third faster).
 
 The byte figures: those of the step's allocated peak (``activations.py``, ``states.py``), the inventory's tensors.
 """
@@ -109,12 +110,9 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
 
 
 class _LargePool(Trace):
-    """The run's tensors above 1 MiB: smaller ones come from the small pool, whose own 2 MiB segments they pack
-    with little waste and which the large tensors never use; leaving them out keeps the replay fast.
-
-    The allocated peak is counted as the step's allocated peak is (``activations.py``): a sum the autograd engine
-    makes in place (``InputBuffer::accumulate``) is a new block to the caching allocator here but not to that
-    peak."""
+    """The run's tensors above 1 MiB and its ``alloc_small`` ones (the module's docstring says why). The allocated
+    peak is counted as the step's allocated peak is (``activations.py``): a sum the autograd engine makes in place
+    (``InputBuffer::accumulate``) is a new block to the caching allocator here but not to that peak."""
 
     def __init__(self, expandable: bool = False) -> None:
         super().__init__(expandable)
@@ -122,7 +120,10 @@ class _LargePool(Trace):
         self._in_place = 0
 
     def alloc(self, nbytes: int) -> int:
-        key = super().alloc(nbytes) if nbytes > K_SMALL_SIZE else 0
+        return self.alloc_small(nbytes if nbytes > K_SMALL_SIZE else 0)
+
+    def alloc_small(self, nbytes: int) -> int:  # replayed whatever its size
+        key = super().alloc(nbytes)
         self.peak = max(self.peak, self.pool.allocated - self._in_place)
         return key
 

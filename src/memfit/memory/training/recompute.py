@@ -53,6 +53,12 @@ class Recompute(Trace):
         self.count += 1
         return self.inner.alloc(nbytes) if self.count <= self.limit else 0
 
+    def alloc_small(self, nbytes: int) -> int:
+        if nbytes <= 0:
+            return 0
+        self.count += 1
+        return self.inner.alloc_small(nbytes) if self.count <= self.limit else 0
+
     def free(self, *keys: int) -> None:
         self.inner.free(*keys)
 
