@@ -1090,7 +1090,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12fms), scored once: Mistral LoRA / QLoRA and Llama-2-70B QLoRA 1-2 pt higher (QLoRA -4.77 / -3.62 / -2.40
     # / +0.18 -> -2.93 / -1.41 / -0.52 / +2.49 %, Llama-2-70B -4.90 / -6.03 / -7.08 -> -4.02 / -5.16 / -5.97 %); median
     # 2.86 -> 2.49 %
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=2.49, worst=24.56, under=-24.56),
+    # then (l12fmsfw) NCCL's communicator outside the pool on each two-A100 rank (memory/nccl.py: 505,413,632 B from
+    # NCCL 2.20.5's source and a published two-A100 log), SCORED ONCE: every two-GPU row +0.505 GB; median LOOSENED
+    # 2.49 -> 3.07 % (the 4.44 / 4.45 LoRA and QLoRA rows were over already, LoRA 4.45 b4 +2.03 -> +3.93 %, QLoRA 4.44
+    # b4 +2.49 -> +4.97 %: their runs hold ~1.1-1.2 GB less than the 4.48.1 twins, not identified), worst and most
+    # under -24.56 -> -23.00 % (Mixtral QLoRA 4.45 b2)
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=3.07, worst=23.00, under=-23.00),
     # the development part (4.48.1): median 3.66 %, worst and most under Mixtral LoRA b2 -15.24 %
     # then FSDP1: Mixtral LoRA -15.24 / -12.37 -> -6.43 / -5.26 %, Mistral LoRA -3.18 / +0.41 -> -13.42 / -12.40 %;
     # median 3.66 -> 6.43 %, worst +15.16 % (QLoRA b4), most under -15.24 -> -13.42 %
@@ -1118,7 +1123,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # compensation); median 7.26 %, worst -22.18 %
     # then (l12fms) the three product gradients (allocated +1.5 .. +2.5 pt, see above): Mistral LoRA -9.73 / -7.26 ->
     # -8.53 / -5.56 %, QLoRA -15.47 / -12.86 -> -13.76 / -10.74 %, Llama-2-70B -6.79 -> -5.93 %; median 7.26 -> 6.54 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=6.54, worst=22.18, under=-22.18),
+    # then (l12fmsfw) NCCL's communicator on each two-A100 rank (memory/nccl.py, 505,413,632 B): every row +0.505 GB
+    # (full b2 -0.99 -> +0.10 %, b4 -6.54 -> -5.64 %, Mistral LoRA -8.53 / -5.56 -> -5.95 / -3.73 %); median 6.54 ->
+    # 5.64 %, worst and most under -22.18 -> -20.57 % (Mixtral QLoRA b2)
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=5.64, worst=20.57, under=-20.57),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now

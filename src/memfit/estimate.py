@@ -168,9 +168,10 @@ def _estimate(spec: ModelSpec, wl: Workload, device: Device | None = None) -> Es
         from .memory.inference import estimate_inference
         est = cap_reserve(context_on_device(estimate_inference(spec, wl, device), device), capacity)
         return _linear_note(spec, wl, _context_note(spec, wl, est))
+    from .memory.nccl import context_and_nccl  # the context, and across GPUs NCCL's communicator
     from .memory.training import estimate_training
 
-    result: Estimate = cap_reserve(context_on_device(estimate_training(spec, wl), device), capacity)
+    result: Estimate = cap_reserve(context_and_nccl(estimate_training(spec, wl), device, wl), capacity)
     return _linear_note(spec, wl, _context_note(spec, wl, result))
 
 

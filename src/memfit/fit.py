@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .estimate import ModelRef, estimate, runtime_context
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .memory.allocator_cap import RETRIES_KEY, cap_reserve
-from .memory.overhead import context_on_device
+from .memory.nccl import context_and_nccl
 from .result import Estimate
 from .rules import given_fields, resolve
 from .units import fmt_bytes
@@ -224,8 +224,9 @@ def without_retries(r: FitResult) -> FitResult:
 
 def fit_estimate(est: Estimate, device: Device, wl: Workload) -> FitResult:
     """Judge an existing estimate against a device (used by ``fit`` and by the plan searches); the estimate's
-    CUDA context is the device generation's (``memory.overhead.context_on_device``)."""
-    est = cap_reserve(context_on_device(est, device), device.capacity_bytes)  # memory.allocator_cap
+    CUDA context is the device generation's and, across GPUs, NCCL's communicator is counted
+    (``memory.nccl.context_and_nccl``)."""
+    est = cap_reserve(context_and_nccl(est, device, wl), device.capacity_bytes)  # + NCCL across GPUs
     per_gpu, split, comps = split_per_gpu(est, wl)
     capacity, budget_note = budget_bytes(device, wl, est)
     worst = max(per_gpu)

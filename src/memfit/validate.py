@@ -248,12 +248,12 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
     if gpu is not None:  # the run's GPU: its generation's CUDA context in the device total
         from .hardware import resolve_name
         from .memory.allocator_cap import cap_reserve
-        from .memory.overhead import context_on_device
+        from .memory.nccl import context_and_nccl
 
         device = resolve_name(gpu) if isinstance(gpu, str) else None
         if device is None:
             return None, None, f"the case's 'gpu' {gpu!r} is not a GPU of data/gpus.toml: give its id (e.g. a100-80gb)"
-        est = cap_reserve(context_on_device(est, device), device.capacity_bytes)  # the allocator's retries
+        est = cap_reserve(context_and_nccl(est, device, wl), device.capacity_bytes)  # the allocator's retries
     allocated = est.allocated_bytes
     total = int(est.total_bytes)
     return (total if allocated is None else int(allocated)), total, ""

@@ -103,15 +103,16 @@ def context_on_device(est: Estimate, device: Device | None) -> Estimate:
     return replace(est, components=comps, details=details)
 
 
-def _shift(entry: Any, context: int, delta: int) -> Any:
+def _shift(entry: Any, context: int, delta: int, name: str = "cuda_context") -> Any:
     """One GPU's entry of ``details["per_gpu"]`` (a number, a dict with totals and/or components, or a list or a
-    dict of such entries) with its context changed by ``delta`` bytes (to ``context``)."""
+    dict of such entries) with its context changed by ``delta`` bytes (to ``context``); ``name``: another
+    component outside the pool (``nccl``), set in the entry's components where it has them."""
     if isinstance(entry, bool):
         return entry
     if isinstance(entry, (int, float)):
         return entry + delta
     if isinstance(entry, (list, tuple)):
-        return [_shift(e, context, delta) for e in entry]
+        return [_shift(e, context, delta, name) for e in entry]
     if not isinstance(entry, dict):
         return entry
     totals = ("device_bytes", "total_bytes", "bytes", "total")
@@ -119,7 +120,7 @@ def _shift(entry: Any, context: int, delta: int) -> Any:
         out: dict[str, Any] = {k: (v + delta if k in totals and isinstance(v, (int, float))
                                    and not isinstance(v, bool) else v) for k, v in entry.items()}
         parts = out.get("components")
-        if isinstance(parts, dict) and "cuda_context" in parts:
-            out["components"] = {**parts, "cuda_context": context}
+        if isinstance(parts, dict) and (name in parts or name != "cuda_context"):
+            out["components"] = {**parts, name: context}
         return out
-    return {k: _shift(v, context, delta) for k, v in entry.items()}
+    return {k: _shift(v, context, delta, name) for k, v in entry.items()}
