@@ -49,7 +49,7 @@ from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .recompute import Recompute, stops_early
-from .states import ModelStates
+from .states import ModelStates, indexer_parameter
 from .tower import TowerRun, idle_tower_tensors, tower_backward, tower_forward, tower_parameters
 
 __all__ = ["training_pool", "training_reserve"]
@@ -189,7 +189,7 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
         for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets, wl.peft_version):
             out += [(layer, "lora", math.prod(a), False), (layer, "lora", math.prod(b), False)]
         return out
-    blocks = _blocks(c)
+    blocks = [x for x in _blocks(c) if not indexer_parameter(spec.family, x.name)]  # no gradient (states.py)
     if not wl.images:
         blocks = [x for x in blocks if x.group != "vision"]
     elif idle := idle_tower_tensors(c):  # Qwen3-VL's deepstack mergers no text layer reads: no gradient, no state

@@ -27,7 +27,15 @@ from ..loss_release import loss_release
 from ..moe_release import expert_linears
 from ..optimizers import OptimizerMemory, optimizer_memory
 
-__all__ = ["TRAINING_HANDLES", "ModelStates", "dtype_bytes", "model_states", "reserve_fraction", "training_precision"]
+__all__ = [
+    "TRAINING_HANDLES",
+    "ModelStates",
+    "dtype_bytes",
+    "indexer_parameter",
+    "model_states",
+    "reserve_fraction",
+    "training_precision",
+]
 
 
 @cache
@@ -219,7 +227,7 @@ def _full(spec: ModelSpec, wl: Workload, p: Precision, layer_grads: list[int]
     # the cross-attention layers that attend to its output (mllama's: skipped on text alone)
     cross = {i for i, la in enumerate(spec.layers) if la.attention is not None and la.attention.cross_attention}
     idle = {t.name for t in tensors if t.group == "vision" or t.layer in cross} if not wl.images else set()
-    idle |= {t.name for t in tensors if encoder_attention(t.name)}
+    idle |= {t.name for t in tensors if encoder_attention(t.name) or indexer_parameter(spec.family, t.name)}
     # with images, Qwen3-VL's deepstack mergers that no text layer reads get no gradient either (images.py)
     unused = idle_tower_parameters(spec) if wl.images else 0
     wide = {t.name for t in tensors if kept and fp32_kept(spec.family, t.name)}
@@ -258,6 +266,17 @@ def encoder_attention(name: str) -> bool:
     pegasus, bigbird_pegasus, whisper, mvp, trocr and xglm), whose ``*ForCausalLM.forward`` passes the
     ``encoder_hidden_states`` it is given, None for text."""
     return any(part in ("encoder_attn", "encoder_attn_layer_norm") for part in name.split("."))
+
+
+def indexer_parameter(family: str, name: str) -> bool:
+    """Whether the parameter belongs to DeepSeek-V4's lightning indexer, which gets no gradient, so AdamW keeps no
+    state for it (torch 2.13 optim/adam.py ``_init_group``: only parameters whose ``.grad`` is not None). transformers
+    5.25 models/deepseek_v4/modeling_deepseek_v4.py: ``DeepseekV4Indexer.forward`` returns only
+    ``index_scores.topk(top_k, dim=-1).indices`` (torch's topk differentiates its values alone, derivatives.yaml
+    ``output_differentiability: [True, False]``), and ``DeepseekV4CSACompressor.forward`` reads them only to scatter a
+    constant 0 into a fresh ``block_bias``: no path from the loss reaches the indexer's ``kv_proj``, ``gate_proj``,
+    ``position_bias``, ``kv_norm``, ``q_b_proj`` or ``scorer.weights_proj`` (AccumulateGrad never runs for them)."""
+    return family == "deepseek_v4" and ".indexer." in name
 
 
 def _fp32_kept_parameters(spec: ModelSpec, weight_bytes: int) -> int:
