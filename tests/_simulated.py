@@ -15,7 +15,7 @@ from memfit.memory.allocator_trace import Trace
 from memfit.memory.model_activations import model_activations
 from memfit.memory.training import model_states, pool
 from memfit.spec import ModelSpec
-from memfit.validate import _predict, measured_total, prior_bytes, validate_file, workload_for_case
+from memfit.validate import _predict, measured_total, prior_bytes, validate_file, with_env, workload_for_case
 
 
 def records(path: Path) -> list[dict[str, object]]:
@@ -35,8 +35,11 @@ def relative_errors(path: Path) -> list[tuple[str, float]]:
 
 
 def case_errors(path: Path, case: str) -> tuple[float, float]:
-    """One simulated case's (allocated, device total) relative errors, as ``memfit validate`` scores them."""
-    rec: dict[str, Any] = next(r for r in records(path) if r.get("case") == case)
+    """One simulated case's (allocated, device total) relative errors, as ``memfit validate`` scores them (with what
+    the file's env line states: its PEFT and torch)."""
+    rows = records(path)
+    env = next((dict(r["env"]) for r in rows if isinstance(r.get("env"), dict)), {})
+    rec: dict[str, Any] = with_env(next(r for r in rows if r.get("case") == case), env)
     allocated, total, why = _predict(rec)
     measured = measured_total(rec, prior_bytes(rec))
     assert allocated is not None and total is not None and measured is not None, why

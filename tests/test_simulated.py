@@ -86,3 +86,19 @@ def test_heldout_is_separate_and_labelled() -> None:
 def _base_model(name: str) -> str:
     """The catalog model of a case (without the ``-lN`` layer cut)."""
     return re.sub(r"-l\d+$", "", name)
+
+
+def test_case_errors_prices_the_file_env_line_as_validate_does(tmp_path: Path) -> None:
+    """tests/_simulated.case_errors reads the file's env line (torch 2.13: RWKV's build runs ``orthogonal_``,
+    whose QR buffers set the reserve) as ``memfit validate`` does; without it the RWKV dev case's device total
+    read +1.40 % where ``validate`` prints +0.01 %."""
+    from _simulated import case_errors, case_line
+    from memfit.validate import validate_file
+
+    src = SIMULATED.with_name("train-sweep-dev.jsonl")
+    case = "rwkv-default-l2/train-bf16-adamw-fused-eager-b1-s256"
+    env_line = json.dumps(records(src)[0])
+    alone = tmp_path / "one.jsonl"
+    alone.write_text(env_line + "\n" + case_line(src, case) + "\n")
+    (row,), _ = validate_file(alone)
+    assert case_errors(src, case) == pytest.approx((row.relative_error, row.total_error), abs=1e-9)

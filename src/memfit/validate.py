@@ -343,6 +343,16 @@ def _llamacpp_result(rec: dict[str, Any], n: int) -> CaseResult:
                       r.note or "llama.cpp buffers: " + ", ".join(parts))
 
 
+def with_env(rec: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    """A case with what its file's env line states and the case does not: the run's PEFT (its LoRA layout) and
+    torch (its initialisation), as ``validate_file`` prices it."""
+    for key in ("peft", "torch"):
+        params = rec.get("params")
+        if key in env and isinstance(params, dict) and key not in params:
+            rec = {**rec, "params": {**params, key: env[key]}}
+    return rec
+
+
 def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
     """Predict every case of a ground-truth file; returns the per-case results and the summary."""
     results: list[CaseResult] = []
@@ -388,10 +398,7 @@ def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
         params = rec.get("params")
         if isinstance(params, dict) and params.get("transformers") is not None:
             releases.append(str(params["transformers"]))
-        if "peft" in env and isinstance(params, dict) and "peft" not in params:  # the run's PEFT (its LoRA layout)
-            rec = {**rec, "params": {**params, "peft": env["peft"]}}
-        if "torch" in env and isinstance(rec.get("params"), dict) and "torch" not in rec["params"]:  # its init
-            rec = {**rec, "params": {**rec["params"], "torch": env["torch"]}}
+        rec = with_env(rec, env)
         pred, total, note, failed = _predict_or_fail(rec)
         prior = min(prior_bytes(rec), peak - 1)
         results.append(CaseResult(str(rec.get("case", f"line {n}")), str(rec.get("kind", "")), peak, pred,
