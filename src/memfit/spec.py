@@ -75,6 +75,9 @@ class AttentionSpec:
     index_heads: int = 0
     index_head_dim: int = 0
     index_topk: int = 0
+    # MiniMax-M3's block-sparse indexer (``minimax_m3_sparse`` layers, transformers 5.25 MiniMaxM3VLIndexer): keys
+    # max-pooled per block of ``index_block`` tokens, ``index_topk`` blocks kept per query and indexer head; 0: none
+    index_block: int = 0
     # the layer reuses an earlier layer's K/V (gemma3n/gemma4 ``num_kv_shared_layers``): no k/v projections or
     # k norm, nothing cached
     kv_shared: bool = False

@@ -122,6 +122,10 @@ def _attention_row(att: AttentionSpec, runtime: Runtime, dt: KVDtype) -> tuple[i
         return dt.row_bytes(latent) + index, f"latent {att.kv_lora_rank} + rope {rope} + indexer key {index} B"
     k = dt.row_bytes(att.num_kv_heads * att.head_dim)
     v = dt.row_bytes(att.num_kv_heads * att.value_dim)
+    if att.index_block and runtime == "transformers":  # MiniMax-M3's sparse layer: its indexer key per token
+        # (transformers 5.25 MiniMaxM3VLSparseCacheLayer.update_index: idx_k [b, 1, s, index_head_dim], model dtype)
+        idx = dt.row_bytes(att.index_head_dim)
+        return k + v + idx, f"2 × {att.num_kv_heads} kv heads × {att.head_dim} + indexer key {idx} B"
     if att.head_dim == att.value_dim:
         return k + v, f"2 × {att.num_kv_heads} kv heads × {att.head_dim}"
     return k + v, f"{att.num_kv_heads} kv heads × ({att.head_dim} + {att.value_dim})"

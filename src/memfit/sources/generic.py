@@ -67,6 +67,9 @@ _INDEXED_MLA = ("axk2",)
 # rotates ``rotary_dim`` features of each head (``apply_rotary_pos_emb``: q_rot, q_pass, ``torch.cat``); and
 # modeling_inkling.py InklingAttention (inkling_text): ``q_norm`` / ``k_norm`` = InklingRMSNorm(head_dim), fp32 inside
 _HEAD_QK_NORM = ("minimax_m3_vl_text", "inkling_text")
+# generic types whose ``layer_types`` entry "minimax_m3_sparse" builds a block-sparse lightning indexer
+# (MiniMaxM3VLAttention.__init__; MiniMaxM3VLTextConfig's defaults: 4 heads of 128, blocks of 128, 16 kept)
+_BLOCK_SPARSE = ("minimax_m3_vl_text",)
 # model types whose MLP is fc1 -> activation -> fc2 although their config names its width intermediate_size
 # (transformers 5.25 modeling_biogpt.py BioGptDecoderLayer: fc1, activation_fn, fc2; no gate)
 _PLAIN_FC = ("biogpt",)
@@ -338,6 +341,7 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
         if kind.mixer in ("attention", "parallel") and attn is not None:
             a = replace(_swa(cfg, attn) if kind.sliding else attn, sliding_window=windows if kind.sliding and windows
                         else None)
+            a = _block_sparse(cfg, a, i)
             ssm = _recurrent(cfg, hidden, attn, "mamba") if kind.mixer == "parallel" else None
             out.append(LayerSpec("attention", a, ssm=ssm, mlp=mlp, moe=ffn))
         elif kind.mixer == "recurrent" and gdn is not None and "linear" in kind.word:
@@ -347,6 +351,16 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
         else:
             out.append(LayerSpec("attention", None, mlp=mlp, moe=ffn))
     return zamba_layers(cfg, hidden, out) if cfg.get("model_type") == "zamba" else out
+
+
+def _block_sparse(cfg: Config, a: AttentionSpec, i: int) -> AttentionSpec:
+    """MiniMax-M3's ``minimax_m3_sparse`` layer: its indexer's shape (``index_*`` fields, the config's defaults)."""
+    types = cfg.get("layer_types")
+    if cfg.get("model_type") not in _BLOCK_SPARSE or not isinstance(types, list) or i >= len(types) \
+            or types[i] != "minimax_m3_sparse":
+        return a
+    return replace(a, index_heads=get_int(cfg, "index_n_heads", 4), index_head_dim=get_int(cfg, "index_head_dim", 128),
+                   index_topk=get_int(cfg, "index_topk_blocks", 16), index_block=get_int(cfg, "index_block_size", 128))
 
 
 def _listed_layers(cfg: Config) -> int | None:

@@ -35,7 +35,7 @@ from ...spec import AttentionSpec, LayerSpec, ModelSpec, SSMSpec
 from ...workload import Workload
 from ..dsv4_attention import dsv4_attention_transient
 from ..rwkv import channel_mix_bytes, time_mix_bytes
-from ..sparse_attention import indexer_transient
+from ..sparse_attention import block_sparse_transient, indexer_transient
 from ..ssm_activations import (
     HEADWISE_SELECTIVE_SCAN,
     gated_delta_prefill_bytes,
@@ -293,6 +293,9 @@ def _kernel_transient(att: AttentionSpec, wl: Workload, b: int, s: int, dt: int,
         idx, idx_text = indexer_transient(att, b, s, kn, dt)
         return 2 * q + _mla_expanded(att, b * kn, dt) + max(out, idx), ("q, cat'ed q, decompressed K/V (expand_kv), "
                                                                     + (idx_text if idx > out else "output"))
+    if att.index_block and wl.attn != "eager":  # MiniMax-M3's sparse layer: its block mask (sparse_attention)
+        return block_sparse_transient(att, b, s, kn, dt, q + t * att.num_kv_heads * (att.head_dim + att.value_dim) * dt,
+                                      out)
     rep = 0
     if _needs_repeat_kv(att, wl, masked):
         rep = b * kn * att.num_heads * (att.head_dim + att.value_dim) * dt

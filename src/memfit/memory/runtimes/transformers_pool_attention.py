@@ -31,6 +31,7 @@ from .transformers_families import (
 from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
 from .transformers_pool_eager import held_eager
 from .transformers_pool_inkling import own_sinks_eager
+from .transformers_pool_m3 import block_sparse_mask
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -124,8 +125,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
     b, s, keys, old = wl.batch, wl.context, keys or wl.context, old or [0, 0]
     nq = t * att.num_heads * att.head_dim * dt
     nk = kv // 2 if kv else t * att.num_kv_heads * att.head_dim * dt
-    nv = kv - kv // 2 if kv else nk
-    fused = 0
+    nv, fused = kv - kv // 2 if kv else nk, 0
     if att.fused_qkv:  # one projection; q, k and v are views of it
         fused = tr.alloc(nq + nk + nv)
         q = k = v = 0
@@ -152,9 +152,10 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         tr.free(old[0])
         kv_keys.append(tr.alloc(nv))
         tr.free(old[-1], k, v)
-    rep: list[int] = []
-    if _needs_repeat_kv(att, wl, masked):  # repeat_kv: K/V for every head
-        rep = [tr.alloc(b * keys * att.num_heads * d * dt) for d in (att.head_dim, att.value_dim)]
+    sparse = block_sparse_mask(tr, att, b, s, keys, dt, wl.attn == "eager") if att.index_block else []  # M3
+    masked = masked or bool(sparse)  # repeat_kv: K/V for every head
+    rep = [tr.alloc(b * keys * att.num_heads * d * dt) for d in (att.head_dim, att.value_dim)
+           if _needs_repeat_kv(att, wl, masked)]
     held = 0
     if wl.attn == "eager":
         scores = b * att.num_heads * s * keys
@@ -173,7 +174,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
     elif dt == 4 and not masked and att.num_kv_heads != att.num_heads:
         out = _math_sdpa(tr, b, s, att.num_heads, t * att.num_heads * att.head_dim * dt,
                          t * att.num_heads * att.value_dim * dt, b > 1 and spec.family not in ROPE_CAT)
-    elif masked:  # the memory-efficient kernel: the bool mask made additive (its logical_not, then where)
+    elif masked and not sparse:  # the memory-efficient kernel: the bool mask made additive (logical_not, where)
         negated = tr.alloc(b * s * keys)
         additive = tr.alloc(b * s * keys * dt)
         tr.free(negated)
@@ -186,7 +187,7 @@ def attention(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int,
         or spec.family in ROPE_CAT
     out = _laid_out(tr, spec, out, t * att.num_heads * att.value_dim, dt, copied)
     o = proj(att.num_heads * att.value_dim, t * h * dt)
-    tr.free(out, fused, q)  # the query lives until the attention returns
+    tr.free(out, fused, q, *sparse)  # the query (and M3's mask and block indices) live until the attention returns
     return [*kv_keys, o, held]
 
 
