@@ -25,7 +25,7 @@ from ...spec import ModelSpec
 from ..dsv4_attention import hc_stream_bytes
 from .layer_ops import LayerRun, StepContext
 
-__all__ = ["hc_norm", "hc_post", "hc_pre", "hc_streams", "o_rope", "q_norm"]
+__all__ = ["dsv4_rope", "hc_norm", "hc_post", "hc_pre", "hc_streams", "o_rope", "q_norm"]
 
 FP32 = 4
 
@@ -162,17 +162,78 @@ def hc_norm(c: StepContext, run: LayerRun) -> tuple[int, int]:
     return out, pb
 
 
-def o_rope(c: StepContext, run: LayerRun, o: int, n: int, groups: int, rank: int) -> int:
+def o_rope(c: StepContext, run: LayerRun, o: int, n: int, groups: int, rank: int, heads: int, rope: int) -> int:
     """DeepSeek-V4's output path before ``o_b_proj``: the attention output ``o`` (``n`` features per token) with
-    its rotary undone (``cat``, freed once reshaped), its grouped contiguous copy (kept: ``o_a_proj``'s input), the
-    grouped ``o_a_proj`` (``bmm``, ``groups × rank`` per token) and its contiguous copy (kept: o_b_proj's input).
-    Returns the key standing for o_b_proj's input."""
+    its rotary undone (``dsv4_rope`` with ``-sin``, ``rope`` dimensions of each of ``heads``; freed once reshaped), its
+    grouped contiguous copy (kept: ``o_a_proj``'s input), the grouped ``o_a_proj`` (``bmm``, ``groups × rank`` per
+    token) and its contiguous copy (kept: o_b_proj's input). Returns the key standing for o_b_proj's input."""
     tr, t, pb = c.tr, c.t, c.pb
-    cat = tr.alloc(t * n * pb)
-    tr.free(o)
+    cat = dsv4_rope(c, run, heads, rope, n, o)
     grouped = tr.alloc(t * n * pb)
     mm = tr.alloc(t * groups * rank * pb)
     low = tr.alloc(t * groups * rank * pb)
     tr.free(mm, cat)
     run.hold(tr, grouped)
     return low
+
+
+def dsv4_rope(c: StepContext, run: LayerRun, heads: int, rope: int, n: int, x: int) -> int:
+    """transformers 5.25 models/deepseek_v4/modeling_deepseek_v4.py ``apply_rotary_pos_emb`` on ``x`` (``n`` features
+    per token over ``heads`` heads, freed once rotated), as the simulator's trace of
+    ``deepseek-v4-flash-e16-l4/train-bf16-adamw-fused-ckpt-b1-s2048`` makes it: the trailing ``rope`` channels of
+    each head ``rope.float() * cos`` (the copy freed), ``rotate_half``'s ``neg`` and ``stack`` in the model dtype,
+    their ``.float() * sin``, the sum, cast back, and ``torch.cat([nope, rotated])``: the returned key. The products
+    save only cos and sin. Backward (the gradient of the cat's output, freed once both slices' gradients are made):
+    the cast's fp32 gradient, × sin and cast back, ``rotate_half``'s ``neg`` and its two ``slice_backward`` summed,
+    × cos cast back, the two paths' sum, ``slice_backward`` of the rotary part and of the pass-through part to the
+    whole width, and their sum (returned)."""
+    tr, t, pb = c.tr, c.t, c.pb
+    r32, r16, whole = t * heads * rope * FP32, t * heads * rope * pb, t * n * pb
+    a = tr.alloc(r32)
+    b = tr.alloc(r32)  # × cos
+    tr.free(a)
+    neg = tr.alloc(r16 // 2)
+    st = tr.alloc(r16)  # stack
+    tr.free(neg)
+    e = tr.alloc(r32)
+    tr.free(st)
+    f = tr.alloc(r32)  # × sin
+    tr.free(e)
+    g = tr.alloc(r32)
+    tr.free(b, f)
+    low = tr.alloc(r16)
+    tr.free(g)
+    out = tr.alloc(whole)
+    tr.free(low, x)
+    if not run.keep:
+        return out
+
+    def backward(cc: StepContext, grads: list[int]) -> list[int]:
+        trr = cc.tr
+        g32 = trr.alloc(r32)
+        ge = trr.alloc(r32)  # × sin
+        gs = trr.alloc(r16)
+        trr.free(ge)
+        n_ = trr.alloc(r16 // 2)
+        s1 = trr.alloc(r16)
+        trr.free(n_)
+        s2 = trr.alloc(r16)
+        trr.free(gs)
+        rh = trr.alloc(r16)
+        trr.free(s1, s2)
+        ga = trr.alloc(r32)  # × cos
+        trr.free(g32)
+        gb = trr.alloc(r16)
+        trr.free(ga)
+        gr = trr.alloc(r16)
+        trr.free(rh, gb)
+        f1 = trr.alloc(whole)
+        trr.free(gr)
+        f2 = trr.alloc(whole)
+        trr.free(*grads)
+        total = trr.alloc(whole)
+        trr.free(f1, f2)
+        return [total]
+
+    run.ops.append((len(run.linears), backward))
+    return out

@@ -43,7 +43,7 @@ from .layer_axk2 import attention as axk2_attention
 from .layer_axk2 import block_norm, drop_topk, made_topk
 from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
-from .layer_hc import hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
+from .layer_hc import dsv4_rope, hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_mlp import adapter_keeps as _adapter_keeps
 from .layer_mlp import dense_mlp as _mlp
@@ -282,12 +282,14 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     nq, nk, nv, no = heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_kv_heads * a.value_dim, heads * a.value_dim
     if a.fused_qkv:  # q, k and v are views of one output
         q = k = v = linear(c, run, "attn_qkv", x, xb, h, nq + nk + nv)
+    elif a.single_kv:  # DeepSeek-V4: q_b_norm and q's rotary, then the one K=V projection and its rotary (layer_hc)
+        q = dsv4_rope(c, run, heads, a.rope_dim or 0, nq, q_norm(c, run, linear(c, run, "attn_q", x, xb, h, nq), nq))
+        k = v = dsv4_rope(c, run, 1, a.rope_dim or 0, nk, linear(c, run, "attn_k", x, xb, h, nk))
     else:
         q = linear(c, run, "attn_q", x, xb, h, nq)
-        q = q_norm(c, run, q, nq) if a.single_kv else q  # DeepSeek-V4's q_b_norm (layer_hc)
         k = linear(c, run, "attn_k", x, xb, h, nk)
         v = linear(c, run, "attn_v", x, xb, h, nv)
-    rope = c.spec.position_embedding == "rope"
+    rope = c.spec.position_embedding == "rope" and not a.single_kv  # (DeepSeek-V4's rotary made above)
     rb = 4 if (c.p.amp and rope) else pb  # fp32 cos/sin under autocast
     part = (a.rope_dim or a.head_dim) / a.head_dim
     qe, ke = (_rotary(c, nq, rb, part), _rotary(c, nk, rb, part)) if rope else (q, k)
@@ -331,7 +333,7 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
         run.kernels.append((len(run.linears), [gq, gk, gv], scratch))
         kept = [qa, ka, vc]
     if a.single_kv:  # DeepSeek-V4's output path (layer_hc)
-        oc = o_rope(c, run, oc, no, a.o_groups, a.o_lora_rank)
+        oc = o_rope(c, run, oc, no, a.o_groups, a.o_lora_rank, heads, a.rope_dim or 0)
     out = linear(c, run, "attn_output", oc, ab, no, h)
     if copied:  # the contiguous copy: kept only for o_proj's weight gradient or an adapter reading it uncast
         keep_oc = c.p.full or _adapter_keeps(c, run, oc, ab)
