@@ -123,8 +123,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
     if kind == "train":
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
-                        dtype=str(p.get("dtype", "bfloat16")),
-                        checkpointing=_checkpointing(p.get("ckpt")),
+                        dtype=str(p.get("dtype", "bfloat16")), checkpointing=_checkpointing(p.get("ckpt")),
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), images=int(p.get("images", 0)),
                         transformers_version=_release(p), random_init=_rejection_init(p.get("torch")),
                         **_parallel_fields(p))
@@ -227,17 +226,14 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
             wl = replace(wl, expandable_segments=True)
         wl = wl.validate()
         from .memory.images import apply_tower_moment, with_images
-
         wl, _notes, _details = with_images(spec, wl)  # a case's images add their tokens to its context
         if wl.mode == "inference":
             from .memory.inference import estimate_inference
-
             est = estimate_inference(spec, wl)
             if wl.images:
                 est = apply_tower_moment(spec, wl, est, 4 if (wl.dtype or spec.dtype) in ("float32", "fp32") else 2)
         else:
             import importlib
-
             training = importlib.import_module("memfit.memory.training")  # built by the training profile
             est = training.estimate_training(spec, wl)
     except ImportError as e:
@@ -249,7 +245,6 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
         from .hardware import resolve_name
         from .memory.allocator_cap import cap_reserve
         from .memory.nccl import context_and_nccl
-
         device = resolve_name(gpu) if isinstance(gpu, str) else None
         if device is None:
             return None, None, f"the case's 'gpu' {gpu!r} is not a GPU of data/gpus.toml: give its id (e.g. a100-80gb)"
@@ -289,7 +284,6 @@ def measured_total(rec: dict[str, Any], prior: int, modules: int = 0) -> int | N
     reserved, used, end = (_int_field(rec, k) for k in ("peak_reserved", "device_used_end", "reserved_end"))
     if reserved is not None and rec.get("reserved_source") == "emulated":
         from .memory.overhead import cuda_context_bytes
-
         return reserved + cuda_context_bytes(None, rec.get("kind") in TRAINING_KINDS)[0] - prior
     if reserved is None or used is None or end is None or used < end:
         return None
@@ -421,8 +415,7 @@ def _priced_as(releases: list[str]) -> str:
             "logits in generate; training: the loss of 4.49 and later)")
     if releases:
         counts = {v: releases.count(v) for v in sorted(set(releases))}
-        text += "; cases priced as their stated release: " + ", ".join(
-            f"{v} ({n})" for v, n in counts.items())
+        text += "; cases priced as their stated release: " + ", ".join(f"{v} ({n})" for v, n in counts.items())
     return text
 
 
