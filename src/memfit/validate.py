@@ -143,8 +143,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
 
 
 def _release(p: dict[str, Any]) -> str | None:
-    """A case's stated transformers release (``params.transformers``): its loss's tensors (training), its cache,
-    logits and buffers (inference)."""
+    """A case's stated transformers release (``params.transformers``): its loss, cache, logits and buffers."""
     v = p.get("transformers")
     return None if v is None else str(v)
 
@@ -156,30 +155,27 @@ def _peft_layout(version: Any) -> str:
 
     if version is None:
         return DEFAULT_PEFT
-    parts = str(version).split(".")
-    try:
-        newer = (int(parts[0]), int(parts[1])) >= (0, 22)
-    except (ValueError, IndexError):
-        raise ConfigError(f"peft = {version!r} is not a release number such as 0.21.2") from None
-    return "0.22" if newer else "0.21"
+    return "0.22" if _at_least(version, (0, 22), "peft = {!r} is not a release number such as 0.21.2") else "0.21"
 
 
 def _rejection_init(version: Any) -> bool:
     """A recorded case's model is made with random weights on the device (measure.py and the simulator:
     ``from_config`` under the device); its init allocates from torch 2.12 (``memory/trunc_normal.py``): True when the
     case's torch (``params.torch``, else the file's env line) is 2.12 or later, False for older or unstated."""
-    if version is None:
-        return False
+    return version is not None and _at_least(version, (2, 12), "torch = {!r} is not a release number such as 2.13.0")
+
+
+def _at_least(version: Any, release: tuple[int, int], error: str) -> bool:
+    """Whether a release number (major.minor…) is ``release`` or later; ``error`` (with {!r} for it) if it is none."""
     parts = str(version).split(".")
     try:
-        return (int(parts[0]), int(parts[1])) >= (2, 12)
+        return (int(parts[0]), int(parts[1])) >= release
     except (ValueError, IndexError):
-        raise ConfigError(f"torch = {version!r} is not a release number such as 2.13.0") from None
+        raise ConfigError(error.format(version)) from None
 
 
 def _checkpointing(ckpt: Any) -> str:
-    """``ckpt``: true (full checkpointing of every layer), "selective" (the attention core recomputed),
-    "selective-op" (torchtitan's op-level SAC) or false."""
+    """``ckpt``: true (every layer), "selective" (the attention core), "selective-op" (torchtitan's op SAC), false."""
     return str(ckpt) if ckpt in ("selective", "selective-op") else "full" if ckpt else "none"
 
 
@@ -198,8 +194,7 @@ def _parallel_fields(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _predict_or_fail(record: dict[str, Any]) -> tuple[int | None, int | None, str, bool]:
-    """``_predict``, with memfit's own failure on one case (a bug) kept in that case's row rather than stopping
-    the file (MEMFIT_DEBUG=1 lets it raise, with its traceback)."""
+    """``_predict``, memfit's own failure on a case (a bug) kept in its row (MEMFIT_DEBUG=1 raises it)."""
     try:
         return (*_predict(record), False)
     except Exception as e:
@@ -338,13 +333,11 @@ def _llamacpp_result(rec: dict[str, Any], n: int) -> CaseResult:
 
 
 def with_env(rec: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
-    """A case with what its file's env line states and the case does not: the run's PEFT (its LoRA layout) and
-    torch (its initialisation), as ``validate_file`` prices it."""
-    for key in ("peft", "torch"):
-        params = rec.get("params")
-        if key in env and isinstance(params, dict) and key not in params:
-            rec = {**rec, "params": {**params, key: env[key]}}
-    return rec
+    """A case with its file's env line's PEFT (LoRA layout) and torch (initialisation) where the case states none."""
+    params = rec.get("params")
+    if not isinstance(params, dict):
+        return rec
+    return {**rec, "params": {**{k: env[k] for k in ("peft", "torch") if k in env}, **params}}
 
 
 def validate_file(path: str | Path) -> tuple[list[CaseResult], dict[str, Any]]:
