@@ -238,3 +238,35 @@ def test_electra_development_case() -> None:
     """-0.29 % allocated on the generic reading, +0.02 % read as its code runs it."""
     a, _ = case_errors(DATA, ELECTRA)
     assert abs(a) < 0.001
+
+
+REMBERT = "rembert-default-l2/train-amp-adamw-fused-eager-b2-s288"
+
+
+def test_output_width_by_hand() -> None:
+    """The output projection's in-features: RemBERT's ``cls.predictions.decoder`` is Linear(output_embedding_size
+    1,664, V) (models/rembert/modeling_rembert.py RemBertLMPredictionHead), ELECTRA's tied ``generator_lm_head``
+    Linear(embedding_size 128, V) (ElectraForCausalLM), XLM-R's tied decoder Linear(h = 768, V). On a head list
+    (kind, elements, matrix) with V = 10, h = 4, untied: the V·6 ``other`` matrix is the projection (index 2), not
+    the V·2 input embedding nor the 4×6 dense; before, no ``output`` matrix: None."""
+    from memfit.memory.allocator_trace import output_width, projection_index
+
+    assert [output_width(_spec(c)) for c in (REMBERT, ELECTRA, XLMR)] == [1_664, 128, 768]
+    spec = replace(_spec(REMBERT), vocab_size=10, hidden_size=4)
+    head = [("token_embd", 20, True), ("other", 24, True), ("other", 60, True), ("other", 10, False)]
+    assert projection_index(spec, head) == 2
+    assert projection_index(spec, [*head, ("output", 40, True)]) == 4  # a V·h output projection first
+
+
+def test_output_projection_width_in_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training pool's output projection at its own width (fails on the old code, which took h). RemBERT,
+    mixed precision, V = 250,300: the decoder weight's bf16 cast and its bf16 gradient, V·1,664·2 = 832,998,400 B,
+    once each per step: 4 requests (0 before); no fp32 V·h gradient V·1,152·4 = 1,153,382,400 B (2 before, one per
+    step). ELECTRA fp32, V = 30,522: no V·h·4 = 31,254,528 B request (3 before: the tied decoder made and freed at
+    the build, the head's gradient each step); V·128·4 = 15,627,264 B asked 8 times: the word embeddings, the tied
+    decoder at the build, and each step the head's gradient, embedding_dense_backward's and their sum (5 before)."""
+    rembert = training_pool_requests(monkeypatch, _spec(REMBERT), _record(REMBERT))
+    assert (rembert[832_998_400], rembert[1_153_382_400]) == (4, 0)
+    monkeypatch.undo()
+    electra = training_pool_requests(monkeypatch, _spec(ELECTRA), _record(ELECTRA))
+    assert (electra[31_254_528], electra[15_627_264]) == (0, 8)

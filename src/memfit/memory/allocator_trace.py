@@ -22,7 +22,8 @@ from ..spec import ModelSpec
 from .caching_allocator import CachingAllocator
 from .fp32_parameters import fp32_kept
 
-__all__ = ["Block", "PoolFigures", "Trace", "block_bytes", "build_weights", "parameter_blocks", "tied_head_at"]
+__all__ = ["Block", "PoolFigures", "Trace", "block_bytes", "build_weights", "output_width", "parameter_blocks",
+           "projection_index", "tied_head_at"]
 
 CUBLAS_WORKSPACE = 32 << 20
 FP32 = 4
@@ -137,6 +138,31 @@ def tied_head_at(spec: ModelSpec, blocks: list[Block]) -> int | None:
     first_layer = next((i for i, b in enumerate(blocks) if b.layer is not None), len(blocks))
     n = spec.vocab_size * spec.hidden_size
     return next((i for i, b in enumerate(blocks[:first_layer]) if b.kind == "output" and b.numel == n), None)
+
+
+def projection_index(spec: ModelSpec, head: list[tuple[str, int, bool]]) -> int | None:
+    """The output projection's weight among the tensors outside the layers (``head``: each one's kind, elements,
+    whether a matrix): the ``V·h`` one of kind ``output`` (tied: the input embedding), else the first such matrix of
+    ``V·d`` elements, ``d`` its in-features (ELECTRA's tied ``generator_lm_head``, ``Linear(embedding_size, V)``:
+    the word embeddings; RemBERT's ``cls.predictions.decoder``, ``Linear(output_embedding_size, V)``, read as
+    ``other``: transformers 5.25 models/electra/modeling_electra.py, models/rembert/modeling_rembert.py), else the
+    first ``output`` matrix; not BERT types' token-type table, RobertaLMHead's bias, dense, layer_norm
+    (models/roberta/modeling_roberta.py), XLNet's mask_emb (modeling_xlnet.py)."""
+    v = spec.vocab_size
+    kinds = ("output", "token_embd") if spec.tie_word_embeddings else ("output", "other")
+    exact = kinds[: 1 + spec.tie_word_embeddings]
+    found = [i for i, (k, n, _m) in enumerate(head) if k in exact and n == v * spec.hidden_size]
+    wide = [i for i, (k, n, m) in enumerate(head) if k in kinds and m and n >= v and n % v == 0]
+    return next(iter(found or wide or [i for i, (k, _n, m) in enumerate(head) if k == "output" and m]), None)
+
+
+def output_width(spec: ModelSpec) -> int:
+    """The output projection's in-features ``d`` (its weight ``V·d``, :func:`projection_index`): ``hidden_size`` but
+    for a head that projects to another width first (RemBERT's ``output_embedding_size``) or a tied embedding of
+    another width (ELECTRA's ``embedding_size``)."""
+    head = [(b.kind, b.numel, b.matrix) for b in parameter_blocks(spec) if b.layer is None]
+    i = projection_index(spec, head)
+    return head[i][1] // spec.vocab_size if i is not None and head[i][1] % spec.vocab_size == 0 else spec.hidden_size
 
 
 def block_bytes(blocks: list[Block], weights_bytes: int, dense: bool = True) -> list[int]:

@@ -37,7 +37,17 @@ from functools import lru_cache
 from ...spec import LayerSpec, ModelSpec
 from ...workload import Workload
 from ..activations import LayerActivations, ModelActivations
-from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, block_bytes, parameter_blocks, tied_head_at
+from ..allocator_trace import (
+    CUBLAS_WORKSPACE,
+    Block,
+    PoolFigures,
+    Trace,
+    block_bytes,
+    output_width,
+    parameter_blocks,
+    projection_index,
+    tied_head_at,
+)
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
 from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
@@ -168,13 +178,13 @@ def _build(tr: Trace, c: StepContext, weights_bytes: int, tied_bytes_each: int, 
     sizes = block_bytes(blocks, weights_bytes, fp32_kept)
     if random_init and orthogonal_build(tr, c.spec, blocks, sizes, tied_bytes_each):  # RWKV's orthogonal_ init
         return
-    if random_init and c.spec.init_cutoff:
-        n_tied = c.spec.vocab_size * c.spec.hidden_size
-        if build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
-                             (n_tied, n_tied * tied_bytes_each) if c.spec.tie_word_embeddings else None) is not None:
-            return
-    tied = c.spec.vocab_size * c.spec.hidden_size * tied_bytes_each if c.spec.tie_word_embeddings else 0
-    build_plain(tr, blocks, sizes, random_init and c.spec.init_rescaled_out_proj, tied, tied_head_at(c.spec, blocks))
+    n = c.spec.vocab_size * output_width(c.spec)  # the tied output projection's V x d (ELECTRA's d: embedding_size)
+    tied = (n, n * tied_bytes_each) if c.spec.tie_word_embeddings else None
+    if random_init and c.spec.init_cutoff and build_initialised(tr, c.spec.family, c.spec.init_cutoff, blocks, sizes,
+                                                                tied) is not None:
+        return
+    rescaled = random_init and c.spec.init_rescaled_out_proj
+    build_plain(tr, blocks, sizes, rescaled, tied[1] if tied else 0, tied_head_at(c.spec, blocks))
 
 
 def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]:
@@ -331,8 +341,8 @@ def _op_layer_norm(c: StepContext, x: int, saved: list[int]) -> tuple[int, int]:
 
 def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
     """Final norm, output projection (then the family's scale or tanh soft-cap), logits' fp32 copy, log-softmax
-    (kept); returns the keys backward frees."""
-    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    (kept); returns the keys backward frees. The projection reads ``d`` features (``output_width``)."""
+    tr, t, h, v = c.tr, c.t, output_width(c.spec), c.spec.vocab_size
     n = t * v * c.pb
     normed = normed or tr.alloc(t * h * c.r)
     xin = tr.alloc(t * h * 2) if (c.p.amp and c.r == 4) else 0
@@ -367,8 +377,8 @@ def _loss_forward(c: StepContext, x: int, normed: int = 0) -> list[int]:
 
 
 def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, bool]]) -> int:
-    """The loss's backward down to the final norm; returns the stream's gradient."""
-    tr, t, h, v = c.tr, c.t, c.spec.hidden_size, c.spec.vocab_size
+    """The loss's backward down to the final norm (the projection's gradients ``d`` wide); returns the stream's."""
+    tr, t, h, v = c.tr, c.t, output_width(c.spec), c.spec.vocab_size
     ls, normed, xin, wcast, x, tanh = keys
     n = t * v * c.pb
     rows = c.batch * (c.seq - 1) if c.p.loss_shift_copy else t
@@ -403,7 +413,7 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
         tr.free(gi)
         gi = g32
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
-    proj = _projection(c.spec, head)
+    proj = projection_index(c.spec, head)
     for i, (kind, numel, _matrix) in enumerate(head):
         if i == proj:
             if gw:
@@ -412,19 +422,9 @@ def _loss_backward(c: StepContext, keys: list[int], head: list[tuple[str, int, b
         elif kind not in EMBEDDINGS:  # the head's other tensors (a bias, RobertaLMHead's dense and LayerNorm)
             c.grads.append(tr.alloc(numel * gb))
     tr.free(gw)
-    out = tr.alloc(t * h * c.r)
+    out = tr.alloc(t * c.spec.hidden_size * c.r)
     tr.free(gi, normed, x)
     return out
-
-
-def _projection(spec: ModelSpec, head: list[tuple[str, int, bool]]) -> int | None:
-    """The output projection's weight among the tensors outside the layers: the ``V·h`` one of kind ``output`` (tied:
-    the input embedding), else the first ``output`` matrix; not BERT types' token-type table, RobertaLMHead's bias,
-    dense, layer_norm (transformers 5.25 models/roberta/modeling_roberta.py), XLNet's mask_emb (modeling_xlnet.py)."""
-    kinds = ("output", "token_embd") if spec.tie_word_embeddings else ("output",)
-    size = spec.vocab_size * spec.hidden_size
-    found = [i for i, (k, n, _m) in enumerate(head) if k in kinds and n == size]
-    return next(iter(found or [i for i, (k, _n, m) in enumerate(head) if k == "output" and m]), None)
 
 
 def _states(tr: Trace, states: ModelStates, tensors: list[Param]) -> list[int]:
