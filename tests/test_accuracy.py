@@ -658,7 +658,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # glm-moe-dsa -3.12 % (a case added, no formula changed)
     # then GLM-5's attention replayed as DeepSeek-V3.2's with its lightning indexer (l12indexer, layer_axk2.py):
     # glm-moe-dsa -3.12 -> -0.00 %; 23 cases, median 0.10 -> 0.07 %, worst and most under hy-v4 -2.68 % again
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.07, worst=2.69, under=-2.69),
+    # + three TrOCR development cases of the MLP activation's dropout (l12small2, config activation_dropout 0.1; GELU
+    # full training -1.23 -> +0.00 %, ReLU LoRA -0.50 -> +0.98 %; the ReLU LoRA case without it +0.99 %, an older
+    # term): 26 cases, median 0.07 -> 0.08 % (cases added), worst hy-v4 -2.68 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.08, worst=2.69, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -1810,7 +1813,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the loop's small-pool blocks replayed in the step's pool too (l12rwkv3, Trace.alloc_small: the large-only
     # pool had left them out; its peak now the simulator's to the byte): rwkv b2 s512 -4.44 -> +0.29 %, b1 s256
     # -1.30 -> +0.01 %; median 0.79 -> 0.76 %, worst and most under xlm-roberta -5.68 % (unchanged)
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.77, worst=5.69, under=-5.69),
+    # + three TrOCR development cases of the MLP activation's dropout (l12small2): GELU full training -2.06 -> -1.29 %,
+    # ReLU LoRA -1.12 -> -1.16 % (the mask's 7 MiB blocks placed otherwise), the ReLU LoRA case without it -1.12 %;
+    # 26 cases, median 0.76 -> 0.78 % (WORSE: cases added above the middle), worst xlm-roberta -5.68 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.78, worst=5.69, under=-5.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)

@@ -365,6 +365,8 @@ class ModelSpec:
     embedding_dropout: float = 0.0
     residual_dropout: float = 0.0
     attention_dropout: float = 0.0
+    # on a plain (not gated) MLP's activation before its down projection (BART family, BioGPT: activation_dropout)
+    activation_dropout: float = 0.0
     # set by the generic path (a model_type without a first-class builder): where the parameter tensors come
     # from instead of the layers (transformers' own build of the config; memfit.sources.generic_tensors)
     tensor_source: TensorSource | None = None

@@ -64,6 +64,7 @@ class Precision:
     dropout: float = 0.0  # residual dropout (attention and MLP outputs): a bool mask each
     attention_dropout: float = 0.0  # on materialised attention probabilities (eager, math path)
     embedding_dropout: float = 0.0
+    activation_dropout: float = 0.0  # on a plain MLP's activation (BART family, BioGPT): a bool mask, a new fc2 input
     quantized: bool = False
     # transformers builds a DynamicCache in a training forward unless gradient checkpointing turned
     # use_cache off: it concatenates K/V into fresh tensors (in the key's dtype) held until the forward returns
@@ -268,11 +269,10 @@ def _mlp(m: MLPSpec, h: int, in_bytes: int, p: Precision) -> tuple[int, int]:
             saved += 4 * pb * inter + _linear_inputs(inter, ["ffn_down"], pb, p)
         transient = 3 * 4 * inter
     else:  # relu's derivative reads its output (threshold_backward(grad, result, 0)), which fc2 keeps: fc1's is not
-        own, shared = _inputs(inter, ["ffn_down"], pb, p)
-        saved += pb * inter + own + (0 if m.activation == "relu" else shared)
+        own, shared = _inputs(inter, ["ffn_down"], pb, p)  # relu's output is down's input unless dropped
+        saved += pb * inter + own + (0 if m.activation == "relu" and not p.activation_dropout else shared)
         transient = 2 * pb * inter
-    if p.dropout > 0:
-        saved += h
+    saved += (h if p.dropout > 0 else 0) + (inter if p.activation_dropout > 0 and m.kind != "gated" else 0)
     return saved, transient
 
 

@@ -24,7 +24,9 @@ Every type here builds the same decoder block (transformers 5.25 ``models/bart/m
   ``mvp``; ``trocr`` when ``config.layernorm_embedding``), dropout of ``config.dropout``.
 
 The parameter tensors stay those of transformers' own meta-device build (``generic_tensors``): this module only
-says how the blocks run. ``activation_dropout`` (0.0 in every config class's default) is not priced."""
+says how the blocks run. ``activation_dropout`` (0.0 in every config class's default) is priced in training where a
+config sets it: ``nn.functional.dropout(hidden_states, p=self.activation_dropout, training=self.training)`` between
+the activation and ``fc2`` in every decoder layer above (``spec.activation_dropout``)."""
 
 from __future__ import annotations
 
@@ -62,5 +64,5 @@ def bart_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
         position_embedding="learned",
         final_norm=pre,
         embedding_norm=emb_norm,
-        **dropouts(cfg, "dropout", "dropout", "attention_dropout", 0.0),
+        **dropouts(cfg, "dropout", "dropout", "attention_dropout", 0.0, activation="activation_dropout"),
     )

@@ -414,7 +414,9 @@ def generic_spec(cfg: Config, name: str) -> ModelSpec:
         layers = [replace(layer, norm_layout="post") for layer in layers]
     eps = _norm_kind(cfg, text)
     keys = _DROPOUT_KEYS.get(str(cfg.get("model_type")))
-    drop = dropouts(text, *keys, 0.0) if keys else {}
+    # modeling_biogpt.py BioGptDecoderLayer.forward drops fc1's activation with config.activation_dropout
+    act_key = "activation_dropout" if cfg.get("model_type") == "biogpt" else ""
+    drop = dropouts(text, *keys, 0.0, activation=act_key) if keys else {}
     tie = text.get("tie_word_embeddings", cfg.get("tie_word_embeddings", cfg.get("model_type") not in _NEVER_TIED))
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or text.get("torch_dtype") or text.get("dtype")
                 or "float32").removeprefix("torch.")

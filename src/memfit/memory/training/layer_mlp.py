@@ -44,15 +44,19 @@ def dense_mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: boo
             return down
         prod = tr.alloc(t * inter * mb)
         run.hold(tr, up)
-        if c.spec.family in RELATIVE_ATTENTION and c.p.dropout > 0:  # XLNetFeedForward: dropout(activation(...))
-            dropped, mask = tr.alloc(t * inter * mb), tr.alloc(t * inter)  # its output (down's input) and mask
-            tr.free(prod)
-            prod = dropped
-            run.hold(tr, mask)
-    down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
-    # down's input is kept for its weight's gradient or an adapter reading it uncast; a plain ReLU's backward reads
-    # its output (threshold_backward); otherwise a frozen down_proj's backward reads its weight only
+    # a plain ReLU's backward reads its output (threshold_backward(grad, result, 0))
     mlp = c.spec.layers[c.layer].mlp if 0 <= c.layer < len(c.spec.layers) else None
     relu = not gated and mlp is not None and mlp.activation == "relu"
+    # XLNetFeedForward: dropout(activation(...)) with config.dropout; the BART family's decoder layers and BioGPT's:
+    # nn.functional.dropout(activation_fn(fc1(x)), p=activation_dropout) before fc2 (native_dropout: its output,
+    # fc2's input, and a bool mask kept for native_dropout_backward)
+    if not gated and (c.p.activation_dropout > 0 or (c.spec.family in RELATIVE_ATTENTION and c.p.dropout > 0)):
+        dropped, mask = tr.alloc(t * inter * mb), tr.alloc(t * inter)
+        run.hold(tr, prod) if relu else tr.free(prod)
+        prod, relu = dropped, False
+        run.hold(tr, mask)
+    down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
+    # down's input is kept for its weight's gradient or an adapter reading it uncast; otherwise a frozen down_proj's
+    # backward reads its weight only
     run.hold(tr, prod) if c.p.full or relu or adapter_keeps(c, run, prod, mb) else tr.free(prod)
     return down

@@ -91,7 +91,8 @@ def training_precision(spec: ModelSpec, wl: Workload) -> Precision:
     drop = spec.residual_dropout, spec.attention_dropout, spec.embedding_dropout
     rel = loss_release(wl.transformers_version)  # the release's loss: its shifted fp32 copy (loss_release.py)
     p = _precision(spec, wl, base, drop)
-    return replace(p, loss_shift_copy=rel.shift_copy, model_float_logits=rel.model_float)
+    return replace(p, loss_shift_copy=rel.shift_copy, model_float_logits=rel.model_float,
+                   activation_dropout=spec.activation_dropout)
 
 
 def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, float, float]) -> Precision:

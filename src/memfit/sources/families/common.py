@@ -72,11 +72,13 @@ def get_bool(cfg: Config, key: str, default: bool) -> bool:
     raise ConfigError(f"config.json field {key!r} = {value!r} must be true or false")
 
 
-def dropouts(cfg: Config, embedding: str, residual: str, attention: str, default: float) -> dict[str, Any]:
-    """The three dropout probabilities under the family's own key names (``default`` when absent)."""
+def dropouts(cfg: Config, embedding: str, residual: str, attention: str, default: float, *,
+             activation: str = "") -> dict[str, Any]:
+    """The three dropout probabilities under the family's own key names (``default`` when absent), and the MLP
+    activation's under ``activation`` when the family has one."""
     out: dict[str, Any] = {}
-    for field_name, key in (("embedding_dropout", embedding), ("residual_dropout", residual),
-                            ("attention_dropout", attention)):
+    pairs = [("embedding_dropout", embedding), ("residual_dropout", residual), ("attention_dropout", attention)]
+    for field_name, key in pairs + ([("activation_dropout", activation)] if activation else []):
         value = cfg.get(key)
         if value is None:
             out[field_name] = default
