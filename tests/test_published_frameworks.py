@@ -29,8 +29,11 @@ def test_the_file_holds_every_listed_case() -> None:
     assert len(two_gpu) == 32 and all(r["params"]["zero"] == 3 for r in two_gpu)
     assert sorted({r["params"]["transformers"] for r in two_gpu}) == ["4.44.2", "4.45.2", "4.48.1"]
     # the development part is the 4.48.1 rows (nine moved by l16fsdp1 before FSDP1 was modelled, two Mixtral QLoRA
-    # listed there by l16qlora); the rest stays blind
-    assert {r["params"].get("transformers") for r in DEV} == {"4.48.1"} and len(DEV) == 11
+    # listed there by l16qlora) and the torchtune row (moved by l12torchtune); the rest stays blind
+    assert {r["params"].get("transformers") for r in DEV} == {"4.48.1", None} and len(DEV) == 12
+    assert [r["case"] for r in DEV if "torchtune" in str(r["published"])] == [
+        "llama-3.2-3b/torchtune-full-bf16-adamw-packed-b2-s4096"
+    ]
 
 
 @pytest.mark.parametrize("rec", CASES, ids=[r["case"] for r in CASES])
