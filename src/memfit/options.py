@@ -297,6 +297,9 @@ class WorkloadOptions:
     qlora_prep: str = option("peft", choices=("peft", "trl"), modes=ADAPTERS, help="QLoRA's model preparation: peft "
                              "(prepare_model_for_kbit_training: every unquantized parameter fp32) or trl (SFTTrainer "
                              "with bf16=True: embeddings and lm_head back in bf16).")
+    trainer: str = option("transformers", choices=("transformers", "torchtune", "torchtune-packed"), modes=("train",),
+                          help="Model code of a full fine-tune: transformers', or torchtune's own Llama "
+                               "(memory/torchtune.py; -packed: PackedDataset's positions).")
     transformers_version: str | None = option(
         None, name_like=True, modes=("inference", *TRAINING), runtimes=("transformers",),
         none_means="transformers 5 (training: the loss of 4.49 and later)",
@@ -312,9 +315,8 @@ class WorkloadOptions:
                                 "bound) or random (random weights: computed per layer where memfit can, else all).")
     # parallelism
     gpus: int = option(1, low=1, high=MAX_GPUS, modes=ALL_MODES, help="GPUs (the per-GPU numbers split over them).")
-    zero: int = option(0, low=0, high=3, modes=TRAINING,
-                       help="Sharding: 3 = FSDP2 FULL_SHARD, 2 = FSDP2 with reshard_after_forward=False, "
-                            "1 = ZeRO-1 (optimizer states only).")
+    zero: int = option(0, low=0, high=3, modes=TRAINING, help="Sharding: 3 = FSDP2 FULL_SHARD, 2 = FSDP2 with "
+                       "reshard_after_forward=False, 1 = ZeRO-1 (optimizer states only).")
     fsdp_version: int = option(2, low=1, high=2, modes=TRAINING, help="FSDP of --zero 2/3: 2 = fully_shard, "
                                "1 = FullyShardedDataParallel (accelerate's FSDP1: a flat parameter per unit; LoRA).")
     shard_size: int | None = option(None, low=1, high=MAX_GPUS, modes=TRAINING, none_means="all GPUs",
@@ -329,13 +331,11 @@ class WorkloadOptions:
     pp_schedule: str = option("1f1b", choices=("1f1b", "gpipe", "interleaved-1f1b"), modes=TRAINING,
                               help="Pipeline schedule (torch.distributed.pipelining) with --pp: how many "
                                    "micro-batches (--grad-accum per step) are in flight on each rank.")
-    pp_virtual: int = option(2, low=1, high=64, modes=TRAINING,
-                             help="Stages per pipeline rank under --pp-schedule interleaved-1f1b.")
+    pp_virtual: int = option(2, low=1, high=64, modes=TRAINING, help="Stages per pipeline rank (interleaved-1f1b).")
     pp_rank: int | None = option(None, low=0, high=4095, modes=TRAINING, none_means="the most-loaded rank",
                                  help="Report this pipeline rank (0 = the first stage) instead of the most-loaded.")
-    sequence_parallel: bool = option(False, modes=TRAINING,
-                                     help="Sequence parallelism: norms and the residual stream split over the "
-                                          "tensor-parallel ranks.")
+    sequence_parallel: bool = option(False, modes=TRAINING, help="Sequence parallelism: norms and the residual "
+                                     "stream split over the tensor-parallel ranks.")
 
 
 _DECLARED: dict[type, tuple[Option, ...]] = {}

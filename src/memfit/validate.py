@@ -124,6 +124,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
         return Workload(mode="train", batch=int(p["batch"]), context=int(p["seq"]),
                         optimizer=str(p.get("opt", "adamw-fused")), mixed_precision=bool(p.get("amp", False)),
                         dtype=str(p.get("dtype", "bfloat16")), checkpointing=_checkpointing(p.get("ckpt")),
+                        trainer=str(p.get("trainer", "transformers")),
                         attn=str(p.get("attn", "sdpa")), quant=p.get("quant"), images=int(p.get("images", 0)),
                         transformers_version=_release(p), random_init=_rejection_init(p.get("torch")),
                         **_parallel_fields(p))

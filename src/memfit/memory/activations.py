@@ -73,8 +73,8 @@ class Precision:
     model_float_logits: bool = False  # transformers < 4.46: the model's .float() frees the 16-bit logits first
     embed_out_bytes: int = 0  # the embedding's output (the first layer's input) when not resid_bytes (trl QLoRA)
     adapter_bytes: int = 4  # LoRA adapters' compute dtype: PEFT's fp32; bf16 when FSDP's mixed precision gathers them
-    # transformers 4.x's MoE block loops over its nn.Linear experts (``_expert_rows``); transformers 5: grouped_mm
-    expert_loop: bool = False
+    expert_loop: bool = False  # transformers 4.x loops its nn.Linear experts (``_expert_rows``); 5: grouped_mm
+    trainer: str = "transformers"  # the model code: torchtune's own Llama keeps more (memory/torchtune.py)
 
     @property
     def proj_bytes(self) -> int:

@@ -23,6 +23,7 @@ from .bert_head import bert_outside_saved
 from .first_layer import first_layer_saved
 from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
 from .runtimes import transformers_families as fam
+from .torchtune import torchtune_layers
 
 __all__ = ["log_softmax_bytes", "model_activations"]
 
@@ -41,6 +42,8 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     layers = tuple(LayerActivations(0, 0, 0, 0, 0, 0) if _cross(layer) and not images else
                    _layer(spec, layer, p, batch, seq) for layer in spec.layers)
     layers = first_layer_saved(spec, p, layers, T)  # a parallel first layer under LoRA: its input needs no grad
+    if p.trainer != "transformers":  # torchtune's own Llama: K/V copied to every head, packed RoPE gathers
+        layers = torchtune_layers(spec, p, layers, T)
     if relief := first_norm_relief(spec, p, T):  # A.X-K2's gated input norm under LoRA: the same rule
         layers = (replace(layers[0], saved=layers[0].saved - relief), *layers[1:])
     relative = spec.family in RELATIVE_ATTENTION  # XLNet: relative attention, post-norm, no final norm

@@ -26,6 +26,7 @@ from ..lora import DEFAULT_TARGETS, adapted_kinds, adapted_tensors, expert_adapt
 from ..loss_release import loss_release
 from ..moe_release import expert_linears
 from ..optimizers import OptimizerMemory, optimizer_memory
+from ..torchtune import rope_cache_bytes, rope_cache_formula
 
 __all__ = [
     "TRAINING_HANDLES",
@@ -91,8 +92,10 @@ def training_precision(spec: ModelSpec, wl: Workload) -> Precision:
     drop = spec.residual_dropout, spec.attention_dropout, spec.embedding_dropout
     rel = loss_release(wl.transformers_version)  # the release's loss: its shifted fp32 copy (loss_release.py)
     p = _precision(spec, wl, base, drop)
-    return replace(p, loss_shift_copy=rel.shift_copy, model_float_logits=rel.model_float,
-                   activation_dropout=spec.activation_dropout)
+    p = replace(p, activation_dropout=spec.activation_dropout)
+    if wl.mode == "train" and wl.trainer != "transformers":  # torchtune's decoder returns self.output(h).float(),
+        return replace(p, trainer=wl.trainer, model_float_logits=True)  # its labels are shifted (memory/torchtune.py)
+    return replace(p, loss_shift_copy=rel.shift_copy, model_float_logits=rel.model_float)
 
 
 def _precision(spec: ModelSpec, wl: Workload, base: int, drop: tuple[float, float, float]) -> Precision:
@@ -167,6 +170,8 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
     if wl.mode == "train":
         weights, wformula, trainable, opt, (head, emb, tower, gradients) = _full(spec, wl, p, layer_grads)
         lora, grad_b = 0, p.weight_bytes
+        if wl.trainer != "transformers":  # torchtune's RoPE module builds its fp32 table on the GPU (torchtune.py)
+            weights, wformula = weights + rope_cache_bytes(spec), wformula + rope_cache_formula(spec)
     else:
         if _is_quant(wl):
             if wl.quant is None:
