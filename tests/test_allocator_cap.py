@@ -63,3 +63,31 @@ def test_fit_with_a_small_memory_says_retries() -> None:
     assert "only with allocator retries" in r.summary()
     r = memfit.fit("gpt2", "h100", memory=est.total_bytes - reserve - 1, **wl)  # allocated + context: 1 byte short
     assert not r.fits and r.headroom_bytes == -reserve - 1 and "short by" in r.summary()
+
+
+def test_a_capped_total_is_a_bound_and_not_compared() -> None:
+    """retried_total: "" for an estimate that was not capped; for one that was, why its device total is not scored.
+    The hand-made estimate: 10 GB weights + 6 GB reserve + 1 GB context on a 12 GB device -> capped (17 > 12 >= 11)."""
+    from memfit.memory.allocator_cap import retried_total
+
+    assert retried_total(_est()) == ""
+    capped = cap_reserve(_est(), 12 * GB)
+    why = retried_total(capped)
+    assert why.startswith("device total not compared: the unbounded pool (17.00 GB") and "12.00 GB" in why
+
+
+def test_validate_leaves_the_capped_published_rows_out_of_the_device_total() -> None:
+    """published-dev.jsonl's full bf16 b8 row (A100-80GB): the allocated peak is still predicted (72,484,429,824 B),
+    the device total is not (the unbounded pool, 91.20 GB, exceeds the A100's 84.92 GB), its reason in the note; the
+    b4 row, which fits unbounded, keeps its total."""
+    import json
+    from pathlib import Path
+
+    from memfit.validate import _predict
+
+    path = Path(__file__).parent / "data" / "groundtruth" / "published-dev.jsonl"
+    recs = {r["case"]: r for r in map(json.loads, path.read_text().splitlines()) if "case" in r}
+    alloc, total, why = _predict(recs["mistral-7b-v0.1/fms-full-bf16-adamw-ckpt-fa2-b8-s4096"])
+    assert (alloc, total) == (72_484_429_824, None) and "not compared" in why and "91.20 GB" in why
+    lora = next(c for c in recs if "fms-lora" in c and "-b4-" in c)
+    assert _predict(recs[lora])[1] is not None and _predict(recs[lora])[2] == ""

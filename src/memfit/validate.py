@@ -145,8 +145,7 @@ def workload_for_case(kind: str, params: dict[str, Any]) -> Workload:
 
 def _release(p: dict[str, Any]) -> str | None:
     """A case's stated transformers release (``params.transformers``): its loss, cache, logits and buffers."""
-    v = p.get("transformers")
-    return None if v is None else str(v)
+    return None if (v := p.get("transformers")) is None else str(v)
 
 
 def _peft_layout(version: Any) -> str:
@@ -239,14 +238,15 @@ def _predict(record: dict[str, Any]) -> tuple[int | None, int | None, str]:
     gpu = record.get("gpu")
     if gpu is not None:  # the run's GPU: its generation's CUDA context in the device total
         from .hardware import resolve_name
-        from .memory.allocator_cap import cap_reserve
+        from .memory.allocator_cap import cap_reserve, retried_total
         from .memory.nccl import context_and_nccl
         device = resolve_name(gpu) if isinstance(gpu, str) else None
         if device is None:
             return None, None, f"the case's 'gpu' {gpu!r} is not a GPU of data/gpus.toml: give its id (e.g. a100-80gb)"
         est = cap_reserve(context_and_nccl(est, device, wl), device.capacity_bytes)  # the allocator's retries
-    allocated = est.allocated_bytes
-    total = int(est.total_bytes)
+        if why := retried_total(est):  # the unbounded pool exceeds the GPU: its total is a bound, not compared
+            return int(est.total_bytes if est.allocated_bytes is None else est.allocated_bytes), None, why
+    allocated, total = est.allocated_bytes, int(est.total_bytes)
     return (total if allocated is None else int(allocated)), total, ""
 
 

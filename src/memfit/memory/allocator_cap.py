@@ -26,7 +26,7 @@ from typing import Any
 from ..result import Component, Estimate
 from ..units import fmt_bytes
 
-__all__ = ["RETRIES_KEY", "cap_reserve"]
+__all__ = ["RETRIES_KEY", "cap_reserve", "retried_total"]
 
 RETRIES_KEY = "allocator_retries"  # Estimate.details key: the capped run's figures (uncapped total, capacity, freed)
 
@@ -76,3 +76,17 @@ def _one_gpu_entry(est: Estimate) -> dict[str, Any] | bool | None:
         if isinstance(parts, dict) and parts.get("allocator_reserve") == est.component("allocator_reserve"):
             return dict(per[0])
     return False
+
+
+def retried_total(est: Estimate) -> str:
+    """Why a capped estimate's device total is not compared with a measured nvidia-smi peak ("" when it was not
+    capped). Where the unbounded pool exceeds the device, the run's allocator empties its cache and retries (above);
+    how much it holds afterwards, and what a once-a-second nvidia-smi sample catches of the moment before, depend on
+    the retries' timing, which memfit does not model: its total there is a bound (the capacity), not a prediction."""
+    capped = est.details.get(RETRIES_KEY)
+    if not isinstance(capped, dict):
+        return ""
+    return (f"device total not compared: the unbounded pool ({fmt_bytes(int(capped['uncapped_total_bytes']))}) "
+            f"exceeds the GPU's {fmt_bytes(int(capped['capacity_bytes']))}, so the run's allocator freed its cache "
+            "and retried (CUDACachingAllocator.cpp malloc); its nvidia-smi peak is set by those retries and by when "
+            "it was sampled, which memfit does not model")
