@@ -42,11 +42,12 @@ def dense_mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: boo
             down = linear(c, run, "ffn_down", prod, c.pb, inter, h)
             tr.free(0 if keep_act else prod)  # (kept: held by the chain)
             return down
-        prod = tr.alloc(t * inter * mb)
-        run.hold(tr, up)
-    # a plain ReLU's backward reads its output (threshold_backward(grad, result, 0))
+    # a plain ReLU's backward reads its output (threshold_backward(grad, result, 0)), not fc1's
     mlp = c.spec.layers[c.layer].mlp if 0 <= c.layer < len(c.spec.layers) else None
     relu = not gated and mlp is not None and mlp.activation == "relu"
+    if not gated:
+        prod = tr.alloc(t * inter * mb)
+        tr.free(up) if relu else run.hold(tr, up)
     # XLNetFeedForward: dropout(activation(...)) with config.dropout; the BART family's decoder layers and BioGPT's:
     # nn.functional.dropout(activation_fn(fc1(x)), p=activation_dropout) before fc2 (native_dropout: its output,
     # fc2's input, and a bool mask kept for native_dropout_backward)
