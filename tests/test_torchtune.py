@@ -56,6 +56,12 @@ def test_the_published_row_by_hand() -> None:
     assert estimate_training(SPEC, _wl("torchtune")).allocated_bytes == hf + 1_879_048_192 + 67_108_864
 
 
+def test_the_estimate_says_which_model_code() -> None:
+    notes = estimate_training(SPEC, _wl("torchtune-packed")).notes
+    assert any(n.startswith("--trainer torchtune-packed: torchtune's own Llama") for n in notes)
+    assert not any("torchtune" in n for n in estimate_training(SPEC, _wl("transformers")).notes)
+
+
 def test_the_model_float_frees_the_bf16_logits() -> None:
     """TransformerDecoder returns self.output(h).float(): at the loss the fp32 logits are alive, the bf16 ones not
     (transformers 5's loss upcasts inside the loss, both alive): 2 x 8,192 x 128,256 B = 2,101,346,304 less."""

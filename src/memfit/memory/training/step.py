@@ -140,7 +140,10 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
     if wl.grad_accum > 1:
         notes.append(f"gradient accumulation over {wl.grad_accum} micro-batches: activations of one micro-batch "
                      "of batch × context, gradients kept between them")
-    if wl.transformers_version is not None:
+    if wl.mode == "train" and wl.trainer != "transformers":
+        notes.append(f"--trainer {wl.trainer}: torchtune's own Llama (memory/torchtune.py: K/V copied to every head, "
+                     "its fp32 RoPE table); the allocator reserve is still replayed on transformers' layer")
+    elif wl.transformers_version is not None:
         notes.append(loss_note(loss_release(wl.transformers_version)))
     details: dict[str, Any] = {
         "trainable_parameters": states.trainable,
