@@ -126,6 +126,7 @@ class ModelActivations:
     embedding_backward_extra: int  # a dense V×h gradient made by the tied embedding's backward
     tower: int = 0  # a training vision tower's saved tensors: alive from before the text layers to after them
     final_norm: int = 0  # the part of ``outside`` the final norm and the head's input keep: made after the last layer
+    hc_head: int = 0  # the part of ``outside`` DeepSeek-V4's hyper-connection head keeps (two equal fp32 tensors)
 
     @property
     def saved_total(self) -> int:
@@ -443,8 +444,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     return LayerActivations(saved=saved, attention_core=T * core_token + sq_saved,
         checkpoint=T * r * h * max(1, fam.altup_copies(spec)),  # gemma3n: the block's input is n AltUp copies
         forward_extra=max(T * extra_token, sq_transient) + dequant, backward_extra=back,
-        weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)),
-        cache=T * cache_token,
+        weight_casts=casts, replicated=T * (norms_saved + (2 * h if p.dropout > 0 else 0)), cache=T * cache_token,
         op_saved=op_level_saved(spec, layer, T, p.proj_bytes, p.resid_bytes, p.amp, p.attn != "eager"),
         backward_relief=relief if layer.moe is None or mlp_back >= max(sq_back, ssm_back) else 0,
     )

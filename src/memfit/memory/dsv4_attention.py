@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..spec import AttentionSpec, LayerSpec, ModelSpec
 
-__all__ = ["dsv4_attention_transient", "dsv4_training", "hc_stream_bytes"]
+__all__ = ["dsv4_attention_transient", "dsv4_head_saved", "dsv4_training", "hc_stream_bytes"]
 
 FP32 = 4
 
@@ -43,6 +43,15 @@ def hc_stream_bytes(spec: ModelSpec, tokens: int, dt: int) -> int:
             n = shape[0] if isinstance(shape, tuple) else shape
             return tokens * n * spec.hidden_size * dt
     return 0
+
+
+def dsv4_head_saved(spec: ModelSpec, tokens: int) -> int:
+    """What DeepSeek-V4's hyper-connection head keeps for backward over ``tokens`` tokens (0 for other families):
+    transformers 5.25 ``DeepseekV4HyperHead.forward`` runs ``self.input_norm(x.flatten(2).float())``, whose
+    ``DeepseekV4UnweightedRMSNorm`` keeps its fp32 input (``pow`` and the product save it), and ``F.linear`` on the
+    normed result keeps that for ``hc_fn``'s gradient: two fp32 copies of the ``hc_mult`` streams. (The streams
+    themselves, which ``pre × x`` keeps, are the last layer's output.)"""
+    return 2 * hc_stream_bytes(spec, tokens, FP32) if spec.family == "deepseek_v4" else 0
 
 
 SINKHORN_ITERS = 20  # DeepseekV4Config.hc_sinkhorn_iters (the mHC mixing matrices' normalisation rounds)

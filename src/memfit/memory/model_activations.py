@@ -20,6 +20,7 @@ from .activations import (
 from .axk2_attention import first_norm_relief
 from .bart_head import bart_outside_saved
 from .bert_head import bert_outside_saved
+from .dsv4_attention import dsv4_head_saved
 from .first_layer import first_layer_saved
 from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
 from .runtimes import transformers_families as fam
@@ -58,6 +59,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
         outside += T * h  # embedding dropout mask
     outside += T * bert_outside_saved(spec, p)  # a BERT-family embedding LayerNorm and head transform
     outside += T * bart_outside_saved(spec, p)  # a BART-family embedding LayerNorm, a post-norm head's input
+    outside += (hc_head := dsv4_head_saved(spec, T))  # DeepSeek-V4's hyper-connection head (dsv4_attention.py)
     final_hidden = final_norm = 0
     if relative:
         kept, final_norm = relative_outside(spec, p, batch, seq)
@@ -92,4 +94,4 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     return ModelActivations(layers=layers, outside=outside, loss_saved=loss_saved, loss_forward_extra=fwd_extra,
                             loss_backward_extra=loss_back, head_weight_casts=head_casts,
                             embedding_backward_extra=emb_back,
-                            final_norm=final_norm)
+                            final_norm=final_norm, hc_head=hc_head)

@@ -220,7 +220,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     full = wl.checkpointing == "full"
     reentrant = checkpoint_reentrant(wl.transformers_version)
     own_norm = c.spec.final_norm and c.spec.family in OP_LAYER_NORM
-    outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0))
+    outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0) - acts.hc_head)
     x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
     if (n := altup_copies(c.spec)) > 1:  # Gemma 3n: the layers take AltUp's n copies stacked (torch.stack); the
         x = tr.alloc(n * t * h * c.r)  # embedding's output stays, saved by the AltUp projections that read it
@@ -242,6 +242,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             run = LayerRun()
         runs.append(run)
     final: list[int] = []
+    final += [tr.alloc(acts.hc_head // 2) for _ in range(2 if acts.hc_head else 0)]  # DeepSeek-V4's HC head
     head = _loss_forward(c, *(_op_layer_norm(c, x, final) if own_norm else (x, 0)))
     tr.free(*casts, *[k for run in runs for k in run.cache])  # autocast exits, the DynamicCache goes
     by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
@@ -249,7 +250,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
         by_layer.setdefault(layer_i, []).append((kind, numel, matrix))
     outer = by_layer.get(None, [])
     grad = _loss_backward(c, head, [x for x in outer if x[0] != "vision"])
-    tr.free(*final)  # the final norm's backward has run: its saved tensors go
+    tr.free(*final)  # the final norm's (and an HC head's) backward has run: their saved tensors go
     for i in range(len(runs) - 1, -1, -1):
         run = runs[i]
         if full:  # recomputed from the kept input (its stored K and V replace the first forward's)
