@@ -45,6 +45,10 @@ _VISION = ("vision", "visual", "image", "audio", "multi_modal_projector", "mm_pr
 _SSM = ("linear_attn", "mamba", "mixer", "ssm", "conv", "recurrent", "time_mix", "short_conv", "rwkv")
 _ATTN = ("attn", "attention")
 _MLP = ("mlp", "ffn", "feed_forward", "fc1", "fc2", "c_fc", "dense_h_to_4h", "dense_4h_to_h")
+# a BERT-type layer's feed-forward (transformers 5.25 models/bert/modeling_bert.py and its copies: BertLayer's
+# ``intermediate`` = BertIntermediate, ``dense`` Linear(h, I) then ACT2FN; ``output`` = BertOutput, ``dense``
+# Linear(I, h)); the attention's own ``attention.output.dense`` is taken as attention before this
+_BERT_MLP = {"intermediate": "ffn_up", "output": "ffn_down"}
 _ROLE = (  # module-name pieces → (attention kind, mlp kind); checked in order
     # multi-head latent attention's nn.Linears (transformers 5.25 modeling_longcat_flash.py LongcatFlashMLA, as
     # DeepseekV3Attention): q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj
@@ -89,6 +93,8 @@ def _in_layer(low: str, module: str, param: str) -> tuple[str, Group]:
         return _role(module, True), "attention"
     if any(s in low for s in _MLP):
         return _role(module, False), "mlp"
+    if module == "dense" and (parent := low.split(".")[-3]) in _BERT_MLP:
+        return _BERT_MLP[parent], "mlp"
     return "other", "other"
 
 

@@ -10,6 +10,7 @@ in place).
 
 from __future__ import annotations
 
+from ...sources.bert_family import BERT_HEADS
 from ..lora_dropout import AMP_BYTES, dropout_backward
 from .layer_hc import hc_streams
 from .layer_ops import LayerRun, Linear, StepContext
@@ -176,8 +177,12 @@ def _linear_backward(c: StepContext, lin: Linear, weight: bool = True) -> tuple[
             gx = dropout_backward(tr, gx, t, lin.n_in, pa)
         low = tr.alloc(t * lin.n_in * lin.x_bytes) if lin.x_bytes != pa else 0  # the input cast's backward
         tr.free(gx, low)
+    # a BERT type's biased Linear (AddmmBackward0; torchgen derivatives.yaml addmm: self, mat1, mat2, made in that
+    # order) makes its input's gradient before its weight's, as the simulator's trace of xlm-roberta-default-l2
+    # shows; the other types' replay keeps the weight's first (not re-checked here)
+    gi = tr.alloc(t * lin.n_in * c.pb) if c.spec.family in BERT_HEADS else 0
     gw = tr.alloc(lin.n_in * lin.n_out * c.pb) if (c.p.full and weight) else 0  # the weight's, then the input's
-    gi = tr.alloc(t * lin.n_in * c.pb)
+    gi = gi or tr.alloc(t * lin.n_in * c.pb)
     tr.free(gcast, *lin.saved, lin.weight_cast)  # the matmul's node is done: its saved tensors go
     if gw and c.p.amp:  # then the weight cast's backward: the fp32 gradient
         g32 = tr.alloc(lin.n_in * lin.n_out * 4)

@@ -4,6 +4,7 @@ and whether a LoRA adapter keeps its Linear's own input (PEFT's cast to the adap
 
 from __future__ import annotations
 
+from ...sources.bert_family import BERT_HEADS
 from ..lora_dropout import adapter_input_saved
 from ..relative_attention import RELATIVE_ATTENTION
 from .layer_ops import LayerRun, StepContext, linear
@@ -56,7 +57,14 @@ def dense_mlp(c: StepContext, run: LayerRun, inter: int, gated: bool, fused: boo
         run.hold(tr, prod) if relu else tr.free(prod)
         prod, relu = dropped, False
         run.hold(tr, mask)
+    # a BERT type's BertOutput.dense keeps its input (the activation's output) until its own backward has made both
+    # gradients (AddmmBackward0 saves mat1): held before down is made, the replay frees it after down's backward (the
+    # simulator's trace of xlm-roberta-default-l2); the other types' replay frees it before (not re-checked here)
+    if early := c.spec.family in BERT_HEADS and not gated and c.p.full:
+        run.hold(tr, prod)
     down = linear(c, run, "ffn_down", prod, mb, inter, h, mb)
+    if early:
+        return down
     # down's input is kept for its weight's gradient or an adapter reading it uncast; otherwise a frozen down_proj's
     # backward reads its weight only
     run.hold(tr, prod) if c.p.full or relu or adapter_keeps(c, run, prod, mb) else tr.free(prod)
