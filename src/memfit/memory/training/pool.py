@@ -50,7 +50,6 @@ from ..allocator_trace import (
 )
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import tower_training_saved
-from ..lora import DEFAULT_TARGETS, adapted_tensors, expert_adapters
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
@@ -59,7 +58,7 @@ from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .recompute import Recompute, stops_early
-from .states import ModelStates, indexer_parameter
+from .states import ModelStates, indexer_parameter, lora_factors
 from .tower import TowerRun, idle_tower_tensors, tower_backward, tower_forward, tower_parameters
 
 __all__ = ["training_pool", "training_reserve"]
@@ -103,9 +102,9 @@ def training_pool(spec: ModelSpec, wl: Workload, states: ModelStates, acts: Mode
     c = StepContext(tr, spec, p, wl.batch, wl.context, kv_stores=kv_store_layers(spec), ckpt=wl.checkpointing == "full")
     _build(tr, c, states.weights, states.precision.weight_bytes, wl.random_init, states.fp32_kept)
     trainable = _trainable(c, wl, states)
-    if states.lora:
-        for x in trainable:
-            tr.alloc(x[2] * 4)
+    if states.lora:  # every factor PEFT builds, an idle cross-attention's too (states.lora_factors)
+        for _layer, n, _trains in lora_factors(spec, wl):
+            tr.alloc(n * 4)
     tr.built()
     opt: list[int] = []
     for step in range(2):
@@ -191,14 +190,7 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
     """The trainable tensors in parameter order (16-bit full training: a kept-float32 one in 2-B units, see wide)."""
     spec = c.spec
     if states.lora:
-        targets = wl.lora_targets or DEFAULT_TARGETS
-        out: list[Param] = []
-        for t in adapted_tensors(spec, targets, wl.peft_version):
-            r = wl.lora_rank
-            out += [(t.layer, "lora", r * t.shape[1], False), (t.layer, "lora", t.shape[0] * r, False)]
-        for layer, _kind, a, b in expert_adapters(spec, wl.lora_rank, targets, wl.peft_version):
-            out += [(layer, "lora", math.prod(a), False), (layer, "lora", math.prod(b), False)]
-        return out
+        return [(layer, "lora", n, False) for layer, n, trains in lora_factors(spec, wl) if trains]
     blocks = [x for x in _blocks(c) if not indexer_parameter(spec.family, x.name)]  # no gradient (states.py)
     if not wl.images:
         blocks = [x for x in blocks if x.group != "vision"]
@@ -206,7 +198,8 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
         vision = [i for i, x in enumerate(blocks) if x.group == "vision"]
         drop = set(vision[-idle:]) if len(vision) > idle else set()
         blocks = [x for i, x in enumerate(blocks) if i not in drop]
-    out, wide = [], (4 // c.p.weight_bytes if states.fp32_kept else 1)  # its grad and AdamW states fp32 (states.py)
+    out: list[Param] = []
+    wide = 4 // c.p.weight_bytes if states.fp32_kept else 1  # its grad and AdamW states fp32 (states.py)
     for x in blocks:  # transformers >= 5 keeps a MoE layer's experts as gate_up_proj (E, 2I, h) and down_proj
         if x.kind == "ffn_up_exps" and out and out[-1][:2] == (x.layer, "ffn_gate_exps"):
             out[-1] = (x.layer, x.kind, out[-1][2] + x.numel, True)

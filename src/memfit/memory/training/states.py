@@ -192,8 +192,11 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
                                    f"pick --lora-targets from its linear modules: {', '.join(have)}")
         r = wl.lora_rank
         shapes: list[tuple[int, ...]] = []
-        head = emb = tower = 0
+        head = emb = tower = idle = 0
         for t in adapted:
+            if encoder_attention(t.name):  # built, never called: no gradient, no state (lora_factors)
+                idle += r * (t.shape[0] + t.shape[1])
+                continue
             shapes += [(r, t.shape[1]), (t.shape[0], r)]
             b = 4 * r * (t.shape[0] + t.shape[1])
             if t.layer is not None:
@@ -204,7 +207,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
             shapes += [a_shape, b_shape]
             layer_grads[layer_i] += 4 * (math.prod(a_shape) + math.prod(b_shape))
         trainable = sum(math.prod(s) for s in shapes)
-        lora = 4 * trainable
+        lora = 4 * (trainable + idle)
         grad_b = 4
         gradients = trainable * grad_b
         opt = optimizer_memory(_opt_name(wl.optimizer), shapes, 4)
@@ -261,6 +264,22 @@ def _full(spec: ModelSpec, wl: Workload, p: Precision, layer_grads: list[int]
                       f"{wide_opt.formula}", step_temporary=max(opt.step_temporary, wide_opt.step_temporary))
     gradients = trainable * wb + sum(math.prod(x) for x in shapes[1]) * (4 - wb)
     return weights, wformula, trainable, opt, (head, emb, tower, gradients)
+
+
+def lora_factors(spec: ModelSpec, wl: Workload) -> list[tuple[int | None, int, bool]]:
+    """Every LoRA factor PEFT builds, in model order (each adapted Linear's ``lora_A`` then ``lora_B``, then the
+    experts'): (layer, elements, whether it trains). PEFT matches target names by suffix (peft 0.22
+    tuners/tuners_utils.py ``check_target_module_exists``), so ``q_proj`` also adapts a decoder layer's
+    ``encoder_attn.q_proj``; a causal LM on text never calls that module (``encoder_attention``), so its factors,
+    built and ``requires_grad``, get no gradient and AdamW no state (torch/optim/adam.py ``_init_group``)."""
+    targets, r = wl.lora_targets or DEFAULT_TARGETS, wl.lora_rank
+    out: list[tuple[int | None, int, bool]] = []
+    for t in adapted_tensors(spec, targets, wl.peft_version):
+        trains = not encoder_attention(t.name)
+        out += [(t.layer, r * t.shape[1], trains), (t.layer, t.shape[0] * r, trains)]
+    for layer, _kind, a, b in expert_adapters(spec, r, targets, wl.peft_version):
+        out += [(layer, math.prod(a), True), (layer, math.prod(b), True)]
+    return out
 
 
 def encoder_attention(name: str) -> bool:

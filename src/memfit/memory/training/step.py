@@ -167,7 +167,7 @@ def training_components(spec: ModelSpec, wl: Workload, states: ModelStates, peak
     if states.lora:
         layout = f", PEFT {wl.peft_version}'s layout on MoE layers (--peft-version)" if spec.is_moe else ""
         comps.append(Component("lora_weights", states.lora,
-                               f"{states.trainable:,} LoRA parameters (r = {wl.lora_rank}{layout}) × 4 B (fp32) = "
+                               f"{states.lora // 4:,} LoRA parameters (r = {wl.lora_rank}{layout}) × 4 B (fp32) = "
                                f"{fmt_bytes(states.lora)}"))
     comps.append(Component("gradients", peak.gradients,
                            f"gradients alive at the peak ({peak.phase}): {fmt_bytes(peak.gradients)}; all "
