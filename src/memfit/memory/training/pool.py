@@ -57,7 +57,7 @@ from ..weight_init import build_initialised, build_plain, orthogonal_build
 from .layer_grads import layer_backward
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
-from .recompute import Recompute, stops_early
+from .recompute import recompute_layer
 from .states import ModelStates, indexer_parameter, lora_factors
 from .tower import TowerRun, idle_tower_tensors, tower_backward, tower_forward, tower_parameters
 
@@ -262,24 +262,12 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
 
 def _recompute(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, reentrant: bool = False) -> LayerRun:
     """A checkpointed layer run again from its kept input ``x``, stopped at its last pack as torch.utils.checkpoint's
-    non-reentrant mode stops it (``recompute.py``): its allocations before that pack counted on a pool of its own,
-    then made on the step's pool, the later ones left out. The reentrant mode runs the whole forward again."""
+    non-reentrant mode stops it (``recompute.recompute_layer``). The reentrant mode runs the whole forward again."""
     tr = c.tr
-    if reentrant or not stops_early(c, layer):
+    if reentrant:
         return layer_forward(c, layer, la, x)
     fresh = _LargePool(tr.expandable) if isinstance(tr, _LargePool) else Trace(tr.expandable)  # (as the step's)
-    counting = Recompute(inner=fresh)
-    stand_in = fresh.alloc(tr.pool.live[x].size) if x in tr.pool.live else 0
-    c.tr = counting
-    try:
-        layer_forward(c, layer, la, stand_in)
-        real = Recompute(inner=tr, limit=counting.last_pack or math.inf, rest=counting.rest)
-        c.tr = real
-        run = layer_forward(c, layer, la, x)
-        real.limit = math.inf  # (a backward op reading the trace it was made with allocates in full)
-    finally:
-        c.tr = tr
-    return run
+    return recompute_layer(c, layer, la, x, fresh)
 
 
 def _embedding_backward(c: StepContext, trainable: list[Param]) -> None:

@@ -37,6 +37,7 @@ from ..allocator_trace import CUBLAS_WORKSPACE, Block, PoolFigures, Trace, param
 from .fsdp_params import tp_spec
 from .layer_grads import layer_backward
 from .layer_stream import LayerRun, StepContext, layer_forward
+from .recompute import recompute_layer
 from .states import ModelStates
 
 __all__ = ["PipeRank", "PipeStage", "pipe_rank", "pipeline_pool", "with_replayed_reserve"]
@@ -258,9 +259,9 @@ def run_actions(
         for k in range(len(runs) - 1, -1, -1):
             i = st.layers[k]
             run = runs[k]
-            if r.full_ckpt:
+            if r.full_ckpt:  # run again, stopped at its last pack (``recompute.py``)
                 tr.free(*[key for _, key in run.saved])
-                run = layer_forward(c, spec.layers[i], r.acts.layers[i], inputs[k])
+                run = recompute_layer(c, spec.layers[i], r.acts.layers[i], inputs[k], Trace(tr.expandable))
             start = len(c.grads)
             c.added = not fresh and not hooks  # FSDP's hooks take the gradients themselves (``pp_fsdp_pool``)
             grad = layer_backward(c, run, grad, _trainable(r, i))

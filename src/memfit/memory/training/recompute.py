@@ -17,7 +17,8 @@ output, the grouped experts' routing-weight product and ``index`` of the restore
 hyper-connection products) and runs the layer's forward twice: on a pool of its own, to count the allocations made
 before the last pack, then on the step's pool with every allocation after those left out. Only layers whose tail is
 replayed op by op stop early (``stops_early``); what a family keeps beyond the replayed tensors (the layer's one
-remainder block) is saved, so it is made before the stop.
+remainder block) is saved, so it is made before the stop. The one-GPU replay (``pool.py``) and the pipeline ranks'
+(``pp_pool.py``) recompute so (``recompute_layer``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import math
 from dataclasses import dataclass, field
 
 from ...spec import LayerSpec
+from ..activations import LayerActivations
 from ..allocator_trace import Trace
 from ..runtimes.transformers_families import block_extras_saved
-from .layer_ops import StepContext
+from .layer_ops import LayerRun, StepContext
+from .layer_stream import layer_forward
 
-__all__ = ["Recompute", "stops_early"]
+__all__ = ["Recompute", "recompute_layer", "stops_early"]
 
 
 @dataclass
@@ -81,7 +84,35 @@ def stops_early(c: StepContext, layer: LayerSpec) -> bool:
     as the remainder block (Gemma 3n's AltUp, Gemma 4's per-layer input path: ``block_extras_saved``)."""
     if block_extras_saved(c.spec, layer, c.p.amp, c.r, c.pb, True):
         return False
-    last = "moe" if layer.moe is not None else "mlp" if layer.mlp is not None else \
-        "attention" if layer.attention is not None and layer.linear is None and layer.ssm is None \
-        and layer.conv is None else ""
+    last = (
+        "moe"
+        if layer.moe is not None
+        else "mlp"
+        if layer.mlp is not None
+        else "attention"
+        if layer.attention is not None and layer.linear is None and layer.ssm is None and layer.conv is None
+        else ""
+    )
     return bool(last)
+
+
+def recompute_layer(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int, fresh: Trace) -> LayerRun:
+    """A checkpointed layer run again from its kept input ``x``, stopped at its last pack as torch.utils.checkpoint's
+    non-reentrant mode stops it: its allocations before that pack counted on ``fresh`` (a pool of its own, of the
+    step's kind), then made on the step's pool ``c.tr``, the later ones left out. A layer that does not stop where
+    the replay marks its packs (``stops_early``) runs its whole forward again."""
+    tr = c.tr
+    if not stops_early(c, layer):
+        return layer_forward(c, layer, la, x)
+    counting = Recompute(inner=fresh)
+    stand_in = fresh.alloc(tr.pool.live[x].size) if x in tr.pool.live else 0
+    c.tr = counting
+    try:
+        layer_forward(c, layer, la, stand_in)
+        real = Recompute(inner=tr, limit=counting.last_pack or math.inf, rest=counting.rest)
+        c.tr = real
+        run = layer_forward(c, layer, la, x)
+        real.limit = math.inf  # (a backward op reading the trace it was made with allocates in full)
+    finally:
+        c.tr = tr
+    return run
