@@ -30,7 +30,6 @@ The byte figures: those of the step's allocated peak (``activations.py``, ``stat
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from functools import lru_cache
 
