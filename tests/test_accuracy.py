@@ -2038,6 +2038,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
     # formula changed; zamba-l8 training still simulating, not in the file;
     # 9 cases, median 0.56 %, worst cpmant-l2 +3.07 %, most under bert-l2 bf16 AdamW -1.90 %
+    # then l12xlmr (345508b) and l12small2 (0eee6e2), landed beside this file, scored once after: roc-bert -1.33 ->
+    # -1.29 %, roformer +2.20 -> +2.13 %, bart-l3 LoRA ckpt -0.40 -> -0.55 %; median 0.56 % (unchanged)
     ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=3.08, under=-1.91),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
