@@ -30,6 +30,7 @@ from ..torchtune import rope_cache_bytes, rope_cache_formula
 
 __all__ = [
     "TRAINING_HANDLES",
+    "NO_GRAD_INDEXER",
     "ModelStates",
     "dtype_bytes",
     "indexer_parameter",
@@ -293,15 +294,39 @@ def encoder_attention(name: str) -> bool:
     return any(part in ("encoder_attn", "encoder_attn_layer_norm") for part in name.split("."))
 
 
+# families whose lightning indexer returns only integer top-k indices (or a mask built from them), so no path from the
+# loss reaches its parameters (transformers 5.25; each checked on the CPU with transformers' own tiny model, one
+# forward + backward, tests/test_indexer_grads.py): DeepseekV4Indexer (deepseek_v4), DeepseekV32Indexer
+# (deepseek_v32), GlmMoeDsaIndexer (glm_moe_dsa), AXK2Indexer (axk2), HYV4Indexer (hy_v4), Dots3NoteTextIndexer
+# (dots3_note), each ``forward`` ending ``index_scores.topk(topk, dim=-1).indices.to(torch.int32)``, read by the
+# attention only to scatter a boolean mask; MiniMaxM3VLIndexer (minimax_m3_vl) returns the top-k block indices and
+# ``build_block_mask`` turns them into a boolean mask
+NO_GRAD_INDEXER = frozenset(
+    {
+        "deepseek_v4",
+        "deepseek_v32",
+        "glm_moe_dsa",
+        "axk2",
+        "hy_v4",
+        "dots3_note",
+        "dots3_note_text",
+        "minimax_m3_vl",
+        "minimax_m3_vl_text",
+    }
+)
+
+
 def indexer_parameter(family: str, name: str) -> bool:
-    """Whether the parameter belongs to DeepSeek-V4's lightning indexer, which gets no gradient, so AdamW keeps no
-    state for it (torch 2.13 optim/adam.py ``_init_group``: only parameters whose ``.grad`` is not None). transformers
-    5.25 models/deepseek_v4/modeling_deepseek_v4.py: ``DeepseekV4Indexer.forward`` returns only
-    ``index_scores.topk(top_k, dim=-1).indices`` (torch's topk differentiates its values alone, derivatives.yaml
-    ``output_differentiability: [True, False]``), and ``DeepseekV4CSACompressor.forward`` reads them only to scatter a
-    constant 0 into a fresh ``block_bias``: no path from the loss reaches the indexer's ``kv_proj``, ``gate_proj``,
-    ``position_bias``, ``kv_norm``, ``q_b_proj`` or ``scorer.weights_proj`` (AccumulateGrad never runs for them)."""
-    return family == "deepseek_v4" and ".indexer." in name
+    """Whether the parameter belongs to a lightning indexer that gets no gradient, so AdamW keeps no state for it
+    (torch 2.13 optim/adam.py ``_init_group``: only parameters whose ``.grad`` is not None). The indexer's output is
+    integers: torch's topk differentiates its values alone (tools/autograd/derivatives.yaml ``topk``:
+    ``output_differentiability: [True, False]``), so AccumulateGrad never runs for the indexer's projections and norms
+    (``NO_GRAD_INDEXER``). transformers 5.25 models/deepseek_v4/modeling_deepseek_v4.py:
+    ``DeepseekV4Indexer.forward`` returns ``index_scores.topk(top_k, dim=-1).indices``, and
+    ``DeepseekV4CSACompressor.forward`` reads them only to scatter a constant 0 into a fresh ``block_bias``; the
+    DeepSeek-V3.2-style indexers (``wq_b``, ``wk``, ``k_norm``, ``weights_proj``) feed ``.scatter(-1, topk_indices,
+    False)`` of a boolean mask (e.g. models/deepseek_v32/modeling_deepseek_v32.py ``DeepseekV32Attention.forward``)."""
+    return family in NO_GRAD_INDEXER and ".indexer." in name
 
 
 def _fp32_kept_parameters(spec: ModelSpec, weight_bytes: int) -> int:
