@@ -143,3 +143,59 @@ def test_transformers_gives_the_indexer_no_gradient(
     spec = spec_from_config(conf.to_dict())
     full = model_states(spec, Workload(mode="train", batch=1, context=96, mixed_precision=False))
     assert full.trainable == sum(p.numel() for p in model.parameters()) - sum(no_grad.values())
+
+
+# LoRA (r 4) on the indexers' Linears too: PEFT matches target names by suffix, so q_proj / k_proj also adapt
+# MiniMax-M3's indexer.q_proj / indexer.k_proj; lora_B(lora_A(x)) joins an output that reaches the loss only as
+# integer indices, so those factors get no gradient and no AdamW state (states._idle_factor)
+# DeepSeek-V3.2 (q_b_proj, wq_b, wk, o_proj), per layer: q_b_proj (24, 8) 4 x 8 + 24 x 4 = 128, o_proj (32, 16)
+# 64 + 128 = 192 train; the indexer's wq_b (16, 8) 32 + 64 = 96 and wk (8, 32) 128 + 32 = 160 do not
+# MiniMax-M3 (q_proj, k_proj, v_proj, o_proj), per layer: the attention's four (32, 32) 256 each train; the indexer's
+# q_proj (16, 32) 128 + 64 = 192 and k_proj (8, 32) 128 + 32 = 160 do not
+LORA: list[tuple[str, tuple[str, ...], int, int]] = [
+    ("deepseek_v32", ("q_b_proj", "wq_b", "wk", "o_proj"), 2 * (128 + 192), 2 * (96 + 160)),
+    ("minimax_m3_vl_text", ("q_proj", "k_proj", "v_proj", "o_proj"), 2 * 4 * 256, 2 * (192 + 160)),
+]
+
+
+@pytest.mark.parametrize(("model_type", "targets", "trained", "idle"), LORA, ids=[c[0] for c in LORA])
+def test_lora_factors_on_the_indexer_get_no_gradient(
+    model_type: str, targets: tuple[str, ...], trained: int, idle: int
+) -> None:
+    """By hand: every factor is built (fp32 weights of trained + idle elements), the indexer's train not (gradients
+    and AdamW's states for ``trained`` elements only); the pool trains the same factors. The old code trained all:
+    trainable = trained + idle."""
+    kw = next(c[1] for c in CASES if c[0] == model_type)
+    spec = spec_from_config(_config(model_type, kw))
+    wl = Workload(mode="lora", batch=1, context=96, lora_rank=4, lora_targets=targets)
+    st = model_states(spec, wl)
+    assert (st.lora, st.trainable, st.gradients) == (4 * (trained + idle), trained, 4 * trained)
+    assert st.optimizer.state_bytes == 2 * 4 * trained
+    tr = Recorded()
+    params = _trainable(StepContext(tr, spec, st.precision, 1, 96), wl, st)
+    assert sum(n for _layer, _kind, n, _m in params) == trained
+    _states(tr, st, params)
+    assert sum(tr.sizes) == st.optimizer.state_bytes
+
+
+@pytest.mark.parametrize(("model_type", "targets", "trained", "idle"), LORA, ids=[c[0] for c in LORA])
+def test_peft_gives_the_indexer_factors_no_gradient(
+    model_type: str, targets: tuple[str, ...], trained: int, idle: int
+) -> None:
+    """PEFT's LoRA on transformers' tiny model, one forward and backward on the CPU: the factors without ``.grad``
+    are exactly the indexer's, ``idle`` elements of ``trained + idle`` requiring grad."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    conf = transformers.CONFIG_MAPPING[model_type](**next(c[1] for c in CASES if c[0] == model_type))
+    torch.manual_seed(0)
+    model = peft.get_peft_model(
+        transformers.AutoModelForCausalLM.from_config(conf), peft.LoraConfig(r=4, target_modules=list(targets))
+    )
+    ids = torch.randint(0, 64, (1, 96))
+    model(input_ids=ids, labels=ids).loss.backward()
+    factors = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    no_grad = {n: p.numel() for n, p in factors.items() if p.grad is None}
+    assert sum(p.numel() for p in factors.values()) == trained + idle
+    assert sum(no_grad.values()) == idle
+    assert all(".indexer." in n for n in no_grad)

@@ -29,8 +29,8 @@ from ..optimizers import OptimizerMemory, optimizer_memory
 from ..torchtune import rope_cache_bytes, rope_cache_formula
 
 __all__ = [
-    "TRAINING_HANDLES",
     "NO_GRAD_INDEXER",
+    "TRAINING_HANDLES",
     "ModelStates",
     "dtype_bytes",
     "indexer_parameter",
@@ -195,7 +195,7 @@ def model_states(spec: ModelSpec, wl: Workload) -> ModelStates:
         shapes: list[tuple[int, ...]] = []
         head = emb = tower = idle = 0
         for t in adapted:
-            if encoder_attention(t.name):  # built, never called: no gradient, no state (lora_factors)
+            if _idle_factor(spec, t.name):  # built, no gradient reaches it: no state (lora_factors)
                 idle += r * (t.shape[0] + t.shape[1])
                 continue
             shapes += [(r, t.shape[1]), (t.shape[0], r)]
@@ -272,15 +272,24 @@ def lora_factors(spec: ModelSpec, wl: Workload) -> list[tuple[int | None, int, b
     experts'): (layer, elements, whether it trains). PEFT matches target names by suffix (peft 0.22
     tuners/tuners_utils.py ``check_target_module_exists``), so ``q_proj`` also adapts a decoder layer's
     ``encoder_attn.q_proj``; a causal LM on text never calls that module (``encoder_attention``), so its factors,
-    built and ``requires_grad``, get no gradient and AdamW no state (torch/optim/adam.py ``_init_group``)."""
+    built and ``requires_grad``, get no gradient and AdamW no state (torch/optim/adam.py ``_init_group``); nor do the
+    factors on a lightning indexer's projections (``indexer_parameter``: e.g. ``q_proj`` / ``k_proj`` also adapt
+    MiniMax-M3's ``indexer.q_proj`` / ``indexer.k_proj``), whose output reaches the loss only as integer indices."""
     targets, r = wl.lora_targets or DEFAULT_TARGETS, wl.lora_rank
     out: list[tuple[int | None, int, bool]] = []
     for t in adapted_tensors(spec, targets, wl.peft_version):
-        trains = not encoder_attention(t.name)
+        trains = not _idle_factor(spec, t.name)
         out += [(t.layer, r * t.shape[1], trains), (t.layer, t.shape[0] * r, trains)]
     for layer, _kind, a, b in expert_adapters(spec, r, targets, wl.peft_version):
         out += [(layer, math.prod(a), True), (layer, math.prod(b), True)]
     return out
+
+
+def _idle_factor(spec: ModelSpec, name: str) -> bool:
+    """Whether LoRA's factors on the adapted Linear ``name`` get no gradient: an encoder attention a causal LM never
+    calls, or a lightning indexer whose output is integer top-k indices (LoRA's ``lora_B(lora_A(x))`` is added to
+    that Linear's output, which reaches the loss only through ``topk(...).indices``)."""
+    return encoder_attention(name) or indexer_parameter(spec.family, name)
 
 
 def encoder_attention(name: str) -> bool:
