@@ -199,3 +199,89 @@ def test_peft_gives_the_indexer_factors_no_gradient(
     assert sum(p.numel() for p in factors.values()) == trained + idle
     assert sum(no_grad.values()) == idle
     assert all(".indexer." in n for n in no_grad)
+
+
+# the two families whose indexer memfit prices only inside their image-text model (text alone: the vision tower
+# and projector get no gradient either, states._full's vision rule). Mistral Large 4's indexer, per layer: wq_b
+# (2 x 8, 32) 512 (queries from the hidden states: no Q-LoRA), wk (8, 32) 256, k_norm 16, weights_proj (2, 32) 64,
+# q_input_norm (LayerNorm(32)) 64, softmax_scaling scale and bias 2 + 2: 916 parameters. HY-V4-VL's as HY-V4's: 464
+VL: list[tuple[str, dict[str, Any], tuple[int, ...], int]] = [
+    (
+        "mistral_large4",
+        {
+            "text_config": {**MLA, "first_k_dense_replace": 1, "model_type": "mistral_large4_text"},
+            "vision_config": {
+                "hidden_size": 16,
+                "intermediate_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "head_dim": 8,
+                "image_size": 32,
+                "patch_size": 8,
+            },
+        },
+        (0, 1),
+        916,
+    ),
+    (
+        "hy_v4_vl",
+        {
+            "text_config": {
+                **MLA,
+                **SHARED,
+                "head_dim": 16,
+                "hc_mult": 2,
+                "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 0]},
+            },
+            "vision_config": {
+                "hidden_size": 16,
+                "intermediate_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "out_hidden_size": 32,
+            },
+        },
+        (0, 2),
+        464,
+    ),
+]
+
+
+@pytest.mark.parametrize(("model_type", "kw", "layers", "per_layer"), VL, ids=[c[0] for c in VL])
+def test_image_text_families_indexer(
+    model_type: str, kw: dict[str, Any], layers: tuple[int, ...], per_layer: int
+) -> None:
+    """By hand: the text layers' gradients leave out exactly their indexer's parameters (``per_layer`` elements in each
+    layer with its own indexer, at their weights' width); and transformers' own model (``*ForConditionalGeneration``,
+    text alone, one forward and backward on the CPU) leaves exactly the indexers, the vision tower and the projector
+    without ``.grad``, which memfit's trainable count matches. The old code gave the indexers gradients."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    conf = transformers.CONFIG_MAPPING[model_type](**kw)
+    spec = spec_from_config(conf.to_dict())
+    full = model_states(spec, Workload(mode="train", batch=1, context=96, mixed_precision=False))
+    width = {t.name: 4 if full.fp32_kept and fp32_kept(spec.family, t.name) else 2 for t in inventory(spec)}
+    per = {t.layer: 0 for t in inventory(spec) if t.layer is not None}
+    idx = dict.fromkeys(per, 0)
+    for t in inventory(spec):
+        if t.layer is not None:
+            per[t.layer] += t.numel * width[t.name]
+            idx[t.layer] += t.numel if ".indexer." in t.name else 0
+    assert [idx[i] for i in sorted(idx)] == [per_layer if i in layers else 0 for i in sorted(idx)]
+    lost = {
+        i: sum(t.numel * width[t.name] for t in inventory(spec) if t.layer == i and ".indexer." in t.name) for i in per
+    }
+    assert full.layer_grads == tuple(per[i] - lost[i] for i in sorted(per))
+    module = __import__(type(conf).__module__.replace("configuration_", "modeling_"), fromlist=["_"])
+    cls = next(getattr(module, n) for n in dir(module) if n.endswith("ForConditionalGeneration"))
+    torch.manual_seed(0)
+    model = cls(conf)
+    ids = torch.randint(0, 64, (1, 96))
+    model(input_ids=ids, labels=ids).loss.backward()
+    no_grad = {n: p.numel() for n, p in model.named_parameters() if p.grad is None}
+    indexer = {n for n in no_grad if ".indexer." in n}
+    assert {n for n in no_grad if n not in indexer} == {
+        n for n, _p in model.named_parameters() if "vision_tower" in n or "multi_modal_projector" in n
+    }
+    assert sum(no_grad[n] for n in indexer) == len(layers) * per_layer
+    assert full.trainable == sum(p.numel() for p in model.parameters()) - sum(no_grad.values())

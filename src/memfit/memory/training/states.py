@@ -307,7 +307,8 @@ def encoder_attention(name: str) -> bool:
 # loss reaches its parameters (transformers 5.25; each checked on the CPU with transformers' own tiny model, one
 # forward + backward, tests/test_indexer_grads.py): DeepseekV4Indexer (deepseek_v4), DeepseekV32Indexer
 # (deepseek_v32), GlmMoeDsaIndexer (glm_moe_dsa), AXK2Indexer (axk2), HYV4Indexer (hy_v4), Dots3NoteTextIndexer
-# (dots3_note), each ``forward`` ending ``index_scores.topk(topk, dim=-1).indices.to(torch.int32)``, read by the
+# (dots3_note), HYV4VLIndexer (hy_v4_vl), MistralLarge4TextIndexer (mistral_large4: also its q_input_norm and
+# softmax_scaling), each ``forward`` ending ``index_scores.topk(topk, dim=-1).indices.to(torch.int32)``, read by the
 # attention only to scatter a boolean mask; MiniMaxM3VLIndexer (minimax_m3_vl) returns the top-k block indices and
 # ``build_block_mask`` turns them into a boolean mask
 NO_GRAD_INDEXER = frozenset(
@@ -317,6 +318,8 @@ NO_GRAD_INDEXER = frozenset(
         "glm_moe_dsa",
         "axk2",
         "hy_v4",
+        "hy_v4_vl",
+        "mistral_large4",
         "dots3_note",
         "dots3_note_text",
         "minimax_m3_vl",
