@@ -565,7 +565,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then MiniMax-M3's sparse layers priced (l12indexer: the indexer and build_block_mask's dense additive mask,
     # runtimes/transformers_pool_m3.py, sparse_attention.block_sparse_transient): minimax-m3 sparse -8.07 -> +0.00 %;
     # median 0.02 %, worst and most under gpt-neo-default-l4 fp32 eager generate -1.53 % again
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.05, worst=1.53, under=-1.53),
+    # + prophetnet-default-l2 bf16 eager forward b2 s330, moved from blind round 7 by the held-out rule (l12prophet,
+    # before its trace was read): -40.85 %; 52 cases, median 0.02 %, worst and most under prophetnet -40.85 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.05, worst=40.86, under=-40.86),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -820,7 +822,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 14 cases, median 2.76 %, worst reformer fp32 eager forward +54.52 %, most under prophetnet eager forward
     # -40.85 %; outside the bars also dots3-note prefill -10.13 %, xmod prefill +9.51 %, dory generate -7.99 %, xlm
     # fp16 eager forward -7.55 %, git fp16 eager generate +4.26 % (not looked into: blind)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=2.77, worst=54.53, under=-40.86),
+    # then prophetnet eager forward (-40.85 %) moved to development (sweep-dev.jsonl) by the held-out rule
+    # (l12prophet), prophetnet-default-l2 fp32 eager forward b3 s210 listed blind in its place (not yet simulated):
+    # 13 cases, median 2.76 -> 1.27 %, worst reformer +54.52 %, most under now dots3-note prefill -10.13 % (tighter)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=1.28, worst=54.53, under=-10.14),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1751,7 +1756,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -9.96 %; 51 cases, median 0.30 %, worst and most under minimax-m3 sparse -9.96 %
     # then MiniMax-M3's sparse layers priced (l12indexer): minimax-m3 sparse -9.96 -> -0.04 %; median 0.30 -> 0.27 %,
     # worst mpt-default-l3 fp32 eager forward +4.03 %, most under biogpt fp16 prefill -2.19 % again
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.27, worst=4.04, under=-2.19),
+    # + prophetnet-default-l2 bf16 eager forward, moved from blind round 7 (l12prophet): -13.35 %; 52 cases, median
+    # 0.27 -> 0.29 %, worst and most under prophetnet -13.35 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.29, worst=13.36, under=-13.36),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -1987,7 +1994,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # formula changed; zamba-l8 training still simulating, not in the file;
     # 14 cases, median 4.15 %, worst and most under blt forward -77.23 %; outside the bars also prophetnet -13.35 %,
     # reformer +12.39 %, dots3-note -10.79 %, moss-transcribe-diarize generate -9.93 %, dory -8.97 %, xlm -3.71 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=4.16, worst=77.24, under=-77.24),
+    # then prophetnet eager forward (-13.35 %) moved to development (l12prophet): 13 cases, median 4.15 -> 3.71 %
+    # (tighter), worst and most under blt -77.23 %
+    ("simulated/blind7.jsonl", "inference"): Bound(median=3.72, worst=77.24, under=-77.24),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
