@@ -897,7 +897,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # TrOCR development trace; this case re-scored once after it landed, nothing tuned on it): bart-l3 LoRA ckpt
     # -0.17 -> -0.42 % (WORSE: its 24 encoder_attn factors' AdamW states, 3.1 MB, had hidden an under-count not
     # identified); median 0.17 -> 0.39 %, worst cpmant +4.97 %, most under now bart -0.42 %
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.39, worst=4.97, under=-0.43),
+    # + zamba-l8 bf16 fused-AdamW ckpt training (listed before any simulation, still simulating at the first scoring),
+    # scored ONCE on its own after it ran, nothing tuned: +4.85 % (outside the bar; not looked into: blind); 10 cases,
+    # median 0.39 -> 0.41 %, worst cpmant +4.97 %, 2 beyond 4 %
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.41, worst=4.97, under=-0.43),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -2051,7 +2054,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 9 cases, median 0.56 %, worst cpmant-l2 +3.07 %, most under bert-l2 bf16 AdamW -1.90 %
     # then l12xlmr (345508b) and l12small2 (0eee6e2), landed beside this file, scored once after: roc-bert -1.33 ->
     # -1.29 %, roformer +2.20 -> +2.13 %, bart-l3 LoRA ckpt -0.40 -> -0.55 %; median 0.56 % (unchanged)
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=3.08, under=-1.91),
+    # + zamba-l8 bf16 fused-AdamW ckpt training, scored ONCE after it ran: +3.58 %; 10 cases, median 0.56 -> 0.92 %,
+    # worst now zamba +3.58 %
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.93, worst=3.58, under=-1.91),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
