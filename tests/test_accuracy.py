@@ -569,6 +569,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # before its trace was read): -40.85 %; 52 cases, median 0.02 %, worst and most under prophetnet -40.85 %
     # + dots3-note-default-l3 bf16 prefill b1 s2600 (-10.13 %), moved from blind7.jsonl by the held-out rule
     # (l12dots3, before its trace was read): 53 cases, median 0.02 %, worst and most under prophetnet -40.85 %
+    # + xlm-default-l2 fp16 eager forward b3 s430 (-7.55 %), moved from blind7.jsonl by the held-out rule (l12xlm,
+    # before its trace was read): 54 cases, median 0.02 -> 0.03 %, worst and most under prophetnet -40.85 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.05, worst=40.86, under=-40.86),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -830,7 +832,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then dots3-note-default-l3 prefill b1 s2600 (-10.13 %) moved to development (sweep-dev.jsonl) by the held-out
     # rule (l12dots3), dots3-note-default-l3 bf16 prefill b2 s2200 listed blind in its place (not yet simulated):
     # 12 cases, median 1.27 -> 0.89 %, worst reformer +54.52 %, most under now dory generate -7.99 % (tighter)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.90, worst=54.53, under=-7.99),
+    # then xlm-l2 fp16 eager forward (-7.55 %) moved to development (sweep-dev.jsonl) by the held-out rule, xlm-l2 bf16
+    # eager forward b2 s700 listed blind in its place (l12xlm): 11 cases, median 0.89 -> 0.51 % (tighter), worst
+    # reformer +54.52 %, most under dory -7.99 %
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.52, worst=54.53, under=-7.99),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1768,7 +1773,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 0.27 -> 0.29 %, worst and most under prophetnet -13.35 %
     # + dots3-note-default-l3 bf16 prefill b1 s2600, moved from blind round 7 (l12dots3): -10.79 %; 53 cases,
     # median 0.29 -> 0.30 %, worst and most under prophetnet -13.35 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=13.36, under=-13.36),
+    # + xlm-default-l2 fp16 eager forward, moved from blind round 7 (l12xlm): -3.71 %; 54 cases, median 0.30 ->
+    # 0.33 %, worst and most under prophetnet -13.35 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.34, worst=13.36, under=-13.36),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2008,7 +2015,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (tighter), worst and most under blt -77.23 %
     # then dots3-note prefill (-10.79 %) moved to development (l12dots3): 12 cases, median 3.71 -> 2.38 % (tighter),
     # worst and most under blt -77.23 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=2.38, worst=77.24, under=-77.24),
+    # then xlm-l2 fp16 eager forward (-3.71 %) moved to development (l12xlm): 11 cases, median 2.38 -> 1.04 %
+    # (tighter), worst and most under blt -77.23 %
+    ("simulated/blind7.jsonl", "inference"): Bound(median=1.05, worst=77.24, under=-77.24),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
