@@ -835,7 +835,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then xlm-l2 fp16 eager forward (-7.55 %) moved to development (sweep-dev.jsonl) by the held-out rule, xlm-l2 bf16
     # eager forward b2 s700 listed blind in its place (l12xlm): 11 cases, median 0.89 -> 0.51 % (tighter), worst
     # reformer +54.52 %, most under dory -7.99 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.52, worst=54.53, under=-7.99),
+    # then blt nopatcher forward (-0.51 %, under the median) moved to sweep-dev.jsonl (l12blt, held-out rule; its
+    # replacement listed, not yet simulated): 10 cases, median 0.51 -> 0.64 % (WORSE only because a small error left
+    # the file; no prediction changed), worst and most under unchanged
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.64, worst=54.53, under=-8.00),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1775,7 +1778,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.29 -> 0.30 %, worst and most under prophetnet -13.35 %
     # + xlm-default-l2 fp16 eager forward, moved from blind round 7 (l12xlm): -3.71 %; 54 cases, median 0.30 ->
     # 0.33 %, worst and most under prophetnet -13.35 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.34, worst=13.36, under=-13.36),
+    # + blt-default-l2 nopatcher forward moved here from blind7.jsonl by the held-out rule (l12blt, before its fix):
+    # -77.23 %; 55 cases, median 0.33 -> 0.37 %, worst and most under blt -77.23 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.37, worst=77.24, under=-77.24),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2017,7 +2022,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # worst and most under blt -77.23 %
     # then xlm-l2 fp16 eager forward (-3.71 %) moved to development (l12xlm): 11 cases, median 2.38 -> 1.04 %
     # (tighter), worst and most under blt -77.23 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=1.05, worst=77.24, under=-77.24),
+    # then blt nopatcher forward moved to sweep-dev.jsonl (l12blt, held-out rule; its replacement listed, not yet
+    # simulated): 10 cases, median 1.04 -> 0.60 %, worst now reformer +12.39 %, most under moss-transcribe-diarize
+    # generate -9.93 % (tighter)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.61, worst=12.39, under=-9.94),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
