@@ -26,6 +26,7 @@ from ..inventory import count_parameters
 from ..spec import AttentionSpec, LayerSpec, LinearAttentionSpec, MLPSpec, ModelSpec, MoESpec, SSMSpec
 from .bart_family import bart_layout
 from .bert_family import bert_layout
+from .dots3_layers import dots3_attention
 from .families.common import MAX_DIM, MAX_LAYERS, dropouts, get_int
 from .generic_tensors import GenericTensors, build, reference_total
 from .layer_kinds import layer_kinds
@@ -101,8 +102,7 @@ _NEVER_TIED = ("inkling2_loop_text", "inkling2_loop", "inkling_text", "inkling2_
 # attention): transformers 5.25 modeling_opt.py OPTDecoderLayer.forward drops the attention output and fc2's output
 # with config.dropout, OPTAttention passes config.attention_dropout to the kernel; OPTDecoder.forward drops nothing;
 # modeling_biogpt.py BioGptModel.forward drops the embeddings (positions added) with hidden_dropout_prob, and
-# BioGptDecoderLayer.forward the attention output and fc2's output with it too, the attention its probabilities with
-# attention_probs_dropout_prob
+# BioGptDecoderLayer.forward the attention output and fc2's output with it, its attention attention_probs_dropout_prob
 # modeling_xglm.py: XGLMModel.forward drops the scaled embeddings (positions added) with config.dropout,
 # XGLMDecoderLayer the attention output and fc2's output with it, XGLMAttention its probabilities with attention_dropout
 # modeling_xlnet.py: XLNetModel.forward drops the word embeddings (and the relative position embedding) with
@@ -341,7 +341,7 @@ def _layers(cfg: Config, hidden: int, n: int, notes: list[str]) -> list[LayerSpe
         if kind.mixer in ("attention", "parallel") and attn is not None:
             a = replace(_swa(cfg, attn) if kind.sliding else attn, sliding_window=windows if kind.sliding and windows
                         else None)
-            a = _block_sparse(cfg, a, i)
+            a = _block_sparse(cfg, dots3_attention(cfg, a, i), i)
             ssm = _recurrent(cfg, hidden, attn, "mamba") if kind.mixer == "parallel" else None
             out.append(LayerSpec("attention", a, ssm=ssm, mlp=mlp, moe=ffn))
         elif kind.mixer == "recurrent" and gdn is not None and "linear" in kind.word:
