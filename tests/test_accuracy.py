@@ -845,7 +845,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # dory-default-l6 fp16 generate b1 s2400 listed blind in its place (not yet simulated): 9 cases, median 0.01 %,
     # worst reformer-default-l2/fwd-fp32-eager-b2-s777 +54.52 %, most under big-bird-default-l2/fwd-fp16-eager-b2-s900
     # -1.27 % (tighter or equal)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.01, worst=54.53, under=-1.28),
+    # + the replacement dots3-note-default-l3 bf16 prefill b2 s2200 (simulated before the fix, scored ONCE after
+    # dots3_note's indexer and per-layer MLA were read on the dev copy, l12dots3; nothing tuned on it): -0.23 %;
+    # 10 cases, median 0.01 -> 0.12 % (WORSE: a case added above the median, no formula made worse), worst
+    # and most under unchanged
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.12, worst=54.53, under=-1.28),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -2037,7 +2041,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then dory generate (-8.97 %) moved to development (l12dory): 9 cases, median 0.16 %, worst
     # reformer-default-l2/fwd-fp32-eager-b2-s777 +12.39 %, most under
     # moss-transcribe-diarize-default-l2/gen-b1-s2300-new8 -9.93 % (tighter or equal)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.16, worst=12.39, under=-9.94),
+    # + the replacement dots3-note-default-l3 bf16 prefill b2 s2200, scored ONCE after l12dots3's fix (nothing tuned
+    # on it): +5.58 % (over: the device total's reserve; its allocated peak -0.23 %); 10 cases, median 0.16 ->
+    # 0.60 % (WORSE: a case added above the median, no formula made worse), worst and most under unchanged
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.61, worst=12.39, under=-9.94),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
