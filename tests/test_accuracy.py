@@ -852,7 +852,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + its blind replacement blt-default-l2 fp32 nopatcher forward b2 s700 (simulated before BLT's init was replayed,
     # scored ONCE after it, l12blt, nothing tuned): -0.49 %; 11 cases, median 0.12 -> 0.23 % (WORSE: a case added
     # above the median, no formula made worse), worst reformer +54.52 %, most under big-bird -1.27 % unchanged
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.24, worst=54.53, under=-1.28),
+    # then moss-transcribe-diarize generate (-0.00 %) moved to sweep-dev.jsonl (l12blt, held-out rule; its replacement
+    # listed, not yet simulated): 10 cases, median 0.23 -> 0.36 % (WORSE only because a small error left the file; no
+    # prediction changed), worst and most under unchanged
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.37, worst=54.53, under=-1.28),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1798,7 +1801,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # blt-default-l2/fwd-nopatcher-b1-s1300 -77.23 %, most under blt-default-l2/fwd-nopatcher-b1-s1300 -77.23 %
     # then BLT's trunc_normal_ init replayed (l12blt: data/trunc_normal_init.toml's blt row, its hash n-gram table's
     # rejection-sampling rounds): blt -77.23 -> +0.27 %; median 0.39 -> 0.33 %, worst and most under prophetnet -13.35 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.34, worst=13.35, under=-13.35),
+    # + moss-transcribe-diarize-default-l2 bf16 generate, moved from blind round 7 (l12blt, before its fix): -9.93 %;
+    # 57 cases, median 0.33 -> 0.37 %, worst and most under prophetnet -13.35 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.37, worst=13.35, under=-13.35),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2052,7 +2057,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + its blind replacement blt-default-l2 fp32 nopatcher forward b2 s700, scored ONCE after BLT's trunc_normal_
     # init was replayed (l12blt, nothing tuned): +0.11 % (build reserve 76.68 GB simulated); 11 cases, median
     # 0.60 -> 0.16 %, worst reformer +12.39 %, most under moss-transcribe-diarize -9.93 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.16, worst=12.39, under=-9.94),
+    # then moss-transcribe-diarize generate (-9.93 %) moved to sweep-dev.jsonl (l12blt, held-out rule): 10 cases,
+    # median 0.16 -> 0.15 %, worst reformer +12.39 %, most under now mvp fp16 eager forward -0.16 % (tighter)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.16, worst=12.39, under=-0.16),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
