@@ -39,7 +39,8 @@ Config = Mapping[str, Any]
 MAX_POSITIONS = 2**31  # Llama 4 Scout declares 10,485,760 positions; nothing declares billions
 _HIDDEN = ("hidden_size", "n_embd", "d_model", "n_embed", "model_dim", "dim", "embed_dim", "emb_dim", "hidden_dim")
 _LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "decoder_layers", "num_decoder_layers")
-_HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads", "attention_heads")
+_HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads", "attention_heads",
+          "num_decoder_attention_heads")  # ProphetNetConfig (transformers 5.25 configuration_prophetnet.py)
 _KV = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "kv_n_heads", "num_key_value_groups")
 _HEAD_DIM = ("head_dim", "attention_head_dim", "kv_channels", "d_head", "dim_head", "head_size")
 _INTER = ("intermediate_size", "ffn_hidden_size", "n_inner", "d_ff", "ffn_dim", "decoder_ffn_dim", "dim_ff",
@@ -121,8 +122,7 @@ _POST_NORM_RELATIVE = ("xlnet",)
 
 def _first(cfg: Config, keys: Sequence[str]) -> str | None:
     """The first of ``keys`` that the config sets to a number."""
-    return next((k for k in keys if isinstance(cfg.get(k), int | float) and not isinstance(cfg.get(k), bool)),
-                None)
+    return next((k for k in keys if isinstance(cfg.get(k), int | float) and not isinstance(cfg.get(k), bool)), None)
 
 
 def _int(cfg: Config, keys: Sequence[str], default: int | None = None, *, minimum: int = 1,

@@ -26,6 +26,7 @@ from .transformers_beam import FP32_SOFTCAP, fp32_softcap_bytes
 from .transformers_cpmant import prompt_tokens
 from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
+from .transformers_prophetnet import ngram_streams
 
 __all__ = ["cache_reset_length", "peak_moments"]
 
@@ -48,6 +49,7 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         # Gemma 2 soft-caps the logits (÷ cap, tanh, × cap): two logits tensors are alive at each step; Granite's
         # logits / logits_scaling (and the other SCALED_LOGITS heads) make the second beside the projection's
         copies = 2 if spec.family in SOFTCAPPED_LOGITS or spec.family in SCALED_LOGITS else 1
+        copies = ngram_streams(spec) or copies  # ProphetNet's lm_head over every predict stream
         logits = copies * t * v * dt
         text = f"{copies} × {t:,} tokens × {v:,} vocab × {dt} B logits"
         if spec.family in FP32_SOFTCAP:  # Beam: the logits, their fp32 copy and the fp32 quotient (transformers_beam)
@@ -58,7 +60,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
         last = _sampling_bytes(b, v, dt)
         text = f"last-token logits {b}×{v:,} × ({dt} + 5·4) B + vocab index {v:,} × 9 B"
         if spec.family in ALL_PROMPT_LOGITS:  # no logits_to_keep: the prompt's logits, held through the sampling
-            moments.append(Moment("logits", kv_full, t * h * dt + inputs, t * v * dt, kv_formula=kv_text,
+            streams = max(1, ngram_streams(spec))  # ProphetNet's lm_head over every predict stream
+            moments.append(Moment("logits", kv_full, t * h * dt + inputs, streams * t * v * dt, kv_formula=kv_text,
                                   formula=f"{t:,} tokens × {v:,} vocab × {dt} B logits (no logits_to_keep) + final "
                                           "hidden state"))
             last += (t - b) * v * dt

@@ -48,7 +48,7 @@ from .transformers import (
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap
 from .transformers_families import ALL_PROMPT_LOGITS, HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
-from .transformers_pool_attention import GEMMA, attention, attention_blocks, norm, rotary
+from .transformers_pool_attention import GEMMA, attention, norm, rotary
 from .transformers_pool_beam import beam_block
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
@@ -61,6 +61,7 @@ from .transformers_pool_persimmon import OWN_BLOCKS
 from .transformers_pool_rwkv import rwkv_block
 from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
+from .transformers_prophetnet import ngram_or_blocks, ngram_streams
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -200,7 +201,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
     tr.free(stream if stream != emb else 0, emb, clone, *tables)
     rows = t if wl.task == "forward" or spec.family in ALL_PROMPT_LOGITS else b  # (no logits_to_keep: every token)
-    logits = tr.alloc(rows * spec.vocab_size * dt)
+    logits = tr.alloc(rows * max(1, ngram_streams(spec)) * spec.vocab_size * dt)  # ProphetNet: every predict stream
     if spec.family in SCALED_LOGITS:  # the scaled logits, a new tensor; the projection's go once it is made
         scaled = tr.alloc(rows * spec.vocab_size * dt)
         tr.free(logits)
@@ -269,8 +270,8 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
             old = []
         elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
             out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
-        else:
-            kv_keys, probs = attention_blocks(tr, spec, wl, i, t, dt, kv, masked, keys)
+        else:  # (ProphetNet's main and predict streams: transformers_prophetnet)
+            kv_keys, probs = ngram_or_blocks(tr, spec, wl, i, t, dt, kv, masked, keys)
         if not beside:  # the block's variable now holds the attention's output: the normed input goes
             out = out or tr.alloc(t * h * dt)
             tr.free(normed)

@@ -29,6 +29,7 @@ from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_st
 from .transformers_inkling_text import rel_logits_sdpa_moment
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
+from .transformers_prophetnet import ngram_attention_peak
 from .transformers_zaya import router_state_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
@@ -89,6 +90,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
             att = layer.attention
             a_bytes, a_text = _attn_transient(att, wl, b, queries, dt, masked, half, spec.family, keys)
             a_bytes, a_text = rel_logits_sdpa_moment(spec, idx, att, wl, b, queries, keys, dt) or (a_bytes, a_text)
+            a_bytes, a_text = ngram_attention_peak(spec, att, b, queries, dt) or (a_bytes, a_text)  # ProphetNet
             dyn = dynamic_mask_bytes(spec.family, att, b, queries, keys, dt)[0]  # Doge's dynamic mask
             a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt) \
