@@ -111,3 +111,23 @@ def test_doge_dynamic_mask_by_hand() -> None:
     rows = 2 * 8 * 4096
     assert dynamic_mask_bytes("doge", att, 2, 4096, 4096, 2)[0] == 2 * 4096 * 4096 * 3 + rows * (4096 * 7 + 8 * 2048)
     assert dynamic_mask_bytes("llama", att, 2, 1536, 1536, 2) == (0, 0, 0)
+
+
+def test_xlm_scores_float_copy_by_hand() -> None:
+    # transformers 5.25 modeling_xlm.py MultiHeadAttention.forward: scores.masked_fill_ in place, then
+    # softmax(scores.float(), dim=-1).type_as(scores): in fp16 the scores (2 B), their fp32 copy (4 B) and the fp32
+    # probabilities (4 B) are alive at once, not the shared path's fused half->float softmax (8 B)
+    from memfit.memory.runtimes.transformers_own_attention import own_eager_score
+
+    assert own_eager_score("xlm", 2, half=True)[0] == 10  # type: ignore[index]
+    assert own_eager_score("xlm", 2, half=False)[0] == 10  # type: ignore[index]
+    assert own_eager_score("xlm", 4, half=False)[0] == 8  # type: ignore[index]  (.float() returns the fp32 scores)
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == "xlm-default-l2/fwd-fp16-eager-b3-s430":
+            break
+    spec = spec_from_config(r["config"], "xlm")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
+    attn = next(m for m in peak_moments(spec, wl) if "attention" in m.name)
+    # 3 × 16 heads × 430 × 430 scores × 10 B (fp16: 2 + 4 + 4)
+    assert "3×16×430×430 × 10 B" in attn.formula

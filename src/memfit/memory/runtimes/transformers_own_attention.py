@@ -25,6 +25,13 @@ XGLM (``modeling_xglm.py``, ``XGLMAttention.forward``, fairseq-style; transforme
 softmax in fp32 and casts it back (``softmax(..., dtype=torch.float32).to(torch.float16)``: the clamped scores, the
 fp32 probabilities and their fp16 cast, 2 + 4 + 2 bytes per score).
 
+XLM (``modeling_xlm.py``, ``MultiHeadAttention.forward``; XLM has no SDPA path): the query is divided by
+``sqrt(head_dim)`` before ``matmul(q, kᵀ)`` (no scaled copy of the scores), the mask is applied in place
+(``scores.masked_fill_``), then ``softmax(scores.float(), dim=-1).type_as(scores)``: in a half-precision run
+``.float()`` is an explicit fp32 copy of the scores, so fp16 does not take CUDA's fused half→float softmax — the
+scores, their fp32 copy and the fp32 probabilities are alive at once (2 + 4 + 4 bytes per score, fp16 as bf16);
+in fp32 ``.float()`` and ``type_as`` return their input (the scores and the softmax, 4 + 4).
+
 Doge (``modeling_doge.py``, ``DogeAttention.forward`` / ``prepare_dynamic_mask``, under any attention implementation):
 the dynamic mask is built per K/V head before the kernel: the causal mask turned into the model dtype
 (``torch.where``, ``b × q × k``), its ``!= 0`` (bool), and ``dt_states`` expanded to ``b × kv_heads × q × k`` and
@@ -38,16 +45,20 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec
 
-__all__ = ["DYNAMIC_MASK", "OWN_ATTENTION", "OWN_EAGER_SCORES", "dynamic_mask_bytes", "own_attention_transient",
-           "own_eager_score"]
+__all__ = ["DYNAMIC_MASK", "FLOAT_COPY_EAGER", "OWN_ATTENTION", "OWN_EAGER_SCORES", "dynamic_mask_bytes",
+           "own_attention_transient", "own_eager_score"]
 
 OWN_ATTENTION = ("gpt_neox_japanese",)
 # families whose attention is their own but shaped like eager_attention_forward: only the bytes per score differ
 OWN_EAGER_SCORES = ("xglm",)
+# families whose own eager attention copies the scores to fp32 before the softmax (``scores.float()``), fp16 included
+FLOAT_COPY_EAGER = ("xlm",)
 
 
 def own_eager_score(family: str, dt: int, half: bool) -> tuple[int, str] | None:
     """Bytes per attention score alive at once in a family's own eager-shaped attention (None: the shared path's)."""
+    if family in FLOAT_COPY_EAGER:  # XLM: the scores, their .float() copy, the fp32 softmax (fp32: no copy)
+        return (dt + 8, "masked scores, their fp32 copy, fp32 softmax") if dt == 2 else (2 * dt, "scores, softmax")
     if family not in OWN_EAGER_SCORES:
         return None
     if half:  # fp16: the clamped scores, the fp32 softmax and its fp16 cast

@@ -28,7 +28,7 @@ from .transformers_families import (
     SUB_NORMED,
     WEIGHTLESS_NORM,
 )
-from .transformers_own_attention import OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
+from .transformers_own_attention import FLOAT_COPY_EAGER, OWN_ATTENTION, OWN_EAGER_SCORES, dynamic_mask_bytes
 from .transformers_pool_eager import held_eager
 from .transformers_pool_inkling import own_sinks_eager
 from .transformers_pool_m3 import block_sparse_mask
@@ -366,9 +366,9 @@ def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, d
         return kv_keys, held_eager(tr, spec.family, wl.batch * att.num_heads * wl.context * (keys or wl.context), dt,
                                    _model_dtype(spec, wl) == "float16", a_bytes - nq - kv,
                                    spec.position_embedding == "alibi", q)
-    if wl.attn == "eager" and _shared_eager(spec.family):
+    if wl.attn == "eager" and _shared_eager(spec.family):  # (XLM's scores.float(): the bf16 order in fp16 too)
         _eager_scores(tr, wl.batch * att.num_heads * wl.context * (keys or wl.context), dt,
-                      _model_dtype(spec, wl) == "float16", a_bytes - nq - kv)
+                      _model_dtype(spec, wl) == "float16" and spec.family not in FLOAT_COPY_EAGER, a_bytes - nq - kv)
         tr.free(q)
         return kv_keys, 0
     rest = tr.alloc(a_bytes - nq - kv)
