@@ -864,7 +864,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # here), scored ONCE after: + the blind replacement prophetnet-default-l2 fp32 eager forward b3 s210 (simulated
     # before the fix): -1.30 %; 11 cases (after l12blt's moss move), median 0.49 % (a new case, no formula made
     # worse), worst reformer +54.52 %, most under now the prophetnet replacement -1.30 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.50, worst=54.53, under=-1.31),
+    # + the replacement xlm-default-l2 bf16 eager forward b2 s500 (simulated before, scored ONCE after XLM's
+    # scores.float() copy was priced on the dev copy, l12xlm; nothing tuned on it; the fix does not touch bf16):
+    # -3.14 %; 12 cases, median 0.49 -> 0.88 % (WORSE: a case added above the median, no formula made worse), worst
+    # reformer +54.52 %, most under now xlm -3.14 % (WORSE: the new case)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.89, worst=54.53, under=-3.15),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -2076,7 +2080,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fp32 eager forward b3 s210: -9.32 % (not looked into); 11 cases (after l12blt's moss move), median 0.16 %,
     # worst reformer +12.39 %, most under now the prophetnet replacement -9.32 % (worse: a new case, no formula made
     # worse)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.16, worst=12.39, under=-9.33),
+    # + the replacement xlm-default-l2 bf16 eager forward b2 s500, scored ONCE after l12xlm's fix (nothing tuned on
+    # it): -0.52 %; 12 cases, median 0.16 -> 0.34 % (WORSE: a case added above the median, no formula made worse),
+    # worst reformer +12.39 %, most under prophetnet -9.32 % unchanged
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.35, worst=12.39, under=-9.33),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
