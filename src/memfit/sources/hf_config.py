@@ -37,6 +37,15 @@ __all__ = ["BUILDERS", "SUPPORTED_FAMILIES", "Builder", "Config", "config_dtype"
 SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(BUILDERS))
 
 
+# model types whose causal LM is the composite model itself, tied by the composite config's tie_word_embeddings, not
+# by its text config's (transformers 5.25 modeling_moss_transcribe_diarize.py
+# MossTranscribeDiarizeForConditionalGeneration: ``_tied_weights_keys = {"lm_head.weight":
+# "model.language_model.embed_tokens.weight"}``, read by modeling_utils.py ``get_expanded_tied_weights_keys`` from
+# ``self.config.tie_word_embeddings``: the composite's, True by default in configuration_moss_transcribe_diarize.py,
+# while its Qwen3 text config says False); the lm_head made and then freed by the tie leaves its segment cached
+TIED_BY_COMPOSITE = ("moss_transcribe_diarize",)
+
+
 def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     """Build the model description from a config.json dict (a Hub file or transformers' ``to_dict()``).
 
@@ -63,6 +72,8 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
     chunk = _prefill_chunk_size(cfg)
     if chunk:
         spec = replace(spec, prefill_chunk_size=chunk)
+    if model_type in TIED_BY_COMPOSITE:
+        spec = replace(spec, tie_word_embeddings=cfg.get("tie_word_embeddings", True) is not False)
     cutoff = init_cutoff(spec.family, cfg)
     if cutoff:
         spec = replace(spec, init_cutoff=cutoff)
