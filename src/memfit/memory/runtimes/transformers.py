@@ -57,12 +57,14 @@ from .transformers_families import (
     FP32_SINK_EAGER,
     HELD_GATE,
     KEPT_SCORES_EAGER,
+    L2_SUB_NORMED,
     MODEL_DTYPE_SOFTMAX_EAGER,
     MOE_ACT_TENSORS,
     PER_ROUTE_NORM,
     PY_GELU,
     SUB_NORMED,
     extra_stream_tensors,
+    l2_norm_bytes,
     sub_norm_bytes,
 )
 from .transformers_own_attention import own_attention_transient, own_eager_score
@@ -215,6 +217,9 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     n = 4 if mlp.fused_gate_up or spec.family in HELD_GATE else 3
     base = tokens * n * i * dt
     text = f"{n} × {tokens:,} tokens × {i} × {dt} B (gate, act, up, product)"
+    if spec.family in L2_SUB_NORMED:  # Dory: gate and up held beside the product and its fp32 L2 sub-norm
+        base = tokens * i * (3 * dt + l2_norm_bytes(dt))
+        text = f"{tokens:,} tokens × {i} × (3 × {dt} + {l2_norm_bytes(dt)}) B (gate, up, product; fp32 L2 sub-norm)"
     if spec.family in SUB_NORMED and dt + sub_norm_bytes(dt) > n * dt:  # the product's RMSNorm before down_proj
         base = tokens * i * (dt + sub_norm_bytes(dt))
         text = f"{tokens:,} tokens × {i} × ({dt} + {sub_norm_bytes(dt)}) B (the product and its fp32 sub-norm)"

@@ -16,12 +16,12 @@ from .transformers_inkling_text import rel_bias_saved_bytes
 from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
 __all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER",
-           "FP32_ROUTING", "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_PREV_PROBS",
-           "KEPT_SCORES_EAGER", "MODEL_DTYPE_LOSS", "MODEL_DTYPE_SOFTMAX_EAGER", "MOE_ACT_TENSORS",
-           "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE",
-           "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies",
-           "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm", "per_layer_input_bytes",
-           "rel_bias_saved_bytes", "sub_norm_bytes"]
+           "FP32_ROUTING", "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_LOOP_INPUT",
+           "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "L2_SUB_NORMED", "MODEL_DTYPE_LOSS", "MODEL_DTYPE_SOFTMAX_EAGER",
+           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES",
+           "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED",
+           "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm",
+           "l2_norm_bytes", "per_layer_input_bytes", "rel_bias_saved_bytes", "sub_norm_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -33,7 +33,10 @@ PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
 # attention's output (transformers 5.25 ModernBertDecoderLayer.forward: ``attn_outputs = self.attn(...)``, a tuple
 # bound to that name until the block returns, ``hidden_states = attn_outputs[0]`` then ``residual + hidden_states``)
 # CPM-Ant keeps ``segment_states`` (CpmAntModel.forward binds it until it returns; transformers_cpmant)
-_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1, "modernbert-decoder": 1, "cpmant": 1}
+# Dory keeps the input section's normed output (transformers 5.25 modeling_dory.py DoryModel.forward:
+# ``input_hidden_states = self.norm(hidden_states)``, added to every recurrent loop's input, bound until it returns)
+_EXTRA_STREAM = {"gpt2": 1, "stablelm": 2, "gpt_bigcode": 1, "gpt_neo": 1, "modernbert-decoder": 1, "cpmant": 1,
+                 "dory": 1}
 # MoE families that give every route its own row and normalise it in float32 before the weighted sum (ergo:
 # transformers 5.25 modeling_ergo.py ErgoExperts.forward repeats the tokens top_k times (repeat_interleave), the
 # expert backend returns one output row per route, then ErgoExpertNorm.forward takes F.rms_norm of the rows in
@@ -125,6 +128,14 @@ HELD_GATE = ("gemma3n", "gemma3n_text")
 # (transformers 5.25 modeling_bitnet.py: BitNetAttention.forward ``attn_sub_norm``, BitNetMLP.forward
 # ``down_proj(ffn_sub_norm(act_fn(gate_proj(x)) * up_proj(x)))``, BitNetRMSNorm in fp32)
 SUB_NORMED = ("bitnet",)
+# Families whose gated MLP scales gate and up (new tensors, held as locals until it returns) and L2-normalises the
+# product in fp32 before down_proj (transformers 5.25 modeling_dory.py DoryMLP.forward: ``gate = gate_proj(x) *
+# (suv_gate * suv_scale)``, the same for up, ``down_proj(ffn_sub_norm(act_fn(gate) * up))``; DoryL2Norm.forward:
+# ``_norm(x.float()).type_as(x)``, ``x * rsqrt(x.pow(2).sum(-1) + eps)``, no weight)
+L2_SUB_NORMED = ("dory",)
+# Families whose model forward keeps a hidden-sized tensor from before the layers' loop to its end (Dory:
+# ``input_hidden_states``, modeling_dory.py DoryModel.forward; counted in the MLP's stream by _EXTRA_STREAM)
+HELD_LOOP_INPUT = ("dory",)
 _ALTUP = ("gemma3n", "gemma3n_text")
 _PER_LAYER_PATH = ("gemma4", "gemma4_text")  # Gemma 4: per-layer inputs (block_extras_saved)
 
@@ -227,6 +238,14 @@ def altup_saved_per_token(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: i
     if layer.mlp is not None and layer.mlp.gaussian_topk:
         total += proj * layer.mlp.intermediate_size
     return total
+
+
+def l2_norm_bytes(dt: int) -> int:
+    """Bytes per element DoryL2Norm holds beyond its input, which the caller keeps alive: the fp32 copy (none in
+    fp32: ``.float()`` returns the input) beside its square, then beside ``x * rsqrt``; the cast back (none in fp32)
+    comes after the copy is freed, beside the fp32 result."""
+    copy = 0 if dt == 4 else 4
+    return max(copy + 4, 4 + (0 if dt == 4 else dt))
 
 
 def sub_norm_bytes(dt: int) -> int:

@@ -35,6 +35,8 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import PoolFigures, Trace
 from ..kv_cache import kv_cache_bytes
+from . import transformers_families as fam
+from . import transformers_pool_blocks as pool_blocks
 from .int8_outliers import layer_outlier_columns
 from .transformers import (
     INT64,
@@ -171,7 +173,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     use_cache = wl.task != "forward"
     mask = _build_mask(tr, spec, wl, dt, keys) if spec.family == "gpt2" else 0
     emb = tr.alloc(t * h * dt)
-    clone = tr.alloc(t * h * dt if spec.family in CLONED_EMBEDDINGS else 0)  # kept to the forward's end
+    clone = tr.alloc(t * h * dt if spec.family in CLONED_EMBEDDINGS + fam.HELD_LOOP_INPUT else 0)  # to the end
     if spec.family in GEMMA:  # the embedding times its scale: a new tensor, the unscaled one goes
         scaled = tr.alloc(t * h * dt)
         tr.free(emb)
@@ -301,7 +303,9 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     if f_bytes:
         normed = 0 if post else norm(tr, spec, t * h, dt)
         mlp = layer.mlp
-        if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
+        if mlp is not None and layer.moe is None and spec.family in fam.L2_SUB_NORMED and not wl.quant:
+            out = pool_blocks.l2_sub_normed_mlp(tr, t * mlp.intermediate_size, t * h * dt, dt)
+        elif mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
             sub = (lambda: norm(tr, spec, t * mlp.intermediate_size, dt)) if spec.family in SUB_NORMED else None
             out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up,
                             mlp.activation == "relu2", sub)

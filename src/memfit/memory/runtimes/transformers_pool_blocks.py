@@ -277,6 +277,31 @@ def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool, relu2: bool = 
     return out
 
 
+def l2_sub_normed_mlp(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
+    """Dory's MLP (transformers 5.25 modeling_dory.py ``DoryMLP.forward``) on ``n`` intermediate elements: gate_proj's
+    output times its scale (the product held, the output freed), the same for up, ``act_fn(gate)``, its product with
+    up (the activation freed), ``DoryL2Norm`` over it (``x.float()``, ``x.pow(2)`` reduced by ``sum``, ``x * rsqrt``,
+    the copy freed as ``_norm`` returns, ``type_as``; in fp32 ``.float()`` and ``type_as`` return their input), the
+    product freed, ``down_proj``; gate and up freed as the method returns."""
+    held = []
+    for _ in range(2):  # gate, up
+        proj = tr.alloc(n * dt)
+        held.append(tr.alloc(n * dt))
+        tr.free(proj)
+    act = tr.alloc(n * dt)
+    prod = tr.alloc(n * dt)
+    tr.free(act)
+    x = tr.alloc(n * 4) if dt != 4 else 0
+    tr.free(tr.alloc(n * 4))  # the square, reduced at once
+    y = tr.alloc(n * 4)
+    tr.free(x)
+    normed = tr.alloc(n * dt) if dt != 4 else y
+    tr.free(y if normed != y else 0, prod)
+    out = tr.alloc(out_bytes)
+    tr.free(normed, *held)
+    return out
+
+
 def replays_attention(att: AttentionSpec, eager: bool = False, masked: bool = False) -> bool:
     """Whether :func:`attention_prefill` replays this attention: DeepSeek sparse attention (MLA with the lightning
     indexer, ``deepseek_v32``), and MLA without the indexer under SDPA with no mask (the flash or memory-efficient
