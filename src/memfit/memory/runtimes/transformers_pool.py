@@ -36,7 +36,6 @@ from ...workload import Workload
 from ..allocator_trace import PoolFigures, Trace
 from ..kv_cache import kv_cache_bytes
 from . import transformers_families as fam
-from . import transformers_pool_blocks as pool_blocks
 from .int8_outliers import layer_outlier_columns
 from .transformers import (
     INT64,
@@ -303,12 +302,10 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     if f_bytes:
         normed = 0 if post else norm(tr, spec, t * h, dt)
         mlp = layer.mlp
-        if mlp is not None and layer.moe is None and spec.family in fam.L2_SUB_NORMED and not wl.quant:
-            out = pool_blocks.l2_sub_normed_mlp(tr, t * mlp.intermediate_size, t * h * dt, dt)
-        elif mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
+        if mlp is not None and layer.moe is None and mlp.kind != "plain" and not wl.quant:
             sub = (lambda: norm(tr, spec, t * mlp.intermediate_size, dt)) if spec.family in SUB_NORMED else None
             out = gated_mlp(tr, t * mlp.intermediate_size * dt, t * h * dt, mlp.fused_gate_up,
-                            mlp.activation == "relu2", sub)
+                            mlp.activation == "relu2", sub, dt if spec.family in fam.L2_SUB_NORMED else 0)
         elif mlp is not None and layer.moe is None and mlp.kind != "plain" and not mlp.fused_gate_up \
                 and wl.quant == "int8":  # LLM.int8's buffers, linear by linear (transformers_pool_int8.py)
             k = layer_outlier_columns(spec, t, wl.int8_outliers)[i]

@@ -244,12 +244,14 @@ def xielu_mlp(tr: Trace, n: int, out_bytes: int, dt: int) -> int:
 
 
 def gated_mlp(tr: Trace, piece: int, out_bytes: int, fused: bool, relu2: bool = False,
-              sub_norm: Callable[[], int] | None = None) -> int:
+              sub_norm: Callable[[], int] | None = None, l2_dt: int = 0) -> int:
     """``down(act(gate(x)) * up(x))``: gate, its activation (gate freed), up, the product, the output. A fused
     gate_up projection (Phi-3) is one tensor whose halves stay alive until the block returns. BitNet's (``relu2``,
     ``sub_norm``, modeling_bitnet.py ``BitNetMLP``): relu² is relu, then its square (the relu and the gate freed);
     the product is RMS-normed before down_proj (``sub_norm`` replays the norm and returns its output), the product
-    freed once the norm returns."""
+    freed once the norm returns. Dory's (``l2_dt``, its dtype's bytes): :func:`l2_sub_normed_mlp`."""
+    if l2_dt:
+        return l2_sub_normed_mlp(tr, piece // l2_dt, out_bytes, l2_dt)
     if fused:
         gate_up = tr.alloc(2 * piece)
         act = tr.alloc(piece)
