@@ -37,13 +37,18 @@ def relative_errors(path: Path) -> list[tuple[str, float]]:
 def case_errors(path: Path, case: str) -> tuple[float, float]:
     """One simulated case's (allocated, device total) relative errors, as ``memfit validate`` scores them (with what
     the file's env line states: its PEFT and torch)."""
-    rows = records(path)
-    env = next((dict(r["env"]) for r in rows if isinstance(r.get("env"), dict)), {})
-    rec: dict[str, Any] = with_env(next(r for r in rows if r.get("case") == case), env)
+    env = next((dict(r["env"]) for r in records(path) if isinstance(r.get("env"), dict)), {})
+    rec = with_env(case_record(path, case), env)
     allocated, total, why = _predict(rec)
     measured = measured_total(rec, prior_bytes(rec))
     assert allocated is not None and total is not None and measured is not None, why
     return allocated / rec["peak_alloc"] - 1, total / measured - 1
+
+
+def case_record(path: Path, case: str) -> dict[str, Any]:
+    """One case's record (its JSON line, parsed) from a case file."""
+    rec: dict[str, Any] = next(r for r in records(path) if r.get("case") == case)
+    return rec
 
 
 def case_line(path: Path, case: str) -> str:
@@ -101,6 +106,14 @@ def training_pool_requests(monkeypatch: pytest.MonkeyPatch, spec: ModelSpec, rec
     wl = workload_for_case(str(record["kind"]), dict(record["params"])).validate()
     states = model_states(spec, wl)
     acts = model_activations(spec, replace(states.precision, kv_cache=True), wl.batch, wl.context)
+    asked = counting_allocs(monkeypatch)
+    pool.training_pool(spec, wl, states, acts)
+    return asked
+
+
+def counting_allocs(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
+    """From now on (for the test), how many times memfit's allocator replays are asked for each size (Trace.alloc
+    counted, then run as before)."""
     asked: Counter[int] = Counter()
     alloc = Trace.alloc
 
@@ -109,5 +122,4 @@ def training_pool_requests(monkeypatch: pytest.MonkeyPatch, spec: ModelSpec, rec
         return alloc(tr, nbytes)
 
     monkeypatch.setattr(Trace, "alloc", counting)
-    pool.training_pool(spec, wl, states, acts)
     return asked

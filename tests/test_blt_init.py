@@ -5,12 +5,12 @@ torch 2.12+ rejection sampling (memory/trunc_normal.py) runs over BltModel's has
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 
+from _simulated import case_record
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
 from memfit.memory.trunc_normal import redraw_rounds, rejection_rate
@@ -22,11 +22,7 @@ DEV = "blt-default-l2/fwd-nopatcher-b1-s1300"
 
 
 def _case() -> dict[str, object]:
-    for line in (DATA / "simulated" / "sweep-dev.jsonl").read_text().splitlines():
-        rec: dict[str, object] = json.loads(line)
-        if rec.get("case") == DEV:
-            return rec
-    raise AssertionError(DEV)
+    return case_record(DATA / "simulated" / "sweep-dev.jsonl", DEV)
 
 
 def test_blt_row_names_the_code_s_tensors() -> None:

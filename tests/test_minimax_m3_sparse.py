@@ -5,13 +5,11 @@ and a sparse layer). Before, memfit read every layer as full attention: -8.07 % 
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from _simulated import case_errors, records
-from memfit.memory.allocator_trace import Trace
+from _simulated import case_errors, counting_allocs, records
 from memfit.memory.kv_cache import kv_bytes_per_token
 from memfit.memory.runtimes.transformers_pool import transformers_pool
 from memfit.sources.hf_config import spec_from_config
@@ -46,14 +44,7 @@ def test_block_mask_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pool (at the grid context 3,072): build_block_mask's ``torch.zeros`` and the additive mask, 1 × 64 heads
     × 3,072² × 2 B = 1,207,959,552 B each, and three bool tensors of 603,979,776 B (the selection repeated to every
     head, ``keep``, ``~keep``); once, in the prefill's sparse layer."""
-    asked: Counter[int] = Counter()
-    alloc = Trace.alloc
-
-    def counting(tr: Trace, nbytes: int) -> int:
-        asked[nbytes] += 1
-        return alloc(tr, nbytes)
-
-    monkeypatch.setattr(Trace, "alloc", counting)
+    asked = counting_allocs(monkeypatch)
     wl = Workload(mode="inference", task="generate", batch=1, context=3000, new_tokens=8, dtype="bfloat16").validate()
     transformers_pool(spec_from_config(_config(), "m3-sparse"), wl, 0)
     assert (asked[1_207_959_552], asked[603_979_776]) == (2, 3)

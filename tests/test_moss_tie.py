@@ -6,9 +6,9 @@ by ``__init__`` is freed by the tie and its segment stays cached, the build rese
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from _simulated import case_record
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool_build import build_inference_weights
 from memfit.sources.hf_config import spec_from_config
@@ -18,11 +18,7 @@ DEV = "moss-transcribe-diarize-default-l2/gen-b1-s2300-new8"
 
 
 def _case() -> dict[str, object]:
-    for line in (DATA / "simulated" / "sweep-dev.jsonl").read_text().splitlines():
-        rec: dict[str, object] = json.loads(line)
-        if rec.get("case") == DEV:
-            return rec
-    raise AssertionError(DEV)
+    return case_record(DATA / "simulated" / "sweep-dev.jsonl", DEV)
 
 
 def test_tied_by_the_composite_config() -> None:
