@@ -41,6 +41,10 @@ def test_prompt_logits_by_hand(family: str) -> None:
         f"tiny-{family}",
     )
     wl = Workload(mode="inference", context=10, batch=2, task="generate", new_tokens=4, dtype="bfloat16", attn="eager")
+    # ProphetNet (models/prophetnet/modeling_prophetnet.py ProphetNetForCausalLM.forward): lm_head over the ngram = 2
+    # predict streams, 2 x 20 x 100 x 2 = 8,000 B, and outputs.logits = predict_logits[:, 0] is a view of them, so
+    # generate's held outputs keep all 8,000 B through the first sampling: 8,000 + 4,000 + 900 = 12,900 B
+    expected = (12_900, 8_000) if family == "prophetnet" else (8_900, 4_000)
     moments = {m.name: m.logits for m in peak_moments(spec, wl)}
-    assert (moments["after prefill"], moments.get("logits")) == (8_900, 4_000)
+    assert (moments["after prefill"], moments.get("logits")) == expected
     assert family in ALL_PROMPT_LOGITS

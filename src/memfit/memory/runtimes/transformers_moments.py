@@ -64,8 +64,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
             moments.append(Moment("logits", kv_full, t * h * dt + inputs, streams * t * v * dt, kv_formula=kv_text,
                                   formula=f"{t:,} tokens × {v:,} vocab × {dt} B logits (no logits_to_keep) + final "
                                           "hidden state"))
-            last += (t - b) * v * dt
-            text = f"prompt logits {t:,}×{v:,} × {dt} B (no logits_to_keep) + {b}×{v:,} × 5·4 B + vocab index"
+            last += (streams * t - b) * v * dt  # ProphetNet: outputs.logits is a view of every stream's logits
+            text = f"prompt logits {streams * t:,}×{v:,} × {dt} B (no logits_to_keep) + {b}×{v:,} × 5·4 B + vocab index"
         moments.append(Moment("after prefill", kv_full, inputs, last, formula=text, kv_formula=kv_text))
     if wl.task == "generate" and new > 1:
         tokens = s + new - 1
