@@ -32,6 +32,7 @@ from .transformers_own_attention import FLOAT_COPY_EAGER, OWN_ATTENTION, OWN_EAG
 from .transformers_pool_eager import held_eager
 from .transformers_pool_inkling import own_sinks_eager
 from .transformers_pool_m3 import block_sparse_mask
+from .transformers_pool_rope import rope
 
 __all__ = ["GEMMA", "ROPE_CAT", "attention", "attention_blocks", "norm", "rope", "rotary"]
 
@@ -300,25 +301,6 @@ def _rope_fp32_copies(tr: Trace, qk: tuple[int, int], sizes: tuple[int, int], dt
     cast = tr.alloc(nq), tr.alloc(nk)  # q_embed.to(dtype), k_embed.to(dtype)
     tr.free(q32, k32, *rotated, *qk)
     return cast
-
-
-def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
-    """``x·cos + rotate_half(x)·sin`` on the ``rot`` rotary bytes of an ``n``-byte ``x`` (the caller's); with
-    ``cat`` (partial rotary: phi3, phi, stablelm, glm) the result is concatenated with the pass-through part into a
-    new full tensor. Returns the rotated tensor's key."""
-    cos = tr.alloc(rot)
-    neg = tr.alloc(rot // 2)
-    half = tr.alloc(rot)
-    tr.free(neg)
-    sin = tr.alloc(rot)
-    tr.free(half)
-    out = tr.alloc(rot)
-    tr.free(cos, sin)
-    if cat:
-        full = tr.alloc(n)
-        tr.free(out)
-        out = full
-    return out
 
 
 def attention_blocks(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv: int,

@@ -27,8 +27,8 @@ from ...workload import Workload
 from ..allocator_trace import Trace
 from ..images import held_parts, patches_per_image
 from ..ssm_activations import FP32
-from .transformers_pool_attention import rope
 from .transformers_pool_blocks import gated_mlp
+from .transformers_pool_rope import rope
 
 __all__ = ["image_prefill"]
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec
 from ..allocator_trace import Trace
+from .transformers_pool_rope import rope
 
 __all__ = ["block_sparse_mask"]
 
@@ -45,7 +46,7 @@ def block_sparse_mask(tr: Trace, att: AttentionSpec, b: int, s: int, keys: int, 
     nq, nk = b * s * heads * d * dt, b * s * d * dt
     q = _head_norm(tr, tr.alloc(nq), nq, dt)  # q_proj, q_norm
     k = _head_norm(tr, tr.alloc(nk), nk, dt)  # k_proj, k_norm
-    q_rot, k_rot = _rope(tr, nq), _rope(tr, nk)
+    q_rot, k_rot = rope(tr, nq, nq, True), rope(tr, nk, nk, True)  # apply_rotary_pos_emb, then the cat: new tensors
     tr.free(q, k)
     q32, k32 = tr.alloc(nq // dt * FP32), tr.alloc(nk // dt * FP32)
     n = b * heads * s * keys
@@ -81,21 +82,6 @@ def _head_norm(tr: Trace, x: int, n: int, dt: int) -> int:
         return weighted
     out = tr.alloc(n)
     tr.free(weighted, x)
-    return out
-
-
-def _rope(tr: Trace, n: int) -> int:
-    """``apply_rotary_pos_emb`` over the whole ``n``-byte tensor: ``x·cos``, rotate_half's negated half and ``cat``,
-    ``·sin``, the sum, then the ``cat`` with the (empty) pass-through part: a new tensor."""
-    cos, neg = tr.alloc(n), tr.alloc(n // 2)
-    half = tr.alloc(n)
-    tr.free(neg)
-    sin = tr.alloc(n)
-    tr.free(half)
-    rotated = tr.alloc(n)
-    tr.free(cos, sin)
-    out = tr.alloc(n)
-    tr.free(rotated)
     return out
 
 

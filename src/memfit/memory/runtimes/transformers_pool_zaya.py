@@ -24,8 +24,9 @@ from ...spec import ModelSpec
 from ...workload import Workload
 from ..allocator_trace import Trace
 from ..ssm_activations import FP32
-from .transformers_pool_attention import norm, rope
+from .transformers_pool_attention import norm
 from .transformers_pool_blocks import ffn_prefill
+from .transformers_pool_rope import rope
 from .transformers_zaya import zaya_config
 
 __all__ = ["zaya_block"]

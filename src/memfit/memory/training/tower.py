@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ..caching_allocator import K_SMALL_SIZE
 from ..images import deepstack_used, patches_per_image, tower_checkpointed, tower_tensors
-from ..runtimes.transformers_pool_attention import rope
+from ..runtimes.transformers_pool_rope import rope
 from .layer_ops import StepContext
 
 __all__ = ["TowerRun", "idle_tower_tensors", "tower_backward", "tower_forward", "tower_parameters"]
