@@ -695,7 +695,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # term): 26 cases, median 0.07 -> 0.08 % (cases added), worst hy-v4 -2.68 %
     # then the cross-attention's LoRA factors train nothing (l12small2): TrOCR ReLU LoRA +0.98 / +0.99 -> +0.93 /
     # +0.94 %; median 0.08 % (unchanged)
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.08, worst=2.69, under=-2.69),
+    # + zamba-default-l8 bf16 fused-AdamW ckpt training b1 s640 (+4.85 %), moved from blind7.jsonl by the held-out
+    # rule (l12zambatr, before its trace was read): 27 cases, median 0.08 -> 0.10 % (0.097), worst zamba +4.85 %,
+    # most under hy-v4 -2.68 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.10, worst=4.86, under=-2.69),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -958,7 +961,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + zamba-l8 bf16 fused-AdamW ckpt training (listed before any simulation, still simulating at the first scoring),
     # scored ONCE on its own after it ran, nothing tuned: +4.85 % (outside the bar; not looked into: blind); 10 cases,
     # median 0.39 -> 0.41 %, worst cpmant +4.97 %, 2 beyond 4 %
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.41, worst=4.97, under=-0.43),
+    # then zamba-l8 training (+4.85 %) moved to development (train-sweep-dev.jsonl) by the held-out rule
+    # (l12zambatr), zamba-default-l8 bf16 fused-AdamW ckpt b2 s150 listed blind in its place (not yet simulated):
+    # 9 cases, median 0.41 -> 0.40 % (0.394), worst cpmant +4.97 %, most under bart -0.42 % (tighter or equal)
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.40, worst=4.97, under=-0.43),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -1960,7 +1966,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # states.lora_factors): the TrOCR ReLU LoRA cases allocated +0.98 / +0.99 -> +0.93 / +0.94 % (the simulator's 16
     # AdamW states, not 32), device total -0.71 / -0.66 -> -0.74 / -0.69 % (WORSE: 0.5 MiB of states the simulator
     # never makes taken off a replay already under); median 0.65 -> 0.66 % (after l12xlmr), worst gpt-j -2.68 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.66, worst=2.69, under=-2.69),
+    # + zamba-default-l8 bf16 fused-AdamW ckpt training b1 s640, moved from blind round 7 (l12zambatr): +3.58 %;
+    # 27 cases, median 0.66 -> 0.70 % (0.692; a case added above the median), worst zamba +3.58 %, most under gpt-j
+    # -2.68 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.70, worst=3.58, under=-2.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)
@@ -2170,7 +2179,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -1.29 %, roformer +2.20 -> +2.13 %, bart-l3 LoRA ckpt -0.40 -> -0.55 %; median 0.56 % (unchanged)
     # + zamba-l8 bf16 fused-AdamW ckpt training, scored ONCE after it ran: +3.58 %; 10 cases, median 0.56 -> 0.92 %,
     # worst now zamba +3.58 %
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.93, worst=3.58, under=-1.91),
+    # then zamba-l8 training (+3.58 %) moved to development (l12zambatr): 9 cases, median 0.93 -> 0.56 %, worst
+    # cpmant +3.08 %, most under bert-l2 -1.90 % (tighter or equal)
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=3.08, under=-1.91),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
