@@ -586,6 +586,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # xlm fp16 eager forward -3.94 %
     # + xmod-default-l3 bf16 SDPA prefill b2 s470 (+9.51 %), moved from blind7.jsonl by the held-out rule (l12xmod,
     # before its trace was read): 59 cases, median 0.03 -> 0.04 %, worst reformer +54.52 %, most under xlm fp16 -3.94 %
+    # + git-default-l2 fp16 eager generate b3 s380 (+4.26 %), moved from blind7.jsonl by the held-out rule (l12git,
+    # before its trace was read): 60 cases, median 0.04 -> 0.05 %, worst reformer +54.52 %, most under xlm fp16 -3.94 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.05, worst=54.53, under=-3.95),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
@@ -895,7 +897,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (l12xmod), xmod-default-l3 fp16 eager forward b3 s390 listed blind in its place (not yet simulated): 12 cases,
     # median 0.23 -> 0.14 %, worst now git-default-l2 fp16 eager generate +4.26 %, most under the xlm bf16
     # replacement -3.14 % (tighter or equal)
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.15, worst=4.27, under=-3.15),
+    # then git-default-l2 fp16 eager generate (+4.26 %) moved to development (sweep-dev.jsonl) by the held-out rule
+    # (l12git), git-default-l2 bf16 eager generate b2 s570 listed blind in its place (not yet simulated): 11 cases,
+    # median 0.14 -> 0.05 %, worst and most under the xlm bf16 replacement -3.14 % (tighter or equal)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.05, worst=3.15, under=-3.15),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1861,7 +1866,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # 0.30 -> 0.33 %, worst reformer +12.39 %, most under dots3-note prefill -4.94 %
     # + xmod-default-l3 bf16 SDPA prefill, moved from blind round 7 (l12xmod): -0.15 %; 59 cases, median 0.33 ->
     # 0.30 %, worst reformer +12.39 %, most under dots3-note prefill -4.94 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.31, worst=12.40, under=-4.95),
+    # + git-default-l2 fp16 eager generate, moved from blind round 7 (l12git): +1.04 %; 60 cases, median 0.30 -> 0.33 %
+    # (WORSE only by the moved case joining above the median), worst reformer +12.39 %, most under dots3-note -4.94 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.34, worst=12.40, under=-4.95),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2141,7 +2148,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then xmod-default-l3 bf16 SDPA prefill (-0.15 %, below the median) moved to development (l12xmod): 12 cases,
     # median 0.16 -> 0.34 % (WORSE only because a case under the old median left the file; no prediction moved),
     # worst and most under prophetnet-default-l2/fwd-fp32-eager-b3-s210 -9.32 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.35, worst=9.33, under=-9.33),
+    # then git fp16 eager generate (+1.04 %) moved to development (l12git): 11 cases, median 0.34 -> 0.16 %, worst and
+    # most under prophetnet-default-l2/fwd-fp32-eager-b3-s210 -9.32 % (tighter or equal)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.17, worst=9.33, under=-9.33),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
