@@ -30,6 +30,7 @@ from .transformers_inkling_text import rel_logits_sdpa_moment
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
 from .transformers_prophetnet import ngram_attention_peak
+from .transformers_xlm import xlm_forward_moments
 from .transformers_zaya import router_state_bytes
 
 __all__ = ["prefill_chunks", "prefill_moments"]
@@ -50,7 +51,9 @@ def prefill_chunks(spec: ModelSpec, wl: Workload) -> list[tuple[int, int]]:
 
 def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: int, inputs: int) -> list[Moment]:
     """The prompt's forward (or one chunk of it: ``queries`` tokens over ``keys`` keys): per distinct layer, its
-    attention and its MLP (see the module docstring)."""
+    attention and its MLP (see the module docstring); XLM's forward, its own (``transformers_xlm``)."""
+    if (own := xlm_forward_moments(spec, wl, dt, inputs)) is not None:
+        return own
     b, h = wl.batch, spec.hidden_size
     t = b * queries
     half = _model_dtype(spec, wl) == "float16"

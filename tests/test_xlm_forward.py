@@ -1,0 +1,58 @@
+"""XLM's full forward as its code holds it (memory/runtimes/transformers_xlm.py; transformers 5.25
+models/xlm/modeling_xlm.py, XLMModel.forward / MultiHeadAttention.forward), worked by hand on the development case."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from memfit.memory.inference import estimate_inference
+from memfit.memory.runtimes.transformers_moments import peak_moments
+from memfit.sources.hf_config import spec_from_config
+from memfit.validate import workload_for_case
+
+DEV = Path(__file__).parent / "data" / "simulated" / "sweep-dev.jsonl"
+CASE = "xlm-default-l2/fwd-fp16-eager-b3-s430"
+
+
+def _record() -> dict[str, object]:
+    for line in DEV.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") == CASE:
+            return r  # type: ignore[no-any-return]
+    raise AssertionError(CASE)
+
+
+def test_xlm_forward_holds_its_cache_inputs_embeds_and_previous_output_by_hand() -> None:
+    r = _record()
+    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
+    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    moments = {m.name: m for m in peak_moments(spec, wl)}
+    # fp16, batch 3 × 430 tokens, hidden 2048 (16 heads × 128), 2 layers, FFN 8192
+    e = 3 * 430 * 2048 * 2  # 5,283,840: one hidden-sized tensor
+    assert e == 5_283_840
+    # layer 1's attention: inputs_embeds, both layers' K/V cat copies in the forward's own EncoderDecoderCache (4),
+    # layer 0's out_lin output (attn_outputs), the layer's input, q / sqrt(head_dim): 8 tensors; the scores
+    # 3 × 16 × 430 × 430 at 10 B (fp16, its .float() copy, the fp32 softmax); masks 2 × 1,290 bools; ids 1,290 × 8
+    attention = moments["prefill attention (layer 1)"]
+    assert attention.kv_cache == 0
+    assert attention.activations == 8 * 5_283_840 + 3 * 16 * 430 * 430 * 10 + 2 * 1290 + 1290 * 8 == 131_035_620
+    assert "3×16×430×430 × 10 B" in attention.formula
+    # layer 1's FFN: inputs_embeds, 4 K/V, the layer's attention output, its normed input; lin1's output and GELU's
+    ffn = moments["prefill MLP (layer 1)"]
+    assert ffn.activations == 7 * 5_283_840 + 2 * 1290 * 8192 * 2 + 12_900 == 79_270_500
+    assert "prefill attention (layer 0)" not in moments  # the last layer, beside every layer's K/V, is the peak
+    # weights 163,536,321 × 2 B + the cuBLAS workspace 32 MiB + layer 1's attention (the simulator: 491,668,992)
+    assert estimate_inference(spec, wl).allocated_bytes == 327_072_642 + 33_554_432 + 131_035_620 == 491_662_694
+
+
+def test_xlm_forward_fp32_scores_and_generate_untouched() -> None:
+    r = _record()
+    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
+    wl = replace(workload_for_case("forward", dict(r["params"])), dtype="float32").validate()  # type: ignore[call-overload]
+    attention = next(m for m in peak_moments(spec, wl) if m.name == "prefill attention (layer 1)")
+    # fp32: .float() and type_as return their input: the scores and the softmax, 8 B each score; tensors 4 B
+    assert attention.activations == 8 * 3 * 430 * 2048 * 4 + 3 * 16 * 430 * 430 * 8 + 2 * 1290 + 1290 * 8
+    gen = replace(workload_for_case("forward", dict(r["params"])), task="generate", new_tokens=4).validate()  # type: ignore[call-overload]
+    assert not any(m.name == "prefill attention (layer 1)" for m in peak_moments(spec, gen))  # the shared path's
