@@ -709,7 +709,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + cpmant-default-l2 bf16 fused AdamW eager b2 s480 (+4.97 %), moved from blind7.jsonl by the held-out rule
     # (l12cpmtrain, before its trace was read): 28 cases, median 0.10 -> 0.15 % (0.148; WORSE only by the moved
     # case), worst cpmant +4.97 %, most under hy-v4 -2.68 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.15, worst=4.97, under=-2.69),
+    # then HY-V4's hyper-connection streams (l12hyv4, hyv4_training.py: the checkpointed 4-stream layer inputs, the
+    # mask and top-k the checkpoints' partials keep, the embedding's leaf, the hyper head's fp32 copy and streams):
+    # hy-v4 -2.68 -> -0.01 %; 28 cases, median 0.15 -> 0.09 % (0.084), worst cpmant +4.97 %, most under now rembert
+    # amp eager -2.44 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.09, worst=4.97, under=-2.44),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -1999,6 +2003,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -2.68 %
     # + cpmant-default-l2 bf16 fused AdamW eager, moved from blind round 7 (l12cpmtrain): +3.07 %; 28 cases, median
     # 0.70 -> 0.72 % (0.713; WORSE only by the moved case), worst zamba +3.58 %, most under gpt-j -2.68 %
+    # then HY-V4's hyper-connection streams in the allocated peak and its hyper head's two tensors in the replay
+    # (l12hyv4): hy-v4 -2.61 -> -1.72 %; median 0.72 % (0.713), worst zamba +3.58 %, most under gpt-j -2.68 %
+    # (unchanged)
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.72, worst=3.58, under=-2.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,

@@ -22,6 +22,7 @@ from .bart_head import bart_outside_saved
 from .bert_head import bert_outside_saved
 from .dsv4_attention import dsv4_head_saved
 from .first_layer import first_layer_saved
+from .hyv4_training import hyv4_checkpoints, hyv4_head_saved
 from .relative_attention import RELATIVE_ATTENTION, relative_layer, relative_outside
 from .runtimes import transformers_families as fam
 from .torchtune import torchtune_layers
@@ -53,13 +54,15 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
                        for layer, la in zip(spec.layers, layers, strict=True))
     if p.embed_out_bytes and layers:  # checkpointing keeps the first layer's input in the embedding's dtype
         layers = (replace(layers[0], checkpoint=T * p.embed_out_bytes * h), *layers[1:])
+    layers = hyv4_checkpoints(spec, p, layers, batch, seq)  # HY-V4: the hyper-connection streams (hyv4_training.py)
     gemma, layernorm, r = fam.gemma_norm(spec.family), spec.norm != "rms", p.resid_bytes
     outside = T * 16  # input ids and shifted labels (int64)
     if p.embedding_dropout > 0:
         outside += T * h  # embedding dropout mask
     outside += T * bert_outside_saved(spec, p)  # a BERT-family embedding LayerNorm and head transform
     outside += T * bart_outside_saved(spec, p)  # a BART-family embedding LayerNorm, a post-norm head's input
-    outside += (hc_head := dsv4_head_saved(spec, T))  # DeepSeek-V4's hyper-connection head (dsv4_attention.py)
+    # the hyper-connection head's saved tensors: DeepSeek-V4's (dsv4_attention.py), HY-V4's (hyv4_training.py)
+    outside += (hc_head := dsv4_head_saved(spec, T) + hyv4_head_saved(spec, T, p.resid_bytes))
     final_hidden = final_norm = 0
     if relative:
         kept, final_norm = relative_outside(spec, p, batch, seq)

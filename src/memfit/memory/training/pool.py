@@ -48,6 +48,7 @@ from ..allocator_trace import (
     tied_head_at,
 )
 from ..caching_allocator import K_SMALL_SIZE
+from ..hyv4_training import hc_head_parts
 from ..images import tower_training_saved
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
@@ -234,7 +235,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             run = LayerRun()
         runs.append(run)
     final: list[int] = []
-    final += [tr.alloc(acts.hc_head // 2) for _ in range(2 if acts.hc_head else 0)]  # DeepSeek-V4's HC head
+    final += [tr.alloc(n) for n in hc_head_parts(c.spec, acts.hc_head, c.r)]  # DeepSeek-V4's, HY-V4's HC head
     head = _loss_forward(c, *(_op_layer_norm(c, x, final) if own_norm else (x, 0)))
     tr.free(*casts, *[k for run in runs for k in run.cache])  # autocast exits, the DynamicCache goes
     by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
