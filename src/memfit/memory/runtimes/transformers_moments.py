@@ -27,6 +27,7 @@ from .transformers_cpmant import prompt_tokens
 from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
 from .transformers_prophetnet import ngram_streams
+from .transformers_reformer import reformer_moments
 
 __all__ = ["cache_reset_length", "peak_moments"]
 
@@ -35,6 +36,9 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     """Every candidate peak of the run (the mechanisms: :mod:`.transformers`' docstring)."""
     b, s, new = wl.batch, wl.context, wl.new_tokens
     dt = COMPUTE_DTYPE_BYTES.get(_model_dtype(spec, wl), 2)  # a storage format (quantized) computes in bf16
+    own = reformer_moments(spec, wl, dt)  # Reformer's chunked, reversible forward (transformers_reformer)
+    if own is not None:
+        return own
     h, v = spec.hidden_size, spec.vocab_size
     t = b * s
     kvd = _cache_dtype(spec, wl)

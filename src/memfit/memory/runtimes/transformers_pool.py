@@ -63,6 +63,7 @@ from .transformers_pool_rwkv import rwkv_block
 from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
 from .transformers_prophetnet import ngram_or_blocks, ngram_streams
+from .transformers_reformer import reformer_forward, reformer_shape
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -149,6 +150,9 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
 def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int]]:
     """The prompt's forward, or its chunks in order (``prefill_chunks``); returns every layer's cache keys (none
     for ``forward``). The token ids and generate's attention mask cover the whole prompt throughout."""
+    if (reformer := reformer_shape(spec)) and wl.task == "forward":  # its own forward (transformers_reformer)
+        reformer_forward(tr, reformer, wl.batch, wl.context, dt)
+        return []
     t = wl.batch * wl.context
     inputs = [tr.alloc(t * INT64), tr.alloc(t * INT64 if wl.task == "generate" else 0)]
     cache_keys: list[list[int]] = []

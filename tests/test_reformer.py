@@ -1,0 +1,87 @@
+"""Reformer's chunked, reversible forward (issue 12, l12reformer2): transformers 5.25
+models/reformer/modeling_reformer.py pads the prompt to a multiple of the chunk length, LocalSelfAttention and
+LSHSelfAttention score each 64-token chunk against itself and the previous one (not s × s), LSH sorts its hashed
+q/k and v, and the reversible residual keeps two hidden-sized streams (memory/runtimes/transformers_reformer.py).
+Expected values worked by hand from the development case's config (sweep-dev reformer-default-l2, b2 s777 fp32):
+2 layers (local, lsh), hidden 256, 12 heads × 64, chunks of 64 with one before, one hash, feed-forward 512, vocab
+320, decoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _simulated import case_record
+from memfit.memory.inference import estimate_inference
+from memfit.memory.runtimes.transformers_reformer import (
+    LiveBytes,
+    ReformerShape,
+    padded_length,
+    reformer_forward,
+    reformer_peaks,
+    reformer_shape,
+    rotation_size,
+)
+from memfit.sources.hf_config import spec_from_config
+from memfit.spec import ModelSpec
+from memfit.validate import workload_for_case
+
+DATA = Path(__file__).resolve().parent / "data"
+DEV = "reformer-default-l2/fwd-fp32-eager-b2-s777"
+
+B, S, SP = 2, 777, 832  # 777 tokens padded to 13 chunks of 64
+X = B * SP * 256 * 4  # one hidden-sized stream: 1,703,936
+P = B * SP * 12 * 64 * 4  # q, k or v (12 heads × 64): 5,111,808
+SCORES = B * 12 * SP * 128 * 4  # a chunk's 64 queries × 128 keys (itself and the chunk before): 10,223,616
+IDX = B * 12 * SP * 8  # int64 per head and token: 159,744
+LSE = B * 12 * SP * 4  # logsumexp: 79,872
+INPUTS = B * S * 8 + B * SP + B * SP * 8  # the ids, the padded bool mask, the padded ids: 27,408
+
+
+def _spec() -> ModelSpec:
+    cfg = case_record(DATA / "simulated" / "sweep-dev.jsonl", DEV)["config"]
+    assert isinstance(cfg, dict)
+    return spec_from_config(cfg, "dev")
+
+
+def _shape() -> ReformerShape:
+    r = reformer_shape(_spec())
+    assert r is not None
+    return r
+
+
+def test_padding_and_buckets() -> None:
+    r = _shape()
+    assert r.kinds == ("local", "lsh") and r.head_size == 64 and r.ffn == 512
+    assert [padded_length(r, s) for s in (777, 1500, 640, 64, 50)] == [832, 1536, 640, 64, 50]
+    # _set_num_buckets: 2 · (832 // 64) = 26 → 16; 2 · 24 = 48 → 32
+    assert rotation_size(r, 832) == 16 and rotation_size(r, 1536) == 32
+
+
+def test_lsh_layer_peak_by_hand() -> None:
+    """At the LSH layer's exp: the inputs; the embedding output, the two streams' cat, layer 0's Y1 and Y2 and the
+    normed input (6 X); the gathered q/k and v, the normed keys and the adjacent values (5 P); the self-masked
+    scores, their difference from the logsumexp and its exp (3 scores); the buckets, sorted, undo-sorted and
+    per-hash indices and the adjacent bucket indices (6 IDX); the logsumexp."""
+    peaks = reformer_peaks(_shape(), B, S, 4)
+    lsh = INPUTS + 6 * X + 5 * P + 3 * SCORES + 6 * IDX + LSE
+    assert lsh == 67_519_248
+    assert peaks["lsh attention (layer 1)"] == lsh
+    # the local layer's exp: 4 X held, the adjacent values (2 P), the masked scores, the difference, the exp, the
+    # indices and the adjacent key indices (3 IDX), the logsumexp
+    assert peaks["local attention (layer 0)"] == INPUTS + 4 * X + 2 * P + 3 * SCORES + 3 * IDX + LSE == 48_296_720
+    assert max(peaks.values()) == lsh
+
+
+def test_replay_frees_everything() -> None:
+    live = LiveBytes()
+    reformer_forward(live, _shape(), B, S, 4)
+    assert live.live == 0 and not live.sizes
+
+
+def test_estimate_of_the_development_case() -> None:
+    """weights 2,167,936 × 4 B + the cuBLAS workspace + the LSH layer's peak (was 169,585,800: s × s scores)."""
+    spec = _spec()
+    wl = workload_for_case("forward", {"batch": B, "seq": S, "dtype": "float32", "attn": "eager"}).validate()
+    est = estimate_inference(spec, wl)
+    assert est.allocated_bytes == 2_167_936 * 4 + 32 * 2**20 + 67_519_248 == 109_745_424
+    assert est.details["peak_moment"] == "forward lsh attention (layer 1)"
