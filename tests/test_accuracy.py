@@ -716,7 +716,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # mask and top-k the checkpoints' partials keep, the embedding's leaf, the hyper head's fp32 copy and streams):
     # hy-v4 -2.68 -> -0.01 %; 28 cases, median 0.15 -> 0.09 % (0.084), worst cpmant +4.97 %, most under now rembert
     # amp eager -2.44 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.09, worst=4.97, under=-2.44),
+    # then CPM-Ant's lm_head read as its own weight, never tied (l12cpmtrain, hf_config.NEVER_TIED_HEAD,
+    # test_cpmant_head.py): cpmant +4.97 -> +0.14 %; 28 cases, median 0.09 % (0.084), worst now zamba +4.85 %, most
+    # under rembert amp eager -2.44 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.09, worst=4.85, under=-2.44),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
     # + glm-4.7-flash-l2 LoRA on the experts: -2.51 % before glm4_moe_lite's experts were adapted (transformers'
@@ -1887,6 +1890,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (WORSE only by the moved case joining above the median), worst reformer +12.39 %, most under dots3-note -4.94 %
     # then Reformer's forward replayed op by op (l12reformer2): reformer +12.39 -> -0.18 %; 60 cases, median 0.33 ->
     # 0.29 %, worst and most under dots3-note prefill -4.94 %
+    # then CPM-Ant's lm_head never tied (l12cpmtrain): cpmant-l2 fp32 eager forward -0.72 -> +1.01 % (WORSE: its build
+    # reserve now the simulator's to the byte, 2,602,565,632 B; the head the false tie made and freed, a 480 MiB
+    # cached segment, had covered the forward replay's own misses); 60 cases, median 0.29 % (0.285), worst and most
+    # under dots3-note prefill -4.94 %
     ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.29, worst=4.95, under=-4.95),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
@@ -2125,7 +2132,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the BART family read as its code runs it (l12bart2; held out, scored once after, nothing tuned):
     # bigbird-pegasus +3.53 -> +3.38 %, mbart -0.85 -> -0.88 %, pegasus -1.04 -> -1.05 %, blenderbot -0.11 -> -0.09 %;
     # after l12bert2's ELECTRA: median 0.37 % (unchanged), worst still bigbird-pegasus +3.38 %, most under moshi -2.80 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.38, worst=3.39, under=-2.80),
+    # then CPM-Ant's lm_head never tied (l12cpmtrain, found on the development training case; held out here, scored
+    # once after, nothing tuned): cpmant-l3 bf16 eager forward -1.54 -> -4.12 % (WORSE: the bf16 head the false tie
+    # made and freed at the build, a 240 MiB cached segment, had covered what the inference pool's replay of
+    # CPM-Ant's forward leaves out, e.g. the position bias's F.embedding output and its .contiguous() copy, two
+    # score-sized blocks in the development trace); median 0.37 %, worst and most under now cpmant -4.12 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.38, worst=4.12, under=-4.12),
     # issue 12's blind round 7 (blind7-list.jsonl, l12blind7: the 17 model types no case file had used that build,
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
     # formula changed; zamba-l8 training still simulating, not in the file;

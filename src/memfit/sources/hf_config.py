@@ -31,8 +31,21 @@ from .families.common import (
 )
 from .init_rows import init_cutoff, rescales_out_proj
 
-__all__ = ["BUILDERS", "SUPPORTED_FAMILIES", "Builder", "Config", "config_dtype", "get_bool", "get_float", "get_int",
-           "get_opt_int", "head_dim", "sliding_windows", "spec_from_config", "sub_config"]
+__all__ = [
+    "BUILDERS",
+    "SUPPORTED_FAMILIES",
+    "Builder",
+    "Config",
+    "config_dtype",
+    "get_bool",
+    "get_float",
+    "get_int",
+    "get_opt_int",
+    "head_dim",
+    "sliding_windows",
+    "spec_from_config",
+    "sub_config",
+]
 
 SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(BUILDERS))
 
@@ -44,6 +57,12 @@ SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(BUILDERS))
 # ``self.config.tie_word_embeddings``: the composite's, True by default in configuration_moss_transcribe_diarize.py,
 # while its Qwen3 text config says False); the lm_head made and then freed by the tie leaves its segment cached
 TIED_BY_COMPOSITE = ("moss_transcribe_diarize",)
+# model types whose causal LM ties nothing although its config says tie_word_embeddings True (transformers 5.25
+# modeling_cpmant.py CpmAntForCausalLM: ``_tied_weights_keys = {}``, its lm_head a Linear(hidden, vocab_size) of its
+# own while CpmAntModel.input_embedding has vocab_size + prompt_types x prompt_length rows; modeling_utils.py
+# ``get_expanded_tied_weights_keys`` returns the empty mapping): no head freed at the build, no dense V x h gradient
+# made beside the head's by the embedding's backward
+NEVER_TIED_HEAD = ("cpmant",)
 
 
 def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
@@ -74,6 +93,8 @@ def spec_from_config(cfg: Config, name: str = "") -> ModelSpec:
         spec = replace(spec, prefill_chunk_size=chunk)
     if model_type in TIED_BY_COMPOSITE:
         spec = replace(spec, tie_word_embeddings=cfg.get("tie_word_embeddings", True) is not False)
+    if model_type in NEVER_TIED_HEAD:
+        spec = replace(spec, tie_word_embeddings=False)
     cutoff = init_cutoff(spec.family, cfg)
     if cutoff:
         spec = replace(spec, init_cutoff=cutoff)
