@@ -1001,7 +1001,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then cpmant-l2 bf16 eager AdamW (+4.97 %) moved to development (train-sweep-dev.jsonl) by the held-out rule
     # (l12cpmtrain), cpmant-default-l2 fp32 eager SGD b3 s350 listed blind in its place (not yet simulated): 8 cases,
     # median 0.40 -> 0.28 %, worst now roformer-l2 bf16 eager +2.66 %, most under bart -0.42 % (tighter or equal)
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.28, worst=2.66, under=-0.43),
+    # + the blind replacement cpmant-default-l2 fp32 eager SGD b3 s350 (l12cpmtrain), simulated before CPM-Ant's
+    # untied head was read and scored ONCE after it, nothing tuned: +0.30 %; 9 cases, median 0.28 -> 0.30 % (0.299;
+    # WORSE: a case added above the median), worst roformer +2.66 %, most under bart -0.42 %
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.30, worst=2.66, under=-0.43),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -2247,7 +2250,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # cpmant +3.08 %, most under bert-l2 -1.90 % (tighter or equal)
     # then cpmant (+3.07 %) moved to development (l12cpmtrain): 8 cases, median 0.56 % (0.557), worst now roformer
     # +2.13 %, most under bert-l2 -1.90 % (tighter or equal)
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=2.13, under=-1.91),
+    # + the blind replacement cpmant-default-l2 fp32 eager SGD b3 s350 (l12cpmtrain), scored ONCE after CPM-Ant's
+    # untied head, nothing tuned: -6.51 % (outside the bar; held out, not looked into); 9 cases, median 0.56 %
+    # (0.560), worst and most under now this case (WORSE: the new case itself)
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=6.51, under=-6.51),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
