@@ -10,17 +10,40 @@ from pathlib import Path
 
 from _simulated import case_line, meta_bf16_build, validate_line
 from memfit.memory.activations import Precision
+from memfit.memory.allocator_trace import Trace
 from memfit.memory.hyv4_training import hc_head_parts
 from memfit.memory.model_activations import model_activations
+from memfit.memory.training.layer_hyv4 import HyTopK, hyv4_post, hyv4_pre
+from memfit.memory.training.layer_ops import LayerRun, StepContext
 from memfit.memory.training.states import model_states
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import workload_for_case
 
-TINY = dict(model_type="hy_v4", vocab_size=100, hidden_size=32, intermediate_size=48, moe_intermediate_size=16,
-            num_hidden_layers=2, num_attention_heads=2, n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1,
-            q_lora_rank=24, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8, index_topk=8,
-            index_head_dim=8, index_n_heads=2, hc_mult=2, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+TINY = dict(
+    model_type="hy_v4",
+    vocab_size=100,
+    hidden_size=32,
+    intermediate_size=48,
+    moe_intermediate_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    n_routed_experts=4,
+    num_experts_per_tok=2,
+    n_shared_experts=1,
+    q_lora_rank=24,
+    kv_lora_rank=16,
+    qk_nope_head_dim=8,
+    qk_rope_head_dim=4,
+    v_head_dim=8,
+    index_topk=8,
+    index_head_dim=8,
+    index_n_heads=2,
+    hc_mult=2,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+)
 DEV = Path(__file__).resolve().parent / "data" / "simulated" / "train-sweep-dev.jsonl"
 CASE = "hy-v4-default-l2/lora-r8-attn-ckpt-b1-s2048"
 
@@ -66,7 +89,7 @@ def test_checkpointed_lora_layers_keep_the_hyper_connection_streams() -> None:
     acts = model_activations(spec, p, 1, 2048)
     assert [la.checkpoint for la in acts.layers] == [46_137_344 + 8_388_608 + 11_534_336, 46_137_344 + 16_777_216]
     assert acts.hc_head == 138_412_032
-    assert hc_head_parts(spec, acts.hc_head, 2) == [92_274_688, 46_137_344]
+    assert hc_head_parts(spec, acts.hc_head, 2) == [92_274_688]  # replayed: the streams are the last layer's output
 
 
 def test_default_indexer_types_and_full_training() -> None:
@@ -81,7 +104,7 @@ def test_default_indexer_types_and_full_training() -> None:
     assert acts.hc_head == 16 * 2 * 32 * (4 + 2)
     fp32 = Precision(amp=False, weight_bytes=4, resid_bytes=4, full=True, attn="eager")
     assert model_activations(spec, fp32, 1, 16).hc_head == 4_096
-    assert hc_head_parts(spec, 4_096, 4) == [4_096]
+    assert hc_head_parts(spec, 4_096, 4) == []
 
 
 def test_hy_v4_development_case() -> None:
@@ -89,3 +112,65 @@ def test_hy_v4_development_case() -> None:
     assert row.relative_error is not None and abs(row.relative_error) < 0.001  # allocated: -2.68 % before
     assert row.predicted_total is not None and row.measured_total is not None
     assert abs(row.predicted_total / row.measured_total - 1) < 0.03  # device total: -8.40 % before
+
+
+def _context(layers: int = 2) -> StepContext:
+    rec = json.loads(case_line(DEV, CASE))
+    spec = spec_from_config(dict(rec["config"], num_hidden_layers=layers), "hy-v4")
+    p = model_states(spec, workload_for_case("lora", dict(rec["params"])).validate()).precision
+    return StepContext(Trace(), spec, p, 1, 2048)
+
+
+MIB = 2**20
+
+
+def test_replayed_connection_before_a_block() -> None:
+    # HYV4HyperConnection.forward on 2,048 tokens of 4 bf16 streams of 2,816: flat fp32 88 MiB and its square 88 MiB,
+    # then flat, pre × streams 88 MiB and its fp32 sum 22 MiB alive (peak 88 + 88 + 22 = 198 MiB), the bf16 block
+    # input 11 MiB; kept: flat (square's) and the input, 99 MiB; a checkpointed first forward keeps the input alone
+    for keep, left in ((True, 99 * MIB), (False, 11 * MIB)):
+        c = _context()
+        out = hyv4_pre(c, LayerRun(keep=keep))
+        assert out and c.tr.pool.allocated == left
+        assert c.tr.pool.peak_allocated == 198 * MIB
+
+
+def test_replayed_connection_after_a_block() -> None:
+    # HYV4DecoderLayer.forward after the block's bf16 output (11 MiB): out.float() 22 MiB, post × out 88 MiB, the
+    # streams' .float() 88 MiB and the sum 88 MiB alive together (peak 11 + 22 + 3 · 88 = 297 MiB), the new bf16
+    # streams 44 MiB; the block's output goes; kept: out.float() (the product's) and the streams, 66 MiB; a
+    # checkpointed first forward keeps the streams alone
+    for keep, left in ((True, 66 * MIB), (False, 44 * MIB)):
+        c = _context()
+        x = 0
+        out = c.tr.alloc(11 * MIB)
+        before = c.tr.pool.allocated  # (the caching allocator's block: 12 MiB)
+        new = hyv4_post(c, LayerRun(keep=keep), x, out, x)
+        assert new and c.tr.pool.allocated == left
+        assert c.tr.pool.peak_allocated == before + 22 * MIB + 3 * 88 * MIB
+
+
+def test_replayed_mask_and_topk_lifetimes() -> None:
+    # 6 layers, default indexer_types (layers 0, 1, 5 "full"), checkpointed: the mask (2,048² × 2 B = 8 MiB) and
+    # layer 0's and 1's top-k (2,048² × 4 B = 16 MiB each) outlive the forward (the checkpoints of layers 1 to 5
+    # keep them), layer 5's goes when the model returns; layer 1's goes after layer 2's backward, layer 0's after
+    # layer 1's, the mask after layer 0's
+    c = _context(6)
+    hy = HyTopK(c, ckpt=True)
+    for i in range(6):
+        hy.layer_done(i)
+    hy.forward_done()
+    assert c.tr.pool.allocated == 8 * MIB + 2 * 16 * MIB
+    seen = []
+    for i in range(5, -1, -1):
+        hy.backward_done(i)
+        seen.append(c.tr.pool.allocated // MIB)
+    assert seen == [40, 40, 40, 24, 8, 0]
+    # without checkpointing the model's loop holds one top-k at a time and the forward's end frees it and the mask
+    c = _context(6)
+    hy = HyTopK(c, ckpt=False)
+    for i in range(6):
+        hy.layer_done(i)
+    assert c.tr.pool.allocated == 8 * MIB + 16 * MIB
+    hy.forward_done()
+    assert c.tr.pool.allocated == 0

@@ -35,7 +35,7 @@ from ..sources.generic_tensors import GenericTensors
 from ..spec import ModelSpec
 from .activations import LayerActivations, Precision
 
-__all__ = ["hc_head_parts", "hyv4_checkpoints", "hyv4_head_saved", "hyv4_streams"]
+__all__ = ["hc_head_parts", "hyv4_checkpoints", "hyv4_head_saved", "hyv4_streams", "hyv4_topk"]
 
 FP32 = 4
 INT32 = 4
@@ -67,15 +67,16 @@ def hyv4_head_saved(spec: ModelSpec, tokens: int, r: int) -> int:
 
 
 def hc_head_parts(spec: ModelSpec, hc_head: int, r: int) -> list[int]:
-    """The tensors of a hyper-connection head's ``hc_head`` saved bytes, made after the last layer: HY-V4's fp32
-    flattened streams and the streams (``hyv4_head_saved``), DeepSeek-V4's two equal fp32 copies
-    (``dsv4_attention.dsv4_head_saved``); none without a head."""
+    """The tensors of a hyper-connection head's ``hc_head`` saved bytes the training replay makes after the last
+    layer: HY-V4's fp32 flattened streams (the streams it also keeps are the replayed last layer's output,
+    ``hyv4_head_saved``), DeepSeek-V4's two equal fp32 copies (``dsv4_attention.dsv4_head_saved``); none without a
+    head."""
     if not hc_head:
         return []
     if spec.family != "hy_v4":
         return [hc_head // 2, hc_head // 2]
-    streams = hc_head // (r + (FP32 if r != FP32 else 0)) * r
-    return [n for n in (hc_head - streams, streams) if n]
+    flat = hc_head // (r + (FP32 if r != FP32 else 0)) * FP32
+    return [flat] if r != FP32 else []
 
 
 def _full_indexers(cfg: dict[str, Any], layers: int) -> list[bool]:
@@ -87,6 +88,14 @@ def _full_indexers(cfg: dict[str, Any], layers: int) -> list[bool]:
     return [i == 0 or (i - 1) % 4 == 0 for i in range(layers)]
 
 
+def hyv4_topk(spec: ModelSpec, b: int, s: int) -> list[int]:
+    """Per layer, the bytes of the int32 top-k its indexer makes over ``b`` sequences of ``s`` tokens (0: a
+    ``"shared"`` layer, which returns the one it was given)."""
+    cfg = _config(spec)
+    each = b * s * min(_int(cfg, "index_topk", INDEX_TOPK), s) * INT32
+    return [each if full else 0 for full in _full_indexers(cfg, len(spec.layers))]
+
+
 def hyv4_checkpoints(
     spec: ModelSpec, p: Precision, layers: tuple[LayerActivations, ...], b: int, s: int
 ) -> tuple[LayerActivations, ...]:
@@ -96,15 +105,14 @@ def hyv4_checkpoints(
     n = hyv4_streams(spec)
     if not n or not layers:
         return layers
-    cfg, t, h, r = _config(spec), b * s, spec.hidden_size, p.resid_bytes
-    topk = b * s * min(_int(cfg, "index_topk", INDEX_TOPK), s) * INT32
-    full = _full_indexers(cfg, len(layers))
+    t, h, r = b * s, spec.hidden_size, p.resid_bytes
+    topk = hyv4_topk(spec, b, s)
     out = []
     for i, la in enumerate(layers):
         kept = t * n * h * r
         if i == 0:
             kept += b * s * s * r + (0 if p.full else t * h * (p.embed_out_bytes or r))
-        elif full[i - 1]:
-            kept += topk
+        else:
+            kept += topk[i - 1]
         out.append(replace(la, checkpoint=kept))
     return tuple(out)

@@ -30,6 +30,7 @@ from ..activations import LayerActivations
 from ..axk2_attention import INDEXED_MLA
 from ..backward_moments import MOE_ACT_SAVED
 from ..first_layer import first_layer_no_grad
+from ..hyv4_training import hyv4_streams
 from ..runtimes.transformers_families import (
     FP32_QK_EAGER,
     MODEL_DTYPE_SOFTMAX_EAGER,
@@ -44,6 +45,7 @@ from .layer_axk2 import block_norm, drop_topk, made_topk
 from .layer_experts import grouped_experts
 from .layer_gdn import gdn_mixer, replays_gdn
 from .layer_hc import dsv4_rope, hc_norm, hc_post, hc_pre, hc_streams, o_rope, q_norm
+from .layer_hyv4 import hyv4_post, hyv4_pre
 from .layer_mixers import dsv4_scores, every_expert, relu2_mlp, short_conv
 from .layer_mlp import adapter_keeps as _adapter_keeps
 from .layer_mlp import dense_mlp as _mlp
@@ -67,12 +69,12 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
     start = tr.pool.allocated
     stream, r = x, c.r
     keeps_stream = c.spec.norm in ("layernorm", "layernorm_nobias") or r == 4  # the norm keeps the stream itself
-    hc = hc_streams(c.spec) > 1
+    hc, hy = hc_streams(c.spec) > 1, hyv4_streams(c.spec) > 1  # DeepSeek-V4's, HY-V4's hyper-connections
     parts = [p for p in ("attention", "linear", "ssm", "conv", "mlp", "moe")
              if getattr(layer, p) is not None and not (p == "mlp" and layer.moe is not None)
              and not (p == "ssm" and not replays_ssm(layer)) and not (p == "linear" and not replays_gdn(layer))]
     for part in parts:
-        col = hc_pre(c, run, stream, x) if hc else 0  # DeepSeek-V4: the streams collapsed (layer_hc)
+        col = hc_pre(c, run, stream, x) if hc else hyv4_pre(c, run) if hy else 0  # the streams collapsed
         shard, nb = hc_norm(c, run) if hc else block_norm(c, run, r, layer, part)  # (A.X-K2's gated norms)
         tr.free(col)
         normed = sp_gather(c, shard, nb)
@@ -104,8 +106,8 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             tr.free(normed)
         if shard != normed:
             tr.free(shard)
-        if hc:
-            stream = hc_post(c, run, stream, out, x)
+        if hc or hy:
+            stream = hc_post(c, run, stream, out, x) if hc else hyv4_post(c, run, stream, out, x)
             continue
         # Gemma 3n: the layer returns AltUp's corrected copies, one [n, b, s, h] tensor (altup.correct)
         new = tr.alloc(t * h * r * (max(1, altup_copies(c.spec)) if part == parts[-1] else 1))
@@ -114,11 +116,11 @@ def layer_forward(c: StepContext, layer: LayerSpec, la: LayerActivations, x: int
             run.hold(tr, stream) if keeps_stream else tr.free(stream)
         stream = new
     run.output = stream
-    run.input_kept = keeps_stream
+    run.input_kept = keeps_stream or hy  # (HY-V4: pre × streams saves the layer's input)
     if keep:  # what the family keeps beyond the tensors replayed here, as one more tensor
         cache = sum(tr.pool.live[k].size for k in run.cache if k in tr.pool.live) + made_topk(c)  # (GLM-5's top-k)
         kept = la.saved - (la.attention_core if c.selective else 0)  # selective: the kernel's tensors recomputed
-        made = t * h * r * max(1, altup_copies(c.spec)) if stream != x else 0  # the new stream (AltUp's copies)
+        made = t * h * r * max(1, altup_copies(c.spec), hyv4_streams(c.spec)) if stream != x else 0  # (AltUp's)
         rest = kept + la.weight_casts - (tr.pool.allocated - start - cache) + made
         rest -= t * h * r * ((1 if keeps_stream else 0) + altup_copies(c.spec))  # Gemma 3n: its saved input stack
         rest = tr.remainder(rest)  # is the replayed input ``x``; a recomputation stopped early makes these too

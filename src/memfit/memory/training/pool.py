@@ -48,13 +48,14 @@ from ..allocator_trace import (
     tied_head_at,
 )
 from ..caching_allocator import K_SMALL_SIZE
-from ..hyv4_training import hc_head_parts
+from ..hyv4_training import hc_head_parts, hyv4_streams
 from ..images import tower_training_saved
 from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from ..weight_init import build_initialised, build_plain, orthogonal_build
 from .layer_grads import layer_backward
+from .layer_hyv4 import HyTopK
 from .layer_ops import kv_store_layers
 from .layer_stream import LayerRun, StepContext, layer_forward
 from .recompute import recompute_layer
@@ -215,8 +216,12 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     own_norm = c.spec.final_norm and c.spec.family in OP_LAYER_NORM
     outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0) - acts.hc_head)
     x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
-    if (n := altup_copies(c.spec)) > 1:  # Gemma 3n: the layers take AltUp's n copies stacked (torch.stack); the
-        x = tr.alloc(n * t * h * c.r)  # embedding's output stays, saved by the AltUp projections that read it
+    hy = HyTopK(c, full)  # HY-V4: its causal mask, its indexers' top-k (layer_hyv4)
+    if (n := max(altup_copies(c.spec), hyv4_streams(c.spec))) > 1:  # Gemma 3n: the layers take AltUp's n copies
+        x = tr.alloc(n * t * h * c.r)  # stacked, the embedding's output kept by the AltUp projections; HY-V4: n
+        if hyv4_streams(c.spec) and not (full and not c.p.full):  # streams, the output kept as LoRA's ckpt leaf
+            tr.free(embedded)
+            embedded = 0
     tower = tower_forward(c, wl.images, acts.tower, full) if acts.tower else TowerRun()  # runs on the images
     inputs: list[int] = []
     runs: list[LayerRun] = []
@@ -230,12 +235,14 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
         if not full and not run.input_kept:
             tr.free(x)
         x = run.output or x
+        hy.layer_done(i)
         if full:  # checkpointed: nothing kept but the input; autocast's weight casts stay until it exits
             casts += [lin.weight_cast for lin in run.linears]
             run = LayerRun()
         runs.append(run)
     final: list[int] = []
     final += [tr.alloc(n) for n in hc_head_parts(c.spec, acts.hc_head, c.r)]  # DeepSeek-V4's, HY-V4's HC head
+    hy.forward_done()
     head = _loss_forward(c, *(_op_layer_norm(c, x, final) if own_norm else (x, 0)))
     tr.free(*casts, *[k for run in runs for k in run.cache])  # autocast exits, the DynamicCache goes
     by_layer: dict[int | None, list[tuple[str, int, bool]]] = {}
@@ -252,6 +259,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             tr.free(*stored[i])
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
         tr.free(run.output if full else 0, inputs[i])
+        hy.backward_done(i)
     tr.free(grad, inputs[0], embedded)
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes
     tower_backward(c, tower, wl.images, full, gb if any(x[0] == "vision" for x in outer) else 0)
