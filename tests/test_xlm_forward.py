@@ -56,3 +56,22 @@ def test_xlm_forward_fp32_scores_and_generate_untouched() -> None:
     assert attention.activations == 8 * 3 * 430 * 2048 * 4 + 3 * 16 * 430 * 430 * 8 + 2 * 1290 + 1290 * 8
     gen = replace(workload_for_case("forward", dict(r["params"])), task="generate", new_tokens=4).validate()  # type: ignore[call-overload]
     assert not any(m.name == "prefill attention (layer 1)" for m in peak_moments(spec, gen))  # the shared path's
+
+
+def test_xlm_forward_replay_by_hand() -> None:
+    # the pool emulation of XLM's forward (transformers_pool_xlm.py) on the development case, at its 430 tokens
+    from memfit.memory.runtimes.transformers_pool import _pool
+
+    r = _record()
+    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
+    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    figures = _pool(spec, wl, 327_072_642, False)
+    assert figures.allocated_after_build == 360_885_248
+    # layer 1's softmax, blocks rounded to 512 B: the token ids 10,320 -> 10,752; 8 hidden-sized tensors of
+    # 5,283,840 (inputs_embeds, 4 K/V cat copies, layer 0's out_lin output, the layer's input, the scaled q); the
+    # fp16 scores 17,750,400 -> 17,750,528; their fp32 copy and the fp32 softmax 35,500,800 -> 35,501,056 each
+    assert figures.peak_allocated == 360_885_248 + 10_752 + 8 * 5_283_840 + 17_750_528 + 2 * 35_501_056 == 491_919_360
+    # the build's 478 MiB, then one new 34 MiB segment (35,501,056 rounded to 2 MiB) at layer 0's fp32 softmax: the
+    # simulator's peak_reserved, 512 MiB (the shared path's replay made no segment after the build: 478 MiB)
+    assert figures.reserved_after_build == 478 * 2**20
+    assert figures.peak_reserved == 512 * 2**20 == r["peak_reserved"]

@@ -58,12 +58,12 @@ from .transformers_pool_images import image_prefill
 from .transformers_pool_inkling import block_states_bytes
 from .transformers_pool_int8 import int8_build, int8_gated_mlp, int8_projection
 from .transformers_pool_mixers import mixer_prefill, replays_mixer
+from .transformers_pool_own import own_forward
 from .transformers_pool_persimmon import OWN_BLOCKS
 from .transformers_pool_rwkv import rwkv_block
 from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
 from .transformers_prophetnet import ngram_or_blocks, ngram_streams
-from .transformers_reformer import reformer_forward, reformer_shape
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -150,8 +150,7 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
 def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int]]:
     """The prompt's forward, or its chunks in order (``prefill_chunks``); returns every layer's cache keys (none
     for ``forward``). The token ids and generate's attention mask cover the whole prompt throughout."""
-    if (reformer := reformer_shape(spec)) and wl.task == "forward":  # its own forward (transformers_reformer)
-        reformer_forward(tr, reformer, wl.batch, wl.context, dt)
+    if own_forward(tr, spec, wl, dt):  # Reformer's and XLM's own forward (transformers_pool_own)
         return []
     t = wl.batch * wl.context
     inputs = [tr.alloc(t * INT64), tr.alloc(t * INT64 if wl.task == "generate" else 0)]
