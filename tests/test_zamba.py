@@ -138,3 +138,49 @@ def test_loaded_checkpoint_makes_no_shared_block_copies() -> None:
     assert wl.random_init
     figures = _pool(_spec(), replace(wl, random_init=False), int(rec["param_bytes"]), False)
     assert figures.reserved_after_build == 2_726_297_600
+
+
+def test_training_scan_backward_one_head_at_a_time_by_hand() -> None:
+    # 1 sequence of 3 tokens, d_inner 8 in 2 heads of P = 4, state N = 4, bf16, no autocast (l12zambatr).
+    # saved per token (unchanged, Jamba's reading): 8 × (14 × 4 + 12 × 2) = 640 B.
+    # backward transient: one head's three fp32 full-sequence buffers 3 × 4 × 4 × 4 = 192, the fp32 gradient of the
+    # heads' cat 8 × 4 = 32, the head's gate, stack and skip gradients 3 × 4 × 2 = 24: 248 B a token, 744 B
+    # (the whole d_inner at once, as a one-scan Mamba: 3 × 4 × 8 × 4 × 3 = 1,152 B)
+    from memfit.memory.ssm_activations import recurrent_training
+    from memfit.spec import LayerSpec
+
+    layer = LayerSpec("mamba", ssm=SSMSpec(8, 4, 4, dt_rank=2, num_heads=2, head_dim=4, n_groups=1), norms=1)
+    assert recurrent_training(layer, 4, 1, 3, 2, False, "zamba") == (640, 0, 744, 4, 0)
+    assert recurrent_training(layer, 4, 1, 3, 2, False, "jamba") == (640, 0, 1152, 4, 0)
+
+
+def test_mamba_layer_weight_gradients_after_the_scan_by_hand() -> None:
+    # hidden 4, d_inner 8, dt_rank 2, state 4, bf16 gradients: in_proj 4 × 16 = 64, x_proj 8 × (2 + 8) = 80, dt_proj
+    # 8 × 2 = 16: 160 parameters × 2 B = 320 B not made yet at the scan's backward; none for LoRA or a hybrid layer
+    from memfit.memory.ssm_activations import mamba_backward_relief
+    from memfit.spec import AttentionSpec, LayerSpec
+
+    ssm = SSMSpec(8, 4, 4, dt_rank=2, num_heads=2, head_dim=4, n_groups=1)
+    layer = LayerSpec("mamba", ssm=ssm, norms=1)
+    assert mamba_backward_relief(layer, 4, 2, True) == 320
+    assert mamba_backward_relief(layer, 4, 2, False) == 0
+    hybrid = replace(layer, attention=AttentionSpec(num_heads=2, num_kv_heads=2, head_dim=2))
+    assert mamba_backward_relief(hybrid, 4, 2, True) == 0
+
+
+def test_training_development_case() -> None:
+    # zamba-default-l8 bf16 fused AdamW with checkpointing at b1 s640, moved from blind round 7 (l12zambatr): the peak
+    # is layer 0's scan backward; +4.85 % with the whole d_inner's scan gradients and every weight gradient of the
+    # layer counted there, +0.04 % with one head's buffers, the in-flight head gradients and in_proj / x_proj /
+    # dt_proj's weight gradients not yet made
+    import tempfile
+
+    from memfit.validate import validate_file
+
+    path = DEV.parent / "train-sweep-dev.jsonl"
+    with tempfile.TemporaryDirectory() as d:
+        one = Path(d) / "case.jsonl"
+        case = "zamba-default-l8/train-bf16-adamw-fused-ckpt-b1-s640"
+        one.write_text(path.read_text().splitlines()[0] + "\n" + case_line(path, case) + "\n")
+        (row,), _ = validate_file(one)
+    assert row.relative_error is not None and abs(row.relative_error) < 0.001

@@ -36,7 +36,7 @@ from .op_sac import op_level_saved
 from .runtimes import transformers_families as fam
 from .runtimes.transformers_own_attention import OWN_EAGER_SCORES
 from .shared_norm import shared_norm_input
-from .ssm_activations import recurrent_training
+from .ssm_activations import mamba_backward_relief, recurrent_training
 
 __all__ = ["LayerActivations", "ModelActivations", "Precision", "korthikanti_layer_bytes"]
 
@@ -396,14 +396,14 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     ssm_saved = ssm_back = 0
     extra_mixer = bool(layer.ssm or layer.linear or layer.conv)
     if extra_mixer:  # the recurrent mixers' torch paths (ssm_activations)
-        extra, ssm_saved, ssm_back, w_in, w_out = recurrent_training(layer, h, b, s, p.proj_bytes, p.amp)
+        extra, ssm_saved, ssm_back, w_in, w_out = recurrent_training(layer, h, b, s, p.proj_bytes, p.amp, spec.family)
         per_token += extra + _linear_inputs(w_in, ["ssm_in"], feed, p) + _linear_inputs(w_out, ["ssm_out"], 2, p)
     m_saved = 0
     if layer.mlp is not None:
         m_saved, m_tr = _mlp(layer.mlp, h, feed, p)
         per_token += m_saved
         extra_token = max(extra_token, m_tr)
-    moe_layer = moe_back = moe_kept = relief = 0
+    moe_layer, moe_back, moe_kept, relief = 0, 0, 0, mamba_backward_relief(layer, h, p.weight_bytes, p.full)
     if layer.moe is not None:
         m_saved, m_tr, moe_layer, moe_back, moe_kept = _moe(layer.moe, h, feed, p, spec.family)
         per_token += m_saved

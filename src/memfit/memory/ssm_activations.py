@@ -33,8 +33,9 @@ from ..spec import LayerSpec, LinearAttentionSpec, SSMSpec
 from .rwkv import time_mix_training
 
 __all__ = ["HEADWISE_SELECTIVE_SCAN", "ScanSizes", "gated_delta_prefill_bytes", "headwise_scan_prefill_bytes",
-           "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_prefill_bytes",
-           "mamba_saved_per_token", "recurrent_training", "rglru_prefill_bytes", "rglru_saved_bytes", "scan_sizes"]
+           "kda_prefill_bytes", "kda_training", "mamba2_prefill_bytes", "mamba2_saved_bytes", "mamba_backward_relief",
+           "mamba_prefill_bytes", "mamba_saved_per_token", "recurrent_training", "rglru_prefill_bytes",
+           "rglru_saved_bytes", "scan_sizes"]
 
 FP32 = 4
 # model types whose Mamba mixer is Mamba-1's selective scan run head by head: transformers 5.25
@@ -206,11 +207,25 @@ def rglru_prefill_bytes(ssm: SSMSpec, b: int, s: int, dt: int) -> tuple[int, str
                                           f"padding and fp32 scan step")
 
 
+def mamba_backward_relief(layer: LayerSpec, h: int, grad_bytes: int, full: bool) -> int:
+    """Weight-gradient bytes a Mamba(-1)-only layer (Zamba's ZambaMambaDecoderLayer, Mamba's MambaBlock: a norm and
+    the mixer) trained in full has not made yet at its backward's peak, the scan's: autograd runs the mixer's
+    backward from out_proj (its weight gradient first) back through the scan to x_proj, dt_proj and in_proj, whose
+    weight gradients come after the scan's buffers are gone (``in_proj`` h × 2·d_inner, ``x_proj`` d_inner × (R +
+    2N), ``dt_proj`` d_inner × R; the conv, biases, A_log and the norm, under 1 MB, are left in). 0 for any other
+    layer or for LoRA (its base weights make no gradient)."""
+    ssm = layer.ssm
+    if not full or ssm is None or layer.mixer != "mamba" or layer.attention or layer.mlp or layer.moe:
+        return 0
+    return (h * 2 * ssm.d_inner + ssm.d_inner * (2 * ssm.dt_rank + 2 * ssm.d_state)) * grad_bytes
+
+
 def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int,
-                       amp: bool) -> tuple[int, int, int, int, int]:
+                       amp: bool, family: str = "") -> tuple[int, int, int, int, int]:
     """A recurrent mixer in training (KDA, LFM2's short conv, Mamba, Mamba-2): (saved bytes per token, saved bytes
     for the whole micro-batch, backward transient bytes, widths of the input and output projections whose inputs
-    the caller counts as Linear inputs)."""
+    the caller counts as Linear inputs). ``family``: the model type (a head-by-head Mamba-1 scan,
+    ``HEADWISE_SELECTIVE_SCAN``, runs its backward one head at a time)."""
     if layer.linear is not None and layer.linear.kind == "kda":  # its projections' inputs are in kda_training
         saved, back = kda_training(layer.linear, b, s)
         return 0, saved, back, 0, 0
@@ -231,7 +246,16 @@ def recurrent_training(layer: LayerSpec, h: int, b: int, s: int, proj_bytes: int
         saved, back = mamba2_saved_bytes(ssm, b, s, proj_bytes, amp)
         return 0, saved, back, h, ssm.d_inner
     kept, back_per_token = mamba_saved_per_token(ssm, proj_bytes)
-    return kept, 0, b * s * back_per_token, h, 0
+    if family not in HEADWISE_SELECTIVE_SCAN:
+        return kept, 0, b * s * back_per_token, h, 0
+    # ZambaMambaMixer.forward (transformers 5.25 models/zamba/modeling_zamba.py) calls mamba_selective_scan once per
+    # head, each a graph of its own over P = d_inner / H channels: the engine runs the last head's backward (higher
+    # sequence numbers) through first, so the scan's full-sequence fp32 gradient buffers are one head's (3 × 4·N per
+    # channel of P); beside them the fp32 gradient of torch.cat(scan_outputs) (the earlier heads' slices wait in it)
+    # and the running head's gradients of silu(gate) (silu_backward), of the stacked outputs (scan_output + u·D
+    # promoted them to fp32: cast back) and of u through the skip (cast back), each P wide in the model dtype
+    p = ssm.d_inner // max(1, ssm.num_heads)
+    return kept, 0, b * s * (p * back_per_token // ssm.d_inner + ssm.d_inner * FP32 + 3 * p * proj_bytes), h, 0
 
 
 KDA_CHUNK = 64  # transformers' chunk_kimi_delta_attention(chunk_size=64), as KimiLinearDeltaAttention calls it
