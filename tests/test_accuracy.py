@@ -1008,7 +1008,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement cpmant-default-l2 fp32 eager SGD b3 s350 (l12cpmtrain), simulated before CPM-Ant's
     # untied head was read and scored ONCE after it, nothing tuned: +0.30 %; 9 cases, median 0.28 -> 0.30 % (0.299;
     # WORSE: a case added above the median), worst roformer +2.66 %, most under bart -0.42 %
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.30, worst=2.66, under=-0.43),
+    # + the blind replacement zamba-default-l8 bf16 fused-AdamW ckpt b2 s150 (l12zambatr), simulated before Zamba's
+    # training fix, scored ONCE after it (nothing tuned): -0.16 %; 10 cases, median 0.30 -> 0.24 % (0.299 -> 0.232),
+    # worst roformer +2.66 %, most under bart -0.42 %
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.24, worst=2.66, under=-0.43),
     ("simulated/heldout.jsonl", "inference"): Bound(median=0.01, worst=1.05, under=-0.53),
     ("simulated/heldout.jsonl", "training"): Bound(median=0.02, worst=0.54, under=-0.36),
     # real llama.cpp b10605 runs (tools/measure_llamacpp.py): development and held-out sets
@@ -2269,7 +2272,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement cpmant-default-l2 fp32 eager SGD b3 s350 (l12cpmtrain), scored ONCE after CPM-Ant's
     # untied head, nothing tuned: -6.51 % (outside the bar; held out, not looked into); 9 cases, median 0.56 %
     # (0.560), worst and most under now this case (WORSE: the new case itself)
-    ("simulated/blind7.jsonl", "training"): Bound(median=0.56, worst=6.51, under=-6.51),
+    # + the blind replacement zamba-default-l8 bf16 fused-AdamW ckpt b2 s150 (l12zambatr), scored ONCE after Zamba's
+    # training fix (nothing tuned): -4.97 % (under: its allocated peak is -0.16 %, so the miss is the replayed
+    # reserve at b2 s150, not looked into: blind); 10 cases, median 0.56 -> 0.92 % (0.560 -> 0.923; WORSE only by
+    # the new case, below the median before), worst and most under the cpmant replacement -6.51 % (unchanged)
+    ("simulated/blind7.jsonl", "training"): Bound(median=0.93, worst=6.51, under=-6.51),
     # median 2.61 -> 2.77 % when OLMo-2/3's fp32-weight norms were counted (allocated -0.36 -> -0.02 % on olmo-2-13b)
     # training: the op-by-op replay (training/layer_stream.py, layer_grads.py); was median 2.77, worst 15.15
     # + issue 12's four blind autocast-LoRA cases (listed before simulating, scored once): median 0.50 -> 0.45 %,
