@@ -24,6 +24,12 @@ input, the model norms ``sequence_output`` once after the encoder; ``xlm_roberta
 ``MegatronBertEncoder`` ends with ``ln``, ``MegatronBertEmbeddings`` has no ``LayerNorm`` — "In Megatron, layer-norm
 is applied after the 1st dropout" — and ``MegatronBertLMPredictionHead`` is BERT's) keep the rest.
 
+GIT (``git``; transformers 5.25 ``models/git/modeling_git.py``) runs the same post-norm blocks (``GitSelfOutput``,
+``GitIntermediate`` and ``GitOutput`` are "Copied from" BERT's; ``GitSelfAttention``'s ``query`` / ``key`` / ``value``
+have biases), ``GitEmbeddings.forward`` adds learned absolute positions to the word embeddings (no token types) and
+ends with ``LayerNorm`` and dropout, and ``GitEncoder`` has no norm after its last layer; its head is not BERT's:
+``GitForCausalLM.output`` is one ``nn.Linear(hidden_size, vocab_size)`` on the last hidden state.
+
 The parameter tensors stay those of transformers' own meta-device build (``generic_tensors``): this module only
 says how the blocks run."""
 
@@ -36,14 +42,16 @@ from typing import Any
 from ..spec import LayerSpec, MLPSpec, ModelSpec
 from .families.common import dropouts
 
-__all__ = ["BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
+__all__ = ["BERT_BLOCKS_ONLY", "BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
 
 POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie", "electra")
 PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert")
 # the causal LMs whose head is dense -> activation -> LayerNorm -> decoder before the logits
 BERT_HEADS = POST_NORM + PRE_NORM
+# BERT's post-norm blocks and embeddings LayerNorm under a plain Linear head (GIT: module docstring)
+BERT_BLOCKS_ONLY = ("git",)
 # the embeddings end with a LayerNorm (not xlm_roberta_xl's)
-EMBEDDING_LAYERNORM = (*POST_NORM, "roberta-prelayernorm")
+EMBEDDING_LAYERNORM = (*POST_NORM, "roberta-prelayernorm", *BERT_BLOCKS_ONLY)
 
 
 def biased_plain_layer(layer: LayerSpec, act: str, pre: bool) -> LayerSpec:
@@ -69,7 +77,7 @@ def relaid_layers(spec: ModelSpec, act: str, pre: bool) -> tuple[LayerSpec, ...]
 def bert_layout(cfg: Mapping[str, Any], spec: ModelSpec) -> ModelSpec:
     """``spec`` (the generic reader's) with a BERT-family type's blocks as its modelling code runs them; any other
     type unchanged."""
-    if spec.family not in BERT_HEADS:
+    if spec.family not in BERT_HEADS and spec.family not in BERT_BLOCKS_ONLY:
         return spec
     pre = spec.family in PRE_NORM
     layers = relaid_layers(spec, str(cfg.get("hidden_act") or "gelu"), pre)

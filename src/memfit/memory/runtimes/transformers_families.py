@@ -15,13 +15,14 @@ from ..axk2_attention import gated_norm_saved, gated_norms
 from .transformers_inkling_text import rel_bias_saved_bytes
 from .transformers_zaya import MODEL_DTYPE_EMBEDDINGS
 
-__all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "FORCED_MASK", "FP32_COPY_ROPE", "FP32_QK_EAGER",
-           "FP32_ROUTING", "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE", "HELD_LOOP_INPUT",
-           "HELD_PREV_PROBS", "KEPT_SCORES_EAGER", "L2_SUB_NORMED", "MODEL_DTYPE_LOSS", "MODEL_DTYPE_SOFTMAX_EAGER",
-           "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP", "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES",
-           "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS", "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED",
-           "altup_copies", "block_extras_saved", "extra_stream_tensors", "fp32_stream_extra", "gemma_norm",
-           "l2_norm_bytes", "per_layer_input_bytes", "rel_bias_saved_bytes", "sub_norm_bytes"]
+__all__ = ["ALL_PROMPT_LOGITS", "CACHE_RESET_FAMILIES", "DROPPED_PROBS_EAGER", "FORCED_MASK", "FP32_COPY_ROPE",
+           "FP32_QK_EAGER", "FP32_ROUTING", "FP32_SINK_EAGER", "FP32_STREAM", "FP32_WEIGHT_NORM", "HELD_GATE",
+           "HELD_LOOP_INPUT", "HELD_PREV_PROBS", "INT_ZEROS_LIKE_EMBEDDINGS", "KEPT_SCORES_EAGER", "L2_SUB_NORMED",
+           "MODEL_DTYPE_LOSS", "MODEL_DTYPE_SOFTMAX_EAGER", "MOE_ACT_TENSORS", "ONE_EXPRESSION_SOFTCAP",
+           "PER_ROUTE_NORM", "PY_GELU", "Q_CAT_FAMILIES", "ROPE_PER_LAYER_TYPE", "SCALED_LOGITS",
+           "SOFTCAPPED_ATTENTION", "SOFTCAPPED_LOGITS", "SUB_NORMED", "altup_copies", "block_extras_saved",
+           "extra_stream_tensors", "fp32_stream_extra", "gemma_norm", "l2_norm_bytes", "per_layer_input_bytes",
+           "rel_bias_saved_bytes", "sub_norm_bytes", "token_type_zeros_bytes"]
 
 # Families whose MLP computes gelu_new in python ops (4 intermediate-sized tensors alive at once)
 PY_GELU = ("gelu_new", "gelu_fast", "gelu_pytorch")
@@ -109,6 +110,15 @@ FP32_QK_EAGER = ("gptj",)
 # attention's weights whatever ``output_attentions`` says): under eager attention the previous layer's probabilities
 # are alive through the next layer's attention and MLP
 HELD_PREV_PROBS = ("bloom", "gpt_neo", "mpt", "falcon", "gpt_neox_japanese")
+# Families whose attention module drops the eager probabilities as it returns, before the block's MLP (transformers
+# 5.25 modeling_git.py GitAttention.forward: ``attn_output, _ = self.self(...)``, returns ``self.output(attn_output,
+# hidden_states)`` alone; GitLayer.forward then runs the MLP): not the shared decoder layers' ``hidden_states, _ =
+# self.self_attn(...)``, whose ``_`` keeps the probabilities through the MLP
+DROPPED_PROBS_EAGER = ("git",)
+# Families whose model forward keeps an int32 tensor the size of the embeddings through the whole forward
+# (transformers 5.25 GitModel.forward: ``token_type_ids = torch.zeros_like(embedding_output, dtype=torch.int)[..., 0]``,
+# a view of the b × s × hidden zeros, bound until the forward returns; with images it is replaced by a cat)
+INT_ZEROS_LIKE_EMBEDDINGS = ("git",)
 # Families whose eager attention keeps the raw scores under their own name beside the masked ones until it returns
 # (transformers 5.25 ``BloomAttention.forward``: ``attention_scores = alibi.baddbmm(...)``, viewed as ``attn_weights``,
 # then ``attn_weights = attn_weights + attention_mask``: one more score-sized tensor in the model dtype)
@@ -162,6 +172,11 @@ def per_layer_input_bytes(spec: ModelSpec, tokens: int, dt: int) -> int:
             width = size[0] if isinstance(size, tuple) else size
             return tokens * spec.num_layers * width * dt
     return 0
+
+
+def token_type_zeros_bytes(spec: ModelSpec, tokens: int) -> int:
+    """GIT's int32 zeros shaped like the embeddings (``INT_ZEROS_LIKE_EMBEDDINGS``) for ``tokens`` tokens; else 0."""
+    return tokens * spec.hidden_size * 4 if spec.family in INT_ZEROS_LIKE_EMBEDDINGS else 0
 
 
 def block_extras_saved(spec: ModelSpec, layer: LayerSpec, amp: bool, resid: int, proj: int, full: bool) -> int:
@@ -273,12 +288,14 @@ def gemma_norm(family: str) -> bool:
 # TrOCRAttention.forward. The BERT family read by sources/bert_family.py (transformers 5.25 modeling_bert.py
 # eager_attention_forward and its copies in electra, roberta, camembert, xlm_roberta, data2vec_text, ernie,
 # roberta_prelayernorm, xlm_roberta_xl: the same chain, softmax without dtype=); megatron_bert's own
-# MegatronBertSelfAttention.forward (torch.matmul, / sqrt(head_size), + mask, nn.functional.softmax without dtype=)
+# MegatronBertSelfAttention.forward (torch.matmul, / sqrt(head_size), + mask, nn.functional.softmax without dtype=);
+# GIT's own GitSelfAttention.forward (modeling_git.py: torch.matmul, / math.sqrt(head size), + attention_mask,
+# nn.functional.softmax(attention_scores, dim=-1): the masked scores stay bound beside the probabilities)
 MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash",
                              "bart", "mbart", "plbart", "blenderbot", "blenderbot-small", "marian", "pegasus",
                              "bigbird_pegasus", "whisper", "mvp", "trocr",
                              "bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie",
-                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra")
+                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra", "git")
 # Causal-LM heads whose forward takes no logits_to_keep (transformers 5.25 TrOCRForCausalLM.forward:
 # logits = self.output_projection(outputs[0]); WhisperForCausalLM.forward: logits = self.proj_out(outputs[0])), so
 # generate's prefill projects every prompt position, and outputs.logits stays referenced through the first token's

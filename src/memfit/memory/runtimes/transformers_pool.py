@@ -180,6 +180,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         scaled = tr.alloc(t * h * dt)
         tr.free(emb)
         emb = scaled
+    types = tr.alloc(fam.token_type_zeros_bytes(spec, t))  # GIT's int32 zeros_like(embedding_output), to the end
     # the model's forward embeds the tokens, then makes the masks (create_causal_mask), then RoPE's tables
     mask = mask or _build_mask(tr, spec, wl, dt, keys)
     tables = rotary(tr, spec, t if wl.task == "generate" else s, dt)
@@ -203,7 +204,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
         else:
             tr.free(*kv_keys)
     normed = norm(tr, spec, t * h, dt)  # the final norm; the model's hidden states go when it returns
-    tr.free(stream if stream != emb else 0, emb, clone, *tables)
+    tr.free(stream if stream != emb else 0, emb, clone, types, *tables)
     rows = t if wl.task == "forward" or spec.family in ALL_PROMPT_LOGITS else b  # (no logits_to_keep: every token)
     logits = tr.alloc(rows * max(1, ngram_streams(spec)) * spec.vocab_size * dt)  # ProphetNet: every predict stream
     if spec.family in SCALED_LOGITS:  # the scaled logits, a new tensor; the projection's go once it is made

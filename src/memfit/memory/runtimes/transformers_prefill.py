@@ -25,7 +25,14 @@ from .transformers import (
     _stream_tensors,
 )
 from .transformers_cpmant import position_bias_bytes, prompt_tokens
-from .transformers_families import HELD_PREV_PROBS, ROPE_PER_LAYER_TYPE, fp32_stream_extra, per_layer_input_bytes
+from .transformers_families import (
+    DROPPED_PROBS_EAGER,
+    HELD_PREV_PROBS,
+    ROPE_PER_LAYER_TYPE,
+    fp32_stream_extra,
+    per_layer_input_bytes,
+    token_type_zeros_bytes,
+)
 from .transformers_inkling_text import rel_logits_sdpa_moment
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
@@ -72,6 +79,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
         rot *= _mask_count(spec)  # one cos/sin pair per layer type, all computed before the first layer
     fixed = masks + rot + inputs + per_layer_input_bytes(spec, t, dt) + hc_stream_bytes(spec, t, dt)
     fixed += position_bias_bytes(spec, b, queries, keys, dt)  # CPM-Ant's, through every layer
+    fixed += token_type_zeros_bytes(spec, t)  # GIT's int32 zeros_like(embedding_output)
     stream = _stream_tensors(spec) * t * h * dt + fp32_stream_extra(spec, 3, t * h, dt)  # embeddings, input, residual
     whole = queries == keys == wl.context + prompt_tokens(spec)  # (CPM-Ant's prompt tokens included)
     where = "" if whole else f", chunk of {queries:,} tokens over {keys:,}"
@@ -98,7 +106,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
             a_bytes, a_text = a_bytes + dyn, a_text + (f" + dynamic mask {dyn:,}" if dyn else "")
             attn_stream = (_stream_tensors(spec) - 1) * t * h * dt + fp32_stream_extra(spec, 2, t * h, dt) \
                 + blocks + attn_input
-            if wl.attn == "eager" and not att.single_kv:  # DeepSeek-V4's layer drops them
+            if wl.attn == "eager" and not att.single_kv and spec.family not in DROPPED_PROBS_EAGER:  # (V4, GIT)
                 held_probs = b * att.num_heads * queries * keys * dt
                 prev = held_probs if prev_held else 0
             moments.append(Moment(f"prefill attention (layer {idx}{where})", kv_full,
