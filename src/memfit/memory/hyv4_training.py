@@ -35,7 +35,14 @@ from ..sources.generic_tensors import GenericTensors
 from ..spec import ModelSpec
 from .activations import LayerActivations, Precision
 
-__all__ = ["hc_head_parts", "hyv4_checkpoints", "hyv4_head_saved", "hyv4_streams", "hyv4_topk"]
+__all__ = [
+    "hc_head_parts",
+    "hyv4_checkpoints",
+    "hyv4_connections_saved",
+    "hyv4_head_saved",
+    "hyv4_streams",
+    "hyv4_topk",
+]
 
 FP32 = 4
 INT32 = 4
@@ -96,12 +103,27 @@ def hyv4_topk(spec: ModelSpec, b: int, s: int) -> list[int]:
     return [each if full else 0 for full in _full_indexers(cfg, len(spec.layers))]
 
 
+def hyv4_connections_saved(spec: ModelSpec, p: Precision, tokens: int, grad_input: bool) -> int:
+    """What a HY-V4 layer's two hyper-connections keep for backward over ``tokens`` tokens (0 for other families).
+    Each connection keeps its fp32 flattened streams (``HYV4UnweightedRMSNorm``'s ``square``; none when the streams
+    are fp32, the same tensor then) and the streams (``pre × streams``); each ``post`` product keeps the block
+    output's fp32 copy (``post.float().unsqueeze(-1) * out.float()``, for ``post``'s gradient). When the layer's
+    input needs no gradient (``grad_input`` False: LoRA's first layer without checkpointing, whose embedding is
+    frozen and no ``enable_input_require_grads`` hook), the first connection and the attention's ``post`` have no
+    gradient path: only the second connection and the MLP's ``post`` keep theirs."""
+    n = hyv4_streams(spec)
+    h, r = spec.hidden_size, p.resid_bytes
+    connection = n * h * ((FP32 if r != FP32 else 0) + r)
+    return tokens * (connection + FP32 * h) * (2 if grad_input else 1) if n else 0
+
+
 def hyv4_checkpoints(
     spec: ModelSpec, p: Precision, layers: tuple[LayerActivations, ...], b: int, s: int
 ) -> tuple[LayerActivations, ...]:
     """HY-V4's layers with what full checkpointing keeps per layer (the module's docstring): the ``hc_mult``-stream
     input; layer 0 also the causal mask and, under LoRA, the embedding's output; layer ``i > 0`` the top-k of layer
-    ``i - 1`` when that layer made one. Other families' layers unchanged."""
+    ``i - 1`` when that layer made one; and in what each layer saves, its hyper-connections'
+    (``hyv4_connections_saved``; ``p.kv_cache`` set: no full checkpointing). Other families' layers unchanged."""
     n = hyv4_streams(spec)
     if not n or not layers:
         return layers
@@ -114,5 +136,7 @@ def hyv4_checkpoints(
             kept += b * s * s * r + (0 if p.full else t * h * (p.embed_out_bytes or r))
         else:
             kept += topk[i - 1]
-        out.append(replace(la, checkpoint=kept))
+        grad_input = i > 0 or p.full or not p.kv_cache
+        saved = la.saved + hyv4_connections_saved(spec, p, t, grad_input)
+        out.append(replace(la, checkpoint=kept, saved=saved))
     return tuple(out)
