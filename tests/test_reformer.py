@@ -62,7 +62,7 @@ def test_lsh_layer_peak_by_hand() -> None:
     normed input (6 X); the gathered q/k and v, the normed keys and the adjacent values (5 P); the self-masked
     scores, their difference from the logsumexp and its exp (3 scores); the buckets, sorted, undo-sorted and
     per-hash indices and the adjacent bucket indices (6 IDX); the logsumexp."""
-    peaks = reformer_peaks(_shape(), B, S, 4)
+    peaks = reformer_peaks(_shape(), B, S, 4)[0]
     lsh = INPUTS + 6 * X + 5 * P + 3 * SCORES + 6 * IDX + LSE
     assert lsh == 67_519_248
     assert peaks["lsh attention (layer 1)"] == lsh
@@ -85,3 +85,19 @@ def test_estimate_of_the_development_case() -> None:
     est = estimate_inference(spec, wl)
     assert est.allocated_bytes == 2_167_936 * 4 + 32 * 2**20 + 67_519_248 == 109_745_424
     assert est.details["peak_moment"] == "forward lsh attention (layer 1)"
+
+
+def test_generate_keeps_the_cache_states() -> None:
+    """generate's first call (use_cache, logits_to_keep=1): ReformerAttention.forward hands ReformerDynamicCache a
+    slice of each layer's normed input, so layer 0's stays beside the LSH layer's peak, with generate's attention
+    mask (b × s int64): 67,519,248 + 1,703,936 + 12,432 = 69,235,616 (simulated run 69,238,272 above the build,
+    its small tensors rounded to 512 B); after it the two layers' states, the buckets and both inputs stay."""
+    spec = _spec()
+    wl = workload_for_case("generate", {"batch": B, "seq": S, "new": 8, "dtype": "float32", "attn": "eager"})
+    est = estimate_inference(spec, wl.validate())
+    assert est.details["peak_moment"] == "prefill lsh attention (layer 1)"
+    assert est.details["moments"]["prefill lsh attention (layer 1)"] == 67_519_248 + X + B * S * 8 == 69_235_616
+    # after the prefill: 2 X states + IDX buckets + ids and mask, then the logits (2 × 320 × 4) and their processing
+    # (transformers._sampling_bytes: 2 × 320 × (4 + 5 × 4) + 320 × 9)
+    assert est.details["moments"]["after prefill"] == 2 * X + IDX + 2 * B * S * 8 + 2 * 320 * 24 + 320 * 9
+    assert est.allocated_bytes == 2_167_936 * 4 + 32 * 2**20 + 69_235_616

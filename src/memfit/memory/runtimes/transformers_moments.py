@@ -27,7 +27,7 @@ from .transformers_cpmant import prompt_tokens
 from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
 from .transformers_prefill import prefill_chunks, prefill_moments
 from .transformers_prophetnet import ngram_streams
-from .transformers_reformer import reformer_moments
+from .transformers_reformer_moments import reformer_moments
 
 __all__ = ["cache_reset_length", "peak_moments"]
 

@@ -1,6 +1,7 @@
-"""The families whose whole forward (task ``forward``) the pool emulation of ``transformers_pool.py`` replays in
-their own module rather than layer by layer: Reformer's chunked, reversible forward (``transformers_reformer``) and
-XLM's, with its own cache and held tensors (``transformers_pool_xlm``)."""
+"""The families whose whole forward the pool emulation of ``transformers_pool.py`` replays in their own module
+rather than layer by layer: Reformer's chunked, reversible forward (``transformers_reformer``; the prompt's forward of
+every task, not the decoding steps) and XLM's (task ``forward``), with its own cache and held tensors
+(``transformers_pool_xlm``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ __all__ = ["own_forward"]
 
 def own_forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> bool:
     """Replay a family's own forward, its token ids and logits included; False, replaying nothing, elsewhere."""
-    if (reformer := reformer_shape(spec)) and wl.task == "forward":
-        reformer_forward(tr, reformer, wl.batch, wl.context, dt)
+    if reformer := reformer_shape(spec):  # every task's prompt forward (its decoding steps are not replayed)
+        reformer_forward(tr, reformer, wl.batch, wl.context, dt, task=wl.task)
         return True
     return xlm_forward(tr, spec, wl, dt)

@@ -28,12 +28,14 @@ replay, phase by phase) and the pool's run (the same replay through the allocato
   gathers; over several hashes the hash rounds' weights; the merged output;
 * ``ChunkReformerFeedForward`` (``chunk_size_feed_forward`` 0): the norm, ``dense``, its activation, ``output``;
 * after the layers: ``torch.cat`` of the two streams, the final ``LayerNorm`` over ``2 · hidden``; the LM head's
-  ``nn.Linear`` on the sliced (non-contiguous) output copies it, ``mm``, and adds its bias in place
-  (``at::linear``'s ``output.add_(bias)``; contiguous input: one ``addmm``).
+  ``nn.Linear``: ``at::matmul`` copies the sliced output where the padding's batch stride keeps it from folding
+  into a 2-d view (b > 1), ``mm``, and adds the bias in place (``at::linear``'s ``output.add_(bias)``).
 
-Not modelled here: ``use_cache`` (generate / prefill keep the previous path), ``chunk_size_feed_forward`` /
-``chunk_size_lm_head`` > 0 and ``num_buckets`` factorised into a list (the rotations then sum the factors: one
-``cat`` of that width is replayed).
+With a cache (``prefill``, ``generate``'s first call): ``ReformerAttention.forward`` hands the cache a slice of
+each layer's normed input and of its buckets (views: both stay), the LM head projects the last token
+(``logits_to_keep=1``; the moments after it: ``transformers_reformer_moments``). Not modelled here:
+``chunk_size_feed_forward`` / ``chunk_size_lm_head`` > 0 and ``num_buckets`` factorised into a list (the rotations
+then sum the factors: one ``cat`` of that width is replayed).
 """
 
 from __future__ import annotations
@@ -46,10 +48,8 @@ from typing import Any, Protocol
 
 from ...sources.generic_tensors import GenericTensors
 from ...spec import ModelSpec
-from ...workload import Workload
-from .transformers import Moment
 
-__all__ = ["REFORMER", "padded_length", "reformer_forward", "reformer_moments", "reformer_peaks", "reformer_shape"]
+__all__ = ["REFORMER", "padded_length", "reformer_forward", "reformer_peaks", "reformer_shape"]
 
 REFORMER = ("reformer",)
 INT64 = 8
@@ -356,8 +356,9 @@ def _embeddings(mem: Memory, r: ReformerShape, b: int, s: int, dt: int) -> int:
 
 def _layer(
     mem: Memory, r: ReformerShape, i: int, b: int, s: int, dt: int, padded: bool, mark: Callable[[str], None]
-) -> tuple[int, int, int]:
-    """One ``ReformerLayer.forward``: returns Y1, Y2 and the layer's buckets (0 for a local layer)."""
+) -> tuple[int, int, int, int]:
+    """One ``ReformerLayer.forward``: returns Y1, Y2, the layer's buckets (0 for a local layer) and its normed
+    input (the attention's ``hidden_states``, freed here unless the caller keeps it: the cache's states)."""
     x = b * s * r.hidden * dt
     mark(f"{r.kinds[i]} attention (layer {i})")
     normed = mem.alloc(x)
@@ -366,7 +367,7 @@ def _layer(
     else:  # (an LSH layer at most one chunk long attends in full; replayed as the local one)
         merged, buckets = _local(mem, r, b, s, dt, padded), 0
     dense = mem.alloc(x)
-    mem.free(normed, merged)
+    mem.free(merged)
     y1 = mem.alloc(x)
     mark(f"feed-forward (layer {i})")
     ln = mem.alloc(x)
@@ -377,18 +378,26 @@ def _layer(
     mem.free(act)
     y2 = mem.alloc(x)
     mem.free(out, dense)
-    return y1, y2, buckets
+    return y1, y2, buckets, normed
 
 
 def reformer_forward(
-    mem: Memory, r: ReformerShape, b: int, s: int, dt: int, mark: Callable[[str], None] = lambda _: None
-) -> None:
-    """``ReformerModelWithLMHead.forward`` on ``b × s`` token ids, ``use_cache=False`` (see the module docstring)."""
-    sp = padded_length(r, s)
+    mem: Memory,
+    r: ReformerShape,
+    b: int,
+    s: int,
+    dt: int,
+    mark: Callable[[str], None] = lambda _: None,
+    task: str = "forward",
+) -> list[int]:
+    """``ReformerModelWithLMHead.forward`` on ``b × s`` token ids (see the module docstring): ``use_cache=False``
+    for ``forward``; else with a cache (``ReformerDynamicCache.update`` keeps each layer's normed input, sliced: a
+    view, and the buckets) and the last token's logits, beside generate's attention mask. Returns what stays."""
+    sp, cache = padded_length(r, s), task != "forward"
     pad = sp - s
     x = b * sp * r.hidden * dt
     mark("embeddings")
-    ids = mem.alloc(b * s * INT64)
+    inputs = [mem.alloc(b * s * INT64), mem.alloc(b * s * INT64 if task == "generate" else 0)]
     padded_ids = mask = 0
     if pad:  # _pad_to_mult_of_chunk_length
         fill, ones, zeros = mem.alloc(b * pad * INT64), mem.alloc(b * s), mem.alloc(b * pad)
@@ -399,52 +408,31 @@ def reformer_forward(
     emb = _embeddings(mem, r, b, sp, dt)
     both = mem.alloc(2 * x)
     prev: list[int] = []
-    buckets: list[int] = []
+    held: list[int] = []  # the buckets (all_buckets; the cache's too) and the cache's states
     for i in range(len(r.kinds)):
-        y1, y2, bk = _layer(mem, r, i, b, sp, dt, bool(pad), mark)
-        mem.free(*prev)
+        y1, y2, bk, normed = _layer(mem, r, i, b, sp, dt, bool(pad), mark)
+        mem.free(*prev, 0 if cache else normed)
         prev = [y1, y2]
-        buckets.append(bk)
+        held += [bk, normed] if cache else [bk]
     mark("final norm and logits")
     cat = mem.alloc(2 * x)
-    mem.free(*reversed(prev), *buckets, both)
+    mem.free(*reversed(prev), *([] if cache else held), both)
     normed = mem.alloc(2 * x)
     mem.free(cat, padded_ids, mask, emb)
-    copy = mem.alloc(b * s * 2 * r.hidden * dt) if pad else 0  # the sliced output's copy for the LM head
-    logits = mem.alloc(b * s * r.vocab * dt)
-    mem.free(copy, normed, logits, ids)
+    rows = b if cache else b * s  # logits_to_keep=1 under a cache
+    # at::matmul folds (b, rows, 2h) into a 2-d view unless the padded slice's batch stride forbids it: then a copy
+    copy = mem.alloc(rows * 2 * r.hidden * dt) if pad and b > 1 and rows > b else 0
+    logits = mem.alloc(rows * r.vocab * dt)
+    mem.free(copy, normed)
+    if cache:
+        return [*held, *inputs, logits]
+    mem.free(logits, *inputs)
+    return []
 
 
-def reformer_peaks(r: ReformerShape, b: int, s: int, dt: int) -> dict[str, int]:
-    """The allocated peak of each phase of :func:`reformer_forward` (inputs and activations; no weights)."""
+def reformer_peaks(r: ReformerShape, b: int, s: int, dt: int, task: str = "forward") -> tuple[dict[str, int], int]:
+    """The allocated peak of each phase of :func:`reformer_forward` (inputs and activations; no weights) and what
+    is left alive after it."""
     live = LiveBytes()
-    reformer_forward(live, r, b, s, dt, live.mark)
-    return live.peaks
-
-
-def reformer_moments(spec: ModelSpec, wl: Workload, dt: int) -> list[Moment] | None:
-    """The forward's moments (:func:`reformer_peaks`, each phase's peak as one moment); None unless a Reformer
-    ``forward`` (generate and prefill keep the generic moments)."""
-    r = reformer_shape(spec)
-    if r is None or wl.task != "forward":
-        return None
-    b, s = wl.batch, wl.context
-    sp = padded_length(r, s)
-    tokens = f"{b}×{sp:,} tokens" + (f" (padded from {s:,})" if sp != s else "")
-    out = []
-    for name, peak in reformer_peaks(r, b, s, dt).items():
-        if "attention" in name:
-            lsh = name.startswith("lsh") and sp > r.lsh_chunk
-            chunk, span = (r.lsh_chunk, r.lsh_span) if lsh else (r.local_chunk, r.local_span)
-            keys = span * chunk if sp > chunk else sp
-            n = r.hashes if lsh else 1
-            what = (
-                f"{tokens}, {r.heads} heads × {r.head_size}: scores {b}×{r.heads}×{n * sp:,}×{keys} × {dt} B "
-                f"(masked, minus logsumexp, exp), q/k/v and the adjacent chunks' k/v"
-            )
-        elif name.startswith("feed"):
-            what = f"{tokens}: dense {r.ffn} and its activation beside the two reversible streams"
-        else:
-            what = f"{tokens}: the streams' cat and LayerNorm over 2×{r.hidden}, {b}×{s:,}×{r.vocab:,} logits"
-        out.append(Moment(f"forward {name}", 0, peak, formula=f"{what}; replayed op by op (transformers_reformer)"))
-    return out
+    reformer_forward(live, r, b, s, dt, live.mark, task)
+    return live.peaks, live.live
