@@ -604,7 +604,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then Reformer's generate read (l12reformer2: the cache's states, transformers_reformer_moments.py):
     # reformer generate +57.77 -> -0.01 %; median 0.02 % (0.0190), worst now xmod prefill +9.51 %, most under gpt-neo
     # -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.02, worst=9.52, under=-1.53),
+    # + the prophetnet fp32 eager forward and dots3-note b2 s2200 prefill, blind round 7 replacements moved here by
+    # the held-out rule for their device totals (l12b7total, before their traces were read): -1.30 / -0.23 %; 63
+    # cases, median 0.0190 -> 0.0249 % (WORSE only by the moved cases joining above the median; no prediction
+    # changed), worst xmod +9.51 %, most under gpt-neo -1.53 % (unchanged)
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.03, worst=9.52, under=-1.53),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -939,7 +943,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the blind replacement git-default-l2 bf16 eager generate b2 s570 (l12git), simulated before GIT's reading,
     # scored ONCE after (nothing tuned): -0.47 %; 13 cases, median 0.01 % (0.0055 -> 0.0073: a new case above the old
     # median joined; no other prediction moved), worst and most under the prophetnet fp32 replacement -1.30 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.01, worst=1.31, under=-1.31),
+    # then the prophetnet fp32 replacement (-1.30 %) and the dots3-note b2 s2200 replacement (-0.23 %) moved to
+    # development (sweep-dev.jsonl) by the held-out rule for their device totals (l12b7total), prophetnet fp16 eager
+    # forward b1 s450 and dots3-note prefill b3 s2100 listed blind in their places (not yet simulated): 11 cases,
+    # median 0.0073 -> 0.0037 %, worst and most under now big-bird fp16 eager forward -1.27 % (tighter)
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.01, worst=1.28, under=-1.28),
     # then openai-gpt-default-l4 fp32 eager SGD moved to development (train-sweep-dev.jsonl) by the held-out rule,
     # emu3-default-l2 fp32 eager SGD listed blind in its place: 6 predicted, median 1.48 %, worst hy-v4-default-l2
     # attention LoRA ckpt -10.22 %; + the replacement emu3 (simulated before the OpenAI GPT fix, scored once after it,
@@ -1930,7 +1938,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # prefill -4.94 %
     # then Reformer's generate read (l12reformer2): +12.46 -> -0.43 % (memfit's pool replays the prefill, not the
     # decoding steps' small tensors); median 0.28 %, worst and most under dots3-note prefill -4.94 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.28, worst=4.95, under=-4.95),
+    # + the prophetnet fp32 eager forward (-9.32 %) and dots3-note b2 s2200 prefill (+5.58 %) blind round 7
+    # replacements, moved here by the held-out rule for their device totals (l12b7total, before their traces were
+    # read): 63 cases, median 0.275 -> 0.296 % (WORSE only by the moved cases joining above the median; no
+    # prediction changed), worst and most under prophetnet fp32 -9.32 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=9.33, under=-9.33),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2235,7 +2247,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + the git bf16 replacement (l12git), scored once after GIT's reading: -0.89 %; 13 cases, median 0.07 -> 0.11 %
     # (0.071 -> 0.114: WORSE only because a new case above the old median joined the file), worst and most under
     # prophetnet -9.32 %
-    ("simulated/blind7.jsonl", "inference"): Bound(median=0.12, worst=9.33, under=-9.33),
+    # then the prophetnet fp32 (-9.32 %) and dots3-note b2 s2200 (+5.58 %) replacements moved to development
+    # (sweep-dev.jsonl) by the held-out rule (l12b7total), their own replacements listed blind (not yet simulated):
+    # 11 cases, median 0.11 -> 0.03 %, worst now big-bird fp16 eager forward +4.59 %, most under now git bf16 -0.89 %
+    ("simulated/blind7.jsonl", "inference"): Bound(median=0.03, worst=4.60, under=-0.90),
     # then openai-gpt moved to development: median 1.75 %, worst axk2-default-l2 attention LoRA -11.63 %; + the blind
     # replacement emu3-default-l2 fp32 eager SGD, scored once: -1.06 %; median 1.06 %; + kolibri1 autocast +0.20 %:
     # median 0.83 %
