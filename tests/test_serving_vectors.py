@@ -71,8 +71,9 @@ POOL_CAPS = {
     # the 1.04 printed): +7.42 -> -2.22 % (the log's non-torch 0.06 GiB where memfit has 0.25)
     "vllm15815-l40s-qwen2.5-32b-tp2": -0.035, "wsl-16gib-qwen2.5-7b-awq-32k": -0.023,
     # the RTX 4090 Qwen3-8B cold start (batch 15, moved to development with the cold-compile change): +10.09 -> -9.98 %;
-    # the compile's transient is priced (1.175 GiB, 1.18 printed) and what is left is its warm twin's -8.4 %
-    "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": -0.100,
+    # the compile's transient is priced (1.175 GiB, 1.18 printed); then (l14serve3) its whole log's total 23.52 GiB and
+    # utilization 0.92 (vLLM 0.27.1's default): -9.98 -> -2.61 % (the log's non-torch 0.12 GiB where memfit has 0.25)
+    "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile": -0.027,
     # (2026-12-07) the allocator's block remainders made the Qwen2 weights exact (dennis A100 -0.39 -> -0.00 %): the
     # util 0.25 pool, -1.7 % before, is -2.8 % after: the 0.07 GiB its weights had hidden is the profile's
     # (2026-12-07) from vLLM 0.11 NCCL's and the custom all-reduce's buffers precede the worker's snapshot

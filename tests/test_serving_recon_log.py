@@ -1,0 +1,49 @@
+"""The RTX 4090 Qwen3-8B cold start (vllm.jsonl, development), read from its whole log (issue 14, l14serve3).
+
+The row was recorded from the notes' summary ("gpu_memory_utilization at the 0.9 default", no CUDA total), priced at
+0.9 x the catalog's 23.64 GiB: pool -9.98 %. The start-up's log (alexostapiuk11/coldstart-recon-worker,
+fixtures/vllm_logs/startup_0.log) prints, after graph capture (vLLM 0.27.1 gpu_worker.py, the kv-cache-memory advice):
+"Free memory on device (22.64/23.52 GiB) on startup. Desired GPU memory utilization is (0.92, 21.64 GiB)": the total
+is 23.52 GiB and the utilization 0.92, vLLM 0.27.1's own default (vllm/config/cache.py CacheConfig
+gpu_memory_utilization Field(default=0.92)); "Maximum concurrency for 8,192 tokens per request: 4.37x".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memfit.serving_cases import score_serving_file
+
+FILE = Path(__file__).parent / "data" / "serving" / "vllm.jsonl"
+CASE = "recon-rtx4090-qwen3-8b-v0.27.1-cold-compile"
+
+
+def _row() -> dict[str, object]:
+    rows = [json.loads(line) for line in FILE.read_text().splitlines() if line.strip()]
+    return next(r for r in rows if r["case"] == CASE)
+
+
+def test_row_takes_the_logs_total_and_utilization() -> None:
+    row = _row()
+    assert row["gpu_memory_utilization"] == 0.92 and row["device_total_gib"] == 23.52
+    # requested = floor(total x util) (gpu_worker.py request_memory): round(23.52 x 2**30) = 25,254,407,700 B,
+    # x 0.92 = 23,234,055,084 B = 21.638 GiB, the log's "(0.92, 21.64 GiB)" (0.9 x 23.64 would be 21.28)
+    total = round(23.52 * 2**30)
+    assert total == 25_254_407_700
+    requested = int(total * 0.92)
+    assert requested == 23_234_055_084 and round(requested / 2**30, 2) == 21.64
+
+
+def test_pool_by_hand() -> None:
+    # requested 23,234,055,084 - weights 16,394,072,064 (bf16 8,190,735,360 params + rotary cache + block
+    # remainders) - the cold profile peak 1,426,759,680 (Inductor's embedding benchmark 1,261,453,312 + MRV2's
+    # sampler states 165,306,368) - non-torch 268,435,456 = 5,144,787,884 B; // 2,359,296 B a block = 2,180 blocks,
+    # 34,880 tokens (the log: 35,792), 34,880 / 8,192 = 4.26 sequences (4.37x printed). Was 2,015 blocks, 32,240.
+    (r,) = [r for r in score_serving_file(FILE) if r.case == CASE]
+    assert r.predicted["kv_tokens"] == 34_880
+    assert abs(r.predicted["kv_pool"] * 2**30 - 5_144_787_884) < 1
+    assert r.predicted["max_concurrency"] == 4.26
+    for q, bound in (("kv_pool", 0.027), ("kv_tokens", 0.026), ("max_concurrency", 0.026)):
+        e = r.error(q)
+        assert e is not None and abs(e) <= bound, (q, e)
