@@ -742,6 +742,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + hy-v4-default-l2 attention LoRA eager b1 s1024 without checkpointing (development, l12hyv4): -4.51 % on the
     # generic layer, -1.69 % with HY-V4's hyper-connections' saved tensors (hyv4_connections_saved; the rest its eager
     # attention with sinks); 29 cases, median 0.08 % (0.071 -> 0.072), worst and most under rembert -2.44 %
+    # then HY-V4's eager attention (sinks, gate; hyv4_attention.py) and its experts' clamps (l12hyv4): the new case
+    # -1.69 -> -0.02 %; median 0.072 -> 0.070 %, worst and most under rembert -2.44 %
     ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.08, worst=2.44, under=-2.44),
     # issue 12 l12peft22: LoRA on GLM-4.5-Air's MoE under PEFT 0.22.0 (development; experts, dense MLP and shared
     # expert adapted): +0.10 % (the same case simulated with PEFT 0.21.2 and priced with 0.21's layout: +0.10 %)
@@ -2080,7 +2082,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + hy-v4-default-l2 attention LoRA eager b1 s1024 without checkpointing (development, l12hyv4): -2.90 % on the
     # generic layer, -0.57 % with HY-V4's hyper-connections' saved tensors; 29 cases, median 0.66 -> 0.63 % (0.659 ->
     # 0.626: a case added below the median), worst and most under gpt-j -2.68 %
-    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.63, worst=2.69, under=-2.69),
+    # then HY-V4's eager attention and its experts' clamps in the allocated peak (l12hyv4): the new case -0.57 ->
+    # +0.85 % (WORSE: its allocated peak now exact, -1.69 -> -0.02 %, the replayed reserve over: the replay still runs
+    # HY-V4's attention as the generic MLA layer's and holds the rest of what the layer keeps as one late block);
+    # median 0.626 -> 0.692 %, worst and most under gpt-j -2.68 %
+    ("simulated/train-sweep-dev.jsonl", "training"): Bound(median=0.70, worst=2.69, under=-2.69),
     # issue 12 l12peft22: the reserve of LoRA on fused experts (the merged W + B·A of every expert each forward) is
     # under by 12.13 % on GLM-4.5-Air under PEFT 0.22.0, and by 12.42 % on the same case under 0.21.2: not identified,
     # not the PEFT release (docs/simulator.md)

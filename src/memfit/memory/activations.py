@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import AttentionSpec, LayerSpec, MLPSpec, ModelSpec, MoESpec
-from .axk2_attention import INDEXED_MLA, attention_saved
+from .axk2_attention import OWN_MLA, attention_saved
 from .backward_moments import EXPERT_KINDS, MOE_ACT_SAVED, dense_backward_relief, expert_backward_relief
 from .dsv4_attention import dsv4_training
 from .korthikanti import korthikanti_layer_bytes
@@ -389,7 +389,7 @@ def _layer(spec: ModelSpec, layer: LayerSpec, p: Precision, b: int, s: int) -> L
     per_token += norms_saved + fam.block_extras_saved(spec, layer, p.amp, r, p.proj_bytes, p.full)  # AltUp, PLE
     if layer.attention is not None:  # (falcon_h1 runs attention and a Mamba-2 mixer side by side)
         a_saved, core_token, sq_saved, sq_transient, cache_token = attention_saved(  # DSA MLA: axk2_attention
-            layer.attention, spec, feed, p, b, s, _linear_inputs, _norm) if spec.family in INDEXED_MLA else _attention(
+            layer.attention, spec, feed, p, b, s, _linear_inputs, _norm) if spec.family in OWN_MLA else _attention(
             layer.attention, h, feed, p, b, s, softcap, rotary, q_cat=rotary and spec.family in fam.Q_CAT_FAMILIES,
             low_softmax=_low_softmax(spec, layer), fp32_qk=spec.family in fam.FP32_WEIGHT_NORM)
         per_token += a_saved

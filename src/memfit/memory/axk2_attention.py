@@ -25,10 +25,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..spec import AttentionSpec, LayerSpec, ModelSpec
+from .hyv4_attention import hyv4_attention_saved
 
 __all__ = [
     "GATED_MLA",
     "INDEXED_MLA",
+    "OWN_MLA",
     "attention_saved",
     "first_norm_no_grad",
     "first_norm_relief",
@@ -62,6 +64,7 @@ GATED_MLA = ("axk2",)  # model types whose layers run AXK2Attention and AXK2Gate
 # for the query and no output gate, and ``DeepseekV32Indexer`` is ``AXK2Indexer`` line for line; GLM-5's
 # ``GlmMoeDsaAttention`` (modeling_glm_moe_dsa.py) is V3.2's with cross-layer top-k sharing (training/layer_axk2.py)
 INDEXED_MLA = (*GATED_MLA, "deepseek_v32", "glm_moe_dsa")
+OWN_MLA = (*INDEXED_MLA, "hy_v4")  # priced by ``attention_saved``: HY-V4's eager attention by ``hyv4_attention``
 
 
 def gated_norms(spec: ModelSpec, layer: LayerSpec) -> int:
@@ -114,7 +117,9 @@ def attention_saved(
     """(saved per token, of which attention core per token, s² bytes saved per sequence, s² transient, DynamicCache
     bytes per token alive until the forward returns) of ``AXK2Attention`` (``DeepseekV32Attention`` for a family outside
     ``GATED_MLA``) under SDPA, as ``activations._attention`` gives them; ``linear_inputs`` and ``norm`` are
-    activations' Linear-input and RMSNorm rules."""
+    activations' Linear-input and RMSNorm rules. HY-V4's (eager, sinks, gate): ``hyv4_attention``."""
+    if spec.family == "hy_v4":
+        return hyv4_attention_saved(a, spec, in_bytes, p, b, s, linear_inputs, norm)
     gated, h = spec.family in GATED_MLA, spec.hidden_size
     pb = p.proj_bytes
     heads, d, dv = a.num_heads, a.head_dim, a.value_dim

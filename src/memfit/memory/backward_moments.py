@@ -28,8 +28,10 @@ __all__ = ["EXPERT_KINDS", "MOE_ACT_SAVED", "dense_backward_relief", "expert_bac
 EXPERT_KINDS = ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
 # Intermediate-sized tensors a routed expert's activation keeps for backward (per routed token, beside the down
 # projection's input): silu-GLU keeps gate_up's output (2·I) and act(gate); gpt-oss's clamped GLU keeps gate_up's
-# output, the clamped gate, sigmoid(α·gate), glu and up + 1 (transformers 5.25 GptOssExperts._apply_gate)
-MOE_ACT_SAVED = {"gpt_oss": 6}
+# output, the clamped gate, sigmoid(α·gate), glu and up + 1 (transformers 5.25 GptOssExperts._apply_gate); HY-V4's
+# keeps gate_up's output, both clamps and silu(gate) (models/hy_v4/modeling_hy_v4.py HYV4Experts._apply_gate:
+# ``gate.clamp(max=limit)``, ``up.clamp(min=-limit, max=limit)``, ``F.silu(gate) * up``)
+MOE_ACT_SAVED = {"gpt_oss": 6, "hy_v4": 5}
 
 
 def expert_backward_relief(

@@ -27,13 +27,12 @@ connection; HY-V4 has no ``comb``, keeps only the rsqrt of the norm and applies 
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
-from ..sources.generic_tensors import GenericTensors
 from ..spec import ModelSpec
 from .activations import LayerActivations, Precision
+from .hyv4_attention import config_int, hyv4_config, hyv4_gate_input
 
 __all__ = [
     "hc_head_parts",
@@ -50,20 +49,9 @@ HC_MULT = 4  # HYV4Config.hc_mult's default
 INDEX_TOPK = 2048  # HYV4Config.index_topk's default
 
 
-def _config(spec: ModelSpec) -> dict[str, Any]:
-    source = spec.tensor_source
-    value = json.loads(source.config_json) if isinstance(source, GenericTensors) else {}
-    return value if isinstance(value, dict) else {}
-
-
-def _int(cfg: dict[str, Any], key: str, default: int) -> int:
-    value = cfg.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
-
-
 def hyv4_streams(spec: ModelSpec) -> int:
     """HY-V4's ``hc_mult`` residual streams (0 for other families)."""
-    return _int(_config(spec), "hc_mult", HC_MULT) if spec.family == "hy_v4" else 0
+    return config_int(hyv4_config(spec), "hc_mult", HC_MULT) if spec.family == "hy_v4" else 0
 
 
 def hyv4_head_saved(spec: ModelSpec, tokens: int, r: int) -> int:
@@ -98,8 +86,8 @@ def _full_indexers(cfg: dict[str, Any], layers: int) -> list[bool]:
 def hyv4_topk(spec: ModelSpec, b: int, s: int) -> list[int]:
     """Per layer, the bytes of the int32 top-k its indexer makes over ``b`` sequences of ``s`` tokens (0: a
     ``"shared"`` layer, which returns the one it was given)."""
-    cfg = _config(spec)
-    each = b * s * min(_int(cfg, "index_topk", INDEX_TOPK), s) * INT32
+    cfg = hyv4_config(spec)
+    each = b * s * min(config_int(cfg, "index_topk", INDEX_TOPK), s) * INT32
     return [each if full else 0 for full in _full_indexers(cfg, len(spec.layers))]
 
 
@@ -138,5 +126,8 @@ def hyv4_checkpoints(
             kept += topk[i - 1]
         grad_input = i > 0 or p.full or not p.kv_cache
         saved = la.saved + hyv4_connections_saved(spec, p, t, grad_input)
+        a = spec.layers[i].attention
+        if not grad_input and a is not None:  # the input norm keeps no fp32 copy, the gate's product no output
+            saved -= t * (FP32 * h + FP32 + hyv4_gate_input(a, p.proj_bytes))
         out.append(replace(la, checkpoint=kept, saved=saved))
     return tuple(out)

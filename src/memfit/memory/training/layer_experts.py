@@ -27,7 +27,7 @@ __all__ = ["CLAMPED_GLU", "grouped_experts"]
 
 # experts whose activation clamps gate and up before silu (transformers 5.25 DeepseekV4Experts._apply_gate:
 # ``gate.clamp(max=limit)``, ``up.clamp(min=-limit, max=limit)``, both kept for their backward)
-CLAMPED_GLU = ("deepseek_v4",)
+CLAMPED_GLU = ("deepseek_v4", "hy_v4")  # (HYV4Experts._apply_gate, the same two clamps)
 
 
 def grouped_experts(c: StepContext, run: LayerRun, m: MoESpec, eb: int, up_trains: bool, down_trains: bool) -> int:
