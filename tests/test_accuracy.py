@@ -611,7 +611,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + reformer-default-l2/fwd-fp32-eager-b1-s1000-lsh2h (development, l12reformer2: two LSH layers, two hashes,
     # simulated after Reformer's replay was written to check its hash rounds; scored as it stood): -0.00 %; 64 cases,
     # median 0.0249 -> 0.0219 %, worst xmod +9.51 %, most under gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.03, worst=9.52, under=-1.53),
+    # then X-MOD's BERT layers, language adapter and no prefill cache (l12xmod, test_xmod.py): xmod +9.51 -> +0.98 %;
+    # 64 cases, median 0.02 % (0.0219), worst and most under now gpt-neo-default-l4 fp32 eager generate -1.53 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.03, worst=1.53, under=-1.53),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -881,7 +883,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then the BART family read as its code runs it (l12bart2; held out, scored once after, nothing tuned):
     # bigbird-pegasus eager forward -1.10 -> -0.76 %, blenderbot -0.01 -> +0.01 %; median 0.01 %, worst rembert
     # +1.65 %, most under now bigbird-pegasus -0.76 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.03, worst=1.65, under=-0.77),
+    # then the BERT family's encoder configs keep no cache from a prefill (l12xmod, transformers_no_cache.py, found on
+    # the development case xmod-default-l3 prefill): rembert-default-l2 fp16 eager prefill +1.65 -> +0.91 %; worst
+    # now rembert +0.91 %, median 0.01 %, most under bigbird-pegasus -0.77 % (tighter or equal)
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.03, worst=0.91, under=-0.77),
     # issue 12's blind round 7 (blind7-list.jsonl, l12blind7: the 17 model types no case file had used that build,
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
     # formula changed; zamba-l8 training still simulating, not in the file;
@@ -1949,7 +1954,11 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # prediction changed), worst and most under prophetnet fp32 -9.32 %
     # + reformer-default-l2/fwd-fp32-eager-b1-s1000-lsh2h (development, l12reformer2, two hashes): +0.24 %; 64 cases,
     # median 0.296 -> 0.285 %, worst and most under prophetnet fp32 -9.32 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.29, worst=9.33, under=-9.33),
+    # then X-MOD read as a BERT layer with its language adapter and no cache from an encoder config's prefill
+    # (l12xmod, test_xmod.py): xmod -0.15 -> -0.35 % (its allocated peak now right, the emulated pool's reserve above
+    # it short by 3.3 MB: the replay's build and grid, not the adapter); the case crosses the median:
+    # 64 cases, median 0.285 -> 0.325 % (WORSE only by that move), worst and most under prophetnet fp32 -9.32 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.33, worst=9.33, under=-9.33),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %

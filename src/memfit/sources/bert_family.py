@@ -44,7 +44,7 @@ from .families.common import dropouts
 
 __all__ = ["BERT_BLOCKS_ONLY", "BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
 
-POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie", "electra")
+POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie", "electra", "xmod")
 PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert")
 # the causal LMs whose head is dense -> activation -> LayerNorm -> decoder before the logits
 BERT_HEADS = POST_NORM + PRE_NORM

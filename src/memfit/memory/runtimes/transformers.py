@@ -69,6 +69,7 @@ from .transformers_families import (
 )
 from .transformers_own_attention import own_attention_transient, own_eager_score
 from .transformers_pool_inkling import REL_BIAS_SINK_EAGER, rel_bias_sinks_moment, relative_distance_bytes
+from .transformers_xmod import ADAPTER_FFN, adapter_ffn_bytes
 from .transformers_zamba import zamba_stream_tensors
 
 __all__ = ["Moment"]
@@ -175,6 +176,8 @@ def _ffn_transient(spec: ModelSpec, layer: LayerSpec, idx: int, wl: Workload, to
     """Bytes alive inside the feed-forward block at its peak, beyond the residual stream."""
     h = spec.hidden_size
     quant = wl.quant
+    if spec.family in ADAPTER_FFN and layer.mlp is not None:  # X-MOD's language adapter (transformers_xmod.py)
+        return adapter_ffn_bytes(spec, tokens, layer.mlp.intermediate_size, dt)
     if layer.moe is not None:
         moe = layer.moe
         k, i_e = moe.routed_rows, moe.expert_intermediate_size

@@ -287,7 +287,7 @@ def gemma_norm(family: str) -> bool:
 # .view + attention_mask, softmax in the input dtype): modeling_mvp.py MvpAttention.forward, modeling_trocr.py
 # TrOCRAttention.forward. The BERT family read by sources/bert_family.py (transformers 5.25 modeling_bert.py
 # eager_attention_forward and its copies in electra, roberta, camembert, xlm_roberta, data2vec_text, ernie,
-# roberta_prelayernorm, xlm_roberta_xl: the same chain, softmax without dtype=); megatron_bert's own
+# roberta_prelayernorm, xlm_roberta_xl, xmod: the same chain, softmax without dtype=); megatron_bert's own
 # MegatronBertSelfAttention.forward (torch.matmul, / sqrt(head_size), + mask, nn.functional.softmax without dtype=);
 # GIT's own GitSelfAttention.forward (modeling_git.py: torch.matmul, / math.sqrt(head size), + attention_mask,
 # nn.functional.softmax(attention_scores, dim=-1): the masked scores stay bound beside the probabilities)
@@ -295,7 +295,7 @@ MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash
                              "bart", "mbart", "plbart", "blenderbot", "blenderbot-small", "marian", "pegasus",
                              "bigbird_pegasus", "whisper", "mvp", "trocr",
                              "bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie",
-                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra", "git")
+                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra", "git", "xmod")
 # Causal-LM heads whose forward takes no logits_to_keep (transformers 5.25 TrOCRForCausalLM.forward:
 # logits = self.output_projection(outputs[0]); WhisperForCausalLM.forward: logits = self.proj_out(outputs[0])), so
 # generate's prefill projects every prompt position, and outputs.logits stays referenced through the first token's

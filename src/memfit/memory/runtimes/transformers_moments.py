@@ -25,6 +25,7 @@ from .transformers import (
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap_bytes
 from .transformers_cpmant import prompt_tokens
 from .transformers_families import ALL_PROMPT_LOGITS, CACHE_RESET_FAMILIES, SCALED_LOGITS, SOFTCAPPED_LOGITS
+from .transformers_no_cache import prefill_keeps_cache
 from .transformers_prefill import prefill_chunks, prefill_moments
 from .transformers_prophetnet import ngram_streams
 from .transformers_reformer_moments import reformer_moments
@@ -42,7 +43,8 @@ def peak_moments(spec: ModelSpec, wl: Workload) -> list[Moment]:
     h, v = spec.hidden_size, spec.vocab_size
     t = b * s
     kvd = _cache_dtype(spec, wl)
-    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if wl.task != "forward" else None
+    prefill_kv = kv_cache(spec, s, b, "transformers", kvd, bound_windows=False) if prefill_keeps_cache(spec, wl) \
+        else None  # (the BERT family's encoder configs make none: transformers_no_cache)
     kv_full, kv_text = (prefill_kv.bytes, prefill_kv.formula) if prefill_kv else (0, "")
     inputs = t * INT64 * (2 if wl.task == "generate" else 1)
     moments: list[Moment] = []

@@ -49,6 +49,7 @@ from .transformers import (
 from .transformers_beam import FP32_SOFTCAP, fp32_softcap
 from .transformers_families import ALL_PROMPT_LOGITS, HELD_PREV_PROBS, SCALED_LOGITS, SUB_NORMED, WEIGHTLESS_NORM
 from .transformers_moments import cache_reset_length
+from .transformers_no_cache import prefill_keeps_cache
 from .transformers_pool_attention import GEMMA, attention, norm, rotary
 from .transformers_pool_beam import beam_block
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
@@ -64,6 +65,7 @@ from .transformers_pool_rwkv import rwkv_block
 from .transformers_pool_zamba import CLONED_EMBEDDINGS, zamba_block
 from .transformers_pool_zaya import zaya_block
 from .transformers_prophetnet import ngram_or_blocks, ngram_streams
+from .transformers_xmod import plain_ffn
 
 __all__ = ["grid_down", "grid_up", "interpolated", "interpolating_reserve", "reserve_at", "transformers_pool",
            "transformers_reserve"]
@@ -172,7 +174,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     b, s = wl.batch, wl.context
     t, h = b * s, spec.hidden_size
     kvd = _cache_dtype(spec, wl)
-    use_cache = wl.task != "forward"
+    use_cache = prefill_keeps_cache(spec, wl)  # (none in a forward, nor from a BERT-type encoder config)
     mask = _build_mask(tr, spec, wl, dt, keys) if spec.family == "gpt2" else 0
     emb = tr.alloc(t * h * dt)
     clone = tr.alloc(t * h * dt if spec.family in CLONED_EMBEDDINGS + fam.HELD_LOOP_INPUT else 0)  # to the end
@@ -258,7 +260,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
     if own is not None:
         return own
     kv_keys: list[int] = []
-    probs = 0  # eager attention's probabilities, held by the layer until it returns
+    probs = ffn_act = 0  # eager attention's probabilities (X-MOD: its MLP activation), held until the layer returns
     mixer = replays_mixer(layer)  # a recurrent mixer replayed tensor by tensor (transformers_pool_mixers.py)
     inp = stream  # the model's loop holds the layer's input until the layer returns
     post = layer.norm_layout == "post"  # OLMo-2/3, EXAONE 4: each sub-block's output normed before its residual add
@@ -316,17 +318,15 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
             out = int8_gated_mlp(tr, t, h, mlp.intermediate_size, dt, k, _model_dtype(spec, wl) == "float16")
         elif replays_ffn(layer, spec.family) and not wl.quant:  # MoE's grouped experts path, relu² MLPs
             out = ffn_prefill(tr, layer, spec.family, t, h, dt)
-        else:
-            parts = [tr.alloc(f_bytes // 2), tr.alloc(f_bytes - f_bytes // 2)]
-            out = tr.alloc(t * h * dt)
-            tr.free(*parts)
+        else:  # a plain MLP: two halves of its transient, then its output (X-MOD's adapter: transformers_xmod.py)
+            out, ffn_act = plain_ffn(tr, spec, layer, wl.batch, t, dt, f_bytes)
         tr.free(normed)
         out = _post_norm(tr, spec, t * h, dt, out) if post else out
         new = tr.alloc(t * h * dt)
         tr.free(out, stream if stream not in (emb, inp) else 0)
         stream = new
     kept = probs if spec.family in HELD_PREV_PROBS else 0
-    tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0, blocks)
+    tr.free(0 if kept else probs, inp if inp not in (emb, stream) else 0, blocks, ffn_act)
     return stream, kv_keys, kept
 
 

@@ -34,6 +34,7 @@ from .transformers_families import (
     token_type_zeros_bytes,
 )
 from .transformers_inkling_text import rel_logits_sdpa_moment
+from .transformers_no_cache import prefill_keeps_cache
 from .transformers_own_attention import dynamic_mask_bytes
 from .transformers_pool_inkling import block_states_bytes
 from .transformers_prophetnet import ngram_attention_peak
@@ -65,7 +66,7 @@ def prefill_moments(spec: ModelSpec, wl: Workload, queries: int, keys: int, dt: 
     t = b * queries
     half = _model_dtype(spec, wl) == "float16"
     kv = kv_cache(spec, keys, b, "transformers", _cache_dtype(spec, wl), bound_windows=False) \
-        if wl.task != "forward" else None
+        if prefill_keeps_cache(spec, wl) else None
     kv_full, kv_text = (kv.bytes, kv.formula) if kv else (0, "")
     final = kv_full, kv_text
     masks = _mask_bytes(spec, wl, b, queries, dt, keys)
