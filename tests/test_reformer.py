@@ -8,19 +8,19 @@ Expected values worked by hand from the development case's config (sweep-dev ref
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from _simulated import case_record
 from memfit.memory.inference import estimate_inference
 from memfit.memory.runtimes.transformers_reformer import (
-    LiveBytes,
     ReformerShape,
+    bucket_factors,
     padded_length,
     reformer_forward,
-    reformer_peaks,
     reformer_shape,
-    rotation_size,
 )
+from memfit.memory.runtimes.transformers_reformer_moments import LiveBytes, reformer_peaks
 from memfit.sources.hf_config import spec_from_config
 from memfit.spec import ModelSpec
 from memfit.validate import workload_for_case
@@ -54,7 +54,7 @@ def test_padding_and_buckets() -> None:
     assert r.kinds == ("local", "lsh") and r.head_size == 64 and r.ffn == 512
     assert [padded_length(r, s) for s in (777, 1500, 640, 64, 50)] == [832, 1536, 640, 64, 50]
     # _set_num_buckets: 2 · (832 // 64) = 26 → 16; 2 · 24 = 48 → 32
-    assert rotation_size(r, 832) == 16 and rotation_size(r, 1536) == 32
+    assert bucket_factors(r, 832) == (16,) and bucket_factors(r, 1536) == (32,)
 
 
 def test_lsh_layer_peak_by_hand() -> None:
@@ -101,3 +101,20 @@ def test_generate_keeps_the_cache_states() -> None:
     # (transformers._sampling_bytes: 2 × 320 × (4 + 5 × 4) + 320 × 9)
     assert est.details["moments"]["after prefill"] == 2 * X + IDX + 2 * B * S * 8 + 2 * 320 * 24 + 320 * 9
     assert est.allocated_bytes == 2_167_936 * 4 + 32 * 2**20 + 69_235_616
+
+
+def test_factorised_buckets_hash_factor_by_factor() -> None:
+    """num_buckets [4, 8] (b2, 900 -> 960 tokens, 12 heads × 64, one hash, fp32): _hash_vectors rotates into
+    (4 + 8) / 2 = 6 columns, then per factor cats its slice with the negation (the previous cat dropped first) and
+    takes the argmax, adding it times 4 to the first factor's. One column of every token: 2 × 12 × 960 × 4 = 92,160 B;
+    int64 buckets 184,320 B. Peak at the second factor's cat: the rotations (12 × 64 × 6 × 4), the rotated vectors
+    (6 columns), the negated slice (4), its cat (8) and the first buckets (the order the simulator's trace shows)."""
+    from memfit.memory.runtimes.transformers_reformer import _hash  # the hash alone
+
+    r = replace(_shape(), buckets=(4, 8))
+    assert bucket_factors(r, 960) == (4, 8)
+    assert bucket_factors(replace(_shape(), max_positions=4096), 8192) == (16, 16)  # 256 above its limit 128
+    live = LiveBytes()
+    _hash(live, r, 2, 960, 4, True)
+    assert live.peaks[""] == 18_432 + 6 * 92_160 + 4 * 92_160 + 8 * 92_160 + 184_320 == 1_861_632
+    assert live.live == 184_320  # the buckets

@@ -34,8 +34,7 @@ replay, phase by phase) and the pool's run (the same replay through the allocato
 With a cache (``prefill``, ``generate``'s first call): ``ReformerAttention.forward`` hands the cache a slice of
 each layer's normed input and of its buckets (views: both stay), the LM head projects the last token
 (``logits_to_keep=1``; the moments after it: ``transformers_reformer_moments``). Not modelled here:
-``chunk_size_feed_forward`` / ``chunk_size_lm_head`` > 0 and ``num_buckets`` factorised into a list (the rotations
-then sum the factors: one ``cat`` of that width is replayed).
+``chunk_size_feed_forward`` / ``chunk_size_lm_head`` > 0.
 """
 
 from __future__ import annotations
@@ -49,7 +48,15 @@ from typing import Any, Protocol
 from ...sources.generic_tensors import GenericTensors
 from ...spec import ModelSpec
 
-__all__ = ["REFORMER", "padded_length", "reformer_forward", "reformer_peaks", "reformer_shape"]
+__all__ = [
+    "REFORMER",
+    "Memory",
+    "ReformerShape",
+    "bucket_factors",
+    "padded_length",
+    "reformer_forward",
+    "reformer_shape",
+]
 
 REFORMER = ("reformer",)
 INT64 = 8
@@ -136,47 +143,17 @@ def padded_length(r: ReformerShape, s: int) -> int:
     return s + (m - s % m) if s % m and s > r.min_chunk else s
 
 
-def rotation_size(r: ReformerShape, s: int) -> int:
-    """The random rotations' width (``_hash_vectors``): ``num_buckets`` or, unset, ``_set_num_buckets(s)``'s
-    power of two (2 · s / chunk rounded down; factorised above its limit, the factors summed)."""
+def bucket_factors(r: ReformerShape, s: int) -> tuple[int, ...]:
+    """The hash's bucket counts (``_hash_vectors``): ``num_buckets``, its factors, or, unset, ``_set_num_buckets(s)``'s
+    power of two (2 · s / chunk rounded down), factorised in two above its limit."""
     if isinstance(r.buckets, int):
-        return r.buckets
+        return (r.buckets,)
     if isinstance(r.buckets, tuple):
-        return sum(r.buckets)
+        return r.buckets
     pow2 = (2 * (s // r.lsh_chunk)).bit_length() - 1
     limit = 2 * max(int((r.max_positions // r.lsh_chunk) ** 0.5), r.lsh_chunk)
     whole: int = 1 << pow2
-    return whole if whole <= limit else (1 << (pow2 // 2)) + (1 << (pow2 - pow2 // 2))
-
-
-class LiveBytes:
-    """A live-bytes counter with the peak of each phase (the allocated peak memfit reports: exact tensor bytes)."""
-
-    def __init__(self) -> None:
-        self.live = 0
-        self.made = 0
-        self.sizes: dict[int, int] = {}
-        self.phase = ""
-        self.peaks: dict[str, int] = {}
-
-    def mark(self, name: str) -> None:
-        self.phase = name
-        self.peaks[name] = self.live
-
-    def alloc(self, nbytes: int) -> int:
-        if nbytes <= 0:
-            return 0
-        self.made += 1
-        key = self.made
-        self.sizes[key] = nbytes
-        self.live += nbytes
-        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), self.live)
-        return key
-
-    def free(self, *keys: int) -> None:
-        for k in keys:
-            if k:
-                self.live -= self.sizes.pop(k)
+    return (whole,) if whole <= limit else (1 << (pow2 // 2), 1 << (pow2 - pow2 // 2))
 
 
 def _adjacent(mem: Memory, nbytes: int, span: int) -> int:
@@ -242,21 +219,33 @@ def _local(mem: Memory, r: ReformerShape, b: int, s: int, dt: int, padded: bool)
 
 
 def _hash(mem: Memory, r: ReformerShape, b: int, s: int, dt: int, padded: bool) -> int:
-    """``_hash_vectors``: returns the buckets (``b × heads × hashes·s`` int64)."""
-    half = rotation_size(r, s) // 2
-    rotations = mem.alloc(r.heads * r.head_size * r.hashes * half * dt)
-    rotated_bytes = b * r.heads * r.hashes * s * half * dt
-    rotated, neg = mem.alloc(rotated_bytes), mem.alloc(rotated_bytes)
-    both = mem.alloc(2 * rotated_bytes)
-    mem.free(neg, rotated)
+    """``_hash_vectors``: returns the buckets (``b × heads × hashes·s`` int64). One bucket count: the rotated vectors'
+    ``cat`` with their negation replaces them, then ``argmax``; factorised: per factor its slice's ``cat`` with the
+    negation (the previous one dropped) and ``argmax``, added to the buckets so far times the factors before."""
+    factors = bucket_factors(r, s)
+    column = b * r.heads * r.hashes * s * dt  # one rotation column of every token
+    rotations = mem.alloc(r.heads * r.head_size * r.hashes * sum(factors) // 2 * dt)
+    rotated = mem.alloc(sum(factors) // 2 * column)
     ids = b * r.heads * r.hashes * s * INT64
-    arg = mem.alloc(ids)
+    arg = both = 0
+    for f in factors:
+        mem.free(both)
+        neg = mem.alloc(f // 2 * column)
+        both = mem.alloc(f * column)
+        mem.free(neg, rotated if len(factors) == 1 else 0)
+        picked = mem.alloc(ids)
+        if arg:  # buckets + cur_product * argmax(...)
+            scaled = mem.alloc(ids)
+            mem.free(picked)
+            picked = mem.alloc(ids)
+            mem.free(scaled, arg)
+        arg = picked
     if padded:  # the padding tokens' extra bucket
         marked = mem.alloc(ids)
         mem.free(arg)
         arg = marked
     buckets = mem.alloc(ids)  # + the hash rounds' offsets
-    mem.free(rotations, both, arg)
+    mem.free(rotations, *((both, arg) if len(factors) == 1 else (rotated, arg, both)))  # the frame's order
     return buckets
 
 
@@ -428,11 +417,3 @@ def reformer_forward(
         return [*held, *inputs, logits]
     mem.free(logits, *inputs)
     return []
-
-
-def reformer_peaks(r: ReformerShape, b: int, s: int, dt: int, task: str = "forward") -> tuple[dict[str, int], int]:
-    """The allocated peak of each phase of :func:`reformer_forward` (inputs and activations; no weights) and what
-    is left alive after it."""
-    live = LiveBytes()
-    reformer_forward(live, r, b, s, dt, live.mark, task)
-    return live.peaks, live.live

@@ -19,9 +19,9 @@ from __future__ import annotations
 from ...spec import ModelSpec
 from ...workload import Workload
 from .transformers import INT64, Moment, _sampling_bytes
-from .transformers_reformer import ReformerShape, padded_length, reformer_peaks, reformer_shape
+from .transformers_reformer import ReformerShape, padded_length, reformer_forward, reformer_shape
 
-__all__ = ["reformer_moments"]
+__all__ = ["LiveBytes", "reformer_moments", "reformer_peaks"]
 
 
 def reformer_moments(spec: ModelSpec, wl: Workload, dt: int) -> list[Moment] | None:
@@ -92,3 +92,41 @@ def _decoding(r: ReformerShape, b: int, s: int, new: int, dt: int) -> Moment:
         formula=f"{len(r.kinds)} layers' states {b}×{tokens:,}×{r.hidden} × {dt} B + the LSH layer's cats, "
         f"relevant states {b}×{r.heads}×{rows}×{r.hidden} and their copy, q/k and v + buckets",
     )
+
+
+class LiveBytes:
+    """A live-bytes counter with the peak of each phase (the allocated peak memfit reports: exact tensor bytes)."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.made = 0
+        self.sizes: dict[int, int] = {}
+        self.phase = ""
+        self.peaks: dict[str, int] = {}
+
+    def mark(self, name: str) -> None:
+        self.phase = name
+        self.peaks[name] = self.live
+
+    def alloc(self, nbytes: int) -> int:
+        if nbytes <= 0:
+            return 0
+        self.made += 1
+        key = self.made
+        self.sizes[key] = nbytes
+        self.live += nbytes
+        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), self.live)
+        return key
+
+    def free(self, *keys: int) -> None:
+        for k in keys:
+            if k:
+                self.live -= self.sizes.pop(k)
+
+
+def reformer_peaks(r: ReformerShape, b: int, s: int, dt: int, task: str = "forward") -> tuple[dict[str, int], int]:
+    """The allocated peak of each phase of :func:`reformer_forward` (inputs and activations; no weights) and what
+    is left alive after it."""
+    live = LiveBytes()
+    reformer_forward(live, r, b, s, dt, live.mark, task)
+    return live.peaks, live.live
