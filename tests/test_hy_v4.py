@@ -17,6 +17,7 @@ from memfit.memory.hyv4_training import hc_head_parts, hyv4_connections_saved
 from memfit.memory.model_activations import model_activations
 from memfit.memory.training.layer_hyv4 import HyTopK, hyv4_post, hyv4_pre
 from memfit.memory.training.layer_ops import LayerRun, StepContext
+from memfit.memory.training.layer_stream import layer_forward
 from memfit.memory.training.states import model_states
 from memfit.memory.weights import weights_breakdown
 from memfit.sources.hf_config import spec_from_config
@@ -217,3 +218,27 @@ def test_uncheckpointed_development_case() -> None:
     # and gate product keeping nothing under LoRA) and its experts' two clamps
     row = validate_line(case_line(DEV, UNCKPT))
     assert row.relative_error is not None and abs(row.relative_error) < 0.001
+
+
+class _Sizes(Trace):
+    """A trace that records every allocation's size."""
+
+    sizes: list[int]
+
+    def alloc(self, nbytes: int) -> int:
+        self.__dict__.setdefault("sizes", []).append(nbytes)
+        return super().alloc(nbytes)
+
+
+def test_replayed_scores_with_the_sink_column() -> None:
+    # HY-V4's eager_attention_forward is DeepSeek-V4's (transformers 5.25: the same function): cat with the fp32
+    # sinks, minus the row max, the fp32 softmax, each 32 heads x 1,024 x 1,025 x 4 = 134,348,800 B (s + 1 columns);
+    # the generic eager replay made s-column fp32 softmax only. Layer 1 of the uncheckpointed case, replayed once
+    rec = json.loads(case_line(DEV, UNCKPT))
+    spec = spec_from_config(rec["config"], "hy-v4")
+    p = replace(model_states(spec, workload_for_case("lora", dict(rec["params"])).validate()).precision, kv_cache=True)
+    tr = _Sizes()
+    c = StepContext(tr, spec, p, 1, 1024, layer=1)
+    la = model_activations(spec, p, 1, 1024).layers[1]
+    layer_forward(c, spec.layers[1], la, tr.alloc(1024 * 4 * 2816 * 2))
+    assert tr.sizes.count(32 * 1024 * 1025 * 4) == 3

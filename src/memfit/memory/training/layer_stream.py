@@ -309,9 +309,9 @@ def _attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int)
     ka = tr.alloc(t * nk * ab) if kb != ab else kc
     math_path = c.p.attn != "eager" and ab == 4 and a.num_kv_heads < heads
     gq, gk, gv = t * nq * ab, t * nk * ab, t * nv * ab
-    if a.single_kv or relative_eager(c):  # DeepSeek-V4 (eager only), XLNet: their own scores and backward
-        oc = dsv4_scores(c, run, a, ab) if a.single_kv else relative_scores(c, run, a, ab)
-        kept = [qa, ka, vc] if a.single_kv else [ka, vc]  # (XLNet's q_head: a local until the forward returns)
+    if (sinks := a.single_kv or c.spec.family == "hy_v4") or relative_eager(c):  # DeepSeek-V4, HY-V4 (sinks), XLNet
+        oc = dsv4_scores(c, run, a, ab) if sinks else relative_scores(c, run, a, ab)
+        kept = [qa, ka, vc] if sinks else [ka, vc]  # (XLNet's q_head: a local until the forward returns)
     elif c.p.attn == "eager" or math_path:
         oc, rk, rv = _scores(c, run, a, ka, vc, ab, math_path)
         kept = [rv] if c.spec.family in FP32_QK_EAGER else [qa, rk, rv]  # (GPT-J: the fp32 copies are kept)
