@@ -1961,7 +1961,12 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # (l12xmod, test_xmod.py): xmod -0.15 -> -0.35 % (its allocated peak now right, the emulated pool's reserve above
     # it short by 3.3 MB: the replay's build and grid, not the adapter); the case crosses the median:
     # 64 cases, median 0.285 -> 0.325 % (WORSE only by that move), worst and most under prophetnet fp32 -9.32 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.33, worst=9.33, under=-9.33),
+    # then ProphetNet's decoder forward replayed op by op in the pool (l12b7total, transformers_pool_prophetnet.py,
+    # test_prophetnet_pool.py: the predict scores, repeated buckets and their int64 copy as the trace makes them,
+    # not one lump; the fp32 softmax's input copy in half precision): prophetnet fp32 -9.32 -> -0.51 %, bf16 +3.97 ->
+    # -0.52 % (both pools' peak reserve the simulator's to the byte; the rest is the allocated peak's -1.30 / -0.86 %);
+    # median 0.325 % (unchanged), worst now dots3-note b2 s2200 prefill +5.58 %, most under dots3-note b1 s2600 -4.94 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.33, worst=5.59, under=-4.95),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
