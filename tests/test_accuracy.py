@@ -1077,7 +1077,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # .contiguous() of an already contiguous slice): llama-3.1-8b-l6 +9.71 -> -0.02 %; with the checkpoint around the
     # units no layer is prefetched (_needs_pre_backward_unshard is set only under grad mode): phi-3.5-moe-l3
     # +25.49 -> +0.84 %; median 0.19 -> 0.04 %, worst -2.04 % (Mixtral, 5's layout)
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=2.04, under=-2.04),
+    # then (l16fsdp1moe) the input norm's fp32 backward chain with the layer below prefetched
+    # (fsdp1_lora.input_norm_backward): Mixtral -2.04 -> +0.01 %; median 0.04 -> 0.03 %, worst +0.88 % (mistral l32),
+    # most under -0.04 %; held-out unchanged (Phi-3.5-MoE's LayerNorm: not this chain)
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=0.88, under=-0.05),
     # + three blind cases of transformers 4.48's layout (listed before simulating, scored once after
     # fsdp1_lora.held_inputs): llama-2-7b-hf-l24 b1 -0.26 %; llama-3.1-8b-l6 b1 +9.71 % and phi-3.5-moe-l3 b1
     # +25.49 %: two misses, LOOSENED here to the figures scored (worst 2.61 -> 25.49 %); they move to development next

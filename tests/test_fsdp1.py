@@ -18,6 +18,7 @@ from memfit.memory.training.fsdp1_lora import (
     flat_units,
     fsdp1_moments,
     held_inputs,
+    input_norm_backward,
     lazy_init_segments,
     unshard_pool,
 )
@@ -77,6 +78,33 @@ def test_moments_hold_one_copy_of_the_units_in_flight() -> None:
     # SHARD_GRAD_OP keeps every layer gathered from its forward to its backward
     m2 = fsdp1_moments(acts, U, R, False, True, [4, 4, 4], [2, 2, 2], 4)
     assert m2["forward (loss)"].gathered == R + sum(U)
+
+
+def test_input_norm_backward_runs_with_the_layer_below_prefetched() -> None:
+    """A layer's input norm's backward comes after q_proj's lora_A unit prefetched the layer below: its fp32 chain
+    (LlamaRMSNorm's autograd nodes, the weight frozen) is priced with two layers gathered
+    (fsdp1_lora.input_norm_backward).
+    Mixtral-8x7B cut to 2 layers, b2 s1024 (fsdp1-dev's case, whose simulated peak this is): 2,048 tokens x 4,096 x 4 B
+    = 33,554,432 B per fp32 tensor; x's fp32 copy and five chain tensors (direct, mean's, pow's three) = 201,326,592.
+    An fp32 stream keeps no copy (x is the stream): five. Phi-3.5-MoE's LayerNorm and Gemma's (1 + w) norm: not this
+    chain."""
+    spec = _spec("mixtral-8x7b-v0.1", 2)
+    assert input_norm_backward(spec, 2 * 1024, 2) == 6 * 2048 * 4096 * 4 == 201_326_592
+    assert input_norm_backward(spec, 2 * 1024, 4) == 5 * 2048 * 4096 * 4 == 167_772_160
+    assert input_norm_backward(_spec("phi-3.5-moe-instruct", 2), 2048, 2) == 0
+    assert input_norm_backward(_spec("gemma-2-2b", 2), 2048, 2) == 0
+    la = LayerActivations(saved=100, attention_core=3, checkpoint=10, forward_extra=5, backward_extra=7, weight_casts=0)
+    acts = ModelActivations(layers=(la, la, la), outside=1, loss_saved=1000, loss_forward_extra=2000,
+                            loss_backward_extra=3000, head_weight_casts=0, embedding_backward_extra=0)
+    U, R = [50_000, 60_000, 70_000], 9_000
+    m = fsdp1_moments(acts, U, R, True, True, [4, 4, 4], [2, 2, 2], 4, norm=500)
+    # outside 1, layer 0's input 10, layer 2's own input 10, the attention core 3, then the norm's 500
+    assert m["backward (layer 2, input norm)"].activations == 1 + 2 * 10 + 10 + 3 + 500
+    assert m["backward (layer 1, input norm)"].activations == 1 + 10 + 10 + 3 + 500
+    assert m["backward (layer 1, input norm)"].gathered == R + U[1] + U[0]
+    assert "backward (layer 0, input norm)" not in m  # nothing below layer 0 to prefetch: its own moment holds more
+    # without prefetch (the checkpoint around the units, transformers < 4.52) the norm runs with one layer gathered
+    assert not any("input norm" in k for k in fsdp1_moments(acts, U, R, True, True, [4] * 3, [2] * 3, 4, True, 500))
 
 
 def test_checkpoint_around_the_unit_keeps_each_input_and_its_gradient() -> None:

@@ -41,19 +41,20 @@ from ...result import Component, Estimate
 from ...spec import ModelSpec
 from ...units import fmt_bytes
 from ...workload import Workload
-from ..activations import ModelActivations
+from ..activations import ModelActivations, Precision
 from ..caching_allocator import CachingAllocator
 from ..lora import DEFAULT_TARGETS, adapted_tensors
 from ..loss_release import checkpoint_wraps_call
 from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
+from ..runtimes import transformers_families as fam
 from .fsdp1_qlora import QUANT_STORAGE_BYTES, SHARDED_ADAPTER_BYTES, quant_layout, sharded_precision, uses_fsdp1_qlora
 from .fsdp_lora import ADAPTER_PARAM_BYTES
 from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import Moment, fsdp_layout
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
-__all__ = ["estimate_fsdp1_lora", "lazy_init_segments", "unshard_pool", "uses_fsdp1_lora"]
+__all__ = ["estimate_fsdp1_lora", "input_norm_backward", "lazy_init_segments", "unshard_pool", "uses_fsdp1_lora"]
 
 SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
 
@@ -102,15 +103,19 @@ def adapter_units(spec: ModelSpec, wl: Workload, shard: int) -> tuple[list[int],
     return own, root, sharded
 
 
-def _acts(spec: ModelSpec, wl: Workload) -> ModelActivations:
+def _precision(spec: ModelSpec, wl: Workload) -> Precision:
     """Without a MixedPrecision policy the rank computes as one GPU does (fp32 adapters); under accelerate's bf16
     policy every gathered unit is bf16, the adapters too."""
     p = replace(model_states(spec, wl).precision, kv_cache=wl.checkpointing != "full")
     if uses_fsdp1_qlora(wl, spec.is_moe):
-        p = sharded_precision(p)
-    elif wl.mixed_precision:
-        p = replace(p, amp=False, weight_bytes=2, resid_bytes=2, adapter_bytes=2)
-    return model_activations(spec, p, wl.batch, wl.context)
+        return sharded_precision(p)
+    if wl.mixed_precision:
+        return replace(p, amp=False, weight_bytes=2, resid_bytes=2, adapter_bytes=2)
+    return p
+
+
+def _acts(spec: ModelSpec, wl: Workload) -> ModelActivations:
+    return model_activations(spec, _precision(spec, wl), wl.batch, wl.context)
 
 
 def held_inputs(acts: ModelActivations, i: int) -> int:
@@ -127,11 +132,32 @@ def held_inputs(acts: ModelActivations, i: int) -> int:
     return sum(la.checkpoint for la in above) + sum(la.checkpoint for la in above[1:])
 
 
+def input_norm_backward(spec: ModelSpec, tokens: int, stream_bytes: int) -> int:
+    """Bytes a layer's input norm's backward holds at its peak beyond what its attention's input projections' backward
+    holds, the norm's weight frozen (LoRA): transformers' Llama-style RMSNorm (``LlamaRMSNorm.forward`` and its copies,
+    MixtralRMSNorm among them: ``x = hidden_states.to(float32)``, ``variance = x.pow(2).mean(-1, keepdim=True)``,
+    ``x * torch.rsqrt(variance + eps)``, ``weight * x.to(input_dtype)``), autograd's nodes per torch's
+    ``tools/autograd/derivatives.yaml``: ``mul``'s gradient for the input only (grad x weight, the weight needs none),
+    ``_to_copy``'s back to fp32, the second ``mul``'s two products (x's direct gradient, kept to the final add; rsqrt's,
+    summed and freed), ``mean``'s backward (``expand`` / n), ``pow``'s (``pow(x, 1)``, x 2, x the gradient): at the
+    last, x's fp32 copy (the recompute's, saved by ``pow`` and ``mul``; the stream itself when it is fp32) and five
+    ``tokens`` x hidden fp32 tensors alive. The simulator's trace of fsdp1-dev's Mixtral-l2 (b2 s1024) makes them in
+    this order in layer 1's input norm, after q_proj's lora_A unit prefetched layer 0. Not a Gemma-style norm
+    (``(1 + w)`` in fp32), a LayerNorm, or a post-norm layer: 0."""
+    if (spec.norm != "rms" or fam.gemma_norm(spec.family) or spec.family in fam.FP32_WEIGHT_NORM
+            or any(la.norm_layout != "pre" for la in spec.layers)):
+        return 0
+    n4 = tokens * spec.hidden_size * 4
+    return 5 * n4 + (n4 if stream_bytes != 4 else 0)
+
+
 def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, full: bool,
-                  ad_own: list[int], ad_shard: list[int], ab: int, around: bool = False) -> dict[str, Moment]:
+                  ad_own: list[int], ad_shard: list[int], ab: int, around: bool = False,
+                  norm: int = 0) -> dict[str, Moment]:
     """Forward, loss, backward layer by layer and the step (``U``/``R``: gathered bytes of each layer and the root;
     ``ad_own``/``ad_shard``: the adapters' unsharded and sharded gradient bytes per layer; ``around``: the checkpoint
-    runs around each layer's unit, ``held_inputs``)."""
+    runs around each layer's unit, ``held_inputs``; ``norm``: ``input_norm_backward``, the input norm's backward, which
+    runs after the attention's input projections' with the layer below already prefetched)."""
     n = len(U)
     kept = [la.checkpoint if full else la.saved for la in acts.layers]
     prefix = [0, *accumulate(kept)]
@@ -163,6 +189,8 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
                     + (held_inputs(acts, i) if around and full else 0))
             out[f"backward (layer {i}, attention inputs)"] = Moment(tail, gradients=grads, gathered=gathered + U[i - 1],
                                                                     grad_buffers=ad_own[i] * ab)
+            out[f"backward (layer {i}, input norm)"] = Moment(tail + norm, gradients=grads,
+                                                              gathered=gathered + U[i - 1], grad_buffers=ad_own[i] * ab)
     out["optimizer step"] = Moment(0, gradients=sum(ad_shard))
     return out
 
@@ -261,8 +289,9 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     acts = _acts(spec, wl)
     around = checkpoint_wraps_call(wl.transformers_version)
     ab = 2 if wl.mixed_precision else apb
+    norm = input_norm_backward(spec, wl.batch * wl.context, _precision(spec, wl).resid_bytes)
     moments = fsdp1_moments(acts, [n * cb for n in layers], root * cb, lay.reshard, wl.checkpointing == "full",
-                            ad_own, ad_shard, ab, around)
+                            ad_own, ad_shard, ab, around, norm)
     states = model_states(spec, wl)
     # torch's optimizers keep their states (and foreach AdamW's sqrt temporary) in the parameter's dtype:
     # model_states prices fp32 adapters, so bf16 ones (sharded QLoRA) take apb / 4 of it
