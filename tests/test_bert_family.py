@@ -313,3 +313,71 @@ def test_bert_down_projection_backward_by_hand(monkeypatch: pytest.MonkeyPatch) 
     start = [i for i, e in enumerate(events) if e == ("M", 93_763_584)][2]  # the first step's head gradient (V·h·4)
     big = [e for e in events[start + 1 :] if e[1] >= 9_000_000][:4]
     assert big == [("F", 97_670_400), ("M", 9_830_400), ("M", 9_437_184), ("F", 9_830_400)]
+
+
+def test_rembert_read_as_a_bert_type_by_hand() -> None:
+    """RemBERT (transformers 5.25 models/rembert/modeling_rembert.py) builds BERT's blocks (RemBertSelfOutput,
+    RemBertIntermediate, RemBertOutput: "Copied from" modeling_bert.py): learned positions, a biased dense -> gelu ->
+    dense MLP, post-norm, no final norm, an embeddings LayerNorm (the generic reader took a rotary, gated, pre-norm
+    decoder). Its embeddings are input_embedding_size e = 256 wide, mapped to h = 1,152 by
+    RemBertEncoder.embedding_hidden_mapping_in, and RemBertLMPredictionHead runs dense (h -> 1,664), gelu,
+    LayerNorm(1,664) before the untied decoder Linear(1,664, V = 250,300). Per token under mixed precision: the
+    embeddings' LayerNorm input 4e + 8 = 1,032; embedding_hidden_mapping_in's bf16 cast 2e = 512; the head dense's
+    cast 2h = 2,304; gelu's input (dense's bf16 output) 2 x 1,664 = 3,328; LayerNorm's fp32 copy 4 x 1,664 + 8 =
+    6,664; the decoder's bf16 cast 3,328: 17,168 B (5,904 with the head at e, 0 on the old code). Autocast's cached
+    bf16 copy of the decoder weight: 2 x V x 1,664 = 832,998,400 B (the simulator's _to_copy of it, to the byte;
+    the old code 2 x V x h = 576,691,200 B)."""
+    from memfit.memory.bert_head import head_width
+    from memfit.memory.model_activations import model_activations
+
+    spec = _spec(REMBERT)
+    assert (spec.position_embedding, spec.final_norm, spec.embedding_norm) == ("learned", False, True)
+    layer = spec.layers[0]
+    assert layer.mlp == MLPSpec(4608, "plain", True, "gelu")
+    assert (layer.norms, layer.norm_layout) == (2, "post")
+    amp = Precision(amp=True, weight_bytes=4, resid_bytes=4, full=True)
+    assert bert_outside_saved(spec, amp) == 17_168
+    assert [head_width(_spec(c)) for c in (REMBERT, ELECTRA, XLMR)] == [1_664, 128, 768]
+    assert model_activations(spec, amp, 2, 288).head_weight_casts == 2 * 250_300 * 1_664 == 832_998_400
+
+
+def test_rembert_eager_softmax_in_the_model_dtype() -> None:
+    """RemBertSelfAttention.forward: ``torch.matmul(q, kᵀ)``, ``/ math.sqrt(head_size)``, ``+ attention_mask``,
+    ``nn.functional.softmax(attention_scores, dim=-1)`` without ``dtype=``. 18 heads, 1 sequence of 10 tokens:
+    1,800 scores; fp16: two score-sized fp16 tensors at a time, 2 + 2 = 4 B per score, where the shared path prices
+    CUDA's fused half->float softmax at 8: 1,800 x 4 = 7,200 B less (0 on the old code)."""
+    spec = _spec(REMBERT)
+    att = spec.layers[0].attention
+    assert att is not None and att.num_heads == 18
+    wl = Workload(mode="inference", context=10, batch=1, task="forward", dtype="float16", attn="eager")
+    llama = _kernel_transient(att, wl, 1, 10, 2, True, True, "llama")[0]
+    assert llama - _kernel_transient(att, wl, 1, 10, 2, True, True, "rembert")[0] == 7_200
+
+
+def test_rembert_holds_the_previous_layers_probabilities() -> None:
+    """RemBertLayer.forward returns ``(layer_output,) + self_attention_outputs[1:]`` (the probabilities, whatever
+    ``output_attentions`` says) and RemBertEncoder.forward binds ``layer_outputs`` until the next layer returns: the
+    development prefill (fp16, 3 x 18 heads x 380 x 380) holds layer 0's probabilities, 3 x 18 x 380 x 380 x 2 =
+    15,595,200 B, through layer 1 (the simulator's trace: layer 0's _softmax alive at layer 1's softmax), and at a
+    layer's MLP its own (``outputs = self_attention_outputs[1:]``) beside them: 31,190,400 B (0 on the old code)."""
+    from memfit.memory.runtimes.transformers_moments import peak_moments
+    from memfit.validate import workload_for_case
+
+    rec = next(json.loads(line) for line in (DATA.parent / "sweep-dev.jsonl").read_text().splitlines()
+               if '"case": "rembert-default-l2/prefill-fp16-eager-b3-s380"' in line)
+    spec = spec_from_config(rec["config"], "rembert")
+    wl = workload_for_case("prefill", dict(rec["params"])).validate()
+    moments = peak_moments(spec, wl)
+    attention = next(m for m in moments if m.name.startswith("prefill attention"))
+    assert "previous layer's probabilities 15,595,200" in attention.formula
+    mlp = next(m for m in moments if m.name.startswith("prefill MLP"))
+    assert "held attention probabilities 31,190,400" in mlp.formula
+
+
+def test_rembert_development_cases() -> None:
+    """Training -2.44 % allocated on the generic reading, prefill +0.89 % (the development copy simulated for this
+    reading, sweep-dev.jsonl); read as a BERT type with its own widths and held probabilities: -0.02 %, -0.04 %."""
+    a, _ = case_errors(DATA, REMBERT)
+    assert abs(a) < 0.001
+    a, _ = case_errors(DATA.parent / "sweep-dev.jsonl", "rembert-default-l2/prefill-fp16-eager-b3-s380")
+    assert abs(a) < 0.001

@@ -19,7 +19,7 @@ from .activations import (
 )
 from .axk2_attention import first_norm_relief
 from .bart_head import bart_outside_saved
-from .bert_head import bert_outside_saved
+from .bert_head import bert_outside_saved, head_width
 from .dsv4_attention import dsv4_head_saved
 from .first_layer import first_layer_saved
 from .hyv4_training import hyv4_checkpoints, hyv4_head_saved
@@ -90,7 +90,7 @@ def model_activations(spec: ModelSpec, p: Precision, batch: int, seq: int, image
     loss_back = 8 * RV
     if log_softmax_bytes(spec, p) != LOG_SOFTMAX_BYTES:  # CrossEntropyLoss on the model-dtype logits: no fp32 copy
         loss_saved, fwd_extra, loss_back = logit_b * TV, logit_b * TV + final_hidden, 2 * logit_b * TV
-    head_casts = 2 * V * h if (p.amp and p.full) else 0
+    head_casts = 2 * V * head_width(spec) if (p.amp and p.full) else 0  # the decoder's V × d weight's cast
     emb_back = 0
     if p.full:
         emb_back = 2 * r * T * h + (4 if p.amp else p.weight_bytes) * V * h * (1 if spec.tie_word_embeddings else 0)

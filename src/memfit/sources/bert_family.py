@@ -3,7 +3,8 @@ their config for a Llama-shaped decoder (rotary positions, gated bias-free MLP, 
 
 Every type here builds the same blocks (transformers 5.25 ``models/bert/modeling_bert.py`` and its copies
 ``roberta``, ``camembert``, ``xlm_roberta``, ``data2vec/modeling_data2vec_text.py``, ``ernie``, ``electra``, whose
-embeddings and head are ``embedding_size`` wide, ``memory/bert_head.py``):
+embeddings and head are ``embedding_size`` wide, and ``rembert``, whose embeddings are ``input_embedding_size`` and
+head ``output_embedding_size`` wide, its decoder untied, ``memory/bert_head.py``):
 
 * ``*Embeddings.forward``: ``word_embeddings(input_ids) + token_type_embeddings(token_type_ids)``, then
   ``+ position_embeddings(position_ids)`` (learned absolute positions), ``LayerNorm``, dropout of
@@ -44,7 +45,7 @@ from .families.common import dropouts
 
 __all__ = ["BERT_BLOCKS_ONLY", "BERT_HEADS", "EMBEDDING_LAYERNORM", "bert_layout"]
 
-POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie", "electra", "xmod")
+POST_NORM = ("bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie", "electra", "xmod", "rembert")
 PRE_NORM = ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert")
 # the causal LMs whose head is dense -> activation -> LayerNorm -> decoder before the logits
 BERT_HEADS = POST_NORM + PRE_NORM

@@ -108,8 +108,10 @@ FP32_QK_EAGER = ("gptj",)
 # until the next block returns (``outputs = block(...)``, ``hidden_states = outputs[0]``: transformers 5.25
 # BloomModel, GPTNeoModel, MptModel, FalconModel, GPTNeoXJapaneseModel ``forward``; each block returns its
 # attention's weights whatever ``output_attentions`` says): under eager attention the previous layer's probabilities
-# are alive through the next layer's attention and MLP
-HELD_PREV_PROBS = ("bloom", "gpt_neo", "mpt", "falcon", "gpt_neox_japanese")
+# are alive through the next layer's attention and MLP; RemBERT's too (modeling_rembert.py RemBertLayer.forward returns
+# ``(layer_output,) + self_attention_outputs[1:]``, the probabilities whatever ``output_attentions`` says, and
+# RemBertEncoder.forward binds ``layer_outputs`` until the next layer returns)
+HELD_PREV_PROBS = ("bloom", "gpt_neo", "mpt", "falcon", "gpt_neox_japanese", "rembert")
 # Families whose attention module drops the eager probabilities as it returns, before the block's MLP (transformers
 # 5.25 modeling_git.py GitAttention.forward: ``attn_output, _ = self.self(...)``, returns ``self.output(attn_output,
 # hidden_states)`` alone; GitLayer.forward then runs the MLP): not the shared decoder layers' ``hidden_states, _ =
@@ -290,12 +292,14 @@ def gemma_norm(family: str) -> bool:
 # roberta_prelayernorm, xlm_roberta_xl, xmod: the same chain, softmax without dtype=); megatron_bert's own
 # MegatronBertSelfAttention.forward (torch.matmul, / sqrt(head_size), + mask, nn.functional.softmax without dtype=);
 # GIT's own GitSelfAttention.forward (modeling_git.py: torch.matmul, / math.sqrt(head size), + attention_mask,
-# nn.functional.softmax(attention_scores, dim=-1): the masked scores stay bound beside the probabilities)
+# nn.functional.softmax(attention_scores, dim=-1): the masked scores stay bound beside the probabilities);
+# RemBERT's RemBertSelfAttention.forward (modeling_rembert.py: the same chain)
 MODEL_DTYPE_SOFTMAX_EAGER = ("gpt2", "codegen", "ctrl", "biogpt", "mimo_v2_flash",
                              "bart", "mbart", "plbart", "blenderbot", "blenderbot-small", "marian", "pegasus",
                              "bigbird_pegasus", "whisper", "mvp", "trocr",
                              "bert", "roberta", "camembert", "xlm-roberta", "data2vec-text", "ernie",
-                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra", "git", "xmod")
+                             "roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert", "electra", "git", "xmod",
+                             "rembert")
 # Causal-LM heads whose forward takes no logits_to_keep (transformers 5.25 TrOCRForCausalLM.forward:
 # logits = self.output_projection(outputs[0]); WhisperForCausalLM.forward: logits = self.proj_out(outputs[0])), so
 # generate's prefill projects every prompt position, and outputs.logits stays referenced through the first token's
