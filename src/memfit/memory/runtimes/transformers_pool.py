@@ -152,7 +152,7 @@ def _pool(spec: ModelSpec, wl: Workload, weights_bytes: int, expandable: bool) -
 def _prefill(tr: Trace, spec: ModelSpec, wl: Workload, dt: int) -> list[list[int]]:
     """The prompt's forward, or its chunks in order (``prefill_chunks``); returns every layer's cache keys (none
     for ``forward``). The token ids and generate's attention mask cover the whole prompt throughout."""
-    if own_forward(tr, spec, wl, dt):  # Reformer's and XLM's own forward (transformers_pool_own)
+    if own_forward(tr, spec, wl, dt):  # Reformer's, XLM's, CPM-Ant's own (transformers_pool_own)
         return []
     t = wl.batch * wl.context
     inputs = [tr.alloc(t * INT64), tr.alloc(t * INT64 if wl.task == "generate" else 0)]
