@@ -91,7 +91,9 @@ def test_cli_defaults_and_types_come_from_the_declaration() -> None:
     ({"new_tokens": -1}, r"^new_tokens = -1 must be an integer from 0 to 100,000,000$"),
     ({"max_num_seqs": 0}, r"^max_num_seqs = 0 must be an integer from 1 to 1,000,000 \(or left out for vLLM's "
                           r"default\)$"),
-    ({"gpu_memory_utilization": 0.0}, r"^gpu_memory_utilization = 0.0 must be a number above 0 and at most 1$"),
+    ({"gpu_memory_utilization": 0.0},
+     r"^gpu_memory_utilization = 0.0 must be a number above 0 and at most 1 \(or left out for the version's: "
+     r"0.9, 0.92 from 0.20\)$"),
     ({"gpu_memory_utilization": float("nan")}, r"gpu_memory_utilization = nan must be a number"),
     ({"mode": "infer"}, r"^mode = 'infer' must be one of weights, inference, train, lora, qlora$"),
     ({"quant": "nf3"}, r"^quant = 'nf3' must be one of nf4, nf4-dq, fp4, fp4-dq, int8 \(or left out for no "),

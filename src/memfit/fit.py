@@ -18,6 +18,7 @@ from .estimate import ModelRef, estimate, runtime_context
 from .hardware import Device, DtypeCheck, check_dtype, devices, get_device
 from .memory.allocator_cap import RETRIES_KEY, cap_reserve
 from .memory.nccl import context_and_nccl
+from .memory.runtimes.engine_profile import vllm_utilization
 from .result import Estimate
 from .rules import given_fields, resolve
 from .units import fmt_bytes
@@ -202,8 +203,8 @@ def budget_bytes(device: Device, wl: Workload, est: Estimate | None = None) -> t
     if est is not None and est.details.get("runtime") in ("vllm", "sglang") and "device_bytes" in est.details:
         return device.capacity_bytes, None
     if wl.mode == "inference" and wl.runtime == "vllm":
-        b = math.floor(device.capacity_bytes * wl.gpu_memory_utilization)
-        return b, (f"vLLM may use gpu_memory_utilization = {wl.gpu_memory_utilization} of the device: "
+        b = math.floor(device.capacity_bytes * vllm_utilization(wl))
+        return b, (f"vLLM may use gpu_memory_utilization = {vllm_utilization(wl)} of the device: "
                    f"{fmt_bytes(b)}")
     return device.capacity_bytes, None
 

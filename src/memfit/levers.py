@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import MemfitError
 from .fit import TRAIN_MODES, FitResult
+from .memory.runtimes.engine_profile import vllm_utilization
 from .rules import flag, on_llamacpp
 from .units import fmt_bytes
 from .workload import Workload
@@ -59,7 +60,7 @@ def _candidates(wl: Workload) -> list[dict[str, Any]]:
         return out
     if wl.mode == "inference":
         if wl.runtime == "vllm":
-            out += [{"gpu_memory_utilization": 0.95}] if wl.gpu_memory_utilization < 0.95 else []
+            out += [{"gpu_memory_utilization": 0.95}] if vllm_utilization(wl) < 0.95 else []
             out += [{"kv_dtype": "fp8"}] if wl.kv_dtype is None else []
             out += [{"dtype": "fp8"}, {"dtype": "awq"}]
         elif on_llamacpp(wl.runtime):

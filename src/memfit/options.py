@@ -194,9 +194,9 @@ class WorkloadOptions:
                                             "(inference and training).")
     kv_dtype: str | None = option(None, name_like=True, modes=INFERENCE, none_means="the compute dtype",
                                   help="KV cache dtype (fp16, bf16, fp8, q8_0, q4_0 …).")
-    gpu_memory_utilization: float = option(0.9, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,
-                                           runtimes=("vllm",),
-                                           help="vLLM: the share of the GPU's memory the engine may claim.")
+    gpu_memory_utilization: float | None = option(None, low=0.0, high=1.0, low_exclusive=True, modes=INFERENCE,
+                                                  runtimes=("vllm",), none_means="the version's: 0.9, 0.92 from 0.20",
+                                                  help="vLLM: GPU memory share to claim (default 0.9; 0.92 from 0.20).")
     max_num_seqs: int | None = option(None, low=1, high=MAX_BATCH, modes=INFERENCE, runtimes=("vllm",),
                                       none_means="vLLM's default",
                                       help="vLLM: most sequences in one step (default: the engine's).")

@@ -17,9 +17,11 @@ from typing import Any
 from ...errors import ConfigError
 from ...hardware import Device, get_device
 from ...units import GIB
+from ...workload import Workload
 from ..overhead import overhead_data
 
-__all__ = ["EngineProfile", "default_device", "nvml_total_bytes", "parse_version", "vllm_profile", "with_model_runner"]
+__all__ = ["EngineProfile", "default_device", "default_gpu_memory_utilization", "nvml_total_bytes", "parse_version",
+           "vllm_profile", "vllm_utilization", "with_model_runner"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,20 @@ def _profile_row(version: str) -> dict[str, Any]:
     start = min(i for i, r in enumerate(fitting) if r.get("engine") == merged["engine"])  # V1 does not cite V0
     merged["source"] = "; ".join(str(r["source"]) for r in fitting[start:])
     return merged
+
+
+def default_gpu_memory_utilization(version: str | None) -> float:
+    """vLLM's ``gpu_memory_utilization`` when none is given: ``CacheConfig``'s default for ``version`` (memfit's default
+    profile without one): 0.9 up to 0.19.x, 0.92 from 0.20.0 (the profile rows' ``default_gpu_memory_utilization``)."""
+    ver = version or str(overhead_data()["vllm"]["default_version"])
+    return float(_profile_row(ver)["default_gpu_memory_utilization"])
+
+
+def vllm_utilization(wl: Workload) -> float:
+    """The workload's vLLM ``gpu_memory_utilization``: the one given, else its version's default."""
+    if wl.gpu_memory_utilization is not None:
+        return wl.gpu_memory_utilization
+    return default_gpu_memory_utilization(wl.vllm_version)
 
 
 def vllm_profile(version: str | None, device: Device, tp: int, max_model_len: int,

@@ -34,7 +34,7 @@ from ...workload import Workload
 from ..kv_cache import LayerCache, cache_layers
 from ..overhead import cuda_context_component, overhead_data
 from ..weights import weights_component
-from .engine_profile import EngineProfile, default_device, vllm_profile, with_model_runner
+from .engine_profile import EngineProfile, default_device, vllm_profile, vllm_utilization, with_model_runner
 from .vllm_compile import compile_notes, profile_peak_with_compile
 from .vllm_groups import KVGroups, kv_groups, request_blocks
 from .vllm_load import load_extra_bytes
@@ -363,7 +363,7 @@ def _pool_blocks(stages: list[_Stage], block_size: int) -> tuple[KVGroups | None
 def _no_blocks(stage: _Stage, wl: Workload, total: int, dev: Device) -> ConfigError:
     per_gpu = " per GPU" if wl.tp * wl.pp > 1 else ""
     return ConfigError(f"vLLM would have no KV cache blocks: weights {fmt_bytes(stage.weights.bytes)} + activations "
-                       f"{fmt_bytes(stage.activation)} exceed {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}"
+                       f"{fmt_bytes(stage.activation)} exceed {vllm_utilization(wl):g} × {fmt_bytes(total)}"
                        f"{per_gpu} ({dev.name}); raise --gpu-memory-utilization, quantize the "
                        "weights, split the model over more GPUs (--gpus N --tp N) or use a larger GPU")
 
@@ -389,7 +389,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
                                           wl.max_num_batched_tokens, wl.vllm_sampler),
                              spec.family, all(layer.moe is None for layer in spec.layers), wl.vllm_sampler,
                              fmt not in ("bfloat16", "float16", "float32"))
-    requested = math.floor(total * wl.gpu_memory_utilization)
+    requested = math.floor(total * vllm_utilization(wl))
     seqs, tokens = prof.max_num_seqs, prof.max_num_batched_tokens
     stages = [_stage(spec, wl, fmt, dev, prof, requested, rank) for rank in range(pp)]
     for st in stages:
@@ -441,7 +441,7 @@ def estimate_vllm(spec: ModelSpec, wl: Workload, device_bytes: int | None = None
     if tp * pp > 1:  # every number above is one GPU's; each of the tp × pp GPUs holds as much
         details["per_gpu"] = sum(c.bytes for c in comps if c.on_device)
         details["tp"], details["pp"] = tp, pp
-    notes = [f"vLLM budgets {wl.gpu_memory_utilization:g} × {fmt_bytes(total)}{per_gpu} ({dev.name}"
+    notes = [f"vLLM budgets {vllm_utilization(wl):g} × {fmt_bytes(total)}{per_gpu} ({dev.name}"
              f"{', assumed: pass --gpu NAME' if assumed else ''}); GPU KV cache size: {kv_tokens:,} tokens; "
              f"Maximum concurrency for {max_len:,} tokens per request: {concurrency:.2f}x",
              prof.defaults_basis, *wddm_notes(dev, total)]
