@@ -91,7 +91,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # replacements listed (published-cap-blind-list.jsonl, not yet scored): 12 rows, median 0.15 -> 0.18 %
     # then the two replacements (fms c204c861 full fp16 b4 / b8), scored once after the capacity cap and merged here:
     # +0.07 % each; 14 rows, median 0.18 -> 0.15 %
-    ("groundtruth/published.jsonl", "training"): Bound(median=0.15, worst=3.41, under=-3.41),
+    # then (l12mixq, scored once after the fix on development rows) Mixtral QLoRA 4.45 / 4.44: worst -3.41 -> -2.05 %
+    ("groundtruth/published.jsonl", "training"): Bound(median=0.15, worst=2.05, under=-2.05),
     # moved to development (published-dev.jsonl): transformers 4.48.1's shifted fp32 logits copy and trl's bf16
     # embeddings (loss_release.py, --qlora-prep trl): LoRA -4.25 / -5.98 -> +0.17 / +0.12 %, QLoRA -3.09 / -4.92 ->
     # +0.09 / +0.05 %
@@ -107,7 +108,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # fp32 norms) and a frozen down's product backward holds three gradients (activations._mul_grads): Mistral QLoRA
     # 4.45 / 4.44 -4.46 / -5.10 -> -0.18 / -0.65 %, 4.48 unchanged (its peak is the loss); median 1.73 -> 0.18 %,
     # worst and most under -5.10 -> -1.88 % (Mixtral QLoRA b8, unchanged)
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=0.18, worst=1.88, under=-1.88),
+    # then (l12mixq) 4.x's expert loop keeps each index_add_ source (activations._moe): Mixtral QLoRA 4.48 b4 / b8
+    # -1.58 / -1.88 -> -0.32 / -0.11 %; median 0.18 -> 0.15 %, worst and most under -1.88 -> -0.65 % (Mistral QLoRA)
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=0.15, worst=0.65, under=-0.65),
     # the 10 inference rows moved from published.jsonl (l12inf): 14.49 % median, worst -39.36 % as transformers 5;
     # at their releases (tuple cache, prompt and fp32 logits, per-layer buffers, GPT-NeoX's model-dtype eager scores):
     # median 0.17 %, worst +2.31 % (pythia-410m SDPA b2 s128: the H100's 32 MiB cuBLAS workspace on a 1 GB case)
@@ -160,7 +163,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12torchtune) the torchtune row moved to development before its trace was read (no blind replacement
     # expressible: the table's other rows are compiled or padded per batch); median 1.12 -> 1.11 %, worst and most
     # under -3.39 -> -3.12 % (Mixtral QLoRA 4.45.2 b2)
-    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=1.12, worst=3.12, under=-3.13),
+    # then (l12mixq, scored once after the fix on development rows) FSDP1 Mixtral 4.45 / 4.44: median 1.11 -> 1.09 %,
+    # worst and most under -3.12 -> -2.50 %
+    ("groundtruth/published-frameworks.jsonl", "training"): Bound(median=1.09, worst=2.50, under=-2.50),
     # the development part: 4.48.1 full +0.14 % (2), Mistral LoRA -5.11 / -7.15 %, Mixtral LoRA -7.64 / -8.35 %,
     # Mistral QLoRA +10.40 / +16.29 %, Llama-2-70B QLoRA -3.93 %
     # then FSDP1 (as above): Mixtral LoRA -7.64 / -8.35 -> +3.66 / +1.99 %, Mistral LoRA -5.11 / -7.15 -> -8.00 /
@@ -193,7 +198,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # to every head before the kernel, the packed batch's gathered fp32 RoPE caches, the model's fp32 RoPE table):
     # torchtune -3.39 -> -0.00 %;
     # median 0.68 -> 0.21 %, worst -3.39 -> +2.61 % (Mistral QLoRA b2), most under -3.39 -> -0.23 %
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=0.21, worst=2.61, under=-0.23),
+    # then (l12mixq) 4.x's expert loop keeps each index_add_ source: WORSE, the FSDP1 Mixtral 4.48 rows go over
+    # (LoRA +0.02 / -0.04 -> +0.25 / +0.38 %, QLoRA -0.19 / -0.23 -> +0.45 / +0.72 %; their 4.44 / 4.45 blind twins
+    # improve); median 0.21 -> 0.59 % (LOOSENED, said in the commit), most under -0.23 -> -0.00 %
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=0.59, worst=2.61, under=-0.01),
     # most under: gpt-j-6b/gen-eager-b2-s2048 was -0.64 % on its simulator-1 record (+0.32 % re-simulated with 2)
     ("simulated/cases.jsonl", "inference"): Bound(median=0.01, worst=1.50, under=-0.37),
     # training worst: stablelm-2-zephyr-1.6b/train-amp-adamw-fused-b4-s1024 +2.13 % since its re-simulation with
@@ -1251,7 +1259,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12fmsfw) a capped device total is a bound, not compared (allocator_cap.retried_total: the unbounded pool
     # exceeds the GPU, so the run's allocator retried), SCORED ONCE: the fp16 full b8 row (+2.87 %, capped at the
     # A100's 84.92 GB) leaves the device-total group, 14 -> 13 cases; median 2.22 -> 2.21 %, worst -3.34 % unchanged
-    ("groundtruth/published.jsonl", "training"): Bound(median=2.21, worst=3.34, under=-3.34),
+    # then (l12mixq, scored once) the Mixtral QLoRA totals -2.99 .. -3.34 -> +1.05 .. +2.52 %: worst 3.34 -> 2.62 %
+    ("groundtruth/published.jsonl", "training"): Bound(median=2.21, worst=2.62, under=-2.23),
     # the dev rows' device totals after the loss copy and trl's casts: LoRA -2.93 / -1.71 %, QLoRA +4.47 / +7.39 %
     # then (l12qlora) the six QLoRA rows moved here: median 3.70 -> 10.07 %, worst Mixtral b4 +334.02 %
     # then the per-expert quantized experts of transformers 4.x: Mixtral +334.02 / +236.86 -> +0.15 / +2.25 %;
@@ -1271,7 +1280,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12fmsfw) the two capped full bf16 b8 rows (+10.96 / +11.36 %) not compared (allocator_cap.retried_total:
     # memfit's unbounded pool, 90.40 GB reserved, and the one-GPU simulator's, 88.53 GB, both exceed the A100): 12 -> 10
     # cases; median 2.32 -> 1.56 %, worst 11.36 -> 4.34 % (Mixtral QLoRA b4, unchanged)
-    ("groundtruth/published-dev.jsonl", "training"): Bound(median=1.56, worst=4.34, under=-4.34),
+    # then (l12mixq) Mixtral QLoRA 4.48 totals -4.34 / -4.05 -> -0.35 / +1.55 %: median 1.56 -> 1.33 %, worst -3.30 %
+    ("groundtruth/published-dev.jsonl", "training"): Bound(median=1.33, worst=3.30, under=-3.30),
     # the published two-GPU fms rows against the mean nvidia-smi peak of both GPUs (published-frameworks.md), blind
     # after l16lora (scored once): median 12.20 -> 6.84 %, worst +18.48 % (QLoRA, unchanged), most under -15.24 %
     # (Mixtral LoRA, unchanged); after l16lorar (LoRA's FSDP rank replayed per stream, fsdp_lora_pool.py; scored
@@ -1345,7 +1355,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l12fmsfw) NCCL's communicator on each two-A100 rank (memory/nccl.py, 505,413,632 B): every row +0.505 GB
     # (full b2 -0.99 -> +0.10 %, b4 -6.54 -> -5.64 %, Mistral LoRA -8.53 / -5.56 -> -5.95 / -3.73 %); median 6.54 ->
     # 5.64 %, worst and most under -22.18 -> -20.57 % (Mixtral QLoRA b2)
-    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=5.64, worst=20.57, under=-20.57),
+    # then (l12mixq) FSDP1 Mixtral QLoRA b2 total -20.57 -> -20.54 %
+    ("groundtruth/published-frameworks-dev.jsonl", "training"): Bound(median=5.64, worst=20.54, under=-20.54),
     # the simulator's own reserved peak (its allocator emulation), for all 13 cases since their re-simulation
     # (simulator 2). Inference: DeepSeek-V3.2 +7.60 / +37.05 / +14.21 % until its MLA and lightning indexer were
     # replayed tensor by tensor (transformers_pool_mixers.py; +0.01 / -0.63 / -0.50 % since); worst now

@@ -150,3 +150,34 @@ def test_lora_loops_at_4x_unless_the_record_says_grouped() -> None:
     assert b5 - b4 == 3 * 2 * 14336 * 1024 - 3 * 2 * 14336 * 128 == 77_070_336
     assert grouped4[1] == b5
     assert back(moe_experts="loop") == (True, b4)
+
+
+def test_the_4x_loop_keeps_each_index_add_source() -> None:
+    # 4.48.1 MixtralSparseMoeBlock.forward: final_hidden_states.index_add_(0, top_x, current_hidden_states.to(
+    # hidden_states.dtype)); torch's index_add derivative reads source (derivatives.yaml: expand_as(source)), so
+    # IndexAddBackward0 keeps every expert's weighted rows: 512 tokens x 2 routes x 4,096 x 4 B (fp32: the block input
+    # behind the kbit preparation's fp32 norm) = 16,777,216 B per layer, beyond what the grouped experts keep.
+    from dataclasses import replace
+
+    from memfit.memory.activations import _moe
+    from memfit.memory.model_activations import model_activations
+
+    spec = spec_from_config(dict(MIXTRAL_8X7B, num_hidden_layers=2), "mixtral-8x7b")
+
+    def saved(**kw: object) -> int:
+        wl = Workload(mode="qlora", quant="nf4-dq", batch=1, context=512, lora_targets=("q_proj", "k_proj", "v_proj",
+                      "o_proj"), mixed_precision=True, qlora_prep="trl", attn="flash", transformers_version="4.48.1",
+                      **kw).validate()
+        return model_activations(spec, model_states(spec, wl).precision, 1, 512).layers[0].saved
+
+    assert saved() - saved(moe_experts="grouped") == 512 * 2 * 4096 * 4 == 16_777_216
+    # per token, by hand: router logits' softmax 4 x 8 B, top-k 16 x 2 B, then per route silu's fp32 input and output
+    # and up's fp32 output (3 x 4 x 14,336), the expert output the routing-weight product keeps (4 x 4,096) and the
+    # index_add_ source (4 x 4,096): 64 + 2 x (172,032 + 16,384 + 16,384) = 409,664 B (the simulator's fake-tensor run
+    # of this block, bitsandbytes' MatMul4Bit keeping no input, held 409,600 B per token in the experts)
+    wl = Workload(mode="qlora", quant="nf4-dq", batch=1, context=512, lora_targets=("q_proj",), mixed_precision=True,
+                  transformers_version="4.48.1").validate()
+    p = replace(model_states(spec, wl).precision, expert_loop=True)
+    moe = spec.layers[0].moe
+    assert moe is not None
+    assert _moe(moe, 4096, 4, p, "mixtral")[0] == 409_664

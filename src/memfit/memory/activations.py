@@ -314,16 +314,16 @@ def _moe(m: MoESpec, h: int, in_bytes: int, p: Precision, family: str = "") -> t
     # transformers >= 5 runs fused 3-D expert weights outside autocast's cast list: fp32 under autocast
     eb = 4 if p.amp else pb
     adapted = [k for k in EXPERT_KINDS if k in p.lora_kinds]
-    # torch._grouped_mm has one derivative formula per operand (derivatives.yaml, like mm): its node saves the
-    # input only when the expert weight trains (full training, or LoRA on that expert projection), and never
-    # more than the weight itself otherwise. So with frozen experts (LoRA on attention only) neither the
-    # gathered tokens nor the down projection's input are kept; the activation still keeps gate_up's output
-    # (2·I, gate and up are views of it) and act(gate) for the product's backward, and the routing-weight
-    # product keeps the expert outputs.
+    # torch._grouped_mm has one derivative formula per operand (derivatives.yaml, like mm): its node saves the input
+    # only when the expert weight trains (full training, or LoRA on that expert projection), never more than the
+    # weight itself otherwise. So frozen experts (LoRA on attention only) keep neither the gathered tokens nor down's
+    # input; the activation keeps gate_up's output (2·I, gate and up are views of it) and act(gate), the routing-weight
+    # product the expert outputs. 4.x's loop (_expert_rows) also keeps each row its ``index_add_`` adds, in the block
+    # input's dtype (``in_bytes``): index_add's derivative reads source (torch derivatives.yaml: expand_as(source))
     up_trains = p.full or "ffn_up_exps" in adapted or "ffn_gate_exps" in adapted
     down_trains = p.full or "ffn_down_exps" in adapted
     mlp_kept = (MOE_ACT_SAVED.get(family, 3) if m.kind == "gated" else 1) + (1 if down_trains else 0)
-    per_route = (eb * h if up_trains else 0) + mlp_kept * eb * inter + eb * h  # input, MLP, output × weight
+    per_route = (eb * h if up_trains else 0) + mlp_kept * eb * inter + (eb + (in_bytes if p.expert_loop else 0)) * h
     saved += m.routed_rows * per_route
     if m.num_shared_experts:
         shared = MLPSpec(m.num_shared_experts * (m.shared_intermediate_size or inter), m.kind)
