@@ -1097,7 +1097,11 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then (l16fsdp1moe) the input norm's fp32 backward chain with the layer below prefetched
     # (fsdp1_lora.input_norm_backward): Mixtral -2.04 -> +0.01 %; median 0.04 -> 0.03 %, worst +0.88 % (mistral l32),
     # most under -0.04 %; held-out unchanged (Phi-3.5-MoE's LayerNorm: not this chain)
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=0.88, under=-0.05),
+    # + (l16fsdp1moe) a Phi-3.5-MoE case of transformers 5's layout (b1 s4096; none was in development): -2.80 %;
+    # then q_proj's lora_A backward, where the layer below is prefetched (fsdp1_lora.first_adapter_backward: its
+    # dropped fp32 input and mask, lora_A's input gradient, q's output gradient, k / v's input gradients): -2.80 ->
+    # -0.39 %; 11 cases, median 0.04 %, worst +0.88 %, most under -0.39 %
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=0.88, under=-0.39),
     # + three blind cases of transformers 4.48's layout (listed before simulating, scored once after
     # fsdp1_lora.held_inputs): llama-2-7b-hf-l24 b1 -0.26 %; llama-3.1-8b-l6 b1 +9.71 % and phi-3.5-moe-l3 b1
     # +25.49 %: two misses, LOOSENED here to the figures scored (worst 2.61 -> 25.49 %); they move to development next
@@ -1106,7 +1110,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # mixtral-8x7b-l3 b1 +0.73 %: 7 cases, median 0.26 %, worst -2.60 % (phi-3.5-moe-l2, 5's layout)
     # then (l12fms) the three product gradients, scored once: llama-2-7b-hf-l24 b1 -0.26 -> +0.74 %;
     # median 0.26 -> 0.41 %
-    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.41, worst=2.61, under=-2.61),
+    # then (l16fsdp1moe) fsdp1_lora.first_adapter_backward (found on the new development Phi-3.5-MoE b1 s4096), scored
+    # once, nothing tuned: phi-3.5-moe-instruct-l2 b2 s2048 -2.60 -> -0.37 %; median 0.41 -> 0.37 %, worst +0.74 %
+    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.38, worst=0.75, under=-0.38),
     # one rank of a torch.distributed.pipelining schedule (tools/simulate_pipeline.py): development and held-out;
     # dev worst: llama-3.2-1b-l6 GPipe middle stage +1.20 %; held-out worst: qwen3-1.7b-l6 GPipe middle stage +1.72 %
     # (+5.39 % before the first-backward term found on the development GPipe middle stages). PP x FSDP dev stages
@@ -2653,7 +2659,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # unsharded buffer allocated and freed on the default stream by init_flat_param_attributes, cached there; found
     # in the development trace of mixtral-l2, not grouped-expert blocks): Mixtral -21.26 -> -0.14 %, Phi-3.5-MoE l3
     # -14.02 -> -0.20 %, the dense cases unchanged; median 2.46 -> 1.13 %, worst Mistral l8 +4.28 %
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=1.13, worst=4.28, under=-1.17),
+    # + (l16fsdp1moe) Phi-3.5-MoE-l2 b1 s4096 in transformers 5's layout: -0.16 %; 11 cases, median 1.13 -> 1.09 %
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=1.10, worst=4.28, under=-1.17),
     # + the three blind 4.48-layout cases, scored once: +4.30 / -0.78 / +4.73 %: median 5.36 -> 4.30 %
     # then two of them moved to development: 5 cases, median 4.73 %
     # then the pool of two layers for the checkpoint-around layout: llama-2-7b-l24 +4.73 -> +3.35 %: median 3.36 %

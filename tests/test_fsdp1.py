@@ -14,7 +14,9 @@ from memfit.memory.activations import LayerActivations, ModelActivations
 from memfit.memory.loss_release import checkpoint_wraps_call
 from memfit.memory.training import estimate_training
 from memfit.memory.training.fsdp1_lora import (
+    _precision,
     adapter_units,
+    first_adapter_backward,
     flat_units,
     fsdp1_moments,
     held_inputs,
@@ -105,6 +107,30 @@ def test_input_norm_backward_runs_with_the_layer_below_prefetched() -> None:
     assert "backward (layer 0, input norm)" not in m  # nothing below layer 0 to prefetch: its own moment holds more
     # without prefetch (the checkpoint around the units, transformers < 4.52) the norm runs with one layer gathered
     assert not any("input norm" in k for k in fsdp1_moments(acts, U, R, True, True, [4] * 3, [2] * 3, 4, True, 500))
+
+
+def test_first_adapter_backward_holds_q_lora_a_input_and_its_gradient() -> None:
+    """q_proj's lora_A unit prefetches the layer below as its backward starts (fsdp1_lora.first_adapter_backward):
+    alive then beyond the tail, per token of Phi-3.5-MoE (hidden 4,096, 32 heads x 128, bf16 base, fp32 adapters,
+    dropout 0.1): the dropped fp32 input 4 x 4,096 and its mask 4,096, lora_A's input gradient 4 x 4,096, the base
+    q_proj's output gradient 2 x 4,096, the k / v input gradients added into one 2 x 4,096 = 53,248 B; b1 s4096
+    (fsdp1-dev's case, whose simulated peak this is): x 4,096 = 218,103,808. No dropout: the fp32 cast alone kept
+    (49,152 B a token). q_proj without an adapter: 0."""
+    spec = _spec("phi-3.5-moe-instruct", 2)
+    wl = Workload(mode="lora", lora_rank=16, lora_targets=("q_proj", "k_proj", "v_proj", "o_proj"), lora_dropout=0.1,
+                  batch=1, context=4096, gpus=2, zero=3, fsdp_version=1, dtype="bfloat16", mixed_precision=False,
+                  checkpointing="full").validate()
+    assert first_adapter_backward(spec, _precision(spec, wl), 4096) == 53_248 * 4096 == 218_103_808
+    no_drop = wl.replace(lora_dropout=0.0).validate()
+    assert first_adapter_backward(spec, _precision(spec, no_drop), 4096) == 49_152 * 4096
+    v_only = wl.replace(lora_targets=("v_proj",)).validate()
+    assert first_adapter_backward(spec, _precision(spec, v_only), 4096) == 0
+    la = LayerActivations(saved=100, attention_core=3, checkpoint=10, forward_extra=5, backward_extra=7, weight_casts=0)
+    acts = ModelActivations(layers=(la, la), outside=1, loss_saved=1000, loss_forward_extra=2000,
+                            loss_backward_extra=3000, head_weight_casts=0, embedding_backward_extra=0)
+    m = fsdp1_moments(acts, [50, 60], 9, True, True, [4, 4], [2, 2], 4, norm=500, first_adapter=70)
+    assert m["backward (layer 1, attention inputs)"].activations == 1 + 10 + 10 + 3 + 70
+    assert m["backward (layer 1, input norm)"].activations == 1 + 10 + 10 + 3 + 500  # q's tensors freed by then
 
 
 def test_checkpoint_around_the_unit_keeps_each_input_and_its_gradient() -> None:

@@ -70,6 +70,9 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
            batch=1, seq=4096, transformers="4.48.1"),
     spp._c("phi-3.5-moe-instruct-l3/fsdp1-2-lora16attn-ckpt-b1-s2048-tf4.48.1", "phi-3.5-moe-instruct", 3, shard=2,
            lora=16, targets=ATTN, dropout=0.1, ckpt=True, batch=1, seq=2048, transformers="4.48.1"),
+    # Phi-3.5-MoE (LayerNorm, 16 experts) in transformers 5's layout, which no development case ran (l16fsdp1moe)
+    spp._c("phi-3.5-moe-instruct-l2/fsdp1-2-lora16attn-ckpt-b1-s4096", "phi-3.5-moe-instruct", 2, shard=2, lora=16,
+           targets=ATTN, dropout=0.1, ckpt=True, batch=1, seq=4096),
 ]
 
 

@@ -44,6 +44,7 @@ from ...workload import Workload
 from ..activations import ModelActivations, Precision
 from ..caching_allocator import CachingAllocator
 from ..lora import DEFAULT_TARGETS, adapted_tensors
+from ..lora_dropout import AMP_BYTES, adapter_input_saved
 from ..loss_release import checkpoint_wraps_call
 from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
@@ -54,7 +55,8 @@ from .fsdp_step import step_temporary, step_temporary_component
 from .parallel_fsdp import Moment, fsdp_layout
 from .states import TRAINING_HANDLES, dtype_bytes, model_states
 
-__all__ = ["estimate_fsdp1_lora", "input_norm_backward", "lazy_init_segments", "unshard_pool", "uses_fsdp1_lora"]
+__all__ = ["estimate_fsdp1_lora", "first_adapter_backward", "input_norm_backward", "lazy_init_segments",
+           "unshard_pool", "uses_fsdp1_lora"]
 
 SEGMENT_ROUND = 2 << 20  # CUDACachingAllocator rounds large blocks to 2 MiB
 
@@ -151,13 +153,39 @@ def input_norm_backward(spec: ModelSpec, tokens: int, stream_bytes: int) -> int:
     return 5 * n4 + (n4 if stream_bytes != 4 else 0)
 
 
+def first_adapter_backward(spec: ModelSpec, p: Precision, tokens: int) -> int:
+    """Bytes alive at q_proj's lora_A backward (the adapter unit whose BACKWARD_PRE hook prefetches the layer below)
+    beyond what the tail moment already holds, from peft's ``tuners/lora/layer.py`` ``Linear.forward``
+    (``result = self.base_layer(x)``; ``x = self._cast_input_dtype(x, lora_A.weight.dtype)``;
+    ``result = result + lora_B(lora_A(dropout(x))) * scaling``; ``result.to(torch_result_dtype)``), the branch made
+    last running first in backward: lora_A's saved input (the fp32 dropped copy and its mask, ``adapter_input_saved``),
+    the input gradient lora_A's ``mm`` makes (tokens x hidden in the adapter's dtype), the base q_proj's output gradient
+    (its ``mm`` still to run) and the k / v projections' input gradients, already added into one (they ran before q:
+    autograd takes the later sequence numbers first). The simulator's trace of fsdp1-dev's Phi-3.5-MoE-l2 (b1 s4096)
+    peaks there (LayerNorm's backward is one kernel). 0 when q_proj carries no adapter or q / k / v are fused."""
+    layer = next((la for la in spec.layers if la.attention is not None), None)
+    if layer is None or layer.attention is None or layer.attention.fused_qkv or "attn_q" not in p.lora_kinds:
+        return 0
+    a, h = layer.attention, spec.hidden_size
+    own, _keeps = adapter_input_saved(h, p.proj_bytes, p.lora_dropout, p.amp, p.adapter_bytes)
+    grad = h * (AMP_BYTES if p.amp else p.adapter_bytes)
+    return tokens * (own + grad + a.num_heads * a.head_dim * p.proj_bytes + h * p.proj_bytes)
+
+
+def _tail_extras(spec: ModelSpec, wl: Workload) -> tuple[int, int]:
+    """``input_norm_backward`` and ``first_adapter_backward`` of the rank's micro-batch."""
+    prec, tokens = _precision(spec, wl), wl.batch * wl.context
+    return input_norm_backward(spec, tokens, prec.resid_bytes), first_adapter_backward(spec, prec, tokens)
+
+
 def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, full: bool,
                   ad_own: list[int], ad_shard: list[int], ab: int, around: bool = False,
-                  norm: int = 0) -> dict[str, Moment]:
+                  norm: int = 0, first_adapter: int = 0) -> dict[str, Moment]:
     """Forward, loss, backward layer by layer and the step (``U``/``R``: gathered bytes of each layer and the root;
     ``ad_own``/``ad_shard``: the adapters' unsharded and sharded gradient bytes per layer; ``around``: the checkpoint
     runs around each layer's unit, ``held_inputs``; ``norm``: ``input_norm_backward``, the input norm's backward, which
-    runs after the attention's input projections' with the layer below already prefetched)."""
+    runs after the attention's input projections' with the layer below already prefetched; ``first_adapter``:
+    ``first_adapter_backward``, what q_proj's lora_A backward holds as the layer below is gathered)."""
     n = len(U)
     kept = [la.checkpoint if full else la.saved for la in acts.layers]
     prefix = [0, *accumulate(kept)]
@@ -187,7 +215,8 @@ def fsdp1_moments(acts: ModelActivations, U: list[int], R: int, reshard: bool, f
         if prefetch and i:  # the layer below, prefetched once the first adapter unit's backward starts
             tail = (acts.outside + prefix[i] + (la.checkpoint if full else 0) + la.attention_core
                     + (held_inputs(acts, i) if around and full else 0))
-            out[f"backward (layer {i}, attention inputs)"] = Moment(tail, gradients=grads, gathered=gathered + U[i - 1],
+            out[f"backward (layer {i}, attention inputs)"] = Moment(tail + first_adapter, gradients=grads,
+                                                                    gathered=gathered + U[i - 1],
                                                                     grad_buffers=ad_own[i] * ab)
             out[f"backward (layer {i}, input norm)"] = Moment(tail + norm, gradients=grads,
                                                               gathered=gathered + U[i - 1], grad_buffers=ad_own[i] * ab)
@@ -289,9 +318,9 @@ def estimate_fsdp1_lora(spec: ModelSpec, wl: Workload) -> Estimate:
     acts = _acts(spec, wl)
     around = checkpoint_wraps_call(wl.transformers_version)
     ab = 2 if wl.mixed_precision else apb
-    norm = input_norm_backward(spec, wl.batch * wl.context, _precision(spec, wl).resid_bytes)
+    norm, first = _tail_extras(spec, wl)
     moments = fsdp1_moments(acts, [n * cb for n in layers], root * cb, lay.reshard, wl.checkpointing == "full",
-                            ad_own, ad_shard, ab, around, norm)
+                            ad_own, ad_shard, ab, around, norm, first)
     states = model_states(spec, wl)
     # torch's optimizers keep their states (and foreach AdamW's sqrt temporary) in the parameter's dtype:
     # model_states prices fp32 adapters, so bf16 ones (sharded QLoRA) take apb / 4 of it
