@@ -15,8 +15,12 @@ FILE = Path(__file__).parent / "data" / "serving" / "vllm.jsonl"
 # 32K sibling's 4.30 GiB and 5.73x agree (24,590 B per token)
 FIRST = {
     "llmdplanner-h100-v0.19-w8a8-qwen2.5-7b": {"weights": 0.003, "kv_pool": 0.0008, "kv_tokens": 0.0009},
-    "llmdplanner-h100-v0.19-w8a8-mistral-small-3.1-24b-tp2": {"weights": 0.0057, "kv_pool": 0.0026,
-                                                              "kv_tokens": 0.0026, "max_concurrency": 0.0027},
+    "llmdplanner-h100-v0.19-w8a8-mistral-small-3.1-24b-tp2": {
+        "weights": 0.0057,
+        "kv_pool": 0.0026,
+        "kv_tokens": 0.0026,
+        "max_concurrency": 0.0027,
+    },
     "llmdplanner-h100-v0.19-qwen2.5-7b-kvfp8": {"weights": 0.0001, "kv_pool": 0.0005, "kv_tokens": 0.0004},
     "llmdplanner-h100-v0.19-llama-3.1-8b-fp16": {"weights": 0.0001, "kv_pool": 0.0003, "kv_tokens": 0.0003},
     "llmdplanner-h100-v0.19-llama-3.1-8b-32k": {"weights": 0.0001, "kv_pool": 0.0003, "max_concurrency": 0.0001},
@@ -49,10 +53,18 @@ def test_batch12_pools_are_never_over_by_more_than_three_percent() -> None:
 # batch 13, the blind replacements for batch 12's two w8a8 logs, at their first scoring (2026-12-07, after the 8-bit
 # block remainders of memory/runtimes/vllm_load.py): |error| rounded up to 0.01 pp
 FIRST_13 = {
-    "llmdplanner-h100-v0.19-w8a8-mistral-small-3.1-24b-tp1": {"weights": 0.0008, "kv_pool": 0.0057,
-                                                              "kv_tokens": 0.0057, "max_concurrency": 0.0057},
-    "llmdplanner-h100-v0.19-w8a8-llama-3.1-8b-fp16": {"weights": 0.0002, "kv_pool": 0.0005, "kv_tokens": 0.0005,
-                                                      "max_concurrency": 0.0004},
+    "llmdplanner-h100-v0.19-w8a8-mistral-small-3.1-24b-tp1": {
+        "weights": 0.0008,
+        "kv_pool": 0.0057,
+        "kv_tokens": 0.0057,
+        "max_concurrency": 0.0057,
+    },
+    "llmdplanner-h100-v0.19-w8a8-llama-3.1-8b-fp16": {
+        "weights": 0.0002,
+        "kv_pool": 0.0005,
+        "kv_tokens": 0.0005,
+        "max_concurrency": 0.0004,
+    },
 }
 
 
@@ -72,10 +84,22 @@ def test_batch13_blind_cases_hold_their_first_scoring() -> None:
 # first torch.compile"); a case may improve, never grow past it + 0.5 pp
 FIRST_15 = {
     # the cold start (first scoring +9.09 % pool, +10.09 after the 0.26+ dummy sampler's 2 B per logit element) named
-    # the cold-compile mechanism and moved to development on 2026-12-07 (tests/test_serving_vectors.py guards it)
-    "recon-rtx4090-qwen3-8b-v0.27.1-warm-compile": {"kv_tokens": 0.0922},
-    "notes-15.55gib-qwen2.5-0.5b-v0.26-async-32k": {"weights": 0.004, "kv_pool": 0.0148, "kv_tokens": 0.0146,
-                                                   "max_concurrency": 0.0145},
+    # the cold-compile mechanism and moved to development on 2026-12-07 (tests/test_serving_vectors.py guards it).
+    # The warm start was -9.22 / -8.36 % tokens with its recorded 0.9 x the catalog's 23.64 GiB; on 2026-12-08
+    # (l14warm) its inputs came from its own logs (0.92 x 23.52 GiB, as its development twin's) and its printed
+    # weights, KV GiB and concurrency were added; scored once after that: -0.01 / -2.22 / -2.27 / -2.29 %
+    "recon-rtx4090-qwen3-8b-v0.27.1-warm-compile": {
+        "weights": 0.0002,
+        "kv_pool": 0.0223,
+        "kv_tokens": 0.0227,
+        "max_concurrency": 0.0229,
+    },
+    "notes-15.55gib-qwen2.5-0.5b-v0.26-async-32k": {
+        "weights": 0.004,
+        "kv_pool": 0.0148,
+        "kv_tokens": 0.0146,
+        "max_concurrency": 0.0145,
+    },
 }
 
 
