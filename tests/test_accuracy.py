@@ -624,7 +624,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # + rembert-default-l2/prefill-fp16-eager-b3-s380 (development, l12xlm2: simulated to read RemBERT's inference
     # as a BERT type; +0.89 % on the reading before, -0.04 % after): 65 cases, median 0.022 -> 0.025 % (the new case
     # joins above the median; no other prediction moved), worst and most under gpt-neo -1.53 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.03, worst=1.53, under=-1.53),
+    # + rembert-default-l2/prefill-fp16-eager-b2-s450, moved from blind6.jsonl by the held-out rule (l12rembertmv: its
+    # figure prompted l12xlm2's look; no formula changed): -0.23 %; 66 cases, median 0.025 -> 0.031 % (WORSE only by
+    # the moved case joining above the median), worst and most under gpt-neo -1.53 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.04, worst=1.53, under=-1.53),
     # VaultGemma's soft-capped eager scores and logits and Gemma norms (l12sweep2, test_vaultgemma.py):
     # vaultgemma-default-l4 eager training -8.74 -> -0.01 %; worst now gpt_neox fused-qkv LoRA +3.58 %
     # RecurrentGemma's RG-LRU blocks, half-width MLP, Gemma norms and soft-capped logits (l12old,
@@ -903,7 +906,10 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then RemBERT read as a BERT type (l12xlm2, found on development copies: train-sweep-dev's training case and a
     # new sweep-dev prefill; held out, scored after, nothing tuned): rembert fp16 eager prefill +0.91 -> -0.23 %;
     # median 0.01 %, worst and most under now bigbird-pegasus -0.77 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.02, worst=0.77, under=-0.77),
+    # then rembert fp16 eager prefill (-0.23 %) moved to development (sweep-dev.jsonl) by the held-out rule, rembert-l2
+    # bf16 eager forward b2 s490 listed blind in its place (l12rembertmv): 16 cases, median 0.011 -> 0.010 %, worst
+    # and most under bigbird-pegasus -0.77 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.01, worst=0.77, under=-0.77),
     # issue 12's blind round 7 (blind7-list.jsonl, l12blind7: the 17 model types no case file had used that build,
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
     # formula changed; zamba-l8 training still simulating, not in the file;
@@ -2004,7 +2010,10 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then CPM-Ant's forward replayed in the pool op by op (l12cpmpool, transformers_pool_cpmant.py): cpmant fp32
     # eager forward +1.01 -> -0.05 %; 65 cases, median 0.355 -> 0.296 %, worst dots3-note b2 s2200 +5.58 %, most
     # under dots3-note b1 s2600 -4.94 %
-    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.30, worst=5.59, under=-4.95),
+    # + rembert-default-l2/prefill-fp16-eager-b2-s450, moved from blind6.jsonl by the held-out rule (l12rembertmv, no
+    # formula changed): +0.88 %; 66 cases, median 0.296 -> 0.325 % (WORSE only by the moved case joining above the
+    # median), worst dots3-note b2 s2200 +5.58 %, most under dots3-note b1 s2600 -4.94 %
+    ("simulated/sweep-dev.jsonl", "inference"): Bound(median=0.33, worst=5.59, under=-4.95),
     # VaultGemma (l12sweep2): vaultgemma-default-l4 -7.78 -> -0.49 %; median 7.78 -> 4.38 %
     # then RecurrentGemma (l12old): recurrent-gemma-default-l3 -9.47 -> -0.63 % (its one-expression soft-cap keeps
     # three logits-sized tensors at once); median 4.38 -> 0.63 %, worst gpt_neox fused-qkv LoRA -4.38 %
@@ -2267,7 +2276,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then CPM-Ant's forward replayed in the inference pool op by op (l12cpmpool, found on the development case
     # cpmant-default-l2 fp32 eager forward; held out here, scored once after, nothing tuned): cpmant-l3 bf16 eager
     # forward -4.12 -> -0.08 %; median 0.37 -> 0.34 %, worst bigbird-pegasus +3.38 %, most under moshi -2.80 %
-    ("simulated/blind6.jsonl", "inference"): Bound(median=0.35, worst=3.39, under=-2.80),
+    # then rembert fp16 eager prefill (+0.88 %) moved to development (l12rembertmv): 16 cases, median 0.341 -> 0.322 %,
+    # worst bigbird-pegasus +3.38 %, most under moshi -2.80 %
+    ("simulated/blind6.jsonl", "inference"): Bound(median=0.33, worst=3.39, under=-2.80),
     # issue 12's blind round 7 (blind7-list.jsonl, l12blind7: the 17 model types no case file had used that build,
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
     # formula changed; zamba-l8 training still simulating, not in the file;
