@@ -1107,6 +1107,8 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then q_proj's lora_A backward, where the layer below is prefetched (fsdp1_lora.first_adapter_backward: its
     # dropped fp32 input and mask, lora_A's input gradient, q's output gradient, k / v's input gradients): -2.80 ->
     # -0.39 %; 11 cases, median 0.04 %, worst +0.88 %, most under -0.39 %
+    # + (l16phimv) phi-3.5-moe-instruct-l2 b2 s2048 moved from held-out (seen: its figure prompted l16fsdp1moe's
+    # look), -0.37 %: 12 cases, median 0.04 %, worst +0.88 %, most under -0.39 % (unchanged)
     ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.04, worst=0.88, under=-0.39),
     # + three blind cases of transformers 4.48's layout (listed before simulating, scored once after
     # fsdp1_lora.held_inputs): llama-2-7b-hf-l24 b1 -0.26 %; llama-3.1-8b-l6 b1 +9.71 % and phi-3.5-moe-l3 b1
@@ -1118,7 +1120,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # median 0.26 -> 0.41 %
     # then (l16fsdp1moe) fsdp1_lora.first_adapter_backward (found on the new development Phi-3.5-MoE b1 s4096), scored
     # once, nothing tuned: phi-3.5-moe-instruct-l2 b2 s2048 -2.60 -> -0.37 %; median 0.41 -> 0.37 %, worst +0.74 %
-    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.38, worst=0.75, under=-0.38),
+    # then (l16phimv) that Phi case moved to development (seen: its -2.60 % prompted the look); its blind replacement
+    # listed, not yet simulated: 6 cases, median 0.37 -> 0.22 %, worst +0.74 %, most under -0.37 -> -0.03 %
+    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.23, worst=0.75, under=-0.04),
     # one rank of a torch.distributed.pipelining schedule (tools/simulate_pipeline.py): development and held-out;
     # dev worst: llama-3.2-1b-l6 GPipe middle stage +1.20 %; held-out worst: qwen3-1.7b-l6 GPipe middle stage +1.72 %
     # (+5.39 % before the first-backward term found on the development GPipe middle stages). PP x FSDP dev stages
@@ -2671,7 +2675,8 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # in the development trace of mixtral-l2, not grouped-expert blocks): Mixtral -21.26 -> -0.14 %, Phi-3.5-MoE l3
     # -14.02 -> -0.20 %, the dense cases unchanged; median 2.46 -> 1.13 %, worst Mistral l8 +4.28 %
     # + (l16fsdp1moe) Phi-3.5-MoE-l2 b1 s4096 in transformers 5's layout: -0.16 %; 11 cases, median 1.13 -> 1.09 %
-    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=1.10, worst=4.28, under=-1.17),
+    # + (l16phimv) phi-3.5-moe-instruct-l2 b2 s2048 moved from held-out, -0.16 %: 12 cases, median 1.09 -> 0.86 %
+    ("parallel/fsdp1-dev.jsonl", "training"): Bound(median=0.87, worst=4.28, under=-1.17),
     # + the three blind 4.48-layout cases, scored once: +4.30 / -0.78 / +4.73 %: median 5.36 -> 4.30 %
     # then two of them moved to development: 5 cases, median 4.73 %
     # then the pool of two layers for the checkpoint-around layout: llama-2-7b-l24 +4.73 -> +3.35 %: median 3.36 %
@@ -2683,7 +2688,9 @@ TOTAL_THRESHOLDS: dict[tuple[str, str], Bound] = {
     # -0.16 %, Mixtral l3 -12.37 -> -0.19 %, the others unchanged; median 3.35 -> 0.85 %, worst Llama-2-7B b4 +3.82 %
     # then (l12fms) the three product gradients, scored once: llama-2-7b-hf-l24 b1 +3.35 -> +4.21 % (WORSE, over: the
     # allocated +1 pt); worst 3.82 -> 4.21 %
-    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=0.85, worst=4.21, under=-1.59),
+    # then (l16phimv) phi-3.5-moe-instruct-l2 b2 s2048 (-0.16 %) moved to development: 6 cases, median 0.85 -> 1.22 %
+    # (WORSE only because a near-zero case left the set; no estimate changed)
+    ("parallel/fsdp1-heldout.jsonl", "training"): Bound(median=1.23, worst=4.21, under=-1.59),
 }
 
 Validated = tuple[str, dict[str, list[tuple[str, float | None]]], dict[str, list[tuple[str, float]]]]

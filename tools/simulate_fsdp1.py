@@ -73,7 +73,12 @@ DEV_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     # Phi-3.5-MoE (LayerNorm, 16 experts) in transformers 5's layout, which no development case ran (l16fsdp1moe)
     spp._c("phi-3.5-moe-instruct-l2/fsdp1-2-lora16attn-ckpt-b1-s4096", "phi-3.5-moe-instruct", 2, shard=2, lora=16,
            targets=ATTN, dropout=0.1, ckpt=True, batch=1, seq=4096),
+    # moved from the held-out list (l16phimv): its held-out figure (-2.60 %) prompted l16fsdp1moe's look, so it is seen
+    spp._c("phi-3.5-moe-instruct-l2/fsdp1-2-lora16attn-ckpt-b2-s2048", "phi-3.5-moe-instruct", 2, shard=2, lora=16,
+           targets=ATTN, ckpt=True, batch=2, seq=2048),
 ]
+# development cases that were held out (their records say ``moved_from_heldout``; the list names their replacements)
+MOVED_FROM_HELDOUT = {"phi-3.5-moe-instruct-l2/fsdp1-2-lora16attn-ckpt-b2-s2048"}
 
 
 # Operators whose CUDA kernels copy a device result to the host and wait for the current stream
@@ -388,6 +393,8 @@ def simulated_record(name: str, model: str, layers: int, p: dict[str, Any], whic
                device_used_end=None)
     rec.update(rank=0, world_size=int(p["shard"]), seconds=round(time.time() - t0, 2), simulated=True,
                simulator="tools/simulate_fsdp1.py", simulator_version=FSDP1_SIMULATOR_VERSION, set=which)
+    if name in MOVED_FROM_HELDOUT and which == "development":
+        rec["moved_from_heldout"] = True
     return rec
 
 
