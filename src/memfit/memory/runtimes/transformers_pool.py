@@ -54,6 +54,7 @@ from .transformers_pool_attention import GEMMA, attention, norm, rotary
 from .transformers_pool_beam import beam_block
 from .transformers_pool_blocks import attention_prefill, ffn_prefill, gated_mlp, replays_attention, replays_ffn
 from .transformers_pool_build import build_inference_weights
+from .transformers_pool_dots3 import fp32_rope_input
 from .transformers_pool_gpt2 import LEARNED_POSITIONS, gpt2_block
 from .transformers_pool_images import image_prefill
 from .transformers_pool_inkling import block_states_bytes
@@ -176,7 +177,7 @@ def _forward(tr: Trace, spec: ModelSpec, wl: Workload, dt: int, keys: int,
     kvd = _cache_dtype(spec, wl)
     use_cache = prefill_keeps_cache(spec, wl)  # (none in a forward, nor from a BERT-type encoder config)
     mask = _build_mask(tr, spec, wl, dt, keys) if spec.family == "gpt2" else 0
-    emb = tr.alloc(t * h * dt)
+    emb = fp32_rope_input(tr, spec, tr.alloc(t * h * dt), t * h)  # dots3_note's inputs_embeds.float() for RoPE
     clone = tr.alloc(t * h * dt if spec.family in CLONED_EMBEDDINGS + fam.HELD_LOOP_INPUT else 0)  # to the end
     if spec.family in GEMMA:  # the embedding times its scale: a new tensor, the unscaled one goes
         scaled = tr.alloc(t * h * dt)
@@ -276,7 +277,7 @@ def _layer(tr: Trace, spec: ModelSpec, wl: Workload, i: int, t: int, dt: int, kv
                                              int8_projection(tr, wl, spec, t, dt))
             old = []
         elif replays_attention(layer.attention, wl.attn == "eager", masked):  # MLA (and V3.2's indexer) op by op
-            out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv)
+            out, kv_keys = attention_prefill(tr, layer.attention, wl.batch, wl.context, h, dt, kv, spec.family)
         else:  # (ProphetNet's main and predict streams: transformers_prophetnet)
             kv_keys, probs = ngram_or_blocks(tr, spec, wl, i, t, dt, kv, masked, keys)
         if not beside:  # the block's variable now holds the attention's output: the normed input goes

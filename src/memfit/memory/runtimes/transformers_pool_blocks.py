@@ -18,6 +18,7 @@ from ..allocator_trace import Trace
 from ..ssm_activations import FP32
 from .transformers_beam import FP32_SWIGLU, fp32_gate
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS, PER_ROUTE_NORM
+from .transformers_pool_dots3 import FP32_ROPE_INDEXED, dots3_attention_prefill
 from .transformers_pool_ergo import ergo_moe
 
 __all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention", "replays_ffn"]
@@ -312,7 +313,7 @@ def replays_attention(att: AttentionSpec, eager: bool = False, masked: bool = Fa
 
 
 def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int,
-                      kv: int) -> tuple[int, list[int]]:
+                      kv: int, family: str = "") -> tuple[int, list[int]]:
     """DeepSeek-V3.2's attention on the prompt (transformers 5.25 ``DeepseekV32Attention`` / ``DeepseekV32Indexer``),
     from the normed input to ``o_proj``'s output; returns it and the cache's keys (``kv`` bytes, the latent). q_a
     and its fp32 RMSNorm, q_b's output, the rotary part rotated by halves (x₁cos − x₂sin, x₁sin + x₂cos, cat), the
@@ -325,7 +326,10 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     kernel lays out as its query (``torch.cat``'s contiguous ``(b, heads, s, d)``: ``mha_fwd`` makes ``out`` with
     ``empty_like`` of the transposed query), so ``reshape(...).contiguous()`` copies it; flash runs when q, k and
     v have one head dim of at most 256 in a half type (``sdp_utils.cpp`` ``check_head_dim_size_flash``), else the
-    memory-efficient kernel, whose ``(b, s, heads, d)`` output is copied by nothing."""
+    memory-efficient kernel, whose ``(b, s, heads, d)`` output is copied by nothing. dots3_note's indexed layers:
+    ``transformers_pool_dots3`` (fp32 rotary tables)."""
+    if family in FP32_ROPE_INDEXED and att.index_topk and att.index_heads:
+        return dots3_attention_prefill(tr, att, b, s, hidden, dt, kv)
     t = b * s
     rope = att.qk_rope_head_dim or 0
     nope = att.qk_nope_head_dim or (att.head_dim - rope)
