@@ -5,10 +5,10 @@ on the development case cpmant-default-l2/fwd-fp32-eager-b2-s600 (sweep-dev.json
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
+from _simulated import case_record
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool import _pool
 from memfit.memory.runtimes.transformers_pool_cpmant import cpmant_forward
@@ -20,18 +20,10 @@ CASE = "cpmant-default-l2/fwd-fp32-eager-b2-s600"
 MIB = 2**20
 
 
-def _record() -> dict[str, object]:
-    for line in DEV.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("case") == CASE:
-            return r  # type: ignore[no-any-return]
-    raise AssertionError(CASE)
-
-
 def test_cpmant_forward_replay_segments_by_hand() -> None:
-    r = _record()
-    spec = spec_from_config(r["config"], "cpmant")  # type: ignore[arg-type]
-    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    r = case_record(DEV, CASE)
+    spec = spec_from_config(r["config"], "cpmant")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
     figures = _pool(spec, wl, 641_929_216 * 4, False)
     assert figures.reserved_after_build == 2482 * MIB == r["reserved_after_build"]
     # the layers run on 600 + 32 prompt tokens: a hidden-sized tensor 2 x 632 x 4,096 x 4 B, a score-sized one
@@ -47,8 +39,8 @@ def test_cpmant_forward_replay_segments_by_hand() -> None:
 
 
 def test_cpmant_forward_bf16_norm_upcast_and_other_tasks() -> None:
-    r = _record()
-    spec = spec_from_config(r["config"], "cpmant")  # type: ignore[arg-type]
+    r = case_record(DEV, CASE)
+    spec = spec_from_config(r["config"], "cpmant")
     params = {"batch": 1, "seq": 700, "dtype": "bfloat16", "attn": "eager"}
     wl = workload_for_case("forward", params).validate()  # type: ignore[call-overload]
     # bf16, one sequence of 732 tokens: CpmAntLayerNorm's .to(float32), pow and fp32 product (11,993,088 B each)

@@ -7,11 +7,10 @@ l12b7total)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from _simulated import case_errors
+from _simulated import case_errors, case_record
 from memfit.memory import caching_allocator as ca
 from memfit.memory.runtimes.transformers_pool import _pool
 from memfit.sources.hf_config import spec_from_config
@@ -23,19 +22,11 @@ B1 = "dots3-note-default-l3/prefill-b1-s2600"
 MIB = 2**20
 
 
-def _record(case: str) -> dict[str, Any]:
-    for line in DEV.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("case") == case:
-            return r  # type: ignore[no-any-return]
-    raise AssertionError(case)
-
-
 def _sizes(case: str) -> tuple[list[int], Any]:
     """The pool's requests for the case, in order: a malloc's size, a free as -1."""
-    r = _record(case)
+    r = case_record(DEV, case)
     spec = spec_from_config(r["config"], "dots3")
-    wl = workload_for_case("prefill", dict(r["params"])).validate()  # type: ignore[call-overload]
+    wl = workload_for_case("prefill", dict(r["params"])).validate()
     sizes: list[int] = []
     malloc, free = ca.CachingAllocator.malloc, ca.CachingAllocator.free
 
@@ -49,7 +40,7 @@ def _sizes(case: str) -> tuple[list[int], Any]:
 
     ca.CachingAllocator.malloc, ca.CachingAllocator.free = rec, rec_free  # type: ignore[method-assign]
     try:
-        figures = _pool.__wrapped__(spec, wl, r["param_bytes"], False)  # type: ignore[attr-defined]
+        figures = _pool.__wrapped__(spec, wl, r["param_bytes"], False)
     finally:
         ca.CachingAllocator.malloc, ca.CachingAllocator.free = malloc, free  # type: ignore[method-assign]
     return sizes, figures
@@ -72,7 +63,7 @@ def test_dots3_fp32_rotary_tensors_by_hand() -> None:
 
 def test_dots3_pool_reserve_and_dev_device_totals() -> None:
     _, figures = _sizes(B1)
-    r = _record(B1)
+    r = case_record(DEV, B1)
     # batch 1: the 50.8 MiB fp32 inputs_embeds copy leaves a 52 MiB segment the masks and the indexer's rotary
     # products then use, so layer 1's key (expand_kv's new_empty, 121.9 MiB) splits a cached 1,652 MiB segment and
     # the indexer's scaled scores open a third: the simulator's 33,168 MiB, less a 2 MiB small-pool segment

@@ -9,11 +9,10 @@ one 237 MiB request where the trace makes 32 MiB predict scores, their 32 MiB in
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
-from _simulated import case_errors
+from _simulated import case_errors, case_record
 from memfit.memory.allocator_trace import Trace
 from memfit.memory.runtimes.transformers_pool import _pool
 from memfit.memory.runtimes.transformers_pool_prophetnet import prophetnet_forward
@@ -42,19 +41,11 @@ TINY_PROPHETNET = dict(
 )
 
 
-def _record(case: str) -> dict[str, object]:
-    for line in DEV.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("case") == case:
-            return r  # type: ignore[no-any-return]
-    raise AssertionError(case)
-
-
 def test_prophetnet_forward_replay_by_hand() -> None:
-    r = _record(FP32)
-    spec = spec_from_config(r["config"], "prophetnet")  # type: ignore[arg-type]
-    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
-    figures = _pool(spec, wl, r["param_bytes"], False)  # type: ignore[arg-type]
+    r = case_record(DEV, FP32)
+    spec = spec_from_config(r["config"], "prophetnet")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
+    figures = _pool(spec, wl, r["param_bytes"], False)
     # fp32, batch 3 x 210 tokens a stream, hidden 1024 (16 heads), ngram 2, 32 buckets; blocks rounded to 512 B
     v = 3 * 210 * 1024 * 4  # one stream's hidden-sized tensor: 2,580,480 (a multiple of 512)
     # the peak: layer 0's predict buckets' .long() (get_predict_relative_pos_embeddings), beside
@@ -80,10 +71,10 @@ def test_prophetnet_forward_replay_by_hand() -> None:
 def test_prophetnet_half_precision_softmax_copies_its_input() -> None:
     # bf16: ProphetNet's softmax(..., dtype=torch.float32) casts the scores to a new fp32 tensor before the fp32
     # softmax, type_as makes the bf16 probabilities; the pool's peak reserve is the simulator's, 430 MiB
-    r = _record(BF16)
-    spec = spec_from_config(r["config"], "prophetnet")  # type: ignore[arg-type]
-    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
-    assert _pool(spec, wl, r["param_bytes"], False).peak_reserved == 430 * MIB == r["peak_reserved"]  # type: ignore[arg-type]
+    r = case_record(DEV, BF16)
+    spec = spec_from_config(r["config"], "prophetnet")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
+    assert _pool(spec, wl, r["param_bytes"], False).peak_reserved == 430 * MIB == r["peak_reserved"]
     assert not prophetnet_forward(Trace(), spec, replace(wl, task="generate", new_tokens=4), 2)  # shared path
 
 

@@ -3,10 +3,10 @@ models/xlm/modeling_xlm.py, XLMModel.forward / MultiHeadAttention.forward), work
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
+from _simulated import case_record
 from memfit.memory.inference import estimate_inference
 from memfit.memory.runtimes.transformers_moments import peak_moments
 from memfit.sources.hf_config import spec_from_config
@@ -16,18 +16,10 @@ DEV = Path(__file__).parent / "data" / "simulated" / "sweep-dev.jsonl"
 CASE = "xlm-default-l2/fwd-fp16-eager-b3-s430"
 
 
-def _record() -> dict[str, object]:
-    for line in DEV.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("case") == CASE:
-            return r  # type: ignore[no-any-return]
-    raise AssertionError(CASE)
-
-
 def test_xlm_forward_holds_its_cache_inputs_embeds_and_previous_output_by_hand() -> None:
-    r = _record()
-    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
-    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    r = case_record(DEV, CASE)
+    spec = spec_from_config(r["config"], "xlm")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
     moments = {m.name: m for m in peak_moments(spec, wl)}
     # fp16, batch 3 × 430 tokens, hidden 2048 (16 heads × 128), 2 layers, FFN 8192
     e = 3 * 430 * 2048 * 2  # 5,283,840: one hidden-sized tensor
@@ -48,13 +40,13 @@ def test_xlm_forward_holds_its_cache_inputs_embeds_and_previous_output_by_hand()
 
 
 def test_xlm_forward_fp32_scores_and_generate_untouched() -> None:
-    r = _record()
-    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
-    wl = replace(workload_for_case("forward", dict(r["params"])), dtype="float32").validate()  # type: ignore[call-overload]
+    r = case_record(DEV, CASE)
+    spec = spec_from_config(r["config"], "xlm")
+    wl = replace(workload_for_case("forward", dict(r["params"])), dtype="float32").validate()
     attention = next(m for m in peak_moments(spec, wl) if m.name == "prefill attention (layer 1)")
     # fp32: .float() and type_as return their input: the scores and the softmax, 8 B each score; tensors 4 B
     assert attention.activations == 8 * 3 * 430 * 2048 * 4 + 3 * 16 * 430 * 430 * 8 + 2 * 1290 + 1290 * 8
-    gen = replace(workload_for_case("forward", dict(r["params"])), task="generate", new_tokens=4).validate()  # type: ignore[call-overload]
+    gen = replace(workload_for_case("forward", dict(r["params"])), task="generate", new_tokens=4).validate()
     assert not any(m.name == "prefill attention (layer 1)" for m in peak_moments(spec, gen))  # the shared path's
 
 
@@ -62,9 +54,9 @@ def test_xlm_forward_replay_by_hand() -> None:
     # the pool emulation of XLM's forward (transformers_pool_xlm.py) on the development case, at its 430 tokens
     from memfit.memory.runtimes.transformers_pool import _pool
 
-    r = _record()
-    spec = spec_from_config(r["config"], "xlm")  # type: ignore[arg-type]
-    wl = workload_for_case("forward", dict(r["params"])).validate()  # type: ignore[call-overload]
+    r = case_record(DEV, CASE)
+    spec = spec_from_config(r["config"], "xlm")
+    wl = workload_for_case("forward", dict(r["params"])).validate()
     figures = _pool(spec, wl, 327_072_642, False)
     assert figures.allocated_after_build == 360_885_248
     # layer 1's softmax, blocks rounded to 512 B: the token ids 10,320 -> 10,752; 8 hidden-sized tensors of

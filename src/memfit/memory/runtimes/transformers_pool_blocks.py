@@ -18,7 +18,7 @@ from ..allocator_trace import Trace
 from ..ssm_activations import FP32
 from .transformers_beam import FP32_SWIGLU, fp32_gate
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS, PER_ROUTE_NORM
-from .transformers_pool_dots3 import FP32_ROPE_INDEXED, dots3_attention_prefill
+from .transformers_pool_dots3 import FP32_ROPE_INDEXED, dots3_attention_prefill, rms_fp32
 from .transformers_pool_ergo import ergo_moe
 
 __all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention", "replays_ffn"]
@@ -337,7 +337,7 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     q_low = 0
     if att.q_lora_rank:
         q_a = tr.alloc(t * att.q_lora_rank * dt)
-        q_low = _rms(tr, t * att.q_lora_rank, dt)
+        q_low = rms_fp32(tr, t * att.q_lora_rank, dt)
         tr.free(q_a)
     q = tr.alloc(t * heads * (nope + rope) * dt)
     tr.free(q_low)
@@ -382,7 +382,7 @@ def _mla_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt:
     heads = att.num_heads
     lora = att.kv_lora_rank or 0
     ckv = tr.alloc(t * (lora + rope) * dt)  # kv_a_proj_with_mqa's output, split into views
-    kv_low = _rms(tr, t * lora, dt)  # kv_a_layernorm
+    kv_low = rms_fp32(tr, t * lora, dt)  # kv_a_layernorm
     half = t * heads * rope * dt // 2  # q's rotary part, rotated by halves and concatenated
     pe = _rotate_by_halves(tr, half)
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]  # the cache's latent, by torch.cat
@@ -433,15 +433,3 @@ def _indexer(tr: Trace, att: AttentionSpec, b: int, s: int, dt: int) -> int:
     picked = tr.alloc(b * s * k * FP32)
     tr.free(indices, q, summed, wq, relu, masked)
     return picked
-
-
-def _rms(tr: Trace, n: int, dt: int) -> int:
-    """An RMSNorm over ``n`` elements in fp32 (the copy, its square, the normalised copy, cast back, weighted)."""
-    x = tr.alloc(n * FP32)
-    tr.free(tr.alloc(n * FP32))
-    y = tr.alloc(n * FP32)
-    tr.free(x)
-    low = tr.alloc(n * dt)
-    out = tr.alloc(n * dt)
-    tr.free(low, y)
-    return out

@@ -25,7 +25,7 @@ from __future__ import annotations
 from ...spec import AttentionSpec, ModelSpec
 from ..allocator_trace import Trace
 
-__all__ = ["FP32_ROPE_INDEXED", "dots3_attention_prefill", "fp32_rope_input"]
+__all__ = ["FP32_ROPE_INDEXED", "dots3_attention_prefill", "fp32_rope_input", "rms_fp32"]
 
 FP32_ROPE_INDEXED = ("dots3_note", "dots3_note_text")  # rotary tables from inputs_embeds.float() on indexed layers
 FP32 = 4
@@ -39,8 +39,9 @@ def fp32_rope_input(tr: Trace, spec: ModelSpec, emb: int, n: int) -> int:
     return emb
 
 
-def _rms(tr: Trace, n: int, dt: int) -> int:
-    """An RMSNorm over ``n`` elements in fp32 (the copy, its square, the normalised copy, cast back, weighted)."""
+def rms_fp32(tr: Trace, n: int, dt: int) -> int:
+    """An RMSNorm over ``n`` elements in fp32 (the copy, its square, the normalised copy, cast back, weighted); the
+    MLA and indexed-attention replays (here and in transformers_pool_blocks) share it."""
     x = tr.alloc(n * FP32)
     tr.free(tr.alloc(n * FP32))
     y = tr.alloc(n * FP32)
@@ -75,14 +76,14 @@ def dots3_attention_prefill(
     nope = att.qk_nope_head_dim or (att.head_dim - rope)
     heads, lora, q_lora = att.num_heads, att.kv_lora_rank or 0, att.q_lora_rank or 0
     q_a = tr.alloc(t * q_lora * dt)
-    normed = _rms(tr, t * q_lora, dt)
+    normed = rms_fp32(tr, t * q_lora, dt)
     tr.free(q_a)
     q_resid = tr.alloc(t * q_lora * dt)  # * q_lora_scale
     tr.free(normed)
     q = tr.alloc(t * heads * (nope + rope) * dt)
     ckv = tr.alloc(t * (lora + rope) * dt)
     contiguous = tr.alloc(t * lora * dt)
-    normed = _rms(tr, t * lora, dt)
+    normed = rms_fp32(tr, t * lora, dt)
     tr.free(contiguous)
     k_pass = tr.alloc(t * lora * dt)  # * kv_lora_scale
     tr.free(normed)
