@@ -54,6 +54,7 @@ from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from ..weight_init import build_initialised, build_plain, orthogonal_build
+from .layer_cpmant import cpmant_backward, cpmant_forward, embeddings_context, replays_cpmant
 from .layer_grads import layer_backward
 from .layer_hyv4 import HyTopK
 from .layer_ops import kv_store_layers
@@ -210,6 +211,12 @@ def _trainable(c: StepContext, wl: Workload, states: ModelStates) -> list[Param]
 
 
 def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trainable: list[Param]) -> None:
+    if replays_cpmant(c):  # CPM-Ant's own step, op by op (layer_cpmant), then its embeddings' backward
+        cpm = cpmant_forward(c)
+        grad = cpmant_backward(c, cpm)
+        _embedding_backward(embeddings_context(c, cpm), trainable)
+        c.tr.free(grad)
+        return
     tr, t, h = c.tr, c.t, c.spec.hidden_size
     full = wl.checkpointing == "full"
     reentrant = checkpoint_reentrant(wl.transformers_version)
