@@ -11,22 +11,29 @@ from memfit.hardware import get_device
 from memfit.memory.runtimes.engine_profile import vllm_profile, with_model_runner
 
 
-@pytest.mark.parametrize(("version", "family", "dense", "runner"), [
-    ("0.21", "qwen3", True, "v1"),     # before MRV2 was anyone's default
-    ("0.22.0", "qwen3", True, "v2"),   # v0.22.0: Qwen3 dense models (#39337)
-    ("0.22.0", "llama", True, "v1"),
-    ("0.23.0", "llama", True, "v2"),   # v0.23.0: Llama and Mistral dense models (#43458)
-    ("0.23.0", "qwen2", True, "v1"),
-    ("0.25.0", "qwen2", True, "v2"),   # v0.25.0: every dense model (#44443)
-    ("0.25.0", "qwen3_moe", False, "v1"),
-    ("0.28.0", "qwen3", True, "v1"),   # from 0.28 memfit does not apply the placeholder profile
-])
+@pytest.mark.parametrize(
+    ("version", "family", "dense", "runner"),
+    [
+        ("0.21", "qwen3", True, "v1"),  # before MRV2 was anyone's default
+        ("0.22.0", "qwen3", True, "v2"),  # v0.22.0: Qwen3 dense models (#39337)
+        ("0.22.0", "llama", True, "v1"),
+        ("0.23.0", "llama", True, "v2"),  # v0.23.0: Llama and Mistral dense models (#43458)
+        ("0.23.0", "qwen2", True, "v1"),
+        ("0.25.0", "qwen2", True, "v2"),  # v0.25.0: every dense model (#44443)
+        ("0.25.0", "qwen3_moe", False, "v1"),
+        ("0.28.0", "qwen3", True, "v1"),  # from 0.28 memfit does not apply the placeholder profile
+    ],
+)
 def test_which_models_run_on_mrv2(version: str, family: str, dense: bool, runner: str) -> None:
     prof = with_model_runner(vllm_profile(version, get_device("h100-sxm"), 1, 8192, None, None), family, dense)
     assert prof.runner == runner
     if runner == "v2":
-        assert (prof.sampler, prof.sampler_bytes, prof.sampler_fixed_bytes, prof.graphs_in_budget) == ("mrv2", 6, 0,
-                                                                                                      False)
+        assert (prof.sampler, prof.sampler_bytes, prof.sampler_fixed_bytes, prof.graphs_in_budget) == (
+            "mrv2",
+            6,
+            0,
+            False,
+        )
 
 
 @pytest.mark.parametrize("version", ["0.26.0", "0.27.1"])
@@ -62,8 +69,15 @@ def test_a_named_sampler_path_does_not_pick_the_runner(path: str) -> None:
 def test_a_named_sampler_changes_nothing_under_mrv2() -> None:
     # the RTX 5090 development row's inputs (Qwen3-8B, vLLM 0.24.0, util 0.92, 32,768 tokens): naming the native path
     # gives the same pool as naming nothing, and the estimate says why
-    kw = dict(mode="inference", runtime="vllm", vllm_version="0.24.0", context=32768, new_tokens=0,
-              gpu_memory_utilization=0.92, device=get_device("rtx-5090"))
+    kw = dict(
+        mode="inference",
+        runtime="vllm",
+        vllm_version="0.24.0",
+        context=32768,
+        new_tokens=0,
+        gpu_memory_utilization=0.92,
+        device=get_device("rtx-5090"),
+    )
     plain = memfit.estimate("qwen3-8b", **kw)
     named = memfit.estimate("qwen3-8b", vllm_sampler="native", **kw)
     assert named.details["model_runner"] == "v2" and named.details["sampler"] == "mrv2"
@@ -74,25 +88,38 @@ def test_a_named_sampler_changes_nothing_under_mrv2() -> None:
 
 def test_mrv2_profile_by_hand() -> None:
     # Qwen3-32B tp 2 on RTX PRO 6000s (>= 70 GiB, not an A100: 1024 sequences, 8192 tokens), vLLM 0.27.1
-    est = memfit.estimate("qwen3-32b", mode="inference", runtime="vllm", vllm_version="0.27.1", tp=2, gpus=2,
-                          context=32768, new_tokens=0, gpu_memory_utilization=0.426,
-                          device=get_device("rtx-pro-6000"))
+    est = memfit.estimate(
+        "qwen3-32b",
+        mode="inference",
+        runtime="vllm",
+        vllm_version="0.27.1",
+        tp=2,
+        gpus=2,
+        context=32768,
+        new_tokens=0,
+        gpu_memory_utilization=0.426,
+        device=get_device("rtx-pro-6000"),
+    )
     comps = {c.name: c for c in est.components}
     # sampler: 1024 × 151,936 bf16 logits × 2 B = 311,164,928 (no fp32 copy for the dummy batch from 0.26); with the
     # forward's hidden states (8192 + 2 × 1024) × 5120 × 2 B = 104,857,600 -> 416,022,528, below the forward's
     # 8192 × (3 × 5120 + 3 × 25,600 / 2) × 2 B = 880,803,840, which is the peak
     # + from 0.27 (total_consumed) MRV2's sampler states built in load_model: output_bin_counts 1024 × 151,936 int32,
-    # prompt_bin_mask and grammar_bitmask 1024 × cdiv(151,936, 32) = 4,748 int32 each = 661,225,472
-    states = 1024 * 151_936 * 4 + 2 * 1024 * 4748 * 4
-    assert states == 661_225_472
+    # prompt_bin_mask and grammar_bitmask 1024 × cdiv(151,936, 32) = 4,748 int32 each = 661,225,472, and the
+    # sampler's fixed-width per-request tables (bad words 1,024 + 129, logit bias 3 × 1,024 + 128 stop ids, logprob
+    # token ids 128: 4,481 words) 1024 × 4,481 × 4 = 18,354,176
+    states = 1024 * 151_936 * 4 + 2 * 1024 * 4748 * 4 + 1024 * 4481 * 4
+    assert states == 661_225_472 + 18_354_176 == 679_579_648
     assert comps["activations"].bytes == 8192 * (3 * 5120 + 3 * 25_600 // 2) * 2 + states
     assert comps["overhead"].bytes == round(0.25 * 2**30)  # NCCL's init precedes the snapshot: no TP term
     assert "captured after the KV cache" in comps["cuda_graphs"].formula
     assert est.details["model_runner"] == "v2" and est.details["sampler"] == "mrv2_logits"
     # the graphs are not taken from the budget: pool = requested - weights - activation - non-torch
     requested = est.details["requested_bytes"]
-    assert est.details["kv_pool_bytes"] == requested - comps["weights"].bytes - comps["activations"].bytes - \
-        comps["overhead"].bytes
+    assert (
+        est.details["kv_pool_bytes"]
+        == requested - comps["weights"].bytes - comps["activations"].bytes - comps["overhead"].bytes
+    )
 
 
 def test_float32_config_is_served_in_16_bits() -> None:
@@ -113,18 +140,27 @@ def test_sglang_load_segments_by_hand() -> None:
     spec = memfit.load_model("qwen2.5-7b")
     sizes = rank_tensors(spec, 1, Layout(), 0)
     mib = 2**20
-    assert sizes[1:6] == [(3584 + 1024) * 3584 * 2, (3584 + 1024) * 2, 3584 * 3584 * 2, 2 * 18_944 * 3584 * 2,
-                          3584 * 18_944 * 2]
+    assert sizes[1:6] == [
+        (3584 + 1024) * 3584 * 2,
+        (3584 + 1024) * 2,
+        3584 * 3584 * 2,
+        2 * 18_944 * 3584 * 2,
+        3584 * 18_944 * 2,
+    ]
     assert [s / mib for s in (sizes[1], sizes[3], sizes[4], sizes[5])] == [31.5, 24.5, 259.0, 129.5]
 
 
 def test_sampler_states_by_hand() -> None:
-    from memfit.memory.runtimes.vllm_mrv2 import sampler_state_bytes
+    from memfit.memory.runtimes.vllm_mrv2 import sampler_state_bytes, sampler_table_bytes
 
     # Llama 3's 128,256 tokens at 256 sequences: 256 × 128,256 × 4 + 2 × 256 × 4,008 × 4 (cdiv(128,256, 32) = 4,008)
-    assert sampler_state_bytes(128_256, 256) == 131_334_144 + 8_208_384 == 139_542_528
+    # + the fixed-width per-request tables read in the 0.27.1 wheel's gpu/sample/ (bad_words.py 1,024 token ids and
+    # 129 offsets, logit_bias.py 1,024 allowed ids, 1,024 bias ids, 1,024 fp32 biases and 128 stop ids, logprob.py
+    # 128 token ids): 256 × 4,481 × 4 = 4,588,544
+    assert sampler_table_bytes(256) == 256 * (1024 + 129 + 1024 + 1024 + 1024 + 128 + 128) * 4 == 4_588_544
+    assert sampler_state_bytes(128_256, 256) == 131_334_144 + 8_208_384 + 4_588_544 == 144_131_072
     # with one speculative token the grammar bitmask covers two logits per request
-    assert sampler_state_bytes(32, 2, decode_query_len=2) == 2 * (32 + 1) * 4 + 4 * 1 * 4
+    assert sampler_state_bytes(32, 2, decode_query_len=2) == 2 * (32 + 1) * 4 + 4 * 1 * 4 + 2 * 4481 * 4
 
 
 @pytest.mark.parametrize(("version", "counted"), [("0.26.0", False), ("0.27.0", True), ("0.27.1", True)])
