@@ -909,8 +909,9 @@ THRESHOLDS: dict[tuple[str, str], Bound] = {
     # then rembert fp16 eager prefill (-0.23 %) moved to development (sweep-dev.jsonl) by the held-out rule, rembert-l2
     # bf16 eager forward b2 s490 listed blind in its place (l12rembertmv): 16 cases, median 0.011 -> 0.010 %, worst
     # and most under bigbird-pegasus -0.77 %
-    # + that replacement, simulated alone and scored ONCE (l12rembertmv, after l12xlm2's RemBERT reading; nothing tuned):
-    # -0.21 %; 17 cases, median 0.010 -> 0.011 % (WORSE only by a case added), worst and most under bigbird-pegasus
+    # + that replacement, simulated alone and scored ONCE (l12rembertmv, after l12xlm2's RemBERT reading; nothing
+    # tuned): -0.21 %; 17 cases, median 0.010 -> 0.011 % (WORSE only by a case added), worst and most under
+    # bigbird-pegasus
     ("simulated/blind6.jsonl", "inference"): Bound(median=0.02, worst=0.77, under=-0.77),
     # issue 12's blind round 7 (blind7-list.jsonl, l12blind7: the 17 model types no case file had used that build,
     # + six types fixed last session in a new kind), listed before simulating, scored ONCE on main b169a0c, no
