@@ -54,6 +54,7 @@ from ..loss_release import checkpoint_reentrant
 from ..model_activations import log_softmax_bytes, model_activations
 from ..runtimes.transformers_families import ONE_EXPRESSION_SOFTCAP, SOFTCAPPED_LOGITS, altup_copies
 from ..weight_init import build_initialised, build_plain, orthogonal_build
+from .fsdp_masks import checkpoint_masks
 from .layer_cpmant import cpmant_backward, cpmant_forward, embeddings_context, replays_cpmant
 from .layer_grads import layer_backward
 from .layer_hyv4 import HyTopK
@@ -224,6 +225,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
     outside = tr.alloc(acts.outside - (acts.final_norm if own_norm else 0) - acts.hc_head)
     x = embedded = tr.alloc(t * h * (c.p.embed_out_bytes or c.r))  # the embedding's output (bf16 under trl's casts)
     hy = HyTopK(c, full)  # HY-V4: its causal mask, its indexers' top-k (layer_hyv4)
+    masks = {tr.alloc(m): first for m, first in checkpoint_masks(c.spec, wl, c.r)}  # to that layer's backward
     if (n := max(altup_copies(c.spec), hyv4_streams(c.spec))) > 1:  # Gemma 3n: the layers take AltUp's n copies
         x = tr.alloc(n * t * h * c.r)  # stacked, the embedding's output kept by the AltUp projections; HY-V4: n
         if hyv4_streams(c.spec) and not (full and not c.p.full):  # streams, the output kept as LoRA's ckpt leaf
@@ -265,7 +267,7 @@ def _forward_backward(c: StepContext, wl: Workload, acts: ModelActivations, trai
             run = _recompute(c, c.spec.layers[i], acts.layers[i], inputs[i], reentrant)
             tr.free(*stored[i])
         grad = layer_backward(c, run, grad, by_layer.get(i, []))
-        tr.free(run.output if full else 0, inputs[i])
+        tr.free(run.output if full else 0, inputs[i], *(k for k, f in masks.items() if f == i))
         hy.backward_done(i)
     tr.free(grad, inputs[0], embedded)
     gb = 4 if (c.p.amp or not c.p.full) else c.p.weight_bytes

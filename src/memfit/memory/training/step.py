@@ -19,6 +19,7 @@ from ..images import tower_runs_first
 from ..loss_release import loss_note, loss_release
 from ..model_activations import model_activations
 from ..overhead import cublas_workspace_bytes, cuda_context_component
+from .fsdp_masks import checkpoint_masks
 from .states import TRAINING_HANDLES, ModelStates, reserve_fraction
 
 __all__ = ["StepPeak", "estimate_single_gpu", "step_peak", "training_components"]
@@ -38,9 +39,13 @@ class StepPeak:
 
 
 def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt: str = "none",
-              states_on_device: bool = True, tower_first: bool = False) -> StepPeak:
+              states_on_device: bool = True, tower_first: bool = False,
+              masks: tuple[tuple[int, int], ...] = ()) -> StepPeak:
     """Walk forward, backward and the optimizer step; return the peak moment (beyond weights). ``tower_first``: a
-    training vision tower runs before the tokens are embedded (``images.tower_runs_first``)."""
+    training vision tower runs before the tokens are embedded (``images.tower_runs_first``). ``masks``: (bytes, the
+    first layer reading it) per attention mask a checkpointed step keeps (``fsdp_masks.eager_masks``), alive at the
+    loss and until that layer's backward has run (the forward's moments count one per layer already, as a
+    transient of the scores)."""
     S = states.optimizer.state_bytes if (states_on_device and states.optimizer.on_device) else 0
     G = states.gradients
     accum = G if wl.grad_accum > 1 else 0  # later micro-batches run with the accumulated gradients
@@ -74,7 +79,7 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
         fwd = max(fwd, prefix[i] + la.saved + la.forward_extra + casts + cache)
     moments["forward"] = (acts.outside + acts.tower + fwd, 0, accum, 0)
     # end of forward: the loss (autocast's weight-cast cache is still alive)
-    saved_layers = prefix[n]
+    saved_layers = prefix[n] + sum(m for m, _ in masks)
     base_act = saved_layers + acts.outside + acts.tower + casts_all + acts.head_weight_casts + cache
     moments["forward (loss)"] = (base_act, acts.loss_saved + acts.loss_forward_extra, accum, 0)
     # backward: cross-entropy first; with checkpointing the layer casts left with the autocast cache
@@ -91,6 +96,7 @@ def step_peak(states: ModelStates, acts: ModelActivations, wl: Workload, *, ckpt
         layer_act = (la.saved + la.backward_extra - relief + (la.weight_casts if full or op else 0)
                      + (la.checkpoint if op else 0))
         act = prefix[i] + layer_act + acts.tower + (0 if full or op else sum(x.weight_casts for x in layers[: i + 1]))
+        act += sum(m for m, first in masks if first <= i)
         moments[f"backward (layer {i})"] = (act, 0, max(grads, accum), 0)
     if acts.tower:  # a vision tower training on the images: its backward and the embedding's, in graph order
         tg = states.tower_grads
@@ -121,7 +127,8 @@ def estimate_single_gpu(spec: ModelSpec, wl: Workload, states: ModelStates) -> E
         from ..images import tower_training_saved
 
         acts = replace(acts, tower=tower_training_saved(spec, wl, p.proj_bytes))
-    peak = step_peak(states, acts, wl, ckpt=wl.checkpointing, tower_first=tower_runs_first(spec))
+    masks = checkpoint_masks(spec, wl, p.resid_bytes)  # kept by the checkpoints' partials (fsdp_masks)
+    peak = step_peak(states, acts, wl, ckpt=wl.checkpointing, tower_first=tower_runs_first(spec), masks=masks)
     workspace = TRAINING_HANDLES * cublas_workspace_bytes()
     from ..runtimes.transformers_pool import reserve_at
     from .pool import training_reserve
