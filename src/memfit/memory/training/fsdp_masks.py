@@ -37,8 +37,8 @@ def eager_masks(spec: ModelSpec, attn: str, ckpt: str, batch: int, seq: int, nby
 def checkpoint_masks(spec: ModelSpec, wl: Workload, nbytes: int) -> tuple[tuple[int, int], ...]:
     """The masks of ``eager_masks`` for a single-GPU step (``nbytes``: the embeddings' dtype); none for HY-V4, whose
     checkpoints count their own causal mask (``hyv4_training.hyv4_checkpoints``), nor for DeepSeek-V4's single-K/V
-    layers (``dsv4_attention``: DeepseekV4Model.forward's sliding-window mask is kept the same way, but that family's
-    step is not yet checked against a trace for it, and its replay's placement moves by gigabytes with it)."""
+    layers (``dsv4_attention``: DeepseekV4Model.forward's sliding-window mask is kept the same way, as its trace
+    shows, but that family's step is over by more elsewhere, and its replay's placement moves by gigabytes with it)."""
     if hyv4_streams(spec) or any(x.attention is not None and x.attention.single_kv for x in spec.layers):
         return ()
     return eager_masks(spec, wl.attn, wl.checkpointing, wl.batch, wl.context, nbytes)
