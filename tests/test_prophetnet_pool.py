@@ -18,27 +18,14 @@ from memfit.memory.runtimes.transformers_pool import _pool
 from memfit.memory.runtimes.transformers_pool_prophetnet import prophetnet_forward
 from memfit.sources.hf_config import spec_from_config
 from memfit.validate import workload_for_case
+from test_prophetnet import TINY_PROPHETNET as TINY_WITH_CROSS
 
 DEV = Path(__file__).resolve().parent / "data" / "simulated" / "sweep-dev.jsonl"
 FP32 = "prophetnet-default-l2/fwd-fp32-eager-b3-s210"
 BF16 = "prophetnet-default-l2/fwd-eager-b2-s330"
 MIB = 2**20
-TINY_PROPHETNET = dict(
-    model_type="prophetnet",
-    vocab_size=100,
-    hidden_size=8,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    num_encoder_attention_heads=2,
-    num_decoder_attention_heads=2,
-    encoder_ffn_dim=16,
-    decoder_ffn_dim=16,
-    max_position_embeddings=64,
-    ngram=2,
-    num_buckets=4,
-    relative_max_distance=16,
-    is_decoder=True,
-)
+# test_prophetnet's tiny decoder without its cross-attention (the replay is the decoder-only forward)
+TINY_PROPHETNET = {k: v for k, v in TINY_WITH_CROSS.items() if k != "add_cross_attention"}
 
 
 def test_prophetnet_forward_replay_by_hand() -> None:
