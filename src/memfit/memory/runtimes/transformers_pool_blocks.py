@@ -20,6 +20,7 @@ from .transformers_beam import FP32_SWIGLU, fp32_gate
 from .transformers_families import FP32_ROUTING, MOE_ACT_TENSORS, PER_ROUTE_NORM
 from .transformers_pool_dots3 import FP32_ROPE_INDEXED, dots3_attention_prefill, rms_fp32
 from .transformers_pool_ergo import ergo_moe
+from .transformers_pool_rope import rotate_by_halves
 
 __all__ = ["attention_prefill", "ffn_prefill", "gated_mlp", "replays_attention", "replays_ffn"]
 
@@ -344,7 +345,7 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
     if not att.index_topk:
         return _mla_prefill(tr, att, b, s, hidden, dt, kv, q)
     half = t * heads * rope * dt // 2
-    pe = _rotate_by_halves(tr, half)
+    pe = rotate_by_halves(tr, half)
     query = tr.alloc(t * heads * (nope + rope) * dt)
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
     kv_b = tr.alloc(t * heads * (nope + att.value_dim) * dt)
@@ -360,19 +361,6 @@ def attention_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int
 
 
 
-def _rotate_by_halves(tr: Trace, half: int) -> int:
-    """MLA's rotary part of q rotated by halves (x1·cos − x2·sin, x2·cos + x1·sin, each two products and a sum) and
-    concatenated; ``half`` is one half's bytes. Returns the concatenation's key."""
-    x1c, x2s = tr.alloc(half), tr.alloc(half)
-    first = tr.alloc(half)
-    tr.free(x1c, x2s)
-    x1s, x2c = tr.alloc(half), tr.alloc(half)
-    second = tr.alloc(half)
-    tr.free(x1s, x2c)
-    pe = tr.alloc(2 * half)
-    tr.free(first, second)
-    return pe
-
 def _mla_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int, kv: int,
                  q: int) -> tuple[int, list[int]]:
     """MLA without the indexer after q_b's output ``q`` (see :func:`attention_prefill`)."""
@@ -384,7 +372,7 @@ def _mla_prefill(tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt:
     ckv = tr.alloc(t * (lora + rope) * dt)  # kv_a_proj_with_mqa's output, split into views
     kv_low = rms_fp32(tr, t * lora, dt)  # kv_a_layernorm
     half = t * heads * rope * dt // 2  # q's rotary part, rotated by halves and concatenated
-    pe = _rotate_by_halves(tr, half)
+    pe = rotate_by_halves(tr, half)
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]  # the cache's latent, by torch.cat
     tr.free(kv_low)
     query = tr.alloc(t * heads * (nope + rope) * dt)

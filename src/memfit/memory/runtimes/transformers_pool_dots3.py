@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec, ModelSpec
 from ..allocator_trace import Trace
+from .transformers_pool_rope import rotate_by_halves
 
 __all__ = ["FP32_ROPE_INDEXED", "dots3_attention_prefill", "fp32_rope_input", "rms_fp32"]
 
@@ -52,19 +53,6 @@ def rms_fp32(tr: Trace, n: int, dt: int) -> int:
     return out
 
 
-def _rotate_interleaved(tr: Trace, half: int) -> int:
-    """``apply_rotary_pos_emb_interleave`` on a query: two products and their difference, two products and their
-    sum, each ``half`` bytes, then their ``cat``; returns the ``cat``'s key."""
-    a, b = tr.alloc(half), tr.alloc(half)
-    first = tr.alloc(half)
-    tr.free(a, b)
-    a, b = tr.alloc(half), tr.alloc(half)
-    second = tr.alloc(half)
-    tr.free(a, b)
-    out = tr.alloc(2 * half)
-    tr.free(first, second)
-    return out
-
 
 def dots3_attention_prefill(
     tr: Trace, att: AttentionSpec, b: int, s: int, hidden: int, dt: int, kv: int
@@ -87,7 +75,7 @@ def dots3_attention_prefill(
     tr.free(contiguous)
     k_pass = tr.alloc(t * lora * dt)  # * kv_lora_scale
     tr.free(normed)
-    rotated = _rotate_interleaved(tr, t * heads * rope // 2 * FP32)
+    rotated = rotate_by_halves(tr, t * heads * rope // 2 * FP32)
     q_rot = tr.alloc(t * heads * rope * dt)  # .to(q_dtype)
     tr.free(rotated)
     kv_keys = [tr.alloc(kv // 2), tr.alloc(kv - kv // 2)]
@@ -121,7 +109,7 @@ def _indexer(tr: Trace, att: AttentionSpec, b: int, s: int, dt: int) -> int:
     rope = att.qk_rope_head_dim or 0
     t = b * s
     wq = tr.alloc(t * heads * d * dt)
-    rotated = _rotate_interleaved(tr, t * heads * rope // 2 * FP32)
+    rotated = rotate_by_halves(tr, t * heads * rope // 2 * FP32)
     q = tr.alloc(t * heads * d * FP32)  # cat of the fp32 rotary part and the half-precision rest
     expanded = tr.alloc(b * s * d * s * FP32) if b > 1 else 0
     scores = tr.alloc(b * s * heads * s * FP32)

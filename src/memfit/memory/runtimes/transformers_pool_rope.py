@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..allocator_trace import Trace
 
-__all__ = ["rope"]
+__all__ = ["rope", "rotate_by_halves"]
 
 
 def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
@@ -25,4 +25,19 @@ def rope(tr: Trace, n: int, rot: int, cat: bool) -> int:
         full = tr.alloc(n)
         tr.free(out)
         out = full
+    return out
+
+
+def rotate_by_halves(tr: Trace, half: int) -> int:
+    """A query's rotary part rotated by halves and concatenated (MLA's ``apply_rotary_pos_emb`` and
+    ``apply_rotary_pos_emb_interleave``): x1·cos − x2·sin and x2·cos + x1·sin, each two products and their sum or
+    difference of ``half`` bytes, then their ``cat``. Returns the concatenation's key."""
+    x1c, x2s = tr.alloc(half), tr.alloc(half)
+    first = tr.alloc(half)
+    tr.free(x1c, x2s)
+    x1s, x2c = tr.alloc(half), tr.alloc(half)
+    second = tr.alloc(half)
+    tr.free(x1s, x2c)
+    out = tr.alloc(2 * half)
+    tr.free(first, second)
     return out

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from ...spec import AttentionSpec, LayerSpec
 from ..axk2_attention import GATED_MLA, INDEXED_MLA, first_norm_no_grad, gated_norms
+from ..runtimes.transformers_pool_rope import rotate_by_halves
 from .layer_ops import LayerRun, StepContext, linear, norm
 
 __all__ = ["SHARED_TOPK", "attention", "block_norm", "drop_topk", "made_topk"]
@@ -92,14 +93,7 @@ def attention(c: StepContext, run: LayerRun, layer: LayerSpec, x: int, xb: int) 
     ckv = linear(c, run, "attn_kv_a_mqa", x, xb, h, kl + rope)
     kp = _rms(c, run, kl)
     half = t * heads * rope // 2 * pb  # apply_rotary_pos_emb_interleave on q_rot: q1·cos - q2·sin, q2·cos + q1·sin
-    m1, m2 = tr.alloc(half), tr.alloc(half)
-    sub = tr.alloc(half)
-    tr.free(m1, m2)
-    m1, m2 = tr.alloc(half), tr.alloc(half)
-    add = tr.alloc(half)
-    tr.free(m1, m2)
-    q_rot = tr.alloc(2 * half)
-    tr.free(sub, add)
+    q_rot = rotate_by_halves(tr, half)
     run.cache += [tr.alloc(t * kl * pb), tr.alloc(t * rope * pb)] if not c.checkpointed else []  # DynamicCache
     query = tr.alloc(t * heads * d * pb)  # torch.cat((q_pass, q_rot))
     kv = linear(c, run, "attn_kv_b", kp, pb, kl, heads * (nope + dv))
